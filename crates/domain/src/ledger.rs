@@ -1,0 +1,449 @@
+//! The capacity ledger: how many places are left per clinic, day, hour band and product, and
+//! which bookings hold them.
+//!
+//! The ledger is owned by the single booking writer, which is the only code that changes it, so
+//! every check-then-reserve is atomic without locks. Readers (clinic search) see the remaining
+//! counts through [`Availability`], whose cells are atomics the writer updates after each change.
+//! Remaining counts are signed: a supply cut can leave a clinic-day over-committed (negative),
+//! which rescheduling must then resolve; booking never drives a count below zero.
+
+use crate::booking::{
+    Appointment, BANDS_PER_DAY, Booking, BookingError, BookingId, Dose, DoseStatus, END_HOUR,
+    FIRST_HOUR, PersonId,
+};
+use crate::clinic::{Clinic, ClinicId, Hours};
+use crate::product::{Product, Schedules};
+use jiff::ToSpan;
+use jiff::civil::{Date, Weekday};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI16, AtomicI32, Ordering};
+
+/// How many days after the product's interval a second dose may be placed when that day is full.
+pub const SECOND_DOSE_MAX_DELAY_DAYS: i32 = 14;
+
+/// The days the ledger tracks: `first` and the `days - 1` days after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calendar {
+    pub first: Date,
+    pub days: u16,
+}
+
+impl Calendar {
+    pub fn index(&self, day: Date) -> Option<usize> {
+        let offset = self.first.until(day).ok()?.get_days();
+        (0..i32::from(self.days))
+            .contains(&offset)
+            .then_some(offset as usize)
+    }
+
+    pub fn day(&self, index: usize) -> Date {
+        self.first
+            .checked_add((index as i64).days())
+            .expect("calendar index within range")
+    }
+
+    pub fn last(&self) -> Date {
+        self.day(usize::from(self.days) - 1)
+    }
+}
+
+/// Whether a clinic with these hours vaccinates on `day` in the band starting at `hour`.
+pub fn is_open(hours: &Hours, day: Date, hour: u8) -> bool {
+    let open_day = match day.weekday() {
+        Weekday::Sunday => false,
+        Weekday::Saturday => hours.saturdays,
+        _ => true,
+    };
+    open_day && (hours.open_hour..hours.close_hour).contains(&hour)
+}
+
+fn band_index(hour: u8) -> Option<usize> {
+    (FIRST_HOUR..END_HOUR)
+        .contains(&hour)
+        .then(|| usize::from(hour - FIRST_HOUR))
+}
+
+/// Remaining places, readable from any thread while the writer changes them.
+#[derive(Debug)]
+pub struct Availability {
+    calendar: Calendar,
+    clinics: usize,
+    /// People the clinic can still see, per (clinic, day, band).
+    band_left: Box<[AtomicI16]>,
+    /// Doses not yet promised, per (clinic, day, product).
+    supply_left: Box<[AtomicI32]>,
+}
+
+impl Availability {
+    fn band_cell(&self, clinic: ClinicId, day: Date, hour: u8) -> Option<usize> {
+        let (c, d, b) = (clinic.index(), self.calendar.index(day)?, band_index(hour)?);
+        (c < self.clinics).then_some((c * usize::from(self.calendar.days) + d) * BANDS_PER_DAY + b)
+    }
+
+    fn supply_cell(&self, clinic: ClinicId, day: Date, product: Product) -> Option<usize> {
+        let (c, d) = (clinic.index(), self.calendar.index(day)?);
+        (c < self.clinics).then_some(
+            (c * usize::from(self.calendar.days) + d) * Product::ALL.len() + product.index(),
+        )
+    }
+
+    pub fn calendar(&self) -> Calendar {
+        self.calendar
+    }
+
+    /// Places left in one band (negative when over-committed by a capacity cut).
+    pub fn band_left(&self, clinic: ClinicId, day: Date, hour: u8) -> i32 {
+        self.band_cell(clinic, day, hour)
+            .map_or(0, |i| i32::from(self.band_left[i].load(Ordering::Relaxed)))
+    }
+
+    /// Doses of `product` not yet promised at a clinic on a day.
+    pub fn supply_left(&self, clinic: ClinicId, day: Date, product: Product) -> i32 {
+        self.supply_cell(clinic, day, product)
+            .map_or(0, |i| self.supply_left[i].load(Ordering::Relaxed))
+    }
+
+    /// How many more people can book this band with this product.
+    pub fn bookable(&self, clinic: ClinicId, day: Date, hour: u8, product: Product) -> u32 {
+        let left = self
+            .band_left(clinic, day, hour)
+            .min(self.supply_left(clinic, day, product));
+        left.max(0) as u32
+    }
+
+    /// How many more people can book this product on this day, over all bands.
+    pub fn bookable_day(&self, clinic: ClinicId, day: Date, product: Product) -> u32 {
+        let bands: i32 = (FIRST_HOUR..END_HOUR)
+            .map(|h| self.band_left(clinic, day, h).max(0))
+            .sum();
+        bands.min(self.supply_left(clinic, day, product)).max(0) as u32
+    }
+
+    fn add_band(&self, cell: usize, delta: i16) {
+        self.band_left[cell].fetch_add(delta, Ordering::Relaxed);
+    }
+
+    fn add_supply(&self, cell: usize, delta: i32) {
+        self.supply_left[cell].fetch_add(delta, Ordering::Relaxed);
+    }
+}
+
+/// What the writer needs to know about a clinic to validate a request.
+#[derive(Debug, Clone)]
+struct ClinicRules {
+    hours: Hours,
+    products: Vec<Product>,
+}
+
+/// A request to book dose 1 (and dose 2 with it) for `person`, made by `booked_by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookRequest {
+    pub person: PersonId,
+    pub booked_by: PersonId,
+    pub first: Appointment,
+    /// Today in Seoul: bookings start tomorrow at the earliest.
+    pub today: Date,
+}
+
+/// The writer's authoritative view of capacity and active bookings.
+#[derive(Debug)]
+pub struct Ledger {
+    availability: Arc<Availability>,
+    clinics: Vec<ClinicRules>,
+    schedules: Schedules,
+    bookings: HashMap<BookingId, Booking>,
+    active_by_person: HashMap<PersonId, BookingId>,
+    next_booking_id: u64,
+}
+
+impl Ledger {
+    /// A ledger with every clinic's staffing capacity from its hours and the planned supply
+    /// `supply(clinic, day)` (doses per product, indexed by [`Product::index`]).
+    pub fn new(
+        calendar: Calendar,
+        clinics: &[Clinic],
+        schedules: Schedules,
+        mut supply: impl FnMut(&Clinic, Date) -> [u32; 4],
+    ) -> Ledger {
+        let days = usize::from(calendar.days);
+        let mut band_left = Vec::with_capacity(clinics.len() * days * BANDS_PER_DAY);
+        let mut supply_left = Vec::with_capacity(clinics.len() * days * Product::ALL.len());
+        for (i, clinic) in clinics.iter().enumerate() {
+            assert_eq!(
+                clinic.id.index(),
+                i,
+                "clinic ids must be dense and in order"
+            );
+            for d in 0..days {
+                let day = calendar.day(d);
+                for hour in FIRST_HOUR..END_HOUR {
+                    let cap = if is_open(&clinic.hours, day, hour) {
+                        i16::try_from(clinic.hours.per_band).unwrap_or(i16::MAX)
+                    } else {
+                        0
+                    };
+                    band_left.push(AtomicI16::new(cap));
+                }
+                let planned = supply(clinic, day);
+                for product in Product::ALL {
+                    let doses = if clinic.offers(product) {
+                        i32::try_from(planned[product.index()]).unwrap_or(i32::MAX)
+                    } else {
+                        0
+                    };
+                    supply_left.push(AtomicI32::new(doses));
+                }
+            }
+        }
+        Ledger {
+            availability: Arc::new(Availability {
+                calendar,
+                clinics: clinics.len(),
+                band_left: band_left.into_boxed_slice(),
+                supply_left: supply_left.into_boxed_slice(),
+            }),
+            clinics: clinics
+                .iter()
+                .map(|c| ClinicRules {
+                    hours: c.hours,
+                    products: c.products.clone(),
+                })
+                .collect(),
+            schedules,
+            bookings: HashMap::new(),
+            active_by_person: HashMap::new(),
+            next_booking_id: 1,
+        }
+    }
+
+    pub fn availability(&self) -> Arc<Availability> {
+        Arc::clone(&self.availability)
+    }
+
+    pub fn schedules(&self) -> Schedules {
+        self.schedules
+    }
+
+    pub fn booking(&self, id: BookingId) -> Option<&Booking> {
+        self.bookings.get(&id)
+    }
+
+    pub fn active_booking_of(&self, person: PersonId) -> Option<&Booking> {
+        self.active_by_person
+            .get(&person)
+            .and_then(|id| self.bookings.get(id))
+    }
+
+    pub fn active_bookings(&self) -> impl Iterator<Item = &Booking> {
+        self.bookings.values()
+    }
+
+    /// Takes back a booking read from storage at start-up. Its places are taken even if that
+    /// over-commits a band (capacity may have been cut since); nothing is refused here.
+    pub fn restore(&mut self, booking: Booking) {
+        self.next_booking_id = self.next_booking_id.max(booking.id.0 + 1);
+        if !booking.is_active() {
+            return;
+        }
+        for appointment in booking.booked_appointments() {
+            self.take(&appointment);
+        }
+        self.active_by_person.insert(booking.person, booking.id);
+        self.bookings.insert(booking.id, booking);
+    }
+
+    /// Books dose 1 where asked and dose 2 at the same clinic and product after the product's
+    /// interval (the first day from then with room, up to [`SECOND_DOSE_MAX_DELAY_DAYS`] later).
+    pub fn book(&mut self, request: BookRequest) -> Result<Booking, BookingError> {
+        if let Some(existing) = self.active_by_person.get(&request.person) {
+            return Err(BookingError::AlreadyBooked(*existing));
+        }
+        let (first, second) = self.reserve_pair(request.first, request.today)?;
+        let booking = Booking {
+            id: BookingId(self.next_booking_id),
+            person: request.person,
+            booked_by: request.booked_by,
+            first: Dose {
+                appointment: first,
+                status: DoseStatus::Booked,
+            },
+            second: second.map(|appointment| Dose {
+                appointment,
+                status: DoseStatus::Booked,
+            }),
+        };
+        self.next_booking_id += 1;
+        self.active_by_person.insert(booking.person, booking.id);
+        self.bookings.insert(booking.id, booking);
+        Ok(booking)
+    }
+
+    /// Cancels every dose still to be given and frees its places.
+    pub fn cancel(&mut self, actor: PersonId, id: BookingId) -> Result<Booking, BookingError> {
+        let mut booking = *self.owned_booking(actor, id)?;
+        for appointment in booking.booked_appointments().collect::<Vec<_>>() {
+            self.release(&appointment);
+        }
+        for dose in [Some(&mut booking.first), booking.second.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if dose.status == DoseStatus::Booked {
+                dose.status = DoseStatus::Cancelled;
+            }
+        }
+        self.bookings.remove(&id);
+        self.active_by_person.remove(&booking.person);
+        Ok(booking)
+    }
+
+    /// Moves dose 1 (and dose 2 with it) to another day, band or clinic. Either the whole move
+    /// happens or the booking stays exactly as it was.
+    pub fn change(
+        &mut self,
+        actor: PersonId,
+        id: BookingId,
+        first: Appointment,
+        today: Date,
+    ) -> Result<Booking, BookingError> {
+        let old = *self.owned_booking(actor, id)?;
+        if old.first.status != DoseStatus::Booked {
+            return Err(BookingError::FirstDoseGiven);
+        }
+        let held: Vec<Appointment> = old.booked_appointments().collect();
+        for appointment in &held {
+            self.release(appointment);
+        }
+        match self.reserve_pair(first, today) {
+            Ok((first, second)) => {
+                let mut moved = old;
+                moved.first.appointment = first;
+                moved.second = second.map(|appointment| Dose {
+                    appointment,
+                    status: DoseStatus::Booked,
+                });
+                self.bookings.insert(id, moved);
+                Ok(moved)
+            }
+            Err(error) => {
+                // We released these places an instant ago and nobody else writes: they fit.
+                for appointment in &held {
+                    self.take(appointment);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn owned_booking(&self, actor: PersonId, id: BookingId) -> Result<&Booking, BookingError> {
+        let booking = self.bookings.get(&id).ok_or(BookingError::NoSuchBooking)?;
+        if booking.person != actor && booking.booked_by != actor {
+            return Err(BookingError::NotYourBooking);
+        }
+        Ok(booking)
+    }
+
+    fn reserve_pair(
+        &mut self,
+        first: Appointment,
+        today: Date,
+    ) -> Result<(Appointment, Option<Appointment>), BookingError> {
+        self.check_bookable(&first, today)?;
+        self.try_take(&first)?;
+        let schedule = self.schedules.get(first.product);
+        if !schedule.has_second_dose() {
+            return Ok((first, None));
+        }
+        match self.find_second_dose(&first, schedule.interval_days) {
+            Some(second) => {
+                self.take(&second);
+                Ok((first, Some(second)))
+            }
+            None => {
+                self.release(&first);
+                Err(BookingError::SecondDoseUnavailable)
+            }
+        }
+    }
+
+    fn check_bookable(&self, appointment: &Appointment, today: Date) -> Result<(), BookingError> {
+        let clinic = self
+            .clinics
+            .get(appointment.clinic.index())
+            .ok_or(BookingError::NoSuchClinic)?;
+        if !clinic.products.contains(&appointment.product) {
+            return Err(BookingError::ProductNotOffered);
+        }
+        let calendar = self.availability.calendar;
+        if appointment.day <= today || calendar.index(appointment.day).is_none() {
+            return Err(BookingError::DayNotBookable);
+        }
+        if !is_open(&clinic.hours, appointment.day, appointment.hour) {
+            return Err(BookingError::HourNotOpen);
+        }
+        Ok(())
+    }
+
+    /// The earliest dose-2 place at or after the interval: the same band first, then the
+    /// nearest other band that day, then the next days.
+    fn find_second_dose(&self, first: &Appointment, interval_days: u16) -> Option<Appointment> {
+        let earliest = first
+            .day
+            .checked_add(i32::from(interval_days).days())
+            .ok()?;
+        let mut hours: Vec<u8> = (FIRST_HOUR..END_HOUR).collect();
+        hours.sort_by_key(|h| (h.abs_diff(first.hour), *h));
+        (0..=SECOND_DOSE_MAX_DELAY_DAYS)
+            .filter_map(|delay| earliest.checked_add(delay.days()).ok())
+            .flat_map(|day| hours.iter().map(move |&hour| (day, hour)))
+            .map(|(day, hour)| Appointment {
+                day,
+                hour,
+                ..*first
+            })
+            .find(|candidate| {
+                self.availability.bookable(
+                    candidate.clinic,
+                    candidate.day,
+                    candidate.hour,
+                    candidate.product,
+                ) > 0
+            })
+    }
+
+    fn try_take(&mut self, appointment: &Appointment) -> Result<(), BookingError> {
+        let a = appointment;
+        if self
+            .availability
+            .bookable(a.clinic, a.day, a.hour, a.product)
+            == 0
+        {
+            return Err(BookingError::SlotFull);
+        }
+        self.take(appointment);
+        Ok(())
+    }
+
+    fn take(&self, appointment: &Appointment) {
+        self.adjust(appointment, -1);
+    }
+
+    fn release(&self, appointment: &Appointment) {
+        self.adjust(appointment, 1);
+    }
+
+    fn adjust(&self, a: &Appointment, delta: i16) {
+        let availability = &self.availability;
+        // Appointments outside the calendar (past days at a restart) hold nothing we track.
+        if let Some(cell) = availability.band_cell(a.clinic, a.day, a.hour) {
+            availability.add_band(cell, delta);
+        }
+        if let Some(cell) = availability.supply_cell(a.clinic, a.day, a.product) {
+            availability.add_supply(cell, i32::from(delta));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,399 @@
+use super::*;
+use crate::clinic::{ClinicKind, GeoPoint, MunicipalityCode};
+use jiff::civil::date;
+use proptest::prelude::*;
+
+const TODAY: Date = date(2021, 7, 19); // a Monday
+
+fn clinic(id: u32, per_band: u16, products: Vec<Product>) -> Clinic {
+    Clinic {
+        id: ClinicId(id),
+        name: format!("clinic {id}"),
+        kind: ClinicKind::Consigned,
+        municipality: MunicipalityCode(11010),
+        location: GeoPoint {
+            lat: 37.5,
+            lon: 127.0,
+        },
+        products,
+        hours: Hours {
+            open_hour: 9,
+            close_hour: 18,
+            per_band,
+            saturdays: false,
+        },
+    }
+}
+
+fn ledger_with(clinics: &[Clinic], supply_per_day: u32) -> Ledger {
+    let calendar = Calendar {
+        first: TODAY,
+        days: 90,
+    };
+    Ledger::new(calendar, clinics, Schedules::default(), |_, _| {
+        [supply_per_day; 4]
+    })
+}
+
+fn appt(clinic: u32, day: Date, hour: u8, product: Product) -> Appointment {
+    Appointment {
+        clinic: ClinicId(clinic),
+        day,
+        hour,
+        product,
+    }
+}
+
+fn request(person: u64, first: Appointment) -> BookRequest {
+    BookRequest {
+        person: PersonId(person),
+        booked_by: PersonId(person),
+        first,
+        today: TODAY,
+    }
+}
+
+#[test]
+fn books_second_dose_at_the_products_interval_same_band() {
+    let mut ledger = ledger_with(&[clinic(0, 5, vec![Product::Moderna])], 100);
+    let booking = ledger
+        .book(request(1, appt(0, date(2021, 7, 20), 10, Product::Moderna)))
+        .unwrap();
+    let second = booking.second.unwrap().appointment;
+    assert_eq!(second, appt(0, date(2021, 8, 17), 10, Product::Moderna));
+    let availability = ledger.availability();
+    assert_eq!(
+        availability.band_left(ClinicId(0), date(2021, 7, 20), 10),
+        4
+    );
+    assert_eq!(
+        availability.band_left(ClinicId(0), date(2021, 8, 17), 10),
+        4
+    );
+    assert_eq!(
+        availability.supply_left(ClinicId(0), date(2021, 7, 20), Product::Moderna),
+        99
+    );
+}
+
+#[test]
+fn single_dose_product_books_no_second_dose() {
+    let mut ledger = ledger_with(&[clinic(0, 5, vec![Product::Janssen])], 100);
+    let booking = ledger
+        .book(request(1, appt(0, date(2021, 7, 20), 10, Product::Janssen)))
+        .unwrap();
+    assert!(booking.second.is_none());
+}
+
+#[test]
+fn a_full_band_refuses_and_changes_nothing() {
+    let mut ledger = ledger_with(&[clinic(0, 1, vec![Product::Pfizer])], 100);
+    let first = appt(0, date(2021, 7, 20), 9, Product::Pfizer);
+    ledger.book(request(1, first)).unwrap();
+    assert_eq!(ledger.book(request(2, first)), Err(BookingError::SlotFull));
+    assert!(ledger.active_booking_of(PersonId(2)).is_none());
+    assert_eq!(
+        ledger.availability().band_left(ClinicId(0), first.day, 9),
+        0
+    );
+}
+
+#[test]
+fn supply_limits_bookings_as_well_as_staff() {
+    let mut ledger = ledger_with(&[clinic(0, 50, vec![Product::Janssen])], 2);
+    let day = date(2021, 7, 20);
+    for person in 1..=2 {
+        ledger
+            .book(request(
+                person,
+                appt(0, day, 9 + person as u8, Product::Janssen),
+            ))
+            .unwrap();
+    }
+    assert_eq!(
+        ledger.book(request(3, appt(0, day, 14, Product::Janssen))),
+        Err(BookingError::SlotFull)
+    );
+    assert_eq!(
+        ledger
+            .availability()
+            .bookable_day(ClinicId(0), day, Product::Janssen),
+        0
+    );
+}
+
+#[test]
+fn second_dose_moves_to_the_nearest_open_band_then_day() {
+    let mut ledger = ledger_with(&[clinic(0, 1, vec![Product::Pfizer])], 100);
+    // Pfizer: 21 days. Fill 2021-08-10 10:00 (dose-2 day) by a booking whose dose 1 is there.
+    let d2 = date(2021, 8, 10);
+    ledger
+        .book(request(1, appt(0, d2, 10, Product::Pfizer)))
+        .unwrap();
+    let booking = ledger
+        .book(request(2, appt(0, date(2021, 7, 20), 10, Product::Pfizer)))
+        .unwrap();
+    // Same day, the nearest band: 09:00 before 11:00 at equal distance.
+    assert_eq!(
+        booking.second.unwrap().appointment,
+        appt(0, d2, 9, Product::Pfizer)
+    );
+}
+
+#[test]
+fn no_second_dose_place_means_no_first_dose_either() {
+    // Only three weeks of calendar: dose 2 of Moderna (28 days) never fits.
+    let calendar = Calendar {
+        first: TODAY,
+        days: 21,
+    };
+    let mut ledger = Ledger::new(
+        calendar,
+        &[clinic(0, 5, vec![Product::Moderna])],
+        Schedules::default(),
+        |_, _| [100; 4],
+    );
+    let first = appt(0, date(2021, 7, 20), 10, Product::Moderna);
+    assert_eq!(
+        ledger.book(request(1, first)),
+        Err(BookingError::SecondDoseUnavailable)
+    );
+    assert_eq!(
+        ledger.availability().band_left(ClinicId(0), first.day, 10),
+        5
+    );
+    assert!(ledger.active_booking_of(PersonId(1)).is_none());
+}
+
+#[test]
+fn one_active_booking_per_person() {
+    let mut ledger = ledger_with(&[clinic(0, 5, vec![Product::Moderna])], 100);
+    let first = ledger
+        .book(request(1, appt(0, date(2021, 7, 20), 10, Product::Moderna)))
+        .unwrap();
+    assert_eq!(
+        ledger.book(request(1, appt(0, date(2021, 7, 21), 10, Product::Moderna))),
+        Err(BookingError::AlreadyBooked(first.id))
+    );
+}
+
+#[test]
+fn refuses_closed_days_hours_and_the_past() {
+    let mut ledger = ledger_with(&[clinic(0, 5, vec![Product::Moderna])], 100);
+    let cases = [
+        (
+            appt(0, date(2021, 7, 25), 10, Product::Moderna),
+            BookingError::HourNotOpen,
+        ), // Sunday
+        (
+            appt(0, date(2021, 7, 24), 10, Product::Moderna),
+            BookingError::HourNotOpen,
+        ), // Saturday
+        (
+            appt(0, date(2021, 7, 20), 18, Product::Moderna),
+            BookingError::HourNotOpen,
+        ),
+        (
+            appt(0, date(2021, 7, 20), 8, Product::Moderna),
+            BookingError::HourNotOpen,
+        ),
+        (
+            appt(0, TODAY, 10, Product::Moderna),
+            BookingError::DayNotBookable,
+        ),
+        (
+            appt(0, date(2021, 7, 1), 10, Product::Moderna),
+            BookingError::DayNotBookable,
+        ),
+        (
+            appt(0, date(2022, 7, 20), 10, Product::Moderna),
+            BookingError::DayNotBookable,
+        ),
+        (
+            appt(0, date(2021, 7, 20), 10, Product::Pfizer),
+            BookingError::ProductNotOffered,
+        ),
+        (
+            appt(7, date(2021, 7, 20), 10, Product::Moderna),
+            BookingError::NoSuchClinic,
+        ),
+    ];
+    for (first, expected) in cases {
+        assert_eq!(ledger.book(request(1, first)), Err(expected), "{first:?}");
+    }
+}
+
+#[test]
+fn cancel_frees_both_doses() {
+    let mut ledger = ledger_with(&[clinic(0, 1, vec![Product::Moderna])], 100);
+    let first = appt(0, date(2021, 7, 20), 10, Product::Moderna);
+    let booking = ledger.book(request(1, first)).unwrap();
+    let cancelled = ledger.cancel(PersonId(1), booking.id).unwrap();
+    assert_eq!(cancelled.first.status, DoseStatus::Cancelled);
+    assert_eq!(cancelled.second.unwrap().status, DoseStatus::Cancelled);
+    let availability = ledger.availability();
+    assert_eq!(availability.band_left(ClinicId(0), first.day, 10), 1);
+    assert_eq!(
+        availability.band_left(ClinicId(0), date(2021, 8, 17), 10),
+        1
+    );
+    assert!(ledger.book(request(2, first)).is_ok());
+    assert_eq!(
+        ledger.cancel(PersonId(1), booking.id),
+        Err(BookingError::NoSuchBooking)
+    );
+}
+
+#[test]
+fn only_the_person_or_their_proxy_may_touch_a_booking() {
+    let mut ledger = ledger_with(&[clinic(0, 5, vec![Product::Moderna])], 100);
+    let mut for_parent = request(10, appt(0, date(2021, 7, 20), 10, Product::Moderna));
+    for_parent.booked_by = PersonId(11);
+    let booking = ledger.book(for_parent).unwrap();
+    assert_eq!(
+        ledger.cancel(PersonId(12), booking.id),
+        Err(BookingError::NotYourBooking)
+    );
+    assert!(ledger.cancel(PersonId(11), booking.id).is_ok());
+}
+
+#[test]
+fn a_failed_change_leaves_the_booking_as_it_was() {
+    let mut ledger = ledger_with(
+        &[
+            clinic(0, 1, vec![Product::Moderna]),
+            clinic(1, 1, vec![Product::Moderna]),
+        ],
+        100,
+    );
+    let mine = ledger
+        .book(request(1, appt(0, date(2021, 7, 20), 10, Product::Moderna)))
+        .unwrap();
+    let taken = appt(1, date(2021, 7, 21), 10, Product::Moderna);
+    ledger.book(request(2, taken)).unwrap();
+    assert_eq!(
+        ledger.change(PersonId(1), mine.id, taken, TODAY),
+        Err(BookingError::SlotFull)
+    );
+    assert_eq!(ledger.booking(mine.id), Some(&mine));
+    assert_eq!(
+        ledger
+            .availability()
+            .band_left(ClinicId(0), date(2021, 7, 20), 10),
+        0
+    );
+
+    let free = appt(1, date(2021, 7, 22), 11, Product::Moderna);
+    let moved = ledger.change(PersonId(1), mine.id, free, TODAY).unwrap();
+    assert_eq!(moved.first.appointment, free);
+    assert_eq!(moved.second.unwrap().appointment.clinic, ClinicId(1));
+    assert_eq!(
+        ledger
+            .availability()
+            .band_left(ClinicId(0), date(2021, 7, 20), 10),
+        1
+    );
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Book {
+        person: u64,
+        clinic: u32,
+        day: i64,
+        hour: u8,
+        product: usize,
+    },
+    Cancel {
+        person: u64,
+    },
+    Change {
+        person: u64,
+        clinic: u32,
+        day: i64,
+        hour: u8,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..30u64, 0..3u32, 1..40i64, 8..19u8, 0..4usize).prop_map(
+            |(person, clinic, day, hour, product)| Op::Book {
+                person,
+                clinic,
+                day,
+                hour,
+                product
+            }
+        ),
+        (0..30u64).prop_map(|person| Op::Cancel { person }),
+        (0..30u64, 0..3u32, 1..40i64, 8..19u8).prop_map(|(person, clinic, day, hour)| Op::Change {
+            person,
+            clinic,
+            day,
+            hour
+        }),
+    ]
+}
+
+proptest! {
+    /// Whatever happens, each cell's remaining count equals its capacity minus the active
+    /// appointments in it, and never drops below zero.
+    #[test]
+    fn remaining_always_equals_capacity_minus_held(ops in proptest::collection::vec(op(), 1..200)) {
+        let clinics = [
+            clinic(0, 2, vec![Product::Pfizer, Product::Moderna]),
+            clinic(1, 1, vec![Product::Janssen, Product::Pfizer]),
+            clinic(2, 3, Product::ALL.to_vec()),
+        ];
+        let supply = 4;
+        let mut ledger = ledger_with(&clinics, supply);
+        for op in ops {
+            match op {
+                Op::Book { person, clinic, day, hour, product } => {
+                    let first = appt(clinic, TODAY.checked_add(day.days()).unwrap(), hour, Product::ALL[product]);
+                    let _ = ledger.book(request(person, first));
+                }
+                Op::Cancel { person } => {
+                    if let Some(id) = ledger.active_booking_of(PersonId(person)).map(|b| b.id) {
+                        ledger.cancel(PersonId(person), id).unwrap();
+                    }
+                }
+                Op::Change { person, clinic, day, hour } => {
+                    if let Some(b) = ledger.active_booking_of(PersonId(person)).copied() {
+                        let first = Appointment { clinic: ClinicId(clinic), day: TODAY.checked_add(day.days()).unwrap(), hour, product: b.first.appointment.product };
+                        let _ = ledger.change(PersonId(person), b.id, first, TODAY);
+                    }
+                }
+            }
+        }
+        let availability = ledger.availability();
+        let mut band_held: HashMap<(ClinicId, Date, u8), i32> = HashMap::new();
+        let mut supply_held: HashMap<(ClinicId, Date, Product), i32> = HashMap::new();
+        let mut people = std::collections::HashSet::new();
+        for booking in ledger.active_bookings() {
+            prop_assert!(people.insert(booking.person), "two active bookings for one person");
+            for a in booking.booked_appointments() {
+                *band_held.entry((a.clinic, a.day, a.hour)).or_default() += 1;
+                *supply_held.entry((a.clinic, a.day, a.product)).or_default() += 1;
+            }
+        }
+        for c in &clinics {
+            for d in 0..90 {
+                let day = TODAY.checked_add(d.days()).unwrap();
+                for hour in FIRST_HOUR..END_HOUR {
+                    let cap = if is_open(&c.hours, day, hour) { i32::from(c.hours.per_band) } else { 0 };
+                    let held = band_held.get(&(c.id, day, hour)).copied().unwrap_or(0);
+                    prop_assert_eq!(availability.band_left(c.id, day, hour), cap - held);
+                    prop_assert!(cap - held >= 0);
+                }
+                for p in Product::ALL {
+                    let cap = if c.offers(p) { supply as i32 } else { 0 };
+                    let held = supply_held.get(&(c.id, day, p)).copied().unwrap_or(0);
+                    prop_assert_eq!(availability.supply_left(c.id, day, p), cap - held);
+                    prop_assert!(cap - held >= 0);
+                }
+            }
+        }
+    }
+}
