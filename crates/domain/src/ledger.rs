@@ -150,6 +150,9 @@ pub struct BookRequest {
 #[derive(Debug)]
 pub struct Ledger {
     availability: Arc<Availability>,
+    /// Capacity before any booking, per band cell and per supply cell.
+    band_capacity: Vec<i16>,
+    supply_capacity: Vec<i32>,
     clinics: Vec<ClinicRules>,
     schedules: Schedules,
     bookings: HashMap<BookingId, Booking>,
@@ -183,7 +186,7 @@ impl Ledger {
                     } else {
                         0
                     };
-                    band_left.push(AtomicI16::new(cap));
+                    band_left.push(cap);
                 }
                 let planned = supply(clinic, day);
                 for product in Product::ALL {
@@ -192,7 +195,7 @@ impl Ledger {
                     } else {
                         0
                     };
-                    supply_left.push(AtomicI32::new(doses));
+                    supply_left.push(doses);
                 }
             }
         }
@@ -200,9 +203,11 @@ impl Ledger {
             availability: Arc::new(Availability {
                 calendar,
                 clinics: clinics.len(),
-                band_left: band_left.into_boxed_slice(),
-                supply_left: supply_left.into_boxed_slice(),
+                band_left: band_left.iter().copied().map(AtomicI16::new).collect(),
+                supply_left: supply_left.iter().copied().map(AtomicI32::new).collect(),
             }),
+            band_capacity: band_left,
+            supply_capacity: supply_left,
             clinics: clinics
                 .iter()
                 .map(|c| ClinicRules {
@@ -237,6 +242,26 @@ impl Ledger {
 
     pub fn active_bookings(&self) -> impl Iterator<Item = &Booking> {
         self.bookings.values()
+    }
+
+    /// Forgets every booking and gives all capacity back, keeping the same [`Availability`]
+    /// (readers hold it). Used to rebuild from storage after a failed write.
+    pub fn reset(&mut self) {
+        let availability = &self.availability;
+        for (cell, cap) in availability.band_left.iter().zip(&self.band_capacity) {
+            cell.store(*cap, Ordering::Relaxed);
+        }
+        for (cell, cap) in availability.supply_left.iter().zip(&self.supply_capacity) {
+            cell.store(*cap, Ordering::Relaxed);
+        }
+        self.bookings.clear();
+        self.active_by_person.clear();
+    }
+
+    /// Numbers new bookings after `last`, the largest id storage has ever used (cancelled
+    /// bookings keep their ids, so active bookings alone do not tell).
+    pub fn number_after(&mut self, last: BookingId) {
+        self.next_booking_id = last.0 + 1;
     }
 
     /// Takes back a booking read from storage at start-up. Its places are taken even if that

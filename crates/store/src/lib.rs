@@ -1,14 +1,66 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Storage: the one interface every backend satisfies, the SQLite backend (the embedded default),
+//! and the group-commit writer that turns many concurrent requests into one transaction.
+//!
+//! Only this crate knows SQL. The writer owns the capacity [`Ledger`](domain::ledger::Ledger): it
+//! decides each request in memory (the single writer makes check-then-reserve atomic), writes the
+//! effects of a whole batch in one transaction with one fsync, and answers only after the commit,
+//! so an acknowledged booking is durable (B3).
+
+pub mod model;
+pub mod sqlite;
+pub mod writer;
+
+pub use model::*;
+
+use domain::booking::{Booking, BookingId, PersonId};
+use domain::product::Schedules;
+
+/// Failures of the storage itself (not refusals: those are `BookingError`s).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("schema version {found} is newer than this binary knows ({known})")]
+    SchemaTooNew { found: i64, known: i64 },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub type Result<T> = std::result::Result<T, StoreError>;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+/// What the group-commit writer needs from a database. Calls come from one thread only, in the
+/// order begin, (reads and writes)*, commit or rollback.
+pub trait WriteBackend: Send + 'static {
+    fn begin(&mut self) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
+    fn apply(&mut self, change: &Change) -> Result<()>;
+    /// The first answer recorded for `(actor, key)`, if any (sees this transaction's writes).
+    fn recorded(&mut self, actor: PersonId, key: &str) -> Result<Option<Recorded>>;
+    fn person_by_hash(&mut self, rrn_hash: &[u8; 32]) -> Result<Option<PersonId>>;
+    /// The largest ids in use, so the writer can continue numbering after a restart.
+    fn max_ids(&mut self) -> Result<MaxIds>;
+    /// Every booking that still holds capacity, to rebuild the ledger at start-up.
+    fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()>;
+    fn booking(&mut self, id: BookingId) -> Result<Option<Booking>>;
+}
+
+/// Reads that need no writer: any thread, concurrently with writes.
+pub trait ReadStore: Send + Sync + 'static {
+    fn clinics(&self) -> Result<Vec<ClinicRecord>>;
+    fn setting(&self, key: &str) -> Result<Option<String>>;
+    fn person(&self, id: PersonId) -> Result<Option<PersonRecord>>;
+    fn person_by_hash(&self, rrn_hash: &[u8; 32]) -> Result<Option<PersonRecord>>;
+    /// Bookings the person holds or made for someone else, newest first.
+    fn bookings_of(&self, person: PersonId) -> Result<Vec<Booking>>;
+    fn booking(&self, id: BookingId) -> Result<Option<Booking>>;
+    fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxRecord>>;
+    /// Counts for the audit: bookings per (clinic, day, hour) and (clinic, day, product).
+    fn audit(&self, schedules: &Schedules) -> Result<AuditReport>;
+}
+
+/// Writes that set up a world (clinics, settings) outside the booking path.
+pub trait AdminStore: Send + Sync + 'static {
+    fn insert_clinics(&self, clinics: &[ClinicRecord]) -> Result<()>;
+    fn put_setting(&self, key: &str, value: &str) -> Result<()>;
 }

@@ -1,0 +1,92 @@
+//! Records that cross the storage interface.
+
+use domain::booking::{Booking, BookingId, PersonId};
+use domain::clinic::Clinic;
+use domain::product::Product;
+use jiff::civil::Date;
+
+/// A clinic and its standing supply plan (doses per open day, by product).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClinicRecord {
+    pub clinic: Clinic,
+    pub daily_doses: Vec<(Product, u32)>,
+}
+
+impl ClinicRecord {
+    /// Planned doses per product (indexed by `Product::index`) for an open day.
+    pub fn daily_supply(&self) -> [u32; 4] {
+        let mut supply = [0; 4];
+        for (product, doses) in &self.daily_doses {
+            supply[product.index()] = *doses;
+        }
+        supply
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRecord {
+    pub id: PersonId,
+    pub rrn_hash: [u8; 32],
+    pub birth_date: Date,
+    /// Name and phone, encrypted by the server; opaque here.
+    pub sealed: Vec<u8>,
+}
+
+/// A message to a person, delivered after the transaction that wrote it commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub person: Option<PersonId>,
+    /// The recipient's phone number, sealed by the server.
+    pub recipient: Vec<u8>,
+    pub template: String,
+    pub body_ko: String,
+    pub body_en: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub id: u64,
+    pub message: OutboxMessage,
+    pub attempts: u32,
+}
+
+/// The first answer to an idempotent request: the booking it produced or the refusal's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub fingerprint: String,
+    pub booking: Option<BookingId>,
+    pub error: Option<String>,
+}
+
+/// One write, applied inside the writer's transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    InsertPerson { person: PersonRecord, now_ms: i64 },
+    /// Inserts the booking or replaces the stored row with this state.
+    PutBooking { booking: Booking, now_ms: i64 },
+    Record { actor: PersonId, key: String, recorded: Recorded, now_ms: i64 },
+    Enqueue { message: OutboxMessage, now_ms: i64 },
+    MarkDelivered { outbox_id: u64, now_ms: i64 },
+    MarkAttempted { outbox_id: u64 },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MaxIds {
+    pub person: u64,
+    pub booking: u64,
+}
+
+/// What the database itself says about capacity use, for the audit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Active appointments per (clinic id, day, hour band).
+    pub per_band: Vec<(u32, Date, u8, u32)>,
+    /// Active appointments per (clinic id, day, product).
+    pub per_supply: Vec<(u32, Date, Product, u32)>,
+    /// People with more than one active booking (must be empty).
+    pub people_with_two_active: Vec<PersonId>,
+    /// Bookings whose dose 2 is not at the same clinic as dose 1, or sooner than the
+    /// product's interval after it.
+    pub inconsistent_second_doses: Vec<BookingId>,
+    pub active_bookings: u64,
+}

@@ -1,0 +1,371 @@
+//! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
+//! transaction survives `kill -9` and power loss.
+
+mod rows;
+
+use crate::{
+    AdminStore, AuditReport, Change, ClinicRecord, MaxIds, OutboxRecord, PersonRecord, ReadStore,
+    Recorded, Result, StoreError, WriteBackend,
+};
+use domain::booking::{Booking, BookingId, PersonId};
+use domain::product::{Product, Schedules};
+use rows::{booking_from_row, date_from_sql, BOOKING_COLUMNS};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+const SCHEMA_V1: &str = include_str!("schema.sql");
+const SCHEMA_VERSION: i64 = 1;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+/// Opens (creating if needed) the database file and brings its schema up to date.
+pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
+    let mut conn = connect(path)?;
+    migrate(&mut conn)?;
+    let reader = SqliteReader {
+        path: path.to_path_buf(),
+        pool: Mutex::new(Vec::new()),
+    };
+    Ok((SqliteWriter { conn }, reader))
+}
+
+fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // WAL lets readers run beside the writer; FULL syncs the WAL on every commit (B3).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "busy_timeout", 5000)?;
+    conn.pragma_update(None, "cache_size", -64_000)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if version < 1 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V1)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The writer's connection. Owned by the writer thread alone.
+pub struct SqliteWriter {
+    conn: Connection,
+}
+
+impl WriteBackend for SqliteWriter {
+    fn begin(&mut self) -> Result<()> {
+        // IMMEDIATE takes the write lock now, so the batch never fails half-way on a busy lock.
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("ROLLBACK")?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, change: &Change) -> Result<()> {
+        match change {
+            Change::InsertPerson { person, now_ms } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO person (id, rrn_hash, birth_date, sealed, created_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![
+                        person.id.0 as i64,
+                        &person.rrn_hash[..],
+                        person.birth_date.to_string(),
+                        person.sealed,
+                        now_ms
+                    ])?;
+            }
+            Change::PutBooking { booking, now_ms } => {
+                rows::put_booking(&self.conn, booking, *now_ms)?;
+            }
+            Change::Record {
+                actor,
+                key,
+                recorded,
+                now_ms,
+            } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO idempotency (actor, key, fingerprint, booking, error, created_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        actor.0 as i64,
+                        key,
+                        recorded.fingerprint,
+                        recorded.booking.map(|b| b.0 as i64),
+                        recorded.error,
+                        now_ms
+                    ])?;
+            }
+            Change::Enqueue { message, now_ms } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO outbox (person, recipient, template, body_ko, body_en, created_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        message.person.map(|p| p.0 as i64),
+                        message.recipient,
+                        message.template,
+                        message.body_ko,
+                        message.body_en,
+                        now_ms
+                    ])?;
+            }
+            Change::MarkDelivered { outbox_id, now_ms } => {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE outbox SET delivered_ms = ?2, attempts = attempts + 1
+                         WHERE id = ?1 AND delivered_ms IS NULL",
+                    )?
+                    .execute(params![*outbox_id as i64, now_ms])?;
+            }
+            Change::MarkAttempted { outbox_id } => {
+                self.conn
+                    .prepare_cached("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1")?
+                    .execute(params![*outbox_id as i64])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn recorded(&mut self, actor: PersonId, key: &str) -> Result<Option<Recorded>> {
+        let recorded = self
+            .conn
+            .prepare_cached(
+                "SELECT fingerprint, booking, error FROM idempotency WHERE actor = ?1 AND key = ?2",
+            )?
+            .query_row(params![actor.0 as i64, key], |r| {
+                Ok(Recorded {
+                    fingerprint: r.get(0)?,
+                    booking: r.get::<_, Option<i64>>(1)?.map(|b| BookingId(b as u64)),
+                    error: r.get(2)?,
+                })
+            })
+            .optional()?;
+        Ok(recorded)
+    }
+
+    fn person_by_hash(&mut self, rrn_hash: &[u8; 32]) -> Result<Option<PersonId>> {
+        let id = self
+            .conn
+            .prepare_cached("SELECT id FROM person WHERE rrn_hash = ?1")?
+            .query_row(params![&rrn_hash[..]], |r| r.get::<_, i64>(0))
+            .optional()?;
+        Ok(id.map(|id| PersonId(id as u64)))
+    }
+
+    fn max_ids(&mut self) -> Result<MaxIds> {
+        let max = |table: &str| -> Result<u64> {
+            let sql = format!("SELECT COALESCE(MAX(id), 0) FROM {table}");
+            Ok(self.conn.query_row(&sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
+        Ok(MaxIds {
+            person: max("person")?,
+            booking: max("booking")?,
+        })
+    }
+
+    fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
+        let sql = format!(
+            "SELECT {BOOKING_COLUMNS} FROM booking WHERE d1_status = 'booked' OR d2_status = 'booked'"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            each(booking_from_row(row)?);
+        }
+        Ok(())
+    }
+
+    fn booking(&mut self, id: BookingId) -> Result<Option<Booking>> {
+        rows::booking_by_id(&self.conn, id)
+    }
+}
+
+/// Read connections, opened on demand and reused. WAL readers never block the writer.
+pub struct SqliteReader {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl SqliteReader {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.pool.lock().map_err(|_| poisoned())?.pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => connect(&self.path)?,
+        };
+        let result = f(&conn);
+        self.pool.lock().map_err(|_| poisoned())?.push(conn);
+        result
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Database("connection pool lock poisoned".into())
+}
+
+impl ReadStore for SqliteReader {
+    fn clinics(&self) -> Result<Vec<ClinicRecord>> {
+        self.with(rows::clinics)
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.with(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM setting WHERE key = ?1")?
+                .query_row(params![key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn person(&self, id: PersonId) -> Result<Option<PersonRecord>> {
+        self.with(|conn| rows::person_where(conn, "id = ?1", params![id.0 as i64]))
+    }
+
+    fn person_by_hash(&self, rrn_hash: &[u8; 32]) -> Result<Option<PersonRecord>> {
+        self.with(|conn| rows::person_where(conn, "rrn_hash = ?1", params![&rrn_hash[..]]))
+    }
+
+    fn bookings_of(&self, person: PersonId) -> Result<Vec<Booking>> {
+        self.with(|conn| {
+            let sql = format!(
+                "SELECT {BOOKING_COLUMNS} FROM booking WHERE person = ?1 OR booked_by = ?1
+                 ORDER BY id DESC LIMIT 100"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![person.0 as i64])?;
+            let mut bookings = Vec::new();
+            while let Some(row) = rows.next()? {
+                bookings.push(booking_from_row(row)?);
+            }
+            Ok(bookings)
+        })
+    }
+
+    fn booking(&self, id: BookingId) -> Result<Option<Booking>> {
+        self.with(|conn| rows::booking_by_id(conn, id))
+    }
+
+    fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxRecord>> {
+        self.with(|conn| rows::pending_outbox(conn, limit))
+    }
+
+    fn audit(&self, schedules: &Schedules) -> Result<AuditReport> {
+        self.with(|conn| audit(conn, schedules))
+    }
+}
+
+impl AdminStore for SqliteReader {
+    fn insert_clinics(&self, clinics: &[ClinicRecord]) -> Result<()> {
+        self.with(|conn| rows::insert_clinics(conn, clinics))
+    }
+
+    fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO setting (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+fn audit(conn: &Connection, schedules: &Schedules) -> Result<AuditReport> {
+    let mut report = AuditReport::default();
+    // Every booked dose, from either column pair, counted where it holds a place.
+    let doses = "SELECT d1_clinic AS clinic, d1_day AS day, d1_hour AS hour, product FROM booking
+                 WHERE d1_status = 'booked'
+                 UNION ALL
+                 SELECT d2_clinic, d2_day, d2_hour, product FROM booking WHERE d2_status = 'booked'";
+    let mut stmt = conn.prepare(&format!(
+        "SELECT clinic, day, hour, COUNT(*) FROM ({doses}) GROUP BY clinic, day, hour"
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        report.per_band.push((
+            r.get::<_, i64>(0)? as u32,
+            date_from_sql(&r.get::<_, String>(1)?)?,
+            r.get::<_, i64>(2)? as u8,
+            r.get::<_, i64>(3)? as u32,
+        ));
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT clinic, day, product, COUNT(*) FROM ({doses}) GROUP BY clinic, day, product"
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let code: String = r.get(2)?;
+        let product = Product::parse(&code)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown product {code:?}")))?;
+        report.per_supply.push((
+            r.get::<_, i64>(0)? as u32,
+            date_from_sql(&r.get::<_, String>(1)?)?,
+            product,
+            r.get::<_, i64>(3)? as u32,
+        ));
+    }
+    let mut stmt = conn.prepare(
+        "SELECT person FROM booking WHERE d1_status = 'booked' OR d2_status = 'booked'
+         GROUP BY person HAVING COUNT(*) > 1",
+    )?;
+    report.people_with_two_active = stmt
+        .query_map([], |r| r.get::<_, i64>(0))?
+        .map(|id| id.map(|id| PersonId(id as u64)))
+        .collect::<rusqlite::Result<_>>()?;
+    for product in Product::ALL {
+        let schedule = schedules.get(product);
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM booking WHERE product = ?1 AND d2_day IS NOT NULL AND d2_status != 'cancelled'
+             AND (d2_clinic != d1_clinic OR julianday(d2_day) - julianday(d1_day) < ?2)",
+        )?;
+        let bad = stmt.query_map(params![product.code(), schedule.interval_days], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        for id in bad {
+            report.inconsistent_second_doses.push(BookingId(id? as u64));
+        }
+    }
+    report.active_bookings = conn.query_row(
+        "SELECT COUNT(*) FROM booking WHERE d1_status = 'booked' OR d2_status = 'booked'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )? as u64;
+    Ok(report)
+}

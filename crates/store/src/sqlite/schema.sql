@@ -1,0 +1,87 @@
+-- yeyak's SQLite schema, version 1. Applied once; later versions add files, never edit this one.
+CREATE TABLE clinic (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    municipality INTEGER NOT NULL,
+    lat          REAL NOT NULL,
+    lon          REAL NOT NULL,
+    open_hour    INTEGER NOT NULL,
+    close_hour   INTEGER NOT NULL,
+    per_band     INTEGER NOT NULL,
+    saturdays    INTEGER NOT NULL
+);
+
+-- The standing supply plan: doses of a product a clinic receives for each day it is open.
+CREATE TABLE clinic_product (
+    clinic      INTEGER NOT NULL REFERENCES clinic (id),
+    product     TEXT NOT NULL,
+    daily_doses INTEGER NOT NULL,
+    PRIMARY KEY (clinic, product)
+) WITHOUT ROWID;
+
+-- A person is known by a keyed hash of their resident registration number; the number itself is
+-- never stored. Name and phone are sealed (encrypted) by the server before they get here.
+CREATE TABLE person (
+    id         INTEGER PRIMARY KEY,
+    rrn_hash   BLOB NOT NULL UNIQUE,
+    birth_date TEXT NOT NULL,
+    sealed     BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+
+-- One row per booking: dose 1 and (for two-dose products) dose 2, same clinic and product.
+CREATE TABLE booking (
+    id         INTEGER PRIMARY KEY,
+    person     INTEGER NOT NULL,
+    booked_by  INTEGER NOT NULL,
+    product    TEXT NOT NULL,
+    d1_clinic  INTEGER NOT NULL,
+    d1_day     TEXT NOT NULL,
+    d1_hour    INTEGER NOT NULL,
+    d1_status  TEXT NOT NULL,
+    d2_clinic  INTEGER,
+    d2_day     TEXT,
+    d2_hour    INTEGER,
+    d2_status  TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+-- B2 enforced by the database too, not only by the writer's memory.
+CREATE UNIQUE INDEX booking_one_active_per_person ON booking (person)
+    WHERE d1_status = 'booked' OR d2_status = 'booked';
+CREATE INDEX booking_by_person ON booking (person);
+CREATE INDEX booking_by_booker ON booking (booked_by);
+CREATE INDEX booking_d1_clinic_day ON booking (d1_clinic, d1_day);
+CREATE INDEX booking_d2_clinic_day ON booking (d2_clinic, d2_day);
+
+-- The first answer to a request made with an Idempotency-Key, so a retry gets it again.
+CREATE TABLE idempotency (
+    actor       INTEGER NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    booking     INTEGER,
+    error       TEXT,
+    created_ms  INTEGER NOT NULL,
+    PRIMARY KEY (actor, key)
+) WITHOUT ROWID;
+
+-- Messages to people, written in the same transaction as the change they announce.
+CREATE TABLE outbox (
+    id           INTEGER PRIMARY KEY,
+    person       INTEGER,
+    recipient    BLOB NOT NULL,
+    template     TEXT NOT NULL,
+    body_ko      TEXT NOT NULL,
+    body_en      TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    delivered_ms INTEGER,
+    attempts     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_pending ON outbox (id) WHERE delivered_ms IS NULL;
+
+-- Small documents: the eligibility rules, world metadata, signing keys.
+CREATE TABLE setting (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;

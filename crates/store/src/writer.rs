@@ -1,0 +1,438 @@
+//! The group-commit writer: one thread that owns the database's write connection and the
+//! capacity ledger, and commits whatever requests are waiting as one transaction (one fsync).
+//!
+//! Requests enter through a bounded queue; when it is full, [`Writer::submit`] refuses at once
+//! with [`WriteError::Busy`] so the HTTP layer can answer 503 + `Retry-After` instead of letting
+//! latency grow without bound. A reply is sent only after its batch committed: nobody is told
+//! "booked" for a booking that a crash could still lose.
+
+use crate::{Change, OutboxMessage, PersonRecord, Recorded, StoreError, WriteBackend};
+use domain::booking::{Appointment, Booking, BookingError, BookingId, PersonId};
+use domain::ledger::{Availability, BookRequest, Ledger};
+use jiff::civil::Date;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Requests that may wait for the writer; more are refused with `Busy`.
+    pub queue_capacity: usize,
+    /// Requests committed together at most.
+    pub max_batch: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            queue_capacity: 20_000,
+            max_batch: 4096,
+        }
+    }
+}
+
+/// Builds the message announcing a committed change, inside the same transaction.
+pub type Notify = Box<dyn FnOnce(&Booking) -> Option<OutboxMessage> + Send>;
+
+/// A request to the writer.
+pub enum Command {
+    Book {
+        request: BookRequest,
+        idempotency_key: Option<String>,
+        notify: Option<Notify>,
+    },
+    Cancel {
+        actor: PersonId,
+        booking: BookingId,
+        idempotency_key: Option<String>,
+        notify: Option<Notify>,
+    },
+    Change {
+        actor: PersonId,
+        booking: BookingId,
+        first: Appointment,
+        today: Date,
+        idempotency_key: Option<String>,
+        notify: Option<Notify>,
+    },
+    /// Finds the person with this RRN hash, creating them if new.
+    EnsurePerson {
+        rrn_hash: [u8; 32],
+        birth_date: Date,
+        sealed: Vec<u8>,
+    },
+    Enqueue(OutboxMessage),
+    MarkDelivered { outbox_id: u64 },
+    MarkAttempted { outbox_id: u64 },
+}
+
+/// Why a booking command produced no booking. Nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(transparent)]
+    Booking(#[from] BookingError),
+    /// The idempotency key was first used for a different request.
+    #[error("idempotency key reused for a different request")]
+    KeyReused,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Booking(Result<Booking, Refusal>),
+    Person { id: PersonId, created: bool },
+    Done,
+}
+
+/// The write did not happen; the caller may retry (with the same idempotency key).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    #[error("the writer's queue is full")]
+    Busy,
+    #[error("the writer has stopped")]
+    Stopped,
+    #[error("storage failed: {0}")]
+    Storage(String),
+}
+
+struct Job {
+    command: Command,
+    now_ms: i64,
+    reply: oneshot::Sender<Result<Outcome, WriteError>>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub batches: AtomicU64,
+    pub commands: AtomicU64,
+    pub busy_refusals: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub queued: AtomicU64,
+}
+
+/// A handle to the writer thread; cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    queue: SyncSender<Job>,
+    availability: Arc<Availability>,
+    stats: Arc<WriterStats>,
+}
+
+impl Writer {
+    /// Rebuilds `ledger` from the backend's active bookings and starts the writer thread.
+    pub fn spawn<B: WriteBackend>(
+        mut backend: B,
+        mut ledger: Ledger,
+        config: WriterConfig,
+    ) -> Result<Writer, StoreError> {
+        reload(&mut backend, &mut ledger)?;
+        let next_person = backend.max_ids()?.person + 1;
+        let (queue, jobs) = sync_channel(config.queue_capacity);
+        let stats = Arc::new(WriterStats::default());
+        let writer = Writer {
+            queue,
+            availability: ledger.availability(),
+            stats: Arc::clone(&stats),
+        };
+        let mut state = WriterState {
+            backend,
+            ledger,
+            next_person,
+            stats,
+            max_batch: config.max_batch.max(1),
+        };
+        std::thread::Builder::new()
+            .name("yeyak-writer".into())
+            .spawn(move || state.run(jobs))
+            .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
+        Ok(writer)
+    }
+
+    /// What is left to book, as the writer last committed it.
+    pub fn availability(&self) -> Arc<Availability> {
+        Arc::clone(&self.availability)
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Queues a command. Refuses at once when the queue is full.
+    pub fn submit(
+        &self,
+        command: Command,
+        now_ms: i64,
+    ) -> Result<oneshot::Receiver<Result<Outcome, WriteError>>, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        match self.queue.try_send(Job {
+            command,
+            now_ms,
+            reply,
+        }) {
+            Ok(()) => {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+                Ok(answer)
+            }
+            Err(TrySendError::Full(_)) => {
+                self.stats.busy_refusals.fetch_add(1, Ordering::Relaxed);
+                Err(WriteError::Busy)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(WriteError::Stopped),
+        }
+    }
+
+    /// Queues a command and waits for its committed outcome.
+    pub async fn execute(&self, command: Command, now_ms: i64) -> Result<Outcome, WriteError> {
+        let answer = self.submit(command, now_ms)?;
+        answer.await.map_err(|_| WriteError::Stopped)?
+    }
+}
+
+fn reload<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
+    ledger.reset();
+    backend.active_bookings(&mut |booking| ledger.restore(booking))?;
+    ledger.number_after(BookingId(backend.max_ids()?.booking));
+    Ok(())
+}
+
+struct WriterState<B> {
+    backend: B,
+    ledger: Ledger,
+    next_person: u64,
+    stats: Arc<WriterStats>,
+    max_batch: usize,
+}
+
+impl<B: WriteBackend> WriterState<B> {
+    fn run(&mut self, jobs: Receiver<Job>) {
+        while let Ok(first) = jobs.recv() {
+            let mut batch = vec![first];
+            while batch.len() < self.max_batch {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            self.stats.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
+            self.commit_batch(batch);
+        }
+    }
+
+    fn commit_batch(&mut self, batch: Vec<Job>) {
+        let mut replies = Vec::with_capacity(batch.len());
+        let result = self.backend.begin().and_then(|()| {
+            for job in batch {
+                let outcome = self.execute(job.command, job.now_ms)?;
+                replies.push((job.reply, outcome));
+            }
+            self.backend.commit()
+        });
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .commands
+            .fetch_add(replies.len() as u64, Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                for (reply, outcome) in replies {
+                    // The client may have gone; the booking stands either way.
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+            Err(error) => self.fail_batch(replies, error),
+        }
+    }
+
+    /// Rolls back, rebuilds memory from what is durable, and tells every waiting client.
+    /// Jobs not yet executed when the error struck were dropped, which closes their channels.
+    fn fail_batch(
+        &mut self,
+        replies: Vec<(oneshot::Sender<Result<Outcome, WriteError>>, Outcome)>,
+        error: StoreError,
+    ) {
+        self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(%error, "write batch failed; rolled back");
+        let recovered = self.backend.rollback().and_then(|()| {
+            reload(&mut self.backend, &mut self.ledger)?;
+            self.next_person = self.backend.max_ids()?.person + 1;
+            Ok(())
+        });
+        if let Err(error) = recovered {
+            tracing::error!(%error, "could not rebuild the ledger after a failed batch");
+        }
+        for (reply, _) in replies {
+            let _ = reply.send(Err(WriteError::Storage(error.to_string())));
+        }
+    }
+
+    fn execute(&mut self, command: Command, now_ms: i64) -> Result<Outcome, StoreError> {
+        match command {
+            Command::Book {
+                request,
+                idempotency_key,
+                notify,
+            } => {
+                let fingerprint = format!(
+                    "book:{}:{}:{}:{}:{}:{}",
+                    request.person.0,
+                    request.booked_by.0,
+                    request.first.clinic.0,
+                    request.first.day,
+                    request.first.hour,
+                    request.first.product.code()
+                );
+                self.idempotent(request.booked_by, idempotency_key, fingerprint, notify, now_ms, |l| {
+                    l.book(request)
+                })
+            }
+            Command::Cancel {
+                actor,
+                booking,
+                idempotency_key,
+                notify,
+            } => {
+                let fingerprint = format!("cancel:{}", booking.0);
+                self.idempotent(actor, idempotency_key, fingerprint, notify, now_ms, |l| {
+                    l.cancel(actor, booking)
+                })
+            }
+            Command::Change {
+                actor,
+                booking,
+                first,
+                today,
+                idempotency_key,
+                notify,
+            } => {
+                let fingerprint = format!(
+                    "change:{}:{}:{}:{}:{}",
+                    booking.0,
+                    first.clinic.0,
+                    first.day,
+                    first.hour,
+                    first.product.code()
+                );
+                self.idempotent(actor, idempotency_key, fingerprint, notify, now_ms, |l| {
+                    l.change(actor, booking, first, today)
+                })
+            }
+            Command::EnsurePerson {
+                rrn_hash,
+                birth_date,
+                sealed,
+            } => {
+                if let Some(id) = self.backend.person_by_hash(&rrn_hash)? {
+                    return Ok(Outcome::Person { id, created: false });
+                }
+                let id = PersonId(self.next_person);
+                let person = PersonRecord {
+                    id,
+                    rrn_hash,
+                    birth_date,
+                    sealed,
+                };
+                self.backend.apply(&Change::InsertPerson { person, now_ms })?;
+                self.next_person += 1;
+                Ok(Outcome::Person { id, created: true })
+            }
+            Command::Enqueue(message) => {
+                self.backend.apply(&Change::Enqueue { message, now_ms })?;
+                Ok(Outcome::Done)
+            }
+            Command::MarkDelivered { outbox_id } => {
+                self.backend
+                    .apply(&Change::MarkDelivered { outbox_id, now_ms })?;
+                Ok(Outcome::Done)
+            }
+            Command::MarkAttempted { outbox_id } => {
+                self.backend.apply(&Change::MarkAttempted { outbox_id })?;
+                Ok(Outcome::Done)
+            }
+        }
+    }
+
+    /// Runs a booking operation once per idempotency key: a retry gets the first answer back.
+    fn idempotent(
+        &mut self,
+        actor: PersonId,
+        key: Option<String>,
+        fingerprint: String,
+        notify: Option<Notify>,
+        now_ms: i64,
+        operation: impl FnOnce(&mut Ledger) -> Result<Booking, BookingError>,
+    ) -> Result<Outcome, StoreError> {
+        if let Some(key) = &key
+            && let Some(first) = self.backend.recorded(actor, key)?
+        {
+            return self.replay(first, &fingerprint);
+        }
+        let result = operation(&mut self.ledger);
+        if let Ok(booking) = &result {
+            self.backend.apply(&Change::PutBooking {
+                booking: *booking,
+                now_ms,
+            })?;
+            if let Some(message) = notify.and_then(|build| build(booking)) {
+                self.backend.apply(&Change::Enqueue { message, now_ms })?;
+            }
+        }
+        if let Some(key) = key {
+            let recorded = Recorded {
+                fingerprint,
+                booking: match &result {
+                    Ok(booking) => Some(booking.id),
+                    Err(BookingError::AlreadyBooked(id)) => Some(*id),
+                    Err(_) => None,
+                },
+                error: result.as_ref().err().map(|e| e.code().to_string()),
+            };
+            self.backend.apply(&Change::Record {
+                actor,
+                key,
+                recorded,
+                now_ms,
+            })?;
+        }
+        Ok(Outcome::Booking(result.map_err(Refusal::Booking)))
+    }
+
+    fn replay(&mut self, first: Recorded, fingerprint: &str) -> Result<Outcome, StoreError> {
+        if first.fingerprint != fingerprint {
+            return Ok(Outcome::Booking(Err(Refusal::KeyReused)));
+        }
+        if let Some(code) = &first.error {
+            let error = booking_error_from_code(code, first.booking)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown refusal {code:?}")))?;
+            return Ok(Outcome::Booking(Err(Refusal::Booking(error))));
+        }
+        let id = first
+            .booking
+            .ok_or_else(|| StoreError::Corrupt("recorded success without a booking".into()))?;
+        let booking = match self.ledger.booking(id) {
+            Some(booking) => *booking,
+            None => self
+                .backend
+                .booking(id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("recorded booking {} missing", id.0)))?,
+        };
+        Ok(Outcome::Booking(Ok(booking)))
+    }
+}
+
+fn booking_error_from_code(code: &str, booking: Option<BookingId>) -> Option<BookingError> {
+    use BookingError::*;
+    let candidates = [
+        NoSuchClinic,
+        ProductNotOffered,
+        DayNotBookable,
+        HourNotOpen,
+        SlotFull,
+        SecondDoseUnavailable,
+        AlreadyBooked(booking.unwrap_or(BookingId(0))),
+        NoSuchBooking,
+        NotYourBooking,
+        FirstDoseGiven,
+        AlreadyCancelled,
+    ];
+    candidates.into_iter().find(|e| e.code() == code)
+}

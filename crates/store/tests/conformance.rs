@@ -1,0 +1,288 @@
+//! The storage conformance suite: every backend must pass these, through the writer and the
+//! read interface only. Each backend instantiates the suite with its own `open` function.
+
+use domain::booking::{Appointment, BookingError, DoseStatus, PersonId};
+use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
+use domain::ledger::{BookRequest, Calendar, Ledger};
+use domain::product::{Product, Schedules};
+use jiff::civil::{date, Date};
+use std::sync::Arc;
+use store::writer::{Command, Outcome, Refusal, Writer, WriterConfig};
+use store::{AdminStore, ClinicRecord, OutboxMessage, ReadStore, WriteBackend};
+
+const TODAY: Date = date(2021, 7, 19);
+
+fn world() -> Vec<ClinicRecord> {
+    (0..3)
+        .map(|id| ClinicRecord {
+            clinic: Clinic {
+                id: ClinicId(id),
+                name: format!("테스트 의원 {id}"),
+                kind: ClinicKind::Consigned,
+                municipality: MunicipalityCode(11010 + id * 10),
+                location: GeoPoint { lat: 37.5 + f64::from(id) / 100.0, lon: 127.0 },
+                products: vec![Product::Moderna, Product::Pfizer],
+                hours: Hours { open_hour: 9, close_hour: 18, per_band: 2, saturdays: false },
+            },
+            daily_doses: vec![(Product::Moderna, 10), (Product::Pfizer, 10)],
+        })
+        .collect()
+}
+
+fn ledger_for(clinics: &[ClinicRecord]) -> Ledger {
+    let plain: Vec<Clinic> = clinics.iter().map(|c| c.clinic.clone()).collect();
+    let supply: Vec<[u32; 4]> = clinics.iter().map(ClinicRecord::daily_supply).collect();
+    Ledger::new(Calendar { first: TODAY, days: 60 }, &plain, Schedules::default(), |c, _| {
+        supply[c.id.index()]
+    })
+}
+
+fn book(person: u64, clinic: u32, day: Date, hour: u8) -> Command {
+    Command::Book {
+        request: BookRequest {
+            person: PersonId(person),
+            booked_by: PersonId(person),
+            first: Appointment { clinic: ClinicId(clinic), day, hour, product: Product::Moderna },
+            today: TODAY,
+        },
+        idempotency_key: None,
+        notify: None,
+    }
+}
+
+fn run(writer: &Writer, command: Command) -> Outcome {
+    writer.submit(command, 1_000).unwrap().blocking_recv().unwrap().unwrap()
+}
+
+/// A backend under test: a fresh, empty database each call, reopenable by `reopen`.
+pub trait Harness {
+    type W: WriteBackend;
+    type R: ReadStore + AdminStore;
+    fn fresh() -> Self;
+    fn open(&self) -> (Self::W, Self::R);
+}
+
+fn start<H: Harness>(h: &H) -> (Writer, H::R, Vec<ClinicRecord>) {
+    let (backend, reader) = h.open();
+    let clinics = match reader.clinics().unwrap() {
+        existing if !existing.is_empty() => existing,
+        _ => {
+            reader.insert_clinics(&world()).unwrap();
+            world()
+        }
+    };
+    let writer = Writer::spawn(backend, ledger_for(&clinics), WriterConfig::default()).unwrap();
+    (writer, reader, clinics)
+}
+
+pub fn clinics_round_trip<H: Harness>() {
+    let h = H::fresh();
+    let (_writer, reader, _) = start(&h);
+    assert_eq!(reader.clinics().unwrap(), world());
+    reader.put_setting("rules", "{\"a\":1}").unwrap();
+    reader.put_setting("rules", "{\"a\":2}").unwrap();
+    assert_eq!(reader.setting("rules").unwrap().as_deref(), Some("{\"a\":2}"));
+    assert_eq!(reader.setting("missing").unwrap(), None);
+}
+
+pub fn a_booking_is_stored_as_acknowledged<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    let Outcome::Booking(Ok(booking)) = run(&writer, book(7, 1, date(2021, 7, 20), 10)) else {
+        panic!("booking refused");
+    };
+    assert_eq!(reader.booking(booking.id).unwrap(), Some(booking));
+    assert_eq!(reader.bookings_of(PersonId(7)).unwrap(), vec![booking]);
+    assert_eq!(booking.second.unwrap().appointment.day, date(2021, 8, 17));
+    assert_eq!(writer.availability().band_left(ClinicId(1), date(2021, 7, 20), 10), 1);
+}
+
+pub fn refusals_write_nothing<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    let sunday = date(2021, 7, 25);
+    assert_eq!(
+        run(&writer, book(7, 1, sunday, 10)),
+        Outcome::Booking(Err(Refusal::Booking(BookingError::HourNotOpen)))
+    );
+    assert!(reader.bookings_of(PersonId(7)).unwrap().is_empty());
+    assert_eq!(reader.audit(&Schedules::default()).unwrap().active_bookings, 0);
+}
+
+pub fn idempotency_key_returns_the_first_answer<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    let with_key = |hour: u8| {
+        let Command::Book { request, .. } = book(7, 0, date(2021, 7, 20), hour) else { unreachable!() };
+        Command::Book { request, idempotency_key: Some("k-1".into()), notify: None }
+    };
+    let first = run(&writer, with_key(10));
+    let again = run(&writer, with_key(10));
+    assert_eq!(first, again);
+    assert_eq!(reader.bookings_of(PersonId(7)).unwrap().len(), 1);
+    assert_eq!(run(&writer, with_key(11)), Outcome::Booking(Err(Refusal::KeyReused)));
+    // Without a key, a second booking is refused as a duplicate, not silently made.
+    let Outcome::Booking(Ok(made)) = first else { panic!() };
+    assert_eq!(
+        run(&writer, book(7, 0, date(2021, 7, 21), 10)),
+        Outcome::Booking(Err(Refusal::Booking(BookingError::AlreadyBooked(made.id))))
+    );
+}
+
+pub fn persons_are_unique_by_hash<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    let ensure = |hash: u8| Command::EnsurePerson {
+        rrn_hash: [hash; 32],
+        birth_date: date(1968, 2, 29),
+        sealed: vec![1, 2, 3],
+    };
+    let Outcome::Person { id: a, created: true } = run(&writer, ensure(1)) else { panic!() };
+    let Outcome::Person { id: b, created: false } = run(&writer, ensure(1)) else { panic!() };
+    let Outcome::Person { id: c, created: true } = run(&writer, ensure(2)) else { panic!() };
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let stored = reader.person(a).unwrap().unwrap();
+    assert_eq!(stored.birth_date, date(1968, 2, 29));
+    assert_eq!(reader.person_by_hash(&[2; 32]).unwrap().unwrap().id, c);
+}
+
+pub fn notifications_commit_with_the_booking<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    let notify = |booking: &domain::booking::Booking| {
+        Some(OutboxMessage {
+            person: Some(booking.person),
+            recipient: vec![9],
+            template: "booked".into(),
+            body_ko: format!("예약 {}", booking.id.0),
+            body_en: format!("booking {}", booking.id.0),
+        })
+    };
+    let Command::Book { request, .. } = book(7, 0, date(2021, 7, 20), 10) else { unreachable!() };
+    run(&writer, Command::Book { request, idempotency_key: None, notify: Some(Box::new(notify)) });
+    // A refused booking announces nothing.
+    let Command::Book { request, .. } = book(8, 0, date(2021, 7, 25), 10) else { unreachable!() };
+    run(&writer, Command::Book { request, idempotency_key: None, notify: Some(Box::new(notify)) });
+    let pending = reader.pending_outbox(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].message.person, Some(PersonId(7)));
+    run(&writer, Command::MarkDelivered { outbox_id: pending[0].id });
+    assert!(reader.pending_outbox(10).unwrap().is_empty());
+}
+
+pub fn cancel_and_change_are_stored<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    let Outcome::Booking(Ok(booking)) = run(&writer, book(7, 0, date(2021, 7, 20), 10)) else { panic!() };
+    let new_first = Appointment { clinic: ClinicId(2), day: date(2021, 7, 22), hour: 15, product: Product::Moderna };
+    let change = Command::Change {
+        actor: PersonId(7), booking: booking.id, first: new_first, today: TODAY, idempotency_key: None, notify: None,
+    };
+    let Outcome::Booking(Ok(moved)) = run(&writer, change) else { panic!() };
+    assert_eq!(reader.booking(booking.id).unwrap(), Some(moved));
+    assert_eq!(moved.second.unwrap().appointment.clinic, ClinicId(2));
+    let cancel = Command::Cancel { actor: PersonId(7), booking: booking.id, idempotency_key: None, notify: None };
+    let Outcome::Booking(Ok(cancelled)) = run(&writer, cancel) else { panic!() };
+    let stored = reader.booking(booking.id).unwrap().unwrap();
+    assert_eq!(stored, cancelled);
+    assert_eq!(stored.first.status, DoseStatus::Cancelled);
+    assert_eq!(reader.audit(&Schedules::default()).unwrap().active_bookings, 0);
+}
+
+pub fn a_reopened_store_rebuilds_the_same_ledger<H: Harness>() {
+    let h = H::fresh();
+    let mut made = Vec::new();
+    {
+        let (writer, _reader, _) = start(&h);
+        for person in 0..6 {
+            if let Outcome::Booking(Ok(b)) = run(&writer, book(person, 0, date(2021, 7, 20), 9 + person as u8 / 2)) {
+                made.push(b);
+            }
+        }
+        let cancel = Command::Cancel { actor: made[5].person, booking: made[5].id, idempotency_key: None, notify: None };
+        run(&writer, cancel);
+    }
+    let (writer, reader, _) = start(&h);
+    for b in &made[..5] {
+        assert_eq!(reader.booking(b.id).unwrap().as_ref(), Some(b));
+    }
+    let availability = writer.availability();
+    assert_eq!(availability.band_left(ClinicId(0), date(2021, 7, 20), 9), 0);
+    assert_eq!(availability.band_left(ClinicId(0), date(2021, 7, 20), 11), 1);
+    // New bookings never reuse an id, not even a cancelled one's.
+    let Outcome::Booking(Ok(next)) = run(&writer, book(99, 1, date(2021, 7, 20), 9)) else { panic!() };
+    assert!(next.id > made[5].id);
+}
+
+pub fn concurrent_bookings_never_overbook<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    let writer = Arc::new(writer);
+    // Staff for 2 per band × 9 bands = 18, but only 10 Moderna doses that day: 200 people race.
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let writer = Arc::clone(&writer);
+            std::thread::spawn(move || {
+                (0..25u64)
+                    .filter_map(|i| {
+                        let person = t * 100 + i;
+                        let hour = 9 + (person % 9) as u8;
+                        let answer = writer.submit(book(person, 0, date(2021, 7, 20), hour), 1).ok()?;
+                        match answer.blocking_recv().ok()?.ok()? {
+                            Outcome::Booking(Ok(b)) => Some(b),
+                            _ => None,
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let booked: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    assert_eq!(booked.len(), 10);
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    assert_eq!(audit.active_bookings, 10);
+    assert!(audit.per_band.iter().all(|&(_, _, _, n)| n <= 2), "{:?}", audit.per_band);
+    assert!(audit.per_supply.iter().all(|&(_, _, _, n)| n <= 10), "{:?}", audit.per_supply);
+    assert!(audit.people_with_two_active.is_empty());
+    assert!(audit.inconsistent_second_doses.is_empty());
+}
+
+#[macro_export]
+macro_rules! conformance_suite {
+    ($harness:ty) => {
+        #[test] fn clinics_round_trip() { $crate::clinics_round_trip::<$harness>() }
+        #[test] fn a_booking_is_stored_as_acknowledged() { $crate::a_booking_is_stored_as_acknowledged::<$harness>() }
+        #[test] fn refusals_write_nothing() { $crate::refusals_write_nothing::<$harness>() }
+        #[test] fn idempotency_key_returns_the_first_answer() { $crate::idempotency_key_returns_the_first_answer::<$harness>() }
+        #[test] fn persons_are_unique_by_hash() { $crate::persons_are_unique_by_hash::<$harness>() }
+        #[test] fn notifications_commit_with_the_booking() { $crate::notifications_commit_with_the_booking::<$harness>() }
+        #[test] fn cancel_and_change_are_stored() { $crate::cancel_and_change_are_stored::<$harness>() }
+        #[test] fn a_reopened_store_rebuilds_the_same_ledger() { $crate::a_reopened_store_rebuilds_the_same_ledger::<$harness>() }
+        #[test] fn concurrent_bookings_never_overbook() { $crate::concurrent_bookings_never_overbook::<$harness>() }
+    };
+}
+
+mod sqlite {
+    use std::path::PathBuf;
+
+    pub struct Sqlite {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    }
+
+    impl super::Harness for Sqlite {
+        type W = store::sqlite::SqliteWriter;
+        type R = store::sqlite::SqliteReader;
+        fn fresh() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("yeyak.db");
+            Sqlite { _dir: dir, path }
+        }
+        fn open(&self) -> (Self::W, Self::R) {
+            store::sqlite::open(&self.path).unwrap()
+        }
+    }
+
+    conformance_suite!(Sqlite);
+}
