@@ -12,7 +12,8 @@ use domain::product::{Product, Schedules};
 use rows::{booking_from_row, date_from_sql, BOOKING_COLUMNS};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 const SCHEMA_V1: &str = include_str!("schema.sql");
 const SCHEMA_VERSION: i64 = 1;
@@ -27,11 +28,34 @@ impl From<rusqlite::Error> for StoreError {
 pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
     let mut conn = connect(path)?;
     migrate(&mut conn)?;
+    // The writer never checkpoints: copying the WAL back into the database would stall a batch.
+    // A background thread does it with its own connection instead.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    let open = Arc::new(AtomicBool::new(true));
+    spawn_checkpointer(path, Arc::clone(&open))?;
     let reader = SqliteReader {
         path: path.to_path_buf(),
         pool: Mutex::new(Vec::new()),
     };
-    Ok((SqliteWriter { conn }, reader))
+    Ok((SqliteWriter { conn, open }, reader))
+}
+
+/// Checkpoints the WAL every 200 ms while the writer is open. PASSIVE never blocks the writer.
+fn spawn_checkpointer(path: &Path, open: Arc<AtomicBool>) -> Result<()> {
+    let conn = connect(path)?;
+    std::thread::Builder::new()
+        .name("yeyak-checkpoint".into())
+        .spawn(move || {
+            while open.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(%error, "WAL checkpoint failed; stopping checkpoints");
+                    return;
+                }
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(())
 }
 
 fn connect(path: &Path) -> Result<Connection> {
@@ -70,6 +94,14 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 /// The writer's connection. Owned by the writer thread alone.
 pub struct SqliteWriter {
     conn: Connection,
+    /// Cleared on drop, which stops the checkpoint thread.
+    open: Arc<AtomicBool>,
+}
+
+impl Drop for SqliteWriter {
+    fn drop(&mut self) {
+        self.open.store(false, Ordering::Relaxed);
+    }
 }
 
 impl WriteBackend for SqliteWriter {

@@ -51,7 +51,8 @@ CREATE TABLE booking (
 CREATE UNIQUE INDEX booking_one_active_per_person ON booking (person)
     WHERE d1_status = 'booked' OR d2_status = 'booked';
 CREATE INDEX booking_by_person ON booking (person);
-CREATE INDEX booking_by_booker ON booking (booked_by);
+-- Most people book for themselves: only proxy bookings need finding by their booker.
+CREATE INDEX booking_by_proxy ON booking (booked_by) WHERE booked_by != person;
 CREATE INDEX booking_d1_clinic_day ON booking (d1_clinic, d1_day);
 CREATE INDEX booking_d2_clinic_day ON booking (d2_clinic, d2_day);
 

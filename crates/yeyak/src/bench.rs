@@ -1,0 +1,158 @@
+//! `yeyak bench writer`: durable booking throughput through the group-commit writer, next to a
+//! baseline measured in the same run on the same machine: one transaction and one fsync per
+//! booking, the same SQL. Both run with `synchronous=FULL` on a fresh SQLite file.
+
+use anyhow::{Context, bail};
+use domain::booking::{Appointment, PersonId};
+use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
+use domain::ledger::{BookRequest, Calendar, Ledger};
+use domain::product::{Product, Schedules};
+use jiff::ToSpan;
+use jiff::civil::{Date, date};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+use store::WriteBackend;
+use store::writer::{Command, Outcome, Writer, WriterConfig};
+
+const TODAY: Date = date(2021, 7, 19);
+const CLINICS: u32 = 2_000;
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Bookings through the group-commit writer.
+    #[arg(long, default_value_t = 400_000)]
+    pub bookings: u64,
+    /// Bookings in the baseline (one fsync each, so keep it small).
+    #[arg(long, default_value_t = 3_000)]
+    pub baseline_bookings: u64,
+    /// Threads submitting to the writer, each keeping `--window` requests in flight.
+    #[arg(long, default_value_t = 4)]
+    pub producers: u64,
+    #[arg(long, default_value_t = 2_000)]
+    pub window: usize,
+    /// Where to put the database files (a fresh temporary directory by default).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+fn clinics() -> Vec<Clinic> {
+    (0..CLINICS)
+        .map(|id| Clinic {
+            id: ClinicId(id),
+            name: format!("bench clinic {id}"),
+            kind: ClinicKind::Centre,
+            municipality: MunicipalityCode(11010),
+            location: GeoPoint { lat: 37.5, lon: 127.0 },
+            products: vec![Product::Moderna],
+            hours: Hours { open_hour: 9, close_hour: 18, per_band: 1_000, saturdays: true },
+        })
+        .collect()
+}
+
+fn ledger() -> Ledger {
+    let calendar = Calendar { first: TODAY, days: 90 };
+    Ledger::new(calendar, &clinics(), Schedules::default(), |_, _| [0, 100_000, 0, 0])
+}
+
+/// The n-th booking request: spread over clinics, days and bands so none is refused.
+fn request(n: u64) -> BookRequest {
+    let clinic = (n % u64::from(CLINICS)) as u32;
+    let day = TODAY.checked_add(((1 + (n / 7) % 30) as i64).days()).expect("in range");
+    // Sundays are closed; move them to Monday.
+    let day = if day.weekday() == jiff::civil::Weekday::Sunday {
+        day.tomorrow().expect("in range")
+    } else {
+        day
+    };
+    BookRequest {
+        person: PersonId(n + 1),
+        booked_by: PersonId(n + 1),
+        first: Appointment { clinic: ClinicId(clinic), day, hour: 9 + (n % 9) as u8, product: Product::Moderna },
+        today: TODAY,
+    }
+}
+
+fn command(n: u64) -> Command {
+    Command::Book { request: request(n), idempotency_key: Some(format!("bench-{n}")), notify: None }
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let temp = tempfile::tempdir()?;
+    let dir = args.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let baseline = baseline(&dir.join("baseline.db"), args.baseline_bookings)?;
+    let grouped = through_writer(&dir.join("writer.db"), &args)?;
+    println!("durable bookings/s (SQLite WAL, synchronous=FULL, dose 1 + dose 2 + idempotency record)");
+    println!("  baseline, one transaction per booking: {baseline:>10.0}");
+    println!("  group-commit writer:                   {grouped:>10.0}");
+    println!("  ratio:                                 {:>10.1}x", grouped / baseline);
+    Ok(())
+}
+
+fn baseline(path: &Path, bookings: u64) -> anyhow::Result<f64> {
+    let (mut backend, _reader) = store::sqlite::open(path)?;
+    let mut ledger = ledger();
+    let started = Instant::now();
+    for n in 0..bookings {
+        let booking = ledger.book(request(n)).map_err(|e| anyhow::anyhow!("refused: {e}"))?;
+        backend.begin()?;
+        backend.apply(&store::Change::PutBooking { booking, now_ms: 0 })?;
+        backend.apply(&store::Change::Record {
+            actor: booking.booked_by,
+            key: format!("bench-{n}"),
+            recorded: store::Recorded { fingerprint: String::new(), booking: Some(booking.id), error: None },
+            now_ms: 0,
+        })?;
+        backend.commit()?;
+    }
+    Ok(bookings as f64 / started.elapsed().as_secs_f64())
+}
+
+fn through_writer(path: &Path, args: &BenchArgs) -> anyhow::Result<f64> {
+    let (backend, reader) = store::sqlite::open(path)?;
+    let writer = Arc::new(Writer::spawn(backend, ledger(), WriterConfig { queue_capacity: 100_000, max_batch: 8_192 })?);
+    let per_producer = args.bookings / args.producers;
+    let started = Instant::now();
+    let producers: Vec<_> = (0..args.producers)
+        .map(|p| {
+            let writer = Arc::clone(&writer);
+            let window = args.window;
+            std::thread::spawn(move || -> anyhow::Result<u64> {
+                let mut in_flight = std::collections::VecDeque::with_capacity(window);
+                let mut booked = 0;
+                for i in 0..per_producer {
+                    if in_flight.len() == window {
+                        booked += settle(in_flight.pop_front())?;
+                    }
+                    in_flight.push_back(writer.submit(command(p * per_producer + i), 0)?);
+                }
+                for answer in in_flight {
+                    booked += settle(Some(answer))?;
+                }
+                Ok(booked)
+            })
+        })
+        .collect();
+    let mut booked = 0;
+    for producer in producers {
+        booked += producer.join().map_err(|_| anyhow::anyhow!("producer panicked"))??;
+    }
+    let rate = booked as f64 / started.elapsed().as_secs_f64();
+    let stats = writer.stats();
+    let batches = stats.batches.load(std::sync::atomic::Ordering::Relaxed).max(1);
+    println!("writer: {booked} bookings in {batches} batches ({:.0} per batch)", booked as f64 / batches as f64);
+    let audit = store::ReadStore::audit(&reader, &Schedules::default())?;
+    if audit.active_bookings != booked {
+        bail!("audit found {} bookings, the writer acknowledged {booked}", audit.active_bookings);
+    }
+    Ok(rate)
+}
+
+fn settle(answer: Option<tokio::sync::oneshot::Receiver<Result<Outcome, store::writer::WriteError>>>) -> anyhow::Result<u64> {
+    let outcome = answer.context("no answer")?.blocking_recv()??;
+    match outcome {
+        Outcome::Booking(Ok(_)) => Ok(1),
+        other => bail!("unexpected outcome {other:?}"),
+    }
+}
