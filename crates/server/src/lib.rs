@@ -1,14 +1,147 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! yeyak's HTTP shell: the JSON API, the background workers, and the wiring that turns a
+//! [`Config`] into a running service. Only this crate knows HTTP and JSON.
+
+pub mod clock;
+pub mod error;
+pub mod identity;
+pub mod metrics;
+pub mod notify;
+pub mod routes;
+pub mod secrets;
+pub mod session;
+pub mod world;
+
+use clock::Clock;
+use identity::{IdentityConfig, IdentityStandIn};
+use secrets::Secrets;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::writer::{Writer, WriterConfig};
+
+/// Everything the service needs to start; built from flags and environment by the binary, or
+/// directly by tests.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Load the demo world on first start (and reveal identity codes: never in production).
+    pub demo: bool,
+    pub writer: WriterConfig,
+    pub identity: IdentityConfig,
+    /// Days ahead that can be booked (dose 2 included).
+    pub calendar_days: u16,
+    /// How long a session lasts after an identity check.
+    pub session_minutes: i64,
+    /// Whether the notification worker delivers messages (tests may read the outbox instead).
+    pub deliver_notifications: bool,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl Config {
+    pub fn new(data_dir: PathBuf) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir,
+            demo: false,
+            writer: WriterConfig::default(),
+            identity: IdentityConfig::default(),
+            calendar_days: 120,
+            session_minutes: 30,
+            deliver_notifications: true,
+        }
     }
+}
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub secrets: Secrets,
+    pub world: world::World,
+    pub writer: Writer,
+    pub reader: Arc<store::sqlite::SqliteReader>,
+    pub identity: IdentityStandIn,
+    pub metrics: metrics::Metrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Secrets(#[from] secrets::SecretsError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("stored settings are unreadable: {0}")]
+    Settings(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Opens the database, loads (or seeds) the world, starts the writer and returns the state.
+pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let mut rng = rand::rng();
+    let secrets = Secrets::load_or_create(&config.data_dir, &mut rng)?;
+    let (backend, reader) = store::sqlite::open(&config.data_dir.join("yeyak.db"))?;
+    let reader = Arc::new(reader);
+    let now = clock.now();
+    if config.demo {
+        world::seed_demo(reader.as_ref(), now)?;
+    }
+    let (world, ledger) = world::load(reader.as_ref(), now, config.calendar_days)?;
+    let writer = Writer::spawn(backend, ledger, config.writer)?;
+    let identity_config = IdentityConfig {
+        reveal_codes: config.demo,
+        ..config.identity
+    };
+    let identity = IdentityStandIn::new(identity_config, secrets.rrn_key());
+    Ok(Arc::new(AppState {
+        metrics: metrics::Metrics::new(writer.clone()),
+        config,
+        clock,
+        secrets,
+        world,
+        writer,
+        reader,
+        identity,
+    }))
+}
+
+/// Builds the service and serves it until `shutdown` resolves. Returns the bound address
+/// through `bound` as soon as the listener is up (port 0 picks a free port).
+pub async fn serve(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let listen = config.listen;
+    let state = build(config, clock)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Listen { addr: listen, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr: listen, source })?;
+    if state.config.deliver_notifications {
+        tokio::spawn(notify::deliver_forever(Arc::clone(&state)));
+    }
+    tracing::info!(%addr, clinics = state.world.clinics.len(), "yeyak is listening");
+    if let Some(bound) = bound {
+        let _ = bound.send(addr);
+    }
+    axum::serve(listener, routes::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
 }

@@ -1,15 +1,84 @@
+//! `yeyak`: the one binary. `serve` runs the booking service; `bench` measures the writer.
+
 mod bench;
+
 use clap::Parser;
+use server::clock::SystemClock;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(name = "yeyak", version, about = "yeyak (예약): a national vaccination booking system")]
 enum Cli {
+    /// Run the booking service on its embedded SQLite database.
+    Serve(ServeArgs),
     /// Measure durable booking throughput through the group-commit writer against a baseline.
     Bench(bench::BenchArgs),
 }
 
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Load the demo world (13,280 clinics, cohorts around now) on first start. Also reveals
+    /// identity codes in API answers, so never use it in production.
+    #[arg(long)]
+    demo: bool,
+    /// Address to listen on.
+    #[arg(long, env = "YEYAK_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the database, keys and the notification log.
+    #[arg(long, env = "YEYAK_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Booking requests that may wait for the writer before new ones get 503 + Retry-After.
+    #[arg(long, env = "YEYAK_WRITER_QUEUE", default_value_t = 20_000)]
+    writer_queue: usize,
+    /// Days ahead that can be booked (dose 2 included).
+    #[arg(long, env = "YEYAK_CALENDAR_DAYS", default_value_t = 120)]
+    calendar_days: u16,
+}
+
 fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("YEYAK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     match Cli::parse() {
+        Cli::Serve(args) => serve(args),
         Cli::Bench(args) => bench::run(args),
     }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = server::Config::new(args.data_dir);
+    config.listen = args.listen;
+    config.demo = args.demo;
+    config.writer.queue_capacity = args.writer_queue;
+    config.calendar_days = args.calendar_days;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(server::serve(config, Arc::new(SystemClock), None, shutdown_signal()))?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
 }

@@ -1,0 +1,185 @@
+//! The one error shape every API answer uses: a status, a stable machine-readable code, and a
+//! message in Korean and in English.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::booking::BookingError;
+use serde::Serialize;
+use std::borrow::Cow;
+use store::writer::{Refusal, WriteError};
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: Cow<'static, str>,
+    pub message_ko: Cow<'static, str>,
+    pub message_en: Cow<'static, str>,
+    pub retry_after_s: Option<u32>,
+    /// Extra machine-readable facts (for example when a window opens).
+    pub detail: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+    message_ko: &'a str,
+    message_en: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message_ko: impl Into<Cow<'static, str>>,
+        message_en: impl Into<Cow<'static, str>>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            message_ko: message_ko.into(),
+            message_en: message_en.into(),
+            retry_after_s: None,
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: serde_json::Value) -> ApiError {
+        self.detail = Some(detail);
+        self
+    }
+
+    pub fn bad_request(
+        code: &'static str,
+        ko: impl Into<Cow<'static, str>>,
+        en: impl Into<Cow<'static, str>>,
+    ) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, ko, en)
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "본인인증이 필요합니다. 본인인증을 다시 진행해 주세요.",
+            "Please verify your identity first.",
+        )
+    }
+
+    pub fn forbidden(code: &'static str, ko: &'static str, en: &'static str) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, code, ko, en)
+    }
+
+    pub fn not_found() -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "요청하신 항목을 찾을 수 없습니다.",
+            "Not found.",
+        )
+    }
+
+    /// The booking side is at capacity: come back shortly with the same idempotency key.
+    pub fn busy(retry_after_s: u32) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "접속자가 많아 잠시 후 자동으로 다시 시도합니다. 이미 진행한 예약은 안전합니다.",
+                "Too many requests right now; retry shortly. Nothing you already booked is lost.",
+            )
+        }
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError {
+            retry_after_s: Some(2),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "일시적인 오류입니다. 잠시 후 다시 시도해 주세요. 예약은 완료되지 않았습니다.",
+                "A temporary failure; please retry. Nothing was booked.",
+            )
+        }
+    }
+}
+
+impl From<BookingError> for ApiError {
+    fn from(error: BookingError) -> ApiError {
+        let status = match error {
+            BookingError::NoSuchClinic | BookingError::NoSuchBooking => StatusCode::NOT_FOUND,
+            BookingError::NotYourBooking => StatusCode::FORBIDDEN,
+            BookingError::ProductNotOffered
+            | BookingError::DayNotBookable
+            | BookingError::HourNotOpen => StatusCode::UNPROCESSABLE_ENTITY,
+            BookingError::SlotFull
+            | BookingError::SecondDoseUnavailable
+            | BookingError::AlreadyBooked(_)
+            | BookingError::FirstDoseGiven
+            | BookingError::AlreadyCancelled => StatusCode::CONFLICT,
+        };
+        let api = ApiError::new(status, error.code(), error.message_ko(), error.message_en());
+        match error {
+            BookingError::AlreadyBooked(id) => {
+                api.with_detail(serde_json::json!({ "booking_id": id.0 }))
+            }
+            _ => api,
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        match refusal {
+            Refusal::Booking(error) => error.into(),
+            Refusal::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "같은 요청 키(Idempotency-Key)가 다른 요청에 이미 사용되었습니다.",
+                "This Idempotency-Key was already used for a different request.",
+            ),
+        }
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> ApiError {
+        match error {
+            WriteError::Busy => ApiError::busy(1),
+            WriteError::Stopped | WriteError::Storage(_) => {
+                tracing::error!(%error, "write failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(error: store::StoreError) -> ApiError {
+        tracing::error!(%error, "storage read failed");
+        ApiError::internal()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: &self.code,
+            message: &self.message_en,
+            message_ko: &self.message_ko,
+            message_en: &self.message_en,
+            detail: self.detail.as_ref(),
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

@@ -1,0 +1,329 @@
+//! Booking, reading, cancelling and changing appointments, for oneself or a family member.
+
+use super::eligibility::{birth_date_of, require_eligible};
+use super::identity::{parse_claim, seal_contact};
+use super::{ApiJson, Authenticated, read};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::routes::clinics::parse_date;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::booking::{Appointment, Booking, BookingId, PersonId};
+use domain::clinic::ClinicId;
+use domain::ledger::BookRequest;
+use domain::product::Product;
+use domain::time::seoul_date;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use store::OutboxMessage;
+use store::writer::{Command, Notify, Outcome};
+
+#[derive(Deserialize)]
+pub struct Family {
+    name: String,
+    rrn: String,
+    /// The family member's phone, if they have one; otherwise messages go to the booker.
+    phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CreateRequest {
+    clinic_id: u32,
+    date: String,
+    hour: u8,
+    product: String,
+    family: Option<Family>,
+}
+
+#[derive(Deserialize)]
+pub struct ChangeRequest {
+    clinic_id: u32,
+    date: String,
+    hour: u8,
+    /// Defaults to the booking's product; a different one only where the clinic offers it.
+    product: Option<String>,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default();
+    let valid = (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
+    if !valid {
+        return Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key 값이 올바르지 않습니다 (영문·숫자 1~128자).",
+            "Idempotency-Key must be 1–128 visible ASCII characters.",
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+fn appointment(clinic_id: u32, date: &str, hour: u8, product: &str) -> Result<Appointment, ApiError> {
+    let product = Product::parse(product).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_product",
+            "백신 종류가 올바르지 않습니다.",
+            "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
+        )
+    })?;
+    Ok(Appointment {
+        clinic: ClinicId(clinic_id),
+        day: parse_date(date)?,
+        hour,
+        product,
+    })
+}
+
+pub fn booking_json(state: &AppState, booking: &Booking, viewer: PersonId) -> Value {
+    let product = booking.first.appointment.product;
+    let doses: Vec<Value> = booking
+        .doses()
+        .enumerate()
+        .map(|(i, dose)| {
+            let a = dose.appointment;
+            let clinic = state.world.clinics.get(a.clinic.index());
+            json!({
+                "dose": i + 1,
+                "status": dose.status,
+                "date": a.day.to_string(),
+                "hour": a.hour,
+                "clinic": { "id": a.clinic.0, "name": clinic.map(|c| c.name.clone()) },
+            })
+        })
+        .collect();
+    json!({
+        "id": booking.id.0,
+        "for_self": booking.person == viewer,
+        "booked_by_self": booking.booked_by == viewer,
+        "active": booking.is_active(),
+        "product": { "code": product.code(), "name_ko": product.name_ko(), "name_en": product.name_en() },
+        "doses": doses,
+    })
+}
+
+/// "홍길동" → "홍*동": enough for a person to recognise, not enough to identify.
+fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    match chars.len() {
+        0 | 1 => name.to_string(),
+        2 => format!("{}*", chars[0]),
+        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
+/// Builds the "booked / changed / cancelled" text, written in the same transaction.
+fn notify(state: &Arc<AppState>, recipient: Vec<u8>, template: &'static str) -> Notify {
+    let state = Arc::clone(state);
+    Box::new(move |booking: &Booking| {
+        let name = state
+            .secrets
+            .unseal(&recipient)
+            .and_then(|p| String::from_utf8(p).ok())
+            .and_then(|t| t.split_once('\n').map(|(n, _)| mask_name(n)))
+            .unwrap_or_default();
+        let describe = |ko: bool| {
+            booking
+                .doses()
+                .enumerate()
+                .map(|(i, d)| {
+                    let a = d.appointment;
+                    let clinic = state.world.clinics.get(a.clinic.index()).map_or("", |c| c.name.as_str());
+                    if ko {
+                        format!("{}차 {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
+                    } else {
+                        format!("dose {} {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (ko, en) = match template {
+            "booking_cancelled" => ("예약이 취소되었습니다", "your booking was cancelled"),
+            "booking_changed" => ("예약이 변경되었습니다", "your booking was changed"),
+            _ => ("코로나19 예방접종 예약이 완료되었습니다", "your COVID-19 vaccination is booked"),
+        };
+        Some(OutboxMessage {
+            person: Some(booking.person),
+            recipient,
+            template: template.into(),
+            body_ko: format!("[예약] {name}님, {ko}. {}", describe(true)),
+            body_en: format!("[yeyak] {name}: {en}. {}", describe(false)),
+        })
+    })
+}
+
+async fn sealed_contact_of(state: &Arc<AppState>, person: PersonId) -> Result<Vec<u8>, ApiError> {
+    read(state, move |r| store::ReadStore::person(r, person))
+        .await?
+        .map(|p| p.sealed)
+        .ok_or_else(ApiError::unauthenticated)
+}
+
+fn booking_outcome(state: &AppState, outcome: Outcome, label: &str) -> Result<Booking, ApiError> {
+    match outcome {
+        Outcome::Booking(Ok(booking)) => {
+            state.metrics.count_booking(label);
+            Ok(booking)
+        }
+        Outcome::Booking(Err(refusal)) => {
+            state.metrics.count_booking("refused");
+            Err(refusal.into())
+        }
+        _ => Err(ApiError::internal()),
+    }
+}
+
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let first = appointment(body.clinic_id, &body.date, body.hour, &body.product)?;
+    let actor = session.person;
+    let now = state.clock.now();
+    let (person, recipient) = match &body.family {
+        None => {
+            let birth_date = birth_date_of(&state, actor).await?;
+            require_eligible(&state, actor, birth_date).await?;
+            (actor, sealed_contact_of(&state, actor).await?)
+        }
+        Some(family) => {
+            let own_phone = || async {
+                let sealed = sealed_contact_of(&state, actor).await?;
+                Ok::<_, ApiError>(crate::notify::recipient_phone(&state, &sealed).unwrap_or_default())
+            };
+            let phone = match &family.phone {
+                Some(phone) => phone.clone(),
+                None => own_phone().await?,
+            };
+            let claim = parse_claim(&family.name, &family.rrn, &phone, &state)?;
+            let sealed = seal_contact(&state, &claim.name, &claim.phone);
+            let birth_date = claim.rrn.birth_date();
+            let ensure = Command::EnsurePerson {
+                rrn_hash: claim.rrn.keyed_hash(state.secrets.rrn_key()).0,
+                birth_date,
+                sealed: sealed.clone(),
+            };
+            let Outcome::Person { id, .. } = state.writer.execute(ensure, now.as_millisecond()).await? else {
+                return Err(ApiError::internal());
+            };
+            if id == actor {
+                return Err(ApiError::bad_request(
+                    "family_is_self",
+                    "본인 예약은 가족 예약이 아닌 본인 예약으로 진행해 주세요.",
+                    "To book for yourself, leave out the family member.",
+                ));
+            }
+            require_eligible(&state, id, birth_date).await?;
+            (id, sealed)
+        }
+    };
+    let command = Command::Book {
+        request: BookRequest {
+            person,
+            booked_by: actor,
+            first,
+            today: seoul_date(now),
+        },
+        idempotency_key: key,
+        notify: Some(notify(&state, recipient, "booking_confirmed")),
+    };
+    let outcome = state.writer.execute(command, now.as_millisecond()).await?;
+    let booking = booking_outcome(&state, outcome, "booked")?;
+    Ok((StatusCode::CREATED, Json(booking_json(&state, &booking, actor))).into_response())
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let person = session.person;
+    let bookings = read(&state, move |r| store::ReadStore::bookings_of(r, person)).await?;
+    let bookings: Vec<Value> = bookings.iter().map(|b| booking_json(&state, b, person)).collect();
+    Ok(Json(json!({ "bookings": bookings })))
+}
+
+async fn owned(state: &Arc<AppState>, id: u64, viewer: PersonId) -> Result<Booking, ApiError> {
+    let booking = read(state, move |r| store::ReadStore::booking(r, BookingId(id)))
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    // Someone else's booking looks exactly like a missing one: ids reveal nothing.
+    if booking.person != viewer && booking.booked_by != viewer {
+        return Err(ApiError::not_found());
+    }
+    Ok(booking)
+}
+
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+    Path(id): Path<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let booking = owned(&state, id, session.person).await?;
+    Ok(Json(booking_json(&state, &booking, session.person)))
+}
+
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let booking = owned(&state, id, session.person).await?;
+    let recipient = sealed_contact_of(&state, booking.person).await?;
+    let command = Command::Cancel {
+        actor: session.person,
+        booking: booking.id,
+        idempotency_key: key,
+        notify: Some(notify(&state, recipient, "booking_cancelled")),
+    };
+    let outcome = state.writer.execute(command, state.clock.now().as_millisecond()).await?;
+    let booking = booking_outcome(&state, outcome, "cancelled")?;
+    Ok(Json(booking_json(&state, &booking, session.person)))
+}
+
+pub async fn change(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+    headers: HeaderMap,
+    Path(id): Path<u64>,
+    ApiJson(body): ApiJson<ChangeRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let booking = owned(&state, id, session.person).await?;
+    let product = body
+        .product
+        .unwrap_or_else(|| booking.first.appointment.product.code().to_string());
+    let first = appointment(body.clinic_id, &body.date, body.hour, &product)?;
+    let recipient = sealed_contact_of(&state, booking.person).await?;
+    let now = state.clock.now();
+    let command = Command::Change {
+        actor: session.person,
+        booking: booking.id,
+        first,
+        today: seoul_date(now),
+        idempotency_key: key,
+        notify: Some(notify(&state, recipient, "booking_changed")),
+    };
+    let outcome = state.writer.execute(command, now.as_millisecond()).await?;
+    let booking = booking_outcome(&state, outcome, "changed")?;
+    Ok(Json(booking_json(&state, &booking, session.person)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_masked() {
+        assert_eq!(super::mask_name("홍길동"), "홍*동");
+        assert_eq!(super::mask_name("남궁길동"), "남**동");
+        assert_eq!(super::mask_name("홍길"), "홍*");
+    }
+}

@@ -1,0 +1,214 @@
+//! Regions and clinic search, served from memory: the search index and the writer's live
+//! availability. No database query per search (the 2021 bottleneck).
+
+use super::ApiQuery;
+use crate::AppState;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, State};
+use domain::booking::{END_HOUR, FIRST_HOUR};
+use domain::clinic::{Clinic, ClinicId, GeoPoint, MunicipalityCode, ProvinceCode};
+use domain::ledger::Availability;
+use domain::product::Product;
+use domain::time::seoul_date;
+use jiff::ToSpan;
+use jiff::civil::Date;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+const DEFAULT_LIMIT: usize = 20;
+const MAX_LIMIT: usize = 100;
+const MAX_DAYS: u16 = 14;
+
+pub async fn regions(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let regions = &state.world.regions;
+    let provinces: Vec<Value> = regions
+        .provinces()
+        .iter()
+        .map(|p| {
+            let municipalities: Vec<Value> = regions
+                .municipalities_of(p.code)
+                .iter()
+                .map(|m| json!({ "code": m.code.0, "name_ko": m.name_ko, "name_en": m.name_en }))
+                .collect();
+            json!({ "code": p.code.0, "name_ko": p.name_ko, "name_en": p.name_en, "municipalities": municipalities })
+        })
+        .collect();
+    Json(json!({ "provinces": provinces }))
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    province: Option<u8>,
+    municipality: Option<u32>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    radius_km: Option<f64>,
+    product: Option<String>,
+    from: Option<String>,
+    days: Option<u16>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+fn invalid(code: &'static str, ko: &'static str, en: &'static str) -> ApiError {
+    ApiError::bad_request(code, ko, en)
+}
+
+fn parse_product(code: Option<&str>) -> Result<Option<Product>, ApiError> {
+    code.map(|c| {
+        Product::parse(c).ok_or_else(|| {
+            invalid(
+                "invalid_product",
+                "백신 종류가 올바르지 않습니다 (pfizer, moderna, astrazeneca, janssen).",
+                "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
+            )
+        })
+    })
+    .transpose()
+}
+
+pub fn parse_date(text: &str) -> Result<Date, ApiError> {
+    text.parse().map_err(|_| {
+        invalid(
+            "invalid_date",
+            "날짜 형식이 올바르지 않습니다 (예: 2021-08-16).",
+            "Dates look like 2021-08-16.",
+        )
+    })
+}
+
+/// Remaining places per product for a clinic on a day.
+fn remaining_by_product(
+    availability: &Availability,
+    clinic: &Clinic,
+    products: &[Product],
+    day: Date,
+) -> Map<String, Value> {
+    products
+        .iter()
+        .filter(|p| clinic.offers(**p))
+        .map(|p| (p.code().to_string(), availability.bookable_day(clinic.id, day, *p).into()))
+        .collect()
+}
+
+fn clinic_json(state: &AppState, clinic: &Clinic) -> Value {
+    let municipality = state.world.regions.municipality(clinic.municipality);
+    json!({
+        "id": clinic.id.0,
+        "name": clinic.name,
+        "kind": clinic.kind,
+        "municipality": clinic.municipality.0,
+        "municipality_name_ko": municipality.map(|m| m.display_name_ko()),
+        "municipality_name_en": municipality.map(|m| m.name_en.clone()),
+        "province": clinic.province().0,
+        "location": { "lat": clinic.location.lat, "lon": clinic.location.lon },
+        "products": clinic.products,
+        "hours": { "open": clinic.hours.open_hour, "close": clinic.hours.close_hour, "saturdays": clinic.hours.saturdays },
+    })
+}
+
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let world = &state.world;
+    let tomorrow = seoul_date(state.clock.now()).tomorrow().map_err(|_| ApiError::internal())?;
+    let from = q.from.as_deref().map(parse_date).transpose()?.unwrap_or(tomorrow).max(tomorrow);
+    let days = q.days.unwrap_or(7).clamp(1, MAX_DAYS);
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let offset = q.offset.unwrap_or(0);
+    let only = parse_product(q.product.as_deref())?;
+    let products: Vec<Product> = only.map_or_else(|| Product::ALL.to_vec(), |p| vec![p]);
+
+    let hits: Vec<(ClinicId, Option<f64>)> = match (q.province, q.municipality, q.lat, q.lon) {
+        (_, Some(code), None, None) => world
+            .index
+            .in_municipality(MunicipalityCode(code))
+            .iter()
+            .map(|id| (*id, None))
+            .collect(),
+        (Some(code), None, None, None) => world
+            .index
+            .in_province(ProvinceCode(code))
+            .iter()
+            .map(|id| (*id, None))
+            .collect(),
+        (None, None, Some(lat), Some(lon)) => world
+            .index
+            .nearest(GeoPoint { lat, lon }, q.radius_km.unwrap_or(5.0), offset + limit)
+            .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?
+            .into_iter()
+            .map(|(id, km)| (id, Some(km)))
+            .collect(),
+        _ => {
+            return Err(invalid(
+                "search_scope_required",
+                "시도, 시군구 또는 위치(위도·경도) 중 하나로 검색해 주세요.",
+                "Search by exactly one of: province, municipality, or lat and lon.",
+            ));
+        }
+    };
+    let availability = state.writer.availability();
+    let dates: Vec<Date> = (0..i64::from(days)).filter_map(|d| from.checked_add(d.days()).ok()).collect();
+    let total = hits.iter().filter(|(id, _)| offers_any(world, *id, &products)).count();
+    let clinics: Vec<Value> = hits
+        .into_iter()
+        .filter(|(id, _)| offers_any(world, *id, &products))
+        .skip(offset)
+        .take(limit)
+        .filter_map(|(id, km)| {
+            let clinic = world.clinics.get(id.index())?;
+            let mut entry = clinic_json(&state, clinic);
+            if let Some(km) = km {
+                entry["distance_km"] = ((km * 100.0).round() / 100.0).into();
+            }
+            entry["availability"] = dates
+                .iter()
+                .map(|day| json!({ "date": day.to_string(), "remaining": remaining_by_product(&availability, clinic, &products, *day) }))
+                .collect();
+            Some(entry)
+        })
+        .collect();
+    Ok(Json(json!({ "total": total, "offset": offset, "clinics": clinics })))
+}
+
+fn offers_any(world: &crate::world::World, id: ClinicId, products: &[Product]) -> bool {
+    world
+        .clinics
+        .get(id.index())
+        .is_some_and(|c| products.iter().any(|p| c.offers(*p)))
+}
+
+#[derive(Deserialize)]
+pub struct ClinicQuery {
+    date: Option<String>,
+}
+
+/// One clinic with its hour bands on a day and what is left in each.
+pub async fn clinic(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<u32>,
+    ApiQuery(q): ApiQuery<ClinicQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let clinic = state.world.clinics.get(id as usize).ok_or_else(ApiError::not_found)?;
+    let tomorrow = seoul_date(state.clock.now()).tomorrow().map_err(|_| ApiError::internal())?;
+    let day = q.date.as_deref().map(parse_date).transpose()?.unwrap_or(tomorrow);
+    let availability = state.writer.availability();
+    let bands: Vec<Value> = (FIRST_HOUR..END_HOUR)
+        .filter(|h| domain::ledger::is_open(&clinic.hours, day, *h))
+        .map(|hour| {
+            let remaining: Map<String, Value> = clinic
+                .products
+                .iter()
+                .map(|p| (p.code().to_string(), availability.bookable(clinic.id, day, hour, *p).into()))
+                .collect();
+            json!({ "hour": hour, "label": format!("{hour:02}:00–{:02}:00", hour + 1), "remaining": remaining })
+        })
+        .collect();
+    let mut body = clinic_json(&state, clinic);
+    body["date"] = day.to_string().into();
+    body["bands"] = bands.into();
+    Ok(Json(body))
+}

@@ -1,0 +1,153 @@
+//! The versioned JSON API. One module per resource; this one wires them together and holds the
+//! extractors they share.
+
+mod bookings;
+mod clinics;
+mod eligibility;
+mod identity;
+mod system;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::session::Session;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub const SESSION_COOKIE: &str = "yeyak_session";
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route("/api/openapi.json", get(system::openapi))
+        .route("/api/v1/regions", get(clinics::regions))
+        .route("/api/v1/clinics", get(clinics::search))
+        .route("/api/v1/clinics/{id}", get(clinics::clinic))
+        .route("/api/v1/identity/start", post(identity::start))
+        .route("/api/v1/identity/verify", post(identity::verify))
+        .route("/api/v1/eligibility", get(eligibility::mine))
+        .route("/api/v1/bookings", post(bookings::create).get(bookings::list))
+        .route("/api/v1/bookings/{id}", get(bookings::show))
+        .route("/api/v1/bookings/{id}/cancel", post(bookings::cancel))
+        .route("/api/v1/bookings/{id}/change", post(bookings::change))
+        .fallback(system::not_found)
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
+        .with_state(state)
+}
+
+/// Counts every request and its latency by route (the route pattern, never the raw path, so
+/// no identifier reaches the metrics).
+async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let labels = crate::metrics::RouteLabels {
+        method,
+        route: route.clone(),
+        status: response.status().as_u16(),
+    };
+    state.metrics.requests.get_or_create(&labels).inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&crate::metrics::RouteOnly { route })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The person a request acts for, proven by a session token (bearer header or cookie).
+pub struct Authenticated(pub Session);
+
+impl FromRequestParts<Arc<AppState>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers)
+            .or_else(|| cookie(&parts.headers, SESSION_COOKIE))
+            .ok_or_else(ApiError::unauthenticated)?;
+        Session::verify(&token, state.secrets.token_key(), state.clock.now())
+            .map(Authenticated)
+            .map_err(|_| ApiError::unauthenticated())
+    }
+}
+
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A JSON body whose rejection is an [`ApiError`] in our shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        axum::Json::<T>::from_request(request, state)
+            .await
+            .map(|axum::Json(value)| ApiJson(value))
+            .map_err(|rejection: JsonRejection| {
+                ApiError::bad_request(
+                    "invalid_body",
+                    "요청 형식이 올바르지 않습니다.",
+                    format!("The request body is not valid: {}", rejection.body_text()),
+                )
+            })
+    }
+}
+
+/// Query parameters whose rejection is an [`ApiError`] in our shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| ApiQuery(value))
+            .map_err(|rejection: QueryRejection| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "검색 조건이 올바르지 않습니다.",
+                    format!("The query parameters are not valid: {}", rejection.body_text()),
+                )
+            })
+    }
+}
+
+/// Runs a blocking storage read off the async workers.
+pub async fn read<T: Send + 'static>(
+    state: &Arc<AppState>,
+    f: impl FnOnce(&store::sqlite::SqliteReader) -> store::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    let reader = Arc::clone(&state.reader);
+    tokio::task::spawn_blocking(move || f(&reader))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(ApiError::from)
+}

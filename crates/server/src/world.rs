@@ -1,0 +1,82 @@
+//! The world the service books against: clinics, regions, the search index and the
+//! eligibility rules, loaded once at start-up and kept in memory so a search touches no database.
+
+use crate::StartError;
+use domain::clinic::Clinic;
+use domain::demo::{demo_clinics, demo_supply};
+use domain::eligibility::{Rules, demo_rules};
+use domain::ledger::{Calendar, Ledger, is_open};
+use domain::product::Schedules;
+use domain::region::Regions;
+use domain::search::ClinicIndex;
+use domain::time::seoul_date;
+use jiff::Timestamp;
+use jiff::civil::Weekday;
+use store::{AdminStore, ClinicRecord, ReadStore};
+
+pub const RULES_SETTING: &str = "eligibility_rules";
+const DEMO_SEED: u64 = 20210719;
+
+pub struct World {
+    pub clinics: Vec<Clinic>,
+    pub regions: Regions,
+    pub index: ClinicIndex,
+    pub rules: Rules,
+    pub schedules: Schedules,
+}
+
+/// On first start with `--demo`: Korea's 13,280 clinics and cohorts placed around `now`.
+pub fn seed_demo(store: &(impl ReadStore + AdminStore), now: Timestamp) -> Result<(), StartError> {
+    if !store.clinics()?.is_empty() {
+        return Ok(());
+    }
+    let regions = Regions::korea();
+    // A Monday: the standing daily supply is what a clinic gets on a full weekday.
+    let weekday = jiff::civil::date(2021, 7, 19);
+    debug_assert_eq!(weekday.weekday(), Weekday::Monday);
+    let records: Vec<ClinicRecord> = demo_clinics(&regions, DEMO_SEED)
+        .into_iter()
+        .map(|clinic| ClinicRecord {
+            daily_doses: demo_supply(&clinic, weekday).collect(),
+            clinic,
+        })
+        .collect();
+    store.insert_clinics(&records)?;
+    let rules = serde_json::to_string(&demo_rules(now))
+        .map_err(|e| StartError::Settings(e.to_string()))?;
+    store.put_setting(RULES_SETTING, &rules)?;
+    tracing::info!(clinics = records.len(), "demo world created");
+    Ok(())
+}
+
+/// Reads the world and builds the ledger whose calendar starts today in Seoul.
+pub fn load(
+    store: &impl ReadStore,
+    now: Timestamp,
+    calendar_days: u16,
+) -> Result<(World, Ledger), StartError> {
+    let records = store.clinics()?;
+    let rules = match store.setting(RULES_SETTING)? {
+        Some(json) => serde_json::from_str(&json).map_err(|e| StartError::Settings(e.to_string()))?,
+        None => Rules::default(),
+    };
+    let clinics: Vec<Clinic> = records.iter().map(|r| r.clinic.clone()).collect();
+    let supply: Vec<[u32; 4]> = records.iter().map(ClinicRecord::daily_supply).collect();
+    let schedules = Schedules::default();
+    let calendar = Calendar {
+        first: seoul_date(now),
+        days: calendar_days,
+    };
+    let ledger = Ledger::new(calendar, &clinics, schedules, |clinic, day| {
+        let open = (0..24).any(|hour| is_open(&clinic.hours, day, hour));
+        if open { supply[clinic.id.index()] } else { [0; 4] }
+    });
+    let world = World {
+        index: ClinicIndex::new(&clinics),
+        regions: Regions::korea(),
+        clinics,
+        rules,
+        schedules,
+    };
+    Ok((world, ledger))
+}
