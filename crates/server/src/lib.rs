@@ -101,7 +101,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     let (world, ledger) = world::load(reader.as_ref(), now, config.calendar_days)?;
     let writer = Writer::spawn(backend, ledger, config.writer)?;
     let identity_config = IdentityConfig {
-        reveal_codes: config.demo,
+        reveal_codes: config.demo || config.identity.reveal_codes,
         ..config.identity
     };
     let identity = IdentityStandIn::new(identity_config, secrets.rrn_key());

@@ -1,0 +1,187 @@
+//! The JSON API over real HTTP, against a real SQLite file.
+
+mod common;
+
+use common::{TestServer, booking_body, rrn_1967, small_world};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_books_reads_changes_and_cancels() {
+    let server = TestServer::start(small_world()).await;
+    let token = server.login("홍길동", &rrn_1967(1)).await;
+
+    let (status, eligibility) = server.get("/api/v1/eligibility", Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(eligibility["code"], "eligible", "{eligibility}");
+    assert_eq!(eligibility["closes_at"], "2021-07-20T09:00:00Z");
+
+    let (status, booked) = server
+        .post("/api/v1/bookings", Some(&token), booking_body(0, "2021-08-16", 10, "moderna"), Some("k1"))
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    assert_eq!(booked["doses"][1]["date"], "2021-09-13", "Moderna dose 2 is 28 days later");
+    assert_eq!(booked["doses"][1]["clinic"]["id"], 0);
+    let id = booked["id"].as_u64().unwrap();
+
+    let (status, again) = server
+        .post("/api/v1/bookings", Some(&token), booking_body(0, "2021-08-16", 10, "moderna"), Some("k1"))
+        .await;
+    assert_eq!((status, &again), (201, &booked), "a retry with the same key gets the first answer");
+
+    let (status, list) = server.get("/api/v1/bookings", Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["bookings"].as_array().unwrap().len(), 1);
+
+    let (status, moved) = server
+        .post(&format!("/api/v1/bookings/{id}/change"), Some(&token), json!({"clinic_id": 1, "date": "2021-08-17", "hour": 9}), None)
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["doses"][0]["clinic"]["id"], 1);
+    assert_eq!(moved["doses"][1]["date"], "2021-09-14");
+
+    let (status, cancelled) = server.post(&format!("/api/v1/bookings/{id}/cancel"), Some(&token), json!({}), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(cancelled["active"], false);
+    assert_eq!(cancelled["doses"][0]["status"], "cancelled");
+    let (status, _) = server.post(&format!("/api/v1/bookings/{id}/cancel"), Some(&token), json!({}), None).await;
+    assert_eq!(status, 404, "a cancelled booking is no longer active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booking_for_a_parent_counts_against_the_parent() {
+    let server = TestServer::start(small_world()).await;
+    let child = server.login("김자녀", &rrn_1967(2)).await;
+    let mut body = booking_body(0, "2021-08-16", 11, "pfizer");
+    body["family"] = json!({"name": "김부모", "rrn": "680101-2000001"});
+    let (status, booked) = server.post("/api/v1/bookings", Some(&child), body.clone(), None).await;
+    assert_eq!(status, 201, "{booked}");
+    assert_eq!(booked["for_self"], false);
+    assert_eq!(booked["booked_by_self"], true);
+    // The parent cannot be booked twice, even by the same child.
+    let (status, again) = server.post("/api/v1/bookings", Some(&child), body, None).await;
+    assert_eq!((status, again["error"].as_str()), (409, Some("already_booked")));
+    // The child's own booking is still possible.
+    let (status, _) = server
+        .post("/api/v1/bookings", Some(&child), booking_body(0, "2021-08-16", 11, "pfizer"), None)
+        .await;
+    assert_eq!(status, 201);
+    // A parent outside the open cohorts is refused with when their window opens.
+    let mut young = booking_body(0, "2021-08-16", 12, "pfizer");
+    young["family"] = json!({"name": "김동생", "rrn": "900101-1000001", "phone": "010-9999-0000"});
+    let (status, refused) = server.post("/api/v1/bookings", Some(&child), young, None).await;
+    assert_eq!((status, refused["error"].as_str()), (403, Some("not_eligible")), "{refused}");
+    assert_eq!(refused["detail"]["code"], "not_yet");
+        // Born on the 1st: digit 1 of the August rotation, whose evening is 08-11 20:00 KST.
+    assert_eq!(refused["detail"]["opens_at"], "2021-08-11T11:00:00Z", "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_say_why_in_both_languages_and_change_nothing() {
+    let server = TestServer::start(small_world()).await;
+    let token = server.login("이순신", &rrn_1967(3)).await;
+    let cases = [
+        (booking_body(9, "2021-08-16", 10, "moderna"), 404, "no_such_clinic"),
+        (booking_body(2, "2021-08-16", 10, "moderna"), 422, "product_not_offered"),
+        (booking_body(0, "2021-07-19", 10, "moderna"), 422, "day_not_bookable"),
+        (booking_body(0, "2021-08-15", 10, "moderna"), 422, "hour_not_open"),
+        (booking_body(0, "2021-08-16", 18, "moderna"), 422, "hour_not_open"),
+        (booking_body(0, "16/08/2021", 10, "moderna"), 400, "invalid_date"),
+        (booking_body(0, "2021-08-16", 10, "sputnik"), 400, "invalid_product"),
+        (json!({"clinic_id": "zero"}), 400, "invalid_body"),
+    ];
+    for (body, status, code) in cases {
+        let (got, error) = server.post("/api/v1/bookings", Some(&token), body.clone(), None).await;
+        assert_eq!((got, error["error"].as_str()), (status, Some(code)), "{body} → {error}");
+        assert!(!error["message_ko"].as_str().unwrap().is_empty());
+        assert!(!error["message_en"].as_str().unwrap().is_empty());
+    }
+    let (_, list) = server.get("/api/v1/bookings", Some(&token)).await;
+    assert_eq!(list["bookings"], json!([]));
+
+    let (status, error) = server.post("/api/v1/bookings", None, booking_body(0, "2021-08-16", 10, "moderna"), None).await;
+    assert_eq!((status, error["error"].as_str()), (401, Some("unauthenticated")));
+    let (status, _) = server.post("/api/v1/bookings", Some("forged"), booking_body(0, "2021-08-16", 10, "moderna"), None).await;
+    assert_eq!(status, 401);
+    let (status, error) = server
+        .post("/api/v1/identity/start", None, json!({"name": "a", "rrn": "671332-1000000", "phone": "01012345678"}), None)
+        .await;
+    assert_eq!((status, error["error"].as_str()), (400, Some("rrn_birth_date")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eligibility_is_decided_on_the_server_clock_in_seoul() {
+    let server = TestServer::start(small_world()).await;
+    let born_1970 = server.login("박오십", "700505-2000001").await;
+    let (_, decision) = server.get("/api/v1/eligibility", Some(&born_1970)).await;
+    assert_eq!(decision["code"], "not_yet", "{decision}");
+    assert_eq!(decision["opens_at"], "2021-07-20T11:00:00Z");
+    let (status, refused) = server
+        .post("/api/v1/bookings", Some(&born_1970), booking_body(0, "2021-08-16", 10, "moderna"), None)
+        .await;
+    assert_eq!((status, refused["error"].as_str()), (403, Some("not_eligible")));
+    // 2021-07-20 02:00–09:00 KST: the hours the 2021 site said "not eligible" by mistake.
+    server.clock.set("2021-07-19T20:30:00Z".parse().unwrap());
+    let born_1967 = server.login("최육칠", &rrn_1967(4)).await;
+    let (_, decision) = server.get("/api/v1/eligibility", Some(&born_1967)).await;
+    assert_eq!(decision["code"], "eligible", "{decision}");
+    // Sessions last 30 minutes of server time: the morning-after token is a new one.
+    let (status, _) = server.get("/api/v1/eligibility", Some(&born_1970)).await;
+    assert_eq!(status, 401);
+    let born_1970 = server.login("박오십", "700505-2000001").await;
+    // A client's claim about time is ignored: only the server clock counts.
+    let response = server
+        .http
+        .get(server.url("/api/v1/eligibility"))
+        .bearer_auth(&born_1970)
+        .header("Date", "Wed, 21 Jul 2021 12:00:00 GMT")
+        .send()
+        .await
+        .unwrap();
+    let decision: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(decision["code"], "not_yet");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_by_region_and_distance_shows_what_is_left() {
+    let server = TestServer::start(small_world()).await;
+    let (status, found) = server.get("/api/v1/clinics?municipality=11010&from=2021-08-16&days=1", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(found["total"], 2);
+    assert_eq!(found["clinics"][0]["availability"][0]["remaining"]["moderna"], 90, "10 per band × 9 bands < 100 doses");
+    let (_, near) = server.get("/api/v1/clinics?lat=35.16&lon=129.16&radius_km=3", None).await;
+    assert_eq!(near["clinics"].as_array().unwrap().len(), 1);
+    assert_eq!(near["clinics"][0]["id"], 2);
+    let (status, error) = server.get("/api/v1/clinics?lat=0&lon=0", None).await;
+    assert_eq!((status, error["error"].as_str()), (400, Some("outside_korea")));
+    let (status, error) = server.get("/api/v1/clinics", None).await;
+    assert_eq!((status, error["error"].as_str()), (400, Some("search_scope_required")));
+
+    let token = server.login("정약용", &rrn_1967(5)).await;
+    server.post("/api/v1/bookings", Some(&token), booking_body(1, "2021-08-16", 9, "moderna"), None).await;
+    let (_, detail) = server.get("/api/v1/clinics/1?date=2021-08-16", None).await;
+    assert_eq!(detail["bands"][0]["hour"], 9);
+    assert_eq!(detail["bands"][0]["remaining"]["moderna"], 1, "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_openapi_are_served() {
+    let server = TestServer::start(small_world()).await;
+    let (status, health) = server.get("/healthz", None).await;
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("yeyak_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("route=\"/healthz\""));
+    let (status, spec) = server.get("/api/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(spec["openapi"], "3.1.0");
+    let paths = spec["paths"].as_object().unwrap();
+    for path in [
+        "/healthz", "/metrics", "/api/v1/regions", "/api/v1/clinics", "/api/v1/clinics/{id}",
+        "/api/v1/identity/start", "/api/v1/identity/verify", "/api/v1/eligibility", "/api/v1/bookings",
+        "/api/v1/bookings/{id}", "/api/v1/bookings/{id}/cancel", "/api/v1/bookings/{id}/change",
+    ] {
+        assert!(paths.contains_key(path), "OpenAPI misses {path}");
+    }
+    let (status, error) = server.get("/api/v1/nothing-here", None).await;
+    assert_eq!((status, error["error"].as_str()), (404, Some("not_found")));
+}

@@ -1,0 +1,154 @@
+//! Starts the real server on port 0 with a small world and a clock the test controls, and
+//! talks to it over real HTTP.
+#![allow(dead_code)]
+
+use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
+use domain::eligibility::cohorts_2021;
+use domain::product::Product;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use server::clock::ManualClock;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use store::{AdminStore, ClinicRecord};
+
+/// 2021-07-19 20:00:05 KST: five seconds into the 53–54 cohort's window (born 1967–1968).
+pub const OPENING_PLUS_5S: &str = "2021-07-19T11:00:05Z";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn clinic(id: u32, municipality: u32, lat: f64, lon: f64, per_band: u16, products: &[(Product, u32)]) -> ClinicRecord {
+    ClinicRecord {
+        clinic: Clinic {
+            id: ClinicId(id),
+            name: format!("테스트의원 {id}"),
+            kind: ClinicKind::Consigned,
+            municipality: MunicipalityCode(municipality),
+            location: GeoPoint { lat, lon },
+            products: products.iter().map(|(p, _)| *p).collect(),
+            hours: Hours { open_hour: 9, close_hour: 18, per_band, saturdays: true },
+        },
+        daily_doses: products.to_vec(),
+    }
+}
+
+/// Three clinics: two in Jongno-gu (Seoul), one in Haeundae-gu (Busan).
+pub fn small_world() -> Vec<ClinicRecord> {
+    vec![
+        clinic(0, 11010, 37.5735, 126.9790, 10, &[(Product::Moderna, 100), (Product::Pfizer, 100)]),
+        clinic(1, 11010, 37.5800, 126.9850, 2, &[(Product::Moderna, 20)]),
+        clinic(2, 21090, 35.1631, 129.1635, 10, &[(Product::Pfizer, 50)]),
+    ]
+}
+
+impl TestServer {
+    pub async fn start(clinics: Vec<ClinicRecord>) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, clinics, OPENING_PLUS_5S.parse().unwrap()).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, clinics: Vec<ClinicRecord>, now: Timestamp) -> TestServer {
+        {
+            let (_w, reader) = store::sqlite::open(&dir.path().join("yeyak.db")).unwrap();
+            if store::ReadStore::clinics(&reader).unwrap().is_empty() {
+                reader.insert_clinics(&clinics).unwrap();
+                let rules = serde_json::to_string(&cohorts_2021()).unwrap();
+                reader.put_setting(server::world::RULES_SETTING, &rules).unwrap();
+            }
+        }
+        let clock = Arc::new(ManualClock::new(now));
+        let mut config = server::Config::new(dir.path().to_path_buf());
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.demo = false;
+        config.identity.reveal_codes = true;
+        config.identity.max_pending = 1_000_000;
+        config.deliver_notifications = false;
+        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server_clock: Arc<dyn server::clock::Clock> = clock.clone();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = server::serve(config, server_clock, Some(bound_tx), shutdown).await {
+                panic!("server failed: {e}");
+            }
+        });
+        let addr = bound_rx.await.expect("server started");
+        TestServer {
+            addr,
+            http: reqwest::Client::builder().pool_max_idle_per_host(4096).build().unwrap(),
+            clock,
+            dir,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value, key: Option<&str>) -> (u16, Value) {
+        let mut request = self.http.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Completes an identity check and returns the session token.
+    pub async fn login(&self, name: &str, rrn: &str) -> String {
+        let (status, started) = self
+            .post("/api/v1/identity/start", None, json!({"name": name, "rrn": rrn, "phone": "010-1234-5678"}), None)
+            .await;
+        assert_eq!(status, 202, "{started}");
+        let (status, verified) = self
+            .post(
+                "/api/v1/identity/verify",
+                None,
+                json!({"verification_id": started["verification_id"], "code": started["demo_code"]}),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{verified}");
+        verified["session_token"].as_str().unwrap().to_string()
+    }
+}
+
+/// A valid RRN for someone born in 1967 (male), distinct for each `n` < 1,000,000.
+pub fn rrn_1967(n: u32) -> String {
+    format!("670315-1{n:06}")
+}
+
+pub fn booking_body(clinic: u32, date: &str, hour: u8, product: &str) -> Value {
+    json!({"clinic_id": clinic, "date": date, "hour": hour, "product": product})
+}
