@@ -1,0 +1,654 @@
+//! The admission controller: how fast the watermark moves.
+//!
+//! One leader runs [`Controller::tick`] every few hundred milliseconds. Each tick:
+//!
+//! 1. makes the phase transitions the clock calls for (close the free-flow segment when the
+//!    pre-queue starts; at the opening second freeze `N_P` and draw the order key);
+//! 2. adjusts a concurrency *limit* by AIMD: when the booking side's p99 latency is above target
+//!    (or it reports saturation) the limit is multiplied by `decrease_factor` (at most once per
+//!    `decrease_cooldown_ms`) and nobody is admitted this tick; otherwise, if the limit is actually
+//!    in use, it grows by `additive_increase_per_s`. It always stays within
+//!    `[min_limit, max_active]`;
+//! 3. admits `room = limit − active − in_flight` more ranks (never negative), where `in_flight`
+//!    are ranks admitted in the last `show_up_window_ms` whose people have not shown up yet. The
+//!    shell reports the rank of every session that used its pass for the first time (the pass
+//!    carries it), so each start is matched exactly to the tick that admitted it. After the window
+//!    an admission that never showed up counts as a no-show and its room is given to someone else:
+//!    that is how no-shows, people who left, and empty ranks (numbers lost in a crash) are made up
+//!    for;
+//! 4. never lets the watermark run more than `room` ahead of the last issued rank, so a quiet queue
+//!    lets the next arrivals straight through but a sudden surge cannot walk in all at once;
+//! 5. measures the admission rate (ranks per second, an exponentially weighted mean over the ticks
+//!    in which demand exceeded admission) for ETAs.
+//!
+//! Overshoot bound (documented, and checked by the simulation): `active` can exceed the limit only
+//! by people who show up after their admission left the in-flight window (late returners), and
+//! after a restart of the leader by people admitted just before it (the in-flight window is not
+//! persisted; the restarted controller starts from the conservative `initial_limit`, which absorbs
+//! them unless more than `max_active − initial_limit` were in flight). Choose `show_up_window_ms`
+//! longer than the opening-second poll spread plus a front-of-line poll interval
+//! ([`crate::PollPolicy`]), so that late returners are rare.
+
+use crate::opening::Opening;
+use crate::perm::PermKey;
+use crate::state::QueueState;
+use crate::types::{Phase, Rank};
+use rand::CryptoRng;
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// Controller tuning. [`ControllerConfig::for_opening`] gives sensible defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControllerConfig {
+    /// p99 latency of the booking side above which admission stops and the limit shrinks.
+    pub latency_target_ms: u32,
+    /// Limit right after a start or restart.
+    pub initial_limit: u32,
+    /// The limit never goes below this.
+    pub min_limit: u32,
+    /// Additive increase of the limit, per second, while it is in use and latency is fine.
+    pub additive_increase_per_s: f64,
+    /// Multiplicative decrease on overload, in `(0, 1)`.
+    pub decrease_factor: f64,
+    /// At most one decrease per this many ms (latency needs time to react).
+    pub decrease_cooldown_ms: u64,
+    /// How long an admitted rank is expected to take to show up before it counts as a no-show.
+    pub show_up_window_ms: u64,
+    /// Time constant of the admission-rate average.
+    pub rate_time_constant_ms: u64,
+    /// Optional cap on admissions per second (e.g. [`crate::PollPolicy::fresh_rate_limit_per_s`], so
+    /// that people are never admitted faster than their polls can tell them).
+    pub max_admit_per_s: Option<f64>,
+}
+
+impl ControllerConfig {
+    pub fn for_opening(opening: &Opening) -> ControllerConfig {
+        let max = opening.max_active();
+        ControllerConfig {
+            latency_target_ms: 500,
+            initial_limit: (max / 4).max(1),
+            min_limit: (max / 100).max(1),
+            additive_increase_per_s: (f64::from(max) / 20.0).max(1.0),
+            decrease_factor: 0.7,
+            decrease_cooldown_ms: 2_000,
+            show_up_window_ms: 60_000,
+            rate_time_constant_ms: 30_000,
+            max_admit_per_s: None,
+        }
+    }
+}
+
+/// What the shell measured since the last tick.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observations {
+    /// Distinct sessions that used a pass recently (the shell keeps a set of active sessions,
+    /// bounded by roughly `max_active`; a queued person costs nothing).
+    pub active_sessions: u64,
+    /// Booking side's p99 latency over the last interval; `None` when there was no traffic.
+    pub latency_p99_ms: Option<u32>,
+    /// The booking side refused work (its bounded queue was full, 503s were sent).
+    pub saturated: bool,
+    /// Ranks ([`crate::Pass::rank`]) of the sessions seen using a pass for the first time since
+    /// the last tick: admitted people who showed up. At most one entry per admitted person, so
+    /// bounded by the admissions of one show-up window.
+    pub started: Vec<Rank>,
+}
+
+/// A phase change made by a tick; already applied to the state, to be persisted with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Transition {
+    /// `F0` frozen: the pre-queue started.
+    PrequeueStarted,
+    /// `N_P` frozen and the order key drawn: the opening happened.
+    Opened,
+}
+
+/// The outcome of one tick. The state passed to the tick has already been changed accordingly;
+/// persist it (if [`Decision::changed`]) before publishing the new watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Decision {
+    pub at_ms: u64,
+    pub transitions: [Option<Transition>; 2],
+    pub watermark_before: u64,
+    pub watermark: u64,
+    /// Ranks admitted this tick.
+    pub admitted: u64,
+    pub limit: u64,
+    pub room: u64,
+    pub in_flight: u64,
+    pub overloaded: bool,
+    /// Measured admission rate, ranks per second (0 until measured).
+    pub rate_per_s: f64,
+    /// Whether the record changed and must be persisted.
+    pub changed: bool,
+}
+
+/// The ranks `[from, to)` admitted at one tick; `outstanding` of them have not shown up yet.
+#[derive(Debug, Clone, Copy)]
+struct WindowEntry {
+    at_ms: u64,
+    from: u64,
+    to: u64,
+    outstanding: u64,
+}
+
+/// Longest tick gap taken into account (a paused leader must not make a huge jump).
+const MAX_TICK_GAP_MS: u64 = 10_000;
+/// Bound on the window's length; older entries are merged into their neighbour.
+const MAX_WINDOW_ENTRIES: usize = 4_096;
+
+/// The admission controller's in-memory state. Not persisted: after a restart it starts again
+/// from `initial_limit` (conservative), while the watermark and rate come from the record.
+#[derive(Debug, Clone)]
+pub struct Controller {
+    cfg: ControllerConfig,
+    limit: f64,
+    last_tick_ms: Option<u64>,
+    last_decrease_ms: Option<u64>,
+    window: VecDeque<WindowEntry>,
+    rate_sum: f64,
+    rate_weight: f64,
+    rate_allowance: f64,
+    last: Option<(LastObservations, Decision)>,
+}
+
+/// What the last tick saw (for the snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastObservations {
+    pub active_sessions: u64,
+    pub latency_p99_ms: Option<u32>,
+    pub started: u64,
+}
+
+impl Controller {
+    pub fn new(cfg: ControllerConfig) -> Controller {
+        let limit = f64::from(cfg.initial_limit.max(cfg.min_limit).max(1));
+        Controller {
+            cfg,
+            limit,
+            last_tick_ms: None,
+            last_decrease_ms: None,
+            window: VecDeque::new(),
+            rate_sum: 0.0,
+            rate_weight: 0.0,
+            rate_allowance: 0.0,
+            last: None,
+        }
+    }
+
+    pub fn config(&self) -> &ControllerConfig {
+        &self.cfg
+    }
+
+    /// The current concurrency limit.
+    pub fn limit(&self) -> f64 {
+        self.limit
+    }
+
+    /// The last tick's observations and decision.
+    pub fn last(&self) -> Option<&(LastObservations, Decision)> {
+        self.last.as_ref()
+    }
+
+    /// One control step at `now_ms`. `rng` is used only at the opening second, to draw the order
+    /// key. Changes `state` in place (transitions, watermark, rate).
+    pub fn tick<R: CryptoRng + ?Sized>(
+        &mut self,
+        now_ms: u64,
+        obs: &Observations,
+        state: &mut QueueState,
+        rng: &mut R,
+    ) -> Decision {
+        let revision_before = state.revision();
+        let mut transitions = [None, None];
+        let phase = state.opening().phase_at(now_ms);
+        if phase != Phase::BeforePrequeue && state.start_prequeue() {
+            transitions[0] = Some(Transition::PrequeueStarted);
+        }
+        if phase == Phase::Open && !state.is_open() && state.open(PermKey::generate(rng)) {
+            transitions[1] = Some(Transition::Opened);
+        }
+
+        let dt_ms = self
+            .last_tick_ms
+            .map_or(0, |t| now_ms.saturating_sub(t).min(MAX_TICK_GAP_MS));
+        let dt_s = dt_ms as f64 / 1000.0;
+        self.last_tick_ms = Some(self.last_tick_ms.map_or(now_ms, |t| t.max(now_ms)));
+
+        // The show-up window. Each start is matched to the tick that admitted its rank (entries
+        // are sorted by rank); admissions still unmatched after `show_up_window_ms` are no-shows
+        // (or empty ranks) and stop counting. Starts of ranks no longer in the window (late
+        // returners) are simply in `active` from now on.
+        for rank in &obs.started {
+            let i = self.window.partition_point(|e| e.to <= rank.0);
+            if let Some(e) = self.window.get_mut(i)
+                && e.from <= rank.0
+            {
+                e.outstanding = e.outstanding.saturating_sub(1);
+            }
+        }
+        let horizon = now_ms.saturating_sub(self.cfg.show_up_window_ms);
+        while self
+            .window
+            .front()
+            .is_some_and(|e| e.at_ms < horizon || e.outstanding == 0)
+        {
+            self.window.pop_front();
+        }
+        let in_flight: u64 = self.window.iter().map(|e| e.outstanding).sum();
+
+        // AIMD on the concurrency limit.
+        let max_active = f64::from(state.opening().max_active());
+        let min_limit = f64::from(self.cfg.min_limit.max(1)).min(max_active);
+        let overloaded = obs.saturated
+            || obs
+                .latency_p99_ms
+                .is_some_and(|l| l > self.cfg.latency_target_ms);
+        let used = (obs.active_sessions + in_flight) as f64;
+        if overloaded {
+            let cooled = self
+                .last_decrease_ms
+                .is_none_or(|t| now_ms.saturating_sub(t) >= self.cfg.decrease_cooldown_ms);
+            if cooled {
+                self.limit *= self.cfg.decrease_factor.clamp(0.05, 0.95);
+                self.last_decrease_ms = Some(now_ms);
+            }
+        } else if used >= 0.9 * self.limit {
+            self.limit += self.cfg.additive_increase_per_s.max(0.0) * dt_s;
+        }
+        self.limit = self.limit.clamp(min_limit, max_active);
+
+        let mut room = if overloaded {
+            0
+        } else {
+            (self.limit.floor() as u64).saturating_sub(obs.active_sessions + in_flight)
+        };
+        if let Some(max_rate) = self.cfg.max_admit_per_s.filter(|r| *r > 0.0) {
+            // A token bucket holding at most one second of admissions.
+            self.rate_allowance = (self.rate_allowance + max_rate * dt_s).min(max_rate.max(1.0));
+            if self.last.is_none() {
+                self.rate_allowance = max_rate.max(1.0);
+            }
+            room = room.min(self.rate_allowance.floor() as u64);
+        }
+
+        let before = state.watermark();
+        let tail = state.tail();
+        let run_ahead_cap = tail.saturating_add(room);
+        let target = before
+            .saturating_add(room)
+            .min(run_ahead_cap)
+            .min(state.watermark_cap())
+            .max(before);
+        let admitted = target - before;
+        if self.cfg.max_admit_per_s.is_some() {
+            self.rate_allowance -= admitted as f64;
+        }
+
+        // Rate: only ticks where demand exceeded admission measure capacity.
+        let backlogged = before < tail && target < tail;
+        if backlogged && dt_ms > 0 {
+            let sample = admitted as f64 / dt_s;
+            let tau = self.cfg.rate_time_constant_ms.max(1) as f64;
+            let keep = (-(dt_ms as f64) / tau).exp();
+            self.rate_sum = keep * self.rate_sum + (1.0 - keep) * sample;
+            self.rate_weight = keep * self.rate_weight + (1.0 - keep);
+        }
+        let rate_per_s = if self.rate_weight > 0.0 {
+            self.rate_sum / self.rate_weight
+        } else {
+            state.rate_per_s()
+        };
+        let watermark = state.advance(target, rate_per_s);
+
+        if admitted > 0 {
+            self.window.push_back(WindowEntry {
+                at_ms: now_ms,
+                from: before,
+                to: watermark,
+                outstanding: admitted,
+            });
+        }
+        if self.window.len() > MAX_WINDOW_ENTRIES
+            && let (Some(a), Some(b)) = (self.window.pop_front(), self.window.front_mut())
+        {
+            // Merged into the younger neighbour: counted a little longer, never shorter.
+            b.from = a.from;
+            b.outstanding += a.outstanding;
+        }
+
+        let decision = Decision {
+            at_ms: now_ms,
+            transitions,
+            watermark_before: before,
+            watermark,
+            admitted,
+            limit: self.limit.floor() as u64,
+            room,
+            in_flight,
+            overloaded,
+            rate_per_s: state.rate_per_s(),
+            changed: state.revision() != revision_before,
+        };
+        self.last = Some((
+            LastObservations {
+                active_sessions: obs.active_sessions,
+                latency_p99_ms: obs.latency_p99_ms,
+                started: obs.started.len() as u64,
+            },
+            decision,
+        ));
+        decision
+    }
+
+    /// The operators' view, from this controller (the leader) and the record.
+    pub fn snapshot(&self, now_ms: u64, state: &QueueState) -> Snapshot {
+        let mut s = Snapshot::from_state(now_ms, state);
+        if let Some((obs, d)) = &self.last {
+            s.active = Some(obs.active_sessions);
+            s.latency_p99_ms = obs.latency_p99_ms;
+            s.limit = Some(d.limit);
+            s.in_flight = Some(d.in_flight);
+        }
+        s
+    }
+}
+
+/// What operators see (JSON endpoint, Prometheus gauges). Counts of ranks are upper bounds on
+/// people: numbers lost in a crash are empty ranks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub at_ms: u64,
+    pub phase: Phase,
+    /// Tickets issued, at most.
+    pub arrivals: u64,
+    /// Waiting, at most.
+    pub queued: u64,
+    /// Admitted so far (ranks below the watermark that hold an issued number, at most).
+    pub admitted: u64,
+    /// Active sessions at the last tick (leader only).
+    pub active: Option<u64>,
+    pub latency_p99_ms: Option<u32>,
+    pub limit: Option<u64>,
+    pub in_flight: Option<u64>,
+    pub watermark: u64,
+    pub admission_rate_per_s: f64,
+    /// Time to admit everyone queued at the current rate; `None` when the rate is unknown.
+    pub drain_ms: Option<u64>,
+}
+
+impl Snapshot {
+    /// The part every node can compute from its copy of the record.
+    pub fn from_state(now_ms: u64, state: &QueueState) -> Snapshot {
+        let r = state.record();
+        let admitted = state
+            .watermark()
+            .min(state.tail())
+            .saturating_sub(r.fifo_skipped);
+        let arrivals = state.issued_at_most();
+        let queued = arrivals.saturating_sub(admitted);
+        let rate = state.rate_per_s();
+        Snapshot {
+            at_ms: now_ms,
+            phase: state.phase_at(now_ms),
+            arrivals,
+            queued,
+            admitted,
+            active: None,
+            latency_p99_ms: None,
+            limit: None,
+            in_flight: None,
+            watermark: state.watermark(),
+            admission_rate_per_s: rate,
+            drain_ms: eta_ms(queued, rate),
+        }
+    }
+}
+
+/// `position ÷ rate`, in ms; `None` when the rate is unknown (0).
+pub fn eta_ms(position: u64, rate_per_s: f64) -> Option<u64> {
+    if position == 0 {
+        return Some(0);
+    }
+    (rate_per_s > 0.0 && rate_per_s.is_finite()).then(|| {
+        (position as f64 * 1000.0 / rate_per_s)
+            .ceil()
+            .min(u64::MAX as f64) as u64
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Class, QueueId};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    fn setup(max_active: u32) -> (QueueState, Controller, ChaCha20Rng) {
+        let o = Opening::new(QueueId(1), 10_000, 20_000, max_active, 60_000).expect("valid");
+        let c = Controller::new(ControllerConfig::for_opening(&o));
+        (QueueState::new(o), c, ChaCha20Rng::seed_from_u64(1))
+    }
+
+    fn fill(s: &mut QueueState, class: Class, n: u64, now: u64) {
+        let _ = s.reserve_block(class, n, now).expect("ok").persisted();
+    }
+
+    fn obs(active: u64, latency: u32, started: std::ops::Range<u64>) -> Observations {
+        Observations {
+            active_sessions: active,
+            latency_p99_ms: Some(latency),
+            saturated: false,
+            started: started.map(Rank).collect(),
+        }
+    }
+
+    #[test]
+    fn transitions_happen_once_at_the_right_ticks() {
+        let (mut s, mut c, mut rng) = setup(100);
+        let d = c.tick(9_999, &Observations::default(), &mut s, &mut rng);
+        assert_eq!(d.transitions, [None, None]);
+        let d = c.tick(10_000, &Observations::default(), &mut s, &mut rng);
+        assert_eq!(d.transitions, [Some(Transition::PrequeueStarted), None]);
+        // The quiet free-flow queue had let the watermark run ahead; the pre-queue starts after it.
+        let f0 = s.record().free_flow_end.expect("frozen");
+        assert_eq!(f0, s.watermark());
+        fill(&mut s, Class::Pre, 500, 15_000);
+        let d = c.tick(19_999, &Observations::default(), &mut s, &mut rng);
+        assert_eq!(
+            d.watermark, f0,
+            "nobody from the pre-queue admitted before the opening"
+        );
+        let d = c.tick(20_000, &Observations::default(), &mut s, &mut rng);
+        assert_eq!(d.transitions, [None, Some(Transition::Opened)]);
+        assert!(d.changed && d.admitted > 0 && s.is_open());
+        let d = c.tick(20_100, &Observations::default(), &mut s, &mut rng);
+        assert_eq!(d.transitions, [None, None]);
+    }
+
+    #[test]
+    fn overload_stops_admission_and_shrinks_the_limit() {
+        let (mut s, mut c, mut rng) = setup(1_000);
+        fill(&mut s, Class::Fifo, 100_000, 0);
+        let mut now = 0;
+        for _ in 0..200 {
+            now += 100;
+            c.tick(now, &obs(0, 10, 0..0), &mut s, &mut rng);
+        }
+        let limit = c.limit();
+        let w = s.watermark();
+        let d = c.tick(now + 100, &obs(900, 900, 0..0), &mut s, &mut rng);
+        assert!(d.overloaded);
+        assert_eq!(d.admitted, 0);
+        assert_eq!(s.watermark(), w);
+        assert!(c.limit() <= limit * 0.71, "{} vs {limit}", c.limit());
+        // Cooldown: a second overloaded tick right after does not shrink again.
+        let l2 = c.limit();
+        c.tick(now + 200, &obs(900, 900, 0..0), &mut s, &mut rng);
+        assert_eq!(c.limit(), l2);
+    }
+
+    #[test]
+    fn room_is_limit_minus_active_minus_in_flight() {
+        let (mut s, c0, mut rng) = setup(100);
+        let mut c = Controller::new(ControllerConfig {
+            additive_increase_per_s: 0.0,
+            ..c0.config().clone()
+        });
+        fill(&mut s, Class::Fifo, 10_000, 0);
+        let d = c.tick(0, &obs(0, 10, 0..0), &mut s, &mut rng);
+        assert_eq!(d.admitted, 25, "initial limit is max_active / 4");
+        // Nobody showed up yet: all 25 are in flight, no room.
+        let d = c.tick(100, &obs(0, 10, 0..0), &mut s, &mut rng);
+        assert_eq!((d.in_flight, d.admitted), (25, 0));
+        // 20 showed up and are active: still 25 accounted for.
+        let d = c.tick(200, &obs(20, 10, 0..20), &mut s, &mut rng);
+        assert_eq!((d.in_flight, d.admitted), (5, 0));
+        // After the show-up window, the 5 no-shows are given away.
+        let d = c.tick(61_000, &obs(20, 10, 0..0), &mut s, &mut rng);
+        assert_eq!(d.in_flight, 0);
+        assert!(d.admitted >= 5, "{d:?}");
+    }
+
+    #[test]
+    fn no_shows_expire_even_while_everyone_else_shows_up() {
+        let (mut s, c0, mut rng) = setup(200);
+        let mut c = Controller::new(ControllerConfig {
+            initial_limit: 200,
+            ..c0.config().clone()
+        });
+        fill(&mut s, Class::Fifo, 1_000_000, 0);
+        let mut now = 0;
+        let mut started = 0..0;
+        let mut active = 0u64;
+        let mut max_in_flight = 0;
+        for tick in 0..3_000u64 {
+            now += 100;
+            // Every admitted rank shows up at the next tick except those divisible by 10, and
+            // each session leaves after 3 s (so about 30 ticks of admissions are active).
+            let shown: Vec<Rank> = started.clone().filter(|r| r % 10 != 0).map(Rank).collect();
+            active += shown.len() as u64;
+            let o = Observations {
+                active_sessions: active,
+                latency_p99_ms: Some(10),
+                saturated: false,
+                started: shown,
+            };
+            let d = c.tick(now, &o, &mut s, &mut rng);
+            active = active.saturating_sub(active / 30);
+            started = d.watermark_before..d.watermark;
+            if tick > 1_000 {
+                max_in_flight = max_in_flight.max(d.in_flight);
+            }
+        }
+        // In flight: a tenth of the last 60 s of admissions (the no-shows not yet expired),
+        // never the whole limit.
+        let rate = s.rate_per_s();
+        assert!(rate > 10.0, "{rate}");
+        assert!(
+            (max_in_flight as f64) < 0.1 * rate * 60.0 * 1.5,
+            "{max_in_flight} in flight at {rate}/s"
+        );
+    }
+
+    #[test]
+    fn a_quiet_queue_lets_arrivals_straight_through_but_bounds_the_run_ahead() {
+        let o = Opening::free_flow(QueueId(1), 100, 60_000).expect("valid");
+        let mut s = QueueState::new(o);
+        let mut c = Controller::new(ControllerConfig::for_opening(&o));
+        let mut rng = ChaCha20Rng::seed_from_u64(1);
+        let mut now = 0;
+        for _ in 0..3_000 {
+            now += 100;
+            c.tick(now, &obs(0, 10, 0..0), &mut s, &mut rng);
+            assert!(
+                s.watermark() <= s.tail() + 100,
+                "run-ahead beyond max_active"
+            );
+        }
+        assert!(s.watermark() > 0);
+        // The next arrival gets rank 0, already below the watermark: admitted at once.
+        fill(&mut s, Class::Fifo, 1, now);
+        assert!(s.is_admitted(crate::types::Rank(0)));
+    }
+
+    #[test]
+    fn rate_cap_is_respected() {
+        let (mut s, c0, mut rng) = setup(10_000);
+        let mut cfg = c0.config().clone();
+        cfg.max_admit_per_s = Some(50.0);
+        cfg.initial_limit = 10_000;
+        let mut c = Controller::new(cfg);
+        fill(&mut s, Class::Fifo, 1_000_000, 0);
+        let mut now = 0;
+        let mut admitted = 0;
+        for _ in 0..100 {
+            now += 100;
+            admitted += c.tick(now, &obs(0, 10, 0..0), &mut s, &mut rng).admitted;
+        }
+        // 10 s at 50/s, plus the initial one-second bucket.
+        assert!(admitted <= 550, "{admitted}");
+        assert!(admitted >= 450, "{admitted}");
+    }
+
+    #[test]
+    fn rate_and_eta() {
+        let (mut s, mut c, mut rng) = setup(100);
+        fill(&mut s, Class::Fifo, 1_000_000, 0);
+        let mut now = 0;
+        // Every admitted person shows up and leaves at once: capacity is the limit per tick.
+        for _ in 0..600 {
+            now += 100;
+            let started = c
+                .last()
+                .map_or(0..0, |(_, d)| d.watermark_before..d.watermark);
+            c.tick(now, &obs(0, 10, started), &mut s, &mut rng);
+        }
+        let rate = s.rate_per_s();
+        assert!(rate > 100.0, "{rate}");
+        assert_eq!(eta_ms(0, rate), Some(0));
+        assert_eq!(eta_ms(1_000, 0.0), None);
+        assert_eq!(eta_ms(1_000, 500.0), Some(2_000));
+        let snap = c.snapshot(now, &s);
+        assert_eq!(snap.arrivals, 1_000_000);
+        assert_eq!(snap.admitted + snap.queued, 1_000_000);
+        assert!(snap.drain_ms.is_some());
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn watermark_is_monotone_limit_bounded_and_overload_admits_nobody(
+                steps in proptest::collection::vec((0u64..2_000, 0u64..300, 0u32..2_000, any::<bool>(), 0u64..50, 0u64..200), 1..200),
+                max_active in 1u32..500,
+            ) {
+                let (mut s, _, mut rng) = setup(max_active);
+                let mut c = Controller::new(ControllerConfig::for_opening(s.opening()));
+                let mut now = 0u64;
+                for (dt, active, latency, saturated, started, arrivals) in steps {
+                    now += dt;
+                    if arrivals > 0 {
+                        let class = s.class_at(now);
+                        if let Ok(r) = s.reserve_block(class, arrivals, now) { let _ = r.persisted(); }
+                    }
+                    let w0 = s.watermark();
+                    let o = Observations { active_sessions: active, latency_p99_ms: Some(latency), saturated,
+                                           started: (w0.saturating_sub(started)..w0).map(Rank).collect() };
+                    let d = c.tick(now, &o, &mut s, &mut rng);
+                    prop_assert!(s.watermark() >= w0);
+                    prop_assert_eq!(d.watermark, s.watermark());
+                    prop_assert!(c.limit() >= 1.0 && c.limit() <= f64::from(max_active));
+                    prop_assert!(d.admitted <= d.room);
+                    prop_assert!(d.admitted + active + d.in_flight <= u64::from(max_active) || d.admitted == 0);
+                    if d.overloaded { prop_assert_eq!(d.admitted, 0); }
+                    if !s.is_open() && s.prequeue_started() {
+                        prop_assert!(s.watermark() <= s.record().free_flow_end.unwrap_or(0));
+                    }
+                }
+            }
+        }
+    }
+}
