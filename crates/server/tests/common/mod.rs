@@ -1,5 +1,6 @@
 //! Starts the real server on port 0 with a small world and a clock the test controls, and
 //! talks to it over real HTTP.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 #![allow(dead_code)]
 
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
