@@ -174,6 +174,7 @@ pub enum KeyringError {
 /// A token body, sized for the longer kind (a ticket).
 type Body = [u8; TICKET_BODY_LEN];
 
+#[derive(Clone)]
 struct Key {
     id: KeyId,
     /// HMAC state with the key already absorbed: cloned per token, so the key is hashed once.
@@ -182,6 +183,7 @@ struct Key {
 
 /// Signing keys by id: the current one signs, older ones are still accepted so keys can rotate
 /// across restarts without invalidating tickets already issued.
+#[derive(Clone)]
 pub struct Keyring {
     current: Key,
     older: Vec<Key>,

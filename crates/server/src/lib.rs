@@ -8,7 +8,10 @@ pub mod metrics;
 pub mod notify;
 pub mod routes;
 pub mod secrets;
+pub mod operator;
+pub mod pages;
 pub mod session;
+pub mod waiting;
 pub mod world;
 
 use clock::Clock;
@@ -35,6 +38,9 @@ pub struct Config {
     pub session_minutes: i64,
     /// Whether the notification worker delivers messages (tests may read the outbox instead).
     pub deliver_notifications: bool,
+    pub gate: waiting::GateConfig,
+    /// Bearer token for operator endpoints; generated into the data directory when absent.
+    pub operator_token: Option<String>,
 }
 
 impl Config {
@@ -48,6 +54,8 @@ impl Config {
             calendar_days: 120,
             session_minutes: 30,
             deliver_notifications: true,
+            gate: waiting::GateConfig::default(),
+            operator_token: None,
         }
     }
 }
@@ -62,6 +70,8 @@ pub struct AppState {
     pub reader: Arc<store::sqlite::SqliteReader>,
     pub identity: IdentityStandIn,
     pub metrics: metrics::Metrics,
+    pub gate: Arc<waiting::Gate>,
+    pub operator: operator::OperatorToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +115,14 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         ..config.identity
     };
     let identity = IdentityStandIn::new(identity_config, secrets.rrn_key());
+    let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
+    let queue_store: Arc<dyn store::QueueStore> = reader.clone();
+    let now_ms = now.as_millisecond().max(0) as u64;
+    let gate = Arc::new(waiting::Gate::open(queue_store, keyring, config.gate, now_ms)?);
+    let operator = operator::OperatorToken::load_or_create(&config.data_dir, config.operator_token.clone(), &mut rng)?;
     Ok(Arc::new(AppState {
+        gate,
+        operator,
         metrics: metrics::Metrics::new(writer.clone()),
         config,
         clock,
@@ -133,6 +150,7 @@ pub async fn serve(
     let addr = listener
         .local_addr()
         .map_err(|source| StartError::Listen { addr: listen, source })?;
+    tokio::spawn(waiting::tick_forever(Arc::clone(&state.gate), Arc::clone(&state.clock)));
     if state.config.deliver_notifications {
         tokio::spawn(notify::deliver_forever(Arc::clone(&state)));
     }

@@ -99,12 +99,16 @@ async fn refusals_say_why_in_both_languages_and_change_nothing() {
     let (_, list) = server.get("/api/v1/bookings", Some(&token)).await;
     assert_eq!(list["bookings"], json!([]));
 
-    let (status, error) = server.post("/api/v1/bookings", None, booking_body(0, "2021-08-16", 10, "moderna"), None).await;
+    let mut no_session = token.clone();
+    no_session.token.clear();
+    let (status, error) = server.post("/api/v1/bookings", Some(&no_session), booking_body(0, "2021-08-16", 10, "moderna"), None).await;
     assert_eq!((status, error["error"].as_str()), (401, Some("unauthenticated")));
-    let (status, _) = server.post("/api/v1/bookings", Some("forged"), booking_body(0, "2021-08-16", 10, "moderna"), None).await;
+    let mut forged = token.clone();
+    forged.token = "forged".into();
+    let (status, _) = server.post("/api/v1/bookings", Some(&forged), booking_body(0, "2021-08-16", 10, "moderna"), None).await;
     assert_eq!(status, 401);
     let (status, error) = server
-        .post("/api/v1/identity/start", None, json!({"name": "a", "rrn": "671332-1000000", "phone": "01012345678"}), None)
+        .post("/api/v1/identity/start", Some(&token), json!({"name": "a", "rrn": "671332-1000000", "phone": "01012345678"}), None)
         .await;
     assert_eq!((status, error["error"].as_str()), (400, Some("rrn_birth_date")));
 }
@@ -133,7 +137,9 @@ async fn eligibility_is_decided_on_the_server_clock_in_seoul() {
     let response = server
         .http
         .get(server.url("/api/v1/eligibility"))
-        .bearer_auth(&born_1970)
+        .header("x-yeyak-session", &born_1970.session)
+        .header("x-yeyak-pass", &born_1970.pass)
+        .bearer_auth(&born_1970.token)
         .header("Date", "Wed, 21 Jul 2021 12:00:00 GMT")
         .send()
         .await

@@ -67,9 +67,8 @@ async fn one_person_racing_from_twenty_connections_gets_one_booking() {
         let url = server.url("/api/v1/bookings");
         async move {
             let client = reqwest::Client::new();
-            let response = client
-                .post(url)
-                .bearer_auth(token)
+            let response = token
+                .apply(client.post(url))
                 .json(&booking_body(0, "2021-08-16", 9 + i % 9, "moderna"))
                 .send()
                 .await

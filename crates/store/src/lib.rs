@@ -64,3 +64,12 @@ pub trait AdminStore: Send + Sync + 'static {
     fn insert_clinics(&self, clinics: &[ClinicRecord]) -> Result<()>;
     fn put_setting(&self, key: &str, value: &str) -> Result<()>;
 }
+
+/// The waiting room's durable record (see the `queue` crate): one small document per queue.
+pub trait QueueStore: Send + Sync + 'static {
+    /// The newest queue's id and record, if any queue was ever opened.
+    fn current_queue(&self) -> Result<Option<(u32, String)>>;
+    /// Stores `record` if `revision` is newer than the stored one; false when it was not.
+    /// Durable when it returns.
+    fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool>;
+}

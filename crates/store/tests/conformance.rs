@@ -1,5 +1,6 @@
 //! The storage conformance suite: every backend must pass these, through the writer and the
 //! read interface only. Each backend instantiates the suite with its own `open` function.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 use domain::booking::{Appointment, BookingError, DoseStatus, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
@@ -8,7 +9,7 @@ use domain::product::{Product, Schedules};
 use jiff::civil::{date, Date};
 use std::sync::Arc;
 use store::writer::{Command, Outcome, Refusal, Writer, WriterConfig};
-use store::{AdminStore, ClinicRecord, OutboxMessage, ReadStore, WriteBackend};
+use store::{AdminStore, ClinicRecord, OutboxMessage, QueueStore, ReadStore, WriteBackend};
 
 const TODAY: Date = date(2021, 7, 19);
 
@@ -57,7 +58,7 @@ fn run(writer: &Writer, command: Command) -> Outcome {
 /// A backend under test: a fresh, empty database each call, reopenable by `reopen`.
 pub trait Harness {
     type W: WriteBackend;
-    type R: ReadStore + AdminStore;
+    type R: ReadStore + AdminStore + QueueStore;
     fn fresh() -> Self;
     fn open(&self) -> (Self::W, Self::R);
 }
@@ -248,6 +249,23 @@ pub fn concurrent_bookings_never_overbook<H: Harness>() {
     assert!(audit.inconsistent_second_doses.is_empty());
 }
 
+pub fn queue_records_only_move_forward<H: Harness>() {
+    let h = H::fresh();
+    {
+        let (_backend, store) = h.open();
+        assert_eq!(store.current_queue().unwrap(), None);
+        assert!(store.save_queue(1, 1, "{\"r\":1}", 10).unwrap());
+        assert!(store.save_queue(1, 3, "{\"r\":3}", 11).unwrap());
+        // A stale node writing an older revision changes nothing.
+        assert!(!store.save_queue(1, 2, "{\"r\":2}", 12).unwrap());
+        assert!(!store.save_queue(1, 3, "{\"r\":3b}", 12).unwrap());
+        assert_eq!(store.current_queue().unwrap(), Some((1, "{\"r\":3}".to_string())));
+        assert!(store.save_queue(2, 1, "{\"q\":2}", 13).unwrap());
+    }
+    let (_backend, store) = h.open();
+    assert_eq!(store.current_queue().unwrap(), Some((2, "{\"q\":2}".to_string())));
+}
+
 #[macro_export]
 macro_rules! conformance_suite {
     ($harness:ty) => {
@@ -259,6 +277,7 @@ macro_rules! conformance_suite {
         #[test] fn notifications_commit_with_the_booking() { $crate::notifications_commit_with_the_booking::<$harness>() }
         #[test] fn cancel_and_change_are_stored() { $crate::cancel_and_change_are_stored::<$harness>() }
         #[test] fn a_reopened_store_rebuilds_the_same_ledger() { $crate::a_reopened_store_rebuilds_the_same_ledger::<$harness>() }
+        #[test] fn queue_records_only_move_forward() { $crate::queue_records_only_move_forward::<$harness>() }
         #[test] fn concurrent_bookings_never_overbook() { $crate::concurrent_bookings_never_overbook::<$harness>() }
     };
 }

@@ -5,6 +5,7 @@ mod bookings;
 mod clinics;
 mod eligibility;
 mod identity;
+mod queue;
 mod system;
 
 use crate::AppState;
@@ -25,13 +26,8 @@ use std::time::Instant;
 pub const SESSION_COOKIE: &str = "yeyak_session";
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics))
-        .route("/api/openapi.json", get(system::openapi))
-        .route("/api/v1/regions", get(clinics::regions))
-        .route("/api/v1/clinics", get(clinics::search))
-        .route("/api/v1/clinics/{id}", get(clinics::clinic))
+    // Everything behind the waiting room: no call works without a pass for this session.
+    let booking_side = Router::new()
         .route("/api/v1/identity/start", post(identity::start))
         .route("/api/v1/identity/verify", post(identity::verify))
         .route("/api/v1/eligibility", get(eligibility::mine))
@@ -39,9 +35,38 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/bookings/{id}", get(bookings::show))
         .route("/api/v1/bookings/{id}/cancel", post(bookings::cancel))
         .route("/api/v1/bookings/{id}/change", post(bookings::change))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), queue::require_pass));
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route("/api/openapi.json", get(system::openapi))
+        .route("/api/v1/regions", get(clinics::regions))
+        .route("/api/v1/clinics", get(clinics::search))
+        .route("/api/v1/clinics/{id}", get(clinics::clinic))
+        .route("/api/v1/queue/arrive", post(queue::arrive))
+        .route("/api/v1/queue/status", get(queue::status))
+        .route("/api/v1/queue/exchange", post(queue::exchange))
+        .route("/api/v1/admin/queue", get(queue::admin_queue))
+        .route("/api/v1/admin/openings", post(queue::admin_open))
+        .route("/wait", get(queue::wait_page))
+        .merge(booking_side)
         .fallback(system::not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
         .with_state(state)
+}
+
+/// English when asked for with `?lang=en`, else when the browser prefers it over Korean.
+pub fn prefers_english(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let lang_cookie = cookie(headers, "yeyak_lang");
+    match lang_cookie.as_deref() {
+        Some("en") => true,
+        Some("ko") => false,
+        _ => accept.trim_start().starts_with("en"),
+    }
 }
 
 /// Counts every request and its latency by route (the route pattern, never the raw path, so

@@ -16,6 +16,35 @@ use store::{AdminStore, ClinicRecord};
 /// 2021-07-19 20:00:05 KST: five seconds into the 53–54 cohort's window (born 1967–1968).
 pub const OPENING_PLUS_5S: &str = "2021-07-19T11:00:05Z";
 
+pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
+
+/// What a browser holds after the waiting room and an identity check.
+#[derive(Clone, Debug, Default)]
+pub struct Visitor {
+    pub session: String,
+    pub ticket: String,
+    pub pass: String,
+    pub token: String,
+}
+
+impl Visitor {
+    pub fn apply(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if !self.session.is_empty() {
+            request = request.header("x-yeyak-session", &self.session);
+        }
+        if !self.ticket.is_empty() {
+            request = request.header("x-yeyak-ticket", &self.ticket);
+        }
+        if !self.pass.is_empty() {
+            request = request.header("x-yeyak-pass", &self.pass);
+        }
+        if !self.token.is_empty() {
+            request = request.bearer_auth(&self.token);
+        }
+        request
+    }
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
@@ -78,6 +107,8 @@ impl TestServer {
         config.identity.reveal_codes = true;
         config.identity.max_pending = 1_000_000;
         config.deliver_notifications = false;
+        config.gate.max_active = 100_000;
+        config.operator_token = Some(OPERATOR_TOKEN.to_string());
         let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_clock: Arc<dyn server::clock::Clock> = clock.clone();
@@ -103,20 +134,20 @@ impl TestServer {
         format!("http://{}{path}", self.addr)
     }
 
-    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+    pub async fn get(&self, path: &str, who: Option<&Visitor>) -> (u16, Value) {
         let mut request = self.http.get(self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        if let Some(who) = who {
+            request = who.apply(request);
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn post(&self, path: &str, token: Option<&str>, body: Value, key: Option<&str>) -> (u16, Value) {
+    pub async fn post(&self, path: &str, who: Option<&Visitor>, body: Value, key: Option<&str>) -> (u16, Value) {
         let mut request = self.http.post(self.url(path)).json(&body);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
+        if let Some(who) = who {
+            request = who.apply(request);
         }
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
@@ -126,22 +157,53 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    /// Completes an identity check and returns the session token.
-    pub async fn login(&self, name: &str, rrn: &str) -> String {
+    /// Takes a ticket and waits (polling as told) until it can be exchanged for a pass.
+    pub async fn enter(&self) -> Visitor {
+        let (status, arrived) = self.post("/api/v1/queue/arrive", None, json!({}), None).await;
+        assert_eq!(status, 201, "{arrived}");
+        let mut visitor = Visitor {
+            session: arrived["session"].as_str().unwrap().to_string(),
+            ticket: arrived["ticket"].as_str().unwrap().to_string(),
+            ..Visitor::default()
+        };
+        for _ in 0..200 {
+            let (status, answer) = self.post("/api/v1/queue/exchange", Some(&visitor), json!({}), None).await;
+            if status == 200 {
+                visitor.pass = answer["pass"].as_str().unwrap().to_string();
+                return visitor;
+            }
+            assert_eq!(status, 202, "{answer}");
+            // Time passes for a person who waits: admission is paced by the server clock.
+            self.clock.advance(jiff::SignedDuration::from_millis(50));
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("not admitted within 10 s");
+    }
+
+    /// Goes through the waiting room, completes an identity check, and returns what the browser
+    /// now holds.
+    pub async fn login(&self, name: &str, rrn: &str) -> Visitor {
+        let visitor = self.enter().await;
+        self.verify(visitor, name, rrn).await
+    }
+
+    /// An identity check for someone who already holds a pass.
+    pub async fn verify(&self, mut visitor: Visitor, name: &str, rrn: &str) -> Visitor {
         let (status, started) = self
-            .post("/api/v1/identity/start", None, json!({"name": name, "rrn": rrn, "phone": "010-1234-5678"}), None)
+            .post("/api/v1/identity/start", Some(&visitor), json!({"name": name, "rrn": rrn, "phone": "010-1234-5678"}), None)
             .await;
         assert_eq!(status, 202, "{started}");
         let (status, verified) = self
             .post(
                 "/api/v1/identity/verify",
-                None,
+                Some(&visitor),
                 json!({"verification_id": started["verification_id"], "code": started["demo_code"]}),
                 None,
             )
             .await;
         assert_eq!(status, 200, "{verified}");
-        verified["session_token"].as_str().unwrap().to_string()
+        visitor.token = verified["session_token"].as_str().unwrap().to_string();
+        visitor
     }
 }
 

@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
 //! transaction survives `kill -9` and power loss.
 
+mod queue;
 mod rows;
 
 use crate::{
@@ -9,14 +10,15 @@ use crate::{
 };
 use domain::booking::{Booking, BookingId, PersonId};
 use domain::product::{Product, Schedules};
-use rows::{booking_from_row, date_from_sql, BOOKING_COLUMNS};
+use rows::{booking_from_row, day_from_sql, BOOKING_COLUMNS};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 const SCHEMA_V1: &str = include_str!("schema.sql");
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_V2: &str = include_str!("schema_v2.sql");
+const SCHEMA_VERSION: i64 = 2;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -66,6 +68,7 @@ fn connect(path: &Path) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     // WAL lets readers run beside the writer; FULL syncs the WAL on every commit (B3).
+    conn.pragma_update(None, "page_size", 8192)?; // HACK
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
@@ -82,11 +85,13 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             known: SCHEMA_VERSION,
         });
     }
-    if version < 1 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V1)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        tx.commit()?;
+    for (target, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+        if version < target {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", target)?;
+            tx.commit()?;
+        }
     }
     Ok(())
 }
@@ -353,7 +358,7 @@ fn audit(conn: &Connection, schedules: &Schedules) -> Result<AuditReport> {
     while let Some(r) = rows.next()? {
         report.per_band.push((
             r.get::<_, i64>(0)? as u32,
-            date_from_sql(&r.get::<_, String>(1)?)?,
+            day_from_sql(r.get(1)?)?,
             r.get::<_, i64>(2)? as u8,
             r.get::<_, i64>(3)? as u32,
         ));
@@ -368,7 +373,7 @@ fn audit(conn: &Connection, schedules: &Schedules) -> Result<AuditReport> {
             .ok_or_else(|| StoreError::Corrupt(format!("unknown product {code:?}")))?;
         report.per_supply.push((
             r.get::<_, i64>(0)? as u32,
-            date_from_sql(&r.get::<_, String>(1)?)?,
+            day_from_sql(r.get(1)?)?,
             product,
             r.get::<_, i64>(3)? as u32,
         ));
@@ -385,7 +390,7 @@ fn audit(conn: &Connection, schedules: &Schedules) -> Result<AuditReport> {
         let schedule = schedules.get(product);
         let mut stmt = conn.prepare_cached(
             "SELECT id FROM booking WHERE product = ?1 AND d2_day IS NOT NULL AND d2_status != 'cancelled'
-             AND (d2_clinic != d1_clinic OR julianday(d2_day) - julianday(d1_day) < ?2)",
+             AND (d2_clinic != d1_clinic OR d2_day - d1_day < ?2)",
         )?;
         let bad = stmt.query_map(params![product.code(), schedule.interval_days], |r| {
             r.get::<_, i64>(0)

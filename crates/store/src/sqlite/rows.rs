@@ -18,6 +18,40 @@ pub fn date_from_sql(text: &str) -> Result<Date> {
     text.parse().map_err(|_| corrupt(format!("bad date {text:?}")))
 }
 
+/// A day as stored in the booking table: days since 1970-01-01 (an INTEGER, so index keys are
+/// 2–3 bytes instead of 10, comparisons are integer comparisons, and the dose interval is a
+/// subtraction). In the sqlite shell: `date(d1_day * 86400, 'unixepoch')`.
+pub fn day_to_sql(day: Date) -> i64 {
+    // Howard Hinnant's days_from_civil, exact over the whole proleptic Gregorian calendar.
+    let (y, m, d) = (i64::from(day.year()), i64::from(day.month()), i64::from(day.day()));
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`day_to_sql`].
+pub fn day_from_sql(days: i64) -> Result<Date> {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let bad = || corrupt(format!("bad day number {days}"));
+    Date::new(
+        i16::try_from(y).map_err(|_| bad())?,
+        m as i8,
+        d as i8,
+    )
+    .map_err(|_| bad())
+}
+
 fn product_from_sql(code: &str) -> Result<Product> {
     Product::parse(code).ok_or_else(|| corrupt(format!("unknown product {code:?}")))
 }
@@ -31,7 +65,7 @@ pub fn booking_from_row(row: &Row<'_>) -> Result<Booking> {
     let first = Dose {
         appointment: Appointment {
             clinic: ClinicId(row.get::<_, i64>(4)? as u32),
-            day: date_from_sql(&row.get::<_, String>(5)?)?,
+            day: day_from_sql(row.get(5)?)?,
             hour: row.get::<_, i64>(6)? as u8,
             product,
         },
@@ -42,7 +76,7 @@ pub fn booking_from_row(row: &Row<'_>) -> Result<Booking> {
         Some(clinic) => Some(Dose {
             appointment: Appointment {
                 clinic: ClinicId(clinic as u32),
-                day: date_from_sql(&row.get::<_, String>(9)?)?,
+                day: day_from_sql(row.get(9)?)?,
                 hour: row.get::<_, i64>(10)? as u8,
                 product,
             },
@@ -79,11 +113,11 @@ pub fn put_booking(conn: &Connection, b: &Booking, now_ms: i64) -> Result<()> {
         b.booked_by.0 as i64,
         first.product.code(),
         first.clinic.0,
-        first.day.to_string(),
+        day_to_sql(first.day),
         first.hour,
         b.first.status.code(),
         second.map(|a| a.clinic.0),
-        second.map(|a| a.day.to_string()),
+        second.map(|a| day_to_sql(a.day)),
         second.map(|a| a.hour),
         b.second.map(|d| d.status.code()),
         now_ms,
@@ -229,4 +263,26 @@ pub fn pending_outbox(conn: &Connection, limit: usize) -> Result<Vec<OutboxRecor
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::ToSpan;
+
+    #[test]
+    fn day_numbers_round_trip_and_match_the_calendar() {
+        let epoch = jiff::civil::date(1970, 1, 1);
+        assert_eq!(day_to_sql(epoch), 0);
+        let mut day = jiff::civil::date(1899, 12, 25);
+        while day < jiff::civil::date(2101, 3, 5) {
+            let n = day_to_sql(day);
+            assert_eq!(i64::from(epoch.until(day).unwrap().get_days()), n, "{day}");
+            assert_eq!(day_from_sql(n).unwrap(), day);
+            day = day.checked_add(1.day()).unwrap();
+        }
+        assert_eq!(day_from_sql(day_to_sql(Date::MIN)).unwrap(), Date::MIN);
+        assert_eq!(day_from_sql(day_to_sql(Date::MAX)).unwrap(), Date::MAX);
+        assert!(day_from_sql(day_to_sql(Date::MAX) + 1).is_err());
+    }
 }

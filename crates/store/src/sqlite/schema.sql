@@ -37,11 +37,11 @@ CREATE TABLE booking (
     booked_by  INTEGER NOT NULL,
     product    TEXT NOT NULL,
     d1_clinic  INTEGER NOT NULL,
-    d1_day     TEXT NOT NULL,
+    d1_day     INTEGER NOT NULL, -- days since 1970-01-01
     d1_hour    INTEGER NOT NULL,
     d1_status  TEXT NOT NULL,
     d2_clinic  INTEGER,
-    d2_day     TEXT,
+    d2_day     INTEGER,
     d2_hour    INTEGER,
     d2_status  TEXT,
     created_ms INTEGER NOT NULL,
@@ -54,7 +54,6 @@ CREATE INDEX booking_by_person ON booking (person);
 -- Most people book for themselves: only proxy bookings need finding by their booker.
 CREATE INDEX booking_by_proxy ON booking (booked_by) WHERE booked_by != person;
 CREATE INDEX booking_d1_clinic_day ON booking (d1_clinic, d1_day);
-CREATE INDEX booking_d2_clinic_day ON booking (d2_clinic, d2_day);
 
 -- The first answer to a request made with an Idempotency-Key, so a retry gets it again.
 CREATE TABLE idempotency (

@@ -1,0 +1,289 @@
+//! The waiting room over HTTP: arrive, poll, exchange an admitted ticket for a pass; the pass
+//! check in front of every booking-side route; the operator's view and openings; and a
+//! server-rendered waiting page that works without JavaScript.
+
+use super::{ApiJson, cookie};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operator::Operator;
+use crate::waiting::GateError;
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use queue::{Exchange, Opening, QueueId, SessionId, Status, TokenError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub const SESSION_ID_COOKIE: &str = "yeyak_sid";
+pub const TICKET_COOKIE: &str = "yeyak_ticket";
+pub const PASS_COOKIE: &str = "yeyak_pass";
+
+/// A credential from its cookie (browsers) or its `X-Yeyak-…` header (apps).
+fn credential(headers: &HeaderMap, cookie_name: &str, header_name: &str) -> Option<String> {
+    headers
+        .get(header_name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| cookie(headers, cookie_name))
+}
+
+fn session_id(headers: &HeaderMap) -> Option<SessionId> {
+    let text = credential(headers, SESSION_ID_COOKIE, "x-yeyak-session")?;
+    let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
+    Some(SessionId(bytes.try_into().ok()?))
+}
+
+fn now_ms(state: &AppState) -> u64 {
+    state.clock.now().as_millisecond().max(0) as u64
+}
+
+fn token_error(error: TokenError) -> ApiError {
+    let status = match error {
+        TokenError::Expired => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::FORBIDDEN,
+    };
+    ApiError::new(status, error.code(), error.message_ko(), error.message_en())
+}
+
+fn gate_error(error: GateError) -> ApiError {
+    match error {
+        GateError::Room(queue::RoomError::Token(error)) => token_error(error),
+        GateError::Room(error) => ApiError::forbidden(error.code(), error.message_ko(), error.message_en()),
+        GateError::Storage(message) => {
+            tracing::error!(%message, "waiting room storage failed");
+            ApiError::internal()
+        }
+    }
+}
+
+fn pass_missing() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "pass_required",
+        "대기열을 거쳐 입장한 후 이용할 수 있습니다. 대기 화면으로 이동해 주세요.",
+        "Please go through the waiting room first.",
+    )
+    .with_detail(json!({ "waiting_room": "/wait" }))
+}
+
+/// Every booking-side route runs behind this: a valid pass for this browser session, or no entry.
+/// It also measures how long the booking side takes, which steers admission.
+pub async fn require_pass(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Result<Response, ApiError> {
+    let headers = request.headers();
+    let pass = credential(headers, PASS_COOKIE, "x-yeyak-pass").ok_or_else(pass_missing)?;
+    let session = session_id(headers).ok_or_else(pass_missing)?;
+    state
+        .gate
+        .check_pass(now_ms(&state), &pass, &session)
+        .map_err(token_error)?;
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+    state
+        .gate
+        .observe_latency(latency_ms, response.status() == StatusCode::SERVICE_UNAVAILABLE);
+    Ok(response)
+}
+
+fn status_json(state: &AppState, status: &Status) -> Value {
+    let queue = state.gate.queue_id().0;
+    let at = |ms: u64| jiff::Timestamp::from_millisecond(ms as i64).map(|t| t.to_string()).ok();
+    match *status {
+        // "number" is the person's place in the whole line (1-based); it never changes.
+        Status::Admitted { rank } => json!({ "queue": queue, "state": "admitted", "number": rank.0 + 1, "position": 0, "people_ahead": 0, "poll_after_ms": 0 }),
+        Status::Waiting { rank, position, people_ahead, eta_ms, poll_after_ms } => json!({
+            "queue": queue, "state": "waiting", "number": rank.0 + 1, "position": position, "people_ahead": people_ahead,
+            "eta_seconds": eta_ms.map(|ms| ms.div_ceil(1000)), "poll_after_ms": poll_after_ms,
+        }),
+        Status::BeforeOpening { opens_at_ms, poll_after_ms } => json!({
+            "queue": queue, "state": "before_opening", "opens_at": at(opens_at_ms), "poll_after_ms": poll_after_ms,
+        }),
+    }
+}
+
+fn set_cookie(response: &mut Response, name: &str, value: &str, max_age_s: u64) {
+    let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// The ticket this request already holds, if it is valid for the current queue and session.
+fn held_ticket(state: &AppState, headers: &HeaderMap, session: Option<SessionId>) -> Option<(String, Status)> {
+    let ticket = credential(headers, TICKET_COOKIE, "x-yeyak-ticket")?;
+    let session = session?;
+    match state.gate.exchange(now_ms(state), &ticket, &session) {
+        Ok(Exchange::NotYet(status)) => Some((ticket, status)),
+        Ok(Exchange::Pass { pass, .. }) => Some((ticket, Status::Admitted { rank: pass.rank })),
+        Err(_) => None,
+    }
+}
+
+/// Takes a place in the queue, or, with a valid ticket already, returns that same place.
+pub async fn arrive(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let existing_session = session_id(&headers);
+    if let Some((ticket, status)) = held_ticket(&state, &headers, existing_session) {
+        let mut body = status_json(&state, &status);
+        body["ticket"] = ticket.into();
+        return Ok(Json(body).into_response());
+    }
+    let session = existing_session.unwrap_or_else(|| SessionId::random(&mut rand::rng()));
+    let gate = Arc::clone(&state.gate);
+    let now = now_ms(&state);
+    // A block reservation writes to disk; keep it off the async workers.
+    let (ticket, status) = tokio::task::spawn_blocking(move || gate.arrive(now, session))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(gate_error)?;
+    let session_text = URL_SAFE_NO_PAD.encode(session.0);
+    let mut body = status_json(&state, &status);
+    body["ticket"] = ticket.clone().into();
+    body["session"] = session_text.clone().into();
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    set_cookie(&mut response, SESSION_ID_COOKIE, &session_text, 86_400);
+    set_cookie(&mut response, TICKET_COOKIE, &ticket, 86_400);
+    Ok(response)
+}
+
+fn ticket_of(headers: &HeaderMap) -> Result<String, ApiError> {
+    credential(headers, TICKET_COOKIE, "x-yeyak-ticket").ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "ticket_required",
+            "대기표가 없습니다. 대기열에 다시 들어와 주세요.",
+            "No ticket: please join the queue.",
+        )
+    })
+}
+
+/// Position, people ahead, ETA and when to ask again. No storage access.
+pub async fn status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let ticket = ticket_of(&headers)?;
+    let status = state.gate.status(now_ms(&state), &ticket).map_err(gate_error)?;
+    let mut response = Json(status_json(&state, &status)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// An admitted ticket becomes a pass bound to this browser session.
+pub async fn exchange(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let ticket = ticket_of(&headers)?;
+    let session = session_id(&headers).ok_or_else(|| token_error(TokenError::WrongSession))?;
+    match state.gate.exchange(now_ms(&state), &ticket, &session).map_err(gate_error)? {
+        Exchange::Pass { token, pass } => {
+            let expires = jiff::Timestamp::from_millisecond(pass.expires_at_ms as i64).map(|t| t.to_string()).ok();
+            let mut response = Json(json!({ "state": "admitted", "pass": token, "expires_at": expires })).into_response();
+            let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
+            set_cookie(&mut response, PASS_COOKIE, &token, ttl_s);
+            Ok(response)
+        }
+        Exchange::NotYet(status) => Ok((StatusCode::ACCEPTED, Json(status_json(&state, &status))).into_response()),
+    }
+}
+
+/// What operators see: arrivals, queued, admitted, active, admission rate, drain time.
+pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Json<Value> {
+    let snapshot = state.gate.snapshot(now_ms(&state));
+    let opening = state.gate.opening();
+    let at = |ms: u64| jiff::Timestamp::from_millisecond(ms as i64).map(|t| t.to_string()).ok();
+    Json(json!({
+        "queue": opening.queue().0,
+        "prequeue_starts_at": at(opening.prequeue_starts_at_ms()),
+        "opens_at": at(opening.opens_at_ms()),
+        "max_active": opening.max_active(),
+        "phase": format!("{:?}", snapshot.phase),
+        "arrivals": snapshot.arrivals,
+        "queued": snapshot.queued,
+        "admitted": snapshot.admitted,
+        "active": snapshot.active,
+        "latency_p99_ms": snapshot.latency_p99_ms,
+        "admission_limit": snapshot.limit,
+        "admission_rate_per_s": snapshot.admission_rate_per_s,
+        "drain_seconds": snapshot.drain_ms.map(|ms| ms.div_ceil(1000)),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct OpeningRequest {
+    prequeue_starts_at: jiff::Timestamp,
+    opens_at: jiff::Timestamp,
+    max_active: u32,
+    pass_ttl_minutes: Option<u64>,
+}
+
+/// Schedules a new opening: a new queue whose pre-queue starts and opens at the given instants.
+pub async fn admin_open(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+    ApiJson(body): ApiJson<OpeningRequest>,
+) -> Result<Response, ApiError> {
+    let ms = |t: jiff::Timestamp| t.as_millisecond().max(0) as u64;
+    let queue = QueueId(state.gate.queue_id().0 + 1);
+    let ttl_ms = body.pass_ttl_minutes.unwrap_or(30).saturating_mul(60_000);
+    let opening = Opening::new(queue, ms(body.prequeue_starts_at), ms(body.opens_at), body.max_active, ttl_ms)
+        .map_err(|e| ApiError::bad_request(e.code(), e.code(), format!("Invalid opening: {e}")))?;
+    state.gate.schedule(opening, now_ms(&state)).map_err(gate_error)?;
+    tracing::info!(queue = queue.0, "opening scheduled");
+    Ok((StatusCode::CREATED, Json(json!({ "queue": queue.0 }))).into_response())
+}
+
+/// The waiting page: a few KB of HTML that refreshes itself (no JavaScript needed), says where
+/// the person stands, and lets them in when their turn comes.
+pub async fn wait_page(
+    State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let english = match uri.query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("lang=")) {
+        Some("en") => true,
+        Some("ko") => false,
+        _ => super::prefers_english(&headers),
+    };
+    let session = session_id(&headers);
+    let (ticket, status, fresh) = match held_ticket(&state, &headers, session) {
+        Some((ticket, status)) => (ticket, status, None),
+        None => {
+            let session = session.unwrap_or_else(|| SessionId::random(&mut rand::rng()));
+            let gate = Arc::clone(&state.gate);
+            let now = now_ms(&state);
+            let (ticket, status) = tokio::task::spawn_blocking(move || gate.arrive(now, session))
+                .await
+                .map_err(|_| ApiError::internal())?
+                .map_err(gate_error)?;
+            (ticket, status, Some(session))
+        }
+    };
+    let mut pass = None;
+    if status.is_admitted()
+        && let Some(session) = fresh.or(session)
+        && let Ok(Exchange::Pass { token, .. }) = state.gate.exchange(now_ms(&state), &ticket, &session)
+    {
+        pass = Some(token);
+    }
+    let html = crate::pages::waiting(&status_json(&state, &status), english, pass.is_some());
+    let refresh_s = status.poll_after_ms().div_ceil(1000).max(1);
+    let mut response = Html(html).into_response();
+    if pass.is_none() {
+        if let Ok(value) = HeaderValue::from_str(&refresh_s.to_string()) {
+            response.headers_mut().insert("refresh", value);
+        }
+    }
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(session) = fresh {
+        set_cookie(&mut response, SESSION_ID_COOKIE, &URL_SAFE_NO_PAD.encode(session.0), 86_400);
+        set_cookie(&mut response, TICKET_COOKIE, &ticket, 86_400);
+    }
+    if let Some(pass) = pass {
+        let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
+        set_cookie(&mut response, PASS_COOKIE, &pass, ttl_s);
+    }
+    Ok(response)
+}

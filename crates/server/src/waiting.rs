@@ -1,0 +1,421 @@
+//! The waiting room's shell: one [`Gate`] in front of every booking-side call. The pure logic
+//! lives in the `queue` crate; this module persists its record, keeps its signing keys, feeds the
+//! admission controller with what the booking side is experiencing, and ticks it.
+//!
+//! Per-person state is kept only for people *admitted and active* (bounded by the opening's
+//! `max_active`); a queued person is their ticket alone.
+
+use crate::StartError;
+use crate::clock::Clock;
+use queue::{
+    Controller, ControllerConfig, Exchange, KeyId, KeyMaterial, Keyring, NeedBlock, Observations,
+    Opening, Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, SessionId,
+    Snapshot, Status, WaitingRoom,
+};
+use rand::Rng;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use store::QueueStore;
+
+/// Sequence numbers reserved per durable write, sized to about a quarter-second of arrivals:
+/// few writes at a surge, and few empty places (numbers reserved but never handed out, which make
+/// positions over-estimates) when the queue is small. See [`block_size`].
+pub const BLOCK_MIN: u64 = 16;
+pub const BLOCK_MAX: u64 = 4_096;
+/// A session that has not used its pass for this long no longer counts as active.
+const ACTIVE_WINDOW_MS: u64 = 60_000;
+const LATENCY_SAMPLES_MAX: usize = 20_000;
+pub const TICK_INTERVAL: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone, Copy)]
+pub struct GateConfig {
+    /// People using the booking side at once when no opening says otherwise.
+    pub max_active: u32,
+    pub pass_ttl_ms: u64,
+    /// Status polls per second the whole queue may cause, whatever its length.
+    pub poll_budget_per_s: f64,
+    /// Booking-side latency the controller aims to keep admitted people under.
+    pub latency_target_ms: u32,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        GateConfig {
+            max_active: 5_000,
+            pass_ttl_ms: 30 * 60 * 1000,
+            poll_budget_per_s: 20_000.0,
+            latency_target_ms: 100,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error(transparent)]
+    Room(#[from] RoomError),
+    #[error("the waiting room cannot store its record: {0}")]
+    Storage(String),
+}
+
+struct Activity {
+    /// Admitted sessions seen using their pass, with their rank and when last seen.
+    active: HashMap<SessionId, (Rank, u64)>,
+    /// Ranks seen using a pass for the first time since the last tick.
+    started: Vec<Rank>,
+    latencies_ms: Vec<u32>,
+    saturated: bool,
+}
+
+/// Arrivals counted per second, to size the next block.
+#[derive(Default)]
+struct ArrivalRate {
+    second: u64,
+    this_second: u64,
+    last_second: u64,
+}
+
+impl ArrivalRate {
+    fn count(&mut self, now_ms: u64) {
+        let second = now_ms / 1000;
+        if second != self.second {
+            self.last_second = if second == self.second + 1 { self.this_second } else { 0 };
+            self.second = second;
+            self.this_second = 0;
+        }
+        self.this_second += 1;
+    }
+
+    fn per_second(&self) -> u64 {
+        self.last_second.max(self.this_second)
+    }
+}
+
+/// A quarter-second of arrivals, as a power of two between [`BLOCK_MIN`] and [`BLOCK_MAX`].
+pub fn block_size(arrivals_per_s: u64) -> u64 {
+    (arrivals_per_s / 4).next_power_of_two().clamp(BLOCK_MIN, BLOCK_MAX)
+}
+
+pub struct Gate {
+    arrivals: Mutex<ArrivalRate>,
+    room: RwLock<WaitingRoom>,
+    controller: Mutex<Controller>,
+    activity: Mutex<Activity>,
+    store: Arc<dyn QueueStore>,
+    config: GateConfig,
+}
+
+fn poll_policy(budget: f64) -> PollPolicy {
+    PollPolicy::new(PollConfig::with_budget(budget)).expect("a positive budget is a valid policy")
+}
+
+fn controller_for(opening: &Opening, poll: &PollPolicy, config: &GateConfig) -> Controller {
+    let mut cfg = ControllerConfig::for_opening(opening);
+    cfg.latency_target_ms = config.latency_target_ms;
+    cfg.max_admit_per_s = Some(poll.fresh_rate_limit_per_s());
+    Controller::new(cfg)
+}
+
+impl Gate {
+    /// Takes up the newest stored queue, or starts a free-flowing one.
+    pub fn open(
+        store: Arc<dyn QueueStore>,
+        keyring: Keyring,
+        config: GateConfig,
+        now_ms: u64,
+    ) -> Result<Gate, StartError> {
+        let state = match store.current_queue()? {
+            Some((_, json)) => {
+                let record = serde_json::from_str(&json).map_err(|e| StartError::Settings(e.to_string()))?;
+                QueueState::from_record(record).map_err(|e| StartError::Settings(e.to_string()))?
+            }
+            None => {
+                let opening = Opening::free_flow(QueueId(1), config.max_active, config.pass_ttl_ms)
+                    .map_err(|e| StartError::Settings(e.to_string()))?;
+                let state = QueueState::new(opening);
+                save(store.as_ref(), &state, now_ms).map_err(|e| StartError::Settings(e.to_string()))?;
+                state
+            }
+        };
+        let poll = poll_policy(config.poll_budget_per_s);
+        let controller = controller_for(state.opening(), &poll, &config);
+        Ok(Gate {
+            arrivals: Mutex::new(ArrivalRate::default()),
+            room: RwLock::new(WaitingRoom::new(keyring, poll, state)),
+            controller: Mutex::new(controller),
+            activity: Mutex::new(Activity {
+                active: HashMap::new(),
+                started: Vec::new(),
+                latencies_ms: Vec::new(),
+                saturated: false,
+            }),
+            store,
+            config,
+        })
+    }
+
+    fn room(&self) -> std::sync::RwLockReadGuard<'_, WaitingRoom> {
+        self.room.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn room_mut(&self) -> std::sync::RwLockWriteGuard<'_, WaitingRoom> {
+        self.room.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn queue_id(&self) -> QueueId {
+        self.room().state().opening().queue()
+    }
+
+    /// A new ticket. Reserves (and durably records) a new block of numbers when the current one
+    /// is used up, before handing any of them out.
+    pub fn arrive(&self, now_ms: u64, session: SessionId) -> Result<(String, Status), GateError> {
+        let size = {
+            let mut arrivals = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+            arrivals.count(now_ms);
+            block_size(arrivals.per_second())
+        };
+        let mut room = self.room_mut();
+        loop {
+            match room.arrive(now_ms, session) {
+                Ok(arrival) => return Ok((arrival.token, arrival.status)),
+                Err(NeedBlock { class }) => {
+                    let mut state = room.state().clone();
+                    let reservation = state
+                        .reserve_block(class, size, now_ms)
+                        .map_err(|e| GateError::Storage(e.to_string()))?;
+                    save(self.store.as_ref(), &state, now_ms)?;
+                    room.refresh(state).map_err(|e| GateError::Storage(e.to_string()))?;
+                    room.install_block(reservation.persisted());
+                }
+            }
+        }
+    }
+
+    pub fn status(&self, now_ms: u64, ticket: &str) -> Result<Status, GateError> {
+        Ok(self.room().status(now_ms, ticket)?.1)
+    }
+
+    pub fn exchange(&self, now_ms: u64, ticket: &str, session: &SessionId) -> Result<Exchange, GateError> {
+        Ok(self.room().exchange(now_ms, ticket, session)?)
+    }
+
+    /// Checks a pass and counts its session as active.
+    pub fn check_pass(&self, now_ms: u64, pass: &str, session: &SessionId) -> Result<Pass, queue::TokenError> {
+        let pass = self.room().check_pass(now_ms, pass, session)?;
+        let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        if activity.active.insert(*session, (pass.rank, now_ms)).is_none() {
+            activity.started.push(pass.rank);
+        }
+        Ok(pass)
+    }
+
+    /// How long a booking-side request took, for the controller's latency signal.
+    pub fn observe_latency(&self, latency_ms: u32, refused_busy: bool) {
+        let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        if activity.latencies_ms.len() < LATENCY_SAMPLES_MAX {
+            activity.latencies_ms.push(latency_ms);
+        }
+        activity.saturated |= refused_busy;
+    }
+
+    /// One control step: observe, decide, persist, publish.
+    pub fn tick(&self, now_ms: u64, rng: &mut (impl rand::CryptoRng + ?Sized)) -> Result<(), GateError> {
+        let observations = self.take_observations(now_ms);
+        let mut controller = self.controller.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.room().state().clone();
+        let decision = controller.tick(now_ms, &observations, &mut state, rng);
+        if decision.changed {
+            save(self.store.as_ref(), &state, now_ms)?;
+            self.room_mut()
+                .refresh(state)
+                .map_err(|e| GateError::Storage(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn take_observations(&self, now_ms: u64) -> Observations {
+        let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        activity
+            .active
+            .retain(|_, (_, seen)| now_ms.saturating_sub(*seen) < ACTIVE_WINDOW_MS);
+        let mut latencies = std::mem::take(&mut activity.latencies_ms);
+        let latency_p99_ms = (!latencies.is_empty()).then(|| {
+            latencies.sort_unstable();
+            latencies[(latencies.len() - 1) * 99 / 100]
+        });
+        Observations {
+            active_sessions: activity.active.len() as u64,
+            latency_p99_ms,
+            saturated: std::mem::take(&mut activity.saturated),
+            started: std::mem::take(&mut activity.started),
+        }
+    }
+
+    pub fn snapshot(&self, now_ms: u64) -> Snapshot {
+        let controller = self.controller.lock().unwrap_or_else(|p| p.into_inner());
+        controller.snapshot(now_ms, self.room().state())
+    }
+
+    /// Replaces the current queue with a new opening. Tickets of the old queue stop working.
+    pub fn schedule(&self, opening: Opening, now_ms: u64) -> Result<(), GateError> {
+        let state = QueueState::new(opening);
+        save(self.store.as_ref(), &state, now_ms)?;
+        let poll = poll_policy(self.config.poll_budget_per_s);
+        *self.controller.lock().unwrap_or_else(|p| p.into_inner()) =
+            controller_for(&opening, &poll, &self.config);
+        let mut room = self.room_mut();
+        let keyring = room.keyring().clone();
+        *room = WaitingRoom::new(keyring, poll, state);
+        Ok(())
+    }
+
+    pub fn opening(&self) -> Opening {
+        *self.room().state().opening()
+    }
+}
+
+fn save(store: &dyn QueueStore, state: &QueueState, now_ms: u64) -> Result<(), GateError> {
+    let record = state.record();
+    let json = serde_json::to_string(record).map_err(|e| GateError::Storage(e.to_string()))?;
+    let id = state.opening().queue().0;
+    store
+        .save_queue(id, state.revision(), &json, now_ms as i64)
+        .map_err(|e| GateError::Storage(e.to_string()))?;
+    Ok(())
+}
+
+/// Ticks the gate forever on the server clock.
+pub async fn tick_forever(gate: Arc<Gate>, clock: Arc<dyn Clock>) {
+    let mut interval = tokio::time::interval(TICK_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        let now_ms = clock.now().as_millisecond().max(0) as u64;
+        let gate = Arc::clone(&gate);
+        let ticked = tokio::task::spawn_blocking(move || gate.tick(now_ms, &mut rand::rng())).await;
+        if let Ok(Err(error)) = ticked {
+            tracing::error!(%error, "waiting-room tick failed");
+        }
+    }
+}
+
+/// The waiting room's signing keys, in `dir/queue.keys` ("id created_unix_s hex" per line).
+/// A new key is added when the newest is older than a day; the three newest are kept, so tickets
+/// and passes signed before a restart or a rotation stay valid.
+pub fn load_keyring(dir: &Path, now_s: i64, rng: &mut impl Rng) -> Result<Keyring, StartError> {
+    const ROTATE_AFTER_S: i64 = 24 * 3600;
+    const KEEP: usize = 3;
+    let path = dir.join("queue.keys");
+    let damaged = || StartError::Settings(format!("{} is damaged", path.display()));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(StartError::DataDir { path: path.display().to_string(), source }),
+    };
+    let mut keys: Vec<(u16, i64, [u8; 32])> = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut fields = line.split_whitespace();
+        let id = fields.next().and_then(|f| f.parse().ok()).ok_or_else(damaged)?;
+        let created = fields.next().and_then(|f| f.parse().ok()).ok_or_else(damaged)?;
+        let hex = fields.next().ok_or_else(damaged)?;
+        keys.push((id, created, decode_hex(hex).ok_or_else(damaged)?));
+    }
+    let newest = keys.iter().map(|k| k.1).max();
+    if newest.is_none_or(|created| now_s - created >= ROTATE_AFTER_S) {
+        let id = keys.iter().map(|k| k.0).max().map_or(1, |id| id.wrapping_add(1).max(1));
+        let mut material = [0u8; 32];
+        rng.fill_bytes(&mut material);
+        keys.push((id, now_s, material));
+        keys.sort_by_key(|k| k.1);
+        let keep_from = keys.len().saturating_sub(KEEP);
+        keys.drain(..keep_from);
+        let text: String = keys
+            .iter()
+            .map(|(id, created, m)| format!("{id} {created} {}\n", encode_hex(m)))
+            .collect();
+        write_private(&path, text.as_bytes())
+            .map_err(|source| StartError::DataDir { path: path.display().to_string(), source })?;
+    }
+    keys.sort_by_key(|k| std::cmp::Reverse(k.1));
+    let materials: Vec<(KeyId, KeyMaterial)> =
+        keys.iter().map(|(id, _, m)| (KeyId(*id), KeyMaterial(*m))).collect();
+    let (current, older) = materials.split_first().ok_or_else(damaged)?;
+    Keyring::with_older((current.0, &current.1), older.iter().map(|(id, m)| (*id, m)))
+        .map_err(|e| StartError::Settings(e.to_string()))
+}
+
+fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_hex(hex: &str) -> Option<[u8; 32]> {
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    bytes?.try_into().ok()
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(temp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn blocks_hold_about_a_quarter_second_of_arrivals() {
+        assert_eq!(block_size(0), BLOCK_MIN);
+        assert_eq!(block_size(100), 32);
+        assert_eq!(block_size(10_000), 4_096);
+        assert_eq!(block_size(10_000_000), BLOCK_MAX);
+        let mut rate = ArrivalRate::default();
+        for ms in 0..1000 {
+            rate.count(5_000 + ms);
+        }
+        rate.count(6_000);
+        assert_eq!(rate.per_second(), 1000);
+        rate.count(9_000);
+        assert_eq!(rate.per_second(), 1, "a quiet gap forgets the old rate");
+    }
+
+    #[test]
+    fn keys_survive_restarts_and_rotate_daily() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let first = load_keyring(dir.path(), 1_000, &mut rng).unwrap();
+        let again = load_keyring(dir.path(), 2_000, &mut rng).unwrap();
+        assert_eq!(first.current_id(), again.current_id());
+        let ticket = queue::Ticket {
+            queue: QueueId(1),
+            class: queue::Class::Fifo,
+            seq: 7,
+            session: SessionId([3; 16]),
+            issued_at_ms: 5,
+        };
+        let token = first.sign_ticket(&ticket);
+        let rotated = load_keyring(dir.path(), 1_000 + 86_400, &mut rng).unwrap();
+        assert_ne!(rotated.current_id(), first.current_id());
+        assert_eq!(rotated.verify_ticket(&token, QueueId(1)).unwrap(), ticket);
+        // After three more rotations the first key is gone.
+        for day in 2..5 {
+            load_keyring(dir.path(), 1_000 + day * 86_400, &mut rng).unwrap();
+        }
+        let later = load_keyring(dir.path(), 1_000 + 5 * 86_400, &mut rng).unwrap();
+        assert!(later.verify_ticket(&token, QueueId(1)).is_err());
+    }
+}
