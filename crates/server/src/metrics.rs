@@ -36,6 +36,18 @@ pub struct Metrics {
     writer_queued: Gauge,
     writer_busy: Gauge,
     writer: Writer,
+    queue: QueueGauges,
+}
+
+/// The waiting room as operators chart it.
+#[derive(Default)]
+struct QueueGauges {
+    arrivals: Gauge,
+    queued: Gauge,
+    admitted: Gauge,
+    active: Gauge,
+    admission_rate: Gauge<f64, std::sync::atomic::AtomicU64>,
+    drain_seconds: Gauge,
 }
 
 impl Metrics {
@@ -54,7 +66,15 @@ impl Metrics {
             registry.register(name, help, g.clone());
             g
         };
+        let queue = QueueGauges::default();
+        registry.register("queue_arrivals", "Tickets issued in the current queue", queue.arrivals.clone());
+        registry.register("queue_waiting", "People waiting in the current queue", queue.queued.clone());
+        registry.register("queue_admitted", "People admitted from the current queue", queue.admitted.clone());
+        registry.register("queue_active", "Admitted people using the booking side", queue.active.clone());
+        registry.register("queue_admission_rate", "Measured admissions per second", queue.admission_rate.clone());
+        registry.register("queue_drain_seconds", "Estimated time to admit everyone waiting", queue.drain_seconds.clone());
         Metrics {
+            queue,
             writer_batches: gauge(&mut registry, "writer_batches", "Transactions the writer committed"),
             writer_commands: gauge(&mut registry, "writer_commands", "Commands the writer executed"),
             writer_queued: gauge(&mut registry, "writer_queue_depth", "Commands waiting for the writer"),
@@ -73,8 +93,15 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition format.
-    pub fn render(&self) -> String {
+    /// The text exposition format, with the waiting room as of `snapshot`.
+    pub fn render(&self, snapshot: &queue::Snapshot) -> String {
+        let gauge = |g: &Gauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        gauge(&self.queue.arrivals, snapshot.arrivals);
+        gauge(&self.queue.queued, snapshot.queued);
+        gauge(&self.queue.admitted, snapshot.admitted);
+        gauge(&self.queue.active, snapshot.active.unwrap_or(0));
+        self.queue.admission_rate.set(snapshot.admission_rate_per_s);
+        gauge(&self.queue.drain_seconds, snapshot.drain_ms.unwrap_or(0) / 1000);
         let stats = self.writer.stats();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
         self.writer_batches.set(load(&stats.batches));

@@ -178,6 +178,7 @@ async fn health_metrics_and_openapi_are_served() {
     let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("yeyak_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/healthz\""));
+    assert!(metrics.contains("yeyak_queue_waiting"), "{metrics}");
     let (status, spec) = server.get("/api/openapi.json", None).await;
     assert_eq!(status, 200);
     assert_eq!(spec["openapi"], "3.1.0");
@@ -186,6 +187,8 @@ async fn health_metrics_and_openapi_are_served() {
         "/healthz", "/metrics", "/api/v1/regions", "/api/v1/clinics", "/api/v1/clinics/{id}",
         "/api/v1/identity/start", "/api/v1/identity/verify", "/api/v1/eligibility", "/api/v1/bookings",
         "/api/v1/bookings/{id}", "/api/v1/bookings/{id}/cancel", "/api/v1/bookings/{id}/change",
+        "/api/v1/queue/arrive", "/api/v1/queue/status", "/api/v1/queue/exchange", "/api/v1/admin/queue",
+        "/api/v1/admin/openings", "/wait",
     ] {
         assert!(paths.contains_key(path), "OpenAPI misses {path}");
     }

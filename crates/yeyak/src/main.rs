@@ -35,6 +35,18 @@ struct ServeArgs {
     /// Days ahead that can be booked (dose 2 included).
     #[arg(long, env = "YEYAK_CALENDAR_DAYS", default_value_t = 120)]
     calendar_days: u16,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "YEYAK_WORKER_THREADS")]
+    worker_threads: Option<usize>,
+    /// People using the booking side at once when no opening says otherwise.
+    #[arg(long, env = "YEYAK_MAX_ACTIVE", default_value_t = 5_000)]
+    max_active: u32,
+    /// Status polls per second the whole waiting room may cause, however long the queue.
+    #[arg(long, env = "YEYAK_POLL_BUDGET", default_value_t = 20_000.0)]
+    poll_budget: f64,
+    /// Bearer token for operator endpoints (default: generated into DATA_DIR/operator.token).
+    #[arg(long, env = "YEYAK_OPERATOR_TOKEN", hide_env_values = true)]
+    operator_token: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,7 +68,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.demo = args.demo;
     config.writer.queue_capacity = args.writer_queue;
     config.calendar_days = args.calendar_days;
-    let runtime = tokio::runtime::Runtime::new()?;
+    config.gate.max_active = args.max_active;
+    config.gate.poll_budget_per_s = args.poll_budget;
+    config.operator_token = args.operator_token;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.worker_threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    let runtime = runtime.enable_all().build()?;
     runtime.block_on(server::serve(config, Arc::new(SystemClock), None, shutdown_signal()))?;
     Ok(())
 }
