@@ -12,6 +12,7 @@ use domain::search::ClinicIndex;
 use domain::time::seoul_date;
 use jiff::Timestamp;
 use jiff::civil::Weekday;
+use std::sync::{Arc, RwLock};
 use store::{AdminStore, ClinicRecord, ReadStore};
 
 pub const RULES_SETTING: &str = "eligibility_rules";
@@ -21,8 +22,30 @@ pub struct World {
     pub clinics: Vec<Clinic>,
     pub regions: Regions,
     pub index: ClinicIndex,
-    pub rules: Rules,
+    /// Replaced whole when an operator uploads a priority list; readers keep the one they took.
+    rules: RwLock<Arc<Rules>>,
     pub schedules: Schedules,
+}
+
+impl World {
+    pub fn rules(&self) -> Arc<Rules> {
+        Arc::clone(&self.rules.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Changes the rules and stores them; the change is visible once stored.
+    pub fn update_rules(
+        &self,
+        store: &impl AdminStore,
+        change: impl FnOnce(&mut Rules),
+    ) -> Result<Arc<Rules>, StartError> {
+        let mut current = self.rules.write().unwrap_or_else(|p| p.into_inner());
+        let mut rules = Rules::clone(&current);
+        change(&mut rules);
+        let json = serde_json::to_string(&rules).map_err(|e| StartError::Settings(e.to_string()))?;
+        store.put_setting(RULES_SETTING, &json)?;
+        *current = Arc::new(rules);
+        Ok(Arc::clone(&current))
+    }
 }
 
 /// On first start with `--demo`: Korea's 13,280 clinics and cohorts placed around `now`.
@@ -75,7 +98,7 @@ pub fn load(
         index: ClinicIndex::new(&clinics),
         regions: Regions::korea(),
         clinics,
-        rules,
+        rules: RwLock::new(Arc::new(rules)),
         schedules,
     };
     Ok((world, ledger))

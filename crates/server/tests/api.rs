@@ -195,3 +195,49 @@ async fn health_metrics_and_openapi_are_served() {
     let (status, error) = server.get("/api/v1/nothing-here", None).await;
     assert_eq!((status, error["error"].as_str()), (404, Some("not_found")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_priority_list_lets_its_members_book_whatever_their_birth_year() {
+    let server = TestServer::start(small_world()).await;
+    let nurse = server.login("김간호", "850505-2000001").await;
+    let (_, before) = server.get("/api/v1/eligibility", Some(&nurse)).await;
+    assert_eq!(before["code"], "not_yet", "{before}");
+
+    let upload = |rrns: Vec<&str>| {
+        server
+            .http
+            .post(server.url("/api/v1/admin/priority-lists"))
+            .bearer_auth(common::OPERATOR_TOKEN)
+            .json(&json!({
+                "name_ko": "보건의료인", "name_en": "Health workers",
+                "opens_at": "2021-07-19T00:00:00Z", "closes_at": "2021-07-31T00:00:00Z",
+                "rrns": rrns,
+            }))
+            .send()
+    };
+    // One bad line refuses the whole upload and names the line, without echoing the number.
+    let refused = upload(vec!["850505-2000001", "851332-1000000"]).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!((error["error"].as_str(), error["detail"]["line"].as_u64()), (Some("rrn_birth_date"), Some(2)));
+    assert!(!error.to_string().contains("851332"));
+    let (_, unchanged) = server.get("/api/v1/eligibility", Some(&nurse)).await;
+    assert_eq!(unchanged["code"], "not_yet");
+
+    let added = upload(vec!["850505-2000001", "900101-1000001"]).await.unwrap();
+    assert_eq!(added.status().as_u16(), 201);
+    let (_, after) = server.get("/api/v1/eligibility", Some(&nurse)).await;
+    assert_eq!(after["code"], "eligible", "{after}");
+    assert_eq!(after["via"]["priority_list"], 1);
+    let (status, _) = server.post("/api/v1/bookings", Some(&nurse), booking_body(0, "2021-08-16", 9, "pfizer"), None).await;
+    assert_eq!(status, 201);
+
+    let not_operator = server
+        .http
+        .post(server.url("/api/v1/admin/priority-lists"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_operator.status().as_u16(), 401);
+}

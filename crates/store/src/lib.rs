@@ -73,3 +73,10 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Durable when it returns.
     fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool>;
 }
+
+/// Members of uploaded priority lists (care workers, teachers, …), by RRN hash.
+pub trait PriorityStore: Send + Sync + 'static {
+    /// Adds members in one transaction; returns how many were new.
+    fn add_priority_members(&self, list_id: u32, rrn_hashes: &[[u8; 32]]) -> Result<u64>;
+    fn priority_lists_of(&self, rrn_hash: &[u8; 32]) -> Result<Vec<u32>>;
+}

@@ -9,7 +9,7 @@ use domain::product::{Product, Schedules};
 use jiff::civil::{date, Date};
 use std::sync::Arc;
 use store::writer::{Command, Outcome, Refusal, Writer, WriterConfig};
-use store::{AdminStore, ClinicRecord, OutboxMessage, QueueStore, ReadStore, WriteBackend};
+use store::{AdminStore, ClinicRecord, OutboxMessage, PriorityStore, QueueStore, ReadStore, WriteBackend};
 
 const TODAY: Date = date(2021, 7, 19);
 
@@ -58,7 +58,7 @@ fn run(writer: &Writer, command: Command) -> Outcome {
 /// A backend under test: a fresh, empty database each call, reopenable by `reopen`.
 pub trait Harness {
     type W: WriteBackend;
-    type R: ReadStore + AdminStore + QueueStore;
+    type R: ReadStore + AdminStore + QueueStore + PriorityStore;
     fn fresh() -> Self;
     fn open(&self) -> (Self::W, Self::R);
 }
@@ -266,6 +266,18 @@ pub fn queue_records_only_move_forward<H: Harness>() {
     assert_eq!(store.current_queue().unwrap(), Some((2, "{\"q\":2}".to_string())));
 }
 
+pub fn priority_members_are_found_by_hash<H: Harness>() {
+    let h = H::fresh();
+    let (_backend, store) = h.open();
+    assert_eq!(store.add_priority_members(1, &[[1; 32], [2; 32], [1; 32]]).unwrap(), 2);
+    assert_eq!(store.add_priority_members(2, &[[2; 32]]).unwrap(), 1);
+    assert_eq!(store.priority_lists_of(&[1; 32]).unwrap(), vec![1]);
+    let mut both = store.priority_lists_of(&[2; 32]).unwrap();
+    both.sort_unstable();
+    assert_eq!(both, vec![1, 2]);
+    assert!(store.priority_lists_of(&[3; 32]).unwrap().is_empty());
+}
+
 #[macro_export]
 macro_rules! conformance_suite {
     ($harness:ty) => {
@@ -277,6 +289,7 @@ macro_rules! conformance_suite {
         #[test] fn notifications_commit_with_the_booking() { $crate::notifications_commit_with_the_booking::<$harness>() }
         #[test] fn cancel_and_change_are_stored() { $crate::cancel_and_change_are_stored::<$harness>() }
         #[test] fn a_reopened_store_rebuilds_the_same_ledger() { $crate::a_reopened_store_rebuilds_the_same_ledger::<$harness>() }
+        #[test] fn priority_members_are_found_by_hash() { $crate::priority_members_are_found_by_hash::<$harness>() }
         #[test] fn queue_records_only_move_forward() { $crate::queue_records_only_move_forward::<$harness>() }
         #[test] fn concurrent_bookings_never_overbook() { $crate::concurrent_bookings_never_overbook::<$harness>() }
     };

@@ -1,6 +1,6 @@
 //! Booking, reading, cancelling and changing appointments, for oneself or a family member.
 
-use super::eligibility::{birth_date_of, require_eligible};
+use super::eligibility::{person_record, require_eligible};
 use super::identity::{parse_claim, seal_contact};
 use super::{ApiJson, Authenticated, read};
 use crate::AppState;
@@ -190,9 +190,9 @@ pub async fn create(
     let now = state.clock.now();
     let (person, recipient) = match &body.family {
         None => {
-            let birth_date = birth_date_of(&state, actor).await?;
-            require_eligible(&state, actor, birth_date).await?;
-            (actor, sealed_contact_of(&state, actor).await?)
+            let record = person_record(&state, actor).await?;
+            require_eligible(&state, actor, record.birth_date, record.rrn_hash).await?;
+            (actor, record.sealed)
         }
         Some(family) => {
             let own_phone = || async {
@@ -206,8 +206,9 @@ pub async fn create(
             let claim = parse_claim(&family.name, &family.rrn, &phone, &state)?;
             let sealed = seal_contact(&state, &claim.name, &claim.phone);
             let birth_date = claim.rrn.birth_date();
+            let rrn_hash = claim.rrn.keyed_hash(state.secrets.rrn_key()).0;
             let ensure = Command::EnsurePerson {
-                rrn_hash: claim.rrn.keyed_hash(state.secrets.rrn_key()).0,
+                rrn_hash,
                 birth_date,
                 sealed: sealed.clone(),
             };
@@ -221,7 +222,7 @@ pub async fn create(
                     "To book for yourself, leave out the family member.",
                 ));
             }
-            require_eligible(&state, id, birth_date).await?;
+            require_eligible(&state, id, birth_date, rrn_hash).await?;
             (id, sealed)
         }
     };

@@ -7,13 +7,19 @@ use crate::error::ApiError;
 use axum::Json;
 use axum::extract::State;
 use domain::booking::{DoseStatus, PersonId};
-use domain::eligibility::{Decision, PersonFacts, Via, decide};
+use domain::eligibility::{Decision, ListId, PersonFacts, Via, decide};
 use jiff::civil::Date;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// What the server knows about a person that eligibility depends on.
-pub async fn facts(state: &Arc<AppState>, person: PersonId, birth_date: Date) -> Result<PersonFacts, ApiError> {
+pub async fn facts(
+    state: &Arc<AppState>,
+    person: PersonId,
+    birth_date: Date,
+    rrn_hash: [u8; 32],
+) -> Result<PersonFacts, ApiError> {
+    let lists = read(state, move |r| store::PriorityStore::priority_lists_of(r, &rrn_hash)).await?;
     let bookings = read(state, move |r| store::ReadStore::bookings_of(r, person)).await?;
     let own = bookings.iter().filter(|b| b.person == person);
     let (mut booked, mut vaccinated) = (false, false);
@@ -23,7 +29,7 @@ pub async fn facts(state: &Arc<AppState>, person: PersonId, birth_date: Date) ->
     }
     Ok(PersonFacts {
         birth_date,
-        priority_lists: Vec::new(),
+        priority_lists: lists.into_iter().map(ListId).collect(),
         already_booked: booked,
         already_vaccinated: vaccinated,
     })
@@ -60,11 +66,12 @@ pub async fn require_eligible(
     state: &Arc<AppState>,
     person: PersonId,
     birth_date: Date,
+    rrn_hash: [u8; 32],
 ) -> Result<(), ApiError> {
-    let mut facts = facts(state, person, birth_date).await?;
+    let mut facts = facts(state, person, birth_date, rrn_hash).await?;
     // An existing booking is reported by the writer, with its id; eligibility judges the window.
     facts.already_booked = false;
-    let decision = decide(&facts, &state.world.rules, state.clock.now());
+    let decision = decide(&facts, &state.world.rules(), state.clock.now());
     if decision.is_eligible() {
         return Ok(());
     }
@@ -77,10 +84,9 @@ pub async fn require_eligible(
     .with_detail(decision_json(&decision)))
 }
 
-pub async fn birth_date_of(state: &Arc<AppState>, person: PersonId) -> Result<Date, ApiError> {
+pub async fn person_record(state: &Arc<AppState>, person: PersonId) -> Result<store::PersonRecord, ApiError> {
     read(state, move |r| store::ReadStore::person(r, person))
         .await?
-        .map(|p| p.birth_date)
         .ok_or_else(ApiError::unauthenticated)
 }
 
@@ -88,9 +94,9 @@ pub async fn mine(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
 ) -> Result<Json<Value>, ApiError> {
-    let birth_date = birth_date_of(&state, session.person).await?;
-    let facts = facts(&state, session.person, birth_date).await?;
-    let decision = decide(&facts, &state.world.rules, state.clock.now());
+    let record = person_record(&state, session.person).await?;
+    let facts = facts(&state, session.person, record.birth_date, record.rrn_hash).await?;
+    let decision = decide(&facts, &state.world.rules(), state.clock.now());
     Ok(Json(decision_json(&decision)))
 }
 

@@ -1,6 +1,7 @@
 //! The versioned JSON API. One module per resource; this one wires them together and holds the
 //! extractors they share.
 
+mod admin;
 mod bookings;
 mod clinics;
 mod eligibility;
@@ -48,6 +49,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/queue/exchange", post(queue::exchange))
         .route("/api/v1/admin/queue", get(queue::admin_queue))
         .route("/api/v1/admin/openings", post(queue::admin_open))
+        .route("/api/v1/admin/priority-lists", post(admin::add_priority_list))
         .route("/wait", get(queue::wait_page))
         .merge(booking_side)
         .fallback(system::not_found)

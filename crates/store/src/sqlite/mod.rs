@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
 //! transaction survives `kill -9` and power loss.
 
+mod priority;
 mod queue;
 mod rows;
 
@@ -18,7 +19,8 @@ use std::sync::{Arc, Mutex};
 
 const SCHEMA_V1: &str = include_str!("schema.sql");
 const SCHEMA_V2: &str = include_str!("schema_v2.sql");
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_V3: &str = include_str!("schema_v3.sql");
+const SCHEMA_VERSION: i64 = 3;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -68,7 +70,6 @@ fn connect(path: &Path) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     // WAL lets readers run beside the writer; FULL syncs the WAL on every commit (B3).
-    conn.pragma_update(None, "page_size", 8192)?; // HACK
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
@@ -85,7 +86,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             known: SCHEMA_VERSION,
         });
     }
-    for (target, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+    for (target, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)] {
         if version < target {
             let tx = conn.transaction()?;
             tx.execute_batch(sql)?;
