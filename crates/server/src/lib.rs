@@ -41,6 +41,8 @@ pub struct Config {
     pub gate: waiting::GateConfig,
     /// Bearer token for operator endpoints; generated into the data directory when absent.
     pub operator_token: Option<String>,
+    /// An opening to hold (from `--opening FILE`); kept as is across restarts.
+    pub opening: Option<waiting::OpeningSpec>,
 }
 
 impl Config {
@@ -56,6 +58,7 @@ impl Config {
             deliver_notifications: true,
             gate: waiting::GateConfig::default(),
             operator_token: None,
+            opening: None,
         }
     }
 }
@@ -119,6 +122,14 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     let queue_store: Arc<dyn store::QueueStore> = reader.clone();
     let now_ms = now.as_millisecond().max(0) as u64;
     let gate = Arc::new(waiting::Gate::open(queue_store, keyring, config.gate, now_ms)?);
+    if let Some(spec) = config.opening {
+        let scheduled = gate
+            .ensure_opening(spec, now_ms)
+            .map_err(|e| StartError::Settings(format!("the configured opening: {e}")))?;
+        if let Some(queue) = scheduled {
+            tracing::info!(queue = queue.0, "configured opening scheduled");
+        }
+    }
     let operator = operator::OperatorToken::load_or_create(&config.data_dir, config.operator_token.clone(), &mut rng)?;
     Ok(Arc::new(AppState {
         gate,

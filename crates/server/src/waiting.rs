@@ -275,6 +275,41 @@ impl Gate {
     }
 }
 
+/// An opening as operators write it (API body or `--opening FILE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub struct OpeningSpec {
+    pub prequeue_starts_at: jiff::Timestamp,
+    pub opens_at: jiff::Timestamp,
+    pub max_active: u32,
+    pub pass_ttl_minutes: Option<u64>,
+}
+
+impl OpeningSpec {
+    pub fn to_opening(self, queue: QueueId) -> Result<Opening, queue::ConfigError> {
+        let ms = |t: jiff::Timestamp| t.as_millisecond().max(0) as u64;
+        let ttl_ms = self.pass_ttl_minutes.unwrap_or(30).saturating_mul(60_000);
+        Opening::new(queue, ms(self.prequeue_starts_at), ms(self.opens_at), self.max_active, ttl_ms)
+    }
+}
+
+impl Gate {
+    /// Schedules `spec` as a new queue unless the current queue already is that opening (so a
+    /// restart with the same configuration file keeps the queue and every ticket in it).
+    pub fn ensure_opening(&self, spec: OpeningSpec, now_ms: u64) -> Result<Option<QueueId>, GateError> {
+        let current = self.opening();
+        let wanted = spec
+            .to_opening(current.queue())
+            .map_err(|e| GateError::Storage(e.to_string()))?;
+        if wanted == current {
+            return Ok(None);
+        }
+        let queue = QueueId(current.queue().0 + 1);
+        let opening = spec.to_opening(queue).map_err(|e| GateError::Storage(e.to_string()))?;
+        self.schedule(opening, now_ms)?;
+        Ok(Some(queue))
+    }
+}
+
 fn save(store: &dyn QueueStore, state: &QueueState, now_ms: u64) -> Result<(), GateError> {
     let record = state.record();
     let json = serde_json::to_string(record).map_err(|e| GateError::Storage(e.to_string()))?;
@@ -391,6 +426,36 @@ mod tests {
         assert_eq!(rate.per_second(), 1000);
         rate.count(9_000);
         assert_eq!(rate.per_second(), 1, "a quiet gap forgets the old rate");
+    }
+
+    #[test]
+    fn a_configured_opening_survives_restarts_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_writer, reader) = store::sqlite::open(&dir.path().join("yeyak.db")).unwrap();
+        let store: Arc<dyn QueueStore> = Arc::new(reader);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let spec = OpeningSpec {
+            prequeue_starts_at: "2021-07-19T10:30:00Z".parse().unwrap(),
+            opens_at: "2021-07-19T11:00:00Z".parse().unwrap(),
+            max_active: 300,
+            pass_ttl_minutes: None,
+        };
+        let now = 1_626_000_000_000;
+        let open = |rng: &mut rand::rngs::StdRng| {
+            let keyring = load_keyring(dir.path(), 1, rng).unwrap();
+            Gate::open(Arc::clone(&store), keyring, GateConfig::default(), now).unwrap()
+        };
+        let gate = open(&mut rng);
+        assert_eq!(gate.queue_id(), QueueId(1), "a fresh database starts free-flowing");
+        assert_eq!(gate.ensure_opening(spec, now).unwrap(), Some(QueueId(2)));
+        let (ticket, _) = gate.arrive(now, SessionId([9; 16])).unwrap();
+        drop(gate);
+
+        let gate = open(&mut rng);
+        assert_eq!(gate.ensure_opening(spec, now).unwrap(), None, "same file, same queue");
+        assert!(gate.status(now, &ticket).is_ok(), "tickets survive the restart");
+        let changed = OpeningSpec { max_active: 400, ..spec };
+        assert_eq!(gate.ensure_opening(changed, now).unwrap(), Some(QueueId(3)));
     }
 
     #[test]

@@ -44,6 +44,10 @@ struct ServeArgs {
     /// Status polls per second the whole waiting room may cause, however long the queue.
     #[arg(long, env = "YEYAK_POLL_BUDGET", default_value_t = 20_000.0)]
     poll_budget: f64,
+    /// A JSON file defining the opening to hold: {"prequeue_starts_at", "opens_at" (RFC 3339),
+    /// "max_active", "pass_ttl_minutes"}. Restarting with the same file keeps the same queue.
+    #[arg(long, env = "YEYAK_OPENING")]
+    opening: Option<PathBuf>,
     /// Bearer token for operator endpoints (default: generated into DATA_DIR/operator.token).
     #[arg(long, env = "YEYAK_OPERATOR_TOKEN", hide_env_values = true)]
     operator_token: Option<String>,
@@ -71,6 +75,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.gate.max_active = args.max_active;
     config.gate.poll_budget_per_s = args.poll_budget;
     config.operator_token = args.operator_token;
+    if let Some(path) = &args.opening {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the opening file {}: {e}", path.display()))?;
+        config.opening = Some(
+            serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("the opening file {} is not valid: {e}", path.display()))?,
+        );
+    }
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = args.worker_threads {
         runtime.worker_threads(threads.max(1));

@@ -14,8 +14,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use queue::{Exchange, Opening, QueueId, SessionId, Status, TokenError};
-use serde::Deserialize;
+use queue::{Exchange, QueueId, SessionId, Status, TokenError};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
@@ -211,24 +210,15 @@ pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Jso
     }))
 }
 
-#[derive(Deserialize)]
-pub struct OpeningRequest {
-    prequeue_starts_at: jiff::Timestamp,
-    opens_at: jiff::Timestamp,
-    max_active: u32,
-    pass_ttl_minutes: Option<u64>,
-}
-
 /// Schedules a new opening: a new queue whose pre-queue starts and opens at the given instants.
 pub async fn admin_open(
     State(state): State<Arc<AppState>>,
     _: Operator,
-    ApiJson(body): ApiJson<OpeningRequest>,
+    ApiJson(body): ApiJson<crate::waiting::OpeningSpec>,
 ) -> Result<Response, ApiError> {
-    let ms = |t: jiff::Timestamp| t.as_millisecond().max(0) as u64;
     let queue = QueueId(state.gate.queue_id().0 + 1);
-    let ttl_ms = body.pass_ttl_minutes.unwrap_or(30).saturating_mul(60_000);
-    let opening = Opening::new(queue, ms(body.prequeue_starts_at), ms(body.opens_at), body.max_active, ttl_ms)
+    let opening = body
+        .to_opening(queue)
         .map_err(|e| ApiError::bad_request(e.code(), e.code(), format!("Invalid opening: {e}")))?;
     state.gate.schedule(opening, now_ms(&state)).map_err(gate_error)?;
     tracing::info!(queue = queue.0, "opening scheduled");
