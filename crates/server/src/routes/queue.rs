@@ -261,10 +261,10 @@ pub async fn wait_page(
     let html = crate::pages::waiting(&status_json(&state, &status), english, pass.is_some());
     let refresh_s = status.poll_after_ms().div_ceil(1000).max(1);
     let mut response = Html(html).into_response();
-    if pass.is_none() {
-        if let Ok(value) = HeaderValue::from_str(&refresh_s.to_string()) {
-            response.headers_mut().insert("refresh", value);
-        }
+    if pass.is_none()
+        && let Ok(value) = HeaderValue::from_str(&refresh_s.to_string())
+    {
+        response.headers_mut().insert("refresh", value);
     }
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(session) = fresh {
