@@ -31,7 +31,9 @@ pub struct Calendar {
 
 impl Calendar {
     pub fn index(&self, day: Date) -> Option<usize> {
-        let offset = self.first.until(day).ok()?.get_days();
+        // Plain day arithmetic: this runs several times per booking on the writer's hot path,
+        // where `Date::until` (a general span computation) was a visible cost.
+        let offset = epoch_day(day) - epoch_day(self.first);
         (0..i32::from(self.days))
             .contains(&offset)
             .then_some(offset as usize)
@@ -47,6 +49,51 @@ impl Calendar {
         self.day(usize::from(self.days) - 1)
     }
 }
+
+/// Days from 1970-01-01 to `day` (Howard Hinnant's `days_from_civil`).
+fn epoch_day(day: Date) -> i32 {
+    let (y, m, d) = (
+        i32::from(day.year()),
+        i32::from(day.month()),
+        i32::from(day.day()),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// For each first-dose band, every band of the day ordered nearest first (ties: the earlier),
+/// so the dose-2 search does not build and sort this list on every booking.
+const NEAREST_BANDS: [[u8; BANDS_PER_DAY]; BANDS_PER_DAY] = {
+    let mut table = [[0; BANDS_PER_DAY]; BANDS_PER_DAY];
+    let mut from = 0;
+    while from < BANDS_PER_DAY {
+        // Distance 0, then 1 before, 1 after, 2 before, 2 after, …
+        let mut n = 0;
+        let mut distance = 0;
+        while n < BANDS_PER_DAY {
+            if distance == 0 {
+                table[from][n] = FIRST_HOUR + from as u8;
+                n += 1;
+            } else {
+                if from >= distance {
+                    table[from][n] = FIRST_HOUR + (from - distance) as u8;
+                    n += 1;
+                }
+                if from + distance < BANDS_PER_DAY {
+                    table[from][n] = FIRST_HOUR + (from + distance) as u8;
+                    n += 1;
+                }
+            }
+            distance += 1;
+        }
+        from += 1;
+    }
+    table
+};
 
 /// Whether a clinic with these hours vaccinates on `day` in the band starting at `hour`.
 pub fn is_open(hours: &Hours, day: Date, hour: u8) -> bool {
@@ -77,12 +124,21 @@ pub struct Availability {
 
 impl Availability {
     fn band_cell(&self, clinic: ClinicId, day: Date, hour: u8) -> Option<usize> {
-        let (c, d, b) = (clinic.index(), self.calendar.index(day)?, band_index(hour)?);
+        self.band_cell_at(clinic, self.calendar.index(day)?, hour)
+    }
+
+    /// The band cell for the `d`-th day of the calendar (`d` within it).
+    fn band_cell_at(&self, clinic: ClinicId, d: usize, hour: u8) -> Option<usize> {
+        let (c, b) = (clinic.index(), band_index(hour)?);
         (c < self.clinics).then_some((c * usize::from(self.calendar.days) + d) * BANDS_PER_DAY + b)
     }
 
     fn supply_cell(&self, clinic: ClinicId, day: Date, product: Product) -> Option<usize> {
-        let (c, d) = (clinic.index(), self.calendar.index(day)?);
+        self.supply_cell_at(clinic, self.calendar.index(day)?, product)
+    }
+
+    fn supply_cell_at(&self, clinic: ClinicId, d: usize, product: Product) -> Option<usize> {
+        let c = clinic.index();
         (c < self.clinics).then_some(
             (c * usize::from(self.calendar.days) + d) * Product::ALL.len() + product.index(),
         )
@@ -417,24 +473,32 @@ impl Ledger {
             .day
             .checked_add(i32::from(interval_days).days())
             .ok()?;
-        let mut hours: Vec<u8> = (FIRST_HOUR..END_HOUR).collect();
-        hours.sort_by_key(|h| (h.abs_diff(first.hour), *h));
-        (0..=SECOND_DOSE_MAX_DELAY_DAYS)
-            .filter_map(|delay| earliest.checked_add(delay.days()).ok())
-            .flat_map(|day| hours.iter().map(move |&hour| (day, hour)))
-            .map(|(day, hour)| Appointment {
-                day,
-                hour,
-                ..*first
-            })
-            .find(|candidate| {
-                self.availability.bookable(
-                    candidate.clinic,
-                    candidate.day,
-                    candidate.hour,
-                    candidate.product,
-                ) > 0
-            })
+        let hours = &NEAREST_BANDS[band_index(first.hour)?];
+        let availability = &*self.availability;
+        let calendar = availability.calendar;
+        // Walk calendar indices rather than dates: no date arithmetic per candidate day.
+        let start = epoch_day(earliest) - epoch_day(calendar.first);
+        let (delay, hour) = (0..=SECOND_DOSE_MAX_DELAY_DAYS).find_map(|delay| {
+            let d = usize::try_from(start + delay)
+                .ok()
+                .filter(|&d| d < usize::from(calendar.days))?;
+            // A day without a dose of the product left has no place in any band.
+            let supply = availability.supply_cell_at(first.clinic, d, first.product)?;
+            if availability.supply_left[supply].load(Ordering::Relaxed) <= 0 {
+                return None;
+            }
+            let hour = hours.iter().copied().find(|&hour| {
+                availability
+                    .band_cell_at(first.clinic, d, hour)
+                    .is_some_and(|cell| availability.band_left[cell].load(Ordering::Relaxed) > 0)
+            })?;
+            Some((delay, hour))
+        })?;
+        Some(Appointment {
+            day: earliest.checked_add(delay.days()).ok()?,
+            hour,
+            ..*first
+        })
     }
 
     fn try_take(&mut self, appointment: &Appointment) -> Result<(), BookingError> {

@@ -61,13 +61,32 @@ pub struct Recorded {
 /// One write, applied inside the writer's transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    InsertPerson { person: PersonRecord, now_ms: i64 },
+    InsertPerson {
+        person: PersonRecord,
+        now_ms: i64,
+    },
     /// Inserts the booking or replaces the stored row with this state.
-    PutBooking { booking: Booking, now_ms: i64 },
-    Record { actor: PersonId, key: String, recorded: Recorded, now_ms: i64 },
-    Enqueue { message: OutboxMessage, now_ms: i64 },
-    MarkDelivered { outbox_id: u64, now_ms: i64 },
-    MarkAttempted { outbox_id: u64 },
+    PutBooking {
+        booking: Booking,
+        now_ms: i64,
+    },
+    Record {
+        actor: PersonId,
+        key: String,
+        recorded: Recorded,
+        now_ms: i64,
+    },
+    Enqueue {
+        message: OutboxMessage,
+        now_ms: i64,
+    },
+    MarkDelivered {
+        outbox_id: u64,
+        now_ms: i64,
+    },
+    MarkAttempted {
+        outbox_id: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,4 +108,61 @@ pub struct AuditReport {
     /// product's interval after it.
     pub inconsistent_second_doses: Vec<BookingId>,
     pub active_bookings: u64,
+}
+
+/// Days from 1970-01-01 to `day`: how backends store days (compact, ordered, and the distance
+/// between two days is a subtraction). Exact over jiff's whole range.
+pub fn day_number(day: Date) -> i64 {
+    // Howard Hinnant's days_from_civil.
+    let (y, m, d) = (
+        i64::from(day.year()),
+        i64::from(day.month()),
+        i64::from(day.day()),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`day_number`]; `None` outside jiff's range.
+pub fn date_from_day_number(days: i64) -> Option<Date> {
+    // Howard Hinnant's civil_from_days.
+    let z = days.checked_add(719_468)?;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe.checked_add(era.checked_mul(400)?)? + i64::from(m <= 2);
+    Date::new(i16::try_from(y).ok()?, m as i8, d as i8).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::ToSpan;
+
+    #[test]
+    fn day_numbers_round_trip_and_match_the_calendar() {
+        let epoch = jiff::civil::date(1970, 1, 1);
+        assert_eq!(day_number(epoch), 0);
+        let mut day = jiff::civil::date(1899, 12, 25);
+        while day < jiff::civil::date(2101, 3, 5) {
+            let n = day_number(day);
+            assert_eq!(i64::from(epoch.until(day).unwrap().get_days()), n, "{day}");
+            assert_eq!(date_from_day_number(n), Some(day));
+            day = day.checked_add(1.day()).unwrap();
+        }
+        assert_eq!(date_from_day_number(day_number(Date::MIN)), Some(Date::MIN));
+        assert_eq!(date_from_day_number(day_number(Date::MAX)), Some(Date::MAX));
+        assert_eq!(date_from_day_number(day_number(Date::MAX) + 1), None);
+        assert_eq!(date_from_day_number(day_number(Date::MIN) - 1), None);
+        assert_eq!(date_from_day_number(i64::MAX), None);
+        assert_eq!(date_from_day_number(i64::MIN), None);
+    }
 }

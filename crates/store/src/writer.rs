@@ -10,9 +10,9 @@ use crate::{Change, OutboxMessage, PersonRecord, Recorded, StoreError, WriteBack
 use domain::booking::{Appointment, Booking, BookingError, BookingId, PersonId};
 use domain::ledger::{Availability, BookRequest, Ledger};
 use jiff::civil::Date;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::sync::Arc;
 use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, Copy)]
@@ -63,8 +63,12 @@ pub enum Command {
         sealed: Vec<u8>,
     },
     Enqueue(OutboxMessage),
-    MarkDelivered { outbox_id: u64 },
-    MarkAttempted { outbox_id: u64 },
+    MarkDelivered {
+        outbox_id: u64,
+    },
+    MarkAttempted {
+        outbox_id: u64,
+    },
 }
 
 /// Why a booking command produced no booking. Nothing was changed.
@@ -214,7 +218,9 @@ impl<B: WriteBackend> WriterState<B> {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
-            self.stats.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
+            self.stats
+                .queued
+                .fetch_sub(batch.len() as u64, Ordering::Relaxed);
             self.commit_batch(batch);
         }
     }
@@ -272,18 +278,21 @@ impl<B: WriteBackend> WriterState<B> {
                 idempotency_key,
                 notify,
             } => {
-                let fingerprint = format!(
-                    "book:{}:{}:{}:{}:{}:{}",
-                    request.person.0,
-                    request.booked_by.0,
-                    request.first.clinic.0,
-                    request.first.day,
-                    request.first.hour,
-                    request.first.product.code()
-                );
-                self.idempotent(request.booked_by, idempotency_key, fingerprint, notify, now_ms, |l| {
-                    l.book(request)
-                })
+                let fingerprint = || {
+                    fingerprint(
+                        "book",
+                        [request.person.0, request.booked_by.0],
+                        &request.first,
+                    )
+                };
+                self.idempotent(
+                    request.booked_by,
+                    idempotency_key,
+                    fingerprint,
+                    notify,
+                    now_ms,
+                    |l| l.book(request),
+                )
             }
             Command::Cancel {
                 actor,
@@ -291,7 +300,7 @@ impl<B: WriteBackend> WriterState<B> {
                 idempotency_key,
                 notify,
             } => {
-                let fingerprint = format!("cancel:{}", booking.0);
+                let fingerprint = || format!("cancel:{}", booking.0);
                 self.idempotent(actor, idempotency_key, fingerprint, notify, now_ms, |l| {
                     l.cancel(actor, booking)
                 })
@@ -304,14 +313,7 @@ impl<B: WriteBackend> WriterState<B> {
                 idempotency_key,
                 notify,
             } => {
-                let fingerprint = format!(
-                    "change:{}:{}:{}:{}:{}",
-                    booking.0,
-                    first.clinic.0,
-                    first.day,
-                    first.hour,
-                    first.product.code()
-                );
+                let fingerprint = || fingerprint("change", [booking.0], &first);
                 self.idempotent(actor, idempotency_key, fingerprint, notify, now_ms, |l| {
                     l.change(actor, booking, first, today)
                 })
@@ -331,7 +333,8 @@ impl<B: WriteBackend> WriterState<B> {
                     birth_date,
                     sealed,
                 };
-                self.backend.apply(&Change::InsertPerson { person, now_ms })?;
+                self.backend
+                    .apply(&Change::InsertPerson { person, now_ms })?;
                 self.next_person += 1;
                 Ok(Outcome::Person { id, created: true })
             }
@@ -356,7 +359,8 @@ impl<B: WriteBackend> WriterState<B> {
         &mut self,
         actor: PersonId,
         key: Option<String>,
-        fingerprint: String,
+        // Built only when there is a key to record or check: most requests carry none.
+        fingerprint: impl FnOnce() -> String,
         notify: Option<Notify>,
         now_ms: i64,
         operation: impl FnOnce(&mut Ledger) -> Result<Booking, BookingError>,
@@ -364,7 +368,7 @@ impl<B: WriteBackend> WriterState<B> {
         if let Some(key) = &key
             && let Some(first) = self.backend.recorded(actor, key)?
         {
-            return self.replay(first, &fingerprint);
+            return self.replay(first, &fingerprint());
         }
         let result = operation(&mut self.ledger);
         if let Ok(booking) = &result {
@@ -378,7 +382,7 @@ impl<B: WriteBackend> WriterState<B> {
         }
         if let Some(key) = key {
             let recorded = Recorded {
-                fingerprint,
+                fingerprint: fingerprint(),
                 booking: match &result {
                     Ok(booking) => Some(booking.id),
                     Err(BookingError::AlreadyBooked(id)) => Some(*id),
@@ -417,6 +421,27 @@ impl<B: WriteBackend> WriterState<B> {
         };
         Ok(Outcome::Booking(Ok(booking)))
     }
+}
+
+/// What identifies a request for its idempotency key: the operation, its ids and the requested
+/// appointment, the day as its [`day_number`](crate::day_number). One allocation and integers
+/// only (no date formatting): this runs for every keyed request on the writer thread.
+fn fingerprint<const N: usize>(operation: &str, ids: [u64; N], first: &Appointment) -> String {
+    use std::fmt::Write;
+    let mut text = String::with_capacity(48);
+    text.push_str(operation);
+    for id in ids {
+        let _ = write!(text, ":{id}");
+    }
+    let _ = write!(
+        text,
+        ":{}:{}:{}:{}",
+        first.clinic.0,
+        crate::day_number(first.day),
+        first.hour,
+        first.product.code()
+    );
+    text
 }
 
 fn booking_error_from_code(code: &str, booking: Option<BookingId>) -> Option<BookingError> {

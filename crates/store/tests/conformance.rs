@@ -6,10 +6,12 @@ use domain::booking::{Appointment, BookingError, DoseStatus, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::ledger::{BookRequest, Calendar, Ledger};
 use domain::product::{Product, Schedules};
-use jiff::civil::{date, Date};
+use jiff::civil::{Date, date};
 use std::sync::Arc;
 use store::writer::{Command, Outcome, Refusal, Writer, WriterConfig};
-use store::{AdminStore, ClinicRecord, OutboxMessage, PriorityStore, QueueStore, ReadStore, WriteBackend};
+use store::{
+    AdminStore, ClinicRecord, OutboxMessage, PriorityStore, QueueStore, ReadStore, WriteBackend,
+};
 
 const TODAY: Date = date(2021, 7, 19);
 
@@ -21,9 +23,17 @@ fn world() -> Vec<ClinicRecord> {
                 name: format!("테스트 의원 {id}"),
                 kind: ClinicKind::Consigned,
                 municipality: MunicipalityCode(11010 + id * 10),
-                location: GeoPoint { lat: 37.5 + f64::from(id) / 100.0, lon: 127.0 },
+                location: GeoPoint {
+                    lat: 37.5 + f64::from(id) / 100.0,
+                    lon: 127.0,
+                },
                 products: vec![Product::Moderna, Product::Pfizer],
-                hours: Hours { open_hour: 9, close_hour: 18, per_band: 2, saturdays: false },
+                hours: Hours {
+                    open_hour: 9,
+                    close_hour: 18,
+                    per_band: 2,
+                    saturdays: false,
+                },
             },
             daily_doses: vec![(Product::Moderna, 10), (Product::Pfizer, 10)],
         })
@@ -33,9 +43,15 @@ fn world() -> Vec<ClinicRecord> {
 fn ledger_for(clinics: &[ClinicRecord]) -> Ledger {
     let plain: Vec<Clinic> = clinics.iter().map(|c| c.clinic.clone()).collect();
     let supply: Vec<[u32; 4]> = clinics.iter().map(ClinicRecord::daily_supply).collect();
-    Ledger::new(Calendar { first: TODAY, days: 60 }, &plain, Schedules::default(), |c, _| {
-        supply[c.id.index()]
-    })
+    Ledger::new(
+        Calendar {
+            first: TODAY,
+            days: 60,
+        },
+        &plain,
+        Schedules::default(),
+        |c, _| supply[c.id.index()],
+    )
 }
 
 fn book(person: u64, clinic: u32, day: Date, hour: u8) -> Command {
@@ -43,7 +59,12 @@ fn book(person: u64, clinic: u32, day: Date, hour: u8) -> Command {
         request: BookRequest {
             person: PersonId(person),
             booked_by: PersonId(person),
-            first: Appointment { clinic: ClinicId(clinic), day, hour, product: Product::Moderna },
+            first: Appointment {
+                clinic: ClinicId(clinic),
+                day,
+                hour,
+                product: Product::Moderna,
+            },
             today: TODAY,
         },
         idempotency_key: None,
@@ -52,7 +73,12 @@ fn book(person: u64, clinic: u32, day: Date, hour: u8) -> Command {
 }
 
 fn run(writer: &Writer, command: Command) -> Outcome {
-    writer.submit(command, 1_000).unwrap().blocking_recv().unwrap().unwrap()
+    writer
+        .submit(command, 1_000)
+        .unwrap()
+        .blocking_recv()
+        .unwrap()
+        .unwrap()
 }
 
 /// A backend under test: a fresh, empty database each call, reopenable by `reopen`.
@@ -82,7 +108,10 @@ pub fn clinics_round_trip<H: Harness>() {
     assert_eq!(reader.clinics().unwrap(), world());
     reader.put_setting("rules", "{\"a\":1}").unwrap();
     reader.put_setting("rules", "{\"a\":2}").unwrap();
-    assert_eq!(reader.setting("rules").unwrap().as_deref(), Some("{\"a\":2}"));
+    assert_eq!(
+        reader.setting("rules").unwrap().as_deref(),
+        Some("{\"a\":2}")
+    );
     assert_eq!(reader.setting("missing").unwrap(), None);
 }
 
@@ -95,7 +124,12 @@ pub fn a_booking_is_stored_as_acknowledged<H: Harness>() {
     assert_eq!(reader.booking(booking.id).unwrap(), Some(booking));
     assert_eq!(reader.bookings_of(PersonId(7)).unwrap(), vec![booking]);
     assert_eq!(booking.second.unwrap().appointment.day, date(2021, 8, 17));
-    assert_eq!(writer.availability().band_left(ClinicId(1), date(2021, 7, 20), 10), 1);
+    assert_eq!(
+        writer
+            .availability()
+            .band_left(ClinicId(1), date(2021, 7, 20), 10),
+        1
+    );
 }
 
 pub fn refusals_write_nothing<H: Harness>() {
@@ -107,23 +141,37 @@ pub fn refusals_write_nothing<H: Harness>() {
         Outcome::Booking(Err(Refusal::Booking(BookingError::HourNotOpen)))
     );
     assert!(reader.bookings_of(PersonId(7)).unwrap().is_empty());
-    assert_eq!(reader.audit(&Schedules::default()).unwrap().active_bookings, 0);
+    assert_eq!(
+        reader.audit(&Schedules::default()).unwrap().active_bookings,
+        0
+    );
 }
 
 pub fn idempotency_key_returns_the_first_answer<H: Harness>() {
     let h = H::fresh();
     let (writer, reader, _) = start(&h);
     let with_key = |hour: u8| {
-        let Command::Book { request, .. } = book(7, 0, date(2021, 7, 20), hour) else { unreachable!() };
-        Command::Book { request, idempotency_key: Some("k-1".into()), notify: None }
+        let Command::Book { request, .. } = book(7, 0, date(2021, 7, 20), hour) else {
+            unreachable!()
+        };
+        Command::Book {
+            request,
+            idempotency_key: Some("k-1".into()),
+            notify: None,
+        }
     };
     let first = run(&writer, with_key(10));
     let again = run(&writer, with_key(10));
     assert_eq!(first, again);
     assert_eq!(reader.bookings_of(PersonId(7)).unwrap().len(), 1);
-    assert_eq!(run(&writer, with_key(11)), Outcome::Booking(Err(Refusal::KeyReused)));
+    assert_eq!(
+        run(&writer, with_key(11)),
+        Outcome::Booking(Err(Refusal::KeyReused))
+    );
     // Without a key, a second booking is refused as a duplicate, not silently made.
-    let Outcome::Booking(Ok(made)) = first else { panic!() };
+    let Outcome::Booking(Ok(made)) = first else {
+        panic!()
+    };
     assert_eq!(
         run(&writer, book(7, 0, date(2021, 7, 21), 10)),
         Outcome::Booking(Err(Refusal::Booking(BookingError::AlreadyBooked(made.id))))
@@ -138,9 +186,27 @@ pub fn persons_are_unique_by_hash<H: Harness>() {
         birth_date: date(1968, 2, 29),
         sealed: vec![1, 2, 3],
     };
-    let Outcome::Person { id: a, created: true } = run(&writer, ensure(1)) else { panic!() };
-    let Outcome::Person { id: b, created: false } = run(&writer, ensure(1)) else { panic!() };
-    let Outcome::Person { id: c, created: true } = run(&writer, ensure(2)) else { panic!() };
+    let Outcome::Person {
+        id: a,
+        created: true,
+    } = run(&writer, ensure(1))
+    else {
+        panic!()
+    };
+    let Outcome::Person {
+        id: b,
+        created: false,
+    } = run(&writer, ensure(1))
+    else {
+        panic!()
+    };
+    let Outcome::Person {
+        id: c,
+        created: true,
+    } = run(&writer, ensure(2))
+    else {
+        panic!()
+    };
     assert_eq!(a, b);
     assert_ne!(a, c);
     let stored = reader.person(a).unwrap().unwrap();
@@ -160,35 +226,82 @@ pub fn notifications_commit_with_the_booking<H: Harness>() {
             body_en: format!("booking {}", booking.id.0),
         })
     };
-    let Command::Book { request, .. } = book(7, 0, date(2021, 7, 20), 10) else { unreachable!() };
-    run(&writer, Command::Book { request, idempotency_key: None, notify: Some(Box::new(notify)) });
+    let Command::Book { request, .. } = book(7, 0, date(2021, 7, 20), 10) else {
+        unreachable!()
+    };
+    run(
+        &writer,
+        Command::Book {
+            request,
+            idempotency_key: None,
+            notify: Some(Box::new(notify)),
+        },
+    );
     // A refused booking announces nothing.
-    let Command::Book { request, .. } = book(8, 0, date(2021, 7, 25), 10) else { unreachable!() };
-    run(&writer, Command::Book { request, idempotency_key: None, notify: Some(Box::new(notify)) });
+    let Command::Book { request, .. } = book(8, 0, date(2021, 7, 25), 10) else {
+        unreachable!()
+    };
+    run(
+        &writer,
+        Command::Book {
+            request,
+            idempotency_key: None,
+            notify: Some(Box::new(notify)),
+        },
+    );
     let pending = reader.pending_outbox(10).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].message.person, Some(PersonId(7)));
-    run(&writer, Command::MarkDelivered { outbox_id: pending[0].id });
+    run(
+        &writer,
+        Command::MarkDelivered {
+            outbox_id: pending[0].id,
+        },
+    );
     assert!(reader.pending_outbox(10).unwrap().is_empty());
 }
 
 pub fn cancel_and_change_are_stored<H: Harness>() {
     let h = H::fresh();
     let (writer, reader, _) = start(&h);
-    let Outcome::Booking(Ok(booking)) = run(&writer, book(7, 0, date(2021, 7, 20), 10)) else { panic!() };
-    let new_first = Appointment { clinic: ClinicId(2), day: date(2021, 7, 22), hour: 15, product: Product::Moderna };
-    let change = Command::Change {
-        actor: PersonId(7), booking: booking.id, first: new_first, today: TODAY, idempotency_key: None, notify: None,
+    let Outcome::Booking(Ok(booking)) = run(&writer, book(7, 0, date(2021, 7, 20), 10)) else {
+        panic!()
     };
-    let Outcome::Booking(Ok(moved)) = run(&writer, change) else { panic!() };
+    let new_first = Appointment {
+        clinic: ClinicId(2),
+        day: date(2021, 7, 22),
+        hour: 15,
+        product: Product::Moderna,
+    };
+    let change = Command::Change {
+        actor: PersonId(7),
+        booking: booking.id,
+        first: new_first,
+        today: TODAY,
+        idempotency_key: None,
+        notify: None,
+    };
+    let Outcome::Booking(Ok(moved)) = run(&writer, change) else {
+        panic!()
+    };
     assert_eq!(reader.booking(booking.id).unwrap(), Some(moved));
     assert_eq!(moved.second.unwrap().appointment.clinic, ClinicId(2));
-    let cancel = Command::Cancel { actor: PersonId(7), booking: booking.id, idempotency_key: None, notify: None };
-    let Outcome::Booking(Ok(cancelled)) = run(&writer, cancel) else { panic!() };
+    let cancel = Command::Cancel {
+        actor: PersonId(7),
+        booking: booking.id,
+        idempotency_key: None,
+        notify: None,
+    };
+    let Outcome::Booking(Ok(cancelled)) = run(&writer, cancel) else {
+        panic!()
+    };
     let stored = reader.booking(booking.id).unwrap().unwrap();
     assert_eq!(stored, cancelled);
     assert_eq!(stored.first.status, DoseStatus::Cancelled);
-    assert_eq!(reader.audit(&Schedules::default()).unwrap().active_bookings, 0);
+    assert_eq!(
+        reader.audit(&Schedules::default()).unwrap().active_bookings,
+        0
+    );
 }
 
 pub fn a_reopened_store_rebuilds_the_same_ledger<H: Harness>() {
@@ -197,11 +310,19 @@ pub fn a_reopened_store_rebuilds_the_same_ledger<H: Harness>() {
     {
         let (writer, _reader, _) = start(&h);
         for person in 0..6 {
-            if let Outcome::Booking(Ok(b)) = run(&writer, book(person, 0, date(2021, 7, 20), 9 + person as u8 / 2)) {
+            if let Outcome::Booking(Ok(b)) = run(
+                &writer,
+                book(person, 0, date(2021, 7, 20), 9 + person as u8 / 2),
+            ) {
                 made.push(b);
             }
         }
-        let cancel = Command::Cancel { actor: made[5].person, booking: made[5].id, idempotency_key: None, notify: None };
+        let cancel = Command::Cancel {
+            actor: made[5].person,
+            booking: made[5].id,
+            idempotency_key: None,
+            notify: None,
+        };
         run(&writer, cancel);
     }
     let (writer, reader, _) = start(&h);
@@ -210,9 +331,14 @@ pub fn a_reopened_store_rebuilds_the_same_ledger<H: Harness>() {
     }
     let availability = writer.availability();
     assert_eq!(availability.band_left(ClinicId(0), date(2021, 7, 20), 9), 0);
-    assert_eq!(availability.band_left(ClinicId(0), date(2021, 7, 20), 11), 1);
+    assert_eq!(
+        availability.band_left(ClinicId(0), date(2021, 7, 20), 11),
+        1
+    );
     // New bookings never reuse an id, not even a cancelled one's.
-    let Outcome::Booking(Ok(next)) = run(&writer, book(99, 1, date(2021, 7, 20), 9)) else { panic!() };
+    let Outcome::Booking(Ok(next)) = run(&writer, book(99, 1, date(2021, 7, 20), 9)) else {
+        panic!()
+    };
     assert!(next.id > made[5].id);
 }
 
@@ -229,7 +355,9 @@ pub fn concurrent_bookings_never_overbook<H: Harness>() {
                     .filter_map(|i| {
                         let person = t * 100 + i;
                         let hour = 9 + (person % 9) as u8;
-                        let answer = writer.submit(book(person, 0, date(2021, 7, 20), hour), 1).ok()?;
+                        let answer = writer
+                            .submit(book(person, 0, date(2021, 7, 20), hour), 1)
+                            .ok()?;
                         match answer.blocking_recv().ok()?.ok()? {
                             Outcome::Booking(Ok(b)) => Some(b),
                             _ => None,
@@ -239,12 +367,23 @@ pub fn concurrent_bookings_never_overbook<H: Harness>() {
             })
         })
         .collect();
-    let booked: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let booked: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     assert_eq!(booked.len(), 10);
     let audit = reader.audit(&Schedules::default()).unwrap();
     assert_eq!(audit.active_bookings, 10);
-    assert!(audit.per_band.iter().all(|&(_, _, _, n)| n <= 2), "{:?}", audit.per_band);
-    assert!(audit.per_supply.iter().all(|&(_, _, _, n)| n <= 10), "{:?}", audit.per_supply);
+    assert!(
+        audit.per_band.iter().all(|&(_, _, _, n)| n <= 2),
+        "{:?}",
+        audit.per_band
+    );
+    assert!(
+        audit.per_supply.iter().all(|&(_, _, _, n)| n <= 10),
+        "{:?}",
+        audit.per_supply
+    );
     assert!(audit.people_with_two_active.is_empty());
     assert!(audit.inconsistent_second_doses.is_empty());
 }
@@ -259,17 +398,28 @@ pub fn queue_records_only_move_forward<H: Harness>() {
         // A stale node writing an older revision changes nothing.
         assert!(!store.save_queue(1, 2, "{\"r\":2}", 12).unwrap());
         assert!(!store.save_queue(1, 3, "{\"r\":3b}", 12).unwrap());
-        assert_eq!(store.current_queue().unwrap(), Some((1, "{\"r\":3}".to_string())));
+        assert_eq!(
+            store.current_queue().unwrap(),
+            Some((1, "{\"r\":3}".to_string()))
+        );
         assert!(store.save_queue(2, 1, "{\"q\":2}", 13).unwrap());
     }
     let (_backend, store) = h.open();
-    assert_eq!(store.current_queue().unwrap(), Some((2, "{\"q\":2}".to_string())));
+    assert_eq!(
+        store.current_queue().unwrap(),
+        Some((2, "{\"q\":2}".to_string()))
+    );
 }
 
 pub fn priority_members_are_found_by_hash<H: Harness>() {
     let h = H::fresh();
     let (_backend, store) = h.open();
-    assert_eq!(store.add_priority_members(1, &[[1; 32], [2; 32], [1; 32]]).unwrap(), 2);
+    assert_eq!(
+        store
+            .add_priority_members(1, &[[1; 32], [2; 32], [1; 32]])
+            .unwrap(),
+        2
+    );
     assert_eq!(store.add_priority_members(2, &[[2; 32]]).unwrap(), 1);
     assert_eq!(store.priority_lists_of(&[1; 32]).unwrap(), vec![1]);
     let mut both = store.priority_lists_of(&[2; 32]).unwrap();
@@ -281,17 +431,50 @@ pub fn priority_members_are_found_by_hash<H: Harness>() {
 #[macro_export]
 macro_rules! conformance_suite {
     ($harness:ty) => {
-        #[test] fn clinics_round_trip() { $crate::clinics_round_trip::<$harness>() }
-        #[test] fn a_booking_is_stored_as_acknowledged() { $crate::a_booking_is_stored_as_acknowledged::<$harness>() }
-        #[test] fn refusals_write_nothing() { $crate::refusals_write_nothing::<$harness>() }
-        #[test] fn idempotency_key_returns_the_first_answer() { $crate::idempotency_key_returns_the_first_answer::<$harness>() }
-        #[test] fn persons_are_unique_by_hash() { $crate::persons_are_unique_by_hash::<$harness>() }
-        #[test] fn notifications_commit_with_the_booking() { $crate::notifications_commit_with_the_booking::<$harness>() }
-        #[test] fn cancel_and_change_are_stored() { $crate::cancel_and_change_are_stored::<$harness>() }
-        #[test] fn a_reopened_store_rebuilds_the_same_ledger() { $crate::a_reopened_store_rebuilds_the_same_ledger::<$harness>() }
-        #[test] fn priority_members_are_found_by_hash() { $crate::priority_members_are_found_by_hash::<$harness>() }
-        #[test] fn queue_records_only_move_forward() { $crate::queue_records_only_move_forward::<$harness>() }
-        #[test] fn concurrent_bookings_never_overbook() { $crate::concurrent_bookings_never_overbook::<$harness>() }
+        #[test]
+        fn clinics_round_trip() {
+            $crate::clinics_round_trip::<$harness>()
+        }
+        #[test]
+        fn a_booking_is_stored_as_acknowledged() {
+            $crate::a_booking_is_stored_as_acknowledged::<$harness>()
+        }
+        #[test]
+        fn refusals_write_nothing() {
+            $crate::refusals_write_nothing::<$harness>()
+        }
+        #[test]
+        fn idempotency_key_returns_the_first_answer() {
+            $crate::idempotency_key_returns_the_first_answer::<$harness>()
+        }
+        #[test]
+        fn persons_are_unique_by_hash() {
+            $crate::persons_are_unique_by_hash::<$harness>()
+        }
+        #[test]
+        fn notifications_commit_with_the_booking() {
+            $crate::notifications_commit_with_the_booking::<$harness>()
+        }
+        #[test]
+        fn cancel_and_change_are_stored() {
+            $crate::cancel_and_change_are_stored::<$harness>()
+        }
+        #[test]
+        fn a_reopened_store_rebuilds_the_same_ledger() {
+            $crate::a_reopened_store_rebuilds_the_same_ledger::<$harness>()
+        }
+        #[test]
+        fn priority_members_are_found_by_hash() {
+            $crate::priority_members_are_found_by_hash::<$harness>()
+        }
+        #[test]
+        fn queue_records_only_move_forward() {
+            $crate::queue_records_only_move_forward::<$harness>()
+        }
+        #[test]
+        fn concurrent_bookings_never_overbook() {
+            $crate::concurrent_bookings_never_overbook::<$harness>()
+        }
     };
 }
 

@@ -411,3 +411,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn nearest_bands_match_the_sorted_order() {
+    for from in FIRST_HOUR..END_HOUR {
+        let mut expected: Vec<u8> = (FIRST_HOUR..END_HOUR).collect();
+        expected.sort_by_key(|h| (h.abs_diff(from), *h));
+        assert_eq!(
+            NEAREST_BANDS[band_index(from).unwrap()].to_vec(),
+            expected,
+            "from {from}"
+        );
+    }
+}
+
+#[test]
+fn calendar_index_counts_days_across_months_years_and_leap_days() {
+    let calendar = Calendar {
+        first: date(2023, 12, 20),
+        days: 120,
+    };
+    for offset in -400i64..400 {
+        let day = calendar.first.checked_add(offset.days()).unwrap();
+        let expected = (0..120).contains(&offset).then_some(offset as usize);
+        assert_eq!(calendar.index(day), expected, "{day}");
+    }
+    assert_eq!(epoch_day(date(1970, 1, 1)), 0);
+    assert_eq!(epoch_day(date(2000, 3, 1)), 11_017);
+    assert_eq!(epoch_day(date(1969, 12, 31)), -1);
+}

@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
 //! transaction survives `kill -9` and power loss.
 
+mod keys;
 mod priority;
 mod queue;
 mod rows;
@@ -11,8 +12,8 @@ use crate::{
 };
 use domain::booking::{Booking, BookingId, PersonId};
 use domain::product::{Product, Schedules};
-use rows::{booking_from_row, day_from_sql, BOOKING_COLUMNS};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rows::{BOOKING_COLUMNS, booking_from_row, day_from_sql};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,7 +42,8 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
         path: path.to_path_buf(),
         pool: Mutex::new(Vec::new()),
     };
-    Ok((SqliteWriter { conn, open }, reader))
+    let keys = recorded_keys(&conn)?;
+    Ok((SqliteWriter { conn, open, keys }, reader))
 }
 
 /// Checkpoints the WAL every 200 ms while the writer is open. PASSIVE never blocks the writer.
@@ -52,7 +54,8 @@ fn spawn_checkpointer(path: &Path, open: Arc<AtomicBool>) -> Result<()> {
         .spawn(move || {
             while open.load(Ordering::Relaxed) {
                 std::thread::sleep(std::time::Duration::from_millis(200));
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
                     tracing::warn!(%error, "WAL checkpoint failed; stopping checkpoints");
                     return;
                 }
@@ -69,6 +72,11 @@ fn connect(path: &Path) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    // Larger pages than the default 4 KiB: shallower B-trees and fewer page splits for the
+    // writer's index inserts (+5% to +17% bookings/s in `yeyak bench`; 8 KiB gave +4%), at the
+    // price of more WAL bytes for a one-booking commit (~10% slower when idle). Takes effect only
+    // when the file is created, so it must come before the first table (and WAL).
+    conn.pragma_update(None, "page_size", 16_384)?;
     // WAL lets readers run beside the writer; FULL syncs the WAL on every commit (B3).
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -102,6 +110,24 @@ pub struct SqliteWriter {
     conn: Connection,
     /// Cleared on drop, which stops the checkpoint thread.
     open: Arc<AtomicBool>,
+    /// Every idempotency key in the database (and maybe a few more): see [`keys`].
+    keys: keys::KeyFilter,
+}
+
+/// Loads the idempotency keys already recorded into a filter, at open.
+fn recorded_keys(conn: &Connection) -> Result<keys::KeyFilter> {
+    let count: i64 = conn.query_row("SELECT COUNT(*) FROM idempotency", [], |r| r.get(0))?;
+    let mut filter = keys::KeyFilter::with_capacity(2 * count as usize);
+    let mut stmt = conn.prepare("SELECT actor, key FROM idempotency")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let key = row
+            .get_ref(1)?
+            .as_str()
+            .map_err(|e| StoreError::Corrupt(format!("idempotency key: {e}")))?;
+        filter.insert(row.get::<_, i64>(0)? as u64, key);
+    }
+    Ok(filter)
 }
 
 impl Drop for SqliteWriter {
@@ -154,6 +180,7 @@ impl WriteBackend for SqliteWriter {
                 recorded,
                 now_ms,
             } => {
+                self.keys.insert(actor.0, key);
                 self.conn
                     .prepare_cached(
                         "INSERT INTO idempotency (actor, key, fingerprint, booking, error, created_ms)
@@ -201,6 +228,9 @@ impl WriteBackend for SqliteWriter {
     }
 
     fn recorded(&mut self, actor: PersonId, key: &str) -> Result<Option<Recorded>> {
+        if !self.keys.may_contain(actor.0, key) {
+            return Ok(None);
+        }
         let recorded = self
             .conn
             .prepare_cached(

@@ -1,11 +1,14 @@
 //! Conversions between rows and domain values.
 
-use crate::{ClinicRecord, OutboxMessage, OutboxRecord, PersonRecord, Result, StoreError};
+use crate::{
+    ClinicRecord, OutboxMessage, OutboxRecord, PersonRecord, Result, StoreError,
+    date_from_day_number, day_number,
+};
 use domain::booking::{Appointment, Booking, BookingId, Dose, DoseStatus, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::product::Product;
 use jiff::civil::Date;
-use rusqlite::{params, Connection, OptionalExtension, Params, Row};
+use rusqlite::{Connection, OptionalExtension, Params, Row, params};
 
 pub const BOOKING_COLUMNS: &str = "id, person, booked_by, product, d1_clinic, d1_day, d1_hour, \
      d1_status, d2_clinic, d2_day, d2_hour, d2_status";
@@ -15,41 +18,15 @@ fn corrupt(what: impl Into<String>) -> StoreError {
 }
 
 pub fn date_from_sql(text: &str) -> Result<Date> {
-    text.parse().map_err(|_| corrupt(format!("bad date {text:?}")))
+    text.parse()
+        .map_err(|_| corrupt(format!("bad date {text:?}")))
 }
 
-/// A day as stored in the booking table: days since 1970-01-01 (an INTEGER, so index keys are
-/// 2–3 bytes instead of 10, comparisons are integer comparisons, and the dose interval is a
-/// subtraction). In the sqlite shell: `date(d1_day * 86400, 'unixepoch')`.
-pub fn day_to_sql(day: Date) -> i64 {
-    // Howard Hinnant's days_from_civil, exact over the whole proleptic Gregorian calendar.
-    let (y, m, d) = (i64::from(day.year()), i64::from(day.month()), i64::from(day.day()));
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`day_to_sql`].
+/// A day as stored in the booking table: its [`day_number`] (an INTEGER, so index keys are 2–3
+/// bytes instead of 10 and the dose interval is a subtraction). In the sqlite shell:
+/// `date(d1_day * 86400, 'unixepoch')`.
 pub fn day_from_sql(days: i64) -> Result<Date> {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let bad = || corrupt(format!("bad day number {days}"));
-    Date::new(
-        i16::try_from(y).map_err(|_| bad())?,
-        m as i8,
-        d as i8,
-    )
-    .map_err(|_| bad())
+    date_from_day_number(days).ok_or_else(|| corrupt(format!("bad day number {days}")))
 }
 
 fn product_from_sql(code: &str) -> Result<Product> {
@@ -113,11 +90,11 @@ pub fn put_booking(conn: &Connection, b: &Booking, now_ms: i64) -> Result<()> {
         b.booked_by.0 as i64,
         first.product.code(),
         first.clinic.0,
-        day_to_sql(first.day),
+        day_number(first.day),
         first.hour,
         b.first.status.code(),
         second.map(|a| a.clinic.0),
-        second.map(|a| day_to_sql(a.day)),
+        second.map(|a| day_number(a.day)),
         second.map(|a| a.hour),
         b.second.map(|d| d.status.code()),
         now_ms,
@@ -135,7 +112,11 @@ pub fn booking_by_id(conn: &Connection, id: BookingId) -> Result<Option<Booking>
     }
 }
 
-pub fn person_where(conn: &Connection, condition: &str, args: impl Params) -> Result<Option<PersonRecord>> {
+pub fn person_where(
+    conn: &Connection,
+    condition: &str,
+    args: impl Params,
+) -> Result<Option<PersonRecord>> {
     let sql = format!("SELECT id, rrn_hash, birth_date, sealed FROM person WHERE {condition}");
     let raw = conn
         .prepare_cached(&sql)?
@@ -153,7 +134,9 @@ pub fn person_where(conn: &Connection, condition: &str, args: impl Params) -> Re
     };
     Ok(Some(PersonRecord {
         id: PersonId(id as u64),
-        rrn_hash: hash.try_into().map_err(|_| corrupt("rrn hash is not 32 bytes"))?,
+        rrn_hash: hash
+            .try_into()
+            .map_err(|_| corrupt("rrn hash is not 32 bytes"))?,
         birth_date: date_from_sql(&birth_date)?,
         sealed,
     }))
@@ -168,14 +151,19 @@ fn kind_code(kind: ClinicKind) -> &'static str {
 
 pub fn clinics(conn: &Connection) -> Result<Vec<ClinicRecord>> {
     let mut supply: Vec<Vec<(Product, u32)>> = Vec::new();
-    let mut stmt = conn.prepare("SELECT clinic, product, daily_doses FROM clinic_product ORDER BY clinic, product")?;
+    let mut stmt = conn.prepare(
+        "SELECT clinic, product, daily_doses FROM clinic_product ORDER BY clinic, product",
+    )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         let clinic = r.get::<_, i64>(0)? as usize;
         if supply.len() <= clinic {
             supply.resize(clinic + 1, Vec::new());
         }
-        supply[clinic].push((product_from_sql(&r.get::<_, String>(1)?)?, r.get::<_, i64>(2)? as u32));
+        supply[clinic].push((
+            product_from_sql(&r.get::<_, String>(1)?)?,
+            r.get::<_, i64>(2)? as u32,
+        ));
     }
     let mut stmt = conn.prepare(
         "SELECT id, name, kind, municipality, lat, lon, open_hour, close_hour, per_band, saturdays
@@ -197,7 +185,10 @@ pub fn clinics(conn: &Connection) -> Result<Vec<ClinicRecord>> {
                 name: r.get(1)?,
                 kind,
                 municipality: MunicipalityCode(r.get::<_, i64>(3)? as u32),
-                location: GeoPoint { lat: r.get(4)?, lon: r.get(5)? },
+                location: GeoPoint {
+                    lat: r.get(4)?,
+                    lon: r.get(5)?,
+                },
                 products: daily_doses.iter().map(|(p, _)| *p).collect(),
                 hours: Hours {
                     open_hour: r.get::<_, i64>(6)? as u8,
@@ -219,8 +210,9 @@ pub fn insert_clinics(conn: &Connection, clinics: &[ClinicRecord]) -> Result<()>
             "INSERT INTO clinic (id, name, kind, municipality, lat, lon, open_hour, close_hour, per_band, saturdays)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
-        let mut supply_stmt =
-            tx.prepare("INSERT INTO clinic_product (clinic, product, daily_doses) VALUES (?1, ?2, ?3)")?;
+        let mut supply_stmt = tx.prepare(
+            "INSERT INTO clinic_product (clinic, product, daily_doses) VALUES (?1, ?2, ?3)",
+        )?;
         for record in clinics {
             let c = &record.clinic;
             clinic_stmt.execute(params![
@@ -263,26 +255,4 @@ pub fn pending_outbox(conn: &Connection, limit: usize) -> Result<Vec<OutboxRecor
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use jiff::ToSpan;
-
-    #[test]
-    fn day_numbers_round_trip_and_match_the_calendar() {
-        let epoch = jiff::civil::date(1970, 1, 1);
-        assert_eq!(day_to_sql(epoch), 0);
-        let mut day = jiff::civil::date(1899, 12, 25);
-        while day < jiff::civil::date(2101, 3, 5) {
-            let n = day_to_sql(day);
-            assert_eq!(i64::from(epoch.until(day).unwrap().get_days()), n, "{day}");
-            assert_eq!(day_from_sql(n).unwrap(), day);
-            day = day.checked_add(1.day()).unwrap();
-        }
-        assert_eq!(day_from_sql(day_to_sql(Date::MIN)).unwrap(), Date::MIN);
-        assert_eq!(day_from_sql(day_to_sql(Date::MAX)).unwrap(), Date::MAX);
-        assert!(day_from_sql(day_to_sql(Date::MAX) + 1).is_err());
-    }
 }
