@@ -193,7 +193,14 @@ impl Gate {
     }
 
     pub fn status(&self, now_ms: u64, ticket: &str) -> Result<Status, GateError> {
-        Ok(self.room().status(now_ms, ticket)?.1)
+        Ok(self.status_in_queue(now_ms, ticket)?.1)
+    }
+
+    /// A ticket's status and the queue it is in, read under one lock.
+    pub fn status_in_queue(&self, now_ms: u64, ticket: &str) -> Result<(QueueId, Status), GateError> {
+        let room = self.room();
+        let (_, status) = room.status(now_ms, ticket)?;
+        Ok((room.state().opening().queue(), status))
     }
 
     pub fn exchange(&self, now_ms: u64, ticket: &str, session: &SessionId) -> Result<Exchange, GateError> {

@@ -75,23 +75,22 @@ pub fn prefers_english(headers: &HeaderMap) -> bool {
 /// no identifier reaches the metrics).
 async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().to_string();
+    // The matched route shares the router's string: no allocation per request.
+    let route = crate::metrics::Route(request.extensions().get::<MatchedPath>().cloned());
+    let method = crate::metrics::method_label(request.method());
     let response = next.run(request).await;
-    let labels = crate::metrics::RouteLabels {
-        method,
-        route: route.clone(),
-        status: response.status().as_u16(),
-    };
-    state.metrics.requests.get_or_create(&labels).inc();
+    let route = crate::metrics::RouteOnly { route };
     state
         .metrics
         .latency
-        .get_or_create(&crate::metrics::RouteOnly { route })
+        .get_or_create(&route)
         .observe(started.elapsed().as_secs_f64());
+    let labels = crate::metrics::RouteLabels {
+        method,
+        route: route.route,
+        status: response.status().as_u16(),
+    };
+    state.metrics.requests.get_or_create(&labels).inc();
     response
 }
 

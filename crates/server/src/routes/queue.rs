@@ -16,6 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use queue::{Exchange, QueueId, SessionId, Status, TokenError};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,13 +24,18 @@ pub const SESSION_ID_COOKIE: &str = "yeyak_sid";
 pub const TICKET_COOKIE: &str = "yeyak_ticket";
 pub const PASS_COOKIE: &str = "yeyak_pass";
 
-/// A credential from its cookie (browsers) or its `X-Yeyak-…` header (apps).
-fn credential(headers: &HeaderMap, cookie_name: &str, header_name: &str) -> Option<String> {
+/// A credential from its cookie (browsers) or its `X-Yeyak-…` header (apps), borrowed from the
+/// header when it came as one.
+fn credential_ref<'h>(headers: &'h HeaderMap, cookie_name: &str, header_name: &str) -> Option<Cow<'h, str>> {
     headers
         .get(header_name)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| cookie(headers, cookie_name))
+        .map(Cow::Borrowed)
+        .or_else(|| cookie(headers, cookie_name).map(Cow::Owned))
+}
+
+fn credential(headers: &HeaderMap, cookie_name: &str, header_name: &str) -> Option<String> {
+    credential_ref(headers, cookie_name, header_name).map(Cow::into_owned)
 }
 
 fn session_id(headers: &HeaderMap) -> Option<SessionId> {
@@ -90,20 +96,69 @@ pub async fn require_pass(State(state): State<Arc<AppState>>, request: Request, 
     Ok(response)
 }
 
-fn status_json(state: &AppState, status: &Status) -> Value {
-    let queue = state.gate.queue_id().0;
-    let at = |ms: u64| jiff::Timestamp::from_millisecond(ms as i64).map(|t| t.to_string()).ok();
+/// Where a ticket stands, as the API answers it. Serialized straight to bytes on the hot path
+/// (`GET /queue/status`); the fields are in alphabetical order so the bytes are exactly those of
+/// the same fields in a JSON object (whose keys serde_json keeps sorted).
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum StatusBody {
+    Admitted {
+        number: u64,
+        people_ahead: u64,
+        poll_after_ms: u64,
+        position: u64,
+        queue: u32,
+        state: &'static str,
+    },
+    Waiting {
+        eta_seconds: Option<u64>,
+        number: u64,
+        people_ahead: u64,
+        poll_after_ms: u64,
+        position: u64,
+        queue: u32,
+        state: &'static str,
+    },
+    BeforeOpening {
+        opens_at: Option<String>,
+        poll_after_ms: u64,
+        queue: u32,
+        state: &'static str,
+    },
+}
+
+fn status_body(queue: QueueId, status: &Status) -> StatusBody {
+    let queue = queue.0;
     match *status {
         // "number" is the person's place in the whole line (1-based); it never changes.
-        Status::Admitted { rank } => json!({ "queue": queue, "state": "admitted", "number": rank.0 + 1, "position": 0, "people_ahead": 0, "poll_after_ms": 0 }),
-        Status::Waiting { rank, position, people_ahead, eta_ms, poll_after_ms } => json!({
-            "queue": queue, "state": "waiting", "number": rank.0 + 1, "position": position, "people_ahead": people_ahead,
-            "eta_seconds": eta_ms.map(|ms| ms.div_ceil(1000)), "poll_after_ms": poll_after_ms,
-        }),
-        Status::BeforeOpening { opens_at_ms, poll_after_ms } => json!({
-            "queue": queue, "state": "before_opening", "opens_at": at(opens_at_ms), "poll_after_ms": poll_after_ms,
-        }),
+        Status::Admitted { rank } => StatusBody::Admitted {
+            number: rank.0 + 1,
+            people_ahead: 0,
+            poll_after_ms: 0,
+            position: 0,
+            queue,
+            state: "admitted",
+        },
+        Status::Waiting { rank, position, people_ahead, eta_ms, poll_after_ms } => StatusBody::Waiting {
+            eta_seconds: eta_ms.map(|ms| ms.div_ceil(1000)),
+            number: rank.0 + 1,
+            people_ahead,
+            poll_after_ms,
+            position,
+            queue,
+            state: "waiting",
+        },
+        Status::BeforeOpening { opens_at_ms, poll_after_ms } => StatusBody::BeforeOpening {
+            opens_at: jiff::Timestamp::from_millisecond(opens_at_ms as i64).map(|t| t.to_string()).ok(),
+            poll_after_ms,
+            queue,
+            state: "before_opening",
+        },
     }
+}
+
+fn status_json(state: &AppState, status: &Status) -> Value {
+    serde_json::to_value(status_body(state.gate.queue_id(), status)).unwrap_or(Value::Null)
 }
 
 fn set_cookie(response: &mut Response, name: &str, value: &str, max_age_s: u64) {
@@ -150,8 +205,8 @@ pub async fn arrive(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
     Ok(response)
 }
 
-fn ticket_of(headers: &HeaderMap) -> Result<String, ApiError> {
-    credential(headers, TICKET_COOKIE, "x-yeyak-ticket").ok_or_else(|| {
+fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
+    credential_ref(headers, TICKET_COOKIE, "x-yeyak-ticket").ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "ticket_required",
@@ -162,14 +217,19 @@ fn ticket_of(headers: &HeaderMap) -> Result<String, ApiError> {
 }
 
 /// Position, people ahead, ETA and when to ask again. No storage access.
-pub async fn status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let ticket = ticket_of(&headers)?;
-    let status = state.gate.status(now_ms(&state), &ticket).map_err(gate_error)?;
-    let mut response = Json(status_json(&state, &status)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+/// This is the path every waiting person polls, so it allocates little: the ticket is borrowed
+/// from the header and the answer is serialized straight from a small struct into one buffer.
+pub async fn status(State(state): State<Arc<AppState>>, request: Request) -> Result<Response, ApiError> {
+    // The request itself rather than a `HeaderMap` extractor, which would copy every header.
+    let ticket = ticket_of(request.headers())?;
+    let (queue, status) = state.gate.status_in_queue(now_ms(&state), &ticket).map_err(gate_error)?;
+    let mut body = Vec::with_capacity(160);
+    serde_json::to_writer(&mut body, &status_body(queue, &status)).map_err(|_| ApiError::internal())?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ];
+    Ok((headers, body).into_response())
 }
 
 /// An admitted ticket becomes a pass bound to this browser session.
@@ -276,4 +336,38 @@ pub async fn wait_page(
         set_cookie(&mut response, PASS_COOKIE, &pass, ttl_s);
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use queue::Rank;
+
+    /// The status answer is serialized from a struct on the hot path; its bytes must be exactly
+    /// those of the JSON object the other endpoints build from the same fields.
+    #[test]
+    fn status_bytes_match_the_json_object() {
+        let statuses = [
+            Status::Admitted { rank: Rank(41) },
+            Status::Waiting { rank: Rank(7), position: 3, people_ahead: 2, eta_ms: Some(1_001), poll_after_ms: 500 },
+            Status::Waiting { rank: Rank(7), position: 3, people_ahead: 2, eta_ms: None, poll_after_ms: 500 },
+            Status::BeforeOpening { opens_at_ms: 1_626_692_400_000, poll_after_ms: 30_000 },
+        ];
+        let at = |ms: u64| jiff::Timestamp::from_millisecond(ms as i64).map(|t| t.to_string()).ok();
+        for status in statuses {
+            let expected = match status {
+                Status::Admitted { rank } => json!({ "queue": 2, "state": "admitted", "number": rank.0 + 1, "position": 0, "people_ahead": 0, "poll_after_ms": 0 }),
+                Status::Waiting { rank, position, people_ahead, eta_ms, poll_after_ms } => json!({
+                    "queue": 2, "state": "waiting", "number": rank.0 + 1, "position": position, "people_ahead": people_ahead,
+                    "eta_seconds": eta_ms.map(|ms| ms.div_ceil(1000)), "poll_after_ms": poll_after_ms,
+                }),
+                Status::BeforeOpening { opens_at_ms, poll_after_ms } => json!({
+                    "queue": 2, "state": "before_opening", "opens_at": at(opens_at_ms), "poll_after_ms": poll_after_ms,
+                }),
+            };
+            let body = status_body(QueueId(2), &status);
+            assert_eq!(serde_json::to_vec(&body).unwrap(), serde_json::to_vec(&expected).unwrap());
+            assert_eq!(serde_json::to_value(&body).unwrap(), expected);
+        }
+    }
 }
