@@ -189,7 +189,10 @@ impl IdentityStandIn {
             .filter(|p| p.expires_at > now)
             .ok_or(IdentityError::UnknownOrExpired)?;
         if constant_time_eq(pending.code.as_bytes(), code.trim().as_bytes()) {
-            let done = state.pending.remove(&id).ok_or(IdentityError::UnknownOrExpired)?;
+            let done = state
+                .pending
+                .remove(&id)
+                .ok_or(IdentityError::UnknownOrExpired)?;
             return Ok(done.verified);
         }
         pending.attempts += 1;
@@ -243,7 +246,14 @@ pub fn parse_name(input: &str) -> Option<String> {
 
 /// "010-****-5678": what may appear in logs and messages.
 pub fn mask_phone(phone: &str) -> String {
-    let tail: String = phone.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = phone
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("{}-****-{tail}", phone.get(..3).unwrap_or("***"))
 }
 
@@ -269,7 +279,9 @@ mod tests {
         let service = IdentityStandIn::new(IdentityConfig::default(), b"key");
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let challenge = service.start(claim(), at(0), &mut rng).unwrap();
-        let verified = service.verify(challenge.id, &challenge.code, at(10)).unwrap();
+        let verified = service
+            .verify(challenge.id, &challenge.code, at(10))
+            .unwrap();
         assert_eq!(verified.birth_date, jiff::civil::date(1968, 2, 29));
         assert_eq!(verified.masked_rrn, "680229-1******");
         assert_eq!(
@@ -294,11 +306,17 @@ mod tests {
         let service = IdentityStandIn::new(IdentityConfig::default(), b"key");
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let challenge = service.start(claim(), at(0), &mut rng).unwrap();
-        let wrong = if challenge.code == "000000" { "000001" } else { "000000" };
+        let wrong = if challenge.code == "000000" {
+            "000001"
+        } else {
+            "000000"
+        };
         for left in (1..5).rev() {
             assert_eq!(
                 service.verify(challenge.id, wrong, at(1)),
-                Err(IdentityError::WrongCode { attempts_left: left })
+                Err(IdentityError::WrongCode {
+                    attempts_left: left
+                })
             );
         }
         let until = at(1 + 600);

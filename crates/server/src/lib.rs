@@ -6,10 +6,10 @@ pub mod error;
 pub mod identity;
 pub mod metrics;
 pub mod notify;
-pub mod routes;
-pub mod secrets;
 pub mod operator;
 pub mod pages;
+pub mod routes;
+pub mod secrets;
 pub mod session;
 pub mod waiting;
 pub mod world;
@@ -121,7 +121,12 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
     let queue_store: Arc<dyn store::QueueStore> = reader.clone();
     let now_ms = now.as_millisecond().max(0) as u64;
-    let gate = Arc::new(waiting::Gate::open(queue_store, keyring, config.gate, now_ms)?);
+    let gate = Arc::new(waiting::Gate::open(
+        queue_store,
+        keyring,
+        config.gate,
+        now_ms,
+    )?);
     if let Some(spec) = config.opening {
         let scheduled = gate
             .ensure_opening(spec, now_ms)
@@ -130,7 +135,11 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
             tracing::info!(queue = queue.0, "configured opening scheduled");
         }
     }
-    let operator = operator::OperatorToken::load_or_create(&config.data_dir, config.operator_token.clone(), &mut rng)?;
+    let operator = operator::OperatorToken::load_or_create(
+        &config.data_dir,
+        config.operator_token.clone(),
+        &mut rng,
+    )?;
     Ok(Arc::new(AppState {
         gate,
         operator,
@@ -157,11 +166,18 @@ pub async fn serve(
     let state = build(config, clock)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|source| StartError::Listen { addr: listen, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| StartError::Listen { addr: listen, source })?;
-    tokio::spawn(waiting::tick_forever(Arc::clone(&state.gate), Arc::clone(&state.clock)));
+        .map_err(|source| StartError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: listen,
+        source,
+    })?;
+    tokio::spawn(waiting::tick_forever(
+        Arc::clone(&state.gate),
+        Arc::clone(&state.clock),
+    ));
     if state.config.deliver_notifications {
         tokio::spawn(notify::deliver_forever(Arc::clone(&state)));
     }

@@ -106,11 +106,19 @@ impl Metrics {
     pub fn new(writer: Writer) -> Metrics {
         let mut registry = Registry::with_prefix("yeyak");
         let requests = Family::<RouteLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
         let latency = Family::<RouteOnly, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 14))
         });
-        registry.register("http_request_duration_seconds", "Time to answer, by route", latency.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer, by route",
+            latency.clone(),
+        );
         let bookings = Family::<OutcomeLabels, Counter>::default();
         registry.register("bookings", "Booking commands by outcome", bookings.clone());
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
@@ -119,18 +127,58 @@ impl Metrics {
             g
         };
         let queue = QueueGauges::default();
-        registry.register("queue_arrivals", "Tickets issued in the current queue", queue.arrivals.clone());
-        registry.register("queue_waiting", "People waiting in the current queue", queue.queued.clone());
-        registry.register("queue_admitted", "People admitted from the current queue", queue.admitted.clone());
-        registry.register("queue_active", "Admitted people using the booking side", queue.active.clone());
-        registry.register("queue_admission_rate", "Measured admissions per second", queue.admission_rate.clone());
-        registry.register("queue_drain_seconds", "Estimated time to admit everyone waiting", queue.drain_seconds.clone());
+        registry.register(
+            "queue_arrivals",
+            "Tickets issued in the current queue",
+            queue.arrivals.clone(),
+        );
+        registry.register(
+            "queue_waiting",
+            "People waiting in the current queue",
+            queue.queued.clone(),
+        );
+        registry.register(
+            "queue_admitted",
+            "People admitted from the current queue",
+            queue.admitted.clone(),
+        );
+        registry.register(
+            "queue_active",
+            "Admitted people using the booking side",
+            queue.active.clone(),
+        );
+        registry.register(
+            "queue_admission_rate",
+            "Measured admissions per second",
+            queue.admission_rate.clone(),
+        );
+        registry.register(
+            "queue_drain_seconds",
+            "Estimated time to admit everyone waiting",
+            queue.drain_seconds.clone(),
+        );
         Metrics {
             queue,
-            writer_batches: gauge(&mut registry, "writer_batches", "Transactions the writer committed"),
-            writer_commands: gauge(&mut registry, "writer_commands", "Commands the writer executed"),
-            writer_queued: gauge(&mut registry, "writer_queue_depth", "Commands waiting for the writer"),
-            writer_busy: gauge(&mut registry, "writer_busy_refusals", "Commands refused because the writer queue was full"),
+            writer_batches: gauge(
+                &mut registry,
+                "writer_batches",
+                "Transactions the writer committed",
+            ),
+            writer_commands: gauge(
+                &mut registry,
+                "writer_commands",
+                "Commands the writer executed",
+            ),
+            writer_queued: gauge(
+                &mut registry,
+                "writer_queue_depth",
+                "Commands waiting for the writer",
+            ),
+            writer_busy: gauge(
+                &mut registry,
+                "writer_busy_refusals",
+                "Commands refused because the writer queue was full",
+            ),
             registry,
             requests,
             latency,
@@ -141,7 +189,9 @@ impl Metrics {
 
     pub fn count_booking(&self, outcome: &str) {
         self.bookings
-            .get_or_create(&OutcomeLabels { outcome: outcome.to_string() })
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
             .inc();
     }
 
@@ -153,7 +203,10 @@ impl Metrics {
         gauge(&self.queue.admitted, snapshot.admitted);
         gauge(&self.queue.active, snapshot.active.unwrap_or(0));
         self.queue.admission_rate.set(snapshot.admission_rate_per_s);
-        gauge(&self.queue.drain_seconds, snapshot.drain_ms.unwrap_or(0) / 1000);
+        gauge(
+            &self.queue.drain_seconds,
+            snapshot.drain_ms.unwrap_or(0) / 1000,
+        );
         let stats = self.writer.stats();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
         self.writer_batches.set(load(&stats.batches));

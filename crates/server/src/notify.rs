@@ -57,10 +57,14 @@ pub async fn deliver_forever(state: Arc<AppState>) {
             let sent = send_to_file(&state, &record);
             let now_ms = state.clock.now().as_millisecond();
             let command = match sent {
-                Ok(()) => Command::MarkDelivered { outbox_id: record.id },
+                Ok(()) => Command::MarkDelivered {
+                    outbox_id: record.id,
+                },
                 Err(error) => {
                     tracing::warn!(%error, id = record.id, "notification not delivered; will retry");
-                    Command::MarkAttempted { outbox_id: record.id }
+                    Command::MarkAttempted {
+                        outbox_id: record.id,
+                    }
                 }
             };
             if let Err(error) = state.writer.execute(command, now_ms).await {

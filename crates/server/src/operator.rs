@@ -1,9 +1,9 @@
 //! Operator authentication: a bearer token, from configuration or generated at first start into
 //! `DATA_DIR/operator.token` (mode 0600). Roles for clinic staff come with the supply work.
 
+use crate::AppState;
 use crate::StartError;
 use crate::error::ApiError;
-use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -15,15 +15,25 @@ use std::sync::Arc;
 pub struct OperatorToken(String);
 
 impl OperatorToken {
-    pub fn load_or_create(dir: &Path, configured: Option<String>, rng: &mut impl Rng) -> Result<OperatorToken, StartError> {
+    pub fn load_or_create(
+        dir: &Path,
+        configured: Option<String>,
+        rng: &mut impl Rng,
+    ) -> Result<OperatorToken, StartError> {
         if let Some(token) = configured.filter(|t| t.len() >= 16) {
             return Ok(OperatorToken(token));
         }
         let path = dir.join("operator.token");
-        let io = |source| StartError::DataDir { path: path.display().to_string(), source };
+        let io = |source| StartError::DataDir {
+            path: path.display().to_string(),
+            source,
+        };
         match std::fs::read_to_string(&path) {
             Ok(token) if token.trim().len() >= 16 => Ok(OperatorToken(token.trim().to_string())),
-            Ok(_) => Err(StartError::Settings(format!("{} is too short", path.display()))),
+            Ok(_) => Err(StartError::Settings(format!(
+                "{} is too short",
+                path.display()
+            ))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut bytes = [0u8; 24];
                 rng.fill_bytes(&mut bytes);
@@ -54,7 +64,10 @@ pub struct Operator;
 impl FromRequestParts<Arc<AppState>> for Operator {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         match crate::routes::bearer(&parts.headers) {
             Some(token) if state.operator.matches(&token) => Ok(Operator),
             Some(_) => Err(ApiError::forbidden(

@@ -4,7 +4,10 @@
 use serde_json::Value;
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn minutes_text(seconds: u64, english: bool) -> String {
@@ -18,7 +21,11 @@ fn minutes_text(seconds: u64, english: bool) -> String {
 }
 
 pub fn waiting(status: &Value, english: bool, admitted: bool) -> String {
-    let (lang, title) = if english { ("en", "Waiting room") } else { ("ko", "접속 대기 중") };
+    let (lang, title) = if english {
+        ("en", "Waiting room")
+    } else {
+        ("ko", "접속 대기 중")
+    };
     let body = if admitted {
         if english {
             "<h1>It is your turn</h1><p>You may now book. Your pass is valid for 30 minutes.</p>\
@@ -32,13 +39,19 @@ pub fn waiting(status: &Value, english: bool, admitted: bool) -> String {
     } else if status["state"] == "before_opening" {
         let opens = escape(status["opens_at"].as_str().unwrap_or(""));
         if english {
-            format!("<h1>Booking has not opened yet</h1><p>It opens at <time>{opens}</time>. Everyone who is here before then gets a place drawn at random at the opening: there is no advantage in arriving earlier or refreshing.</p>")
+            format!(
+                "<h1>Booking has not opened yet</h1><p>It opens at <time>{opens}</time>. Everyone who is here before then gets a place drawn at random at the opening: there is no advantage in arriving earlier or refreshing.</p>"
+            )
         } else {
-            format!("<h1>아직 예약 시작 전입니다</h1><p>예약은 <time>{opens}</time>에 시작합니다. 시작 전에 오신 분들의 순서는 시작 시각에 무작위로 정해지므로, 일찍 오거나 새로고침을 해도 유리하지 않습니다.</p>")
+            format!(
+                "<h1>아직 예약 시작 전입니다</h1><p>예약은 <time>{opens}</time>에 시작합니다. 시작 전에 오신 분들의 순서는 시작 시각에 무작위로 정해지므로, 일찍 오거나 새로고침을 해도 유리하지 않습니다.</p>"
+            )
         }
     } else {
         let ahead = status["people_ahead"].as_u64().unwrap_or(0);
-        let eta = status["eta_seconds"].as_u64().map(|s| minutes_text(s, english));
+        let eta = status["eta_seconds"]
+            .as_u64()
+            .map(|s| minutes_text(s, english));
         if english {
             format!(
                 "<h1>You are in the queue</h1><p class=\"big\">{ahead} people ahead of you</p><p>Expected wait: {}</p>",

@@ -144,7 +144,10 @@ mod tests {
         let secrets = Secrets::generate(&mut rng());
         let sealed = secrets.seal("홍길동|01012345678".as_bytes(), &mut rng());
         assert!(!sealed.windows(4).any(|w| w == b"0101"));
-        assert_eq!(secrets.unseal(&sealed).unwrap(), "홍길동|01012345678".as_bytes());
+        assert_eq!(
+            secrets.unseal(&sealed).unwrap(),
+            "홍길동|01012345678".as_bytes()
+        );
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert_eq!(secrets.unseal(&tampered), None);

@@ -31,7 +31,8 @@ pub enum SessionError {
 }
 
 fn mac(key: &[u8; 32], body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(body);
     mac
 }
@@ -65,7 +66,8 @@ impl Session {
         };
         let person = PersonId(u64::from_be_bytes(number(2..10)?));
         let expires_ms = i64::from_be_bytes(number(10..18)?);
-        let expires_at = Timestamp::from_millisecond(expires_ms).map_err(|_| SessionError::Malformed)?;
+        let expires_at =
+            Timestamp::from_millisecond(expires_ms).map_err(|_| SessionError::Malformed)?;
         if expires_at <= now {
             return Err(SessionError::Expired);
         }
@@ -114,7 +116,13 @@ mod tests {
             let token = URL_SAFE_NO_PAD.encode(&forged);
             assert!(Session::verify(&token, &KEY, now()).is_err(), "byte {i}");
         }
-        assert_eq!(Session::verify("", &KEY, now()), Err(SessionError::Malformed));
-        assert_eq!(Session::verify("!!", &KEY, now()), Err(SessionError::Malformed));
+        assert_eq!(
+            Session::verify("", &KEY, now()),
+            Err(SessionError::Malformed)
+        );
+        assert_eq!(
+            Session::verify("!!", &KEY, now()),
+            Err(SessionError::Malformed)
+        );
     }
 }

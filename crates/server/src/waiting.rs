@@ -80,7 +80,11 @@ impl ArrivalRate {
     fn count(&mut self, now_ms: u64) {
         let second = now_ms / 1000;
         if second != self.second {
-            self.last_second = if second == self.second + 1 { self.this_second } else { 0 };
+            self.last_second = if second == self.second + 1 {
+                self.this_second
+            } else {
+                0
+            };
             self.second = second;
             self.this_second = 0;
         }
@@ -94,7 +98,9 @@ impl ArrivalRate {
 
 /// A quarter-second of arrivals, as a power of two between [`BLOCK_MIN`] and [`BLOCK_MAX`].
 pub fn block_size(arrivals_per_s: u64) -> u64 {
-    (arrivals_per_s / 4).next_power_of_two().clamp(BLOCK_MIN, BLOCK_MAX)
+    (arrivals_per_s / 4)
+        .next_power_of_two()
+        .clamp(BLOCK_MIN, BLOCK_MAX)
 }
 
 pub struct Gate {
@@ -127,14 +133,16 @@ impl Gate {
     ) -> Result<Gate, StartError> {
         let state = match store.current_queue()? {
             Some((_, json)) => {
-                let record = serde_json::from_str(&json).map_err(|e| StartError::Settings(e.to_string()))?;
+                let record =
+                    serde_json::from_str(&json).map_err(|e| StartError::Settings(e.to_string()))?;
                 QueueState::from_record(record).map_err(|e| StartError::Settings(e.to_string()))?
             }
             None => {
                 let opening = Opening::free_flow(QueueId(1), config.max_active, config.pass_ttl_ms)
                     .map_err(|e| StartError::Settings(e.to_string()))?;
                 let state = QueueState::new(opening);
-                save(store.as_ref(), &state, now_ms).map_err(|e| StartError::Settings(e.to_string()))?;
+                save(store.as_ref(), &state, now_ms)
+                    .map_err(|e| StartError::Settings(e.to_string()))?;
                 state
             }
         };
@@ -185,7 +193,8 @@ impl Gate {
                         .reserve_block(class, size, now_ms)
                         .map_err(|e| GateError::Storage(e.to_string()))?;
                     save(self.store.as_ref(), &state, now_ms)?;
-                    room.refresh(state).map_err(|e| GateError::Storage(e.to_string()))?;
+                    room.refresh(state)
+                        .map_err(|e| GateError::Storage(e.to_string()))?;
                     room.install_block(reservation.persisted());
                 }
             }
@@ -197,21 +206,39 @@ impl Gate {
     }
 
     /// A ticket's status and the queue it is in, read under one lock.
-    pub fn status_in_queue(&self, now_ms: u64, ticket: &str) -> Result<(QueueId, Status), GateError> {
+    pub fn status_in_queue(
+        &self,
+        now_ms: u64,
+        ticket: &str,
+    ) -> Result<(QueueId, Status), GateError> {
         let room = self.room();
         let (_, status) = room.status(now_ms, ticket)?;
         Ok((room.state().opening().queue(), status))
     }
 
-    pub fn exchange(&self, now_ms: u64, ticket: &str, session: &SessionId) -> Result<Exchange, GateError> {
+    pub fn exchange(
+        &self,
+        now_ms: u64,
+        ticket: &str,
+        session: &SessionId,
+    ) -> Result<Exchange, GateError> {
         Ok(self.room().exchange(now_ms, ticket, session)?)
     }
 
     /// Checks a pass and counts its session as active.
-    pub fn check_pass(&self, now_ms: u64, pass: &str, session: &SessionId) -> Result<Pass, queue::TokenError> {
+    pub fn check_pass(
+        &self,
+        now_ms: u64,
+        pass: &str,
+        session: &SessionId,
+    ) -> Result<Pass, queue::TokenError> {
         let pass = self.room().check_pass(now_ms, pass, session)?;
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
-        if activity.active.insert(*session, (pass.rank, now_ms)).is_none() {
+        if activity
+            .active
+            .insert(*session, (pass.rank, now_ms))
+            .is_none()
+        {
             activity.started.push(pass.rank);
         }
         Ok(pass)
@@ -227,7 +254,11 @@ impl Gate {
     }
 
     /// One control step: observe, decide, persist, publish.
-    pub fn tick(&self, now_ms: u64, rng: &mut (impl rand::CryptoRng + ?Sized)) -> Result<(), GateError> {
+    pub fn tick(
+        &self,
+        now_ms: u64,
+        rng: &mut (impl rand::CryptoRng + ?Sized),
+    ) -> Result<(), GateError> {
         let observations = self.take_observations(now_ms);
         let mut controller = self.controller.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.room().state().clone();
@@ -295,14 +326,24 @@ impl OpeningSpec {
     pub fn to_opening(self, queue: QueueId) -> Result<Opening, queue::ConfigError> {
         let ms = |t: jiff::Timestamp| t.as_millisecond().max(0) as u64;
         let ttl_ms = self.pass_ttl_minutes.unwrap_or(30).saturating_mul(60_000);
-        Opening::new(queue, ms(self.prequeue_starts_at), ms(self.opens_at), self.max_active, ttl_ms)
+        Opening::new(
+            queue,
+            ms(self.prequeue_starts_at),
+            ms(self.opens_at),
+            self.max_active,
+            ttl_ms,
+        )
     }
 }
 
 impl Gate {
     /// Schedules `spec` as a new queue unless the current queue already is that opening (so a
     /// restart with the same configuration file keeps the queue and every ticket in it).
-    pub fn ensure_opening(&self, spec: OpeningSpec, now_ms: u64) -> Result<Option<QueueId>, GateError> {
+    pub fn ensure_opening(
+        &self,
+        spec: OpeningSpec,
+        now_ms: u64,
+    ) -> Result<Option<QueueId>, GateError> {
         let current = self.opening();
         let wanted = spec
             .to_opening(current.queue())
@@ -311,7 +352,9 @@ impl Gate {
             return Ok(None);
         }
         let queue = QueueId(current.queue().0 + 1);
-        let opening = spec.to_opening(queue).map_err(|e| GateError::Storage(e.to_string()))?;
+        let opening = spec
+            .to_opening(queue)
+            .map_err(|e| GateError::Storage(e.to_string()))?;
         self.schedule(opening, now_ms)?;
         Ok(Some(queue))
     }
@@ -353,19 +396,34 @@ pub fn load_keyring(dir: &Path, now_s: i64, rng: &mut impl Rng) -> Result<Keyrin
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(source) => return Err(StartError::DataDir { path: path.display().to_string(), source }),
+        Err(source) => {
+            return Err(StartError::DataDir {
+                path: path.display().to_string(),
+                source,
+            });
+        }
     };
     let mut keys: Vec<(u16, i64, [u8; 32])> = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let mut fields = line.split_whitespace();
-        let id = fields.next().and_then(|f| f.parse().ok()).ok_or_else(damaged)?;
-        let created = fields.next().and_then(|f| f.parse().ok()).ok_or_else(damaged)?;
+        let id = fields
+            .next()
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(damaged)?;
+        let created = fields
+            .next()
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(damaged)?;
         let hex = fields.next().ok_or_else(damaged)?;
         keys.push((id, created, decode_hex(hex).ok_or_else(damaged)?));
     }
     let newest = keys.iter().map(|k| k.1).max();
     if newest.is_none_or(|created| now_s - created >= ROTATE_AFTER_S) {
-        let id = keys.iter().map(|k| k.0).max().map_or(1, |id| id.wrapping_add(1).max(1));
+        let id = keys
+            .iter()
+            .map(|k| k.0)
+            .max()
+            .map_or(1, |id| id.wrapping_add(1).max(1));
         let mut material = [0u8; 32];
         rng.fill_bytes(&mut material);
         keys.push((id, now_s, material));
@@ -376,15 +434,22 @@ pub fn load_keyring(dir: &Path, now_s: i64, rng: &mut impl Rng) -> Result<Keyrin
             .iter()
             .map(|(id, created, m)| format!("{id} {created} {}\n", encode_hex(m)))
             .collect();
-        write_private(&path, text.as_bytes())
-            .map_err(|source| StartError::DataDir { path: path.display().to_string(), source })?;
+        write_private(&path, text.as_bytes()).map_err(|source| StartError::DataDir {
+            path: path.display().to_string(),
+            source,
+        })?;
     }
     keys.sort_by_key(|k| std::cmp::Reverse(k.1));
-    let materials: Vec<(KeyId, KeyMaterial)> =
-        keys.iter().map(|(id, _, m)| (KeyId(*id), KeyMaterial(*m))).collect();
+    let materials: Vec<(KeyId, KeyMaterial)> = keys
+        .iter()
+        .map(|(id, _, m)| (KeyId(*id), KeyMaterial(*m)))
+        .collect();
     let (current, older) = materials.split_first().ok_or_else(damaged)?;
-    Keyring::with_older((current.0, &current.1), older.iter().map(|(id, m)| (*id, m)))
-        .map_err(|e| StartError::Settings(e.to_string()))
+    Keyring::with_older(
+        (current.0, &current.1),
+        older.iter().map(|(id, m)| (*id, m)),
+    )
+    .map_err(|e| StartError::Settings(e.to_string()))
 }
 
 fn encode_hex(bytes: &[u8]) -> String {
@@ -394,7 +459,10 @@ fn encode_hex(bytes: &[u8]) -> String {
 fn decode_hex(hex: &str) -> Option<[u8; 32]> {
     let bytes: Option<Vec<u8>> = (0..hex.len())
         .step_by(2)
-        .map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
         .collect();
     bytes?.try_into().ok()
 }
@@ -453,15 +521,29 @@ mod tests {
             Gate::open(Arc::clone(&store), keyring, GateConfig::default(), now).unwrap()
         };
         let gate = open(&mut rng);
-        assert_eq!(gate.queue_id(), QueueId(1), "a fresh database starts free-flowing");
+        assert_eq!(
+            gate.queue_id(),
+            QueueId(1),
+            "a fresh database starts free-flowing"
+        );
         assert_eq!(gate.ensure_opening(spec, now).unwrap(), Some(QueueId(2)));
         let (ticket, _) = gate.arrive(now, SessionId([9; 16])).unwrap();
         drop(gate);
 
         let gate = open(&mut rng);
-        assert_eq!(gate.ensure_opening(spec, now).unwrap(), None, "same file, same queue");
-        assert!(gate.status(now, &ticket).is_ok(), "tickets survive the restart");
-        let changed = OpeningSpec { max_active: 400, ..spec };
+        assert_eq!(
+            gate.ensure_opening(spec, now).unwrap(),
+            None,
+            "same file, same queue"
+        );
+        assert!(
+            gate.status(now, &ticket).is_ok(),
+            "tickets survive the restart"
+        );
+        let changed = OpeningSpec {
+            max_active: 400,
+            ..spec
+        };
         assert_eq!(gate.ensure_opening(changed, now).unwrap(), Some(QueueId(3)));
     }
 

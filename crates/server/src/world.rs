@@ -41,7 +41,8 @@ impl World {
         let mut current = self.rules.write().unwrap_or_else(|p| p.into_inner());
         let mut rules = Rules::clone(&current);
         change(&mut rules);
-        let json = serde_json::to_string(&rules).map_err(|e| StartError::Settings(e.to_string()))?;
+        let json =
+            serde_json::to_string(&rules).map_err(|e| StartError::Settings(e.to_string()))?;
         store.put_setting(RULES_SETTING, &json)?;
         *current = Arc::new(rules);
         Ok(Arc::clone(&current))
@@ -65,8 +66,8 @@ pub fn seed_demo(store: &(impl ReadStore + AdminStore), now: Timestamp) -> Resul
         })
         .collect();
     store.insert_clinics(&records)?;
-    let rules = serde_json::to_string(&demo_rules(now))
-        .map_err(|e| StartError::Settings(e.to_string()))?;
+    let rules =
+        serde_json::to_string(&demo_rules(now)).map_err(|e| StartError::Settings(e.to_string()))?;
     store.put_setting(RULES_SETTING, &rules)?;
     tracing::info!(clinics = records.len(), "demo world created");
     Ok(())
@@ -80,7 +81,9 @@ pub fn load(
 ) -> Result<(World, Ledger), StartError> {
     let records = store.clinics()?;
     let rules = match store.setting(RULES_SETTING)? {
-        Some(json) => serde_json::from_str(&json).map_err(|e| StartError::Settings(e.to_string()))?,
+        Some(json) => {
+            serde_json::from_str(&json).map_err(|e| StartError::Settings(e.to_string()))?
+        }
         None => Rules::default(),
     };
     let clinics: Vec<Clinic> = records.iter().map(|r| r.clinic.clone()).collect();
@@ -92,7 +95,11 @@ pub fn load(
     };
     let ledger = Ledger::new(calendar, &clinics, schedules, |clinic, day| {
         let open = (0..24).any(|hour| is_open(&clinic.hours, day, hour));
-        if open { supply[clinic.id.index()] } else { [0; 4] }
+        if open {
+            supply[clinic.id.index()]
+        } else {
+            [0; 4]
+        }
     });
     let world = World {
         index: ClinicIndex::new(&clinics),

@@ -17,34 +17,70 @@ async fn a_person_books_reads_changes_and_cancels() {
     assert_eq!(eligibility["closes_at"], "2021-07-20T09:00:00Z");
 
     let (status, booked) = server
-        .post("/api/v1/bookings", Some(&token), booking_body(0, "2021-08-16", 10, "moderna"), Some("k1"))
+        .post(
+            "/api/v1/bookings",
+            Some(&token),
+            booking_body(0, "2021-08-16", 10, "moderna"),
+            Some("k1"),
+        )
         .await;
     assert_eq!(status, 201, "{booked}");
-    assert_eq!(booked["doses"][1]["date"], "2021-09-13", "Moderna dose 2 is 28 days later");
+    assert_eq!(
+        booked["doses"][1]["date"], "2021-09-13",
+        "Moderna dose 2 is 28 days later"
+    );
     assert_eq!(booked["doses"][1]["clinic"]["id"], 0);
     let id = booked["id"].as_u64().unwrap();
 
     let (status, again) = server
-        .post("/api/v1/bookings", Some(&token), booking_body(0, "2021-08-16", 10, "moderna"), Some("k1"))
+        .post(
+            "/api/v1/bookings",
+            Some(&token),
+            booking_body(0, "2021-08-16", 10, "moderna"),
+            Some("k1"),
+        )
         .await;
-    assert_eq!((status, &again), (201, &booked), "a retry with the same key gets the first answer");
+    assert_eq!(
+        (status, &again),
+        (201, &booked),
+        "a retry with the same key gets the first answer"
+    );
 
     let (status, list) = server.get("/api/v1/bookings", Some(&token)).await;
     assert_eq!(status, 200);
     assert_eq!(list["bookings"].as_array().unwrap().len(), 1);
 
     let (status, moved) = server
-        .post(&format!("/api/v1/bookings/{id}/change"), Some(&token), json!({"clinic_id": 1, "date": "2021-08-17", "hour": 9}), None)
+        .post(
+            &format!("/api/v1/bookings/{id}/change"),
+            Some(&token),
+            json!({"clinic_id": 1, "date": "2021-08-17", "hour": 9}),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{moved}");
     assert_eq!(moved["doses"][0]["clinic"]["id"], 1);
     assert_eq!(moved["doses"][1]["date"], "2021-09-14");
 
-    let (status, cancelled) = server.post(&format!("/api/v1/bookings/{id}/cancel"), Some(&token), json!({}), None).await;
+    let (status, cancelled) = server
+        .post(
+            &format!("/api/v1/bookings/{id}/cancel"),
+            Some(&token),
+            json!({}),
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(cancelled["active"], false);
     assert_eq!(cancelled["doses"][0]["status"], "cancelled");
-    let (status, _) = server.post(&format!("/api/v1/bookings/{id}/cancel"), Some(&token), json!({}), None).await;
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/bookings/{id}/cancel"),
+            Some(&token),
+            json!({}),
+            None,
+        )
+        .await;
     assert_eq!(status, 404, "a cancelled booking is no longer active");
 }
 
@@ -54,26 +90,47 @@ async fn booking_for_a_parent_counts_against_the_parent() {
     let child = server.login("김자녀", &rrn_1967(2)).await;
     let mut body = booking_body(0, "2021-08-16", 11, "pfizer");
     body["family"] = json!({"name": "김부모", "rrn": "680101-2000001"});
-    let (status, booked) = server.post("/api/v1/bookings", Some(&child), body.clone(), None).await;
+    let (status, booked) = server
+        .post("/api/v1/bookings", Some(&child), body.clone(), None)
+        .await;
     assert_eq!(status, 201, "{booked}");
     assert_eq!(booked["for_self"], false);
     assert_eq!(booked["booked_by_self"], true);
     // The parent cannot be booked twice, even by the same child.
-    let (status, again) = server.post("/api/v1/bookings", Some(&child), body, None).await;
-    assert_eq!((status, again["error"].as_str()), (409, Some("already_booked")));
+    let (status, again) = server
+        .post("/api/v1/bookings", Some(&child), body, None)
+        .await;
+    assert_eq!(
+        (status, again["error"].as_str()),
+        (409, Some("already_booked"))
+    );
     // The child's own booking is still possible.
     let (status, _) = server
-        .post("/api/v1/bookings", Some(&child), booking_body(0, "2021-08-16", 11, "pfizer"), None)
+        .post(
+            "/api/v1/bookings",
+            Some(&child),
+            booking_body(0, "2021-08-16", 11, "pfizer"),
+            None,
+        )
         .await;
     assert_eq!(status, 201);
     // A parent outside the open cohorts is refused with when their window opens.
     let mut young = booking_body(0, "2021-08-16", 12, "pfizer");
     young["family"] = json!({"name": "김동생", "rrn": "900101-1000001", "phone": "010-9999-0000"});
-    let (status, refused) = server.post("/api/v1/bookings", Some(&child), young, None).await;
-    assert_eq!((status, refused["error"].as_str()), (403, Some("not_eligible")), "{refused}");
+    let (status, refused) = server
+        .post("/api/v1/bookings", Some(&child), young, None)
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (403, Some("not_eligible")),
+        "{refused}"
+    );
     assert_eq!(refused["detail"]["code"], "not_yet");
-        // Born on the 1st: digit 1 of the August rotation, whose evening is 08-11 20:00 KST.
-    assert_eq!(refused["detail"]["opens_at"], "2021-08-11T11:00:00Z", "{refused}");
+    // Born on the 1st: digit 1 of the August rotation, whose evening is 08-11 20:00 KST.
+    assert_eq!(
+        refused["detail"]["opens_at"], "2021-08-11T11:00:00Z",
+        "{refused}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,18 +138,52 @@ async fn refusals_say_why_in_both_languages_and_change_nothing() {
     let server = TestServer::start(small_world()).await;
     let token = server.login("이순신", &rrn_1967(3)).await;
     let cases = [
-        (booking_body(9, "2021-08-16", 10, "moderna"), 404, "no_such_clinic"),
-        (booking_body(2, "2021-08-16", 10, "moderna"), 422, "product_not_offered"),
-        (booking_body(0, "2021-07-19", 10, "moderna"), 422, "day_not_bookable"),
-        (booking_body(0, "2021-08-15", 10, "moderna"), 422, "hour_not_open"),
-        (booking_body(0, "2021-08-16", 18, "moderna"), 422, "hour_not_open"),
-        (booking_body(0, "16/08/2021", 10, "moderna"), 400, "invalid_date"),
-        (booking_body(0, "2021-08-16", 10, "sputnik"), 400, "invalid_product"),
+        (
+            booking_body(9, "2021-08-16", 10, "moderna"),
+            404,
+            "no_such_clinic",
+        ),
+        (
+            booking_body(2, "2021-08-16", 10, "moderna"),
+            422,
+            "product_not_offered",
+        ),
+        (
+            booking_body(0, "2021-07-19", 10, "moderna"),
+            422,
+            "day_not_bookable",
+        ),
+        (
+            booking_body(0, "2021-08-15", 10, "moderna"),
+            422,
+            "hour_not_open",
+        ),
+        (
+            booking_body(0, "2021-08-16", 18, "moderna"),
+            422,
+            "hour_not_open",
+        ),
+        (
+            booking_body(0, "16/08/2021", 10, "moderna"),
+            400,
+            "invalid_date",
+        ),
+        (
+            booking_body(0, "2021-08-16", 10, "sputnik"),
+            400,
+            "invalid_product",
+        ),
         (json!({"clinic_id": "zero"}), 400, "invalid_body"),
     ];
     for (body, status, code) in cases {
-        let (got, error) = server.post("/api/v1/bookings", Some(&token), body.clone(), None).await;
-        assert_eq!((got, error["error"].as_str()), (status, Some(code)), "{body} → {error}");
+        let (got, error) = server
+            .post("/api/v1/bookings", Some(&token), body.clone(), None)
+            .await;
+        assert_eq!(
+            (got, error["error"].as_str()),
+            (status, Some(code)),
+            "{body} → {error}"
+        );
         assert!(!error["message_ko"].as_str().unwrap().is_empty());
         assert!(!error["message_en"].as_str().unwrap().is_empty());
     }
@@ -101,16 +192,41 @@ async fn refusals_say_why_in_both_languages_and_change_nothing() {
 
     let mut no_session = token.clone();
     no_session.token.clear();
-    let (status, error) = server.post("/api/v1/bookings", Some(&no_session), booking_body(0, "2021-08-16", 10, "moderna"), None).await;
-    assert_eq!((status, error["error"].as_str()), (401, Some("unauthenticated")));
+    let (status, error) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&no_session),
+            booking_body(0, "2021-08-16", 10, "moderna"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (401, Some("unauthenticated"))
+    );
     let mut forged = token.clone();
     forged.token = "forged".into();
-    let (status, _) = server.post("/api/v1/bookings", Some(&forged), booking_body(0, "2021-08-16", 10, "moderna"), None).await;
+    let (status, _) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&forged),
+            booking_body(0, "2021-08-16", 10, "moderna"),
+            None,
+        )
+        .await;
     assert_eq!(status, 401);
     let (status, error) = server
-        .post("/api/v1/identity/start", Some(&token), json!({"name": "a", "rrn": "671332-1000000", "phone": "01012345678"}), None)
+        .post(
+            "/api/v1/identity/start",
+            Some(&token),
+            json!({"name": "a", "rrn": "671332-1000000", "phone": "01012345678"}),
+            None,
+        )
         .await;
-    assert_eq!((status, error["error"].as_str()), (400, Some("rrn_birth_date")));
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("rrn_birth_date"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,9 +237,17 @@ async fn eligibility_is_decided_on_the_server_clock_in_seoul() {
     assert_eq!(decision["code"], "not_yet", "{decision}");
     assert_eq!(decision["opens_at"], "2021-07-20T11:00:00Z");
     let (status, refused) = server
-        .post("/api/v1/bookings", Some(&born_1970), booking_body(0, "2021-08-16", 10, "moderna"), None)
+        .post(
+            "/api/v1/bookings",
+            Some(&born_1970),
+            booking_body(0, "2021-08-16", 10, "moderna"),
+            None,
+        )
         .await;
-    assert_eq!((status, refused["error"].as_str()), (403, Some("not_eligible")));
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (403, Some("not_eligible"))
+    );
     // 2021-07-20 02:00–09:00 KST: the hours the 2021 site said "not eligible" by mistake.
     server.clock.set("2021-07-19T20:30:00Z".parse().unwrap());
     let born_1967 = server.login("최육칠", &rrn_1967(4)).await;
@@ -151,20 +275,43 @@ async fn eligibility_is_decided_on_the_server_clock_in_seoul() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_by_region_and_distance_shows_what_is_left() {
     let server = TestServer::start(small_world()).await;
-    let (status, found) = server.get("/api/v1/clinics?municipality=11010&from=2021-08-16&days=1", None).await;
+    let (status, found) = server
+        .get(
+            "/api/v1/clinics?municipality=11010&from=2021-08-16&days=1",
+            None,
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(found["total"], 2);
-    assert_eq!(found["clinics"][0]["availability"][0]["remaining"]["moderna"], 90, "10 per band × 9 bands < 100 doses");
-    let (_, near) = server.get("/api/v1/clinics?lat=35.16&lon=129.16&radius_km=3", None).await;
+    assert_eq!(
+        found["clinics"][0]["availability"][0]["remaining"]["moderna"], 90,
+        "10 per band × 9 bands < 100 doses"
+    );
+    let (_, near) = server
+        .get("/api/v1/clinics?lat=35.16&lon=129.16&radius_km=3", None)
+        .await;
     assert_eq!(near["clinics"].as_array().unwrap().len(), 1);
     assert_eq!(near["clinics"][0]["id"], 2);
     let (status, error) = server.get("/api/v1/clinics?lat=0&lon=0", None).await;
-    assert_eq!((status, error["error"].as_str()), (400, Some("outside_korea")));
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("outside_korea"))
+    );
     let (status, error) = server.get("/api/v1/clinics", None).await;
-    assert_eq!((status, error["error"].as_str()), (400, Some("search_scope_required")));
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("search_scope_required"))
+    );
 
     let token = server.login("정약용", &rrn_1967(5)).await;
-    server.post("/api/v1/bookings", Some(&token), booking_body(1, "2021-08-16", 9, "moderna"), None).await;
+    server
+        .post(
+            "/api/v1/bookings",
+            Some(&token),
+            booking_body(1, "2021-08-16", 9, "moderna"),
+            None,
+        )
+        .await;
     let (_, detail) = server.get("/api/v1/clinics/1?date=2021-08-16", None).await;
     assert_eq!(detail["bands"][0]["hour"], 9);
     assert_eq!(detail["bands"][0]["remaining"]["moderna"], 1, "{detail}");
@@ -175,7 +322,15 @@ async fn health_metrics_and_openapi_are_served() {
     let server = TestServer::start(small_world()).await;
     let (status, health) = server.get("/healthz", None).await;
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
-    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("yeyak_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/healthz\""));
     assert!(metrics.contains("yeyak_queue_waiting"), "{metrics}");
@@ -184,11 +339,24 @@ async fn health_metrics_and_openapi_are_served() {
     assert_eq!(spec["openapi"], "3.1.0");
     let paths = spec["paths"].as_object().unwrap();
     for path in [
-        "/healthz", "/metrics", "/api/v1/regions", "/api/v1/clinics", "/api/v1/clinics/{id}",
-        "/api/v1/identity/start", "/api/v1/identity/verify", "/api/v1/eligibility", "/api/v1/bookings",
-        "/api/v1/bookings/{id}", "/api/v1/bookings/{id}/cancel", "/api/v1/bookings/{id}/change",
-        "/api/v1/queue/arrive", "/api/v1/queue/status", "/api/v1/queue/exchange", "/api/v1/admin/queue",
-        "/api/v1/admin/openings", "/wait",
+        "/healthz",
+        "/metrics",
+        "/api/v1/regions",
+        "/api/v1/clinics",
+        "/api/v1/clinics/{id}",
+        "/api/v1/identity/start",
+        "/api/v1/identity/verify",
+        "/api/v1/eligibility",
+        "/api/v1/bookings",
+        "/api/v1/bookings/{id}",
+        "/api/v1/bookings/{id}/cancel",
+        "/api/v1/bookings/{id}/change",
+        "/api/v1/queue/arrive",
+        "/api/v1/queue/status",
+        "/api/v1/queue/exchange",
+        "/api/v1/admin/queue",
+        "/api/v1/admin/openings",
+        "/wait",
     ] {
         assert!(paths.contains_key(path), "OpenAPI misses {path}");
     }
@@ -216,20 +384,34 @@ async fn a_priority_list_lets_its_members_book_whatever_their_birth_year() {
             .send()
     };
     // One bad line refuses the whole upload and names the line, without echoing the number.
-    let refused = upload(vec!["850505-2000001", "851332-1000000"]).await.unwrap();
+    let refused = upload(vec!["850505-2000001", "851332-1000000"])
+        .await
+        .unwrap();
     assert_eq!(refused.status().as_u16(), 400);
     let error: serde_json::Value = refused.json().await.unwrap();
-    assert_eq!((error["error"].as_str(), error["detail"]["line"].as_u64()), (Some("rrn_birth_date"), Some(2)));
+    assert_eq!(
+        (error["error"].as_str(), error["detail"]["line"].as_u64()),
+        (Some("rrn_birth_date"), Some(2))
+    );
     assert!(!error.to_string().contains("851332"));
     let (_, unchanged) = server.get("/api/v1/eligibility", Some(&nurse)).await;
     assert_eq!(unchanged["code"], "not_yet");
 
-    let added = upload(vec!["850505-2000001", "900101-1000001"]).await.unwrap();
+    let added = upload(vec!["850505-2000001", "900101-1000001"])
+        .await
+        .unwrap();
     assert_eq!(added.status().as_u16(), 201);
     let (_, after) = server.get("/api/v1/eligibility", Some(&nurse)).await;
     assert_eq!(after["code"], "eligible", "{after}");
     assert_eq!(after["via"]["priority_list"], 1);
-    let (status, _) = server.post("/api/v1/bookings", Some(&nurse), booking_body(0, "2021-08-16", 9, "pfizer"), None).await;
+    let (status, _) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&nurse),
+            booking_body(0, "2021-08-16", 9, "pfizer"),
+            None,
+        )
+        .await;
     assert_eq!(status, 201);
 
     let not_operator = server

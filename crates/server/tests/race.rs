@@ -13,7 +13,14 @@ use store::ReadStore;
 
 /// One clinic with staff for 50 people per band (450 a day) but 100 doses a day: the last 100.
 fn hundred_doses() -> Vec<store::ClinicRecord> {
-    vec![clinic(0, 11010, 37.57, 126.98, 50, &[(Product::Moderna, 100)])]
+    vec![clinic(
+        0,
+        11010,
+        37.57,
+        126.98,
+        50,
+        &[(Product::Moderna, 100)],
+    )]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,7 +37,12 @@ async fn two_thousand_people_race_for_the_last_hundred_doses() {
         let hour = 9 + (i % 9) as u8;
         async move {
             server
-                .post("/api/v1/bookings", Some(token), booking_body(0, "2021-08-16", hour, "moderna"), None)
+                .post(
+                    "/api/v1/bookings",
+                    Some(token),
+                    booking_body(0, "2021-08-16", hour, "moderna"),
+                    None,
+                )
                 .await
         }
     }))
@@ -41,20 +53,44 @@ async fn two_thousand_people_race_for_the_last_hundred_doses() {
         let code = body["error"].as_str().unwrap_or("booked").to_string();
         *by_outcome.entry((*status, code)).or_default() += 1;
     }
-    assert_eq!(by_outcome.get(&(201, "booked".into())), Some(&100), "{by_outcome:?}");
-    assert_eq!(by_outcome.get(&(409, "slot_full".into())), Some(&1_900), "{by_outcome:?}");
-    assert_eq!(by_outcome.len(), 2, "only bookings and clear refusals: {by_outcome:?}");
+    assert_eq!(
+        by_outcome.get(&(201, "booked".into())),
+        Some(&100),
+        "{by_outcome:?}"
+    );
+    assert_eq!(
+        by_outcome.get(&(409, "slot_full".into())),
+        Some(&1_900),
+        "{by_outcome:?}"
+    );
+    assert_eq!(
+        by_outcome.len(),
+        2,
+        "only bookings and clear refusals: {by_outcome:?}"
+    );
 
     // The database agrees: 100 active bookings, nobody over capacity or double-booked.
     let (_w, reader) = store::sqlite::open(&server.dir.path().join("yeyak.db")).unwrap();
     let audit = reader.audit(&Schedules::default()).unwrap();
     assert_eq!(audit.active_bookings, 100);
-    assert!(audit.per_supply.iter().all(|&(_, _, _, n)| n <= 100), "{:?}", audit.per_supply);
+    assert!(
+        audit.per_supply.iter().all(|&(_, _, _, n)| n <= 100),
+        "{:?}",
+        audit.per_supply
+    );
     assert!(audit.per_band.iter().all(|&(_, _, _, n)| n <= 50));
     assert!(audit.people_with_two_active.is_empty());
     assert!(audit.inconsistent_second_doses.is_empty());
-    let (_, clinic) = server.get("/api/v1/clinics?municipality=11010&from=2021-08-16&days=1", None).await;
-    assert_eq!(clinic["clinics"][0]["availability"][0]["remaining"]["moderna"], 0);
+    let (_, clinic) = server
+        .get(
+            "/api/v1/clinics?municipality=11010&from=2021-08-16&days=1",
+            None,
+        )
+        .await;
+    assert_eq!(
+        clinic["clinics"][0]["availability"][0]["remaining"]["moderna"],
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,7 +119,10 @@ async fn one_person_racing_from_twenty_connections_gets_one_booking() {
     assert_eq!(booked.len(), 1, "{answers:?}");
     let id = booked[0].1["id"].clone();
     for (status, body) in answers.iter().filter(|(s, _)| *s != 201) {
-        assert_eq!((*status, body["error"].as_str()), (409, Some("already_booked")));
+        assert_eq!(
+            (*status, body["error"].as_str()),
+            (409, Some("already_booked"))
+        );
         assert_eq!(body["detail"]["booking_id"], id);
     }
     let (_, mine) = server.get("/api/v1/bookings", Some(&token)).await;

@@ -25,7 +25,9 @@ async fn schedule(server: &TestServer, prequeue: &str, opens: &str, max_active: 
 }
 
 async fn arrive(server: &TestServer) -> Visitor {
-    let (status, arrived) = server.post("/api/v1/queue/arrive", None, json!({}), None).await;
+    let (status, arrived) = server
+        .post("/api/v1/queue/arrive", None, json!({}), None)
+        .await;
     assert_eq!(status, 201, "{arrived}");
     Visitor {
         session: arrived["session"].as_str().unwrap().into(),
@@ -51,9 +53,16 @@ async fn no_booking_call_works_without_a_valid_pass() {
     // 2021: a direct link to the booking page worked, and the queue key was never checked.
     let mut no_pass = person.clone();
     no_pass.pass.clear();
-    for (path, body) in [("/api/v1/bookings", book.clone()), ("/api/v1/identity/start", json!({}))] {
+    for (path, body) in [
+        ("/api/v1/bookings", book.clone()),
+        ("/api/v1/identity/start", json!({})),
+    ] {
         let (status, error) = server.post(path, Some(&no_pass), body, None).await;
-        assert_eq!((status, error["error"].as_str()), (401, Some("pass_required")), "{path}");
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (401, Some("pass_required")),
+            "{path}"
+        );
     }
     let (status, _) = server.get("/api/v1/eligibility", Some(&no_pass)).await;
     assert_eq!(status, 401);
@@ -61,24 +70,37 @@ async fn no_booking_call_works_without_a_valid_pass() {
     // A pass with a changed byte (the console trick) is forged.
     let mut forged = person.clone();
     forged.pass = tamper(&person.pass);
-    let (status, _) = server.post("/api/v1/bookings", Some(&forged), book.clone(), None).await;
+    let (status, _) = server
+        .post("/api/v1/bookings", Some(&forged), book.clone(), None)
+        .await;
     assert_eq!(status, 403);
 
     // A pass copied into another browser session is foreign.
     let other = server.enter().await;
     let mut foreign = person.clone();
     foreign.session = other.session.clone();
-    let (status, error) = server.post("/api/v1/bookings", Some(&foreign), book.clone(), None).await;
+    let (status, error) = server
+        .post("/api/v1/bookings", Some(&foreign), book.clone(), None)
+        .await;
     assert_eq!(status, 403, "{error}");
 
     // A ticket is not a pass.
     let mut ticket_as_pass = person.clone();
     ticket_as_pass.pass = person.ticket.clone();
-    let (status, _) = server.post("/api/v1/bookings", Some(&ticket_as_pass), book.clone(), None).await;
+    let (status, _) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&ticket_as_pass),
+            book.clone(),
+            None,
+        )
+        .await;
     assert_eq!(status, 403);
 
     // The real pass works.
-    let (status, _) = server.post("/api/v1/bookings", Some(&person), book, None).await;
+    let (status, _) = server
+        .post("/api/v1/bookings", Some(&person), book, None)
+        .await;
     assert_eq!(status, 201);
 
     // Setting the clock forward is a server matter: after 30 minutes of server time it expires,
@@ -99,7 +121,11 @@ async fn no_booking_call_works_without_a_valid_pass() {
 async fn reloads_reconnects_and_tabs_keep_the_same_place() {
     let server = TestServer::start(small_world()).await;
     let now = server.clock.now();
-    let later = |minutes: i64| now.checked_add(jiff::SignedDuration::from_mins(minutes)).unwrap().to_string();
+    let later = |minutes: i64| {
+        now.checked_add(jiff::SignedDuration::from_mins(minutes))
+            .unwrap()
+            .to_string()
+    };
     schedule(&server, &now.to_string(), &later(10), 1_000).await;
     let visitors: Vec<Visitor> = futures::future::join_all((0..30).map(|_| arrive(&server))).await;
     // Before the opening nobody has a place yet, and a client's clock claim changes nothing.
@@ -117,7 +143,10 @@ async fn reloads_reconnects_and_tabs_keep_the_same_place() {
     let mut numbers = HashSet::new();
     for visitor in &visitors {
         let (_, status) = server.get("/api/v1/queue/status", Some(visitor)).await;
-        assert!(numbers.insert(status["number"].as_u64().unwrap()), "{status}");
+        assert!(
+            numbers.insert(status["number"].as_u64().unwrap()),
+            "{status}"
+        );
     }
     // The 30 early arrivals hold distinct places among the first blocks reserved (a quiet queue
     // reserves small blocks, so at most a few places are empty).
@@ -129,7 +158,9 @@ async fn reloads_reconnects_and_tabs_keep_the_same_place() {
     // Ten tabs, a reload, a reconnect (airplane mode): the same ticket gives the same place and
     // no new ticket.
     for _ in 0..10 {
-        let (status, again) = server.post("/api/v1/queue/arrive", Some(first), json!({}), None).await;
+        let (status, again) = server
+            .post("/api/v1/queue/arrive", Some(first), json!({}), None)
+            .await;
         assert_eq!(status, 200);
         assert_eq!(again["ticket"].as_str(), Some(first.ticket.as_str()));
         assert_eq!(again["number"], before["number"]);
@@ -152,7 +183,11 @@ async fn a_ticket_from_another_queue_is_refused() {
     let now = server.clock.now().to_string();
     schedule(&server, &now, &now, 1_000).await;
     let (status, error) = server.get("/api/v1/queue/status", Some(&visitor)).await;
-    assert_eq!((status, error["error"].as_str()), (403, Some("token_wrong_queue")), "{error}");
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (403, Some("token_wrong_queue")),
+        "{error}"
+    );
     let (status, error) = server
         .http
         .post(server.url("/api/v1/admin/openings"))
@@ -169,24 +204,49 @@ async fn a_ticket_from_another_queue_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_waiting_page_works_without_javascript() {
     let server = TestServer::start(small_world()).await;
-    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let page = client.get(server.url("/wait")).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("<html lang=\"ko\""));
     assert!(!html.contains("<script"));
-    assert!(html.len() < 4_096, "the waiting page stays small: {} bytes", html.len());
+    assert!(
+        html.len() < 4_096,
+        "the waiting page stays small: {} bytes",
+        html.len()
+    );
     // With room to spare the visitor is let in, and the pass cookie opens the booking side.
     server.clock.advance(jiff::SignedDuration::from_secs(1));
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let html = client.get(server.url("/wait?lang=en")).send().await.unwrap().text().await.unwrap();
+    let html = client
+        .get(server.url("/wait?lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("It is your turn"), "{html}");
     let (status, _) = {
-        let response = client.get(server.url("/api/v1/bookings")).send().await.unwrap();
+        let response = client
+            .get(server.url("/api/v1/bookings"))
+            .send()
+            .await
+            .unwrap();
         (response.status().as_u16(), ())
     };
-    assert_eq!(status, 401, "the pass works; only the identity check is missing");
-    let response = client.get(server.url("/api/v1/bookings")).send().await.unwrap();
+    assert_eq!(
+        status, 401,
+        "the pass works; only the identity check is missing"
+    );
+    let response = client
+        .get(server.url("/api/v1/bookings"))
+        .send()
+        .await
+        .unwrap();
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"], "unauthenticated");
 }

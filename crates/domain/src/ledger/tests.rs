@@ -298,14 +298,33 @@ fn a_failed_change_leaves_the_booking_as_it_was() {
 #[test]
 fn reset_then_restore_gives_the_same_availability() {
     let mut ledger = ledger_with(&[clinic(0, 2, vec![Product::Moderna])], 100);
-    let booking = ledger.book(request(1, appt(0, date(2021, 7, 20), 10, Product::Moderna))).unwrap();
-    ledger.book(request(2, appt(0, date(2021, 7, 21), 11, Product::Moderna))).unwrap();
+    let booking = ledger
+        .book(request(1, appt(0, date(2021, 7, 20), 10, Product::Moderna)))
+        .unwrap();
+    ledger
+        .book(request(2, appt(0, date(2021, 7, 21), 11, Product::Moderna)))
+        .unwrap();
     ledger.reset();
-    assert_eq!(ledger.availability().band_left(ClinicId(0), date(2021, 7, 21), 11), 2);
+    assert_eq!(
+        ledger
+            .availability()
+            .band_left(ClinicId(0), date(2021, 7, 21), 11),
+        2
+    );
     assert!(ledger.active_booking_of(PersonId(2)).is_none());
     ledger.restore(booking);
-    assert_eq!(ledger.availability().band_left(ClinicId(0), date(2021, 7, 20), 10), 1);
-    assert_eq!(ledger.availability().band_left(ClinicId(0), date(2021, 7, 21), 11), 2);
+    assert_eq!(
+        ledger
+            .availability()
+            .band_left(ClinicId(0), date(2021, 7, 20), 10),
+        1
+    );
+    assert_eq!(
+        ledger
+            .availability()
+            .band_left(ClinicId(0), date(2021, 7, 21), 11),
+        2
+    );
     assert_eq!(ledger.active_booking_of(PersonId(1)), Some(&booking));
 }
 

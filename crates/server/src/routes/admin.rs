@@ -35,7 +35,10 @@ pub async fn add_priority_list(
     _: Operator,
     ApiJson(body): ApiJson<PriorityListRequest>,
 ) -> Result<Response, ApiError> {
-    if body.opens_at >= body.closes_at || body.name_ko.trim().is_empty() || body.rrns.len() > MAX_MEMBERS {
+    if body.opens_at >= body.closes_at
+        || body.name_ko.trim().is_empty()
+        || body.rrns.len() > MAX_MEMBERS
+    {
         return Err(ApiError::bad_request(
             "invalid_priority_list",
             "명단 이름, 예약 기간(시작 < 마감), 인원(최대 100만 명)을 확인해 주세요.",
@@ -52,24 +55,45 @@ pub async fn add_priority_list(
         })?;
         hashes.push(rrn.keyed_hash(&key).0);
     }
-    let id = ListId(state.world.rules().priority_lists.iter().map(|l| l.id.0).max().unwrap_or(0) + 1);
+    let id = ListId(
+        state
+            .world
+            .rules()
+            .priority_lists
+            .iter()
+            .map(|l| l.id.0)
+            .max()
+            .unwrap_or(0)
+            + 1,
+    );
     let reader = Arc::clone(&state.reader);
-    let added = tokio::task::spawn_blocking(move || store::PriorityStore::add_priority_members(reader.as_ref(), id.0, &hashes))
-        .await
-        .map_err(|_| ApiError::internal())??;
+    let added = tokio::task::spawn_blocking(move || {
+        store::PriorityStore::add_priority_members(reader.as_ref(), id.0, &hashes)
+    })
+    .await
+    .map_err(|_| ApiError::internal())??;
     let list = PriorityList {
         id,
         name_ko: body.name_ko.trim().to_string(),
         name_en: body.name_en.trim().to_string(),
-        window: Window { opens: body.opens_at, closes: body.closes_at },
+        window: Window {
+            opens: body.opens_at,
+            closes: body.closes_at,
+        },
     };
     state
         .world
-        .update_rules(state.reader.as_ref(), |rules| rules.priority_lists.push(list))
+        .update_rules(state.reader.as_ref(), |rules| {
+            rules.priority_lists.push(list)
+        })
         .map_err(|e| {
             tracing::error!(error = %e, "cannot store the rules");
             ApiError::internal()
         })?;
     tracing::info!(list = id.0, members = added, "priority list added");
-    Ok((StatusCode::CREATED, Json(json!({ "id": id.0, "members": added }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id.0, "members": added })),
+    )
+        .into_response())
 }

@@ -63,7 +63,12 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_string()))
 }
 
-fn appointment(clinic_id: u32, date: &str, hour: u8, product: &str) -> Result<Appointment, ApiError> {
+fn appointment(
+    clinic_id: u32,
+    date: &str,
+    hour: u8,
+    product: &str,
+) -> Result<Appointment, ApiError> {
     let product = Product::parse(product).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_product",
@@ -132,7 +137,11 @@ fn notify(state: &Arc<AppState>, recipient: Vec<u8>, template: &'static str) -> 
                 .enumerate()
                 .map(|(i, d)| {
                     let a = d.appointment;
-                    let clinic = state.world.clinics.get(a.clinic.index()).map_or("", |c| c.name.as_str());
+                    let clinic = state
+                        .world
+                        .clinics
+                        .get(a.clinic.index())
+                        .map_or("", |c| c.name.as_str());
                     if ko {
                         format!("{}차 {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
                     } else {
@@ -145,7 +154,10 @@ fn notify(state: &Arc<AppState>, recipient: Vec<u8>, template: &'static str) -> 
         let (ko, en) = match template {
             "booking_cancelled" => ("예약이 취소되었습니다", "your booking was cancelled"),
             "booking_changed" => ("예약이 변경되었습니다", "your booking was changed"),
-            _ => ("코로나19 예방접종 예약이 완료되었습니다", "your COVID-19 vaccination is booked"),
+            _ => (
+                "코로나19 예방접종 예약이 완료되었습니다",
+                "your COVID-19 vaccination is booked",
+            ),
         };
         Some(OutboxMessage {
             person: Some(booking.person),
@@ -197,7 +209,9 @@ pub async fn create(
         Some(family) => {
             let own_phone = || async {
                 let sealed = sealed_contact_of(&state, actor).await?;
-                Ok::<_, ApiError>(crate::notify::recipient_phone(&state, &sealed).unwrap_or_default())
+                Ok::<_, ApiError>(
+                    crate::notify::recipient_phone(&state, &sealed).unwrap_or_default(),
+                )
             };
             let phone = match &family.phone {
                 Some(phone) => phone.clone(),
@@ -212,7 +226,9 @@ pub async fn create(
                 birth_date,
                 sealed: sealed.clone(),
             };
-            let Outcome::Person { id, .. } = state.writer.execute(ensure, now.as_millisecond()).await? else {
+            let Outcome::Person { id, .. } =
+                state.writer.execute(ensure, now.as_millisecond()).await?
+            else {
                 return Err(ApiError::internal());
             };
             if id == actor {
@@ -238,7 +254,11 @@ pub async fn create(
     };
     let outcome = state.writer.execute(command, now.as_millisecond()).await?;
     let booking = booking_outcome(&state, outcome, "booked")?;
-    Ok((StatusCode::CREATED, Json(booking_json(&state, &booking, actor))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(booking_json(&state, &booking, actor)),
+    )
+        .into_response())
 }
 
 pub async fn list(
@@ -247,7 +267,10 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let person = session.person;
     let bookings = read(&state, move |r| store::ReadStore::bookings_of(r, person)).await?;
-    let bookings: Vec<Value> = bookings.iter().map(|b| booking_json(&state, b, person)).collect();
+    let bookings: Vec<Value> = bookings
+        .iter()
+        .map(|b| booking_json(&state, b, person))
+        .collect();
     Ok(Json(json!({ "bookings": bookings })))
 }
 
@@ -286,7 +309,10 @@ pub async fn cancel(
         idempotency_key: key,
         notify: Some(notify(&state, recipient, "booking_cancelled")),
     };
-    let outcome = state.writer.execute(command, state.clock.now().as_millisecond()).await?;
+    let outcome = state
+        .writer
+        .execute(command, state.clock.now().as_millisecond())
+        .await?;
     let booking = booking_outcome(&state, outcome, "cancelled")?;
     Ok(Json(booking_json(&state, &booking, session.person)))
 }

@@ -89,7 +89,12 @@ fn remaining_by_product(
     products
         .iter()
         .filter(|p| clinic.offers(**p))
-        .map(|p| (p.code().to_string(), availability.bookable_day(clinic.id, day, *p).into()))
+        .map(|p| {
+            (
+                p.code().to_string(),
+                availability.bookable_day(clinic.id, day, *p).into(),
+            )
+        })
         .collect()
 }
 
@@ -114,8 +119,16 @@ pub async fn search(
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let world = &state.world;
-    let tomorrow = seoul_date(state.clock.now()).tomorrow().map_err(|_| ApiError::internal())?;
-    let from = q.from.as_deref().map(parse_date).transpose()?.unwrap_or(tomorrow).max(tomorrow);
+    let tomorrow = seoul_date(state.clock.now())
+        .tomorrow()
+        .map_err(|_| ApiError::internal())?;
+    let from = q
+        .from
+        .as_deref()
+        .map(parse_date)
+        .transpose()?
+        .unwrap_or(tomorrow)
+        .max(tomorrow);
     let days = q.days.unwrap_or(7).clamp(1, MAX_DAYS);
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let offset = q.offset.unwrap_or(0);
@@ -137,7 +150,11 @@ pub async fn search(
             .collect(),
         (None, None, Some(lat), Some(lon)) => world
             .index
-            .nearest(GeoPoint { lat, lon }, q.radius_km.unwrap_or(5.0), offset + limit)
+            .nearest(
+                GeoPoint { lat, lon },
+                q.radius_km.unwrap_or(5.0),
+                offset + limit,
+            )
             .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?
             .into_iter()
             .map(|(id, km)| (id, Some(km)))
@@ -151,8 +168,13 @@ pub async fn search(
         }
     };
     let availability = state.writer.availability();
-    let dates: Vec<Date> = (0..i64::from(days)).filter_map(|d| from.checked_add(d.days()).ok()).collect();
-    let total = hits.iter().filter(|(id, _)| offers_any(world, *id, &products)).count();
+    let dates: Vec<Date> = (0..i64::from(days))
+        .filter_map(|d| from.checked_add(d.days()).ok())
+        .collect();
+    let total = hits
+        .iter()
+        .filter(|(id, _)| offers_any(world, *id, &products))
+        .count();
     let clinics: Vec<Value> = hits
         .into_iter()
         .filter(|(id, _)| offers_any(world, *id, &products))
@@ -171,7 +193,9 @@ pub async fn search(
             Some(entry)
         })
         .collect();
-    Ok(Json(json!({ "total": total, "offset": offset, "clinics": clinics })))
+    Ok(Json(
+        json!({ "total": total, "offset": offset, "clinics": clinics }),
+    ))
 }
 
 fn offers_any(world: &crate::world::World, id: ClinicId, products: &[Product]) -> bool {
@@ -192,9 +216,20 @@ pub async fn clinic(
     Path(id): Path<u32>,
     ApiQuery(q): ApiQuery<ClinicQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let clinic = state.world.clinics.get(id as usize).ok_or_else(ApiError::not_found)?;
-    let tomorrow = seoul_date(state.clock.now()).tomorrow().map_err(|_| ApiError::internal())?;
-    let day = q.date.as_deref().map(parse_date).transpose()?.unwrap_or(tomorrow);
+    let clinic = state
+        .world
+        .clinics
+        .get(id as usize)
+        .ok_or_else(ApiError::not_found)?;
+    let tomorrow = seoul_date(state.clock.now())
+        .tomorrow()
+        .map_err(|_| ApiError::internal())?;
+    let day = q
+        .date
+        .as_deref()
+        .map(parse_date)
+        .transpose()?
+        .unwrap_or(tomorrow);
     let availability = state.writer.availability();
     let bands: Vec<Value> = (FIRST_HOUR..END_HOUR)
         .filter(|h| domain::ledger::is_open(&clinic.hours, day, *h))

@@ -19,7 +19,10 @@ pub async fn facts(
     birth_date: Date,
     rrn_hash: [u8; 32],
 ) -> Result<PersonFacts, ApiError> {
-    let lists = read(state, move |r| store::PriorityStore::priority_lists_of(r, &rrn_hash)).await?;
+    let lists = read(state, move |r| {
+        store::PriorityStore::priority_lists_of(r, &rrn_hash)
+    })
+    .await?;
     let bookings = read(state, move |r| store::ReadStore::bookings_of(r, person)).await?;
     let own = bookings.iter().filter(|b| b.person == person);
     let (mut booked, mut vaccinated) = (false, false);
@@ -84,7 +87,10 @@ pub async fn require_eligible(
     .with_detail(decision_json(&decision)))
 }
 
-pub async fn person_record(state: &Arc<AppState>, person: PersonId) -> Result<store::PersonRecord, ApiError> {
+pub async fn person_record(
+    state: &Arc<AppState>,
+    person: PersonId,
+) -> Result<store::PersonRecord, ApiError> {
     read(state, move |r| store::ReadStore::person(r, person))
         .await?
         .ok_or_else(ApiError::unauthenticated)
@@ -99,4 +105,3 @@ pub async fn mine(
     let decision = decide(&facts, &state.world.rules(), state.clock.now());
     Ok(Json(decision_json(&decision)))
 }
-

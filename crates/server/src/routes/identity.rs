@@ -26,9 +26,18 @@ pub struct StartRequest {
 }
 
 /// Validates a person's details as they typed them. Shared by identity checks and proxy bookings.
-pub fn parse_claim(name: &str, rrn: &str, phone: &str, state: &AppState) -> Result<Claim, ApiError> {
+pub fn parse_claim(
+    name: &str,
+    rrn: &str,
+    phone: &str,
+    state: &AppState,
+) -> Result<Claim, ApiError> {
     let name = parse_name(name).ok_or_else(|| {
-        ApiError::bad_request("invalid_name", "이름을 정확히 입력해 주세요.", "Please enter the name as registered.")
+        ApiError::bad_request(
+            "invalid_name",
+            "이름을 정확히 입력해 주세요.",
+            "Please enter the name as registered.",
+        )
     })?;
     let rrn = Rrn::parse_at(rrn, seoul_date(state.clock.now()))
         .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?;
@@ -44,19 +53,29 @@ pub fn parse_claim(name: &str, rrn: &str, phone: &str, state: &AppState) -> Resu
 
 /// Name and phone, sealed for storage as "name\nphone".
 pub fn seal_contact(state: &AppState, name: &str, phone: &str) -> Vec<u8> {
-    state.secrets.seal(format!("{name}\n{phone}").as_bytes(), &mut rand::rng())
+    state
+        .secrets
+        .seal(format!("{name}\n{phone}").as_bytes(), &mut rand::rng())
 }
 
 fn identity_error(error: IdentityError) -> ApiError {
     let seoul = |t: jiff::Timestamp| domain::time::in_seoul(t).strftime("%H:%M").to_string();
     match error {
-        IdentityError::LockedOut { until } | IdentityError::TooManyAttempts { until } => ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            error.code(),
-            format!("인증번호를 여러 번 잘못 입력하여 {} 이후에 다시 시도할 수 있습니다.", seoul(until)),
-            format!("Too many wrong codes; try again after {} (KST).", seoul(until)),
-        )
-        .with_detail(serde_json::json!({ "retry_at": until.to_string() })),
+        IdentityError::LockedOut { until } | IdentityError::TooManyAttempts { until } => {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                error.code(),
+                format!(
+                    "인증번호를 여러 번 잘못 입력하여 {} 이후에 다시 시도할 수 있습니다.",
+                    seoul(until)
+                ),
+                format!(
+                    "Too many wrong codes; try again after {} (KST).",
+                    seoul(until)
+                ),
+            )
+            .with_detail(serde_json::json!({ "retry_at": until.to_string() }))
+        }
         IdentityError::UnknownOrExpired => ApiError::new(
             StatusCode::GONE,
             error.code(),
@@ -97,8 +116,14 @@ pub async fn start(
         person: None,
         recipient,
         template: "identity_code".into(),
-        body_ko: format!("[예약] 본인확인 인증번호 [{}]를 입력해 주세요. (3분 이내)", challenge.code),
-        body_en: format!("[yeyak] Your verification code is {} (valid 3 minutes).", challenge.code),
+        body_ko: format!(
+            "[예약] 본인확인 인증번호 [{}]를 입력해 주세요. (3분 이내)",
+            challenge.code
+        ),
+        body_en: format!(
+            "[yeyak] Your verification code is {} (valid 3 minutes).",
+            challenge.code
+        ),
     };
     state
         .writer
@@ -140,12 +165,17 @@ pub async fn verify(
         birth_date: verified.birth_date,
         sealed: seal_contact(&state, &verified.name, &verified.phone),
     };
-    let Outcome::Person { id: person, .. } = state.writer.execute(command, now.as_millisecond()).await? else {
+    let Outcome::Person { id: person, .. } =
+        state.writer.execute(command, now.as_millisecond()).await?
+    else {
         return Err(ApiError::internal());
     };
     let session = Session {
         person,
-        expires_at: crate::clock::after(now, SignedDuration::from_mins(state.config.session_minutes)),
+        expires_at: crate::clock::after(
+            now,
+            SignedDuration::from_mins(state.config.session_minutes),
+        ),
     };
     let token = session.sign(state.secrets.token_key());
     let cookie = format!(

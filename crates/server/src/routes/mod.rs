@@ -12,6 +12,7 @@ mod system;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::session::Session;
+use axum::Router;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
@@ -19,7 +20,6 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,11 +32,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/identity/start", post(identity::start))
         .route("/api/v1/identity/verify", post(identity::verify))
         .route("/api/v1/eligibility", get(eligibility::mine))
-        .route("/api/v1/bookings", post(bookings::create).get(bookings::list))
+        .route(
+            "/api/v1/bookings",
+            post(bookings::create).get(bookings::list),
+        )
         .route("/api/v1/bookings/{id}", get(bookings::show))
         .route("/api/v1/bookings/{id}/cancel", post(bookings::cancel))
         .route("/api/v1/bookings/{id}/change", post(bookings::change))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), queue::require_pass));
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            queue::require_pass,
+        ));
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/metrics", get(system::metrics))
@@ -49,7 +55,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/queue/exchange", post(queue::exchange))
         .route("/api/v1/admin/queue", get(queue::admin_queue))
         .route("/api/v1/admin/openings", post(queue::admin_open))
-        .route("/api/v1/admin/priority-lists", post(admin::add_priority_list))
+        .route(
+            "/api/v1/admin/priority-lists",
+            post(admin::add_priority_list),
+        )
         .route("/wait", get(queue::wait_page))
         .merge(booking_side)
         .fallback(system::not_found)
@@ -100,7 +109,10 @@ pub struct Authenticated(pub Session);
 impl FromRequestParts<Arc<AppState>> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         let token = bearer(&parts.headers)
             .or_else(|| cookie(&parts.headers, SESSION_COOKIE))
             .ok_or_else(ApiError::unauthenticated)?;
@@ -160,7 +172,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 ApiError::bad_request(
                     "invalid_query",
                     "검색 조건이 올바르지 않습니다.",
-                    format!("The query parameters are not valid: {}", rejection.body_text()),
+                    format!(
+                        "The query parameters are not valid: {}",
+                        rejection.body_text()
+                    ),
                 )
             })
     }

@@ -26,7 +26,11 @@ pub const PASS_COOKIE: &str = "yeyak_pass";
 
 /// A credential from its cookie (browsers) or its `X-Yeyak-…` header (apps), borrowed from the
 /// header when it came as one.
-fn credential_ref<'h>(headers: &'h HeaderMap, cookie_name: &str, header_name: &str) -> Option<Cow<'h, str>> {
+fn credential_ref<'h>(
+    headers: &'h HeaderMap,
+    cookie_name: &str,
+    header_name: &str,
+) -> Option<Cow<'h, str>> {
     headers
         .get(header_name)
         .and_then(|v| v.to_str().ok())
@@ -59,7 +63,9 @@ fn token_error(error: TokenError) -> ApiError {
 fn gate_error(error: GateError) -> ApiError {
     match error {
         GateError::Room(queue::RoomError::Token(error)) => token_error(error),
-        GateError::Room(error) => ApiError::forbidden(error.code(), error.message_ko(), error.message_en()),
+        GateError::Room(error) => {
+            ApiError::forbidden(error.code(), error.message_ko(), error.message_en())
+        }
         GateError::Storage(message) => {
             tracing::error!(%message, "waiting room storage failed");
             ApiError::internal()
@@ -79,7 +85,11 @@ fn pass_missing() -> ApiError {
 
 /// Every booking-side route runs behind this: a valid pass for this browser session, or no entry.
 /// It also measures how long the booking side takes, which steers admission.
-pub async fn require_pass(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_pass(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let headers = request.headers();
     let pass = credential(headers, PASS_COOKIE, "x-yeyak-pass").ok_or_else(pass_missing)?;
     let session = session_id(headers).ok_or_else(pass_missing)?;
@@ -90,9 +100,10 @@ pub async fn require_pass(State(state): State<Arc<AppState>>, request: Request, 
     let started = Instant::now();
     let response = next.run(request).await;
     let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-    state
-        .gate
-        .observe_latency(latency_ms, response.status() == StatusCode::SERVICE_UNAVAILABLE);
+    state.gate.observe_latency(
+        latency_ms,
+        response.status() == StatusCode::SERVICE_UNAVAILABLE,
+    );
     Ok(response)
 }
 
@@ -139,7 +150,13 @@ fn status_body(queue: QueueId, status: &Status) -> StatusBody {
             queue,
             state: "admitted",
         },
-        Status::Waiting { rank, position, people_ahead, eta_ms, poll_after_ms } => StatusBody::Waiting {
+        Status::Waiting {
+            rank,
+            position,
+            people_ahead,
+            eta_ms,
+            poll_after_ms,
+        } => StatusBody::Waiting {
             eta_seconds: eta_ms.map(|ms| ms.div_ceil(1000)),
             number: rank.0 + 1,
             people_ahead,
@@ -148,8 +165,13 @@ fn status_body(queue: QueueId, status: &Status) -> StatusBody {
             queue,
             state: "waiting",
         },
-        Status::BeforeOpening { opens_at_ms, poll_after_ms } => StatusBody::BeforeOpening {
-            opens_at: jiff::Timestamp::from_millisecond(opens_at_ms as i64).map(|t| t.to_string()).ok(),
+        Status::BeforeOpening {
+            opens_at_ms,
+            poll_after_ms,
+        } => StatusBody::BeforeOpening {
+            opens_at: jiff::Timestamp::from_millisecond(opens_at_ms as i64)
+                .map(|t| t.to_string())
+                .ok(),
             poll_after_ms,
             queue,
             state: "before_opening",
@@ -169,7 +191,11 @@ fn set_cookie(response: &mut Response, name: &str, value: &str, max_age_s: u64) 
 }
 
 /// The ticket this request already holds, if it is valid for the current queue and session.
-fn held_ticket(state: &AppState, headers: &HeaderMap, session: Option<SessionId>) -> Option<(String, Status)> {
+fn held_ticket(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: Option<SessionId>,
+) -> Option<(String, Status)> {
     let ticket = credential(headers, TICKET_COOKIE, "x-yeyak-ticket")?;
     let session = session?;
     match state.gate.exchange(now_ms(state), &ticket, &session) {
@@ -180,7 +206,10 @@ fn held_ticket(state: &AppState, headers: &HeaderMap, session: Option<SessionId>
 }
 
 /// Takes a place in the queue, or, with a valid ticket already, returns that same place.
-pub async fn arrive(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn arrive(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let existing_session = session_id(&headers);
     if let Some((ticket, status)) = held_ticket(&state, &headers, existing_session) {
         let mut body = status_json(&state, &status);
@@ -219,32 +248,55 @@ fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
 /// Position, people ahead, ETA and when to ask again. No storage access.
 /// This is the path every waiting person polls, so it allocates little: the ticket is borrowed
 /// from the header and the answer is serialized straight from a small struct into one buffer.
-pub async fn status(State(state): State<Arc<AppState>>, request: Request) -> Result<Response, ApiError> {
+pub async fn status(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
     // The request itself rather than a `HeaderMap` extractor, which would copy every header.
     let ticket = ticket_of(request.headers())?;
-    let (queue, status) = state.gate.status_in_queue(now_ms(&state), &ticket).map_err(gate_error)?;
+    let (queue, status) = state
+        .gate
+        .status_in_queue(now_ms(&state), &ticket)
+        .map_err(gate_error)?;
     let mut body = Vec::with_capacity(160);
-    serde_json::to_writer(&mut body, &status_body(queue, &status)).map_err(|_| ApiError::internal())?;
+    serde_json::to_writer(&mut body, &status_body(queue, &status))
+        .map_err(|_| ApiError::internal())?;
     let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ];
     Ok((headers, body).into_response())
 }
 
 /// An admitted ticket becomes a pass bound to this browser session.
-pub async fn exchange(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn exchange(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let ticket = ticket_of(&headers)?;
     let session = session_id(&headers).ok_or_else(|| token_error(TokenError::WrongSession))?;
-    match state.gate.exchange(now_ms(&state), &ticket, &session).map_err(gate_error)? {
+    match state
+        .gate
+        .exchange(now_ms(&state), &ticket, &session)
+        .map_err(gate_error)?
+    {
         Exchange::Pass { token, pass } => {
-            let expires = jiff::Timestamp::from_millisecond(pass.expires_at_ms as i64).map(|t| t.to_string()).ok();
-            let mut response = Json(json!({ "state": "admitted", "pass": token, "expires_at": expires })).into_response();
+            let expires = jiff::Timestamp::from_millisecond(pass.expires_at_ms as i64)
+                .map(|t| t.to_string())
+                .ok();
+            let mut response =
+                Json(json!({ "state": "admitted", "pass": token, "expires_at": expires }))
+                    .into_response();
             let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
             set_cookie(&mut response, PASS_COOKIE, &token, ttl_s);
             Ok(response)
         }
-        Exchange::NotYet(status) => Ok((StatusCode::ACCEPTED, Json(status_json(&state, &status))).into_response()),
+        Exchange::NotYet(status) => {
+            Ok((StatusCode::ACCEPTED, Json(status_json(&state, &status))).into_response())
+        }
     }
 }
 
@@ -252,7 +304,11 @@ pub async fn exchange(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
 pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Json<Value> {
     let snapshot = state.gate.snapshot(now_ms(&state));
     let opening = state.gate.opening();
-    let at = |ms: u64| jiff::Timestamp::from_millisecond(ms as i64).map(|t| t.to_string()).ok();
+    let at = |ms: u64| {
+        jiff::Timestamp::from_millisecond(ms as i64)
+            .map(|t| t.to_string())
+            .ok()
+    };
     Json(json!({
         "queue": opening.queue().0,
         "prequeue_starts_at": at(opening.prequeue_starts_at_ms()),
@@ -280,7 +336,10 @@ pub async fn admin_open(
     let opening = body
         .to_opening(queue)
         .map_err(|e| ApiError::bad_request(e.code(), e.code(), format!("Invalid opening: {e}")))?;
-    state.gate.schedule(opening, now_ms(&state)).map_err(gate_error)?;
+    state
+        .gate
+        .schedule(opening, now_ms(&state))
+        .map_err(gate_error)?;
     tracing::info!(queue = queue.0, "opening scheduled");
     Ok((StatusCode::CREATED, Json(json!({ "queue": queue.0 }))).into_response())
 }
@@ -292,7 +351,12 @@ pub async fn wait_page(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let english = match uri.query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("lang=")) {
+    let english = match uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("lang="))
+    {
         Some("en") => true,
         Some("ko") => false,
         _ => super::prefers_english(&headers),
@@ -314,7 +378,8 @@ pub async fn wait_page(
     let mut pass = None;
     if status.is_admitted()
         && let Some(session) = fresh.or(session)
-        && let Ok(Exchange::Pass { token, .. }) = state.gate.exchange(now_ms(&state), &ticket, &session)
+        && let Ok(Exchange::Pass { token, .. }) =
+            state.gate.exchange(now_ms(&state), &ticket, &session)
     {
         pass = Some(token);
     }
@@ -326,9 +391,16 @@ pub async fn wait_page(
     {
         response.headers_mut().insert("refresh", value);
     }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(session) = fresh {
-        set_cookie(&mut response, SESSION_ID_COOKIE, &URL_SAFE_NO_PAD.encode(session.0), 86_400);
+        set_cookie(
+            &mut response,
+            SESSION_ID_COOKIE,
+            &URL_SAFE_NO_PAD.encode(session.0),
+            86_400,
+        );
         set_cookie(&mut response, TICKET_COOKIE, &ticket, 86_400);
     }
     if let Some(pass) = pass {
@@ -349,24 +421,57 @@ mod tests {
     fn status_bytes_match_the_json_object() {
         let statuses = [
             Status::Admitted { rank: Rank(41) },
-            Status::Waiting { rank: Rank(7), position: 3, people_ahead: 2, eta_ms: Some(1_001), poll_after_ms: 500 },
-            Status::Waiting { rank: Rank(7), position: 3, people_ahead: 2, eta_ms: None, poll_after_ms: 500 },
-            Status::BeforeOpening { opens_at_ms: 1_626_692_400_000, poll_after_ms: 30_000 },
+            Status::Waiting {
+                rank: Rank(7),
+                position: 3,
+                people_ahead: 2,
+                eta_ms: Some(1_001),
+                poll_after_ms: 500,
+            },
+            Status::Waiting {
+                rank: Rank(7),
+                position: 3,
+                people_ahead: 2,
+                eta_ms: None,
+                poll_after_ms: 500,
+            },
+            Status::BeforeOpening {
+                opens_at_ms: 1_626_692_400_000,
+                poll_after_ms: 30_000,
+            },
         ];
-        let at = |ms: u64| jiff::Timestamp::from_millisecond(ms as i64).map(|t| t.to_string()).ok();
+        let at = |ms: u64| {
+            jiff::Timestamp::from_millisecond(ms as i64)
+                .map(|t| t.to_string())
+                .ok()
+        };
         for status in statuses {
             let expected = match status {
-                Status::Admitted { rank } => json!({ "queue": 2, "state": "admitted", "number": rank.0 + 1, "position": 0, "people_ahead": 0, "poll_after_ms": 0 }),
-                Status::Waiting { rank, position, people_ahead, eta_ms, poll_after_ms } => json!({
+                Status::Admitted { rank } => {
+                    json!({ "queue": 2, "state": "admitted", "number": rank.0 + 1, "position": 0, "people_ahead": 0, "poll_after_ms": 0 })
+                }
+                Status::Waiting {
+                    rank,
+                    position,
+                    people_ahead,
+                    eta_ms,
+                    poll_after_ms,
+                } => json!({
                     "queue": 2, "state": "waiting", "number": rank.0 + 1, "position": position, "people_ahead": people_ahead,
                     "eta_seconds": eta_ms.map(|ms| ms.div_ceil(1000)), "poll_after_ms": poll_after_ms,
                 }),
-                Status::BeforeOpening { opens_at_ms, poll_after_ms } => json!({
+                Status::BeforeOpening {
+                    opens_at_ms,
+                    poll_after_ms,
+                } => json!({
                     "queue": 2, "state": "before_opening", "opens_at": at(opens_at_ms), "poll_after_ms": poll_after_ms,
                 }),
             };
             let body = status_body(QueueId(2), &status);
-            assert_eq!(serde_json::to_vec(&body).unwrap(), serde_json::to_vec(&expected).unwrap());
+            assert_eq!(
+                serde_json::to_vec(&body).unwrap(),
+                serde_json::to_vec(&expected).unwrap()
+            );
             assert_eq!(serde_json::to_value(&body).unwrap(), expected);
         }
     }

@@ -17,10 +17,15 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        state
-            .metrics
-            .render(&state.gate.snapshot(state.clock.now().as_millisecond().max(0) as u64)),
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(
+            &state
+                .gate
+                .snapshot(state.clock.now().as_millisecond().max(0) as u64),
+        ),
     )
 }
 

@@ -61,7 +61,14 @@ impl Drop for TestServer {
     }
 }
 
-pub fn clinic(id: u32, municipality: u32, lat: f64, lon: f64, per_band: u16, products: &[(Product, u32)]) -> ClinicRecord {
+pub fn clinic(
+    id: u32,
+    municipality: u32,
+    lat: f64,
+    lon: f64,
+    per_band: u16,
+    products: &[(Product, u32)],
+) -> ClinicRecord {
     ClinicRecord {
         clinic: Clinic {
             id: ClinicId(id),
@@ -70,7 +77,12 @@ pub fn clinic(id: u32, municipality: u32, lat: f64, lon: f64, per_band: u16, pro
             municipality: MunicipalityCode(municipality),
             location: GeoPoint { lat, lon },
             products: products.iter().map(|(p, _)| *p).collect(),
-            hours: Hours { open_hour: 9, close_hour: 18, per_band, saturdays: true },
+            hours: Hours {
+                open_hour: 9,
+                close_hour: 18,
+                per_band,
+                saturdays: true,
+            },
         },
         daily_doses: products.to_vec(),
     }
@@ -79,7 +91,14 @@ pub fn clinic(id: u32, municipality: u32, lat: f64, lon: f64, per_band: u16, pro
 /// Three clinics: two in Jongno-gu (Seoul), one in Haeundae-gu (Busan).
 pub fn small_world() -> Vec<ClinicRecord> {
     vec![
-        clinic(0, 11010, 37.5735, 126.9790, 10, &[(Product::Moderna, 100), (Product::Pfizer, 100)]),
+        clinic(
+            0,
+            11010,
+            37.5735,
+            126.9790,
+            10,
+            &[(Product::Moderna, 100), (Product::Pfizer, 100)],
+        ),
         clinic(1, 11010, 37.5800, 126.9850, 2, &[(Product::Moderna, 20)]),
         clinic(2, 21090, 35.1631, 129.1635, 10, &[(Product::Pfizer, 50)]),
     ]
@@ -91,13 +110,19 @@ impl TestServer {
         Self::start_in(dir, clinics, OPENING_PLUS_5S.parse().unwrap()).await
     }
 
-    pub async fn start_in(dir: tempfile::TempDir, clinics: Vec<ClinicRecord>, now: Timestamp) -> TestServer {
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        clinics: Vec<ClinicRecord>,
+        now: Timestamp,
+    ) -> TestServer {
         {
             let (_w, reader) = store::sqlite::open(&dir.path().join("yeyak.db")).unwrap();
             if store::ReadStore::clinics(&reader).unwrap().is_empty() {
                 reader.insert_clinics(&clinics).unwrap();
                 let rules = serde_json::to_string(&cohorts_2021()).unwrap();
-                reader.put_setting(server::world::RULES_SETTING, &rules).unwrap();
+                reader
+                    .put_setting(server::world::RULES_SETTING, &rules)
+                    .unwrap();
             }
         }
         let clock = Arc::new(ManualClock::new(now));
@@ -123,7 +148,10 @@ impl TestServer {
         let addr = bound_rx.await.expect("server started");
         TestServer {
             addr,
-            http: reqwest::Client::builder().pool_max_idle_per_host(4096).build().unwrap(),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(4096)
+                .build()
+                .unwrap(),
             clock,
             dir,
             stop: Some(stop),
@@ -144,7 +172,13 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn post(&self, path: &str, who: Option<&Visitor>, body: Value, key: Option<&str>) -> (u16, Value) {
+    pub async fn post(
+        &self,
+        path: &str,
+        who: Option<&Visitor>,
+        body: Value,
+        key: Option<&str>,
+    ) -> (u16, Value) {
         let mut request = self.http.post(self.url(path)).json(&body);
         if let Some(who) = who {
             request = who.apply(request);
@@ -159,7 +193,9 @@ impl TestServer {
 
     /// Takes a ticket and waits (polling as told) until it can be exchanged for a pass.
     pub async fn enter(&self) -> Visitor {
-        let (status, arrived) = self.post("/api/v1/queue/arrive", None, json!({}), None).await;
+        let (status, arrived) = self
+            .post("/api/v1/queue/arrive", None, json!({}), None)
+            .await;
         assert_eq!(status, 201, "{arrived}");
         let mut visitor = Visitor {
             session: arrived["session"].as_str().unwrap().to_string(),
@@ -167,7 +203,9 @@ impl TestServer {
             ..Visitor::default()
         };
         for _ in 0..200 {
-            let (status, answer) = self.post("/api/v1/queue/exchange", Some(&visitor), json!({}), None).await;
+            let (status, answer) = self
+                .post("/api/v1/queue/exchange", Some(&visitor), json!({}), None)
+                .await;
             if status == 200 {
                 visitor.pass = answer["pass"].as_str().unwrap().to_string();
                 return visitor;
@@ -190,7 +228,12 @@ impl TestServer {
     /// An identity check for someone who already holds a pass.
     pub async fn verify(&self, mut visitor: Visitor, name: &str, rrn: &str) -> Visitor {
         let (status, started) = self
-            .post("/api/v1/identity/start", Some(&visitor), json!({"name": name, "rrn": rrn, "phone": "010-1234-5678"}), None)
+            .post(
+                "/api/v1/identity/start",
+                Some(&visitor),
+                json!({"name": name, "rrn": rrn, "phone": "010-1234-5678"}),
+                None,
+            )
             .await;
         assert_eq!(status, 202, "{started}");
         let (status, verified) = self
