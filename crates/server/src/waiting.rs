@@ -24,8 +24,9 @@ use store::QueueStore;
 /// positions over-estimates) when the queue is small. See [`block_size`].
 pub const BLOCK_MIN: u64 = 16;
 pub const BLOCK_MAX: u64 = 4_096;
-/// A session that has not used its pass for this long no longer counts as active.
-const ACTIVE_WINDOW_MS: u64 = 60_000;
+/// A session that has not used its pass for this long no longer counts as active. Short, because
+/// a booking takes seconds; a confirmed booking releases its place at once (see [`Gate::done`]).
+const ACTIVE_WINDOW_MS: u64 = 15_000;
 const LATENCY_SAMPLES_MAX: usize = 20_000;
 pub const TICK_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -242,6 +243,14 @@ impl Gate {
             activity.started.push(pass.rank);
         }
         Ok(pass)
+    }
+
+    /// The session finished what it came for (a confirmed booking): its place on the booking
+    /// side goes to the next person now rather than after [`ACTIVE_WINDOW_MS`]. The pass stays
+    /// valid, so the person can still read or change what they booked.
+    pub fn done(&self, session: &SessionId) {
+        let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        activity.active.remove(session);
     }
 
     /// How long a booking-side request took, for the controller's latency signal.
@@ -545,6 +554,34 @@ mod tests {
             ..spec
         };
         assert_eq!(gate.ensure_opening(changed, now).unwrap(), Some(QueueId(3)));
+    }
+
+    #[test]
+    fn a_finished_session_gives_its_place_back_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_writer, reader) = store::sqlite::open(&dir.path().join("yeyak.db")).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let keyring = load_keyring(dir.path(), 1, &mut rng).unwrap();
+        let now = 1_626_000_000_000;
+        let gate = Gate::open(Arc::new(reader), keyring, GateConfig::default(), now).unwrap();
+        let session = SessionId([5; 16]);
+        let (ticket, _) = gate.arrive(now, session).unwrap();
+        gate.tick(now + 250, &mut rng).unwrap();
+        let Exchange::Pass { token, .. } = gate.exchange(now + 300, &ticket, &session).unwrap()
+        else {
+            panic!("free flow admits at once");
+        };
+        gate.check_pass(now + 400, &token, &session).unwrap();
+        assert_eq!(gate.take_observations(now + 500).active_sessions, 1);
+        assert_eq!(
+            gate.take_observations(now + 400 + ACTIVE_WINDOW_MS - 1)
+                .active_sessions,
+            1
+        );
+        gate.done(&session);
+        assert_eq!(gate.take_observations(now + 600).active_sessions, 0);
+        // The pass still works for reading back what was booked.
+        assert!(gate.check_pass(now + 700, &token, &session).is_ok());
     }
 
     #[test]

@@ -47,22 +47,37 @@ fn clinics() -> Vec<Clinic> {
             name: format!("bench clinic {id}"),
             kind: ClinicKind::Centre,
             municipality: MunicipalityCode(11010),
-            location: GeoPoint { lat: 37.5, lon: 127.0 },
+            location: GeoPoint {
+                lat: 37.5,
+                lon: 127.0,
+            },
             products: vec![Product::Moderna],
-            hours: Hours { open_hour: 9, close_hour: 18, per_band: 1_000, saturdays: true },
+            hours: Hours {
+                open_hour: 9,
+                close_hour: 18,
+                per_band: 1_000,
+                saturdays: true,
+            },
         })
         .collect()
 }
 
 fn ledger() -> Ledger {
-    let calendar = Calendar { first: TODAY, days: 90 };
-    Ledger::new(calendar, &clinics(), Schedules::default(), |_, _| [0, 100_000, 0, 0])
+    let calendar = Calendar {
+        first: TODAY,
+        days: 90,
+    };
+    Ledger::new(calendar, &clinics(), Schedules::default(), |_, _| {
+        [0, 100_000, 0, 0]
+    })
 }
 
 /// The n-th booking request: spread over clinics, days and bands so none is refused.
 fn request(n: u64) -> BookRequest {
     let clinic = (n % u64::from(CLINICS)) as u32;
-    let day = TODAY.checked_add(((1 + (n / 7) % 30) as i64).days()).expect("in range");
+    let day = TODAY
+        .checked_add(((1 + (n / 7) % 30) as i64).days())
+        .expect("in range");
     // Sundays are closed; move them to Monday.
     let day = if day.weekday() == jiff::civil::Weekday::Sunday {
         day.tomorrow().expect("in range")
@@ -72,33 +87,62 @@ fn request(n: u64) -> BookRequest {
     BookRequest {
         person: PersonId(n + 1),
         booked_by: PersonId(n + 1),
-        first: Appointment { clinic: ClinicId(clinic), day, hour: 9 + (n % 9) as u8, product: Product::Moderna },
+        first: Appointment {
+            clinic: ClinicId(clinic),
+            day,
+            hour: 9 + (n % 9) as u8,
+            product: Product::Moderna,
+        },
         today: TODAY,
     }
 }
 
 fn command(n: u64) -> Command {
-    Command::Book { request: request(n), idempotency_key: Some(format!("bench-{n}")), notify: None }
+    Command::Book {
+        request: request(n),
+        idempotency_key: Some(format!("bench-{n}")),
+        notify: None,
+    }
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let temp = tempfile::tempdir()?;
-    let dir = args.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
     let baseline = through_writer(&dir.join("baseline.db"), &args, args.baseline_bookings, 1)?;
     let grouped = through_writer(&dir.join("writer.db"), &args, args.bookings, args.max_batch)?;
-    println!("durable bookings/s (SQLite WAL, synchronous=FULL, dose 1 + dose 2 + idempotency record)");
+    println!(
+        "durable bookings/s (SQLite WAL, synchronous=FULL, dose 1 + dose 2 + idempotency record)"
+    );
     println!("  baseline, one transaction per booking: {baseline:>10.0}");
     println!("  group-commit writer:                   {grouped:>10.0}");
-    println!("  ratio:                                 {:>10.1}x", grouped / baseline);
+    println!(
+        "  ratio:                                 {:>10.1}x",
+        grouped / baseline
+    );
     Ok(())
 }
 
 /// Books `bookings` people through a writer committing at most `max_batch` requests at a time,
 /// from `--producers` threads; returns bookings per second and checks the audit agrees.
-fn through_writer(path: &Path, args: &BenchArgs, bookings: u64, max_batch: usize) -> anyhow::Result<f64> {
+fn through_writer(
+    path: &Path,
+    args: &BenchArgs,
+    bookings: u64,
+    max_batch: usize,
+) -> anyhow::Result<f64> {
     let (backend, reader) = store::sqlite::open(path)?;
-    let writer = Arc::new(Writer::spawn(backend, ledger(), WriterConfig { queue_capacity: 100_000, max_batch })?);
+    let writer = Arc::new(Writer::spawn(
+        backend,
+        ledger(),
+        WriterConfig {
+            queue_capacity: 100_000,
+            max_batch,
+        },
+    )?);
     let per_producer = bookings / args.producers;
     let started = Instant::now();
     let producers: Vec<_> = (0..args.producers)
@@ -123,11 +167,16 @@ fn through_writer(path: &Path, args: &BenchArgs, bookings: u64, max_batch: usize
         .collect();
     let mut booked = 0;
     for producer in producers {
-        booked += producer.join().map_err(|_| anyhow::anyhow!("producer panicked"))??;
+        booked += producer
+            .join()
+            .map_err(|_| anyhow::anyhow!("producer panicked"))??;
     }
     let rate = booked as f64 / started.elapsed().as_secs_f64();
     let stats = writer.stats();
-    let batches = stats.batches.load(std::sync::atomic::Ordering::Relaxed).max(1);
+    let batches = stats
+        .batches
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .max(1);
     let name = path.file_stem().unwrap_or_default().to_string_lossy();
     println!(
         "{name}: {booked} bookings in {batches} batches ({:.0} per batch)",
@@ -135,12 +184,17 @@ fn through_writer(path: &Path, args: &BenchArgs, bookings: u64, max_batch: usize
     );
     let audit = store::ReadStore::audit(&reader, &Schedules::default())?;
     if audit.active_bookings != booked {
-        bail!("audit found {} bookings, the writer acknowledged {booked}", audit.active_bookings);
+        bail!(
+            "audit found {} bookings, the writer acknowledged {booked}",
+            audit.active_bookings
+        );
     }
     Ok(rate)
 }
 
-fn settle(answer: Option<tokio::sync::oneshot::Receiver<Result<Outcome, store::writer::WriteError>>>) -> anyhow::Result<u64> {
+fn settle(
+    answer: Option<tokio::sync::oneshot::Receiver<Result<Outcome, store::writer::WriteError>>>,
+) -> anyhow::Result<u64> {
     let outcome = answer.context("no answer")?.blocking_recv()??;
     match outcome {
         Outcome::Booking(Ok(_)) => Ok(1),

@@ -1,4 +1,5 @@
-//! `yeyak`: the one binary. `serve` runs the booking service; `bench` measures the writer.
+//! `yeyak`: the one binary. `serve` runs the booking service; `bench` measures the writer;
+//! `loadtest` replays a cohort opening over HTTP (crate `loadgen`).
 
 mod bench;
 
@@ -9,12 +10,46 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "yeyak", version, about = "yeyak (예약): a national vaccination booking system")]
+#[command(
+    name = "yeyak",
+    version,
+    about = "yeyak (예약): a national vaccination booking system"
+)]
 enum Cli {
     /// Run the booking service on its embedded SQLite database.
     Serve(ServeArgs),
     /// Measure durable booking throughput through the group-commit writer against a baseline.
     Bench(bench::BenchArgs),
+    /// Replay a cohort opening (scenarios/*.toml) against yeyak over real HTTP, audit the
+    /// database and write a report. Needs a `serve --demo` server (identity codes are revealed
+    /// only there); `--spawn` starts one on a fresh database.
+    Loadtest(LoadtestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("server").required(true).args(["spawn", "target"])))]
+struct LoadtestArgs {
+    /// The scenario file, e.g. scenarios/2021-07-19-born-53-54.toml.
+    #[arg(long)]
+    scenario: PathBuf,
+    /// Shrink (or grow) the crowd: 0.01 replays 1% of it.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Start `yeyak serve --demo` (this binary) on a fresh data directory under --out.
+    #[arg(long)]
+    spawn: bool,
+    /// Drive a running `serve --demo` server instead, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    target: Option<String>,
+    /// With --target: the server's data directory (database audit, operator token).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// With --target: the operator token (default: DATA_DIR/operator.token).
+    #[arg(long, env = "YEYAK_OPERATOR_TOKEN", hide_env_values = true)]
+    operator_token: Option<String>,
+    /// Where report.json, report.md and chart.svg go.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,7 +98,30 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse() {
         Cli::Serve(args) => serve(args),
         Cli::Bench(args) => bench::run(args),
+        Cli::Loadtest(args) => loadtest(args),
     }
+}
+
+fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
+    let target = match args.target {
+        Some(url) => loadgen::Target::Url(url),
+        None => loadgen::Target::Spawn {
+            exe: std::env::current_exe()?,
+        },
+    };
+    let summary = loadgen::run(&loadgen::Options {
+        scenario: args.scenario,
+        scale: args.scale,
+        target,
+        out: args.out,
+        data_dir: args.data_dir,
+        operator_token: args.operator_token,
+    })?;
+    println!("{}", summary.line);
+    if !summary.ok {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -78,17 +136,27 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.opening {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read the opening file {}: {e}", path.display()))?;
-        config.opening = Some(
-            serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("the opening file {} is not valid: {e}", path.display()))?,
-        );
+        config.opening = Some(serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("the opening file {} is not valid: {e}", path.display())
+        })?);
     }
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(threads) = args.worker_threads {
-        runtime.worker_threads(threads.max(1));
-    }
+    // One worker means one thread: no work-stealing machinery to pay for.
+    let mut runtime = match args.worker_threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(threads) => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads.max(1));
+            builder
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     let runtime = runtime.enable_all().build()?;
-    runtime.block_on(server::serve(config, Arc::new(SystemClock), None, shutdown_signal()))?;
+    runtime.block_on(server::serve(
+        config,
+        Arc::new(SystemClock),
+        None,
+        shutdown_signal(),
+    ))?;
     Ok(())
 }
 

@@ -10,7 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start(dir: &std::path::Path, port: u16) -> Child {
@@ -40,8 +44,18 @@ async fn wait_healthy(http: &reqwest::Client, base: &str) {
 
 /// Session id and pass, from the waiting room.
 async fn enter(http: &reqwest::Client, base: &str) -> (String, String, String) {
-    let arrived: Value = http.post(format!("{base}/api/v1/queue/arrive")).send().await.unwrap().json().await.unwrap();
-    let (session, ticket) = (arrived["session"].as_str().unwrap().to_string(), arrived["ticket"].as_str().unwrap().to_string());
+    let arrived: Value = http
+        .post(format!("{base}/api/v1/queue/arrive"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (session, ticket) = (
+        arrived["session"].as_str().unwrap().to_string(),
+        arrived["ticket"].as_str().unwrap().to_string(),
+    );
     for _ in 0..600 {
         let response = http
             .post(format!("{base}/api/v1/queue/exchange"))
@@ -78,7 +92,11 @@ impl Client {
 
 async fn login(http: &reqwest::Client, base: &str, n: u32) -> Client {
     let (session, _, pass) = enter(http, base).await;
-    let mut client = Client { session, pass, token: String::new() };
+    let mut client = Client {
+        session,
+        pass,
+        token: String::new(),
+    };
     let started: Value = client
         .on(http.post(format!("{base}/api/v1/identity/start")))
         .json(&json!({"name": "충돌시험", "rrn": format!("680401-2{n:06}"), "phone": "010-2222-3333"}))
@@ -86,22 +104,41 @@ async fn login(http: &reqwest::Client, base: &str, n: u32) -> Client {
     let verified: Value = client
         .on(http.post(format!("{base}/api/v1/identity/verify")))
         .json(&json!({"verification_id": started["verification_id"], "code": started["demo_code"]}))
-        .send().await.unwrap().json().await.unwrap();
-    client.token = verified["session_token"].as_str().unwrap_or_else(|| panic!("{started} {verified}")).to_string();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    client.token = verified["session_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started} {verified}"))
+        .to_string();
     client
 }
 
 /// (clinic, date, hour) places with room, from the public search API.
 async fn places(http: &reqwest::Client, base: &str) -> Vec<(u64, String, u8)> {
     let found: Value = http
-        .get(format!("{base}/api/v1/clinics?municipality=11010&product=pfizer&days=6&limit=5"))
-        .send().await.unwrap().json().await.unwrap();
+        .get(format!(
+            "{base}/api/v1/clinics?municipality=11010&product=pfizer&days=6&limit=5"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mut places = Vec::new();
     for clinic in found["clinics"].as_array().unwrap() {
         for day in clinic["availability"].as_array().unwrap() {
             if day["remaining"]["pfizer"].as_u64().unwrap_or(0) > 50 {
                 for hour in 9..18 {
-                    places.push((clinic["id"].as_u64().unwrap(), day["date"].as_str().unwrap().to_string(), hour));
+                    places.push((
+                        clinic["id"].as_u64().unwrap(),
+                        day["date"].as_str().unwrap().to_string(),
+                        hour,
+                    ));
                 }
             }
         }
@@ -163,16 +200,31 @@ async fn acknowledged_bookings_survive_kill_9() {
     server.wait().unwrap();
     booking.await.unwrap();
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() >= 100, "only {} acknowledged before the kill", acknowledged.len());
-    assert!(acknowledged.len() < people as usize, "the kill should interrupt the run");
+    assert!(
+        acknowledged.len() >= 100,
+        "only {} acknowledged before the kill",
+        acknowledged.len()
+    );
+    assert!(
+        acknowledged.len() < people as usize,
+        "the kill should interrupt the run"
+    );
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut restarted = start(dir.path(), port);
     wait_healthy(&http, &base).await;
     for (token, id) in &acknowledged {
-        let response = token.on(http.get(format!("{base}/api/v1/bookings/{id}"))).send().await.unwrap();
-        assert_eq!(response.status().as_u16(), 200, "acknowledged booking {id} lost");
+        let response = token
+            .on(http.get(format!("{base}/api/v1/bookings/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "acknowledged booking {id} lost"
+        );
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["active"], true);
     }
@@ -193,8 +245,18 @@ async fn number(http: &reqwest::Client, base: &str, session: &str, ticket: &str)
 }
 
 async fn arrive(http: &reqwest::Client, base: &str) -> (String, String) {
-    let arrived: Value = http.post(format!("{base}/api/v1/queue/arrive")).send().await.unwrap().json().await.unwrap();
-    (arrived["session"].as_str().unwrap().to_string(), arrived["ticket"].as_str().unwrap().to_string())
+    let arrived: Value = http
+        .post(format!("{base}/api/v1/queue/arrive"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        arrived["session"].as_str().unwrap().to_string(),
+        arrived["ticket"].as_str().unwrap().to_string(),
+    )
 }
 
 /// W2 across a crash: `kill -9` during an opening; after the restart every ticket has the same
@@ -227,10 +289,17 @@ async fn every_ticket_keeps_its_place_across_kill_9() {
     let mut before = Vec::new();
     for (session, ticket) in &everyone {
         let status = number(&http, &base, session, ticket).await;
-        before.push(status["number"].as_u64().unwrap_or_else(|| panic!("{status}")));
+        before.push(
+            status["number"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{status}")),
+        );
     }
     let early_max = before[..40].iter().max().copied().unwrap();
-    assert!(before[40..].iter().all(|n| *n > early_max), "after the opening, arrivals queue behind the pre-queue");
+    assert!(
+        before[40..].iter().all(|n| *n > early_max),
+        "after the opening, arrivals queue behind the pre-queue"
+    );
 
     server.kill().unwrap();
     server.wait().unwrap();
@@ -244,7 +313,10 @@ async fn every_ticket_keeps_its_place_across_kill_9() {
     }
     let (session, ticket) = arrive(&http, &base).await;
     let newcomer = number(&http, &base, &session, &ticket).await;
-    assert!(newcomer["number"].as_u64().unwrap() > *before.iter().max().unwrap(), "{newcomer}");
+    assert!(
+        newcomer["number"].as_u64().unwrap() > *before.iter().max().unwrap(),
+        "{newcomer}"
+    );
     restarted.kill().unwrap();
     restarted.wait().unwrap();
 }

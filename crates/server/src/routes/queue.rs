@@ -97,6 +97,8 @@ pub async fn require_pass(
         .gate
         .check_pass(now_ms(&state), &pass, &session)
         .map_err(token_error)?;
+    let booking_made =
+        request.method() == axum::http::Method::POST && request.uri().path() == "/api/v1/bookings";
     let started = Instant::now();
     let response = next.run(request).await;
     let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
@@ -104,6 +106,9 @@ pub async fn require_pass(
         latency_ms,
         response.status() == StatusCode::SERVICE_UNAVAILABLE,
     );
+    if booking_made && response.status() == StatusCode::CREATED {
+        state.gate.done(&session);
+    }
     Ok(response)
 }
 

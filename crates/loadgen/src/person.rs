@@ -1,0 +1,658 @@
+//! One simulated person's evening, over real HTTP: take a ticket, poll as told (reloading and
+//! with several tabs, maybe giving up), exchange the admitted ticket for a pass, verify identity,
+//! check eligibility, search clinics near home, look at a day's hour bands, book with an
+//! Idempotency-Key (retrying after errors with the same key, honouring Retry-After), read the
+//! booking back, and for some: send it twice, cancel and book again, or book for a parent.
+
+use crate::http::{Http, IDEMPOTENCY_KEY, PASS, Reply, SESSION, TICKET};
+use crate::people::Person;
+use crate::scenario::Scenario;
+use crate::stats::{Ack, Endpoint, Outcome, Stats};
+use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::time::{Instant, sleep_until};
+
+/// What every person shares.
+pub struct Ctx {
+    pub http: Http,
+    pub scenario: Scenario,
+    pub opening: Instant,
+    pub deadline: Instant,
+    /// Keeps idempotency keys apart across runs against one server.
+    pub salt: u64,
+}
+
+impl Ctx {
+    fn stats(&self) -> &Stats {
+        &self.http.stats
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct QueueAnswer {
+    state: Option<String>,
+    number: Option<u64>,
+    poll_after_ms: Option<u64>,
+    ticket: Option<String>,
+    session: Option<String>,
+    pass: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Started {
+    verification_id: String,
+    demo_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Verified {
+    session_token: String,
+}
+
+#[derive(Deserialize)]
+struct Eligibility {
+    eligible: bool,
+}
+
+#[derive(Deserialize)]
+struct Found {
+    clinics: Vec<FoundClinic>,
+}
+
+#[derive(Deserialize)]
+struct FoundClinic {
+    id: u32,
+    availability: Vec<Day>,
+}
+
+#[derive(Deserialize)]
+struct Day {
+    date: String,
+    remaining: BTreeMap<String, u64>,
+}
+
+#[derive(Deserialize)]
+struct ClinicDay {
+    bands: Vec<Band>,
+}
+
+#[derive(Deserialize)]
+struct Band {
+    hour: u8,
+    remaining: BTreeMap<String, u64>,
+}
+
+#[derive(Deserialize)]
+struct BookingAnswer {
+    id: u64,
+    active: bool,
+}
+
+fn header(text: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(text).ok()
+}
+
+/// Transport errors, 5xx and 429 are worth retrying after a pause.
+fn retryable(status: u16) -> bool {
+    status == 0 || status == 429 || status >= 500
+}
+
+/// Runs one person to the end of their evening.
+pub async fn run(ctx: Arc<Ctx>, person: Person, arrival: Instant) -> Outcome {
+    let outcome = Box::pin(evening(&ctx, person, arrival)).await;
+    ctx.stats().outcome(outcome);
+    outcome
+}
+
+struct Evening<'a> {
+    ctx: &'a Ctx,
+    p: Person,
+    headers: HeaderMap,
+}
+
+async fn evening(ctx: &Ctx, person: Person, arrival: Instant) -> Outcome {
+    let mut e = Evening {
+        ctx,
+        p: person,
+        headers: HeaderMap::new(),
+    };
+    let start_wait = arrival.max(ctx.opening);
+    if let Err(outcome) = e.queue(arrival, start_wait).await {
+        return outcome;
+    }
+    let waited = Instant::now().saturating_duration_since(start_wait);
+    Stats::record_ms(&ctx.stats().wait_ms, waited.as_millis() as u64);
+    match e.book_evening(start_wait).await {
+        Ok(()) => Outcome::Booked,
+        Err(outcome) => outcome,
+    }
+}
+
+impl Evening<'_> {
+    fn past_deadline(&self) -> bool {
+        Instant::now() >= self.ctx.deadline
+    }
+
+    /// One request, retried after transport errors, 5xx and 429 (Retry-After honoured, same
+    /// headers, so the same Idempotency-Key), at most `retry_max` times.
+    async fn send(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+        mut intended: Instant,
+    ) -> Reply {
+        let mut attempt = 0;
+        loop {
+            let reply = self
+                .ctx
+                .http
+                .call(
+                    endpoint,
+                    method.clone(),
+                    path,
+                    headers.clone(),
+                    body.map(<[u8]>::to_vec),
+                    intended,
+                )
+                .await;
+            attempt += 1;
+            if !retryable(reply.status)
+                || attempt > self.ctx.scenario.behaviour.retry_max
+                || self.past_deadline()
+            {
+                return reply;
+            }
+            let pause = reply
+                .retry_after
+                .unwrap_or(Duration::from_millis(500 * u64::from(attempt.min(4))));
+            intended = Instant::now() + pause.min(Duration::from_secs(30));
+            sleep_until(intended).await;
+        }
+    }
+
+    async fn think(&mut self) {
+        let mean = self.ctx.scenario.behaviour.think_ms_mean;
+        if mean > 0.0 {
+            let ms = self.p.rng.exp(mean).min(60_000.0);
+            tokio::time::sleep(Duration::from_millis(ms as u64)).await;
+        }
+    }
+
+    /// Ticket, polls, reloads, tabs; Ok once a pass is held.
+    async fn queue(&mut self, arrival: Instant, start_wait: Instant) -> Result<(), Outcome> {
+        let ctx = self.ctx;
+        sleep_until(arrival).await;
+        let reply = self
+            .send(
+                Endpoint::Arrive,
+                Method::POST,
+                "/api/v1/queue/arrive",
+                &HeaderMap::new(),
+                None,
+                arrival,
+            )
+            .await;
+        if reply.status != 201 {
+            return Err(Outcome::Failed("arrive_failed"));
+        }
+        let answer: QueueAnswer = reply.json().unwrap_or_default();
+        let (Some(session), Some(ticket)) = (
+            answer.session.as_deref().and_then(header),
+            answer.ticket.as_deref().and_then(header),
+        ) else {
+            return Err(Outcome::Failed("arrive_failed"));
+        };
+        let number = answer.number;
+        self.headers.insert(SESSION, session);
+        self.headers.insert(TICKET, ticket);
+        let mut state = answer.state.unwrap_or_default();
+        let mut next_poll =
+            Instant::now() + Duration::from_millis(answer.poll_after_ms.unwrap_or(1_000));
+
+        // Reloads, at random moments while waiting in the first minutes.
+        let window_end =
+            ctx.opening + Duration::from_secs_f64(ctx.scenario.behaviour.reload_window_seconds);
+        let mut reloads: Vec<Instant> = Vec::new();
+        if arrival < window_end {
+            let span = window_end.saturating_duration_since(arrival).as_secs_f64();
+            for _ in 0..self.p.reloads {
+                reloads.push(arrival + Duration::from_secs_f64(self.p.rng.f64() * span));
+            }
+            reloads.sort();
+            reloads.reverse(); // pop() gives the earliest
+        }
+
+        for _ in 0..1_000_000 {
+            if state == "admitted" {
+                let reply = self
+                    .send(
+                        Endpoint::Exchange,
+                        Method::POST,
+                        "/api/v1/queue/exchange",
+                        &self.headers,
+                        None,
+                        Instant::now(),
+                    )
+                    .await;
+                match reply.status {
+                    200 => {
+                        let answer: QueueAnswer = reply.json().unwrap_or_default();
+                        let pass = answer
+                            .pass
+                            .as_deref()
+                            .and_then(header)
+                            .ok_or(Outcome::Failed("pass_failed"))?;
+                        self.headers.remove(TICKET);
+                        self.headers.insert(PASS, pass);
+                        return Ok(());
+                    }
+                    202 => {
+                        let answer: QueueAnswer = reply.json().unwrap_or_default();
+                        state = answer.state.unwrap_or_default();
+                        next_poll = Instant::now()
+                            + Duration::from_millis(answer.poll_after_ms.unwrap_or(1_000));
+                    }
+                    _ => return Err(Outcome::Failed("pass_failed")),
+                }
+            }
+            if self.past_deadline() {
+                return Err(Outcome::Failed("run_deadline"));
+            }
+            if let Some(patience) = self.p.patience_s {
+                let now = Instant::now();
+                if now > start_wait
+                    && now.saturating_duration_since(start_wait).as_secs_f64() > patience
+                {
+                    return Err(Outcome::GaveUp);
+                }
+            }
+            let reload_due = reloads.last().copied().filter(|r| *r < next_poll);
+            if let Some(at) = reload_due {
+                reloads.pop();
+                sleep_until(at).await;
+                let reply = self
+                    .send(
+                        Endpoint::Reload,
+                        Method::POST,
+                        "/api/v1/queue/arrive",
+                        &self.headers,
+                        None,
+                        at,
+                    )
+                    .await;
+                if reply.status == 200 {
+                    let answer: QueueAnswer = reply.json().unwrap_or_default();
+                    if answer.number.is_some() && number.is_some() && answer.number != number {
+                        ctx.stats().violation(format!(
+                            "W2: a reload moved person {} from number {number:?} to {:?}",
+                            self.p.index, answer.number
+                        ));
+                    }
+                    state = answer.state.unwrap_or_default();
+                    next_poll = Instant::now()
+                        + Duration::from_millis(answer.poll_after_ms.unwrap_or(1_000));
+                } else if !retryable(reply.status) {
+                    ctx.stats().violation(format!(
+                        "W2: a reload with a valid ticket got {}",
+                        reply.status
+                    ));
+                }
+                continue;
+            }
+            let at = next_poll;
+            sleep_until(at).await;
+            let mut answer = None;
+            for tab in 0..self.p.tabs {
+                let intended = if tab == 0 { at } else { Instant::now() };
+                let reply = self
+                    .ctx
+                    .http
+                    .call(
+                        Endpoint::Status,
+                        Method::GET,
+                        "/api/v1/queue/status",
+                        self.headers.clone(),
+                        None,
+                        intended,
+                    )
+                    .await;
+                if reply.status == 200 {
+                    answer = reply.json::<QueueAnswer>();
+                } else if !retryable(reply.status) {
+                    return Err(Outcome::Failed("ticket_refused"));
+                }
+            }
+            match answer {
+                Some(answer) => {
+                    state = answer.state.unwrap_or_default();
+                    next_poll = Instant::now()
+                        + Duration::from_millis(answer.poll_after_ms.unwrap_or(1_000));
+                }
+                None => next_poll = Instant::now() + Duration::from_secs(1),
+            }
+        }
+        Err(Outcome::Failed("queue_loop_bound"))
+    }
+
+    async fn book_evening(&mut self, start_wait: Instant) -> Result<(), Outcome> {
+        let ctx = self.ctx;
+        self.think().await;
+        let rrn = self
+            .p
+            .booker_rrn
+            .clone()
+            .unwrap_or_else(|| self.p.rrn.clone());
+        let phone = format!(
+            "010-{:04}-{:04}",
+            (self.p.index / 10_000) % 10_000,
+            self.p.index % 10_000
+        );
+        let body = serde_json::to_vec(&json!({"name": "부하시험", "rrn": rrn, "phone": phone}))
+            .unwrap_or_default();
+        let reply = self
+            .send(
+                Endpoint::IdentityStart,
+                Method::POST,
+                "/api/v1/identity/start",
+                &self.headers,
+                Some(&body),
+                Instant::now(),
+            )
+            .await;
+        let started: Started = (reply.status == 202)
+            .then(|| reply.json())
+            .flatten()
+            .ok_or(Outcome::Failed("identity_failed"))?;
+        let code = started.demo_code.ok_or(Outcome::Failed("no_demo_code"))?;
+        self.think().await;
+        let body =
+            serde_json::to_vec(&json!({"verification_id": started.verification_id, "code": code}))
+                .unwrap_or_default();
+        let reply = self
+            .send(
+                Endpoint::IdentityVerify,
+                Method::POST,
+                "/api/v1/identity/verify",
+                &self.headers,
+                Some(&body),
+                Instant::now(),
+            )
+            .await;
+        let verified: Verified = (reply.status == 200)
+            .then(|| reply.json())
+            .flatten()
+            .ok_or(Outcome::Failed("identity_failed"))?;
+        let bearer = header(&format!("Bearer {}", verified.session_token))
+            .ok_or(Outcome::Failed("identity_failed"))?;
+        self.headers.insert(AUTHORIZATION, bearer);
+        if self.p.booker_rrn.is_none() {
+            let reply = self
+                .send(
+                    Endpoint::Eligibility,
+                    Method::GET,
+                    "/api/v1/eligibility",
+                    &self.headers,
+                    None,
+                    Instant::now(),
+                )
+                .await;
+            let eligible = reply.json::<Eligibility>().is_some_and(|e| e.eligible);
+            if reply.status != 200 || !eligible {
+                return Err(Outcome::Failed("not_eligible"));
+            }
+        }
+        let id = self.book(0).await?;
+        let ms = Instant::now()
+            .saturating_duration_since(start_wait)
+            .as_millis() as u64;
+        Stats::record_ms(&ctx.stats().to_booking_ms, ms);
+        let since_opening = Instant::now()
+            .saturating_duration_since(ctx.opening)
+            .as_millis() as u64;
+        ctx.stats()
+            .last_booking_ms
+            .fetch_max(since_opening, Ordering::Relaxed);
+        if self.p.cancel_rebook {
+            self.think().await;
+            let key = header(&format!("lt{}-{}-cancel", ctx.salt, self.p.index))
+                .ok_or(Outcome::Failed("booking_errors"))?;
+            let mut headers = self.headers.clone();
+            headers.insert(IDEMPOTENCY_KEY, key);
+            let path = format!("/api/v1/bookings/{id}/cancel");
+            let reply = self
+                .send(
+                    Endpoint::Cancel,
+                    Method::POST,
+                    &path,
+                    &headers,
+                    Some(b"{}"),
+                    Instant::now(),
+                )
+                .await;
+            let cancelled = match reply.status {
+                200 => Some(true),
+                0 => None,
+                s if s >= 500 => None,
+                _ => Some(false),
+            };
+            self.ack_cancelled(id, cancelled);
+            if cancelled == Some(true) {
+                self.book(10).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn ack_cancelled(&self, id: u64, cancelled: Option<bool>) {
+        let mut acks = self
+            .ctx
+            .stats()
+            .acks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(ack) = acks.iter_mut().rev().find(|a| a.booking == id) {
+            ack.cancelled = cancelled;
+        }
+    }
+
+    /// Search, pick, book (with retries and other places after "full"), read back. Keys are
+    /// numbered from `first_key`.
+    async fn book(&mut self, first_key: u32) -> Result<u64, Outcome> {
+        let ctx = self.ctx;
+        let b = &ctx.scenario.behaviour;
+        let radii = [
+            b.search_radius_km,
+            (b.search_radius_km * 4.0).min(50.0),
+            50.0,
+        ];
+        let mut radius = 0;
+        for attempt in 0..8u32 {
+            if self.past_deadline() {
+                return Err(Outcome::Failed("run_deadline"));
+            }
+            self.think().await;
+            let Some((clinic, date)) = self.search(radii[radius]).await? else {
+                radius += 1;
+                if radius >= radii.len() {
+                    return Err(Outcome::Failed("no_room"));
+                }
+                continue;
+            };
+            self.think().await;
+            let path = format!("/api/v1/clinics/{clinic}?date={date}");
+            let reply = self
+                .send(
+                    Endpoint::ClinicDay,
+                    Method::GET,
+                    &path,
+                    &self.headers,
+                    None,
+                    Instant::now(),
+                )
+                .await;
+            let Some(day) = (reply.status == 200)
+                .then(|| reply.json::<ClinicDay>())
+                .flatten()
+            else {
+                continue;
+            };
+            let open: Vec<u8> = day
+                .bands
+                .iter()
+                .filter(|band| band.remaining.get(self.p.product).copied().unwrap_or(0) > 0)
+                .map(|band| band.hour)
+                .collect();
+            if open.is_empty() {
+                continue;
+            }
+            let hour = open[self.p.rng.below(open.len() as u64) as usize];
+            let mut body =
+                json!({"clinic_id": clinic, "date": date, "hour": hour, "product": self.p.product});
+            if self.p.booker_rrn.is_some() {
+                body["family"] = json!({"name": "부하부모", "rrn": self.p.rrn});
+            }
+            let body = serde_json::to_vec(&body).unwrap_or_default();
+            let key = format!("lt{}-{}-{}", ctx.salt, self.p.index, first_key + attempt);
+            let mut headers = self.headers.clone();
+            headers.insert(
+                IDEMPOTENCY_KEY,
+                header(&key).ok_or(Outcome::Failed("booking_errors"))?,
+            );
+            self.think().await;
+            let reply = self
+                .send(
+                    Endpoint::Book,
+                    Method::POST,
+                    "/api/v1/bookings",
+                    &headers,
+                    Some(&body),
+                    Instant::now(),
+                )
+                .await;
+            match reply.status {
+                201 => {
+                    let Some(booked) = reply.json::<BookingAnswer>() else {
+                        return Err(Outcome::Failed("booking_errors"));
+                    };
+                    ctx.stats()
+                        .acks
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(Ack {
+                            booking: booked.id,
+                            cancelled: Some(false),
+                        });
+                    if self.p.double_submit && first_key == 0 {
+                        let again = self
+                            .send(
+                                Endpoint::Book,
+                                Method::POST,
+                                "/api/v1/bookings",
+                                &headers,
+                                Some(&body),
+                                Instant::now(),
+                            )
+                            .await;
+                        match again.json::<BookingAnswer>() {
+                            Some(same) if same.id == booked.id => {}
+                            other => ctx.stats().violation(format!(
+                                "B2: booking {} sent again with its key answered {} {:?}",
+                                booked.id,
+                                again.status,
+                                other.map(|o| o.id)
+                            )),
+                        }
+                    }
+                    self.read_back(booked.id).await;
+                    return Ok(booked.id);
+                }
+                409 => {
+                    let code = reply.error_code();
+                    if code == "already_booked" {
+                        return Err(Outcome::Failed("already_booked"));
+                    }
+                    // Full (someone was quicker): look again.
+                }
+                422 => return Err(Outcome::Failed("not_eligible")),
+                s if retryable(s) => return Err(Outcome::Failed("booking_errors")),
+                _ => return Err(Outcome::Failed("booking_refused")),
+            }
+        }
+        Err(Outcome::Failed("no_room"))
+    }
+
+    async fn read_back(&self, id: u64) {
+        let path = format!("/api/v1/bookings/{id}");
+        let reply = self
+            .send(
+                Endpoint::BookingGet,
+                Method::GET,
+                &path,
+                &self.headers,
+                None,
+                Instant::now(),
+            )
+            .await;
+        let ok = reply.status == 200
+            && reply
+                .json::<BookingAnswer>()
+                .is_some_and(|b| b.id == id && b.active);
+        if !ok && !retryable(reply.status) {
+            self.ctx.stats().violation(format!(
+                "B3: acknowledged booking {id} read back as {}",
+                reply.status
+            ));
+        }
+    }
+
+    /// A clinic and day with room for the product near home, or None.
+    async fn search(&mut self, radius_km: f64) -> Result<Option<(u32, String)>, Outcome> {
+        let home = self.p.home;
+        let path = format!(
+            "/api/v1/clinics?lat={:.5}&lon={:.5}&radius_km={radius_km}&product={}&days=7&limit=10",
+            home.lat, home.lon, self.p.product
+        );
+        let reply = self
+            .send(
+                Endpoint::Search,
+                Method::GET,
+                &path,
+                &self.headers,
+                None,
+                Instant::now(),
+            )
+            .await;
+        if reply.status != 200 {
+            return if retryable(reply.status) {
+                Err(Outcome::Failed("search_errors"))
+            } else {
+                Ok(None)
+            };
+        }
+        let Some(found) = reply.json::<Found>() else {
+            return Ok(None);
+        };
+        let mut choices: Vec<(u32, &str)> = Vec::new();
+        for clinic in &found.clinics {
+            for day in &clinic.availability {
+                if day.remaining.get(self.p.product).copied().unwrap_or(0) > 0 {
+                    choices.push((clinic.id, day.date.as_str()));
+                }
+            }
+        }
+        if choices.is_empty() {
+            return Ok(None);
+        }
+        let (clinic, date) = choices[self.p.rng.below(choices.len() as u64) as usize];
+        Ok(Some((clinic, date.to_string())))
+    }
+}

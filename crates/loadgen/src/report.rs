@@ -1,0 +1,461 @@
+//! The report: report.json for machines, report.md for people, chart.svg (queue length,
+//! admission rate and bookings per second over time, hand-written SVG polylines).
+
+use crate::audit::Audit;
+use crate::sampler::Sample;
+use crate::stats::{Endpoint, Outcome, Stats};
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+/// Percentiles of a histogram recorded in `unit`s, converted to milliseconds.
+pub fn percentiles(h: &Histogram<u64>, unit_ms: f64) -> Value {
+    let q = |p: f64| {
+        if h.is_empty() {
+            0.0
+        } else {
+            h.value_at_quantile(p) as f64 * unit_ms
+        }
+    };
+    json!({
+        "count": h.len(),
+        "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "p999_ms": q(0.999),
+        "max_ms": if h.is_empty() { 0.0 } else { h.max() as f64 * unit_ms },
+    })
+}
+
+pub struct Inputs<'a> {
+    pub scenario: &'a crate::scenario::Scenario,
+    pub scale: f64,
+    pub people: u64,
+    pub mode: String,
+    pub stats: &'a Stats,
+    pub samples: &'a [Sample],
+    pub audit: Option<&'a Audit>,
+    pub audit_note: Option<String>,
+    pub run_seconds: f64,
+    pub server_peak_kb: Option<u64>,
+    pub server_cpu_s: Option<f64>,
+    pub client_cpu_s: f64,
+}
+
+fn outcome_name(o: &Outcome) -> String {
+    match o {
+        Outcome::Booked => "booked".into(),
+        Outcome::GaveUp => "gave_up".into(),
+        Outcome::Failed(why) => format!("failed_{why}"),
+    }
+}
+
+pub fn build(i: &Inputs) -> Value {
+    let s = i.stats;
+    let outcomes: BTreeMap<String, u64> = s
+        .outcomes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(o, n)| (outcome_name(o), *n))
+        .collect();
+    let booked = outcomes.get("booked").copied().unwrap_or(0);
+    let gave_up = outcomes.get("gave_up").copied().unwrap_or(0);
+    let finished = s.finished.load(Ordering::Relaxed);
+    let wanted = i.people.saturating_sub(gave_up);
+    let everyone = booked == wanted;
+    let mut endpoints = serde_json::Map::new();
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+    let mut total_requests = 0;
+    for e in Endpoint::ALL {
+        let h = s.latency(e);
+        total_requests += h.len();
+        let statuses: BTreeMap<String, u64> = s
+            .statuses(e)
+            .into_iter()
+            .map(|(code, n)| {
+                let name = match code {
+                    0 => "transport_error".to_string(),
+                    u16::MAX => "other".to_string(),
+                    c => c.to_string(),
+                };
+                *by_status.entry(name.clone()).or_default() += n;
+                (name, n)
+            })
+            .collect();
+        let mut entry = percentiles(&h, 0.001);
+        entry["statuses"] = json!(statuses);
+        entry["admitted_side"] = e.admitted().into();
+        endpoints.insert(e.name().to_string(), entry);
+    }
+    let errors_5xx: u64 = by_status
+        .iter()
+        .filter(|(k, _)| k.starts_with('5'))
+        .map(|(_, v)| *v)
+        .sum();
+    let to_booking = s
+        .to_booking_ms
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    // Of everyone who wanted a booking (not those who gave up), the share booked within 10 minutes.
+    let within_10_min = to_booking.count_between(0, 600_000) as f64 / wanted.max(1) as f64;
+    let waits = s.wait_ms.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let peak_rps = s
+        .timeline
+        .requests
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .max()
+        .unwrap_or(0);
+    let peak_bookings = s
+        .timeline
+        .bookings
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .max()
+        .unwrap_or(0);
+    let peak_waiting = i.samples.iter().map(|x| x.waiting).fold(0.0, f64::max);
+    let peak_rate = i
+        .samples
+        .iter()
+        .map(|x| x.admission_rate)
+        .fold(0.0, f64::max);
+    let last_booking_s = s.last_booking_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+    json!({
+        "scenario": i.scenario.name,
+        "scale": i.scale,
+        "mode": i.mode,
+        "people": i.people,
+        "finished": finished,
+        "outcomes": outcomes,
+        "everyone_who_wanted_a_booking_got_one": everyone,
+        "people_who_wanted_a_booking": wanted,
+        "last_booking_after_opening_s": last_booking_s,
+        "time_until_everyone_booked_s": everyone.then_some(last_booking_s),
+        "wait_for_pass": percentiles(&waits, 1.0),
+        "arrival_to_confirmed_booking": percentiles(&to_booking, 1.0),
+        "share_booked_within_10_min": within_10_min,
+        "admitted_latency_all": percentiles(&s.admitted_latency(), 0.001),
+        "endpoints": endpoints,
+        "requests_total": total_requests,
+        "requests_peak_per_s": peak_rps,
+        "bookings_peak_per_s": peak_bookings,
+        "queue_peak_waiting": peak_waiting,
+        "admission_rate_peak_per_s": peak_rate,
+        "responses_by_status": by_status,
+        "errors_5xx": errors_5xx,
+        "client_violations": s.client_violation_count.load(Ordering::Relaxed),
+        "client_violation_examples": *s.client_violations.lock().unwrap_or_else(|p| p.into_inner()),
+        "audit": i.audit,
+        "audit_note": i.audit_note,
+        "run_seconds": i.run_seconds,
+        "server_cpu_s": i.server_cpu_s,
+        "server_cpu_cores_avg": i.server_cpu_s.map(|c| c / i.run_seconds.max(1e-9)),
+        "server_peak_rss_mb": i.server_peak_kb.map(|k| k as f64 / 1024.0),
+        "client_cpu_s": i.client_cpu_s,
+        "reference_2021": i.scenario.reference_2021.iter().map(|r| json!({"what": r.what, "figure": r.figure})).collect::<Vec<_>>(),
+        "samples": i.samples,
+    })
+}
+
+fn f(v: &Value, path: &[&str]) -> f64 {
+    let mut v = v;
+    for p in path {
+        v = &v[*p];
+    }
+    v.as_f64().unwrap_or(0.0)
+}
+
+pub fn summary_line(r: &Value, ok: bool) -> String {
+    let o = &r["outcomes"];
+    let n = |k: &str| o[k].as_u64().unwrap_or(0);
+    let failed: u64 = o
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.starts_with("failed"))
+                .map(|(_, v)| v.as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0);
+    let everyone = match r["time_until_everyone_booked_s"].as_f64() {
+        Some(t) => format!("everyone booked {t:.0}s after opening"),
+        None => format!(
+            "NOT everyone booked (last booking {:.0}s after opening)",
+            f(r, &["last_booking_after_opening_s"])
+        ),
+    };
+    let audit = match (&r["audit"], r["audit_note"].as_str()) {
+        (Value::Null, Some(note)) => format!("audit skipped ({note})"),
+        (a, _) => match a["violation_count"].as_u64() {
+            Some(0) => "audit clean".into(),
+            Some(v) => format!("audit FAILED: {v} violations"),
+            None => "audit missing".into(),
+        },
+    };
+    format!(
+        "{}: {} people, {} booked, {} gave up, {} failed; {everyone}; arrival→booking p99 {:.0}s max {:.0}s; admitted p99 {:.1} ms; {} requests, {} 5xx; {audit}; client violations {}; server {:.0} CPU-s, peak {:.0} MiB => {}",
+        r["scenario"].as_str().unwrap_or(""),
+        r["people"],
+        n("booked"),
+        n("gave_up"),
+        failed,
+        f(r, &["arrival_to_confirmed_booking", "p99_ms"]) / 1000.0,
+        f(r, &["arrival_to_confirmed_booking", "max_ms"]) / 1000.0,
+        f(r, &["admitted_latency_all", "p99_ms"]),
+        r["requests_total"],
+        r["errors_5xx"],
+        r["client_violations"],
+        f(r, &["server_cpu_s"]),
+        f(r, &["server_peak_rss_mb"]),
+        if ok { "PASS" } else { "FAIL" },
+    )
+}
+
+pub fn markdown(r: &Value, ok: bool) -> String {
+    let mut m = String::new();
+    let ms = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
+    let _ = writeln!(m, "# Load test: {}\n", r["scenario"].as_str().unwrap_or(""));
+    let _ = writeln!(m, "{}\n", summary_line(r, ok));
+    let _ = writeln!(
+        m,
+        "- mode: {}; scale {}; {} simulated people (the first-evening crowd at this scale)",
+        r["mode"].as_str().unwrap_or(""),
+        r["scale"],
+        r["people"]
+    );
+    let _ = writeln!(
+        m,
+        "- run: {:.0} s; {} requests (peak {} per second); peak {} bookings per second",
+        f(r, &["run_seconds"]),
+        r["requests_total"],
+        r["requests_peak_per_s"],
+        r["bookings_peak_per_s"]
+    );
+    let _ = writeln!(
+        m,
+        "- queue: peak {:.0} waiting; admission peak {:.0} per second",
+        f(r, &["queue_peak_waiting"]),
+        f(r, &["admission_rate_peak_per_s"])
+    );
+    let _ = writeln!(
+        m,
+        "- server: {:.1} CPU-seconds ({:.2} cores on average), peak memory {:.0} MiB; generator {:.1} CPU-seconds\n",
+        f(r, &["server_cpu_s"]),
+        f(r, &["server_cpu_cores_avg"]),
+        f(r, &["server_peak_rss_mb"]),
+        f(r, &["client_cpu_s"])
+    );
+    let _ = writeln!(m, "## Outcomes\n\n| outcome | people |\n| --- | ---: |");
+    if let Some(o) = r["outcomes"].as_object() {
+        for (k, v) in o {
+            let _ = writeln!(m, "| {k} | {v} |");
+        }
+    }
+    let _ = writeln!(
+        m,
+        "\nEveryone who wanted a booking got one: **{}**; time until then: {}; last booking {:.1} s after the opening. Booked within 10 minutes of arriving (of the opening, for earlier arrivals): **{:.2}%**.\n",
+        r["everyone_who_wanted_a_booking_got_one"],
+        r["time_until_everyone_booked_s"]
+            .as_f64()
+            .map_or("n/a".to_string(), |t| format!("{t:.1} s")),
+        f(r, &["last_booking_after_opening_s"]),
+        f(r, &["share_booked_within_10_min"]) * 100.0
+    );
+    let _ = writeln!(
+        m,
+        "## Waits\n\n| | count | p50 | p90 | p99 | p99.9 | max |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for (label, key) in [
+        ("queue wait until the pass", "wait_for_pass"),
+        (
+            "arrival → confirmed booking",
+            "arrival_to_confirmed_booking",
+        ),
+    ] {
+        let v = &r[key];
+        let _ = writeln!(
+            m,
+            "| {label} | {} | {:.1} s | {:.1} s | {:.1} s | {:.1} s | {:.1} s |",
+            v["count"],
+            ms(v, "p50_ms") / 1e3,
+            ms(v, "p90_ms") / 1e3,
+            ms(v, "p99_ms") / 1e3,
+            ms(v, "p999_ms") / 1e3,
+            ms(v, "max_ms") / 1e3
+        );
+    }
+    let _ = writeln!(
+        m,
+        "\n## Latency by endpoint (from each request's intended send time)\n\n| endpoint | requests | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | statuses |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    );
+    let mut rows: Vec<(String, &Value)> = r["endpoints"]
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v)).collect())
+        .unwrap_or_default();
+    rows.push((
+        "**all admitted-side pages**".into(),
+        &r["admitted_latency_all"],
+    ));
+    for (name, v) in rows {
+        let statuses = v["statuses"]
+            .as_object()
+            .map(|s| {
+                s.iter()
+                    .map(|(k, n)| format!("{k}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            m,
+            "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {statuses} |",
+            v["count"],
+            ms(v, "p50_ms"),
+            ms(v, "p90_ms"),
+            ms(v, "p99_ms"),
+            ms(v, "p999_ms"),
+            ms(v, "max_ms")
+        );
+    }
+    let _ = writeln!(m, "\nResponses by status: {}\n", r["responses_by_status"]);
+    let _ = writeln!(m, "## Audit (from the database)\n");
+    match (&r["audit"], r["audit_note"].as_str()) {
+        (Value::Null, note) => {
+            let _ = writeln!(m, "Skipped: {}.", note.unwrap_or("no database"));
+        }
+        (a, _) => {
+            let _ = writeln!(
+                m,
+                "{} violations. {} active bookings in the database; {} bookings acknowledged to clients ({} later cancelled by them), each checked; {} (clinic, day, band) and {} (clinic, day, product) counts checked against capacity and supply.",
+                a["violation_count"],
+                a["active_bookings_in_db"],
+                a["acknowledged"],
+                a["acknowledged_then_cancelled"],
+                a["bands_checked"],
+                a["supplies_checked"]
+            );
+            if let Some(v) = a["violations"].as_array() {
+                for x in v {
+                    let _ = writeln!(m, "- {}", x.as_str().unwrap_or(""));
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        m,
+        "\nClient-side checks (same place on reload, same booking on a retried key, acknowledged booking readable): {} violations.",
+        r["client_violations"]
+    );
+    if let Some(v) = r["client_violation_examples"].as_array() {
+        for x in v {
+            let _ = writeln!(m, "- {}", x.as_str().unwrap_or(""));
+        }
+    }
+    if let Some(refs) = r["reference_2021"].as_array().filter(|a| !a.is_empty()) {
+        let _ = writeln!(m, "\n## 2021, for comparison\n\n| | 2021 |\n| --- | --- |");
+        for x in refs {
+            let _ = writeln!(
+                m,
+                "| {} | {} |",
+                x["what"].as_str().unwrap_or(""),
+                x["figure"].as_str().unwrap_or("")
+            );
+        }
+    }
+    let _ = writeln!(
+        m,
+        "\n![queue length, admission rate and bookings per second](chart.svg)"
+    );
+    m
+}
+
+/// Three stacked panels over time from the opening: people waiting, admissions per second,
+/// bookings per second.
+pub fn chart(samples: &[Sample], bookings_per_s: &[(f64, f64)]) -> String {
+    let waiting: Vec<(f64, f64)> = samples.iter().map(|s| (s.t_s, s.waiting)).collect();
+    let rate: Vec<(f64, f64)> = samples.iter().map(|s| (s.t_s, s.admission_rate)).collect();
+    let panels = [
+        ("people waiting in the queue", &waiting, "#1f77b4"),
+        ("admission rate (people/s)", &rate, "#2ca02c"),
+        (
+            "bookings per second (201s)",
+            &bookings_per_s.to_vec(),
+            "#d62728",
+        ),
+    ];
+    let (w, ph, left, top) = (960.0, 200.0, 70.0, 30.0);
+    let t_min = panels
+        .iter()
+        .flat_map(|p| p.1.iter().map(|x| x.0))
+        .fold(f64::INFINITY, f64::min)
+        .min(0.0);
+    let t_max = panels
+        .iter()
+        .flat_map(|p| p.1.iter().map(|x| x.0))
+        .fold(1.0, f64::max);
+    let height = top + panels.len() as f64 * (ph + 50.0);
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{height}\" viewBox=\"0 0 {w} {height}\" font-family=\"sans-serif\" font-size=\"12\">"
+    );
+    let _ = writeln!(svg, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
+    let plot_w = w - left - 20.0;
+    let x = |t: f64| left + (t - t_min) / (t_max - t_min).max(1e-9) * plot_w;
+    for (k, (title, series, colour)) in panels.iter().enumerate() {
+        let y0 = top + k as f64 * (ph + 50.0);
+        let vmax = series.iter().map(|p| p.1).fold(0.0, f64::max).max(1.0);
+        let _ = writeln!(
+            svg,
+            "<text x=\"{left}\" y=\"{:.1}\" font-weight=\"bold\">{title}</text>",
+            y0 - 8.0
+        );
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{left}\" y=\"{y0:.1}\" width=\"{plot_w:.1}\" height=\"{ph}\" fill=\"none\" stroke=\"#999\"/>"
+        );
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{vmax:.0}</text>",
+            left - 4.0,
+            y0 + 10.0
+        );
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">0</text>",
+            left - 4.0,
+            y0 + ph
+        );
+        if t_min < 0.0 {
+            let xo = x(0.0);
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{xo:.1}\" y1=\"{y0:.1}\" x2=\"{xo:.1}\" y2=\"{:.1}\" stroke=\"#aaa\" stroke-dasharray=\"4 3\"/>",
+                y0 + ph
+            );
+        }
+        let mut points = String::new();
+        for (t, v) in series.iter() {
+            let _ = write!(points, "{:.1},{:.1} ", x(*t), y0 + ph - v / vmax * ph);
+        }
+        let _ = writeln!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            points.trim_end()
+        );
+        let _ = writeln!(
+            svg,
+            "<text x=\"{left}\" y=\"{:.1}\">{t_min:.0} s</text>",
+            y0 + ph + 15.0
+        );
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{t_max:.0} s after the opening</text>",
+            left + plot_w,
+            y0 + ph + 15.0
+        );
+    }
+    let _ = writeln!(svg, "</svg>");
+    svg
+}

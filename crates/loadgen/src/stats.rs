@@ -1,0 +1,251 @@
+//! What the run measured: HDR histograms per endpoint (latency from each request's *intended*
+//! send time), status counts, a per-second timeline, and how each person's evening ended.
+
+use hdrhistogram::Histogram;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Endpoint {
+    Arrive,
+    Reload,
+    Status,
+    Exchange,
+    IdentityStart,
+    IdentityVerify,
+    Eligibility,
+    Search,
+    ClinicDay,
+    Book,
+    BookingGet,
+    Cancel,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 12] = [
+        Endpoint::Arrive,
+        Endpoint::Reload,
+        Endpoint::Status,
+        Endpoint::Exchange,
+        Endpoint::IdentityStart,
+        Endpoint::IdentityVerify,
+        Endpoint::Eligibility,
+        Endpoint::Search,
+        Endpoint::ClinicDay,
+        Endpoint::Book,
+        Endpoint::BookingGet,
+        Endpoint::Cancel,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Arrive => "POST /queue/arrive",
+            Endpoint::Reload => "POST /queue/arrive (reload)",
+            Endpoint::Status => "GET /queue/status",
+            Endpoint::Exchange => "POST /queue/exchange",
+            Endpoint::IdentityStart => "POST /identity/start",
+            Endpoint::IdentityVerify => "POST /identity/verify",
+            Endpoint::Eligibility => "GET /eligibility",
+            Endpoint::Search => "GET /clinics",
+            Endpoint::ClinicDay => "GET /clinics/{id}",
+            Endpoint::Book => "POST /bookings",
+            Endpoint::BookingGet => "GET /bookings/{id}",
+            Endpoint::Cancel => "POST /bookings/{id}/cancel",
+        }
+    }
+
+    /// Pages an admitted person sees (the booking side, behind the pass, plus clinic search).
+    pub fn admitted(self) -> bool {
+        !matches!(
+            self,
+            Endpoint::Arrive | Endpoint::Reload | Endpoint::Status | Endpoint::Exchange
+        )
+    }
+}
+
+/// Status codes counted individually; anything else is counted as "other".
+const STATUSES: [u16; 15] = [
+    0, 200, 201, 202, 400, 401, 403, 404, 409, 410, 422, 429, 500, 502, 503,
+];
+const SLOTS: usize = STATUSES.len() + 1;
+
+fn slot(status: u16) -> usize {
+    STATUSES
+        .iter()
+        .position(|s| *s == status)
+        .unwrap_or(STATUSES.len())
+}
+
+/// Latencies up to an hour, in microseconds, three significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant, valid histogram bounds")
+}
+
+pub struct Timeline {
+    /// Seconds since the run's time zero (the start of the pre-queue).
+    pub requests: Vec<AtomicU64>,
+    pub bookings: Vec<AtomicU64>,
+    pub errors_5xx: Vec<AtomicU64>,
+}
+
+impl Timeline {
+    fn new(seconds: usize) -> Timeline {
+        let v = || (0..seconds).map(|_| AtomicU64::new(0)).collect();
+        Timeline {
+            requests: v(),
+            bookings: v(),
+            errors_5xx: v(),
+        }
+    }
+
+    fn add(series: &[AtomicU64], second: usize) {
+        if let Some(c) = series.get(second.min(series.len().saturating_sub(1))) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// How a person's evening ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    Booked,
+    GaveUp,
+    Failed(&'static str),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ack {
+    pub booking: u64,
+    /// Some(true): the client saw the cancellation acknowledged; None: unknown (lost answer).
+    pub cancelled: Option<bool>,
+}
+
+pub struct Stats {
+    latency: Vec<Mutex<Histogram<u64>>>,
+    statuses: Vec<[AtomicU64; SLOTS]>,
+    pub timeline: Timeline,
+    /// Queue wait, from arrival (or the opening, for earlier arrivals) to the pass, in ms.
+    pub wait_ms: Mutex<Histogram<u64>>,
+    /// From arrival (or the opening) to a confirmed booking, in ms.
+    pub to_booking_ms: Mutex<Histogram<u64>>,
+    pub outcomes: Mutex<BTreeMap<Outcome, u64>>,
+    pub acks: Mutex<Vec<Ack>>,
+    /// What a client can see go wrong: a reload that moved the place, a retried booking that
+    /// came back as a different booking, an acknowledged booking that cannot be read back.
+    pub client_violations: Mutex<Vec<String>>,
+    pub client_violation_count: AtomicU64,
+    /// Milliseconds after the opening of the last confirmed booking.
+    pub last_booking_ms: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub spawned: AtomicU64,
+    pub finished: AtomicU64,
+    /// Number of seconds before the opening that timeline index 0 stands for.
+    pub zero_before_opening_s: f64,
+}
+
+impl Stats {
+    pub fn new(seconds: usize, zero_before_opening_s: f64) -> Stats {
+        Stats {
+            latency: Endpoint::ALL
+                .iter()
+                .map(|_| Mutex::new(histogram()))
+                .collect(),
+            statuses: Endpoint::ALL
+                .iter()
+                .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
+            timeline: Timeline::new(seconds),
+            wait_ms: Mutex::new(histogram()),
+            to_booking_ms: Mutex::new(histogram()),
+            outcomes: Mutex::new(BTreeMap::new()),
+            acks: Mutex::new(Vec::new()),
+            client_violations: Mutex::new(Vec::new()),
+            client_violation_count: AtomicU64::new(0),
+            last_booking_ms: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            spawned: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            zero_before_opening_s,
+        }
+    }
+
+    pub fn record(&self, endpoint: Endpoint, status: u16, latency_us: u64, second: usize) {
+        let i = endpoint as usize;
+        if let Some(h) = self.latency.get(i) {
+            let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
+            h.saturating_record(latency_us.max(1));
+        }
+        if let Some(row) = self.statuses.get(i) {
+            row[slot(status)].fetch_add(1, Ordering::Relaxed);
+        }
+        Timeline::add(&self.timeline.requests, second);
+        if status >= 500 || status == 0 {
+            Timeline::add(&self.timeline.errors_5xx, second);
+        }
+        if endpoint == Endpoint::Book && status == 201 {
+            Timeline::add(&self.timeline.bookings, second);
+        }
+    }
+
+    pub fn outcome(&self, outcome: Outcome) {
+        *self
+            .outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(outcome)
+            .or_default() += 1;
+        self.finished.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn violation(&self, what: String) {
+        self.client_violation_count.fetch_add(1, Ordering::Relaxed);
+        let mut v = self
+            .client_violations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if v.len() < 100 {
+            v.push(what);
+        }
+    }
+
+    pub fn record_ms(h: &Mutex<Histogram<u64>>, ms: u64) {
+        h.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .saturating_record(ms.max(1));
+    }
+
+    pub fn latency(&self, endpoint: Endpoint) -> Histogram<u64> {
+        self.latency
+            .get(endpoint as usize)
+            .map(|h| h.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_else(histogram)
+    }
+
+    /// Every admitted-side endpoint together.
+    pub fn admitted_latency(&self) -> Histogram<u64> {
+        let mut all = histogram();
+        for e in Endpoint::ALL.into_iter().filter(|e| e.admitted()) {
+            let _ = all.add(self.latency(e));
+        }
+        all
+    }
+
+    /// (status, count) pairs of an endpoint, non-zero only; status 0 is a transport error and
+    /// u16::MAX stands for any status not listed.
+    pub fn statuses(&self, endpoint: Endpoint) -> Vec<(u16, u64)> {
+        let Some(row) = self.statuses.get(endpoint as usize) else {
+            return Vec::new();
+        };
+        row.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                (
+                    STATUSES.get(i).copied().unwrap_or(u16::MAX),
+                    c.load(Ordering::Relaxed),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}

@@ -1,0 +1,51 @@
+//! `yeyak loadtest --spawn` end to end on a small scenario: the real binary starts a demo server,
+//! a few hundred simulated people go through the waiting room and book over HTTP, and the audit
+//! of the database comes out clean.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+use std::process::Command;
+
+#[test]
+fn a_small_opening_replays_end_to_end_with_a_clean_audit() {
+    let out = tempfile::tempdir().unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/smoke.toml");
+    let output = Command::new(env!("CARGO_BIN_EXE_yeyak"))
+        .args([
+            "loadtest",
+            "--scenario",
+            scenario,
+            "--scale",
+            "0.5",
+            "--spawn",
+            "--out",
+        ])
+        .arg(out.path())
+        .env("YEYAK_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "loadtest failed:\n{stdout}\n{stderr}"
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.ends_with("PASS"), "{last}");
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["audit"]["violation_count"], 0, "{}", report["audit"]);
+    assert_eq!(report["client_violations"], 0);
+    let booked = report["outcomes"]["booked"].as_u64().unwrap_or(0);
+    assert!(booked >= 50, "only {booked} booked: {}", report["outcomes"]);
+    assert!(report["audit"]["acknowledged"].as_u64().unwrap() >= booked);
+    assert_eq!(report["errors_5xx"], 0);
+    for file in ["report.md", "chart.svg"] {
+        assert!(
+            out.path().join(file).metadata().unwrap().len() > 100,
+            "{file}"
+        );
+    }
+    let svg = std::fs::read_to_string(out.path().join("chart.svg")).unwrap();
+    assert_eq!(svg.matches("<polyline").count(), 3);
+}
