@@ -45,6 +45,9 @@ pub enum Target {
 }
 
 #[derive(Debug, Clone)]
+/// The smallest poll budget a scaled run gives the server.
+const MIN_POLL_BUDGET: f64 = 500.0;
+
 pub struct Options {
     pub scenario: PathBuf,
     pub scale: f64,
@@ -147,7 +150,12 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
                 out: &options.out,
                 opening_file: &opening_file,
                 max_active: scenario.server.max_active,
-                poll_budget: scenario.server.poll_budget,
+                // The budget is sized for the full crowd; a scaled run keeps each person's
+                // poll rate, not the total, so it scales the budget too.
+                poll_budget: scenario
+                    .server
+                    .poll_budget
+                    .map(|budget| (budget * options.scale).max(MIN_POLL_BUDGET)),
                 writer_queue: scenario.server.writer_queue,
                 worker_threads: scenario.server.worker_threads,
             })?;
