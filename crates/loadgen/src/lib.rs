@@ -44,10 +44,10 @@ pub enum Target {
     Url(String),
 }
 
-#[derive(Debug, Clone)]
 /// The smallest poll budget a scaled run gives the server.
 const MIN_POLL_BUDGET: f64 = 500.0;
 
+#[derive(Debug, Clone)]
 pub struct Options {
     pub scenario: PathBuf,
     pub scale: f64,
