@@ -50,19 +50,9 @@ impl Calendar {
     }
 }
 
-/// Days from 1970-01-01 to `day` (Howard Hinnant's `days_from_civil`).
+/// Days from 1970-01-01 to `day`; the calendar's dates all fit an `i32`.
 fn epoch_day(day: Date) -> i32 {
-    let (y, m, d) = (
-        i32::from(day.year()),
-        i32::from(day.month()),
-        i32::from(day.day()),
-    );
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    crate::time::day_number(day) as i32
 }
 
 /// For each first-dose band, every band of the day ordered nearest first (ties: the earlier),

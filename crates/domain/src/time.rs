@@ -29,6 +29,38 @@ pub fn seoul_instant(wall: DateTime) -> Timestamp {
         .timestamp()
 }
 
+/// Days from 1970-01-01 to `day`: how backends store days (compact, ordered, and the distance
+/// between two days is a subtraction). Exact over jiff's whole range.
+pub fn day_number(day: Date) -> i64 {
+    // Howard Hinnant's days_from_civil.
+    let (y, m, d) = (
+        i64::from(day.year()),
+        i64::from(day.month()),
+        i64::from(day.day()),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The inverse of [`day_number`]; `None` outside jiff's range.
+pub fn date_from_day_number(days: i64) -> Option<Date> {
+    // Howard Hinnant's civil_from_days.
+    let z = days.checked_add(719_468)?;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe.checked_add(era.checked_mul(400)?)? + i64::from(m <= 2);
+    Date::new(i16::try_from(y).ok()?, m as i8, d as i8).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

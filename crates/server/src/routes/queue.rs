@@ -210,6 +210,19 @@ fn held_ticket(
     }
 }
 
+/// Issues a ticket. A block reservation writes to disk, so it runs off the async workers.
+async fn new_ticket(
+    state: &Arc<AppState>,
+    session: SessionId,
+) -> Result<(String, Status), ApiError> {
+    let gate = Arc::clone(&state.gate);
+    let now = now_ms(state);
+    tokio::task::spawn_blocking(move || gate.arrive(now, session))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(gate_error)
+}
+
 /// Takes a place in the queue, or, with a valid ticket already, returns that same place.
 pub async fn arrive(
     State(state): State<Arc<AppState>>,
@@ -222,13 +235,7 @@ pub async fn arrive(
         return Ok(Json(body).into_response());
     }
     let session = existing_session.unwrap_or_else(|| SessionId::random(&mut rand::rng()));
-    let gate = Arc::clone(&state.gate);
-    let now = now_ms(&state);
-    // A block reservation writes to disk; keep it off the async workers.
-    let (ticket, status) = tokio::task::spawn_blocking(move || gate.arrive(now, session))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(gate_error)?;
+    let (ticket, status) = new_ticket(&state, session).await?;
     let session_text = URL_SAFE_NO_PAD.encode(session.0);
     let mut body = status_json(&state, &status);
     body["ticket"] = ticket.clone().into();
@@ -371,12 +378,7 @@ pub async fn wait_page(
         Some((ticket, status)) => (ticket, status, None),
         None => {
             let session = session.unwrap_or_else(|| SessionId::random(&mut rand::rng()));
-            let gate = Arc::clone(&state.gate);
-            let now = now_ms(&state);
-            let (ticket, status) = tokio::task::spawn_blocking(move || gate.arrive(now, session))
-                .await
-                .map_err(|_| ApiError::internal())?
-                .map_err(gate_error)?;
+            let (ticket, status) = new_ticket(&state, session).await?;
             (ticket, status, Some(session))
         }
     };
