@@ -188,7 +188,7 @@ impl IdentityStandIn {
             .get_mut(&id)
             .filter(|p| p.expires_at > now)
             .ok_or(IdentityError::UnknownOrExpired)?;
-        if constant_time_eq(pending.code.as_bytes(), code.trim().as_bytes()) {
+        if crate::secrets::constant_time_eq(pending.code.as_bytes(), code.trim().as_bytes()) {
             let done = state
                 .pending
                 .remove(&id)
@@ -219,10 +219,6 @@ fn forget_expired(state: &mut State, now: Timestamp) {
     if state.lockouts.len() > 10_000 {
         state.lockouts.retain(|_, until| *until > now);
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Korean mobile numbers: 010/011/016/017/018/019 and 10 or 11 digits; dashes and spaces allowed.

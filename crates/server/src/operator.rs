@@ -38,13 +38,7 @@ impl OperatorToken {
                 let mut bytes = [0u8; 24];
                 rng.fill_bytes(&mut bytes);
                 let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                use std::io::Write;
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(&path).map_err(io)?;
-                file.write_all(token.as_bytes()).map_err(io)?;
+                crate::secrets::write_private_file(&path, token.as_bytes()).map_err(io)?;
                 tracing::info!(path = %path.display(), "operator token created");
                 Ok(OperatorToken(token))
             }
@@ -53,8 +47,7 @@ impl OperatorToken {
     }
 
     fn matches(&self, presented: &str) -> bool {
-        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        crate::secrets::constant_time_eq(self.0.as_bytes(), presented.as_bytes())
     }
 }
 

@@ -49,9 +49,7 @@ impl Secrets {
                 .ok_or_else(|| SecretsError::Damaged(path.display().to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let secrets = Secrets::generate(rng);
-                let mut file = create_private(&path).map_err(io)?;
-                file.write_all(&secrets.to_bytes()).map_err(io)?;
-                file.sync_all().map_err(io)?;
+                write_private_file(&path, &secrets.to_bytes()).map_err(io)?;
                 Ok(secrets)
             }
             Err(e) => Err(io(e)),
@@ -112,22 +110,25 @@ impl Secrets {
     }
 }
 
-#[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+/// Writes a file only its owner can read (mode 0600), durably: to a temporary file first, synced,
+/// then renamed into place, so a crash never leaves half a key behind.
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temp = path.with_extension("tmp");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(temp, path)
 }
 
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
+/// Compares secrets without leaking, through timing, where they first differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

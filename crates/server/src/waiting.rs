@@ -443,9 +443,11 @@ pub fn load_keyring(dir: &Path, now_s: i64, rng: &mut impl Rng) -> Result<Keyrin
             .iter()
             .map(|(id, created, m)| format!("{id} {created} {}\n", encode_hex(m)))
             .collect();
-        write_private(&path, text.as_bytes()).map_err(|source| StartError::DataDir {
-            path: path.display().to_string(),
-            source,
+        crate::secrets::write_private_file(&path, text.as_bytes()).map_err(|source| {
+            StartError::DataDir {
+                path: path.display().to_string(),
+                source,
+            }
         })?;
     }
     keys.sort_by_key(|k| std::cmp::Reverse(k.1));
@@ -474,21 +476,6 @@ fn decode_hex(hex: &str) -> Option<[u8; 32]> {
         })
         .collect();
     bytes?.try_into().ok()
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(temp, path)
 }
 
 #[cfg(test)]

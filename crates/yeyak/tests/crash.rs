@@ -44,18 +44,7 @@ async fn wait_healthy(http: &reqwest::Client, base: &str) {
 
 /// Session id and pass, from the waiting room.
 async fn enter(http: &reqwest::Client, base: &str) -> (String, String, String) {
-    let arrived: Value = http
-        .post(format!("{base}/api/v1/queue/arrive"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (session, ticket) = (
-        arrived["session"].as_str().unwrap().to_string(),
-        arrived["ticket"].as_str().unwrap().to_string(),
-    );
+    let (session, ticket) = arrive(http, base).await;
     for _ in 0..600 {
         let response = http
             .post(format!("{base}/api/v1/queue/exchange"))
