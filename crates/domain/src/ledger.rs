@@ -526,3 +526,5 @@ impl Ledger {
 
 #[cfg(test)]
 mod tests;
+
+pub mod reschedule;

@@ -115,6 +115,52 @@ impl Schedules {
     }
 }
 
+/// The text form kept in settings: `pfizer:2:21 moderna:2:42 astrazeneca:2:77 janssen:1:0`
+/// (product, doses, interval in days).
+impl std::fmt::Display for Schedules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, product) in Product::ALL.into_iter().enumerate() {
+            let s = self.get(product);
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{}:{}:{}", product.code(), s.doses, s.interval_days)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for Schedules {
+    type Err = String;
+
+    /// Products not named keep their default schedule.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut schedules = Schedules::default();
+        for item in text.split_whitespace() {
+            let mut parts = item.split(':');
+            let (Some(code), Some(doses), Some(days), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(format!("bad schedule {item:?}"));
+            };
+            let product =
+                Product::parse(code).ok_or_else(|| format!("unknown product {code:?}"))?;
+            let doses: u8 = doses
+                .parse()
+                .map_err(|_| format!("bad doses in {item:?}"))?;
+            let interval_days: u16 = days
+                .parse()
+                .map_err(|_| format!("bad interval in {item:?}"))?;
+            schedules.set(
+                product,
+                DoseSchedule {
+                    doses,
+                    interval_days,
+                },
+            );
+        }
+        Ok(schedules)
+    }
+}
+
 impl Default for Schedules {
     fn default() -> Self {
         Schedules(Product::ALL.map(Product::default_schedule))
@@ -132,6 +178,20 @@ mod tests {
             assert_eq!(Product::ALL[p.index()], p);
         }
         assert_eq!(Product::parse("sputnik"), None);
+    }
+
+    #[test]
+    fn schedules_round_trip_through_their_text_form() {
+        let mut schedules = Schedules::default();
+        schedules.set(Product::Moderna, DoseSchedule::two_doses(42));
+        let text = schedules.to_string();
+        assert_eq!(
+            text,
+            "pfizer:2:21 moderna:2:42 astrazeneca:2:77 janssen:1:0"
+        );
+        assert_eq!(text.parse::<Schedules>(), Ok(schedules));
+        assert!("moderna:2".parse::<Schedules>().is_err());
+        assert!("sputnik:2:21".parse::<Schedules>().is_err());
     }
 
     #[test]

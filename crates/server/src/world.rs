@@ -2,7 +2,7 @@
 //! eligibility rules, loaded once at start-up and kept in memory so a search touches no database.
 
 use crate::StartError;
-use domain::clinic::Clinic;
+use domain::clinic::{Clinic, ClinicId};
 use domain::demo::{demo_clinics, demo_supply};
 use domain::eligibility::{Rules, demo_rules};
 use domain::ledger::{Calendar, Ledger, is_open};
@@ -11,7 +11,8 @@ use domain::region::Regions;
 use domain::search::ClinicIndex;
 use domain::time::seoul_date;
 use jiff::Timestamp;
-use jiff::civil::Weekday;
+use jiff::civil::{Date, Weekday};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use store::{AdminStore, ClinicRecord, ReadStore};
 
@@ -24,7 +25,6 @@ pub struct World {
     pub index: ClinicIndex,
     /// Replaced whole when an operator uploads a priority list; readers keep the one they took.
     rules: RwLock<Arc<Rules>>,
-    pub schedules: Schedules,
 }
 
 impl World {
@@ -88,17 +88,31 @@ pub fn load(
     };
     let clinics: Vec<Clinic> = records.iter().map(|r| r.clinic.clone()).collect();
     let supply: Vec<[u32; 4]> = records.iter().map(ClinicRecord::daily_supply).collect();
-    let schedules = Schedules::default();
+    let schedules = match store.setting(store::SCHEDULES_SETTING)? {
+        Some(text) => text
+            .parse::<Schedules>()
+            .map_err(|e| StartError::Settings(format!("dose schedules: {e}")))?,
+        None => Schedules::default(),
+    };
     let calendar = Calendar {
         first: seoul_date(now),
         days: calendar_days,
     };
+    // Planned deliveries that differ from the standing plan, by (clinic, day).
+    let mut deliveries: HashMap<(ClinicId, Date), [Option<u32>; 4]> = HashMap::new();
+    for d in store.deliveries(calendar.first)? {
+        deliveries.entry((d.clinic, d.day)).or_default()[d.product.index()] = Some(d.doses);
+    }
     let ledger = Ledger::new(calendar, &clinics, schedules, |clinic, day| {
         let open = (0..24).any(|hour| is_open(&clinic.hours, day, hour));
-        if open {
+        let standing = if open {
             supply[clinic.id.index()]
         } else {
             [0; 4]
+        };
+        match deliveries.get(&(clinic.id, day)) {
+            Some(planned) => std::array::from_fn(|i| planned[i].unwrap_or(standing[i])),
+            None => standing,
         }
     });
     let world = World {
@@ -106,7 +120,6 @@ pub fn load(
         regions: Regions::korea(),
         clinics,
         rules: RwLock::new(Arc::new(rules)),
-        schedules,
     };
     Ok((world, ledger))
 }

@@ -13,7 +13,9 @@ pub mod writer;
 pub use model::*;
 
 use domain::booking::{Booking, BookingId, PersonId};
-use domain::product::Schedules;
+use domain::clinic::ClinicId;
+use domain::product::{Product, Schedules};
+use jiff::civil::Date;
 
 /// Failures of the storage itself (not refusals: those are `BookingError`s).
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,10 @@ pub enum StoreError {
     #[error("schema version {found} is newer than this binary knows ({known})")]
     SchemaTooNew { found: i64, known: i64 },
 }
+
+/// The setting that holds the dose schedules in force (see `Schedules`' text form), once an
+/// operator changed one.
+pub const SCHEDULES_SETTING: &str = "dose_schedules";
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -43,6 +49,10 @@ pub trait WriteBackend: Send + 'static {
     /// Every booking that still holds capacity, to rebuild the ledger at start-up.
     fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()>;
     fn booking(&mut self, id: BookingId) -> Result<Option<Booking>>;
+    /// Stores an applied supply change and returns its id.
+    fn insert_supply_change(&mut self, record: &SupplyChangeRecord) -> Result<u64>;
+    /// A person's sealed contact (name and phone), to address a message.
+    fn person_sealed(&mut self, person: PersonId) -> Result<Option<Vec<u8>>>;
 }
 
 /// Reads that need no writer: any thread, concurrently with writes.
@@ -57,6 +67,21 @@ pub trait ReadStore: Send + Sync + 'static {
     fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxRecord>>;
     /// Counts for the audit: bookings per (clinic, day, hour) and (clinic, day, product).
     fn audit(&self, schedules: &Schedules) -> Result<AuditReport>;
+    /// Planned doses that differ from the standing plan, on `from` and after.
+    fn deliveries(&self, from: Date) -> Result<Vec<Delivery>>;
+    /// What supply changes did to these bookings, oldest first.
+    fn reschedules_of(&self, bookings: &[BookingId]) -> Result<Vec<RescheduleRecord>>;
+    /// Applied supply changes, newest first.
+    fn supply_changes(&self, limit: usize) -> Result<Vec<SupplyChangeRecord>>;
+    /// The doses a supply change could not place.
+    fn unplaced(&self, change_id: u64) -> Result<Vec<RescheduleRecord>>;
+    /// Doses given at a clinic per day and product, from `first` to `last`.
+    fn doses_given(
+        &self,
+        clinic: ClinicId,
+        first: Date,
+        last: Date,
+    ) -> Result<Vec<(Date, Product, u32)>>;
 }
 
 /// Writes that set up a world (clinics, settings) outside the booking path.

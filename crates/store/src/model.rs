@@ -1,7 +1,8 @@
 //! Records that cross the storage interface.
 
-use domain::booking::{Booking, BookingId, PersonId};
+use domain::booking::{Appointment, Booking, BookingId, PersonId};
 use domain::clinic::Clinic;
+pub use domain::ledger::reschedule::{Delivery, Reason};
 use domain::product::Product;
 use jiff::civil::Date;
 
@@ -87,6 +88,50 @@ pub enum Change {
     MarkAttempted {
         outbox_id: u64,
     },
+    /// Sets the planned doses of a product at a clinic on a day.
+    PutDelivery {
+        delivery: Delivery,
+        now_ms: i64,
+    },
+    PutSetting {
+        key: String,
+        value: String,
+    },
+    InsertReschedule(RescheduleRecord),
+    /// The person saw why their appointment moved and accepted it.
+    AcceptMoves {
+        booking: BookingId,
+        now_ms: i64,
+    },
+}
+
+/// An applied supply change, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupplyChangeRecord {
+    /// Assigned by storage.
+    pub id: u64,
+    pub reason: Reason,
+    pub plan_id: String,
+    /// The change as the operator asked for it (JSON, written by the server).
+    pub detail: String,
+    pub people_moved: u64,
+    pub doses_moved: u64,
+    pub unplaced: u64,
+    pub informed: u64,
+    pub applied_ms: i64,
+}
+
+/// A dose that a supply change moved (`to` set) or could not place (`to` is `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RescheduleRecord {
+    pub change_id: u64,
+    pub booking: BookingId,
+    pub person: PersonId,
+    pub dose: u8,
+    pub reason: Reason,
+    pub from: Appointment,
+    pub to: Option<Appointment>,
+    pub accepted_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -6,9 +6,17 @@
 //! latency grow without bound. A reply is sent only after its batch committed: nobody is told
 //! "booked" for a booking that a crash could still lose.
 
-use crate::{Change, OutboxMessage, PersonRecord, Recorded, StoreError, WriteBackend};
+use crate::{
+    Change, OutboxMessage, PersonRecord, Recorded, RescheduleRecord, StoreError,
+    SupplyChangeRecord, WriteBackend,
+};
 use domain::booking::{Appointment, Booking, BookingError, BookingId, PersonId};
+use domain::clinic::ClinicId;
+use domain::ledger::reschedule::{
+    Move, Neighbours, Plan, PlanError, PlanUndo, Reason, SupplyChange, Unplaced,
+};
 use domain::ledger::{Availability, BookRequest, Ledger};
+use domain::product::Product;
 use jiff::civil::Date;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +77,84 @@ pub enum Command {
     MarkAttempted {
         outbox_id: u64,
     },
+    /// Works out what a supply change would do; changes nothing.
+    PlanSupply {
+        change: SupplyChange,
+        today: Date,
+        neighbours: Neighbours,
+    },
+    /// Plans a supply change and, if the plan is what the operator expects, applies it with
+    /// one message per person, all in one transaction.
+    ApplySupply {
+        change: SupplyChange,
+        today: Date,
+        neighbours: Neighbours,
+        expect: Expect,
+        /// The change as asked for (JSON), kept with the record of it.
+        detail: String,
+        notify: SupplyNotify,
+    },
+    /// Planned doses per product at a clinic for `days` days from `first`.
+    PlannedSupply {
+        clinic: ClinicId,
+        first: Date,
+        days: u16,
+    },
+    /// A person has seen why their appointment moved.
+    AcceptMoves {
+        actor: PersonId,
+        booking: BookingId,
+    },
+}
+
+/// Which plan an operator agreed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Only a change that moves nobody (entering or raising planned deliveries).
+    NoMoves,
+    /// Exactly the previewed plan, by [`Plan::id`].
+    Plan(String),
+}
+
+/// One person's share of a supply change, to tell them about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    pub reason: Reason,
+    /// The booking as it is after the change.
+    pub booking: &'a Booking,
+    pub moves: &'a [Move],
+    pub unplaced: &'a [Unplaced],
+}
+
+/// A message's template name and its Korean and English text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageText {
+    pub template: String,
+    pub ko: String,
+    pub en: String,
+}
+
+/// Builds the message for one person's notice, inside the transaction that applies the change.
+pub type SupplyNotify = Box<dyn Fn(&Notice) -> MessageText + Send>;
+
+/// Why a supply change was not applied. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupplyRefusal {
+    Invalid(PlanError),
+    /// The change moves people: it needs a previewed plan.
+    PlanRequired(Arc<Plan>),
+    /// Bookings changed since the preview; here is the new plan.
+    PlanChanged(Arc<Plan>),
+}
+
+/// An applied (or, for a preview, planned) supply change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupplyOutcome {
+    /// The stored change's id; `None` for a preview.
+    pub change_id: Option<u64>,
+    pub plan: Arc<Plan>,
+    /// Messages written (one per person told).
+    pub messages: u64,
 }
 
 /// Why a booking command produced no booking. Nothing was changed.
@@ -84,8 +170,14 @@ pub enum Refusal {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Booking(Result<Booking, Refusal>),
-    Person { id: PersonId, created: bool },
+    Person {
+        id: PersonId,
+        created: bool,
+    },
     Done,
+    Supply(Result<SupplyOutcome, SupplyRefusal>),
+    /// Planned doses per day (indexed by [`Product::index`]).
+    Planned(Vec<[i32; 4]>),
 }
 
 /// The write did not happen; the caller may retry (with the same idempotency key).
@@ -142,6 +234,7 @@ impl Writer {
         let mut state = WriterState {
             backend,
             ledger,
+            undo: Vec::new(),
             next_person,
             stats,
             max_batch: config.max_batch.max(1),
@@ -203,6 +296,8 @@ fn reload<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), S
 struct WriterState<B> {
     backend: B,
     ledger: Ledger,
+    /// Supply and schedule edits made in memory by this batch, undone if it fails.
+    undo: Vec<PlanUndo>,
     next_person: u64,
     stats: Arc<WriterStats>,
     max_batch: usize,
@@ -240,6 +335,7 @@ impl<B: WriteBackend> WriterState<B> {
             .fetch_add(replies.len() as u64, Ordering::Relaxed);
         match result {
             Ok(()) => {
+                self.undo.clear();
                 for (reply, outcome) in replies {
                     // The client may have gone; the booking stands either way.
                     let _ = reply.send(Ok(outcome));
@@ -258,6 +354,9 @@ impl<B: WriteBackend> WriterState<B> {
     ) {
         self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
         tracing::error!(%error, "write batch failed; rolled back");
+        while let Some(undo) = self.undo.pop() {
+            self.ledger.undo_plan(undo);
+        }
         let recovered = self.backend.rollback().and_then(|()| {
             reload(&mut self.backend, &mut self.ledger)?;
             self.next_person = self.backend.max_ids()?.person + 1;
@@ -351,7 +450,205 @@ impl<B: WriteBackend> WriterState<B> {
                 self.backend.apply(&Change::MarkAttempted { outbox_id })?;
                 Ok(Outcome::Done)
             }
+            Command::PlanSupply {
+                change,
+                today,
+                neighbours,
+            } => Ok(Outcome::Supply(
+                self.ledger
+                    .plan(&change, today, &neighbours)
+                    .map(|plan| SupplyOutcome {
+                        change_id: None,
+                        plan: Arc::new(plan),
+                        messages: 0,
+                    })
+                    .map_err(SupplyRefusal::Invalid),
+            )),
+            Command::ApplySupply {
+                change,
+                today,
+                neighbours,
+                expect,
+                detail,
+                notify,
+            } => {
+                let plan = match self.ledger.plan(&change, today, &neighbours) {
+                    Ok(plan) => Arc::new(plan),
+                    Err(e) => return Ok(Outcome::Supply(Err(SupplyRefusal::Invalid(e)))),
+                };
+                let refusal = match &expect {
+                    Expect::NoMoves if !plan.is_empty() => {
+                        Some(SupplyRefusal::PlanRequired(Arc::clone(&plan)))
+                    }
+                    Expect::Plan(id) if *id != plan.id() => {
+                        Some(SupplyRefusal::PlanChanged(Arc::clone(&plan)))
+                    }
+                    _ => None,
+                };
+                if let Some(refusal) = refusal {
+                    return Ok(Outcome::Supply(Err(refusal)));
+                }
+                let outcome = self.apply_supply(plan, detail, &notify, now_ms)?;
+                Ok(Outcome::Supply(Ok(outcome)))
+            }
+            Command::PlannedSupply {
+                clinic,
+                first,
+                days,
+            } => {
+                let planned = (0..i32::from(days))
+                    .map_while(|d| first.checked_add(jiff::Span::new().days(d)).ok())
+                    .map(|day| Product::ALL.map(|p| self.ledger.planned(clinic, day, p)))
+                    .collect();
+                Ok(Outcome::Planned(planned))
+            }
+            Command::AcceptMoves { actor, booking } => {
+                let found = match self.ledger.booking(booking) {
+                    Some(b) => Some(*b),
+                    None => self.backend.booking(booking)?,
+                };
+                let result = match found {
+                    None => Err(BookingError::NoSuchBooking),
+                    Some(b) if b.person != actor && b.booked_by != actor => {
+                        Err(BookingError::NotYourBooking)
+                    }
+                    Some(b) => {
+                        self.backend
+                            .apply(&Change::AcceptMoves { booking, now_ms })?;
+                        Ok(b)
+                    }
+                };
+                Ok(Outcome::Booking(result.map_err(Refusal::Booking)))
+            }
         }
+    }
+
+    /// Writes a plan's supply edits, schedule, changed bookings, the record of every moved or
+    /// unplaced dose and one message per person, then makes it real in the ledger.
+    fn apply_supply(
+        &mut self,
+        plan: Arc<Plan>,
+        detail: String,
+        notify: &SupplyNotify,
+        now_ms: i64,
+    ) -> Result<SupplyOutcome, StoreError> {
+        let change_id = self.backend.insert_supply_change(&SupplyChangeRecord {
+            id: 0,
+            reason: plan.reason,
+            plan_id: plan.id(),
+            detail,
+            people_moved: plan.people_moved() as u64,
+            doses_moved: plan.moves.len() as u64,
+            unplaced: plan.unplaced.len() as u64,
+            informed: plan.informed.len() as u64,
+            applied_ms: now_ms,
+        })?;
+        for edit in &plan.supply {
+            let delivery = crate::Delivery {
+                clinic: edit.clinic,
+                day: edit.day,
+                product: edit.product,
+                doses: edit.after.max(0) as u32,
+            };
+            self.backend
+                .apply(&Change::PutDelivery { delivery, now_ms })?;
+        }
+        if let Some((product, schedule)) = plan.schedule {
+            let mut schedules = self.ledger.schedules();
+            schedules.set(product, schedule);
+            self.backend.apply(&Change::PutSetting {
+                key: crate::SCHEDULES_SETTING.into(),
+                value: schedules.to_string(),
+            })?;
+        }
+        let record = |dose: u8, booking, person, from, to| {
+            Change::InsertReschedule(RescheduleRecord {
+                change_id,
+                booking,
+                person,
+                dose,
+                reason: plan.reason,
+                from,
+                to,
+                accepted_ms: None,
+            })
+        };
+        for m in &plan.moves {
+            self.backend
+                .apply(&record(m.dose, m.booking, m.person, m.from, Some(m.to)))?;
+        }
+        for u in &plan.unplaced {
+            self.backend
+                .apply(&record(u.dose, u.booking, u.person, u.from, None))?;
+        }
+        let (mut moves, mut unplaced) = (&plan.moves[..], &plan.unplaced[..]);
+        let mut messages = 0;
+        for booking in &plan.changed {
+            self.backend.apply(&Change::PutBooking {
+                booking: *booking,
+                now_ms,
+            })?;
+            // Moves and unplaced doses are in the order of `changed`, booking by booking.
+            let (mine, rest) =
+                moves.split_at(moves.iter().take_while(|m| m.booking == booking.id).count());
+            moves = rest;
+            let (lost, rest) = unplaced.split_at(
+                unplaced
+                    .iter()
+                    .take_while(|u| u.booking == booking.id)
+                    .count(),
+            );
+            unplaced = rest;
+            let notice = Notice {
+                reason: plan.reason,
+                booking,
+                moves: mine,
+                unplaced: lost,
+            };
+            messages += self.tell(booking.person, &notice, notify, now_ms)?;
+        }
+        for (id, person) in &plan.informed {
+            let Some(booking) = self.ledger.booking(*id).copied() else {
+                continue;
+            };
+            let notice = Notice {
+                reason: plan.reason,
+                booking: &booking,
+                moves: &[],
+                unplaced: &[],
+            };
+            messages += self.tell(*person, &notice, notify, now_ms)?;
+        }
+        let undo = self.ledger.apply_plan(&plan);
+        self.undo.push(undo);
+        Ok(SupplyOutcome {
+            change_id: Some(change_id),
+            plan,
+            messages,
+        })
+    }
+
+    /// Writes one message to a person; 0 when they have no contact on record.
+    fn tell(
+        &mut self,
+        person: PersonId,
+        notice: &Notice,
+        notify: &SupplyNotify,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let Some(recipient) = self.backend.person_sealed(person)? else {
+            return Ok(0);
+        };
+        let text = notify(notice);
+        let message = OutboxMessage {
+            person: Some(person),
+            recipient,
+            template: text.template,
+            body_ko: text.ko,
+            body_en: text.en,
+        };
+        self.backend.apply(&Change::Enqueue { message, now_ms })?;
+        Ok(1)
     }
 
     /// Runs a booking operation once per idempotency key: a retry gets the first answer back.

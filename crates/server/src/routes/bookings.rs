@@ -266,10 +266,15 @@ pub async fn list(
     Authenticated(session): Authenticated,
 ) -> Result<Json<Value>, ApiError> {
     let person = session.person;
-    let bookings = read(&state, move |r| store::ReadStore::bookings_of(r, person)).await?;
+    let (bookings, moved) = read(&state, move |r| {
+        let bookings = store::ReadStore::bookings_of(r, person)?;
+        let ids: Vec<BookingId> = bookings.iter().map(|b| b.id).collect();
+        Ok((bookings, store::ReadStore::reschedules_of(r, &ids)?))
+    })
+    .await?;
     let bookings: Vec<Value> = bookings
         .iter()
-        .map(|b| booking_json(&state, b, person))
+        .map(|b| with_moves(&state, booking_json(&state, b, person), b.id, &moved))
         .collect();
     Ok(Json(json!({ "bookings": bookings })))
 }
@@ -291,7 +296,26 @@ pub async fn show(
     Path(id): Path<u64>,
 ) -> Result<Json<Value>, ApiError> {
     let booking = owned(&state, id, session.person).await?;
-    Ok(Json(booking_json(&state, &booking, session.person)))
+    let ids = [booking.id];
+    let moved = read(&state, move |r| store::ReadStore::reschedules_of(r, &ids)).await?;
+    let json = booking_json(&state, &booking, session.person);
+    Ok(Json(with_moves(&state, json, booking.id, &moved)))
+}
+
+/// Adds what supply changes did to the booking that its person has not yet accepted.
+fn with_moves(
+    state: &AppState,
+    mut json: Value,
+    id: BookingId,
+    records: &[store::RescheduleRecord],
+) -> Value {
+    let mine: Vec<store::RescheduleRecord> = records
+        .iter()
+        .filter(|r| r.booking == id)
+        .copied()
+        .collect();
+    json["moved"] = Value::Array(super::supply::moved_json(state, &mine));
+    json
 }
 
 pub async fn cancel(

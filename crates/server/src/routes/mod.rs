@@ -7,6 +7,7 @@ mod clinics;
 mod eligibility;
 mod identity;
 mod queue;
+mod supply;
 mod system;
 
 use crate::AppState;
@@ -19,7 +20,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,6 +40,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/bookings/{id}", get(bookings::show))
         .route("/api/v1/bookings/{id}/cancel", post(bookings::cancel))
         .route("/api/v1/bookings/{id}/change", post(bookings::change))
+        .route(
+            "/api/v1/bookings/{id}/accept-move",
+            post(supply::accept_move),
+        )
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             queue::require_pass,
@@ -58,6 +63,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/api/v1/admin/priority-lists",
             post(admin::add_priority_list),
+        )
+        .route("/api/v1/admin/supply", get(supply::show))
+        .route("/api/v1/admin/deliveries", put(supply::put_deliveries))
+        .route(
+            "/api/v1/admin/deliveries/import",
+            post(supply::import_deliveries),
+        )
+        .route("/api/v1/admin/supply-changes", get(supply::list_changes))
+        .route("/api/v1/admin/supply-changes/plan", post(supply::plan))
+        .route("/api/v1/admin/supply-changes/apply", post(supply::apply))
+        .route(
+            "/api/v1/admin/supply-changes/{id}/unplaced",
+            get(supply::unplaced),
         )
         .route("/wait", get(queue::wait_page))
         .merge(booking_side)

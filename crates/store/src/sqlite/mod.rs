@@ -5,13 +5,16 @@ mod keys;
 mod priority;
 mod queue;
 mod rows;
+mod supply;
 
 use crate::{
-    AdminStore, AuditReport, Change, ClinicRecord, MaxIds, OutboxRecord, PersonRecord, ReadStore,
-    Recorded, Result, StoreError, WriteBackend,
+    AdminStore, AuditReport, Change, ClinicRecord, Delivery, MaxIds, OutboxRecord, PersonRecord,
+    ReadStore, Recorded, RescheduleRecord, Result, StoreError, SupplyChangeRecord, WriteBackend,
 };
 use domain::booking::{Booking, BookingId, PersonId};
+use domain::clinic::ClinicId;
 use domain::product::{Product, Schedules};
+use jiff::civil::Date;
 use rows::{BOOKING_COLUMNS, booking_from_row, day_from_sql};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -21,7 +24,8 @@ use std::sync::{Arc, Mutex};
 const SCHEMA_V1: &str = include_str!("schema.sql");
 const SCHEMA_V2: &str = include_str!("schema_v2.sql");
 const SCHEMA_V3: &str = include_str!("schema_v3.sql");
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_V4: &str = include_str!("schema_v4.sql");
+const SCHEMA_VERSION: i64 = 4;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -94,7 +98,12 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             known: SCHEMA_VERSION,
         });
     }
-    for (target, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)] {
+    for (target, sql) in [
+        (1, SCHEMA_V1),
+        (2, SCHEMA_V2),
+        (3, SCHEMA_V3),
+        (4, SCHEMA_V4),
+    ] {
         if version < target {
             let tx = conn.transaction()?;
             tx.execute_batch(sql)?;
@@ -223,6 +232,14 @@ impl WriteBackend for SqliteWriter {
                     .prepare_cached("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1")?
                     .execute(params![*outbox_id as i64])?;
             }
+            Change::PutDelivery { delivery, now_ms } => {
+                supply::put_delivery(&self.conn, delivery, *now_ms)?;
+            }
+            Change::PutSetting { key, value } => put_setting(&self.conn, key, value)?,
+            Change::InsertReschedule(record) => supply::insert_reschedule(&self.conn, record)?,
+            Change::AcceptMoves { booking, now_ms } => {
+                supply::accept_moves(&self.conn, *booking, *now_ms)?;
+            }
         }
         Ok(())
     }
@@ -281,6 +298,19 @@ impl WriteBackend for SqliteWriter {
 
     fn booking(&mut self, id: BookingId) -> Result<Option<Booking>> {
         rows::booking_by_id(&self.conn, id)
+    }
+
+    fn insert_supply_change(&mut self, record: &SupplyChangeRecord) -> Result<u64> {
+        supply::insert_supply_change(&self.conn, record)
+    }
+
+    fn person_sealed(&mut self, person: PersonId) -> Result<Option<Vec<u8>>> {
+        let sealed = self
+            .conn
+            .prepare_cached("SELECT sealed FROM person WHERE id = ?1")?
+            .query_row(params![person.0 as i64], |r| r.get::<_, Vec<u8>>(0))
+            .optional()?;
+        Ok(sealed)
     }
 }
 
@@ -356,6 +386,31 @@ impl ReadStore for SqliteReader {
     fn audit(&self, schedules: &Schedules) -> Result<AuditReport> {
         self.with(|conn| audit(conn, schedules))
     }
+
+    fn deliveries(&self, from: Date) -> Result<Vec<Delivery>> {
+        self.with(|conn| supply::deliveries(conn, from))
+    }
+
+    fn reschedules_of(&self, bookings: &[BookingId]) -> Result<Vec<RescheduleRecord>> {
+        self.with(|conn| supply::reschedules_of(conn, bookings))
+    }
+
+    fn supply_changes(&self, limit: usize) -> Result<Vec<SupplyChangeRecord>> {
+        self.with(|conn| supply::supply_changes(conn, limit))
+    }
+
+    fn unplaced(&self, change_id: u64) -> Result<Vec<RescheduleRecord>> {
+        self.with(|conn| supply::unplaced(conn, change_id))
+    }
+
+    fn doses_given(
+        &self,
+        clinic: ClinicId,
+        first: Date,
+        last: Date,
+    ) -> Result<Vec<(Date, Product, u32)>> {
+        self.with(|conn| supply::doses_given(conn, clinic, first, last))
+    }
 }
 
 impl AdminStore for SqliteReader {
@@ -364,15 +419,17 @@ impl AdminStore for SqliteReader {
     }
 
     fn put_setting(&self, key: &str, value: &str) -> Result<()> {
-        self.with(|conn| {
-            conn.execute(
-                "INSERT INTO setting (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )?;
-            Ok(())
-        })
+        self.with(|conn| put_setting(conn, key, value))
     }
+}
+
+fn put_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO setting (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value])?;
+    Ok(())
 }
 
 fn audit(conn: &Connection, schedules: &Schedules) -> Result<AuditReport> {

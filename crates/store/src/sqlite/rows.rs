@@ -29,7 +29,7 @@ pub fn day_from_sql(days: i64) -> Result<Date> {
     date_from_day_number(days).ok_or_else(|| corrupt(format!("bad day number {days}")))
 }
 
-fn product_from_sql(code: &str) -> Result<Product> {
+pub fn product_from_sql(code: &str) -> Result<Product> {
     Product::parse(code).ok_or_else(|| corrupt(format!("unknown product {code:?}")))
 }
 

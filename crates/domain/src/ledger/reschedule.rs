@@ -1,0 +1,1045 @@
+//! Rescheduling after a supply change (S2): a delivery cut, delayed or cancelled, a product
+//! switched for some clinics, or a new dose interval.
+//!
+//! [`Ledger::plan`] works out, without changing anything, which booked doses no longer fit and
+//! where each one goes with the least disruption:
+//!
+//! 1. the same clinic and product, the nearest day first (later before earlier at equal
+//!    distance, since deliveries slip later), within [`MAX_SHIFT_DAYS`];
+//! 2. then nearby clinics (nearest first) with the same product, within [`NEARBY_SHIFT_DAYS`];
+//! 3. then, for a first dose only and only where the change allows it, another product at the
+//!    same clinic. A dose 2 never changes product or clinic (B4).
+//!
+//! Who moves when a clinic-day is over-committed: the last booked, first moved, so people who
+//! booked earlier keep their places. A dose that fits nowhere is *unplaced*: it is cancelled and
+//! listed, and its person told — never left over capacity, never dropped silently.
+//!
+//! The plan is computed on a scratch overlay of the remaining counts, so readers of
+//! [`Availability`](super::Availability) never see a half-made plan. [`Ledger::apply_plan`] then
+//! makes exactly that plan real; the writer calls both in one turn, so nothing changes between.
+
+use super::{Ledger, NEAREST_BANDS, band_index, epoch_day, is_open};
+use crate::booking::{Appointment, Booking, BookingId, DoseStatus, PersonId};
+use crate::clinic::ClinicId;
+use crate::product::{DoseSchedule, Product, Schedules};
+use jiff::ToSpan;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::Ordering;
+
+/// How far (in days, either way) a dose may move at its own clinic.
+pub const MAX_SHIFT_DAYS: i32 = 14;
+/// How far a dose may move when it goes to a nearby clinic or switches product.
+pub const NEARBY_SHIFT_DAYS: i32 = 2;
+/// A dose 2 may sit this many days beyond the product's interval (as at booking).
+const SECOND_DOSE_WINDOW_DAYS: i32 = super::SECOND_DOSE_MAX_DELAY_DAYS;
+
+/// Doses of a product planned for a clinic on a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Delivery {
+    pub clinic: ClinicId,
+    pub day: Date,
+    pub product: Product,
+    pub doses: u32,
+}
+
+/// A change to supply that may displace bookings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SupplyChange {
+    /// New planned doses for some (clinic, day, product): a delivery cut, delayed (cut on one day,
+    /// added on a later one) or cancelled (zero). `switch_to` lists products a displaced first
+    /// dose may be switched to at the same clinic.
+    Deliveries {
+        deliveries: Vec<Delivery>,
+        switch_to: Vec<Product>,
+    },
+    /// First doses of `from` at these clinics on these days become `to` (their dose 2 with
+    /// them); the clinics' planned `from` doses for those days become `to`, except what dose-2
+    /// appointments of people who had dose 1 of `from` still need.
+    ProductSwitch {
+        from: Product,
+        to: Product,
+        clinics: Vec<ClinicId>,
+        first_day: Date,
+        last_day: Date,
+    },
+    /// A new interval for `product`; booked second doses on or after `from_day` that are now too
+    /// early move to the new interval (exactly, where there is room). Everyone holding a booking
+    /// of the product is told.
+    Interval {
+        product: Product,
+        interval_days: u16,
+        from_day: Date,
+    },
+}
+
+/// Why a plan moves people; it goes into each person's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    DeliveryChanged,
+    ProductSwitched,
+    IntervalChanged,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::DeliveryChanged => "delivery_changed",
+            Reason::ProductSwitched => "product_switched",
+            Reason::IntervalChanged => "interval_changed",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Reason> {
+        [
+            Reason::DeliveryChanged,
+            Reason::ProductSwitched,
+            Reason::IntervalChanged,
+        ]
+        .into_iter()
+        .find(|r| r.code() == code)
+    }
+}
+
+/// One dose moved from one appointment to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Move {
+    pub booking: BookingId,
+    pub person: PersonId,
+    /// 1 or 2.
+    pub dose: u8,
+    pub from: Appointment,
+    pub to: Appointment,
+}
+
+/// A dose that fits nowhere: cancelled by the plan, listed for the operator, its person told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Unplaced {
+    pub booking: BookingId,
+    pub person: PersonId,
+    pub dose: u8,
+    pub from: Appointment,
+}
+
+/// One planned-supply cell changed by the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SupplyEdit {
+    pub clinic: ClinicId,
+    pub day: Date,
+    pub product: Product,
+    pub before: i32,
+    pub after: i32,
+}
+
+/// What a supply change does to bookings. Computing it changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub reason: Reason,
+    pub supply: Vec<SupplyEdit>,
+    /// The product's new schedule, for an interval change.
+    pub schedule: Option<(Product, DoseSchedule)>,
+    pub moves: Vec<Move>,
+    pub unplaced: Vec<Unplaced>,
+    /// Every booking the plan changes, in its new state, by id.
+    pub changed: Vec<Booking>,
+    /// Bookings in scope that stay as they are but whose people are told (interval change).
+    pub informed: Vec<(BookingId, PersonId)>,
+    /// Clinics in a product switch that do not offer the new product: left as they were.
+    pub skipped_clinics: Vec<ClinicId>,
+    /// Cells the plan touches that would still be over capacity after it (must be zero).
+    pub over_capacity_after: u32,
+}
+
+impl Plan {
+    /// A short identifier of exactly this plan: an operator applies the plan they previewed,
+    /// and if bookings changed in between the identifiers differ.
+    pub fn id(&self) -> String {
+        let mut h = DefaultHasher::new();
+        self.reason.hash(&mut h);
+        self.supply.hash(&mut h);
+        self.schedule
+            .map(|(p, s)| (p, s.doses, s.interval_days))
+            .hash(&mut h);
+        self.moves.hash(&mut h);
+        self.unplaced.hash(&mut h);
+        self.informed.hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+
+    /// People whose appointments move (one count per booking).
+    pub fn people_moved(&self) -> usize {
+        let mut ids: Vec<BookingId> = self.moves.iter().map(|m| m.booking).collect();
+        ids.dedup();
+        ids.len()
+    }
+
+    /// How many moved doses shift by how many days (negative: earlier).
+    pub fn shift_histogram(&self) -> BTreeMap<i32, u64> {
+        let mut histogram = BTreeMap::new();
+        for m in &self.moves {
+            let shift = epoch_day(m.to.day) - epoch_day(m.from.day);
+            *histogram.entry(shift).or_insert(0) += 1;
+        }
+        histogram
+    }
+
+    /// Moved doses that went to another clinic.
+    pub fn moved_to_other_clinics(&self) -> usize {
+        self.moves
+            .iter()
+            .filter(|m| m.from.clinic != m.to.clinic)
+            .count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.moves.is_empty() && self.unplaced.is_empty()
+    }
+}
+
+/// Why a change cannot be planned. Nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("no such clinic {0:?}")]
+    NoSuchClinic(ClinicId),
+    #[error("{0} is not a day that can be changed (tomorrow up to the end of the calendar)")]
+    DayNotChangeable(Date),
+    #[error("the clinic {0:?} does not offer {1:?}")]
+    ProductNotOffered(ClinicId, Product),
+    #[error("the products must differ and need the same number of doses")]
+    IncompatibleProducts,
+    #[error("the interval must be 1 to 180 days for a two-dose product")]
+    InvalidInterval,
+    #[error("the change is empty")]
+    EmptyChange,
+}
+
+impl PlanError {
+    pub fn code(self) -> &'static str {
+        match self {
+            PlanError::NoSuchClinic(_) => "no_such_clinic",
+            PlanError::DayNotChangeable(_) => "day_not_changeable",
+            PlanError::ProductNotOffered(..) => "product_not_offered",
+            PlanError::IncompatibleProducts => "incompatible_products",
+            PlanError::InvalidInterval => "invalid_interval",
+            PlanError::EmptyChange => "empty_change",
+        }
+    }
+
+    pub fn message_ko(self) -> String {
+        match self {
+            PlanError::NoSuchClinic(c) => format!("의료기관 {}을(를) 찾을 수 없습니다.", c.0),
+            PlanError::DayNotChangeable(d) => {
+                format!("{d}은(는) 변경할 수 없는 날짜입니다 (내일부터 달력 끝까지).")
+            }
+            PlanError::ProductNotOffered(c, p) => format!(
+                "의료기관 {}에서는 {} 백신을 접종하지 않습니다.",
+                c.0,
+                p.name_ko()
+            ),
+            PlanError::IncompatibleProducts => {
+                "서로 다르고 접종 횟수가 같은 백신으로만 바꿀 수 있습니다.".into()
+            }
+            PlanError::InvalidInterval => {
+                "접종 간격은 2회 접종 백신에 대해 1~180일이어야 합니다.".into()
+            }
+            PlanError::EmptyChange => "변경 내용이 없습니다.".into(),
+        }
+    }
+
+    pub fn message_en(self) -> String {
+        match self {
+            PlanError::NoSuchClinic(c) => format!("No clinic {}.", c.0),
+            PlanError::DayNotChangeable(d) => format!(
+                "{d} cannot be changed (only days from tomorrow to the end of the calendar)."
+            ),
+            PlanError::ProductNotOffered(c, p) => {
+                format!("Clinic {} does not offer {}.", c.0, p.name_en())
+            }
+            PlanError::IncompatibleProducts => {
+                "A product can only be switched to a different one with the same number of doses."
+                    .into()
+            }
+            PlanError::InvalidInterval => {
+                "The interval must be 1 to 180 days, for a two-dose product.".into()
+            }
+            PlanError::EmptyChange => "The change is empty.".into(),
+        }
+    }
+}
+
+/// What the writer needs to undo a plan's capacity and schedule edits if its transaction fails
+/// (bookings are rebuilt from storage then).
+#[derive(Debug, Clone)]
+pub struct PlanUndo {
+    supply: Vec<(usize, i32)>,
+    schedules: Schedules,
+}
+
+/// Neighbouring clinics, nearest first, for the clinics a change touches.
+pub type Neighbours = HashMap<ClinicId, Vec<ClinicId>>;
+
+/// Remaining counts as the plan would leave them: the live counts plus this plan's deltas.
+struct Scratch<'l> {
+    ledger: &'l Ledger,
+    band: HashMap<usize, i32>,
+    supply: HashMap<usize, i32>,
+}
+
+impl<'l> Scratch<'l> {
+    fn new(ledger: &'l Ledger) -> Self {
+        Scratch {
+            ledger,
+            band: HashMap::new(),
+            supply: HashMap::new(),
+        }
+    }
+
+    fn band_left(&self, cell: usize) -> i32 {
+        let live = i32::from(self.ledger.availability.band_left[cell].load(Ordering::Relaxed));
+        live + self.band.get(&cell).copied().unwrap_or(0)
+    }
+
+    fn supply_left(&self, cell: usize) -> i32 {
+        let live = self.ledger.availability.supply_left[cell].load(Ordering::Relaxed);
+        live + self.supply.get(&cell).copied().unwrap_or(0)
+    }
+
+    fn adjust(&mut self, a: &Appointment, delta: i32) {
+        let availability = &self.ledger.availability;
+        if let Some(cell) = availability.band_cell(a.clinic, a.day, a.hour) {
+            *self.band.entry(cell).or_insert(0) += delta;
+        }
+        if let Some(cell) = availability.supply_cell(a.clinic, a.day, a.product) {
+            *self.supply.entry(cell).or_insert(0) += delta;
+        }
+    }
+
+    fn take(&mut self, a: &Appointment) {
+        self.adjust(a, -1);
+    }
+
+    fn release(&mut self, a: &Appointment) {
+        self.adjust(a, 1);
+    }
+
+    /// Whether `a` is a real, open, future appointment with a place and a dose left.
+    fn fits(&self, a: &Appointment, today: Date) -> bool {
+        let ledger = self.ledger;
+        let Some(clinic) = ledger.clinics.get(a.clinic.index()) else {
+            return false;
+        };
+        let availability = &ledger.availability;
+        a.day > today
+            && clinic.products.contains(&a.product)
+            && is_open(&clinic.hours, a.day, a.hour)
+            && availability
+                .band_cell(a.clinic, a.day, a.hour)
+                .is_some_and(|cell| self.band_left(cell) > 0)
+            && availability
+                .supply_cell(a.clinic, a.day, a.product)
+                .is_some_and(|cell| self.supply_left(cell) > 0)
+    }
+
+    /// The first appointment that fits at `clinic` with `product`, on the days given (in order),
+    /// in the band nearest `hour`.
+    fn first_fit(
+        &self,
+        clinic: ClinicId,
+        product: Product,
+        hour: u8,
+        days: impl Iterator<Item = Date>,
+        today: Date,
+    ) -> Option<Appointment> {
+        let bands = &NEAREST_BANDS[band_index(hour)?];
+        for day in days {
+            for &hour in bands {
+                let candidate = Appointment {
+                    clinic,
+                    day,
+                    hour,
+                    product,
+                };
+                if self.fits(&candidate, today) {
+                    return Some(candidate);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// `day` and the days around it within `max` days, nearest first, later before earlier.
+fn days_around(day: Date, max: i32) -> impl Iterator<Item = Date> {
+    std::iter::once(0)
+        .chain((1..=max).flat_map(|d| [d, -d]))
+        .filter_map(move |offset| day.checked_add(offset.days()).ok())
+}
+
+/// The days of `[first, last]`, nearest `target` first, later before earlier.
+fn days_within(first: Date, last: Date, target: Date) -> impl Iterator<Item = Date> {
+    let target = target.clamp(first, last);
+    let span = (epoch_day(last) - epoch_day(first)).max(0);
+    days_around(target, span).filter(move |d| (first..=last).contains(d))
+}
+
+fn add_days(day: Date, days: i32) -> Option<Date> {
+    day.checked_add(days.days()).ok()
+}
+
+/// Which doses of a booking the change displaces.
+#[derive(Debug, Clone, Copy, Default)]
+struct Displaced {
+    first: bool,
+    second: bool,
+}
+
+impl Ledger {
+    /// Planned doses of `product` at `clinic` on `day` (zero outside the calendar).
+    pub fn planned(&self, clinic: ClinicId, day: Date, product: Product) -> i32 {
+        self.availability
+            .supply_cell(clinic, day, product)
+            .map_or(0, |cell| self.supply_capacity[cell])
+    }
+
+    /// Works out what `change` would do, changing nothing. `neighbours` lists nearby clinics for
+    /// the clinics the change touches (missing entries: no nearby clinic is tried).
+    pub fn plan(
+        &self,
+        change: &SupplyChange,
+        today: Date,
+        neighbours: &Neighbours,
+    ) -> Result<Plan, PlanError> {
+        let mut scratch = Scratch::new(self);
+        let mut schedules = self.schedules;
+        let mut plan = Plan {
+            reason: Reason::DeliveryChanged,
+            supply: Vec::new(),
+            schedule: None,
+            moves: Vec::new(),
+            unplaced: Vec::new(),
+            changed: Vec::new(),
+            informed: Vec::new(),
+            skipped_clinics: Vec::new(),
+            over_capacity_after: 0,
+        };
+        let mut switch_to: Vec<Product> = Vec::new();
+        let displaced = match change {
+            SupplyChange::Deliveries {
+                deliveries,
+                switch_to: allowed,
+            } => {
+                switch_to.clone_from(allowed);
+                self.plan_deliveries(deliveries, today, &mut scratch, &mut plan)?
+            }
+            SupplyChange::ProductSwitch {
+                from,
+                to,
+                clinics,
+                first_day,
+                last_day,
+            } => {
+                plan.reason = Reason::ProductSwitched;
+                switch_to.push(*to);
+                let scope = SwitchScope {
+                    from: *from,
+                    to: *to,
+                    first_day: *first_day,
+                    last_day: *last_day,
+                };
+                self.plan_switch(&scope, clinics, today, &mut scratch, &mut plan)?
+            }
+            SupplyChange::Interval {
+                product,
+                interval_days,
+                from_day,
+            } => {
+                plan.reason = Reason::IntervalChanged;
+                let current = schedules.get(*product);
+                if !current.has_second_dose() || !(1..=180).contains(interval_days) {
+                    return Err(PlanError::InvalidInterval);
+                }
+                let schedule = DoseSchedule::two_doses(*interval_days);
+                schedules.set(*product, schedule);
+                plan.schedule = Some((*product, schedule));
+                self.plan_interval(*product, *interval_days, *from_day, today, &mut plan)
+            }
+        };
+        // Free every displaced place first, so displaced people can use each other's places.
+        for (id, which) in &displaced {
+            let booking = &self.bookings[id];
+            if which.first {
+                scratch.release(&booking.first.appointment);
+            }
+            if let (true, Some(second)) = (which.second, booking.second) {
+                scratch.release(&second.appointment);
+            }
+        }
+        let context = PlaceContext {
+            today,
+            schedules: &schedules,
+            neighbours,
+            switch_to: &switch_to,
+            forced_product: match change {
+                SupplyChange::ProductSwitch { to, .. } => Some(*to),
+                _ => None,
+            },
+        };
+        for (id, which) in displaced {
+            let booking = self.bookings[&id];
+            let after = place(&mut scratch, &booking, which, &context, &mut plan);
+            plan.changed.push(after);
+        }
+        plan.over_capacity_after = count_over_capacity(&scratch);
+        Ok(plan)
+    }
+
+    fn plan_deliveries(
+        &self,
+        deliveries: &[Delivery],
+        today: Date,
+        scratch: &mut Scratch,
+        plan: &mut Plan,
+    ) -> Result<Vec<(BookingId, Displaced)>, PlanError> {
+        if deliveries.is_empty() {
+            return Err(PlanError::EmptyChange);
+        }
+        let mut excess: HashMap<usize, i32> = HashMap::new();
+        let mut seen = HashSet::new();
+        for delivery in deliveries {
+            let cell =
+                self.changeable_cell(delivery.clinic, delivery.day, delivery.product, today)?;
+            if !seen.insert(cell) {
+                continue; // The first line for a cell wins; a repeat is not a second change.
+            }
+            let before = self.supply_capacity[cell];
+            let after = i32::try_from(delivery.doses).unwrap_or(i32::MAX);
+            if before != after {
+                plan.supply.push(SupplyEdit {
+                    clinic: delivery.clinic,
+                    day: delivery.day,
+                    product: delivery.product,
+                    before,
+                    after,
+                });
+                *scratch.supply.entry(cell).or_insert(0) += after - before;
+            }
+            let left = scratch.supply_left(cell);
+            if left < 0 {
+                excess.insert(cell, -left);
+            }
+        }
+        // The appointments holding each over-committed cell, last booked first.
+        let mut holders: HashMap<usize, Vec<(BookingId, u8)>> = HashMap::new();
+        for booking in self.bookings.values() {
+            for (dose, d) in booking.doses().enumerate() {
+                if d.status != DoseStatus::Booked {
+                    continue;
+                }
+                let a = d.appointment;
+                if let Some(cell) = self.availability.supply_cell(a.clinic, a.day, a.product)
+                    && excess.contains_key(&cell)
+                {
+                    holders
+                        .entry(cell)
+                        .or_default()
+                        .push((booking.id, dose as u8 + 1));
+                }
+            }
+        }
+        let mut displaced: BTreeMap<BookingId, Displaced> = BTreeMap::new();
+        for (cell, mut list) in holders {
+            list.sort_unstable_by(|a, b| b.cmp(a));
+            for (id, dose) in list.into_iter().take(excess[&cell] as usize) {
+                let entry = displaced.entry(id).or_default();
+                match dose {
+                    1 => entry.first = true,
+                    _ => entry.second = true,
+                }
+            }
+        }
+        Ok(displaced.into_iter().collect())
+    }
+
+    fn plan_switch(
+        &self,
+        scope: &SwitchScope,
+        clinics: &[ClinicId],
+        today: Date,
+        scratch: &mut Scratch,
+        plan: &mut Plan,
+    ) -> Result<Vec<(BookingId, Displaced)>, PlanError> {
+        let (from, to) = (scope.from, scope.to);
+        if from == to
+            || self.schedules.get(from).doses != self.schedules.get(to).doses
+            || clinics.is_empty()
+        {
+            return Err(PlanError::IncompatibleProducts);
+        }
+        let calendar = self.availability.calendar;
+        if scope.first_day <= today || calendar.index(scope.first_day).is_none() {
+            return Err(PlanError::DayNotChangeable(scope.first_day));
+        }
+        if scope.last_day < scope.first_day || calendar.index(scope.last_day).is_none() {
+            return Err(PlanError::DayNotChangeable(scope.last_day));
+        }
+        let mut in_scope = HashSet::new();
+        for &clinic in clinics {
+            let rules = self
+                .clinics
+                .get(clinic.index())
+                .ok_or(PlanError::NoSuchClinic(clinic))?;
+            if rules.products.contains(&from) && rules.products.contains(&to) {
+                in_scope.insert(clinic);
+            } else {
+                plan.skipped_clinics.push(clinic);
+            }
+        }
+        let switching = |b: &Booking| {
+            let a = b.first.appointment;
+            b.first.status == DoseStatus::Booked
+                && a.product == from
+                && a.day > today
+                && (scope.first_day..=scope.last_day).contains(&a.day)
+                && in_scope.contains(&a.clinic)
+        };
+        // Doses of `from` that stay needed in each switched cell: the dose 2s of people not
+        // switching (their dose 1 was `from`, so their dose 2 must be too).
+        let mut staying: HashMap<usize, i32> = HashMap::new();
+        let mut displaced = Vec::new();
+        for booking in self.bookings.values() {
+            if switching(booking) {
+                displaced.push((
+                    booking.id,
+                    Displaced {
+                        first: true,
+                        second: booking
+                            .second
+                            .is_some_and(|d| d.status == DoseStatus::Booked),
+                    },
+                ));
+            } else if let Some(second) = booking.second
+                && second.status == DoseStatus::Booked
+                && second.appointment.product == from
+                && let Some(cell) = self.availability.supply_cell(
+                    second.appointment.clinic,
+                    second.appointment.day,
+                    from,
+                )
+            {
+                *staying.entry(cell).or_insert(0) += 1;
+            }
+        }
+        displaced.sort_unstable_by_key(|(id, _)| *id);
+        let mut switched_clinics: Vec<ClinicId> = in_scope.into_iter().collect();
+        switched_clinics.sort_unstable();
+        let mut day = scope.first_day;
+        while day <= scope.last_day {
+            for &clinic in &switched_clinics {
+                let (Some(from_cell), Some(to_cell)) = (
+                    self.availability.supply_cell(clinic, day, from),
+                    self.availability.supply_cell(clinic, day, to),
+                ) else {
+                    continue;
+                };
+                let before_from = self.supply_capacity[from_cell];
+                let keep = staying
+                    .get(&from_cell)
+                    .copied()
+                    .unwrap_or(0)
+                    .min(before_from);
+                let shifted = before_from - keep;
+                if shifted == 0 {
+                    continue;
+                }
+                let before_to = self.supply_capacity[to_cell];
+                plan.supply.push(SupplyEdit {
+                    clinic,
+                    day,
+                    product: from,
+                    before: before_from,
+                    after: keep,
+                });
+                plan.supply.push(SupplyEdit {
+                    clinic,
+                    day,
+                    product: to,
+                    before: before_to,
+                    after: before_to + shifted,
+                });
+                *scratch.supply.entry(from_cell).or_insert(0) -= shifted;
+                *scratch.supply.entry(to_cell).or_insert(0) += shifted;
+            }
+            match add_days(day, 1) {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        Ok(displaced)
+    }
+
+    fn plan_interval(
+        &self,
+        product: Product,
+        interval_days: u16,
+        from_day: Date,
+        today: Date,
+        plan: &mut Plan,
+    ) -> Vec<(BookingId, Displaced)> {
+        let mut displaced = Vec::new();
+        for booking in self.bookings.values() {
+            if booking.first.appointment.product != product {
+                continue;
+            }
+            let Some(second) = booking.second.filter(|d| d.status == DoseStatus::Booked) else {
+                continue;
+            };
+            let due = second.appointment.day;
+            let too_early = epoch_day(due) - epoch_day(booking.first.appointment.day)
+                < i32::from(interval_days);
+            if due >= from_day && due > today && too_early {
+                displaced.push((
+                    booking.id,
+                    Displaced {
+                        first: false,
+                        second: true,
+                    },
+                ));
+            } else {
+                plan.informed.push((booking.id, booking.person));
+            }
+        }
+        displaced.sort_unstable_by_key(|(id, _)| *id);
+        plan.informed.sort_unstable();
+        displaced
+    }
+
+    /// The supply cell of a (clinic, day, product) an operator may change: a real clinic that
+    /// offers the product, a day from tomorrow to the end of the calendar.
+    fn changeable_cell(
+        &self,
+        clinic: ClinicId,
+        day: Date,
+        product: Product,
+        today: Date,
+    ) -> Result<usize, PlanError> {
+        let rules = self
+            .clinics
+            .get(clinic.index())
+            .ok_or(PlanError::NoSuchClinic(clinic))?;
+        if !rules.products.contains(&product) {
+            return Err(PlanError::ProductNotOffered(clinic, product));
+        }
+        if day <= today {
+            return Err(PlanError::DayNotChangeable(day));
+        }
+        self.availability
+            .supply_cell(clinic, day, product)
+            .ok_or(PlanError::DayNotChangeable(day))
+    }
+
+    /// Makes `plan` real: its supply and schedule edits and every changed booking. Call it in
+    /// the same writer turn as [`Ledger::plan`] made the plan. Returns what undoes the capacity
+    /// and schedule edits if the transaction that stores them fails.
+    pub fn apply_plan(&mut self, plan: &Plan) -> PlanUndo {
+        let undo_schedules = self.schedules;
+        let mut undo = Vec::with_capacity(plan.supply.len());
+        for edit in &plan.supply {
+            if let Some(cell) = self
+                .availability
+                .supply_cell(edit.clinic, edit.day, edit.product)
+            {
+                undo.push((cell, self.supply_capacity[cell]));
+                let delta = edit.after - self.supply_capacity[cell];
+                self.supply_capacity[cell] = edit.after;
+                self.availability.add_supply(cell, delta);
+            }
+        }
+        if let Some((product, schedule)) = plan.schedule {
+            self.schedules.set(product, schedule);
+        }
+        for after in &plan.changed {
+            if let Some(before) = self.bookings.get(&after.id).copied() {
+                for appointment in before.booked_appointments() {
+                    self.release(&appointment);
+                }
+            }
+            for appointment in after.booked_appointments() {
+                self.take(&appointment);
+            }
+            if after.is_active() {
+                self.bookings.insert(after.id, *after);
+            } else {
+                self.bookings.remove(&after.id);
+                self.active_by_person.remove(&after.person);
+            }
+        }
+        PlanUndo {
+            supply: undo,
+            schedules: undo_schedules,
+        }
+    }
+
+    /// Puts planned supply and schedules back as they were before [`Ledger::apply_plan`]. The
+    /// bookings must then be rebuilt from storage ([`Ledger::reset`] and [`Ledger::restore`]).
+    pub fn undo_plan(&mut self, undo: PlanUndo) {
+        for (cell, before) in undo.supply.into_iter().rev() {
+            self.supply_capacity[cell] = before;
+        }
+        self.schedules = undo.schedules;
+    }
+}
+
+struct SwitchScope {
+    from: Product,
+    to: Product,
+    first_day: Date,
+    last_day: Date,
+}
+
+struct PlaceContext<'a> {
+    today: Date,
+    schedules: &'a Schedules,
+    neighbours: &'a Neighbours,
+    switch_to: &'a [Product],
+    /// A product switch: the first dose must take this product.
+    forced_product: Option<Product>,
+}
+
+/// Finds new places for a booking's displaced doses, records the moves or the unplaced doses
+/// in `plan`, and returns the booking as it will be.
+fn place(
+    scratch: &mut Scratch,
+    booking: &Booking,
+    which: Displaced,
+    context: &PlaceContext,
+    plan: &mut Plan,
+) -> Booking {
+    let mut after = *booking;
+    if which.first {
+        match place_first(scratch, booking, which.second, context) {
+            Some((first, second)) => {
+                record_move(plan, booking, 1, booking.first.appointment, first);
+                after.first.appointment = first;
+                if let (Some(old), Some(new)) = (booking.second, second) {
+                    if old.appointment != new {
+                        record_move(plan, booking, 2, old.appointment, new);
+                    }
+                    if let Some(d) = after.second.as_mut() {
+                        d.appointment = new;
+                    }
+                }
+            }
+            None => {
+                // Dose 1 fits nowhere: the booking is cancelled whole, its dose 2 with it.
+                plan.unplaced.push(Unplaced {
+                    booking: booking.id,
+                    person: booking.person,
+                    dose: 1,
+                    from: booking.first.appointment,
+                });
+                if let Some(second) = booking.second.filter(|d| d.status == DoseStatus::Booked)
+                    && !which.second
+                {
+                    scratch.release(&second.appointment);
+                }
+                after.first.status = DoseStatus::Cancelled;
+                if let Some(d) = after.second.as_mut()
+                    && d.status == DoseStatus::Booked
+                {
+                    d.status = DoseStatus::Cancelled;
+                }
+            }
+        }
+        return after;
+    }
+    // Only dose 2 moves; dose 1 (booked or given) stays where it is.
+    let Some(old) = booking.second else {
+        return after;
+    };
+    let interval = context
+        .schedules
+        .get(booking.first.appointment.product)
+        .interval_days;
+    match find_second(
+        scratch,
+        &booking.first.appointment,
+        interval,
+        old.appointment,
+        context.today,
+    ) {
+        Some(new) => {
+            scratch.take(&new);
+            record_move(plan, booking, 2, old.appointment, new);
+            if let Some(d) = after.second.as_mut() {
+                d.appointment = new;
+            }
+        }
+        None => {
+            plan.unplaced.push(Unplaced {
+                booking: booking.id,
+                person: booking.person,
+                dose: 2,
+                from: old.appointment,
+            });
+            if let Some(d) = after.second.as_mut() {
+                d.status = DoseStatus::Cancelled;
+            }
+        }
+    }
+    after
+}
+
+fn record_move(plan: &mut Plan, booking: &Booking, dose: u8, from: Appointment, to: Appointment) {
+    plan.moves.push(Move {
+        booking: booking.id,
+        person: booking.person,
+        dose,
+        from,
+        to,
+    });
+}
+
+/// A new dose 1 (and where needed a new dose 2) for a booking whose dose 1 is displaced.
+/// Takes the places it returns in `scratch`.
+fn place_first(
+    scratch: &mut Scratch,
+    booking: &Booking,
+    second_released: bool,
+    context: &PlaceContext,
+) -> Option<(Appointment, Option<Appointment>)> {
+    let old = booking.first.appointment;
+    let old_second = booking.second.filter(|d| d.status == DoseStatus::Booked);
+    // Released here only while trying candidates: given back if none works.
+    let mut released_here = false;
+    for (clinic, product, day) in first_slots(&old, context) {
+        let Some(candidate) = scratch.first_fit(
+            clinic,
+            product,
+            old.hour,
+            std::iter::once(day),
+            context.today,
+        ) else {
+            continue;
+        };
+        let schedule = context.schedules.get(candidate.product);
+        let Some(old_second) = old_second else {
+            scratch.take(&candidate);
+            return Some((candidate, None));
+        };
+        if !schedule.has_second_dose() {
+            continue;
+        }
+        scratch.take(&candidate);
+        let a = old_second.appointment;
+        let gap = epoch_day(a.day) - epoch_day(candidate.day);
+        let interval = i32::from(schedule.interval_days);
+        let still_valid = a.clinic == candidate.clinic
+            && a.product == candidate.product
+            && (interval..=interval + SECOND_DOSE_WINDOW_DAYS).contains(&gap);
+        if still_valid && !second_released {
+            return Some((candidate, Some(a)));
+        }
+        if !second_released && !released_here {
+            scratch.release(&a);
+            released_here = true;
+        }
+        // Same product: keep dose 2 near its old day. Another product: at its own interval.
+        let target = if a.product == candidate.product {
+            Appointment {
+                clinic: candidate.clinic,
+                ..a
+            }
+        } else {
+            Appointment {
+                day: add_days(candidate.day, interval).unwrap_or(a.day),
+                ..candidate
+            }
+        };
+        if let Some(second) = find_second(
+            scratch,
+            &candidate,
+            schedule.interval_days,
+            target,
+            context.today,
+        ) {
+            scratch.take(&second);
+            return Some((candidate, Some(second)));
+        }
+        scratch.release(&candidate);
+    }
+    if let (true, Some(old_second)) = (released_here, old_second) {
+        scratch.take(&old_second.appointment);
+    }
+    None
+}
+
+/// The (clinic, product, day) to try for a displaced first dose, in order of least disruption
+/// (see the module docs); on each, the band nearest the old one that fits is taken.
+fn first_slots(old: &Appointment, context: &PlaceContext) -> Vec<(ClinicId, Product, Date)> {
+    let own_product = context.forced_product.unwrap_or(old.product);
+    let max_own = if context.forced_product.is_some() {
+        NEARBY_SHIFT_DAYS
+    } else {
+        MAX_SHIFT_DAYS
+    };
+    let mut slots: Vec<_> = days_around(old.day, max_own)
+        .map(|day| (old.clinic, own_product, day))
+        .collect();
+    let nearby = context.neighbours.get(&old.clinic).into_iter().flatten();
+    for &clinic in nearby.filter(|&&c| c != old.clinic) {
+        slots.extend(days_around(old.day, NEARBY_SHIFT_DAYS).map(|day| (clinic, own_product, day)));
+    }
+    if context.forced_product.is_none() {
+        let doses = context.schedules.get(old.product).doses;
+        let switchable = context
+            .switch_to
+            .iter()
+            .filter(|&&p| p != own_product && context.schedules.get(p).doses == doses);
+        for &product in switchable {
+            slots.extend(
+                days_around(old.day, NEARBY_SHIFT_DAYS).map(|day| (old.clinic, product, day)),
+            );
+        }
+    }
+    slots
+}
+
+/// The dose-2 place for a dose 1 at `first`: the same clinic and product, between the interval
+/// and the window's end, the day nearest `target` first and the band nearest its hour.
+fn find_second(
+    scratch: &Scratch,
+    first: &Appointment,
+    interval_days: u16,
+    target: Appointment,
+    today: Date,
+) -> Option<Appointment> {
+    let earliest = add_days(first.day, i32::from(interval_days))?;
+    let latest = add_days(earliest, SECOND_DOSE_WINDOW_DAYS)?;
+    scratch.first_fit(
+        first.clinic,
+        first.product,
+        target.hour,
+        days_within(earliest, latest, target.day),
+        today,
+    )
+}
+
+fn count_over_capacity(scratch: &Scratch) -> u32 {
+    let bands = scratch
+        .band
+        .keys()
+        .filter(|&&cell| scratch.band_left(cell) < 0)
+        .count();
+    let supply = scratch
+        .supply
+        .keys()
+        .filter(|&&cell| scratch.supply_left(cell) < 0)
+        .count();
+    (bands + supply) as u32
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,560 @@
+use super::*;
+use crate::booking::FIRST_HOUR;
+use crate::clinic::{Clinic, ClinicKind, GeoPoint, Hours, MunicipalityCode};
+use crate::ledger::{BookRequest, Calendar, END_HOUR};
+use jiff::civil::date;
+use proptest::prelude::*;
+
+const TODAY: Date = date(2021, 7, 19); // a Monday
+const WEDNESDAY: Date = date(2021, 7, 28);
+
+fn clinic(id: u32, per_band: u16, products: Vec<Product>) -> Clinic {
+    Clinic {
+        id: ClinicId(id),
+        name: format!("clinic {id}"),
+        kind: ClinicKind::Consigned,
+        municipality: MunicipalityCode(11010),
+        location: GeoPoint {
+            lat: 37.5,
+            lon: 127.0,
+        },
+        products,
+        hours: Hours {
+            open_hour: 9,
+            close_hour: 18,
+            per_band,
+            saturdays: false,
+        },
+    }
+}
+
+/// Clinics with `supply` doses of every product they offer on every day.
+fn ledger(clinics: &[Clinic], supply: u32) -> Ledger {
+    let calendar = Calendar {
+        first: TODAY,
+        days: 120,
+    };
+    Ledger::new(calendar, clinics, Schedules::default(), |_, _| [supply; 4])
+}
+
+fn appt(clinic: u32, day: Date, hour: u8, product: Product) -> Appointment {
+    Appointment {
+        clinic: ClinicId(clinic),
+        day,
+        hour,
+        product,
+    }
+}
+
+fn book(ledger: &mut Ledger, person: u64, first: Appointment) -> Booking {
+    ledger
+        .book(BookRequest {
+            person: PersonId(person),
+            booked_by: PersonId(person),
+            first,
+            today: TODAY,
+        })
+        .unwrap()
+}
+
+fn cut(clinic: u32, day: Date, product: Product, doses: u32) -> SupplyChange {
+    SupplyChange::Deliveries {
+        deliveries: vec![Delivery {
+            clinic: ClinicId(clinic),
+            day,
+            product,
+            doses,
+        }],
+        switch_to: vec![],
+    }
+}
+
+/// No band and no supply cell in the calendar is over-committed.
+fn assert_nothing_over_capacity(ledger: &Ledger) {
+    let availability = ledger.availability();
+    let calendar = availability.calendar();
+    for c in 0..availability.clinics {
+        for d in 0..usize::from(calendar.days) {
+            let day = calendar.day(d);
+            for hour in FIRST_HOUR..END_HOUR {
+                assert!(availability.band_left(ClinicId(c as u32), day, hour) >= 0);
+            }
+            for product in Product::ALL {
+                let left = availability.supply_left(ClinicId(c as u32), day, product);
+                assert!(left >= 0, "clinic {c} {day} {product:?} left {left}");
+            }
+        }
+    }
+}
+
+/// Every active two-dose booking has dose 2 at the dose-1 clinic and product, within the window.
+fn assert_second_doses_consistent(ledger: &Ledger) {
+    let schedules = ledger.schedules();
+    for booking in ledger.active_bookings() {
+        let first = booking.first.appointment;
+        let Some(second) = booking.second.filter(|d| d.status == DoseStatus::Booked) else {
+            continue;
+        };
+        let second = second.appointment;
+        let gap = epoch_day(second.day) - epoch_day(first.day);
+        let interval = i32::from(schedules.get(first.product).interval_days);
+        assert_eq!(second.clinic, first.clinic);
+        assert_eq!(second.product, first.product);
+        assert!(
+            (interval..=interval + SECOND_DOSE_WINDOW_DAYS).contains(&gap),
+            "booking {:?}: gap {gap}, interval {interval}",
+            booking.id
+        );
+    }
+}
+
+#[test]
+fn a_delivery_cut_by_half_moves_exactly_the_excess_last_booked_first_by_one_or_two_days() {
+    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 20);
+    for person in 1..=20 {
+        let hour = 9 + (person % 9) as u8;
+        book(
+            &mut ledger,
+            person,
+            appt(0, WEDNESDAY, hour, Product::Moderna),
+        );
+    }
+    let plan = ledger
+        .plan(
+            &cut(0, WEDNESDAY, Product::Moderna, 10),
+            TODAY,
+            &Neighbours::new(),
+        )
+        .unwrap();
+    assert_eq!(plan.people_moved(), 10);
+    assert!(plan.unplaced.is_empty());
+    assert_eq!(plan.over_capacity_after, 0);
+    let mut moved: Vec<u64> = plan.moves.iter().map(|m| m.person.0).collect();
+    moved.dedup();
+    assert_eq!(moved, (11..=20).collect::<Vec<_>>());
+    for m in plan.moves.iter().filter(|m| m.dose == 1) {
+        let shift = epoch_day(m.to.day) - epoch_day(m.from.day);
+        assert!((1..=2).contains(&shift), "moved {shift} days");
+        assert_eq!(m.to.clinic, m.from.clinic);
+        assert_eq!(m.to.product, Product::Moderna);
+    }
+    // Planning changed nothing.
+    assert_eq!(
+        ledger
+            .availability()
+            .supply_left(ClinicId(0), WEDNESDAY, Product::Moderna),
+        0
+    );
+    assert_eq!(ledger.planned(ClinicId(0), WEDNESDAY, Product::Moderna), 20);
+
+    ledger.apply_plan(&plan);
+    assert_eq!(ledger.planned(ClinicId(0), WEDNESDAY, Product::Moderna), 10);
+    assert_nothing_over_capacity(&ledger);
+    assert_second_doses_consistent(&ledger);
+    let on_wednesday = ledger
+        .active_bookings()
+        .filter(|b| b.first.appointment.day == WEDNESDAY)
+        .count();
+    assert_eq!(on_wednesday, 10);
+    assert_eq!(ledger.active_bookings().count(), 20);
+}
+
+#[test]
+fn a_plan_changes_nothing_and_its_id_follows_the_bookings() {
+    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 4);
+    for person in 1..=4 {
+        book(
+            &mut ledger,
+            person,
+            appt(0, WEDNESDAY, 10, Product::Moderna),
+        );
+    }
+    let change = cut(0, WEDNESDAY, Product::Moderna, 2);
+    let first = ledger.plan(&change, TODAY, &Neighbours::new()).unwrap();
+    let again = ledger.plan(&change, TODAY, &Neighbours::new()).unwrap();
+    assert_eq!(first.id(), again.id());
+    assert_eq!(first, again);
+    ledger.cancel(PersonId(1), BookingId(1)).unwrap();
+    let changed = ledger.plan(&change, TODAY, &Neighbours::new()).unwrap();
+    assert_ne!(first.id(), changed.id());
+}
+
+#[test]
+fn a_dose_with_no_room_anywhere_is_unplaced_listed_and_its_booking_cancelled() {
+    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 0);
+    // Supply only on Wednesday and on the dose-2 days.
+    let wednesday_cell = ledger
+        .availability
+        .supply_cell(ClinicId(0), WEDNESDAY, Product::Moderna)
+        .unwrap();
+    ledger.supply_capacity[wednesday_cell] = 3;
+    ledger.availability.add_supply(wednesday_cell, 3);
+    for d in 28..=42 {
+        let day = add_days(WEDNESDAY, d).unwrap();
+        let cell = ledger
+            .availability
+            .supply_cell(ClinicId(0), day, Product::Moderna)
+            .unwrap();
+        ledger.supply_capacity[cell] = 10;
+        ledger.availability.add_supply(cell, 10);
+    }
+    for person in 1..=3 {
+        book(
+            &mut ledger,
+            person,
+            appt(0, WEDNESDAY, 10, Product::Moderna),
+        );
+    }
+    let plan = ledger
+        .plan(
+            &cut(0, WEDNESDAY, Product::Moderna, 1),
+            TODAY,
+            &Neighbours::new(),
+        )
+        .unwrap();
+    assert!(plan.moves.is_empty());
+    let unplaced: Vec<u64> = plan.unplaced.iter().map(|u| u.person.0).collect();
+    assert_eq!(unplaced, vec![2, 3]);
+    assert!(plan.unplaced.iter().all(|u| u.dose == 1));
+    ledger.apply_plan(&plan);
+    assert_nothing_over_capacity(&ledger);
+    assert!(ledger.active_booking_of(PersonId(2)).is_none());
+    assert!(ledger.active_booking_of(PersonId(1)).is_some());
+    // The cancelled bookings' dose-2 places are free again.
+    let second_day = add_days(WEDNESDAY, 28).unwrap();
+    assert_eq!(
+        ledger
+            .availability()
+            .supply_left(ClinicId(0), second_day, Product::Moderna),
+        9
+    );
+}
+
+#[test]
+fn a_nearby_clinic_takes_whom_the_own_clinic_cannot() {
+    // Clinic 0 has supply only on Wednesday; clinic 1 nearby has plenty.
+    let clinics = [
+        clinic(0, 10, vec![Product::Moderna]),
+        clinic(1, 10, vec![Product::Moderna]),
+    ];
+    let mut ledger = ledger(&clinics, 10);
+    for d in 0..120 {
+        let day = add_days(TODAY, d).unwrap();
+        if day == WEDNESDAY || d >= 28 {
+            continue;
+        }
+        let cell = ledger
+            .availability
+            .supply_cell(ClinicId(0), day, Product::Moderna)
+            .unwrap();
+        let planned = ledger.supply_capacity[cell];
+        ledger.supply_capacity[cell] = 0;
+        ledger.availability.add_supply(cell, -planned);
+    }
+    for person in 1..=4 {
+        book(
+            &mut ledger,
+            person,
+            appt(0, WEDNESDAY, 10, Product::Moderna),
+        );
+    }
+    let neighbours = Neighbours::from([(ClinicId(0), vec![ClinicId(1)])]);
+    let plan = ledger
+        .plan(&cut(0, WEDNESDAY, Product::Moderna, 2), TODAY, &neighbours)
+        .unwrap();
+    assert_eq!(plan.people_moved(), 2);
+    assert_eq!(
+        plan.moved_to_other_clinics(),
+        4,
+        "both doses follow to clinic 1"
+    );
+    for m in &plan.moves {
+        assert_eq!(m.to.clinic, ClinicId(1));
+    }
+    assert!(
+        plan.moves
+            .iter()
+            .filter(|m| m.dose == 1)
+            .all(|m| m.to.day == WEDNESDAY),
+        "same day at the nearby clinic"
+    );
+    ledger.apply_plan(&plan);
+    assert_nothing_over_capacity(&ledger);
+    assert_second_doses_consistent(&ledger);
+}
+
+#[test]
+fn switching_to_another_product_happens_only_where_allowed() {
+    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna, Product::Pfizer])], 0);
+    let cell = |l: &Ledger, day: Date, p: Product| {
+        l.availability.supply_cell(ClinicId(0), day, p).unwrap()
+    };
+    for (day, product, doses) in [
+        (WEDNESDAY, Product::Moderna, 2),
+        (WEDNESDAY, Product::Pfizer, 5),
+    ] {
+        let c = cell(&ledger, day, product);
+        ledger.supply_capacity[c] = doses;
+        ledger.availability.add_supply(c, doses);
+    }
+    for d in 21..=42 {
+        for product in [Product::Moderna, Product::Pfizer] {
+            let c = cell(&ledger, add_days(WEDNESDAY, d).unwrap(), product);
+            ledger.supply_capacity[c] = 10;
+            ledger.availability.add_supply(c, 10);
+        }
+    }
+    book(&mut ledger, 1, appt(0, WEDNESDAY, 10, Product::Moderna));
+    book(&mut ledger, 2, appt(0, WEDNESDAY, 10, Product::Moderna));
+    let without = ledger
+        .plan(
+            &cut(0, WEDNESDAY, Product::Moderna, 1),
+            TODAY,
+            &Neighbours::new(),
+        )
+        .unwrap();
+    assert_eq!(without.unplaced.len(), 1);
+    let with = ledger
+        .plan(
+            &SupplyChange::Deliveries {
+                deliveries: vec![Delivery {
+                    clinic: ClinicId(0),
+                    day: WEDNESDAY,
+                    product: Product::Moderna,
+                    doses: 1,
+                }],
+                switch_to: vec![Product::Pfizer],
+            },
+            TODAY,
+            &Neighbours::new(),
+        )
+        .unwrap();
+    assert!(with.unplaced.is_empty());
+    let first = with.moves.iter().find(|m| m.dose == 1).unwrap();
+    assert_eq!(first.to, appt(0, WEDNESDAY, 10, Product::Pfizer));
+    let second = with.moves.iter().find(|m| m.dose == 2).unwrap();
+    assert_eq!(second.to.product, Product::Pfizer);
+    assert_eq!(second.to.day, add_days(WEDNESDAY, 21).unwrap());
+    ledger.apply_plan(&with);
+    assert_nothing_over_capacity(&ledger);
+    assert_second_doses_consistent(&ledger);
+}
+
+#[test]
+fn a_product_switch_moves_first_doses_in_range_and_never_a_dose_two_of_another_product() {
+    let mut ledger = ledger(
+        &[clinic(0, 20, vec![Product::Moderna, Product::Pfizer])],
+        20,
+    );
+    // Person 1 had dose 1 of Moderna before the switch range; their dose 2 falls inside it.
+    let early = book(
+        &mut ledger,
+        1,
+        appt(0, date(2021, 7, 21), 10, Product::Moderna),
+    );
+    let early_second = early.second.unwrap().appointment;
+    assert_eq!(early_second.day, date(2021, 8, 18));
+    // Persons 2..=4 have dose 1 of Moderna inside the range.
+    for person in 2..=4 {
+        book(
+            &mut ledger,
+            person,
+            appt(0, date(2021, 8, 18), 11, Product::Moderna),
+        );
+    }
+    let change = SupplyChange::ProductSwitch {
+        from: Product::Moderna,
+        to: Product::Pfizer,
+        clinics: vec![ClinicId(0)],
+        first_day: date(2021, 8, 16),
+        last_day: date(2021, 9, 30),
+    };
+    let plan = ledger.plan(&change, TODAY, &Neighbours::new()).unwrap();
+    assert_eq!(plan.people_moved(), 3);
+    assert!(plan.unplaced.is_empty());
+    assert!(plan.moves.iter().all(|m| m.person != PersonId(1)));
+    for m in plan.moves.iter().filter(|m| m.dose == 1) {
+        assert_eq!(
+            m.to,
+            Appointment {
+                product: Product::Pfizer,
+                ..m.from
+            }
+        );
+    }
+    ledger.apply_plan(&plan);
+    assert_nothing_over_capacity(&ledger);
+    assert_second_doses_consistent(&ledger);
+    // Moderna for 08-18 now covers only person 1's dose 2.
+    assert_eq!(
+        ledger.planned(ClinicId(0), date(2021, 8, 18), Product::Moderna),
+        1
+    );
+    let kept = ledger.active_booking_of(PersonId(1)).unwrap();
+    assert_eq!(kept.second.unwrap().appointment, early_second);
+    for person in 2..=4 {
+        let b = ledger.active_booking_of(PersonId(person)).unwrap();
+        assert_eq!(b.second.unwrap().appointment.day, date(2021, 9, 8));
+    }
+}
+
+#[test]
+fn an_interval_change_moves_late_second_doses_to_exactly_the_new_interval() {
+    let mut ledger = ledger(&[clinic(0, 20, vec![Product::Moderna])], 20);
+    // Dose 2 on 08-17 (before the change applies) and on 08-18 onwards (moved).
+    let stays = book(
+        &mut ledger,
+        1,
+        appt(0, date(2021, 7, 20), 10, Product::Moderna),
+    );
+    let moves = book(
+        &mut ledger,
+        2,
+        appt(0, date(2021, 7, 21), 10, Product::Moderna),
+    );
+    let change = SupplyChange::Interval {
+        product: Product::Moderna,
+        interval_days: 42,
+        from_day: date(2021, 8, 18),
+    };
+    let plan = ledger.plan(&change, TODAY, &Neighbours::new()).unwrap();
+    assert_eq!(plan.moves.len(), 1);
+    let m = plan.moves[0];
+    assert_eq!((m.person, m.dose), (PersonId(2), 2));
+    assert_eq!(m.from, moves.second.unwrap().appointment);
+    assert_eq!(m.to, appt(0, date(2021, 9, 1), 10, Product::Moderna));
+    assert_eq!(plan.informed, vec![(stays.id, PersonId(1))]);
+    ledger.apply_plan(&plan);
+    let moved = ledger.active_booking_of(PersonId(2)).unwrap();
+    assert_eq!(moved.second.unwrap().appointment, m.to);
+    let kept = ledger.active_booking_of(PersonId(1)).unwrap();
+    assert_eq!(kept.second, stays.second);
+    // New bookings use the new interval.
+    let new = book(
+        &mut ledger,
+        3,
+        appt(0, date(2021, 7, 22), 10, Product::Moderna),
+    );
+    assert_eq!(new.second.unwrap().appointment.day, date(2021, 9, 2));
+}
+
+#[test]
+fn bad_changes_are_refused_with_their_reason() {
+    let ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 10);
+    let none = Neighbours::new();
+    let refused = |change: SupplyChange| ledger.plan(&change, TODAY, &none).unwrap_err();
+    assert_eq!(
+        refused(cut(0, TODAY, Product::Moderna, 1)),
+        PlanError::DayNotChangeable(TODAY)
+    );
+    assert_eq!(
+        refused(cut(0, WEDNESDAY, Product::Pfizer, 1)),
+        PlanError::ProductNotOffered(ClinicId(0), Product::Pfizer)
+    );
+    assert_eq!(
+        refused(cut(7, WEDNESDAY, Product::Moderna, 1)),
+        PlanError::NoSuchClinic(ClinicId(7))
+    );
+    assert_eq!(
+        refused(SupplyChange::Interval {
+            product: Product::Janssen,
+            interval_days: 42,
+            from_day: WEDNESDAY
+        }),
+        PlanError::InvalidInterval
+    );
+    assert_eq!(
+        refused(SupplyChange::ProductSwitch {
+            from: Product::Moderna,
+            to: Product::Janssen,
+            clinics: vec![ClinicId(0)],
+            first_day: WEDNESDAY,
+            last_day: WEDNESDAY,
+        }),
+        PlanError::IncompatibleProducts
+    );
+}
+
+#[test]
+fn undo_puts_supply_and_schedules_back() {
+    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 10);
+    let plan = ledger
+        .plan(
+            &SupplyChange::Interval {
+                product: Product::Moderna,
+                interval_days: 42,
+                from_day: WEDNESDAY,
+            },
+            TODAY,
+            &Neighbours::new(),
+        )
+        .unwrap();
+    let undo = ledger.apply_plan(&plan);
+    assert_eq!(ledger.schedules().get(Product::Moderna).interval_days, 42);
+    ledger.undo_plan(undo);
+    assert_eq!(ledger.schedules().get(Product::Moderna).interval_days, 28);
+
+    let plan = ledger
+        .plan(
+            &cut(0, WEDNESDAY, Product::Moderna, 3),
+            TODAY,
+            &Neighbours::new(),
+        )
+        .unwrap();
+    let undo = ledger.apply_plan(&plan);
+    assert_eq!(ledger.planned(ClinicId(0), WEDNESDAY, Product::Moderna), 3);
+    ledger.undo_plan(undo);
+    ledger.reset();
+    assert_eq!(ledger.planned(ClinicId(0), WEDNESDAY, Product::Moderna), 10);
+    assert_eq!(
+        ledger
+            .availability()
+            .supply_left(ClinicId(0), WEDNESDAY, Product::Moderna),
+        10
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever was booked and however deliveries are cut: after the plan, nothing is over
+    /// capacity, dose 2s stay consistent, and every displaced dose is moved or listed.
+    #[test]
+    fn after_any_cut_nothing_is_over_capacity(
+        bookings in proptest::collection::vec((0u32..3, 1i32..20, 9u8..18), 1..120),
+        cuts in proptest::collection::vec((0u32..3, 1i32..20, 0u32..6), 1..6),
+    ) {
+        let clinics: Vec<Clinic> = (0..3).map(|c| clinic(c, 3, vec![Product::Moderna, Product::Pfizer])).collect();
+        let mut ledger = ledger(&clinics, 6);
+        for (person, (c, d, hour)) in bookings.into_iter().enumerate() {
+            let day = add_days(TODAY, d).unwrap();
+            let _ = ledger.book(BookRequest {
+                person: PersonId(person as u64 + 1),
+                booked_by: PersonId(person as u64 + 1),
+                first: appt(c, day, hour, Product::Moderna),
+                today: TODAY,
+            });
+        }
+        let before = ledger.active_bookings().count();
+        let deliveries: Vec<Delivery> = cuts
+            .into_iter()
+            .map(|(c, d, doses)| Delivery {
+                clinic: ClinicId(c),
+                day: add_days(TODAY, d).unwrap(),
+                product: Product::Moderna,
+                doses,
+            })
+            .collect();
+        let neighbours: Neighbours = (0..3)
+            .map(|c| (ClinicId(c), (0..3).filter(|&o| o != c).map(ClinicId).collect()))
+            .collect();
+        let change = SupplyChange::Deliveries { deliveries, switch_to: vec![Product::Pfizer] };
+        let plan = ledger.plan(&change, TODAY, &neighbours).unwrap();
+        prop_assert_eq!(plan.over_capacity_after, 0);
+        ledger.apply_plan(&plan);
+        assert_nothing_over_capacity(&ledger);
+        assert_second_doses_consistent(&ledger);
+        let cancelled = plan.unplaced.iter().filter(|u| u.dose == 1).count();
+        prop_assert_eq!(ledger.active_bookings().count(), before - cancelled);
+    }
+}

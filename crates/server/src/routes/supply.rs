@@ -1,0 +1,737 @@
+//! Supply (S1–S2): planned deliveries per clinic, day and product, and supply changes — a
+//! delivery cut, delayed or cancelled, a product switch, a new dose interval — previewed as a
+//! rescheduling plan and applied atomically with one message per person.
+//!
+//! Operators only. Planning runs on the booking writer's thread (it needs the ledger as it is),
+//! so a preview of a national change holds booking for as long as it takes: seconds for the
+//! 1.75 million moves of August 2021 (see `bench/reschedule.md`).
+
+use super::{ApiJson, ApiQuery, read};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operator::Operator;
+use crate::routes::clinics::parse_date;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use domain::booking::Appointment;
+use domain::clinic::{ClinicId, MunicipalityCode, ProvinceCode};
+use domain::ledger::reschedule::{Delivery, Neighbours, Plan, Reason, SupplyChange, Unplaced};
+use domain::product::Product;
+use domain::time::seoul_date;
+use jiff::civil::Date;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use store::ReadStore;
+use store::writer::{
+    Command, Expect, MessageText, Notice, Outcome, SupplyNotify, SupplyOutcome, SupplyRefusal,
+};
+
+/// Lines in one delivery upload at most.
+const MAX_DELIVERIES: usize = 200_000;
+/// Moves and unplaced doses listed in a plan's answer; the counts cover all of them.
+const SAMPLE: usize = 100;
+/// Nearby clinics tried for a displaced dose.
+const NEIGHBOURS: usize = 8;
+const NEIGHBOUR_RADIUS_KM: f64 = 10.0;
+
+#[derive(Deserialize)]
+pub struct DeliveryJson {
+    clinic: u32,
+    day: String,
+    product: String,
+    doses: u32,
+}
+
+#[derive(Deserialize)]
+pub struct DeliveriesRequest {
+    deliveries: Vec<DeliveryJson>,
+}
+
+/// A supply change as an operator describes it.
+#[derive(Deserialize, serde::Serialize, Clone)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChangeRequest {
+    Deliveries {
+        deliveries: Vec<DeliveryLine>,
+        #[serde(default)]
+        switch_to: Vec<String>,
+    },
+    ProductSwitch {
+        from: String,
+        to: String,
+        province: Option<u8>,
+        municipality: Option<u32>,
+        first_day: String,
+        last_day: String,
+    },
+    Interval {
+        product: String,
+        interval_days: u16,
+        from_day: String,
+    },
+}
+
+#[derive(Deserialize, serde::Serialize, Clone)]
+pub struct DeliveryLine {
+    clinic: u32,
+    day: String,
+    product: String,
+    doses: u32,
+}
+
+#[derive(Deserialize)]
+pub struct ApplyRequest {
+    #[serde(flatten)]
+    change: ChangeRequest,
+    plan_id: String,
+}
+
+#[derive(Deserialize)]
+pub struct SupplyQuery {
+    clinic: u32,
+    from: Option<String>,
+    days: Option<u16>,
+}
+
+fn parse_product(code: &str) -> Result<Product, ApiError> {
+    Product::parse(code).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_product",
+            "백신 종류가 올바르지 않습니다.",
+            "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
+        )
+    })
+}
+
+fn delivery(clinic: u32, day: &str, product: &str, doses: u32) -> Result<Delivery, ApiError> {
+    Ok(Delivery {
+        clinic: ClinicId(clinic),
+        day: parse_date(day)?,
+        product: parse_product(product)?,
+        doses,
+    })
+}
+
+fn too_many() -> ApiError {
+    ApiError::bad_request(
+        "too_many_deliveries",
+        "한 번에 최대 200,000줄까지 올릴 수 있습니다.",
+        "At most 200,000 deliveries per upload.",
+    )
+}
+
+/// Turns the operator's description into the domain's change, resolving a region to clinics.
+fn supply_change(state: &AppState, request: &ChangeRequest) -> Result<SupplyChange, ApiError> {
+    Ok(match request {
+        ChangeRequest::Deliveries {
+            deliveries,
+            switch_to,
+        } => {
+            if deliveries.len() > MAX_DELIVERIES {
+                return Err(too_many());
+            }
+            SupplyChange::Deliveries {
+                deliveries: deliveries
+                    .iter()
+                    .map(|d| delivery(d.clinic, &d.day, &d.product, d.doses))
+                    .collect::<Result<_, _>>()?,
+                switch_to: switch_to
+                    .iter()
+                    .map(|p| parse_product(p))
+                    .collect::<Result<_, _>>()?,
+            }
+        }
+        ChangeRequest::ProductSwitch {
+            from,
+            to,
+            province,
+            municipality,
+            first_day,
+            last_day,
+        } => {
+            let index = &state.world.index;
+            let clinics = match (province, municipality) {
+                (None, Some(m)) => index.in_municipality(MunicipalityCode(*m)).to_vec(),
+                (Some(p), None) => index.in_province(ProvinceCode(*p)).to_vec(),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "invalid_region",
+                        "시·도(province) 또는 시·군·구(municipality) 중 하나를 지정해 주세요.",
+                        "Give exactly one of province or municipality.",
+                    ));
+                }
+            };
+            if clinics.is_empty() {
+                return Err(ApiError::bad_request(
+                    "no_clinics_in_region",
+                    "해당 지역에 의료기관이 없습니다.",
+                    "There are no clinics in that region.",
+                ));
+            }
+            SupplyChange::ProductSwitch {
+                from: parse_product(from)?,
+                to: parse_product(to)?,
+                clinics,
+                first_day: parse_date(first_day)?,
+                last_day: parse_date(last_day)?,
+            }
+        }
+        ChangeRequest::Interval {
+            product,
+            interval_days,
+            from_day,
+        } => SupplyChange::Interval {
+            product: parse_product(product)?,
+            interval_days: *interval_days,
+            from_day: parse_date(from_day)?,
+        },
+    })
+}
+
+/// Nearby clinics, nearest first, for every clinic a change touches.
+fn neighbours(state: &AppState, change: &SupplyChange) -> Neighbours {
+    let touched: Vec<ClinicId> = match change {
+        SupplyChange::Deliveries { deliveries, .. } => {
+            deliveries.iter().map(|d| d.clinic).collect()
+        }
+        SupplyChange::ProductSwitch { clinics, .. } => clinics.clone(),
+        SupplyChange::Interval { .. } => Vec::new(),
+    };
+    let mut map = Neighbours::new();
+    for clinic in touched {
+        if map.contains_key(&clinic) {
+            continue;
+        }
+        let Some(c) = state.world.clinics.get(clinic.index()) else {
+            continue;
+        };
+        let near = state
+            .world
+            .index
+            .nearest(c.location, NEIGHBOUR_RADIUS_KM, NEIGHBOURS + 1)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|&id| id != clinic)
+            .collect();
+        map.insert(clinic, near);
+    }
+    map
+}
+
+fn appointment_json(state: &AppState, a: &Appointment) -> Value {
+    let clinic = state.world.clinics.get(a.clinic.index());
+    json!({
+        "clinic": { "id": a.clinic.0, "name": clinic.map(|c| c.name.as_str()) },
+        "date": a.day.to_string(),
+        "hour": a.hour,
+        "product": a.product.code(),
+    })
+}
+
+fn unplaced_json(state: &AppState, u: &Unplaced) -> Value {
+    json!({
+        "booking": u.booking.0,
+        "person": u.person.0,
+        "dose": u.dose,
+        "from": appointment_json(state, &u.from),
+    })
+}
+
+/// The plan as an operator reads it: what moves, by how much, and who could not be placed.
+fn plan_json(state: &AppState, outcome: &SupplyOutcome) -> Value {
+    let plan: &Plan = &outcome.plan;
+    let by_shift: serde_json::Map<String, Value> = plan
+        .shift_histogram()
+        .into_iter()
+        .map(|(days, n)| (days.to_string(), json!(n)))
+        .collect();
+    let moves: Vec<Value> = plan
+        .moves
+        .iter()
+        .take(SAMPLE)
+        .map(|m| {
+            json!({
+                "booking": m.booking.0,
+                "dose": m.dose,
+                "from": appointment_json(state, &m.from),
+                "to": appointment_json(state, &m.to),
+            })
+        })
+        .collect();
+    let unplaced: Vec<Value> = plan
+        .unplaced
+        .iter()
+        .take(SAMPLE)
+        .map(|u| unplaced_json(state, u))
+        .collect();
+    json!({
+        "plan_id": plan.id(),
+        "reason": plan.reason.code(),
+        "applied": outcome.change_id.is_some(),
+        "change_id": outcome.change_id,
+        "people_moved": plan.people_moved(),
+        "moves": plan.moves.len(),
+        "moved_to_other_clinics": plan.moved_to_other_clinics(),
+        "unplaced": plan.unplaced.len(),
+        "informed": plan.informed.len(),
+        "notified": outcome.messages,
+        "supply_edits": plan.supply.len(),
+        "skipped_clinics": plan.skipped_clinics.iter().map(|c| c.0).collect::<Vec<_>>(),
+        "schedule": plan.schedule.map(|(p, s)| json!({ "product": p.code(), "interval_days": s.interval_days })),
+        "by_shift_days": by_shift,
+        "over_capacity_after": plan.over_capacity_after,
+        "moves_sample": moves,
+        "unplaced_list": unplaced,
+    })
+}
+
+fn refusal_response(state: &AppState, refusal: SupplyRefusal) -> Result<Response, ApiError> {
+    let (code, ko, en, plan) = match refusal {
+        SupplyRefusal::Invalid(e) => {
+            return Err(ApiError::bad_request(
+                e.code(),
+                e.message_ko(),
+                e.message_en(),
+            ));
+        }
+        SupplyRefusal::PlanRequired(plan) => (
+            "plan_required",
+            "이 변경으로 예약을 옮겨야 합니다. 먼저 계획을 확인한 뒤 적용해 주세요.",
+            "This change moves bookings: preview its plan, then apply that plan.",
+            plan,
+        ),
+        SupplyRefusal::PlanChanged(plan) => (
+            "plan_changed",
+            "계획을 확인한 뒤 예약이 바뀌었습니다. 새 계획을 확인해 주세요.",
+            "Bookings changed since the preview; check the new plan.",
+            plan,
+        ),
+    };
+    let preview = SupplyOutcome {
+        change_id: None,
+        plan,
+        messages: 0,
+    };
+    Err(ApiError::new(StatusCode::CONFLICT, code, ko, en).with_detail(plan_json(state, &preview)))
+}
+
+async fn run_supply(state: &Arc<AppState>, command: Command) -> Result<Response, ApiError> {
+    let now_ms = state.clock.now().as_millisecond();
+    match state.writer.execute(command, now_ms).await? {
+        Outcome::Supply(Ok(outcome)) => {
+            if let Some(id) = outcome.change_id {
+                tracing::info!(
+                    change = id,
+                    moves = outcome.plan.moves.len(),
+                    unplaced = outcome.plan.unplaced.len(),
+                    "supply change applied"
+                );
+            }
+            Ok(Json(plan_json(state, &outcome)).into_response())
+        }
+        Outcome::Supply(Err(refusal)) => refusal_response(state, refusal),
+        _ => Err(ApiError::internal()),
+    }
+}
+
+fn apply_command(
+    state: &Arc<AppState>,
+    request: &ChangeRequest,
+    expect: Expect,
+) -> Result<Command, ApiError> {
+    let change = supply_change(state, request)?;
+    Ok(Command::ApplySupply {
+        today: seoul_date(state.clock.now()),
+        neighbours: neighbours(state, &change),
+        change,
+        expect,
+        detail: serde_json::to_string(request).unwrap_or_default(),
+        notify: notice_text(state),
+    })
+}
+
+/// `POST /api/v1/admin/supply-changes/plan`: what the change would do. Changes nothing.
+pub async fn plan(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+    ApiJson(request): ApiJson<ChangeRequest>,
+) -> Result<Response, ApiError> {
+    let change = supply_change(&state, &request)?;
+    let command = Command::PlanSupply {
+        today: seoul_date(state.clock.now()),
+        neighbours: neighbours(&state, &change),
+        change,
+    };
+    run_supply(&state, command).await
+}
+
+/// `POST /api/v1/admin/supply-changes/apply`: applies the previewed plan, if it still is the plan.
+pub async fn apply(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+    ApiJson(request): ApiJson<ApplyRequest>,
+) -> Result<Response, ApiError> {
+    let command = apply_command(&state, &request.change, Expect::Plan(request.plan_id))?;
+    run_supply(&state, command).await
+}
+
+/// `PUT /api/v1/admin/deliveries`: enters planned deliveries. A line that would push bookings out
+/// needs a previewed plan instead (409 `plan_required`, with that plan).
+pub async fn put_deliveries(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+    ApiJson(body): ApiJson<DeliveriesRequest>,
+) -> Result<Response, ApiError> {
+    let request = ChangeRequest::Deliveries {
+        deliveries: body
+            .deliveries
+            .into_iter()
+            .map(|d| DeliveryLine {
+                clinic: d.clinic,
+                day: d.day,
+                product: d.product,
+                doses: d.doses,
+            })
+            .collect(),
+        switch_to: Vec::new(),
+    };
+    let command = apply_command(&state, &request, Expect::NoMoves)?;
+    run_supply(&state, command).await
+}
+
+/// `POST /api/v1/admin/deliveries/import`: the same from CSV lines `clinic,day,product,doses`
+/// (a header line is allowed). One bad line refuses the upload, naming the line.
+pub async fn import_deliveries(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+    body: String,
+) -> Result<Response, ApiError> {
+    let deliveries = parse_csv(&body)?;
+    let request = ChangeRequest::Deliveries {
+        deliveries,
+        switch_to: Vec::new(),
+    };
+    let command = apply_command(&state, &request, Expect::NoMoves)?;
+    run_supply(&state, command).await
+}
+
+fn parse_csv(body: &str) -> Result<Vec<DeliveryLine>, ApiError> {
+    let mut lines = Vec::new();
+    for (n, line) in body.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (n == 0 && line.starts_with("clinic")) {
+            continue;
+        }
+        if lines.len() == MAX_DELIVERIES {
+            return Err(too_many());
+        }
+        let bad = || {
+            ApiError::bad_request(
+                "invalid_csv_line",
+                format!(
+                    "{}번째 줄이 올바르지 않습니다 (의료기관,날짜,백신,수량).",
+                    n + 1
+                ),
+                format!("Line {} is not clinic,day,product,doses.", n + 1),
+            )
+            .with_detail(json!({ "line": n + 1 }))
+        };
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let [clinic, day, product, doses] = fields[..] else {
+            return Err(bad());
+        };
+        let parsed = DeliveryLine {
+            clinic: clinic.parse().map_err(|_| bad())?,
+            day: day.to_string(),
+            product: product.to_string(),
+            doses: doses.parse().map_err(|_| bad())?,
+        };
+        delivery(parsed.clinic, &parsed.day, &parsed.product, parsed.doses).map_err(|_| bad())?;
+        lines.push(parsed);
+    }
+    if lines.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_csv",
+            "올린 파일에 배송 계획이 없습니다.",
+            "The upload holds no deliveries.",
+        ));
+    }
+    Ok(lines)
+}
+
+/// `GET /api/v1/admin/supply?clinic&from&days`: planned doses, doses promised to appointments,
+/// doses given and doses left, per day and product.
+pub async fn show(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+    ApiQuery(query): ApiQuery<SupplyQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let clinic = state
+        .world
+        .clinics
+        .get(query.clinic as usize)
+        .ok_or_else(ApiError::not_found)?
+        .clone();
+    let today = seoul_date(state.clock.now());
+    let first = match &query.from {
+        Some(text) => parse_date(text)?,
+        None => today,
+    };
+    let days = query.days.unwrap_or(14).clamp(1, 62);
+    let now_ms = state.clock.now().as_millisecond();
+    let command = Command::PlannedSupply {
+        clinic: clinic.id,
+        first,
+        days,
+    };
+    let Outcome::Planned(planned) = state.writer.execute(command, now_ms).await? else {
+        return Err(ApiError::internal());
+    };
+    let last = add_days(first, i32::from(days) - 1);
+    let id = clinic.id;
+    let given = read(&state, move |r| r.doses_given(id, first, last)).await?;
+    let availability = state.writer.availability();
+    let rows: Vec<Value> = planned
+        .iter()
+        .enumerate()
+        .map(|(d, planned)| {
+            let day = add_days(first, d as i32);
+            let products: Vec<Value> = clinic
+                .products
+                .iter()
+                .map(|&p| {
+                    let planned = planned[p.index()];
+                    let left = availability.supply_left(id, day, p);
+                    let given = given
+                        .iter()
+                        .find(|(gd, gp, _)| *gd == day && *gp == p)
+                        .map_or(0, |g| g.2);
+                    json!({
+                        "product": p.code(),
+                        "planned": planned,
+                        "promised": planned - left,
+                        "given": given,
+                        "left": left,
+                        "stock_on_hand": i64::from(planned) - i64::from(given),
+                    })
+                })
+                .collect();
+            json!({ "date": day.to_string(), "products": products })
+        })
+        .collect();
+    Ok(Json(json!({
+        "clinic": { "id": id.0, "name": clinic.name },
+        "days": rows,
+    })))
+}
+
+fn add_days(day: Date, days: i32) -> Date {
+    day.checked_add(jiff::Span::new().days(days)).unwrap_or(day)
+}
+
+/// `GET /api/v1/admin/supply-changes`: the applied changes, newest first.
+pub async fn list_changes(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+) -> Result<Json<Value>, ApiError> {
+    let changes = read(&state, |r| r.supply_changes(100)).await?;
+    let changes: Vec<Value> = changes
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.id,
+                "reason": c.reason.code(),
+                "plan_id": c.plan_id,
+                "people_moved": c.people_moved,
+                "moves": c.doses_moved,
+                "unplaced": c.unplaced,
+                "informed": c.informed,
+                "applied_at": jiff::Timestamp::from_millisecond(c.applied_ms).ok().map(|t| t.to_string()),
+                "change": serde_json::from_str::<Value>(&c.detail).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "changes": changes })))
+}
+
+/// `GET /api/v1/admin/supply-changes/{id}/unplaced`: everyone a change could not place, for the
+/// operator to call.
+pub async fn unplaced(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+    Path(id): Path<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let records = read(&state, move |r| r.unplaced(id)).await?;
+    let list: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            unplaced_json(
+                &state,
+                &Unplaced {
+                    booking: r.booking,
+                    person: r.person,
+                    dose: r.dose,
+                    from: r.from,
+                },
+            )
+        })
+        .collect();
+    Ok(Json(json!({ "change_id": id, "unplaced": list })))
+}
+
+/// The reason as a person reads it, Korean and English.
+fn reason_text(reason: Reason) -> (&'static str, &'static str) {
+    match reason {
+        Reason::DeliveryChanged => (
+            "백신 공급 일정이 바뀌어",
+            "Because a vaccine delivery changed,",
+        ),
+        Reason::ProductSwitched => (
+            "접종 백신이 바뀌어",
+            "Because the vaccine for your clinic changed,",
+        ),
+        Reason::IntervalChanged => (
+            "2차 접종 간격이 바뀌어",
+            "Because the interval between doses changed,",
+        ),
+    }
+}
+
+fn when(state: &AppState, a: &Appointment, korean: bool) -> String {
+    let clinic = state
+        .world
+        .clinics
+        .get(a.clinic.index())
+        .map_or("", |c| c.name.as_str());
+    let product = if korean {
+        a.product.name_ko()
+    } else {
+        a.product.name_en()
+    };
+    format!("{} {:02}:00 {clinic} ({product})", a.day, a.hour)
+}
+
+/// One message per person: what moved and where to, what could not be placed, or (interval
+/// change) that their own appointment stays.
+pub fn notice_text(state: &Arc<AppState>) -> SupplyNotify {
+    let state = Arc::clone(state);
+    Box::new(move |notice: &Notice| {
+        let (why_ko, why_en) = reason_text(notice.reason);
+        if let Some(lost) = notice.unplaced.first() {
+            return MessageText {
+                template: "supply_unplaced".into(),
+                ko: format!(
+                    "[예약] {why_ko} {}차 접종 예약({})을 유지할 수 없어 취소되었습니다. 죄송합니다. \
+                     예약 사이트나 1339에서 다시 예약해 주세요.",
+                    lost.dose,
+                    when(&state, &lost.from, true)
+                ),
+                en: format!(
+                    "[yeyak] {why_en} your dose {} appointment ({}) could not be kept and is \
+                     cancelled. We are sorry. Please book again on the site or call 1339.",
+                    lost.dose,
+                    when(&state, &lost.from, false)
+                ),
+            };
+        }
+        if notice.moves.is_empty() {
+            let booked: Vec<Appointment> = notice.booking.booked_appointments().collect();
+            let list = |korean: bool| {
+                booked
+                    .iter()
+                    .map(|a| when(&state, a, korean))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return MessageText {
+                template: "supply_informed".into(),
+                ko: format!(
+                    "[예약] {why_ko} 안내드립니다. 예약하신 일정은 그대로입니다: {}",
+                    list(true)
+                ),
+                en: format!(
+                    "[yeyak] {why_en} we let you know: your appointments stay as booked: {}",
+                    list(false)
+                ),
+            };
+        }
+        let moves = |korean: bool| {
+            notice
+                .moves
+                .iter()
+                .map(|m| {
+                    let (dose, arrow) = if korean { ("차", "→") } else { ("", "→") };
+                    if korean {
+                        format!(
+                            "{}{dose} {} {arrow} {}",
+                            m.dose,
+                            when(&state, &m.from, true),
+                            when(&state, &m.to, true)
+                        )
+                    } else {
+                        format!(
+                            "dose {} {} {arrow} {}",
+                            m.dose,
+                            when(&state, &m.from, false),
+                            when(&state, &m.to, false)
+                        )
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        MessageText {
+            template: "supply_moved".into(),
+            ko: format!(
+                "[예약] {why_ko} 접종 일정이 변경되었습니다: {}. 다른 날짜나 의료기관을 원하시면 예약 조회에서 바꿀 수 있습니다.",
+                moves(true)
+            ),
+            en: format!(
+                "[yeyak] {why_en} your appointment moved: {}. To pick another day or clinic, open My bookings.",
+                moves(false)
+            ),
+        }
+    })
+}
+
+/// `POST /api/v1/bookings/{id}/accept-move`: the person saw why their appointment moved.
+pub async fn accept_move(
+    State(state): State<Arc<AppState>>,
+    super::Authenticated(session): super::Authenticated,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
+    let command = Command::AcceptMoves {
+        actor: session.person,
+        booking: domain::booking::BookingId(id),
+    };
+    let outcome = state
+        .writer
+        .execute(command, state.clock.now().as_millisecond())
+        .await?;
+    match outcome {
+        Outcome::Booking(Ok(_)) => Ok(StatusCode::NO_CONTENT.into_response()),
+        // Someone else's booking looks exactly like a missing one.
+        Outcome::Booking(Err(_)) => Err(ApiError::not_found()),
+        _ => Err(ApiError::internal()),
+    }
+}
+
+/// What supply changes did to a booking and the person has not yet accepted, for their view.
+pub fn moved_json(state: &AppState, records: &[store::RescheduleRecord]) -> Vec<Value> {
+    records
+        .iter()
+        .filter(|r| r.accepted_ms.is_none())
+        .map(|r| {
+            json!({
+                "dose": r.dose,
+                "reason": r.reason.code(),
+                "from": appointment_json(state, &r.from),
+                "to": r.to.map(|a| appointment_json(state, &a)),
+            })
+        })
+        .collect()
+}
