@@ -158,6 +158,18 @@ impl TestServer {
         }
     }
 
+    /// Stops this server and starts a new one on the same data directory and clock time.
+    pub async fn restart(mut self, clinics: Vec<ClinicRecord>) -> TestServer {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let now = server::clock::Clock::now(self.clock.as_ref());
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        // Let the old server's tasks and writer thread wind down.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        TestServer::start_in(dir, clinics, now).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
