@@ -1,7 +1,9 @@
 //! `yeyak`: the one binary. `serve` runs the booking service; `bench` measures the writer;
+//! `bench-reschedule` replays August 2021's interval change at full scale;
 //! `loadtest` replays a cohort opening over HTTP (crate `loadgen`).
 
 mod bench;
+mod bench_reschedule;
 
 use clap::Parser;
 use server::clock::SystemClock;
@@ -20,6 +22,9 @@ enum Cli {
     Serve(ServeArgs),
     /// Measure durable booking throughput through the group-commit writer against a baseline.
     Bench(bench::BenchArgs),
+    /// Replay August 2021's interval change at full scale (1.75 million dose-2 moves, 11.56
+    /// million messages): plan, apply, audit, with time and peak memory against a baseline.
+    BenchReschedule(bench_reschedule::RescheduleArgs),
     /// Replay a cohort opening (scenarios/*.toml) against yeyak over real HTTP, audit the
     /// database and write a report. Needs a `serve --demo` server (identity codes are revealed
     /// only there); `--spawn` starts one on a fresh database.
@@ -98,6 +103,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse() {
         Cli::Serve(args) => serve(args),
         Cli::Bench(args) => bench::run(args),
+        Cli::BenchReschedule(args) => bench_reschedule::run(args),
         Cli::Loadtest(args) => loadtest(args),
     }
 }

@@ -1,0 +1,373 @@
+//! `yeyak bench-reschedule`: August 2021 at full scale. Moderna's August deliveries fell short,
+//! so second doses due from 08-16 moved to a six-week interval: 1.75 million appointments
+//! moved and 11.56 million people were re-notified, by phone and text over days.
+//!
+//! The world: 13,000 clinics; `--moved` people who had dose 1 in late July with dose 2 booked
+//! at four weeks (08-16 onwards: they move to exactly six weeks), and the rest of `--people`
+//! booked for dose 1 from 08-26 with dose 2 already at six weeks (they are told it stays). The
+//! bench stores them, starts the writer (which loads them into the ledger), previews the plan,
+//! applies it (bookings, one record per moved dose and one message per person, in one
+//! transaction), and audits the result.
+//!
+//! The baseline, measured in the same run on the same disk: inserting the same number of
+//! messages of the same size into an empty SQLite file in one transaction — the floor under
+//! any apply that writes one durable message per person.
+
+use anyhow::{Context, bail, ensure};
+use domain::booking::{Appointment, Booking, BookingId, Dose, DoseStatus, PersonId};
+use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
+use domain::ledger::reschedule::{Neighbours, SupplyChange};
+use domain::ledger::{Calendar, Ledger};
+use domain::product::{Product, Schedules};
+use jiff::ToSpan;
+use jiff::civil::{Date, Weekday, date};
+use std::path::Path;
+use std::time::Instant;
+use store::writer::{
+    Command, Expect, MessageText, Notice, Outcome, SupplyNotify, Writer, WriterConfig,
+};
+use store::{Change, OutboxMessage, PersonRecord, ReadStore, WriteBackend};
+
+/// 2021-08-12: the day 11.56 million people were re-notified.
+const TODAY: Date = date(2021, 8, 12);
+const FROM_DAY: Date = date(2021, 8, 16);
+const CLINICS: u32 = 13_000;
+const PER_BAND: u16 = 12;
+const DAILY_DOSES: u32 = 120;
+/// Rows per setup transaction.
+const SETUP_BATCH: u64 = 200_000;
+
+#[derive(Debug, clap::Args)]
+pub struct RescheduleArgs {
+    /// People holding a Moderna booking (all are told).
+    #[arg(long, default_value_t = 11_560_000)]
+    pub people: u64,
+    /// Of them, people whose dose 2 moves to six weeks.
+    #[arg(long, default_value_t = 1_750_000)]
+    pub moved: u64,
+    /// Where to put the database files (a fresh temporary directory by default).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+fn clinics() -> Vec<Clinic> {
+    (0..CLINICS)
+        .map(|id| Clinic {
+            id: ClinicId(id),
+            name: format!("bench clinic {id}"),
+            kind: ClinicKind::Consigned,
+            municipality: MunicipalityCode(11010),
+            location: GeoPoint {
+                lat: 37.5,
+                lon: 127.0,
+            },
+            products: vec![Product::Moderna],
+            hours: Hours {
+                open_hour: 9,
+                close_hour: 18,
+                per_band: PER_BAND,
+                saturdays: true,
+            },
+        })
+        .collect()
+}
+
+fn ledger() -> Ledger {
+    let calendar = Calendar {
+        first: TODAY,
+        days: 120,
+    };
+    Ledger::new(calendar, &clinics(), Schedules::default(), |_, day| {
+        if day.weekday() == Weekday::Sunday {
+            [0; 4]
+        } else {
+            [0, DAILY_DOSES, 0, 0]
+        }
+    })
+}
+
+/// `first + offset` days, moved off Sundays (no clinic opens on Sundays).
+fn weekday(first: Date, offset: u64) -> Date {
+    let day = first
+        .checked_add((offset as i64).days())
+        .expect("within the calendar");
+    if day.weekday() == Weekday::Sunday {
+        day.tomorrow().expect("within the calendar")
+    } else {
+        day
+    }
+}
+
+fn appointment(n: u64, day: Date) -> Appointment {
+    Appointment {
+        clinic: ClinicId((n % u64::from(CLINICS)) as u32),
+        day,
+        hour: 9 + ((n / u64::from(CLINICS)) % 9) as u8,
+        product: Product::Moderna,
+    }
+}
+
+/// The n-th person's booking. The first `moved` had dose 1 from 07-19 and dose 2 at four weeks
+/// (08-16 onwards); the others book dose 1 from 08-26 with dose 2 at six weeks.
+fn booking(n: u64, moved: u64) -> Booking {
+    let dose = |appointment, status| Dose {
+        appointment,
+        status,
+    };
+    let (first, second) = if n < moved {
+        // Spread over 11 days so dose 2 (at 28 days) lands 08-16 … 08-26.
+        let d1 = weekday(date(2021, 7, 19), n * 11 / moved);
+        let d2 = d1.checked_add(28.days()).expect("in range");
+        (
+            dose(appointment(n, d1), DoseStatus::Given),
+            dose(appointment(n, d2), DoseStatus::Booked),
+        )
+    } else {
+        let rest = n - moved;
+        let d1 = weekday(date(2021, 8, 26), rest % 38);
+        let d2 = d1.checked_add(42.days()).expect("in range");
+        (
+            dose(appointment(n, d1), DoseStatus::Booked),
+            dose(appointment(n, d2), DoseStatus::Booked),
+        )
+    };
+    Booking {
+        id: BookingId(n + 1),
+        person: PersonId(n + 1),
+        booked_by: PersonId(n + 1),
+        first,
+        second: Some(second),
+    }
+}
+
+fn person(n: u64) -> PersonRecord {
+    let mut rrn_hash = [0u8; 32];
+    rrn_hash[..8].copy_from_slice(&n.to_le_bytes());
+    PersonRecord {
+        id: PersonId(n + 1),
+        rrn_hash,
+        birth_date: date(1985, 1, 1),
+        // The size of a sealed name and phone (nonce, ciphertext, tag).
+        sealed: vec![0x5a; 64],
+    }
+}
+
+/// A message of the size the server writes.
+fn notify() -> SupplyNotify {
+    Box::new(|notice: &Notice| {
+        let booked: Vec<String> = notice
+            .booking
+            .booked_appointments()
+            .map(|a| format!("{} {:02}:00 clinic {}", a.day, a.hour, a.clinic.0))
+            .collect();
+        if let Some(m) = notice.moves.first() {
+            MessageText {
+                template: "supply_moved".into(),
+                ko: format!(
+                    "[예약] 2차 접종 간격이 바뀌어 접종 일정이 변경되었습니다: {}차 {} → {}. \
+                     다른 날짜나 의료기관을 원하시면 예약 조회에서 바꿀 수 있습니다.",
+                    m.dose, m.from.day, m.to.day
+                ),
+                en: format!(
+                    "[yeyak] Because the interval between doses changed, your appointment \
+                     moved: dose {} {} -> {}. To pick another day or clinic, open My bookings.",
+                    m.dose, m.from.day, m.to.day
+                ),
+            }
+        } else {
+            MessageText {
+                template: "supply_informed".into(),
+                ko: format!(
+                    "[예약] 2차 접종 간격이 바뀌어 안내드립니다. 예약하신 일정은 그대로입니다: {}",
+                    booked.join(", ")
+                ),
+                en: format!(
+                    "[yeyak] Because the interval between doses changed, we let you know: your \
+                     appointments stay as booked: {}",
+                    booked.join(", ")
+                ),
+            }
+        }
+    })
+}
+
+/// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
+fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn setup(path: &Path, args: &RescheduleArgs) -> anyhow::Result<()> {
+    let (mut backend, _reader) = store::sqlite::open(path)?;
+    let mut n = 0;
+    while n < args.people {
+        let end = (n + SETUP_BATCH).min(args.people);
+        backend.begin()?;
+        for i in n..end {
+            backend.apply(&Change::InsertPerson {
+                person: person(i),
+                now_ms: 0,
+            })?;
+            backend.apply(&Change::PutBooking {
+                booking: booking(i, args.moved),
+                now_ms: 0,
+            })?;
+        }
+        backend.commit()?;
+        n = end;
+    }
+    Ok(())
+}
+
+/// The floor: the same number of same-sized messages into a fresh file, one transaction.
+fn baseline(path: &Path, messages: u64) -> anyhow::Result<f64> {
+    let (mut backend, _reader) = store::sqlite::open(path)?;
+    let body_ko = "[예약] 2차 접종 간격이 바뀌어 안내드립니다. 예약하신 일정은 그대로입니다: \
+                   2021-08-30 10:00 clinic 1234, 2021-10-11 10:00 clinic 1234";
+    let body_en = "[yeyak] Because the interval between doses changed, we let you know: your \
+                   appointments stay as booked: 2021-08-30 10:00 clinic 1234, 2021-10-11 10:00 \
+                   clinic 1234";
+    let started = Instant::now();
+    backend.begin()?;
+    for n in 0..messages {
+        backend.apply(&Change::Enqueue {
+            message: OutboxMessage {
+                person: Some(PersonId(n + 1)),
+                recipient: vec![0x5a; 64],
+                template: "supply_informed".into(),
+                body_ko: body_ko.into(),
+                body_en: body_en.into(),
+            },
+            now_ms: 0,
+        })?;
+    }
+    backend.commit()?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+pub fn run(args: RescheduleArgs) -> anyhow::Result<()> {
+    ensure!(args.moved <= args.people, "--moved cannot exceed --people");
+    let temp = tempfile::tempdir()?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("reschedule.db");
+    let started = Instant::now();
+    setup(&path, &args).context("storing the bookings")?;
+    let setup_s = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let (backend, reader) = store::sqlite::open(&path)?;
+    let writer = Writer::spawn(backend, ledger(), WriterConfig::default())?;
+    let load_s = started.elapsed().as_secs_f64();
+
+    let change = SupplyChange::Interval {
+        product: Product::Moderna,
+        interval_days: 42,
+        from_day: FROM_DAY,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let started = Instant::now();
+    let preview = runtime.block_on(writer.execute(
+        Command::PlanSupply {
+            change: change.clone(),
+            today: TODAY,
+            neighbours: Neighbours::new(),
+        },
+        0,
+    ))?;
+    let plan_s = started.elapsed().as_secs_f64();
+    let Outcome::Supply(Ok(preview)) = preview else {
+        bail!("the plan was refused: {preview:?}");
+    };
+    let plan = &preview.plan;
+    ensure!(
+        plan.moves.len() as u64 == args.moved && plan.unplaced.is_empty(),
+        "expected {} moves and none unplaced, planned {} and {}",
+        args.moved,
+        plan.moves.len(),
+        plan.unplaced.len()
+    );
+
+    let started = Instant::now();
+    let applied = runtime.block_on(writer.execute(
+        Command::ApplySupply {
+            change,
+            today: TODAY,
+            neighbours: Neighbours::new(),
+            expect: Expect::Plan(plan.id()),
+            detail: "{\"kind\":\"interval\",\"bench\":true}".into(),
+            notify: notify(),
+        },
+        0,
+    ))?;
+    let apply_s = started.elapsed().as_secs_f64();
+    let Outcome::Supply(Ok(applied)) = applied else {
+        bail!("the apply was refused: {applied:?}");
+    };
+    let peak = peak_mib();
+    ensure!(
+        applied.messages == args.people,
+        "{} messages for {} people",
+        applied.messages,
+        args.people
+    );
+
+    let audit = reader.audit(&Schedules::default())?;
+    let over_band = audit
+        .per_band
+        .iter()
+        .filter(|(_, _, _, n)| *n > u32::from(PER_BAND))
+        .count();
+    let over_supply = audit
+        .per_supply
+        .iter()
+        .filter(|(_, _, _, n)| *n > DAILY_DOSES)
+        .count();
+    ensure!(
+        over_band == 0
+            && over_supply == 0
+            && audit.inconsistent_second_doses.is_empty()
+            && audit.people_with_two_active.is_empty(),
+        "audit failed: {over_band} bands and {over_supply} supply cells over, {} bad second doses",
+        audit.inconsistent_second_doses.len()
+    );
+    let at_six_weeks = plan
+        .moves
+        .iter()
+        .filter(|m| m.to.day == m.from.day.checked_add(14.days()).unwrap_or(m.to.day))
+        .count();
+    drop(writer);
+    let baseline_s = baseline(&dir.join("baseline.db"), args.people)?;
+
+    println!(
+        "August 2021 interval change: {} people booked, {} second doses moved, {} messages",
+        args.people, args.moved, applied.messages
+    );
+    println!("  setup (store people and bookings):     {setup_s:>9.1} s");
+    println!("  start-up (load the ledger):            {load_s:>9.1} s");
+    println!("  plan (preview, nothing written):       {plan_s:>9.1} s");
+    println!("  apply (one transaction, one fsync):    {apply_s:>9.1} s");
+    println!("  baseline (insert the messages only):   {baseline_s:>9.1} s");
+    println!(
+        "  apply / baseline:                      {:>9.2}x",
+        apply_s / baseline_s
+    );
+    println!(
+        "  moved to exactly six weeks:            {at_six_weeks:>9} of {}",
+        plan.moves.len()
+    );
+    println!("  peak resident memory:                  {peak:>9.0} MiB");
+    println!("  audit: clean (no band or supply over, dose 2s consistent)");
+    Ok(())
+}
