@@ -11,6 +11,7 @@ pub mod pages;
 pub mod routes;
 pub mod secrets;
 pub mod session;
+pub mod staff;
 pub mod waiting;
 pub mod world;
 
@@ -43,6 +44,8 @@ pub struct Config {
     pub operator_token: Option<String>,
     /// An opening to hold (from `--opening FILE`); kept as is across restarts.
     pub opening: Option<waiting::OpeningSpec>,
+    /// Where notifications go: this gateway URL, or (when absent) `DATA_DIR/outbox.jsonl`.
+    pub notify_webhook: Option<String>,
 }
 
 impl Config {
@@ -58,6 +61,7 @@ impl Config {
             deliver_notifications: true,
             gate: waiting::GateConfig::default(),
             operator_token: None,
+            notify_webhook: None,
             opening: None,
         }
     }
@@ -179,7 +183,11 @@ pub async fn serve(
         Arc::clone(&state.clock),
     ));
     if state.config.deliver_notifications {
-        tokio::spawn(notify::deliver_forever(Arc::clone(&state)));
+        let sender = notify::Sender::from_config(
+            &state.config.data_dir,
+            state.config.notify_webhook.as_deref(),
+        );
+        tokio::spawn(notify::deliver_forever(Arc::clone(&state), sender));
     }
     tracing::info!(%addr, clinics = state.world.clinics.len(), "yeyak is listening");
     if let Some(bound) = bound {

@@ -46,7 +46,7 @@ impl OperatorToken {
         }
     }
 
-    fn matches(&self, presented: &str) -> bool {
+    pub fn matches(&self, presented: &str) -> bool {
         crate::secrets::constant_time_eq(self.0.as_bytes(), presented.as_bytes())
     }
 }

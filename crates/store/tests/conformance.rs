@@ -432,7 +432,6 @@ pub fn priority_members_are_found_by_hash<H: Harness>() {
     assert!(store.priority_lists_of(&[3; 32]).unwrap().is_empty());
 }
 
-#[macro_export]
 fn message_to(person: u64) -> OutboxMessage {
     OutboxMessage {
         person: Some(PersonId(person)),
