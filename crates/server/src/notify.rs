@@ -45,7 +45,10 @@ pub enum Sender {
     /// Appends to a JSON-lines file, phone numbers masked (the default; no gateway here).
     File(PathBuf),
     /// Posts to an SMS or messaging gateway.
-    Webhook { url: String, client: reqwest::Client },
+    Webhook {
+        url: String,
+        client: reqwest::Client,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -159,8 +162,7 @@ pub async fn deliver_forever(state: Arc<AppState>, sender: Sender) {
     loop {
         let reader = Arc::clone(&state.reader);
         let now_ms = state.clock.now().as_millisecond();
-        let pending =
-            tokio::task::spawn_blocking(move || reader.pending_outbox(now_ms, 500)).await;
+        let pending = tokio::task::spawn_blocking(move || reader.pending_outbox(now_ms, 500)).await;
         let batch = match pending {
             Ok(Ok(batch)) => batch,
             Ok(Err(error)) => {

@@ -52,7 +52,8 @@ async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecor
             )
         })?;
     let hash = token_hash(&presented);
-    let found = crate::routes::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await?;
+    let found =
+        crate::routes::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await?;
     match found {
         Some(record) if !record.revoked => Ok(record),
         _ => Err(ApiError::new(

@@ -11,11 +11,11 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::session::Session;
 use crate::staff::Agent;
-use domain::booking::PersonId;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use domain::booking::PersonId;
 use jiff::SignedDuration;
 use serde::Deserialize;
 use serde_json::json;
@@ -40,11 +40,10 @@ pub async fn require_agent(
     next: Next,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let checked =
-        <Agent as axum::extract::FromRequestParts<Arc<AppState>>>::from_request_parts(
-            &mut parts, &state,
-        )
-        .await;
+    let checked = <Agent as axum::extract::FromRequestParts<Arc<AppState>>>::from_request_parts(
+        &mut parts, &state,
+    )
+    .await;
     match checked {
         Ok(_) => next.run(Request::from_parts(parts, body)).await,
         Err(error) => error.into_response(),

@@ -70,7 +70,12 @@ pub async fn day(
         }
     }
     appointments.sort_by_key(|a| (a["hour"].as_u64(), a["booking_id"].as_u64()));
-    let count = |status: &str| appointments.iter().filter(|a| a["status"] == status).count();
+    let count = |status: &str| {
+        appointments
+            .iter()
+            .filter(|a| a["status"] == status)
+            .count()
+    };
     Ok(Json(json!({
         "clinic": clinic.0,
         "date": day.to_string(),

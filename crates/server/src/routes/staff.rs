@@ -174,10 +174,10 @@ pub async fn audit_requests(
     if request.method() == Method::GET || request.method() == Method::HEAD {
         return next.run(request).await;
     }
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| request.uri().path().to_string(), |m| m.as_str().to_string());
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_string(),
+        |m| m.as_str().to_string(),
+    );
     let action = format!("{} {route}", request.method());
     let target = request.uri().path().to_string();
     let headers = request.headers();
