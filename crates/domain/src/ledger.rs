@@ -331,23 +331,32 @@ impl Ledger {
             return Err(BookingError::AlreadyBooked(*existing));
         }
         let (first, second) = self.reserve_pair(request.first, request.today)?;
+        Ok(self.insert_new(request.person, request.booked_by, first, second))
+    }
+
+    /// Numbers and records a new booking whose places are already taken.
+    fn insert_new(
+        &mut self,
+        person: PersonId,
+        booked_by: PersonId,
+        first: Appointment,
+        second: Option<Appointment>,
+    ) -> Booking {
+        let booked = |appointment| Dose {
+            appointment,
+            status: DoseStatus::Booked,
+        };
         let booking = Booking {
             id: BookingId(self.next_booking_id),
-            person: request.person,
-            booked_by: request.booked_by,
-            first: Dose {
-                appointment: first,
-                status: DoseStatus::Booked,
-            },
-            second: second.map(|appointment| Dose {
-                appointment,
-                status: DoseStatus::Booked,
-            }),
+            person,
+            booked_by,
+            first: booked(first),
+            second: second.map(booked),
         };
         self.next_booking_id += 1;
-        self.active_by_person.insert(booking.person, booking.id);
+        self.active_by_person.insert(person, booking.id);
         self.bookings.insert(booking.id, booking);
-        Ok(booking)
+        booking
     }
 
     /// Cancels every dose still to be given and frees its places.
@@ -496,23 +505,7 @@ impl Ledger {
         if let Some(second) = &second {
             self.take(second);
         }
-        let booking = Booking {
-            id: BookingId(self.next_booking_id),
-            person,
-            booked_by: person,
-            first: Dose {
-                appointment: first,
-                status: DoseStatus::Booked,
-            },
-            second: second.map(|appointment| Dose {
-                appointment,
-                status: DoseStatus::Booked,
-            }),
-        };
-        self.next_booking_id += 1;
-        self.active_by_person.insert(person, booking.id);
-        self.bookings.insert(booking.id, booking);
-        Ok((booking, replaced))
+        Ok((self.insert_new(person, person, first, second), replaced))
     }
 
     fn owned_booking(&self, actor: PersonId, id: BookingId) -> Result<&Booking, BookingError> {
