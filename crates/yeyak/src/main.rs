@@ -91,6 +91,10 @@ struct ServeArgs {
     /// Bearer token for operator endpoints (default: generated into DATA_DIR/operator.token).
     #[arg(long, env = "YEYAK_OPERATOR_TOKEN", hide_env_values = true)]
     operator_token: Option<String>,
+    /// Mark cookies Secure (the service is reached over HTTPS). Without it they are marked
+    /// Secure on requests a proxy forwards with `X-Forwarded-Proto: https`.
+    #[arg(long, env = "YEYAK_SECURE_COOKIES")]
+    secure_cookies: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -139,6 +143,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.gate.max_active = args.max_active;
     config.gate.poll_budget_per_s = args.poll_budget;
     config.operator_token = args.operator_token;
+    config.secure_cookies = args.secure_cookies;
     if let Some(path) = &args.opening {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read the opening file {}: {e}", path.display()))?;

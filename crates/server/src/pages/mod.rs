@@ -1,0 +1,94 @@
+//! Server-rendered pages for citizens and operators. Each page is small HTML, readable without
+//! scripts; where it acts (identity check, booking, cancelling, supply plans, the dashboard) a
+//! small script from `/assets` calls the JSON API with the browser's cookies.
+//!
+//! - `layout`: the shared frame, languages side by side, escaping and dates;
+//! - `citizen`: `/`, `/wait`, `/identity`, `/eligibility`, `/search`, `/book`, `/bookings`;
+//! - `operator`: `/operator/login`, `/operator`, `/operator/supply`, `/operator/dashboard`;
+//! - `assets`: the stylesheet and scripts, embedded in the binary.
+//!
+//! The booking pages are behind the waiting room like the API: without a valid pass they send
+//! the person to `/wait`, where their place (or a new one) is.
+
+pub mod assets;
+mod citizen;
+pub mod layout;
+mod operator;
+
+use crate::AppState;
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use layout::Lang;
+use std::sync::Arc;
+
+pub use citizen::waiting;
+
+pub const LANG_COOKIE: &str = "yeyak_lang";
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(citizen::home))
+        .route("/identity", get(citizen::identity))
+        .route("/eligibility", get(citizen::eligibility))
+        .route("/search", get(citizen::search))
+        .route("/book", get(citizen::book))
+        .route("/bookings", get(citizen::bookings))
+        .route(
+            "/operator/login",
+            get(operator::login_form).post(operator::login),
+        )
+        .route("/operator/logout", axum::routing::post(operator::logout))
+        .route("/operator", get(operator::home))
+        .route("/operator/supply", get(operator::supply))
+        .route("/operator/dashboard", get(operator::dashboard))
+        .route("/assets/{name}", get(assets::serve))
+}
+
+/// The page language and whether to remember it: `?lang=` wins (and is remembered in
+/// `yeyak_lang`), then the remembered choice, then the browser's `Accept-Language`.
+pub fn negotiate(uri: &Uri, headers: &HeaderMap) -> (Lang, Option<Lang>) {
+    let asked = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("lang="))
+        .and_then(|code| match code {
+            "en" => Some(Lang::En),
+            "ko" => Some(Lang::Ko),
+            _ => None,
+        });
+    match asked {
+        Some(lang) => (lang, Some(lang)),
+        None if crate::routes::prefers_english(headers) => (Lang::En, None),
+        None => (Lang::Ko, None),
+    }
+}
+
+/// Remembers an explicit language choice for a year.
+pub fn remember_lang(response: &mut Response, lang: Option<Lang>) {
+    if let Some(lang) = lang {
+        let cookie = format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly",
+            lang.code()
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+}
+
+/// A rendered page as a response: never cached (it may show a person's own booking).
+pub fn html(page: String, remember: Option<Lang>) -> Response {
+    let mut response = Html(page).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    remember_lang(&mut response, remember);
+    response
+}
+
+fn here(uri: &Uri) -> &str {
+    uri.path_and_query().map_or("/", |pq| pq.as_str())
+}
