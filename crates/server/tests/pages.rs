@@ -230,7 +230,8 @@ async fn cross_site_state_changes_are_refused_and_header_credentials_still_work(
     let response = browser()
         .post(server.url("/operator/login"))
         .header("origin", "http://evil.example")
-        .form(&[("token", OPERATOR_TOKEN)])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", OPERATOR_TOKEN))
         .send()
         .await
         .unwrap();
@@ -260,7 +261,8 @@ async fn the_operator_signs_in_with_the_token_and_gets_an_httponly_cookie() {
     let wrong = client
         .post(server.url("/operator/login"))
         .header("origin", origin_of(&server))
-        .form(&[("token", "not-the-token-at-all")])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", "not-the-token-at-all"))
         .send()
         .await
         .unwrap();
@@ -270,7 +272,8 @@ async fn the_operator_signs_in_with_the_token_and_gets_an_httponly_cookie() {
     let right = client
         .post(server.url("/operator/login"))
         .header("origin", origin_of(&server))
-        .form(&[("token", OPERATOR_TOKEN)])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", OPERATOR_TOKEN))
         .send()
         .await
         .unwrap();
