@@ -5,7 +5,9 @@
 //! would not say), render plain HTML, and leave the state changes to their script, which sends
 //! the API's own requests.
 
-use super::layout::{Audience, Lang, Page, Step, band_text, date_text, escape, instant_text};
+use super::layout::{
+    Audience, Lang, Page, Step, band_text, date_text, escape, instant_text, short_date_text,
+};
 use super::{html, negotiate};
 use crate::AppState;
 use crate::routes::{self, ApiQuery, Authenticated, SESSION_COOKIE};
@@ -54,11 +56,16 @@ fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Session, Resp
         .ok_or_else(|| Redirect::to("/identity").into_response())
 }
 
+/// A product's name from either of its spellings: the API's code (`astrazeneca`) or its JSON
+/// form in clinic records (`astra_zeneca`).
 fn product_name(code: &str, lang: Lang) -> String {
-    Product::parse(code).map_or_else(
-        || code.to_string(),
-        |p| lang.t(p.name_ko(), p.name_en()).to_string(),
-    )
+    let json_name = |p: &Product| serde_json::to_value(p).ok().is_some_and(|v| v == code);
+    Product::parse(code)
+        .or_else(|| Product::ALL.into_iter().find(json_name))
+        .map_or_else(
+            || code.to_string(),
+            |p| lang.t(p.name_ko(), p.name_en()).to_string(),
+        )
 }
 
 fn error_box() -> &'static str {
@@ -154,7 +161,7 @@ pub fn waiting(status: &Value, lang: Lang, admitted: bool, here: &str) -> String
             "<h1>{h1}</h1><p class=\"big\" id=\"ahead\">{ahead_text}</p>\
              <p><label for=\"progress\">{progress_label}</label>\
              <progress id=\"progress\" max=\"{number}\" value=\"{done}\">{percent}%</progress></p>\
-             <dl class=\"facts\"><dt>{pos_label}</dt><dd id=\"position\">{position}</dd>\
+             <dl class=\"facts\"><dt>{num_label}</dt><dd id=\"number\">{number}</dd><dt>{pos_label}</dt><dd id=\"position\">{position}</dd>\
              <dt>{eta_label}</dt><dd id=\"eta\">{eta}</dd></dl><p class=\"note\">{reload_note}</p>",
             h1 = lang.t("대기 중입니다", "You are in the queue"),
             ahead_text = match lang {
@@ -162,7 +169,8 @@ pub fn waiting(status: &Value, lang: Lang, admitted: bool, here: &str) -> String
                 Lang::En => format!("{ahead} people ahead of you"),
             },
             progress_label = lang.t("진행 상황", "Progress"),
-            pos_label = lang.t("나의 대기 순서", "Your position"),
+            num_label = lang.t("대기 번호", "Your number"),
+            pos_label = lang.t("지금 순서", "Your position now"),
             eta_label = lang.t("예상 대기 시간", "Expected wait"),
             eta = escape(&eta),
         )
@@ -532,8 +540,25 @@ fn results_html(found: &Value, lang: Lang, carry: &str) -> String {
         Lang::Ko => format!("검색 결과 {total}곳"),
         Lang::En => format!("{total} clinics found"),
     };
+    let more = if total > clinics.len() as u64 {
+        format!(
+            "<p class=\"note\">{}</p>",
+            match lang {
+                Lang::Ko => format!(
+                    "앞의 {}곳을 보여 드립니다. 시·군·구나 백신으로 좁혀 보세요.",
+                    clinics.len()
+                ),
+                Lang::En => format!(
+                    "Showing the first {}: narrow down by district or vaccine.",
+                    clinics.len()
+                ),
+            }
+        )
+    } else {
+        String::new()
+    };
     let mut html = format!(
-        "<section aria-labelledby=\"results-h\"><h2 id=\"results-h\">{heading}</h2><ul class=\"cards\" id=\"results\">"
+        "<section aria-labelledby=\"results-h\"><h2 id=\"results-h\">{heading}</h2>{more}<ul class=\"cards\" id=\"results\">"
     );
     for c in &clinics {
         let id = c["id"].as_u64().unwrap_or(0);
@@ -680,13 +705,13 @@ pub async fn book(
         if *left == 0 {
             day_links.push_str(&format!(
                 "<li><span class=\"choice off\">{}<small>{}</small></span></li>",
-                date_text(*day, lang),
+                short_date_text(*day, lang),
                 lang.t("마감", "full")
             ));
         } else {
             day_links.push_str(&format!(
                 "<li><a class=\"choice\" href=\"{base}&date={day}\"{current}>{}<small>{left_text}</small></a></li>",
-                date_text(*day, lang)
+                short_date_text(*day, lang)
             ));
         }
     }

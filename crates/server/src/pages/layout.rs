@@ -86,6 +86,25 @@ pub fn date_text(day: Date, lang: Lang) -> String {
     }
 }
 
+/// "12월 2일 (수)" or "Wed 2 Dec": a day within the next weeks.
+pub fn short_date_text(day: Date, lang: Lang) -> String {
+    let weekday = usize::try_from(day.weekday().to_monday_zero_offset()).unwrap_or(0);
+    match lang {
+        Lang::Ko => format!(
+            "{}월 {}일 ({})",
+            day.month(),
+            day.day(),
+            WEEKDAYS_KO[weekday]
+        ),
+        Lang::En => format!(
+            "{} {} {}",
+            WEEKDAYS_EN[weekday],
+            day.day(),
+            MONTHS_EN[usize::try_from(day.month() - 1).unwrap_or(0)]
+        ),
+    }
+}
+
 /// An instant as a person in Korea reads it, whatever the server's or browser's time zone.
 pub fn instant_text(at: Timestamp, lang: Lang) -> String {
     let seoul = domain::time::in_seoul(at);
@@ -213,7 +232,7 @@ impl Page {
         format!(
             "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} · {service}</title><link rel=\"stylesheet\" href=\"{css}\">{script}</head>\
+             <title>{title} · {service}</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"{css}\">{script}</head>\
              <body><a class=\"skip\" href=\"#main\">{skip}</a>\
              <header class=\"site\"><div class=\"bar\"><a class=\"brand\" href=\"{home}\">{service}</a>\
              <nav aria-label=\"{menu}\">{nav}<a href=\"{switch}\" lang=\"{other_code}\" hreflang=\"{other_code}\">{other_name}</a></nav></div></header>\

@@ -240,7 +240,7 @@ pub async fn supply(State(state): State<Arc<AppState>>, uri: Uri, headers: Heade
          <button class=\"button secondary\" type=\"button\" id=\"show-supply\">{show}</button></p></form>\
          <div id=\"error\" class=\"error\" role=\"alert\" hidden></div>\
          <section id=\"plan\" hidden aria-labelledby=\"plan-h\"><h2 id=\"plan-h\">{plan_h}</h2>\
-         <dl class=\"facts\"><dt>{moved}</dt><dd id=\"people-moved\"></dd><dt>{other}</dt><dd id=\"other-clinics\"></dd>\
+         <dl class=\"facts\"><dt>{moved}</dt><dd id=\"people-moved\"></dd><dt>{doses_moved}</dt><dd id=\"doses-moved\"></dd><dt>{other}</dt><dd id=\"other-clinics\"></dd>\
          <dt>{unplaced}</dt><dd id=\"unplaced\"></dd></dl>\
          <figure><figcaption id=\"shift-caption\">{shift_h}</figcaption><div id=\"shift-chart\"></div></figure>\
          <table id=\"shift-table\"><caption class=\"sr\">{shift_h}</caption><thead><tr><th scope=\"col\">{by}</th><th scope=\"col\">{people}</th></tr></thead><tbody></tbody></table>\
@@ -264,11 +264,12 @@ pub async fn supply(State(state): State<Arc<AppState>>, uri: Uri, headers: Heade
         show = lang.t("공급 현황 보기", "Show supply"),
         plan_h = lang.t("일정 변경 계획", "Rescheduling plan"),
         moved = lang.t("옮겨지는 사람", "People moved"),
+        doses_moved = lang.t("옮겨지는 접종 (1·2차)", "Doses moved (dose 1 and 2)"),
         other = lang.t("다른 의료기관으로", "To another clinic"),
         unplaced = lang.t("자리를 찾지 못함 (취소·안내)", "Not placed (cancelled, told)"),
         shift_h = lang.t("며칠 옮겨지는지", "How many days people move"),
         by = lang.t("이동 일수", "Days moved"),
-        people = lang.t("예약 수", "Doses"),
+        people = lang.t("접종 수", "Doses"),
         sample_h = lang.t("옮겨지는 예약 (일부)", "Moves (sample)"),
         booking = lang.t("예약", "Booking"),
         dose = lang.t("차수", "Dose"),

@@ -40,6 +40,7 @@
 
   function show(p) {
     document.getElementById('people-moved').textContent = p.people_moved;
+    document.getElementById('doses-moved').textContent = p.moves;
     document.getElementById('other-clinics').textContent = p.moved_to_other_clinics;
     document.getElementById('unplaced').textContent = p.unplaced;
     drawShift(p.by_shift_days || {});
