@@ -6,7 +6,7 @@
 mod common;
 
 use common::{OPERATOR_TOKEN, TestServer, booking_body, rrn_1967, small_world};
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -482,7 +482,7 @@ async fn assets_are_embedded_and_cached_by_version() {
     );
     let etag = response.headers()["etag"].clone();
     let mut headers = HeaderMap::new();
-    headers.insert("if-none-match", HeaderValue::from(etag));
+    headers.insert("if-none-match", etag);
     let again = browser()
         .get(server.url(&css))
         .headers(headers)

@@ -8,7 +8,7 @@
 use super::layout::{
     Audience, Lang, Page, Step, band_text, date_text, escape, instant_text, short_date_text,
 };
-use super::{html, negotiate};
+use super::{Detour, html, negotiate};
 use crate::AppState;
 use crate::routes::{self, ApiQuery, Authenticated, SESSION_COOKIE};
 use crate::session::Session;
@@ -40,20 +40,20 @@ fn page(lang: Lang, title: &str, here: &str, step: Option<u8>, body: String) -> 
 }
 
 /// Sends a person without a pass to the waiting room, as the API refuses them.
-fn require_pass(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+fn require_pass(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
     if routes::queue::holds_pass(state, headers) {
         Ok(())
     } else {
-        Err(Redirect::to("/wait").into_response())
+        Err(Detour::WaitingRoom)
     }
 }
 
 /// The person signed in by an identity check, or a redirect to do one.
-fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
+fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Session, Detour> {
     require_pass(state, headers)?;
     routes::cookie(headers, SESSION_COOKIE)
         .and_then(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).ok())
-        .ok_or_else(|| Redirect::to("/identity").into_response())
+        .ok_or(Detour::Identity)
 }
 
 /// A product's name from either of its spellings: the API's code (`astrazeneca`) or its JSON
@@ -195,7 +195,7 @@ pub async fn identity(
     headers: HeaderMap,
 ) -> Response {
     if let Err(to_wait) = require_pass(&state, &headers) {
-        return to_wait;
+        return to_wait.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
     let body = format!(
@@ -250,7 +250,7 @@ pub async fn eligibility(
 ) -> Response {
     let session = match require_person(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (lang, remember) = negotiate(&uri, &headers);
     let decision =
@@ -391,7 +391,7 @@ pub async fn search(
     Query(params): Query<SearchParams>,
 ) -> Response {
     if let Err(r) = require_person(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
     let regions = &state.world.regions;
@@ -654,7 +654,7 @@ pub async fn book(
     Query(params): Query<BookParams>,
 ) -> Response {
     if let Err(r) = require_person(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
     let Some(clinic) = filled(&params.clinic)
@@ -875,7 +875,7 @@ pub async fn bookings(
 ) -> Response {
     let session = match require_person(&state, &headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (lang, remember) = negotiate(&uri, &headers);
     let list = match routes::bookings::list(State(Arc::clone(&state)), Authenticated(session)).await

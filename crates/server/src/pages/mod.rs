@@ -18,7 +18,7 @@ mod operator;
 use crate::AppState;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use layout::Lang;
 use std::sync::Arc;
@@ -26,6 +26,28 @@ use std::sync::Arc;
 pub use citizen::waiting;
 
 pub const LANG_COOKIE: &str = "yeyak_lang";
+
+/// Where a page sends someone who may not see it yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detour {
+    /// No valid waiting-room pass: to `/wait`, where their place (or a new one) is.
+    WaitingRoom,
+    /// Admitted but not yet identified.
+    Identity,
+    /// An operator page without a valid sign-in.
+    OperatorSignIn,
+}
+
+impl IntoResponse for Detour {
+    fn into_response(self) -> Response {
+        Redirect::to(match self {
+            Detour::WaitingRoom => "/wait",
+            Detour::Identity => "/identity",
+            Detour::OperatorSignIn => "/operator/login",
+        })
+        .into_response()
+    }
+}
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()

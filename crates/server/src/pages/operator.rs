@@ -6,7 +6,7 @@
 //! `Operator` extractor accepts, so the pages' scripts call the same admin API as curl does.
 
 use super::layout::{Audience, Lang, Page, escape, instant_text};
-use super::{html, negotiate};
+use super::{Detour, html, negotiate};
 use crate::AppState;
 use crate::operator::{OPERATOR_COOKIE, OPERATOR_COOKIE_HOURS};
 use crate::routes;
@@ -31,7 +31,7 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
 }
 
 /// Signed in, or sent to the sign-in form.
-fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
     let signed_in = routes::cookie(headers, OPERATOR_COOKIE).is_some_and(|c| {
         state
             .operator
@@ -40,7 +40,7 @@ fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), Respons
     if signed_in {
         Ok(())
     } else {
-        Err(Redirect::to("/operator/login").into_response())
+        Err(Detour::OperatorSignIn)
     }
 }
 
@@ -139,7 +139,7 @@ fn logout_form(lang: Lang) -> String {
 /// `GET /operator`: the queue now, and scheduling an opening.
 pub async fn home(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
     if let Err(r) = require_operator(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
     let now_ms = state.clock.now().as_millisecond().max(0) as u64;
@@ -215,7 +215,7 @@ pub async fn home(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderM
 /// `GET /operator/supply`: a clinic's supply, and a delivery cut previewed as a plan, then applied.
 pub async fn supply(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
     if let Err(r) = require_operator(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
     let products: String = Product::ALL
@@ -319,7 +319,7 @@ pub async fn dashboard(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = require_operator(&state, &headers) {
-        return r;
+        return r.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
     let mut charts = String::new();
