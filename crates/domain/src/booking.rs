@@ -114,6 +114,14 @@ pub enum BookingError {
     FirstDoseGiven,
     #[error("the booking is already cancelled")]
     AlreadyCancelled,
+    #[error("the dose is booked at another clinic")]
+    OtherClinic,
+    #[error("the dose is not due today")]
+    NotDueToday,
+    #[error("the dose is not booked (already given or cancelled)")]
+    DoseNotBooked,
+    #[error("dose 2 cannot be given before dose 1")]
+    FirstDoseNotGiven,
 }
 
 impl BookingError {
@@ -130,6 +138,10 @@ impl BookingError {
             BookingError::NotYourBooking => "not_your_booking",
             BookingError::FirstDoseGiven => "first_dose_given",
             BookingError::AlreadyCancelled => "already_cancelled",
+            BookingError::OtherClinic => "other_clinic",
+            BookingError::NotDueToday => "not_due_today",
+            BookingError::DoseNotBooked => "dose_not_booked",
+            BookingError::FirstDoseNotGiven => "first_dose_not_given",
         }
     }
 
@@ -152,6 +164,12 @@ impl BookingError {
             BookingError::NotYourBooking => "본인 또는 대리 예약한 예약만 변경할 수 있습니다.",
             BookingError::FirstDoseGiven => "1차 접종을 이미 받아 변경할 수 없습니다.",
             BookingError::AlreadyCancelled => "이미 취소된 예약입니다.",
+            BookingError::OtherClinic => "다른 의료기관에 예약된 접종입니다.",
+            BookingError::NotDueToday => "오늘 예약된 접종이 아닙니다.",
+            BookingError::DoseNotBooked => "이미 접종했거나 취소된 예약입니다.",
+            BookingError::FirstDoseNotGiven => {
+                "1차 접종 기록이 없어 2차 접종을 기록할 수 없습니다."
+            }
         }
     }
 
@@ -178,6 +196,12 @@ impl BookingError {
                 "The first dose was already given, so this booking cannot be changed."
             }
             BookingError::AlreadyCancelled => "This booking is already cancelled.",
+            BookingError::OtherClinic => "This dose is booked at another clinic.",
+            BookingError::NotDueToday => "This dose is not due today.",
+            BookingError::DoseNotBooked => "This dose was already given or cancelled.",
+            BookingError::FirstDoseNotGiven => {
+                "Dose 2 cannot be recorded before dose 1 has been given."
+            }
         }
     }
 }

@@ -331,23 +331,32 @@ impl Ledger {
             return Err(BookingError::AlreadyBooked(*existing));
         }
         let (first, second) = self.reserve_pair(request.first, request.today)?;
+        Ok(self.insert_new(request.person, request.booked_by, first, second))
+    }
+
+    /// Numbers and records a new booking whose places are already taken.
+    fn insert_new(
+        &mut self,
+        person: PersonId,
+        booked_by: PersonId,
+        first: Appointment,
+        second: Option<Appointment>,
+    ) -> Booking {
+        let booked = |appointment| Dose {
+            appointment,
+            status: DoseStatus::Booked,
+        };
         let booking = Booking {
             id: BookingId(self.next_booking_id),
-            person: request.person,
-            booked_by: request.booked_by,
-            first: Dose {
-                appointment: first,
-                status: DoseStatus::Booked,
-            },
-            second: second.map(|appointment| Dose {
-                appointment,
-                status: DoseStatus::Booked,
-            }),
+            person,
+            booked_by,
+            first: booked(first),
+            second: second.map(booked),
         };
         self.next_booking_id += 1;
-        self.active_by_person.insert(booking.person, booking.id);
+        self.active_by_person.insert(person, booking.id);
         self.bookings.insert(booking.id, booking);
-        Ok(booking)
+        booking
     }
 
     /// Cancels every dose still to be given and frees its places.
@@ -405,6 +414,98 @@ impl Ledger {
                 Err(error)
             }
         }
+    }
+
+    /// Records that `clinic` gave dose `dose` (1 or 2) of a booking today. The dose's place stays
+    /// taken (it was used); a booking with nothing left to give stops holding anything and leaves
+    /// the ledger (the person is then fully vaccinated).
+    pub fn mark_given(
+        &mut self,
+        clinic: ClinicId,
+        id: BookingId,
+        dose: u8,
+        today: Date,
+    ) -> Result<Booking, BookingError> {
+        let mut booking = *self.bookings.get(&id).ok_or(BookingError::NoSuchBooking)?;
+        let first_given = booking.first.status == DoseStatus::Given;
+        let target = match dose {
+            1 => &mut booking.first,
+            2 => booking.second.as_mut().ok_or(BookingError::NoSuchBooking)?,
+            _ => return Err(BookingError::NoSuchBooking),
+        };
+        if target.appointment.clinic != clinic {
+            return Err(BookingError::OtherClinic);
+        }
+        if target.status != DoseStatus::Booked {
+            return Err(BookingError::DoseNotBooked);
+        }
+        if target.appointment.day != today {
+            return Err(BookingError::NotDueToday);
+        }
+        if dose == 2 && !first_given {
+            return Err(BookingError::FirstDoseNotGiven);
+        }
+        target.status = DoseStatus::Given;
+        if booking.is_active() {
+            self.bookings.insert(id, booking);
+        } else {
+            self.bookings.remove(&id);
+            self.active_by_person.remove(&booking.person);
+        }
+        Ok(booking)
+    }
+
+    /// Books a same-day leftover dose as dose 1 today (the dose comes from the clinic's spare
+    /// doses, not its planned supply, so no place is taken for it) with dose 2 at the product's
+    /// interval as usual. A booking the person already holds whose dose 1 is still to come is
+    /// cancelled in the same step: the leftover dose replaces it. Returns the new booking and the
+    /// replaced one. A person holds at most one leftover dose a day: a booking due today is
+    /// never replaced.
+    pub fn book_leftover(
+        &mut self,
+        person: PersonId,
+        first: Appointment,
+    ) -> Result<(Booking, Option<Booking>), BookingError> {
+        let replaced = match self.active_booking_of(person).copied() {
+            // Dose 1 given, or due today (an earlier leftover claim): nothing to replace.
+            Some(existing)
+                if existing.first.status != DoseStatus::Booked
+                    || existing.first.appointment.day <= first.day =>
+            {
+                return Err(BookingError::AlreadyBooked(existing.id));
+            }
+            Some(existing) => Some(self.cancel(existing.booked_by, existing.id)?),
+            None => None,
+        };
+        let schedule = self.schedules.get(first.product);
+        let second = if schedule.has_second_dose() {
+            match self.find_second_dose(&first, schedule.interval_days) {
+                Some(second) => Some(second),
+                None => {
+                    if let Some(old) = replaced {
+                        // Nothing else changed since the cancel: its places are still free.
+                        self.restore(Booking {
+                            first: Dose {
+                                status: DoseStatus::Booked,
+                                ..old.first
+                            },
+                            second: old.second.map(|d| Dose {
+                                status: DoseStatus::Booked,
+                                ..d
+                            }),
+                            ..old
+                        });
+                    }
+                    return Err(BookingError::SecondDoseUnavailable);
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(second) = &second {
+            self.take(second);
+        }
+        Ok((self.insert_new(person, person, first, second), replaced))
     }
 
     fn owned_booking(&self, actor: PersonId, id: BookingId) -> Result<&Booking, BookingError> {

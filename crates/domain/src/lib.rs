@@ -8,6 +8,7 @@ pub mod clinic;
 pub mod demo;
 pub mod eligibility;
 pub mod ledger;
+pub mod leftover;
 pub mod product;
 pub mod region;
 pub mod rrn;

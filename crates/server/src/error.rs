@@ -112,7 +112,7 @@ impl From<BookingError> for ApiError {
     fn from(error: BookingError) -> ApiError {
         let status = match error {
             BookingError::NoSuchClinic | BookingError::NoSuchBooking => StatusCode::NOT_FOUND,
-            BookingError::NotYourBooking => StatusCode::FORBIDDEN,
+            BookingError::NotYourBooking | BookingError::OtherClinic => StatusCode::FORBIDDEN,
             BookingError::ProductNotOffered
             | BookingError::DayNotBookable
             | BookingError::HourNotOpen => StatusCode::UNPROCESSABLE_ENTITY,
@@ -120,7 +120,10 @@ impl From<BookingError> for ApiError {
             | BookingError::SecondDoseUnavailable
             | BookingError::AlreadyBooked(_)
             | BookingError::FirstDoseGiven
-            | BookingError::AlreadyCancelled => StatusCode::CONFLICT,
+            | BookingError::AlreadyCancelled
+            | BookingError::NotDueToday
+            | BookingError::DoseNotBooked
+            | BookingError::FirstDoseNotGiven => StatusCode::CONFLICT,
         };
         let api = ApiError::new(status, error.code(), error.message_ko(), error.message_en());
         match error {

@@ -13,6 +13,7 @@ pub mod routes;
 pub mod secrets;
 pub mod security;
 pub mod session;
+pub mod staff;
 pub mod waiting;
 pub mod world;
 
@@ -48,6 +49,8 @@ pub struct Config {
     /// Mark every cookie `Secure` (served over HTTPS). Also done per request when a proxy
     /// sends `X-Forwarded-Proto: https`.
     pub secure_cookies: bool,
+    /// Where notifications go: this gateway URL, or (when absent) `DATA_DIR/outbox.jsonl`.
+    pub notify_webhook: Option<String>,
 }
 
 impl Config {
@@ -63,6 +66,7 @@ impl Config {
             deliver_notifications: true,
             gate: waiting::GateConfig::default(),
             operator_token: None,
+            notify_webhook: None,
             opening: None,
             secure_cookies: false,
         }
@@ -189,7 +193,11 @@ pub async fn serve(
     ));
     tokio::spawn(dashboard::sample_forever(Arc::clone(&state)));
     if state.config.deliver_notifications {
-        tokio::spawn(notify::deliver_forever(Arc::clone(&state)));
+        let sender = notify::Sender::from_config(
+            &state.config.data_dir,
+            state.config.notify_webhook.as_deref(),
+        );
+        tokio::spawn(notify::deliver_forever(Arc::clone(&state), sender));
     }
     tracing::info!(%addr, clinics = state.world.clinics.len(), "yeyak is listening");
     if let Some(bound) = bound {

@@ -1,19 +1,132 @@
 //! Delivers the notification outbox. Messages are written by the writer in the same
 //! transaction as the change they announce, so only committed changes are ever announced; this
-//! worker sends them and marks them delivered. Delivery is at-least-once: a crash between
-//! sending and marking resends, so the outbox id goes with each message for the gateway to
-//! drop duplicates.
+//! worker sends them and marks them delivered.
 //!
-//! The SMS gateway cannot exist here: the default sender appends each message to
-//! `outbox.jsonl` in the data directory, with the phone number masked.
+//! Delivery is at-least-once from here: a crash between sending and marking resends. "Never
+//! twice for one event" is kept by the gateway, which gets the outbox id as an
+//! `Idempotency-Key` (`yeyak-outbox-ID`) and drops a key it has seen, as SMS gateways do. A
+//! failed send is retried with exponential backoff (1 s, 2 s, 4 s, … capped at 15 minutes);
+//! a message the gateway rejects outright (4xx) or that failed [`MAX_ATTEMPTS`] times is parked
+//! (`failed_ms`) for an operator instead of retried forever.
+//!
+//! The SMS gateway cannot exist here. The default sender appends each message to
+//! `outbox.jsonl` in the data directory with the phone number masked; `--notify-webhook URL`
+//! posts each one as JSON to a gateway (plain HTTP; put a TLS-terminating proxy in front for an
+//! HTTPS gateway).
 
 use crate::AppState;
 use crate::identity::mask_phone;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use store::writer::Command;
 use store::{OutboxRecord, ReadStore};
+use tokio::task::JoinSet;
+
+/// Attempts before a message is parked for an operator (about 1.5 hours of retries).
+pub const MAX_ATTEMPTS: u32 = 12;
+const BACKOFF_BASE_MS: i64 = 1_000;
+const BACKOFF_CAP_MS: i64 = 15 * 60 * 1_000;
+/// Messages sent at once; a gateway answers each in tens of milliseconds.
+const IN_FLIGHT: usize = 32;
+
+/// When to try again after `attempts` failed attempts.
+pub fn next_attempt_ms(now_ms: i64, attempts: u32) -> i64 {
+    let delay = BACKOFF_BASE_MS
+        .saturating_mul(1_i64 << attempts.saturating_sub(1).min(20))
+        .min(BACKOFF_CAP_MS);
+    now_ms.saturating_add(delay)
+}
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum Sender {
+    /// Appends to a JSON-lines file, phone numbers masked (the default; no gateway here).
+    File(PathBuf),
+    /// Posts to an SMS or messaging gateway.
+    Webhook {
+        url: String,
+        client: reqwest::Client,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying: the gateway is down, slow or busy.
+    #[error("temporary failure: {0}")]
+    Temporary(String),
+    /// The gateway refused the message itself; retrying will not help.
+    #[error("rejected by the gateway: {0}")]
+    Rejected(String),
+}
+
+impl Sender {
+    pub fn from_config(state_dir: &std::path::Path, webhook: Option<&str>) -> Sender {
+        match webhook {
+            Some(url) => Sender::Webhook {
+                url: url.to_string(),
+                client: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap_or_default(),
+            },
+            None => Sender::File(state_dir.join("outbox.jsonl")),
+        }
+    }
+
+    async fn send(&self, state: &AppState, record: &OutboxRecord) -> Result<(), SendError> {
+        let phone = recipient_phone(state, &record.message.recipient);
+        match self {
+            Sender::File(path) => {
+                let line = serde_json::json!({
+                    "id": record.id,
+                    "to": phone.map(|p| mask_phone(&p)).unwrap_or_else(|| "unknown".into()),
+                    "template": record.message.template,
+                    "ko": record.message.body_ko,
+                    "en": record.message.body_en,
+                });
+                append_line(path, &line.to_string())
+                    .map_err(|e| SendError::Temporary(e.to_string()))
+            }
+            Sender::Webhook { url, client } => {
+                let Some(phone) = phone else {
+                    return Err(SendError::Rejected("no recipient on record".into()));
+                };
+                let body = serde_json::json!({
+                    "id": record.id,
+                    "to": phone,
+                    "template": record.message.template,
+                    "text_ko": record.message.body_ko,
+                    "text_en": record.message.body_en,
+                });
+                let response = client
+                    .post(url)
+                    .header("idempotency-key", format!("yeyak-outbox-{}", record.id))
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|e| SendError::Temporary(e.without_url().to_string()))?;
+                let status = response.status();
+                if status.is_success() {
+                    Ok(())
+                } else if status.is_client_error() && status.as_u16() != 429 {
+                    Err(SendError::Rejected(status.to_string()))
+                } else {
+                    Err(SendError::Temporary(status.to_string()))
+                }
+            }
+        }
+    }
+}
+
+fn append_line(path: &std::path::Path, line: &str) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    writeln!(file, "{line}")
+}
 
 /// Unseals a recipient: "name\nphone".
 pub fn recipient_phone(state: &AppState, sealed: &[u8]) -> Option<String> {
@@ -22,28 +135,34 @@ pub fn recipient_phone(state: &AppState, sealed: &[u8]) -> Option<String> {
     text.split_once('\n').map(|(_, phone)| phone.to_string())
 }
 
-fn send_to_file(state: &AppState, record: &OutboxRecord) -> std::io::Result<()> {
-    let phone = recipient_phone(state, &record.message.recipient)
-        .map(|p| mask_phone(&p))
-        .unwrap_or_else(|| "unknown".into());
-    let line = serde_json::json!({
-        "id": record.id,
-        "to": phone,
-        "template": record.message.template,
-        "ko": record.message.body_ko,
-        "en": record.message.body_en,
-    });
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(state.config.data_dir.join("outbox.jsonl"))?;
-    writeln!(file, "{line}")
+/// What to record after one attempt.
+fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64) -> Command {
+    let outbox_id = record.id;
+    match sent {
+        Ok(()) => Command::MarkDelivered { outbox_id },
+        Err(SendError::Rejected(reason)) => {
+            tracing::warn!(id = outbox_id, %reason, "notification rejected; parked");
+            Command::MarkFailed { outbox_id }
+        }
+        Err(SendError::Temporary(_)) if record.attempts + 1 >= MAX_ATTEMPTS => {
+            tracing::warn!(id = outbox_id, "notification failed too often; parked");
+            Command::MarkFailed { outbox_id }
+        }
+        Err(SendError::Temporary(reason)) => {
+            tracing::info!(id = outbox_id, %reason, "notification not delivered; will retry");
+            Command::MarkAttempted {
+                outbox_id,
+                next_attempt_ms: next_attempt_ms(now_ms, record.attempts + 1),
+            }
+        }
+    }
 }
 
-pub async fn deliver_forever(state: Arc<AppState>) {
+pub async fn deliver_forever(state: Arc<AppState>, sender: Sender) {
     loop {
         let reader = Arc::clone(&state.reader);
-        let pending = tokio::task::spawn_blocking(move || reader.pending_outbox(500)).await;
+        let now_ms = state.clock.now().as_millisecond();
+        let pending = tokio::task::spawn_blocking(move || reader.pending_outbox(now_ms, 500)).await;
         let batch = match pending {
             Ok(Ok(batch)) => batch,
             Ok(Err(error)) => {
@@ -53,26 +172,39 @@ pub async fn deliver_forever(state: Arc<AppState>) {
             Err(_) => Vec::new(),
         };
         let idle = batch.is_empty();
+        let mut sending = JoinSet::new();
         for record in batch {
-            let sent = send_to_file(&state, &record);
-            let now_ms = state.clock.now().as_millisecond();
-            let command = match sent {
-                Ok(()) => Command::MarkDelivered {
-                    outbox_id: record.id,
-                },
-                Err(error) => {
-                    tracing::warn!(%error, id = record.id, "notification not delivered; will retry");
-                    Command::MarkAttempted {
-                        outbox_id: record.id,
-                    }
-                }
-            };
-            if let Err(error) = state.writer.execute(command, now_ms).await {
-                tracing::warn!(%error, "cannot mark a notification");
+            while sending.len() >= IN_FLIGHT {
+                sending.join_next().await;
             }
+            let (state, sender) = (Arc::clone(&state), sender.clone());
+            sending.spawn(async move {
+                let sent = sender.send(&state, &record).await;
+                let now_ms = state.clock.now().as_millisecond();
+                let command = after_attempt(&record, sent, now_ms);
+                if let Err(error) = state.writer.execute(command, now_ms).await {
+                    tracing::warn!(%error, "cannot mark a notification");
+                }
+            });
         }
+        while sending.join_next().await.is_some() {}
         if idle {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(next_attempt_ms(0, 1), 1_000);
+        assert_eq!(next_attempt_ms(0, 2), 2_000);
+        assert_eq!(next_attempt_ms(0, 5), 16_000);
+        assert_eq!(next_attempt_ms(0, 11), BACKOFF_CAP_MS);
+        assert_eq!(next_attempt_ms(0, 100), BACKOFF_CAP_MS);
+        assert_eq!(next_attempt_ms(i64::MAX, 3), i64::MAX);
     }
 }

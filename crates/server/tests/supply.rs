@@ -79,7 +79,7 @@ async fn put(server: &TestServer, path: &str, who: &Visitor, body: Value) -> (u1
 fn messages_by_person(server: &TestServer, template: &str) -> HashMap<u64, usize> {
     let (_w, reader) = store::sqlite::open(&server.dir.path().join("yeyak.db")).unwrap();
     let mut counts = HashMap::new();
-    for record in reader.pending_outbox(100_000).unwrap() {
+    for record in reader.pending_outbox(i64::MAX, 100_000).unwrap() {
         if record.message.template == template {
             *counts.entry(record.message.person.unwrap().0).or_default() += 1;
         }

@@ -13,7 +13,7 @@ pub mod writer;
 pub use model::*;
 
 use domain::booking::{Booking, BookingId, PersonId};
-use domain::clinic::ClinicId;
+use domain::clinic::{ClinicId, GeoPoint};
 use domain::product::{Product, Schedules};
 use jiff::civil::Date;
 
@@ -53,6 +53,14 @@ pub trait WriteBackend: Send + 'static {
     fn insert_supply_change(&mut self, record: &SupplyChangeRecord) -> Result<u64>;
     /// A person's sealed contact (name and phone), to address a message.
     fn person_sealed(&mut self, person: PersonId) -> Result<Option<Vec<u8>>>;
+    /// Stores a new staff member with the hash of their token; returns their id.
+    fn insert_staff(&mut self, record: &StaffRecord, token_hash: &[u8; 32]) -> Result<u64>;
+    /// Stores a leftover-dose offer and returns its id.
+    fn insert_offer(&mut self, record: &OfferRecord) -> Result<OfferId>;
+    fn offer(&mut self, id: OfferId) -> Result<Option<OfferRecord>>;
+    /// Subscriptions whose place lies within `reach_km` of `at` (a superset is fine: callers
+    /// check each one's own radius).
+    fn subscriptions_near(&mut self, at: GeoPoint, reach_km: f64) -> Result<Vec<Subscription>>;
 }
 
 /// Reads that need no writer: any thread, concurrently with writes.
@@ -64,7 +72,8 @@ pub trait ReadStore: Send + Sync + 'static {
     /// Bookings the person holds or made for someone else, newest first.
     fn bookings_of(&self, person: PersonId) -> Result<Vec<Booking>>;
     fn booking(&self, id: BookingId) -> Result<Option<Booking>>;
-    fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxRecord>>;
+    /// Messages not yet delivered whose next attempt is due at `now_ms`, oldest first.
+    fn pending_outbox(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>>;
     /// Counts for the audit: bookings per (clinic, day, hour) and (clinic, day, product).
     fn audit(&self, schedules: &Schedules) -> Result<AuditReport>;
     /// Planned doses that differ from the standing plan, on `from` and after.
@@ -82,6 +91,16 @@ pub trait ReadStore: Send + Sync + 'static {
         first: Date,
         last: Date,
     ) -> Result<Vec<(Date, Product, u32)>>;
+    /// The staff member holding the token with this hash (revoked ones too: callers check).
+    fn staff_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<StaffRecord>>;
+    fn staff(&self) -> Result<Vec<StaffRecord>>;
+    /// Audit log lines, newest first, with ids below `before` when given.
+    fn audit_log(&self, limit: usize, before: Option<u64>) -> Result<Vec<AuditRecord>>;
+    /// Leftover-dose offers for a day, newest first.
+    fn offers_on(&self, day: Date) -> Result<Vec<OfferRecord>>;
+    fn subscription(&self, person: PersonId) -> Result<Option<Subscription>>;
+    /// Bookings with a dose at `clinic` on `day` (in any state), by booking id.
+    fn clinic_day(&self, clinic: ClinicId, day: Date) -> Result<Vec<Booking>>;
 }
 
 /// Writes that set up a world (clinics, settings) outside the booking path.

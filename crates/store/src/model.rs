@@ -1,8 +1,9 @@
 //! Records that cross the storage interface.
 
 use domain::booking::{Appointment, Booking, BookingId, PersonId};
-use domain::clinic::Clinic;
+use domain::clinic::{Clinic, ClinicId};
 pub use domain::ledger::reschedule::{Delivery, Reason};
+pub use domain::leftover::{Offer, OfferId, Subscription};
 use domain::product::Product;
 use jiff::civil::Date;
 
@@ -49,6 +50,7 @@ pub struct OutboxRecord {
     pub id: u64,
     pub message: OutboxMessage,
     pub attempts: u32,
+    pub created_ms: i64,
 }
 
 /// The first answer to an idempotent request: the booking it produced or the refusal's code.
@@ -85,8 +87,15 @@ pub enum Change {
         outbox_id: u64,
         now_ms: i64,
     },
+    /// A delivery failed; try again at `next_attempt_ms`.
     MarkAttempted {
         outbox_id: u64,
+        next_attempt_ms: i64,
+    },
+    /// A message that failed too often: parked for an operator, not retried.
+    MarkFailed {
+        outbox_id: u64,
+        now_ms: i64,
     },
     /// Sets the planned doses of a product at a clinic on a day.
     PutDelivery {
@@ -103,6 +112,90 @@ pub enum Change {
         booking: BookingId,
         now_ms: i64,
     },
+    Audit {
+        entry: AuditEntry,
+        now_ms: i64,
+    },
+    RevokeStaff {
+        id: u64,
+        now_ms: i64,
+    },
+    /// One more dose of an offer is claimed (storage refuses a claim past the offer's doses).
+    ClaimOffer {
+        offer: OfferId,
+        person: PersonId,
+        booking: BookingId,
+        now_ms: i64,
+    },
+    PutSubscription {
+        subscription: Subscription,
+        now_ms: i64,
+    },
+    DeleteSubscription {
+        person: PersonId,
+    },
+}
+
+/// One line of the audit log: who did what to what, and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// `operator`, `staff:ID` or `agent:ID`.
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// `ok`, or the refusal's code; filled in by the writer for audited commands.
+    pub outcome: String,
+    /// Facts about the action (JSON), never personal data beyond ids.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: u64,
+    pub at_ms: i64,
+    pub entry: AuditEntry,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffRole {
+    /// Staff of one clinic: its day list, doses given, leftover doses.
+    Clinic,
+    /// Call-centre and community-centre staff who book for people who cannot themselves.
+    Agent,
+}
+
+impl StaffRole {
+    pub fn code(self) -> &'static str {
+        match self {
+            StaffRole::Clinic => "clinic",
+            StaffRole::Agent => "agent",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<StaffRole> {
+        [StaffRole::Clinic, StaffRole::Agent]
+            .into_iter()
+            .find(|r| r.code() == code)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffRecord {
+    /// Assigned by storage.
+    pub id: u64,
+    pub role: StaffRole,
+    pub clinic: Option<ClinicId>,
+    pub name: String,
+    pub created_ms: i64,
+    pub revoked: bool,
+}
+
+/// A leftover-dose offer as stored, with who posted it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OfferRecord {
+    pub offer: Offer,
+    pub posted_by: u64,
+    pub posted_ms: i64,
 }
 
 /// An applied supply change, as stored.

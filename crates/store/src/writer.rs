@@ -7,15 +7,16 @@
 //! "booked" for a booking that a crash could still lose.
 
 use crate::{
-    Change, OutboxMessage, PersonRecord, Recorded, RescheduleRecord, StoreError,
-    SupplyChangeRecord, WriteBackend,
+    AuditEntry, Change, OfferRecord, OutboxMessage, PersonRecord, Recorded, RescheduleRecord,
+    StaffRecord, StoreError, SupplyChangeRecord, WriteBackend,
 };
 use domain::booking::{Appointment, Booking, BookingError, BookingId, PersonId};
-use domain::clinic::ClinicId;
+use domain::clinic::{ClinicId, GeoPoint};
 use domain::ledger::reschedule::{
     Move, Neighbours, Plan, PlanError, PlanUndo, Reason, SupplyChange, Unplaced,
 };
 use domain::ledger::{Availability, BookRequest, Ledger};
+use domain::leftover::{ClaimError, Offer, OfferId, Subscription};
 use domain::product::Product;
 use jiff::civil::Date;
 use std::sync::Arc;
@@ -74,7 +75,13 @@ pub enum Command {
     MarkDelivered {
         outbox_id: u64,
     },
+    /// A delivery failed; the next attempt is due at `next_attempt_ms`.
     MarkAttempted {
+        outbox_id: u64,
+        next_attempt_ms: i64,
+    },
+    /// A message failed too often: parked for an operator.
+    MarkFailed {
         outbox_id: u64,
     },
     /// Works out what a supply change would do; changes nothing.
@@ -105,6 +112,65 @@ pub enum Command {
         actor: PersonId,
         booking: BookingId,
     },
+    /// A clinic gave dose `dose` (1 or 2) of a booking today.
+    MarkGiven {
+        clinic: ClinicId,
+        booking: BookingId,
+        dose: u8,
+        today: Date,
+    },
+    /// Stores a leftover-dose offer and, in the same transaction, tells the nearest people who
+    /// asked to hear of one.
+    PostOffer {
+        record: OfferRecord,
+        clinic_at: GeoPoint,
+        notify: OfferNotify,
+    },
+    /// Claims one dose of an offer for `person`, as dose 1 today in the band starting at `hour`.
+    ClaimOffer {
+        offer: OfferId,
+        person: PersonId,
+        hour: u8,
+        today: Date,
+        notify: Option<Notify>,
+    },
+    Subscribe(Subscription),
+    Unsubscribe(PersonId),
+    /// Stores a staff member; answers [`Outcome::Staff`] with their id.
+    CreateStaff {
+        record: StaffRecord,
+        token_hash: [u8; 32],
+    },
+    RevokeStaff {
+        id: u64,
+    },
+    /// Runs `command` and writes `entry`, with the command's outcome, in the same transaction:
+    /// a staff or operator action and its audit line are durable together or not at all.
+    Audited {
+        entry: AuditEntry,
+        command: Box<Command>,
+    },
+    /// Writes an audit line for an action done outside the writer.
+    Audit(AuditEntry),
+}
+
+/// Builds the message telling one person of a leftover-dose offer.
+pub type OfferNotify = Box<dyn Fn(&Offer) -> MessageText + Send>;
+
+/// Why a leftover claim failed. Nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimRefusal {
+    Offer(ClaimError),
+    Booking(BookingError),
+}
+
+impl ClaimRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            ClaimRefusal::Offer(e) => e.code(),
+            ClaimRefusal::Booking(e) => e.code(),
+        }
+    }
 }
 
 /// Which plan an operator agreed to.
@@ -178,6 +244,28 @@ pub enum Outcome {
     Supply(Result<SupplyOutcome, SupplyRefusal>),
     /// Planned doses per day (indexed by [`Product::index`]).
     Planned(Vec<[i32; 4]>),
+    Staff(u64),
+    Offer {
+        id: OfferId,
+        /// People told of it.
+        told: u64,
+    },
+    Claim(Result<Booking, ClaimRefusal>),
+}
+
+impl Outcome {
+    /// `ok`, or the refusal's code: what the audit log records.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Outcome::Booking(Err(Refusal::Booking(e))) => e.code(),
+            Outcome::Booking(Err(Refusal::KeyReused)) => "idempotency_key_reused",
+            Outcome::Supply(Err(SupplyRefusal::Invalid(_))) => "invalid_change",
+            Outcome::Supply(Err(SupplyRefusal::PlanRequired(_))) => "plan_required",
+            Outcome::Supply(Err(SupplyRefusal::PlanChanged(_))) => "plan_changed",
+            Outcome::Claim(Err(e)) => e.code(),
+            _ => "ok",
+        }
+    }
 }
 
 /// The write did not happen; the caller may retry (with the same idempotency key).
@@ -446,8 +534,75 @@ impl<B: WriteBackend> WriterState<B> {
                     .apply(&Change::MarkDelivered { outbox_id, now_ms })?;
                 Ok(Outcome::Done)
             }
-            Command::MarkAttempted { outbox_id } => {
-                self.backend.apply(&Change::MarkAttempted { outbox_id })?;
+            Command::MarkAttempted {
+                outbox_id,
+                next_attempt_ms,
+            } => {
+                self.backend.apply(&Change::MarkAttempted {
+                    outbox_id,
+                    next_attempt_ms,
+                })?;
+                Ok(Outcome::Done)
+            }
+            Command::MarkFailed { outbox_id } => {
+                self.backend
+                    .apply(&Change::MarkFailed { outbox_id, now_ms })?;
+                Ok(Outcome::Done)
+            }
+            Command::MarkGiven {
+                clinic,
+                booking,
+                dose,
+                today,
+            } => {
+                let result = self.ledger.mark_given(clinic, booking, dose, today);
+                if let Ok(booking) = &result {
+                    self.backend.apply(&Change::PutBooking {
+                        booking: *booking,
+                        now_ms,
+                    })?;
+                }
+                Ok(Outcome::Booking(result.map_err(Refusal::Booking)))
+            }
+            Command::PostOffer {
+                record,
+                clinic_at,
+                notify,
+            } => self.post_offer(record, clinic_at, &notify, now_ms),
+            Command::ClaimOffer {
+                offer,
+                person,
+                hour,
+                today,
+                notify,
+            } => self.claim_offer(offer, person, hour, today, notify, now_ms),
+            Command::Subscribe(subscription) => {
+                self.backend.apply(&Change::PutSubscription {
+                    subscription,
+                    now_ms,
+                })?;
+                Ok(Outcome::Done)
+            }
+            Command::Unsubscribe(person) => {
+                self.backend.apply(&Change::DeleteSubscription { person })?;
+                Ok(Outcome::Done)
+            }
+            Command::CreateStaff { record, token_hash } => {
+                let id = self.backend.insert_staff(&record, &token_hash)?;
+                Ok(Outcome::Staff(id))
+            }
+            Command::RevokeStaff { id } => {
+                self.backend.apply(&Change::RevokeStaff { id, now_ms })?;
+                Ok(Outcome::Done)
+            }
+            Command::Audited { mut entry, command } => {
+                let outcome = self.execute(*command, now_ms)?;
+                entry.outcome = outcome.code().to_string();
+                self.backend.apply(&Change::Audit { entry, now_ms })?;
+                Ok(outcome)
+            }
+            Command::Audit(entry) => {
+                self.backend.apply(&Change::Audit { entry, now_ms })?;
                 Ok(Outcome::Done)
             }
             Command::PlanSupply {
@@ -626,6 +781,90 @@ impl<B: WriteBackend> WriterState<B> {
             plan,
             messages,
         })
+    }
+
+    fn post_offer(
+        &mut self,
+        mut record: OfferRecord,
+        clinic_at: GeoPoint,
+        notify: &OfferNotify,
+        now_ms: i64,
+    ) -> Result<Outcome, StoreError> {
+        record.offer.claimed = 0;
+        let id = self.backend.insert_offer(&record)?;
+        record.offer.id = id;
+        let candidates = self
+            .backend
+            .subscriptions_near(clinic_at, domain::leftover::MAX_RADIUS_KM)?;
+        let people = domain::leftover::recipients(
+            &candidates,
+            clinic_at,
+            record.offer.product,
+            record.offer.doses,
+        );
+        let mut told = 0;
+        for person in people {
+            let Some(recipient) = self.backend.person_sealed(person)? else {
+                continue;
+            };
+            let text = notify(&record.offer);
+            let message = OutboxMessage {
+                person: Some(person),
+                recipient,
+                template: text.template,
+                body_ko: text.ko,
+                body_en: text.en,
+            };
+            self.backend.apply(&Change::Enqueue { message, now_ms })?;
+            told += 1;
+        }
+        Ok(Outcome::Offer { id, told })
+    }
+
+    fn claim_offer(
+        &mut self,
+        offer: OfferId,
+        person: PersonId,
+        hour: u8,
+        today: Date,
+        notify: Option<Notify>,
+        now_ms: i64,
+    ) -> Result<Outcome, StoreError> {
+        let refuse = |e| Ok(Outcome::Claim(Err(e)));
+        let Some(record) = self.backend.offer(offer)? else {
+            return refuse(ClaimRefusal::Offer(ClaimError::NoSuchOffer));
+        };
+        if let Err(e) = record.offer.check_claim(now_ms, today) {
+            return refuse(ClaimRefusal::Offer(e));
+        }
+        let first = Appointment {
+            clinic: record.offer.clinic,
+            day: today,
+            hour,
+            product: record.offer.product,
+        };
+        let (booking, replaced) = match self.ledger.book_leftover(person, first) {
+            Ok(booked) => booked,
+            Err(e) => return refuse(ClaimRefusal::Booking(e)),
+        };
+        if let Some(replaced) = replaced {
+            self.backend.apply(&Change::PutBooking {
+                booking: replaced,
+                now_ms,
+            })?;
+        }
+        self.backend
+            .apply(&Change::PutBooking { booking, now_ms })?;
+        self.backend.apply(&Change::ClaimOffer {
+            offer,
+            person,
+            booking: booking.id,
+            now_ms,
+        })?;
+        if let Some(message) = notify.and_then(|build| build(&booking)) {
+            self.backend.apply(&Change::Enqueue { message, now_ms })?;
+        }
+        Ok(Outcome::Claim(Ok(booking)))
     }
 
     /// Writes one message to a person; 0 when they have no contact on record.

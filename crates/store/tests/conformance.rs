@@ -5,12 +5,16 @@
 use domain::booking::{Appointment, BookingError, DoseStatus, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::ledger::{BookRequest, Calendar, Ledger};
+use domain::leftover::{ClaimError, Offer, OfferId, Subscription};
 use domain::product::{Product, Schedules};
 use jiff::civil::{Date, date};
 use std::sync::Arc;
-use store::writer::{Command, Outcome, Refusal, Writer, WriterConfig};
+use store::writer::{
+    ClaimRefusal, Command, MessageText, OfferNotify, Outcome, Refusal, Writer, WriterConfig,
+};
 use store::{
-    AdminStore, ClinicRecord, OutboxMessage, PriorityStore, QueueStore, ReadStore, WriteBackend,
+    AdminStore, AuditEntry, ClinicRecord, OfferRecord, OutboxMessage, PriorityStore, QueueStore,
+    ReadStore, StaffRecord, StaffRole, WriteBackend,
 };
 
 const TODAY: Date = date(2021, 7, 19);
@@ -249,7 +253,7 @@ pub fn notifications_commit_with_the_booking<H: Harness>() {
             notify: Some(Box::new(notify)),
         },
     );
-    let pending = reader.pending_outbox(10).unwrap();
+    let pending = reader.pending_outbox(i64::MAX, 10).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].message.person, Some(PersonId(7)));
     run(
@@ -258,7 +262,7 @@ pub fn notifications_commit_with_the_booking<H: Harness>() {
             outbox_id: pending[0].id,
         },
     );
-    assert!(reader.pending_outbox(10).unwrap().is_empty());
+    assert!(reader.pending_outbox(i64::MAX, 10).unwrap().is_empty());
 }
 
 pub fn cancel_and_change_are_stored<H: Harness>() {
@@ -428,6 +432,230 @@ pub fn priority_members_are_found_by_hash<H: Harness>() {
     assert!(store.priority_lists_of(&[3; 32]).unwrap().is_empty());
 }
 
+fn message_to(person: u64) -> OutboxMessage {
+    OutboxMessage {
+        person: Some(PersonId(person)),
+        recipient: vec![1, 2, 3],
+        template: "t".into(),
+        body_ko: "안녕".into(),
+        body_en: "hi".into(),
+    }
+}
+
+pub fn failed_messages_wait_for_their_next_attempt<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    run(&writer, Command::Enqueue(message_to(1)));
+    run(&writer, Command::Enqueue(message_to(2)));
+    let due = reader.pending_outbox(1_000, 10).unwrap();
+    assert_eq!(due.len(), 2);
+    run(
+        &writer,
+        Command::MarkAttempted {
+            outbox_id: due[0].id,
+            next_attempt_ms: 5_000,
+        },
+    );
+    let now = reader.pending_outbox(4_999, 10).unwrap();
+    assert_eq!(
+        now.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![due[1].id]
+    );
+    let later = reader.pending_outbox(5_000, 10).unwrap();
+    assert_eq!(later.len(), 2);
+    assert_eq!(
+        later.iter().find(|r| r.id == due[0].id).unwrap().attempts,
+        1
+    );
+    run(
+        &writer,
+        Command::MarkFailed {
+            outbox_id: due[1].id,
+        },
+    );
+    let after = reader.pending_outbox(i64::MAX, 10).unwrap();
+    assert_eq!(
+        after.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![due[0].id]
+    );
+}
+
+fn entry(action: &str) -> AuditEntry {
+    AuditEntry {
+        actor: "staff:1".into(),
+        action: action.into(),
+        target: "booking:1".into(),
+        outcome: String::new(),
+        detail: "{}".into(),
+    }
+}
+
+pub fn staff_and_their_audited_actions_are_stored<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    let record = StaffRecord {
+        id: 0,
+        role: StaffRole::Clinic,
+        clinic: Some(ClinicId(1)),
+        name: "간호사".into(),
+        created_ms: 7,
+        revoked: false,
+    };
+    let Outcome::Staff(id) = run(
+        &writer,
+        Command::CreateStaff {
+            record: record.clone(),
+            token_hash: [9; 32],
+        },
+    ) else {
+        panic!()
+    };
+    let found = reader.staff_by_token(&[9; 32]).unwrap().unwrap();
+    assert_eq!(found, StaffRecord { id, ..record });
+    assert!(reader.staff_by_token(&[8; 32]).unwrap().is_none());
+    // An audited refusal is logged with its code; the action itself changed nothing.
+    let day = date(2021, 7, 20);
+    let Outcome::Booking(Ok(booking)) = run(&writer, book(7, 1, day, 10)) else {
+        panic!()
+    };
+    let given = |today| Command::Audited {
+        entry: entry("dose.given"),
+        command: Box::new(Command::MarkGiven {
+            clinic: ClinicId(1),
+            booking: booking.id,
+            dose: 1,
+            today,
+        }),
+    };
+    assert!(matches!(
+        run(&writer, given(TODAY)),
+        Outcome::Booking(Err(Refusal::Booking(BookingError::NotDueToday)))
+    ));
+    assert!(matches!(run(&writer, given(day)), Outcome::Booking(Ok(_))));
+    let stored = reader.booking(booking.id).unwrap().unwrap();
+    assert_eq!(stored.first.status, DoseStatus::Given);
+    let log = reader.audit_log(10, None).unwrap();
+    let outcomes: Vec<&str> = log.iter().map(|r| r.entry.outcome.as_str()).collect();
+    assert_eq!(outcomes, vec!["ok", "not_due_today"], "newest first");
+    assert_eq!(reader.audit_log(10, Some(log[0].id)).unwrap().len(), 1);
+    assert_eq!(
+        reader.clinic_day(ClinicId(1), day).unwrap()[0].id,
+        booking.id
+    );
+    assert!(reader.clinic_day(ClinicId(0), day).unwrap().is_empty());
+    run(&writer, Command::RevokeStaff { id });
+    assert!(reader.staff_by_token(&[9; 32]).unwrap().unwrap().revoked);
+}
+
+pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, clinics) = start(&h);
+    let clinic_at = clinics[0].clinic.location;
+    for person in 1..=60u64 {
+        let subscription = Subscription {
+            person: PersonId(person),
+            at: clinic_at,
+            radius_km: 2.0,
+            products: vec![],
+        };
+        run(
+            &writer,
+            Command::EnsurePerson {
+                rrn_hash: [person as u8; 32],
+                birth_date: date(1968, 1, 1),
+                sealed: vec![person as u8],
+            },
+        );
+        run(&writer, Command::Subscribe(subscription));
+    }
+    let offer = Offer {
+        id: OfferId(0),
+        clinic: ClinicId(0),
+        product: Product::Pfizer,
+        day: TODAY,
+        doses: 3,
+        claimed: 0,
+        until_ms: 10_000,
+    };
+    let notify: OfferNotify = Box::new(|_| MessageText {
+        template: "leftover_offer".into(),
+        ko: "잔여백신".into(),
+        en: "leftover".into(),
+    });
+    let Outcome::Offer { id, told } = run(
+        &writer,
+        Command::PostOffer {
+            record: OfferRecord {
+                offer,
+                posted_by: 1,
+                posted_ms: 1_000,
+            },
+            clinic_at,
+            notify,
+        },
+    ) else {
+        panic!()
+    };
+    assert_eq!(told, 60, "3 doses × 20 people each, all 60 within reach");
+    assert_eq!(reader.pending_outbox(i64::MAX, 1_000).unwrap().len(), 60);
+    // 60 people claim at once: exactly 3 succeed, each once.
+    let answers: Vec<_> = (1..=60u64)
+        .map(|person| {
+            writer
+                .submit(
+                    Command::ClaimOffer {
+                        offer: id,
+                        person: PersonId(person),
+                        hour: 15,
+                        today: TODAY,
+                        notify: None,
+                    },
+                    2_000,
+                )
+                .unwrap()
+        })
+        .collect();
+    let mut won = Vec::new();
+    for answer in answers {
+        match answer.blocking_recv().unwrap().unwrap() {
+            Outcome::Claim(Ok(booking)) => won.push(booking),
+            Outcome::Claim(Err(ClaimRefusal::Offer(ClaimError::AllClaimed))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(won.len(), 3);
+    let stored = reader.offers_on(TODAY).unwrap();
+    assert_eq!(stored[0].offer.claimed, 3);
+    for booking in &won {
+        assert_eq!(booking.first.appointment.day, TODAY);
+        assert_eq!(reader.booking(booking.id).unwrap().as_ref(), Some(booking));
+    }
+    // After the deadline nobody may claim, whatever is left; an unknown offer is refused too.
+    let claim = |offer, now_ms| {
+        let command = Command::ClaimOffer {
+            offer,
+            person: PersonId(61),
+            hour: 15,
+            today: TODAY,
+            notify: None,
+        };
+        writer
+            .submit(command, now_ms)
+            .unwrap()
+            .blocking_recv()
+            .unwrap()
+            .unwrap()
+    };
+    assert!(matches!(
+        claim(id, 10_000),
+        Outcome::Claim(Err(ClaimRefusal::Offer(ClaimError::Expired)))
+    ));
+    assert!(matches!(
+        claim(OfferId(id.0 + 1), 2_000),
+        Outcome::Claim(Err(ClaimRefusal::Offer(ClaimError::NoSuchOffer)))
+    ));
+}
+
 #[macro_export]
 macro_rules! conformance_suite {
     ($harness:ty) => {
@@ -470,6 +698,18 @@ macro_rules! conformance_suite {
         #[test]
         fn queue_records_only_move_forward() {
             $crate::queue_records_only_move_forward::<$harness>()
+        }
+        #[test]
+        fn failed_messages_wait_for_their_next_attempt() {
+            $crate::failed_messages_wait_for_their_next_attempt::<$harness>()
+        }
+        #[test]
+        fn staff_and_their_audited_actions_are_stored() {
+            $crate::staff_and_their_audited_actions_are_stored::<$harness>()
+        }
+        #[test]
+        fn leftover_claims_never_exceed_the_doses() {
+            $crate::leftover_claims_never_exceed_the_doses::<$harness>()
         }
         #[test]
         fn concurrent_bookings_never_overbook() {

@@ -95,6 +95,10 @@ struct ServeArgs {
     /// Secure on requests a proxy forwards with `X-Forwarded-Proto: https`.
     #[arg(long, env = "YEYAK_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Deliver notifications by POSTing JSON to this SMS/messaging gateway URL (default: append
+    /// them to DATA_DIR/outbox.jsonl with phone numbers masked).
+    #[arg(long, env = "YEYAK_NOTIFY_WEBHOOK")]
+    notify_webhook: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -144,6 +148,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.gate.poll_budget_per_s = args.poll_budget;
     config.operator_token = args.operator_token;
     config.secure_cookies = args.secure_cookies;
+    config.notify_webhook = args.notify_webhook;
     if let Some(path) = &args.opening {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read the opening file {}: {e}", path.display()))?;

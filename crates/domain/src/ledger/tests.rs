@@ -459,3 +459,162 @@ fn calendar_index_counts_days_across_months_years_and_leap_days() {
     assert_eq!(epoch_day(date(2000, 3, 1)), 11_017);
     assert_eq!(epoch_day(date(1969, 12, 31)), -1);
 }
+
+#[test]
+fn a_dose_is_given_only_at_its_clinic_on_its_day_and_in_order() {
+    let mut ledger = ledger_with(
+        &[
+            clinic(0, 5, vec![Product::Moderna]),
+            clinic(1, 5, vec![Product::Moderna]),
+        ],
+        100,
+    );
+    let day1 = date(2021, 7, 20);
+    let booking = ledger
+        .book(request(1, appt(0, day1, 10, Product::Moderna)))
+        .unwrap();
+    let day2 = booking.second.unwrap().appointment.day;
+    let id = booking.id;
+    assert_eq!(
+        ledger.mark_given(ClinicId(0), id, 1, TODAY),
+        Err(BookingError::NotDueToday)
+    );
+    assert_eq!(
+        ledger.mark_given(ClinicId(1), id, 1, day1),
+        Err(BookingError::OtherClinic)
+    );
+    assert_eq!(
+        ledger.mark_given(ClinicId(0), id, 2, day2),
+        Err(BookingError::FirstDoseNotGiven)
+    );
+    assert_eq!(
+        ledger.mark_given(ClinicId(0), id, 3, day1),
+        Err(BookingError::NoSuchBooking)
+    );
+    let after_first = ledger.mark_given(ClinicId(0), id, 1, day1).unwrap();
+    assert_eq!(after_first.first.status, DoseStatus::Given);
+    assert!(after_first.is_active(), "dose 2 is still to come");
+    // A given dose keeps its place: it was used.
+    assert_eq!(ledger.availability().band_left(ClinicId(0), day1, 10), 4);
+    assert_eq!(
+        ledger.mark_given(ClinicId(0), id, 1, day1),
+        Err(BookingError::DoseNotBooked)
+    );
+    // Dose 1 given: the booking can no longer be moved or replaced.
+    assert_eq!(
+        ledger.change(
+            PersonId(1),
+            id,
+            appt(0, date(2021, 7, 21), 10, Product::Moderna),
+            TODAY
+        ),
+        Err(BookingError::FirstDoseGiven)
+    );
+    let done = ledger.mark_given(ClinicId(0), id, 2, day2).unwrap();
+    assert!(!done.is_active());
+    assert!(ledger.active_booking_of(PersonId(1)).is_none());
+    assert_eq!(
+        ledger.mark_given(ClinicId(0), id, 2, day2),
+        Err(BookingError::NoSuchBooking)
+    );
+}
+
+#[test]
+fn a_leftover_dose_replaces_a_later_booking_and_keeps_dose_two_rules() {
+    let mut ledger = ledger_with(&[clinic(0, 5, vec![Product::Pfizer])], 100);
+    let later = ledger
+        .book(request(1, appt(0, date(2021, 7, 30), 10, Product::Pfizer)))
+        .unwrap();
+    let before = ledger
+        .availability()
+        .band_left(ClinicId(0), date(2021, 7, 30), 10);
+    let (leftover, replaced) = ledger
+        .book_leftover(PersonId(1), appt(0, TODAY, 15, Product::Pfizer))
+        .unwrap();
+    assert_eq!(replaced.map(|b| b.id), Some(later.id));
+    assert_eq!(replaced.unwrap().first.status, DoseStatus::Cancelled);
+    assert_eq!(
+        ledger
+            .availability()
+            .band_left(ClinicId(0), date(2021, 7, 30), 10),
+        before + 1,
+        "the replaced booking's place is free again"
+    );
+    assert_eq!(leftover.first.appointment.day, TODAY);
+    assert_eq!(
+        leftover.second.unwrap().appointment.day,
+        date(2021, 8, 9),
+        "dose 2 at Pfizer's 21 days"
+    );
+    assert_eq!(
+        ledger.active_booking_of(PersonId(1)).map(|b| b.id),
+        Some(leftover.id)
+    );
+    // Once dose 1 is given, a second leftover dose is refused.
+    ledger
+        .mark_given(ClinicId(0), leftover.id, 1, TODAY)
+        .unwrap();
+    assert_eq!(
+        ledger.book_leftover(PersonId(1), appt(0, TODAY, 16, Product::Pfizer)),
+        Err(BookingError::AlreadyBooked(leftover.id))
+    );
+}
+
+#[test]
+fn a_leftover_dose_without_a_dose_two_place_changes_nothing() {
+    // Pfizer has no planned supply on any day, so its dose 2 cannot be placed; Janssen has.
+    let clinics = [clinic(0, 5, vec![Product::Pfizer, Product::Janssen])];
+    let calendar = Calendar {
+        first: TODAY,
+        days: 90,
+    };
+    let mut ledger = Ledger::new(calendar, &clinics, Schedules::default(), |_, _| {
+        let mut supply = [0; 4];
+        supply[Product::Janssen.index()] = 10;
+        supply
+    });
+    let pfizer_today = appt(0, TODAY, 15, Product::Pfizer);
+    assert_eq!(
+        ledger.book_leftover(PersonId(2), pfizer_today),
+        Err(BookingError::SecondDoseUnavailable)
+    );
+    assert!(ledger.active_booking_of(PersonId(2)).is_none());
+    // A booking that would have been replaced stays, with its places.
+    let day = date(2021, 7, 20);
+    let held = ledger
+        .book(request(1, appt(0, day, 10, Product::Janssen)))
+        .unwrap();
+    let availability = ledger.availability();
+    let (band, supply) = (
+        availability.band_left(ClinicId(0), day, 10),
+        availability.supply_left(ClinicId(0), day, Product::Janssen),
+    );
+    assert_eq!(
+        ledger.book_leftover(PersonId(1), pfizer_today),
+        Err(BookingError::SecondDoseUnavailable)
+    );
+    assert_eq!(ledger.active_booking_of(PersonId(1)), Some(&held));
+    assert_eq!(availability.band_left(ClinicId(0), day, 10), band);
+    assert_eq!(
+        availability.supply_left(ClinicId(0), day, Product::Janssen),
+        supply
+    );
+    // Janssen needs no dose 2: the same person takes a Janssen leftover instead.
+    let (_, replaced) = ledger
+        .book_leftover(PersonId(1), appt(0, TODAY, 15, Product::Janssen))
+        .unwrap();
+    assert_eq!(replaced.map(|b| b.id), Some(held.id));
+    assert_eq!(availability.band_left(ClinicId(0), day, 10), band + 1);
+}
+
+#[test]
+fn a_second_leftover_claim_the_same_day_is_refused() {
+    let mut ledger = ledger_with(&[clinic(0, 5, vec![Product::Pfizer])], 100);
+    let (first, _) = ledger
+        .book_leftover(PersonId(1), appt(0, TODAY, 15, Product::Pfizer))
+        .unwrap();
+    assert_eq!(
+        ledger.book_leftover(PersonId(1), appt(0, TODAY, 16, Product::Pfizer)),
+        Err(BookingError::AlreadyBooked(first.id))
+    );
+}

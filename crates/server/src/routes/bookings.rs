@@ -112,7 +112,7 @@ pub fn booking_json(state: &AppState, booking: &Booking, viewer: PersonId) -> Va
 }
 
 /// "홍길동" → "홍*동": enough for a person to recognise, not enough to identify.
-fn mask_name(name: &str) -> String {
+pub fn mask_name(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     match chars.len() {
         0 | 1 => name.to_string(),
@@ -122,7 +122,7 @@ fn mask_name(name: &str) -> String {
 }
 
 /// Builds the "booked / changed / cancelled" text, written in the same transaction.
-fn notify(state: &Arc<AppState>, recipient: Vec<u8>, template: &'static str) -> Notify {
+pub fn notify(state: &Arc<AppState>, recipient: Vec<u8>, template: &'static str) -> Notify {
     let state = Arc::clone(state);
     Box::new(move |booking: &Booking| {
         let name = state
@@ -154,6 +154,10 @@ fn notify(state: &Arc<AppState>, recipient: Vec<u8>, template: &'static str) -> 
         let (ko, en) = match template {
             "booking_cancelled" => ("예약이 취소되었습니다", "your booking was cancelled"),
             "booking_changed" => ("예약이 변경되었습니다", "your booking was changed"),
+            "leftover_claimed" => (
+                "오늘 잔여백신 접종이 예약되었습니다",
+                "a leftover dose is booked for you today",
+            ),
             _ => (
                 "코로나19 예방접종 예약이 완료되었습니다",
                 "your COVID-19 vaccination is booked",

@@ -2,11 +2,15 @@
 //! extractors they share.
 
 pub(crate) mod admin;
+pub(crate) mod agent;
 pub(crate) mod bookings;
+pub(crate) mod clinic;
 pub(crate) mod clinics;
 pub(crate) mod eligibility;
 pub(crate) mod identity;
+pub(crate) mod leftovers;
 pub(crate) mod queue;
+pub(crate) mod staff;
 pub(crate) mod supply;
 pub(crate) mod system;
 
@@ -44,20 +48,33 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/bookings/{id}/accept-move",
             post(supply::accept_move),
         )
+        .route(
+            "/api/v1/leftovers/subscription",
+            put(leftovers::subscribe).delete(leftovers::unsubscribe),
+        )
+        .route("/api/v1/leftovers", get(leftovers::near_me))
+        .route("/api/v1/leftovers/{id}/claim", post(leftovers::claim))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             queue::require_pass,
         ));
-    Router::new()
-        .route("/healthz", get(system::healthz))
-        .route("/metrics", get(system::metrics))
-        .route("/api/openapi.json", get(system::openapi))
-        .route("/api/v1/regions", get(clinics::regions))
-        .route("/api/v1/clinics", get(clinics::search))
-        .route("/api/v1/clinics/{id}", get(clinics::clinic))
-        .route("/api/v1/queue/arrive", post(queue::arrive))
-        .route("/api/v1/queue/status", get(queue::status))
-        .route("/api/v1/queue/exchange", post(queue::exchange))
+    // Agents act for people through the same handlers, with their own token instead of a pass.
+    let agent_side = Router::new()
+        .route("/api/v1/agent/identify", post(agent::identify))
+        .route("/api/v1/agent/eligibility", get(eligibility::mine))
+        .route(
+            "/api/v1/agent/bookings",
+            post(bookings::create).get(bookings::list),
+        )
+        .route("/api/v1/agent/bookings/{id}", get(bookings::show))
+        .route("/api/v1/agent/bookings/{id}/cancel", post(bookings::cancel))
+        .route("/api/v1/agent/bookings/{id}/change", post(bookings::change))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            agent::require_agent,
+        ));
+    // Every operator action that changes something is audited by the HTTP layer.
+    let operator_side = Router::new()
         .route("/api/v1/admin/queue", get(queue::admin_queue))
         .route("/api/v1/admin/openings", post(queue::admin_open))
         .route(
@@ -77,9 +94,40 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/admin/supply-changes/{id}/unplaced",
             get(supply::unplaced),
         )
+        .route("/api/v1/admin/staff", post(staff::create).get(staff::list))
+        .route("/api/v1/admin/staff/{id}/revoke", post(staff::revoke))
+        .route("/api/v1/admin/audit", get(staff::audit))
         .route("/api/v1/admin/dashboard", get(admin::dashboard))
+        .merge(agent_side)
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            staff::audit_requests,
+        ));
+    // Clinic staff: each action is audited in the same transaction as its effect.
+    let clinic_side = Router::new()
+        .route("/api/v1/clinic/day", get(clinic::day))
+        .route(
+            "/api/v1/clinic/bookings/{id}/given",
+            post(clinic::mark_given),
+        )
+        .route(
+            "/api/v1/clinic/leftovers",
+            post(clinic::post_offer).get(clinic::offers),
+        );
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route("/api/openapi.json", get(system::openapi))
+        .route("/api/v1/regions", get(clinics::regions))
+        .route("/api/v1/clinics", get(clinics::search))
+        .route("/api/v1/clinics/{id}", get(clinics::clinic))
+        .route("/api/v1/queue/arrive", post(queue::arrive))
+        .route("/api/v1/queue/status", get(queue::status))
+        .route("/api/v1/queue/exchange", post(queue::exchange))
         .route("/wait", get(queue::wait_page))
         .merge(booking_side)
+        .merge(operator_side)
+        .merge(clinic_side)
         .merge(crate::pages::router())
         .fallback(system::not_found)
         .layer(middleware::from_fn_with_state(

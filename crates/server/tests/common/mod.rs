@@ -115,6 +115,16 @@ impl TestServer {
         clinics: Vec<ClinicRecord>,
         now: Timestamp,
     ) -> TestServer {
+        Self::start_with(dir, clinics, now, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_in`], with the configuration adjusted by `configure`.
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        clinics: Vec<ClinicRecord>,
+        now: Timestamp,
+        configure: impl FnOnce(&mut server::Config),
+    ) -> TestServer {
         {
             let (_w, reader) = store::sqlite::open(&dir.path().join("yeyak.db")).unwrap();
             if store::ReadStore::clinics(&reader).unwrap().is_empty() {
@@ -134,6 +144,7 @@ impl TestServer {
         config.deliver_notifications = false;
         config.gate.max_active = 100_000;
         config.operator_token = Some(OPERATOR_TOKEN.to_string());
+        configure(&mut config);
         let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_clock: Arc<dyn server::clock::Clock> = clock.clone();

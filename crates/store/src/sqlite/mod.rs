@@ -5,14 +5,16 @@ mod keys;
 mod priority;
 mod queue;
 mod rows;
+mod staffing;
 mod supply;
 
 use crate::{
-    AdminStore, AuditReport, Change, ClinicRecord, Delivery, MaxIds, OutboxRecord, PersonRecord,
-    ReadStore, Recorded, RescheduleRecord, Result, StoreError, SupplyChangeRecord, WriteBackend,
+    AdminStore, AuditRecord, AuditReport, Change, ClinicRecord, Delivery, MaxIds, OfferId,
+    OfferRecord, OutboxRecord, PersonRecord, ReadStore, Recorded, RescheduleRecord, Result,
+    StaffRecord, StoreError, Subscription, SupplyChangeRecord, WriteBackend,
 };
 use domain::booking::{Booking, BookingId, PersonId};
-use domain::clinic::ClinicId;
+use domain::clinic::{ClinicId, GeoPoint};
 use domain::product::{Product, Schedules};
 use jiff::civil::Date;
 use rows::{BOOKING_COLUMNS, booking_from_row, day_from_sql};
@@ -25,7 +27,8 @@ const SCHEMA_V1: &str = include_str!("schema.sql");
 const SCHEMA_V2: &str = include_str!("schema_v2.sql");
 const SCHEMA_V3: &str = include_str!("schema_v3.sql");
 const SCHEMA_V4: &str = include_str!("schema_v4.sql");
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_V5: &str = include_str!("schema_v5.sql");
+const SCHEMA_VERSION: i64 = 5;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -103,6 +106,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         (2, SCHEMA_V2),
         (3, SCHEMA_V3),
         (4, SCHEMA_V4),
+        (5, SCHEMA_V5),
     ] {
         if version < target {
             let tx = conn.transaction()?;
@@ -227,10 +231,38 @@ impl WriteBackend for SqliteWriter {
                     )?
                     .execute(params![*outbox_id as i64, now_ms])?;
             }
-            Change::MarkAttempted { outbox_id } => {
+            Change::MarkAttempted {
+                outbox_id,
+                next_attempt_ms,
+            } => {
                 self.conn
-                    .prepare_cached("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1")?
-                    .execute(params![*outbox_id as i64])?;
+                    .prepare_cached(
+                        "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?2
+                         WHERE id = ?1",
+                    )?
+                    .execute(params![*outbox_id as i64, next_attempt_ms])?;
+            }
+            Change::MarkFailed { outbox_id, now_ms } => {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE outbox SET attempts = attempts + 1, failed_ms = ?2 WHERE id = ?1",
+                    )?
+                    .execute(params![*outbox_id as i64, now_ms])?;
+            }
+            Change::Audit { entry, now_ms } => staffing::append_audit(&self.conn, entry, *now_ms)?,
+            Change::RevokeStaff { id, now_ms } => staffing::revoke_staff(&self.conn, *id, *now_ms)?,
+            Change::ClaimOffer {
+                offer,
+                person,
+                booking,
+                now_ms,
+            } => staffing::claim_offer(&self.conn, *offer, *person, *booking, *now_ms)?,
+            Change::PutSubscription {
+                subscription,
+                now_ms,
+            } => staffing::put_subscription(&self.conn, subscription, *now_ms)?,
+            Change::DeleteSubscription { person } => {
+                staffing::delete_subscription(&self.conn, *person)?;
             }
             Change::PutDelivery { delivery, now_ms } => {
                 supply::put_delivery(&self.conn, delivery, *now_ms)?;
@@ -312,6 +344,22 @@ impl WriteBackend for SqliteWriter {
             .optional()?;
         Ok(sealed)
     }
+
+    fn insert_staff(&mut self, record: &StaffRecord, token_hash: &[u8; 32]) -> Result<u64> {
+        staffing::insert_staff(&self.conn, record, token_hash)
+    }
+
+    fn insert_offer(&mut self, record: &OfferRecord) -> Result<OfferId> {
+        staffing::insert_offer(&self.conn, record)
+    }
+
+    fn offer(&mut self, id: OfferId) -> Result<Option<OfferRecord>> {
+        staffing::offer(&self.conn, id)
+    }
+
+    fn subscriptions_near(&mut self, at: GeoPoint, reach_km: f64) -> Result<Vec<Subscription>> {
+        staffing::subscriptions_near(&self.conn, at, reach_km)
+    }
 }
 
 /// Read connections, opened on demand and reused. WAL readers never block the writer.
@@ -379,8 +427,8 @@ impl ReadStore for SqliteReader {
         self.with(|conn| rows::booking_by_id(conn, id))
     }
 
-    fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxRecord>> {
-        self.with(|conn| rows::pending_outbox(conn, limit))
+    fn pending_outbox(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>> {
+        self.with(|conn| rows::pending_outbox(conn, now_ms, limit))
     }
 
     fn audit(&self, schedules: &Schedules) -> Result<AuditReport> {
@@ -410,6 +458,30 @@ impl ReadStore for SqliteReader {
         last: Date,
     ) -> Result<Vec<(Date, Product, u32)>> {
         self.with(|conn| supply::doses_given(conn, clinic, first, last))
+    }
+
+    fn staff_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<StaffRecord>> {
+        self.with(|conn| staffing::staff_by_token(conn, token_hash))
+    }
+
+    fn staff(&self) -> Result<Vec<StaffRecord>> {
+        self.with(staffing::staff)
+    }
+
+    fn audit_log(&self, limit: usize, before: Option<u64>) -> Result<Vec<AuditRecord>> {
+        self.with(|conn| staffing::audit_log(conn, limit, before))
+    }
+
+    fn offers_on(&self, day: Date) -> Result<Vec<OfferRecord>> {
+        self.with(|conn| staffing::offers_on(conn, day))
+    }
+
+    fn subscription(&self, person: PersonId) -> Result<Option<Subscription>> {
+        self.with(|conn| staffing::subscription(conn, person))
+    }
+
+    fn clinic_day(&self, clinic: ClinicId, day: Date) -> Result<Vec<Booking>> {
+        self.with(|conn| staffing::clinic_day(conn, clinic, day))
     }
 }
 

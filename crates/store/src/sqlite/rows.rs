@@ -236,12 +236,13 @@ pub fn insert_clinics(conn: &Connection, clinics: &[ClinicRecord]) -> Result<()>
     Ok(())
 }
 
-pub fn pending_outbox(conn: &Connection, limit: usize) -> Result<Vec<OutboxRecord>> {
+pub fn pending_outbox(conn: &Connection, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, person, recipient, template, body_ko, body_en, attempts FROM outbox
-         WHERE delivered_ms IS NULL ORDER BY id LIMIT ?1",
+        "SELECT id, person, recipient, template, body_ko, body_en, attempts, created_ms FROM outbox
+         WHERE delivered_ms IS NULL AND failed_ms IS NULL AND next_attempt_ms <= ?1
+         ORDER BY next_attempt_ms, id LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![limit as i64], |r| {
+    let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
         Ok(OutboxRecord {
             id: r.get::<_, i64>(0)? as u64,
             message: OutboxMessage {
@@ -252,6 +253,7 @@ pub fn pending_outbox(conn: &Connection, limit: usize) -> Result<Vec<OutboxRecor
                 body_en: r.get(5)?,
             },
             attempts: r.get::<_, i64>(6)? as u32,
+            created_ms: r.get(7)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

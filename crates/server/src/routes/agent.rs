@@ -1,0 +1,88 @@
+//! Agents: call-centre and community-centre staff who book for people without a smartphone (in
+//! 2021 they booked by phone and at the counter). An agent checks who the person is (their ID
+//! card, in person or read out on the phone), then acts for them through the same booking
+//! handlers, under the same capacity and eligibility rules. Agent routes are not behind the
+//! waiting room: agents are few and authenticated, and the writer is the same for everyone.
+//! Every state-changing request is audited with the agent and the person.
+
+use super::ApiJson;
+use super::identity::{parse_claim, seal_contact};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::session::Session;
+use crate::staff::Agent;
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use domain::booking::PersonId;
+use jiff::SignedDuration;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use store::writer::{Command, Outcome};
+
+/// Set on a response by a handler that learned whom a request acts for.
+#[derive(Debug, Clone, Copy)]
+pub struct ActingFor(pub PersonId);
+
+#[derive(Deserialize)]
+pub struct IdentifyRequest {
+    name: String,
+    rrn: String,
+    phone: String,
+}
+
+/// Requires an agent's token on every agent route.
+pub async fn require_agent(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let checked = <Agent as axum::extract::FromRequestParts<Arc<AppState>>>::from_request_parts(
+        &mut parts, &state,
+    )
+    .await;
+    match checked {
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `POST /api/v1/agent/identify`: the agent has checked the person's identity document; this
+/// returns a session token to act for them (sent as `Authorization: Bearer` on the agent's
+/// booking calls). The registration number is hashed at once, as everywhere.
+pub async fn identify(
+    State(state): State<Arc<AppState>>,
+    _: Agent,
+    ApiJson(body): ApiJson<IdentifyRequest>,
+) -> Result<Response, ApiError> {
+    let claim = parse_claim(&body.name, &body.rrn, &body.phone, &state)?;
+    let now = state.clock.now();
+    let command = Command::EnsurePerson {
+        rrn_hash: claim.rrn.keyed_hash(state.secrets.rrn_key()).0,
+        birth_date: claim.rrn.birth_date(),
+        sealed: seal_contact(&state, &claim.name, &claim.phone),
+    };
+    let Outcome::Person { id, .. } = state.writer.execute(command, now.as_millisecond()).await?
+    else {
+        return Err(ApiError::internal());
+    };
+    let session = Session {
+        person: id,
+        expires_at: crate::clock::after(
+            now,
+            SignedDuration::from_mins(state.config.session_minutes),
+        ),
+    };
+    let mut response = Json(json!({
+        "person_token": session.sign(state.secrets.token_key()),
+        "expires_at": session.expires_at.to_string(),
+        "person": { "birth_date": claim.rrn.birth_date().to_string(), "rrn": claim.rrn.masked() },
+    }))
+    .into_response();
+    // For the audit line: whom the agent now acts for.
+    response.extensions_mut().insert(ActingFor(id));
+    Ok(response)
+}

@@ -1,0 +1,206 @@
+//! Citizens and same-day leftover doses: asking to be told of them nearby, seeing today's offers
+//! near that place, and claiming one. Behind the waiting room like booking (in 2021 bots
+//! hammered the leftover map), and with booking's guarantees: never more claims than doses, one
+//! dose a day per person.
+
+use super::clinic::offer_json;
+use super::eligibility::{facts, person_record};
+use super::{ApiJson, Authenticated, read};
+use crate::AppState;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use domain::booking::{END_HOUR, FIRST_HOUR};
+use domain::clinic::GeoPoint;
+use domain::leftover::{MAX_RADIUS_KM, OfferId, Subscription};
+use domain::product::Product;
+use domain::time::{in_seoul, seoul_date};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use store::writer::{ClaimRefusal, Command, Outcome};
+
+#[derive(Deserialize)]
+pub struct SubscriptionRequest {
+    lat: f64,
+    lon: f64,
+    radius_km: f64,
+    /// Products the person would take; empty or absent for any.
+    #[serde(default)]
+    products: Vec<String>,
+}
+
+fn subscription_json(s: &Subscription) -> Value {
+    json!({
+        "lat": s.at.lat,
+        "lon": s.at.lon,
+        "radius_km": s.radius_km,
+        "products": s.products.iter().map(|p| p.code()).collect::<Vec<_>>(),
+    })
+}
+
+fn parse_subscription(
+    person: domain::booking::PersonId,
+    body: &SubscriptionRequest,
+) -> Result<Subscription, ApiError> {
+    // Korea lies within these bounds (Marado to the DMZ, Baengnyeongdo to Dokdo).
+    let in_korea = (33.0..=38.7).contains(&body.lat) && (124.5..=132.0).contains(&body.lon);
+    let radius_ok = body.radius_km > 0.0 && body.radius_km <= MAX_RADIUS_KM;
+    if !in_korea || !radius_ok {
+        return Err(ApiError::bad_request(
+            "invalid_place",
+            "위치(국내)와 반경(최대 10km)을 확인해 주세요.",
+            "Give a place in Korea and a radius of at most 10 km.",
+        ));
+    }
+    let products = body
+        .products
+        .iter()
+        .map(|code| {
+            Product::parse(code).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_product",
+                    "백신 종류가 올바르지 않습니다.",
+                    "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Subscription {
+        person,
+        at: GeoPoint {
+            lat: body.lat,
+            lon: body.lon,
+        },
+        radius_km: body.radius_km,
+        products,
+    })
+}
+
+/// `PUT /api/v1/leftovers/subscription`: tell me of leftover doses within this radius.
+pub async fn subscribe(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+    ApiJson(body): ApiJson<SubscriptionRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = parse_subscription(session.person, &body)?;
+    let json = subscription_json(&subscription);
+    let now_ms = state.clock.now().as_millisecond();
+    state
+        .writer
+        .execute(Command::Subscribe(subscription), now_ms)
+        .await?;
+    Ok(Json(json!({ "subscription": json })))
+}
+
+/// `DELETE /api/v1/leftovers/subscription`: stop telling me.
+pub async fn unsubscribe(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+) -> Result<StatusCode, ApiError> {
+    let now_ms = state.clock.now().as_millisecond();
+    state
+        .writer
+        .execute(Command::Unsubscribe(session.person), now_ms)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/leftovers`: my subscription and today's open offers within it, nearest first.
+pub async fn near_me(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let person = session.person;
+    let now = state.clock.now();
+    let today = seoul_date(now);
+    let (subscription, offers) = read(&state, move |r| {
+        Ok((
+            store::ReadStore::subscription(r, person)?,
+            store::ReadStore::offers_on(r, today)?,
+        ))
+    })
+    .await?;
+    let Some(subscription) = subscription else {
+        return Ok(Json(json!({ "subscription": null, "offers": [] })));
+    };
+    let mut near: Vec<(f64, Value)> = offers
+        .iter()
+        .filter(|o| o.offer.left() > 0 && now.as_millisecond() < o.offer.until_ms)
+        .filter_map(|o| {
+            let clinic = state.world.clinics.get(o.offer.clinic.index())?;
+            let distance = subscription.wants(clinic.location, o.offer.product)?;
+            let mut json = offer_json(&state, &o.offer, now.as_millisecond());
+            json["distance_km"] = ((distance * 10.0).round() / 10.0).into();
+            Some((distance, json))
+        })
+        .collect();
+    near.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(Json(json!({
+        "subscription": subscription_json(&subscription),
+        "offers": near.into_iter().map(|(_, j)| j).collect::<Vec<_>>(),
+    })))
+}
+
+/// `POST /api/v1/leftovers/{id}/claim`: one of the offer's doses, as dose 1 today (dose 2 is
+/// booked with it at the product's interval). A booking the person holds for a later day is
+/// replaced, in the same transaction.
+pub async fn claim(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+    Path(id): Path<u64>,
+) -> Result<Response, ApiError> {
+    let person = session.person;
+    let record = person_record(&state, person).await?;
+    let known = facts(&state, person, record.birth_date, record.rrn_hash).await?;
+    if known.already_vaccinated {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_vaccinated",
+            "이미 접종을 마치셨습니다.",
+            "You are already vaccinated.",
+        ));
+    }
+    let now = state.clock.now();
+    // The band that is running now (or the day's first or last, outside vaccination hours).
+    let hour = (in_seoul(now).hour() as u8).clamp(FIRST_HOUR, END_HOUR - 1);
+    let command = Command::ClaimOffer {
+        offer: OfferId(id),
+        person,
+        hour,
+        today: seoul_date(now),
+        notify: Some(super::bookings::notify(
+            &state,
+            record.sealed,
+            "leftover_claimed",
+        )),
+    };
+    match state.writer.execute(command, now.as_millisecond()).await? {
+        Outcome::Claim(Ok(booking)) => {
+            state.metrics.count_booking("leftover_claimed");
+            Ok((
+                StatusCode::CREATED,
+                Json(super::bookings::booking_json(&state, &booking, person)),
+            )
+                .into_response())
+        }
+        Outcome::Claim(Err(ClaimRefusal::Booking(e))) => {
+            Err(store::writer::Refusal::Booking(e).into())
+        }
+        Outcome::Claim(Err(ClaimRefusal::Offer(e))) => {
+            let status = match e {
+                domain::leftover::ClaimError::NoSuchOffer => StatusCode::NOT_FOUND,
+                _ => StatusCode::CONFLICT,
+            };
+            Err(ApiError::new(
+                status,
+                e.code(),
+                e.message_ko(),
+                e.message_en(),
+            ))
+        }
+        _ => Err(ApiError::internal()),
+    }
+}

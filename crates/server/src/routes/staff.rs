@@ -1,0 +1,218 @@
+//! Operators manage staff (clinic staff and agents) and read the audit log; every request an
+//! operator or agent makes that changes something is written to that log.
+
+use super::{ApiJson, ApiQuery, read};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::operator::Operator;
+use crate::session::Session;
+use crate::staff::{STAFF_COOKIE, STAFF_HEADER, new_token, token_hash};
+use axum::Json;
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use domain::clinic::ClinicId;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use store::writer::{Command, Outcome};
+use store::{AuditEntry, StaffRecord, StaffRole};
+
+#[derive(Deserialize)]
+pub struct NewStaff {
+    role: String,
+    name: String,
+    clinic: Option<u32>,
+}
+
+fn staff_json(record: &StaffRecord) -> Value {
+    json!({
+        "id": record.id,
+        "role": record.role.code(),
+        "clinic": record.clinic.map(|c| c.0),
+        "name": record.name,
+        "revoked": record.revoked,
+    })
+}
+
+/// `POST /api/v1/admin/staff`: issues a staff token. The token is in this answer only.
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+    ApiJson(body): ApiJson<NewStaff>,
+) -> Result<Response, ApiError> {
+    let role = StaffRole::parse(&body.role);
+    let name = body.name.trim();
+    let clinic = body.clinic.map(ClinicId);
+    let valid = match (role, clinic) {
+        (Some(StaffRole::Clinic), Some(c)) => state.world.clinics.get(c.index()).is_some(),
+        (Some(StaffRole::Agent), None) => true,
+        _ => false,
+    };
+    if !valid || name.is_empty() || name.chars().count() > 50 {
+        return Err(ApiError::bad_request(
+            "invalid_staff",
+            "역할(clinic 또는 agent), 이름, 의료기관(clinic 역할만)을 확인해 주세요.",
+            "Give a role (clinic, with its clinic id, or agent) and a name of 1–50 characters.",
+        ));
+    }
+    let role = role.ok_or_else(ApiError::internal)?;
+    let (token, hash) = new_token(&mut rand::rng());
+    let now_ms = state.clock.now().as_millisecond();
+    let record = StaffRecord {
+        id: 0,
+        role,
+        clinic,
+        name: name.to_string(),
+        created_ms: now_ms,
+        revoked: false,
+    };
+    let command = Command::CreateStaff {
+        record: record.clone(),
+        token_hash: hash,
+    };
+    let Outcome::Staff(id) = state.writer.execute(command, now_ms).await? else {
+        return Err(ApiError::internal());
+    };
+    let mut json = staff_json(&StaffRecord { id, ..record });
+    json["token"] = token.into();
+    Ok((StatusCode::CREATED, Json(json)).into_response())
+}
+
+/// `GET /api/v1/admin/staff`.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+) -> Result<Json<Value>, ApiError> {
+    let staff = read(&state, store::ReadStore::staff).await?;
+    Ok(Json(
+        json!({ "staff": staff.iter().map(staff_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `POST /api/v1/admin/staff/{id}/revoke`: the token stops working at once.
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, ApiError> {
+    let staff = read(&state, store::ReadStore::staff).await?;
+    if !staff.iter().any(|s| s.id == id) {
+        return Err(ApiError::not_found());
+    }
+    let now_ms = state.clock.now().as_millisecond();
+    state
+        .writer
+        .execute(Command::RevokeStaff { id }, now_ms)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    limit: Option<usize>,
+    before: Option<u64>,
+}
+
+/// `GET /api/v1/admin/audit?limit&before`: the audit log, newest first.
+pub async fn audit(
+    State(state): State<Arc<AppState>>,
+    _: Operator,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let lines = read(&state, move |r| {
+        store::ReadStore::audit_log(r, limit, query.before)
+    })
+    .await?;
+    let lines: Vec<Value> = lines
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "at": jiff::Timestamp::from_millisecond(r.at_ms).map(|t| t.to_string()).ok(),
+                "actor": r.entry.actor,
+                "action": r.entry.action,
+                "target": r.entry.target,
+                "outcome": r.entry.outcome,
+                "detail": serde_json::from_str::<Value>(&r.entry.detail).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "audit": lines })))
+}
+
+/// Who is acting, as the audit log names them: an agent or clinic staff by staff id, or the
+/// operator. Takes the credentials, not the request, so no borrow of it crosses an await.
+async fn actor_of(
+    state: &Arc<AppState>,
+    staff_token: Option<String>,
+    bearer: Option<&str>,
+) -> Option<String> {
+    if let Some(token) = staff_token {
+        let hash = token_hash(&token);
+        let found = read(state, move |r| store::ReadStore::staff_by_token(r, &hash))
+            .await
+            .ok()
+            .flatten()?;
+        return Some(crate::staff::actor_label(&found));
+    }
+    bearer
+        .is_some_and(|t| state.operator.matches(t))
+        .then(|| "operator".to_string())
+}
+
+/// Writes an audit line for every state-changing request on the operator and agent routes,
+/// after it was answered: the route, whom it acted for, and its status. (The handlers
+/// themselves decide who may act; this only records.)
+pub async fn audit_requests(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        return next.run(request).await;
+    }
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_string(),
+        |m| m.as_str().to_string(),
+    );
+    let action = format!("{} {route}", request.method());
+    let target = request.uri().path().to_string();
+    let headers = request.headers();
+    let staff_token = headers
+        .get(STAFF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| super::cookie(headers, STAFF_COOKIE));
+    let bearer = super::bearer(headers);
+    // The person an agent acts for, from their session (never their registration number).
+    let acting_for = bearer
+        .as_deref()
+        .and_then(|t| Session::verify(t, state.secrets.token_key(), state.clock.now()).ok())
+        .map(|s| s.person.0);
+    let actor = actor_of(&state, staff_token, bearer.as_deref()).await;
+    let response = next.run(request).await;
+    let acting_for = acting_for.or_else(|| {
+        response
+            .extensions()
+            .get::<super::agent::ActingFor>()
+            .map(|a| a.0.0)
+    });
+    let Some(actor) = actor else {
+        return response; // refused as unauthenticated: nobody to name
+    };
+    let entry = AuditEntry {
+        actor,
+        action,
+        target,
+        outcome: response.status().as_u16().to_string(),
+        detail: json!({ "person": acting_for }).to_string(),
+    };
+    let now_ms = state.clock.now().as_millisecond();
+    if let Err(error) = state.writer.execute(Command::Audit(entry), now_ms).await {
+        tracing::error!(%error, "audit line not written");
+    }
+    response
+}
