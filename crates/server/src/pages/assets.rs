@@ -24,6 +24,8 @@ const FILES: &[(&str, &str, &str)] = &[
     ("openings.js", JS, include_str!("assets/openings.js")),
     ("supply.js", JS, include_str!("assets/supply.js")),
     ("dashboard.js", JS, include_str!("assets/dashboard.js")),
+    ("clinic.js", JS, include_str!("assets/clinic.js")),
+    ("leftovers.js", JS, include_str!("assets/leftovers.js")),
 ];
 const JS: &str = "text/javascript; charset=utf-8";
 

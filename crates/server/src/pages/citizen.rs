@@ -58,7 +58,7 @@ fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Session, Deto
 
 /// A product's name from either of its spellings: the API's code (`astrazeneca`) or its JSON
 /// form in clinic records (`astra_zeneca`).
-fn product_name(code: &str, lang: Lang) -> String {
+pub(super) fn product_name(code: &str, lang: Lang) -> String {
     let json_name = |p: &Product| serde_json::to_value(p).ok().is_some_and(|v| v == code);
     Product::parse(code)
         .or_else(|| Product::ALL.into_iter().find(json_name))
@@ -311,7 +311,14 @@ pub async fn eligibility(
             format!("<p class=\"answer no\">{}</p>", escape(&message)),
         ),
     };
-    let body = format!("<h1>{h1}</h1>{main}{family}");
+    let leftover = format!(
+        "<p><a href=\"/leftovers\">{}</a></p>",
+        lang.t(
+            "오늘 남는 백신(잔여백신) 알림 신청",
+            "Hear of leftover doses near you today"
+        )
+    );
+    let body = format!("<h1>{h1}</h1>{main}{family}{leftover}");
     let title = lang.t("예약 대상 확인", "Eligibility");
     html(
         page(lang, title, super::here(&uri), Some(3), body).render(),
@@ -1013,9 +1020,11 @@ pub async fn bookings(
     };
     let body = format!(
         "<h1>{h1}</h1>{banner_html}<ul class=\"cards\" id=\"bookings\">{html_list}</ul>{empty}\
-         <p class=\"actions\"><a class=\"button secondary\" href=\"/search?family=1\">{family}</a></p>{error}",
+         <p class=\"actions\"><a class=\"button secondary\" href=\"/search?family=1\">{family}</a>\
+         <a class=\"button secondary\" href=\"/leftovers\">{leftover}</a></p>{error}",
         h1 = lang.t("나의 예약", "My bookings"),
         family = lang.t("가족 예약하기", "Book for a family member"),
+        leftover = lang.t("잔여백신 알림", "Leftover doses"),
         error = error_box(),
     );
     let title = lang.t("나의 예약", "My bookings");
@@ -1026,5 +1035,203 @@ pub async fn bookings(
     };
     let mut page = page(lang, title, super::here(&uri), step, body);
     page.script = Some("bookings.js");
+    html(page.render(), remember)
+}
+
+#[derive(Deserialize)]
+pub struct LeftoverParams {
+    province: Option<String>,
+    municipality: Option<String>,
+}
+
+/// The middle of a district's clinics: where "near" is measured from for someone who chose a
+/// district rather than sharing their location.
+fn district_centre(state: &AppState, code: u32) -> Option<(f64, f64)> {
+    let ids = state
+        .world
+        .index
+        .in_municipality(domain::clinic::MunicipalityCode(code));
+    let points: Vec<_> = ids
+        .iter()
+        .filter_map(|id| state.world.clinics.get(id.index()))
+        .map(|c| c.location)
+        .collect();
+    let n = points.len() as f64;
+    (n > 0.0).then(|| {
+        (
+            points.iter().map(|p| p.lat).sum::<f64>() / n,
+            points.iter().map(|p| p.lon).sum::<f64>() / n,
+        )
+    })
+}
+
+/// `GET /leftovers`: ask to be told of same-day leftover doses near a place, and claim one of
+/// today's offers (first come, first served; dose 1 today, dose 2 at the interval).
+pub async fn leftovers(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Query<LeftoverParams>,
+) -> Response {
+    let session = match require_person(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let (lang, remember) = negotiate(&uri, &headers);
+    let near =
+        match routes::leftovers::near_me(State(Arc::clone(&state)), Authenticated(session)).await {
+            Ok(axum::Json(near)) => near,
+            Err(e) => return e.into_response(),
+        };
+    let regions = &state.world.regions;
+    let province: Option<u8> = filled(&params.province).and_then(|p| p.parse().ok());
+    let municipality: Option<u32> = filled(&params.municipality).and_then(|m| m.parse().ok());
+    let mut provinces = format!("<option value=\"\">{}</option>", lang.t("선택", "Choose"));
+    for p in regions.provinces() {
+        let sel = if province == Some(p.code.0) {
+            " selected"
+        } else {
+            ""
+        };
+        provinces.push_str(&format!(
+            "<option value=\"{}\"{sel}>{}</option>",
+            p.code.0,
+            escape(lang.t(&p.name_ko, &p.name_en))
+        ));
+    }
+    let mut municipalities = format!("<option value=\"\">{}</option>", lang.t("선택", "Choose"));
+    if let Some(code) = province {
+        for m in regions.municipalities_of(domain::clinic::ProvinceCode(code)) {
+            let sel = if municipality == Some(m.code.0) {
+                " selected"
+            } else {
+                ""
+            };
+            let name = match lang {
+                Lang::Ko => m.display_name_ko(),
+                Lang::En => m.name_en.clone(),
+            };
+            municipalities.push_str(&format!(
+                "<option value=\"{}\"{sel}>{}</option>",
+                m.code.0,
+                escape(&name)
+            ));
+        }
+    }
+    let centre = municipality.and_then(|m| district_centre(&state, m));
+    let (lat, lon) = centre.map_or((String::new(), String::new()), |(lat, lon)| {
+        (format!("{lat:.5}"), format!("{lon:.5}"))
+    });
+    let subscribed = match near["subscription"].as_object() {
+        Some(s) => format!(
+            "<div class=\"success\" role=\"status\" id=\"subscribed\"><p>{}</p><button class=\"button secondary\" type=\"button\" id=\"unsubscribe\">{}</button></div>",
+            match lang {
+                Lang::Ko => format!(
+                    "반경 {}km 안의 잔여백신을 알려 드립니다.",
+                    s["radius_km"].as_f64().unwrap_or(0.0)
+                ),
+                Lang::En => format!(
+                    "You will be told of leftover doses within {} km.",
+                    s["radius_km"].as_f64().unwrap_or(0.0)
+                ),
+            },
+            lang.t("알림 그만 받기", "Stop telling me")
+        ),
+        None => String::new(),
+    };
+    let mut offers = String::new();
+    for o in near["offers"].as_array().into_iter().flatten() {
+        let id = o["id"].as_u64().unwrap_or(0);
+        let until = o["until"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| instant_text(t, lang))
+            .unwrap_or_default();
+        let name = escape(o["clinic"]["name"].as_str().unwrap_or(""));
+        offers.push_str(&format!(
+            "<li class=\"card\"><h3>{name}</h3><p>{} · {} {} · {} km</p><p>{}: {}</p>\
+             <button class=\"button primary\" type=\"button\" data-claim=\"{id}\" data-confirm=\"{confirm}\">{claim} <span class=\"sr\">{name}</span></button></li>",
+            product_name(o["product"].as_str().unwrap_or(""), lang),
+            lang.t("남은 백신", "left"),
+            o["left"],
+            o["distance_km"],
+            lang.t("신청 마감", "Until"),
+            escape(&until),
+            confirm = lang.t(
+                "오늘 이 의료기관에서 1차 접종을 받으시겠어요? 다른 날 예약이 있으면 그 예약은 취소됩니다.",
+                "Take dose 1 here today? A booking you hold for a later day is cancelled."
+            ),
+            claim = lang.t("오늘 접종 신청", "Claim for today"),
+        ));
+    }
+    let offers_html = if near["subscription"].is_null() {
+        String::new()
+    } else if offers.is_empty() {
+        format!(
+            "<p>{}</p>",
+            lang.t(
+                "지금은 가까운 잔여백신이 없습니다. 생기면 문자로 알려 드립니다.",
+                "No leftover doses near you right now. We will text you when there are."
+            )
+        )
+    } else {
+        format!(
+            "<h2>{}</h2><ul class=\"cards\" id=\"offers\">{offers}</ul>",
+            lang.t("오늘의 잔여백신", "Leftover doses today")
+        )
+    };
+    let products: String = Product::ALL
+        .iter()
+        .map(|p| {
+            format!(
+                "<label class=\"choice\"><input type=\"checkbox\" name=\"product\" value=\"{}\"> {}</label>",
+                p.code(),
+                lang.t(p.name_ko(), p.name_en())
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>{h1}</h1><p>{intro}</p>{subscribed}{offers_html}{error}\
+         <section aria-labelledby=\"sub-h\"><h2 id=\"sub-h\">{sub_h}</h2>\
+         <form method=\"get\" action=\"/leftovers\" id=\"area\" class=\"stack\">\
+         <div class=\"field\"><label for=\"province\">{province_label}</label><select id=\"province\" name=\"province\">{provinces}</select></div>\
+         <div class=\"field\"><label for=\"municipality\">{municipality_label}</label><select id=\"municipality\" name=\"municipality\">{municipalities}</select></div>\
+         <noscript><button class=\"button secondary\" type=\"submit\">{choose}</button></noscript></form>\
+         <p class=\"actions\"><button class=\"button secondary\" type=\"button\" id=\"locate\" hidden data-finding=\"{finding}\" data-found=\"{found}\" data-denied=\"{denied}\">{near_me}</button></p>\
+         <p id=\"locate-status\" role=\"status\"></p>\
+         <form id=\"subscribe\" class=\"stack\" data-lat=\"{lat}\" data-lon=\"{lon}\" data-place-missing=\"{missing}\">\
+         <div class=\"field\"><label for=\"radius\">{radius_label}</label><select id=\"radius\" name=\"radius\">\
+         <option value=\"1\">1 km</option><option value=\"3\" selected>3 km</option><option value=\"5\">5 km</option><option value=\"10\">10 km</option></select></div>\
+         <fieldset><legend>{products_label}</legend><p class=\"hint\">{products_hint}</p><div class=\"choices\">{products}</div></fieldset>\
+         <button class=\"button primary\" type=\"submit\">{subscribe}</button></form></section>",
+        h1 = lang.t("잔여백신 알림", "Leftover doses"),
+        intro = lang.t(
+            "의료기관에서 오늘 남는 백신이 생기면 가까운 분께 문자로 알려 드립니다. 선착순이며, 예약 기간과 관계없이 신청할 수 있습니다.",
+            "When a clinic has doses left over today, people nearby who asked are told by text. First come, first served, whatever your booking window."
+        ),
+        error = error_box(),
+        sub_h = lang.t("알림 받을 곳", "Where to look"),
+        province_label = lang.t("시·도", "Province or city"),
+        municipality_label = lang.t("시·군·구", "District"),
+        choose = lang.t("선택", "Choose"),
+        finding = lang.t("위치를 확인하고 있습니다…", "Finding your location…"),
+        found = lang.t("현재 위치를 사용합니다.", "Using your location."),
+        denied = lang.t(
+            "위치를 확인할 수 없습니다. 지역을 선택해 주세요.",
+            "Your location is not available; please choose a district."
+        ),
+        near_me = lang.t("내 위치 사용", "Use my location"),
+        missing = lang.t(
+            "지역을 선택하거나 내 위치를 사용해 주세요.",
+            "Choose a district or use your location."
+        ),
+        radius_label = lang.t("거리", "Distance"),
+        products_label = lang.t("맞을 수 있는 백신", "Vaccines you would take"),
+        products_hint = lang.t("선택하지 않으면 모든 백신", "None chosen: any vaccine"),
+        subscribe = lang.t("알림 신청", "Tell me"),
+    );
+    let title = lang.t("잔여백신 알림", "Leftover doses");
+    let mut page = page(lang, title, super::here(&uri), None, body);
+    page.script = Some("leftovers.js");
     html(page.render(), remember)
 }

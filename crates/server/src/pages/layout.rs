@@ -168,6 +168,7 @@ fn steps_html(current: Step, lang: Lang) -> String {
 pub enum Audience {
     Citizen,
     Operator,
+    Clinic,
 }
 
 /// One page, before it is wrapped in the frame.
@@ -205,11 +206,16 @@ impl Page {
                 "/",
             ),
             Audience::Operator => (lang.t("예약 운영 관리", "Booking operations"), "/operator"),
+            Audience::Clinic => (lang.t("접종기관 업무", "Clinic desk"), "/clinic"),
         };
         let nav = match self.audience {
             Audience::Citizen => format!(
                 "<a href=\"/bookings\">{}</a>",
                 lang.t("예약 조회", "My bookings")
+            ),
+            Audience::Clinic => format!(
+                "<a href=\"/clinic\">{}</a>",
+                lang.t("오늘의 명단", "Today's list")
             ),
             Audience::Operator => format!(
                 "<a href=\"/operator\">{}</a><a href=\"/operator/supply\">{}</a><a href=\"/operator/dashboard\">{}</a>",

@@ -3,8 +3,10 @@
 //! small script from `/assets` calls the JSON API with the browser's cookies.
 //!
 //! - `layout`: the shared frame, languages side by side, escaping and dates;
-//! - `citizen`: `/`, `/wait`, `/identity`, `/eligibility`, `/search`, `/book`, `/bookings`;
+//! - `citizen`: `/`, `/wait`, `/identity`, `/eligibility`, `/search`, `/book`, `/bookings`,
+//!   `/leftovers`;
 //! - `operator`: `/operator/login`, `/operator`, `/operator/supply`, `/operator/dashboard`;
+//! - `clinic`: `/clinic/login`, `/clinic` (the day's list, doses given, leftover doses);
 //! - `assets`: the stylesheet and scripts, embedded in the binary.
 //!
 //! The booking pages are behind the waiting room like the API: without a valid pass they send
@@ -12,6 +14,7 @@
 
 pub mod assets;
 mod citizen;
+mod clinic;
 pub mod layout;
 mod operator;
 
@@ -36,6 +39,8 @@ pub enum Detour {
     Identity,
     /// An operator page without a valid sign-in.
     OperatorSignIn,
+    /// The clinic desk without a valid staff sign-in.
+    ClinicSignIn,
 }
 
 impl IntoResponse for Detour {
@@ -44,6 +49,7 @@ impl IntoResponse for Detour {
             Detour::WaitingRoom => "/wait",
             Detour::Identity => "/identity",
             Detour::OperatorSignIn => "/operator/login",
+            Detour::ClinicSignIn => "/clinic/login",
         })
         .into_response()
     }
@@ -57,6 +63,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/search", get(citizen::search))
         .route("/book", get(citizen::book))
         .route("/bookings", get(citizen::bookings))
+        .route("/leftovers", get(citizen::leftovers))
+        .route("/clinic/login", get(clinic::login_form).post(clinic::login))
+        .route("/clinic/logout", axum::routing::post(clinic::logout))
+        .route("/clinic", get(clinic::day))
         .route(
             "/operator/login",
             get(operator::login_form).post(operator::login),
