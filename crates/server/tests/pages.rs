@@ -552,3 +552,72 @@ async fn the_dashboard_series_follow_the_server_clock() {
     let seoul = provinces.iter().find(|p| p["code"] == 11).unwrap();
     assert!(seoul["remaining"].as_u64().unwrap() > 0, "{seoul}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clinic_desk_signs_in_with_a_staff_token_until_it_is_revoked() {
+    let server = TestServer::start(small_world()).await;
+    let issue = |body: Value| {
+        let request = server
+            .http
+            .post(server.url("/api/v1/admin/staff"))
+            .bearer_auth(OPERATOR_TOKEN)
+            .json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사 김"})).await;
+    let agent = issue(json!({"role": "agent", "name": "상담원 이"})).await;
+    let sign_in = |client: &reqwest::Client, token: &str| {
+        client
+            .post(server.url("/clinic/login"))
+            .header("origin", origin_of(&server))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+    };
+    let client = browser();
+    let page = client.get(server.url("/clinic")).send().await.unwrap();
+    assert_eq!(page.headers()["location"], "/clinic/login");
+    // An agent's token is not a clinic's.
+    let refused = sign_in(&client, agent["token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    assert!(set_cookies(&refused).is_empty());
+    let signed_in = sign_in(&client, nurse["token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = set_cookies(&signed_in).join(";");
+    assert!(
+        cookie.contains("yeyak_staff=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    let html = client
+        .get(server.url("/clinic"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("오늘의 접종 명단") && html.contains("테스트의원 0"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"leftover\""), "{html}");
+    // Revoking the token closes the desk at once.
+    let revoked = server
+        .http
+        .post(server.url(&format!(
+            "/api/v1/admin/staff/{}/revoke",
+            nurse["id"].as_u64().unwrap()
+        )))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    let page = client.get(server.url("/clinic")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 303);
+}

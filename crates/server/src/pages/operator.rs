@@ -326,7 +326,7 @@ pub async fn dashboard(
     for (id, ko, en, unit) in CHARTS {
         charts.push_str(&format!(
             "<figure class=\"chart\" id=\"chart-{id}\" data-series=\"{id}\" data-unit=\"{unit}\">\
-             <figcaption><span class=\"title\">{title}</span> <strong class=\"value\" aria-live=\"off\">–</strong></figcaption>\
+             <figcaption><span class=\"title\">{title}</span> <small class=\"max\"></small> <strong class=\"value\">–</strong></figcaption>\
              <svg viewBox=\"0 0 300 100\" role=\"img\" aria-label=\"{title}\" preserveAspectRatio=\"none\"></svg></figure>",
             title = lang.t(ko, en)
         ));

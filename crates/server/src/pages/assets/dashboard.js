@@ -37,6 +37,7 @@
     svg.appendChild(el('polyline', { points, 'data-count': samples.length, 'data-last': values.length ? values[values.length - 1] : 0 }));
     const last = values.length ? values[values.length - 1] : 0;
     figure.querySelector('.value').textContent = number(last) + (figure.dataset.unit || '');
+    figure.querySelector('.max').textContent = (y.lang === 'en' ? 'peak ' : '최고 ') + number(Math.max(0, ...values));
     svg.setAttribute('aria-label', figure.querySelector('.title').textContent + ': ' + number(last));
   }
 
@@ -44,15 +45,15 @@
     const svg = document.querySelector('#chart-provinces svg');
     const max = Math.max(1, ...provinces.map((p) => p.remaining));
     const row = 20;
-    svg.setAttribute('viewBox', '0 0 300 ' + (provinces.length * row + 4));
+    svg.setAttribute('viewBox', '0 0 640 ' + (provinces.length * row + 4));
     svg.textContent = '';
     provinces.forEach((p, i) => {
       const y0 = 2 + i * row;
       const name = y.lang === 'en' ? p.name_en : p.name_ko;
-      const w = (p.remaining / max) * 150;
+      const w = (p.remaining / max) * 380;
       svg.appendChild(el('text', { x: 0, y: y0 + 13 }, name));
-      svg.appendChild(el('rect', { x: 100, y: y0 + 2, height: 14, width: Math.max(1, w), 'data-code': p.code, 'data-remaining': p.remaining }));
-      svg.appendChild(el('text', { x: 104 + w, y: y0 + 13 }, number(p.remaining)));
+      svg.appendChild(el('rect', { x: 170, y: y0 + 2, height: 14, width: Math.max(1, w), 'data-code': p.code, 'data-remaining': p.remaining }));
+      svg.appendChild(el('text', { x: 176 + w, y: y0 + 13 }, number(p.remaining)));
     });
   }
 
@@ -67,7 +68,9 @@
       const samples = data.fine.slice(-120);
       document.querySelectorAll('figure[data-series]').forEach((f) => drawLine(f, samples));
       drawProvinces(data.provinces);
-      updated.textContent = updated.dataset.label + ': ' + data.now.replace('T', ' ').slice(0, 19) + ' UTC';
+      // The server's time, shown in Korea time (formatting only: the browser's clock is not read).
+      const at = new Date(data.now).toLocaleString(y.lang === 'en' ? 'en-GB' : 'ko-KR', { timeZone: 'Asia/Seoul' });
+      updated.textContent = updated.dataset.label + ': ' + at + (y.lang === 'en' ? ' (Korea time)' : ' (한국시간)');
     }
     setTimeout(poll, POLL_MS);
   }
