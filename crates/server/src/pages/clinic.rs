@@ -223,7 +223,7 @@ pub async fn day(
          <p class=\"clinic\"><strong>{clinic_name}</strong> · {date}</p>\
          <dl class=\"facts\"><dt>{booked_l}</dt><dd id=\"booked\">{booked}</dd><dt>{given_l}</dt><dd id=\"given\">{given}</dd></dl>\
          <div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\" hidden></div>\
-         <table id=\"day\"><caption class=\"sr\">{h1}</caption><thead><tr><th scope=\"col\">{time}</th><th scope=\"col\">{name}</th><th scope=\"col\">{birth}</th><th scope=\"col\">{dose}</th><th scope=\"col\">{vaccine}</th><th scope=\"col\">{action}</th></tr></thead><tbody>{rows}</tbody></table>\
+         <div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"{h1}\"><table id=\"day\"><caption class=\"sr\">{h1}</caption><thead><tr><th scope=\"col\">{time}</th><th scope=\"col\">{name}</th><th scope=\"col\">{birth}</th><th scope=\"col\">{dose}</th><th scope=\"col\">{vaccine}</th><th scope=\"col\">{action}</th></tr></thead><tbody>{rows}</tbody></table></div>\
          <section aria-labelledby=\"leftover-h\"><h2 id=\"leftover-h\">{leftover_h}</h2><p>{leftover_p}</p>\
          <form id=\"leftover\" class=\"stack\" data-today=\"{today}\" data-told=\"{told}\">\
          <div class=\"field\"><label for=\"leftover-product\">{vaccine}</label><select id=\"leftover-product\" name=\"product\">{product_options}</select></div>\

@@ -242,7 +242,7 @@ pub async fn supply(State(state): State<Arc<AppState>>, uri: Uri, headers: Heade
          <section id=\"plan\" hidden aria-labelledby=\"plan-h\"><h2 id=\"plan-h\">{plan_h}</h2>\
          <dl class=\"facts\"><dt>{moved}</dt><dd id=\"people-moved\"></dd><dt>{doses_moved}</dt><dd id=\"doses-moved\"></dd><dt>{other}</dt><dd id=\"other-clinics\"></dd>\
          <dt>{unplaced}</dt><dd id=\"unplaced\"></dd></dl>\
-         <figure><figcaption id=\"shift-caption\">{shift_h}</figcaption><div id=\"shift-chart\"></div></figure>\
+         <figure class=\"chart wide\"><figcaption id=\"shift-caption\">{shift_h}</figcaption><div id=\"shift-chart\"></div></figure>\
          <table id=\"shift-table\"><caption class=\"sr\">{shift_h}</caption><thead><tr><th scope=\"col\">{by}</th><th scope=\"col\">{people}</th></tr></thead><tbody></tbody></table>\
          <h3>{sample_h}</h3><table id=\"moves\"><thead><tr><th scope=\"col\">{booking}</th><th scope=\"col\">{dose}</th><th scope=\"col\">{from}</th><th scope=\"col\">{to}</th></tr></thead><tbody></tbody></table>\
          <p class=\"actions\"><button class=\"button primary\" type=\"button\" id=\"apply\">{apply}</button></p></section>\

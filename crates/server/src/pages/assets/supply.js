@@ -25,12 +25,12 @@
     holder.textContent = '';
     const entries = Object.entries(byShift).sort((a, b) => Number(a[0]) - Number(b[0]));
     const max = Math.max(1, ...entries.map((e) => e[1]));
-    const svg = el('svg', { viewBox: '0 0 300 ' + (entries.length * 28 + 8), role: 'img', 'aria-labelledby': 'shift-caption', class: 'bars' });
+    const svg = el('svg', { viewBox: '0 0 640 ' + (entries.length * 28 + 8), role: 'img', 'aria-labelledby': 'shift-caption' });
     entries.forEach(([days, n], i) => {
       const y0 = 4 + i * 28;
       svg.appendChild(el('text', { x: 0, y: y0 + 16 }, (Number(days) > 0 ? '+' : '') + days + (y.lang === 'en' ? ' d' : '일')));
-      svg.appendChild(el('rect', { x: 48, y: y0, height: 20, width: Math.max(2, (n / max) * 200), 'data-days': days, 'data-count': n }));
-      svg.appendChild(el('text', { x: 52 + (n / max) * 200, y: y0 + 16 }, String(n)));
+      svg.appendChild(el('rect', { x: 60, y: y0, height: 20, width: Math.max(2, (n / max) * 480), 'data-days': days, 'data-count': n }));
+      svg.appendChild(el('text', { x: 66 + (n / max) * 480, y: y0 + 16 }, String(n)));
     });
     holder.appendChild(svg);
     const body = document.querySelector('#shift-table tbody');
