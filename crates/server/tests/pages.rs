@@ -300,6 +300,37 @@ async fn the_operator_signs_in_with_the_token_and_gets_an_httponly_cookie() {
         .await
         .unwrap();
     assert_eq!(queue.status().as_u16(), 200);
+    // What the pages do with it is audited like the token's actions.
+    let opened = client
+        .post(server.url("/api/v1/admin/openings"))
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"prequeue_starts_at": "2021-07-19T12:00:00Z", "opens_at": "2021-07-19T12:30:00Z", "max_active": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status().as_u16(), 201);
+    let audit: Value = client
+        .get(server.url("/api/v1/admin/audit"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let line = &audit["audit"][0];
+    assert_eq!(
+        (
+            line["actor"].as_str(),
+            line["action"].as_str(),
+            line["outcome"].as_str()
+        ),
+        (
+            Some("operator"),
+            Some("POST /api/v1/admin/openings"),
+            Some("201")
+        ),
+        "{audit}"
+    );
     // A forged cookie opens nothing.
     let forged = reqwest::Client::new()
         .get(server.url("/api/v1/admin/queue"))

@@ -106,8 +106,11 @@ test('a citizen goes from the waiting page to a confirmed booking and back to my
   await context.close();
 });
 
-test('a family member is booked by someone who verified their own identity', async (t) => {
-  const context = await browser.newContext({ locale: 'ko-KR', viewport: h.PHONE });
+test('a family member is booked by someone who verified their own identity, near where they are', async (t) => {
+  // The browser shares a location in Jongno-gu, Seoul.
+  const context = await browser.newContext({
+    locale: 'ko-KR', viewport: h.PHONE, geolocation: { latitude: 37.5735, longitude: 126.979 }, permissions: ['geolocation'],
+  });
   const page = await context.newPage();
   await page.goto(server.base + '/wait');
   await page.click('text=본인인증 하기');
@@ -116,7 +119,9 @@ test('a family member is booked by someone who verified their own identity', asy
   assert.match(await page.textContent('h1'), /아직 예약 기간이 아닙니다/);
   assert.match(await page.textContent('#opens'), /한국시간/, 'says when their window opens');
   await Promise.all([page.waitForURL(/search\?family=1/), page.click('text=가족 예약하기')]);
-  await chooseClinic(page);
+  await Promise.all([page.waitForURL(/lat=37\.57/), page.click('#locate')]);
+  await page.waitForSelector('#results a[href^="/book?clinic="]');
+  assert.match(await page.textContent('#results li.card'), /\d+\.\d km/, 'nearest first, with the distance');
   await Promise.all([page.waitForURL(/family=1/), page.click('#results a[href^="/book?clinic="] >> nth=0')]);
   assert.equal(await page.isChecked('input[name=who][value=family]'), true);
   await page.check('input[name=hour]:not([disabled]) >> nth=0');

@@ -150,3 +150,23 @@ test('the dashboard draws live data and updates without reloading', async (t) =>
   assert.deepEqual(problems, []);
   await context.close();
 });
+
+test('an operator schedules an opening from the queue page', async () => {
+  const context = await browser.newContext({ locale: 'ko-KR', viewport: h.PHONE });
+  const page = await context.newPage();
+  const problems = h.watchConsole(page);
+  await signIn(page);
+  // Korea-time wall clock strings for the form, an hour and two hours from now.
+  const kst = (ms) => new Date(ms + 9 * 3600e3).toISOString().slice(0, 16);
+  await page.fill('#prequeue', kst(Date.now() + 3600e3));
+  await page.fill('#opens', kst(Date.now() + 7200e3));
+  await page.fill('#max-active', '300');
+  await page.click('#opening button[type=submit]');
+  await page.waitForSelector('#result:has-text("대기열 번호")');
+  const queue = Number((await page.textContent('#result')).match(/(\d+)\s*$/)[1]);
+  await page.reload();
+  assert.match(await page.textContent('#queue'), new RegExp('대기열 번호\\s*' + queue));
+  assert.match(await page.textContent('#queue'), /300/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
