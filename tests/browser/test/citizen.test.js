@@ -49,6 +49,11 @@ test('a citizen goes from the waiting page to a confirmed booking and back to my
   await page.goto(server.base + '/');
   assert.equal(await page.getAttribute('html', 'lang'), 'ko');
   assert.match(await page.textContent('h1'), /예방접종/);
+  // The keyboard's first stop skips the header to the page's content.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+  await page.keyboard.press('Enter');
+  assert.match(page.url(), /#main$/);
   await h.checkPage(t, assert, page, 'home');
 
   await Promise.all([page.waitForURL('**/wait'), page.click('text=예약 시작하기')]);

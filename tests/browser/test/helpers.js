@@ -99,10 +99,31 @@ async function screenshots(page, name) {
   if (before) await page.setViewportSize(before);
 }
 
-// Each main page: no serious accessibility violation, and a screenshot at both sizes.
+// Controls a finger must hit that are smaller than 44×44 CSS pixels on a phone (links inside
+// running text are exempt, as WCAG 2.5.5 allows; a radio or checkbox counts by its label).
+async function smallTargets(page) {
+  return page.evaluate(() => {
+    const controls = document.querySelectorAll(
+      'button, .button, nav a, .choice, select, input:not([type=radio]):not([type=checkbox]):not([type=hidden])');
+    const small = [];
+    for (const el of controls) {
+      const box = el.getBoundingClientRect();
+      if (box.width === 0 && box.height === 0) continue; // not shown
+      if (box.height < 44 || box.width < 44) small.push(`${el.tagName.toLowerCase()}#${el.id}.${el.className}: ${Math.round(box.width)}×${Math.round(box.height)}`);
+    }
+    return small;
+  });
+}
+
+// Each main page: no serious accessibility violation, touch targets of at least 44 px at phone
+// size, and a screenshot at both sizes.
 async function checkPage(t, assert, page, name) {
   const violations = await seriousViolations(page);
   assert.deepStrictEqual(violations, [], `${name}: ${JSON.stringify(violations, null, 1)}`);
+  const before = page.viewportSize();
+  await page.setViewportSize(PHONE);
+  assert.deepStrictEqual(await smallTargets(page), [], `${name}: targets under 44 px`);
+  if (before) await page.setViewportSize(before);
   await screenshots(page, name);
 }
 
