@@ -57,6 +57,9 @@ pub struct Options {
     /// operator token.
     pub data_dir: Option<PathBuf>,
     pub operator_token: Option<String>,
+    /// Overrides the scenario's `client.max_run_minutes` (how long after the opening the run
+    /// may go on before the people still waiting are counted as unfinished).
+    pub max_run_minutes: Option<f64>,
 }
 
 /// What the run found; `ok` is false on any audit or client-side violation.
@@ -68,7 +71,10 @@ pub struct Summary {
 
 /// Runs the whole load test on its own runtime.
 pub fn run(options: &Options) -> anyhow::Result<Summary> {
-    let scenario = Scenario::load(&options.scenario)?;
+    let mut scenario = Scenario::load(&options.scenario)?;
+    if let Some(minutes) = options.max_run_minutes.filter(|m| *m > 0.0) {
+        scenario.client.max_run_minutes = minutes;
+    }
     anyhow::ensure!(
         options.scale > 0.0 && options.scale.is_finite(),
         "--scale must be a positive number"

@@ -7,8 +7,8 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::cookie;
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use domain::clinic::ClinicId;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -36,21 +36,24 @@ pub fn actor_label(record: &StaffRecord) -> String {
     format!("{}:{}", record.role.code(), record.id)
 }
 
-async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecord, ApiError> {
-    let presented = parts
-        .headers
+/// The staff token a request carries: the header (apps, curl) or the cookie (pages).
+pub fn presented_token(headers: &HeaderMap) -> Option<String> {
+    headers
         .get(STAFF_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .or_else(|| cookie(&parts.headers, STAFF_COOKIE))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "staff_token_required",
-                "직원 인증이 필요합니다.",
-                "Staff authentication required.",
-            )
-        })?;
+        .or_else(|| cookie(headers, STAFF_COOKIE))
+}
+
+async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecord, ApiError> {
+    let presented = presented_token(&parts.headers).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "staff_token_required",
+            "직원 인증이 필요합니다.",
+            "Staff authentication required.",
+        )
+    })?;
     let hash = token_hash(&presented);
     let found =
         crate::routes::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await?;

@@ -222,6 +222,7 @@ fn setup(path: &Path, args: &RescheduleArgs) -> anyhow::Result<()> {
             })?;
         }
         backend.commit()?;
+        backend.checkpoint_truncate()?;
         n = end;
     }
     Ok(())

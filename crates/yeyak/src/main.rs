@@ -55,6 +55,9 @@ struct LoadtestArgs {
     /// Where report.json, report.md and chart.svg go.
     #[arg(long)]
     out: PathBuf,
+    /// How long after the opening the run may go on (default: the scenario's max_run_minutes).
+    #[arg(long)]
+    max_run_minutes: Option<f64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,6 +133,7 @@ fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
         out: args.out,
         data_dir: args.data_dir,
         operator_token: args.operator_token,
+        max_run_minutes: args.max_run_minutes,
     })?;
     println!("{}", summary.line);
     if !summary.ok {

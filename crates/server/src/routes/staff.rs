@@ -6,7 +6,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::operator::Operator;
 use crate::session::Session;
-use crate::staff::{STAFF_COOKIE, STAFF_HEADER, new_token, token_hash};
+use crate::staff::{new_token, presented_token, token_hash};
 use axum::Json;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{Method, StatusCode};
@@ -186,13 +186,8 @@ pub async fn audit_requests(
     );
     let action = format!("{} {route}", request.method());
     let target = request.uri().path().to_string();
-    let headers = request.headers();
-    let staff_token = headers
-        .get(STAFF_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| super::cookie(headers, STAFF_COOKIE));
-    let bearer = super::bearer(headers);
+    let staff_token = presented_token(request.headers());
+    let bearer = super::bearer(request.headers());
     // The person an agent acts for, from their session (never their registration number).
     let acting_for = bearer
         .as_deref()

@@ -143,6 +143,17 @@ fn recorded_keys(conn: &Connection) -> Result<keys::KeyFilter> {
     Ok(filter)
 }
 
+impl SqliteWriter {
+    /// Copies the whole WAL into the database and empties it, waiting for readers if need be.
+    /// For bulk loads between their transactions: the background PASSIVE checkpoints cannot
+    /// keep up with back-to-back large commits, and the WAL would grow without bound.
+    pub fn checkpoint_truncate(&mut self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
 impl Drop for SqliteWriter {
     fn drop(&mut self) {
         self.open.store(false, Ordering::Relaxed);
