@@ -193,7 +193,7 @@ pub async fn audit_requests(
         .as_deref()
         .and_then(|t| Session::verify(t, state.secrets.token_key(), state.clock.now()).ok())
         .map(|s| s.person.0);
-    let operator_cookie = super::cookie(headers, crate::operator::OPERATOR_COOKIE);
+    let operator_cookie = super::cookie(request.headers(), crate::operator::OPERATOR_COOKIE);
     let actor = actor_of(
         &state,
         staff_token,
