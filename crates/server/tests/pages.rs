@@ -480,6 +480,46 @@ async fn eligibility_search_booking_and_my_bookings_render_from_the_api() {
     assert!(html.contains(&format!("data-cancel=\"{id}\"")), "{html}");
     // What the person typed never comes back in a page.
     assert!(!html.contains("670315"), "{html}");
+
+    // Changing a Pfizer booking keeps Pfizer where the new clinic has it; another person's
+    // booking cannot be opened for a change.
+    let other = signed_in_browser(&server, &rrn_1967(22)).await;
+    let pfizer: Value = other
+        .post(server.url("/api/v1/bookings"))
+        .header("sec-fetch-site", "same-origin")
+        .json(&booking_body(0, "2021-07-23", 11, "pfizer"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pfizer_id = pfizer["id"].as_u64().unwrap();
+    let html = other
+        .get(server.url(&format!("/book?clinic=0&change={pfizer_id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-product=\"pfizer\""), "{html}");
+    assert!(
+        html.contains(&format!("data-change=\"{pfizer_id}\"")),
+        "{html}"
+    );
+    let foreign = client
+        .get(server.url(&format!("/book?clinic=0&change={pfizer_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status().as_u16(), 404);
+    let html = foreign.text().await.unwrap();
+    // This browser chose English earlier on: the refusal is a page, in English.
+    assert!(
+        html.contains("role=\"alert\"") && html.contains("This cannot be done"),
+        "{html}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -198,8 +198,22 @@ pub async fn identity(
         return to_wait.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
+    let signed_in = routes::cookie(&headers, SESSION_COOKIE)
+        .is_some_and(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).is_ok());
+    let already = if signed_in {
+        format!(
+            "<div class=\"success\" role=\"status\"><p>{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/eligibility\">{}</a></p></div>",
+            lang.t(
+                "이미 본인인증을 하셨습니다. 다른 분으로 인증하려면 아래에 입력하세요.",
+                "You have already verified your identity. To verify as someone else, fill in the form below."
+            ),
+            lang.t("계속하기", "Continue")
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
-        "<h1>{h1}</h1><p>{intro}</p>\
+        "<h1>{h1}</h1>{already}<p>{intro}</p>\
          <form id=\"start\" class=\"stack\" novalidate>\
          <div class=\"field\"><label for=\"name\">{name}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" required></div>\
          <div class=\"field\"><label for=\"rrn\">{rrn}</label><p class=\"hint\" id=\"rrn-hint\">{rrn_hint}</p>\
@@ -660,9 +674,10 @@ pub async fn book(
     headers: HeaderMap,
     Query(params): Query<BookParams>,
 ) -> Response {
-    if let Err(r) = require_person(&state, &headers) {
-        return r.into_response();
-    }
+    let session = match require_person(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
     let (lang, remember) = negotiate(&uri, &headers);
     let Some(clinic) = filled(&params.clinic)
         .and_then(|c| c.parse::<usize>().ok())
@@ -672,8 +687,24 @@ pub async fn book(
     };
     let change = filled(&params.change).filter(|c| c.bytes().all(|b| b.is_ascii_digit()));
     let family = filled(&params.family).is_some() && change.is_none();
+    // A change keeps the booking's vaccine where the new clinic offers it (read as the API would
+    // show it: someone else's booking looks like a missing one).
+    let mut current = None;
+    if let Some(id) = change.and_then(|c| c.parse::<u64>().ok()) {
+        match routes::bookings::show(
+            State(Arc::clone(&state)),
+            Authenticated(session),
+            axum::extract::Path(id),
+        )
+        .await
+        {
+            Ok(axum::Json(b)) => current = b["product"]["code"].as_str().and_then(Product::parse),
+            Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+        }
+    }
     let product = filled(&params.product)
         .and_then(Product::parse)
+        .or(current)
         .filter(|p| clinic.offers(*p))
         .or_else(|| clinic.products.first().copied());
     let Some(product) = product else {
@@ -888,7 +919,7 @@ pub async fn bookings(
     let list = match routes::bookings::list(State(Arc::clone(&state)), Authenticated(session)).await
     {
         Ok(axum::Json(list)) => list,
-        Err(e) => return e.into_response(),
+        Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
     };
     let bookings = list["bookings"].as_array().cloned().unwrap_or_default();
     let banner_for = |id: &Option<String>, ko: &'static str, en: &'static str| {
@@ -1081,7 +1112,7 @@ pub async fn leftovers(
     let near =
         match routes::leftovers::near_me(State(Arc::clone(&state)), Authenticated(session)).await {
             Ok(axum::Json(near)) => near,
-            Err(e) => return e.into_response(),
+            Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
         };
     let regions = &state.world.regions;
     let province: Option<u8> = filled(&params.province).and_then(|p| p.parse().ok());

@@ -152,7 +152,9 @@ pub async fn day(
     let offers = routes::clinic::offers(State(Arc::clone(&state)), staff).await;
     let (list, offers) = match (list, offers) {
         (Ok(axum::Json(list)), Ok(axum::Json(offers))) => (list, offers),
-        (Err(e), _) | (_, Err(e)) => return e.into_response(),
+        (Err(e), _) | (_, Err(e)) => {
+            return super::error_page(lang, Audience::Clinic, &uri, e);
+        }
     };
     let today = seoul_date(state.clock.now());
     let mut rows = String::new();

@@ -19,6 +19,7 @@ pub mod layout;
 mod operator;
 
 use crate::AppState;
+use crate::error::ApiError;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -118,6 +119,28 @@ pub fn html(page: String, remember: Option<Lang>) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     remember_lang(&mut response, remember);
+    response
+}
+
+/// An API refusal shown as a page, in the page's language, with the API's status.
+pub fn error_page(lang: Lang, audience: layout::Audience, uri: &Uri, error: ApiError) -> Response {
+    let body = format!(
+        "<h1>{}</h1><div class=\"error\" role=\"alert\">{}</div><p class=\"actions\"><a class=\"button secondary\" href=\"/\">{}</a></p>",
+        lang.t("요청을 처리할 수 없습니다", "This cannot be done"),
+        layout::escape(lang.t(&error.message_ko, &error.message_en)),
+        lang.t("처음으로", "Back to the start"),
+    );
+    let page = layout::Page {
+        lang,
+        audience,
+        title: lang.t("오류", "Error").to_string(),
+        here: here(uri).to_string(),
+        step: None,
+        script: None,
+        body,
+    };
+    let mut response = html(page.render(), None);
+    *response.status_mut() = error.status;
     response
 }
 
