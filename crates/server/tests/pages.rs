@@ -75,12 +75,13 @@ async fn signed_in_browser(server: &TestServer, rrn: &str) -> reqwest::Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_carries_the_security_headers() {
     let server = TestServer::start(small_world()).await;
+    // Documents (pages, scripts, styles) carry the policy; every answer carries nosniff.
     for path in [
         "/",
         "/wait",
-        "/api/v1/regions",
         "/operator/login",
-        "/nowhere",
+        "/assets/common.js",
+        "/clinic/login",
     ] {
         let response = browser().get(server.url(path)).send().await.unwrap();
         let h = response.headers();
@@ -89,6 +90,17 @@ async fn every_answer_carries_the_security_headers() {
         assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
         assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+    }
+    // JSON is never rendered: it is spared the policy (the status poll is the hottest path).
+    for path in ["/api/v1/regions", "/nowhere", "/api/v1/queue/status"] {
+        let response = browser().get(server.url(path)).send().await.unwrap();
+        let h = response.headers();
+        let kind = h["content-type"].to_str().unwrap();
+        assert!(kind.starts_with("application/json"), "{path}: {kind}");
+        assert!(!h.contains_key("content-security-policy"), "{path}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(h["referrer-policy"], "same-origin", "{path}");
     }
