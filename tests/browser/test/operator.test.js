@@ -109,6 +109,12 @@ test('an operator cuts a delivery, sees who moves by how many days, and applies 
   await page.click('#apply');
   await page.waitForSelector('text=적용했습니다');
   assert.match(await page.textContent('#applied'), /5명 이동/);
+  // The clinic's supply now: the day of the cut plans one Pfizer dose, promised to the one who stayed.
+  await page.click('#show-supply');
+  await page.waitForSelector('#supply:not([hidden])');
+  const cut = page.locator('#supply-rows tr', { hasText: day }).filter({ hasText: 'pfizer' });
+  const cells = await cut.first().locator('td').allTextContents();
+  assert.deepEqual(cells.slice(2), ['1', '1', '0'], 'planned 1, promised 1, left 0');
   // The people moved now see it in their booking.
   const seen = await people[5].call('GET', '/api/v1/bookings');
   const moved = seen.body.bookings[0].moved;
