@@ -145,7 +145,11 @@ pub async fn home(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderM
     let now_ms = state.clock.now().as_millisecond().max(0) as u64;
     let snapshot = state.gate.snapshot(now_ms);
     let opening = state.gate.opening();
+    // The free-flowing queue a server starts with has no opening: its instants are u64::MAX.
     let at = |ms: u64| {
+        if i64::try_from(ms).is_err() {
+            return lang.t("없음 (바로 입장)", "none (free flow)").to_string();
+        }
         jiff::Timestamp::from_millisecond(ms as i64)
             .map(|t| escape(&instant_text(t, lang)))
             .unwrap_or_default()
