@@ -61,7 +61,7 @@ test('the operator signs in with the token; a wrong token is refused', async (t)
   assert.ok(signedIn && signedIn.httpOnly, 'an HttpOnly sign-in cookie');
   assert.equal(signedIn.sameSite, 'Strict');
   assert.ok(!signedIn.value.includes(server.token));
-  assert.match(await page.textContent('#queue'), /\d/);
+  assert.match(await page.textContent('#queue'), /없음 \(바로 입장\)/, 'a fresh server has no opening');
   await h.checkPage(t, assert, page, 'operator-home');
   await context.close();
 });
