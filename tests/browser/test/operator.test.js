@@ -152,6 +152,9 @@ test('the dashboard draws live data and updates without reloading', async (t) =>
   await page.waitForFunction(() => document.querySelectorAll('#chart-provinces svg rect').length === 17);
   assert.ok(Number(await provinces.first().getAttribute('data-remaining')) > 0);
   assert.equal(page.url(), server.base + '/operator/dashboard', 'no reload');
+  // The last hour, every ten seconds: fewer points than second by second.
+  await page.selectOption('#span', 'coarse');
+  await page.waitForFunction((n) => Number(document.querySelector('#chart-queued polyline').dataset.count) < n, after.count);
   await h.checkPage(t, assert, page, 'operator-dashboard');
   assert.deepEqual(problems, []);
   await context.close();

@@ -337,6 +337,7 @@ pub async fn dashboard(
     }
     let body = format!(
         "<h1>{h1}</h1>{logout}<p id=\"updated\" data-label=\"{updated}\" data-stale=\"{stale}\">{wait}</p>\
+         <div class=\"field\"><label for=\"span\">{span}</label><select id=\"span\"><option value=\"fine\">{fine}</option><option value=\"coarse\">{coarse}</option></select></div>\
          <div class=\"charts\">{charts}</div>\
          <section aria-labelledby=\"capacity-h\"><h2 id=\"capacity-h\">{capacity}</h2>\
          <figure class=\"chart wide\" id=\"chart-provinces\"><svg role=\"img\" aria-label=\"{capacity}\" viewBox=\"0 0 300 340\"></svg></figure></section>",
@@ -345,6 +346,9 @@ pub async fn dashboard(
         updated = lang.t("마지막 갱신", "Updated"),
         stale = lang.t("갱신 실패, 다시 시도 중", "Update failed, retrying"),
         wait = lang.t("불러오는 중…", "Loading…"),
+        span = lang.t("기간", "Period"),
+        fine = lang.t("최근 2분 (1초 간격)", "Last 2 minutes (every second)"),
+        coarse = lang.t("최근 1시간 (10초 간격)", "Last hour (every 10 seconds)"),
         capacity = lang.t(
             "시·도별 남은 예약 가능 인원 (내일부터 7일)",
             "Places left by province (7 days from tomorrow)"

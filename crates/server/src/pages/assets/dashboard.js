@@ -6,6 +6,8 @@
   const SVG = 'http://www.w3.org/2000/svg';
   const POLL_MS = 2000;
   const updated = document.getElementById('updated');
+  const period = document.getElementById('span');
+  let timer = null;
 
   function el(name, attrs, text) {
     const node = document.createElementNS(SVG, name);
@@ -64,15 +66,16 @@
       updated.textContent = updated.dataset.stale;
     } else {
       const data = answer.body;
-      // The last two minutes, second by second.
-      const samples = data.fine.slice(-120);
+      // The last two minutes second by second, or the last hour every ten seconds.
+      const samples = period.value === 'coarse' ? data.coarse : data.fine.slice(-120);
       document.querySelectorAll('figure[data-series]').forEach((f) => drawLine(f, samples));
       drawProvinces(data.provinces);
       // The server's time, shown in Korea time (formatting only: the browser's clock is not read).
       const at = new Date(data.now).toLocaleString(y.lang === 'en' ? 'en-GB' : 'ko-KR', { timeZone: 'Asia/Seoul' });
       updated.textContent = updated.dataset.label + ': ' + at + (y.lang === 'en' ? ' (Korea time)' : ' (한국시간)');
     }
-    setTimeout(poll, POLL_MS);
+    timer = setTimeout(poll, POLL_MS);
   }
+  period.addEventListener('change', () => { clearTimeout(timer); poll(); });
   poll();
 })();
