@@ -415,7 +415,6 @@ pub async fn search(
         return r.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
-    let regions = &state.world.regions;
     let province: Option<u8> = filled(&params.province).and_then(|p| p.parse().ok());
     let municipality: Option<u32> = filled(&params.municipality).and_then(|m| m.parse().ok());
     let lat: Option<f64> = filled(&params.lat).and_then(|v| v.parse().ok());
@@ -424,38 +423,8 @@ pub async fn search(
     let change = filled(&params.change);
     let family = filled(&params.family).is_some();
 
-    let mut provinces = format!("<option value=\"\">{}</option>", lang.t("선택", "Choose"));
-    for p in regions.provinces() {
-        let sel = if province == Some(p.code.0) {
-            " selected"
-        } else {
-            ""
-        };
-        provinces.push_str(&format!(
-            "<option value=\"{}\"{sel}>{}</option>",
-            p.code.0,
-            escape(lang.t(&p.name_ko, &p.name_en))
-        ));
-    }
-    let mut municipalities = format!("<option value=\"\">{}</option>", lang.t("전체", "All"));
-    if let Some(code) = province {
-        for m in regions.municipalities_of(domain::clinic::ProvinceCode(code)) {
-            let sel = if municipality == Some(m.code.0) {
-                " selected"
-            } else {
-                ""
-            };
-            let name = match lang {
-                Lang::Ko => m.display_name_ko(),
-                Lang::En => m.name_en.clone(),
-            };
-            municipalities.push_str(&format!(
-                "<option value=\"{}\"{sel}>{}</option>",
-                m.code.0,
-                escape(&name)
-            ));
-        }
-    }
+    let (provinces, municipalities) =
+        region_options(&state, lang, province, municipality, lang.t("전체", "All"));
     let query = match (lat, lon, municipality, province) {
         (Some(lat), Some(lon), _, _) => Some(routes::clinics::SearchQuery {
             lat: Some(lat),
@@ -530,6 +499,50 @@ pub async fn search(
     let mut page = page(lang, title, super::here(&uri), Some(4), body);
     page.script = Some("search.js");
     html(page.render(), remember)
+}
+
+/// The options of the province select and, for a chosen province, of its districts.
+fn region_options(
+    state: &AppState,
+    lang: Lang,
+    province: Option<u8>,
+    municipality: Option<u32>,
+    no_district: &str,
+) -> (String, String) {
+    let regions = &state.world.regions;
+    let mut provinces = format!("<option value=\"\">{}</option>", lang.t("선택", "Choose"));
+    for p in regions.provinces() {
+        let sel = if province == Some(p.code.0) {
+            " selected"
+        } else {
+            ""
+        };
+        provinces.push_str(&format!(
+            "<option value=\"{}\"{sel}>{}</option>",
+            p.code.0,
+            escape(lang.t(&p.name_ko, &p.name_en))
+        ));
+    }
+    let mut municipalities = format!("<option value=\"\">{no_district}</option>");
+    if let Some(code) = province {
+        for m in regions.municipalities_of(domain::clinic::ProvinceCode(code)) {
+            let sel = if municipality == Some(m.code.0) {
+                " selected"
+            } else {
+                ""
+            };
+            let name = match lang {
+                Lang::Ko => m.display_name_ko(),
+                Lang::En => m.name_en.clone(),
+            };
+            municipalities.push_str(&format!(
+                "<option value=\"{}\"{sel}>{}</option>",
+                m.code.0,
+                escape(&name)
+            ));
+        }
+    }
+    (provinces, municipalities)
 }
 
 fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> String {
@@ -1114,41 +1127,15 @@ pub async fn leftovers(
             Ok(axum::Json(near)) => near,
             Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
         };
-    let regions = &state.world.regions;
     let province: Option<u8> = filled(&params.province).and_then(|p| p.parse().ok());
     let municipality: Option<u32> = filled(&params.municipality).and_then(|m| m.parse().ok());
-    let mut provinces = format!("<option value=\"\">{}</option>", lang.t("선택", "Choose"));
-    for p in regions.provinces() {
-        let sel = if province == Some(p.code.0) {
-            " selected"
-        } else {
-            ""
-        };
-        provinces.push_str(&format!(
-            "<option value=\"{}\"{sel}>{}</option>",
-            p.code.0,
-            escape(lang.t(&p.name_ko, &p.name_en))
-        ));
-    }
-    let mut municipalities = format!("<option value=\"\">{}</option>", lang.t("선택", "Choose"));
-    if let Some(code) = province {
-        for m in regions.municipalities_of(domain::clinic::ProvinceCode(code)) {
-            let sel = if municipality == Some(m.code.0) {
-                " selected"
-            } else {
-                ""
-            };
-            let name = match lang {
-                Lang::Ko => m.display_name_ko(),
-                Lang::En => m.name_en.clone(),
-            };
-            municipalities.push_str(&format!(
-                "<option value=\"{}\"{sel}>{}</option>",
-                m.code.0,
-                escape(&name)
-            ));
-        }
-    }
+    let (provinces, municipalities) = region_options(
+        &state,
+        lang,
+        province,
+        municipality,
+        lang.t("선택", "Choose"),
+    );
     let centre = municipality.and_then(|m| district_centre(&state, m));
     let (lat, lon) = centre.map_or((String::new(), String::new()), |(lat, lon)| {
         (format!("{lat:.5}"), format!("{lon:.5}"))
