@@ -56,14 +56,14 @@ fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Session, Deto
         .ok_or(Detour::Identity)
 }
 
-/// A product's name from either of its spellings: the API's code (`astrazeneca`) or its JSON
-/// form in clinic records (`astra_zeneca`).
+/// A product's name, escaped for HTML, from either of its spellings: the API's code
+/// (`astrazeneca`) or its JSON form in clinic records (`astra_zeneca`).
 pub(super) fn product_name(code: &str, lang: Lang) -> String {
     let json_name = |p: &Product| serde_json::to_value(p).ok().is_some_and(|v| v == code);
     Product::parse(code)
         .or_else(|| Product::ALL.into_iter().find(json_name))
         .map_or_else(
-            || code.to_string(),
+            || escape(code),
             |p| lang.t(p.name_ko(), p.name_en()).to_string(),
         )
 }
@@ -656,7 +656,7 @@ fn results_html(found: &Value, lang: Lang, carry: &str) -> String {
         html.push_str(&format!(
             "<li class=\"card\"><h3>{name}</h3><p>{place}{distance}</p><p>{}: {}</p><p>{}</p>{choose}</li>",
             lang.t("백신", "Vaccines"),
-            escape(&products.join(", ")),
+            products.join(", "),
             escape(&when)
         ));
     }
