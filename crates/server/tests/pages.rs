@@ -704,3 +704,26 @@ async fn the_clinic_desk_signs_in_with_a_staff_token_until_it_is_revoked() {
     let page = client.get(server.url("/clinic")).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 303);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_the_data_is_escaped_in_pages() {
+    let mut world = small_world();
+    world[0].clinic.name = "<script>alert(1)</script>\"의원'".into();
+    let server = TestServer::start(world).await;
+    let client = signed_in_browser(&server, &rrn_1967(31)).await;
+    for path in ["/search?municipality=11010&province=11", "/book?clinic=0"] {
+        let html = client
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("<script>alert"), "{path}: {html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;의원&#39;"),
+            "{path}: {html}"
+        );
+    }
+}
