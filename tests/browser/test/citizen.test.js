@@ -71,6 +71,11 @@ test('a citizen goes from the waiting page to a confirmed booking and back to my
   await Promise.all([page.waitForURL('**/search'), page.click('text=의료기관 찾기')]);
   await chooseClinic(page);
   await h.checkPage(t, assert, page, 'search');
+  // A short page of ten, and the next ten on request.
+  assert.equal(await page.locator('#results li.card').count(), 10);
+  await Promise.all([page.waitForURL(/offset=10/), page.click('#next')]);
+  assert.match(await page.textContent('#results-h + .note'), /11–20번째/);
+  await page.goBack();
 
   await Promise.all([page.waitForURL('**/book?**'), page.click('#results a[href^="/book?clinic="] >> nth=0')]);
   const clinicName = await page.textContent('.clinic strong');

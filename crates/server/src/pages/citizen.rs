@@ -7,6 +7,7 @@
 
 use super::layout::{
     Audience, Lang, Page, Step, band_text, date_text, escape, instant_text, short_date_text,
+    with_param,
 };
 use super::{Detour, html, negotiate};
 use crate::AppState;
@@ -24,6 +25,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// Clinics per page of search results: a short page on a slow phone.
+const SEARCH_PAGE: usize = 10;
 /// Days offered on the booking page, from tomorrow.
 const BOOK_DAYS: i64 = 14;
 
@@ -343,6 +346,7 @@ pub async fn eligibility(
 /// The search page's parameters, as typed (empty fields are absent, not errors).
 #[derive(Deserialize, Default)]
 pub struct SearchParams {
+    offset: Option<String>,
     province: Option<String>,
     municipality: Option<String>,
     lat: Option<String>,
@@ -446,9 +450,20 @@ pub async fn search(
         None => String::new(),
         Some(mut q) => {
             q.product = product.map(str::to_string);
-            q.limit = Some(20);
+            let offset: usize = filled(&params.offset)
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0);
+            q.limit = Some(SEARCH_PAGE);
+            q.offset = Some(offset);
             match routes::clinics::search(State(Arc::clone(&state)), ApiQuery(q)).await {
-                Ok(axum::Json(found)) => results_html(&found, lang, &carry(change, family)),
+                Ok(axum::Json(found)) => {
+                    let shown = found["clinics"].as_array().map_or(0, Vec::len);
+                    let more = found["total"].as_u64().unwrap_or(0) > (offset + shown) as u64;
+                    let next = more.then(|| {
+                        with_param(super::here(&uri), "offset", &(offset + shown).to_string())
+                    });
+                    results_html(&found, lang, &carry(change, family), offset, next)
+                }
                 Err(e) => format!(
                     "<p class=\"error\" role=\"alert\">{}</p>",
                     escape(lang.t(&e.message_ko, &e.message_en))
@@ -567,32 +582,33 @@ fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> String {
     }
 }
 
-fn results_html(found: &Value, lang: Lang, carry: &str) -> String {
+fn results_html(
+    found: &Value,
+    lang: Lang,
+    carry: &str,
+    offset: usize,
+    next: Option<String>,
+) -> String {
     let clinics = found["clinics"].as_array().cloned().unwrap_or_default();
     let total = found["total"].as_u64().unwrap_or(0);
     let heading = match lang {
         Lang::Ko => format!("검색 결과 {total}곳"),
         Lang::En => format!("{total} clinics found"),
     };
-    let more = if total > clinics.len() as u64 {
+    let range = if clinics.is_empty() {
+        String::new()
+    } else {
+        let (first, last) = (offset + 1, offset + clinics.len());
         format!(
             "<p class=\"note\">{}</p>",
             match lang {
-                Lang::Ko => format!(
-                    "앞의 {}곳을 보여 드립니다. 시·군·구나 백신으로 좁혀 보세요.",
-                    clinics.len()
-                ),
-                Lang::En => format!(
-                    "Showing the first {}: narrow down by district or vaccine.",
-                    clinics.len()
-                ),
+                Lang::Ko => format!("{first}–{last}번째 의료기관입니다."),
+                Lang::En => format!("Showing {first}–{last}."),
             }
         )
-    } else {
-        String::new()
     };
     let mut html = format!(
-        "<section aria-labelledby=\"results-h\"><h2 id=\"results-h\">{heading}</h2>{more}<ul class=\"cards\" id=\"results\">"
+        "<section aria-labelledby=\"results-h\"><h2 id=\"results-h\">{heading}</h2>{range}<ul class=\"cards\" id=\"results\">"
     );
     for c in &clinics {
         let id = c["id"].as_u64().unwrap_or(0);
@@ -666,7 +682,15 @@ fn results_html(found: &Value, lang: Lang, carry: &str) -> String {
             lang.t("조건에 맞는 의료기관이 없습니다.", "No clinic matches.")
         ));
     }
-    html.push_str("</ul></section>");
+    html.push_str("</ul>");
+    if let Some(next) = next {
+        html.push_str(&format!(
+            "<p class=\"actions\"><a class=\"button secondary\" id=\"next\" href=\"{}\">{}</a></p>",
+            escape(&next),
+            lang.t("다음 의료기관 더 보기", "More clinics")
+        ));
+    }
+    html.push_str("</section>");
     html
 }
 

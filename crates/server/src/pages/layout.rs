@@ -184,16 +184,22 @@ pub struct Page {
     pub body: String,
 }
 
-/// The same address with `lang` set to the other language (other parameters kept).
-fn switch_href(here: &str, to: Lang) -> String {
+/// The same address with one parameter set (the others kept, in order).
+pub fn with_param(here: &str, key: &str, value: &str) -> String {
     let (path, query) = here.split_once('?').unwrap_or((here, ""));
+    let prefix = format!("{key}=");
     let mut parts: Vec<&str> = query
         .split('&')
-        .filter(|kv| !kv.is_empty() && !kv.starts_with("lang="))
+        .filter(|kv| !kv.is_empty() && !kv.starts_with(&prefix))
         .collect();
-    let lang = format!("lang={}", to.code());
-    parts.push(&lang);
+    let pair = format!("{key}={value}");
+    parts.push(&pair);
     format!("{path}?{}", parts.join("&"))
+}
+
+/// The same address in the other language.
+fn switch_href(here: &str, to: Lang) -> String {
+    with_param(here, "lang", to.code())
 }
 
 impl Page {
