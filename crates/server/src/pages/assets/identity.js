@@ -12,7 +12,7 @@
     const button = start.querySelector('button');
     button.disabled = true;
     const result = await y.api('POST', '/api/v1/identity/start', {
-      name: start.name.value.trim(),
+      name: document.getElementById('name').value.trim(),
       rrn: start.rrn.value.trim(),
       phone: start.phone.value.trim(),
     });
