@@ -18,7 +18,7 @@
   form.querySelectorAll('input[name="who"]').forEach((r) => r.addEventListener('change', showFamily));
   showFamily();
 
-  async function send(path, body, button) {
+  async function send(path, body) {
     for (let attempt = 0; attempt < 5; attempt++) {
       const result = await y.api('POST', path, body, { 'Idempotency-Key': key });
       if (result.status !== 503) return result;
@@ -53,7 +53,7 @@
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     const path = change ? '/api/v1/bookings/' + change + '/change' : '/api/v1/bookings';
-    const result = await send(path, body, button);
+    const result = await send(path, body);
     button.disabled = false;
     if (y.redirectFor(result)) return;
     if (change && result.status === 200) { location.href = '/bookings?changed=' + change; return; }
