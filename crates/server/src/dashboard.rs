@@ -10,7 +10,7 @@ use domain::time::seoul_date;
 use jiff::ToSpan;
 use serde::Serialize;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// Per-second samples kept: five minutes.
@@ -187,13 +187,17 @@ pub fn capacity_by_province(state: &AppState) -> Vec<ProvinceCapacity> {
 }
 
 /// Samples once a second for as long as the server runs; capacity every ten seconds (it walks
-/// every clinic, so it runs off the async workers).
-pub async fn sample_forever(state: Arc<AppState>) {
+/// every clinic, so it runs off the async workers). Holds the state weakly: a server that has
+/// stopped is not kept alive (with its writer and database) by its dashboard.
+pub async fn sample_forever(state: Weak<AppState>) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_capacity_ms: Option<u64> = None;
     loop {
         interval.tick().await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
         let now_ms = state.clock.now().as_millisecond().max(0) as u64;
         sample_once(&state, now_ms);
         let due = last_capacity_ms.is_none_or(|at| now_ms >= at + COARSE_EVERY_MS || now_ms < at);

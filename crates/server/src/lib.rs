@@ -191,7 +191,7 @@ pub async fn serve(
         Arc::clone(&state.gate),
         Arc::clone(&state.clock),
     ));
-    tokio::spawn(dashboard::sample_forever(Arc::clone(&state)));
+    tokio::spawn(dashboard::sample_forever(Arc::downgrade(&state)));
     if state.config.deliver_notifications {
         let sender = notify::Sender::from_config(
             &state.config.data_dir,
