@@ -312,6 +312,8 @@ async fn the_operator_signs_in_with_the_token_and_gets_an_httponly_cookie() {
         .await
         .unwrap();
     assert_eq!(queue.status().as_u16(), 200);
+    let queue: Value = queue.json().await.unwrap();
+    assert!(queue["opens_at"].is_null(), "no opening yet: {queue}");
     // What the pages do with it is audited like the token's actions.
     let opened = client
         .post(server.url("/api/v1/admin/openings"))

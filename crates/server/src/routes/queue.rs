@@ -331,10 +331,13 @@ pub async fn exchange(
 pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Json<Value> {
     let snapshot = state.gate.snapshot(now_ms(&state));
     let opening = state.gate.opening();
+    // A free-flowing queue has no opening: its instants are u64::MAX, shown as null (not as
+    // the 1969 that a cast to i64 would make of them).
     let at = |ms: u64| {
-        jiff::Timestamp::from_millisecond(ms as i64)
-            .map(|t| t.to_string())
+        i64::try_from(ms)
             .ok()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| t.to_string())
     };
     Json(json!({
         "queue": opening.queue().0,
