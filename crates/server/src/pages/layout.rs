@@ -231,6 +231,18 @@ impl Page {
             ),
         };
         let steps = self.step.map(|s| steps_html(s, lang)).unwrap_or_default();
+        // Reading works without scripts; acting (sending a form to the API) needs this page's.
+        let noscript = if self.script.is_some() {
+            format!(
+                "<noscript><p class=\"notice\">{}</p></noscript>",
+                lang.t(
+                    "이 화면에서 신청·변경하려면 자바스크립트를 켜 주세요. 전화 예약: 1339",
+                    "To send anything from this page, please turn on JavaScript. Or book by phone: 1339"
+                )
+            )
+        } else {
+            String::new()
+        };
         let script = self
             .script
             .map(|name| {
@@ -248,7 +260,7 @@ impl Page {
              <body><a class=\"skip\" href=\"#main\">{skip}</a>\
              <header class=\"site\"><div class=\"bar\"><a class=\"brand\" href=\"{home}\">{service}</a>\
              <nav aria-label=\"{menu}\">{nav}<a href=\"{switch}\" lang=\"{other_code}\" hreflang=\"{other_code}\">{other_name}</a></nav></div></header>\
-             <main id=\"main\">{steps}{body}</main>\
+             <main id=\"main\">{steps}{noscript}{body}</main>\
              <footer class=\"site\">{footer}</footer></body></html>",
             code = lang.code(),
             title = escape(&self.title),
