@@ -2,6 +2,7 @@
 //! [`Config`] into a running service. Only this crate knows HTTP and JSON.
 
 pub mod clock;
+pub mod dashboard;
 pub mod error;
 pub mod identity;
 pub mod metrics;
@@ -10,6 +11,7 @@ pub mod operator;
 pub mod pages;
 pub mod routes;
 pub mod secrets;
+pub mod security;
 pub mod session;
 pub mod staff;
 pub mod waiting;
@@ -44,6 +46,9 @@ pub struct Config {
     pub operator_token: Option<String>,
     /// An opening to hold (from `--opening FILE`); kept as is across restarts.
     pub opening: Option<waiting::OpeningSpec>,
+    /// Mark every cookie `Secure` (served over HTTPS). Also done per request when a proxy
+    /// sends `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
     /// Where notifications go: this gateway URL, or (when absent) `DATA_DIR/outbox.jsonl`.
     pub notify_webhook: Option<String>,
 }
@@ -63,6 +68,7 @@ impl Config {
             operator_token: None,
             notify_webhook: None,
             opening: None,
+            secure_cookies: false,
         }
     }
 }
@@ -79,6 +85,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub gate: Arc<waiting::Gate>,
     pub operator: operator::OperatorToken,
+    /// The operators' dashboard history, fed by [`dashboard::sample_forever`].
+    pub series: dashboard::Series,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +155,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     Ok(Arc::new(AppState {
         gate,
         operator,
+        series: dashboard::Series::default(),
         metrics: metrics::Metrics::new(writer.clone()),
         config,
         clock,
@@ -182,6 +191,7 @@ pub async fn serve(
         Arc::clone(&state.gate),
         Arc::clone(&state.clock),
     ));
+    tokio::spawn(dashboard::sample_forever(Arc::downgrade(&state)));
     if state.config.deliver_notifications {
         let sender = notify::Sender::from_config(
             &state.config.data_dir,

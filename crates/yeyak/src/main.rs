@@ -94,6 +94,10 @@ struct ServeArgs {
     /// Bearer token for operator endpoints (default: generated into DATA_DIR/operator.token).
     #[arg(long, env = "YEYAK_OPERATOR_TOKEN", hide_env_values = true)]
     operator_token: Option<String>,
+    /// Mark cookies Secure (the service is reached over HTTPS). Without it they are marked
+    /// Secure on requests a proxy forwards with `X-Forwarded-Proto: https`.
+    #[arg(long, env = "YEYAK_SECURE_COOKIES")]
+    secure_cookies: bool,
     /// Deliver notifications by POSTing JSON to this SMS/messaging gateway URL (default: append
     /// them to DATA_DIR/outbox.jsonl with phone numbers masked).
     #[arg(long, env = "YEYAK_NOTIFY_WEBHOOK")]
@@ -147,6 +151,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.gate.max_active = args.max_active;
     config.gate.poll_budget_per_s = args.poll_budget;
     config.operator_token = args.operator_token;
+    config.secure_cookies = args.secure_cookies;
     config.notify_webhook = args.notify_webhook;
     if let Some(path) = &args.opening {
         let text = std::fs::read_to_string(path)

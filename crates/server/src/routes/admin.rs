@@ -97,3 +97,16 @@ pub async fn add_priority_list(
     )
         .into_response())
 }
+
+/// `GET /api/v1/admin/dashboard`: the last five minutes second by second, the last hour every ten
+/// seconds, and what is left to book per province, for the operators' live charts.
+pub async fn dashboard(State(state): State<Arc<AppState>>, _: Operator) -> Json<serde_json::Value> {
+    let view = state.series.view();
+    Json(json!({
+        "now": state.clock.now().to_string(),
+        "capacity_days": crate::dashboard::CAPACITY_DAYS,
+        "fine": view.fine,
+        "coarse": view.coarse,
+        "provinces": view.provinces,
+    }))
+}

@@ -22,10 +22,10 @@ use std::sync::Arc;
 use store::writer::{Command, MessageText, OfferNotify, Outcome};
 use store::{AuditEntry, OfferRecord};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct DayQuery {
     /// Defaults to today in Seoul.
-    date: Option<String>,
+    pub date: Option<String>,
 }
 
 /// `GET /api/v1/clinic/day?date=`: the clinic's appointments for a day, by hour, with what a

@@ -38,18 +38,18 @@ pub async fn regions(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "provinces": provinces }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct SearchQuery {
-    province: Option<u8>,
-    municipality: Option<u32>,
-    lat: Option<f64>,
-    lon: Option<f64>,
-    radius_km: Option<f64>,
-    product: Option<String>,
-    from: Option<String>,
-    days: Option<u16>,
-    limit: Option<usize>,
-    offset: Option<usize>,
+    pub province: Option<u8>,
+    pub municipality: Option<u32>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub radius_km: Option<f64>,
+    pub product: Option<String>,
+    pub from: Option<String>,
+    pub days: Option<u16>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
 }
 
 fn invalid(code: &'static str, ko: &'static str, en: &'static str) -> ApiError {
@@ -205,9 +205,9 @@ fn offers_any(world: &crate::world::World, id: ClinicId, products: &[Product]) -
         .is_some_and(|c| products.iter().any(|p| c.offers(*p)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct ClinicQuery {
-    date: Option<String>,
+    pub date: Option<String>,
 }
 
 /// One clinic with its hour bands on a day and what is left in each.

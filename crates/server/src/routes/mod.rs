@@ -1,18 +1,18 @@
 //! The versioned JSON API. One module per resource; this one wires them together and holds the
 //! extractors they share.
 
-mod admin;
-mod agent;
-mod bookings;
-mod clinic;
-mod clinics;
-mod eligibility;
-mod identity;
-mod leftovers;
-mod queue;
-mod staff;
-mod supply;
-mod system;
+pub(crate) mod admin;
+pub(crate) mod agent;
+pub(crate) mod bookings;
+pub(crate) mod clinic;
+pub(crate) mod clinics;
+pub(crate) mod eligibility;
+pub(crate) mod identity;
+pub(crate) mod leftovers;
+pub(crate) mod queue;
+pub(crate) mod staff;
+pub(crate) mod supply;
+pub(crate) mod system;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -97,6 +97,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/admin/staff", post(staff::create).get(staff::list))
         .route("/api/v1/admin/staff/{id}/revoke", post(staff::revoke))
         .route("/api/v1/admin/audit", get(staff::audit))
+        .route("/api/v1/admin/dashboard", get(admin::dashboard))
         .merge(agent_side)
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -127,23 +128,48 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(booking_side)
         .merge(operator_side)
         .merge(clinic_side)
+        .merge(crate::pages::router())
         .fallback(system::not_found)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::security::protect,
+        ))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
         .with_state(state)
 }
 
-/// English when asked for with `?lang=en`, else when the browser prefers it over Korean.
+/// English when the person chose it (the `yeyak_lang` cookie, set by `?lang=en`), else when the
+/// browser's `Accept-Language` weighs English above Korean. Korean otherwise: it is the default.
 pub fn prefers_english(headers: &HeaderMap) -> bool {
+    match cookie(headers, crate::pages::LANG_COOKIE).as_deref() {
+        Some("en") => return true,
+        Some("ko") => return false,
+        _ => {}
+    }
     let accept = headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let lang_cookie = cookie(headers, "yeyak_lang");
-    match lang_cookie.as_deref() {
-        Some("en") => true,
-        Some("ko") => false,
-        _ => accept.trim_start().starts_with("en"),
-    }
+    language_weight(accept, "en") > language_weight(accept, "ko")
+}
+
+/// The `q` an `Accept-Language` value gives a primary language (0 when it is not listed).
+fn language_weight(accept: &str, primary: &str) -> f32 {
+    accept
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let tag = parts.next()?.trim();
+            let first = tag.split('-').next()?;
+            if !first.eq_ignore_ascii_case(primary) {
+                return None;
+            }
+            match parts.find_map(|p| p.trim().strip_prefix("q=")) {
+                Some(q) => q.trim().parse::<f32>().ok(),
+                None => Some(1.0),
+            }
+        })
+        .fold(0.0, f32::max)
 }
 
 /// Counts every request and its latency by route (the route pattern, never the raw path, so
@@ -257,4 +283,34 @@ pub async fn read<T: Send + 'static>(
         .await
         .map_err(|_| ApiError::internal())?
         .map_err(ApiError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn english(accept: &'static str, cookie: Option<&'static str>) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static(accept));
+        if let Some(c) = cookie {
+            headers.insert(header::COOKIE, HeaderValue::from_static(c));
+        }
+        prefers_english(&headers)
+    }
+
+    #[test]
+    fn language_follows_the_choice_then_the_weights() {
+        assert!(english("en-US,en;q=0.9", None));
+        assert!(!english("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7", None));
+        assert!(english("ko;q=0.4,en-GB;q=0.8", None));
+        assert!(
+            english("fr-FR,en;q=0.5", None),
+            "English before a default Korean"
+        );
+        assert!(!english("", None));
+        assert!(!english("*", None));
+        assert!(!english("en-US", Some("yeyak_lang=ko")));
+        assert!(english("ko-KR", Some("a=1; yeyak_lang=en")));
+    }
 }

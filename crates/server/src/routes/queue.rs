@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use queue::{Exchange, QueueId, SessionId, Status, TokenError};
@@ -110,6 +110,21 @@ pub async fn require_pass(
         state.gate.done(&session);
     }
     Ok(response)
+}
+
+/// Whether this browser holds a valid pass for its session: the booking pages' version of
+/// [`require_pass`], which sends a person without one to the waiting page instead of erroring.
+pub fn holds_pass(state: &AppState, headers: &HeaderMap) -> bool {
+    let (Some(pass), Some(session)) = (
+        credential(headers, PASS_COOKIE, "x-yeyak-pass"),
+        session_id(headers),
+    ) else {
+        return false;
+    };
+    state
+        .gate
+        .check_pass(now_ms(state), &pass, &session)
+        .is_ok()
 }
 
 /// Where a ticket stands, as the API answers it. Serialized straight to bytes on the hot path
@@ -316,10 +331,13 @@ pub async fn exchange(
 pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Json<Value> {
     let snapshot = state.gate.snapshot(now_ms(&state));
     let opening = state.gate.opening();
+    // A free-flowing queue has no opening: its instants are u64::MAX, shown as null (not as
+    // the 1969 that a cast to i64 would make of them).
     let at = |ms: u64| {
-        jiff::Timestamp::from_millisecond(ms as i64)
-            .map(|t| t.to_string())
+        i64::try_from(ms)
             .ok()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|t| t.to_string())
     };
     Json(json!({
         "queue": opening.queue().0,
@@ -363,16 +381,7 @@ pub async fn wait_page(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let english = match uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("lang="))
-    {
-        Some("en") => true,
-        Some("ko") => false,
-        _ => super::prefers_english(&headers),
-    };
+    let (lang, remember) = crate::pages::negotiate(&uri, &headers);
     let session = session_id(&headers);
     let (ticket, status, fresh) = match held_ticket(&state, &headers, session) {
         Some((ticket, status)) => (ticket, status, None),
@@ -390,17 +399,15 @@ pub async fn wait_page(
     {
         pass = Some(token);
     }
-    let html = crate::pages::waiting(&status_json(&state, &status), english, pass.is_some());
+    let here = uri.path_and_query().map_or("/wait", |pq| pq.as_str());
+    let html = crate::pages::waiting(&status_json(&state, &status), lang, pass.is_some(), here);
     let refresh_s = status.poll_after_ms().div_ceil(1000).max(1);
-    let mut response = Html(html).into_response();
+    let mut response = crate::pages::html(html, remember);
     if pass.is_none()
         && let Ok(value) = HeaderValue::from_str(&refresh_s.to_string())
     {
         response.headers_mut().insert("refresh", value);
     }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(session) = fresh {
         set_cookie(
             &mut response,

@@ -149,6 +149,7 @@ async fn actor_of(
     state: &Arc<AppState>,
     staff_token: Option<String>,
     bearer: Option<&str>,
+    operator_cookie: Option<&str>,
 ) -> Option<String> {
     if let Some(token) = staff_token {
         let hash = token_hash(&token);
@@ -158,8 +159,13 @@ async fn actor_of(
             .flatten()?;
         return Some(crate::staff::actor_label(&found));
     }
-    bearer
-        .is_some_and(|t| state.operator.matches(t))
+    // The operator pages act with the sign-in cookie instead of the bearer token.
+    let signed_in = operator_cookie.is_some_and(|c| {
+        state
+            .operator
+            .verify_cookie(c, state.clock.now().as_millisecond())
+    });
+    (bearer.is_some_and(|t| state.operator.matches(t)) || (bearer.is_none() && signed_in))
         .then(|| "operator".to_string())
 }
 
@@ -187,7 +193,14 @@ pub async fn audit_requests(
         .as_deref()
         .and_then(|t| Session::verify(t, state.secrets.token_key(), state.clock.now()).ok())
         .map(|s| s.person.0);
-    let actor = actor_of(&state, staff_token, bearer.as_deref()).await;
+    let operator_cookie = super::cookie(request.headers(), crate::operator::OPERATOR_COOKIE);
+    let actor = actor_of(
+        &state,
+        staff_token,
+        bearer.as_deref(),
+        operator_cookie.as_deref(),
+    )
+    .await;
     let response = next.run(request).await;
     let acting_for = acting_for.or_else(|| {
         response

@@ -1,0 +1,264 @@
+//! The operators' live dashboard: a bounded in-memory history of the waiting room and booking,
+//! sampled by a background tick on the server clock, and what is left to book per province.
+//!
+//! Two rings: one sample a second for the last five minutes, one every ten seconds for the last
+//! hour. Memory is fixed (a few hundred small samples) whatever the traffic; nothing is stored.
+
+use crate::AppState;
+use crate::metrics::OutcomeLabels;
+use domain::time::seoul_date;
+use jiff::ToSpan;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+/// Per-second samples kept: five minutes.
+pub const FINE_SAMPLES: usize = 300;
+/// Per-ten-second samples kept: one hour.
+pub const COARSE_SAMPLES: usize = 360;
+const COARSE_EVERY_MS: u64 = 10_000;
+/// Days ahead counted in "remaining capacity", from tomorrow.
+pub const CAPACITY_DAYS: i64 = 7;
+
+/// One point of every chart, at one instant of the server clock.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch, on the server clock.
+    pub at_ms: u64,
+    /// Tickets issued per second since the previous sample.
+    pub arrivals_per_s: f64,
+    /// People waiting.
+    pub queued: u64,
+    /// The controller's admission rate.
+    pub admission_rate_per_s: f64,
+    /// Admitted sessions active on the booking side.
+    pub active: u64,
+    /// Confirmed bookings per minute since the previous sample.
+    pub bookings_per_min: f64,
+    #[serde(skip)]
+    arrivals_total: u64,
+    #[serde(skip)]
+    bookings_total: u64,
+}
+
+/// What is left to book in one province over the next [`CAPACITY_DAYS`] days.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ProvinceCapacity {
+    pub code: u8,
+    pub name_ko: String,
+    pub name_en: String,
+    pub remaining: u64,
+}
+
+#[derive(Default)]
+struct Rings {
+    fine: VecDeque<Sample>,
+    coarse: VecDeque<Sample>,
+    provinces: Vec<ProvinceCapacity>,
+}
+
+/// The dashboard's history. Cheap to read; written once a second by [`sample_forever`].
+#[derive(Default)]
+pub struct Series {
+    rings: Mutex<Rings>,
+}
+
+/// What `GET /api/v1/admin/dashboard` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct View {
+    pub fine: Vec<Sample>,
+    pub coarse: Vec<Sample>,
+    pub provinces: Vec<ProvinceCapacity>,
+}
+
+fn push_bounded(ring: &mut VecDeque<Sample>, sample: Sample, cap: usize) {
+    // Two ticks inside one clock second (a stopped or slow test clock) make one point.
+    if let Some(last) = ring.back_mut()
+        && last.at_ms / 1000 == sample.at_ms / 1000
+    {
+        *last = sample;
+        return;
+    }
+    if ring.len() == cap {
+        ring.pop_front();
+    }
+    ring.push_back(sample);
+}
+
+impl Series {
+    /// Adds a sample from running totals; rates are taken against the previous sample.
+    pub fn record(
+        &self,
+        at_ms: u64,
+        arrivals_total: u64,
+        queued: u64,
+        admission_rate_per_s: f64,
+        active: u64,
+        bookings_total: u64,
+    ) {
+        let mut rings = self.rings.lock().unwrap_or_else(|p| p.into_inner());
+        let (arrivals_per_s, bookings_per_min) = match rings.fine.back() {
+            Some(prev) if at_ms > prev.at_ms => {
+                let seconds = (at_ms - prev.at_ms) as f64 / 1000.0;
+                (
+                    arrivals_total.saturating_sub(prev.arrivals_total) as f64 / seconds,
+                    bookings_total.saturating_sub(prev.bookings_total) as f64 * 60.0 / seconds,
+                )
+            }
+            Some(prev) => (prev.arrivals_per_s, prev.bookings_per_min),
+            None => (0.0, 0.0),
+        };
+        let sample = Sample {
+            at_ms,
+            arrivals_per_s,
+            queued,
+            admission_rate_per_s,
+            active,
+            bookings_per_min,
+            arrivals_total,
+            bookings_total,
+        };
+        push_bounded(&mut rings.fine, sample, FINE_SAMPLES);
+        let due = rings
+            .coarse
+            .back()
+            .is_none_or(|last| at_ms >= last.at_ms + COARSE_EVERY_MS);
+        if due {
+            push_bounded(&mut rings.coarse, sample, COARSE_SAMPLES);
+        }
+    }
+
+    pub fn set_provinces(&self, provinces: Vec<ProvinceCapacity>) {
+        self.rings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .provinces = provinces;
+    }
+
+    pub fn view(&self) -> View {
+        let rings = self.rings.lock().unwrap_or_else(|p| p.into_inner());
+        View {
+            fine: rings.fine.iter().copied().collect(),
+            coarse: rings.coarse.iter().copied().collect(),
+            provinces: rings.provinces.clone(),
+        }
+    }
+}
+
+/// People who can still be booked per province over the next days: per clinic and day, the
+/// lesser of the staff places left and the doses left.
+pub fn capacity_by_province(state: &AppState) -> Vec<ProvinceCapacity> {
+    let availability = state.writer.availability();
+    let Ok(first) = seoul_date(state.clock.now()).tomorrow() else {
+        return Vec::new();
+    };
+    let days: Vec<jiff::civil::Date> = (0..CAPACITY_DAYS)
+        .filter_map(|d| first.checked_add(d.days()).ok())
+        .collect();
+    let provinces = state.world.regions.provinces();
+    let mut remaining = vec![0u64; provinces.len()];
+    for clinic in &state.world.clinics {
+        let Some(slot) = provinces.iter().position(|p| p.code == clinic.province()) else {
+            continue;
+        };
+        for &day in &days {
+            let staff: i32 = (domain::booking::FIRST_HOUR..domain::booking::END_HOUR)
+                .map(|h| availability.band_left(clinic.id, day, h).max(0))
+                .sum();
+            let doses: i32 = clinic
+                .products
+                .iter()
+                .map(|p| availability.supply_left(clinic.id, day, *p).max(0))
+                .sum();
+            remaining[slot] += staff.min(doses).max(0) as u64;
+        }
+    }
+    provinces
+        .iter()
+        .zip(remaining)
+        .map(|(p, remaining)| ProvinceCapacity {
+            code: p.code.0,
+            name_ko: p.name_ko.clone(),
+            name_en: p.name_en.clone(),
+            remaining,
+        })
+        .collect()
+}
+
+/// Samples once a second for as long as the server runs; capacity every ten seconds (it walks
+/// every clinic, so it runs off the async workers). Holds the state weakly: a server that has
+/// stopped is not kept alive (with its writer and database) by its dashboard.
+pub async fn sample_forever(state: Weak<AppState>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last_capacity_ms: Option<u64> = None;
+    loop {
+        interval.tick().await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        let now_ms = state.clock.now().as_millisecond().max(0) as u64;
+        sample_once(&state, now_ms);
+        let due = last_capacity_ms.is_none_or(|at| now_ms >= at + COARSE_EVERY_MS || now_ms < at);
+        if due {
+            last_capacity_ms = Some(now_ms);
+            let worker = Arc::clone(&state);
+            if let Ok(provinces) =
+                tokio::task::spawn_blocking(move || capacity_by_province(&worker)).await
+            {
+                state.series.set_provinces(provinces);
+            }
+        }
+    }
+}
+
+/// Takes one sample of the waiting room and the booking counter now.
+pub fn sample_once(state: &AppState, now_ms: u64) {
+    let snapshot = state.gate.snapshot(now_ms);
+    let booked = state
+        .metrics
+        .bookings
+        .get_or_create(&OutcomeLabels {
+            outcome: "booked".into(),
+        })
+        .get();
+    state.series.record(
+        now_ms,
+        snapshot.arrivals,
+        snapshot.queued,
+        snapshot.admission_rate_per_s,
+        snapshot.active.unwrap_or(0),
+        booked,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_come_from_totals_and_the_rings_stay_bounded() {
+        let series = Series::default();
+        series.record(1_000, 10, 5, 2.0, 1, 0);
+        series.record(2_000, 40, 6, 3.0, 2, 2);
+        let view = series.view();
+        assert_eq!(view.fine.len(), 2);
+        assert_eq!(view.fine[1].arrivals_per_s, 30.0);
+        assert_eq!(view.fine[1].bookings_per_min, 120.0);
+        // A second tick in the same clock second replaces the point.
+        series.record(2_500, 50, 7, 3.0, 2, 2);
+        assert_eq!(series.view().fine.len(), 2);
+        for s in 3..(FINE_SAMPLES as u64 + 100) {
+            series.record(s * 1_000, 50 + s, 0, 0.0, 0, 2);
+        }
+        let view = series.view();
+        assert_eq!(view.fine.len(), FINE_SAMPLES);
+        assert!(view.coarse.len() <= COARSE_SAMPLES);
+        assert!(
+            view.coarse
+                .windows(2)
+                .all(|w| w[1].at_ms - w[0].at_ms >= COARSE_EVERY_MS)
+        );
+    }
+}

@@ -1,0 +1,30 @@
+// My bookings: cancel (after a confirmation) and "I have seen the move".
+'use strict';
+(function () {
+  const y = window.yeyak;
+
+  document.querySelectorAll('button[data-cancel]').forEach((button) => {
+    const key = y.idempotencyKey();
+    button.addEventListener('click', async () => {
+      if (!window.confirm(button.dataset.confirm)) return;
+      y.clearError();
+      button.disabled = true;
+      const id = button.dataset.cancel;
+      const result = await y.api('POST', '/api/v1/bookings/' + id + '/cancel', undefined, { 'Idempotency-Key': key });
+      button.disabled = false;
+      if (y.redirectFor(result)) return;
+      if (result.status === 200) { location.href = '/bookings?cancelled=' + id; return; }
+      y.showError(result.body);
+    });
+  });
+
+  document.querySelectorAll('button[data-accept]').forEach((button) => {
+    button.addEventListener('click', async () => {
+      y.clearError();
+      const result = await y.api('POST', '/api/v1/bookings/' + button.dataset.accept + '/accept-move');
+      if (y.redirectFor(result)) return;
+      if (result.status === 204) { location.reload(); return; }
+      y.showError(result.body);
+    });
+  });
+})();

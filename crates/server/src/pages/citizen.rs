@@ -1,0 +1,1279 @@
+//! The citizen's pages: start, waiting room, identity check, eligibility, clinic search, day and
+//! time, and "my bookings" (view, change, cancel, accept a move), for oneself or a family member.
+//!
+//! Pages read through the same handlers as the JSON API (so a page never shows what the API
+//! would not say), render plain HTML, and leave the state changes to their script, which sends
+//! the API's own requests.
+
+use super::layout::{
+    Audience, Lang, Page, Step, band_text, date_text, escape, instant_text, short_date_text,
+    with_param,
+};
+use super::{Detour, html, negotiate};
+use crate::AppState;
+use crate::routes::{self, ApiQuery, Authenticated, SESSION_COOKIE};
+use crate::session::Session;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::booking::{END_HOUR, FIRST_HOUR};
+use domain::product::Product;
+use domain::time::seoul_date;
+use jiff::ToSpan;
+use jiff::civil::Date;
+use serde::Deserialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Clinics per page of search results: a short page on a slow phone.
+const SEARCH_PAGE: usize = 10;
+/// Days offered on the booking page, from tomorrow.
+const BOOK_DAYS: i64 = 14;
+
+fn page(lang: Lang, title: &str, here: &str, step: Option<u8>, body: String) -> Page {
+    Page {
+        lang,
+        audience: Audience::Citizen,
+        title: title.to_string(),
+        here: here.to_string(),
+        step: step.map(Step),
+        script: None,
+        body,
+    }
+}
+
+/// Sends a person without a pass to the waiting room, as the API refuses them.
+fn require_pass(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
+    if routes::queue::holds_pass(state, headers) {
+        Ok(())
+    } else {
+        Err(Detour::WaitingRoom)
+    }
+}
+
+/// The person signed in by an identity check, or a redirect to do one.
+fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Session, Detour> {
+    require_pass(state, headers)?;
+    routes::cookie(headers, SESSION_COOKIE)
+        .and_then(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).ok())
+        .ok_or(Detour::Identity)
+}
+
+/// A product's name, escaped for HTML, from either of its spellings: the API's code
+/// (`astrazeneca`) or its JSON form in clinic records (`astra_zeneca`).
+pub(super) fn product_name(code: &str, lang: Lang) -> String {
+    let json_name = |p: &Product| serde_json::to_value(p).ok().is_some_and(|v| v == code);
+    Product::parse(code)
+        .or_else(|| Product::ALL.into_iter().find(json_name))
+        .map_or_else(
+            || escape(code),
+            |p| lang.t(p.name_ko(), p.name_en()).to_string(),
+        )
+}
+
+fn error_box() -> &'static str {
+    "<div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\" hidden></div>"
+}
+
+/// `GET /`: what the service is, and the way in.
+pub async fn home(uri: Uri, headers: HeaderMap) -> Response {
+    let (lang, remember) = negotiate(&uri, &headers);
+    let body = format!(
+        "<h1>{h1}</h1><p class=\"lead\">{lead}</p>\
+         <p class=\"actions\"><a class=\"button primary\" href=\"/wait\">{start}</a>\
+         <a class=\"button secondary\" href=\"/bookings\">{mine}</a></p>\
+         <section><h2>{know}</h2><ul class=\"plain\"><li>{fair}</li><li>{reload}</li><li>{family}</li><li>{rrn}</li></ul></section>",
+        h1 = lang.t(
+            "코로나19 예방접종 사전예약",
+            "Book your COVID-19 vaccination"
+        ),
+        lead = lang.t(
+            "본인과 가족의 예방접종 날짜와 의료기관을 예약합니다. 1차 접종을 예약하면 2차 접종도 함께 예약됩니다.",
+            "Book a day and a clinic for yourself or a family member. Booking dose 1 books dose 2 with it."
+        ),
+        start = lang.t("예약 시작하기", "Start booking"),
+        mine = lang.t("예약 조회·변경·취소", "View, change or cancel a booking"),
+        know = lang.t("알아두세요", "Good to know"),
+        fair = lang.t(
+            "예약 시작 전에 오신 분의 순서는 시작 시각에 무작위로 정해집니다. 일찍 오거나 새로고침해도 유리하지 않습니다.",
+            "Everyone who arrives before booking opens gets a place drawn at random at the opening: arriving early or refreshing gives no advantage."
+        ),
+        reload = lang.t(
+            "대기 중에 새로고침하거나 다시 접속해도 순서는 그대로입니다.",
+            "Reloading or reconnecting while you wait keeps your place."
+        ),
+        family = lang.t(
+            "본인인증을 한 뒤 가족(대리) 예약도 할 수 있습니다.",
+            "After your identity check you can also book for a family member."
+        ),
+        rrn = lang.t(
+            "주민등록번호는 저장하지 않습니다. 생년월일과 확인용 값만 보관합니다.",
+            "Your resident registration number is not stored: only your birth date and a check value."
+        ),
+    );
+    let title = lang.t("예약 안내", "Welcome");
+    html(
+        page(lang, title, super::here(&uri), None, body).render(),
+        remember,
+    )
+}
+
+/// The waiting page (`GET /wait`, handled with the queue): position, people ahead, ETA and
+/// progress, refreshed by the server's `Refresh` header. No script, so it works everywhere.
+pub fn waiting(status: &Value, lang: Lang, admitted: bool, here: &str) -> String {
+    let reload_note = lang.t(
+        "새로고침하거나 다시 접속해도 순서는 그대로 유지됩니다. 이 화면은 자동으로 새로 고쳐집니다.",
+        "Reloading or reconnecting keeps your place. This page updates itself.",
+    );
+    let body = if admitted {
+        format!(
+            "<h1>{}</h1><p>{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/identity\">{}</a></p>",
+            lang.t("입장 차례입니다", "It is your turn"),
+            lang.t(
+                "지금 예약할 수 있습니다. 입장 후 30분 동안 예약할 수 있습니다.",
+                "You may now book. Your pass is valid for 30 minutes."
+            ),
+            lang.t("본인인증 하기", "Continue to booking")
+        )
+    } else if status["state"] == "before_opening" {
+        let opens = status["opens_at"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| instant_text(t, lang))
+            .unwrap_or_default();
+        format!(
+            "<h1>{}</h1><p class=\"big\">{}</p><p>{}</p><p class=\"note\">{reload_note}</p>",
+            lang.t("아직 예약 시작 전입니다", "Booking has not opened yet"),
+            escape(&opens),
+            lang.t(
+                "시작 전에 오신 분들의 순서는 시작 시각에 무작위로 정해지므로, 일찍 오거나 새로고침을 해도 유리하지 않습니다.",
+                "Everyone here before then gets a place drawn at random at the opening: there is no advantage in arriving earlier or refreshing."
+            ),
+        )
+    } else {
+        let ahead = status["people_ahead"].as_u64().unwrap_or(0);
+        let position = status["position"].as_u64().unwrap_or(0);
+        let number = status["number"].as_u64().unwrap_or(1).max(1);
+        let done = number.saturating_sub(position);
+        let percent = done * 100 / number;
+        let eta = status["eta_seconds"].as_u64().map_or_else(
+            || lang.t("계산 중", "being measured").to_string(),
+            |s| minutes_text(s, lang),
+        );
+        format!(
+            "<h1>{h1}</h1><p class=\"big\" id=\"ahead\">{ahead_text}</p>\
+             <p><label for=\"progress\">{progress_label}</label>\
+             <progress id=\"progress\" max=\"{number}\" value=\"{done}\">{percent}%</progress></p>\
+             <dl class=\"facts\"><dt>{num_label}</dt><dd id=\"number\">{number}</dd><dt>{pos_label}</dt><dd id=\"position\">{position}</dd>\
+             <dt>{eta_label}</dt><dd id=\"eta\">{eta}</dd></dl><p class=\"note\">{reload_note}</p>",
+            h1 = lang.t("대기 중입니다", "You are in the queue"),
+            ahead_text = match lang {
+                Lang::Ko => format!("앞에 {ahead}명이 있습니다"),
+                Lang::En => format!("{ahead} people ahead of you"),
+            },
+            progress_label = lang.t("진행 상황", "Progress"),
+            num_label = lang.t("대기 번호", "Your number"),
+            pos_label = lang.t("지금 순서", "Your position now"),
+            eta_label = lang.t("예상 대기 시간", "Expected wait"),
+            eta = escape(&eta),
+        )
+    };
+    let title = lang.t("접속 대기", "Waiting room");
+    page(lang, title, here, Some(1), body).render()
+}
+
+fn minutes_text(seconds: u64, lang: Lang) -> String {
+    let minutes = seconds.div_ceil(60).max(1);
+    match (lang, minutes) {
+        (Lang::En, 1) => "about a minute".into(),
+        (Lang::En, m) => format!("about {m} minutes"),
+        (Lang::Ko, m) => format!("약 {m}분"),
+    }
+}
+
+/// `GET /identity`: name, resident registration number and phone, then the code by text.
+pub async fn identity(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(to_wait) = require_pass(&state, &headers) {
+        return to_wait.into_response();
+    }
+    let (lang, remember) = negotiate(&uri, &headers);
+    let signed_in = routes::cookie(&headers, SESSION_COOKIE)
+        .is_some_and(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).is_ok());
+    let already = if signed_in {
+        format!(
+            "<div class=\"success\" role=\"status\"><p>{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/eligibility\">{}</a></p></div>",
+            lang.t(
+                "이미 본인인증을 하셨습니다. 다른 분으로 인증하려면 아래에 입력하세요.",
+                "You have already verified your identity. To verify as someone else, fill in the form below."
+            ),
+            lang.t("계속하기", "Continue")
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<h1>{h1}</h1>{already}<p>{intro}</p>\
+         <form id=\"start\" class=\"stack\" novalidate>\
+         <div class=\"field\"><label for=\"name\">{name}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" required></div>\
+         <div class=\"field\"><label for=\"rrn\">{rrn}</label><p class=\"hint\" id=\"rrn-hint\">{rrn_hint}</p>\
+         <input id=\"rrn\" name=\"rrn\" inputmode=\"numeric\" autocomplete=\"off\" aria-describedby=\"rrn-hint\" required></div>\
+         <div class=\"field\"><label for=\"phone\">{phone}</label><p class=\"hint\" id=\"phone-hint\">{phone_hint}</p>\
+         <input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\" aria-describedby=\"phone-hint\" required></div>\
+         <button class=\"button primary\" type=\"submit\">{send}</button></form>\
+         <form id=\"verify\" class=\"stack\" hidden data-demo=\"{demo}\">\
+         <p id=\"sent\" role=\"status\">{sent}</p><p id=\"demo-code\" class=\"demo\" hidden></p>\
+         <div class=\"field\"><label for=\"code\">{code}</label>\
+         <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"6\" required></div>\
+         <button class=\"button primary\" type=\"submit\">{confirm}</button></form>{error}",
+        h1 = lang.t("본인인증", "Identity check"),
+        intro = lang.t(
+            "예약하려면 본인인증이 필요합니다. 입력하신 휴대전화로 인증번호 6자리를 보내 드립니다.",
+            "To book, we check who you are: we send a six-digit code to your mobile phone."
+        ),
+        name = lang.t("이름", "Name"),
+        rrn = lang.t("주민등록번호", "Resident registration number"),
+        rrn_hint = lang.t(
+            "13자리 (예: 680229-1234567). 저장하지 않습니다.",
+            "13 digits (e.g. 680229-1234567). It is not stored."
+        ),
+        phone = lang.t("휴대전화 번호", "Mobile phone number"),
+        phone_hint = lang.t("예: 010-1234-5678", "e.g. 010-1234-5678"),
+        send = lang.t("인증번호 받기", "Send me a code"),
+        demo = lang.t("시연용 인증번호:", "Demo code:"),
+        sent = lang.t(
+            "인증번호를 보냈습니다. 3분 안에 입력해 주세요.",
+            "We sent you a code. Enter it within 3 minutes."
+        ),
+        code = lang.t("인증번호 6자리", "Six-digit code"),
+        confirm = lang.t("확인", "Confirm"),
+        error = error_box(),
+    );
+    let title = lang.t("본인인증", "Identity check");
+    let mut page = page(lang, title, super::here(&uri), Some(2), body);
+    page.script = Some("identity.js");
+    html(page.render(), remember)
+}
+
+/// `GET /eligibility`: may I book, and if not, why and when my window opens. Decided by the
+/// server on its clock (the API's own answer), written out here in full.
+pub async fn eligibility(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let session = match require_person(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let (lang, remember) = negotiate(&uri, &headers);
+    let decision =
+        match routes::eligibility::mine(State(Arc::clone(&state)), Authenticated(session)).await {
+            Ok(axum::Json(d)) => d,
+            Err(_) => return Redirect::to("/identity").into_response(),
+        };
+    let message = decision[lang.t("message_ko", "message_en")]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let when = |field: &str| {
+        decision[field]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| escape(&instant_text(t, lang)))
+    };
+    let family = format!(
+        "<section><h2>{}</h2><p>{}</p><p><a class=\"button secondary\" href=\"/search?family=1\">{}</a></p></section>",
+        lang.t("가족 예약", "Booking for a family member"),
+        lang.t(
+            "가족의 예약 가능 여부는 가족의 생년월일로 따로 판단합니다.",
+            "A family member's eligibility is decided on their own birth date."
+        ),
+        lang.t("가족 예약하기", "Book for a family member"),
+    );
+    let (h1, main) = match decision["code"].as_str().unwrap_or("") {
+        "eligible" => (
+            lang.t("지금 예약할 수 있습니다", "You can book now"),
+            format!(
+                "<p class=\"answer ok\">{}</p><dl class=\"facts\"><dt>{}</dt><dd>{}</dd></dl>\
+                 <p class=\"actions\"><a class=\"button primary\" href=\"/search\">{}</a></p>",
+                escape(&message),
+                lang.t("예약 마감", "Booking closes"),
+                when("closes_at").unwrap_or_default(),
+                lang.t("의료기관 찾기", "Find a clinic")
+            ),
+        ),
+        "not_yet" => (
+            lang.t("아직 예약 기간이 아닙니다", "Not yet your turn to book"),
+            format!(
+                "<p class=\"answer wait\">{}</p><dl class=\"facts\"><dt>{}</dt><dd class=\"big\" id=\"opens\">{}</dd></dl>",
+                escape(&message),
+                lang.t("나의 예약 시작", "Your booking opens"),
+                when("opens_at").unwrap_or_default()
+            ),
+        ),
+        "already_booked" => (
+            lang.t("이미 예약하셨습니다", "You already have a booking"),
+            format!(
+                "<p class=\"answer\">{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/bookings\">{}</a></p>",
+                escape(&message),
+                lang.t("나의 예약 보기", "See my bookings")
+            ),
+        ),
+        _ => (
+            lang.t("지금은 예약할 수 없습니다", "You cannot book now"),
+            format!("<p class=\"answer no\">{}</p>", escape(&message)),
+        ),
+    };
+    let leftover = format!(
+        "<p><a href=\"/leftovers\">{}</a></p>",
+        lang.t(
+            "오늘 남는 백신(잔여백신) 알림 신청",
+            "Hear of leftover doses near you today"
+        )
+    );
+    let body = format!("<h1>{h1}</h1>{main}{family}{leftover}");
+    let title = lang.t("예약 대상 확인", "Eligibility");
+    html(
+        page(lang, title, super::here(&uri), Some(3), body).render(),
+        remember,
+    )
+}
+
+/// The search page's parameters, as typed (empty fields are absent, not errors).
+#[derive(Deserialize, Default)]
+pub struct SearchParams {
+    offset: Option<String>,
+    province: Option<String>,
+    municipality: Option<String>,
+    lat: Option<String>,
+    lon: Option<String>,
+    product: Option<String>,
+    change: Option<String>,
+    family: Option<String>,
+}
+
+fn filled(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The parameters a search or booking page passes on to the next one.
+fn carry(change: Option<&str>, family: bool) -> String {
+    let mut out = String::new();
+    if let Some(id) = change.filter(|id| id.bytes().all(|b| b.is_ascii_digit())) {
+        out.push_str(&format!("&change={id}"));
+    }
+    if family {
+        out.push_str("&family=1");
+    }
+    out
+}
+
+fn hidden_carry(change: Option<&str>, family: bool) -> String {
+    let mut out = String::new();
+    if let Some(id) = change.filter(|id| id.bytes().all(|b| b.is_ascii_digit())) {
+        out.push_str(&format!(
+            "<input type=\"hidden\" name=\"change\" value=\"{id}\">"
+        ));
+    }
+    if family {
+        out.push_str("<input type=\"hidden\" name=\"family\" value=\"1\">");
+    }
+    out
+}
+
+fn product_options(selected: Option<&str>, offered: &[Product], lang: Lang, any: bool) -> String {
+    let mut html = String::new();
+    if any {
+        html.push_str(&format!(
+            "<option value=\"\">{}</option>",
+            lang.t("모든 백신", "Any vaccine")
+        ));
+    }
+    for p in offered {
+        let sel = if selected == Some(p.code()) {
+            " selected"
+        } else {
+            ""
+        };
+        html.push_str(&format!(
+            "<option value=\"{}\"{sel}>{}</option>",
+            p.code(),
+            lang.t(p.name_ko(), p.name_en())
+        ));
+    }
+    html
+}
+
+/// `GET /search`: clinics by province and municipality, or by distance from where I am.
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Query<SearchParams>,
+) -> Response {
+    if let Err(r) = require_person(&state, &headers) {
+        return r.into_response();
+    }
+    let (lang, remember) = negotiate(&uri, &headers);
+    let province: Option<u8> = filled(&params.province).and_then(|p| p.parse().ok());
+    let municipality: Option<u32> = filled(&params.municipality).and_then(|m| m.parse().ok());
+    let lat: Option<f64> = filled(&params.lat).and_then(|v| v.parse().ok());
+    let lon: Option<f64> = filled(&params.lon).and_then(|v| v.parse().ok());
+    let product = filled(&params.product).filter(|p| Product::parse(p).is_some());
+    let change = filled(&params.change);
+    let family = filled(&params.family).is_some();
+
+    let (provinces, municipalities) =
+        region_options(&state, lang, province, municipality, lang.t("전체", "All"));
+    let query = match (lat, lon, municipality, province) {
+        (Some(lat), Some(lon), _, _) => Some(routes::clinics::SearchQuery {
+            lat: Some(lat),
+            lon: Some(lon),
+            radius_km: Some(10.0),
+            ..Default::default()
+        }),
+        (_, _, Some(m), _) => Some(routes::clinics::SearchQuery {
+            municipality: Some(m),
+            ..Default::default()
+        }),
+        (_, _, None, Some(p)) => Some(routes::clinics::SearchQuery {
+            province: Some(p),
+            ..Default::default()
+        }),
+        _ => None,
+    };
+    let results = match query {
+        None => String::new(),
+        Some(mut q) => {
+            q.product = product.map(str::to_string);
+            let offset: usize = filled(&params.offset)
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0);
+            q.limit = Some(SEARCH_PAGE);
+            q.offset = Some(offset);
+            match routes::clinics::search(State(Arc::clone(&state)), ApiQuery(q)).await {
+                Ok(axum::Json(found)) => {
+                    let shown = found["clinics"].as_array().map_or(0, Vec::len);
+                    let more = found["total"].as_u64().unwrap_or(0) > (offset + shown) as u64;
+                    let next = more.then(|| {
+                        with_param(super::here(&uri), "offset", &(offset + shown).to_string())
+                    });
+                    results_html(&found, lang, &carry(change, family), offset, next)
+                }
+                Err(e) => format!(
+                    "<p class=\"error\" role=\"alert\">{}</p>",
+                    escape(lang.t(&e.message_ko, &e.message_en))
+                ),
+            }
+        }
+    };
+    let near_note = if lat.is_some() && lon.is_some() {
+        format!(
+            "<p class=\"note\">{}</p>",
+            lang.t(
+                "내 위치에서 10km 안의 가까운 순서입니다.",
+                "Nearest first, within 10 km of you."
+            )
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<h1>{h1}</h1>{purpose}\
+         <form method=\"get\" action=\"/search\" id=\"search\" class=\"stack\">{carry}\
+         <fieldset><legend>{by_region}</legend>\
+         <div class=\"field\"><label for=\"province\">{province_label}</label><select id=\"province\" name=\"province\">{provinces}</select></div>\
+         <div class=\"field\"><label for=\"municipality\">{municipality_label}</label><select id=\"municipality\" name=\"municipality\">{municipalities}</select></div>\
+         </fieldset>\
+         <div class=\"field\"><label for=\"product\">{product_label}</label><select id=\"product\" name=\"product\">{products}</select></div>\
+         <input type=\"hidden\" name=\"lat\" id=\"lat\"><input type=\"hidden\" name=\"lon\" id=\"lon\">\
+         <p class=\"actions\"><button class=\"button primary\" type=\"submit\">{search}</button>\
+         <button class=\"button secondary\" type=\"button\" id=\"locate\" hidden data-denied=\"{denied}\" data-finding=\"{finding}\">{near}</button></p>\
+         </form><p id=\"locate-status\" role=\"status\"></p>{near_note}{results}",
+        h1 = lang.t("의료기관 찾기", "Find a clinic"),
+        purpose = purpose_note(change, family, lang),
+        carry = hidden_carry(change, family),
+        by_region = lang.t("지역으로 찾기", "By region"),
+        province_label = lang.t("시·도", "Province or city"),
+        municipality_label = lang.t("시·군·구", "District"),
+        product_label = lang.t("백신", "Vaccine"),
+        products = product_options(product, &Product::ALL, lang, true),
+        search = lang.t("검색", "Search"),
+        near = lang.t("내 위치에서 가까운 곳", "Near me"),
+        denied = lang.t(
+            "위치를 확인할 수 없습니다. 지역으로 찾아 주세요.",
+            "Your location is not available; please search by region."
+        ),
+        finding = lang.t("위치를 확인하고 있습니다…", "Finding your location…"),
+    );
+    let title = lang.t("의료기관 찾기", "Find a clinic");
+    let mut page = page(lang, title, super::here(&uri), Some(4), body);
+    page.script = Some("search.js");
+    html(page.render(), remember)
+}
+
+/// The options of the province select and, for a chosen province, of its districts.
+fn region_options(
+    state: &AppState,
+    lang: Lang,
+    province: Option<u8>,
+    municipality: Option<u32>,
+    no_district: &str,
+) -> (String, String) {
+    let regions = &state.world.regions;
+    let mut provinces = format!("<option value=\"\">{}</option>", lang.t("선택", "Choose"));
+    for p in regions.provinces() {
+        let sel = if province == Some(p.code.0) {
+            " selected"
+        } else {
+            ""
+        };
+        provinces.push_str(&format!(
+            "<option value=\"{}\"{sel}>{}</option>",
+            p.code.0,
+            escape(lang.t(&p.name_ko, &p.name_en))
+        ));
+    }
+    let mut municipalities = format!("<option value=\"\">{no_district}</option>");
+    if let Some(code) = province {
+        for m in regions.municipalities_of(domain::clinic::ProvinceCode(code)) {
+            let sel = if municipality == Some(m.code.0) {
+                " selected"
+            } else {
+                ""
+            };
+            let name = match lang {
+                Lang::Ko => m.display_name_ko(),
+                Lang::En => m.name_en.clone(),
+            };
+            municipalities.push_str(&format!(
+                "<option value=\"{}\"{sel}>{}</option>",
+                m.code.0,
+                escape(&name)
+            ));
+        }
+    }
+    (provinces, municipalities)
+}
+
+fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> String {
+    if change.is_some() {
+        format!(
+            "<p class=\"note\">{}</p>",
+            lang.t(
+                "예약을 바꿀 의료기관과 날짜를 고르세요. 새 예약이 확정될 때까지 기존 예약은 그대로입니다.",
+                "Choose the new clinic and day. Your booking stays as it is until the change is confirmed."
+            )
+        )
+    } else if family {
+        format!(
+            "<p class=\"note\">{}</p>",
+            lang.t(
+                "가족(대리) 예약입니다.",
+                "You are booking for a family member."
+            )
+        )
+    } else {
+        String::new()
+    }
+}
+
+fn results_html(
+    found: &Value,
+    lang: Lang,
+    carry: &str,
+    offset: usize,
+    next: Option<String>,
+) -> String {
+    let clinics = found["clinics"].as_array().cloned().unwrap_or_default();
+    let total = found["total"].as_u64().unwrap_or(0);
+    let heading = match lang {
+        Lang::Ko => format!("검색 결과 {total}곳"),
+        Lang::En => format!("{total} clinics found"),
+    };
+    let range = if clinics.is_empty() {
+        String::new()
+    } else {
+        let (first, last) = (offset + 1, offset + clinics.len());
+        format!(
+            "<p class=\"note\">{}</p>",
+            match lang {
+                Lang::Ko => format!("{first}–{last}번째 의료기관입니다."),
+                Lang::En => format!("Showing {first}–{last}."),
+            }
+        )
+    };
+    let mut html = format!(
+        "<section aria-labelledby=\"results-h\"><h2 id=\"results-h\">{heading}</h2>{range}<ul class=\"cards\" id=\"results\">"
+    );
+    for c in &clinics {
+        let id = c["id"].as_u64().unwrap_or(0);
+        let name = escape(c["name"].as_str().unwrap_or(""));
+        let place = escape(
+            c[lang.t("municipality_name_ko", "municipality_name_en")]
+                .as_str()
+                .unwrap_or(""),
+        );
+        let distance = c["distance_km"]
+            .as_f64()
+            .map(|km| format!(" · {km:.1} km"))
+            .unwrap_or_default();
+        let products: Vec<String> = c["products"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .filter_map(|p| p.as_str())
+                    .map(|p| product_name(p, lang))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut left_total = 0u64;
+        let mut first_day = None;
+        for day in c["availability"].as_array().into_iter().flatten() {
+            let left: u64 = day["remaining"]
+                .as_object()
+                .map(|m| m.values().filter_map(Value::as_u64).max().unwrap_or(0))
+                .unwrap_or(0);
+            left_total += left;
+            if left > 0 && first_day.is_none() {
+                first_day = day["date"].as_str().and_then(|d| d.parse::<Date>().ok());
+            }
+        }
+        let when = match first_day {
+            Some(day) => match lang {
+                Lang::Ko => format!(
+                    "가장 빠른 날: {} · 7일간 남은 자리 {left_total}",
+                    date_text(day, lang)
+                ),
+                Lang::En => format!(
+                    "Soonest: {} · {left_total} places in 7 days",
+                    date_text(day, lang)
+                ),
+            },
+            None => lang
+                .t(
+                    "7일 안에 남은 자리가 없습니다",
+                    "No places in the next 7 days",
+                )
+                .to_string(),
+        };
+        let choose = if first_day.is_some() {
+            format!(
+                "<a class=\"button primary\" href=\"/book?clinic={id}{carry}\">{} <span class=\"sr\">{name}</span></a>",
+                lang.t("선택", "Choose")
+            )
+        } else {
+            String::new()
+        };
+        html.push_str(&format!(
+            "<li class=\"card\"><h3>{name}</h3><p>{place}{distance}</p><p>{}: {}</p><p>{}</p>{choose}</li>",
+            lang.t("백신", "Vaccines"),
+            products.join(", "),
+            escape(&when)
+        ));
+    }
+    if clinics.is_empty() {
+        html.push_str(&format!(
+            "<li>{}</li>",
+            lang.t("조건에 맞는 의료기관이 없습니다.", "No clinic matches.")
+        ));
+    }
+    html.push_str("</ul>");
+    if let Some(next) = next {
+        html.push_str(&format!(
+            "<p class=\"actions\"><a class=\"button secondary\" id=\"next\" href=\"{}\">{}</a></p>",
+            escape(&next),
+            lang.t("다음 의료기관 더 보기", "More clinics")
+        ));
+    }
+    html.push_str("</section>");
+    html
+}
+
+#[derive(Deserialize)]
+pub struct BookParams {
+    clinic: Option<String>,
+    date: Option<String>,
+    product: Option<String>,
+    change: Option<String>,
+    family: Option<String>,
+}
+
+/// `GET /book?clinic=…`: the day (next two weeks, with places left), the hour band, who it is
+/// for, then "book" (dose 2 comes with dose 1). With `change=ID` it moves that booking instead.
+pub async fn book(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Query<BookParams>,
+) -> Response {
+    let session = match require_person(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let (lang, remember) = negotiate(&uri, &headers);
+    let Some(clinic) = filled(&params.clinic)
+        .and_then(|c| c.parse::<usize>().ok())
+        .and_then(|c| state.world.clinics.get(c))
+    else {
+        return Redirect::to("/search").into_response();
+    };
+    let change = filled(&params.change).filter(|c| c.bytes().all(|b| b.is_ascii_digit()));
+    let family = filled(&params.family).is_some() && change.is_none();
+    // A change keeps the booking's vaccine where the new clinic offers it (read as the API would
+    // show it: someone else's booking looks like a missing one).
+    let mut current = None;
+    if let Some(id) = change.and_then(|c| c.parse::<u64>().ok()) {
+        match routes::bookings::show(
+            State(Arc::clone(&state)),
+            Authenticated(session),
+            axum::extract::Path(id),
+        )
+        .await
+        {
+            Ok(axum::Json(b)) => current = b["product"]["code"].as_str().and_then(Product::parse),
+            Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+        }
+    }
+    let product = filled(&params.product)
+        .and_then(Product::parse)
+        .or(current)
+        .filter(|p| clinic.offers(*p))
+        .or_else(|| clinic.products.first().copied());
+    let Some(product) = product else {
+        return Redirect::to("/search").into_response();
+    };
+    let availability = state.writer.availability();
+    let Ok(tomorrow) = seoul_date(state.clock.now()).tomorrow() else {
+        return crate::error::ApiError::internal().into_response();
+    };
+    let days: Vec<(Date, u32)> = (0..BOOK_DAYS)
+        .filter_map(|d| tomorrow.checked_add(d.days()).ok())
+        .map(|day| (day, availability.bookable_day(clinic.id, day, product)))
+        .collect();
+    let date = filled(&params.date)
+        .and_then(|d| d.parse::<Date>().ok())
+        .filter(|d| days.iter().any(|(day, _)| day == d))
+        .or_else(|| days.iter().find(|(_, left)| *left > 0).map(|(d, _)| *d))
+        .unwrap_or(tomorrow);
+    let base = format!(
+        "/book?clinic={}&product={}{}",
+        clinic.id.0,
+        product.code(),
+        carry(change, family)
+    );
+    let mut day_links = String::new();
+    for (day, left) in &days {
+        let current = if *day == date {
+            " aria-current=\"date\""
+        } else {
+            ""
+        };
+        let left_text = match lang {
+            Lang::Ko => format!("남은 자리 {left}"),
+            Lang::En => format!("{left} left"),
+        };
+        if *left == 0 {
+            day_links.push_str(&format!(
+                "<li><span class=\"choice off\">{}<small>{}</small></span></li>",
+                short_date_text(*day, lang),
+                lang.t("마감", "full")
+            ));
+        } else {
+            day_links.push_str(&format!(
+                "<li><a class=\"choice\" href=\"{base}&date={day}\"{current}>{}<small>{left_text}</small></a></li>",
+                short_date_text(*day, lang)
+            ));
+        }
+    }
+    let mut bands = String::new();
+    for hour in FIRST_HOUR..END_HOUR {
+        if !domain::ledger::is_open(&clinic.hours, date, hour) {
+            continue;
+        }
+        let left = availability.bookable(clinic.id, date, hour, product);
+        let left_text = match lang {
+            Lang::Ko => format!("남은 자리 {left}"),
+            Lang::En => format!("{left} left"),
+        };
+        let disabled = if left == 0 { " disabled" } else { "" };
+        bands.push_str(&format!(
+            "<label class=\"choice\"><input type=\"radio\" name=\"hour\" value=\"{hour}\" required{disabled}> {} <small>{left_text}</small></label>",
+            band_text(hour)
+        ));
+    }
+    if bands.is_empty() {
+        bands = format!(
+            "<p>{}</p>",
+            lang.t("이 날은 접종하지 않습니다.", "No vaccinations on this day.")
+        );
+    }
+    let who = if change.is_some() {
+        String::new()
+    } else {
+        format!(
+            "<fieldset><legend>{legend}</legend>\
+             <label class=\"choice\"><input type=\"radio\" name=\"who\" value=\"self\"{self_checked}> {me}</label>\
+             <label class=\"choice\"><input type=\"radio\" name=\"who\" value=\"family\"{family_checked}> {fam}</label>\
+             <div id=\"family-fields\" class=\"stack\">\
+             <p class=\"hint\">{fam_hint}</p>\
+             <div class=\"field\"><label for=\"family-name\">{name}</label><input id=\"family-name\" name=\"family_name\" autocomplete=\"off\"></div>\
+             <div class=\"field\"><label for=\"family-rrn\">{rrn}</label><input id=\"family-rrn\" name=\"family_rrn\" inputmode=\"numeric\" autocomplete=\"off\"></div>\
+             <div class=\"field\"><label for=\"family-phone\">{phone}</label><input id=\"family-phone\" name=\"family_phone\" type=\"tel\" autocomplete=\"off\"></div>\
+             </div></fieldset>",
+            legend = lang.t("누구의 예약인가요?", "Who is this booking for?"),
+            self_checked = if family { "" } else { " checked" },
+            family_checked = if family { " checked" } else { "" },
+            me = lang.t("본인", "Myself"),
+            fam = lang.t("가족 (대리 예약)", "A family member"),
+            fam_hint = lang.t(
+                "가족을 예약할 때만 입력하세요. 휴대전화가 없으면 비워 두면 안내 문자가 본인에게 갑니다.",
+                "Only when booking for a family member. Leave the phone empty to get their messages yourself."
+            ),
+            name = lang.t("가족 이름", "Their name"),
+            rrn = lang.t("가족 주민등록번호", "Their resident registration number"),
+            phone = lang.t("가족 휴대전화 번호 (선택)", "Their mobile number (optional)"),
+        )
+    };
+    let place = state
+        .world
+        .regions
+        .municipality(clinic.municipality)
+        .map(|m| match lang {
+            Lang::Ko => m.display_name_ko(),
+            Lang::En => m.name_en.clone(),
+        })
+        .unwrap_or_default();
+    let dose2 = if product == Product::Janssen {
+        lang.t("얀센 백신은 1회 접종입니다.", "Janssen is a single dose.")
+    } else {
+        lang.t(
+            "2차 접종은 같은 의료기관, 같은 백신으로 접종 간격에 맞춰 함께 예약됩니다.",
+            "Dose 2 is booked with it: same clinic, same vaccine, at the vaccine's interval.",
+        )
+    };
+    let submit = if change.is_some() {
+        lang.t("이 일정으로 변경", "Change to this")
+    } else {
+        lang.t("예약하기", "Book")
+    };
+    let body = format!(
+        "<h1>{h1}</h1>{purpose}<p class=\"clinic\"><strong>{clinic_name}</strong> · {place}</p>\
+         <form method=\"get\" action=\"/book\" id=\"product-form\" class=\"stack\">\
+         <input type=\"hidden\" name=\"clinic\" value=\"{clinic_id}\">{hidden}\
+         <div class=\"field\"><label for=\"product\">{product_label}</label><select id=\"product\" name=\"product\">{products}</select></div>\
+         <noscript><button class=\"button secondary\" type=\"submit\">{apply}</button></noscript></form>\
+         <section aria-labelledby=\"days-h\"><h2 id=\"days-h\">{days_h}</h2><ul class=\"days\">{day_links}</ul></section>\
+         <form id=\"book\" class=\"stack\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" data-product=\"{product_code}\" data-change=\"{change_id}\" data-busy=\"{busy}\" data-family-missing=\"{family_missing}\" data-hour-missing=\"{hour_missing}\">\
+         <fieldset><legend>{band_h} — {date_text}</legend><div class=\"choices\">{bands}</div></fieldset>{who}\
+         <p class=\"note\">{dose2}</p><button class=\"button primary\" type=\"submit\">{submit}</button></form>{error}",
+        h1 = lang.t("날짜와 시간 선택", "Choose a day and time"),
+        purpose = purpose_note(change, family, lang),
+        clinic_name = escape(&clinic.name),
+        place = escape(&place),
+        clinic_id = clinic.id.0,
+        hidden = hidden_carry(change, family),
+        product_label = lang.t("백신", "Vaccine"),
+        products = product_options(Some(product.code()), &clinic.products, lang, false),
+        apply = lang.t("백신 바꾸기", "Show this vaccine"),
+        days_h = lang.t("날짜", "Day"),
+        product_code = product.code(),
+        change_id = change.unwrap_or(""),
+        busy = lang.t(
+            "접속자가 많아 잠시 후 자동으로 다시 시도합니다…",
+            "Busy; trying again shortly…"
+        ),
+        family_missing = lang.t(
+            "가족의 이름과 주민등록번호를 입력해 주세요.",
+            "Please enter your family member's name and registration number."
+        ),
+        hour_missing = lang.t("시간대를 선택해 주세요.", "Please choose a time."),
+        band_h = lang.t("시간대", "Time"),
+        date_text = date_text(date, lang),
+        error = error_box(),
+    );
+    let title = lang.t("날짜와 시간 선택", "Day and time");
+    let mut page = page(lang, title, super::here(&uri), Some(5), body);
+    page.script = Some("book.js");
+    html(page.render(), remember)
+}
+
+#[derive(Deserialize)]
+pub struct BookingsParams {
+    booked: Option<String>,
+    changed: Option<String>,
+    cancelled: Option<String>,
+}
+
+fn dose_text(dose: &Value, lang: Lang) -> String {
+    let day = dose["date"]
+        .as_str()
+        .and_then(|d| d.parse::<Date>().ok())
+        .map(|d| date_text(d, lang))
+        .unwrap_or_default();
+    let hour = dose["hour"]
+        .as_u64()
+        .and_then(|h| u8::try_from(h).ok())
+        .unwrap_or(0);
+    let clinic = dose["clinic"]["name"].as_str().unwrap_or("");
+    escape(&format!("{day} {} · {clinic}", band_text(hour)))
+}
+
+fn appointment_text(a: &Value, lang: Lang) -> String {
+    let day = a["date"]
+        .as_str()
+        .and_then(|d| d.parse::<Date>().ok())
+        .map(|d| date_text(d, lang))
+        .unwrap_or_default();
+    let hour = a["hour"]
+        .as_u64()
+        .and_then(|h| u8::try_from(h).ok())
+        .unwrap_or(0);
+    escape(&format!(
+        "{day} {} · {}",
+        band_text(hour),
+        a["clinic"]["name"].as_str().unwrap_or("")
+    ))
+}
+
+/// `GET /bookings`: my bookings and those I made for family, with change, cancel and (after a
+/// supply change) "I have seen the move".
+pub async fn bookings(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Query<BookingsParams>,
+) -> Response {
+    let session = match require_person(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let (lang, remember) = negotiate(&uri, &headers);
+    let list = match routes::bookings::list(State(Arc::clone(&state)), Authenticated(session)).await
+    {
+        Ok(axum::Json(list)) => list,
+        Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+    };
+    let bookings = list["bookings"].as_array().cloned().unwrap_or_default();
+    let banner_for = |id: &Option<String>, ko: &'static str, en: &'static str| {
+        filled(id).map(|id| (id.to_string(), lang.t(ko, en)))
+    };
+    let banner = banner_for(
+        &params.booked,
+        "예약이 완료되었습니다",
+        "Your booking is confirmed",
+    )
+    .or_else(|| {
+        banner_for(
+            &params.changed,
+            "예약이 변경되었습니다",
+            "Your booking was changed",
+        )
+    })
+    .or_else(|| {
+        banner_for(
+            &params.cancelled,
+            "예약이 취소되었습니다",
+            "Your booking was cancelled",
+        )
+    });
+    let mut html_list = String::new();
+    for b in &bookings {
+        let id = b["id"].as_u64().unwrap_or(0);
+        let active = b["active"].as_bool().unwrap_or(false);
+        let whose = if b["for_self"].as_bool().unwrap_or(true) {
+            lang.t("본인", "Myself")
+        } else {
+            lang.t("가족", "Family member")
+        };
+        let product = escape(
+            b["product"][lang.t("name_ko", "name_en")]
+                .as_str()
+                .unwrap_or(""),
+        );
+        let status = if active {
+            lang.t("예약됨", "Booked")
+        } else {
+            lang.t("취소됨", "Cancelled")
+        };
+        let mut doses = String::new();
+        for dose in b["doses"].as_array().into_iter().flatten() {
+            let n = dose["dose"].as_u64().unwrap_or(1);
+            let label = match lang {
+                Lang::Ko => format!("{n}차 접종"),
+                Lang::En => format!("Dose {n}"),
+            };
+            let state_text = match dose["status"].as_str() {
+                Some("given") => lang.t(" (접종 완료)", " (given)"),
+                Some("cancelled") => lang.t(" (취소)", " (cancelled)"),
+                _ => "",
+            };
+            doses.push_str(&format!(
+                "<dt>{label}</dt><dd class=\"dose{n}\">{}{state_text}</dd>",
+                dose_text(dose, lang)
+            ));
+        }
+        let mut moved = String::new();
+        for m in b["moved"].as_array().into_iter().flatten() {
+            let to = if m["to"].is_null() {
+                lang.t(
+                    "유지할 수 없어 취소되었습니다",
+                    "could not be kept and is cancelled",
+                )
+                .to_string()
+            } else {
+                format!("→ {}", appointment_text(&m["to"], lang))
+            };
+            moved.push_str(&format!(
+                "<p>{}: {} {to}</p>",
+                lang.t(
+                    "공급 변경으로 일정이 옮겨졌습니다",
+                    "Moved because of a supply change"
+                ),
+                appointment_text(&m["from"], lang)
+            ));
+        }
+        if !moved.is_empty() {
+            moved = format!(
+                "<div class=\"notice\">{moved}<button class=\"button secondary\" type=\"button\" data-accept=\"{id}\">{}</button></div>",
+                lang.t("확인했습니다", "I have seen this")
+            );
+        }
+        let actions = if active {
+            format!(
+                "<p class=\"actions\"><a class=\"button secondary\" href=\"/search?change={id}\">{change}</a>\
+                 <button class=\"button danger\" type=\"button\" data-cancel=\"{id}\" data-confirm=\"{confirm}\">{cancel}</button></p>",
+                change = lang.t("날짜·의료기관 변경", "Change day or clinic"),
+                cancel = lang.t("예약 취소", "Cancel booking"),
+                confirm = lang.t(
+                    "이 예약(1차·2차)을 취소할까요?",
+                    "Cancel this booking (both doses)?"
+                ),
+            )
+        } else {
+            String::new()
+        };
+        let highlight = match &banner {
+            Some((bid, _)) if *bid == id.to_string() => " highlight",
+            _ => "",
+        };
+        html_list.push_str(&format!(
+            "<li class=\"card{highlight}\" id=\"booking-{id}\"><h2>{whose} · {product} <span class=\"status\">{status}</span></h2>\
+             <dl class=\"facts\">{doses}</dl>{moved}{actions}</li>"
+        ));
+    }
+    let banner_html = banner
+        .map(|(_, text)| {
+            format!(
+                "<div class=\"success\" role=\"status\"><h2>{text}</h2><p>{}</p></div>",
+                lang.t(
+                    "안내 문자를 보내 드렸습니다. 접종 당일 신분증을 지참해 주세요.",
+                    "We sent you a text message. Bring an ID card on the day."
+                )
+            )
+        })
+        .unwrap_or_default();
+    let empty = if bookings.is_empty() {
+        format!(
+            "<p>{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/eligibility\">{}</a></p>",
+            lang.t("예약 내역이 없습니다.", "You have no bookings."),
+            lang.t("예약하기", "Book now")
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<h1>{h1}</h1>{banner_html}<ul class=\"cards\" id=\"bookings\">{html_list}</ul>{empty}\
+         <p class=\"actions\"><a class=\"button secondary\" href=\"/search?family=1\">{family}</a>\
+         <a class=\"button secondary\" href=\"/leftovers\">{leftover}</a></p>{error}",
+        h1 = lang.t("나의 예약", "My bookings"),
+        family = lang.t("가족 예약하기", "Book for a family member"),
+        leftover = lang.t("잔여백신 알림", "Leftover doses"),
+        error = error_box(),
+    );
+    let title = lang.t("나의 예약", "My bookings");
+    let step = if params.booked.is_some() {
+        Some(6)
+    } else {
+        None
+    };
+    let mut page = page(lang, title, super::here(&uri), step, body);
+    page.script = Some("bookings.js");
+    html(page.render(), remember)
+}
+
+#[derive(Deserialize)]
+pub struct LeftoverParams {
+    province: Option<String>,
+    municipality: Option<String>,
+}
+
+/// The middle of a district's clinics: where "near" is measured from for someone who chose a
+/// district rather than sharing their location.
+fn district_centre(state: &AppState, code: u32) -> Option<(f64, f64)> {
+    let ids = state
+        .world
+        .index
+        .in_municipality(domain::clinic::MunicipalityCode(code));
+    let points: Vec<_> = ids
+        .iter()
+        .filter_map(|id| state.world.clinics.get(id.index()))
+        .map(|c| c.location)
+        .collect();
+    let n = points.len() as f64;
+    (n > 0.0).then(|| {
+        (
+            points.iter().map(|p| p.lat).sum::<f64>() / n,
+            points.iter().map(|p| p.lon).sum::<f64>() / n,
+        )
+    })
+}
+
+/// `GET /leftovers`: ask to be told of same-day leftover doses near a place, and claim one of
+/// today's offers (first come, first served; dose 1 today, dose 2 at the interval).
+pub async fn leftovers(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(params): Query<LeftoverParams>,
+) -> Response {
+    let session = match require_person(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let (lang, remember) = negotiate(&uri, &headers);
+    let near =
+        match routes::leftovers::near_me(State(Arc::clone(&state)), Authenticated(session)).await {
+            Ok(axum::Json(near)) => near,
+            Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+        };
+    let province: Option<u8> = filled(&params.province).and_then(|p| p.parse().ok());
+    let municipality: Option<u32> = filled(&params.municipality).and_then(|m| m.parse().ok());
+    let (provinces, municipalities) = region_options(
+        &state,
+        lang,
+        province,
+        municipality,
+        lang.t("선택", "Choose"),
+    );
+    let centre = municipality.and_then(|m| district_centre(&state, m));
+    let (lat, lon) = centre.map_or((String::new(), String::new()), |(lat, lon)| {
+        (format!("{lat:.5}"), format!("{lon:.5}"))
+    });
+    let subscribed = match near["subscription"].as_object() {
+        Some(s) => format!(
+            "<div class=\"success\" role=\"status\" id=\"subscribed\"><p>{}</p><button class=\"button secondary\" type=\"button\" id=\"unsubscribe\">{}</button></div>",
+            match lang {
+                Lang::Ko => format!(
+                    "반경 {}km 안의 잔여백신을 알려 드립니다.",
+                    s["radius_km"].as_f64().unwrap_or(0.0)
+                ),
+                Lang::En => format!(
+                    "You will be told of leftover doses within {} km.",
+                    s["radius_km"].as_f64().unwrap_or(0.0)
+                ),
+            },
+            lang.t("알림 그만 받기", "Stop telling me")
+        ),
+        None => String::new(),
+    };
+    let mut offers = String::new();
+    for o in near["offers"].as_array().into_iter().flatten() {
+        let id = o["id"].as_u64().unwrap_or(0);
+        let until = o["until"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| instant_text(t, lang))
+            .unwrap_or_default();
+        let name = escape(o["clinic"]["name"].as_str().unwrap_or(""));
+        offers.push_str(&format!(
+            "<li class=\"card\"><h3>{name}</h3><p>{} · {} {} · {} km</p><p>{}: {}</p>\
+             <button class=\"button primary\" type=\"button\" data-claim=\"{id}\" data-confirm=\"{confirm}\">{claim} <span class=\"sr\">{name}</span></button></li>",
+            product_name(o["product"].as_str().unwrap_or(""), lang),
+            lang.t("남은 백신", "left"),
+            o["left"],
+            o["distance_km"],
+            lang.t("신청 마감", "Until"),
+            escape(&until),
+            confirm = lang.t(
+                "오늘 이 의료기관에서 1차 접종을 받으시겠어요? 다른 날 예약이 있으면 그 예약은 취소됩니다.",
+                "Take dose 1 here today? A booking you hold for a later day is cancelled."
+            ),
+            claim = lang.t("오늘 접종 신청", "Claim for today"),
+        ));
+    }
+    let offers_html = if near["subscription"].is_null() {
+        String::new()
+    } else if offers.is_empty() {
+        format!(
+            "<p>{}</p>",
+            lang.t(
+                "지금은 가까운 잔여백신이 없습니다. 생기면 문자로 알려 드립니다.",
+                "No leftover doses near you right now. We will text you when there are."
+            )
+        )
+    } else {
+        format!(
+            "<h2>{}</h2><ul class=\"cards\" id=\"offers\">{offers}</ul>",
+            lang.t("오늘의 잔여백신", "Leftover doses today")
+        )
+    };
+    let products: String = Product::ALL
+        .iter()
+        .map(|p| {
+            format!(
+                "<label class=\"choice\"><input type=\"checkbox\" name=\"product\" value=\"{}\"> {}</label>",
+                p.code(),
+                lang.t(p.name_ko(), p.name_en())
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>{h1}</h1><p>{intro}</p>{subscribed}{offers_html}{error}\
+         <section aria-labelledby=\"sub-h\"><h2 id=\"sub-h\">{sub_h}</h2>\
+         <form method=\"get\" action=\"/leftovers\" id=\"area\" class=\"stack\">\
+         <div class=\"field\"><label for=\"province\">{province_label}</label><select id=\"province\" name=\"province\">{provinces}</select></div>\
+         <div class=\"field\"><label for=\"municipality\">{municipality_label}</label><select id=\"municipality\" name=\"municipality\">{municipalities}</select></div>\
+         <noscript><button class=\"button secondary\" type=\"submit\">{choose}</button></noscript></form>\
+         <p class=\"actions\"><button class=\"button secondary\" type=\"button\" id=\"locate\" hidden data-finding=\"{finding}\" data-found=\"{found}\" data-denied=\"{denied}\">{near_me}</button></p>\
+         <p id=\"locate-status\" role=\"status\"></p>\
+         <form id=\"subscribe\" class=\"stack\" data-lat=\"{lat}\" data-lon=\"{lon}\" data-place-missing=\"{missing}\">\
+         <div class=\"field\"><label for=\"radius\">{radius_label}</label><select id=\"radius\" name=\"radius\">\
+         <option value=\"1\">1 km</option><option value=\"3\" selected>3 km</option><option value=\"5\">5 km</option><option value=\"10\">10 km</option></select></div>\
+         <fieldset><legend>{products_label}</legend><p class=\"hint\">{products_hint}</p><div class=\"choices\">{products}</div></fieldset>\
+         <button class=\"button primary\" type=\"submit\">{subscribe}</button></form></section>",
+        h1 = lang.t("잔여백신 알림", "Leftover doses"),
+        intro = lang.t(
+            "의료기관에서 오늘 남는 백신이 생기면 가까운 분께 문자로 알려 드립니다. 선착순이며, 예약 기간과 관계없이 신청할 수 있습니다.",
+            "When a clinic has doses left over today, people nearby who asked are told by text. First come, first served, whatever your booking window."
+        ),
+        error = error_box(),
+        sub_h = lang.t("알림 받을 곳", "Where to look"),
+        province_label = lang.t("시·도", "Province or city"),
+        municipality_label = lang.t("시·군·구", "District"),
+        choose = lang.t("선택", "Choose"),
+        finding = lang.t("위치를 확인하고 있습니다…", "Finding your location…"),
+        found = lang.t("현재 위치를 사용합니다.", "Using your location."),
+        denied = lang.t(
+            "위치를 확인할 수 없습니다. 지역을 선택해 주세요.",
+            "Your location is not available; please choose a district."
+        ),
+        near_me = lang.t("내 위치 사용", "Use my location"),
+        missing = lang.t(
+            "지역을 선택하거나 내 위치를 사용해 주세요.",
+            "Choose a district or use your location."
+        ),
+        radius_label = lang.t("거리", "Distance"),
+        products_label = lang.t("맞을 수 있는 백신", "Vaccines you would take"),
+        products_hint = lang.t("선택하지 않으면 모든 백신", "None chosen: any vaccine"),
+        subscribe = lang.t("알림 신청", "Tell me"),
+    );
+    let title = lang.t("잔여백신 알림", "Leftover doses");
+    let mut page = page(lang, title, super::here(&uri), None, body);
+    page.script = Some("leftovers.js");
+    html(page.render(), remember)
+}

@@ -1,0 +1,269 @@
+//! The clinic desk: a nurse signs in with the staff token an operator issued, sees the day's
+//! list (masked name, birth date, hour, dose), marks doses given, and offers same-day leftover
+//! doses to people nearby who asked to hear of them.
+//!
+//! The sign-in form sets the `yeyak_staff` cookie that `staff::ClinicStaff` already accepts
+//! (HttpOnly, SameSite=Strict); every request checks it against storage, so a revoked token
+//! stops working at once.
+
+use super::layout::{Audience, Lang, Page, band_text, date_text, escape, instant_text};
+use super::{html, negotiate};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::routes::{self, ApiQuery};
+use crate::staff::{ClinicStaff, STAFF_COOKIE};
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::time::seoul_date;
+use serde::Deserialize;
+use std::sync::Arc;
+use store::StaffRole;
+
+/// A desk sign-in lasts one working day.
+const STAFF_COOKIE_HOURS: i64 = 12;
+
+fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: String) -> Page {
+    Page {
+        lang,
+        audience: Audience::Clinic,
+        title: title.to_string(),
+        here: super::here(uri).to_string(),
+        step: None,
+        script,
+        body,
+    }
+}
+
+fn login_page(lang: Lang, uri: &Uri, failed: bool) -> String {
+    let error = if failed {
+        format!(
+            "<div id=\"error\" class=\"error\" role=\"alert\">{}</div>",
+            lang.t(
+                "직원 토큰이 맞지 않거나 사용이 중지되었습니다.",
+                "That staff token is unknown or was revoked."
+            )
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<h1>{h1}</h1>{error}<p>{intro}</p>\
+         <form method=\"post\" action=\"/clinic/login\" class=\"stack\">\
+         <div class=\"field\"><label for=\"token\">{label}</label>\
+         <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required></div>\
+         <button class=\"button primary\" type=\"submit\">{submit}</button></form>",
+        h1 = lang.t("접종기관 로그인", "Clinic sign-in"),
+        intro = lang.t(
+            "운영자에게 받은 직원 토큰을 입력하세요. 로그인은 12시간 동안 유지됩니다.",
+            "Enter the staff token your operator gave you. The sign-in lasts 12 hours."
+        ),
+        label = lang.t("직원 토큰", "Staff token"),
+        submit = lang.t("로그인", "Sign in"),
+    );
+    page(
+        lang,
+        lang.t("접종기관 로그인", "Clinic sign-in"),
+        uri,
+        None,
+        body,
+    )
+    .render()
+}
+
+/// `GET /clinic/login`.
+pub async fn login_form(uri: Uri, headers: HeaderMap) -> Response {
+    let (lang, remember) = negotiate(&uri, &headers);
+    html(login_page(lang, &uri, false), remember)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+/// `POST /clinic/login`: a clinic-staff token that is known and not revoked sets the cookie.
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let (lang, _) = negotiate(&uri, &headers);
+    let token = form.token.trim().to_string();
+    let hash = crate::staff::token_hash(&token);
+    let found = routes::read(&state, move |r| store::ReadStore::staff_by_token(r, &hash)).await;
+    let valid = matches!(
+        found,
+        Ok(Some(ref record)) if !record.revoked && record.role == StaffRole::Clinic
+    );
+    // Only token characters go into the cookie header.
+    if !valid || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        tracing::info!("clinic sign-in refused");
+        let mut response = html(login_page(lang, &uri, true), None);
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        return response;
+    }
+    let cookie = format!(
+        "{STAFF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        STAFF_COOKIE_HOURS * 3600
+    );
+    let mut response = Redirect::to("/clinic").into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// `POST /clinic/logout`.
+pub async fn logout() -> Response {
+    let mut response = Redirect::to("/clinic/login").into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("yeyak_staff=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
+}
+
+/// `GET /clinic`: today's list with "given" buttons, and leftover doses.
+pub async fn day(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    staff: Result<ClinicStaff, ApiError>,
+) -> Response {
+    let Ok(staff) = staff else {
+        return super::Detour::ClinicSignIn.into_response();
+    };
+    let (lang, remember) = negotiate(&uri, &headers);
+    let clinic = state.world.clinics.get(staff.clinic.index()).cloned();
+    let clinic_name = clinic.as_ref().map_or(String::new(), |c| c.name.clone());
+    let products = clinic.map(|c| c.products).unwrap_or_default();
+    let list = routes::clinic::day(
+        State(Arc::clone(&state)),
+        ClinicStaff {
+            record: staff.record.clone(),
+            clinic: staff.clinic,
+        },
+        ApiQuery(routes::clinic::DayQuery::default()),
+    )
+    .await;
+    let offers = routes::clinic::offers(State(Arc::clone(&state)), staff).await;
+    let (list, offers) = match (list, offers) {
+        (Ok(axum::Json(list)), Ok(axum::Json(offers))) => (list, offers),
+        (Err(e), _) | (_, Err(e)) => {
+            return super::error_page(lang, Audience::Clinic, &uri, e);
+        }
+    };
+    let today = seoul_date(state.clock.now());
+    let mut rows = String::new();
+    for a in list["appointments"].as_array().into_iter().flatten() {
+        let id = a["booking_id"].as_u64().unwrap_or(0);
+        let dose = a["dose"].as_u64().unwrap_or(1);
+        let hour = a["hour"]
+            .as_u64()
+            .and_then(|h| u8::try_from(h).ok())
+            .unwrap_or(0);
+        let status = a["status"].as_str().unwrap_or("");
+        let action = if status == "booked" {
+            format!(
+                "<button class=\"button primary\" type=\"button\" data-given=\"{id}\" data-dose=\"{dose}\">{} <span class=\"sr\">{} {}</span></button>",
+                lang.t("접종 완료", "Given"),
+                escape(a["name"].as_str().unwrap_or("")),
+                band_text(hour)
+            )
+        } else {
+            lang.t("완료", "Done").to_string()
+        };
+        let dose_text = match lang {
+            Lang::Ko => format!("{dose}차"),
+            Lang::En => format!("dose {dose}"),
+        };
+        rows.push_str(&format!(
+            "<tr id=\"appointment-{id}-{dose}\"><td>{}</td><td>{}</td><td>{}</td><td>{dose_text}</td><td>{}</td><td>{action}</td></tr>",
+            band_text(hour),
+            escape(a["name"].as_str().unwrap_or("")),
+            escape(a["birth_date"].as_str().unwrap_or("")),
+            super::citizen::product_name(a["product"].as_str().unwrap_or(""), lang),
+        ));
+    }
+    if rows.is_empty() {
+        rows = format!(
+            "<tr><td colspan=\"6\">{}</td></tr>",
+            lang.t("오늘 예약이 없습니다.", "No appointments today.")
+        );
+    }
+    let mut offer_rows = String::new();
+    for o in offers["offers"].as_array().into_iter().flatten() {
+        let until = o["until"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| instant_text(t, lang))
+            .unwrap_or_default();
+        offer_rows.push_str(&format!(
+            "<li>{} · {} {} / {} · {}</li>",
+            super::citizen::product_name(o["product"].as_str().unwrap_or(""), lang),
+            lang.t("남음", "left"),
+            o["left"],
+            o["doses"],
+            escape(&until)
+        ));
+    }
+    let product_options: String = products
+        .iter()
+        .map(|p| {
+            format!(
+                "<option value=\"{}\">{}</option>",
+                p.code(),
+                lang.t(p.name_ko(), p.name_en())
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>{h1}</h1><form method=\"post\" action=\"/clinic/logout\" class=\"logout\"><button class=\"button secondary\" type=\"submit\">{logout}</button></form>\
+         <p class=\"clinic\"><strong>{clinic_name}</strong> · {date}</p>\
+         <dl class=\"facts\"><dt>{booked_l}</dt><dd id=\"booked\">{booked}</dd><dt>{given_l}</dt><dd id=\"given\">{given}</dd></dl>\
+         <div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\" hidden></div>\
+         <div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"{h1}\"><table id=\"day\"><caption class=\"sr\">{h1}</caption><thead><tr><th scope=\"col\">{time}</th><th scope=\"col\">{name}</th><th scope=\"col\">{birth}</th><th scope=\"col\">{dose}</th><th scope=\"col\">{vaccine}</th><th scope=\"col\">{action}</th></tr></thead><tbody>{rows}</tbody></table></div>\
+         <section aria-labelledby=\"leftover-h\"><h2 id=\"leftover-h\">{leftover_h}</h2><p>{leftover_p}</p>\
+         <form id=\"leftover\" class=\"stack\" data-today=\"{today}\" data-told=\"{told}\">\
+         <div class=\"field\"><label for=\"leftover-product\">{vaccine}</label><select id=\"leftover-product\" name=\"product\">{product_options}</select></div>\
+         <div class=\"field\"><label for=\"leftover-doses\">{doses_l}</label><input id=\"leftover-doses\" name=\"doses\" type=\"number\" min=\"1\" max=\"100\" value=\"1\" required></div>\
+         <div class=\"field\"><label for=\"leftover-until\">{until_l}</label><input id=\"leftover-until\" name=\"until\" type=\"time\" value=\"18:00\" required></div>\
+         <button class=\"button primary\" type=\"submit\">{post}</button></form><p id=\"posted\" role=\"status\"></p>\
+         <h3>{offers_h}</h3><ul class=\"plain\" id=\"offers\">{offer_rows}</ul></section>",
+        h1 = lang.t("오늘의 접종 명단", "Today's list"),
+        logout = lang.t("로그아웃", "Sign out"),
+        clinic_name = escape(&clinic_name),
+        date = date_text(today, lang),
+        booked_l = lang.t("접종 예정", "To give"),
+        booked = list["booked"],
+        given_l = lang.t("접종 완료", "Given"),
+        given = list["given"],
+        time = lang.t("시간", "Time"),
+        name = lang.t("이름", "Name"),
+        birth = lang.t("생년월일", "Born"),
+        dose = lang.t("차수", "Dose"),
+        vaccine = lang.t("백신", "Vaccine"),
+        action = lang.t("처리", "Action"),
+        leftover_h = lang.t("잔여백신 알리기", "Offer leftover doses"),
+        leftover_p = lang.t(
+            "오늘 남는 백신을 알림을 신청한 가까운 분들께 선착순으로 안내합니다.",
+            "Tell people nearby who asked to hear of leftover doses; first come, first served."
+        ),
+        told = lang.t("등록했습니다. 안내한 사람:", "Offered. People told:"),
+        doses_l = lang.t("회분", "Doses"),
+        until_l = lang.t(
+            "신청 마감 (오늘, 한국시간)",
+            "Claims close (today, Korea time)"
+        ),
+        post = lang.t("잔여백신 등록", "Offer them"),
+        offers_h = lang.t("오늘 등록한 잔여백신", "Offered today"),
+    );
+    let title = lang.t("오늘의 접종 명단", "Today's list");
+    html(
+        page(lang, title, &uri, Some("clinic.js"), body).render(),
+        remember,
+    )
+}

@@ -1,0 +1,731 @@
+//! The pages over real HTTP: security headers, the cross-site request check, language
+//! negotiation, the operator sign-in cookie, the booking pages behind the waiting room, the
+//! embedded assets, and the dashboard's time series.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+mod common;
+
+use common::{OPERATOR_TOKEN, TestServer, booking_body, rrn_1967, small_world};
+use reqwest::header::HeaderMap;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A browser-like client: keeps cookies, does not follow redirects (so tests see them).
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn set_cookies(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+fn origin_of(server: &TestServer) -> String {
+    format!("http://{}", server.addr)
+}
+
+/// Walks a browser through `/wait` until it holds a pass (the small world lets people in).
+async fn admitted_browser(server: &TestServer) -> reqwest::Client {
+    let client = browser();
+    for _ in 0..100 {
+        let page = client.get(server.url("/wait")).send().await.unwrap();
+        let html = page.text().await.unwrap();
+        if html.contains("/identity") && html.contains("button primary") {
+            return client;
+        }
+        server.clock.advance(jiff::SignedDuration::from_millis(500));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    panic!("never admitted");
+}
+
+/// An identity check from a browser: same-origin posts with the cookies it holds.
+async fn signed_in_browser(server: &TestServer, rrn: &str) -> reqwest::Client {
+    let client = admitted_browser(server).await;
+    let started: Value = client
+        .post(server.url("/api/v1/identity/start"))
+        .header("origin", origin_of(server))
+        .json(&json!({"name": "홍길동", "rrn": rrn, "phone": "010-1234-5678"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let verified = client
+        .post(server.url("/api/v1/identity/verify"))
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"verification_id": started["verification_id"], "code": started["demo_code"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status().as_u16(), 200);
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers() {
+    let server = TestServer::start(small_world()).await;
+    // Documents (pages, scripts, styles) carry the policy; every answer carries nosniff.
+    for path in [
+        "/",
+        "/wait",
+        "/operator/login",
+        "/assets/common.js",
+        "/clinic/login",
+    ] {
+        let response = browser().get(server.url(path)).send().await.unwrap();
+        let h = response.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+    }
+    // JSON is never rendered: it is spared the policy (the status poll is the hottest path).
+    for path in ["/api/v1/regions", "/nowhere", "/api/v1/queue/status"] {
+        let response = browser().get(server.url(path)).send().await.unwrap();
+        let h = response.headers();
+        let kind = h["content-type"].to_str().unwrap();
+        assert!(kind.starts_with("application/json"), "{path}: {kind}");
+        assert!(!h.contains_key("content-security-policy"), "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+    }
+    // No page carries an inline script or style: everything comes from /assets.
+    for path in ["/", "/wait", "/operator/login"] {
+        let html = browser()
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("<style"), "{path}");
+        assert!(!html.contains(" style="), "{path}");
+        for script in html.match_indices("<script").map(|(i, _)| &html[i..]) {
+            assert!(script.starts_with("<script src=\"/assets/"), "{path}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn korean_by_default_english_when_asked_and_remembered() {
+    let server = TestServer::start(small_world()).await;
+    let lang_of = |html: &str| {
+        html.split("<html lang=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .to_string()
+    };
+    let page = |accept: Option<&'static str>| {
+        let mut request = browser().get(server.url("/"));
+        if let Some(accept) = accept {
+            request = request.header("accept-language", accept);
+        }
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(lang_of(&page(None).await), "ko");
+    assert_eq!(lang_of(&page(Some("ko-KR,ko;q=0.9,en;q=0.8")).await), "ko");
+    assert_eq!(lang_of(&page(Some("en-US,en;q=0.9")).await), "en");
+
+    // ?lang=en switches and is remembered for the next pages, whatever the browser prefers.
+    let client = browser();
+    let switched = client
+        .get(server.url("/?lang=en"))
+        .header("accept-language", "ko-KR")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        set_cookies(&switched)
+            .iter()
+            .any(|c| c.starts_with("yeyak_lang=en"))
+    );
+    let html = switched.text().await.unwrap();
+    assert_eq!(lang_of(&html), "en");
+    assert!(html.contains("Start booking"));
+    assert!(html.contains("href=\"/?lang=ko\""), "a switch back");
+    let later = client
+        .get(server.url("/wait"))
+        .header("accept-language", "ko-KR")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lang_of(&later), "en");
+    let back = client
+        .get(server.url("/operator/login?lang=ko"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(lang_of(&back), "ko");
+    assert!(back.contains("운영자 로그인"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_state_changes_are_refused_and_header_credentials_still_work() {
+    let server = TestServer::start(small_world()).await;
+    let client = signed_in_browser(&server, &rrn_1967(11)).await;
+    let book = booking_body(0, "2021-08-16", 10, "moderna");
+    // Another site's form or fetch, with the victim's cookies attached by the browser.
+    let attempts: [(&str, &str); 4] = [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+        ("origin", "http://evil.example"),
+        ("x-nothing", "1"),
+    ];
+    for (name, value) in attempts {
+        let response = client
+            .post(server.url("/api/v1/bookings"))
+            .header(name, value)
+            .json(&book)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403, "{name}: {value}");
+        let error: Value = response.json().await.unwrap();
+        assert!(
+            ["cross_site_request", "foreign_origin", "origin_required"]
+                .contains(&error["error"].as_str().unwrap()),
+            "{error}"
+        );
+    }
+    // Nothing was booked by any of them.
+    let list: Value = client
+        .get(server.url("/api/v1/bookings"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["bookings"].as_array().unwrap().len(), 0, "{list}");
+    // Our own page's request goes through.
+    let response = client
+        .post(server.url("/api/v1/bookings"))
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", origin_of(&server))
+        .json(&book)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+
+    // An app with header credentials and no cookies is not a browser: no origin needed.
+    let app = server.login("이앱", &rrn_1967(12)).await;
+    let (status, body) = server
+        .post("/api/v1/bookings", Some(&app), book.clone(), None)
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // A page form posted from elsewhere is refused even without cookies.
+    let response = browser()
+        .post(server.url("/operator/login"))
+        .header("origin", "http://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", OPERATOR_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    assert!(set_cookies(&response).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_signs_in_with_the_token_and_gets_an_httponly_cookie() {
+    let server = TestServer::start(small_world()).await;
+    let client = browser();
+    let page = client.get(server.url("/operator")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 303);
+    assert_eq!(page.headers()["location"], "/operator/login");
+    let (status, _) = (
+        client
+            .get(server.url("/api/v1/admin/queue"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        (),
+    );
+    assert_eq!(status, 401);
+
+    let wrong = client
+        .post(server.url("/operator/login"))
+        .header("origin", origin_of(&server))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", "not-the-token-at-all"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert!(set_cookies(&wrong).is_empty());
+
+    let right = client
+        .post(server.url("/operator/login"))
+        .header("origin", origin_of(&server))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", OPERATOR_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status().as_u16(), 303);
+    let cookie = set_cookies(&right)
+        .into_iter()
+        .find(|c| c.starts_with("yeyak_operator="))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains(OPERATOR_TOKEN),
+        "the token itself never goes in a cookie"
+    );
+
+    // The cookie opens the operator pages and the admin API.
+    let page = client.get(server.url("/operator")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let queue = client
+        .get(server.url("/api/v1/admin/queue"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queue.status().as_u16(), 200);
+    let queue: Value = queue.json().await.unwrap();
+    assert!(queue["opens_at"].is_null(), "no opening yet: {queue}");
+    // What the pages do with it is audited like the token's actions.
+    let opened = client
+        .post(server.url("/api/v1/admin/openings"))
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({"prequeue_starts_at": "2021-07-19T12:00:00Z", "opens_at": "2021-07-19T12:30:00Z", "max_active": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status().as_u16(), 201);
+    let audit: Value = client
+        .get(server.url("/api/v1/admin/audit"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let line = &audit["audit"][0];
+    assert_eq!(
+        (
+            line["actor"].as_str(),
+            line["action"].as_str(),
+            line["outcome"].as_str()
+        ),
+        (
+            Some("operator"),
+            Some("POST /api/v1/admin/openings"),
+            Some("201")
+        ),
+        "{audit}"
+    );
+    // A forged cookie opens nothing.
+    let forged = reqwest::Client::new()
+        .get(server.url("/api/v1/admin/queue"))
+        .header(
+            "cookie",
+            "yeyak_operator=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+    // It expires with the shift.
+    server.clock.advance(jiff::SignedDuration::from_hours(9));
+    let page = client.get(server.url("/operator")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_secure_behind_an_https_proxy() {
+    let server = TestServer::start(small_world()).await;
+    let plain = browser().get(server.url("/wait")).send().await.unwrap();
+    let cookies = set_cookies(&plain);
+    assert!(!cookies.is_empty());
+    assert!(cookies.iter().all(|c| !c.contains("Secure")), "{cookies:?}");
+    let proxied = browser()
+        .get(server.url("/wait?lang=en"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let cookies = set_cookies(&proxied);
+    assert!(cookies.len() >= 3, "{cookies:?}");
+    assert!(
+        cookies.iter().all(|c| c.ends_with("; Secure")),
+        "{cookies:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booking_pages_need_the_waiting_room_then_an_identity_check() {
+    let server = TestServer::start(small_world()).await;
+    // 2021: a direct link to the booking page worked before the opening.
+    for path in [
+        "/identity",
+        "/eligibility",
+        "/search",
+        "/book?clinic=0",
+        "/bookings",
+    ] {
+        let response = browser().get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 303, "{path}");
+        assert_eq!(response.headers()["location"], "/wait", "{path}");
+    }
+    let client = admitted_browser(&server).await;
+    let identity = client.get(server.url("/identity")).send().await.unwrap();
+    assert_eq!(identity.status().as_u16(), 200);
+    assert_eq!(identity.headers()["cache-control"], "no-store");
+    let html = identity.text().await.unwrap();
+    for label in [
+        "for=\"name\"",
+        "for=\"rrn\"",
+        "for=\"phone\"",
+        "for=\"code\"",
+    ] {
+        assert!(html.contains(label), "{label}");
+    }
+    let eligibility = client.get(server.url("/eligibility")).send().await.unwrap();
+    assert_eq!(eligibility.status().as_u16(), 303);
+    assert_eq!(eligibility.headers()["location"], "/identity");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eligibility_search_booking_and_my_bookings_render_from_the_api() {
+    let server = TestServer::start(small_world()).await;
+    // Born 1970: not in the open cohort; the page says why and when their window opens.
+    let later = signed_in_browser(&server, "700505-2000001").await;
+    let html = later
+        .get(server.url("/eligibility"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("아직 예약 기간이 아닙니다"), "{html}");
+    assert!(html.contains("id=\"opens\""), "{html}");
+    assert!(html.contains("(한국시간)"), "{html}");
+
+    let client = signed_in_browser(&server, &rrn_1967(21)).await;
+    let html = client
+        .get(server.url("/eligibility?lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("You can book now"), "{html}");
+    let html = client
+        .get(server.url("/search?province=11&municipality=11010&product=&lat=&lon="))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("2 clinics found"), "{html}");
+    assert!(html.contains("href=\"/book?clinic=0\""), "{html}");
+    let html = client
+        .get(server.url("/book?clinic=0&product=moderna&date=2021-07-22"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("name=\"hour\" value=\"9\""), "{html}");
+    assert!(html.contains("data-date=\"2021-07-22\""), "{html}");
+    // The page's script books through the API; here the same request, from the same origin.
+    let booked: Value = client
+        .post(server.url("/api/v1/bookings"))
+        .header("sec-fetch-site", "same-origin")
+        .header("idempotency-key", "page-test-1")
+        .json(&booking_body(0, "2021-07-22", 10, "moderna"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = booked["id"].as_u64().unwrap();
+    let html = client
+        .get(server.url(&format!("/bookings?booked={id}&lang=en")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Your booking is confirmed"), "{html}");
+    assert!(html.contains("Dose 1") && html.contains("Dose 2"), "{html}");
+    assert!(html.contains("Thu 22 Jul 2021 10:00–11:00"), "{html}");
+    assert!(
+        html.contains("Thu 19 Aug 2021"),
+        "dose 2, 28 days on: {html}"
+    );
+    assert!(html.contains(&format!("data-cancel=\"{id}\"")), "{html}");
+    // What the person typed never comes back in a page.
+    assert!(!html.contains("670315"), "{html}");
+
+    // Changing a Pfizer booking keeps Pfizer where the new clinic has it; another person's
+    // booking cannot be opened for a change.
+    let other = signed_in_browser(&server, &rrn_1967(22)).await;
+    let pfizer: Value = other
+        .post(server.url("/api/v1/bookings"))
+        .header("sec-fetch-site", "same-origin")
+        .json(&booking_body(0, "2021-07-23", 11, "pfizer"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pfizer_id = pfizer["id"].as_u64().unwrap();
+    let html = other
+        .get(server.url(&format!("/book?clinic=0&change={pfizer_id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-product=\"pfizer\""), "{html}");
+    assert!(
+        html.contains(&format!("data-change=\"{pfizer_id}\"")),
+        "{html}"
+    );
+    let foreign = client
+        .get(server.url(&format!("/book?clinic=0&change={pfizer_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status().as_u16(), 404);
+    let html = foreign.text().await.unwrap();
+    // This browser chose English earlier on: the refusal is a page, in English.
+    assert!(
+        html.contains("role=\"alert\"") && html.contains("This cannot be done"),
+        "{html}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_are_embedded_and_cached_by_version() {
+    let server = TestServer::start(small_world()).await;
+    let html = browser()
+        .get(server.url("/operator/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let css = html
+        .split("href=\"")
+        .find(|s| s.starts_with("/assets/app.css?v="))
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let response = browser().get(server.url(&css)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/css; charset=utf-8"
+    );
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let etag = response.headers()["etag"].clone();
+    let mut headers = HeaderMap::new();
+    headers.insert("if-none-match", etag);
+    let again = browser()
+        .get(server.url(&css))
+        .headers(headers)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+    let js = browser()
+        .get(server.url("/assets/dashboard.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(js.headers()["cache-control"], "public, max-age=300");
+    let missing = browser()
+        .get(server.url("/assets/evil.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_series_follow_the_server_clock() {
+    let server = TestServer::start(small_world()).await;
+    let get = || async {
+        server
+            .http
+            .get(server.url("/api/v1/admin/dashboard"))
+            .bearer_auth(OPERATOR_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let unauthenticated = server
+        .http
+        .get(server.url("/api/v1/admin/dashboard"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status().as_u16(), 401);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    for _ in 0..5 {
+        server
+            .post("/api/v1/queue/arrive", None, json!({}), None)
+            .await;
+    }
+    // Two ticks on a clock that moved on by two seconds.
+    server.clock.advance(jiff::SignedDuration::from_secs(2));
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let view = get().await;
+    let fine = view["fine"].as_array().unwrap();
+    assert!(fine.len() >= 2, "{view}");
+    let last = fine.last().unwrap();
+    assert!(last["arrivals_per_s"].as_f64().unwrap() > 0.0, "{view}");
+    // Sample times are the server clock's (2021), not the machine's.
+    let at = jiff::Timestamp::from_millisecond(last["at_ms"].as_i64().unwrap()).unwrap();
+    assert!(at.to_string().starts_with("2021-07-19"), "{at}");
+    let provinces = view["provinces"].as_array().unwrap();
+    assert_eq!(provinces.len(), 17, "{view}");
+    let seoul = provinces.iter().find(|p| p["code"] == 11).unwrap();
+    assert!(seoul["remaining"].as_u64().unwrap() > 0, "{seoul}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clinic_desk_signs_in_with_a_staff_token_until_it_is_revoked() {
+    let server = TestServer::start(small_world()).await;
+    let issue = |body: Value| {
+        let request = server
+            .http
+            .post(server.url("/api/v1/admin/staff"))
+            .bearer_auth(OPERATOR_TOKEN)
+            .json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사 김"})).await;
+    let agent = issue(json!({"role": "agent", "name": "상담원 이"})).await;
+    let sign_in = |client: &reqwest::Client, token: &str| {
+        client
+            .post(server.url("/clinic/login"))
+            .header("origin", origin_of(&server))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+    };
+    let client = browser();
+    let page = client.get(server.url("/clinic")).send().await.unwrap();
+    assert_eq!(page.headers()["location"], "/clinic/login");
+    // An agent's token is not a clinic's.
+    let refused = sign_in(&client, agent["token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    assert!(set_cookies(&refused).is_empty());
+    let signed_in = sign_in(&client, nurse["token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = set_cookies(&signed_in).join(";");
+    assert!(
+        cookie.contains("yeyak_staff=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    let html = client
+        .get(server.url("/clinic"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("오늘의 접종 명단") && html.contains("테스트의원 0"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"leftover\""), "{html}");
+    // Revoking the token closes the desk at once.
+    let revoked = server
+        .http
+        .post(server.url(&format!(
+            "/api/v1/admin/staff/{}/revoke",
+            nurse["id"].as_u64().unwrap()
+        )))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    let page = client.get(server.url("/clinic")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_the_data_is_escaped_in_pages() {
+    let mut world = small_world();
+    world[0].clinic.name = "<script>alert(1)</script>\"의원'".into();
+    let server = TestServer::start(world).await;
+    let client = signed_in_browser(&server, &rrn_1967(31)).await;
+    for path in ["/search?municipality=11010&province=11", "/book?clinic=0"] {
+        let html = client
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("<script>alert"), "{path}: {html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;의원&#39;"),
+            "{path}: {html}"
+        );
+    }
+}
