@@ -197,7 +197,7 @@ pub async fn serve(
             &state.config.data_dir,
             state.config.notify_webhook.as_deref(),
         );
-        tokio::spawn(notify::deliver_forever(Arc::clone(&state), sender));
+        tokio::spawn(notify::deliver_forever(Arc::downgrade(&state), sender));
     }
     tracing::info!(%addr, clinics = state.world.clinics.len(), "yeyak is listening");
     if let Some(bound) = bound {

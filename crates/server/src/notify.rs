@@ -158,8 +158,10 @@ fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64
     }
 }
 
-pub async fn deliver_forever(state: Arc<AppState>, sender: Sender) {
-    loop {
+/// Delivers until the server is gone. Holds the state weakly between rounds, so a stopped
+/// server (its writer, its database) is not kept alive by this task.
+pub async fn deliver_forever(state: std::sync::Weak<AppState>, sender: Sender) {
+    while let Some(state) = state.upgrade() {
         let reader = Arc::clone(&state.reader);
         let now_ms = state.clock.now().as_millisecond();
         let pending = tokio::task::spawn_blocking(move || reader.pending_outbox(now_ms, 500)).await;
@@ -188,6 +190,7 @@ pub async fn deliver_forever(state: Arc<AppState>, sender: Sender) {
             });
         }
         while sending.join_next().await.is_some() {}
+        drop(state);
         if idle {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
