@@ -752,9 +752,13 @@ async fn the_agent_desk_signs_in_with_an_agent_token_only() {
     assert!(set_cookies(&refused).is_empty());
     // A clinic desk's cookie does not open the agent desk either.
     let nurse_desk = browser();
-    let at_clinic = sign_in(&nurse_desk, "/clinic/login", nurse["token"].as_str().unwrap())
-        .await
-        .unwrap();
+    let at_clinic = sign_in(
+        &nurse_desk,
+        "/clinic/login",
+        nurse["token"].as_str().unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(at_clinic.status().as_u16(), 303);
     let page = nurse_desk.get(server.url("/agent")).send().await.unwrap();
     assert_eq!(page.headers()["location"], "/agent/login");
@@ -778,7 +782,10 @@ async fn the_agent_desk_signs_in_with_an_agent_token_only() {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("예약 대행") && html.contains("id=\"identify\""), "{html}");
+    assert!(
+        html.contains("예약 대행") && html.contains("id=\"identify\""),
+        "{html}"
+    );
     assert!(html.contains("신분증을 확인했습니다"), "{html}");
     assert!(html.contains("/assets/agent.js?v="), "{html}");
     // The district's clinics that give the vaccine are the clinic choices.

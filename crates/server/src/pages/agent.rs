@@ -21,7 +21,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use domain::booking::{END_HOUR, FIRST_HOUR};
-use domain::clinic::Product;
+use domain::product::Product;
 use domain::time::seoul_date;
 use jiff::ToSpan;
 use serde::Deserialize;
@@ -83,7 +83,8 @@ async fn clinic_options(
         limit: Some(CLINICS_SHOWN),
         ..Default::default()
     };
-    let axum::Json(found) = routes::clinics::search(State(Arc::clone(state)), ApiQuery(query)).await?;
+    let axum::Json(found) =
+        routes::clinics::search(State(Arc::clone(state)), ApiQuery(query)).await?;
     let mut options = String::new();
     for c in found["clinics"].as_array().into_iter().flatten() {
         options.push_str(&format!(
@@ -95,7 +96,10 @@ async fn clinic_options(
     if options.is_empty() {
         options = format!(
             "<option value=\"\">{}</option>",
-            lang.t("이 백신을 접종하는 의료기관이 없습니다", "No clinic here gives this vaccine")
+            lang.t(
+                "이 백신을 접종하는 의료기관이 없습니다",
+                "No clinic here gives this vaccine"
+            )
         );
     }
     Ok(options)

@@ -385,7 +385,12 @@ fn hidden_carry(change: Option<&str>, family: bool) -> String {
     out
 }
 
-pub(super) fn product_options(selected: Option<&str>, offered: &[Product], lang: Lang, any: bool) -> String {
+pub(super) fn product_options(
+    selected: Option<&str>,
+    offered: &[Product],
+    lang: Lang,
+    any: bool,
+) -> String {
     let mut html = String::new();
     if any {
         html.push_str(&format!(

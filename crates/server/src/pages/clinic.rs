@@ -6,8 +6,8 @@
 //! `staff::ClinicStaff` already accepts; every request checks it against storage, so a revoked
 //! token stops working at once.
 
-use super::layout::{Audience, Lang, Page, band_text, date_text, escape, instant_text};
 use super::desk::{self, Desk};
+use super::layout::{Audience, Lang, Page, band_text, date_text, escape, instant_text};
 use super::{html, negotiate};
 use crate::AppState;
 use crate::error::ApiError;

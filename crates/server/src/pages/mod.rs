@@ -14,8 +14,8 @@
 //! The booking pages are behind the waiting room like the API: without a valid pass they send
 //! the person to `/wait`, where their place (or a new one) is.
 
-pub mod assets;
 mod agent;
+pub mod assets;
 mod citizen;
 mod clinic;
 mod desk;
