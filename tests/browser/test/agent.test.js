@@ -84,10 +84,13 @@ test('an agent identifies a person, books and cancels for them, and every action
   assert.ok((await card.textContent()).includes(clinicName), await card.textContent());
   await h.checkPage(t, assert, page, 'agent-booked');
 
-  // A second booking is refused, in the page's language.
+  // A second booking is refused (one booking a person), in the page's language.
+  assert.deepEqual(problems.splice(0), [], 'no script error before the refusal');
   await page.click('#book-submit');
   await page.waitForSelector('#error:not([hidden])');
-  assert.ok((await page.textContent('#error')).length > 0);
+  assert.match(await page.textContent('#error'), /[가-힣]/);
+  assert.equal(await page.locator('#bookings li.card').count(), 1);
+  assert.deepEqual(problems.splice(0).map((p) => /status of 409/.test(p)), [true], 'only the refused booking');
 
   // Cancel it after saying yes.
   page.once('dialog', (d) => d.accept());
