@@ -1,6 +1,6 @@
 //! The pages over real HTTP: security headers, the cross-site request check, language
-//! negotiation, the operator sign-in cookie, the booking pages behind the waiting room, the
-//! embedded assets, and the dashboard's time series.
+//! negotiation, the operator sign-in cookie, the clinic and agent desks' sign-in, the booking
+//! pages behind the waiting room, the embedded assets, and the dashboard's time series.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod common;
@@ -82,6 +82,8 @@ async fn every_answer_carries_the_security_headers() {
         "/operator/login",
         "/assets/common.js",
         "/clinic/login",
+        "/agent/login",
+        "/assets/agent.js",
     ] {
         let response = browser().get(server.url(path)).send().await.unwrap();
         let h = response.headers();
@@ -744,6 +746,17 @@ async fn the_agent_desk_signs_in_with_an_agent_token_only() {
         form.contains("상담원 로그인") && form.contains("action=\"/agent/login\""),
         "{form}"
     );
+    // A sign-in posted from another site is refused before the token is looked at.
+    let foreign = client
+        .post(server.url("/agent/login"))
+        .header("origin", "https://elsewhere.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", agent["token"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status().as_u16(), 403);
+    assert!(set_cookies(&foreign).is_empty());
     // A clinic's token is not an agent's: refused at the sign-in, no cookie.
     let refused = sign_in(&client, "/agent/login", nurse["token"].as_str().unwrap())
         .await
