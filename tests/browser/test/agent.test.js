@@ -1,6 +1,6 @@
 // The agent desk in a real browser: an operator issues an agent token; the agent signs in,
-// checks a person's ID and identifies them, books for them (dose 2 comes along), cancels it,
-// and the audit log names the agent and the person for each action.
+// checks a person's ID and identifies them, books for them (dose 2 comes along), changes and
+// cancels it, and the audit log names the agent and the person for each action.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -29,7 +29,7 @@ async function issue(body) {
   return r.json();
 }
 
-test('an agent identifies a person, books and cancels for them, and every action is audited', { timeout: 600000 }, async (t) => {
+test('an agent identifies a person, books, changes and cancels for them, and every action is audited', { timeout: 600000 }, async (t) => {
   const agent = await issue({ role: 'agent', name: '상담원 박' });
   const clinics = await (await fetch(server.base + '/api/v1/clinics?municipality=11010')).json();
   const nurse = await issue({ role: 'clinic', clinic: clinics.clinics[0].id, name: '간호사 김' });
@@ -92,6 +92,18 @@ test('an agent identifies a person, books and cancels for them, and every action
   assert.equal(await page.locator('#bookings li.card').count(), 1);
   assert.deepEqual(problems.splice(0).map((p) => /status of 409/.test(p)), [true], 'only the refused booking');
 
+  // Change it to another hour band: the same form, the same booking moved.
+  const before = await card.locator('dd.dose1').textContent();
+  await card.locator('button[data-change]').click();
+  assert.match(await page.textContent('#change-note'), /예약 변경 중/);
+  await page.selectOption('#hour', '14');
+  await page.click('#book-submit');
+  await page.waitForSelector('#done:has-text("예약이 변경되었습니다")');
+  const after = await page.locator('#bookings li.card dd.dose1').first().textContent();
+  assert.notEqual(after, before, 'the appointment moved');
+  assert.match(after, /14:00–15:00/);
+  assert.equal(await page.isHidden('#change-note'), true, 'the form is back to booking');
+
   // Cancel it after saying yes.
   page.once('dialog', (d) => d.accept());
   await page.click('#bookings button[data-cancel]');
@@ -110,8 +122,10 @@ test('an agent identifies a person, books and cancels for them, and every action
   const action = (re) => mine.find((line) => re.test(line.action) && /^2/.test(line.outcome));
   const identified = action(/identify/);
   const booked = action(/POST \/api\/v1\/agent\/bookings$/);
+  const changed = action(/change/);
   const cancelled = action(/cancel/);
-  assert.ok(identified && booked && cancelled, JSON.stringify(mine, null, 1));
+  assert.ok(identified && booked && changed && cancelled, JSON.stringify(mine, null, 1));
+  assert.equal(changed.detail.person, identified.detail.person);
   assert.ok(Number.isInteger(identified.detail.person));
   assert.equal(booked.detail.person, identified.detail.person);
   assert.equal(cancelled.detail.person, identified.detail.person);
