@@ -1,6 +1,6 @@
 //! The pages over real HTTP: security headers, the cross-site request check, language
-//! negotiation, the operator sign-in cookie, the booking pages behind the waiting room, the
-//! embedded assets, and the dashboard's time series.
+//! negotiation, the operator sign-in cookie, the clinic and agent desks' sign-in, the booking
+//! pages behind the waiting room, the embedded assets, and the dashboard's time series.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod common;
@@ -82,6 +82,8 @@ async fn every_answer_carries_the_security_headers() {
         "/operator/login",
         "/assets/common.js",
         "/clinic/login",
+        "/agent/login",
+        "/assets/agent.js",
     ] {
         let response = browser().get(server.url(path)).send().await.unwrap();
         let h = response.headers();
@@ -705,6 +707,118 @@ async fn the_clinic_desk_signs_in_with_a_staff_token_until_it_is_revoked() {
     assert!(revoked.status().is_success());
     let page = client.get(server.url("/clinic")).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_desk_signs_in_with_an_agent_token_only() {
+    let server = TestServer::start(small_world()).await;
+    let issue = |body: Value| {
+        let request = server
+            .http
+            .post(server.url("/api/v1/admin/staff"))
+            .bearer_auth(OPERATOR_TOKEN)
+            .json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사 김"})).await;
+    let agent = issue(json!({"role": "agent", "name": "상담원 이"})).await;
+    let sign_in = |client: &reqwest::Client, path: &str, token: &str| {
+        client
+            .post(server.url(path))
+            .header("origin", origin_of(&server))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+    };
+    let client = browser();
+    let page = client.get(server.url("/agent")).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 303);
+    assert_eq!(page.headers()["location"], "/agent/login");
+    let form = client
+        .get(server.url("/agent/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains("상담원 로그인") && form.contains("action=\"/agent/login\""),
+        "{form}"
+    );
+    // A sign-in posted from another site is refused before the token is looked at.
+    let foreign = client
+        .post(server.url("/agent/login"))
+        .header("origin", "https://elsewhere.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", agent["token"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status().as_u16(), 403);
+    assert!(set_cookies(&foreign).is_empty());
+    // A clinic's token is not an agent's: refused at the sign-in, no cookie.
+    let refused = sign_in(&client, "/agent/login", nurse["token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    assert!(set_cookies(&refused).is_empty());
+    // A clinic desk's cookie does not open the agent desk either.
+    let nurse_desk = browser();
+    let at_clinic = sign_in(
+        &nurse_desk,
+        "/clinic/login",
+        nurse["token"].as_str().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(at_clinic.status().as_u16(), 303);
+    let page = nurse_desk.get(server.url("/agent")).send().await.unwrap();
+    assert_eq!(page.headers()["location"], "/agent/login");
+    // The agent signs in; the cookie is the staff cookie, HttpOnly and same-site only.
+    let signed_in = sign_in(&client, "/agent/login", agent["token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    assert_eq!(signed_in.headers()["location"], "/agent");
+    let cookie = set_cookies(&signed_in).join(";");
+    assert!(
+        cookie.contains("yeyak_staff=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    let html = client
+        .get(server.url("/agent?province=11&municipality=11010&product=moderna"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("예약 대행") && html.contains("id=\"identify\""),
+        "{html}"
+    );
+    assert!(html.contains("신분증을 확인했습니다"), "{html}");
+    assert!(html.contains("/assets/agent.js?v="), "{html}");
+    // The district's clinics that give the vaccine are the clinic choices.
+    assert!(
+        html.contains("테스트의원 0") && html.contains("테스트의원 1"),
+        "{html}"
+    );
+    // And the agent's token does not open the clinic desk.
+    let page = client.get(server.url("/clinic")).send().await.unwrap();
+    assert_eq!(page.headers()["location"], "/clinic/login");
+    // Signing out forgets the cookie; the desk detours to the sign-in again.
+    let out = client
+        .post(server.url("/agent/logout"))
+        .header("origin", origin_of(&server))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.headers()["location"], "/agent/login");
+    let page = client.get(server.url("/agent")).send().await.unwrap();
+    assert_eq!(page.headers()["location"], "/agent/login");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

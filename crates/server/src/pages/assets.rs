@@ -26,6 +26,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("dashboard.js", JS, include_str!("assets/dashboard.js")),
     ("clinic.js", JS, include_str!("assets/clinic.js")),
     ("leftovers.js", JS, include_str!("assets/leftovers.js")),
+    ("agent.js", JS, include_str!("assets/agent.js")),
 ];
 const JS: &str = "text/javascript; charset=utf-8";
 

@@ -385,7 +385,12 @@ fn hidden_carry(change: Option<&str>, family: bool) -> String {
     out
 }
 
-fn product_options(selected: Option<&str>, offered: &[Product], lang: Lang, any: bool) -> String {
+pub(super) fn product_options(
+    selected: Option<&str>,
+    offered: &[Product],
+    lang: Lang,
+    any: bool,
+) -> String {
     let mut html = String::new();
     if any {
         html.push_str(&format!(
@@ -517,7 +522,7 @@ pub async fn search(
 }
 
 /// The options of the province select and, for a chosen province, of its districts.
-fn region_options(
+pub(super) fn region_options(
     state: &AppState,
     lang: Lang,
     province: Option<u8>,

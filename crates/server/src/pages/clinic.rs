@@ -2,27 +2,23 @@
 //! list (masked name, birth date, hour, dose), marks doses given, and offers same-day leftover
 //! doses to people nearby who asked to hear of them.
 //!
-//! The sign-in form sets the `yeyak_staff` cookie that `staff::ClinicStaff` already accepts
-//! (HttpOnly, SameSite=Strict); every request checks it against storage, so a revoked token
-//! stops working at once.
+//! The sign-in (shared with the agent desk, in `desk`) sets the `yeyak_staff` cookie that
+//! `staff::ClinicStaff` already accepts; every request checks it against storage, so a revoked
+//! token stops working at once.
 
+use super::desk::{self, Desk};
 use super::layout::{Audience, Lang, Page, band_text, date_text, escape, instant_text};
 use super::{html, negotiate};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::{self, ApiQuery};
-use crate::staff::{ClinicStaff, STAFF_COOKIE};
+use crate::staff::ClinicStaff;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
 use domain::time::seoul_date;
-use serde::Deserialize;
 use std::sync::Arc;
-use store::StaffRole;
-
-/// A desk sign-in lasts one working day.
-const STAFF_COOKIE_HOURS: i64 = 12;
 
 fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: String) -> Page {
     Page {
@@ -36,51 +32,9 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
     }
 }
 
-fn login_page(lang: Lang, uri: &Uri, failed: bool) -> String {
-    let error = if failed {
-        format!(
-            "<div id=\"error\" class=\"error\" role=\"alert\">{}</div>",
-            lang.t(
-                "직원 토큰이 맞지 않거나 사용이 중지되었습니다.",
-                "That staff token is unknown or was revoked."
-            )
-        )
-    } else {
-        String::new()
-    };
-    let body = format!(
-        "<h1>{h1}</h1>{error}<p>{intro}</p>\
-         <form method=\"post\" action=\"/clinic/login\" class=\"stack\">\
-         <div class=\"field\"><label for=\"token\">{label}</label>\
-         <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required></div>\
-         <button class=\"button primary\" type=\"submit\">{submit}</button></form>",
-        h1 = lang.t("접종기관 로그인", "Clinic sign-in"),
-        intro = lang.t(
-            "운영자에게 받은 직원 토큰을 입력하세요. 로그인은 12시간 동안 유지됩니다.",
-            "Enter the staff token your operator gave you. The sign-in lasts 12 hours."
-        ),
-        label = lang.t("직원 토큰", "Staff token"),
-        submit = lang.t("로그인", "Sign in"),
-    );
-    page(
-        lang,
-        lang.t("접종기관 로그인", "Clinic sign-in"),
-        uri,
-        None,
-        body,
-    )
-    .render()
-}
-
 /// `GET /clinic/login`.
 pub async fn login_form(uri: Uri, headers: HeaderMap) -> Response {
-    let (lang, remember) = negotiate(&uri, &headers);
-    html(login_page(lang, &uri, false), remember)
-}
-
-#[derive(Deserialize)]
-pub struct LoginForm {
-    token: String,
+    desk::login_form(Desk::Clinic, &uri, &headers)
 }
 
 /// `POST /clinic/login`: a clinic-staff token that is known and not revoked sets the cookie.
@@ -88,42 +42,14 @@ pub async fn login(
     State(state): State<Arc<AppState>>,
     uri: Uri,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    form: Form<desk::LoginForm>,
 ) -> Response {
-    let (lang, _) = negotiate(&uri, &headers);
-    let token = form.token.trim().to_string();
-    let hash = crate::staff::token_hash(&token);
-    let found = routes::read(&state, move |r| store::ReadStore::staff_by_token(r, &hash)).await;
-    let valid = matches!(
-        found,
-        Ok(Some(ref record)) if !record.revoked && record.role == StaffRole::Clinic
-    );
-    // Only token characters go into the cookie header.
-    if !valid || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        tracing::info!("clinic sign-in refused");
-        let mut response = html(login_page(lang, &uri, true), None);
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        return response;
-    }
-    let cookie = format!(
-        "{STAFF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        STAFF_COOKIE_HOURS * 3600
-    );
-    let mut response = Redirect::to("/clinic").into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
-    response
+    desk::login(Desk::Clinic, &state, &uri, &headers, form).await
 }
 
 /// `POST /clinic/logout`.
 pub async fn logout() -> Response {
-    let mut response = Redirect::to("/clinic/login").into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_static("yeyak_staff=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    );
-    response
+    desk::logout(Desk::Clinic)
 }
 
 /// `GET /clinic`: today's list with "given" buttons, and leftover doses.

@@ -169,6 +169,7 @@ pub enum Audience {
     Citizen,
     Operator,
     Clinic,
+    Agent,
 }
 
 /// One page, before it is wrapped in the frame.
@@ -213,6 +214,7 @@ impl Page {
             ),
             Audience::Operator => (lang.t("예약 운영 관리", "Booking operations"), "/operator"),
             Audience::Clinic => (lang.t("접종기관 업무", "Clinic desk"), "/clinic"),
+            Audience::Agent => (lang.t("상담원 예약 대행", "Agent desk"), "/agent"),
         };
         let nav = match self.audience {
             Audience::Citizen => format!(
@@ -222,6 +224,10 @@ impl Page {
             Audience::Clinic => format!(
                 "<a href=\"/clinic\">{}</a>",
                 lang.t("오늘의 명단", "Today's list")
+            ),
+            Audience::Agent => format!(
+                "<a href=\"/agent\">{}</a>",
+                lang.t("예약 대행", "Book for someone")
             ),
             Audience::Operator => format!(
                 "<a href=\"/operator\">{}</a><a href=\"/operator/supply\">{}</a><a href=\"/operator/dashboard\">{}</a>",

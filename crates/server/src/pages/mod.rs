@@ -7,14 +7,18 @@
 //!   `/leftovers`;
 //! - `operator`: `/operator/login`, `/operator`, `/operator/supply`, `/operator/dashboard`;
 //! - `clinic`: `/clinic/login`, `/clinic` (the day's list, doses given, leftover doses);
+//! - `agent`: `/agent/login`, `/agent` (identify a person, then book, change or cancel for them);
+//! - `desk`: the staff sign-in the clinic and agent desks share;
 //! - `assets`: the stylesheet and scripts, embedded in the binary.
 //!
 //! The booking pages are behind the waiting room like the API: without a valid pass they send
 //! the person to `/wait`, where their place (or a new one) is.
 
+mod agent;
 pub mod assets;
 mod citizen;
 mod clinic;
+mod desk;
 pub mod layout;
 mod operator;
 
@@ -42,6 +46,8 @@ pub enum Detour {
     OperatorSignIn,
     /// The clinic desk without a valid staff sign-in.
     ClinicSignIn,
+    /// The agent desk without a valid agent sign-in.
+    AgentSignIn,
 }
 
 impl IntoResponse for Detour {
@@ -51,6 +57,7 @@ impl IntoResponse for Detour {
             Detour::Identity => "/identity",
             Detour::OperatorSignIn => "/operator/login",
             Detour::ClinicSignIn => "/clinic/login",
+            Detour::AgentSignIn => "/agent/login",
         })
         .into_response()
     }
@@ -68,6 +75,9 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/clinic/login", get(clinic::login_form).post(clinic::login))
         .route("/clinic/logout", axum::routing::post(clinic::logout))
         .route("/clinic", get(clinic::day))
+        .route("/agent/login", get(agent::login_form).post(agent::login))
+        .route("/agent/logout", axum::routing::post(agent::logout))
+        .route("/agent", get(agent::desk))
         .route(
             "/operator/login",
             get(operator::login_form).post(operator::login),

@@ -1,0 +1,235 @@
+// The agent desk: identify a person (after checking their ID card), then show their eligibility
+// and bookings and book, change or cancel for them through /api/v1/agent/*.
+//
+// The person token lives in sessionStorage only: it goes as a bearer header on each call, never
+// in a cookie or the URL, survives this tab's reloads (a new region search reloads the page) and
+// is gone with "next person" or when the tab closes. The agent's own token is the HttpOnly
+// cookie the sign-in set.
+'use strict';
+(function () {
+  const y = window.yeyak;
+  const KEY = 'yeyak_agent_person';
+  const t = (ko, en) => (y.lang === 'en' ? en : ko);
+  const $ = (id) => document.getElementById(id);
+
+  function current() {
+    try { return JSON.parse(sessionStorage.getItem(KEY) || 'null'); } catch (e) { return null; }
+  }
+  function remember(person) { sessionStorage.setItem(KEY, JSON.stringify(person)); }
+
+  // Text in Korea time, whatever the browser's zone.
+  function instant(iso) {
+    return new Intl.DateTimeFormat(y.lang === 'en' ? 'en-GB' : 'ko-KR', {
+      timeZone: 'Asia/Seoul', dateStyle: 'full', timeStyle: 'short',
+    }).format(new Date(iso)) + t(' (한국시간)', ' (Korea time)');
+  }
+  function band(hour) {
+    const two = (n) => String(n).padStart(2, '0');
+    return two(hour) + ':00–' + two(hour + 1) + ':00';
+  }
+  function say(text) { $('done').textContent = text; }
+
+  // Every call for the person: their token as a bearer header, the agent's cookie alongside.
+  async function call(method, path, body, key) {
+    const person = current();
+    const headers = { authorization: 'Bearer ' + (person ? person.token : '') };
+    if (key) headers['Idempotency-Key'] = key;
+    const result = await y.api(method, path, body, headers);
+    const code = result.body && result.body.error;
+    // The agent's sign-in is gone (revoked, expired, or a clinic token): sign in again.
+    if (code === 'staff_token_required' || code === 'staff_token_invalid' || code === 'wrong_role') {
+      location.href = '/agent/login';
+      return null;
+    }
+    // The person's token expired: identify them again.
+    if (code === 'unauthenticated') {
+      clearPerson();
+      y.showError(result.body);
+      return null;
+    }
+    return result;
+  }
+
+  function clearPerson() {
+    sessionStorage.removeItem(KEY);
+    $('person').hidden = true;
+    $('identify-section').hidden = false;
+    $('bookings').replaceChildren();
+    stopChange();
+    say('');
+  }
+
+  async function showPerson() {
+    const person = current();
+    if (!person) { clearPerson(); return; }
+    $('identify-section').hidden = true;
+    $('person').hidden = false;
+    $('person-rrn').textContent = person.rrn;
+    $('person-birth').textContent = person.birth_date;
+    const result = await call('GET', '/api/v1/agent/eligibility');
+    if (!result) return;
+    if (result.status !== 200) { y.showError(result.body); return; }
+    const d = result.body;
+    const answer = $('eligibility');
+    answer.textContent = y.message(d);
+    answer.className = 'answer ' + (d.eligible ? 'ok' : d.code === 'not_yet' ? 'wait' : 'no');
+    const at = d.opens_at || d.closes_at;
+    $('window').hidden = !at;
+    if (at) {
+      $('window-l').textContent = d.opens_at ? t('예약 시작', 'Booking opens') : t('예약 마감', 'Booking closes');
+      $('window-at').textContent = instant(at);
+    }
+    await showBookings();
+  }
+
+  async function showBookings() {
+    const result = await call('GET', '/api/v1/agent/bookings');
+    if (!result) return;
+    if (result.status !== 200) { y.showError(result.body); return; }
+    const list = $('bookings');
+    list.replaceChildren();
+    for (const b of result.body.bookings) list.appendChild(card(b));
+    if (result.body.bookings.length === 0) {
+      const none = document.createElement('li');
+      none.textContent = t('예약 내역이 없습니다.', 'No bookings.');
+      list.appendChild(none);
+    }
+  }
+
+  // One booking: its vaccine and status, each dose, and change / cancel while it is active.
+  function card(b) {
+    const li = document.createElement('li');
+    li.className = 'card';
+    li.id = 'booking-' + b.id;
+    const h = document.createElement('h4');
+    h.textContent = (y.lang === 'en' ? b.product.name_en : b.product.name_ko) + ' · ' +
+      (b.active ? t('예약됨', 'Booked') : t('취소됨', 'Cancelled'));
+    li.appendChild(h);
+    const dl = document.createElement('dl');
+    dl.className = 'facts';
+    for (const dose of b.doses) {
+      const dt = document.createElement('dt');
+      dt.textContent = y.lang === 'en' ? 'Dose ' + dose.dose : dose.dose + '차 접종';
+      const dd = document.createElement('dd');
+      dd.className = 'dose' + dose.dose;
+      const state = dose.status === 'given' ? t(' (접종 완료)', ' (given)') : dose.status === 'cancelled' ? t(' (취소)', ' (cancelled)') : '';
+      dd.textContent = dose.date + ' ' + band(dose.hour) + ' · ' + (dose.clinic.name || '') + state;
+      dl.append(dt, dd);
+    }
+    li.appendChild(dl);
+    if (b.active) {
+      const actions = document.createElement('p');
+      actions.className = 'actions';
+      const change = document.createElement('button');
+      change.type = 'button';
+      change.className = 'button secondary';
+      change.dataset.change = b.id;
+      change.textContent = t('날짜·의료기관 변경', 'Change day or clinic');
+      change.addEventListener('click', () => startChange(b.id));
+      const cancel = document.createElement('button');
+      cancel.type = 'button';
+      cancel.className = 'button danger';
+      cancel.dataset.cancel = b.id;
+      cancel.textContent = t('예약 취소', 'Cancel booking');
+      const key = y.idempotencyKey();
+      cancel.addEventListener('click', async () => {
+        if (!window.confirm(t('이 예약(1차·2차)을 취소할까요?', 'Cancel this booking (both doses)?'))) return;
+        y.clearError();
+        cancel.disabled = true;
+        const result = await call('POST', '/api/v1/agent/bookings/' + b.id + '/cancel', undefined, key);
+        cancel.disabled = false;
+        if (!result) return;
+        if (result.status !== 200) { y.showError(result.body); return; }
+        say(t('예약이 취소되었습니다.', 'The booking was cancelled.'));
+        await showPerson();
+      });
+      actions.append(change, cancel);
+      li.appendChild(actions);
+    }
+    return li;
+  }
+
+  // Changing a booking uses the same form; it is remembered across a region search.
+  function startChange(id) {
+    const person = current();
+    person.change = id;
+    remember(person);
+    showChange();
+    $('clinic').focus();
+  }
+  function showChange() {
+    const person = current();
+    const id = person && person.change;
+    $('change-note').hidden = !id;
+    $('change-stop').hidden = !id;
+    $('change-note').textContent = id ? t('예약 변경 중: 새 의료기관과 날짜를 고르세요.', 'Changing a booking: choose the new clinic and day.') : '';
+    $('book-submit').textContent = id ? t('이 일정으로 변경', 'Change to this') : t('예약하기', 'Book');
+  }
+  function stopChange() {
+    const person = current();
+    if (person) { delete person.change; remember(person); }
+    showChange();
+  }
+  $('change-stop').addEventListener('click', stopChange);
+
+  $('identify').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    y.clearError();
+    const form = event.target;
+    if (!$('id-checked').checked) {
+      y.showError({ message_ko: '신분증을 확인했는지 표시해 주세요.', message_en: 'Please confirm you have checked their ID.' });
+      return;
+    }
+    const body = { name: $('name').value.trim(), rrn: $('rrn').value.trim(), phone: $('phone').value.trim() };
+    const result = await y.api('POST', '/api/v1/agent/identify', body);
+    const code = result.body && result.body.error;
+    if (code === 'staff_token_required' || code === 'staff_token_invalid' || code === 'wrong_role') { location.href = '/agent/login'; return; }
+    if (result.status !== 200) { y.showError(result.body); return; }
+    // The registration number leaves the page once it is sent.
+    form.reset();
+    remember({ token: result.body.person_token, rrn: result.body.person.rrn, birth_date: result.body.person.birth_date });
+    await showPerson();
+    $('person-h').focus();
+  });
+
+  $('next-person').addEventListener('click', () => {
+    y.clearError();
+    clearPerson();
+    $('name').focus();
+  });
+
+  // A new province or vaccine searches again (the page reloads; the person stays in this tab).
+  $('province').addEventListener('change', () => { $('municipality').value = ''; $('region').submit(); });
+  $('municipality').addEventListener('change', () => $('region').submit());
+  $('product').addEventListener('change', () => $('region').submit());
+
+  const book = $('book');
+  let key = y.idempotencyKey();
+  book.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    y.clearError();
+    say('');
+    if (!$('clinic').value) {
+      y.showError({ message_ko: '의료기관을 고르세요.', message_en: 'Please choose a clinic.' });
+      return;
+    }
+    const body = { clinic_id: Number($('clinic').value), date: $('date').value, hour: Number($('hour').value), product: book.dataset.product };
+    const person = current();
+    const change = person && person.change;
+    const button = $('book-submit');
+    button.disabled = true;
+    const result = change
+      ? await call('POST', '/api/v1/agent/bookings/' + change + '/change', body, key)
+      : await call('POST', '/api/v1/agent/bookings', body, key);
+    button.disabled = false;
+    if (!result) return;
+    if (result.status === 503) { y.showError(result.body); return; } // same key: a retry is the same request
+    key = y.idempotencyKey();
+    if (result.status !== 200 && result.status !== 201) { y.showError(result.body); return; }
+    stopChange();
+    say(change ? t('예약이 변경되었습니다.', 'The booking was changed.') : t('예약이 완료되었습니다.', 'The booking is made.'));
+    await showPerson();
+  });
+
+  if (current()) { showChange(); showPerson(); }
+})();

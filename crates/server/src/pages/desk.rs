@@ -1,0 +1,158 @@
+//! The staff sign-in both desks share: the clinic desk and the agent desk each take a token an
+//! operator issued and keep it in the `yeyak_staff` cookie (HttpOnly, SameSite=Strict) that the
+//! `staff` extractors already accept. A desk only takes its own role's token, as the API's role
+//! checks would refuse the other one on every call anyway.
+
+use super::layout::{Audience, Lang, Page};
+use super::{html, negotiate};
+use crate::AppState;
+use crate::routes;
+use crate::staff::STAFF_COOKIE;
+use axum::Form;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::sync::Arc;
+use store::StaffRole;
+
+/// A desk sign-in lasts one working day.
+const STAFF_COOKIE_HOURS: i64 = 12;
+
+/// Which desk a sign-in is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Desk {
+    Clinic,
+    Agent,
+}
+
+impl Desk {
+    fn role(self) -> StaffRole {
+        match self {
+            Desk::Clinic => StaffRole::Clinic,
+            Desk::Agent => StaffRole::Agent,
+        }
+    }
+
+    pub fn audience(self) -> Audience {
+        match self {
+            Desk::Clinic => Audience::Clinic,
+            Desk::Agent => Audience::Agent,
+        }
+    }
+
+    fn home(self) -> &'static str {
+        match self {
+            Desk::Clinic => "/clinic",
+            Desk::Agent => "/agent",
+        }
+    }
+
+    fn login_path(self) -> &'static str {
+        match self {
+            Desk::Clinic => "/clinic/login",
+            Desk::Agent => "/agent/login",
+        }
+    }
+
+    fn title(self, lang: Lang) -> &'static str {
+        match self {
+            Desk::Clinic => lang.t("접종기관 로그인", "Clinic sign-in"),
+            Desk::Agent => lang.t("상담원 로그인", "Agent sign-in"),
+        }
+    }
+}
+
+fn login_page(desk: Desk, lang: Lang, uri: &Uri, failed: bool) -> String {
+    let error = if failed {
+        format!(
+            "<div id=\"error\" class=\"error\" role=\"alert\">{}</div>",
+            lang.t(
+                "직원 토큰이 맞지 않거나 사용이 중지되었습니다.",
+                "That staff token is unknown or was revoked."
+            )
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        "<h1>{h1}</h1>{error}<p>{intro}</p>\
+         <form method=\"post\" action=\"{action}\" class=\"stack\">\
+         <div class=\"field\"><label for=\"token\">{label}</label>\
+         <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required></div>\
+         <button class=\"button primary\" type=\"submit\">{submit}</button></form>",
+        h1 = desk.title(lang),
+        action = desk.login_path(),
+        intro = lang.t(
+            "운영자에게 받은 직원 토큰을 입력하세요. 로그인은 12시간 동안 유지됩니다.",
+            "Enter the staff token your operator gave you. The sign-in lasts 12 hours."
+        ),
+        label = lang.t("직원 토큰", "Staff token"),
+        submit = lang.t("로그인", "Sign in"),
+    );
+    Page {
+        lang,
+        audience: desk.audience(),
+        title: desk.title(lang).to_string(),
+        here: super::here(uri).to_string(),
+        step: None,
+        script: None,
+        body,
+    }
+    .render()
+}
+
+/// `GET /clinic/login`, `GET /agent/login`.
+pub fn login_form(desk: Desk, uri: &Uri, headers: &HeaderMap) -> Response {
+    let (lang, remember) = negotiate(uri, headers);
+    html(login_page(desk, lang, uri, false), remember)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+}
+
+/// `POST /clinic/login`, `POST /agent/login`: a token of this desk's role that is known and not
+/// revoked sets the cookie; any other token is refused without saying which check failed.
+pub async fn login(
+    desk: Desk,
+    state: &Arc<AppState>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let (lang, _) = negotiate(uri, headers);
+    let token = form.token.trim().to_string();
+    let hash = crate::staff::token_hash(&token);
+    let found = routes::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await;
+    let valid = matches!(
+        found,
+        Ok(Some(ref record)) if !record.revoked && record.role == desk.role()
+    );
+    // Only token characters go into the cookie header.
+    if !valid || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        tracing::info!(desk = ?desk, "desk sign-in refused");
+        let mut response = html(login_page(desk, lang, uri, true), None);
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        return response;
+    }
+    let cookie = format!(
+        "{STAFF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        STAFF_COOKIE_HOURS * 3600
+    );
+    let mut response = Redirect::to(desk.home()).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// `POST /clinic/logout`, `POST /agent/logout`: forgets the staff cookie.
+pub fn logout(desk: Desk) -> Response {
+    let mut response = Redirect::to(desk.login_path()).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("yeyak_staff=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
+}

@@ -1,0 +1,157 @@
+// The agent desk in a real browser: an operator issues an agent token; the agent signs in,
+// checks a person's ID and identifies them, books for them (dose 2 comes along), changes and
+// cancels it, and the audit log names the agent and the person for each action.
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./helpers');
+
+let server;
+let browser;
+
+before(async () => {
+  server = await h.startServer();
+  browser = await h.launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+});
+
+async function issue(body) {
+  const r = await fetch(server.base + '/api/v1/admin/staff', {
+    method: 'POST',
+    headers: { authorization: 'Bearer ' + server.token, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.equal(r.status, 201);
+  return r.json();
+}
+
+test('an agent identifies a person, books, changes and cancels for them, and every action is audited', { timeout: 600000 }, async (t) => {
+  const agent = await issue({ role: 'agent', name: '상담원 박' });
+  const clinics = await (await fetch(server.base + '/api/v1/clinics?municipality=11010')).json();
+  const nurse = await issue({ role: 'clinic', clinic: clinics.clinics[0].id, name: '간호사 김' });
+
+  const context = await browser.newContext({ locale: 'ko-KR', viewport: h.DESKTOP });
+  const page = await context.newPage();
+  await page.goto(server.base + '/agent');
+  assert.match(page.url(), /\/agent\/login$/);
+  await h.checkPage(t, assert, page, 'agent-login');
+
+  // A clinic's token does not open the agent desk.
+  await page.fill('#token', nurse.token);
+  await page.click('form button[type=submit]');
+  assert.match(await page.textContent('#error'), /직원 토큰이 맞지 않거나/);
+  await page.fill('#token', agent.token);
+  await Promise.all([page.waitForURL(/\/agent$/), page.click('form button[type=submit]')]);
+  const problems = h.watchConsole(page); // after the refused sign-in's 401
+  const staffCookie = (await context.cookies()).find((c) => c.name === 'yeyak_staff');
+  assert.ok(staffCookie.httpOnly && staffCookie.sameSite === 'Strict');
+  await h.checkPage(t, assert, page, 'agent-desk');
+
+  // The ID check must be ticked before the person is identified.
+  await page.fill('#name', '최상담');
+  await page.fill('#rrn', '670412-2000003');
+  await page.fill('#phone', '010-2222-3333');
+  await page.click('#identify button[type=submit]');
+  assert.equal(await page.isHidden('#person'), true, 'no person without the ID check');
+  await page.check('#id-checked');
+  await page.click('#identify button[type=submit]');
+  await page.waitForSelector('#person:not([hidden])');
+  assert.equal(await page.textContent('#person-birth'), '1967-04-12');
+  assert.match(await page.textContent('#person-rrn'), /^670412-2\*+$/);
+  await page.waitForSelector('#eligibility:not(:empty)');
+  assert.match(await page.textContent('#eligibility'), /예약/);
+  assert.match(await page.textContent('#bookings'), /예약 내역이 없습니다/);
+  // The person token is in this tab's sessionStorage, nowhere the server would keep or log.
+  assert.ok(!page.url().includes('token') && !page.url().includes('670412'));
+  assert.equal((await context.cookies()).some((c) => c.value.includes('.') && c.name !== 'yeyak_staff'), false);
+  assert.ok(await page.evaluate(() => JSON.parse(sessionStorage.getItem('yeyak_agent_person')).token));
+
+  // Find a clinic in Jongno-gu (the page reloads; the person stays), then book.
+  await Promise.all([page.waitForURL(/province=11/), page.selectOption('#province', '11')]);
+  await Promise.all([page.waitForURL(/municipality=11010/), page.selectOption('#municipality', '11010')]);
+  await page.waitForSelector('#person:not([hidden])');
+  const clinicName = (await page.locator('#clinic option').first().textContent()).trim();
+  await page.selectOption('#hour', '10');
+  await page.click('#book-submit');
+  await page.waitForSelector('#done:has-text("예약이 완료되었습니다")');
+  const card = page.locator('#bookings li.card').first();
+  assert.match(await card.textContent(), /1차 접종/);
+  assert.match(await card.textContent(), /2차 접종/, 'dose 2 is booked with dose 1');
+  assert.ok((await card.textContent()).includes(clinicName), await card.textContent());
+  await h.checkPage(t, assert, page, 'agent-booked');
+
+  // A second booking is refused (one booking a person), in the page's language.
+  assert.deepEqual(problems.splice(0), [], 'no script error before the refusal');
+  await page.click('#book-submit');
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error'), /[가-힣]/);
+  assert.equal(await page.locator('#bookings li.card').count(), 1);
+  assert.deepEqual(problems.splice(0).map((p) => /status of 409/.test(p)), [true], 'only the refused booking');
+
+  // Change it to another hour band: the same form, the same booking moved.
+  const before = await card.locator('dd.dose1').textContent();
+  await card.locator('button[data-change]').click();
+  assert.match(await page.textContent('#change-note'), /예약 변경 중/);
+  await page.selectOption('#hour', '14');
+  await page.click('#book-submit');
+  await page.waitForSelector('#done:has-text("예약이 변경되었습니다")');
+  const after = await page.locator('#bookings li.card dd.dose1').first().textContent();
+  assert.notEqual(after, before, 'the appointment moved');
+  assert.match(after, /14:00–15:00/);
+  assert.equal(await page.isHidden('#change-note'), true, 'the form is back to booking');
+
+  // Cancel it after saying yes.
+  page.once('dialog', (d) => d.accept());
+  await page.click('#bookings button[data-cancel]');
+  await page.waitForSelector('#done:has-text("예약이 취소되었습니다")');
+  assert.match(await page.textContent('#bookings li.card'), /취소됨/);
+
+  // "Next person" clears the person from the page and the tab.
+  await page.click('#next-person');
+  assert.equal(await page.isHidden('#person'), true);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('yeyak_agent_person')), null);
+  assert.equal(await page.inputValue('#rrn'), '');
+
+  // The audit log has the agent's identify, book and cancel, each for that one person.
+  const audit = await (await fetch(server.base + '/api/v1/admin/audit', { headers: { authorization: 'Bearer ' + server.token } })).json();
+  const mine = audit.audit.filter((line) => line.actor === 'agent:' + agent.id);
+  const action = (re) => mine.find((line) => re.test(line.action) && /^2/.test(line.outcome));
+  const identified = action(/identify/);
+  const booked = action(/POST \/api\/v1\/agent\/bookings$/);
+  const changed = action(/change/);
+  const cancelled = action(/cancel/);
+  assert.ok(identified && booked && changed && cancelled, JSON.stringify(mine, null, 1));
+  assert.equal(changed.detail.person, identified.detail.person);
+  assert.ok(Number.isInteger(identified.detail.person));
+  assert.equal(booked.detail.person, identified.detail.person);
+  assert.equal(cancelled.detail.person, identified.detail.person);
+  assert.ok(!JSON.stringify(audit).includes('670412'), 'no registration number in the audit log');
+
+  assert.deepEqual(problems, [], 'no script error and nothing refused by the CSP');
+  await context.close();
+});
+
+test('the agent desk speaks English through the same switch', async () => {
+  const agent = await issue({ role: 'agent', name: 'Agent Kim' });
+  const context = await browser.newContext({ locale: 'ko-KR', viewport: h.PHONE });
+  const page = await context.newPage();
+  await page.goto(server.base + '/agent/login?lang=en');
+  await page.fill('#token', agent.token);
+  await Promise.all([page.waitForURL(/\/agent$/), page.click('form button[type=submit]')]);
+  assert.match(await page.textContent('label[for=id-checked]'), /I have checked their ID/);
+  assert.match(await page.textContent('h1'), /Book for someone/);
+  // A refusal from the API is shown in English.
+  await page.fill('#name', 'Kim');
+  await page.fill('#rrn', '123');
+  await page.fill('#phone', '010-2222-3333');
+  await page.check('#id-checked');
+  await page.click('#identify button[type=submit]');
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error'), /[A-Za-z]/);
+  assert.doesNotMatch(await page.textContent('#error'), /[가-힣]/);
+  await context.close();
+});
