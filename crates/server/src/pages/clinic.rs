@@ -136,16 +136,7 @@ pub async fn day(
             escape(&until)
         ));
     }
-    let product_options: String = products
-        .iter()
-        .map(|p| {
-            format!(
-                "<option value=\"{}\">{}</option>",
-                p.code(),
-                lang.t(p.name_ko(), p.name_en())
-            )
-        })
-        .collect();
+    let product_options = super::citizen::product_options(None, &products, lang, false);
     let body = format!(
         "<h1>{h1}</h1><form method=\"post\" action=\"/clinic/logout\" class=\"logout\"><button class=\"button secondary\" type=\"submit\">{logout}</button></form>\
          <p class=\"clinic\"><strong>{clinic_name}</strong> · {date}</p>\

@@ -222,16 +222,7 @@ pub async fn supply(State(state): State<Arc<AppState>>, uri: Uri, headers: Heade
         return r.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
-    let products: String = Product::ALL
-        .iter()
-        .map(|p| {
-            format!(
-                "<option value=\"{}\">{}</option>",
-                p.code(),
-                lang.t(p.name_ko(), p.name_en())
-            )
-        })
-        .collect();
+    let products = super::citizen::product_options(None, &Product::ALL, lang, false);
     let body = format!(
         "<h1>{h1}</h1>{logout}\
          <section><h2>{cut_h}</h2><p>{cut_p}</p>\
