@@ -140,8 +140,9 @@
         cancel.disabled = false;
         if (!result) return;
         if (result.status !== 200) { y.showError(result.body); return; }
-        say(t('예약이 취소되었습니다.', 'The booking was cancelled.'));
+        // Refresh first, then announce: the message means the list already shows the change.
         await showPerson();
+        say(t('예약이 취소되었습니다.', 'The booking was cancelled.'));
       });
       actions.append(change, cancel);
       li.appendChild(actions);
@@ -227,8 +228,8 @@
     key = y.idempotencyKey();
     if (result.status !== 200 && result.status !== 201) { y.showError(result.body); return; }
     stopChange();
-    say(change ? t('예약이 변경되었습니다.', 'The booking was changed.') : t('예약이 완료되었습니다.', 'The booking is made.'));
     await showPerson();
+    say(change ? t('예약이 변경되었습니다.', 'The booking was changed.') : t('예약이 완료되었습니다.', 'The booking is made.'));
   });
 
   if (current()) { showChange(); showPerson(); }
