@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(lease.take(), Some(13));
         assert_eq!(lease.discard(), 6);
         assert_eq!(lease.take(), None);
-        }
+    }
 
     fn fifo(start: u64, end: u64) -> Block {
         Block {
@@ -185,10 +185,18 @@ mod tests {
         assert_eq!([lease.take(), lease.take()], [Some(0), Some(1)]);
         assert!(lease.wants_refill(), "half the block left: reserve ahead");
         lease.install(fifo(4, 8));
-        assert_eq!(lease.spare(), Some(&fifo(4, 8)), "the current block is not replaced");
+        assert_eq!(
+            lease.spare(),
+            Some(&fifo(4, 8)),
+            "the current block is not replaced"
+        );
         assert!(!lease.wants_refill(), "one spare is enough");
         let taken: Vec<_> = std::iter::from_fn(|| lease.take()).collect();
-        assert_eq!(taken, vec![2, 3, 4, 5, 6, 7], "increasing, each number once");
+        assert_eq!(
+            taken,
+            vec![2, 3, 4, 5, 6, 7],
+            "increasing, each number once"
+        );
         assert!(lease.spare().is_none());
     }
 

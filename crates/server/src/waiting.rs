@@ -8,9 +8,9 @@
 use crate::StartError;
 use crate::clock::Clock;
 use queue::{
-    Controller, ControllerConfig, Exchange, KeyId, KeyMaterial, Keyring, Observations,
-    Opening, Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, SessionId,
-    Snapshot, Status, WaitingRoom,
+    Controller, ControllerConfig, Exchange, KeyId, KeyMaterial, Keyring, Observations, Opening,
+    Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, SessionId, Snapshot,
+    Status, WaitingRoom,
 };
 use rand::Rng;
 use std::collections::HashMap;
@@ -238,7 +238,10 @@ impl Gate {
     /// Reserves blocks ahead until the lease of the class arriving now has a spare. Blocking
     /// I/O: runs on the reservation thread ([`Gate::start_refiller`]) or in tests.
     pub fn refill(&self, now_ms: u64) -> Result<(), GateError> {
-        while let Some(class) = self.room().refill_wanted(now_ms) {
+        loop {
+            // (Bound first: a guard in the `while let` would be held through the body.)
+            let wanted = self.room().refill_wanted(now_ms);
+            let Some(class) = wanted else { return Ok(()) };
             let size = block_size(
                 self.arrivals
                     .lock()
@@ -259,7 +262,6 @@ impl Gate {
             }
             self.numbers_ready.notify_waiters();
         }
-        Ok(())
     }
 
     /// Starts the thread that reserves blocks ahead of arrivals. It holds the gate weakly and
@@ -716,29 +718,41 @@ mod tests {
         let now = 1_626_000_000_000;
         let gate = Gate::open(store.clone(), keyring, GateConfig::default(), now).unwrap();
         assert!(
-            matches!(gate.arrive(now, SessionId([1; 16])), Err(GateError::NoNumbers)),
+            matches!(
+                gate.arrive(now, SessionId([1; 16])),
+                Err(GateError::NoNumbers)
+            ),
             "nothing reserved yet: refused, not handed an undurable number"
         );
         gate.refill(now).unwrap();
-        let (pre, spare) = {
+        let arrive = |i: u64| {
+            let (ticket, _) = gate.arrive(now, SessionId([i as u8; 16])).unwrap();
             let room = gate.room();
-            (room.leased_remaining().1, room.refill_wanted(now))
+            room.keyring()
+                .verify_ticket(&ticket, gate.queue_id())
+                .unwrap()
+                .seq
         };
-        assert_eq!(pre, BLOCK_MIN, "one block in hand");
-        assert_eq!(spare, None, "and one spare reserved ahead");
+        let mut seqs: Vec<u64> = (0..BLOCK_MIN / 2).map(arrive).collect();
+        assert!(
+            gate.room().refill_wanted(now).is_some(),
+            "half the block is gone: time to reserve ahead"
+        );
+        gate.refill(now).unwrap();
+        assert_eq!(gate.room().refill_wanted(now), None, "a spare is in hand");
 
         // The disk stalls: the numbers already durable still serve arrivals from memory.
-        store.stalled.store(true, std::sync::atomic::Ordering::SeqCst);
-        let mut seqs = Vec::new();
-        for i in 0..2 * BLOCK_MIN {
-            let (ticket, _) = gate.arrive(now, SessionId([i as u8; 16])).unwrap();
-            let ticket = gate.room().keyring().verify_ticket(&ticket, gate.queue_id()).unwrap();
-            seqs.push(ticket.seq);
-        }
+        store
+            .stalled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        seqs.extend((BLOCK_MIN / 2..2 * BLOCK_MIN).map(arrive));
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in arrival order");
         assert!(gate.refill(now).is_err(), "the reservation ahead fails");
         assert!(
-            matches!(gate.arrive(now, SessionId([99; 16])), Err(GateError::NoNumbers)),
+            matches!(
+                gate.arrive(now, SessionId([99; 16])),
+                Err(GateError::NoNumbers)
+            ),
             "both blocks spent and nothing durable: refused"
         );
         let stored: u64 = {
@@ -752,7 +766,9 @@ mod tests {
         );
 
         // The disk comes back: so do arrivals.
-        store.stalled.store(false, std::sync::atomic::Ordering::SeqCst);
+        store
+            .stalled
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         gate.refill(now).unwrap();
         assert!(gate.arrive(now, SessionId([100; 16])).is_ok());
     }
@@ -776,8 +792,17 @@ mod tests {
         assert_eq!(gate.status(now, &ticket).unwrap(), before, "same place");
         gate.refill(now).unwrap();
         let (later, _) = gate.arrive(now, SessionId([8; 16])).unwrap();
-        let seq = |t: &str| gate.room().keyring().verify_ticket(t, gate.queue_id()).unwrap().seq;
-        assert!(seq(&later) > seq(&ticket), "numbers continue above the old file's");
+        let seq = |t: &str| {
+            gate.room()
+                .keyring()
+                .verify_ticket(t, gate.queue_id())
+                .unwrap()
+                .seq
+        };
+        assert!(
+            seq(&later) > seq(&ticket),
+            "numbers continue above the old file's"
+        );
     }
 
     #[test]

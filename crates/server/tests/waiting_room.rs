@@ -149,9 +149,10 @@ async fn reloads_reconnects_and_tabs_keep_the_same_place() {
         );
     }
     // The 30 early arrivals hold distinct places among the first blocks reserved (a quiet queue
-    // reserves small blocks, so at most a few places are empty).
+    // reserves small blocks, so at most a few places are empty: the rest of the block in hand and
+    // the one reserved ahead).
     let last = *numbers.iter().max().unwrap();
-    assert!(last <= 30 + server::waiting::BLOCK_MIN, "{numbers:?}");
+    assert!(last <= 30 + 2 * server::waiting::BLOCK_MIN, "{numbers:?}");
 
     let first = &visitors[0];
     let (_, before) = server.get("/api/v1/queue/status", Some(first)).await;
@@ -296,13 +297,21 @@ async fn the_front_door_answers_while_the_booking_database_is_locked() {
         let t = std::time::Instant::now();
         let (status, body) = server.get("/api/v1/queue/status", Some(&first)).await;
         assert_eq!(status, 200, "{body}");
-        assert!(t.elapsed() < ANSWER_WITHIN, "a status poll took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < ANSWER_WITHIN,
+            "a status poll took {:?}",
+            t.elapsed()
+        );
         let t = std::time::Instant::now();
         let (status, body) = server
             .post("/api/v1/queue/arrive", Some(&first), json!({}), None)
             .await;
         assert_eq!(status, 200, "a reload keeps its ticket: {body}");
-        assert!(t.elapsed() < ANSWER_WITHIN, "a reload took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < ANSWER_WITHIN,
+            "a reload took {:?}",
+            t.elapsed()
+        );
     }
     assert!(
         started.elapsed() < HOLD,
