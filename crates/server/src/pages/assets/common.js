@@ -4,11 +4,28 @@
 (function () {
   const lang = document.documentElement.lang === 'en' ? 'en' : 'ko';
 
-  // A random key per action, so a retried request is the same request to the server.
+  // A random key per request, so a retried request is the same request to the server.
   function idempotencyKey() {
     const bytes = new Uint8Array(16);
     crypto.getRandomValues(bytes);
     return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // The one way pages send a request that books, changes, cancels or claims. The server records
+  // every definite answer (201, 200, 409, …) under the request's Idempotency-Key and refuses a
+  // different request with that key (422 idempotency_key_reused), so the key is renewed after
+  // any definite answer and kept only to retry the very same request after 503 (busy) or a
+  // lost answer (status 0), where it makes the retry harmless. A different request after a lost
+  // answer gets a new key as well. Returns send(method, path, body, headers) → api's answer.
+  function keyedSender() {
+    let pending = null; // {request, key} while the last answer was not definite
+    return async function send(method, path, body, headers) {
+      const request = method + ' ' + path + ' ' + JSON.stringify(body === undefined ? null : body);
+      if (!pending || pending.request !== request) pending = { request, key: idempotencyKey() };
+      const result = await api(method, path, body, Object.assign({}, headers || {}, { 'Idempotency-Key': pending.key }));
+      if (result.status !== 503 && result.status !== 0) pending = null;
+      return result;
+    };
   }
 
   // Calls the JSON API. Cookies go along (same origin); the answer is {status, body, retryAfter}.
@@ -57,5 +74,5 @@
     return false;
   }
 
-  window.yeyak = { lang, api, idempotencyKey, message, showError, clearError, redirectFor };
+  window.yeyak = { lang, api, keyedSender, message, showError, clearError, redirectFor };
 })();
