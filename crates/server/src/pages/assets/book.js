@@ -10,9 +10,6 @@
   const form = document.getElementById('book');
   const product = document.getElementById('product');
   const familyFields = document.getElementById('family-fields');
-  const filled = document.getElementById('filled');
-  const offers = document.getElementById('offers');
-  const bandsStatus = document.getElementById('bands-status');
   const send = y.keyedSender();
   const REFRESH_MS = 10000;
 
@@ -26,30 +23,7 @@
   form.querySelectorAll('input[name="who"]').forEach((r) => r.addEventListener('change', showFamily));
   showFamily();
 
-  function leftText(n) { return n > 0 ? form.dataset.leftText.replace('{n}', n) : form.dataset.fullText; }
-
-  // The places left in each band of the day shown, as the API has them now. A band that filled
-  // is disabled; if it was the one chosen, the person is told (politely, not by an alert).
-  async function refreshBands() {
-    const answer = await y.api('GET', '/api/v1/clinics/' + form.dataset.clinic + '?date=' + form.dataset.date);
-    if (answer.status !== 200) return;
-    for (const band of answer.body.bands) {
-      const input = form.querySelector('input[name="hour"][value="' + band.hour + '"]');
-      if (!input) continue;
-      const left = Number(band.remaining[form.dataset.product] || 0);
-      input.closest('label').querySelector('small').textContent = leftText(left);
-      input.disabled = left === 0;
-      if (left === 0 && input.checked) {
-        input.checked = false;
-        bandsStatus.textContent = form.dataset.chosenFilled.replace('{band}', band.label);
-      }
-    }
-  }
-  let timer = setInterval(refreshBands, REFRESH_MS);
-  document.addEventListener('visibilitychange', () => {
-    clearInterval(timer);
-    if (!document.hidden) { refreshBands(); timer = setInterval(refreshBands, REFRESH_MS); }
-  });
+  y.keepBandsFresh(form, REFRESH_MS);
 
   // Retries "busy" on its own after the server's Retry-After, with the same request (and key).
   async function sendRetrying(path, body) {
@@ -62,35 +36,6 @@
       await new Promise((r) => setTimeout(r, Math.max(1, result.retryAfter || 1) * 1000));
     }
     return { status: 503, body: null };
-  }
-
-  function dayText(date) {
-    return new Intl.DateTimeFormat(y.lang === 'en' ? 'en-GB' : 'ko-KR', {
-      timeZone: 'UTC', weekday: 'short', month: 'long', day: 'numeric',
-    }).format(new Date(date + 'T00:00:00Z'));
-  }
-
-  // The refusal's offers as buttons: the same clinic's first, then the nearest clinics'.
-  function offerBands(alternatives) {
-    offers.replaceChildren();
-    for (const a of alternatives) {
-      const li = document.createElement('li');
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.className = 'button secondary offer';
-      button.dataset.clinic = a.clinic_id;
-      button.dataset.date = a.date;
-      button.dataset.hour = a.hour;
-      let text = dayText(a.date) + ' ' + a.label;
-      if (String(a.clinic_id) !== form.dataset.clinic) text += ' · ' + a.clinic_name + ' (' + a.distance_km.toFixed(1) + ' km)';
-      button.textContent = text + ' · ' + leftText(a.remaining);
-      button.addEventListener('click', () => book({ clinic: a.clinic_id, date: a.date, hour: a.hour }));
-      li.appendChild(button);
-      offers.appendChild(li);
-    }
-    document.getElementById('no-offers').hidden = alternatives.length > 0;
-    filled.hidden = false;
-    document.getElementById('filled-h').focus();
   }
 
   // Books (or changes to) one band for whoever the form says.
@@ -117,8 +62,8 @@
     const code = result.body && result.body.error;
     if (code === 'slot_full' && result.body.detail) {
       y.clearError();
-      offerBands(result.body.detail.alternatives || []);
-      refreshBands();
+      y.offerBands(form, result.body.detail.alternatives || [], (a) => book({ clinic: a.clinic_id, date: a.date, hour: a.hour }));
+      y.refreshBands(form);
       return;
     }
     y.showError(result.body);
