@@ -292,6 +292,15 @@ async fn search_by_region_and_distance_shows_what_is_left() {
         .await;
     assert_eq!(near["clinics"].as_array().unwrap().len(), 1);
     assert_eq!(near["clinics"][0]["id"], 2);
+    // Near clinic 1 (Moderna only), one Pfizer clinic: the nearest that gives it, not none.
+    let (_, pfizer) = server
+        .get(
+            "/api/v1/clinics?lat=37.58&lon=126.985&radius_km=5&product=pfizer&limit=1",
+            None,
+        )
+        .await;
+    assert_eq!(pfizer["total"], 1, "{pfizer}");
+    assert_eq!(pfizer["clinics"][0]["id"], 0);
     let (status, error) = server.get("/api/v1/clinics?lat=0&lon=0", None).await;
     assert_eq!(
         (status, error["error"].as_str()),

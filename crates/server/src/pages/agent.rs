@@ -86,7 +86,10 @@ async fn nearby_clinics(
     let Some((lat, lon)) = district_centre(state, municipality) else {
         return Ok(format!(
             "<p>{}</p>",
-            lang.t("이 지역에는 의료기관이 없습니다.", "No clinic in this district.")
+            lang.t(
+                "이 지역에는 의료기관이 없습니다.",
+                "No clinic in this district."
+            )
         ));
     };
     let query = routes::clinics::SearchQuery {
@@ -269,14 +272,7 @@ pub async fn desk(
         .and_then(|c| c.parse::<usize>().ok())
         .and_then(|c| state.world.clinics.get(c))
         .filter(|c| c.offers(product));
-    let (slots, date) = slot_picker(
-        &state,
-        lang,
-        clinic,
-        product,
-        filled(&params.date),
-        &base,
-    );
+    let (slots, date) = slot_picker(&state, lang, clinic, product, filled(&params.date), &base);
     let dose2 = lang.t(
         "2차 접종은 같은 의료기관, 같은 백신으로 접종 간격에 맞춰 함께 예약됩니다 (얀센은 1회).",
         "Dose 2 is booked with it: same clinic, same vaccine, at the vaccine's interval (Janssen is one dose).",
