@@ -159,8 +159,9 @@ test('the dashboard draws live data with axes, values and a table, and updates w
   await page.waitForFunction(() => Number(document.querySelector('#chart-arrivals_per_s polyline').dataset.count) >= 2);
   const before = { points: await line.getAttribute('points'), count: Number(await line.getAttribute('data-count')) };
 
-  // The load runs while the operator watches; the charts move without a reload.
-  await scriptedLoad(people, clinic.id, day, bands, 12, 8);
+  // The load runs while the operator watches (and while the screenshots are taken); the charts
+  // move without a reload.
+  const load = scriptedLoad(people, clinic.id, day, bands, 40, 8);
   await page.waitForFunction((old) => {
     const line = document.querySelector('#chart-arrivals_per_s polyline');
     return line && line.getAttribute('points') !== old;
@@ -213,6 +214,7 @@ test('the dashboard draws live data with axes, values and a table, and updates w
   assert.equal(await page.locator('#provinces-table tbody tr').count(), 17);
   assert.equal(page.url(), server.base + '/operator/dashboard', 'no reload');
   await h.checkPage(t, assert, page, 'operator-dashboard');
+  await load;
 
   // The last hour, every ten seconds: fewer points than second by second, times to the minute.
   await page.selectOption('#span', 'coarse');
