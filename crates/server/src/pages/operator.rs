@@ -352,8 +352,14 @@ pub async fn dashboard(
         span = lang.t("기간", "Period"),
         fine = lang.t("최근 2분 (1초 간격)", "Last 2 minutes (every second)"),
         coarse = lang.t("최근 1시간 (10초 간격)", "Last hour (every 10 seconds)"),
-        as_table = lang.t("표로 보기 (읽기·복사용)", "Show as a table (to read or copy)"),
-        table_caption = lang.t("기간의 모든 값, 최근 것부터 (한국시간)", "Every value of the period, newest first (Korea time)"),
+        as_table = lang.t(
+            "표로 보기 (읽기·복사용)",
+            "Show as a table (to read or copy)"
+        ),
+        table_caption = lang.t(
+            "기간의 모든 값, 최근 것부터 (한국시간)",
+            "Every value of the period, newest first (Korea time)"
+        ),
         time = lang.t("시각", "Time"),
         province = lang.t("시·도", "Province"),
         left = lang.t("남은 인원", "Places left"),
