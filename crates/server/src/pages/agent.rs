@@ -9,8 +9,8 @@
 //! clinic search by region, whose choices (not personal) travel in the query.
 
 use super::citizen::{
-    band_choices, bookable_days, day_links, district_centre, filled_section, places_texts,
-    product_options, region_options,
+    band_choices, bookable_days, clinic_identity, day_links, district_centre, filled_section,
+    places_texts, product_options, region_options,
 };
 use super::desk::{self, Desk};
 use super::layout::{Audience, Lang, Page, date_text, escape, short_date_text};
@@ -138,13 +138,7 @@ async fn nearby_clinics(
 
 /// One clinic of the list: name, district and distance, places left per day, "choose".
 fn clinic_card(c: &Value, product: Product, lang: Lang, base: &str) -> String {
-    let id = c["id"].as_u64().unwrap_or(0);
-    let name = escape(c["name"].as_str().unwrap_or(""));
-    let place = escape(
-        c[lang.t("municipality_name_ko", "municipality_name_en")]
-            .as_str()
-            .unwrap_or(""),
-    );
+    let (id, name, place) = clinic_identity(c, lang);
     let distance = c["distance_km"].as_f64().unwrap_or(0.0);
     let mut days = String::new();
     let mut any = false;

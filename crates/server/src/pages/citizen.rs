@@ -587,6 +587,17 @@ fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> String {
     }
 }
 
+/// A clinic of a search answer: its id, and its name and district as escaped HTML.
+pub(super) fn clinic_identity(c: &Value, lang: Lang) -> (u64, String, String) {
+    let name = escape(c["name"].as_str().unwrap_or(""));
+    let place = escape(
+        c[lang.t("municipality_name_ko", "municipality_name_en")]
+            .as_str()
+            .unwrap_or(""),
+    );
+    (c["id"].as_u64().unwrap_or(0), name, place)
+}
+
 fn results_html(
     found: &Value,
     lang: Lang,
@@ -616,13 +627,7 @@ fn results_html(
         "<section aria-labelledby=\"results-h\"><h2 id=\"results-h\">{heading}</h2>{range}<ul class=\"cards\" id=\"results\">"
     );
     for c in &clinics {
-        let id = c["id"].as_u64().unwrap_or(0);
-        let name = escape(c["name"].as_str().unwrap_or(""));
-        let place = escape(
-            c[lang.t("municipality_name_ko", "municipality_name_en")]
-                .as_str()
-                .unwrap_or(""),
-        );
+        let (id, name, place) = clinic_identity(c, lang);
         let distance = c["distance_km"]
             .as_f64()
             .map(|km| format!(" · {km:.1} km"))
