@@ -550,3 +550,67 @@ async fn a_full_band_offers_the_nearest_free_ones() {
     );
     assert!(other.get("detail").is_none(), "{other}");
 }
+
+/// The offers are bounded: four at the asked clinic, then one band at each of the four nearest
+/// clinics that give the vaccine (a nearer one that does not is passed over), whatever is near.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offers_for_a_full_band_are_bounded_and_nearest_first() {
+    use domain::product::Product;
+    // Clinic 0, then clinics 1..=8 ever further east (about 0.9 km apart); clinic 1 gives only
+    // Pfizer. One person per band everywhere.
+    let world: Vec<_> = (0..9)
+        .map(|i| {
+            let products: &[(Product, u32)] = if i == 1 {
+                &[(Product::Pfizer, 50)]
+            } else {
+                &[(Product::Moderna, 50)]
+            };
+            common::clinic(
+                i,
+                11010,
+                37.5735,
+                126.9790 + 0.01 * f64::from(i),
+                1,
+                products,
+            )
+        })
+        .collect();
+    let server = TestServer::start(world).await;
+    let first = server.login("선착순", &rrn_1967(70)).await;
+    let (status, _) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&first),
+            booking_body(0, "2021-08-16", 10, "moderna"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let late = server.login("늦은사람", &rrn_1967(71)).await;
+    let (status, refusal) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&late),
+            booking_body(0, "2021-08-16", 10, "moderna"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409);
+    let offers = refusal["detail"]["alternatives"].as_array().unwrap();
+    let clinics: Vec<u64> = offers
+        .iter()
+        .map(|a| a["clinic_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(clinics, [0, 0, 0, 0, 2, 3, 4, 5], "{refusal}");
+    let distances: Vec<f64> = offers[4..]
+        .iter()
+        .map(|a| a["distance_km"].as_f64().unwrap())
+        .collect();
+    assert!(distances.windows(2).all(|w| w[0] < w[1]), "{distances:?}");
+    assert!(
+        offers[4..]
+            .iter()
+            .all(|a| a["date"] == "2021-08-16" && a["hour"] == 10),
+        "the asked day and hour where it is free: {refusal}"
+    );
+}
