@@ -842,7 +842,7 @@ mod tests {
         let start = 1_626_000_000_000;
         let gate = Gate::open(Arc::new(file), keyring, config, start).unwrap();
         gate.refill(start).unwrap();
-        let mut arrive = |i: u8| gate.arrive(start, SessionId([i; 16])).unwrap().0;
+        let arrive = |i: u8| gate.arrive(start, SessionId([i; 16])).unwrap().0;
         let (no_show, comes, waits) = (arrive(1), arrive(2), arrive(3));
         let admitted_within = |ticket: &str, from: u64, limit_ms: u64, rng: &mut _| {
             let mut now = from;
