@@ -22,6 +22,16 @@ use jiff::civil::Date;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
+    /// The disk (or the database's quota) is full: nothing of the transaction was written.
+    /// Backends map their own "no space" error here (SQLite: `SQLITE_FULL`; PostgreSQL:
+    /// SQLSTATE 53100 `disk_full`) so the service can say so with its own code and recover
+    /// once space returns.
+    #[error("storage is full: {0}")]
+    Full(String),
+    /// The database refused a write that breaks one of its own rules (over capacity, a second
+    /// active booking for a person): a bug above storage. Nothing of the transaction was written.
+    #[error("the database refused the write: {0}")]
+    Refused(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("schema version {found} is newer than this binary knows ({known})")]

@@ -141,6 +141,7 @@ fn through_writer(
         WriterConfig {
             queue_capacity: 100_000,
             max_batch,
+            ..WriterConfig::default()
         },
     )?);
     let per_producer = bookings / args.producers;

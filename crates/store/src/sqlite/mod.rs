@@ -28,11 +28,18 @@ const SCHEMA_V2: &str = include_str!("schema_v2.sql");
 const SCHEMA_V3: &str = include_str!("schema_v3.sql");
 const SCHEMA_V4: &str = include_str!("schema_v4.sql");
 const SCHEMA_V5: &str = include_str!("schema_v5.sql");
-const SCHEMA_VERSION: i64 = 5;
+// Version 6 is another change's; this list goes from 5 to 7 until both are merged.
+const SCHEMA_V7: &str = include_str!("schema_v7.sql");
+const SCHEMA_VERSION: i64 = 7;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
-        StoreError::Database(error.to_string())
+        use rusqlite::ErrorCode::{ConstraintViolation, DiskFull};
+        match error.sqlite_error_code() {
+            Some(DiskFull) => StoreError::Full(error.to_string()),
+            Some(ConstraintViolation) => StoreError::Refused(error.to_string()),
+            _ => StoreError::Database(error.to_string()),
+        }
     }
 }
 
@@ -90,6 +97,8 @@ fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "cache_size", -64_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // The capacity guard (schema v7) is a deferred foreign key: without this, SQLite ignores it.
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
 
@@ -107,6 +116,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         (3, SCHEMA_V3),
         (4, SCHEMA_V4),
         (5, SCHEMA_V5),
+        (7, SCHEMA_V7),
     ] {
         if version < target {
             let tx = conn.transaction()?;
@@ -154,6 +164,25 @@ impl SqliteWriter {
     }
 }
 
+/// The cells this transaction would leave over capacity, e.g. "band clinic 3 2021-07-20 slot 10".
+fn over_capacity(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare("SELECT kind, clinic, day, slot FROM over_capacity ORDER BY 1, 2, 3, 4 LIMIT 10")?;
+    let cells = stmt
+        .query_map([], |r| {
+            let day = r.get::<_, i64>(2)?;
+            let day = crate::date_from_day_number(day).map_or(day.to_string(), |d| d.to_string());
+            Ok(format!(
+                "{} clinic {} {day} slot {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(3)?
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(cells)
+}
+
 impl Drop for SqliteWriter {
     fn drop(&mut self) {
         self.open.store(false, Ordering::Relaxed);
@@ -168,8 +197,19 @@ impl WriteBackend for SqliteWriter {
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT")?;
-        Ok(())
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            // A deferred foreign key failed: the capacity guard. Say which cells, while the
+            // transaction is still open (a failed COMMIT leaves it so, for the rollback).
+            Err(error) if !self.conn.is_autocommit() => match over_capacity(&self.conn) {
+                Ok(cells) if !cells.is_empty() => Err(StoreError::Refused(format!(
+                    "over capacity: {}",
+                    cells.join(", ")
+                ))),
+                _ => Err(error.into()),
+            },
+            Err(error) => Err(error.into()),
+        }
     }
 
     fn rollback(&mut self) -> Result<()> {
