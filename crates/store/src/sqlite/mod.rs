@@ -20,7 +20,8 @@ use jiff::civil::Date;
 use rows::{BOOKING_COLUMNS, booking_from_row, day_from_sql};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 use std::sync::{Arc, Mutex};
 
 const SCHEMA_V1: &str = include_str!("schema.sql");
@@ -51,32 +52,130 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
     // A background thread does it with its own connection instead.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     let open = Arc::new(AtomicBool::new(true));
-    spawn_checkpointer(path, Arc::clone(&open))?;
+    let checkpoints = Arc::new(CheckpointStats::default());
+    spawn_checkpointer(path, Arc::clone(&open), Arc::clone(&checkpoints))?;
     let reader = SqliteReader {
         path: path.to_path_buf(),
         pool: Mutex::new(Vec::new()),
+        checkpoints,
     };
     let keys = recorded_keys(&conn)?;
     Ok((SqliteWriter { conn, open, keys }, reader))
 }
 
+/// What the background checkpointer managed, for metrics and readiness.
+#[derive(Debug, Default)]
+pub struct CheckpointStats {
+    /// Checkpoints that worked.
+    pub done: AtomicU64,
+    /// Checkpoints that failed (each one logged).
+    pub failed: AtomicU64,
+    /// Failures in a row since the last one that worked: 0 when healthy. While it is above 0
+    /// the WAL only grows.
+    pub failing: AtomicU64,
+    /// The WAL file's size after the last try, in bytes.
+    pub wal_bytes: AtomicU64,
+}
+
+/// How often the checkpointer runs, and how far it backs off after failures.
+#[derive(Debug, Clone, Copy)]
+struct CheckpointPace {
+    interval: Duration,
+    max_backoff: Duration,
+}
+
+const CHECKPOINT_PACE: CheckpointPace = CheckpointPace {
+    interval: Duration::from_millis(200),
+    max_backoff: Duration::from_secs(30),
+};
+
 /// Checkpoints the WAL every 200 ms while the writer is open. PASSIVE never blocks the writer.
-fn spawn_checkpointer(path: &Path, open: Arc<AtomicBool>) -> Result<()> {
+fn spawn_checkpointer(
+    path: &Path,
+    open: Arc<AtomicBool>,
+    stats: Arc<CheckpointStats>,
+) -> Result<()> {
     let conn = connect(path)?;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
     std::thread::Builder::new()
         .name("yeyak-checkpoint".into())
         .spawn(move || {
-            while open.load(Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!(%error, "WAL checkpoint failed; stopping checkpoints");
-                    return;
-                }
-            }
+            let checkpointer = Checkpointer {
+                open: &open,
+                stats: &stats,
+                pace: CHECKPOINT_PACE,
+            };
+            checkpointer.run(
+                || Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?),
+                || std::fs::metadata(&wal).map(|m| m.len()).ok(),
+                |wait| sleep_while_open(&open, wait),
+            );
         })
         .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(())
+}
+
+struct Checkpointer<'a> {
+    open: &'a AtomicBool,
+    stats: &'a CheckpointStats,
+    pace: CheckpointPace,
+}
+
+impl Checkpointer<'_> {
+    /// Checkpoints until the writer closes. A failure (a full disk, an I/O error) is logged and
+    /// counted, and the next try waits twice as long, up to `max_backoff`: the checkpointer
+    /// never gives up, since a WAL that is never copied back grows until the disk is full.
+    fn run(
+        &self,
+        mut checkpoint: impl FnMut() -> Result<()>,
+        mut wal_size: impl FnMut() -> Option<u64>,
+        mut sleep: impl FnMut(Duration),
+    ) {
+        let mut wait = self.pace.interval;
+        while self.open.load(Ordering::Relaxed) {
+            sleep(wait);
+            if !self.open.load(Ordering::Relaxed) {
+                return;
+            }
+            match checkpoint() {
+                Ok(()) => {
+                    self.stats.done.fetch_add(1, Ordering::Relaxed);
+                    let failures = self.stats.failing.swap(0, Ordering::Relaxed);
+                    if failures > 0 {
+                        tracing::info!(failures, "WAL checkpoints work again");
+                    }
+                    wait = self.pace.interval;
+                }
+                Err(error) => {
+                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    let failing = self.stats.failing.fetch_add(1, Ordering::Relaxed) + 1;
+                    wait = (wait * 2).min(self.pace.max_backoff);
+                    tracing::error!(
+                        %error,
+                        failing,
+                        retry_in_ms = wait.as_millis() as u64,
+                        "ALARM: WAL checkpoint failed; the WAL grows until one works, retrying"
+                    );
+                }
+            }
+            if let Some(bytes) = wal_size() {
+                self.stats.wal_bytes.store(bytes, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Sleeps `wait`, waking early when the writer closes.
+fn sleep_while_open(open: &AtomicBool, wait: Duration) {
+    let slice = Duration::from_millis(200);
+    let mut left = wait;
+    while !left.is_zero() && open.load(Ordering::Relaxed) {
+        let step = left.min(slice);
+        std::thread::sleep(step);
+        left -= step;
+    }
 }
 
 fn connect(path: &Path) -> Result<Connection> {
@@ -417,9 +516,15 @@ impl WriteBackend for SqliteWriter {
 pub struct SqliteReader {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    checkpoints: Arc<CheckpointStats>,
 }
 
 impl SqliteReader {
+    /// What the background checkpointer managed so far.
+    pub fn checkpoints(&self) -> &CheckpointStats {
+        &self.checkpoints
+    }
+
     fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let pooled = self.pool.lock().map_err(|_| poisoned())?.pop();
         let conn = match pooled {
@@ -640,6 +745,45 @@ mod tests {
             .unwrap()
             .map(|r| r.unwrap())
             .collect()
+    }
+
+    #[test]
+    fn the_checkpointer_backs_off_and_keeps_trying_after_failures() {
+        let open = AtomicBool::new(true);
+        let stats = CheckpointStats::default();
+        let pace = CheckpointPace {
+            interval: Duration::from_millis(200),
+            max_backoff: Duration::from_millis(1_000),
+        };
+        let checkpointer = Checkpointer {
+            open: &open,
+            stats: &stats,
+            pace,
+        };
+        // Fails four times (a full disk), then works twice; the writer closes after six tries.
+        let tries = std::cell::Cell::new(0);
+        let mut waits = Vec::new();
+        checkpointer.run(
+            || {
+                tries.set(tries.get() + 1);
+                if tries.get() == 6 {
+                    open.store(false, Ordering::Relaxed);
+                }
+                if (1..=4).contains(&tries.get()) {
+                    Err(StoreError::Full("database or disk is full".into()))
+                } else {
+                    Ok(())
+                }
+            },
+            || Some(4096 * tries.get()),
+            |wait| waits.push(wait.as_millis()),
+        );
+        assert_eq!(tries.get(), 6, "it never stops for an error");
+        assert_eq!(waits, vec![200, 400, 800, 1000, 1000, 200]);
+        assert_eq!(stats.failed.load(Ordering::Relaxed), 4);
+        assert_eq!(stats.done.load(Ordering::Relaxed), 2);
+        assert_eq!(stats.failing.load(Ordering::Relaxed), 0, "healthy again");
+        assert_eq!(stats.wal_bytes.load(Ordering::Relaxed), 4096 * 6);
     }
 
     #[test]
