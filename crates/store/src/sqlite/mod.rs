@@ -21,8 +21,8 @@ use rows::{BOOKING_COLUMNS, booking_from_row, day_from_sql};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 const SCHEMA_V1: &str = include_str!("schema.sql");
 const SCHEMA_V2: &str = include_str!("schema_v2.sql");
@@ -265,8 +265,9 @@ impl SqliteWriter {
 
 /// The cells this transaction would leave over capacity, e.g. "band clinic 3 2021-07-20 slot 10".
 fn over_capacity(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare("SELECT kind, clinic, day, slot FROM over_capacity ORDER BY 1, 2, 3, 4 LIMIT 10")?;
+    let mut stmt = conn.prepare(
+        "SELECT kind, clinic, day, slot FROM over_capacity ORDER BY 1, 2, 3, 4 LIMIT 10",
+    )?;
     let cells = stmt
         .query_map([], |r| {
             let day = r.get::<_, i64>(2)?;
