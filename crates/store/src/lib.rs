@@ -111,6 +111,11 @@ pub trait ReadStore: Send + Sync + 'static {
     fn subscription(&self, person: PersonId) -> Result<Option<Subscription>>;
     /// Bookings with a dose at `clinic` on `day` (in any state), by booking id.
     fn clinic_day(&self, clinic: ClinicId, day: Date) -> Result<Vec<Booking>>;
+    /// Answers only if the database does: a readiness check. The default runs one small
+    /// query; a backend may do something cheaper.
+    fn ping(&self) -> Result<()> {
+        self.setting("ping").map(|_| ())
+    }
 }
 
 /// Writes that set up a world (clinics, settings) outside the booking path.
