@@ -46,6 +46,13 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// What the group-commit writer needs from a database. Calls come from one thread only, in the
 /// order begin, (reads and writes)*, commit or rollback.
+///
+/// Faults: a backend reports a full disk as [`StoreError::Full`] and a write its own rules
+/// refuse as [`StoreError::Refused`]. Its rules include capacity (see `sqlite/schema_v7.sql`):
+/// a transaction in which a booking takes a band or supply place beyond the clinic's capacity
+/// must fail at `commit` with `Refused`, whatever the order of its writes. After any error the
+/// writer calls `rollback` and rebuilds its ledger with `active_bookings`, which must then see
+/// committed data only. `tests/conformance/faults.rs` checks all of this.
 pub trait WriteBackend: Send + 'static {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
