@@ -209,15 +209,7 @@ async fn a_full_disk_gives_clear_503s_loses_nothing_and_recovers_when_space_retu
         assert_eq!(status, 201, "{booked}");
         acknowledged.push(booked["id"].as_u64().unwrap());
     }
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.text("/metrics").await;
     assert!(metrics.contains("yeyak_writer_ready 1"), "{metrics}");
     assert!(
         !metrics.contains("yeyak_writer_failed_batches 0"),

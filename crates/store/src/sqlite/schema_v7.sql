@@ -182,50 +182,36 @@ END;
 
 CREATE TRIGGER booking_updated AFTER UPDATE ON booking
 BEGIN
-    -- Whether each dose held (o1, o2) and holds (n1, n2) a place, then the places given back
-    -- before the places taken, so a count never passes capacity only on the way.
+    -- For each dose: whether it held (o) and holds (n) a place, and whether it kept its band
+    -- and its supply cell. A row with s = -1 gives back the old place, one with s = +1 takes the
+    -- new one; a cell the dose kept is neither given back nor taken again. Only the end of the
+    -- transaction is checked, so their order does not matter.
     INSERT INTO place_delta
-    SELECT OLD.d1_clinic, OLD.d1_day, OLD.d1_hour, OLD.product,
-           -(NOT (n1 AND same_band)), -(NOT (n1 AND same_supply))
-    FROM (SELECT OLD.d1_status = 'booked' AND NOT spare AS o1,
-                 NEW.d1_status = 'booked' AND NOT spare AS n1,
+    SELECT iif(s < 0, OLD.d1_clinic, NEW.d1_clinic), iif(s < 0, OLD.d1_day, NEW.d1_day),
+           iif(s < 0, OLD.d1_hour, NEW.d1_hour), iif(s < 0, OLD.product, NEW.product),
+           s * NOT (o AND n AND same_band), s * NOT (o AND n AND same_supply)
+    FROM (SELECT -1 AS s UNION ALL SELECT 1),
+         (SELECT OLD.d1_status = 'booked' AND NOT spare AS o,
+                 NEW.d1_status = 'booked' AND NOT spare AS n,
                  OLD.d1_clinic = NEW.d1_clinic AND OLD.d1_day = NEW.d1_day
                      AND OLD.d1_hour = NEW.d1_hour AS same_band,
                  OLD.d1_clinic = NEW.d1_clinic AND OLD.d1_day = NEW.d1_day
                      AND OLD.product = NEW.product AS same_supply
           FROM (SELECT EXISTS (SELECT 1 FROM leftover_claim WHERE booking = NEW.id) AS spare))
-    WHERE o1 AND NOT (n1 AND same_band AND same_supply);
+    WHERE iif(s < 0, o, n) AND NOT (o AND n AND same_band AND same_supply);
+    -- Dose 2 may be absent (NULL) before or after: compared with IS.
     INSERT INTO place_delta
-    SELECT OLD.d2_clinic, OLD.d2_day, OLD.d2_hour, OLD.product,
-           -(NOT (n2 AND same_band)), -(NOT (n2 AND same_supply))
-    FROM (SELECT OLD.d2_status IS 'booked' AS o2,
-                 NEW.d2_status IS 'booked' AS n2,
+    SELECT iif(s < 0, OLD.d2_clinic, NEW.d2_clinic), iif(s < 0, OLD.d2_day, NEW.d2_day),
+           iif(s < 0, OLD.d2_hour, NEW.d2_hour), iif(s < 0, OLD.product, NEW.product),
+           s * NOT (o AND n AND same_band), s * NOT (o AND n AND same_supply)
+    FROM (SELECT -1 AS s UNION ALL SELECT 1),
+         (SELECT OLD.d2_status IS 'booked' AS o,
+                 NEW.d2_status IS 'booked' AS n,
                  OLD.d2_clinic IS NEW.d2_clinic AND OLD.d2_day IS NEW.d2_day
                      AND OLD.d2_hour IS NEW.d2_hour AS same_band,
                  OLD.d2_clinic IS NEW.d2_clinic AND OLD.d2_day IS NEW.d2_day
                      AND OLD.product = NEW.product AS same_supply)
-    WHERE o2 AND NOT (n2 AND same_band AND same_supply);
-    INSERT INTO place_delta
-    SELECT NEW.d1_clinic, NEW.d1_day, NEW.d1_hour, NEW.product,
-           NOT (o1 AND same_band), NOT (o1 AND same_supply)
-    FROM (SELECT OLD.d1_status = 'booked' AND NOT spare AS o1,
-                 NEW.d1_status = 'booked' AND NOT spare AS n1,
-                 OLD.d1_clinic = NEW.d1_clinic AND OLD.d1_day = NEW.d1_day
-                     AND OLD.d1_hour = NEW.d1_hour AS same_band,
-                 OLD.d1_clinic = NEW.d1_clinic AND OLD.d1_day = NEW.d1_day
-                     AND OLD.product = NEW.product AS same_supply
-          FROM (SELECT EXISTS (SELECT 1 FROM leftover_claim WHERE booking = NEW.id) AS spare))
-    WHERE n1 AND NOT (o1 AND same_band AND same_supply);
-    INSERT INTO place_delta
-    SELECT NEW.d2_clinic, NEW.d2_day, NEW.d2_hour, NEW.product,
-           NOT (o2 AND same_band), NOT (o2 AND same_supply)
-    FROM (SELECT OLD.d2_status IS 'booked' AS o2,
-                 NEW.d2_status IS 'booked' AS n2,
-                 OLD.d2_clinic IS NEW.d2_clinic AND OLD.d2_day IS NEW.d2_day
-                     AND OLD.d2_hour IS NEW.d2_hour AS same_band,
-                 OLD.d2_clinic IS NEW.d2_clinic AND OLD.d2_day IS NEW.d2_day
-                     AND OLD.product = NEW.product AS same_supply)
-    WHERE n2 AND NOT (o2 AND same_band AND same_supply);
+    WHERE iif(s < 0, o, n) AND NOT (o AND n AND same_band AND same_supply);
 END;
 
 -- The counts for bookings made before this version. Cells already over capacity (a cut not
