@@ -82,15 +82,23 @@ impl WorkerHealth {
 
     /// Time since the last sign of life, if there was one.
     pub fn silent_for(&self) -> Option<Duration> {
+        self.silent_at(Instant::now())
+    }
+
+    fn silent_at(&self, now: Instant) -> Option<Duration> {
         let last = *self.last_beat.lock().unwrap_or_else(|p| p.into_inner());
-        last.map(|at| at.elapsed())
+        last.map(|at| now.saturating_duration_since(at))
     }
 
     pub fn state(&self, enabled: bool) -> WorkerState {
+        self.state_at(enabled, Instant::now())
+    }
+
+    fn state_at(&self, enabled: bool, now: Instant) -> WorkerState {
         if !enabled {
             return WorkerState::Disabled;
         }
-        match self.silent_for() {
+        match self.silent_at(now) {
             None => WorkerState::Starting,
             Some(silent) if silent > STALLED_AFTER => WorkerState::Stalled,
             Some(_) if self.outbox_unreadable.load(Ordering::Relaxed) => {
@@ -277,6 +285,24 @@ pub async fn deliver_forever(state: std::sync::Weak<AppState>, sender: Sender) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worker_is_ready_only_while_it_beats_and_reads_the_outbox() {
+        let health = WorkerHealth::default();
+        let now = Instant::now();
+        assert_eq!(health.state_at(false, now), WorkerState::Disabled);
+        assert_eq!(health.state_at(true, now), WorkerState::Starting);
+        health.beat();
+        let now = Instant::now();
+        assert_eq!(health.state_at(true, now), WorkerState::Running);
+        let later = now + STALLED_AFTER + Duration::from_secs(1);
+        assert_eq!(health.state_at(true, later), WorkerState::Stalled);
+        assert!(!WorkerState::Stalled.ok());
+        health.outbox_unreadable.store(true, Ordering::Relaxed);
+        assert_eq!(health.state_at(true, now), WorkerState::OutboxUnreadable);
+        assert!(!WorkerState::OutboxUnreadable.ok());
+        assert!(WorkerState::Running.ok() && WorkerState::Disabled.ok());
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {
