@@ -163,10 +163,7 @@ async fn a_full_disk_gives_clear_503s_loses_nothing_and_recovers_when_space_retu
     }
 
     // Empty the WAL (so the next commit must grow a file), then take every byte left.
-    {
-        let (mut writer, _reader) = store::sqlite::open(&db).unwrap();
-        writer.checkpoint_truncate().unwrap();
-    }
+    empty_the_wal(&db);
     let filler = disk.fill();
     let mut refused = Vec::new();
     for (n, who) in people.iter().enumerate().skip(3) {
@@ -221,6 +218,22 @@ async fn a_full_disk_gives_clear_503s_loses_nothing_and_recovers_when_space_retu
     audit_is_clean(&reader, &acknowledged);
     drop(server);
     tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// Copies the WAL into the database and truncates it to nothing (retrying while a reader is
+/// in the way, which makes SQLite leave it as it is).
+fn empty_the_wal(db: &Path) {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let (mut writer, _reader) = store::sqlite::open(db).unwrap();
+    for _ in 0..100 {
+        writer.checkpoint_truncate().unwrap();
+        if std::fs::metadata(&wal).unwrap().len() == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the WAL could not be emptied");
 }
 
 fn audit_is_clean(reader: &SqliteReader, acknowledged: &[u64]) {
