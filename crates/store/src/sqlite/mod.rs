@@ -749,6 +749,69 @@ mod tests {
     }
 
     #[test]
+    fn migrating_to_v7_counts_the_places_existing_bookings_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            // Clinic 0: 2 per band, 3 Moderna a day, 7 planned on 2021-07-21 (day 18829).
+            // Booking 2's dose 1 was given; booking 4 is a leftover claim (no planned place).
+            conn.execute_batch(
+                "INSERT INTO clinic VALUES (0, 'c', 'consigned', 11010, 37.5, 127.0, 9, 18, 2, 0);
+                 INSERT INTO clinic_product VALUES (0, 'moderna', 3);
+                 INSERT INTO delivery VALUES (0, 18829, 'moderna', 7, 0);
+                 INSERT INTO booking VALUES
+                     (1, 1, 1, 'moderna', 0, 18828, 10, 'booked', 0, 18856, 10, 'booked', 0, 0),
+                     (2, 2, 2, 'moderna', 0, 18828, 10, 'given', 0, 18856, 10, 'booked', 0, 0),
+                     (3, 3, 3, 'moderna', 0, 18829, 10, 'booked', NULL, NULL, NULL, NULL, 0, 0),
+                     (4, 4, 4, 'moderna', 0, 18828, 11, 'booked', NULL, NULL, NULL, NULL, 0, 0);
+                 INSERT INTO leftover_offer VALUES (1, 0, 'moderna', 18828, 1, 1, 0, 0, 0);
+                 INSERT INTO leftover_claim VALUES (1, 4, 4, 0);",
+            )
+            .unwrap();
+        }
+        let (_writer, _reader) = open(&path).unwrap();
+        let conn = connect(&path).unwrap();
+        let rows = |sql: &str| -> Vec<String> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            stmt.query_map([], |r| {
+                Ok(format!(
+                    "{} {} {} {}/{}",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, rusqlite::types::Value>(2)
+                        .map(|v| format!("{v:?}"))?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?
+                ))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+        };
+        assert_eq!(
+            rows("SELECT clinic, day, hour, booked, capacity FROM band_use ORDER BY 1, 2, 3"),
+            vec![
+                "0 18828 Integer(10) 1/2",
+                "0 18829 Integer(10) 1/2",
+                "0 18856 Integer(10) 2/2"
+            ]
+        );
+        assert_eq!(
+            rows("SELECT clinic, day, product, booked, capacity FROM supply_use ORDER BY 1, 2, 3"),
+            vec![
+                "0 18828 Text(\"moderna\") 1/3",
+                "0 18829 Text(\"moderna\") 1/7",
+                "0 18856 Text(\"moderna\") 2/3"
+            ]
+        );
+    }
+
+    #[test]
     fn the_checkpointer_backs_off_and_keeps_trying_after_failures() {
         let open = AtomicBool::new(true);
         let stats = CheckpointStats::default();
