@@ -717,10 +717,16 @@ impl<B: WriteBackend> WriterState<B> {
     fn rebuild(&mut self) -> Result<(), StoreError> {
         // Until it is rebuilt, the ledger may disagree with the database: refuse meanwhile.
         self.stats.set_health(Health::Failing(Fault::LedgerStale));
-        self.backend.rollback()?;
-        reload(&mut self.backend, &mut self.ledger)?;
-        self.next_person = self.backend.max_ids()?.person + 1;
-        Ok(())
+        let rebuilt = self.backend.rollback().and_then(|()| {
+            reload(&mut self.backend, &mut self.ledger)?;
+            self.next_person = self.backend.max_ids()?.person + 1;
+            Ok(())
+        });
+        if rebuilt.is_err() {
+            // Half rebuilt, it would show clinic search places that may not exist.
+            self.ledger.hide_availability();
+        }
+        rebuilt
     }
 
     /// One small durable write, to learn whether storage takes writes.

@@ -310,8 +310,15 @@ pub fn writes_are_refused_while_the_ledger_cannot_be_rebuilt<H: Harness>() {
         answer(&rig.writer, book(2, 0, date(2021, 7, 20), 9)),
         Err(WriteError::Unavailable(Fault::Storage))
     );
-    // The rebuild right after the failure failed: nothing is taken until one works.
+    // The rebuild right after the failure failed: nothing is taken until one works, and
+    // clinic search is shown no place meanwhile.
     assert_eq!(rig.writer.health(), Health::Failing(Fault::LedgerStale));
+    let places = |hour| {
+        rig.writer
+            .availability()
+            .bookable(ClinicId(0), date(2021, 7, 20), hour, Product::Moderna)
+    };
+    assert_eq!((places(9), places(10)), (0, 0));
     assert_eq!(
         rig.writer
             .submit(book(3, 0, date(2021, 7, 20), 10), 1_000)
@@ -325,6 +332,7 @@ pub fn writes_are_refused_while_the_ledger_cannot_be_rebuilt<H: Harness>() {
     );
     assert!(!holds_booking(&rig.reader, 2));
     assert_ledger_matches_database(&rig.writer, &rig.reader);
+    assert_eq!((places(9), places(10)), (1, 2));
     // The band had one place left, and it is still there (the ledger agrees with storage).
     assert!(matches!(
         answer(&rig.writer, book(2, 0, date(2021, 7, 20), 9)),
