@@ -87,6 +87,8 @@ pub struct AppState {
     pub operator: operator::OperatorToken,
     /// The operators' dashboard history, fed by [`dashboard::sample_forever`].
     pub series: dashboard::Series,
+    /// What the notification worker last did, for `/readyz`.
+    pub notify_health: notify::WorkerHealth,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +165,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         gate,
         operator,
         series: dashboard::Series::default(),
+        notify_health: notify::WorkerHealth::default(),
         metrics: metrics::Metrics::new(writer.clone()),
         config,
         clock,
