@@ -6,7 +6,9 @@
 //! effects of a whole batch in one transaction with one fsync, and answers only after the commit,
 //! so an acknowledged booking is durable (B3).
 
+mod keys;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 pub mod writer;
 

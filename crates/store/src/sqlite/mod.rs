@@ -1,13 +1,13 @@
 //! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
 //! transaction survives `kill -9` and power loss.
 
-mod keys;
 mod priority;
 mod queue;
 mod rows;
 mod staffing;
 mod supply;
 
+use crate::keys;
 use crate::{
     AdminStore, AuditRecord, AuditReport, Change, ClinicRecord, Delivery, MaxIds, OfferId,
     OfferRecord, OutboxRecord, PersonRecord, ReadStore, Recorded, RescheduleRecord, Result,
