@@ -42,9 +42,14 @@ impl Schema {
         Schema { name }
     }
 
-    /// A URL whose connections see only this schema.
+    /// A URL whose connections see only this schema, named after it in `pg_stat_activity`.
     pub fn url(&self) -> String {
-        format!("{}?options=-csearch_path%3D{}", base_url(), self.name)
+        format!(
+            "{}?options=-csearch_path%3D{}&application_name={}",
+            base_url(),
+            self.name,
+            self.name
+        )
     }
 }
 
