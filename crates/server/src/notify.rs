@@ -20,8 +20,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use store::OutboxRecord;
 use store::writer::Command;
-use store::{OutboxRecord, ReadStore};
 use tokio::task::JoinSet;
 
 /// Attempts before a message is parked for an operator (about 1.5 hours of retries).

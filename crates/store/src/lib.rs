@@ -120,6 +120,12 @@ pub trait QueueStore: Send + Sync + 'static {
     fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool>;
 }
 
+/// Everything a running service reads and sets up outside the writer, whichever the backend:
+/// what the server holds (as `Arc<dyn Store>`) beside the writer.
+pub trait Store: ReadStore + AdminStore + QueueStore + PriorityStore {}
+
+impl<T: ReadStore + AdminStore + QueueStore + PriorityStore> Store for T {}
+
 /// Members of uploaded priority lists (care workers, teachers, …), by RRN hash.
 pub trait PriorityStore: Send + Sync + 'static {
     /// Adds members in one transaction; returns how many were new.

@@ -179,11 +179,28 @@ impl Conn {
     }
 }
 
-/// Connections opened on demand and reused; a closed one is dropped instead of returned.
+/// Read connections each store holds at most. PostgreSQL serves a bounded number of connections
+/// (100 by default) for all nodes together, and a read takes a millisecond or two: a request
+/// that finds all of them busy waits for one rather than opening more.
+pub const MAX_READ_CONNECTIONS: usize = 16;
+
+/// How long a read waits for a free connection before it fails (a 503 to its client).
+const CONNECTION_WAIT: Duration = Duration::from_secs(5);
+
+/// Connections opened on demand, at most [`MAX_READ_CONNECTIONS`], and reused; a closed one is
+/// dropped instead of returned.
 pub struct Pool {
     driver: Arc<Driver>,
     config: Config,
-    idle: std::sync::Mutex<Vec<Conn>>,
+    state: std::sync::Mutex<PoolState>,
+    freed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<Conn>,
+    /// Connections open or being opened, idle or lent out.
+    open: usize,
 }
 
 impl Pool {
@@ -191,21 +208,58 @@ impl Pool {
         Pool {
             driver,
             config,
-            idle: std::sync::Mutex::new(Vec::new()),
+            state: std::sync::Mutex::new(PoolState::default()),
+            freed: std::sync::Condvar::new(),
         }
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
-        let idle = self.idle.lock().map_err(|_| poisoned())?.pop();
-        let mut conn = match idle {
-            Some(conn) if conn.is_open() => conn,
-            _ => Conn::open(&self.driver, &self.config)?,
+        let mut conn = match self.take()? {
+            Some(conn) => conn,
+            None => Conn::open(&self.driver, &self.config).inspect_err(|_| self.give_back(None))?,
         };
         let result = f(&mut conn);
-        if conn.is_open() {
-            self.idle.lock().map_err(|_| poisoned())?.push(conn);
-        }
+        self.give_back(Some(conn).filter(Conn::is_open));
         result
+    }
+
+    /// An idle open connection, or `None` when the caller may open a new one.
+    fn take(&self) -> Result<Option<Conn>> {
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
+        let deadline = std::time::Instant::now() + CONNECTION_WAIT;
+        loop {
+            while let Some(conn) = state.idle.pop() {
+                if conn.is_open() {
+                    return Ok(Some(conn));
+                }
+                state.open -= 1;
+            }
+            if state.open < MAX_READ_CONNECTIONS {
+                state.open += 1;
+                return Ok(None);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Database(
+                    "every database connection is busy".into(),
+                ));
+            }
+            state = self
+                .freed
+                .wait_timeout(state, left)
+                .map_err(|_| poisoned())?
+                .0;
+        }
+    }
+
+    fn give_back(&self, conn: Option<Conn>) {
+        if let Ok(mut state) = self.state.lock() {
+            match conn {
+                Some(conn) => state.idle.push(conn),
+                None => state.open -= 1,
+            }
+        }
+        self.freed.notify_one();
     }
 }
 

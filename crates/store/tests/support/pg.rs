@@ -36,9 +36,10 @@ impl Schema {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        admin()
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .unwrap_or_else(|e| panic!("cannot create schema {name}: {e}"));
+        let sql = format!("CREATE SCHEMA {name}");
+        if let Err(e) = on_own_thread(move || admin().batch_execute(&sql)) {
+            panic!("cannot create schema {name}: {e}");
+        }
         Schema { name }
     }
 
@@ -57,9 +58,19 @@ impl Drop for Schema {
     fn drop(&mut self) {
         // A connection still closing must not hang the suite: give up after a few seconds and
         // leave the schema (its name says what made it).
-        let _ = admin().batch_execute(&format!(
+        let sql = format!(
             "SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS {} CASCADE",
             self.name
-        ));
+        );
+        let _ = on_own_thread(move || admin().batch_execute(&sql));
+    }
+}
+
+/// Runs `f` on a thread of its own: the synchronous client starts a runtime, which may not
+/// happen on a thread that is already running async tests.
+fn on_own_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match std::thread::spawn(f).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
