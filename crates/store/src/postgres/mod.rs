@@ -57,6 +57,29 @@ pub fn open(url: &str) -> Result<(PgWriter, PgReader)> {
     Ok((writer, PgReader::new(Pool::new(driver, config))))
 }
 
+/// Creates an empty schema `name` (letters, digits and `_`) and returns a URL, built on `url`,
+/// whose connections use it: for benchmarks and tests that need a database of their own.
+pub fn create_schema(url: &str, name: &str) -> Result<String> {
+    schema_statement(url, name, &format!("CREATE SCHEMA {name}"))?;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}options=-csearch_path%3D{name}"))
+}
+
+/// Drops schema `name` and everything in it.
+pub fn drop_schema(url: &str, name: &str) -> Result<()> {
+    schema_statement(url, name, &format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+}
+
+fn schema_statement(url: &str, name: &str, sql: &str) -> Result<()> {
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if name.is_empty() || !plain {
+        return Err(StoreError::Database(format!("bad schema name {name:?}")));
+    }
+    Conn::open(&Driver::start()?, &conn::config(url)?)?.batch(sql)
+}
+
 fn migrate(conn: &mut Conn) -> Result<()> {
     conn.transaction(|conn| {
         conn.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
