@@ -72,11 +72,14 @@ fn book(writer: &Writer, person: u64, hour: u8) -> Result<Outcome, WriteError> {
         idempotency_key: None,
         notify: None,
     };
-    writer
-        .submit(command, 1_000)
-        .unwrap()
-        .blocking_recv()
-        .unwrap()
+    // A batch that fails before it starts drops its requests unanswered: the server answers
+    // those 503 like any other storage failure.
+    let answer = writer.submit(command, 1_000).unwrap().blocking_recv();
+    answer.unwrap_or(Err(WriteError::Stopped))
+}
+
+fn refused(answer: &Result<Outcome, WriteError>) -> bool {
+    matches!(answer, Err(WriteError::Storage(_) | WriteError::Stopped))
 }
 
 /// Inserts a booked dose 1 straight into the table, as a writer that went wrong would.
@@ -169,7 +172,7 @@ fn a_lost_connection_is_reopened_and_nothing_acknowledged_is_lost() {
     assert!(
         answers
             .iter()
-            .all(|a| matches!(a, Ok(Outcome::Booking(_)) | Err(WriteError::Storage(_)))),
+            .all(|a| matches!(a, Ok(Outcome::Booking(_))) || refused(a)),
         "{answers:?}"
     );
     let booked: Vec<_> = answers
@@ -191,4 +194,92 @@ fn a_lost_connection_is_reopened_and_nothing_acknowledged_is_lost() {
     // The ledger was rebuilt from the database: the band (2 staff) is as full as it says.
     let left = writer.availability().band_left(ClinicId(0), DAY, 11);
     assert_eq!(left, 2 - booked.len() as i32);
+}
+
+fn open_as(schema: &Schema, node: &str) -> (Writer, store::postgres::PgReader) {
+    let options = store::postgres::Options {
+        node: node.into(),
+        lease_ttl: std::time::Duration::from_secs(2),
+    };
+    let (backend, reader) = store::postgres::open_with(&schema.url(), options).unwrap();
+    let ledger = Ledger::new(
+        Calendar {
+            first: TODAY,
+            days: 60,
+        },
+        &[clinic().clinic],
+        Schedules::default(),
+        |_, _| clinic().daily_supply(),
+    );
+    (
+        Writer::spawn(backend, ledger, WriterConfig::default()).unwrap(),
+        reader,
+    )
+}
+
+fn expire_lease_now(schema: &Schema) {
+    in_schema(schema)
+        .execute(
+            "UPDATE ledger_lease SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .unwrap();
+}
+
+fn lease_row(schema: &Schema) -> (String, i64) {
+    let row = in_schema(schema)
+        .query_one(
+            "SELECT owner, epoch FROM ledger_lease WHERE partition = 0",
+            &[],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[test]
+fn one_node_writes_at_a_time_and_a_paused_owner_is_fenced_off() {
+    let schema = Schema::create();
+    let (a, reader) = start(&schema);
+    // Seed the world through `start`, then drop it: nodes "a" and "b" share the database.
+    drop(a);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (a, _) = open_as(&schema, "a");
+    assert!(matches!(book(&a, 1, 10), Ok(Outcome::Booking(Ok(_)))));
+    let (owner, epoch_a) = lease_row(&schema);
+    assert_eq!(owner, "a");
+
+    // While "a" renews its lease, "b" cannot write: its bookings fail (503), nothing is stored.
+    let (b, _) = open_as(&schema, "b");
+    assert!(refused(&book(&b, 2, 10)));
+    assert_eq!(reader.bookings_of(PersonId(2)).unwrap(), vec![]);
+
+    // "a" pauses past its lease (made to look so by expiring the row): "b" takes over with a new
+    // epoch, rebuilds its ledger from the database (with a's booking) and books.
+    expire_lease_now(&schema);
+    let b_answers: Vec<_> = (2..=4).map(|p| book(&b, p, 10)).collect();
+    assert!(
+        b_answers
+            .iter()
+            .any(|a| matches!(a, Ok(Outcome::Booking(Ok(_))))),
+        "{b_answers:?}"
+    );
+    let (owner, epoch_b) = lease_row(&schema);
+    assert_eq!(owner, "b");
+    assert!(epoch_b > epoch_a);
+    // The band holds 2: a's booking and one of b's; b's ledger knew about a's.
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    assert!(
+        audit.per_band.iter().all(|&(_, _, _, n)| n <= 2),
+        "{audit:?}"
+    );
+
+    // "a" wakes up: its next batch is refused by the fence and writes nothing.
+    let before = reader.audit(&Schedules::default()).unwrap().active_bookings;
+    assert!(refused(&book(&a, 9, 11)));
+    assert_eq!(reader.bookings_of(PersonId(9)).unwrap(), vec![]);
+    assert_eq!(
+        reader.audit(&Schedules::default()).unwrap().active_bookings,
+        before
+    );
+    assert_eq!(lease_row(&schema).0, "b");
 }

@@ -12,6 +12,7 @@
 
 mod batch;
 mod conn;
+pub mod lease;
 mod read;
 mod rows;
 
@@ -24,27 +25,62 @@ use batch::Pending;
 use conn::{Conn, Driver, Pool};
 use domain::booking::{Booking, BookingId, PersonId};
 use domain::clinic::GeoPoint;
+use lease::Lease;
 use rows::{BOOKING_COLUMNS, OFFER_COLUMNS, SUBSCRIPTION_COLUMNS};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 pub use read::PgReader;
 
 /// Migrations in order; a database at version N has had the first N applied.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 /// Any fixed number: nodes starting together take turns migrating (an advisory lock is fine
 /// here, where losing it only means a second node waits for nothing; it is never a fence).
 const MIGRATION_LOCK: i64 = 0x7965_7961_6b00_0001;
 
+/// How a node takes part in writing.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// This node's name in the lease row (unique per process by default).
+    pub node: String,
+    pub lease_ttl: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Options {
+            node: format!("node-{}-{nanos:08x}", std::process::id()),
+            lease_ttl: lease::DEFAULT_TTL,
+        }
+    }
+}
+
 /// Connects to `url` (`postgres://user@host:port/db`, optionally `?options=-csearch_path%3DS`
 /// for a schema of its own), brings the schema up to date, and returns the writer's connection
-/// and a pool for reads.
+/// and a pool for reads. The writer takes the ledger's lease when it first loads the ledger.
 pub fn open(url: &str) -> Result<(PgWriter, PgReader)> {
+    open_with(url, Options::default())
+}
+
+pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
     let config = conn::config(url)?;
     let driver = Driver::start()?;
     let mut first = Conn::open(&driver, &config)?;
     migrate(&mut first)?;
+    limit_idle_transactions(&first, options.lease_ttl)?;
     let keys = recorded_keys(&mut first)?;
+    let held = Arc::new(Mutex::new(None));
+    let open = Arc::new(AtomicBool::new(true));
+    spawn_renewer(
+        Conn::open(&driver, &config)?,
+        Arc::clone(&held),
+        Arc::clone(&open),
+    )?;
     let writer = PgWriter {
         driver: Arc::clone(&driver),
         config: config.clone(),
@@ -53,8 +89,44 @@ pub fn open(url: &str) -> Result<(PgWriter, PgReader)> {
         pending: Pending::default(),
         in_transaction: false,
         ledger_complete: false,
+        options,
+        held,
+        open,
     };
     Ok((writer, PgReader::new(Pool::new(driver, config))))
+}
+
+/// A writer stopped mid-transaction (a paused process) holds the lease row locked: the server
+/// ends such a transaction after one lease time, so another node can take over.
+fn limit_idle_transactions(conn: &Conn, ttl: Duration) -> Result<()> {
+    conn.batch(&format!(
+        "SET idle_in_transaction_session_timeout = {}",
+        ttl.as_millis().max(1)
+    ))
+}
+
+/// Renews the lease every third of its time while the writer is idle (a batch renews it too).
+fn spawn_renewer(
+    mut conn: Conn,
+    held: Arc<Mutex<Option<Lease>>>,
+    open: Arc<AtomicBool>,
+) -> Result<()> {
+    std::thread::Builder::new()
+        .name("yeyak-lease".into())
+        .spawn(move || {
+            while open.load(Ordering::Relaxed) {
+                let lease = held.lock().ok().and_then(|l| l.clone());
+                let pause = lease.as_ref().map_or(lease::DEFAULT_TTL, |l| l.ttl) / 3;
+                if let Some(lease) = lease
+                    && let Err(error) = lease::renew(&mut conn, &lease)
+                {
+                    tracing::warn!(%error, "could not renew the ledger lease");
+                }
+                std::thread::sleep(pause.min(Duration::from_millis(500)));
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the lease thread: {e}")))?;
+    Ok(())
 }
 
 /// Creates an empty schema `name` (letters, digits and `_`) and returns a URL, built on `url`,
@@ -128,6 +200,11 @@ pub struct PgWriter {
     /// ledger; batches are refused until a rebuild succeeds (the writer retries one after every
     /// failed batch), so nothing is ever decided on a ledger that forgot bookings.
     ledger_complete: bool,
+    options: Options,
+    /// The lease this writer holds, shared with the thread that renews it.
+    held: Arc<Mutex<Option<Lease>>>,
+    /// Cleared on drop, which stops the renewing thread.
+    open: Arc<AtomicBool>,
 }
 
 impl PgWriter {
@@ -136,8 +213,40 @@ impl PgWriter {
         if !self.conn.is_open() {
             tracing::warn!("the writer's postgres connection was closed; reconnecting");
             self.conn = Conn::open(&self.driver, &self.config)?;
+            limit_idle_transactions(&self.conn, self.options.lease_ttl)?;
         }
         Ok(&mut self.conn)
+    }
+
+    fn lease(&self) -> Option<Lease> {
+        self.held.lock().ok().and_then(|l| l.clone())
+    }
+
+    fn set_lease(&self, lease: Option<Lease>) {
+        if let Ok(mut held) = self.held.lock() {
+            *held = lease;
+        }
+    }
+
+    /// Takes the ledger's lease, waiting a little for a holder that is just stopping (a node
+    /// restarting, a test reopening); a new holder's writes are unknown to this node's key filter,
+    /// so it is reloaded too. False when another node holds it.
+    fn take_lease(&mut self) -> Result<bool> {
+        let ttl = self.options.lease_ttl;
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let node = self.options.node.clone();
+            if let Some(lease) = lease::acquire(self.conn()?, lease::WHOLE_LEDGER, &node, ttl)? {
+                tracing::info!(epoch = lease.epoch, node, "took the ledger lease");
+                self.keys = recorded_keys(self.conn()?)?;
+                self.set_lease(Some(lease));
+                return Ok(true);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The connection with every held write sent, for reads that must see them.
@@ -274,6 +383,17 @@ impl PgWriter {
     }
 }
 
+impl Drop for PgWriter {
+    fn drop(&mut self) {
+        self.open.store(false, Ordering::Relaxed);
+        if let Some(lease) = self.lease()
+            && self.conn.is_open()
+        {
+            let _ = lease::release(&mut self.conn, &lease);
+        }
+    }
+}
+
 impl WriteBackend for PgWriter {
     fn begin(&mut self) -> Result<()> {
         if !self.ledger_complete {
@@ -281,9 +401,18 @@ impl WriteBackend for PgWriter {
                 "the ledger is being rebuilt from the database".into(),
             ));
         }
+        let lease = self.lease().ok_or_else(|| {
+            StoreError::Database("this node does not hold the ledger's lease".into())
+        })?;
         self.pending.clear();
         self.conn()?.batch("BEGIN")?;
         self.in_transaction = true;
+        if let Err(error) = lease::renew(&mut self.conn, &lease) {
+            // Someone else holds the ledger now: take it back (or not) and rebuild first.
+            self.set_lease(None);
+            self.ledger_complete = false;
+            return Err(error);
+        }
         Ok(())
     }
 
@@ -355,6 +484,13 @@ impl WriteBackend for PgWriter {
 
     fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
         self.ledger_complete = false;
+        // The ledger is rebuilt after the lease is taken, so it includes every commit of the
+        // previous holder (whose later batches the new epoch fences off). A node that cannot take
+        // it stands by: it starts, reads, and refuses writes (`begin`) until it can.
+        if !self.take_lease()? {
+            tracing::warn!("another node holds the ledger's lease; standing by");
+            return Ok(());
+        }
         let sql = format!(
             "SELECT {BOOKING_COLUMNS} FROM booking WHERE d1_status = 'booked' OR d2_status = 'booked'"
         );
