@@ -123,14 +123,21 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     let mut rng = rand::rng();
     let secrets = Secrets::load_or_create(&config.data_dir, &mut rng)?;
     let now = clock.now();
-    let (writer, reader, world) = match &config.database {
+    // The waiting room's record has a file of its own on either backend: a booking transaction
+    // holding the main database's write lock must never hold up the front door.
+    let queue_path = config.data_dir.join("queue.db");
+    let (writer, reader, world, queue_file) = match &config.database {
         None => {
             let (backend, reader) = store::sqlite::open(&config.data_dir.join("yeyak.db"))?;
-            start_writer(&config, now, backend, Arc::new(reader))?
+            let queue_file = store::sqlite::QueueFile::open(&queue_path, Some(&reader))?;
+            let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
+            (writer, reader, world, queue_file)
         }
         Some(url) => {
             let (backend, reader) = store::postgres::open(url)?;
-            start_writer(&config, now, backend, Arc::new(reader))?
+            let queue_file = store::sqlite::QueueFile::open(&queue_path, None)?;
+            let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
+            (writer, reader, world, queue_file)
         }
     };
     let identity_config = IdentityConfig {
@@ -139,7 +146,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     };
     let identity = IdentityStandIn::new(identity_config, secrets.rrn_key());
     let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
-    let queue_store: Arc<dyn store::QueueStore> = reader.clone();
+    let queue_store: Arc<dyn store::QueueStore> = Arc::new(queue_file);
     let now_ms = now.as_millisecond().max(0) as u64;
     let gate = Arc::new(waiting::Gate::open(
         queue_store,
@@ -155,6 +162,8 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
             tracing::info!(queue = queue.0, "configured opening scheduled");
         }
     }
+    gate.start_refiller(Arc::clone(&clock))
+        .map_err(|e| StartError::Settings(format!("cannot start the queue-block thread: {e}")))?;
     let operator = operator::OperatorToken::load_or_create(
         &config.data_dir,
         config.operator_token.clone(),

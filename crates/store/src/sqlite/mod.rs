@@ -4,6 +4,8 @@
 mod priority;
 mod queue;
 mod rows;
+
+pub use queue::QueueFile;
 mod staffing;
 mod supply;
 
