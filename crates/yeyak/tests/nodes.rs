@@ -1,8 +1,9 @@
 //! Several `yeyak` processes on one PostgreSQL: one holds the ledger's lease and writes, the
 //! others stand by (503 on writes) and take over when it dies or pauses past its lease; a paused
 //! holder that wakes up is fenced off. Every acknowledged booking is in the database afterwards
-//! and nobody holds two. The nodes share a data directory (the signing keys) because keys are
-//! not yet shared through the database. Needs PostgreSQL at 127.0.0.1:5432 (database `test`).
+//! and nobody holds two. Each node has a data directory of its own (its waiting room's file) with
+//! copies of the first node's keys, because keys are not yet shared through the database.
+//! Needs PostgreSQL at 127.0.0.1:5432 (database `test`).
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod common;
@@ -23,6 +24,16 @@ fn database() -> String {
 struct Node {
     child: Child,
     base: String,
+}
+
+/// A data directory for another node, with the first node's keys (as an operator would deploy
+/// them to every node).
+fn keys_copied_from(first: &std::path::Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["secrets.key", "queue.keys", "operator.token"] {
+        std::fs::copy(first.join(file), dir.path().join(file)).unwrap();
+    }
+    dir
 }
 
 impl Node {
@@ -98,7 +109,8 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
     let a = Node::start(dir.path(), &url, &http).await;
-    let b = Node::start(dir.path(), &url, &http).await;
+    let b_dir = keys_copied_from(dir.path());
+    let b = Node::start(b_dir.path(), &url, &http).await;
     let people = join_all((0..240).map(|n| login(&http, &a.base, n))).await;
     let places = places(&http, &a.base).await;
     let mut acknowledged = Vec::new();
@@ -149,7 +161,8 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
     acknowledged.extend(answers.iter().filter_map(|a| a.1));
 
     // SIGSTOP the writer (B) past its lease: C takes over; SIGCONT: B's next batch is fenced.
-    let c = Node::start(dir.path(), &url, &http).await;
+    let c_dir = keys_copied_from(dir.path());
+    let c = Node::start(c_dir.path(), &url, &http).await;
     b.signal("-STOP");
     let answers = join_all(people[160..220].iter().enumerate().map(|(i, who)| {
         book_until_answered(&http, &c.base, who, &places[(160 + i) % places.len()])
