@@ -126,18 +126,19 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     // The waiting room's record has a file of its own on either backend: a booking transaction
     // holding the main database's write lock must never hold up the front door.
     let queue_path = config.data_dir.join("queue.db");
-    let (writer, reader, world, queue_file) = match &config.database {
+    let (writer, reader, world, queue_file, lease) = match &config.database {
         None => {
             let (backend, reader) = store::sqlite::open(&config.data_dir.join("yeyak.db"))?;
             let queue_file = store::sqlite::QueueFile::open(&queue_path, Some(&reader))?;
             let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
-            (writer, reader, world, queue_file)
+            (writer, reader, world, queue_file, None)
         }
         Some(url) => {
             let (backend, reader) = store::postgres::open(url)?;
+            let lease = backend.lease_view();
             let queue_file = store::sqlite::QueueFile::open(&queue_path, None)?;
             let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
-            (writer, reader, world, queue_file)
+            (writer, reader, world, queue_file, Some(lease))
         }
     };
     let identity_config = IdentityConfig {
@@ -173,7 +174,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         gate,
         operator,
         series: dashboard::Series::default(),
-        metrics: metrics::Metrics::new(writer.clone()),
+        metrics: metrics::Metrics::new(writer.clone(), lease),
         config,
         clock,
         secrets,

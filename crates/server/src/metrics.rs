@@ -89,9 +89,17 @@ pub struct Metrics {
     writer_busy: Gauge,
     writer: Writer,
     queue: QueueGauges,
+    lease: Option<LeaseGauges>,
 }
 
 /// The waiting room as operators chart it.
+/// On PostgreSQL: this node's part in writing (see `store::postgres::lease`).
+struct LeaseGauges {
+    view: store::postgres::LeaseView,
+    held: Gauge,
+    epoch: Gauge,
+}
+
 #[derive(Default)]
 struct QueueGauges {
     arrivals: Gauge,
@@ -103,7 +111,8 @@ struct QueueGauges {
 }
 
 impl Metrics {
-    pub fn new(writer: Writer) -> Metrics {
+    /// `lease`: on PostgreSQL, what this node holds of the ledger's lease.
+    pub fn new(writer: Writer, lease: Option<store::postgres::LeaseView>) -> Metrics {
         let mut registry = Registry::with_prefix("yeyak");
         let requests = Family::<RouteLabels, Counter>::default();
         registry.register(
@@ -157,7 +166,21 @@ impl Metrics {
             "Estimated time to admit everyone waiting",
             queue.drain_seconds.clone(),
         );
+        let lease = lease.map(|view| LeaseGauges {
+            held: gauge(
+                &mut registry,
+                "ledger_lease_held",
+                "1 when this node holds the ledger's lease and writes bookings, 0 standing by",
+            ),
+            epoch: gauge(
+                &mut registry,
+                "ledger_lease_epoch",
+                "The epoch of the ledger lease this node holds (0 when it holds none)",
+            ),
+            view,
+        });
         Metrics {
+            lease,
             queue,
             writer_batches: gauge(
                 &mut registry,
@@ -213,6 +236,15 @@ impl Metrics {
         self.writer_commands.set(load(&stats.commands));
         self.writer_queued.set(load(&stats.queued));
         self.writer_busy.set(load(&stats.busy_refusals));
+        if let Some(lease) = &self.lease {
+            let held = lease
+                .view
+                .lock()
+                .ok()
+                .and_then(|l| l.as_ref().map(|l| l.epoch));
+            lease.held.set(i64::from(held.is_some()));
+            lease.epoch.set(held.unwrap_or(0));
+        }
         let mut text = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
             tracing::error!(%error, "cannot encode metrics");

@@ -40,19 +40,23 @@ fn clinic() -> ClinicRecord {
     }
 }
 
-fn start(schema: &Schema) -> (Writer, store::postgres::PgReader) {
-    let (backend, reader) = store::postgres::open(&schema.url()).unwrap();
-    reader.insert_clinics(&[clinic()]).unwrap();
-    let ledger = Ledger::new(
-        Calendar {
-            first: TODAY,
-            days: 60,
-        },
+fn ledger() -> Ledger {
+    let calendar = Calendar {
+        first: TODAY,
+        days: 60,
+    };
+    Ledger::new(
+        calendar,
         &[clinic().clinic],
         Schedules::default(),
         |_, _| clinic().daily_supply(),
-    );
-    let writer = Writer::spawn(backend, ledger, WriterConfig::default()).unwrap();
+    )
+}
+
+fn start(schema: &Schema) -> (Writer, store::postgres::PgReader) {
+    let (backend, reader) = store::postgres::open(&schema.url()).unwrap();
+    reader.insert_clinics(&[clinic()]).unwrap();
+    let writer = Writer::spawn(backend, ledger(), WriterConfig::default()).unwrap();
     (writer, reader)
 }
 
@@ -202,19 +206,8 @@ fn open_as(schema: &Schema, node: &str) -> (Writer, store::postgres::PgReader) {
         lease_ttl: std::time::Duration::from_secs(2),
     };
     let (backend, reader) = store::postgres::open_with(&schema.url(), options).unwrap();
-    let ledger = Ledger::new(
-        Calendar {
-            first: TODAY,
-            days: 60,
-        },
-        &[clinic().clinic],
-        Schedules::default(),
-        |_, _| clinic().daily_supply(),
-    );
-    (
-        Writer::spawn(backend, ledger, WriterConfig::default()).unwrap(),
-        reader,
-    )
+    let writer = Writer::spawn(backend, ledger(), WriterConfig::default()).unwrap();
+    (writer, reader)
 }
 
 fn expire_lease_now(schema: &Schema) {

@@ -97,6 +97,11 @@ async fn book_until_answered(
     }
 }
 
+async fn metrics(http: &reqwest::Client, base: &str) -> String {
+    let response = http.get(format!("{base}/metrics")).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_lost() {
     let schema = format!("yeyak_nodes_{}", std::process::id());
@@ -115,9 +120,19 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
     let places = places(&http, &a.base).await;
     let mut acknowledged = Vec::new();
 
-    // A is the writer; B stands by and refuses writes.
+    // A is the writer; B stands by and refuses writes. Each says so in /metrics.
     let (status, _) = book(&http, &b.base, &people[239], &places[0]).await;
     assert_eq!(status, 503, "a standby node must not write");
+    assert!(
+        metrics(&http, &a.base)
+            .await
+            .contains("yeyak_ledger_lease_held 1")
+    );
+    assert!(
+        metrics(&http, &b.base)
+            .await
+            .contains("yeyak_ledger_lease_held 0")
+    );
 
     // kill -9 of the writer mid-load.
     let load: Vec<_> = people[..100]

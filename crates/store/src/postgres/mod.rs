@@ -207,7 +207,15 @@ pub struct PgWriter {
     open: Arc<AtomicBool>,
 }
 
+/// What this node holds of the ledger's lease, as the writer last saw it (for `/metrics`).
+pub type LeaseView = Arc<Mutex<Option<Lease>>>;
+
 impl PgWriter {
+    /// A view of the lease this writer holds, to be read from other threads.
+    pub fn lease_view(&self) -> LeaseView {
+        Arc::clone(&self.held)
+    }
+
     /// The connection, reopened if the server or network closed it.
     fn conn(&mut self) -> Result<&mut Conn> {
         if !self.conn.is_open() {
