@@ -21,6 +21,15 @@ fn database() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// Drops the test's schema when the test ends, passed or failed.
+struct DropSchema(String);
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let _ = store::postgres::drop_schema(&database(), &self.0);
+    }
+}
+
 struct Node {
     child: Child,
     base: String,
@@ -111,6 +120,7 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
             database()
         )
     });
+    let _drop_schema = DropSchema(schema.clone());
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
     let a = Node::start(dir.path(), &url, &http).await;
@@ -206,5 +216,4 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
     assert!(audit.active_bookings >= acknowledged.len() as u64);
     drop((b, c));
     drop(reader);
-    store::postgres::drop_schema(&database(), &schema).unwrap();
 }
