@@ -51,6 +51,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Where notifications go: this gateway URL, or (when absent) `DATA_DIR/outbox.jsonl`.
     pub notify_webhook: Option<String>,
+    /// A `postgres://` URL to store everything in PostgreSQL; `None` for the embedded SQLite
+    /// file `DATA_DIR/yeyak.db`. Keys and the notification log stay in the data directory.
+    pub database: Option<String>,
 }
 
 impl Config {
@@ -69,6 +72,7 @@ impl Config {
             notify_webhook: None,
             opening: None,
             secure_cookies: false,
+            database: None,
         }
     }
 }
@@ -80,7 +84,8 @@ pub struct AppState {
     pub secrets: Secrets,
     pub world: world::World,
     pub writer: Writer,
-    pub reader: Arc<store::sqlite::SqliteReader>,
+    /// Reads and set-up on the configured backend (SQLite unless `Config::database` names one).
+    pub reader: Arc<dyn store::Store>,
     pub identity: IdentityStandIn,
     pub metrics: metrics::Metrics,
     pub gate: Arc<waiting::Gate>,
@@ -119,26 +124,32 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     })?;
     let mut rng = rand::rng();
     let secrets = Secrets::load_or_create(&config.data_dir, &mut rng)?;
-    let (backend, reader) = store::sqlite::open(&config.data_dir.join("yeyak.db"))?;
-    let reader = Arc::new(reader);
     let now = clock.now();
-    if config.demo {
-        world::seed_demo(reader.as_ref(), now)?;
-    }
-    let (world, ledger) = world::load(reader.as_ref(), now, config.calendar_days)?;
-    let writer = Writer::spawn(backend, ledger, config.writer)?;
+    // The waiting room's record has a file of its own on either backend: a booking transaction
+    // holding the main database's write lock must never hold up the front door.
+    let queue_path = config.data_dir.join("queue.db");
+    let (writer, reader, world, queue_file, lease) = match &config.database {
+        None => {
+            let (backend, reader) = store::sqlite::open(&config.data_dir.join("yeyak.db"))?;
+            let queue_file = store::sqlite::QueueFile::open(&queue_path, Some(&reader))?;
+            let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
+            (writer, reader, world, queue_file, None)
+        }
+        Some(url) => {
+            let (backend, reader) = store::postgres::open(url)?;
+            let lease = backend.lease_view();
+            let queue_file = store::sqlite::QueueFile::open(&queue_path, None)?;
+            let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
+            (writer, reader, world, queue_file, Some(lease))
+        }
+    };
     let identity_config = IdentityConfig {
         reveal_codes: config.demo || config.identity.reveal_codes,
         ..config.identity
     };
     let identity = IdentityStandIn::new(identity_config, secrets.rrn_key());
     let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
-    // The waiting room's record has a file of its own: a booking transaction holding the main
-    // database's write lock must never hold up the front door.
-    let queue_store: Arc<dyn store::QueueStore> = Arc::new(store::sqlite::QueueFile::open(
-        &config.data_dir.join("queue.db"),
-        Some(reader.as_ref()),
-    )?);
+    let queue_store: Arc<dyn store::QueueStore> = Arc::new(queue_file);
     let now_ms = now.as_millisecond().max(0) as u64;
     let gate = Arc::new(waiting::Gate::open(
         queue_store,
@@ -166,7 +177,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         operator,
         series: dashboard::Series::default(),
         notify_health: notify::WorkerHealth::default(),
-        metrics: metrics::Metrics::new(writer.clone()),
+        metrics: metrics::Metrics::new(writer.clone(), lease),
         config,
         clock,
         secrets,
@@ -175,6 +186,21 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         reader,
         identity,
     }))
+}
+
+/// Seeds the demo world if asked, loads the world, and starts the writer on `backend`.
+fn start_writer<B: store::WriteBackend>(
+    config: &Config,
+    now: jiff::Timestamp,
+    backend: B,
+    reader: Arc<dyn store::Store>,
+) -> Result<(Writer, Arc<dyn store::Store>, world::World), StartError> {
+    if config.demo {
+        world::seed_demo(reader.as_ref(), now)?;
+    }
+    let (world, ledger) = world::load(reader.as_ref(), now, config.calendar_days)?;
+    let writer = Writer::spawn(backend, ledger, config.writer)?;
+    Ok((writer, reader, world))
 }
 
 /// Builds the service and serves it until `shutdown` resolves. Returns the bound address

@@ -91,6 +91,7 @@ pub struct Metrics {
     writer: Writer,
     queue: QueueGauges,
     storage: StorageGauges,
+    lease: Option<LeaseGauges>,
 }
 
 /// Storage faults as operators alarm on them.
@@ -158,6 +159,13 @@ impl StorageGauges {
     }
 }
 
+/// On PostgreSQL: this node's part in writing (see `store::postgres::lease`).
+struct LeaseGauges {
+    view: store::postgres::LeaseView,
+    held: Gauge,
+    epoch: Gauge,
+}
+
 /// The waiting room as operators chart it.
 #[derive(Default)]
 struct QueueGauges {
@@ -170,7 +178,8 @@ struct QueueGauges {
 }
 
 impl Metrics {
-    pub fn new(writer: Writer) -> Metrics {
+    /// `lease`: on PostgreSQL, what this node holds of the ledger's lease.
+    pub fn new(writer: Writer, lease: Option<store::postgres::LeaseView>) -> Metrics {
         let mut registry = Registry::with_prefix("yeyak");
         let requests = Family::<RouteLabels, Counter>::default();
         registry.register(
@@ -224,7 +233,21 @@ impl Metrics {
             "Estimated time to admit everyone waiting",
             queue.drain_seconds.clone(),
         );
+        let lease = lease.map(|view| LeaseGauges {
+            held: gauge(
+                &mut registry,
+                "ledger_lease_held",
+                "1 when this node holds the ledger's lease and writes bookings, 0 standing by",
+            ),
+            epoch: gauge(
+                &mut registry,
+                "ledger_lease_epoch",
+                "The epoch of the ledger lease this node holds (0 when it holds none)",
+            ),
+            view,
+        });
         Metrics {
+            lease,
             queue,
             storage: StorageGauges::register(&mut registry),
             writer_batches: gauge(
@@ -298,6 +321,15 @@ impl Metrics {
         storage.refused_batches.set(load(&stats.refused_batches));
         storage.failed_rebuilds.set(load(&stats.failed_rebuilds));
         storage.fault_refusals.set(load(&stats.fault_refusals));
+        if let Some(lease) = &self.lease {
+            let held = lease
+                .view
+                .lock()
+                .ok()
+                .and_then(|l| l.as_ref().map(|l| l.epoch));
+            lease.held.set(i64::from(held.is_some()));
+            lease.epoch.set(held.unwrap_or(0));
+        }
         let mut text = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
             tracing::error!(%error, "cannot encode metrics");

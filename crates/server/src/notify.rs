@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use store::OutboxRecord;
 use store::writer::Command;
-use store::{OutboxRecord, ReadStore};
 use tokio::task::JoinSet;
 
 /// Attempts before a message is parked for an operator (about 1.5 hours of retries).

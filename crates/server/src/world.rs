@@ -35,7 +35,7 @@ impl World {
     /// Changes the rules and stores them; the change is visible once stored.
     pub fn update_rules(
         &self,
-        store: &impl AdminStore,
+        store: &(impl AdminStore + ?Sized),
         change: impl FnOnce(&mut Rules),
     ) -> Result<Arc<Rules>, StartError> {
         let mut current = self.rules.write().unwrap_or_else(|p| p.into_inner());
@@ -50,7 +50,10 @@ impl World {
 }
 
 /// On first start with `--demo`: Korea's 13,280 clinics and cohorts placed around `now`.
-pub fn seed_demo(store: &(impl ReadStore + AdminStore), now: Timestamp) -> Result<(), StartError> {
+pub fn seed_demo(
+    store: &(impl ReadStore + AdminStore + ?Sized),
+    now: Timestamp,
+) -> Result<(), StartError> {
     if !store.clinics()?.is_empty() {
         return Ok(());
     }
@@ -75,7 +78,7 @@ pub fn seed_demo(store: &(impl ReadStore + AdminStore), now: Timestamp) -> Resul
 
 /// Reads the world and builds the ledger whose calendar starts today in Seoul.
 pub fn load(
-    store: &impl ReadStore,
+    store: &(impl ReadStore + ?Sized),
     now: Timestamp,
     calendar_days: u16,
 ) -> Result<(World, Ledger), StartError> {

@@ -18,7 +18,7 @@ use std::sync::Arc;
     about = "yeyak (예약): a national vaccination booking system"
 )]
 enum Cli {
-    /// Run the booking service on its embedded SQLite database.
+    /// Run the booking service on its embedded SQLite database (or PostgreSQL: --database).
     Serve(ServeArgs),
     /// Measure durable booking throughput through the group-commit writer against a baseline.
     Bench(bench::BenchArgs),
@@ -72,6 +72,10 @@ struct ServeArgs {
     /// Directory for the database, keys and the notification log.
     #[arg(long, env = "YEYAK_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
+    /// Store everything in PostgreSQL at this URL (postgres://user@host:port/db) instead of the
+    /// embedded SQLite file in the data directory. The schema is created or migrated at start.
+    #[arg(long, env = "YEYAK_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
     /// Booking requests that may wait for the writer before new ones get 503 + Retry-After.
     #[arg(long, env = "YEYAK_WRITER_QUEUE", default_value_t = 20_000)]
     writer_queue: usize,
@@ -158,6 +162,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.operator_token = args.operator_token;
     config.secure_cookies = args.secure_cookies;
     config.notify_webhook = args.notify_webhook;
+    config.database = args.database;
     if let Some(path) = &args.opening {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read the opening file {}: {e}", path.display()))?;

@@ -278,10 +278,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// Runs a blocking storage read off the async workers.
 pub async fn read<T: Send + 'static>(
     state: &Arc<AppState>,
-    f: impl FnOnce(&store::sqlite::SqliteReader) -> store::Result<T> + Send + 'static,
+    f: impl FnOnce(&dyn store::Store) -> store::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let reader = Arc::clone(&state.reader);
-    tokio::task::spawn_blocking(move || f(&reader))
+    tokio::task::spawn_blocking(move || f(reader.as_ref()))
         .await
         .map_err(|_| ApiError::internal())?
         .map_err(ApiError::from)

@@ -24,7 +24,6 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use store::ReadStore;
 use store::writer::{
     Command, Expect, MessageText, Notice, Outcome, SupplyNotify, SupplyOutcome, SupplyRefusal,
 };

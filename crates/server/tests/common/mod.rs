@@ -104,6 +104,17 @@ pub fn small_world() -> Vec<ClinicRecord> {
     ]
 }
 
+/// Stores the world and the 2021 rules in a new database; leaves an existing one as it is.
+fn seed(store: &(impl store::ReadStore + AdminStore), clinics: &[ClinicRecord]) {
+    if store.clinics().unwrap().is_empty() {
+        store.insert_clinics(clinics).unwrap();
+        let rules = serde_json::to_string(&cohorts_2021()).unwrap();
+        store
+            .put_setting(server::world::RULES_SETTING, &rules)
+            .unwrap();
+    }
+}
+
 impl TestServer {
     pub async fn start(clinics: Vec<ClinicRecord>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
@@ -125,16 +136,6 @@ impl TestServer {
         now: Timestamp,
         configure: impl FnOnce(&mut server::Config),
     ) -> TestServer {
-        {
-            let (_w, reader) = store::sqlite::open(&dir.path().join("yeyak.db")).unwrap();
-            if store::ReadStore::clinics(&reader).unwrap().is_empty() {
-                reader.insert_clinics(&clinics).unwrap();
-                let rules = serde_json::to_string(&cohorts_2021()).unwrap();
-                reader
-                    .put_setting(server::world::RULES_SETTING, &rules)
-                    .unwrap();
-            }
-        }
         let clock = Arc::new(ManualClock::new(now));
         let mut config = server::Config::new(dir.path().to_path_buf());
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -145,6 +146,13 @@ impl TestServer {
         config.gate.max_active = 100_000;
         config.operator_token = Some(OPERATOR_TOKEN.to_string());
         configure(&mut config);
+        match &config.database {
+            None => seed(
+                &store::sqlite::open(&dir.path().join("yeyak.db")).unwrap().1,
+                &clinics,
+            ),
+            Some(url) => seed(&store::postgres::open(url).unwrap().1, &clinics),
+        }
         let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_clock: Arc<dyn server::clock::Clock> = clock.clone();

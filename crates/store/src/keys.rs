@@ -4,7 +4,8 @@
 //!
 //! A Bloom filter: it may answer "maybe" for a key never recorded (then the database decides),
 //! but never "no" for a recorded one, as long as every recorded key went through [`insert`]. The
-//! writer connection is the only writer of the idempotency table, and it loads the table at open.
+//! writer connection is the only writer of the idempotency table, and it loads the table at open
+//! (true of both backends while one node writes; several nodes would each need the others' keys).
 //! Keys of a rolled-back batch stay in the filter: that only costs a database lookup. It grows
 //! without rehashing by adding a part twice as large as the last when that one is full
 //! ("scalable" Bloom filter), so a long-running writer never stalls to rebuild it.
