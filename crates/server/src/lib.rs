@@ -13,6 +13,7 @@ pub mod routes;
 pub mod secrets;
 pub mod security;
 pub mod session;
+pub mod shell;
 pub mod staff;
 pub mod waiting;
 pub mod world;
@@ -51,6 +52,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Where notifications go: this gateway URL, or (when absent) `DATA_DIR/outbox.jsonl`.
     pub notify_webhook: Option<String>,
+    /// Timeouts, connection and request caps, and the shutdown deadline.
+    pub limits: shell::Limits,
 }
 
 impl Config {
@@ -69,6 +72,7 @@ impl Config {
             notify_webhook: None,
             opening: None,
             secure_cookies: false,
+            limits: shell::Limits::default(),
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct AppState {
     pub operator: operator::OperatorToken,
     /// The operators' dashboard history, fed by [`dashboard::sample_forever`].
     pub series: dashboard::Series,
+    /// Connections and requests the HTTP shell is carrying.
+    pub load: shell::Load,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +162,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         gate,
         operator,
         series: dashboard::Series::default(),
+        load: shell::Load::default(),
         metrics: metrics::Metrics::new(writer.clone()),
         config,
         clock,
@@ -167,8 +174,9 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     }))
 }
 
-/// Builds the service and serves it until `shutdown` resolves. Returns the bound address
-/// through `bound` as soon as the listener is up (port 0 picks a free port).
+/// Builds the service and serves it until `shutdown` resolves, then drains it within
+/// [`shell::Limits::shutdown_grace`]. Returns the bound address through `bound` as soon as the
+/// listener is up (port 0 picks a free port).
 pub async fn serve(
     config: Config,
     clock: Arc<dyn Clock>,
@@ -203,8 +211,8 @@ pub async fn serve(
     if let Some(bound) = bound {
         let _ = bound.send(addr);
     }
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })
+    let router = routes::router(Arc::clone(&state));
+    shell::serve(listener, router, state, shutdown).await;
+    tracing::info!("stopped");
+    Ok(())
 }
