@@ -1,0 +1,167 @@
+//! The real `yeyak` binary and a client for it, shared by the tests that start, kill or stop it.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn start(dir: &std::path::Path, port: u16) -> Child {
+    start_with(dir, port, &[])
+}
+
+/// Starts `yeyak serve --demo` with extra flags.
+pub fn start_with(dir: &std::path::Path, port: u16, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_yeyak"))
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(extra)
+        .env("YEYAK_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("yeyak starts")
+}
+
+pub async fn wait_healthy(http: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("yeyak did not become healthy at {base}");
+}
+
+/// Session id and pass, from the waiting room.
+pub async fn enter(http: &reqwest::Client, base: &str) -> (String, String, String) {
+    let (session, ticket) = arrive(http, base).await;
+    for _ in 0..600 {
+        let response = http
+            .post(format!("{base}/api/v1/queue/exchange"))
+            .header("x-yeyak-session", &session)
+            .header("x-yeyak-ticket", &ticket)
+            .send()
+            .await
+            .unwrap();
+        if response.status().as_u16() == 200 {
+            let body: Value = response.json().await.unwrap();
+            return (session, ticket, body["pass"].as_str().unwrap().to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not admitted within a minute");
+}
+
+/// What a client sends with every booking-side call: session id, pass and session token.
+#[derive(Clone)]
+pub struct Client {
+    pub session: String,
+    pub pass: String,
+    pub token: String,
+}
+
+impl Client {
+    pub fn on(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        request
+            .header("x-yeyak-session", &self.session)
+            .header("x-yeyak-pass", &self.pass)
+            .bearer_auth(&self.token)
+    }
+}
+
+pub async fn login(http: &reqwest::Client, base: &str, n: u32) -> Client {
+    let (session, _, pass) = enter(http, base).await;
+    let mut client = Client {
+        session,
+        pass,
+        token: String::new(),
+    };
+    let started: Value = client
+        .on(http.post(format!("{base}/api/v1/identity/start")))
+        .json(&json!({"name": "충돌시험", "rrn": format!("680401-2{n:06}"), "phone": "010-2222-3333"}))
+        .send().await.unwrap().json().await.unwrap();
+    let verified: Value = client
+        .on(http.post(format!("{base}/api/v1/identity/verify")))
+        .json(&json!({"verification_id": started["verification_id"], "code": started["demo_code"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    client.token = verified["session_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started} {verified}"))
+        .to_string();
+    client
+}
+
+/// (clinic, date, hour) places with room, from the public search API.
+pub async fn places(http: &reqwest::Client, base: &str) -> Vec<(u64, String, u8)> {
+    let found: Value = http
+        .get(format!(
+            "{base}/api/v1/clinics?municipality=11010&product=pfizer&days=6&limit=5"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut places = Vec::new();
+    for clinic in found["clinics"].as_array().unwrap() {
+        for day in clinic["availability"].as_array().unwrap() {
+            if day["remaining"]["pfizer"].as_u64().unwrap_or(0) > 50 {
+                for hour in 9..18 {
+                    places.push((
+                        clinic["id"].as_u64().unwrap(),
+                        day["date"].as_str().unwrap().to_string(),
+                        hour,
+                    ));
+                }
+            }
+        }
+    }
+    assert!(places.len() > 20, "{found}");
+    places
+}
+
+pub async fn number(http: &reqwest::Client, base: &str, session: &str, ticket: &str) -> Value {
+    http.get(format!("{base}/api/v1/queue/status"))
+        .header("x-yeyak-session", session)
+        .header("x-yeyak-ticket", ticket)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+pub async fn arrive(http: &reqwest::Client, base: &str) -> (String, String) {
+    let arrived: Value = http
+        .post(format!("{base}/api/v1/queue/arrive"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (
+        arrived["session"].as_str().unwrap().to_string(),
+        arrived["ticket"].as_str().unwrap().to_string(),
+    )
+}
