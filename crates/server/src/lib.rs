@@ -200,6 +200,7 @@ pub async fn serve(
         Arc::clone(&state.clock),
     ));
     tokio::spawn(dashboard::sample_forever(Arc::downgrade(&state)));
+    tokio::spawn(world::follow_the_clock(Arc::downgrade(&state)));
     if state.config.deliver_notifications {
         let sender = notify::Sender::from_config(
             &state.config.data_dir,
