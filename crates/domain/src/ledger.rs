@@ -237,7 +237,11 @@ impl Availability {
     /// with the server's date; only the writer fills the days it brings in, and until then
     /// they read as the standing plan.
     pub fn advance_to(&self, today: Date) {
-        self.first.fetch_max(epoch_day(today), Ordering::AcqRel);
+        let today = epoch_day(today);
+        // A plain read first: the writer calls this on every booking, and the day rarely moves.
+        if today > self.first.load(Ordering::Acquire) {
+            self.first.fetch_max(today, Ordering::AcqRel);
+        }
     }
 
     /// Places left in one band (negative when over-committed by a capacity cut).
@@ -462,12 +466,12 @@ impl Ledger {
     /// recycling the slots of days that have passed. Bookings on those past days hold nothing
     /// any more, as at a restart.
     fn catch_up(&mut self) {
-        let availability = Arc::clone(&self.availability);
-        let first = availability.first.load(Ordering::Acquire);
-        let filled = availability.filled.load(Ordering::Relaxed);
+        let first = self.availability.first.load(Ordering::Acquire);
+        let filled = self.availability.filled.load(Ordering::Relaxed);
         if first == filled {
             return;
         }
+        let availability = Arc::clone(&self.availability);
         let days = i32::from(availability.days);
         for n in (filled + days).max(first)..first + days {
             self.fill(&availability, n);
