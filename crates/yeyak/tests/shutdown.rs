@@ -5,10 +5,11 @@
 
 mod common;
 
-use common::{Client, free_port, login, places, start, start_with, wait_healthy};
+use common::{
+    assert_all_on_disk, book_staggered, free_port, login, places, start_with, wait_acknowledged,
+    wait_healthy,
+};
 use futures::future::join_all;
-use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const GRACE_S: u64 = 10;
@@ -28,52 +29,26 @@ async fn sigterm_under_load_drains_within_the_grace_period_and_keeps_every_booki
     let people = 400;
     let clients = join_all((0..people).map(|n| login(&http, &base, n))).await;
     let places = places(&http, &base).await;
-    let acknowledged: Arc<Mutex<Vec<(Client, u64)>>> = Arc::default();
-    let booking = {
-        let acknowledged = Arc::clone(&acknowledged);
-        let (http, base) = (http.clone(), base.clone());
-        tokio::spawn(async move {
-            join_all(clients.into_iter().enumerate().map(|(i, client)| {
-                let (clinic, date, hour) = places[i % places.len()].clone();
-                let (http, base, acknowledged) =
-                    (http.clone(), base.clone(), Arc::clone(&acknowledged));
-                async move {
-                    // Staggered so the stop lands while requests are still arriving.
-                    tokio::time::sleep(Duration::from_micros(800 * i as u64)).await;
-                    let sent = client
-                        .on(http.post(format!("{base}/api/v1/bookings")))
-                        .json(&json!({"clinic_id": clinic, "date": date, "hour": hour, "product": "pfizer"}))
-                        .send()
-                        .await;
-                    let Ok(response) = sent else { return };
-                    if response.status().as_u16() != 201 {
-                        return;
-                    }
-                    if let Ok(body) = response.json::<Value>().await
-                        && let Some(id) = body["id"].as_u64()
-                    {
-                        acknowledged.lock().unwrap().push((client, id));
-                    }
-                }
-            }))
-            .await;
-        })
-    };
+    // Staggered so the stop lands while requests are still arriving.
+    let (booking, acknowledged) =
+        book_staggered(&http, &base, clients, places, Duration::from_micros(800));
 
     // A client that never finishes its body: without a deadline, the stop would wait for it
-    // for ever (its request timeout is longer than the grace period).
+    // for ever (an operator request's timeout is ten minutes).
     let mut stuck = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    let head = "POST /api/v1/queue/arrive HTTP/1.1\r\nhost: yeyak\r\ncontent-length: 1000\r\n\r\n{";
+    let operator = std::fs::read_to_string(dir.path().join("operator.token")).unwrap();
+    let head = format!(
+        "POST /api/v1/admin/openings HTTP/1.1\r\nhost: yeyak\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ncontent-length: 1000\r\n\r\n{{",
+        operator.trim()
+    );
     tokio::io::AsyncWriteExt::write_all(&mut stuck, head.as_bytes())
         .await
         .unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while acknowledged.lock().unwrap().len() < 50 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    wait_acknowledged(&acknowledged, 50).await;
     let signalled = std::process::Command::new("kill")
         .args(["-TERM", &server.id().to_string()])
         .status()
@@ -104,24 +79,5 @@ async fn sigterm_under_load_drains_within_the_grace_period_and_keeps_every_booki
         "the stop should interrupt the run"
     );
 
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut restarted = start(dir.path(), port);
-    wait_healthy(&http, &base).await;
-    for (client, id) in &acknowledged {
-        let response = client
-            .on(http.get(format!("{base}/api/v1/bookings/{id}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status().as_u16(),
-            200,
-            "acknowledged booking {id} lost"
-        );
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["active"], true);
-    }
-    restarted.kill().unwrap();
-    restarted.wait().unwrap();
+    assert_all_on_disk(&http, dir.path(), &acknowledged).await;
 }
