@@ -162,13 +162,15 @@ pub async fn admit(State(state): State<Arc<AppState>>, request: Request, next: N
     } else {
         limits.request_timeout
     };
-    let (parts, body) = request.into_parts();
-    let received = Arc::new(AtomicBool::new(body.is_end_stream()));
-    let body = Body::new(Received {
-        inner: body,
-        done: Arc::clone(&received),
-    });
-    match tokio::time::timeout(timeout, next.run(Request::from_parts(parts, body))).await {
+    // A request without a body (a status poll) is received with its head: nothing to watch.
+    let received = Arc::new(AtomicBool::new(request.body().is_end_stream()));
+    let request = if received.load(Ordering::Relaxed) {
+        request
+    } else {
+        let done = Arc::clone(&received);
+        request.map(|inner| Body::new(Received { inner, done }))
+    };
+    match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             load.timed_out.fetch_add(1, Ordering::Relaxed);
