@@ -93,6 +93,8 @@ pub struct AppState {
     pub series: dashboard::Series,
     /// Connections and requests the HTTP shell is carrying.
     pub load: shell::Load,
+    /// What the notification worker last did, for `/readyz`.
+    pub notify_health: notify::WorkerHealth,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +172,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         operator,
         series: dashboard::Series::default(),
         load: shell::Load::default(),
+        notify_health: notify::WorkerHealth::default(),
         metrics: metrics::Metrics::new(writer.clone()),
         config,
         clock,

@@ -5,8 +5,8 @@
 //! arrive in full within [`Limits::header_timeout`] closes its connection (the same clock closes
 //! a keep-alive connection that stays idle that long). Past [`Limits::max_connections`], a
 //! further quarter of that number are *overflow* connections: each is served one request and
-//! closed, and only the waiting room's front door (`/api/v1/queue/*`, `/wait`) is answered on
-//! them; everything else gets 503 `overloaded`. Past that, a connection is answered 503 at once,
+//! closed, and only the waiting room's front door (`/api/v1/queue/*`, `/wait`) and the health
+//! probes are answered on them; everything else gets 503 `overloaded`. Past that, a connection is answered 503 at once,
 //! without reading it, and closed. Requests in flight are capped the same way: past
 //! [`Limits::max_in_flight`] only the front door is served, up to a quarter more. So when the
 //! server is swamped, people already queued keep seeing their place and new arrivals keep getting
@@ -113,10 +113,11 @@ pub enum Tier {
     Overflow,
 }
 
-/// The waiting room's front door: shed last, because a person without a ticket cannot queue and
-/// a person queued must keep seeing their place.
-pub fn is_front_door(path: &str) -> bool {
-    path.starts_with("/api/v1/queue/") || path == "/wait"
+/// What is shed last: the waiting room's front door, because a person without a ticket cannot
+/// queue and a person queued must keep seeing their place; and the health probes, because a
+/// busy server that fails its liveness probe gets restarted, which helps nobody.
+pub fn is_shed_last(path: &str) -> bool {
+    path.starts_with("/api/v1/queue/") || matches!(path, "/wait" | "/healthz" | "/readyz")
 }
 
 /// Holds one counted unit (a connection or a request) until dropped.
@@ -144,7 +145,7 @@ impl Drop for Slot<'_> {
 pub async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let limits = &state.config.limits;
     let load = &state.load;
-    let front = is_front_door(request.uri().path());
+    let front = is_shed_last(request.uri().path());
     let overflow = request.extensions().get::<Tier>() == Some(&Tier::Overflow);
     let limit = if front {
         limits.front_door_in_flight()

@@ -40,6 +40,9 @@ pub struct GateConfig {
     pub poll_budget_per_s: f64,
     /// Booking-side latency the controller aims to keep admitted people under.
     pub latency_target_ms: u32,
+    /// How long someone admitted has to show up, once they could know it, before their room
+    /// goes to the next person (they are still let in if they come later).
+    pub show_up_window_ms: u64,
 }
 
 impl Default for GateConfig {
@@ -49,6 +52,7 @@ impl Default for GateConfig {
             pass_ttl_ms: 30 * 60 * 1000,
             poll_budget_per_s: 20_000.0,
             latency_target_ms: 100,
+            show_up_window_ms: 20_000,
         }
     }
 }
@@ -119,6 +123,8 @@ pub fn block_size(arrivals_per_s: u64) -> u64 {
 /// record covering it is stored.
 pub struct Gate {
     arrivals: Mutex<ArrivalRate>,
+    /// Tickets this node issued since it started (exact, unlike the record's reserved counts).
+    tickets_issued: std::sync::atomic::AtomicU64,
     room: RwLock<WaitingRoom>,
     record_writer: Mutex<()>,
     controller: Mutex<Controller>,
@@ -138,6 +144,7 @@ fn poll_policy(budget: f64) -> PollPolicy {
 fn controller_for(opening: &Opening, poll: &PollPolicy, config: &GateConfig) -> Controller {
     let mut cfg = ControllerConfig::for_opening(opening);
     cfg.latency_target_ms = config.latency_target_ms;
+    cfg.show_up_window_ms = config.show_up_window_ms;
     cfg.max_admit_per_s = Some(poll.fresh_rate_limit_per_s());
     Controller::new(cfg)
 }
@@ -170,6 +177,7 @@ impl Gate {
         let (refill_nudge, refill_inbox) = std::sync::mpsc::sync_channel(1);
         Ok(Gate {
             arrivals: Mutex::new(ArrivalRate::default()),
+            tickets_issued: std::sync::atomic::AtomicU64::new(0),
             room: RwLock::new(WaitingRoom::new(keyring, poll, state)),
             record_writer: Mutex::new(()),
             refill_nudge,
@@ -215,9 +223,17 @@ impl Gate {
         if refill {
             self.nudge_refill();
         }
-        arrived
-            .map(|arrival| (arrival.token, arrival.status))
-            .map_err(|_| GateError::NoNumbers)
+        let arrival = arrived.map_err(|_| GateError::NoNumbers)?;
+        self.tickets_issued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok((arrival.token, arrival.status))
+    }
+
+    /// Tickets this node has issued since it started: the dashboard's arrivals. (The record's
+    /// count of reserved numbers runs up to two blocks ahead of it.)
+    pub fn tickets_issued(&self) -> u64 {
+        self.tickets_issued
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Resolves once a block has been installed after this future was created and enabled.
@@ -304,7 +320,12 @@ impl Gate {
         ticket: &str,
         session: &SessionId,
     ) -> Result<Exchange, GateError> {
-        Ok(self.room().exchange(now_ms, ticket, session)?)
+        let exchange = self.room().exchange(now_ms, ticket, session)?;
+        if let Exchange::Pass { pass, .. } = &exchange {
+            // Exchanging is showing up: the admission is no longer in flight.
+            self.seen(now_ms, session, pass);
+        }
+        Ok(exchange)
     }
 
     /// Checks a pass and counts its session as active.
@@ -315,6 +336,12 @@ impl Gate {
         session: &SessionId,
     ) -> Result<Pass, queue::TokenError> {
         let pass = self.room().check_pass(now_ms, pass, session)?;
+        self.seen(now_ms, session, &pass);
+        Ok(pass)
+    }
+
+    /// Counts the session as active; its first appearance is its admission showing up.
+    fn seen(&self, now_ms: u64, session: &SessionId, pass: &Pass) {
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
         if activity
             .active
@@ -323,7 +350,6 @@ impl Gate {
         {
             activity.started.push(pass.rank);
         }
-        Ok(pass)
     }
 
     /// The session finished what it came for (a confirmed booking): its place on the booking
@@ -384,7 +410,13 @@ impl Gate {
             latency_p99_ms,
             saturated: std::mem::take(&mut activity.saturated),
             started: std::mem::take(&mut activity.started),
+            notice_delay_ms: self.notice_delay_ms(now_ms),
         }
+    }
+
+    fn notice_delay_ms(&self, now_ms: u64) -> u64 {
+        let room = self.room();
+        room.poll_policy().notice_delay_ms(room.state(), now_ms)
     }
 
     pub fn snapshot(&self, now_ms: u64) -> Snapshot {
@@ -802,6 +834,57 @@ mod tests {
         assert!(
             seq(&later) > seq(&ticket),
             "numbers continue above the old file's"
+        );
+    }
+
+    /// Our own replay: admitted people who never came froze admission for a minute. Their room
+    /// now goes to the next person once they could have known (the front's poll interval) and
+    /// did not come within the show-up window; someone who came (exchanged the ticket) keeps it.
+    #[test]
+    fn no_shows_give_their_room_to_the_next_person_after_the_show_up_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = store::sqlite::QueueFile::open(&dir.path().join("queue.db"), None).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let keyring = load_keyring(dir.path(), 1, &mut rng).unwrap();
+        let config = GateConfig {
+            max_active: 1,
+            ..GateConfig::default()
+        };
+        let start = 1_626_000_000_000;
+        let gate = Gate::open(Arc::new(file), keyring, config, start).unwrap();
+        gate.refill(start).unwrap();
+        let arrive = |i: u8| gate.arrive(start, SessionId([i; 16])).unwrap().0;
+        let (no_show, comes, waits) = (arrive(1), arrive(2), arrive(3));
+        let admitted_within = |ticket: &str, from: u64, limit_ms: u64, rng: &mut _| {
+            let mut now = from;
+            while now < from + limit_ms {
+                now += TICK_INTERVAL.as_millis() as u64;
+                gate.tick(now, rng).unwrap();
+                if gate.status(now, ticket).unwrap().is_admitted() {
+                    return Some(now);
+                }
+            }
+            None
+        };
+        let first = admitted_within(&no_show, start, 1_000, &mut rng).expect("room for one");
+        // The first never comes: the second gets in after 1 s to learn of it + the window.
+        let second = admitted_within(&comes, first, 60_000, &mut rng).expect("not frozen");
+        let window = GateConfig::default().show_up_window_ms;
+        let waited = second - first;
+        assert!(
+            (1_000 + window..=1_000 + window + 1_000).contains(&waited),
+            "a no-show holds the room for the notice delay and the window: {waited} ms"
+        );
+        // The second comes: the third waits while they are active, however long the window.
+        let session = SessionId([2; 16]);
+        assert!(matches!(
+            gate.exchange(second, &comes, &session).unwrap(),
+            Exchange::Pass { .. }
+        ));
+        assert_eq!(
+            admitted_within(&waits, second, ACTIVE_WINDOW_MS - 1_000, &mut rng),
+            None,
+            "someone who came keeps their room"
         );
     }
 

@@ -325,6 +325,8 @@ async fn requests_beyond_the_in_flight_cap_are_shed_except_the_front_door() {
     assert!(answer.header("retry-after").is_some());
     let (_, answer) = request(server.addr, &poll).await;
     assert_eq!(answer.unwrap().status, 200, "the front door is shed last");
+    let (_, answer) = request(server.addr, &get("/healthz", "")).await;
+    assert_eq!(answer.unwrap().status, 200, "so is the liveness probe");
 
     // The slow request ends; the rest is served again.
     slow.write_all(&[b' '; 199]).await.unwrap();
