@@ -67,7 +67,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             operator_request_timeout: Duration::from_secs(600),
             max_connections: 10_000,
-            max_in_flight: 4_096,
+            max_in_flight: 8_192,
             shutdown_grace: Duration::from_secs(20),
         }
     }

@@ -122,9 +122,10 @@ struct ServeArgs {
     /// and beyond that a connection is answered 503 at once.
     #[arg(long, env = "YEYAK_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
-    /// Requests handled at once before everything but the waiting room's front door gets 503
+    /// Requests handled at once before everything but the waiting room's front door and the
+    /// health probes gets 503
     /// (the front door is shed a quarter above it).
-    #[arg(long, env = "YEYAK_MAX_IN_FLIGHT", default_value_t = 4_096)]
+    #[arg(long, env = "YEYAK_MAX_IN_FLIGHT", default_value_t = 8_192)]
     max_in_flight: usize,
     /// Seconds a stop (SIGTERM, Ctrl-C) may take to drain requests in flight and the writer.
     #[arg(long, env = "YEYAK_SHUTDOWN_GRACE", default_value_t = 20)]
