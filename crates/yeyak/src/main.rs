@@ -123,8 +123,7 @@ struct ServeArgs {
     #[arg(long, env = "YEYAK_MAX_CONNECTIONS", default_value_t = 10_000)]
     max_connections: usize,
     /// Requests handled at once before everything but the waiting room's front door and the
-    /// health probes gets 503
-    /// (the front door is shed a quarter above it).
+    /// health probes gets 503 (those are shed a quarter above it).
     #[arg(long, env = "YEYAK_MAX_IN_FLIGHT", default_value_t = 8_192)]
     max_in_flight: usize,
     /// Seconds a stop (SIGTERM, Ctrl-C) may take to drain requests in flight and the writer.
