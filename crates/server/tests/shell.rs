@@ -478,3 +478,65 @@ async fn a_priority_list_of_a_million_members_fits_its_body_limit() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "body_too_large", "{body}");
 }
+
+/// An answer the server cannot give in time (the booking database is held by another
+/// connection, so the writer waits) is 503 `timeout` at the request timeout, not a hang; the
+/// booking goes through once the database is free, and a retry with the same Idempotency-Key
+/// learns so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_not_ready_at_the_request_timeout_is_503_and_safe_to_retry() {
+    const HOLD: Duration = Duration::from_secs(3);
+    let timeout = Duration::from_secs(1);
+    let server = start(Limits {
+        request_timeout: timeout,
+        ..Limits::default()
+    })
+    .await;
+    let person = server.login("시간초과", &common::rrn_1967(11)).await;
+    let body = common::booking_body(0, "2021-08-16", 11, "pfizer");
+
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let db = server.dir.path().join("yeyak.db");
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(HOLD);
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let started = Instant::now();
+    let response = person
+        .apply(server.http.post(server.url("/api/v1/bookings")))
+        .header("Idempotency-Key", "timeout-retry-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < HOLD,
+        "answered before the database came free"
+    );
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["error"], "timeout", "{error}");
+    holder.join().unwrap();
+
+    let (status, booked) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&person),
+            body,
+            Some("timeout-retry-1"),
+        )
+        .await;
+    assert!(status == 201 || status == 200, "{status} {booked}");
+    let (status, mine) = server.get("/api/v1/bookings", Some(&person)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        mine.to_string().matches("\"dose\":1").count(),
+        1,
+        "booked once: {mine}"
+    );
+}
