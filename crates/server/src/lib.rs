@@ -13,6 +13,7 @@ pub mod routes;
 pub mod secrets;
 pub mod security;
 pub mod session;
+pub mod shell;
 pub mod staff;
 pub mod waiting;
 pub mod world;
@@ -54,6 +55,8 @@ pub struct Config {
     /// A `postgres://` URL to store everything in PostgreSQL; `None` for the embedded SQLite
     /// file `DATA_DIR/yeyak.db`. Keys and the notification log stay in the data directory.
     pub database: Option<String>,
+    /// Timeouts, connection and request caps, and the shutdown deadline.
+    pub limits: shell::Limits,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             opening: None,
             secure_cookies: false,
             database: None,
+            limits: shell::Limits::default(),
         }
     }
 }
@@ -92,6 +96,8 @@ pub struct AppState {
     pub operator: operator::OperatorToken,
     /// The operators' dashboard history, fed by [`dashboard::sample_forever`].
     pub series: dashboard::Series,
+    /// Connections and requests the HTTP shell is carrying.
+    pub load: shell::Load,
     /// What the notification worker last did, for `/readyz`.
     pub notify_health: notify::WorkerHealth,
 }
@@ -176,6 +182,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         gate,
         operator,
         series: dashboard::Series::default(),
+        load: shell::Load::default(),
         notify_health: notify::WorkerHealth::default(),
         metrics: metrics::Metrics::new(writer.clone(), lease),
         config,
@@ -203,8 +210,9 @@ fn start_writer<B: store::WriteBackend>(
     Ok((writer, reader, world))
 }
 
-/// Builds the service and serves it until `shutdown` resolves. Returns the bound address
-/// through `bound` as soon as the listener is up (port 0 picks a free port).
+/// Builds the service and serves it until `shutdown` resolves, then drains it within
+/// [`shell::Limits::shutdown_grace`]. Returns the bound address through `bound` as soon as the
+/// listener is up (port 0 picks a free port).
 pub async fn serve(
     config: Config,
     clock: Arc<dyn Clock>,
@@ -228,6 +236,7 @@ pub async fn serve(
         Arc::clone(&state.clock),
     ));
     tokio::spawn(dashboard::sample_forever(Arc::downgrade(&state)));
+    tokio::spawn(world::follow_the_clock(Arc::downgrade(&state)));
     if state.config.deliver_notifications {
         let sender = notify::Sender::from_config(
             &state.config.data_dir,
@@ -239,8 +248,8 @@ pub async fn serve(
     if let Some(bound) = bound {
         let _ = bound.send(addr);
     }
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })
+    let router = routes::router(Arc::clone(&state));
+    shell::serve(listener, router, state, shutdown).await;
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -5,7 +5,7 @@ use crate::StartError;
 use domain::clinic::{Clinic, ClinicId};
 use domain::demo::{demo_clinics, demo_supply};
 use domain::eligibility::{Rules, demo_rules};
-use domain::ledger::{Calendar, Ledger, is_open};
+use domain::ledger::{Calendar, Ledger, standing_supply};
 use domain::product::Schedules;
 use domain::region::Regions;
 use domain::search::ClinicIndex;
@@ -76,6 +76,22 @@ pub fn seed_demo(
     Ok(())
 }
 
+/// Keeps the booking calendar's first day on today in Seoul by the server clock, so what can be
+/// booked reaches `calendar_days` ahead however long the server runs. Checks once a second;
+/// holds the state weakly, so a stopped server is not kept alive by it.
+pub async fn follow_the_clock(state: std::sync::Weak<crate::AppState>) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        let today = seoul_date(state.clock.now());
+        state.writer.availability().advance_to(today);
+    }
+}
+
 /// Reads the world and builds the ledger whose calendar starts today in Seoul.
 pub fn load(
     store: &(impl ReadStore + ?Sized),
@@ -106,13 +122,10 @@ pub fn load(
     for d in store.deliveries(calendar.first)? {
         deliveries.entry((d.clinic, d.day)).or_default()[d.product.index()] = Some(d.doses);
     }
-    let ledger = Ledger::new(calendar, &clinics, schedules, |clinic, day| {
-        let open = (0..24).any(|hour| is_open(&clinic.hours, day, hour));
-        let standing = if open {
-            supply[clinic.id.index()]
-        } else {
-            [0; 4]
-        };
+    // Days that come into the calendar while the server runs get the standing plan, as they
+    // would at a restart (no delivery can be entered for a day beyond the calendar).
+    let ledger = Ledger::with_standing(calendar, &clinics, schedules, &supply, |clinic, day| {
+        let standing = standing_supply(&clinic.hours, day, supply[clinic.id.index()]);
         match deliveries.get(&(clinic.id, day)) {
             Some(planned) => std::array::from_fn(|i| planned[i].unwrap_or(standing[i])),
             None => standing,

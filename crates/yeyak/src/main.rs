@@ -10,6 +10,7 @@ use server::clock::SystemClock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -110,6 +111,28 @@ struct ServeArgs {
     /// them to DATA_DIR/outbox.jsonl with phone numbers masked).
     #[arg(long, env = "YEYAK_NOTIFY_WEBHOOK")]
     notify_webhook: Option<String>,
+    /// Seconds a client has to send a complete request head (from connecting or from its last
+    /// answer); also how long an idle keep-alive connection stays open.
+    #[arg(long, env = "YEYAK_HEADER_TIMEOUT", default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds from a request's head to its answer, body included (408 if the body is still
+    /// arriving, 503 if the answer is not ready).
+    #[arg(long, env = "YEYAK_REQUEST_TIMEOUT", default_value_t = 30)]
+    request_timeout: u64,
+    /// The same for the operator API (/api/v1/admin/*), whose national changes take minutes.
+    #[arg(long, env = "YEYAK_OPERATOR_REQUEST_TIMEOUT", default_value_t = 600)]
+    operator_request_timeout: u64,
+    /// Connections served normally; a quarter more are served one waiting-room request each,
+    /// and beyond that a connection is answered 503 at once.
+    #[arg(long, env = "YEYAK_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
+    /// Requests handled at once before everything but the waiting room's front door and the
+    /// health probes gets 503 (those are shed a quarter above it).
+    #[arg(long, env = "YEYAK_MAX_IN_FLIGHT", default_value_t = 8_192)]
+    max_in_flight: usize,
+    /// Seconds a stop (SIGTERM, Ctrl-C) may take to drain requests in flight and the writer.
+    #[arg(long, env = "YEYAK_SHUTDOWN_GRACE", default_value_t = 20)]
+    shutdown_grace: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -163,6 +186,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.secure_cookies = args.secure_cookies;
     config.notify_webhook = args.notify_webhook;
     config.database = args.database;
+    config.limits = server::shell::Limits {
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        operator_request_timeout: Duration::from_secs(args.operator_request_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+        max_in_flight: args.max_in_flight.max(1),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+    };
+    let grace = config.limits.shutdown_grace;
     if let Some(path) = &args.opening {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read the opening file {}: {e}", path.display()))?;
@@ -181,12 +213,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = runtime.enable_all().build()?;
-    runtime.block_on(server::serve(
+    let served = runtime.block_on(server::serve(
         config,
         Arc::new(SystemClock),
         None,
         shutdown_signal(),
-    ))?;
+    ));
+    // The server has drained within its grace period; blocking reads still running are not
+    // waited for beyond a moment (they answer nobody now).
+    runtime.shutdown_timeout(grace.min(Duration::from_secs(1)));
+    served?;
     Ok(())
 }
 

@@ -5,11 +5,13 @@
 
 mod common;
 
-use common::{Client, arrive, free_port, login, places, start, wait_healthy};
+use common::{
+    arrive, assert_all_on_disk, book_staggered, free_port, login, number, places, start,
+    wait_acknowledged, wait_healthy,
+};
 use futures::future::join_all;
-use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_bookings_survive_kill_9() {
@@ -23,43 +25,10 @@ async fn acknowledged_bookings_survive_kill_9() {
     let people = 600;
     let tokens = join_all((0..people).map(|n| login(&http, &base, n))).await;
     let places = places(&http, &base).await;
-    let acknowledged: Arc<Mutex<Vec<(Client, u64)>>> = Arc::default();
-
-    let booking = {
-        let acknowledged = Arc::clone(&acknowledged);
-        let (http, base) = (http.clone(), base.clone());
-        tokio::spawn(async move {
-            join_all(tokens.into_iter().enumerate().map(|(i, token)| {
-                let (clinic, date, hour) = places[i % places.len()].clone();
-                let (http, base, acknowledged) = (http.clone(), base.clone(), Arc::clone(&acknowledged));
-                async move {
-                    // Staggered so the kill lands while requests are still arriving.
-                    tokio::time::sleep(Duration::from_micros(500 * i as u64)).await;
-                    let sent = token
-                        .on(http.post(format!("{base}/api/v1/bookings")))
-                        .json(&json!({"clinic_id": clinic, "date": date, "hour": hour, "product": "pfizer"}))
-                        .send()
-                        .await;
-                    let Ok(response) = sent else { return };
-                    if response.status().as_u16() != 201 {
-                        return;
-                    }
-                    // Only a complete, parsed "booked" answer counts as acknowledged.
-                    if let Ok(body) = response.json::<Value>().await
-                        && let Some(id) = body["id"].as_u64()
-                    {
-                        acknowledged.lock().unwrap().push((token, id));
-                    }
-                }
-            }))
-            .await;
-        })
-    };
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while acknowledged.lock().unwrap().len() < 100 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    // Staggered so the kill lands while requests are still arriving.
+    let (booking, acknowledged) =
+        book_staggered(&http, &base, tokens, places, Duration::from_micros(500));
+    wait_acknowledged(&acknowledged, 100).await;
     server.kill().expect("SIGKILL"); // kill -9: no shutdown hook runs
     server.wait().unwrap();
     booking.await.unwrap();
@@ -74,38 +43,7 @@ async fn acknowledged_bookings_survive_kill_9() {
         "the kill should interrupt the run"
     );
 
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut restarted = start(dir.path(), port);
-    wait_healthy(&http, &base).await;
-    for (token, id) in &acknowledged {
-        let response = token
-            .on(http.get(format!("{base}/api/v1/bookings/{id}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status().as_u16(),
-            200,
-            "acknowledged booking {id} lost"
-        );
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["active"], true);
-    }
-    restarted.kill().unwrap();
-    restarted.wait().unwrap();
-}
-
-async fn number(http: &reqwest::Client, base: &str, session: &str, ticket: &str) -> Value {
-    http.get(format!("{base}/api/v1/queue/status"))
-        .header("x-yeyak-session", session)
-        .header("x-yeyak-ticket", ticket)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    assert_all_on_disk(&http, dir.path(), &acknowledged).await;
 }
 
 /// W2 across a crash: `kill -9` during an opening; after the restart every ticket has the same

@@ -1,4 +1,4 @@
-//! Running the real `yeyak` binary and talking to it over HTTP, for the process-level tests.
+//! The real `yeyak` binary and a client for it, shared by the tests that start, kill or stop it.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 #![allow(dead_code)]
 
@@ -18,13 +18,13 @@ pub fn start(dir: &std::path::Path, port: u16) -> Child {
     start_with(dir, port, &[])
 }
 
-/// `yeyak serve --demo` on `port` with `dir` as its data directory and more arguments.
-pub fn start_with(dir: &std::path::Path, port: u16, args: &[&str]) -> Child {
+/// Starts `yeyak serve --demo` with extra flags.
+pub fn start_with(dir: &std::path::Path, port: u16, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_yeyak"))
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(dir)
-        .args(args)
+        .args(extra)
         .env("YEYAK_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -139,6 +139,18 @@ pub async fn places(http: &reqwest::Client, base: &str) -> Vec<(u64, String, u8)
     places
 }
 
+pub async fn number(http: &reqwest::Client, base: &str, session: &str, ticket: &str) -> Value {
+    http.get(format!("{base}/api/v1/queue/status"))
+        .header("x-yeyak-session", session)
+        .header("x-yeyak-ticket", ticket)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub async fn arrive(http: &reqwest::Client, base: &str) -> (String, String) {
     let arrived: Value = http
         .post(format!("{base}/api/v1/queue/arrive"))
@@ -152,4 +164,85 @@ pub async fn arrive(http: &reqwest::Client, base: &str) -> (String, String) {
         arrived["session"].as_str().unwrap().to_string(),
         arrived["ticket"].as_str().unwrap().to_string(),
     )
+}
+
+/// Bookings acknowledged so far: who booked, and the id they were given.
+pub type Acknowledged = std::sync::Arc<std::sync::Mutex<Vec<(Client, u64)>>>;
+
+/// Books one place per client, one every `stagger`, so a stop or a kill lands while requests
+/// are still arriving. Only a complete, parsed "booked" answer counts as acknowledged.
+pub fn book_staggered(
+    http: &reqwest::Client,
+    base: &str,
+    clients: Vec<Client>,
+    places: Vec<(u64, String, u8)>,
+    stagger: Duration,
+) -> (tokio::task::JoinHandle<()>, Acknowledged) {
+    let acknowledged = Acknowledged::default();
+    let booking = {
+        let acknowledged = std::sync::Arc::clone(&acknowledged);
+        let (http, base) = (http.clone(), base.to_string());
+        tokio::spawn(async move {
+            futures::future::join_all(clients.into_iter().enumerate().map(|(i, client)| {
+                let (clinic, date, hour) = places[i % places.len()].clone();
+                let (http, base, acknowledged) =
+                    (http.clone(), base.clone(), std::sync::Arc::clone(&acknowledged));
+                async move {
+                    tokio::time::sleep(stagger * i as u32).await;
+                    let sent = client
+                        .on(http.post(format!("{base}/api/v1/bookings")))
+                        .json(&json!({"clinic_id": clinic, "date": date, "hour": hour, "product": "pfizer"}))
+                        .send()
+                        .await;
+                    let Ok(response) = sent else { return };
+                    if response.status().as_u16() != 201 {
+                        return;
+                    }
+                    if let Ok(body) = response.json::<Value>().await
+                        && let Some(id) = body["id"].as_u64()
+                    {
+                        acknowledged.lock().unwrap().push((client, id));
+                    }
+                }
+            }))
+            .await;
+        })
+    };
+    (booking, acknowledged)
+}
+
+/// Waits until `at_least` bookings are acknowledged (or 30 s pass).
+pub async fn wait_acknowledged(acknowledged: &Acknowledged, at_least: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().unwrap().len() < at_least && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Restarts the server on `dir` and reads every acknowledged booking back, active.
+pub async fn assert_all_on_disk(
+    http: &reqwest::Client,
+    dir: &std::path::Path,
+    acknowledged: &[(Client, u64)],
+) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut restarted = start(dir, port);
+    wait_healthy(http, &base).await;
+    for (client, id) in acknowledged {
+        let response = client
+            .on(http.get(format!("{base}/api/v1/bookings/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "acknowledged booking {id} lost"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["active"], true);
+    }
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
 }
