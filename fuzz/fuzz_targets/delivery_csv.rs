@@ -81,7 +81,7 @@ fn data_lines(body: &str) -> usize {
         .enumerate()
         .filter(|(n, l)| {
             let l = l.trim();
-            !l.is_empty() && !(*n == 0 && l.starts_with("clinic"))
+            !l.is_empty() && (*n != 0 || !l.starts_with("clinic"))
         })
         .count()
 }
