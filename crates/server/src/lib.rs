@@ -138,7 +138,12 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     };
     let identity = IdentityStandIn::new(identity_config, secrets.rrn_key());
     let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
-    let queue_store: Arc<dyn store::QueueStore> = reader.clone();
+    // The waiting room's record has a file of its own: a booking transaction holding the main
+    // database's write lock must never hold up the front door.
+    let queue_store: Arc<dyn store::QueueStore> = Arc::new(store::sqlite::QueueFile::open(
+        &config.data_dir.join("queue.db"),
+        Some(reader.as_ref()),
+    )?);
     let now_ms = now.as_millisecond().max(0) as u64;
     let gate = Arc::new(waiting::Gate::open(
         queue_store,
@@ -154,6 +159,8 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
             tracing::info!(queue = queue.0, "configured opening scheduled");
         }
     }
+    gate.start_refiller(Arc::clone(&clock))
+        .map_err(|e| StartError::Settings(format!("cannot start the queue-block thread: {e}")))?;
     let operator = operator::OperatorToken::load_or_create(
         &config.data_dir,
         config.operator_token.clone(),

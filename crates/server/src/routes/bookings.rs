@@ -1,5 +1,6 @@
 //! Booking, reading, cancelling and changing appointments, for oneself or a family member.
 
+use super::alternatives::with_alternatives;
 use super::eligibility::{person_record, require_eligible};
 use super::identity::{parse_claim, seal_contact};
 use super::{ApiJson, Authenticated, read};
@@ -257,7 +258,8 @@ pub async fn create(
         notify: Some(notify(&state, recipient, "booking_confirmed")),
     };
     let outcome = state.writer.execute(command, now.as_millisecond()).await?;
-    let booking = booking_outcome(&state, outcome, "booked")?;
+    let booking = booking_outcome(&state, outcome, "booked")
+        .map_err(|e| with_alternatives(&state, e, &first, seoul_date(now)))?;
     Ok((
         StatusCode::CREATED,
         Json(booking_json(&state, &booking, actor)),
@@ -369,7 +371,8 @@ pub async fn change(
         notify: Some(notify(&state, recipient, "booking_changed")),
     };
     let outcome = state.writer.execute(command, now.as_millisecond()).await?;
-    let booking = booking_outcome(&state, outcome, "changed")?;
+    let booking = booking_outcome(&state, outcome, "changed")
+        .map_err(|e| with_alternatives(&state, e, &first, seoul_date(now)))?;
     Ok(Json(booking_json(&state, &booking, session.person)))
 }
 

@@ -3,6 +3,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod agent;
+pub(crate) mod alternatives;
 pub(crate) mod bookings;
 pub(crate) mod clinic;
 pub(crate) mod clinics;

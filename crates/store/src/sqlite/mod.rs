@@ -5,6 +5,8 @@ mod keys;
 mod priority;
 mod queue;
 mod rows;
+
+pub use queue::QueueFile;
 mod staffing;
 mod supply;
 
