@@ -123,6 +123,8 @@ pub fn block_size(arrivals_per_s: u64) -> u64 {
 /// record covering it is stored.
 pub struct Gate {
     arrivals: Mutex<ArrivalRate>,
+    /// Tickets this node issued since it started (exact, unlike the record's reserved counts).
+    tickets_issued: std::sync::atomic::AtomicU64,
     room: RwLock<WaitingRoom>,
     record_writer: Mutex<()>,
     controller: Mutex<Controller>,
@@ -175,6 +177,7 @@ impl Gate {
         let (refill_nudge, refill_inbox) = std::sync::mpsc::sync_channel(1);
         Ok(Gate {
             arrivals: Mutex::new(ArrivalRate::default()),
+            tickets_issued: std::sync::atomic::AtomicU64::new(0),
             room: RwLock::new(WaitingRoom::new(keyring, poll, state)),
             record_writer: Mutex::new(()),
             refill_nudge,
@@ -220,9 +223,17 @@ impl Gate {
         if refill {
             self.nudge_refill();
         }
-        arrived
-            .map(|arrival| (arrival.token, arrival.status))
-            .map_err(|_| GateError::NoNumbers)
+        let arrival = arrived.map_err(|_| GateError::NoNumbers)?;
+        self.tickets_issued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok((arrival.token, arrival.status))
+    }
+
+    /// Tickets this node has issued since it started: the dashboard's arrivals. (The record's
+    /// count of reserved numbers runs up to two blocks ahead of it.)
+    pub fn tickets_issued(&self) -> u64 {
+        self.tickets_issued
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Resolves once a block has been installed after this future was created and enabled.
