@@ -216,11 +216,8 @@ async fn perform(
             if status != 201 {
                 return false;
             }
-            let id = answer["id"].as_u64().unwrap();
-            let stored = reader
-                .booking(BookingId(id))
-                .unwrap()
-                .expect("acknowledged, so stored");
+            let stored = stored(reader, &answer);
+            let id = stored.id.0;
             let replayed = clients.told.contains_key(&id);
             if !replayed {
                 let first = stored.first.appointment;
@@ -287,11 +284,8 @@ async fn perform(
             if status != 200 {
                 return false;
             }
-            let new_id = answer["id"].as_u64().unwrap();
-            let stored = reader
-                .booking(BookingId(new_id))
-                .unwrap()
-                .expect("acknowledged, so stored");
+            let stored = stored(reader, &answer);
+            let new_id = stored.id.0;
             let first = stored.first.appointment;
             assert_eq!(
                 (first.clinic.0, first.day.to_string(), first.hour),
@@ -375,6 +369,15 @@ async fn perform(
             status == 200
         }
     }
+}
+
+/// The stored row of the booking an answer acknowledged.
+fn stored(reader: &store::sqlite::SqliteReader, answer: &Value) -> Booking {
+    let id = answer["id"].as_u64().unwrap();
+    reader
+        .booking(BookingId(id))
+        .unwrap()
+        .unwrap_or_else(|| panic!("acknowledged booking {id} is not stored"))
 }
 
 fn pick_one(ids: &[u64], pick: usize) -> Option<&u64> {
