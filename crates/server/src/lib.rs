@@ -94,6 +94,8 @@ pub struct AppState {
     pub operator: operator::OperatorToken,
     /// The operators' dashboard history, fed by [`dashboard::sample_forever`].
     pub series: dashboard::Series,
+    /// What the notification worker last did, for `/readyz`.
+    pub notify_health: notify::WorkerHealth,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +172,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         gate,
         operator,
         series: dashboard::Series::default(),
+        notify_health: notify::WorkerHealth::default(),
         metrics: metrics::Metrics::new(writer.clone()),
         config,
         clock,

@@ -117,6 +117,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         );
     Router::new()
         .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
         .route("/api/openapi.json", get(system::openapi))
         .route("/api/v1/regions", get(clinics::regions))
