@@ -18,6 +18,13 @@ pub mod staff;
 pub mod waiting;
 pub mod world;
 
+/// The parsers of outside input that live inside route modules, reachable for the fuzz targets
+/// in `fuzz/` (not an interface for anything else).
+#[doc(hidden)]
+pub mod parsers {
+    pub use crate::routes::supply::{DeliveryLine, parse_csv};
+}
+
 use clock::Clock;
 use identity::{IdentityConfig, IdentityStandIn};
 use secrets::Secrets;
