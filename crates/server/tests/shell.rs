@@ -495,16 +495,7 @@ async fn an_answer_not_ready_at_the_request_timeout_is_503_and_safe_to_retry() {
     let person = server.login("시간초과", &common::rrn_1967(11)).await;
     let body = common::booking_body(0, "2021-08-16", 11, "pfizer");
 
-    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-    let db = server.dir.path().join("yeyak.db");
-    let holder = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(db).unwrap();
-        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        locked_tx.send(()).unwrap();
-        std::thread::sleep(HOLD);
-        conn.execute_batch("COMMIT").unwrap();
-    });
-    locked_rx.recv().unwrap();
+    let holder = common::lock_booking_database(&server, HOLD);
     let started = Instant::now();
     let response = person
         .apply(server.http.post(server.url("/api/v1/bookings")))

@@ -263,16 +263,7 @@ async fn the_front_door_answers_while_the_booking_database_is_locked() {
     let server = TestServer::start(small_world()).await;
     let first = arrive(&server).await;
 
-    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-    let db = server.dir.path().join("yeyak.db");
-    let holder = std::thread::spawn(move || {
-        let conn = rusqlite::Connection::open(db).unwrap();
-        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        locked_tx.send(()).unwrap();
-        std::thread::sleep(HOLD);
-        conn.execute_batch("COMMIT").unwrap();
-    });
-    locked_rx.recv().unwrap();
+    let holder = common::lock_booking_database(&server, HOLD);
     let started = std::time::Instant::now();
 
     let mut arrivals = Vec::new();

@@ -343,3 +343,23 @@ pub async fn assert_within_planned_supply(server: &TestServer, clinics: u32) {
         );
     }
 }
+
+/// Holds the booking database's write lock from another connection for `hold`, as a stalled
+/// writer or a long operator transaction would; returns once the lock is held. Join the handle
+/// to wait for the release.
+pub fn lock_booking_database(
+    server: &TestServer,
+    hold: std::time::Duration,
+) -> std::thread::JoinHandle<()> {
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let db = server.dir.path().join("yeyak.db");
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(hold);
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    holder
+}
