@@ -107,7 +107,7 @@ impl ApiError {
                 "The server's storage is full, so nothing can be saved right now. Your request \
                  was not carried out; please retry in a little while.",
             ),
-            Fault::Storage | Fault::LedgerStale => (
+            Fault::Storage | Fault::LedgerStale | Fault::Standby => (
                 "storage_unavailable",
                 5,
                 "저장소 장애에서 복구하는 중입니다. 요청은 처리되지 않았습니다. 잠시 후 다시 \
