@@ -190,6 +190,16 @@ impl ApiError {
                 "The server's storage is full, so nothing can be saved right now. Your request \
                  was not carried out; please retry in a little while.",
             ),
+            // Behind a load balancer the next try may reach the node that writes; this one
+            // takes over by itself within a lease time (5 s) if that node is gone.
+            Fault::Standby => (
+                "storage_unavailable",
+                5,
+                "이 서버는 지금 예약을 저장하지 않습니다. 요청은 처리되지 않았습니다. 잠시 후 다시 \
+                 시도해 주세요.",
+                "This server is not saving bookings right now. Your request was not carried \
+                 out; please retry shortly.",
+            ),
             Fault::Storage | Fault::LedgerStale => (
                 "storage_unavailable",
                 5,

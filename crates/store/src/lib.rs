@@ -36,6 +36,10 @@ pub enum StoreError {
     Refused(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Another node holds the right to write the ledger (PostgreSQL's lease), or took it from
+    /// this one: this node stands by and writes nothing until it can take it.
+    #[error("standing by: {0}")]
+    Standby(String),
     #[error("schema version {found} is newer than this binary knows ({known})")]
     SchemaTooNew { found: i64, known: i64 },
 }
@@ -55,6 +59,11 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// must fail at `commit` with `Refused`, whatever the order of its writes. After any error the
 /// writer calls `rollback` and rebuilds its ledger with `active_bookings`, which must then see
 /// committed data only. `tests/conformance/faults.rs` checks all of this.
+///
+/// A backend may take writes only once its ledger was loaded (`active_bookings`, which the writer
+/// calls first): PostgreSQL takes the ledger's lease there. A node that cannot (another holds it)
+/// answers `active_bookings` and `begin` with [`StoreError::Standby`]; the writer then refuses
+/// requests and calls `active_bookings` again until it succeeds.
 pub trait WriteBackend: Send + 'static {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;

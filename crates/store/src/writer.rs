@@ -14,6 +14,11 @@
 //! ([`WriterConfig::retry_min`] doubling to [`WriterConfig::retry_max`]). [`Writer::health`]
 //! says which, for readiness checks. The ledger is never used while it may disagree with the
 //! database.
+//!
+//! A node whose ledger another node writes (PostgreSQL's lease, [`StoreError::Standby`]) is not
+//! failing but standing by: it refuses requests at once with [`Fault::Standby`] and tries to take
+//! over every [`WriterConfig::retry_min`], rebuilding its ledger when it does. A node fenced off
+//! mid-batch (its lease lapsed and was taken) answers that batch `Unavailable` and stands by.
 
 use crate::{
     AuditEntry, Change, OfferRecord, OutboxMessage, PersonRecord, Recorded, RescheduleRecord,
@@ -316,12 +321,17 @@ pub enum Fault {
     /// The ledger could not be rebuilt from the database after a failure.
     #[error("the ledger is being rebuilt from the database")]
     LedgerStale,
+    /// Another node writes the ledger (it holds PostgreSQL's lease); this one stands by and
+    /// takes over, ledger rebuilt, once that node's lease lapses.
+    #[error("another node writes the ledger")]
+    Standby,
 }
 
 impl Fault {
     fn of(error: &StoreError) -> Fault {
         match error {
             StoreError::Full(_) => Fault::Full,
+            StoreError::Standby(_) => Fault::Standby,
             _ => Fault::Storage,
         }
     }
@@ -332,6 +342,7 @@ impl Fault {
             Fault::Full => "storage_full",
             Fault::Storage => "storage_failed",
             Fault::LedgerStale => "ledger_stale",
+            Fault::Standby => "standby",
         }
     }
 }
@@ -356,6 +367,7 @@ impl Health {
             Health::Failing(Fault::Full) => 1,
             Health::Failing(Fault::Storage) => 2,
             Health::Failing(Fault::LedgerStale) => 3,
+            Health::Failing(Fault::Standby) => 5,
             Health::Stopped => Health::STOPPED,
         }
     }
@@ -366,6 +378,7 @@ impl Health {
             1 => Health::Failing(Fault::Full),
             2 => Health::Failing(Fault::Storage),
             3 => Health::Failing(Fault::LedgerStale),
+            5 => Health::Failing(Fault::Standby),
             _ => Health::Stopped,
         }
     }
@@ -422,8 +435,17 @@ impl Writer {
         mut ledger: Ledger,
         config: WriterConfig,
     ) -> Result<Writer, StoreError> {
-        // A database the ledger cannot be built from refuses to start, loudly.
-        reload(&mut backend, &mut ledger)?;
+        // A database the ledger cannot be built from refuses to start, loudly. A node whose
+        // ledger another node writes starts standing by, and takes over when it can.
+        let fault = match reload(&mut backend, &mut ledger) {
+            Ok(()) => None,
+            Err(StoreError::Standby(why)) => {
+                tracing::warn!(%why, "standing by: another node writes the ledger");
+                ledger.hide_availability();
+                Some(Fault::Standby)
+            }
+            Err(error) => return Err(error),
+        };
         let next_person = backend.max_ids()?.person + 1;
         let (queue, jobs) = sync_channel(config.queue_capacity);
         let stats = Arc::new(WriterStats::default());
@@ -439,11 +461,14 @@ impl Writer {
             next_person,
             stats,
             max_batch: config.max_batch.max(1),
-            fault: None,
+            fault,
             retry: Backoff::new(config.retry_min, config.retry_max),
-            next_try: Instant::now(),
+            next_try: Instant::now() + config.retry_min,
             probes: 0,
         };
+        if let Some(fault) = fault {
+            state.stats.set_health(Health::Failing(fault));
+        }
         std::thread::Builder::new()
             .name("yeyak-writer".into())
             .spawn(move || {
@@ -662,28 +687,40 @@ impl<B: WriteBackend> WriterState<B> {
     /// After a failed batch: forgets its edits in memory, then recovers (or starts retrying).
     fn fail_batch(&mut self, error: StoreError) {
         self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
-        if let StoreError::Refused(_) = error {
-            self.stats.refused_batches.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(%error, "ALARM: the database refused a batch the ledger allowed (a bug \
-                above storage); rolled back, nothing of it acknowledged");
-        } else {
-            tracing::error!(%error, "write batch failed; rolled back, nothing of it acknowledged");
+        match error {
+            StoreError::Refused(_) => {
+                self.stats.refused_batches.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "ALARM: the database refused a batch the ledger allowed (a \
+                    bug above storage); rolled back, nothing of it acknowledged");
+            }
+            StoreError::Standby(_) => tracing::warn!(%error, "fenced off: another node took the \
+                ledger; batch rolled back, nothing of it acknowledged; standing by"),
+            _ => tracing::error!(%error, "write batch failed; rolled back, nothing of it \
+                acknowledged"),
         }
         while let Some(undo) = self.undo.pop() {
             self.ledger.undo_plan(undo);
         }
-        self.fault = Some(Fault::LedgerStale);
+        // Either way the ledger is rebuilt before anything else is written; a node fenced off
+        // rebuilds it only once it holds the lease again.
+        self.fault = Some(match error {
+            StoreError::Standby(_) => Fault::Standby,
+            _ => Fault::LedgerStale,
+        });
         self.retry.reset();
         self.recover();
     }
 
     /// Rolls back whatever is open, rebuilds the ledger from the database unless it is known to
     /// agree, and writes one probe row. Ready when all of it worked; otherwise refusing until
-    /// the next try, after a backoff.
+    /// the next try, after a backoff. A standby tries again at the shortest wait, without
+    /// backing off: each try is one small query, and it must take over soon after the lease
+    /// it waits for lapses.
     fn recover(&mut self) {
-        let stale = self.fault == Some(Fault::LedgerStale);
+        let stale = matches!(self.fault, Some(Fault::LedgerStale | Fault::Standby));
         let rebuilt = if stale { self.rebuild() } else { Ok(()) };
         let result = match rebuilt {
+            Err(StoreError::Standby(_)) => Err(Fault::Standby),
             Err(error) => {
                 self.stats.failed_rebuilds.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(%error, "cannot rebuild the ledger from the database; writes stay \
@@ -707,7 +744,11 @@ impl<B: WriteBackend> WriterState<B> {
             }
             Err(fault) => {
                 self.fault = Some(fault);
-                self.next_try = Instant::now() + self.retry.failed();
+                let wait = match fault {
+                    Fault::Standby => self.retry.min,
+                    _ => self.retry.failed(),
+                };
+                self.next_try = Instant::now() + wait;
                 self.stats.set_health(Health::Failing(fault));
             }
         }
@@ -715,8 +756,13 @@ impl<B: WriteBackend> WriterState<B> {
 
     /// Rolls back and rebuilds the ledger from committed data only.
     fn rebuild(&mut self) -> Result<(), StoreError> {
-        // Until it is rebuilt, the ledger may disagree with the database: refuse meanwhile.
-        self.stats.set_health(Health::Failing(Fault::LedgerStale));
+        // Until it is rebuilt, the ledger may disagree with the database: refuse meanwhile (a
+        // standby keeps saying it stands by).
+        let fault = match self.fault {
+            Some(Fault::Standby) => Fault::Standby,
+            _ => Fault::LedgerStale,
+        };
+        self.stats.set_health(Health::Failing(fault));
         let rebuilt = self.backend.rollback().and_then(|()| {
             reload(&mut self.backend, &mut self.ledger)?;
             self.next_person = self.backend.max_ids()?.person + 1;

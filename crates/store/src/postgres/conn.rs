@@ -21,11 +21,21 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// Maps a driver error to a storage error, keeping PostgreSQL's SQLSTATE and message (never the
-/// `DETAIL`, which can quote row values).
+/// `DETAIL`, which can quote row values): a broken rule (class 23, integrity constraint
+/// violation: the capacity guard, one active booking a person) is [`StoreError::Refused`] and
+/// `disk_full` (53100) is [`StoreError::Full`], as [`WriteBackend`](crate::WriteBackend) asks.
 pub fn pg(error: tokio_postgres::Error) -> StoreError {
-    match error.as_db_error() {
-        Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
-        None => StoreError::Database(format!("postgres: {error}")),
+    let Some(db) = error.as_db_error() else {
+        return StoreError::Database(format!("postgres: {error}"));
+    };
+    let state = db.code().code();
+    let text = format!("{state}: {}", db.message());
+    if state.starts_with("23") {
+        StoreError::Refused(text)
+    } else if *db.code() == tokio_postgres::error::SqlState::DISK_FULL {
+        StoreError::Full(text)
+    } else {
+        StoreError::Database(text)
     }
 }
 

@@ -89,7 +89,7 @@ pub fn release(conn: &mut Conn, lease: &Lease) -> Result<()> {
 }
 
 pub fn fenced(lease: &Lease) -> StoreError {
-    StoreError::Database(format!(
+    StoreError::Standby(format!(
         "fenced: the lease on ledger partition {} (epoch {}) is no longer this node's",
         lease.partition, lease.epoch
     ))

@@ -34,7 +34,11 @@ use std::time::Duration;
 pub use read::PgReader;
 
 /// Migrations in order; a database at version N has had the first N applied.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 
 /// Any fixed number: nodes starting together take turns migrating (an advisory lock is fine
 /// here, where losing it only means a second node waits for nothing; it is never a fence).
@@ -89,6 +93,7 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
         pending: Pending::default(),
         in_transaction: false,
         ledger_complete: false,
+        first_take: true,
         options,
         held,
         open,
@@ -200,6 +205,8 @@ pub struct PgWriter {
     /// ledger; batches are refused until a rebuild succeeds (the writer retries one after every
     /// failed batch), so nothing is ever decided on a ledger that forgot bookings.
     ledger_complete: bool,
+    /// Whether the lease was never asked for yet (see [`PgWriter::take_lease`]).
+    first_take: bool,
     options: Options,
     /// The lease this writer holds, shared with the thread that renews it.
     held: Arc<Mutex<Option<Lease>>>,
@@ -220,10 +227,14 @@ impl PgWriter {
     fn conn(&mut self) -> Result<&mut Conn> {
         if !self.conn.is_open() {
             tracing::warn!("the writer's postgres connection was closed; reconnecting");
-            self.conn = Conn::open(&self.driver, &self.config)?;
-            limit_idle_transactions(&self.conn, self.options.lease_ttl)?;
+            self.reconnect()?;
         }
         Ok(&mut self.conn)
+    }
+
+    fn reconnect(&mut self) -> Result<()> {
+        self.conn = Conn::open(&self.driver, &self.config)?;
+        limit_idle_transactions(&self.conn, self.options.lease_ttl)
     }
 
     fn lease(&self) -> Option<Lease> {
@@ -236,12 +247,18 @@ impl PgWriter {
         }
     }
 
-    /// Takes the ledger's lease, waiting a little for a holder that is just stopping (a node
-    /// restarting, a test reopening); a new holder's writes are unknown to this node's key filter,
-    /// so it is reloaded too. False when another node holds it.
+    /// Takes the ledger's lease, the first time waiting a little for a holder that is just
+    /// stopping (a node restarting, a test reopening); later a standby's writer asks again on its
+    /// own schedule, so one try each time. A new holder's writes are unknown to this node's key
+    /// filter, so it is reloaded too. False when another node holds it.
     fn take_lease(&mut self) -> Result<bool> {
         let ttl = self.options.lease_ttl;
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let patience = if std::mem::take(&mut self.first_take) {
+            Duration::from_secs(2)
+        } else {
+            Duration::ZERO
+        };
+        let deadline = std::time::Instant::now() + patience;
         loop {
             let node = self.options.node.clone();
             if let Some(lease) = lease::acquire(self.conn()?, lease::WHOLE_LEDGER, &node, ttl)? {
@@ -402,19 +419,24 @@ impl Drop for PgWriter {
     }
 }
 
+fn not_holder() -> StoreError {
+    StoreError::Standby("another node holds the ledger's lease".into())
+}
+
 impl WriteBackend for PgWriter {
     fn begin(&mut self) -> Result<()> {
+        let lease = self.lease().ok_or_else(not_holder)?;
         if !self.ledger_complete {
             return Err(StoreError::Database(
                 "the ledger is being rebuilt from the database".into(),
             ));
         }
-        let lease = self.lease().ok_or_else(|| {
-            StoreError::Database("this node does not hold the ledger's lease".into())
-        })?;
         self.pending.clear();
-        self.conn()?.batch("BEGIN")?;
+        // Set first: a BEGIN that fails on a dead connection gets a ROLLBACK too, whose failure
+        // replaces the connection (PostgreSQL answers a ROLLBACK outside a transaction with a
+        // warning, not an error).
         self.in_transaction = true;
+        self.conn()?.batch("BEGIN")?;
         if let Err(error) = lease::renew(&mut self.conn, &lease) {
             // Someone else holds the ledger now: take it back (or not) and rebuild first.
             self.set_lease(None);
@@ -436,7 +458,13 @@ impl WriteBackend for PgWriter {
     fn rollback(&mut self) -> Result<()> {
         self.pending.clear();
         if std::mem::take(&mut self.in_transaction) && self.conn.is_open() {
-            self.conn.batch("ROLLBACK")?;
+            if let Err(error) = self.conn.batch("ROLLBACK") {
+                // The connection died under the transaction (the client may not know yet): the
+                // server ended the transaction with it. One whose state is unknown is not
+                // reused: a new one, or the error if the database cannot be reached.
+                tracing::warn!(%error, "ROLLBACK failed; reconnecting");
+                self.reconnect()?;
+            }
         }
         Ok(())
     }
@@ -494,10 +522,10 @@ impl WriteBackend for PgWriter {
         self.ledger_complete = false;
         // The ledger is rebuilt after the lease is taken, so it includes every commit of the
         // previous holder (whose later batches the new epoch fences off). A node that cannot take
-        // it stands by: it starts, reads, and refuses writes (`begin`) until it can.
+        // it stands by: it starts and reads, and the writer refuses writes and calls this again
+        // until the lease is free.
         if !self.take_lease()? {
-            tracing::warn!("another node holds the ledger's lease; standing by");
-            return Ok(());
+            return Err(not_holder());
         }
         let sql = format!(
             "SELECT {BOOKING_COLUMNS} FROM booking WHERE d1_status = 'booked' OR d2_status = 'booked'"
