@@ -51,6 +51,12 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Where notifications go: this gateway URL, or (when absent) `DATA_DIR/outbox.jsonl`.
     pub notify_webhook: Option<String>,
+    /// Where the registration-number key lives, when not in `DATA_DIR/secrets.key`.
+    pub rrn_key: Option<secrets::RrnKeySource>,
+    /// The identity stand-in's subscriber records (the carriers' side of the check). Seeded
+    /// with the demo people in `--demo` mode and from `--subscribers FILE`; shared, so tests
+    /// can add the people they use.
+    pub subscribers: Arc<identity::MemoryRegistry>,
 }
 
 impl Config {
@@ -69,6 +75,8 @@ impl Config {
             notify_webhook: None,
             opening: None,
             secure_cookies: false,
+            rrn_key: None,
+            subscribers: Arc::new(identity::MemoryRegistry::default()),
         }
     }
 }
@@ -111,13 +119,16 @@ pub enum StartError {
 
 /// Opens the database, loads (or seeds) the world, starts the writer and returns the state.
 pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+    let data_dir_error = |source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
-    })?;
+    };
+    secrets::private_dir(&config.data_dir).map_err(data_dir_error)?;
+    let database = config.data_dir.join("yeyak.db");
+    secrets::private_file(&database).map_err(data_dir_error)?;
     let mut rng = rand::rng();
-    let secrets = Secrets::load_or_create(&config.data_dir, &mut rng)?;
-    let (backend, reader) = store::sqlite::open(&config.data_dir.join("yeyak.db"))?;
+    let secrets = Secrets::load_with(&config.data_dir, config.rrn_key.as_ref(), &mut rng)?;
+    let (backend, reader) = store::sqlite::open(&database)?;
     let reader = Arc::new(reader);
     let now = clock.now();
     if config.demo {
@@ -129,7 +140,11 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         reveal_codes: config.demo || config.identity.reveal_codes,
         ..config.identity
     };
-    let identity = IdentityStandIn::new(identity_config, secrets.rrn_key());
+    if config.demo {
+        world::seed_demo_subscribers(&config.subscribers);
+    }
+    let registry: Arc<dyn identity::SubscriberRegistry> = config.subscribers.clone();
+    let identity = IdentityStandIn::new(identity_config, secrets.rrn_key(), registry);
     let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
     let queue_store: Arc<dyn store::QueueStore> = reader.clone();
     let now_ms = now.as_millisecond().max(0) as u64;
@@ -203,7 +218,9 @@ pub async fn serve(
     if let Some(bound) = bound {
         let _ = bound.send(addr);
     }
-    axum::serve(listener, routes::router(state))
+    // The client's address reaches handlers (identity-check limits per address).
+    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|source| StartError::Listen { addr, source })

@@ -11,6 +11,7 @@ use sha2::Sha256;
 
 const VERSION: u8 = 1;
 const KIND_SESSION: u8 = b's';
+const KIND_CONSENT: u8 = b'c';
 const TAG_LEN: usize = 16;
 const BODY_LEN: usize = 2 + 8 + 8;
 
@@ -75,6 +76,59 @@ impl Session {
     }
 }
 
+/// A family member's consent, proven by their own one-time code typed in by the booker: lets
+/// `booker` book for `member` until it expires. Signed like a session, with its own kind byte,
+/// so neither can stand in for the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consent {
+    pub booker: PersonId,
+    pub member: PersonId,
+    pub expires_at: Timestamp,
+}
+
+const CONSENT_LEN: usize = 2 + 8 + 8 + 8;
+
+impl Consent {
+    pub fn sign(&self, key: &[u8; 32]) -> String {
+        let mut bytes = Vec::with_capacity(CONSENT_LEN + TAG_LEN);
+        bytes.extend_from_slice(&[VERSION, KIND_CONSENT]);
+        bytes.extend_from_slice(&self.booker.0.to_be_bytes());
+        bytes.extend_from_slice(&self.member.0.to_be_bytes());
+        bytes.extend_from_slice(&self.expires_at.as_millisecond().to_be_bytes());
+        let tag = mac(key, &bytes).finalize().into_bytes();
+        bytes.extend_from_slice(&tag[..TAG_LEN]);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    pub fn verify(token: &str, key: &[u8; 32], now: Timestamp) -> Result<Consent, SessionError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token.trim())
+            .map_err(|_| SessionError::Malformed)?;
+        if bytes.len() != CONSENT_LEN + TAG_LEN || bytes[..2] != [VERSION, KIND_CONSENT] {
+            return Err(SessionError::Malformed);
+        }
+        let (body, tag) = bytes.split_at(CONSENT_LEN);
+        mac(key, body)
+            .verify_truncated_left(tag)
+            .map_err(|_| SessionError::BadSignature)?;
+        let number = |at: usize| {
+            body.get(at..at + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .ok_or(SessionError::Malformed)
+        };
+        let expires_at = Timestamp::from_millisecond(i64::from_be_bytes(number(18)?))
+            .map_err(|_| SessionError::Malformed)?;
+        if expires_at <= now {
+            return Err(SessionError::Expired);
+        }
+        Ok(Consent {
+            booker: PersonId(u64::from_be_bytes(number(2)?)),
+            member: PersonId(u64::from_be_bytes(number(10)?)),
+            expires_at,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +155,30 @@ mod tests {
             Session::verify(&token, &[8; 32], now()),
             Err(SessionError::BadSignature)
         );
+    }
+
+    #[test]
+    fn consents_round_trip_and_are_not_sessions() {
+        let consent = Consent {
+            booker: PersonId(1),
+            member: PersonId(2),
+            expires_at: crate::clock::after(now(), jiff::SignedDuration::from_mins(30)),
+        };
+        let token = consent.sign(&KEY);
+        assert_eq!(Consent::verify(&token, &KEY, now()), Ok(consent));
+        assert!(Session::verify(&token, &KEY, now()).is_err());
+        let session = Session {
+            person: PersonId(1),
+            expires_at: consent.expires_at,
+        };
+        assert!(Consent::verify(&session.sign(&KEY), &KEY, now()).is_err());
+        assert_eq!(
+            Consent::verify(&token, &KEY, consent.expires_at),
+            Err(SessionError::Expired)
+        );
+        let mut forged = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        forged[10] ^= 1;
+        assert!(Consent::verify(&URL_SAFE_NO_PAD.encode(&forged), &KEY, now()).is_err());
     }
 
     #[test]

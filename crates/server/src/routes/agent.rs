@@ -63,7 +63,7 @@ pub async fn identify(
     let command = Command::EnsurePerson {
         rrn_hash: claim.rrn.keyed_hash(state.secrets.rrn_key()).0,
         birth_date: claim.rrn.birth_date(),
-        sealed: seal_contact(&state, &claim.name, &claim.phone),
+        sealed: seal_contact(&state, claim.name.as_str(), &claim.phone),
     };
     let Outcome::Person { id, .. } = state.writer.execute(command, now.as_millisecond()).await?
     else {

@@ -36,6 +36,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     let booking_side = Router::new()
         .route("/api/v1/identity/start", post(identity::start))
         .route("/api/v1/identity/verify", post(identity::verify))
+        .route("/api/v1/family/start", post(identity::family_start))
+        .route("/api/v1/family/verify", post(identity::family_verify))
+        .route("/api/v1/contact", get(identity::contact))
         .route("/api/v1/eligibility", get(eligibility::mine))
         .route(
             "/api/v1/bookings",
