@@ -940,7 +940,7 @@ mod tests {
             },
             ..IdentityConfig::default()
         };
-        let service = service_with(config);
+        let limited = service_with(config);
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let one = requester(1);
         for i in 0..10 {
@@ -948,7 +948,7 @@ mod tests {
             let c = claim_with(RRN, &phone);
             if i < 3 {
                 assert!(
-                    service
+                    limited
                         .start(
                             c,
                             Requester {
@@ -962,7 +962,7 @@ mod tests {
                 );
             } else {
                 assert!(matches!(
-                    service.start(
+                    limited.start(
                         c,
                         Requester {
                             session: [i as u8; 16],
@@ -978,10 +978,10 @@ mod tests {
                 ));
             }
         }
-        let service = service();
+        let fresh = self::service();
         for i in 0..11 {
             let c = claim_with(&format!("670101-10000{i:02}"), &format!("0102000{i:04}"));
-            let answer = service.start(c, requester(1), at(0), &mut rng);
+            let answer = fresh.start(c, requester(1), at(0), &mut rng);
             if i < 10 {
                 assert!(answer.is_ok(), "{i}");
             } else {

@@ -17,11 +17,25 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The test's people at their carriers: person `n` owns phone `0107nnnnnnn`.
+fn subscribers(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("subscribers.csv");
+    let lines: String = (0..1_000)
+        .map(|n| format!("0107{n:07},충돌시험,680401-2{n:06},skt\n"))
+        .collect();
+    std::fs::write(&path, lines).unwrap();
+    path
+}
+
 fn start(dir: &std::path::Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_yeyak"))
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(dir)
+        // Every simulated person comes from 127.0.0.1: no per-address limit on checks.
+        .args(["--identity-checks-per-address", "0"])
+        .arg("--subscribers")
+        .arg(subscribers(dir))
         .env("YEYAK_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -88,7 +102,7 @@ async fn login(http: &reqwest::Client, base: &str, n: u32) -> Client {
     };
     let started: Value = client
         .on(http.post(format!("{base}/api/v1/identity/start")))
-        .json(&json!({"name": "충돌시험", "rrn": format!("680401-2{n:06}"), "phone": "010-2222-3333"}))
+        .json(&json!({"name": "충돌시험", "rrn": format!("680401-2{n:06}"), "phone": format!("0107{n:07}")}))
         .send().await.unwrap().json().await.unwrap();
     let verified: Value = client
         .on(http.post(format!("{base}/api/v1/identity/verify")))

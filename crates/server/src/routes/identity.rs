@@ -374,3 +374,39 @@ pub async fn contact(
         "phone": crate::identity::mask_phone(&phone),
     })))
 }
+
+/// Query keys that would carry personal data: refused in any URL, which ends up in browser
+/// history, proxy logs and the `Referer` of the next page.
+const PERSONAL_FIELDS: [&str; 8] = [
+    "name",
+    "rrn",
+    "phone",
+    "code",
+    "verification_id",
+    "family_name",
+    "family_rrn",
+    "family_phone",
+];
+
+/// Refuses a request whose URL carries personal data (a form sent by GET, a hand-made link),
+/// before any handler or log line sees it. Forms that carry such data use POST.
+pub async fn refuse_personal_urls(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let carries = request.uri().query().is_some_and(|query| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split('=').next())
+            .any(|key| PERSONAL_FIELDS.contains(&key))
+    });
+    if carries {
+        return ApiError::bad_request(
+            "personal_data_in_url",
+            "주민등록번호·이름·전화번호는 주소(URL)에 담아 보낼 수 없습니다. 양식으로 보내 주세요.",
+            "Names, registration numbers and phone numbers may not be sent in a URL; send the form instead.",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}

@@ -133,6 +133,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(clinic_side)
         .merge(crate::pages::router())
         .fallback(system::not_found)
+        .layer(middleware::from_fn(identity::refuse_personal_urls))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             crate::security::protect,
