@@ -876,7 +876,16 @@ mod tests {
 
     #[test]
     fn past_the_numbers_wrong_code_budget_each_check_allows_one_attempt() {
-        let service = service();
+        // Phone and number limits raised, so only the wrong-code budget is at work.
+        let service = service_with(IdentityConfig {
+            limits: Limits {
+                codes_per_phone_hour: limit(100, 60),
+                codes_per_phone_day: limit(100, 60),
+                checks_per_rrn: limit(100, 60),
+                ..Limits::default()
+            },
+            ..IdentityConfig::default()
+        });
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         // Ten strangers, one wrong code each, across ten checks of the same number.
         for n in 0..10 {

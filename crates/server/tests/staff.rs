@@ -648,7 +648,8 @@ async fn notifications_reach_a_failing_gateway_once_after_backoff() {
         .find(|b| b["template"] == "booking_confirmed")
         .unwrap();
     assert_eq!(
-        booked["to"], "01012345678",
+        booked["to"],
+        common::phone_of(&rrn_1967(7)),
         "the gateway gets the real number"
     );
     assert!(booked["text_ko"].as_str().unwrap().contains("예약이 완료"));
