@@ -829,6 +829,8 @@ pub async fn book(
              <div class=\"field\"><label for=\"family-name\">{name}</label><input id=\"family-name\" name=\"family_name\" autocomplete=\"off\"></div>\
              <div class=\"field\"><label for=\"family-rrn\">{rrn}</label><input id=\"family-rrn\" name=\"family_rrn\" inputmode=\"numeric\" autocomplete=\"off\"></div>\
              <div class=\"field\"><label for=\"family-phone\">{phone}</label><input id=\"family-phone\" name=\"family_phone\" type=\"tel\" autocomplete=\"off\"></div>\
+             <div id=\"family-code\" class=\"stack\" hidden><p role=\"status\">{code_sent}</p><p id=\"family-demo-code\" class=\"demo\" hidden></p>\
+             <div class=\"field\"><label for=\"family-code-input\">{code}</label><input id=\"family-code-input\" name=\"family_code\" inputmode=\"numeric\" autocomplete=\"off\" maxlength=\"6\"></div></div>\
              </div></fieldset>",
             legend = lang.t("누구의 예약인가요?", "Who is this booking for?"),
             self_checked = if family { "" } else { " checked" },
@@ -836,12 +838,17 @@ pub async fn book(
             me = lang.t("본인", "Myself"),
             fam = lang.t("가족 (대리 예약)", "A family member"),
             fam_hint = lang.t(
-                "가족을 예약할 때만 입력하세요. 휴대전화가 없으면 비워 두면 안내 문자가 본인에게 갑니다.",
-                "Only when booking for a family member. Leave the phone empty to get their messages yourself."
+                "가족을 예약할 때만 입력하세요. 가족 본인의 휴대전화로 인증번호를 보내 동의를 확인합니다. 휴대전화가 없는 가족은 콜센터나 주민센터에서 신분증을 확인하고 예약할 수 있습니다.",
+                "Only when booking for a family member. We text a code to their own phone to confirm they agree. Without a phone, they can book at a call centre or community centre with their ID."
             ),
             name = lang.t("가족 이름", "Their name"),
             rrn = lang.t("가족 주민등록번호", "Their resident registration number"),
-            phone = lang.t("가족 휴대전화 번호 (선택)", "Their mobile number (optional)"),
+            phone = lang.t("가족 휴대전화 번호", "Their mobile number"),
+            code_sent = lang.t(
+                "가족의 휴대전화로 인증번호를 보냈습니다. 가족에게 받은 인증번호를 입력하면 동의가 확인됩니다.",
+                "We texted a code to their phone. Enter the code they tell you: that is their consent."
+            ),
+            code = lang.t("가족이 받은 인증번호 6자리", "The six-digit code they received"),
         )
     };
     let place = state
@@ -873,7 +880,7 @@ pub async fn book(
          <div class=\"field\"><label for=\"product\">{product_label}</label><select id=\"product\" name=\"product\">{products}</select></div>\
          <noscript><button class=\"button secondary\" type=\"submit\">{apply}</button></noscript></form>\
          <section aria-labelledby=\"days-h\"><h2 id=\"days-h\">{days_h}</h2><ul class=\"days\">{day_links}</ul></section>\
-         <form id=\"book\" class=\"stack\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" data-product=\"{product_code}\" data-change=\"{change_id}\" data-busy=\"{busy}\" data-family-missing=\"{family_missing}\" data-hour-missing=\"{hour_missing}\">\
+         <form id=\"book\" class=\"stack\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" data-product=\"{product_code}\" data-change=\"{change_id}\" data-busy=\"{busy}\" data-family-missing=\"{family_missing}\" data-demo=\"{demo}\" data-hour-missing=\"{hour_missing}\">\
          <fieldset><legend>{band_h} — {date_text}</legend><div class=\"choices\">{bands}</div></fieldset>{who}\
          <p class=\"note\">{dose2}</p><button class=\"button primary\" type=\"submit\">{submit}</button></form>{error}",
         h1 = lang.t("날짜와 시간 선택", "Choose a day and time"),
@@ -893,9 +900,10 @@ pub async fn book(
             "Busy; trying again shortly…"
         ),
         family_missing = lang.t(
-            "가족의 이름과 주민등록번호를 입력해 주세요.",
-            "Please enter your family member's name and registration number."
+            "가족의 이름, 주민등록번호와 휴대전화 번호를 입력해 주세요.",
+            "Please enter your family member's name, registration number and phone."
         ),
+        demo = lang.t("시연용 인증번호:", "Demo code:"),
         hour_missing = lang.t("시간대를 선택해 주세요.", "Please choose a time."),
         band_h = lang.t("시간대", "Time"),
         date_text = date_text(date, lang),
