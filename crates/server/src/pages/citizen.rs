@@ -217,14 +217,14 @@ pub async fn identity(
     };
     let body = format!(
         "<h1>{h1}</h1>{already}<p>{intro}</p>\
-         <form id=\"start\" class=\"stack\" novalidate>\
+         <form id=\"start\" method=\"post\" action=\"/identity\" class=\"stack\" novalidate>\
          <div class=\"field\"><label for=\"name\">{name}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" required></div>\
          <div class=\"field\"><label for=\"rrn\">{rrn}</label><p class=\"hint\" id=\"rrn-hint\">{rrn_hint}</p>\
          <input id=\"rrn\" name=\"rrn\" inputmode=\"numeric\" autocomplete=\"off\" aria-describedby=\"rrn-hint\" required></div>\
          <div class=\"field\"><label for=\"phone\">{phone}</label><p class=\"hint\" id=\"phone-hint\">{phone_hint}</p>\
          <input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\" aria-describedby=\"phone-hint\" required></div>\
          <button class=\"button primary\" type=\"submit\">{send}</button></form>\
-         <form id=\"verify\" class=\"stack\" hidden data-demo=\"{demo}\">\
+         <form id=\"verify\" method=\"post\" action=\"/identity\" class=\"stack\" hidden data-demo=\"{demo}\">\
          <p id=\"sent\" role=\"status\">{sent}</p><p id=\"demo-code\" class=\"demo\" hidden></p>\
          <div class=\"field\"><label for=\"code\">{code}</label>\
          <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"6\" required></div>\
@@ -880,7 +880,7 @@ pub async fn book(
          <div class=\"field\"><label for=\"product\">{product_label}</label><select id=\"product\" name=\"product\">{products}</select></div>\
          <noscript><button class=\"button secondary\" type=\"submit\">{apply}</button></noscript></form>\
          <section aria-labelledby=\"days-h\"><h2 id=\"days-h\">{days_h}</h2><ul class=\"days\">{day_links}</ul></section>\
-         <form id=\"book\" class=\"stack\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" data-product=\"{product_code}\" data-change=\"{change_id}\" data-busy=\"{busy}\" data-family-missing=\"{family_missing}\" data-demo=\"{demo}\" data-hour-missing=\"{hour_missing}\">\
+         <form id=\"book\" method=\"post\" action=\"/book\" class=\"stack\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" data-product=\"{product_code}\" data-change=\"{change_id}\" data-busy=\"{busy}\" data-family-missing=\"{family_missing}\" data-demo=\"{demo}\" data-hour-missing=\"{hour_missing}\">\
          <fieldset><legend>{band_h} — {date_text}</legend><div class=\"choices\">{bands}</div></fieldset>{who}\
          <p class=\"note\">{dose2}</p><button class=\"button primary\" type=\"submit\">{submit}</button></form>{error}",
         h1 = lang.t("날짜와 시간 선택", "Choose a day and time"),
