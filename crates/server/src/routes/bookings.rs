@@ -5,7 +5,9 @@ use super::{ApiJson, Authenticated, read};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::clinics::parse_date;
+use crate::routes::agent::{AgentActor, audited, mark_audited};
 use crate::session::Consent;
+use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -199,6 +201,7 @@ fn booking_outcome(state: &AppState, outcome: Outcome, label: &str) -> Result<Bo
 
 pub async fn create(
     State(state): State<Arc<AppState>>,
+    agent: Option<Extension<AgentActor>>,
     Authenticated(session): Authenticated,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateRequest>,
@@ -222,16 +225,22 @@ pub async fn create(
             (member, record.sealed)
         }
     };
-    let command = Command::Book {
-        request: BookRequest {
-            person,
-            booked_by: actor,
-            first,
-            today: seoul_date(now),
+    let agent = agent.map(|Extension(a)| a);
+    let command = audited(
+        agent.as_ref(),
+        "POST /api/v1/agent/bookings",
+        person,
+        Command::Book {
+            request: BookRequest {
+                person,
+                booked_by: actor,
+                first,
+                today: seoul_date(now),
+            },
+            idempotency_key: key,
+            notify: Some(notify(&state, recipient, "booking_confirmed")),
         },
-        idempotency_key: key,
-        notify: Some(notify(&state, recipient, "booking_confirmed")),
-    };
+    );
     let outcome = state.writer.execute(command, now.as_millisecond()).await?;
     let booking = match booking_outcome(&state, outcome, "booked") {
         // About someone else, a refusal says nothing of their bookings.
@@ -240,11 +249,12 @@ pub async fn create(
         }
         other => other?,
     };
-    Ok((
+    let response = (
         StatusCode::CREATED,
         Json(booking_json(&state, &booking, actor)),
     )
-        .into_response())
+        .into_response();
+    Ok(mark_audited(response, agent.as_ref()))
 }
 
 /// The member a family booking is for: their consent must be valid and given to this booker,
@@ -355,10 +365,12 @@ fn with_moves(
 
 pub async fn cancel(
     State(state): State<Arc<AppState>>,
+    agent: Option<Extension<AgentActor>>,
     Authenticated(session): Authenticated,
     headers: HeaderMap,
     Path(id): Path<u64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    let agent = agent.map(|Extension(a)| a);
     let key = idempotency_key(&headers)?;
     let booking = owned(&state, id, session.person).await?;
     let recipient = sealed_contact_of(&state, booking.person).await?;
@@ -368,21 +380,30 @@ pub async fn cancel(
         idempotency_key: key,
         notify: Some(notify(&state, recipient, "booking_cancelled")),
     };
+    let command = audited(
+        agent.as_ref(),
+        "POST /api/v1/agent/bookings/{id}/cancel",
+        booking.person,
+        command,
+    );
     let outcome = state
         .writer
         .execute(command, state.clock.now().as_millisecond())
         .await?;
     let booking = booking_outcome(&state, outcome, "cancelled")?;
-    Ok(Json(booking_json(&state, &booking, session.person)))
+    let response = Json(booking_json(&state, &booking, session.person)).into_response();
+    Ok(mark_audited(response, agent.as_ref()))
 }
 
 pub async fn change(
     State(state): State<Arc<AppState>>,
+    agent: Option<Extension<AgentActor>>,
     Authenticated(session): Authenticated,
     headers: HeaderMap,
     Path(id): Path<u64>,
     ApiJson(body): ApiJson<ChangeRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    let agent = agent.map(|Extension(a)| a);
     let key = idempotency_key(&headers)?;
     let booking = owned(&state, id, session.person).await?;
     let product = body
@@ -399,9 +420,16 @@ pub async fn change(
         idempotency_key: key,
         notify: Some(notify(&state, recipient, "booking_changed")),
     };
+    let command = audited(
+        agent.as_ref(),
+        "POST /api/v1/agent/bookings/{id}/change",
+        booking.person,
+        command,
+    );
     let outcome = state.writer.execute(command, now.as_millisecond()).await?;
     let booking = booking_outcome(&state, outcome, "changed")?;
-    Ok(Json(booking_json(&state, &booking, session.person)))
+    let response = Json(booking_json(&state, &booking, session.person)).into_response();
+    Ok(mark_audited(response, agent.as_ref()))
 }
 
 #[cfg(test)]

@@ -169,15 +169,19 @@ async fn actor_of(
         .then(|| "operator".to_string())
 }
 
-/// Writes an audit line for every state-changing request on the operator and agent routes,
-/// after it was answered: the route, whom it acted for, and its status. (The handlers
-/// themselves decide who may act; this only records.)
+/// Writes an audit line for every state-changing request on the operator and agent routes, and
+/// every agent read, after it was answered: the route, whom it acted for, and its status.
+/// Agent bookings, changes, cancellations and identifications are audited by the writer in the
+/// same transaction as their effect (marked [`super::agent::AuditedInTransaction`]), so they get
+/// no second line here when they succeed. (The handlers decide who may act; this only records.)
 pub async fn audit_requests(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() == Method::GET || request.method() == Method::HEAD {
+    // Reads are audited only on the agent side: what an agent looked at about a person.
+    let agent_side = request.uri().path().starts_with("/api/v1/agent/");
+    if (request.method() == Method::GET || request.method() == Method::HEAD) && !agent_side {
         return next.run(request).await;
     }
     let route = request.extensions().get::<MatchedPath>().map_or_else(
@@ -211,6 +215,13 @@ pub async fn audit_requests(
     let Some(actor) = actor else {
         return response; // refused as unauthenticated: nobody to name
     };
+    if response
+        .extensions()
+        .get::<super::agent::AuditedInTransaction>()
+        .is_some()
+    {
+        return response; // its line committed with its effect
+    }
     let entry = AuditEntry {
         actor,
         action,
