@@ -333,6 +333,16 @@ async fn an_agent_books_for_a_person_under_the_same_rules_and_is_audited() {
         .await
         .unwrap();
     assert_eq!(cancelled.status(), StatusCode::OK);
+    // What an agent reads about a person is audited too.
+    let read = server
+        .http
+        .get(server.url("/api/v1/agent/bookings"))
+        .header("x-yeyak-staff", &agent)
+        .bearer_auth(&person_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
 
     let lines = audit(&server).await;
     let actor = format!("agent:{agent_id}");
@@ -348,11 +358,17 @@ async fn an_agent_books_for_a_person_under_the_same_rules_and_is_audited() {
         .collect();
     assert_eq!(
         mine,
+        // Newest first. Effects are audited by the writer in their own transaction (outcome
+        // "ok" or the refusal's code); the HTTP layer adds reads, refusals before the writer,
+        // and whom an identification found.
         vec![
-            ("POST /api/v1/agent/bookings/{id}/cancel", "200"),
+            ("GET /api/v1/agent/bookings", "200"),
+            ("POST /api/v1/agent/bookings/{id}/cancel", "ok"),
             ("POST /api/v1/agent/bookings", "409"),
-            ("POST /api/v1/agent/bookings", "201"),
+            ("POST /api/v1/agent/bookings", "already_booked"),
+            ("POST /api/v1/agent/bookings", "ok"),
             ("POST /api/v1/agent/identify", "200"),
+            ("POST /api/v1/agent/identify", "ok"),
             ("POST /api/v1/agent/identify", "400"),
         ]
     );
