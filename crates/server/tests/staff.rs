@@ -372,6 +372,13 @@ async fn an_agent_books_for_a_person_under_the_same_rules_and_is_audited() {
             ("POST /api/v1/agent/identify", "400"),
         ]
     );
+    // The operator's issuing of the agent's token was audited with it, in one transaction.
+    assert!(
+        lines.iter().any(|l| l["actor"] == "operator"
+            && l["action"] == "POST /api/v1/admin/staff"
+            && l["outcome"] == "ok"),
+        "{lines:?}"
+    );
     let person = lines
         .iter()
         .find(|l| l["action"] == "POST /api/v1/agent/identify" && l["outcome"] == "200")
