@@ -50,30 +50,46 @@ impl Session {
     }
 
     pub fn verify(token: &str, key: &[u8; 32], now: Timestamp) -> Result<Session, SessionError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(token.trim())
-            .map_err(|_| SessionError::Malformed)?;
-        if bytes.len() != BODY_LEN + TAG_LEN || bytes[..2] != [VERSION, KIND_SESSION] {
-            return Err(SessionError::Malformed);
-        }
-        let (body, tag) = bytes.split_at(BODY_LEN);
-        mac(key, body)
-            .verify_truncated_left(tag)
-            .map_err(|_| SessionError::BadSignature)?;
-        let number = |range: std::ops::Range<usize>| {
-            body.get(range)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .ok_or(SessionError::Malformed)
-        };
-        let person = PersonId(u64::from_be_bytes(number(2..10)?));
-        let expires_ms = i64::from_be_bytes(number(10..18)?);
-        let expires_at =
-            Timestamp::from_millisecond(expires_ms).map_err(|_| SessionError::Malformed)?;
-        if expires_at <= now {
-            return Err(SessionError::Expired);
-        }
-        Ok(Session { person, expires_at })
+        let words = open(token, key, KIND_SESSION, BODY_LEN)?;
+        let expires_at = unexpired(words[1], now)?;
+        Ok(Session {
+            person: PersonId(words[0]),
+            expires_at,
+        })
     }
+}
+
+/// Checks a token's kind, length and MAC and returns the 8-byte big-endian words after its
+/// two-byte header.
+fn open(token: &str, key: &[u8; 32], kind: u8, body_len: usize) -> Result<Vec<u64>, SessionError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token.trim())
+        .map_err(|_| SessionError::Malformed)?;
+    if bytes.len() != body_len + TAG_LEN || bytes[..2] != [VERSION, kind] {
+        return Err(SessionError::Malformed);
+    }
+    let (body, tag) = bytes.split_at(body_len);
+    mac(key, body)
+        .verify_truncated_left(tag)
+        .map_err(|_| SessionError::BadSignature)?;
+    body[2..]
+        .chunks(8)
+        .map(|c| {
+            <[u8; 8]>::try_from(c)
+                .map(u64::from_be_bytes)
+                .map_err(|_| SessionError::Malformed)
+        })
+        .collect()
+}
+
+/// The expiry word as a time, refused once it has passed.
+fn unexpired(word: u64, now: Timestamp) -> Result<Timestamp, SessionError> {
+    let expires_at =
+        Timestamp::from_millisecond(word as i64).map_err(|_| SessionError::Malformed)?;
+    if expires_at <= now {
+        return Err(SessionError::Expired);
+    }
+    Ok(expires_at)
 }
 
 /// A family member's consent, proven by their own one-time code typed in by the booker: lets
@@ -101,30 +117,11 @@ impl Consent {
     }
 
     pub fn verify(token: &str, key: &[u8; 32], now: Timestamp) -> Result<Consent, SessionError> {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(token.trim())
-            .map_err(|_| SessionError::Malformed)?;
-        if bytes.len() != CONSENT_LEN + TAG_LEN || bytes[..2] != [VERSION, KIND_CONSENT] {
-            return Err(SessionError::Malformed);
-        }
-        let (body, tag) = bytes.split_at(CONSENT_LEN);
-        mac(key, body)
-            .verify_truncated_left(tag)
-            .map_err(|_| SessionError::BadSignature)?;
-        let number = |at: usize| {
-            body.get(at..at + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .ok_or(SessionError::Malformed)
-        };
-        let expires_at = Timestamp::from_millisecond(i64::from_be_bytes(number(18)?))
-            .map_err(|_| SessionError::Malformed)?;
-        if expires_at <= now {
-            return Err(SessionError::Expired);
-        }
+        let words = open(token, key, KIND_CONSENT, CONSENT_LEN)?;
         Ok(Consent {
-            booker: PersonId(u64::from_be_bytes(number(2)?)),
-            member: PersonId(u64::from_be_bytes(number(10)?)),
-            expires_at,
+            booker: PersonId(words[0]),
+            member: PersonId(words[1]),
+            expires_at: unexpired(words[2], now)?,
         })
     }
 }

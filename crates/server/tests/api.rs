@@ -322,15 +322,7 @@ async fn health_metrics_and_openapi_are_served() {
     let server = TestServer::start(small_world()).await;
     let (status, health) = server.get("/healthz", None).await;
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(metrics.contains("yeyak_http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/healthz\""));
     assert!(metrics.contains("yeyak_queue_waiting"), "{metrics}");

@@ -286,15 +286,7 @@ async fn a_stranger_cannot_lock_the_owner_out() {
     let owner = server.login(VICTIM, &rrn).await;
     let (status, _) = server.get("/api/v1/eligibility", Some(&owner)).await;
     assert_eq!(status, 200);
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("yeyak_failed_signins_total{outcome=\"wrong_code\"}"),
         "{metrics}"

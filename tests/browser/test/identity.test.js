@@ -25,6 +25,26 @@ async function admitted(page, lang) {
   await page.waitForSelector(lang === 'en' ? 'text=It is your turn' : 'text=입장 차례입니다');
 }
 
+// An identity check on the page, with the code the demo server shows.
+async function signIn(page, lang, name, rrn, phone) {
+  await page.goto(server.base + '/identity' + (lang === 'en' ? '?lang=en' : ''));
+  await page.fill('#name', name);
+  await page.fill('#rrn', rrn);
+  await page.fill('#phone', phone);
+  await page.click('#start button[type=submit]');
+  await page.waitForSelector('#demo-code:not([hidden])');
+  await page.fill('#code', (await page.textContent('#demo-code')).match(/\d{6}/)[0]);
+  await Promise.all([page.waitForURL('**/eligibility'), page.click('#verify button[type=submit]')]);
+}
+
+// From the search page of Jongno-gu to the first clinic's booking page, for a family member.
+async function familyBookingPage(page) {
+  await page.goto(server.base + '/search?family=1&province=11&municipality=11010');
+  await page.waitForSelector('#results a[href^="/book?clinic="]');
+  await Promise.all([page.waitForURL(/family=1/), page.click('#results a[href^="/book?clinic="] >> nth=0')]);
+  await page.check('input[name=hour]:not([disabled]) >> nth=0');
+}
+
 test('without scripts, the identity check posts its forms and never puts the number in a URL', async (t) => {
   const context = await browser.newContext({ locale: 'ko-KR', viewport: h.PHONE, javaScriptEnabled: false });
   const page = await context.newPage();
@@ -64,14 +84,7 @@ test('a person sees where their notices go, in Korean and in English', async (t)
   const context = await browser.newContext({ locale: 'ko-KR', viewport: h.PHONE });
   const page = await context.newPage();
   await admitted(page, 'ko');
-  await page.goto(server.base + '/identity');
-  await page.fill('#name', '박철수');
-  await page.fill('#rrn', '671120-1000011');
-  await page.fill('#phone', '010-2000-0006');
-  await page.click('#start button[type=submit]');
-  await page.waitForSelector('#demo-code:not([hidden])');
-  await page.fill('#code', (await page.textContent('#demo-code')).match(/\d{6}/)[0]);
-  await Promise.all([page.waitForURL('**/eligibility'), page.click('#verify button[type=submit]')]);
+  await signIn(page, 'ko', '박철수', '671120-1000011', '010-2000-0006');
   await page.goto(server.base + '/bookings');
   await Promise.all([page.waitForURL('**/contact'), page.click('a[href="/contact"]')]);
   assert.match(await page.textContent('h1'), /안내 문자 받는 곳/);
@@ -92,18 +105,8 @@ test('a family member is booked only with their consent code, in English', async
   const context = await browser.newContext({ locale: 'en-GB', viewport: h.DESKTOP });
   const page = await context.newPage();
   await admitted(page, 'en');
-  await page.goto(server.base + '/identity?lang=en');
-  await page.fill('#name', '김자녀');
-  await page.fill('#rrn', '700505-2000001');
-  await page.fill('#phone', '010-2000-0003');
-  await page.click('#start button[type=submit]');
-  await page.waitForSelector('#demo-code:not([hidden])');
-  await page.fill('#code', (await page.textContent('#demo-code')).match(/\d{6}/)[0]);
-  await Promise.all([page.waitForURL('**/eligibility'), page.click('#verify button[type=submit]')]);
-  await page.goto(server.base + '/search?family=1&province=11&municipality=11010');
-  await page.waitForSelector('#results a[href^="/book?clinic="]');
-  await Promise.all([page.waitForURL(/family=1/), page.click('#results a[href^="/book?clinic="] >> nth=0')]);
-  await page.check('input[name=hour]:not([disabled]) >> nth=0');
+  await signIn(page, 'en', '김자녀', '700505-2000001', '010-2000-0003');
+  await familyBookingPage(page);
   // Another person's phone: the answer looks the same, but no code they could tell us arrives.
   await page.fill('#family-name', '최수진');
   await page.fill('#family-rrn', '681010-2000012');
@@ -123,18 +126,8 @@ test('a family member is booked only with their consent code, in English', async
   const again = await browser.newContext({ locale: 'en-GB', viewport: h.PHONE });
   const second = await again.newPage();
   await admitted(second, 'en');
-  await second.goto(server.base + '/identity?lang=en');
-  await second.fill('#name', '김자녀');
-  await second.fill('#rrn', '700505-2000001');
-  await second.fill('#phone', '010-2000-0003');
-  await second.click('#start button[type=submit]');
-  await second.waitForSelector('#demo-code:not([hidden])');
-  await second.fill('#code', (await second.textContent('#demo-code')).match(/\d{6}/)[0]);
-  await Promise.all([second.waitForURL('**/eligibility'), second.click('#verify button[type=submit]')]);
-  await second.goto(server.base + '/search?family=1&province=11&municipality=11010');
-  await second.waitForSelector('#results a[href^="/book?clinic="]');
-  await Promise.all([second.waitForURL(/family=1/), second.click('#results a[href^="/book?clinic="] >> nth=0')]);
-  await second.check('input[name=hour]:not([disabled]) >> nth=0');
+  await signIn(second, 'en', '김자녀', '700505-2000001', '010-2000-0003');
+  await familyBookingPage(second);
   await second.fill('#family-name', '최수진');
   await second.fill('#family-rrn', '681010-2000012');
   await second.fill('#family-phone', '010-2000-0007');

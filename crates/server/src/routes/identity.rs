@@ -298,24 +298,16 @@ pub async fn verify(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-pub struct ConsentStart {
-    name: String,
-    rrn: String,
-    phone: String,
-}
-
 /// `POST /api/v1/family/start`: the booker gives a family member's name, number and phone;
 /// the code goes to the member's phone (only if it is theirs), and the member tells the booker.
 pub async fn family_start(
     State(state): State<Arc<AppState>>,
     Authenticated(_session): Authenticated,
-    Asker(who): Asker,
-    ApiJson(body): ApiJson<ConsentStart>,
+    asker: Asker,
+    body: ApiJson<StartRequest>,
 ) -> Result<Response, ApiError> {
-    let claim = parse_claim(&body.name, &body.rrn, &body.phone, &state)?;
-    let body = start_check(&state, claim, who).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+    // The same check as one's own, only for a signed-in booker.
+    start(State(state), asker, body).await
 }
 
 /// How long a family member's consent lasts: enough to choose a clinic and a time.

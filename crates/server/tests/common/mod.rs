@@ -220,6 +220,12 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// Takes a ticket and waits (polling as told) until it can be exchanged for a pass.
     pub async fn enter(&self) -> Visitor {
         let (status, arrived) = self
