@@ -304,6 +304,18 @@ impl Ledger {
         self.active_by_person.clear();
     }
 
+    /// Shows no place anywhere, until [`Ledger::reset`] and [`Ledger::restore`] rebuild it: while
+    /// the ledger may disagree with storage (a rebuild failed), readers must not be shown places
+    /// that may not exist.
+    pub fn hide_availability(&mut self) {
+        for cell in self.availability.band_left.iter() {
+            cell.store(0, Ordering::Relaxed);
+        }
+        for cell in self.availability.supply_left.iter() {
+            cell.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// Numbers new bookings after `last`, the largest id storage has ever used (cancelled
     /// bookings keep their ids, so active bookings alone do not tell).
     pub fn number_after(&mut self, last: BookingId) {

@@ -10,9 +10,11 @@
 //!    in use, it grows by `additive_increase_per_s`. It always stays within
 //!    `[min_limit, max_active]`;
 //! 3. admits `room = limit − active − in_flight` more ranks (never negative), where `in_flight`
-//!    are ranks admitted in the last `show_up_window_ms` whose people have not shown up yet. The
-//!    shell reports the rank of every session that used its pass for the first time (the pass
-//!    carries it), so each start is matched exactly to the tick that admitted it. After the window
+//!    are ranks admitted whose people have not shown up yet, for at most the time they need to
+//!    learn of it (`notice_delay_ms`) plus `show_up_window_ms`. The
+//!    shell reports the rank of every session that showed up (exchanged its ticket for a pass, or
+//!    used a pass, which carries the rank) for the first time, so each start is matched exactly to
+//!    the tick that admitted it. After the window
 //!    an admission that never showed up counts as a no-show and its room is given to someone else:
 //!    that is how no-shows, people who left, and empty ranks (numbers lost in a crash) are made up
 //!    for;
@@ -25,9 +27,10 @@
 //! by people who show up after their admission left the in-flight window (late returners), and
 //! after a restart of the leader by people admitted just before it (the in-flight window is not
 //! persisted; the restarted controller starts from the conservative `initial_limit`, which absorbs
-//! them unless more than `max_active − initial_limit` were in flight). Choose `show_up_window_ms`
-//! longer than the opening-second poll spread plus a front-of-line poll interval
-//! ([`crate::PollPolicy`]), so that late returners are rare.
+//! them unless more than `max_active − initial_limit` were in flight). The shell passes the
+//! opening-second poll spread and the front-of-line poll interval ([`crate::PollPolicy`]) as
+//! `notice_delay_ms`, so only people who really left (or come back after more than
+//! `show_up_window_ms`) are late returners.
 
 use crate::opening::Opening;
 use crate::perm::PermKey;
@@ -52,7 +55,11 @@ pub struct ControllerConfig {
     pub decrease_factor: f64,
     /// At most one decrease per this many ms (latency needs time to react).
     pub decrease_cooldown_ms: u64,
-    /// How long an admitted rank is expected to take to show up before it counts as a no-show.
+    /// How long an admitted person has to show up (exchange their ticket for a pass) once they
+    /// could have learned of their turn ([`Observations::notice_delay_ms`]) before the place
+    /// counts as a no-show and its room goes to the next person. Short, so that people who left
+    /// do not stall admission; someone who comes back later is still admitted (the watermark
+    /// never moves back), they are only no longer reserved room.
     pub show_up_window_ms: u64,
     /// Time constant of the admission-rate average.
     pub rate_time_constant_ms: u64,
@@ -71,7 +78,11 @@ impl ControllerConfig {
             additive_increase_per_s: (f64::from(max) / 20.0).max(1.0),
             decrease_factor: 0.7,
             decrease_cooldown_ms: 2_000,
-            show_up_window_ms: 60_000,
+            // Measured in `tests/simulation.rs` (10% of people abandon): a no-show stalls its
+            // room for 1 s + this, against 60 s before; at 10 s the booking side ran over its
+            // latency target in 5.7% of ticks (more admissions replacing no-shows make AIMD
+            // probe harder), at 20 s in 4.2%, at 60 s in 2.5%.
+            show_up_window_ms: 20_000,
             rate_time_constant_ms: 30_000,
             max_admit_per_s: None,
         }
@@ -92,6 +103,11 @@ pub struct Observations {
     /// the last tick: admitted people who showed up. At most one entry per admitted person, so
     /// bounded by the admissions of one show-up window.
     pub started: Vec<Rank>,
+    /// The longest an admitted person may take to learn of it: the poll interval of the front of
+    /// the line, or, right after the opening, until the end of the opening-second poll spread
+    /// (nobody in the pre-queue knows their place before their first poll after the opening).
+    /// Each admission's show-up window starts after this.
+    pub notice_delay_ms: u64,
 }
 
 /// A phase change made by a tick; already applied to the state, to be persisted with it.
@@ -123,10 +139,11 @@ pub struct Decision {
     pub changed: bool,
 }
 
-/// The ranks `[from, to)` admitted at one tick; `outstanding` of them have not shown up yet.
+/// The ranks `[from, to)` admitted at one tick; `outstanding` of them have not shown up yet, and
+/// stop counting at `expires_ms`.
 #[derive(Debug, Clone, Copy)]
 struct WindowEntry {
-    at_ms: u64,
+    expires_ms: u64,
     from: u64,
     to: u64,
     outstanding: u64,
@@ -227,11 +244,12 @@ impl Controller {
                 e.outstanding = e.outstanding.saturating_sub(1);
             }
         }
-        let horizon = now_ms.saturating_sub(self.cfg.show_up_window_ms);
+        // Entries are pushed in time order and expiries rarely go backwards (the notice delay
+        // shrinks as the opening spread passes); one that does only counts a little longer.
         while self
             .window
             .front()
-            .is_some_and(|e| e.at_ms < horizon || e.outstanding == 0)
+            .is_some_and(|e| e.expires_ms <= now_ms || e.outstanding == 0)
         {
             self.window.pop_front();
         }
@@ -303,7 +321,9 @@ impl Controller {
 
         if admitted > 0 {
             self.window.push_back(WindowEntry {
-                at_ms: now_ms,
+                expires_ms: now_ms
+                    .saturating_add(obs.notice_delay_ms)
+                    .saturating_add(self.cfg.show_up_window_ms),
                 from: before,
                 to: watermark,
                 outstanding: admitted,
@@ -315,6 +335,7 @@ impl Controller {
             // Merged into the younger neighbour: counted a little longer, never shorter.
             b.from = a.from;
             b.outstanding += a.outstanding;
+            b.expires_ms = b.expires_ms.max(a.expires_ms);
         }
 
         let decision = Decision {
@@ -440,6 +461,75 @@ mod tests {
             latency_p99_ms: Some(latency),
             saturated: false,
             started: started.map(Rank).collect(),
+            notice_delay_ms: 1_000,
+        }
+    }
+
+    /// 2021-style no-shows: the first five admitted never come. Admission stalls for the notice
+    /// delay plus the show-up window, not a minute, and then goes on to the next people.
+    #[test]
+    fn no_shows_hold_their_room_only_for_the_show_up_window() {
+        let o = Opening::new(QueueId(1), 1_000_000, 2_000_000, 5, 60_000).expect("valid");
+        let cfg = ControllerConfig {
+            initial_limit: 5,
+            min_limit: 5,
+            ..ControllerConfig::for_opening(&o)
+        };
+        let window = cfg.show_up_window_ms;
+        let mut c = Controller::new(cfg);
+        let (mut s, mut rng) = (QueueState::new(o), ChaCha20Rng::seed_from_u64(1));
+        fill(&mut s, Class::Fifo, 100, 0);
+        let mut now = 250;
+        let first = c.tick(now, &obs(0, 10, 0..0), &mut s, &mut rng);
+        assert_eq!(first.admitted, 5, "the limit's worth is admitted");
+        let admitted_at = now;
+        let mut stalled_until = now;
+        while now < admitted_at + 1_000 + window + 1_000 {
+            now += 250;
+            let d = c.tick(now, &obs(0, 10, 0..0), &mut s, &mut rng);
+            if d.admitted == 0 {
+                stalled_until = now;
+            } else {
+                break;
+            }
+        }
+        assert!(
+            stalled_until >= admitted_at + 1_000 + window - 250,
+            "room is held while they could still come ({stalled_until})"
+        );
+        assert!(
+            s.watermark() > 5,
+            "after the window the next people are admitted (stalled until {stalled_until})"
+        );
+        assert!(
+            now <= admitted_at + 1_000 + window + 250,
+            "at once, not later"
+        );
+    }
+
+    /// Right after the opening, people learn their place only at their first poll, which the
+    /// poll spread may put a minute or more later: an admission then is not a no-show before
+    /// that notice delay has passed.
+    #[test]
+    fn admissions_wait_out_the_notice_delay_before_counting_as_no_shows() {
+        let (mut s, c0, mut rng) = setup(10);
+        let mut c = Controller::new(ControllerConfig {
+            initial_limit: 10,
+            ..c0.config().clone()
+        });
+        fill(&mut s, Class::Fifo, 100, 0);
+        let spread = Observations {
+            notice_delay_ms: 90_000,
+            ..obs(0, 10, 0..0)
+        };
+        let mut now = 30_000;
+        let d = c.tick(now, &spread, &mut s, &mut rng);
+        assert_eq!(d.admitted, 10);
+        while now < 30_000 + 90_000 {
+            now += 1_000;
+            let d = c.tick(now, &obs(0, 10, 0..0), &mut s, &mut rng);
+            assert_eq!(d.in_flight, 10, "still on their way at {now}");
+            assert_eq!(d.admitted, 0);
         }
     }
 
@@ -533,6 +623,7 @@ mod tests {
                 latency_p99_ms: Some(10),
                 saturated: false,
                 started: shown,
+                notice_delay_ms: 1_000,
             };
             let d = c.tick(now, &o, &mut s, &mut rng);
             active = active.saturating_sub(active / 30);
@@ -541,12 +632,13 @@ mod tests {
                 max_in_flight = max_in_flight.max(d.in_flight);
             }
         }
-        // In flight: a tenth of the last 60 s of admissions (the no-shows not yet expired),
-        // never the whole limit.
+        // In flight: a tenth of the admissions of the last notice delay and show-up window (the
+        // no-shows not yet expired), never the whole limit.
         let rate = s.rate_per_s();
+        let window_s = (1_000 + c.config().show_up_window_ms) as f64 / 1000.0;
         assert!(rate > 10.0, "{rate}");
         assert!(
-            (max_in_flight as f64) < 0.1 * rate * 60.0 * 1.5,
+            (max_in_flight as f64) < 0.1 * rate * window_s * 1.5,
             "{max_in_flight} in flight at {rate}/s"
         );
     }
@@ -636,7 +728,8 @@ mod tests {
                     }
                     let w0 = s.watermark();
                     let o = Observations { active_sessions: active, latency_p99_ms: Some(latency), saturated,
-                                           started: (w0.saturating_sub(started)..w0).map(Rank).collect() };
+                                           started: (w0.saturating_sub(started)..w0).map(Rank).collect(),
+                                           notice_delay_ms: 1_000 };
                     let d = c.tick(now, &o, &mut s, &mut rng);
                     prop_assert!(s.watermark() >= w0);
                     prop_assert_eq!(d.watermark, s.watermark());

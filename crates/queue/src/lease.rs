@@ -61,11 +61,14 @@ impl Reservation {
     }
 }
 
-/// One node's current block of one class, handed out from memory.
+/// One node's blocks of one class, handed out from memory: the current block and at most one
+/// spare, reserved ahead so that an arrival never waits for a durable write. The spare is used
+/// only once the current block is spent, so numbers are still handed out in increasing order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SequenceLease {
     block: Option<Block>,
     next: u64,
+    spare: Option<Block>,
 }
 
 impl SequenceLease {
@@ -73,10 +76,16 @@ impl SequenceLease {
         SequenceLease::default()
     }
 
-    /// Replaces the current block (its unused numbers become empty ranks).
+    /// Adds a durably reserved block: it becomes the current block when the current one is spent
+    /// (or absent), otherwise the spare. A spare that was already there is replaced (its numbers
+    /// become empty ranks), which the shell avoids by asking only when [`Self::wants_refill`].
     pub fn install(&mut self, block: Block) {
-        self.next = block.start;
-        self.block = Some(block);
+        if self.remaining() > 0 {
+            self.spare = Some(block);
+        } else {
+            self.next = block.start;
+            self.block = Some(block);
+        }
     }
 
     /// The block currently being handed out, if any.
@@ -84,13 +93,30 @@ impl SequenceLease {
         self.block.as_ref()
     }
 
-    /// Numbers left in the current block.
+    /// The block reserved ahead, if any.
+    pub fn spare(&self) -> Option<&Block> {
+        self.spare.as_ref()
+    }
+
+    /// Numbers left in the current block (the spare not counted).
     pub fn remaining(&self) -> u64 {
         self.block.map_or(0, |b| b.end - self.next)
     }
 
+    /// Whether a block should be reserved ahead now: there is no spare and at most half of the
+    /// current block is left, so the reservation has the other half's worth of arrivals to
+    /// become durable before anyone has to wait for it.
+    pub fn wants_refill(&self) -> bool {
+        self.spare.is_none() && self.remaining() <= self.block.map_or(0, |b| b.len() / 2)
+    }
+
     /// The next number, or `None` when a new block must be reserved.
     pub fn take(&mut self) -> Option<u64> {
+        if self.remaining() == 0 {
+            let spare = self.spare.take()?;
+            self.next = spare.start;
+            self.block = Some(spare);
+        }
         let block = self.block?;
         if self.next >= block.end {
             return None;
@@ -101,10 +127,11 @@ impl SequenceLease {
         Some(seq)
     }
 
-    /// Drops the current block; returns how many of its numbers were never handed out.
+    /// Drops the current block and the spare; returns how many numbers were never handed out.
     pub fn discard(&mut self) -> u64 {
-        let unused = self.remaining();
+        let unused = self.remaining() + self.spare.map_or(0, |b| b.len());
         self.block = None;
+        self.spare = None;
         unused
     }
 }
@@ -138,5 +165,49 @@ mod tests {
         assert_eq!(lease.take(), Some(13));
         assert_eq!(lease.discard(), 6);
         assert_eq!(lease.take(), None);
+    }
+
+    fn fifo(start: u64, end: u64) -> Block {
+        Block {
+            class: Class::Fifo,
+            start,
+            end,
+            after_freeze: true,
+        }
+    }
+
+    #[test]
+    fn a_spare_block_is_used_only_after_the_current_one_in_order() {
+        let mut lease = SequenceLease::new();
+        assert!(lease.wants_refill(), "an empty lease wants a block");
+        lease.install(fifo(0, 4));
+        assert!(!lease.wants_refill(), "a whole block left: no refill yet");
+        assert_eq!([lease.take(), lease.take()], [Some(0), Some(1)]);
+        assert!(lease.wants_refill(), "half the block left: reserve ahead");
+        lease.install(fifo(4, 8));
+        assert_eq!(
+            lease.spare(),
+            Some(&fifo(4, 8)),
+            "the current block is not replaced"
+        );
+        assert!(!lease.wants_refill(), "one spare is enough");
+        let taken: Vec<_> = std::iter::from_fn(|| lease.take()).collect();
+        assert_eq!(
+            taken,
+            vec![2, 3, 4, 5, 6, 7],
+            "increasing, each number once"
+        );
+        assert!(lease.spare().is_none());
+    }
+
+    #[test]
+    fn discard_drops_the_spare_too() {
+        let mut lease = SequenceLease::new();
+        lease.install(fifo(0, 4));
+        assert_eq!(lease.take(), Some(0));
+        lease.install(fifo(4, 8));
+        assert_eq!(lease.discard(), 3 + 4);
+        assert_eq!(lease.take(), None);
+        assert!(lease.wants_refill());
     }
 }

@@ -55,12 +55,13 @@
 //! `people_ahead`) an over-estimate, never an under-estimate: with `k` lost blocks of size `B`
 //! ahead of you, at most `k·B` of your position is nobody, and since `W` moves through empty
 //! ranks like through full ones, the ETA over-estimates by at most `k·B ÷ rate` — a crash per
-//! node loses at most one block per class, and for the pre-queue the loss is spread uniformly
+//! node loses at most two blocks per class (the one being handed out and the spare a shell
+//! reserves ahead so that arrivals never wait for a write, [`SequenceLease`]), and for the pre-queue the loss is spread uniformly
 //! through it by the shuffle.
 //!
 //! *Several nodes* share one record in a database and each leases its own blocks; the leader runs
 //! the controller. The FIFO order across nodes is exact up to the blocks in flight: **an arrival
-//! can be overtaken by at most `(K − 1)·B` later arrivals** (`K` nodes, block size `B`), those
+//! can be overtaken by at most `(K − 1)·2B` later arrivals** (`K` nodes, block size `B`), those
 //! holding numbers from blocks other nodes reserved earlier. Block size trades this bound against
 //! the write rate (`arrival rate ÷ B` reservations per second). Clock skew between nodes can move
 //! the class boundary by at most the skew: a node whose clock is slow can still issue pre-queue

@@ -206,6 +206,23 @@ impl PollPolicy {
         ((n * 1000.0 / self.prequeue_budget_per_s).ceil() as u64).max(self.cfg.min_interval_ms)
     }
 
+    /// The longest someone admitted at `now_ms` may take to learn of it: the front of the line's
+    /// interval, or, during the opening's poll spread, until the spread ends (pre-queue people
+    /// were told to come back somewhere in it, before anyone knew their place). The controller
+    /// starts an admission's show-up window only after this
+    /// ([`crate::Observations::notice_delay_ms`]).
+    pub fn notice_delay_ms(&self, state: &crate::QueueState, now_ms: u64) -> u64 {
+        let front = self.cfg.min_interval_ms;
+        if !state.is_open() {
+            return front;
+        }
+        let spread_ends_ms = state
+            .opening()
+            .opens_at_ms()
+            .saturating_add(self.prequeue_spread_ms(state.pre_reserved()));
+        front.max(spread_ends_ms.saturating_sub(now_ms))
+    }
+
     /// Delay before the next poll of a ticket that has no place yet (pre-queue before the
     /// opening). `jitter_seed` identifies the ticket (its class and number).
     pub fn before_opening_ms(

@@ -177,16 +177,34 @@ impl WaitingRoom {
         (self.pre.remaining(), self.fifo.remaining())
     }
 
+    /// The class a block should be reserved ahead for now, if any: the class an arrival at
+    /// `now_ms` gets, when its lease has no spare and is at most half full. The shell reserves it
+    /// in the background, so arrivals are served from memory and never wait for a write.
+    pub fn refill_wanted(&self, now_ms: u64) -> Option<Class> {
+        let class = self.state.class_at(now_ms);
+        let lease = match class {
+            Class::Pre => &self.pre,
+            Class::Fifo => &self.fifo,
+        };
+        let stale = class == Class::Fifo
+            && self.free_flow_closed(now_ms)
+            && lease.block().is_some_and(|b| !b.after_freeze);
+        (stale || lease.wants_refill()).then_some(class)
+    }
+
+    fn free_flow_closed(&self, now_ms: u64) -> bool {
+        self.state.prequeue_started() || now_ms >= self.state.opening().prequeue_starts_at_ms()
+    }
+
     /// A new arrival (someone without a valid ticket). The class comes from the server clock and
     /// the record, never from the client.
     pub fn arrive(&mut self, now_ms: u64, session: SessionId) -> Result<Arrival, NeedBlock> {
         let class = self.state.class_at(now_ms);
+        let free_flow_closed = self.free_flow_closed(now_ms);
         let lease = match class {
             Class::Pre => &mut self.pre,
             Class::Fifo => &mut self.fifo,
         };
-        let free_flow_closed =
-            self.state.prequeue_started() || now_ms >= self.state.opening().prequeue_starts_at_ms();
         if class == Class::Fifo
             && free_flow_closed
             && lease.block().is_some_and(|b| !b.after_freeze)

@@ -26,6 +26,7 @@ fn obs(active: u64, started: std::ops::Range<u64>) -> Observations {
         latency_p99_ms: Some(80),
         saturated: false,
         started: started.map(Rank).collect(),
+        notice_delay_ms: 1_000,
     }
 }
 

@@ -199,6 +199,7 @@ impl Sim {
                         latency_p99_ms: (self.active > 0).then_some(lat),
                         saturated: false,
                         started: std::mem::take(&mut self.started_since_tick),
+                        notice_delay_ms: self.poll.notice_delay_ms(self.node.room.state(), now),
                     };
                     self.ticks += 1;
                     let slow = (SLOW_FROM_MS..SLOW_UNTIL_MS).contains(&now);

@@ -225,7 +225,7 @@ pub fn sample_once(state: &AppState, now_ms: u64) {
         .get();
     state.series.record(
         now_ms,
-        snapshot.arrivals,
+        state.gate.tickets_issued(),
         snapshot.queued,
         snapshot.admission_rate_per_s,
         snapshot.active.unwrap_or(0),

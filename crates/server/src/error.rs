@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use domain::booking::BookingError;
 use serde::Serialize;
 use std::borrow::Cow;
-use store::writer::{Refusal, WriteError};
+use store::writer::{Fault, Refusal, WriteError};
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -95,6 +95,34 @@ impl ApiError {
         }
     }
 
+    /// Storage cannot take writes now (full, failing, or the writer rebuilding its ledger from
+    /// the database). Nothing of the request was written; the same request may be retried.
+    pub fn storage_fault(fault: Fault) -> ApiError {
+        let (code, retry_after_s, ko, en) = match fault {
+            Fault::Full => (
+                "storage_full",
+                30,
+                "서버의 저장 공간이 가득 차 지금은 저장할 수 없습니다. 요청은 처리되지 않았습니다. \
+                 잠시 후 다시 시도해 주세요.",
+                "The server's storage is full, so nothing can be saved right now. Your request \
+                 was not carried out; please retry in a little while.",
+            ),
+            Fault::Storage | Fault::LedgerStale => (
+                "storage_unavailable",
+                5,
+                "저장소 장애에서 복구하는 중입니다. 요청은 처리되지 않았습니다. 잠시 후 다시 \
+                 시도해 주세요.",
+                "The server is recovering from a storage fault. Your request was not carried \
+                 out; please retry shortly.",
+            ),
+        };
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, ko, en)
+                .with_detail(serde_json::json!({ "fault": fault.code() }))
+        }
+    }
+
     pub fn internal() -> ApiError {
         ApiError {
             retry_after_s: Some(2),
@@ -153,7 +181,8 @@ impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> ApiError {
         match error {
             WriteError::Busy => ApiError::busy(1),
-            WriteError::Stopped | WriteError::Storage(_) => {
+            WriteError::Unavailable(fault) => ApiError::storage_fault(fault),
+            WriteError::Stopped => {
                 tracing::error!(%error, "write failed");
                 ApiError::internal()
             }

@@ -95,6 +95,8 @@ pub struct AppState {
     pub operator: operator::OperatorToken,
     /// The operators' dashboard history, fed by [`dashboard::sample_forever`].
     pub series: dashboard::Series,
+    /// What the notification worker last did, for `/readyz`.
+    pub notify_health: notify::WorkerHealth,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +148,12 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     let registry: Arc<dyn identity::SubscriberRegistry> = config.subscribers.clone();
     let identity = IdentityStandIn::new(identity_config, secrets.rrn_key(), registry);
     let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
-    let queue_store: Arc<dyn store::QueueStore> = reader.clone();
+    // The waiting room's record has a file of its own: a booking transaction holding the main
+    // database's write lock must never hold up the front door.
+    let queue_store: Arc<dyn store::QueueStore> = Arc::new(store::sqlite::QueueFile::open(
+        &config.data_dir.join("queue.db"),
+        Some(reader.as_ref()),
+    )?);
     let now_ms = now.as_millisecond().max(0) as u64;
     let gate = Arc::new(waiting::Gate::open(
         queue_store,
@@ -162,6 +169,8 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
             tracing::info!(queue = queue.0, "configured opening scheduled");
         }
     }
+    gate.start_refiller(Arc::clone(&clock))
+        .map_err(|e| StartError::Settings(format!("cannot start the queue-block thread: {e}")))?;
     let operator = operator::OperatorToken::load_or_create(
         &config.data_dir,
         config.operator_token.clone(),
@@ -171,6 +180,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         gate,
         operator,
         series: dashboard::Series::default(),
+        notify_health: notify::WorkerHealth::default(),
         metrics: metrics::Metrics::new(writer.clone()),
         config,
         clock,

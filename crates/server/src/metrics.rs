@@ -11,7 +11,8 @@ use prometheus_client::registry::Registry;
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
-use store::writer::Writer;
+use store::sqlite::CheckpointStats;
+use store::writer::{Health, Writer};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
@@ -92,6 +93,72 @@ pub struct Metrics {
     writer_busy: Gauge,
     writer: Writer,
     queue: QueueGauges,
+    storage: StorageGauges,
+}
+
+/// Storage faults as operators alarm on them.
+#[derive(Default)]
+struct StorageGauges {
+    writer_ready: Gauge,
+    failed_batches: Gauge,
+    refused_batches: Gauge,
+    failed_rebuilds: Gauge,
+    fault_refusals: Gauge,
+    checkpoints_failed: Gauge,
+    checkpoints_failing: Gauge,
+    wal_bytes: Gauge,
+}
+
+impl StorageGauges {
+    fn register(registry: &mut Registry) -> StorageGauges {
+        let gauges = StorageGauges::default();
+        let metrics: [(&str, &str, &Gauge); 8] = [
+            (
+                "writer_ready",
+                "1 while the writer takes requests; 0 while it recovers from a storage fault",
+                &gauges.writer_ready,
+            ),
+            (
+                "writer_failed_batches",
+                "Write batches that failed and were rolled back (nothing of them acknowledged)",
+                &gauges.failed_batches,
+            ),
+            (
+                "writer_refused_batches",
+                "Batches the database refused by its own rules (over capacity): a bug above storage",
+                &gauges.refused_batches,
+            ),
+            (
+                "writer_failed_rebuilds",
+                "Failed attempts to rebuild the ledger from the database",
+                &gauges.failed_rebuilds,
+            ),
+            (
+                "writer_fault_refusals",
+                "Requests refused at once while the writer recovered from a fault",
+                &gauges.fault_refusals,
+            ),
+            (
+                "checkpoint_failures",
+                "WAL checkpoints that failed",
+                &gauges.checkpoints_failed,
+            ),
+            (
+                "checkpoint_failing",
+                "WAL checkpoints failed in a row (0 when healthy; the WAL grows meanwhile)",
+                &gauges.checkpoints_failing,
+            ),
+            (
+                "wal_bytes",
+                "Size of the database's write-ahead log",
+                &gauges.wal_bytes,
+            ),
+        ];
+        for (name, help, gauge) in metrics {
+            registry.register(name, help, gauge.clone());
+        }
+        gauges
+    }
 }
 
 /// The waiting room as operators chart it.
@@ -168,6 +235,7 @@ impl Metrics {
         );
         Metrics {
             queue,
+            storage: StorageGauges::register(&mut registry),
             writer_batches: gauge(
                 &mut registry,
                 "writer_batches",
@@ -215,6 +283,15 @@ impl Metrics {
             .inc();
     }
 
+    /// Takes the checkpointer's figures for the next [`Metrics::render`].
+    pub fn observe_checkpoints(&self, checkpoints: &CheckpointStats) {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
+        let storage = &self.storage;
+        storage.checkpoints_failed.set(load(&checkpoints.failed));
+        storage.checkpoints_failing.set(load(&checkpoints.failing));
+        storage.wal_bytes.set(load(&checkpoints.wal_bytes));
+    }
+
     /// The text exposition format, with the waiting room as of `snapshot`.
     pub fn render(&self, snapshot: &queue::Snapshot) -> String {
         let gauge = |g: &Gauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
@@ -233,6 +310,14 @@ impl Metrics {
         self.writer_commands.set(load(&stats.commands));
         self.writer_queued.set(load(&stats.queued));
         self.writer_busy.set(load(&stats.busy_refusals));
+        let storage = &self.storage;
+        storage
+            .writer_ready
+            .set(i64::from(self.writer.health() == Health::Ready));
+        storage.failed_batches.set(load(&stats.failed_batches));
+        storage.refused_batches.set(load(&stats.refused_batches));
+        storage.failed_rebuilds.set(load(&stats.failed_rebuilds));
+        storage.fault_refusals.set(load(&stats.fault_refusals));
         let mut text = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
             tracing::error!(%error, "cannot encode metrics");

@@ -18,8 +18,9 @@ use crate::AppState;
 use crate::identity::mask_phone;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use store::writer::Command;
 use store::{OutboxRecord, ReadStore};
 use tokio::task::JoinSet;
@@ -30,6 +31,83 @@ const BACKOFF_BASE_MS: i64 = 1_000;
 const BACKOFF_CAP_MS: i64 = 15 * 60 * 1_000;
 /// Messages sent at once; a gateway answers each in tens of milliseconds.
 const IN_FLIGHT: usize = 32;
+
+/// How long the delivery worker may show no sign of life before readiness calls it stalled. It
+/// beats after every outbox read (every 500 ms when idle) and every delivery attempt (a gateway
+/// call gives up after 10 s).
+pub const STALLED_AFTER: Duration = Duration::from_secs(30);
+
+/// What the delivery worker last did, for readiness.
+#[derive(Debug, Default)]
+pub struct WorkerHealth {
+    last_beat: Mutex<Option<Instant>>,
+    /// The last read of the outbox failed.
+    outbox_unreadable: AtomicBool,
+}
+
+/// Whether the delivery worker does its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerState {
+    /// Delivery is off (`Config::deliver_notifications`): nothing to check.
+    Disabled,
+    /// Started, not yet run once.
+    Starting,
+    Running,
+    /// No sign of life for longer than [`STALLED_AFTER`] (stuck, or the task died).
+    Stalled,
+    /// It runs but cannot read the outbox.
+    OutboxUnreadable,
+}
+
+impl WorkerState {
+    pub fn code(self) -> &'static str {
+        match self {
+            WorkerState::Disabled => "disabled",
+            WorkerState::Starting => "starting",
+            WorkerState::Running => "running",
+            WorkerState::Stalled => "stalled",
+            WorkerState::OutboxUnreadable => "outbox_unreadable",
+        }
+    }
+
+    pub fn ok(self) -> bool {
+        matches!(self, WorkerState::Disabled | WorkerState::Running)
+    }
+}
+
+impl WorkerHealth {
+    fn beat(&self) {
+        *self.last_beat.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    /// Time since the last sign of life, if there was one.
+    pub fn silent_for(&self) -> Option<Duration> {
+        self.silent_at(Instant::now())
+    }
+
+    fn silent_at(&self, now: Instant) -> Option<Duration> {
+        let last = *self.last_beat.lock().unwrap_or_else(|p| p.into_inner());
+        last.map(|at| now.saturating_duration_since(at))
+    }
+
+    pub fn state(&self, enabled: bool) -> WorkerState {
+        self.state_at(enabled, Instant::now())
+    }
+
+    fn state_at(&self, enabled: bool, now: Instant) -> WorkerState {
+        if !enabled {
+            return WorkerState::Disabled;
+        }
+        match self.silent_at(now) {
+            None => WorkerState::Starting,
+            Some(silent) if silent > STALLED_AFTER => WorkerState::Stalled,
+            Some(_) if self.outbox_unreadable.load(Ordering::Relaxed) => {
+                WorkerState::OutboxUnreadable
+            }
+            Some(_) => WorkerState::Running,
+        }
+    }
+}
 
 /// When to try again after `attempts` failed attempts.
 pub fn next_attempt_ms(now_ms: i64, attempts: u32) -> i64 {
@@ -168,13 +246,19 @@ pub async fn deliver_forever(state: std::sync::Weak<AppState>, sender: Sender) {
         let now_ms = state.clock.now().as_millisecond();
         let pending = tokio::task::spawn_blocking(move || reader.pending_outbox(now_ms, 500)).await;
         let batch = match pending {
-            Ok(Ok(batch)) => batch,
+            Ok(Ok(batch)) => Some(batch),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "cannot read the outbox");
-                Vec::new()
+                None
             }
-            Err(_) => Vec::new(),
+            Err(_) => None,
         };
+        let health = &state.notify_health;
+        health
+            .outbox_unreadable
+            .store(batch.is_none(), Ordering::Relaxed);
+        health.beat();
+        let batch = batch.unwrap_or_default();
         let idle = batch.is_empty();
         let mut sending = JoinSet::new();
         for record in batch {
@@ -189,6 +273,7 @@ pub async fn deliver_forever(state: std::sync::Weak<AppState>, sender: Sender) {
                 if let Err(error) = state.writer.execute(command, now_ms).await {
                     tracing::warn!(%error, "cannot mark a notification");
                 }
+                state.notify_health.beat();
             });
         }
         while sending.join_next().await.is_some() {}
@@ -202,6 +287,24 @@ pub async fn deliver_forever(state: std::sync::Weak<AppState>, sender: Sender) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worker_is_ready_only_while_it_beats_and_reads_the_outbox() {
+        let health = WorkerHealth::default();
+        let now = Instant::now();
+        assert_eq!(health.state_at(false, now), WorkerState::Disabled);
+        assert_eq!(health.state_at(true, now), WorkerState::Starting);
+        health.beat();
+        let now = Instant::now();
+        assert_eq!(health.state_at(true, now), WorkerState::Running);
+        let later = now + STALLED_AFTER + Duration::from_secs(1);
+        assert_eq!(health.state_at(true, later), WorkerState::Stalled);
+        assert!(!WorkerState::Stalled.ok());
+        health.outbox_unreadable.store(true, Ordering::Relaxed);
+        assert_eq!(health.state_at(true, now), WorkerState::OutboxUnreadable);
+        assert!(!WorkerState::OutboxUnreadable.ok());
+        assert!(WorkerState::Running.ok() && WorkerState::Disabled.ok());
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

@@ -8,14 +8,15 @@
 use crate::StartError;
 use crate::clock::Clock;
 use queue::{
-    Controller, ControllerConfig, Exchange, KeyId, KeyMaterial, Keyring, NeedBlock, Observations,
-    Opening, Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, SessionId,
-    Snapshot, Status, WaitingRoom,
+    Controller, ControllerConfig, Exchange, KeyId, KeyMaterial, Keyring, Observations, Opening,
+    Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, SessionId, Snapshot,
+    Status, WaitingRoom,
 };
 use rand::Rng;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use store::QueueStore;
 
@@ -39,6 +40,9 @@ pub struct GateConfig {
     pub poll_budget_per_s: f64,
     /// Booking-side latency the controller aims to keep admitted people under.
     pub latency_target_ms: u32,
+    /// How long someone admitted has to show up, once they could know it, before their room
+    /// goes to the next person (they are still let in if they come later).
+    pub show_up_window_ms: u64,
 }
 
 impl Default for GateConfig {
@@ -48,6 +52,7 @@ impl Default for GateConfig {
             pass_ttl_ms: 30 * 60 * 1000,
             poll_budget_per_s: 20_000.0,
             latency_target_ms: 100,
+            show_up_window_ms: 20_000,
         }
     }
 }
@@ -58,6 +63,10 @@ pub enum GateError {
     Room(#[from] RoomError),
     #[error("the waiting room cannot store its record: {0}")]
     Storage(String),
+    /// No durably reserved number is at hand: the background reservation is behind (a slow or
+    /// stalled disk). The arrival is refused rather than given an undurable number (W5).
+    #[error("no queue number is ready yet")]
+    NoNumbers,
 }
 
 struct Activity {
@@ -104,13 +113,28 @@ pub fn block_size(arrivals_per_s: u64) -> u64 {
         .clamp(BLOCK_MIN, BLOCK_MAX)
 }
 
+/// The waiting room of this node.
+///
+/// Locking: `room` is taken only for memory work (never across I/O), so the front door —
+/// arrivals, status, exchange — is answered on the async workers from memory. Every change of
+/// the durable record (a block reserved ahead, a controller tick, a new opening) is a
+/// read-modify-write made under `record_writer`, off the async workers: one writer at a time,
+/// so two changes never race to the same revision and a block is installed only once the
+/// record covering it is stored.
 pub struct Gate {
     arrivals: Mutex<ArrivalRate>,
+    /// Tickets this node issued since it started (exact, unlike the record's reserved counts).
+    tickets_issued: std::sync::atomic::AtomicU64,
     room: RwLock<WaitingRoom>,
+    record_writer: Mutex<()>,
     controller: Mutex<Controller>,
     activity: Mutex<Activity>,
     store: Arc<dyn QueueStore>,
     config: GateConfig,
+    refill_nudge: SyncSender<()>,
+    refill_inbox: Mutex<Option<Receiver<()>>>,
+    /// Woken when a block is installed, for arrivals waiting for a number.
+    numbers_ready: tokio::sync::Notify,
 }
 
 fn poll_policy(budget: f64) -> PollPolicy {
@@ -120,6 +144,7 @@ fn poll_policy(budget: f64) -> PollPolicy {
 fn controller_for(opening: &Opening, poll: &PollPolicy, config: &GateConfig) -> Controller {
     let mut cfg = ControllerConfig::for_opening(opening);
     cfg.latency_target_ms = config.latency_target_ms;
+    cfg.show_up_window_ms = config.show_up_window_ms;
     cfg.max_admit_per_s = Some(poll.fresh_rate_limit_per_s());
     Controller::new(cfg)
 }
@@ -149,9 +174,15 @@ impl Gate {
         };
         let poll = poll_policy(config.poll_budget_per_s);
         let controller = controller_for(state.opening(), &poll, &config);
+        let (refill_nudge, refill_inbox) = std::sync::mpsc::sync_channel(1);
         Ok(Gate {
             arrivals: Mutex::new(ArrivalRate::default()),
+            tickets_issued: std::sync::atomic::AtomicU64::new(0),
             room: RwLock::new(WaitingRoom::new(keyring, poll, state)),
+            record_writer: Mutex::new(()),
+            refill_nudge,
+            refill_inbox: Mutex::new(Some(refill_inbox)),
+            numbers_ready: tokio::sync::Notify::new(),
             controller: Mutex::new(controller),
             activity: Mutex::new(Activity {
                 active: HashMap::new(),
@@ -176,30 +207,96 @@ impl Gate {
         self.room().state().opening().queue()
     }
 
-    /// A new ticket. Reserves (and durably records) a new block of numbers when the current one
-    /// is used up, before handing any of them out.
+    /// A new ticket, from the numbers already durably reserved: memory only, so it may run on
+    /// an async worker. [`GateError::NoNumbers`] when none is at hand (the reservation ahead is
+    /// late); wait for [`Gate::numbers_ready`] and try again, or refuse the arrival.
     pub fn arrive(&self, now_ms: u64, session: SessionId) -> Result<(String, Status), GateError> {
-        let size = {
-            let mut arrivals = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
-            arrivals.count(now_ms);
-            block_size(arrivals.per_second())
+        self.arrivals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .count(now_ms);
+        let (arrived, refill) = {
+            let mut room = self.room_mut();
+            let arrived = room.arrive(now_ms, session);
+            (arrived, room.refill_wanted(now_ms).is_some())
         };
-        let mut room = self.room_mut();
-        loop {
-            match room.arrive(now_ms, session) {
-                Ok(arrival) => return Ok((arrival.token, arrival.status)),
-                Err(NeedBlock { class }) => {
-                    let mut state = room.state().clone();
-                    let reservation = state
-                        .reserve_block(class, size, now_ms)
-                        .map_err(|e| GateError::Storage(e.to_string()))?;
-                    save(self.store.as_ref(), &state, now_ms)?;
-                    room.refresh(state)
-                        .map_err(|e| GateError::Storage(e.to_string()))?;
-                    room.install_block(reservation.persisted());
-                }
+        if refill {
+            self.nudge_refill();
+        }
+        let arrival = arrived.map_err(|_| GateError::NoNumbers)?;
+        self.tickets_issued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok((arrival.token, arrival.status))
+    }
+
+    /// Tickets this node has issued since it started: the dashboard's arrivals. (The record's
+    /// count of reserved numbers runs up to two blocks ahead of it.)
+    pub fn tickets_issued(&self) -> u64 {
+        self.tickets_issued
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Resolves once a block has been installed after this future was created and enabled.
+    pub fn numbers_ready(&self) -> tokio::sync::futures::Notified<'_> {
+        self.numbers_ready.notified()
+    }
+
+    fn nudge_refill(&self) {
+        match self.refill_nudge.try_send(()) {
+            // Full: a nudge is already waiting, which is as good.
+            Ok(()) | Err(TrySendError::Full(())) => {}
+            Err(TrySendError::Disconnected(())) => {
+                tracing::error!("the waiting room's block reservation thread is gone");
             }
         }
+    }
+
+    /// Reserves blocks ahead until the lease of the class arriving now has a spare. Blocking
+    /// I/O: runs on the reservation thread ([`Gate::start_refiller`]) or in tests.
+    pub fn refill(&self, now_ms: u64) -> Result<(), GateError> {
+        loop {
+            // (Bound first: a guard in the `while let` would be held through the body.)
+            let wanted = self.room().refill_wanted(now_ms);
+            let Some(class) = wanted else { return Ok(()) };
+            let size = block_size(
+                self.arrivals
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .per_second(),
+            );
+            let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = self.room().state().clone();
+            let reservation = state
+                .reserve_block(class, size, now_ms)
+                .map_err(|e| GateError::Storage(e.to_string()))?;
+            save(self.store.as_ref(), &state, now_ms)?;
+            {
+                let mut room = self.room_mut();
+                room.refresh(state)
+                    .map_err(|e| GateError::Storage(e.to_string()))?;
+                room.install_block(reservation.persisted());
+            }
+            self.numbers_ready.notify_waiters();
+        }
+    }
+
+    /// Starts the thread that reserves blocks ahead of arrivals. It holds the gate weakly and
+    /// ends with it.
+    pub fn start_refiller(self: &Arc<Self>, clock: Arc<dyn Clock>) -> std::io::Result<()> {
+        let Some(inbox) = self
+            .refill_inbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
+            return Ok(());
+        };
+        let gate = Arc::downgrade(self);
+        self.nudge_refill();
+        std::thread::Builder::new()
+            .name("queue-blocks".into())
+            .spawn(move || refill_forever(&gate, &inbox, clock.as_ref()))?;
+        Ok(())
     }
 
     pub fn status(&self, now_ms: u64, ticket: &str) -> Result<Status, GateError> {
@@ -223,7 +320,12 @@ impl Gate {
         ticket: &str,
         session: &SessionId,
     ) -> Result<Exchange, GateError> {
-        Ok(self.room().exchange(now_ms, ticket, session)?)
+        let exchange = self.room().exchange(now_ms, ticket, session)?;
+        if let Exchange::Pass { pass, .. } = &exchange {
+            // Exchanging is showing up: the admission is no longer in flight.
+            self.seen(now_ms, session, pass);
+        }
+        Ok(exchange)
     }
 
     /// Checks a pass and counts its session as active.
@@ -234,6 +336,12 @@ impl Gate {
         session: &SessionId,
     ) -> Result<Pass, queue::TokenError> {
         let pass = self.room().check_pass(now_ms, pass, session)?;
+        self.seen(now_ms, session, &pass);
+        Ok(pass)
+    }
+
+    /// Counts the session as active; its first appearance is its admission showing up.
+    fn seen(&self, now_ms: u64, session: &SessionId, pass: &Pass) {
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
         if activity
             .active
@@ -242,7 +350,6 @@ impl Gate {
         {
             activity.started.push(pass.rank);
         }
-        Ok(pass)
     }
 
     /// The session finished what it came for (a confirmed booking): its place on the booking
@@ -270,13 +377,20 @@ impl Gate {
     ) -> Result<(), GateError> {
         let observations = self.take_observations(now_ms);
         let mut controller = self.controller.lock().unwrap_or_else(|p| p.into_inner());
-        let mut state = self.room().state().clone();
-        let decision = controller.tick(now_ms, &observations, &mut state, rng);
-        if decision.changed {
-            save(self.store.as_ref(), &state, now_ms)?;
-            self.room_mut()
-                .refresh(state)
-                .map_err(|e| GateError::Storage(e.to_string()))?;
+        {
+            let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = self.room().state().clone();
+            let decision = controller.tick(now_ms, &observations, &mut state, rng);
+            if decision.changed {
+                save(self.store.as_ref(), &state, now_ms)?;
+                self.room_mut()
+                    .refresh(state)
+                    .map_err(|e| GateError::Storage(e.to_string()))?;
+            }
+        }
+        // A phase change (the pre-queue starting) switches arrivals to a class with no block yet.
+        if self.room().refill_wanted(now_ms).is_some() {
+            self.nudge_refill();
         }
         Ok(())
     }
@@ -296,7 +410,13 @@ impl Gate {
             latency_p99_ms,
             saturated: std::mem::take(&mut activity.saturated),
             started: std::mem::take(&mut activity.started),
+            notice_delay_ms: self.notice_delay_ms(now_ms),
         }
+    }
+
+    fn notice_delay_ms(&self, now_ms: u64) -> u64 {
+        let room = self.room();
+        room.poll_policy().notice_delay_ms(room.state(), now_ms)
     }
 
     pub fn snapshot(&self, now_ms: u64) -> Snapshot {
@@ -307,13 +427,18 @@ impl Gate {
     /// Replaces the current queue with a new opening. Tickets of the old queue stop working.
     pub fn schedule(&self, opening: Opening, now_ms: u64) -> Result<(), GateError> {
         let state = QueueState::new(opening);
-        save(self.store.as_ref(), &state, now_ms)?;
-        let poll = poll_policy(self.config.poll_budget_per_s);
-        *self.controller.lock().unwrap_or_else(|p| p.into_inner()) =
-            controller_for(&opening, &poll, &self.config);
-        let mut room = self.room_mut();
-        let keyring = room.keyring().clone();
-        *room = WaitingRoom::new(keyring, poll, state);
+        let mut controller = self.controller.lock().unwrap_or_else(|p| p.into_inner());
+        {
+            let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
+            save(self.store.as_ref(), &state, now_ms)?;
+            let poll = poll_policy(self.config.poll_budget_per_s);
+            *controller = controller_for(&opening, &poll, &self.config);
+            let mut room = self.room_mut();
+            let keyring = room.keyring().clone();
+            *room = WaitingRoom::new(keyring, poll, state);
+        }
+        drop(controller);
+        self.nudge_refill();
         Ok(())
     }
 
@@ -373,10 +498,32 @@ fn save(store: &dyn QueueStore, state: &QueueState, now_ms: u64) -> Result<(), G
     let record = state.record();
     let json = serde_json::to_string(record).map_err(|e| GateError::Storage(e.to_string()))?;
     let id = state.opening().queue().0;
-    store
+    let stored = store
         .save_queue(id, state.revision(), &json, now_ms as i64)
         .map_err(|e| GateError::Storage(e.to_string()))?;
+    if !stored {
+        // Someone else stored this revision or a newer one: what we hold is not durable, so
+        // nothing from it may be handed out.
+        return Err(GateError::Storage(format!(
+            "queue {id} revision {} was not stored: a newer record exists",
+            state.revision()
+        )));
+    }
     Ok(())
+}
+
+/// The block-reservation thread: waits for a nudge, then reserves ahead on the server clock.
+/// A failed reservation is logged and retried at the next nudge; meanwhile arrivals get
+/// [`GateError::NoNumbers`], never an undurable number.
+fn refill_forever(gate: &Weak<Gate>, inbox: &Receiver<()>, clock: &dyn Clock) {
+    while inbox.recv().is_ok() {
+        let Some(gate) = gate.upgrade() else { return };
+        let now_ms = clock.now().as_millisecond().max(0) as u64;
+        if let Err(error) = gate.refill(now_ms) {
+            tracing::error!(%error, "reserving queue numbers ahead failed");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 /// Ticks the gate forever on the server clock.
@@ -523,6 +670,7 @@ mod tests {
             "a fresh database starts free-flowing"
         );
         assert_eq!(gate.ensure_opening(spec, now).unwrap(), Some(QueueId(2)));
+        gate.refill(now).unwrap();
         let (ticket, _) = gate.arrive(now, SessionId([9; 16])).unwrap();
         drop(gate);
 
@@ -552,6 +700,7 @@ mod tests {
         let now = 1_626_000_000_000;
         let gate = Gate::open(Arc::new(reader), keyring, GateConfig::default(), now).unwrap();
         let session = SessionId([5; 16]);
+        gate.refill(now).unwrap();
         let (ticket, _) = gate.arrive(now, session).unwrap();
         gate.tick(now + 250, &mut rng).unwrap();
         let Exchange::Pass { token, .. } = gate.exchange(now + 300, &ticket, &session).unwrap()
@@ -569,6 +718,174 @@ mod tests {
         assert_eq!(gate.take_observations(now + 600).active_sessions, 0);
         // The pass still works for reading back what was booked.
         assert!(gate.check_pass(now + 700, &token, &session).is_ok());
+    }
+
+    /// A store whose writes can be stalled, standing in for a disk that stops answering.
+    struct StallingStore {
+        inner: store::sqlite::QueueFile,
+        stalled: std::sync::atomic::AtomicBool,
+    }
+
+    impl QueueStore for StallingStore {
+        fn current_queue(&self) -> store::Result<Option<(u32, String)>> {
+            self.inner.current_queue()
+        }
+        fn save_queue(&self, id: u32, rev: u64, record: &str, now: i64) -> store::Result<bool> {
+            if self.stalled.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(store::StoreError::Database("disk stalled".into()));
+            }
+            self.inner.save_queue(id, rev, record, now)
+        }
+    }
+
+    #[test]
+    fn arrivals_use_numbers_reserved_ahead_and_never_an_undurable_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(StallingStore {
+            inner: store::sqlite::QueueFile::open(&dir.path().join("queue.db"), None).unwrap(),
+            stalled: false.into(),
+        });
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let keyring = load_keyring(dir.path(), 1, &mut rng).unwrap();
+        let now = 1_626_000_000_000;
+        let gate = Gate::open(store.clone(), keyring, GateConfig::default(), now).unwrap();
+        assert!(
+            matches!(
+                gate.arrive(now, SessionId([1; 16])),
+                Err(GateError::NoNumbers)
+            ),
+            "nothing reserved yet: refused, not handed an undurable number"
+        );
+        gate.refill(now).unwrap();
+        let arrive = |i: u64| {
+            let (ticket, _) = gate.arrive(now, SessionId([i as u8; 16])).unwrap();
+            let room = gate.room();
+            room.keyring()
+                .verify_ticket(&ticket, gate.queue_id())
+                .unwrap()
+                .seq
+        };
+        let mut seqs: Vec<u64> = (0..BLOCK_MIN / 2).map(arrive).collect();
+        assert!(
+            gate.room().refill_wanted(now).is_some(),
+            "half the block is gone: time to reserve ahead"
+        );
+        gate.refill(now).unwrap();
+        assert_eq!(gate.room().refill_wanted(now), None, "a spare is in hand");
+
+        // The disk stalls: the numbers already durable still serve arrivals from memory.
+        store
+            .stalled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        seqs.extend((BLOCK_MIN / 2..2 * BLOCK_MIN).map(arrive));
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in arrival order");
+        assert!(gate.refill(now).is_err(), "the reservation ahead fails");
+        assert!(
+            matches!(
+                gate.arrive(now, SessionId([99; 16])),
+                Err(GateError::NoNumbers)
+            ),
+            "both blocks spent and nothing durable: refused"
+        );
+        let stored: u64 = {
+            let (_, json) = store.inner.current_queue().unwrap().unwrap();
+            let record: queue::QueueRecord = serde_json::from_str(&json).unwrap();
+            QueueState::from_record(record).unwrap().issued_at_most()
+        };
+        assert!(
+            seqs.iter().all(|seq| *seq < stored),
+            "every number handed out is below the stored high-water mark"
+        );
+
+        // The disk comes back: so do arrivals.
+        store
+            .stalled
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        gate.refill(now).unwrap();
+        assert!(gate.arrive(now, SessionId([100; 16])).is_ok());
+    }
+
+    #[test]
+    fn the_record_moves_to_its_own_file_keeping_every_ticket() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_writer, reader) = store::sqlite::open(&dir.path().join("yeyak.db")).unwrap();
+        let reader = Arc::new(reader);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        let keyring = load_keyring(dir.path(), 1, &mut rng).unwrap();
+        let now = 1_626_000_000_000;
+        let old = Gate::open(reader.clone(), keyring.clone(), GateConfig::default(), now).unwrap();
+        old.refill(now).unwrap();
+        let (ticket, before) = old.arrive(now, SessionId([7; 16])).unwrap();
+        drop(old);
+        let file =
+            store::sqlite::QueueFile::open(&dir.path().join("queue.db"), Some(reader.as_ref()))
+                .unwrap();
+        let gate = Gate::open(Arc::new(file), keyring, GateConfig::default(), now).unwrap();
+        assert_eq!(gate.status(now, &ticket).unwrap(), before, "same place");
+        gate.refill(now).unwrap();
+        let (later, _) = gate.arrive(now, SessionId([8; 16])).unwrap();
+        let seq = |t: &str| {
+            gate.room()
+                .keyring()
+                .verify_ticket(t, gate.queue_id())
+                .unwrap()
+                .seq
+        };
+        assert!(
+            seq(&later) > seq(&ticket),
+            "numbers continue above the old file's"
+        );
+    }
+
+    /// Our own replay: admitted people who never came froze admission for a minute. Their room
+    /// now goes to the next person once they could have known (the front's poll interval) and
+    /// did not come within the show-up window; someone who came (exchanged the ticket) keeps it.
+    #[test]
+    fn no_shows_give_their_room_to_the_next_person_after_the_show_up_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = store::sqlite::QueueFile::open(&dir.path().join("queue.db"), None).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let keyring = load_keyring(dir.path(), 1, &mut rng).unwrap();
+        let config = GateConfig {
+            max_active: 1,
+            ..GateConfig::default()
+        };
+        let start = 1_626_000_000_000;
+        let gate = Gate::open(Arc::new(file), keyring, config, start).unwrap();
+        gate.refill(start).unwrap();
+        let arrive = |i: u8| gate.arrive(start, SessionId([i; 16])).unwrap().0;
+        let (no_show, comes, waits) = (arrive(1), arrive(2), arrive(3));
+        let admitted_within = |ticket: &str, from: u64, limit_ms: u64, rng: &mut _| {
+            let mut now = from;
+            while now < from + limit_ms {
+                now += TICK_INTERVAL.as_millis() as u64;
+                gate.tick(now, rng).unwrap();
+                if gate.status(now, ticket).unwrap().is_admitted() {
+                    return Some(now);
+                }
+            }
+            None
+        };
+        let first = admitted_within(&no_show, start, 1_000, &mut rng).expect("room for one");
+        // The first never comes: the second gets in after 1 s to learn of it + the window.
+        let second = admitted_within(&comes, first, 60_000, &mut rng).expect("not frozen");
+        let window = GateConfig::default().show_up_window_ms;
+        let waited = second - first;
+        assert!(
+            (1_000 + window..=1_000 + window + 1_000).contains(&waited),
+            "a no-show holds the room for the notice delay and the window: {waited} ms"
+        );
+        // The second comes: the third waits while they are active, however long the window.
+        let session = SessionId([2; 16]);
+        assert!(matches!(
+            gate.exchange(second, &comes, &session).unwrap(),
+            Exchange::Pass { .. }
+        ));
+        assert_eq!(
+            admitted_within(&waits, second, ACTIVE_WINDOW_MS - 1_000, &mut rng),
+            None,
+            "someone who came keeps their room"
+        );
     }
 
     #[test]

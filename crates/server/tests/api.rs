@@ -292,6 +292,15 @@ async fn search_by_region_and_distance_shows_what_is_left() {
         .await;
     assert_eq!(near["clinics"].as_array().unwrap().len(), 1);
     assert_eq!(near["clinics"][0]["id"], 2);
+    // Near clinic 1 (Moderna only), one Pfizer clinic: the nearest that gives it, not none.
+    let (_, pfizer) = server
+        .get(
+            "/api/v1/clinics?lat=37.58&lon=126.985&radius_km=5&product=pfizer&limit=1",
+            None,
+        )
+        .await;
+    assert_eq!(pfizer["total"], 1, "{pfizer}");
+    assert_eq!(pfizer["clinics"][0]["id"], 0);
     let (status, error) = server.get("/api/v1/clinics?lat=0&lon=0", None).await;
     assert_eq!(
         (status, error["error"].as_str()),
@@ -414,4 +423,186 @@ async fn a_priority_list_lets_its_members_book_whatever_their_birth_year() {
         .await
         .unwrap();
     assert_eq!(not_operator.status().as_u16(), 401);
+}
+
+/// A band that fills between showing and booking: the 409 names the nearest free bands (same
+/// clinic, the asked day then the next days; then the nearest clinic), and a new request for
+/// one of them, with a new idempotency key, books it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_band_offers_the_nearest_free_ones() {
+    let server = TestServer::start(small_world()).await;
+    // Clinic 1 sees two people per band: two bookings fill 2021-08-16 10:00.
+    for n in [40, 41] {
+        let token = server.login("선착순", &rrn_1967(n)).await;
+        let (status, body) = server
+            .post(
+                "/api/v1/bookings",
+                Some(&token),
+                booking_body(1, "2021-08-16", 10, "moderna"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let late = server.login("늦은사람", &rrn_1967(42)).await;
+    let (status, refusal) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&late),
+            booking_body(1, "2021-08-16", 10, "moderna"),
+            Some("late-1"),
+        )
+        .await;
+    assert_eq!(
+        (status, refusal["error"].as_str()),
+        (409, Some("slot_full"))
+    );
+    let offered: Vec<(u64, &str, u64)> = refusal["detail"]["alternatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            assert!(a["remaining"].as_u64().unwrap() > 0, "{a}");
+            (
+                a["clinic_id"].as_u64().unwrap(),
+                a["date"].as_str().unwrap(),
+                a["hour"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        offered,
+        [
+            (1, "2021-08-16", 9),
+            (1, "2021-08-16", 11),
+            (1, "2021-08-17", 10),
+            (1, "2021-08-18", 10),
+            (0, "2021-08-16", 10),
+        ],
+        "same clinic (two bands that day, then one a day), then the nearest clinic with moderna; \
+         Busan (over 10 km) and the full band itself are never offered: {refusal}"
+    );
+    let nearest = &refusal["detail"]["alternatives"][4];
+    assert_eq!(nearest["clinic_name"], "테스트의원 0");
+    assert_eq!(nearest["label"], "10:00–11:00");
+    assert!(nearest["distance_km"].as_f64().unwrap() > 0.5);
+
+    // The refusal is recorded under its key: the same key for the offered band is another
+    // request (the page renews its key after any definite answer).
+    let (status, reused) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&late),
+            booking_body(1, "2021-08-16", 11, "moderna"),
+            Some("late-1"),
+        )
+        .await;
+    assert_eq!(
+        (status, reused["error"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+    let (status, booked) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&late),
+            booking_body(1, "2021-08-16", 11, "moderna"),
+            Some("late-2"),
+        )
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    assert_eq!(booked["doses"][0]["hour"], 11);
+
+    // A change into a full band is refused the same way, with the same kind of offers.
+    let id = booked["id"].as_u64().unwrap();
+    let (status, refusal) = server
+        .post(
+            &format!("/api/v1/bookings/{id}/change"),
+            Some(&late),
+            json!({"clinic_id": 1, "date": "2021-08-16", "hour": 10}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, refusal["error"].as_str()),
+        (409, Some("slot_full"))
+    );
+    assert_eq!(refusal["detail"]["alternatives"][0]["hour"], 9, "{refusal}");
+    // Other refusals carry no offers.
+    let (status, other) = server
+        .post(
+            &format!("/api/v1/bookings/{id}/change"),
+            Some(&late),
+            json!({"clinic_id": 1, "date": "2021-08-16", "hour": 18}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, other["error"].as_str()),
+        (422, Some("hour_not_open"))
+    );
+    assert!(other.get("detail").is_none(), "{other}");
+}
+
+/// The offers are bounded: four at the asked clinic, then one band at each of the four nearest
+/// clinics that give the vaccine (a nearer one that does not is passed over), whatever is near.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offers_for_a_full_band_are_bounded_and_nearest_first() {
+    use domain::product::Product;
+    // Clinic 0, then clinics 1..=8 ever further east (about 0.9 km apart); clinic 1 gives only
+    // Pfizer. One person per band everywhere.
+    let world: Vec<_> = (0..9)
+        .map(|i| {
+            let products: &[(Product, u32)] = if i == 1 {
+                &[(Product::Pfizer, 50)]
+            } else {
+                &[(Product::Moderna, 50)]
+            };
+            common::clinic(
+                i,
+                11010,
+                37.5735,
+                126.9790 + 0.01 * f64::from(i),
+                1,
+                products,
+            )
+        })
+        .collect();
+    let server = TestServer::start(world).await;
+    let first = server.login("선착순", &rrn_1967(70)).await;
+    let (status, _) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&first),
+            booking_body(0, "2021-08-16", 10, "moderna"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let late = server.login("늦은사람", &rrn_1967(71)).await;
+    let (status, refusal) = server
+        .post(
+            "/api/v1/bookings",
+            Some(&late),
+            booking_body(0, "2021-08-16", 10, "moderna"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409);
+    let offers = refusal["detail"]["alternatives"].as_array().unwrap();
+    let clinics: Vec<u64> = offers
+        .iter()
+        .map(|a| a["clinic_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(clinics, [0, 0, 0, 0, 2, 3, 4, 5], "{refusal}");
+    let distances: Vec<f64> = offers[4..]
+        .iter()
+        .map(|a| a["distance_km"].as_f64().unwrap())
+        .collect();
+    assert!(distances.windows(2).all(|w| w[0] < w[1]), "{distances:?}");
+    assert!(
+        offers[4..]
+            .iter()
+            .all(|a| a["date"] == "2021-08-16" && a["hour"] == 10),
+        "the asked day and hour where it is free: {refusal}"
+    );
 }

@@ -1,6 +1,7 @@
 //! The pages over real HTTP: security headers, the cross-site request check, language
 //! negotiation, the operator sign-in cookie, the clinic and agent desks' sign-in, the booking
-//! pages behind the waiting room, the embedded assets, and the dashboard's time series.
+//! pages behind the waiting room, the embedded assets, the dashboard's time series and charts,
+//! and places left as the booking page and the agent desk show them.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
 mod common;
@@ -802,7 +803,7 @@ async fn the_agent_desk_signs_in_with_an_agent_token_only() {
     );
     assert!(html.contains("신분증을 확인했습니다"), "{html}");
     assert!(html.contains("/assets/agent.js?v="), "{html}");
-    // The district's clinics that give the vaccine are the clinic choices.
+    // The clinics near the district that give the vaccine are listed to choose from.
     assert!(
         html.contains("테스트의원 0") && html.contains("테스트의원 1"),
         "{html}"
@@ -843,4 +844,160 @@ async fn text_from_the_data_is_escaped_in_pages() {
             "{path}: {html}"
         );
     }
+}
+
+/// One clinic card of the agent desk's list: from `start` to the end of its "choose" link.
+fn card<'a>(html: &'a str, start: &str) -> &'a str {
+    let from = html
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in {html}"));
+    let rest = &html[from..];
+    &rest[..rest.find("</a></li>").unwrap_or(rest.len())]
+}
+
+/// A band that filled is shown full, and cannot be chosen, on the citizen's booking page and on
+/// the agent desk, which also lists the clinics near a district with the places left each day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_bands_and_places_per_day_on_the_booking_page_and_the_agent_desk() {
+    let server = TestServer::start(small_world()).await;
+    // Clinic 1 sees two people per band: two bookings fill Thursday 22 July, 10:00.
+    for n in [60, 61] {
+        let token = server.login("선착순", &rrn_1967(n)).await;
+        let (status, _) = server
+            .post(
+                "/api/v1/bookings",
+                Some(&token),
+                booking_body(1, "2021-07-22", 10, "moderna"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let citizen = signed_in_browser(&server, &rrn_1967(62)).await;
+    let html = citizen
+        .get(server.url("/book?clinic=1&product=moderna&date=2021-07-22"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("value=\"10\" required disabled> 10:00–11:00 <small>마감</small>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"9\" required> 09:00–10:00 <small>남은 자리 2</small>"),
+        "{html}"
+    );
+    // What the script needs when a band fills under the person: texts and the offers' place.
+    assert!(html.contains("data-left-text=\"남은 자리 {n}\""), "{html}");
+    assert!(
+        html.contains(
+            "<section id=\"filled\" class=\"notice\" aria-labelledby=\"filled-h\" hidden>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("id=\"bands-status\" class=\"note\" role=\"status\""));
+
+    let agent: Value = server
+        .http
+        .post(server.url("/api/v1/admin/staff"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&json!({"role": "agent", "name": "상담원 최"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let desk = browser();
+    let signed_in = desk
+        .post(server.url("/agent/login"))
+        .header("origin", origin_of(&server))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", agent["token"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let get = |path: &str| {
+        let request = desk.get(server.url(path));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let html = get("/agent?province=11&municipality=11010&product=moderna").await;
+    // Near Jongno-gu: both Moderna clinics with a distance, Busan's is not near.
+    assert!(html.contains("km</p>"), "{html}");
+    assert!(!html.contains("테스트의원 2"), "{html}");
+    // Clinic 1, seven days from tomorrow (Tuesday 20 July): 9 bands × 2 = 18 a day; on Thursday
+    // two are taken. Clinic 0: 9 bands × 10 = 90 a day.
+    let one = card(&html, "data-clinic=\"1\"");
+    assert!(
+        one.contains("7월 20일 (화)</span> <strong>18</strong>"),
+        "{one}"
+    );
+    assert!(
+        one.contains("7월 22일 (목)</span> <strong>16</strong>"),
+        "{one}"
+    );
+    assert_eq!(one.matches("<li").count(), 7, "seven days: {one}");
+    assert!(
+        one.contains(
+            "href=\"/agent?province=11&municipality=11010&product=moderna&clinic=1#slot-h\""
+        ),
+        "{one}"
+    );
+    assert!(card(&html, "data-clinic=\"0\"").contains("<strong>90</strong>"));
+    // Choosing clinic 1 and Thursday: the full band cannot be chosen.
+    let html =
+        get("/agent?province=11&municipality=11010&product=moderna&clinic=1&date=2021-07-22").await;
+    assert!(
+        html.contains("data-clinic=\"1\" data-date=\"2021-07-22\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"10\" required disabled> 10:00–11:00 <small>마감</small>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("date=2021-07-22\" aria-current=\"date\">"),
+        "{html}"
+    );
+    // A clinic that does not give the vaccine is not chosen, whatever the query says.
+    let html = get("/agent?province=11&municipality=11010&product=pfizer&clinic=1").await;
+    assert!(html.contains("id=\"no-clinic\""), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_page_has_a_table_for_its_charts() {
+    let server = TestServer::start(small_world()).await;
+    let client = browser();
+    let signed_in = client
+        .post(server.url("/operator/login"))
+        .header("origin", origin_of(&server))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={OPERATOR_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let html = client
+        .get(server.url("/operator/dashboard?lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Five charts, each a column of the table that is their text alternative.
+    assert_eq!(
+        html.matches("<figure class=\"chart\" id=\"chart-").count(),
+        5
+    );
+    assert!(
+        html.contains("<th scope=\"col\">Time</th><th scope=\"col\">Arrivals per second</th>"),
+        "{html}"
+    );
+    assert!(html.contains("data-no-data=\"No data yet\""), "{html}");
+    assert!(html.contains("id=\"provinces-table\""), "{html}");
 }

@@ -22,6 +22,16 @@ use jiff::civil::Date;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
+    /// The disk (or the database's quota) is full: nothing of the transaction was written.
+    /// Backends map their own "no space" error here (SQLite: `SQLITE_FULL`; PostgreSQL:
+    /// SQLSTATE 53100 `disk_full`) so the service can say so with its own code and recover
+    /// once space returns.
+    #[error("storage is full: {0}")]
+    Full(String),
+    /// The database refused a write that breaks one of its own rules (over capacity, a second
+    /// active booking for a person): a bug above storage. Nothing of the transaction was written.
+    #[error("the database refused the write: {0}")]
+    Refused(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("schema version {found} is newer than this binary knows ({known})")]
@@ -36,6 +46,13 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// What the group-commit writer needs from a database. Calls come from one thread only, in the
 /// order begin, (reads and writes)*, commit or rollback.
+///
+/// Faults: a backend reports a full disk as [`StoreError::Full`] and a write its own rules
+/// refuse as [`StoreError::Refused`]. Its rules include capacity (see `sqlite/schema_v7.sql`):
+/// a transaction in which a booking takes a band or supply place beyond the clinic's capacity
+/// must fail at `commit` with `Refused`, whatever the order of its writes. After any error the
+/// writer calls `rollback` and rebuilds its ledger with `active_bookings`, which must then see
+/// committed data only. `tests/conformance/faults.rs` checks all of this.
 pub trait WriteBackend: Send + 'static {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
@@ -101,6 +118,11 @@ pub trait ReadStore: Send + Sync + 'static {
     fn subscription(&self, person: PersonId) -> Result<Option<Subscription>>;
     /// Bookings with a dose at `clinic` on `day` (in any state), by booking id.
     fn clinic_day(&self, clinic: ClinicId, day: Date) -> Result<Vec<Booking>>;
+    /// Answers only if the database does: a readiness check. The default runs one small
+    /// query; a backend may do something cheaper.
+    fn ping(&self) -> Result<()> {
+        self.setting("ping").map(|_| ())
+    }
 }
 
 /// Writes that set up a world (clinics, settings) outside the booking path.

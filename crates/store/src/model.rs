@@ -127,6 +127,9 @@ pub enum Change {
         now_ms: i64,
     },
     /// One more dose of an offer is claimed (storage refuses a claim past the offer's doses).
+    /// Written before the claim's booking: dose 1 of a claimed booking comes from the clinic's
+    /// spare doses and takes no planned place, and storage's capacity check (schema v7) learns
+    /// that from the claim.
     ClaimOffer {
         offer: OfferId,
         person: PersonId,

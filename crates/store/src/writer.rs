@@ -5,6 +5,15 @@
 //! with [`WriteError::Busy`] so the HTTP layer can answer 503 + `Retry-After` instead of letting
 //! latency grow without bound. A reply is sent only after its batch committed: nobody is told
 //! "booked" for a booking that a crash could still lose.
+//!
+//! Storage faults fail closed. A batch that fails answers every request in it
+//! [`WriteError::Unavailable`] (nothing of it was written); the writer rolls back, rebuilds the
+//! ledger from the database and probes storage with a one-row write before it takes requests
+//! again. While the ledger cannot be rebuilt, or storage keeps failing (a full disk), requests are
+//! refused at once with the [`Fault`], and the writer retries by itself with backoff
+//! ([`WriterConfig::retry_min`] doubling to [`WriterConfig::retry_max`]). [`Writer::health`]
+//! says which, for readiness checks. The ledger is never used while it may disagree with the
+//! database.
 
 use crate::{
     AuditEntry, Change, OfferRecord, OutboxMessage, PersonRecord, Recorded, RescheduleRecord,
@@ -20,8 +29,11 @@ use domain::leftover::{ClaimError, Offer, OfferId, Subscription};
 use domain::product::Product;
 use jiff::civil::Date;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::mpsc::{
+    Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError, sync_channel,
+};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +42,10 @@ pub struct WriterConfig {
     pub queue_capacity: usize,
     /// Requests committed together at most.
     pub max_batch: usize,
+    /// After a fault, the first wait before the writer tries again to rebuild its ledger or to
+    /// write; each failed try doubles it, up to `retry_max`.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
 }
 
 impl Default for WriterConfig {
@@ -37,9 +53,16 @@ impl Default for WriterConfig {
         WriterConfig {
             queue_capacity: 20_000,
             max_batch: 4096,
+            // A full disk is usually freed by hand: probing every 5 s at most costs nothing and
+            // brings writes back within seconds of the space.
+            retry_min: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
         }
     }
 }
+
+/// The setting the writer rewrites to find out whether storage takes writes again.
+pub const PROBE_SETTING: &str = "writer_probe";
 
 /// Builds the message announcing a committed change, inside the same transaction.
 pub type Notify = Box<dyn FnOnce(&Booking) -> Option<OutboxMessage> + Send>;
@@ -270,14 +293,83 @@ impl Outcome {
 }
 
 /// The write did not happen; the caller may retry (with the same idempotency key).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
     #[error("the writer's queue is full")]
     Busy,
     #[error("the writer has stopped")]
     Stopped,
-    #[error("storage failed: {0}")]
-    Storage(String),
+    /// The request's batch failed, or the writer is recovering from a fault. Nothing of the
+    /// request was written.
+    #[error("storage is unavailable: {0}")]
+    Unavailable(Fault),
+}
+
+/// What keeps the writer from writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    /// The disk is full.
+    #[error("the disk is full")]
+    Full,
+    /// The database failed (an I/O error, a write it refused, …).
+    #[error("the database failed")]
+    Storage,
+    /// The ledger could not be rebuilt from the database after a failure.
+    #[error("the ledger is being rebuilt from the database")]
+    LedgerStale,
+}
+
+impl Fault {
+    fn of(error: &StoreError) -> Fault {
+        match error {
+            StoreError::Full(_) => Fault::Full,
+            _ => Fault::Storage,
+        }
+    }
+
+    /// A stable name for logs, metrics and readiness.
+    pub fn code(self) -> &'static str {
+        match self {
+            Fault::Full => "storage_full",
+            Fault::Storage => "storage_failed",
+            Fault::LedgerStale => "ledger_stale",
+        }
+    }
+}
+
+/// Whether the writer takes requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Ready,
+    /// Refusing requests until it recovers from this fault (it keeps trying by itself).
+    Failing(Fault),
+    /// The writer thread is gone; nothing will be written.
+    Stopped,
+}
+
+impl Health {
+    const READY: u8 = 0;
+    const STOPPED: u8 = 4;
+
+    fn encode(self) -> u8 {
+        match self {
+            Health::Ready => Health::READY,
+            Health::Failing(Fault::Full) => 1,
+            Health::Failing(Fault::Storage) => 2,
+            Health::Failing(Fault::LedgerStale) => 3,
+            Health::Stopped => Health::STOPPED,
+        }
+    }
+
+    fn decode(value: u8) -> Health {
+        match value {
+            Health::READY => Health::Ready,
+            1 => Health::Failing(Fault::Full),
+            2 => Health::Failing(Fault::Storage),
+            3 => Health::Failing(Fault::LedgerStale),
+            _ => Health::Stopped,
+        }
+    }
 }
 
 struct Job {
@@ -294,6 +386,26 @@ pub struct WriterStats {
     pub busy_refusals: AtomicU64,
     pub failed_batches: AtomicU64,
     pub queued: AtomicU64,
+    /// Batches the database itself refused (a rule the ledger should have kept: a bug).
+    pub refused_batches: AtomicU64,
+    /// Failed attempts to rebuild the ledger from the database.
+    pub failed_rebuilds: AtomicU64,
+    /// Failed probe writes while storage was failing.
+    pub failed_probes: AtomicU64,
+    /// Requests refused at once because the writer was recovering from a fault.
+    pub fault_refusals: AtomicU64,
+    /// [`Health`], encoded.
+    health: AtomicU8,
+}
+
+impl WriterStats {
+    pub fn health(&self) -> Health {
+        Health::decode(self.health.load(Ordering::Acquire))
+    }
+
+    fn set_health(&self, health: Health) {
+        self.health.store(health.encode(), Ordering::Release);
+    }
 }
 
 /// A handle to the writer thread; cheap to clone.
@@ -311,6 +423,7 @@ impl Writer {
         mut ledger: Ledger,
         config: WriterConfig,
     ) -> Result<Writer, StoreError> {
+        // A database the ledger cannot be built from refuses to start, loudly.
         reload(&mut backend, &mut ledger)?;
         let next_person = backend.max_ids()?.person + 1;
         let (queue, jobs) = sync_channel(config.queue_capacity);
@@ -327,10 +440,17 @@ impl Writer {
             next_person,
             stats,
             max_batch: config.max_batch.max(1),
+            fault: None,
+            retry: Backoff::new(config.retry_min, config.retry_max),
+            next_try: Instant::now(),
+            probes: 0,
         };
         std::thread::Builder::new()
             .name("yeyak-writer".into())
-            .spawn(move || state.run(jobs))
+            .spawn(move || {
+                let _stopped = MarkStopped(Arc::clone(&state.stats));
+                state.run(jobs);
+            })
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
         Ok(writer)
     }
@@ -344,12 +464,26 @@ impl Writer {
         &self.stats
     }
 
-    /// Queues a command. Refuses at once when the queue is full.
+    /// Whether the writer takes requests now.
+    pub fn health(&self) -> Health {
+        self.stats.health()
+    }
+
+    /// Queues a command. Refuses at once when the queue is full or the writer is recovering
+    /// from a fault.
     pub fn submit(
         &self,
         command: Command,
         now_ms: i64,
     ) -> Result<oneshot::Receiver<Result<Outcome, WriteError>>, WriteError> {
+        match self.health() {
+            Health::Ready => {}
+            Health::Failing(fault) => {
+                self.stats.fault_refusals.fetch_add(1, Ordering::Relaxed);
+                return Err(WriteError::Unavailable(fault));
+            }
+            Health::Stopped => return Err(WriteError::Stopped),
+        }
         let (reply, answer) = oneshot::channel();
         match self.queue.try_send(Job {
             command,
@@ -382,6 +516,8 @@ fn reload<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), S
     Ok(())
 }
 
+type Reply = oneshot::Sender<Result<Outcome, WriteError>>;
+
 struct WriterState<B> {
     backend: B,
     ledger: Ledger,
@@ -390,11 +526,76 @@ struct WriterState<B> {
     next_person: u64,
     stats: Arc<WriterStats>,
     max_batch: usize,
+    /// Why the writer is not writing; `None` when it is.
+    fault: Option<Fault>,
+    retry: Backoff,
+    /// When to try again to recover from `fault`.
+    next_try: Instant,
+    /// Probe writes made, the value of the next one.
+    probes: u64,
+}
+
+/// Marks the writer stopped when its thread ends, however it ends (a panic included).
+struct MarkStopped(Arc<WriterStats>);
+
+impl Drop for MarkStopped {
+    fn drop(&mut self) {
+        self.0.set_health(Health::Stopped);
+    }
+}
+
+/// A wait that doubles after each failure, up to a limit.
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(min: Duration, max: Duration) -> Backoff {
+        Backoff {
+            min,
+            max: max.max(min),
+            next: min,
+        }
+    }
+
+    /// The wait before the next try; the one after is twice as long.
+    fn failed(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.max);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.next = self.min;
+    }
 }
 
 impl<B: WriteBackend> WriterState<B> {
     fn run(&mut self, jobs: Receiver<Job>) {
-        while let Ok(first) = jobs.recv() {
+        loop {
+            let first = match self.fault {
+                None => match jobs.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                },
+                Some(fault) => {
+                    let wait = self.next_try.saturating_duration_since(Instant::now());
+                    match jobs.recv_timeout(wait) {
+                        Ok(job) => {
+                            // Queued before the fault was known: refused like the rest.
+                            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                            self.stats.fault_refusals.fetch_add(1, Ordering::Relaxed);
+                            let _ = job.reply.send(Err(WriteError::Unavailable(fault)));
+                        }
+                        Err(RecvTimeoutError::Timeout) => self.recover(),
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    continue;
+                }
+            };
             let mut batch = vec![first];
             while batch.len() < self.max_batch {
                 match jobs.try_recv() {
@@ -410,53 +611,141 @@ impl<B: WriteBackend> WriterState<B> {
     }
 
     fn commit_batch(&mut self, batch: Vec<Job>) {
-        let mut replies = Vec::with_capacity(batch.len());
-        let result = self.backend.begin().and_then(|()| {
-            for job in batch {
-                let outcome = self.execute(job.command, job.now_ms)?;
-                replies.push((job.reply, outcome));
-            }
-            self.backend.commit()
-        });
+        let mut done = Vec::with_capacity(batch.len());
+        let mut jobs = batch.into_iter();
+        let result = self.write_batch(&mut jobs, &mut done);
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats
             .commands
-            .fetch_add(replies.len() as u64, Ordering::Relaxed);
+            .fetch_add(done.len() as u64, Ordering::Relaxed);
         match result {
             Ok(()) => {
                 self.undo.clear();
-                for (reply, outcome) in replies {
+                for (reply, outcome) in done {
                     // The client may have gone; the booking stands either way.
                     let _ = reply.send(Ok(outcome));
                 }
             }
-            Err(error) => self.fail_batch(replies, error),
+            Err((error, failed)) => {
+                let answer = WriteError::Unavailable(Fault::of(&error));
+                self.fail_batch(error);
+                let unanswered = done.into_iter().map(|(reply, _)| reply);
+                let not_run = jobs.map(|job| job.reply);
+                for reply in unanswered.chain(failed).chain(not_run) {
+                    let _ = reply.send(Err(answer));
+                }
+            }
         }
     }
 
-    /// Rolls back, rebuilds memory from what is durable, and tells every waiting client.
-    /// Jobs not yet executed when the error struck were dropped, which closes their channels.
-    fn fail_batch(
+    /// Executes jobs in one transaction until they are done or one fails; on failure, the error
+    /// and the failed job's reply (the jobs not yet run stay in `jobs`).
+    fn write_batch(
         &mut self,
-        replies: Vec<(oneshot::Sender<Result<Outcome, WriteError>>, Outcome)>,
-        error: StoreError,
-    ) {
+        jobs: &mut impl Iterator<Item = Job>,
+        done: &mut Vec<(Reply, Outcome)>,
+    ) -> Result<(), (StoreError, Option<Reply>)> {
+        self.backend.begin().map_err(|e| (e, None))?;
+        for Job {
+            command,
+            now_ms,
+            reply,
+        } in jobs
+        {
+            match self.execute(command, now_ms) {
+                Ok(outcome) => done.push((reply, outcome)),
+                Err(error) => return Err((error, Some(reply))),
+            }
+        }
+        self.backend.commit().map_err(|e| (e, None))
+    }
+
+    /// After a failed batch: forgets its edits in memory, then recovers (or starts retrying).
+    fn fail_batch(&mut self, error: StoreError) {
         self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(%error, "write batch failed; rolled back");
+        if let StoreError::Refused(_) = error {
+            self.stats.refused_batches.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%error, "ALARM: the database refused a batch the ledger allowed (a bug \
+                above storage); rolled back, nothing of it acknowledged");
+        } else {
+            tracing::error!(%error, "write batch failed; rolled back, nothing of it acknowledged");
+        }
         while let Some(undo) = self.undo.pop() {
             self.ledger.undo_plan(undo);
         }
-        let recovered = self.backend.rollback().and_then(|()| {
+        self.fault = Some(Fault::LedgerStale);
+        self.retry.reset();
+        self.recover();
+    }
+
+    /// Rolls back whatever is open, rebuilds the ledger from the database unless it is known to
+    /// agree, and writes one probe row. Ready when all of it worked; otherwise refusing until
+    /// the next try, after a backoff.
+    fn recover(&mut self) {
+        let stale = self.fault == Some(Fault::LedgerStale);
+        let rebuilt = if stale { self.rebuild() } else { Ok(()) };
+        let result = match rebuilt {
+            Err(error) => {
+                self.stats.failed_rebuilds.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "cannot rebuild the ledger from the database; writes stay \
+                    refused, retrying");
+                Err(Fault::LedgerStale)
+            }
+            Ok(()) => self.probe().map_err(|error| {
+                self.stats.failed_probes.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "storage still refuses writes; writes stay refused, retrying");
+                Fault::of(&error)
+            }),
+        };
+        match result {
+            Ok(()) => {
+                if self.fault.is_some() {
+                    tracing::info!("storage writable and ledger rebuilt: taking writes again");
+                }
+                self.fault = None;
+                self.retry.reset();
+                self.stats.set_health(Health::Ready);
+            }
+            Err(fault) => {
+                self.fault = Some(fault);
+                self.next_try = Instant::now() + self.retry.failed();
+                self.stats.set_health(Health::Failing(fault));
+            }
+        }
+    }
+
+    /// Rolls back and rebuilds the ledger from committed data only.
+    fn rebuild(&mut self) -> Result<(), StoreError> {
+        // Until it is rebuilt, the ledger may disagree with the database: refuse meanwhile.
+        self.stats.set_health(Health::Failing(Fault::LedgerStale));
+        let rebuilt = self.backend.rollback().and_then(|()| {
             reload(&mut self.backend, &mut self.ledger)?;
             self.next_person = self.backend.max_ids()?.person + 1;
             Ok(())
         });
-        if let Err(error) = recovered {
-            tracing::error!(%error, "could not rebuild the ledger after a failed batch");
+        if rebuilt.is_err() {
+            // Half rebuilt, it would show clinic search places that may not exist.
+            self.ledger.hide_availability();
         }
-        for (reply, _) in replies {
-            let _ = reply.send(Err(WriteError::Storage(error.to_string())));
+        rebuilt
+    }
+
+    /// One small durable write, to learn whether storage takes writes.
+    fn probe(&mut self) -> Result<(), StoreError> {
+        self.probes += 1;
+        let change = Change::PutSetting {
+            key: PROBE_SETTING.into(),
+            value: self.probes.to_string(),
+        };
+        let result = self
+            .backend
+            .begin()
+            .and_then(|()| self.backend.apply(&change))
+            .and_then(|()| self.backend.commit());
+        if result.is_err() {
+            let _ = self.backend.rollback();
         }
+        result
     }
 
     fn execute(&mut self, command: Command, now_ms: i64) -> Result<Outcome, StoreError> {
@@ -859,14 +1148,15 @@ impl<B: WriteBackend> WriterState<B> {
                 now_ms,
             })?;
         }
-        self.backend
-            .apply(&Change::PutBooking { booking, now_ms })?;
+        // The claim before its booking: storage then knows dose 1 takes no planned place.
         self.backend.apply(&Change::ClaimOffer {
             offer,
             person,
             booking: booking.id,
             now_ms,
         })?;
+        self.backend
+            .apply(&Change::PutBooking { booking, now_ms })?;
         if let Some(message) = notify.and_then(|build| build(&booking)) {
             self.backend.apply(&Change::Enqueue { message, now_ms })?;
         }

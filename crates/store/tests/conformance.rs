@@ -17,6 +17,9 @@ use store::{
     ReadStore, StaffRecord, StaffRole, WriteBackend,
 };
 
+#[path = "conformance/faults.rs"]
+pub mod faults;
+
 const TODAY: Date = date(2021, 7, 19);
 
 fn world() -> Vec<ClinicRecord> {
@@ -718,6 +721,36 @@ macro_rules! conformance_suite {
         #[test]
         fn concurrent_bookings_never_overbook() {
             $crate::concurrent_bookings_never_overbook::<$harness>()
+        }
+        #[test]
+        fn a_failed_commit_acknowledges_nothing_and_the_ledger_is_rebuilt() {
+            $crate::faults::a_failed_commit_acknowledges_nothing_and_the_ledger_is_rebuilt::<
+                $harness,
+            >()
+        }
+        #[test]
+        fn writes_are_refused_while_the_ledger_cannot_be_rebuilt() {
+            $crate::faults::writes_are_refused_while_the_ledger_cannot_be_rebuilt::<$harness>()
+        }
+        #[test]
+        fn a_full_disk_refuses_with_its_own_fault_and_recovers() {
+            $crate::faults::a_full_disk_refuses_with_its_own_fault_and_recovers::<$harness>()
+        }
+        #[test]
+        fn a_commit_whose_answer_was_lost_is_kept_but_not_acknowledged() {
+            $crate::faults::a_commit_whose_answer_was_lost_is_kept_but_not_acknowledged::<
+                $harness,
+            >()
+        }
+        #[test]
+        fn the_database_refuses_overbooking_written_around_the_ledger() {
+            $crate::faults::the_database_refuses_overbooking_written_around_the_ledger::<
+                $harness,
+            >()
+        }
+        #[test]
+        fn the_writer_and_the_database_agree_on_capacity() {
+            $crate::faults::the_writer_and_the_database_agree_on_capacity::<$harness>()
         }
     };
 }

@@ -8,6 +8,7 @@ use domain::ledger::{BookRequest, Calendar, Ledger};
 use domain::product::{Product, Schedules};
 use jiff::civil::{Date, date};
 use store::writer::{Command, Outcome, Refusal, Writer, WriterConfig};
+use store::{AdminStore, ClinicRecord, ReadStore};
 
 const TODAY: Date = date(2021, 7, 19);
 
@@ -50,7 +51,14 @@ fn book(person: u64, hour: u8, key: &str) -> Command {
 }
 
 fn start(path: &std::path::Path) -> Writer {
-    let (backend, _reader) = store::sqlite::open(path).unwrap();
+    let (backend, reader) = store::sqlite::open(path).unwrap();
+    if reader.clinics().unwrap().is_empty() {
+        let record = ClinicRecord {
+            clinic: clinic(),
+            daily_doses: vec![(Product::Moderna, 100)],
+        };
+        reader.insert_clinics(&[record]).unwrap();
+    }
     let ledger = Ledger::new(
         Calendar {
             first: TODAY,

@@ -18,6 +18,7 @@ use store::writer::{Command, Outcome, Writer, WriterConfig};
 
 const TODAY: Date = date(2021, 7, 19);
 const CLINICS: u32 = 2_000;
+const DAILY_DOSES: u32 = 100_000;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -68,7 +69,7 @@ fn ledger() -> Ledger {
         days: 90,
     };
     Ledger::new(calendar, &clinics(), Schedules::default(), |_, _| {
-        [0, 100_000, 0, 0]
+        [0, DAILY_DOSES, 0, 0]
     })
 }
 
@@ -135,12 +136,22 @@ fn through_writer(
     max_batch: usize,
 ) -> anyhow::Result<f64> {
     let (backend, reader) = store::sqlite::open(path)?;
+    // The clinics go into the database too: it checks every booking against their capacity.
+    let records: Vec<store::ClinicRecord> = clinics()
+        .into_iter()
+        .map(|clinic| store::ClinicRecord {
+            clinic,
+            daily_doses: vec![(Product::Moderna, DAILY_DOSES)],
+        })
+        .collect();
+    store::AdminStore::insert_clinics(&reader, &records)?;
     let writer = Arc::new(Writer::spawn(
         backend,
         ledger(),
         WriterConfig {
             queue_capacity: 100_000,
             max_batch,
+            ..WriterConfig::default()
         },
     )?);
     let per_producer = bookings / args.producers;

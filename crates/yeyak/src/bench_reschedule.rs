@@ -26,7 +26,9 @@ use std::time::Instant;
 use store::writer::{
     Command, Expect, MessageText, Notice, Outcome, SupplyNotify, Writer, WriterConfig,
 };
-use store::{Change, OutboxMessage, PersonRecord, ReadStore, WriteBackend};
+use store::{
+    AdminStore, Change, ClinicRecord, OutboxMessage, PersonRecord, ReadStore, WriteBackend,
+};
 
 /// 2021-08-12: the day 11.56 million people were re-notified.
 const TODAY: Date = date(2021, 8, 12);
@@ -206,7 +208,16 @@ fn peak_mib() -> f64 {
 }
 
 fn setup(path: &Path, args: &RescheduleArgs) -> anyhow::Result<()> {
-    let (mut backend, _reader) = store::sqlite::open(path)?;
+    let (mut backend, reader) = store::sqlite::open(path)?;
+    // The clinics go into the database too: it checks every booking against their capacity.
+    let records: Vec<ClinicRecord> = clinics()
+        .into_iter()
+        .map(|clinic| ClinicRecord {
+            clinic,
+            daily_doses: vec![(Product::Moderna, DAILY_DOSES)],
+        })
+        .collect();
+    reader.insert_clinics(&records)?;
     let mut n = 0;
     while n < args.people {
         let end = (n + SETUP_BATCH).min(args.people);

@@ -87,6 +87,10 @@ struct ServeArgs {
     /// Status polls per second the whole waiting room may cause, however long the queue.
     #[arg(long, env = "YEYAK_POLL_BUDGET", default_value_t = 20_000.0)]
     poll_budget: f64,
+    /// Seconds someone admitted has to show up (from when they could know it) before their room
+    /// on the booking side goes to the next person; they are still let in if they come later.
+    #[arg(long, env = "YEYAK_SHOW_UP_WINDOW", default_value_t = 20)]
+    show_up_window_s: u64,
     /// A JSON file defining the opening to hold: {"prequeue_starts_at", "opens_at" (RFC 3339),
     /// "max_active", "pass_ttl_minutes"}. Restarting with the same file keeps the same queue.
     #[arg(long, env = "YEYAK_OPENING")]
@@ -171,6 +175,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.calendar_days = args.calendar_days;
     config.gate.max_active = args.max_active;
     config.gate.poll_budget_per_s = args.poll_budget;
+    config.gate.show_up_window_ms = args.show_up_window_s.saturating_mul(1000);
     config.operator_token = args.operator_token;
     config.secure_cookies = args.secure_cookies;
     config.notify_webhook = args.notify_webhook;

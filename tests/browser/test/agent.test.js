@@ -70,12 +70,15 @@ test('an agent identifies a person, books, changes and cancels for them, and eve
   assert.equal((await context.cookies()).some((c) => c.value.includes('.') && c.name !== 'yeyak_staff'), false);
   assert.ok(await page.evaluate(() => JSON.parse(sessionStorage.getItem('yeyak_agent_person')).token));
 
-  // Find a clinic in Jongno-gu (the page reloads; the person stays), then book.
+  // Find a clinic near Jongno-gu (the page reloads; the person stays), choose it, then book.
   await Promise.all([page.waitForURL(/province=11/), page.selectOption('#province', '11')]);
   await Promise.all([page.waitForURL(/municipality=11010/), page.selectOption('#municipality', '11010')]);
   await page.waitForSelector('#person:not([hidden])');
-  const clinicName = (await page.locator('#clinic option').first().textContent()).trim();
-  await page.selectOption('#hour', '10');
+  const chosen = page.locator('#clinics li.card:has(a.button)').first();
+  const clinicName = (await chosen.locator('h4').textContent()).trim();
+  await Promise.all([page.waitForURL(/clinic=\d+/), chosen.locator('a.button').click()]);
+  await page.waitForSelector('#person:not([hidden])');
+  await page.locator('#book input[name=hour]:not([disabled])').first().check();
   await page.click('#book-submit');
   await page.waitForSelector('#done:has-text("예약이 완료되었습니다")');
   const card = page.locator('#bookings li.card').first();
@@ -86,6 +89,7 @@ test('an agent identifies a person, books, changes and cancels for them, and eve
 
   // A second booking is refused (one booking a person), in the page's language.
   assert.deepEqual(problems.splice(0), [], 'no script error before the refusal');
+  await page.locator('#book input[name=hour]:not([disabled])').first().check();
   await page.click('#book-submit');
   await page.waitForSelector('#error:not([hidden])');
   assert.match(await page.textContent('#error'), /[가-힣]/);
@@ -96,12 +100,14 @@ test('an agent identifies a person, books, changes and cancels for them, and eve
   const before = await card.locator('dd.dose1').textContent();
   await card.locator('button[data-change]').click();
   assert.match(await page.textContent('#change-note'), /예약 변경 중/);
-  await page.selectOption('#hour', '14');
+  const later = page.locator('#book input[name=hour]:not([disabled])').last();
+  const laterHour = Number(await later.getAttribute('value'));
+  await later.check();
   await page.click('#book-submit');
   await page.waitForSelector('#done:has-text("예약이 변경되었습니다")');
   const after = await page.locator('#bookings li.card dd.dose1').first().textContent();
   assert.notEqual(after, before, 'the appointment moved');
-  assert.match(after, /14:00–15:00/);
+  assert.ok(after.includes(String(laterHour).padStart(2, '0') + ':00–'), after);
   assert.equal(await page.isHidden('#change-note'), true, 'the form is back to booking');
 
   // Cancel it after saying yes.
@@ -156,5 +162,78 @@ test('the agent desk speaks English through the same switch', async () => {
   await page.waitForSelector('#error:not([hidden])');
   assert.match(await page.textContent('#error'), /[A-Za-z]/);
   assert.doesNotMatch(await page.textContent('#error'), /[가-힣]/);
+  await context.close();
+});
+
+// The desk's search as a citizen's: clinics near a district, each with the places left on each
+// of the next seven days as the API counts them; a day or band that is full is shown full and
+// cannot be chosen, so an agent on the phone never books into it.
+test('the agent desk searches near a place with places left per day', { timeout: 300000 }, async (t) => {
+  const agent = await issue({ role: 'agent', name: '상담원 정' });
+  const context = await browser.newContext({ locale: 'ko-KR', viewport: h.DESKTOP });
+  const page = await context.newPage();
+  const problems = h.watchConsole(page);
+  await page.goto(server.base + '/agent/login');
+  await page.fill('#token', agent.token);
+  await Promise.all([page.waitForURL(/\/agent$/), page.click('form button[type=submit]')]);
+  const identify = async (name, rrn) => {
+    await page.fill('#name', name);
+    await page.fill('#rrn', rrn);
+    await page.fill('#phone', '010-2222-3333');
+    await page.check('#id-checked');
+    await page.click('#identify button[type=submit]');
+    await page.waitForSelector('#person:not([hidden])');
+  };
+  await identify('한첫째', '670521-1000301');
+  await Promise.all([page.waitForURL(/province=11/), page.selectOption('#province', '11')]);
+  await Promise.all([page.waitForURL(/municipality=11010/), page.selectOption('#municipality', '11010')]);
+  const product = await page.inputValue('#product');
+
+  // The first clinic listed, nearest the middle of Jongno-gu; its seven days match the API's.
+  const card = page.locator('#clinics li.card').first();
+  const clinic = Number(await card.getAttribute('data-clinic'));
+  const days = (await (await fetch(`${server.base}/api/v1/clinics?municipality=11010&product=${product}&days=7&limit=100`)).json())
+    .clinics.find((c) => c.id === clinic).availability;
+  const shown = await card.locator('ul.perday li strong').allTextContents();
+  assert.deepEqual(shown, days.map((d) => (d.remaining[product] > 0 ? String(d.remaining[product]) : '마감')));
+  assert.match(await card.textContent(), /km/, 'distance from the place');
+  assert.ok(await page.locator('#clinics li.card').count() > 1);
+
+  // The operator cuts day 2 to nothing and day 3 to one dose: the list says so.
+  const [day2, day3] = [days[1].date, days[2].date];
+  for (const [day, doses] of [[day2, 0], [day3, 1]]) {
+    const r = await fetch(server.base + '/api/v1/admin/deliveries', {
+      method: 'PUT',
+      headers: { authorization: 'Bearer ' + server.token, 'content-type': 'application/json' },
+      body: JSON.stringify({ deliveries: [{ clinic, day, product, doses }] }),
+    });
+    assert.equal(r.status, 200);
+  }
+  await page.reload();
+  await page.waitForSelector('#person:not([hidden])');
+  assert.deepEqual((await card.locator('ul.perday li strong').allTextContents()).slice(1, 3), ['마감', '1']);
+  assert.equal(await card.locator('ul.perday li').nth(1).getAttribute('class'), 'off');
+  await h.checkPage(t, assert, page, 'agent-search');
+
+  // Choosing the clinic: the full day is not a link; day 3 has one place in each band.
+  await Promise.all([page.waitForURL(/clinic=\d+/), card.locator('a.button').click()]);
+  await page.waitForSelector('#person:not([hidden])');
+  assert.equal(await page.locator(`#days a[href$="date=${day2}"]`).count(), 0, 'a full day cannot be chosen');
+  await Promise.all([page.waitForURL(new RegExp('date=' + day3)), page.click(`#days a[href$="date=${day3}"]`)]);
+  await page.waitForSelector('#person:not([hidden])');
+  const open = page.locator('#book input[name=hour]:not([disabled])');
+  assert.ok(await open.count() >= 1);
+  assert.match(await open.first().locator('xpath=..').textContent(), /남은 자리 1/);
+  await open.first().check();
+  await page.click('#book-submit');
+  await page.waitForSelector('#done:has-text("예약이 완료되었습니다")');
+
+  // The next person sees day 3 full: every band shown full and none can be chosen.
+  await page.click('#next-person');
+  await identify('한둘째', '670522-1000302');
+  await page.waitForFunction(() => document.querySelectorAll('#book input[name=hour]:not([disabled])').length === 0);
+  const labels = await page.locator('#book .choices small').allTextContents();
+  assert.ok(labels.length > 0 && labels.every((l) => l === '마감'), labels.join());
+  assert.deepEqual(problems, []);
   await context.close();
 });

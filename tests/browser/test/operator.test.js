@@ -123,40 +123,126 @@ test('an operator cuts a delivery, sees who moves by how many days, and applies 
   await context.close();
 });
 
-test('the dashboard draws live data and updates without reloading', async (t) => {
+// A scripted load, bounded in count and time: `waves` waves half a second apart, each with
+// `arrivals` people taking a ticket and one person booking (identified beforehand), so every
+// chart has something to draw.
+async function scriptedLoad(people, clinic, day, bands, waves, arrivals) {
+  for (let w = 0; w < waves; w++) {
+    const booker = people[w];
+    const booking = booker
+      ? booker.call('POST', '/api/v1/bookings', { clinic_id: clinic, date: day, hour: bands[w % bands.length], product: 'pfizer' }, { 'idempotency-key': `load-${w}` })
+      : Promise.resolve({ status: 201 });
+    const tickets = Array.from({ length: arrivals }, () => fetch(server.base + '/api/v1/queue/arrive', { method: 'POST' }));
+    const [booked] = await Promise.all([booking, ...tickets]);
+    assert.equal(booked.status, 201, JSON.stringify(booked.body));
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+test('the dashboard draws live data with axes, values and a table, and updates without reloading', { timeout: 300000 }, async (t) => {
+  // Twelve people ready to book Pfizer in Jongno-gu during the load.
+  const people = [];
+  for (let i = 0; i < 12; i++) people.push(await person(`670316-10004${String(i).padStart(2, '0')}`));
+  const found = await people[0].call('GET', '/api/v1/clinics?municipality=11010&product=pfizer&days=7');
+  const clinic = found.body.clinics.find((c) => c.availability.some((d) => d.remaining.pfizer >= 12));
+  const day = clinic.availability.find((d) => d.remaining.pfizer >= 12).date;
+  const bands = (await people[0].call('GET', `/api/v1/clinics/${clinic.id}?date=${day}`)).body.bands
+    .filter((b) => b.remaining.pfizer > 0).map((b) => b.hour);
+
   const context = await browser.newContext({ locale: 'ko-KR', viewport: h.DESKTOP });
   const page = await context.newPage();
   const problems = h.watchConsole(page);
   await signIn(page);
   await page.goto(server.base + '/operator/dashboard');
   const line = page.locator('#chart-arrivals_per_s svg polyline');
-  await line.waitFor();
+  await line.waitFor({ state: 'attached' }); // a flat line at 0 has no height: not "visible"
   await page.waitForFunction(() => Number(document.querySelector('#chart-arrivals_per_s polyline').dataset.count) >= 2);
   const before = { points: await line.getAttribute('points'), count: Number(await line.getAttribute('data-count')) };
-  // Arrivals while the operator watches: 30 people take a ticket.
-  await Promise.all(Array.from({ length: 30 }, () => fetch(server.base + '/api/v1/queue/arrive', { method: 'POST' })));
-  // The next poll brings a new sample: the line is redrawn with it, without a reload.
+
+  // The load runs while the operator watches (and while the screenshots are taken); the charts
+  // move without a reload.
+  const load = scriptedLoad(people, clinic.id, day, bands, 40, 8);
   await page.waitForFunction((old) => {
     const line = document.querySelector('#chart-arrivals_per_s polyline');
     return line && line.getAttribute('points') !== old;
   }, before.points, { timeout: 15000 });
+  await page.waitForFunction(() => Number(document.querySelector('#chart-bookings_per_min polyline').dataset.top) > 1, null, { timeout: 15000 });
   const after = { points: await line.getAttribute('points'), count: Number(await line.getAttribute('data-count')) };
   assert.notEqual(after.points, before.points, 'the line moved');
   assert.ok(after.count >= before.count);
-  const peak = Math.min(...after.points.split(' ').map((xy) => Number(xy.split(',')[1])));
-  assert.ok(peak < 96, 'a point above the axis: arrivals were drawn');
-  for (const id of ['queued', 'admission_rate_per_s', 'active', 'bookings_per_min']) {
-    assert.equal(await page.locator(`#chart-${id} svg polyline`).count(), 1, id);
+  const highest = Math.min(...after.points.split(' ').map((xy) => Number(xy.split(',')[1])));
+  assert.ok(highest < 116, 'a point above the time axis: arrivals were drawn');
+
+  for (const id of ['arrivals_per_s', 'queued', 'admission_rate_per_s', 'active', 'bookings_per_min']) {
+    const chart = page.locator(`#chart-${id}`);
+    assert.equal(await chart.locator('svg polyline').count(), 1, id);
+    // A time axis (first, middle and last sample, in Korea time), a value axis from 0 to a round
+    // top, the current value at the end of the line and in the caption, and the peak.
+    const times = await chart.locator('svg text.time').allTextContents();
+    assert.equal(times.length, 3, id);
+    times.forEach((x) => assert.match(x, /^\d\d:\d\d:\d\d$/, id));
+    // Read in one go: the page redraws every two seconds.
+    const drawn = await chart.evaluate((f) => ({
+      ticks: Array.from(f.querySelectorAll('svg text.tick:not(.time)'), (x) => x.textContent),
+      top: Number(f.querySelector('polyline').dataset.top),
+      last: Number(f.querySelector('polyline').dataset.last),
+      label: f.querySelector('svg text.label').textContent,
+      value: f.querySelector('.value').textContent,
+    }));
+    assert.equal(drawn.ticks[0], '0', id);
+    assert.equal(Number(drawn.ticks[2].replace(/,/g, '')), drawn.top, id);
+    const shownLast = Number(drawn.label.replace(/[^\d.]/g, ''));
+    // Shown to one decimal below 100, whole from 100 up.
+    assert.ok(Math.abs(shownLast - drawn.last) <= (drawn.last >= 100 ? 0.5 : 0.05) + 1e-9, `${id}: ${drawn.label} for ${drawn.last}`);
+    assert.equal(drawn.value, drawn.label, id);
+    assert.match(await chart.locator('.max').textContent(), /^최고 /, id);
+    assert.match(await chart.locator('svg').getAttribute('aria-label'), /현재 .*최고 .*한국시간/, id);
   }
+  const booked = Number(await page.locator('#chart-bookings_per_min polyline').getAttribute('data-top'));
+  assert.ok(booked >= 2, 'the bookings of the load were drawn');
+
+  // The text alternative: one row per sample shown, newest first, a column per chart.
+  await page.click('#series-details summary');
+  const rows = page.locator('#series-table tbody tr');
+  await page.waitForFunction(() => document.querySelectorAll('#series-table tbody tr').length >= 2);
+  const shown = Number(await line.getAttribute('data-count'));
+  assert.ok(Math.abs((await rows.count()) - shown) <= 1, 'a row per sample');
+  assert.equal(await rows.first().locator('td').count(), 5);
   const provinces = page.locator('#chart-provinces svg rect');
   await page.waitForFunction(() => document.querySelectorAll('#chart-provinces svg rect').length === 17);
   assert.ok(Number(await provinces.first().getAttribute('data-remaining')) > 0);
+  assert.equal(await page.locator('#provinces-table tbody tr').count(), 17);
   assert.equal(page.url(), server.base + '/operator/dashboard', 'no reload');
-  // The last hour, every ten seconds: fewer points than second by second.
+  await h.checkPage(t, assert, page, 'operator-dashboard');
+  await load;
+
+  // The last hour, every ten seconds: fewer points than second by second, times to the minute.
   await page.selectOption('#span', 'coarse');
   await page.waitForFunction((n) => Number(document.querySelector('#chart-queued polyline').dataset.count) < n, after.count);
-  await h.checkPage(t, assert, page, 'operator-dashboard');
+  assert.match(await page.locator('#chart-queued svg text.time').last().textContent(), /^\d\d:\d\d$/);
   assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('a dashboard chart with no data says so', async () => {
+  const context = await browser.newContext({ locale: 'en-GB', viewport: h.PHONE });
+  const page = await context.newPage();
+  await signIn(page);
+  // An answer with no samples yet (as in a server's first second) and no provinces.
+  await page.route('**/api/v1/admin/dashboard', (route) => route.fulfill({
+    status: 200,
+    contentType: 'application/json',
+    body: JSON.stringify({ now: new Date().toISOString(), capacity_days: 7, fine: [], coarse: [], provinces: [] }),
+  }));
+  await page.goto(server.base + '/operator/dashboard?lang=en');
+  await page.waitForSelector('#chart-queued.nodata');
+  assert.equal(await page.locator('#chart-queued svg polyline').count(), 0);
+  assert.equal(await page.textContent('#chart-queued svg text.empty'), 'No data yet');
+  assert.equal(await page.locator('#chart-queued svg').getAttribute('aria-label'), 'Queue length: No data yet');
+  assert.equal(await page.textContent('#chart-queued .value'), '–');
+  assert.equal(await page.textContent('#chart-provinces svg text.empty'), 'No data yet');
+  assert.equal(await page.locator('#series-table tbody td').first().textContent(), 'No data yet');
+  assert.deepEqual(await h.seriousViolations(page), []);
   await context.close();
 });
 

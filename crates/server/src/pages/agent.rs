@@ -8,9 +8,12 @@
 //! the API. What the server renders here is only the agent's tools: the identify form and the
 //! clinic search by region, whose choices (not personal) travel in the query.
 
-use super::citizen::{product_options, region_options};
+use super::citizen::{
+    band_choices, bookable_days, clinic_identity, day_links, district_centre, filled_section,
+    places_texts, product_options, region_options,
+};
 use super::desk::{self, Desk};
-use super::layout::{Audience, Lang, Page, band_text, escape};
+use super::layout::{Audience, Lang, Page, date_text, escape, short_date_text};
 use super::{Detour, html, negotiate};
 use crate::AppState;
 use crate::error::ApiError;
@@ -20,17 +23,17 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use domain::booking::{END_HOUR, FIRST_HOUR};
 use domain::product::Product;
-use domain::time::seoul_date;
-use jiff::ToSpan;
+use jiff::civil::Date;
 use serde::Deserialize;
+use serde_json::Value;
 use std::sync::Arc;
 
-/// How far ahead an agent may book: the citizen's booking page offers the same two weeks.
-const BOOK_DAYS: i64 = 14;
-/// Clinics listed for one district (a district has a few dozen at most).
-const CLINICS_SHOWN: usize = 50;
+/// Clinics listed near a district at once ("more" pages on), as on the citizen's search.
+const CLINICS_SHOWN: usize = 10;
+/// How far from the district's middle clinics are listed, and how many days of places each shows.
+const NEAR_KM: f64 = 10.0;
+const DAYS_SHOWN: u16 = 7;
 
 /// `GET /agent/login`.
 pub async fn login_form(uri: Uri, headers: HeaderMap) -> Response {
@@ -52,57 +55,170 @@ pub async fn logout() -> Response {
     desk::logout(Desk::Agent)
 }
 
-/// The desk's search choices, as typed (empty fields are absent, not errors).
+/// The desk's search choices, as typed (empty fields are absent, not errors). None of them is
+/// personal: they travel in the query like a citizen's search.
 #[derive(Deserialize, Default)]
 pub struct DeskParams {
     province: Option<String>,
     municipality: Option<String>,
     product: Option<String>,
+    clinic: Option<String>,
+    date: Option<String>,
+    offset: Option<String>,
 }
 
 fn filled(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// The clinics of a district that offer the product, as options of the clinic select.
-async fn clinic_options(
+/// The clinics nearest the middle of a district that give the product (neighbouring districts'
+/// too, within [`NEAR_KM`]), each with its places left on each of the next [`DAYS_SHOWN`] days
+/// and a link that chooses it: the citizen's search by place, so an agent sees where there is
+/// room before choosing.
+async fn nearby_clinics(
     state: &Arc<AppState>,
     lang: Lang,
-    municipality: Option<u32>,
+    municipality: u32,
     product: Product,
+    offset: usize,
+    base: &str,
 ) -> Result<String, ApiError> {
-    let Some(municipality) = municipality else {
+    let Some((lat, lon)) = district_centre(state, municipality) else {
         return Ok(format!(
-            "<option value=\"\">{}</option>",
-            lang.t("먼저 시·군·구를 고르세요", "Choose a district first")
+            "<p>{}</p>",
+            lang.t(
+                "이 지역에는 의료기관이 없습니다.",
+                "No clinic in this district."
+            )
         ));
     };
     let query = routes::clinics::SearchQuery {
-        municipality: Some(municipality),
+        lat: Some(lat),
+        lon: Some(lon),
+        radius_km: Some(NEAR_KM),
         product: Some(product.code().to_string()),
+        days: Some(DAYS_SHOWN),
         limit: Some(CLINICS_SHOWN),
+        offset: Some(offset),
         ..Default::default()
     };
     let axum::Json(found) =
         routes::clinics::search(State(Arc::clone(state)), ApiQuery(query)).await?;
-    let mut options = String::new();
-    for c in found["clinics"].as_array().into_iter().flatten() {
-        options.push_str(&format!(
-            "<option value=\"{}\">{}</option>",
-            c["id"].as_u64().unwrap_or(0),
-            escape(c["name"].as_str().unwrap_or(""))
+    let clinics = found["clinics"].as_array().cloned().unwrap_or_default();
+    let mut html = format!(
+        "<p class=\"note\">{}</p><ul class=\"cards\" id=\"clinics\">",
+        lang.t(
+            "고른 시·군·구 중심에서 10km 안, 가까운 순서입니다. 날짜별 남은 자리를 보고 고르세요.",
+            "Nearest the middle of the district first, within 10 km, with the places left each day."
+        )
+    );
+    for c in &clinics {
+        html.push_str(&clinic_card(c, product, lang, base));
+    }
+    if clinics.is_empty() {
+        html.push_str(&format!(
+            "<li>{}</li>",
+            lang.t(
+                "이 백신을 접종하는 가까운 의료기관이 없습니다.",
+                "No clinic nearby gives this vaccine."
+            )
         ));
     }
-    if options.is_empty() {
-        options = format!(
-            "<option value=\"\">{}</option>",
-            lang.t(
-                "이 백신을 접종하는 의료기관이 없습니다",
-                "No clinic here gives this vaccine"
-            )
-        );
+    html.push_str("</ul>");
+    let total = found["total"].as_u64().unwrap_or(0);
+    let next = offset + clinics.len();
+    if (next as u64) < total {
+        html.push_str(&format!(
+            "<p class=\"actions\"><a class=\"button secondary\" id=\"more-clinics\" href=\"{base}&offset={next}\">{}</a></p>",
+            lang.t("다음 의료기관 더 보기", "More clinics")
+        ));
     }
-    Ok(options)
+    Ok(html)
+}
+
+/// One clinic of the list: name, district and distance, places left per day, "choose".
+fn clinic_card(c: &Value, product: Product, lang: Lang, base: &str) -> String {
+    let (id, name, place) = clinic_identity(c, lang);
+    let distance = c["distance_km"].as_f64().unwrap_or(0.0);
+    let mut days = String::new();
+    let mut any = false;
+    for day in c["availability"].as_array().into_iter().flatten() {
+        let Some(date) = day["date"].as_str().and_then(|d| d.parse::<Date>().ok()) else {
+            continue;
+        };
+        let left = day["remaining"][product.code()].as_u64().unwrap_or(0);
+        any |= left > 0;
+        let left_text = if left == 0 {
+            lang.t("마감", "full").to_string()
+        } else {
+            left.to_string()
+        };
+        days.push_str(&format!(
+            "<li{}><span>{}</span> <strong>{left_text}</strong></li>",
+            if left == 0 { " class=\"off\"" } else { "" },
+            short_date_text(date, lang)
+        ));
+    }
+    let choose = if any {
+        format!(
+            "<a class=\"button primary\" href=\"{base}&clinic={id}#slot-h\">{} <span class=\"sr\">{name}</span></a>",
+            lang.t("선택", "Choose")
+        )
+    } else {
+        format!(
+            "<p>{}</p>",
+            lang.t(
+                "7일 안에 남은 자리가 없습니다",
+                "No places in the next 7 days"
+            )
+        )
+    };
+    format!(
+        "<li class=\"card\" data-clinic=\"{id}\"><h4>{name}</h4><p>{place} · {distance:.1} km</p>\
+         <p class=\"note\">{per_day}</p><ul class=\"perday\">{days}</ul>{choose}</li>",
+        per_day = lang.t("날짜별 남은 자리", "Places left per day"),
+    )
+}
+
+/// The chosen clinic's days (with places left) and the chosen day's hour bands, inside the
+/// booking form; before a clinic is chosen, a pointer to the list above.
+fn slot_picker(
+    state: &AppState,
+    lang: Lang,
+    clinic: Option<&domain::clinic::Clinic>,
+    product: Product,
+    asked_date: Option<&str>,
+    base: &str,
+) -> (String, Option<Date>) {
+    let Some(clinic) = clinic else {
+        return (
+            format!(
+                "<p class=\"note\" id=\"no-clinic\">{}</p>",
+                lang.t(
+                    "위에서 시·군·구를 고르고 의료기관을 선택하세요.",
+                    "Choose a district above, then a clinic."
+                )
+            ),
+            None,
+        );
+    };
+    let Some((days, date)) = bookable_days(state, clinic, product, asked_date) else {
+        return (String::new(), None);
+    };
+    let base = format!("{base}&clinic={}", clinic.id.0);
+    let html = format!(
+        "<h4 id=\"slot-h\" tabindex=\"-1\">{clinic_name}</h4>\
+         <p class=\"note\">{days_h}</p><ul class=\"days\" id=\"days\">{days}</ul>\
+         <fieldset><legend>{band_h} — {date_text}</legend><div class=\"choices\">{bands}</div>\
+         <p id=\"bands-status\" class=\"note\" role=\"status\"></p></fieldset>",
+        clinic_name = escape(&clinic.name),
+        days_h = lang.t("날짜 (남은 자리)", "Day (places left)"),
+        days = day_links(&days, date, &base, lang),
+        band_h = lang.t("시간대", "Time"),
+        date_text = date_text(date, lang),
+        bands = band_choices(state, clinic, date, product, lang),
+    );
+    (html, Some(date))
 }
 
 /// `GET /agent`: identify a person, then see their eligibility and bookings and act for them.
@@ -130,19 +246,27 @@ pub async fn desk(
         municipality,
         lang.t("선택", "Choose"),
     );
-    let clinics = match clinic_options(&state, lang, municipality, product).await {
-        Ok(options) => options,
-        Err(e) => return super::error_page(lang, Audience::Agent, &uri, e),
+    let offset: usize = filled(&params.offset)
+        .and_then(|o| o.parse().ok())
+        .unwrap_or(0);
+    let base = format!(
+        "/agent?province={}&municipality={}&product={}",
+        province.map(|p| p.to_string()).unwrap_or_default(),
+        municipality.map(|m| m.to_string()).unwrap_or_default(),
+        product.code()
+    );
+    let clinics = match municipality {
+        None => String::new(),
+        Some(m) => match nearby_clinics(&state, lang, m, product, offset, &base).await {
+            Ok(list) => list,
+            Err(e) => return super::error_page(lang, Audience::Agent, &uri, e),
+        },
     };
-    let Ok(tomorrow) = seoul_date(state.clock.now()).tomorrow() else {
-        return ApiError::internal().into_response();
-    };
-    let last = tomorrow
-        .checked_add((BOOK_DAYS - 1).days())
-        .unwrap_or(tomorrow);
-    let bands: String = (FIRST_HOUR..END_HOUR)
-        .map(|hour| format!("<option value=\"{hour}\">{}</option>", band_text(hour)))
-        .collect();
+    let clinic = filled(&params.clinic)
+        .and_then(|c| c.parse::<usize>().ok())
+        .and_then(|c| state.world.clinics.get(c))
+        .filter(|c| c.offers(product));
+    let (slots, date) = slot_picker(&state, lang, clinic, product, filled(&params.date), &base);
     let dose2 = lang.t(
         "2차 접종은 같은 의료기관, 같은 백신으로 접종 간격에 맞춰 함께 예약됩니다 (얀센은 1회).",
         "Dose 2 is booked with it: same clinic, same vaccine, at the vaccine's interval (Janssen is one dose).",
@@ -170,14 +294,12 @@ pub async fn desk(
          <div class=\"field\"><label for=\"municipality\">{municipality_l}</label><select id=\"municipality\" name=\"municipality\">{municipalities}</select></div>\
          <div class=\"field\"><label for=\"product\">{vaccine}</label><select id=\"product\" name=\"product\">{products}</select></div>\
          </fieldset><noscript><button class=\"button secondary\" type=\"submit\">{search}</button></noscript></form>\
-         <form id=\"book\" class=\"stack\" data-product=\"{product_code}\">\
-         <p id=\"change-note\" class=\"notice\" hidden></p>\
-         <div class=\"field\"><label for=\"clinic\">{clinic_l}</label><select id=\"clinic\" name=\"clinic\" required>{clinics}</select></div>\
-         <div class=\"field\"><label for=\"date\">{day_l}</label><input id=\"date\" name=\"date\" type=\"date\" min=\"{tomorrow}\" max=\"{last}\" value=\"{tomorrow}\" required></div>\
-         <div class=\"field\"><label for=\"hour\">{hour_l}</label><select id=\"hour\" name=\"hour\" required>{bands}</select></div>\
+         {clinics}\
+         <form id=\"book\" class=\"stack\" data-product=\"{product_code}\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" {places_texts}>\
+         <p id=\"change-note\" class=\"notice\" hidden></p>{slots}\
          <p class=\"note\">{dose2}</p>\
          <p class=\"actions\"><button class=\"button primary\" type=\"submit\" id=\"book-submit\">{book}</button>\
-         <button class=\"button secondary\" type=\"button\" id=\"change-stop\" hidden>{change_stop}</button></p></form></section>",
+         <button class=\"button secondary\" type=\"button\" id=\"change-stop\" hidden>{change_stop}</button></p></form>{filled}</section>",
         h1 = lang.t("예약 대행", "Book for someone"),
         logout = lang.t("로그아웃", "Sign out"),
         identify_h = lang.t("본인 확인", "Who is it for?"),
@@ -203,9 +325,10 @@ pub async fn desk(
         products = product_options(Some(product.code()), &Product::ALL, lang, false),
         search = lang.t("검색", "Search"),
         product_code = product.code(),
-        clinic_l = lang.t("의료기관", "Clinic"),
-        day_l = lang.t("날짜", "Day"),
-        hour_l = lang.t("시간대", "Time"),
+        clinic_id = clinic.map(|c| c.id.0.to_string()).unwrap_or_default(),
+        date = date.map(|d| d.to_string()).unwrap_or_default(),
+        places_texts = places_texts(lang),
+        filled = filled_section(lang, false, &base),
         book = lang.t("예약하기", "Book"),
         change_stop = lang.t("변경 그만두기", "Stop changing"),
     );

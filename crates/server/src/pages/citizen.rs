@@ -756,6 +756,17 @@ fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> String {
     }
 }
 
+/// A clinic of a search answer: its id, and its name and district as escaped HTML.
+pub(super) fn clinic_identity(c: &Value, lang: Lang) -> (u64, String, String) {
+    let name = escape(c["name"].as_str().unwrap_or(""));
+    let place = escape(
+        c[lang.t("municipality_name_ko", "municipality_name_en")]
+            .as_str()
+            .unwrap_or(""),
+    );
+    (c["id"].as_u64().unwrap_or(0), name, place)
+}
+
 fn results_html(
     found: &Value,
     lang: Lang,
@@ -785,13 +796,7 @@ fn results_html(
         "<section aria-labelledby=\"results-h\"><h2 id=\"results-h\">{heading}</h2>{range}<ul class=\"cards\" id=\"results\">"
     );
     for c in &clinics {
-        let id = c["id"].as_u64().unwrap_or(0);
-        let name = escape(c["name"].as_str().unwrap_or(""));
-        let place = escape(
-            c[lang.t("municipality_name_ko", "municipality_name_en")]
-                .as_str()
-                .unwrap_or(""),
-        );
+        let (id, name, place) = clinic_identity(c, lang);
         let distance = c["distance_km"]
             .as_f64()
             .map(|km| format!(" · {km:.1} km"))
@@ -921,71 +926,17 @@ pub async fn book(
     let Some(product) = product else {
         return Redirect::to("/search").into_response();
     };
-    let availability = state.writer.availability();
-    let Ok(tomorrow) = seoul_date(state.clock.now()).tomorrow() else {
+    let Some((days, date)) = bookable_days(&state, clinic, product, filled(&params.date)) else {
         return crate::error::ApiError::internal().into_response();
     };
-    let days: Vec<(Date, u32)> = (0..BOOK_DAYS)
-        .filter_map(|d| tomorrow.checked_add(d.days()).ok())
-        .map(|day| (day, availability.bookable_day(clinic.id, day, product)))
-        .collect();
-    let date = filled(&params.date)
-        .and_then(|d| d.parse::<Date>().ok())
-        .filter(|d| days.iter().any(|(day, _)| day == d))
-        .or_else(|| days.iter().find(|(_, left)| *left > 0).map(|(d, _)| *d))
-        .unwrap_or(tomorrow);
     let base = format!(
         "/book?clinic={}&product={}{}",
         clinic.id.0,
         product.code(),
         carry(change, family)
     );
-    let mut day_links = String::new();
-    for (day, left) in &days {
-        let current = if *day == date {
-            " aria-current=\"date\""
-        } else {
-            ""
-        };
-        let left_text = match lang {
-            Lang::Ko => format!("남은 자리 {left}"),
-            Lang::En => format!("{left} left"),
-        };
-        if *left == 0 {
-            day_links.push_str(&format!(
-                "<li><span class=\"choice off\">{}<small>{}</small></span></li>",
-                short_date_text(*day, lang),
-                lang.t("마감", "full")
-            ));
-        } else {
-            day_links.push_str(&format!(
-                "<li><a class=\"choice\" href=\"{base}&date={day}\"{current}>{}<small>{left_text}</small></a></li>",
-                short_date_text(*day, lang)
-            ));
-        }
-    }
-    let mut bands = String::new();
-    for hour in FIRST_HOUR..END_HOUR {
-        if !domain::ledger::is_open(&clinic.hours, date, hour) {
-            continue;
-        }
-        let left = availability.bookable(clinic.id, date, hour, product);
-        let left_text = match lang {
-            Lang::Ko => format!("남은 자리 {left}"),
-            Lang::En => format!("{left} left"),
-        };
-        let disabled = if left == 0 { " disabled" } else { "" };
-        bands.push_str(&format!(
-            "<label class=\"choice\"><input type=\"radio\" name=\"hour\" value=\"{hour}\" required{disabled}> {} <small>{left_text}</small></label>",
-            band_text(hour)
-        ));
-    }
-    if bands.is_empty() {
-        bands = format!(
-            "<p>{}</p>",
-            lang.t("이 날은 접종하지 않습니다.", "No vaccinations on this day.")
-        );
-    }
+    let day_links = day_links(&days, date, &base, lang);
+    let bands = band_choices(&state, clinic, date, product, lang);
     let who = if change.is_some() {
         String::new()
     } else {
@@ -1049,9 +1000,10 @@ pub async fn book(
          <div class=\"field\"><label for=\"product\">{product_label}</label><select id=\"product\" name=\"product\">{products}</select></div>\
          <noscript><button class=\"button secondary\" type=\"submit\">{apply}</button></noscript></form>\
          <section aria-labelledby=\"days-h\"><h2 id=\"days-h\">{days_h}</h2><ul class=\"days\">{day_links}</ul></section>\
-         <form id=\"book\" method=\"post\" action=\"/book\" class=\"stack\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" data-product=\"{product_code}\" data-change=\"{change_id}\" data-busy=\"{busy}\" data-family-missing=\"{family_missing}\" data-demo=\"{demo}\" data-hour-missing=\"{hour_missing}\">\
-         <fieldset><legend>{band_h} — {date_text}</legend><div class=\"choices\">{bands}</div></fieldset>{who}\
-         <p class=\"note\">{dose2}</p><button class=\"button primary\" type=\"submit\">{submit}</button></form>{error}",
+         <form id=\"book\" method=\"post\" action=\"/book\" class=\"stack\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" data-product=\"{product_code}\" data-change=\"{change_id}\" data-busy=\"{busy}\" data-family-missing=\"{family_missing}\" data-demo=\"{demo}\" data-hour-missing=\"{hour_missing}\" {places_texts}>\
+         <fieldset><legend>{band_h} — {date_text}</legend><div class=\"choices\">{bands}</div>\
+         <p id=\"bands-status\" class=\"note\" role=\"status\"></p></fieldset>{who}\
+         <p class=\"note\">{dose2}</p><button class=\"button primary\" type=\"submit\">{submit}</button></form>{error}{filled}",
         h1 = lang.t("날짜와 시간 선택", "Choose a day and time"),
         purpose = purpose_note(change, family, lang),
         clinic_name = escape(&clinic.name),
@@ -1074,6 +1026,12 @@ pub async fn book(
         ),
         demo = lang.t("시연용 인증번호:", "Demo code:"),
         hour_missing = lang.t("시간대를 선택해 주세요.", "Please choose a time."),
+        places_texts = places_texts(lang),
+        filled = filled_section(
+            lang,
+            change.is_some(),
+            &format!("/search{}", carry(change, family).replacen('&', "?", 1)),
+        ),
         band_h = lang.t("시간대", "Time"),
         date_text = date_text(date, lang),
         error = error_box(),
@@ -1082,6 +1040,140 @@ pub async fn book(
     let mut page = page(lang, title, super::here(&uri), Some(5), body);
     page.script = Some("book.js");
     html(page.render(), remember)
+}
+
+/// The days offered for booking (tomorrow and the [`BOOK_DAYS`]` - 1` after it) with the places
+/// left for the product each day, and the day shown: the asked one if offered, else the first
+/// with places, else tomorrow.
+pub(super) fn bookable_days(
+    state: &AppState,
+    clinic: &domain::clinic::Clinic,
+    product: Product,
+    asked: Option<&str>,
+) -> Option<(Vec<(Date, u32)>, Date)> {
+    let availability = state.writer.availability();
+    let tomorrow = seoul_date(state.clock.now()).tomorrow().ok()?;
+    let days: Vec<(Date, u32)> = (0..BOOK_DAYS)
+        .filter_map(|d| tomorrow.checked_add(d.days()).ok())
+        .map(|day| (day, availability.bookable_day(clinic.id, day, product)))
+        .collect();
+    let date = asked
+        .and_then(|d| d.parse::<Date>().ok())
+        .filter(|d| days.iter().any(|(day, _)| day == d))
+        .or_else(|| days.iter().find(|(_, left)| *left > 0).map(|(d, _)| *d))
+        .unwrap_or(tomorrow);
+    Some((days, date))
+}
+
+/// The days as links to `base&date=…` with the places left; a full day is not a link. `base`
+/// is built from numbers and codes only, so it needs no escaping.
+pub(super) fn day_links(days: &[(Date, u32)], date: Date, base: &str, lang: Lang) -> String {
+    let mut links = String::new();
+    for (day, left) in days {
+        let current = if *day == date {
+            " aria-current=\"date\""
+        } else {
+            ""
+        };
+        let left_text = match lang {
+            Lang::Ko => format!("남은 자리 {left}"),
+            Lang::En => format!("{left} left"),
+        };
+        if *left == 0 {
+            links.push_str(&format!(
+                "<li><span class=\"choice off\">{}<small>{}</small></span></li>",
+                short_date_text(*day, lang),
+                lang.t("마감", "full")
+            ));
+        } else {
+            links.push_str(&format!(
+                "<li><a class=\"choice\" href=\"{base}&date={day}\"{current}>{}<small>{left_text}</small></a></li>",
+                short_date_text(*day, lang)
+            ));
+        }
+    }
+    links
+}
+
+/// The day's open hour bands as radio buttons named `hour`, each with the places left for the
+/// product; a full band is disabled.
+pub(super) fn band_choices(
+    state: &AppState,
+    clinic: &domain::clinic::Clinic,
+    date: Date,
+    product: Product,
+    lang: Lang,
+) -> String {
+    let availability = state.writer.availability();
+    let left_template = lang.t("남은 자리 {n}", "{n} left");
+    let mut bands = String::new();
+    for hour in FIRST_HOUR..END_HOUR {
+        if !domain::ledger::is_open(&clinic.hours, date, hour) {
+            continue;
+        }
+        let left = availability.bookable(clinic.id, date, hour, product);
+        let left_text = if left == 0 {
+            lang.t("마감", "full").to_string()
+        } else {
+            left_template.replace("{n}", &left.to_string())
+        };
+        let disabled = if left == 0 { " disabled" } else { "" };
+        bands.push_str(&format!(
+            "<label class=\"choice\"><input type=\"radio\" name=\"hour\" value=\"{hour}\" required{disabled}> {} <small>{left_text}</small></label>",
+            band_text(hour)
+        ));
+    }
+    if bands.is_empty() {
+        bands = format!(
+            "<p>{}</p>",
+            lang.t("이 날은 접종하지 않습니다.", "No vaccinations on this day.")
+        );
+    }
+    bands
+}
+
+/// Shown when the chosen band filled before the booking: the refusal's nearest free bands, as
+/// buttons the page's script fills in (one tap books one).
+pub(super) fn filled_section(lang: Lang, change: bool, search_href: &str) -> String {
+    format!(
+        "<section id=\"filled\" class=\"notice\" aria-labelledby=\"filled-h\" hidden><h2 id=\"filled-h\" tabindex=\"-1\">{filled_h}</h2>\
+         <p>{filled_p}</p><ul id=\"offers\" class=\"offers\"></ul>\
+         <p id=\"no-offers\" hidden>{no_offers} <a href=\"{search_href}\">{search_again}</a></p></section>",
+        filled_h = lang.t(
+            "방금 다른 분이 마지막 자리를 예약했습니다",
+            "That time was just taken by someone else"
+        ),
+        filled_p = if change {
+            lang.t(
+                "아직 자리가 남은 가까운 시간대입니다. 누르면 바로 그 시간으로 변경됩니다.",
+                "These nearby times still have places. Tap one to change to it.",
+            )
+        } else {
+            lang.t(
+                "아직 자리가 남은 가까운 시간대입니다. 누르면 바로 예약됩니다.",
+                "These nearby times still have places. Tap one to book it.",
+            )
+        },
+        no_offers = lang.t(
+            "가까운 날짜와 의료기관에 남은 자리가 없습니다.",
+            "No nearby day or clinic has a place left."
+        ),
+        search_again = lang.t("다른 의료기관 찾기", "Find another clinic"),
+        search_href = escape(search_href),
+    )
+}
+
+/// Texts the booking scripts show as places change, as `data-` attributes.
+pub(super) fn places_texts(lang: Lang) -> String {
+    format!(
+        "data-left-text=\"{}\" data-full-text=\"{}\" data-chosen-filled=\"{}\"",
+        lang.t("남은 자리 {n}", "{n} left"),
+        lang.t("마감", "full"),
+        lang.t(
+            "고르신 {band} 시간대가 방금 마감되었습니다. 다른 시간대를 골라 주세요.",
+            "The {band} band you chose has just filled. Please choose another."
+        ),
+    )
 }
 
 #[derive(Deserialize)]
@@ -1298,7 +1390,7 @@ pub struct LeftoverParams {
 
 /// The middle of a district's clinics: where "near" is measured from for someone who chose a
 /// district rather than sharing their location.
-fn district_centre(state: &AppState, code: u32) -> Option<(f64, f64)> {
+pub(super) fn district_centre(state: &AppState, code: u32) -> Option<(f64, f64)> {
     let ids = state
         .world
         .index

@@ -318,28 +318,51 @@ pub async fn dashboard(
     }
     let (lang, remember) = negotiate(&uri, &headers);
     let mut charts = String::new();
+    let mut columns = String::new();
+    let now_label = lang.t("현재", "now");
     for (id, ko, en, unit) in CHARTS {
+        let title = lang.t(ko, en);
         charts.push_str(&format!(
             "<figure class=\"chart\" id=\"chart-{id}\" data-series=\"{id}\" data-unit=\"{unit}\">\
-             <figcaption><span class=\"title\">{title}</span> <small class=\"max\"></small> <strong class=\"value\">–</strong></figcaption>\
-             <svg viewBox=\"0 0 300 100\" role=\"img\" aria-label=\"{title}\" preserveAspectRatio=\"none\"></svg></figure>",
-            title = lang.t(ko, en)
+             <figcaption><span class=\"title\">{title}</span> <span class=\"now\">{now_label} <strong class=\"value\">–</strong></span></figcaption>\
+             <svg viewBox=\"0 0 300 152\" role=\"img\" aria-label=\"{title}\"></svg><p class=\"max note\"></p></figure>"
         ));
+        columns.push_str(&format!("<th scope=\"col\">{title}</th>"));
     }
     let body = format!(
-        "<h1>{h1}</h1>{logout}<p id=\"updated\" data-label=\"{updated}\" data-stale=\"{stale}\">{wait}</p>\
+        "<h1>{h1}</h1>{logout}<p id=\"updated\" data-label=\"{updated}\" data-stale=\"{stale}\" \
+         data-no-data=\"{no_data}\" data-now=\"{now}\" data-peak=\"{peak}\" data-kst=\"{kst}\">{wait}</p>\
          <div class=\"field\"><label for=\"span\">{span}</label><select id=\"span\"><option value=\"fine\">{fine}</option><option value=\"coarse\">{coarse}</option></select></div>\
          <div class=\"charts\">{charts}</div>\
+         <details id=\"series-details\"><summary>{as_table}</summary><div class=\"scroll\">\
+         <table id=\"series-table\"><caption>{table_caption}</caption><thead><tr><th scope=\"col\">{time}</th>{columns}</tr></thead><tbody></tbody></table></div></details>\
          <section aria-labelledby=\"capacity-h\"><h2 id=\"capacity-h\">{capacity}</h2>\
-         <figure class=\"chart wide\" id=\"chart-provinces\"><svg role=\"img\" aria-label=\"{capacity}\" viewBox=\"0 0 300 340\"></svg></figure></section>",
+         <figure class=\"chart wide\" id=\"chart-provinces\"><svg role=\"img\" aria-label=\"{capacity}\" viewBox=\"0 0 400 344\"></svg></figure>\
+         <details id=\"provinces-details\"><summary>{as_table}</summary><div class=\"scroll\">\
+         <table id=\"provinces-table\"><caption>{capacity}</caption><thead><tr><th scope=\"col\">{province}</th><th scope=\"col\">{left}</th></tr></thead><tbody></tbody></table></div></details></section>",
         h1 = lang.t("실시간 현황판", "Live dashboard"),
         logout = logout_form(lang),
         updated = lang.t("마지막 갱신", "Updated"),
         stale = lang.t("갱신 실패, 다시 시도 중", "Update failed, retrying"),
+        no_data = lang.t("아직 자료가 없습니다", "No data yet"),
+        now = lang.t("현재", "now"),
+        peak = lang.t("최고", "peak"),
+        kst = lang.t("한국시간", "Korea time"),
         wait = lang.t("불러오는 중…", "Loading…"),
         span = lang.t("기간", "Period"),
         fine = lang.t("최근 2분 (1초 간격)", "Last 2 minutes (every second)"),
         coarse = lang.t("최근 1시간 (10초 간격)", "Last hour (every 10 seconds)"),
+        as_table = lang.t(
+            "표로 보기 (읽기·복사용)",
+            "Show as a table (to read or copy)"
+        ),
+        table_caption = lang.t(
+            "기간의 모든 값, 최근 것부터 (한국시간)",
+            "Every value of the period, newest first (Korea time)"
+        ),
+        time = lang.t("시각", "Time"),
+        province = lang.t("시·도", "Province"),
+        left = lang.t("남은 인원", "Places left"),
         capacity = lang.t(
             "시·도별 남은 예약 가능 인원 (내일부터 7일)",
             "Places left by province (7 days from tomorrow)"

@@ -1,5 +1,6 @@
 //! Booking, reading, cancelling and changing appointments, for oneself or a family member.
 
+use super::alternatives::with_alternatives;
 use super::eligibility::{person_record, require_eligible};
 use super::{ApiJson, Authenticated, read};
 use crate::AppState;
@@ -247,7 +248,7 @@ pub async fn create(
         Err(e) if person != actor && e.code == "already_booked" => {
             return Err(family_not_bookable());
         }
-        other => other?,
+        other => other.map_err(|e| with_alternatives(&state, e, &first, seoul_date(now)))?,
     };
     let response = (
         StatusCode::CREATED,
@@ -427,7 +428,8 @@ pub async fn change(
         command,
     );
     let outcome = state.writer.execute(command, now.as_millisecond()).await?;
-    let booking = booking_outcome(&state, outcome, "changed")?;
+    let booking = booking_outcome(&state, outcome, "changed")
+        .map_err(|e| with_alternatives(&state, e, &first, seoul_date(now)))?;
     let response = Json(booking_json(&state, &booking, session.person)).into_response();
     Ok(mark_audited(response, agent.as_ref()))
 }

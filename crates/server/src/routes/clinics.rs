@@ -148,12 +148,19 @@ pub async fn search(
             .iter()
             .map(|id| (*id, None))
             .collect(),
+        // With a vaccine asked for, the nearest clinics are filtered after the index query: ask
+        // for as many as the index gives, or the page and the total would count only those of
+        // the first `offset + limit` that give it.
         (None, None, Some(lat), Some(lon)) => world
             .index
             .nearest(
                 GeoPoint { lat, lon },
                 q.radius_km.unwrap_or(5.0),
-                offset + limit,
+                if only.is_some() {
+                    domain::search::NEAREST_LIMIT_MAX
+                } else {
+                    offset + limit
+                },
             )
             .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?
             .into_iter()

@@ -3,6 +3,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod agent;
+pub(crate) mod alternatives;
 pub(crate) mod bookings;
 pub(crate) mod clinic;
 pub(crate) mod clinics;
@@ -119,6 +120,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         );
     Router::new()
         .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
         .route("/api/openapi.json", get(system::openapi))
         .route("/api/v1/regions", get(clinics::regions))

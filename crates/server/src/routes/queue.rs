@@ -70,6 +70,15 @@ fn gate_error(error: GateError) -> ApiError {
             tracing::error!(%message, "waiting room storage failed");
             ApiError::internal()
         }
+        GateError::NoNumbers => ApiError {
+            retry_after_s: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_numbers_not_ready",
+                "대기 번호를 준비하고 있습니다. 잠시 후 다시 시도해 주세요.",
+                "Queue numbers are being prepared. Please try again in a moment.",
+            )
+        },
     }
 }
 
@@ -225,17 +234,31 @@ fn held_ticket(
     }
 }
 
-/// Issues a ticket. A block reservation writes to disk, so it runs off the async workers.
+/// How long an arrival waits for numbers being reserved ahead before it is refused with a 503.
+/// Reservation is one small durable write; waiting longer means the disk is stalled.
+const NUMBERS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Issues a ticket from numbers already durably reserved, on the async worker (memory only).
+/// If none is at hand, waits up to [`NUMBERS_WAIT`] for the reservation thread, never for a
+/// lock held across a write.
 async fn new_ticket(
     state: &Arc<AppState>,
     session: SessionId,
 ) -> Result<(String, Status), ApiError> {
-    let gate = Arc::clone(&state.gate);
-    let now = now_ms(state);
-    tokio::task::spawn_blocking(move || gate.arrive(now, session))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(gate_error)
+    let deadline = tokio::time::Instant::now() + NUMBERS_WAIT;
+    loop {
+        let ready = state.gate.numbers_ready();
+        tokio::pin!(ready);
+        ready.as_mut().enable();
+        match state.gate.arrive(now_ms(state), session) {
+            Err(GateError::NoNumbers) => {
+                if tokio::time::timeout_at(deadline, ready).await.is_err() {
+                    return Err(gate_error(GateError::NoNumbers));
+                }
+            }
+            answer => return answer.map_err(gate_error),
+        }
+    }
 }
 
 /// Takes a place in the queue, or, with a valid ticket already, returns that same place.

@@ -191,6 +191,12 @@ impl TestServer {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The body of a GET as text (for `/metrics`).
+    pub async fn text(&self, path: &str) -> String {
+        let response = self.http.get(self.url(path)).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str, who: Option<&Visitor>) -> (u16, Value) {
         let mut request = self.http.get(self.url(path));
         if let Some(who) = who {

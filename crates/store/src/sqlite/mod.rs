@@ -5,6 +5,8 @@ mod keys;
 mod priority;
 mod queue;
 mod rows;
+
+pub use queue::QueueFile;
 mod staffing;
 mod supply;
 
@@ -20,19 +22,27 @@ use jiff::civil::Date;
 use rows::{BOOKING_COLUMNS, booking_from_row, day_from_sql};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 const SCHEMA_V1: &str = include_str!("schema.sql");
 const SCHEMA_V2: &str = include_str!("schema_v2.sql");
 const SCHEMA_V3: &str = include_str!("schema_v3.sql");
 const SCHEMA_V4: &str = include_str!("schema_v4.sql");
 const SCHEMA_V5: &str = include_str!("schema_v5.sql");
-const SCHEMA_VERSION: i64 = 5;
+// Version 6 is another change's; this list goes from 5 to 7 until both are merged.
+const SCHEMA_V7: &str = include_str!("schema_v7.sql");
+const SCHEMA_VERSION: i64 = 7;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
-        StoreError::Database(error.to_string())
+        use rusqlite::ErrorCode::{ConstraintViolation, DiskFull};
+        match error.sqlite_error_code() {
+            Some(DiskFull) => StoreError::Full(error.to_string()),
+            Some(ConstraintViolation) => StoreError::Refused(error.to_string()),
+            _ => StoreError::Database(error.to_string()),
+        }
     }
 }
 
@@ -44,32 +54,130 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
     // A background thread does it with its own connection instead.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     let open = Arc::new(AtomicBool::new(true));
-    spawn_checkpointer(path, Arc::clone(&open))?;
+    let checkpoints = Arc::new(CheckpointStats::default());
+    spawn_checkpointer(path, Arc::clone(&open), Arc::clone(&checkpoints))?;
     let reader = SqliteReader {
         path: path.to_path_buf(),
         pool: Mutex::new(Vec::new()),
+        checkpoints,
     };
     let keys = recorded_keys(&conn)?;
     Ok((SqliteWriter { conn, open, keys }, reader))
 }
 
+/// What the background checkpointer managed, for metrics and readiness.
+#[derive(Debug, Default)]
+pub struct CheckpointStats {
+    /// Checkpoints that worked.
+    pub done: AtomicU64,
+    /// Checkpoints that failed (each one logged).
+    pub failed: AtomicU64,
+    /// Failures in a row since the last one that worked: 0 when healthy. While it is above 0
+    /// the WAL only grows.
+    pub failing: AtomicU64,
+    /// The WAL file's size after the last try, in bytes.
+    pub wal_bytes: AtomicU64,
+}
+
+/// How often the checkpointer runs, and how far it backs off after failures.
+#[derive(Debug, Clone, Copy)]
+struct CheckpointPace {
+    interval: Duration,
+    max_backoff: Duration,
+}
+
+const CHECKPOINT_PACE: CheckpointPace = CheckpointPace {
+    interval: Duration::from_millis(200),
+    max_backoff: Duration::from_secs(30),
+};
+
 /// Checkpoints the WAL every 200 ms while the writer is open. PASSIVE never blocks the writer.
-fn spawn_checkpointer(path: &Path, open: Arc<AtomicBool>) -> Result<()> {
+fn spawn_checkpointer(
+    path: &Path,
+    open: Arc<AtomicBool>,
+    stats: Arc<CheckpointStats>,
+) -> Result<()> {
     let conn = connect(path)?;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
     std::thread::Builder::new()
         .name("yeyak-checkpoint".into())
         .spawn(move || {
-            while open.load(Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
-                    tracing::warn!(%error, "WAL checkpoint failed; stopping checkpoints");
-                    return;
-                }
-            }
+            let checkpointer = Checkpointer {
+                open: &open,
+                stats: &stats,
+                pace: CHECKPOINT_PACE,
+            };
+            checkpointer.run(
+                || Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?),
+                || std::fs::metadata(&wal).map(|m| m.len()).ok(),
+                |wait| sleep_while_open(&open, wait),
+            );
         })
         .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(())
+}
+
+struct Checkpointer<'a> {
+    open: &'a AtomicBool,
+    stats: &'a CheckpointStats,
+    pace: CheckpointPace,
+}
+
+impl Checkpointer<'_> {
+    /// Checkpoints until the writer closes. A failure (a full disk, an I/O error) is logged and
+    /// counted, and the next try waits twice as long, up to `max_backoff`: the checkpointer
+    /// never gives up, since a WAL that is never copied back grows until the disk is full.
+    fn run(
+        &self,
+        mut checkpoint: impl FnMut() -> Result<()>,
+        mut wal_size: impl FnMut() -> Option<u64>,
+        mut sleep: impl FnMut(Duration),
+    ) {
+        let mut wait = self.pace.interval;
+        while self.open.load(Ordering::Relaxed) {
+            sleep(wait);
+            if !self.open.load(Ordering::Relaxed) {
+                return;
+            }
+            match checkpoint() {
+                Ok(()) => {
+                    self.stats.done.fetch_add(1, Ordering::Relaxed);
+                    let failures = self.stats.failing.swap(0, Ordering::Relaxed);
+                    if failures > 0 {
+                        tracing::info!(failures, "WAL checkpoints work again");
+                    }
+                    wait = self.pace.interval;
+                }
+                Err(error) => {
+                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    let failing = self.stats.failing.fetch_add(1, Ordering::Relaxed) + 1;
+                    wait = (wait * 2).min(self.pace.max_backoff);
+                    tracing::error!(
+                        %error,
+                        failing,
+                        retry_in_ms = wait.as_millis() as u64,
+                        "ALARM: WAL checkpoint failed; the WAL grows until one works, retrying"
+                    );
+                }
+            }
+            if let Some(bytes) = wal_size() {
+                self.stats.wal_bytes.store(bytes, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Sleeps `wait`, waking early when the writer closes.
+fn sleep_while_open(open: &AtomicBool, wait: Duration) {
+    let slice = Duration::from_millis(200);
+    let mut left = wait;
+    while !left.is_zero() && open.load(Ordering::Relaxed) {
+        let step = left.min(slice);
+        std::thread::sleep(step);
+        left -= step;
+    }
 }
 
 fn connect(path: &Path) -> Result<Connection> {
@@ -90,6 +198,8 @@ fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "cache_size", -64_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // The capacity guard (schema v7) is a deferred foreign key: without this, SQLite ignores it.
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
 
@@ -107,6 +217,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         (3, SCHEMA_V3),
         (4, SCHEMA_V4),
         (5, SCHEMA_V5),
+        (7, SCHEMA_V7),
     ] {
         if version < target {
             let tx = conn.transaction()?;
@@ -154,6 +265,26 @@ impl SqliteWriter {
     }
 }
 
+/// The cells this transaction would leave over capacity, e.g. "band clinic 3 2021-07-20 slot 10".
+fn over_capacity(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT kind, clinic, day, slot FROM over_capacity ORDER BY 1, 2, 3, 4 LIMIT 10",
+    )?;
+    let cells = stmt
+        .query_map([], |r| {
+            let day = r.get::<_, i64>(2)?;
+            let day = crate::date_from_day_number(day).map_or(day.to_string(), |d| d.to_string());
+            Ok(format!(
+                "{} clinic {} {day} slot {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(3)?
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(cells)
+}
+
 impl Drop for SqliteWriter {
     fn drop(&mut self) {
         self.open.store(false, Ordering::Relaxed);
@@ -168,8 +299,19 @@ impl WriteBackend for SqliteWriter {
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT")?;
-        Ok(())
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            // A deferred foreign key failed: the capacity guard. Say which cells, while the
+            // transaction is still open (a failed COMMIT leaves it so, for the rollback).
+            Err(error) if !self.conn.is_autocommit() => match over_capacity(&self.conn) {
+                Ok(cells) if !cells.is_empty() => Err(StoreError::Refused(format!(
+                    "over capacity: {}",
+                    cells.join(", ")
+                ))),
+                _ => Err(error.into()),
+            },
+            Err(error) => Err(error.into()),
+        }
     }
 
     fn rollback(&mut self) -> Result<()> {
@@ -386,9 +528,15 @@ impl WriteBackend for SqliteWriter {
 pub struct SqliteReader {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    checkpoints: Arc<CheckpointStats>,
 }
 
 impl SqliteReader {
+    /// What the background checkpointer managed so far.
+    pub fn checkpoints(&self) -> &CheckpointStats {
+        &self.checkpoints
+    }
+
     fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let pooled = self.pool.lock().map_err(|_| poisoned())?.pop();
         let conn = match pooled {
@@ -609,6 +757,108 @@ mod tests {
             .unwrap()
             .map(|r| r.unwrap())
             .collect()
+    }
+
+    #[test]
+    fn migrating_to_v7_counts_the_places_existing_bookings_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            // Clinic 0: 2 per band, 3 Moderna a day, 7 planned on 2021-07-21 (day 18829).
+            // Booking 2's dose 1 was given; booking 4 is a leftover claim (no planned place).
+            conn.execute_batch(
+                "INSERT INTO clinic VALUES (0, 'c', 'consigned', 11010, 37.5, 127.0, 9, 18, 2, 0);
+                 INSERT INTO clinic_product VALUES (0, 'moderna', 3);
+                 INSERT INTO delivery VALUES (0, 18829, 'moderna', 7, 0);
+                 INSERT INTO booking VALUES
+                     (1, 1, 1, 'moderna', 0, 18828, 10, 'booked', 0, 18856, 10, 'booked', 0, 0),
+                     (2, 2, 2, 'moderna', 0, 18828, 10, 'given', 0, 18856, 10, 'booked', 0, 0),
+                     (3, 3, 3, 'moderna', 0, 18829, 10, 'booked', NULL, NULL, NULL, NULL, 0, 0),
+                     (4, 4, 4, 'moderna', 0, 18828, 11, 'booked', NULL, NULL, NULL, NULL, 0, 0);
+                 INSERT INTO leftover_offer VALUES (1, 0, 'moderna', 18828, 1, 1, 0, 0, 0);
+                 INSERT INTO leftover_claim VALUES (1, 4, 4, 0);",
+            )
+            .unwrap();
+        }
+        let (_writer, _reader) = open(&path).unwrap();
+        let conn = connect(&path).unwrap();
+        let rows = |sql: &str| -> Vec<String> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            stmt.query_map([], |r| {
+                Ok(format!(
+                    "{} {} {} {}/{}",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, rusqlite::types::Value>(2)
+                        .map(|v| format!("{v:?}"))?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?
+                ))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+        };
+        assert_eq!(
+            rows("SELECT clinic, day, hour, booked, capacity FROM band_use ORDER BY 1, 2, 3"),
+            vec![
+                "0 18828 Integer(10) 1/2",
+                "0 18829 Integer(10) 1/2",
+                "0 18856 Integer(10) 2/2"
+            ]
+        );
+        assert_eq!(
+            rows("SELECT clinic, day, product, booked, capacity FROM supply_use ORDER BY 1, 2, 3"),
+            vec![
+                "0 18828 Text(\"moderna\") 1/3",
+                "0 18829 Text(\"moderna\") 1/7",
+                "0 18856 Text(\"moderna\") 2/3"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_checkpointer_backs_off_and_keeps_trying_after_failures() {
+        let open = AtomicBool::new(true);
+        let stats = CheckpointStats::default();
+        let pace = CheckpointPace {
+            interval: Duration::from_millis(200),
+            max_backoff: Duration::from_millis(1_000),
+        };
+        let checkpointer = Checkpointer {
+            open: &open,
+            stats: &stats,
+            pace,
+        };
+        // Fails four times (a full disk), then works twice; the writer closes after six tries.
+        let tries = std::cell::Cell::new(0);
+        let mut waits = Vec::new();
+        checkpointer.run(
+            || {
+                tries.set(tries.get() + 1);
+                if tries.get() == 6 {
+                    open.store(false, Ordering::Relaxed);
+                }
+                if (1..=4).contains(&tries.get()) {
+                    Err(StoreError::Full("database or disk is full".into()))
+                } else {
+                    Ok(())
+                }
+            },
+            || Some(4096 * tries.get()),
+            |wait| waits.push(wait.as_millis()),
+        );
+        assert_eq!(tries.get(), 6, "it never stops for an error");
+        assert_eq!(waits, vec![200, 400, 800, 1000, 1000, 200]);
+        assert_eq!(stats.failed.load(Ordering::Relaxed), 4);
+        assert_eq!(stats.done.load(Ordering::Relaxed), 2);
+        assert_eq!(stats.failing.load(Ordering::Relaxed), 0, "healthy again");
+        assert_eq!(stats.wal_bytes.load(Ordering::Relaxed), 4096 * 6);
     }
 
     #[test]

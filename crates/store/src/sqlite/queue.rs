@@ -1,32 +1,99 @@
-//! The waiting room's record. Written on its own short transactions, not through the booking
-//! writer: the front door must keep working when the booking side is saturated.
+//! The waiting room's record. Written on its own short transactions, never through the booking
+//! writer, and by default in a file of its own ([`QueueFile`]): the front door must keep working
+//! when the booking side is saturated, and a booking transaction holding the main database's
+//! write lock must not hold up a queue number.
 
-use super::SqliteReader;
+use super::{SqliteReader, connect};
 use crate::{QueueStore, Result};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::Mutex;
+
+const QUEUE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS queue (
+    id         INTEGER PRIMARY KEY,
+    record     TEXT NOT NULL,
+    revision   INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);";
+
+fn current_queue(conn: &Connection) -> Result<Option<(u32, String, u64)>> {
+    Ok(conn
+        .prepare_cached("SELECT id, record, revision FROM queue ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u32,
+                r.get(1)?,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })
+        .optional()?)
+}
+
+fn save_queue(
+    conn: &Connection,
+    id: u32,
+    revision: u64,
+    record: &str,
+    now_ms: i64,
+) -> Result<bool> {
+    // A record only replaces an older revision of itself: a stale writer changes nothing.
+    let changed = conn
+        .prepare_cached(
+            "INSERT INTO queue (id, record, revision, updated_ms) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET record = excluded.record,
+                 revision = excluded.revision, updated_ms = excluded.updated_ms
+             WHERE excluded.revision > queue.revision",
+        )?
+        .execute(params![id, record, revision as i64, now_ms])?;
+    Ok(changed == 1)
+}
 
 impl QueueStore for SqliteReader {
     fn current_queue(&self) -> Result<Option<(u32, String)>> {
-        self.with(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT id, record FROM queue ORDER BY id DESC LIMIT 1")?
-                .query_row([], |r| Ok((r.get::<_, i64>(0)? as u32, r.get(1)?)))
-                .optional()?)
-        })
+        self.with(|conn| Ok(current_queue(conn)?.map(|(id, record, _)| (id, record))))
     }
 
     fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool> {
-        self.with(|conn| {
-            // A record only replaces an older revision of itself: a stale writer changes nothing.
-            let changed = conn
-                .prepare_cached(
-                    "INSERT INTO queue (id, record, revision, updated_ms) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (id) DO UPDATE SET record = excluded.record,
-                         revision = excluded.revision, updated_ms = excluded.updated_ms
-                     WHERE excluded.revision > queue.revision",
-                )?
-                .execute(params![id, record, revision as i64, now_ms])?;
-            Ok(changed == 1)
+        self.with(|conn| save_queue(conn, id, revision, record, now_ms))
+    }
+}
+
+/// The waiting room's record in its own SQLite file (WAL, `synchronous=FULL`: a saved record
+/// survives `kill -9` and power loss, which is what makes a leased block of numbers safe to hand
+/// out). One connection: the record is written a few times a second at most.
+pub struct QueueFile {
+    conn: Mutex<Connection>,
+}
+
+impl QueueFile {
+    /// Opens (creating if needed) the file. A new file takes over the newest record from
+    /// `earlier` (the main database, where the record lived before it had a file of its own),
+    /// so an upgrade mid-opening keeps every ticket's place.
+    pub fn open(path: &Path, earlier: Option<&SqliteReader>) -> Result<QueueFile> {
+        let conn = connect(path)?;
+        conn.execute_batch(QUEUE_SCHEMA)?;
+        if current_queue(&conn)?.is_none()
+            && let Some(reader) = earlier
+            && let Some((id, record, revision)) = reader.with(current_queue)?
+        {
+            save_queue(&conn, id, revision, &record, 0)?;
+        }
+        Ok(QueueFile {
+            conn: Mutex::new(conn),
         })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(&self.conn.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl QueueStore for QueueFile {
+    fn current_queue(&self) -> Result<Option<(u32, String)>> {
+        self.with(|conn| Ok(current_queue(conn)?.map(|(id, record, _)| (id, record))))
+    }
+
+    fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool> {
+        self.with(|conn| save_queue(conn, id, revision, record, now_ms))
     }
 }

@@ -30,11 +30,11 @@
   function say(text) { $('done').textContent = text; }
 
   // Every call for the person: their token as a bearer header, the agent's cookie alongside.
-  async function call(method, path, body, key) {
+  // A call that books, changes or cancels goes through a keyed sender (y.keyedSender).
+  async function call(method, path, body, send) {
     const person = current();
     const headers = { authorization: 'Bearer ' + (person ? person.token : '') };
-    if (key) headers['Idempotency-Key'] = key;
-    const result = await y.api(method, path, body, headers);
+    const result = await (send || y.api)(method, path, body, headers);
     const code = result.body && result.body.error;
     // The agent's sign-in is gone (revoked, expired, or a clinic token): sign in again.
     if (code === 'staff_token_required' || code === 'staff_token_invalid' || code === 'wrong_role') {
@@ -131,12 +131,12 @@
       cancel.className = 'button danger';
       cancel.dataset.cancel = b.id;
       cancel.textContent = t('예약 취소', 'Cancel booking');
-      const key = y.idempotencyKey();
+      const sendCancel = y.keyedSender();
       cancel.addEventListener('click', async () => {
         if (!window.confirm(t('이 예약(1차·2차)을 취소할까요?', 'Cancel this booking (both doses)?'))) return;
         y.clearError();
         cancel.disabled = true;
-        const result = await call('POST', '/api/v1/agent/bookings/' + b.id + '/cancel', undefined, key);
+        const result = await call('POST', '/api/v1/agent/bookings/' + b.id + '/cancel', undefined, sendCancel);
         cancel.disabled = false;
         if (!result) return;
         if (result.status !== 200) { y.showError(result.body); return; }
@@ -156,7 +156,7 @@
     person.change = id;
     remember(person);
     showChange();
-    $('clinic').focus();
+    $('province').focus();
   }
   function showChange() {
     const person = current();
@@ -204,32 +204,47 @@
   $('municipality').addEventListener('change', () => $('region').submit());
   $('product').addEventListener('change', () => $('region').submit());
 
+  // Booking: the clinic and day come from the list above (places left per day), the band from
+  // the form's choices (places left per band, kept fresh). A band that filled in the meantime
+  // brings the API's nearest free bands, one tap from booking, as on the citizen's page.
   const book = $('book');
-  let key = y.idempotencyKey();
-  book.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  const send = y.keyedSender();
+  y.keepBandsFresh(book, 10000);
+  async function submit(choice) {
     y.clearError();
     say('');
-    if (!$('clinic').value) {
-      y.showError({ message_ko: '의료기관을 고르세요.', message_en: 'Please choose a clinic.' });
-      return;
-    }
-    const body = { clinic_id: Number($('clinic').value), date: $('date').value, hour: Number($('hour').value), product: book.dataset.product };
+    const body = { clinic_id: Number(choice.clinic), date: choice.date, hour: Number(choice.hour), product: book.dataset.product };
     const person = current();
     const change = person && person.change;
-    const button = $('book-submit');
-    button.disabled = true;
+    const buttons = document.querySelectorAll('#book-submit, #offers button');
+    buttons.forEach((b) => { b.disabled = true; });
     const result = change
-      ? await call('POST', '/api/v1/agent/bookings/' + change + '/change', body, key)
-      : await call('POST', '/api/v1/agent/bookings', body, key);
-    button.disabled = false;
+      ? await call('POST', '/api/v1/agent/bookings/' + change + '/change', body, send)
+      : await call('POST', '/api/v1/agent/bookings', body, send);
+    buttons.forEach((b) => { b.disabled = false; });
     if (!result) return;
-    if (result.status === 503) { y.showError(result.body); return; } // same key: a retry is the same request
-    key = y.idempotencyKey();
+    const code = result.body && result.body.error;
+    if (code === 'slot_full' && result.body.detail) {
+      y.offerBands(book, result.body.detail.alternatives || [], (a) => submit({ clinic: a.clinic_id, date: a.date, hour: a.hour }));
+      y.refreshBands(book);
+      return;
+    }
     if (result.status !== 200 && result.status !== 201) { y.showError(result.body); return; }
+    $('filled').hidden = true;
+    y.refreshBands(book);
     stopChange();
     await showPerson();
     say(change ? t('예약이 변경되었습니다.', 'The booking was changed.') : t('예약이 완료되었습니다.', 'The booking is made.'));
+  }
+  book.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const hour = book.querySelector('input[name="hour"]:checked');
+    if (!book.dataset.clinic || !hour) {
+      y.clearError();
+      y.showError({ message_ko: '의료기관과 시간대를 고르세요.', message_en: 'Please choose a clinic and a time.' });
+      return;
+    }
+    submit({ clinic: book.dataset.clinic, date: book.dataset.date, hour: hour.value });
   });
 
   if (current()) { showChange(); showPerson(); }

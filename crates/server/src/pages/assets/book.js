@@ -1,12 +1,17 @@
-// Booking (or changing) an appointment: the JSON API with an idempotency key made once per
-// page, so a retry after "busy" or a lost answer can never book twice.
+// Booking (or changing) an appointment. Requests go through the pages' one keyed sender: a retry
+// after "busy" or a lost answer is the same request (it can never book twice), anything after a
+// definite answer is a new one. When the band fills before the person books (most attempts on
+// an opening night), the API's refusal names the nearest free bands and the page offers them:
+// one tap books one, with no reload. The places left in each band refresh while the person
+// chooses.
 'use strict';
 (function () {
   const y = window.yeyak;
   const form = document.getElementById('book');
   const product = document.getElementById('product');
   const familyFields = document.getElementById('family-fields');
-  const key = y.idempotencyKey();
+  const send = y.keyedSender();
+  const REFRESH_MS = 10000;
 
   product.addEventListener('change', () => document.getElementById('product-form').submit());
 
@@ -17,6 +22,8 @@
   function showFamily() { if (familyFields) familyFields.hidden = who() !== 'family'; }
   form.querySelectorAll('input[name="who"]').forEach((r) => r.addEventListener('change', showFamily));
   showFamily();
+
+  y.keepBandsFresh(form, REFRESH_MS);
 
   // A family member's consent: a code to their own phone, which they tell the booker. The
   // first press sends the code; the second, with the code typed in, confirms it.
@@ -57,9 +64,10 @@
     return consentToken;
   }
 
-  async function send(path, body) {
+  // Retries "busy" on its own after the server's Retry-After, with the same request (and key).
+  async function sendRetrying(path, body) {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const result = await y.api('POST', path, body, { 'Idempotency-Key': key });
+      const result = await send('POST', path, body);
       if (result.status !== 503) return result;
       const box = document.getElementById('error');
       box.textContent = form.dataset.busy;
@@ -69,31 +77,39 @@
     return { status: 503, body: null };
   }
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  // Books (or changes to) one band for whoever the form says.
+  async function book(choice) {
     y.clearError();
-    const hour = form.querySelector('input[name="hour"]:checked');
-    if (!hour) { y.showError({ message_ko: form.dataset.hourMissing, message_en: form.dataset.hourMissing }); return; }
-    const body = {
-      clinic_id: Number(form.dataset.clinic),
-      date: form.dataset.date,
-      hour: Number(hour.value),
-      product: form.dataset.product,
-    };
+    const body = { clinic_id: Number(choice.clinic), date: choice.date, hour: Number(choice.hour), product: form.dataset.product };
     const change = form.dataset.change;
     if (!change && who() === 'family') {
       const consent = await familyConsent();
       if (!consent) return;
       body.family = { consent };
     }
-    const button = form.querySelector('button[type="submit"]');
-    button.disabled = true;
+    const buttons = document.querySelectorAll('#book button[type="submit"], #offers button');
+    buttons.forEach((b) => { b.disabled = true; });
     const path = change ? '/api/v1/bookings/' + change + '/change' : '/api/v1/bookings';
-    const result = await send(path, body);
-    button.disabled = false;
+    const result = await sendRetrying(path, body);
+    buttons.forEach((b) => { b.disabled = false; });
     if (y.redirectFor(result)) return;
     if (change && result.status === 200) { location.href = '/bookings?changed=' + change; return; }
     if (!change && result.status === 201) { location.href = '/bookings?booked=' + result.body.id; return; }
+    const code = result.body && result.body.error;
+    if (code === 'slot_full' && result.body.detail) {
+      y.clearError();
+      y.offerBands(form, result.body.detail.alternatives || [], (a) => book({ clinic: a.clinic_id, date: a.date, hour: a.hour }));
+      y.refreshBands(form);
+      return;
+    }
     y.showError(result.body);
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    y.clearError();
+    const hour = form.querySelector('input[name="hour"]:checked');
+    if (!hour) { y.showError({ message_ko: form.dataset.hourMissing, message_en: form.dataset.hourMissing }); return; }
+    book({ clinic: form.dataset.clinic, date: form.dataset.date, hour: hour.value });
   });
 })();

@@ -4,13 +4,13 @@
   const y = window.yeyak;
 
   document.querySelectorAll('button[data-cancel]').forEach((button) => {
-    const key = y.idempotencyKey();
+    const send = y.keyedSender();
     button.addEventListener('click', async () => {
       if (!window.confirm(button.dataset.confirm)) return;
       y.clearError();
       button.disabled = true;
       const id = button.dataset.cancel;
-      const result = await y.api('POST', '/api/v1/bookings/' + id + '/cancel', undefined, { 'Idempotency-Key': key });
+      const result = await send('POST', '/api/v1/bookings/' + id + '/cancel');
       button.disabled = false;
       if (y.redirectFor(result)) return;
       if (result.status === 200) { location.href = '/bookings?cancelled=' + id; return; }

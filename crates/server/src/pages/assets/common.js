@@ -4,11 +4,28 @@
 (function () {
   const lang = document.documentElement.lang === 'en' ? 'en' : 'ko';
 
-  // A random key per action, so a retried request is the same request to the server.
+  // A random key per request, so a retried request is the same request to the server.
   function idempotencyKey() {
     const bytes = new Uint8Array(16);
     crypto.getRandomValues(bytes);
     return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // The one way pages send a request that books, changes, cancels or claims. The server records
+  // every definite answer (201, 200, 409, …) under the request's Idempotency-Key and refuses a
+  // different request with that key (422 idempotency_key_reused), so the key is renewed after
+  // any definite answer and kept only to retry the very same request after 503 (busy) or a
+  // lost answer (status 0), where it makes the retry harmless. A different request after a lost
+  // answer gets a new key as well. Returns send(method, path, body, headers) → api's answer.
+  function keyedSender() {
+    let pending = null; // {request, key} while the last answer was not definite
+    return async function send(method, path, body, headers) {
+      const request = method + ' ' + path + ' ' + JSON.stringify(body === undefined ? null : body);
+      if (!pending || pending.request !== request) pending = { request, key: idempotencyKey() };
+      const result = await api(method, path, body, Object.assign({}, headers || {}, { 'Idempotency-Key': pending.key }));
+      if (result.status !== 503 && result.status !== 0) pending = null;
+      return result;
+    };
   }
 
   // Calls the JSON API. Cookies go along (same origin); the answer is {status, body, retryAfter}.
@@ -57,5 +74,72 @@
     return false;
   }
 
-  window.yeyak = { lang, api, idempotencyKey, message, showError, clearError, redirectFor };
+  // A civil date ("2021-08-17") as the page's language writes it, whatever the browser's zone.
+  function dayText(date) {
+    return new Intl.DateTimeFormat(lang === 'en' ? 'en-GB' : 'ko-KR', {
+      timeZone: 'UTC', weekday: 'short', month: 'long', day: 'numeric',
+    }).format(new Date(date + 'T00:00:00Z'));
+  }
+
+  // A band that filled before the booking: shows the page's #filled section with the API's
+  // nearest free bands (the 409 slot_full answer's detail.alternatives) as buttons, the chosen
+  // clinic's first, and calls pick(alternative) when one is tapped. `form` holds the clinic and
+  // the texts (data-left-text, data-full-text).
+  function offerBands(form, alternatives, pick) {
+    const list = document.getElementById('offers');
+    list.replaceChildren();
+    for (const a of alternatives) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'button secondary offer';
+      button.dataset.clinic = a.clinic_id;
+      button.dataset.date = a.date;
+      button.dataset.hour = a.hour;
+      let text = dayText(a.date) + ' ' + a.label;
+      if (String(a.clinic_id) !== form.dataset.clinic) text += ' · ' + a.clinic_name + ' (' + a.distance_km.toFixed(1) + ' km)';
+      button.textContent = text + ' · ' + placesText(form, a.remaining);
+      button.addEventListener('click', () => pick(a));
+      const li = document.createElement('li');
+      li.appendChild(button);
+      list.appendChild(li);
+    }
+    document.getElementById('no-offers').hidden = alternatives.length > 0;
+    document.getElementById('filled').hidden = false;
+    document.getElementById('filled-h').focus();
+  }
+
+  function placesText(form, n) {
+    return n > 0 ? form.dataset.leftText.replace('{n}', n) : form.dataset.fullText;
+  }
+
+  // Rereads the places left in each band of the form's clinic and day (the public clinic API,
+  // from memory): a band that filled is disabled, and if it was the chosen one the person is
+  // told in #bands-status (politely, not as an alert).
+  async function refreshBands(form) {
+    if (!form.dataset.clinic || !form.dataset.date) return;
+    const answer = await api('GET', '/api/v1/clinics/' + form.dataset.clinic + '?date=' + form.dataset.date);
+    if (answer.status !== 200) return;
+    for (const band of answer.body.bands) {
+      const input = form.querySelector('input[name="hour"][value="' + band.hour + '"]');
+      if (!input) continue;
+      const left = Number(band.remaining[form.dataset.product] || 0);
+      input.closest('label').querySelector('small').textContent = placesText(form, left);
+      input.disabled = left === 0;
+      if (left === 0 && input.checked) {
+        input.checked = false;
+        document.getElementById('bands-status').textContent = form.dataset.chosenFilled.replace('{band}', band.label);
+      }
+    }
+  }
+
+  // Keeps the places left fresh every `ms` while the page is in view.
+  function keepBandsFresh(form, ms) {
+    let timer = setInterval(() => refreshBands(form), ms);
+    document.addEventListener('visibilitychange', () => {
+      clearInterval(timer);
+      if (!document.hidden) { refreshBands(form); timer = setInterval(() => refreshBands(form), ms); }
+    });
+  }
+
+  window.yeyak = { lang, api, keyedSender, message, showError, clearError, redirectFor, offerBands, refreshBands, keepBandsFresh };
 })();

@@ -51,12 +51,15 @@
     });
   }
 
+  // A claim is decided by the writer once a day per person, so a retried claim cannot take a
+  // second dose; it goes through the pages' one sender all the same.
   document.querySelectorAll('button[data-claim]').forEach((button) => {
+    const send = y.keyedSender();
     button.addEventListener('click', async () => {
       if (!window.confirm(button.dataset.confirm)) return;
       y.clearError();
       button.disabled = true;
-      const result = await y.api('POST', '/api/v1/leftovers/' + button.dataset.claim + '/claim');
+      const result = await send('POST', '/api/v1/leftovers/' + button.dataset.claim + '/claim');
       button.disabled = false;
       if (y.redirectFor(result)) return;
       if (result.status === 201) { location.href = '/bookings?booked=' + result.body.id; return; }

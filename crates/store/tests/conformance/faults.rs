@@ -1,0 +1,569 @@
+//! Storage faults, for every backend: a [`Faulty`] wrapper around the backend's writer fails
+//! the Nth commit, loses a commit's answer, fails ledger rebuilds or says the disk is full. The
+//! writer must acknowledge nothing of a failed batch, refuse writes while its ledger may
+//! disagree with the database, rebuild it and recover by itself, and say so in its health. The
+//! database must refuse overbooking written around the ledger.
+
+use super::{Harness, TODAY, book, ledger_for, world};
+use domain::booking::{Appointment, Booking, BookingId, Dose, DoseStatus, PersonId};
+use domain::clinic::{ClinicId, GeoPoint};
+use domain::ledger::is_open;
+use domain::leftover::{Offer, OfferId, Subscription};
+use domain::product::{Product, Schedules};
+use jiff::ToSpan;
+use jiff::civil::{Date, date};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use store::writer::{Command, Fault, Health, Outcome, WriteError, Writer, WriterConfig};
+use store::{
+    AdminStore, Change, MaxIds, OfferRecord, ReadStore, Recorded, StaffRecord, StoreError,
+    SupplyChangeRecord, WriteBackend,
+};
+
+/// Faults to inject, shared between a test and its [`Faulty`] backend.
+#[derive(Default)]
+pub struct Faults {
+    /// Commits tried so far (probe writes included).
+    commits: AtomicU64,
+    /// The commit with this number fails before it happens (0: none).
+    fail_commit: AtomicU64,
+    /// The commit with this number happens, then reports failure (its answer is lost).
+    lose_commit_answer: AtomicU64,
+    /// Ledger rebuilds still to fail.
+    fail_reloads: AtomicU64,
+    /// Every commit fails with "disk full" while set.
+    disk_full: AtomicBool,
+}
+
+impl Faults {
+    fn fail_next_commit(&self) {
+        let next = self.commits.load(Ordering::SeqCst) + 1;
+        self.fail_commit.store(next, Ordering::SeqCst);
+    }
+
+    fn lose_next_commit_answer(&self) {
+        let next = self.commits.load(Ordering::SeqCst) + 1;
+        self.lose_commit_answer.store(next, Ordering::SeqCst);
+    }
+}
+
+/// A backend that fails when told to, and otherwise is the real one.
+pub struct Faulty<W> {
+    inner: W,
+    faults: Arc<Faults>,
+}
+
+impl<W: WriteBackend> WriteBackend for Faulty<W> {
+    fn begin(&mut self) -> store::Result<()> {
+        self.inner.begin()
+    }
+    fn commit(&mut self) -> store::Result<()> {
+        let n = self.faults.commits.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.faults.disk_full.load(Ordering::SeqCst) {
+            return Err(StoreError::Full(
+                "injected: database or disk is full".into(),
+            ));
+        }
+        if self.faults.fail_commit.load(Ordering::SeqCst) == n {
+            return Err(StoreError::Database("injected: the commit failed".into()));
+        }
+        self.inner.commit()?;
+        if self.faults.lose_commit_answer.load(Ordering::SeqCst) == n {
+            return Err(StoreError::Database(
+                "injected: the commit's answer was lost".into(),
+            ));
+        }
+        Ok(())
+    }
+    fn rollback(&mut self) -> store::Result<()> {
+        self.inner.rollback()
+    }
+    fn apply(&mut self, change: &Change) -> store::Result<()> {
+        self.inner.apply(change)
+    }
+    fn recorded(&mut self, actor: PersonId, key: &str) -> store::Result<Option<Recorded>> {
+        self.inner.recorded(actor, key)
+    }
+    fn person_by_hash(&mut self, rrn_hash: &[u8; 32]) -> store::Result<Option<PersonId>> {
+        self.inner.person_by_hash(rrn_hash)
+    }
+    fn max_ids(&mut self) -> store::Result<MaxIds> {
+        self.inner.max_ids()
+    }
+    fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> store::Result<()> {
+        let failing =
+            self.faults
+                .fail_reloads
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(StoreError::Database(
+                "injected: cannot read bookings".into(),
+            ));
+        }
+        self.inner.active_bookings(each)
+    }
+    fn booking(&mut self, id: BookingId) -> store::Result<Option<Booking>> {
+        self.inner.booking(id)
+    }
+    fn insert_supply_change(&mut self, record: &SupplyChangeRecord) -> store::Result<u64> {
+        self.inner.insert_supply_change(record)
+    }
+    fn person_sealed(&mut self, person: PersonId) -> store::Result<Option<Vec<u8>>> {
+        self.inner.person_sealed(person)
+    }
+    fn insert_staff(&mut self, record: &StaffRecord, token_hash: &[u8; 32]) -> store::Result<u64> {
+        self.inner.insert_staff(record, token_hash)
+    }
+    fn insert_offer(&mut self, record: &OfferRecord) -> store::Result<OfferId> {
+        self.inner.insert_offer(record)
+    }
+    fn offer(&mut self, id: OfferId) -> store::Result<Option<OfferRecord>> {
+        self.inner.offer(id)
+    }
+    fn subscriptions_near(
+        &mut self,
+        at: GeoPoint,
+        reach_km: f64,
+    ) -> store::Result<Vec<Subscription>> {
+        self.inner.subscriptions_near(at, reach_km)
+    }
+}
+
+const QUICK_RETRIES: WriterConfig = WriterConfig {
+    queue_capacity: 1_000,
+    max_batch: 64,
+    retry_min: Duration::from_millis(20),
+    retry_max: Duration::from_millis(200),
+};
+
+struct Rig<R> {
+    writer: Writer,
+    reader: R,
+    faults: Arc<Faults>,
+}
+
+fn start_faulty<H: Harness>(h: &H) -> Rig<H::R> {
+    let (backend, reader) = h.open();
+    reader.insert_clinics(&world()).unwrap();
+    let faults = Arc::new(Faults::default());
+    let backend = Faulty {
+        inner: backend,
+        faults: Arc::clone(&faults),
+    };
+    let writer = Writer::spawn(backend, ledger_for(&world()), QUICK_RETRIES).unwrap();
+    Rig {
+        writer,
+        reader,
+        faults,
+    }
+}
+
+fn answer(writer: &Writer, command: Command) -> Result<Outcome, WriteError> {
+    writer.submit(command, 1_000)?.blocking_recv().unwrap()
+}
+
+fn keyed(person: u64, hour: u8, key: &str) -> Command {
+    let Command::Book { request, .. } = book(person, 0, date(2021, 7, 20), hour) else {
+        unreachable!()
+    };
+    Command::Book {
+        request,
+        idempotency_key: Some(key.into()),
+        notify: None,
+    }
+}
+
+fn wait_until_ready(writer: &Writer) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while writer.health() != Health::Ready {
+        assert!(
+            Instant::now() < deadline,
+            "the writer did not recover: {:?}",
+            writer.health()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Every band and supply count the writer shows equals capacity minus what the database holds.
+fn assert_ledger_matches_database(writer: &Writer, reader: &impl ReadStore) {
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    let availability = writer.availability();
+    for record in world() {
+        let clinic = record.clinic.id;
+        for offset in 0..60 {
+            let day: Date = TODAY.checked_add(offset.days()).unwrap();
+            for hour in 9..18 {
+                let held = audit
+                    .per_band
+                    .iter()
+                    .find(|&&(c, d, h, _)| c == clinic.0 && d == day && h == hour)
+                    .map_or(0, |&(.., n)| n as i32);
+                let capacity = if is_open(&record.clinic.hours, day, hour) {
+                    i32::from(record.clinic.hours.per_band)
+                } else {
+                    0
+                };
+                assert_eq!(
+                    availability.band_left(clinic, day, hour),
+                    capacity - held,
+                    "clinic {} {day} {hour}h",
+                    clinic.0
+                );
+            }
+            for (product, doses) in &record.daily_doses {
+                let held = audit
+                    .per_supply
+                    .iter()
+                    .find(|&&(c, d, p, _)| c == clinic.0 && d == day && p == *product)
+                    .map_or(0, |&(.., n)| n as i32);
+                assert_eq!(
+                    availability.supply_left(clinic, day, *product),
+                    *doses as i32 - held,
+                    "clinic {} {day} {product:?}",
+                    clinic.0
+                );
+            }
+        }
+    }
+}
+
+fn holds_booking(reader: &impl ReadStore, person: u64) -> bool {
+    reader
+        .bookings_of(PersonId(person))
+        .unwrap()
+        .iter()
+        .any(Booking::is_active)
+}
+
+pub fn a_failed_commit_acknowledges_nothing_and_the_ledger_is_rebuilt<H: Harness>() {
+    let h = H::fresh();
+    let rig = start_faulty(&h);
+    for person in 1..=2 {
+        assert!(matches!(
+            answer(&rig.writer, book(person, 0, date(2021, 7, 20), 9)),
+            Ok(Outcome::Booking(Ok(_)))
+        ));
+    }
+    rig.faults.fail_next_commit();
+    // Sent together, so the failing batch holds several of them.
+    let people = 10..20u64;
+    let pending: Vec<_> = people
+        .clone()
+        .map(|p| {
+            let command = book(p, (p % 3) as u32, date(2021, 7, 21), 9 + (p % 9) as u8);
+            (p, rig.writer.submit(command, 1_000))
+        })
+        .collect();
+    let mut refused = Vec::new();
+    for (person, submitted) in pending {
+        // Refused when sent (the writer was rebuilding) or answered after its batch.
+        let answer = submitted.and_then(|reply| reply.blocking_recv().unwrap());
+        match answer {
+            Ok(Outcome::Booking(Ok(b))) => {
+                assert_eq!(rig.reader.booking(b.id).unwrap(), Some(b), "acknowledged");
+            }
+            Err(WriteError::Unavailable(Fault::Storage | Fault::LedgerStale)) => {
+                refused.push(person);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(!refused.is_empty(), "the failed batch answered nobody");
+    for &person in &refused {
+        assert!(
+            !holds_booking(&rig.reader, person),
+            "{person} refused yet booked"
+        );
+    }
+    assert_eq!(rig.writer.stats().failed_batches.load(Ordering::Relaxed), 1);
+    wait_until_ready(&rig.writer);
+    assert_ledger_matches_database(&rig.writer, &rig.reader);
+    // Whoever was refused books now, in the places the failed batch had taken in memory.
+    for person in refused {
+        let command = book(
+            person,
+            (person % 3) as u32,
+            date(2021, 7, 21),
+            9 + (person % 9) as u8,
+        );
+        assert!(matches!(
+            answer(&rig.writer, command),
+            Ok(Outcome::Booking(Ok(_)))
+        ));
+    }
+    assert_ledger_matches_database(&rig.writer, &rig.reader);
+}
+
+pub fn writes_are_refused_while_the_ledger_cannot_be_rebuilt<H: Harness>() {
+    let h = H::fresh();
+    let rig = start_faulty(&h);
+    assert!(matches!(
+        answer(&rig.writer, book(1, 0, date(2021, 7, 20), 9)),
+        Ok(Outcome::Booking(Ok(_)))
+    ));
+    // Five failures (20 + 40 + 80 + 160 + 200 ms of retries): time to look while it is stale.
+    rig.faults.fail_reloads.store(5, Ordering::SeqCst);
+    rig.faults.fail_next_commit();
+    assert_eq!(
+        answer(&rig.writer, book(2, 0, date(2021, 7, 20), 9)),
+        Err(WriteError::Unavailable(Fault::Storage))
+    );
+    // The rebuild right after the failure failed: nothing is taken until one works, and
+    // clinic search is shown no place meanwhile.
+    assert_eq!(rig.writer.health(), Health::Failing(Fault::LedgerStale));
+    let places = |hour| {
+        rig.writer
+            .availability()
+            .bookable(ClinicId(0), date(2021, 7, 20), hour, Product::Moderna)
+    };
+    assert_eq!((places(9), places(10)), (0, 0));
+    assert_eq!(
+        rig.writer
+            .submit(book(3, 0, date(2021, 7, 20), 10), 1_000)
+            .err(),
+        Some(WriteError::Unavailable(Fault::LedgerStale))
+    );
+    wait_until_ready(&rig.writer);
+    assert_eq!(
+        rig.writer.stats().failed_rebuilds.load(Ordering::Relaxed),
+        5
+    );
+    assert!(!holds_booking(&rig.reader, 2));
+    assert_ledger_matches_database(&rig.writer, &rig.reader);
+    assert_eq!((places(9), places(10)), (1, 2));
+    // The band had one place left, and it is still there (the ledger agrees with storage).
+    assert!(matches!(
+        answer(&rig.writer, book(2, 0, date(2021, 7, 20), 9)),
+        Ok(Outcome::Booking(Ok(_)))
+    ));
+    assert!(matches!(
+        answer(&rig.writer, book(3, 0, date(2021, 7, 20), 9)),
+        Ok(Outcome::Booking(Err(_)))
+    ));
+}
+
+pub fn a_full_disk_refuses_with_its_own_fault_and_recovers<H: Harness>() {
+    let h = H::fresh();
+    let rig = start_faulty(&h);
+    let Ok(Outcome::Booking(Ok(kept))) = answer(&rig.writer, keyed(1, 9, "k-1")) else {
+        panic!()
+    };
+    rig.faults.disk_full.store(true, Ordering::SeqCst);
+    assert_eq!(
+        answer(&rig.writer, keyed(2, 9, "k-2")),
+        Err(WriteError::Unavailable(Fault::Full))
+    );
+    assert_eq!(rig.writer.health(), Health::Failing(Fault::Full));
+    std::thread::sleep(Duration::from_millis(300));
+    // Still full: it keeps probing, and keeps refusing at once.
+    assert!(rig.writer.stats().failed_probes.load(Ordering::Relaxed) >= 2);
+    assert_eq!(
+        rig.writer.submit(keyed(2, 9, "k-2"), 1_000).err(),
+        Some(WriteError::Unavailable(Fault::Full))
+    );
+    rig.faults.disk_full.store(false, Ordering::SeqCst);
+    wait_until_ready(&rig.writer);
+    assert_eq!(rig.reader.booking(kept.id).unwrap(), Some(kept));
+    assert!(!holds_booking(&rig.reader, 2));
+    assert!(matches!(
+        answer(&rig.writer, keyed(2, 9, "k-2")),
+        Ok(Outcome::Booking(Ok(_)))
+    ));
+    assert_ledger_matches_database(&rig.writer, &rig.reader);
+}
+
+pub fn a_commit_whose_answer_was_lost_is_kept_but_not_acknowledged<H: Harness>() {
+    let h = H::fresh();
+    let rig = start_faulty(&h);
+    rig.faults.lose_next_commit_answer();
+    assert_eq!(
+        answer(&rig.writer, keyed(5, 11, "k-5")),
+        Err(WriteError::Unavailable(Fault::Storage))
+    );
+    // It did commit: the rebuilt ledger counts it, and the retry gets it back, not a second one.
+    wait_until_ready(&rig.writer);
+    assert!(holds_booking(&rig.reader, 5));
+    assert_ledger_matches_database(&rig.writer, &rig.reader);
+    let Ok(Outcome::Booking(Ok(again))) = answer(&rig.writer, keyed(5, 11, "k-5")) else {
+        panic!()
+    };
+    assert_eq!(rig.reader.bookings_of(PersonId(5)).unwrap(), vec![again]);
+}
+
+fn dose_at(clinic: u32, day: Date, hour: u8) -> Dose {
+    Dose {
+        appointment: Appointment {
+            clinic: ClinicId(clinic),
+            day,
+            hour,
+            product: Product::Moderna,
+        },
+        status: DoseStatus::Booked,
+    }
+}
+
+fn one_dose(id: u64, clinic: u32, day: Date, hour: u8) -> Change {
+    Change::PutBooking {
+        booking: Booking {
+            id: BookingId(id),
+            person: PersonId(id),
+            booked_by: PersonId(id),
+            first: dose_at(clinic, day, hour),
+            second: None,
+        },
+        now_ms: 1_000,
+    }
+}
+
+/// Applies `changes` in one transaction and commits; rolls back if that fails.
+fn write<W: WriteBackend>(backend: &mut W, changes: &[Change]) -> store::Result<()> {
+    backend.begin()?;
+    let result = changes
+        .iter()
+        .try_for_each(|c| backend.apply(c))
+        .and_then(|()| backend.commit());
+    if result.is_err() {
+        backend.rollback()?;
+    }
+    result
+}
+
+fn refused(result: store::Result<()>) -> bool {
+    matches!(result, Err(StoreError::Refused(_)))
+}
+
+/// No ledger here: bookings go straight to storage, as a bug above it might write them.
+pub fn the_database_refuses_overbooking_written_around_the_ledger<H: Harness>() {
+    let h = H::fresh();
+    let (mut backend, reader) = h.open();
+    reader.insert_clinics(&world()).unwrap();
+    // Clinic 0 sees 2 people per band and has 10 Moderna doses a day (Mon–Fri).
+    let tuesday = date(2021, 7, 20);
+    assert!(
+        write(
+            &mut backend,
+            &[one_dose(1, 0, tuesday, 10), one_dose(2, 0, tuesday, 10)]
+        )
+        .is_ok()
+    );
+    assert!(refused(write(&mut backend, &[one_dose(3, 0, tuesday, 10)])));
+    assert_eq!(reader.booking(BookingId(3)).unwrap(), None);
+    // A closed band (Sunday; before opening) has no place at all.
+    assert!(refused(write(
+        &mut backend,
+        &[one_dose(3, 0, date(2021, 7, 25), 10)]
+    )));
+    assert!(refused(write(&mut backend, &[one_dose(3, 0, tuesday, 8)])));
+    // Supply: 8 more doses fit that day (10 in all), a ninth does not.
+    let eight: Vec<Change> = (3..11)
+        .map(|id| one_dose(id, 0, tuesday, 11 + (id % 4) as u8))
+        .collect();
+    assert!(write(&mut backend, &eight).is_ok());
+    assert!(refused(write(
+        &mut backend,
+        &[one_dose(11, 0, tuesday, 16)]
+    )));
+    // Within a transaction only the end counts: a place taken before another frees it is fine.
+    assert!(
+        write(
+            &mut backend,
+            &[
+                one_dose(11, 1, tuesday, 10),
+                one_dose(12, 1, tuesday, 10),
+                one_dose(13, 1, tuesday, 10),
+                one_dose(11, 1, tuesday, 11),
+            ]
+        )
+        .is_ok()
+    );
+    // Given and cancelled doses hold no place.
+    let mut given = Booking {
+        id: BookingId(12),
+        person: PersonId(12),
+        booked_by: PersonId(12),
+        first: dose_at(1, tuesday, 10),
+        second: None,
+    };
+    given.first.status = DoseStatus::Given;
+    let change = Change::PutBooking {
+        booking: given,
+        now_ms: 2_000,
+    };
+    assert!(write(&mut backend, &[change, one_dose(14, 1, tuesday, 10)]).is_ok());
+    // A delivery cut refuses nothing by itself (rescheduling moves people), but no new booking
+    // may take a place beyond it.
+    let cut = Change::PutDelivery {
+        delivery: store::Delivery {
+            clinic: ClinicId(1),
+            day: tuesday,
+            product: Product::Moderna,
+            doses: 2,
+        },
+        now_ms: 3_000,
+    };
+    assert!(write(&mut backend, &[cut]).is_ok());
+    assert!(refused(write(
+        &mut backend,
+        &[one_dose(15, 1, tuesday, 15)]
+    )));
+    // A same-day leftover dose comes from spare doses: it takes no planned place.
+    let offer = OfferRecord {
+        offer: Offer {
+            id: OfferId(0),
+            clinic: ClinicId(0),
+            product: Product::Moderna,
+            day: tuesday,
+            doses: 1,
+            claimed: 0,
+            until_ms: 10_000,
+        },
+        posted_by: 1,
+        posted_ms: 1_000,
+    };
+    backend.begin().unwrap();
+    let offer = backend.insert_offer(&offer).unwrap();
+    let claim = Change::ClaimOffer {
+        offer,
+        person: PersonId(16),
+        booking: BookingId(16),
+        now_ms: 4_000,
+    };
+    backend.apply(&claim).unwrap();
+    backend.apply(&one_dose(16, 0, tuesday, 10)).unwrap();
+    backend.commit().unwrap();
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    assert!(
+        audit
+            .per_band
+            .iter()
+            .any(|&(c, _, h, n)| c == 0 && h == 10 && n == 3)
+    );
+    // Nothing refused was kept.
+    assert_eq!(reader.booking(BookingId(15)).unwrap(), None);
+}
+
+/// Every booking a live writer makes passes the database's own check too (they agree).
+pub fn the_writer_and_the_database_agree_on_capacity<H: Harness>() {
+    let h = H::fresh();
+    let rig = start_faulty(&h);
+    // 30 people for 18 places in a day (10 doses): the writer fills it exactly, and the database
+    // refuses none of it (no failed batch).
+    for person in 0..30u64 {
+        let _ = answer(
+            &rig.writer,
+            book(person, 2, date(2021, 7, 22), 9 + (person % 9) as u8),
+        )
+        .unwrap();
+    }
+    assert_eq!(rig.writer.stats().failed_batches.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        rig.reader
+            .audit(&Schedules::default())
+            .unwrap()
+            .active_bookings,
+        10
+    );
+    assert_ledger_matches_database(&rig.writer, &rig.reader);
+}
