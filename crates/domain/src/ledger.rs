@@ -102,52 +102,177 @@ fn band_index(hour: u8) -> Option<usize> {
 }
 
 /// Remaining places, readable from any thread while the writer changes them.
+///
+/// The calendar is a ring of `days` slots, one per day of the horizon (today and the days
+/// after it), a day's slot being its day number modulo `days`. The horizon moves with the server
+/// clock ([`Availability::advance_to`]): a day that comes into it reads as the clinic's standing
+/// plan (its staffing and its standing daily doses) until the writer first touches it and fills
+/// its slot, recycling the slot of a day that has passed. So what can be booked always reaches
+/// `days - 1` days past today, however long the server runs.
 #[derive(Debug)]
 pub struct Availability {
-    calendar: Calendar,
+    /// The horizon's first day (today in Seoul, as last told), as a day number; never goes back.
+    first: AtomicI32,
+    /// The horizon the writer has filled its slots for (only the writer moves it).
+    filled: AtomicI32,
+    days: u16,
     clinics: usize,
-    /// People the clinic can still see, per (clinic, day, band).
+    /// The day (number) whose counts each slot holds.
+    slot_day: Box<[AtomicI32]>,
+    /// What a day starts with before anything is booked on it, per clinic.
+    standing: Box<[Standing]>,
+    /// People the clinic can still see, per (clinic, slot, band).
     band_left: Box<[AtomicI16]>,
-    /// Doses not yet promised, per (clinic, day, product).
+    /// Doses not yet promised, per (clinic, slot, product).
     supply_left: Box<[AtomicI32]>,
 }
 
-impl Availability {
-    fn band_cell(&self, clinic: ClinicId, day: Date, hour: u8) -> Option<usize> {
-        self.band_cell_at(clinic, self.calendar.index(day)?, hour)
+/// A clinic's standing plan: its hours (and people per band) and its daily doses per product
+/// on a day it is open (zero for a product it does not offer).
+#[derive(Debug, Clone, Copy)]
+struct Standing {
+    hours: Hours,
+    supply: [i32; 4],
+}
+
+impl Standing {
+    fn band(&self, day: Date, hour: u8) -> i16 {
+        if is_open(&self.hours, day, hour) {
+            i16::try_from(self.hours.per_band).unwrap_or(i16::MAX)
+        } else {
+            0
+        }
     }
 
-    /// The band cell for the `d`-th day of the calendar (`d` within it).
-    fn band_cell_at(&self, clinic: ClinicId, d: usize, hour: u8) -> Option<usize> {
+    fn supply(&self, day: Date, product: Product) -> i32 {
+        if is_open_day(&self.hours, day) {
+            self.supply[product.index()]
+        } else {
+            0
+        }
+    }
+}
+
+/// Whether a clinic vaccinates at all on `day`: its standing doses are planned only for those.
+pub fn is_open_day(hours: &Hours, day: Date) -> bool {
+    (0..24).any(|hour| is_open(hours, day, hour))
+}
+
+/// Where a day's counts are, as a reader sees them.
+enum Held {
+    /// In this slot.
+    Slot(usize),
+    /// In the horizon, but nobody has touched it yet: the standing plan.
+    Standing,
+    Outside,
+}
+
+impl Availability {
+    fn slot_of(&self, day_number: i32) -> usize {
+        day_number.rem_euclid(i32::from(self.days)) as usize
+    }
+
+    fn in_horizon(&self, day_number: i32, first: i32) -> bool {
+        (first..first + i32::from(self.days)).contains(&day_number)
+    }
+
+    /// Where a reader finds `day`.
+    fn held(&self, day: Date) -> Held {
+        let n = epoch_day(day);
+        if !self.in_horizon(n, self.first.load(Ordering::Acquire)) {
+            return Held::Outside;
+        }
+        let slot = self.slot_of(n);
+        match self.slot_day[slot].load(Ordering::Acquire) {
+            held if held == n => Held::Slot(slot),
+            held if held < n => Held::Standing,
+            _ => Held::Outside,
+        }
+    }
+
+    /// The writer's slot for `day`: within the horizon it has filled, else `None`.
+    fn slot(&self, day: Date) -> Option<usize> {
+        self.filled_slot(epoch_day(day))
+    }
+
+    /// The writer's slot for day number `n`.
+    fn filled_slot(&self, n: i32) -> Option<usize> {
+        let slot = self.slot_of(n);
+        (self.in_horizon(n, self.filled.load(Ordering::Relaxed))
+            && self.slot_day[slot].load(Ordering::Relaxed) == n)
+            .then_some(slot)
+    }
+
+    fn band_cell(&self, clinic: ClinicId, day: Date, hour: u8) -> Option<usize> {
+        self.band_cell_at(clinic, self.slot(day)?, hour)
+    }
+
+    /// The band cell for a slot of the ring.
+    fn band_cell_at(&self, clinic: ClinicId, slot: usize, hour: u8) -> Option<usize> {
         let (c, b) = (clinic.index(), band_index(hour)?);
-        (c < self.clinics).then_some((c * usize::from(self.calendar.days) + d) * BANDS_PER_DAY + b)
+        (c < self.clinics).then_some((c * usize::from(self.days) + slot) * BANDS_PER_DAY + b)
     }
 
     fn supply_cell(&self, clinic: ClinicId, day: Date, product: Product) -> Option<usize> {
-        self.supply_cell_at(clinic, self.calendar.index(day)?, product)
+        self.supply_cell_at(clinic, self.slot(day)?, product)
     }
 
-    fn supply_cell_at(&self, clinic: ClinicId, d: usize, product: Product) -> Option<usize> {
+    fn supply_cell_at(&self, clinic: ClinicId, slot: usize, product: Product) -> Option<usize> {
         let c = clinic.index();
-        (c < self.clinics).then_some(
-            (c * usize::from(self.calendar.days) + d) * Product::ALL.len() + product.index(),
-        )
+        (c < self.clinics)
+            .then_some((c * usize::from(self.days) + slot) * Product::ALL.len() + product.index())
     }
 
+    /// The horizon: today (as last told) and the days after it.
     pub fn calendar(&self) -> Calendar {
-        self.calendar
+        let first = self.first.load(Ordering::Acquire);
+        Calendar {
+            first: crate::time::date_from_day_number(i64::from(first))
+                .expect("the horizon starts on a real day"),
+            days: self.days,
+        }
+    }
+
+    /// Moves the horizon so that it starts on `today` (never back). Any thread may call this
+    /// with the server's date; only the writer fills the days it brings in, and until then
+    /// they read as the standing plan.
+    pub fn advance_to(&self, today: Date) {
+        let today = epoch_day(today);
+        // A plain read first: the writer calls this on every booking, and the day rarely moves.
+        if today > self.first.load(Ordering::Acquire) {
+            self.first.fetch_max(today, Ordering::AcqRel);
+        }
     }
 
     /// Places left in one band (negative when over-committed by a capacity cut).
     pub fn band_left(&self, clinic: ClinicId, day: Date, hour: u8) -> i32 {
-        self.band_cell(clinic, day, hour)
-            .map_or(0, |i| i32::from(self.band_left[i].load(Ordering::Relaxed)))
+        let value = match self.held(day) {
+            Held::Slot(slot) => self
+                .band_cell_at(clinic, slot, hour)
+                .map(|i| self.band_left[i].load(Ordering::Relaxed)),
+            Held::Standing => self
+                .standing
+                .get(clinic.index())
+                .filter(|_| band_index(hour).is_some())
+                .map(|s| s.band(day, hour)),
+            Held::Outside => None,
+        };
+        value.map_or(0, i32::from)
     }
 
     /// Doses of `product` not yet promised at a clinic on a day.
     pub fn supply_left(&self, clinic: ClinicId, day: Date, product: Product) -> i32 {
-        self.supply_cell(clinic, day, product)
-            .map_or(0, |i| self.supply_left[i].load(Ordering::Relaxed))
+        let value = match self.held(day) {
+            Held::Slot(slot) => self
+                .supply_cell_at(clinic, slot, product)
+                .map(|i| self.supply_left[i].load(Ordering::Relaxed)),
+            Held::Standing => self
+                .standing
+                .get(clinic.index())
+                .map(|s| s.supply(day, product)),
+            Held::Outside => None,
+        };
+        value.unwrap_or(0)
     }
 
     /// How many more people can book this band with this product.
@@ -166,12 +291,41 @@ impl Availability {
         bands.min(self.supply_left(clinic, day, product)).max(0) as u32
     }
 
+    /// What the writer reads: the live count of a filled cell.
+    fn band_at(&self, cell: usize) -> i32 {
+        i32::from(self.band_left[cell].load(Ordering::Relaxed))
+    }
+
+    fn supply_at(&self, cell: usize) -> i32 {
+        self.supply_left[cell].load(Ordering::Relaxed)
+    }
+
     fn add_band(&self, cell: usize, delta: i16) {
         self.band_left[cell].fetch_add(delta, Ordering::Relaxed);
     }
 
     fn add_supply(&self, cell: usize, delta: i32) {
         self.supply_left[cell].fetch_add(delta, Ordering::Relaxed);
+    }
+}
+
+/// What a clinic is planned to get of `product` from `planned` doses: nothing of a product it
+/// does not offer.
+fn offered(clinic: &Clinic, product: Product, planned: [u32; 4]) -> i32 {
+    if clinic.offers(product) {
+        i32::try_from(planned[product.index()]).unwrap_or(i32::MAX)
+    } else {
+        0
+    }
+}
+
+/// A clinic's planned doses on `day` under its standing plan of `daily` doses per product:
+/// those on a day it is open, none on a day it is closed.
+pub fn standing_supply(hours: &Hours, day: Date, daily: [u32; 4]) -> [u32; 4] {
+    if is_open_day(hours, day) {
+        daily
+    } else {
+        [0; 4]
     }
 }
 
@@ -208,16 +362,34 @@ pub struct Ledger {
 
 impl Ledger {
     /// A ledger with every clinic's staffing capacity from its hours and the planned supply
-    /// `supply(clinic, day)` (doses per product, indexed by [`Product::index`]).
+    /// `supply(clinic, day)` (doses per product, indexed by [`Product::index`]). Days that come
+    /// into the horizon later get staffing from the hours and no doses; see
+    /// [`Ledger::with_standing`].
     pub fn new(
         calendar: Calendar,
         clinics: &[Clinic],
         schedules: Schedules,
+        supply: impl FnMut(&Clinic, Date) -> [u32; 4],
+    ) -> Ledger {
+        let standing = vec![[0; 4]; clinics.len()];
+        Ledger::with_standing(calendar, clinics, schedules, &standing, supply)
+    }
+
+    /// [`Ledger::new`], with each clinic's standing daily doses per product (by clinic id):
+    /// what a day that comes into the horizon later is planned to get on a day the clinic is
+    /// open (see [`standing_supply`]).
+    pub fn with_standing(
+        calendar: Calendar,
+        clinics: &[Clinic],
+        schedules: Schedules,
+        standing: &[[u32; 4]],
         mut supply: impl FnMut(&Clinic, Date) -> [u32; 4],
     ) -> Ledger {
         let days = usize::from(calendar.days);
-        let mut band_left = Vec::with_capacity(clinics.len() * days * BANDS_PER_DAY);
-        let mut supply_left = Vec::with_capacity(clinics.len() * days * Product::ALL.len());
+        let mut band_left = vec![0; clinics.len() * days * BANDS_PER_DAY];
+        let mut supply_left = vec![0; clinics.len() * days * Product::ALL.len()];
+        let first = epoch_day(calendar.first);
+        let slot_of = |d: usize| (first + d as i32).rem_euclid(i32::from(calendar.days)) as usize;
         for (i, clinic) in clinics.iter().enumerate() {
             assert_eq!(
                 clinic.id.index(),
@@ -226,29 +398,44 @@ impl Ledger {
             );
             for d in 0..days {
                 let day = calendar.day(d);
+                let band_at = (i * days + slot_of(d)) * BANDS_PER_DAY;
                 for hour in FIRST_HOUR..END_HOUR {
                     let cap = if is_open(&clinic.hours, day, hour) {
                         i16::try_from(clinic.hours.per_band).unwrap_or(i16::MAX)
                     } else {
                         0
                     };
-                    band_left.push(cap);
+                    band_left[band_at + usize::from(hour - FIRST_HOUR)] = cap;
                 }
                 let planned = supply(clinic, day);
+                let supply_at = (i * days + slot_of(d)) * Product::ALL.len();
                 for product in Product::ALL {
-                    let doses = if clinic.offers(product) {
-                        i32::try_from(planned[product.index()]).unwrap_or(i32::MAX)
-                    } else {
-                        0
-                    };
-                    supply_left.push(doses);
+                    supply_left[supply_at + product.index()] = offered(clinic, product, planned);
                 }
             }
         }
+        let mut slot_day = vec![0; days];
+        for d in 0..days {
+            slot_day[slot_of(d)] = first + d as i32;
+        }
+        let standing = clinics
+            .iter()
+            .map(|clinic| Standing {
+                hours: clinic.hours,
+                supply: Product::ALL.map(|p| {
+                    let daily = standing.get(clinic.id.index()).copied().unwrap_or([0; 4]);
+                    offered(clinic, p, daily)
+                }),
+            })
+            .collect();
         Ledger {
             availability: Arc::new(Availability {
-                calendar,
+                first: AtomicI32::new(first),
+                filled: AtomicI32::new(first),
+                days: calendar.days,
                 clinics: clinics.len(),
+                slot_day: slot_day.into_iter().map(AtomicI32::new).collect(),
+                standing,
                 band_left: band_left.iter().copied().map(AtomicI16::new).collect(),
                 supply_left: supply_left.iter().copied().map(AtomicI32::new).collect(),
             }),
@@ -266,6 +453,56 @@ impl Ledger {
             active_by_person: HashMap::new(),
             next_booking_id: 1,
         }
+    }
+
+    /// Moves the horizon to start on `today` (if later) and fills the days it brings in.
+    fn advance(&mut self, today: Date) {
+        self.availability.advance_to(today);
+        self.catch_up();
+    }
+
+    /// Fills the slots of the days the horizon has brought in since the writer last looked
+    /// (the clock may have moved it from another thread), each from the standing plan,
+    /// recycling the slots of days that have passed. Bookings on those past days hold nothing
+    /// any more, as at a restart.
+    fn catch_up(&mut self) {
+        let first = self.availability.first.load(Ordering::Acquire);
+        let filled = self.availability.filled.load(Ordering::Relaxed);
+        if first == filled {
+            return;
+        }
+        let availability = Arc::clone(&self.availability);
+        let days = i32::from(availability.days);
+        for n in (filled + days).max(first)..first + days {
+            self.fill(&availability, n);
+        }
+        availability.filled.store(first, Ordering::Relaxed);
+    }
+
+    /// Gives day `n`'s slot the standing plan for that day, then hands it to readers.
+    fn fill(&mut self, availability: &Availability, n: i32) {
+        let Some(day) = crate::time::date_from_day_number(i64::from(n)) else {
+            return;
+        };
+        let slot = availability.slot_of(n);
+        for (c, standing) in availability.standing.iter().enumerate() {
+            let clinic = ClinicId(c as u32);
+            for hour in FIRST_HOUR..END_HOUR {
+                if let Some(cell) = availability.band_cell_at(clinic, slot, hour) {
+                    let cap = standing.band(day, hour);
+                    self.band_capacity[cell] = cap;
+                    availability.band_left[cell].store(cap, Ordering::Relaxed);
+                }
+            }
+            for product in Product::ALL {
+                if let Some(cell) = availability.supply_cell_at(clinic, slot, product) {
+                    let doses = standing.supply(day, product);
+                    self.supply_capacity[cell] = doses;
+                    availability.supply_left[cell].store(doses, Ordering::Relaxed);
+                }
+            }
+        }
+        availability.slot_day[slot].store(n, Ordering::Release);
     }
 
     pub fn availability(&self) -> Arc<Availability> {
@@ -293,6 +530,7 @@ impl Ledger {
     /// Forgets every booking and gives all capacity back, keeping the same [`Availability`]
     /// (readers hold it). Used to rebuild from storage after a failed write.
     pub fn reset(&mut self) {
+        self.catch_up();
         let availability = &self.availability;
         for (cell, cap) in availability.band_left.iter().zip(&self.band_capacity) {
             cell.store(*cap, Ordering::Relaxed);
@@ -325,6 +563,7 @@ impl Ledger {
     /// Takes back a booking read from storage at start-up. Its places are taken even if that
     /// over-commits a band (capacity may have been cut since); nothing is refused here.
     pub fn restore(&mut self, booking: Booking) {
+        self.catch_up();
         self.next_booking_id = self.next_booking_id.max(booking.id.0 + 1);
         if !booking.is_active() {
             return;
@@ -339,6 +578,7 @@ impl Ledger {
     /// Books dose 1 where asked and dose 2 at the same clinic and product after the product's
     /// interval (the first day from then with room, up to [`SECOND_DOSE_MAX_DELAY_DAYS`] later).
     pub fn book(&mut self, request: BookRequest) -> Result<Booking, BookingError> {
+        self.advance(request.today);
         if let Some(existing) = self.active_by_person.get(&request.person) {
             return Err(BookingError::AlreadyBooked(*existing));
         }
@@ -373,6 +613,7 @@ impl Ledger {
 
     /// Cancels every dose still to be given and frees its places.
     pub fn cancel(&mut self, actor: PersonId, id: BookingId) -> Result<Booking, BookingError> {
+        self.catch_up();
         let mut booking = *self.owned_booking(actor, id)?;
         for appointment in booking.booked_appointments().collect::<Vec<_>>() {
             self.release(&appointment);
@@ -399,6 +640,7 @@ impl Ledger {
         first: Appointment,
         today: Date,
     ) -> Result<Booking, BookingError> {
+        self.advance(today);
         let old = *self.owned_booking(actor, id)?;
         if old.first.status != DoseStatus::Booked {
             return Err(BookingError::FirstDoseGiven);
@@ -438,6 +680,7 @@ impl Ledger {
         dose: u8,
         today: Date,
     ) -> Result<Booking, BookingError> {
+        self.catch_up();
         let mut booking = *self.bookings.get(&id).ok_or(BookingError::NoSuchBooking)?;
         let first_given = booking.first.status == DoseStatus::Given;
         let target = match dose {
@@ -478,6 +721,8 @@ impl Ledger {
         person: PersonId,
         first: Appointment,
     ) -> Result<(Booking, Option<Booking>), BookingError> {
+        // A leftover dose is given today.
+        self.advance(first.day);
         let replaced = match self.active_booking_of(person).copied() {
             // Dose 1 given, or due today (an earlier leftover claim): nothing to replace.
             Some(existing)
@@ -559,8 +804,7 @@ impl Ledger {
         if !clinic.products.contains(&appointment.product) {
             return Err(BookingError::ProductNotOffered);
         }
-        let calendar = self.availability.calendar;
-        if appointment.day <= today || calendar.index(appointment.day).is_none() {
+        if appointment.day <= today || self.availability.slot(appointment.day).is_none() {
             return Err(BookingError::DayNotBookable);
         }
         if !is_open(&clinic.hours, appointment.day, appointment.hour) {
@@ -578,22 +822,18 @@ impl Ledger {
             .ok()?;
         let hours = &NEAREST_BANDS[band_index(first.hour)?];
         let availability = &*self.availability;
-        let calendar = availability.calendar;
-        // Walk calendar indices rather than dates: no date arithmetic per candidate day.
-        let start = epoch_day(earliest) - epoch_day(calendar.first);
         let (delay, hour) = (0..=SECOND_DOSE_MAX_DELAY_DAYS).find_map(|delay| {
-            let d = usize::try_from(start + delay)
-                .ok()
-                .filter(|&d| d < usize::from(calendar.days))?;
+            // Day numbers rather than dates: no date arithmetic per candidate day.
+            let slot = availability.filled_slot(epoch_day(earliest) + delay)?;
             // A day without a dose of the product left has no place in any band.
-            let supply = availability.supply_cell_at(first.clinic, d, first.product)?;
-            if availability.supply_left[supply].load(Ordering::Relaxed) <= 0 {
+            let supply = availability.supply_cell_at(first.clinic, slot, first.product)?;
+            if availability.supply_at(supply) <= 0 {
                 return None;
             }
             let hour = hours.iter().copied().find(|&hour| {
                 availability
-                    .band_cell_at(first.clinic, d, hour)
-                    .is_some_and(|cell| availability.band_left[cell].load(Ordering::Relaxed) > 0)
+                    .band_cell_at(first.clinic, slot, hour)
+                    .is_some_and(|cell| availability.band_at(cell) > 0)
             })?;
             Some((delay, hour))
         })?;

@@ -1,7 +1,6 @@
 //! The one error shape every API answer uses: a status, a stable machine-readable code, and a
 //! message in Korean and in English.
 
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::booking::BookingError;
@@ -93,6 +92,90 @@ impl ApiError {
                 "Too many requests right now; retry shortly. Nothing you already booked is lost.",
             )
         }
+    }
+
+    /// The server is shedding load (too many connections or requests at once): nothing was
+    /// done, and the same request may be sent again after `Retry-After`.
+    pub fn overloaded(retry_after_s: u32) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "접속자가 많아 요청을 처리하지 못했습니다. 잠시 후 다시 시도해 주세요. 대기 순서와 예약은 그대로입니다.",
+                "The server is at its limit and did not handle this request; retry shortly. Your place in the queue and your bookings are unchanged.",
+            )
+        }
+    }
+
+    /// The answer took longer than the request timeout. The request may still complete: retry
+    /// with the same Idempotency-Key to learn how it ended.
+    pub fn timed_out(retry_after_s: u32) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "응답이 늦어지고 있습니다. 같은 요청 키(Idempotency-Key)로 다시 시도하면 결과를 확인할 수 있습니다.",
+                "The answer took too long. Retry with the same Idempotency-Key to learn the outcome.",
+            )
+        }
+    }
+
+    /// An error the HTTP layer raises for a request it could not take as sent (a body too
+    /// large, a path parameter of the wrong type, a method the route does not have, …), by its
+    /// status. `detail` says what exactly, in English, when there is something to add.
+    pub fn rejection(status: StatusCode) -> ApiError {
+        let (code, ko, en) = match status.as_u16() {
+            404 => (
+                "not_found",
+                "요청하신 항목을 찾을 수 없습니다.",
+                "Not found.",
+            ),
+            405 => (
+                "method_not_allowed",
+                "이 주소에서는 사용할 수 없는 요청 방식입니다.",
+                "This method is not allowed here (see the Allow header).",
+            ),
+            408 => (
+                "request_timeout",
+                "요청을 제시간에 다 받지 못했습니다. 다시 보내 주세요.",
+                "The request was not received in time; send it again.",
+            ),
+            413 => (
+                "body_too_large",
+                "요청 내용이 너무 큽니다.",
+                "The request body is larger than this route accepts.",
+            ),
+            415 => (
+                "unsupported_media_type",
+                "요청 형식(Content-Type)이 올바르지 않습니다.",
+                "Unsupported Content-Type for this route.",
+            ),
+            _ => (
+                "invalid_request",
+                "요청 형식이 올바르지 않습니다.",
+                "The request is not valid.",
+            ),
+        };
+        let status = if status.is_client_error() {
+            status
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        ApiError::new(status, code, ko, en)
+    }
+
+    /// The JSON body of this error, as every answer carries it.
+    pub fn body_json(&self) -> String {
+        let body = Body {
+            error: &self.code,
+            message: &self.message_en,
+            message_ko: &self.message_ko,
+            message_en: &self.message_en,
+            detail: self.detail.as_ref(),
+        };
+        serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"))
     }
 
     /// Storage cannot take writes now (full, failing, or the writer rebuilding its ledger from
@@ -199,14 +282,12 @@ impl From<store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: &self.code,
-            message: &self.message_en,
-            message_ko: &self.message_ko,
-            message_en: &self.message_en,
-            detail: self.detail.as_ref(),
-        };
-        let mut response = (self.status, Json(body)).into_response();
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.body_json(),
+        )
+            .into_response();
         if let Some(seconds) = self.retry_after_s {
             response
                 .headers_mut()

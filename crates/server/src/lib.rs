@@ -13,9 +13,17 @@ pub mod routes;
 pub mod secrets;
 pub mod security;
 pub mod session;
+pub mod shell;
 pub mod staff;
 pub mod waiting;
 pub mod world;
+
+/// The parsers of outside input that live inside route modules, reachable for the fuzz targets
+/// in `fuzz/` (not an interface for anything else).
+#[doc(hidden)]
+pub mod parsers {
+    pub use crate::routes::supply::{DeliveryLine, parse_csv};
+}
 
 use clock::Clock;
 use identity::{IdentityConfig, IdentityStandIn};
@@ -57,6 +65,11 @@ pub struct Config {
     /// with the demo people in `--demo` mode and from `--subscribers FILE`; shared, so tests
     /// can add the people they use.
     pub subscribers: Arc<identity::MemoryRegistry>,
+    /// A `postgres://` URL to store everything in PostgreSQL; `None` for the embedded SQLite
+    /// file `DATA_DIR/yeyak.db`. Keys and the notification log stay in the data directory.
+    pub database: Option<String>,
+    /// Timeouts, connection and request caps, and the shutdown deadline.
+    pub limits: shell::Limits,
 }
 
 impl Config {
@@ -77,6 +90,8 @@ impl Config {
             secure_cookies: false,
             rrn_key: None,
             subscribers: Arc::new(identity::MemoryRegistry::default()),
+            database: None,
+            limits: shell::Limits::default(),
         }
     }
 }
@@ -88,13 +103,16 @@ pub struct AppState {
     pub secrets: Secrets,
     pub world: world::World,
     pub writer: Writer,
-    pub reader: Arc<store::sqlite::SqliteReader>,
+    /// Reads and set-up on the configured backend (SQLite unless `Config::database` names one).
+    pub reader: Arc<dyn store::Store>,
     pub identity: IdentityStandIn,
     pub metrics: metrics::Metrics,
     pub gate: Arc<waiting::Gate>,
     pub operator: operator::OperatorToken,
     /// The operators' dashboard history, fed by [`dashboard::sample_forever`].
     pub series: dashboard::Series,
+    /// Connections and requests the HTTP shell is carrying.
+    pub load: shell::Load,
     /// What the notification worker last did, for `/readyz`.
     pub notify_health: notify::WorkerHealth,
 }
@@ -126,18 +144,30 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         source,
     };
     secrets::private_dir(&config.data_dir).map_err(data_dir_error)?;
-    let database = config.data_dir.join("yeyak.db");
-    secrets::private_file(&database).map_err(data_dir_error)?;
     let mut rng = rand::rng();
     let secrets = Secrets::load_with(&config.data_dir, config.rrn_key.as_ref(), &mut rng)?;
-    let (backend, reader) = store::sqlite::open(&database)?;
-    let reader = Arc::new(reader);
     let now = clock.now();
-    if config.demo {
-        world::seed_demo(reader.as_ref(), now)?;
-    }
-    let (world, ledger) = world::load(reader.as_ref(), now, config.calendar_days)?;
-    let writer = Writer::spawn(backend, ledger, config.writer)?;
+    // The waiting room's record has a file of its own on either backend: a booking transaction
+    // holding the main database's write lock must never hold up the front door.
+    let queue_path = config.data_dir.join("queue.db");
+    secrets::private_file(&queue_path).map_err(data_dir_error)?;
+    let (writer, reader, world, queue_file, lease) = match &config.database {
+        None => {
+            let database = config.data_dir.join("yeyak.db");
+            secrets::private_file(&database).map_err(data_dir_error)?;
+            let (backend, reader) = store::sqlite::open(&database)?;
+            let queue_file = store::sqlite::QueueFile::open(&queue_path, Some(&reader))?;
+            let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
+            (writer, reader, world, queue_file, None)
+        }
+        Some(url) => {
+            let (backend, reader) = store::postgres::open(url)?;
+            let lease = backend.lease_view();
+            let queue_file = store::sqlite::QueueFile::open(&queue_path, None)?;
+            let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
+            (writer, reader, world, queue_file, Some(lease))
+        }
+    };
     let identity_config = IdentityConfig {
         reveal_codes: config.demo || config.identity.reveal_codes,
         ..config.identity
@@ -148,12 +178,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     let registry: Arc<dyn identity::SubscriberRegistry> = config.subscribers.clone();
     let identity = IdentityStandIn::new(identity_config, secrets.rrn_key(), registry);
     let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
-    // The waiting room's record has a file of its own: a booking transaction holding the main
-    // database's write lock must never hold up the front door.
-    let queue_store: Arc<dyn store::QueueStore> = Arc::new(store::sqlite::QueueFile::open(
-        &config.data_dir.join("queue.db"),
-        Some(reader.as_ref()),
-    )?);
+    let queue_store: Arc<dyn store::QueueStore> = Arc::new(queue_file);
     let now_ms = now.as_millisecond().max(0) as u64;
     let gate = Arc::new(waiting::Gate::open(
         queue_store,
@@ -180,8 +205,9 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         gate,
         operator,
         series: dashboard::Series::default(),
+        load: shell::Load::default(),
         notify_health: notify::WorkerHealth::default(),
-        metrics: metrics::Metrics::new(writer.clone()),
+        metrics: metrics::Metrics::new(writer.clone(), lease),
         config,
         clock,
         secrets,
@@ -192,8 +218,24 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     }))
 }
 
-/// Builds the service and serves it until `shutdown` resolves. Returns the bound address
-/// through `bound` as soon as the listener is up (port 0 picks a free port).
+/// Seeds the demo world if asked, loads the world, and starts the writer on `backend`.
+fn start_writer<B: store::WriteBackend>(
+    config: &Config,
+    now: jiff::Timestamp,
+    backend: B,
+    reader: Arc<dyn store::Store>,
+) -> Result<(Writer, Arc<dyn store::Store>, world::World), StartError> {
+    if config.demo {
+        world::seed_demo(reader.as_ref(), now)?;
+    }
+    let (world, ledger) = world::load(reader.as_ref(), now, config.calendar_days)?;
+    let writer = Writer::spawn(backend, ledger, config.writer)?;
+    Ok((writer, reader, world))
+}
+
+/// Builds the service and serves it until `shutdown` resolves, then drains it within
+/// [`shell::Limits::shutdown_grace`]. Returns the bound address through `bound` as soon as the
+/// listener is up (port 0 picks a free port).
 pub async fn serve(
     config: Config,
     clock: Arc<dyn Clock>,
@@ -217,6 +259,7 @@ pub async fn serve(
         Arc::clone(&state.clock),
     ));
     tokio::spawn(dashboard::sample_forever(Arc::downgrade(&state)));
+    tokio::spawn(world::follow_the_clock(Arc::downgrade(&state)));
     if state.config.deliver_notifications {
         let sender = notify::Sender::from_config(
             &state.config.data_dir,
@@ -228,10 +271,8 @@ pub async fn serve(
     if let Some(bound) = bound {
         let _ = bound.send(addr);
     }
-    // The client's address reaches handlers (identity-check limits per address).
-    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| StartError::Listen { addr, source })
+    let router = routes::router(Arc::clone(&state));
+    shell::serve(listener, router, state, shutdown).await;
+    tracing::info!("stopped");
+    Ok(())
 }

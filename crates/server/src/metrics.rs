@@ -8,7 +8,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
 use store::sqlite::CheckpointStats;
@@ -16,7 +15,7 @@ use store::writer::{Health, Writer};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub method: Cow<'static, str>,
+    pub method: &'static str,
     pub route: Route,
     pub status: u16,
 }
@@ -57,9 +56,11 @@ impl EncodeLabelValue for Route {
     }
 }
 
-/// A method as a label value, without allocating for the standard ones.
-pub fn method_label(method: &Method) -> Cow<'static, str> {
-    let name = match *method {
+/// A method as a label value, without allocating. Any method outside HTTP's standard nine is
+/// `other`: a client inventing methods must not invent label values (each one a new series
+/// that `/metrics` would carry for ever).
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
         Method::GET => "GET",
         Method::POST => "POST",
         Method::PUT => "PUT",
@@ -69,9 +70,8 @@ pub fn method_label(method: &Method) -> Cow<'static, str> {
         Method::PATCH => "PATCH",
         Method::CONNECT => "CONNECT",
         Method::TRACE => "TRACE",
-        _ => return Cow::Owned(method.as_str().to_string()),
-    };
-    Cow::Borrowed(name)
+        _ => "other",
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -94,6 +94,19 @@ pub struct Metrics {
     writer: Writer,
     queue: QueueGauges,
     storage: StorageGauges,
+    lease: Option<LeaseGauges>,
+    shell: ShellGauges,
+}
+
+/// What the HTTP shell carries and turns away.
+#[derive(Default)]
+struct ShellGauges {
+    connections: Gauge,
+    overflow_connections: Gauge,
+    in_flight: Gauge,
+    shed_connections: Gauge,
+    shed_requests: Gauge,
+    timed_out: Gauge,
 }
 
 /// Storage faults as operators alarm on them.
@@ -161,6 +174,13 @@ impl StorageGauges {
     }
 }
 
+/// On PostgreSQL: this node's part in writing (see `store::postgres::lease`).
+struct LeaseGauges {
+    view: store::postgres::LeaseView,
+    held: Gauge,
+    epoch: Gauge,
+}
+
 /// The waiting room as operators chart it.
 #[derive(Default)]
 struct QueueGauges {
@@ -173,7 +193,8 @@ struct QueueGauges {
 }
 
 impl Metrics {
-    pub fn new(writer: Writer) -> Metrics {
+    /// `lease`: on PostgreSQL, what this node holds of the ledger's lease.
+    pub fn new(writer: Writer, lease: Option<store::postgres::LeaseView>) -> Metrics {
         let mut registry = Registry::with_prefix("yeyak");
         let requests = Family::<RouteLabels, Counter>::default();
         registry.register(
@@ -233,8 +254,54 @@ impl Metrics {
             "Estimated time to admit everyone waiting",
             queue.drain_seconds.clone(),
         );
+        let lease = lease.map(|view| LeaseGauges {
+            held: gauge(
+                &mut registry,
+                "ledger_lease_held",
+                "1 when this node holds the ledger's lease and writes bookings, 0 standing by",
+            ),
+            epoch: gauge(
+                &mut registry,
+                "ledger_lease_epoch",
+                "The epoch of the ledger lease this node holds (0 when it holds none)",
+            ),
+            view,
+        });
+        let shell = ShellGauges::default();
+        for (name, help, gauge) in [
+            (
+                "http_connections",
+                "Connections served normally",
+                &shell.connections,
+            ),
+            (
+                "http_overflow_connections",
+                "Connections beyond the cap, served one front-door request each",
+                &shell.overflow_connections,
+            ),
+            ("http_in_flight", "Requests being handled", &shell.in_flight),
+            (
+                "http_shed_connections",
+                "Connections answered 503 at once (beyond every tier)",
+                &shell.shed_connections,
+            ),
+            (
+                "http_shed_requests",
+                "Requests answered 503 overloaded (in-flight or connection cap)",
+                &shell.shed_requests,
+            ),
+            (
+                "http_timed_out",
+                "Requests cut by their timeout (408 or 503)",
+                &shell.timed_out,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
         Metrics {
+            lease,
             queue,
+            shell,
             storage: StorageGauges::register(&mut registry),
             writer_batches: gauge(
                 &mut registry,
@@ -292,8 +359,28 @@ impl Metrics {
         storage.wal_bytes.set(load(&checkpoints.wal_bytes));
     }
 
-    /// The text exposition format, with the waiting room as of `snapshot`.
-    pub fn render(&self, snapshot: &queue::Snapshot) -> String {
+    /// The text exposition format, with the waiting room as of `snapshot` and the HTTP shell's
+    /// `http` load.
+    pub fn render(&self, snapshot: &queue::Snapshot, http: &crate::shell::Load) -> String {
+        let count = |g: &Gauge, v: usize| g.set(i64::try_from(v).unwrap_or(i64::MAX));
+        count(
+            &self.shell.connections,
+            http.connections.load(Ordering::Relaxed),
+        );
+        count(
+            &self.shell.overflow_connections,
+            http.overflow_connections.load(Ordering::Relaxed),
+        );
+        count(
+            &self.shell.in_flight,
+            http.in_flight.load(Ordering::Relaxed),
+        );
+        let total = |g: &Gauge, a: &std::sync::atomic::AtomicU64| {
+            g.set(i64::try_from(a.load(Ordering::Relaxed)).unwrap_or(i64::MAX))
+        };
+        total(&self.shell.shed_connections, &http.shed_connections);
+        total(&self.shell.shed_requests, &http.shed_requests);
+        total(&self.shell.timed_out, &http.timed_out);
         let gauge = |g: &Gauge, v: u64| g.set(i64::try_from(v).unwrap_or(i64::MAX));
         gauge(&self.queue.arrivals, snapshot.arrivals);
         gauge(&self.queue.queued, snapshot.queued);
@@ -318,6 +405,15 @@ impl Metrics {
         storage.refused_batches.set(load(&stats.refused_batches));
         storage.failed_rebuilds.set(load(&stats.failed_rebuilds));
         storage.fault_refusals.set(load(&stats.fault_refusals));
+        if let Some(lease) = &self.lease {
+            let held = lease
+                .view
+                .lock()
+                .ok()
+                .and_then(|l| l.as_ref().map(|l| l.epoch));
+            lease.held.set(i64::from(held.is_some()));
+            lease.epoch.set(held.unwrap_or(0));
+        }
         let mut text = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
             tracing::error!(%error, "cannot encode metrics");

@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use store::OutboxRecord;
 use store::writer::Command;
-use store::{OutboxRecord, ReadStore};
 use tokio::task::JoinSet;
 
 /// Attempts before a message is parked for an operator (about 1.5 hours of retries).
@@ -121,7 +121,7 @@ pub fn next_attempt_ms(now_ms: i64, attempts: u32) -> i64 {
 #[derive(Clone)]
 pub enum Sender {
     /// Appends to a JSON-lines file, phone numbers masked (the default; no gateway here).
-    File(PathBuf),
+    File(Arc<OutboxFile>),
     /// Posts to an SMS or messaging gateway.
     Webhook {
         url: String,
@@ -149,14 +149,14 @@ impl Sender {
                     .build()
                     .unwrap_or_default(),
             },
-            None => Sender::File(state_dir.join("outbox.jsonl")),
+            None => Sender::File(Arc::new(OutboxFile::new(state_dir.join("outbox.jsonl")))),
         }
     }
 
     async fn send(&self, state: &AppState, record: &OutboxRecord) -> Result<(), SendError> {
         let phone = recipient_phone(state, &record.message.recipient);
         match self {
-            Sender::File(path) => {
+            Sender::File(file) => {
                 let line = serde_json::json!({
                     "id": record.id,
                     "to": phone.map(|p| mask_phone(&p)).unwrap_or_else(|| "unknown".into()),
@@ -164,7 +164,7 @@ impl Sender {
                     "ko": record.message.body_ko,
                     "en": record.message.body_en,
                 });
-                append_line(path, &line.to_string())
+                file.append(&line.to_string())
                     .map_err(|e| SendError::Temporary(e.to_string()))
             }
             Sender::Webhook { url, client } => {
@@ -198,14 +198,57 @@ impl Sender {
     }
 }
 
-fn append_line(path: &std::path::Path, line: &str) -> std::io::Result<()> {
+/// Opens the outbox file for appending, created only its owner can read (0600): masked, the
+/// lines still say whom we wrote to and when.
+fn open_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
-    // Masked, but still whom we wrote to and when: only the owner may read it.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    writeln!(file, "{line}")
+    options.open(path)
+}
+
+/// A JSON-lines file that whole lines are appended to. Up to [`IN_FLIGHT`] senders append at
+/// once; each line, newline included, goes down in one `write` under a lock, and a write that
+/// fails part-way is cut back off, so lines are never glued together or left half-written.
+pub struct OutboxFile {
+    path: PathBuf,
+    file: std::sync::Mutex<Option<std::fs::File>>,
+}
+
+impl OutboxFile {
+    pub fn new(path: PathBuf) -> OutboxFile {
+        OutboxFile {
+            path,
+            file: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Appends `line` and a newline, all or nothing.
+    pub fn append(&self, line: &str) -> std::io::Result<()> {
+        let mut record = Vec::with_capacity(line.len() + 1);
+        record.extend_from_slice(line.as_bytes());
+        record.push(b'\n');
+        let mut open = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let file = match open.as_mut() {
+            Some(file) => file,
+            None => open.insert(open_private(&self.path)?),
+        };
+        let before = file.metadata()?.len();
+        let written = file.write(&record);
+        match written {
+            Ok(n) if n == record.len() => Ok(()),
+            failed => {
+                // A short write (a full disk) would leave half a line for the next to glue onto.
+                let _ = file.set_len(before);
+                *open = None;
+                Err(match failed {
+                    Err(error) => error,
+                    Ok(_) => std::io::Error::new(std::io::ErrorKind::WriteZero, "short write"),
+                })
+            }
+        }
+    }
 }
 
 /// Unseals a recipient: "name\nphone".
@@ -287,6 +330,44 @@ pub async fn deliver_forever(state: std::sync::Weak<AppState>, sender: Sender) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 32 senders (as many as deliver at once, and more lines than a pipe buffer) appending long
+    /// lines to the same file: every line comes out whole.
+    #[test]
+    fn concurrent_appends_never_glue_lines() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = Arc::new(OutboxFile::new(dir.path().join("outbox.jsonl")));
+        let senders = 32;
+        let lines_each = 200;
+        let threads: Vec<_> = (0..senders)
+            .map(|sender| {
+                let file = Arc::clone(&file);
+                std::thread::spawn(move || {
+                    for n in 0..lines_each {
+                        let text = "예약".repeat(200 + sender * 7);
+                        let line = serde_json::json!({"sender": sender, "n": n, "text": text});
+                        file.append(&line.to_string())
+                            .unwrap_or_else(|e| panic!("{e}"));
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread
+                .join()
+                .unwrap_or_else(|_| panic!("a sender panicked"));
+        }
+        let text = std::fs::read_to_string(dir.path().join("outbox.jsonl"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut seen = std::collections::HashSet::new();
+        for line in text.lines() {
+            let value: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("glued or torn line: {e}"));
+            assert!(seen.insert((value["sender"].as_u64(), value["n"].as_u64())));
+        }
+        assert_eq!(seen.len(), senders * lines_each);
+        assert!(text.ends_with('\n'));
+    }
 
     #[test]
     fn the_worker_is_ready_only_while_it_beats_and_reads_the_outbox() {

@@ -5,7 +5,7 @@ use crate::StartError;
 use domain::clinic::{Clinic, ClinicId};
 use domain::demo::{demo_clinics, demo_supply};
 use domain::eligibility::{Rules, demo_rules};
-use domain::ledger::{Calendar, Ledger, is_open};
+use domain::ledger::{Calendar, Ledger, standing_supply};
 use domain::product::Schedules;
 use domain::region::Regions;
 use domain::search::ClinicIndex;
@@ -35,7 +35,7 @@ impl World {
     /// Changes the rules and stores them; the change is visible once stored.
     pub fn update_rules(
         &self,
-        store: &impl AdminStore,
+        store: &(impl AdminStore + ?Sized),
         change: impl FnOnce(&mut Rules),
     ) -> Result<Arc<Rules>, StartError> {
         let mut current = self.rules.write().unwrap_or_else(|p| p.into_inner());
@@ -64,7 +64,10 @@ pub fn seed_demo_subscribers(registry: &crate::identity::MemoryRegistry) {
 }
 
 /// On first start with `--demo`: Korea's 13,280 clinics and cohorts placed around `now`.
-pub fn seed_demo(store: &(impl ReadStore + AdminStore), now: Timestamp) -> Result<(), StartError> {
+pub fn seed_demo(
+    store: &(impl ReadStore + AdminStore + ?Sized),
+    now: Timestamp,
+) -> Result<(), StartError> {
     if !store.clinics()?.is_empty() {
         return Ok(());
     }
@@ -87,9 +90,25 @@ pub fn seed_demo(store: &(impl ReadStore + AdminStore), now: Timestamp) -> Resul
     Ok(())
 }
 
+/// Keeps the booking calendar's first day on today in Seoul by the server clock, so what can be
+/// booked reaches `calendar_days` ahead however long the server runs. Checks once a second;
+/// holds the state weakly, so a stopped server is not kept alive by it.
+pub async fn follow_the_clock(state: std::sync::Weak<crate::AppState>) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        let today = seoul_date(state.clock.now());
+        state.writer.availability().advance_to(today);
+    }
+}
+
 /// Reads the world and builds the ledger whose calendar starts today in Seoul.
 pub fn load(
-    store: &impl ReadStore,
+    store: &(impl ReadStore + ?Sized),
     now: Timestamp,
     calendar_days: u16,
 ) -> Result<(World, Ledger), StartError> {
@@ -117,13 +136,10 @@ pub fn load(
     for d in store.deliveries(calendar.first)? {
         deliveries.entry((d.clinic, d.day)).or_default()[d.product.index()] = Some(d.doses);
     }
-    let ledger = Ledger::new(calendar, &clinics, schedules, |clinic, day| {
-        let open = (0..24).any(|hour| is_open(&clinic.hours, day, hour));
-        let standing = if open {
-            supply[clinic.id.index()]
-        } else {
-            [0; 4]
-        };
+    // Days that come into the calendar while the server runs get the standing plan, as they
+    // would at a restart (no delivery can be entered for a day beyond the calendar).
+    let ledger = Ledger::with_standing(calendar, &clinics, schedules, &supply, |clinic, day| {
+        let standing = standing_supply(&clinic.hours, day, supply[clinic.id.index()]);
         match deliveries.get(&(clinic.id, day)) {
             Some(planned) => std::array::from_fn(|i| planned[i].unwrap_or(standing[i])),
             None => standing,

@@ -6,7 +6,9 @@
 //! effects of a whole batch in one transaction with one fsync, and answers only after the commit,
 //! so an acknowledged booking is durable (B3).
 
+mod keys;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 pub mod writer;
 
@@ -123,6 +125,11 @@ pub trait ReadStore: Send + Sync + 'static {
     fn ping(&self) -> Result<()> {
         self.setting("ping").map(|_| ())
     }
+    /// The embedded database's WAL checkpointer, for readiness and metrics; `None` for a
+    /// backend that has none (PostgreSQL checkpoints on its own).
+    fn checkpoint_stats(&self) -> Option<&sqlite::CheckpointStats> {
+        None
+    }
 }
 
 /// Writes that set up a world (clinics, settings) outside the booking path.
@@ -139,6 +146,12 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Durable when it returns.
     fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool>;
 }
+
+/// Everything a running service reads and sets up outside the writer, whichever the backend:
+/// what the server holds (as `Arc<dyn Store>`) beside the writer.
+pub trait Store: ReadStore + AdminStore + QueueStore + PriorityStore {}
+
+impl<T: ReadStore + AdminStore + QueueStore + PriorityStore> Store for T {}
 
 /// Members of uploaded priority lists (care workers, teachers, …), by RRN hash.
 pub trait PriorityStore: Send + Sync + 'static {

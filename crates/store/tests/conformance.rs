@@ -778,3 +778,29 @@ mod sqlite {
 
     conformance_suite!(Sqlite);
 }
+
+#[path = "support/pg.rs"]
+mod pg;
+
+mod postgres {
+    use super::pg::Schema;
+
+    pub struct Postgres {
+        schema: Schema,
+    }
+
+    impl super::Harness for Postgres {
+        type W = store::postgres::PgWriter;
+        type R = store::postgres::PgReader;
+        fn fresh() -> Self {
+            Postgres {
+                schema: Schema::create(),
+            }
+        }
+        fn open(&self) -> (Self::W, Self::R) {
+            store::postgres::open(&self.schema.url()).unwrap()
+        }
+    }
+
+    conformance_suite!(Postgres);
+}

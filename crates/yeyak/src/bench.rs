@@ -2,7 +2,9 @@
 //! baseline measured in the same run on the same machine: one transaction and one fsync per
 //! booking. The baseline is the same writer with batches of one request, so it runs exactly the
 //! same code and SQL (idempotency check, booking row, idempotency record); only the grouping
-//! differs. Both run with `synchronous=FULL` on a fresh SQLite file.
+//! differs. Both run with `synchronous=FULL` on a fresh SQLite file, or, with `--database URL`,
+//! on PostgreSQL (each in a new schema, dropped afterwards; `synchronous_commit` as the server
+//! has it, `on` by default), where the writer sends a batch as array-bound, pipelined statements.
 
 use anyhow::{Context, bail};
 use domain::booking::{Appointment, PersonId};
@@ -39,6 +41,9 @@ pub struct BenchArgs {
     /// Where to put the database files (a fresh temporary directory by default).
     #[arg(long)]
     pub dir: Option<std::path::PathBuf>,
+    /// Run both on PostgreSQL at this URL instead of SQLite files.
+    #[arg(long, env = "YEYAK_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
 }
 
 fn clinics() -> Vec<Clinic> {
@@ -113,11 +118,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
-    let baseline = through_writer(&dir.join("baseline.db"), &args, args.baseline_bookings, 1)?;
-    let grouped = through_writer(&dir.join("writer.db"), &args, args.bookings, args.max_batch)?;
-    println!(
-        "durable bookings/s (SQLite WAL, synchronous=FULL, dose 1 + dose 2 + idempotency record)"
-    );
+    let baseline = measure(&dir, "baseline", &args, args.baseline_bookings, 1)?;
+    let grouped = measure(&dir, "writer", &args, args.bookings, args.max_batch)?;
+    let database = match args.database {
+        None => "SQLite WAL, synchronous=FULL",
+        Some(_) => "PostgreSQL, synchronous_commit as configured",
+    };
+    println!("durable bookings/s ({database}, dose 1 + dose 2 + idempotency record)");
     println!("  baseline, one transaction per booking: {baseline:>10.0}");
     println!("  group-commit writer:                   {grouped:>10.0}");
     println!(
@@ -127,24 +134,53 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Books `bookings` people through a writer committing at most `max_batch` requests at a time,
-/// from `--producers` threads; returns bookings per second and checks the audit agrees.
-fn through_writer(
-    path: &Path,
+/// Runs one measurement on a fresh SQLite file in `dir`, or a fresh PostgreSQL schema.
+fn measure(
+    dir: &Path,
+    name: &str,
     args: &BenchArgs,
     bookings: u64,
     max_batch: usize,
 ) -> anyhow::Result<f64> {
-    let (backend, reader) = store::sqlite::open(path)?;
-    // The clinics go into the database too: it checks every booking against their capacity.
-    let records: Vec<store::ClinicRecord> = clinics()
+    let Some(url) = &args.database else {
+        let (backend, reader) = store::sqlite::open(&dir.join(format!("{name}.db")))?;
+        // The clinics go into the database too: it checks every booking against their capacity.
+        store::AdminStore::insert_clinics(&reader, &clinic_records())?;
+        return through_writer(backend, &reader, name, args, bookings, max_batch);
+    };
+    let schema = format!("yeyak_bench_{name}_{}", std::process::id());
+    let scoped = store::postgres::create_schema(url, &schema)?;
+    let result = store::postgres::open(&scoped)
+        .map_err(anyhow::Error::from)
+        .and_then(|(backend, reader)| {
+            // The database checks capacity against the stored clinics and plan.
+            store::AdminStore::insert_clinics(&reader, &clinic_records())?;
+            through_writer(backend, &reader, name, args, bookings, max_batch)
+        });
+    store::postgres::drop_schema(url, &schema)?;
+    result
+}
+
+fn clinic_records() -> Vec<store::ClinicRecord> {
+    clinics()
         .into_iter()
         .map(|clinic| store::ClinicRecord {
             clinic,
             daily_doses: vec![(Product::Moderna, DAILY_DOSES)],
         })
-        .collect();
-    store::AdminStore::insert_clinics(&reader, &records)?;
+        .collect()
+}
+
+/// Books `bookings` people through a writer committing at most `max_batch` requests at a time,
+/// from `--producers` threads; returns bookings per second and checks the audit agrees.
+fn through_writer(
+    backend: impl store::WriteBackend,
+    reader: &impl store::ReadStore,
+    name: &str,
+    args: &BenchArgs,
+    bookings: u64,
+    max_batch: usize,
+) -> anyhow::Result<f64> {
     let writer = Arc::new(Writer::spawn(
         backend,
         ledger(),
@@ -188,12 +224,11 @@ fn through_writer(
         .batches
         .load(std::sync::atomic::Ordering::Relaxed)
         .max(1);
-    let name = path.file_stem().unwrap_or_default().to_string_lossy();
     println!(
         "{name}: {booked} bookings in {batches} batches ({:.0} per batch)",
         booked as f64 / batches as f64
     );
-    let audit = store::ReadStore::audit(&reader, &Schedules::default())?;
+    let audit = reader.audit(&Schedules::default())?;
     if audit.active_bookings != booked {
         bail!(
             "audit found {} bookings, the writer acknowledged {booked}",

@@ -10,6 +10,7 @@ use server::clock::SystemClock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,7 +19,7 @@ use std::sync::Arc;
     about = "yeyak (예약): a national vaccination booking system"
 )]
 enum Cli {
-    /// Run the booking service on its embedded SQLite database.
+    /// Run the booking service on its embedded SQLite database (or PostgreSQL: --database).
     Serve(ServeArgs),
     /// Measure durable booking throughput through the group-commit writer against a baseline.
     Bench(bench::BenchArgs),
@@ -72,6 +73,10 @@ struct ServeArgs {
     /// Directory for the database, keys and the notification log.
     #[arg(long, env = "YEYAK_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
+    /// Store everything in PostgreSQL at this URL (postgres://user@host:port/db) instead of the
+    /// embedded SQLite file in the data directory. The schema is created or migrated at start.
+    #[arg(long, env = "YEYAK_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
     /// Booking requests that may wait for the writer before new ones get 503 + Retry-After.
     #[arg(long, env = "YEYAK_WRITER_QUEUE", default_value_t = 20_000)]
     writer_queue: usize,
@@ -127,6 +132,28 @@ struct ServeArgs {
         conflicts_with = "rrn_key_file"
     )]
     rrn_key_hex: Option<String>,
+    /// Seconds a client has to send a complete request head (from connecting or from its last
+    /// answer); also how long an idle keep-alive connection stays open.
+    #[arg(long, env = "YEYAK_HEADER_TIMEOUT", default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds from a request's head to its answer, body included (408 if the body is still
+    /// arriving, 503 if the answer is not ready).
+    #[arg(long, env = "YEYAK_REQUEST_TIMEOUT", default_value_t = 30)]
+    request_timeout: u64,
+    /// The same for the operator API (/api/v1/admin/*), whose national changes take minutes.
+    #[arg(long, env = "YEYAK_OPERATOR_REQUEST_TIMEOUT", default_value_t = 600)]
+    operator_request_timeout: u64,
+    /// Connections served normally; a quarter more are served one waiting-room request each,
+    /// and beyond that a connection is answered 503 at once.
+    #[arg(long, env = "YEYAK_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
+    /// Requests handled at once before everything but the waiting room's front door and the
+    /// health probes gets 503 (those are shed a quarter above it).
+    #[arg(long, env = "YEYAK_MAX_IN_FLIGHT", default_value_t = 8_192)]
+    max_in_flight: usize,
+    /// Seconds a stop (SIGTERM, Ctrl-C) may take to drain requests in flight and the writer.
+    #[arg(long, env = "YEYAK_SHUTDOWN_GRACE", default_value_t = 20)]
+    shutdown_grace: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -203,6 +230,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })?;
         tracing::info!(subscribers = added, "subscriber records loaded");
     }
+    config.database = args.database;
+    config.limits = server::shell::Limits {
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        operator_request_timeout: Duration::from_secs(args.operator_request_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+        max_in_flight: args.max_in_flight.max(1),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+    };
+    let grace = config.limits.shutdown_grace;
     if let Some(path) = &args.opening {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read the opening file {}: {e}", path.display()))?;
@@ -221,12 +258,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = runtime.enable_all().build()?;
-    runtime.block_on(server::serve(
+    let served = runtime.block_on(server::serve(
         config,
         Arc::new(SystemClock),
         None,
         shutdown_signal(),
-    ))?;
+    ));
+    // The server has drained within its grace period; blocking reads still running are not
+    // waited for beyond a moment (they answer nobody now).
+    runtime.shutdown_timeout(grace.min(Duration::from_secs(1)));
+    served?;
     Ok(())
 }
 

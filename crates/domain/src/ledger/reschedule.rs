@@ -578,11 +578,11 @@ impl Ledger {
         {
             return Err(PlanError::IncompatibleProducts);
         }
-        let calendar = self.availability.calendar;
-        if scope.first_day <= today || calendar.index(scope.first_day).is_none() {
+        let availability = &self.availability;
+        if scope.first_day <= today || availability.slot(scope.first_day).is_none() {
             return Err(PlanError::DayNotChangeable(scope.first_day));
         }
-        if scope.last_day < scope.first_day || calendar.index(scope.last_day).is_none() {
+        if scope.last_day < scope.first_day || availability.slot(scope.last_day).is_none() {
             return Err(PlanError::DayNotChangeable(scope.last_day));
         }
         let mut in_scope = HashSet::new();

@@ -618,3 +618,118 @@ fn a_second_leftover_claim_the_same_day_is_refused() {
         Err(BookingError::AlreadyBooked(first.id))
     );
 }
+
+/// A ten-day ring on a clinic open every weekday with 30 standing Janssen doses (one dose:
+/// no dose 2 to place), first day [`TODAY`].
+fn rolling_ledger() -> Ledger {
+    let clinics = [clinic(0, 5, vec![Product::Janssen])];
+    let calendar = Calendar {
+        first: TODAY,
+        days: 10,
+    };
+    let standing = [[30; 4]];
+    Ledger::with_standing(
+        calendar,
+        &clinics,
+        Schedules::default(),
+        &standing,
+        |c, day| standing_supply(&c.hours, day, standing[0]),
+    )
+}
+
+fn on(day: Date, today: Date, person: u64) -> BookRequest {
+    BookRequest {
+        today,
+        ..request(person, appt(0, day, 10, Product::Janssen))
+    }
+}
+
+#[test]
+fn the_calendar_reaches_as_far_ahead_every_day() {
+    let mut ledger = rolling_ledger();
+    let availability = ledger.availability();
+    let last = date(2021, 7, 28); // TODAY + 9, a Wednesday
+    let next = date(2021, 7, 29);
+    assert!(ledger.book(on(last, TODAY, 1)).is_ok());
+    assert_eq!(
+        ledger.book(on(next, TODAY, 2)),
+        Err(BookingError::DayNotBookable)
+    );
+    assert_eq!(
+        availability.supply_left(ClinicId(0), next, Product::Janssen),
+        0
+    );
+
+    // The clock moves on (another thread): the new day reads as the standing plan at once,
+    // before the writer has touched it.
+    let tomorrow = TODAY.tomorrow().unwrap();
+    availability.advance_to(tomorrow);
+    assert_eq!(availability.calendar().first, tomorrow);
+    assert_eq!(availability.band_left(ClinicId(0), next, 10), 5);
+    assert_eq!(
+        availability.supply_left(ClinicId(0), next, Product::Janssen),
+        30
+    );
+    assert_eq!(
+        availability.band_left(ClinicId(0), TODAY, 10),
+        0,
+        "a day gone"
+    );
+    // The writer books it, in the slot the day gone held.
+    assert!(ledger.book(on(next, tomorrow, 2)).is_ok());
+    assert_eq!(availability.band_left(ClinicId(0), next, 10), 4);
+    assert_eq!(
+        availability.supply_left(ClinicId(0), next, Product::Janssen),
+        29
+    );
+    // What was there before is untouched.
+    assert_eq!(availability.band_left(ClinicId(0), last, 10), 4);
+
+    // Weeks later (longer than the ring): every day is the standing plan again, a Sunday
+    // included (closed), and the far end books.
+    let later = date(2021, 8, 30); // a Monday
+    let far = date(2021, 9, 8); // later + 9, a Wednesday
+    assert!(ledger.book(on(far, later, 3)).is_ok());
+    assert_eq!(availability.calendar().first, later);
+    assert_eq!(
+        availability.supply_left(ClinicId(0), far, Product::Janssen),
+        29
+    );
+    assert_eq!(
+        availability.supply_left(ClinicId(0), date(2021, 9, 1), Product::Janssen),
+        30
+    );
+    assert_eq!(
+        availability.band_left(ClinicId(0), date(2021, 9, 5), 10),
+        0,
+        "Sunday"
+    );
+    assert_eq!(availability.band_left(ClinicId(0), next, 10), 0, "gone");
+
+    // A booking whose day has gone gives nothing back to the day now in its slot.
+    let before = availability.supply_left(ClinicId(0), date(2021, 9, 7), Product::Janssen);
+    ledger.cancel(PersonId(2), BookingId(2)).unwrap();
+    assert_eq!(
+        availability.supply_left(ClinicId(0), date(2021, 9, 7), Product::Janssen),
+        before
+    );
+    // And a rebuild from the bookings gives the same counts.
+    let counts = |a: &Availability| {
+        (0..10)
+            .map(|d| {
+                let day = later.checked_add(d.days()).unwrap();
+                (
+                    a.band_left(ClinicId(0), day, 10),
+                    a.supply_left(ClinicId(0), day, Product::Janssen),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let live = counts(&availability);
+    let held: Vec<Booking> = ledger.active_bookings().copied().collect();
+    ledger.reset();
+    for booking in held {
+        ledger.restore(booking);
+    }
+    assert_eq!(counts(&availability), live);
+}

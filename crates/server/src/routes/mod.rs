@@ -20,11 +20,11 @@ use crate::error::ApiError;
 use crate::session::Session;
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -83,17 +83,26 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/admin/openings", post(queue::admin_open))
         .route(
             "/api/v1/admin/priority-lists",
-            post(admin::add_priority_list),
+            post(admin::add_priority_list).layer(DefaultBodyLimit::max(PRIORITY_LIST_BODY_MAX)),
         )
         .route("/api/v1/admin/supply", get(supply::show))
-        .route("/api/v1/admin/deliveries", put(supply::put_deliveries))
+        .route(
+            "/api/v1/admin/deliveries",
+            put(supply::put_deliveries).layer(DefaultBodyLimit::max(DELIVERIES_BODY_MAX)),
+        )
         .route(
             "/api/v1/admin/deliveries/import",
-            post(supply::import_deliveries),
+            post(supply::import_deliveries).layer(DefaultBodyLimit::max(DELIVERIES_CSV_BODY_MAX)),
         )
         .route("/api/v1/admin/supply-changes", get(supply::list_changes))
-        .route("/api/v1/admin/supply-changes/plan", post(supply::plan))
-        .route("/api/v1/admin/supply-changes/apply", post(supply::apply))
+        .route(
+            "/api/v1/admin/supply-changes/plan",
+            post(supply::plan).layer(DefaultBodyLimit::max(DELIVERIES_BODY_MAX)),
+        )
+        .route(
+            "/api/v1/admin/supply-changes/apply",
+            post(supply::apply).layer(DefaultBodyLimit::max(DELIVERIES_BODY_MAX)),
+        )
         .route(
             "/api/v1/admin/supply-changes/{id}/unplaced",
             get(supply::unplaced),
@@ -136,12 +145,66 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(crate::pages::router())
         .fallback(system::not_found)
         .layer(middleware::from_fn(identity::refuse_personal_urls))
+        .layer(DefaultBodyLimit::max(BODY_MAX))
+        .layer(middleware::from_fn(json_rejections))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::shell::admit,
+        ))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             crate::security::protect,
         ))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
         .with_state(state)
+}
+
+/// Request bodies on every route but the bulk operator uploads below: the largest citizen or
+/// staff request (an identity check, a booking, a staff token, an opening) is under 1 KiB.
+pub const BODY_MAX: usize = 16 * 1024;
+/// A priority list of up to 1,000,000 registration numbers: about 17 bytes each as compact
+/// JSON; 24 MiB leaves 25 bytes each for pretty-printed lists.
+pub const PRIORITY_LIST_BODY_MAX: usize = 24 * 1024 * 1024;
+/// Up to 200,000 deliveries as JSON: about 80 bytes each compact; 32 MiB leaves 167 each.
+pub const DELIVERIES_BODY_MAX: usize = 32 * 1024 * 1024;
+/// Up to 200,000 delivery lines as CSV: at most 41 bytes each; 16 MiB leaves 83 each.
+pub const DELIVERIES_CSV_BODY_MAX: usize = 16 * 1024 * 1024;
+/// How much of a plain-text rejection is kept as its detail.
+const REJECTION_TEXT_MAX: usize = 1024;
+
+/// Every refusal in the API's shape. axum's own rejections (a path id of the wrong type, a
+/// body over its route's limit, a form it cannot read, a method the route does not have) come
+/// as plain text or empty; this rewrites them as [`ApiError`]s with their status, keeping their
+/// headers (`Allow`, …) and their text as `detail.reason`.
+async fn json_rejections(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|t| t.as_bytes().starts_with(b"text/plain"));
+    if !plain || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, REJECTION_TEXT_MAX)
+        .await
+        .unwrap_or_default();
+    let mut error = if status.is_server_error() {
+        ApiError::internal()
+    } else {
+        ApiError::rejection(status)
+    };
+    if !text.is_empty() {
+        error = error.with_detail(serde_json::json!({ "reason": String::from_utf8_lossy(&text) }));
+    }
+    let mut answer = error.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
 }
 
 /// English when the person chose it (the `yeyak_lang` cookie, set by `?lang=en`), else when the
@@ -246,12 +309,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         axum::Json::<T>::from_request(request, state)
             .await
             .map(|axum::Json(value)| ApiJson(value))
-            .map_err(|rejection: JsonRejection| {
-                ApiError::bad_request(
+            .map_err(|rejection: JsonRejection| match rejection.status() {
+                // Too large, or not sent as JSON: the request as a whole, not its content.
+                status @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => {
+                    ApiError::rejection(status)
+                        .with_detail(serde_json::json!({ "reason": rejection.body_text() }))
+                }
+                _ => ApiError::bad_request(
                     "invalid_body",
                     "요청 형식이 올바르지 않습니다.",
                     format!("The request body is not valid: {}", rejection.body_text()),
-                )
+                ),
             })
     }
 }
@@ -282,10 +350,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// Runs a blocking storage read off the async workers.
 pub async fn read<T: Send + 'static>(
     state: &Arc<AppState>,
-    f: impl FnOnce(&store::sqlite::SqliteReader) -> store::Result<T> + Send + 'static,
+    f: impl FnOnce(&dyn store::Store) -> store::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     let reader = Arc::clone(&state.reader);
-    tokio::task::spawn_blocking(move || f(&reader))
+    tokio::task::spawn_blocking(move || f(reader.as_ref()))
         .await
         .map_err(|_| ApiError::internal())?
         .map_err(ApiError::from)

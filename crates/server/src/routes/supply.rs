@@ -24,7 +24,6 @@ use jiff::civil::Date;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use store::ReadStore;
 use store::writer::{
     Command, Expect, MessageText, Notice, Outcome, SupplyNotify, SupplyOutcome, SupplyRefusal,
 };
@@ -434,7 +433,7 @@ pub async fn put_deliveries(
 pub async fn import_deliveries(
     State(state): State<Arc<AppState>>,
     _: Operator,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let deliveries = parse_csv(&body)?;
     let request = ChangeRequest::Deliveries {
@@ -450,7 +449,17 @@ pub async fn import_deliveries(
     run_supply(&state, command).await
 }
 
-fn parse_csv(body: &str) -> Result<Vec<DeliveryLine>, ApiError> {
+/// Reads an upload's bytes; text that is not UTF-8 is refused in the API's error shape (taking
+/// the body as a `String` answered it in axum's plain text). Public for the fuzz target
+/// `delivery_csv` (through [`crate::parsers`]).
+pub fn parse_csv(body: &[u8]) -> Result<Vec<DeliveryLine>, ApiError> {
+    let body = std::str::from_utf8(body).map_err(|_| {
+        ApiError::bad_request(
+            "csv_not_utf8",
+            "파일은 UTF-8 텍스트여야 합니다. 엑셀에서는 'CSV UTF-8'로 저장해 주세요.",
+            "The upload must be UTF-8 text (in Excel, save as 'CSV UTF-8').",
+        )
+    })?;
     let mut lines = Vec::new();
     for (n, line) in body.lines().enumerate() {
         let line = line.trim();

@@ -8,7 +8,6 @@ use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use store::ReadStore;
 use store::writer::Health;
 
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -42,7 +41,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let notifications = state
         .notify_health
         .state(state.config.deliver_notifications);
-    let checkpoints = state.reader.checkpoints();
+    let checkpoints = state.reader.checkpoint_stats();
+    let checkpoint = |read: fn(&store::sqlite::CheckpointStats) -> u64| checkpoints.map(read);
     let ready = writer == Health::Ready && database.is_ok() && notifications.ok();
     let body = Json(json!({
         "status": if ready { "ready" } else { "not_ready" },
@@ -54,8 +54,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         "database": {
             "ok": database.is_ok(),
             "state": database.err().unwrap_or("answering"),
-            "checkpoint_failing": checkpoints.failing.load(Ordering::Relaxed),
-            "wal_bytes": checkpoints.wal_bytes.load(Ordering::Relaxed),
+            "checkpoint_failing": checkpoint(|c| c.failing.load(Ordering::Relaxed)),
+            "wal_bytes": checkpoint(|c| c.wal_bytes.load(Ordering::Relaxed)),
         },
         "notifications": {
             "ok": notifications.ok(),
@@ -105,13 +105,14 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         {
-            state
-                .metrics
-                .observe_checkpoints(state.reader.checkpoints());
+            if let Some(checkpoints) = state.reader.checkpoint_stats() {
+                state.metrics.observe_checkpoints(checkpoints);
+            }
             state.metrics.render(
                 &state
                     .gate
                     .snapshot(state.clock.now().as_millisecond().max(0) as u64),
+                &state.load,
             )
         },
     )

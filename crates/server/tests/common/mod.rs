@@ -5,13 +5,14 @@
 
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::eligibility::cohorts_2021;
-use domain::product::Product;
+use domain::product::{Product, Schedules};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use server::clock::ManualClock;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use store::{AdminStore, ClinicRecord};
+use store::{AdminStore, ClinicRecord, ReadStore};
 
 /// 2021-07-19 20:00:05 KST: five seconds into the 53–54 cohort's window (born 1967–1968).
 pub const OPENING_PLUS_5S: &str = "2021-07-19T11:00:05Z";
@@ -106,6 +107,17 @@ pub fn small_world() -> Vec<ClinicRecord> {
     ]
 }
 
+/// Stores the world and the 2021 rules in a new database; leaves an existing one as it is.
+fn seed(store: &(impl store::ReadStore + AdminStore), clinics: &[ClinicRecord]) {
+    if store.clinics().unwrap().is_empty() {
+        store.insert_clinics(clinics).unwrap();
+        let rules = serde_json::to_string(&cohorts_2021()).unwrap();
+        store
+            .put_setting(server::world::RULES_SETTING, &rules)
+            .unwrap();
+    }
+}
+
 impl TestServer {
     pub async fn start(clinics: Vec<ClinicRecord>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
@@ -127,16 +139,6 @@ impl TestServer {
         now: Timestamp,
         configure: impl FnOnce(&mut server::Config),
     ) -> TestServer {
-        {
-            let (_w, reader) = store::sqlite::open(&dir.path().join("yeyak.db")).unwrap();
-            if store::ReadStore::clinics(&reader).unwrap().is_empty() {
-                reader.insert_clinics(&clinics).unwrap();
-                let rules = serde_json::to_string(&cohorts_2021()).unwrap();
-                reader
-                    .put_setting(server::world::RULES_SETTING, &rules)
-                    .unwrap();
-            }
-        }
         let clock = Arc::new(ManualClock::new(now));
         let mut config = server::Config::new(dir.path().to_path_buf());
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -150,6 +152,13 @@ impl TestServer {
         config.operator_token = Some(OPERATOR_TOKEN.to_string());
         configure(&mut config);
         let subscribers = Arc::clone(&config.subscribers);
+        match &config.database {
+            None => seed(
+                &store::sqlite::open(&dir.path().join("yeyak.db")).unwrap().1,
+                &clinics,
+            ),
+            Some(url) => seed(&store::postgres::open(url).unwrap().1, &clinics),
+        }
         let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server_clock: Arc<dyn server::clock::Clock> = clock.clone();
@@ -350,4 +359,51 @@ pub fn rrn_1967(n: u32) -> String {
 
 pub fn booking_body(clinic: u32, date: &str, hour: u8, product: &str) -> Value {
     json!({"clinic_id": clinic, "date": date, "hour": hour, "product": product})
+}
+
+/// The operator, by the bearer token the test server is configured with.
+pub fn operator() -> Visitor {
+    Visitor {
+        token: OPERATOR_TOKEN.into(),
+        ..Visitor::default()
+    }
+}
+
+/// No clinic-day holds more appointments of a product than the doses planned for it.
+pub async fn assert_within_planned_supply(server: &TestServer, clinics: u32) {
+    let (_w, reader) = store::sqlite::open(&server.dir.path().join("yeyak.db")).unwrap();
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    assert!(audit.people_with_two_active.is_empty());
+    assert!(audit.inconsistent_second_doses.is_empty());
+    let mut planned = HashMap::new();
+    for c in 0..clinics {
+        for from in ["2021-07-20", "2021-08-20"] {
+            let (status, supply) = server
+                .get(
+                    &format!("/api/v1/admin/supply?clinic={c}&from={from}&days=62"),
+                    Some(&operator()),
+                )
+                .await;
+            assert_eq!(status, 200, "{supply}");
+            for day in supply["days"].as_array().unwrap() {
+                for p in day["products"].as_array().unwrap() {
+                    let key = (
+                        c,
+                        day["date"].as_str().unwrap().to_string(),
+                        p["product"].as_str().unwrap().to_string(),
+                    );
+                    planned.insert(key, p["planned"].as_i64().unwrap());
+                    assert!(p["left"].as_i64().unwrap() >= 0, "{day}");
+                }
+            }
+        }
+    }
+    for (clinic, day, product, count) in audit.per_supply {
+        let key = (clinic, day.to_string(), product.code().to_string());
+        let cap = planned.get(&key).copied().unwrap_or(0);
+        assert!(
+            i64::from(count) <= cap,
+            "{key:?}: {count} booked, {cap} planned"
+        );
+    }
 }

@@ -1,7 +1,6 @@
 //! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
 //! transaction survives `kill -9` and power loss.
 
-mod keys;
 mod priority;
 mod queue;
 mod rows;
@@ -10,6 +9,7 @@ pub use queue::QueueFile;
 mod staffing;
 mod supply;
 
+use crate::keys;
 use crate::{
     AdminStore, AuditRecord, AuditReport, Change, ClinicRecord, Delivery, MaxIds, OfferId,
     OfferRecord, OutboxRecord, PersonRecord, ReadStore, Recorded, RescheduleRecord, Result,
@@ -554,6 +554,10 @@ fn poisoned() -> StoreError {
 }
 
 impl ReadStore for SqliteReader {
+    fn checkpoint_stats(&self) -> Option<&CheckpointStats> {
+        Some(&self.checkpoints)
+    }
+
     fn clinics(&self) -> Result<Vec<ClinicRecord>> {
         self.with(rows::clinics)
     }

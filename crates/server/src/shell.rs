@@ -1,0 +1,399 @@
+//! The HTTP shell's limits: how long a client may take, how many connections and requests are
+//! served at once, what is shed first when there are more, and how the server stops.
+//!
+//! Connections are served by hyper's HTTP/1 server with a timer, so a request head that does not
+//! arrive in full within [`Limits::header_timeout`] closes its connection (the same clock closes
+//! a keep-alive connection that stays idle that long). Past [`Limits::max_connections`], a
+//! further quarter of that number are *overflow* connections: each is served one request and
+//! closed, and only the waiting room's front door (`/api/v1/queue/*`, `/wait`) and the health
+//! probes are answered on them; everything else gets 503 `overloaded`. Past that, a connection is answered 503 at once,
+//! without reading it, and closed. Requests in flight are capped the same way: past
+//! [`Limits::max_in_flight`] only the front door is served, up to a quarter more. So when the
+//! server is swamped, people already queued keep seeing their place and new arrivals keep getting
+//! tickets, while everything behind the queue waits.
+//!
+//! On shutdown the listener closes, idle connections close, requests in flight finish (each
+//! connection closes after its answer), the writer finishes what it was given, and the server
+//! returns, all within [`Limits::shutdown_grace`]; what is still running then is cut.
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+/// Every limit of the HTTP shell. The defaults are for one server taking a national opening:
+/// see the README's configuration table for why each is what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// A request head (request line and headers) must arrive in full within this, counted from
+    /// the connection's start or its previous answer; an idle keep-alive connection is closed
+    /// after it too.
+    pub header_timeout: Duration,
+    /// From a complete head to the answer, the body included: a body still arriving then gets
+    /// 408 `request_timeout`, an answer not ready then 503 `timeout`.
+    pub request_timeout: Duration,
+    /// The same for the operator API (`/api/v1/admin/*`), whose bulk changes take minutes at
+    /// national scale.
+    pub operator_request_timeout: Duration,
+    /// Connections served normally (keep-alive). A quarter more are overflow connections.
+    pub max_connections: usize,
+    /// Requests being handled at once before anything but the front door is shed. The front
+    /// door is shed only a quarter above it.
+    pub max_in_flight: usize,
+    /// How long a stop may take: draining requests in flight and the writer's last batch.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            operator_request_timeout: Duration::from_secs(600),
+            max_connections: 10_000,
+            max_in_flight: 8_192,
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Limits {
+    /// Overflow connections: served one front-door request each.
+    pub fn overflow_connections(&self) -> usize {
+        (self.max_connections / 4).max(1)
+    }
+
+    /// Requests in flight at which the front door, too, is shed.
+    pub fn front_door_in_flight(&self) -> usize {
+        self.max_in_flight + (self.max_in_flight / 4).max(1)
+    }
+}
+
+/// Seconds a shed client is asked to wait.
+const SHED_RETRY_AFTER_S: u32 = 2;
+/// Connections answered 503 at once may wait this long for the client to close, so the answer
+/// is read before the socket goes; at most [`REFUSING_MAX`] of them do at a time.
+const REFUSE_LINGER: Duration = Duration::from_secs(1);
+const REFUSING_MAX: usize = 1_024;
+
+/// What the shell is carrying now; read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct Load {
+    pub connections: AtomicUsize,
+    pub overflow_connections: AtomicUsize,
+    pub in_flight: AtomicUsize,
+    refusing: AtomicUsize,
+    /// Requests and connections turned away, and requests cut by their timeout.
+    pub shed_connections: AtomicU64,
+    pub shed_requests: AtomicU64,
+    pub timed_out: AtomicU64,
+}
+
+/// Which tier a connection was admitted in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Normal,
+    /// Beyond `max_connections`: one request, front door only.
+    Overflow,
+}
+
+/// What is shed last: the waiting room's front door, because a person without a ticket cannot
+/// queue and a person queued must keep seeing their place; and the health probes, because a
+/// busy server that fails its liveness probe gets restarted, which helps nobody.
+pub fn is_shed_last(path: &str) -> bool {
+    path.starts_with("/api/v1/queue/") || matches!(path, "/wait" | "/healthz" | "/readyz")
+}
+
+/// Holds one counted unit (a connection or a request) until dropped.
+struct Slot<'a>(&'a AtomicUsize);
+
+impl<'a> Slot<'a> {
+    fn take(counter: &'a AtomicUsize, limit: usize) -> Option<Slot<'a>> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(counter))
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The middleware that caps requests in flight, sheds what is not the front door first, and
+/// applies the request timeout. It is the outermost layer that knows routes.
+pub async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let limits = &state.config.limits;
+    let load = &state.load;
+    let front = is_shed_last(request.uri().path());
+    let overflow = request.extensions().get::<Tier>() == Some(&Tier::Overflow);
+    let limit = if front {
+        limits.front_door_in_flight()
+    } else if overflow {
+        0
+    } else {
+        limits.max_in_flight
+    };
+    let Some(_slot) = Slot::take(&load.in_flight, limit) else {
+        load.shed_requests.fetch_add(1, Ordering::Relaxed);
+        return ApiError::overloaded(SHED_RETRY_AFTER_S).into_response();
+    };
+    let timeout = if request.uri().path().starts_with("/api/v1/admin/") {
+        limits.operator_request_timeout
+    } else {
+        limits.request_timeout
+    };
+    // A request without a body (a status poll) is received with its head: nothing to watch.
+    let received = Arc::new(AtomicBool::new(request.body().is_end_stream()));
+    let request = if received.load(Ordering::Relaxed) {
+        request
+    } else {
+        let done = Arc::clone(&received);
+        request.map(|inner| Body::new(Received { inner, done }))
+    };
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            load.timed_out.fetch_add(1, Ordering::Relaxed);
+            if received.load(Ordering::Acquire) {
+                tracing::warn!(?timeout, "request cut at its timeout");
+                ApiError::timed_out(SHED_RETRY_AFTER_S).into_response()
+            } else {
+                ApiError::rejection(StatusCode::REQUEST_TIMEOUT).into_response()
+            }
+        }
+    }
+}
+
+/// A request body that records when it has been received in full, so a timeout can tell a slow
+/// client (408) from a slow answer (503).
+struct Received {
+    inner: Body,
+    done: Arc<AtomicBool>,
+}
+
+impl HttpBody for Received {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.done.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Accepts connections until `shutdown` resolves, then drains them within the grace period.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let limits = state.config.limits;
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let connection = Connection {
+                        stream,
+                        peer,
+                        router: router.clone(),
+                        state: Arc::clone(&state),
+                        stopping: stopping.clone(),
+                    };
+                    connections.spawn(connection.serve());
+                }
+                Err(error) => {
+                    // Out of file descriptors, most likely: wait rather than spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    let deadline = Instant::now() + limits.shutdown_grace;
+    drop(listener);
+    let _ = stop.send(true);
+    tracing::info!(
+        connections = connections.len(),
+        "stopped accepting; draining"
+    );
+    let drained = tokio::time::timeout_at(deadline.into(), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            "grace period over; cutting the connections still open"
+        );
+        connections.abort_all();
+    }
+    finish_writer(&state, deadline).await;
+}
+
+/// Waits until the writer has committed everything it was given before now: it answers in
+/// order, so the answer to a read-only command sent last comes after every earlier batch.
+async fn finish_writer(state: &AppState, deadline: Instant) {
+    let today = domain::time::seoul_date(state.clock.now());
+    let barrier = async {
+        loop {
+            let command = store::writer::Command::PlannedSupply {
+                clinic: domain::clinic::ClinicId(0),
+                first: today,
+                days: 0,
+            };
+            match state.writer.execute(command, 0).await {
+                Err(store::writer::WriteError::Busy) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                _ => return,
+            }
+        }
+    };
+    if tokio::time::timeout_at(deadline.into(), barrier)
+        .await
+        .is_err()
+    {
+        tracing::warn!("grace period over before the writer finished");
+    }
+}
+
+struct Connection {
+    stream: TcpStream,
+    /// The client's address, for handlers that limit per address (identity checks).
+    peer: std::net::SocketAddr,
+    router: Router,
+    state: Arc<AppState>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Connection {
+    async fn serve(self) {
+        let state = Arc::clone(&self.state);
+        let (limits, load) = (state.config.limits, &state.load);
+        if let Some(_slot) = Slot::take(&load.connections, limits.max_connections) {
+            self.run(Tier::Normal).await;
+        } else if let Some(_slot) =
+            Slot::take(&load.overflow_connections, limits.overflow_connections())
+        {
+            self.run(Tier::Overflow).await;
+        } else {
+            load.shed_connections.fetch_add(1, Ordering::Relaxed);
+            if let Some(_slot) = Slot::take(&load.refusing, REFUSING_MAX) {
+                refuse(self.stream).await;
+            }
+        }
+    }
+
+    async fn run(self, tier: Tier) {
+        let Connection {
+            stream,
+            peer,
+            router,
+            state,
+            mut stopping,
+        } = self;
+        let service = hyper::service::service_fn(move |mut request: Request<_>| {
+            request.extensions_mut().insert(tier);
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(request)
+        });
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(state.config.limits.header_timeout)
+            .keep_alive(tier == Tier::Normal);
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let mut connection = pin!(connection);
+        tokio::select! {
+            served = connection.as_mut() => log_end(served),
+            () = stopped(&mut stopping) => {
+                connection.as_mut().graceful_shutdown();
+                log_end(connection.await);
+            }
+        }
+    }
+}
+
+/// Resolves once the server is stopping (or the server is gone).
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    while !*stopping.borrow_and_update() {
+        if stopping.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn log_end(served: Result<(), hyper::Error>) {
+    if let Err(error) = served {
+        // Timeouts and clients that went away are routine; nothing to alarm anyone.
+        tracing::debug!(%error, "connection ended");
+    }
+}
+
+/// Answers a connection beyond every tier with 503 at once, then closes it.
+async fn refuse(mut stream: TcpStream) {
+    // Read what has already arrived, so closing does not reset the connection under the answer.
+    let mut scratch = [0u8; 4096];
+    let _ = stream.try_read(&mut scratch);
+    let error = ApiError::overloaded(SHED_RETRY_AFTER_S);
+    let body = error.body_json();
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         retry-after: {SHED_RETRY_AFTER_S}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(answer.as_bytes()).await.is_err() {
+        return;
+    }
+    let _ = stream.shutdown().await;
+    let _ = tokio::time::timeout(REFUSE_LINGER, async {
+        while matches!(
+            tokio::io::AsyncReadExt::read(&mut stream, &mut scratch).await,
+            Ok(n) if n > 0
+        ) {}
+    })
+    .await;
+}

@@ -1,0 +1,96 @@
+//! The writer's lease on the ledger, held through a row on the database's clock and fenced by
+//! its epoch (the pattern of Temporal's shard `range_id`): a node writes a batch only if, inside
+//! that batch's transaction, the row still names it with the epoch it took. Advisory locks are not
+//! used: they vanish on failover and under transaction pooling.
+//!
+//! Today one partition, 0, covers the whole ledger, so one node writes at a time and the others
+//! refuse writes (503) until the holder stops renewing and one of them takes over.
+
+use super::conn::Conn;
+use super::rows::get;
+use crate::{Result, StoreError};
+use std::time::Duration;
+
+/// The partition that covers the whole ledger.
+pub const WHOLE_LEDGER: i64 = 0;
+
+/// How long a lease lasts without renewal: how long the ledger may go unwritten after its holder
+/// died, and how long a paused holder may stay paused and still commit.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub partition: i64,
+    pub owner: String,
+    pub epoch: i64,
+    pub ttl: Duration,
+}
+
+fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Takes the partition if it is free, expired, or already ours (a restarted node with the same
+/// name fences its former self too): the epoch grows each time. `None` when another node holds it.
+pub fn acquire(
+    conn: &mut Conn,
+    partition: i64,
+    owner: &str,
+    ttl: Duration,
+) -> Result<Option<Lease>> {
+    let row = conn.opt(
+        "INSERT INTO ledger_lease (partition, owner, epoch, expires_at)
+         VALUES ($1, $2, 1, now() + $3::bigint * interval '1 millisecond')
+         ON CONFLICT (partition) DO UPDATE SET owner = excluded.owner,
+             epoch = ledger_lease.epoch + 1, expires_at = excluded.expires_at
+         WHERE ledger_lease.expires_at < now() OR ledger_lease.owner = excluded.owner
+         RETURNING epoch",
+        &[&partition, &owner, &ttl_ms(ttl)],
+    )?;
+    row.map(|r| {
+        Ok(Lease {
+            partition,
+            owner: owner.to_string(),
+            epoch: get(&r, 0)?,
+            ttl,
+        })
+    })
+    .transpose()
+}
+
+/// Checks the lease is still ours and extends it. Inside a batch's transaction this is the fence:
+/// it locks the row until commit, so nobody takes the partition while the batch is in flight, and
+/// a holder whose lease ran out (or was taken) gets an error instead of a commit.
+pub fn renew(conn: &mut Conn, lease: &Lease) -> Result<()> {
+    let renewed = conn.execute(
+        "UPDATE ledger_lease SET expires_at = now() + $4::bigint * interval '1 millisecond'
+         WHERE partition = $1 AND owner = $2 AND epoch = $3 AND expires_at > now()",
+        &[
+            &lease.partition,
+            &lease.owner,
+            &lease.epoch,
+            &ttl_ms(lease.ttl),
+        ],
+    )?;
+    if renewed != 1 {
+        return Err(fenced(lease));
+    }
+    Ok(())
+}
+
+/// Gives the partition up at once (on a clean stop), so the next node need not wait it out.
+pub fn release(conn: &mut Conn, lease: &Lease) -> Result<()> {
+    conn.execute(
+        "UPDATE ledger_lease SET expires_at = now() - interval '1 millisecond'
+         WHERE partition = $1 AND owner = $2 AND epoch = $3",
+        &[&lease.partition, &lease.owner, &lease.epoch],
+    )?;
+    Ok(())
+}
+
+pub fn fenced(lease: &Lease) -> StoreError {
+    StoreError::Database(format!(
+        "fenced: the lease on ledger partition {} (epoch {}) is no longer this node's",
+        lease.partition, lease.epoch
+    ))
+}

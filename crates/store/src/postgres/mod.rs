@@ -1,0 +1,625 @@
+//! PostgreSQL, for running on a database server instead of an embedded file: the same storage
+//! interface as [`sqlite`](crate::sqlite), its own migration history, and the same guards in the
+//! database (one active booking a person; no band or clinic-day past its capacity).
+//!
+//! Client: `tokio-postgres`, the one Rust client that pipelines (several statements in flight on
+//! one connection) and binds arrays in its binary protocol. The group-commit writer wants both: a
+//! batch's bookings, idempotency records, messages and audit lines go as one array-bound
+//! statement per table, all sent before the first answer comes back ([`batch`]), so a batch costs
+//! a few round trips however many requests it carries. `sqlx` does not pipeline; the synchronous
+//! `postgres` crate runs a runtime per client and panics when called from async code, which the
+//! server's waiting room does. See [`conn`] for how synchronous callers wait on it.
+
+mod batch;
+mod conn;
+pub mod lease;
+mod read;
+mod rows;
+
+use crate::keys::KeyFilter;
+use crate::{
+    Change, MaxIds, OfferId, OfferRecord, Recorded, Result, StaffRecord, StoreError, Subscription,
+    SupplyChangeRecord, WriteBackend, day_number,
+};
+use batch::Pending;
+use conn::{Conn, Driver, Pool};
+use domain::booking::{Booking, BookingId, PersonId};
+use domain::clinic::GeoPoint;
+use lease::Lease;
+use rows::{BOOKING_COLUMNS, OFFER_COLUMNS, SUBSCRIPTION_COLUMNS};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use read::PgReader;
+
+/// Migrations in order; a database at version N has had the first N applied.
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+
+/// Any fixed number: nodes starting together take turns migrating (an advisory lock is fine
+/// here, where losing it only means a second node waits for nothing; it is never a fence).
+const MIGRATION_LOCK: i64 = 0x7965_7961_6b00_0001;
+
+/// How a node takes part in writing.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// This node's name in the lease row (unique per process by default).
+    pub node: String,
+    pub lease_ttl: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Options {
+            node: format!("node-{}-{nanos:08x}", std::process::id()),
+            lease_ttl: lease::DEFAULT_TTL,
+        }
+    }
+}
+
+/// Connects to `url` (`postgres://user@host:port/db`, optionally `?options=-csearch_path%3DS`
+/// for a schema of its own), brings the schema up to date, and returns the writer's connection
+/// and a pool for reads. The writer takes the ledger's lease when it first loads the ledger.
+pub fn open(url: &str) -> Result<(PgWriter, PgReader)> {
+    open_with(url, Options::default())
+}
+
+pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
+    let config = conn::config(url)?;
+    let driver = Driver::start()?;
+    let mut first = Conn::open(&driver, &config)?;
+    migrate(&mut first)?;
+    limit_idle_transactions(&first, options.lease_ttl)?;
+    let keys = recorded_keys(&mut first)?;
+    let held = Arc::new(Mutex::new(None));
+    let open = Arc::new(AtomicBool::new(true));
+    spawn_renewer(
+        Conn::open(&driver, &config)?,
+        Arc::clone(&held),
+        Arc::clone(&open),
+    )?;
+    let writer = PgWriter {
+        driver: Arc::clone(&driver),
+        config: config.clone(),
+        conn: first,
+        keys,
+        pending: Pending::default(),
+        in_transaction: false,
+        ledger_complete: false,
+        options,
+        held,
+        open,
+    };
+    Ok((writer, PgReader::new(Pool::new(driver, config))))
+}
+
+/// A writer stopped mid-transaction (a paused process) holds the lease row locked: the server
+/// ends such a transaction after one lease time, so another node can take over.
+fn limit_idle_transactions(conn: &Conn, ttl: Duration) -> Result<()> {
+    conn.batch(&format!(
+        "SET idle_in_transaction_session_timeout = {}",
+        ttl.as_millis().max(1)
+    ))
+}
+
+/// Renews the lease every third of its time while the writer is idle (a batch renews it too).
+fn spawn_renewer(
+    mut conn: Conn,
+    held: Arc<Mutex<Option<Lease>>>,
+    open: Arc<AtomicBool>,
+) -> Result<()> {
+    std::thread::Builder::new()
+        .name("yeyak-lease".into())
+        .spawn(move || {
+            while open.load(Ordering::Relaxed) {
+                let lease = held.lock().ok().and_then(|l| l.clone());
+                let pause = lease.as_ref().map_or(lease::DEFAULT_TTL, |l| l.ttl) / 3;
+                if let Some(lease) = lease
+                    && let Err(error) = lease::renew(&mut conn, &lease)
+                {
+                    tracing::warn!(%error, "could not renew the ledger lease");
+                }
+                std::thread::sleep(pause.min(Duration::from_millis(500)));
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the lease thread: {e}")))?;
+    Ok(())
+}
+
+/// Creates an empty schema `name` (letters, digits and `_`) and returns a URL, built on `url`,
+/// whose connections use it: for benchmarks and tests that need a database of their own.
+pub fn create_schema(url: &str, name: &str) -> Result<String> {
+    schema_statement(url, name, &format!("CREATE SCHEMA {name}"))?;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}options=-csearch_path%3D{name}"))
+}
+
+/// Drops schema `name` and everything in it.
+pub fn drop_schema(url: &str, name: &str) -> Result<()> {
+    schema_statement(url, name, &format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+}
+
+fn schema_statement(url: &str, name: &str, sql: &str) -> Result<()> {
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if name.is_empty() || !plain {
+        return Err(StoreError::Database(format!("bad schema name {name:?}")));
+    }
+    Conn::open(&Driver::start()?, &conn::config(url)?)?.batch(sql)
+}
+
+fn migrate(conn: &mut Conn) -> Result<()> {
+    conn.transaction(|conn| {
+        conn.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        conn.batch("CREATE TABLE IF NOT EXISTS yeyak_schema (version BIGINT NOT NULL)")?;
+        let version: i64 = rows::get(
+            &conn.one("SELECT COALESCE(MAX(version), 0) FROM yeyak_schema", &[])?,
+            0,
+        )?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                known,
+            });
+        }
+        for sql in &MIGRATIONS[version as usize..] {
+            conn.batch(sql)?;
+        }
+        conn.execute("DELETE FROM yeyak_schema", &[])?;
+        conn.execute("INSERT INTO yeyak_schema (version) VALUES ($1)", &[&known])?;
+        Ok(())
+    })
+}
+
+fn recorded_keys(conn: &mut Conn) -> Result<KeyFilter> {
+    let found = conn.query("SELECT actor, key FROM idempotency", &[])?;
+    let mut filter = KeyFilter::with_capacity(2 * found.len());
+    for row in &found {
+        filter.insert(rows::get::<i64>(row, 0)? as u64, rows::get(row, 1)?);
+    }
+    Ok(filter)
+}
+
+/// The writer's connection. Owned by the writer thread alone.
+pub struct PgWriter {
+    driver: Arc<Driver>,
+    config: tokio_postgres::Config,
+    conn: Conn,
+    /// Every idempotency key in the database (and maybe a few more): see [`crate::keys`].
+    keys: KeyFilter,
+    /// This batch's hot writes, sent at commit or before anything that must see them.
+    pending: Pending,
+    in_transaction: bool,
+    /// Whether the writer's ledger was last rebuilt completely. After the database was
+    /// unreachable the writer's rebuild may have failed half-way, leaving it with a partial
+    /// ledger; batches are refused until a rebuild succeeds (the writer retries one after every
+    /// failed batch), so nothing is ever decided on a ledger that forgot bookings.
+    ledger_complete: bool,
+    options: Options,
+    /// The lease this writer holds, shared with the thread that renews it.
+    held: Arc<Mutex<Option<Lease>>>,
+    /// Cleared on drop, which stops the renewing thread.
+    open: Arc<AtomicBool>,
+}
+
+/// What this node holds of the ledger's lease, as the writer last saw it (for `/metrics`).
+pub type LeaseView = Arc<Mutex<Option<Lease>>>;
+
+impl PgWriter {
+    /// A view of the lease this writer holds, to be read from other threads.
+    pub fn lease_view(&self) -> LeaseView {
+        Arc::clone(&self.held)
+    }
+
+    /// The connection, reopened if the server or network closed it.
+    fn conn(&mut self) -> Result<&mut Conn> {
+        if !self.conn.is_open() {
+            tracing::warn!("the writer's postgres connection was closed; reconnecting");
+            self.conn = Conn::open(&self.driver, &self.config)?;
+            limit_idle_transactions(&self.conn, self.options.lease_ttl)?;
+        }
+        Ok(&mut self.conn)
+    }
+
+    fn lease(&self) -> Option<Lease> {
+        self.held.lock().ok().and_then(|l| l.clone())
+    }
+
+    fn set_lease(&self, lease: Option<Lease>) {
+        if let Ok(mut held) = self.held.lock() {
+            *held = lease;
+        }
+    }
+
+    /// Takes the ledger's lease, waiting a little for a holder that is just stopping (a node
+    /// restarting, a test reopening); a new holder's writes are unknown to this node's key filter,
+    /// so it is reloaded too. False when another node holds it.
+    fn take_lease(&mut self) -> Result<bool> {
+        let ttl = self.options.lease_ttl;
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let node = self.options.node.clone();
+            if let Some(lease) = lease::acquire(self.conn()?, lease::WHOLE_LEDGER, &node, ttl)? {
+                tracing::info!(epoch = lease.epoch, node, "took the ledger lease");
+                self.keys = recorded_keys(self.conn()?)?;
+                self.set_lease(Some(lease));
+                return Ok(true);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The connection with every held write sent, for reads that must see them.
+    fn flushed(&mut self) -> Result<&mut Conn> {
+        self.conn()?;
+        self.pending.flush(&mut self.conn)?;
+        Ok(&mut self.conn)
+    }
+
+    fn apply_now(&mut self, change: &Change) -> Result<()> {
+        let conn = self.flushed()?;
+        match change {
+            Change::InsertPerson { .. }
+            | Change::PutBooking { .. }
+            | Change::Record { .. }
+            | Change::Enqueue { .. }
+            | Change::Audit { .. } => unreachable!("held by Pending::hold"),
+            // After the held writes (flushed above), so a person inserted earlier in the
+            // transaction is there to update.
+            Change::UpdateContact {
+                person,
+                sealed,
+                now_ms: _,
+            } => conn.execute(
+                "UPDATE person SET sealed = $2 WHERE id = $1",
+                &[&(person.0 as i64), sealed],
+            )?,
+            Change::MarkDelivered { outbox_id, now_ms } => conn.execute(
+                "UPDATE outbox SET delivered_ms = $2, attempts = attempts + 1
+                 WHERE id = $1 AND delivered_ms IS NULL",
+                &[&(*outbox_id as i64), now_ms],
+            )?,
+            Change::MarkAttempted {
+                outbox_id,
+                next_attempt_ms,
+            } => conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = $2 WHERE id = $1",
+                &[&(*outbox_id as i64), next_attempt_ms],
+            )?,
+            Change::MarkFailed { outbox_id, now_ms } => conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, failed_ms = $2 WHERE id = $1",
+                &[&(*outbox_id as i64), now_ms],
+            )?,
+            Change::PutDelivery { delivery, now_ms } => conn.execute(
+                "INSERT INTO delivery (clinic, day, product, doses, updated_ms)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (clinic, day, product) DO UPDATE SET
+                     doses = excluded.doses, updated_ms = excluded.updated_ms",
+                &[
+                    &i64::from(delivery.clinic.0),
+                    &day_number(delivery.day),
+                    &delivery.product.code(),
+                    &i64::from(delivery.doses),
+                    now_ms,
+                ],
+            )?,
+            Change::PutSetting { key, value } => read::put_setting(conn, key, value)?,
+            Change::InsertReschedule(r) => {
+                let to = r.to;
+                conn.execute(
+                    "INSERT INTO reschedule (change_id, booking, person, dose, reason,
+                         from_clinic, from_day, from_hour, from_product,
+                         to_clinic, to_day, to_hour, to_product, accepted_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    &[
+                        &(r.change_id as i64),
+                        &(r.booking.0 as i64),
+                        &(r.person.0 as i64),
+                        &i64::from(r.dose),
+                        &r.reason.code(),
+                        &i64::from(r.from.clinic.0),
+                        &day_number(r.from.day),
+                        &i64::from(r.from.hour),
+                        &r.from.product.code(),
+                        &to.map(|a| i64::from(a.clinic.0)),
+                        &to.map(|a| day_number(a.day)),
+                        &to.map(|a| i64::from(a.hour)),
+                        &to.map(|a| a.product.code()),
+                        &r.accepted_ms,
+                    ],
+                )?
+            }
+            Change::AcceptMoves { booking, now_ms } => conn.execute(
+                "UPDATE reschedule SET accepted_ms = $2 WHERE booking = $1 AND accepted_ms IS NULL",
+                &[&(booking.0 as i64), now_ms],
+            )?,
+            Change::RevokeStaff { id, now_ms } => conn.execute(
+                "UPDATE staff SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL",
+                &[&(*id as i64), now_ms],
+            )?,
+            Change::ClaimOffer {
+                offer,
+                person,
+                booking,
+                now_ms,
+            } => {
+                // The CHECK (claimed <= doses) refuses an overclaim even if the writer erred.
+                let updated = conn.execute(
+                    "UPDATE leftover_offer SET claimed = claimed + 1 WHERE id = $1",
+                    &[&(offer.0 as i64)],
+                )?;
+                if updated != 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "leftover offer {} is gone",
+                        offer.0
+                    )));
+                }
+                conn.execute(
+                    "INSERT INTO leftover_claim (offer, person, booking, claimed_ms)
+                     VALUES ($1, $2, $3, $4)",
+                    &[
+                        &(offer.0 as i64),
+                        &(person.0 as i64),
+                        &(booking.0 as i64),
+                        now_ms,
+                    ],
+                )?
+            }
+            Change::PutSubscription {
+                subscription: s,
+                now_ms,
+            } => conn.execute(
+                "INSERT INTO leftover_subscription (person, lat, lon, radius_km, products,
+                                                    updated_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (person) DO UPDATE SET lat = excluded.lat, lon = excluded.lon,
+                     radius_km = excluded.radius_km, products = excluded.products,
+                     updated_ms = excluded.updated_ms",
+                &[
+                    &(s.person.0 as i64),
+                    &s.at.lat,
+                    &s.at.lon,
+                    &s.radius_km,
+                    &rows::products_text(&s.products),
+                    now_ms,
+                ],
+            )?,
+            Change::DeleteSubscription { person } => conn.execute(
+                "DELETE FROM leftover_subscription WHERE person = $1",
+                &[&(person.0 as i64)],
+            )?,
+        };
+        Ok(())
+    }
+}
+
+impl Drop for PgWriter {
+    fn drop(&mut self) {
+        self.open.store(false, Ordering::Relaxed);
+        if let Some(lease) = self.lease()
+            && self.conn.is_open()
+        {
+            let _ = lease::release(&mut self.conn, &lease);
+        }
+    }
+}
+
+impl WriteBackend for PgWriter {
+    fn begin(&mut self) -> Result<()> {
+        if !self.ledger_complete {
+            return Err(StoreError::Database(
+                "the ledger is being rebuilt from the database".into(),
+            ));
+        }
+        let lease = self.lease().ok_or_else(|| {
+            StoreError::Database("this node does not hold the ledger's lease".into())
+        })?;
+        self.pending.clear();
+        self.conn()?.batch("BEGIN")?;
+        self.in_transaction = true;
+        if let Err(error) = lease::renew(&mut self.conn, &lease) {
+            // Someone else holds the ledger now: take it back (or not) and rebuild first.
+            self.set_lease(None);
+            self.ledger_complete = false;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        // PostgreSQL answers COMMIT of a failed transaction with a rollback, not an error: every
+        // statement's own answer was checked before this point, so COMMIT is reached only when
+        // all of them succeeded.
+        self.flushed()?.batch("COMMIT")?;
+        self.in_transaction = false;
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.pending.clear();
+        if std::mem::take(&mut self.in_transaction) && self.conn.is_open() {
+            self.conn.batch("ROLLBACK")?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, change: &Change) -> Result<()> {
+        if let Change::Record { actor, key, .. } = change {
+            self.keys.insert(actor.0, key);
+        }
+        if self.pending.hold(change) {
+            return Ok(());
+        }
+        self.apply_now(change)
+    }
+
+    fn recorded(&mut self, actor: PersonId, key: &str) -> Result<Option<Recorded>> {
+        if !self.keys.may_contain(actor.0, key) {
+            return Ok(None);
+        }
+        let row = self.flushed()?.opt(
+            "SELECT fingerprint, booking, error FROM idempotency WHERE actor = $1 AND key = $2",
+            &[&(actor.0 as i64), &key],
+        )?;
+        row.map(|r| {
+            Ok(Recorded {
+                fingerprint: rows::get(&r, 0)?,
+                booking: rows::get::<Option<i64>>(&r, 1)?.map(|b| BookingId(b as u64)),
+                error: rows::get(&r, 2)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn person_by_hash(&mut self, rrn_hash: &[u8; 32]) -> Result<Option<PersonId>> {
+        let row = self.flushed()?.opt(
+            "SELECT id FROM person WHERE rrn_hash = $1",
+            &[&&rrn_hash[..]],
+        )?;
+        row.map(|r| Ok(PersonId(rows::get::<i64>(&r, 0)? as u64)))
+            .transpose()
+    }
+
+    fn max_ids(&mut self) -> Result<MaxIds> {
+        let row = self.flushed()?.one(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM person),
+                    (SELECT COALESCE(MAX(id), 0) FROM booking)",
+            &[],
+        )?;
+        Ok(MaxIds {
+            person: rows::get::<i64>(&row, 0)? as u64,
+            booking: rows::get::<i64>(&row, 1)? as u64,
+        })
+    }
+
+    fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
+        self.ledger_complete = false;
+        // The ledger is rebuilt after the lease is taken, so it includes every commit of the
+        // previous holder (whose later batches the new epoch fences off). A node that cannot take
+        // it stands by: it starts, reads, and refuses writes (`begin`) until it can.
+        if !self.take_lease()? {
+            tracing::warn!("another node holds the ledger's lease; standing by");
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT {BOOKING_COLUMNS} FROM booking WHERE d1_status = 'booked' OR d2_status = 'booked'"
+        );
+        for row in self.flushed()?.query(&sql, &[])? {
+            each(rows::booking(&row)?);
+        }
+        self.ledger_complete = true;
+        Ok(())
+    }
+
+    fn booking(&mut self, id: BookingId) -> Result<Option<Booking>> {
+        read::booking_by_id(self.flushed()?, id)
+    }
+
+    fn insert_supply_change(&mut self, c: &SupplyChangeRecord) -> Result<u64> {
+        let row = self.flushed()?.one(
+            "INSERT INTO supply_change (reason, plan_id, detail, people_moved, doses_moved,
+                                        unplaced, informed, applied_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            &[
+                &c.reason.code(),
+                &c.plan_id,
+                &c.detail,
+                &(c.people_moved as i64),
+                &(c.doses_moved as i64),
+                &(c.unplaced as i64),
+                &(c.informed as i64),
+                &c.applied_ms,
+            ],
+        )?;
+        Ok(rows::get::<i64>(&row, 0)? as u64)
+    }
+
+    fn person_sealed(&mut self, person: PersonId) -> Result<Option<Vec<u8>>> {
+        let row = self.flushed()?.opt(
+            "SELECT sealed FROM person WHERE id = $1",
+            &[&(person.0 as i64)],
+        )?;
+        row.map(|r| rows::get(&r, 0)).transpose()
+    }
+
+    fn insert_staff(&mut self, record: &StaffRecord, token_hash: &[u8; 32]) -> Result<u64> {
+        let row = self.flushed()?.one(
+            "INSERT INTO staff (role, clinic, name, token_hash, created_ms)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[
+                &record.role.code(),
+                &record.clinic.map(|c| i64::from(c.0)),
+                &record.name,
+                &&token_hash[..],
+                &record.created_ms,
+            ],
+        )?;
+        Ok(rows::get::<i64>(&row, 0)? as u64)
+    }
+
+    fn insert_offer(&mut self, record: &OfferRecord) -> Result<OfferId> {
+        let o = &record.offer;
+        let row = self.flushed()?.one(
+            "INSERT INTO leftover_offer (clinic, product, day, doses, claimed, until_ms,
+                                         posted_by, posted_ms)
+             VALUES ($1, $2, $3, $4, 0, $5, $6, $7) RETURNING id",
+            &[
+                &i64::from(o.clinic.0),
+                &o.product.code(),
+                &day_number(o.day),
+                &i64::from(o.doses),
+                &o.until_ms,
+                &(record.posted_by as i64),
+                &record.posted_ms,
+            ],
+        )?;
+        Ok(OfferId(rows::get::<i64>(&row, 0)? as u64))
+    }
+
+    fn offer(&mut self, id: OfferId) -> Result<Option<OfferRecord>> {
+        let sql = format!("SELECT {OFFER_COLUMNS} FROM leftover_offer WHERE id = $1");
+        let row = self.flushed()?.opt(&sql, &[&(id.0 as i64)])?;
+        row.as_ref().map(rows::offer).transpose()
+    }
+
+    fn subscriptions_near(&mut self, at: GeoPoint, reach_km: f64) -> Result<Vec<Subscription>> {
+        // A degree of latitude is ~111 km; a degree of longitude shrinks with cos(latitude).
+        let dlat = reach_km / 110.0;
+        let dlon = reach_km / (110.0 * at.lat.to_radians().cos().max(0.1));
+        let sql = format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM leftover_subscription
+             WHERE lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4"
+        );
+        let found = self.flushed()?.query(
+            &sql,
+            &[
+                &(at.lat - dlat),
+                &(at.lat + dlat),
+                &(at.lon - dlon),
+                &(at.lon + dlon),
+            ],
+        )?;
+        found.iter().map(rows::subscription).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_url_is_an_error_not_a_panic() {
+        assert!(matches!(
+            open("postgres://nobody@[::1"),
+            Err(StoreError::Database(_))
+        ));
+    }
+}

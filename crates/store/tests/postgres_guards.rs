@@ -1,0 +1,281 @@
+//! What PostgreSQL itself refuses, whatever a writer does, and how the writer lives through a
+//! lost connection.
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+#[path = "support/pg.rs"]
+mod pg;
+
+use domain::booking::{Appointment, PersonId};
+use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
+use domain::ledger::{BookRequest, Calendar, Ledger};
+use domain::product::{Product, Schedules};
+use jiff::civil::{Date, date};
+use pg::Schema;
+use store::writer::{Command, Outcome, WriteError, Writer, WriterConfig};
+use store::{AdminStore, ClinicRecord, ReadStore};
+
+const TODAY: Date = date(2021, 7, 19);
+const DAY: Date = date(2021, 7, 20);
+
+fn clinic() -> ClinicRecord {
+    ClinicRecord {
+        clinic: Clinic {
+            id: ClinicId(0),
+            name: "테스트 의원".into(),
+            kind: ClinicKind::Consigned,
+            municipality: MunicipalityCode(11010),
+            location: GeoPoint {
+                lat: 37.5,
+                lon: 127.0,
+            },
+            products: vec![Product::Moderna],
+            hours: Hours {
+                open_hour: 9,
+                close_hour: 18,
+                per_band: 2,
+                saturdays: false,
+            },
+        },
+        daily_doses: vec![(Product::Moderna, 3)],
+    }
+}
+
+fn ledger() -> Ledger {
+    let calendar = Calendar {
+        first: TODAY,
+        days: 60,
+    };
+    Ledger::new(
+        calendar,
+        &[clinic().clinic],
+        Schedules::default(),
+        |_, _| clinic().daily_supply(),
+    )
+}
+
+fn start(schema: &Schema) -> (Writer, store::postgres::PgReader) {
+    let (backend, reader) = store::postgres::open(&schema.url()).unwrap();
+    reader.insert_clinics(&[clinic()]).unwrap();
+    let writer = Writer::spawn(backend, ledger(), WriterConfig::default()).unwrap();
+    (writer, reader)
+}
+
+fn book(writer: &Writer, person: u64, hour: u8) -> Result<Outcome, WriteError> {
+    let command = Command::Book {
+        request: BookRequest {
+            person: PersonId(person),
+            booked_by: PersonId(person),
+            first: Appointment {
+                clinic: ClinicId(0),
+                day: DAY,
+                hour,
+                product: Product::Moderna,
+            },
+            today: TODAY,
+        },
+        idempotency_key: None,
+        notify: None,
+    };
+    // A batch that fails before it starts drops its requests unanswered: the server answers
+    // those 503 like any other storage failure.
+    let answer = writer.submit(command, 1_000).unwrap().blocking_recv();
+    answer.unwrap_or(Err(WriteError::Stopped))
+}
+
+fn refused(answer: &Result<Outcome, WriteError>) -> bool {
+    matches!(
+        answer,
+        Err(WriteError::Unavailable(_) | WriteError::Stopped)
+    )
+}
+
+/// Inserts a booked dose 1 straight into the table, as a writer that went wrong would.
+fn insert_raw(db: &mut postgres::Client, id: i64, person: i64, hour: i64) -> Result<(), String> {
+    let day = store::day_number(DAY);
+    db.execute(
+        "INSERT INTO booking (id, person, booked_by, product, d1_clinic, d1_day, d1_hour,
+                              d1_status, created_ms, updated_ms)
+         VALUES ($1, $2, $2, 'moderna', 0, $3, $4, 'booked', 0, 0)",
+        &[&id, &person, &day, &hour],
+    )
+    .map(drop)
+    .map_err(|e| {
+        e.as_db_error()
+            .map_or(e.to_string(), |d| d.message().to_string())
+    })
+}
+
+fn in_schema(schema: &Schema) -> postgres::Client {
+    let mut db = pg::admin();
+    db.batch_execute(&format!("SET search_path = {}", schema.name))
+        .unwrap();
+    db
+}
+
+#[test]
+fn the_database_refuses_a_band_past_its_staff_and_a_day_past_its_doses() {
+    let schema = Schema::create();
+    let (_writer, _reader) = start(&schema);
+    let mut db = in_schema(&schema);
+    insert_raw(&mut db, 1, 1, 10).unwrap();
+    insert_raw(&mut db, 2, 2, 10).unwrap();
+    // The band holds 2 (staff per band): a third is refused at commit.
+    let third = insert_raw(&mut db, 3, 3, 10).unwrap_err();
+    assert!(third.contains("overbooked"), "{third}");
+    // The day has 3 Moderna doses: a third in another band is fine, a fourth is not.
+    insert_raw(&mut db, 4, 4, 11).unwrap();
+    let fourth = insert_raw(&mut db, 5, 5, 12).unwrap_err();
+    assert!(fourth.contains("overbooked"), "{fourth}");
+    // A plan lowered below what is booked is refused too.
+    let cut = db
+        .execute(
+            "INSERT INTO delivery (clinic, day, product, doses, updated_ms)
+             VALUES (0, $1, 'moderna', 2, 0)",
+            &[&store::day_number(DAY)],
+        )
+        .unwrap_err();
+    assert!(cut.as_db_error().unwrap().message().contains("overbooked"));
+    let count: i64 = db
+        .query_one("SELECT COUNT(*) FROM booking", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 3);
+}
+
+#[test]
+fn the_database_refuses_a_second_active_booking_for_a_person() {
+    let schema = Schema::create();
+    let (_writer, _reader) = start(&schema);
+    let mut db = in_schema(&schema);
+    insert_raw(&mut db, 1, 7, 10).unwrap();
+    let again = insert_raw(&mut db, 2, 7, 11).unwrap_err();
+    assert!(again.contains("booking_one_active_per_person"), "{again}");
+    db.execute(
+        "UPDATE booking SET d1_status = 'cancelled' WHERE id = 1",
+        &[],
+    )
+    .unwrap();
+    insert_raw(&mut db, 2, 7, 11).unwrap();
+}
+
+#[test]
+fn a_lost_connection_is_reopened_and_nothing_acknowledged_is_lost() {
+    let schema = Schema::create();
+    let (writer, reader) = start(&schema);
+    assert!(matches!(book(&writer, 1, 10), Ok(Outcome::Booking(Ok(_)))));
+    let killed: i64 = pg::admin()
+        .query_one(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE application_name = $1",
+            &[&schema.name],
+        )
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "the store's connections were not found");
+    // A batch that meets the dead connection fails (503 to its clients) or, when the writer
+    // notices first, reconnects before it begins; either way it comes back by itself and
+    // nothing acknowledged is lost.
+    let answers: Vec<_> = (2..=6).map(|person| book(&writer, person, 11)).collect();
+    assert!(
+        answers
+            .iter()
+            .all(|a| matches!(a, Ok(Outcome::Booking(_))) || refused(a)),
+        "{answers:?}"
+    );
+    let booked: Vec<_> = answers
+        .iter()
+        .filter_map(|a| match a {
+            Ok(Outcome::Booking(Ok(b))) => Some(*b),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !booked.is_empty(),
+        "the writer did not recover: {answers:?}"
+    );
+    for b in &booked {
+        assert_eq!(reader.booking(b.id).unwrap().as_ref(), Some(b));
+    }
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    assert_eq!(audit.active_bookings, 1 + booked.len() as u64);
+    // The ledger was rebuilt from the database: the band (2 staff) is as full as it says.
+    let left = writer.availability().band_left(ClinicId(0), DAY, 11);
+    assert_eq!(left, 2 - booked.len() as i32);
+}
+
+fn open_as(schema: &Schema, node: &str) -> (Writer, store::postgres::PgReader) {
+    let options = store::postgres::Options {
+        node: node.into(),
+        lease_ttl: std::time::Duration::from_secs(2),
+    };
+    let (backend, reader) = store::postgres::open_with(&schema.url(), options).unwrap();
+    let writer = Writer::spawn(backend, ledger(), WriterConfig::default()).unwrap();
+    (writer, reader)
+}
+
+fn expire_lease_now(schema: &Schema) {
+    in_schema(schema)
+        .execute(
+            "UPDATE ledger_lease SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .unwrap();
+}
+
+fn lease_row(schema: &Schema) -> (String, i64) {
+    let row = in_schema(schema)
+        .query_one(
+            "SELECT owner, epoch FROM ledger_lease WHERE partition = 0",
+            &[],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[test]
+fn one_node_writes_at_a_time_and_a_paused_owner_is_fenced_off() {
+    let schema = Schema::create();
+    let (a, reader) = start(&schema);
+    // Seed the world through `start`, then drop it: nodes "a" and "b" share the database.
+    drop(a);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (a, _) = open_as(&schema, "a");
+    assert!(matches!(book(&a, 1, 10), Ok(Outcome::Booking(Ok(_)))));
+    let (owner, epoch_a) = lease_row(&schema);
+    assert_eq!(owner, "a");
+
+    // While "a" renews its lease, "b" cannot write: its bookings fail (503), nothing is stored.
+    let (b, _) = open_as(&schema, "b");
+    assert!(refused(&book(&b, 2, 10)));
+    assert_eq!(reader.bookings_of(PersonId(2)).unwrap(), vec![]);
+
+    // "a" pauses past its lease (made to look so by expiring the row): "b" takes over with a new
+    // epoch, rebuilds its ledger from the database (with a's booking) and books.
+    expire_lease_now(&schema);
+    let b_answers: Vec<_> = (2..=4).map(|p| book(&b, p, 10)).collect();
+    assert!(
+        b_answers
+            .iter()
+            .any(|a| matches!(a, Ok(Outcome::Booking(Ok(_))))),
+        "{b_answers:?}"
+    );
+    let (owner, epoch_b) = lease_row(&schema);
+    assert_eq!(owner, "b");
+    assert!(epoch_b > epoch_a);
+    // The band holds 2: a's booking and one of b's; b's ledger knew about a's.
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    assert!(
+        audit.per_band.iter().all(|&(_, _, _, n)| n <= 2),
+        "{audit:?}"
+    );
+
+    // "a" wakes up: its next batch is refused by the fence and writes nothing.
+    let before = reader.audit(&Schedules::default()).unwrap().active_bookings;
+    assert!(refused(&book(&a, 9, 11)));
+    assert_eq!(reader.bookings_of(PersonId(9)).unwrap(), vec![]);
+    assert_eq!(
+        reader.audit(&Schedules::default()).unwrap().active_bookings,
+        before
+    );
+    assert_eq!(lease_row(&schema).0, "b");
+}

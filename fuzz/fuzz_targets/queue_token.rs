@@ -1,0 +1,105 @@
+//! The waiting room's tickets (`x-yeyak-ticket`) and passes (`x-yeyak-pass`), as any client may
+//! send them.
+//!
+//! Checks beyond "no panic": a token verifies only if it is, byte for byte, what our key signs
+//! for the fields it carries (so nothing else can pass, whatever the fuzzer makes); every signed
+//! ticket and pass verifies back to its fields; the same fields signed with another key of the
+//! same id, a ticket offered as a pass, and any changed character are refused.
+#![no_main]
+
+use libfuzzer_sys::arbitrary::{Result, Unstructured};
+use libfuzzer_sys::fuzz_target;
+use queue::{
+    Class, KeyId, KeyMaterial, Keyring, Pass, QueueId, Rank, SessionId, Ticket, TokenError,
+};
+
+const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fuzz_target!(|data: &[u8]| {
+    let ours = Keyring::new(KeyId(3), &KeyMaterial([0x5A; 32]));
+    let forger = Keyring::new(KeyId(3), &KeyMaterial([0xA5; 32]));
+    let _ = check(&mut Unstructured::new(data), &ours, &forger);
+});
+
+fn check(u: &mut Unstructured<'_>, ours: &Keyring, forger: &Keyring) -> Result<()> {
+    let ticket = Ticket {
+        queue: QueueId(u.arbitrary()?),
+        class: if u.arbitrary()? {
+            Class::Pre
+        } else {
+            Class::Fifo
+        },
+        seq: u.arbitrary()?,
+        session: SessionId(u.arbitrary()?),
+        issued_at_ms: u.arbitrary()?,
+    };
+    let pass = Pass {
+        queue: ticket.queue,
+        session: ticket.session,
+        rank: Rank(u.arbitrary()?),
+        expires_at_ms: u.arbitrary::<u64>()?.max(1),
+    };
+    let now_ms = u.int_in_range(0..=pass.expires_at_ms - 1)?;
+
+    // Whatever text a client sends: accepted only if it is our own signature of its fields.
+    let sent: &str = u.arbitrary()?;
+    if let Ok(t) = ours.verify_ticket(sent, ticket.queue) {
+        assert_eq!(
+            ours.sign_ticket(&t),
+            sent,
+            "a ticket we did not sign was accepted"
+        );
+    }
+    if let Ok(p) = ours.verify_pass(sent, pass.queue, &pass.session, now_ms) {
+        assert_eq!(
+            ours.sign_pass(&p),
+            sent,
+            "a pass we did not sign was accepted"
+        );
+    }
+
+    let signed_ticket = ours.sign_ticket(&ticket);
+    let signed_pass = ours.sign_pass(&pass);
+    assert_eq!(ours.verify_ticket(&signed_ticket, ticket.queue), Ok(ticket));
+    assert_eq!(
+        ours.verify_pass(&signed_pass, pass.queue, &pass.session, now_ms),
+        Ok(pass)
+    );
+    assert_eq!(
+        ours.verify_ticket(&forger.sign_ticket(&ticket), ticket.queue),
+        Err(TokenError::BadSignature)
+    );
+    assert_eq!(
+        ours.verify_pass(&forger.sign_pass(&pass), pass.queue, &pass.session, now_ms),
+        Err(TokenError::BadSignature)
+    );
+    assert_eq!(
+        ours.verify_pass(&signed_ticket, pass.queue, &pass.session, now_ms),
+        Err(TokenError::WrongKind)
+    );
+    assert_eq!(
+        ours.verify_ticket(&signed_pass, ticket.queue),
+        Err(TokenError::WrongKind)
+    );
+
+    // One changed character anywhere: refused.
+    let at = u.choose_index(signed_ticket.len())?;
+    let with = *u.choose(BASE64URL)?;
+    let mut changed = signed_ticket.clone().into_bytes();
+    changed[at] = with;
+    let changed = String::from_utf8(changed).expect("base64url is ASCII");
+    if changed != signed_ticket {
+        assert!(ours.verify_ticket(&changed, ticket.queue).is_err());
+    }
+    let at = u.choose_index(signed_pass.len())?;
+    let mut changed = signed_pass.clone().into_bytes();
+    changed[at] = with;
+    let changed = String::from_utf8(changed).expect("base64url is ASCII");
+    if changed != signed_pass {
+        assert!(
+            ours.verify_pass(&changed, pass.queue, &pass.session, now_ms)
+                .is_err()
+        );
+    }
+    Ok(())
+}
