@@ -597,3 +597,48 @@ mod tests {
         );
     }
 }
+
+/// A person the demo's stand-in carriers know: with `--demo`, these (and only these, unless
+/// `--subscribers FILE` adds more) pass the identity check, as with a real carrier only a
+/// phone's own subscriber can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoPerson {
+    pub name: &'static str,
+    pub rrn: &'static str,
+    pub phone: &'static str,
+}
+
+const fn demo_person(name: &'static str, rrn: &'static str, phone: &'static str) -> DemoPerson {
+    DemoPerson { name, rrn, phone }
+}
+
+/// The demo's people: born 1967–1968 (the cohort open now in the demo), 1970 (not yet), and a
+/// few more for the operator's and clinic's walk-throughs. Listed in the README.
+pub const DEMO_PEOPLE: &[DemoPerson] = &[
+    demo_person("홍길동", "680229-1234567", "010-1234-5678"),
+    demo_person("김민수", "670315-1000001", "010-2000-0001"),
+    demo_person("이영희", "670412-2000003", "010-2000-0002"),
+    demo_person("김자녀", "700505-2000001", "010-2000-0003"),
+    demo_person("김부모", "680301-2000002", "010-2000-0004"),
+    demo_person("이잔여", "700707-1000007", "010-2000-0005"),
+    demo_person("박철수", "671120-1000011", "010-2000-0006"),
+    demo_person("최수진", "681010-2000012", "010-2000-0007"),
+    demo_person("김모더", "670315-1000201", "010-3000-0201"),
+    demo_person("김모더", "670315-1000301", "010-3000-0301"),
+    demo_person("김모더", "670315-1000302", "010-3000-0302"),
+    demo_person("김모더", "670315-1000303", "010-3000-0303"),
+    demo_person("김모더", "670315-1000304", "010-3000-0304"),
+    demo_person("김모더", "670315-1000305", "010-3000-0305"),
+    demo_person("김모더", "670316-1000400", "010-3000-0400"),
+    demo_person("김모더", "670316-1000401", "010-3000-0401"),
+    demo_person("김모더", "670316-1000402", "010-3000-0402"),
+    demo_person("김모더", "670316-1000403", "010-3000-0403"),
+    demo_person("김모더", "670316-1000404", "010-3000-0404"),
+    demo_person("김모더", "670316-1000405", "010-3000-0405"),
+    demo_person("김모더", "670316-1000406", "010-3000-0406"),
+    demo_person("김모더", "670316-1000407", "010-3000-0407"),
+    demo_person("김모더", "670316-1000408", "010-3000-0408"),
+    demo_person("김모더", "670316-1000409", "010-3000-0409"),
+    demo_person("김모더", "670316-1000410", "010-3000-0410"),
+    demo_person("김모더", "670316-1000411", "010-3000-0411"),
+];

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod eligibility;
 pub mod ledger;
 pub mod leftover;
+pub mod name;
 pub mod product;
 pub mod region;
 pub mod rrn;

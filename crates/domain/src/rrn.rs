@@ -165,6 +165,12 @@ impl Rrn {
         out
     }
 
+    /// The seventh digit (sex and century, 1–8), which carriers match with the name and birth
+    /// date before they text a one-time code.
+    pub fn sex_digit(&self) -> u8 {
+        self.gender_digit()
+    }
+
     /// The seventh digit `G` as a number 0–9.
     fn gender_digit(&self) -> u8 {
         self.digits[BIRTH_DIGITS] - b'0'

@@ -386,3 +386,29 @@ fn sizes_are_clamped() {
     );
     assert_eq!(huge.len(), domain::demo::DEMO_CLINICS_MAX as usize);
 }
+
+#[test]
+fn the_demo_people_are_valid_and_each_has_their_own_phone() {
+    use domain::demo::DEMO_PEOPLE;
+    use std::collections::HashSet;
+    let mut phones = HashSet::new();
+    let mut numbers = HashSet::new();
+    for person in DEMO_PEOPLE {
+        assert!(
+            domain::name::PersonName::parse(person.name).is_ok(),
+            "{person:?}"
+        );
+        assert!(domain::rrn::Rrn::parse(person.rrn).is_ok(), "{person:?}");
+        assert!(
+            phones.insert(person.phone),
+            "one subscriber per phone: {person:?}"
+        );
+        assert!(numbers.insert(person.rrn), "{person:?}");
+    }
+    // The README's example person is among them.
+    assert!(
+        DEMO_PEOPLE
+            .iter()
+            .any(|p| (p.name, p.rrn, p.phone) == ("홍길동", "680229-1234567", "010-1234-5678"))
+    );
+}

@@ -126,6 +126,23 @@ async fn schedule_opening(
     Ok(())
 }
 
+/// Writes every person of the run (and the child who books for them) to the identity
+/// stand-in's subscriber file, as a carrier's records would hold them.
+fn write_subscribers(
+    path: &std::path::Path,
+    scenario: &Scenario,
+    people: u64,
+    salt: u64,
+) -> anyhow::Result<()> {
+    let homes = Homes::korea();
+    let mut text = String::new();
+    for i in 0..people {
+        Person::draw(scenario, &homes, i, salt).subscriber_lines(&mut text);
+    }
+    std::fs::write(path, text)?;
+    Ok(())
+}
+
 async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summary> {
     std::fs::create_dir_all(&options.out)?;
     let people = scenario.people(options.scale);
@@ -142,6 +159,28 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
     let mut opens_at = SystemTime::now() + boot_allowance + before_opening;
     let mut spawned = None;
     let mut notes: Vec<String> = Vec::new();
+    let salt = match options.target {
+        Target::Spawn { .. } => 0,
+        // Against a long-running server, keep this run's people apart from earlier runs'.
+        Target::Url(_) => {
+            (SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+                % 97)
+                * 3_000
+        }
+    };
+    // The simulated people, as their carriers know them: a spawned server loads this file; a
+    // running one must have been started with it (`serve --subscribers`).
+    let subscribers = options.out.join("subscribers.csv");
+    write_subscribers(&subscribers, &scenario, people, salt)?;
+    if matches!(options.target, Target::Url(_)) {
+        notes.push(format!(
+            "the target must know this run's people: serve --subscribers {}",
+            subscribers.display()
+        ));
+    }
     let (base, data_dir, operator_token) = match &options.target {
         Target::Spawn { exe } => {
             let opening_file = options.out.join("opening.json");
@@ -164,6 +203,7 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
                     .map(|budget| (budget * options.scale).max(MIN_POLL_BUDGET)),
                 writer_queue: scenario.server.writer_queue,
                 worker_threads: scenario.server.worker_threads,
+                subscribers: &subscribers,
             })?;
             let base = s.base.clone();
             if let Err(e) =
@@ -223,18 +263,6 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
         Arc::clone(&stats),
         zero,
     )?;
-    let salt = match options.target {
-        Target::Spawn { .. } => 0,
-        // Against a long-running server, keep this run's people apart from earlier runs'.
-        Target::Url(_) => {
-            (SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-                % 97)
-                * 3_000
-        }
-    };
     let ctx = Arc::new(person::Ctx {
         http,
         scenario: scenario.clone(),

@@ -165,6 +165,46 @@ impl Person {
     }
 }
 
+/// Names the simulated people go by at their carriers.
+pub const SELF_NAME: &str = "부하시험";
+pub const MEMBER_NAME: &str = "부하부모";
+pub const BOOKER_NAME: &str = "부하자녀";
+
+impl Person {
+    /// The person's own phone (`010-AAAA-BBBB` from their index): theirs at the carrier.
+    pub fn phone(&self) -> String {
+        format!(
+            "010-{:04}-{:04}",
+            (self.index / 10_000) % 10_000,
+            self.index % 10_000
+        )
+    }
+
+    /// The phone of the grown child who books for them, if one does.
+    pub fn booker_phone(&self) -> String {
+        format!("011{:08}", self.index % 100_000_000)
+    }
+
+    /// The name the person checks in with: their own, or as a family member booked for.
+    pub fn own_name(&self) -> &'static str {
+        if self.booker_rrn.is_some() {
+            MEMBER_NAME
+        } else {
+            SELF_NAME
+        }
+    }
+
+    /// The person's lines in the stand-in's subscriber file (`phone,name,rrn,carrier`): their
+    /// own phone, and their booker's when a child books for them.
+    pub fn subscriber_lines(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(out, "{},{},{},skt", self.phone(), self.own_name(), self.rrn);
+        if let Some(booker) = &self.booker_rrn {
+            let _ = writeln!(out, "{},{BOOKER_NAME},{booker},kt", self.booker_phone());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,11 @@ struct Verified {
 }
 
 #[derive(Deserialize)]
+struct Consent {
+    consent: String,
+}
+
+#[derive(Deserialize)]
 struct Eligibility {
     eligible: bool,
 }
@@ -114,6 +119,8 @@ struct Evening<'a> {
     ctx: &'a Ctx,
     p: Person,
     headers: HeaderMap,
+    /// A family member's consent, when booking for one.
+    consent: Option<String>,
 }
 
 async fn evening(ctx: &Ctx, person: Person, arrival: Instant) -> Outcome {
@@ -121,6 +128,7 @@ async fn evening(ctx: &Ctx, person: Person, arrival: Instant) -> Outcome {
         ctx,
         p: person,
         headers: HeaderMap::new(),
+        consent: None,
     };
     let start_wait = arrival.max(ctx.opening);
     if let Err(outcome) = e.queue(arrival, start_wait).await {
@@ -343,26 +351,23 @@ impl Evening<'_> {
         Err(Outcome::Failed("queue_loop_bound"))
     }
 
-    async fn book_evening(&mut self, start_wait: Instant) -> Result<(), Outcome> {
-        let ctx = self.ctx;
-        self.think().await;
-        let rrn = self
-            .p
-            .booker_rrn
-            .clone()
-            .unwrap_or_else(|| self.p.rrn.clone());
-        let phone = format!(
-            "010-{:04}-{:04}",
-            (self.p.index / 10_000) % 10_000,
-            self.p.index % 10_000
-        );
-        let body = serde_json::to_vec(&json!({"name": "부하시험", "rrn": rrn, "phone": phone}))
+    /// One identity check (the person's own, or a family member's consent): details, then the
+    /// code (revealed by a demo server) back, answering with the second call's body.
+    async fn check<T: serde::de::DeserializeOwned>(
+        &mut self,
+        start: &'static str,
+        finish: &'static str,
+        name: &str,
+        rrn: &str,
+        phone: &str,
+    ) -> Result<T, Outcome> {
+        let body = serde_json::to_vec(&json!({"name": name, "rrn": rrn, "phone": phone}))
             .unwrap_or_default();
         let reply = self
             .send(
                 Endpoint::IdentityStart,
                 Method::POST,
-                "/api/v1/identity/start",
+                start,
                 &self.headers,
                 Some(&body),
                 Instant::now(),
@@ -381,19 +386,55 @@ impl Evening<'_> {
             .send(
                 Endpoint::IdentityVerify,
                 Method::POST,
-                "/api/v1/identity/verify",
+                finish,
                 &self.headers,
                 Some(&body),
                 Instant::now(),
             )
             .await;
-        let verified: Verified = (reply.status == 200)
+        (reply.status == 200)
             .then(|| reply.json())
             .flatten()
-            .ok_or(Outcome::Failed("identity_failed"))?;
+            .ok_or(Outcome::Failed("identity_failed"))
+    }
+
+    async fn book_evening(&mut self, start_wait: Instant) -> Result<(), Outcome> {
+        let ctx = self.ctx;
+        self.think().await;
+        let (name, rrn, phone) = match &self.p.booker_rrn {
+            Some(booker) => (
+                crate::people::BOOKER_NAME,
+                booker.clone(),
+                self.p.booker_phone(),
+            ),
+            None => (self.p.own_name(), self.p.rrn.clone(), self.p.phone()),
+        };
+        let verified: Verified = self
+            .check(
+                "/api/v1/identity/start",
+                "/api/v1/identity/verify",
+                name,
+                &rrn,
+                &phone,
+            )
+            .await?;
         let bearer = header(&format!("Bearer {}", verified.session_token))
             .ok_or(Outcome::Failed("identity_failed"))?;
         self.headers.insert(AUTHORIZATION, bearer);
+        if self.p.booker_rrn.is_some() {
+            // The parent's consent: their code, sent to their phone, typed in by the child.
+            let (rrn, phone) = (self.p.rrn.clone(), self.p.phone());
+            let consent: Consent = self
+                .check(
+                    "/api/v1/family/start",
+                    "/api/v1/family/verify",
+                    crate::people::MEMBER_NAME,
+                    &rrn,
+                    &phone,
+                )
+                .await?;
+            self.consent = Some(consent.consent);
+        }
         if self.p.booker_rrn.is_none() {
             let reply = self
                 .send(
@@ -517,8 +558,8 @@ impl Evening<'_> {
             let hour = open[self.p.rng.below(open.len() as u64) as usize];
             let mut body =
                 json!({"clinic_id": clinic, "date": date, "hour": hour, "product": self.p.product});
-            if self.p.booker_rrn.is_some() {
-                body["family"] = json!({"name": "부하부모", "rrn": self.p.rrn});
+            if let Some(consent) = &self.consent {
+                body["family"] = json!({ "consent": consent });
             }
             let body = serde_json::to_vec(&body).unwrap_or_default();
             let key = format!("lt{}-{}-{}", ctx.salt, self.p.index, first_key + attempt);

@@ -45,6 +45,8 @@ pub struct SpawnSettings<'a> {
     pub poll_budget: Option<f64>,
     pub writer_queue: Option<usize>,
     pub worker_threads: Option<usize>,
+    /// The identity stand-in's subscriber file for the simulated people.
+    pub subscribers: &'a Path,
 }
 
 /// Starts `yeyak serve --demo` on a fresh data directory under `out`. `--demo` reveals identity
@@ -68,7 +70,11 @@ pub fn spawn(s: &SpawnSettings) -> anyhow::Result<Spawned> {
         .arg("--opening")
         .arg(s.opening_file)
         .arg("--max-active")
-        .arg(s.max_active.to_string());
+        .arg(s.max_active.to_string())
+        .arg("--subscribers")
+        .arg(s.subscribers)
+        // The whole crowd comes from this one machine's address.
+        .args(["--identity-checks-per-address", "0"]);
     if let Some(budget) = s.poll_budget {
         cmd.arg("--poll-budget").arg(budget.to_string());
     }

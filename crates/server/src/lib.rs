@@ -59,6 +59,12 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Where notifications go: this gateway URL, or (when absent) `DATA_DIR/outbox.jsonl`.
     pub notify_webhook: Option<String>,
+    /// Where the registration-number key lives, when not in `DATA_DIR/secrets.key`.
+    pub rrn_key: Option<secrets::RrnKeySource>,
+    /// The identity stand-in's subscriber records (the carriers' side of the check). Seeded
+    /// with the demo people in `--demo` mode and from `--subscribers FILE`; shared, so tests
+    /// can add the people they use.
+    pub subscribers: Arc<identity::MemoryRegistry>,
     /// A `postgres://` URL to store everything in PostgreSQL; `None` for the embedded SQLite
     /// file `DATA_DIR/yeyak.db`. Keys and the notification log stay in the data directory.
     pub database: Option<String>,
@@ -82,6 +88,8 @@ impl Config {
             notify_webhook: None,
             opening: None,
             secure_cookies: false,
+            rrn_key: None,
+            subscribers: Arc::new(identity::MemoryRegistry::default()),
             database: None,
             limits: shell::Limits::default(),
         }
@@ -131,19 +139,23 @@ pub enum StartError {
 
 /// Opens the database, loads (or seeds) the world, starts the writer and returns the state.
 pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+    let data_dir_error = |source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
-    })?;
+    };
+    secrets::private_dir(&config.data_dir).map_err(data_dir_error)?;
     let mut rng = rand::rng();
-    let secrets = Secrets::load_or_create(&config.data_dir, &mut rng)?;
+    let secrets = Secrets::load_with(&config.data_dir, config.rrn_key.as_ref(), &mut rng)?;
     let now = clock.now();
     // The waiting room's record has a file of its own on either backend: a booking transaction
     // holding the main database's write lock must never hold up the front door.
     let queue_path = config.data_dir.join("queue.db");
+    secrets::private_file(&queue_path).map_err(data_dir_error)?;
     let (writer, reader, world, queue_file, lease) = match &config.database {
         None => {
-            let (backend, reader) = store::sqlite::open(&config.data_dir.join("yeyak.db"))?;
+            let database = config.data_dir.join("yeyak.db");
+            secrets::private_file(&database).map_err(data_dir_error)?;
+            let (backend, reader) = store::sqlite::open(&database)?;
             let queue_file = store::sqlite::QueueFile::open(&queue_path, Some(&reader))?;
             let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
             (writer, reader, world, queue_file, None)
@@ -160,7 +172,11 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         reveal_codes: config.demo || config.identity.reveal_codes,
         ..config.identity
     };
-    let identity = IdentityStandIn::new(identity_config, secrets.rrn_key());
+    if config.demo {
+        world::seed_demo_subscribers(&config.subscribers);
+    }
+    let registry: Arc<dyn identity::SubscriberRegistry> = config.subscribers.clone();
+    let identity = IdentityStandIn::new(identity_config, secrets.rrn_key(), registry);
     let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
     let queue_store: Arc<dyn store::QueueStore> = Arc::new(queue_file);
     let now_ms = now.as_millisecond().max(0) as u64;

@@ -84,6 +84,9 @@ pub struct Metrics {
     pub requests: Family<RouteLabels, Counter>,
     pub latency: Family<RouteOnly, Histogram>,
     pub bookings: Family<OutcomeLabels, Counter>,
+    /// Refused sign-ins and failed identity checks, by kind (`operator`, `clinic`, `agent`,
+    /// `wrong_code`, `rate_limited`): a rising line is someone guessing.
+    pub failed_signins: Family<OutcomeLabels, Counter>,
     writer_batches: Gauge,
     writer_commands: Gauge,
     writer_queued: Gauge,
@@ -209,6 +212,12 @@ impl Metrics {
         );
         let bookings = Family::<OutcomeLabels, Counter>::default();
         registry.register("bookings", "Booking commands by outcome", bookings.clone());
+        let failed_signins = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "failed_signins",
+            "Refused sign-ins and identity checks, by kind",
+            failed_signins.clone(),
+        );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
@@ -318,6 +327,7 @@ impl Metrics {
             requests,
             latency,
             bookings,
+            failed_signins,
             writer,
         }
     }
@@ -326,6 +336,16 @@ impl Metrics {
         self.bookings
             .get_or_create(&OutcomeLabels {
                 outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts and logs a refused sign-in or identity check (never who: no personal data).
+    pub fn count_failed_signin(&self, kind: &str) {
+        tracing::warn!(kind, "sign-in refused");
+        self.failed_signins
+            .get_or_create(&OutcomeLabels {
+                outcome: kind.to_string(),
             })
             .inc();
     }

@@ -198,6 +198,16 @@ impl Sender {
     }
 }
 
+/// Opens the outbox file for appending, created only its owner can read (0600): masked, the
+/// lines still say whom we wrote to and when.
+fn open_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// A JSON-lines file that whole lines are appended to. Up to [`IN_FLIGHT`] senders append at
 /// once; each line, newline included, goes down in one `write` under a lock, and a write that
 /// fails part-way is cut back off, so lines are never glued together or left half-written.
@@ -222,12 +232,7 @@ impl OutboxFile {
         let mut open = self.file.lock().unwrap_or_else(|p| p.into_inner());
         let file = match open.as_mut() {
             Some(file) => file,
-            None => open.insert(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?,
-            ),
+            None => open.insert(open_private(&self.path)?),
         };
         let before = file.metadata()?.len();
         let written = file.write(&record);

@@ -34,6 +34,19 @@ pub enum SecretsError {
     },
     #[error("the secrets file {0} is damaged (expected {KEY_LEN}×3 bytes)")]
     Damaged(String),
+    #[error("the registration-number key {0} is not {KEY_LEN} bytes or 64 hex digits")]
+    BadRrnKey(String),
+}
+
+/// Where the key for registration-number hashes lives when it is kept out of the data
+/// directory: birth dates plus the short space of the remaining digits make a copied database
+/// and its key enough to recover every number, so the two should not travel together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RrnKeySource {
+    /// A file (created with the current key, mode 0600, when absent).
+    File(std::path::PathBuf),
+    /// 64 hex digits, e.g. from the environment (`YEYAK_RRN_KEY`).
+    Hex(String),
 }
 
 impl Secrets {
@@ -54,6 +67,39 @@ impl Secrets {
             }
             Err(e) => Err(io(e)),
         }
+    }
+
+    /// Like [`Secrets::load_or_create`], with the registration-number key taken from `source`.
+    /// The copy in `dir/secrets.key` is then zeroed, so the data directory alone no longer
+    /// holds it. A file named by `source` that does not exist yet is created with the key in
+    /// use (so switching keeps every stored hash valid), or a fresh one on a new install.
+    pub fn load_with(
+        dir: &Path,
+        source: Option<&RrnKeySource>,
+        rng: &mut impl Rng,
+    ) -> Result<Secrets, SecretsError> {
+        let mut secrets = Secrets::load_or_create(dir, rng)?;
+        let Some(source) = source else {
+            return Ok(secrets);
+        };
+        let current = (secrets.rrn_key != [0; KEY_LEN]).then_some(secrets.rrn_key);
+        secrets.rrn_key = match source {
+            RrnKeySource::Hex(text) => parse_key(text.as_bytes())
+                .ok_or_else(|| SecretsError::BadRrnKey("YEYAK_RRN_KEY".into()))?,
+            RrnKeySource::File(path) => external_key(path, current, rng)?,
+        };
+        if current.is_some() {
+            let stored = Secrets {
+                rrn_key: [0; KEY_LEN],
+                ..secrets.clone()
+            };
+            let path = dir.join("secrets.key");
+            write_private_file(&path, &stored.to_bytes()).map_err(|source| SecretsError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        Ok(secrets)
     }
 
     pub fn generate(rng: &mut impl Rng) -> Secrets {
@@ -110,6 +156,74 @@ impl Secrets {
     }
 }
 
+/// 32 raw bytes, or 64 hex digits (surrounding whitespace ignored).
+fn parse_key(bytes: &[u8]) -> Option<[u8; KEY_LEN]> {
+    if let Ok(key) = <[u8; KEY_LEN]>::try_from(bytes) {
+        return Some(key);
+    }
+    let text = std::str::from_utf8(bytes).ok()?.trim();
+    if text.len() != 2 * KEY_LEN {
+        return None;
+    }
+    let mut key = [0; KEY_LEN];
+    for (i, slot) in key.iter_mut().enumerate() {
+        *slot = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(key)
+}
+
+fn external_key(
+    path: &Path,
+    current: Option<[u8; KEY_LEN]>,
+    rng: &mut impl Rng,
+) -> Result<[u8; KEY_LEN], SecretsError> {
+    let io = |source| SecretsError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            parse_key(&bytes).ok_or_else(|| SecretsError::BadRrnKey(path.display().to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = current.unwrap_or_else(|| {
+                let mut k = [0; KEY_LEN];
+                rng.fill_bytes(&mut k);
+                k
+            });
+            write_private_file(path, &key).map_err(io)?;
+            Ok(key)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Creates the data directory (and any missing parents) so only its owner can enter it (0700),
+/// and tightens an existing one to that.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+    Ok(())
+}
+
+/// Creates an empty file only its owner can read (0600) if it does not exist, so a database
+/// created in it (and SQLite's WAL and shared-memory files, which copy its mode) is private.
+pub fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?;
+    #[cfg(unix)]
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(())
+}
+
 /// Writes a file only its owner can read (mode 0600), durably: to a temporary file first, synced,
 /// then renamed into place, so a crash never leaves half a key behind.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -155,6 +269,59 @@ mod tests {
         let other = Secrets::generate(&mut rand::rngs::StdRng::seed_from_u64(8));
         assert_eq!(other.unseal(&sealed), None);
         assert_eq!(secrets.unseal(&sealed[..5]), None);
+    }
+
+    #[test]
+    fn the_rrn_key_moves_out_of_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let first = Secrets::load_or_create(dir.path(), &mut rng()).unwrap();
+        let source = RrnKeySource::File(outside.path().join("rrn.key"));
+        let moved = Secrets::load_with(dir.path(), Some(&source), &mut rng()).unwrap();
+        assert_eq!(
+            moved.to_bytes(),
+            first.to_bytes(),
+            "the same keys, so hashes stay valid"
+        );
+        let stored = std::fs::read(dir.path().join("secrets.key")).unwrap();
+        assert_eq!(
+            &stored[..KEY_LEN],
+            &[0; KEY_LEN],
+            "no copy left in the data directory"
+        );
+        assert_eq!(
+            std::fs::read(outside.path().join("rrn.key")).unwrap(),
+            first.rrn_key
+        );
+        let again = Secrets::load_with(dir.path(), Some(&source), &mut rng()).unwrap();
+        assert_eq!(again.rrn_key, first.rrn_key);
+        let hex: String = first.rrn_key.iter().map(|b| format!("{b:02x}")).collect();
+        let from_env =
+            Secrets::load_with(dir.path(), Some(&RrnKeySource::Hex(hex)), &mut rng()).unwrap();
+        assert_eq!(from_env.rrn_key, first.rrn_key);
+        assert!(matches!(
+            Secrets::load_with(
+                dir.path(),
+                Some(&RrnKeySource::Hex("abc".into())),
+                &mut rng()
+            ),
+            Err(SecretsError::BadRrnKey(_))
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn data_files_and_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        private_dir(&dir).unwrap();
+        private_file(&dir.join("yeyak.db")).unwrap();
+        Secrets::load_or_create(&dir, &mut rng()).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("yeyak.db")), 0o600);
+        assert_eq!(mode(&dir.join("secrets.key")), 0o600);
     }
 
     #[test]

@@ -233,9 +233,10 @@ pub async fn serve(
             () = &mut shutdown => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let connection = Connection {
                         stream,
+                        peer,
                         router: router.clone(),
                         state: Arc::clone(&state),
                         stopping: stopping.clone(),
@@ -300,6 +301,8 @@ async fn finish_writer(state: &AppState, deadline: Instant) {
 
 struct Connection {
     stream: TcpStream,
+    /// The client's address, for handlers that limit per address (identity checks).
+    peer: std::net::SocketAddr,
     router: Router,
     state: Arc<AppState>,
     stopping: watch::Receiver<bool>,
@@ -326,12 +329,16 @@ impl Connection {
     async fn run(self, tier: Tier) {
         let Connection {
             stream,
+            peer,
             router,
             state,
             mut stopping,
         } = self;
         let service = hyper::service::service_fn(move |mut request: Request<_>| {
             request.extensions_mut().insert(tier);
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             router.clone().oneshot(request)
         });
         let mut http = hyper::server::conn::http1::Builder::new();

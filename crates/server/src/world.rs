@@ -49,6 +49,20 @@ impl World {
     }
 }
 
+/// The demo people (`domain::demo::DEMO_PEOPLE`) as their carriers know them, so that they can
+/// pass the identity check in `--demo` mode.
+pub fn seed_demo_subscribers(registry: &crate::identity::MemoryRegistry) {
+    for person in domain::demo::DEMO_PEOPLE {
+        let (Ok(name), Ok(rrn)) = (
+            domain::name::PersonName::parse(person.name),
+            domain::rrn::Rrn::parse(person.rrn),
+        ) else {
+            continue;
+        };
+        registry.register(person.phone, &name, &rrn, crate::identity::Carrier::Skt);
+    }
+}
+
 /// On first start with `--demo`: Korea's 13,280 clinics and cohorts placed around `now`.
 pub fn seed_demo(
     store: &(impl ReadStore + AdminStore + ?Sized),

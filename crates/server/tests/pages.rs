@@ -52,10 +52,11 @@ async fn admitted_browser(server: &TestServer) -> reqwest::Client {
 /// An identity check from a browser: same-origin posts with the cookies it holds.
 async fn signed_in_browser(server: &TestServer, rrn: &str) -> reqwest::Client {
     let client = admitted_browser(server).await;
+    let phone = server.subscribe("홍길동", rrn);
     let started: Value = client
         .post(server.url("/api/v1/identity/start"))
         .header("origin", origin_of(server))
-        .json(&json!({"name": "홍길동", "rrn": rrn, "phone": "010-1234-5678"}))
+        .json(&json!({"name": "홍길동", "rrn": rrn, "phone": phone}))
         .send()
         .await
         .unwrap()

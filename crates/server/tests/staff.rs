@@ -333,6 +333,16 @@ async fn an_agent_books_for_a_person_under_the_same_rules_and_is_audited() {
         .await
         .unwrap();
     assert_eq!(cancelled.status(), StatusCode::OK);
+    // What an agent reads about a person is audited too.
+    let read = server
+        .http
+        .get(server.url("/api/v1/agent/bookings"))
+        .header("x-yeyak-staff", &agent)
+        .bearer_auth(&person_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
 
     let lines = audit(&server).await;
     let actor = format!("agent:{agent_id}");
@@ -348,13 +358,26 @@ async fn an_agent_books_for_a_person_under_the_same_rules_and_is_audited() {
         .collect();
     assert_eq!(
         mine,
+        // Newest first. Effects are audited by the writer in their own transaction (outcome
+        // "ok" or the refusal's code); the HTTP layer adds reads, refusals before the writer,
+        // and whom an identification found.
         vec![
-            ("POST /api/v1/agent/bookings/{id}/cancel", "200"),
+            ("GET /api/v1/agent/bookings", "200"),
+            ("POST /api/v1/agent/bookings/{id}/cancel", "ok"),
             ("POST /api/v1/agent/bookings", "409"),
-            ("POST /api/v1/agent/bookings", "201"),
+            ("POST /api/v1/agent/bookings", "already_booked"),
+            ("POST /api/v1/agent/bookings", "ok"),
             ("POST /api/v1/agent/identify", "200"),
+            ("POST /api/v1/agent/identify", "ok"),
             ("POST /api/v1/agent/identify", "400"),
         ]
+    );
+    // The operator's issuing of the agent's token was audited with it, in one transaction.
+    assert!(
+        lines.iter().any(|l| l["actor"] == "operator"
+            && l["action"] == "POST /api/v1/admin/staff"
+            && l["outcome"] == "ok"),
+        "{lines:?}"
     );
     let person = lines
         .iter()
@@ -648,7 +671,8 @@ async fn notifications_reach_a_failing_gateway_once_after_backoff() {
         .find(|b| b["template"] == "booking_confirmed")
         .unwrap();
     assert_eq!(
-        booked["to"], "01012345678",
+        booked["to"],
+        common::phone_of(&rrn_1967(7)),
         "the gateway gets the real number"
     );
     assert!(booked["text_ko"].as_str().unwrap().contains("예약이 완료"));

@@ -68,6 +68,12 @@ pub enum Change {
         person: PersonRecord,
         now_ms: i64,
     },
+    /// Replaces a person's sealed contact (name and phone) after a newer verified check.
+    UpdateContact {
+        person: PersonId,
+        sealed: Vec<u8>,
+        now_ms: i64,
+    },
     /// Inserts the booking or replaces the stored row with this state.
     PutBooking {
         booking: Booking,

@@ -93,7 +93,8 @@ pub enum Command {
         idempotency_key: Option<String>,
         notify: Option<Notify>,
     },
-    /// Finds the person with this RRN hash, creating them if new.
+    /// Finds the person with this RRN hash, creating them if new; an existing person's contact
+    /// is replaced by `sealed` (it comes from a newer verified check, so notices follow them).
     EnsurePerson {
         rrn_hash: [u8; 32],
         birth_date: Date,
@@ -846,6 +847,11 @@ impl<B: WriteBackend> WriterState<B> {
                 sealed,
             } => {
                 if let Some(id) = self.backend.person_by_hash(&rrn_hash)? {
+                    self.backend.apply(&Change::UpdateContact {
+                        person: id,
+                        sealed,
+                        now_ms,
+                    })?;
                     return Ok(Outcome::Person { id, created: false });
                 }
                 let id = PersonId(self.next_person);

@@ -185,32 +185,36 @@ pub fn idempotency_key_returns_the_first_answer<H: Harness>() {
     );
 }
 
+/// Persons are unique by RRN hash, and a newer check replaces their contact.
 pub fn persons_are_unique_by_hash<H: Harness>() {
     let h = H::fresh();
     let (writer, reader, _) = start(&h);
-    let ensure = |hash: u8| Command::EnsurePerson {
+    let ensure = |hash: u8, sealed: Vec<u8>| Command::EnsurePerson {
         rrn_hash: [hash; 32],
         birth_date: date(1968, 2, 29),
-        sealed: vec![1, 2, 3],
+        sealed,
     };
     let Outcome::Person {
         id: a,
         created: true,
-    } = run(&writer, ensure(1))
+    } = run(&writer, ensure(1, vec![1, 2, 3]))
     else {
         panic!()
     };
+    assert_eq!(reader.person(a).unwrap().unwrap().sealed, vec![1, 2, 3]);
     let Outcome::Person {
         id: b,
         created: false,
-    } = run(&writer, ensure(1))
+    } = run(&writer, ensure(1, vec![4, 5]))
     else {
         panic!()
     };
+    // A newer verified check replaces the contact: notices follow the person's current phone.
+    assert_eq!(reader.person(a).unwrap().unwrap().sealed, vec![4, 5]);
     let Outcome::Person {
         id: c,
         created: true,
-    } = run(&writer, ensure(2))
+    } = run(&writer, ensure(2, vec![6]))
     else {
         panic!()
     };

@@ -97,7 +97,10 @@ fn wait_until_writing(writer: &Writer) {
 }
 
 fn refused(answer: &Result<Outcome, WriteError>) -> bool {
-    matches!(answer, Err(WriteError::Unavailable(_) | WriteError::Stopped))
+    matches!(
+        answer,
+        Err(WriteError::Unavailable(_) | WriteError::Stopped)
+    )
 }
 
 /// Inserts a booked dose 1 straight into the table, as a writer that went wrong would.

@@ -111,6 +111,27 @@ struct ServeArgs {
     /// them to DATA_DIR/outbox.jsonl with phone numbers masked).
     #[arg(long, env = "YEYAK_NOTIFY_WEBHOOK")]
     notify_webhook: Option<String>,
+    /// The identity stand-in's subscriber records, a CSV of `phone,name,rrn,carrier` (carrier:
+    /// skt, kt, lgu or mvno): who may pass the identity check with which phone. A real
+    /// deployment asks the carriers instead (see README, "Identity check").
+    #[arg(long, env = "YEYAK_SUBSCRIBERS")]
+    subscribers: Option<PathBuf>,
+    /// Identity checks one client address may start per hour (0: no limit, e.g. for a load
+    /// test from one machine). Generous by default: carriers put many phones behind one address.
+    #[arg(long, env = "YEYAK_IDENTITY_CHECKS_PER_ADDRESS", default_value_t = 600)]
+    identity_checks_per_address: u32,
+    /// Keep the key for registration-number hashes in this file instead of DATA_DIR/secrets.key
+    /// (created with the key in use when absent; the data directory's copy is then zeroed).
+    #[arg(long, env = "YEYAK_RRN_KEY_FILE")]
+    rrn_key_file: Option<PathBuf>,
+    /// The key for registration-number hashes as 64 hex digits (instead of a file).
+    #[arg(
+        long = "rrn-key",
+        env = "YEYAK_RRN_KEY",
+        hide_env_values = true,
+        conflicts_with = "rrn_key_file"
+    )]
+    rrn_key_hex: Option<String>,
     /// Seconds a client has to send a complete request head (from connecting or from its last
     /// answer); also how long an idle keep-alive connection stays open.
     #[arg(long, env = "YEYAK_HEADER_TIMEOUT", default_value_t = 10)]
@@ -185,6 +206,30 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.operator_token = args.operator_token;
     config.secure_cookies = args.secure_cookies;
     config.notify_webhook = args.notify_webhook;
+    let unlimited = args.identity_checks_per_address == 0;
+    let limits = &mut config.identity.limits;
+    limits.checks_per_address.count = if unlimited {
+        u32::MAX
+    } else {
+        args.identity_checks_per_address
+    };
+    if unlimited {
+        limits.wrong_codes_per_address.count = u32::MAX;
+    }
+    config.rrn_key = match (args.rrn_key_file, args.rrn_key_hex) {
+        (Some(path), _) => Some(server::secrets::RrnKeySource::File(path)),
+        (None, Some(hex)) => Some(server::secrets::RrnKeySource::Hex(hex)),
+        (None, None) => None,
+    };
+    if let Some(path) = &args.subscribers {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read the subscriber file {}: {e}", path.display())
+        })?;
+        let added = config.subscribers.load_csv(&text).map_err(|e| {
+            anyhow::anyhow!("the subscriber file {} is not valid: {e}", path.display())
+        })?;
+        tracing::info!(subscribers = added, "subscriber records loaded");
+    }
     config.database = args.database;
     config.limits = server::shell::Limits {
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),

@@ -122,10 +122,12 @@ test('an agent identifies a person, books, changes and cancels for them, and eve
   assert.equal(await page.evaluate(() => sessionStorage.getItem('yeyak_agent_person')), null);
   assert.equal(await page.inputValue('#rrn'), '');
 
-  // The audit log has the agent's identify, book and cancel, each for that one person.
+  // The audit log has the agent's identify, book and cancel, each for that one person (effects
+  // are written by the writer with their outcome "ok", in the same transaction), and what the
+  // agent read about them.
   const audit = await (await fetch(server.base + '/api/v1/admin/audit', { headers: { authorization: 'Bearer ' + server.token } })).json();
   const mine = audit.audit.filter((line) => line.actor === 'agent:' + agent.id);
-  const action = (re) => mine.find((line) => re.test(line.action) && /^2/.test(line.outcome));
+  const action = (re) => mine.find((line) => re.test(line.action) && /^(2\d\d|ok)$/.test(line.outcome));
   const identified = action(/identify/);
   const booked = action(/POST \/api\/v1\/agent\/bookings$/);
   const changed = action(/change/);
@@ -135,6 +137,7 @@ test('an agent identifies a person, books, changes and cancels for them, and eve
   assert.ok(Number.isInteger(identified.detail.person));
   assert.equal(booked.detail.person, identified.detail.person);
   assert.equal(cancelled.detail.person, identified.detail.person);
+  assert.ok(mine.some((line) => line.action === 'GET /api/v1/agent/bookings'), 'reads are audited');
   assert.ok(!JSON.stringify(audit).includes('670412'), 'no registration number in the audit log');
 
   assert.deepEqual(problems, [], 'no script error and nothing refused by the CSP');

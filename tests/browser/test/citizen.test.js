@@ -20,10 +20,10 @@ after(async () => {
 });
 
 // Through the identity check with the demo code the --demo server shows.
-async function identify(page, name, rrn) {
+async function identify(page, name, rrn, phone) {
   await page.fill('#name', name);
   await page.fill('#rrn', rrn);
-  await page.fill('#phone', '010-1234-5678');
+  await page.fill('#phone', phone);
   await page.click('#start button[type=submit]');
   await page.waitForSelector('#demo-code:not([hidden])');
   const demo = await page.textContent('#demo-code');
@@ -62,7 +62,7 @@ test('a citizen goes from the waiting page to a confirmed booking and back to my
 
   await Promise.all([page.waitForURL('**/identity'), page.click('text=본인인증 하기')]);
   await h.checkPage(t, assert, page, 'identity');
-  await identify(page, '홍길동', '670315-1000001');
+  await identify(page, '김민수', '670315-1000001', '010-2000-0001');
 
   assert.match(await page.textContent('h1'), /지금 예약할 수 있습니다/);
   assert.match(await page.textContent('main'), /예약 마감/);
@@ -125,7 +125,7 @@ test('a family member is booked by someone who verified their own identity, near
   await page.goto(server.base + '/wait');
   await page.click('text=본인인증 하기');
   // Born 1970: the booker's own window is not open, but their mother's (born 1968) is.
-  await identify(page, '김자녀', '700505-2000001');
+  await identify(page, '김자녀', '700505-2000001', '010-2000-0003');
   assert.match(await page.textContent('h1'), /아직 예약 기간이 아닙니다/);
   assert.match(await page.textContent('#opens'), /한국시간/, 'says when their window opens');
   await Promise.all([page.waitForURL(/search\?family=1/), page.click('text=가족 예약하기')]);
@@ -135,9 +135,18 @@ test('a family member is booked by someone who verified their own identity, near
   await Promise.all([page.waitForURL(/family=1/), page.click('#results a[href^="/book?clinic="] >> nth=0')]);
   assert.equal(await page.isChecked('input[name=who][value=family]'), true);
   await page.check('input[name=hour]:not([disabled]) >> nth=0');
-  await page.fill('#family-name', '김어머');
+  await page.fill('#family-name', '김부모');
   await page.fill('#family-rrn', '680301-2000002');
+  await page.fill('#family-phone', '010-2000-0004');
   await h.checkPage(t, assert, page, 'book-family');
+  // The mother's consent: a code to her phone (shown on the page by the demo server), which
+  // she tells her child, who types it in.
+  await page.click('#book button[type=submit]');
+  await page.waitForSelector('#family-code:not([hidden])');
+  assert.equal(await page.inputValue('#family-rrn'), '', 'the number is not kept in the page once sent');
+  const demo = await page.textContent('#family-demo-code');
+  await page.fill('#family-code-input', demo.match(/\d{6}/)[0]);
+  await h.checkPage(t, assert, page, 'book-family-consent');
   await Promise.all([page.waitForURL(/\/bookings\?booked=\d+/), page.click('#book button[type=submit]')]);
   assert.match(await page.textContent('#bookings li.card'), /가족/);
   assert.ok(!(await page.content()).includes('680301-2000002'), 'the number typed is not shown back');

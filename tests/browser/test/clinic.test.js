@@ -24,7 +24,7 @@ async function identify(page, name, rrn) {
   await page.click('text=본인인증 하기');
   await page.fill('#name', name);
   await page.fill('#rrn', rrn);
-  await page.fill('#phone', '010-5555-6666');
+  await page.fill('#phone', '010-2000-0005');
   await page.click('#start button[type=submit]');
   await page.waitForSelector('#demo-code:not([hidden])');
   const code = (await page.textContent('#demo-code')).match(/\d{6}/)[0];

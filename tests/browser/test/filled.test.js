@@ -36,12 +36,12 @@ async function deliver(clinic, day, product, doses) {
 }
 
 // From the front page through the waiting room and the identity check, as a person would.
-async function arrive(page, name, rrn) {
+async function arrive(page, name, rrn, phone) {
   await page.goto(server.base + '/wait');
   await Promise.all([page.waitForURL('**/identity'), page.click('text=본인인증 하기')]);
   await page.fill('#name', name);
   await page.fill('#rrn', rrn);
-  await page.fill('#phone', '010-1234-5678');
+  await page.fill('#phone', phone);
   await page.click('#start button[type=submit]');
   await page.waitForSelector('#demo-code:not([hidden])');
   const code = (await page.textContent('#demo-code')).match(/\d{6}/)[0];
@@ -70,7 +70,8 @@ test('a band that fills under a person is one tap from another, with no reload a
 
   const pages = [];
   const posts = [];
-  for (const [name, rrn] of [['김첫째', '670315-1000201'], ['이둘째', '670316-1000202']]) {
+  // Two of the demo's people, each with their own phone (the stand-in's carriers know them).
+  for (const [name, rrn, phone] of [['박철수', '671120-1000011', '010-2000-0006'], ['최수진', '681010-2000012', '010-2000-0007']]) {
     const context = await browser.newContext({ locale: 'ko-KR', viewport: h.PHONE });
     const page = await context.newPage();
     const problems = h.watchConsole(page);
@@ -78,7 +79,7 @@ test('a band that fills under a person is one tap from another, with no reload a
     page.on('response', (r) => { if (r.request().method() === 'POST' && r.url().includes('/api/v1/bookings')) mine.push(r.status()); });
     // The page's timers run when the test says, so the refresh is seen, not raced.
     await page.clock.install();
-    await arrive(page, name, rrn);
+    await arrive(page, name, rrn, phone);
     await page.goto(`${server.base}/book?clinic=${clinic.id}&product=${product}&date=${day}`);
     assert.match(await left(page, 10), /남은 자리 1/);
     pages.push({ context, page, problems });

@@ -33,7 +33,7 @@ async function person(rrn) {
   const exchanged = await call('POST', '/api/v1/queue/exchange', who);
   assert.equal(exchanged.status, 200, JSON.stringify(exchanged.body));
   who['x-yeyak-pass'] = exchanged.body.pass;
-  const started = await call('POST', '/api/v1/identity/start', who, { name: '김모더', rrn, phone: '010-2222-3333' });
+  const started = await call('POST', '/api/v1/identity/start', who, { name: '김모더', rrn, phone: '010-3000-' + rrn.slice(-4) });
   const verified = await call('POST', '/api/v1/identity/verify', who, { verification_id: started.body.verification_id, code: started.body.demo_code });
   assert.equal(verified.status, 200, JSON.stringify(verified.body));
   who.authorization = 'Bearer ' + verified.body.session_token;

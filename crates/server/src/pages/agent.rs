@@ -276,7 +276,7 @@ pub async fn desk(
          <div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\" hidden></div>\
          <p id=\"done\" role=\"status\"></p>\
          <section id=\"identify-section\" aria-labelledby=\"identify-h\"><h2 id=\"identify-h\">{identify_h}</h2><p>{identify_p}</p>\
-         <form id=\"identify\" class=\"stack\" autocomplete=\"off\">\
+         <form id=\"identify\" method=\"post\" action=\"/agent\" class=\"stack\" autocomplete=\"off\">\
          <div class=\"field\"><label for=\"name\">{name}</label><input id=\"name\" name=\"name\" required autocomplete=\"off\"></div>\
          <div class=\"field\"><label for=\"rrn\">{rrn}</label><input id=\"rrn\" name=\"rrn\" inputmode=\"numeric\" placeholder=\"000000-0000000\" required autocomplete=\"off\"></div>\
          <div class=\"field\"><label for=\"phone\">{phone}</label><input id=\"phone\" name=\"phone\" type=\"tel\" required autocomplete=\"off\"></div>\

@@ -201,7 +201,28 @@ pub async fn identity(
         return to_wait.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
-    let signed_in = routes::cookie(&headers, SESSION_COOKIE)
+    let page = identity_page(&state, &uri, &headers, lang, &IdentityStage::Details, None);
+    html(page, remember)
+}
+
+/// Where the identity page is: asking for details, or for the code just sent.
+enum IdentityStage {
+    Details,
+    Code {
+        verification_id: String,
+        demo_code: Option<String>,
+    },
+}
+
+fn identity_page(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    lang: Lang,
+    stage: &IdentityStage,
+    error: Option<&crate::error::ApiError>,
+) -> String {
+    let signed_in = routes::cookie(headers, SESSION_COOKIE)
         .is_some_and(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).is_ok());
     let already = if signed_in {
         format!(
@@ -215,24 +236,48 @@ pub async fn identity(
     } else {
         String::new()
     };
+    let (start_hidden, verify_hidden, id_value, demo_text) = match stage {
+        IdentityStage::Details => ("", " hidden", String::new(), String::new()),
+        IdentityStage::Code {
+            verification_id,
+            demo_code,
+        } => (
+            " hidden",
+            "",
+            escape(verification_id),
+            demo_code
+                .as_deref()
+                .map(|c| format!("{} {}", lang.t("시연용 인증번호:", "Demo code:"), escape(c)))
+                .unwrap_or_default(),
+        ),
+    };
+    let demo_hidden = if demo_text.is_empty() { " hidden" } else { "" };
+    let error = match error {
+        Some(e) => format!(
+            "<div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\">{}</div>",
+            escape(lang.t(&e.message_ko, &e.message_en))
+        ),
+        None => error_box().to_string(),
+    };
     let body = format!(
         "<h1>{h1}</h1>{already}<p>{intro}</p>\
-         <form id=\"start\" class=\"stack\" novalidate>\
+         <form id=\"start\" method=\"post\" action=\"/identity\" class=\"stack\" novalidate{start_hidden}>\
          <div class=\"field\"><label for=\"name\">{name}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" required></div>\
          <div class=\"field\"><label for=\"rrn\">{rrn}</label><p class=\"hint\" id=\"rrn-hint\">{rrn_hint}</p>\
          <input id=\"rrn\" name=\"rrn\" inputmode=\"numeric\" autocomplete=\"off\" aria-describedby=\"rrn-hint\" required></div>\
          <div class=\"field\"><label for=\"phone\">{phone}</label><p class=\"hint\" id=\"phone-hint\">{phone_hint}</p>\
          <input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\" aria-describedby=\"phone-hint\" required></div>\
          <button class=\"button primary\" type=\"submit\">{send}</button></form>\
-         <form id=\"verify\" class=\"stack\" hidden data-demo=\"{demo}\">\
-         <p id=\"sent\" role=\"status\">{sent}</p><p id=\"demo-code\" class=\"demo\" hidden></p>\
+         <form id=\"verify\" method=\"post\" action=\"/identity\" class=\"stack\"{verify_hidden} data-demo=\"{demo}\">\
+         <input type=\"hidden\" name=\"verification_id\" value=\"{id_value}\">\
+         <p id=\"sent\" role=\"status\">{sent}</p><p id=\"demo-code\" class=\"demo\"{demo_hidden}>{demo_text}</p>\
          <div class=\"field\"><label for=\"code\">{code}</label>\
          <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"6\" required></div>\
          <button class=\"button primary\" type=\"submit\">{confirm}</button></form>{error}",
         h1 = lang.t("본인인증", "Identity check"),
         intro = lang.t(
-            "예약하려면 본인인증이 필요합니다. 입력하신 휴대전화로 인증번호 6자리를 보내 드립니다.",
-            "To book, we check who you are: we send a six-digit code to your mobile phone."
+            "예약하려면 본인인증이 필요합니다. 입력하신 정보가 휴대전화 가입자 정보와 맞으면 그 휴대전화로 인증번호 6자리를 보내 드립니다.",
+            "To book, we check who you are: if your details match your mobile phone's subscriber record, we send a six-digit code to that phone."
         ),
         name = lang.t("이름", "Name"),
         rrn = lang.t("주민등록번호", "Resident registration number"),
@@ -240,22 +285,146 @@ pub async fn identity(
             "13자리 (예: 680229-1234567). 저장하지 않습니다.",
             "13 digits (e.g. 680229-1234567). It is not stored."
         ),
-        phone = lang.t("휴대전화 번호", "Mobile phone number"),
+        phone = lang.t("휴대전화 번호 (본인 명의)", "Mobile phone number (in your name)"),
         phone_hint = lang.t("예: 010-1234-5678", "e.g. 010-1234-5678"),
         send = lang.t("인증번호 받기", "Send me a code"),
         demo = lang.t("시연용 인증번호:", "Demo code:"),
         sent = lang.t(
-            "인증번호를 보냈습니다. 3분 안에 입력해 주세요.",
-            "We sent you a code. Enter it within 3 minutes."
+            "입력하신 정보가 맞으면 인증번호를 보냈습니다. 3분 안에 입력해 주세요.",
+            "If your details match, we sent you a code. Enter it within 3 minutes."
         ),
         code = lang.t("인증번호 6자리", "Six-digit code"),
         confirm = lang.t("확인", "Confirm"),
-        error = error_box(),
     );
     let title = lang.t("본인인증", "Identity check");
-    let mut page = page(lang, title, super::here(&uri), Some(2), body);
+    let mut page = page(lang, title, super::here(uri), Some(2), body);
     page.script = Some("identity.js");
-    html(page.render(), remember)
+    page.render()
+}
+
+/// The identity form as posted without a script: the details (then the code page) or the code
+/// (then the session cookie and on to eligibility). The same checks and limits as the API.
+#[derive(Deserialize)]
+pub struct IdentityForm {
+    name: Option<String>,
+    rrn: Option<String>,
+    phone: Option<String>,
+    verification_id: Option<String>,
+    code: Option<String>,
+}
+
+/// `POST /identity`.
+pub async fn identity_post(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    routes::identity::Asker(who): routes::identity::Asker,
+    axum::Form(form): axum::Form<IdentityForm>,
+) -> Response {
+    if let Err(to_wait) = require_pass(&state, &headers) {
+        return to_wait.into_response();
+    }
+    let (lang, _) = negotiate(&uri, &headers);
+    let shown = |stage: &IdentityStage, error: Option<&crate::error::ApiError>| {
+        let mut response = html(
+            identity_page(&state, &uri, &headers, lang, stage, error),
+            None,
+        );
+        if let Some(e) = error {
+            *response.status_mut() = e.status;
+        }
+        response
+    };
+    if let (Some(verification_id), Some(code)) = (filled(&form.verification_id), &form.code) {
+        let request = routes::identity::VerifyRequest {
+            verification_id: verification_id.to_string(),
+            code: code.clone(),
+        };
+        return match routes::identity::finish_check(&state, &request, who).await {
+            Ok((person, _)) => {
+                let (_, _, cookie) = routes::identity::session_for(&state, person);
+                let mut response = Redirect::to("/eligibility").into_response();
+                if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::SET_COOKIE, value);
+                }
+                response
+            }
+            Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
+                let stage = IdentityStage::Code {
+                    verification_id: verification_id.to_string(),
+                    demo_code: None,
+                };
+                shown(&stage, Some(&e))
+            }
+            Err(e) => shown(&IdentityStage::Details, Some(&e)),
+        };
+    }
+    let claim = routes::identity::parse_claim(
+        form.name.as_deref().unwrap_or(""),
+        form.rrn.as_deref().unwrap_or(""),
+        form.phone.as_deref().unwrap_or(""),
+        &state,
+    );
+    let started = match claim {
+        Ok(claim) => routes::identity::start_check(&state, claim, who).await,
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok(body) => {
+            let stage = IdentityStage::Code {
+                verification_id: body["verification_id"].as_str().unwrap_or("").to_string(),
+                demo_code: body["demo_code"].as_str().map(str::to_string),
+            };
+            shown(&stage, None)
+        }
+        Err(e) => shown(&IdentityStage::Details, Some(&e)),
+    }
+}
+
+/// `GET /contact`: where my notices go (masked), and how to change it: a new identity check
+/// with the new phone, which only its subscriber can complete.
+pub async fn contact(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap) -> Response {
+    let session = match require_person(&state, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let (lang, remember) = negotiate(&uri, &headers);
+    let contact =
+        match routes::identity::contact(State(Arc::clone(&state)), Authenticated(session)).await {
+            Ok(axum::Json(c)) => c,
+            Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+        };
+    let body = format!(
+        "<h1>{h1}</h1><p>{intro}</p>\
+         <dl class=\"facts\" id=\"contact\"><dt>{name_h}</dt><dd id=\"contact-name\">{name}</dd>\
+         <dt>{phone_h}</dt><dd id=\"contact-phone\">{phone}</dd></dl>\
+         <section aria-labelledby=\"change-h\"><h2 id=\"change-h\">{change_h}</h2><p>{change}</p>\
+         <p class=\"actions\"><a class=\"button primary\" href=\"/identity\">{verify}</a>\
+         <a class=\"button secondary\" href=\"/bookings\">{bookings}</a></p></section>",
+        h1 = lang.t("안내 문자 받는 곳", "Where your notices go"),
+        intro = lang.t(
+            "예약, 변경, 취소 안내 문자는 마지막으로 본인인증한 휴대전화로 갑니다.",
+            "Texts about your bookings go to the phone of your last identity check."
+        ),
+        name_h = lang.t("이름", "Name"),
+        name = escape(contact["name"].as_str().unwrap_or("")),
+        phone_h = lang.t("휴대전화", "Mobile phone"),
+        phone = escape(contact["phone"].as_str().unwrap_or("")),
+        change_h = lang.t("번호를 바꾸려면", "To change the number"),
+        change = lang.t(
+            "새 휴대전화로 본인인증을 다시 하세요. 그 휴대전화가 본인 명의일 때만 인증번호가 가며, 인증이 끝나면 안내 문자가 새 번호로 갑니다.",
+            "Verify your identity again with the new phone. The code only goes to a phone in your name; once verified, your notices go to the new number."
+        ),
+        verify = lang.t("새 번호로 본인인증", "Verify with the new phone"),
+        bookings = lang.t("내 예약", "My bookings"),
+    );
+    let title = lang.t("안내 문자 받는 곳", "Where your notices go");
+    html(
+        page(lang, title, super::here(&uri), None, body).render(),
+        remember,
+    )
 }
 
 /// `GET /eligibility`: may I book, and if not, why and when my window opens. Decided by the
@@ -780,6 +949,8 @@ pub async fn book(
              <div class=\"field\"><label for=\"family-name\">{name}</label><input id=\"family-name\" name=\"family_name\" autocomplete=\"off\"></div>\
              <div class=\"field\"><label for=\"family-rrn\">{rrn}</label><input id=\"family-rrn\" name=\"family_rrn\" inputmode=\"numeric\" autocomplete=\"off\"></div>\
              <div class=\"field\"><label for=\"family-phone\">{phone}</label><input id=\"family-phone\" name=\"family_phone\" type=\"tel\" autocomplete=\"off\"></div>\
+             <div id=\"family-code\" class=\"stack\" hidden><p role=\"status\">{code_sent}</p><p id=\"family-demo-code\" class=\"demo\" hidden></p>\
+             <div class=\"field\"><label for=\"family-code-input\">{code}</label><input id=\"family-code-input\" name=\"family_code\" inputmode=\"numeric\" autocomplete=\"off\" maxlength=\"6\"></div></div>\
              </div></fieldset>",
             legend = lang.t("누구의 예약인가요?", "Who is this booking for?"),
             self_checked = if family { "" } else { " checked" },
@@ -787,12 +958,17 @@ pub async fn book(
             me = lang.t("본인", "Myself"),
             fam = lang.t("가족 (대리 예약)", "A family member"),
             fam_hint = lang.t(
-                "가족을 예약할 때만 입력하세요. 휴대전화가 없으면 비워 두면 안내 문자가 본인에게 갑니다.",
-                "Only when booking for a family member. Leave the phone empty to get their messages yourself."
+                "가족을 예약할 때만 입력하세요. 가족 본인의 휴대전화로 인증번호를 보내 동의를 확인합니다. 휴대전화가 없는 가족은 콜센터나 주민센터에서 신분증을 확인하고 예약할 수 있습니다.",
+                "Only when booking for a family member. We text a code to their own phone to confirm they agree. Without a phone, they can book at a call centre or community centre with their ID."
             ),
             name = lang.t("가족 이름", "Their name"),
             rrn = lang.t("가족 주민등록번호", "Their resident registration number"),
-            phone = lang.t("가족 휴대전화 번호 (선택)", "Their mobile number (optional)"),
+            phone = lang.t("가족 휴대전화 번호", "Their mobile number"),
+            code_sent = lang.t(
+                "가족의 휴대전화로 인증번호를 보냈습니다. 가족에게 받은 인증번호를 입력하면 동의가 확인됩니다.",
+                "We texted a code to their phone. Enter the code they tell you: that is their consent."
+            ),
+            code = lang.t("가족이 받은 인증번호 6자리", "The six-digit code they received"),
         )
     };
     let place = state
@@ -824,7 +1000,7 @@ pub async fn book(
          <div class=\"field\"><label for=\"product\">{product_label}</label><select id=\"product\" name=\"product\">{products}</select></div>\
          <noscript><button class=\"button secondary\" type=\"submit\">{apply}</button></noscript></form>\
          <section aria-labelledby=\"days-h\"><h2 id=\"days-h\">{days_h}</h2><ul class=\"days\">{day_links}</ul></section>\
-         <form id=\"book\" class=\"stack\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" data-product=\"{product_code}\" data-change=\"{change_id}\" data-busy=\"{busy}\" data-family-missing=\"{family_missing}\" data-hour-missing=\"{hour_missing}\" {places_texts}>\
+         <form id=\"book\" method=\"post\" action=\"/book\" class=\"stack\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" data-product=\"{product_code}\" data-change=\"{change_id}\" data-busy=\"{busy}\" data-family-missing=\"{family_missing}\" data-demo=\"{demo}\" data-hour-missing=\"{hour_missing}\" {places_texts}>\
          <fieldset><legend>{band_h} — {date_text}</legend><div class=\"choices\">{bands}</div>\
          <p id=\"bands-status\" class=\"note\" role=\"status\"></p></fieldset>{who}\
          <p class=\"note\">{dose2}</p><button class=\"button primary\" type=\"submit\">{submit}</button></form>{error}{filled}",
@@ -845,9 +1021,10 @@ pub async fn book(
             "Busy; trying again shortly…"
         ),
         family_missing = lang.t(
-            "가족의 이름과 주민등록번호를 입력해 주세요.",
-            "Please enter your family member's name and registration number."
+            "가족의 이름, 주민등록번호와 휴대전화 번호를 입력해 주세요.",
+            "Please enter your family member's name, registration number and phone."
         ),
+        demo = lang.t("시연용 인증번호:", "Demo code:"),
         hour_missing = lang.t("시간대를 선택해 주세요.", "Please choose a time."),
         places_texts = places_texts(lang),
         filled = filled_section(
@@ -1186,8 +1363,10 @@ pub async fn bookings(
     let body = format!(
         "<h1>{h1}</h1>{banner_html}<ul class=\"cards\" id=\"bookings\">{html_list}</ul>{empty}\
          <p class=\"actions\"><a class=\"button secondary\" href=\"/search?family=1\">{family}</a>\
-         <a class=\"button secondary\" href=\"/leftovers\">{leftover}</a></p>{error}",
+         <a class=\"button secondary\" href=\"/leftovers\">{leftover}</a>\
+         <a class=\"button secondary\" href=\"/contact\">{contact}</a></p>{error}",
         h1 = lang.t("나의 예약", "My bookings"),
+        contact = lang.t("안내 문자 받는 곳", "Where notices go"),
         family = lang.t("가족 예약하기", "Book for a family member"),
         leftover = lang.t("잔여백신 알림", "Leftover doses"),
         error = error_box(),

@@ -131,7 +131,7 @@ pub async fn login(
     );
     // Only token characters go into the cookie header.
     if !valid || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        tracing::info!(desk = ?desk, "desk sign-in refused");
+        state.metrics.count_failed_signin(desk.role().code());
         let mut response = html(login_page(desk, lang, uri, true), None);
         *response.status_mut() = StatusCode::UNAUTHORIZED;
         return response;

@@ -66,7 +66,11 @@ impl IntoResponse for Detour {
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(citizen::home))
-        .route("/identity", get(citizen::identity))
+        .route(
+            "/identity",
+            get(citizen::identity).post(citizen::identity_post),
+        )
+        .route("/contact", get(citizen::contact))
         .route("/eligibility", get(citizen::eligibility))
         .route("/search", get(citizen::search))
         .route("/book", get(citizen::book))

@@ -100,7 +100,7 @@ pub async fn login(
 ) -> Response {
     let (lang, _) = negotiate(&uri, &headers);
     if !state.operator.matches(form.token.trim()) {
-        tracing::info!("operator sign-in refused");
+        state.metrics.count_failed_signin("operator");
         let mut response = html(login_page(lang, &uri, true), None);
         *response.status_mut() = StatusCode::UNAUTHORIZED;
         return response;

@@ -33,6 +33,46 @@ pub struct IdentifyRequest {
     phone: String,
 }
 
+/// The agent a request acts as, for the handlers that audit in the same transaction as the
+/// effect (set by [`require_agent`]).
+#[derive(Debug, Clone)]
+pub struct AgentActor(pub String);
+
+/// Marks a response whose action was audited in the same transaction as its effect, so the
+/// HTTP layer does not write a second line for it.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditedInTransaction;
+
+/// Wraps `command` so that, when an agent acts, the audit line commits with its effect.
+pub fn audited(
+    agent: Option<&AgentActor>,
+    action: &str,
+    person: PersonId,
+    command: Command,
+) -> Command {
+    match agent {
+        None => command,
+        Some(AgentActor(actor)) => Command::Audited {
+            entry: store::AuditEntry {
+                actor: actor.clone(),
+                action: action.to_string(),
+                target: format!("person:{}", person.0),
+                outcome: String::new(),
+                detail: json!({ "person": person.0 }).to_string(),
+            },
+            command: Box::new(command),
+        },
+    }
+}
+
+/// Marks `response` as audited in the writer's transaction when an agent acted.
+pub fn mark_audited(mut response: Response, agent: Option<&AgentActor>) -> Response {
+    if agent.is_some() {
+        response.extensions_mut().insert(AuditedInTransaction);
+    }
+    response
+}
+
 /// Requires an agent's token on every agent route.
 pub async fn require_agent(
     State(state): State<Arc<AppState>>,
@@ -45,7 +85,12 @@ pub async fn require_agent(
     )
     .await;
     match checked {
-        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Ok(Agent(record)) => {
+            parts
+                .extensions
+                .insert(AgentActor(crate::staff::actor_label(&record)));
+            next.run(Request::from_parts(parts, body)).await
+        }
         Err(error) => error.into_response(),
     }
 }
@@ -55,15 +100,27 @@ pub async fn require_agent(
 /// booking calls). The registration number is hashed at once, as everywhere.
 pub async fn identify(
     State(state): State<Arc<AppState>>,
-    _: Agent,
+    Agent(agent): Agent,
     ApiJson(body): ApiJson<IdentifyRequest>,
 ) -> Result<Response, ApiError> {
     let claim = parse_claim(&body.name, &body.rrn, &body.phone, &state)?;
     let now = state.clock.now();
-    let command = Command::EnsurePerson {
+    let ensure = Command::EnsurePerson {
         rrn_hash: claim.rrn.keyed_hash(state.secrets.rrn_key()).0,
         birth_date: claim.rrn.birth_date(),
-        sealed: seal_contact(&state, &claim.name, &claim.phone),
+        sealed: seal_contact(&state, claim.name.as_str(), &claim.phone),
+    };
+    // The identification (it may replace the person's contact) and its audit line commit
+    // together; the person's id is known only inside the writer, so the line names the agent.
+    let command = Command::Audited {
+        entry: store::AuditEntry {
+            actor: crate::staff::actor_label(&agent),
+            action: "POST /api/v1/agent/identify".into(),
+            target: "person".into(),
+            outcome: String::new(),
+            detail: json!({ "id_checked": true }).to_string(),
+        },
+        command: Box::new(ensure),
     };
     let Outcome::Person { id, .. } = state.writer.execute(command, now.as_millisecond()).await?
     else {
@@ -82,7 +139,7 @@ pub async fn identify(
         "person": { "birth_date": claim.rrn.birth_date().to_string(), "rrn": claim.rrn.masked() },
     }))
     .into_response();
-    // For the audit line: whom the agent now acts for.
+    // For the HTTP layer's line: whom the agent now acts for.
     response.extensions_mut().insert(ActingFor(id));
     Ok(response)
 }

@@ -2,11 +2,13 @@
 
 use super::alternatives::with_alternatives;
 use super::eligibility::{person_record, require_eligible};
-use super::identity::{parse_claim, seal_contact};
 use super::{ApiJson, Authenticated, read};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::routes::agent::{AgentActor, audited, mark_audited};
 use crate::routes::clinics::parse_date;
+use crate::session::Consent;
+use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,13 +24,16 @@ use std::sync::Arc;
 use store::OutboxMessage;
 use store::writer::{Command, Notify, Outcome};
 
+/// Booking for a family member: their consent token, from `POST /api/v1/family/verify` (their
+/// own code on their own phone, typed in by the booker). Name and number alone are not enough.
 #[derive(Deserialize)]
 pub struct Family {
-    name: String,
-    rrn: String,
-    /// The family member's phone, if they have one; otherwise messages go to the booker.
-    phone: Option<String>,
+    consent: Option<String>,
 }
+
+/// People other than themselves one person may hold active bookings for: a household's
+/// parents and grandparents, not a neighbourhood.
+pub const MAX_FAMILY: usize = 4;
 
 #[derive(Deserialize)]
 pub struct CreateRequest {
@@ -197,6 +202,7 @@ fn booking_outcome(state: &AppState, outcome: Outcome, label: &str) -> Result<Bo
 
 pub async fn create(
     State(state): State<Arc<AppState>>,
+    agent: Option<Extension<AgentActor>>,
     Authenticated(session): Authenticated,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateRequest>,
@@ -212,59 +218,93 @@ pub async fn create(
             (actor, record.sealed)
         }
         Some(family) => {
-            let own_phone = || async {
-                let sealed = sealed_contact_of(&state, actor).await?;
-                Ok::<_, ApiError>(
-                    crate::notify::recipient_phone(&state, &sealed).unwrap_or_default(),
-                )
-            };
-            let phone = match &family.phone {
-                Some(phone) => phone.clone(),
-                None => own_phone().await?,
-            };
-            let claim = parse_claim(&family.name, &family.rrn, &phone, &state)?;
-            let sealed = seal_contact(&state, &claim.name, &claim.phone);
-            let birth_date = claim.rrn.birth_date();
-            let rrn_hash = claim.rrn.keyed_hash(state.secrets.rrn_key()).0;
-            let ensure = Command::EnsurePerson {
-                rrn_hash,
-                birth_date,
-                sealed: sealed.clone(),
-            };
-            let Outcome::Person { id, .. } =
-                state.writer.execute(ensure, now.as_millisecond()).await?
-            else {
-                return Err(ApiError::internal());
-            };
-            if id == actor {
-                return Err(ApiError::bad_request(
-                    "family_is_self",
-                    "본인 예약은 가족 예약이 아닌 본인 예약으로 진행해 주세요.",
-                    "To book for yourself, leave out the family member.",
-                ));
-            }
-            require_eligible(&state, id, birth_date, rrn_hash).await?;
-            (id, sealed)
+            let member = family_member(&state, actor, family).await?;
+            let record = person_record(&state, member).await?;
+            require_eligible(&state, member, record.birth_date, record.rrn_hash)
+                .await
+                .map_err(|_| family_not_bookable())?;
+            (member, record.sealed)
         }
     };
-    let command = Command::Book {
-        request: BookRequest {
-            person,
-            booked_by: actor,
-            first,
-            today: seoul_date(now),
+    let agent = agent.map(|Extension(a)| a);
+    let command = audited(
+        agent.as_ref(),
+        "POST /api/v1/agent/bookings",
+        person,
+        Command::Book {
+            request: BookRequest {
+                person,
+                booked_by: actor,
+                first,
+                today: seoul_date(now),
+            },
+            idempotency_key: key,
+            notify: Some(notify(&state, recipient, "booking_confirmed")),
         },
-        idempotency_key: key,
-        notify: Some(notify(&state, recipient, "booking_confirmed")),
-    };
+    );
     let outcome = state.writer.execute(command, now.as_millisecond()).await?;
-    let booking = booking_outcome(&state, outcome, "booked")
-        .map_err(|e| with_alternatives(&state, e, &first, seoul_date(now)))?;
-    Ok((
+    let booking = match booking_outcome(&state, outcome, "booked") {
+        // About someone else, a refusal says nothing of their bookings.
+        Err(e) if person != actor && e.code == "already_booked" => {
+            return Err(family_not_bookable());
+        }
+        other => other.map_err(|e| with_alternatives(&state, e, &first, seoul_date(now)))?,
+    };
+    let response = (
         StatusCode::CREATED,
         Json(booking_json(&state, &booking, actor)),
     )
-        .into_response())
+        .into_response();
+    Ok(mark_audited(response, agent.as_ref()))
+}
+
+/// The member a family booking is for: their consent must be valid and given to this booker,
+/// and the booker must stay within [`MAX_FAMILY`].
+async fn family_member(
+    state: &Arc<AppState>,
+    actor: PersonId,
+    family: &Family,
+) -> Result<PersonId, ApiError> {
+    let consent = family
+        .consent
+        .as_deref()
+        .and_then(|t| Consent::verify(t, state.secrets.token_key(), state.clock.now()).ok())
+        .filter(|c| c.booker == actor)
+        .ok_or_else(|| {
+            ApiError::forbidden(
+                "family_consent_required",
+                "가족 예약에는 가족 본인의 휴대전화로 받은 인증번호로 동의 확인이 필요합니다.",
+                "Booking for a family member needs their consent: the code sent to their own phone.",
+            )
+        })?;
+    let bookings = read(state, move |r| store::ReadStore::bookings_of(r, actor)).await?;
+    let mut others: Vec<PersonId> = bookings
+        .iter()
+        .filter(|b| b.booked_by == actor && b.person != actor && b.is_active())
+        .map(|b| b.person)
+        .collect();
+    others.sort_unstable();
+    others.dedup();
+    if !others.contains(&consent.member) && others.len() >= MAX_FAMILY {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "family_limit",
+            format!("가족 예약은 {MAX_FAMILY}명까지 할 수 있습니다."),
+            format!("You may hold bookings for at most {MAX_FAMILY} family members."),
+        ));
+    }
+    Ok(consent.member)
+}
+
+/// The one answer about a family member who cannot be booked, whatever the reason (not yet
+/// eligible, already booked, …): the booker learns nothing about their records from it.
+fn family_not_bookable() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "family_not_bookable",
+        "지금은 이 가족을 예약할 수 없습니다. 가족 본인이 예약 현황과 대상 여부를 확인할 수 있습니다.",
+        "This family member cannot be booked now. They can check their own bookings and eligibility.",
+    )
 }
 
 pub async fn list(
@@ -326,10 +366,12 @@ fn with_moves(
 
 pub async fn cancel(
     State(state): State<Arc<AppState>>,
+    agent: Option<Extension<AgentActor>>,
     Authenticated(session): Authenticated,
     headers: HeaderMap,
     Path(id): Path<u64>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    let agent = agent.map(|Extension(a)| a);
     let key = idempotency_key(&headers)?;
     let booking = owned(&state, id, session.person).await?;
     let recipient = sealed_contact_of(&state, booking.person).await?;
@@ -339,21 +381,30 @@ pub async fn cancel(
         idempotency_key: key,
         notify: Some(notify(&state, recipient, "booking_cancelled")),
     };
+    let command = audited(
+        agent.as_ref(),
+        "POST /api/v1/agent/bookings/{id}/cancel",
+        booking.person,
+        command,
+    );
     let outcome = state
         .writer
         .execute(command, state.clock.now().as_millisecond())
         .await?;
     let booking = booking_outcome(&state, outcome, "cancelled")?;
-    Ok(Json(booking_json(&state, &booking, session.person)))
+    let response = Json(booking_json(&state, &booking, session.person)).into_response();
+    Ok(mark_audited(response, agent.as_ref()))
 }
 
 pub async fn change(
     State(state): State<Arc<AppState>>,
+    agent: Option<Extension<AgentActor>>,
     Authenticated(session): Authenticated,
     headers: HeaderMap,
     Path(id): Path<u64>,
     ApiJson(body): ApiJson<ChangeRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    let agent = agent.map(|Extension(a)| a);
     let key = idempotency_key(&headers)?;
     let booking = owned(&state, id, session.person).await?;
     let product = body
@@ -370,10 +421,17 @@ pub async fn change(
         idempotency_key: key,
         notify: Some(notify(&state, recipient, "booking_changed")),
     };
+    let command = audited(
+        agent.as_ref(),
+        "POST /api/v1/agent/bookings/{id}/change",
+        booking.person,
+        command,
+    );
     let outcome = state.writer.execute(command, now.as_millisecond()).await?;
     let booking = booking_outcome(&state, outcome, "changed")
         .map_err(|e| with_alternatives(&state, e, &first, seoul_date(now)))?;
-    Ok(Json(booking_json(&state, &booking, session.person)))
+    let response = Json(booking_json(&state, &booking, session.person)).into_response();
+    Ok(mark_audited(response, agent.as_ref()))
 }
 
 #[cfg(test)]

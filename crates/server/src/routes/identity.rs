@@ -1,19 +1,25 @@
 //! Identity check: name, resident registration number and phone, then a one-time code.
 
-use super::{ApiJson, SESSION_COOKIE};
+use super::{ApiJson, Authenticated, SESSION_COOKIE};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::identity::{Claim, IdentityError, VerificationId, parse_name, parse_phone};
-use crate::session::Session;
-use axum::extract::State;
+use crate::identity::{
+    Claim, IdentityError, Requester, Scope, VerificationId, Verified, parse_phone,
+};
+use crate::session::{Consent, Session};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::booking::PersonId;
+use domain::name::{NameError, PersonName};
 use domain::rrn::Rrn;
 use domain::time::seoul_date;
 use jiff::SignedDuration;
 use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use store::OutboxMessage;
 use store::writer::{Command, Outcome};
@@ -25,19 +31,25 @@ pub struct StartRequest {
     phone: String,
 }
 
-/// Validates a person's details as they typed them. Shared by identity checks and proxy bookings.
+/// Validates a person's details as they typed them. Shared by identity checks, family consent
+/// and the agent desk.
 pub fn parse_claim(
     name: &str,
     rrn: &str,
     phone: &str,
     state: &AppState,
 ) -> Result<Claim, ApiError> {
-    let name = parse_name(name).ok_or_else(|| {
-        ApiError::bad_request(
+    let name = PersonName::parse(name).map_err(|e| match e {
+        NameError::Length => ApiError::bad_request(
             "invalid_name",
-            "이름을 정확히 입력해 주세요.",
-            "Please enter the name as registered.",
-        )
+            "이름을 정확히 입력해 주세요 (1~50자).",
+            "Please enter the name as registered (1–50 characters).",
+        ),
+        NameError::Forbidden => ApiError::bad_request(
+            "invalid_name",
+            "이름에 제어 문자나 글자 방향을 바꾸는 문자를 쓸 수 없습니다.",
+            "A name may not contain control or text-direction characters.",
+        ),
     })?;
     let rrn = Rrn::parse_at(rrn, seoul_date(state.clock.now()))
         .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?;
@@ -58,24 +70,72 @@ pub fn seal_contact(state: &AppState, name: &str, phone: &str) -> Vec<u8> {
         .seal(format!("{name}\n{phone}").as_bytes(), &mut rand::rng())
 }
 
+/// Who asks: their waiting-room session and the address the request came from. Identity
+/// checks sit behind the waiting room, so every caller has a session.
+pub struct Asker(pub Requester);
+
+impl FromRequestParts<Arc<AppState>> for Asker {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let session = super::queue::session_id(&parts.headers)
+            .map(|s| s.0)
+            .ok_or_else(ApiError::unauthenticated)?;
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(Asker(Requester { session, address }))
+    }
+}
+
 fn identity_error(error: IdentityError) -> ApiError {
-    let seoul = |t: jiff::Timestamp| domain::time::in_seoul(t).strftime("%H:%M").to_string();
     match error {
-        IdentityError::LockedOut { until } | IdentityError::TooManyAttempts { until } => {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                error.code(),
-                format!(
-                    "인증번호를 여러 번 잘못 입력하여 {} 이후에 다시 시도할 수 있습니다.",
-                    seoul(until)
+        IdentityError::RateLimited {
+            scope,
+            retry_after_s,
+        } => {
+            let minutes = retry_after_s.div_ceil(60);
+            let (ko, en) = match scope {
+                Scope::Phone => (
+                    "이 휴대전화로 인증번호를 너무 많이 요청했습니다.",
+                    "Too many codes were asked for this phone.",
                 ),
-                format!(
-                    "Too many wrong codes; try again after {} (KST).",
-                    seoul(until)
+                Scope::Person => (
+                    "이 주민등록번호로 인증을 너무 많이 요청했습니다.",
+                    "Too many checks were asked for this registration number.",
                 ),
+                Scope::Requester | Scope::Address => (
+                    "인증 요청이 너무 많습니다.",
+                    "Too many identity checks from here.",
+                ),
+                Scope::WrongCodes => (
+                    "잘못된 인증번호를 너무 많이 입력했습니다.",
+                    "Too many wrong codes were entered from here.",
+                ),
+            };
+            ApiError {
+                retry_after_s: Some(u32::try_from(retry_after_s).unwrap_or(u32::MAX)),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    error.code(),
+                    format!("{ko} 약 {minutes}분 후에 다시 시도해 주세요."),
+                    format!("{en} Please try again in about {minutes} minutes."),
+                )
+            }
+            .with_detail(
+                serde_json::json!({ "limit": scope.code(), "retry_after_s": retry_after_s }),
             )
-            .with_detail(serde_json::json!({ "retry_at": until.to_string() }))
         }
+        IdentityError::TooManyAttempts => ApiError::new(
+            StatusCode::GONE,
+            error.code(),
+            "인증번호를 여러 번 잘못 입력했습니다. 인증번호를 다시 받아 주세요.",
+            "Too many wrong codes for this check. Please request a new code.",
+        ),
         IdentityError::UnknownOrExpired => ApiError::new(
             StatusCode::GONE,
             error.code(),
@@ -101,34 +161,38 @@ fn identity_error(error: IdentityError) -> ApiError {
     }
 }
 
-pub async fn start(
-    State(state): State<Arc<AppState>>,
-    ApiJson(body): ApiJson<StartRequest>,
-) -> Result<Response, ApiError> {
-    let claim = parse_claim(&body.name, &body.rrn, &body.phone, &state)?;
+/// Starts a check and texts the code when the details match the phone's subscriber. The
+/// answer is the same either way. Shared by the identity check and family consent.
+pub async fn start_check(
+    state: &Arc<AppState>,
+    claim: Claim,
+    who: Requester,
+) -> Result<serde_json::Value, ApiError> {
     let now = state.clock.now();
-    let recipient = seal_contact(&state, &claim.name, &claim.phone);
+    let recipient = seal_contact(state, claim.name.as_str(), &claim.phone);
     let challenge = state
         .identity
-        .start(claim, now, &mut rand::rng())
-        .map_err(identity_error)?;
-    let message = OutboxMessage {
-        person: None,
-        recipient,
-        template: "identity_code".into(),
-        body_ko: format!(
-            "[예약] 본인확인 인증번호 [{}]를 입력해 주세요. (3분 이내)",
-            challenge.code
-        ),
-        body_en: format!(
-            "[yeyak] Your verification code is {} (valid 3 minutes).",
-            challenge.code
-        ),
-    };
-    state
-        .writer
-        .execute(Command::Enqueue(message), now.as_millisecond())
-        .await?;
+        .start(claim, who, now, &mut rand::rng())
+        .map_err(|e| counted(state, e))?;
+    if challenge.send {
+        let message = OutboxMessage {
+            person: None,
+            recipient,
+            template: "identity_code".into(),
+            body_ko: format!(
+                "[예약] 본인확인 인증번호 [{}]를 입력해 주세요. (3분 이내)",
+                challenge.code
+            ),
+            body_en: format!(
+                "[yeyak] Your verification code is {} (valid 3 minutes).",
+                challenge.code
+            ),
+        };
+        state
+            .writer
+            .execute(Command::Enqueue(message), now.as_millisecond())
+            .await?;
+    }
     let mut body = serde_json::json!({
         "verification_id": URL_SAFE_NO_PAD.encode(challenge.id.0),
         "expires_at": challenge.expires_at.to_string(),
@@ -136,19 +200,44 @@ pub async fn start(
     if state.identity.reveals_codes() {
         body["demo_code"] = challenge.code.into();
     }
+    Ok(body)
+}
+
+/// Counts refused checks for the operators' metrics and maps them to the API's answer.
+fn counted(state: &AppState, error: IdentityError) -> ApiError {
+    match error {
+        IdentityError::WrongCode { .. } | IdentityError::TooManyAttempts => {
+            state.metrics.count_failed_signin("wrong_code");
+        }
+        IdentityError::RateLimited { .. } => state.metrics.count_failed_signin("rate_limited"),
+        _ => {}
+    }
+    identity_error(error)
+}
+
+pub async fn start(
+    State(state): State<Arc<AppState>>,
+    Asker(who): Asker,
+    ApiJson(body): ApiJson<StartRequest>,
+) -> Result<Response, ApiError> {
+    let claim = parse_claim(&body.name, &body.rrn, &body.phone, &state)?;
+    let body = start_check(&state, claim, who).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
 #[derive(Deserialize)]
 pub struct VerifyRequest {
-    verification_id: String,
-    code: String,
+    pub verification_id: String,
+    pub code: String,
 }
 
-pub async fn verify(
-    State(state): State<Arc<AppState>>,
-    ApiJson(body): ApiJson<VerifyRequest>,
-) -> Result<Response, ApiError> {
+/// Completes a check: the verified person, found or created, with their contact replaced by
+/// the name and phone just verified (so notices follow their current phone).
+pub async fn finish_check(
+    state: &Arc<AppState>,
+    body: &VerifyRequest,
+    who: Requester,
+) -> Result<(PersonId, Verified), ApiError> {
     let id = URL_SAFE_NO_PAD
         .decode(body.verification_id.trim())
         .ok()
@@ -158,22 +247,27 @@ pub async fn verify(
     let now = state.clock.now();
     let verified = state
         .identity
-        .verify(id, &body.code, now)
-        .map_err(identity_error)?;
+        .verify(id, &body.code, who, now)
+        .map_err(|e| counted(state, e))?;
     let command = Command::EnsurePerson {
         rrn_hash: verified.rrn_hash.0,
         birth_date: verified.birth_date,
-        sealed: seal_contact(&state, &verified.name, &verified.phone),
+        sealed: seal_contact(state, &verified.name, &verified.phone),
     };
     let Outcome::Person { id: person, .. } =
         state.writer.execute(command, now.as_millisecond()).await?
     else {
         return Err(ApiError::internal());
     };
+    Ok((person, verified))
+}
+
+/// A signed-in session for `person`: the token and its cookie.
+pub fn session_for(state: &AppState, person: PersonId) -> (Session, String, String) {
     let session = Session {
         person,
         expires_at: crate::clock::after(
-            now,
+            state.clock.now(),
             SignedDuration::from_mins(state.config.session_minutes),
         ),
     };
@@ -182,6 +276,16 @@ pub async fn verify(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
         state.config.session_minutes * 60
     );
+    (session, token, cookie)
+}
+
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    Asker(who): Asker,
+    ApiJson(body): ApiJson<VerifyRequest>,
+) -> Result<Response, ApiError> {
+    let (person, verified) = finish_check(&state, &body, who).await?;
+    let (session, token, cookie) = session_for(&state, person);
     let body = serde_json::json!({
         "session_token": token,
         "expires_at": session.expires_at.to_string(),
@@ -192,4 +296,109 @@ pub async fn verify(
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// `POST /api/v1/family/start`: the booker gives a family member's name, number and phone;
+/// the code goes to the member's phone (only if it is theirs), and the member tells the booker.
+pub async fn family_start(
+    State(state): State<Arc<AppState>>,
+    Authenticated(_session): Authenticated,
+    asker: Asker,
+    body: ApiJson<StartRequest>,
+) -> Result<Response, ApiError> {
+    // The same check as one's own, only for a signed-in booker.
+    start(State(state), asker, body).await
+}
+
+/// How long a family member's consent lasts: enough to choose a clinic and a time.
+pub const CONSENT_MINUTES: i64 = 30;
+
+/// `POST /api/v1/family/verify`: the member's code, typed in by the booker, proves the member
+/// agreed; the answer is a consent token for `family.consent` in a booking.
+pub async fn family_verify(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+    Asker(who): Asker,
+    ApiJson(body): ApiJson<VerifyRequest>,
+) -> Result<Response, ApiError> {
+    let (member, verified) = finish_check(&state, &body, who).await?;
+    if member == session.person {
+        return Err(ApiError::bad_request(
+            "family_is_self",
+            "본인 예약은 가족 예약이 아닌 본인 예약으로 진행해 주세요.",
+            "To book for yourself, leave out the family member.",
+        ));
+    }
+    let consent = Consent {
+        booker: session.person,
+        member,
+        expires_at: crate::clock::after(
+            state.clock.now(),
+            SignedDuration::from_mins(CONSENT_MINUTES),
+        ),
+    };
+    let body = serde_json::json!({
+        "consent": consent.sign(state.secrets.token_key()),
+        "expires_at": consent.expires_at.to_string(),
+        "member": { "name": super::bookings::mask_name(&verified.name) },
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+/// `GET /api/v1/contact`: where this person's notices go (masked). To change it, they verify
+/// again with the new phone: only its subscriber can, and the check updates the contact.
+pub async fn contact(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let record = super::eligibility::person_record(&state, session.person).await?;
+    let (name, phone) = state
+        .secrets
+        .unseal(&record.sealed)
+        .and_then(|p| String::from_utf8(p).ok())
+        .and_then(|t| {
+            t.split_once('\n')
+                .map(|(n, p)| (n.to_string(), p.to_string()))
+        })
+        .ok_or_else(ApiError::internal)?;
+    Ok(axum::Json(serde_json::json!({
+        "name": super::bookings::mask_name(&name),
+        "phone": crate::identity::mask_phone(&phone),
+    })))
+}
+
+/// Query keys that would carry personal data: refused in any URL, which ends up in browser
+/// history, proxy logs and the `Referer` of the next page.
+const PERSONAL_FIELDS: [&str; 8] = [
+    "name",
+    "rrn",
+    "phone",
+    "code",
+    "verification_id",
+    "family_name",
+    "family_rrn",
+    "family_phone",
+];
+
+/// Refuses a request whose URL carries personal data (a form sent by GET, a hand-made link),
+/// before any handler or log line sees it. Forms that carry such data use POST.
+pub async fn refuse_personal_urls(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let carries = request.uri().query().is_some_and(|query| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split('=').next())
+            .any(|key| PERSONAL_FIELDS.contains(&key))
+    });
+    if carries {
+        return ApiError::bad_request(
+            "personal_data_in_url",
+            "주민등록번호·이름·전화번호는 주소(URL)에 담아 보낼 수 없습니다. 양식으로 보내 주세요.",
+            "Names, registration numbers and phone numbers may not be sent in a URL; send the form instead.",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }

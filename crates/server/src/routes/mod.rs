@@ -37,6 +37,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     let booking_side = Router::new()
         .route("/api/v1/identity/start", post(identity::start))
         .route("/api/v1/identity/verify", post(identity::verify))
+        .route("/api/v1/family/start", post(identity::family_start))
+        .route("/api/v1/family/verify", post(identity::family_verify))
+        .route("/api/v1/contact", get(identity::contact))
         .route("/api/v1/eligibility", get(eligibility::mine))
         .route(
             "/api/v1/bookings",
@@ -141,6 +144,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(clinic_side)
         .merge(crate::pages::router())
         .fallback(system::not_found)
+        .layer(middleware::from_fn(identity::refuse_personal_urls))
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .layer(middleware::from_fn(json_rejections))
         .layer(middleware::from_fn_with_state(

@@ -42,7 +42,7 @@ fn credential(headers: &HeaderMap, cookie_name: &str, header_name: &str) -> Opti
     credential_ref(headers, cookie_name, header_name).map(Cow::into_owned)
 }
 
-fn session_id(headers: &HeaderMap) -> Option<SessionId> {
+pub(crate) fn session_id(headers: &HeaderMap) -> Option<SessionId> {
     let text = credential(headers, SESSION_ID_COOKIE, "x-yeyak-session")?;
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
     Some(SessionId(bytes.try_into().ok()?))

@@ -19,6 +19,28 @@ use std::sync::Arc;
 use store::writer::{Command, Outcome};
 use store::{AuditEntry, StaffRecord, StaffRole};
 
+/// An operator's action whose audit line commits with its effect, in one writer transaction.
+pub fn operator_audited(action: &str, target: String, detail: Value, command: Command) -> Command {
+    Command::Audited {
+        entry: AuditEntry {
+            actor: "operator".into(),
+            action: action.to_string(),
+            target,
+            outcome: String::new(),
+            detail: detail.to_string(),
+        },
+        command: Box::new(command),
+    }
+}
+
+/// A response whose line the writer already wrote.
+pub fn audited_response(mut response: Response) -> Response {
+    response
+        .extensions_mut()
+        .insert(super::agent::AuditedInTransaction);
+    response
+}
+
 #[derive(Deserialize)]
 pub struct NewStaff {
     role: String,
@@ -68,16 +90,23 @@ pub async fn create(
         created_ms: now_ms,
         revoked: false,
     };
-    let command = Command::CreateStaff {
-        record: record.clone(),
-        token_hash: hash,
-    };
+    let command = operator_audited(
+        "POST /api/v1/admin/staff",
+        "/api/v1/admin/staff".into(),
+        json!({ "role": role.code(), "clinic": clinic.map(|c| c.0) }),
+        Command::CreateStaff {
+            record: record.clone(),
+            token_hash: hash,
+        },
+    );
     let Outcome::Staff(id) = state.writer.execute(command, now_ms).await? else {
         return Err(ApiError::internal());
     };
     let mut json = staff_json(&StaffRecord { id, ..record });
     json["token"] = token.into();
-    Ok((StatusCode::CREATED, Json(json)).into_response())
+    Ok(audited_response(
+        (StatusCode::CREATED, Json(json)).into_response(),
+    ))
 }
 
 /// `GET /api/v1/admin/staff`.
@@ -96,17 +125,20 @@ pub async fn revoke(
     State(state): State<Arc<AppState>>,
     _: Operator,
     Path(id): Path<u64>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     let staff = read(&state, store::ReadStore::staff).await?;
     if !staff.iter().any(|s| s.id == id) {
         return Err(ApiError::not_found());
     }
     let now_ms = state.clock.now().as_millisecond();
-    state
-        .writer
-        .execute(Command::RevokeStaff { id }, now_ms)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let command = operator_audited(
+        "POST /api/v1/admin/staff/{id}/revoke",
+        format!("/api/v1/admin/staff/{id}/revoke"),
+        json!({ "staff": id }),
+        Command::RevokeStaff { id },
+    );
+    state.writer.execute(command, now_ms).await?;
+    Ok(audited_response(StatusCode::NO_CONTENT.into_response()))
 }
 
 #[derive(Deserialize)]
@@ -169,15 +201,19 @@ async fn actor_of(
         .then(|| "operator".to_string())
 }
 
-/// Writes an audit line for every state-changing request on the operator and agent routes,
-/// after it was answered: the route, whom it acted for, and its status. (The handlers
-/// themselves decide who may act; this only records.)
+/// Writes an audit line for every state-changing request on the operator and agent routes, and
+/// every agent read, after it was answered: the route, whom it acted for, and its status.
+/// Agent bookings, changes, cancellations and identifications are audited by the writer in the
+/// same transaction as their effect (marked [`super::agent::AuditedInTransaction`]), so they get
+/// no second line here when they succeed. (The handlers decide who may act; this only records.)
 pub async fn audit_requests(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() == Method::GET || request.method() == Method::HEAD {
+    // Reads are audited only on the agent side: what an agent looked at about a person.
+    let agent_side = request.uri().path().starts_with("/api/v1/agent/");
+    if (request.method() == Method::GET || request.method() == Method::HEAD) && !agent_side {
         return next.run(request).await;
     }
     let route = request.extensions().get::<MatchedPath>().map_or_else(
@@ -211,6 +247,13 @@ pub async fn audit_requests(
     let Some(actor) = actor else {
         return response; // refused as unauthenticated: nobody to name
     };
+    if response
+        .extensions()
+        .get::<super::agent::AuditedInTransaction>()
+        .is_some()
+    {
+        return response; // its line committed with its effect
+    }
     let entry = AuditEntry {
         actor,
         action,

@@ -320,7 +320,8 @@ fn refusal_response(state: &AppState, refusal: SupplyRefusal) -> Result<Response
 
 async fn run_supply(state: &Arc<AppState>, command: Command) -> Result<Response, ApiError> {
     let now_ms = state.clock.now().as_millisecond();
-    match state.writer.execute(command, now_ms).await? {
+    let audited = matches!(command, Command::Audited { .. });
+    let answer = match state.writer.execute(command, now_ms).await? {
         Outcome::Supply(Ok(outcome)) => {
             if let Some(id) = outcome.change_id {
                 tracing::info!(
@@ -334,23 +335,38 @@ async fn run_supply(state: &Arc<AppState>, command: Command) -> Result<Response,
         }
         Outcome::Supply(Err(refusal)) => refusal_response(state, refusal),
         _ => Err(ApiError::internal()),
+    };
+    // A refusal's line (with its code) was written too; the HTTP layer adds its status.
+    match answer {
+        Ok(response) if audited => Ok(super::staff::audited_response(response)),
+        other => other,
     }
 }
 
+/// Applying a change (or entering deliveries): the change, its messages and the operator's audit
+/// line commit in one transaction.
 fn apply_command(
     state: &Arc<AppState>,
+    action: &str,
     request: &ChangeRequest,
     expect: Expect,
 ) -> Result<Command, ApiError> {
     let change = supply_change(state, request)?;
-    Ok(Command::ApplySupply {
+    let detail = serde_json::to_string(request).unwrap_or_default();
+    let apply = Command::ApplySupply {
         today: seoul_date(state.clock.now()),
         neighbours: neighbours(state, &change),
         change,
         expect,
-        detail: serde_json::to_string(request).unwrap_or_default(),
+        detail: detail.clone(),
         notify: notice_text(state),
-    })
+    };
+    let path = action
+        .split_once(' ')
+        .map_or(action, |(_, p)| p)
+        .to_string();
+    let detail = serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null);
+    Ok(super::staff::operator_audited(action, path, detail, apply))
 }
 
 /// `POST /api/v1/admin/supply-changes/plan`: what the change would do. Changes nothing.
@@ -374,7 +390,12 @@ pub async fn apply(
     _: Operator,
     ApiJson(request): ApiJson<ApplyRequest>,
 ) -> Result<Response, ApiError> {
-    let command = apply_command(&state, &request.change, Expect::Plan(request.plan_id))?;
+    let command = apply_command(
+        &state,
+        "POST /api/v1/admin/supply-changes/apply",
+        &request.change,
+        Expect::Plan(request.plan_id),
+    )?;
     run_supply(&state, command).await
 }
 
@@ -398,7 +419,12 @@ pub async fn put_deliveries(
             .collect(),
         switch_to: Vec::new(),
     };
-    let command = apply_command(&state, &request, Expect::NoMoves)?;
+    let command = apply_command(
+        &state,
+        "PUT /api/v1/admin/deliveries",
+        &request,
+        Expect::NoMoves,
+    )?;
     run_supply(&state, command).await
 }
 
@@ -414,7 +440,12 @@ pub async fn import_deliveries(
         deliveries,
         switch_to: Vec::new(),
     };
-    let command = apply_command(&state, &request, Expect::NoMoves)?;
+    let command = apply_command(
+        &state,
+        "POST /api/v1/admin/deliveries/import",
+        &request,
+        Expect::NoMoves,
+    )?;
     run_supply(&state, command).await
 }
 

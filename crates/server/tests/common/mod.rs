@@ -48,6 +48,8 @@ impl Visitor {
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The identity stand-in's subscriber records: tests register the people they use.
+    pub subscribers: Arc<server::identity::MemoryRegistry>,
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub dir: tempfile::TempDir,
@@ -143,10 +145,13 @@ impl TestServer {
         config.demo = false;
         config.identity.reveal_codes = true;
         config.identity.max_pending = 1_000_000;
+        // Every simulated person comes from 127.0.0.1.
+        config.identity.limits.checks_per_address.count = u32::MAX;
         config.deliver_notifications = false;
         config.gate.max_active = 100_000;
         config.operator_token = Some(OPERATOR_TOKEN.to_string());
         configure(&mut config);
+        let subscribers = Arc::clone(&config.subscribers);
         match &config.database {
             None => seed(
                 &store::sqlite::open(&dir.path().join("yeyak.db")).unwrap().1,
@@ -168,6 +173,7 @@ impl TestServer {
         let addr = bound_rx.await.expect("server started");
         TestServer {
             addr,
+            subscribers,
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(4096)
                 .build()
@@ -229,6 +235,12 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// Takes a ticket and waits (polling as told) until it can be exchanged for a pass.
     pub async fn enter(&self) -> Visitor {
         let (status, arrived) = self
@@ -263,13 +275,27 @@ impl TestServer {
         self.verify(visitor, name, rrn).await
     }
 
-    /// An identity check for someone who already holds a pass.
+    /// Makes `phone_of(rrn)` the phone of this person at their carrier; returns the phone.
+    pub fn subscribe(&self, name: &str, rrn: &str) -> String {
+        let phone = phone_of(rrn);
+        let registered = self.subscribers.register(
+            &phone,
+            &domain::name::PersonName::parse(name).unwrap(),
+            &domain::rrn::Rrn::parse(rrn).unwrap(),
+            server::identity::Carrier::Kt,
+        );
+        assert!(registered);
+        phone
+    }
+
+    /// An identity check for someone who already holds a pass, with their own phone.
     pub async fn verify(&self, mut visitor: Visitor, name: &str, rrn: &str) -> Visitor {
+        let phone = self.subscribe(name, rrn);
         let (status, started) = self
             .post(
                 "/api/v1/identity/start",
                 Some(&visitor),
-                json!({"name": name, "rrn": rrn, "phone": "010-1234-5678"}),
+                json!({"name": name, "rrn": rrn, "phone": phone}),
                 None,
             )
             .await;
@@ -286,6 +312,44 @@ impl TestServer {
         visitor.token = verified["session_token"].as_str().unwrap().to_string();
         visitor
     }
+}
+
+/// The phone a test person holds: distinct for distinct numbers (a hash of the number).
+pub fn phone_of(rrn: &str) -> String {
+    let hash = rrn.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("010{:08}", hash % 100_000_000)
+}
+
+/// A family member's consent, as the booker gets it: the member's code (sent to the member's
+/// phone; revealed here because tests reveal codes) typed in by the booker.
+pub async fn family_consent(
+    server: &TestServer,
+    booker: &Visitor,
+    name: &str,
+    rrn: &str,
+) -> String {
+    let phone = server.subscribe(name, rrn);
+    let (status, started) = server
+        .post(
+            "/api/v1/family/start",
+            Some(booker),
+            json!({"name": name, "rrn": rrn, "phone": phone}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let (status, consent) = server
+        .post(
+            "/api/v1/family/verify",
+            Some(booker),
+            json!({"verification_id": started["verification_id"], "code": started["demo_code"]}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{consent}");
+    consent["consent"].as_str().unwrap().to_string()
 }
 
 /// A valid RRN for someone born in 1967 (male), distinct for each `n` < 1,000,000.

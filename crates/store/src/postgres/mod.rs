@@ -289,6 +289,16 @@ impl PgWriter {
             | Change::Record { .. }
             | Change::Enqueue { .. }
             | Change::Audit { .. } => unreachable!("held by Pending::hold"),
+            // After the held writes (flushed above), so a person inserted earlier in the
+            // transaction is there to update.
+            Change::UpdateContact {
+                person,
+                sealed,
+                now_ms: _,
+            } => conn.execute(
+                "UPDATE person SET sealed = $2 WHERE id = $1",
+                &[&(person.0 as i64), sealed],
+            )?,
             Change::MarkDelivered { outbox_id, now_ms } => conn.execute(
                 "UPDATE outbox SET delivered_ms = $2, attempts = attempts + 1
                  WHERE id = $1 AND delivered_ms IS NULL",

@@ -323,6 +323,15 @@ impl WriteBackend for SqliteWriter {
 
     fn apply(&mut self, change: &Change) -> Result<()> {
         match change {
+            Change::UpdateContact {
+                person,
+                sealed,
+                now_ms: _,
+            } => {
+                self.conn
+                    .prepare_cached("UPDATE person SET sealed = ?2 WHERE id = ?1")?
+                    .execute(params![person.0 as i64, sealed])?;
+            }
             Change::InsertPerson { person, now_ms } => {
                 self.conn
                     .prepare_cached(

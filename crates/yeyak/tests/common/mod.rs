@@ -18,12 +18,27 @@ pub fn start(dir: &std::path::Path, port: u16) -> Child {
     start_with(dir, port, &[])
 }
 
+/// The tests' people at their carriers: person `n` (see [`login`]) owns phone `0107nnnnnnn`.
+fn subscribers(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("subscribers.csv");
+    let lines: String = (0..1_000)
+        .map(|n| format!("0107{n:07},충돌시험,680401-2{n:06},skt\n"))
+        .collect();
+    std::fs::write(&path, lines).unwrap();
+    path
+}
+
 /// Starts `yeyak serve --demo` with extra flags.
 pub fn start_with(dir: &std::path::Path, port: u16, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_yeyak"))
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(dir)
+        // Every simulated person comes from 127.0.0.1: no per-address limit on checks.
+        .args(["--identity-checks-per-address", "0"])
+        .arg("--subscribers")
+        .arg(subscribers(dir))
         .args(extra)
         .env("YEYAK_LOG", "warn")
         .stdout(Stdio::null())
@@ -91,7 +106,7 @@ pub async fn login(http: &reqwest::Client, base: &str, n: u32) -> Client {
     };
     let started: Value = client
         .on(http.post(format!("{base}/api/v1/identity/start")))
-        .json(&json!({"name": "충돌시험", "rrn": format!("680401-2{n:06}"), "phone": "010-2222-3333"}))
+        .json(&json!({"name": "충돌시험", "rrn": format!("680401-2{n:06}"), "phone": format!("0107{n:07}")}))
         .send().await.unwrap().json().await.unwrap();
     let verified: Value = client
         .on(http.post(format!("{base}/api/v1/identity/verify")))

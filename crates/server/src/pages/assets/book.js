@@ -25,6 +25,45 @@
 
   y.keepBandsFresh(form, REFRESH_MS);
 
+  // A family member's consent: a code to their own phone, which they tell the booker. The
+  // first press sends the code; the second, with the code typed in, confirms it.
+  let verificationId = null;
+  let consentToken = null;
+  async function familyConsent() {
+    if (consentToken) return consentToken;
+    const codeBox = document.getElementById('family-code');
+    const rrnField = document.getElementById('family-rrn');
+    if (!verificationId) {
+      const name = document.getElementById('family-name').value.trim();
+      const rrn = rrnField.value.trim();
+      const phone = document.getElementById('family-phone').value.trim();
+      if (!name || !rrn || !phone) { y.showError({ message_ko: form.dataset.familyMissing, message_en: form.dataset.familyMissing }); return null; }
+      const started = await y.api('POST', '/api/v1/family/start', { name, rrn, phone });
+      if (y.redirectFor(started)) return null;
+      if (started.status !== 202) { y.showError(started.body); return null; }
+      verificationId = started.body.verification_id;
+      rrnField.value = '';
+      codeBox.hidden = false;
+      if (started.body.demo_code) {
+        const demo = document.getElementById('family-demo-code');
+        demo.textContent = form.dataset.demo + ' ' + started.body.demo_code;
+        demo.hidden = false;
+      }
+      document.getElementById('family-code-input').focus();
+      return null;
+    }
+    const code = document.getElementById('family-code-input').value.trim();
+    const verified = await y.api('POST', '/api/v1/family/verify', { verification_id: verificationId, code });
+    if (y.redirectFor(verified)) return null;
+    if (verified.status !== 200) {
+      y.showError(verified.body);
+      if (verified.status === 410) { verificationId = null; codeBox.hidden = true; }
+      return null;
+    }
+    consentToken = verified.body.consent;
+    return consentToken;
+  }
+
   // Retries "busy" on its own after the server's Retry-After, with the same request (and key).
   async function sendRetrying(path, body) {
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -44,12 +83,9 @@
     const body = { clinic_id: Number(choice.clinic), date: choice.date, hour: Number(choice.hour), product: form.dataset.product };
     const change = form.dataset.change;
     if (!change && who() === 'family') {
-      const name = document.getElementById('family-name').value.trim();
-      const rrn = document.getElementById('family-rrn').value.trim();
-      const phone = document.getElementById('family-phone').value.trim();
-      if (!name || !rrn) { y.showError({ message_ko: form.dataset.familyMissing, message_en: form.dataset.familyMissing }); return; }
-      body.family = { name, rrn };
-      if (phone) body.family.phone = phone;
+      const consent = await familyConsent();
+      if (!consent) return;
+      body.family = { consent };
     }
     const buttons = document.querySelectorAll('#book button[type="submit"], #offers button');
     buttons.forEach((b) => { b.disabled = true; });

@@ -4,7 +4,8 @@
   const y = window.yeyak;
   const start = document.getElementById('start');
   const verify = document.getElementById('verify');
-  let verificationId = null;
+  // Set by the server when it rendered the code step (the form was posted without a script).
+  let verificationId = verify.verification_id.value || null;
 
   start.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -20,6 +21,7 @@
     if (y.redirectFor(result)) return;
     if (result.status !== 202) { y.showError(result.body); return; }
     verificationId = result.body.verification_id;
+    verify.verification_id.value = verificationId;
     // The resident registration number is not kept in the page once it has been sent.
     start.rrn.value = '';
     start.hidden = true;
