@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod dashboard;
 pub mod error;
+pub mod forward;
 pub mod identity;
 pub mod metrics;
 pub mod notify;
@@ -70,6 +71,9 @@ pub struct Config {
     pub database: Option<String>,
     /// Timeouts, connection and request caps, and the shutdown deadline.
     pub limits: shell::Limits,
+    /// On PostgreSQL: where the other nodes reach this one (`http://host:port`) to forward
+    /// writes while it holds the ledger. `None`: they cannot, and answer writes 503 meanwhile.
+    pub advertise: Option<String>,
 }
 
 impl Config {
@@ -92,6 +96,7 @@ impl Config {
             subscribers: Arc::new(identity::MemoryRegistry::default()),
             database: None,
             limits: shell::Limits::default(),
+            advertise: None,
         }
     }
 }
@@ -115,6 +120,8 @@ pub struct AppState {
     pub load: shell::Load,
     /// What the notification worker last did, for `/readyz`.
     pub notify_health: notify::WorkerHealth,
+    /// Writes this node forwards to the ledger's holder (PostgreSQL, several nodes).
+    pub forwarding: forward::Forwarding,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +168,11 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
             (writer, reader, world, queue_file, None)
         }
         Some(url) => {
-            let (backend, reader) = store::postgres::open(url)?;
+            let options = store::postgres::Options {
+                address: config.advertise.clone(),
+                ..store::postgres::Options::default()
+            };
+            let (backend, reader) = store::postgres::open_with(url, options)?;
             let lease = backend.lease_view();
             let queue_file = store::sqlite::QueueFile::open(&queue_path, None)?;
             let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
@@ -207,6 +218,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         series: dashboard::Series::default(),
         load: shell::Load::default(),
         notify_health: notify::WorkerHealth::default(),
+        forwarding: forward::Forwarding::new(lease.clone(), secrets.token_key()),
         metrics: metrics::Metrics::new(writer.clone(), lease),
         config,
         clock,

@@ -179,6 +179,9 @@ struct LeaseGauges {
     view: store::postgres::LeaseView,
     held: Gauge,
     epoch: Gauge,
+    holder_epoch: Gauge,
+    forwarding: Gauge,
+    forwarded: Family<OutcomeLabels, Gauge>,
 }
 
 /// The waiting room as operators chart it.
@@ -265,6 +268,26 @@ impl Metrics {
                 "ledger_lease_epoch",
                 "The epoch of the ledger lease this node holds (0 when it holds none)",
             ),
+            holder_epoch: gauge(
+                &mut registry,
+                "ledger_holder_epoch",
+                "The epoch of the ledger's holder as this node last saw it (itself or another)",
+            ),
+            forwarding: gauge(
+                &mut registry,
+                "ledger_forwarding",
+                "1 when this node stands by and forwards writes to the ledger's live holder",
+            ),
+            forwarded: {
+                let family = Family::<OutcomeLabels, Gauge>::default();
+                registry.register(
+                    "ledger_forwarded_writes",
+                    "Writes forwarded to the ledger's holder, by outcome (answered; unreachable: \
+                     answered 503 here; lost: sent, no answer, 503 timeout)",
+                    family.clone(),
+                );
+                family
+            },
             view,
         });
         let shell = ShellGauges::default();
@@ -351,6 +374,28 @@ impl Metrics {
     }
 
     /// Takes the checkpointer's figures for the next [`Metrics::render`].
+    /// What this node forwarded to the ledger's holder (PostgreSQL, several nodes).
+    pub fn observe_forwarding(&self, forwarding: &crate::forward::Forwarding) {
+        let Some(lease) = &self.lease else { return };
+        lease
+            .forwarding
+            .set(i64::from(forwarding.target(&self.writer).is_some()));
+        for (outcome, counter) in [
+            ("answered", &forwarding.answered),
+            ("unreachable", &forwarding.unreachable),
+            ("lost", &forwarding.lost),
+        ] {
+            let labels = OutcomeLabels {
+                outcome: outcome.into(),
+            };
+            let value = counter.load(Ordering::Relaxed);
+            lease
+                .forwarded
+                .get_or_create(&labels)
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
+    }
+
     pub fn observe_checkpoints(&self, checkpoints: &CheckpointStats) {
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
         let storage = &self.storage;
@@ -406,13 +451,13 @@ impl Metrics {
         storage.failed_rebuilds.set(load(&stats.failed_rebuilds));
         storage.fault_refusals.set(load(&stats.fault_refusals));
         if let Some(lease) = &self.lease {
-            let held = lease
-                .view
-                .lock()
-                .ok()
-                .and_then(|l| l.as_ref().map(|l| l.epoch));
+            let held = lease.view.held().map(|l| l.epoch);
             lease.held.set(i64::from(held.is_some()));
             lease.epoch.set(held.unwrap_or(0));
+            let holder = lease.view.holder();
+            lease
+                .holder_epoch
+                .set(holder.as_ref().map_or(0, |h| h.epoch));
         }
         let mut text = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {

@@ -60,10 +60,12 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// writer calls `rollback` and rebuilds its ledger with `active_bookings`, which must then see
 /// committed data only. `tests/conformance/faults.rs` checks all of this.
 ///
-/// A backend may take writes only once its ledger was loaded (`active_bookings`, which the writer
-/// calls first): PostgreSQL takes the ledger's lease there. A node that cannot (another holds it)
-/// answers `active_bookings` and `begin` with [`StoreError::Standby`]; the writer then refuses
-/// requests and calls `active_bookings` again until it succeeds.
+/// A backend may take writes only once its ledger was loaded (`claim_ledger`, then
+/// `active_bookings`, which the writer calls first): PostgreSQL takes the ledger's lease there. A
+/// node that cannot (another holds it) answers `claim_ledger`, `active_bookings` and `begin` with
+/// [`StoreError::Standby`]; the writer then refuses requests (the server forwards them to the
+/// holder), keeps a view of what is left from `committed_bookings`, and asks again until it
+/// succeeds.
 pub trait WriteBackend: Send + 'static {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
@@ -74,8 +76,18 @@ pub trait WriteBackend: Send + 'static {
     fn person_by_hash(&mut self, rrn_hash: &[u8; 32]) -> Result<Option<PersonId>>;
     /// The largest ids in use, so the writer can continue numbering after a restart.
     fn max_ids(&mut self) -> Result<MaxIds>;
+    /// Takes the right to write the ledger before it is rebuilt (PostgreSQL's lease; nothing to
+    /// take on SQLite). [`StoreError::Standby`] when another node holds it.
+    fn claim_ledger(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Every booking that still holds capacity, to rebuild the ledger at start-up.
     fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()>;
+    /// The same bookings, read without taking the right to write: a standby's view of what is
+    /// left to book (clinic search), never the base of a decision.
+    fn committed_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
+        self.active_bookings(each)
+    }
     fn booking(&mut self, id: BookingId) -> Result<Option<Booking>>;
     /// Stores an applied supply change and returns its id.
     fn insert_supply_change(&mut self, record: &SupplyChangeRecord) -> Result<u64>;

@@ -442,7 +442,7 @@ impl Writer {
             Ok(()) => None,
             Err(StoreError::Standby(why)) => {
                 tracing::warn!(%why, "standing by: another node writes the ledger");
-                ledger.hide_availability();
+                view(&mut backend, &mut ledger)?;
                 Some(Fault::Standby)
             }
             Err(error) => return Err(error),
@@ -466,6 +466,7 @@ impl Writer {
             retry: Backoff::new(config.retry_min, config.retry_max),
             next_try: Instant::now() + config.retry_min,
             probes: 0,
+            viewed_at: fault.map(|_| Instant::now()),
         };
         if let Some(fault) = fault {
             state.stats.set_health(Health::Failing(fault));
@@ -535,10 +536,29 @@ impl Writer {
 }
 
 fn reload<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
+    // Claimed before the ledger is touched: a standby keeps its view when it cannot claim it.
+    backend.claim_ledger()?;
     ledger.reset();
     backend.active_bookings(&mut |booking| ledger.restore(booking))?;
     ledger.number_after(BookingId(backend.max_ids()?.booking));
     Ok(())
+}
+
+/// How often a standby reloads its view of what is left to book (clinic search on a node that
+/// forwards its bookings): each reload reads every active booking, so not at the 100 ms the
+/// standby asks for the lease.
+pub const STANDBY_VIEW_EVERY: Duration = Duration::from_secs(1);
+
+/// A standby's view: the ledger rebuilt from committed bookings, without the right to write.
+/// Shown to readers only; a node decides nothing on it (it must [`reload`] first). Hidden when
+/// it cannot be read, as a half-read ledger would show places that may not exist.
+fn view<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
+    ledger.reset();
+    let read = backend.committed_bookings(&mut |booking| ledger.restore(booking));
+    if read.is_err() {
+        ledger.hide_availability();
+    }
+    read
 }
 
 type Reply = oneshot::Sender<Result<Outcome, WriteError>>;
@@ -558,6 +578,8 @@ struct WriterState<B> {
     next_try: Instant,
     /// Probe writes made, the value of the next one.
     probes: u64,
+    /// When a standby last reloaded its view of what is left (`None`: reload it now).
+    viewed_at: Option<Instant>,
 }
 
 /// Marks the writer stopped when its thread ends, however it ends (a panic included).
@@ -708,6 +730,8 @@ impl<B: WriteBackend> WriterState<B> {
             StoreError::Standby(_) => Fault::Standby,
             _ => Fault::LedgerStale,
         });
+        // The ledger holds this batch's reservations: a standby's view is reloaded at once.
+        self.viewed_at = None;
         self.retry.reset();
         self.recover();
     }
@@ -769,11 +793,28 @@ impl<B: WriteBackend> WriterState<B> {
             self.next_person = self.backend.max_ids()?.person + 1;
             Ok(())
         });
-        if rebuilt.is_err() {
+        match &rebuilt {
+            Ok(()) => {}
+            // Not claimed, so not touched: refresh the view now and then.
+            Err(StoreError::Standby(_)) => self.refresh_view(),
             // Half rebuilt, it would show clinic search places that may not exist.
-            self.ledger.hide_availability();
+            Err(_) => self.ledger.hide_availability(),
         }
         rebuilt
+    }
+
+    /// On a standby, reloads what is left to book once [`STANDBY_VIEW_EVERY`] has passed.
+    fn refresh_view(&mut self) {
+        if self
+            .viewed_at
+            .is_some_and(|at| at.elapsed() < STANDBY_VIEW_EVERY)
+        {
+            return;
+        }
+        self.viewed_at = Some(Instant::now());
+        if let Err(error) = view(&mut self.backend, &mut self.ledger) {
+            tracing::warn!(%error, "standby: cannot read what is left to book; showing none");
+        }
     }
 
     /// One small durable write, to learn whether storage takes writes.

@@ -77,6 +77,11 @@ struct ServeArgs {
     /// embedded SQLite file in the data directory. The schema is created or migrated at start.
     #[arg(long, env = "YEYAK_DATABASE_URL", hide_env_values = true)]
     database: Option<String>,
+    /// With --database: the address other nodes reach this one at (http://host:port), recorded
+    /// in the ledger's lease row while this node holds it, so they forward their writes here.
+    /// Default: http://LISTEN when LISTEN is a specific address (not 0.0.0.0 or [::]).
+    #[arg(long, env = "YEYAK_ADVERTISE")]
+    advertise: Option<String>,
     /// Booking requests that may wait for the writer before new ones get 503 + Retry-After.
     #[arg(long, env = "YEYAK_WRITER_QUEUE", default_value_t = 20_000)]
     writer_queue: usize,
@@ -231,6 +236,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(subscribers = added, "subscriber records loaded");
     }
     config.database = args.database;
+    config.advertise = args.advertise.or_else(|| {
+        let specific = !args.listen.ip().is_unspecified() && args.listen.port() != 0;
+        specific.then(|| format!("http://{}", args.listen))
+    });
     config.limits = server::shell::Limits {
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),

@@ -108,5 +108,6 @@ pub async fn dashboard(State(state): State<Arc<AppState>>, _: Operator) -> Json<
         "fine": view.fine,
         "coarse": view.coarse,
         "provinces": view.provinces,
+        "ledger": crate::forward::describe(&state),
     }))
 }

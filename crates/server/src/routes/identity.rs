@@ -22,7 +22,8 @@ use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use store::OutboxMessage;
-use store::writer::{Command, Outcome};
+use crate::forward::PersonWrite;
+use store::writer::{Command, Fault, Outcome, WriteError};
 
 #[derive(Deserialize)]
 pub struct StartRequest {
@@ -249,15 +250,28 @@ pub async fn finish_check(
         .identity
         .verify(id, &body.code, who, now)
         .map_err(|e| counted(state, e))?;
+    let sealed = seal_contact(state, &verified.name, &verified.phone);
     let command = Command::EnsurePerson {
         rrn_hash: verified.rrn_hash.0,
         birth_date: verified.birth_date,
-        sealed: seal_contact(state, &verified.name, &verified.phone),
+        sealed: sealed.clone(),
     };
-    let Outcome::Person { id: person, .. } =
-        state.writer.execute(command, now.as_millisecond()).await?
-    else {
-        return Err(ApiError::internal());
+    let person = match state.writer.execute(command, now.as_millisecond()).await {
+        Ok(Outcome::Person { id, .. }) => id,
+        Ok(_) => return Err(ApiError::internal()),
+        // A standby: the code was checked here, where it lives; the holder writes the person.
+        Err(WriteError::Unavailable(Fault::Standby)) => {
+            let write = PersonWrite::new(&verified.rrn_hash.0, verified.birth_date, &sealed);
+            let forwarded = state
+                .forwarding
+                .ensure_person(&state.writer, &write, now.as_millisecond())
+                .await;
+            match forwarded {
+                Some(answer) => PersonId(answer?),
+                None => return Err(WriteError::Unavailable(Fault::Standby).into()),
+            }
+        }
+        Err(error) => return Err(error.into()),
     };
     Ok((person, verified))
 }

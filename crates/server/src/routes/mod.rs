@@ -32,9 +32,9 @@ use std::time::Instant;
 
 pub const SESSION_COOKIE: &str = "yeyak_session";
 
-pub fn router(state: Arc<AppState>) -> Router {
-    // Everything behind the waiting room: no call works without a pass for this session.
-    let booking_side = Router::new()
+/// The booking side's routes (behind a pass, or forwarded by another node).
+fn booking_routes() -> Router<Arc<AppState>> {
+    Router::new()
         .route("/api/v1/identity/start", post(identity::start))
         .route("/api/v1/identity/verify", post(identity::verify))
         .route("/api/v1/family/start", post(identity::family_start))
@@ -58,9 +58,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/leftovers", get(leftovers::near_me))
         .route("/api/v1/leftovers/{id}/claim", post(leftovers::claim))
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    // Everything behind the waiting room: no call works without a pass for this session. On a
+    // standby node its writes go to the ledger's holder once the pass is checked here.
+    let booking_side = booking_routes()
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::forward::booking_writes,
+        ))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             queue::require_pass,
+        ));
+    // The same routes on the holder, for writes another node forwards (its signature instead of
+    // a pass: that node checked the pass).
+    let forwarded = Router::new()
+        .nest(crate::forward::PREFIX, booking_routes())
+        .route(crate::forward::PERSONS_PATH, post(crate::forward::ensure_person))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::forward::require_forwarded,
         ));
     // Agents act for people through the same handlers, with their own token instead of a pass.
     let agent_side = Router::new()
@@ -115,6 +134,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             staff::audit_requests,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::forward::staff_writes,
         ));
     // Clinic staff: each action is audited in the same transaction as its effect.
     let clinic_side = Router::new()
@@ -126,7 +149,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/api/v1/clinic/leftovers",
             post(clinic::post_offer).get(clinic::offers),
-        );
+        )
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::forward::staff_writes,
+        ));
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
@@ -140,6 +167,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/queue/exchange", post(queue::exchange))
         .route("/wait", get(queue::wait_page))
         .merge(booking_side)
+        .merge(forwarded)
         .merge(operator_side)
         .merge(clinic_side)
         .merge(crate::pages::router())

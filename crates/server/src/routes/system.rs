@@ -33,8 +33,9 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     (status, no_store(), body).into_response()
 }
 
-/// Readiness, for a load balancer: 200 while the writer takes writes, the database answers and
-/// the notification worker runs; 503 otherwise. Either way the JSON says which part is not.
+/// Readiness, for a load balancer: 200 while the writer takes writes (or, on a standby, forwards
+/// them to the ledger's live holder), the database answers and the notification worker runs;
+/// 503 otherwise. Either way the JSON says which part is not.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let writer = state.writer.health();
     let database = ping_database(&state).await;
@@ -43,13 +44,17 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         .state(state.config.deliver_notifications);
     let checkpoints = state.reader.checkpoint_stats();
     let checkpoint = |read: fn(&store::sqlite::CheckpointStats) -> u64| checkpoints.map(read);
-    let ready = writer == Health::Ready && database.is_ok() && notifications.ok();
+    // A standby that forwards its writes to a live holder takes bookings as well as it does.
+    let forwarding = state.forwarding.target(&state.writer).is_some();
+    let writes = writer == Health::Ready || forwarding;
+    let ready = writes && database.is_ok() && notifications.ok();
     let body = Json(json!({
         "status": if ready { "ready" } else { "not_ready" },
         "writer": {
-            "ok": writer == Health::Ready,
+            "ok": writes,
             "state": writer_state(writer),
             "queue_depth": state.writer.stats().queued.load(Ordering::Relaxed),
+            "ledger": crate::forward::describe(&state),
         },
         "database": {
             "ok": database.is_ok(),
@@ -105,6 +110,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         {
+            state.metrics.observe_forwarding(&state.forwarding);
             if let Some(checkpoints) = state.reader.checkpoint_stats() {
                 state.metrics.observe_checkpoints(checkpoints);
             }

@@ -3,8 +3,9 @@
 //! that batch's transaction, the row still names it with the epoch it took. Advisory locks are not
 //! used: they vanish on failover and under transaction pooling.
 //!
-//! Today one partition, 0, covers the whole ledger, so one node writes at a time and the others
-//! refuse writes (503) until the holder stops renewing and one of them takes over.
+//! Today one partition, 0, covers the whole ledger, so one node writes at a time; the others
+//! forward writes to the holder's advertised address ([`Holder::address`]) and take over when the
+//! holder stops renewing.
 
 use super::conn::Conn;
 use super::rows::get;
@@ -30,22 +31,36 @@ fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// Who holds a partition, as a node that does not last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub owner: String,
+    pub epoch: i64,
+    /// Where the holder takes forwarded writes (`http://host:port`), if it said.
+    pub address: Option<String>,
+    /// Whether its lease had not run out when read (on the database's clock).
+    pub live: bool,
+}
+
 /// Takes the partition if it is free, expired, or already ours (a restarted node with the same
-/// name fences its former self too): the epoch grows each time. `None` when another node holds it.
+/// name fences its former self too): the epoch grows each time, and the row records `address`,
+/// where this node takes forwarded writes. `None` when another node holds it.
 pub fn acquire(
     conn: &mut Conn,
     partition: i64,
     owner: &str,
+    address: Option<&str>,
     ttl: Duration,
 ) -> Result<Option<Lease>> {
     let row = conn.opt(
-        "INSERT INTO ledger_lease (partition, owner, epoch, expires_at)
-         VALUES ($1, $2, 1, now() + $3::bigint * interval '1 millisecond')
+        "INSERT INTO ledger_lease (partition, owner, epoch, expires_at, address)
+         VALUES ($1, $2, 1, now() + $3::bigint * interval '1 millisecond', $4)
          ON CONFLICT (partition) DO UPDATE SET owner = excluded.owner,
-             epoch = ledger_lease.epoch + 1, expires_at = excluded.expires_at
+             epoch = ledger_lease.epoch + 1, expires_at = excluded.expires_at,
+             address = excluded.address
          WHERE ledger_lease.expires_at < now() OR ledger_lease.owner = excluded.owner
          RETURNING epoch",
-        &[&partition, &owner, &ttl_ms(ttl)],
+        &[&partition, &owner, &ttl_ms(ttl), &address],
     )?;
     row.map(|r| {
         Ok(Lease {
@@ -53,6 +68,23 @@ pub fn acquire(
             owner: owner.to_string(),
             epoch: get(&r, 0)?,
             ttl,
+        })
+    })
+    .transpose()
+}
+
+/// Who holds `partition` now, if anyone ever took it.
+pub fn holder(conn: &mut Conn, partition: i64) -> Result<Option<Holder>> {
+    let row = conn.opt(
+        "SELECT owner, epoch, address, expires_at > now() FROM ledger_lease WHERE partition = $1",
+        &[&partition],
+    )?;
+    row.map(|r| {
+        Ok(Holder {
+            owner: get(&r, 0)?,
+            epoch: get(&r, 1)?,
+            address: get(&r, 2)?,
+            live: get(&r, 3)?,
         })
     })
     .transpose()

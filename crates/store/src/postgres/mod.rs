@@ -25,7 +25,7 @@ use batch::Pending;
 use conn::{Conn, Driver, Pool};
 use domain::booking::{Booking, BookingId, PersonId};
 use domain::clinic::GeoPoint;
-use lease::Lease;
+use lease::{Holder, Lease};
 use rows::{BOOKING_COLUMNS, OFFER_COLUMNS, SUBSCRIPTION_COLUMNS};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
+    include_str!("schema_v4.sql"),
 ];
 
 /// Any fixed number: nodes starting together take turns migrating (an advisory lock is fine
@@ -49,6 +50,9 @@ const MIGRATION_LOCK: i64 = 0x7965_7961_6b00_0001;
 pub struct Options {
     /// This node's name in the lease row (unique per process by default).
     pub node: String,
+    /// Where this node takes writes forwarded by the others (`http://host:port`), recorded in
+    /// the lease row while it holds the ledger.
+    pub address: Option<String>,
     pub lease_ttl: Duration,
 }
 
@@ -59,6 +63,7 @@ impl Default for Options {
             .map_or(0, |d| d.subsec_nanos());
         Options {
             node: format!("node-{}-{nanos:08x}", std::process::id()),
+            address: None,
             lease_ttl: lease::DEFAULT_TTL,
         }
     }
@@ -79,6 +84,7 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
     limit_idle_transactions(&first, options.lease_ttl)?;
     let keys = recorded_keys(&mut first)?;
     let held = Arc::new(Mutex::new(None));
+    let seen = Arc::new(Mutex::new(None));
     let open = Arc::new(AtomicBool::new(true));
     spawn_renewer(
         Conn::open(&driver, &config)?,
@@ -94,8 +100,10 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
         in_transaction: false,
         ledger_complete: false,
         first_take: true,
+        claimed: false,
         options,
         held,
+        seen,
         open,
     };
     Ok((writer, PgReader::new(Pool::new(driver, config))))
@@ -207,20 +215,51 @@ pub struct PgWriter {
     ledger_complete: bool,
     /// Whether the lease was never asked for yet (see [`PgWriter::take_lease`]).
     first_take: bool,
+    /// Whether `claim_ledger` just took the lease, so the rebuild that follows need not.
+    claimed: bool,
     options: Options,
     /// The lease this writer holds, shared with the thread that renews it.
     held: Arc<Mutex<Option<Lease>>>,
+    /// Who held the ledger when this node last asked for it (itself, when it took it).
+    seen: Arc<Mutex<Option<Holder>>>,
     /// Cleared on drop, which stops the renewing thread.
     open: Arc<AtomicBool>,
 }
 
-/// What this node holds of the ledger's lease, as the writer last saw it (for `/metrics`).
-pub type LeaseView = Arc<Mutex<Option<Lease>>>;
+/// What this node holds of the ledger's lease and who holds it, as the writer last saw them
+/// (for forwarding, readiness and `/metrics`). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LeaseView {
+    held: Arc<Mutex<Option<Lease>>>,
+    seen: Arc<Mutex<Option<Holder>>>,
+}
+
+impl LeaseView {
+    /// The lease this node holds, if it does.
+    pub fn held(&self) -> Option<Lease> {
+        self.held.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// The holder as this node last saw it: itself, or (on a standby, looked up each time it
+    /// asks for the lease, every ~100 ms) another node.
+    pub fn holder(&self) -> Option<Holder> {
+        self.seen.lock().ok().and_then(|h| h.clone())
+    }
+}
 
 impl PgWriter {
-    /// A view of the lease this writer holds, to be read from other threads.
+    /// A view of the lease, to be read from other threads.
     pub fn lease_view(&self) -> LeaseView {
-        Arc::clone(&self.held)
+        LeaseView {
+            held: Arc::clone(&self.held),
+            seen: Arc::clone(&self.seen),
+        }
+    }
+
+    fn set_seen(&self, holder: Option<Holder>) {
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = holder;
+        }
     }
 
     /// The connection, reopened if the server or network closed it.
@@ -261,12 +300,24 @@ impl PgWriter {
         let deadline = std::time::Instant::now() + patience;
         loop {
             let node = self.options.node.clone();
-            if let Some(lease) = lease::acquire(self.conn()?, lease::WHOLE_LEDGER, &node, ttl)? {
+            let address = self.options.address.clone();
+            let conn = self.conn()?;
+            if let Some(lease) =
+                lease::acquire(conn, lease::WHOLE_LEDGER, &node, address.as_deref(), ttl)?
+            {
                 tracing::info!(epoch = lease.epoch, node, "took the ledger lease");
                 self.keys = recorded_keys(self.conn()?)?;
+                self.set_seen(Some(Holder {
+                    owner: node,
+                    epoch: lease.epoch,
+                    address,
+                    live: true,
+                }));
                 self.set_lease(Some(lease));
                 return Ok(true);
             }
+            let holder = lease::holder(self.conn()?, lease::WHOLE_LEDGER)?;
+            self.set_seen(holder);
             if std::time::Instant::now() >= deadline {
                 return Ok(false);
             }
@@ -528,22 +579,36 @@ impl WriteBackend for PgWriter {
         })
     }
 
+    fn claim_ledger(&mut self) -> Result<()> {
+        self.ledger_complete = false;
+        self.claimed = self.take_lease()?;
+        if !self.claimed {
+            return Err(not_holder());
+        }
+        Ok(())
+    }
+
     fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
         self.ledger_complete = false;
         // The ledger is rebuilt after the lease is taken, so it includes every commit of the
         // previous holder (whose later batches the new epoch fences off). A node that cannot take
-        // it stands by: it starts and reads, and the writer refuses writes and calls this again
-        // until the lease is free.
-        if !self.take_lease()? {
+        // it stands by: it starts and reads, and the writer refuses (or forwards) writes and
+        // calls this again until the lease is free.
+        if !std::mem::take(&mut self.claimed) && !self.take_lease()? {
             return Err(not_holder());
         }
+        self.committed_bookings(each)?;
+        self.ledger_complete = true;
+        Ok(())
+    }
+
+    fn committed_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
         let sql = format!(
             "SELECT {BOOKING_COLUMNS} FROM booking WHERE d1_status = 'booked' OR d2_status = 'booked'"
         );
         for row in self.flushed()?.query(&sql, &[])? {
             each(rows::booking(&row)?);
         }
-        self.ledger_complete = true;
         Ok(())
     }
 

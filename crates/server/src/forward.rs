@@ -1,0 +1,464 @@
+//! Several nodes on PostgreSQL: a node that does not hold the ledger's lease (a standby) still
+//! takes bookings, by forwarding each write to the node that holds it, at the address the holder
+//! recorded in the lease row (`serve --advertise`). The client's answer is the holder's, so the
+//! guarantees are the writer's: acknowledged only after commit, and a retry with the same
+//! `Idempotency-Key` learns the outcome of a request whose answer was lost.
+//!
+//! What is forwarded, and how:
+//! - the booking side's writes (book, cancel, change, accept a move, leftover subscription and
+//!   claim) go to `PREFIX` + their path on the holder, after this node checked the pass (its
+//!   waiting room counts the session, not the holder's). The holder takes them only with this
+//!   node's signature ([`require_forwarded`]): an HMAC, keyed from the shared session key, over the
+//!   method, path, time and idempotency key;
+//! - an identity check is finished here (the one-time code lives in this node's memory) and only
+//!   its write, finding or creating the person, goes to the holder ([`PERSONS_PATH`]);
+//! - agent, clinic-staff and operator writes go to the same path on the holder, which checks
+//!   their tokens itself (audit lines are written there, with the effect).
+//!
+//! Bounded: one try, [`TIMEOUT`], no retry here (the client retries). When the holder is unknown
+//! (none advertised, its lease lapsed) or cannot be reached, the request is answered here, as
+//! before: 503 `storage_unavailable` + `Retry-After`, nothing done. When it was sent but no answer
+//! came back, the outcome is unknown: 503 `timeout`, retry with the same key. A forwarded request
+//! is never forwarded again, so two nodes that disagree for a moment about who holds the ledger
+//! do not bounce it between them.
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::body::{Body, Bytes};
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use store::writer::{Command, Fault, Health, Outcome, Writer};
+
+/// Where a holder takes the booking side's forwarded writes (followed by the original path).
+pub const PREFIX: &str = "/internal/v1/forwarded";
+/// Where a holder takes a finished identity check's write.
+pub const PERSONS_PATH: &str = "/internal/v1/persons";
+/// How long a forwarded write may take, answer included: a group commit is milliseconds; a
+/// holder slower than this is in trouble, and the client is better off told to retry.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How far apart two nodes' clocks and a forwarded request's trip may be.
+const SIGNED_WITHIN_MS: i64 = 60_000;
+
+const SIGNATURE: &str = "x-yeyak-forwarded";
+const SIGNED_AT: &str = "x-yeyak-forwarded-at";
+
+/// What a node needs to forward writes, and what it counts.
+pub struct Forwarding {
+    lease: Option<store::postgres::LeaseView>,
+    client: reqwest::Client,
+    key: [u8; 32],
+    /// Writes answered by the holder.
+    pub answered: AtomicU64,
+    /// Writes the holder could not be reached for (answered here, 503).
+    pub unreachable: AtomicU64,
+    /// Writes sent whose answer did not come back (503 `timeout`).
+    pub lost: AtomicU64,
+}
+
+/// Where to send a write, and the holder's epoch when it was last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub owner: String,
+    pub epoch: i64,
+    pub address: String,
+}
+
+impl Forwarding {
+    /// `lease`: on PostgreSQL, this node's view of the ledger's lease; `None` on SQLite (one
+    /// node: nothing to forward). `token_key`: the session key every node shares.
+    pub fn new(lease: Option<store::postgres::LeaseView>, token_key: &[u8; 32]) -> Forwarding {
+        let mut mac = hmac(token_key);
+        mac.update(b"yeyak: writes forwarded between nodes, v1");
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(1))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Forwarding {
+            lease,
+            client,
+            key: mac.finalize().into_bytes().into(),
+            answered: AtomicU64::new(0),
+            unreachable: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+        }
+    }
+
+    pub fn lease(&self) -> Option<&store::postgres::LeaseView> {
+        self.lease.as_ref()
+    }
+
+    /// The holder to forward to: only while this node stands by and last saw another node
+    /// holding a live lease with an address (it looks every ~100 ms).
+    pub fn target(&self, writer: &Writer) -> Option<Target> {
+        if writer.health() != Health::Failing(Fault::Standby) {
+            return None;
+        }
+        let holder = self.lease.as_ref()?.holder()?;
+        let address = holder.address.filter(|a| !a.is_empty() && holder.live)?;
+        Some(Target {
+            owner: holder.owner,
+            epoch: holder.epoch,
+            address: address.trim_end_matches('/').to_string(),
+        })
+    }
+
+    fn sign(&self, method: &Method, path: &str, at_ms: i64, key: &str) -> String {
+        let mut mac = hmac(&self.key);
+        mac.update(format!("{method}\n{path}\n{at_ms}\n{key}").as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    fn signed(&self, method: &Method, path: &str, headers: &HeaderMap, now_ms: i64) -> bool {
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let (Some(signature), Some(at)) = (text(SIGNATURE), text(SIGNED_AT)) else {
+            return false;
+        };
+        let Ok(at_ms) = at.parse::<i64>() else {
+            return false;
+        };
+        let expected = self.sign(method, path, at_ms, text("idempotency-key").unwrap_or(""));
+        (now_ms - at_ms).abs() <= SIGNED_WITHIN_MS
+            && crate::secrets::constant_time_eq(expected.as_bytes(), signature.as_bytes())
+    }
+
+    /// Sends a request to the holder and returns its answer as this node's.
+    async fn send(
+        &self,
+        target: &Target,
+        prefix: &str,
+        parts: &Parts,
+        body: Bytes,
+        now_ms: i64,
+    ) -> Result<Response, Failed> {
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or(parts.uri.path(), |p| p.as_str());
+        let idempotency_key = parts
+            .headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let signature = self.sign(&parts.method, path, now_ms, idempotency_key);
+        let mut request = self
+            .client
+            .request(
+                parts.method.clone(),
+                format!("{}{prefix}{path}", target.address),
+            )
+            .body(body);
+        for (name, value) in &parts.headers {
+            if !hop_by_hop(name) {
+                request = request.header(name, value);
+            }
+        }
+        let sent = request
+            .header(SIGNATURE, signature)
+            .header(SIGNED_AT, now_ms.to_string())
+            .send()
+            .await;
+        let response = sent.map_err(|e| Failed::of(&e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.map_err(|_| Failed::Lost)?;
+        let mut answer = Response::new(Body::from(bytes));
+        *answer.status_mut() = status;
+        for (name, value) in &headers {
+            if !hop_by_hop(name) && name != header::CONTENT_LENGTH {
+                answer.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        Ok(answer)
+    }
+
+    /// Finds or creates a verified person on the holder: the write at the end of an identity
+    /// check, when this node stands by. `None` when there is no holder to ask.
+    pub async fn ensure_person(
+        &self,
+        writer: &Writer,
+        person: &PersonWrite,
+        now_ms: i64,
+    ) -> Option<Result<u64, ApiError>> {
+        let target = self.target(writer)?;
+        let method = Method::POST;
+        let signature = self.sign(&method, PERSONS_PATH, now_ms, "");
+        let sent = self
+            .client
+            .post(format!("{}{PERSONS_PATH}", target.address))
+            .header(SIGNATURE, signature)
+            .header(SIGNED_AT, now_ms.to_string())
+            .json(person)
+            .send()
+            .await;
+        let answer = async {
+            let response = sent.map_err(|e| Failed::of(&e))?;
+            if !response.status().is_success() {
+                return Err(Failed::Refused(response.status()));
+            }
+            let body: PersonAnswer = response.json().await.map_err(|_| Failed::Lost)?;
+            Ok(body.id)
+        }
+        .await;
+        Some(self.count(answer, &target).map_err(|failed| match failed {
+            // A refusal: this check is over either way; the person starts a new one.
+            Failed::Refused(_) | Failed::Lost => ApiError::timed_out(5),
+            Failed::Unreachable => ApiError::storage_fault(Fault::Standby),
+        }))
+    }
+
+    fn count<T>(&self, result: Result<T, Failed>, target: &Target) -> Result<T, Failed> {
+        let counter = match &result {
+            Ok(_) | Err(Failed::Refused(_)) => &self.answered,
+            Err(Failed::Unreachable) => &self.unreachable,
+            Err(Failed::Lost) => &self.lost,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Err(failed) = &result {
+            tracing::warn!(?failed, holder = %target.owner, address = %target.address,
+                "a write forwarded to the ledger's holder got no answer");
+        }
+        result
+    }
+}
+
+/// Why a forwarded write got no answer from the holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failed {
+    /// Nothing reached it (no connection): nothing was done.
+    Unreachable,
+    /// Sent, but the answer did not come back in time: the outcome is unknown.
+    Lost,
+    /// The holder refused the internal call itself (a signature it does not accept, …).
+    Refused(StatusCode),
+}
+
+impl Failed {
+    fn of(error: &reqwest::Error) -> Failed {
+        if error.is_connect() {
+            Failed::Unreachable
+        } else {
+            Failed::Lost
+        }
+    }
+}
+
+fn hmac(key: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length")
+}
+
+/// Headers about one connection, not the request: never passed on.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "content-length"
+    ) || name == SIGNATURE
+        || name == SIGNED_AT
+}
+
+fn now_ms(state: &AppState) -> i64 {
+    state.clock.now().as_millisecond()
+}
+
+/// The booking side's writes: what goes through the writer there. Identity checks are not
+/// here: they finish on the node that holds the code, and forward only their write.
+fn booking_write(method: &Method, path: &str) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && (path.starts_with("/api/v1/bookings") || path.starts_with("/api/v1/leftovers"))
+}
+
+/// Staff writes that go through the writer: agents', clinics', and the operators' supply and
+/// staff changes (openings and priority lists are this node's own, not the ledger's).
+fn staff_write(method: &Method, path: &str) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && (path.starts_with("/api/v1/agent/")
+            || path.starts_with("/api/v1/clinic/")
+            || path.starts_with("/api/v1/admin/deliveries")
+            || path.starts_with("/api/v1/admin/supply-changes")
+            || path.starts_with("/api/v1/admin/staff"))
+}
+
+/// Middleware on the booking side, inside the pass check: a standby forwards the writes.
+pub async fn booking_writes(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !booking_write(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    forward_or_run(&state, request, next, PREFIX, crate::routes::BODY_MAX).await
+}
+
+/// Middleware around the staff routes: a standby forwards their writes, unchanged; the holder
+/// checks the staff member's token itself.
+pub async fn staff_writes(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !staff_write(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    forward_or_run(&state, request, next, "", crate::routes::DELIVERIES_BODY_MAX).await
+}
+
+async fn forward_or_run(
+    state: &Arc<AppState>,
+    request: Request,
+    next: Next,
+    prefix: &str,
+    body_max: usize,
+) -> Response {
+    let already_forwarded = request.headers().contains_key(SIGNATURE);
+    let target = state.forwarding.target(&state.writer);
+    let Some(target) = target.filter(|_| !already_forwarded) else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, body_max).await else {
+        return ApiError::rejection(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+    };
+    let sent = state
+        .forwarding
+        .send(&target, prefix, &parts, body.clone(), now_ms(state))
+        .await;
+    match state.forwarding.count(sent, &target) {
+        Ok(answer) => answer,
+        // Nothing reached the holder: answered here, by a writer that stands by (503).
+        Err(Failed::Unreachable) => next.run(Request::from_parts(parts, Body::from(body))).await,
+        Err(Failed::Lost | Failed::Refused(_)) => ApiError::timed_out(5).into_response(),
+    }
+}
+
+/// Middleware on the holder's forwarded routes: only another node's signed requests.
+pub async fn require_forwarded(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let uri = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().clone(), |o| o.0.clone());
+    let full = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let path = full.strip_prefix(PREFIX).unwrap_or(full);
+    if !state
+        .forwarding
+        .signed(request.method(), path, request.headers(), now_ms(&state))
+    {
+        return Err(not_forwarded());
+    }
+    Ok(next.run(request).await)
+}
+
+fn not_forwarded() -> ApiError {
+    ApiError::forbidden(
+        "not_forwarded",
+        "다른 서버가 전달한 요청만 받는 주소입니다.",
+        "This address takes only requests forwarded by another yeyak node.",
+    )
+}
+
+/// A finished identity check's write, as one node sends it to the holder.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PersonWrite {
+    /// The registration number's keyed hash (never the number), base64url.
+    pub rrn_hash: String,
+    pub birth_date: jiff::civil::Date,
+    /// The contact, sealed with the shared key, base64url.
+    pub sealed: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct PersonAnswer {
+    id: u64,
+}
+
+impl PersonWrite {
+    pub fn new(rrn_hash: &[u8; 32], birth_date: jiff::civil::Date, sealed: &[u8]) -> PersonWrite {
+        PersonWrite {
+            rrn_hash: URL_SAFE_NO_PAD.encode(rrn_hash),
+            birth_date,
+            sealed: URL_SAFE_NO_PAD.encode(sealed),
+        }
+    }
+}
+
+/// `POST /internal/v1/persons` on the holder (behind [`require_forwarded`]): finds or creates the
+/// person another node verified.
+pub async fn ensure_person(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let bytes = axum::body::to_bytes(request.into_body(), crate::routes::BODY_MAX)
+        .await
+        .map_err(|_| ApiError::rejection(StatusCode::PAYLOAD_TOO_LARGE))?;
+    let invalid = || ApiError::rejection(StatusCode::BAD_REQUEST);
+    let body: PersonWrite = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let rrn_hash = URL_SAFE_NO_PAD
+        .decode(&body.rrn_hash)
+        .ok()
+        .and_then(|h| <[u8; 32]>::try_from(h).ok())
+        .ok_or_else(invalid)?;
+    let sealed = URL_SAFE_NO_PAD
+        .decode(&body.sealed)
+        .map_err(|_| invalid())?;
+    let command = Command::EnsurePerson {
+        rrn_hash,
+        birth_date: body.birth_date,
+        sealed,
+    };
+    let Outcome::Person { id, .. } = state.writer.execute(command, now_ms(&state)).await? else {
+        return Err(ApiError::internal());
+    };
+    Ok(axum::Json(PersonAnswer { id: id.0 }).into_response())
+}
+
+/// What `/readyz` and the operators' view say about this node's part in writing.
+pub fn describe(state: &AppState) -> serde_json::Value {
+    let Some(lease) = state.forwarding.lease() else {
+        return serde_json::json!({ "role": "only_node" });
+    };
+    let holder = lease.holder();
+    let role = if lease.held().is_some() {
+        "holder"
+    } else if state.forwarding.target(&state.writer).is_some() {
+        "forwarding"
+    } else {
+        "standby"
+    };
+    serde_json::json!({
+        "role": role,
+        "holder": holder.as_ref().map(|h| &h.owner),
+        "holder_address": holder.as_ref().and_then(|h| h.address.as_ref()),
+        "holder_live": holder.as_ref().map(|h| h.live),
+        "epoch": holder.as_ref().map(|h| h.epoch),
+        "forwarded": {
+            "answered": state.forwarding.answered.load(Ordering::Relaxed),
+            "unreachable": state.forwarding.unreachable.load(Ordering::Relaxed),
+            "lost": state.forwarding.lost.load(Ordering::Relaxed),
+        },
+    })
+}
