@@ -10,8 +10,9 @@
 //!   waiting room counts the session, not the holder's). The holder takes them only with this
 //!   node's signature ([`require_forwarded`]): an HMAC, keyed from the shared session key, over the
 //!   method, path, time and idempotency key;
-//! - an identity check is finished here (the one-time code lives in this node's memory) and only
-//!   its write, finding or creating the person, goes to the holder ([`PERSONS_PATH`]);
+//! - an identity check is started and finished here (the one-time code lives in this node's
+//!   memory) and only its writes, the code's text message and finding or creating the person,
+//!   go to the holder, as plain data ([`PlainWrite`], [`WRITES_PATH`]; [`execute`]);
 //! - agent, clinic-staff and operator writes go to the same path on the holder, which checks
 //!   their tokens itself (audit lines are written there, with the effect).
 //!
@@ -32,18 +33,20 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::booking::PersonId;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use store::writer::{Command, Fault, Health, Outcome, Writer};
+use store::OutboxMessage;
+use store::writer::{Command, Fault, Health, Outcome, WriteError, Writer};
 
 /// Where a holder takes the booking side's forwarded writes (followed by the original path).
-pub const PREFIX: &str = "/internal/v1/forwarded";
-/// Where a holder takes a finished identity check's write.
-pub const PERSONS_PATH: &str = "/internal/v1/persons";
+pub const PREFIX: &str = "/api/internal/v1/forwarded";
+/// Where a holder takes the writes of plain data other nodes make ([`PlainWrite`]).
+pub const WRITES_PATH: &str = "/api/internal/v1/writes";
 /// How long a forwarded write may take, answer included: a group commit is milliseconds; a
 /// holder slower than this is in trouble, and the client is better off told to retry.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -184,23 +187,22 @@ impl Forwarding {
         Ok(answer)
     }
 
-    /// Finds or creates a verified person on the holder: the write at the end of an identity
-    /// check, when this node stands by. `None` when there is no holder to ask.
-    pub async fn ensure_person(
+    /// Sends a write made of plain data to the holder (see [`PlainWrite`]). `None` when there
+    /// is no holder to send it to.
+    async fn plain(
         &self,
         writer: &Writer,
-        person: &PersonWrite,
+        write: &PlainWrite,
         now_ms: i64,
-    ) -> Option<Result<u64, ApiError>> {
+    ) -> Option<Result<PlainAnswer, Failed>> {
         let target = self.target(writer)?;
-        let method = Method::POST;
-        let signature = self.sign(&method, PERSONS_PATH, now_ms, "");
+        let signature = self.sign(&Method::POST, WRITES_PATH, now_ms, "");
         let sent = self
             .client
-            .post(format!("{}{PERSONS_PATH}", target.address))
+            .post(format!("{}{WRITES_PATH}", target.address))
             .header(SIGNATURE, signature)
             .header(SIGNED_AT, now_ms.to_string())
-            .json(person)
+            .json(write)
             .send()
             .await;
         let answer = async {
@@ -208,15 +210,10 @@ impl Forwarding {
             if !response.status().is_success() {
                 return Err(Failed::Refused(response.status()));
             }
-            let body: PersonAnswer = response.json().await.map_err(|_| Failed::Lost)?;
-            Ok(body.id)
+            response.json().await.map_err(|_| Failed::Lost)
         }
         .await;
-        Some(self.count(answer, &target).map_err(|failed| match failed {
-            // A refusal: this check is over either way; the person starts a new one.
-            Failed::Refused(_) | Failed::Lost => ApiError::timed_out(5),
-            Failed::Unreachable => ApiError::storage_fault(Fault::Standby),
-        }))
+        Some(self.count(answer, &target))
     }
 
     fn count<T>(&self, result: Result<T, Failed>, target: &Target) -> Result<T, Failed> {
@@ -247,6 +244,7 @@ enum Failed {
 
 impl Failed {
     fn of(error: &reqwest::Error) -> Failed {
+        tracing::debug!(%error, "forwarding failed");
         if error.is_connect() {
             Failed::Unreachable
         } else {
@@ -321,7 +319,14 @@ pub async fn staff_writes(
     if !staff_write(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
-    forward_or_run(&state, request, next, "", crate::routes::DELIVERIES_BODY_MAX).await
+    forward_or_run(
+        &state,
+        request,
+        next,
+        "",
+        crate::routes::DELIVERIES_BODY_MAX,
+    )
+    .await
 }
 
 async fn forward_or_run(
@@ -368,6 +373,10 @@ pub async fn require_forwarded(
         .forwarding
         .signed(request.method(), path, request.headers(), now_ms(&state))
     {
+        tracing::warn!(
+            path,
+            "refused a forwarded request: not signed by a node with our key"
+        );
         return Err(not_forwarded());
     }
     Ok(next.run(request).await)
@@ -381,34 +390,136 @@ fn not_forwarded() -> ApiError {
     )
 }
 
-/// A finished identity check's write, as one node sends it to the holder.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PersonWrite {
-    /// The registration number's keyed hash (never the number), base64url.
-    pub rrn_hash: String,
-    pub birth_date: jiff::civil::Date,
-    /// The contact, sealed with the shared key, base64url.
-    pub sealed: String,
+/// A write whose command is plain data, made on a node that does not hold the ledger (an
+/// identity check's text message and person), as it travels to the holder. Byte fields are
+/// base64url: a registration number's keyed hash (never the number), sealed contacts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlainWrite {
+    EnsurePerson {
+        rrn_hash: String,
+        birth_date: jiff::civil::Date,
+        sealed: String,
+    },
+    Enqueue {
+        person: Option<u64>,
+        recipient: String,
+        template: String,
+        body_ko: String,
+        body_en: String,
+    },
 }
 
+/// The holder's answer to a [`PlainWrite`]: the person's id for `ensure_person`.
 #[derive(Debug, Serialize, Deserialize)]
-struct PersonAnswer {
-    id: u64,
+struct PlainAnswer {
+    person: Option<u64>,
+    created: bool,
 }
 
-impl PersonWrite {
-    pub fn new(rrn_hash: &[u8; 32], birth_date: jiff::civil::Date, sealed: &[u8]) -> PersonWrite {
-        PersonWrite {
+impl PlainWrite {
+    pub fn ensure_person(
+        rrn_hash: &[u8; 32],
+        birth_date: jiff::civil::Date,
+        sealed: &[u8],
+    ) -> PlainWrite {
+        PlainWrite::EnsurePerson {
             rrn_hash: URL_SAFE_NO_PAD.encode(rrn_hash),
             birth_date,
             sealed: URL_SAFE_NO_PAD.encode(sealed),
         }
     }
+
+    pub fn enqueue(message: &OutboxMessage) -> PlainWrite {
+        PlainWrite::Enqueue {
+            person: message.person.map(|p| p.0),
+            recipient: URL_SAFE_NO_PAD.encode(&message.recipient),
+            template: message.template.clone(),
+            body_ko: message.body_ko.clone(),
+            body_en: message.body_en.clone(),
+        }
+    }
+
+    /// The writer's command; `None` when a field does not decode.
+    fn command(&self) -> Option<Command> {
+        let bytes = |text: &str| URL_SAFE_NO_PAD.decode(text).ok();
+        Some(match self {
+            PlainWrite::EnsurePerson {
+                rrn_hash,
+                birth_date,
+                sealed,
+            } => Command::EnsurePerson {
+                rrn_hash: <[u8; 32]>::try_from(bytes(rrn_hash)?).ok()?,
+                birth_date: *birth_date,
+                sealed: bytes(sealed)?,
+            },
+            PlainWrite::Enqueue {
+                person,
+                recipient,
+                template,
+                body_ko,
+                body_en,
+            } => Command::Enqueue(OutboxMessage {
+                person: person.map(PersonId),
+                recipient: bytes(recipient)?,
+                template: template.clone(),
+                body_ko: body_ko.clone(),
+                body_en: body_en.clone(),
+            }),
+        })
+    }
 }
 
-/// `POST /internal/v1/persons` on the holder (behind [`require_forwarded`]): finds or creates the
-/// person another node verified.
-pub async fn ensure_person(
+impl PlainAnswer {
+    fn of(outcome: &Outcome) -> PlainAnswer {
+        match outcome {
+            Outcome::Person { id, created } => PlainAnswer {
+                person: Some(id.0),
+                created: *created,
+            },
+            _ => PlainAnswer {
+                person: None,
+                created: false,
+            },
+        }
+    }
+
+    fn outcome(&self) -> Outcome {
+        match self.person {
+            Some(id) => Outcome::Person {
+                id: PersonId(id),
+                created: self.created,
+            },
+            None => Outcome::Done,
+        }
+    }
+}
+
+/// Runs a plain write on this node's writer, or, when it stands by, on the holder's.
+pub async fn execute(
+    state: &AppState,
+    write: PlainWrite,
+    now_ms: i64,
+) -> Result<Outcome, ApiError> {
+    let command = write.command().ok_or_else(ApiError::internal)?;
+    match state.writer.execute(command, now_ms).await {
+        Err(WriteError::Unavailable(Fault::Standby)) => {
+            let forwarded = state.forwarding.plain(&state.writer, &write, now_ms).await;
+            match forwarded {
+                Some(Ok(answer)) => Ok(answer.outcome()),
+                Some(Err(Failed::Unreachable)) | None => {
+                    Err(ApiError::storage_fault(Fault::Standby))
+                }
+                Some(Err(Failed::Lost | Failed::Refused(_))) => Err(ApiError::timed_out(5)),
+            }
+        }
+        other => other.map_err(ApiError::from),
+    }
+}
+
+/// `POST /api/internal/v1/writes` on the holder (behind [`require_forwarded`]): a plain write
+/// another node made.
+pub async fn plain_write(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, ApiError> {
@@ -416,24 +527,10 @@ pub async fn ensure_person(
         .await
         .map_err(|_| ApiError::rejection(StatusCode::PAYLOAD_TOO_LARGE))?;
     let invalid = || ApiError::rejection(StatusCode::BAD_REQUEST);
-    let body: PersonWrite = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    let rrn_hash = URL_SAFE_NO_PAD
-        .decode(&body.rrn_hash)
-        .ok()
-        .and_then(|h| <[u8; 32]>::try_from(h).ok())
-        .ok_or_else(invalid)?;
-    let sealed = URL_SAFE_NO_PAD
-        .decode(&body.sealed)
-        .map_err(|_| invalid())?;
-    let command = Command::EnsurePerson {
-        rrn_hash,
-        birth_date: body.birth_date,
-        sealed,
-    };
-    let Outcome::Person { id, .. } = state.writer.execute(command, now_ms(&state)).await? else {
-        return Err(ApiError::internal());
-    };
-    Ok(axum::Json(PersonAnswer { id: id.0 }).into_response())
+    let write: PlainWrite = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let command = write.command().ok_or_else(invalid)?;
+    let outcome = state.writer.execute(command, now_ms(&state)).await?;
+    Ok(axum::Json(PlainAnswer::of(&outcome)).into_response())
 }
 
 /// What `/readyz` and the operators' view say about this node's part in writing.

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::OutboxRecord;
-use store::writer::Command;
+use store::writer::{Command, Fault, Health};
 use tokio::task::JoinSet;
 
 /// Attempts before a message is parked for an operator (about 1.5 hours of retries).
@@ -285,6 +285,14 @@ fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64
 /// server (its writer, its database) is not kept alive by this task.
 pub async fn deliver_forever(state: std::sync::Weak<AppState>, sender: Sender) {
     while let Some(state) = state.upgrade() {
+        // Several nodes on PostgreSQL: only the ledger's holder delivers, so a message is not
+        // sent by every node (a standby could not mark it sent anyway).
+        if state.writer.health() == Health::Failing(Fault::Standby) {
+            state.notify_health.beat();
+            drop(state);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        }
         let reader = Arc::clone(&state.reader);
         let now_ms = state.clock.now().as_millisecond();
         let pending = tokio::task::spawn_blocking(move || reader.pending_outbox(now_ms, 500)).await;

@@ -1,7 +1,7 @@
 //! Several `yeyak` processes on one PostgreSQL: one holds the ledger's lease and writes, the
-//! others stand by (503 on writes) and take over when it dies or pauses past its lease; a paused
-//! holder that wakes up is fenced off. Every acknowledged booking is in the database afterwards
-//! and nobody holds two. Each node has a data directory of its own (its waiting room's file) with
+//! others stand by, forward their booking writes to it, and take over when it dies or pauses past
+//! its lease; a paused holder that wakes up is fenced off. Every acknowledged booking is in the
+//! database afterwards, nobody holds two, and no clinic-day is booked past its doses. Each node has a data directory of its own (its waiting room's file) with
 //! copies of the first node's keys, because keys are not yet shared through the database.
 //! Needs PostgreSQL at 127.0.0.1:5432 (database `test`).
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
@@ -9,7 +9,7 @@
 mod common;
 
 use common::{Client, free_port, login, places, start_with, wait_healthy};
-use domain::product::Schedules;
+use domain::product::{Product, Schedules};
 use futures::future::join_all;
 use serde_json::{Value, json};
 use std::process::Child;
@@ -106,6 +106,12 @@ async fn book_until_answered(
     }
 }
 
+async fn readiness(http: &reqwest::Client, base: &str) -> (u16, Value) {
+    let response = http.get(format!("{base}/readyz")).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
 async fn metrics(http: &reqwest::Client, base: &str) -> String {
     let response = http.get(format!("{base}/metrics")).send().await.unwrap();
     response.text().await.unwrap()
@@ -130,18 +136,38 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
     let places = places(&http, &a.base).await;
     let mut acknowledged = Vec::new();
 
-    // A is the writer; B stands by and refuses writes. Each says so in /metrics.
-    let (status, _) = book(&http, &b.base, &people[239], &places[0]).await;
-    assert_eq!(status, 503, "a standby node must not write");
+    // A is the writer; B stands by and forwards its writes to A. Each says so in /metrics, and
+    // B is ready (a load balancer may send it bookings).
+    let (status, id) = book(&http, &b.base, &people[239], &places[0]).await;
+    assert_eq!(
+        status, 201,
+        "a standby node forwards a booking to the holder"
+    );
+    acknowledged.extend(id);
+    let a_metrics = metrics(&http, &a.base).await;
     assert!(
-        metrics(&http, &a.base)
-            .await
-            .contains("yeyak_ledger_lease_held 1")
+        a_metrics.contains("yeyak_ledger_lease_held 1"),
+        "{a_metrics}"
+    );
+    let b_metrics = metrics(&http, &b.base).await;
+    assert!(
+        b_metrics.contains("yeyak_ledger_lease_held 0"),
+        "{b_metrics}"
     );
     assert!(
-        metrics(&http, &b.base)
-            .await
-            .contains("yeyak_ledger_lease_held 0")
+        b_metrics.contains("yeyak_ledger_forwarding 1"),
+        "{b_metrics}"
+    );
+    assert!(
+        b_metrics.contains("yeyak_ledger_forwarded_writes{outcome=\"answered\"} 1"),
+        "{b_metrics}"
+    );
+    let ready = readiness(&http, &b.base).await;
+    assert_eq!(ready.0, 200, "{}", ready.1);
+    assert_eq!(
+        ready.1["writer"]["ledger"]["role"], "forwarding",
+        "{}",
+        ready.1
     );
 
     // kill -9 of the writer mid-load.
@@ -196,11 +222,22 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
     assert!(answers.iter().all(|(s, _)| *s == 201), "{answers:?}");
     acknowledged.extend(answers.iter().filter_map(|a| a.1));
     b.signal("-CONT");
-    let late = book(&http, &b.base, &people[230], &places[0]).await;
+    // (A keep-alive connection B's header timeout closed as it woke is retried: status 0.)
+    let mut late = book(&http, &b.base, &people[230], &places[0]).await;
+    for _ in 0..5 {
+        if late.0 != 0 {
+            break;
+        }
+        late = book(&http, &b.base, &people[230], &places[0]).await;
+    }
     assert_eq!(
         late.0, 503,
         "the paused node wrote after losing its lease: {late:?}"
     );
+    // Fenced off, B stands by and forwards to C from then on.
+    let answer = book_until_answered(&http, &b.base, &people[230], &places[0]).await;
+    assert_eq!(answer.0, 201, "{answer:?}");
+    acknowledged.extend(answer.1);
 
     // Every acknowledged booking is there; nobody holds two; nothing past capacity.
     let (_writer, reader) = store::postgres::open(&url).unwrap();
@@ -214,6 +251,198 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
     let audit = reader.audit(&Schedules::default()).unwrap();
     assert!(audit.people_with_two_active.is_empty(), "{audit:?}");
     assert!(audit.active_bookings >= acknowledged.len() as u64);
+    drop((b, c));
+    drop(reader);
+}
+
+/// Books with an idempotency key, retrying a 503 with the same key (a standby taking over, a
+/// forwarded answer lost) for up to 30 s: the status and, when booked, the booking's id.
+async fn book_keyed(
+    http: &reqwest::Client,
+    base: &str,
+    who: &Client,
+    place: &(u64, String, u8),
+    key: &str,
+) -> (u16, Option<u64>) {
+    let (clinic, date, hour) = place;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let sent = who
+            .on(http.post(format!("{base}/api/v1/bookings")))
+            .header("idempotency-key", key)
+            .json(&json!({"clinic_id": clinic, "date": date, "hour": hour, "product": "pfizer"}))
+            .send()
+            .await;
+        let answer = match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.unwrap_or(Value::Null);
+                (status, body["id"].as_u64().filter(|_| status == 201))
+            }
+            Err(_) => (0, None),
+        };
+        if !matches!(answer.0, 0 | 503) || Instant::now() > deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Pfizer doses booked at `clinic` on `date`, as the database counts them.
+fn doses_on(audit: &store::AuditReport, clinic: u64, date: &str) -> u32 {
+    audit
+        .per_supply
+        .iter()
+        .filter(|(c, d, p, _)| {
+            u64::from(*c) == clinic && d.to_string() == date && *p == Product::Pfizer
+        })
+        .map(|(.., n)| n)
+        .sum()
+}
+
+/// Logs in `n` people from `first`, spread over the nodes, a few at a time.
+async fn login_spread(http: &reqwest::Client, bases: &[String], first: u32, n: u32) -> Vec<Client> {
+    use futures::StreamExt;
+    futures::stream::iter(first..first + n)
+        .map(|p| {
+            let base = bases[p as usize % bases.len()].clone();
+            let http = http.clone();
+            async move { login(&http, &base, p).await }
+        })
+        .buffered(48)
+        .collect()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_take_bookings_never_overbook_and_survive_the_holders_kill() {
+    let schema = format!("yeyak_three_{}", std::process::id());
+    let url = store::postgres::create_schema(&database(), &schema).unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {} ({e}); this test needs it",
+            database()
+        )
+    });
+    let _drop_schema = DropSchema(schema.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let mut a = Node::start(dir.path(), &url, &http).await;
+
+    // The last 100 doses: one clinic-day planned at 100 (its bands hold several times that),
+    // entered before B and C start, so every node's ledger knows it.
+    let places = places(&http, &a.base).await;
+    let (clinic, date, _) = places[0].clone();
+    let last: Vec<_> = places
+        .iter()
+        .filter(|(c, d, _)| *c == clinic && *d == date)
+        .cloned()
+        .collect();
+    let token = std::fs::read_to_string(dir.path().join("operator.token")).unwrap();
+    let planned = http
+        .put(format!("{}/api/v1/admin/deliveries", a.base))
+        .bearer_auth(token.trim())
+        .json(&json!({"deliveries": [{"clinic": clinic, "day": date, "product": "pfizer", "doses": 100}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(planned.status().is_success(), "{:?}", planned.text().await);
+    let (b_dir, c_dir) = (keys_copied_from(dir.path()), keys_copied_from(dir.path()));
+    let b = Node::start(b_dir.path(), &url, &http).await;
+    let c = Node::start(c_dir.path(), &url, &http).await;
+    let bases = [a.base.clone(), b.base.clone(), c.base.clone()];
+    for base in &bases[1..] {
+        let ready = readiness(&http, base).await;
+        assert_eq!(ready.0, 200, "a forwarding standby is ready: {}", ready.1);
+    }
+
+    // 2,000 people, logged in on all three (a standby's identity check writes the person
+    // through the holder), book the last 100 doses at once, each on the node it came through.
+    let people = login_spread(&http, &bases, 0, 2_000).await;
+    let answers = join_all(people.iter().enumerate().map(|(i, who)| {
+        let (http, base, place) = (
+            http.clone(),
+            bases[i % 3].clone(),
+            last[i % last.len()].clone(),
+        );
+        async move { book_keyed(&http, &base, who, &place, &format!("race-{i}")).await }
+    }))
+    .await;
+    let booked: Vec<u64> = answers.iter().filter_map(|a| a.1).collect();
+    let refused = answers.iter().filter(|a| a.0 == 409).count();
+    assert_eq!(booked.len(), 100, "exactly the last 100: {answers:?}");
+    assert_eq!(refused, 1_900, "everyone else told it is full: {answers:?}");
+    let mut by_node = [0; 3];
+    for (i, answer) in answers.iter().enumerate() {
+        by_node[i % 3] += usize::from(answer.0 == 201);
+    }
+    assert!(
+        by_node.iter().all(|n| *n > 0),
+        "each node booked: {by_node:?}"
+    );
+    let (_writer, reader) = store::postgres::open(&url).unwrap();
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    assert_eq!(audit.active_bookings, 100, "{audit:?}");
+    assert_eq!(doses_on(&audit, clinic, &date), 100, "{audit:?}");
+    assert!(audit.people_with_two_active.is_empty(), "{audit:?}");
+
+    // kill -9 of the holder (A) while people book through all three: nothing acknowledged is
+    // lost, and booking goes on through B and C once one of them took over.
+    let more = login_spread(&http, &bases[1..], 2_000, 300).await;
+    let elsewhere: Vec<_> = places
+        .iter()
+        .filter(|(c, _, _)| *c != clinic)
+        .cloned()
+        .collect();
+    let load = tokio::spawn({
+        let (http, bases, more, elsewhere) =
+            (http.clone(), bases.clone(), more.clone(), elsewhere.clone());
+        async move {
+            join_all(more[..200].iter().enumerate().map(|(i, who)| {
+                let (http, base, place) = (
+                    http.clone(),
+                    bases[i % 3].clone(),
+                    elsewhere[i % elsewhere.len()].clone(),
+                );
+                async move {
+                    tokio::time::sleep(Duration::from_millis(10 * i as u64)).await;
+                    // One try: a kill loses answers, and only what was answered counts.
+                    book(&http, &base, who, &place).await
+                }
+            }))
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let answers = load.await.unwrap();
+    let mut acknowledged: Vec<u64> = answers.iter().filter_map(|a| a.1).collect();
+    assert!(!acknowledged.is_empty(), "nothing booked before the kill");
+    assert!(
+        answers.iter().any(|a| a.0 != 201),
+        "the kill should interrupt the load"
+    );
+    let after = join_all(more[200..].iter().enumerate().map(|(i, who)| {
+        let (http, base, place) = (&http, &bases[1 + i % 2], &elsewhere[i % elsewhere.len()]);
+        async move { book_keyed(http, base, who, place, &format!("after-{i}")).await }
+    }))
+    .await;
+    assert!(after.iter().all(|(s, _)| *s == 201), "{after:?}");
+    acknowledged.extend(after.iter().filter_map(|a| a.1));
+    for id in &acknowledged {
+        let booking = reader.booking(domain::booking::BookingId(*id)).unwrap();
+        assert!(
+            booking.is_some_and(|b| b.is_active()),
+            "acknowledged booking {id} lost"
+        );
+    }
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    assert!(audit.people_with_two_active.is_empty(), "{audit:?}");
+    assert!(audit.active_bookings >= 100 + acknowledged.len() as u64);
+    assert_eq!(doses_on(&audit, clinic, &date), 100, "{audit:?}");
     drop((b, c));
     drop(reader);
 }

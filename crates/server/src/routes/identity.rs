@@ -3,6 +3,7 @@
 use super::{ApiJson, Authenticated, SESSION_COOKIE};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::forward::PlainWrite;
 use crate::identity::{
     Claim, IdentityError, Requester, Scope, VerificationId, Verified, parse_phone,
 };
@@ -22,8 +23,7 @@ use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use store::OutboxMessage;
-use crate::forward::PersonWrite;
-use store::writer::{Command, Fault, Outcome, WriteError};
+use store::writer::Outcome;
 
 #[derive(Deserialize)]
 pub struct StartRequest {
@@ -189,10 +189,9 @@ pub async fn start_check(
                 challenge.code
             ),
         };
-        state
-            .writer
-            .execute(Command::Enqueue(message), now.as_millisecond())
-            .await?;
+        // On a standby node the holder writes it (the code stays here, in memory).
+        let write = PlainWrite::enqueue(&message);
+        crate::forward::execute(state, write, now.as_millisecond()).await?;
     }
     let mut body = serde_json::json!({
         "verification_id": URL_SAFE_NO_PAD.encode(challenge.id.0),
@@ -251,27 +250,11 @@ pub async fn finish_check(
         .verify(id, &body.code, who, now)
         .map_err(|e| counted(state, e))?;
     let sealed = seal_contact(state, &verified.name, &verified.phone);
-    let command = Command::EnsurePerson {
-        rrn_hash: verified.rrn_hash.0,
-        birth_date: verified.birth_date,
-        sealed: sealed.clone(),
-    };
-    let person = match state.writer.execute(command, now.as_millisecond()).await {
-        Ok(Outcome::Person { id, .. }) => id,
-        Ok(_) => return Err(ApiError::internal()),
-        // A standby: the code was checked here, where it lives; the holder writes the person.
-        Err(WriteError::Unavailable(Fault::Standby)) => {
-            let write = PersonWrite::new(&verified.rrn_hash.0, verified.birth_date, &sealed);
-            let forwarded = state
-                .forwarding
-                .ensure_person(&state.writer, &write, now.as_millisecond())
-                .await;
-            match forwarded {
-                Some(answer) => PersonId(answer?),
-                None => return Err(WriteError::Unavailable(Fault::Standby).into()),
-            }
-        }
-        Err(error) => return Err(error.into()),
+    let write = PlainWrite::ensure_person(&verified.rrn_hash.0, verified.birth_date, &sealed);
+    let Outcome::Person { id: person, .. } =
+        crate::forward::execute(state, write, now.as_millisecond()).await?
+    else {
+        return Err(ApiError::internal());
     };
     Ok((person, verified))
 }

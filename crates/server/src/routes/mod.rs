@@ -76,7 +76,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     // a pass: that node checked the pass).
     let forwarded = Router::new()
         .nest(crate::forward::PREFIX, booking_routes())
-        .route(crate::forward::PERSONS_PATH, post(crate::forward::ensure_person))
+        .route(
+            crate::forward::WRITES_PATH,
+            post(crate::forward::plain_write),
+        )
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             crate::forward::require_forwarded,

@@ -18,11 +18,12 @@ pub fn start(dir: &std::path::Path, port: u16) -> Child {
     start_with(dir, port, &[])
 }
 
-/// The tests' people at their carriers: person `n` (see [`login`]) owns phone `0107nnnnnnn`.
+/// The tests' people at their carriers: person `n` (see [`login`]) owns phone `0107nnnnnnn`
+/// (2,400 of them: the three-node race logs in 2,000).
 fn subscribers(dir: &std::path::Path) -> std::path::PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("subscribers.csv");
-    let lines: String = (0..1_000)
+    let lines: String = (0..2_400)
         .map(|n| format!("0107{n:07},충돌시험,680401-2{n:06},skt\n"))
         .collect();
     std::fs::write(&path, lines).unwrap();
