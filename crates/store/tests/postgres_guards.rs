@@ -227,14 +227,16 @@ fn a_lost_connection_is_reopened_and_nothing_acknowledged_is_lost() {
     assert_eq!(left, 2 - booked.len() as i32);
 }
 
-fn open_as(schema: &Schema, node: &str) -> (Writer, store::postgres::PgReader) {
+fn open_as(schema: &Schema, node: &str) -> (Writer, store::postgres::LeaseView) {
     let options = store::postgres::Options {
         node: node.into(),
+        address: Some(format!("http://{node}.example:8080")),
         lease_ttl: std::time::Duration::from_secs(2),
     };
-    let (backend, reader) = store::postgres::open_with(&schema.url(), options).unwrap();
+    let (backend, _reader) = store::postgres::open_with(&schema.url(), options).unwrap();
+    let view = backend.lease_view();
     let writer = Writer::spawn(backend, ledger(), WriterConfig::default()).unwrap();
-    (writer, reader)
+    (writer, view)
 }
 
 fn expire_lease_now(schema: &Schema) {
@@ -270,7 +272,7 @@ fn one_node_writes_at_a_time_and_a_paused_owner_is_fenced_off() {
 
     // While "a" renews its lease, "b" cannot write: it stands by, refuses at once (503), and
     // nothing is stored.
-    let (b, _) = open_as(&schema, "b");
+    let (b, b_lease) = open_as(&schema, "b");
     assert_eq!(b.health(), Health::Failing(Fault::Standby));
     assert_eq!(
         book(&b, 2, 10).unwrap_err(),
@@ -278,6 +280,23 @@ fn one_node_writes_at_a_time_and_a_paused_owner_is_fenced_off() {
     );
     assert_eq!(reader.bookings_of(PersonId(2)).unwrap(), vec![]);
     assert_eq!(lease_row(&schema).0, "a");
+    // "b" knows who writes and where to forward to (the address "a" recorded in the row).
+    let holder = b_lease.holder().unwrap();
+    assert_eq!(holder.owner, "a");
+    assert_eq!(holder.address.as_deref(), Some("http://a.example:8080"));
+    assert!(holder.live && b_lease.held().is_none());
+    // Its view of what is left follows what "a" commits (reloaded every second), so a node
+    // that forwards its bookings still shows places: a's booking at 10:00, then one at 11:00.
+    assert_eq!(b.availability().band_left(ClinicId(0), DAY, 10), 1);
+    assert!(matches!(book(&a, 5, 11), Ok(Outcome::Booking(Ok(_)))));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while b.availability().band_left(ClinicId(0), DAY, 11) != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b's view never saw a's booking"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 
     // "a" pauses past its lease (made to look so by expiring the row): "b" takes over by itself
     // with a new epoch, rebuilds its ledger from the database (with a's booking) and books.
