@@ -284,9 +284,15 @@ impl From<WriteError> for ApiError {
 }
 
 impl From<store::StoreError> for ApiError {
+    /// A read that failed. The database not answering (PostgreSQL unreachable, SQLite busy) is
+    /// passing: 503 + `Retry-After`, as for a write. Anything else is a bug or corrupt data.
     fn from(error: store::StoreError) -> ApiError {
         tracing::error!(%error, "storage read failed");
-        ApiError::internal()
+        match error {
+            store::StoreError::Database(_) => ApiError::storage_fault(Fault::Storage),
+            store::StoreError::Full(_) => ApiError::storage_fault(Fault::Full),
+            _ => ApiError::internal(),
+        }
     }
 }
 

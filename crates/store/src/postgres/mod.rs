@@ -87,7 +87,7 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
     let seen = Arc::new(Mutex::new(None));
     let open = Arc::new(AtomicBool::new(true));
     spawn_renewer(
-        Conn::open(&driver, &config)?,
+        (Arc::clone(&driver), config.clone()),
         Arc::clone(&held),
         Arc::clone(&open),
     )?;
@@ -118,22 +118,32 @@ fn limit_idle_transactions(conn: &Conn, ttl: Duration) -> Result<()> {
     ))
 }
 
-/// Renews the lease every third of its time while the writer is idle (a batch renews it too).
+/// Renews the lease every third of its time while the writer is idle (a batch renews it too),
+/// on a connection of its own, opened again whenever it was lost (a database restart, a cut
+/// network): a lease left to lapse after one cut would fence off an idle holder's next batch.
 fn spawn_renewer(
-    mut conn: Conn,
+    (driver, config): (Arc<Driver>, tokio_postgres::Config),
     held: Arc<Mutex<Option<Lease>>>,
     open: Arc<AtomicBool>,
 ) -> Result<()> {
+    let mut conn = Some(Conn::open(&driver, &config)?);
     std::thread::Builder::new()
         .name("yeyak-lease".into())
         .spawn(move || {
             while open.load(Ordering::Relaxed) {
                 let lease = held.lock().ok().and_then(|l| l.clone());
                 let pause = lease.as_ref().map_or(lease::DEFAULT_TTL, |l| l.ttl) / 3;
-                if let Some(lease) = lease
-                    && let Err(error) = lease::renew(&mut conn, &lease)
-                {
-                    tracing::warn!(%error, "could not renew the ledger lease");
+                if let Some(lease) = lease {
+                    if !conn.as_ref().is_some_and(Conn::is_open) {
+                        conn = Conn::open(&driver, &config).ok();
+                    }
+                    let renewed = match conn.as_mut() {
+                        Some(conn) => lease::renew(conn, &lease),
+                        None => Err(StoreError::Database("cannot reach the database".into())),
+                    };
+                    if let Err(error) = renewed {
+                        tracing::warn!(%error, "could not renew the ledger lease");
+                    }
                 }
                 std::thread::sleep(pause.min(Duration::from_millis(500)));
             }

@@ -1,0 +1,271 @@
+//! A `yeyak` node whose connection to PostgreSQL goes through a TCP proxy written here (as
+//! crates.io's chaos proxy does): the proxy cuts every connection while bookings are being
+//! committed, then refuses connections for 30 s. Clients get 503 + `Retry-After`, never a false
+//! "booked"; the front door keeps answering from memory; every acknowledged booking is in the
+//! database afterwards; a request answered 503 and retried with its `Idempotency-Key` gets one
+//! booking, never two; and booking comes back by itself.
+//! Needs PostgreSQL at 127.0.0.1:5432 (database `test`).
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
+mod common;
+
+use common::{Client, free_port, login, places, start_with, wait_healthy};
+use domain::product::Schedules;
+use futures::future::join_all;
+use serde_json::{Value, json};
+use std::process::Child;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use store::ReadStore;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+const POSTGRES: &str = "127.0.0.1:5432";
+
+/// Drops the test's schema when the test ends, passed or failed.
+struct DropSchema(String);
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let _ = store::postgres::drop_schema(&direct(), &self.0);
+    }
+}
+
+fn direct() -> String {
+    format!("postgres://postgres@{POSTGRES}/test")
+}
+
+/// Passes TCP through to PostgreSQL until told to cut every connection or refuse new ones.
+struct Proxy {
+    port: u16,
+    refusing: Arc<AtomicBool>,
+    cuts: watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start() -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let refusing = Arc::new(AtomicBool::new(false));
+        let (cuts, cut) = watch::channel(0u64);
+        let refuse = Arc::clone(&refusing);
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if refuse.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let mut cut = cut.clone();
+                cut.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(POSTGRES).await else {
+                        return;
+                    };
+                    let (mut client, mut server) = (client, server);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.changed() => {}
+                    }
+                    // Both sockets dropped here: the node sees its connection end mid-whatever.
+                });
+            }
+        });
+        Proxy {
+            port,
+            refusing,
+            cuts,
+        }
+    }
+
+    /// Ends every connection through the proxy now.
+    fn cut(&self) {
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    /// The database unreachable (`true`) or back (`false`).
+    fn refuse(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
+        if refusing {
+            self.cut();
+        }
+    }
+}
+
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One booking try with a key: the status, the booking's id when booked, and `Retry-After`.
+async fn book(
+    http: &reqwest::Client,
+    base: &str,
+    who: &Client,
+    place: &(u64, String, u8),
+    key: &str,
+) -> (u16, Option<u64>, Option<String>) {
+    let (clinic, date, hour) = place;
+    let sent = who
+        .on(http.post(format!("{base}/api/v1/bookings")))
+        .header("idempotency-key", key)
+        .json(&json!({"clinic_id": clinic, "date": date, "hour": hour, "product": "pfizer"}))
+        .send()
+        .await;
+    let Ok(response) = sent else {
+        return (0, None, None);
+    };
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (
+        status,
+        body["id"].as_u64().filter(|_| status == 201),
+        retry_after,
+    )
+}
+
+/// Retries a 503 with the same key until answered otherwise (or 60 s pass).
+async fn book_until_answered(
+    http: &reqwest::Client,
+    base: &str,
+    who: &Client,
+    place: &(u64, String, u8),
+    key: &str,
+) -> (u16, Option<u64>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, id, _) = book(http, base, who, place, key).await;
+        if status != 503 || Instant::now() > deadline {
+            return (status, id);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
+    let proxy = Proxy::start().await;
+    let schema = format!("yeyak_chaos_{}", std::process::id());
+    let proxied = format!("postgres://postgres@127.0.0.1:{}/test", proxy.port);
+    let url = store::postgres::create_schema(&proxied, &schema).unwrap_or_else(|e| {
+        panic!("PostgreSQL is not reachable at {POSTGRES} ({e}); this test needs it")
+    });
+    let _drop_schema = DropSchema(schema.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _node = Node(start_with(dir.path(), port, &["--database", &url]));
+    wait_healthy(&http, &base).await;
+    let people = join_all((0..260).map(|n| login(&http, &base, n))).await;
+    let places = places(&http, &base).await;
+    let place = |i: usize| places[i % places.len()].clone();
+
+    // Connections cut every 50 ms while 200 bookings arrive over a second.
+    let load = join_all(people[..200].iter().enumerate().map(|(i, who)| {
+        let (http, base, place) = (http.clone(), base.clone(), place(i));
+        async move {
+            tokio::time::sleep(Duration::from_millis(5 * i as u64)).await;
+            book(&http, &base, who, &place, &format!("cut-{i}")).await
+        }
+    }));
+    let cutting = async {
+        for _ in 0..24 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            proxy.cut();
+        }
+    };
+    let (answers, ()) = tokio::join!(load, cutting);
+    let unavailable: Vec<usize> = (0..answers.len())
+        .filter(|&i| answers[i].0 == 503)
+        .collect();
+    assert!(
+        !unavailable.is_empty(),
+        "no request was caught by a cut: {answers:?}"
+    );
+    for (status, _, retry_after) in &answers {
+        assert!(
+            matches!(status, 201 | 503),
+            "only booked or 503: {answers:?}"
+        );
+        if *status == 503 {
+            assert!(retry_after.is_some(), "a 503 says when to retry");
+        }
+    }
+    let mut acknowledged: Vec<u64> = answers.iter().filter_map(|a| a.1).collect();
+    // Retried with the same key: each gets its booking (the one its lost answer was about, if
+    // it had committed), and nobody gets two.
+    for &i in &unavailable {
+        let (status, id) =
+            book_until_answered(&http, &base, &people[i], &place(i), &format!("cut-{i}")).await;
+        assert_eq!(status, 201, "retry of request {i}");
+        acknowledged.extend(id);
+    }
+
+    // The database unreachable for 30 s.
+    proxy.refuse(true);
+    let outage_ends = Instant::now() + Duration::from_secs(30);
+    let mut tries = 0;
+    while Instant::now() < outage_ends {
+        let who = &people[200 + tries % 40];
+        let (status, id, retry_after) =
+            book(&http, &base, who, &place(200 + tries), "outage").await;
+        assert_eq!((status, id), (503, None), "booking during the outage");
+        assert!(retry_after.is_some(), "a 503 says when to retry");
+        let alive = http.get(format!("{base}/healthz")).send().await.unwrap();
+        assert_eq!(alive.status().as_u16(), 200, "liveness stays up");
+        let arrived = http
+            .post(format!("{base}/api/v1/queue/arrive"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            arrived.status().is_success(),
+            "the front door answers from memory: {}",
+            arrived.status()
+        );
+        tries += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.status().as_u16(),
+        503,
+        "not ready while the database is away"
+    );
+    proxy.refuse(false);
+
+    // Back by itself: the people who were refused book now.
+    for (n, who) in people[200..260].iter().enumerate() {
+        let (status, id) =
+            book_until_answered(&http, &base, who, &place(200 + n), &format!("after-{n}")).await;
+        assert_eq!(status, 201, "booking after the outage");
+        acknowledged.extend(id);
+    }
+    let (_writer, reader) = store::postgres::open(&url).unwrap();
+    for id in &acknowledged {
+        let booking = reader.booking(domain::booking::BookingId(*id)).unwrap();
+        assert!(
+            booking.is_some_and(|b| b.is_active()),
+            "acknowledged booking {id} lost"
+        );
+    }
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    assert!(audit.people_with_two_active.is_empty(), "{audit:?}");
+    assert_eq!(audit.active_bookings, 260, "{audit:?}");
+    let mut distinct = acknowledged.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 260, "one booking per person");
+}
