@@ -169,6 +169,51 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
         "{}",
         ready.1
     );
+    assert_eq!(
+        ready.1["writer"]["ledger"]["holder_address"], a.base,
+        "{}",
+        ready.1
+    );
+
+    // The holder's forwarded routes skip the waiting room: only a node's signature opens them,
+    // never a client's (none, or one it made up), and nothing is written.
+    let (clinic, date, hour) = &places[1];
+    for signature in [None, Some(("AAAA", "0"))] {
+        let mut request = people[238]
+            .on(http.post(format!(
+                "{}/api/internal/v1/forwarded/api/v1/bookings",
+                a.base
+            )))
+            .json(&json!({"clinic_id": clinic, "date": date, "hour": hour, "product": "pfizer"}));
+        if let Some((mac, at)) = signature {
+            request = request
+                .header("x-yeyak-forwarded", mac)
+                .header("x-yeyak-forwarded-at", at);
+        }
+        let refused = request.send().await.unwrap();
+        assert_eq!(refused.status().as_u16(), 403);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "not_forwarded", "{body}");
+    }
+    let refused = http
+        .post(format!("{}/api/internal/v1/writes", a.base))
+        .json(
+            &json!({"kind": "enqueue", "person": null, "recipient": "", "template": "x",
+            "body_ko": "x", "body_en": "x"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let listed: Value = people[238]
+        .on(http.get(format!("{}/api/v1/bookings", a.base)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["bookings"], json!([]), "{listed}");
 
     // kill -9 of the writer mid-load.
     let load: Vec<_> = people[..100]
