@@ -8,7 +8,7 @@ use domain::booking::BookingId;
 use domain::product::Schedules;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::PathBuf;
 use store::ReadStore;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -36,9 +36,30 @@ impl Audit {
     }
 }
 
-pub fn run(db: &Path, acks: &[Ack]) -> anyhow::Result<Audit> {
-    let (_writer, reader) = store::sqlite::open(db)
-        .map_err(|e| anyhow::anyhow!("cannot open {} for the audit: {e}", db.display()))?;
+/// The database to audit: the server's SQLite file, or the PostgreSQL several nodes share.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+pub fn run(db: &Database, acks: &[Ack]) -> anyhow::Result<Audit> {
+    match db {
+        Database::Sqlite(path) => {
+            let (_writer, reader) = store::sqlite::open(path).map_err(|e| {
+                anyhow::anyhow!("cannot open {} for the audit: {e}", path.display())
+            })?;
+            check(&reader, acks)
+        }
+        Database::Postgres(url) => {
+            let (_writer, reader) = store::postgres::open(url)
+                .map_err(|e| anyhow::anyhow!("cannot open the PostgreSQL database for the audit: {e}"))?;
+            check(&reader, acks)
+        }
+    }
+}
+
+fn check(reader: &impl ReadStore, acks: &[Ack]) -> anyhow::Result<Audit> {
     let clinics: HashMap<u32, store::ClinicRecord> = reader
         .clinics()?
         .into_iter()

@@ -56,6 +56,9 @@ pub struct Options {
     /// With `Target::Url`: the server's data directory, for the database audit and the
     /// operator token.
     pub data_dir: Option<PathBuf>,
+    /// With `Target::Url`: the server's PostgreSQL (`serve --database`), audited instead of
+    /// the SQLite file in `data_dir` (several nodes share it).
+    pub database: Option<String>,
     pub operator_token: Option<String>,
     /// Overrides the scenario's `client.max_run_minutes` (how long after the opening the run
     /// may go on before the people still waiting are counted as unfinished).
@@ -376,9 +379,13 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
 
     // The audit, from the database.
     let acks = stats.acks.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let (audit, audit_note) = match &data_dir {
-        Some(dir) => {
-            let db = dir.join("yeyak.db");
+    let database = match (&options.database, &data_dir) {
+        (Some(url), _) => Some(audit::Database::Postgres(url.clone())),
+        (None, Some(dir)) => Some(audit::Database::Sqlite(dir.join("yeyak.db"))),
+        (None, None) => None,
+    };
+    let (audit, audit_note) = match database {
+        Some(db) => {
             let audit = tokio::task::spawn_blocking(move || audit::run(&db, &acks)).await??;
             (Some(audit), None)
         }

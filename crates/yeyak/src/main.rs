@@ -50,6 +50,10 @@ struct LoadtestArgs {
     /// With --target: the server's data directory (database audit, operator token).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// With --target: audit this PostgreSQL database (the servers' --database) instead of
+    /// DATA_DIR/yeyak.db, e.g. for several nodes behind a load balancer.
+    #[arg(long, env = "YEYAK_DATABASE_URL", hide_env_values = true)]
+    database: Option<String>,
     /// With --target: the operator token (default: DATA_DIR/operator.token).
     #[arg(long, env = "YEYAK_OPERATOR_TOKEN", hide_env_values = true)]
     operator_token: Option<String>,
@@ -189,6 +193,7 @@ fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
         target,
         out: args.out,
         data_dir: args.data_dir,
+        database: args.database,
         operator_token: args.operator_token,
         max_run_minutes: args.max_run_minutes,
     })?;
