@@ -63,6 +63,13 @@ pub struct Options {
     /// Overrides the scenario's `client.max_run_minutes` (how long after the opening the run
     /// may go on before the people still waiting are counted as unfinished).
     pub max_run_minutes: Option<f64>,
+    /// Which people this run draws (default: 0 when spawning, else from the clock, to keep a
+    /// long-running server's earlier runs apart). Fixed, so servers can be started with the
+    /// run's subscriber file before it runs (`subscribers_only`).
+    pub salt: Option<u64>,
+    /// Only write `OUT/subscribers.csv` (the identity stand-in's records for this run's
+    /// people, for `serve --subscribers`) and stop.
+    pub subscribers_only: bool,
 }
 
 /// What the run found; `ok` is false on any audit or client-side violation.
@@ -162,7 +169,7 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
     let mut opens_at = SystemTime::now() + boot_allowance + before_opening;
     let mut spawned = None;
     let mut notes: Vec<String> = Vec::new();
-    let salt = match options.target {
+    let salt = options.salt.unwrap_or(match options.target {
         Target::Spawn { .. } => 0,
         // Against a long-running server, keep this run's people apart from earlier runs'.
         Target::Url(_) => {
@@ -173,11 +180,18 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
                 % 97)
                 * 3_000
         }
-    };
+    });
     // The simulated people, as their carriers know them: a spawned server loads this file; a
     // running one must have been started with it (`serve --subscribers`).
     let subscribers = options.out.join("subscribers.csv");
     write_subscribers(&subscribers, &scenario, people, salt)?;
+    if options.subscribers_only {
+        return Ok(Summary {
+            ok: true,
+            line: format!("{people} people's subscriber records: {}", subscribers.display()),
+            report: serde_json::Value::Null,
+        });
+    }
     if matches!(options.target, Target::Url(_)) {
         notes.push(format!(
             "the target must know this run's people: serve --subscribers {}",

@@ -63,6 +63,13 @@ struct LoadtestArgs {
     /// How long after the opening the run may go on (default: the scenario's max_run_minutes).
     #[arg(long)]
     max_run_minutes: Option<f64>,
+    /// Which people the run draws (default: 0 with --spawn, from the clock with --target).
+    #[arg(long)]
+    salt: Option<u64>,
+    /// Only write OUT/subscribers.csv, this run's people as their carriers know them (start the
+    /// --target servers with `serve --subscribers` on it, then run with the same --salt).
+    #[arg(long)]
+    subscribers_only: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -196,6 +203,8 @@ fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
         database: args.database,
         operator_token: args.operator_token,
         max_run_minutes: args.max_run_minutes,
+        salt: args.salt,
+        subscribers_only: args.subscribers_only,
     })?;
     println!("{}", summary.line);
     if !summary.ok {
