@@ -52,8 +52,9 @@ pub fn run(db: &Database, acks: &[Ack]) -> anyhow::Result<Audit> {
             check(&reader, acks)
         }
         Database::Postgres(url) => {
-            let (_writer, reader) = store::postgres::open(url)
-                .map_err(|e| anyhow::anyhow!("cannot open the PostgreSQL database for the audit: {e}"))?;
+            let (_writer, reader) = store::postgres::open(url).map_err(|e| {
+                anyhow::anyhow!("cannot open the PostgreSQL database for the audit: {e}")
+            })?;
             check(&reader, acks)
         }
     }

@@ -188,7 +188,10 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
     if options.subscribers_only {
         return Ok(Summary {
             ok: true,
-            line: format!("{people} people's subscriber records: {}", subscribers.display()),
+            line: format!(
+                "{people} people's subscriber records: {}",
+                subscribers.display()
+            ),
             report: serde_json::Value::Null,
         });
     }
