@@ -43,7 +43,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         .notify_health
         .state(state.config.deliver_notifications);
     let checkpoints = state.reader.checkpoint_stats();
-    let checkpoint = |read: fn(&store::sqlite::CheckpointStats) -> u64| checkpoints.map(read);
+    let checkpoint = |read: fn(&store::CheckpointStats) -> u64| checkpoints.map(read);
     // A standby that forwards its writes to a live holder takes bookings as well as it does.
     let forwarding = state.forwarding.target(&state.writer).is_some();
     let writes = writer == Health::Ready || forwarding;
