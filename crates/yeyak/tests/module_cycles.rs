@@ -26,6 +26,8 @@ const KNOWN_CIRCLES: &[(&str, &[&str])] = &[(
     &[
         "crate",
         "dashboard",
+        // Holds state the crate root's `AppState` carries and reads `AppState` (issue 14).
+        "forward",
         "metrics",
         "notify",
         "operator",
