@@ -9,7 +9,9 @@
 
 mod common;
 
-use common::{Client, free_port, login, places, start_with, wait_healthy};
+use common::{
+    Client, assert_active, free_port, login, new_schema, places, start_with, wait_healthy,
+};
 use domain::product::Schedules;
 use futures::future::join_all;
 use serde_json::{Value, json};
@@ -22,19 +24,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 const POSTGRES: &str = "127.0.0.1:5432";
-
-/// Drops the test's schema when the test ends, passed or failed.
-struct DropSchema(String);
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let _ = store::postgres::drop_schema(&direct(), &self.0);
-    }
-}
-
-fn direct() -> String {
-    format!("postgres://postgres@{POSTGRES}/test")
-}
 
 /// Passes TCP through to PostgreSQL until told to cut every connection or refuse new ones.
 struct Proxy {
@@ -158,10 +147,7 @@ async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
     let proxy = Proxy::start().await;
     let schema = format!("yeyak_chaos_{}", std::process::id());
     let proxied = format!("postgres://postgres@127.0.0.1:{}/test", proxy.port);
-    let url = store::postgres::create_schema(&proxied, &schema).unwrap_or_else(|e| {
-        panic!("PostgreSQL is not reachable at {POSTGRES} ({e}); this test needs it")
-    });
-    let _drop_schema = DropSchema(schema.clone());
+    let (url, _drop_schema) = new_schema(&proxied, &schema);
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
     let port = free_port();
@@ -254,13 +240,7 @@ async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
         acknowledged.extend(id);
     }
     let (_writer, reader) = store::postgres::open(&url).unwrap();
-    for id in &acknowledged {
-        let booking = reader.booking(domain::booking::BookingId(*id)).unwrap();
-        assert!(
-            booking.is_some_and(|b| b.is_active()),
-            "acknowledged booking {id} lost"
-        );
-    }
+    assert_active(&reader, &acknowledged);
     let audit = reader.audit(&Schedules::default()).unwrap();
     assert!(audit.people_with_two_active.is_empty(), "{audit:?}");
     assert_eq!(audit.active_bookings, 260, "{audit:?}");

@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::{Client, free_port, login, places, start_with, wait_healthy};
+use common::{
+    Client, assert_active, free_port, login, new_schema, places, start_with, wait_healthy,
+};
 use domain::product::{Product, Schedules};
 use futures::future::join_all;
 use serde_json::{Value, json};
@@ -19,15 +21,6 @@ use store::ReadStore;
 fn database() -> String {
     std::env::var("YEYAK_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// Drops the test's schema when the test ends, passed or failed.
-struct DropSchema(String);
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let _ = store::postgres::drop_schema(&database(), &self.0);
-    }
 }
 
 struct Node {
@@ -119,14 +112,8 @@ async fn metrics(http: &reqwest::Client, base: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_lost() {
-    let schema = format!("yeyak_nodes_{}", std::process::id());
-    let url = store::postgres::create_schema(&database(), &schema).unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is not reachable at {} ({e}); this test needs it",
-            database()
-        )
-    });
-    let _drop_schema = DropSchema(schema.clone());
+    let (url, _drop_schema) =
+        new_schema(&database(), &format!("yeyak_nodes_{}", std::process::id()));
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
     let a = Node::start(dir.path(), &url, &http).await;
@@ -215,6 +202,30 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
         .unwrap();
     assert_eq!(listed["bookings"], json!([]), "{listed}");
 
+    // An operator's write through B is forwarded as it came; A checks the token and does it.
+    let token = std::fs::read_to_string(dir.path().join("operator.token")).unwrap();
+    let created = http
+        .post(format!("{}/api/v1/admin/staff", b.base))
+        .bearer_auth(token.trim())
+        .json(&json!({"role": "agent", "name": "상담원"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let refused = http
+        .post(format!("{}/api/v1/admin/staff", b.base))
+        .bearer_auth("not-the-token")
+        .json(&json!({"role": "agent", "name": "상담원"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403, "A refuses a wrong token");
+    assert!(
+        metrics(&http, &b.base)
+            .await
+            .contains("yeyak_ledger_forwarded_writes{outcome=\"answered\"} 3")
+    );
+
     // kill -9 of the writer mid-load.
     let load: Vec<_> = people[..100]
         .iter()
@@ -286,13 +297,7 @@ async fn a_killed_or_paused_writer_node_is_replaced_and_nothing_acknowledged_is_
 
     // Every acknowledged booking is there; nobody holds two; nothing past capacity.
     let (_writer, reader) = store::postgres::open(&url).unwrap();
-    for id in &acknowledged {
-        let booking = reader.booking(domain::booking::BookingId(*id)).unwrap();
-        assert!(
-            booking.is_some_and(|b| b.is_active()),
-            "acknowledged booking {id} lost"
-        );
-    }
+    assert_active(&reader, &acknowledged);
     let audit = reader.audit(&Schedules::default()).unwrap();
     assert!(audit.people_with_two_active.is_empty(), "{audit:?}");
     assert!(audit.active_bookings >= acknowledged.len() as u64);
@@ -361,14 +366,8 @@ async fn login_spread(http: &reqwest::Client, bases: &[String], first: u32, n: u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_take_bookings_never_overbook_and_survive_the_holders_kill() {
-    let schema = format!("yeyak_three_{}", std::process::id());
-    let url = store::postgres::create_schema(&database(), &schema).unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is not reachable at {} ({e}); this test needs it",
-            database()
-        )
-    });
-    let _drop_schema = DropSchema(schema.clone());
+    let (url, _drop_schema) =
+        new_schema(&database(), &format!("yeyak_three_{}", std::process::id()));
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -477,13 +476,7 @@ async fn three_nodes_take_bookings_never_overbook_and_survive_the_holders_kill()
     .await;
     assert!(after.iter().all(|(s, _)| *s == 201), "{after:?}");
     acknowledged.extend(after.iter().filter_map(|a| a.1));
-    for id in &acknowledged {
-        let booking = reader.booking(domain::booking::BookingId(*id)).unwrap();
-        assert!(
-            booking.is_some_and(|b| b.is_active()),
-            "acknowledged booking {id} lost"
-        );
-    }
+    assert_active(&reader, &acknowledged);
     let audit = reader.audit(&Schedules::default()).unwrap();
     assert!(audit.people_with_two_active.is_empty(), "{audit:?}");
     assert!(audit.active_bookings >= 100 + acknowledged.len() as u64);

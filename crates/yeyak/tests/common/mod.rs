@@ -262,3 +262,39 @@ pub async fn assert_all_on_disk(
     restarted.kill().unwrap();
     restarted.wait().unwrap();
 }
+
+/// Drops a PostgreSQL schema (in the database at the URL) when a test ends, passed or failed.
+pub struct DropSchema {
+    pub url: String,
+    pub schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let _ = store::postgres::drop_schema(&self.url, &self.schema);
+    }
+}
+
+/// A new schema `name` in the PostgreSQL database at `url`: the URL that uses it, and its
+/// dropping. Fails loudly when PostgreSQL is not there.
+pub fn new_schema(url: &str, name: &str) -> (String, DropSchema) {
+    let in_schema = store::postgres::create_schema(url, name).unwrap_or_else(|e| {
+        panic!("PostgreSQL is not reachable at {url} ({e}); this test needs it")
+    });
+    let drop = DropSchema {
+        url: url.to_string(),
+        schema: name.to_string(),
+    };
+    (in_schema, drop)
+}
+
+/// Every acknowledged booking is in the database and active.
+pub fn assert_active(reader: &impl store::ReadStore, acknowledged: &[u64]) {
+    for id in acknowledged {
+        let booking = reader.booking(domain::booking::BookingId(*id)).unwrap();
+        assert!(
+            booking.is_some_and(|b| b.is_active()),
+            "acknowledged booking {id} lost"
+        );
+    }
+}
