@@ -86,6 +86,9 @@ impl Forwarding {
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(1))
+            // Below the holder's keep-alive limit (`--header-timeout`, 10 s by default), so a
+            // connection it is closing is not picked for a write (whose outcome would be lost).
+            .pool_idle_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
