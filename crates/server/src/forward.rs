@@ -562,3 +562,43 @@ pub fn describe(state: &AppState) -> serde_json::Value {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(signature: &str, at_ms: i64, key: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let value = |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
+        headers.insert(SIGNATURE, value(signature));
+        headers.insert(SIGNED_AT, value(&at_ms.to_string()));
+        if let Some(key) = key {
+            headers.insert("idempotency-key", value(key));
+        }
+        headers
+    }
+
+    #[test]
+    fn only_a_node_with_the_shared_key_signs_a_forwarded_write() {
+        let node = Forwarding::new(None, &[7; 32]);
+        let path = "/api/v1/bookings";
+        let at = 1_000_000;
+        let signature = node.sign(&Method::POST, path, at, "k1");
+        let ok = headers(&signature, at, Some("k1"));
+        assert!(node.signed(&Method::POST, path, &ok, at + 1_000));
+        // Another method, path or idempotency key, a stale time, or another key: refused.
+        assert!(!node.signed(&Method::PUT, path, &ok, at));
+        assert!(!node.signed(&Method::POST, "/api/v1/bookings/1/cancel", &ok, at));
+        assert!(!node.signed(
+            &Method::POST,
+            path,
+            &headers(&signature, at, Some("k2")),
+            at
+        ));
+        assert!(!node.signed(&Method::POST, path, &ok, at + SIGNED_WITHIN_MS + 1));
+        let stranger = Forwarding::new(None, &[8; 32]);
+        assert!(!stranger.signed(&Method::POST, path, &ok, at));
+        assert!(!node.signed(&Method::POST, path, &HeaderMap::new(), at));
+    }
+}
