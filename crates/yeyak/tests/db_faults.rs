@@ -10,11 +10,11 @@
 mod common;
 
 use common::{
-    Client, assert_active, free_port, login, new_schema, places, start_with, wait_healthy,
+    assert_active, book_keyed, book_keyed_until_answered, free_port, login, new_schema, places,
+    start_with, wait_healthy,
 };
 use domain::product::Schedules;
 use futures::future::join_all;
-use serde_json::{Value, json};
 use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,55 +93,6 @@ impl Drop for Node {
     }
 }
 
-/// One booking try with a key: the status, the booking's id when booked, and `Retry-After`.
-async fn book(
-    http: &reqwest::Client,
-    base: &str,
-    who: &Client,
-    place: &(u64, String, u8),
-    key: &str,
-) -> (u16, Option<u64>, Option<String>) {
-    let (clinic, date, hour) = place;
-    let sent = who
-        .on(http.post(format!("{base}/api/v1/bookings")))
-        .header("idempotency-key", key)
-        .json(&json!({"clinic_id": clinic, "date": date, "hour": hour, "product": "pfizer"}))
-        .send()
-        .await;
-    let Ok(response) = sent else {
-        return (0, None, None);
-    };
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_string());
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    (
-        status,
-        body["id"].as_u64().filter(|_| status == 201),
-        retry_after,
-    )
-}
-
-/// Retries a 503 with the same key until answered otherwise (or 60 s pass).
-async fn book_until_answered(
-    http: &reqwest::Client,
-    base: &str,
-    who: &Client,
-    place: &(u64, String, u8),
-    key: &str,
-) -> (u16, Option<u64>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, id, _) = book(http, base, who, place, key).await;
-        if status != 503 || Instant::now() > deadline {
-            return (status, id);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
     let proxy = Proxy::start().await;
@@ -163,7 +114,7 @@ async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
         let (http, base, place) = (http.clone(), base.clone(), place(i));
         async move {
             tokio::time::sleep(Duration::from_millis(5 * i as u64)).await;
-            book(&http, &base, who, &place, &format!("cut-{i}")).await
+            book_keyed(&http, &base, who, &place, &format!("cut-{i}")).await
         }
     }));
     let cutting = async {
@@ -194,7 +145,8 @@ async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
     // it had committed), and nobody gets two.
     for &i in &unavailable {
         let (status, id) =
-            book_until_answered(&http, &base, &people[i], &place(i), &format!("cut-{i}")).await;
+            book_keyed_until_answered(&http, &base, &people[i], &place(i), &format!("cut-{i}"))
+                .await;
         assert_eq!(status, 201, "retry of request {i}");
         acknowledged.extend(id);
     }
@@ -206,7 +158,7 @@ async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
     while Instant::now() < outage_ends {
         let who = &people[200 + tries % 40];
         let (status, id, retry_after) =
-            book(&http, &base, who, &place(200 + tries), "outage").await;
+            book_keyed(&http, &base, who, &place(200 + tries), "outage").await;
         assert_eq!((status, id), (503, None), "booking during the outage");
         assert!(retry_after.is_some(), "a 503 says when to retry");
         let alive = http.get(format!("{base}/healthz")).send().await.unwrap();
@@ -235,7 +187,8 @@ async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
     // Back by itself: the people who were refused book now.
     for (n, who) in people[200..260].iter().enumerate() {
         let (status, id) =
-            book_until_answered(&http, &base, who, &place(200 + n), &format!("after-{n}")).await;
+            book_keyed_until_answered(&http, &base, who, &place(200 + n), &format!("after-{n}"))
+                .await;
         assert_eq!(status, 201, "booking after the outage");
         acknowledged.extend(id);
     }

@@ -298,3 +298,52 @@ pub fn assert_active(reader: &impl store::ReadStore, acknowledged: &[u64]) {
         );
     }
 }
+
+/// One booking try with an idempotency key: the status (0 when no answer came), the booking's id
+/// when booked, and `Retry-After`.
+pub async fn book_keyed(
+    http: &reqwest::Client,
+    base: &str,
+    who: &Client,
+    place: &(u64, String, u8),
+    key: &str,
+) -> (u16, Option<u64>, Option<String>) {
+    let (clinic, date, hour) = place;
+    let sent = who
+        .on(http.post(format!("{base}/api/v1/bookings")))
+        .header("idempotency-key", key)
+        .json(&json!({"clinic_id": clinic, "date": date, "hour": hour, "product": "pfizer"}))
+        .send()
+        .await;
+    let Ok(response) = sent else {
+        return (0, None, None);
+    };
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let id = body["id"].as_u64().filter(|_| status == 201);
+    (status, id, retry_after)
+}
+
+/// Books with a key, retrying with the same key while there is no answer or a 503 (a node
+/// taking over, a forwarded answer lost, the database away), for up to 60 s.
+pub async fn book_keyed_until_answered(
+    http: &reqwest::Client,
+    base: &str,
+    who: &Client,
+    place: &(u64, String, u8),
+    key: &str,
+) -> (u16, Option<u64>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, id, _) = book_keyed(http, base, who, place, key).await;
+        if !matches!(status, 0 | 503) || Instant::now() > deadline {
+            return (status, id);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
