@@ -272,9 +272,18 @@ impl PgWriter {
         }
     }
 
-    /// The connection, reopened if the server or network closed it.
+    /// The connection, reopened if the server or network closed it — but never inside a
+    /// transaction: the transaction died with its connection, and the rest of it sent on a new
+    /// one would run outside any transaction (each statement committed on its own, without the
+    /// lease's fence, and `COMMIT` answered with a mere warning), so a batch of which only a part
+    /// was written would be acknowledged whole. The batch fails instead, and is rebuilt.
     fn conn(&mut self) -> Result<&mut Conn> {
         if !self.conn.is_open() {
+            if self.in_transaction {
+                return Err(StoreError::Database(
+                    "the connection to PostgreSQL was lost inside a transaction".into(),
+                ));
+            }
             tracing::warn!("the writer's postgres connection was closed; reconnecting");
             self.reconnect()?;
         }
@@ -503,11 +512,13 @@ impl WriteBackend for PgWriter {
             ));
         }
         self.pending.clear();
-        // Set first: a BEGIN that fails on a dead connection gets a ROLLBACK too, whose failure
-        // replaces the connection (PostgreSQL answers a ROLLBACK outside a transaction with a
-        // warning, not an error).
+        // A connection lost between batches is replaced here, before the transaction starts.
+        self.conn()?;
+        // Set before BEGIN: a BEGIN that fails on a dead connection gets a ROLLBACK too, whose
+        // failure replaces the connection (PostgreSQL answers a ROLLBACK outside a transaction
+        // with a warning, not an error).
         self.in_transaction = true;
-        self.conn()?.batch("BEGIN")?;
+        self.conn.batch("BEGIN")?;
         if let Err(error) = lease::renew(&mut self.conn, &lease) {
             // Someone else holds the ledger now: take it back (or not) and rebuild first.
             self.set_lease(None);
