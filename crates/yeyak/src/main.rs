@@ -83,9 +83,14 @@ struct ServeArgs {
     /// Days ahead that can be booked (dose 2 included).
     #[arg(long, env = "YEYAK_CALENDAR_DAYS", default_value_t = 120)]
     calendar_days: u16,
-    /// HTTP worker threads (default: one per core).
+    /// HTTP worker threads (default: one per core): they accept connections and answer the
+    /// waiting room's front door.
     #[arg(long, env = "YEYAK_WORKER_THREADS")]
     worker_threads: Option<usize>,
+    /// Threads of the booking side's own runtime (default 0: one per core). Everything but the
+    /// front door and the health probes runs there, so booking work never starves the front door.
+    #[arg(long, env = "YEYAK_BOOKING_THREADS", default_value_t = 0)]
+    booking_threads: usize,
     /// People using the booking side at once when no opening says otherwise.
     #[arg(long, env = "YEYAK_MAX_ACTIVE", default_value_t = 5_000)]
     max_active: u32,
@@ -215,6 +220,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     config.gate.poll_budget_per_s = args.poll_budget;
     config.gate.admission_rate_per_s = args.admission_rate;
+    config.booking_threads = args.booking_threads;
     config.gate.show_up_window_ms = args.show_up_window_s.saturating_mul(1000);
     config.operator_token = args.operator_token;
     config.secure_cookies = args.secure_cookies;
