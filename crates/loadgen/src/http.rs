@@ -1,6 +1,8 @@
 //! One HTTP client for every simulated person: a single `reqwest::Client` (connection reuse),
-//! a bound on requests in flight (a browser's connections; waiting for one is latency too), and
-//! every answer's latency measured from the request's *intended* send time.
+//! an optional bound on requests in flight (waiting for a slot is latency too, and is counted
+//! apart so a report shows when the generator, not the server, shaped the load; 0 means none, a
+//! browser population where every request goes out when its person sends it), and every
+//! answer's latency measured from the request's *intended* send time.
 
 use crate::stats::{Endpoint, Stats};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -13,7 +15,8 @@ use tokio::time::Instant;
 pub struct Http {
     pub client: reqwest::Client,
     pub base: String,
-    permits: Semaphore,
+    /// `None`: no bound.
+    permits: Option<Semaphore>,
     pub stats: Arc<Stats>,
     /// Timeline index 0.
     pub zero: Instant,
@@ -54,7 +57,11 @@ impl Http {
         zero: Instant,
     ) -> anyhow::Result<Http> {
         let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(max_in_flight)
+            .pool_max_idle_per_host(if max_in_flight == 0 {
+                usize::MAX
+            } else {
+                max_in_flight
+            })
             .pool_idle_timeout(Duration::from_secs(90))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
@@ -63,7 +70,7 @@ impl Http {
         Ok(Http {
             client,
             base,
-            permits: Semaphore::new(max_in_flight),
+            permits: (max_in_flight > 0).then(|| Semaphore::new(max_in_flight)),
             stats,
             zero,
         })
@@ -74,6 +81,24 @@ impl Http {
         url.push_str(&self.base);
         url.push_str(path);
         url
+    }
+
+    /// One of the `max_in_flight` slots (none needed without a bound), counting a wait for it.
+    async fn slot(&self) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, ()> {
+        let Some(permits) = &self.permits else {
+            return Ok(None);
+        };
+        if let Ok(permit) = permits.try_acquire() {
+            return Ok(Some(permit));
+        }
+        let waited = Instant::now();
+        let permit = permits.acquire().await.map_err(|_| ())?;
+        let us = waited.elapsed().as_micros() as u64;
+        self.stats.client_waits.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .client_wait_max_us
+            .fetch_max(us, Ordering::Relaxed);
+        Ok(Some(permit))
     }
 
     /// Sends a request meant to leave at `intended` and records how long after that the answer
@@ -100,7 +125,7 @@ impl Http {
         body: Option<Vec<u8>>,
         intended: Instant,
     ) -> Reply {
-        let Ok(_permit) = self.permits.acquire().await else {
+        let Ok(_permit) = self.slot().await else {
             return Reply {
                 status: 0,
                 body: Vec::new(),

@@ -153,6 +153,11 @@ pub fn build(i: &Inputs) -> Value {
         "server_cpu_cores_avg": i.server_cpu_s.map(|c| c / i.run_seconds.max(1e-9)),
         "server_peak_rss_mb": i.server_peak_kb.map(|k| k as f64 / 1024.0),
         "client_cpu_s": i.client_cpu_s,
+        "client_cpu_us_per_request": i.client_cpu_s * 1e6 / (total_requests as f64).max(1.0),
+        "server_cpu_us_per_request": i.server_cpu_s.map(|c| c * 1e6 / (total_requests as f64).max(1.0)),
+        "server_cpu_ms_per_booked_person": i.server_cpu_s.map(|c| c * 1e3 / (booked as f64).max(1.0)),
+        "client_waits": s.client_waits.load(Ordering::Relaxed),
+        "client_wait_max_ms": s.client_wait_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
         "reference_2021": i.scenario.reference_2021.iter().map(|r| json!({"what": r.what, "figure": r.figure})).collect::<Vec<_>>(),
         "samples": i.samples,
     })
@@ -240,11 +245,25 @@ pub fn markdown(r: &Value, ok: bool) -> String {
     );
     let _ = writeln!(
         m,
-        "- server: {:.1} CPU-seconds ({:.2} cores on average), peak memory {:.0} MiB; generator {:.1} CPU-seconds\n",
+        "- server: {:.1} CPU-seconds ({:.2} cores on average, {:.1} µs per request, {:.2} ms per booked person), peak memory {:.0} MiB; generator {:.1} CPU-seconds ({:.1} µs per request)",
         f(r, &["server_cpu_s"]),
         f(r, &["server_cpu_cores_avg"]),
+        f(r, &["server_cpu_us_per_request"]),
+        f(r, &["server_cpu_ms_per_booked_person"]),
         f(r, &["server_peak_rss_mb"]),
-        f(r, &["client_cpu_s"])
+        f(r, &["client_cpu_s"]),
+        f(r, &["client_cpu_us_per_request"])
+    );
+    let _ = writeln!(
+        m,
+        "- generator's own queueing: {} requests waited for one of its connection slots (longest {:.1} ms){}\n",
+        r["client_waits"],
+        f(r, &["client_wait_max_ms"]),
+        if r["client_waits"].as_u64().unwrap_or(0) > 0 {
+            ": the generator shaped part of the load; raise `client.max_in_flight` or set it to 0"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(m, "## Outcomes\n\n| outcome | people |\n| --- | ---: |");
     if let Some(o) = r["outcomes"].as_object() {

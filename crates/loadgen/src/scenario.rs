@@ -137,7 +137,8 @@ impl Default for ServerSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
-    /// HTTP requests in flight at most (browsers' connections); waiting for one counts as latency.
+    /// HTTP requests in flight at most (browsers' connections); waiting for one counts as latency
+    /// and is reported (`client_waits`). 0: no bound (a browser population; mind `ulimit -n`).
     pub max_in_flight: usize,
     /// Give up the run (and report what was done) after this long.
     pub max_run_minutes: f64,
@@ -215,7 +216,6 @@ impl Scenario {
             "tail_time_constant_minutes > 0"
         );
         anyhow::ensure!(self.server.max_active >= 1, "server.max_active >= 1");
-        anyhow::ensure!(self.client.max_in_flight >= 1, "client.max_in_flight >= 1");
         anyhow::ensure!(self.behaviour.tabs_max >= 1, "behaviour.tabs_max >= 1");
         Ok(())
     }

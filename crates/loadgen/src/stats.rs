@@ -138,6 +138,10 @@ pub struct Stats {
     /// Milliseconds after the opening of the last confirmed booking.
     pub last_booking_ms: AtomicU64,
     pub in_flight: AtomicU64,
+    /// Requests that found every one of the client's `max_in_flight` slots taken and waited for
+    /// one (the generator shaping the load instead of the people), and the longest such wait.
+    pub client_waits: AtomicU64,
+    pub client_wait_max_us: AtomicU64,
     pub spawned: AtomicU64,
     pub finished: AtomicU64,
     /// Number of seconds before the opening that timeline index 0 stands for.
@@ -164,6 +168,8 @@ impl Stats {
             client_violation_count: AtomicU64::new(0),
             last_booking_ms: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            client_waits: AtomicU64::new(0),
+            client_wait_max_us: AtomicU64::new(0),
             spawned: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             zero_before_opening_s,

@@ -63,8 +63,8 @@ pub struct ControllerConfig {
     pub show_up_window_ms: u64,
     /// Time constant of the admission-rate average.
     pub rate_time_constant_ms: u64,
-    /// Optional cap on admissions per second (e.g. [`crate::PollPolicy::fresh_rate_limit_per_s`], so
-    /// that people are never admitted faster than their polls can tell them).
+    /// Optional cap on admissions per second. Not the poll budget's pace: the front zone of
+    /// [`crate::PollPolicy`] tells the people near the front at any rate.
     pub max_admit_per_s: Option<f64>,
 }
 

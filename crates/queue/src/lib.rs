@@ -92,8 +92,9 @@
 //!   [`Pass::rank`] of each session seen using its pass for the first time — call
 //!   [`Controller::tick`] on the freshly read record (with a CSPRNG: at the opening second it
 //!   draws the order key), persist it if [`Decision::changed`], then refresh every node.
-//!   Give the controller `max_admit_per_s = poll.fresh_rate_limit_per_s()` so nobody is admitted
-//!   faster than polls can tell them.
+//!   Admission follows the booking side, not the poll budget: size the poll policy's front zone
+//!   for the booking side's capacity ([`PollConfig::with_front`]), and the people within it learn
+//!   of their turn within one `min_interval` however fast the watermark moves ([`PollPolicy`]).
 //! * **Operators**: [`Controller::snapshot`] / [`Snapshot::from_state`].
 //!
 //! What to persist, and when: the [`QueueRecord`] after every reservation (before handing out a
@@ -102,7 +103,12 @@
 //!
 //! # Bounds worth knowing
 //!
-//! * Poll budget: guaranteed for queues up to `PollConfig::max_queue` (see [`PollPolicy`]).
+//! * Poll budget: guaranteed for queues up to `PollConfig::max_queue`, at any admission rate and
+//!   while admission is stopped (see [`PollPolicy`]).
+//! * Notice: someone in the front zone learns of their turn within `min_interval`; everyone else
+//!   no later than they would have been admitted at the budget's tail pace
+//!   ([`PollPolicy::fresh_rate_limit_per_s`]), and within `eta_slack_ms` while the admission rate
+//!   is at most that pace.
 //! * Overshoot of active sessions: only late returners and the in-flight admissions forgotten by a
 //!   restarted leader (see [`Controller`]); the simulation in `tests/simulation.rs` keeps active
 //!   sessions under `max_active` through a crash, a booking-side slowdown, abandons, reloads and

@@ -1,30 +1,65 @@
 //! How long a queued person waits before polling again: chosen by the server so that the total
-//! poll traffic stays within a budget, whatever the queue length.
+//! poll traffic stays within a budget, whatever the queue length, while the people whose turn is
+//! near learn of it within one short interval however fast admission runs.
 //!
 //! # Positions (after the opening, and in free flow)
 //!
-//! The budget for position polls is `B = budget_per_s × (1 − prequeue_share)`. The person at
-//! position `k ≥ 1` (index `p = k − 1`) is told to come back after
+//! The budget for position polls is `B = budget_per_s × (1 − prequeue_share)`. It is split in two:
+//!
+//! * the **front zone**: the next `F = ⌈front_rate_per_s × front_horizon⌉` positions, the people
+//!   due within `front_horizon` at the admission rate the zone is sized for (the booking side's
+//!   capacity), poll every `min_interval`. They cost at most `B_F = F ÷ min_interval` polls per
+//!   second (refused above `B ÷ 2`);
+//! * the **tail**: everyone behind, on a harmonic schedule paid from `B_T = B − B_F`.
+//!
+//! The person at position `k ≥ 1` (index `p = k − 1`) is told to come back after
 //!
 //! ```text
-//! T(p) = clamp((p + p0) · Λ / B,  min_interval,  max_interval)      Λ = 1/p0 + ln((p0 + Q_max − 1) / p0)
+//! T(p) = min_interval                                            p < F
+//! T(p) = clamp((p + p0) · Λ / B_T,  min_interval,  max_interval)  p ≥ F
+//!        Λ = 1/(F + p0) + ln((p0 + Q_max − 1) / (F + p0))
 //! ```
 //!
+//! (with no zone, `F = 0`, `B_T = B`, and this is a plain harmonic schedule).
+//!
 //! **Budget.** Waiting people hold distinct positions, so the load is at most
-//! `Σ_{p<Q} 1/T(p) ≤ (B/Λ) Σ_{p<Q} 1/(p + p0) ≤ (B/Λ)(1/p0 + ln((p0 + Q − 1)/p0)) ≤ B` for every
-//! queue length `Q ≤ Q_max` (clamping to `min_interval` only lengthens intervals; construction
-//! checks that `max_interval` never shortens one below `Q_max`). A person's last answer is stale but
-//! their position only falls, and `T` grows with the position, so a stale interval is never shorter
-//! than a fresh one: the bound holds at every instant, not only right after a poll.
+//! `F/min_interval + Σ_{F≤p<Q} 1/T(p) ≤ B_F + (B_T/Λ)(1/(F + p0) + ln((p0 + Q − 1)/(F + p0))) ≤ B`
+//! for every queue length `Q ≤ Q_max` (clamping to `min_interval` only lengthens tail intervals;
+//! construction checks that `max_interval` never shortens one below `Q_max`). A person's last
+//! answer is stale but their position only falls, and `T` grows with the position, so a stale
+//! interval is never shorter than a fresh one: the bound holds at every instant, whatever the
+//! admission rate, and also while admission is stopped.
 //!
-//! **Freshness.** With admission rate `r`, `ETA(k) = k / r`, and
-//! `T(p) − ETA(k) ≤ p0·Λ/B ≤ min_interval` whenever `r ≤ B / Λ`: everyone is told to poll again no
-//! later than one `min_interval` after their turn could come. [`PollPolicy::fresh_rate_limit_per_s`]
-//! is that `B / Λ`; give it to the controller as `max_admit_per_s` so the guarantee always holds.
-//! (For 10 million places and `B` = 10,000/s, `Λ ≈ 9.1`: up to ~1,100 admissions/s stay fresh.)
+//! **The front learns at once, at any admission rate.** Someone admitted while in the front zone
+//! was told `min_interval` at their last poll, so they learn of their turn at most
+//! [`PollPolicy::front_notice_ms`] `= min_interval` after it — whether the watermark moves at 100
+//! or 100,000 ranks per second. The admission rate is therefore no longer tied to the budget: give
+//! the controller the booking side's capacity (or nothing), not a poll-derived cap.
 //!
-//! `p0` is the largest integer with `p0 · Λ(p0) ≤ B · min_interval`, so the front of the line polls
-//! about every `min_interval`.
+//! **The tail.** Someone behind the zone learns of their turn no later than the end of their
+//! current interval, `T(p)`, i.e. no later than they would have been admitted at the *tail pace*
+//! `B_T ÷ Λ` ([`PollPolicy::fresh_rate_limit_per_s`]; for 10 million places, `B` = 10,000/s and a
+//! zone of 1,500 positions at 1 s, `Λ ≈ 8.3`, about 1,030/s against 1,100/s
+//! without a zone). While the admission rate `r` is at most
+//! that pace, everyone is told to come back no later than [`PollPolicy::eta_slack_ms`] after their
+//! turn could come (`T(p) − p/r ≤ p0·Λ/B_T`). Faster than that, people far back are admitted
+//! before their next poll and learn at its end, as they would have under a cap at the tail pace:
+//! lifting the cap makes nobody learn later, and the front earlier. No position-only schedule can
+//! do better within the budget: keeping everyone up to `Q` fresh at rate `r` needs
+//! `T(p) ≤ p/r`, hence `Σ 1/T ≥ r · ln(Q/F)` polls per second; a longer reach at a higher rate
+//! costs budget (`--poll-budget`), a status poll costing a few microseconds.
+//!
+//! **Unaware admissions are counted.** People admitted before they could know it hold their room
+//! until they can: [`PollPolicy::notice_delay_ms`] includes [`PollPolicy::tail_notice_ms`] at the
+//! measured rate, and the controller starts their show-up window only after it. Without that,
+//! their room went to the next people and they came back on top of them (in `tests/simulation.rs`
+//! at a budget of 120/s, 815 active sessions against `max_active` = 400). With it, active
+//! sessions stay bounded, and the booking side is fed at the rate people *learn* of their turn:
+//! the front zone at once, the tail at its pace. The budget therefore still sets how fast a long
+//! queue can drain; what the zone changes is that the front is never held back by it.
+//!
+//! `p0` is the largest integer with `p0 · Λ(p0) ≤ B_T · min_interval`, so the front of the tail
+//! polls about every `min_interval` when there is no zone.
 //!
 //! # Before the opening
 //!
@@ -56,6 +91,11 @@ pub struct PollConfig {
     /// Pre-queue size assumed at least (the cohort size known to the operator); keeps the
     /// opening-second spread wide enough even while few have arrived.
     pub expected_prequeue: u64,
+    /// Admission rate (ranks per second) the front zone is sized for: the booking side's
+    /// capacity. 0: no zone.
+    pub front_rate_per_s: f64,
+    /// The front zone holds this much of admissions at `front_rate_per_s`.
+    pub front_horizon_ms: u64,
 }
 
 impl PollConfig {
@@ -68,6 +108,17 @@ impl PollConfig {
             max_interval_ms: None,
             max_queue: 10_000_000,
             expected_prequeue: 0,
+            front_rate_per_s: 0.0,
+            front_horizon_ms: 1_000,
+        }
+    }
+
+    /// The same, with a front zone holding one `min_interval` of admissions at `rate_per_s`.
+    pub fn with_front(self, rate_per_s: f64) -> PollConfig {
+        PollConfig {
+            front_rate_per_s: rate_per_s,
+            front_horizon_ms: self.min_interval_ms,
+            ..self
         }
     }
 }
@@ -85,21 +136,30 @@ pub enum PollConfigError {
     BadMaxQueue,
     #[error("the maximum interval is too short for the budget: it must be at least {needed_ms} ms")]
     MaxIntervalTooShort { needed_ms: u64 },
+    #[error(
+        "the front zone would take more than half the position budget: at most {max_positions} positions polling every min_interval"
+    )]
+    FrontZoneTooLarge { max_positions: u64 },
 }
 
 /// The server's choice of poll intervals. Pure and O(1) per call.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PollPolicy {
     cfg: PollConfig,
+    /// `B_T`: what the tail may cause.
     position_budget_per_s: f64,
     prequeue_budget_per_s: f64,
+    /// `F`: positions `1..=F` poll every `min_interval`.
+    front_positions: u64,
     p0: f64,
     lambda: f64,
     max_interval_ms: u64,
 }
 
-fn lambda(p0: f64, max_queue: u64) -> f64 {
-    1.0 / p0 + ((p0 + max_queue as f64 - 1.0) / p0).ln()
+/// `Λ`: a bound on `Σ_{front ≤ p < max_queue} 1/(p + p0)`.
+fn lambda(p0: f64, front: u64, max_queue: u64) -> f64 {
+    let first = front as f64 + p0;
+    1.0 / first + ((p0 + max_queue as f64 - 1.0) / first).ln().max(0.0)
 }
 
 impl PollPolicy {
@@ -116,26 +176,38 @@ impl PollPolicy {
         if cfg.min_interval_ms < 100 {
             return Err(PollConfigError::BadMinInterval);
         }
-        let position_budget_per_s = cfg.budget_per_s * (1.0 - cfg.prequeue_share);
+        if !(cfg.front_rate_per_s.is_finite() && cfg.front_rate_per_s >= 0.0) {
+            return Err(PollConfigError::BadBudget);
+        }
+        let min_s = cfg.min_interval_ms as f64 / 1000.0;
+        let all_positions_per_s = cfg.budget_per_s * (1.0 - cfg.prequeue_share);
+        let front_positions = (cfg.front_rate_per_s * cfg.front_horizon_ms as f64 / 1000.0)
+            .ceil()
+            .min(cfg.max_queue as f64) as u64;
+        let max_positions = (all_positions_per_s * min_s / 2.0).floor() as u64;
+        if front_positions > max_positions {
+            return Err(PollConfigError::FrontZoneTooLarge { max_positions });
+        }
+        let position_budget_per_s = all_positions_per_s - front_positions as f64 / min_s;
         let prequeue_budget_per_s = cfg.budget_per_s * cfg.prequeue_share;
-        let b = position_budget_per_s;
-        let front = b * cfg.min_interval_ms as f64 / 1000.0;
-        // Largest p0 with p0·Λ(p0) ≤ B·min_interval (p0·Λ(p0) grows with p0).
+        let front = position_budget_per_s * min_s;
+        // Largest p0 with p0·Λ(p0) ≤ B_T·min_interval (p0·Λ(p0) grows with p0).
         let (mut lo, mut hi) = (1u64, (front.floor() as u64).max(1));
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
-            if mid as f64 * lambda(mid as f64, cfg.max_queue) <= front {
+            if mid as f64 * lambda(mid as f64, front_positions, cfg.max_queue) <= front {
                 lo = mid;
             } else {
                 hi = mid - 1;
             }
         }
         let p0 = lo as f64;
-        let lambda = lambda(p0, cfg.max_queue);
+        let lambda = lambda(p0, front_positions, cfg.max_queue);
         let mut policy = PollPolicy {
             cfg,
             position_budget_per_s,
             prequeue_budget_per_s,
+            front_positions,
             p0,
             lambda,
             max_interval_ms: u64::MAX,
@@ -166,7 +238,17 @@ impl PollPolicy {
         self.lambda
     }
 
-    /// Budget formula for 1-based `position`, before clamping.
+    /// `F`: positions `1..=F` are the front zone and poll every `min_interval`.
+    pub fn front_positions(&self) -> u64 {
+        self.front_positions
+    }
+
+    /// The longest someone in the front zone takes to learn of their turn, at any admission rate.
+    pub fn front_notice_ms(&self) -> u64 {
+        self.cfg.min_interval_ms
+    }
+
+    /// Tail formula for 1-based `position`, before clamping.
     fn raw_interval_ms(&self, position: u64) -> u64 {
         let p = position.saturating_sub(1) as f64;
         let secs = (p + self.p0) * self.lambda / self.position_budget_per_s;
@@ -183,20 +265,25 @@ impl PollPolicy {
         if position > self.cfg.max_queue {
             return self.max_interval_ms;
         }
+        if position <= self.front_positions {
+            return self.cfg.min_interval_ms;
+        }
         self.raw_interval_ms(position)
             .clamp(self.cfg.min_interval_ms, self.max_interval_ms)
     }
 
-    /// Highest admission rate (ranks per second) at which every interval is at most the ETA plus
-    /// [`PollPolicy::eta_slack_ms`].
+    /// The tail pace: the highest admission rate (ranks per second) at which every interval,
+    /// the tail's included, is at most the ETA plus [`PollPolicy::eta_slack_ms`]. Not a cap on
+    /// admission: faster, the front zone still learns within [`PollPolicy::front_notice_ms`].
     pub fn fresh_rate_limit_per_s(&self) -> f64 {
         self.position_budget_per_s / self.lambda
     }
 
     /// How late (at most) after their turn someone polls, while the rate is within
-    /// [`PollPolicy::fresh_rate_limit_per_s`].
+    /// [`PollPolicy::fresh_rate_limit_per_s`]: `p0·Λ/B_T`, at least `min_interval`.
     pub fn eta_slack_ms(&self) -> u64 {
-        self.raw_interval_ms(1).max(self.cfg.min_interval_ms)
+        let secs = self.p0 * self.lambda / self.position_budget_per_s;
+        ((secs * 1000.0).ceil() as u64).max(self.cfg.min_interval_ms)
     }
 
     /// The spread of the first polls after the opening, with `pre_reserved` pre-queue numbers
@@ -206,13 +293,18 @@ impl PollPolicy {
         ((n * 1000.0 / self.prequeue_budget_per_s).ceil() as u64).max(self.cfg.min_interval_ms)
     }
 
-    /// The longest someone admitted at `now_ms` may take to learn of it: the front of the line's
-    /// interval, or, during the opening's poll spread, until the spread ends (pre-queue people
-    /// were told to come back somewhere in it, before anyone knew their place). The controller
-    /// starts an admission's show-up window only after this
-    /// ([`crate::Observations::notice_delay_ms`]).
+    /// The longest someone admitted at `now_ms` may take to learn of it: one front interval, or,
+    /// when admission runs faster than the tail pace, until people who last polled from the tail
+    /// come back ([`PollPolicy::tail_notice_ms`]), or, during the opening's poll spread, until
+    /// the spread ends (pre-queue people were told to come back somewhere in it, before anyone
+    /// knew their place). The controller starts an admission's show-up window only after this
+    /// ([`crate::Observations::notice_delay_ms`]), so people admitted before they could know it
+    /// keep their room instead of coming back to find it given away twice.
     pub fn notice_delay_ms(&self, state: &crate::QueueState, now_ms: u64) -> u64 {
-        let front = self.cfg.min_interval_ms;
+        let queued = state.tail().saturating_sub(state.watermark());
+        let front = self
+            .front_notice_ms()
+            .max(self.tail_notice_ms(state.rate_per_s(), queued));
         if !state.is_open() {
             return front;
         }
@@ -221,6 +313,36 @@ impl PollPolicy {
             .opens_at_ms()
             .saturating_add(self.prequeue_spread_ms(state.pre_reserved()));
         front.max(spread_ends_ms.saturating_sub(now_ms))
+    }
+
+    /// The longest someone admitted now, at `rate_per_s`, may take to learn of it, with `queued`
+    /// people waiting: someone who last polled from position `k` was told `T(k)` and reached the
+    /// front `(k − 1) ÷ rate` later, so they come back `T(k) − (k − 1)/rate` after their turn.
+    /// At most [`PollPolicy::eta_slack_ms`] while the rate is within the tail pace; faster, it
+    /// grows with the queue (people far back learn at the tail pace, see the module docs).
+    pub fn tail_notice_ms(&self, rate_per_s: f64, queued: u64) -> u64 {
+        if !(rate_per_s.is_finite() && rate_per_s > 0.0) || queued == 0 {
+            return self.front_notice_ms();
+        }
+        let late = |k: u64| {
+            let turn = (k - 1) as f64 * 1000.0 / rate_per_s;
+            (self.interval_ms(k) as f64 - turn).max(0.0) as u64
+        };
+        // `T(k) − (k − 1)/rate` is piecewise linear in `k`: its largest value is at an end or
+        // where `T` stops growing (`max_interval`).
+        let last = queued.min(self.cfg.max_queue).max(1);
+        let first = (self.front_positions + 1).min(last);
+        let stops_growing = (self.max_interval_ms as f64 / 1000.0 * self.position_budget_per_s
+            / self.lambda
+            - self.p0
+            + 1.0)
+            .clamp(first as f64, last as f64) as u64;
+        [first, stops_growing, last]
+            .into_iter()
+            .map(late)
+            .max()
+            .unwrap_or(0)
+            .max(self.front_notice_ms())
     }
 
     /// Delay before the next poll of a ticket that has no place yet (pre-queue before the
@@ -408,6 +530,136 @@ mod tests {
         assert_eq!(p.before_opening_ms(opens, opens, 1, n), 1_000);
     }
 
+    /// The server's defaults: 20,000 polls/s, a front zone sized for 1,500 admissions/s.
+    fn with_front_zone() -> PollPolicy {
+        PollPolicy::new(PollConfig::with_budget(20_000.0).with_front(1_500.0)).expect("valid")
+    }
+
+    /// When someone starting at `position` learns of their turn at admission `rate`: they poll as
+    /// told, and each poll finds the position the rate has brought them to. Returns (their turn,
+    /// when they learn it, their position at the last poll before it), in ms.
+    fn learns(p: &PollPolicy, position: u64, rate: f64) -> (u64, u64, u64) {
+        let turn_ms = (position - 1) as f64 * 1000.0 / rate;
+        let (mut at_ms, mut last) = (0u64, position);
+        loop {
+            let now = position as f64 - at_ms as f64 * rate / 1000.0;
+            if now < 1.0 {
+                return (turn_ms.ceil() as u64, at_ms, last);
+            }
+            last = now.ceil() as u64;
+            at_ms += p.interval_ms(last);
+        }
+    }
+
+    #[test]
+    fn ten_million_waiting_stay_within_budget_with_a_front_zone() {
+        let p = with_front_zone();
+        assert_eq!(p.front_positions(), 1_500);
+        let b = 10_000.0;
+        let mut sum = 0.0;
+        for k in 1..=10_000_000u64 {
+            sum += 1000.0 / p.interval_ms(k) as f64;
+            if k.is_power_of_two() || k == 10_000_000 {
+                assert!(sum <= b, "Q={k}: {sum}");
+            }
+        }
+        assert!(sum >= 0.8 * b, "{sum}");
+        // The next 1,500 places poll every second; far places poll slower, within hours.
+        assert!((1..=1_500).all(|k| p.interval_ms(k) == 1_000));
+        assert!(p.interval_ms(1_501) <= 3_000, "{}", p.interval_ms(1_501));
+        assert!(p.interval_ms(1_000_000) > 60_000);
+        assert!(p.max_interval_ms() <= 4 * 3_600_000);
+        // The tail's pace is what the budget buys after the zone, stated in the module docs.
+        let pace = p.fresh_rate_limit_per_s();
+        assert!((1_000.0..1_100.0).contains(&pace), "{pace}");
+    }
+
+    /// Admission at booking capacity, well above what the budget could keep everyone fresh
+    /// at: whoever is in the front zone at their last poll learns within one second of their
+    /// turn, and nobody learns later than they would have been admitted at the tail pace.
+    #[test]
+    fn the_front_learns_within_one_interval_at_any_admission_rate() {
+        let p = with_front_zone();
+        let pace = p.fresh_rate_limit_per_s();
+        let slack = p.eta_slack_ms();
+        let mut front_checked = 0;
+        for rate in [pace, 1_500.0, 3.0 * pace, 20_000.0] {
+            for start in (1..20_000u64).chain((20_000..10_000_000).step_by(99_991)) {
+                let (turn, learned, last) = learns(&p, start, rate);
+                let late = learned.saturating_sub(turn);
+                if last <= p.front_positions() {
+                    front_checked += 1;
+                    assert!(
+                        late <= p.front_notice_ms(),
+                        "rate {rate}, from {start}: {late} ms late from the front"
+                    );
+                }
+                assert!(
+                    late <= p.tail_notice_ms(rate, start) + 2,
+                    "rate {rate}, from {start}: {late} ms late, beyond the controller's notice delay"
+                );
+                let at_pace = ((start - 1) as f64 * 1000.0 / pace) as u64;
+                assert!(
+                    learned <= turn.max(at_pace) + slack + 2,
+                    "rate {rate}, from {start}: learned at {learned}, turn {turn}, pace {at_pace}"
+                );
+            }
+        }
+        assert!(front_checked >= 4 * 1_500, "{front_checked}");
+        assert!(p.tail_notice_ms(pace, 10_000_000) <= slack);
+        assert!(p.tail_notice_ms(3.0 * pace, 1_000_000) > 600_000);
+        // Without the zone, the front at 20,000/s learns later than one interval.
+        let plain = policy(20_000.0);
+        let worst = (1..3_000)
+            .map(|k| {
+                let (turn, learned, _) = learns(&plain, k, 20_000.0);
+                learned.saturating_sub(turn)
+            })
+            .max();
+        assert!(worst > Some(1_000), "{worst:?}");
+    }
+
+    /// The server no longer gives the controller a poll-derived cap: with a booking side that
+    /// takes everyone admitted at once, admission runs at the capacity the limit allows, far
+    /// above the tail pace.
+    #[test]
+    fn admission_is_not_capped_by_the_poll_budget() {
+        use crate::{
+            Class, Controller, ControllerConfig, Observations, Opening, QueueId, QueueState,
+        };
+        use rand::SeedableRng;
+        let p = with_front_zone();
+        let o = Opening::free_flow(QueueId(1), 4_000, 60_000).expect("valid");
+        let mut c = Controller::new(ControllerConfig::for_opening(&o));
+        let mut s = QueueState::new(o);
+        let _ = s
+            .reserve_block(Class::Fifo, crate::MAX_BLOCK, 10)
+            .expect("reserved")
+            .persisted();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let (mut now, mut started) = (1_000, Vec::new());
+        let mut admitted = 0;
+        for _ in 0..40 {
+            now += 250;
+            let d = c.tick(
+                now,
+                &Observations {
+                    active_sessions: 0,
+                    latency_p99_ms: Some(10),
+                    saturated: false,
+                    started: std::mem::take(&mut started),
+                    notice_delay_ms: p.front_notice_ms(),
+                },
+                &mut s,
+                &mut rng,
+            );
+            started = (d.watermark_before..d.watermark).map(crate::Rank).collect();
+            admitted += d.admitted;
+        }
+        let per_s = admitted as f64 / 10.0;
+        assert!(per_s > 2.0 * p.fresh_rate_limit_per_s(), "{per_s}/s");
+    }
+
     proptest! {
         #[test]
         fn budget_holds_for_random_configs(
@@ -415,12 +667,18 @@ mod tests {
             share in 0.05f64..0.95,
             min_ms in 100u64..5_000,
             max_queue in 1u64..30_000,
+            front_rate in prop_oneof![Just(0.0), 0.0f64..20_000.0],
+            front_horizon_ms in 100u64..5_000,
         ) {
             let cfg = PollConfig { budget_per_s: budget, prequeue_share: share, min_interval_ms: min_ms,
-                                   max_interval_ms: None, max_queue, expected_prequeue: 0 };
+                                   max_interval_ms: None, max_queue, expected_prequeue: 0,
+                                   front_rate_per_s: front_rate, front_horizon_ms };
             if let Ok(p) = PollPolicy::new(cfg) {
                 let b = budget * (1.0 - share);
                 prop_assert!(load(&p, max_queue) <= b * (1.0 + 1e-9));
+                for k in 1..=p.front_positions().min(max_queue) {
+                    prop_assert_eq!(p.interval_ms(k), min_ms);
+                }
                 let rate = p.fresh_rate_limit_per_s();
                 for k in [1, 2, max_queue / 2 + 1, max_queue] {
                     let eta = eta_ms(k, rate).unwrap_or(u64::MAX);

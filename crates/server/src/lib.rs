@@ -74,6 +74,10 @@ pub struct Config {
     /// On PostgreSQL: where the other nodes reach this one (`http://host:port`) to forward
     /// writes while it holds the ledger. `None`: they cannot, and answer writes 503 meanwhile.
     pub advertise: Option<String>,
+    /// Threads of the booking side's own runtime: everything but the waiting room's front door
+    /// and the health probes runs there, so booking work never holds up the async workers that
+    /// answer the front door (`routes::booking_side_apart`). 0: as many as there are cores.
+    pub booking_threads: usize,
 }
 
 impl Config {
@@ -97,6 +101,7 @@ impl Config {
             database: None,
             limits: shell::Limits::default(),
             advertise: None,
+            booking_threads: 0,
         }
     }
 }
@@ -122,6 +127,9 @@ pub struct AppState {
     pub notify_health: notify::WorkerHealth,
     /// Writes this node forwards to the ledger's holder (PostgreSQL, several nodes).
     pub forwarding: forward::Forwarding,
+    /// The booking side's runtime, set by [`serve`]; without it (a router used on its own, as
+    /// the fuzz targets do) every request runs where it arrived.
+    pub booking_runtime: std::sync::OnceLock<tokio::runtime::Handle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +227,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         load: shell::Load::default(),
         notify_health: notify::WorkerHealth::default(),
         forwarding: forward::Forwarding::new(lease.clone(), secrets.token_key()),
+        booking_runtime: std::sync::OnceLock::new(),
         metrics: metrics::Metrics::new(writer.clone(), lease),
         config,
         clock,
@@ -228,6 +237,33 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         reader,
         identity,
     }))
+}
+
+/// Stops the booking side's runtime without waiting, wherever it is dropped (an async context
+/// too: `serve`'s future may be dropped by its caller's runtime).
+struct BookingRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for BookingRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The booking side's runtime: `threads` workers (0: one per core), named so a profile shows
+/// which side did the work.
+fn booking_runtime(threads: usize) -> Result<tokio::runtime::Runtime, StartError> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(2, usize::from),
+        n => n,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("yeyak-booking")
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Settings(format!("cannot start the booking runtime: {e}")))
 }
 
 /// Seeds the demo world if asked, loads the world, and starts the writer on `backend`.
@@ -256,6 +292,9 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     let listen = config.listen;
     let state = build(config, clock)?;
+    let runtime = booking_runtime(state.config.booking_threads)?;
+    let _ = state.booking_runtime.set(runtime.handle().clone());
+    let booking = BookingRuntime(Some(runtime));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -285,6 +324,8 @@ pub async fn serve(
     }
     let router = routes::router(Arc::clone(&state));
     shell::serve(listener, router, state, shutdown).await;
+    // Drained: every booking-side request was answered (or cut) before `shell::serve` returned.
+    drop(booking);
     tracing::info!("stopped");
     Ok(())
 }

@@ -38,6 +38,11 @@ pub struct GateConfig {
     pub pass_ttl_ms: u64,
     /// Status polls per second the whole queue may cause, whatever its length.
     pub poll_budget_per_s: f64,
+    /// Admissions per second the booking side can take: the waiting room's front zone (the next
+    /// second of admissions at this rate) polls every second, so they learn of their turn within
+    /// one second however fast admission runs. Not a cap on admission (the controller follows
+    /// the booking side's latency); at most half the position budget, smaller if the budget is.
+    pub admission_rate_per_s: f64,
     /// Booking-side latency the controller aims to keep admitted people under.
     pub latency_target_ms: u32,
     /// How long someone admitted has to show up, once they could know it, before their room
@@ -51,6 +56,7 @@ impl Default for GateConfig {
             max_active: 5_000,
             pass_ttl_ms: 30 * 60 * 1000,
             poll_budget_per_s: 20_000.0,
+            admission_rate_per_s: 1_500.0,
             latency_target_ms: 100,
             show_up_window_ms: 20_000,
         }
@@ -137,15 +143,27 @@ pub struct Gate {
     numbers_ready: tokio::sync::Notify,
 }
 
-fn poll_policy(budget: f64) -> PollPolicy {
-    PollPolicy::new(PollConfig::with_budget(budget)).expect("a positive budget is a valid policy")
+/// The poll policy for `config`: its front zone sized for the admission rate, or as large as the
+/// budget allows (half of it) when that rate would need more.
+fn poll_policy(config: &GateConfig) -> PollPolicy {
+    let base = PollConfig::with_budget(config.poll_budget_per_s);
+    let wanted = base.with_front(config.admission_rate_per_s);
+    match PollPolicy::new(wanted) {
+        Err(queue::PollConfigError::FrontZoneTooLarge { max_positions }) => {
+            let horizon_s = wanted.front_horizon_ms as f64 / 1000.0;
+            PollPolicy::new(base.with_front(max_positions as f64 / horizon_s))
+        }
+        other => other,
+    }
+    .expect("a positive budget and rate are a valid policy")
 }
 
-fn controller_for(opening: &Opening, poll: &PollPolicy, config: &GateConfig) -> Controller {
+/// Admission follows the booking side (AIMD on its latency), not the poll budget: the poll
+/// policy's front zone tells the people near the front at any rate.
+fn controller_for(opening: &Opening, config: &GateConfig) -> Controller {
     let mut cfg = ControllerConfig::for_opening(opening);
     cfg.latency_target_ms = config.latency_target_ms;
     cfg.show_up_window_ms = config.show_up_window_ms;
-    cfg.max_admit_per_s = Some(poll.fresh_rate_limit_per_s());
     Controller::new(cfg)
 }
 
@@ -172,8 +190,8 @@ impl Gate {
                 state
             }
         };
-        let poll = poll_policy(config.poll_budget_per_s);
-        let controller = controller_for(state.opening(), &poll, &config);
+        let poll = poll_policy(&config);
+        let controller = controller_for(state.opening(), &config);
         let (refill_nudge, refill_inbox) = std::sync::mpsc::sync_channel(1);
         Ok(Gate {
             arrivals: Mutex::new(ArrivalRate::default()),
@@ -431,8 +449,8 @@ impl Gate {
         {
             let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
             save(self.store.as_ref(), &state, now_ms)?;
-            let poll = poll_policy(self.config.poll_budget_per_s);
-            *controller = controller_for(&opening, &poll, &self.config);
+            let poll = poll_policy(&self.config);
+            *controller = controller_for(&opening, &self.config);
             let mut room = self.room_mut();
             let keyring = room.keyring().clone();
             *room = WaitingRoom::new(keyring, poll, state);

@@ -531,3 +531,117 @@ async fn an_answer_not_ready_at_the_request_timeout_is_503_and_safe_to_retry() {
         "booked once: {mine}"
     );
 }
+
+/// Issue 12: the front door has capacity of its own. The booking side is saturated — its writer
+/// stalled behind another connection's write lock with bookings piling up on it, and a crowd
+/// searching clinics as fast as it can — and arrivals and status polls are still answered
+/// within a bound, because the booking side runs on a runtime of its own
+/// (`routes::booking_side_apart`) and the front door is answered by the async workers alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_door_answers_while_the_booking_side_is_saturated() {
+    const HOLD: Duration = Duration::from_secs(4);
+    const ANSWER_WITHIN: Duration = Duration::from_millis(500);
+    let server = TestServer::start_with(
+        tempfile::tempdir().unwrap(),
+        small_world(),
+        OPENING_PLUS_5S.parse().unwrap(),
+        |config| {
+            config.booking_threads = 1;
+            config.limits.request_timeout = HOLD + SLACK;
+        },
+    )
+    .await;
+    let first = server
+        .post("/api/v1/queue/arrive", None, json!({}), None)
+        .await
+        .1;
+    let ticket = first["ticket"].as_str().unwrap().to_string();
+    let mut people = Vec::new();
+    for i in 0..40 {
+        people.push(server.login("대기자", &common::rrn_1967(100 + i)).await);
+    }
+
+    let holder = common::lock_booking_database(&server, HOLD);
+    let started = Instant::now();
+    let deadline = started + HOLD - Duration::from_millis(500);
+    // Bookings waiting on the stalled writer.
+    let mut bookings = Vec::new();
+    for (i, person) in people.into_iter().enumerate() {
+        let request = person
+            .apply(server.http.post(server.url("/api/v1/bookings")))
+            .header("Idempotency-Key", format!("saturated-{i}"))
+            .json(&common::booking_body(
+                0,
+                "2021-08-16",
+                9 + (i % 8) as u8,
+                "pfizer",
+            ));
+        bookings.push(tokio::spawn(async move {
+            let status = request.send().await.unwrap().status().as_u16();
+            (Instant::now(), status)
+        }));
+    }
+    // A crowd searching clinics back to back until the deadline.
+    let mut searchers = Vec::new();
+    for _ in 0..32 {
+        let http = server.http.clone();
+        let url = server.url("/api/v1/clinics?lat=37.58&lon=126.985&radius_km=50");
+        searchers.push(tokio::spawn(async move {
+            let mut answered = 0u32;
+            while Instant::now() < deadline {
+                let status = http.get(&url).send().await.unwrap().status().as_u16();
+                assert_eq!(status, 200);
+                answered += 1;
+            }
+            answered
+        }));
+    }
+
+    // Meanwhile: new arrivals and status polls of a held ticket, each within the bound.
+    let mut slowest = Duration::ZERO;
+    let mut served = 0;
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        let (status, arrived) = server
+            .post("/api/v1/queue/arrive", None, json!({}), None)
+            .await;
+        assert_eq!(status, 201, "{arrived}");
+        slowest = slowest.max(t.elapsed());
+        let t = Instant::now();
+        let polled = server
+            .http
+            .get(server.url("/api/v1/queue/status"))
+            .header("x-yeyak-ticket", &ticket)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(polled.status().as_u16(), 200);
+        slowest = slowest.max(t.elapsed());
+        served += 2;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        slowest < ANSWER_WITHIN,
+        "the front door took {slowest:?} while the booking side was saturated"
+    );
+    assert!(served >= 20, "only {served} front-door answers in {HOLD:?}");
+
+    // The booking side really was saturated: searches kept coming, and no booking was answered
+    // while the writer was stalled.
+    let mut searched = 0;
+    for searcher in searchers {
+        searched += searcher.await.unwrap();
+    }
+    assert!(searched >= 32, "{searched} searches");
+    println!("front door: {served} answers, slowest {slowest:?}; {searched} searches");
+    holder.join().unwrap();
+    let released = started + HOLD;
+    for booking in bookings {
+        let (at, status) = booking.await.unwrap();
+        assert!(
+            at >= released,
+            "a booking was answered ({status}) while the writer was stalled"
+        );
+        assert!(matches!(status, 201 | 409 | 503), "{status}");
+    }
+}

@@ -1,8 +1,17 @@
-//! `yeyak bench writer`: durable booking throughput through the group-commit writer, next to a
-//! baseline measured in the same run on the same machine: one transaction and one fsync per
-//! booking. The baseline is the same writer with batches of one request, so it runs exactly the
-//! same code and SQL (idempotency check, booking row, idempotency record); only the grouping
-//! differs. Both run with `synchronous=FULL` on a fresh SQLite file, or, with `--database URL`,
+//! `yeyak bench writer`: durable booking throughput through the group-commit writer, next to two
+//! references measured in the same run on the same machine:
+//!
+//! * the **baseline**, one transaction and one fsync per booking: the same writer with batches of
+//!   one request, so it runs exactly the same code and SQL (idempotency check, booking row,
+//!   idempotency record, notification); only the grouping differs;
+//! * the **floor** (SQLite): the rows the writer wrote, inserted again into a fresh database of
+//!   the same schema with plain prepared statements in one transaction
+//!   (`store::sqlite::floor`) — what storing them costs at the least.
+//!
+//! Every booking carries the notification a real one does: the writer unseals the person's
+//! contact and builds the Korean and English text with the clinic names
+//! (`server::routes::booking_message`) and writes it to the outbox in the same
+//! transaction (`--no-notify` leaves it out, as before). Both run with `synchronous=FULL` on a fresh SQLite file, or, with `--database URL`,
 //! on PostgreSQL (each in a new schema, dropped afterwards; `synchronous_commit` as the server
 //! has it, `on` by default), where the writer sends a batch as array-bound, pipelined statements.
 
@@ -13,6 +22,7 @@ use domain::ledger::{BookRequest, Calendar, Ledger};
 use domain::product::{Product, Schedules};
 use jiff::ToSpan;
 use jiff::civil::{Date, date};
+use server::secrets::Secrets;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,9 +51,51 @@ pub struct BenchArgs {
     /// Where to put the database files (a fresh temporary directory by default).
     #[arg(long)]
     pub dir: Option<std::path::PathBuf>,
-    /// Run both on PostgreSQL at this URL instead of SQLite files.
+    /// Run both on PostgreSQL at this URL instead of SQLite files (no floor then).
     #[arg(long, env = "YEYAK_DATABASE_URL", hide_env_values = true)]
     pub database: Option<String>,
+    /// Book without the confirmation message (no unsealing, no text, no outbox row).
+    #[arg(long)]
+    pub no_notify: bool,
+}
+
+/// What a booking's confirmation needs: the keys that seal contacts, the clinics' names, and
+/// a pool of sealed contacts (a real booking reads its person's from the database first).
+#[derive(Clone)]
+struct Messages {
+    secrets: Arc<Secrets>,
+    clinics: Arc<Vec<Clinic>>,
+    contacts: Arc<Vec<Vec<u8>>>,
+}
+
+impl Messages {
+    fn new() -> Messages {
+        let mut rng = rand::rng();
+        let secrets = Secrets::generate(&mut rng);
+        let contacts = (0..1_024u32)
+            .map(|i| secrets.seal(format!("홍길동\n010-{i:04}-5678").as_bytes(), &mut rng))
+            .collect();
+        Messages {
+            secrets: Arc::new(secrets),
+            clinics: Arc::new(clinics()),
+            contacts: Arc::new(contacts),
+        }
+    }
+
+    /// The notification the server attaches to booking `n`, built on the writer.
+    fn notify(&self, n: u64) -> store::writer::Notify {
+        let this = self.clone();
+        let recipient = self.contacts[(n % self.contacts.len() as u64) as usize].clone();
+        Box::new(move |booking| {
+            Some(server::routes::booking_message(
+                &this.secrets,
+                &this.clinics,
+                recipient,
+                "booking_confirmed",
+                booking,
+            ))
+        })
+    }
 }
 
 fn clinics() -> Vec<Clinic> {
@@ -103,11 +155,11 @@ fn request(n: u64) -> BookRequest {
     }
 }
 
-fn command(n: u64) -> Command {
+fn command(n: u64, messages: Option<&Messages>) -> Command {
     Command::Book {
         request: request(n),
         idempotency_key: Some(format!("bench-{n}")),
-        notify: None,
+        notify: messages.map(|m| m.notify(n)),
     }
 }
 
@@ -118,20 +170,71 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
-    let baseline = measure(&dir, "baseline", &args, args.baseline_bookings, 1)?;
-    let grouped = measure(&dir, "writer", &args, args.bookings, args.max_batch)?;
+    let messages = (!args.no_notify).then(Messages::new);
+    let baseline = measure(
+        &dir,
+        "baseline",
+        &args,
+        args.baseline_bookings,
+        1,
+        &messages,
+    )?;
+    let grouped = measure(
+        &dir,
+        "writer",
+        &args,
+        args.bookings,
+        args.max_batch,
+        &messages,
+    )?;
+    let floor = match args.database {
+        None => Some(floor(&dir, args.bookings, messages.is_some())?),
+        Some(_) => None,
+    };
     let database = match args.database {
         None => "SQLite WAL, synchronous=FULL",
         Some(_) => "PostgreSQL, synchronous_commit as configured",
     };
-    println!("durable bookings/s ({database}, dose 1 + dose 2 + idempotency record)");
+    let rows = match messages {
+        Some(_) => "dose 1 + dose 2, idempotency record, notification",
+        None => "dose 1 + dose 2, idempotency record, no notification",
+    };
+    println!("durable bookings/s ({database}; {rows})");
     println!("  baseline, one transaction per booking: {baseline:>10.0}");
     println!("  group-commit writer:                   {grouped:>10.0}");
     println!(
-        "  ratio:                                 {:>10.1}x",
+        "  writer ÷ baseline:                     {:>10.1}x",
         grouped / baseline
     );
+    if let Some(floor) = floor {
+        println!("  floor, the same rows in one insert:    {floor:>10.0}");
+        println!(
+            "  writer ÷ floor:                        {:>10.2}x",
+            grouped / floor
+        );
+    }
     Ok(())
+}
+
+/// The writer's rows inserted again, bare, into a fresh database: bookings per second.
+fn floor(dir: &Path, bookings: u64, notified: bool) -> anyhow::Result<f64> {
+    let fresh = dir.join("floor.db");
+    {
+        let (_backend, reader) = store::sqlite::open(&fresh)?;
+        store::AdminStore::insert_clinics(&reader, &clinic_records())?;
+    }
+    let floor = store::sqlite::floor::reinsert(&dir.join("writer.db"), &fresh)?;
+    // A booking row and an idempotency record each, and a message when notified.
+    let expected = bookings * (2 + u64::from(notified));
+    if floor.rows != expected {
+        bail!("the writer wrote {} rows, {expected} expected", floor.rows);
+    }
+    println!(
+        "floor: {} rows in one transaction in {:.3} s",
+        floor.rows,
+        floor.elapsed.as_secs_f64()
+    );
+    Ok(bookings as f64 / floor.elapsed.as_secs_f64())
 }
 
 /// Runs one measurement on a fresh SQLite file in `dir`, or a fresh PostgreSQL schema.
@@ -141,12 +244,13 @@ fn measure(
     args: &BenchArgs,
     bookings: u64,
     max_batch: usize,
+    messages: &Option<Messages>,
 ) -> anyhow::Result<f64> {
     let Some(url) = &args.database else {
         let (backend, reader) = store::sqlite::open(&dir.join(format!("{name}.db")))?;
         // The clinics go into the database too: it checks every booking against their capacity.
         store::AdminStore::insert_clinics(&reader, &clinic_records())?;
-        return through_writer(backend, &reader, name, args, bookings, max_batch);
+        return through_writer(backend, &reader, name, args, bookings, max_batch, messages);
     };
     let schema = format!("yeyak_bench_{name}_{}", std::process::id());
     let scoped = store::postgres::create_schema(url, &schema)?;
@@ -155,7 +259,7 @@ fn measure(
         .and_then(|(backend, reader)| {
             // The database checks capacity against the stored clinics and plan.
             store::AdminStore::insert_clinics(&reader, &clinic_records())?;
-            through_writer(backend, &reader, name, args, bookings, max_batch)
+            through_writer(backend, &reader, name, args, bookings, max_batch, messages)
         });
     store::postgres::drop_schema(url, &schema)?;
     result
@@ -180,6 +284,7 @@ fn through_writer(
     args: &BenchArgs,
     bookings: u64,
     max_batch: usize,
+    messages: &Option<Messages>,
 ) -> anyhow::Result<f64> {
     let writer = Arc::new(Writer::spawn(
         backend,
@@ -196,6 +301,7 @@ fn through_writer(
         .map(|p| {
             let writer = Arc::clone(&writer);
             let window = args.window;
+            let messages = messages.clone();
             std::thread::spawn(move || -> anyhow::Result<u64> {
                 let mut in_flight = std::collections::VecDeque::with_capacity(window);
                 let mut booked = 0;
@@ -203,7 +309,9 @@ fn through_writer(
                     if in_flight.len() == window {
                         booked += settle(in_flight.pop_front())?;
                     }
-                    in_flight.push_back(writer.submit(command(p * per_producer + i), 0)?);
+                    in_flight.push_back(
+                        writer.submit(command(p * per_producer + i, messages.as_ref()), 0)?,
+                    );
                 }
                 for answer in in_flight {
                     booked += settle(Some(answer))?;

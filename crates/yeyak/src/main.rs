@@ -99,15 +99,24 @@ struct ServeArgs {
     /// Days ahead that can be booked (dose 2 included).
     #[arg(long, env = "YEYAK_CALENDAR_DAYS", default_value_t = 120)]
     calendar_days: u16,
-    /// HTTP worker threads (default: one per core).
+    /// HTTP worker threads (default: one per core): they accept connections and answer the
+    /// waiting room's front door.
     #[arg(long, env = "YEYAK_WORKER_THREADS")]
     worker_threads: Option<usize>,
+    /// Threads of the booking side's own runtime (default 0: one per core). Everything but the
+    /// front door and the health probes runs there, so booking work never starves the front door.
+    #[arg(long, env = "YEYAK_BOOKING_THREADS", default_value_t = 0)]
+    booking_threads: usize,
     /// People using the booking side at once when no opening says otherwise.
     #[arg(long, env = "YEYAK_MAX_ACTIVE", default_value_t = 5_000)]
     max_active: u32,
     /// Status polls per second the whole waiting room may cause, however long the queue.
     #[arg(long, env = "YEYAK_POLL_BUDGET", default_value_t = 20_000.0)]
     poll_budget: f64,
+    /// Admissions per second the booking side can take. The next second of admissions at this
+    /// rate polls every second, so they learn of their turn at once; not a cap on admission.
+    #[arg(long, env = "YEYAK_ADMISSION_RATE", default_value_t = 1_500.0)]
+    admission_rate: f64,
     /// Seconds someone admitted has to show up (from when they could know it) before their room
     /// on the booking side goes to the next person; they are still let in if they come later.
     #[arg(long, env = "YEYAK_SHOW_UP_WINDOW", default_value_t = 20)]
@@ -220,7 +229,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.writer.queue_capacity = args.writer_queue;
     config.calendar_days = args.calendar_days;
     config.gate.max_active = args.max_active;
+    anyhow::ensure!(
+        args.poll_budget.is_finite() && args.poll_budget > 0.0,
+        "--poll-budget must be a positive number of polls per second"
+    );
+    anyhow::ensure!(
+        args.admission_rate.is_finite() && args.admission_rate >= 0.0,
+        "--admission-rate must be a number of admissions per second, 0 or more"
+    );
     config.gate.poll_budget_per_s = args.poll_budget;
+    config.gate.admission_rate_per_s = args.admission_rate;
+    config.booking_threads = args.booking_threads;
     config.gate.show_up_window_ms = args.show_up_window_s.saturating_mul(1000);
     config.operator_token = args.operator_token;
     config.secure_cookies = args.secure_cookies;

@@ -131,52 +131,68 @@ pub fn mask_name(name: &str) -> String {
 pub fn notify(state: &Arc<AppState>, recipient: Vec<u8>, template: &'static str) -> Notify {
     let state = Arc::clone(state);
     Box::new(move |booking: &Booking| {
-        let name = state
-            .secrets
-            .unseal(&recipient)
-            .and_then(|p| String::from_utf8(p).ok())
-            .and_then(|t| t.split_once('\n').map(|(n, _)| mask_name(n)))
-            .unwrap_or_default();
-        let describe = |ko: bool| {
-            booking
-                .doses()
-                .enumerate()
-                .map(|(i, d)| {
-                    let a = d.appointment;
-                    let clinic = state
-                        .world
-                        .clinics
-                        .get(a.clinic.index())
-                        .map_or("", |c| c.name.as_str());
-                    if ko {
-                        format!("{}차 {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
-                    } else {
-                        format!("dose {} {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let (ko, en) = match template {
-            "booking_cancelled" => ("예약이 취소되었습니다", "your booking was cancelled"),
-            "booking_changed" => ("예약이 변경되었습니다", "your booking was changed"),
-            "leftover_claimed" => (
-                "오늘 잔여백신 접종이 예약되었습니다",
-                "a leftover dose is booked for you today",
-            ),
-            _ => (
-                "코로나19 예방접종 예약이 완료되었습니다",
-                "your COVID-19 vaccination is booked",
-            ),
-        };
-        Some(OutboxMessage {
-            person: Some(booking.person),
+        Some(booking_message(
+            &state.secrets,
+            &state.world.clinics,
             recipient,
-            template: template.into(),
-            body_ko: format!("[예약] {name}님, {ko}. {}", describe(true)),
-            body_en: format!("[yeyak] {name}: {en}. {}", describe(false)),
-        })
+            template,
+            booking,
+        ))
     })
+}
+
+/// The message a booking's person is sent: their masked name (unsealed from `recipient`), the
+/// doses with clinic names, in Korean and English. Runs on the writer, inside the transaction
+/// (`yeyak bench` runs it too, so it measures what production does).
+pub fn booking_message(
+    secrets: &crate::secrets::Secrets,
+    clinics: &[domain::clinic::Clinic],
+    recipient: Vec<u8>,
+    template: &str,
+    booking: &Booking,
+) -> OutboxMessage {
+    let name = secrets
+        .unseal(&recipient)
+        .and_then(|p| String::from_utf8(p).ok())
+        .and_then(|t| t.split_once('\n').map(|(n, _)| mask_name(n)))
+        .unwrap_or_default();
+    let describe = |ko: bool| {
+        booking
+            .doses()
+            .enumerate()
+            .map(|(i, d)| {
+                let a = d.appointment;
+                let clinic = clinics
+                    .get(a.clinic.index())
+                    .map_or("", |c| c.name.as_str());
+                if ko {
+                    format!("{}차 {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
+                } else {
+                    format!("dose {} {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (ko, en) = match template {
+        "booking_cancelled" => ("예약이 취소되었습니다", "your booking was cancelled"),
+        "booking_changed" => ("예약이 변경되었습니다", "your booking was changed"),
+        "leftover_claimed" => (
+            "오늘 잔여백신 접종이 예약되었습니다",
+            "a leftover dose is booked for you today",
+        ),
+        _ => (
+            "코로나19 예방접종 예약이 완료되었습니다",
+            "your COVID-19 vaccination is booked",
+        ),
+    };
+    OutboxMessage {
+        person: Some(booking.person),
+        recipient,
+        template: template.into(),
+        body_ko: format!("[예약] {name}님, {ko}. {}", describe(true)),
+        body_en: format!("[yeyak] {name}: {en}. {}", describe(false)),
+    }
 }
 
 async fn sealed_contact_of(state: &Arc<AppState>, person: PersonId) -> Result<Vec<u8>, ApiError> {

@@ -5,6 +5,7 @@ pub(crate) mod admin;
 pub(crate) mod agent;
 pub(crate) mod alternatives;
 pub(crate) mod bookings;
+pub use bookings::booking_message;
 pub(crate) mod clinic;
 pub(crate) mod clinics;
 pub(crate) mod eligibility;
@@ -175,6 +176,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(clinic_side)
         .merge(crate::pages::router())
         .fallback(system::not_found)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            booking_side_apart,
+        ))
         .layer(middleware::from_fn(identity::refuse_personal_urls))
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .layer(middleware::from_fn(json_rejections))
@@ -270,6 +275,42 @@ fn language_weight(accept: &str, primary: &str) -> f32 {
             }
         })
         .fold(0.0, f32::max)
+}
+
+/// Runs every request but the waiting room's front door and the health probes on the booking
+/// side's own runtime ([`AppState::booking_runtime`]), and waits for its answer here. The async
+/// workers that accept connections and answer arrivals, status polls, exchanges and `/wait`
+/// then never run booking work themselves: however many searches, bookings or pages are being
+/// worked on (or stuck on a slow read), the front door is answered by threads of its own, which
+/// the operating system schedules beside the booking side's. Only the handler moves: shedding,
+/// security headers and metrics stay here. If this request is dropped (its timeout, a closed
+/// connection), the booking-side task is cancelled with it.
+async fn booking_side_apart(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let booking = state
+        .booking_runtime
+        .get()
+        .filter(|_| !crate::shell::is_shed_last(request.uri().path()));
+    let Some(booking) = booking else {
+        return next.run(request).await;
+    };
+    let mut task = CancelOnDrop(booking.spawn(next.run(request)));
+    match (&mut task.0).await {
+        Ok(response) => response,
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+/// A booking-side task that is cancelled when whoever waits for it goes away.
+struct CancelOnDrop(tokio::task::JoinHandle<Response>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Counts every request and its latency by route (the route pattern, never the raw path, so

@@ -1,6 +1,7 @@
 //! The embedded default: one SQLite file in WAL mode with `synchronous=FULL`, so a committed
 //! transaction survives `kill -9` and power loss.
 
+pub mod floor;
 mod priority;
 mod queue;
 mod rows;
