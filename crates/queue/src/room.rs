@@ -20,6 +20,9 @@ pub enum Status {
         position: u64,
         /// People ahead of you, at most (ranks of numbers lost in a crash hold nobody).
         people_ahead: u64,
+        /// Of them, verified people of the pre-queue's draw: exact, one rank each, and each
+        /// eligible in this opening (the ineligible are given no place).
+        verified_ahead: u64,
         /// `position ÷ measured admission rate`; `None` until a rate has been measured.
         eta_ms: Option<u64>,
         /// Come back after this long (chosen to keep total poll traffic within budget).
@@ -263,6 +266,7 @@ impl WaitingRoom {
                     rank,
                     position,
                     people_ahead: position - 1,
+                    verified_ahead: self.state.verified_ahead(rank),
                     eta_ms: eta_ms(position, self.state.rate_per_s()),
                     poll_after_ms: self.poll.interval_ms(position),
                 })

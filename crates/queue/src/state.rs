@@ -341,7 +341,9 @@ impl QueueState {
             Class::Fifo => match (r.free_flow_end, r.pre_count) {
                 (None, _) => Ok(Rank(ticket.seq)),
                 (Some(f0), _) if ticket.seq < f0 => Ok(Rank(ticket.seq)),
-                (Some(_), Some(n_p)) => Ok(Rank(ticket.seq.saturating_add(n_p).saturating_add(n_v))),
+                (Some(_), Some(n_p)) => {
+                    Ok(Rank(ticket.seq.saturating_add(n_p).saturating_add(n_v)))
+                }
                 (Some(_), None) => Err(RankError::NotYetRanked),
             },
             Class::Pre => match (r.free_flow_end, r.pre_count, &self.perm) {
@@ -366,6 +368,17 @@ impl QueueState {
     fn verified_place(&self, ticket: &Ticket) -> Option<u64> {
         let draw = ticket.verified?.draw?;
         self.verified_perm.as_ref()?.apply(draw)
+    }
+
+    /// Ranks of the verified segment still to be admitted ahead of `rank`: each holds exactly one
+    /// verified person.
+    pub fn verified_ahead(&self, rank: Rank) -> u64 {
+        let (Some(f0), Some(n_v)) = (self.record.free_flow_end, self.record.verified_count) else {
+            return 0;
+        };
+        let start = f0.max(self.record.watermark);
+        let end = f0.saturating_add(n_v).min(rank.0);
+        end.saturating_sub(start)
     }
 
     /// Whether a rank has been admitted.

@@ -309,14 +309,16 @@ impl Keyring {
             .verify_truncated_left(tag)
             .map_err(|_| TokenError::BadSignature)?;
         // Authentic from here on: the remaining checks are about where it is presented.
-        let same_kind = found_kind == kind
-            || (kind == KIND_TICKET && found_kind == KIND_VERIFIED_TICKET);
+        let same_kind =
+            found_kind == kind || (kind == KIND_TICKET && found_kind == KIND_VERIFIED_TICKET);
         if !same_kind {
-            return Err(if matches!(found_kind, KIND_TICKET | KIND_PASS | KIND_VERIFIED_TICKET) {
-                TokenError::WrongKind
-            } else {
-                TokenError::Malformed
-            });
+            return Err(
+                if matches!(found_kind, KIND_TICKET | KIND_PASS | KIND_VERIFIED_TICKET) {
+                    TokenError::WrongKind
+                } else {
+                    TokenError::Malformed
+                },
+            );
         }
         let expected_len = if found_kind == KIND_VERIFIED_TICKET {
             VERIFIED_BODY_LEN

@@ -1,7 +1,10 @@
 //! A deterministic simulation of an opening night: ~15,000 people over a simulated evening
 //! (free flow, pre-queue, opening, late arrivals), abandons, reloads, tabs, impatient clicks, a
 //! crash of the node and the leader mid-opening, and a booking side whose latency grows with the
-//! number of active sessions. Everything is seeded; no wall clock is read.
+//! number of active sessions. During the pre-queue 60% of arrivals verify who they are; a fifth
+//! of those are not in this opening's cohort and are turned away without a place; a script
+//! holding 1% of the pre-queue's tickets verifies them all as one person. Everything is seeded;
+//! no wall clock is read.
 
 mod common;
 
@@ -55,7 +58,12 @@ struct Person {
     passed_at: Option<u64>,
     gone: bool,
     told_before_opening: bool,
+    /// When they verify during the pre-queue, as whom, and whether their cohort opens now.
+    verifies: Option<(u64, u64, bool)>,
 }
+
+/// The script's one identity.
+const SCRIPT_PERSON: u64 = 7_777_777;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
@@ -65,6 +73,7 @@ enum Ev {
     Poll(usize),
     Reload(usize),
     Done(usize),
+    Verify(usize),
 }
 
 struct Sim {
@@ -95,6 +104,9 @@ struct Sim {
     max_latency: u32,
     extra_calls: u64,
     impatient_refusals: u64,
+    /// The shell's table of verified people's draw numbers.
+    draws: People,
+    turned_away: u64,
 }
 
 impl Sim {
@@ -271,6 +283,26 @@ impl Sim {
                     let _ = i;
                     self.active -= 1;
                 }
+                Ev::Verify(i) => {
+                    let Some((_, person, eligible)) = self.people[i].verifies else {
+                        continue;
+                    };
+                    if self.people[i].gone || self.people[i].passed_at.is_some() {
+                        continue;
+                    }
+                    if !eligible {
+                        // Told their own window at once; no place, no more polls.
+                        self.people[i].gone = true;
+                        self.turned_away += 1;
+                        continue;
+                    }
+                    let ticket = self.people[i].ticket.expect("arrived");
+                    let (ticket, _) =
+                        self.draws
+                            .verify(&mut self.db, &mut self.node, now, &ticket, person);
+                    self.people[i].token = Some(self.node.room.keyring().sign_ticket(&ticket));
+                    self.people[i].ticket = Some(ticket);
+                }
             }
         }
     }
@@ -328,7 +360,12 @@ fn an_opening_night() {
         max_latency: 0,
         extra_calls: 0,
         impatient_refusals: 0,
+        draws: People::default(),
+        turned_away: 0,
     };
+    // Who verifies while waiting: drawn from a generator of its own, so the rest of the evening
+    // is the same night as without verification.
+    let mut verifying = ChaCha20Rng::seed_from_u64(13);
 
     // Arrivals: free flow 19:00–19:30, pre-queue 19:30–20:00 (a rush in the last minute), then
     // the opening rush and a long tail.
@@ -373,8 +410,23 @@ fn an_opening_night() {
             passed_at: None,
             gone: false,
             told_before_opening: false,
+            verifies: None,
         });
         sim.at(t, Ev::Arrive(i));
+        if (PREQUEUE_STARTS_MS..OPENS_AT_MS).contains(&t) {
+            let v = verifying.random_range(0..100u32);
+            let at = verifying.random_range(t..OPENS_AT_MS);
+            let verifies = match v {
+                0 => Some((at, SCRIPT_PERSON, true)),
+                1..=12 => Some((at, i as u64, false)),
+                13..=60 => Some((at, i as u64, true)),
+                _ => None,
+            };
+            sim.people[i].verifies = verifies;
+            if verifies.is_some() {
+                sim.at(at, Ev::Verify(i));
+            }
+        }
         if (20..40).contains(&r) {
             for _ in 0..3 {
                 let dt = sim.rng.random_range(0..10 * MINUTE_MS);
@@ -390,7 +442,7 @@ fn an_opening_night() {
     let stayers: Vec<&Person> = sim
         .people
         .iter()
-        .filter(|p| p.leaves_at == u64::MAX)
+        .filter(|p| p.leaves_at == u64::MAX && p.verifies.is_none_or(|(_, _, eligible)| eligible))
         .collect();
     let passed = stayers.iter().filter(|p| p.passed_at.is_some()).count();
     let max_of = |v: &Vec<u64>| v.iter().copied().max().unwrap_or(0);
@@ -477,11 +529,28 @@ fn an_opening_night() {
     // Admission order respects ranks, and FIFO ranks follow arrival order after the opening.
     let mut last_fifo_rank = 0;
     let mut pre_ranks = Vec::new();
+    let (mut verified_ranks, mut unverified_ranks, mut script_ranks) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let mut verified_people = std::collections::HashSet::new();
     for p in &sim.people {
         let t = p.ticket.expect("arrived");
         let r = p.rank.or_else(|| sim.db.read().rank(&t).ok());
         if t.class == Class::Pre {
-            pre_ranks.push(r.expect("ranked").0);
+            let r = r.expect("ranked").0;
+            pre_ranks.push(r);
+            match t.verified {
+                Some(v) => {
+                    verified_people.insert(v.person);
+                    verified_ranks.push(r);
+                    if v.person == SCRIPT_PERSON {
+                        script_ranks.push(r);
+                    }
+                }
+                None => unverified_ranks.push(r),
+            }
+        }
+        if p.verifies.is_some_and(|(_, _, eligible)| !eligible) {
+            assert!(p.passed_at.is_none(), "someone turned away was let in");
         }
         if t.class == Class::Fifo && p.arrive_at >= OPENS_AT_MS {
             let r = r.expect("ranked").0;
@@ -496,7 +565,37 @@ fn an_opening_night() {
     }
     pre_ranks.sort_unstable();
     pre_ranks.dedup();
-    assert_eq!(pre_ranks.len(), 5_000, "pre-queue places are not distinct");
+    assert!(sim.turned_away > 300, "{} turned away", sim.turned_away);
+    assert!(
+        script_ranks.len() > 20,
+        "{} script tickets",
+        script_ranks.len()
+    );
+    script_ranks.dedup();
+    assert_eq!(script_ranks.len(), 1, "the script holds one place");
+    verified_ranks.sort_unstable();
+    verified_ranks.dedup();
+    assert_eq!(
+        verified_ranks.len(),
+        verified_people.len(),
+        "one place per verified person"
+    );
+    let first_unverified = unverified_ranks.iter().min().expect("unverified");
+    assert!(
+        verified_ranks.iter().all(|r| r < first_unverified),
+        "every verified person is ahead of every unverified ticket"
+    );
+    println!(
+        "verified people {}, unverified pre-queue tickets {}, turned away {}",
+        verified_people.len(),
+        unverified_ranks.len(),
+        sim.turned_away
+    );
+    assert_eq!(
+        pre_ranks.len(),
+        verified_people.len() + unverified_ranks.len(),
+        "pre-queue places are not distinct"
+    );
 
     // People learn of their turn promptly: except for the opening-second spread of the pre-queue,
     // within the poll policy's slack (plus network delay and a tick) of the watermark passing them.

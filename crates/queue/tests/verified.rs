@@ -86,7 +86,11 @@ fn a_script_with_1000_tickets_and_one_identity_holds_one_place() {
     let n = night(99, 1_000, 1_000);
     let s = opened(&n.db, 7);
     let f0 = s.record().free_flow_end.expect("frozen");
-    assert_eq!(s.verified_count(), Some(100), "99 honest people and one script");
+    assert_eq!(
+        s.verified_count(),
+        Some(100),
+        "99 honest people and one script"
+    );
     let script_ranks: HashSet<u64> = n.script.iter().map(|t| rank(&s, t)).collect();
     assert_eq!(script_ranks.len(), 1, "one place, the same on every ticket");
     let mut all: Vec<u64> = n.honest.iter().map(|t| rank(&s, t)).collect();
@@ -179,7 +183,9 @@ fn verifying_after_the_opening_gives_no_draw_and_keeps_the_ticket_place() {
     let mut db = Db::new(opening());
     let mut node = Node::start(&db, keyring(), poll(2_000.0, 1_000_000), 16);
     let mut people = People::default();
-    let early = node.arrive(&mut db, OPENS_AT_MS - MINUTE_MS, session(1)).ticket;
+    let early = node
+        .arrive(&mut db, OPENS_AT_MS - MINUTE_MS, session(1))
+        .ticket;
     let s = opened(&db, 10);
     db.write(&s);
     node.refresh(&db);

@@ -43,6 +43,9 @@ pub struct GateConfig {
     /// How long someone admitted has to show up, once they could know it, before their room
     /// goes to the next person (they are still let in if they come later).
     pub show_up_window_ms: u64,
+    /// New tickets per client address (IPv4 address, IPv6 /64) per minute; 0: no limit (load
+    /// tests from one machine only).
+    pub tickets_per_address_minute: u32,
 }
 
 impl Default for GateConfig {
@@ -53,9 +56,26 @@ impl Default for GateConfig {
             poll_budget_per_s: 20_000.0,
             latency_target_ms: 100,
             show_up_window_ms: 20_000,
+            tickets_per_address_minute: TICKETS_PER_ADDRESS_MINUTE,
         }
     }
 }
+
+/// New tickets per client address per minute. Generous: Korean carriers put thousands of phones
+/// behind one IPv4 address (carrier-grade NAT), and at an opening most of them arrive in the
+/// same minute. It bounds how fast one client can mint tickets (each costs a queue number and,
+/// unverified, holds a place behind everyone verified); fairness does not rest on it.
+pub const TICKETS_PER_ADDRESS_MINUTE: u32 = 1_200;
+/// Identity checks one pass may start (its holder's own, retries, family members' consents).
+pub const PASS_IDENTITY_STARTS: u32 = 8;
+/// Bookings for family members one pass may make (the per-booker family limit is separate).
+pub const PASS_FAMILY_BOOKINGS: u32 = 4;
+/// A person's pass counts as in use while it was used this recently: a second pass for the same
+/// person (another device, another ticket) is refused meanwhile. After it, the first device is
+/// taken as gone (a dead battery must not lock someone out for the pass's whole life).
+pub const PERSON_PASS_IDLE_MS: u64 = 5 * 60_000;
+/// Addresses tracked before finished windows are swept out.
+const ADDRESSES_SWEEP_AT: usize = 200_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
@@ -67,6 +87,110 @@ pub enum GateError {
     /// stalled disk). The arrival is refused rather than given an undurable number (W5).
     #[error("no queue number is ready yet")]
     NoNumbers,
+    /// This client address minted [`GateConfig::tickets_per_address_minute`] tickets this minute.
+    #[error("too many new tickets from this address")]
+    TooManyTickets { retry_after_s: u64 },
+    /// The verified person already holds a pass in use on another session.
+    #[error("this person already holds a pass in use")]
+    PersonHasPass,
+    /// The pass has done all it may of this kind.
+    #[error("the pass has reached its limit of {limit} {what}")]
+    PassLimit { what: PassUse, limit: u32 },
+}
+
+/// What a pass may do a limited number of times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassUse {
+    IdentityStart,
+    FamilyBooking,
+}
+
+impl PassUse {
+    pub fn limit(self) -> u32 {
+        match self {
+            PassUse::IdentityStart => PASS_IDENTITY_STARTS,
+            PassUse::FamilyBooking => PASS_FAMILY_BOOKINGS,
+        }
+    }
+}
+
+impl std::fmt::Display for PassUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PassUse::IdentityStart => "identity checks",
+            PassUse::FamilyBooking => "family bookings",
+        })
+    }
+}
+
+/// The pass a verified person was admitted with, and what admitted passes have done. Memory for
+/// admitted people only (entries leave when their pass expires).
+#[derive(Default)]
+struct Holders {
+    by_person: HashMap<u64, Holder>,
+    uses: HashMap<Rank, Uses>,
+    /// Passes that named nobody when issued, bound since (by rank, unique in the queue): the
+    /// old token keeps working, for its person only.
+    bound: HashMap<Rank, (u64, u64)>,
+}
+
+struct Holder {
+    session: SessionId,
+    expires_at_ms: u64,
+    seen_ms: u64,
+}
+
+#[derive(Default)]
+struct Uses {
+    identity_starts: u32,
+    family_bookings: u32,
+    expires_at_ms: u64,
+}
+
+/// Tickets minted per address in fixed one-minute windows.
+#[derive(Default)]
+struct Minting {
+    windows: HashMap<u128, (u64, u32)>,
+}
+
+const MINT_WINDOW_MS: u64 = 60_000;
+
+/// The key an address is counted under: an IPv4 address, or an IPv6 address's /64 (what one
+/// subscriber is usually given).
+fn address_key(address: std::net::IpAddr) -> u128 {
+    match address {
+        std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => u128::from(u32::from(v4)),
+            None => u128::from(v6) & !((1u128 << 64) - 1),
+        },
+    }
+}
+
+impl Minting {
+    /// Counts a ticket for `address`, or says how long until it may have another.
+    fn take(&mut self, address: std::net::IpAddr, limit: u32, now_ms: u64) -> Result<(), u64> {
+        if limit == 0 {
+            return Ok(());
+        }
+        if self.windows.len() >= ADDRESSES_SWEEP_AT {
+            self.windows
+                .retain(|_, (start, _)| start.saturating_add(MINT_WINDOW_MS) > now_ms);
+        }
+        let window = self
+            .windows
+            .entry(address_key(address))
+            .or_insert((now_ms, 0));
+        if window.0.saturating_add(MINT_WINDOW_MS) <= now_ms {
+            *window = (now_ms, 0);
+        }
+        if window.1 >= limit {
+            let ends = window.0.saturating_add(MINT_WINDOW_MS);
+            return Err(ends.saturating_sub(now_ms).div_ceil(1000).max(1));
+        }
+        window.1 += 1;
+        Ok(())
+    }
 }
 
 struct Activity {
@@ -135,6 +259,36 @@ pub struct Gate {
     refill_inbox: Mutex<Option<Receiver<()>>>,
     /// Woken when a block is installed, for arrivals waiting for a number.
     numbers_ready: tokio::sync::Notify,
+    holders: Mutex<Holders>,
+    minting: Mutex<Minting>,
+    counts: Counts,
+}
+
+/// Who waits, for the operators.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct People {
+    /// People given a place in this queue's draw of verified people (each once, however many
+    /// tickets they verified).
+    pub verified_people: u64,
+    /// Tickets verified on this node (a person verifying three tabs counts three).
+    pub verifications: u64,
+    /// Tickets this node issued that were never verified, at most.
+    pub unverified_tickets: u64,
+    /// Verified people told their cohort does not open now, and given no place.
+    pub ineligible_turned_away: u64,
+    /// New tickets refused by the per-address limit.
+    pub tickets_refused: u64,
+    /// Second passes refused for a person whose first was in use.
+    pub second_passes_refused: u64,
+}
+
+/// Running totals behind [`People`].
+#[derive(Default)]
+struct Counts {
+    pub verified: std::sync::atomic::AtomicU64,
+    pub ineligible: std::sync::atomic::AtomicU64,
+    pub tickets_refused: std::sync::atomic::AtomicU64,
+    pub second_passes_refused: std::sync::atomic::AtomicU64,
 }
 
 fn poll_policy(budget: f64) -> PollPolicy {
@@ -172,6 +326,10 @@ impl Gate {
                 state
             }
         };
+        let mut state = state;
+        // Draw numbers handed out before a crash that the record did not yet count.
+        let drawn = store.people_drawn(state.opening().queue().0)?;
+        state.note_verified(drawn);
         let poll = poll_policy(config.poll_budget_per_s);
         let controller = controller_for(state.opening(), &poll, &config);
         let (refill_nudge, refill_inbox) = std::sync::mpsc::sync_channel(1);
@@ -192,6 +350,9 @@ impl Gate {
             }),
             store,
             config,
+            holders: Mutex::new(Holders::default()),
+            minting: Mutex::new(Minting::default()),
+            counts: Counts::default(),
         })
     }
 
@@ -227,6 +388,170 @@ impl Gate {
         self.tickets_issued
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok((arrival.token, arrival.status))
+    }
+
+    /// Counts a new ticket against the client's address ([`GateConfig::tickets_per_address_minute`]).
+    /// Call before [`Gate::arrive`] for a client without a ticket.
+    pub fn may_mint(&self, now_ms: u64, address: std::net::IpAddr) -> Result<(), GateError> {
+        self.minting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(address, self.config.tickets_per_address_minute, now_ms)
+            .map_err(|retry_after_s| {
+                self.counts
+                    .tickets_refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                GateError::TooManyTickets { retry_after_s }
+            })
+    }
+
+    /// Who waits, as operators see it (`/metrics`, `GET /api/v1/admin/queue`).
+    pub fn people(&self) -> People {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let verifications = load(&self.counts.verified);
+        People {
+            verified_people: self.room().state().verified_reserved(),
+            verifications,
+            unverified_tickets: self.tickets_issued().saturating_sub(verifications),
+            ineligible_turned_away: load(&self.counts.ineligible),
+            tickets_refused: load(&self.counts.tickets_refused),
+            second_passes_refused: load(&self.counts.second_passes_refused),
+        }
+    }
+
+    /// Re-issues the ticket held by `session` for the verified `person`. While the pre-queue's
+    /// draw is open the person gets their draw number (one per person, from the durable person
+    /// table), so every ticket they verify shows the same place. Blocking I/O (the table): run
+    /// off the async workers.
+    pub fn verify(
+        &self,
+        now_ms: u64,
+        ticket: &str,
+        session: &SessionId,
+        person: u64,
+    ) -> Result<(String, Status), GateError> {
+        let ticket = self.room().ticket_of(ticket, session)?;
+        let mut draw = None;
+        if self.room().state().draws_open_for(&ticket) {
+            // Under the record's writer: the opening (which freezes the count of people drawn)
+            // is committed under it too, so it counts every number handed out before it.
+            let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = self.room().state().clone();
+            if state.draws_open_for(&ticket) {
+                let number = self
+                    .store
+                    .draw_number(state.opening().queue().0, person)
+                    .map_err(|e| GateError::Storage(e.to_string()))?;
+                if state.note_verified(number + 1) {
+                    self.room_mut()
+                        .refresh(state)
+                        .map_err(|e| GateError::Storage(e.to_string()))?;
+                }
+                draw = Some(number);
+            }
+        }
+        let verified = queue::Verified { person, draw };
+        let (token, _, status) = self.room().verify(now_ms, &ticket, verified)?;
+        self.counts
+            .verified
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok((token, status))
+    }
+
+    /// The ticket `session` presents, checked (signature, queue, session) from memory.
+    pub fn ticket_of(&self, ticket: &str, session: &SessionId) -> Result<queue::Ticket, GateError> {
+        Ok(self.room().ticket_of(ticket, session)?)
+    }
+
+    /// Of the people who verified while waiting, the share found eligible in this opening (1
+    /// before anyone has): the honest estimate of how many unverified tickets ahead will turn
+    /// out to be people who can book now.
+    pub fn eligible_share(&self) -> f64 {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let (placed, away) = (load(&self.counts.verified), load(&self.counts.ineligible));
+        if placed + away == 0 {
+            1.0
+        } else {
+            placed as f64 / (placed + away) as f64
+        }
+    }
+
+    /// A person turned away at verification (their cohort does not open now).
+    pub fn count_ineligible(&self) {
+        self.counts
+            .ineligible
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Takes `person`'s place as the holder of a pass on `session`, unless another session
+    /// holds one for them that is still in use ([`PERSON_PASS_IDLE_MS`]).
+    fn hold(
+        &self,
+        now_ms: u64,
+        person: u64,
+        session: SessionId,
+        expires_at_ms: u64,
+    ) -> Result<(), GateError> {
+        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(held) = holders.by_person.get(&person)
+            && held.session != session
+            && held.expires_at_ms > now_ms
+            && now_ms.saturating_sub(held.seen_ms) < PERSON_PASS_IDLE_MS
+        {
+            self.counts
+                .second_passes_refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(GateError::PersonHasPass);
+        }
+        holders.by_person.insert(
+            person,
+            Holder {
+                session,
+                expires_at_ms,
+                seen_ms: now_ms,
+            },
+        );
+        Ok(())
+    }
+
+    /// Binds an admitted pass that names nobody yet to the person who just verified with it
+    /// (on the booking side): the new pass to use from now on.
+    pub fn bind_pass(&self, now_ms: u64, pass: &Pass, person: u64) -> Result<String, GateError> {
+        match pass.person {
+            Some(held) if held == person => {}
+            Some(_) => return Err(GateError::Room(RoomError::OtherPerson)),
+            None => {}
+        }
+        self.hold(now_ms, person, pass.session, pass.expires_at_ms)?;
+        self.holders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .bound
+            .insert(pass.rank, (person, pass.expires_at_ms));
+        let bound = Pass {
+            person: Some(person),
+            ..*pass
+        };
+        Ok(self.room().keyring().sign_pass(&bound))
+    }
+
+    /// Counts one use of `what` by `pass`, refused past its limit.
+    pub fn use_pass(&self, pass: &Pass, what: PassUse) -> Result<(), GateError> {
+        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        let uses = holders.uses.entry(pass.rank).or_default();
+        uses.expires_at_ms = pass.expires_at_ms;
+        let count = match what {
+            PassUse::IdentityStart => &mut uses.identity_starts,
+            PassUse::FamilyBooking => &mut uses.family_bookings,
+        };
+        if *count >= what.limit() {
+            return Err(GateError::PassLimit {
+                what,
+                limit: what.limit(),
+            });
+        }
+        *count += 1;
+        Ok(())
     }
 
     /// Tickets this node has issued since it started: the dashboard's arrivals. (The record's
@@ -322,6 +647,9 @@ impl Gate {
     ) -> Result<Exchange, GateError> {
         let exchange = self.room().exchange(now_ms, ticket, session)?;
         if let Exchange::Pass { pass, .. } = &exchange {
+            if let Some(person) = pass.person {
+                self.hold(now_ms, person, pass.session, pass.expires_at_ms)?;
+            }
             // Exchanging is showing up: the admission is no longer in flight.
             self.seen(now_ms, session, pass);
         }
@@ -335,13 +663,30 @@ impl Gate {
         pass: &str,
         session: &SessionId,
     ) -> Result<Pass, queue::TokenError> {
-        let pass = self.room().check_pass(now_ms, pass, session)?;
+        let mut pass = self.room().check_pass(now_ms, pass, session)?;
+        if pass.person.is_none() {
+            pass.person = self
+                .holders
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .bound
+                .get(&pass.rank)
+                .map(|&(person, _)| person);
+        }
         self.seen(now_ms, session, &pass);
         Ok(pass)
     }
 
     /// Counts the session as active; its first appearance is its admission showing up.
     fn seen(&self, now_ms: u64, session: &SessionId, pass: &Pass) {
+        if let Some(person) = pass.person {
+            let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(held) = holders.by_person.get_mut(&person)
+                && held.session == *session
+            {
+                held.seen_ms = now_ms;
+            }
+        }
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
         if activity
             .active
@@ -396,6 +741,12 @@ impl Gate {
     }
 
     fn take_observations(&self, now_ms: u64) -> Observations {
+        {
+            let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+            holders.by_person.retain(|_, h| h.expires_at_ms > now_ms);
+            holders.uses.retain(|_, u| u.expires_at_ms > now_ms);
+            holders.bound.retain(|_, (_, expires)| *expires > now_ms);
+        }
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
         activity
             .active
@@ -901,6 +1252,7 @@ mod tests {
             seq: 7,
             session: SessionId([3; 16]),
             issued_at_ms: 5,
+            verified: None,
         };
         let token = first.sign_ticket(&ticket);
         let rotated = load_keyring(dir.path(), 1_000 + 86_400, &mut rng).unwrap();

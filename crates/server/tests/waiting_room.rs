@@ -310,3 +310,297 @@ async fn the_front_door_answers_while_the_booking_database_is_locked() {
     );
     holder.join().unwrap();
 }
+
+/// Verifies a waiting ticket as `name`/`rrn` (their own phone), through the waiting room's own
+/// identity routes (the ticket stands in for a pass). Returns the answer and the visitor holding
+/// what it was given.
+async fn verify_waiting(
+    server: &TestServer,
+    mut visitor: Visitor,
+    name: &str,
+    rrn: &str,
+) -> (Value, Visitor) {
+    let phone = common::phone_of(rrn);
+    server.subscribers.register(
+        &phone,
+        &domain::name::PersonName::parse(name).unwrap(),
+        &domain::rrn::Rrn::parse(rrn).unwrap(),
+        server::identity::Carrier::Kt,
+    );
+    let (status, started) = server
+        .post(
+            "/api/v1/queue/verify/start",
+            Some(&visitor),
+            json!({"name": name, "rrn": rrn, "phone": phone}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{started}");
+    let (status, verified) = server
+        .post(
+            "/api/v1/queue/verify",
+            Some(&visitor),
+            json!({"verification_id": started["verification_id"], "code": started["demo_code"]}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{verified}");
+    if let Some(ticket) = verified["ticket"].as_str() {
+        visitor.ticket = ticket.to_string();
+    }
+    visitor.token = verified["session_token"].as_str().unwrap().to_string();
+    (verified, visitor)
+}
+
+async fn open_now(server: &TestServer, opens: jiff::Timestamp) {
+    server.clock.set(opens);
+    tokio::time::sleep(Duration::from_millis(700)).await; // ticks: the opening is committed
+}
+
+/// Ten tabs (ten tickets, as a script or ten private windows would get) verified by one person
+/// show one place, the same number on every one; honest people verified in between hold one
+/// place each; the script's unverified tickets all rank behind every verified person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_tabs_of_one_verified_person_show_one_place() {
+    let server = TestServer::start(small_world()).await;
+    let now = server.clock.now();
+    let opens = now
+        .checked_add(jiff::SignedDuration::from_mins(10))
+        .unwrap();
+    schedule(&server, &now.to_string(), &opens.to_string(), 1).await;
+    // Five tickets (devices, private windows, a script) verified by one person: as many as the
+    // identity check's own limit allows one phone in an hour.
+    let mut tabs = Vec::new();
+    for _ in 0..5 {
+        let tab = arrive(&server).await;
+        let (answer, tab) = verify_waiting(&server, tab, "홍길동", &rrn_1967(1)).await;
+        assert_eq!(answer["verified"], true, "{answer}");
+        assert_eq!(answer["state"], "before_opening", "{answer}");
+        tabs.push(tab);
+    }
+    // Ten tabs of the same browser share its cookies: the same ticket ten times.
+    for _ in 0..10 {
+        tabs.push(tabs[0].clone());
+    }
+    let mut honest = Vec::new();
+    for i in 0..5 {
+        let visitor = arrive(&server).await;
+        honest.push(
+            verify_waiting(&server, visitor, "김정직", &rrn_1967(100 + i))
+                .await
+                .1,
+        );
+    }
+    let farmed: Vec<Visitor> = futures::future::join_all((0..20).map(|_| arrive(&server))).await;
+    open_now(&server, opens).await;
+
+    let mut numbers = HashSet::new();
+    for tab in &tabs {
+        let (_, status) = server.get("/api/v1/queue/status", Some(tab)).await;
+        numbers.insert(status["number"].as_u64().unwrap());
+    }
+    assert_eq!(numbers.len(), 1, "one place on every tab: {numbers:?}");
+    let mut verified_numbers: Vec<u64> = numbers.into_iter().collect();
+    for visitor in &honest {
+        let (_, status) = server.get("/api/v1/queue/status", Some(visitor)).await;
+        verified_numbers.push(status["number"].as_u64().unwrap());
+    }
+    verified_numbers.sort_unstable();
+    verified_numbers.dedup();
+    assert_eq!(verified_numbers.len(), 6, "six people, six places");
+    let last_verified = *verified_numbers.last().unwrap();
+    for visitor in &farmed {
+        let (_, status) = server.get("/api/v1/queue/status", Some(visitor)).await;
+        assert!(
+            status["number"].as_u64().unwrap() > last_verified,
+            "an unverified ticket ranks behind every verified person: {status}"
+        );
+    }
+}
+
+/// A pass is the verified person's it admitted: a second pass for the same person (another
+/// tab's ticket, another device) is refused while the first is in use; the pass acts for its
+/// person only; what one pass may do is capped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_is_bound_to_one_verified_person() {
+    let server = TestServer::start(small_world()).await;
+    let now = server.clock.now();
+    let opens = now
+        .checked_add(jiff::SignedDuration::from_mins(10))
+        .unwrap();
+    schedule(&server, &now.to_string(), &opens.to_string(), 1_000).await;
+    let first = verify_waiting(&server, arrive(&server).await, "홍길동", &rrn_1967(1))
+        .await
+        .1;
+    let second = verify_waiting(&server, arrive(&server).await, "홍길동", &rrn_1967(1))
+        .await
+        .1;
+    open_now(&server, opens).await;
+    let (status, admitted) = server
+        .post("/api/v1/queue/exchange", Some(&first), json!({}), None)
+        .await;
+    assert_eq!(status, 200, "{admitted}");
+    let mut first = first;
+    first.pass = admitted["pass"].as_str().unwrap().into();
+    let (status, refused) = server
+        .post("/api/v1/queue/exchange", Some(&second), json!({}), None)
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("person_has_pass")),
+        "{refused}"
+    );
+    // The first pass, with its person signed in, works on the booking side.
+    let (status, _) = server.get("/api/v1/eligibility", Some(&first)).await;
+    assert_eq!(status, 200);
+    // Signed in as someone else, it does nothing (one pass ran checks for three people in 2021).
+    let other = server.login("김타인", &rrn_1967(2)).await;
+    let mut borrowed = first.clone();
+    borrowed.token = other.token.clone();
+    let (status, error) = server.get("/api/v1/eligibility", Some(&borrowed)).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (403, Some("pass_other_person"))
+    );
+    // Verifying someone else with it is refused too.
+    let phone = server.subscribe("이남", &rrn_1967(3));
+    let (_, started) = server
+        .post(
+            "/api/v1/identity/start",
+            Some(&first),
+            json!({"name": "이남", "rrn": rrn_1967(3), "phone": phone}),
+            None,
+        )
+        .await;
+    let (status, error) = server
+        .post(
+            "/api/v1/identity/verify",
+            Some(&first),
+            json!({"verification_id": started["verification_id"], "code": started["demo_code"]}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (403, Some("pass_other_person"))
+    );
+    // Identity checks per pass: 8 (one was used just now), then refused.
+    let limit = server::waiting::PASS_IDENTITY_STARTS;
+    let mut refused_at = None;
+    for i in 1..=limit {
+        let rrn = rrn_1967(10 + i);
+        let phone = server.subscribe("이가족", &rrn);
+        let (status, answer) = server
+            .post(
+                "/api/v1/identity/start",
+                Some(&first),
+                json!({"name": "이가족", "rrn": rrn, "phone": phone}),
+                None,
+            )
+            .await;
+        if status != 202 {
+            assert_eq!(
+                (status, answer["error"].as_str()),
+                (429, Some("pass_limit")),
+                "{answer}"
+            );
+            refused_at = Some(i);
+            break;
+        }
+    }
+    assert_eq!(
+        refused_at,
+        Some(limit),
+        "the {limit}th start after the first is refused"
+    );
+    // Once the first device has been idle for 5 minutes, the second may enter.
+    server.clock.advance(jiff::SignedDuration::from_mins(6));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, answer) = server
+        .post("/api/v1/queue/exchange", Some(&second), json!({}), None)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+/// 2021: any client minted a ticket whenever it sent none (2,000 in 0.7 s; 200 for one session
+/// id; `GET /wait` too). Now a new ticket always comes with a new session (a session holds one
+/// ticket), and tickets are limited per client address, the waiting page's included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticket_minting_is_limited_per_address_and_a_session_holds_one_ticket() {
+    let server = TestServer::start_with(
+        tempfile::tempdir().unwrap(),
+        small_world(),
+        common::OPENING_PLUS_5S.parse().unwrap(),
+        |config| config.gate.tickets_per_address_minute = 20,
+    )
+    .await;
+    let first = arrive(&server).await;
+    let mut same_session = first.clone();
+    same_session.ticket.clear();
+    let (status, again) = server
+        .post("/api/v1/queue/arrive", Some(&same_session), json!({}), None)
+        .await;
+    assert_eq!(status, 201, "{again}");
+    assert_ne!(
+        again["session"].as_str(),
+        Some(first.session.as_str()),
+        "a second ticket never shares the first one's session"
+    );
+    for _ in 2..20 {
+        let (status, _) = server
+            .post("/api/v1/queue/arrive", None, json!({}), None)
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (status, refused) = server
+        .post("/api/v1/queue/arrive", None, json!({}), None)
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (429, Some("too_many_tickets"))
+    );
+    let page = server.http.get(server.url("/wait")).send().await.unwrap();
+    assert_eq!(
+        page.status().as_u16(),
+        429,
+        "the waiting page mints no more either"
+    );
+    // Someone holding a ticket keeps being answered.
+    let (status, _) = server
+        .post("/api/v1/queue/arrive", Some(&first), json!({}), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = server.get("/api/v1/queue/status", Some(&first)).await;
+    assert_eq!(status, 200);
+    // A minute later the address may mint again.
+    server.clock.advance(jiff::SignedDuration::from_secs(61));
+    let (status, _) = server
+        .post("/api/v1/queue/arrive", None, json!({}), None)
+        .await;
+    assert_eq!(status, 201);
+}
+
+/// A verified person whose cohort does not open in this opening is told at once, with their
+/// own window in Seoul time, and takes no place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ineligible_person_gets_no_place_and_their_own_window() {
+    let server = TestServer::start(small_world()).await;
+    let now = server.clock.now();
+    let opens = now
+        .checked_add(jiff::SignedDuration::from_mins(10))
+        .unwrap();
+    schedule(&server, &now.to_string(), &opens.to_string(), 1_000).await;
+    let visitor = arrive(&server).await;
+    // Born 1971: 50 in 2021, whose window opened the next evening.
+    let (answer, _) = verify_waiting(&server, visitor, "박오십", "710315-1000001").await;
+    assert_eq!(answer["state"], "ineligible", "{answer}");
+    assert_eq!(answer["eligibility"]["code"], "not_yet", "{answer}");
+    let window = answer["eligibility"]["opens_at_kst"].as_str().unwrap();
+    assert!(window.starts_with("2021-07-20T20:00:00+09:00"), "{window}");
+    assert!(answer.get("ticket").is_none(), "no place: {answer}");
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("yeyak_queue_ineligible_turned_away_total 1"),
+        "{metrics}"
+    );
+}

@@ -96,6 +96,10 @@ struct ServeArgs {
     /// on the booking side goes to the next person; they are still let in if they come later.
     #[arg(long, env = "YEYAK_SHOW_UP_WINDOW", default_value_t = 20)]
     show_up_window_s: u64,
+    /// New queue tickets one client address (IPv4 address, IPv6 /64) may take per minute;
+    /// 0 lifts the limit (load tests from one machine only).
+    #[arg(long, env = "YEYAK_TICKETS_PER_ADDRESS_MINUTE", default_value_t = server::waiting::TICKETS_PER_ADDRESS_MINUTE)]
+    tickets_per_address_minute: u32,
     /// A JSON file defining the opening to hold: {"prequeue_starts_at", "opens_at" (RFC 3339),
     /// "max_active", "pass_ttl_minutes"}. Restarting with the same file keeps the same queue.
     #[arg(long, env = "YEYAK_OPENING")]
@@ -203,6 +207,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.gate.max_active = args.max_active;
     config.gate.poll_budget_per_s = args.poll_budget;
     config.gate.show_up_window_ms = args.show_up_window_s.saturating_mul(1000);
+    config.gate.tickets_per_address_minute = args.tickets_per_address_minute;
     config.operator_token = args.operator_token;
     config.secure_cookies = args.secure_cookies;
     config.notify_webhook = args.notify_webhook;

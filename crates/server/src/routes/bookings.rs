@@ -203,6 +203,7 @@ fn booking_outcome(state: &AppState, outcome: Outcome, label: &str) -> Result<Bo
 pub async fn create(
     State(state): State<Arc<AppState>>,
     agent: Option<Extension<AgentActor>>,
+    pass: Option<Extension<queue::Pass>>,
     Authenticated(session): Authenticated,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateRequest>,
@@ -219,6 +220,11 @@ pub async fn create(
         }
         Some(family) => {
             let member = family_member(&state, actor, family).await?;
+            super::queue::use_pass(
+                &state,
+                pass.as_deref(),
+                crate::waiting::PassUse::FamilyBooking,
+            )?;
             let record = person_record(&state, member).await?;
             require_eligible(&state, member, record.birth_date, record.rrn_hash)
                 .await

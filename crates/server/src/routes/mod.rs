@@ -138,6 +138,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/queue/arrive", post(queue::arrive))
         .route("/api/v1/queue/status", get(queue::status))
         .route("/api/v1/queue/exchange", post(queue::exchange))
+        .route("/api/v1/queue/verify/start", post(queue::verify_start))
+        .route("/api/v1/queue/verify", post(queue::verify))
         .route("/wait", get(queue::wait_page))
         .merge(booking_side)
         .merge(operator_side)
@@ -281,6 +283,23 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
             .map(Authenticated)
             .map_err(|_| ApiError::unauthenticated())
     }
+}
+
+/// The address a request came from (the TCP peer; 0.0.0.0 when the transport gave none).
+pub struct ClientAddress(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(&parts.extensions)))
+    }
+}
+
+pub fn client_address(extensions: &axum::http::Extensions) -> std::net::IpAddr {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
