@@ -1239,6 +1239,50 @@ mod tests {
         );
     }
 
+    /// A person's draw number is durable before their verified ticket is handed out, and a
+    /// restart (the record not yet saved since) still counts them when the opening freezes the
+    /// draw: their place exists, the same one on every ticket.
+    #[test]
+    fn verified_people_survive_a_restart_before_the_record_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+        let keyring = load_keyring(dir.path(), 1, &mut rng).unwrap();
+        let now = 1_626_000_000_000;
+        let open = |keyring: Keyring| {
+            let file = store::sqlite::QueueFile::open(&path, None).unwrap();
+            Gate::open(Arc::new(file), keyring, GateConfig::default(), now).unwrap()
+        };
+        let gate = open(keyring.clone());
+        let spec = OpeningSpec {
+            prequeue_starts_at: jiff::Timestamp::from_millisecond(now as i64).unwrap(),
+            opens_at: jiff::Timestamp::from_millisecond(now as i64 + 60_000).unwrap(),
+            max_active: 10,
+            pass_ttl_minutes: None,
+        };
+        gate.ensure_opening(spec, now).unwrap();
+        gate.refill(now).unwrap();
+        let mut tickets = Vec::new();
+        for (i, person) in [(1u8, 501u64), (2, 502), (3, 501)] {
+            let session = SessionId([i; 16]);
+            let (ticket, _) = gate.arrive(now, session).unwrap();
+            let (verified, _) = gate.verify(now, &ticket, &session, person).unwrap();
+            tickets.push(verified);
+        }
+        assert_eq!(gate.people().verified_people, 2);
+        drop(gate);
+        let gate = open(keyring);
+        assert_eq!(gate.people().verified_people, 2, "counted from the table");
+        gate.tick(now + 60_000, &mut rng).unwrap();
+        let rank = |t: &str| gate.status(now + 60_000, t).unwrap().rank().unwrap();
+        assert_eq!(rank(&tickets[0]), rank(&tickets[2]), "one place per person");
+        assert_ne!(rank(&tickets[0]), rank(&tickets[1]));
+        assert!(
+            rank(&tickets[0]).0 < 2 && rank(&tickets[1]).0 < 2,
+            "the verified go first"
+        );
+    }
+
     #[test]
     fn keys_survive_restarts_and_rotate_daily() {
         let dir = tempfile::tempdir().unwrap();

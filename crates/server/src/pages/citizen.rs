@@ -146,12 +146,16 @@ pub fn waiting(status: &Value, lang: Lang, admitted: bool, here: &str) -> String
             lang.t("아직 예약 시작 전입니다", "Booking has not opened yet"),
             escape(&opens),
             lang.t(
-                "시작 전에 오신 분들의 순서는 시작 시각에 무작위로 정해지므로, 일찍 오거나 새로고침을 해도 유리하지 않습니다.",
-                "Everyone here before then gets a place drawn at random at the opening: there is no advantage in arriving earlier or refreshing."
+                "시작 전에 오신 분들의 순서는 시작 시각에 무작위로 정해지므로, 일찍 오거나 새로고침을 해도 유리하지 않습니다. 본인인증을 한 분은 한 분당 한 자리로, 인증하지 않은 대기표보다 앞에서 추첨됩니다.",
+                "Everyone here before then gets a place drawn at random at the opening: there is no advantage in arriving earlier or refreshing. Verified people get one place each, drawn ahead of every unverified ticket."
             ),
         )
     } else {
-        let ahead = status["people_ahead"].as_u64().unwrap_or(0);
+        // People ahead who can book now: the verified exactly, the unverified as estimated.
+        let ahead = status["people_ahead_eligible"]
+            .as_u64()
+            .or_else(|| status["people_ahead"].as_u64())
+            .unwrap_or(0);
         let position = status["position"].as_u64().unwrap_or(0);
         let number = status["number"].as_u64().unwrap_or(1).max(1);
         let done = number.saturating_sub(position);
