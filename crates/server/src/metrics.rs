@@ -196,6 +196,7 @@ struct QueueGauges {
     ineligible: Gauge,
     tickets_refused: Gauge,
     second_passes_refused: Gauge,
+    texted_away: Gauge,
 }
 
 impl Metrics {
@@ -290,6 +291,11 @@ impl Metrics {
                 "queue_second_passes_refused_total",
                 "Second passes refused for a person whose first was in use",
                 &queue.second_passes_refused,
+            ),
+            (
+                "queue_texted_away_total",
+                "People who left the waiting page and were texted when their turn came",
+                &queue.texted_away,
             ),
         ] {
             registry.register(name, help, g.clone());
@@ -445,6 +451,7 @@ impl Metrics {
             &self.queue.second_passes_refused,
             people.second_passes_refused,
         );
+        gauge(&self.queue.texted_away, people.texted_away);
         let stats = self.writer.stats();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
         self.writer_batches.set(load(&stats.batches));

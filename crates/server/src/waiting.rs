@@ -46,6 +46,9 @@ pub struct GateConfig {
     /// New tickets per client address (IPv4 address, IPv6 /64) per minute; 0: no limit (load
     /// tests from one machine only).
     pub tickets_per_address_minute: u32,
+    /// How long the place of someone who left to be texted is held once their turn came (the
+    /// text is sent then); after it the place has passed on and they rejoin at the back.
+    pub return_window_ms: u64,
 }
 
 impl Default for GateConfig {
@@ -57,6 +60,7 @@ impl Default for GateConfig {
             latency_target_ms: 100,
             show_up_window_ms: 20_000,
             tickets_per_address_minute: TICKETS_PER_ADDRESS_MINUTE,
+            return_window_ms: 10 * 60_000,
         }
     }
 }
@@ -93,6 +97,15 @@ pub enum GateError {
     /// The verified person already holds a pass in use on another session.
     #[error("this person already holds a pass in use")]
     PersonHasPass,
+    /// "Text me": only a verified ticket can be texted (the phone is the verified one).
+    #[error("only a verified ticket can be texted")]
+    NotVerified,
+    /// "Text me": the table of people to text is full.
+    #[error("too many people are waiting to be texted")]
+    TextingFull,
+    /// The person was texted that their turn came and did not return within the window.
+    #[error("the place was held for the return window and has passed on")]
+    PlacePassedOn,
     /// The pass has done all it may of this kind.
     #[error("the pass has reached its limit of {limit} {what}")]
     PassLimit { what: PassUse, limit: u32 },
@@ -145,6 +158,37 @@ struct Uses {
     identity_starts: u32,
     family_bookings: u32,
     expires_at_ms: u64,
+}
+
+/// People who left the page to be texted at their turn, by the session holding their ticket.
+/// Memory per person who asked (at most [`MAX_TEXTED`]), not per queued person.
+#[derive(Default)]
+struct Texting {
+    by_session: HashMap<SessionId, Texted>,
+    texted_away: u64,
+}
+
+struct Texted {
+    person: u64,
+    ticket: queue::Ticket,
+    token: String,
+    /// When the watermark (durably) passed their rank, as first seen.
+    reached_at_ms: Option<u64>,
+    sent: bool,
+    returned: bool,
+}
+
+/// People waiting to be texted at once, at most: beyond it "text me" is refused (503) and they
+/// keep the page open. 200,000 entries are about 60 MB.
+pub const MAX_TEXTED: usize = 200_000;
+
+/// A text due: the person's turn came (their rank is below the durable watermark).
+#[derive(Debug, Clone)]
+pub struct DueText {
+    pub session: SessionId,
+    pub person: u64,
+    pub ticket: String,
+    pub until_ms: u64,
 }
 
 /// Tickets minted per address in fixed one-minute windows.
@@ -261,6 +305,7 @@ pub struct Gate {
     numbers_ready: tokio::sync::Notify,
     holders: Mutex<Holders>,
     minting: Mutex<Minting>,
+    texting: Mutex<Texting>,
     counts: Counts,
 }
 
@@ -280,6 +325,8 @@ pub struct People {
     pub tickets_refused: u64,
     /// Second passes refused for a person whose first was in use.
     pub second_passes_refused: u64,
+    /// People who left the page and were texted when their turn came.
+    pub texted_away: u64,
 }
 
 /// Running totals behind [`People`].
@@ -352,6 +399,7 @@ impl Gate {
             config,
             holders: Mutex::new(Holders::default()),
             minting: Mutex::new(Minting::default()),
+            texting: Mutex::new(Texting::default()),
             counts: Counts::default(),
         })
     }
@@ -416,6 +464,11 @@ impl Gate {
             ineligible_turned_away: load(&self.counts.ineligible),
             tickets_refused: load(&self.counts.tickets_refused),
             second_passes_refused: load(&self.counts.second_passes_refused),
+            texted_away: self
+                .texting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .texted_away,
         }
     }
 
@@ -461,6 +514,110 @@ impl Gate {
     /// The ticket `session` presents, checked (signature, queue, session) from memory.
     pub fn ticket_of(&self, ticket: &str, session: &SessionId) -> Result<queue::Ticket, GateError> {
         Ok(self.room().ticket_of(ticket, session)?)
+    }
+
+    /// "Leave and we'll text you": the verified holder of `ticket` may close the page; when the
+    /// durable watermark passes their rank, [`Gate::due_texts`] hands out their text, and their
+    /// place is held for [`GateConfig::return_window_ms`] from then.
+    pub fn text_me(&self, ticket: &str, session: &SessionId) -> Result<(), GateError> {
+        let held = self.ticket_of(ticket, session)?;
+        let Some(verified) = held.verified else {
+            return Err(GateError::NotVerified);
+        };
+        let mut texting = self.texting.lock().unwrap_or_else(|p| p.into_inner());
+        if texting.by_session.len() >= MAX_TEXTED && !texting.by_session.contains_key(session) {
+            return Err(GateError::TextingFull);
+        }
+        texting.by_session.entry(*session).or_insert(Texted {
+            person: verified.person,
+            ticket: held,
+            token: ticket.to_string(),
+            reached_at_ms: None,
+            sent: false,
+            returned: false,
+        });
+        Ok(())
+    }
+
+    pub fn return_window_ms(&self) -> u64 {
+        self.config.return_window_ms
+    }
+
+    /// Whether this session asked to be texted (and has not come back yet).
+    pub fn texting(&self, session: &SessionId) -> bool {
+        self.texting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_session
+            .get(session)
+            .is_some_and(|t| !t.returned)
+    }
+
+    /// The texts due now: people whose rank the watermark has passed in the record this node
+    /// holds, which is only ever published once stored, so nobody is texted for a place not
+    /// really reached. Each is handed out until [`Gate::mark_texted`].
+    pub fn due_texts(&self, now_ms: u64) -> Vec<DueText> {
+        let room = self.room();
+        let state = room.state();
+        let window = self.config.return_window_ms;
+        let mut texting = self.texting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut due = Vec::new();
+        for (session, texted) in &mut texting.by_session {
+            if texted.sent || texted.returned {
+                continue;
+            }
+            let reached = state
+                .rank(&texted.ticket)
+                .is_ok_and(|r| state.is_admitted(r));
+            if !reached {
+                continue;
+            }
+            let reached_at = *texted.reached_at_ms.get_or_insert(now_ms);
+            due.push(DueText {
+                session: *session,
+                person: texted.person,
+                ticket: texted.token.clone(),
+                until_ms: reached_at.saturating_add(window),
+            });
+        }
+        due
+    }
+
+    /// The text to `session` is committed to the outbox: it is not handed out again.
+    pub fn mark_texted(&self, session: &SessionId) {
+        let mut texting = self.texting.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(texted) = texting.by_session.get_mut(session)
+            && !texted.sent
+        {
+            texted.sent = true;
+            texting.texted_away += 1;
+        }
+    }
+
+    /// Refuses a texted person's ticket once the return window has passed without them; marks
+    /// them returned when they come in time.
+    fn check_return(
+        &self,
+        now_ms: u64,
+        session: &SessionId,
+        admitted: bool,
+    ) -> Result<(), GateError> {
+        let mut texting = self.texting.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(texted) = texting.by_session.get_mut(session) else {
+            return Ok(());
+        };
+        if texted.returned {
+            return Ok(());
+        }
+        if let Some(reached) = texted.reached_at_ms
+            && now_ms >= reached.saturating_add(self.config.return_window_ms)
+        {
+            return Err(GateError::PlacePassedOn);
+        }
+        if admitted {
+            texted.returned = true;
+        }
+        Ok(())
     }
 
     /// Of the people who verified while waiting, the share found eligible in this opening (1
@@ -646,6 +803,7 @@ impl Gate {
         session: &SessionId,
     ) -> Result<Exchange, GateError> {
         let exchange = self.room().exchange(now_ms, ticket, session)?;
+        self.check_return(now_ms, session, matches!(exchange, Exchange::Pass { .. }))?;
         if let Exchange::Pass { pass, .. } = &exchange {
             if let Some(person) = pass.person {
                 self.hold(now_ms, person, pass.session, pass.expires_at_ms)?;
@@ -788,6 +946,8 @@ impl Gate {
             let keyring = room.keyring().clone();
             *room = WaitingRoom::new(keyring, poll, state);
         }
+        // The old queue's tickets stop working: nobody of it is texted.
+        *self.texting.lock().unwrap_or_else(|p| p.into_inner()) = Texting::default();
         drop(controller);
         self.nudge_refill();
         Ok(())
@@ -875,6 +1035,68 @@ fn refill_forever(gate: &Weak<Gate>, inbox: &Receiver<()>, clock: &dyn Clock) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// Sends the texts due ([`Gate::due_texts`]) through the outbox, once a second: each is one
+/// writer command, committed before it counts as sent (the notifier delivers only committed
+/// messages). A failed one is tried again the next second.
+pub async fn text_forever(state: Weak<crate::AppState>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        let Some(state) = state.upgrade() else { return };
+        let now = state.clock.now();
+        for due in state.gate.due_texts(now.as_millisecond().max(0) as u64) {
+            match send_turn_text(&state, &due, now).await {
+                Ok(()) => state.gate.mark_texted(&due.session),
+                Err(error) => tracing::warn!(?error, "a queue turn text could not be queued"),
+            }
+        }
+    }
+}
+
+/// The link that brings a texted person back: their session and ticket, so the browser they
+/// open it in holds their place. No personal data; useful only until the return window ends.
+pub fn return_link(base: &str, session: &SessionId, ticket: &str) -> String {
+    use base64::Engine as _;
+    let sid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(session.0);
+    format!(
+        "{}/wait/return?s={sid}&t={ticket}",
+        base.trim_end_matches('/')
+    )
+}
+
+async fn send_turn_text(
+    state: &Arc<crate::AppState>,
+    due: &DueText,
+    now: jiff::Timestamp,
+) -> Result<(), crate::error::ApiError> {
+    let person = domain::booking::PersonId(due.person);
+    let record = crate::routes::eligibility::person_record(state, person).await?;
+    let link = return_link(&state.config.public_url(), &due.session, &due.ticket);
+    let until = jiff::Timestamp::from_millisecond(due.until_ms as i64)
+        .map(|t| domain::time::in_seoul(t).strftime("%H:%M").to_string())
+        .unwrap_or_default();
+    let message = store::OutboxMessage {
+        person: Some(person),
+        recipient: record.sealed,
+        template: "queue_turn".into(),
+        body_ko: format!(
+            "[예약] 예약 차례가 되었습니다. {until}까지 이 링크로 돌아와 주세요: {link}"
+        ),
+        body_en: format!(
+            "[yeyak] It is your turn to book. Come back by {until} (Seoul time): {link}"
+        ),
+    };
+    state
+        .writer
+        .execute(
+            store::writer::Command::Enqueue(message),
+            now.as_millisecond(),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Ticks the gate forever on the server clock.

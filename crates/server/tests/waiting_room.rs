@@ -604,3 +604,135 @@ async fn an_ineligible_person_gets_no_place_and_their_own_window() {
         "{metrics}"
     );
 }
+
+/// The texts in the outbox telling someone their turn came.
+fn turn_texts(server: &TestServer) -> Vec<store::OutboxRecord> {
+    let (_backend, reader) = store::sqlite::open(&server.dir.path().join("yeyak.db")).unwrap();
+    store::ReadStore::pending_outbox(&reader, i64::MAX, 100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.message.template == "queue_turn")
+        .collect()
+}
+
+/// "Leave and we'll text you": three verified people close the page. Each is texted exactly
+/// once, and never before the watermark really reached them; one comes back through the link
+/// within the return window and is let in; one comes back too late: the place has passed on,
+/// and they rejoin at the back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texted_people_are_told_only_when_reached_and_held_for_the_return_window() {
+    let server = TestServer::start_with(
+        tempfile::tempdir().unwrap(),
+        small_world(),
+        common::OPENING_PLUS_5S.parse().unwrap(),
+        |config| config.gate.return_window_ms = 10 * 60_000,
+    )
+    .await;
+    let now = server.clock.now();
+    let opens = now
+        .checked_add(jiff::SignedDuration::from_mins(10))
+        .unwrap();
+    // Room for one at a time: nobody shows up on the booking side, so the line moves one
+    // no-show window (20 s) at a time.
+    schedule(&server, &now.to_string(), &opens.to_string(), 1).await;
+    let unverified = arrive(&server).await;
+    let (status, refused) = server
+        .post("/api/v1/queue/text-me", Some(&unverified), json!({}), None)
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (403, Some("text_me_needs_verification"))
+    );
+    let mut texted = Vec::new();
+    for i in 0..3 {
+        let visitor = verify_waiting(&server, arrive(&server).await, "문자씨", &rrn_1967(200 + i))
+            .await
+            .1;
+        let (status, answer) = server
+            .post("/api/v1/queue/text-me", Some(&visitor), json!({}), None)
+            .await;
+        assert_eq!(status, 202, "{answer}");
+        assert_eq!(answer["return_window_minutes"], 10);
+        texted.push(visitor);
+    }
+    open_now(&server, opens).await;
+
+    let mut reached = HashSet::new();
+    for _ in 0..40 {
+        // Texts first, then statuses: the watermark only grows, so every text counted here
+        // was for someone already reached.
+        let texts = turn_texts(&server);
+        for (i, visitor) in texted.iter().enumerate() {
+            let (_, status) = server.get("/api/v1/queue/status", Some(visitor)).await;
+            if status["state"] == "admitted" {
+                reached.insert(i);
+            }
+        }
+        assert!(
+            texts.len() <= reached.len(),
+            "{} texts for {} people reached",
+            texts.len(),
+            reached.len()
+        );
+        if reached.len() == 3 && texts.len() == 3 {
+            break;
+        }
+        server.clock.advance(jiff::SignedDuration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+    }
+    let texts = turn_texts(&server);
+    assert_eq!(texts.len(), 3, "each texted person once");
+    assert!(
+        texts
+            .iter()
+            .all(|t| t.message.body_en.contains("/wait/return?s="))
+    );
+
+    // The first comes back through the link in another browser, within the window: let in.
+    let link = texts[0]
+        .message
+        .body_en
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let page = browser
+        // (The link names the configured site; here, the test server's address.)
+        .get(server.url(&link[link.find("/wait/return").unwrap()..]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("입장 차례입니다"), "{html}");
+
+    // Another does not come back: after the window the place has passed on.
+    server.clock.advance(jiff::SignedDuration::from_mins(11));
+    let late = texted.iter().find(|v| !link.contains(&v.ticket)).unwrap();
+    let (status, error) = server
+        .post("/api/v1/queue/exchange", Some(late), json!({}), None)
+        .await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (410, Some("place_passed_on")),
+        "{error}"
+    );
+    let (_, before) = server.get("/api/v1/queue/status", Some(late)).await;
+    let (status, rejoined) = server
+        .post("/api/v1/queue/arrive", Some(late), json!({}), None)
+        .await;
+    assert_eq!(status, 201, "rejoins with a new ticket: {rejoined}");
+    assert!(
+        rejoined["number"].as_u64() > before["number"].as_u64(),
+        "at the back: {rejoined} after {before}"
+    );
+    let metrics = server.metrics().await;
+    assert!(
+        metrics.contains("yeyak_queue_texted_away_total 3"),
+        "{metrics}"
+    );
+}

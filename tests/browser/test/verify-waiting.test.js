@@ -1,7 +1,7 @@
 // Verifying while waiting, without scripts: the waiting page offers the identity check before the
-// opening; a verified person is shown their one place (the same in every tab); someone whose
-// cohort does not open tonight is told at once, with their own window, and takes no place. In
-// Korean and in English, with axe and screenshots.
+// opening; a verified person is shown their one place (the same in every tab) and may ask to be
+// texted instead of waiting; someone whose cohort does not open tonight is told at once, with
+// their own window, and takes no place. In Korean and in English, with axe and screenshots.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -63,9 +63,11 @@ async function verify(page, lang, person) {
 
 for (const [lang, locale, person, texts] of [
   ['ko', 'ko-KR', { name: '김민수', rrn: '670315-1000001', phone: '010-2000-0001' },
-    { offer: /기다리는 동안 본인인증/, done: /본인인증을 마쳤습니다/, wait: /아직 예약 시작 전입니다/ }],
+    { offer: /기다리는 동안 본인인증/, done: /본인인증을 마쳤습니다/, wait: /아직 예약 시작 전입니다/,
+      asked: /문자로 알려 드립니다/, willText: /화면을 닫으셔도 됩니다/ }],
   ['en', 'en-US', { name: '이영희', rrn: '670412-2000003', phone: '010-2000-0002' },
-    { offer: /Verify while you wait/, done: /You are verified/, wait: /Booking has not opened yet/ }],
+    { offer: /Verify while you wait/, done: /You are verified/, wait: /Booking has not opened yet/,
+      asked: /We will text you/, willText: /You may close this page/ }],
 ]) {
   test(`a waiting person verifies and holds one place (${lang})`, async (t) => {
     const context = await newContext(locale);
@@ -88,6 +90,14 @@ for (const [lang, locale, person, texts] of [
     const tab = await context.newPage();
     await tab.goto(server.base + '/wait');
     assert.match(await tab.textContent('#verified'), texts.done);
+
+    // "Text me instead": the page may be closed; the waiting page then says so.
+    await Promise.all([page.waitForNavigation(), page.click('#text-me button[type=submit]')]);
+    assert.match(await page.textContent('h1'), texts.asked);
+    await h.checkPage(t, assert, page, `wait-text-me-${lang}`);
+    await page.goto(server.base + '/wait');
+    assert.match(await page.textContent('#will-text'), texts.willText);
+    assert.equal(await page.$('#text-me'), null, 'asked once');
     assert.deepStrictEqual(problems, []);
     await context.close();
   });

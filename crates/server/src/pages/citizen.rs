@@ -185,13 +185,33 @@ pub fn waiting(status: &Value, lang: Lang, admitted: bool, here: &str) -> String
     let verify = if admitted {
         String::new()
     } else if status["verified"] == true {
-        format!(
+        let verified = format!(
             "<p class=\"success\" id=\"verified\" role=\"status\">{}</p>",
             lang.t(
                 "본인인증을 마쳤습니다. 이 자리가 한 분께 드리는 자리이며, 다른 창이나 기기에서도 같은 자리로 보입니다. 차례가 되면 바로 예약할 수 있습니다.",
                 "You are verified. This is your one place, shown the same in every window and device; at your turn you go straight to booking."
             )
-        )
+        );
+        let text = if status["texting"] == true {
+            format!(
+                "<p class=\"note\" id=\"will-text\">{}</p>",
+                lang.t(
+                    "차례가 되면 인증한 휴대전화로 문자를 보내 드립니다. 이 화면을 닫으셔도 됩니다.",
+                    "We will text your verified phone when your turn comes. You may close this page."
+                )
+            )
+        } else {
+            format!(
+                "<form id=\"text-me\" method=\"post\" action=\"/wait/text-me\"><p>{p}</p>\
+                 <button class=\"button secondary\" type=\"submit\">{b}</button></form>",
+                p = lang.t(
+                    "기다리지 않고 화면을 닫으셔도 됩니다: 차례가 되면 문자로 알려 드리고, 10분 동안 자리를 맡아 둡니다.",
+                    "You need not wait here: close the page, we text you when your turn comes and hold your place for 10 minutes."
+                ),
+                b = lang.t("문자로 알려 주세요", "Text me instead"),
+            )
+        };
+        format!("{verified}{text}")
     } else {
         format!(
             "<section aria-labelledby=\"verify-h\"><h2 id=\"verify-h\">{h}</h2><p>{p}</p>\
@@ -566,6 +586,50 @@ pub async fn wait_verify_post(
         }
         Err(e) => shown(&IdentityStage::Details, Some(&e)),
     }
+}
+
+/// `POST /wait/text-me`: "leave and we'll text you", without scripts.
+pub async fn wait_text_me(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let (lang, _) = negotiate(&uri, &headers);
+    let asked = routes::queue::text_me(State(Arc::clone(&state)), headers)
+        .await
+        .err();
+    let minutes = state.gate.return_window_ms() / 60_000;
+    let (h1, message, status) = match &asked {
+        None => (
+            lang.t("문자로 알려 드립니다", "We will text you"),
+            match lang {
+                Lang::Ko => format!(
+                    "이 화면을 닫으셔도 됩니다. 차례가 되면 인증한 휴대전화로 돌아올 링크를 보내 드리고, 그때부터 {minutes}분 동안 자리를 맡아 둡니다. 그 안에 돌아오지 않으시면 자리가 다음 분께 넘어가고, 대기열 맨 뒤에서 다시 기다리실 수 있습니다."
+                ),
+                Lang::En => format!(
+                    "You may close this page. When your turn comes we text a link back to your verified phone and hold your place for {minutes} minutes from then. If you do not come back in time, the place goes to the next person and you can rejoin at the back."
+                ),
+            },
+            axum::http::StatusCode::OK,
+        ),
+        Some(e) => (
+            lang.t("문자 안내를 신청할 수 없습니다", "We cannot text you"),
+            lang.t(&e.message_ko, &e.message_en).to_string(),
+            e.status,
+        ),
+    };
+    let body = format!(
+        "<h1>{h1}</h1><p id=\"text-result\">{message}</p>\
+         <p class=\"actions\"><a class=\"button secondary\" href=\"/wait\">{back}</a></p>",
+        message = escape(&message),
+        back = lang.t("대기 화면으로", "Back to the waiting page"),
+    );
+    let mut response = html(
+        page(lang, h1, super::here(&uri), Some(1), body).render(),
+        None,
+    );
+    *response.status_mut() = status;
+    response
 }
 
 /// Told at once: this opening is not theirs, and when theirs is (Seoul time). No place taken.

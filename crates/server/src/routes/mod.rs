@@ -140,6 +140,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/queue/exchange", post(queue::exchange))
         .route("/api/v1/queue/verify/start", post(queue::verify_start))
         .route("/api/v1/queue/verify", post(queue::verify))
+        .route("/api/v1/queue/text-me", post(queue::text_me))
+        .route("/wait/return", get(queue::wait_return))
         .route("/wait", get(queue::wait_page))
         .merge(booking_side)
         .merge(operator_side)

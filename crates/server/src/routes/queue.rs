@@ -99,6 +99,26 @@ fn gate_error(error: GateError) -> ApiError {
             ApiError::new(StatusCode::TOO_MANY_REQUESTS, "pass_limit", ko, en)
                 .with_detail(json!({ "limit": limit }))
         }
+        GateError::NotVerified => ApiError::forbidden(
+            "text_me_needs_verification",
+            "문자 안내는 대기 중 본인인증을 마친 분께 드립니다. 먼저 본인인증을 해 주세요.",
+            "We can text you once you have verified your identity while waiting. Please verify first.",
+        ),
+        GateError::TextingFull => ApiError {
+            retry_after_s: Some(60),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "texting_full",
+                "지금은 문자 안내를 더 받을 수 없습니다. 이 화면을 열어 두고 기다려 주세요.",
+                "We cannot take more texting requests right now. Please keep this page open.",
+            )
+        },
+        GateError::PlacePassedOn => ApiError::new(
+            StatusCode::GONE,
+            "place_passed_on",
+            "차례가 되어 문자를 보내 드린 뒤 돌아오실 시간이 지나 자리가 다음 분께 넘어갔습니다. 대기열에 다시 들어와 주세요.",
+            "Your turn came and we texted you, but the time to come back has passed: your place went to the next person. Please join the queue again.",
+        ),
         GateError::NoNumbers => ApiError {
             retry_after_s: Some(1),
             ..ApiError::new(
@@ -588,6 +608,52 @@ pub async fn verify(
     Ok(response)
 }
 
+/// `POST /api/v1/queue/text-me`: "leave and we'll text you". A verified waiting person may
+/// close the page: when their turn comes, a text to their verified phone (through the outbox)
+/// carries a link back, and their place is held for the return window from then.
+pub async fn text_me(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (ticket, session) = waiting_ticket(&state, &headers)?;
+    state.gate.text_me(&ticket, &session).map_err(gate_error)?;
+    let minutes = state.gate.return_window_ms() / 60_000;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "state": "will_text", "return_window_minutes": minutes })),
+    )
+        .into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReturnQuery {
+    s: String,
+    t: String,
+}
+
+/// `GET /wait/return?s=SESSION&t=TICKET`: the link in the text. Restores the session and the
+/// ticket in the browser it is opened in, then the waiting page lets them in (or, after the
+/// return window, says their place passed on).
+pub async fn wait_return(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(back): axum::extract::Query<ReturnQuery>,
+) -> Result<Response, ApiError> {
+    let session = URL_SAFE_NO_PAD
+        .decode(back.s.trim())
+        .ok()
+        .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        .map(SessionId)
+        .ok_or_else(|| token_error(TokenError::Malformed))?;
+    state
+        .gate
+        .ticket_of(&back.t, &session)
+        .map_err(gate_error)?;
+    let mut response = axum::response::Redirect::to("/wait").into_response();
+    set_cookie(&mut response, SESSION_ID_COOKIE, &back.s, 86_400);
+    set_ticket_cookie(&mut response, &back.t);
+    Ok(response)
+}
+
 /// What operators see: arrivals, queued, admitted, active, admission rate, drain time.
 pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Json<Value> {
     let snapshot = state.gate.snapshot(now_ms(&state));
@@ -668,6 +734,10 @@ pub async fn wait_page(
         .and_then(|session| state.gate.ticket_of(&ticket, &session).ok())
         .is_some_and(|t| t.verified.is_some());
     shown["verified"] = verified.into();
+    shown["texting"] = fresh
+        .or(session)
+        .is_some_and(|session| state.gate.texting(&session))
+        .into();
     let html = crate::pages::waiting(&shown, lang, pass.is_some(), here);
     let refresh_s = status.poll_after_ms().div_ceil(1000).max(1);
     let mut response = crate::pages::html(html, remember);
