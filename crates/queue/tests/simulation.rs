@@ -3,8 +3,10 @@
 //! crash of the node and the leader mid-opening, and a booking side whose latency grows with the
 //! number of active sessions. During the pre-queue 60% of arrivals verify who they are; a fifth
 //! of those are not in this opening's cohort and are turned away without a place; a script
-//! holding 1% of the pre-queue's tickets verifies them all as one person. Everything is seeded;
-//! no wall clock is read.
+//! holding 1% of the pre-queue's tickets verifies them all as one person; an eighth of the
+//! pre-queue verifies and leaves to be texted, is texted when the stored watermark passes them,
+//! and comes back within the return window, too late, or never. Everything is seeded; no wall
+//! clock is read.
 
 mod common;
 
@@ -60,7 +62,15 @@ struct Person {
     told_before_opening: bool,
     /// When they verify during the pre-queue, as whom, and whether their cohort opens now.
     verifies: Option<(u64, u64, bool)>,
+    /// Leaves the page after verifying, to be texted; comes back this long after the text
+    /// (`None`: never).
+    texted: Option<Option<u64>>,
+    away: bool,
+    passed_on: bool,
 }
+
+/// How long a texted person's place is held once their turn came.
+const RETURN_WINDOW_MS: u64 = 10 * MINUTE_MS;
 
 /// The script's one identity.
 const SCRIPT_PERSON: u64 = 7_777_777;
@@ -74,6 +84,7 @@ enum Ev {
     Reload(usize),
     Done(usize),
     Verify(usize),
+    Return(usize),
 }
 
 struct Sim {
@@ -107,6 +118,10 @@ struct Sim {
     /// The shell's table of verified people's draw numbers.
     draws: People,
     turned_away: u64,
+    /// Texted people still away and not yet reached.
+    away: Vec<usize>,
+    texts: u64,
+    passed_on: u64,
 }
 
 impl Sim {
@@ -191,6 +206,37 @@ impl Sim {
         self.at(now + delay, Ev::Poll(i));
     }
 
+    /// The shell's texting: someone away is texted once the record this node holds (stored
+    /// before it was published) admits their rank, and comes back, too late, or never.
+    fn text_the_reached(&mut self, now: u64) {
+        let state = self.node.room.state().clone();
+        let mut still_away = Vec::new();
+        for i in std::mem::take(&mut self.away) {
+            let ticket = self.people[i].ticket.expect("arrived");
+            let reached = state.rank(&ticket).is_ok_and(|r| state.is_admitted(r));
+            if !reached {
+                still_away.push(i);
+                continue;
+            }
+            let rank = state.rank(&ticket).expect("ranked");
+            assert!(
+                rank.0 < self.db.record.watermark,
+                "texted for a place not stored as reached"
+            );
+            self.texts += 1;
+            match self.people[i].texted.flatten() {
+                Some(delay) if delay < RETURN_WINDOW_MS => self.at(now + delay, Ev::Return(i)),
+                _ => {
+                    // Not back within the window: the place has passed on.
+                    self.people[i].passed_on = true;
+                    self.people[i].gone = true;
+                    self.passed_on += 1;
+                }
+            }
+        }
+        self.away = still_away;
+    }
+
     fn status(&mut self, i: usize, now: u64) -> Status {
         let token = self.people[i].token.clone().expect("has a ticket");
         let (ticket, status) = self.node.room.status(now, &token).expect("valid ticket");
@@ -238,6 +284,7 @@ impl Sim {
                         self.w_frozen_ticks += 1;
                     }
                     self.node.refresh(&self.db);
+                    self.text_the_reached(now);
                     let w = self.db.record.watermark;
                     assert!(self.w_history.last().is_none_or(|&(_, last)| w >= last));
                     self.w_history.push((now, w));
@@ -262,6 +309,9 @@ impl Sim {
                 Ev::Poll(i) => {
                     if self.people[i].gone || self.people[i].passed_at.is_some() {
                         continue;
+                    }
+                    if self.people[i].away {
+                        continue; // closed the page: waits for the text
                     }
                     let bin = ((now - PREQUEUE_STARTS_MS + 30 * MINUTE_MS) / BIN_MS) as usize;
                     self.poll_bins[usize::from(!self.people[i].told_before_opening)][bin] += 1;
@@ -302,6 +352,16 @@ impl Sim {
                             .verify(&mut self.db, &mut self.node, now, &ticket, person);
                     self.people[i].token = Some(self.node.room.keyring().sign_ticket(&ticket));
                     self.people[i].ticket = Some(ticket);
+                    if self.people[i].texted.is_some() {
+                        self.people[i].away = true;
+                        self.away.push(i);
+                    }
+                }
+                Ev::Return(i) => {
+                    self.people[i].away = false;
+                    let s = self.status(i, now);
+                    assert!(s.is_admitted(), "texted before admission");
+                    self.handle(i, now, s, true);
                 }
             }
         }
@@ -362,6 +422,9 @@ fn an_opening_night() {
         impatient_refusals: 0,
         draws: People::default(),
         turned_away: 0,
+        away: Vec::new(),
+        texts: 0,
+        passed_on: 0,
     };
     // Who verifies while waiting: drawn from a generator of its own, so the rest of the evening
     // is the same night as without verification.
@@ -411,6 +474,9 @@ fn an_opening_night() {
             gone: false,
             told_before_opening: false,
             verifies: None,
+            texted: None,
+            away: false,
+            passed_on: false,
         });
         sim.at(t, Ev::Arrive(i));
         if (PREQUEUE_STARTS_MS..OPENS_AT_MS).contains(&t) {
@@ -423,6 +489,15 @@ fn an_opening_night() {
                 _ => None,
             };
             sim.people[i].verifies = verifies;
+            if (13..=24).contains(&v) {
+                // Leaves to be texted: back within 8 minutes mostly, some too late, some never.
+                let back = verifying.random_range(0..10u32);
+                sim.people[i].texted = Some(match back {
+                    0 => None,
+                    1 => Some(12 * MINUTE_MS),
+                    _ => Some(verifying.random_range(30_000..8 * MINUTE_MS)),
+                });
+            }
             if verifies.is_some() {
                 sim.at(at, Ev::Verify(i));
             }
@@ -442,7 +517,11 @@ fn an_opening_night() {
     let stayers: Vec<&Person> = sim
         .people
         .iter()
-        .filter(|p| p.leaves_at == u64::MAX && p.verifies.is_none_or(|(_, _, eligible)| eligible))
+        .filter(|p| {
+            p.leaves_at == u64::MAX
+                && p.verifies.is_none_or(|(_, _, eligible)| eligible)
+                && !p.passed_on
+        })
         .collect();
     let passed = stayers.iter().filter(|p| p.passed_at.is_some()).count();
     let max_of = |v: &Vec<u64>| v.iter().copied().max().unwrap_or(0);
@@ -586,11 +665,19 @@ fn an_opening_night() {
         "every verified person is ahead of every unverified ticket"
     );
     println!(
-        "verified people {}, unverified pre-queue tickets {}, turned away {}",
+        "verified people {}, unverified pre-queue tickets {}, turned away {}, texted {}, passed on {}",
         verified_people.len(),
         unverified_ranks.len(),
-        sim.turned_away
+        sim.turned_away,
+        sim.texts,
+        sim.passed_on,
     );
+    let asked: usize = sim.people.iter().filter(|p| p.texted.is_some()).count();
+    assert!(sim.texts > 300, "{} texted", sim.texts);
+    assert!(sim.passed_on > 0 && sim.passed_on < sim.texts);
+    // Everyone who asked was reached and texted once (or had abandoned before their turn).
+    assert!(sim.texts as usize <= asked);
+    assert!(sim.away.is_empty(), "{} never reached", sim.away.len());
     assert_eq!(
         pre_ranks.len(),
         verified_people.len() + unverified_ranks.len(),
@@ -606,6 +693,9 @@ fn an_opening_night() {
         let (Some(passed_at), Some(rank)) = (p.passed_at, p.rank) else {
             continue;
         };
+        if p.texted.is_some() {
+            continue; // learned it by text, and came back when they could
+        }
         // In free flow the watermark may pass a rank before anyone holds it.
         let admitted_at = sim.admitted_at(rank).expect("admitted").max(p.arrive_at);
         let allowed = if admitted_at < OPENS_AT_MS + spread {
