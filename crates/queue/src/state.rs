@@ -618,6 +618,64 @@ mod tests {
     }
 
     #[test]
+    fn verified_people_come_first_then_unverified_tickets_then_fifo() {
+        let mut s = QueueState::new(opening());
+        let _ = reserve(&mut s, Class::Fifo, 3, 0); // free flow: F0 = 3
+        let _ = reserve(&mut s, Class::Pre, 4, 1_500);
+        assert!(s.note_verified(2));
+        assert!(!s.note_verified(1), "never lowered");
+        let verified = |seq: u64, draw: u64| Ticket {
+            verified: Some(crate::token::Verified {
+                person: 100 + draw,
+                draw: Some(draw),
+            }),
+            ..ticket(Class::Pre, seq)
+        };
+        assert!(s.draws_open_for(&ticket(Class::Pre, 0)));
+        assert!(!s.draws_open_for(&ticket(Class::Fifo, 0)));
+        assert!(s.open(PermKey([3; 32])));
+        assert!(!s.note_verified(5), "frozen at the opening");
+        assert!(!s.draws_open_for(&ticket(Class::Pre, 0)));
+        assert_eq!(s.verified_count(), Some(2));
+        let mut people: Vec<u64> = [verified(0, 0), verified(1, 1)]
+            .iter()
+            .map(|t| s.rank(t).expect("ranked").0)
+            .collect();
+        people.sort_unstable();
+        assert_eq!(people, vec![3, 4], "the verified right after free flow");
+        // The same person's draw on another ticket: the same place.
+        assert_eq!(s.rank(&verified(3, 1)), s.rank(&verified(1, 1)));
+        let mut tickets: Vec<u64> = (0..4)
+            .map(|q| s.rank(&ticket(Class::Pre, q)).expect("ranked").0)
+            .collect();
+        tickets.sort_unstable();
+        assert_eq!(
+            tickets,
+            vec![5, 6, 7, 8],
+            "unverified behind every verified"
+        );
+        let _ = reserve(&mut s, Class::Fifo, 2, 2_100);
+        assert_eq!(s.rank(&ticket(Class::Fifo, 3)), Ok(Rank(9)));
+        // A draw number at or past the frozen count falls back to the ticket's own place.
+        let late = verified(2, 2);
+        assert_eq!(s.rank(&late), s.rank(&ticket(Class::Pre, 2)));
+        assert_eq!(s.verified_ahead(Rank(8)), 2);
+        s.advance(4, 1.0);
+        assert_eq!(s.verified_ahead(Rank(8)), 1);
+        assert_eq!(s.verified_ahead(Rank(3)), 0);
+        // A record stored opened before verified draws existed reads as none drawn.
+        let mut old = s.record().clone();
+        old.verified_count = None;
+        old.verified_reserved = 0;
+        assert_eq!(
+            QueueState::from_record(old)
+                .expect("migrated")
+                .verified_count(),
+            Some(0)
+        );
+    }
+
+    #[test]
     fn freezing_never_hands_admitted_ranks_to_the_prequeue() {
         let mut s = QueueState::new(opening());
         let _ = reserve(&mut s, Class::Fifo, 2, 0);

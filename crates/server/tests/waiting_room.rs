@@ -450,6 +450,14 @@ async fn a_pass_is_bound_to_one_verified_person() {
         (409, Some("person_has_pass")),
         "{refused}"
     );
+    // Reloading the second device's page does not hand it a new ticket instead.
+    let (status, refused) = server
+        .post("/api/v1/queue/arrive", Some(&second), json!({}), None)
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("person_has_pass"))
+    );
     // The first pass, with its person signed in, works on the booking side.
     let (status, _) = server.get("/api/v1/eligibility", Some(&first)).await;
     assert_eq!(status, 200);

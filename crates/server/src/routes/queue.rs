@@ -347,17 +347,25 @@ fn set_cookie(response: &mut Response, name: &str, value: &str, max_age_s: u64) 
 }
 
 /// The ticket this request already holds, if it is valid for the current queue and session.
+/// A ticket that is not valid (or whose place passed on) is none: the request is a new arrival,
+/// at the back. A person already let in on another session is refused rather than given a new
+/// ticket.
 fn held_ticket(
     state: &AppState,
     headers: &HeaderMap,
     session: Option<SessionId>,
-) -> Option<(String, Status)> {
-    let ticket = credential(headers, TICKET_COOKIE, "x-yeyak-ticket")?;
-    let session = session?;
+) -> Result<Option<(String, Status)>, ApiError> {
+    let (Some(ticket), Some(session)) = (
+        credential(headers, TICKET_COOKIE, "x-yeyak-ticket"),
+        session,
+    ) else {
+        return Ok(None);
+    };
     match state.gate.exchange(now_ms(state), &ticket, &session) {
-        Ok(Exchange::NotYet(status)) => Some((ticket, status)),
-        Ok(Exchange::Pass { pass, .. }) => Some((ticket, Status::Admitted { rank: pass.rank })),
-        Err(_) => None,
+        Ok(Exchange::NotYet(status)) => Ok(Some((ticket, status))),
+        Ok(Exchange::Pass { pass, .. }) => Ok(Some((ticket, Status::Admitted { rank: pass.rank }))),
+        Err(error @ GateError::PersonHasPass) => Err(gate_error(error)),
+        Err(_) => Ok(None),
     }
 }
 
@@ -406,7 +414,7 @@ pub async fn arrive(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let existing_session = session_id(&headers);
-    if let Some((ticket, status)) = held_ticket(&state, &headers, existing_session) {
+    if let Some((ticket, status)) = held_ticket(&state, &headers, existing_session)? {
         let mut body = status_json(&state, &status);
         body["ticket"] = ticket.into();
         return Ok(Json(body).into_response());
@@ -712,7 +720,7 @@ pub async fn wait_page(
 ) -> Result<Response, ApiError> {
     let (lang, remember) = crate::pages::negotiate(&uri, &headers);
     let session = session_id(&headers);
-    let (ticket, status, fresh) = match held_ticket(&state, &headers, session) {
+    let (ticket, status, fresh) = match held_ticket(&state, &headers, session)? {
         Some((ticket, status)) => (ticket, status, None),
         None => {
             let (session, ticket, status) = new_ticket(&state, address).await?;
