@@ -352,6 +352,16 @@ async fn verify_waiting(
     (verified, visitor)
 }
 
+/// A pre-queue from now, opening in ten minutes with room for `max_active`.
+async fn prequeue_now(server: &TestServer, max_active: u32) -> jiff::Timestamp {
+    let now = server.clock.now();
+    let opens = now
+        .checked_add(jiff::SignedDuration::from_mins(10))
+        .unwrap();
+    schedule(server, &now.to_string(), &opens.to_string(), max_active).await;
+    opens
+}
+
 async fn open_now(server: &TestServer, opens: jiff::Timestamp) {
     server.clock.set(opens);
     tokio::time::sleep(Duration::from_millis(700)).await; // ticks: the opening is committed
@@ -363,11 +373,7 @@ async fn open_now(server: &TestServer, opens: jiff::Timestamp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_tabs_of_one_verified_person_show_one_place() {
     let server = TestServer::start(small_world()).await;
-    let now = server.clock.now();
-    let opens = now
-        .checked_add(jiff::SignedDuration::from_mins(10))
-        .unwrap();
-    schedule(&server, &now.to_string(), &opens.to_string(), 1).await;
+    let opens = prequeue_now(&server, 1).await;
     // Five tickets (devices, private windows, a script) verified by one person: as many as the
     // identity check's own limit allows one phone in an hour.
     let mut tabs = Vec::new();
@@ -424,11 +430,7 @@ async fn ten_tabs_of_one_verified_person_show_one_place() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pass_is_bound_to_one_verified_person() {
     let server = TestServer::start(small_world()).await;
-    let now = server.clock.now();
-    let opens = now
-        .checked_add(jiff::SignedDuration::from_mins(10))
-        .unwrap();
-    schedule(&server, &now.to_string(), &opens.to_string(), 1_000).await;
+    let opens = prequeue_now(&server, 1_000).await;
     let first = verify_waiting(&server, arrive(&server).await, "홍길동", &rrn_1967(1))
         .await
         .1;
@@ -593,11 +595,7 @@ async fn ticket_minting_is_limited_per_address_and_a_session_holds_one_ticket() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ineligible_person_gets_no_place_and_their_own_window() {
     let server = TestServer::start(small_world()).await;
-    let now = server.clock.now();
-    let opens = now
-        .checked_add(jiff::SignedDuration::from_mins(10))
-        .unwrap();
-    schedule(&server, &now.to_string(), &opens.to_string(), 1_000).await;
+    prequeue_now(&server, 1_000).await;
     let visitor = arrive(&server).await;
     // Born 1971: 50 in 2021, whose window opened the next evening.
     let (answer, _) = verify_waiting(&server, visitor, "박오십", "710315-1000001").await;
@@ -636,13 +634,9 @@ async fn texted_people_are_told_only_when_reached_and_held_for_the_return_window
         |config| config.gate.return_window_ms = 10 * 60_000,
     )
     .await;
-    let now = server.clock.now();
-    let opens = now
-        .checked_add(jiff::SignedDuration::from_mins(10))
-        .unwrap();
     // Room for one at a time: nobody shows up on the booking side, so the line moves one
     // no-show window (20 s) at a time.
-    schedule(&server, &now.to_string(), &opens.to_string(), 1).await;
+    let opens = prequeue_now(&server, 1).await;
     let unverified = arrive(&server).await;
     let (status, refused) = server
         .post("/api/v1/queue/text-me", Some(&unverified), json!({}), None)

@@ -383,6 +383,24 @@ fn identity_page(
     page.render()
 }
 
+/// The identity page as the answer to a posted form: with the error's status when there is one.
+fn identity_answer(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    lang: Lang,
+    stage: &IdentityStage,
+    error: Option<&crate::error::ApiError>,
+    serves: IdentityFor,
+) -> Response {
+    let page = identity_page(state, uri, headers, lang, stage, error, serves);
+    let mut response = html(page, None);
+    if let Some(e) = error {
+        *response.status_mut() = e.status;
+    }
+    response
+}
+
 /// The identity form as posted without a script: the details (then the code page) or the code
 /// (then the session cookie and on to eligibility). The same checks and limits as the API.
 #[derive(Deserialize)]
@@ -402,41 +420,44 @@ pub async fn identity_post(
     routes::identity::Asker(who): routes::identity::Asker,
     axum::Form(form): axum::Form<IdentityForm>,
 ) -> Response {
-    if let Err(to_wait) = require_pass(&state, &headers) {
-        return to_wait.into_response();
-    }
+    let Some(pass) = routes::queue::request_pass(&state, &headers) else {
+        return Detour::WaitingRoom.into_response();
+    };
+    let pass = Some(pass);
     let (lang, _) = negotiate(&uri, &headers);
     let shown = |stage: &IdentityStage, error: Option<&crate::error::ApiError>| {
-        let mut response = html(
-            identity_page(
-                &state,
-                &uri,
-                &headers,
-                lang,
-                stage,
-                error,
-                IdentityFor::Booking,
-            ),
-            None,
-        );
-        if let Some(e) = error {
-            *response.status_mut() = e.status;
-        }
-        response
+        identity_answer(
+            &state,
+            &uri,
+            &headers,
+            lang,
+            stage,
+            error,
+            IdentityFor::Booking,
+        )
     };
     if let (Some(verification_id), Some(code)) = (filled(&form.verification_id), &form.code) {
         let request = routes::identity::VerifyRequest {
             verification_id: verification_id.to_string(),
             code: code.clone(),
         };
-        return match routes::identity::finish_check(&state, &request, who).await {
-            Ok((person, _)) => {
+        let checked = match routes::identity::finish_check(&state, &request, who).await {
+            // The pass becomes this person's, or is refused if it admitted someone else.
+            Ok((person, _)) => routes::queue::bind_pass(&state, pass.as_ref(), person.0)
+                .map(|bound| (person, bound)),
+            Err(e) => Err(e),
+        };
+        return match checked {
+            Ok((person, bound)) => {
                 let (_, _, cookie) = routes::identity::session_for(&state, person);
                 let mut response = Redirect::to("/eligibility").into_response();
                 if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
                     response
                         .headers_mut()
                         .insert(axum::http::header::SET_COOKIE, value);
+                }
+                if let Some(bound) = &bound {
+                    routes::queue::set_pass_cookie(&state, &mut response, bound);
                 }
                 response
             }
@@ -450,24 +471,8 @@ pub async fn identity_post(
             Err(e) => shown(&IdentityStage::Details, Some(&e)),
         };
     }
-    let claim = routes::identity::parse_claim(
-        form.name.as_deref().unwrap_or(""),
-        form.rrn.as_deref().unwrap_or(""),
-        form.phone.as_deref().unwrap_or(""),
-        &state,
-    );
-    let started = match claim {
-        Ok(claim) => routes::identity::start_check(&state, claim, who).await,
-        Err(e) => Err(e),
-    };
-    match started {
-        Ok(body) => {
-            let stage = IdentityStage::Code {
-                verification_id: body["verification_id"].as_str().unwrap_or("").to_string(),
-                demo_code: body["demo_code"].as_str().map(str::to_string),
-            };
-            shown(&stage, None)
-        }
+    match start_from_form(&state, &form, who, pass.as_ref()).await {
+        Ok(stage) => shown(&stage, None),
         Err(e) => shown(&IdentityStage::Details, Some(&e)),
     }
 }
@@ -504,22 +509,15 @@ pub async fn wait_verify_post(
 ) -> Response {
     let (lang, _) = negotiate(&uri, &headers);
     let shown = |stage: &IdentityStage, error: Option<&crate::error::ApiError>| {
-        let mut response = html(
-            identity_page(
-                &state,
-                &uri,
-                &headers,
-                lang,
-                stage,
-                error,
-                IdentityFor::Waiting,
-            ),
-            None,
-        );
-        if let Some(e) = error {
-            *response.status_mut() = e.status;
-        }
-        response
+        identity_answer(
+            &state,
+            &uri,
+            &headers,
+            lang,
+            stage,
+            error,
+            IdentityFor::Waiting,
+        )
     };
     if let (Some(verification_id), Some(code)) = (filled(&form.verification_id), &form.code) {
         let request = routes::identity::VerifyRequest {
@@ -566,26 +564,32 @@ pub async fn wait_verify_post(
     if waiting.is_none() {
         return Redirect::to("/wait").into_response();
     }
+    match start_from_form(&state, &form, who, None).await {
+        Ok(stage) => shown(&stage, None),
+        Err(e) => shown(&IdentityStage::Details, Some(&e)),
+    }
+}
+
+/// The details of the identity form: the check started (the code page next). Counts against
+/// the pass that asks, when one does (what one pass may do is capped).
+async fn start_from_form(
+    state: &Arc<AppState>,
+    form: &IdentityForm,
+    who: crate::identity::Requester,
+    pass: Option<&queue::Pass>,
+) -> Result<IdentityStage, crate::error::ApiError> {
     let claim = routes::identity::parse_claim(
         form.name.as_deref().unwrap_or(""),
         form.rrn.as_deref().unwrap_or(""),
         form.phone.as_deref().unwrap_or(""),
-        &state,
-    );
-    let started = match claim {
-        Ok(claim) => routes::identity::start_check(&state, claim, who).await,
-        Err(e) => Err(e),
-    };
-    match started {
-        Ok(body) => {
-            let stage = IdentityStage::Code {
-                verification_id: body["verification_id"].as_str().unwrap_or("").to_string(),
-                demo_code: body["demo_code"].as_str().map(str::to_string),
-            };
-            shown(&stage, None)
-        }
-        Err(e) => shown(&IdentityStage::Details, Some(&e)),
-    }
+        state,
+    )?;
+    routes::queue::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
+    let body = routes::identity::start_check(state, claim, who).await?;
+    Ok(IdentityStage::Code {
+        verification_id: body["verification_id"].as_str().unwrap_or("").to_string(),
+        demo_code: body["demo_code"].as_str().map(str::to_string),
+    })
 }
 
 /// `POST /wait/text-me`: "leave and we'll text you", without scripts.

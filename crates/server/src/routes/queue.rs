@@ -237,16 +237,14 @@ pub fn set_pass_cookie(state: &AppState, response: &mut Response, pass: &str) {
 /// Whether this browser holds a valid pass for its session: the booking pages' version of
 /// [`require_pass`], which sends a person without one to the waiting page instead of erroring.
 pub fn holds_pass(state: &AppState, headers: &HeaderMap) -> bool {
-    let (Some(pass), Some(session)) = (
-        credential(headers, PASS_COOKIE, "x-yeyak-pass"),
-        session_id(headers),
-    ) else {
-        return false;
-    };
-    state
-        .gate
-        .check_pass(now_ms(state), &pass, &session)
-        .is_ok()
+    request_pass(state, headers).is_some()
+}
+
+/// The valid pass this browser holds for its session, if any.
+pub fn request_pass(state: &AppState, headers: &HeaderMap) -> Option<queue::Pass> {
+    let pass = credential(headers, PASS_COOKIE, "x-yeyak-pass")?;
+    let session = session_id(headers)?;
+    state.gate.check_pass(now_ms(state), &pass, &session).ok()
 }
 
 /// Where a ticket stands, as the API answers it. Serialized straight to bytes on the hot path
