@@ -25,6 +25,10 @@ use tower::ServiceExt;
 const OPERATOR_TOKEN: &str = "fuzz-operator-token-0123456789";
 /// 2021-07-19 20:00:05 KST: the 1967–1968 cohort may book.
 const NOW: &str = "2021-07-19T11:00:05Z";
+/// The person the harness signs in as (born 1967: eligible at NOW), and their own phone.
+const NAME: &str = "홍길동";
+const RRN: &str = "670315-1000001";
+const PHONE: &str = "010-1234-5678";
 /// Largest answer read back; every answer of these routes is far smaller.
 const ANSWER_LIMIT: usize = 1 << 20;
 
@@ -182,6 +186,15 @@ impl Service {
         config.identity.reveal_codes = true;
         config.deliver_notifications = false;
         config.operator_token = Some(OPERATOR_TOKEN.to_string());
+        // The person who enters below is the subscriber of their phone at the stand-in carrier:
+        // the identity check sends a code only then.
+        let registered = config.subscribers.register(
+            PHONE,
+            &domain::name::PersonName::parse(NAME).expect("a name"),
+            &domain::rrn::Rrn::parse(RRN).expect("a registration number"),
+            server::identity::Carrier::Kt,
+        );
+        assert!(registered, "the stand-in takes the subscriber");
         let server_clock: Arc<dyn Clock> = clock.clone();
         let state = server::build(config, Arc::clone(&server_clock)).expect("the service starts");
         runtime.spawn(server::waiting::tick_forever(
@@ -232,7 +245,7 @@ impl Service {
             Method::POST,
             "/api/v1/identity/start",
             Who::Visitor,
-            json!({"name": "홍길동", "rrn": "670315-1000001", "phone": "010-1234-5678"}),
+            json!({"name": NAME, "rrn": RRN, "phone": PHONE}),
         );
         let verified = self.ok(
             Method::POST,

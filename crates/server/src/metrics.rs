@@ -10,7 +10,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
-use store::sqlite::CheckpointStats;
+use store::CheckpointStats;
 use store::writer::{Health, Writer};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -292,6 +292,32 @@ async fn search_by_region_and_distance_shows_what_is_left() {
         .await;
     assert_eq!(near["clinics"].as_array().unwrap().len(), 1);
     assert_eq!(near["clinics"][0]["id"], 2);
+    // The shape the pages, the load generator and the OpenAPI document rely on.
+    let clinic = &near["clinics"][0];
+    for key in [
+        "name",
+        "kind",
+        "municipality_name_ko",
+        "municipality_name_en",
+    ] {
+        assert!(clinic[key].is_string(), "{key}: {clinic}");
+    }
+    for key in ["municipality", "province", "distance_km"] {
+        assert!(clinic[key].is_number(), "{key}: {clinic}");
+    }
+    assert!(clinic["location"]["lat"].is_number() && clinic["location"]["lon"].is_number());
+    assert!(clinic["products"].as_array().is_some_and(|p| !p.is_empty()));
+    assert!(clinic["hours"]["open"].is_number() && clinic["hours"]["saturdays"].is_boolean());
+    assert_eq!(
+        clinic["availability"].as_array().unwrap().len(),
+        7,
+        "a week by default"
+    );
+    assert!(clinic["availability"][0]["date"].is_string());
+    assert!(
+        found["clinics"][0].get("distance_km").is_none(),
+        "no distance without a point"
+    );
     // Near clinic 1 (Moderna only), one Pfizer clinic: the nearest that gives it, not none.
     let (_, pfizer) = server
         .get(
@@ -322,6 +348,9 @@ async fn search_by_region_and_distance_shows_what_is_left() {
         )
         .await;
     let (_, detail) = server.get("/api/v1/clinics/1?date=2021-08-16", None).await;
+    assert_eq!(detail["date"], "2021-08-16");
+    assert_eq!(detail["id"], 1);
+    assert_eq!(detail["bands"][0]["label"], "09:00–10:00");
     assert_eq!(detail["bands"][0]["hour"], 9);
     assert_eq!(detail["bands"][0]["remaining"]["moderna"], 1, "{detail}");
 }

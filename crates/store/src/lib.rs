@@ -136,7 +136,7 @@ pub trait ReadStore: Send + Sync + 'static {
     }
     /// The embedded database's WAL checkpointer, for readiness and metrics; `None` for a
     /// backend that has none (PostgreSQL checkpoints on its own).
-    fn checkpoint_stats(&self) -> Option<&sqlite::CheckpointStats> {
+    fn checkpoint_stats(&self) -> Option<&CheckpointStats> {
         None
     }
 }

@@ -6,6 +6,7 @@ pub use domain::ledger::reschedule::{Delivery, Reason};
 pub use domain::leftover::{Offer, OfferId, Subscription};
 use domain::product::Product;
 use jiff::civil::Date;
+use std::sync::atomic::AtomicU64;
 
 /// A clinic and its standing supply plan (doses per open day, by product).
 #[derive(Debug, Clone, PartialEq)]
@@ -283,4 +284,19 @@ mod tests {
         assert_eq!(date_from_day_number(i64::MAX), None);
         assert_eq!(date_from_day_number(i64::MIN), None);
     }
+}
+
+/// What an embedded database's background checkpointer managed (SQLite's WAL), for metrics and
+/// readiness. Here rather than in `sqlite` because `ReadStore` names it.
+#[derive(Debug, Default)]
+pub struct CheckpointStats {
+    /// Checkpoints that worked.
+    pub done: AtomicU64,
+    /// Checkpoints that failed (each one logged).
+    pub failed: AtomicU64,
+    /// Failures in a row since the last one that worked: 0 when healthy. While it is above 0
+    /// the WAL only grows.
+    pub failing: AtomicU64,
+    /// The WAL file's size after the last try, in bytes.
+    pub wal_bytes: AtomicU64,
 }

@@ -17,7 +17,8 @@ use super::layout::{Audience, Lang, Page, date_text, escape, short_date_text};
 use super::{Detour, html, negotiate};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::{self, ApiQuery};
+use crate::routes;
+use crate::routes::clinics::FoundClinic;
 use crate::staff::Agent;
 use axum::Form;
 use axum::extract::{Query, State};
@@ -26,7 +27,6 @@ use axum::response::{IntoResponse, Response};
 use domain::product::Product;
 use jiff::civil::Date;
 use serde::Deserialize;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// Clinics listed near a district at once ("more" pages on), as on the citizen's search.
@@ -102,9 +102,8 @@ async fn nearby_clinics(
         offset: Some(offset),
         ..Default::default()
     };
-    let axum::Json(found) =
-        routes::clinics::search(State(Arc::clone(state)), ApiQuery(query)).await?;
-    let clinics = found["clinics"].as_array().cloned().unwrap_or_default();
+    let found = routes::clinics::find_clinics(state, &query)?;
+    let clinics = &found.clinics;
     let mut html = format!(
         "<p class=\"note\">{}</p><ul class=\"cards\" id=\"clinics\">",
         lang.t(
@@ -112,7 +111,7 @@ async fn nearby_clinics(
             "Nearest the middle of the district first, within 10 km, with the places left each day."
         )
     );
-    for c in &clinics {
+    for c in clinics {
         html.push_str(&clinic_card(c, product, lang, base));
     }
     if clinics.is_empty() {
@@ -125,9 +124,8 @@ async fn nearby_clinics(
         ));
     }
     html.push_str("</ul>");
-    let total = found["total"].as_u64().unwrap_or(0);
     let next = offset + clinics.len();
-    if (next as u64) < total {
+    if next < found.total {
         html.push_str(&format!(
             "<p class=\"actions\"><a class=\"button secondary\" id=\"more-clinics\" href=\"{base}&offset={next}\">{}</a></p>",
             lang.t("다음 의료기관 더 보기", "More clinics")
@@ -137,16 +135,14 @@ async fn nearby_clinics(
 }
 
 /// One clinic of the list: name, district and distance, places left per day, "choose".
-fn clinic_card(c: &Value, product: Product, lang: Lang, base: &str) -> String {
-    let (id, name, place) = clinic_identity(c, lang);
-    let distance = c["distance_km"].as_f64().unwrap_or(0.0);
+fn clinic_card(c: &FoundClinic, product: Product, lang: Lang, base: &str) -> String {
+    let (id, name, place) = clinic_identity(&c.clinic, lang);
+    let distance = c.distance_km.unwrap_or(0.0);
     let mut days = String::new();
     let mut any = false;
-    for day in c["availability"].as_array().into_iter().flatten() {
-        let Some(date) = day["date"].as_str().and_then(|d| d.parse::<Date>().ok()) else {
-            continue;
-        };
-        let left = day["remaining"][product.code()].as_u64().unwrap_or(0);
+    for day in &c.availability {
+        let date = day.date;
+        let left = day.remaining.of(product);
         any |= left > 0;
         let left_text = if left == 0 {
             lang.t("마감", "full").to_string()

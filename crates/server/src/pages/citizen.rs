@@ -11,7 +11,8 @@ use super::layout::{
 };
 use super::{Detour, html, negotiate};
 use crate::AppState;
-use crate::routes::{self, ApiQuery, Authenticated, SESSION_COOKIE};
+use crate::routes::clinics::{ClinicView, Found};
+use crate::routes::{self, Authenticated, SESSION_COOKIE};
 use crate::session::Session;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
@@ -914,10 +915,10 @@ pub async fn search(
                 .unwrap_or(0);
             q.limit = Some(SEARCH_PAGE);
             q.offset = Some(offset);
-            match routes::clinics::search(State(Arc::clone(&state)), ApiQuery(q)).await {
-                Ok(axum::Json(found)) => {
-                    let shown = found["clinics"].as_array().map_or(0, Vec::len);
-                    let more = found["total"].as_u64().unwrap_or(0) > (offset + shown) as u64;
+            match routes::clinics::find_clinics(&state, &q) {
+                Ok(found) => {
+                    let shown = found.clinics.len();
+                    let more = found.total > offset + shown;
                     let next = more.then(|| {
                         with_param(super::here(&uri), "offset", &(offset + shown).to_string())
                     });
@@ -1042,25 +1043,24 @@ fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> String {
 }
 
 /// A clinic of a search answer: its id, and its name and district as escaped HTML.
-pub(super) fn clinic_identity(c: &Value, lang: Lang) -> (u64, String, String) {
-    let name = escape(c["name"].as_str().unwrap_or(""));
-    let place = escape(
-        c[lang.t("municipality_name_ko", "municipality_name_en")]
-            .as_str()
-            .unwrap_or(""),
-    );
-    (c["id"].as_u64().unwrap_or(0), name, place)
+pub(super) fn clinic_identity(c: &ClinicView, lang: Lang) -> (u32, String, String) {
+    let name = escape(c.name);
+    let place = match lang {
+        Lang::Ko => c.municipality_name_ko.as_deref(),
+        Lang::En => c.municipality_name_en,
+    };
+    (c.id, name, escape(place.unwrap_or("")))
 }
 
 fn results_html(
-    found: &Value,
+    found: &Found,
     lang: Lang,
     carry: &str,
     offset: usize,
     next: Option<String>,
 ) -> String {
-    let clinics = found["clinics"].as_array().cloned().unwrap_or_default();
-    let total = found["total"].as_u64().unwrap_or(0);
+    let clinics = &found.clinics;
+    let total = found.total;
     let heading = match lang {
         Lang::Ko => format!("검색 결과 {total}곳"),
         Lang::En => format!("{total} clinics found"),
@@ -1080,31 +1080,25 @@ fn results_html(
     let mut html = format!(
         "<section aria-labelledby=\"results-h\"><h2 id=\"results-h\">{heading}</h2>{range}<ul class=\"cards\" id=\"results\">"
     );
-    for c in &clinics {
-        let (id, name, place) = clinic_identity(c, lang);
-        let distance = c["distance_km"]
-            .as_f64()
+    for c in clinics {
+        let (id, name, place) = clinic_identity(&c.clinic, lang);
+        let distance = c
+            .distance_km
             .map(|km| format!(" · {km:.1} km"))
             .unwrap_or_default();
-        let products: Vec<String> = c["products"]
-            .as_array()
-            .map(|ps| {
-                ps.iter()
-                    .filter_map(|p| p.as_str())
-                    .map(|p| product_name(p, lang))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let products: Vec<&str> = c
+            .clinic
+            .products
+            .iter()
+            .map(|p| lang.t(p.name_ko(), p.name_en()))
+            .collect();
         let mut left_total = 0u64;
         let mut first_day = None;
-        for day in c["availability"].as_array().into_iter().flatten() {
-            let left: u64 = day["remaining"]
-                .as_object()
-                .map(|m| m.values().filter_map(Value::as_u64).max().unwrap_or(0))
-                .unwrap_or(0);
+        for day in &c.availability {
+            let left = u64::from(day.remaining.most());
             left_total += left;
             if left > 0 && first_day.is_none() {
-                first_day = day["date"].as_str().and_then(|d| d.parse::<Date>().ok());
+                first_day = Some(day.date);
             }
         }
         let when = match first_day {

@@ -6,15 +6,16 @@ use crate::AppState;
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use domain::booking::{END_HOUR, FIRST_HOUR};
-use domain::clinic::{Clinic, ClinicId, GeoPoint, MunicipalityCode, ProvinceCode};
+use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, MunicipalityCode, ProvinceCode};
 use domain::ledger::Availability;
 use domain::product::Product;
 use domain::time::seoul_date;
 use jiff::ToSpan;
 use jiff::civil::Date;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 const DEFAULT_LIMIT: usize = 20;
@@ -79,45 +80,126 @@ pub fn parse_date(text: &str) -> Result<Date, ApiError> {
     })
 }
 
-/// Remaining places per product for a clinic on a day.
+/// A clinic as the search and clinic answers show it. Borrowed from the world: building an
+/// answer copies nothing but the district's Korean display name.
+#[derive(Serialize)]
+pub struct ClinicView<'a> {
+    pub id: u32,
+    pub name: &'a str,
+    pub kind: ClinicKind,
+    pub municipality: u32,
+    pub municipality_name_ko: Option<String>,
+    pub municipality_name_en: Option<&'a str>,
+    pub province: u8,
+    pub location: GeoPoint,
+    pub products: &'a [Product],
+    pub hours: HoursView,
+}
+
+#[derive(Serialize)]
+pub struct HoursView {
+    pub open: u8,
+    pub close: u8,
+    pub saturdays: bool,
+}
+
+impl<'a> ClinicView<'a> {
+    fn of(state: &'a AppState, clinic: &'a Clinic) -> ClinicView<'a> {
+        let municipality = state.world.regions.municipality(clinic.municipality);
+        ClinicView {
+            id: clinic.id.0,
+            name: &clinic.name,
+            kind: clinic.kind,
+            municipality: clinic.municipality.0,
+            municipality_name_ko: municipality.map(|m| m.display_name_ko()),
+            municipality_name_en: municipality.map(|m| m.name_en.as_str()),
+            province: clinic.province().0,
+            location: clinic.location,
+            products: &clinic.products,
+            hours: HoursView {
+                open: clinic.hours.open_hour,
+                close: clinic.hours.close_hour,
+                saturdays: clinic.hours.saturdays,
+            },
+        }
+    }
+}
+
+/// Places left per product, written as an object keyed by product code (`{"pfizer": 3}`).
+pub struct Remaining(pub Vec<(Product, u32)>);
+
+impl Remaining {
+    /// What is left of `product` (0 if the clinic does not give it or it was not asked for).
+    pub fn of(&self, product: Product) -> u32 {
+        self.0
+            .iter()
+            .find(|(p, _)| *p == product)
+            .map_or(0, |(_, left)| *left)
+    }
+
+    /// The most left of any product.
+    pub fn most(&self) -> u32 {
+        self.0.iter().map(|(_, left)| *left).max().unwrap_or(0)
+    }
+}
+
+impl Serialize for Remaining {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(p, left)| (p.code(), left)))
+    }
+}
+
+/// Places left on one day.
+#[derive(Serialize)]
+pub struct DayPlaces {
+    pub date: Date,
+    pub remaining: Remaining,
+}
+
+/// One clinic found, with its distance (searches near a point) and places per day.
+#[derive(Serialize)]
+pub struct FoundClinic<'a> {
+    #[serde(flatten)]
+    pub clinic: ClinicView<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
+    pub availability: Vec<DayPlaces>,
+}
+
+/// A page of search results and how many there are in all.
+#[derive(Serialize)]
+pub struct Found<'a> {
+    pub total: usize,
+    pub offset: usize,
+    pub clinics: Vec<FoundClinic<'a>>,
+}
+
+/// Remaining places per product (of those asked for that the clinic gives) on a day.
 fn remaining_by_product(
     availability: &Availability,
     clinic: &Clinic,
     products: &[Product],
     day: Date,
-) -> Map<String, Value> {
-    products
-        .iter()
-        .filter(|p| clinic.offers(**p))
-        .map(|p| {
-            (
-                p.code().to_string(),
-                availability.bookable_day(clinic.id, day, *p).into(),
-            )
-        })
-        .collect()
-}
-
-fn clinic_json(state: &AppState, clinic: &Clinic) -> Value {
-    let municipality = state.world.regions.municipality(clinic.municipality);
-    json!({
-        "id": clinic.id.0,
-        "name": clinic.name,
-        "kind": clinic.kind,
-        "municipality": clinic.municipality.0,
-        "municipality_name_ko": municipality.map(|m| m.display_name_ko()),
-        "municipality_name_en": municipality.map(|m| m.name_en.clone()),
-        "province": clinic.province().0,
-        "location": { "lat": clinic.location.lat, "lon": clinic.location.lon },
-        "products": clinic.products,
-        "hours": { "open": clinic.hours.open_hour, "close": clinic.hours.close_hour, "saturdays": clinic.hours.saturdays },
-    })
+) -> Remaining {
+    Remaining(
+        products
+            .iter()
+            .filter(|p| clinic.offers(**p))
+            .map(|p| (*p, availability.bookable_day(clinic.id, day, *p)))
+            .collect(),
+    )
 }
 
 pub async fn search(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<SearchQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    Ok(Json(find_clinics(&state, &q)?).into_response())
+}
+
+/// Clinic search, served from the index and the live availability: the core behind
+/// `GET /api/v1/clinics` and the search pages.
+pub fn find_clinics<'a>(state: &'a AppState, q: &SearchQuery) -> Result<Found<'a>, ApiError> {
     let world = &state.world;
     let tomorrow = seoul_date(state.clock.now())
         .tomorrow()
@@ -182,27 +264,31 @@ pub async fn search(
         .iter()
         .filter(|(id, _)| offers_any(world, *id, &products))
         .count();
-    let clinics: Vec<Value> = hits
+    let clinics = hits
         .into_iter()
         .filter(|(id, _)| offers_any(world, *id, &products))
         .skip(offset)
         .take(limit)
         .filter_map(|(id, km)| {
             let clinic = world.clinics.get(id.index())?;
-            let mut entry = clinic_json(&state, clinic);
-            if let Some(km) = km {
-                entry["distance_km"] = ((km * 100.0).round() / 100.0).into();
-            }
-            entry["availability"] = dates
-                .iter()
-                .map(|day| json!({ "date": day.to_string(), "remaining": remaining_by_product(&availability, clinic, &products, *day) }))
-                .collect();
-            Some(entry)
+            Some(FoundClinic {
+                clinic: ClinicView::of(state, clinic),
+                distance_km: km.map(|km| (km * 100.0).round() / 100.0),
+                availability: dates
+                    .iter()
+                    .map(|day| DayPlaces {
+                        date: *day,
+                        remaining: remaining_by_product(&availability, clinic, &products, *day),
+                    })
+                    .collect(),
+            })
         })
         .collect();
-    Ok(Json(
-        json!({ "total": total, "offset": offset, "clinics": clinics }),
-    ))
+    Ok(Found {
+        total,
+        offset,
+        clinics,
+    })
 }
 
 fn offers_any(world: &crate::world::World, id: ClinicId, products: &[Product]) -> bool {
@@ -217,12 +303,29 @@ pub struct ClinicQuery {
     pub date: Option<String>,
 }
 
+/// One hour band of a clinic's day and what is left in it.
+#[derive(Serialize)]
+pub struct BandPlaces {
+    pub hour: u8,
+    pub label: String,
+    pub remaining: Remaining,
+}
+
+/// A clinic's day: the clinic, the day, and its bands.
+#[derive(Serialize)]
+pub struct ClinicDay<'a> {
+    #[serde(flatten)]
+    pub clinic: ClinicView<'a>,
+    pub date: Date,
+    pub bands: Vec<BandPlaces>,
+}
+
 /// One clinic with its hour bands on a day and what is left in each.
 pub async fn clinic(
     State(state): State<Arc<AppState>>,
     Path(id): Path<u32>,
     ApiQuery(q): ApiQuery<ClinicQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let clinic = state
         .world
         .clinics
@@ -238,19 +341,24 @@ pub async fn clinic(
         .transpose()?
         .unwrap_or(tomorrow);
     let availability = state.writer.availability();
-    let bands: Vec<Value> = (FIRST_HOUR..END_HOUR)
+    let bands = (FIRST_HOUR..END_HOUR)
         .filter(|h| domain::ledger::is_open(&clinic.hours, day, *h))
-        .map(|hour| {
-            let remaining: Map<String, Value> = clinic
-                .products
-                .iter()
-                .map(|p| (p.code().to_string(), availability.bookable(clinic.id, day, hour, *p).into()))
-                .collect();
-            json!({ "hour": hour, "label": format!("{hour:02}:00–{:02}:00", hour + 1), "remaining": remaining })
+        .map(|hour| BandPlaces {
+            hour,
+            label: format!("{hour:02}:00–{:02}:00", hour + 1),
+            remaining: Remaining(
+                clinic
+                    .products
+                    .iter()
+                    .map(|p| (*p, availability.bookable(clinic.id, day, hour, *p)))
+                    .collect(),
+            ),
         })
         .collect();
-    let mut body = clinic_json(&state, clinic);
-    body["date"] = day.to_string().into();
-    body["bands"] = bands.into();
-    Ok(Json(body))
+    Ok(Json(ClinicDay {
+        clinic: ClinicView::of(&state, clinic),
+        date: day,
+        bands,
+    })
+    .into_response())
 }

@@ -42,7 +42,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         .notify_health
         .state(state.config.deliver_notifications);
     let checkpoints = state.reader.checkpoint_stats();
-    let checkpoint = |read: fn(&store::sqlite::CheckpointStats) -> u64| checkpoints.map(read);
+    let checkpoint = |read: fn(&store::CheckpointStats) -> u64| checkpoints.map(read);
     let ready = writer == Health::Ready && database.is_ok() && notifications.ok();
     let body = Json(json!({
         "status": if ready { "ready" } else { "not_ready" },

@@ -467,14 +467,15 @@ impl WriteBackend for PgWriter {
 
     fn rollback(&mut self) -> Result<()> {
         self.pending.clear();
-        if std::mem::take(&mut self.in_transaction) && self.conn.is_open() {
-            if let Err(error) = self.conn.batch("ROLLBACK") {
-                // The connection died under the transaction (the client may not know yet): the
-                // server ended the transaction with it. One whose state is unknown is not
-                // reused: a new one, or the error if the database cannot be reached.
-                tracing::warn!(%error, "ROLLBACK failed; reconnecting");
-                self.reconnect()?;
-            }
+        if std::mem::take(&mut self.in_transaction)
+            && self.conn.is_open()
+            && let Err(error) = self.conn.batch("ROLLBACK")
+        {
+            // The connection died under the transaction (the client may not know yet): the
+            // server ended the transaction with it. One whose state is unknown is not
+            // reused: a new one, or the error if the database cannot be reached.
+            tracing::warn!(%error, "ROLLBACK failed; reconnecting");
+            self.reconnect()?;
         }
         Ok(())
     }

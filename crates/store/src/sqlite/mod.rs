@@ -11,9 +11,9 @@ mod supply;
 
 use crate::keys;
 use crate::{
-    AdminStore, AuditRecord, AuditReport, Change, ClinicRecord, Delivery, MaxIds, OfferId,
-    OfferRecord, OutboxRecord, PersonRecord, ReadStore, Recorded, RescheduleRecord, Result,
-    StaffRecord, StoreError, Subscription, SupplyChangeRecord, WriteBackend,
+    AdminStore, AuditRecord, AuditReport, Change, CheckpointStats, ClinicRecord, Delivery, MaxIds,
+    OfferId, OfferRecord, OutboxRecord, PersonRecord, ReadStore, Recorded, RescheduleRecord,
+    Result, StaffRecord, StoreError, Subscription, SupplyChangeRecord, WriteBackend,
 };
 use domain::booking::{Booking, BookingId, PersonId};
 use domain::clinic::{ClinicId, GeoPoint};
@@ -22,7 +22,7 @@ use jiff::civil::Date;
 use rows::{BOOKING_COLUMNS, booking_from_row, day_from_sql};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,20 +64,6 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
     };
     let keys = recorded_keys(&conn)?;
     Ok((SqliteWriter { conn, open, keys }, reader))
-}
-
-/// What the background checkpointer managed, for metrics and readiness.
-#[derive(Debug, Default)]
-pub struct CheckpointStats {
-    /// Checkpoints that worked.
-    pub done: AtomicU64,
-    /// Checkpoints that failed (each one logged).
-    pub failed: AtomicU64,
-    /// Failures in a row since the last one that worked: 0 when healthy. While it is above 0
-    /// the WAL only grows.
-    pub failing: AtomicU64,
-    /// The WAL file's size after the last try, in bytes.
-    pub wal_bytes: AtomicU64,
 }
 
 /// How often the checkpointer runs, and how far it backs off after failures.
