@@ -531,7 +531,14 @@ impl QueueState {
         {
             return Err(StateError::Regression);
         }
+        // The count of people drawn is a high-water mark raised from the shell's durable person
+        // table, possibly between a read and a write of the record by someone else: a newer
+        // record that has not seen a raise yet keeps it (until the opening freezes it).
+        let drawn = self.record.verified_reserved;
         *self = newer;
+        if !self.is_open() && drawn > self.record.verified_reserved {
+            self.record.verified_reserved = drawn;
+        }
         Ok(())
     }
 }
@@ -624,6 +631,12 @@ mod tests {
         let _ = reserve(&mut s, Class::Pre, 4, 1_500);
         assert!(s.note_verified(2));
         assert!(!s.note_verified(1), "never lowered");
+        // A record written meanwhile by someone who had not seen the raise keeps it.
+        let mut other = s.clone();
+        other.record.verified_reserved = 0;
+        other.bump();
+        s.refresh(other).expect("newer");
+        assert_eq!(s.verified_reserved(), 2);
         let verified = |seq: u64, draw: u64| Ticket {
             verified: Some(crate::token::Verified {
                 person: 100 + draw,

@@ -82,7 +82,8 @@ pub struct Ticket {
     pub verified: Option<Verified>,
 }
 
-/// The verified person a ticket belongs to.
+/// The verified person a ticket belongs to. Neither number is ever `u64::MAX` (the wire's
+/// "none"): person ids and draw numbers are dense from 0 or 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Verified {
     /// The person, as the booking side numbers them: the same on every ticket they verify.

@@ -486,22 +486,18 @@ impl Gate {
         let ticket = self.room().ticket_of(ticket, session)?;
         let mut draw = None;
         if self.room().state().draws_open_for(&ticket) {
-            // Under the record's writer: the opening (which freezes the count of people drawn)
-            // is committed under it too, so it counts every number handed out before it.
-            let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
-            let mut state = self.room().state().clone();
-            if state.draws_open_for(&ticket) {
-                let number = self
-                    .store
-                    .draw_number(state.opening().queue().0, person)
-                    .map_err(|e| GateError::Storage(e.to_string()))?;
-                if state.note_verified(number + 1) {
-                    self.room_mut()
-                        .refresh(state)
-                        .map_err(|e| GateError::Storage(e.to_string()))?;
-                }
-                draw = Some(number);
-            }
+            // The number is durable before the ticket carrying it is handed out. No lock is held
+            // across the write (block reservations for arrivals must never wait behind it); the
+            // count is raised in memory after it, and a tick that commits the opening freezes
+            // what it has seen: a number handed out in that instant falls back to the ticket's
+            // own unverified place (documented in `queue::QueueState`).
+            let queue_id = self.room().state().opening().queue().0;
+            let number = self
+                .store
+                .draw_number(queue_id, person)
+                .map_err(|e| GateError::Storage(e.to_string()))?;
+            self.note_verified(number + 1);
+            draw = Some(number);
         }
         let verified = queue::Verified { person, draw };
         let (token, _, status) = self.room().verify(now_ms, &ticket, verified)?;
@@ -630,6 +626,15 @@ impl Gate {
             1.0
         } else {
             placed as f64 / (placed + away) as f64
+        }
+    }
+
+    /// Raises this node's count of people drawn (memory only; the table is the durable count).
+    fn note_verified(&self, count: u64) {
+        let mut room = self.room_mut();
+        let mut state = room.state().clone();
+        if state.note_verified(count) && room.refresh(state).is_err() {
+            tracing::error!("the count of verified people could not be raised");
         }
     }
 
