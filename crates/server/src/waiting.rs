@@ -103,6 +103,9 @@ pub enum GateError {
     /// "Text me": the table of people to text is full.
     #[error("too many people are waiting to be texted")]
     TextingFull,
+    /// Agents hold [`MAX_AGENT_CALLERS`] callers in the queue already.
+    #[error("too many callers are held in the queue by agents")]
+    CallersFull,
     /// The person was texted that their turn came and did not return within the window.
     #[error("the place was held for the return window and has passed on")]
     PlacePassedOn,
@@ -306,8 +309,14 @@ pub struct Gate {
     holders: Mutex<Holders>,
     minting: Mutex<Minting>,
     texting: Mutex<Texting>,
+    /// Callers an agent put in the queue, by (agent, person): their ticket, so the agent's
+    /// reloads show the same place. Memory per queued caller, at most [`MAX_AGENT_CALLERS`].
+    agent_callers: Mutex<HashMap<(String, u64), String>>,
     counts: Counts,
 }
+
+/// Callers held in the queue by agents at once, at most (a call centre's evening).
+pub const MAX_AGENT_CALLERS: usize = 100_000;
 
 /// Who waits, for the operators.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
@@ -400,6 +409,7 @@ impl Gate {
             holders: Mutex::new(Holders::default()),
             minting: Mutex::new(Minting::default()),
             texting: Mutex::new(Texting::default()),
+            agent_callers: Mutex::new(HashMap::new()),
             counts: Counts::default(),
         })
     }
@@ -636,6 +646,75 @@ impl Gate {
         if state.note_verified(count) && room.refresh(state).is_err() {
             tracing::error!("the count of verified people could not be raised");
         }
+    }
+
+    /// The place of a caller an agent checked: the same ticket on every call (the agent's
+    /// reloads), minted and verified for the person the first time, under the same rules as
+    /// anyone's (one draw number per person: a caller who also queued themselves holds one
+    /// place). Blocking I/O (the person table): run off the async workers.
+    pub fn queue_caller(
+        &self,
+        now_ms: u64,
+        agent: &str,
+        person: u64,
+        rng: &mut (impl rand::CryptoRng + ?Sized),
+    ) -> Result<(String, Status), GateError> {
+        let key = (agent.to_string(), person);
+        let held = self
+            .agent_callers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(ticket) = held
+            && let Ok(status) = self.status(now_ms, &ticket)
+        {
+            return Ok((ticket, status));
+        }
+        if self
+            .agent_callers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+            >= MAX_AGENT_CALLERS
+        {
+            return Err(GateError::CallersFull);
+        }
+        let session = SessionId::random(rng);
+        let (ticket, _) = match self.arrive(now_ms, session) {
+            Err(GateError::NoNumbers) => {
+                // Off the async workers already: reserve the block here rather than wait.
+                self.refill(now_ms)?;
+                self.arrive(now_ms, session)?
+            }
+            arrived => arrived?,
+        };
+        let (ticket, status) = self.verify(now_ms, &ticket, &session, person)?;
+        self.agent_callers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, ticket.clone());
+        Ok((ticket, status))
+    }
+
+    /// Whether an agent may act for `person` now: always when no opening is being held (free
+    /// flow), else only once the caller's place they queued has been admitted.
+    pub fn caller_admitted(&self, now_ms: u64, agent: &str, person: u64) -> bool {
+        if !self.room().state().prequeue_started()
+            && self.room().state().opening().prequeue_starts_at_ms() > now_ms
+        {
+            return true;
+        }
+        let held = self
+            .agent_callers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(agent.to_string(), person))
+            .cloned();
+        held.is_some_and(|ticket| {
+            self.status(now_ms, &ticket)
+                .is_ok_and(|status| status.is_admitted())
+        })
     }
 
     /// A person turned away at verification (their cohort does not open now).
@@ -951,8 +1030,12 @@ impl Gate {
             let keyring = room.keyring().clone();
             *room = WaitingRoom::new(keyring, poll, state);
         }
-        // The old queue's tickets stop working: nobody of it is texted.
+        // The old queue's tickets stop working: nobody of it is texted, no caller held.
         *self.texting.lock().unwrap_or_else(|p| p.into_inner()) = Texting::default();
+        self.agent_callers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         drop(controller);
         self.nudge_refill();
         Ok(())

@@ -738,3 +738,85 @@ async fn texted_people_are_told_only_when_reached_and_held_for_the_return_window
         "{metrics}"
     );
 }
+
+/// Call-centre agents queue people fairly: the caller the agent checked goes into the same queue
+/// under the same rules (one place per person, drawn with the verified), the agent's reloads show
+/// the same place, and during an opening the agent books for the caller only once it comes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_queued_caller_keeps_one_place_across_the_agent_s_reloads() {
+    let server = TestServer::start(small_world()).await;
+    let (status, staff) = server
+        .post(
+            "/api/v1/admin/staff",
+            Some(&common::operator()),
+            json!({"role": "agent", "name": "콜센터 김"}),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{staff}");
+    let agent = staff["token"].as_str().unwrap().to_string();
+    let opens = prequeue_now(&server, 1_000).await;
+    let rrn = rrn_1967(300);
+    let identified: Value = server
+        .http
+        .post(server.url("/api/v1/agent/identify"))
+        .header("x-yeyak-staff", &agent)
+        .json(&json!({"name": "최노인", "rrn": rrn, "phone": "010-2222-3333"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let caller = identified["person_token"].as_str().unwrap().to_string();
+    let as_agent = |path: &str, body: Value| {
+        server
+            .http
+            .post(server.url(path))
+            .header("x-yeyak-staff", &agent)
+            .bearer_auth(&caller)
+            .json(&body)
+            .send()
+    };
+    let queue = || async {
+        let response = as_agent("/api/v1/agent/queue", json!({})).await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        response.json::<Value>().await.unwrap()
+    };
+    let first = queue().await;
+    assert_eq!(first["state"], "before_opening", "{first}");
+    for _ in 0..3 {
+        assert_eq!(
+            queue().await["ticket"],
+            first["ticket"],
+            "the agent reloads: same place"
+        );
+    }
+    let early = as_agent(
+        "/api/v1/agent/bookings",
+        booking_body(0, "2021-07-21", 10, "moderna"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(early.status().as_u16(), 409);
+    let early: Value = early.json().await.unwrap();
+    assert_eq!(early["error"], "caller_not_admitted", "{early}");
+    // The caller also queued on their own phone: still one place, the same one.
+    let own = verify_waiting(&server, arrive(&server).await, "최노인", &rrn)
+        .await
+        .1;
+
+    open_now(&server, opens).await;
+    let admitted = queue().await;
+    assert_eq!(admitted["state"], "admitted", "{admitted}");
+    assert_eq!(admitted["ticket"], first["ticket"]);
+    let (_, mine) = server.get("/api/v1/queue/status", Some(&own)).await;
+    assert_eq!(mine["number"], admitted["number"], "one place per person");
+    let booked = as_agent(
+        "/api/v1/agent/bookings",
+        booking_body(0, "2021-07-21", 10, "moderna"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(booked.status().as_u16(), 201);
+}

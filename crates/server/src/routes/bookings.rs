@@ -211,6 +211,10 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     let first = appointment(body.clinic_id, &body.date, body.hour, &body.product)?;
     let actor = session.person;
+    if let Some(Extension(AgentActor(agent))) = &agent {
+        // An agent's caller waits their turn like anyone during an opening.
+        super::queue::require_caller_admitted(&state, agent, actor.0)?;
+    }
     let now = state.clock.now();
     let (person, recipient) = match &body.family {
         None => {

@@ -65,6 +65,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     // Agents act for people through the same handlers, with their own token instead of a pass.
     let agent_side = Router::new()
         .route("/api/v1/agent/identify", post(agent::identify))
+        .route("/api/v1/agent/queue", post(queue::agent_queue))
         .route("/api/v1/agent/eligibility", get(eligibility::mine))
         .route(
             "/api/v1/agent/bookings",

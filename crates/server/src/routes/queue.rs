@@ -113,6 +113,15 @@ fn gate_error(error: GateError) -> ApiError {
                 "We cannot take more texting requests right now. Please keep this page open.",
             )
         },
+        GateError::CallersFull => ApiError {
+            retry_after_s: Some(60),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "agent_callers_full",
+                "상담원이 대기열에 올릴 수 있는 인원이 가득 찼습니다. 잠시 후 다시 시도해 주세요.",
+                "Agents hold as many callers in the queue as they may. Please try again shortly.",
+            )
+        },
         GateError::PlacePassedOn => ApiError::new(
             StatusCode::GONE,
             "place_passed_on",
@@ -658,6 +667,42 @@ pub async fn wait_return(
     set_cookie(&mut response, SESSION_ID_COOKIE, &back.s, 86_400);
     set_ticket_cookie(&mut response, &back.t);
     Ok(response)
+}
+
+/// `POST /api/v1/agent/queue`: an agent puts the caller they identified (the person token) into
+/// the same queue as everyone, under the same rules: one place per person, drawn with the
+/// verified during the pre-queue. Asked again (the agent's page reloads), it answers the same
+/// place. While an opening is held the agent books for the caller only once that place is let in.
+pub async fn agent_queue(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(super::agent::AgentActor(actor)): axum::Extension<super::agent::AgentActor>,
+    super::Authenticated(session): super::Authenticated,
+) -> Result<Response, ApiError> {
+    let gate = Arc::clone(&state.gate);
+    let now = now_ms(&state);
+    let (ticket, status) = tokio::task::spawn_blocking(move || {
+        gate.queue_caller(now, &actor, session.person.0, &mut rand::rng())
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
+    .map_err(gate_error)?;
+    let mut body = status_json(&state, &status);
+    body["ticket"] = ticket.into();
+    Ok(Json(body).into_response())
+}
+
+/// Refuses an agent's booking for a caller whose place has not come up while an opening is held.
+pub fn require_caller_admitted(state: &AppState, actor: &str, person: u64) -> Result<(), ApiError> {
+    if state.gate.caller_admitted(now_ms(state), actor, person) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "caller_not_admitted",
+        "예약 시작 중에는 상담원도 대기열을 거칩니다. 이 분의 대기 차례가 되면 예약할 수 있습니다.",
+        "During an opening agents queue too: you can book for this caller once their place comes up.",
+    )
+    .with_detail(json!({ "queue": "/api/v1/agent/queue" })))
 }
 
 /// What operators see: arrivals, queued, admitted, active, admission rate, drain time.
