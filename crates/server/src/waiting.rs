@@ -75,8 +75,10 @@ pub const PASS_IDENTITY_STARTS: u32 = 8;
 /// Bookings for family members one pass may make (the per-booker family limit is separate).
 pub const PASS_FAMILY_BOOKINGS: u32 = 4;
 /// A person's pass counts as in use while it was used this recently: a second pass for the same
-/// person (another device, another ticket) is refused meanwhile. After it, the first device is
-/// taken as gone (a dead battery must not lock someone out for the pass's whole life).
+/// person (another device's verified ticket) is refused meanwhile, and so is the older of two on
+/// the booking side. After it, the first device is taken as gone. A fresh identity check on the
+/// booking side (the phone in hand now) takes the person's pass over at once, so a closed
+/// browser or a lost phone never locks its owner out.
 pub const PERSON_PASS_IDLE_MS: u64 = 5 * 60_000;
 /// Addresses tracked before finished windows are swept out.
 const ADDRESSES_SWEEP_AT: usize = 200_000;
@@ -732,9 +734,11 @@ impl Gate {
         person: u64,
         session: SessionId,
         expires_at_ms: u64,
+        take_over: bool,
     ) -> Result<(), GateError> {
         let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(held) = holders.by_person.get(&person)
+            && !take_over
             && held.session != session
             && held.expires_at_ms > now_ms
             && now_ms.saturating_sub(held.seen_ms) < PERSON_PASS_IDLE_MS
@@ -755,6 +759,16 @@ impl Gate {
         Ok(())
     }
 
+    /// A booking-side call with a pass that names its person: it is theirs in use now, unless
+    /// another session's pass for them was used within [`PERSON_PASS_IDLE_MS`] (one person, one
+    /// pass in use).
+    pub fn use_as_holder(&self, now_ms: u64, pass: &Pass) -> Result<(), GateError> {
+        match pass.person {
+            Some(person) => self.hold(now_ms, person, pass.session, pass.expires_at_ms, false),
+            None => Ok(()),
+        }
+    }
+
     /// Binds an admitted pass that names nobody yet to the person who just verified with it
     /// (on the booking side): the new pass to use from now on.
     pub fn bind_pass(&self, now_ms: u64, pass: &Pass, person: u64) -> Result<String, GateError> {
@@ -763,7 +777,9 @@ impl Gate {
             Some(_) => return Err(GateError::Room(RoomError::OtherPerson)),
             None => {}
         }
-        self.hold(now_ms, person, pass.session, pass.expires_at_ms)?;
+        // A fresh identity check proves the phone is in hand now: the person's pass is this one
+        // from here on, and one held elsewhere stops working (a browser closed, a phone lost).
+        self.hold(now_ms, person, pass.session, pass.expires_at_ms, true)?;
         self.holders
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -890,7 +906,7 @@ impl Gate {
         self.check_return(now_ms, session, matches!(exchange, Exchange::Pass { .. }))?;
         if let Exchange::Pass { pass, .. } = &exchange {
             if let Some(person) = pass.person {
-                self.hold(now_ms, person, pass.session, pass.expires_at_ms)?;
+                self.hold(now_ms, person, pass.session, pass.expires_at_ms, false)?;
             }
             // Exchanging is showing up: the admission is no longer in flight.
             self.seen(now_ms, session, pass);
@@ -921,14 +937,6 @@ impl Gate {
 
     /// Counts the session as active; its first appearance is its admission showing up.
     fn seen(&self, now_ms: u64, session: &SessionId, pass: &Pass) {
-        if let Some(person) = pass.person {
-            let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(held) = holders.by_person.get_mut(&person)
-                && held.session == *session
-            {
-                held.seen_ms = now_ms;
-            }
-        }
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
         if activity
             .active

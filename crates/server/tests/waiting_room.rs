@@ -530,6 +530,12 @@ async fn a_pass_is_bound_to_one_verified_person() {
         .post("/api/v1/queue/exchange", Some(&second), json!({}), None)
         .await;
     assert_eq!(status, 200, "{answer}");
+    // Now the first is the second one in use: refused on the booking side.
+    let (status, error) = server.get("/api/v1/eligibility", Some(&first)).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (409, Some("person_has_pass"))
+    );
 }
 
 /// 2021: any client minted a ticket whenever it sent none (2,000 in 0.7 s; 200 for one session

@@ -170,6 +170,10 @@ pub async fn require_pass(
     {
         return Err(pass_other_person());
     }
+    state
+        .gate
+        .use_as_holder(now_ms(&state), &pass)
+        .map_err(gate_error)?;
     let booking_made =
         request.method() == axum::http::Method::POST && request.uri().path() == "/api/v1/bookings";
     // The handlers that count what a pass may do (identity checks, family bookings) read it here.
