@@ -11,6 +11,7 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use queue::{
     Class, KeyId, KeyMaterial, Keyring, Pass, QueueId, Rank, SessionId, Ticket, TokenError,
+    Verified,
 };
 
 const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -32,12 +33,30 @@ fn check(u: &mut Unstructured<'_>, ours: &Keyring, forger: &Keyring) -> Result<(
         seq: u.arbitrary()?,
         session: SessionId(u.arbitrary()?),
         issued_at_ms: u.arbitrary()?,
+        // (u64::MAX is the wire's "none": no person or draw number is ever that.)
+        verified: if u.arbitrary()? {
+            Some(Verified {
+                person: u.int_in_range(0..=u64::MAX - 1)?,
+                draw: if u.arbitrary()? {
+                    Some(u.int_in_range(0..=u64::MAX - 1)?)
+                } else {
+                    None
+                },
+            })
+        } else {
+            None
+        },
     };
     let pass = Pass {
         queue: ticket.queue,
         session: ticket.session,
         rank: Rank(u.arbitrary()?),
         expires_at_ms: u.arbitrary::<u64>()?.max(1),
+        person: if u.arbitrary()? {
+            Some(u.int_in_range(0..=u64::MAX - 1)?)
+        } else {
+            None
+        },
     };
     let now_ms = u.int_in_range(0..=pass.expires_at_ms - 1)?;
 

@@ -74,7 +74,8 @@ pub fn spawn(s: &SpawnSettings) -> anyhow::Result<Spawned> {
         .arg("--subscribers")
         .arg(s.subscribers)
         // The whole crowd comes from this one machine's address.
-        .args(["--identity-checks-per-address", "0"]);
+        .args(["--identity-checks-per-address", "0"])
+        .args(["--tickets-per-address-minute", "0"]);
     if let Some(budget) = s.poll_budget {
         cmd.arg("--poll-budget").arg(budget.to_string());
     }

@@ -12,10 +12,12 @@
 //! queue, the durable [`QueueState`] record. A ticket's **rank** is a pure function of the ticket
 //! and that record ([`QueueState::rank`]):
 //!
-//! * class [`Class::Pre`] (arrived during the pre-queue): `rank = F0 + perm(seq)`, where `perm` is
-//!   a keyed [`Permutation`] of `[0, N_P)`; `N_P` and the 32-byte key are frozen at the opening
-//!   second — a uniform shuffle with no stored list;
-//! * class [`Class::Fifo`] (arrived after the opening): `rank = N_P + seq` — first in, first out;
+//! * class [`Class::Pre`] (arrived during the pre-queue), verified as a person before the opening:
+//!   `rank = F0 + perm_V(draw)`, a keyed shuffle of the people's draw numbers `[0, N_V)`;
+//! * class [`Class::Pre`], not verified by then: `rank = F0 + N_V + perm(seq)`, where `perm` is
+//!   a keyed [`Permutation`] of `[0, N_P)`; `N_P`, `N_V` and the 32-byte key are frozen at the
+//!   opening second — a uniform shuffle with no stored list;
+//! * class [`Class::Fifo`] (arrived after the opening): `rank = N_V + N_P + seq` — first in, first out;
 //! * before any pre-queue, FIFO tickets of the free-flow segment `[0, F0)` keep `rank = seq`.
 //!
 //! A **watermark** `W` only grows; a ticket with `rank < W` may be exchanged for a **pass** (also
@@ -113,9 +115,15 @@
 //!   restarted leader (see [`Controller`]); the simulation in `tests/simulation.rs` keeps active
 //!   sessions under `max_active` through a crash, a booking-side slowdown, abandons, reloads and
 //!   tabs.
-//! * Sybils are out of scope here: someone who opens many sessions before the opening holds many
-//!   independent lottery tickets. Limiting tickets per person (identity) or per address is the
-//!   shell's job.
+//! * Sybils: the draw is per **verified person**, not per ticket. A ticket verified during the
+//!   pre-queue ([`WaitingRoom::verify`]) carries the person's draw number, one per person per
+//!   opening (the shell's durable person table hands it out), so a thousand tickets verified by
+//!   one person hold one place, the same on each; the verified are shuffled ahead of every
+//!   unverified ticket ([`QueueState`]'s module docs: the line). Unverified tickets are still
+//!   drawn per ticket among themselves, behind everyone verified: farming them wins nothing
+//!   against anyone who verified, and verifying is open to all during the pre-queue. Limiting
+//!   ticket minting per address, and what one pass may do, is the shell's job. Tested in
+//!   `tests/verified.rs` (chi-square over seeded openings).
 
 mod controller;
 mod lease;
@@ -139,5 +147,6 @@ pub use room::{Arrival, Exchange, NeedBlock, RoomError, Status, WaitingRoom};
 pub use state::{MAX_BLOCK, QueueRecord, QueueState, RankError, ReserveError, StateError};
 pub use token::{
     KeyId, KeyMaterial, Keyring, KeyringError, MAX_KEYS, MAX_TOKEN_CHARS, Pass, Ticket, TokenError,
+    Verified,
 };
 pub use types::{Class, Phase, QueueId, Rank, SessionId};

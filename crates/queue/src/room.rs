@@ -4,7 +4,7 @@ use crate::controller::eta_ms;
 use crate::lease::{Block, SequenceLease};
 use crate::poll::PollPolicy;
 use crate::state::{QueueState, RankError, StateError};
-use crate::token::{Keyring, Pass, Ticket, TokenError};
+use crate::token::{Keyring, Pass, Ticket, TokenError, Verified};
 use crate::types::{Class, Rank, SessionId};
 use serde::Serialize;
 
@@ -20,6 +20,9 @@ pub enum Status {
         position: u64,
         /// People ahead of you, at most (ranks of numbers lost in a crash hold nobody).
         people_ahead: u64,
+        /// Of them, verified people of the pre-queue's draw: exact, one rank each, and each
+        /// eligible in this opening (the ineligible are given no place).
+        verified_ahead: u64,
         /// `position ÷ measured admission rate`; `None` until a rate has been measured.
         eta_ms: Option<u64>,
         /// Come back after this long (chosen to keep total poll traffic within budget).
@@ -91,6 +94,9 @@ pub enum RoomError {
     /// regressed, e.g. was restored from a backup). Refused rather than guessed.
     #[error("the ticket's number is unknown to this queue")]
     UnknownNumber,
+    /// The ticket was verified for another person.
+    #[error("the ticket belongs to another verified person")]
+    OtherPerson,
 }
 
 impl RoomError {
@@ -98,6 +104,7 @@ impl RoomError {
         match self {
             RoomError::Token(e) => e.code(),
             RoomError::UnknownNumber => "ticket_unknown_number",
+            RoomError::OtherPerson => "ticket_other_person",
         }
     }
     pub fn message_ko(self) -> &'static str {
@@ -106,6 +113,9 @@ impl RoomError {
             RoomError::UnknownNumber => {
                 "대기 번호를 확인할 수 없습니다. 잠시 후 다시 시도하거나 고객센터에 문의해 주세요."
             }
+            RoomError::OtherPerson => {
+                "이 대기표는 이미 다른 분의 본인인증에 쓰였습니다. 대기표는 한 사람의 것입니다."
+            }
         }
     }
     pub fn message_en(self) -> &'static str {
@@ -113,6 +123,9 @@ impl RoomError {
             RoomError::Token(e) => e.message_en(),
             RoomError::UnknownNumber => {
                 "Your queue number cannot be found. Please try again shortly or contact support."
+            }
+            RoomError::OtherPerson => {
+                "This ticket was already verified for someone else: a ticket is one person's."
             }
         }
     }
@@ -219,6 +232,7 @@ impl WaitingRoom {
             seq,
             session,
             issued_at_ms: now_ms,
+            verified: None,
         };
         let status = self
             .status_of(&ticket, now_ms)
@@ -252,6 +266,7 @@ impl WaitingRoom {
                     rank,
                     position,
                     people_ahead: position - 1,
+                    verified_ahead: self.state.verified_ahead(rank),
                     eta_ms: eta_ms(position, self.state.rate_per_s()),
                     poll_after_ms: self.poll.interval_ms(position),
                 })
@@ -271,6 +286,42 @@ impl WaitingRoom {
             }
             Err(RankError::UnknownNumber) => Err(RoomError::UnknownNumber),
         }
+    }
+
+    /// A presented ticket, checked to belong to `session` — before it is verified for a person.
+    pub fn ticket_of(&self, ticket_token: &str, session: &SessionId) -> Result<Ticket, RoomError> {
+        let ticket = self
+            .keyring
+            .verify_ticket(ticket_token, self.state.opening().queue())?;
+        if ticket.session != *session {
+            return Err(TokenError::WrongSession.into());
+        }
+        Ok(ticket)
+    }
+
+    /// The ticket re-issued for the verified person who holds it. `draw` is the person's draw
+    /// number (the shell's durable person table), given only while
+    /// [`QueueState::draws_open_for`] the ticket; the same person verifying several tickets gets
+    /// the same number on each, hence one place. A ticket already verified for someone else is
+    /// refused: a ticket is one person's.
+    pub fn verify(
+        &self,
+        now_ms: u64,
+        ticket: &Ticket,
+        verified: Verified,
+    ) -> Result<(String, Ticket, Status), RoomError> {
+        if ticket
+            .verified
+            .is_some_and(|held| held.person != verified.person)
+        {
+            return Err(RoomError::OtherPerson);
+        }
+        let ticket = Ticket {
+            verified: Some(verified),
+            ..*ticket
+        };
+        let status = self.status_of(&ticket, now_ms)?;
+        Ok((self.keyring.sign_ticket(&ticket), ticket, status))
     }
 
     /// Exchanges an admitted ticket for a pass bound to `session`. Exchanging again (a reload, a
@@ -293,6 +344,7 @@ impl WaitingRoom {
             session: ticket.session,
             rank,
             expires_at_ms: now_ms.saturating_add(self.state.opening().pass_ttl_ms()),
+            person: ticket.verified.map(|v| v.person),
         };
         Ok(Exchange::Pass {
             token: self.keyring.sign_pass(&pass),

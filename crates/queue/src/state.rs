@@ -5,15 +5,30 @@
 //! Every ticket has a rank, a pure function of the ticket and this record:
 //!
 //! ```text
-//! ranks  [0, F0)                 FIFO tickets issued before the pre-queue started (free flow): rank = seq
-//!        [F0, F0 + N_P)          pre-queue tickets: rank = F0 + perm(seq), perm keyed at the opening
-//!        [F0 + N_P, …)           FIFO tickets issued after the free-flow segment closed: rank = N_P + seq
+//! ranks  [0, F0)                      FIFO tickets issued before the pre-queue started (free flow): rank = seq
+//!        [F0, F0 + N_V)               verified people of the pre-queue: rank = F0 + perm_V(draw)
+//!        [F0 + N_V, F0 + N_V + N_P)   unverified pre-queue tickets: rank = F0 + N_V + perm(seq)
+//!        [F0 + N_V + N_P, …)          FIFO tickets issued after the free-flow segment closed: rank = N_V + N_P + seq
 //! ```
 //!
-//! `F0` (the end of the free-flow segment) is frozen when the pre-queue starts, `N_P` (the number
-//! of pre-queue sequence numbers) and the permutation key at the opening. FIFO numbers after `F0`
-//! continue the same counter (it is raised to `F0` at the freeze), so `seq ≥ F0` for all of them.
-//! A queue with no pre-queue ever has `F0` unset and every rank is its sequence number.
+//! `F0` (the end of the free-flow segment) is frozen when the pre-queue starts; `N_P` (the number
+//! of pre-queue sequence numbers), `N_V` (the number of people verified during the pre-queue) and
+//! the permutation key at the opening. FIFO numbers after `F0` continue the same counter (it is
+//! raised to `F0` at the freeze), so `seq ≥ F0` for all of them. A queue with no pre-queue ever
+//! has `F0` unset and every rank is its sequence number.
+//!
+//! # One place per verified person
+//!
+//! A person who proves who they are while waiting in the pre-queue gets a *draw number*: dense,
+//! one per person per opening, handed out by the shell from a durable table (person → number),
+//! so however many tickets one person verifies, every one carries the same number. At the opening
+//! the verified segment is a keyed shuffle of the draw numbers `[0, N_V)` (its own key, derived
+//! from the opening's), so each verified person's place is uniform whatever they did before:
+//! a thousand tickets give one place, the same on all of them. Tickets never verified before the
+//! opening are drawn *behind every verified person*: farming unverified tickets can only place a
+//! script behind everyone who verified, and verifying any one of them gives one place like
+//! anyone else's. (A draw number at or beyond the frozen `N_V` — verified in the instant the
+//! opening was committed — falls back to the ticket's own unverified place.)
 //!
 //! The watermark `W` only grows; every rank below it is admitted. While the pre-queue waits for
 //! the opening, `W ≤ F0` (nobody from the pre-queue is admitted early).
@@ -53,6 +68,12 @@ pub struct QueueRecord {
     pub free_flow_end: Option<u64>,
     /// `N_P`: pre-queue numbers, frozen at the opening.
     pub pre_count: Option<u64>,
+    /// Draw numbers handed to verified people so far (high-water mark, raised by the shell).
+    #[serde(default)]
+    pub verified_reserved: u64,
+    /// `N_V`: people verified in the pre-queue, frozen at the opening.
+    #[serde(default)]
+    pub verified_count: Option<u64>,
     /// The order of the pre-queue; drawn at the opening. Secret until then.
     pub perm_key: Option<PermKey>,
     /// `W`: ranks below it are admitted.
@@ -103,6 +124,18 @@ pub enum RankError {
 pub struct QueueState {
     record: QueueRecord,
     perm: Option<Permutation>,
+    /// The shuffle of verified people's draw numbers, `[0, N_V)`.
+    verified_perm: Option<Permutation>,
+}
+
+/// The verified segment's key: derived from the opening's, so it is as secret until the opening
+/// and needs no storage of its own, and unrelated to the unverified segment's order.
+fn verified_key(key: &PermKey) -> PermKey {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(b"yeyak verified people order v1");
+    hasher.update(key.0);
+    PermKey(hasher.finalize().into())
 }
 
 impl QueueState {
@@ -116,17 +149,24 @@ impl QueueState {
                 fifo_skipped: 0,
                 free_flow_end: None,
                 pre_count: None,
+                verified_reserved: 0,
+                verified_count: None,
                 perm_key: None,
                 watermark: 0,
                 rate_ranks_per_ks: 0,
                 revision: 0,
             },
             perm: None,
+            verified_perm: None,
         }
     }
 
     /// Validates a stored record (parse, don't validate).
-    pub fn from_record(record: QueueRecord) -> Result<QueueState, StateError> {
+    pub fn from_record(mut record: QueueRecord) -> Result<QueueState, StateError> {
+        if record.pre_count.is_some() && record.verified_count.is_none() {
+            // Opened before verified people were drawn: none were.
+            record.verified_count = Some(0);
+        }
         let r = &record;
         let inconsistent = |what| Err(StateError::Inconsistent(what));
         if let Some(f0) = r.free_flow_end {
@@ -147,17 +187,31 @@ impl QueueState {
         if r.fifo_skipped > r.fifo_reserved {
             return inconsistent("more FIFO numbers skipped than reserved");
         }
-        let perm = match (r.pre_count, &r.perm_key) {
-            (None, None) => None,
+        if r.pre_count.is_some() != r.verified_count.is_some() {
+            return inconsistent("opened without freezing the verified people");
+        }
+        if r.verified_count.is_some_and(|n| n > r.verified_reserved) {
+            return inconsistent("more verified people drawn than numbered");
+        }
+        let (perm, verified_perm) = match (r.pre_count, &r.perm_key) {
+            (None, None) => (None, None),
             (Some(n), Some(key)) => {
                 if n != r.pre_reserved {
                     return inconsistent("pre-queue numbers reserved after the opening");
                 }
-                Permutation::new(key, n).ok()
+                let n_v = r.verified_count.unwrap_or(0);
+                (
+                    Permutation::new(key, n).ok(),
+                    Permutation::new(&verified_key(key), n_v).ok(),
+                )
             }
             _ => return inconsistent("opened without a key, or a key before the opening"),
         };
-        Ok(QueueState { record, perm })
+        Ok(QueueState {
+            record,
+            perm,
+            verified_perm,
+        })
     }
 
     /// The record to persist.
@@ -199,6 +253,34 @@ impl QueueState {
         self.record.pre_reserved
     }
 
+    /// `N_V`, once frozen.
+    pub fn verified_count(&self) -> Option<u64> {
+        self.record.verified_count
+    }
+
+    /// People given a draw number so far (known to this copy of the record).
+    pub fn verified_reserved(&self) -> u64 {
+        self.record.verified_reserved
+    }
+
+    /// Whether a ticket verified now should get a draw number: it is a pre-queue ticket and the
+    /// draw has not been frozen yet. (A number handed out after all is harmless: it falls back
+    /// to the ticket's own place, see the module docs.)
+    pub fn draws_open_for(&self, ticket: &Ticket) -> bool {
+        ticket.class == Class::Pre && !self.is_open()
+    }
+
+    /// Records that draw numbers below `count` have been handed out (durably, by the shell's
+    /// person table) — before the opening freezes `N_V`. Returns whether it changed anything.
+    pub fn note_verified(&mut self, count: u64) -> bool {
+        if self.is_open() || count <= self.record.verified_reserved {
+            return false;
+        }
+        self.record.verified_reserved = count;
+        self.bump();
+        true
+    }
+
     /// Measured admission rate in ranks per second (0 when unknown).
     pub fn rate_per_s(&self) -> f64 {
         self.record.rate_ranks_per_ks as f64 / 1000.0
@@ -236,7 +318,9 @@ impl QueueState {
         match (r.free_flow_end, r.pre_count) {
             (None, _) => r.fifo_reserved,
             (Some(f0), None) => f0,
-            (Some(_), Some(n_p)) => n_p.saturating_add(r.fifo_reserved),
+            (Some(_), Some(n_p)) => n_p
+                .saturating_add(r.verified_count.unwrap_or(0))
+                .saturating_add(r.fifo_reserved),
         }
     }
 
@@ -252,24 +336,49 @@ impl QueueState {
     /// same rank, however often it is presented.
     pub fn rank(&self, ticket: &Ticket) -> Result<Rank, RankError> {
         let r = &self.record;
+        let n_v = r.verified_count.unwrap_or(0);
         match ticket.class {
             Class::Fifo => match (r.free_flow_end, r.pre_count) {
                 (None, _) => Ok(Rank(ticket.seq)),
                 (Some(f0), _) if ticket.seq < f0 => Ok(Rank(ticket.seq)),
-                (Some(_), Some(n_p)) => Ok(Rank(ticket.seq.saturating_add(n_p))),
+                (Some(_), Some(n_p)) => {
+                    Ok(Rank(ticket.seq.saturating_add(n_p).saturating_add(n_v)))
+                }
                 (Some(_), None) => Err(RankError::NotYetRanked),
             },
             Class::Pre => match (r.free_flow_end, r.pre_count, &self.perm) {
-                (Some(f0), Some(_), Some(perm)) => perm
-                    .apply(ticket.seq)
-                    .map(|p| Rank(f0 + p))
-                    .ok_or(RankError::UnknownNumber),
+                (Some(f0), Some(_), Some(perm)) => {
+                    if let Some(place) = self.verified_place(ticket) {
+                        return Ok(Rank(f0 + place));
+                    }
+                    perm.apply(ticket.seq)
+                        .map(|p| Rank(f0 + n_v + p))
+                        .ok_or(RankError::UnknownNumber)
+                }
                 (_, Some(_), _) => Err(RankError::UnknownNumber),
                 // Before the opening nobody has a place yet. (No check against `pre_reserved`: a
                 // node's copy of the record may predate the block the ticket came from.)
                 (_, None, _) => Err(RankError::NotYetRanked),
             },
         }
+    }
+
+    /// A verified pre-queue ticket's place in the verified segment, counted from its start: the
+    /// shuffle of the person's draw number, so it is the same on every ticket of theirs.
+    fn verified_place(&self, ticket: &Ticket) -> Option<u64> {
+        let draw = ticket.verified?.draw?;
+        self.verified_perm.as_ref()?.apply(draw)
+    }
+
+    /// Ranks of the verified segment still to be admitted ahead of `rank`: each holds exactly one
+    /// verified person.
+    pub fn verified_ahead(&self, rank: Rank) -> u64 {
+        let (Some(f0), Some(n_v)) = (self.record.free_flow_end, self.record.verified_count) else {
+            return 0;
+        };
+        let start = f0.max(self.record.watermark);
+        let end = f0.saturating_add(n_v).min(rank.0);
+        end.saturating_sub(start)
     }
 
     /// Whether a rank has been admitted.
@@ -315,8 +424,11 @@ impl QueueState {
         }
         self.start_prequeue();
         let n_p = self.record.pre_reserved;
+        let n_v = self.record.verified_reserved;
         self.perm = Permutation::new(&key, n_p).ok();
+        self.verified_perm = Permutation::new(&verified_key(&key), n_v).ok();
         self.record.pre_count = Some(n_p);
+        self.record.verified_count = Some(n_v);
         self.record.perm_key = Some(key);
         self.bump();
         true
@@ -414,11 +526,19 @@ impl QueueState {
             || b.fifo_reserved < a.fifo_reserved
             || frozen_changed(a.free_flow_end, b.free_flow_end)
             || frozen_changed(a.pre_count, b.pre_count)
+            || frozen_changed(a.verified_count, b.verified_count)
             || (a.perm_key.is_some() && a.perm_key != b.perm_key)
         {
             return Err(StateError::Regression);
         }
+        // The count of people drawn is a high-water mark raised from the shell's durable person
+        // table, possibly between a read and a write of the record by someone else: a newer
+        // record that has not seen a raise yet keeps it (until the opening freezes it).
+        let drawn = self.record.verified_reserved;
         *self = newer;
+        if !self.is_open() && drawn > self.record.verified_reserved {
+            self.record.verified_reserved = drawn;
+        }
         Ok(())
     }
 }
@@ -451,6 +571,7 @@ mod tests {
             seq,
             session: SessionId([0; 16]),
             issued_at_ms: 0,
+            verified: None,
         }
     }
 
@@ -501,6 +622,70 @@ mod tests {
             Err(ReserveError::PrequeueClosed)
         );
         assert_eq!(s.issued_at_most(), 12);
+    }
+
+    #[test]
+    fn verified_people_come_first_then_unverified_tickets_then_fifo() {
+        let mut s = QueueState::new(opening());
+        let _ = reserve(&mut s, Class::Fifo, 3, 0); // free flow: F0 = 3
+        let _ = reserve(&mut s, Class::Pre, 4, 1_500);
+        assert!(s.note_verified(2));
+        assert!(!s.note_verified(1), "never lowered");
+        // A record written meanwhile by someone who had not seen the raise keeps it.
+        let mut other = s.clone();
+        other.record.verified_reserved = 0;
+        other.bump();
+        s.refresh(other).expect("newer");
+        assert_eq!(s.verified_reserved(), 2);
+        let verified = |seq: u64, draw: u64| Ticket {
+            verified: Some(crate::token::Verified {
+                person: 100 + draw,
+                draw: Some(draw),
+            }),
+            ..ticket(Class::Pre, seq)
+        };
+        assert!(s.draws_open_for(&ticket(Class::Pre, 0)));
+        assert!(!s.draws_open_for(&ticket(Class::Fifo, 0)));
+        assert!(s.open(PermKey([3; 32])));
+        assert!(!s.note_verified(5), "frozen at the opening");
+        assert!(!s.draws_open_for(&ticket(Class::Pre, 0)));
+        assert_eq!(s.verified_count(), Some(2));
+        let mut people: Vec<u64> = [verified(0, 0), verified(1, 1)]
+            .iter()
+            .map(|t| s.rank(t).expect("ranked").0)
+            .collect();
+        people.sort_unstable();
+        assert_eq!(people, vec![3, 4], "the verified right after free flow");
+        // The same person's draw on another ticket: the same place.
+        assert_eq!(s.rank(&verified(3, 1)), s.rank(&verified(1, 1)));
+        let mut tickets: Vec<u64> = (0..4)
+            .map(|q| s.rank(&ticket(Class::Pre, q)).expect("ranked").0)
+            .collect();
+        tickets.sort_unstable();
+        assert_eq!(
+            tickets,
+            vec![5, 6, 7, 8],
+            "unverified behind every verified"
+        );
+        let _ = reserve(&mut s, Class::Fifo, 2, 2_100);
+        assert_eq!(s.rank(&ticket(Class::Fifo, 3)), Ok(Rank(9)));
+        // A draw number at or past the frozen count falls back to the ticket's own place.
+        let late = verified(2, 2);
+        assert_eq!(s.rank(&late), s.rank(&ticket(Class::Pre, 2)));
+        assert_eq!(s.verified_ahead(Rank(8)), 2);
+        s.advance(4, 1.0);
+        assert_eq!(s.verified_ahead(Rank(8)), 1);
+        assert_eq!(s.verified_ahead(Rank(3)), 0);
+        // A record stored opened before verified draws existed reads as none drawn.
+        let mut old = s.record().clone();
+        old.verified_count = None;
+        old.verified_reserved = 0;
+        assert_eq!(
+            QueueState::from_record(old)
+                .expect("migrated")
+                .verified_count(),
+            Some(0)
+        );
     }
 
     #[test]

@@ -8,16 +8,20 @@
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 1 | version, `1` |
-//! | 1 | 1 | kind: `1` ticket, `2` pass |
+//! | 1 | 1 | kind: `1` ticket, `3` verified ticket, `2` pass |
 //! | 2 | 2 | key id |
-//! | 4 | 37 / 36 | body (below) |
+//! | 4 | 37 / 53 / 44 | body (below) |
 //! | end − 16 | 16 | HMAC-SHA256 over every byte before it, truncated to its first 16 bytes |
 //!
 //! Ticket body: queue `u32`, class `u8` (`1` Pre, `2` Fifo), seq `u64`, session `[u8; 16]`,
 //! issued at (ms since the Unix epoch) `u64`. 57 bytes in all, 76 characters.
 //!
-//! Pass body: queue `u32`, session `[u8; 16]`, rank `u64`, expires at (ms) `u64`. 56 bytes, 75
-//! characters.
+//! Verified ticket body: the ticket body, then the verified person `u64` and their number in
+//! this opening's draw of verified people `u64` (`u64::MAX`: none, verified too late for the
+//! draw). 73 bytes, 98 characters.
+//!
+//! Pass body: queue `u32`, session `[u8; 16]`, rank `u64`, expires at (ms) `u64`, the verified
+//! person it admitted `u64` (`u64::MAX`: not yet bound). 64 bytes, 86 characters.
 //!
 //! The kind byte is covered by the MAC, so a ticket can never be presented as a pass (or the
 //! reverse): it verifies, then fails with [`TokenError::WrongKind`]. There is no algorithm field:
@@ -35,13 +39,18 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 const VERSION: u8 = 1;
 const KIND_TICKET: u8 = 1;
 const KIND_PASS: u8 = 2;
+const KIND_VERIFIED_TICKET: u8 = 3;
 const HEADER_LEN: usize = 4;
 const TAG_LEN: usize = 16;
 const TICKET_BODY_LEN: usize = 4 + 1 + 8 + 16 + 8;
-const PASS_BODY_LEN: usize = 4 + 16 + 8 + 8;
-const _: () = assert!(PASS_BODY_LEN <= TICKET_BODY_LEN);
+const VERIFIED_BODY_LEN: usize = TICKET_BODY_LEN + 8 + 8;
+const PASS_BODY_LEN: usize = 4 + 16 + 8 + 8 + 8;
+const MAX_BODY_LEN: usize = VERIFIED_BODY_LEN;
+const _: () = assert!(PASS_BODY_LEN <= MAX_BODY_LEN && TICKET_BODY_LEN <= MAX_BODY_LEN);
+/// Written for "none" in the person fields.
+const NONE: u64 = u64::MAX;
 /// Longest token text accepted before any decoding work is done.
-pub const MAX_TOKEN_CHARS: usize = 96;
+pub const MAX_TOKEN_CHARS: usize = 112;
 /// At most this many keys in a ring (one current plus older ones still accepted).
 pub const MAX_KEYS: usize = 16;
 
@@ -69,6 +78,19 @@ pub struct Ticket {
     pub seq: u64,
     pub session: SessionId,
     pub issued_at_ms: u64,
+    /// Set once the holder proved who they are while waiting (the identity check).
+    pub verified: Option<Verified>,
+}
+
+/// The verified person a ticket belongs to. Neither number is ever `u64::MAX` (the wire's
+/// "none"): person ids and draw numbers are dense from 0 or 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Verified {
+    /// The person, as the booking side numbers them: the same on every ticket they verify.
+    pub person: u64,
+    /// Their number in this opening's draw of verified people (dense, one per person, the same
+    /// on every ticket they verify), or `None` when they verified too late for the draw.
+    pub draw: Option<u64>,
 }
 
 /// Given once an admitted ticket is exchanged; every booking-side call needs it.
@@ -79,6 +101,8 @@ pub struct Pass {
     /// The admitted ticket's rank: unique in the queue, so it says whom the pass was given to.
     pub rank: Rank,
     pub expires_at_ms: u64,
+    /// The verified person the pass admitted (`None` until they verify on the booking side).
+    pub person: Option<u64>,
 }
 
 /// Why a token was refused. Every variant has a stable [`code`](TokenError::code) and a message in
@@ -172,7 +196,7 @@ pub enum KeyringError {
 }
 
 /// A token body, sized for the longer kind (a ticket).
-type Body = [u8; TICKET_BODY_LEN];
+type Body = [u8; MAX_BODY_LEN];
 
 #[derive(Clone)]
 struct Key {
@@ -259,7 +283,7 @@ impl Keyring {
     }
 
     /// Decodes and authenticates a token of `kind`; returns its body (no allocation).
-    fn open(&self, token: &str, kind: u8, body_len: usize) -> Result<Body, TokenError> {
+    fn open(&self, token: &str, kind: u8, body_len: usize) -> Result<(Body, u8), TokenError> {
         if token.len() > MAX_TOKEN_CHARS {
             return Err(TokenError::Malformed);
         }
@@ -286,26 +310,35 @@ impl Keyring {
             .verify_truncated_left(tag)
             .map_err(|_| TokenError::BadSignature)?;
         // Authentic from here on: the remaining checks are about where it is presented.
-        if found_kind != kind {
-            return Err(if matches!(found_kind, KIND_TICKET | KIND_PASS) {
-                TokenError::WrongKind
-            } else {
-                TokenError::Malformed
-            });
+        let same_kind =
+            found_kind == kind || (kind == KIND_TICKET && found_kind == KIND_VERIFIED_TICKET);
+        if !same_kind {
+            return Err(
+                if matches!(found_kind, KIND_TICKET | KIND_PASS | KIND_VERIFIED_TICKET) {
+                    TokenError::WrongKind
+                } else {
+                    TokenError::Malformed
+                },
+            );
         }
-        if body.len() != body_len {
+        let expected_len = if found_kind == KIND_VERIFIED_TICKET {
+            VERIFIED_BODY_LEN
+        } else {
+            body_len
+        };
+        if body.len() != expected_len {
             return Err(TokenError::Malformed);
         }
-        let mut out = [0u8; TICKET_BODY_LEN];
-        out.get_mut(..body_len)
+        let mut out = [0u8; MAX_BODY_LEN];
+        out.get_mut(..expected_len)
             .ok_or(TokenError::Malformed)?
             .copy_from_slice(body);
-        Ok(out)
+        Ok((out, found_kind))
     }
 
-    /// Signs a ticket with the current key.
+    /// Signs a ticket with the current key (a verified ticket when it names its person).
     pub fn sign_ticket(&self, ticket: &Ticket) -> String {
-        let mut body = [0u8; TICKET_BODY_LEN];
+        let mut body = [0u8; MAX_BODY_LEN];
         let mut w = Writer(&mut body, 0);
         w.put(&ticket.queue.0.to_be_bytes());
         w.put(&[ticket.class.to_byte()]);
@@ -313,7 +346,15 @@ impl Keyring {
         w.put(&ticket.session.0);
         w.put(&ticket.issued_at_ms.to_be_bytes());
         debug_assert_eq!(w.1, TICKET_BODY_LEN);
-        self.seal(KIND_TICKET, &body)
+        match ticket.verified {
+            None => self.seal(KIND_TICKET, &body[..TICKET_BODY_LEN]),
+            Some(v) => {
+                w.put(&v.person.to_be_bytes());
+                w.put(&v.draw.unwrap_or(NONE).to_be_bytes());
+                debug_assert_eq!(w.1, VERIFIED_BODY_LEN);
+                self.seal(KIND_VERIFIED_TICKET, &body[..VERIFIED_BODY_LEN])
+            }
+        }
     }
 
     /// Signs a pass with the current key.
@@ -324,6 +365,7 @@ impl Keyring {
         w.put(&pass.session.0);
         w.put(&pass.rank.0.to_be_bytes());
         w.put(&pass.expires_at_ms.to_be_bytes());
+        w.put(&pass.person.unwrap_or(NONE).to_be_bytes());
         debug_assert_eq!(w.1, PASS_BODY_LEN);
         self.seal(KIND_PASS, &body)
     }
@@ -331,15 +373,24 @@ impl Keyring {
     /// Verifies a ticket presented for `queue`. Tickets do not expire: a ticket is valid as long as
     /// its queue exists (its place is kept), and a new opening uses a new queue id.
     pub fn verify_ticket(&self, token: &str, queue: QueueId) -> Result<Ticket, TokenError> {
-        let body = self.open(token, KIND_TICKET, TICKET_BODY_LEN)?;
+        let (body, kind) = self.open(token, KIND_TICKET, TICKET_BODY_LEN)?;
         let mut r = Reader(&body, 0);
-        let ticket = Ticket {
+        let mut ticket = Ticket {
             queue: QueueId(u32::from_be_bytes(r.take())),
             class: Class::from_byte(r.take::<1>()[0]).ok_or(TokenError::Malformed)?,
             seq: u64::from_be_bytes(r.take()),
             session: SessionId(r.take()),
             issued_at_ms: u64::from_be_bytes(r.take()),
+            verified: None,
         };
+        if kind == KIND_VERIFIED_TICKET {
+            let person = u64::from_be_bytes(r.take());
+            let draw = u64::from_be_bytes(r.take());
+            ticket.verified = Some(Verified {
+                person,
+                draw: (draw != NONE).then_some(draw),
+            });
+        }
         if ticket.queue != queue {
             return Err(TokenError::WrongQueue);
         }
@@ -355,13 +406,14 @@ impl Keyring {
         session: &SessionId,
         now_ms: u64,
     ) -> Result<Pass, TokenError> {
-        let body = self.open(token, KIND_PASS, PASS_BODY_LEN)?;
+        let (body, _) = self.open(token, KIND_PASS, PASS_BODY_LEN)?;
         let mut r = Reader(&body, 0);
         let pass = Pass {
             queue: QueueId(u32::from_be_bytes(r.take())),
             session: SessionId(r.take()),
             rank: Rank(u64::from_be_bytes(r.take())),
             expires_at_ms: u64::from_be_bytes(r.take()),
+            person: Some(u64::from_be_bytes(r.take())).filter(|&p| p != NONE),
         };
         if pass.queue != queue {
             return Err(TokenError::WrongQueue);
@@ -417,6 +469,7 @@ mod tests {
             seq: 123_456,
             session: SessionId([9; 16]),
             issued_at_ms: 1_626_692_399_999,
+            verified: None,
         }
     }
 
@@ -426,6 +479,7 @@ mod tests {
             session: SessionId([9; 16]),
             rank: Rank(42),
             expires_at_ms: 1_000_000,
+            person: Some(77),
         }
     }
 
@@ -448,6 +502,20 @@ mod tests {
             ..t
         };
         assert_eq!(k.verify_ticket(&k.sign_ticket(&t2), QueueId(7)), Ok(t2));
+        for draw in [Some(0), Some(u64::MAX - 1), None] {
+            let v = Ticket {
+                verified: Some(Verified { person: 3, draw }),
+                ..t
+            };
+            let token = k.sign_ticket(&v);
+            assert_eq!(token.len(), 98);
+            assert_eq!(k.verify_ticket(&token, QueueId(7)), Ok(v));
+            assert_eq!(
+                k.verify_pass(&token, QueueId(7), &v.session, 0),
+                Err(TokenError::WrongKind),
+                "a verified ticket is not a pass either"
+            );
+        }
     }
 
     #[test]
@@ -455,10 +523,15 @@ mod tests {
         let k = ring(1, 0xAB);
         let p = pass();
         let token = k.sign_pass(&p);
-        assert_eq!(token.len(), 75);
+        assert_eq!(token.len(), 86);
         assert_eq!(
             k.verify_pass(&token, QueueId(7), &p.session, 999_999),
             Ok(p)
+        );
+        let unbound = Pass { person: None, ..p };
+        assert_eq!(
+            k.verify_pass(&k.sign_pass(&unbound), QueueId(7), &p.session, 0),
+            Ok(unbound)
         );
     }
 
@@ -484,7 +557,7 @@ mod tests {
         let k = ring(1, 0xAB);
         let p = pass();
         let token = k.sign_pass(&p);
-        for bit in 0..56 * 8 {
+        for bit in 0..64 * 8 {
             let bad = flip(&token, bit);
             assert!(
                 k.verify_pass(&bad, QueueId(7), &p.session, 0).is_err(),
@@ -696,6 +769,7 @@ mod tests {
                     seq,
                     session: SessionId(s),
                     issued_at_ms: at,
+                    verified: None,
                 })
         }
 
@@ -719,7 +793,7 @@ mod tests {
             fn passes_round_trip(q in any::<u32>(), s in any::<[u8; 16]>(), seq in any::<u64>(),
                                  exp in 1u64.., now in any::<u64>()) {
                 let k = Keyring::new(KeyId(0), &KeyMaterial([1; 32]));
-                let p = Pass { queue: QueueId(q), session: SessionId(s), rank: Rank(seq), expires_at_ms: exp };
+                let p = Pass { queue: QueueId(q), session: SessionId(s), rank: Rank(seq), expires_at_ms: exp, person: (seq % 2 == 0).then_some(seq / 2) };
                 let got = k.verify_pass(&k.sign_pass(&p), QueueId(q), &SessionId(s), now);
                 if now < exp {
                     prop_assert_eq!(got, Ok(p));

@@ -60,6 +60,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Where notifications go: this gateway URL, or (when absent) `DATA_DIR/outbox.jsonl`.
     pub notify_webhook: Option<String>,
+    /// The site's address as people reach it (for links in texts); `http://LISTEN` when unset.
+    pub public_url: Option<String>,
     /// Where the registration-number key lives, when not in `DATA_DIR/secrets.key`.
     pub rrn_key: Option<secrets::RrnKeySource>,
     /// The identity stand-in's subscriber records (the carriers' side of the check). Seeded
@@ -81,6 +83,13 @@ pub struct Config {
 }
 
 impl Config {
+    /// The site's address for links in texts.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
     pub fn new(data_dir: PathBuf) -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -94,6 +103,7 @@ impl Config {
             gate: waiting::GateConfig::default(),
             operator_token: None,
             notify_webhook: None,
+            public_url: None,
             opening: None,
             secure_cookies: false,
             rrn_key: None,
@@ -310,6 +320,7 @@ pub async fn serve(
         Arc::clone(&state.clock),
     ));
     tokio::spawn(dashboard::sample_forever(Arc::downgrade(&state)));
+    tokio::spawn(waiting::text_forever(Arc::downgrade(&state)));
     tokio::spawn(world::follow_the_clock(Arc::downgrade(&state)));
     if state.config.deliver_notifications {
         let sender = notify::Sender::from_config(

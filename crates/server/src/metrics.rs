@@ -193,6 +193,13 @@ struct QueueGauges {
     active: Gauge,
     admission_rate: Gauge<f64, std::sync::atomic::AtomicU64>,
     drain_seconds: Gauge,
+    verified_people: Gauge,
+    verifications: Gauge,
+    unverified_tickets: Gauge,
+    ineligible: Gauge,
+    tickets_refused: Gauge,
+    second_passes_refused: Gauge,
+    texted_away: Gauge,
 }
 
 impl Metrics {
@@ -257,6 +264,45 @@ impl Metrics {
             "Estimated time to admit everyone waiting",
             queue.drain_seconds.clone(),
         );
+        for (name, help, g) in [
+            (
+                "queue_verified_people",
+                "People placed in the current queue's draw of verified people",
+                &queue.verified_people,
+            ),
+            (
+                "queue_verifications_total",
+                "Waiting tickets verified on this node",
+                &queue.verifications,
+            ),
+            (
+                "queue_unverified_tickets",
+                "Tickets this node issued that were never verified, at most",
+                &queue.unverified_tickets,
+            ),
+            (
+                "queue_ineligible_turned_away_total",
+                "Verified people told their cohort does not open now, given no place",
+                &queue.ineligible,
+            ),
+            (
+                "queue_tickets_refused_total",
+                "New tickets refused by the per-address limit",
+                &queue.tickets_refused,
+            ),
+            (
+                "queue_second_passes_refused_total",
+                "Second passes refused for a person whose first was in use",
+                &queue.second_passes_refused,
+            ),
+            (
+                "queue_texted_away_total",
+                "People who left the waiting page and were texted when their turn came",
+                &queue.texted_away,
+            ),
+        ] {
+            registry.register(name, help, g.clone());
+        }
         let lease = lease.map(|view| LeaseGauges {
             held: gauge(
                 &mut registry,
@@ -406,7 +452,12 @@ impl Metrics {
 
     /// The text exposition format, with the waiting room as of `snapshot` and the HTTP shell's
     /// `http` load.
-    pub fn render(&self, snapshot: &queue::Snapshot, http: &crate::shell::Load) -> String {
+    pub fn render(
+        &self,
+        snapshot: &queue::Snapshot,
+        people: &crate::waiting::People,
+        http: &crate::shell::Load,
+    ) -> String {
         let count = |g: &Gauge, v: usize| g.set(i64::try_from(v).unwrap_or(i64::MAX));
         count(
             &self.shell.connections,
@@ -436,6 +487,16 @@ impl Metrics {
             &self.queue.drain_seconds,
             snapshot.drain_ms.unwrap_or(0) / 1000,
         );
+        gauge(&self.queue.verified_people, people.verified_people);
+        gauge(&self.queue.verifications, people.verifications);
+        gauge(&self.queue.unverified_tickets, people.unverified_tickets);
+        gauge(&self.queue.ineligible, people.ineligible_turned_away);
+        gauge(&self.queue.tickets_refused, people.tickets_refused);
+        gauge(
+            &self.queue.second_passes_refused,
+            people.second_passes_refused,
+        );
+        gauge(&self.queue.texted_away, people.texted_away);
         let stats = self.writer.stats();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
         self.writer_batches.set(load(&stats.batches));

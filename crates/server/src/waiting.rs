@@ -48,6 +48,12 @@ pub struct GateConfig {
     /// How long someone admitted has to show up, once they could know it, before their room
     /// goes to the next person (they are still let in if they come later).
     pub show_up_window_ms: u64,
+    /// New tickets per client address (IPv4 address, IPv6 /64) per minute; 0: no limit (load
+    /// tests from one machine only).
+    pub tickets_per_address_minute: u32,
+    /// How long the place of someone who left to be texted is held once their turn came (the
+    /// text is sent then); after it the place has passed on and they rejoin at the back.
+    pub return_window_ms: u64,
 }
 
 impl Default for GateConfig {
@@ -59,9 +65,29 @@ impl Default for GateConfig {
             admission_rate_per_s: 1_500.0,
             latency_target_ms: 100,
             show_up_window_ms: 20_000,
+            tickets_per_address_minute: TICKETS_PER_ADDRESS_MINUTE,
+            return_window_ms: 10 * 60_000,
         }
     }
 }
+
+/// New tickets per client address per minute. Generous: Korean carriers put thousands of phones
+/// behind one IPv4 address (carrier-grade NAT), and at an opening most of them arrive in the
+/// same minute. It bounds how fast one client can mint tickets (each costs a queue number and,
+/// unverified, holds a place behind everyone verified); fairness does not rest on it.
+pub const TICKETS_PER_ADDRESS_MINUTE: u32 = 1_200;
+/// Identity checks one pass may start (its holder's own, retries, family members' consents).
+pub const PASS_IDENTITY_STARTS: u32 = 8;
+/// Bookings for family members one pass may make (the per-booker family limit is separate).
+pub const PASS_FAMILY_BOOKINGS: u32 = 4;
+/// A person's pass counts as in use while it was used this recently: a second pass for the same
+/// person (another device's verified ticket) is refused meanwhile, and so is the older of two on
+/// the booking side. After it, the first device is taken as gone. A fresh identity check on the
+/// booking side (the phone in hand now) takes the person's pass over at once, so a closed
+/// browser or a lost phone never locks its owner out.
+pub const PERSON_PASS_IDLE_MS: u64 = 5 * 60_000;
+/// Addresses tracked before finished windows are swept out.
+const ADDRESSES_SWEEP_AT: usize = 200_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
@@ -73,6 +99,153 @@ pub enum GateError {
     /// stalled disk). The arrival is refused rather than given an undurable number (W5).
     #[error("no queue number is ready yet")]
     NoNumbers,
+    /// This client address minted [`GateConfig::tickets_per_address_minute`] tickets this minute.
+    #[error("too many new tickets from this address")]
+    TooManyTickets { retry_after_s: u64 },
+    /// The verified person already holds a pass in use on another session.
+    #[error("this person already holds a pass in use")]
+    PersonHasPass,
+    /// "Text me": only a verified ticket can be texted (the phone is the verified one).
+    #[error("only a verified ticket can be texted")]
+    NotVerified,
+    /// "Text me": the table of people to text is full.
+    #[error("too many people are waiting to be texted")]
+    TextingFull,
+    /// Agents hold [`MAX_AGENT_CALLERS`] callers in the queue already.
+    #[error("too many callers are held in the queue by agents")]
+    CallersFull,
+    /// The person was texted that their turn came and did not return within the window.
+    #[error("the place was held for the return window and has passed on")]
+    PlacePassedOn,
+    /// The pass has done all it may of this kind.
+    #[error("the pass has reached its limit of {limit} {what}")]
+    PassLimit { what: PassUse, limit: u32 },
+}
+
+/// What a pass may do a limited number of times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassUse {
+    IdentityStart,
+    FamilyBooking,
+}
+
+impl PassUse {
+    pub fn limit(self) -> u32 {
+        match self {
+            PassUse::IdentityStart => PASS_IDENTITY_STARTS,
+            PassUse::FamilyBooking => PASS_FAMILY_BOOKINGS,
+        }
+    }
+}
+
+impl std::fmt::Display for PassUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PassUse::IdentityStart => "identity checks",
+            PassUse::FamilyBooking => "family bookings",
+        })
+    }
+}
+
+/// The pass a verified person was admitted with, and what admitted passes have done. Memory for
+/// admitted people only (entries leave when their pass expires).
+#[derive(Default)]
+struct Holders {
+    by_person: HashMap<u64, Holder>,
+    uses: HashMap<Rank, Uses>,
+    /// Passes that named nobody when issued, bound since (by rank, unique in the queue): the
+    /// old token keeps working, for its person only.
+    bound: HashMap<Rank, (u64, u64)>,
+}
+
+struct Holder {
+    session: SessionId,
+    expires_at_ms: u64,
+    seen_ms: u64,
+}
+
+#[derive(Default)]
+struct Uses {
+    identity_starts: u32,
+    family_bookings: u32,
+    expires_at_ms: u64,
+}
+
+/// People who left the page to be texted at their turn, by the session holding their ticket.
+/// Memory per person who asked (at most [`MAX_TEXTED`]), not per queued person.
+#[derive(Default)]
+struct Texting {
+    by_session: HashMap<SessionId, Texted>,
+    texted_away: u64,
+}
+
+struct Texted {
+    person: u64,
+    ticket: queue::Ticket,
+    token: String,
+    /// When the watermark (durably) passed their rank, as first seen.
+    reached_at_ms: Option<u64>,
+    sent: bool,
+    returned: bool,
+}
+
+/// People waiting to be texted at once, at most: beyond it "text me" is refused (503) and they
+/// keep the page open. 200,000 entries are about 60 MB.
+pub const MAX_TEXTED: usize = 200_000;
+
+/// A text due: the person's turn came (their rank is below the durable watermark).
+#[derive(Debug, Clone)]
+pub struct DueText {
+    pub session: SessionId,
+    pub person: u64,
+    pub ticket: String,
+    pub until_ms: u64,
+}
+
+/// Tickets minted per address in fixed one-minute windows.
+#[derive(Default)]
+struct Minting {
+    windows: HashMap<u128, (u64, u32)>,
+}
+
+const MINT_WINDOW_MS: u64 = 60_000;
+
+/// The key an address is counted under: an IPv4 address, or an IPv6 address's /64 (what one
+/// subscriber is usually given).
+fn address_key(address: std::net::IpAddr) -> u128 {
+    match address {
+        std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => u128::from(u32::from(v4)),
+            None => u128::from(v6) & !((1u128 << 64) - 1),
+        },
+    }
+}
+
+impl Minting {
+    /// Counts a ticket for `address`, or says how long until it may have another.
+    fn take(&mut self, address: std::net::IpAddr, limit: u32, now_ms: u64) -> Result<(), u64> {
+        if limit == 0 {
+            return Ok(());
+        }
+        if self.windows.len() >= ADDRESSES_SWEEP_AT {
+            self.windows
+                .retain(|_, (start, _)| start.saturating_add(MINT_WINDOW_MS) > now_ms);
+        }
+        let window = self
+            .windows
+            .entry(address_key(address))
+            .or_insert((now_ms, 0));
+        if window.0.saturating_add(MINT_WINDOW_MS) <= now_ms {
+            *window = (now_ms, 0);
+        }
+        if window.1 >= limit {
+            let ends = window.0.saturating_add(MINT_WINDOW_MS);
+            return Err(ends.saturating_sub(now_ms).div_ceil(1000).max(1));
+        }
+        window.1 += 1;
+        Ok(())
+    }
 }
 
 struct Activity {
@@ -141,6 +314,45 @@ pub struct Gate {
     refill_inbox: Mutex<Option<Receiver<()>>>,
     /// Woken when a block is installed, for arrivals waiting for a number.
     numbers_ready: tokio::sync::Notify,
+    holders: Mutex<Holders>,
+    minting: Mutex<Minting>,
+    texting: Mutex<Texting>,
+    /// Callers an agent put in the queue, by (agent, person): their ticket, so the agent's
+    /// reloads show the same place. Memory per queued caller, at most [`MAX_AGENT_CALLERS`].
+    agent_callers: Mutex<HashMap<(String, u64), String>>,
+    counts: Counts,
+}
+
+/// Callers held in the queue by agents at once, at most (a call centre's evening).
+pub const MAX_AGENT_CALLERS: usize = 100_000;
+
+/// Who waits, for the operators.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct People {
+    /// People given a place in this queue's draw of verified people (each once, however many
+    /// tickets they verified).
+    pub verified_people: u64,
+    /// Tickets verified on this node (a person verifying three tabs counts three).
+    pub verifications: u64,
+    /// Tickets this node issued that were never verified, at most.
+    pub unverified_tickets: u64,
+    /// Verified people told their cohort does not open now, and given no place.
+    pub ineligible_turned_away: u64,
+    /// New tickets refused by the per-address limit.
+    pub tickets_refused: u64,
+    /// Second passes refused for a person whose first was in use.
+    pub second_passes_refused: u64,
+    /// People who left the page and were texted when their turn came.
+    pub texted_away: u64,
+}
+
+/// Running totals behind [`People`].
+#[derive(Default)]
+struct Counts {
+    pub verified: std::sync::atomic::AtomicU64,
+    pub ineligible: std::sync::atomic::AtomicU64,
+    pub tickets_refused: std::sync::atomic::AtomicU64,
+    pub second_passes_refused: std::sync::atomic::AtomicU64,
 }
 
 /// The poll policy for `config`: its front zone sized for the admission rate, or as large as the
@@ -190,6 +402,10 @@ impl Gate {
                 state
             }
         };
+        let mut state = state;
+        // Draw numbers handed out before a crash that the record did not yet count.
+        let drawn = store.people_drawn(state.opening().queue().0)?;
+        state.note_verified(drawn);
         let poll = poll_policy(&config);
         let controller = controller_for(state.opening(), &config);
         let (refill_nudge, refill_inbox) = std::sync::mpsc::sync_channel(1);
@@ -210,6 +426,11 @@ impl Gate {
             }),
             store,
             config,
+            holders: Mutex::new(Holders::default()),
+            minting: Mutex::new(Minting::default()),
+            texting: Mutex::new(Texting::default()),
+            agent_callers: Mutex::new(HashMap::new()),
+            counts: Counts::default(),
         })
     }
 
@@ -245,6 +466,367 @@ impl Gate {
         self.tickets_issued
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok((arrival.token, arrival.status))
+    }
+
+    /// Counts a new ticket against the client's address ([`GateConfig::tickets_per_address_minute`]).
+    /// Call before [`Gate::arrive`] for a client without a ticket.
+    pub fn may_mint(&self, now_ms: u64, address: std::net::IpAddr) -> Result<(), GateError> {
+        self.minting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(address, self.config.tickets_per_address_minute, now_ms)
+            .map_err(|retry_after_s| {
+                self.counts
+                    .tickets_refused
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                GateError::TooManyTickets { retry_after_s }
+            })
+    }
+
+    /// Who waits, as operators see it (`/metrics`, `GET /api/v1/admin/queue`).
+    pub fn people(&self) -> People {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let verifications = load(&self.counts.verified);
+        People {
+            verified_people: self.room().state().verified_reserved(),
+            verifications,
+            unverified_tickets: self.tickets_issued().saturating_sub(verifications),
+            ineligible_turned_away: load(&self.counts.ineligible),
+            tickets_refused: load(&self.counts.tickets_refused),
+            second_passes_refused: load(&self.counts.second_passes_refused),
+            texted_away: self
+                .texting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .texted_away,
+        }
+    }
+
+    /// Re-issues the ticket held by `session` for the verified `person`. While the pre-queue's
+    /// draw is open the person gets their draw number (one per person, from the durable person
+    /// table), so every ticket they verify shows the same place. Blocking I/O (the table): run
+    /// off the async workers.
+    pub fn verify(
+        &self,
+        now_ms: u64,
+        ticket: &str,
+        session: &SessionId,
+        person: u64,
+    ) -> Result<(String, Status), GateError> {
+        let ticket = self.room().ticket_of(ticket, session)?;
+        let mut draw = None;
+        if self.room().state().draws_open_for(&ticket) {
+            // The number is durable before the ticket carrying it is handed out. No lock is held
+            // across the write (block reservations for arrivals must never wait behind it); the
+            // count is raised in memory after it, and a tick that commits the opening freezes
+            // what it has seen: a number handed out in that instant falls back to the ticket's
+            // own unverified place (documented in `queue::QueueState`).
+            let queue_id = self.room().state().opening().queue().0;
+            let number = self
+                .store
+                .draw_number(queue_id, person)
+                .map_err(|e| GateError::Storage(e.to_string()))?;
+            self.note_verified(number + 1);
+            draw = Some(number);
+        }
+        let verified = queue::Verified { person, draw };
+        let (token, _, status) = self.room().verify(now_ms, &ticket, verified)?;
+        self.counts
+            .verified
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok((token, status))
+    }
+
+    /// The ticket `session` presents, checked (signature, queue, session) from memory.
+    pub fn ticket_of(&self, ticket: &str, session: &SessionId) -> Result<queue::Ticket, GateError> {
+        Ok(self.room().ticket_of(ticket, session)?)
+    }
+
+    /// "Leave and we'll text you": the verified holder of `ticket` may close the page; when the
+    /// durable watermark passes their rank, [`Gate::due_texts`] hands out their text, and their
+    /// place is held for [`GateConfig::return_window_ms`] from then.
+    pub fn text_me(&self, ticket: &str, session: &SessionId) -> Result<(), GateError> {
+        let held = self.ticket_of(ticket, session)?;
+        let Some(verified) = held.verified else {
+            return Err(GateError::NotVerified);
+        };
+        let mut texting = self.texting.lock().unwrap_or_else(|p| p.into_inner());
+        if texting.by_session.len() >= MAX_TEXTED && !texting.by_session.contains_key(session) {
+            return Err(GateError::TextingFull);
+        }
+        texting.by_session.entry(*session).or_insert(Texted {
+            person: verified.person,
+            ticket: held,
+            token: ticket.to_string(),
+            reached_at_ms: None,
+            sent: false,
+            returned: false,
+        });
+        Ok(())
+    }
+
+    pub fn return_window_ms(&self) -> u64 {
+        self.config.return_window_ms
+    }
+
+    /// Whether this session asked to be texted (and has not come back yet).
+    pub fn texting(&self, session: &SessionId) -> bool {
+        self.texting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_session
+            .get(session)
+            .is_some_and(|t| !t.returned)
+    }
+
+    /// The texts due now: people whose rank the watermark has passed in the record this node
+    /// holds, which is only ever published once stored, so nobody is texted for a place not
+    /// really reached. Each is handed out until [`Gate::mark_texted`].
+    pub fn due_texts(&self, now_ms: u64) -> Vec<DueText> {
+        let room = self.room();
+        let state = room.state();
+        let window = self.config.return_window_ms;
+        let mut texting = self.texting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut due = Vec::new();
+        for (session, texted) in &mut texting.by_session {
+            if texted.sent || texted.returned {
+                continue;
+            }
+            let reached = state
+                .rank(&texted.ticket)
+                .is_ok_and(|r| state.is_admitted(r));
+            if !reached {
+                continue;
+            }
+            let reached_at = *texted.reached_at_ms.get_or_insert(now_ms);
+            due.push(DueText {
+                session: *session,
+                person: texted.person,
+                ticket: texted.token.clone(),
+                until_ms: reached_at.saturating_add(window),
+            });
+        }
+        due
+    }
+
+    /// The text to `session` is committed to the outbox: it is not handed out again.
+    pub fn mark_texted(&self, session: &SessionId) {
+        let mut texting = self.texting.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(texted) = texting.by_session.get_mut(session)
+            && !texted.sent
+        {
+            texted.sent = true;
+            texting.texted_away += 1;
+        }
+    }
+
+    /// Refuses a texted person's ticket once the return window has passed without them; marks
+    /// them returned when they come in time.
+    fn check_return(
+        &self,
+        now_ms: u64,
+        session: &SessionId,
+        admitted: bool,
+    ) -> Result<(), GateError> {
+        let mut texting = self.texting.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(texted) = texting.by_session.get_mut(session) else {
+            return Ok(());
+        };
+        if texted.returned {
+            return Ok(());
+        }
+        if let Some(reached) = texted.reached_at_ms
+            && now_ms >= reached.saturating_add(self.config.return_window_ms)
+        {
+            return Err(GateError::PlacePassedOn);
+        }
+        if admitted {
+            texted.returned = true;
+        }
+        Ok(())
+    }
+
+    /// Of the people who verified while waiting, the share found eligible in this opening (1
+    /// before anyone has): the honest estimate of how many unverified tickets ahead will turn
+    /// out to be people who can book now.
+    pub fn eligible_share(&self) -> f64 {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let (placed, away) = (load(&self.counts.verified), load(&self.counts.ineligible));
+        if placed + away == 0 {
+            1.0
+        } else {
+            placed as f64 / (placed + away) as f64
+        }
+    }
+
+    /// Raises this node's count of people drawn (memory only; the table is the durable count).
+    fn note_verified(&self, count: u64) {
+        let mut room = self.room_mut();
+        let mut state = room.state().clone();
+        if state.note_verified(count) && room.refresh(state).is_err() {
+            tracing::error!("the count of verified people could not be raised");
+        }
+    }
+
+    /// The place of a caller an agent checked: the same ticket on every call (the agent's
+    /// reloads), minted and verified for the person the first time, under the same rules as
+    /// anyone's (one draw number per person: a caller who also queued themselves holds one
+    /// place). Blocking I/O (the person table): run off the async workers.
+    pub fn queue_caller(
+        &self,
+        now_ms: u64,
+        agent: &str,
+        person: u64,
+        rng: &mut (impl rand::CryptoRng + ?Sized),
+    ) -> Result<(String, Status), GateError> {
+        let key = (agent.to_string(), person);
+        let held = self
+            .agent_callers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(ticket) = held
+            && let Ok(status) = self.status(now_ms, &ticket)
+        {
+            return Ok((ticket, status));
+        }
+        if self
+            .agent_callers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+            >= MAX_AGENT_CALLERS
+        {
+            return Err(GateError::CallersFull);
+        }
+        let session = SessionId::random(rng);
+        let (ticket, _) = match self.arrive(now_ms, session) {
+            Err(GateError::NoNumbers) => {
+                // Off the async workers already: reserve the block here rather than wait.
+                self.refill(now_ms)?;
+                self.arrive(now_ms, session)?
+            }
+            arrived => arrived?,
+        };
+        let (ticket, status) = self.verify(now_ms, &ticket, &session, person)?;
+        self.agent_callers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, ticket.clone());
+        Ok((ticket, status))
+    }
+
+    /// Whether an agent may act for `person` now: always when no opening is being held (free
+    /// flow), else only once the caller's place they queued has been admitted.
+    pub fn caller_admitted(&self, now_ms: u64, agent: &str, person: u64) -> bool {
+        if !self.room().state().prequeue_started()
+            && self.room().state().opening().prequeue_starts_at_ms() > now_ms
+        {
+            return true;
+        }
+        let held = self
+            .agent_callers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(agent.to_string(), person))
+            .cloned();
+        held.is_some_and(|ticket| {
+            self.status(now_ms, &ticket)
+                .is_ok_and(|status| status.is_admitted())
+        })
+    }
+
+    /// A person turned away at verification (their cohort does not open now).
+    pub fn count_ineligible(&self) {
+        self.counts
+            .ineligible
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Takes `person`'s place as the holder of a pass on `session`, unless another session
+    /// holds one for them that is still in use ([`PERSON_PASS_IDLE_MS`]).
+    fn hold(
+        &self,
+        now_ms: u64,
+        person: u64,
+        session: SessionId,
+        expires_at_ms: u64,
+        take_over: bool,
+    ) -> Result<(), GateError> {
+        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(held) = holders.by_person.get(&person)
+            && !take_over
+            && held.session != session
+            && held.expires_at_ms > now_ms
+            && now_ms.saturating_sub(held.seen_ms) < PERSON_PASS_IDLE_MS
+        {
+            self.counts
+                .second_passes_refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(GateError::PersonHasPass);
+        }
+        holders.by_person.insert(
+            person,
+            Holder {
+                session,
+                expires_at_ms,
+                seen_ms: now_ms,
+            },
+        );
+        Ok(())
+    }
+
+    /// A booking-side call with a pass that names its person: it is theirs in use now, unless
+    /// another session's pass for them was used within [`PERSON_PASS_IDLE_MS`] (one person, one
+    /// pass in use).
+    pub fn use_as_holder(&self, now_ms: u64, pass: &Pass) -> Result<(), GateError> {
+        match pass.person {
+            Some(person) => self.hold(now_ms, person, pass.session, pass.expires_at_ms, false),
+            None => Ok(()),
+        }
+    }
+
+    /// Binds an admitted pass that names nobody yet to the person who just verified with it
+    /// (on the booking side): the new pass to use from now on.
+    pub fn bind_pass(&self, now_ms: u64, pass: &Pass, person: u64) -> Result<String, GateError> {
+        match pass.person {
+            Some(held) if held == person => {}
+            Some(_) => return Err(GateError::Room(RoomError::OtherPerson)),
+            None => {}
+        }
+        // A fresh identity check proves the phone is in hand now: the person's pass is this one
+        // from here on, and one held elsewhere stops working (a browser closed, a phone lost).
+        self.hold(now_ms, person, pass.session, pass.expires_at_ms, true)?;
+        self.holders
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .bound
+            .insert(pass.rank, (person, pass.expires_at_ms));
+        let bound = Pass {
+            person: Some(person),
+            ..*pass
+        };
+        Ok(self.room().keyring().sign_pass(&bound))
+    }
+
+    /// Counts one use of `what` by `pass`, refused past its limit.
+    pub fn use_pass(&self, pass: &Pass, what: PassUse) -> Result<(), GateError> {
+        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        let uses = holders.uses.entry(pass.rank).or_default();
+        uses.expires_at_ms = pass.expires_at_ms;
+        let count = match what {
+            PassUse::IdentityStart => &mut uses.identity_starts,
+            PassUse::FamilyBooking => &mut uses.family_bookings,
+        };
+        if *count >= what.limit() {
+            return Err(GateError::PassLimit {
+                what,
+                limit: what.limit(),
+            });
+        }
+        *count += 1;
+        Ok(())
     }
 
     /// Tickets this node has issued since it started: the dashboard's arrivals. (The record's
@@ -339,7 +921,11 @@ impl Gate {
         session: &SessionId,
     ) -> Result<Exchange, GateError> {
         let exchange = self.room().exchange(now_ms, ticket, session)?;
+        self.check_return(now_ms, session, matches!(exchange, Exchange::Pass { .. }))?;
         if let Exchange::Pass { pass, .. } = &exchange {
+            if let Some(person) = pass.person {
+                self.hold(now_ms, person, pass.session, pass.expires_at_ms, false)?;
+            }
             // Exchanging is showing up: the admission is no longer in flight.
             self.seen(now_ms, session, pass);
         }
@@ -353,7 +939,16 @@ impl Gate {
         pass: &str,
         session: &SessionId,
     ) -> Result<Pass, queue::TokenError> {
-        let pass = self.room().check_pass(now_ms, pass, session)?;
+        let mut pass = self.room().check_pass(now_ms, pass, session)?;
+        if pass.person.is_none() {
+            pass.person = self
+                .holders
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .bound
+                .get(&pass.rank)
+                .map(|&(person, _)| person);
+        }
         self.seen(now_ms, session, &pass);
         Ok(pass)
     }
@@ -414,6 +1009,12 @@ impl Gate {
     }
 
     fn take_observations(&self, now_ms: u64) -> Observations {
+        {
+            let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+            holders.by_person.retain(|_, h| h.expires_at_ms > now_ms);
+            holders.uses.retain(|_, u| u.expires_at_ms > now_ms);
+            holders.bound.retain(|_, (_, expires)| *expires > now_ms);
+        }
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
         activity
             .active
@@ -455,6 +1056,12 @@ impl Gate {
             let keyring = room.keyring().clone();
             *room = WaitingRoom::new(keyring, poll, state);
         }
+        // The old queue's tickets stop working: nobody of it is texted, no caller held.
+        *self.texting.lock().unwrap_or_else(|p| p.into_inner()) = Texting::default();
+        self.agent_callers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         drop(controller);
         self.nudge_refill();
         Ok(())
@@ -542,6 +1149,68 @@ fn refill_forever(gate: &Weak<Gate>, inbox: &Receiver<()>, clock: &dyn Clock) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// Sends the texts due ([`Gate::due_texts`]) through the outbox, once a second: each is one
+/// writer command, committed before it counts as sent (the notifier delivers only committed
+/// messages). A failed one is tried again the next second.
+pub async fn text_forever(state: Weak<crate::AppState>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        let Some(state) = state.upgrade() else { return };
+        let now = state.clock.now();
+        for due in state.gate.due_texts(now.as_millisecond().max(0) as u64) {
+            match send_turn_text(&state, &due, now).await {
+                Ok(()) => state.gate.mark_texted(&due.session),
+                Err(error) => tracing::warn!(?error, "a queue turn text could not be queued"),
+            }
+        }
+    }
+}
+
+/// The link that brings a texted person back: their session and ticket, so the browser they
+/// open it in holds their place. No personal data; useful only until the return window ends.
+pub fn return_link(base: &str, session: &SessionId, ticket: &str) -> String {
+    use base64::Engine as _;
+    let sid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(session.0);
+    format!(
+        "{}/wait/return?s={sid}&t={ticket}",
+        base.trim_end_matches('/')
+    )
+}
+
+async fn send_turn_text(
+    state: &Arc<crate::AppState>,
+    due: &DueText,
+    now: jiff::Timestamp,
+) -> Result<(), crate::error::ApiError> {
+    let person = domain::booking::PersonId(due.person);
+    let record = crate::routes::eligibility::person_record(state, person).await?;
+    let link = return_link(&state.config.public_url(), &due.session, &due.ticket);
+    let until = jiff::Timestamp::from_millisecond(due.until_ms as i64)
+        .map(|t| domain::time::in_seoul(t).strftime("%H:%M").to_string())
+        .unwrap_or_default();
+    let message = store::OutboxMessage {
+        person: Some(person),
+        recipient: record.sealed,
+        template: "queue_turn".into(),
+        body_ko: format!(
+            "[예약] 예약 차례가 되었습니다. {until}까지 이 링크로 돌아와 주세요: {link}"
+        ),
+        body_en: format!(
+            "[yeyak] It is your turn to book. Come back by {until} (Seoul time): {link}"
+        ),
+    };
+    state
+        .writer
+        .execute(
+            store::writer::Command::Enqueue(message),
+            now.as_millisecond(),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Ticks the gate forever on the server clock.
@@ -906,6 +1575,50 @@ mod tests {
         );
     }
 
+    /// A person's draw number is durable before their verified ticket is handed out, and a
+    /// restart (the record not yet saved since) still counts them when the opening freezes the
+    /// draw: their place exists, the same one on every ticket.
+    #[test]
+    fn verified_people_survive_a_restart_before_the_record_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+        let keyring = load_keyring(dir.path(), 1, &mut rng).unwrap();
+        let now = 1_626_000_000_000;
+        let open = |keyring: Keyring| {
+            let file = store::sqlite::QueueFile::open(&path, None).unwrap();
+            Gate::open(Arc::new(file), keyring, GateConfig::default(), now).unwrap()
+        };
+        let gate = open(keyring.clone());
+        let spec = OpeningSpec {
+            prequeue_starts_at: jiff::Timestamp::from_millisecond(now as i64).unwrap(),
+            opens_at: jiff::Timestamp::from_millisecond(now as i64 + 60_000).unwrap(),
+            max_active: 10,
+            pass_ttl_minutes: None,
+        };
+        gate.ensure_opening(spec, now).unwrap();
+        gate.refill(now).unwrap();
+        let mut tickets = Vec::new();
+        for (i, person) in [(1u8, 501u64), (2, 502), (3, 501)] {
+            let session = SessionId([i; 16]);
+            let (ticket, _) = gate.arrive(now, session).unwrap();
+            let (verified, _) = gate.verify(now, &ticket, &session, person).unwrap();
+            tickets.push(verified);
+        }
+        assert_eq!(gate.people().verified_people, 2);
+        drop(gate);
+        let gate = open(keyring);
+        assert_eq!(gate.people().verified_people, 2, "counted from the table");
+        gate.tick(now + 60_000, &mut rng).unwrap();
+        let rank = |t: &str| gate.status(now + 60_000, t).unwrap().rank().unwrap();
+        assert_eq!(rank(&tickets[0]), rank(&tickets[2]), "one place per person");
+        assert_ne!(rank(&tickets[0]), rank(&tickets[1]));
+        assert!(
+            rank(&tickets[0]).0 < 2 && rank(&tickets[1]).0 < 2,
+            "the verified go first"
+        );
+    }
+
     #[test]
     fn keys_survive_restarts_and_rotate_daily() {
         let dir = tempfile::tempdir().unwrap();
@@ -919,6 +1632,7 @@ mod tests {
             seq: 7,
             session: SessionId([3; 16]),
             issued_at_ms: 5,
+            verified: None,
         };
         let token = first.sign_ticket(&ticket);
         let rotated = load_keyring(dir.path(), 1_000 + 86_400, &mut rng).unwrap();

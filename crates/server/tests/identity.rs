@@ -206,7 +206,9 @@ async fn notices_follow_the_verified_phone_and_cannot_be_redirected() {
         &domain::rrn::Rrn::parse(&rrn).unwrap(),
         server::identity::Carrier::Kt,
     );
-    let again = server.enter().await;
+    // (From the browser they were admitted in: a second pass for the same person is refused
+    // while the first is in use.)
+    let again = owner.clone();
     let (status, started) = start(&server, &again, VICTIM, &rrn, new_phone).await;
     assert_eq!(status, 202);
     let (status, verified) = verify(

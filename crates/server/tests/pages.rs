@@ -1001,3 +1001,126 @@ async fn the_dashboard_page_has_a_table_for_its_charts() {
     assert!(html.contains("data-no-data=\"No data yet\""), "{html}");
     assert!(html.contains("id=\"provinces-table\""), "{html}");
 }
+
+/// A form as a browser posts it (`application/x-www-form-urlencoded`).
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The waiting page offers the identity check while waiting, without scripts: plain POST forms
+/// on a page of their own (the waiting page refreshes itself), then back to `/wait`, which now
+/// says the place is the person's one place. In Korean first, and in English.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_while_waiting_works_without_scripts() {
+    let server = TestServer::start(small_world()).await;
+    let now = server::clock::Clock::now(server.clock.as_ref());
+    let opens = now
+        .checked_add(jiff::SignedDuration::from_mins(10))
+        .unwrap();
+    let response = server
+        .http
+        .post(server.url("/api/v1/admin/openings"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&json!({"prequeue_starts_at": now.to_string(), "opens_at": opens.to_string(), "max_active": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    for (lang, offer, done) in [
+        ("ko", "본인인증 하기", "본인인증을 마쳤습니다"),
+        ("en", "Verify now", "You are verified"),
+    ] {
+        let client = browser();
+        let html = client
+            .get(server.url(&format!("/wait?lang={lang}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains(offer) && html.contains("href=\"/wait/verify\""),
+            "{html}"
+        );
+        assert!(!html.contains("<script"));
+        let form = client.get(server.url("/wait/verify")).send().await.unwrap();
+        assert_eq!(form.status().as_u16(), 200);
+        let form = form.text().await.unwrap();
+        assert!(
+            form.contains("action=\"/wait/verify\"") && !form.contains("<script"),
+            "{form}"
+        );
+        let rrn = rrn_1967(if lang == "ko" { 41 } else { 42 });
+        let phone = server.subscribe("홍길동", &rrn);
+        let code_page = client
+            .post(server.url("/wait/verify"))
+            .header("origin", origin_of(&server))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[
+                ("name", "홍길동"),
+                ("rrn", &rrn),
+                ("phone", &phone),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(code_page.status().as_u16(), 200);
+        let code_page = code_page.text().await.unwrap();
+        let grab = |html: &str, before: &str, until: char| {
+            let at = html
+                .find(before)
+                .unwrap_or_else(|| panic!("{before} in {html}"))
+                + before.len();
+            html[at..].split(until).next().unwrap().trim().to_string()
+        };
+        let verification_id = grab(&code_page, "name=\"verification_id\" value=\"", '"');
+        let demo = grab(&code_page, "class=\"demo\">", '<');
+        let code = demo.rsplit(' ').next().unwrap().to_string();
+        let back = client
+            .post(server.url("/wait/verify"))
+            .header("origin", origin_of(&server))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&[
+                ("verification_id", &verification_id),
+                ("code", &code),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            back.status().as_u16(),
+            303,
+            "{}",
+            back.text().await.unwrap()
+        );
+        assert_eq!(back.headers()["location"], "/wait");
+        let html = client
+            .get(server.url("/wait"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(done), "{html}");
+        assert!(
+            !html.contains("href=\"/wait/verify\""),
+            "no second offer: {html}"
+        );
+    }
+}

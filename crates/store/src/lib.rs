@@ -166,6 +166,20 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Stores `record` if `revision` is newer than the stored one; false when it was not.
     /// Durable when it returns.
     fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool>;
+    /// The draw number of `person` in queue `id`'s draw of verified people: the same number
+    /// every time for the same person, the next free one (dense from 0) the first time. Durable
+    /// when it returns. Only the waiting room's own file keeps the table.
+    fn draw_number(&self, id: u32, person: u64) -> Result<u64> {
+        let _ = (id, person);
+        Err(StoreError::Database(
+            "this store keeps no draw of verified people".into(),
+        ))
+    }
+    /// How many people queue `id` has numbered so far.
+    fn people_drawn(&self, id: u32) -> Result<u64> {
+        let _ = id;
+        Ok(0)
+    }
 }
 
 /// Everything a running service reads and sets up outside the writer, whichever the backend:

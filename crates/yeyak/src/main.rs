@@ -18,6 +18,8 @@ use std::time::Duration;
     version,
     about = "yeyak (예약): a national vaccination booking system"
 )]
+// Parsed once at start: the size of the largest variant (serve's many flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Cli {
     /// Run the booking service on its embedded SQLite database (or PostgreSQL: --database).
     Serve(ServeArgs),
@@ -121,6 +123,17 @@ struct ServeArgs {
     /// on the booking side goes to the next person; they are still let in if they come later.
     #[arg(long, env = "YEYAK_SHOW_UP_WINDOW", default_value_t = 20)]
     show_up_window_s: u64,
+    /// New queue tickets one client address (IPv4 address, IPv6 /64) may take per minute;
+    /// 0 lifts the limit (load tests from one machine only).
+    #[arg(long, env = "YEYAK_TICKETS_PER_ADDRESS_MINUTE", default_value_t = server::waiting::TICKETS_PER_ADDRESS_MINUTE)]
+    tickets_per_address_minute: u32,
+    /// Minutes the place of someone who left the waiting page to be texted is held once their
+    /// turn came; then it passes on and they rejoin at the back.
+    #[arg(long, env = "YEYAK_RETURN_WINDOW_MINUTES", default_value_t = 10)]
+    return_window_minutes: u64,
+    /// The site's address as people reach it, for links in texts (default: http://LISTEN).
+    #[arg(long, env = "YEYAK_PUBLIC_URL")]
+    public_url: Option<String>,
     /// A JSON file defining the opening to hold: {"prequeue_starts_at", "opens_at" (RFC 3339),
     /// "max_active", "pass_ttl_minutes"}. Restarting with the same file keeps the same queue.
     #[arg(long, env = "YEYAK_OPENING")]
@@ -241,6 +254,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.gate.admission_rate_per_s = args.admission_rate;
     config.booking_threads = args.booking_threads;
     config.gate.show_up_window_ms = args.show_up_window_s.saturating_mul(1000);
+    config.gate.tickets_per_address_minute = args.tickets_per_address_minute;
+    config.gate.return_window_ms = args.return_window_minutes.saturating_mul(60_000);
+    config.public_url = args.public_url;
     config.operator_token = args.operator_token;
     config.secure_cookies = args.secure_cookies;
     config.notify_webhook = args.notify_webhook;

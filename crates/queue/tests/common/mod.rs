@@ -132,3 +132,41 @@ impl Leader {
         d
     }
 }
+
+/// The shell's durable person table, standing in: a person's draw number in this opening,
+/// handed out once per person, the same on every ticket they verify.
+#[derive(Debug, Default)]
+pub struct People {
+    pub draws: std::collections::HashMap<u64, u64>,
+}
+
+impl People {
+    /// The shell's verification of a held ticket for `person`: a draw number while draws are
+    /// open (recorded in the record before the ticket carrying it is handed out), then the
+    /// ticket re-issued.
+    pub fn verify(
+        &mut self,
+        db: &mut Db,
+        node: &mut Node,
+        now_ms: u64,
+        ticket: &queue::Ticket,
+        person: u64,
+    ) -> (queue::Ticket, queue::Status) {
+        let mut draw = None;
+        if node.room.state().draws_open_for(ticket) {
+            let next = self.draws.len() as u64;
+            let number = *self.draws.entry(person).or_insert(next);
+            let mut state = db.read();
+            if state.note_verified(self.draws.len() as u64) {
+                db.write(&state);
+            }
+            node.refresh(db);
+            draw = Some(number);
+        }
+        let (_, ticket, status) = node
+            .room
+            .verify(now_ms, ticket, queue::Verified { person, draw })
+            .expect("verifiable");
+        (ticket, status)
+    }
+}

@@ -281,6 +281,7 @@ pub async fn desk(
          <section id=\"person\" aria-labelledby=\"person-h\" hidden><h2 id=\"person-h\" tabindex=\"-1\">{person_h}</h2>\
          <dl class=\"facts\"><dt>{rrn_l}</dt><dd id=\"person-rrn\"></dd><dt>{birth_l}</dt><dd id=\"person-birth\"></dd></dl>\
          <p id=\"eligibility\" class=\"answer\"></p><dl class=\"facts\" id=\"window\" hidden><dt id=\"window-l\"></dt><dd id=\"window-at\"></dd></dl>\
+         <p id=\"queue-place\" class=\"notice\" role=\"status\" hidden></p>\
          <p class=\"actions\"><button class=\"button secondary\" type=\"button\" id=\"next-person\">{next}</button></p>\
          <h3>{bookings_h}</h3><ul class=\"cards\" id=\"bookings\"></ul>\
          <h3 id=\"book-h\">{book_h}</h3>\

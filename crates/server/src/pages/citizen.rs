@@ -147,12 +147,16 @@ pub fn waiting(status: &Value, lang: Lang, admitted: bool, here: &str) -> String
             lang.t("아직 예약 시작 전입니다", "Booking has not opened yet"),
             escape(&opens),
             lang.t(
-                "시작 전에 오신 분들의 순서는 시작 시각에 무작위로 정해지므로, 일찍 오거나 새로고침을 해도 유리하지 않습니다.",
-                "Everyone here before then gets a place drawn at random at the opening: there is no advantage in arriving earlier or refreshing."
+                "시작 전에 오신 분들의 순서는 시작 시각에 무작위로 정해지므로, 일찍 오거나 새로고침을 해도 유리하지 않습니다. 본인인증을 한 분은 한 분당 한 자리로, 인증하지 않은 대기표보다 앞에서 추첨됩니다.",
+                "Everyone here before then gets a place drawn at random at the opening: there is no advantage in arriving earlier or refreshing. Verified people get one place each, drawn ahead of every unverified ticket."
             ),
         )
     } else {
-        let ahead = status["people_ahead"].as_u64().unwrap_or(0);
+        // People ahead who can book now: the verified exactly, the unverified as estimated.
+        let ahead = status["people_ahead_eligible"]
+            .as_u64()
+            .or_else(|| status["people_ahead"].as_u64())
+            .unwrap_or(0);
         let position = status["position"].as_u64().unwrap_or(0);
         let number = status["number"].as_u64().unwrap_or(1).max(1);
         let done = number.saturating_sub(position);
@@ -179,6 +183,49 @@ pub fn waiting(status: &Value, lang: Lang, admitted: bool, here: &str) -> String
             eta = escape(&eta),
         )
     };
+    let verify = if admitted {
+        String::new()
+    } else if status["verified"] == true {
+        let verified = format!(
+            "<p class=\"success\" id=\"verified\" role=\"status\">{}</p>",
+            lang.t(
+                "본인인증을 마쳤습니다. 이 자리가 한 분께 드리는 자리이며, 다른 창이나 기기에서도 같은 자리로 보입니다. 차례가 되면 바로 예약할 수 있습니다.",
+                "You are verified. This is your one place, shown the same in every window and device; at your turn you go straight to booking."
+            )
+        );
+        let text = if status["texting"] == true {
+            format!(
+                "<p class=\"note\" id=\"will-text\">{}</p>",
+                lang.t(
+                    "차례가 되면 인증한 휴대전화로 문자를 보내 드립니다. 이 화면을 닫으셔도 됩니다.",
+                    "We will text your verified phone when your turn comes. You may close this page."
+                )
+            )
+        } else {
+            format!(
+                "<form id=\"text-me\" method=\"post\" action=\"/wait/text-me\"><p>{p}</p>\
+                 <button class=\"button secondary\" type=\"submit\">{b}</button></form>",
+                p = lang.t(
+                    "기다리지 않고 화면을 닫으셔도 됩니다: 차례가 되면 문자로 알려 드리고, 10분 동안 자리를 맡아 둡니다.",
+                    "You need not wait here: close the page, we text you when your turn comes and hold your place for 10 minutes."
+                ),
+                b = lang.t("문자로 알려 주세요", "Text me instead"),
+            )
+        };
+        format!("{verified}{text}")
+    } else {
+        format!(
+            "<section aria-labelledby=\"verify-h\"><h2 id=\"verify-h\">{h}</h2><p>{p}</p>\
+             <p class=\"actions\"><a class=\"button primary\" id=\"verify-link\" href=\"/wait/verify\">{a}</a></p></section>",
+            h = lang.t("기다리는 동안 본인인증", "Verify while you wait"),
+            p = lang.t(
+                "인증한 분은 한 분당 한 자리로, 인증하지 않은 대기표보다 앞에서 추첨됩니다.",
+                "Verified people get one place each, drawn ahead of every unverified ticket."
+            ),
+            a = lang.t("본인인증 하기", "Verify now"),
+        )
+    };
+    let body = format!("{body}{verify}");
     let title = lang.t("접속 대기", "Waiting room");
     page(lang, title, here, Some(1), body).render()
 }
@@ -202,8 +249,24 @@ pub async fn identity(
         return to_wait.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
-    let page = identity_page(&state, &uri, &headers, lang, &IdentityStage::Details, None);
+    let page = identity_page(
+        &state,
+        &uri,
+        &headers,
+        lang,
+        &IdentityStage::Details,
+        None,
+        IdentityFor::Booking,
+    );
     html(page, remember)
+}
+
+/// Whom the identity page serves: someone admitted (the booking side) or someone waiting (who
+/// verifies to hold their one place in the draw).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IdentityFor {
+    Booking,
+    Waiting,
 }
 
 /// Where the identity page is: asking for details, or for the code just sent.
@@ -222,10 +285,27 @@ fn identity_page(
     lang: Lang,
     stage: &IdentityStage,
     error: Option<&crate::error::ApiError>,
+    serves: IdentityFor,
 ) -> String {
     let signed_in = routes::cookie(headers, SESSION_COOKIE)
         .is_some_and(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).is_ok());
-    let already = if signed_in {
+    let (action, intro) = match serves {
+        IdentityFor::Booking => (
+            "/identity",
+            lang.t(
+                "예약하려면 본인인증이 필요합니다. 입력하신 정보가 휴대전화 가입자 정보와 맞으면 그 휴대전화로 인증번호 6자리를 보내 드립니다.",
+                "To book, we check who you are: if your details match your mobile phone's subscriber record, we send a six-digit code to that phone.",
+            ),
+        ),
+        IdentityFor::Waiting => (
+            "/wait/verify",
+            lang.t(
+                "기다리는 동안 본인인증을 하면, 시작 시각의 추첨에서 한 분당 한 자리를 받고 차례가 되면 바로 예약으로 넘어갑니다. 이번 예약 대상이 아니면 바로 알려 드리고 본인의 예약 기간을 안내합니다. 입력하신 정보가 휴대전화 가입자 정보와 맞으면 그 휴대전화로 인증번호 6자리를 보내 드립니다.",
+                "Verify while you wait: everyone verified gets one place per person in the draw at the opening, ahead of unverified tickets, and goes straight to booking at their turn. If this opening is not for you, we tell you at once, with your own booking window. If your details match your mobile phone's subscriber record, we send a six-digit code to that phone.",
+            ),
+        ),
+    };
+    let already = if signed_in && serves == IdentityFor::Booking {
         format!(
             "<div class=\"success\" role=\"status\"><p>{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/eligibility\">{}</a></p></div>",
             lang.t(
@@ -262,31 +342,30 @@ fn identity_page(
     };
     let body = format!(
         "<h1>{h1}</h1>{already}<p>{intro}</p>\
-         <form id=\"start\" method=\"post\" action=\"/identity\" class=\"stack\" novalidate{start_hidden}>\
+         <form id=\"start\" method=\"post\" action=\"{action}\" class=\"stack\" novalidate{start_hidden}>\
          <div class=\"field\"><label for=\"name\">{name}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" required></div>\
          <div class=\"field\"><label for=\"rrn\">{rrn}</label><p class=\"hint\" id=\"rrn-hint\">{rrn_hint}</p>\
          <input id=\"rrn\" name=\"rrn\" inputmode=\"numeric\" autocomplete=\"off\" aria-describedby=\"rrn-hint\" required></div>\
          <div class=\"field\"><label for=\"phone\">{phone}</label><p class=\"hint\" id=\"phone-hint\">{phone_hint}</p>\
          <input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\" aria-describedby=\"phone-hint\" required></div>\
          <button class=\"button primary\" type=\"submit\">{send}</button></form>\
-         <form id=\"verify\" method=\"post\" action=\"/identity\" class=\"stack\"{verify_hidden} data-demo=\"{demo}\">\
+         <form id=\"verify\" method=\"post\" action=\"{action}\" class=\"stack\"{verify_hidden} data-demo=\"{demo}\">\
          <input type=\"hidden\" name=\"verification_id\" value=\"{id_value}\">\
          <p id=\"sent\" role=\"status\">{sent}</p><p id=\"demo-code\" class=\"demo\"{demo_hidden}>{demo_text}</p>\
          <div class=\"field\"><label for=\"code\">{code}</label>\
          <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"6\" required></div>\
          <button class=\"button primary\" type=\"submit\">{confirm}</button></form>{error}",
         h1 = lang.t("본인인증", "Identity check"),
-        intro = lang.t(
-            "예약하려면 본인인증이 필요합니다. 입력하신 정보가 휴대전화 가입자 정보와 맞으면 그 휴대전화로 인증번호 6자리를 보내 드립니다.",
-            "To book, we check who you are: if your details match your mobile phone's subscriber record, we send a six-digit code to that phone."
-        ),
         name = lang.t("이름", "Name"),
         rrn = lang.t("주민등록번호", "Resident registration number"),
         rrn_hint = lang.t(
             "13자리 (예: 680229-1234567). 저장하지 않습니다.",
             "13 digits (e.g. 680229-1234567). It is not stored."
         ),
-        phone = lang.t("휴대전화 번호 (본인 명의)", "Mobile phone number (in your name)"),
+        phone = lang.t(
+            "휴대전화 번호 (본인 명의)",
+            "Mobile phone number (in your name)"
+        ),
         phone_hint = lang.t("예: 010-1234-5678", "e.g. 010-1234-5678"),
         send = lang.t("인증번호 받기", "Send me a code"),
         demo = lang.t("시연용 인증번호:", "Demo code:"),
@@ -299,8 +378,28 @@ fn identity_page(
     );
     let title = lang.t("본인인증", "Identity check");
     let mut page = page(lang, title, super::here(uri), Some(2), body);
-    page.script = Some("identity.js");
+    if serves == IdentityFor::Booking {
+        page.script = Some("identity.js");
+    }
     page.render()
+}
+
+/// The identity page as the answer to a posted form: with the error's status when there is one.
+fn identity_answer(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    lang: Lang,
+    stage: &IdentityStage,
+    error: Option<&crate::error::ApiError>,
+    serves: IdentityFor,
+) -> Response {
+    let page = identity_page(state, uri, headers, lang, stage, error, serves);
+    let mut response = html(page, None);
+    if let Some(e) = error {
+        *response.status_mut() = e.status;
+    }
+    response
 }
 
 /// The identity form as posted without a script: the details (then the code page) or the code
@@ -322,33 +421,44 @@ pub async fn identity_post(
     routes::identity::Asker(who): routes::identity::Asker,
     axum::Form(form): axum::Form<IdentityForm>,
 ) -> Response {
-    if let Err(to_wait) = require_pass(&state, &headers) {
-        return to_wait.into_response();
-    }
+    let Some(pass) = routes::queue::request_pass(&state, &headers) else {
+        return Detour::WaitingRoom.into_response();
+    };
+    let pass = Some(pass);
     let (lang, _) = negotiate(&uri, &headers);
     let shown = |stage: &IdentityStage, error: Option<&crate::error::ApiError>| {
-        let mut response = html(
-            identity_page(&state, &uri, &headers, lang, stage, error),
-            None,
-        );
-        if let Some(e) = error {
-            *response.status_mut() = e.status;
-        }
-        response
+        identity_answer(
+            &state,
+            &uri,
+            &headers,
+            lang,
+            stage,
+            error,
+            IdentityFor::Booking,
+        )
     };
     if let (Some(verification_id), Some(code)) = (filled(&form.verification_id), &form.code) {
         let request = routes::identity::VerifyRequest {
             verification_id: verification_id.to_string(),
             code: code.clone(),
         };
-        return match routes::identity::finish_check(&state, &request, who).await {
-            Ok((person, _)) => {
+        let checked = match routes::identity::finish_check(&state, &request, who).await {
+            // The pass becomes this person's, or is refused if it admitted someone else.
+            Ok((person, _)) => routes::queue::bind_pass(&state, pass.as_ref(), person.0)
+                .map(|bound| (person, bound)),
+            Err(e) => Err(e),
+        };
+        return match checked {
+            Ok((person, bound)) => {
                 let (_, _, cookie) = routes::identity::session_for(&state, person);
                 let mut response = Redirect::to("/eligibility").into_response();
                 if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
                     response
                         .headers_mut()
                         .insert(axum::http::header::SET_COOKIE, value);
+                }
+                if let Some(bound) = &bound {
+                    routes::queue::set_pass_cookie(&state, &mut response, bound);
                 }
                 response
             }
@@ -362,26 +472,201 @@ pub async fn identity_post(
             Err(e) => shown(&IdentityStage::Details, Some(&e)),
         };
     }
+    match start_from_form(&state, &form, who, pass.as_ref()).await {
+        Ok(stage) => shown(&stage, None),
+        Err(e) => shown(&IdentityStage::Details, Some(&e)),
+    }
+}
+
+/// `GET /wait/verify`: the identity check for someone waiting (no pass needed: their ticket).
+/// A page of its own, so the waiting page's self-refresh never wipes what they type.
+pub async fn wait_verify(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let (lang, remember) = negotiate(&uri, &headers);
+    let page = identity_page(
+        &state,
+        &uri,
+        &headers,
+        lang,
+        &IdentityStage::Details,
+        None,
+        IdentityFor::Waiting,
+    );
+    html(page, remember)
+}
+
+/// `POST /wait/verify`: the details (then the code page) or the code (then back to `/wait`,
+/// holding the verified ticket and signed in; or, not in this opening, their own window). The
+/// same checks and limits as `POST /api/v1/queue/verify*`.
+pub async fn wait_verify_post(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    routes::identity::Asker(who): routes::identity::Asker,
+    axum::Form(form): axum::Form<IdentityForm>,
+) -> Response {
+    let (lang, _) = negotiate(&uri, &headers);
+    let shown = |stage: &IdentityStage, error: Option<&crate::error::ApiError>| {
+        identity_answer(
+            &state,
+            &uri,
+            &headers,
+            lang,
+            stage,
+            error,
+            IdentityFor::Waiting,
+        )
+    };
+    if let (Some(verification_id), Some(code)) = (filled(&form.verification_id), &form.code) {
+        let request = routes::identity::VerifyRequest {
+            verification_id: verification_id.to_string(),
+            code: code.clone(),
+        };
+        return match routes::queue::verify_waiting(&state, &headers, who, &request).await {
+            Ok((verdict, _, session_cookie)) => {
+                let mut response = match verdict {
+                    routes::queue::Verdict::Placed { ticket, .. } => {
+                        let mut response = Redirect::to("/wait").into_response();
+                        routes::queue::set_ticket_cookie(&mut response, &ticket);
+                        response
+                    }
+                    routes::queue::Verdict::Ineligible { eligibility } => {
+                        let mut response = html(not_this_opening(&uri, lang, &eligibility), None);
+                        routes::queue::set_ticket_cookie(&mut response, "");
+                        response
+                    }
+                };
+                if let Ok(value) = axum::http::HeaderValue::from_str(&session_cookie) {
+                    response
+                        .headers_mut()
+                        .append(axum::http::header::SET_COOKIE, value);
+                }
+                response
+            }
+            Err(e)
+                if e.status == axum::http::StatusCode::UNAUTHORIZED && e.code == "wrong_code" =>
+            {
+                let stage = IdentityStage::Code {
+                    verification_id: verification_id.to_string(),
+                    demo_code: None,
+                };
+                shown(&stage, Some(&e))
+            }
+            Err(e) => shown(&IdentityStage::Details, Some(&e)),
+        };
+    }
+    let waiting = routes::queue::session_id(&headers).and_then(|session| {
+        let ticket = routes::cookie(&headers, routes::queue::TICKET_COOKIE)?;
+        state.gate.ticket_of(&ticket, &session).ok()
+    });
+    if waiting.is_none() {
+        return Redirect::to("/wait").into_response();
+    }
+    match start_from_form(&state, &form, who, None).await {
+        Ok(stage) => shown(&stage, None),
+        Err(e) => shown(&IdentityStage::Details, Some(&e)),
+    }
+}
+
+/// The details of the identity form: the check started (the code page next). Counts against
+/// the pass that asks, when one does (what one pass may do is capped).
+async fn start_from_form(
+    state: &Arc<AppState>,
+    form: &IdentityForm,
+    who: crate::identity::Requester,
+    pass: Option<&queue::Pass>,
+) -> Result<IdentityStage, crate::error::ApiError> {
     let claim = routes::identity::parse_claim(
         form.name.as_deref().unwrap_or(""),
         form.rrn.as_deref().unwrap_or(""),
         form.phone.as_deref().unwrap_or(""),
-        &state,
-    );
-    let started = match claim {
-        Ok(claim) => routes::identity::start_check(&state, claim, who).await,
-        Err(e) => Err(e),
+        state,
+    )?;
+    routes::queue::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
+    let body = routes::identity::start_check(state, claim, who).await?;
+    Ok(IdentityStage::Code {
+        verification_id: body["verification_id"].as_str().unwrap_or("").to_string(),
+        demo_code: body["demo_code"].as_str().map(str::to_string),
+    })
+}
+
+/// `POST /wait/text-me`: "leave and we'll text you", without scripts.
+pub async fn wait_text_me(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let (lang, _) = negotiate(&uri, &headers);
+    let asked = routes::queue::text_me(State(Arc::clone(&state)), headers)
+        .await
+        .err();
+    let minutes = state.gate.return_window_ms() / 60_000;
+    let (h1, message, status) = match &asked {
+        None => (
+            lang.t("문자로 알려 드립니다", "We will text you"),
+            match lang {
+                Lang::Ko => format!(
+                    "이 화면을 닫으셔도 됩니다. 차례가 되면 인증한 휴대전화로 돌아올 링크를 보내 드리고, 그때부터 {minutes}분 동안 자리를 맡아 둡니다. 그 안에 돌아오지 않으시면 자리가 다음 분께 넘어가고, 대기열 맨 뒤에서 다시 기다리실 수 있습니다."
+                ),
+                Lang::En => format!(
+                    "You may close this page. When your turn comes we text a link back to your verified phone and hold your place for {minutes} minutes from then. If you do not come back in time, the place goes to the next person and you can rejoin at the back."
+                ),
+            },
+            axum::http::StatusCode::OK,
+        ),
+        Some(e) => (
+            lang.t("문자 안내를 신청할 수 없습니다", "We cannot text you"),
+            lang.t(&e.message_ko, &e.message_en).to_string(),
+            e.status,
+        ),
     };
-    match started {
-        Ok(body) => {
-            let stage = IdentityStage::Code {
-                verification_id: body["verification_id"].as_str().unwrap_or("").to_string(),
-                demo_code: body["demo_code"].as_str().map(str::to_string),
-            };
-            shown(&stage, None)
-        }
-        Err(e) => shown(&IdentityStage::Details, Some(&e)),
-    }
+    let body = format!(
+        "<h1>{h1}</h1><p id=\"text-result\">{message}</p>\
+         <p class=\"actions\"><a class=\"button secondary\" href=\"/wait\">{back}</a></p>",
+        message = escape(&message),
+        back = lang.t("대기 화면으로", "Back to the waiting page"),
+    );
+    let mut response = html(
+        page(lang, h1, super::here(&uri), Some(1), body).render(),
+        None,
+    );
+    *response.status_mut() = status;
+    response
+}
+
+/// Told at once: this opening is not theirs, and when theirs is (Seoul time). No place taken.
+fn not_this_opening(uri: &Uri, lang: Lang, eligibility: &Value) -> String {
+    let window = eligibility["opens_at"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| {
+            format!(
+                "<p class=\"big\" id=\"window\">{} {}</p>",
+                lang.t("본인의 예약 시작:", "Your booking opens:"),
+                escape(&instant_text(t, lang))
+            )
+        })
+        .unwrap_or_default();
+    let reason = lang.t(
+        eligibility["message_ko"].as_str().unwrap_or(""),
+        eligibility["message_en"].as_str().unwrap_or(""),
+    );
+    let body = format!(
+        "<h1>{h1}</h1><div class=\"error\" role=\"status\"><p>{reason}</p></div>{window}<p>{note}</p>\
+         <p class=\"actions\"><a class=\"button secondary\" href=\"/eligibility\">{more}</a></p>",
+        h1 = lang.t("이번 예약 대상이 아닙니다", "This opening is not for you"),
+        reason = escape(reason),
+        note = lang.t(
+            "기다리실 필요가 없습니다. 대기 자리는 돌려드렸습니다. 본인의 예약 기간에 다시 오세요.",
+            "There is no need to wait: your place has been given up. Please come back in your own booking window."
+        ),
+        more = lang.t("예약 가능 여부 자세히 보기", "More about when you can book"),
+    );
+    let title = lang.t("예약 대상 안내", "Not this opening");
+    page(lang, title, super::here(uri), Some(1), body).render()
 }
 
 /// `GET /contact`: where my notices go (masked), and how to change it: a new identity check

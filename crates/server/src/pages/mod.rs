@@ -70,6 +70,11 @@ pub fn router() -> Router<Arc<AppState>> {
             "/identity",
             get(citizen::identity).post(citizen::identity_post),
         )
+        .route(
+            "/wait/verify",
+            get(citizen::wait_verify).post(citizen::wait_verify_post),
+        )
+        .route("/wait/text-me", axum::routing::post(citizen::wait_text_me))
         .route("/contact", get(citizen::contact))
         .route("/eligibility", get(citizen::eligibility))
         .route("/search", get(citizen::search))

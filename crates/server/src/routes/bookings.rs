@@ -219,6 +219,7 @@ fn booking_outcome(state: &AppState, outcome: Outcome, label: &str) -> Result<Bo
 pub async fn create(
     State(state): State<Arc<AppState>>,
     agent: Option<Extension<AgentActor>>,
+    pass: Option<Extension<queue::Pass>>,
     Authenticated(session): Authenticated,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateRequest>,
@@ -226,6 +227,10 @@ pub async fn create(
     let key = idempotency_key(&headers)?;
     let first = appointment(body.clinic_id, &body.date, body.hour, &body.product)?;
     let actor = session.person;
+    if let Some(Extension(AgentActor(agent))) = &agent {
+        // An agent's caller waits their turn like anyone during an opening.
+        super::queue::require_caller_admitted(&state, agent, actor.0)?;
+    }
     let now = state.clock.now();
     let (person, recipient) = match &body.family {
         None => {
@@ -235,6 +240,11 @@ pub async fn create(
         }
         Some(family) => {
             let member = family_member(&state, actor, family).await?;
+            super::queue::use_pass(
+                &state,
+                pass.as_deref(),
+                crate::waiting::PassUse::FamilyBooking,
+            )?;
             let record = person_record(&state, member).await?;
             require_eligible(&state, member, record.birth_date, record.rrn_hash)
                 .await

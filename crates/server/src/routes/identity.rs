@@ -8,7 +8,7 @@ use crate::identity::{
     Claim, IdentityError, Requester, Scope, VerificationId, Verified, parse_phone,
 };
 use crate::session::{Consent, Session};
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,6 @@ use domain::rrn::Rrn;
 use domain::time::seoul_date;
 use jiff::SignedDuration;
 use serde::Deserialize;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use store::OutboxMessage;
 use store::writer::Outcome;
@@ -30,6 +29,18 @@ pub struct StartRequest {
     name: String,
     rrn: String,
     phone: String,
+}
+
+impl StartRequest {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn rrn(&self) -> &str {
+        &self.rrn
+    }
+    pub fn phone(&self) -> &str {
+        &self.phone
+    }
 }
 
 /// Validates a person's details as they typed them. Shared by identity checks, family consent
@@ -85,10 +96,7 @@ impl FromRequestParts<Arc<AppState>> for Asker {
         let session = super::queue::session_id(&parts.headers)
             .map(|s| s.0)
             .ok_or_else(ApiError::unauthenticated)?;
-        let address = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let address = super::client_address(&parts.extensions);
         Ok(Asker(Requester { session, address }))
     }
 }
@@ -217,10 +225,16 @@ fn counted(state: &AppState, error: IdentityError) -> ApiError {
 
 pub async fn start(
     State(state): State<Arc<AppState>>,
+    pass: Option<axum::Extension<queue::Pass>>,
     Asker(who): Asker,
     ApiJson(body): ApiJson<StartRequest>,
 ) -> Result<Response, ApiError> {
     let claim = parse_claim(&body.name, &body.rrn, &body.phone, &state)?;
+    super::queue::use_pass(
+        &state,
+        pass.as_deref(),
+        crate::waiting::PassUse::IdentityStart,
+    )?;
     let body = start_check(&state, claim, who).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
@@ -278,19 +292,28 @@ pub fn session_for(state: &AppState, person: PersonId) -> (Session, String, Stri
 
 pub async fn verify(
     State(state): State<Arc<AppState>>,
+    pass: Option<axum::Extension<queue::Pass>>,
     Asker(who): Asker,
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     let (person, verified) = finish_check(&state, &body, who).await?;
+    // The pass becomes this person's (or is refused if it admitted someone else).
+    let bound = super::queue::bind_pass(&state, pass.as_deref(), person.0)?;
     let (session, token, cookie) = session_for(&state, person);
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "session_token": token,
         "expires_at": session.expires_at.to_string(),
         "person": { "birth_date": verified.birth_date.to_string(), "rrn": verified.masked_rrn },
     });
+    if let Some(pass) = &bound {
+        body["pass"] = pass.clone().into();
+    }
     let mut response = axum::Json(body).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    if let Some(pass) = &bound {
+        super::queue::set_pass_cookie(&state, &mut response, pass);
     }
     Ok(response)
 }
@@ -299,12 +322,13 @@ pub async fn verify(
 /// the code goes to the member's phone (only if it is theirs), and the member tells the booker.
 pub async fn family_start(
     State(state): State<Arc<AppState>>,
+    pass: Option<axum::Extension<queue::Pass>>,
     Authenticated(_session): Authenticated,
     asker: Asker,
     body: ApiJson<StartRequest>,
 ) -> Result<Response, ApiError> {
     // The same check as one's own, only for a signed-in booker.
-    start(State(state), asker, body).await
+    start(State(state), pass, asker, body).await
 }
 
 /// How long a family member's consent lasts: enough to choose a clinic and a time.

@@ -88,6 +88,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     // Agents act for people through the same handlers, with their own token instead of a pass.
     let agent_side = Router::new()
         .route("/api/v1/agent/identify", post(agent::identify))
+        .route("/api/v1/agent/queue", post(queue::agent_queue))
         .route("/api/v1/agent/eligibility", get(eligibility::mine))
         .route(
             "/api/v1/agent/bookings",
@@ -169,6 +170,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/queue/arrive", post(queue::arrive))
         .route("/api/v1/queue/status", get(queue::status))
         .route("/api/v1/queue/exchange", post(queue::exchange))
+        .route("/api/v1/queue/verify/start", post(queue::verify_start))
+        .route("/api/v1/queue/verify", post(queue::verify))
+        .route("/api/v1/queue/text-me", post(queue::text_me))
+        .route("/wait/return", get(queue::wait_return))
         .route("/wait", get(queue::wait_page))
         .merge(booking_side)
         .merge(forwarded)
@@ -353,6 +358,23 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
             .map(Authenticated)
             .map_err(|_| ApiError::unauthenticated())
     }
+}
+
+/// The address a request came from (the TCP peer; 0.0.0.0 when the transport gave none).
+pub struct ClientAddress(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(&parts.extensions)))
+    }
+}
+
+pub fn client_address(extensions: &axum::http::Extensions) -> std::net::IpAddr {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<String> {

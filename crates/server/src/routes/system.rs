@@ -118,6 +118,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
                 &state
                     .gate
                     .snapshot(state.clock.now().as_millisecond().max(0) as u64),
+                &state.gate.people(),
                 &state.load,
             )
         },

@@ -147,6 +147,7 @@ impl TestServer {
         config.identity.max_pending = 1_000_000;
         // Every simulated person comes from 127.0.0.1.
         config.identity.limits.checks_per_address.count = u32::MAX;
+        config.gate.tickets_per_address_minute = 0;
         config.deliver_notifications = false;
         config.gate.max_active = 100_000;
         config.operator_token = Some(OPERATOR_TOKEN.to_string());
@@ -310,6 +311,10 @@ impl TestServer {
             .await;
         assert_eq!(status, 200, "{verified}");
         visitor.token = verified["session_token"].as_str().unwrap().to_string();
+        if let Some(pass) = verified["pass"].as_str() {
+            // The pass, now bound to this person.
+            visitor.pass = pass.to_string();
+        }
         visitor
     }
 }

@@ -14,6 +14,13 @@ const QUEUE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS queue (
     record     TEXT NOT NULL,
     revision   INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue_people (
+    queue  INTEGER NOT NULL,
+    person INTEGER NOT NULL,
+    draw   INTEGER NOT NULL,
+    PRIMARY KEY (queue, person),
+    UNIQUE (queue, draw)
 );";
 
 fn current_queue(conn: &Connection) -> Result<Option<(u32, String, u64)>> {
@@ -96,4 +103,35 @@ impl QueueStore for QueueFile {
     fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool> {
         self.with(|conn| save_queue(conn, id, revision, record, now_ms))
     }
+
+    fn draw_number(&self, id: u32, person: u64) -> Result<u64> {
+        self.with(|conn| draw_number(conn, id, person))
+    }
+
+    fn people_drawn(&self, id: u32) -> Result<u64> {
+        self.with(|conn| {
+            let count: i64 = conn
+                .prepare_cached("SELECT COUNT(*) FROM queue_people WHERE queue = ?1")?
+                .query_row([id], |r| r.get(0))?;
+            Ok(count as u64)
+        })
+    }
+}
+
+/// A person's draw number: theirs if they have one, else the next one, in one transaction (the
+/// file has one connection, so numbers are dense and never handed out twice).
+fn draw_number(conn: &Connection, id: u32, person: u64) -> Result<u64> {
+    let tx = conn.unchecked_transaction()?;
+    let person = person as i64;
+    tx.prepare_cached(
+        "INSERT INTO queue_people (queue, person, draw)
+         SELECT ?1, ?2, COUNT(*) FROM queue_people WHERE queue = ?1
+         ON CONFLICT (queue, person) DO NOTHING",
+    )?
+    .execute(params![id, person])?;
+    let draw: i64 = tx
+        .prepare_cached("SELECT draw FROM queue_people WHERE queue = ?1 AND person = ?2")?
+        .query_row(params![id, person], |r| r.get(0))?;
+    tx.commit()?;
+    Ok(draw as u64)
 }

@@ -38,6 +38,7 @@ pub fn start_with(dir: &std::path::Path, port: u16, extra: &[&str]) -> Child {
         .arg(dir)
         // Every simulated person comes from 127.0.0.1: no per-address limit on checks.
         .args(["--identity-checks-per-address", "0"])
+        .args(["--tickets-per-address-minute", "0"])
         .arg("--subscribers")
         .arg(subscribers(dir))
         .args(extra)

@@ -28,6 +28,7 @@
     return two(hour) + ':00–' + two(hour + 1) + ':00';
   }
   function say(text) { $('done').textContent = text; }
+  let placeTimer = null; // the next refresh of the caller's place in the queue
 
   // Every call for the person: their token as a bearer header, the agent's cookie alongside.
   // A call that books, changes or cancels goes through a keyed sender (y.keyedSender).
@@ -51,6 +52,7 @@
   }
 
   function clearPerson() {
+    clearTimeout(placeTimer);
     sessionStorage.removeItem(KEY);
     $('person').hidden = true;
     $('identify-section').hidden = false;
@@ -79,7 +81,30 @@
       $('window-l').textContent = d.opens_at ? t('예약 시작', 'Booking opens') : t('예약 마감', 'Booking closes');
       $('window-at').textContent = instant(at);
     }
+    await showPlace();
     await showBookings();
+  }
+
+  // The caller's place in the same queue as everyone (the same on every reload of this desk);
+  // during an opening, booking for them waits until it comes up. Refreshed as the server says.
+  async function showPlace() {
+    clearTimeout(placeTimer);
+    const result = await call('POST', '/api/v1/agent/queue', {});
+    const box = $('queue-place');
+    if (!result || result.status !== 200) { box.hidden = true; return; }
+    const q = result.body;
+    box.hidden = false;
+    if (q.state === 'admitted') {
+      box.textContent = t('차례가 되었습니다: 이 분의 예약을 진행할 수 있습니다.', 'Their turn has come: you can book for them now.');
+      return;
+    }
+    if (q.state === 'before_opening') {
+      box.textContent = t('대기열에 올렸습니다. 예약 시작 시각에 순서가 정해집니다: ', 'Queued. The order is drawn at the opening: ') + instant(q.opens_at);
+    } else {
+      box.textContent = t('대기 번호 ', 'Queue number ') + q.number + ' · ' +
+        t('앞에 ' + q.people_ahead_eligible + '명', q.people_ahead_eligible + ' ahead');
+    }
+    placeTimer = setTimeout(showPlace, Math.max(1000, q.poll_after_ms || 5000));
   }
 
   async function showBookings() {
