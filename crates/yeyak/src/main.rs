@@ -12,6 +12,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// mimalloc instead of glibc's malloc: in the profile of the opening-night replay, malloc and
+/// free were ~22% of the server's CPU (many small, short-lived allocations from many threads).
+/// Chosen by an A/B of the same benchmarks on the same quiet machine (bench/allocator.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "yeyak",
