@@ -17,7 +17,7 @@ mod common;
 
 use common::{Client, book_staggered, free_port, login, places, start_with, wait_healthy};
 use futures::future::join_all;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
@@ -284,19 +284,6 @@ async fn a_promoted_synchronous_standby_has_every_acknowledged_booking() {
         &["--database", &promoted_only],
     ));
     wait_healthy(&http, &fresh_base).await;
-    for (client, id) in &acknowledged {
-        let response = client
-            .on(http.get(format!("{fresh_base}/api/v1/bookings/{id}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status().as_u16(),
-            200,
-            "acknowledged booking {id} is not on the promoted standby"
-        );
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["active"], true, "{body}");
-    }
+    common::assert_all_active(&http, &fresh_base, &acknowledged).await;
     assert_eq!(standby.sql("SELECT pg_is_in_recovery()"), "f");
 }

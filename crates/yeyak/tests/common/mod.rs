@@ -246,6 +246,13 @@ pub async fn assert_all_on_disk(
     let base = format!("http://127.0.0.1:{port}");
     let mut restarted = start(dir, port);
     wait_healthy(http, &base).await;
+    assert_all_active(http, &base, acknowledged).await;
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+}
+
+/// Reads every acknowledged booking back from the server at `base`: there, and active.
+pub async fn assert_all_active(http: &reqwest::Client, base: &str, acknowledged: &[(Client, u64)]) {
     for (client, id) in acknowledged {
         let response = client
             .on(http.get(format!("{base}/api/v1/bookings/{id}")))
@@ -258,10 +265,8 @@ pub async fn assert_all_on_disk(
             "acknowledged booking {id} lost"
         );
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["active"], true);
+        assert_eq!(body["active"], true, "{body}");
     }
-    restarted.kill().unwrap();
-    restarted.wait().unwrap();
 }
 
 /// Drops a PostgreSQL schema (in the database at the URL) when a test ends, passed or failed.
