@@ -11,7 +11,6 @@ use common::{OPENING_PLUS_5S, TestServer, booking_body, clinic, rrn_1967};
 use domain::product::{Product, Schedules};
 use futures::future::join_all;
 use pg::Schema;
-use std::collections::HashMap;
 use store::ReadStore;
 
 /// Staff for 10 people per band (90 a day) but 20 doses a day: the last 20.
@@ -63,11 +62,7 @@ async fn on_postgres_two_hundred_people_race_for_twenty_doses_and_a_restart_keep
         }
     }))
     .await;
-    let mut by_outcome: HashMap<(u16, String), usize> = HashMap::new();
-    for (status, body) in &answers {
-        let code = body["error"].as_str().unwrap_or("booked").to_string();
-        *by_outcome.entry((*status, code)).or_default() += 1;
-    }
+    let by_outcome = common::tally(&answers);
     assert_eq!(
         by_outcome.get(&(201, "booked".into())),
         Some(&20),

@@ -8,7 +8,6 @@ mod common;
 use common::{TestServer, booking_body, clinic, rrn_1967};
 use domain::product::{Product, Schedules};
 use futures::future::join_all;
-use std::collections::HashMap;
 use store::ReadStore;
 
 /// One clinic with staff for 50 people per band (450 a day) but 100 doses a day: the last 100.
@@ -48,11 +47,7 @@ async fn two_thousand_people_race_for_the_last_hundred_doses() {
     }))
     .await;
 
-    let mut by_outcome: HashMap<(u16, String), usize> = HashMap::new();
-    for (status, body) in &answers {
-        let code = body["error"].as_str().unwrap_or("booked").to_string();
-        *by_outcome.entry((*status, code)).or_default() += 1;
-    }
+    let by_outcome = common::tally(&answers);
     assert_eq!(
         by_outcome.get(&(201, "booked".into())),
         Some(&100),

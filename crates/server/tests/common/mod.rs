@@ -432,3 +432,15 @@ pub fn lock_booking_database(
     locked_rx.recv().unwrap();
     holder
 }
+
+/// How many answers had each (status, error code) — "booked" for an answer without one.
+pub fn tally(
+    answers: &[(u16, serde_json::Value)],
+) -> std::collections::HashMap<(u16, String), usize> {
+    let mut by_outcome = std::collections::HashMap::new();
+    for (status, body) in answers {
+        let code = body["error"].as_str().unwrap_or("booked").to_string();
+        *by_outcome.entry((*status, code)).or_default() += 1;
+    }
+    by_outcome
+}
