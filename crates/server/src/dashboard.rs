@@ -47,6 +47,10 @@ pub struct ProvinceCapacity {
     pub name_ko: String,
     pub name_en: String,
     pub remaining: u64,
+    /// The province's share of the country's residents (KOSTAT): how the waiting room estimates
+    /// how many of the people ahead of someone will book there.
+    #[serde(skip)]
+    pub population_share: f64,
 }
 
 #[derive(Default)]
@@ -56,7 +60,8 @@ struct Rings {
     provinces: Vec<ProvinceCapacity>,
 }
 
-/// The dashboard's history. Cheap to read; written once a second by [`sample_forever`].
+/// The dashboard's history. Cheap to read; written once a second by
+/// [`crate::background::sample_forever`].
 #[derive(Default)]
 pub struct Series {
     rings: Mutex<Rings>,
@@ -134,6 +139,18 @@ impl Series {
             .provinces = provinces;
     }
 
+    /// What is left to book in one province (by its KOSTAT code) over the next
+    /// [`CAPACITY_DAYS`] days, and its share of the residents, as last sampled: `None` before
+    /// the first sample or for an unknown code.
+    pub fn province(&self, code: u8) -> Option<(u64, f64)> {
+        let rings = self.rings.lock().unwrap_or_else(|p| p.into_inner());
+        rings
+            .provinces
+            .iter()
+            .find(|p| p.code == code)
+            .map(|p| (p.remaining, p.population_share))
+    }
+
     pub fn view(&self) -> View {
         let rings = self.rings.lock().unwrap_or_else(|p| p.into_inner());
         View {
@@ -158,6 +175,7 @@ pub fn capacity_by_province(
         .filter_map(|d| first.checked_add(d.days()).ok())
         .collect();
     let provinces = world.regions.provinces();
+    let total_population = world.regions.total_population().max(1) as f64;
     let mut remaining = vec![0u64; provinces.len()];
     for clinic in &world.clinics {
         let Some(slot) = provinces.iter().position(|p| p.code == clinic.province()) else {
@@ -183,6 +201,7 @@ pub fn capacity_by_province(
             name_ko: p.name_ko.clone(),
             name_en: p.name_en.clone(),
             remaining,
+            population_share: f64::from(p.population) / total_population,
         })
         .collect()
 }

@@ -286,7 +286,9 @@ fn now_ms(state: &AppState) -> i64 {
 /// here: they finish on the node that holds the code, and forward only their write.
 fn booking_write(method: &Method, path: &str) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && (path.starts_with("/api/v1/bookings") || path.starts_with("/api/v1/leftovers"))
+        && (path.starts_with("/api/v1/bookings")
+            || path.starts_with("/api/v1/leftovers")
+            || path == "/api/v1/queue/leftover-alerts")
 }
 
 /// Staff writes that go through the writer: agents', clinics', and the operators' supply and

@@ -46,6 +46,17 @@ fn booking_routes() -> Router<Arc<AppState>> {
         .route("/api/v1/leftovers/{id}/claim", post(leftovers::claim))
 }
 
+/// What a verified person may do from the waiting room besides waiting.
+fn waiting_routes() -> Router<Arc<AppState>> {
+    Router::new().route(
+        LEFTOVER_ALERTS,
+        put(leftovers::subscribe).delete(leftovers::unsubscribe),
+    )
+}
+
+/// Where a waiting person asks to be told of leftover doses near them.
+pub const LEFTOVER_ALERTS: &str = "/api/v1/queue/leftover-alerts";
+
 pub fn router(state: Arc<AppState>) -> Router {
     // Everything behind the waiting room: no call works without a pass for this session. On a
     // standby node its writes go to the ledger's holder once the pass is checked here.
@@ -58,10 +69,21 @@ pub fn router(state: Arc<AppState>) -> Router {
             Arc::clone(&state),
             pass::require_pass,
         ));
+    // A verified person waiting (signed in by verifying while waiting, no pass yet) may ask to
+    // be told of leftover doses instead of waiting on: the booking side's own handlers, behind
+    // the identity session. On a standby node the write goes to the holder like the booking
+    // side's.
+    let waiting_side = waiting_routes().route_layer(middleware::from_fn_with_state(
+        Arc::clone(&state),
+        crate::forward::booking_writes,
+    ));
     // The same routes on the holder, for writes another node forwards (its signature instead of
     // a pass: that node checked the pass).
     let forwarded = Router::new()
-        .nest(crate::forward::PREFIX, booking_routes())
+        .nest(
+            crate::forward::PREFIX,
+            booking_routes().merge(waiting_routes()),
+        )
         .route(
             crate::forward::WRITES_PATH,
             post(crate::forward::plain_write),
@@ -161,6 +183,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/wait/return", get(queue::wait_return))
         .route("/wait", get(queue::wait_page))
         .merge(booking_side)
+        .merge(waiting_side)
         .merge(forwarded)
         .merge(operator_side)
         .merge(clinic_side)

@@ -41,6 +41,12 @@ enum StatusBody {
         number: u64,
         people_ahead: u64,
         people_ahead_eligible: u64,
+        /// With `?province=`: places left there over the next days, and whether they may run
+        /// out before this person's turn ([`Nearby`]).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        places_left_nearby: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        places_may_run_out: Option<bool>,
         poll_after_ms: u64,
         position: u64,
         queue: u32,
@@ -55,10 +61,42 @@ enum StatusBody {
     },
 }
 
+/// Places left in the province a waiting person chose, against how many of the people ahead
+/// of them will likely book there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Nearby {
+    /// Places left in the province over the next days (`dashboard::CAPACITY_DAYS`), as last
+    /// sampled: the lesser of staff places and doses, per clinic and day.
+    pub places_left: u64,
+    /// The province's share of the country's residents.
+    pub population_share: f64,
+}
+
+impl Nearby {
+    /// People ahead who will likely book in this province: the eligible people ahead (verified,
+    /// plus the honest estimate for the unverified), in the province's share of the residents
+    /// (where the people ahead live is not known; where residents live is).
+    pub fn ahead_here(&self, people_ahead_eligible: u64) -> u64 {
+        (people_ahead_eligible as f64 * self.population_share).ceil() as u64
+    }
+
+    /// "Places may run out before your turn": no more places left there than people ahead
+    /// who will likely take them.
+    pub fn may_run_out(&self, people_ahead_eligible: u64) -> bool {
+        self.places_left <= self.ahead_here(people_ahead_eligible)
+    }
+}
+
 /// `eligible_share`: of the people who verified while waiting, the share eligible now
 /// ([`crate::waiting::Gate::eligible_share`]): applied to the unverified places ahead, it makes
-/// `people_ahead_eligible`, the honest estimate of people ahead who can book.
-fn status_body(queue: QueueId, status: &Status, eligible_share: f64) -> StatusBody {
+/// `people_ahead_eligible`, the honest estimate of people ahead who can book. `nearby`: the
+/// province the person chose, for the stock warning.
+fn status_body(
+    queue: QueueId,
+    status: &Status,
+    eligible_share: f64,
+    nearby: Option<Nearby>,
+) -> StatusBody {
     let queue = queue.0;
     match *status {
         // "number" is the person's place in the whole line (1-based); it never changes.
@@ -77,18 +115,23 @@ fn status_body(queue: QueueId, status: &Status, eligible_share: f64) -> StatusBo
             verified_ahead,
             eta_ms,
             poll_after_ms,
-        } => StatusBody::Waiting {
-            eta_seconds: eta_ms.map(|ms| ms.div_ceil(1000)),
-            number: rank.0 + 1,
-            people_ahead,
-            people_ahead_eligible: verified_ahead
-                + ((people_ahead - verified_ahead) as f64 * eligible_share).round() as u64,
-            poll_after_ms,
-            position,
-            queue,
-            state: "waiting",
-            verified_ahead,
-        },
+        } => {
+            let people_ahead_eligible = verified_ahead
+                + ((people_ahead - verified_ahead) as f64 * eligible_share).round() as u64;
+            StatusBody::Waiting {
+                eta_seconds: eta_ms.map(|ms| ms.div_ceil(1000)),
+                number: rank.0 + 1,
+                people_ahead,
+                people_ahead_eligible,
+                places_left_nearby: nearby.map(|n| n.places_left),
+                places_may_run_out: nearby.map(|n| n.may_run_out(people_ahead_eligible)),
+                poll_after_ms,
+                position,
+                queue,
+                state: "waiting",
+                verified_ahead,
+            }
+        }
         Status::BeforeOpening {
             opens_at_ms,
             poll_after_ms,
@@ -108,6 +151,7 @@ fn status_json(state: &AppState, status: &Status) -> Value {
         state.gate.queue_id(),
         status,
         state.gate.eligible_share(),
+        None,
     ))
     .unwrap_or(Value::Null)
 }
@@ -210,6 +254,8 @@ fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
 /// Position, people ahead, ETA and when to ask again. No storage access.
 /// This is the path every waiting person polls, so it allocates little: the ticket is borrowed
 /// from the header and the answer is serialized straight from a small struct into one buffer.
+/// `?province=NN` (a KOSTAT province code the person chose) adds the places left there and
+/// whether they may run out before the person's turn, from the dashboard's last sample.
 pub async fn status(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -220,10 +266,16 @@ pub async fn status(
         .gate
         .status_in_queue(now_ms(&state), &ticket)
         .map_err(gate_error)?;
-    let mut body = Vec::with_capacity(160);
+    let nearby = province_asked(request.uri().query())
+        .and_then(|code| state.series.province(code))
+        .map(|(places_left, population_share)| Nearby {
+            places_left,
+            population_share,
+        });
+    let mut body = Vec::with_capacity(200);
     serde_json::to_writer(
         &mut body,
-        &status_body(queue, &status, state.gate.eligible_share()),
+        &status_body(queue, &status, state.gate.eligible_share(), nearby),
     )
     .map_err(|_| ApiError::internal())?;
     let headers = [
@@ -234,6 +286,16 @@ pub async fn status(
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ];
     Ok((headers, body).into_response())
+}
+
+/// The province code in a status poll's query (`province=11`), if any and well formed. An
+/// unknown or malformed one is ignored: the answer is the plain status, never an error that
+/// would stop the page from showing the person's place.
+fn province_asked(query: Option<&str>) -> Option<u8> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("province="))
+        .and_then(|code| code.parse().ok())
 }
 
 /// An admitted ticket becomes a pass bound to this browser session.
@@ -621,12 +683,64 @@ mod tests {
                     "queue": 2, "state": "before_opening", "opens_at": at(opens_at_ms), "poll_after_ms": poll_after_ms,
                 }),
             };
-            let body = status_body(QueueId(2), &status, 0.5);
+            let body = status_body(QueueId(2), &status, 0.5, None);
             assert_eq!(
                 serde_json::to_vec(&body).unwrap(),
                 serde_json::to_vec(&expected).unwrap()
             );
             assert_eq!(serde_json::to_value(&body).unwrap(), expected);
+            // With a province asked, a waiting answer gains two fields, in the same order as
+            // the JSON object's.
+            let nearby = Nearby {
+                places_left: 1,
+                population_share: 0.5,
+            };
+            let body = status_body(QueueId(2), &status, 0.5, Some(nearby));
+            let mut expected = expected;
+            if expected["state"] == "waiting" {
+                expected["places_left_nearby"] = 1.into();
+                expected["places_may_run_out"] = true.into();
+            }
+            assert_eq!(
+                serde_json::to_vec(&body).unwrap(),
+                serde_json::to_vec(&expected).unwrap()
+            );
         }
+    }
+
+    #[test]
+    fn places_may_run_out_when_the_province_s_share_of_those_ahead_takes_them_all() {
+        // Busan: about 6.5% of the residents; 8 places left over the next days.
+        let busan = Nearby {
+            places_left: 8,
+            population_share: 0.065,
+        };
+        assert_eq!(busan.ahead_here(100), 7);
+        assert!(
+            !busan.may_run_out(100),
+            "7 ahead there, 8 places: one is theirs"
+        );
+        assert_eq!(busan.ahead_here(108), 8);
+        assert!(busan.may_run_out(108), "8 ahead there take the 8 places");
+        assert!(!busan.may_run_out(0));
+        let none_left = Nearby {
+            places_left: 0,
+            population_share: 0.065,
+        };
+        assert!(
+            none_left.may_run_out(0),
+            "nothing left: even the first may miss out"
+        );
+    }
+
+    #[test]
+    fn a_province_in_the_query_is_read_and_anything_else_ignored() {
+        assert_eq!(province_asked(Some("province=26")), Some(26));
+        assert_eq!(province_asked(Some("lang=en&province=11")), Some(11));
+        assert_eq!(province_asked(Some("province=")), None);
+        assert_eq!(province_asked(Some("province=999")), None);
+        assert_eq!(province_asked(Some("province=x1")), None);
+        assert_eq!(province_asked(Some("other=11")), None);
+        assert_eq!(province_asked(None), None);
     }
 }

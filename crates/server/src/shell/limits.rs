@@ -76,8 +76,11 @@ pub enum Tier {
 /// What is shed last: the waiting room's front door, because a person without a ticket cannot
 /// queue and a person queued must keep seeing their place; and the health probes, because a
 /// busy server that fails its liveness probe gets restarted, which helps nobody. (Verifying
-/// while waiting is identity work with database writes, not the front door: shed like the rest.)
+/// while waiting, and asking for leftover alerts, are database writes, not the front door:
+/// shed like the rest.)
 pub fn is_shed_last(path: &str) -> bool {
-    (path.starts_with("/api/v1/queue/") && !path.starts_with("/api/v1/queue/verify"))
+    (path.starts_with("/api/v1/queue/")
+        && !path.starts_with("/api/v1/queue/verify")
+        && path != "/api/v1/queue/leftover-alerts")
         || matches!(path, "/wait" | "/healthz" | "/readyz")
 }
