@@ -8,12 +8,12 @@
 //! the API. What the server renders here is only the agent's tools: the identify form and the
 //! clinic search by region, whose choices (not personal) travel in the query.
 
-use super::citizen::{
+use super::desk::{self, Desk};
+use super::layout::{Audience, Lang, Page, date_text, escape, short_date_text};
+use super::widgets::{
     band_choices, bookable_days, clinic_identity, day_links, district_centre, filled_section,
     places_texts, product_options, region_options,
 };
-use super::desk::{self, Desk};
-use super::layout::{Audience, Lang, Page, date_text, escape, short_date_text};
 use super::{Detour, html, negotiate};
 use crate::AppState;
 use crate::error::ApiError;

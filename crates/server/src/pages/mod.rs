@@ -3,13 +3,20 @@
 //! small script from `/assets` calls the JSON API with the browser's cookies.
 //!
 //! - `layout`: the shared frame, languages side by side, escaping and dates;
-//! - `citizen`: `/`, `/wait`, `/identity`, `/eligibility`, `/search`, `/book`, `/bookings`,
-//!   `/leftovers`;
+//! - `citizen`: `/`, `/identity` (and `/wait/verify`), `/contact`, `/eligibility`, `/search`,
+//!   `/book`, `/bookings`, `/leftovers`;
+//! - `wait`: the waiting room, `/wait` and `/wait/text-me`;
+//! - `widgets`: what several pages show alike (product and region choices, days and bands with
+//!   the places left, a dose as text);
 //! - `operator`: `/operator/login`, `/operator`, `/operator/supply`, `/operator/dashboard`;
 //! - `clinic`: `/clinic/login`, `/clinic` (the day's list, doses given, leftover doses);
 //! - `agent`: `/agent/login`, `/agent` (identify a person, then book, change or cancel for them);
 //! - `desk`: the staff sign-in the clinic and agent desks share;
 //! - `assets`: the stylesheet and scripts, embedded in the binary.
+//!
+//! Pages read through the typed cores of the JSON API's handlers (`routes::*::*_of`, …), never
+//! through its JSON, so a page never shows what the API would not say and a renamed field fails
+//! to build. `routes` never depends on `pages`.
 //!
 //! The booking pages are behind the waiting room like the API: without a valid pass they send
 //! the person to `/wait`, where their place (or a new one) is.
@@ -21,6 +28,8 @@ mod clinic;
 mod desk;
 pub mod layout;
 mod operator;
+mod wait;
+mod widgets;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -30,8 +39,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use layout::Lang;
 use std::sync::Arc;
-
-pub use citizen::waiting;
 
 pub const LANG_COOKIE: &str = "yeyak_lang";
 
@@ -74,7 +81,8 @@ pub fn router() -> Router<Arc<AppState>> {
             "/wait/verify",
             get(citizen::wait_verify).post(citizen::wait_verify_post),
         )
-        .route("/wait/text-me", axum::routing::post(citizen::wait_text_me))
+        .route("/wait", get(wait::wait_page))
+        .route("/wait/text-me", axum::routing::post(wait::wait_text_me))
         .route("/contact", get(citizen::contact))
         .route("/eligibility", get(citizen::eligibility))
         .route("/search", get(citizen::search))

@@ -222,7 +222,7 @@ pub async fn supply(State(state): State<Arc<AppState>>, uri: Uri, headers: Heade
         return r.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
-    let products = super::citizen::product_options(None, &Product::ALL, lang, false);
+    let products = super::widgets::product_options(None, &Product::ALL, lang, false);
     let body = format!(
         "<h1>{h1}</h1>{logout}\
          <section><h2>{cut_h}</h2><p>{cut_p}</p>\

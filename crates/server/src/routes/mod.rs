@@ -15,6 +15,7 @@ pub(crate) mod queue;
 pub(crate) mod staff;
 pub(crate) mod supply;
 pub(crate) mod system;
+pub(crate) mod views;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -174,7 +175,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/queue/verify", post(queue::verify))
         .route("/api/v1/queue/text-me", post(queue::text_me))
         .route("/wait/return", get(queue::wait_return))
-        .route("/wait", get(queue::wait_page))
         .merge(booking_side)
         .merge(forwarded)
         .merge(operator_side)
