@@ -333,7 +333,7 @@ pub async fn serve(
     if let Some(bound) = bound {
         let _ = bound.send(addr);
     }
-    let router = routes::router(Arc::clone(&state));
+    let router = routes::router(Arc::clone(&state), pages::router());
     shell::serve(listener, router, state, shutdown).await;
     // Drained: every booking-side request was answered (or cut) before `shell::serve` returned.
     drop(booking);

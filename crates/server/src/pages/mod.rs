@@ -40,7 +40,7 @@ use axum::routing::get;
 use layout::Lang;
 use std::sync::Arc;
 
-pub const LANG_COOKIE: &str = "yeyak_lang";
+use crate::routes::LANG_COOKIE;
 
 /// Where a page sends someone who may not see it yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,6 +33,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 pub const SESSION_COOKIE: &str = "yeyak_session";
+/// The page language a person chose (`?lang=`), which the API's messages follow too.
+pub const LANG_COOKIE: &str = "yeyak_lang";
 
 /// The booking side's routes (behind a pass, or forwarded by another node).
 fn booking_routes() -> Router<Arc<AppState>> {
@@ -62,7 +64,9 @@ fn booking_routes() -> Router<Arc<AppState>> {
         .route("/api/v1/leftovers/{id}/claim", post(leftovers::claim))
 }
 
-pub fn router(state: Arc<AppState>) -> Router {
+/// The whole router: the API, and `pages` (given by the caller, so that the API never depends
+/// on the pages) behind the same layers.
+pub fn router(state: Arc<AppState>, pages: Router<Arc<AppState>>) -> Router {
     // Everything behind the waiting room: no call works without a pass for this session. On a
     // standby node its writes go to the ledger's holder once the pass is checked here.
     let booking_side = booking_routes()
@@ -179,7 +183,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(forwarded)
         .merge(operator_side)
         .merge(clinic_side)
-        .merge(crate::pages::router())
+        .merge(pages)
         .fallback(system::not_found)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -251,7 +255,7 @@ async fn json_rejections(request: Request, next: Next) -> Response {
 /// English when the person chose it (the `yeyak_lang` cookie, set by `?lang=en`), else when the
 /// browser's `Accept-Language` weighs English above Korean. Korean otherwise: it is the default.
 pub fn prefers_english(headers: &HeaderMap) -> bool {
-    match cookie(headers, crate::pages::LANG_COOKIE).as_deref() {
+    match cookie(headers, LANG_COOKIE).as_deref() {
         Some("en") => return true,
         Some("ko") => return false,
         _ => {}
