@@ -1260,14 +1260,15 @@ pub async fn leftovers(
         let id = o.id;
         let until = o.until.map(|t| instant_text(t, lang)).unwrap_or_default();
         let name = escape(o.clinic.name.as_deref().unwrap_or(""));
+        // As JSON writes it ("3.0"): the page has always shown the API's number.
+        let distance = o.distance_km.unwrap_or_default();
         offers.push_str(&format!(
-            "<li class=\"card\"><h3>{name}</h3><p>{} · {} {} · {} km</p><p>{}: {}</p>\
+            "<li class=\"card\"><h3>{name}</h3><p>{} · {} {} · {:?} km</p><p>{}: {}</p>\
              <button class=\"button primary\" type=\"button\" data-claim=\"{id}\" data-confirm=\"{confirm}\">{claim} <span class=\"sr\">{name}</span></button></li>",
             product_name(o.product, lang),
             lang.t("남은 백신", "left"),
             o.left,
-            // As JSON writes it ("3.0"): the page has always shown the API's number.
-            format!("{:?}", o.distance_km.unwrap_or_default()),
+            distance,
             lang.t("신청 마감", "Until"),
             escape(&until),
             confirm = lang.t(
