@@ -3,9 +3,9 @@
 //! pages); only its SHA-256 is stored, so a copy of the database lets nobody sign in. Tokens are
 //! checked against storage on every request, so revoking one takes effect at once.
 
-use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::cookie;
+use crate::http::cookie;
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -56,7 +56,7 @@ async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecor
     })?;
     let hash = token_hash(&presented);
     let found =
-        crate::routes::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await?;
+        crate::state::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await?;
     match found {
         Some(record) if !record.revoked => Ok(record),
         _ => Err(ApiError::new(

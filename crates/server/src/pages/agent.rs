@@ -15,11 +15,11 @@ use super::widgets::{
     places_texts, product_options, region_options,
 };
 use super::{Detour, html, negotiate};
-use crate::AppState;
 use crate::error::ApiError;
 use crate::routes;
 use crate::routes::clinics::FoundClinic;
 use crate::staff::Agent;
+use crate::state::AppState;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};

@@ -11,13 +11,14 @@ use super::widgets::{
     filled_section, places_texts, product_name, product_options, region_options, when_where,
 };
 use super::{Detour, html, negotiate};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::SESSION_COOKIE;
+use crate::routes;
 use crate::routes::clinics::Found;
 use crate::routes::eligibility::DecisionView;
 use crate::routes::views::AppointmentView;
-use crate::routes::{self, SESSION_COOKIE};
 use crate::session::Session;
+use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -33,7 +34,7 @@ const SEARCH_PAGE: usize = 10;
 
 /// Sends a person without a pass to the waiting room, as the API refuses them.
 fn require_pass(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
-    if routes::queue::holds_pass(state, headers) {
+    if routes::pass::holds_pass(state, headers) {
         Ok(())
     } else {
         Err(Detour::WaitingRoom)
@@ -43,7 +44,7 @@ fn require_pass(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
 /// The person signed in by an identity check, or a redirect to do one.
 fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Session, Detour> {
     require_pass(state, headers)?;
-    routes::cookie(headers, SESSION_COOKIE)
+    crate::http::cookie(headers, SESSION_COOKIE)
         .and_then(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).ok())
         .ok_or(Detour::Identity)
 }
@@ -139,7 +140,7 @@ fn identity_page(
     error: Option<&crate::error::ApiError>,
     serves: IdentityFor,
 ) -> String {
-    let signed_in = routes::cookie(headers, SESSION_COOKIE)
+    let signed_in = crate::http::cookie(headers, SESSION_COOKIE)
         .is_some_and(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).is_ok());
     let (action, intro) = match serves {
         IdentityFor::Booking => (
@@ -321,7 +322,7 @@ async fn identity_form_post(
     serves: IdentityFor,
 ) -> Response {
     let pass = match serves {
-        IdentityFor::Booking => match routes::queue::request_pass(state, headers) {
+        IdentityFor::Booking => match routes::pass::request_pass(state, headers) {
             Some(pass) => Some(pass),
             None => return Detour::WaitingRoom.into_response(),
         },
@@ -367,9 +368,9 @@ async fn identity_form_post(
 
 /// Whether the request holds a valid waiting-room ticket for its session.
 fn holds_ticket(state: &AppState, headers: &HeaderMap) -> bool {
-    routes::queue::session_id(headers)
+    routes::pass::session_id(headers)
         .and_then(|session| {
-            let ticket = routes::cookie(headers, routes::queue::TICKET_COOKIE)?;
+            let ticket = crate::http::cookie(headers, routes::pass::TICKET_COOKIE)?;
             state.gate.ticket_of(&ticket, &session).ok()
         })
         .is_some()
@@ -384,7 +385,7 @@ async fn finish_booking(
     pass: Option<&queue::Pass>,
 ) -> Result<Response, ApiError> {
     let (person, _) = routes::identity::finish_check(state, request, who).await?;
-    let bound = routes::queue::bind_pass(state, pass, person.0)?;
+    let bound = routes::pass::bind_pass(state, pass, person.0)?;
     let (_, _, cookie) = routes::identity::session_for(state, person);
     let mut response = Redirect::to("/eligibility").into_response();
     if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
@@ -393,7 +394,7 @@ async fn finish_booking(
             .insert(axum::http::header::SET_COOKIE, value);
     }
     if let Some(bound) = &bound {
-        routes::queue::set_pass_cookie(state, &mut response, bound);
+        routes::pass::set_pass_cookie(state, &mut response, bound);
     }
     Ok(response)
 }
@@ -413,12 +414,12 @@ async fn finish_waiting(
     let mut response = match verdict {
         routes::queue::Verdict::Placed { ticket, .. } => {
             let mut response = Redirect::to("/wait").into_response();
-            routes::queue::set_ticket_cookie(&mut response, &ticket);
+            routes::pass::set_ticket_cookie(&mut response, &ticket);
             response
         }
         routes::queue::Verdict::Ineligible { eligibility } => {
             let mut response = html(not_this_opening(uri, lang, &eligibility), None);
-            routes::queue::set_ticket_cookie(&mut response, "");
+            routes::pass::set_ticket_cookie(&mut response, "");
             response
         }
     };
@@ -444,7 +445,7 @@ async fn start_from_form(
         form.phone.as_deref().unwrap_or(""),
         state,
     )?;
-    routes::queue::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
+    routes::pass::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
     let started = routes::identity::start_check(state, claim, who).await?;
     Ok(IdentityStage::Code {
         verification_id: started.verification_id,

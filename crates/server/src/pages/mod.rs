@@ -31,8 +31,8 @@ mod operator;
 mod wait;
 mod widgets;
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -40,7 +40,7 @@ use axum::routing::get;
 use layout::Lang;
 use std::sync::Arc;
 
-use crate::routes::LANG_COOKIE;
+use crate::http::LANG_COOKIE;
 
 /// Where a page sends someone who may not see it yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +121,7 @@ pub fn negotiate(uri: &Uri, headers: &HeaderMap) -> (Lang, Option<Lang>) {
         });
     match asked {
         Some(lang) => (lang, Some(lang)),
-        None if crate::routes::prefers_english(headers) => (Lang::En, None),
+        None if crate::http::prefers_english(headers) => (Lang::En, None),
         None => (Lang::Ko, None),
     }
 }

@@ -4,10 +4,10 @@
 
 use super::layout::{Lang, Page, escape, instant_text};
 use super::{html, negotiate};
-use crate::AppState;
 use crate::error::ApiError;
 use crate::routes;
 use crate::routes::queue::{StatusBody, WaitPlace};
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::Response;
@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// stands, and lets them in when their turn comes.
 pub async fn wait_page(
     State(state): State<Arc<AppState>>,
-    routes::ClientAddress(address): routes::ClientAddress,
+    crate::http::ClientAddress(address): crate::http::ClientAddress,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

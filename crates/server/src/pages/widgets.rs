@@ -2,8 +2,8 @@
 //! bands with the places left, a dose as text, the error box the scripts fill.
 
 use super::layout::{Lang, band_text, date_text, escape, short_date_text};
-use crate::AppState;
 use crate::routes::clinics::ClinicView;
+use crate::state::AppState;
 use domain::booking::{END_HOUR, FIRST_HOUR};
 use domain::product::Product;
 use domain::time::seoul_date;

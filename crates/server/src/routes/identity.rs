@@ -1,13 +1,14 @@
 //! Identity check: name, resident registration number and phone, then a one-time code.
 
-use super::{ApiJson, Authenticated, SESSION_COOKIE};
-use crate::AppState;
 use crate::error::ApiError;
 use crate::forward::PlainWrite;
+use crate::http::{ApiJson, SESSION_COOKIE};
 use crate::identity::{
     Claim, IdentityError, Requester, Scope, VerificationId, Verified, parse_phone,
 };
 use crate::session::{Consent, Session};
+use crate::state::AppState;
+use crate::state::Authenticated;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -93,10 +94,10 @@ impl FromRequestParts<Arc<AppState>> for Asker {
         parts: &mut Parts,
         _state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let session = super::queue::session_id(&parts.headers)
+        let session = super::pass::session_id(&parts.headers)
             .map(|s| s.0)
             .ok_or_else(ApiError::unauthenticated)?;
-        let address = super::client_address(&parts.extensions);
+        let address = crate::http::client_address(&parts.extensions);
         Ok(Asker(Requester { session, address }))
     }
 }
@@ -241,7 +242,7 @@ pub async fn start(
     ApiJson(body): ApiJson<StartRequest>,
 ) -> Result<Response, ApiError> {
     let claim = parse_claim(&body.name, &body.rrn, &body.phone, &state)?;
-    super::queue::use_pass(
+    super::pass::use_pass(
         &state,
         pass.as_deref(),
         crate::waiting::PassUse::IdentityStart,
@@ -309,7 +310,7 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     let (person, verified) = finish_check(&state, &body, who).await?;
     // The pass becomes this person's (or is refused if it admitted someone else).
-    let bound = super::queue::bind_pass(&state, pass.as_deref(), person.0)?;
+    let bound = super::pass::bind_pass(&state, pass.as_deref(), person.0)?;
     let (session, token, cookie) = session_for(&state, person);
     let mut body = serde_json::json!({
         "session_token": token,
@@ -324,7 +325,7 @@ pub async fn verify(
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     if let Some(pass) = &bound {
-        super::queue::set_pass_cookie(&state, &mut response, pass);
+        super::pass::set_pass_cookie(&state, &mut response, pass);
     }
     Ok(response)
 }
@@ -372,7 +373,7 @@ pub async fn family_verify(
     let body = serde_json::json!({
         "consent": consent.sign(state.secrets.token_key()),
         "expires_at": consent.expires_at.to_string(),
-        "member": { "name": super::bookings::mask_name(&verified.name) },
+        "member": { "name": domain::name::masked(&verified.name) },
     });
     Ok(axum::Json(body).into_response())
 }
@@ -399,7 +400,7 @@ pub async fn contact_of(state: &Arc<AppState>, person: PersonId) -> Result<Conta
         })
         .ok_or_else(ApiError::internal)?;
     Ok(ContactView {
-        name: super::bookings::mask_name(&name),
+        name: domain::name::masked(&name),
         phone: crate::identity::mask_phone(&phone),
     })
 }

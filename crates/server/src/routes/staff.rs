@@ -1,12 +1,13 @@
 //! Operators manage staff (clinic staff and agents) and read the audit log; every request an
 //! operator or agent makes that changes something is written to that log.
 
-use super::{ApiJson, ApiQuery, read};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::{ApiJson, ApiQuery};
 use crate::operator::Operator;
 use crate::session::Session;
 use crate::staff::{new_token, presented_token, token_hash};
+use crate::state::AppState;
+use crate::state::read;
 use axum::Json;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{Method, StatusCode};
@@ -223,13 +224,13 @@ pub async fn audit_requests(
     let action = format!("{} {route}", request.method());
     let target = request.uri().path().to_string();
     let staff_token = presented_token(request.headers());
-    let bearer = super::bearer(request.headers());
+    let bearer = crate::http::bearer(request.headers());
     // The person an agent acts for, from their session (never their registration number).
     let acting_for = bearer
         .as_deref()
         .and_then(|t| Session::verify(t, state.secrets.token_key(), state.clock.now()).ok())
         .map(|s| s.person.0);
-    let operator_cookie = super::cookie(request.headers(), crate::operator::OPERATOR_COOKIE);
+    let operator_cookie = crate::http::cookie(request.headers(), crate::operator::OPERATOR_COOKIE);
     let actor = actor_of(
         &state,
         staff_token,
