@@ -6,11 +6,11 @@
 //! the API's own requests.
 
 use super::layout::{Audience, Lang, Page, date_text, escape, instant_text, with_param};
+use super::respond::{Detour, html, negotiate};
 use super::widgets::{
     band_choices, bookable_days, clinic_identity, day_links, district_centre, error_box, filled,
     filled_section, places_texts, product_name, product_options, region_options, when_where,
 };
-use super::{Detour, html, negotiate};
 use crate::error::ApiError;
 use crate::http::SESSION_COOKIE;
 use crate::routes;
@@ -87,7 +87,7 @@ pub async fn home(uri: Uri, headers: HeaderMap) -> Response {
     );
     let title = lang.t("예약 안내", "Welcome");
     html(
-        Page::citizen(lang, title, super::here(&uri), None, body).render(),
+        Page::citizen(lang, title, super::respond::here(&uri), None, body).render(),
         remember,
     )
 }
@@ -230,7 +230,7 @@ fn identity_page(
         confirm = lang.t("확인", "Confirm"),
     );
     let title = lang.t("본인인증", "Identity check");
-    let mut page = Page::citizen(lang, title, super::here(uri), Some(2), body);
+    let mut page = Page::citizen(lang, title, super::respond::here(uri), Some(2), body);
     if serves == IdentityFor::Booking {
         page.script = Some("identity.js");
     }
@@ -478,7 +478,7 @@ fn not_this_opening(uri: &Uri, lang: Lang, eligibility: &DecisionView) -> String
         more = lang.t("예약 가능 여부 자세히 보기", "More about when you can book"),
     );
     let title = lang.t("예약 대상 안내", "Not this opening");
-    Page::citizen(lang, title, super::here(uri), Some(1), body).render()
+    Page::citizen(lang, title, super::respond::here(uri), Some(1), body).render()
 }
 
 /// `GET /contact`: where my notices go (masked), and how to change it: a new identity check
@@ -491,7 +491,7 @@ pub async fn contact(State(state): State<Arc<AppState>>, uri: Uri, headers: Head
     let (lang, remember) = negotiate(&uri, &headers);
     let contact = match routes::identity::contact_of(&state, session.person).await {
         Ok(contact) => contact,
-        Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+        Err(e) => return super::respond::error_page(lang, Audience::Citizen, &uri, e),
     };
     let body = format!(
         "<h1>{h1}</h1><p>{intro}</p>\
@@ -519,7 +519,7 @@ pub async fn contact(State(state): State<Arc<AppState>>, uri: Uri, headers: Head
     );
     let title = lang.t("안내 문자 받는 곳", "Where your notices go");
     html(
-        Page::citizen(lang, title, super::here(&uri), None, body).render(),
+        Page::citizen(lang, title, super::respond::here(&uri), None, body).render(),
         remember,
     )
 }
@@ -597,7 +597,7 @@ pub async fn eligibility(
     let body = format!("<h1>{h1}</h1>{main}{family}{leftover}");
     let title = lang.t("예약 대상 확인", "Eligibility");
     html(
-        Page::citizen(lang, title, super::here(&uri), Some(3), body).render(),
+        Page::citizen(lang, title, super::respond::here(&uri), Some(3), body).render(),
         remember,
     )
 }
@@ -692,7 +692,11 @@ pub async fn search(
                     let shown = found.clinics.len();
                     let more = found.total > offset + shown;
                     let next = more.then(|| {
-                        with_param(super::here(&uri), "offset", &(offset + shown).to_string())
+                        with_param(
+                            super::respond::here(&uri),
+                            "offset",
+                            &(offset + shown).to_string(),
+                        )
                     });
                     results_html(&found, lang, &carry(change, family), offset, next)
                 }
@@ -743,7 +747,7 @@ pub async fn search(
         finding = lang.t("위치를 확인하고 있습니다…", "Finding your location…"),
     );
     let title = lang.t("의료기관 찾기", "Find a clinic");
-    let mut page = Page::citizen(lang, title, super::here(&uri), Some(4), body);
+    let mut page = Page::citizen(lang, title, super::respond::here(&uri), Some(4), body);
     page.script = Some("search.js");
     html(page.render(), remember)
 }
@@ -906,7 +910,7 @@ pub async fn book(
     if let Some(id) = change.and_then(|c| c.parse::<u64>().ok()) {
         match routes::bookings::booking_of(&state, session.person, id).await {
             Ok(booking) => current = Some(booking.product.code),
-            Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+            Err(e) => return super::respond::error_page(lang, Audience::Citizen, &uri, e),
         }
     }
     let product = filled(&params.product)
@@ -1028,7 +1032,7 @@ pub async fn book(
         error = error_box(),
     );
     let title = lang.t("날짜와 시간 선택", "Day and time");
-    let mut page = Page::citizen(lang, title, super::here(&uri), Some(5), body);
+    let mut page = Page::citizen(lang, title, super::respond::here(&uri), Some(5), body);
     page.script = Some("book.js");
     html(page.render(), remember)
 }
@@ -1059,7 +1063,7 @@ pub async fn bookings(
     let (lang, remember) = negotiate(&uri, &headers);
     let bookings = match routes::bookings::bookings_of(&state, session.person).await {
         Ok(list) => list.bookings,
-        Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+        Err(e) => return super::respond::error_page(lang, Audience::Citizen, &uri, e),
     };
     let banner_for = |id: &Option<String>, ko: &'static str, en: &'static str| {
         filled(id).map(|id| (id.to_string(), lang.t(ko, en)))
@@ -1201,7 +1205,7 @@ pub async fn bookings(
     } else {
         None
     };
-    let mut page = Page::citizen(lang, title, super::here(&uri), step, body);
+    let mut page = Page::citizen(lang, title, super::respond::here(&uri), step, body);
     page.script = Some("bookings.js");
     html(page.render(), remember)
 }
@@ -1227,7 +1231,7 @@ pub async fn leftovers(
     let (lang, remember) = negotiate(&uri, &headers);
     let near = match routes::leftovers::near(&state, session.person).await {
         Ok(near) => near,
-        Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+        Err(e) => return super::respond::error_page(lang, Audience::Citizen, &uri, e),
     };
     let province: Option<u8> = filled(&params.province).and_then(|p| p.parse().ok());
     let municipality: Option<u32> = filled(&params.municipality).and_then(|m| m.parse().ok());
@@ -1346,7 +1350,7 @@ pub async fn leftovers(
         subscribe = lang.t("알림 신청", "Tell me"),
     );
     let title = lang.t("잔여백신 알림", "Leftover doses");
-    let mut page = Page::citizen(lang, title, super::here(&uri), None, body);
+    let mut page = Page::citizen(lang, title, super::respond::here(&uri), None, body);
     page.script = Some("leftovers.js");
     html(page.render(), remember)
 }

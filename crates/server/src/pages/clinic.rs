@@ -8,8 +8,8 @@
 
 use super::desk::{self, Desk};
 use super::layout::{Audience, Lang, Page, band_text, date_text, escape, instant_text};
+use super::respond::{html, negotiate};
 use super::widgets::{product_name, product_options};
-use super::{html, negotiate};
 use crate::error::ApiError;
 use crate::routes;
 use crate::staff::ClinicStaff;
@@ -27,7 +27,7 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
         lang,
         audience: Audience::Clinic,
         title: title.to_string(),
-        here: super::here(uri).to_string(),
+        here: super::respond::here(uri).to_string(),
         step: None,
         script,
         body,
@@ -62,7 +62,7 @@ pub async fn day(
     staff: Result<ClinicStaff, ApiError>,
 ) -> Response {
     let Ok(staff) = staff else {
-        return super::Detour::ClinicSignIn.into_response();
+        return super::respond::Detour::ClinicSignIn.into_response();
     };
     let (lang, remember) = negotiate(&uri, &headers);
     let clinic = state.world.clinics.get(staff.clinic.index()).cloned();
@@ -74,7 +74,7 @@ pub async fn day(
     let (list, offers) = match (list, offers) {
         (Ok(list), Ok(offers)) => (list, offers),
         (Err(e), _) | (_, Err(e)) => {
-            return super::error_page(lang, Audience::Clinic, &uri, e);
+            return super::respond::error_page(lang, Audience::Clinic, &uri, e);
         }
     };
     let mut rows = String::new();

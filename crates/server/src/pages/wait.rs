@@ -3,7 +3,7 @@
 //! /wait/text-me` ("leave and we'll text you").
 
 use super::layout::{Lang, Page, escape, instant_text};
-use super::{html, negotiate};
+use super::respond::{html, negotiate};
 use crate::error::ApiError;
 use crate::routes;
 use crate::routes::queue::{StatusBody, WaitPlace};
@@ -228,7 +228,7 @@ pub async fn wait_text_me(
         back = lang.t("대기 화면으로", "Back to the waiting page"),
     );
     let mut response = html(
-        Page::citizen(lang, h1, super::here(&uri), Some(1), body).render(),
+        Page::citizen(lang, h1, super::respond::here(&uri), Some(1), body).render(),
         None,
     );
     *response.status_mut() = status;
