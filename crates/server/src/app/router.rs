@@ -181,7 +181,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/queue/verify", post(queue::verify))
         .route("/api/v1/queue/text-me", post(queue::text_me))
         .route("/wait/return", get(queue::wait_return))
-        .route("/wait", get(queue::wait_page))
         .merge(booking_side)
         .merge(waiting_side)
         .merge(forwarded)

@@ -8,13 +8,13 @@
 //! the API. What the server renders here is only the agent's tools: the identify form and the
 //! clinic search by region, whose choices (not personal) travel in the query.
 
-use super::citizen::{
+use super::desk::{self, Desk};
+use super::layout::{Audience, Lang, Page, date_text, escape, short_date_text};
+use super::respond::{Detour, html, negotiate};
+use super::widgets::{
     band_choices, bookable_days, clinic_identity, day_links, district_centre, filled_section,
     places_texts, product_options, region_options,
 };
-use super::desk::{self, Desk};
-use super::layout::{Audience, Lang, Page, date_text, escape, short_date_text};
-use super::{Detour, html, negotiate};
 use crate::error::ApiError;
 use crate::routes;
 use crate::routes::clinics::FoundClinic;
@@ -255,7 +255,7 @@ pub async fn desk(
         None => String::new(),
         Some(m) => match nearby_clinics(&state, lang, m, product, offset, &base).await {
             Ok(list) => list,
-            Err(e) => return super::error_page(lang, Audience::Agent, &uri, e),
+            Err(e) => return super::respond::error_page(lang, Audience::Agent, &uri, e),
         },
     };
     let clinic = filled(&params.clinic)
@@ -333,7 +333,7 @@ pub async fn desk(
         lang,
         audience: Audience::Agent,
         title: lang.t("예약 대행", "Book for someone").to_string(),
-        here: super::here(&uri).to_string(),
+        here: super::respond::here(&uri).to_string(),
         step: None,
         script: Some("agent.js"),
         body,

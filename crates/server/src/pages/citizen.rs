@@ -5,45 +5,32 @@
 //! would not say), render plain HTML, and leave the state changes to their script, which sends
 //! the API's own requests.
 
-use super::layout::{
-    Audience, Lang, Page, Step, band_text, date_text, escape, instant_text, short_date_text,
-    with_param,
+use super::layout::{Audience, Lang, Page, date_text, escape, instant_text, with_param};
+use super::respond::{Detour, html, negotiate};
+use super::widgets::{
+    band_choices, bookable_days, clinic_identity, day_links, district_centre, error_box, filled,
+    filled_section, places_texts, product_name, product_options, region_options, when_where,
 };
-use super::{Detour, html, negotiate};
+use crate::error::ApiError;
 use crate::http::SESSION_COOKIE;
 use crate::routes;
-use crate::routes::clinics::{ClinicView, Found};
+use crate::routes::clinics::Found;
+use crate::routes::eligibility::DecisionView;
+use crate::routes::views::AppointmentView;
 use crate::session::Session;
 use crate::state::AppState;
-use crate::state::Authenticated;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::booking::{END_HOUR, FIRST_HOUR};
+use domain::booking::DoseStatus;
+use domain::eligibility::Decision;
 use domain::product::Product;
-use domain::time::seoul_date;
-use jiff::ToSpan;
-use jiff::civil::Date;
+use jiff::Timestamp;
 use serde::Deserialize;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// Clinics per page of search results: a short page on a slow phone.
 const SEARCH_PAGE: usize = 10;
-/// Days offered on the booking page, from tomorrow.
-const BOOK_DAYS: i64 = 14;
-
-fn page(lang: Lang, title: &str, here: &str, step: Option<u8>, body: String) -> Page {
-    Page {
-        lang,
-        audience: Audience::Citizen,
-        title: title.to_string(),
-        here: here.to_string(),
-        step: step.map(Step),
-        script: None,
-        body,
-    }
-}
 
 /// Sends a person without a pass to the waiting room, as the API refuses them.
 fn require_pass(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
@@ -60,22 +47,6 @@ fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Session, Deto
     crate::http::cookie(headers, SESSION_COOKIE)
         .and_then(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).ok())
         .ok_or(Detour::Identity)
-}
-
-/// A product's name, escaped for HTML, from either of its spellings: the API's code
-/// (`astrazeneca`) or its JSON form in clinic records (`astra_zeneca`).
-pub(super) fn product_name(code: &str, lang: Lang) -> String {
-    let json_name = |p: &Product| serde_json::to_value(p).ok().is_some_and(|v| v == code);
-    Product::parse(code)
-        .or_else(|| Product::ALL.into_iter().find(json_name))
-        .map_or_else(
-            || escape(code),
-            |p| lang.t(p.name_ko(), p.name_en()).to_string(),
-        )
-}
-
-fn error_box() -> &'static str {
-    "<div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\" hidden></div>"
 }
 
 /// `GET /`: what the service is, and the way in.
@@ -116,129 +87,9 @@ pub async fn home(uri: Uri, headers: HeaderMap) -> Response {
     );
     let title = lang.t("예약 안내", "Welcome");
     html(
-        page(lang, title, super::here(&uri), None, body).render(),
+        Page::citizen(lang, title, super::respond::here(&uri), None, body).render(),
         remember,
     )
-}
-
-/// The waiting page (`GET /wait`, handled with the queue): position, people ahead, ETA and
-/// progress, refreshed by the server's `Refresh` header. No script, so it works everywhere.
-pub fn waiting(status: &Value, lang: Lang, admitted: bool, here: &str) -> String {
-    let reload_note = lang.t(
-        "새로고침하거나 다시 접속해도 순서는 그대로 유지됩니다. 이 화면은 자동으로 새로 고쳐집니다.",
-        "Reloading or reconnecting keeps your place. This page updates itself.",
-    );
-    let body = if admitted {
-        format!(
-            "<h1>{}</h1><p>{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/identity\">{}</a></p>",
-            lang.t("입장 차례입니다", "It is your turn"),
-            lang.t(
-                "지금 예약할 수 있습니다. 입장 후 30분 동안 예약할 수 있습니다.",
-                "You may now book. Your pass is valid for 30 minutes."
-            ),
-            lang.t("본인인증 하기", "Continue to booking")
-        )
-    } else if status["state"] == "before_opening" {
-        let opens = status["opens_at"]
-            .as_str()
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .map(|t| instant_text(t, lang))
-            .unwrap_or_default();
-        format!(
-            "<h1>{}</h1><p class=\"big\">{}</p><p>{}</p><p class=\"note\">{reload_note}</p>",
-            lang.t("아직 예약 시작 전입니다", "Booking has not opened yet"),
-            escape(&opens),
-            lang.t(
-                "시작 전에 오신 분들의 순서는 시작 시각에 무작위로 정해지므로, 일찍 오거나 새로고침을 해도 유리하지 않습니다. 본인인증을 한 분은 한 분당 한 자리로, 인증하지 않은 대기표보다 앞에서 추첨됩니다.",
-                "Everyone here before then gets a place drawn at random at the opening: there is no advantage in arriving earlier or refreshing. Verified people get one place each, drawn ahead of every unverified ticket."
-            ),
-        )
-    } else {
-        // People ahead who can book now: the verified exactly, the unverified as estimated.
-        let ahead = status["people_ahead_eligible"]
-            .as_u64()
-            .or_else(|| status["people_ahead"].as_u64())
-            .unwrap_or(0);
-        let position = status["position"].as_u64().unwrap_or(0);
-        let number = status["number"].as_u64().unwrap_or(1).max(1);
-        let done = number.saturating_sub(position);
-        let percent = done * 100 / number;
-        let eta = status["eta_seconds"].as_u64().map_or_else(
-            || lang.t("계산 중", "being measured").to_string(),
-            |s| minutes_text(s, lang),
-        );
-        format!(
-            "<h1>{h1}</h1><p class=\"big\" id=\"ahead\">{ahead_text}</p>\
-             <p><label for=\"progress\">{progress_label}</label>\
-             <progress id=\"progress\" max=\"{number}\" value=\"{done}\">{percent}%</progress></p>\
-             <dl class=\"facts\"><dt>{num_label}</dt><dd id=\"number\">{number}</dd><dt>{pos_label}</dt><dd id=\"position\">{position}</dd>\
-             <dt>{eta_label}</dt><dd id=\"eta\">{eta}</dd></dl><p class=\"note\">{reload_note}</p>",
-            h1 = lang.t("대기 중입니다", "You are in the queue"),
-            ahead_text = match lang {
-                Lang::Ko => format!("앞에 {ahead}명이 있습니다"),
-                Lang::En => format!("{ahead} people ahead of you"),
-            },
-            progress_label = lang.t("진행 상황", "Progress"),
-            num_label = lang.t("대기 번호", "Your number"),
-            pos_label = lang.t("지금 순서", "Your position now"),
-            eta_label = lang.t("예상 대기 시간", "Expected wait"),
-            eta = escape(&eta),
-        )
-    };
-    let verify = if admitted {
-        String::new()
-    } else if status["verified"] == true {
-        let verified = format!(
-            "<p class=\"success\" id=\"verified\" role=\"status\">{}</p>",
-            lang.t(
-                "본인인증을 마쳤습니다. 이 자리가 한 분께 드리는 자리이며, 다른 창이나 기기에서도 같은 자리로 보입니다. 차례가 되면 바로 예약할 수 있습니다.",
-                "You are verified. This is your one place, shown the same in every window and device; at your turn you go straight to booking."
-            )
-        );
-        let text = if status["texting"] == true {
-            format!(
-                "<p class=\"note\" id=\"will-text\">{}</p>",
-                lang.t(
-                    "차례가 되면 인증한 휴대전화로 문자를 보내 드립니다. 이 화면을 닫으셔도 됩니다.",
-                    "We will text your verified phone when your turn comes. You may close this page."
-                )
-            )
-        } else {
-            format!(
-                "<form id=\"text-me\" method=\"post\" action=\"/wait/text-me\"><p>{p}</p>\
-                 <button class=\"button secondary\" type=\"submit\">{b}</button></form>",
-                p = lang.t(
-                    "기다리지 않고 화면을 닫으셔도 됩니다: 차례가 되면 문자로 알려 드리고, 10분 동안 자리를 맡아 둡니다.",
-                    "You need not wait here: close the page, we text you when your turn comes and hold your place for 10 minutes."
-                ),
-                b = lang.t("문자로 알려 주세요", "Text me instead"),
-            )
-        };
-        format!("{verified}{text}")
-    } else {
-        format!(
-            "<section aria-labelledby=\"verify-h\"><h2 id=\"verify-h\">{h}</h2><p>{p}</p>\
-             <p class=\"actions\"><a class=\"button primary\" id=\"verify-link\" href=\"/wait/verify\">{a}</a></p></section>",
-            h = lang.t("기다리는 동안 본인인증", "Verify while you wait"),
-            p = lang.t(
-                "인증한 분은 한 분당 한 자리로, 인증하지 않은 대기표보다 앞에서 추첨됩니다.",
-                "Verified people get one place each, drawn ahead of every unverified ticket."
-            ),
-            a = lang.t("본인인증 하기", "Verify now"),
-        )
-    };
-    let body = format!("{body}{verify}");
-    let title = lang.t("접속 대기", "Waiting room");
-    page(lang, title, here, Some(1), body).render()
-}
-
-fn minutes_text(seconds: u64, lang: Lang) -> String {
-    let minutes = seconds.div_ceil(60).max(1);
-    match (lang, minutes) {
-        (Lang::En, 1) => "about a minute".into(),
-        (Lang::En, m) => format!("about {m} minutes"),
-        (Lang::Ko, m) => format!("약 {m}분"),
-    }
 }
 
 /// `GET /identity`: name, resident registration number and phone, then the code by text.
@@ -379,7 +230,7 @@ fn identity_page(
         confirm = lang.t("확인", "Confirm"),
     );
     let title = lang.t("본인인증", "Identity check");
-    let mut page = page(lang, title, super::here(uri), Some(2), body);
+    let mut page = Page::citizen(lang, title, super::respond::here(uri), Some(2), body);
     if serves == IdentityFor::Booking {
         page.script = Some("identity.js");
     }
@@ -423,61 +274,7 @@ pub async fn identity_post(
     routes::identity::Asker(who): routes::identity::Asker,
     axum::Form(form): axum::Form<IdentityForm>,
 ) -> Response {
-    let Some(pass) = routes::pass::request_pass(&state, &headers) else {
-        return Detour::WaitingRoom.into_response();
-    };
-    let pass = Some(pass);
-    let (lang, _) = negotiate(&uri, &headers);
-    let shown = |stage: &IdentityStage, error: Option<&crate::error::ApiError>| {
-        identity_answer(
-            &state,
-            &uri,
-            &headers,
-            lang,
-            stage,
-            error,
-            IdentityFor::Booking,
-        )
-    };
-    if let (Some(verification_id), Some(code)) = (filled(&form.verification_id), &form.code) {
-        let request = routes::identity::VerifyRequest {
-            verification_id: verification_id.to_string(),
-            code: code.clone(),
-        };
-        let checked = match routes::identity::finish_check(&state, &request, who).await {
-            // The pass becomes this person's, or is refused if it admitted someone else.
-            Ok((person, _)) => routes::pass::bind_pass(&state, pass.as_ref(), person.0)
-                .map(|bound| (person, bound)),
-            Err(e) => Err(e),
-        };
-        return match checked {
-            Ok((person, bound)) => {
-                let (_, _, cookie) = routes::identity::session_for(&state, person);
-                let mut response = Redirect::to("/eligibility").into_response();
-                if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
-                    response
-                        .headers_mut()
-                        .insert(axum::http::header::SET_COOKIE, value);
-                }
-                if let Some(bound) = &bound {
-                    routes::pass::set_pass_cookie(&state, &mut response, bound);
-                }
-                response
-            }
-            Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
-                let stage = IdentityStage::Code {
-                    verification_id: verification_id.to_string(),
-                    demo_code: None,
-                };
-                shown(&stage, Some(&e))
-            }
-            Err(e) => shown(&IdentityStage::Details, Some(&e)),
-        };
-    }
-    match start_from_form(&state, &form, who, pass.as_ref()).await {
-        Ok(stage) => shown(&stage, None),
-        Err(e) => shown(&IdentityStage::Details, Some(&e)),
-    }
+    identity_form_post(&state, &uri, &headers, who, &form, IdentityFor::Booking).await
 }
 
 /// `GET /wait/verify`: the identity check for someone waiting (no pass needed: their ticket).
@@ -510,46 +307,46 @@ pub async fn wait_verify_post(
     routes::identity::Asker(who): routes::identity::Asker,
     axum::Form(form): axum::Form<IdentityForm>,
 ) -> Response {
-    let (lang, _) = negotiate(&uri, &headers);
-    let shown = |stage: &IdentityStage, error: Option<&crate::error::ApiError>| {
-        identity_answer(
-            &state,
-            &uri,
-            &headers,
-            lang,
-            stage,
-            error,
-            IdentityFor::Waiting,
-        )
+    identity_form_post(&state, &uri, &headers, who, &form, IdentityFor::Waiting).await
+}
+
+/// The identity form as posted, for either side: the details start the check (the code page
+/// next); the code finishes it. Someone admitted needs their pass (it becomes theirs); someone
+/// waiting needs their ticket.
+async fn identity_form_post(
+    state: &Arc<AppState>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    who: crate::identity::Requester,
+    form: &IdentityForm,
+    serves: IdentityFor,
+) -> Response {
+    let pass = match serves {
+        IdentityFor::Booking => match routes::pass::request_pass(state, headers) {
+            Some(pass) => Some(pass),
+            None => return Detour::WaitingRoom.into_response(),
+        },
+        IdentityFor::Waiting => None,
+    };
+    let (lang, _) = negotiate(uri, headers);
+    let shown = |stage: &IdentityStage, error: Option<&ApiError>| {
+        identity_answer(state, uri, headers, lang, stage, error, serves)
     };
     if let (Some(verification_id), Some(code)) = (filled(&form.verification_id), &form.code) {
         let request = routes::identity::VerifyRequest {
             verification_id: verification_id.to_string(),
             code: code.clone(),
         };
-        return match routes::queue::verify_waiting(&state, &headers, who, &request).await {
-            Ok((verdict, _, session_cookie)) => {
-                let mut response = match verdict {
-                    routes::queue::Verdict::Placed { ticket, .. } => {
-                        let mut response = Redirect::to("/wait").into_response();
-                        routes::pass::set_ticket_cookie(&mut response, &ticket);
-                        response
-                    }
-                    routes::queue::Verdict::Ineligible { eligibility } => {
-                        let mut response = html(not_this_opening(&uri, lang, &eligibility), None);
-                        routes::pass::set_ticket_cookie(&mut response, "");
-                        response
-                    }
-                };
-                if let Ok(value) = axum::http::HeaderValue::from_str(&session_cookie) {
-                    response
-                        .headers_mut()
-                        .append(axum::http::header::SET_COOKIE, value);
-                }
-                response
-            }
+        let finished = match serves {
+            IdentityFor::Booking => finish_booking(state, who, &request, pass.as_ref()).await,
+            IdentityFor::Waiting => finish_waiting(state, uri, headers, who, &request, lang).await,
+        };
+        return match finished {
+            Ok(response) => response,
+            // A wrong code: the code page again, to try once more.
             Err(e)
-                if e.status == axum::http::StatusCode::UNAUTHORIZED && e.code == "wrong_code" =>
+                if e.status == axum::http::StatusCode::UNAUTHORIZED
+                    && (serves == IdentityFor::Booking || e.code == "wrong_code") =>
             {
                 let stage = IdentityStage::Code {
                     verification_id: verification_id.to_string(),
@@ -560,17 +357,78 @@ pub async fn wait_verify_post(
             Err(e) => shown(&IdentityStage::Details, Some(&e)),
         };
     }
-    let waiting = routes::pass::session_id(&headers).and_then(|session| {
-        let ticket = crate::http::cookie(&headers, routes::pass::TICKET_COOKIE)?;
-        state.gate.ticket_of(&ticket, &session).ok()
-    });
-    if waiting.is_none() {
+    if serves == IdentityFor::Waiting && !holds_ticket(state, headers) {
         return Redirect::to("/wait").into_response();
     }
-    match start_from_form(&state, &form, who, None).await {
+    match start_from_form(state, form, who, pass.as_ref()).await {
         Ok(stage) => shown(&stage, None),
         Err(e) => shown(&IdentityStage::Details, Some(&e)),
     }
+}
+
+/// Whether the request holds a valid waiting-room ticket for its session.
+fn holds_ticket(state: &AppState, headers: &HeaderMap) -> bool {
+    routes::pass::session_id(headers)
+        .and_then(|session| {
+            let ticket = crate::http::cookie(headers, routes::pass::TICKET_COOKIE)?;
+            state.gate.ticket_of(&ticket, &session).ok()
+        })
+        .is_some()
+}
+
+/// The code of someone admitted: the pass becomes this person's (or is refused if it admitted
+/// someone else), they are signed in and go on to eligibility.
+async fn finish_booking(
+    state: &Arc<AppState>,
+    who: crate::identity::Requester,
+    request: &routes::identity::VerifyRequest,
+    pass: Option<&queue::Pass>,
+) -> Result<Response, ApiError> {
+    let (person, _) = routes::identity::finish_check(state, request, who).await?;
+    let bound = routes::pass::bind_pass(state, pass, person.0)?;
+    let (_, _, cookie) = routes::identity::session_for(state, person);
+    let mut response = Redirect::to("/eligibility").into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::SET_COOKIE, value);
+    }
+    if let Some(bound) = &bound {
+        routes::pass::set_pass_cookie(state, &mut response, bound);
+    }
+    Ok(response)
+}
+
+/// The code of someone waiting: back to `/wait` holding the verified ticket, or, when this
+/// opening is not theirs, their own window (the ticket given up). Signed in either way.
+async fn finish_waiting(
+    state: &Arc<AppState>,
+    uri: &Uri,
+    headers: &HeaderMap,
+    who: crate::identity::Requester,
+    request: &routes::identity::VerifyRequest,
+    lang: Lang,
+) -> Result<Response, ApiError> {
+    let (verdict, _, session_cookie) =
+        routes::queue::verify_waiting(state, headers, who, request).await?;
+    let mut response = match verdict {
+        routes::queue::Verdict::Placed { ticket, .. } => {
+            let mut response = Redirect::to("/wait").into_response();
+            routes::pass::set_ticket_cookie(&mut response, &ticket);
+            response
+        }
+        routes::queue::Verdict::Ineligible { eligibility } => {
+            let mut response = html(not_this_opening(uri, lang, &eligibility), None);
+            routes::pass::set_ticket_cookie(&mut response, "");
+            response
+        }
+    };
+    if let Ok(value) = axum::http::HeaderValue::from_str(&session_cookie) {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
+    Ok(response)
 }
 
 /// The details of the identity form: the check started (the code page next). Counts against
@@ -588,62 +446,17 @@ async fn start_from_form(
         state,
     )?;
     routes::pass::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
-    let body = routes::identity::start_check(state, claim, who).await?;
+    let started = routes::identity::start_check(state, claim, who).await?;
     Ok(IdentityStage::Code {
-        verification_id: body["verification_id"].as_str().unwrap_or("").to_string(),
-        demo_code: body["demo_code"].as_str().map(str::to_string),
+        verification_id: started.verification_id,
+        demo_code: started.demo_code,
     })
 }
 
-/// `POST /wait/text-me`: "leave and we'll text you", without scripts.
-pub async fn wait_text_me(
-    State(state): State<Arc<AppState>>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let (lang, _) = negotiate(&uri, &headers);
-    let asked = routes::queue::text_me(State(Arc::clone(&state)), headers)
-        .await
-        .err();
-    let minutes = state.gate.return_window_ms() / 60_000;
-    let (h1, message, status) = match &asked {
-        None => (
-            lang.t("문자로 알려 드립니다", "We will text you"),
-            match lang {
-                Lang::Ko => format!(
-                    "이 화면을 닫으셔도 됩니다. 차례가 되면 인증한 휴대전화로 돌아올 링크를 보내 드리고, 그때부터 {minutes}분 동안 자리를 맡아 둡니다. 그 안에 돌아오지 않으시면 자리가 다음 분께 넘어가고, 대기열 맨 뒤에서 다시 기다리실 수 있습니다."
-                ),
-                Lang::En => format!(
-                    "You may close this page. When your turn comes we text a link back to your verified phone and hold your place for {minutes} minutes from then. If you do not come back in time, the place goes to the next person and you can rejoin at the back."
-                ),
-            },
-            axum::http::StatusCode::OK,
-        ),
-        Some(e) => (
-            lang.t("문자 안내를 신청할 수 없습니다", "We cannot text you"),
-            lang.t(&e.message_ko, &e.message_en).to_string(),
-            e.status,
-        ),
-    };
-    let body = format!(
-        "<h1>{h1}</h1><p id=\"text-result\">{message}</p>\
-         <p class=\"actions\"><a class=\"button secondary\" href=\"/wait\">{back}</a></p>",
-        message = escape(&message),
-        back = lang.t("대기 화면으로", "Back to the waiting page"),
-    );
-    let mut response = html(
-        page(lang, h1, super::here(&uri), Some(1), body).render(),
-        None,
-    );
-    *response.status_mut() = status;
-    response
-}
-
 /// Told at once: this opening is not theirs, and when theirs is (Seoul time). No place taken.
-fn not_this_opening(uri: &Uri, lang: Lang, eligibility: &Value) -> String {
-    let window = eligibility["opens_at"]
-        .as_str()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+fn not_this_opening(uri: &Uri, lang: Lang, eligibility: &DecisionView) -> String {
+    let window = eligibility
+        .opens_at
         .map(|t| {
             format!(
                 "<p class=\"big\" id=\"window\">{} {}</p>",
@@ -652,10 +465,7 @@ fn not_this_opening(uri: &Uri, lang: Lang, eligibility: &Value) -> String {
             )
         })
         .unwrap_or_default();
-    let reason = lang.t(
-        eligibility["message_ko"].as_str().unwrap_or(""),
-        eligibility["message_en"].as_str().unwrap_or(""),
-    );
+    let reason = lang.t(&eligibility.message_ko, &eligibility.message_en);
     let body = format!(
         "<h1>{h1}</h1><div class=\"error\" role=\"status\"><p>{reason}</p></div>{window}<p>{note}</p>\
          <p class=\"actions\"><a class=\"button secondary\" href=\"/eligibility\">{more}</a></p>",
@@ -668,7 +478,7 @@ fn not_this_opening(uri: &Uri, lang: Lang, eligibility: &Value) -> String {
         more = lang.t("예약 가능 여부 자세히 보기", "More about when you can book"),
     );
     let title = lang.t("예약 대상 안내", "Not this opening");
-    page(lang, title, super::here(uri), Some(1), body).render()
+    Page::citizen(lang, title, super::respond::here(uri), Some(1), body).render()
 }
 
 /// `GET /contact`: where my notices go (masked), and how to change it: a new identity check
@@ -679,11 +489,10 @@ pub async fn contact(State(state): State<Arc<AppState>>, uri: Uri, headers: Head
         Err(r) => return r.into_response(),
     };
     let (lang, remember) = negotiate(&uri, &headers);
-    let contact =
-        match routes::identity::contact(State(Arc::clone(&state)), Authenticated(session)).await {
-            Ok(axum::Json(c)) => c,
-            Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
-        };
+    let contact = match routes::identity::contact_of(&state, session.person).await {
+        Ok(contact) => contact,
+        Err(e) => return super::respond::error_page(lang, Audience::Citizen, &uri, e),
+    };
     let body = format!(
         "<h1>{h1}</h1><p>{intro}</p>\
          <dl class=\"facts\" id=\"contact\"><dt>{name_h}</dt><dd id=\"contact-name\">{name}</dd>\
@@ -697,9 +506,9 @@ pub async fn contact(State(state): State<Arc<AppState>>, uri: Uri, headers: Head
             "Texts about your bookings go to the phone of your last identity check."
         ),
         name_h = lang.t("이름", "Name"),
-        name = escape(contact["name"].as_str().unwrap_or("")),
+        name = escape(&contact.name),
         phone_h = lang.t("휴대전화", "Mobile phone"),
-        phone = escape(contact["phone"].as_str().unwrap_or("")),
+        phone = escape(&contact.phone),
         change_h = lang.t("번호를 바꾸려면", "To change the number"),
         change = lang.t(
             "새 휴대전화로 본인인증을 다시 하세요. 그 휴대전화가 본인 명의일 때만 인증번호가 가며, 인증이 끝나면 안내 문자가 새 번호로 갑니다.",
@@ -710,7 +519,7 @@ pub async fn contact(State(state): State<Arc<AppState>>, uri: Uri, headers: Head
     );
     let title = lang.t("안내 문자 받는 곳", "Where your notices go");
     html(
-        page(lang, title, super::here(&uri), None, body).render(),
+        Page::citizen(lang, title, super::respond::here(&uri), None, body).render(),
         remember,
     )
 }
@@ -727,21 +536,14 @@ pub async fn eligibility(
         Err(r) => return r.into_response(),
     };
     let (lang, remember) = negotiate(&uri, &headers);
-    let decision =
-        match routes::eligibility::mine(State(Arc::clone(&state)), Authenticated(session)).await {
-            Ok(axum::Json(d)) => d,
-            Err(_) => return Redirect::to("/identity").into_response(),
-        };
-    let message = decision[lang.t("message_ko", "message_en")]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    let when = |field: &str| {
-        decision[field]
-            .as_str()
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .map(|t| escape(&instant_text(t, lang)))
+    let Ok(decision) = routes::eligibility::decision_of(&state, session.person).await else {
+        return Redirect::to("/identity").into_response();
     };
+    let message = match lang {
+        Lang::Ko => decision.message_ko(),
+        Lang::En => decision.message_en(),
+    };
+    let when = |at: Timestamp| escape(&instant_text(at, lang));
     let family = format!(
         "<section><h2>{}</h2><p>{}</p><p><a class=\"button secondary\" href=\"/search?family=1\">{}</a></p></section>",
         lang.t("가족 예약", "Booking for a family member"),
@@ -751,28 +553,28 @@ pub async fn eligibility(
         ),
         lang.t("가족 예약하기", "Book for a family member"),
     );
-    let (h1, main) = match decision["code"].as_str().unwrap_or("") {
-        "eligible" => (
+    let (h1, main) = match decision {
+        Decision::Eligible { closes_at, .. } => (
             lang.t("지금 예약할 수 있습니다", "You can book now"),
             format!(
                 "<p class=\"answer ok\">{}</p><dl class=\"facts\"><dt>{}</dt><dd>{}</dd></dl>\
                  <p class=\"actions\"><a class=\"button primary\" href=\"/search\">{}</a></p>",
                 escape(&message),
                 lang.t("예약 마감", "Booking closes"),
-                when("closes_at").unwrap_or_default(),
+                when(closes_at),
                 lang.t("의료기관 찾기", "Find a clinic")
             ),
         ),
-        "not_yet" => (
+        Decision::NotYet { opens_at, .. } => (
             lang.t("아직 예약 기간이 아닙니다", "Not yet your turn to book"),
             format!(
                 "<p class=\"answer wait\">{}</p><dl class=\"facts\"><dt>{}</dt><dd class=\"big\" id=\"opens\">{}</dd></dl>",
                 escape(&message),
                 lang.t("나의 예약 시작", "Your booking opens"),
-                when("opens_at").unwrap_or_default()
+                when(opens_at)
             ),
         ),
-        "already_booked" => (
+        Decision::AlreadyBooked => (
             lang.t("이미 예약하셨습니다", "You already have a booking"),
             format!(
                 "<p class=\"answer\">{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/bookings\">{}</a></p>",
@@ -795,7 +597,7 @@ pub async fn eligibility(
     let body = format!("<h1>{h1}</h1>{main}{family}{leftover}");
     let title = lang.t("예약 대상 확인", "Eligibility");
     html(
-        page(lang, title, super::here(&uri), Some(3), body).render(),
+        Page::citizen(lang, title, super::respond::here(&uri), Some(3), body).render(),
         remember,
     )
 }
@@ -811,10 +613,6 @@ pub struct SearchParams {
     product: Option<String>,
     change: Option<String>,
     family: Option<String>,
-}
-
-fn filled(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// The parameters a search or booking page passes on to the next one.
@@ -840,34 +638,6 @@ fn hidden_carry(change: Option<&str>, family: bool) -> String {
         out.push_str("<input type=\"hidden\" name=\"family\" value=\"1\">");
     }
     out
-}
-
-pub(super) fn product_options(
-    selected: Option<&str>,
-    offered: &[Product],
-    lang: Lang,
-    any: bool,
-) -> String {
-    let mut html = String::new();
-    if any {
-        html.push_str(&format!(
-            "<option value=\"\">{}</option>",
-            lang.t("모든 백신", "Any vaccine")
-        ));
-    }
-    for p in offered {
-        let sel = if selected == Some(p.code()) {
-            " selected"
-        } else {
-            ""
-        };
-        html.push_str(&format!(
-            "<option value=\"{}\"{sel}>{}</option>",
-            p.code(),
-            lang.t(p.name_ko(), p.name_en())
-        ));
-    }
-    html
 }
 
 /// `GET /search`: clinics by province and municipality, or by distance from where I am.
@@ -922,7 +692,11 @@ pub async fn search(
                     let shown = found.clinics.len();
                     let more = found.total > offset + shown;
                     let next = more.then(|| {
-                        with_param(super::here(&uri), "offset", &(offset + shown).to_string())
+                        with_param(
+                            super::respond::here(&uri),
+                            "offset",
+                            &(offset + shown).to_string(),
+                        )
                     });
                     results_html(&found, lang, &carry(change, family), offset, next)
                 }
@@ -973,53 +747,9 @@ pub async fn search(
         finding = lang.t("위치를 확인하고 있습니다…", "Finding your location…"),
     );
     let title = lang.t("의료기관 찾기", "Find a clinic");
-    let mut page = page(lang, title, super::here(&uri), Some(4), body);
+    let mut page = Page::citizen(lang, title, super::respond::here(&uri), Some(4), body);
     page.script = Some("search.js");
     html(page.render(), remember)
-}
-
-/// The options of the province select and, for a chosen province, of its districts.
-pub(super) fn region_options(
-    state: &AppState,
-    lang: Lang,
-    province: Option<u8>,
-    municipality: Option<u32>,
-    no_district: &str,
-) -> (String, String) {
-    let regions = &state.world.regions;
-    let mut provinces = format!("<option value=\"\">{}</option>", lang.t("선택", "Choose"));
-    for p in regions.provinces() {
-        let sel = if province == Some(p.code.0) {
-            " selected"
-        } else {
-            ""
-        };
-        provinces.push_str(&format!(
-            "<option value=\"{}\"{sel}>{}</option>",
-            p.code.0,
-            escape(lang.t(&p.name_ko, &p.name_en))
-        ));
-    }
-    let mut municipalities = format!("<option value=\"\">{no_district}</option>");
-    if let Some(code) = province {
-        for m in regions.municipalities_of(domain::clinic::ProvinceCode(code)) {
-            let sel = if municipality == Some(m.code.0) {
-                " selected"
-            } else {
-                ""
-            };
-            let name = match lang {
-                Lang::Ko => m.display_name_ko(),
-                Lang::En => m.name_en.clone(),
-            };
-            municipalities.push_str(&format!(
-                "<option value=\"{}\"{sel}>{}</option>",
-                m.code.0,
-                escape(&name)
-            ));
-        }
-    }
-    (provinces, municipalities)
 }
 
 fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> String {
@@ -1042,16 +772,6 @@ fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> String {
     } else {
         String::new()
     }
-}
-
-/// A clinic of a search answer: its id, and its name and district as escaped HTML.
-pub(super) fn clinic_identity(c: &ClinicView, lang: Lang) -> (u32, String, String) {
-    let name = escape(c.name);
-    let place = match lang {
-        Lang::Ko => c.municipality_name_ko.as_deref(),
-        Lang::En => c.municipality_name_en,
-    };
-    (c.id, name, escape(place.unwrap_or("")))
 }
 
 fn results_html(
@@ -1188,15 +908,9 @@ pub async fn book(
     // show it: someone else's booking looks like a missing one).
     let mut current = None;
     if let Some(id) = change.and_then(|c| c.parse::<u64>().ok()) {
-        match routes::bookings::show(
-            State(Arc::clone(&state)),
-            Authenticated(session),
-            axum::extract::Path(id),
-        )
-        .await
-        {
-            Ok(axum::Json(b)) => current = b["product"]["code"].as_str().and_then(Product::parse),
-            Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+        match routes::bookings::booking_of(&state, session.person, id).await {
+            Ok(booking) => current = Some(booking.product.code),
+            Err(e) => return super::respond::error_page(lang, Audience::Citizen, &uri, e),
         }
     }
     let product = filled(&params.product)
@@ -1318,143 +1032,9 @@ pub async fn book(
         error = error_box(),
     );
     let title = lang.t("날짜와 시간 선택", "Day and time");
-    let mut page = page(lang, title, super::here(&uri), Some(5), body);
+    let mut page = Page::citizen(lang, title, super::respond::here(&uri), Some(5), body);
     page.script = Some("book.js");
     html(page.render(), remember)
-}
-
-/// The days offered for booking (tomorrow and the [`BOOK_DAYS`]` - 1` after it) with the places
-/// left for the product each day, and the day shown: the asked one if offered, else the first
-/// with places, else tomorrow.
-pub(super) fn bookable_days(
-    state: &AppState,
-    clinic: &domain::clinic::Clinic,
-    product: Product,
-    asked: Option<&str>,
-) -> Option<(Vec<(Date, u32)>, Date)> {
-    let availability = state.writer.availability();
-    let tomorrow = seoul_date(state.clock.now()).tomorrow().ok()?;
-    let days: Vec<(Date, u32)> = (0..BOOK_DAYS)
-        .filter_map(|d| tomorrow.checked_add(d.days()).ok())
-        .map(|day| (day, availability.bookable_day(clinic.id, day, product)))
-        .collect();
-    let date = asked
-        .and_then(|d| d.parse::<Date>().ok())
-        .filter(|d| days.iter().any(|(day, _)| day == d))
-        .or_else(|| days.iter().find(|(_, left)| *left > 0).map(|(d, _)| *d))
-        .unwrap_or(tomorrow);
-    Some((days, date))
-}
-
-/// The days as links to `base&date=…` with the places left; a full day is not a link. `base`
-/// is built from numbers and codes only, so it needs no escaping.
-pub(super) fn day_links(days: &[(Date, u32)], date: Date, base: &str, lang: Lang) -> String {
-    let mut links = String::new();
-    for (day, left) in days {
-        let current = if *day == date {
-            " aria-current=\"date\""
-        } else {
-            ""
-        };
-        let left_text = match lang {
-            Lang::Ko => format!("남은 자리 {left}"),
-            Lang::En => format!("{left} left"),
-        };
-        if *left == 0 {
-            links.push_str(&format!(
-                "<li><span class=\"choice off\">{}<small>{}</small></span></li>",
-                short_date_text(*day, lang),
-                lang.t("마감", "full")
-            ));
-        } else {
-            links.push_str(&format!(
-                "<li><a class=\"choice\" href=\"{base}&date={day}\"{current}>{}<small>{left_text}</small></a></li>",
-                short_date_text(*day, lang)
-            ));
-        }
-    }
-    links
-}
-
-/// The day's open hour bands as radio buttons named `hour`, each with the places left for the
-/// product; a full band is disabled.
-pub(super) fn band_choices(
-    state: &AppState,
-    clinic: &domain::clinic::Clinic,
-    date: Date,
-    product: Product,
-    lang: Lang,
-) -> String {
-    let availability = state.writer.availability();
-    let left_template = lang.t("남은 자리 {n}", "{n} left");
-    let mut bands = String::new();
-    for hour in FIRST_HOUR..END_HOUR {
-        if !domain::ledger::is_open(&clinic.hours, date, hour) {
-            continue;
-        }
-        let left = availability.bookable(clinic.id, date, hour, product);
-        let left_text = if left == 0 {
-            lang.t("마감", "full").to_string()
-        } else {
-            left_template.replace("{n}", &left.to_string())
-        };
-        let disabled = if left == 0 { " disabled" } else { "" };
-        bands.push_str(&format!(
-            "<label class=\"choice\"><input type=\"radio\" name=\"hour\" value=\"{hour}\" required{disabled}> {} <small>{left_text}</small></label>",
-            band_text(hour)
-        ));
-    }
-    if bands.is_empty() {
-        bands = format!(
-            "<p>{}</p>",
-            lang.t("이 날은 접종하지 않습니다.", "No vaccinations on this day.")
-        );
-    }
-    bands
-}
-
-/// Shown when the chosen band filled before the booking: the refusal's nearest free bands, as
-/// buttons the page's script fills in (one tap books one).
-pub(super) fn filled_section(lang: Lang, change: bool, search_href: &str) -> String {
-    format!(
-        "<section id=\"filled\" class=\"notice\" aria-labelledby=\"filled-h\" hidden><h2 id=\"filled-h\" tabindex=\"-1\">{filled_h}</h2>\
-         <p>{filled_p}</p><ul id=\"offers\" class=\"offers\"></ul>\
-         <p id=\"no-offers\" hidden>{no_offers} <a href=\"{search_href}\">{search_again}</a></p></section>",
-        filled_h = lang.t(
-            "방금 다른 분이 마지막 자리를 예약했습니다",
-            "That time was just taken by someone else"
-        ),
-        filled_p = if change {
-            lang.t(
-                "아직 자리가 남은 가까운 시간대입니다. 누르면 바로 그 시간으로 변경됩니다.",
-                "These nearby times still have places. Tap one to change to it.",
-            )
-        } else {
-            lang.t(
-                "아직 자리가 남은 가까운 시간대입니다. 누르면 바로 예약됩니다.",
-                "These nearby times still have places. Tap one to book it.",
-            )
-        },
-        no_offers = lang.t(
-            "가까운 날짜와 의료기관에 남은 자리가 없습니다.",
-            "No nearby day or clinic has a place left."
-        ),
-        search_again = lang.t("다른 의료기관 찾기", "Find another clinic"),
-        search_href = escape(search_href),
-    )
-}
-
-/// Texts the booking scripts show as places change, as `data-` attributes.
-pub(super) fn places_texts(lang: Lang) -> String {
-    format!(
-        "data-left-text=\"{}\" data-full-text=\"{}\" data-chosen-filled=\"{}\"",
-        lang.t("남은 자리 {n}", "{n} left"),
-        lang.t("마감", "full"),
-        lang.t(
-            "고르신 {band} 시간대가 방금 마감되었습니다. 다른 시간대를 골라 주세요.",
-            "The {band} band you chose has just filled. Please choose another."
-        ),
-    )
 }
 
 #[derive(Deserialize)]
@@ -1464,35 +1044,8 @@ pub struct BookingsParams {
     cancelled: Option<String>,
 }
 
-fn dose_text(dose: &Value, lang: Lang) -> String {
-    let day = dose["date"]
-        .as_str()
-        .and_then(|d| d.parse::<Date>().ok())
-        .map(|d| date_text(d, lang))
-        .unwrap_or_default();
-    let hour = dose["hour"]
-        .as_u64()
-        .and_then(|h| u8::try_from(h).ok())
-        .unwrap_or(0);
-    let clinic = dose["clinic"]["name"].as_str().unwrap_or("");
-    escape(&format!("{day} {} · {clinic}", band_text(hour)))
-}
-
-fn appointment_text(a: &Value, lang: Lang) -> String {
-    let day = a["date"]
-        .as_str()
-        .and_then(|d| d.parse::<Date>().ok())
-        .map(|d| date_text(d, lang))
-        .unwrap_or_default();
-    let hour = a["hour"]
-        .as_u64()
-        .and_then(|h| u8::try_from(h).ok())
-        .unwrap_or(0);
-    escape(&format!(
-        "{day} {} · {}",
-        band_text(hour),
-        a["clinic"]["name"].as_str().unwrap_or("")
-    ))
+fn appointment_text(a: &AppointmentView, lang: Lang) -> String {
+    when_where(a.date, a.hour, a.clinic.name(), lang)
 }
 
 /// `GET /bookings`: my bookings and those I made for family, with change, cancel and (after a
@@ -1508,12 +1061,10 @@ pub async fn bookings(
         Err(r) => return r.into_response(),
     };
     let (lang, remember) = negotiate(&uri, &headers);
-    let list = match routes::bookings::list(State(Arc::clone(&state)), Authenticated(session)).await
-    {
-        Ok(axum::Json(list)) => list,
-        Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
+    let bookings = match routes::bookings::bookings_of(&state, session.person).await {
+        Ok(list) => list.bookings,
+        Err(e) => return super::respond::error_page(lang, Audience::Citizen, &uri, e),
     };
-    let bookings = list["bookings"].as_array().cloned().unwrap_or_default();
     let banner_for = |id: &Option<String>, ko: &'static str, en: &'static str| {
         filled(id).map(|id| (id.to_string(), lang.t(ko, en)))
     };
@@ -1538,50 +1089,46 @@ pub async fn bookings(
     });
     let mut html_list = String::new();
     for b in &bookings {
-        let id = b["id"].as_u64().unwrap_or(0);
-        let active = b["active"].as_bool().unwrap_or(false);
-        let whose = if b["for_self"].as_bool().unwrap_or(true) {
+        let id = b.id;
+        let active = b.active;
+        let whose = if b.for_self {
             lang.t("본인", "Myself")
         } else {
             lang.t("가족", "Family member")
         };
-        let product = escape(
-            b["product"][lang.t("name_ko", "name_en")]
-                .as_str()
-                .unwrap_or(""),
-        );
+        let product = escape(lang.t(b.product.name_ko, b.product.name_en));
         let status = if active {
             lang.t("예약됨", "Booked")
         } else {
             lang.t("취소됨", "Cancelled")
         };
         let mut doses = String::new();
-        for dose in b["doses"].as_array().into_iter().flatten() {
-            let n = dose["dose"].as_u64().unwrap_or(1);
+        for dose in &b.doses {
+            let n = dose.dose;
             let label = match lang {
                 Lang::Ko => format!("{n}차 접종"),
                 Lang::En => format!("Dose {n}"),
             };
-            let state_text = match dose["status"].as_str() {
-                Some("given") => lang.t(" (접종 완료)", " (given)"),
-                Some("cancelled") => lang.t(" (취소)", " (cancelled)"),
-                _ => "",
+            let state_text = match dose.status {
+                DoseStatus::Given => lang.t(" (접종 완료)", " (given)"),
+                DoseStatus::Cancelled => lang.t(" (취소)", " (cancelled)"),
+                DoseStatus::Booked => "",
             };
             doses.push_str(&format!(
                 "<dt>{label}</dt><dd class=\"dose{n}\">{}{state_text}</dd>",
-                dose_text(dose, lang)
+                when_where(dose.date, dose.hour, dose.clinic.name(), lang)
             ));
         }
         let mut moved = String::new();
-        for m in b["moved"].as_array().into_iter().flatten() {
-            let to = if m["to"].is_null() {
-                lang.t(
-                    "유지할 수 없어 취소되었습니다",
-                    "could not be kept and is cancelled",
-                )
-                .to_string()
-            } else {
-                format!("→ {}", appointment_text(&m["to"], lang))
+        for m in b.moved.iter().flatten() {
+            let to = match &m.to {
+                None => lang
+                    .t(
+                        "유지할 수 없어 취소되었습니다",
+                        "could not be kept and is cancelled",
+                    )
+                    .to_string(),
+                Some(to) => format!("→ {}", appointment_text(to, lang)),
             };
             moved.push_str(&format!(
                 "<p>{}: {} {to}</p>",
@@ -1589,7 +1136,7 @@ pub async fn bookings(
                     "공급 변경으로 일정이 옮겨졌습니다",
                     "Moved because of a supply change"
                 ),
-                appointment_text(&m["from"], lang)
+                appointment_text(&m.from, lang)
             ));
         }
         if !moved.is_empty() {
@@ -1658,7 +1205,7 @@ pub async fn bookings(
     } else {
         None
     };
-    let mut page = page(lang, title, super::here(&uri), step, body);
+    let mut page = Page::citizen(lang, title, super::respond::here(&uri), step, body);
     page.script = Some("bookings.js");
     html(page.render(), remember)
 }
@@ -1667,27 +1214,6 @@ pub async fn bookings(
 pub struct LeftoverParams {
     province: Option<String>,
     municipality: Option<String>,
-}
-
-/// The middle of a district's clinics: where "near" is measured from for someone who chose a
-/// district rather than sharing their location.
-pub(super) fn district_centre(state: &AppState, code: u32) -> Option<(f64, f64)> {
-    let ids = state
-        .world
-        .index
-        .in_municipality(domain::clinic::MunicipalityCode(code));
-    let points: Vec<_> = ids
-        .iter()
-        .filter_map(|id| state.world.clinics.get(id.index()))
-        .map(|c| c.location)
-        .collect();
-    let n = points.len() as f64;
-    (n > 0.0).then(|| {
-        (
-            points.iter().map(|p| p.lat).sum::<f64>() / n,
-            points.iter().map(|p| p.lon).sum::<f64>() / n,
-        )
-    })
 }
 
 /// `GET /leftovers`: ask to be told of same-day leftover doses near a place, and claim one of
@@ -1703,11 +1229,10 @@ pub async fn leftovers(
         Err(r) => return r.into_response(),
     };
     let (lang, remember) = negotiate(&uri, &headers);
-    let near =
-        match routes::leftovers::near_me(State(Arc::clone(&state)), Authenticated(session)).await {
-            Ok(axum::Json(near)) => near,
-            Err(e) => return super::error_page(lang, Audience::Citizen, &uri, e),
-        };
+    let near = match routes::leftovers::near(&state, session.person).await {
+        Ok(near) => near,
+        Err(e) => return super::respond::error_page(lang, Audience::Citizen, &uri, e),
+    };
     let province: Option<u8> = filled(&params.province).and_then(|p| p.parse().ok());
     let municipality: Option<u32> = filled(&params.municipality).and_then(|m| m.parse().ok());
     let (provinces, municipalities) = region_options(
@@ -1721,17 +1246,14 @@ pub async fn leftovers(
     let (lat, lon) = centre.map_or((String::new(), String::new()), |(lat, lon)| {
         (format!("{lat:.5}"), format!("{lon:.5}"))
     });
-    let subscribed = match near["subscription"].as_object() {
+    let subscribed = match &near.subscription {
         Some(s) => format!(
             "<div class=\"success\" role=\"status\" id=\"subscribed\"><p>{}</p><button class=\"button secondary\" type=\"button\" id=\"unsubscribe\">{}</button></div>",
             match lang {
-                Lang::Ko => format!(
-                    "반경 {}km 안의 잔여백신을 알려 드립니다.",
-                    s["radius_km"].as_f64().unwrap_or(0.0)
-                ),
+                Lang::Ko => format!("반경 {}km 안의 잔여백신을 알려 드립니다.", s.radius_km),
                 Lang::En => format!(
                     "You will be told of leftover doses within {} km.",
-                    s["radius_km"].as_f64().unwrap_or(0.0)
+                    s.radius_km
                 ),
             },
             lang.t("알림 그만 받기", "Stop telling me")
@@ -1739,21 +1261,19 @@ pub async fn leftovers(
         None => String::new(),
     };
     let mut offers = String::new();
-    for o in near["offers"].as_array().into_iter().flatten() {
-        let id = o["id"].as_u64().unwrap_or(0);
-        let until = o["until"]
-            .as_str()
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .map(|t| instant_text(t, lang))
-            .unwrap_or_default();
-        let name = escape(o["clinic"]["name"].as_str().unwrap_or(""));
+    for o in &near.offers {
+        let id = o.id;
+        let until = o.until.map(|t| instant_text(t, lang)).unwrap_or_default();
+        let name = escape(o.clinic.name.as_deref().unwrap_or(""));
+        // As JSON writes it ("3.0"): the page has always shown the API's number.
+        let distance = o.distance_km.unwrap_or_default();
         offers.push_str(&format!(
-            "<li class=\"card\"><h3>{name}</h3><p>{} · {} {} · {} km</p><p>{}: {}</p>\
+            "<li class=\"card\"><h3>{name}</h3><p>{} · {} {} · {:?} km</p><p>{}: {}</p>\
              <button class=\"button primary\" type=\"button\" data-claim=\"{id}\" data-confirm=\"{confirm}\">{claim} <span class=\"sr\">{name}</span></button></li>",
-            product_name(o["product"].as_str().unwrap_or(""), lang),
+            product_name(o.product, lang),
             lang.t("남은 백신", "left"),
-            o["left"],
-            o["distance_km"],
+            o.left,
+            distance,
             lang.t("신청 마감", "Until"),
             escape(&until),
             confirm = lang.t(
@@ -1763,7 +1283,7 @@ pub async fn leftovers(
             claim = lang.t("오늘 접종 신청", "Claim for today"),
         ));
     }
-    let offers_html = if near["subscription"].is_null() {
+    let offers_html = if near.subscription.is_none() {
         String::new()
     } else if offers.is_empty() {
         format!(
@@ -1830,7 +1350,7 @@ pub async fn leftovers(
         subscribe = lang.t("알림 신청", "Tell me"),
     );
     let title = lang.t("잔여백신 알림", "Leftover doses");
-    let mut page = page(lang, title, super::here(&uri), None, body);
+    let mut page = Page::citizen(lang, title, super::respond::here(&uri), None, body);
     page.script = Some("leftovers.js");
     html(page.render(), remember)
 }

@@ -8,9 +8,9 @@
 
 use super::desk::{self, Desk};
 use super::layout::{Audience, Lang, Page, band_text, date_text, escape, instant_text};
-use super::{html, negotiate};
+use super::respond::{html, negotiate};
+use super::widgets::{product_name, product_options};
 use crate::error::ApiError;
-use crate::http::ApiQuery;
 use crate::routes;
 use crate::staff::ClinicStaff;
 use crate::state::AppState;
@@ -18,6 +18,7 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
+use domain::booking::DoseStatus;
 use domain::time::seoul_date;
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
         lang,
         audience: Audience::Clinic,
         title: title.to_string(),
-        here: super::here(uri).to_string(),
+        here: super::respond::here(uri).to_string(),
         step: None,
         script,
         body,
@@ -61,43 +62,32 @@ pub async fn day(
     staff: Result<ClinicStaff, ApiError>,
 ) -> Response {
     let Ok(staff) = staff else {
-        return super::Detour::ClinicSignIn.into_response();
+        return super::respond::Detour::ClinicSignIn.into_response();
     };
     let (lang, remember) = negotiate(&uri, &headers);
     let clinic = state.world.clinics.get(staff.clinic.index()).cloned();
     let clinic_name = clinic.as_ref().map_or(String::new(), |c| c.name.clone());
     let products = clinic.map(|c| c.products).unwrap_or_default();
-    let list = routes::clinic::day(
-        State(Arc::clone(&state)),
-        ClinicStaff {
-            record: staff.record.clone(),
-            clinic: staff.clinic,
-        },
-        ApiQuery(routes::clinic::DayQuery::default()),
-    )
-    .await;
-    let offers = routes::clinic::offers(State(Arc::clone(&state)), staff).await;
+    let today = seoul_date(state.clock.now());
+    let list = routes::clinic::day_of(&state, staff.clinic, today).await;
+    let offers = routes::clinic::offers_of(&state, staff.clinic).await;
     let (list, offers) = match (list, offers) {
-        (Ok(axum::Json(list)), Ok(axum::Json(offers))) => (list, offers),
+        (Ok(list), Ok(offers)) => (list, offers),
         (Err(e), _) | (_, Err(e)) => {
-            return super::error_page(lang, Audience::Clinic, &uri, e);
+            return super::respond::error_page(lang, Audience::Clinic, &uri, e);
         }
     };
-    let today = seoul_date(state.clock.now());
     let mut rows = String::new();
-    for a in list["appointments"].as_array().into_iter().flatten() {
-        let id = a["booking_id"].as_u64().unwrap_or(0);
-        let dose = a["dose"].as_u64().unwrap_or(1);
-        let hour = a["hour"]
-            .as_u64()
-            .and_then(|h| u8::try_from(h).ok())
-            .unwrap_or(0);
-        let status = a["status"].as_str().unwrap_or("");
-        let action = if status == "booked" {
+    for a in &list.appointments {
+        let id = a.booking_id;
+        let dose = a.dose;
+        let hour = a.hour;
+        let name = escape(a.name.as_deref().unwrap_or(""));
+        let action = if a.status == DoseStatus::Booked {
             format!(
                 "<button class=\"button primary\" type=\"button\" data-given=\"{id}\" data-dose=\"{dose}\">{} <span class=\"sr\">{} {}</span></button>",
                 lang.t("접종 완료", "Given"),
-                escape(a["name"].as_str().unwrap_or("")),
+                name,
                 band_text(hour)
             )
         } else {
@@ -110,9 +100,9 @@ pub async fn day(
         rows.push_str(&format!(
             "<tr id=\"appointment-{id}-{dose}\"><td>{}</td><td>{}</td><td>{}</td><td>{dose_text}</td><td>{}</td><td>{action}</td></tr>",
             band_text(hour),
-            escape(a["name"].as_str().unwrap_or("")),
-            escape(a["birth_date"].as_str().unwrap_or("")),
-            super::citizen::product_name(a["product"].as_str().unwrap_or(""), lang),
+            name,
+            a.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+            product_name(a.product, lang),
         ));
     }
     if rows.is_empty() {
@@ -122,22 +112,18 @@ pub async fn day(
         );
     }
     let mut offer_rows = String::new();
-    for o in offers["offers"].as_array().into_iter().flatten() {
-        let until = o["until"]
-            .as_str()
-            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .map(|t| instant_text(t, lang))
-            .unwrap_or_default();
+    for o in &offers.offers {
+        let until = o.until.map(|t| instant_text(t, lang)).unwrap_or_default();
         offer_rows.push_str(&format!(
             "<li>{} · {} {} / {} · {}</li>",
-            super::citizen::product_name(o["product"].as_str().unwrap_or(""), lang),
+            product_name(o.product, lang),
             lang.t("남음", "left"),
-            o["left"],
-            o["doses"],
+            o.left,
+            o.doses,
             escape(&until)
         ));
     }
-    let product_options = super::citizen::product_options(None, &products, lang, false);
+    let product_options = product_options(None, &products, lang, false);
     let body = format!(
         "<h1>{h1}</h1><form method=\"post\" action=\"/clinic/logout\" class=\"logout\"><button class=\"button secondary\" type=\"submit\">{logout}</button></form>\
          <p class=\"clinic\"><strong>{clinic_name}</strong> · {date}</p>\
@@ -156,9 +142,9 @@ pub async fn day(
         clinic_name = escape(&clinic_name),
         date = date_text(today, lang),
         booked_l = lang.t("접종 예정", "To give"),
-        booked = list["booked"],
+        booked = list.booked,
         given_l = lang.t("접종 완료", "Given"),
-        given = list["given"],
+        given = list.given,
         time = lang.t("시간", "Time"),
         name = lang.t("이름", "Name"),
         birth = lang.t("생년월일", "Born"),

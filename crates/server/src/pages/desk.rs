@@ -4,7 +4,7 @@
 //! checks would refuse the other one on every call anyway.
 
 use super::layout::{Audience, Lang, Page};
-use super::{html, negotiate};
+use super::respond::{html, negotiate};
 use crate::staff::STAFF_COOKIE;
 use crate::state::AppState;
 use axum::Form;
@@ -92,7 +92,7 @@ fn login_page(desk: Desk, lang: Lang, uri: &Uri, failed: bool) -> String {
         lang,
         audience: desk.audience(),
         title: desk.title(lang).to_string(),
-        here: super::here(uri).to_string(),
+        here: super::respond::here(uri).to_string(),
         step: None,
         script: None,
         body,

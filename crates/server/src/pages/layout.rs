@@ -185,6 +185,21 @@ pub struct Page {
     pub body: String,
 }
 
+impl Page {
+    /// A citizen's page, at a step of the booking flow (1-based) or none.
+    pub fn citizen(lang: Lang, title: &str, here: &str, step: Option<u8>, body: String) -> Page {
+        Page {
+            lang,
+            audience: Audience::Citizen,
+            title: title.to_string(),
+            here: here.to_string(),
+            step: step.map(Step),
+            script: None,
+            body,
+        }
+    }
+}
+
 /// The same address with one parameter set (the others kept, in order).
 pub fn with_param(here: &str, key: &str, value: &str) -> String {
     let (path, query) = here.split_once('?').unwrap_or((here, ""));

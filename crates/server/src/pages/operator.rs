@@ -6,7 +6,7 @@
 //! `Operator` extractor accepts, so the pages' scripts call the same admin API as curl does.
 
 use super::layout::{Audience, Lang, Page, escape, instant_text};
-use super::{Detour, html, negotiate};
+use super::respond::{Detour, html, negotiate};
 use crate::operator::{OPERATOR_COOKIE, OPERATOR_COOKIE_HOURS};
 use crate::state::AppState;
 use axum::Form;
@@ -22,7 +22,7 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
         lang,
         audience: Audience::Operator,
         title: title.to_string(),
-        here: super::here(uri).to_string(),
+        here: super::respond::here(uri).to_string(),
         step: None,
         script,
         body,
@@ -221,7 +221,7 @@ pub async fn supply(State(state): State<Arc<AppState>>, uri: Uri, headers: Heade
         return r.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
-    let products = super::citizen::product_options(None, &Product::ALL, lang, false);
+    let products = super::widgets::product_options(None, &Product::ALL, lang, false);
     let body = format!(
         "<h1>{h1}</h1>{logout}\
          <section><h2>{cut_h}</h2><p>{cut_p}</p>\

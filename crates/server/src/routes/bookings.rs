@@ -2,6 +2,8 @@
 
 use super::alternatives::with_alternatives;
 use super::eligibility::{person_record, require_eligible};
+use super::supply::MoveView;
+use super::views::ClinicRef;
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::routes::agent::{AgentActor, audited, mark_audited};
@@ -14,13 +16,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use domain::booking::{Appointment, Booking, BookingId, PersonId};
+use domain::booking::{Appointment, Booking, BookingId, DoseStatus, PersonId};
 use domain::clinic::ClinicId;
 use domain::ledger::BookRequest;
 use domain::product::Product;
 use domain::time::seoul_date;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use store::OutboxMessage;
 use store::writer::{Command, Notify, Outcome};
@@ -91,31 +93,76 @@ fn appointment(
     })
 }
 
-pub fn booking_json(state: &AppState, booking: &Booking, viewer: PersonId) -> Value {
+/// A booking as its person (or their booker) reads it. Fields in alphabetical order, as the
+/// JSON object it replaced.
+#[derive(Debug, Clone, Serialize)]
+pub struct BookingView {
+    pub active: bool,
+    pub booked_by_self: bool,
+    pub doses: Vec<DoseView>,
+    pub for_self: bool,
+    pub id: u64,
+    /// What supply changes did to it and the person has not yet accepted: in the reading
+    /// answers (list, show), absent from the answers to a change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<Vec<MoveView>>,
+    pub product: ProductView,
+}
+
+/// One dose of a booking (1-based `dose`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DoseView {
+    pub clinic: ClinicRef,
+    pub date: Date,
+    pub dose: usize,
+    pub hour: u8,
+    pub status: DoseStatus,
+}
+
+/// A product with its names in both languages.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductView {
+    #[serde(serialize_with = "super::views::product_code")]
+    pub code: Product,
+    pub name_en: &'static str,
+    pub name_ko: &'static str,
+}
+
+/// `GET /api/v1/bookings`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BookingsView {
+    pub bookings: Vec<BookingView>,
+}
+
+pub fn booking_view(state: &AppState, booking: &Booking, viewer: PersonId) -> BookingView {
     let product = booking.first.appointment.product;
-    let doses: Vec<Value> = booking
+    let doses = booking
         .doses()
         .enumerate()
         .map(|(i, dose)| {
             let a = dose.appointment;
-            let clinic = state.world.clinics.get(a.clinic.index());
-            json!({
-                "dose": i + 1,
-                "status": dose.status,
-                "date": a.day.to_string(),
-                "hour": a.hour,
-                "clinic": { "id": a.clinic.0, "name": clinic.map(|c| c.name.clone()) },
-            })
+            DoseView {
+                clinic: ClinicRef::of(state, a.clinic),
+                date: a.day,
+                dose: i + 1,
+                hour: a.hour,
+                status: dose.status,
+            }
         })
         .collect();
-    json!({
-        "id": booking.id.0,
-        "for_self": booking.person == viewer,
-        "booked_by_self": booking.booked_by == viewer,
-        "active": booking.is_active(),
-        "product": { "code": product.code(), "name_ko": product.name_ko(), "name_en": product.name_en() },
-        "doses": doses,
-    })
+    BookingView {
+        active: booking.is_active(),
+        booked_by_self: booking.booked_by == viewer,
+        doses,
+        for_self: booking.person == viewer,
+        id: booking.id.0,
+        moved: None,
+        product: ProductView {
+            code: product,
+            name_en: product.name_en(),
+            name_ko: product.name_ko(),
+        },
+    }
 }
 
 /// Builds the "booked / changed / cancelled" text, written in the same transaction.
@@ -269,7 +316,7 @@ pub async fn create(
     };
     let response = (
         StatusCode::CREATED,
-        Json(booking_json(&state, &booking, actor)),
+        Json(booking_view(&state, &booking, actor)),
     )
         .into_response();
     Ok(mark_audited(response, agent.as_ref()))
@@ -324,22 +371,30 @@ fn family_not_bookable() -> ApiError {
     )
 }
 
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    Authenticated(session): Authenticated,
-) -> Result<Json<Value>, ApiError> {
-    let person = session.person;
-    let (bookings, moved) = read(&state, move |r| {
+/// The typed core of `GET /api/v1/bookings`: the person's bookings and those they made for
+/// family, each with its unaccepted moves.
+pub async fn bookings_of(
+    state: &Arc<AppState>,
+    person: PersonId,
+) -> Result<BookingsView, ApiError> {
+    let (bookings, moved) = read(state, move |r| {
         let bookings = store::ReadStore::bookings_of(r, person)?;
         let ids: Vec<BookingId> = bookings.iter().map(|b| b.id).collect();
         Ok((bookings, store::ReadStore::reschedules_of(r, &ids)?))
     })
     .await?;
-    let bookings: Vec<Value> = bookings
+    let bookings = bookings
         .iter()
-        .map(|b| with_moves(&state, booking_json(&state, b, person), b.id, &moved))
+        .map(|b| with_moves(state, booking_view(state, b, person), b.id, &moved))
         .collect();
-    Ok(Json(json!({ "bookings": bookings })))
+    Ok(BookingsView { bookings })
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+) -> Result<Json<BookingsView>, ApiError> {
+    Ok(Json(bookings_of(&state, session.person).await?))
 }
 
 async fn owned(state: &Arc<AppState>, id: u64, viewer: PersonId) -> Result<Booking, ApiError> {
@@ -353,32 +408,42 @@ async fn owned(state: &Arc<AppState>, id: u64, viewer: PersonId) -> Result<Booki
     Ok(booking)
 }
 
+/// The typed core of `GET /api/v1/bookings/{id}`: one booking the viewer holds or made, with
+/// its unaccepted moves; someone else's is not found.
+pub async fn booking_of(
+    state: &Arc<AppState>,
+    viewer: PersonId,
+    id: u64,
+) -> Result<BookingView, ApiError> {
+    let booking = owned(state, id, viewer).await?;
+    let ids = [booking.id];
+    let moved = read(state, move |r| store::ReadStore::reschedules_of(r, &ids)).await?;
+    let view = booking_view(state, &booking, viewer);
+    Ok(with_moves(state, view, booking.id, &moved))
+}
+
 pub async fn show(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
     Path(id): Path<u64>,
-) -> Result<Json<Value>, ApiError> {
-    let booking = owned(&state, id, session.person).await?;
-    let ids = [booking.id];
-    let moved = read(&state, move |r| store::ReadStore::reschedules_of(r, &ids)).await?;
-    let json = booking_json(&state, &booking, session.person);
-    Ok(Json(with_moves(&state, json, booking.id, &moved)))
+) -> Result<Json<BookingView>, ApiError> {
+    Ok(Json(booking_of(&state, session.person, id).await?))
 }
 
 /// Adds what supply changes did to the booking that its person has not yet accepted.
 fn with_moves(
     state: &AppState,
-    mut json: Value,
+    mut view: BookingView,
     id: BookingId,
     records: &[store::RescheduleRecord],
-) -> Value {
+) -> BookingView {
     let mine: Vec<store::RescheduleRecord> = records
         .iter()
         .filter(|r| r.booking == id)
         .copied()
         .collect();
-    json["moved"] = Value::Array(super::supply::moved_json(state, &mine));
-    json
+    view.moved = Some(super::supply::moves(state, &mine));
+    view
 }
 
 pub async fn cancel(
@@ -409,7 +474,7 @@ pub async fn cancel(
         .execute(command, state.clock.now().as_millisecond())
         .await?;
     let booking = booking_outcome(&state, outcome, "cancelled")?;
-    let response = Json(booking_json(&state, &booking, session.person)).into_response();
+    let response = Json(booking_view(&state, &booking, session.person)).into_response();
     Ok(mark_audited(response, agent.as_ref()))
 }
 
@@ -447,6 +512,6 @@ pub async fn change(
     let outcome = state.writer.execute(command, now.as_millisecond()).await?;
     let booking = booking_outcome(&state, outcome, "changed")
         .map_err(|e| with_alternatives(&state, e, &first, seoul_date(now)))?;
-    let response = Json(booking_json(&state, &booking, session.person)).into_response();
+    let response = Json(booking_view(&state, &booking, session.person)).into_response();
     Ok(mark_audited(response, agent.as_ref()))
 }

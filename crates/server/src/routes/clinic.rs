@@ -12,11 +12,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::booking::{Booking, BookingId, DoseStatus};
+use domain::clinic::ClinicId;
 use domain::leftover::{Offer, OfferId, validate_offer};
 use domain::product::Product;
 use domain::time::{seoul_date, seoul_instant};
 use jiff::ToSpan;
-use serde::Deserialize;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use store::writer::{Command, MessageText, OfferNotify, Outcome};
@@ -28,19 +30,37 @@ pub struct DayQuery {
     pub date: Option<String>,
 }
 
-/// `GET /api/v1/clinic/day?date=`: the clinic's appointments for a day, by hour, with what a
-/// nurse needs to find the person (masked name, birth date) and nothing more.
-pub async fn day(
-    State(state): State<Arc<AppState>>,
-    staff: ClinicStaff,
-    ApiQuery(query): ApiQuery<DayQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let day = match &query.date {
-        Some(text) => parse_date(text)?,
-        None => seoul_date(state.clock.now()),
-    };
-    let clinic = staff.clinic;
-    let rows = read(&state, move |r| {
+/// One dose on a clinic's day, with what a nurse needs to find the person (masked name, birth
+/// date) and nothing more. Fields in alphabetical order, as the JSON object it replaced.
+#[derive(Debug, Clone, Serialize)]
+pub struct DayAppointment {
+    pub birth_date: Option<Date>,
+    pub booking_id: u64,
+    pub dose: u8,
+    pub hour: u8,
+    pub name: Option<String>,
+    #[serde(serialize_with = "super::views::product_code")]
+    pub product: Product,
+    pub status: DoseStatus,
+}
+
+/// A clinic's appointments for a day, by hour, with how many are still to give and given.
+#[derive(Debug, Clone, Serialize)]
+pub struct DayView {
+    pub appointments: Vec<DayAppointment>,
+    pub booked: usize,
+    pub clinic: u32,
+    pub date: Date,
+    pub given: usize,
+}
+
+/// The typed core of `GET /api/v1/clinic/day`.
+pub async fn day_of(
+    state: &Arc<AppState>,
+    clinic: ClinicId,
+    day: Date,
+) -> Result<DayView, ApiError> {
+    let rows = read(state, move |r| {
         let bookings = store::ReadStore::clinic_day(r, clinic, day)?;
         let mut rows = Vec::new();
         for booking in bookings {
@@ -61,31 +81,40 @@ pub async fn day(
                     t.split_once('\n')
                         .map(|(name, _)| domain::name::masked(name))
                 });
-            appointments.push(json!({
-                "booking_id": booking.id.0,
-                "dose": n,
-                "hour": dose.appointment.hour,
-                "product": dose.appointment.product.code(),
-                "status": dose.status,
-                "name": name,
-                "birth_date": person.as_ref().map(|p| p.birth_date.to_string()),
-            }));
+            appointments.push(DayAppointment {
+                birth_date: person.as_ref().map(|p| p.birth_date),
+                booking_id: booking.id.0,
+                dose: n,
+                hour: dose.appointment.hour,
+                name,
+                product: dose.appointment.product,
+                status: dose.status,
+            });
         }
     }
-    appointments.sort_by_key(|a| (a["hour"].as_u64(), a["booking_id"].as_u64()));
-    let count = |status: &str| {
-        appointments
-            .iter()
-            .filter(|a| a["status"] == status)
-            .count()
+    appointments.sort_by_key(|a| (a.hour, a.booking_id));
+    let count = |status: DoseStatus| appointments.iter().filter(|a| a.status == status).count();
+    Ok(DayView {
+        booked: count(DoseStatus::Booked),
+        clinic: clinic.0,
+        date: day,
+        given: count(DoseStatus::Given),
+        appointments,
+    })
+}
+
+/// `GET /api/v1/clinic/day?date=`: the clinic's appointments for a day (today in Seoul by
+/// default).
+pub async fn day(
+    State(state): State<Arc<AppState>>,
+    staff: ClinicStaff,
+    ApiQuery(query): ApiQuery<DayQuery>,
+) -> Result<Json<DayView>, ApiError> {
+    let day = match &query.date {
+        Some(text) => parse_date(text)?,
+        None => seoul_date(state.clock.now()),
     };
-    Ok(Json(json!({
-        "clinic": clinic.0,
-        "date": day.to_string(),
-        "booked": count("booked"),
-        "given": count("given"),
-        "appointments": appointments,
-    })))
+    Ok(Json(day_of(&state, staff.clinic, day).await?))
 }
 
 fn doses_at(
@@ -160,23 +189,55 @@ pub struct OfferRequest {
     until: jiff::Timestamp,
 }
 
-pub fn offer_json(state: &AppState, offer: &Offer, now_ms: i64) -> Value {
+/// A clinic's leftover offer as the answers show it. Fields in alphabetical order, as the JSON
+/// object it replaced.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfferView {
+    pub clinic: OfferClinic,
+    pub date: Date,
+    /// How far from the person who asked (km, one decimal): in their "near me" answer only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
+    pub doses: u32,
+    pub id: u64,
+    pub left: u32,
+    pub open: bool,
+    #[serde(serialize_with = "super::views::product_code")]
+    pub product: Product,
+    /// People told of it: in the answer to posting it only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub told: Option<u64>,
+    pub until: Option<jiff::Timestamp>,
+}
+
+/// The offering clinic, with where it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct OfferClinic {
+    pub id: u32,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub name: Option<String>,
+}
+
+pub fn offer_view(state: &AppState, offer: &Offer, now_ms: i64) -> OfferView {
     let clinic = state.world.clinics.get(offer.clinic.index());
-    json!({
-        "id": offer.id.0,
-        "clinic": {
-            "id": offer.clinic.0,
-            "name": clinic.map(|c| c.name.clone()),
-            "lat": clinic.map(|c| c.location.lat),
-            "lon": clinic.map(|c| c.location.lon),
+    OfferView {
+        clinic: OfferClinic {
+            id: offer.clinic.0,
+            lat: clinic.map(|c| c.location.lat),
+            lon: clinic.map(|c| c.location.lon),
+            name: clinic.map(|c| c.name.clone()),
         },
-        "product": offer.product.code(),
-        "date": offer.day.to_string(),
-        "doses": offer.doses,
-        "left": offer.left(),
-        "until": jiff::Timestamp::from_millisecond(offer.until_ms).map(|t| t.to_string()).ok(),
-        "open": now_ms < offer.until_ms && offer.left() > 0,
-    })
+        date: offer.day,
+        distance_km: None,
+        doses: offer.doses,
+        id: offer.id.0,
+        left: offer.left(),
+        open: now_ms < offer.until_ms && offer.left() > 0,
+        product: offer.product,
+        told: None,
+        until: jiff::Timestamp::from_millisecond(offer.until_ms).ok(),
+    }
 }
 
 /// The text of "leftover doses near you", written with the offer.
@@ -275,23 +336,34 @@ pub async fn post_offer(
     else {
         return Err(ApiError::internal());
     };
-    let mut json = offer_json(&state, &Offer { id, ..offer }, now.as_millisecond());
-    json["told"] = told.into();
-    Ok((StatusCode::CREATED, Json(json)).into_response())
+    let mut view = offer_view(&state, &Offer { id, ..offer }, now.as_millisecond());
+    view.told = Some(told);
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// A clinic's offers today.
+#[derive(Debug, Clone, Serialize)]
+pub struct OffersView {
+    pub offers: Vec<OfferView>,
+}
+
+/// The typed core of `GET /api/v1/clinic/leftovers`.
+pub async fn offers_of(state: &Arc<AppState>, clinic: ClinicId) -> Result<OffersView, ApiError> {
+    let now = state.clock.now();
+    let today = seoul_date(now);
+    let offers = read(state, move |r| store::ReadStore::offers_on(r, today)).await?;
+    let offers = offers
+        .iter()
+        .filter(|o| o.offer.clinic == clinic)
+        .map(|o| offer_view(state, &o.offer, now.as_millisecond()))
+        .collect();
+    Ok(OffersView { offers })
 }
 
 /// `GET /api/v1/clinic/leftovers`: this clinic's offers today.
 pub async fn offers(
     State(state): State<Arc<AppState>>,
     staff: ClinicStaff,
-) -> Result<Json<Value>, ApiError> {
-    let now = state.clock.now();
-    let today = seoul_date(now);
-    let offers = read(&state, move |r| store::ReadStore::offers_on(r, today)).await?;
-    let mine: Vec<Value> = offers
-        .iter()
-        .filter(|o| o.offer.clinic == staff.clinic)
-        .map(|o| offer_json(&state, &o.offer, now.as_millisecond()))
-        .collect();
-    Ok(Json(json!({ "offers": mine })))
+) -> Result<Json<OffersView>, ApiError> {
+    Ok(Json(offers_of(&state, staff.clinic).await?))
 }

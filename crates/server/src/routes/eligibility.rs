@@ -8,8 +8,9 @@ use axum::Json;
 use axum::extract::State;
 use domain::booking::{DoseStatus, PersonId};
 use domain::eligibility::{Decision, ListId, PersonFacts, Via, decide};
+use jiff::Timestamp;
 use jiff::civil::Date;
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::sync::Arc;
 
 /// What the server knows about a person that eligibility depends on.
@@ -38,30 +39,69 @@ pub async fn facts(
     })
 }
 
-pub fn decision_json(decision: &Decision) -> Value {
-    let mut body = json!({
-        "code": decision.code(),
-        "eligible": decision.is_eligible(),
-        "message_ko": decision.message_ko(),
-        "message_en": decision.message_en(),
-    });
-    let via = |via: &Via| match via {
-        Via::Cohort(id) => json!({ "cohort": id.0 }),
-        Via::List(id) => json!({ "priority_list": id.0 }),
-    };
-    match decision {
-        Decision::Eligible { via: v, closes_at } => {
-            body["closes_at"] = closes_at.to_string().into();
-            body["via"] = via(v);
+/// An eligibility decision as the API answers it. Fields in alphabetical order, as the JSON
+/// object it replaced; the instants are present for the decisions that have them.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<Timestamp>,
+    pub code: &'static str,
+    pub eligible: bool,
+    pub message_en: String,
+    pub message_ko: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<Timestamp>,
+    /// `opens_at` in Seoul time as the person reads it (`2021-07-26T20:00:00+09:00`): only in
+    /// the waiting room's "not this opening" answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opens_at_kst: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<ViaView>,
+}
+
+/// Why someone may book: their cohort or a priority list.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(untagged)]
+pub enum ViaView {
+    Cohort { cohort: u32 },
+    List { priority_list: u32 },
+}
+
+impl DecisionView {
+    pub fn of(decision: &Decision) -> DecisionView {
+        let via = |via: &Via| match via {
+            Via::Cohort(id) => ViaView::Cohort { cohort: id.0 },
+            Via::List(id) => ViaView::List {
+                priority_list: id.0,
+            },
+        };
+        let mut view = DecisionView {
+            closed_at: None,
+            closes_at: None,
+            code: decision.code(),
+            eligible: decision.is_eligible(),
+            message_en: decision.message_en(),
+            message_ko: decision.message_ko(),
+            opens_at: None,
+            opens_at_kst: None,
+            via: None,
+        };
+        match decision {
+            Decision::Eligible { via: v, closes_at } => {
+                view.closes_at = Some(*closes_at);
+                view.via = Some(via(v));
+            }
+            Decision::NotYet { opens_at, via: v } => {
+                view.opens_at = Some(*opens_at);
+                view.via = Some(via(v));
+            }
+            Decision::Closed { closed_at } => view.closed_at = Some(*closed_at),
+            _ => {}
         }
-        Decision::NotYet { opens_at, via: v } => {
-            body["opens_at"] = opens_at.to_string().into();
-            body["via"] = via(v);
-        }
-        Decision::Closed { closed_at } => body["closed_at"] = closed_at.to_string().into(),
-        _ => {}
+        view
     }
-    body
 }
 
 /// Refuses unless the person may book now. Booking itself re-checks "already booked".
@@ -84,7 +124,7 @@ pub async fn require_eligible(
         decision.message_ko(),
         decision.message_en(),
     )
-    .with_detail(decision_json(&decision)))
+    .with_detail(serde_json::json!(DecisionView::of(&decision))))
 }
 
 pub async fn person_record(
@@ -96,12 +136,17 @@ pub async fn person_record(
         .ok_or_else(ApiError::unauthenticated)
 }
 
+/// The typed core of `GET /api/v1/eligibility`: may this person book now, on the server clock.
+pub async fn decision_of(state: &Arc<AppState>, person: PersonId) -> Result<Decision, ApiError> {
+    let record = person_record(state, person).await?;
+    let facts = facts(state, person, record.birth_date, record.rrn_hash).await?;
+    Ok(decide(&facts, &state.world.rules(), state.clock.now()))
+}
+
 pub async fn mine(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
-) -> Result<Json<Value>, ApiError> {
-    let record = person_record(&state, session.person).await?;
-    let facts = facts(&state, session.person, record.birth_date, record.rrn_hash).await?;
-    let decision = decide(&facts, &state.world.rules(), state.clock.now());
-    Ok(Json(decision_json(&decision)))
+) -> Result<Json<DecisionView>, ApiError> {
+    let decision = decision_of(&state, session.person).await?;
+    Ok(Json(DecisionView::of(&decision)))
 }

@@ -173,11 +173,22 @@ fn identity_error(error: IdentityError) -> ApiError {
 
 /// Starts a check and texts the code when the details match the phone's subscriber. The
 /// answer is the same either way. Shared by the identity check and family consent.
+/// A started identity check, as the API answers it. Fields in alphabetical order, as the JSON
+/// object it replaced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckStarted {
+    /// The code itself, only where the identity stand-in reveals codes (a demo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo_code: Option<String>,
+    pub expires_at: jiff::Timestamp,
+    pub verification_id: String,
+}
+
 pub async fn start_check(
     state: &Arc<AppState>,
     claim: Claim,
     who: Requester,
-) -> Result<serde_json::Value, ApiError> {
+) -> Result<CheckStarted, ApiError> {
     let now = state.clock.now();
     let recipient = seal_contact(state, claim.name.as_str(), &claim.phone);
     let challenge = state
@@ -202,14 +213,14 @@ pub async fn start_check(
         let write = PlainWrite::enqueue(&message);
         crate::forward::execute(state, write, now.as_millisecond()).await?;
     }
-    let mut body = serde_json::json!({
-        "verification_id": URL_SAFE_NO_PAD.encode(challenge.id.0),
-        "expires_at": challenge.expires_at.to_string(),
-    });
-    if state.identity.reveals_codes() {
-        body["demo_code"] = challenge.code.into();
-    }
-    Ok(body)
+    Ok(CheckStarted {
+        demo_code: state
+            .identity
+            .reveals_codes()
+            .then(|| challenge.code.clone()),
+        expires_at: challenge.expires_at,
+        verification_id: URL_SAFE_NO_PAD.encode(challenge.id.0),
+    })
 }
 
 /// Counts refused checks for the operators' metrics and maps them to the API's answer.
@@ -369,11 +380,16 @@ pub async fn family_verify(
 
 /// `GET /api/v1/contact`: where this person's notices go (masked). To change it, they verify
 /// again with the new phone: only its subscriber can, and the check updates the contact.
-pub async fn contact(
-    State(state): State<Arc<AppState>>,
-    Authenticated(session): Authenticated,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let record = super::eligibility::person_record(&state, session.person).await?;
+/// Where a person's notices go, masked.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ContactView {
+    pub name: String,
+    pub phone: String,
+}
+
+/// The typed core of `GET /api/v1/identity/contact`.
+pub async fn contact_of(state: &Arc<AppState>, person: PersonId) -> Result<ContactView, ApiError> {
+    let record = super::eligibility::person_record(state, person).await?;
     let (name, phone) = state
         .secrets
         .unseal(&record.sealed)
@@ -383,10 +399,17 @@ pub async fn contact(
                 .map(|(n, p)| (n.to_string(), p.to_string()))
         })
         .ok_or_else(ApiError::internal)?;
-    Ok(axum::Json(serde_json::json!({
-        "name": domain::name::masked(&name),
-        "phone": crate::identity::mask_phone(&phone),
-    })))
+    Ok(ContactView {
+        name: domain::name::masked(&name),
+        phone: crate::identity::mask_phone(&phone),
+    })
+}
+
+pub async fn contact(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+) -> Result<axum::Json<ContactView>, ApiError> {
+    Ok(axum::Json(contact_of(&state, session.person).await?))
 }
 
 /// Query keys that would carry personal data: refused in any URL, which ends up in browser

@@ -3,7 +3,7 @@
 //! hammered the leftover map), and with booking's guarantees: never more claims than doses, one
 //! dose a day per person.
 
-use super::clinic::offer_json;
+use super::clinic::{OfferView, offer_view};
 use super::eligibility::{facts, person_record};
 use crate::error::ApiError;
 use crate::http::ApiJson;
@@ -13,13 +13,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use domain::booking::PersonId;
 use domain::booking::{END_HOUR, FIRST_HOUR};
 use domain::clinic::GeoPoint;
 use domain::leftover::{MAX_RADIUS_KM, OfferId, Subscription};
 use domain::product::Product;
 use domain::time::{in_seoul, seoul_date};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use store::writer::{ClaimRefusal, Command, Outcome};
 
@@ -33,13 +33,45 @@ pub struct SubscriptionRequest {
     products: Vec<String>,
 }
 
-fn subscription_json(s: &Subscription) -> Value {
-    json!({
-        "lat": s.at.lat,
-        "lon": s.at.lon,
-        "radius_km": s.radius_km,
-        "products": s.products.iter().map(|p| p.code()).collect::<Vec<_>>(),
-    })
+/// A leftover subscription as the API answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscriptionView {
+    pub lat: f64,
+    pub lon: f64,
+    #[serde(serialize_with = "serialize_codes")]
+    pub products: Vec<Product>,
+    pub radius_km: f64,
+}
+
+fn serialize_codes<S: serde::Serializer>(
+    products: &[Product],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(products.iter().map(|p| p.code()))
+}
+
+impl SubscriptionView {
+    fn of(s: &Subscription) -> SubscriptionView {
+        SubscriptionView {
+            lat: s.at.lat,
+            lon: s.at.lon,
+            products: s.products.clone(),
+            radius_km: s.radius_km,
+        }
+    }
+}
+
+/// `PUT /api/v1/leftovers/subscription`'s answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubscribedView {
+    pub subscription: SubscriptionView,
+}
+
+/// The person's subscription (none: not asked) and today's open offers within it, nearest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct NearMeView {
+    pub offers: Vec<OfferView>,
+    pub subscription: Option<SubscriptionView>,
 }
 
 fn parse_subscription(
@@ -85,15 +117,15 @@ pub async fn subscribe(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
     ApiJson(body): ApiJson<SubscriptionRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SubscribedView>, ApiError> {
     let subscription = parse_subscription(session.person, &body)?;
-    let json = subscription_json(&subscription);
+    let view = SubscriptionView::of(&subscription);
     let now_ms = state.clock.now().as_millisecond();
     state
         .writer
         .execute(Command::Subscribe(subscription), now_ms)
         .await?;
-    Ok(Json(json!({ "subscription": json })))
+    Ok(Json(SubscribedView { subscription: view }))
 }
 
 /// `DELETE /api/v1/leftovers/subscription`: stop telling me.
@@ -109,15 +141,11 @@ pub async fn unsubscribe(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v1/leftovers`: my subscription and today's open offers within it, nearest first.
-pub async fn near_me(
-    State(state): State<Arc<AppState>>,
-    Authenticated(session): Authenticated,
-) -> Result<Json<Value>, ApiError> {
-    let person = session.person;
+/// The typed core of `GET /api/v1/leftovers`.
+pub async fn near(state: &Arc<AppState>, person: PersonId) -> Result<NearMeView, ApiError> {
     let now = state.clock.now();
     let today = seoul_date(now);
-    let (subscription, offers) = read(&state, move |r| {
+    let (subscription, offers) = read(state, move |r| {
         Ok((
             store::ReadStore::subscription(r, person)?,
             store::ReadStore::offers_on(r, today)?,
@@ -125,24 +153,35 @@ pub async fn near_me(
     })
     .await?;
     let Some(subscription) = subscription else {
-        return Ok(Json(json!({ "subscription": null, "offers": [] })));
+        return Ok(NearMeView {
+            offers: Vec::new(),
+            subscription: None,
+        });
     };
-    let mut near: Vec<(f64, Value)> = offers
+    let mut near: Vec<(f64, OfferView)> = offers
         .iter()
         .filter(|o| o.offer.left() > 0 && now.as_millisecond() < o.offer.until_ms)
         .filter_map(|o| {
             let clinic = state.world.clinics.get(o.offer.clinic.index())?;
             let distance = subscription.wants(clinic.location, o.offer.product)?;
-            let mut json = offer_json(&state, &o.offer, now.as_millisecond());
-            json["distance_km"] = ((distance * 10.0).round() / 10.0).into();
-            Some((distance, json))
+            let mut view = offer_view(state, &o.offer, now.as_millisecond());
+            view.distance_km = Some((distance * 10.0).round() / 10.0);
+            Some((distance, view))
         })
         .collect();
     near.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Ok(Json(json!({
-        "subscription": subscription_json(&subscription),
-        "offers": near.into_iter().map(|(_, j)| j).collect::<Vec<_>>(),
-    })))
+    Ok(NearMeView {
+        offers: near.into_iter().map(|(_, view)| view).collect(),
+        subscription: Some(SubscriptionView::of(&subscription)),
+    })
+}
+
+/// `GET /api/v1/leftovers`: my subscription and today's open offers within it, nearest first.
+pub async fn near_me(
+    State(state): State<Arc<AppState>>,
+    Authenticated(session): Authenticated,
+) -> Result<Json<NearMeView>, ApiError> {
+    Ok(Json(near(&state, session.person).await?))
 }
 
 /// `POST /api/v1/leftovers/{id}/claim`: one of the offer's doses, as dose 1 today (dose 2 is
@@ -183,7 +222,7 @@ pub async fn claim(
             state.metrics.count_booking("leftover_claimed");
             Ok((
                 StatusCode::CREATED,
-                Json(super::bookings::booking_json(&state, &booking, person)),
+                Json(super::bookings::booking_view(&state, &booking, person)),
             )
                 .into_response())
         }

@@ -16,3 +16,4 @@ pub(crate) mod queue;
 pub(crate) mod staff;
 pub(crate) mod supply;
 pub(crate) mod system;
+pub(crate) mod views;

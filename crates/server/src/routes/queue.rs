@@ -25,9 +25,9 @@ use std::sync::Arc;
 /// Where a ticket stands, as the API answers it. Serialized straight to bytes on the hot path
 /// (`GET /queue/status`); the fields are in alphabetical order so the bytes are exactly those of
 /// the same fields in a JSON object (whose keys serde_json keeps sorted).
-#[derive(serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 #[serde(untagged)]
-enum StatusBody {
+pub enum StatusBody {
     Admitted {
         number: u64,
         people_ahead: u64,
@@ -54,7 +54,7 @@ enum StatusBody {
         verified_ahead: u64,
     },
     BeforeOpening {
-        opens_at: Option<String>,
+        opens_at: Option<jiff::Timestamp>,
         poll_after_ms: u64,
         queue: u32,
         state: &'static str,
@@ -136,9 +136,7 @@ fn status_body(
             opens_at_ms,
             poll_after_ms,
         } => StatusBody::BeforeOpening {
-            opens_at: jiff::Timestamp::from_millisecond(opens_at_ms as i64)
-                .map(|t| t.to_string())
-                .ok(),
+            opens_at: jiff::Timestamp::from_millisecond(opens_at_ms as i64).ok(),
             poll_after_ms,
             queue,
             state: "before_opening",
@@ -359,7 +357,9 @@ pub enum Verdict {
     Placed { ticket: String, status: Status },
     /// Their cohort does not open in this opening: told at once, with their own window, and no
     /// place taken.
-    Ineligible { eligibility: Value },
+    Ineligible {
+        eligibility: super::eligibility::DecisionView,
+    },
 }
 
 /// Completes the identity check of a waiting ticket: decides the person's eligibility for this
@@ -387,13 +387,14 @@ pub async fn verify_waiting(
     let (_, token, cookie) = super::identity::session_for(state, person);
     if !decision.is_eligible() {
         state.gate.count_ineligible();
-        let mut eligibility = super::eligibility::decision_json(&decision);
+        let mut eligibility = super::eligibility::DecisionView::of(&decision);
         if let domain::eligibility::Decision::NotYet { opens_at, .. } = &decision {
             // Their own window, in Seoul time as they will read it.
-            eligibility["opens_at_kst"] = domain::time::in_seoul(*opens_at)
-                .strftime("%Y-%m-%dT%H:%M:%S%:z")
-                .to_string()
-                .into();
+            eligibility.opens_at_kst = Some(
+                domain::time::in_seoul(*opens_at)
+                    .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                    .to_string(),
+            );
         }
         return Ok((Verdict::Ineligible { eligibility }, token, cookie));
     }
@@ -447,13 +448,19 @@ pub async fn verify(
 /// `POST /api/v1/queue/text-me`: "leave and we'll text you". A verified waiting person may
 /// close the page: when their turn comes, a text to their verified phone (through the outbox)
 /// carries a link back, and their place is held for the return window from then.
+/// The typed core of `POST /api/v1/queue/text-me`: the waiting person's ticket will be
+/// texted at its turn; the answer is how many minutes their place is held from then.
+pub fn ask_text(state: &AppState, headers: &HeaderMap) -> Result<u64, ApiError> {
+    let (ticket, session) = waiting_ticket(state, headers)?;
+    state.gate.text_me(&ticket, &session).map_err(gate_error)?;
+    Ok(state.gate.return_window_ms() / 60_000)
+}
+
 pub async fn text_me(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (ticket, session) = waiting_ticket(&state, &headers)?;
-    state.gate.text_me(&ticket, &session).map_err(gate_error)?;
-    let minutes = state.gate.return_window_ms() / 60_000;
+    let minutes = ask_text(&state, &headers)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "state": "will_text", "return_window_minutes": minutes })),
@@ -560,20 +567,33 @@ pub async fn admin_open(
     Ok((StatusCode::CREATED, Json(json!({ "queue": queue.0 }))).into_response())
 }
 
-/// The waiting page: a few KB of HTML that refreshes itself (no JavaScript needed), says where
-/// the person stands, and lets them in when their turn comes.
-pub async fn wait_page(
-    State(state): State<Arc<AppState>>,
-    crate::http::ClientAddress(address): crate::http::ClientAddress,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (lang, remember) = crate::pages::negotiate(&uri, &headers);
-    let session = session_id(&headers);
-    let (ticket, status, fresh) = match held_ticket(&state, &headers, session)? {
+/// Where the person on the waiting page stands: the typed core of `GET /wait`, whose page is
+/// `pages::wait`. Their held ticket, or a new one (with a session of its own); and when their
+/// turn has come, the pass it was exchanged for.
+pub struct WaitPlace {
+    pub status: StatusBody,
+    /// Verified while waiting: one place per person, in the draw ahead of unverified tickets.
+    pub verified: bool,
+    /// They asked to be texted at their turn.
+    pub texting: bool,
+    /// The pass, when their turn has come: the page lets them in instead of refreshing.
+    pub pass: Option<String>,
+    /// When the page should refresh itself, in seconds.
+    pub refresh_s: u64,
+    ticket: String,
+    fresh: Option<SessionId>,
+}
+
+pub async fn wait_place(
+    state: &Arc<AppState>,
+    address: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> Result<WaitPlace, ApiError> {
+    let session = session_id(headers);
+    let (ticket, status, fresh) = match held_ticket(state, headers, session)? {
         Some((ticket, status)) => (ticket, status, None),
         None => {
-            let (session, ticket, status) = new_ticket(&state, address).await?;
+            let (session, ticket, status) = new_ticket(state, address).await?;
             (ticket, status, Some(session))
         }
     };
@@ -581,43 +601,50 @@ pub async fn wait_page(
     if status.is_admitted()
         && let Some(session) = fresh.or(session)
         && let Ok(Exchange::Pass { token, .. }) =
-            state.gate.exchange(now_ms(&state), &ticket, &session)
+            state.gate.exchange(now_ms(state), &ticket, &session)
     {
         pass = Some(token);
     }
-    let here = uri.path_and_query().map_or("/wait", |pq| pq.as_str());
-    let mut shown = status_json(&state, &status);
     let verified = fresh
         .or(session)
         .and_then(|session| state.gate.ticket_of(&ticket, &session).ok())
         .is_some_and(|t| t.verified.is_some());
-    shown["verified"] = verified.into();
-    shown["texting"] = fresh
+    let texting = fresh
         .or(session)
-        .is_some_and(|session| state.gate.texting(&session))
-        .into();
-    let html = crate::pages::waiting(&shown, lang, pass.is_some(), here);
-    let refresh_s = status.poll_after_ms().div_ceil(1000).max(1);
-    let mut response = crate::pages::html(html, remember);
-    if pass.is_none()
-        && let Ok(value) = HeaderValue::from_str(&refresh_s.to_string())
-    {
-        response.headers_mut().insert("refresh", value);
+        .is_some_and(|session| state.gate.texting(&session));
+    Ok(WaitPlace {
+        status: status_body(
+            state.gate.queue_id(),
+            &status,
+            state.gate.eligible_share(),
+            None,
+        ),
+        verified,
+        texting,
+        pass,
+        refresh_s: status.poll_after_ms().div_ceil(1000).max(1),
+        ticket,
+        fresh,
+    })
+}
+
+impl WaitPlace {
+    /// The cookies that keep the place: a new session and ticket, and the pass.
+    pub fn set_cookies(&self, state: &AppState, response: &mut Response) {
+        if let Some(session) = self.fresh {
+            set_cookie(
+                response,
+                SESSION_ID_COOKIE,
+                &URL_SAFE_NO_PAD.encode(session.0),
+                86_400,
+            );
+            set_cookie(response, TICKET_COOKIE, &self.ticket, 86_400);
+        }
+        if let Some(pass) = &self.pass {
+            let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
+            set_cookie(response, PASS_COOKIE, pass, ttl_s);
+        }
     }
-    if let Some(session) = fresh {
-        set_cookie(
-            &mut response,
-            SESSION_ID_COOKIE,
-            &URL_SAFE_NO_PAD.encode(session.0),
-            86_400,
-        );
-        set_cookie(&mut response, TICKET_COOKIE, &ticket, 86_400);
-    }
-    if let Some(pass) = pass {
-        let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
-        set_cookie(&mut response, PASS_COOKIE, &pass, ttl_s);
-    }
-    Ok(response)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! so a preview of a national change holds booking for as long as it takes: seconds for the
 //! 1.75 million moves of August 2021 (see `bench/reschedule.md`).
 
+use super::views::AppointmentView;
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::operator::Operator;
@@ -22,7 +23,7 @@ use domain::ledger::reschedule::{Delivery, Neighbours, Plan, Reason, SupplyChang
 use domain::product::Product;
 use domain::time::seoul_date;
 use jiff::civil::Date;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use store::writer::{
@@ -223,13 +224,7 @@ fn neighbours(state: &AppState, change: &SupplyChange) -> Neighbours {
 }
 
 fn appointment_json(state: &AppState, a: &Appointment) -> Value {
-    let clinic = state.world.clinics.get(a.clinic.index());
-    json!({
-        "clinic": { "id": a.clinic.0, "name": clinic.map(|c| c.name.as_str()) },
-        "date": a.day.to_string(),
-        "hour": a.hour,
-        "product": a.product.code(),
-    })
+    json!(AppointmentView::of(state, a))
 }
 
 fn unplaced_json(state: &AppState, u: &Unplaced) -> Value {
@@ -761,18 +756,27 @@ pub async fn accept_move(
     }
 }
 
+/// One dose a supply change moved (or could not keep), as its person reads it. Fields in
+/// alphabetical order, as the JSON object it replaced.
+#[derive(Debug, Clone, Serialize)]
+pub struct MoveView {
+    pub dose: u8,
+    pub from: AppointmentView,
+    pub reason: &'static str,
+    /// None: the dose could not be kept and is cancelled.
+    pub to: Option<AppointmentView>,
+}
+
 /// What supply changes did to a booking and the person has not yet accepted, for their view.
-pub fn moved_json(state: &AppState, records: &[store::RescheduleRecord]) -> Vec<Value> {
+pub fn moves(state: &AppState, records: &[store::RescheduleRecord]) -> Vec<MoveView> {
     records
         .iter()
         .filter(|r| r.accepted_ms.is_none())
-        .map(|r| {
-            json!({
-                "dose": r.dose,
-                "reason": r.reason.code(),
-                "from": appointment_json(state, &r.from),
-                "to": r.to.map(|a| appointment_json(state, &a)),
-            })
+        .map(|r| MoveView {
+            dose: r.dose,
+            from: AppointmentView::of(state, &r.from),
+            reason: r.reason.code(),
+            to: r.to.map(|a| AppointmentView::of(state, &a)),
         })
         .collect()
 }
