@@ -201,7 +201,7 @@ impl Service {
             Arc::clone(&state.gate),
             server_clock,
         ));
-        let router = server::routes::router(state);
+        let router = server::app::router(state);
         let mut service = Service {
             runtime,
             router,
