@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::OutboxRecord;
-use store::writer::{Command, Fault, Health};
+use store::writer::{Fault, Health, OutboxMark};
 use tokio::task::JoinSet;
 
 /// Attempts before a message is parked for an operator (about 1.5 hours of retries).
@@ -259,22 +259,21 @@ pub fn recipient_phone(state: &AppState, sealed: &[u8]) -> Option<String> {
 }
 
 /// What to record after one attempt.
-fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64) -> Command {
+fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64) -> OutboxMark {
     let outbox_id = record.id;
     match sent {
-        Ok(()) => Command::MarkDelivered { outbox_id },
+        Ok(()) => OutboxMark::Delivered,
         Err(SendError::Rejected(reason)) => {
             tracing::warn!(id = outbox_id, %reason, "notification rejected; parked");
-            Command::MarkFailed { outbox_id }
+            OutboxMark::Failed
         }
         Err(SendError::Temporary(_)) if record.attempts + 1 >= MAX_ATTEMPTS => {
             tracing::warn!(id = outbox_id, "notification failed too often; parked");
-            Command::MarkFailed { outbox_id }
+            OutboxMark::Failed
         }
         Err(SendError::Temporary(reason)) => {
             tracing::info!(id = outbox_id, %reason, "notification not delivered; will retry");
-            Command::MarkAttempted {
-                outbox_id,
+            OutboxMark::Attempted {
                 next_attempt_ms: next_attempt_ms(now_ms, record.attempts + 1),
             }
         }
@@ -320,8 +319,8 @@ pub async fn deliver_forever(state: std::sync::Weak<AppState>, sender: Sender) {
             sending.spawn(async move {
                 let sent = sender.send(&state, &record).await;
                 let now_ms = state.clock.now().as_millisecond();
-                let command = after_attempt(&record, sent, now_ms);
-                if let Err(error) = state.writer.execute(command, now_ms).await {
+                let mark = after_attempt(&record, sent, now_ms);
+                if let Err(error) = state.writer.mark_outbox(record.id, mark, now_ms).await {
                     tracing::warn!(%error, "cannot mark a notification");
                 }
                 state.notify_health.beat();

@@ -1203,13 +1203,7 @@ async fn send_turn_text(
             "[yeyak] It is your turn to book. Come back by {until} (Seoul time): {link}"
         ),
     };
-    state
-        .writer
-        .execute(
-            store::writer::Command::Enqueue(message),
-            now.as_millisecond(),
-        )
-        .await?;
+    state.writer.enqueue(message, now.as_millisecond()).await?;
     Ok(())
 }
 

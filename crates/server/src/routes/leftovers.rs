@@ -20,7 +20,7 @@ use domain::time::{in_seoul, seoul_date};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use store::writer::{ClaimRefusal, Command, Outcome};
+use store::writer::{ClaimOffer, ClaimRefusal};
 
 #[derive(Deserialize)]
 pub struct SubscriptionRequest {
@@ -88,10 +88,7 @@ pub async fn subscribe(
     let subscription = parse_subscription(session.person, &body)?;
     let json = subscription_json(&subscription);
     let now_ms = state.clock.now().as_millisecond();
-    state
-        .writer
-        .execute(Command::Subscribe(subscription), now_ms)
-        .await?;
+    state.writer.subscribe(subscription, now_ms).await?;
     Ok(Json(json!({ "subscription": json })))
 }
 
@@ -101,10 +98,7 @@ pub async fn unsubscribe(
     Authenticated(session): Authenticated,
 ) -> Result<StatusCode, ApiError> {
     let now_ms = state.clock.now().as_millisecond();
-    state
-        .writer
-        .execute(Command::Unsubscribe(session.person), now_ms)
-        .await?;
+    state.writer.unsubscribe(session.person, now_ms).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -166,7 +160,7 @@ pub async fn claim(
     let now = state.clock.now();
     // The band that is running now (or the day's first or last, outside vaccination hours).
     let hour = (in_seoul(now).hour() as u8).clamp(FIRST_HOUR, END_HOUR - 1);
-    let command = Command::ClaimOffer {
+    let claim = ClaimOffer {
         offer: OfferId(id),
         person,
         hour,
@@ -177,8 +171,12 @@ pub async fn claim(
             "leftover_claimed",
         )),
     };
-    match state.writer.execute(command, now.as_millisecond()).await? {
-        Outcome::Claim(Ok(booking)) => {
+    match state
+        .writer
+        .claim_offer(claim, now.as_millisecond())
+        .await?
+    {
+        Ok(booking) => {
             state.metrics.count_booking("leftover_claimed");
             Ok((
                 StatusCode::CREATED,
@@ -186,10 +184,8 @@ pub async fn claim(
             )
                 .into_response())
         }
-        Outcome::Claim(Err(ClaimRefusal::Booking(e))) => {
-            Err(store::writer::Refusal::Booking(e).into())
-        }
-        Outcome::Claim(Err(ClaimRefusal::Offer(e))) => {
+        Err(ClaimRefusal::Booking(e)) => Err(store::writer::Refusal::Booking(e).into()),
+        Err(ClaimRefusal::Offer(e)) => {
             let status = match e {
                 domain::leftover::ClaimError::NoSuchOffer => StatusCode::NOT_FOUND,
                 _ => StatusCode::CONFLICT,
@@ -201,6 +197,5 @@ pub async fn claim(
                 e.message_en(),
             ))
         }
-        _ => Err(ApiError::internal()),
     }
 }
