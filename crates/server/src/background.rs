@@ -122,8 +122,8 @@ pub async fn deliver_forever(state: Weak<AppState>, sender: Sender) {
             sending.spawn(async move {
                 let sent = sender.send(&state.secrets, &record).await;
                 let now_ms = state.clock.now().as_millisecond();
-                let command = notify::after_attempt(&record, sent, now_ms);
-                if let Err(error) = state.writer.execute(command, now_ms).await {
+                let mark = notify::after_attempt(&record, sent, now_ms);
+                if let Err(error) = state.writer.mark_outbox(record.id, mark, now_ms).await {
                     tracing::warn!(%error, "cannot mark a notification");
                 }
                 state.notify_health.beat();
@@ -178,12 +178,6 @@ async fn send_turn_text(
             "[yeyak] It is your turn to book. Come back by {until} (Seoul time): {link}"
         ),
     };
-    state
-        .writer
-        .execute(
-            store::writer::Command::Enqueue(message),
-            now.as_millisecond(),
-        )
-        .await?;
+    state.writer.enqueue(message, now.as_millisecond()).await?;
     Ok(())
 }

@@ -270,11 +270,18 @@ impl From<Refusal> for ApiError {
     }
 }
 
+/// The writer's error policy: every write that did not happen (or whose outcome is unknown)
+/// is a 503 with `Retry-After`, and says which.
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> ApiError {
         match error {
+            // The queue is full: retry in a second with the same key.
             WriteError::Busy => ApiError::busy(1),
+            // Storage full or failing, ledger being rebuilt, or (a standby) no holder reachable.
             WriteError::Unavailable(fault) => ApiError::storage_fault(fault),
+            // Forwarded to the holder, answer lost: the same key learns the outcome.
+            WriteError::Lost => ApiError::timed_out(5),
+            // No writer thread: a bug or a stop; logged, as nothing else will say so.
             WriteError::Stopped => {
                 tracing::error!(%error, "write failed");
                 ApiError::internal()

@@ -12,7 +12,8 @@
 //!   method, path, time and idempotency key;
 //! - an identity check is started and finished here (the one-time code lives in this node's
 //!   memory) and only its writes, the code's text message and finding or creating the person,
-//!   go to the holder, as plain data ([`PlainWrite`], [`WRITES_PATH`]; [`execute`]);
+//!   go to the holder, as plain data ([`PlainWrite`], [`WRITES_PATH`]; [`ensure_person`],
+//!   [`enqueue`]);
 //! - agent, clinic-staff and operator writes go to the same path on the holder, which checks
 //!   their tokens itself (audit lines are written there, with the effect).
 //!
@@ -41,7 +42,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use store::OutboxMessage;
-use store::writer::{Command, Fault, Health, Outcome, WriteError, Writer};
+use store::writer::{EnsurePerson, EnsuredPerson, Fault, Health, WriteError, Writer};
 
 /// Where a holder takes the booking side's forwarded writes (followed by the original path).
 pub const PREFIX: &str = "/api/internal/v1/forwarded";
@@ -416,15 +417,11 @@ struct PlainAnswer {
 }
 
 impl PlainWrite {
-    pub fn ensure_person(
-        rrn_hash: &[u8; 32],
-        birth_date: jiff::civil::Date,
-        sealed: &[u8],
-    ) -> PlainWrite {
+    pub fn ensure_person(person: &EnsurePerson) -> PlainWrite {
         PlainWrite::EnsurePerson {
-            rrn_hash: URL_SAFE_NO_PAD.encode(rrn_hash),
-            birth_date,
-            sealed: URL_SAFE_NO_PAD.encode(sealed),
+            rrn_hash: URL_SAFE_NO_PAD.encode(person.rrn_hash),
+            birth_date: person.birth_date,
+            sealed: URL_SAFE_NO_PAD.encode(&person.sealed),
         }
     }
 
@@ -438,26 +435,26 @@ impl PlainWrite {
         }
     }
 
-    /// The writer's command; `None` when a field does not decode.
-    fn command(&self) -> Option<Command> {
+    /// The write as the writer takes it; `None` when a field does not decode.
+    fn decode(&self) -> Option<Decoded> {
         let bytes = |text: &str| URL_SAFE_NO_PAD.decode(text).ok();
         Some(match self {
             PlainWrite::EnsurePerson {
                 rrn_hash,
                 birth_date,
                 sealed,
-            } => Command::EnsurePerson {
+            } => Decoded::EnsurePerson(EnsurePerson {
                 rrn_hash: <[u8; 32]>::try_from(bytes(rrn_hash)?).ok()?,
                 birth_date: *birth_date,
                 sealed: bytes(sealed)?,
-            },
+            }),
             PlainWrite::Enqueue {
                 person,
                 recipient,
                 template,
                 body_ko,
                 body_en,
-            } => Command::Enqueue(OutboxMessage {
+            } => Decoded::Enqueue(OutboxMessage {
                 person: person.map(PersonId),
                 recipient: bytes(recipient)?,
                 template: template.clone(),
@@ -468,50 +465,59 @@ impl PlainWrite {
     }
 }
 
-impl PlainAnswer {
-    fn of(outcome: &Outcome) -> PlainAnswer {
-        match outcome {
-            Outcome::Person { id, created } => PlainAnswer {
-                person: Some(id.0),
-                created: *created,
-            },
-            _ => PlainAnswer {
-                person: None,
-                created: false,
-            },
-        }
-    }
+/// A [`PlainWrite`] decoded on the holder.
+enum Decoded {
+    EnsurePerson(EnsurePerson),
+    Enqueue(OutboxMessage),
+}
 
-    fn outcome(&self) -> Outcome {
-        match self.person {
-            Some(id) => Outcome::Person {
-                id: PersonId(id),
-                created: self.created,
-            },
-            None => Outcome::Done,
-        }
+/// Sends a plain write to the holder. No holder, or none reachable: nothing was written
+/// (`Unavailable(Standby)`, as this node's own writer says); sent but no answer: `Lost`.
+async fn forward_plain(
+    state: &AppState,
+    write: &PlainWrite,
+    now_ms: i64,
+) -> Result<PlainAnswer, WriteError> {
+    match state.forwarding.plain(&state.writer, write, now_ms).await {
+        Some(Ok(answer)) => Ok(answer),
+        Some(Err(Failed::Unreachable)) | None => Err(WriteError::Unavailable(Fault::Standby)),
+        Some(Err(Failed::Lost | Failed::Refused(_))) => Err(WriteError::Lost),
     }
 }
 
-/// Runs a plain write on this node's writer, or, when it stands by, on the holder's.
-pub async fn execute(
+/// Finds or creates a person on this node's writer, or, when it stands by, on the holder's.
+pub async fn ensure_person(
     state: &AppState,
-    write: PlainWrite,
+    person: EnsurePerson,
     now_ms: i64,
-) -> Result<Outcome, ApiError> {
-    let command = write.command().ok_or_else(ApiError::internal)?;
-    match state.writer.execute(command, now_ms).await {
+) -> Result<EnsuredPerson, WriteError> {
+    let write = PlainWrite::ensure_person(&person);
+    match state.writer.ensure_person(person, None, now_ms).await {
         Err(WriteError::Unavailable(Fault::Standby)) => {
-            let forwarded = state.forwarding.plain(&state.writer, &write, now_ms).await;
-            match forwarded {
-                Some(Ok(answer)) => Ok(answer.outcome()),
-                Some(Err(Failed::Unreachable)) | None => {
-                    Err(ApiError::storage_fault(Fault::Standby))
-                }
-                Some(Err(Failed::Lost | Failed::Refused(_))) => Err(ApiError::timed_out(5)),
-            }
+            let answer = forward_plain(state, &write, now_ms).await?;
+            // A holder that wrote the person names them; without a name the outcome is unknown.
+            let id = answer.person.ok_or(WriteError::Lost)?;
+            Ok(EnsuredPerson {
+                id: PersonId(id),
+                created: answer.created,
+            })
         }
-        other => other.map_err(ApiError::from),
+        other => other,
+    }
+}
+
+/// Writes a message to the outbox on this node's writer, or, when it stands by, the holder's.
+pub async fn enqueue(
+    state: &AppState,
+    message: OutboxMessage,
+    now_ms: i64,
+) -> Result<(), WriteError> {
+    let write = PlainWrite::enqueue(&message);
+    match state.writer.enqueue(message, now_ms).await {
+        Err(WriteError::Unavailable(Fault::Standby)) => {
+            forward_plain(state, &write, now_ms).await.map(|_| ())
+        }
+        other => other,
     }
 }
 
@@ -526,9 +532,24 @@ pub async fn plain_write(
         .map_err(|_| ApiError::rejection(StatusCode::PAYLOAD_TOO_LARGE))?;
     let invalid = || ApiError::rejection(StatusCode::BAD_REQUEST);
     let write: PlainWrite = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    let command = write.command().ok_or_else(invalid)?;
-    let outcome = state.writer.execute(command, now_ms(&state)).await?;
-    Ok(axum::Json(PlainAnswer::of(&outcome)).into_response())
+    let now_ms = now_ms(&state);
+    let answer = match write.decode().ok_or_else(invalid)? {
+        Decoded::EnsurePerson(person) => {
+            let ensured = state.writer.ensure_person(person, None, now_ms).await?;
+            PlainAnswer {
+                person: Some(ensured.id.0),
+                created: ensured.created,
+            }
+        }
+        Decoded::Enqueue(message) => {
+            state.writer.enqueue(message, now_ms).await?;
+            PlainAnswer {
+                person: None,
+                created: false,
+            }
+        }
+    };
+    Ok(axum::Json(answer).into_response())
 }
 
 /// What `/readyz` and the operators' view say about this node's part in writing.

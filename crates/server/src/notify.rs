@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::OutboxRecord;
-use store::writer::Command;
+use store::writer::OutboxMark;
 
 /// Attempts before a message is parked for an operator (about 1.5 hours of retries).
 pub const MAX_ATTEMPTS: u32 = 12;
@@ -258,22 +258,21 @@ pub fn recipient_phone(secrets: &Secrets, sealed: &[u8]) -> Option<String> {
 }
 
 /// What to record after one attempt.
-pub fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64) -> Command {
+pub fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64) -> OutboxMark {
     let outbox_id = record.id;
     match sent {
-        Ok(()) => Command::MarkDelivered { outbox_id },
+        Ok(()) => OutboxMark::Delivered,
         Err(SendError::Rejected(reason)) => {
             tracing::warn!(id = outbox_id, %reason, "notification rejected; parked");
-            Command::MarkFailed { outbox_id }
+            OutboxMark::Failed
         }
         Err(SendError::Temporary(_)) if record.attempts + 1 >= MAX_ATTEMPTS => {
             tracing::warn!(id = outbox_id, "notification failed too often; parked");
-            Command::MarkFailed { outbox_id }
+            OutboxMark::Failed
         }
         Err(SendError::Temporary(reason)) => {
             tracing::info!(id = outbox_id, %reason, "notification not delivered; will retry");
-            Command::MarkAttempted {
-                outbox_id,
+            OutboxMark::Attempted {
                 next_attempt_ms: next_attempt_ms(now_ms, record.attempts + 1),
             }
         }

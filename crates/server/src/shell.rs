@@ -201,17 +201,11 @@ pub async fn serve(
 }
 
 /// Waits until the writer has committed everything it was given before now: it answers in
-/// order, so the answer to a read-only command sent last comes after every earlier batch.
+/// order, so the answer to a barrier sent last comes after every earlier batch.
 async fn finish_writer(state: &AppState, deadline: Instant) {
-    let today = domain::time::seoul_date(state.clock.now());
     let barrier = async {
         loop {
-            let command = store::writer::Command::PlannedSupply {
-                clinic: domain::clinic::ClinicId(0),
-                first: today,
-                days: 0,
-            };
-            match state.writer.execute(command, 0).await {
+            match state.writer.barrier().await {
                 Err(store::writer::WriteError::Busy) => {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }

@@ -2,7 +2,7 @@
 //! read interface only. Each backend instantiates the suite with its own `open` function.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use domain::booking::{Appointment, BookingError, DoseStatus, PersonId};
+use domain::booking::{Appointment, Booking, BookingError, DoseStatus, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::ledger::{BookRequest, Calendar, Ledger};
 use domain::leftover::{ClaimError, Offer, OfferId, Subscription};
@@ -10,7 +10,9 @@ use domain::product::{Product, Schedules};
 use jiff::civil::{Date, date};
 use std::sync::Arc;
 use store::writer::{
-    ClaimRefusal, Command, MessageText, OfferNotify, Outcome, Refusal, Writer, WriterConfig,
+    Book, Cancel, ChangeBooking, ClaimOffer, ClaimRefusal, CreateStaff, EnsurePerson,
+    EnsuredPerson, MarkGiven, MessageText, OfferNotify, OutboxMark, Pending, PostOffer,
+    PostedOffer, Refusal, Writer, WriterConfig,
 };
 use store::{
     AdminStore, AuditEntry, ClinicRecord, OfferRecord, OutboxMessage, PriorityStore, QueueStore,
@@ -61,8 +63,8 @@ fn ledger_for(clinics: &[ClinicRecord]) -> Ledger {
     )
 }
 
-fn book(person: u64, clinic: u32, day: Date, hour: u8) -> Command {
-    Command::Book {
+fn book(person: u64, clinic: u32, day: Date, hour: u8) -> Book {
+    Book {
         request: BookRequest {
             person: PersonId(person),
             booked_by: PersonId(person),
@@ -79,13 +81,12 @@ fn book(person: u64, clinic: u32, day: Date, hour: u8) -> Command {
     }
 }
 
-fn run(writer: &Writer, command: Command) -> Outcome {
-    writer
-        .submit(command, 1_000)
-        .unwrap()
-        .blocking_recv()
-        .unwrap()
-        .unwrap()
+fn run<T>(answer: Pending<T>) -> T {
+    answer.wait().unwrap()
+}
+
+fn booked(writer: &Writer, book: Book) -> Result<Booking, Refusal> {
+    run(writer.book(book, None, 1_000))
 }
 
 /// A backend under test: a fresh, empty database each call, reopenable by `reopen`.
@@ -125,7 +126,7 @@ pub fn clinics_round_trip<H: Harness>() {
 pub fn a_booking_is_stored_as_acknowledged<H: Harness>() {
     let h = H::fresh();
     let (writer, reader, _) = start(&h);
-    let Outcome::Booking(Ok(booking)) = run(&writer, book(7, 1, date(2021, 7, 20), 10)) else {
+    let Ok(booking) = booked(&writer, book(7, 1, date(2021, 7, 20), 10)) else {
         panic!("booking refused");
     };
     assert_eq!(reader.booking(booking.id).unwrap(), Some(booking));
@@ -144,8 +145,8 @@ pub fn refusals_write_nothing<H: Harness>() {
     let (writer, reader, _) = start(&h);
     let sunday = date(2021, 7, 25);
     assert_eq!(
-        run(&writer, book(7, 1, sunday, 10)),
-        Outcome::Booking(Err(Refusal::Booking(BookingError::HourNotOpen)))
+        booked(&writer, book(7, 1, sunday, 10)),
+        Err(Refusal::Booking(BookingError::HourNotOpen))
     );
     assert!(reader.bookings_of(PersonId(7)).unwrap().is_empty());
     assert_eq!(
@@ -157,31 +158,20 @@ pub fn refusals_write_nothing<H: Harness>() {
 pub fn idempotency_key_returns_the_first_answer<H: Harness>() {
     let h = H::fresh();
     let (writer, reader, _) = start(&h);
-    let with_key = |hour: u8| {
-        let Command::Book { request, .. } = book(7, 0, date(2021, 7, 20), hour) else {
-            unreachable!()
-        };
-        Command::Book {
-            request,
-            idempotency_key: Some("k-1".into()),
-            notify: None,
-        }
+    let with_key = |hour: u8| Book {
+        idempotency_key: Some("k-1".into()),
+        ..book(7, 0, date(2021, 7, 20), hour)
     };
-    let first = run(&writer, with_key(10));
-    let again = run(&writer, with_key(10));
+    let first = booked(&writer, with_key(10));
+    let again = booked(&writer, with_key(10));
     assert_eq!(first, again);
     assert_eq!(reader.bookings_of(PersonId(7)).unwrap().len(), 1);
-    assert_eq!(
-        run(&writer, with_key(11)),
-        Outcome::Booking(Err(Refusal::KeyReused))
-    );
+    assert_eq!(booked(&writer, with_key(11)), Err(Refusal::KeyReused));
     // Without a key, a second booking is refused as a duplicate, not silently made.
-    let Outcome::Booking(Ok(made)) = first else {
-        panic!()
-    };
+    let Ok(made) = first else { panic!() };
     assert_eq!(
-        run(&writer, book(7, 0, date(2021, 7, 21), 10)),
-        Outcome::Booking(Err(Refusal::Booking(BookingError::AlreadyBooked(made.id))))
+        booked(&writer, book(7, 0, date(2021, 7, 21), 10)),
+        Err(Refusal::Booking(BookingError::AlreadyBooked(made.id)))
     );
 }
 
@@ -189,32 +179,35 @@ pub fn idempotency_key_returns_the_first_answer<H: Harness>() {
 pub fn persons_are_unique_by_hash<H: Harness>() {
     let h = H::fresh();
     let (writer, reader, _) = start(&h);
-    let ensure = |hash: u8, sealed: Vec<u8>| Command::EnsurePerson {
-        rrn_hash: [hash; 32],
-        birth_date: date(1968, 2, 29),
-        sealed,
+    let ensure = |hash: u8, sealed: Vec<u8>| {
+        let person = EnsurePerson {
+            rrn_hash: [hash; 32],
+            birth_date: date(1968, 2, 29),
+            sealed,
+        };
+        run(writer.ensure_person(person, None, 1_000))
     };
-    let Outcome::Person {
+    let EnsuredPerson {
         id: a,
         created: true,
-    } = run(&writer, ensure(1, vec![1, 2, 3]))
+    } = ensure(1, vec![1, 2, 3])
     else {
         panic!()
     };
     assert_eq!(reader.person(a).unwrap().unwrap().sealed, vec![1, 2, 3]);
-    let Outcome::Person {
+    let EnsuredPerson {
         id: b,
         created: false,
-    } = run(&writer, ensure(1, vec![4, 5]))
+    } = ensure(1, vec![4, 5])
     else {
         panic!()
     };
     // A newer verified check replaces the contact: notices follow the person's current phone.
     assert_eq!(reader.person(a).unwrap().unwrap().sealed, vec![4, 5]);
-    let Outcome::Person {
+    let EnsuredPerson {
         id: c,
         created: true,
-    } = run(&writer, ensure(2, vec![6]))
+    } = ensure(2, vec![6])
     else {
         panic!()
     };
@@ -237,45 +230,34 @@ pub fn notifications_commit_with_the_booking<H: Harness>() {
             body_en: format!("booking {}", booking.id.0),
         })
     };
-    let Command::Book { request, .. } = book(7, 0, date(2021, 7, 20), 10) else {
-        unreachable!()
-    };
-    run(
+    booked(
         &writer,
-        Command::Book {
-            request,
-            idempotency_key: None,
+        Book {
             notify: Some(Box::new(notify)),
+            ..book(7, 0, date(2021, 7, 20), 10)
         },
-    );
+    )
+    .unwrap();
     // A refused booking announces nothing.
-    let Command::Book { request, .. } = book(8, 0, date(2021, 7, 25), 10) else {
-        unreachable!()
-    };
-    run(
+    booked(
         &writer,
-        Command::Book {
-            request,
-            idempotency_key: None,
+        Book {
             notify: Some(Box::new(notify)),
+            ..book(8, 0, date(2021, 7, 25), 10)
         },
-    );
+    )
+    .unwrap_err();
     let pending = reader.pending_outbox(i64::MAX, 10).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].message.person, Some(PersonId(7)));
-    run(
-        &writer,
-        Command::MarkDelivered {
-            outbox_id: pending[0].id,
-        },
-    );
+    run(writer.mark_outbox(pending[0].id, OutboxMark::Delivered, 1_000));
     assert!(reader.pending_outbox(i64::MAX, 10).unwrap().is_empty());
 }
 
 pub fn cancel_and_change_are_stored<H: Harness>() {
     let h = H::fresh();
     let (writer, reader, _) = start(&h);
-    let Outcome::Booking(Ok(booking)) = run(&writer, book(7, 0, date(2021, 7, 20), 10)) else {
+    let Ok(booking) = booked(&writer, book(7, 0, date(2021, 7, 20), 10)) else {
         panic!()
     };
     let new_first = Appointment {
@@ -284,7 +266,7 @@ pub fn cancel_and_change_are_stored<H: Harness>() {
         hour: 15,
         product: Product::Moderna,
     };
-    let change = Command::Change {
+    let change = ChangeBooking {
         actor: PersonId(7),
         booking: booking.id,
         first: new_first,
@@ -292,18 +274,18 @@ pub fn cancel_and_change_are_stored<H: Harness>() {
         idempotency_key: None,
         notify: None,
     };
-    let Outcome::Booking(Ok(moved)) = run(&writer, change) else {
+    let Ok(moved) = run(writer.change(change, None, 1_000)) else {
         panic!()
     };
     assert_eq!(reader.booking(booking.id).unwrap(), Some(moved));
     assert_eq!(moved.second.unwrap().appointment.clinic, ClinicId(2));
-    let cancel = Command::Cancel {
+    let cancel = Cancel {
         actor: PersonId(7),
         booking: booking.id,
         idempotency_key: None,
         notify: None,
     };
-    let Outcome::Booking(Ok(cancelled)) = run(&writer, cancel) else {
+    let Ok(cancelled) = run(writer.cancel(cancel, None, 1_000)) else {
         panic!()
     };
     let stored = reader.booking(booking.id).unwrap().unwrap();
@@ -321,20 +303,20 @@ pub fn a_reopened_store_rebuilds_the_same_ledger<H: Harness>() {
     {
         let (writer, _reader, _) = start(&h);
         for person in 0..6 {
-            if let Outcome::Booking(Ok(b)) = run(
+            if let Ok(b) = booked(
                 &writer,
                 book(person, 0, date(2021, 7, 20), 9 + person as u8 / 2),
             ) {
                 made.push(b);
             }
         }
-        let cancel = Command::Cancel {
+        let cancel = Cancel {
             actor: made[5].person,
             booking: made[5].id,
             idempotency_key: None,
             notify: None,
         };
-        run(&writer, cancel);
+        run(writer.cancel(cancel, None, 1_000)).unwrap();
     }
     let (writer, reader, _) = start(&h);
     for b in &made[..5] {
@@ -347,7 +329,7 @@ pub fn a_reopened_store_rebuilds_the_same_ledger<H: Harness>() {
         1
     );
     // New bookings never reuse an id, not even a cancelled one's.
-    let Outcome::Booking(Ok(next)) = run(&writer, book(99, 1, date(2021, 7, 20), 9)) else {
+    let Ok(next) = booked(&writer, book(99, 1, date(2021, 7, 20), 9)) else {
         panic!()
     };
     assert!(next.id > made[5].id);
@@ -366,13 +348,8 @@ pub fn concurrent_bookings_never_overbook<H: Harness>() {
                     .filter_map(|i| {
                         let person = t * 100 + i;
                         let hour = 9 + (person % 9) as u8;
-                        let answer = writer
-                            .submit(book(person, 0, date(2021, 7, 20), hour), 1)
-                            .ok()?;
-                        match answer.blocking_recv().ok()?.ok()? {
-                            Outcome::Booking(Ok(b)) => Some(b),
-                            _ => None,
-                        }
+                        let answer = writer.book(book(person, 0, date(2021, 7, 20), hour), None, 1);
+                        answer.wait().ok()?.ok()
                     })
                     .collect::<Vec<_>>()
             })
@@ -452,17 +429,14 @@ fn message_to(person: u64) -> OutboxMessage {
 pub fn failed_messages_wait_for_their_next_attempt<H: Harness>() {
     let h = H::fresh();
     let (writer, reader, _) = start(&h);
-    run(&writer, Command::Enqueue(message_to(1)));
-    run(&writer, Command::Enqueue(message_to(2)));
+    run(writer.enqueue(message_to(1), 1_000));
+    run(writer.enqueue(message_to(2), 1_000));
     let due = reader.pending_outbox(1_000, 10).unwrap();
     assert_eq!(due.len(), 2);
-    run(
-        &writer,
-        Command::MarkAttempted {
-            outbox_id: due[0].id,
-            next_attempt_ms: 5_000,
-        },
-    );
+    let attempted = OutboxMark::Attempted {
+        next_attempt_ms: 5_000,
+    };
+    run(writer.mark_outbox(due[0].id, attempted, 1_000));
     let now = reader.pending_outbox(4_999, 10).unwrap();
     assert_eq!(
         now.iter().map(|r| r.id).collect::<Vec<_>>(),
@@ -474,12 +448,7 @@ pub fn failed_messages_wait_for_their_next_attempt<H: Harness>() {
         later.iter().find(|r| r.id == due[0].id).unwrap().attempts,
         1
     );
-    run(
-        &writer,
-        Command::MarkFailed {
-            outbox_id: due[1].id,
-        },
-    );
+    run(writer.mark_outbox(due[1].id, OutboxMark::Failed, 1_000));
     let after = reader.pending_outbox(i64::MAX, 10).unwrap();
     assert_eq!(
         after.iter().map(|r| r.id).collect::<Vec<_>>(),
@@ -508,37 +477,30 @@ pub fn staff_and_their_audited_actions_are_stored<H: Harness>() {
         created_ms: 7,
         revoked: false,
     };
-    let Outcome::Staff(id) = run(
-        &writer,
-        Command::CreateStaff {
-            record: record.clone(),
-            token_hash: [9; 32],
-        },
-    ) else {
-        panic!()
+    let create = CreateStaff {
+        record: record.clone(),
+        token_hash: [9; 32],
     };
+    let id = run(writer.create_staff(create, None, 1_000));
     let found = reader.staff_by_token(&[9; 32]).unwrap().unwrap();
     assert_eq!(found, StaffRecord { id, ..record });
     assert!(reader.staff_by_token(&[8; 32]).unwrap().is_none());
     // An audited refusal is logged with its code; the action itself changed nothing.
     let day = date(2021, 7, 20);
-    let Outcome::Booking(Ok(booking)) = run(&writer, book(7, 1, day, 10)) else {
+    let Ok(booking) = booked(&writer, book(7, 1, day, 10)) else {
         panic!()
     };
-    let given = |today| Command::Audited {
-        entry: entry("dose.given"),
-        command: Box::new(Command::MarkGiven {
+    let given = |today| {
+        let given = MarkGiven {
             clinic: ClinicId(1),
             booking: booking.id,
             dose: 1,
             today,
-        }),
+        };
+        run(writer.mark_given(given, Some(entry("dose.given")), 1_000))
     };
-    assert!(matches!(
-        run(&writer, given(TODAY)),
-        Outcome::Booking(Err(Refusal::Booking(BookingError::NotDueToday)))
-    ));
-    assert!(matches!(run(&writer, given(day)), Outcome::Booking(Ok(_))));
+    assert!(matches!(given(TODAY), Err(BookingError::NotDueToday)));
+    assert!(given(day).is_ok());
     let stored = reader.booking(booking.id).unwrap().unwrap();
     assert_eq!(stored.first.status, DoseStatus::Given);
     let log = reader.audit_log(10, None).unwrap();
@@ -550,7 +512,7 @@ pub fn staff_and_their_audited_actions_are_stored<H: Harness>() {
         booking.id
     );
     assert!(reader.clinic_day(ClinicId(0), day).unwrap().is_empty());
-    run(&writer, Command::RevokeStaff { id });
+    run(writer.revoke_staff(id, None, 1_000));
     assert!(reader.staff_by_token(&[9; 32]).unwrap().unwrap().revoked);
 }
 
@@ -565,15 +527,13 @@ pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
             radius_km: 2.0,
             products: vec![],
         };
-        run(
-            &writer,
-            Command::EnsurePerson {
-                rrn_hash: [person as u8; 32],
-                birth_date: date(1968, 1, 1),
-                sealed: vec![person as u8],
-            },
-        );
-        run(&writer, Command::Subscribe(subscription));
+        let ensure = EnsurePerson {
+            rrn_hash: [person as u8; 32],
+            birth_date: date(1968, 1, 1),
+            sealed: vec![person as u8],
+        };
+        run(writer.ensure_person(ensure, None, 1_000));
+        run(writer.subscribe(subscription, 1_000));
     }
     let offer = Offer {
         id: OfferId(0),
@@ -589,44 +549,36 @@ pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
         ko: "잔여백신".into(),
         en: "leftover".into(),
     });
-    let Outcome::Offer { id, told } = run(
-        &writer,
-        Command::PostOffer {
-            record: OfferRecord {
-                offer,
-                posted_by: 1,
-                posted_ms: 1_000,
-            },
-            clinic_at,
-            notify,
+    let post = PostOffer {
+        record: OfferRecord {
+            offer,
+            posted_by: 1,
+            posted_ms: 1_000,
         },
-    ) else {
-        panic!()
+        clinic_at,
+        notify,
     };
+    let PostedOffer { id, told } = run(writer.post_offer(post, None, 1_000));
     assert_eq!(told, 60, "3 doses × 20 people each, all 60 within reach");
     assert_eq!(reader.pending_outbox(i64::MAX, 1_000).unwrap().len(), 60);
     // 60 people claim at once: exactly 3 succeed, each once.
     let answers: Vec<_> = (1..=60u64)
         .map(|person| {
-            writer
-                .submit(
-                    Command::ClaimOffer {
-                        offer: id,
-                        person: PersonId(person),
-                        hour: 15,
-                        today: TODAY,
-                        notify: None,
-                    },
-                    2_000,
-                )
-                .unwrap()
+            let claim = ClaimOffer {
+                offer: id,
+                person: PersonId(person),
+                hour: 15,
+                today: TODAY,
+                notify: None,
+            };
+            writer.claim_offer(claim, 2_000)
         })
         .collect();
     let mut won = Vec::new();
     for answer in answers {
-        match answer.blocking_recv().unwrap().unwrap() {
-            Outcome::Claim(Ok(booking)) => won.push(booking),
-            Outcome::Claim(Err(ClaimRefusal::Offer(ClaimError::AllClaimed))) => {}
+        match run(answer) {
+            Ok(booking) => won.push(booking),
+            Err(ClaimRefusal::Offer(ClaimError::AllClaimed)) => {}
             other => panic!("{other:?}"),
         }
     }
@@ -639,27 +591,22 @@ pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
     }
     // After the deadline nobody may claim, whatever is left; an unknown offer is refused too.
     let claim = |offer, now_ms| {
-        let command = Command::ClaimOffer {
+        let claim = ClaimOffer {
             offer,
             person: PersonId(61),
             hour: 15,
             today: TODAY,
             notify: None,
         };
-        writer
-            .submit(command, now_ms)
-            .unwrap()
-            .blocking_recv()
-            .unwrap()
-            .unwrap()
+        run(writer.claim_offer(claim, now_ms))
     };
     assert!(matches!(
         claim(id, 10_000),
-        Outcome::Claim(Err(ClaimRefusal::Offer(ClaimError::Expired)))
+        Err(ClaimRefusal::Offer(ClaimError::Expired))
     ));
     assert!(matches!(
         claim(OfferId(id.0 + 1), 2_000),
-        Outcome::Claim(Err(ClaimRefusal::Offer(ClaimError::NoSuchOffer)))
+        Err(ClaimRefusal::Offer(ClaimError::NoSuchOffer))
     ));
 }
 

@@ -2,12 +2,12 @@
 //! recorded idempotency keys is rebuilt from the database when it opens.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use domain::booking::{Appointment, PersonId};
+use domain::booking::{Appointment, Booking, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::ledger::{BookRequest, Calendar, Ledger};
 use domain::product::{Product, Schedules};
 use jiff::civil::{Date, date};
-use store::writer::{Command, Outcome, Refusal, Writer, WriterConfig};
+use store::writer::{Book, Refusal, Writer, WriterConfig};
 use store::{AdminStore, ClinicRecord, ReadStore};
 
 const TODAY: Date = date(2021, 7, 19);
@@ -32,8 +32,8 @@ fn clinic() -> Clinic {
     }
 }
 
-fn book(person: u64, hour: u8, key: &str) -> Command {
-    Command::Book {
+fn book(person: u64, hour: u8, key: &str) -> Book {
+    Book {
         request: BookRequest {
             person: PersonId(person),
             booked_by: PersonId(person),
@@ -71,13 +71,8 @@ fn start(path: &std::path::Path) -> Writer {
     Writer::spawn(backend, ledger, WriterConfig::default()).unwrap()
 }
 
-fn run(writer: &Writer, command: Command) -> Outcome {
-    writer
-        .submit(command, 1_000)
-        .unwrap()
-        .blocking_recv()
-        .unwrap()
-        .unwrap()
+fn run(writer: &Writer, book: Book) -> Result<Booking, Refusal> {
+    writer.book(book, None, 1_000).wait().unwrap()
 }
 
 #[test]
@@ -86,20 +81,14 @@ fn a_retry_after_a_restart_gets_the_first_answer() {
     let path = dir.path().join("yeyak.db");
     let first = {
         let writer = start(&path);
-        let Outcome::Booking(Ok(first)) = run(&writer, book(1, 9, "k-1")) else {
+        let Ok(first) = run(&writer, book(1, 9, "k-1")) else {
             panic!()
         };
         first
     };
     let writer = start(&path);
-    assert_eq!(run(&writer, book(1, 9, "k-1")), Outcome::Booking(Ok(first)));
-    assert_eq!(
-        run(&writer, book(1, 10, "k-1")),
-        Outcome::Booking(Err(Refusal::KeyReused))
-    );
+    assert_eq!(run(&writer, book(1, 9, "k-1")), Ok(first));
+    assert_eq!(run(&writer, book(1, 10, "k-1")), Err(Refusal::KeyReused));
     // A new key from someone else is not mistaken for a recorded one.
-    assert!(matches!(
-        run(&writer, book(2, 9, "k-1")),
-        Outcome::Booking(Ok(_))
-    ));
+    assert!(run(&writer, book(2, 9, "k-1")).is_ok());
 }

@@ -5,13 +5,13 @@
 #[path = "support/pg.rs"]
 mod pg;
 
-use domain::booking::{Appointment, PersonId};
+use domain::booking::{Appointment, Booking, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::ledger::{BookRequest, Calendar, Ledger};
 use domain::product::{Product, Schedules};
 use jiff::civil::{Date, date};
 use pg::Schema;
-use store::writer::{Command, Fault, Health, Outcome, WriteError, Writer, WriterConfig};
+use store::writer::{Book, Fault, Health, Refusal, WriteError, Writer, WriterConfig};
 use store::{AdminStore, ClinicRecord, ReadStore};
 
 const TODAY: Date = date(2021, 7, 19);
@@ -60,8 +60,8 @@ fn start(schema: &Schema) -> (Writer, store::postgres::PgReader) {
     (writer, reader)
 }
 
-fn book(writer: &Writer, person: u64, hour: u8) -> Result<Outcome, WriteError> {
-    let command = Command::Book {
+fn book(writer: &Writer, person: u64, hour: u8) -> Answer {
+    let book = Book {
         request: BookRequest {
             person: PersonId(person),
             booked_by: PersonId(person),
@@ -77,10 +77,7 @@ fn book(writer: &Writer, person: u64, hour: u8) -> Result<Outcome, WriteError> {
         notify: None,
     };
     // A writer that is standing by or recovering refuses at once, without queueing.
-    match writer.submit(command, 1_000) {
-        Ok(answer) => answer.blocking_recv().unwrap_or(Err(WriteError::Stopped)),
-        Err(refused) => Err(refused),
-    }
+    writer.book(book, None, 1_000).wait()
 }
 
 /// Waits (up to 15 s) until `writer` takes writes: a standby does once it took the lease.
@@ -96,7 +93,9 @@ fn wait_until_writing(writer: &Writer) {
     }
 }
 
-fn refused(answer: &Result<Outcome, WriteError>) -> bool {
+type Answer = Result<Result<Booking, Refusal>, WriteError>;
+
+fn refused(answer: &Answer) -> bool {
     matches!(
         answer,
         Err(WriteError::Unavailable(_) | WriteError::Stopped)
@@ -186,7 +185,7 @@ fn the_database_refuses_a_second_active_booking_for_a_person() {
 fn a_lost_connection_is_reopened_and_nothing_acknowledged_is_lost() {
     let schema = Schema::create();
     let (writer, reader) = start(&schema);
-    assert!(matches!(book(&writer, 1, 10), Ok(Outcome::Booking(Ok(_)))));
+    assert!(matches!(book(&writer, 1, 10), Ok(Ok(_))));
     let killed: i64 = pg::admin()
         .query_one(
             "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -201,15 +200,13 @@ fn a_lost_connection_is_reopened_and_nothing_acknowledged_is_lost() {
     // nothing acknowledged is lost.
     let answers: Vec<_> = (2..=6).map(|person| book(&writer, person, 11)).collect();
     assert!(
-        answers
-            .iter()
-            .all(|a| matches!(a, Ok(Outcome::Booking(_))) || refused(a)),
+        answers.iter().all(|a| a.is_ok() || refused(a)),
         "{answers:?}"
     );
     let booked: Vec<_> = answers
         .iter()
         .filter_map(|a| match a {
-            Ok(Outcome::Booking(Ok(b))) => Some(*b),
+            Ok(Ok(b)) => Some(*b),
             _ => None,
         })
         .collect();
@@ -266,7 +263,7 @@ fn one_node_writes_at_a_time_and_a_paused_owner_is_fenced_off() {
     drop(a);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (a, _) = open_as(&schema, "a");
-    assert!(matches!(book(&a, 1, 10), Ok(Outcome::Booking(Ok(_)))));
+    assert!(matches!(book(&a, 1, 10), Ok(Ok(_))));
     let (owner, epoch_a) = lease_row(&schema);
     assert_eq!(owner, "a");
 
@@ -288,7 +285,7 @@ fn one_node_writes_at_a_time_and_a_paused_owner_is_fenced_off() {
     // Its view of what is left follows what "a" commits (reloaded every second), so a node
     // that forwards its bookings still shows places: a's booking at 10:00, then one at 11:00.
     assert_eq!(b.availability().band_left(ClinicId(0), DAY, 10), 1);
-    assert!(matches!(book(&a, 5, 11), Ok(Outcome::Booking(Ok(_)))));
+    assert!(matches!(book(&a, 5, 11), Ok(Ok(_))));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while b.availability().band_left(ClinicId(0), DAY, 11) != 1 {
         assert!(
@@ -304,9 +301,7 @@ fn one_node_writes_at_a_time_and_a_paused_owner_is_fenced_off() {
     wait_until_writing(&b);
     let b_answers: Vec<_> = (2..=4).map(|p| book(&b, p, 10)).collect();
     assert!(
-        b_answers
-            .iter()
-            .any(|a| matches!(a, Ok(Outcome::Booking(Ok(_))))),
+        b_answers.iter().any(|a| matches!(a, Ok(Ok(_)))),
         "{b_answers:?}"
     );
     let (owner, epoch_b) = lease_row(&schema);

@@ -8,15 +8,16 @@
 //!   the same schema with plain prepared statements in one transaction
 //!   (`store::sqlite::floor`) — what storing them costs at the least.
 //!
-//! Every booking carries the notification a real one does: the writer unseals the person's
-//! contact and builds the Korean and English text with the clinic names
-//! (`server::routes::booking_message`) and writes it to the outbox in the same
+//! Every booking carries the notification a real one does, split as the server splits it: the
+//! producer (a request handler in the server) unseals the person's contact and prepares the
+//! masked name and the text's head (`server::routes::BookingNotice::prepare`); the writer adds
+//! the doses it decided, with the clinic names, and writes the message to the outbox in the same
 //! transaction (`--no-notify` leaves it out, as before). Both run with `synchronous=FULL` on a fresh SQLite file, or, with `--database URL`,
 //! on PostgreSQL (each in a new schema, dropped afterwards; `synchronous_commit` as the server
 //! has it, `on` by default), where the writer sends a batch as array-bound, pipelined statements.
 
 use anyhow::{Context, bail};
-use domain::booking::{Appointment, PersonId};
+use domain::booking::{Appointment, Booking, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::ledger::{BookRequest, Calendar, Ledger};
 use domain::product::{Product, Schedules};
@@ -26,7 +27,7 @@ use server::secrets::Secrets;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-use store::writer::{Command, Outcome, Writer, WriterConfig};
+use store::writer::{Book, Decision, Refusal, Writer, WriterConfig};
 
 const TODAY: Date = date(2021, 7, 19);
 const CLINICS: u32 = 2_000;
@@ -82,19 +83,14 @@ impl Messages {
         }
     }
 
-    /// The notification the server attaches to booking `n`, built on the writer.
+    /// The notification the server attaches to booking `n`: prepared by the producer, as a
+    /// request handler does (the contact unsealed, the name masked), and finished on the writer.
     fn notify(&self, n: u64) -> store::writer::Notify {
-        let this = self.clone();
         let recipient = self.contacts[(n % self.contacts.len() as u64) as usize].clone();
-        Box::new(move |booking| {
-            Some(server::routes::booking_message(
-                &this.secrets,
-                &this.clinics,
-                recipient,
-                "booking_confirmed",
-                booking,
-            ))
-        })
+        let notice =
+            server::routes::BookingNotice::prepare(&self.secrets, recipient, "booking_confirmed");
+        let clinics = Arc::clone(&self.clinics);
+        Box::new(move |booking| Some(notice.message(&clinics, booking)))
     }
 }
 
@@ -155,8 +151,8 @@ fn request(n: u64) -> BookRequest {
     }
 }
 
-fn command(n: u64, messages: Option<&Messages>) -> Command {
-    Command::Book {
+fn command(n: u64, messages: Option<&Messages>) -> Book {
+    Book {
         request: request(n),
         idempotency_key: Some(format!("bench-{n}")),
         notify: messages.map(|m| m.notify(n)),
@@ -292,6 +288,8 @@ fn through_writer(
         WriterConfig {
             queue_capacity: 100_000,
             max_batch,
+            // Room for `max_batch` bookings (3 rows each): the count binds, as in production.
+            max_batch_cost: 4 * max_batch as u64,
             ..WriterConfig::default()
         },
     )?);
@@ -309,9 +307,8 @@ fn through_writer(
                     if in_flight.len() == window {
                         booked += settle(in_flight.pop_front())?;
                     }
-                    in_flight.push_back(
-                        writer.submit(command(p * per_producer + i, messages.as_ref()), 0)?,
-                    );
+                    let book = command(p * per_producer + i, messages.as_ref());
+                    in_flight.push_back(writer.book(book, None, 0));
                 }
                 for answer in in_flight {
                     booked += settle(Some(answer))?;
@@ -346,12 +343,9 @@ fn through_writer(
     Ok(rate)
 }
 
-fn settle(
-    answer: Option<tokio::sync::oneshot::Receiver<Result<Outcome, store::writer::WriteError>>>,
-) -> anyhow::Result<u64> {
-    let outcome = answer.context("no answer")?.blocking_recv()??;
-    match outcome {
-        Outcome::Booking(Ok(_)) => Ok(1),
-        other => bail!("unexpected outcome {other:?}"),
+fn settle(answer: Option<Decision<Booking, Refusal>>) -> anyhow::Result<u64> {
+    match answer.context("no answer")?.wait()? {
+        Ok(_) => Ok(1),
+        Err(refusal) => bail!("booking refused: {refusal}"),
     }
 }

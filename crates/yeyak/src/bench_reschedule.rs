@@ -9,10 +9,15 @@
 //! applies it (bookings, one record per moved dose and one message per person, in one
 //! transaction), and audits the result.
 //!
+//! With `--bookings-per-s`, people outside the world book at a steady rate before the plan (a
+//! quiet writer), during the apply and after it (`booking_load`), and their latencies are
+//! reported per phase: what a booking waits while a national-scale change holds the writer.
+//!
 //! The baseline, measured in the same run on the same disk: inserting the same number of
 //! messages of the same size into an empty SQLite file in one transaction — the floor under
 //! any apply that writes one durable message per person.
 
+use crate::booking_load::{self, Load, Places, Sample, Summary};
 use anyhow::{Context, bail, ensure};
 use domain::booking::{Appointment, Booking, BookingId, Dose, DoseStatus, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
@@ -22,9 +27,9 @@ use domain::product::{Product, Schedules};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday, date};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use store::writer::{
-    Command, Expect, MessageText, Notice, Outcome, SupplyNotify, Writer, WriterConfig,
+    ApplySupply, Expect, MessageText, Notice, PlanSupply, SupplyNotify, Writer, WriterConfig,
 };
 use store::{
     AdminStore, Change, ClinicRecord, OutboxMessage, PersonRecord, ReadStore, WriteBackend,
@@ -50,6 +55,14 @@ pub struct RescheduleArgs {
     /// Where to put the database files (a fresh temporary directory by default).
     #[arg(long)]
     pub dir: Option<std::path::PathBuf>,
+    /// A steady booking load beside the bench (0: none): people outside the world book at this
+    /// rate for `--load-window-s` before the plan (then cancelled), and during and after the
+    /// apply; their latency percentiles are reported per phase.
+    #[arg(long, default_value_t = 0)]
+    pub bookings_per_s: u32,
+    /// How long the load runs before the plan and after the apply.
+    #[arg(long, default_value_t = 5)]
+    pub load_window_s: u64,
 }
 
 fn clinics() -> Vec<Clinic> {
@@ -282,6 +295,28 @@ pub fn run(args: RescheduleArgs) -> anyhow::Result<()> {
     let (backend, reader) = store::sqlite::open(&path)?;
     let writer = Writer::spawn(backend, ledger(), WriterConfig::default())?;
     let load_s = started.elapsed().as_secs_f64();
+    let places = Places {
+        clinics: CLINICS,
+        days: (1..=6).map(|d| weekday(TODAY, d)).collect(),
+        first_hour: 9,
+        bands: 9,
+        today: TODAY,
+    };
+    let window = Duration::from_secs(args.load_window_s);
+    // Outside the world: person ids after its people.
+    let mut next_person = args.people + 1;
+    let quiet = match args.bookings_per_s {
+        0 => None,
+        rate => {
+            let load = Load::start(writer.clone(), places.clone(), rate, next_person);
+            std::thread::sleep(window);
+            let samples = load.stop()?;
+            next_person += samples.len() as u64;
+            // Gone before the plan, so the plan is the world's alone.
+            booking_load::cancel_all(&writer, &samples)?;
+            Some(Summary::of(samples.iter()))
+        }
+    };
 
     let change = SupplyChange::Interval {
         product: Product::Moderna,
@@ -290,17 +325,16 @@ pub fn run(args: RescheduleArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let started = Instant::now();
-    let preview = runtime.block_on(writer.execute(
-        Command::PlanSupply {
-            change: change.clone(),
-            today: TODAY,
-            neighbours: Neighbours::new(),
-        },
-        0,
-    ))?;
+    let planning = PlanSupply {
+        change: change.clone(),
+        today: TODAY,
+        neighbours: Neighbours::new(),
+    };
+    let preview = runtime.block_on(writer.plan_supply(planning, 0))?;
     let plan_s = started.elapsed().as_secs_f64();
-    let Outcome::Supply(Ok(preview)) = preview else {
-        bail!("the plan was refused: {preview:?}");
+    let preview = match preview {
+        Ok(preview) => preview,
+        Err(refusal) => bail!("the plan was refused: {refusal:?}"),
     };
     let plan = &preview.plan;
     ensure!(
@@ -312,20 +346,35 @@ pub fn run(args: RescheduleArgs) -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
-    let applied = runtime.block_on(writer.execute(
-        Command::ApplySupply {
-            change,
-            today: TODAY,
-            neighbours: Neighbours::new(),
-            expect: Expect::Plan(plan.id()),
-            detail: "{\"kind\":\"interval\",\"bench\":true}".into(),
-            notify: notify(),
-        },
-        0,
-    ))?;
+    let apply = ApplySupply {
+        change,
+        today: TODAY,
+        neighbours: Neighbours::new(),
+        expect: Expect::Plan(plan.id()),
+        detail: "{\"kind\":\"interval\",\"bench\":true}".into(),
+        notify: notify(),
+    };
+    // Queued before the load starts: the load's bookings come after it and change nothing it
+    // applies.
+    let applying = writer.apply_supply(apply, None, 0);
+    let load = (args.bookings_per_s > 0)
+        .then(|| Load::start(writer.clone(), places, args.bookings_per_s, next_person));
+    let applied = runtime.block_on(applying)?;
     let apply_s = started.elapsed().as_secs_f64();
-    let Outcome::Supply(Ok(applied)) = applied else {
-        bail!("the apply was refused: {applied:?}");
+    let applied_at = Instant::now();
+    let beside = match load {
+        None => None,
+        Some(load) => {
+            std::thread::sleep(window);
+            let samples = load.stop()?;
+            let (during, after): (Vec<Sample>, Vec<Sample>) =
+                samples.into_iter().partition(|s| s.intended < applied_at);
+            Some((Summary::of(during.iter()), Summary::of(after.iter())))
+        }
+    };
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(refusal) => bail!("the apply was refused: {refusal:?}"),
     };
     let peak = peak_mib();
     ensure!(
@@ -380,6 +429,15 @@ pub fn run(args: RescheduleArgs) -> anyhow::Result<()> {
         plan.moves.len()
     );
     println!("  peak resident memory:                  {peak:>9.0} MiB");
+    if let (Some(quiet), Some((during, after))) = (quiet, beside) {
+        println!(
+            "  steady bookings beside it, {} a second (latency from intended send time):",
+            args.bookings_per_s
+        );
+        println!("{}", quiet.line("before the plan"));
+        println!("{}", during.line("during the apply"));
+        println!("{}", after.line("after the apply"));
+    }
     println!("  audit: clean (no band or supply over, dose 2s consistent)");
     Ok(())
 }

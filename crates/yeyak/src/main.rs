@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_reschedule;
+mod booking_load;
 
 use clap::Parser;
 use server::clock::SystemClock;

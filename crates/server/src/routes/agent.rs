@@ -20,7 +20,7 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use store::writer::{Command, Outcome};
+use store::writer::EnsurePerson;
 
 /// Set on a response by a handler that learned whom a request acts for.
 #[derive(Debug, Clone, Copy)]
@@ -43,26 +43,20 @@ pub struct AgentActor(pub String);
 #[derive(Debug, Clone, Copy)]
 pub struct AuditedInTransaction;
 
-/// Wraps `command` so that, when an agent acts, the audit line commits with its effect.
+/// The audit line of an agent's action, committed with its effect; none when no agent acts.
 pub fn audited(
     agent: Option<&AgentActor>,
     action: &str,
     person: PersonId,
-    command: Command,
-) -> Command {
-    match agent {
-        None => command,
-        Some(AgentActor(actor)) => Command::Audited {
-            entry: store::AuditEntry {
-                actor: actor.clone(),
-                action: action.to_string(),
-                target: format!("person:{}", person.0),
-                outcome: String::new(),
-                detail: json!({ "person": person.0 }).to_string(),
-            },
-            command: Box::new(command),
-        },
-    }
+) -> Option<store::AuditEntry> {
+    let AgentActor(actor) = agent?;
+    Some(store::AuditEntry {
+        actor: actor.clone(),
+        action: action.to_string(),
+        target: format!("person:{}", person.0),
+        outcome: String::new(),
+        detail: json!({ "person": person.0 }).to_string(),
+    })
 }
 
 /// Marks `response` as audited in the writer's transaction when an agent acted.
@@ -105,27 +99,25 @@ pub async fn identify(
 ) -> Result<Response, ApiError> {
     let claim = parse_claim(&body.name, &body.rrn, &body.phone, &state)?;
     let now = state.clock.now();
-    let ensure = Command::EnsurePerson {
+    let ensure = EnsurePerson {
         rrn_hash: claim.rrn.keyed_hash(state.secrets.rrn_key()).0,
         birth_date: claim.rrn.birth_date(),
         sealed: seal_contact(&state, claim.name.as_str(), &claim.phone),
     };
     // The identification (it may replace the person's contact) and its audit line commit
     // together; the person's id is known only inside the writer, so the line names the agent.
-    let command = Command::Audited {
-        entry: store::AuditEntry {
-            actor: crate::staff::actor_label(&agent),
-            action: "POST /api/v1/agent/identify".into(),
-            target: "person".into(),
-            outcome: String::new(),
-            detail: json!({ "id_checked": true }).to_string(),
-        },
-        command: Box::new(ensure),
+    let audit = store::AuditEntry {
+        actor: crate::staff::actor_label(&agent),
+        action: "POST /api/v1/agent/identify".into(),
+        target: "person".into(),
+        outcome: String::new(),
+        detail: json!({ "id_checked": true }).to_string(),
     };
-    let Outcome::Person { id, .. } = state.writer.execute(command, now.as_millisecond()).await?
-    else {
-        return Err(ApiError::internal());
-    };
+    let ensured = state
+        .writer
+        .ensure_person(ensure, Some(audit), now.as_millisecond())
+        .await?;
+    let id = ensured.id;
     let session = Session {
         person: id,
         expires_at: crate::clock::after(

@@ -25,7 +25,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use store::OutboxMessage;
-use store::writer::{Command, Notify, Outcome};
+use store::writer::{Book, Cancel, ChangeBooking, Notify, Refusal};
 
 /// Booking for a family member: their consent token, from `POST /api/v1/family/verify` (their
 /// own code on their own phone, typed in by the booker). Name and number alone are not enough.
@@ -165,71 +165,87 @@ pub fn booking_view(state: &AppState, booking: &Booking, viewer: PersonId) -> Bo
     }
 }
 
-/// Builds the "booked / changed / cancelled" text, written in the same transaction.
+/// Builds the "booked / changed / cancelled" text, written in the same transaction. The name
+/// is unsealed here, before the request is submitted; the writer only fills in the doses.
 pub fn notify(state: &Arc<AppState>, recipient: Vec<u8>, template: &'static str) -> Notify {
+    let notice = BookingNotice::prepare(&state.secrets, recipient, template);
     let state = Arc::clone(state);
-    Box::new(move |booking: &Booking| {
-        Some(booking_message(
-            &state.secrets,
-            &state.world.clinics,
-            recipient,
-            template,
-            booking,
-        ))
-    })
+    Box::new(move |booking: &Booking| Some(notice.message(&state.world.clinics, booking)))
 }
 
-/// The message a booking's person is sent: their masked name (unsealed from `recipient`), the
-/// doses with clinic names, in Korean and English. Runs on the writer, inside the transaction
-/// (`yeyak bench` runs it too, so it measures what production does).
-pub fn booking_message(
-    secrets: &crate::secrets::Secrets,
-    clinics: &[domain::clinic::Clinic],
+/// The message a booking's person is sent, prepared before the writer decides: their masked
+/// name (unsealed from `recipient`) and the template's head, in Korean and English. The doses,
+/// with clinic names, are what the writer decided: [`BookingNotice::message`] adds them inside
+/// the transaction (`yeyak bench` does the same, so it measures what production does).
+pub struct BookingNotice {
     recipient: Vec<u8>,
-    template: &str,
-    booking: &Booking,
-) -> OutboxMessage {
-    let name = secrets
-        .unseal(&recipient)
-        .and_then(|p| String::from_utf8(p).ok())
-        .and_then(|t| t.split_once('\n').map(|(n, _)| domain::name::masked(n)))
-        .unwrap_or_default();
-    let describe = |ko: bool| {
-        booking
-            .doses()
-            .enumerate()
-            .map(|(i, d)| {
+    template: &'static str,
+    head_ko: String,
+    head_en: String,
+}
+
+impl BookingNotice {
+    pub fn prepare(
+        secrets: &crate::secrets::Secrets,
+        recipient: Vec<u8>,
+        template: &'static str,
+    ) -> BookingNotice {
+        let name = secrets
+            .unseal(&recipient)
+            .and_then(|p| String::from_utf8(p).ok())
+            .and_then(|t| t.split_once('\n').map(|(n, _)| domain::name::masked(n)))
+            .unwrap_or_default();
+        let (ko, en) = match template {
+            "booking_cancelled" => ("예약이 취소되었습니다", "your booking was cancelled"),
+            "booking_changed" => ("예약이 변경되었습니다", "your booking was changed"),
+            "leftover_claimed" => (
+                "오늘 잔여백신 접종이 예약되었습니다",
+                "a leftover dose is booked for you today",
+            ),
+            _ => (
+                "코로나19 예방접종 예약이 완료되었습니다",
+                "your COVID-19 vaccination is booked",
+            ),
+        };
+        BookingNotice {
+            recipient,
+            template,
+            head_ko: format!("[예약] {name}님, {ko}. "),
+            head_en: format!("[yeyak] {name}: {en}. "),
+        }
+    }
+
+    /// The message for `booking` as the writer decided it.
+    pub fn message(self, clinics: &[domain::clinic::Clinic], booking: &Booking) -> OutboxMessage {
+        let describe = |mut text: String, ko: bool| {
+            use std::fmt::Write;
+            for (i, d) in booking.doses().enumerate() {
                 let a = d.appointment;
                 let clinic = clinics
                     .get(a.clinic.index())
                     .map_or("", |c| c.name.as_str());
-                if ko {
-                    format!("{}차 {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
+                let sep = if i == 0 { "" } else { ", " };
+                let _ = if ko {
+                    write!(text, "{sep}{}차 {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
                 } else {
-                    format!("dose {} {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let (ko, en) = match template {
-        "booking_cancelled" => ("예약이 취소되었습니다", "your booking was cancelled"),
-        "booking_changed" => ("예약이 변경되었습니다", "your booking was changed"),
-        "leftover_claimed" => (
-            "오늘 잔여백신 접종이 예약되었습니다",
-            "a leftover dose is booked for you today",
-        ),
-        _ => (
-            "코로나19 예방접종 예약이 완료되었습니다",
-            "your COVID-19 vaccination is booked",
-        ),
-    };
-    OutboxMessage {
-        person: Some(booking.person),
-        recipient,
-        template: template.into(),
-        body_ko: format!("[예약] {name}님, {ko}. {}", describe(true)),
-        body_en: format!("[yeyak] {name}: {en}. {}", describe(false)),
+                    write!(
+                        text,
+                        "{sep}dose {} {} {:02}:00 {clinic}",
+                        i + 1,
+                        a.day,
+                        a.hour
+                    )
+                };
+            }
+            text
+        };
+        OutboxMessage {
+            person: Some(booking.person),
+            recipient: self.recipient,
+            template: self.template.into(),
+            body_ko: describe(self.head_ko, true),
+            body_en: describe(self.head_en, false),
+        }
     }
 }
 
@@ -240,17 +256,21 @@ async fn sealed_contact_of(state: &Arc<AppState>, person: PersonId) -> Result<Ve
         .ok_or_else(ApiError::unauthenticated)
 }
 
-fn booking_outcome(state: &AppState, outcome: Outcome, label: &str) -> Result<Booking, ApiError> {
+/// Counts a booking operation's answer and makes a refusal the API's error.
+fn booking_outcome(
+    state: &AppState,
+    outcome: Result<Booking, Refusal>,
+    label: &str,
+) -> Result<Booking, ApiError> {
     match outcome {
-        Outcome::Booking(Ok(booking)) => {
+        Ok(booking) => {
             state.metrics.count_booking(label);
             Ok(booking)
         }
-        Outcome::Booking(Err(refusal)) => {
+        Err(refusal) => {
             state.metrics.count_booking("refused");
             Err(refusal.into())
         }
-        _ => Err(ApiError::internal()),
     }
 }
 
@@ -291,22 +311,18 @@ pub async fn create(
         }
     };
     let agent = agent.map(|Extension(a)| a);
-    let command = audited(
-        agent.as_ref(),
-        "POST /api/v1/agent/bookings",
-        person,
-        Command::Book {
-            request: BookRequest {
-                person,
-                booked_by: actor,
-                first,
-                today: seoul_date(now),
-            },
-            idempotency_key: key,
-            notify: Some(notify(&state, recipient, "booking_confirmed")),
+    let audit = audited(agent.as_ref(), "POST /api/v1/agent/bookings", person);
+    let book = Book {
+        request: BookRequest {
+            person,
+            booked_by: actor,
+            first,
+            today: seoul_date(now),
         },
-    );
-    let outcome = state.writer.execute(command, now.as_millisecond()).await?;
+        idempotency_key: key,
+        notify: Some(notify(&state, recipient, "booking_confirmed")),
+    };
+    let outcome = state.writer.book(book, audit, now.as_millisecond()).await?;
     let booking = match booking_outcome(&state, outcome, "booked") {
         // About someone else, a refusal says nothing of their bookings.
         Err(e) if person != actor && e.code == "already_booked" => {
@@ -457,21 +473,20 @@ pub async fn cancel(
     let key = idempotency_key(&headers)?;
     let booking = owned(&state, id, session.person).await?;
     let recipient = sealed_contact_of(&state, booking.person).await?;
-    let command = Command::Cancel {
+    let cancel = Cancel {
         actor: session.person,
         booking: booking.id,
         idempotency_key: key,
         notify: Some(notify(&state, recipient, "booking_cancelled")),
     };
-    let command = audited(
+    let audit = audited(
         agent.as_ref(),
         "POST /api/v1/agent/bookings/{id}/cancel",
         booking.person,
-        command,
     );
     let outcome = state
         .writer
-        .execute(command, state.clock.now().as_millisecond())
+        .cancel(cancel, audit, state.clock.now().as_millisecond())
         .await?;
     let booking = booking_outcome(&state, outcome, "cancelled")?;
     let response = Json(booking_view(&state, &booking, session.person)).into_response();
@@ -495,7 +510,7 @@ pub async fn change(
     let first = appointment(body.clinic_id, &body.date, body.hour, &product)?;
     let recipient = sealed_contact_of(&state, booking.person).await?;
     let now = state.clock.now();
-    let command = Command::Change {
+    let change = ChangeBooking {
         actor: session.person,
         booking: booking.id,
         first,
@@ -503,13 +518,15 @@ pub async fn change(
         idempotency_key: key,
         notify: Some(notify(&state, recipient, "booking_changed")),
     };
-    let command = audited(
+    let audit = audited(
         agent.as_ref(),
         "POST /api/v1/agent/bookings/{id}/change",
         booking.person,
-        command,
     );
-    let outcome = state.writer.execute(command, now.as_millisecond()).await?;
+    let outcome = state
+        .writer
+        .change(change, audit, now.as_millisecond())
+        .await?;
     let booking = booking_outcome(&state, outcome, "changed")
         .map_err(|e| with_alternatives(&state, e, &first, seoul_date(now)))?;
     let response = Json(booking_view(&state, &booking, session.person)).into_response();

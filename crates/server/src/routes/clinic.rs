@@ -21,7 +21,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use store::writer::{Command, MessageText, OfferNotify, Outcome};
+use store::writer::{MarkGiven, MessageText, OfferNotify, PostOffer, PostedOffer};
 use store::{AuditEntry, OfferRecord};
 
 #[derive(Deserialize, Default)]
@@ -151,34 +151,30 @@ pub async fn mark_given(
         ));
     }
     let now = state.clock.now();
-    let command = Command::Audited {
-        entry: AuditEntry {
-            actor: actor_label(&staff.record),
-            action: "dose.given".into(),
-            target: format!("booking:{id}"),
-            outcome: String::new(),
-            detail: json!({ "dose": body.dose, "clinic": staff.clinic.0 }).to_string(),
-        },
-        command: Box::new(Command::MarkGiven {
-            clinic: staff.clinic,
-            booking: BookingId(id),
-            dose: body.dose,
-            today: seoul_date(now),
-        }),
+    let audit = AuditEntry {
+        actor: actor_label(&staff.record),
+        action: "dose.given".into(),
+        target: format!("booking:{id}"),
+        outcome: String::new(),
+        detail: json!({ "dose": body.dose, "clinic": staff.clinic.0 }).to_string(),
     };
-    match state.writer.execute(command, now.as_millisecond()).await? {
-        Outcome::Booking(Ok(booking)) => {
-            state.metrics.count_booking("dose_given");
-            Ok(Json(json!({
-                "booking_id": booking.id.0,
-                "dose": body.dose,
-                "status": "given",
-                "fully_vaccinated": !booking.is_active(),
-            })))
-        }
-        Outcome::Booking(Err(refusal)) => Err(refusal.into()),
-        _ => Err(ApiError::internal()),
-    }
+    let given = MarkGiven {
+        clinic: staff.clinic,
+        booking: BookingId(id),
+        dose: body.dose,
+        today: seoul_date(now),
+    };
+    let booking = state
+        .writer
+        .mark_given(given, Some(audit), now.as_millisecond())
+        .await??;
+    state.metrics.count_booking("dose_given");
+    Ok(Json(json!({
+        "booking_id": booking.id.0,
+        "dose": body.dose,
+        "status": "given",
+        "fully_vaccinated": !booking.is_active(),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -313,29 +309,27 @@ pub async fn post_offer(
         claimed: 0,
         until_ms,
     };
-    let command = Command::Audited {
-        entry: AuditEntry {
-            actor: actor_label(&staff.record),
-            action: "leftover.offer".into(),
-            target: format!("clinic:{}", staff.clinic.0),
-            outcome: String::new(),
-            detail: json!({ "product": product.code(), "doses": body.doses, "until_ms": until_ms })
-                .to_string(),
+    let audit = AuditEntry {
+        actor: actor_label(&staff.record),
+        action: "leftover.offer".into(),
+        target: format!("clinic:{}", staff.clinic.0),
+        outcome: String::new(),
+        detail: json!({ "product": product.code(), "doses": body.doses, "until_ms": until_ms })
+            .to_string(),
+    };
+    let post = PostOffer {
+        record: OfferRecord {
+            offer,
+            posted_by: staff.record.id,
+            posted_ms: now.as_millisecond(),
         },
-        command: Box::new(Command::PostOffer {
-            record: OfferRecord {
-                offer,
-                posted_by: staff.record.id,
-                posted_ms: now.as_millisecond(),
-            },
-            clinic_at: clinic.location,
-            notify: offer_text(&state),
-        }),
+        clinic_at: clinic.location,
+        notify: offer_text(&state),
     };
-    let Outcome::Offer { id, told } = state.writer.execute(command, now.as_millisecond()).await?
-    else {
-        return Err(ApiError::internal());
-    };
+    let PostedOffer { id, told } = state
+        .writer
+        .post_offer(post, Some(audit), now.as_millisecond())
+        .await?;
     let mut view = offer_view(&state, &Offer { id, ..offer }, now.as_millisecond());
     view.told = Some(told);
     Ok((StatusCode::CREATED, Json(view)).into_response())

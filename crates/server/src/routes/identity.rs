@@ -1,7 +1,6 @@
 //! Identity check: name, resident registration number and phone, then a one-time code.
 
 use crate::error::ApiError;
-use crate::forward::PlainWrite;
 use crate::http::{ApiJson, SESSION_COOKIE};
 use crate::identity::{
     Claim, IdentityError, Requester, Scope, VerificationId, Verified, parse_phone,
@@ -23,7 +22,7 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 use std::sync::Arc;
 use store::OutboxMessage;
-use store::writer::Outcome;
+use store::writer::EnsurePerson;
 
 #[derive(Deserialize)]
 pub struct StartRequest {
@@ -210,8 +209,7 @@ pub async fn start_check(
             ),
         };
         // On a standby node the holder writes it (the code stays here, in memory).
-        let write = PlainWrite::enqueue(&message);
-        crate::forward::execute(state, write, now.as_millisecond()).await?;
+        crate::forward::enqueue(state, message, now.as_millisecond()).await?;
     }
     Ok(CheckStarted {
         demo_code: state
@@ -276,12 +274,14 @@ pub async fn finish_check(
         .verify(id, &body.code, who, now)
         .map_err(|e| counted(state, e))?;
     let sealed = seal_contact(state, &verified.name, &verified.phone);
-    let write = PlainWrite::ensure_person(&verified.rrn_hash.0, verified.birth_date, &sealed);
-    let Outcome::Person { id: person, .. } =
-        crate::forward::execute(state, write, now.as_millisecond()).await?
-    else {
-        return Err(ApiError::internal());
+    let ensure = EnsurePerson {
+        rrn_hash: verified.rrn_hash.0,
+        birth_date: verified.birth_date,
+        sealed,
     };
+    let person = crate::forward::ensure_person(state, ensure, now.as_millisecond())
+        .await?
+        .id;
     Ok((person, verified))
 }
 

@@ -21,7 +21,7 @@ use domain::product::Product;
 use domain::time::{in_seoul, seoul_date};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use store::writer::{ClaimRefusal, Command, Outcome};
+use store::writer::{ClaimOffer, ClaimRefusal};
 
 #[derive(Deserialize)]
 pub struct SubscriptionRequest {
@@ -121,10 +121,7 @@ pub async fn subscribe(
     let subscription = parse_subscription(session.person, &body)?;
     let view = SubscriptionView::of(&subscription);
     let now_ms = state.clock.now().as_millisecond();
-    state
-        .writer
-        .execute(Command::Subscribe(subscription), now_ms)
-        .await?;
+    state.writer.subscribe(subscription, now_ms).await?;
     Ok(Json(SubscribedView { subscription: view }))
 }
 
@@ -134,10 +131,7 @@ pub async fn unsubscribe(
     Authenticated(session): Authenticated,
 ) -> Result<StatusCode, ApiError> {
     let now_ms = state.clock.now().as_millisecond();
-    state
-        .writer
-        .execute(Command::Unsubscribe(session.person), now_ms)
-        .await?;
+    state.writer.unsubscribe(session.person, now_ms).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,7 +200,7 @@ pub async fn claim(
     let now = state.clock.now();
     // The band that is running now (or the day's first or last, outside vaccination hours).
     let hour = (in_seoul(now).hour() as u8).clamp(FIRST_HOUR, END_HOUR - 1);
-    let command = Command::ClaimOffer {
+    let claim = ClaimOffer {
         offer: OfferId(id),
         person,
         hour,
@@ -217,8 +211,12 @@ pub async fn claim(
             "leftover_claimed",
         )),
     };
-    match state.writer.execute(command, now.as_millisecond()).await? {
-        Outcome::Claim(Ok(booking)) => {
+    match state
+        .writer
+        .claim_offer(claim, now.as_millisecond())
+        .await?
+    {
+        Ok(booking) => {
             state.metrics.count_booking("leftover_claimed");
             Ok((
                 StatusCode::CREATED,
@@ -226,10 +224,8 @@ pub async fn claim(
             )
                 .into_response())
         }
-        Outcome::Claim(Err(ClaimRefusal::Booking(e))) => {
-            Err(store::writer::Refusal::Booking(e).into())
-        }
-        Outcome::Claim(Err(ClaimRefusal::Offer(e))) => {
+        Err(ClaimRefusal::Booking(e)) => Err(store::writer::Refusal::Booking(e).into()),
+        Err(ClaimRefusal::Offer(e)) => {
             let status = match e {
                 domain::leftover::ClaimError::NoSuchOffer => StatusCode::NOT_FOUND,
                 _ => StatusCode::CONFLICT,
@@ -241,6 +237,5 @@ pub async fn claim(
                 e.message_en(),
             ))
         }
-        _ => Err(ApiError::internal()),
     }
 }

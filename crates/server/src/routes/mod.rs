@@ -5,7 +5,7 @@ pub(crate) mod admin;
 pub(crate) mod agent;
 pub(crate) mod alternatives;
 pub(crate) mod bookings;
-pub use bookings::booking_message;
+pub use bookings::BookingNotice;
 pub(crate) mod clinic;
 pub(crate) mod clinics;
 pub(crate) mod eligibility;

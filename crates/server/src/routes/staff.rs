@@ -17,20 +17,17 @@ use domain::clinic::ClinicId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use store::writer::{Command, Outcome};
+use store::writer::CreateStaff;
 use store::{AuditEntry, StaffRecord, StaffRole};
 
-/// An operator's action whose audit line commits with its effect, in one writer transaction.
-pub fn operator_audited(action: &str, target: String, detail: Value, command: Command) -> Command {
-    Command::Audited {
-        entry: AuditEntry {
-            actor: "operator".into(),
-            action: action.to_string(),
-            target,
-            outcome: String::new(),
-            detail: detail.to_string(),
-        },
-        command: Box::new(command),
+/// The audit line of an operator's action, committed with its effect in one writer transaction.
+pub fn operator_audited(action: &str, target: String, detail: Value) -> AuditEntry {
+    AuditEntry {
+        actor: "operator".into(),
+        action: action.to_string(),
+        target,
+        outcome: String::new(),
+        detail: detail.to_string(),
     }
 }
 
@@ -91,18 +88,19 @@ pub async fn create(
         created_ms: now_ms,
         revoked: false,
     };
-    let command = operator_audited(
+    let audit = operator_audited(
         "POST /api/v1/admin/staff",
         "/api/v1/admin/staff".into(),
         json!({ "role": role.code(), "clinic": clinic.map(|c| c.0) }),
-        Command::CreateStaff {
-            record: record.clone(),
-            token_hash: hash,
-        },
     );
-    let Outcome::Staff(id) = state.writer.execute(command, now_ms).await? else {
-        return Err(ApiError::internal());
+    let create = CreateStaff {
+        record: record.clone(),
+        token_hash: hash,
     };
+    let id = state
+        .writer
+        .create_staff(create, Some(audit), now_ms)
+        .await?;
     let mut json = staff_json(&StaffRecord { id, ..record });
     json["token"] = token.into();
     Ok(audited_response(
@@ -132,13 +130,12 @@ pub async fn revoke(
         return Err(ApiError::not_found());
     }
     let now_ms = state.clock.now().as_millisecond();
-    let command = operator_audited(
+    let audit = operator_audited(
         "POST /api/v1/admin/staff/{id}/revoke",
         format!("/api/v1/admin/staff/{id}/revoke"),
         json!({ "staff": id }),
-        Command::RevokeStaff { id },
     );
-    state.writer.execute(command, now_ms).await?;
+    state.writer.revoke_staff(id, Some(audit), now_ms).await?;
     Ok(audited_response(StatusCode::NO_CONTENT.into_response()))
 }
 
@@ -263,7 +260,7 @@ pub async fn audit_requests(
         detail: json!({ "person": acting_for }).to_string(),
     };
     let now_ms = state.clock.now().as_millisecond();
-    if let Err(error) = state.writer.execute(Command::Audit(entry), now_ms).await {
+    if let Err(error) = state.writer.audit(entry, now_ms).await {
         tracing::error!(%error, "audit line not written");
     }
     response

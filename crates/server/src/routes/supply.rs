@@ -27,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use store::writer::{
-    Command, Expect, MessageText, Notice, Outcome, SupplyNotify, SupplyOutcome, SupplyRefusal,
+    ApplySupply, Expect, MessageText, Notice, PlanSupply, SupplyNotify, SupplyOutcome,
+    SupplyRefusal,
 };
 
 /// Lines in one delivery upload at most.
@@ -314,42 +315,45 @@ fn refusal_response(state: &AppState, refusal: SupplyRefusal) -> Result<Response
     Err(ApiError::new(StatusCode::CONFLICT, code, ko, en).with_detail(plan_json(state, &preview)))
 }
 
-async fn run_supply(state: &Arc<AppState>, command: Command) -> Result<Response, ApiError> {
-    let now_ms = state.clock.now().as_millisecond();
-    let audited = matches!(command, Command::Audited { .. });
-    let answer = match state.writer.execute(command, now_ms).await? {
-        Outcome::Supply(Ok(outcome)) => {
-            if let Some(id) = outcome.change_id {
-                tracing::info!(
-                    change = id,
-                    moves = outcome.plan.moves.len(),
-                    unplaced = outcome.plan.unplaced.len(),
-                    "supply change applied"
-                );
-            }
-            Ok(Json(plan_json(state, &outcome)).into_response())
-        }
-        Outcome::Supply(Err(refusal)) => refusal_response(state, refusal),
-        _ => Err(ApiError::internal()),
+/// A supply change's answer: the plan (applied or previewed) or the refusal with the new plan.
+/// `audited`: an applied change whose line the writer wrote, with a refusal's code too (the
+/// HTTP layer adds its status).
+fn supply_response(
+    state: &AppState,
+    outcome: Result<SupplyOutcome, SupplyRefusal>,
+    audited: bool,
+) -> Result<Response, ApiError> {
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(refusal) => return refusal_response(state, refusal),
     };
-    // A refusal's line (with its code) was written too; the HTTP layer adds its status.
-    match answer {
-        Ok(response) if audited => Ok(super::staff::audited_response(response)),
-        other => other,
+    if let Some(id) = outcome.change_id {
+        tracing::info!(
+            change = id,
+            moves = outcome.plan.moves.len(),
+            unplaced = outcome.plan.unplaced.len(),
+            "supply change applied"
+        );
     }
+    let response = Json(plan_json(state, &outcome)).into_response();
+    Ok(if audited {
+        super::staff::audited_response(response)
+    } else {
+        response
+    })
 }
 
-/// Applying a change (or entering deliveries): the change, its messages and the operator's audit
+/// Applies a change (or enters deliveries): the change, its messages and the operator's audit
 /// line commit in one transaction.
-fn apply_command(
+async fn apply_change(
     state: &Arc<AppState>,
     action: &str,
     request: &ChangeRequest,
     expect: Expect,
-) -> Result<Command, ApiError> {
+) -> Result<Response, ApiError> {
     let change = supply_change(state, request)?;
     let detail = serde_json::to_string(request).unwrap_or_default();
-    let apply = Command::ApplySupply {
+    let apply = ApplySupply {
         today: seoul_date(state.clock.now()),
         neighbours: neighbours(state, &change),
         change,
@@ -362,7 +366,13 @@ fn apply_command(
         .map_or(action, |(_, p)| p)
         .to_string();
     let detail = serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null);
-    Ok(super::staff::operator_audited(action, path, detail, apply))
+    let audit = super::staff::operator_audited(action, path, detail);
+    let now_ms = state.clock.now().as_millisecond();
+    let outcome = state
+        .writer
+        .apply_supply(apply, Some(audit), now_ms)
+        .await?;
+    supply_response(state, outcome, true)
 }
 
 /// `POST /api/v1/admin/supply-changes/plan`: what the change would do. Changes nothing.
@@ -372,12 +382,14 @@ pub async fn plan(
     ApiJson(request): ApiJson<ChangeRequest>,
 ) -> Result<Response, ApiError> {
     let change = supply_change(&state, &request)?;
-    let command = Command::PlanSupply {
+    let plan = PlanSupply {
         today: seoul_date(state.clock.now()),
         neighbours: neighbours(&state, &change),
         change,
     };
-    run_supply(&state, command).await
+    let now_ms = state.clock.now().as_millisecond();
+    let outcome = state.writer.plan_supply(plan, now_ms).await?;
+    supply_response(&state, outcome, false)
 }
 
 /// `POST /api/v1/admin/supply-changes/apply`: applies the previewed plan, if it still is the plan.
@@ -386,13 +398,13 @@ pub async fn apply(
     _: Operator,
     ApiJson(request): ApiJson<ApplyRequest>,
 ) -> Result<Response, ApiError> {
-    let command = apply_command(
+    apply_change(
         &state,
         "POST /api/v1/admin/supply-changes/apply",
         &request.change,
         Expect::Plan(request.plan_id),
-    )?;
-    run_supply(&state, command).await
+    )
+    .await
 }
 
 /// `PUT /api/v1/admin/deliveries`: enters planned deliveries. A line that would push bookings out
@@ -415,13 +427,13 @@ pub async fn put_deliveries(
             .collect(),
         switch_to: Vec::new(),
     };
-    let command = apply_command(
+    apply_change(
         &state,
         "PUT /api/v1/admin/deliveries",
         &request,
         Expect::NoMoves,
-    )?;
-    run_supply(&state, command).await
+    )
+    .await
 }
 
 /// `POST /api/v1/admin/deliveries/import`: the same from CSV lines `clinic,day,product,doses`
@@ -436,13 +448,13 @@ pub async fn import_deliveries(
         deliveries,
         switch_to: Vec::new(),
     };
-    let command = apply_command(
+    apply_change(
         &state,
         "POST /api/v1/admin/deliveries/import",
         &request,
         Expect::NoMoves,
-    )?;
-    run_supply(&state, command).await
+    )
+    .await
 }
 
 /// Reads an upload's bytes; text that is not UTF-8 is refused in the API's error shape (taking
@@ -519,14 +531,10 @@ pub async fn show(
     };
     let days = query.days.unwrap_or(14).clamp(1, 62);
     let now_ms = state.clock.now().as_millisecond();
-    let command = Command::PlannedSupply {
-        clinic: clinic.id,
-        first,
-        days,
-    };
-    let Outcome::Planned(planned) = state.writer.execute(command, now_ms).await? else {
-        return Err(ApiError::internal());
-    };
+    let planned = state
+        .writer
+        .planned_supply(clinic.id, first, days, now_ms)
+        .await?;
     let last = add_days(first, i32::from(days) - 1);
     let id = clinic.id;
     let given = read(&state, move |r| r.doses_given(id, first, last)).await?;
@@ -740,19 +748,16 @@ pub async fn accept_move(
     crate::state::Authenticated(session): crate::state::Authenticated,
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
-    let command = Command::AcceptMoves {
-        actor: session.person,
-        booking: domain::booking::BookingId(id),
-    };
-    let outcome = state
+    let booking = domain::booking::BookingId(id);
+    let now_ms = state.clock.now().as_millisecond();
+    match state
         .writer
-        .execute(command, state.clock.now().as_millisecond())
-        .await?;
-    match outcome {
-        Outcome::Booking(Ok(_)) => Ok(StatusCode::NO_CONTENT.into_response()),
+        .accept_moves(session.person, booking, now_ms)
+        .await?
+    {
+        Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         // Someone else's booking looks exactly like a missing one.
-        Outcome::Booking(Err(_)) => Err(ApiError::not_found()),
-        _ => Err(ApiError::internal()),
+        Err(_) => Err(ApiError::not_found()),
     }
 }
 

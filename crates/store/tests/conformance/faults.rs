@@ -15,7 +15,7 @@ use jiff::civil::{Date, date};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use store::writer::{Command, Fault, Health, Outcome, WriteError, Writer, WriterConfig};
+use store::writer::{Book, Fault, Health, Refusal, WriteError, Writer, WriterConfig};
 use store::{
     AdminStore, Change, MaxIds, OfferRecord, ReadStore, Recorded, StaffRecord, StoreError,
     SupplyChangeRecord, WriteBackend,
@@ -133,6 +133,7 @@ impl<W: WriteBackend> WriteBackend for Faulty<W> {
 const QUICK_RETRIES: WriterConfig = WriterConfig {
     queue_capacity: 1_000,
     max_batch: 64,
+    max_batch_cost: 256,
     retry_min: Duration::from_millis(20),
     retry_max: Duration::from_millis(200),
 };
@@ -159,18 +160,14 @@ fn start_faulty<H: Harness>(h: &H) -> Rig<H::R> {
     }
 }
 
-fn answer(writer: &Writer, command: Command) -> Result<Outcome, WriteError> {
-    writer.submit(command, 1_000)?.blocking_recv().unwrap()
+fn answer(writer: &Writer, book: Book) -> Result<Result<Booking, Refusal>, WriteError> {
+    writer.book(book, None, 1_000).wait()
 }
 
-fn keyed(person: u64, hour: u8, key: &str) -> Command {
-    let Command::Book { request, .. } = book(person, 0, date(2021, 7, 20), hour) else {
-        unreachable!()
-    };
-    Command::Book {
-        request,
+fn keyed(person: u64, hour: u8, key: &str) -> Book {
+    Book {
         idempotency_key: Some(key.into()),
-        notify: None,
+        ..book(person, 0, date(2021, 7, 20), hour)
     }
 }
 
@@ -243,7 +240,7 @@ pub fn a_failed_commit_acknowledges_nothing_and_the_ledger_is_rebuilt<H: Harness
     for person in 1..=2 {
         assert!(matches!(
             answer(&rig.writer, book(person, 0, date(2021, 7, 20), 9)),
-            Ok(Outcome::Booking(Ok(_)))
+            Ok(Ok(_))
         ));
     }
     rig.faults.fail_next_commit();
@@ -253,15 +250,15 @@ pub fn a_failed_commit_acknowledges_nothing_and_the_ledger_is_rebuilt<H: Harness
         .clone()
         .map(|p| {
             let command = book(p, (p % 3) as u32, date(2021, 7, 21), 9 + (p % 9) as u8);
-            (p, rig.writer.submit(command, 1_000))
+            (p, rig.writer.book(command, None, 1_000))
         })
         .collect();
     let mut refused = Vec::new();
     for (person, submitted) in pending {
         // Refused when sent (the writer was rebuilding) or answered after its batch.
-        let answer = submitted.and_then(|reply| reply.blocking_recv().unwrap());
+        let answer = submitted.wait();
         match answer {
-            Ok(Outcome::Booking(Ok(b))) => {
+            Ok(Ok(b)) => {
                 assert_eq!(rig.reader.booking(b.id).unwrap(), Some(b), "acknowledged");
             }
             Err(WriteError::Unavailable(Fault::Storage | Fault::LedgerStale)) => {
@@ -288,10 +285,7 @@ pub fn a_failed_commit_acknowledges_nothing_and_the_ledger_is_rebuilt<H: Harness
             date(2021, 7, 21),
             9 + (person % 9) as u8,
         );
-        assert!(matches!(
-            answer(&rig.writer, command),
-            Ok(Outcome::Booking(Ok(_)))
-        ));
+        assert!(matches!(answer(&rig.writer, command), Ok(Ok(_))));
     }
     assert_ledger_matches_database(&rig.writer, &rig.reader);
 }
@@ -301,7 +295,7 @@ pub fn writes_are_refused_while_the_ledger_cannot_be_rebuilt<H: Harness>() {
     let rig = start_faulty(&h);
     assert!(matches!(
         answer(&rig.writer, book(1, 0, date(2021, 7, 20), 9)),
-        Ok(Outcome::Booking(Ok(_)))
+        Ok(Ok(_))
     ));
     // Five failures (20 + 40 + 80 + 160 + 200 ms of retries): time to look while it is stale.
     rig.faults.fail_reloads.store(5, Ordering::SeqCst);
@@ -321,8 +315,8 @@ pub fn writes_are_refused_while_the_ledger_cannot_be_rebuilt<H: Harness>() {
     assert_eq!((places(9), places(10)), (0, 0));
     assert_eq!(
         rig.writer
-            .submit(book(3, 0, date(2021, 7, 20), 10), 1_000)
-            .err(),
+            .book(book(3, 0, date(2021, 7, 20), 10), None, 1_000)
+            .refused(),
         Some(WriteError::Unavailable(Fault::LedgerStale))
     );
     wait_until_ready(&rig.writer);
@@ -336,18 +330,18 @@ pub fn writes_are_refused_while_the_ledger_cannot_be_rebuilt<H: Harness>() {
     // The band had one place left, and it is still there (the ledger agrees with storage).
     assert!(matches!(
         answer(&rig.writer, book(2, 0, date(2021, 7, 20), 9)),
-        Ok(Outcome::Booking(Ok(_)))
+        Ok(Ok(_))
     ));
     assert!(matches!(
         answer(&rig.writer, book(3, 0, date(2021, 7, 20), 9)),
-        Ok(Outcome::Booking(Err(_)))
+        Ok(Err(_))
     ));
 }
 
 pub fn a_full_disk_refuses_with_its_own_fault_and_recovers<H: Harness>() {
     let h = H::fresh();
     let rig = start_faulty(&h);
-    let Ok(Outcome::Booking(Ok(kept))) = answer(&rig.writer, keyed(1, 9, "k-1")) else {
+    let Ok(Ok(kept)) = answer(&rig.writer, keyed(1, 9, "k-1")) else {
         panic!()
     };
     rig.faults.disk_full.store(true, Ordering::SeqCst);
@@ -360,17 +354,14 @@ pub fn a_full_disk_refuses_with_its_own_fault_and_recovers<H: Harness>() {
     // Still full: it keeps probing, and keeps refusing at once.
     assert!(rig.writer.stats().failed_probes.load(Ordering::Relaxed) >= 2);
     assert_eq!(
-        rig.writer.submit(keyed(2, 9, "k-2"), 1_000).err(),
+        rig.writer.book(keyed(2, 9, "k-2"), None, 1_000).refused(),
         Some(WriteError::Unavailable(Fault::Full))
     );
     rig.faults.disk_full.store(false, Ordering::SeqCst);
     wait_until_ready(&rig.writer);
     assert_eq!(rig.reader.booking(kept.id).unwrap(), Some(kept));
     assert!(!holds_booking(&rig.reader, 2));
-    assert!(matches!(
-        answer(&rig.writer, keyed(2, 9, "k-2")),
-        Ok(Outcome::Booking(Ok(_)))
-    ));
+    assert!(matches!(answer(&rig.writer, keyed(2, 9, "k-2")), Ok(Ok(_))));
     assert_ledger_matches_database(&rig.writer, &rig.reader);
 }
 
@@ -386,7 +377,7 @@ pub fn a_commit_whose_answer_was_lost_is_kept_but_not_acknowledged<H: Harness>()
     wait_until_ready(&rig.writer);
     assert!(holds_booking(&rig.reader, 5));
     assert_ledger_matches_database(&rig.writer, &rig.reader);
-    let Ok(Outcome::Booking(Ok(again))) = answer(&rig.writer, keyed(5, 11, "k-5")) else {
+    let Ok(Ok(again)) = answer(&rig.writer, keyed(5, 11, "k-5")) else {
         panic!()
     };
     assert_eq!(rig.reader.bookings_of(PersonId(5)).unwrap(), vec![again]);

@@ -1,0 +1,144 @@
+//! Which waiting requests the writer commits together: a pure rule, no I/O and no clock, so it
+//! can be tested on its own (the writer loop only executes it).
+//!
+//! Each request carries a cost, an estimate of the rows it reads and writes in the transaction
+//! (a booking: its booking row, idempotency record and message; a supply change: as many as
+//! the budget, so it always goes alone). The next batch is the longest run of requests from the
+//! front of the queue, in order, whose costs fit the budget and whose number fits the count
+//! limit; a request that alone costs more than the budget goes alone. Taking a prefix keeps the
+//! queue first in, first out: nobody is overtaken, so nobody waits behind requests that came
+//! after them, and a request behind a long one goes in the very next batch.
+
+/// The limits of one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Requests committed together at most.
+    pub max_count: usize,
+    /// Cost committed together at most (unless one request costs more alone).
+    pub max_cost: u64,
+}
+
+/// How many requests from the front of the queue (given by their costs, in queue order) go into
+/// the next batch: 0 only for an empty queue.
+pub fn next_batch(costs: impl IntoIterator<Item = u64>, budget: Budget) -> usize {
+    let mut taken = 0;
+    let mut total: u64 = 0;
+    for cost in costs {
+        if taken == budget.max_count.max(1) {
+            break;
+        }
+        let with = total.saturating_add(cost);
+        // The first request always goes, however costly: a queue never stalls.
+        if taken > 0 && with > budget.max_cost {
+            break;
+        }
+        total = with;
+        taken += 1;
+    }
+    taken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const BOOKING: u64 = 3;
+
+    fn budget(max_count: usize, max_cost: u64) -> Budget {
+        Budget {
+            max_count,
+            max_cost,
+        }
+    }
+
+    /// Drains a queue with the rule: the batches, as index ranges.
+    fn drain(costs: &[u64], budget: Budget) -> Vec<std::ops::Range<usize>> {
+        let mut start = 0;
+        let mut batches = Vec::new();
+        while start < costs.len() {
+            let n = next_batch(costs[start..].iter().copied(), budget);
+            assert!(n > 0, "a non-empty queue always yields a batch");
+            batches.push(start..start + n);
+            start += n;
+        }
+        batches
+    }
+
+    #[test]
+    fn an_empty_queue_gives_no_batch() {
+        assert_eq!(next_batch([], budget(10, 10)), 0);
+    }
+
+    #[test]
+    fn a_long_operation_goes_alone_and_the_bookings_behind_it_go_next() {
+        let apply = 1_000_000;
+        let costs = [BOOKING, BOOKING, apply, BOOKING, BOOKING, BOOKING];
+        let batches = drain(&costs, budget(4096, 100));
+        assert_eq!(batches, vec![0..2, 2..3, 3..6]);
+    }
+
+    #[test]
+    fn the_count_limit_holds_for_free_requests() {
+        assert_eq!(next_batch([0; 10], budget(4, 100)), 4);
+        // A zero limit still makes progress.
+        assert_eq!(next_batch([0; 10], budget(0, 100)), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn batches_keep_the_budget_the_order_and_take_all_they_can(
+            costs in proptest::collection::vec(prop_oneof![
+                8 => Just(BOOKING),
+                2 => 0u64..20,
+                1 => 50u64..5_000,
+            ], 0..300),
+            max_count in 1usize..64,
+            max_cost in 1u64..400,
+        ) {
+            let budget = budget(max_count, max_cost);
+            let batches = drain(&costs, budget);
+            // In order, each request exactly once.
+            let served: Vec<usize> = batches.iter().flat_map(|b| b.clone()).collect();
+            prop_assert_eq!(served, (0..costs.len()).collect::<Vec<_>>());
+            for batch in &batches {
+                let cost: u64 = costs[batch.clone()].iter().sum();
+                prop_assert!(batch.len() <= max_count);
+                // Over the budget only as a single request.
+                prop_assert!(cost <= max_cost || batch.len() == 1);
+                // Maximal: the next request would have broken a limit.
+                if batch.end < costs.len() {
+                    prop_assert!(
+                        batch.len() == max_count || cost + costs[batch.end] > max_cost
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn a_booking_waits_only_for_what_came_before_it(
+            costs in proptest::collection::vec(prop_oneof![
+                8 => Just(BOOKING),
+                1 => 1_000u64..100_000,
+            ], 1..300),
+            max_cost in 12u64..400,
+        ) {
+            // However long the operations ahead of it, a booking goes in a batch no later than
+            // one per long operation ahead of it plus what its cheap predecessors fill.
+            let budget = budget(4096, max_cost);
+            let batches = drain(&costs, budget);
+            for (i, &cost) in costs.iter().enumerate() {
+                if cost != BOOKING {
+                    continue;
+                }
+                let turn = batches.iter().position(|b| b.contains(&i)).unwrap_or(usize::MAX);
+                let long_ahead = costs[..i].iter().filter(|&&c| c > max_cost).count();
+                let cheap_ahead: u64 = costs[..i].iter().filter(|&&c| c <= max_cost).sum();
+                // Two batches of cheap requests in a row hold more than the budget, unless a
+                // long operation cut the first one short.
+                let bound = 2 * long_ahead + 2 * (cheap_ahead / max_cost) as usize + 3;
+                prop_assert!(turn <= bound, "booking {} served in batch {}, bound {}", i, turn, bound);
+            }
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! The writer thread: takes batches from the queue by the batch rule, runs each in one
+//! transaction, answers after the commit, and recovers from storage faults.
+
+use super::api::{Fault, WriteError};
+use super::batch::{Budget, next_batch};
+use super::health::{Health, WriterStats};
+use super::ops::{Answer, Job, Ops, Refuse};
+use crate::{Change, StoreError, WriteBackend};
+use domain::booking::BookingId;
+use domain::ledger::reschedule::PlanUndo;
+use domain::ledger::{Availability, Ledger};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy)]
+pub struct WriterConfig {
+    /// Requests that may wait for the writer; more are refused with `Busy`.
+    pub queue_capacity: usize,
+    /// Requests committed together at most.
+    pub max_batch: usize,
+    /// Cost (about rows read and written, see `batch`) committed together at most; a request
+    /// that costs more alone, or whose cost is unknown (a supply change), goes alone.
+    pub max_batch_cost: u64,
+    /// After a fault, the first wait before the writer tries again to rebuild its ledger or to
+    /// write; each failed try doubles it, up to `retry_max`.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            queue_capacity: 20_000,
+            max_batch: 4096,
+            // 4,096 bookings at 3 rows each fit: the count binds for bookings alone.
+            max_batch_cost: 16_384,
+            // A full disk is usually freed by hand: probing every 5 s at most costs nothing and
+            // brings writes back within seconds of the space.
+            retry_min: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The setting the writer rewrites to find out whether storage takes writes again.
+pub const PROBE_SETTING: &str = "writer_probe";
+
+fn reload<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
+    // Claimed before the ledger is touched: a standby keeps its view when it cannot claim it.
+    backend.claim_ledger()?;
+    ledger.reset();
+    backend.active_bookings(&mut |booking| ledger.restore(booking))?;
+    ledger.number_after(BookingId(backend.max_ids()?.booking));
+    Ok(())
+}
+
+/// How often a standby reloads its view of what is left to book (clinic search on a node that
+/// forwards its bookings): each reload reads every active booking, so not at the 100 ms the
+/// standby asks for the lease.
+pub const STANDBY_VIEW_EVERY: Duration = Duration::from_secs(1);
+
+/// A standby's view: the ledger rebuilt from committed bookings, without the right to write.
+/// Shown to readers only; a node decides nothing on it (it must [`reload`] first). Hidden when
+/// it cannot be read, as a half-read ledger would show places that may not exist.
+fn view<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
+    ledger.reset();
+    let read = backend.committed_bookings(&mut |booking| ledger.restore(booking));
+    if read.is_err() {
+        ledger.hide_availability();
+    }
+    read
+}
+
+/// What [`spawn`] gives the handle: the queue's sending end, what is left to book, counters.
+pub(super) struct Started {
+    pub queue: SyncSender<Job>,
+    pub availability: Arc<Availability>,
+    pub stats: Arc<WriterStats>,
+}
+
+/// Rebuilds `ledger` from the backend's active bookings and starts the writer thread.
+pub(super) fn spawn<B: WriteBackend>(
+    mut backend: B,
+    mut ledger: Ledger,
+    config: WriterConfig,
+) -> Result<Started, StoreError> {
+    // A database the ledger cannot be built from refuses to start, loudly. A node whose
+    // ledger another node writes starts standing by, and takes over when it can.
+    let fault = match reload(&mut backend, &mut ledger) {
+        Ok(()) => None,
+        Err(StoreError::Standby(why)) => {
+            tracing::warn!(%why, "standing by: another node writes the ledger");
+            view(&mut backend, &mut ledger)?;
+            Some(Fault::Standby)
+        }
+        Err(error) => return Err(error),
+    };
+    let next_person = backend.max_ids()?.person + 1;
+    let (queue, jobs) = sync_channel(config.queue_capacity);
+    let stats = Arc::new(WriterStats::default());
+    let started = Started {
+        queue,
+        availability: ledger.availability(),
+        stats: Arc::clone(&stats),
+    };
+    let mut state = WriterState {
+        backend,
+        ledger,
+        undo: Vec::new(),
+        next_person,
+        stats,
+        budget: Budget {
+            max_count: config.max_batch.max(1),
+            max_cost: config.max_batch_cost,
+        },
+        waiting: VecDeque::new(),
+        fault,
+        retry: Backoff::new(config.retry_min, config.retry_max),
+        next_try: Instant::now() + config.retry_min,
+        probes: 0,
+        viewed_at: fault.map(|_| Instant::now()),
+    };
+    if let Some(fault) = fault {
+        state.stats.set_health(Health::Failing(fault));
+    }
+    std::thread::Builder::new()
+        .name("yeyak-writer".into())
+        .spawn(move || {
+            let _stopped = MarkStopped(Arc::clone(&state.stats));
+            state.run(jobs);
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
+    Ok(started)
+}
+
+struct WriterState<B> {
+    backend: B,
+    ledger: Ledger,
+    /// Supply and schedule edits made in memory by this batch, undone if it fails.
+    undo: Vec<PlanUndo>,
+    next_person: u64,
+    stats: Arc<WriterStats>,
+    budget: Budget,
+    /// Requests taken off the queue, not yet in a batch (at most a batch's count more).
+    waiting: VecDeque<Job>,
+    /// Why the writer is not writing; `None` when it is.
+    fault: Option<Fault>,
+    retry: Backoff,
+    /// When to try again to recover from `fault`.
+    next_try: Instant,
+    /// Probe writes made, the value of the next one.
+    probes: u64,
+    /// When a standby last reloaded its view of what is left (`None`: reload it now).
+    viewed_at: Option<Instant>,
+}
+
+/// Marks the writer stopped when its thread ends, however it ends (a panic included).
+struct MarkStopped(Arc<WriterStats>);
+
+impl Drop for MarkStopped {
+    fn drop(&mut self) {
+        self.0.set_health(Health::Stopped);
+    }
+}
+
+/// A wait that doubles after each failure, up to a limit.
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(min: Duration, max: Duration) -> Backoff {
+        Backoff {
+            min,
+            max: max.max(min),
+            next: min,
+        }
+    }
+
+    /// The wait before the next try; the one after is twice as long.
+    fn failed(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.max);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.next = self.min;
+    }
+}
+
+impl<B: WriteBackend> WriterState<B> {
+    fn run(&mut self, jobs: Receiver<Job>) {
+        loop {
+            if let Some(fault) = self.fault {
+                // Queued before the fault was known: refused like the rest.
+                self.refuse_waiting(fault);
+                let wait = self.next_try.saturating_duration_since(Instant::now());
+                match jobs.recv_timeout(wait) {
+                    Ok(job) => self.waiting.push_back(job),
+                    Err(RecvTimeoutError::Timeout) => self.recover(),
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                continue;
+            }
+            if self.waiting.is_empty() {
+                match jobs.recv() {
+                    Ok(job) => self.waiting.push_back(job),
+                    Err(_) => return,
+                }
+            }
+            self.take_waiting(&jobs);
+            let costs = self.waiting.iter().map(|job| cost(job, self.budget));
+            let n = next_batch(costs, self.budget);
+            let batch: Vec<Job> = self.waiting.drain(..n).collect();
+            self.stats
+                .queued
+                .fetch_sub(batch.len() as u64, Ordering::Relaxed);
+            self.commit_batch(batch);
+        }
+    }
+
+    /// Moves what is queued into `waiting`, up to one batch's count beyond what waits already:
+    /// the queue's bound still holds the rest.
+    fn take_waiting(&mut self, jobs: &Receiver<Job>) {
+        while self.waiting.len() < self.budget.max_count {
+            match jobs.try_recv() {
+                Ok(job) => self.waiting.push_back(job),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+    }
+
+    fn refuse_waiting(&mut self, fault: Fault) {
+        let refused = self.waiting.len() as u64;
+        if refused == 0 {
+            return;
+        }
+        self.stats.queued.fetch_sub(refused, Ordering::Relaxed);
+        self.stats
+            .fault_refusals
+            .fetch_add(refused, Ordering::Relaxed);
+        for job in self.waiting.drain(..) {
+            job.task.refuse(WriteError::Unavailable(fault));
+        }
+    }
+
+    fn commit_batch(&mut self, batch: Vec<Job>) {
+        let mut done = Vec::with_capacity(batch.len());
+        let mut jobs = batch.into_iter();
+        let result = self.write_batch(&mut jobs, &mut done);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .commands
+            .fetch_add(done.len() as u64, Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                self.undo.clear();
+                for answer in done {
+                    answer.committed();
+                }
+            }
+            Err((error, failed)) => {
+                let answer = WriteError::Unavailable(Fault::of(&error));
+                self.fail_batch(error);
+                for unanswered in done {
+                    unanswered.refuse(answer);
+                }
+                if let Some(failed) = failed {
+                    failed.refuse(answer);
+                }
+                for not_run in jobs {
+                    not_run.task.refuse(answer);
+                }
+            }
+        }
+    }
+
+    /// Executes jobs in one transaction until they are done or one fails; on failure, the error
+    /// and the failed job's reply (the jobs not yet run stay in `jobs`).
+    #[allow(clippy::type_complexity)]
+    fn write_batch(
+        &mut self,
+        jobs: &mut impl Iterator<Item = Job>,
+        done: &mut Vec<Box<dyn Answer>>,
+    ) -> Result<(), (StoreError, Option<Box<dyn Refuse>>)> {
+        self.backend.begin().map_err(|e| (e, None))?;
+        let mut ops = Ops {
+            backend: &mut self.backend,
+            ledger: &mut self.ledger,
+            undo: &mut self.undo,
+            next_person: &mut self.next_person,
+        };
+        for job in jobs {
+            match job.task.run(&mut ops, job.now_ms) {
+                Ok(answer) => done.push(answer),
+                Err((error, failed)) => return Err((error, Some(failed))),
+            }
+        }
+        self.backend.commit().map_err(|e| (e, None))
+    }
+
+    /// After a failed batch: forgets its edits in memory, then recovers (or starts retrying).
+    fn fail_batch(&mut self, error: StoreError) {
+        self.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+        match error {
+            StoreError::Refused(_) => {
+                self.stats.refused_batches.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "ALARM: the database refused a batch the ledger allowed (a \
+                    bug above storage); rolled back, nothing of it acknowledged");
+            }
+            StoreError::Standby(_) => tracing::warn!(%error, "fenced off: another node took the \
+                ledger; batch rolled back, nothing of it acknowledged; standing by"),
+            _ => tracing::error!(%error, "write batch failed; rolled back, nothing of it \
+                acknowledged"),
+        }
+        while let Some(undo) = self.undo.pop() {
+            self.ledger.undo_plan(undo);
+        }
+        // Either way the ledger is rebuilt before anything else is written; a node fenced off
+        // rebuilds it only once it holds the lease again.
+        self.fault = Some(match error {
+            StoreError::Standby(_) => Fault::Standby,
+            _ => Fault::LedgerStale,
+        });
+        // The ledger holds this batch's reservations: a standby's view is reloaded at once.
+        self.viewed_at = None;
+        self.retry.reset();
+        self.recover();
+    }
+
+    /// Rolls back whatever is open, rebuilds the ledger from the database unless it is known to
+    /// agree, and writes one probe row. Ready when all of it worked; otherwise refusing until
+    /// the next try, after a backoff. A standby tries again at the shortest wait, without
+    /// backing off: each try is one small query, and it must take over soon after the lease
+    /// it waits for lapses.
+    fn recover(&mut self) {
+        let stale = matches!(self.fault, Some(Fault::LedgerStale | Fault::Standby));
+        let rebuilt = if stale { self.rebuild() } else { Ok(()) };
+        let result = match rebuilt {
+            Err(StoreError::Standby(_)) => Err(Fault::Standby),
+            Err(error) => {
+                self.stats.failed_rebuilds.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "cannot rebuild the ledger from the database; writes stay \
+                    refused, retrying");
+                Err(Fault::LedgerStale)
+            }
+            Ok(()) => self.probe().map_err(|error| {
+                self.stats.failed_probes.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(%error, "storage still refuses writes; writes stay refused, retrying");
+                Fault::of(&error)
+            }),
+        };
+        match result {
+            Ok(()) => {
+                if self.fault.is_some() {
+                    tracing::info!("storage writable and ledger rebuilt: taking writes again");
+                }
+                self.fault = None;
+                self.retry.reset();
+                self.stats.set_health(Health::Ready);
+            }
+            Err(fault) => {
+                self.fault = Some(fault);
+                let wait = match fault {
+                    Fault::Standby => self.retry.min,
+                    _ => self.retry.failed(),
+                };
+                self.next_try = Instant::now() + wait;
+                self.stats.set_health(Health::Failing(fault));
+            }
+        }
+    }
+
+    /// Rolls back and rebuilds the ledger from committed data only.
+    fn rebuild(&mut self) -> Result<(), StoreError> {
+        // Until it is rebuilt, the ledger may disagree with the database: refuse meanwhile (a
+        // standby keeps saying it stands by).
+        let fault = match self.fault {
+            Some(Fault::Standby) => Fault::Standby,
+            _ => Fault::LedgerStale,
+        };
+        self.stats.set_health(Health::Failing(fault));
+        let rebuilt = self.backend.rollback().and_then(|()| {
+            reload(&mut self.backend, &mut self.ledger)?;
+            self.next_person = self.backend.max_ids()?.person + 1;
+            Ok(())
+        });
+        match &rebuilt {
+            Ok(()) => {}
+            // Not claimed, so not touched: refresh the view now and then.
+            Err(StoreError::Standby(_)) => self.refresh_view(),
+            // Half rebuilt, it would show clinic search places that may not exist.
+            Err(_) => self.ledger.hide_availability(),
+        }
+        rebuilt
+    }
+
+    /// On a standby, reloads what is left to book once [`STANDBY_VIEW_EVERY`] has passed.
+    fn refresh_view(&mut self) {
+        if self
+            .viewed_at
+            .is_some_and(|at| at.elapsed() < STANDBY_VIEW_EVERY)
+        {
+            return;
+        }
+        self.viewed_at = Some(Instant::now());
+        if let Err(error) = view(&mut self.backend, &mut self.ledger) {
+            tracing::warn!(%error, "standby: cannot read what is left to book; showing none");
+        }
+    }
+
+    /// One small durable write, to learn whether storage takes writes.
+    fn probe(&mut self) -> Result<(), StoreError> {
+        self.probes += 1;
+        let change = Change::PutSetting {
+            key: PROBE_SETTING.into(),
+            value: self.probes.to_string(),
+        };
+        let result = self
+            .backend
+            .begin()
+            .and_then(|()| self.backend.apply(&change))
+            .and_then(|()| self.backend.commit());
+        if result.is_err() {
+            let _ = self.backend.rollback();
+        }
+        result
+    }
+}
+
+/// A job's cost for the batch rule: an unknown cost counts as the whole budget (it goes alone).
+fn cost(job: &Job, budget: Budget) -> u64 {
+    job.cost.unwrap_or(budget.max_cost.saturating_add(1))
+}
