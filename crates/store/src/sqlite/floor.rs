@@ -1,7 +1,8 @@
 //! The floor `yeyak bench` holds the writer against: the very rows a run wrote, inserted again
-//! into a fresh database of the same schema (same pragmas, same clinics, the same triggers keeping
-//! the capacity tables) with plain prepared statements, all in one transaction and one fsync. No
-//! ledger, no idempotency look-ups, no batching, no notification building: what storing the rows
+//! into a fresh database of the same schema (same pragmas, same clinics, the same capacity guard:
+//! its triggers note each booking's places, and the transaction settles them into the capacity
+//! counts before it commits, as the database requires) with plain prepared statements, all in
+//! one transaction and one fsync. No ledger, no idempotency look-ups, no batching, no notification building: what storing the rows
 //! costs at the least on this disk and this SQLite.
 
 use super::{Result, connect};
@@ -53,6 +54,8 @@ pub fn reinsert(source: &Path, fresh: &Path) -> Result<Floor> {
             inserted += 1;
         }
     }
+    // The database refuses to commit bookings whose places are not counted (schema v8).
+    super::settle_places(&tx)?;
     tx.commit()?;
     Ok(Floor {
         rows: inserted,

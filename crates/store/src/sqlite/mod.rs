@@ -35,7 +35,8 @@ const SCHEMA_V5: &str = include_str!("schema_v5.sql");
 // There is no version 6: it was reserved for the identity change, which needed no new table.
 // A database at 5 goes straight to 7.
 const SCHEMA_V7: &str = include_str!("schema_v7.sql");
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_V8: &str = include_str!("schema_v8.sql");
+const SCHEMA_VERSION: i64 = 8;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -186,12 +187,17 @@ fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.pragma_update(None, "cache_size", -64_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // The capacity guard (schema v7) is a deferred foreign key: without this, SQLite ignores it.
+    // The capacity guard (schema v8) is a deferred foreign key: without this, SQLite ignores it.
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    migrate_to(conn, SCHEMA_VERSION)
+}
+
+/// Brings the schema up to version `last` (tests stop at an older one to migrate from it).
+fn migrate_to(conn: &mut Connection, last: i64) -> Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::SchemaTooNew {
@@ -206,8 +212,9 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         (4, SCHEMA_V4),
         (5, SCHEMA_V5),
         (7, SCHEMA_V7),
+        (8, SCHEMA_V8),
     ] {
-        if version < target {
+        if version < target && target <= last {
             let tx = conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", target)?;
@@ -253,10 +260,21 @@ impl SqliteWriter {
     }
 }
 
+/// Settles the places this transaction's booking writes took and gave back (schema v8): the
+/// database refuses to commit before this, and refuses then if a cell is left over capacity.
+pub(crate) fn settle_places(conn: &Connection) -> Result<()> {
+    conn.prepare_cached("INSERT INTO place_settle VALUES (0)")?
+        .execute([])?;
+    Ok(())
+}
+
 /// The cells this transaction would leave over capacity, e.g. "band clinic 3 2021-07-20 slot 10".
 fn over_capacity(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn.prepare(
-        "SELECT kind, clinic, day, slot FROM over_capacity ORDER BY 1, 2, 3, 4 LIMIT 10",
+        "SELECT 'band', clinic, day, CAST(hour AS TEXT) FROM band_use WHERE over IS NOT NULL
+         UNION ALL
+         SELECT 'supply', clinic, day, product FROM supply_use WHERE over IS NOT NULL
+         ORDER BY 1, 2, 3, 4 LIMIT 10",
     )?;
     let cells = stmt
         .query_map([], |r| {
@@ -287,6 +305,7 @@ impl WriteBackend for SqliteWriter {
     }
 
     fn commit(&mut self) -> Result<()> {
+        settle_places(&self.conn)?;
         match self.conn.execute_batch("COMMIT") {
             Ok(()) => Ok(()),
             // A deferred foreign key failed: the capacity guard. Say which cells, while the
@@ -751,34 +770,33 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn migrating_to_v7_counts_the_places_existing_bookings_hold() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v5.db");
-        {
-            let conn = Connection::open(&path).unwrap();
-            for sql in [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 5).unwrap();
-            // Clinic 0: 2 per band, 3 Moderna a day, 7 planned on 2021-07-21 (day 18829).
-            // Booking 2's dose 1 was given; booking 4 is a leftover claim (no planned place).
-            conn.execute_batch(
-                "INSERT INTO clinic VALUES (0, 'c', 'consigned', 11010, 37.5, 127.0, 9, 18, 2, 0);
-                 INSERT INTO clinic_product VALUES (0, 'moderna', 3);
-                 INSERT INTO delivery VALUES (0, 18829, 'moderna', 7, 0);
-                 INSERT INTO booking VALUES
-                     (1, 1, 1, 'moderna', 0, 18828, 10, 'booked', 0, 18856, 10, 'booked', 0, 0),
-                     (2, 2, 2, 'moderna', 0, 18828, 10, 'given', 0, 18856, 10, 'booked', 0, 0),
-                     (3, 3, 3, 'moderna', 0, 18829, 10, 'booked', NULL, NULL, NULL, NULL, 0, 0),
-                     (4, 4, 4, 'moderna', 0, 18828, 11, 'booked', NULL, NULL, NULL, NULL, 0, 0);
-                 INSERT INTO leftover_offer VALUES (1, 0, 'moderna', 18828, 1, 1, 0, 0, 0);
-                 INSERT INTO leftover_claim VALUES (1, 4, 4, 0);",
-            )
-            .unwrap();
+    /// A version 5 database (before the capacity guard) with bookings in it. Clinic 0: 2 per
+    /// band, 3 Moderna a day, 7 planned on 2021-07-21 (day 18829). Booking 2's dose 1 was given;
+    /// booking 4 is a leftover claim (no planned place).
+    fn v5_database_with_bookings(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        for sql in [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5] {
+            conn.execute_batch(sql).unwrap();
         }
-        let (_writer, _reader) = open(&path).unwrap();
-        let conn = connect(&path).unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO clinic VALUES (0, 'c', 'consigned', 11010, 37.5, 127.0, 9, 18, 2, 0);
+             INSERT INTO clinic_product VALUES (0, 'moderna', 3);
+             INSERT INTO delivery VALUES (0, 18829, 'moderna', 7, 0);
+             INSERT INTO booking VALUES
+                 (1, 1, 1, 'moderna', 0, 18828, 10, 'booked', 0, 18856, 10, 'booked', 0, 0),
+                 (2, 2, 2, 'moderna', 0, 18828, 10, 'given', 0, 18856, 10, 'booked', 0, 0),
+                 (3, 3, 3, 'moderna', 0, 18829, 10, 'booked', NULL, NULL, NULL, NULL, 0, 0),
+                 (4, 4, 4, 'moderna', 0, 18828, 11, 'booked', NULL, NULL, NULL, NULL, 0, 0);
+             INSERT INTO leftover_offer VALUES (1, 0, 'moderna', 18828, 1, 1, 0, 0, 0);
+             INSERT INTO leftover_claim VALUES (1, 4, 4, 0);",
+        )
+        .unwrap();
+    }
+
+    /// The band and supply counts, e.g. "0 18828 Integer(10) 1/2" (clinic, day, hour or
+    /// product, booked/capacity).
+    fn capacity_counts(conn: &Connection) -> (Vec<String>, Vec<String>) {
         let rows = |sql: &str| -> Vec<String> {
             let mut stmt = conn.prepare(sql).unwrap();
             stmt.query_map([], |r| {
@@ -796,8 +814,21 @@ mod tests {
             .map(|r| r.unwrap())
             .collect()
         };
-        assert_eq!(
+        (
             rows("SELECT clinic, day, hour, booked, capacity FROM band_use ORDER BY 1, 2, 3"),
+            rows("SELECT clinic, day, product, booked, capacity FROM supply_use ORDER BY 1, 2, 3"),
+        )
+    }
+
+    #[test]
+    fn migrating_to_v7_counts_the_places_existing_bookings_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        v5_database_with_bookings(&path);
+        let (_writer, _reader) = open(&path).unwrap();
+        let (bands, supply) = capacity_counts(&connect(&path).unwrap());
+        assert_eq!(
+            bands,
             vec![
                 "0 18828 Integer(10) 1/2",
                 "0 18829 Integer(10) 1/2",
@@ -805,13 +836,91 @@ mod tests {
             ]
         );
         assert_eq!(
-            rows("SELECT clinic, day, product, booked, capacity FROM supply_use ORDER BY 1, 2, 3"),
+            supply,
             vec![
                 "0 18828 Text(\"moderna\") 1/3",
                 "0 18829 Text(\"moderna\") 1/7",
                 "0 18856 Text(\"moderna\") 2/3"
             ]
         );
+    }
+
+    /// Runs `sql` in one transaction, settling its places before COMMIT when `settle`; rolls
+    /// back what failed.
+    fn transaction(conn: &Connection, sql: &str, settle: bool) -> Result<()> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = conn
+            .execute_batch(sql)
+            .map_err(StoreError::from)
+            .and_then(|()| if settle { settle_places(conn) } else { Ok(()) })
+            .and_then(|()| Ok(conn.execute_batch("COMMIT")?));
+        if result.is_err() {
+            conn.execute_batch("ROLLBACK").unwrap();
+        }
+        result
+    }
+
+    #[test]
+    fn migrating_from_v7_to_v8_keeps_the_counts_and_the_guard() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v7.db");
+        v5_database_with_bookings(&path);
+        let mut conn = connect(&path).unwrap();
+        migrate_to(&mut conn, 7).unwrap();
+        let at_v7 = capacity_counts(&conn);
+        drop(conn);
+
+        let (_writer, _reader) = open(&path).unwrap();
+        let conn = connect(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 8);
+        assert_eq!(capacity_counts(&conn), at_v7);
+
+        // The band at 18856 10:00 is full (2/2): a third dose there is refused at COMMIT.
+        let third = "INSERT INTO booking VALUES
+            (5, 5, 5, 'moderna', 0, 18856, 10, 'booked', NULL, NULL, NULL, NULL, 0, 0)";
+        let refused = transaction(&conn, third, true).unwrap_err();
+        assert!(matches!(refused, StoreError::Refused(_)), "{refused:?}");
+        // A booking whose places were never settled cannot commit at all.
+        let free_band = "INSERT INTO booking VALUES
+            (5, 5, 5, 'moderna', 0, 18828, 10, 'booked', NULL, NULL, NULL, NULL, 0, 0)";
+        let unsettled = transaction(&conn, free_band, false).unwrap_err();
+        assert!(matches!(unsettled, StoreError::Refused(_)), "{unsettled:?}");
+        // Settled, it fits (18828 10:00 was 1/2).
+        transaction(&conn, free_band, true).unwrap();
+        // Booking 1 cancelled frees its places; booking 6 takes the one at 18856 10:00 in the
+        // same transaction, written before the cancellation: only the end counts.
+        transaction(
+            &conn,
+            "INSERT INTO booking VALUES
+                 (6, 6, 6, 'moderna', 0, 18856, 10, 'booked', NULL, NULL, NULL, NULL, 0, 0);
+             UPDATE booking SET d1_status = 'cancelled', d2_status = 'cancelled' WHERE id = 1;",
+            true,
+        )
+        .unwrap();
+        let (bands, supply) = capacity_counts(&conn);
+        assert_eq!(
+            bands,
+            vec![
+                "0 18828 Integer(10) 1/2",
+                "0 18829 Integer(10) 1/2",
+                "0 18856 Integer(10) 2/2"
+            ]
+        );
+        assert_eq!(supply[0], "0 18828 Text(\"moderna\") 1/3");
+        // Nothing left unsettled or flagged.
+        let leftover: i64 = conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM place_change)
+                      + (SELECT COUNT(*) FROM band_use WHERE over IS NOT NULL)
+                      + (SELECT COUNT(*) FROM supply_use WHERE over IS NOT NULL)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(leftover, 0);
     }
 
     #[test]
