@@ -227,7 +227,7 @@ impl Service {
         let ticket = arrived["ticket"].as_str().expect("a ticket").to_string();
         for _ in 0..200 {
             let request = Request::post("/api/v1/queue/exchange")
-                .header("x-yeyak-session", &self.session)
+                .header("x-yeyak-waiting-session", &self.session)
                 .header("x-yeyak-ticket", &ticket)
                 .body(Body::empty())
                 .expect("a request");
@@ -303,7 +303,7 @@ impl Service {
         request = match who {
             Who::Visitor => {
                 let request = request
-                    .header("x-yeyak-session", &self.session)
+                    .header("x-yeyak-waiting-session", &self.session)
                     .header("x-yeyak-pass", &self.pass);
                 if self.token.is_empty() {
                     request

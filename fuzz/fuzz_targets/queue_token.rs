@@ -10,7 +10,7 @@
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use queue::{
-    Class, KeyId, KeyMaterial, Keyring, Pass, QueueId, Rank, SessionId, Ticket, TokenError,
+    Class, KeyId, KeyMaterial, Keyring, Pass, QueueId, Rank, WaitingSessionId, Ticket, TokenError,
     Verified,
 };
 
@@ -31,7 +31,7 @@ fn check(u: &mut Unstructured<'_>, ours: &Keyring, forger: &Keyring) -> Result<(
             Class::Fifo
         },
         seq: u.arbitrary()?,
-        session: SessionId(u.arbitrary()?),
+        session: WaitingSessionId(u.arbitrary()?),
         issued_at_ms: u.arbitrary()?,
         // (u64::MAX is the wire's "none": no person or draw number is ever that.)
         verified: if u.arbitrary()? {

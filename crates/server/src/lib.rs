@@ -2,6 +2,7 @@
 //! [`Config`] into a running service. Only this crate knows HTTP and JSON.
 
 pub mod clock;
+pub mod credentials;
 pub mod dashboard;
 pub mod error;
 pub mod forward;

@@ -12,8 +12,8 @@ use super::layout::{
 use super::{Detour, html, negotiate};
 use crate::AppState;
 use crate::routes::clinics::{ClinicView, Found};
-use crate::routes::{self, Authenticated, SESSION_COOKIE};
-use crate::session::Session;
+use crate::routes::{self, Authenticated};
+use crate::session::IdentitySession;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -53,10 +53,10 @@ fn require_pass(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
 }
 
 /// The person signed in by an identity check, or a redirect to do one.
-fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Session, Detour> {
+fn require_person(state: &AppState, headers: &HeaderMap) -> Result<IdentitySession, Detour> {
     require_pass(state, headers)?;
-    routes::cookie(headers, SESSION_COOKIE)
-        .and_then(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).ok())
+    crate::credentials::identity_cookie(headers)
+        .and_then(|t| IdentitySession::verify(&t, &state.secrets, state.clock.now()).ok())
         .ok_or(Detour::Identity)
 }
 
@@ -287,8 +287,8 @@ fn identity_page(
     error: Option<&crate::error::ApiError>,
     serves: IdentityFor,
 ) -> String {
-    let signed_in = routes::cookie(headers, SESSION_COOKIE)
-        .is_some_and(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).is_ok());
+    let signed_in = crate::credentials::identity_cookie(headers)
+        .is_some_and(|t| IdentitySession::verify(&t, &state.secrets, state.clock.now()).is_ok());
     let (action, intro) = match serves {
         IdentityFor::Booking => (
             "/identity",

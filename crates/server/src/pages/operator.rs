@@ -35,7 +35,7 @@ fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), Detour>
     let signed_in = routes::cookie(headers, OPERATOR_COOKIE).is_some_and(|c| {
         state
             .operator
-            .verify_cookie(&c, state.clock.now().as_millisecond())
+            .verify_cookie(state.secrets.signing(), &c, state.clock.now().as_millisecond())
     });
     if signed_in {
         Ok(())
@@ -109,7 +109,7 @@ pub async fn login(
     let expires = state.clock.now().as_millisecond() + hours * 3_600_000;
     let cookie = format!(
         "{OPERATOR_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        state.operator.sign_cookie(expires),
+        state.operator.sign_cookie(state.secrets.signing(), expires),
         hours * 3600
     );
     let mut response = Redirect::to("/operator").into_response();

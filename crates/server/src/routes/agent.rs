@@ -9,7 +9,7 @@ use super::ApiJson;
 use super::identity::{parse_claim, seal_contact};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::session::Session;
+use crate::session::IdentitySession;
 use crate::staff::Agent;
 use axum::Json;
 use axum::extract::{Request, State};
@@ -126,7 +126,7 @@ pub async fn identify(
     else {
         return Err(ApiError::internal());
     };
-    let session = Session {
+    let session = IdentitySession {
         person: id,
         expires_at: crate::clock::after(
             now,
@@ -134,7 +134,7 @@ pub async fn identify(
         ),
     };
     let mut response = Json(json!({
-        "person_token": session.sign(state.secrets.token_key()),
+        "person_token": session.sign(&state.secrets),
         "expires_at": session.expires_at.to_string(),
         "person": { "birth_date": claim.rrn.birth_date().to_string(), "rrn": claim.rrn.masked() },
     }))

@@ -18,7 +18,7 @@ pub(crate) mod system;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::session::Session;
+use crate::session::IdentitySession;
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State};
@@ -31,7 +31,7 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub const SESSION_COOKIE: &str = "yeyak_session";
+pub use crate::credentials::{bearer, cookie};
 
 /// The booking side's routes (behind a pass, or forwarded by another node).
 fn booking_routes() -> Router<Arc<AppState>> {
@@ -341,8 +341,8 @@ async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next)
     response
 }
 
-/// The person a request acts for, proven by a session token (bearer header or cookie).
-pub struct Authenticated(pub Session);
+/// The person a request acts for, proven by an identity session (bearer header or cookie).
+pub struct Authenticated(pub IdentitySession);
 
 impl FromRequestParts<Arc<AppState>> for Authenticated {
     type Rejection = ApiError;
@@ -351,10 +351,9 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let token = bearer(&parts.headers)
-            .or_else(|| cookie(&parts.headers, SESSION_COOKIE))
+        let token = crate::credentials::identity_token(&parts.headers)
             .ok_or_else(ApiError::unauthenticated)?;
-        Session::verify(&token, state.secrets.token_key(), state.clock.now())
+        IdentitySession::verify(&token, &state.secrets, state.clock.now())
             .map(Authenticated)
             .map_err(|_| ApiError::unauthenticated())
     }
@@ -375,22 +374,6 @@ pub fn client_address(extensions: &axum::http::Extensions) -> std::net::IpAddr {
     extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
-}
-
-pub fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
-}
-
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 /// A JSON body whose rejection is an [`ApiError`] in our shape.

@@ -2,7 +2,7 @@
 //! check in front of every booking-side route; the operator's view and openings; and a
 //! server-rendered waiting page that works without JavaScript.
 
-use super::{ApiJson, cookie};
+use super::ApiJson;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::operator::Operator;
@@ -14,38 +14,26 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use queue::{Exchange, QueueId, SessionId, Status, TokenError};
+use queue::{Exchange, QueueId, WaitingSessionId, Status, TokenError};
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub const SESSION_ID_COOKIE: &str = "yeyak_sid";
-pub const TICKET_COOKIE: &str = "yeyak_ticket";
-pub const PASS_COOKIE: &str = "yeyak_pass";
+use crate::credentials::{self, Names, PASS, TICKET, WAITING_SESSION};
 
-/// A credential from its cookie (browsers) or its `X-Yeyak-…` header (apps), borrowed from the
-/// header when it came as one.
-fn credential_ref<'h>(
-    headers: &'h HeaderMap,
-    cookie_name: &str,
-    header_name: &str,
-) -> Option<Cow<'h, str>> {
-    headers
-        .get(header_name)
-        .and_then(|v| v.to_str().ok())
-        .map(Cow::Borrowed)
-        .or_else(|| cookie(headers, cookie_name).map(Cow::Owned))
+/// The ticket's cookie (the waiting page reads it).
+pub const TICKET_COOKIE: &str = TICKET.cookie;
+
+/// A credential from its `X-Yeyak-…` header (apps) or its cookie (browsers).
+fn credential(headers: &HeaderMap, names: &Names) -> Option<String> {
+    credentials::presented(headers, names).map(Cow::into_owned)
 }
 
-fn credential(headers: &HeaderMap, cookie_name: &str, header_name: &str) -> Option<String> {
-    credential_ref(headers, cookie_name, header_name).map(Cow::into_owned)
-}
-
-pub(crate) fn session_id(headers: &HeaderMap) -> Option<SessionId> {
-    let text = credential(headers, SESSION_ID_COOKIE, "x-yeyak-session")?;
+pub(crate) fn session_id(headers: &HeaderMap) -> Option<WaitingSessionId> {
+    let text = credential(headers, &WAITING_SESSION)?;
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
-    Some(SessionId(bytes.try_into().ok()?))
+    Some(WaitingSessionId(bytes.try_into().ok()?))
 }
 
 fn now_ms(state: &AppState) -> u64 {
@@ -158,7 +146,7 @@ pub async fn require_pass(
     next: Next,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
-    let pass = credential(headers, PASS_COOKIE, "x-yeyak-pass").ok_or_else(pass_missing)?;
+    let pass = credential(headers, &PASS).ok_or_else(pass_missing)?;
     let session = session_id(headers).ok_or_else(pass_missing)?;
     let pass = state
         .gate
@@ -193,8 +181,8 @@ pub async fn require_pass(
 
 /// The person a request's identity session names, if it carries a valid one.
 fn signed_in_person(state: &AppState, headers: &HeaderMap) -> Option<u64> {
-    let token = super::bearer(headers).or_else(|| super::cookie(headers, super::SESSION_COOKIE))?;
-    crate::session::Session::verify(&token, state.secrets.token_key(), state.clock.now())
+    let token = credentials::identity_token(headers)?;
+    crate::session::IdentitySession::verify(&token, &state.secrets, state.clock.now())
         .ok()
         .map(|s| s.person.0)
 }
@@ -238,13 +226,13 @@ pub fn bind_pass(
 /// Sets the ticket cookie (empty: drops it).
 pub fn set_ticket_cookie(response: &mut Response, ticket: &str) {
     let max_age_s = if ticket.is_empty() { 0 } else { 86_400 };
-    set_cookie(response, TICKET_COOKIE, ticket, max_age_s);
+    set_cookie(response, TICKET.cookie, ticket, max_age_s);
 }
 
 /// Sets the pass cookie for the opening's pass lifetime.
 pub fn set_pass_cookie(state: &AppState, response: &mut Response, pass: &str) {
     let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
-    set_cookie(response, PASS_COOKIE, pass, ttl_s);
+    set_cookie(response, PASS.cookie, pass, ttl_s);
 }
 
 /// Whether this browser holds a valid pass for its session: the booking pages' version of
@@ -255,7 +243,7 @@ pub fn holds_pass(state: &AppState, headers: &HeaderMap) -> bool {
 
 /// The valid pass this browser holds for its session, if any.
 pub fn request_pass(state: &AppState, headers: &HeaderMap) -> Option<queue::Pass> {
-    let pass = credential(headers, PASS_COOKIE, "x-yeyak-pass")?;
+    let pass = credential(headers, &PASS)?;
     let session = session_id(headers)?;
     state.gate.check_pass(now_ms(state), &pass, &session).ok()
 }
@@ -364,10 +352,10 @@ fn set_cookie(response: &mut Response, name: &str, value: &str, max_age_s: u64) 
 fn held_ticket(
     state: &AppState,
     headers: &HeaderMap,
-    session: Option<SessionId>,
+    session: Option<WaitingSessionId>,
 ) -> Result<Option<(String, Status)>, ApiError> {
     let (Some(ticket), Some(session)) = (
-        credential(headers, TICKET_COOKIE, "x-yeyak-ticket"),
+        credential(headers, &TICKET),
         session,
     ) else {
         return Ok(None);
@@ -393,12 +381,12 @@ const NUMBERS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 async fn new_ticket(
     state: &Arc<AppState>,
     address: std::net::IpAddr,
-) -> Result<(SessionId, String, Status), ApiError> {
+) -> Result<(WaitingSessionId, String, Status), ApiError> {
     state
         .gate
         .may_mint(now_ms(state), address)
         .map_err(gate_error)?;
-    let session = SessionId::random(&mut rand::rng());
+    let session = WaitingSessionId::random(&mut rand::rng());
     let deadline = tokio::time::Instant::now() + NUMBERS_WAIT;
     loop {
         let ready = state.gate.numbers_ready();
@@ -436,13 +424,13 @@ pub async fn arrive(
     body["ticket"] = ticket.clone().into();
     body["session"] = session_text.clone().into();
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    set_cookie(&mut response, SESSION_ID_COOKIE, &session_text, 86_400);
-    set_cookie(&mut response, TICKET_COOKIE, &ticket, 86_400);
+    set_cookie(&mut response, WAITING_SESSION.cookie, &session_text, 86_400);
+    set_cookie(&mut response, TICKET.cookie, &ticket, 86_400);
     Ok(response)
 }
 
 fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
-    credential_ref(headers, TICKET_COOKIE, "x-yeyak-ticket").ok_or_else(|| {
+    credentials::presented(headers, &TICKET).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "ticket_required",
@@ -501,7 +489,7 @@ pub async fn exchange(
                 Json(json!({ "state": "admitted", "pass": token, "expires_at": expires }))
                     .into_response();
             let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
-            set_cookie(&mut response, PASS_COOKIE, &token, ttl_s);
+            set_cookie(&mut response, PASS.cookie, &token, ttl_s);
             Ok(response)
         }
         Exchange::NotYet(status) => {
@@ -511,7 +499,7 @@ pub async fn exchange(
 }
 
 /// The ticket a waiting request holds for its own session, or a clear refusal.
-fn waiting_ticket(state: &AppState, headers: &HeaderMap) -> Result<(String, SessionId), ApiError> {
+fn waiting_ticket(state: &AppState, headers: &HeaderMap) -> Result<(String, WaitingSessionId), ApiError> {
     let ticket = ticket_of(headers)?.into_owned();
     let session = session_id(headers).ok_or_else(|| token_error(TokenError::WrongSession))?;
     state
@@ -661,14 +649,14 @@ pub async fn wait_return(
         .decode(back.s.trim())
         .ok()
         .and_then(|b| <[u8; 16]>::try_from(b).ok())
-        .map(SessionId)
+        .map(WaitingSessionId)
         .ok_or_else(|| token_error(TokenError::Malformed))?;
     state
         .gate
         .ticket_of(&back.t, &session)
         .map_err(gate_error)?;
     let mut response = axum::response::Redirect::to("/wait").into_response();
-    set_cookie(&mut response, SESSION_ID_COOKIE, &back.s, 86_400);
+    set_cookie(&mut response, WAITING_SESSION.cookie, &back.s, 86_400);
     set_ticket_cookie(&mut response, &back.t);
     Ok(response)
 }
@@ -804,15 +792,15 @@ pub async fn wait_page(
     if let Some(session) = fresh {
         set_cookie(
             &mut response,
-            SESSION_ID_COOKIE,
+            WAITING_SESSION.cookie,
             &URL_SAFE_NO_PAD.encode(session.0),
             86_400,
         );
-        set_cookie(&mut response, TICKET_COOKIE, &ticket, 86_400);
+        set_cookie(&mut response, TICKET.cookie, &ticket, 86_400);
     }
     if let Some(pass) = pass {
         let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
-        set_cookie(&mut response, PASS_COOKIE, &pass, ttl_s);
+        set_cookie(&mut response, PASS.cookie, &pass, ttl_s);
     }
     Ok(response)
 }
