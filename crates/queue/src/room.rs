@@ -287,7 +287,11 @@ impl WaitingRoom {
     }
 
     /// A presented ticket, checked to belong to `session` — before it is verified for a person.
-    pub fn ticket_of(&self, ticket_token: &str, session: &WaitingSessionId) -> Result<Ticket, RoomError> {
+    pub fn ticket_of(
+        &self,
+        ticket_token: &str,
+        session: &WaitingSessionId,
+    ) -> Result<Ticket, RoomError> {
         let ticket = Ticket::verify(&self.keyring, ticket_token, self.state.opening().queue())?;
         if ticket.session != *session {
             return Err(TokenError::WrongSession.into());

@@ -20,8 +20,8 @@
 //! issued stay valid across the upgrade.
 
 use crate::types::{Class, QueueId, Rank, WaitingSessionId};
-pub use token::{KeyId, KeyMaterial, Keyring, KeyringError, MAX_KEYS, MAX_TOKEN_CHARS};
 use token::{Claims, ClaimsReader, ClaimsWriter, Purpose};
+pub use token::{KeyId, KeyMaterial, Keyring, KeyringError, MAX_KEYS, MAX_TOKEN_CHARS};
 
 /// Written for "none" in the person fields.
 const NONE: u64 = u64::MAX;
@@ -431,7 +431,10 @@ mod tests {
             Err(TokenError::WrongKind)
         );
         let p = k.sign(&pass());
-        assert_eq!(Ticket::verify(&k, &p, QueueId(7)), Err(TokenError::WrongKind));
+        assert_eq!(
+            Ticket::verify(&k, &p, QueueId(7)),
+            Err(TokenError::WrongKind)
+        );
     }
 
     #[test]
@@ -456,7 +459,10 @@ mod tests {
             Ok(p)
         );
         let t = k.sign(&ticket());
-        assert_eq!(Ticket::verify(&k, &t, QueueId(8)), Err(TokenError::WrongQueue));
+        assert_eq!(
+            Ticket::verify(&k, &t, QueueId(8)),
+            Err(TokenError::WrongQueue)
+        );
     }
 
     #[test]

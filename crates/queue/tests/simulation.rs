@@ -13,7 +13,7 @@ mod common;
 use common::*;
 use queue::{
     Class, ControllerConfig, Exchange, Observations, Opening, PollConfig, PollPolicy, QueueId,
-    Rank, WaitingSessionId, Status, Ticket,
+    Rank, Status, Ticket, WaitingSessionId,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;

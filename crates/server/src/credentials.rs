@@ -29,7 +29,7 @@ pub struct Names {
 pub const WAITING_SESSION: Names = Names {
     header: "x-yeyak-waiting-session",
     cookie: "yeyak_waiting",
-    old_header: Some("x-yeyak-waiting-session"),
+    old_header: Some("x-yeyak-session"),
     old_cookie: Some("yeyak_sid"),
 };
 
@@ -110,7 +110,7 @@ mod tests {
     fn new_names_old_names_and_the_new_one_wins() {
         let read = |pairs| presented(&headers(pairs), &WAITING_SESSION).map(Cow::into_owned);
         assert_eq!(read(&[("x-yeyak-waiting-session", "n")]), Some("n".into()));
-        assert_eq!(read(&[("x-yeyak-waiting-session", "o")]), Some("o".into()));
+        assert_eq!(read(&[("x-yeyak-session", "o")]), Some("o".into()));
         assert_eq!(read(&[("cookie", "yeyak_waiting=n")]), Some("n".into()));
         assert_eq!(read(&[("cookie", "a=1; yeyak_sid=o")]), Some("o".into()));
         assert_eq!(
@@ -118,11 +118,11 @@ mod tests {
             Some("n".into())
         );
         assert_eq!(
-            read(&[("x-yeyak-waiting-session", "o"), ("x-yeyak-waiting-session", "n")]),
+            read(&[("x-yeyak-session", "o"), ("x-yeyak-waiting-session", "n")]),
             Some("n".into())
         );
         assert_eq!(
-            read(&[("cookie", "yeyak_waiting=c"), ("x-yeyak-waiting-session", "h")]),
+            read(&[("cookie", "yeyak_waiting=c"), ("x-yeyak-session", "h")]),
             Some("h".into()),
             "a header (app) before a cookie (browser), as before"
         );
@@ -135,7 +135,10 @@ mod tests {
             Some("n".into())
         );
         assert_eq!(
-            identity(&[("cookie", "yeyak_identity=c"), ("authorization", "Bearer b")]),
+            identity(&[
+                ("cookie", "yeyak_identity=c"),
+                ("authorization", "Bearer b")
+            ]),
             Some("b".into())
         );
         assert_eq!(identity(&[("cookie", "yeyak_sid=x")]), None);

@@ -245,8 +245,7 @@ impl SubscriberRegistry for MemoryRegistry {
         };
         let map = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
         Ok(map.get(&key).is_some_and(|s| {
-            let name_matches =
-                bool::from(s.name_digest[..].ct_eq(&name_digest(query.name)[..]));
+            let name_matches = bool::from(s.name_digest[..].ct_eq(&name_digest(query.name)[..]));
             name_matches && s.birth_date == query.birth_date && s.sex_digit == query.sex_digit
         }))
     }

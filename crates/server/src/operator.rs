@@ -142,8 +142,7 @@ impl FromRequestParts<Arc<AppState>> for Operator {
                 state.secrets.signing(),
                 &cookie,
                 state.clock.now().as_millisecond(),
-            )
-            {
+            ) {
                 Ok(Operator)
             } else {
                 Err(ApiError::new(
@@ -209,9 +208,10 @@ mod tests {
         // The earlier cookie: the expiry, then HMAC(token, "yeyak operator cookie v1" ‖ expiry).
         let token = OperatorToken("operator-token-0123456789".into());
         let expiry = 2_000i64.to_be_bytes();
-        let tag = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(token.0.as_bytes())
+        use hmac::{KeyInit, Mac};
+        let tag = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(token.0.as_bytes())
             .map(|mac| {
-                hmac::Mac::chain_update(mac, b"yeyak operator cookie v1")
+                mac.chain_update(b"yeyak operator cookie v1")
                     .chain_update(expiry)
                     .finalize()
                     .into_bytes()

@@ -156,11 +156,7 @@ impl Secrets {
     }
 
     /// Keys as read from `secrets.key`, signing with the token key alone.
-    fn new(
-        rrn_key: [u8; KEY_LEN],
-        seal_key: [u8; KEY_LEN],
-        token_key: [u8; KEY_LEN],
-    ) -> Secrets {
+    fn new(rrn_key: [u8; KEY_LEN], seal_key: [u8; KEY_LEN], token_key: [u8; KEY_LEN]) -> Secrets {
         Secrets {
             rrn_key,
             seal_key,

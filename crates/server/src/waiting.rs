@@ -9,8 +9,8 @@ use crate::StartError;
 use crate::clock::Clock;
 use queue::{
     Controller, ControllerConfig, Exchange, KeyId, KeyMaterial, Keyring, Observations, Opening,
-    Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, WaitingSessionId, Snapshot,
-    Status, WaitingRoom,
+    Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, Snapshot, Status,
+    WaitingRoom, WaitingSessionId,
 };
 use rand::Rng;
 use std::collections::HashMap;
@@ -449,7 +449,11 @@ impl Gate {
     /// A new ticket, from the numbers already durably reserved: memory only, so it may run on
     /// an async worker. [`GateError::NoNumbers`] when none is at hand (the reservation ahead is
     /// late); wait for [`Gate::numbers_ready`] and try again, or refuse the arrival.
-    pub fn arrive(&self, now_ms: u64, session: WaitingSessionId) -> Result<(String, Status), GateError> {
+    pub fn arrive(
+        &self,
+        now_ms: u64,
+        session: WaitingSessionId,
+    ) -> Result<(String, Status), GateError> {
         self.arrivals
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -538,7 +542,11 @@ impl Gate {
     }
 
     /// The ticket `session` presents, checked (signature, queue, session) from memory.
-    pub fn ticket_of(&self, ticket: &str, session: &WaitingSessionId) -> Result<queue::Ticket, GateError> {
+    pub fn ticket_of(
+        &self,
+        ticket: &str,
+        session: &WaitingSessionId,
+    ) -> Result<queue::Ticket, GateError> {
         Ok(self.room().ticket_of(ticket, session)?)
     }
 
@@ -1261,7 +1269,9 @@ pub fn load_keyring(dir: &Path, now_s: i64, rng: &mut impl Rng) -> Result<Keyrin
         keys.sort_by_key(|k| k.created_s);
         let keep_from = keys.len().saturating_sub(KEEP);
         keys.drain(..keep_from);
-        write_keys_file(&path, &keys).map_err(crate::secrets::KeysFileError::Io).map_err(failed)?;
+        write_keys_file(&path, &keys)
+            .map_err(crate::secrets::KeysFileError::Io)
+            .map_err(failed)?;
     }
     keyring_of(&keys).map_err(failed)
 }
@@ -1588,7 +1598,10 @@ mod tests {
         let token = first.sign(&ticket);
         let rotated = load_keyring(dir.path(), 1_000 + 86_400, &mut rng).unwrap();
         assert_ne!(rotated.current_id(), first.current_id());
-        assert_eq!(queue::Ticket::verify(&rotated, &token, QueueId(1)).unwrap(), ticket);
+        assert_eq!(
+            queue::Ticket::verify(&rotated, &token, QueueId(1)).unwrap(),
+            ticket
+        );
         // After three more rotations the first key is gone.
         for day in 2..5 {
             load_keyring(dir.path(), 1_000 + day * 86_400, &mut rng).unwrap();

@@ -190,10 +190,7 @@ fn every_changed_byte_is_refused() {
 fn claims_grafted_onto_a_genuine_tag_are_refused() {
     let k = ring(1, 0xAB);
     let genuine = bytes_of(&k.sign(&SIGN_IN));
-    let forged_claims = SignIn {
-        who: 43,
-        ..SIGN_IN
-    };
+    let forged_claims = SignIn { who: 43, ..SIGN_IN };
     let mut forged = bytes_of(&ring(1, 0xCD).sign(&forged_claims));
     let tag_at = forged.len() - TAG_LEN;
     forged[tag_at..].copy_from_slice(&genuine[tag_at..]);
@@ -223,8 +220,8 @@ fn rotation_signs_with_the_new_key_and_accepts_the_old_until_retired() {
     let before = Keyring::new(KeyId(1), &old);
     let old_token = before.sign(&SIGN_IN);
 
-    let rotated = Keyring::with_older((KeyId(2), &new), [(KeyId(1), &old)])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let rotated =
+        Keyring::with_older((KeyId(2), &new), [(KeyId(1), &old)]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(rotated.current_id(), KeyId(2));
     assert_eq!(rotated.older_ids().collect::<Vec<_>>(), [KeyId(1)]);
     assert!(rotated.accepts(KeyId(1)) && rotated.accepts(KeyId(2)));
@@ -271,10 +268,7 @@ fn a_token_for_one_purpose_is_refused_for_another_under_the_same_key() {
         seq: 1,
         person: None,
     });
-    assert_eq!(
-        k.verify::<SignIn>(&place, 0),
-        Err(TokenError::WrongPurpose)
-    );
+    assert_eq!(k.verify::<SignIn>(&place, 0), Err(TokenError::WrongPurpose));
     assert_eq!(
         k.verify_lasting::<Place>(&k.sign(&SIGN_IN)),
         Err(TokenError::WrongPurpose)
@@ -317,7 +311,10 @@ fn authentic_tokens_the_format_does_not_allow_are_malformed() {
     let op = Purpose::OperatorSignIn.byte();
     for (signed, why) in [
         ([&[2, op, 0, 1][..], &claims].concat(), "another version"),
-        ([&[VERSION, 99, 0, 1][..], &claims].concat(), "no such purpose"),
+        (
+            [&[VERSION, 99, 0, 1][..], &claims].concat(),
+            "no such purpose",
+        ),
         ([&[VERSION, op, 0, 1][..], &claims[..15]].concat(), "short"),
         ([&[VERSION, op, 0, 1][..], &claims, &[0]].concat(), "long"),
         (vec![VERSION, op, 0, 1], "no claims"),

@@ -5,7 +5,8 @@
 
 use queue::{
     Arrival, Block, Controller, ControllerConfig, Decision, KeyId, KeyMaterial, Keyring, NeedBlock,
-    Observations, Opening, PollConfig, PollPolicy, QueueRecord, QueueState, WaitingSessionId, WaitingRoom,
+    Observations, Opening, PollConfig, PollPolicy, QueueRecord, QueueState, WaitingRoom,
+    WaitingSessionId,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;

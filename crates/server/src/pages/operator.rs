@@ -33,9 +33,11 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
 /// Signed in, or sent to the sign-in form.
 fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
     let signed_in = routes::cookie(headers, OPERATOR_COOKIE).is_some_and(|c| {
-        state
-            .operator
-            .verify_cookie(state.secrets.signing(), &c, state.clock.now().as_millisecond())
+        state.operator.verify_cookie(
+            state.secrets.signing(),
+            &c,
+            state.clock.now().as_millisecond(),
+        )
     });
     if signed_in {
         Ok(())

@@ -1,8 +1,8 @@
 //! Identity check: name, resident registration number and phone, then a one-time code.
 
 use super::{ApiJson, Authenticated};
-use crate::credentials::IDENTITY_COOKIE;
 use crate::AppState;
+use crate::credentials::IDENTITY_COOKIE;
 use crate::error::ApiError;
 use crate::forward::PlainWrite;
 use crate::identity::{

@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use queue::{Exchange, QueueId, WaitingSessionId, Status, TokenError};
+use queue::{Exchange, QueueId, Status, TokenError, WaitingSessionId};
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -354,10 +354,7 @@ fn held_ticket(
     headers: &HeaderMap,
     session: Option<WaitingSessionId>,
 ) -> Result<Option<(String, Status)>, ApiError> {
-    let (Some(ticket), Some(session)) = (
-        credential(headers, &TICKET),
-        session,
-    ) else {
+    let (Some(ticket), Some(session)) = (credential(headers, &TICKET), session) else {
         return Ok(None);
     };
     match state.gate.exchange(now_ms(state), &ticket, &session) {
@@ -499,7 +496,10 @@ pub async fn exchange(
 }
 
 /// The ticket a waiting request holds for its own session, or a clear refusal.
-fn waiting_ticket(state: &AppState, headers: &HeaderMap) -> Result<(String, WaitingSessionId), ApiError> {
+fn waiting_ticket(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, WaitingSessionId), ApiError> {
     let ticket = ticket_of(headers)?.into_owned();
     let session = session_id(headers).ok_or_else(|| token_error(TokenError::WrongSession))?;
     state

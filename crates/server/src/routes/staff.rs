@@ -192,9 +192,11 @@ async fn actor_of(
     }
     // The operator pages act with the sign-in cookie instead of the bearer token.
     let signed_in = operator_cookie.is_some_and(|c| {
-        state
-            .operator
-            .verify_cookie(state.secrets.signing(), c, state.clock.now().as_millisecond())
+        state.operator.verify_cookie(
+            state.secrets.signing(),
+            c,
+            state.clock.now().as_millisecond(),
+        )
     });
     (bearer.is_some_and(|t| state.operator.matches(t)) || (bearer.is_none() && signed_in))
         .then(|| "operator".to_string())

@@ -76,7 +76,10 @@ fn any_changed_byte_is_refused() {
         }
     }
     for junk in ["", "!!", "AQ", "AXM", "AXMA"] {
-        assert!(IdentitySession::verify(junk, &keys, now()).is_err(), "{junk:?}");
+        assert!(
+            IdentitySession::verify(junk, &keys, now()).is_err(),
+            "{junk:?}"
+        );
     }
 }
 
@@ -167,8 +170,14 @@ fn rotation_signs_with_the_new_key_and_retiring_the_old_refuses_its_tokens() {
     assert_eq!(rotated.signing().current_id(), KeyId(1));
     let new = session().sign(&rotated);
     assert_eq!(URL_SAFE_NO_PAD.decode(&new).unwrap()[2..4], [0, 1]);
-    assert_eq!(IdentitySession::verify(&old, &rotated, now()), Ok(session()));
-    assert_eq!(IdentitySession::verify(&new, &rotated, now()), Ok(session()));
+    assert_eq!(
+        IdentitySession::verify(&old, &rotated, now()),
+        Ok(session())
+    );
+    assert_eq!(
+        IdentitySession::verify(&new, &rotated, now()),
+        Ok(session())
+    );
     assert_eq!(
         IdentitySession::verify(&new, &first, now()),
         Err(SessionError::UnknownKey),
@@ -188,5 +197,8 @@ fn rotation_signs_with_the_new_key_and_retiring_the_old_refuses_its_tokens() {
         Err(SessionError::UnknownKey),
         "the earlier format goes with the key that signed it"
     );
-    assert_eq!(IdentitySession::verify(&new, &retired, now()), Ok(session()));
+    assert_eq!(
+        IdentitySession::verify(&new, &retired, now()),
+        Ok(session())
+    );
 }
