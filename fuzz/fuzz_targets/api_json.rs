@@ -127,7 +127,8 @@ const ROUTES: &[(Method, &str, Who, Input)] = &[
 struct Service {
     runtime: tokio::runtime::Runtime,
     router: Router,
-    /// x-yeyak-session, x-yeyak-pass, the session token, and the visitor's booking id.
+    /// x-yeyak-waiting-session, x-yeyak-pass, the identity session token, and the visitor's
+    /// booking id.
     session: String,
     pass: String,
     token: String,
