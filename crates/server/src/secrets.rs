@@ -456,6 +456,41 @@ mod tests {
     }
 
     #[test]
+    fn keys_files_name_the_newest_key_and_refuse_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signing.keys");
+        assert!(read_keys_file(&path).unwrap().is_none());
+        let line = |id, created_s, byte| KeyLine {
+            id: KeyId(id),
+            created_s,
+            material: KeyMaterial([byte; KEY_LEN]),
+        };
+        let keys = [line(0, 0, 1), line(7, 200, 2), line(3, 100, 3)];
+        write_keys_file(&path, &keys).unwrap();
+        assert_eq!(read_keys_file(&path).unwrap().unwrap(), keys);
+        let ring = keyring_of(&keys).unwrap();
+        assert_eq!(ring.current_id(), KeyId(7), "the newest signs");
+        assert!(ring.accepts(KeyId(0)) && ring.accepts(KeyId(3)));
+        assert!(matches!(
+            keyring_of(&[line(1, 0, 1), line(1, 5, 2)]),
+            Err(KeysFileError::Keyring(KeyringError::DuplicateKeyId(KeyId(1))))
+        ));
+        assert!(matches!(keyring_of(&[]), Err(KeysFileError::Empty)));
+        for damaged in ["1 2", "x 2 00", "1 2 abc", "70000 2 00"] {
+            std::fs::write(&path, format!("0 0 {}\n{damaged}\n", "ab".repeat(32))).unwrap();
+            assert!(
+                matches!(read_keys_file(&path), Err(KeysFileError::Damaged(2))),
+                "{damaged}"
+            );
+        }
+        // A damaged signing.keys stops the start rather than signing with something else.
+        assert!(matches!(
+            Secrets::load_or_create(dir.path(), &mut rng()),
+            Err(SecretsError::SigningKeys { .. })
+        ));
+    }
+
+    #[test]
     fn keys_persist_across_restarts() {
         let dir = tempfile::tempdir().unwrap();
         let first = Secrets::load_or_create(dir.path(), &mut rng()).unwrap();

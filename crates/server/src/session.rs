@@ -97,14 +97,12 @@ impl IdentitySession {
         keys: &Secrets,
         now: Timestamp,
     ) -> Result<IdentitySession, SessionError> {
-        let token = token.trim();
-        if let Some(words) = legacy::open(token, keys, legacy::KIND_SESSION)? {
-            return Ok(IdentitySession {
+        verify_either(token, keys, now, legacy::KIND_SESSION, |words| {
+            Ok(IdentitySession {
                 person: PersonId(words[0]),
                 expires_at: legacy::unexpired(words[1], now)?,
-            });
-        }
-        Ok(keys.signing().verify(token, ms(now))?)
+            })
+        })
     }
 }
 
@@ -149,15 +147,29 @@ impl Consent {
     }
 
     pub fn verify(token: &str, keys: &Secrets, now: Timestamp) -> Result<Consent, SessionError> {
-        let token = token.trim();
-        if let Some(words) = legacy::open(token, keys, legacy::KIND_CONSENT)? {
-            return Ok(Consent {
+        verify_either(token, keys, now, legacy::KIND_CONSENT, |words| {
+            Ok(Consent {
                 booker: PersonId(words[0]),
                 member: PersonId(words[1]),
                 expires_at: legacy::unexpired(words[2], now)?,
-            });
-        }
-        Ok(keys.signing().verify(token, ms(now))?)
+            })
+        })
+    }
+}
+
+/// Checks a token of the current format, or of the earlier one (its words read by `earlier`)
+/// while that is still accepted.
+fn verify_either<C: Claims>(
+    token: &str,
+    keys: &Secrets,
+    now: Timestamp,
+    earlier_kind: u8,
+    earlier: impl FnOnce(&[u64]) -> Result<C, SessionError>,
+) -> Result<C, SessionError> {
+    let token = token.trim();
+    match legacy::open(token, keys, earlier_kind)? {
+        Some(words) => earlier(&words),
+        None => Ok(keys.signing().verify(token, ms(now))?),
     }
 }
 
