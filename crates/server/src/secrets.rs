@@ -473,7 +473,9 @@ mod tests {
         assert!(ring.accepts(KeyId(0)) && ring.accepts(KeyId(3)));
         assert!(matches!(
             keyring_of(&[line(1, 0, 1), line(1, 5, 2)]),
-            Err(KeysFileError::Keyring(KeyringError::DuplicateKeyId(KeyId(1))))
+            Err(KeysFileError::Keyring(KeyringError::DuplicateKeyId(KeyId(
+                1
+            ))))
         ));
         assert!(matches!(keyring_of(&[]), Err(KeysFileError::Empty)));
         for damaged in ["1 2", "x 2 00", "1 2 abc", "70000 2 00"] {

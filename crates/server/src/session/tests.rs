@@ -1,5 +1,7 @@
 use super::*;
 use crate::secrets::{KeyLine, read_keys_file, write_keys_file};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::SeedableRng;
 use token::{KeyId, KeyMaterial};
 
