@@ -10,8 +10,8 @@
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use queue::{
-    Class, KeyId, KeyMaterial, Keyring, Pass, QueueId, Rank, WaitingSessionId, Ticket, TokenError,
-    Verified,
+    Class, KeyId, KeyMaterial, Keyring, Pass, QueueId, Rank, Ticket, TokenError, Verified,
+    WaitingSessionId,
 };
 
 const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -63,23 +63,18 @@ fn check(u: &mut Unstructured<'_>, ours: &Keyring, forger: &Keyring) -> Result<(
     // Whatever text a client sends: accepted only if it is our own signature of its fields.
     let sent: &str = u.arbitrary()?;
     if let Ok(t) = Ticket::verify(ours, sent, ticket.queue) {
-        assert_eq!(
-            ours.sign(&t),
-            sent,
-            "a ticket we did not sign was accepted"
-        );
+        assert_eq!(ours.sign(&t), sent, "a ticket we did not sign was accepted");
     }
     if let Ok(p) = Pass::verify(ours, sent, pass.queue, &pass.session, now_ms) {
-        assert_eq!(
-            ours.sign(&p),
-            sent,
-            "a pass we did not sign was accepted"
-        );
+        assert_eq!(ours.sign(&p), sent, "a pass we did not sign was accepted");
     }
 
     let signed_ticket = ours.sign(&ticket);
     let signed_pass = ours.sign(&pass);
-    assert_eq!(Ticket::verify(ours, &signed_ticket, ticket.queue), Ok(ticket));
+    assert_eq!(
+        Ticket::verify(ours, &signed_ticket, ticket.queue),
+        Ok(ticket)
+    );
     assert_eq!(
         Pass::verify(ours, &signed_pass, pass.queue, &pass.session, now_ms),
         Ok(pass)
@@ -115,10 +110,7 @@ fn check(u: &mut Unstructured<'_>, ours: &Keyring, forger: &Keyring) -> Result<(
     changed[at] = with;
     let changed = String::from_utf8(changed).expect("base64url is ASCII");
     if changed != signed_pass {
-        assert!(
-            Pass::verify(ours, &changed, pass.queue, &pass.session, now_ms)
-                .is_err()
-        );
+        assert!(Pass::verify(ours, &changed, pass.queue, &pass.session, now_ms).is_err());
     }
     Ok(())
 }
