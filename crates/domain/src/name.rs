@@ -75,9 +75,26 @@ impl fmt::Debug for PersonName {
     }
 }
 
+/// "홍길동" → "홍*동": enough for a person to recognise, not enough to identify.
+pub fn masked(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    match chars.len() {
+        0 | 1 => name.to_string(),
+        2 => format!("{}*", chars[0]),
+        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_masked() {
+        assert_eq!(masked("홍길동"), "홍*동");
+        assert_eq!(masked("남궁길동"), "남**동");
+        assert_eq!(masked("홍길"), "홍*");
+    }
 
     #[test]
     fn ordinary_names_are_kept_trimmed() {

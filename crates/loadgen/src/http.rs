@@ -1,11 +1,13 @@
-//! One HTTP client for every simulated person: a single `reqwest::Client` (connection reuse),
-//! an optional bound on requests in flight (waiting for a slot is latency too, and is counted
+//! One HTTP client for every simulated person: the generator's own lean client
+//! ([`crate::client`], kept-alive connections), an optional bound on requests in flight (waiting for a slot is latency too, and is counted
 //! apart so a report shows when the generator, not the server, shaped the load; 0 means none, a
 //! browser population where every request goes out when its person sends it), and every
 //! answer's latency measured from the request's *intended* send time.
 
+use crate::client::Client;
 use crate::stats::{Endpoint, Stats};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 pub struct Http {
-    pub client: reqwest::Client,
+    pub client: Client,
     pub base: String,
     /// `None`: no bound.
     permits: Option<Semaphore>,
@@ -25,8 +27,18 @@ pub struct Http {
 /// An answer: status (0 for a transport error or timeout), body and Retry-After.
 pub struct Reply {
     pub status: u16,
-    pub body: Vec<u8>,
+    pub body: Bytes,
     pub retry_after: Option<Duration>,
+}
+
+impl Reply {
+    fn none() -> Reply {
+        Reply {
+            status: 0,
+            body: Bytes::new(),
+            retry_after: None,
+        }
+    }
 }
 
 impl Reply {
@@ -56,31 +68,13 @@ impl Http {
         stats: Arc<Stats>,
         zero: Instant,
     ) -> anyhow::Result<Http> {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(if max_in_flight == 0 {
-                usize::MAX
-            } else {
-                max_in_flight
-            })
-            .pool_idle_timeout(Duration::from_secs(90))
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .tcp_nodelay(true)
-            .build()?;
         Ok(Http {
-            client,
+            client: Client::new(&base)?,
             base,
             permits: (max_in_flight > 0).then(|| Semaphore::new(max_in_flight)),
             stats,
             zero,
         })
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        let mut url = String::with_capacity(self.base.len() + path.len());
-        url.push_str(&self.base);
-        url.push_str(path);
-        url
     }
 
     /// One of the `max_in_flight` slots (none needed without a bound), counting a wait for it.
@@ -121,53 +115,21 @@ impl Http {
         endpoint: Endpoint,
         method: reqwest::Method,
         path: &str,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         body: Option<Vec<u8>>,
         intended: Instant,
     ) -> Reply {
         let Ok(_permit) = self.slot().await else {
-            return Reply {
-                status: 0,
-                body: Vec::new(),
-                retry_after: None,
-            };
+            return Reply::none();
         };
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        let mut request = self.client.request(method, self.url(path));
-        if let Some(body) = body {
-            headers.insert(
-                reqwest::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            request = request.body(body);
-        }
-        let reply = match request.headers(headers).send().await {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                match response.bytes().await {
-                    Ok(bytes) => Reply {
-                        status,
-                        body: bytes.to_vec(),
-                        retry_after,
-                    },
-                    Err(_) => Reply {
-                        status: 0,
-                        body: Vec::new(),
-                        retry_after: None,
-                    },
-                }
-            }
-            Err(_) => Reply {
-                status: 0,
-                body: Vec::new(),
-                retry_after: None,
+        let reply = match self.client.send(method, path, headers, body).await {
+            Ok(answer) => Reply {
+                status: answer.status,
+                body: answer.body,
+                retry_after: answer.retry_after,
             },
+            Err(_) => Reply::none(),
         };
         self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         let now = Instant::now();

@@ -16,6 +16,7 @@
 //! `--demo` loads a demo world and is never a production configuration.
 
 pub mod audit;
+pub mod client;
 pub mod http;
 pub mod people;
 pub mod person;

@@ -105,6 +105,10 @@ pub struct Person {
     pub patience_s: Option<f64>,
     pub double_submit: bool,
     pub cancel_rebook: bool,
+    /// Born in the opening's cohort: may book tonight.
+    pub eligible: bool,
+    /// Verifies on the waiting page this long after arriving (if still waiting then).
+    pub verify_waiting_after_s: Option<f64>,
     pub rng: Rng,
 }
 
@@ -123,12 +127,23 @@ impl Person {
         let mut rng = Rng::for_item(scenario.seed, index);
         let b = &scenario.behaviour;
         let years = (scenario.cohort.born[1] - scenario.cohort.born[0]) as u64 + 1;
-        let year = scenario.cohort.born[0] + (index % years) as i16;
+        // A draw only when the scenario has ineligible arrivals, so scenarios without them
+        // keep drawing exactly the people they always did.
+        let eligible = !(b.ineligible_share > 0.0 && rng.chance(b.ineligible_share));
+        let year = if eligible {
+            scenario.cohort.born[0] + (index % years) as i16
+        } else {
+            // The next cohort (born in the three years after), whose window opens later.
+            scenario.cohort.born[1] + 1 + (index % 3) as i16
+        };
         let n = index / years + salt;
         let own = rrn(year, n);
-        let booker_rrn = rng
-            .chance(b.family_share)
-            .then(|| rrn(1995 + (index % 5) as i16, n));
+        let booker_rrn =
+            (eligible && rng.chance(b.family_share)).then(|| rrn(1995 + (index % 5) as i16, n));
+        let verify_waiting_after_s = (b.verify_waiting_share > 0.0
+            && booker_rrn.is_none()
+            && rng.chance(b.verify_waiting_share))
+        .then(|| rng.exp(b.verify_delay_mean_seconds.max(0.001)));
         let home = homes.draw(&mut rng);
         let weights: Vec<f64> = scenario
             .cohort
@@ -160,6 +175,8 @@ impl Person {
             patience_s,
             double_submit: rng.chance(b.double_submit_share),
             cancel_rebook: rng.chance(b.cancel_rebook_share),
+            eligible,
+            verify_waiting_after_s,
             rng,
         }
     }

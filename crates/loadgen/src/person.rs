@@ -99,6 +99,22 @@ struct BookingAnswer {
     active: bool,
 }
 
+const IDENTITY_START: (Endpoint, &str) = (Endpoint::IdentityStart, "/api/v1/identity/start");
+const IDENTITY_VERIFY: (Endpoint, &str) = (Endpoint::IdentityVerify, "/api/v1/identity/verify");
+const WAIT_VERIFY_START: (Endpoint, &str) =
+    (Endpoint::WaitVerifyStart, "/api/v1/queue/verify/start");
+const WAIT_VERIFY: (Endpoint, &str) = (Endpoint::WaitVerify, "/api/v1/queue/verify");
+
+/// The answer to verifying while waiting: placed (a re-issued ticket, the queue state) or
+/// turned away (`state: "ineligible"`); signed in either way.
+#[derive(Deserialize)]
+struct WaitVerified {
+    state: Option<String>,
+    ticket: Option<String>,
+    poll_after_ms: Option<u64>,
+    session_token: String,
+}
+
 fn header(text: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(text).ok()
 }
@@ -239,6 +255,11 @@ impl Evening<'_> {
             reloads.reverse(); // pop() gives the earliest
         }
 
+        let mut verify_at = self
+            .p
+            .verify_waiting_after_s
+            .map(|s| arrival + Duration::from_secs_f64(s.min(3_600.0)));
+
         for _ in 0..1_000_000 {
             if state == "admitted" {
                 let reply = self
@@ -282,6 +303,24 @@ impl Evening<'_> {
                 {
                     return Err(Outcome::GaveUp);
                 }
+            }
+            if let Some(at) = verify_at.filter(|at| *at < next_poll) {
+                verify_at = None;
+                sleep_until(at).await;
+                match self.verify_waiting().await {
+                    Ok((verified_state, poll_after)) => {
+                        state = verified_state;
+                        next_poll = Instant::now() + poll_after;
+                    }
+                    Err(turned_away @ Outcome::Ineligible { .. }) => return Err(turned_away),
+                    // A check that did not go through: they keep waiting as they were, and
+                    // verify on the booking side at their turn.
+                    Err(_) => {
+                        self.headers.remove(AUTHORIZATION);
+                        next_poll = next_poll.max(Instant::now());
+                    }
+                }
+                continue;
             }
             let reload_due = reloads.last().copied().filter(|r| *r < next_poll);
             if let Some(at) = reload_due {
@@ -355,8 +394,8 @@ impl Evening<'_> {
     /// code (revealed by a demo server) back, answering with the second call's body.
     async fn check<T: serde::de::DeserializeOwned>(
         &mut self,
-        start: &'static str,
-        finish: &'static str,
+        (start_endpoint, start): (Endpoint, &'static str),
+        (finish_endpoint, finish): (Endpoint, &'static str),
         name: &str,
         rrn: &str,
         phone: &str,
@@ -365,7 +404,7 @@ impl Evening<'_> {
             .unwrap_or_default();
         let reply = self
             .send(
-                Endpoint::IdentityStart,
+                start_endpoint,
                 Method::POST,
                 start,
                 &self.headers,
@@ -384,7 +423,7 @@ impl Evening<'_> {
                 .unwrap_or_default();
         let reply = self
             .send(
-                Endpoint::IdentityVerify,
+                finish_endpoint,
                 Method::POST,
                 finish,
                 &self.headers,
@@ -398,6 +437,47 @@ impl Evening<'_> {
             .ok_or(Outcome::Failed("identity_failed"))
     }
 
+    /// Keeps an identity session's token for the requests that follow.
+    fn sign_in(&mut self, token: &str) -> Result<(), Outcome> {
+        let bearer =
+            header(&format!("Bearer {token}")).ok_or(Outcome::Failed("identity_failed"))?;
+        self.headers.insert(AUTHORIZATION, bearer);
+        Ok(())
+    }
+
+    /// Verifies on the waiting page: placed among the verified (the ticket re-issued, signed
+    /// in for the booking side), or told at once that their cohort does not open tonight.
+    /// Returns the queue state and when to poll next.
+    async fn verify_waiting(&mut self) -> Result<(String, Duration), Outcome> {
+        let (name, rrn, phone) = (self.p.own_name(), self.p.rrn.clone(), self.p.phone());
+        let answer: WaitVerified = self
+            .check(WAIT_VERIFY_START, WAIT_VERIFY, name, &rrn, &phone)
+            .await?;
+        self.sign_in(&answer.session_token)?;
+        let state = answer.state.unwrap_or_default();
+        if state == "ineligible" {
+            return Err(Outcome::Ineligible {
+                while_waiting: true,
+            });
+        }
+        if !self.p.eligible {
+            self.ctx.stats().violation(format!(
+                "E1: person {} (not in the cohort) was placed while waiting",
+                self.p.index
+            ));
+        }
+        let ticket = answer
+            .ticket
+            .as_deref()
+            .and_then(header)
+            .ok_or(Outcome::Failed("verify_waiting_failed"))?;
+        self.headers.insert(TICKET, ticket);
+        Ok((
+            state,
+            Duration::from_millis(answer.poll_after_ms.unwrap_or(1_000)),
+        ))
+    }
+
     async fn book_evening(&mut self, start_wait: Instant) -> Result<(), Outcome> {
         let ctx = self.ctx;
         self.think().await;
@@ -409,25 +489,20 @@ impl Evening<'_> {
             ),
             None => (self.p.own_name(), self.p.rrn.clone(), self.p.phone()),
         };
-        let verified: Verified = self
-            .check(
-                "/api/v1/identity/start",
-                "/api/v1/identity/verify",
-                name,
-                &rrn,
-                &phone,
-            )
-            .await?;
-        let bearer = header(&format!("Bearer {}", verified.session_token))
-            .ok_or(Outcome::Failed("identity_failed"))?;
-        self.headers.insert(AUTHORIZATION, bearer);
+        // Verified while waiting: already signed in, straight to search and booking.
+        if !self.headers.contains_key(AUTHORIZATION) {
+            let verified: Verified = self
+                .check(IDENTITY_START, IDENTITY_VERIFY, name, &rrn, &phone)
+                .await?;
+            self.sign_in(&verified.session_token)?;
+        }
         if self.p.booker_rrn.is_some() {
             // The parent's consent: their code, sent to their phone, typed in by the child.
             let (rrn, phone) = (self.p.rrn.clone(), self.p.phone());
             let consent: Consent = self
                 .check(
-                    "/api/v1/family/start",
-                    "/api/v1/family/verify",
+                    (Endpoint::IdentityStart, "/api/v1/family/start"),
+                    (Endpoint::IdentityVerify, "/api/v1/family/verify"),
                     crate::people::MEMBER_NAME,
                     &rrn,
                     &phone,
@@ -447,8 +522,19 @@ impl Evening<'_> {
                 )
                 .await;
             let eligible = reply.json::<Eligibility>().is_some_and(|e| e.eligible);
-            if reply.status != 200 || !eligible {
-                return Err(Outcome::Failed("not_eligible"));
+            if reply.status != 200 {
+                return Err(Outcome::Failed("eligibility_failed"));
+            }
+            if !eligible {
+                return Err(Outcome::Ineligible {
+                    while_waiting: false,
+                });
+            }
+            if !self.p.eligible {
+                ctx.stats().violation(format!(
+                    "E1: person {} (not in the cohort) was told they are eligible",
+                    self.p.index
+                ));
             }
         }
         let id = self.book(0).await?;

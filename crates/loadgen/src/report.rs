@@ -45,6 +45,12 @@ fn outcome_name(o: &Outcome) -> String {
     match o {
         Outcome::Booked => "booked".into(),
         Outcome::GaveUp => "gave_up".into(),
+        Outcome::Ineligible {
+            while_waiting: true,
+        } => "ineligible_turned_away_while_waiting".into(),
+        Outcome::Ineligible {
+            while_waiting: false,
+        } => "ineligible_told_after_the_queue".into(),
         Outcome::Failed(why) => format!("failed_{why}"),
     }
 }
@@ -61,7 +67,13 @@ pub fn build(i: &Inputs) -> Value {
     let booked = outcomes.get("booked").copied().unwrap_or(0);
     let gave_up = outcomes.get("gave_up").copied().unwrap_or(0);
     let finished = s.finished.load(Ordering::Relaxed);
-    let wanted = i.people.saturating_sub(gave_up);
+    let ineligible = outcomes
+        .iter()
+        .filter(|(k, _)| k.starts_with("ineligible"))
+        .map(|(_, n)| *n)
+        .sum::<u64>();
+    // Those not in the cohort cannot want a booking tonight; neither can those who gave up.
+    let wanted = i.people.saturating_sub(gave_up).saturating_sub(ineligible);
     let everyone = booked == wanted;
     let mut endpoints = serde_json::Map::new();
     let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
@@ -139,6 +151,7 @@ pub fn build(i: &Inputs) -> Value {
         "endpoints": endpoints,
         "requests_total": total_requests,
         "requests_peak_per_s": peak_rps,
+        "identity_checks_per_s": identity_check_rates(i),
         "bookings_peak_per_s": peak_bookings,
         "queue_peak_waiting": peak_waiting,
         "admission_rate_peak_per_s": peak_rate,
@@ -161,6 +174,36 @@ pub fn build(i: &Inputs) -> Value {
         "reference_2021": i.scenario.reference_2021.iter().map(|r| json!({"what": r.what, "figure": r.figure})).collect::<Vec<_>>(),
         "samples": i.samples,
     })
+}
+
+/// Identity checks started per second (codes the identity service sends), before the opening
+/// and after it: mean over each span of the run and the busiest second. The pre-queue is
+/// replayed compressed, so its rate is also given as it would be in real time.
+fn identity_check_rates(i: &Inputs) -> Value {
+    let series: Vec<u64> = i
+        .stats
+        .timeline
+        .identity_checks
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .collect();
+    let zero = (i.stats.zero_before_opening_s.max(0.0).round() as usize).min(series.len());
+    let (before, after) = series.split_at(zero);
+    let after = &after[..after.len().min(i.run_seconds.max(0.0) as usize)];
+    let rate = |span: &[u64]| {
+        let total: u64 = span.iter().sum();
+        json!({
+            "total": total,
+            "seconds": span.len(),
+            "mean_per_s": total as f64 / (span.len() as f64).max(1.0),
+            "peak_per_s": span.iter().copied().max().unwrap_or(0),
+        })
+    };
+    let a = &i.scenario.arrivals;
+    let compression = a.prequeue_compressed_seconds / (a.prequeue_minutes * 60.0).max(1e-9);
+    let mut before = rate(before);
+    before["mean_per_s_real_time"] = (f(&before, &["mean_per_s"]) * compression).into();
+    json!({ "before_opening": before, "after_opening": rate(after) })
 }
 
 fn f(v: &Value, path: &[&str]) -> f64 {
@@ -224,7 +267,7 @@ pub fn markdown(r: &Value, ok: bool) -> String {
     let _ = writeln!(m, "{}\n", summary_line(r, ok));
     let _ = writeln!(
         m,
-        "- mode: {}; scale {}; {} simulated people (the first-evening crowd at this scale)",
+        "- mode: {}; scale {}; {} simulated people (the first-evening crowd at this scale, and arrivals not in the cohort)",
         r["mode"].as_str().unwrap_or(""),
         r["scale"],
         r["people"]
@@ -264,6 +307,18 @@ pub fn markdown(r: &Value, ok: bool) -> String {
         } else {
             ""
         }
+    );
+    let ids = &r["identity_checks_per_s"];
+    let _ = writeln!(
+        m,
+        "- identity checks started: before the opening {} ({:.1}/s in the compressed replay, {:.1}/s in real time; peak {}/s), after it {} ({:.1}/s on average, peak {}/s)\n",
+        ids["before_opening"]["total"],
+        f(ids, &["before_opening", "mean_per_s"]),
+        f(ids, &["before_opening", "mean_per_s_real_time"]),
+        ids["before_opening"]["peak_per_s"],
+        ids["after_opening"]["total"],
+        f(ids, &["after_opening", "mean_per_s"]),
+        ids["after_opening"]["peak_per_s"],
     );
     let _ = writeln!(m, "## Outcomes\n\n| outcome | people |\n| --- | ---: |");
     if let Some(o) = r["outcomes"].as_object() {

@@ -105,6 +105,23 @@ pub struct Behaviour {
     pub search_radius_km: f64,
     /// Mean think time between pages once admitted.
     pub think_ms_mean: f64,
+    /// Share of arrivals who are not in the opening's cohort (born in the three years after
+    /// it: the next cohort, whose window opens later). They are arrivals on top of the
+    /// cohort's first-evening crowd, so the eligible crowd stays what `cohort` says.
+    #[serde(default)]
+    pub ineligible_share: f64,
+    /// Share of people who verify their identity on the waiting page while they wait (before
+    /// the opening and in the line after it), a delay after arriving drawn with this mean.
+    /// Grown children booking for a parent do not: verifying would place the child, who is
+    /// not in the cohort.
+    #[serde(default)]
+    pub verify_waiting_share: f64,
+    #[serde(default = "default_verify_delay")]
+    pub verify_delay_mean_seconds: f64,
+}
+
+fn default_verify_delay() -> f64 {
+    20.0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -191,6 +208,7 @@ impl Scenario {
             ("behaviour.double_submit_share", b.double_submit_share),
             ("behaviour.cancel_rebook_share", b.cancel_rebook_share),
             ("behaviour.family_share", b.family_share),
+            ("behaviour.verify_waiting_share", b.verify_waiting_share),
         ] {
             share(name, x)?;
         }
@@ -217,12 +235,23 @@ impl Scenario {
         );
         anyhow::ensure!(self.server.max_active >= 1, "server.max_active >= 1");
         anyhow::ensure!(self.behaviour.tabs_max >= 1, "behaviour.tabs_max >= 1");
+        anyhow::ensure!(
+            (0.0..0.95).contains(&self.behaviour.ineligible_share),
+            "behaviour.ineligible_share must be at least 0 and below 0.95"
+        );
+        anyhow::ensure!(
+            self.behaviour.verify_delay_mean_seconds >= 0.0,
+            "behaviour.verify_delay_mean_seconds >= 0"
+        );
         Ok(())
     }
 
     /// People who try on the first evening at this scale.
+    /// Everyone who arrives: the cohort's first-evening crowd at `scale`, plus the ineligible
+    /// arrivals (`behaviour.ineligible_share` of the total).
     pub fn people(&self, scale: f64) -> u64 {
-        ((self.cohort.size as f64) * self.cohort.first_evening_share * scale)
+        let eligible = (self.cohort.size as f64) * self.cohort.first_evening_share * scale;
+        (eligible / (1.0 - self.behaviour.ineligible_share))
             .round()
             .max(1.0) as u64
     }

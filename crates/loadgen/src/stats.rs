@@ -14,6 +14,8 @@ pub enum Endpoint {
     Exchange,
     IdentityStart,
     IdentityVerify,
+    WaitVerifyStart,
+    WaitVerify,
     Eligibility,
     Search,
     ClinicDay,
@@ -23,13 +25,15 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 12] = [
+    pub const ALL: [Endpoint; 14] = [
         Endpoint::Arrive,
         Endpoint::Reload,
         Endpoint::Status,
         Endpoint::Exchange,
         Endpoint::IdentityStart,
         Endpoint::IdentityVerify,
+        Endpoint::WaitVerifyStart,
+        Endpoint::WaitVerify,
         Endpoint::Eligibility,
         Endpoint::Search,
         Endpoint::ClinicDay,
@@ -46,6 +50,8 @@ impl Endpoint {
             Endpoint::Exchange => "POST /queue/exchange",
             Endpoint::IdentityStart => "POST /identity/start",
             Endpoint::IdentityVerify => "POST /identity/verify",
+            Endpoint::WaitVerifyStart => "POST /queue/verify/start",
+            Endpoint::WaitVerify => "POST /queue/verify",
             Endpoint::Eligibility => "GET /eligibility",
             Endpoint::Search => "GET /clinics",
             Endpoint::ClinicDay => "GET /clinics/{id}",
@@ -59,8 +65,19 @@ impl Endpoint {
     pub fn admitted(self) -> bool {
         !matches!(
             self,
-            Endpoint::Arrive | Endpoint::Reload | Endpoint::Status | Endpoint::Exchange
+            Endpoint::Arrive
+                | Endpoint::Reload
+                | Endpoint::Status
+                | Endpoint::Exchange
+                | Endpoint::WaitVerifyStart
+                | Endpoint::WaitVerify
         )
+    }
+
+    /// Calls that start an identity check (a code texted by the identity service): the
+    /// booking side's own and a family member's, and those made while waiting.
+    pub fn starts_identity_check(self) -> bool {
+        matches!(self, Endpoint::IdentityStart | Endpoint::WaitVerifyStart)
     }
 }
 
@@ -87,6 +104,8 @@ pub struct Timeline {
     pub requests: Vec<AtomicU64>,
     pub bookings: Vec<AtomicU64>,
     pub errors_5xx: Vec<AtomicU64>,
+    /// Identity checks started (codes the identity service sends), wherever they were asked.
+    pub identity_checks: Vec<AtomicU64>,
 }
 
 impl Timeline {
@@ -96,6 +115,7 @@ impl Timeline {
             requests: v(),
             bookings: v(),
             errors_5xx: v(),
+            identity_checks: v(),
         }
     }
 
@@ -111,6 +131,12 @@ impl Timeline {
 pub enum Outcome {
     Booked,
     GaveUp,
+    /// Not in the opening's cohort, and told so: while waiting (their verification answered
+    /// at once, no place taken) or, for those who never verified while waiting, on the
+    /// booking side after the queue.
+    Ineligible {
+        while_waiting: bool,
+    },
     Failed(&'static str),
 }
 
@@ -191,6 +217,9 @@ impl Stats {
         }
         if endpoint == Endpoint::Book && status == 201 {
             Timeline::add(&self.timeline.bookings, second);
+        }
+        if endpoint.starts_identity_check() {
+            Timeline::add(&self.timeline.identity_checks, second);
         }
     }
 

@@ -1,5 +1,5 @@
 //! Where each credential travels in a request, under which names, and reading it from there.
-//! A bottom module: it knows HTTP headers, nothing of the routes.
+//! Near the bottom: it knows HTTP headers (`http`), nothing of the state or the routes.
 //!
 //! Two different things were both called "session" until this release; the names now say which:
 //! - the **waiting-room session** (`queue::WaitingSessionId`, random, names a browser or app in
@@ -10,7 +10,8 @@
 //! The earlier names (`x-yeyak-session`, `yeyak_sid`, `yeyak_session`) are still read for one
 //! release, never written; the new name wins when a request carries both.
 
-use axum::http::{HeaderMap, header};
+use crate::http::{bearer, cookie};
+use axum::http::HeaderMap;
 use std::borrow::Cow;
 
 /// The names one credential travels under: a header (apps, curl) and a cookie (browsers), each
@@ -75,22 +76,6 @@ pub fn identity_token(headers: &HeaderMap) -> Option<String> {
 /// The identity session token in a browser's cookie (pages read only the cookie).
 pub fn identity_cookie(headers: &HeaderMap) -> Option<String> {
     cookie(headers, IDENTITY_COOKIE).or_else(|| cookie(headers, OLD_IDENTITY_COOKIE))
-}
-
-pub fn bearer(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
-}
-
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 #[cfg(test)]

@@ -4,20 +4,18 @@
 //! Two rings: one sample a second for the last five minutes, one every ten seconds for the last
 //! hour. Memory is fixed (a few hundred small samples) whatever the traffic; nothing is stored.
 
-use crate::AppState;
-use crate::metrics::OutcomeLabels;
+use crate::world::World;
 use domain::time::seoul_date;
 use jiff::ToSpan;
 use serde::Serialize;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::sync::Mutex;
 
 /// Per-second samples kept: five minutes.
 pub const FINE_SAMPLES: usize = 300;
 /// Per-ten-second samples kept: one hour.
 pub const COARSE_SAMPLES: usize = 360;
-const COARSE_EVERY_MS: u64 = 10_000;
+pub const COARSE_EVERY_MS: u64 = 10_000;
 /// Days ahead counted in "remaining capacity", from tomorrow.
 pub const CAPACITY_DAYS: i64 = 7;
 
@@ -49,6 +47,10 @@ pub struct ProvinceCapacity {
     pub name_ko: String,
     pub name_en: String,
     pub remaining: u64,
+    /// The province's share of the country's residents (KOSTAT): how the waiting room estimates
+    /// how many of the people ahead of someone will book there.
+    #[serde(skip)]
+    pub population_share: f64,
 }
 
 #[derive(Default)]
@@ -58,7 +60,8 @@ struct Rings {
     provinces: Vec<ProvinceCapacity>,
 }
 
-/// The dashboard's history. Cheap to read; written once a second by [`sample_forever`].
+/// The dashboard's history. Cheap to read; written once a second by
+/// [`crate::background::sample_forever`].
 #[derive(Default)]
 pub struct Series {
     rings: Mutex<Rings>,
@@ -136,6 +139,18 @@ impl Series {
             .provinces = provinces;
     }
 
+    /// What is left to book in one province (by its KOSTAT code) over the next
+    /// [`CAPACITY_DAYS`] days, and its share of the residents, as last sampled: `None` before
+    /// the first sample or for an unknown code.
+    pub fn province(&self, code: u8) -> Option<(u64, f64)> {
+        let rings = self.rings.lock().unwrap_or_else(|p| p.into_inner());
+        rings
+            .provinces
+            .iter()
+            .find(|p| p.code == code)
+            .map(|p| (p.remaining, p.population_share))
+    }
+
     pub fn view(&self) -> View {
         let rings = self.rings.lock().unwrap_or_else(|p| p.into_inner());
         View {
@@ -148,17 +163,21 @@ impl Series {
 
 /// People who can still be booked per province over the next days: per clinic and day, the
 /// lesser of the staff places left and the doses left.
-pub fn capacity_by_province(state: &AppState) -> Vec<ProvinceCapacity> {
-    let availability = state.writer.availability();
-    let Ok(first) = seoul_date(state.clock.now()).tomorrow() else {
+pub fn capacity_by_province(
+    availability: &domain::ledger::Availability,
+    world: &World,
+    now: jiff::Timestamp,
+) -> Vec<ProvinceCapacity> {
+    let Ok(first) = seoul_date(now).tomorrow() else {
         return Vec::new();
     };
     let days: Vec<jiff::civil::Date> = (0..CAPACITY_DAYS)
         .filter_map(|d| first.checked_add(d.days()).ok())
         .collect();
-    let provinces = state.world.regions.provinces();
+    let provinces = world.regions.provinces();
+    let total_population = world.regions.total_population().max(1) as f64;
     let mut remaining = vec![0u64; provinces.len()];
-    for clinic in &state.world.clinics {
+    for clinic in &world.clinics {
         let Some(slot) = provinces.iter().position(|p| p.code == clinic.province()) else {
             continue;
         };
@@ -182,55 +201,9 @@ pub fn capacity_by_province(state: &AppState) -> Vec<ProvinceCapacity> {
             name_ko: p.name_ko.clone(),
             name_en: p.name_en.clone(),
             remaining,
+            population_share: f64::from(p.population) / total_population,
         })
         .collect()
-}
-
-/// Samples once a second for as long as the server runs; capacity every ten seconds (it walks
-/// every clinic, so it runs off the async workers). Holds the state weakly: a server that has
-/// stopped is not kept alive (with its writer and database) by its dashboard.
-pub async fn sample_forever(state: Weak<AppState>) {
-    let mut interval = tokio::time::interval(Duration::from_secs(1));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut last_capacity_ms: Option<u64> = None;
-    loop {
-        interval.tick().await;
-        let Some(state) = state.upgrade() else {
-            return;
-        };
-        let now_ms = state.clock.now().as_millisecond().max(0) as u64;
-        sample_once(&state, now_ms);
-        let due = last_capacity_ms.is_none_or(|at| now_ms >= at + COARSE_EVERY_MS || now_ms < at);
-        if due {
-            last_capacity_ms = Some(now_ms);
-            let worker = Arc::clone(&state);
-            if let Ok(provinces) =
-                tokio::task::spawn_blocking(move || capacity_by_province(&worker)).await
-            {
-                state.series.set_provinces(provinces);
-            }
-        }
-    }
-}
-
-/// Takes one sample of the waiting room and the booking counter now.
-pub fn sample_once(state: &AppState, now_ms: u64) {
-    let snapshot = state.gate.snapshot(now_ms);
-    let booked = state
-        .metrics
-        .bookings
-        .get_or_create(&OutcomeLabels {
-            outcome: "booked".into(),
-        })
-        .get();
-    state.series.record(
-        now_ms,
-        state.gate.tickets_issued(),
-        snapshot.queued,
-        snapshot.admission_rate_per_s,
-        snapshot.active.unwrap_or(0),
-        booked,
-    );
 }
 
 #[cfg(test)]

@@ -23,8 +23,8 @@
 //! is never forwarded again, so two nodes that disagree for a moment about who holds the ledger
 //! do not bounce it between them.
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::request::Parts;
@@ -296,7 +296,9 @@ fn now_ms(state: &AppState) -> i64 {
 /// here: they finish on the node that holds the code, and forward only their write.
 fn booking_write(method: &Method, path: &str) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && (path.starts_with("/api/v1/bookings") || path.starts_with("/api/v1/leftovers"))
+        && (path.starts_with("/api/v1/bookings")
+            || path.starts_with("/api/v1/leftovers")
+            || path == "/api/v1/queue/leftover-alerts")
 }
 
 /// Staff writes that go through the writer: agents', clinics', and the operators' supply and
@@ -319,7 +321,7 @@ pub async fn booking_writes(
     if !booking_write(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
-    forward_or_run(&state, request, next, PREFIX, crate::routes::BODY_MAX).await
+    forward_or_run(&state, request, next, PREFIX, crate::http::BODY_MAX).await
 }
 
 /// Middleware around the staff routes: a standby forwards their writes, unchanged; the holder
@@ -332,14 +334,7 @@ pub async fn staff_writes(
     if !staff_write(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
-    forward_or_run(
-        &state,
-        request,
-        next,
-        "",
-        crate::routes::DELIVERIES_BODY_MAX,
-    )
-    .await
+    forward_or_run(&state, request, next, "", crate::http::DELIVERIES_BODY_MAX).await
 }
 
 async fn forward_or_run(
@@ -536,7 +531,7 @@ pub async fn plain_write(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let bytes = axum::body::to_bytes(request.into_body(), crate::routes::BODY_MAX)
+    let bytes = axum::body::to_bytes(request.into_body(), crate::http::BODY_MAX)
         .await
         .map_err(|_| ApiError::rejection(StatusCode::PAYLOAD_TOO_LARGE))?;
     let invalid = || ApiError::rejection(StatusCode::BAD_REQUEST);

@@ -14,23 +14,22 @@
 //! posts each one as JSON to a gateway (plain HTTP; put a TLS-terminating proxy in front for an
 //! HTTPS gateway).
 
-use crate::AppState;
 use crate::identity::mask_phone;
+use crate::secrets::Secrets;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::OutboxRecord;
-use store::writer::{Command, Fault, Health};
-use tokio::task::JoinSet;
+use store::writer::Command;
 
 /// Attempts before a message is parked for an operator (about 1.5 hours of retries).
 pub const MAX_ATTEMPTS: u32 = 12;
 const BACKOFF_BASE_MS: i64 = 1_000;
 const BACKOFF_CAP_MS: i64 = 15 * 60 * 1_000;
 /// Messages sent at once; a gateway answers each in tens of milliseconds.
-const IN_FLIGHT: usize = 32;
+pub const IN_FLIGHT: usize = 32;
 
 /// How long the delivery worker may show no sign of life before readiness calls it stalled. It
 /// beats after every outbox read (every 500 ms when idle) and every delivery attempt (a gateway
@@ -42,7 +41,7 @@ pub const STALLED_AFTER: Duration = Duration::from_secs(30);
 pub struct WorkerHealth {
     last_beat: Mutex<Option<Instant>>,
     /// The last read of the outbox failed.
-    outbox_unreadable: AtomicBool,
+    pub(crate) outbox_unreadable: AtomicBool,
 }
 
 /// Whether the delivery worker does its job.
@@ -76,7 +75,7 @@ impl WorkerState {
 }
 
 impl WorkerHealth {
-    fn beat(&self) {
+    pub(crate) fn beat(&self) {
         *self.last_beat.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
     }
 
@@ -153,8 +152,8 @@ impl Sender {
         }
     }
 
-    async fn send(&self, state: &AppState, record: &OutboxRecord) -> Result<(), SendError> {
-        let phone = recipient_phone(state, &record.message.recipient);
+    pub async fn send(&self, secrets: &Secrets, record: &OutboxRecord) -> Result<(), SendError> {
+        let phone = recipient_phone(secrets, &record.message.recipient);
         match self {
             Sender::File(file) => {
                 let line = serde_json::json!({
@@ -252,14 +251,14 @@ impl OutboxFile {
 }
 
 /// Unseals a recipient: "name\nphone".
-pub fn recipient_phone(state: &AppState, sealed: &[u8]) -> Option<String> {
-    let plain = state.secrets.unseal(sealed)?;
+pub fn recipient_phone(secrets: &Secrets, sealed: &[u8]) -> Option<String> {
+    let plain = secrets.unseal(sealed)?;
     let text = String::from_utf8(plain).ok()?;
     text.split_once('\n').map(|(_, phone)| phone.to_string())
 }
 
 /// What to record after one attempt.
-fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64) -> Command {
+pub fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64) -> Command {
     let outbox_id = record.id;
     match sent {
         Ok(()) => Command::MarkDelivered { outbox_id },
@@ -277,60 +276,6 @@ fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64
                 outbox_id,
                 next_attempt_ms: next_attempt_ms(now_ms, record.attempts + 1),
             }
-        }
-    }
-}
-
-/// Delivers until the server is gone. Holds the state weakly between rounds, so a stopped
-/// server (its writer, its database) is not kept alive by this task.
-pub async fn deliver_forever(state: std::sync::Weak<AppState>, sender: Sender) {
-    while let Some(state) = state.upgrade() {
-        // Several nodes on PostgreSQL: only the ledger's holder delivers, so a message is not
-        // sent by every node (a standby could not mark it sent anyway).
-        if state.writer.health() == Health::Failing(Fault::Standby) {
-            state.notify_health.beat();
-            drop(state);
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            continue;
-        }
-        let reader = Arc::clone(&state.reader);
-        let now_ms = state.clock.now().as_millisecond();
-        let pending = tokio::task::spawn_blocking(move || reader.pending_outbox(now_ms, 500)).await;
-        let batch = match pending {
-            Ok(Ok(batch)) => Some(batch),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "cannot read the outbox");
-                None
-            }
-            Err(_) => None,
-        };
-        let health = &state.notify_health;
-        health
-            .outbox_unreadable
-            .store(batch.is_none(), Ordering::Relaxed);
-        health.beat();
-        let batch = batch.unwrap_or_default();
-        let idle = batch.is_empty();
-        let mut sending = JoinSet::new();
-        for record in batch {
-            while sending.len() >= IN_FLIGHT {
-                sending.join_next().await;
-            }
-            let (state, sender) = (Arc::clone(&state), sender.clone());
-            sending.spawn(async move {
-                let sent = sender.send(&state, &record).await;
-                let now_ms = state.clock.now().as_millisecond();
-                let command = after_attempt(&record, sent, now_ms);
-                if let Err(error) = state.writer.execute(command, now_ms).await {
-                    tracing::warn!(%error, "cannot mark a notification");
-                }
-                state.notify_health.beat();
-            });
-        }
-        while sending.join_next().await.is_some() {}
-        drop(state);
-        if idle {
-            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 }

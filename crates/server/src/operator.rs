@@ -3,9 +3,9 @@
 //! cookie that the sign-in form sets after checking that token. Roles for clinic staff come with
 //! the supply work.
 
-use crate::AppState;
-use crate::StartError;
 use crate::error::ApiError;
+use crate::error::StartError;
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -132,11 +132,11 @@ impl FromRequestParts<Arc<AppState>> for Operator {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let bearer = crate::routes::bearer(&parts.headers);
+        let bearer = crate::http::bearer(&parts.headers);
         // A browser signed in on the operator pages; cross-site use is stopped by
         // `security::protect` before any handler runs.
         if bearer.is_none()
-            && let Some(cookie) = crate::routes::cookie(&parts.headers, OPERATOR_COOKIE)
+            && let Some(cookie) = crate::http::cookie(&parts.headers, OPERATOR_COOKIE)
         {
             return if state.operator.verify_cookie(
                 state.secrets.signing(),

@@ -16,8 +16,8 @@
 //! connection closes after its answer), the writer finishes what it was given, and the server
 //! returns, all within [`Limits::shutdown_grace`]; what is still running then is cut.
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
@@ -28,7 +28,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -37,53 +37,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-/// Every limit of the HTTP shell. The defaults are for one server taking a national opening:
-/// see the README's configuration table for why each is what it is.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// A request head (request line and headers) must arrive in full within this, counted from
-    /// the connection's start or its previous answer; an idle keep-alive connection is closed
-    /// after it too.
-    pub header_timeout: Duration,
-    /// From a complete head to the answer, the body included: a body still arriving then gets
-    /// 408 `request_timeout`, an answer not ready then 503 `timeout`.
-    pub request_timeout: Duration,
-    /// The same for the operator API (`/api/v1/admin/*`), whose bulk changes take minutes at
-    /// national scale.
-    pub operator_request_timeout: Duration,
-    /// Connections served normally (keep-alive). A quarter more are overflow connections.
-    pub max_connections: usize,
-    /// Requests being handled at once before anything but the front door is shed. The front
-    /// door is shed only a quarter above it.
-    pub max_in_flight: usize,
-    /// How long a stop may take: draining requests in flight and the writer's last batch.
-    pub shutdown_grace: Duration,
-}
+mod limits;
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            header_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            operator_request_timeout: Duration::from_secs(600),
-            max_connections: 10_000,
-            max_in_flight: 8_192,
-            shutdown_grace: Duration::from_secs(20),
-        }
-    }
-}
-
-impl Limits {
-    /// Overflow connections: served one front-door request each.
-    pub fn overflow_connections(&self) -> usize {
-        (self.max_connections / 4).max(1)
-    }
-
-    /// Requests in flight at which the front door, too, is shed.
-    pub fn front_door_in_flight(&self) -> usize {
-        self.max_in_flight + (self.max_in_flight / 4).max(1)
-    }
-}
+pub use limits::{Limits, Load, Tier, is_shed_last};
 
 /// Seconds a shed client is asked to wait.
 const SHED_RETRY_AFTER_S: u32 = 2;
@@ -91,36 +47,6 @@ const SHED_RETRY_AFTER_S: u32 = 2;
 /// is read before the socket goes; at most [`REFUSING_MAX`] of them do at a time.
 const REFUSE_LINGER: Duration = Duration::from_secs(1);
 const REFUSING_MAX: usize = 1_024;
-
-/// What the shell is carrying now; read by `/metrics`.
-#[derive(Debug, Default)]
-pub struct Load {
-    pub connections: AtomicUsize,
-    pub overflow_connections: AtomicUsize,
-    pub in_flight: AtomicUsize,
-    refusing: AtomicUsize,
-    /// Requests and connections turned away, and requests cut by their timeout.
-    pub shed_connections: AtomicU64,
-    pub shed_requests: AtomicU64,
-    pub timed_out: AtomicU64,
-}
-
-/// Which tier a connection was admitted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    Normal,
-    /// Beyond `max_connections`: one request, front door only.
-    Overflow,
-}
-
-/// What is shed last: the waiting room's front door, because a person without a ticket cannot
-/// queue and a person queued must keep seeing their place; and the health probes, because a
-/// busy server that fails its liveness probe gets restarted, which helps nobody. (Verifying
-/// while waiting is identity work with database writes, not the front door: shed like the rest.)
-pub fn is_shed_last(path: &str) -> bool {
-    (path.starts_with("/api/v1/queue/") && !path.starts_with("/api/v1/queue/verify"))
-        || matches!(path, "/wait" | "/healthz" | "/readyz")
-}
 
 /// Holds one counted unit (a connection or a request) until dropped.
 struct Slot<'a>(&'a AtomicUsize);

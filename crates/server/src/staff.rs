@@ -9,9 +9,9 @@
 //! it expires, so the token never sits in a cookie. A cookie of the earlier form (the token
 //! itself) is still read for one release.
 
-use crate::AppState;
-use crate::credentials::cookie;
 use crate::error::ApiError;
+use crate::http::cookie;
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -140,7 +140,7 @@ async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecor
         }
     };
     let found =
-        crate::routes::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await?;
+        crate::state::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await?;
     match found {
         Some(record) if !record.revoked => Ok(record),
         _ => Err(invalid()),

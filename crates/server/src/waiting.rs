@@ -5,8 +5,8 @@
 //! Per-person state is kept only for people *admitted and active* (bounded by the opening's
 //! `max_active`); a queued person is their ticket alone.
 
-use crate::StartError;
 use crate::clock::Clock;
+use crate::error::StartError;
 use queue::{
     Controller, ControllerConfig, Exchange, KeyId, KeyMaterial, Keyring, Observations, Opening,
     Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, Snapshot, Status,
@@ -1159,25 +1159,6 @@ fn refill_forever(gate: &Weak<Gate>, inbox: &Receiver<()>, clock: &dyn Clock) {
     }
 }
 
-/// Sends the texts due ([`Gate::due_texts`]) through the outbox, once a second: each is one
-/// writer command, committed before it counts as sent (the notifier delivers only committed
-/// messages). A failed one is tried again the next second.
-pub async fn text_forever(state: Weak<crate::AppState>) {
-    let mut interval = tokio::time::interval(Duration::from_secs(1));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        interval.tick().await;
-        let Some(state) = state.upgrade() else { return };
-        let now = state.clock.now();
-        for due in state.gate.due_texts(now.as_millisecond().max(0) as u64) {
-            match send_turn_text(&state, &due, now).await {
-                Ok(()) => state.gate.mark_texted(&due.session),
-                Err(error) => tracing::warn!(?error, "a queue turn text could not be queued"),
-            }
-        }
-    }
-}
-
 /// The link that brings a texted person back: their session and ticket, so the browser they
 /// open it in holds their place. No personal data; useful only until the return window ends.
 pub fn return_link(base: &str, session: &WaitingSessionId, ticket: &str) -> String {
@@ -1187,38 +1168,6 @@ pub fn return_link(base: &str, session: &WaitingSessionId, ticket: &str) -> Stri
         "{}/wait/return?s={sid}&t={ticket}",
         base.trim_end_matches('/')
     )
-}
-
-async fn send_turn_text(
-    state: &Arc<crate::AppState>,
-    due: &DueText,
-    now: jiff::Timestamp,
-) -> Result<(), crate::error::ApiError> {
-    let person = domain::booking::PersonId(due.person);
-    let record = crate::routes::eligibility::person_record(state, person).await?;
-    let link = return_link(&state.config.public_url(), &due.session, &due.ticket);
-    let until = jiff::Timestamp::from_millisecond(due.until_ms as i64)
-        .map(|t| domain::time::in_seoul(t).strftime("%H:%M").to_string())
-        .unwrap_or_default();
-    let message = store::OutboxMessage {
-        person: Some(person),
-        recipient: record.sealed,
-        template: "queue_turn".into(),
-        body_ko: format!(
-            "[예약] 예약 차례가 되었습니다. {until}까지 이 링크로 돌아와 주세요: {link}"
-        ),
-        body_en: format!(
-            "[yeyak] It is your turn to book. Come back by {until} (Seoul time): {link}"
-        ),
-    };
-    state
-        .writer
-        .execute(
-            store::writer::Command::Enqueue(message),
-            now.as_millisecond(),
-        )
-        .await?;
-    Ok(())
 }
 
 /// Ticks the gate forever on the server clock.

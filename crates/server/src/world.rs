@@ -1,7 +1,7 @@
 //! The world the service books against: clinics, regions, the search index and the
 //! eligibility rules, loaded once at start-up and kept in memory so a search touches no database.
 
-use crate::StartError;
+use crate::error::StartError;
 use domain::clinic::{Clinic, ClinicId};
 use domain::demo::{demo_clinics, demo_supply};
 use domain::eligibility::{Rules, demo_rules};
@@ -88,22 +88,6 @@ pub fn seed_demo(
     store.put_setting(RULES_SETTING, &rules)?;
     tracing::info!(clinics = records.len(), "demo world created");
     Ok(())
-}
-
-/// Keeps the booking calendar's first day on today in Seoul by the server clock, so what can be
-/// booked reaches `calendar_days` ahead however long the server runs. Checks once a second;
-/// holds the state weakly, so a stopped server is not kept alive by it.
-pub async fn follow_the_clock(state: std::sync::Weak<crate::AppState>) {
-    let mut interval = tokio::time::interval(std::time::Duration::from_secs(1));
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        interval.tick().await;
-        let Some(state) = state.upgrade() else {
-            return;
-        };
-        let today = seoul_date(state.clock.now());
-        state.writer.availability().advance_to(today);
-    }
 }
 
 /// Reads the world and builds the ledger whose calendar starts today in Seoul.

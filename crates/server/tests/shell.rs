@@ -416,13 +416,13 @@ async fn every_rejection_is_the_api_error_shape() {
         .header("content-type", "application/json")
         .body(format!(
             "{{\"pad\": \"{}\"}}",
-            "x".repeat(server::routes::BODY_MAX)
+            "x".repeat(server::http::BODY_MAX)
         ))
         .send()
         .await
         .unwrap();
     check(response, 413, "body_too_large").await;
-    let csv = "0,2021-07-26,moderna,10\n".repeat(server::routes::DELIVERIES_CSV_BODY_MAX / 20);
+    let csv = "0,2021-07-26,moderna,10\n".repeat(server::http::DELIVERIES_CSV_BODY_MAX / 20);
     let response = operator(http.post(server.url("/api/v1/admin/deliveries/import")))
         .body(csv)
         .send()

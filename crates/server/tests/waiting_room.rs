@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{OPERATOR_TOKEN, TestServer, Visitor, booking_body, rrn_1967, small_world};
+use common::{OPERATOR_TOKEN, TestServer, Visitor, booking_body, clinic, rrn_1967, small_world};
 use serde_json::{Value, json};
 use server::clock::Clock;
 use std::collections::HashSet;
@@ -615,6 +615,81 @@ async fn an_ineligible_person_gets_no_place_and_their_own_window() {
         metrics.contains("yeyak_queue_ineligible_turned_away_total 1"),
         "{metrics}"
     );
+}
+
+/// Where someone waits, the places left nearby are set against the people ahead who will
+/// likely book there: the status says "may run out" plainly, and the person can ask, from the
+/// waiting room, to be told of leftover doses instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_warns_when_places_nearby_may_run_out() {
+    use domain::product::Product;
+    // Seoul (province 11): plenty. Busan (21): one dose a day.
+    let world = vec![
+        clinic(0, 11010, 37.5735, 126.9790, 10, &[(Product::Moderna, 100)]),
+        clinic(1, 21090, 35.1631, 129.1635, 1, &[(Product::Pfizer, 1)]),
+    ];
+    let server = TestServer::start(world).await;
+    let opens = prequeue_now(&server, 1).await;
+    open_now(&server, opens).await;
+    // A hundred people ahead: about 6.5 of them (Busan's share of the residents) for Busan.
+    futures::future::join_all((0..100).map(|_| arrive(&server))).await;
+    let visitor = arrive(&server).await;
+    let (_, visitor) = verify_waiting(&server, visitor, "홍길동", &rrn_1967(1)).await;
+
+    let status_in = |province: &'static str| {
+        let (server, visitor) = (&server, &visitor);
+        async move {
+            // The capacity is sampled in the background, once at start and every 10 s.
+            for _ in 0..50 {
+                let path = format!("/api/v1/queue/status?province={province}");
+                let (code, status) = server.get(&path, Some(visitor)).await;
+                assert_eq!(code, 200, "{status}");
+                if status.get("places_left_nearby").is_some() || province == "99" {
+                    return status;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("no capacity sampled for province {province}");
+        }
+    };
+    let busan = status_in("21").await;
+    assert_eq!(busan["state"], "waiting", "{busan}");
+    let left = busan["places_left_nearby"].as_u64().unwrap();
+    assert!(
+        left > 0,
+        "places are left in Busan, but fewer than those ahead: {busan}"
+    );
+    assert_eq!(busan["places_may_run_out"], true, "{busan}");
+    let seoul = status_in("11").await;
+    assert_eq!(seoul["places_may_run_out"], false, "{seoul}");
+    assert!(seoul["places_left_nearby"].as_u64().unwrap() > left);
+    // No province, or one that does not exist: the plain status, never an error.
+    for path in ["/api/v1/queue/status", "/api/v1/queue/status?province=99"] {
+        let (code, plain) = server.get(path, Some(&visitor)).await;
+        assert_eq!(code, 200, "{plain}");
+        assert!(plain.get("places_may_run_out").is_none(), "{plain}");
+        assert_eq!(plain["number"], busan["number"]);
+    }
+
+    // Told of leftover doses near Haeundae instead: signed in by verifying while waiting, no
+    // pass needed. Without the identity session, refused.
+    let alerts = json!({"lat": 35.1631, "lon": 129.1635, "radius_km": 5.0});
+    let put = |who: &Visitor| {
+        who.apply(server.http.put(server.url("/api/v1/queue/leftover-alerts")))
+            .json(&alerts)
+            .send()
+    };
+    let answer = put(&visitor).await.unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["subscription"]["radius_km"], 5.0, "{body}");
+    let unverified = arrive(&server).await;
+    let refused = put(&unverified).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let (_backend, reader) = store::sqlite::open(&server.dir.path().join("yeyak.db")).unwrap();
+    let person = domain::booking::PersonId(1);
+    let stored = store::ReadStore::subscription(&reader, person).unwrap();
+    assert!(stored.is_some_and(|s| s.radius_km == 5.0));
 }
 
 /// The texts in the outbox telling someone their turn came.

@@ -40,6 +40,26 @@ fn a_small_opening_replays_end_to_end_with_a_clean_audit() {
     assert!(booked >= 50, "only {booked} booked: {}", report["outcomes"]);
     assert!(report["audit"]["acknowledged"].as_u64().unwrap() >= booked);
     assert_eq!(report["errors_5xx"], 0);
+    // Arrivals not in the cohort who verified while waiting were told at once, and took no
+    // place; the verifications were made before the opening too.
+    let turned_away = &report["outcomes"]["ineligible_turned_away_while_waiting"];
+    assert!(
+        turned_away.as_u64().unwrap_or(0) > 0,
+        "{}",
+        report["outcomes"]
+    );
+    let ids = &report["identity_checks_per_s"];
+    assert!(
+        ids["before_opening"]["total"].as_u64().unwrap() > 0,
+        "{ids}"
+    );
+    assert!(ids["after_opening"]["total"].as_u64().unwrap() > 0, "{ids}");
+    let verified = &report["endpoints"]["POST /queue/verify"]["statuses"]["200"];
+    assert!(
+        verified.as_u64().unwrap_or(0) > 0,
+        "{}",
+        report["endpoints"]
+    );
     for file in ["report.md", "chart.svg"] {
         assert!(
             out.path().join(file).metadata().unwrap().len() > 100,

@@ -15,11 +15,11 @@ use super::citizen::{
 use super::desk::{self, Desk};
 use super::layout::{Audience, Lang, Page, date_text, escape, short_date_text};
 use super::{Detour, html, negotiate};
-use crate::AppState;
 use crate::error::ApiError;
 use crate::routes;
 use crate::routes::clinics::FoundClinic;
 use crate::staff::Agent;
+use crate::state::AppState;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};

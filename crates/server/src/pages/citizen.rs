@@ -10,10 +10,11 @@ use super::layout::{
     with_param,
 };
 use super::{Detour, html, negotiate};
-use crate::AppState;
+use crate::routes;
 use crate::routes::clinics::{ClinicView, Found};
-use crate::routes::{self, Authenticated};
 use crate::session::IdentitySession;
+use crate::state::AppState;
+use crate::state::Authenticated;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -45,7 +46,7 @@ fn page(lang: Lang, title: &str, here: &str, step: Option<u8>, body: String) -> 
 
 /// Sends a person without a pass to the waiting room, as the API refuses them.
 fn require_pass(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
-    if routes::queue::holds_pass(state, headers) {
+    if routes::pass::holds_pass(state, headers) {
         Ok(())
     } else {
         Err(Detour::WaitingRoom)
@@ -421,7 +422,7 @@ pub async fn identity_post(
     routes::identity::Asker(who): routes::identity::Asker,
     axum::Form(form): axum::Form<IdentityForm>,
 ) -> Response {
-    let Some(pass) = routes::queue::request_pass(&state, &headers) else {
+    let Some(pass) = routes::pass::request_pass(&state, &headers) else {
         return Detour::WaitingRoom.into_response();
     };
     let pass = Some(pass);
@@ -444,7 +445,7 @@ pub async fn identity_post(
         };
         let checked = match routes::identity::finish_check(&state, &request, who).await {
             // The pass becomes this person's, or is refused if it admitted someone else.
-            Ok((person, _)) => routes::queue::bind_pass(&state, pass.as_ref(), person.0)
+            Ok((person, _)) => routes::pass::bind_pass(&state, pass.as_ref(), person.0)
                 .map(|bound| (person, bound)),
             Err(e) => Err(e),
         };
@@ -458,7 +459,7 @@ pub async fn identity_post(
                         .insert(axum::http::header::SET_COOKIE, value);
                 }
                 if let Some(bound) = &bound {
-                    routes::queue::set_pass_cookie(&state, &mut response, bound);
+                    routes::pass::set_pass_cookie(&state, &mut response, bound);
                 }
                 response
             }
@@ -530,12 +531,12 @@ pub async fn wait_verify_post(
                 let mut response = match verdict {
                     routes::queue::Verdict::Placed { ticket, .. } => {
                         let mut response = Redirect::to("/wait").into_response();
-                        routes::queue::set_ticket_cookie(&mut response, &ticket);
+                        routes::pass::set_ticket_cookie(&mut response, &ticket);
                         response
                     }
                     routes::queue::Verdict::Ineligible { eligibility } => {
                         let mut response = html(not_this_opening(&uri, lang, &eligibility), None);
-                        routes::queue::set_ticket_cookie(&mut response, "");
+                        routes::pass::set_ticket_cookie(&mut response, "");
                         response
                     }
                 };
@@ -558,8 +559,8 @@ pub async fn wait_verify_post(
             Err(e) => shown(&IdentityStage::Details, Some(&e)),
         };
     }
-    let waiting = routes::queue::session_id(&headers).and_then(|session| {
-        let ticket = routes::cookie(&headers, routes::queue::TICKET_COOKIE)?;
+    let waiting = routes::pass::session_id(&headers).and_then(|session| {
+        let ticket = crate::http::cookie(&headers, routes::pass::TICKET_COOKIE)?;
         state.gate.ticket_of(&ticket, &session).ok()
     });
     if waiting.is_none() {
@@ -585,7 +586,7 @@ async fn start_from_form(
         form.phone.as_deref().unwrap_or(""),
         state,
     )?;
-    routes::queue::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
+    routes::pass::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
     let body = routes::identity::start_check(state, claim, who).await?;
     Ok(IdentityStage::Code {
         verification_id: body["verification_id"].as_str().unwrap_or("").to_string(),

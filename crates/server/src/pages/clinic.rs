@@ -9,10 +9,11 @@
 use super::desk::{self, Desk};
 use super::layout::{Audience, Lang, Page, band_text, date_text, escape, instant_text};
 use super::{html, negotiate};
-use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::{self, ApiQuery};
+use crate::http::ApiQuery;
+use crate::routes;
 use crate::staff::ClinicStaff;
+use crate::state::AppState;
 use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};

@@ -5,9 +5,8 @@
 
 use super::layout::{Audience, Lang, Page};
 use super::{html, negotiate};
-use crate::AppState;
-use crate::routes;
 use crate::staff::STAFF_COOKIE;
+use crate::state::AppState;
 use axum::Form;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -124,7 +123,8 @@ pub async fn login(
     let (lang, _) = negotiate(uri, headers);
     let token = form.token.trim().to_string();
     let hash = crate::staff::token_hash(&token);
-    let found = routes::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await;
+    let found =
+        crate::state::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await;
     let valid = matches!(
         found,
         Ok(Some(ref record)) if !record.revoked && record.role == desk.role()

@@ -22,8 +22,8 @@ mod desk;
 pub mod layout;
 mod operator;
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 pub use citizen::waiting;
 
-pub const LANG_COOKIE: &str = "yeyak_lang";
+use crate::http::LANG_COOKIE;
 
 /// Where a page sends someone who may not see it yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +113,7 @@ pub fn negotiate(uri: &Uri, headers: &HeaderMap) -> (Lang, Option<Lang>) {
         });
     match asked {
         Some(lang) => (lang, Some(lang)),
-        None if crate::routes::prefers_english(headers) => (Lang::En, None),
+        None if crate::http::prefers_english(headers) => (Lang::En, None),
         None => (Lang::Ko, None),
     }
 }

@@ -7,9 +7,8 @@
 
 use super::layout::{Audience, Lang, Page, escape, instant_text};
 use super::{Detour, html, negotiate};
-use crate::AppState;
 use crate::operator::{OPERATOR_COOKIE, OPERATOR_COOKIE_HOURS};
-use crate::routes;
+use crate::state::AppState;
 use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -32,7 +31,7 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
 
 /// Signed in, or sent to the sign-in form.
 fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
-    let signed_in = routes::cookie(headers, OPERATOR_COOKIE).is_some_and(|c| {
+    let signed_in = crate::http::cookie(headers, OPERATOR_COOKIE).is_some_and(|c| {
         state.operator.verify_cookie(
             state.secrets.signing(),
             &c,

@@ -1,9 +1,9 @@
 //! Operator endpoints for eligibility: uploading a priority list (care workers, teachers, …).
 
-use super::ApiJson;
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::ApiJson;
 use crate::operator::Operator;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

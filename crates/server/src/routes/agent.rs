@@ -5,12 +5,12 @@
 //! waiting room: agents are few and authenticated, and the writer is the same for everyone.
 //! Every state-changing request is audited with the agent and the person.
 
-use super::ApiJson;
 use super::identity::{parse_claim, seal_contact};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::ApiJson;
 use crate::session::IdentitySession;
 use crate::staff::Agent;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::middleware::Next;

@@ -8,8 +8,8 @@
 //! An offer is what was free a moment ago, not a reservation: it can fill in its turn (or have
 //! no dose-2 place), and booking it is an ordinary request that may be refused the same way.
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use domain::booking::{Appointment, END_HOUR, FIRST_HOUR};
 use domain::clinic::{Clinic, ClinicId};
 use domain::ledger::{Availability, is_open};

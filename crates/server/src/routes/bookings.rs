@@ -2,12 +2,13 @@
 
 use super::alternatives::with_alternatives;
 use super::eligibility::{person_record, require_eligible};
-use super::{ApiJson, Authenticated, read};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::ApiJson;
 use crate::routes::agent::{AgentActor, audited, mark_audited};
 use crate::routes::clinics::parse_date;
 use crate::session::Consent;
+use crate::state::AppState;
+use crate::state::{Authenticated, read};
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -117,16 +118,6 @@ pub fn booking_json(state: &AppState, booking: &Booking, viewer: PersonId) -> Va
     })
 }
 
-/// "홍길동" → "홍*동": enough for a person to recognise, not enough to identify.
-pub fn mask_name(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    match chars.len() {
-        0 | 1 => name.to_string(),
-        2 => format!("{}*", chars[0]),
-        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
-    }
-}
-
 /// Builds the "booked / changed / cancelled" text, written in the same transaction.
 pub fn notify(state: &Arc<AppState>, recipient: Vec<u8>, template: &'static str) -> Notify {
     let state = Arc::clone(state);
@@ -154,7 +145,7 @@ pub fn booking_message(
     let name = secrets
         .unseal(&recipient)
         .and_then(|p| String::from_utf8(p).ok())
-        .and_then(|t| t.split_once('\n').map(|(n, _)| mask_name(n)))
+        .and_then(|t| t.split_once('\n').map(|(n, _)| domain::name::masked(n)))
         .unwrap_or_default();
     let describe = |ko: bool| {
         booking
@@ -229,7 +220,7 @@ pub async fn create(
     let actor = session.person;
     if let Some(Extension(AgentActor(agent))) = &agent {
         // An agent's caller waits their turn like anyone during an opening.
-        super::queue::require_caller_admitted(&state, agent, actor.0)?;
+        super::pass::require_caller_admitted(&state, agent, actor.0)?;
     }
     let now = state.clock.now();
     let (person, recipient) = match &body.family {
@@ -240,7 +231,7 @@ pub async fn create(
         }
         Some(family) => {
             let member = family_member(&state, actor, family).await?;
-            super::queue::use_pass(
+            super::pass::use_pass(
                 &state,
                 pass.as_deref(),
                 crate::waiting::PassUse::FamilyBooking,
@@ -458,14 +449,4 @@ pub async fn change(
         .map_err(|e| with_alternatives(&state, e, &first, seoul_date(now)))?;
     let response = Json(booking_json(&state, &booking, session.person)).into_response();
     Ok(mark_audited(response, agent.as_ref()))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn names_are_masked() {
-        assert_eq!(super::mask_name("홍길동"), "홍*동");
-        assert_eq!(super::mask_name("남궁길동"), "남**동");
-        assert_eq!(super::mask_name("홍길"), "홍*");
-    }
 }

@@ -1,12 +1,12 @@
 //! Clinic staff: today's list, marking doses given, and posting same-day leftover doses. Every
 //! action is written to the audit log in the same transaction as its effect.
 
-use super::bookings::mask_name;
-use super::{ApiJson, ApiQuery, read};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::{ApiJson, ApiQuery};
 use crate::routes::clinics::parse_date;
 use crate::staff::{ClinicStaff, actor_label};
+use crate::state::AppState;
+use crate::state::read;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -57,7 +57,10 @@ pub async fn day(
                 .as_ref()
                 .and_then(|p| state.secrets.unseal(&p.sealed))
                 .and_then(|plain| String::from_utf8(plain).ok())
-                .and_then(|t| t.split_once('\n').map(|(name, _)| mask_name(name)));
+                .and_then(|t| {
+                    t.split_once('\n')
+                        .map(|(name, _)| domain::name::masked(name))
+                });
             appointments.push(json!({
                 "booking_id": booking.id.0,
                 "dose": n,

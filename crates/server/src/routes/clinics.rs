@@ -1,9 +1,9 @@
 //! Regions and clinic search, served from memory: the search index and the writer's live
 //! availability. No database query per search (the 2021 bottleneck).
 
-use super::ApiQuery;
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::ApiQuery;
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};

@@ -1,9 +1,9 @@
 //! "May I book now?" — decided on the server clock in Asia/Seoul, with the reason and the time
 //! the person's own window opens.
 
-use super::{Authenticated, read};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
+use crate::state::{Authenticated, read};
 use axum::Json;
 use axum::extract::State;
 use domain::booking::{DoseStatus, PersonId};

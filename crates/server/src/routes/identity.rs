@@ -1,14 +1,15 @@
 //! Identity check: name, resident registration number and phone, then a one-time code.
 
-use super::{ApiJson, Authenticated};
-use crate::AppState;
 use crate::credentials::IDENTITY_COOKIE;
 use crate::error::ApiError;
 use crate::forward::PlainWrite;
+use crate::http::ApiJson;
 use crate::identity::{
     Claim, IdentityError, Requester, Scope, VerificationId, Verified, parse_phone,
 };
 use crate::session::{Consent, IdentitySession};
+use crate::state::AppState;
+use crate::state::Authenticated;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -94,10 +95,10 @@ impl FromRequestParts<Arc<AppState>> for Asker {
         parts: &mut Parts,
         _state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let session = super::queue::session_id(&parts.headers)
+        let session = super::pass::session_id(&parts.headers)
             .map(|s| s.0)
             .ok_or_else(ApiError::unauthenticated)?;
-        let address = super::client_address(&parts.extensions);
+        let address = crate::http::client_address(&parts.extensions);
         Ok(Asker(Requester { session, address }))
     }
 }
@@ -231,7 +232,7 @@ pub async fn start(
     ApiJson(body): ApiJson<StartRequest>,
 ) -> Result<Response, ApiError> {
     let claim = parse_claim(&body.name, &body.rrn, &body.phone, &state)?;
-    super::queue::use_pass(
+    super::pass::use_pass(
         &state,
         pass.as_deref(),
         crate::waiting::PassUse::IdentityStart,
@@ -299,7 +300,7 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     let (person, verified) = finish_check(&state, &body, who).await?;
     // The pass becomes this person's (or is refused if it admitted someone else).
-    let bound = super::queue::bind_pass(&state, pass.as_deref(), person.0)?;
+    let bound = super::pass::bind_pass(&state, pass.as_deref(), person.0)?;
     let (session, token, cookie) = session_for(&state, person);
     let mut body = serde_json::json!({
         "session_token": token,
@@ -314,7 +315,7 @@ pub async fn verify(
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     if let Some(pass) = &bound {
-        super::queue::set_pass_cookie(&state, &mut response, pass);
+        super::pass::set_pass_cookie(&state, &mut response, pass);
     }
     Ok(response)
 }
@@ -362,7 +363,7 @@ pub async fn family_verify(
     let body = serde_json::json!({
         "consent": consent.sign(&state.secrets),
         "expires_at": consent.expires_at.to_string(),
-        "member": { "name": super::bookings::mask_name(&verified.name) },
+        "member": { "name": domain::name::masked(&verified.name) },
     });
     Ok(axum::Json(body).into_response())
 }
@@ -384,7 +385,7 @@ pub async fn contact(
         })
         .ok_or_else(ApiError::internal)?;
     Ok(axum::Json(serde_json::json!({
-        "name": super::bookings::mask_name(&name),
+        "name": domain::name::masked(&name),
         "phone": crate::identity::mask_phone(&phone),
     })))
 }

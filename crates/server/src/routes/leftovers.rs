@@ -5,9 +5,10 @@
 
 use super::clinic::offer_json;
 use super::eligibility::{facts, person_record};
-use super::{ApiJson, Authenticated, read};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::ApiJson;
+use crate::state::AppState;
+use crate::state::{Authenticated, read};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -1,12 +1,13 @@
 //! Operators manage staff (clinic staff and agents) and read the audit log; every request an
 //! operator or agent makes that changes something is written to that log.
 
-use super::{ApiJson, ApiQuery, read};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::{ApiJson, ApiQuery};
 use crate::operator::Operator;
 use crate::session::IdentitySession;
 use crate::staff::{Presented, new_token};
+use crate::state::AppState;
+use crate::state::read;
 use axum::Json;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{Method, StatusCode};
@@ -225,13 +226,13 @@ pub async fn audit_requests(
     let target = request.uri().path().to_string();
     let now_ms = u64::try_from(state.clock.now().as_millisecond()).unwrap_or(0);
     let staff_token = crate::staff::presented(request.headers(), state.secrets.signing(), now_ms);
-    let bearer = super::bearer(request.headers());
+    let bearer = crate::http::bearer(request.headers());
     // The person an agent acts for, from their session (never their registration number).
     let acting_for = bearer
         .as_deref()
         .and_then(|t| IdentitySession::verify(t, &state.secrets, state.clock.now()).ok())
         .map(|s| s.person.0);
-    let operator_cookie = super::cookie(request.headers(), crate::operator::OPERATOR_COOKIE);
+    let operator_cookie = crate::http::cookie(request.headers(), crate::operator::OPERATOR_COOKIE);
     let actor = actor_of(
         &state,
         staff_token,

@@ -6,11 +6,12 @@
 //! so a preview of a national change holds booking for as long as it takes: seconds for the
 //! 1.75 million moves of August 2021 (see `bench/reschedule.md`).
 
-use super::{ApiJson, ApiQuery, read};
-use crate::AppState;
 use crate::error::ApiError;
+use crate::http::{ApiJson, ApiQuery};
 use crate::operator::Operator;
 use crate::routes::clinics::parse_date;
+use crate::state::AppState;
+use crate::state::read;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -741,7 +742,7 @@ pub fn notice_text(state: &Arc<AppState>) -> SupplyNotify {
 /// `POST /api/v1/bookings/{id}/accept-move`: the person saw why their appointment moved.
 pub async fn accept_move(
     State(state): State<Arc<AppState>>,
-    super::Authenticated(session): super::Authenticated,
+    crate::state::Authenticated(session): crate::state::Authenticated,
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
     let command = Command::AcceptMoves {

@@ -1,0 +1,201 @@
+//! The generator's own HTTP/1.1 client for the simulated people's requests: kept-alive
+//! connections to one address, one request at a time on each, as a browser's connections are.
+//!
+//! Written on hyper's connection API rather than used through `reqwest`, because the generator
+//! must cost far less than the server it measures (issue 12: ≤ 15 µs of CPU per request), and
+//! per request `reqwest` parses a URL, looks its pool up by scheme and host behind a lock and
+//! wraps the body and headers in its own types. Here a request is a path, its headers and a
+//! body; the address is parsed once. Plain `http://` only: the generator talks to yeyak or to
+//! the load balancer in front of it, on the same network.
+//!
+//! An idle connection is used again only within [`IDLE_MAX`] (the server closes keep-alive
+//! connections idle for its header timeout, 10 s by default), and a request that a reused
+//! connection could not take (it was closing) goes out once more on a new one; a request that
+//! was sent and got no answer is the caller's to retry, as a person's browser would.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderValue, RETRY_AFTER};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// How long an idle connection is kept for the next request.
+pub const IDLE_MAX: Duration = Duration::from_secs(4);
+/// Connecting, and a whole request with its answer, may take this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// An answer: its status, `Retry-After` in seconds, and body.
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Bytes,
+}
+
+/// Why a request got no answer.
+#[derive(Debug)]
+pub enum Failed {
+    Connect(std::io::Error),
+    Http(hyper::Error),
+    TimedOut,
+    /// Not a path a request line can carry (a bug in the caller).
+    BadPath,
+}
+
+struct Idle {
+    sender: SendRequest<Full<Bytes>>,
+    since: Instant,
+}
+
+pub struct Client {
+    /// `host:port`, as connected to.
+    address: String,
+    host: HeaderValue,
+    idle: Mutex<Vec<Idle>>,
+    /// Connections opened so far (each is a TCP and HTTP handshake).
+    pub connections: AtomicU64,
+}
+
+impl Client {
+    /// A client for `base`, an `http://host:port` address (a trailing `/` is ignored).
+    pub fn new(base: &str) -> anyhow::Result<Client> {
+        let address = base
+            .strip_prefix("http://")
+            .ok_or_else(|| anyhow::anyhow!("the target must be an http:// address: {base}"))?
+            .trim_end_matches('/');
+        anyhow::ensure!(
+            !address.is_empty() && !address.contains('/'),
+            "the target must be http://host:port, without a path: {base}"
+        );
+        Ok(Client {
+            address: address.to_string(),
+            host: HeaderValue::from_str(address)?,
+            idle: Mutex::new(Vec::new()),
+            connections: AtomicU64::new(0),
+        })
+    }
+
+    /// Sends one request and reads its whole answer.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        mut headers: HeaderMap,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, Failed> {
+        headers.insert(HOST, self.host.clone());
+        let body = match body {
+            Some(body) => {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                Full::new(Bytes::from(body))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = path.parse().map_err(|_| Failed::BadPath)?;
+        *request.headers_mut() = headers;
+        tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(request))
+            .await
+            .unwrap_or(Err(Failed::TimedOut))
+    }
+
+    async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<Answer, Failed> {
+        let (mut sender, reused) = match self.reuse().await {
+            Some(sender) => (sender, true),
+            None => (self.connect().await?, false),
+        };
+        let response = match sender.try_send_request(request).await {
+            Ok(response) => response,
+            Err(mut error) => match error.take_message() {
+                // Never written: the reused connection was closing. Once more on a new one.
+                Some(request) if reused => {
+                    sender = self.connect().await?;
+                    sender.send_request(request).await.map_err(Failed::Http)?
+                }
+                _ => return Err(Failed::Http(error.into_error())),
+            },
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(Failed::Http)?
+            .to_bytes();
+        self.put_back(sender);
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
+    }
+
+    /// An idle connection that is still open, was idle for less than [`IDLE_MAX`], and is
+    /// ready for the next request.
+    async fn reuse(&self) -> Option<SendRequest<Full<Bytes>>> {
+        loop {
+            let connection = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+            if connection.since.elapsed() >= IDLE_MAX || connection.sender.is_closed() {
+                continue;
+            }
+            let mut sender = connection.sender;
+            if sender.ready().await.is_ok() {
+                return Some(sender);
+            }
+        }
+    }
+
+    fn put_back(&self, sender: SendRequest<Full<Bytes>>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        // The most recently used last: `reuse` takes it first, and the stale ones age out at
+        // the bottom, dropped when they come up.
+        idle.push(Idle {
+            sender,
+            since: Instant::now(),
+        });
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Failed> {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.address))
+            .await
+            .map_err(|_| Failed::TimedOut)?
+            .map_err(Failed::Connect)?;
+        stream.set_nodelay(true).map_err(Failed::Connect)?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(Failed::Http)?;
+        tokio::spawn(connection);
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        Ok(sender)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plain_http_address_without_a_path_is_taken() {
+        assert!(Client::new("http://127.0.0.1:8080").is_ok());
+        assert!(Client::new("http://127.0.0.1:8080/").is_ok());
+        assert!(Client::new("https://127.0.0.1:8080").is_err());
+        assert!(Client::new("http://127.0.0.1:8080/api").is_err());
+        assert!(Client::new("http://").is_err());
+    }
+}

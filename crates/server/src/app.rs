@@ -1,0 +1,197 @@
+//! The wiring: turns a [`Config`] into a running service (storage, writer, waiting room,
+//! background tasks, the HTTP shell). The top of the crate: nothing in it is used by the modules
+//! it wires.
+
+mod router;
+
+pub use router::router;
+
+use crate::background;
+use crate::clock::Clock;
+use crate::error::StartError;
+use crate::identity::{self, IdentityConfig, IdentityStandIn};
+use crate::secrets::{self, Secrets};
+use crate::state::{AppState, Config};
+use crate::{dashboard, forward, metrics, notify, operator, shell, waiting, world};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use store::writer::Writer;
+
+/// Opens the database, loads (or seeds) the world, starts the writer and returns the state.
+pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, StartError> {
+    let data_dir_error = |source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    };
+    secrets::private_dir(&config.data_dir).map_err(data_dir_error)?;
+    let mut rng = rand::rng();
+    let secrets = Secrets::load_with(&config.data_dir, config.rrn_key.as_ref(), &mut rng)?;
+    let now = clock.now();
+    // The waiting room's record has a file of its own on either backend: a booking transaction
+    // holding the main database's write lock must never hold up the front door.
+    let queue_path = config.data_dir.join("queue.db");
+    secrets::private_file(&queue_path).map_err(data_dir_error)?;
+    let (writer, reader, world, queue_file, lease) = match &config.database {
+        None => {
+            let database = config.data_dir.join("yeyak.db");
+            secrets::private_file(&database).map_err(data_dir_error)?;
+            let (backend, reader) = store::sqlite::open(&database)?;
+            let queue_file = store::sqlite::QueueFile::open(&queue_path, Some(&reader))?;
+            let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
+            (writer, reader, world, queue_file, None)
+        }
+        Some(url) => {
+            let options = store::postgres::Options {
+                address: config.advertise.clone(),
+                ..store::postgres::Options::default()
+            };
+            let (backend, reader) = store::postgres::open_with(url, options)?;
+            let lease = backend.lease_view();
+            let queue_file = store::sqlite::QueueFile::open(&queue_path, None)?;
+            let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
+            (writer, reader, world, queue_file, Some(lease))
+        }
+    };
+    let identity_config = IdentityConfig {
+        reveal_codes: config.demo || config.identity.reveal_codes,
+        ..config.identity
+    };
+    if config.demo {
+        world::seed_demo_subscribers(&config.subscribers);
+    }
+    let registry: Arc<dyn identity::SubscriberRegistry> = config.subscribers.clone();
+    let identity = IdentityStandIn::new(identity_config, secrets.rrn_key(), registry);
+    let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
+    let queue_store: Arc<dyn store::QueueStore> = Arc::new(queue_file);
+    let now_ms = now.as_millisecond().max(0) as u64;
+    let gate = Arc::new(waiting::Gate::open(
+        queue_store,
+        keyring,
+        config.gate,
+        now_ms,
+    )?);
+    if let Some(spec) = config.opening {
+        let scheduled = gate
+            .ensure_opening(spec, now_ms)
+            .map_err(|e| StartError::Settings(format!("the configured opening: {e}")))?;
+        if let Some(queue) = scheduled {
+            tracing::info!(queue = queue.0, "configured opening scheduled");
+        }
+    }
+    gate.start_refiller(Arc::clone(&clock))
+        .map_err(|e| StartError::Settings(format!("cannot start the queue-block thread: {e}")))?;
+    let operator = operator::OperatorToken::load_or_create(
+        &config.data_dir,
+        config.operator_token.clone(),
+        &mut rng,
+    )?;
+    Ok(Arc::new(AppState {
+        gate,
+        operator,
+        series: dashboard::Series::default(),
+        load: shell::Load::default(),
+        notify_health: notify::WorkerHealth::default(),
+        forwarding: forward::Forwarding::new(lease.clone(), secrets.token_key()),
+        booking_runtime: std::sync::OnceLock::new(),
+        metrics: metrics::Metrics::new(writer.clone(), lease),
+        config,
+        clock,
+        secrets,
+        world,
+        writer,
+        reader,
+        identity,
+    }))
+}
+
+/// Stops the booking side's runtime without waiting, wherever it is dropped (an async context
+/// too: `serve`'s future may be dropped by its caller's runtime).
+struct BookingRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for BookingRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The booking side's runtime: `threads` workers (0: one per core), named so a profile shows
+/// which side did the work.
+fn booking_runtime(threads: usize) -> Result<tokio::runtime::Runtime, StartError> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(2, usize::from),
+        n => n,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("yeyak-booking")
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Settings(format!("cannot start the booking runtime: {e}")))
+}
+
+/// Seeds the demo world if asked, loads the world, and starts the writer on `backend`.
+fn start_writer<B: store::WriteBackend>(
+    config: &Config,
+    now: jiff::Timestamp,
+    backend: B,
+    reader: Arc<dyn store::Store>,
+) -> Result<(Writer, Arc<dyn store::Store>, world::World), StartError> {
+    if config.demo {
+        world::seed_demo(reader.as_ref(), now)?;
+    }
+    let (world, ledger) = world::load(reader.as_ref(), now, config.calendar_days)?;
+    let writer = Writer::spawn(backend, ledger, config.writer)?;
+    Ok((writer, reader, world))
+}
+
+/// Builds the service and serves it until `shutdown` resolves, then drains it within
+/// [`shell::Limits::shutdown_grace`]. Returns the bound address through `bound` as soon as the
+/// listener is up (port 0 picks a free port).
+pub async fn serve(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let listen = config.listen;
+    let state = build(config, clock)?;
+    let runtime = booking_runtime(state.config.booking_threads)?;
+    let _ = state.booking_runtime.set(runtime.handle().clone());
+    let booking = BookingRuntime(Some(runtime));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: listen,
+        source,
+    })?;
+    tokio::spawn(waiting::tick_forever(
+        Arc::clone(&state.gate),
+        Arc::clone(&state.clock),
+    ));
+    tokio::spawn(background::sample_forever(Arc::downgrade(&state)));
+    tokio::spawn(background::text_forever(Arc::downgrade(&state)));
+    tokio::spawn(background::follow_the_clock(Arc::downgrade(&state)));
+    if state.config.deliver_notifications {
+        let sender = notify::Sender::from_config(
+            &state.config.data_dir,
+            state.config.notify_webhook.as_deref(),
+        );
+        tokio::spawn(background::deliver_forever(Arc::downgrade(&state), sender));
+    }
+    tracing::info!(%addr, clinics = state.world.clinics.len(), "yeyak is listening");
+    if let Some(bound) = bound {
+        let _ = bound.send(addr);
+    }
+    let router = router(Arc::clone(&state));
+    shell::serve(listener, router, state, shutdown).await;
+    // Drained: every booking-side request was answered (or cut) before `shell::serve` returned.
+    drop(booking);
+    tracing::info!("stopped");
+    Ok(())
+}
