@@ -127,7 +127,8 @@ const ROUTES: &[(Method, &str, Who, Input)] = &[
 struct Service {
     runtime: tokio::runtime::Runtime,
     router: Router,
-    /// x-yeyak-session, x-yeyak-pass, the session token, and the visitor's booking id.
+    /// x-yeyak-waiting-session, x-yeyak-pass, the identity session token, and the visitor's
+    /// booking id.
     session: String,
     pass: String,
     token: String,
@@ -227,7 +228,7 @@ impl Service {
         let ticket = arrived["ticket"].as_str().expect("a ticket").to_string();
         for _ in 0..200 {
             let request = Request::post("/api/v1/queue/exchange")
-                .header("x-yeyak-session", &self.session)
+                .header("x-yeyak-waiting-session", &self.session)
                 .header("x-yeyak-ticket", &ticket)
                 .body(Body::empty())
                 .expect("a request");
@@ -303,7 +304,7 @@ impl Service {
         request = match who {
             Who::Visitor => {
                 let request = request
-                    .header("x-yeyak-session", &self.session)
+                    .header("x-yeyak-waiting-session", &self.session)
                     .header("x-yeyak-pass", &self.pass);
                 if self.token.is_empty() {
                     request

@@ -10,8 +10,8 @@
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use queue::{
-    Class, KeyId, KeyMaterial, Keyring, Pass, QueueId, Rank, SessionId, Ticket, TokenError,
-    Verified,
+    Class, KeyId, KeyMaterial, Keyring, Pass, QueueId, Rank, Ticket, TokenError, Verified,
+    WaitingSessionId,
 };
 
 const BASE64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -31,7 +31,7 @@ fn check(u: &mut Unstructured<'_>, ours: &Keyring, forger: &Keyring) -> Result<(
             Class::Fifo
         },
         seq: u.arbitrary()?,
-        session: SessionId(u.arbitrary()?),
+        session: WaitingSessionId(u.arbitrary()?),
         issued_at_ms: u.arbitrary()?,
         // (u64::MAX is the wire's "none": no person or draw number is ever that.)
         verified: if u.arbitrary()? {
@@ -62,42 +62,37 @@ fn check(u: &mut Unstructured<'_>, ours: &Keyring, forger: &Keyring) -> Result<(
 
     // Whatever text a client sends: accepted only if it is our own signature of its fields.
     let sent: &str = u.arbitrary()?;
-    if let Ok(t) = ours.verify_ticket(sent, ticket.queue) {
-        assert_eq!(
-            ours.sign_ticket(&t),
-            sent,
-            "a ticket we did not sign was accepted"
-        );
+    if let Ok(t) = Ticket::verify(ours, sent, ticket.queue) {
+        assert_eq!(ours.sign(&t), sent, "a ticket we did not sign was accepted");
     }
-    if let Ok(p) = ours.verify_pass(sent, pass.queue, &pass.session, now_ms) {
-        assert_eq!(
-            ours.sign_pass(&p),
-            sent,
-            "a pass we did not sign was accepted"
-        );
+    if let Ok(p) = Pass::verify(ours, sent, pass.queue, &pass.session, now_ms) {
+        assert_eq!(ours.sign(&p), sent, "a pass we did not sign was accepted");
     }
 
-    let signed_ticket = ours.sign_ticket(&ticket);
-    let signed_pass = ours.sign_pass(&pass);
-    assert_eq!(ours.verify_ticket(&signed_ticket, ticket.queue), Ok(ticket));
+    let signed_ticket = ours.sign(&ticket);
+    let signed_pass = ours.sign(&pass);
     assert_eq!(
-        ours.verify_pass(&signed_pass, pass.queue, &pass.session, now_ms),
+        Ticket::verify(ours, &signed_ticket, ticket.queue),
+        Ok(ticket)
+    );
+    assert_eq!(
+        Pass::verify(ours, &signed_pass, pass.queue, &pass.session, now_ms),
         Ok(pass)
     );
     assert_eq!(
-        ours.verify_ticket(&forger.sign_ticket(&ticket), ticket.queue),
+        Ticket::verify(ours, &forger.sign(&ticket), ticket.queue),
         Err(TokenError::BadSignature)
     );
     assert_eq!(
-        ours.verify_pass(&forger.sign_pass(&pass), pass.queue, &pass.session, now_ms),
+        Pass::verify(ours, &forger.sign(&pass), pass.queue, &pass.session, now_ms),
         Err(TokenError::BadSignature)
     );
     assert_eq!(
-        ours.verify_pass(&signed_ticket, pass.queue, &pass.session, now_ms),
+        Pass::verify(ours, &signed_ticket, pass.queue, &pass.session, now_ms),
         Err(TokenError::WrongKind)
     );
     assert_eq!(
-        ours.verify_ticket(&signed_pass, ticket.queue),
+        Ticket::verify(ours, &signed_pass, ticket.queue),
         Err(TokenError::WrongKind)
     );
 
@@ -108,17 +103,14 @@ fn check(u: &mut Unstructured<'_>, ours: &Keyring, forger: &Keyring) -> Result<(
     changed[at] = with;
     let changed = String::from_utf8(changed).expect("base64url is ASCII");
     if changed != signed_ticket {
-        assert!(ours.verify_ticket(&changed, ticket.queue).is_err());
+        assert!(Ticket::verify(ours, &changed, ticket.queue).is_err());
     }
     let at = u.choose_index(signed_pass.len())?;
     let mut changed = signed_pass.clone().into_bytes();
     changed[at] = with;
     let changed = String::from_utf8(changed).expect("base64url is ASCII");
     if changed != signed_pass {
-        assert!(
-            ours.verify_pass(&changed, pass.queue, &pass.session, now_ms)
-                .is_err()
-        );
+        assert!(Pass::verify(ours, &changed, pass.queue, &pass.session, now_ms).is_err());
     }
     Ok(())
 }

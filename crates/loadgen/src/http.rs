@@ -56,7 +56,7 @@ impl Reply {
     }
 }
 
-pub const SESSION: HeaderName = HeaderName::from_static("x-yeyak-session");
+pub const WAITING_SESSION: HeaderName = HeaderName::from_static("x-yeyak-waiting-session");
 pub const TICKET: HeaderName = HeaderName::from_static("x-yeyak-ticket");
 pub const PASS: HeaderName = HeaderName::from_static("x-yeyak-pass");
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");

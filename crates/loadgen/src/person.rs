@@ -4,7 +4,7 @@
 //! Idempotency-Key (retrying after errors with the same key, honouring Retry-After), read the
 //! booking back, and for some: send it twice, cancel and book again, or book for a parent.
 
-use crate::http::{Http, IDEMPOTENCY_KEY, PASS, Reply, SESSION, TICKET};
+use crate::http::{Http, IDEMPOTENCY_KEY, PASS, Reply, TICKET, WAITING_SESSION};
 use crate::people::Person;
 use crate::scenario::Scenario;
 use crate::stats::{Ack, Endpoint, Outcome, Stats};
@@ -236,7 +236,7 @@ impl Evening<'_> {
             return Err(Outcome::Failed("arrive_failed"));
         };
         let number = answer.number;
-        self.headers.insert(SESSION, session);
+        self.headers.insert(WAITING_SESSION, session);
         self.headers.insert(TICKET, ticket);
         let mut state = answer.state.unwrap_or_default();
         let mut next_poll =

@@ -149,4 +149,4 @@ pub use token::{
     KeyId, KeyMaterial, Keyring, KeyringError, MAX_KEYS, MAX_TOKEN_CHARS, Pass, Ticket, TokenError,
     Verified,
 };
-pub use types::{Class, Phase, QueueId, Rank, SessionId};
+pub use types::{Class, Phase, QueueId, Rank, WaitingSessionId};

@@ -5,7 +5,7 @@ use crate::lease::{Block, SequenceLease};
 use crate::poll::PollPolicy;
 use crate::state::{QueueState, RankError, StateError};
 use crate::token::{Keyring, Pass, Ticket, TokenError, Verified};
-use crate::types::{Class, Rank, SessionId};
+use crate::types::{Class, Rank, WaitingSessionId};
 use serde::Serialize;
 
 /// Where a ticket stands.
@@ -211,7 +211,7 @@ impl WaitingRoom {
 
     /// A new arrival (someone without a valid ticket). The class comes from the server clock and
     /// the record, never from the client.
-    pub fn arrive(&mut self, now_ms: u64, session: SessionId) -> Result<Arrival, NeedBlock> {
+    pub fn arrive(&mut self, now_ms: u64, session: WaitingSessionId) -> Result<Arrival, NeedBlock> {
         let class = self.state.class_at(now_ms);
         let free_flow_closed = self.free_flow_closed(now_ms);
         let lease = match class {
@@ -241,7 +241,7 @@ impl WaitingRoom {
                 poll_after_ms: self.poll.config().min_interval_ms,
             });
         Ok(Arrival {
-            token: self.keyring.sign_ticket(&ticket),
+            token: self.keyring.sign(&ticket),
             ticket,
             status,
         })
@@ -250,9 +250,7 @@ impl WaitingRoom {
     /// Where a presented ticket stands. O(1), no storage access; the same ticket always gets the
     /// same rank.
     pub fn status(&self, now_ms: u64, ticket_token: &str) -> Result<(Ticket, Status), RoomError> {
-        let ticket = self
-            .keyring
-            .verify_ticket(ticket_token, self.state.opening().queue())?;
+        let ticket = Ticket::verify(&self.keyring, ticket_token, self.state.opening().queue())?;
         Ok((ticket, self.status_of(&ticket, now_ms)?))
     }
 
@@ -289,10 +287,12 @@ impl WaitingRoom {
     }
 
     /// A presented ticket, checked to belong to `session` — before it is verified for a person.
-    pub fn ticket_of(&self, ticket_token: &str, session: &SessionId) -> Result<Ticket, RoomError> {
-        let ticket = self
-            .keyring
-            .verify_ticket(ticket_token, self.state.opening().queue())?;
+    pub fn ticket_of(
+        &self,
+        ticket_token: &str,
+        session: &WaitingSessionId,
+    ) -> Result<Ticket, RoomError> {
+        let ticket = Ticket::verify(&self.keyring, ticket_token, self.state.opening().queue())?;
         if ticket.session != *session {
             return Err(TokenError::WrongSession.into());
         }
@@ -321,7 +321,7 @@ impl WaitingRoom {
             ..*ticket
         };
         let status = self.status_of(&ticket, now_ms)?;
-        Ok((self.keyring.sign_ticket(&ticket), ticket, status))
+        Ok((self.keyring.sign(&ticket), ticket, status))
     }
 
     /// Exchanges an admitted ticket for a pass bound to `session`. Exchanging again (a reload, a
@@ -330,7 +330,7 @@ impl WaitingRoom {
         &self,
         now_ms: u64,
         ticket_token: &str,
-        session: &SessionId,
+        session: &WaitingSessionId,
     ) -> Result<Exchange, RoomError> {
         let (ticket, status) = self.status(now_ms, ticket_token)?;
         if ticket.session != *session {
@@ -347,7 +347,7 @@ impl WaitingRoom {
             person: ticket.verified.map(|v| v.person),
         };
         Ok(Exchange::Pass {
-            token: self.keyring.sign_pass(&pass),
+            token: self.keyring.sign(&pass),
             pass,
         })
     }
@@ -357,9 +357,14 @@ impl WaitingRoom {
         &self,
         now_ms: u64,
         pass_token: &str,
-        session: &SessionId,
+        session: &WaitingSessionId,
     ) -> Result<Pass, TokenError> {
-        self.keyring
-            .verify_pass(pass_token, self.state.opening().queue(), session, now_ms)
+        Pass::verify(
+            &self.keyring,
+            pass_token,
+            self.state.opening().queue(),
+            session,
+            now_ms,
+        )
     }
 }

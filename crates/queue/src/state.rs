@@ -558,7 +558,7 @@ impl<'de> Deserialize<'de> for QueueState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{QueueId, SessionId};
+    use crate::types::{QueueId, WaitingSessionId};
 
     fn opening() -> Opening {
         Opening::new(QueueId(1), 1_000, 2_000, 10, 60_000).expect("valid")
@@ -569,7 +569,7 @@ mod tests {
             queue: QueueId(1),
             class,
             seq,
-            session: SessionId([0; 16]),
+            session: WaitingSessionId([0; 16]),
             issued_at_ms: 0,
             verified: None,
         }

@@ -9,25 +9,26 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct QueueId(pub u32);
 
-/// A browser (cookie) or app session, drawn at random by the shell. Tickets and passes are bound
-/// to it: a pass copied into another session is refused.
+/// A waiting-room session: a browser (cookie) or app, drawn at random by the shell. Not the
+/// identity session (who a person is), which the server signs after an identity check. Tickets
+/// and passes are bound to it: a pass copied into another waiting session is refused.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SessionId(pub [u8; 16]);
+pub struct WaitingSessionId(pub [u8; 16]);
 
-impl SessionId {
+impl WaitingSessionId {
     /// Draws a fresh session id from a cryptographic random source supplied by the caller.
-    pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> SessionId {
+    pub fn random<R: CryptoRng + ?Sized>(rng: &mut R) -> WaitingSessionId {
         let mut bytes = [0u8; 16];
         rng.fill_bytes(&mut bytes);
-        SessionId(bytes)
+        WaitingSessionId(bytes)
     }
 }
 
-impl fmt::Debug for SessionId {
+impl fmt::Debug for WaitingSessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Only a prefix: enough to tell sessions apart in a test failure, not enough to hijack one.
         let [a, b, c, d, ..] = self.0;
-        write!(f, "SessionId({a:02x}{b:02x}{c:02x}{d:02x}…)")
+        write!(f, "WaitingSessionId({a:02x}{b:02x}{c:02x}{d:02x}…)")
     }
 }
 

@@ -13,7 +13,7 @@ mod common;
 use common::*;
 use queue::{
     Class, ControllerConfig, Exchange, Observations, Opening, PollConfig, PollPolicy, QueueId,
-    Rank, SessionId, Status, Ticket,
+    Rank, Status, Ticket, WaitingSessionId,
 };
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -52,7 +52,7 @@ fn latency_ms(active: u64, now: u64) -> u32 {
 #[derive(Debug)]
 struct Person {
     arrive_at: u64,
-    session: SessionId,
+    session: WaitingSessionId,
     token: Option<String>,
     ticket: Option<Ticket>,
     rank: Option<Rank>,
@@ -364,7 +364,7 @@ impl Sim {
                     let (ticket, _) =
                         self.draws
                             .verify(&mut self.db, &mut self.node, now, &ticket, person);
-                    self.people[i].token = Some(self.node.room.keyring().sign_ticket(&ticket));
+                    self.people[i].token = Some(self.node.room.keyring().sign(&ticket));
                     self.people[i].ticket = Some(ticket);
                     if self.people[i].texted.is_some() {
                         self.people[i].away = true;
@@ -382,7 +382,7 @@ impl Sim {
     }
 }
 
-fn session_other(i: usize) -> SessionId {
+fn session_other(i: usize) -> WaitingSessionId {
     session(1_000_000 + i as u64)
 }
 

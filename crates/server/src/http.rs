@@ -12,8 +12,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-/// The identity session's cookie (the signed token an identity check gives).
-pub const SESSION_COOKIE: &str = "yeyak_session";
 /// The language a person chose (`ko` or `en`), set by `?lang=`.
 pub const LANG_COOKIE: &str = "yeyak_lang";
 

@@ -30,6 +30,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Mutex, RwLock};
+use subtle::ConstantTimeEq;
 
 /// At most this many calls in any window of `per` (fixed windows from the first call).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,8 +245,7 @@ impl SubscriberRegistry for MemoryRegistry {
         };
         let map = self.subscribers.read().unwrap_or_else(|p| p.into_inner());
         Ok(map.get(&key).is_some_and(|s| {
-            let name_matches =
-                crate::secrets::constant_time_eq(&s.name_digest, &name_digest(query.name));
+            let name_matches = bool::from(s.name_digest[..].ct_eq(&name_digest(query.name)[..]));
             name_matches && s.birth_date == query.birth_date && s.sex_digit == query.sex_digit
         }))
     }
@@ -625,7 +625,7 @@ impl IdentityStandIn {
             .get_mut(&id)
             .filter(|p| p.expires_at > now)
             .ok_or(IdentityError::UnknownOrExpired)?;
-        if crate::secrets::constant_time_eq(&pending.code_hash, &code_hash(id, code)) {
+        if bool::from(pending.code_hash[..].ct_eq(&code_hash(id, code)[..])) {
             let done = state
                 .pending
                 .remove(&id)

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod background;
 pub mod clock;
+pub mod credentials;
 pub mod dashboard;
 pub mod error;
 pub mod forward;

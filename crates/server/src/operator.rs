@@ -9,13 +9,11 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
 use rand::Rng;
-use sha2::Sha256;
+use sha2::Digest;
 use std::path::Path;
 use std::sync::Arc;
+use token::{Claims, ClaimsReader, ClaimsWriter, Keyring, Purpose};
 
 #[derive(Clone)]
 pub struct OperatorToken(String);
@@ -53,40 +51,69 @@ impl OperatorToken {
     }
 
     pub fn matches(&self, presented: &str) -> bool {
-        crate::secrets::constant_time_eq(self.0.as_bytes(), presented.as_bytes())
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
     }
 
-    /// A sign-in cookie valid until `expires_ms`. It is keyed by the token itself, so changing
-    /// the token signs every browser out; the token never travels in the cookie.
-    pub fn sign_cookie(&self, expires_ms: i64) -> String {
-        let expiry = expires_ms.to_be_bytes();
-        let tag = self.cookie_tag(&expiry);
-        let mut bytes = expiry.to_vec();
-        bytes.extend_from_slice(&tag);
-        URL_SAFE_NO_PAD.encode(bytes)
+    /// Names this token without revealing it: the first bytes of its SHA-256. A sign-in cookie
+    /// carries it, so changing the token signs every browser out.
+    fn fingerprint(&self) -> [u8; 8] {
+        let digest = sha2::Sha256::new()
+            .chain_update(b"yeyak operator token\n")
+            .chain_update(self.0.as_bytes())
+            .finalize();
+        let mut fingerprint = [0u8; 8];
+        fingerprint.copy_from_slice(&digest[..8]);
+        fingerprint
     }
 
-    /// Whether a sign-in cookie is ours and not yet expired at `now_ms`.
-    pub fn verify_cookie(&self, cookie: &str, now_ms: i64) -> bool {
-        let Ok(bytes) = URL_SAFE_NO_PAD.decode(cookie.trim()) else {
-            return false;
-        };
-        let Some((expiry, tag)) = bytes.split_first_chunk::<8>() else {
-            return false;
-        };
-        crate::secrets::constant_time_eq(&self.cookie_tag(expiry), tag)
-            && i64::from_be_bytes(*expiry) > now_ms
+    /// A sign-in cookie valid until `expires_ms`, signed with the server's signing keys. The
+    /// token never travels in the cookie, only its fingerprint.
+    pub fn sign_cookie(&self, keys: &Keyring, expires_ms: i64) -> String {
+        keys.sign(&OperatorSignIn {
+            token: self.fingerprint(),
+            expires_at_ms: u64::try_from(expires_ms).unwrap_or(0),
+        })
     }
 
-    fn cookie_tag(&self, expiry: &[u8; 8]) -> [u8; 16] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_bytes())
-            .expect("HMAC takes any key length");
-        mac.update(b"yeyak operator cookie v1");
-        mac.update(expiry);
-        let full = mac.finalize().into_bytes();
-        let mut tag = [0u8; 16];
-        tag.copy_from_slice(&full[..16]);
-        tag
+    /// Whether a sign-in cookie is ours, for this token, and not yet expired at `now_ms`.
+    /// Cookies of the earlier format (no version, keyed by the token) are refused: the operator
+    /// signs in again (`operator_signed_out`).
+    pub fn verify_cookie(&self, keys: &Keyring, cookie: &str, now_ms: i64) -> bool {
+        let now_ms = u64::try_from(now_ms).unwrap_or(0);
+        keys.verify::<OperatorSignIn>(cookie.trim(), now_ms)
+            .is_ok_and(|signed| signed.token == self.fingerprint())
+    }
+}
+
+/// What the operator cookie says: signed in with the token of this fingerprint, until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperatorSignIn {
+    pub token: [u8; 8],
+    pub expires_at_ms: u64,
+}
+
+impl Claims for OperatorSignIn {
+    const PURPOSES: &'static [Purpose] = &[Purpose::OperatorSignIn];
+
+    fn purpose(&self) -> Purpose {
+        Purpose::OperatorSignIn
+    }
+
+    fn write(&self, out: &mut ClaimsWriter) {
+        out.put(&self.token);
+        out.u64(self.expires_at_ms);
+    }
+
+    fn read(_: Purpose, body: &mut ClaimsReader<'_>) -> Option<Self> {
+        Some(OperatorSignIn {
+            token: body.take()?,
+            expires_at_ms: body.u64()?,
+        })
+    }
+
+    fn expires_at_ms(&self) -> Option<u64> {
+        Some(self.expires_at_ms)
     }
 }
 
@@ -111,10 +138,11 @@ impl FromRequestParts<Arc<AppState>> for Operator {
         if bearer.is_none()
             && let Some(cookie) = crate::http::cookie(&parts.headers, OPERATOR_COOKIE)
         {
-            return if state
-                .operator
-                .verify_cookie(&cookie, state.clock.now().as_millisecond())
-            {
+            return if state.operator.verify_cookie(
+                state.secrets.signing(),
+                &cookie,
+                state.clock.now().as_millisecond(),
+            ) {
                 Ok(Operator)
             } else {
                 Err(ApiError::new(
@@ -145,19 +173,51 @@ impl FromRequestParts<Arc<AppState>> for Operator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use token::{KeyId, KeyMaterial};
+
+    fn keys() -> Keyring {
+        Keyring::new(KeyId(0), &KeyMaterial([3; 32]))
+    }
 
     #[test]
     fn sign_in_cookies_expire_and_cannot_be_forged() {
+        let keys = keys();
         let token = OperatorToken("operator-token-0123456789".into());
-        let cookie = token.sign_cookie(2_000);
-        assert!(token.verify_cookie(&cookie, 1_999));
-        assert!(!token.verify_cookie(&cookie, 2_000), "expired");
+        let cookie = token.sign_cookie(&keys, 2_000);
+        assert!(token.verify_cookie(&keys, &cookie, 1_999));
+        assert!(!token.verify_cookie(&keys, &cookie, 2_000), "expired");
         let other = OperatorToken("another-token-0123456789".into());
-        assert!(!other.verify_cookie(&cookie, 0), "keyed by the token");
+        assert!(
+            !other.verify_cookie(&keys, &cookie, 0),
+            "signs out when the token changes"
+        );
+        let other_keys = Keyring::new(KeyId(0), &KeyMaterial([4; 32]));
+        assert!(!token.verify_cookie(&other_keys, &cookie, 0));
         let mut bytes = URL_SAFE_NO_PAD.decode(&cookie).unwrap_or_default();
-        bytes[7] ^= 1; // a later expiry
-        assert!(!token.verify_cookie(&URL_SAFE_NO_PAD.encode(&bytes), 0));
-        assert!(!token.verify_cookie("", 0));
-        assert!(!token.verify_cookie("operator-token-0123456789", 0));
+        bytes[19] ^= 1; // a later expiry
+        assert!(!token.verify_cookie(&keys, &URL_SAFE_NO_PAD.encode(&bytes), 0));
+        assert!(!token.verify_cookie(&keys, "", 0));
+        assert!(!token.verify_cookie(&keys, "operator-token-0123456789", 0));
+        assert!(!cookie.contains("operator-token"));
+    }
+
+    #[test]
+    fn earlier_cookies_are_refused() {
+        // The earlier cookie: the expiry, then HMAC(token, "yeyak operator cookie v1" ‖ expiry).
+        let token = OperatorToken("operator-token-0123456789".into());
+        let expiry = 2_000i64.to_be_bytes();
+        use hmac::{KeyInit, Mac};
+        let tag = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(token.0.as_bytes())
+            .map(|mac| {
+                mac.chain_update(b"yeyak operator cookie v1")
+                    .chain_update(expiry)
+                    .finalize()
+                    .into_bytes()
+            })
+            .unwrap_or_default();
+        let earlier = URL_SAFE_NO_PAD.encode([&expiry[..], &tag[..16]].concat());
+        assert!(!token.verify_cookie(&keys(), &earlier, 0));
     }
 }

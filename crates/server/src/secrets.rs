@@ -1,13 +1,21 @@
 //! The server's keys: for hashing resident registration numbers, sealing names and phone
-//! numbers, and signing session tokens. Created at first start in the data directory (mode 0600)
-//! and kept across restarts, so hashes stay comparable and sessions survive a deploy. A national
-//! deployment would hold these in a key-management service; the file is the embedded default.
+//! numbers, and signing the server's own tokens (identity sessions, consents, sign-in cookies).
+//! Created at first start in the data directory (mode 0600) and kept across restarts, so hashes
+//! stay comparable and sessions survive a deploy. A national deployment would hold these in a
+//! key-management service; the files are the embedded default.
+//!
+//! Signing keys rotate: `DATA_DIR/signing.keys` (the same "id created_unix_s hex" lines as the
+//! waiting room's `queue.keys`) lists every key still accepted; the newest signs. At first start
+//! it is made with one line, key id 0, holding `secrets.key`'s token key (so tokens signed before
+//! the file existed stay valid). Rotating is adding a newer line on every node; retiring is
+//! deleting one.
 
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use rand::Rng;
 use std::io::Write;
 use std::path::Path;
+use token::{KeyId, KeyMaterial, Keyring, KeyringError};
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
@@ -16,8 +24,14 @@ const NONCE_LEN: usize = 12;
 pub struct Secrets {
     rrn_key: [u8; KEY_LEN],
     seal_key: [u8; KEY_LEN],
+    /// Signed tokens before `signing.keys`; still the root of the node-to-node forwarding key.
     token_key: [u8; KEY_LEN],
+    /// Signs and checks identity sessions, consents and sign-in cookies.
+    signing: Keyring,
 }
+
+/// The key id `secrets.key`'s token key has in `signing.keys`.
+pub const TOKEN_KEY_ID: KeyId = KeyId(0);
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,6 +50,8 @@ pub enum SecretsError {
     Damaged(String),
     #[error("the registration-number key {0} is not {KEY_LEN} bytes or 64 hex digits")]
     BadRrnKey(String),
+    #[error("the signing keys in {path}: {source}")]
+    SigningKeys { path: String, source: KeysFileError },
 }
 
 /// Where the key for registration-number hashes lives when it is kept out of the data
@@ -50,23 +66,50 @@ pub enum RrnKeySource {
 }
 
 impl Secrets {
-    /// Reads the keys from `dir/secrets.key`, creating the file with fresh keys if absent.
+    /// Reads the keys from `dir/secrets.key`, creating the file with fresh keys if absent, and
+    /// the signing keys from `dir/signing.keys` (made from the token key if absent).
     pub fn load_or_create(dir: &Path, rng: &mut impl Rng) -> Result<Secrets, SecretsError> {
         let path = dir.join("secrets.key");
         let io = |source| SecretsError::Io {
             path: path.display().to_string(),
             source,
         };
-        match std::fs::read(&path) {
+        let mut secrets = match std::fs::read(&path) {
             Ok(bytes) => Secrets::from_bytes(&bytes)
-                .ok_or_else(|| SecretsError::Damaged(path.display().to_string())),
+                .ok_or_else(|| SecretsError::Damaged(path.display().to_string()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let secrets = Secrets::generate(rng);
                 write_private_file(&path, &secrets.to_bytes()).map_err(io)?;
-                Ok(secrets)
+                secrets
             }
-            Err(e) => Err(io(e)),
-        }
+            Err(e) => return Err(io(e)),
+        };
+        secrets.signing = secrets.load_signing_keys(&dir.join("signing.keys"))?;
+        Ok(secrets)
+    }
+
+    /// The keys in `path`, or — when it does not exist yet — a file made with the token key
+    /// alone as [`TOKEN_KEY_ID`].
+    fn load_signing_keys(&self, path: &Path) -> Result<Keyring, SecretsError> {
+        let failed = |source| SecretsError::SigningKeys {
+            path: path.display().to_string(),
+            source,
+        };
+        let lines = match read_keys_file(path).map_err(failed)? {
+            Some(lines) => lines,
+            None => {
+                let first = [KeyLine {
+                    id: TOKEN_KEY_ID,
+                    created_s: 0,
+                    material: KeyMaterial(self.token_key),
+                }];
+                write_keys_file(path, &first)
+                    .map_err(KeysFileError::Io)
+                    .map_err(failed)?;
+                first.to_vec()
+            }
+        };
+        keyring_of(&lines).map_err(failed)
     }
 
     /// Like [`Secrets::load_or_create`], with the registration-number key taken from `source`.
@@ -108,10 +151,17 @@ impl Secrets {
             rng.fill_bytes(&mut k);
             k
         };
+        let (rrn_key, seal_key, token_key) = (key(), key(), key());
+        Secrets::new(rrn_key, seal_key, token_key)
+    }
+
+    /// Keys as read from `secrets.key`, signing with the token key alone.
+    fn new(rrn_key: [u8; KEY_LEN], seal_key: [u8; KEY_LEN], token_key: [u8; KEY_LEN]) -> Secrets {
         Secrets {
-            rrn_key: key(),
-            seal_key: key(),
-            token_key: key(),
+            rrn_key,
+            seal_key,
+            token_key,
+            signing: Keyring::new(TOKEN_KEY_ID, &KeyMaterial(token_key)),
         }
     }
 
@@ -122,19 +172,30 @@ impl Secrets {
     fn from_bytes(bytes: &[u8]) -> Option<Secrets> {
         let key = |i: usize| bytes.get(i * KEY_LEN..(i + 1) * KEY_LEN)?.try_into().ok();
         (bytes.len() == 3 * KEY_LEN).then_some(())?;
-        Some(Secrets {
-            rrn_key: key(0)?,
-            seal_key: key(1)?,
-            token_key: key(2)?,
-        })
+        Some(Secrets::new(key(0)?, key(1)?, key(2)?))
     }
 
     pub fn rrn_key(&self) -> &[u8] {
         &self.rrn_key
     }
 
+    /// The root of the key nodes sign forwarded writes with (`forward`), which every node of a
+    /// deployment shares; not for tokens (see [`Secrets::signing`]).
     pub fn token_key(&self) -> &[u8; KEY_LEN] {
         &self.token_key
+    }
+
+    /// The keys that sign identity sessions, consents and sign-in cookies.
+    pub fn signing(&self) -> &Keyring {
+        &self.signing
+    }
+
+    /// The key identity sessions and consents of the earlier format were signed with, while it is
+    /// still accepted (as key 0 in `signing.keys`). Accepted for one release; then removed.
+    pub fn legacy_session_key(&self) -> Option<&[u8; KEY_LEN]> {
+        self.signing
+            .accepts(TOKEN_KEY_ID)
+            .then_some(&self.token_key)
     }
 
     /// Encrypts personal data for storage: a random nonce, then the ciphertext and tag.
@@ -240,9 +301,79 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(temp, path)
 }
 
-/// Compares secrets without leaking, through timing, where they first differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// One line of a keys file (`queue.keys`, `signing.keys`): "id created_unix_s hex".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLine {
+    pub id: KeyId,
+    /// When the key was made (seconds since the Unix epoch): the newest signs.
+    pub created_s: i64,
+    pub material: KeyMaterial,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeysFileError {
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("line {0} is not \"id created_unix_s 64-hex-digits\"")]
+    Damaged(usize),
+    #[error("no key")]
+    Empty,
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+}
+
+/// The lines of a keys file, or `None` when it does not exist.
+pub fn read_keys_file(path: &Path) -> Result<Option<Vec<KeyLine>>, KeysFileError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(KeysFileError::Io(e)),
+    };
+    let mut keys = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let mut field = || fields.next();
+        let parsed = (|| {
+            Some(KeyLine {
+                id: KeyId(field()?.parse().ok()?),
+                created_s: field()?.parse().ok()?,
+                material: KeyMaterial(parse_key(field()?.as_bytes())?),
+            })
+        })();
+        keys.push(parsed.ok_or(KeysFileError::Damaged(number + 1))?);
+    }
+    Ok(Some(keys))
+}
+
+/// Writes a keys file (mode 0600, durably).
+pub fn write_keys_file(path: &Path, keys: &[KeyLine]) -> std::io::Result<()> {
+    let text: String = keys
+        .iter()
+        .map(|k| {
+            let hex: String = k.material.0.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{} {} {hex}\n", k.id.0, k.created_s)
+        })
+        .collect();
+    write_private_file(path, text.as_bytes())
+}
+
+/// A ring that signs with the newest key (the highest id among equally new ones) and accepts
+/// every other.
+pub fn keyring_of(keys: &[KeyLine]) -> Result<Keyring, KeysFileError> {
+    let (at, newest) = keys
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, k)| (k.created_s, k.id))
+        .ok_or(KeysFileError::Empty)?;
+    let older = keys
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != at)
+        .map(|(_, k)| (k.id, &k.material));
+    Ok(Keyring::with_older((newest.id, &newest.material), older)?)
 }
 
 #[cfg(test)]
@@ -322,6 +453,43 @@ mod tests {
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join("yeyak.db")), 0o600);
         assert_eq!(mode(&dir.join("secrets.key")), 0o600);
+    }
+
+    #[test]
+    fn keys_files_name_the_newest_key_and_refuse_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signing.keys");
+        assert!(read_keys_file(&path).unwrap().is_none());
+        let line = |id, created_s, byte| KeyLine {
+            id: KeyId(id),
+            created_s,
+            material: KeyMaterial([byte; KEY_LEN]),
+        };
+        let keys = [line(0, 0, 1), line(7, 200, 2), line(3, 100, 3)];
+        write_keys_file(&path, &keys).unwrap();
+        assert_eq!(read_keys_file(&path).unwrap().unwrap(), keys);
+        let ring = keyring_of(&keys).unwrap();
+        assert_eq!(ring.current_id(), KeyId(7), "the newest signs");
+        assert!(ring.accepts(KeyId(0)) && ring.accepts(KeyId(3)));
+        assert!(matches!(
+            keyring_of(&[line(1, 0, 1), line(1, 5, 2)]),
+            Err(KeysFileError::Keyring(KeyringError::DuplicateKeyId(KeyId(
+                1
+            ))))
+        ));
+        assert!(matches!(keyring_of(&[]), Err(KeysFileError::Empty)));
+        for damaged in ["1 2", "x 2 00", "1 2 abc", "70000 2 00"] {
+            std::fs::write(&path, format!("0 0 {}\n{damaged}\n", "ab".repeat(32))).unwrap();
+            assert!(
+                matches!(read_keys_file(&path), Err(KeysFileError::Damaged(2))),
+                "{damaged}"
+            );
+        }
+        // A damaged signing.keys stops the start rather than signing with something else.
+        assert!(matches!(
+            Secrets::load_or_create(dir.path(), &mut rng()),
+            Err(SecretsError::SigningKeys { .. })
+        ));
     }
 
     #[test]

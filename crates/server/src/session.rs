@@ -1,22 +1,24 @@
-//! Signed session tokens, issued after an identity check. Stateless: the token carries the
-//! person and its expiry, and a MAC proves the server issued it, so checking one costs no
-//! database access.
+//! Identity sessions and family consents: signed tokens the server issues after an identity
+//! check (a person's own, or a family member's code). Stateless: the token carries the person and
+//! its expiry, and a MAC proves the server issued it, so checking one costs no database access.
+//!
+//! Not the waiting-room session (`queue::WaitingSessionId`), which only names a browser or app in
+//! the queue. Both are signed in the one token format (`token`), with the server's signing keys
+//! (`secrets::Secrets::signing`), each with its own purpose, so neither stands in for the other
+//! or for any other token.
+//!
+//! Identity sessions and consents of the earlier format (version 1, kind `b's'`/`b'c'`, no key
+//! id; signed with `secrets.key`'s token key) are still accepted for one release, so a deploy in
+//! the middle of an opening does not sign anyone out; they are no longer issued.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::secrets::Secrets;
 use domain::booking::PersonId;
-use hmac::{Hmac, KeyInit, Mac};
 use jiff::Timestamp;
-use sha2::Sha256;
+use token::{Claims, ClaimsReader, ClaimsWriter, Purpose, TokenError};
 
-const VERSION: u8 = 1;
-const KIND_SESSION: u8 = b's';
-const KIND_CONSENT: u8 = b'c';
-const TAG_LEN: usize = 16;
-const BODY_LEN: usize = 2 + 8 + 8;
-
+/// A person who passed the identity check, until `expires_at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Session {
+pub struct IdentitySession {
     pub person: PersonId,
     pub expires_at: Timestamp,
 }
@@ -27,74 +29,81 @@ pub enum SessionError {
     Malformed,
     #[error("session token signature does not match")]
     BadSignature,
+    #[error("session token signed with a key no longer accepted")]
+    UnknownKey,
+    #[error("a token made for something else")]
+    WrongPurpose,
     #[error("session expired")]
     Expired,
 }
 
-fn mac(key: &[u8; 32], body: &[u8]) -> Hmac<Sha256> {
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(body);
-    mac
+impl From<TokenError> for SessionError {
+    fn from(error: TokenError) -> SessionError {
+        match error {
+            TokenError::Malformed => SessionError::Malformed,
+            TokenError::BadSignature => SessionError::BadSignature,
+            TokenError::UnknownKey => SessionError::UnknownKey,
+            TokenError::WrongPurpose => SessionError::WrongPurpose,
+            TokenError::Expired => SessionError::Expired,
+        }
+    }
 }
 
-impl Session {
-    pub fn sign(&self, key: &[u8; 32]) -> String {
-        let mut bytes = Vec::with_capacity(BODY_LEN + TAG_LEN);
-        bytes.extend_from_slice(&[VERSION, KIND_SESSION]);
-        bytes.extend_from_slice(&self.person.0.to_be_bytes());
-        bytes.extend_from_slice(&self.expires_at.as_millisecond().to_be_bytes());
-        let tag = mac(key, &bytes).finalize().into_bytes();
-        bytes.extend_from_slice(&tag[..TAG_LEN]);
-        URL_SAFE_NO_PAD.encode(bytes)
+/// Milliseconds since the Unix epoch, as the format's expiry check takes them (before 1970:
+/// long expired).
+fn ms(at: Timestamp) -> u64 {
+    u64::try_from(at.as_millisecond()).unwrap_or(0)
+}
+
+fn timestamp(ms: i64) -> Option<Timestamp> {
+    Timestamp::from_millisecond(ms).ok()
+}
+
+impl Claims for IdentitySession {
+    const PURPOSES: &'static [Purpose] = &[Purpose::IdentitySession];
+
+    fn purpose(&self) -> Purpose {
+        Purpose::IdentitySession
     }
 
-    pub fn verify(token: &str, key: &[u8; 32], now: Timestamp) -> Result<Session, SessionError> {
-        let words = open(token, key, KIND_SESSION, BODY_LEN)?;
-        let expires_at = unexpired(words[1], now)?;
-        Ok(Session {
-            person: PersonId(words[0]),
-            expires_at,
+    fn write(&self, out: &mut ClaimsWriter) {
+        out.u64(self.person.0);
+        out.i64(self.expires_at.as_millisecond());
+    }
+
+    fn read(_: Purpose, body: &mut ClaimsReader<'_>) -> Option<Self> {
+        Some(IdentitySession {
+            person: PersonId(body.u64()?),
+            expires_at: timestamp(body.i64()?)?,
         })
     }
+
+    fn expires_at_ms(&self) -> Option<u64> {
+        Some(ms(self.expires_at))
+    }
 }
 
-/// Checks a token's kind, length and MAC and returns the 8-byte big-endian words after its
-/// two-byte header.
-fn open(token: &str, key: &[u8; 32], kind: u8, body_len: usize) -> Result<Vec<u64>, SessionError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token.trim())
-        .map_err(|_| SessionError::Malformed)?;
-    if bytes.len() != body_len + TAG_LEN || bytes[..2] != [VERSION, kind] {
-        return Err(SessionError::Malformed);
+impl IdentitySession {
+    pub fn sign(&self, keys: &Secrets) -> String {
+        keys.signing().sign(self)
     }
-    let (body, tag) = bytes.split_at(body_len);
-    mac(key, body)
-        .verify_truncated_left(tag)
-        .map_err(|_| SessionError::BadSignature)?;
-    body[2..]
-        .chunks(8)
-        .map(|c| {
-            <[u8; 8]>::try_from(c)
-                .map(u64::from_be_bytes)
-                .map_err(|_| SessionError::Malformed)
+
+    pub fn verify(
+        token: &str,
+        keys: &Secrets,
+        now: Timestamp,
+    ) -> Result<IdentitySession, SessionError> {
+        verify_either(token, keys, now, legacy::KIND_SESSION, |words| {
+            Ok(IdentitySession {
+                person: PersonId(words[0]),
+                expires_at: legacy::unexpired(words[1], now)?,
+            })
         })
-        .collect()
-}
-
-/// The expiry word as a time, refused once it has passed.
-fn unexpired(word: u64, now: Timestamp) -> Result<Timestamp, SessionError> {
-    let expires_at =
-        Timestamp::from_millisecond(word as i64).map_err(|_| SessionError::Malformed)?;
-    if expires_at <= now {
-        return Err(SessionError::Expired);
     }
-    Ok(expires_at)
 }
 
 /// A family member's consent, proven by their own one-time code typed in by the booker: lets
-/// `booker` book for `member` until it expires. Signed like a session, with its own kind byte,
-/// so neither can stand in for the other.
+/// `booker` book for `member` until it expires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Consent {
     pub booker: PersonId,
@@ -102,102 +111,65 @@ pub struct Consent {
     pub expires_at: Timestamp,
 }
 
-const CONSENT_LEN: usize = 2 + 8 + 8 + 8;
+impl Claims for Consent {
+    const PURPOSES: &'static [Purpose] = &[Purpose::FamilyConsent];
 
-impl Consent {
-    pub fn sign(&self, key: &[u8; 32]) -> String {
-        let mut bytes = Vec::with_capacity(CONSENT_LEN + TAG_LEN);
-        bytes.extend_from_slice(&[VERSION, KIND_CONSENT]);
-        bytes.extend_from_slice(&self.booker.0.to_be_bytes());
-        bytes.extend_from_slice(&self.member.0.to_be_bytes());
-        bytes.extend_from_slice(&self.expires_at.as_millisecond().to_be_bytes());
-        let tag = mac(key, &bytes).finalize().into_bytes();
-        bytes.extend_from_slice(&tag[..TAG_LEN]);
-        URL_SAFE_NO_PAD.encode(bytes)
+    fn purpose(&self) -> Purpose {
+        Purpose::FamilyConsent
     }
 
-    pub fn verify(token: &str, key: &[u8; 32], now: Timestamp) -> Result<Consent, SessionError> {
-        let words = open(token, key, KIND_CONSENT, CONSENT_LEN)?;
-        Ok(Consent {
-            booker: PersonId(words[0]),
-            member: PersonId(words[1]),
-            expires_at: unexpired(words[2], now)?,
+    fn write(&self, out: &mut ClaimsWriter) {
+        out.u64(self.booker.0);
+        out.u64(self.member.0);
+        out.i64(self.expires_at.as_millisecond());
+    }
+
+    fn read(_: Purpose, body: &mut ClaimsReader<'_>) -> Option<Self> {
+        Some(Consent {
+            booker: PersonId(body.u64()?),
+            member: PersonId(body.u64()?),
+            expires_at: timestamp(body.i64()?)?,
+        })
+    }
+
+    fn expires_at_ms(&self) -> Option<u64> {
+        Some(ms(self.expires_at))
+    }
+}
+
+impl Consent {
+    pub fn sign(&self, keys: &Secrets) -> String {
+        keys.signing().sign(self)
+    }
+
+    pub fn verify(token: &str, keys: &Secrets, now: Timestamp) -> Result<Consent, SessionError> {
+        verify_either(token, keys, now, legacy::KIND_CONSENT, |words| {
+            Ok(Consent {
+                booker: PersonId(words[0]),
+                member: PersonId(words[1]),
+                expires_at: legacy::unexpired(words[2], now)?,
+            })
         })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KEY: [u8; 32] = [7; 32];
-
-    fn now() -> Timestamp {
-        Timestamp::from_second(1_626_692_400).unwrap()
-    }
-
-    #[test]
-    fn round_trip_and_expiry() {
-        let session = Session {
-            person: PersonId(42),
-            expires_at: crate::clock::after(now(), jiff::SignedDuration::from_mins(30)),
-        };
-        let token = session.sign(&KEY);
-        assert_eq!(Session::verify(&token, &KEY, now()), Ok(session));
-        assert_eq!(
-            Session::verify(&token, &KEY, session.expires_at),
-            Err(SessionError::Expired)
-        );
-        assert_eq!(
-            Session::verify(&token, &[8; 32], now()),
-            Err(SessionError::BadSignature)
-        );
-    }
-
-    #[test]
-    fn consents_round_trip_and_are_not_sessions() {
-        let consent = Consent {
-            booker: PersonId(1),
-            member: PersonId(2),
-            expires_at: crate::clock::after(now(), jiff::SignedDuration::from_mins(30)),
-        };
-        let token = consent.sign(&KEY);
-        assert_eq!(Consent::verify(&token, &KEY, now()), Ok(consent));
-        assert!(Session::verify(&token, &KEY, now()).is_err());
-        let session = Session {
-            person: PersonId(1),
-            expires_at: consent.expires_at,
-        };
-        assert!(Consent::verify(&session.sign(&KEY), &KEY, now()).is_err());
-        assert_eq!(
-            Consent::verify(&token, &KEY, consent.expires_at),
-            Err(SessionError::Expired)
-        );
-        let mut forged = URL_SAFE_NO_PAD.decode(&token).unwrap();
-        forged[10] ^= 1;
-        assert!(Consent::verify(&URL_SAFE_NO_PAD.encode(&forged), &KEY, now()).is_err());
-    }
-
-    #[test]
-    fn any_changed_byte_is_refused() {
-        let session = Session {
-            person: PersonId(42),
-            expires_at: crate::clock::after(now(), jiff::SignedDuration::from_mins(30)),
-        };
-        let bytes = URL_SAFE_NO_PAD.decode(session.sign(&KEY)).unwrap();
-        for i in 0..bytes.len() {
-            let mut forged = bytes.clone();
-            forged[i] ^= 0x01;
-            let token = URL_SAFE_NO_PAD.encode(&forged);
-            assert!(Session::verify(&token, &KEY, now()).is_err(), "byte {i}");
-        }
-        assert_eq!(
-            Session::verify("", &KEY, now()),
-            Err(SessionError::Malformed)
-        );
-        assert_eq!(
-            Session::verify("!!", &KEY, now()),
-            Err(SessionError::Malformed)
-        );
+/// Checks a token of the current format, or of the earlier one (its words read by `earlier`)
+/// while that is still accepted.
+fn verify_either<C: Claims>(
+    token: &str,
+    keys: &Secrets,
+    now: Timestamp,
+    earlier_kind: u8,
+    earlier: impl FnOnce(&[u64]) -> Result<C, SessionError>,
+) -> Result<C, SessionError> {
+    let token = token.trim();
+    match legacy::open(token, keys, earlier_kind)? {
+        Some(words) => earlier(&words),
+        None => Ok(keys.signing().verify(token, ms(now))?),
     }
 }
+
+pub(crate) mod legacy;
+
+#[cfg(test)]
+mod tests;

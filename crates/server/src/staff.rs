@@ -1,7 +1,13 @@
 //! Clinic staff and agents: people who act for a clinic or for citizens, each with a token an
-//! operator issued. The token travels in `X-Yeyak-Staff` (or the `yeyak_staff` cookie, for
-//! pages); only its SHA-256 is stored, so a copy of the database lets nobody sign in. Tokens are
-//! checked against storage on every request, so revoking one takes effect at once.
+//! operator issued. The token travels in `X-Yeyak-Staff`; only its SHA-256 is stored, so a copy
+//! of the database lets nobody sign in. Tokens are checked against storage on every request, so
+//! revoking one takes effect at once.
+//!
+//! The staff token itself stays a random secret (not a signed token): it is shown once, kept by a
+//! clinic for months, and storage is what can revoke it. A desk's browser holds instead the
+//! `yeyak_staff` sign-in cookie, a signed token ([`StaffSignIn`]) naming the token's hash until
+//! it expires, so the token never sits in a cookie. A cookie of the earlier form (the token
+//! itself) is still read for one release.
 
 use crate::error::ApiError;
 use crate::http::cookie;
@@ -14,6 +20,7 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use store::{StaffRecord, StaffRole};
+use token::{Claims, ClaimsReader, ClaimsWriter, Keyring, Purpose};
 
 pub const STAFF_HEADER: &str = "x-yeyak-staff";
 pub const STAFF_COOKIE: &str = "yeyak_staff";
@@ -36,35 +43,107 @@ pub fn actor_label(record: &StaffRecord) -> String {
     format!("{}:{}", record.role.code(), record.id)
 }
 
-/// The staff token a request carries: the header (apps, curl) or the cookie (pages).
-pub fn presented_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(STAFF_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| cookie(headers, STAFF_COOKIE))
+/// What the staff sign-in cookie says: signed in with the staff token of this hash, until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaffSignIn {
+    pub token_hash: [u8; 32],
+    pub expires_at_ms: u64,
+}
+
+impl Claims for StaffSignIn {
+    const PURPOSES: &'static [Purpose] = &[Purpose::StaffSignIn];
+
+    fn purpose(&self) -> Purpose {
+        Purpose::StaffSignIn
+    }
+
+    fn write(&self, out: &mut ClaimsWriter) {
+        out.put(&self.token_hash);
+        out.u64(self.expires_at_ms);
+    }
+
+    fn read(_: Purpose, body: &mut ClaimsReader<'_>) -> Option<Self> {
+        Some(StaffSignIn {
+            token_hash: body.take()?,
+            expires_at_ms: body.u64()?,
+        })
+    }
+
+    fn expires_at_ms(&self) -> Option<u64> {
+        Some(self.expires_at_ms)
+    }
+}
+
+/// The staff credential a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented {
+    /// None at all.
+    Nothing,
+    /// A token (or a valid sign-in cookie for one) of this hash, still to be looked up.
+    Token([u8; 32]),
+    /// A sign-in cookie that is forged, expired or of another kind.
+    BadCookie,
+}
+
+/// The staff credential a request carries: the token in the header (apps, curl), else the
+/// sign-in cookie (pages), checked at `now_ms`.
+pub fn presented(headers: &HeaderMap, keys: &Keyring, now_ms: u64) -> Presented {
+    if let Some(token) = headers.get(STAFF_HEADER).and_then(|v| v.to_str().ok()) {
+        return Presented::Token(token_hash(token));
+    }
+    let Some(cookie) = cookie(headers, STAFF_COOKIE) else {
+        return Presented::Nothing;
+    };
+    if is_earlier_cookie(&cookie) {
+        return Presented::Token(token_hash(&cookie));
+    }
+    match keys.verify::<StaffSignIn>(&cookie, now_ms) {
+        Ok(signed) => Presented::Token(signed.token_hash),
+        Err(_) => Presented::BadCookie,
+    }
+}
+
+/// Before this release the cookie held the token itself (48 hex digits; a signed cookie is 80
+/// base64url characters). Read for one release.
+fn is_earlier_cookie(cookie: &str) -> bool {
+    cookie.len() == 48 && cookie.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The sign-in cookie's value for the staff token of `hash`, valid until `expires_at_ms`.
+pub fn sign_in_cookie(keys: &Keyring, hash: [u8; 32], expires_at_ms: u64) -> String {
+    keys.sign(&StaffSignIn {
+        token_hash: hash,
+        expires_at_ms,
+    })
 }
 
 async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecord, ApiError> {
-    let presented = presented_token(&parts.headers).ok_or_else(|| {
+    let invalid = || {
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "staff_token_required",
-            "직원 인증이 필요합니다.",
-            "Staff authentication required.",
-        )
-    })?;
-    let hash = token_hash(&presented);
-    let found =
-        crate::state::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await?;
-    match found {
-        Some(record) if !record.revoked => Ok(record),
-        _ => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "staff_token_invalid",
             "직원 인증 정보가 올바르지 않거나 사용이 중지되었습니다.",
             "This staff token is unknown or was revoked.",
-        )),
+        )
+    };
+    let now_ms = u64::try_from(state.clock.now().as_millisecond()).unwrap_or(0);
+    let hash = match presented(&parts.headers, state.secrets.signing(), now_ms) {
+        Presented::Token(hash) => hash,
+        Presented::BadCookie => return Err(invalid()),
+        Presented::Nothing => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "staff_token_required",
+                "직원 인증이 필요합니다.",
+                "Staff authentication required.",
+            ));
+        }
+    };
+    let found =
+        crate::state::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await?;
+    match found {
+        Some(record) if !record.revoked => Ok(record),
+        _ => Err(invalid()),
     }
 }
 

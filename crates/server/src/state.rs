@@ -4,10 +4,9 @@
 
 use crate::clock::Clock;
 use crate::error::ApiError;
-use crate::http::{SESSION_COOKIE, bearer, cookie};
 use crate::identity::{self, IdentityConfig, IdentityStandIn};
 use crate::secrets::{self, Secrets};
-use crate::session::Session;
+use crate::session::IdentitySession;
 use crate::{dashboard, forward, metrics, notify, operator, shell, waiting, world};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -125,7 +124,7 @@ pub struct AppState {
 }
 
 /// The person a request acts for, proven by a session token (bearer header or cookie).
-pub struct Authenticated(pub Session);
+pub struct Authenticated(pub IdentitySession);
 
 impl FromRequestParts<Arc<AppState>> for Authenticated {
     type Rejection = ApiError;
@@ -134,10 +133,9 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let token = bearer(&parts.headers)
-            .or_else(|| cookie(&parts.headers, SESSION_COOKIE))
+        let token = crate::credentials::identity_token(&parts.headers)
             .ok_or_else(ApiError::unauthenticated)?;
-        Session::verify(&token, state.secrets.token_key(), state.clock.now())
+        IdentitySession::verify(&token, &state.secrets, state.clock.now())
             .map(Authenticated)
             .map_err(|_| ApiError::unauthenticated())
     }

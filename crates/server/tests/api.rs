@@ -261,7 +261,7 @@ async fn eligibility_is_decided_on_the_server_clock_in_seoul() {
     let response = server
         .http
         .get(server.url("/api/v1/eligibility"))
-        .header("x-yeyak-session", &born_1970.session)
+        .header("x-yeyak-waiting-session", &born_1970.session)
         .header("x-yeyak-pass", &born_1970.pass)
         .bearer_auth(&born_1970.token)
         .header("Date", "Wed, 21 Jul 2021 12:00:00 GMT")

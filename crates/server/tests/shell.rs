@@ -118,7 +118,7 @@ async fn ticket(server: &TestServer) -> String {
     assert!(closed(&mut stream, SLACK).await.is_some());
     tokio::time::sleep(Duration::from_millis(100)).await;
     format!(
-        "x-yeyak-session: {}\r\nx-yeyak-ticket: {}\r\n",
+        "x-yeyak-waiting-session: {}\r\nx-yeyak-ticket: {}\r\n",
         arrived.body["session"].as_str().unwrap(),
         arrived.body["ticket"].as_str().unwrap()
     )

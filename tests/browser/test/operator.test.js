@@ -29,7 +29,7 @@ async function person(rrn) {
     return { status: r.status, body: await r.json().catch(() => null) };
   };
   const arrived = await call('POST', '/api/v1/queue/arrive', {});
-  const who = { 'x-yeyak-session': arrived.body.session, 'x-yeyak-ticket': arrived.body.ticket };
+  const who = { 'x-yeyak-waiting-session': arrived.body.session, 'x-yeyak-ticket': arrived.body.ticket };
   const exchanged = await call('POST', '/api/v1/queue/exchange', who);
   assert.equal(exchanged.status, 200, JSON.stringify(exchanged.body));
   who['x-yeyak-pass'] = exchanged.body.pass;

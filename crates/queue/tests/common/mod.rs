@@ -5,7 +5,8 @@
 
 use queue::{
     Arrival, Block, Controller, ControllerConfig, Decision, KeyId, KeyMaterial, Keyring, NeedBlock,
-    Observations, Opening, PollConfig, PollPolicy, QueueRecord, QueueState, SessionId, WaitingRoom,
+    Observations, Opening, PollConfig, PollPolicy, QueueRecord, QueueState, WaitingRoom,
+    WaitingSessionId,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -30,11 +31,11 @@ pub fn poll(budget_per_s: f64, max_queue: u64) -> PollPolicy {
     .expect("valid poll config")
 }
 
-pub fn session(n: u64) -> SessionId {
+pub fn session(n: u64) -> WaitingSessionId {
     let mut s = [0u8; 16];
     s[..8].copy_from_slice(&n.to_be_bytes());
     s[8] = 0xEE;
-    SessionId(s)
+    WaitingSessionId(s)
 }
 
 /// The "database": the last durably written record, plus a count of writes.
@@ -84,7 +85,7 @@ impl Node {
     }
 
     /// Arrival with the block protocol: reserve in a fresh copy, persist, then install.
-    pub fn arrive(&mut self, db: &mut Db, now_ms: u64, session: SessionId) -> Arrival {
+    pub fn arrive(&mut self, db: &mut Db, now_ms: u64, session: WaitingSessionId) -> Arrival {
         for _ in 0..3 {
             match self.room.arrive(now_ms, session) {
                 Ok(a) => return a,

@@ -12,12 +12,11 @@ use super::widgets::{
     filled_section, places_texts, product_name, product_options, region_options, when_where,
 };
 use crate::error::ApiError;
-use crate::http::SESSION_COOKIE;
 use crate::routes;
 use crate::routes::clinics::Found;
 use crate::routes::eligibility::DecisionView;
 use crate::routes::views::AppointmentView;
-use crate::session::Session;
+use crate::session::IdentitySession;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
@@ -42,10 +41,10 @@ fn require_pass(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
 }
 
 /// The person signed in by an identity check, or a redirect to do one.
-fn require_person(state: &AppState, headers: &HeaderMap) -> Result<Session, Detour> {
+fn require_person(state: &AppState, headers: &HeaderMap) -> Result<IdentitySession, Detour> {
     require_pass(state, headers)?;
-    crate::http::cookie(headers, SESSION_COOKIE)
-        .and_then(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).ok())
+    crate::credentials::identity_cookie(headers)
+        .and_then(|t| IdentitySession::verify(&t, &state.secrets, state.clock.now()).ok())
         .ok_or(Detour::Identity)
 }
 
@@ -140,8 +139,8 @@ fn identity_page(
     error: Option<&crate::error::ApiError>,
     serves: IdentityFor,
 ) -> String {
-    let signed_in = crate::http::cookie(headers, SESSION_COOKIE)
-        .is_some_and(|t| Session::verify(&t, state.secrets.token_key(), state.clock.now()).is_ok());
+    let signed_in = crate::credentials::identity_cookie(headers)
+        .is_some_and(|t| IdentitySession::verify(&t, &state.secrets, state.clock.now()).is_ok());
     let (action, intro) = match serves {
         IdentityFor::Booking => (
             "/identity",

@@ -136,8 +136,18 @@ pub async fn login(
         *response.status_mut() = StatusCode::UNAUTHORIZED;
         return response;
     }
+    let expires_ms = crate::clock::after(
+        state.clock.now(),
+        jiff::SignedDuration::from_hours(STAFF_COOKIE_HOURS),
+    )
+    .as_millisecond();
+    let signed = crate::staff::sign_in_cookie(
+        state.secrets.signing(),
+        hash,
+        u64::try_from(expires_ms).unwrap_or(0),
+    );
     let cookie = format!(
-        "{STAFF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        "{STAFF_COOKIE}={signed}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
         STAFF_COOKIE_HOURS * 3600
     );
     let mut response = Redirect::to(desk.home()).into_response();

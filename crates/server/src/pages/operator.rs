@@ -32,9 +32,11 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
 /// Signed in, or sent to the sign-in form.
 fn require_operator(state: &AppState, headers: &HeaderMap) -> Result<(), Detour> {
     let signed_in = crate::http::cookie(headers, OPERATOR_COOKIE).is_some_and(|c| {
-        state
-            .operator
-            .verify_cookie(&c, state.clock.now().as_millisecond())
+        state.operator.verify_cookie(
+            state.secrets.signing(),
+            &c,
+            state.clock.now().as_millisecond(),
+        )
     });
     if signed_in {
         Ok(())
@@ -108,7 +110,7 @@ pub async fn login(
     let expires = state.clock.now().as_millisecond() + hours * 3_600_000;
     let cookie = format!(
         "{OPERATOR_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        state.operator.sign_cookie(expires),
+        state.operator.sign_cookie(state.secrets.signing(), expires),
         hours * 3600
     );
     let mut response = Redirect::to("/operator").into_response();

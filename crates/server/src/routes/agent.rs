@@ -8,7 +8,7 @@
 use super::identity::{parse_claim, seal_contact};
 use crate::error::ApiError;
 use crate::http::ApiJson;
-use crate::session::Session;
+use crate::session::IdentitySession;
 use crate::staff::Agent;
 use crate::state::AppState;
 use axum::Json;
@@ -118,7 +118,7 @@ pub async fn identify(
         .ensure_person(ensure, Some(audit), now.as_millisecond())
         .await?;
     let id = ensured.id;
-    let session = Session {
+    let session = IdentitySession {
         person: id,
         expires_at: crate::clock::after(
             now,
@@ -126,7 +126,7 @@ pub async fn identify(
         ),
     };
     let mut response = Json(json!({
-        "person_token": session.sign(state.secrets.token_key()),
+        "person_token": session.sign(&state.secrets),
         "expires_at": session.expires_at.to_string(),
         "person": { "birth_date": claim.rrn.birth_date().to_string(), "rrn": claim.rrn.masked() },
     }))

@@ -348,7 +348,7 @@ async fn family_member(
     let consent = family
         .consent
         .as_deref()
-        .and_then(|t| Consent::verify(t, state.secrets.token_key(), state.clock.now()).ok())
+        .and_then(|t| Consent::verify(t, &state.secrets, state.clock.now()).ok())
         .filter(|c| c.booker == actor)
         .ok_or_else(|| {
             ApiError::forbidden(

@@ -1,11 +1,12 @@
 //! Identity check: name, resident registration number and phone, then a one-time code.
 
+use crate::credentials::IDENTITY_COOKIE;
 use crate::error::ApiError;
-use crate::http::{ApiJson, SESSION_COOKIE};
+use crate::http::ApiJson;
 use crate::identity::{
     Claim, IdentityError, Requester, Scope, VerificationId, Verified, parse_phone,
 };
-use crate::session::{Consent, Session};
+use crate::session::{Consent, IdentitySession};
 use crate::state::AppState;
 use crate::state::Authenticated;
 use axum::extract::{FromRequestParts, State};
@@ -286,17 +287,17 @@ pub async fn finish_check(
 }
 
 /// A signed-in session for `person`: the token and its cookie.
-pub fn session_for(state: &AppState, person: PersonId) -> (Session, String, String) {
-    let session = Session {
+pub fn session_for(state: &AppState, person: PersonId) -> (IdentitySession, String, String) {
+    let session = IdentitySession {
         person,
         expires_at: crate::clock::after(
             state.clock.now(),
             SignedDuration::from_mins(state.config.session_minutes),
         ),
     };
-    let token = session.sign(state.secrets.token_key());
+    let token = session.sign(&state.secrets);
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        "{IDENTITY_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
         state.config.session_minutes * 60
     );
     (session, token, cookie)
@@ -371,7 +372,7 @@ pub async fn family_verify(
         ),
     };
     let body = serde_json::json!({
-        "consent": consent.sign(state.secrets.token_key()),
+        "consent": consent.sign(&state.secrets),
         "expires_at": consent.expires_at.to_string(),
         "member": { "name": domain::name::masked(&verified.name) },
     });

@@ -3,8 +3,8 @@
 //! middleware every booking-side route runs behind, what one pass may do, and the waiting
 //! room's refusals in the API's shape. Below every route module that checks or spends a pass.
 
+use crate::credentials::{self, Names, PASS, TICKET, WAITING_SESSION};
 use crate::error::ApiError;
-use crate::http::cookie;
 use crate::state::AppState;
 use crate::waiting::GateError;
 use axum::extract::{Request, State};
@@ -13,40 +13,25 @@ use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use queue::{SessionId, TokenError};
+use queue::{TokenError, WaitingSessionId};
 use serde_json::json;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub const SESSION_ID_COOKIE: &str = "yeyak_sid";
+/// The ticket's cookie (the waiting page reads it).
+pub const TICKET_COOKIE: &str = TICKET.cookie;
 
-pub const TICKET_COOKIE: &str = "yeyak_ticket";
-
-pub const PASS_COOKIE: &str = "yeyak_pass";
-
-/// A credential from its cookie (browsers) or its `X-Yeyak-…` header (apps), borrowed from the
-/// header when it came as one.
-pub fn credential_ref<'h>(
-    headers: &'h HeaderMap,
-    cookie_name: &str,
-    header_name: &str,
-) -> Option<Cow<'h, str>> {
-    headers
-        .get(header_name)
-        .and_then(|v| v.to_str().ok())
-        .map(Cow::Borrowed)
-        .or_else(|| cookie(headers, cookie_name).map(Cow::Owned))
+/// A credential from its `X-Yeyak-…` header (apps) or its cookie (browsers), under its new name
+/// or the earlier one (`credentials`).
+pub fn credential(headers: &HeaderMap, names: &Names) -> Option<String> {
+    credentials::presented(headers, names).map(Cow::into_owned)
 }
 
-pub fn credential(headers: &HeaderMap, cookie_name: &str, header_name: &str) -> Option<String> {
-    credential_ref(headers, cookie_name, header_name).map(Cow::into_owned)
-}
-
-pub fn session_id(headers: &HeaderMap) -> Option<SessionId> {
-    let text = credential(headers, SESSION_ID_COOKIE, "x-yeyak-session")?;
+pub fn session_id(headers: &HeaderMap) -> Option<WaitingSessionId> {
+    let text = credential(headers, &WAITING_SESSION)?;
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
-    Some(SessionId(bytes.try_into().ok()?))
+    Some(WaitingSessionId(bytes.try_into().ok()?))
 }
 
 pub fn token_error(error: TokenError) -> ApiError {
@@ -155,7 +140,7 @@ pub async fn require_pass(
     next: Next,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
-    let pass = credential(headers, PASS_COOKIE, "x-yeyak-pass").ok_or_else(pass_missing)?;
+    let pass = credential(headers, &PASS).ok_or_else(pass_missing)?;
     let session = session_id(headers).ok_or_else(pass_missing)?;
     let pass = state
         .gate
@@ -190,9 +175,8 @@ pub async fn require_pass(
 
 /// The person a request's identity session names, if it carries a valid one.
 fn signed_in_person(state: &AppState, headers: &HeaderMap) -> Option<u64> {
-    let token = crate::http::bearer(headers)
-        .or_else(|| crate::http::cookie(headers, crate::http::SESSION_COOKIE))?;
-    crate::session::Session::verify(&token, state.secrets.token_key(), state.clock.now())
+    let token = credentials::identity_token(headers)?;
+    crate::session::IdentitySession::verify(&token, &state.secrets, state.clock.now())
         .ok()
         .map(|s| s.person.0)
 }
@@ -236,13 +220,13 @@ pub fn bind_pass(
 /// Sets the ticket cookie (empty: drops it).
 pub fn set_ticket_cookie(response: &mut Response, ticket: &str) {
     let max_age_s = if ticket.is_empty() { 0 } else { 86_400 };
-    set_cookie(response, TICKET_COOKIE, ticket, max_age_s);
+    set_cookie(response, TICKET.cookie, ticket, max_age_s);
 }
 
 /// Sets the pass cookie for the opening's pass lifetime.
 pub fn set_pass_cookie(state: &AppState, response: &mut Response, pass: &str) {
     let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
-    set_cookie(response, PASS_COOKIE, pass, ttl_s);
+    set_cookie(response, PASS.cookie, pass, ttl_s);
 }
 
 /// Whether this browser holds a valid pass for its session: the booking pages' version of
@@ -253,7 +237,7 @@ pub fn holds_pass(state: &AppState, headers: &HeaderMap) -> bool {
 
 /// The valid pass this browser holds for its session, if any.
 pub fn request_pass(state: &AppState, headers: &HeaderMap) -> Option<queue::Pass> {
-    let pass = credential(headers, PASS_COOKIE, "x-yeyak-pass")?;
+    let pass = credential(headers, &PASS)?;
     let session = session_id(headers)?;
     state.gate.check_pass(now_ms(state), &pass, &session).ok()
 }

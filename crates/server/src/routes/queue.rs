@@ -3,9 +3,9 @@
 //! server-rendered waiting page that works without JavaScript.
 
 use super::pass::{
-    PASS_COOKIE, SESSION_ID_COOKIE, TICKET_COOKIE, credential, credential_ref, gate_error, now_ms,
-    session_id, set_cookie, set_ticket_cookie, token_error,
+    credential, gate_error, now_ms, session_id, set_cookie, set_ticket_cookie, token_error,
 };
+use crate::credentials::{self, PASS, TICKET, WAITING_SESSION};
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::operator::Operator;
@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use queue::{Exchange, QueueId, SessionId, Status, TokenError};
+use queue::{Exchange, QueueId, Status, TokenError, WaitingSessionId};
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -161,12 +161,9 @@ fn status_json(state: &AppState, status: &Status) -> Value {
 fn held_ticket(
     state: &AppState,
     headers: &HeaderMap,
-    session: Option<SessionId>,
+    session: Option<WaitingSessionId>,
 ) -> Result<Option<(String, Status)>, ApiError> {
-    let (Some(ticket), Some(session)) = (
-        credential(headers, TICKET_COOKIE, "x-yeyak-ticket"),
-        session,
-    ) else {
+    let (Some(ticket), Some(session)) = (credential(headers, &TICKET), session) else {
         return Ok(None);
     };
     match state.gate.exchange(now_ms(state), &ticket, &session) {
@@ -190,12 +187,12 @@ const NUMBERS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 async fn new_ticket(
     state: &Arc<AppState>,
     address: std::net::IpAddr,
-) -> Result<(SessionId, String, Status), ApiError> {
+) -> Result<(WaitingSessionId, String, Status), ApiError> {
     state
         .gate
         .may_mint(now_ms(state), address)
         .map_err(gate_error)?;
-    let session = SessionId::random(&mut rand::rng());
+    let session = WaitingSessionId::random(&mut rand::rng());
     let deadline = tokio::time::Instant::now() + NUMBERS_WAIT;
     loop {
         let ready = state.gate.numbers_ready();
@@ -233,13 +230,13 @@ pub async fn arrive(
     body["ticket"] = ticket.clone().into();
     body["session"] = session_text.clone().into();
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    set_cookie(&mut response, SESSION_ID_COOKIE, &session_text, 86_400);
-    set_cookie(&mut response, TICKET_COOKIE, &ticket, 86_400);
+    set_cookie(&mut response, WAITING_SESSION.cookie, &session_text, 86_400);
+    set_cookie(&mut response, TICKET.cookie, &ticket, 86_400);
     Ok(response)
 }
 
 fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
-    credential_ref(headers, TICKET_COOKIE, "x-yeyak-ticket").ok_or_else(|| {
+    credentials::presented(headers, &TICKET).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "ticket_required",
@@ -316,7 +313,7 @@ pub async fn exchange(
                 Json(json!({ "state": "admitted", "pass": token, "expires_at": expires }))
                     .into_response();
             let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
-            set_cookie(&mut response, PASS_COOKIE, &token, ttl_s);
+            set_cookie(&mut response, PASS.cookie, &token, ttl_s);
             Ok(response)
         }
         Exchange::NotYet(status) => {
@@ -326,7 +323,10 @@ pub async fn exchange(
 }
 
 /// The ticket a waiting request holds for its own session, or a clear refusal.
-fn waiting_ticket(state: &AppState, headers: &HeaderMap) -> Result<(String, SessionId), ApiError> {
+fn waiting_ticket(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, WaitingSessionId), ApiError> {
     let ticket = ticket_of(headers)?.into_owned();
     let session = session_id(headers).ok_or_else(|| token_error(TokenError::WrongSession))?;
     state
@@ -485,14 +485,14 @@ pub async fn wait_return(
         .decode(back.s.trim())
         .ok()
         .and_then(|b| <[u8; 16]>::try_from(b).ok())
-        .map(SessionId)
+        .map(WaitingSessionId)
         .ok_or_else(|| token_error(TokenError::Malformed))?;
     state
         .gate
         .ticket_of(&back.t, &session)
         .map_err(gate_error)?;
     let mut response = axum::response::Redirect::to("/wait").into_response();
-    set_cookie(&mut response, SESSION_ID_COOKIE, &back.s, 86_400);
+    set_cookie(&mut response, WAITING_SESSION.cookie, &back.s, 86_400);
     set_ticket_cookie(&mut response, &back.t);
     Ok(response)
 }
@@ -581,7 +581,7 @@ pub struct WaitPlace {
     /// When the page should refresh itself, in seconds.
     pub refresh_s: u64,
     ticket: String,
-    fresh: Option<SessionId>,
+    fresh: Option<WaitingSessionId>,
 }
 
 pub async fn wait_place(
@@ -634,15 +634,15 @@ impl WaitPlace {
         if let Some(session) = self.fresh {
             set_cookie(
                 response,
-                SESSION_ID_COOKIE,
+                WAITING_SESSION.cookie,
                 &URL_SAFE_NO_PAD.encode(session.0),
                 86_400,
             );
-            set_cookie(response, TICKET_COOKIE, &self.ticket, 86_400);
+            set_cookie(response, TICKET.cookie, &self.ticket, 86_400);
         }
         if let Some(pass) = &self.pass {
             let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
-            set_cookie(response, PASS_COOKIE, pass, ttl_s);
+            set_cookie(response, PASS.cookie, pass, ttl_s);
         }
     }
 }

@@ -4,8 +4,8 @@
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::operator::Operator;
-use crate::session::Session;
-use crate::staff::{new_token, presented_token, token_hash};
+use crate::session::IdentitySession;
+use crate::staff::{Presented, new_token};
 use crate::state::AppState;
 use crate::state::read;
 use axum::Json;
@@ -177,12 +177,11 @@ pub async fn audit(
 /// operator. Takes the credentials, not the request, so no borrow of it crosses an await.
 async fn actor_of(
     state: &Arc<AppState>,
-    staff_token: Option<String>,
+    staff_token: Presented,
     bearer: Option<&str>,
     operator_cookie: Option<&str>,
 ) -> Option<String> {
-    if let Some(token) = staff_token {
-        let hash = token_hash(&token);
+    if let Presented::Token(hash) = staff_token {
         let found = read(state, move |r| store::ReadStore::staff_by_token(r, &hash))
             .await
             .ok()
@@ -191,9 +190,11 @@ async fn actor_of(
     }
     // The operator pages act with the sign-in cookie instead of the bearer token.
     let signed_in = operator_cookie.is_some_and(|c| {
-        state
-            .operator
-            .verify_cookie(c, state.clock.now().as_millisecond())
+        state.operator.verify_cookie(
+            state.secrets.signing(),
+            c,
+            state.clock.now().as_millisecond(),
+        )
     });
     (bearer.is_some_and(|t| state.operator.matches(t)) || (bearer.is_none() && signed_in))
         .then(|| "operator".to_string())
@@ -220,12 +221,13 @@ pub async fn audit_requests(
     );
     let action = format!("{} {route}", request.method());
     let target = request.uri().path().to_string();
-    let staff_token = presented_token(request.headers());
+    let now_ms = u64::try_from(state.clock.now().as_millisecond()).unwrap_or(0);
+    let staff_token = crate::staff::presented(request.headers(), state.secrets.signing(), now_ms);
     let bearer = crate::http::bearer(request.headers());
     // The person an agent acts for, from their session (never their registration number).
     let acting_for = bearer
         .as_deref()
-        .and_then(|t| Session::verify(t, state.secrets.token_key(), state.clock.now()).ok())
+        .and_then(|t| IdentitySession::verify(t, &state.secrets, state.clock.now()).ok())
         .map(|s| s.person.0);
     let operator_cookie = crate::http::cookie(request.headers(), crate::operator::OPERATOR_COOKIE);
     let actor = actor_of(

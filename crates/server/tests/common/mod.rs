@@ -31,7 +31,7 @@ pub struct Visitor {
 impl Visitor {
     pub fn apply(&self, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         if !self.session.is_empty() {
-            request = request.header("x-yeyak-session", &self.session);
+            request = request.header("x-yeyak-waiting-session", &self.session);
         }
         if !self.ticket.is_empty() {
             request = request.header("x-yeyak-ticket", &self.ticket);

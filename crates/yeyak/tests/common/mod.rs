@@ -68,7 +68,7 @@ pub async fn enter(http: &reqwest::Client, base: &str) -> (String, String, Strin
     for _ in 0..600 {
         let response = http
             .post(format!("{base}/api/v1/queue/exchange"))
-            .header("x-yeyak-session", &session)
+            .header("x-yeyak-waiting-session", &session)
             .header("x-yeyak-ticket", &ticket)
             .send()
             .await
@@ -93,7 +93,7 @@ pub struct Client {
 impl Client {
     pub fn on(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         request
-            .header("x-yeyak-session", &self.session)
+            .header("x-yeyak-waiting-session", &self.session)
             .header("x-yeyak-pass", &self.pass)
             .bearer_auth(&self.token)
     }
@@ -158,7 +158,7 @@ pub async fn places(http: &reqwest::Client, base: &str) -> Vec<(u64, String, u8)
 
 pub async fn number(http: &reqwest::Client, base: &str, session: &str, ticket: &str) -> Value {
     http.get(format!("{base}/api/v1/queue/status"))
-        .header("x-yeyak-session", session)
+        .header("x-yeyak-waiting-session", session)
         .header("x-yeyak-ticket", ticket)
         .send()
         .await
