@@ -8,12 +8,12 @@
 //! - the booking side's writes (book, cancel, change, accept a move, leftover subscription and
 //!   claim) go to `PREFIX` + their path on the holder, after this node checked the pass (its
 //!   waiting room counts the session, not the holder's). The holder takes them only with this
-//!   node's signature ([`require_forwarded`]): an HMAC, keyed from the shared session key, over the
+//!   node's signature ([`relay::require_forwarded`]): an HMAC, keyed from the shared session key, over the
 //!   method, path, time and idempotency key;
 //! - an identity check is started and finished here (the one-time code lives in this node's
 //!   memory) and only its writes, the code's text message and finding or creating the person,
-//!   go to the holder, as plain data ([`PlainWrite`], [`WRITES_PATH`]; [`ensure_person`],
-//!   [`enqueue`]);
+//!   go to the holder, as plain data ([`PlainWrite`], [`WRITES_PATH`]; [`relay::ensure_person`],
+//!   [`relay::enqueue`]);
 //! - agent, clinic-staff and operator writes go to the same path on the holder, which checks
 //!   their tokens itself (audit lines are written there, with the effect).
 //!
@@ -25,7 +25,6 @@
 //! do not bounce it between them.
 
 use crate::error::ApiError;
-use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::request::Parts;
@@ -43,6 +42,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use store::OutboxMessage;
 use store::writer::{EnsurePerson, EnsuredPerson, Fault, Health, WriteError, Writer};
+
+pub mod relay;
 
 /// Where a holder takes the booking side's forwarded writes (followed by the original path).
 pub const PREFIX: &str = "/api/internal/v1/forwarded";
@@ -289,116 +290,6 @@ fn hop_by_hop(name: &HeaderName) -> bool {
         || name == SIGNED_AT
 }
 
-fn now_ms(state: &AppState) -> i64 {
-    state.clock.now().as_millisecond()
-}
-
-/// The booking side's writes: what goes through the writer there. Identity checks are not
-/// here: they finish on the node that holds the code, and forward only their write.
-fn booking_write(method: &Method, path: &str) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && (path.starts_with("/api/v1/bookings")
-            || path.starts_with("/api/v1/leftovers")
-            || path == "/api/v1/queue/leftover-alerts")
-}
-
-/// Staff writes that go through the writer: agents', clinics', and the operators' supply and
-/// staff changes (openings and priority lists are this node's own, not the ledger's).
-fn staff_write(method: &Method, path: &str) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && (path.starts_with("/api/v1/agent/")
-            || path.starts_with("/api/v1/clinic/")
-            || path.starts_with("/api/v1/admin/deliveries")
-            || path.starts_with("/api/v1/admin/supply-changes")
-            || path.starts_with("/api/v1/admin/staff"))
-}
-
-/// Middleware on the booking side, inside the pass check: a standby forwards the writes.
-pub async fn booking_writes(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if !booking_write(request.method(), request.uri().path()) {
-        return next.run(request).await;
-    }
-    forward_or_run(&state, request, next, PREFIX, crate::http::BODY_MAX).await
-}
-
-/// Middleware around the staff routes: a standby forwards their writes, unchanged; the holder
-/// checks the staff member's token itself.
-pub async fn staff_writes(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if !staff_write(request.method(), request.uri().path()) {
-        return next.run(request).await;
-    }
-    forward_or_run(&state, request, next, "", crate::http::DELIVERIES_BODY_MAX).await
-}
-
-async fn forward_or_run(
-    state: &Arc<AppState>,
-    request: Request,
-    next: Next,
-    prefix: &str,
-    body_max: usize,
-) -> Response {
-    let already_forwarded = request.headers().contains_key(SIGNATURE);
-    let target = state.forwarding.target(&state.writer);
-    let Some(target) = target.filter(|_| !already_forwarded) else {
-        return next.run(request).await;
-    };
-    let (parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, body_max).await else {
-        return ApiError::rejection(StatusCode::PAYLOAD_TOO_LARGE).into_response();
-    };
-    let sent = state
-        .forwarding
-        .send(&target, prefix, &parts, body.clone(), now_ms(state))
-        .await;
-    match state.forwarding.count(sent, &target) {
-        Ok(answer) => answer,
-        // Nothing reached the holder: answered here, by a writer that stands by (503).
-        Err(Failed::Unreachable) => next.run(Request::from_parts(parts, Body::from(body))).await,
-        Err(Failed::Lost | Failed::Refused(_)) => ApiError::timed_out(5).into_response(),
-    }
-}
-
-/// Middleware on the holder's forwarded routes: only another node's signed requests.
-pub async fn require_forwarded(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let uri = request
-        .extensions()
-        .get::<OriginalUri>()
-        .map_or_else(|| request.uri().clone(), |o| o.0.clone());
-    let full = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let path = full.strip_prefix(PREFIX).unwrap_or(full);
-    if !state
-        .forwarding
-        .signed(request.method(), path, request.headers(), now_ms(&state))
-    {
-        tracing::warn!(
-            path,
-            "refused a forwarded request: not signed by a node with our key"
-        );
-        return Err(not_forwarded());
-    }
-    Ok(next.run(request).await)
-}
-
-fn not_forwarded() -> ApiError {
-    ApiError::forbidden(
-        "not_forwarded",
-        "다른 서버가 전달한 요청만 받는 주소입니다.",
-        "This address takes only requests forwarded by another yeyak node.",
-    )
-}
-
 /// A write whose command is plain data, made on a node that does not hold the ledger (an
 /// identity check's text message and person), as it travels to the holder. Byte fields are
 /// base64url: a registration number's keyed hash (never the number), sealed contacts.
@@ -479,114 +370,6 @@ impl PlainWrite {
 enum Decoded {
     EnsurePerson(EnsurePerson),
     Enqueue(OutboxMessage),
-}
-
-/// Sends a plain write to the holder. No holder, or none reachable: nothing was written
-/// (`Unavailable(Standby)`, as this node's own writer says); sent but no answer: `Lost`.
-async fn forward_plain(
-    state: &AppState,
-    write: &PlainWrite,
-    now_ms: i64,
-) -> Result<PlainAnswer, WriteError> {
-    match state.forwarding.plain(&state.writer, write, now_ms).await {
-        Some(Ok(answer)) => Ok(answer),
-        Some(Err(Failed::Unreachable)) | None => Err(WriteError::Unavailable(Fault::Standby)),
-        Some(Err(Failed::Lost | Failed::Refused(_))) => Err(WriteError::Lost),
-    }
-}
-
-/// Finds or creates a person on this node's writer, or, when it stands by, on the holder's.
-pub async fn ensure_person(
-    state: &AppState,
-    person: EnsurePerson,
-    now_ms: i64,
-) -> Result<EnsuredPerson, WriteError> {
-    let write = PlainWrite::ensure_person(&person);
-    match state.writer.ensure_person(person, None, now_ms).await {
-        Err(WriteError::Unavailable(Fault::Standby)) => {
-            let answer = forward_plain(state, &write, now_ms).await?;
-            // A holder that wrote the person names them; without a name the outcome is unknown.
-            let id = answer.person.ok_or(WriteError::Lost)?;
-            Ok(EnsuredPerson {
-                id: PersonId(id),
-                created: answer.created,
-            })
-        }
-        other => other,
-    }
-}
-
-/// Writes a message to the outbox on this node's writer, or, when it stands by, the holder's.
-pub async fn enqueue(
-    state: &AppState,
-    message: OutboxMessage,
-    now_ms: i64,
-) -> Result<(), WriteError> {
-    let write = PlainWrite::enqueue(&message);
-    match state.writer.enqueue(message, now_ms).await {
-        Err(WriteError::Unavailable(Fault::Standby)) => {
-            forward_plain(state, &write, now_ms).await.map(|_| ())
-        }
-        other => other,
-    }
-}
-
-/// `POST /api/internal/v1/writes` on the holder (behind [`require_forwarded`]): a plain write
-/// another node made.
-pub async fn plain_write(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let bytes = axum::body::to_bytes(request.into_body(), crate::http::BODY_MAX)
-        .await
-        .map_err(|_| ApiError::rejection(StatusCode::PAYLOAD_TOO_LARGE))?;
-    let invalid = || ApiError::rejection(StatusCode::BAD_REQUEST);
-    let write: PlainWrite = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    let now_ms = now_ms(&state);
-    let answer = match write.decode().ok_or_else(invalid)? {
-        Decoded::EnsurePerson(person) => {
-            let ensured = state.writer.ensure_person(person, None, now_ms).await?;
-            PlainAnswer {
-                person: Some(ensured.id.0),
-                created: ensured.created,
-            }
-        }
-        Decoded::Enqueue(message) => {
-            state.writer.enqueue(message, now_ms).await?;
-            PlainAnswer {
-                person: None,
-                created: false,
-            }
-        }
-    };
-    Ok(axum::Json(answer).into_response())
-}
-
-/// What `/readyz` and the operators' view say about this node's part in writing.
-pub fn describe(state: &AppState) -> serde_json::Value {
-    let Some(lease) = state.forwarding.lease() else {
-        return serde_json::json!({ "role": "only_node" });
-    };
-    let holder = lease.holder();
-    let role = if lease.held().is_some() {
-        "holder"
-    } else if state.forwarding.target(&state.writer).is_some() {
-        "forwarding"
-    } else {
-        "standby"
-    };
-    serde_json::json!({
-        "role": role,
-        "holder": holder.as_ref().map(|h| &h.owner),
-        "holder_address": holder.as_ref().and_then(|h| h.address.as_ref()),
-        "holder_live": holder.as_ref().map(|h| h.live),
-        "epoch": holder.as_ref().map(|h| h.epoch),
-        "forwarded": {
-            "answered": state.forwarding.answered.load(Ordering::Relaxed),
-            "unreachable": state.forwarding.unreachable.load(Ordering::Relaxed),
-            "lost": state.forwarding.lost.load(Ordering::Relaxed),
-        },
-    })
 }
 
 #[cfg(test)]

@@ -258,7 +258,11 @@ pub fn recipient_phone(secrets: &Secrets, sealed: &[u8]) -> Option<String> {
 }
 
 /// What to record after one attempt.
-pub fn after_attempt(record: &OutboxRecord, sent: Result<(), SendError>, now_ms: i64) -> OutboxMark {
+pub fn after_attempt(
+    record: &OutboxRecord,
+    sent: Result<(), SendError>,
+    now_ms: i64,
+) -> OutboxMark {
     let outbox_id = record.id;
     match sent {
         Ok(()) => OutboxMark::Delivered,

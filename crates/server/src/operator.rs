@@ -1,18 +1,12 @@
-//! Operator authentication: a bearer token, from configuration or generated at first start into
+//! The operator's credentials: a bearer token, from configuration or generated at first start into
 //! `DATA_DIR/operator.token` (mode 0600), or — for the operator pages — a signed, expiring
-//! cookie that the sign-in form sets after checking that token. Roles for clinic staff come with
-//! the supply work.
+//! cookie that the sign-in form sets after checking that token. The extractor that checks them
+//! on a request is `staff::Operator`, beside the clinic staff's and agents'.
 
-use crate::error::ApiError;
 use crate::error::StartError;
-use crate::state::AppState;
-use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
-use axum::http::request::Parts;
 use rand::Rng;
 use sha2::Digest;
 use std::path::Path;
-use std::sync::Arc;
 use token::{Claims, ClaimsReader, ClaimsWriter, Keyring, Purpose};
 
 #[derive(Clone)]
@@ -121,54 +115,6 @@ impl Claims for OperatorSignIn {
 pub const OPERATOR_COOKIE: &str = "yeyak_operator";
 /// How long a sign-in lasts: one shift.
 pub const OPERATOR_COOKIE_HOURS: i64 = 8;
-
-/// Proof that the request comes from an operator.
-pub struct Operator;
-
-impl FromRequestParts<Arc<AppState>> for Operator {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
-        let bearer = crate::http::bearer(&parts.headers);
-        // A browser signed in on the operator pages; cross-site use is stopped by
-        // `security::protect` before any handler runs.
-        if bearer.is_none()
-            && let Some(cookie) = crate::http::cookie(&parts.headers, OPERATOR_COOKIE)
-        {
-            return if state.operator.verify_cookie(
-                state.secrets.signing(),
-                &cookie,
-                state.clock.now().as_millisecond(),
-            ) {
-                Ok(Operator)
-            } else {
-                Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "operator_signed_out",
-                    "운영자 로그인이 만료되었습니다. 다시 로그인해 주세요.",
-                    "Your operator sign-in has expired; please sign in again.",
-                ))
-            };
-        }
-        match bearer {
-            Some(token) if state.operator.matches(&token) => Ok(Operator),
-            Some(_) => Err(ApiError::forbidden(
-                "not_an_operator",
-                "운영자 권한이 없습니다.",
-                "This needs an operator's token.",
-            )),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "operator_token_required",
-                "운영자 인증이 필요합니다.",
-                "Operator authentication required.",
-            )),
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
-//! Clinic staff and agents: people who act for a clinic or for citizens, each with a token an
-//! operator issued. The token travels in `X-Yeyak-Staff`; only its SHA-256 is stored, so a copy
+//! Who is acting, besides citizens: the operator ([`Operator`], with the credentials of
+//! `crate::operator`), and clinic staff and agents, people who act for a clinic or for citizens,
+//! each with a token an operator issued. The token travels in `X-Yeyak-Staff`; only its SHA-256 is stored, so a copy
 //! of the database lets nobody sign in. Tokens are checked against storage on every request, so
 //! revoking one takes effect at once.
 //!
@@ -190,6 +191,55 @@ impl FromRequestParts<Arc<AppState>> for Agent {
         match record.role {
             StaffRole::Agent => Ok(Agent(record)),
             StaffRole::Clinic => Err(wrong_role()),
+        }
+    }
+}
+
+/// Proof that the request comes from an operator.
+pub struct Operator;
+
+impl FromRequestParts<Arc<AppState>> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let bearer = crate::http::bearer(&parts.headers);
+        // A browser signed in on the operator pages; cross-site use is stopped by
+        // `security::protect` before any handler runs.
+        if bearer.is_none()
+            && let Some(cookie) =
+                crate::http::cookie(&parts.headers, crate::operator::OPERATOR_COOKIE)
+        {
+            return if state.operator.verify_cookie(
+                state.secrets.signing(),
+                &cookie,
+                state.clock.now().as_millisecond(),
+            ) {
+                Ok(Operator)
+            } else {
+                Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "operator_signed_out",
+                    "운영자 로그인이 만료되었습니다. 다시 로그인해 주세요.",
+                    "Your operator sign-in has expired; please sign in again.",
+                ))
+            };
+        }
+        match bearer {
+            Some(token) if state.operator.matches(&token) => Ok(Operator),
+            Some(_) => Err(ApiError::forbidden(
+                "not_an_operator",
+                "운영자 권한이 없습니다.",
+                "This needs an operator's token.",
+            )),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "operator_token_required",
+                "운영자 인증이 필요합니다.",
+                "Operator authentication required.",
+            )),
         }
     }
 }

@@ -690,6 +690,71 @@ async fn the_status_warns_when_places_nearby_may_run_out() {
     let person = domain::booking::PersonId(1);
     let stored = store::ReadStore::subscription(&reader, person).unwrap();
     assert!(stored.is_some_and(|s| s.radius_km == 5.0));
+
+    // The waiting page says the same plainly, without scripts: the places left where the person
+    // chose, the warning, and the form to be told of leftover doses instead.
+    let page = |path: &'static str| {
+        let (server, visitor) = (&server, &visitor);
+        async move {
+            let response = visitor
+                .apply(server.http.get(server.url(path)))
+                .send()
+                .await;
+            response.unwrap().text().await.unwrap()
+        }
+    };
+    let busan_page = page("/wait?province=21").await;
+    assert!(busan_page.contains("id=\"places-nearby\""), "{busan_page}");
+    assert!(busan_page.contains("id=\"may-run-out\""), "{busan_page}");
+    assert!(
+        busan_page.contains("id=\"leftover-alerts\""),
+        "{busan_page}"
+    );
+    let seoul_page = page("/wait?province=11").await;
+    assert!(seoul_page.contains("id=\"places-nearby\""), "{seoul_page}");
+    assert!(!seoul_page.contains("id=\"may-run-out\""), "{seoul_page}");
+    let plain_page = page("/wait").await;
+    assert!(!plain_page.contains("id=\"places-nearby\""), "{plain_page}");
+    let post = |cookie: String, district: &'static str| {
+        server
+            .http
+            .post(server.url("/wait/leftover-alerts"))
+            .header("origin", format!("http://{}", server.addr))
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("municipality={district}"))
+            .send()
+    };
+    let signed_in = format!("yeyak_identity={}", visitor.token);
+    let done = post(signed_in.clone(), "21090").await.unwrap();
+    assert_eq!(done.status().as_u16(), 200);
+    assert!(done.text().await.unwrap().contains("id=\"alerts-result\""));
+    let stored = store::ReadStore::subscription(&reader, person)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.radius_km, domain::leftover::MAX_RADIUS_KM);
+    assert!(
+        (stored.at.lat - 35.16).abs() < 0.2,
+        "near Haeundae: {:?}",
+        stored.at
+    );
+    // Not signed in, or a district that does not exist: refused, nothing changed.
+    assert_eq!(
+        post(String::new(), "21090")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        post(signed_in, "99999").await.unwrap().status().as_u16(),
+        400
+    );
+    let still = store::ReadStore::subscription(&reader, person)
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.at, stored.at);
 }
 
 /// The texts in the outbox telling someone their turn came.

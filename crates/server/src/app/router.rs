@@ -63,7 +63,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let booking_side = booking_routes()
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
-            crate::forward::booking_writes,
+            crate::forward::relay::booking_writes,
         ))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -75,7 +75,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     // side's.
     let waiting_side = waiting_routes().route_layer(middleware::from_fn_with_state(
         Arc::clone(&state),
-        crate::forward::booking_writes,
+        crate::forward::relay::booking_writes,
     ));
     // The same routes on the holder, for writes another node forwards (its signature instead of
     // a pass: that node checked the pass).
@@ -86,11 +86,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(
             crate::forward::WRITES_PATH,
-            post(crate::forward::plain_write),
+            post(crate::forward::relay::plain_write),
         )
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
-            crate::forward::require_forwarded,
+            crate::forward::relay::require_forwarded,
         ));
     // Agents act for people through the same handlers, with their own token instead of a pass.
     let agent_side = Router::new()
@@ -149,7 +149,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
-            crate::forward::staff_writes,
+            crate::forward::relay::staff_writes,
         ));
     // Clinic staff: each action is audited in the same transaction as its effect.
     let clinic_side = Router::new()
@@ -164,7 +164,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&state),
-            crate::forward::staff_writes,
+            crate::forward::relay::staff_writes,
         ));
     Router::new()
         .route("/healthz", get(system::healthz))

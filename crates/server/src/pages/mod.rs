@@ -54,6 +54,10 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/wait", get(wait::wait_page))
         .route("/wait/text-me", axum::routing::post(wait::wait_text_me))
+        .route(
+            "/wait/leftover-alerts",
+            axum::routing::post(wait::wait_leftover_alerts),
+        )
         .route("/contact", get(citizen::contact))
         .route("/eligibility", get(citizen::eligibility))
         .route("/search", get(citizen::search))

@@ -1,12 +1,14 @@
 //! The waiting room's pages: `GET /wait` (position, people ahead, ETA and progress, refreshed
-//! by the server's `Refresh` header; no script, so it works everywhere) and `POST
-//! /wait/text-me` ("leave and we'll text you").
+//! by the server's `Refresh` header; no script, so it works everywhere; with `?province=NN`,
+//! the places left there and a plain warning when they may run out before the person's turn),
+//! `POST /wait/text-me` ("leave and we'll text you") and `POST /wait/leftover-alerts` ("tell
+//! me of leftover doses near me instead").
 
 use super::layout::{Lang, Page, escape, instant_text};
 use super::respond::{html, negotiate};
 use crate::error::ApiError;
 use crate::routes;
-use crate::routes::queue::{StatusBody, WaitPlace};
+use crate::routes::queue::{Nearby, StatusBody, WaitPlace};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri};
@@ -24,7 +26,9 @@ pub async fn wait_page(
     let (lang, remember) = negotiate(&uri, &headers);
     let place = routes::queue::wait_place(&state, address, &headers).await?;
     let here = uri.path_and_query().map_or("/wait", |pq| pq.as_str());
-    let mut response = html(waiting(&place, lang, here), remember);
+    let province = routes::queue::province_asked(uri.query());
+    let stock = stock_section(&state, &place, province, lang);
+    let mut response = html(waiting(&place, lang, here, &stock), remember);
     if place.pass.is_none()
         && let Ok(value) = HeaderValue::from_str(&place.refresh_s.to_string())
     {
@@ -80,7 +84,87 @@ impl Standing {
     }
 }
 
-fn waiting(place: &WaitPlace, lang: Lang, here: &str) -> String {
+/// Where the person would be vaccinated, and whether the places left there may run out before
+/// their turn: a province choice (a plain GET form, kept in the page's address so the refresh
+/// keeps it), the places left, and when they may run out, the warning with what to do instead.
+fn stock_section(state: &AppState, place: &WaitPlace, province: Option<u8>, lang: Lang) -> String {
+    let StatusBody::Waiting {
+        people_ahead_eligible,
+        ..
+    } = place.status
+    else {
+        return String::new();
+    };
+    let (provinces, municipalities) =
+        super::widgets::region_options(state, lang, province, None, lang.t("선택", "Choose"));
+    let choose = format!(
+        "<form id=\"where\" method=\"get\" action=\"/wait\"><p><label for=\"province\">{label}</label> \
+         <select id=\"province\" name=\"province\">{provinces}</select> \
+         <button class=\"button secondary\" type=\"submit\">{show}</button></p></form>",
+        label = lang.t("접종받을 지역", "Where you would be vaccinated"),
+        show = lang.t("남은 자리 보기", "Show places left"),
+    );
+    let nearby = province.and_then(|code| state.series.province(code)).map(
+        |(places_left, population_share)| Nearby {
+            places_left,
+            population_share,
+        },
+    );
+    let Some(nearby) = nearby else {
+        return format!(
+            "<section aria-label=\"{}\">{choose}</section>",
+            lang.t("지역", "Region")
+        );
+    };
+    let left = match lang {
+        Lang::Ko => format!(
+            "이 지역에 앞으로 7일 동안 남은 자리: {}곳",
+            nearby.places_left
+        ),
+        Lang::En => format!(
+            "Places left here over the next 7 days: {}",
+            nearby.places_left
+        ),
+    };
+    let mut section = format!("{choose}<p id=\"places-nearby\">{}</p>", escape(&left));
+    if nearby.may_run_out(people_ahead_eligible) {
+        let instead = if place.verified {
+            format!(
+                "<form id=\"leftover-alerts\" method=\"post\" action=\"/wait/leftover-alerts\">\
+                 <p><label for=\"municipality\">{label}</label> \
+                 <select id=\"municipality\" name=\"municipality\" required>{municipalities}</select></p>\
+                 <p><button class=\"button primary\" type=\"submit\">{button}</button></p></form>",
+                label = lang.t("알림 받을 시·군·구", "Tell me about this district"),
+                button = lang.t("잔여백신 알림 받기", "Tell me about leftover doses"),
+            )
+        } else {
+            format!(
+                "<p><a href=\"/wait/verify\">{}</a></p>",
+                lang.t(
+                    "본인인증을 하시면 기다리는 대신 잔여백신 알림을 받을 수 있습니다.",
+                    "Verify who you are to be told of leftover doses instead of waiting."
+                )
+            )
+        };
+        section.push_str(&format!(
+            "<div class=\"notice\" id=\"may-run-out\" role=\"status\"><p><strong>{warn}</strong></p><p>{why}</p>{instead}</div>",
+            warn = lang.t(
+                "차례가 오기 전에 이 지역의 자리가 모두 찰 수 있습니다.",
+                "Places here may run out before your turn."
+            ),
+            why = lang.t(
+                "앞에서 기다리는 분들 중 이 지역에서 예약할 분의 수가 남은 자리보다 많거나 같습니다. 계속 기다리셔도 되고, 잔여백신이 생기면 문자로 알림을 받으실 수도 있습니다. 새 물량이 들어오면 남은 자리가 다시 늘어납니다.",
+                "As many people ahead of you are likely to book here as there are places left. You may keep waiting, or be texted when leftover doses come up near you. New deliveries add places again."
+            ),
+        ));
+    }
+    format!(
+        "<section aria-label=\"{}\">{section}</section>",
+        lang.t("지역", "Region")
+    )
+}
+
+fn waiting(place: &WaitPlace, lang: Lang, here: &str, stock: &str) -> String {
     let admitted = place.pass.is_some();
     let reload_note = lang.t(
         "새로고침하거나 다시 접속해도 순서는 그대로 유지됩니다. 이 화면은 자동으로 새로 고쳐집니다.",
@@ -181,7 +265,7 @@ fn waiting(place: &WaitPlace, lang: Lang, here: &str) -> String {
             a = lang.t("본인인증 하기", "Verify now"),
         )
     };
-    let body = format!("{body}{verify}");
+    let body = format!("{body}{stock}{verify}");
     let title = lang.t("접속 대기", "Waiting room");
     Page::citizen(lang, title, here, Some(1), body).render()
 }
@@ -233,4 +317,88 @@ pub async fn wait_text_me(
     );
     *response.status_mut() = status;
     response
+}
+
+#[derive(serde::Deserialize)]
+pub struct AlertsForm {
+    municipality: String,
+}
+
+/// `POST /wait/leftover-alerts`: a verified waiting person asks, without scripts, to be texted
+/// of leftover doses within 10 km of their district instead of waiting on (their place is kept).
+pub async fn wait_leftover_alerts(
+    State(state): State<Arc<AppState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<AlertsForm>,
+) -> Response {
+    let (lang, _) = negotiate(&uri, &headers);
+    let (h1, message, status) = match leftover_alerts(&state, &headers, &form).await {
+        Ok(district) => (
+            lang.t(
+                "잔여백신 알림을 신청했습니다",
+                "You will be told of leftover doses",
+            ),
+            match lang {
+                Lang::Ko => format!(
+                    "{district} 10km 안에 잔여백신이 생기면 인증한 휴대전화로 알려 드립니다. 대기 순서는 그대로 유지됩니다."
+                ),
+                Lang::En => format!(
+                    "We text your verified phone when leftover doses come up within 10 km of {district}. Your place in the queue is kept."
+                ),
+            },
+            axum::http::StatusCode::OK,
+        ),
+        Err(e) => (
+            lang.t("알림을 신청할 수 없습니다", "We cannot set up the alerts"),
+            lang.t(&e.message_ko, &e.message_en).to_string(),
+            e.status,
+        ),
+    };
+    let body = format!(
+        "<h1>{h1}</h1><p id=\"alerts-result\">{message}</p>\
+         <p class=\"actions\"><a class=\"button secondary\" href=\"/wait\">{back}</a></p>",
+        message = escape(&message),
+        back = lang.t("대기 화면으로", "Back to the waiting page"),
+    );
+    let mut response = html(
+        Page::citizen(lang, h1, super::respond::here(&uri), Some(1), body).render(),
+        None,
+    );
+    *response.status_mut() = status;
+    response
+}
+
+/// Subscribes the signed-in person near the district's centre; its name as they read it.
+async fn leftover_alerts(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &AlertsForm,
+) -> Result<String, ApiError> {
+    let session = crate::credentials::identity_cookie(headers)
+        .and_then(|t| {
+            crate::session::IdentitySession::verify(&t, &state.secrets, state.clock.now()).ok()
+        })
+        .ok_or_else(ApiError::unauthenticated)?;
+    let district = form
+        .municipality
+        .trim()
+        .parse()
+        .ok()
+        .and_then(|code| {
+            state
+                .world
+                .regions
+                .municipality(domain::clinic::MunicipalityCode(code))
+        })
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_place",
+                "시·군·구를 선택해 주세요.",
+                "Choose a district.",
+            )
+        })?;
+    let request = routes::leftovers::SubscriptionRequest::anything_near(district.center);
+    routes::leftovers::subscribe_person(state, session.person, &request).await?;
+    Ok(district.display_name_ko())
 }

@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::http::ApiJson;
-use crate::operator::Operator;
+use crate::staff::Operator;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -108,6 +108,6 @@ pub async fn dashboard(State(state): State<Arc<AppState>>, _: Operator) -> Json<
         "fine": view.fine,
         "coarse": view.coarse,
         "provinces": view.provinces,
-        "ledger": crate::forward::describe(&state),
+        "ledger": crate::forward::relay::describe(&state),
     }))
 }

@@ -210,7 +210,7 @@ pub async fn start_check(
             ),
         };
         // On a standby node the holder writes it (the code stays here, in memory).
-        crate::forward::enqueue(state, message, now.as_millisecond()).await?;
+        crate::forward::relay::enqueue(state, message, now.as_millisecond()).await?;
     }
     Ok(CheckStarted {
         demo_code: state
@@ -280,7 +280,7 @@ pub async fn finish_check(
         birth_date: verified.birth_date,
         sealed,
     };
-    let person = crate::forward::ensure_person(state, ensure, now.as_millisecond())
+    let person = crate::forward::relay::ensure_person(state, ensure, now.as_millisecond())
         .await?
         .id;
     Ok((person, verified))

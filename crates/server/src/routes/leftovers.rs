@@ -33,6 +33,18 @@ pub struct SubscriptionRequest {
     products: Vec<String>,
 }
 
+impl SubscriptionRequest {
+    /// Any product, within the largest radius of a place.
+    pub fn anything_near(at: GeoPoint) -> SubscriptionRequest {
+        SubscriptionRequest {
+            lat: at.lat,
+            lon: at.lon,
+            radius_km: MAX_RADIUS_KM,
+            products: Vec::new(),
+        }
+    }
+}
+
 /// A leftover subscription as the API answers it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubscriptionView {
@@ -112,17 +124,28 @@ fn parse_subscription(
     })
 }
 
-/// `PUT /api/v1/leftovers/subscription`: tell me of leftover doses within this radius.
+/// `PUT /api/v1/leftovers/subscription` (and `/api/v1/queue/leftover-alerts`): tell me of
+/// leftover doses within this radius.
 pub async fn subscribe(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
     ApiJson(body): ApiJson<SubscriptionRequest>,
 ) -> Result<Json<SubscribedView>, ApiError> {
-    let subscription = parse_subscription(session.person, &body)?;
+    let view = subscribe_person(&state, session.person, &body).await?;
+    Ok(Json(SubscribedView { subscription: view }))
+}
+
+/// The typed core of a leftover subscription: the place and products checked, then stored.
+pub async fn subscribe_person(
+    state: &AppState,
+    person: domain::booking::PersonId,
+    body: &SubscriptionRequest,
+) -> Result<SubscriptionView, ApiError> {
+    let subscription = parse_subscription(person, body)?;
     let view = SubscriptionView::of(&subscription);
     let now_ms = state.clock.now().as_millisecond();
     state.writer.subscribe(subscription, now_ms).await?;
-    Ok(Json(SubscribedView { subscription: view }))
+    Ok(view)
 }
 
 /// `DELETE /api/v1/leftovers/subscription`: stop telling me.

@@ -8,7 +8,7 @@ use super::pass::{
 use crate::credentials::{self, PASS, TICKET, WAITING_SESSION};
 use crate::error::ApiError;
 use crate::http::ApiJson;
-use crate::operator::Operator;
+use crate::staff::Operator;
 use crate::state::AppState;
 use crate::waiting::GateError;
 use axum::Json;
@@ -286,7 +286,7 @@ pub async fn status(
 /// The province code in a status poll's query (`province=11`), if any and well formed. An
 /// unknown or malformed one is ignored: the answer is the plain status, never an error that
 /// would stop the page from showing the person's place.
-fn province_asked(query: Option<&str>) -> Option<u8> {
+pub fn province_asked(query: Option<&str>) -> Option<u8> {
     query?
         .split('&')
         .find_map(|pair| pair.strip_prefix("province="))

@@ -3,8 +3,8 @@
 
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
-use crate::operator::Operator;
 use crate::session::IdentitySession;
+use crate::staff::Operator;
 use crate::staff::{Presented, new_token};
 use crate::state::AppState;
 use crate::state::read;

@@ -9,8 +9,8 @@
 use super::views::AppointmentView;
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
-use crate::operator::Operator;
 use crate::routes::clinics::parse_date;
+use crate::staff::Operator;
 use crate::state::AppState;
 use crate::state::read;
 use axum::Json;

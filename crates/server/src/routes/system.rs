@@ -54,7 +54,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
             "ok": writes,
             "state": writer_state(writer),
             "queue_depth": state.writer.stats().queued.load(Ordering::Relaxed),
-            "ledger": crate::forward::describe(&state),
+            "ledger": crate::forward::relay::describe(&state),
         },
         "database": {
             "ok": database.is_ok(),
