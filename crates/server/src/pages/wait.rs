@@ -305,18 +305,7 @@ pub async fn wait_text_me(
             e.status,
         ),
     };
-    let body = format!(
-        "<h1>{h1}</h1><p id=\"text-result\">{message}</p>\
-         <p class=\"actions\"><a class=\"button secondary\" href=\"/wait\">{back}</a></p>",
-        message = escape(&message),
-        back = lang.t("대기 화면으로", "Back to the waiting page"),
-    );
-    let mut response = html(
-        Page::citizen(lang, h1, super::respond::here(&uri), Some(1), body).render(),
-        None,
-    );
-    *response.status_mut() = status;
-    response
+    outcome_page(lang, &uri, (h1, &message, status), "text-result")
 }
 
 #[derive(serde::Deserialize)]
@@ -355,14 +344,25 @@ pub async fn wait_leftover_alerts(
             e.status,
         ),
     };
+    outcome_page(lang, &uri, (h1, &message, status), "alerts-result")
+}
+
+/// The page answering one of the waiting page's forms: what happened (`result_id` names the
+/// message for tests and assistive technology), and the way back to the waiting page.
+fn outcome_page(
+    lang: Lang,
+    uri: &Uri,
+    (h1, message, status): (&str, &str, axum::http::StatusCode),
+    result_id: &str,
+) -> Response {
     let body = format!(
-        "<h1>{h1}</h1><p id=\"alerts-result\">{message}</p>\
+        "<h1>{h1}</h1><p id=\"{result_id}\">{message}</p>\
          <p class=\"actions\"><a class=\"button secondary\" href=\"/wait\">{back}</a></p>",
-        message = escape(&message),
+        message = escape(message),
         back = lang.t("대기 화면으로", "Back to the waiting page"),
     );
     let mut response = html(
-        Page::citizen(lang, h1, super::respond::here(&uri), Some(1), body).render(),
+        Page::citizen(lang, h1, super::respond::here(uri), Some(1), body).render(),
         None,
     );
     *response.status_mut() = status;
