@@ -306,11 +306,12 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
         .unwrap_or(0.0);
     let server_cpu_before = server_pid.and_then(server::proc_usage).map(|u| u.cpu_s);
     eprintln!(
-        "loadtest: {} people ({} × {:.0}% × scale {}), opening in {:.1}s, against {base}",
+        "loadtest: {} people ({} × {:.0}% × scale {}, {:.0}% of them not in the cohort), opening in {:.1}s, against {base}",
         people,
         scenario.cohort.size,
         scenario.cohort.first_evening_share * 100.0,
         options.scale,
+        scenario.behaviour.ineligible_share * 100.0,
         opening
             .saturating_duration_since(Instant::now())
             .as_secs_f64()
