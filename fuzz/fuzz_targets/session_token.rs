@@ -48,7 +48,10 @@ fn check(u: &mut Unstructured<'_>) -> Result<()> {
         expires_at: timestamp(u.arbitrary()?),
     };
     let token = session.sign(&OURS);
-    let expected = if session.expires_at > now {
+    // Tokens keep milliseconds since 1970 and count earlier instants as 1970, failing closed: a
+    // session that expires at or before then is expired whatever the clock says.
+    let since_1970 = |t: Timestamp| t.as_millisecond().max(0);
+    let expected = if since_1970(session.expires_at) > since_1970(now) {
         Ok(session)
     } else {
         Err(SessionError::Expired)

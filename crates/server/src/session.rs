@@ -51,6 +51,8 @@ impl From<TokenError> for SessionError {
 
 /// Milliseconds since the Unix epoch, as the format's expiry check takes them (before 1970:
 /// long expired).
+/// Milliseconds since 1970, as tokens keep them; earlier instants count as 1970, so a token that
+/// expires at or before then is expired whatever the clock says (fails closed).
 fn ms(at: Timestamp) -> u64 {
     u64::try_from(at.as_millisecond()).unwrap_or(0)
 }
