@@ -104,12 +104,7 @@ fn stock_section(state: &AppState, place: &WaitPlace, province: Option<u8>, lang
         label = lang.t("접종받을 지역", "Where you would be vaccinated"),
         show = lang.t("남은 자리 보기", "Show places left"),
     );
-    let nearby = province.and_then(|code| state.series.province(code)).map(
-        |(places_left, population_share)| Nearby {
-            places_left,
-            population_share,
-        },
-    );
+    let nearby = province.and_then(|code| Nearby::in_province(state, code));
     let Some(nearby) = nearby else {
         return format!(
             "<section aria-label=\"{}\">{choose}</section>",
@@ -375,10 +370,8 @@ async fn leftover_alerts(
     headers: &HeaderMap,
     form: &AlertsForm,
 ) -> Result<String, ApiError> {
-    let session = crate::credentials::identity_cookie(headers)
-        .and_then(|t| {
-            crate::session::IdentitySession::verify(&t, &state.secrets, state.clock.now()).ok()
-        })
+    let person = routes::pass::signed_in_person(state, headers)
+        .map(domain::booking::PersonId)
         .ok_or_else(ApiError::unauthenticated)?;
     let district = form
         .municipality
@@ -399,6 +392,6 @@ async fn leftover_alerts(
             )
         })?;
     let request = routes::leftovers::SubscriptionRequest::anything_near(district.center);
-    routes::leftovers::subscribe_person(state, session.person, &request).await?;
+    routes::leftovers::subscribe_person(state, person, &request).await?;
     Ok(district.display_name_ko())
 }

@@ -174,7 +174,7 @@ pub async fn require_pass(
 }
 
 /// The person a request's identity session names, if it carries a valid one.
-fn signed_in_person(state: &AppState, headers: &HeaderMap) -> Option<u64> {
+pub fn signed_in_person(state: &AppState, headers: &HeaderMap) -> Option<u64> {
     let token = credentials::identity_token(headers)?;
     crate::session::IdentitySession::verify(&token, &state.secrets, state.clock.now())
         .ok()

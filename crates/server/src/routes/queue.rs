@@ -73,6 +73,16 @@ pub struct Nearby {
 }
 
 impl Nearby {
+    /// The province's places as the dashboard last sampled them (`None` before the first
+    /// sample or for an unknown code).
+    pub fn in_province(state: &AppState, code: u8) -> Option<Nearby> {
+        let (places_left, population_share) = state.series.province(code)?;
+        Some(Nearby {
+            places_left,
+            population_share,
+        })
+    }
+
     /// People ahead who will likely book in this province: the eligible people ahead (verified,
     /// plus the honest estimate for the unverified), in the province's share of the residents
     /// (where the people ahead live is not known; where residents live is).
@@ -261,12 +271,8 @@ pub async fn status(
         .gate
         .status_in_queue(now_ms(&state), &ticket)
         .map_err(gate_error)?;
-    let nearby = province_asked(request.uri().query())
-        .and_then(|code| state.series.province(code))
-        .map(|(places_left, population_share)| Nearby {
-            places_left,
-            population_share,
-        });
+    let nearby =
+        province_asked(request.uri().query()).and_then(|code| Nearby::in_province(&state, code));
     let mut body = Vec::with_capacity(200);
     serde_json::to_writer(
         &mut body,
