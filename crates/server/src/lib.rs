@@ -21,6 +21,7 @@ pub mod session;
 pub mod shell;
 pub mod staff;
 pub mod state;
+pub mod text;
 pub mod waiting;
 pub mod world;
 

@@ -8,40 +8,7 @@ use super::assets;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-/// The page language: Korean unless the person asked for English.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Ko,
-    En,
-}
-
-impl Lang {
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Ko => "ko",
-            Lang::En => "en",
-        }
-    }
-
-    pub fn other(self) -> Lang {
-        match self {
-            Lang::Ko => Lang::En,
-            Lang::En => Lang::Ko,
-        }
-    }
-
-    /// The Korean or the English text, written side by side where they are used.
-    pub fn t<'a>(self, ko: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Ko => ko,
-            Lang::En => en,
-        }
-    }
-
-    pub fn is_english(self) -> bool {
-        self == Lang::En
-    }
-}
+pub use crate::text::Lang;
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {

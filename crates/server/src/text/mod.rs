@@ -1,0 +1,77 @@
+//! The message catalogue: every text a person reads — pages, error answers, notification texts
+//! and the strings the page scripts show — in Korean and English, in one place.
+//!
+//! A text is a [`Text`] constant (both languages side by side, so a translator sees the pair) or,
+//! where it carries values, a function of them that returns a [`Text`]-like pair. Areas own a
+//! file each, so the catalogue reads like the service: what the citizen sees, what the desks see,
+//! what the errors say, what the notifications say, and what the scripts show.
+//!
+//! Korean is the default and comes first everywhere: the service is for people in Korea, and an
+//! English text is a courtesy for the minority who ask for it (`?lang=en` or `Accept-Language`).
+
+pub mod citizen;
+pub mod desks;
+pub mod errors;
+pub mod notices;
+pub mod scripts;
+
+/// The page language: Korean unless the person asked for English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ko,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ko => "ko",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Ko => Lang::En,
+            Lang::En => Lang::Ko,
+        }
+    }
+
+    /// The Korean or the English text, written side by side where they are used. Being replaced by
+    /// catalogue entries ([`Text`]); do not add new uses.
+    pub fn t<'a>(self, ko: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Ko => ko,
+            Lang::En => en,
+        }
+    }
+
+    pub fn is_english(self) -> bool {
+        self == Lang::En
+    }
+}
+
+/// One text in both languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text {
+    pub ko: &'static str,
+    pub en: &'static str,
+}
+
+impl Text {
+    /// The text in the person's language.
+    pub const fn get(self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::Ko => self.ko,
+            Lang::En => self.en,
+        }
+    }
+}
+
+/// Shorthand for a catalogue entry: `text!("예약", "Booking")`.
+macro_rules! text {
+    ($ko:expr, $en:expr $(,)?) => {
+        $crate::text::Text { ko: $ko, en: $en }
+    };
+}
+pub(crate) use text;
