@@ -3,9 +3,9 @@
 
 use crate::audit::Audit;
 use crate::sampler::Sample;
+use crate::scenario::Reference;
 use crate::stats::{Endpoint, Outcome, Stats};
 use hdrhistogram::Histogram;
-use crate::scenario::Reference;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -283,9 +283,7 @@ pub fn build(i: &Inputs) -> Report {
         client_cpu_s: i.client_cpu_s,
         client_cpu_us_per_request: per_request(i.client_cpu_s),
         server_cpu_us_per_request: i.server_cpu_s.map(per_request),
-        server_cpu_ms_per_booked_person: i
-            .server_cpu_s
-            .map(|c| c * 1e3 / (booked as f64).max(1.0)),
+        server_cpu_ms_per_booked_person: i.server_cpu_s.map(|c| c * 1e3 / (booked as f64).max(1.0)),
         client_waits: s.client_waits.load(Ordering::Relaxed),
         client_wait_max_ms: s.client_wait_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
         reference_2021: i.scenario.reference_2021.clone(),
@@ -486,11 +484,18 @@ pub fn markdown(r: &Report, ok: bool) -> String {
         m,
         "## Waits\n\n| | count | p50 | p90 | p99 | p99.9 | max |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
-    let _ = writeln!(m, "{}", waits_row("queue wait until the pass", &r.wait_for_pass));
     let _ = writeln!(
         m,
         "{}",
-        waits_row("arrival → confirmed booking", &r.arrival_to_confirmed_booking)
+        waits_row("queue wait until the pass", &r.wait_for_pass)
+    );
+    let _ = writeln!(
+        m,
+        "{}",
+        waits_row(
+            "arrival → confirmed booking",
+            &r.arrival_to_confirmed_booking
+        )
     );
     let _ = writeln!(
         m,
