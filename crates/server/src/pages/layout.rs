@@ -235,7 +235,8 @@ impl Page {
             .script
             .map(|name| {
                 format!(
-                    "<script src=\"{}\" defer></script><script src=\"{}\" defer></script>",
+                    "{}<script src=\"{}\" defer></script><script src=\"{}\" defer></script>",
+                    assets::texts_block(name, lang).into_string(),
                     assets::url("common.js"),
                     assets::url(name)
                 )
