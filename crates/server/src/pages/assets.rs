@@ -1,6 +1,10 @@
 //! The pages' stylesheet and scripts, compiled into the binary (no other host, no files to
 //! deploy) and served with long-lived caching: each URL carries a hash of its content, so a new
 //! build gets new URLs and a phone never runs yesterday's script.
+//!
+//! The scripts hold no text a person reads: a page with a script carries the texts it shows, in
+//! the page's language, from the catalogue (`text::scripts`) as a JSON data block
+//! ([`texts_block`]), and every script reads them with `text(key)` from `common.js`.
 
 use crate::text::{Lang, scripts};
 use axum::extract::{Path, Query};
