@@ -137,6 +137,7 @@ async fn nearby_clinics(
 /// One clinic of the list: name, district and distance, places left per day, "choose".
 fn clinic_card(c: &FoundClinic, product: Product, lang: Lang, base: &str) -> String {
     let (id, name, place) = clinic_identity(&c.clinic, lang);
+    let (name, place) = (escape(name), escape(place));
     let distance = c.distance_km.unwrap_or(0.0);
     let mut days = String::new();
     let mut any = false;
@@ -209,10 +210,10 @@ fn slot_picker(
          <p id=\"bands-status\" class=\"note\" role=\"status\"></p></fieldset>",
         clinic_name = escape(&clinic.name),
         days_h = lang.t("날짜 (남은 자리)", "Day (places left)"),
-        days = day_links(&days, date, &base, lang),
+        days = day_links(&days, date, &base, lang).into_string(),
         band_h = lang.t("시간대", "Time"),
         date_text = date_text(date, lang),
-        bands = band_choices(state, clinic, date, product, lang),
+        bands = band_choices(state, clinic, date, product, lang).into_string(),
     );
     (html, Some(date))
 }
@@ -242,6 +243,7 @@ pub async fn desk(
         municipality,
         lang.t("선택", "Choose"),
     );
+    let (provinces, municipalities) = (provinces.into_string(), municipalities.into_string());
     let offset: usize = filled(&params.offset)
         .and_then(|o| o.parse().ok())
         .unwrap_or(0);
@@ -319,13 +321,13 @@ pub async fn desk(
         province_l = lang.t("시·도", "Province or city"),
         municipality_l = lang.t("시·군·구", "District"),
         vaccine = lang.t("백신", "Vaccine"),
-        products = product_options(Some(product.code()), &Product::ALL, lang, false),
+        products = product_options(Some(product.code()), &Product::ALL, lang, false).into_string(),
         search = lang.t("검색", "Search"),
         product_code = product.code(),
         clinic_id = clinic.map(|c| c.id.0.to_string()).unwrap_or_default(),
         date = date.map(|d| d.to_string()).unwrap_or_default(),
-        places_texts = places_texts(lang),
-        filled = filled_section(lang, false, &base),
+        places_texts = places_texts(lang).attributes(),
+        filled = filled_section(lang, false, &base).into_string(),
         book = lang.t("예약하기", "Book"),
         change_stop = lang.t("변경 그만두기", "Stop changing"),
     );
@@ -336,7 +338,7 @@ pub async fn desk(
         here: super::respond::here(&uri).to_string(),
         step: None,
         script: Some("agent.js"),
-        body,
+        body: maud::PreEscaped(body),
     };
     html(page.render(), remember)
 }

@@ -30,7 +30,7 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
         here: super::respond::here(uri).to_string(),
         step: None,
         script,
-        body,
+        body: maud::PreEscaped(body),
     }
 }
 
@@ -123,7 +123,7 @@ pub async fn day(
             escape(&until)
         ));
     }
-    let product_options = product_options(None, &products, lang, false);
+    let product_options = product_options(None, &products, lang, false).into_string();
     let body = format!(
         "<h1>{h1}</h1><form method=\"post\" action=\"/clinic/logout\" class=\"logout\"><button class=\"button secondary\" type=\"submit\">{logout}</button></form>\
          <p class=\"clinic\"><strong>{clinic_name}</strong> · {date}</p>\

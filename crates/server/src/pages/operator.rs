@@ -25,7 +25,7 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
         here: super::respond::here(uri).to_string(),
         step: None,
         script,
-        body,
+        body: maud::PreEscaped(body),
     }
 }
 
@@ -223,7 +223,7 @@ pub async fn supply(State(state): State<Arc<AppState>>, uri: Uri, headers: Heade
         return r.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
-    let products = super::widgets::product_options(None, &Product::ALL, lang, false);
+    let products = super::widgets::product_options(None, &Product::ALL, lang, false).into_string();
     let body = format!(
         "<h1>{h1}</h1>{logout}\
          <section><h2>{cut_h}</h2><p>{cut_p}</p>\
