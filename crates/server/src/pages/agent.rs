@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use domain::product::Product;
 use jiff::civil::Date;
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -122,11 +122,12 @@ async fn nearby_clinics(
 /// One clinic of the list: name, district and distance, places left per day, "choose".
 fn clinic_card(c: &FoundClinic, product: Product, lang: Lang, base: &str) -> Markup {
     let t = |text: Text| text.get(lang);
-    // Escaped by `clinic_identity` already.
     let (id, name, place) = clinic_identity(&c.clinic, lang);
-    let (name, place) = (PreEscaped(name), PreEscaped(place));
     let distance = c.distance_km.unwrap_or(0.0);
-    let any = c.availability.iter().any(|day| day.remaining.of(product) > 0);
+    let any = c
+        .availability
+        .iter()
+        .any(|day| day.remaining.of(product) > 0);
     html! {
         li class="card" data-clinic=(id) {
             h4 { (name) }
@@ -179,10 +180,10 @@ fn slot_picker(
     let picker = html! {
         h4 id="slot-h" tabindex="-1" { (clinic.name) }
         p class="note" { (t(agent::DAYS)) }
-        ul class="days" id="days" { (PreEscaped(day_links(&days, date, &base, lang))) }
+        ul class="days" id="days" { (day_links(&days, date, &base, lang)) }
         fieldset {
             legend { (t(agent::BAND)) " — " (date_text(date, lang)) }
-            div class="choices" { (PreEscaped(band_choices(state, clinic, date, product, lang))) }
+            div class="choices" { (band_choices(state, clinic, date, product, lang)) }
             p id="bands-status" class="note" role="status" {}
         }
     };
@@ -259,16 +260,16 @@ pub async fn desk(
                     legend { (t(agent::FIND_CLINIC)) }
                     div class="field" {
                         label for="province" { (t(agent::PROVINCE)) }
-                        select id="province" name="province" { (PreEscaped(provinces)) }
+                        select id="province" name="province" { (provinces) }
                     }
                     div class="field" {
                         label for="municipality" { (t(agent::DISTRICT)) }
-                        select id="municipality" name="municipality" { (PreEscaped(municipalities)) }
+                        select id="municipality" name="municipality" { (municipalities) }
                     }
                     div class="field" {
                         label for="product" { (t(VACCINE)) }
                         select id="product" name="product" {
-                            (PreEscaped(product_options(Some(product.code()), &Product::ALL, lang, false)))
+                            (product_options(Some(product.code()), &Product::ALL, lang, false))
                         }
                     }
                 }
@@ -286,7 +287,7 @@ pub async fn desk(
                     button class="button secondary" type="button" id="change-stop" hidden { (t(agent::STOP_CHANGING)) }
                 }
             }
-            (PreEscaped(filled_section(lang, false, &base)))
+            (filled_section(lang, false, &base))
         }
     };
     let page = Page {
@@ -296,7 +297,7 @@ pub async fn desk(
         here: super::respond::here(&uri).to_string(),
         step: None,
         script: Some("agent.js"),
-        body: body.into_string(),
+        body,
     };
     html(page.render(), remember)
 }

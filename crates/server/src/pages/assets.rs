@@ -183,22 +183,28 @@ mod tests {
             let keys = keys_asked(body);
             for key in &keys {
                 let known = COMMON.iter().chain(of_script(name)).any(|(k, _)| k == key);
-                assert!(known, "{name} asks for {key}, which its page does not carry");
+                assert!(
+                    known,
+                    "{name} asks for {key}, which its page does not carry"
+                );
             }
             // And nothing in the catalogue that its script never shows.
             for (key, _) in of_script(name) {
                 assert!(keys.contains(key), "{key} is not used by {name}");
             }
         }
-        assert_eq!(keys_asked("x(text('a.b', { n }) + text('c.d'))"), ["a.b", "c.d"]);
+        assert_eq!(
+            keys_asked("x(text('a.b', { n }) + text('c.d'))"),
+            ["a.b", "c.d"]
+        );
     }
 
     #[test]
     fn scripts_hold_no_korean_text_of_their_own() {
         for (name, body) in scripts() {
-            let hangul = body
-                .chars()
-                .find(|c| ('\u{ac00}'..='\u{d7a3}').contains(c) || ('\u{3131}'..='\u{318e}').contains(c));
+            let hangul = body.chars().find(|c| {
+                ('\u{ac00}'..='\u{d7a3}').contains(c) || ('\u{3131}'..='\u{318e}').contains(c)
+            });
             assert_eq!(hangul, None, "{name} holds Korean text");
         }
     }

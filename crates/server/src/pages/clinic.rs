@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use domain::booking::DoseStatus;
 use domain::time::seoul_date;
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use std::sync::Arc;
 
 fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: Markup) -> Page {
@@ -33,7 +33,7 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
         here: super::respond::here(uri).to_string(),
         step: None,
         script,
-        body: body.into_string(),
+        body,
     }
 }
 
@@ -118,7 +118,7 @@ pub async fn day(
             form id="leftover" class="stack" data-today=(today) {
                 div class="field" {
                     label for="leftover-product" { (t(VACCINE)) }
-                    select id="leftover-product" name="product" { (PreEscaped(product_options)) }
+                    select id="leftover-product" name="product" { (product_options) }
                 }
                 div class="field" {
                     label for="leftover-doses" { (t(clinic::DOSES)) }

@@ -87,7 +87,7 @@ fn login_page(desk: Desk, lang: Lang, uri: &Uri, failed: bool) -> String {
         here: super::respond::here(uri).to_string(),
         step: None,
         script: None,
-        body: body.into_string(),
+        body,
     }
     .render()
 }

@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::product::Product;
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: 
         here: super::respond::here(uri).to_string(),
         step: None,
         script,
-        body: body.into_string(),
+        body,
     }
 }
 
@@ -225,7 +225,7 @@ pub async fn supply(State(state): State<Arc<AppState>>, uri: Uri, headers: Heade
                 }
                 div class="field" {
                     label for="product" { (t(VACCINE)) }
-                    select id="product" name="product" { (PreEscaped(products)) }
+                    select id="product" name="product" { (products) }
                 }
                 div class="field" {
                     label for="doses" { (t(supply::DELIVERY)) }

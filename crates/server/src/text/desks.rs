@@ -68,8 +68,10 @@ pub mod agent {
     use super::{Text, text};
 
     pub const TITLE: Text = text!("예약 대행", "Book for someone");
-    pub const NO_CLINIC_IN_DISTRICT: Text =
-        text!("이 지역에는 의료기관이 없습니다.", "No clinic in this district.");
+    pub const NO_CLINIC_IN_DISTRICT: Text = text!(
+        "이 지역에는 의료기관이 없습니다.",
+        "No clinic in this district."
+    );
     pub const NEAREST_FIRST: Text = text!(
         "고른 시·군·구 중심에서 10km 안, 가까운 순서입니다. 날짜별 남은 자리를 보고 고르세요.",
         "Nearest the middle of the district first, within 10 km, with the places left each day."
@@ -154,10 +156,8 @@ pub mod operator {
             "사전 대기 시작부터 예약 시작 전까지 온 사람은 시작 시각에 무작위 순서를 받습니다. 시각은 한국시간입니다.",
             "Everyone who arrives between the pre-queue start and the opening gets a random place at the opening. Times are Korea time."
         );
-        pub const PREQUEUE_FIELD: Text = text!(
-            "사전 대기 시작 (한국시간)",
-            "Pre-queue starts (Korea time)"
-        );
+        pub const PREQUEUE_FIELD: Text =
+            text!("사전 대기 시작 (한국시간)", "Pre-queue starts (Korea time)");
         pub const OPENS_FIELD: Text = text!("예약 시작 (한국시간)", "Opens (Korea time)");
         pub const MAX_ACTIVE_FIELD: Text =
             text!("동시 이용 최대 인원", "Most people booking at once");
@@ -185,10 +185,7 @@ pub mod operator {
         pub const SHOW: Text = text!("공급 현황 보기", "Show supply");
         pub const PLAN: Text = text!("일정 변경 계획", "Rescheduling plan");
         pub const PEOPLE_MOVED: Text = text!("옮겨지는 사람", "People moved");
-        pub const DOSES_MOVED: Text = text!(
-            "옮겨지는 접종 (1·2차)",
-            "Doses moved (dose 1 and 2)"
-        );
+        pub const DOSES_MOVED: Text = text!("옮겨지는 접종 (1·2차)", "Doses moved (dose 1 and 2)");
         pub const OTHER_CLINIC: Text = text!("다른 의료기관으로", "To another clinic");
         pub const UNPLACED: Text = text!(
             "자리를 찾지 못함 (취소·안내)",

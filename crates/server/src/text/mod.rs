@@ -14,6 +14,7 @@ pub mod desks;
 pub mod errors;
 pub mod notices;
 pub mod scripts;
+pub mod shared;
 
 /// The page language: Korean unless the person asked for English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,3 +76,24 @@ macro_rules! text {
     };
 }
 pub(crate) use text;
+
+/// Declares catalogue entries as [`Text`] constants and lists them in `ALL` (name and text), so
+/// the catalogue's tests can check every entry:
+/// `entries! { TITLE = ("접속 대기", "Waiting room"); }`.
+macro_rules! entries {
+    ($($(#[$meta:meta])* $name:ident = ($ko:expr, $en:expr $(,)?);)*) => {
+        $($(#[$meta])* pub const $name: $crate::text::Text = $crate::text::text!($ko, $en);)*
+        /// Every entry of this group, by name.
+        #[allow(dead_code)]
+        pub const ALL: &[(&str, $crate::text::Text)] = &[$((stringify!($name), $name)),*];
+    };
+}
+pub(crate) use entries;
+
+/// A text with values in it, in the person's language: the catalogue's functions return it.
+pub fn either(lang: Lang, ko: impl FnOnce() -> String, en: impl FnOnce() -> String) -> String {
+    match lang {
+        Lang::Ko => ko(),
+        Lang::En => en(),
+    }
+}

@@ -63,7 +63,10 @@ pub const AGENT: &[Entry] = &[
             "Queue number {number} · {ahead} ahead"
         ),
     ),
-    ("agent.no_bookings", text!("예약 내역이 없습니다.", "No bookings.")),
+    (
+        "agent.no_bookings",
+        text!("예약 내역이 없습니다.", "No bookings."),
+    ),
     ("agent.booking_active", text!("예약됨", "Booked")),
     ("agent.booking_cancelled", text!("취소됨", "Cancelled")),
     ("agent.dose", text!("{n}차 접종", "Dose {n}")),
@@ -92,7 +95,10 @@ pub const AGENT: &[Entry] = &[
             "Changing a booking: choose the new clinic and day."
         ),
     ),
-    ("agent.change_submit", text!("이 일정으로 변경", "Change to this")),
+    (
+        "agent.change_submit",
+        text!("이 일정으로 변경", "Change to this"),
+    ),
     ("agent.book_submit", text!("예약하기", "Book")),
     (
         "agent.id_not_checked",
