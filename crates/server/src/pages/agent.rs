@@ -22,6 +22,7 @@ use crate::staff::Agent;
 use crate::state::AppState;
 use crate::text::Text;
 use crate::text::desks::{BORN, NAME, SIGN_OUT, VACCINE, agent};
+use crate::text::shared;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
@@ -140,14 +141,14 @@ fn clinic_card(c: &FoundClinic, product: Product, lang: Lang, base: &str) -> Mar
                         span { (short_date_text(day.date, lang)) }
                         " "
                         strong {
-                            @if left == 0 { (t(agent::FULL)) } @else { (left) }
+                            @if left == 0 { (t(shared::widgets::FULL)) } @else { (left) }
                         }
                     }
                 }
             }
             @if any {
                 a class="button primary" href=(format!("{base}&clinic={id}#slot-h")) {
-                    (t(agent::CHOOSE)) " " span class="sr" { (name) }
+                    (t(shared::widgets::CHOOSE)) " " span class="sr" { (name) }
                 }
             } @else {
                 p { (t(agent::NO_PLACES_THIS_WEEK)) }
@@ -209,8 +210,13 @@ pub async fn desk(
     let product = filled(&params.product)
         .and_then(Product::parse)
         .unwrap_or(Product::ALL[0]);
-    let (provinces, municipalities) =
-        region_options(&state, lang, province, municipality, t(agent::CHOOSE));
+    let (provinces, municipalities) = region_options(
+        &state,
+        lang,
+        province,
+        municipality,
+        t(shared::widgets::CHOOSE),
+    );
     let offset: usize = filled(&params.offset)
         .and_then(|o| o.parse().ok())
         .unwrap_or(0);

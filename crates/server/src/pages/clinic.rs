@@ -159,7 +159,7 @@ fn appointment_row(a: &routes::clinic::DayAppointment, lang: Lang) -> Markup {
             td { (band_text(a.hour)) }
             td { (name) }
             td { (a.birth_date.map(|d| d.to_string()).unwrap_or_default()) }
-            td { (clinic::dose(dose, lang)) }
+            td { (clinic::dose(lang, dose)) }
             td { (product_name(a.product, lang)) }
             td {
                 @if a.status == DoseStatus::Booked {

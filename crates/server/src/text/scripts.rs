@@ -3,9 +3,11 @@
 //! A page with a script carries, in its language, the texts of `common.js` and of its own script
 //! as a JSON data block (`pages::assets::texts_block`); the scripts read them with `text(key)` or
 //! `text(key, {name: value})`, which fills the `{name}` places. Keys are `area.what`, the area
-//! being the script's name, so a key says where it is shown.
+//! being the script's name, so a key says where it is shown. A text the page also shows is the
+//! page's entry, named here, so that it is written once.
 
-use super::{Lang, Text, text};
+use super::shared::widgets;
+use super::{Lang, Text, desks, text};
 
 /// One script's texts: its key and the pair.
 pub type Entry = (&'static str, Text);
@@ -23,15 +25,9 @@ pub const COMMON: &[Entry] = &[
         "common.went_wrong",
         text!("문제가 생겼습니다.", "Something went wrong."),
     ),
-    ("common.places_left", text!("남은 자리 {n}", "{n} left")),
-    ("common.places_full", text!("마감", "full")),
-    (
-        "common.chosen_filled",
-        text!(
-            "고르신 {band} 시간대가 방금 마감되었습니다. 다른 시간대를 골라 주세요.",
-            "The {band} band you chose has just filled. Please choose another."
-        ),
-    ),
+    ("common.places_left", widgets::LEFT_TEMPLATE),
+    ("common.places_full", widgets::FULL),
+    ("common.chosen_filled", widgets::CHOSEN_FILLED),
 ];
 
 /// `agent.js`: the person the agent books for, their bookings and the answers to each action.
@@ -99,7 +95,7 @@ pub const AGENT: &[Entry] = &[
         "agent.change_submit",
         text!("이 일정으로 변경", "Change to this"),
     ),
-    ("agent.book_submit", text!("예약하기", "Book")),
+    ("agent.book_submit", desks::agent::BOOK),
     (
         "agent.id_not_checked",
         text!(
@@ -165,7 +161,7 @@ pub const DASHBOARD: &[Entry] = &[
         "dashboard.no_data",
         text!("아직 자료가 없습니다", "No data yet"),
     ),
-    ("dashboard.now", text!("현재", "now")),
+    ("dashboard.now", desks::operator::dashboard::NOW),
     ("dashboard.peak", text!("최고", "peak")),
     ("dashboard.korea_time", text!("한국시간", "Korea time")),
 ];
