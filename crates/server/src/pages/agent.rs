@@ -239,7 +239,7 @@ pub async fn desk(
         .filter(|c| c.offers(product));
     let (slots, date) = slot_picker(&state, lang, clinic, product, filled(&params.date), &base);
     let body = html! {
-        h1 { (t(agent::TITLE)) }
+        h1 { (t(shared::frame::NAV_AGENT)) }
         form method="post" action="/agent/logout" class="logout" {
             button class="button secondary" type="submit" { (t(SIGN_OUT)) }
         }
@@ -299,7 +299,7 @@ pub async fn desk(
     let page = Page {
         lang,
         audience: Audience::Agent,
-        title: t(agent::TITLE).to_string(),
+        title: t(shared::frame::NAV_AGENT).to_string(),
         here: super::respond::here(&uri).to_string(),
         step: None,
         script: Some("agent.js"),

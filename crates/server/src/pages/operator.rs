@@ -12,6 +12,7 @@ use crate::state::AppState;
 use crate::text::Text;
 use crate::text::desks::operator::{self, dashboard, queue, supply};
 use crate::text::desks::{DOSE, SIGN_IN, SIGN_OUT, VACCINE};
+use crate::text::shared::frame;
 use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -195,7 +196,14 @@ pub async fn home(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderM
         }
     };
     html(
-        page(lang, t(queue::TITLE), &uri, Some("openings.js"), body).render(),
+        page(
+            lang,
+            t(frame::NAV_OPERATOR_QUEUE),
+            &uri,
+            Some("openings.js"),
+            body,
+        )
+        .render(),
         remember,
     )
 }
@@ -288,7 +296,14 @@ pub async fn supply(State(state): State<Arc<AppState>>, uri: Uri, headers: Heade
         }
     };
     html(
-        page(lang, t(supply::TITLE), &uri, Some("supply.js"), body).render(),
+        page(
+            lang,
+            t(frame::NAV_OPERATOR_SUPPLY),
+            &uri,
+            Some("supply.js"),
+            body,
+        )
+        .render(),
         remember,
     )
 }
@@ -371,7 +386,14 @@ pub async fn dashboard(
         }
     };
     html(
-        page(lang, t(dashboard::TITLE), &uri, Some("dashboard.js"), body).render(),
+        page(
+            lang,
+            t(frame::NAV_OPERATOR_DASHBOARD),
+            &uri,
+            Some("dashboard.js"),
+            body,
+        )
+        .render(),
         remember,
     )
 }

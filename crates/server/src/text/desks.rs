@@ -1,6 +1,7 @@
 //! What the desks read: clinic staff, agents on the phone line and operators.
 //!
-//! One module per desk, and `sign_in` for what the clinic and agent desks' sign-in shares.
+//! One module per desk, and `sign_in` for what the clinic and agent desks' sign-in shares. A
+//! page whose title is its link in the header takes it from the frame (`shared::frame::NAV_*`).
 
 // What every desk says alike.
 crate::text::entries! {
@@ -59,7 +60,6 @@ pub mod clinic {
 /// The agent desk: identify a person, then book, change or cancel for them.
 pub mod agent {
     crate::text::entries! {
-        TITLE = ("예약 대행", "Book for someone");
         NO_CLINIC_IN_DISTRICT = ("이 지역에는 의료기관이 없습니다.", "No clinic in this district.");
         NEAREST_FIRST = (
             "고른 시·군·구 중심에서 10km 안, 가까운 순서입니다. 날짜별 남은 자리를 보고 고르세요.",
@@ -116,7 +116,6 @@ pub mod operator {
     /// `/operator`: the queue now and scheduling an opening.
     pub mod queue {
         crate::text::entries! {
-            TITLE = ("대기열·오픈", "Queue");
             HEADING = ("대기열과 예약 오픈", "Queue and openings");
             FREE_FLOW = ("없음 (바로 입장)", "none (free flow)");
             QUEUE = ("대기열 번호", "Queue");
@@ -144,7 +143,6 @@ pub mod operator {
     /// `/operator/supply`: a delivery cut, its rescheduling plan, and a clinic's supply.
     pub mod supply {
         crate::text::entries! {
-            TITLE = ("공급·일정 변경", "Supply");
             HEADING = ("공급과 일정 변경", "Supply and rescheduling");
             CUT = ("배송량 변경 (공급 축소·지연)", "Change a delivery (cut or delay)");
             CUT_INTRO = (
@@ -179,7 +177,6 @@ pub mod operator {
     /// `/operator/dashboard`: the live charts and their tables.
     pub mod dashboard {
         crate::text::entries! {
-            TITLE = ("현황판", "Dashboard");
             HEADING = ("실시간 현황판", "Live dashboard");
             ARRIVALS = ("도착 (명/초)", "Arrivals per second");
             QUEUED = ("대기 인원", "Queue length");
