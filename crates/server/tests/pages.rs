@@ -846,66 +846,6 @@ async fn text_from_the_data_is_escaped_in_pages() {
     }
 }
 
-/// The desks show clinic and staff-entered names as text, never as markup: the clinic desk's
-/// header and the agent desk's list and chosen clinic.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn text_from_the_data_is_escaped_on_the_desks() {
-    let mut world = small_world();
-    world[0].clinic.name = "<script>alert(1)</script>\"의원".into();
-    let server = TestServer::start(world).await;
-    let issue = |body: Value| {
-        let request = server
-            .http
-            .post(server.url("/api/v1/admin/staff"))
-            .bearer_auth(OPERATOR_TOKEN)
-            .json(&body);
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
-    let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사"})).await;
-    let agent = issue(json!({"role": "agent", "name": "상담원"})).await;
-    let desk = |login: &'static str, token: Value| {
-        let client = browser();
-        let origin = origin_of(&server);
-        let url = server.url(login);
-        async move {
-            let signed_in = client
-                .post(url)
-                .header("origin", origin)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("token={}", token.as_str().unwrap()))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(signed_in.status().as_u16(), 303);
-            client
-        }
-    };
-    let clinic = desk("/clinic/login", nurse["token"].clone()).await;
-    let agent = desk("/agent/login", agent["token"].clone()).await;
-    let pages = [
-        (&clinic, "/clinic"),
-        (
-            &agent,
-            "/agent?province=11&municipality=11010&product=moderna&clinic=0",
-        ),
-    ];
-    for (client, path) in pages {
-        let html = client
-            .get(server.url(path))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(!html.contains("<script>alert"), "{path}: {html}");
-        assert!(
-            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;의원"),
-            "{path}: {html}"
-        );
-    }
-}
-
 /// One clinic card of the agent desk's list: from `start` to the end of its "choose" link.
 fn card<'a>(html: &'a str, start: &str) -> &'a str {
     let from = html
@@ -1026,6 +966,66 @@ async fn full_bands_and_places_per_day_on_the_booking_page_and_the_agent_desk() 
     // A clinic that does not give the vaccine is not chosen, whatever the query says.
     let html = get("/agent?province=11&municipality=11010&product=pfizer&clinic=1").await;
     assert!(html.contains("id=\"no-clinic\""), "{html}");
+}
+
+/// The desks show clinic and staff-entered names as text, never as markup: the clinic desk's
+/// header and the agent desk's list and chosen clinic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_the_data_is_escaped_on_the_desks() {
+    let mut world = small_world();
+    world[0].clinic.name = "<script>alert(1)</script>\"의원".into();
+    let server = TestServer::start(world).await;
+    let issue = |body: Value| {
+        let request = server
+            .http
+            .post(server.url("/api/v1/admin/staff"))
+            .bearer_auth(OPERATOR_TOKEN)
+            .json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사"})).await;
+    let agent = issue(json!({"role": "agent", "name": "상담원"})).await;
+    let desk = |login: &'static str, token: Value| {
+        let client = browser();
+        let origin = origin_of(&server);
+        let url = server.url(login);
+        async move {
+            let signed_in = client
+                .post(url)
+                .header("origin", origin)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("token={}", token.as_str().unwrap()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(signed_in.status().as_u16(), 303);
+            client
+        }
+    };
+    let clinic = desk("/clinic/login", nurse["token"].clone()).await;
+    let agent = desk("/agent/login", agent["token"].clone()).await;
+    let pages = [
+        (&clinic, "/clinic"),
+        (
+            &agent,
+            "/agent?province=11&municipality=11010&product=moderna&clinic=0",
+        ),
+    ];
+    for (client, path) in pages {
+        let html = client
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("<script>alert"), "{path}: {html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;의원"),
+            "{path}: {html}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
