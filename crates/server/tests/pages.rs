@@ -645,14 +645,7 @@ async fn the_dashboard_series_follow_the_server_clock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clinic_desk_signs_in_with_a_staff_token_until_it_is_revoked() {
     let server = TestServer::start(small_world()).await;
-    let issue = |body: Value| {
-        let request = server
-            .http
-            .post(server.url("/api/v1/admin/staff"))
-            .bearer_auth(OPERATOR_TOKEN)
-            .json(&body);
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let issue = |body: Value| issue_staff(&server, body);
     let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사 김"})).await;
     let agent = issue(json!({"role": "agent", "name": "상담원 이"})).await;
     let sign_in = |client: &reqwest::Client, token: &str| {
@@ -714,14 +707,7 @@ async fn the_clinic_desk_signs_in_with_a_staff_token_until_it_is_revoked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_desk_signs_in_with_an_agent_token_only() {
     let server = TestServer::start(small_world()).await;
-    let issue = |body: Value| {
-        let request = server
-            .http
-            .post(server.url("/api/v1/admin/staff"))
-            .bearer_auth(OPERATOR_TOKEN)
-            .json(&body);
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let issue = |body: Value| issue_staff(&server, body);
     let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사 김"})).await;
     let agent = issue(json!({"role": "agent", "name": "상담원 이"})).await;
     let sign_in = |client: &reqwest::Client, path: &str, token: &str| {
@@ -968,6 +954,31 @@ async fn full_bands_and_places_per_day_on_the_booking_page_and_the_agent_desk() 
     assert!(html.contains("id=\"no-clinic\""), "{html}");
 }
 
+/// A staff member issued by the operator: `{"id", "token", …}`.
+async fn issue_staff(server: &TestServer, body: Value) -> Value {
+    let request = server
+        .http
+        .post(server.url("/api/v1/admin/staff"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&body);
+    request.send().await.unwrap().json::<Value>().await.unwrap()
+}
+
+/// A browser signed in at a desk (`/clinic/login` or `/agent/login`) with the staff's token.
+async fn desk_browser(server: &TestServer, login: &str, staff: &Value) -> reqwest::Client {
+    let client = browser();
+    let signed_in = client
+        .post(server.url(login))
+        .header("origin", origin_of(server))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", staff["token"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    client
+}
+
 /// The desks show clinic and staff-entered names as text, never as markup: the clinic desk's
 /// header and the agent desk's list and chosen clinic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -975,35 +986,11 @@ async fn text_from_the_data_is_escaped_on_the_desks() {
     let mut world = small_world();
     world[0].clinic.name = "<script>alert(1)</script>\"의원".into();
     let server = TestServer::start(world).await;
-    let issue = |body: Value| {
-        let request = server
-            .http
-            .post(server.url("/api/v1/admin/staff"))
-            .bearer_auth(OPERATOR_TOKEN)
-            .json(&body);
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let issue = |body: Value| issue_staff(&server, body);
     let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사"})).await;
     let agent = issue(json!({"role": "agent", "name": "상담원"})).await;
-    let desk = |login: &'static str, token: Value| {
-        let client = browser();
-        let origin = origin_of(&server);
-        let url = server.url(login);
-        async move {
-            let signed_in = client
-                .post(url)
-                .header("origin", origin)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("token={}", token.as_str().unwrap()))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(signed_in.status().as_u16(), 303);
-            client
-        }
-    };
-    let clinic = desk("/clinic/login", nurse["token"].clone()).await;
-    let agent = desk("/agent/login", agent["token"].clone()).await;
+    let clinic = desk_browser(&server, "/clinic/login", &nurse).await;
+    let agent = desk_browser(&server, "/agent/login", &agent).await;
     let pages = [
         (&clinic, "/clinic"),
         (

@@ -207,52 +207,31 @@ pub mod operator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::text::shared;
-    use crate::text::{Lang, Text};
-    use std::collections::HashMap;
+    use crate::text::checks::{self, Groups};
+    use crate::text::{Lang, shared};
 
     /// Every group of the desks' pages, and the frame and widgets they are shown in.
-    fn groups() -> Vec<(&'static str, &'static [(&'static str, Text)])> {
-        vec![
-            ("desks", ALL),
-            ("sign_in", sign_in::ALL),
-            ("clinic", clinic::ALL),
-            ("agent", agent::ALL),
-            ("operator", operator::ALL),
-            ("operator::queue", operator::queue::ALL),
-            ("operator::supply", operator::supply::ALL),
-            ("operator::dashboard", operator::dashboard::ALL),
-            ("frame", shared::frame::ALL),
-            ("widgets", shared::widgets::ALL),
-        ]
-    }
-
-    fn has_hangul(text: &str) -> bool {
-        text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c))
-    }
+    const GROUPS: &Groups = &[
+        ("desks", ALL),
+        ("sign_in", sign_in::ALL),
+        ("clinic", clinic::ALL),
+        ("agent", agent::ALL),
+        ("operator", operator::ALL),
+        ("operator::queue", operator::queue::ALL),
+        ("operator::supply", operator::supply::ALL),
+        ("operator::dashboard", operator::dashboard::ALL),
+        ("frame", shared::frame::ALL),
+        ("widgets", shared::widgets::ALL),
+    ];
 
     #[test]
     fn every_entry_has_korean_in_hangul_and_english() {
-        for (group, entries) in groups() {
-            for (name, text) in entries {
-                assert!(has_hangul(text.ko), "{group}::{name}: {:?}", text.ko);
-                assert!(!text.en.trim().is_empty(), "{group}::{name} has no English");
-                assert!(!has_hangul(text.en), "{group}::{name}: {:?}", text.en);
-            }
-        }
+        checks::every_entry_has_korean_in_hangul_and_english(GROUPS);
     }
 
     #[test]
     fn no_text_is_in_the_catalogue_twice() {
-        let mut seen: HashMap<(&str, &str), String> = HashMap::new();
-        for (group, entries) in groups() {
-            for (name, text) in entries {
-                let here = format!("{group}::{name}");
-                if let Some(first) = seen.insert((text.ko, text.en), here.clone()) {
-                    panic!("{first} and {here} are the same text: {text:?}");
-                }
-            }
-        }
+        checks::no_text_is_in_the_catalogue_twice(GROUPS);
     }
 
     #[test]
