@@ -886,27 +886,8 @@ async fn full_bands_and_places_per_day_on_the_booking_page_and_the_agent_desk() 
     );
     assert!(html.contains("id=\"bands-status\" class=\"note\" role=\"status\""));
 
-    let agent: Value = server
-        .http
-        .post(server.url("/api/v1/admin/staff"))
-        .bearer_auth(OPERATOR_TOKEN)
-        .json(&json!({"role": "agent", "name": "상담원 최"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let desk = browser();
-    let signed_in = desk
-        .post(server.url("/agent/login"))
-        .header("origin", origin_of(&server))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={}", agent["token"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status().as_u16(), 303);
+    let agent = issue_staff(&server, json!({"role": "agent", "name": "상담원 최"})).await;
+    let desk = desk_browser(&server, "/agent/login", &agent).await;
     let get = |path: &str| {
         let request = desk.get(server.url(path));
         async move { request.send().await.unwrap().text().await.unwrap() }
