@@ -1,6 +1,6 @@
-//! What every page's frame says (header, steps, footer) and what the widgets several pages show
+//! What every page's frame says (header, steps, footer), what the widgets several pages show
 //! alike say (vaccine and region choices, days and hour bands with the places left, the "that
-//! time was just taken" box).
+//! time was just taken" box), and the page a refusal is shown as.
 
 use super::{Lang, either};
 
@@ -72,6 +72,15 @@ pub mod widgets {
             "고르신 {band} 시간대가 방금 마감되었습니다. 다른 시간대를 골라 주세요.",
             "The {band} band you chose has just filled. Please choose another.",
         );
+    }
+}
+
+/// A refusal shown as a page, on any side.
+pub mod refused {
+    crate::text::entries! {
+        TITLE = ("오류", "Error");
+        HEADING = ("요청을 처리할 수 없습니다", "This cannot be done");
+        START_OVER = ("처음으로", "Back to the start");
     }
 }
 
