@@ -56,6 +56,22 @@ fn require_person(state: &AppState, headers: &HeaderMap) -> Result<IdentitySessi
         .ok_or(Detour::Identity)
 }
 
+/// What a citizen's page is besides its body: its title, its step of the booking flow and its
+/// script, if any.
+struct Frame {
+    title: Text,
+    step: Option<u8>,
+    script: Option<&'static str>,
+}
+
+/// A citizen's page as the answer to `uri`, remembering the language asked for.
+fn answer(lang: Lang, uri: &Uri, frame: Frame, body: Markup, remember: Option<Lang>) -> Response {
+    let here = super::respond::here(uri);
+    let mut page = Page::citizen(lang, frame.title.get(lang), here, frame.step, body);
+    page.script = frame.script;
+    html(page.render(), remember)
+}
+
 /// `GET /`: what the service is, and the way in.
 pub async fn home(uri: Uri, headers: HeaderMap) -> Response {
     let (lang, remember) = negotiate(&uri, &headers);
@@ -77,17 +93,12 @@ pub async fn home(uri: Uri, headers: HeaderMap) -> Response {
             }
         }
     };
-    html(
-        Page::citizen(
-            lang,
-            t(home_text::TITLE),
-            super::respond::here(&uri),
-            None,
-            body,
-        )
-        .render(),
-        remember,
-    )
+    let frame = Frame {
+        title: home_text::TITLE,
+        step: None,
+        script: None,
+    };
+    answer(lang, &uri, frame, body, remember)
 }
 
 /// `GET /identity`: name, resident registration number and phone, then the code by text.
@@ -469,17 +480,12 @@ pub async fn contact(State(state): State<Arc<AppState>>, uri: Uri, headers: Head
             }
         }
     };
-    html(
-        Page::citizen(
-            lang,
-            t(contact_text::TITLE),
-            super::respond::here(&uri),
-            None,
-            body,
-        )
-        .render(),
-        remember,
-    )
+    let frame = Frame {
+        title: contact_text::TITLE,
+        step: None,
+        script: None,
+    };
+    answer(lang, &uri, frame, body, remember)
 }
 
 /// `GET /eligibility`: may I book, and if not, why and when my window opens. Decided by the
@@ -541,17 +547,12 @@ pub async fn eligibility(
         }
         p { a href="/leftovers" { (t(eligibility_text::LEFTOVERS)) } }
     };
-    html(
-        Page::citizen(
-            lang,
-            t(eligibility_text::TITLE),
-            super::respond::here(&uri),
-            Some(3),
-            body,
-        )
-        .render(),
-        remember,
-    )
+    let frame = Frame {
+        title: eligibility_text::TITLE,
+        step: Some(3),
+        script: None,
+    };
+    answer(lang, &uri, frame, body, remember)
 }
 
 /// The search page's parameters, as typed (empty fields are absent, not errors).
@@ -665,14 +666,7 @@ pub async fn search(
             (hidden_carry(change, family))
             fieldset {
                 legend { (t(search_text::BY_REGION)) }
-                div class="field" {
-                    label for="province" { (t(common::PROVINCE)) }
-                    select id="province" name="province" { (provinces) }
-                }
-                div class="field" {
-                    label for="municipality" { (t(common::DISTRICT)) }
-                    select id="municipality" name="municipality" { (municipalities) }
-                }
+                (region_fields(provinces, municipalities, lang))
             }
             div class="field" {
                 label for="product" { (t(common::VACCINE)) }
@@ -691,10 +685,26 @@ pub async fn search(
         @if near { p class="note" { (t(search_text::NEAR_NOTE)) } }
         (results)
     };
-    let title = t(common::FIND_CLINIC);
-    let mut page = Page::citizen(lang, title, super::respond::here(&uri), Some(4), body);
-    page.script = Some("search.js");
-    html(page.render(), remember)
+    let frame = Frame {
+        title: common::FIND_CLINIC,
+        step: Some(4),
+        script: Some("search.js"),
+    };
+    answer(lang, &uri, frame, body, remember)
+}
+
+/// The province and district choices of a form.
+fn region_fields(provinces: Markup, municipalities: Markup, lang: Lang) -> Markup {
+    page! {
+        div class="field" {
+            label for="province" { (common::PROVINCE.get(lang)) }
+            select id="province" name="province" { (provinces) }
+        }
+        div class="field" {
+            label for="municipality" { (common::DISTRICT.get(lang)) }
+            select id="municipality" name="municipality" { (municipalities) }
+        }
+    }
 }
 
 fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> Markup {
@@ -887,10 +897,12 @@ pub async fn book(
         (error_box())
         (filled_section(lang, change.is_some(), &search_again))
     };
-    let title = t(book_text::TITLE);
-    let mut page = Page::citizen(lang, title, super::respond::here(&uri), Some(5), body);
-    page.script = Some("book.js");
-    html(page.render(), remember)
+    let frame = Frame {
+        title: book_text::TITLE,
+        step: Some(5),
+        script: Some("book.js"),
+    };
+    answer(lang, &uri, frame, body, remember)
 }
 
 /// Whom a new booking is for: the person or a family member, whose consent is a code sent to
@@ -989,15 +1001,17 @@ pub async fn bookings(
         }
         (error_box())
     };
-    let title = t(bookings_text::TITLE);
     let step = if params.booked.is_some() {
         Some(6)
     } else {
         None
     };
-    let mut page = Page::citizen(lang, title, super::respond::here(&uri), step, body);
-    page.script = Some("bookings.js");
-    html(page.render(), remember)
+    let frame = Frame {
+        title: bookings_text::TITLE,
+        step,
+        script: Some("bookings.js"),
+    };
+    answer(lang, &uri, frame, body, remember)
 }
 
 /// One booking of the list: whose, which vaccine, its doses, a supply change's move to accept,
@@ -1118,14 +1132,7 @@ pub async fn leftovers(
         section aria-labelledby="sub-h" {
             h2 id="sub-h" { (t(leftovers_text::WHERE)) }
             form method="get" action="/leftovers" id="area" class="stack" {
-                div class="field" {
-                    label for="province" { (t(common::PROVINCE)) }
-                    select id="province" name="province" { (provinces) }
-                }
-                div class="field" {
-                    label for="municipality" { (t(common::DISTRICT)) }
-                    select id="municipality" name="municipality" { (municipalities) }
-                }
+                (region_fields(provinces, municipalities, lang))
                 noscript { button class="button secondary" type="submit" { (t(widget_text::CHOOSE)) } }
             }
             p class="actions" {
@@ -1159,10 +1166,12 @@ pub async fn leftovers(
             }
         }
     };
-    let title = t(common::LEFTOVERS);
-    let mut page = Page::citizen(lang, title, super::respond::here(&uri), None, body);
-    page.script = Some("leftovers.js");
-    html(page.render(), remember)
+    let frame = Frame {
+        title: common::LEFTOVERS,
+        step: None,
+        script: Some("leftovers.js"),
+    };
+    answer(lang, &uri, frame, body, remember)
 }
 
 /// One of today's leftover offers near the person, with "claim".
