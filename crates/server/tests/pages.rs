@@ -870,7 +870,10 @@ async fn a_persons_own_input_is_escaped_on_the_pages_that_show_it() {
         contact.contains("id=\"contact-name\">&lt;********&gt;</dd>"),
         "{contact}"
     );
-    assert!(!contact.contains("<b>") && !contact.contains("</b>"), "{contact}");
+    assert!(
+        !contact.contains("<b>") && !contact.contains("</b>"),
+        "{contact}"
+    );
     let booked = client
         .post(server.url("/api/v1/bookings"))
         .header("sec-fetch-site", "same-origin")
@@ -878,7 +881,12 @@ async fn a_persons_own_input_is_escaped_on_the_pages_that_show_it() {
         .send()
         .await
         .unwrap();
-    assert_eq!(booked.status().as_u16(), 201, "{}", booked.text().await.unwrap());
+    assert_eq!(
+        booked.status().as_u16(),
+        201,
+        "{}",
+        booked.text().await.unwrap()
+    );
     let bookings = page("/bookings").await;
     assert!(!bookings.contains("<script>alert"), "{bookings}");
     assert!(
