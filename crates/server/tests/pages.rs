@@ -51,12 +51,17 @@ async fn admitted_browser(server: &TestServer) -> reqwest::Client {
 
 /// An identity check from a browser: same-origin posts with the cookies it holds.
 async fn signed_in_browser(server: &TestServer, rrn: &str) -> reqwest::Client {
+    signed_in_as(server, "홍길동", rrn).await
+}
+
+/// [`signed_in_browser`] under a name of one's own choosing.
+async fn signed_in_as(server: &TestServer, name: &str, rrn: &str) -> reqwest::Client {
     let client = admitted_browser(server).await;
-    let phone = server.subscribe("홍길동", rrn);
+    let phone = server.subscribe(name, rrn);
     let started: Value = client
         .post(server.url("/api/v1/identity/start"))
         .header("origin", origin_of(server))
-        .json(&json!({"name": "홍길동", "rrn": rrn, "phone": phone}))
+        .json(&json!({"name": name, "rrn": rrn, "phone": phone}))
         .send()
         .await
         .unwrap()
@@ -825,11 +830,55 @@ async fn text_from_the_data_is_escaped_in_pages() {
             .await
             .unwrap();
         assert!(!html.contains("<script>alert"), "{path}: {html}");
+        // maud leaves `'` as it is: every attribute it writes is in double quotes.
         assert!(
-            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;의원&#39;"),
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;의원'"),
             "{path}: {html}"
         );
     }
+}
+
+/// What a person typed comes back escaped: their name (masked, its first and last characters
+/// shown) on the contact page, and a clinic's name with markup in their bookings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_own_input_is_escaped_on_the_pages_that_show_it() {
+    let mut world = small_world();
+    world[0].clinic.name = "<script>alert(1)</script>의원".into();
+    let server = TestServer::start(world).await;
+    let client = signed_in_as(&server, "<b>홍길동</b>", &rrn_1967(32)).await;
+    let page = |path: &'static str| {
+        let client = client.clone();
+        let url = server.url(path);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let contact = page("/contact").await;
+    assert!(
+        contact.contains("id=\"contact-name\">&lt;********&gt;</dd>"),
+        "{contact}"
+    );
+    assert!(
+        !contact.contains("<b>") && !contact.contains("</b>"),
+        "{contact}"
+    );
+    let booked = client
+        .post(server.url("/api/v1/bookings"))
+        .header("sec-fetch-site", "same-origin")
+        .json(&booking_body(0, "2021-07-22", 10, "moderna"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        booked.status().as_u16(),
+        201,
+        "{}",
+        booked.text().await.unwrap()
+    );
+    let bookings = page("/bookings").await;
+    assert!(!bookings.contains("<script>alert"), "{bookings}");
+    assert!(
+        bookings.contains("10:00–11:00 · &lt;script&gt;alert(1)&lt;/script&gt;의원"),
+        "{bookings}"
+    );
 }
 
 /// One clinic card of the agent desk's list: from `start` to the end of its "choose" link.

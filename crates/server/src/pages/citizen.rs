@@ -5,19 +5,26 @@
 //! would not say), render plain HTML, and leave the state changes to their script, which sends
 //! the API's own requests.
 
-use super::layout::{Audience, Lang, Page, date_text, escape, instant_text, with_param};
-use super::respond::{Detour, html, negotiate};
+use super::layout::{Audience, Lang, Page, date_text, in_lang, instant_text, with_param};
+use super::respond::{Detour, html, negotiate, refusal};
 use super::widgets::{
     band_choices, bookable_days, clinic_identity, day_links, district_centre, error_box, filled,
     filled_section, places_texts, product_name, product_options, region_options, when_where,
 };
 use crate::error::ApiError;
 use crate::routes;
-use crate::routes::clinics::Found;
+use crate::routes::clinics::{Found, FoundClinic};
 use crate::routes::eligibility::DecisionView;
 use crate::routes::views::AppointmentView;
 use crate::session::IdentitySession;
 use crate::state::AppState;
+use crate::text::Text;
+use crate::text::citizen::{
+    self, book as book_text, bookings as bookings_text, common, contact as contact_text,
+    eligibility as eligibility_text, home as home_text, identity as identity_text,
+    leftovers as leftovers_text, search as search_text,
+};
+use crate::text::shared::widgets as widget_text;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -25,6 +32,7 @@ use domain::booking::DoseStatus;
 use domain::eligibility::Decision;
 use domain::product::Product;
 use jiff::Timestamp;
+use maud::{Markup, html as page};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -48,54 +56,49 @@ fn require_person(state: &AppState, headers: &HeaderMap) -> Result<IdentitySessi
         .ok_or(Detour::Identity)
 }
 
+/// What a citizen's page is besides its body: its title, its step of the booking flow and its
+/// script, if any.
+struct Frame {
+    title: Text,
+    step: Option<u8>,
+    script: Option<&'static str>,
+}
+
+/// A citizen's page as the answer to `uri`, remembering the language asked for.
+fn answer(lang: Lang, uri: &Uri, frame: Frame, body: Markup, remember: Option<Lang>) -> Response {
+    let here = super::respond::here(uri);
+    let mut page = Page::citizen(lang, frame.title.get(lang), here, frame.step, body);
+    page.script = frame.script;
+    html(page.render(), remember)
+}
+
 /// `GET /`: what the service is, and the way in.
 pub async fn home(uri: Uri, headers: HeaderMap) -> Response {
     let (lang, remember) = negotiate(&uri, &headers);
-    let body = format!(
-        "<h1>{h1}</h1><p class=\"lead\">{lead}</p>\
-         <p class=\"actions\"><a class=\"button primary\" href=\"/wait\">{start}</a>\
-         <a class=\"button secondary\" href=\"/bookings\">{mine}</a></p>\
-         <section><h2>{know}</h2><ul class=\"plain\"><li>{fair}</li><li>{reload}</li><li>{family}</li><li>{rrn}</li></ul></section>",
-        h1 = lang.t(
-            "코로나19 예방접종 사전예약",
-            "Book your COVID-19 vaccination"
-        ),
-        lead = lang.t(
-            "본인과 가족의 예방접종 날짜와 의료기관을 예약합니다. 1차 접종을 예약하면 2차 접종도 함께 예약됩니다.",
-            "Book a day and a clinic for yourself or a family member. Booking dose 1 books dose 2 with it."
-        ),
-        start = lang.t("예약 시작하기", "Start booking"),
-        mine = lang.t("예약 조회·변경·취소", "View, change or cancel a booking"),
-        know = lang.t("알아두세요", "Good to know"),
-        fair = lang.t(
-            "예약 시작 전에 오신 분의 순서는 시작 시각에 무작위로 정해집니다. 일찍 오거나 새로고침해도 유리하지 않습니다.",
-            "Everyone who arrives before booking opens gets a place drawn at random at the opening: arriving early or refreshing gives no advantage."
-        ),
-        reload = lang.t(
-            "대기 중에 새로고침하거나 다시 접속해도 순서는 그대로입니다.",
-            "Reloading or reconnecting while you wait keeps your place."
-        ),
-        family = lang.t(
-            "본인인증을 한 뒤 가족(대리) 예약도 할 수 있습니다.",
-            "After your identity check you can also book for a family member."
-        ),
-        rrn = lang.t(
-            "주민등록번호는 저장하지 않습니다. 생년월일과 확인용 값만 보관합니다.",
-            "Your resident registration number is not stored: only your birth date and a check value."
-        ),
-    );
-    let title = lang.t("예약 안내", "Welcome");
-    html(
-        Page::citizen(
-            lang,
-            title,
-            super::respond::here(&uri),
-            None,
-            maud::PreEscaped(body),
-        )
-        .render(),
-        remember,
-    )
+    let t = |text: Text| text.get(lang);
+    let body = page! {
+        h1 { (t(home_text::HEADING)) }
+        p class="lead" { (t(home_text::LEAD)) }
+        p class="actions" {
+            a class="button primary" href="/wait" { (t(home_text::START)) }
+            a class="button secondary" href="/bookings" { (t(home_text::MINE)) }
+        }
+        section {
+            h2 { (t(home_text::KNOW)) }
+            ul class="plain" {
+                li { (t(home_text::FAIR)) }
+                li { (t(home_text::RELOAD)) }
+                li { (t(home_text::FAMILY)) }
+                li { (t(home_text::RRN)) }
+            }
+        }
+    };
+    let frame = Frame {
+        title: home_text::TITLE,
+        step: None,
+        script: None,
+    };
+    answer(lang, &uri, frame, body, remember)
 }
 
 /// `GET /identity`: name, resident registration number and phone, then the code by text.
@@ -148,101 +151,64 @@ fn identity_page(
 ) -> String {
     let signed_in = crate::credentials::identity_cookie(headers)
         .is_some_and(|t| IdentitySession::verify(&t, &state.secrets, state.clock.now()).is_ok());
+    let t = |text: Text| text.get(lang);
     let (action, intro) = match serves {
-        IdentityFor::Booking => (
-            "/identity",
-            lang.t(
-                "예약하려면 본인인증이 필요합니다. 입력하신 정보가 휴대전화 가입자 정보와 맞으면 그 휴대전화로 인증번호 6자리를 보내 드립니다.",
-                "To book, we check who you are: if your details match your mobile phone's subscriber record, we send a six-digit code to that phone.",
-            ),
-        ),
-        IdentityFor::Waiting => (
-            "/wait/verify",
-            lang.t(
-                "기다리는 동안 본인인증을 하면, 시작 시각의 추첨에서 한 분당 한 자리를 받고 차례가 되면 바로 예약으로 넘어갑니다. 이번 예약 대상이 아니면 바로 알려 드리고 본인의 예약 기간을 안내합니다. 입력하신 정보가 휴대전화 가입자 정보와 맞으면 그 휴대전화로 인증번호 6자리를 보내 드립니다.",
-                "Verify while you wait: everyone verified gets one place per person in the draw at the opening, ahead of unverified tickets, and goes straight to booking at their turn. If this opening is not for you, we tell you at once, with your own booking window. If your details match your mobile phone's subscriber record, we send a six-digit code to that phone.",
-            ),
-        ),
+        IdentityFor::Booking => ("/identity", identity_text::INTRO_BOOKING),
+        IdentityFor::Waiting => ("/wait/verify", identity_text::INTRO_WAITING),
     };
-    let already = if signed_in && serves == IdentityFor::Booking {
-        format!(
-            "<div class=\"success\" role=\"status\"><p>{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/eligibility\">{}</a></p></div>",
-            lang.t(
-                "이미 본인인증을 하셨습니다. 다른 분으로 인증하려면 아래에 입력하세요.",
-                "You have already verified your identity. To verify as someone else, fill in the form below."
-            ),
-            lang.t("계속하기", "Continue")
-        )
-    } else {
-        String::new()
-    };
-    let (start_hidden, verify_hidden, id_value, demo_text) = match stage {
-        IdentityStage::Details => ("", " hidden", String::new(), String::new()),
+    let already = signed_in && serves == IdentityFor::Booking;
+    let (code_stage, verification_id, demo_code) = match stage {
+        IdentityStage::Details => (false, "", None),
         IdentityStage::Code {
             verification_id,
             demo_code,
-        } => (
-            " hidden",
-            "",
-            escape(verification_id),
-            demo_code
-                .as_deref()
-                .map(|c| format!("{} {}", lang.t("시연용 인증번호:", "Demo code:"), escape(c)))
-                .unwrap_or_default(),
-        ),
+        } => (true, verification_id.as_str(), demo_code.as_deref()),
     };
-    let demo_hidden = if demo_text.is_empty() { " hidden" } else { "" };
-    let error = match error {
-        Some(e) => format!(
-            "<div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\">{}</div>",
-            escape(lang.t(&e.message_ko, &e.message_en))
-        ),
-        None => error_box().into_string(),
+    let body = page! {
+        h1 { (t(identity_text::TITLE)) }
+        @if already {
+            div class="success" role="status" {
+                p { (t(identity_text::ALREADY)) }
+                p class="actions" { a class="button primary" href="/eligibility" { (t(identity_text::CONTINUE)) } }
+            }
+        }
+        p { (t(intro)) }
+        form id="start" method="post" action=(action) class="stack" novalidate hidden[code_stage] {
+            div class="field" {
+                label for="name" { (t(common::NAME)) }
+                input id="name" name="name" autocomplete="name" required;
+            }
+            div class="field" {
+                label for="rrn" { (t(identity_text::RRN)) }
+                p class="hint" id="rrn-hint" { (t(identity_text::RRN_HINT)) }
+                input id="rrn" name="rrn" inputmode="numeric" autocomplete="off" aria-describedby="rrn-hint" required;
+            }
+            div class="field" {
+                label for="phone" { (t(identity_text::PHONE)) }
+                p class="hint" id="phone-hint" { (t(identity_text::PHONE_HINT)) }
+                input id="phone" name="phone" type="tel" autocomplete="tel" aria-describedby="phone-hint" required;
+            }
+            button class="button primary" type="submit" { (t(identity_text::SEND)) }
+        }
+        form id="verify" method="post" action=(action) class="stack" hidden[!code_stage] data-demo=(t(common::DEMO_CODE)) {
+            input type="hidden" name="verification_id" value=(verification_id);
+            p id="sent" role="status" { (t(identity_text::SENT)) }
+            p id="demo-code" class="demo" hidden[demo_code.is_none()] {
+                @if let Some(code) = demo_code { (t(common::DEMO_CODE)) " " (code) }
+            }
+            div class="field" {
+                label for="code" { (t(common::CODE_SENT_PROMPT)) }
+                input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required;
+            }
+            button class="button primary" type="submit" { (t(identity_text::CONFIRM)) }
+        }
+        @match error {
+            Some(e) => div id="error" class="error" role="alert" tabindex="-1" { (refusal(e, lang)) },
+            None => (error_box()),
+        }
     };
-    let body = format!(
-        "<h1>{h1}</h1>{already}<p>{intro}</p>\
-         <form id=\"start\" method=\"post\" action=\"{action}\" class=\"stack\" novalidate{start_hidden}>\
-         <div class=\"field\"><label for=\"name\">{name}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" required></div>\
-         <div class=\"field\"><label for=\"rrn\">{rrn}</label><p class=\"hint\" id=\"rrn-hint\">{rrn_hint}</p>\
-         <input id=\"rrn\" name=\"rrn\" inputmode=\"numeric\" autocomplete=\"off\" aria-describedby=\"rrn-hint\" required></div>\
-         <div class=\"field\"><label for=\"phone\">{phone}</label><p class=\"hint\" id=\"phone-hint\">{phone_hint}</p>\
-         <input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\" aria-describedby=\"phone-hint\" required></div>\
-         <button class=\"button primary\" type=\"submit\">{send}</button></form>\
-         <form id=\"verify\" method=\"post\" action=\"{action}\" class=\"stack\"{verify_hidden} data-demo=\"{demo}\">\
-         <input type=\"hidden\" name=\"verification_id\" value=\"{id_value}\">\
-         <p id=\"sent\" role=\"status\">{sent}</p><p id=\"demo-code\" class=\"demo\"{demo_hidden}>{demo_text}</p>\
-         <div class=\"field\"><label for=\"code\">{code}</label>\
-         <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"6\" required></div>\
-         <button class=\"button primary\" type=\"submit\">{confirm}</button></form>{error}",
-        h1 = lang.t("본인인증", "Identity check"),
-        name = lang.t("이름", "Name"),
-        rrn = lang.t("주민등록번호", "Resident registration number"),
-        rrn_hint = lang.t(
-            "13자리 (예: 680229-1234567). 저장하지 않습니다.",
-            "13 digits (e.g. 680229-1234567). It is not stored."
-        ),
-        phone = lang.t(
-            "휴대전화 번호 (본인 명의)",
-            "Mobile phone number (in your name)"
-        ),
-        phone_hint = lang.t("예: 010-1234-5678", "e.g. 010-1234-5678"),
-        send = lang.t("인증번호 받기", "Send me a code"),
-        demo = lang.t("시연용 인증번호:", "Demo code:"),
-        sent = lang.t(
-            "입력하신 정보가 맞으면 인증번호를 보냈습니다. 3분 안에 입력해 주세요.",
-            "If your details match, we sent you a code. Enter it within 3 minutes."
-        ),
-        code = lang.t("인증번호 6자리", "Six-digit code"),
-        confirm = lang.t("확인", "Confirm"),
-    );
-    let title = lang.t("본인인증", "Identity check");
-    let mut page = Page::citizen(
-        lang,
-        title,
-        super::respond::here(uri),
-        Some(2),
-        maud::PreEscaped(body),
-    );
+    let title = t(identity_text::TITLE);
+    let mut page = Page::citizen(lang, title, super::respond::here(uri), Some(2), body);
     if serves == IdentityFor::Booking {
         page.script = Some("identity.js");
     }
@@ -467,37 +433,22 @@ async fn start_from_form(
 
 /// Told at once: this opening is not theirs, and when theirs is (Seoul time). No place taken.
 fn not_this_opening(uri: &Uri, lang: Lang, eligibility: &DecisionView) -> String {
-    let window = eligibility
-        .opens_at
-        .map(|t| {
-            format!(
-                "<p class=\"big\" id=\"window\">{} {}</p>",
-                lang.t("본인의 예약 시작:", "Your booking opens:"),
-                escape(&instant_text(t, lang))
-            )
-        })
-        .unwrap_or_default();
-    let reason = lang.t(&eligibility.message_ko, &eligibility.message_en);
-    let body = format!(
-        "<h1>{h1}</h1><div class=\"error\" role=\"status\"><p>{reason}</p></div>{window}<p>{note}</p>\
-         <p class=\"actions\"><a class=\"button secondary\" href=\"/eligibility\">{more}</a></p>",
-        h1 = lang.t("이번 예약 대상이 아닙니다", "This opening is not for you"),
-        reason = escape(reason),
-        note = lang.t(
-            "기다리실 필요가 없습니다. 대기 자리는 돌려드렸습니다. 본인의 예약 기간에 다시 오세요.",
-            "There is no need to wait: your place has been given up. Please come back in your own booking window."
-        ),
-        more = lang.t("예약 가능 여부 자세히 보기", "More about when you can book"),
-    );
-    let title = lang.t("예약 대상 안내", "Not this opening");
-    Page::citizen(
-        lang,
-        title,
-        super::respond::here(uri),
-        Some(1),
-        maud::PreEscaped(body),
-    )
-    .render()
+    let t = |text: Text| text.get(lang);
+    let body = page! {
+        h1 { (t(identity_text::NOT_THIS_OPENING)) }
+        div class="error" role="status" {
+            p { (in_lang(lang, &eligibility.message_ko, &eligibility.message_en)) }
+        }
+        @if let Some(opens) = eligibility.opens_at {
+            p class="big" id="window" { (t(identity_text::YOUR_WINDOW)) " " (instant_text(opens, lang)) }
+        }
+        p { (t(identity_text::NO_NEED_TO_WAIT)) }
+        p class="actions" {
+            a class="button secondary" href="/eligibility" { (t(identity_text::MORE_ABOUT_WINDOW)) }
+        }
+    };
+    let title = t(identity_text::NOT_THIS_OPENING_TITLE);
+    Page::citizen(lang, title, super::respond::here(uri), Some(1), body).render()
 }
 
 /// `GET /contact`: where my notices go (masked), and how to change it: a new identity check
@@ -512,42 +463,29 @@ pub async fn contact(State(state): State<Arc<AppState>>, uri: Uri, headers: Head
         Ok(contact) => contact,
         Err(e) => return super::respond::error_page(lang, Audience::Citizen, &uri, e),
     };
-    let body = format!(
-        "<h1>{h1}</h1><p>{intro}</p>\
-         <dl class=\"facts\" id=\"contact\"><dt>{name_h}</dt><dd id=\"contact-name\">{name}</dd>\
-         <dt>{phone_h}</dt><dd id=\"contact-phone\">{phone}</dd></dl>\
-         <section aria-labelledby=\"change-h\"><h2 id=\"change-h\">{change_h}</h2><p>{change}</p>\
-         <p class=\"actions\"><a class=\"button primary\" href=\"/identity\">{verify}</a>\
-         <a class=\"button secondary\" href=\"/bookings\">{bookings}</a></p></section>",
-        h1 = lang.t("안내 문자 받는 곳", "Where your notices go"),
-        intro = lang.t(
-            "예약, 변경, 취소 안내 문자는 마지막으로 본인인증한 휴대전화로 갑니다.",
-            "Texts about your bookings go to the phone of your last identity check."
-        ),
-        name_h = lang.t("이름", "Name"),
-        name = escape(&contact.name),
-        phone_h = lang.t("휴대전화", "Mobile phone"),
-        phone = escape(&contact.phone),
-        change_h = lang.t("번호를 바꾸려면", "To change the number"),
-        change = lang.t(
-            "새 휴대전화로 본인인증을 다시 하세요. 그 휴대전화가 본인 명의일 때만 인증번호가 가며, 인증이 끝나면 안내 문자가 새 번호로 갑니다.",
-            "Verify your identity again with the new phone. The code only goes to a phone in your name; once verified, your notices go to the new number."
-        ),
-        verify = lang.t("새 번호로 본인인증", "Verify with the new phone"),
-        bookings = lang.t("내 예약", "My bookings"),
-    );
-    let title = lang.t("안내 문자 받는 곳", "Where your notices go");
-    html(
-        Page::citizen(
-            lang,
-            title,
-            super::respond::here(&uri),
-            None,
-            maud::PreEscaped(body),
-        )
-        .render(),
-        remember,
-    )
+    let t = |text: Text| text.get(lang);
+    let body = page! {
+        h1 { (t(contact_text::TITLE)) }
+        p { (t(contact_text::INTRO)) }
+        dl class="facts" id="contact" {
+            dt { (t(common::NAME)) } dd id="contact-name" { (contact.name) }
+            dt { (t(contact_text::PHONE)) } dd id="contact-phone" { (contact.phone) }
+        }
+        section aria-labelledby="change-h" {
+            h2 id="change-h" { (t(contact_text::CHANGE_HEADING)) }
+            p { (t(contact_text::CHANGE)) }
+            p class="actions" {
+                a class="button primary" href="/identity" { (t(contact_text::VERIFY_NEW)) }
+                a class="button secondary" href="/bookings" { (t(contact_text::BOOKINGS)) }
+            }
+        }
+    };
+    let frame = Frame {
+        title: contact_text::TITLE,
+        step: None,
+        script: None,
+    };
+    answer(lang, &uri, frame, body, remember)
 }
 
 /// `GET /eligibility`: may I book, and if not, why and when my window opens. Decided by the
@@ -569,70 +507,52 @@ pub async fn eligibility(
         Lang::Ko => decision.message_ko(),
         Lang::En => decision.message_en(),
     };
-    let when = |at: Timestamp| escape(&instant_text(at, lang));
-    let family = format!(
-        "<section><h2>{}</h2><p>{}</p><p><a class=\"button secondary\" href=\"/search?family=1\">{}</a></p></section>",
-        lang.t("가족 예약", "Booking for a family member"),
-        lang.t(
-            "가족의 예약 가능 여부는 가족의 생년월일로 따로 판단합니다.",
-            "A family member's eligibility is decided on their own birth date."
-        ),
-        lang.t("가족 예약하기", "Book for a family member"),
-    );
+    let t = |text: Text| text.get(lang);
+    let when = |at: Timestamp| instant_text(at, lang);
     let (h1, main) = match decision {
         Decision::Eligible { closes_at, .. } => (
-            lang.t("지금 예약할 수 있습니다", "You can book now"),
-            format!(
-                "<p class=\"answer ok\">{}</p><dl class=\"facts\"><dt>{}</dt><dd>{}</dd></dl>\
-                 <p class=\"actions\"><a class=\"button primary\" href=\"/search\">{}</a></p>",
-                escape(&message),
-                lang.t("예약 마감", "Booking closes"),
-                when(closes_at),
-                lang.t("의료기관 찾기", "Find a clinic")
-            ),
+            eligibility_text::CAN_BOOK,
+            page! {
+                p class="answer ok" { (message) }
+                dl class="facts" { dt { (t(eligibility_text::CLOSES)) } dd { (when(closes_at)) } }
+                p class="actions" { a class="button primary" href="/search" { (t(common::FIND_CLINIC)) } }
+            },
         ),
         Decision::NotYet { opens_at, .. } => (
-            lang.t("아직 예약 기간이 아닙니다", "Not yet your turn to book"),
-            format!(
-                "<p class=\"answer wait\">{}</p><dl class=\"facts\"><dt>{}</dt><dd class=\"big\" id=\"opens\">{}</dd></dl>",
-                escape(&message),
-                lang.t("나의 예약 시작", "Your booking opens"),
-                when(opens_at)
-            ),
+            eligibility_text::NOT_YET,
+            page! {
+                p class="answer wait" { (message) }
+                dl class="facts" { dt { (t(eligibility_text::OPENS)) } dd class="big" id="opens" { (when(opens_at)) } }
+            },
         ),
         Decision::AlreadyBooked => (
-            lang.t("이미 예약하셨습니다", "You already have a booking"),
-            format!(
-                "<p class=\"answer\">{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/bookings\">{}</a></p>",
-                escape(&message),
-                lang.t("나의 예약 보기", "See my bookings")
-            ),
+            eligibility_text::ALREADY_BOOKED,
+            page! {
+                p class="answer" { (message) }
+                p class="actions" { a class="button primary" href="/bookings" { (t(eligibility_text::SEE_BOOKINGS)) } }
+            },
         ),
         _ => (
-            lang.t("지금은 예약할 수 없습니다", "You cannot book now"),
-            format!("<p class=\"answer no\">{}</p>", escape(&message)),
+            eligibility_text::CANNOT_BOOK,
+            page! { p class="answer no" { (message) } },
         ),
     };
-    let leftover = format!(
-        "<p><a href=\"/leftovers\">{}</a></p>",
-        lang.t(
-            "오늘 남는 백신(잔여백신) 알림 신청",
-            "Hear of leftover doses near you today"
-        )
-    );
-    let body = format!("<h1>{h1}</h1>{main}{family}{leftover}");
-    let title = lang.t("예약 대상 확인", "Eligibility");
-    html(
-        Page::citizen(
-            lang,
-            title,
-            super::respond::here(&uri),
-            Some(3),
-            maud::PreEscaped(body),
-        )
-        .render(),
-        remember,
-    )
+    let body = page! {
+        h1 { (t(h1)) }
+        (main)
+        section {
+            h2 { (t(eligibility_text::FAMILY_HEADING)) }
+            p { (t(eligibility_text::FAMILY)) }
+            p { a class="button secondary" href="/search?family=1" { (t(common::BOOK_FAMILY)) } }
+        }
+        p { a href="/leftovers" { (t(eligibility_text::LEFTOVERS)) } }
+    };
+    let frame = Frame {
+        title: eligibility_text::TITLE,
+        step: Some(3),
+        script: None,
+    };
+    answer(lang, &uri, frame, body, remember)
 }
 
 /// The search page's parameters, as typed (empty fields are absent, not errors).
@@ -660,17 +580,12 @@ fn carry(change: Option<&str>, family: bool) -> String {
     out
 }
 
-fn hidden_carry(change: Option<&str>, family: bool) -> String {
-    let mut out = String::new();
-    if let Some(id) = change.filter(|id| id.bytes().all(|b| b.is_ascii_digit())) {
-        out.push_str(&format!(
-            "<input type=\"hidden\" name=\"change\" value=\"{id}\">"
-        ));
+fn hidden_carry(change: Option<&str>, family: bool) -> Markup {
+    let change = change.filter(|id| id.bytes().all(|b| b.is_ascii_digit()));
+    page! {
+        @if let Some(id) = change { input type="hidden" name="change" value=(id); }
+        @if family { input type="hidden" name="family" value="1"; }
     }
-    if family {
-        out.push_str("<input type=\"hidden\" name=\"family\" value=\"1\">");
-    }
-    out
 }
 
 /// `GET /search`: clinics by province and municipality, or by distance from where I am.
@@ -692,9 +607,14 @@ pub async fn search(
     let change = filled(&params.change);
     let family = filled(&params.family).is_some();
 
-    let (provinces, municipalities) =
-        region_options(&state, lang, province, municipality, lang.t("전체", "All"));
-    let (provinces, municipalities) = (provinces.into_string(), municipalities.into_string());
+    let t = |text: Text| text.get(lang);
+    let (provinces, municipalities) = region_options(
+        &state,
+        lang,
+        province,
+        municipality,
+        t(search_text::ALL_DISTRICTS),
+    );
     let query = match (lat, lon, municipality, province) {
         (Some(lat), Some(lon), _, _) => Some(routes::clinics::SearchQuery {
             lat: Some(lat),
@@ -713,7 +633,7 @@ pub async fn search(
         _ => None,
     };
     let results = match query {
-        None => String::new(),
+        None => Markup::default(),
         Some(mut q) => {
             q.product = product.map(str::to_string);
             let offset: usize = filled(&params.offset)
@@ -734,84 +654,68 @@ pub async fn search(
                     });
                     results_html(&found, lang, &carry(change, family), offset, next)
                 }
-                Err(e) => format!(
-                    "<p class=\"error\" role=\"alert\">{}</p>",
-                    escape(lang.t(&e.message_ko, &e.message_en))
-                ),
+                Err(e) => page! { p class="error" role="alert" { (refusal(&e, lang)) } },
             }
         }
     };
-    let near_note = if lat.is_some() && lon.is_some() {
-        format!(
-            "<p class=\"note\">{}</p>",
-            lang.t(
-                "내 위치에서 10km 안의 가까운 순서입니다.",
-                "Nearest first, within 10 km of you."
-            )
-        )
-    } else {
-        String::new()
+    let near = lat.is_some() && lon.is_some();
+    let body = page! {
+        h1 { (t(common::FIND_CLINIC)) }
+        (purpose_note(change, family, lang))
+        form method="get" action="/search" id="search" class="stack" {
+            (hidden_carry(change, family))
+            fieldset {
+                legend { (t(search_text::BY_REGION)) }
+                (region_fields(provinces, municipalities, lang))
+            }
+            div class="field" {
+                label for="product" { (t(common::VACCINE)) }
+                select id="product" name="product" { (product_options(product, &Product::ALL, lang, true)) }
+            }
+            input type="hidden" name="lat" id="lat";
+            input type="hidden" name="lon" id="lon";
+            p class="actions" {
+                button class="button primary" type="submit" { (t(search_text::SEARCH)) }
+                button class="button secondary" type="button" id="locate" hidden
+                    data-denied=(t(search_text::LOCATION_DENIED))
+                    data-finding=(t(common::FINDING_LOCATION)) { (t(search_text::NEAR_ME)) }
+            }
+        }
+        p id="locate-status" role="status" {}
+        @if near { p class="note" { (t(search_text::NEAR_NOTE)) } }
+        (results)
     };
-    let body = format!(
-        "<h1>{h1}</h1>{purpose}\
-         <form method=\"get\" action=\"/search\" id=\"search\" class=\"stack\">{carry}\
-         <fieldset><legend>{by_region}</legend>\
-         <div class=\"field\"><label for=\"province\">{province_label}</label><select id=\"province\" name=\"province\">{provinces}</select></div>\
-         <div class=\"field\"><label for=\"municipality\">{municipality_label}</label><select id=\"municipality\" name=\"municipality\">{municipalities}</select></div>\
-         </fieldset>\
-         <div class=\"field\"><label for=\"product\">{product_label}</label><select id=\"product\" name=\"product\">{products}</select></div>\
-         <input type=\"hidden\" name=\"lat\" id=\"lat\"><input type=\"hidden\" name=\"lon\" id=\"lon\">\
-         <p class=\"actions\"><button class=\"button primary\" type=\"submit\">{search}</button>\
-         <button class=\"button secondary\" type=\"button\" id=\"locate\" hidden data-denied=\"{denied}\" data-finding=\"{finding}\">{near}</button></p>\
-         </form><p id=\"locate-status\" role=\"status\"></p>{near_note}{results}",
-        h1 = lang.t("의료기관 찾기", "Find a clinic"),
-        purpose = purpose_note(change, family, lang),
-        carry = hidden_carry(change, family),
-        by_region = lang.t("지역으로 찾기", "By region"),
-        province_label = lang.t("시·도", "Province or city"),
-        municipality_label = lang.t("시·군·구", "District"),
-        product_label = lang.t("백신", "Vaccine"),
-        products = product_options(product, &Product::ALL, lang, true).into_string(),
-        search = lang.t("검색", "Search"),
-        near = lang.t("내 위치에서 가까운 곳", "Near me"),
-        denied = lang.t(
-            "위치를 확인할 수 없습니다. 지역으로 찾아 주세요.",
-            "Your location is not available; please search by region."
-        ),
-        finding = lang.t("위치를 확인하고 있습니다…", "Finding your location…"),
-    );
-    let title = lang.t("의료기관 찾기", "Find a clinic");
-    let mut page = Page::citizen(
-        lang,
-        title,
-        super::respond::here(&uri),
-        Some(4),
-        maud::PreEscaped(body),
-    );
-    page.script = Some("search.js");
-    html(page.render(), remember)
+    let frame = Frame {
+        title: common::FIND_CLINIC,
+        step: Some(4),
+        script: Some("search.js"),
+    };
+    answer(lang, &uri, frame, body, remember)
 }
 
-fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> String {
-    if change.is_some() {
-        format!(
-            "<p class=\"note\">{}</p>",
-            lang.t(
-                "예약을 바꿀 의료기관과 날짜를 고르세요. 새 예약이 확정될 때까지 기존 예약은 그대로입니다.",
-                "Choose the new clinic and day. Your booking stays as it is until the change is confirmed."
-            )
-        )
-    } else if family {
-        format!(
-            "<p class=\"note\">{}</p>",
-            lang.t(
-                "가족(대리) 예약입니다.",
-                "You are booking for a family member."
-            )
-        )
-    } else {
-        String::new()
+/// The province and district choices of a form.
+fn region_fields(provinces: Markup, municipalities: Markup, lang: Lang) -> Markup {
+    page! {
+        div class="field" {
+            label for="province" { (common::PROVINCE.get(lang)) }
+            select id="province" name="province" { (provinces) }
+        }
+        div class="field" {
+            label for="municipality" { (common::DISTRICT.get(lang)) }
+            select id="municipality" name="municipality" { (municipalities) }
+        }
     }
+}
+
+fn purpose_note(change: Option<&str>, family: bool, lang: Lang) -> Markup {
+    let purpose = if change.is_some() {
+        Some(search_text::CHANGE_PURPOSE)
+    } else if family {
+        Some(search_text::FAMILY_PURPOSE)
+    } else {
+        None
+    };
+    page! { @if let Some(purpose) = purpose { p class="note" { (purpose.get(lang)) } } }
 }
 
 fn results_html(
@@ -820,99 +724,64 @@ fn results_html(
     carry: &str,
     offset: usize,
     next: Option<String>,
-) -> String {
+) -> Markup {
+    let t = |text: Text| text.get(lang);
     let clinics = &found.clinics;
-    let total = found.total;
-    let heading = match lang {
-        Lang::Ko => format!("검색 결과 {total}곳"),
-        Lang::En => format!("{total} clinics found"),
-    };
-    let range = if clinics.is_empty() {
-        String::new()
-    } else {
-        let (first, last) = (offset + 1, offset + clinics.len());
-        format!(
-            "<p class=\"note\">{}</p>",
-            match lang {
-                Lang::Ko => format!("{first}–{last}번째 의료기관입니다."),
-                Lang::En => format!("Showing {first}–{last}."),
+    let (first, last) = (offset + 1, offset + clinics.len());
+    page! {
+        section aria-labelledby="results-h" {
+            h2 id="results-h" { (citizen::clinics_found(lang, found.total)) }
+            @if !clinics.is_empty() { p class="note" { (citizen::clinics_shown(lang, first, last)) } }
+            ul class="cards" id="results" {
+                @for c in clinics { (clinic_card(c, lang, carry)) }
+                @if clinics.is_empty() { li { (t(search_text::NO_MATCH)) } }
             }
-        )
-    };
-    let mut html = format!(
-        "<section aria-labelledby=\"results-h\"><h2 id=\"results-h\">{heading}</h2>{range}<ul class=\"cards\" id=\"results\">"
-    );
-    for c in clinics {
-        let (id, name, place) = clinic_identity(&c.clinic, lang);
-        let (name, place) = (escape(name), escape(place));
-        let distance = c
-            .distance_km
-            .map(|km| format!(" · {km:.1} km"))
-            .unwrap_or_default();
-        let products: Vec<&str> = c
-            .clinic
-            .products
-            .iter()
-            .map(|p| lang.t(p.name_ko(), p.name_en()))
-            .collect();
-        let mut left_total = 0u64;
-        let mut first_day = None;
-        for day in &c.availability {
-            let left = u64::from(day.remaining.most());
-            left_total += left;
-            if left > 0 && first_day.is_none() {
-                first_day = Some(day.date);
+            @if let Some(next) = next {
+                p class="actions" {
+                    a class="button secondary" id="next" href=(next) { (t(search_text::MORE)) }
+                }
             }
         }
-        let when = match first_day {
-            Some(day) => match lang {
-                Lang::Ko => format!(
-                    "가장 빠른 날: {} · 7일간 남은 자리 {left_total}",
-                    date_text(day, lang)
-                ),
-                Lang::En => format!(
-                    "Soonest: {} · {left_total} places in 7 days",
-                    date_text(day, lang)
-                ),
-            },
-            None => lang
-                .t(
-                    "7일 안에 남은 자리가 없습니다",
-                    "No places in the next 7 days",
-                )
-                .to_string(),
-        };
-        let choose = if first_day.is_some() {
-            format!(
-                "<a class=\"button primary\" href=\"/book?clinic={id}{carry}\">{} <span class=\"sr\">{name}</span></a>",
-                lang.t("선택", "Choose")
-            )
-        } else {
-            String::new()
-        };
-        html.push_str(&format!(
-            "<li class=\"card\"><h3>{name}</h3><p>{place}{distance}</p><p>{}: {}</p><p>{}</p>{choose}</li>",
-            lang.t("백신", "Vaccines"),
-            products.join(", "),
-            escape(&when)
-        ));
     }
-    if clinics.is_empty() {
-        html.push_str(&format!(
-            "<li>{}</li>",
-            lang.t("조건에 맞는 의료기관이 없습니다.", "No clinic matches.")
-        ));
+}
+
+/// One clinic of the results: name, district and distance, vaccines, the soonest day with
+/// places, and "choose" when there is one.
+fn clinic_card(c: &FoundClinic, lang: Lang, carry: &str) -> Markup {
+    let (id, name, place) = clinic_identity(&c.clinic, lang);
+    let products: Vec<&str> = c
+        .clinic
+        .products
+        .iter()
+        .map(|p| product_name(*p, lang))
+        .collect();
+    let left_total: u64 = c
+        .availability
+        .iter()
+        .map(|day| u64::from(day.remaining.most()))
+        .sum();
+    let first_day = c
+        .availability
+        .iter()
+        .find(|day| day.remaining.most() > 0)
+        .map(|day| day.date);
+    let when = match first_day {
+        Some(day) => citizen::soonest(lang, &date_text(day, lang), left_total),
+        None => search_text::NO_PLACES.get(lang).to_string(),
+    };
+    page! {
+        li class="card" {
+            h3 { (name) }
+            p { (place) @if let Some(km) = c.distance_km { " · " (format!("{km:.1}")) " km" } }
+            p { (search_text::VACCINES.get(lang)) ": " (products.join(", ")) }
+            p { (when) }
+            @if first_day.is_some() {
+                a class="button primary" href={ "/book?clinic=" (id) (carry) } {
+                    (widget_text::CHOOSE.get(lang)) " " span class="sr" { (name) }
+                }
+            }
+        }
     }
-    html.push_str("</ul>");
-    if let Some(next) = next {
-        html.push_str(&format!(
-            "<p class=\"actions\"><a class=\"button secondary\" id=\"next\" href=\"{}\">{}</a></p>",
-            escape(&next),
-            lang.t("다음 의료기관 더 보기", "More clinics")
-        ));
-    }
-    html.push_str("</section>");
-    html
 }
 
 #[derive(Deserialize)]
@@ -971,42 +840,7 @@ pub async fn book(
         product.code(),
         carry(change, family)
     );
-    let day_links = day_links(&days, date, &base, lang).into_string();
-    let bands = band_choices(&state, clinic, date, product, lang).into_string();
-    let who = if change.is_some() {
-        String::new()
-    } else {
-        format!(
-            "<fieldset><legend>{legend}</legend>\
-             <label class=\"choice\"><input type=\"radio\" name=\"who\" value=\"self\"{self_checked}> {me}</label>\
-             <label class=\"choice\"><input type=\"radio\" name=\"who\" value=\"family\"{family_checked}> {fam}</label>\
-             <div id=\"family-fields\" class=\"stack\">\
-             <p class=\"hint\">{fam_hint}</p>\
-             <div class=\"field\"><label for=\"family-name\">{name}</label><input id=\"family-name\" name=\"family_name\" autocomplete=\"off\"></div>\
-             <div class=\"field\"><label for=\"family-rrn\">{rrn}</label><input id=\"family-rrn\" name=\"family_rrn\" inputmode=\"numeric\" autocomplete=\"off\"></div>\
-             <div class=\"field\"><label for=\"family-phone\">{phone}</label><input id=\"family-phone\" name=\"family_phone\" type=\"tel\" autocomplete=\"off\"></div>\
-             <div id=\"family-code\" class=\"stack\" hidden><p role=\"status\">{code_sent}</p><p id=\"family-demo-code\" class=\"demo\" hidden></p>\
-             <div class=\"field\"><label for=\"family-code-input\">{code}</label><input id=\"family-code-input\" name=\"family_code\" inputmode=\"numeric\" autocomplete=\"off\" maxlength=\"6\"></div></div>\
-             </div></fieldset>",
-            legend = lang.t("누구의 예약인가요?", "Who is this booking for?"),
-            self_checked = if family { "" } else { " checked" },
-            family_checked = if family { " checked" } else { "" },
-            me = lang.t("본인", "Myself"),
-            fam = lang.t("가족 (대리 예약)", "A family member"),
-            fam_hint = lang.t(
-                "가족을 예약할 때만 입력하세요. 가족 본인의 휴대전화로 인증번호를 보내 동의를 확인합니다. 휴대전화가 없는 가족은 콜센터나 주민센터에서 신분증을 확인하고 예약할 수 있습니다.",
-                "Only when booking for a family member. We text a code to their own phone to confirm they agree. Without a phone, they can book at a call centre or community centre with their ID."
-            ),
-            name = lang.t("가족 이름", "Their name"),
-            rrn = lang.t("가족 주민등록번호", "Their resident registration number"),
-            phone = lang.t("가족 휴대전화 번호", "Their mobile number"),
-            code_sent = lang.t(
-                "가족의 휴대전화로 인증번호를 보냈습니다. 가족에게 받은 인증번호를 입력하면 동의가 확인됩니다.",
-                "We texted a code to their phone. Enter the code they tell you: that is their consent."
-            ),
-            code = lang.t("가족이 받은 인증번호 6자리", "The six-digit code they received"),
-        )
-    };
+    let t = |text: Text| text.get(lang);
     let place = state
         .world
         .regions
@@ -1017,73 +851,94 @@ pub async fn book(
         })
         .unwrap_or_default();
     let dose2 = if product == Product::Janssen {
-        lang.t("얀센 백신은 1회 접종입니다.", "Janssen is a single dose.")
+        book_text::SINGLE_DOSE
     } else {
-        lang.t(
-            "2차 접종은 같은 의료기관, 같은 백신으로 접종 간격에 맞춰 함께 예약됩니다.",
-            "Dose 2 is booked with it: same clinic, same vaccine, at the vaccine's interval.",
-        )
+        book_text::DOSE_2_WITH
     };
     let submit = if change.is_some() {
-        lang.t("이 일정으로 변경", "Change to this")
+        book_text::CHANGE_TO
     } else {
-        lang.t("예약하기", "Book")
+        book_text::BOOK
     };
-    let body = format!(
-        "<h1>{h1}</h1>{purpose}<p class=\"clinic\"><strong>{clinic_name}</strong> · {place}</p>\
-         <form method=\"get\" action=\"/book\" id=\"product-form\" class=\"stack\">\
-         <input type=\"hidden\" name=\"clinic\" value=\"{clinic_id}\">{hidden}\
-         <div class=\"field\"><label for=\"product\">{product_label}</label><select id=\"product\" name=\"product\">{products}</select></div>\
-         <noscript><button class=\"button secondary\" type=\"submit\">{apply}</button></noscript></form>\
-         <section aria-labelledby=\"days-h\"><h2 id=\"days-h\">{days_h}</h2><ul class=\"days\">{day_links}</ul></section>\
-         <form id=\"book\" method=\"post\" action=\"/book\" class=\"stack\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" data-product=\"{product_code}\" data-change=\"{change_id}\" data-busy=\"{busy}\" data-family-missing=\"{family_missing}\" data-demo=\"{demo}\" data-hour-missing=\"{hour_missing}\" {places_texts}>\
-         <fieldset><legend>{band_h} — {date_text}</legend><div class=\"choices\">{bands}</div>\
-         <p id=\"bands-status\" class=\"note\" role=\"status\"></p></fieldset>{who}\
-         <p class=\"note\">{dose2}</p><button class=\"button primary\" type=\"submit\">{submit}</button></form>{error}{filled}",
-        h1 = lang.t("날짜와 시간 선택", "Choose a day and time"),
-        purpose = purpose_note(change, family, lang),
-        clinic_name = escape(&clinic.name),
-        place = escape(&place),
-        clinic_id = clinic.id.0,
-        hidden = hidden_carry(change, family),
-        product_label = lang.t("백신", "Vaccine"),
-        products =
-            product_options(Some(product.code()), &clinic.products, lang, false).into_string(),
-        apply = lang.t("백신 바꾸기", "Show this vaccine"),
-        days_h = lang.t("날짜", "Day"),
-        product_code = product.code(),
-        change_id = change.unwrap_or(""),
-        busy = lang.t(
-            "접속자가 많아 잠시 후 자동으로 다시 시도합니다…",
-            "Busy; trying again shortly…"
-        ),
-        family_missing = lang.t(
-            "가족의 이름, 주민등록번호와 휴대전화 번호를 입력해 주세요.",
-            "Please enter your family member's name, registration number and phone."
-        ),
-        demo = lang.t("시연용 인증번호:", "Demo code:"),
-        hour_missing = lang.t("시간대를 선택해 주세요.", "Please choose a time."),
-        places_texts = places_texts(lang).attributes(),
-        filled = filled_section(
-            lang,
-            change.is_some(),
-            &format!("/search{}", carry(change, family).replacen('&', "?", 1)),
-        )
-        .into_string(),
-        band_h = lang.t("시간대", "Time"),
-        date_text = date_text(date, lang),
-        error = error_box().into_string(),
-    );
-    let title = lang.t("날짜와 시간 선택", "Day and time");
-    let mut page = Page::citizen(
-        lang,
-        title,
-        super::respond::here(&uri),
-        Some(5),
-        maud::PreEscaped(body),
-    );
-    page.script = Some("book.js");
-    html(page.render(), remember)
+    let search_again = format!("/search{}", carry(change, family).replacen('&', "?", 1));
+    let places = places_texts(lang);
+    let body = page! {
+        h1 { (t(book_text::HEADING)) }
+        (purpose_note(change, family, lang))
+        p class="clinic" { strong { (clinic.name) } " · " (place) }
+        form method="get" action="/book" id="product-form" class="stack" {
+            input type="hidden" name="clinic" value=(clinic.id.0);
+            (hidden_carry(change, family))
+            div class="field" {
+                label for="product" { (t(common::VACCINE)) }
+                select id="product" name="product" { (product_options(Some(product.code()), &clinic.products, lang, false)) }
+            }
+            noscript { button class="button secondary" type="submit" { (t(book_text::SHOW_VACCINE)) } }
+        }
+        section aria-labelledby="days-h" {
+            h2 id="days-h" { (t(book_text::DAY)) }
+            ul class="days" { (day_links(&days, date, &base, lang)) }
+        }
+        form id="book" method="post" action="/book" class="stack" data-clinic=(clinic.id.0)
+            data-date=(date) data-product=(product.code()) data-change=(change.unwrap_or(""))
+            data-busy=(t(book_text::BUSY)) data-family-missing=(t(book_text::FAMILY_MISSING))
+            data-demo=(t(common::DEMO_CODE)) data-hour-missing=(t(book_text::HOUR_MISSING))
+            data-left-text=(places.left) data-full-text=(places.full)
+            data-chosen-filled=(places.chosen_filled) {
+            fieldset {
+                legend { (t(book_text::BAND)) " — " (date_text(date, lang)) }
+                div class="choices" { (band_choices(&state, clinic, date, product, lang)) }
+                p id="bands-status" class="note" role="status" {}
+            }
+            @if change.is_none() { (who_fieldset(family, lang)) }
+            p class="note" { (t(dose2)) }
+            button class="button primary" type="submit" { (t(submit)) }
+        }
+        (error_box())
+        (filled_section(lang, change.is_some(), &search_again))
+    };
+    let frame = Frame {
+        title: book_text::TITLE,
+        step: Some(5),
+        script: Some("book.js"),
+    };
+    answer(lang, &uri, frame, body, remember)
+}
+
+/// Whom a new booking is for: the person or a family member, whose consent is a code sent to
+/// their own phone.
+fn who_fieldset(family: bool, lang: Lang) -> Markup {
+    let t = |text: Text| text.get(lang);
+    page! {
+        fieldset {
+            legend { (t(book_text::WHO)) }
+            label class="choice" { input type="radio" name="who" value="self" checked[!family]; " " (t(common::MYSELF)) }
+            label class="choice" { input type="radio" name="who" value="family" checked[family]; " " (t(book_text::FAMILY)) }
+            div id="family-fields" class="stack" {
+                p class="hint" { (t(book_text::FAMILY_HINT)) }
+                div class="field" {
+                    label for="family-name" { (t(book_text::FAMILY_NAME)) }
+                    input id="family-name" name="family_name" autocomplete="off";
+                }
+                div class="field" {
+                    label for="family-rrn" { (t(book_text::FAMILY_RRN)) }
+                    input id="family-rrn" name="family_rrn" inputmode="numeric" autocomplete="off";
+                }
+                div class="field" {
+                    label for="family-phone" { (t(book_text::FAMILY_PHONE)) }
+                    input id="family-phone" name="family_phone" type="tel" autocomplete="off";
+                }
+                div id="family-code" class="stack" hidden {
+                    p role="status" { (t(book_text::FAMILY_CODE_SENT)) }
+                    p id="family-demo-code" class="demo" hidden {}
+                    div class="field" {
+                        label for="family-code-input" { (t(book_text::FAMILY_CODE)) }
+                        input id="family-code-input" name="family_code" inputmode="numeric" autocomplete="off" maxlength="6";
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -1094,7 +949,7 @@ pub struct BookingsParams {
 }
 
 fn appointment_text(a: &AppointmentView, lang: Lang) -> String {
-    escape(&when_where(a.date, a.hour, a.clinic.name(), lang))
+    when_where(a.date, a.hour, a.clinic.name(), lang)
 }
 
 /// `GET /bookings`: my bookings and those I made for family, with change, cancel and (after a
@@ -1114,155 +969,114 @@ pub async fn bookings(
         Ok(list) => list.bookings,
         Err(e) => return super::respond::error_page(lang, Audience::Citizen, &uri, e),
     };
-    let banner_for = |id: &Option<String>, ko: &'static str, en: &'static str| {
-        filled(id).map(|id| (id.to_string(), lang.t(ko, en)))
+    let t = |text: Text| text.get(lang);
+    let banner = [
+        (&params.booked, bookings_text::BOOKED),
+        (&params.changed, bookings_text::CHANGED),
+        (&params.cancelled, bookings_text::CANCELLED_BANNER),
+    ]
+    .into_iter()
+    .find_map(|(id, text)| filled(id).map(|id| (id, text)));
+    let body = page! {
+        h1 { (t(bookings_text::TITLE)) }
+        @if let Some((_, text)) = banner {
+            div class="success" role="status" {
+                h2 { (t(text)) }
+                p { (t(bookings_text::TEXT_SENT)) }
+            }
+        }
+        ul class="cards" id="bookings" {
+            @for b in &bookings {
+                (booking_card(b, banner.map(|(id, _)| id), lang))
+            }
+        }
+        @if bookings.is_empty() {
+            p { (t(bookings_text::NONE)) }
+            p class="actions" { a class="button primary" href="/eligibility" { (t(bookings_text::BOOK_NOW)) } }
+        }
+        p class="actions" {
+            a class="button secondary" href="/search?family=1" { (t(common::BOOK_FAMILY)) }
+            a class="button secondary" href="/leftovers" { (t(common::LEFTOVERS)) }
+            a class="button secondary" href="/contact" { (t(bookings_text::CONTACT)) }
+        }
+        (error_box())
     };
-    let banner = banner_for(
-        &params.booked,
-        "예약이 완료되었습니다",
-        "Your booking is confirmed",
-    )
-    .or_else(|| {
-        banner_for(
-            &params.changed,
-            "예약이 변경되었습니다",
-            "Your booking was changed",
-        )
-    })
-    .or_else(|| {
-        banner_for(
-            &params.cancelled,
-            "예약이 취소되었습니다",
-            "Your booking was cancelled",
-        )
-    });
-    let mut html_list = String::new();
-    for b in &bookings {
-        let id = b.id;
-        let active = b.active;
-        let whose = if b.for_self {
-            lang.t("본인", "Myself")
-        } else {
-            lang.t("가족", "Family member")
-        };
-        let product = escape(lang.t(b.product.name_ko, b.product.name_en));
-        let status = if active {
-            lang.t("예약됨", "Booked")
-        } else {
-            lang.t("취소됨", "Cancelled")
-        };
-        let mut doses = String::new();
-        for dose in &b.doses {
-            let n = dose.dose;
-            let label = match lang {
-                Lang::Ko => format!("{n}차 접종"),
-                Lang::En => format!("Dose {n}"),
-            };
-            let state_text = match dose.status {
-                DoseStatus::Given => lang.t(" (접종 완료)", " (given)"),
-                DoseStatus::Cancelled => lang.t(" (취소)", " (cancelled)"),
-                DoseStatus::Booked => "",
-            };
-            doses.push_str(&format!(
-                "<dt>{label}</dt><dd class=\"dose{n}\">{}{state_text}</dd>",
-                escape(&when_where(dose.date, dose.hour, dose.clinic.name(), lang))
-            ));
-        }
-        let mut moved = String::new();
-        for m in b.moved.iter().flatten() {
-            let to = match &m.to {
-                None => lang
-                    .t(
-                        "유지할 수 없어 취소되었습니다",
-                        "could not be kept and is cancelled",
-                    )
-                    .to_string(),
-                Some(to) => format!("→ {}", appointment_text(to, lang)),
-            };
-            moved.push_str(&format!(
-                "<p>{}: {} {to}</p>",
-                lang.t(
-                    "공급 변경으로 일정이 옮겨졌습니다",
-                    "Moved because of a supply change"
-                ),
-                appointment_text(&m.from, lang)
-            ));
-        }
-        if !moved.is_empty() {
-            moved = format!(
-                "<div class=\"notice\">{moved}<button class=\"button secondary\" type=\"button\" data-accept=\"{id}\">{}</button></div>",
-                lang.t("확인했습니다", "I have seen this")
-            );
-        }
-        let actions = if active {
-            format!(
-                "<p class=\"actions\"><a class=\"button secondary\" href=\"/search?change={id}\">{change}</a>\
-                 <button class=\"button danger\" type=\"button\" data-cancel=\"{id}\" data-confirm=\"{confirm}\">{cancel}</button></p>",
-                change = lang.t("날짜·의료기관 변경", "Change day or clinic"),
-                cancel = lang.t("예약 취소", "Cancel booking"),
-                confirm = lang.t(
-                    "이 예약(1차·2차)을 취소할까요?",
-                    "Cancel this booking (both doses)?"
-                ),
-            )
-        } else {
-            String::new()
-        };
-        let highlight = match &banner {
-            Some((bid, _)) if *bid == id.to_string() => " highlight",
-            _ => "",
-        };
-        html_list.push_str(&format!(
-            "<li class=\"card{highlight}\" id=\"booking-{id}\"><h2>{whose} · {product} <span class=\"status\">{status}</span></h2>\
-             <dl class=\"facts\">{doses}</dl>{moved}{actions}</li>"
-        ));
-    }
-    let banner_html = banner
-        .map(|(_, text)| {
-            format!(
-                "<div class=\"success\" role=\"status\"><h2>{text}</h2><p>{}</p></div>",
-                lang.t(
-                    "안내 문자를 보내 드렸습니다. 접종 당일 신분증을 지참해 주세요.",
-                    "We sent you a text message. Bring an ID card on the day."
-                )
-            )
-        })
-        .unwrap_or_default();
-    let empty = if bookings.is_empty() {
-        format!(
-            "<p>{}</p><p class=\"actions\"><a class=\"button primary\" href=\"/eligibility\">{}</a></p>",
-            lang.t("예약 내역이 없습니다.", "You have no bookings."),
-            lang.t("예약하기", "Book now")
-        )
-    } else {
-        String::new()
-    };
-    let body = format!(
-        "<h1>{h1}</h1>{banner_html}<ul class=\"cards\" id=\"bookings\">{html_list}</ul>{empty}\
-         <p class=\"actions\"><a class=\"button secondary\" href=\"/search?family=1\">{family}</a>\
-         <a class=\"button secondary\" href=\"/leftovers\">{leftover}</a>\
-         <a class=\"button secondary\" href=\"/contact\">{contact}</a></p>{error}",
-        h1 = lang.t("나의 예약", "My bookings"),
-        contact = lang.t("안내 문자 받는 곳", "Where notices go"),
-        family = lang.t("가족 예약하기", "Book for a family member"),
-        leftover = lang.t("잔여백신 알림", "Leftover doses"),
-        error = error_box().into_string(),
-    );
-    let title = lang.t("나의 예약", "My bookings");
     let step = if params.booked.is_some() {
         Some(6)
     } else {
         None
     };
-    let mut page = Page::citizen(
-        lang,
-        title,
-        super::respond::here(&uri),
+    let frame = Frame {
+        title: bookings_text::TITLE,
         step,
-        maud::PreEscaped(body),
-    );
-    page.script = Some("bookings.js");
-    html(page.render(), remember)
+        script: Some("bookings.js"),
+    };
+    answer(lang, &uri, frame, body, remember)
+}
+
+/// One booking of the list: whose, which vaccine, its doses, a supply change's move to accept,
+/// and change and cancel while it is active. `highlighted` is the id the banner is about.
+fn booking_card(
+    b: &routes::bookings::BookingView,
+    highlighted: Option<&str>,
+    lang: Lang,
+) -> Markup {
+    let t = |text: Text| text.get(lang);
+    let id = b.id;
+    let whose = if b.for_self {
+        common::MYSELF
+    } else {
+        bookings_text::FAMILY
+    };
+    let status = if b.active {
+        bookings_text::STATUS_BOOKED
+    } else {
+        bookings_text::STATUS_CANCELLED
+    };
+    let highlight = highlighted == Some(id.to_string().as_str());
+    let moves: Vec<_> = b.moved.iter().flatten().collect();
+    page! {
+        li class={ "card" @if highlight { " highlight" } } id={ "booking-" (id) } {
+            h2 {
+                (t(whose)) " · " (in_lang(lang, b.product.name_ko, b.product.name_en)) " "
+                span class="status" { (t(status)) }
+            }
+            dl class="facts" {
+                @for dose in &b.doses {
+                    dt { (citizen::dose(lang, dose.dose)) }
+                    dd class={ "dose" (dose.dose) } {
+                        (when_where(dose.date, dose.hour, dose.clinic.name(), lang))
+                        @match dose.status {
+                            DoseStatus::Given => { " " (t(bookings_text::DOSE_GIVEN)) },
+                            DoseStatus::Cancelled => { " " (t(bookings_text::DOSE_CANCELLED)) },
+                            DoseStatus::Booked => {},
+                        }
+                    }
+                }
+            }
+            @if !moves.is_empty() {
+                div class="notice" {
+                    @for m in &moves {
+                        p {
+                            (t(bookings_text::MOVED)) ": " (appointment_text(&m.from, lang)) " "
+                            @match &m.to {
+                                None => (t(bookings_text::MOVE_CANCELLED)),
+                                Some(to) => { "→ " (appointment_text(to, lang)) },
+                            }
+                        }
+                    }
+                    button class="button secondary" type="button" data-accept=(id) { (t(bookings_text::SEEN)) }
+                }
+            }
+            @if b.active {
+                p class="actions" {
+                    a class="button secondary" href={ "/search?change=" (id) } { (t(bookings_text::CHANGE)) }
+                    button class="button danger" type="button" data-cancel=(id)
+                        data-confirm=(t(bookings_text::CANCEL_CONFIRM)) { (t(bookings_text::CANCEL)) }
+                }
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -1290,129 +1104,92 @@ pub async fn leftovers(
     };
     let province: Option<u8> = filled(&params.province).and_then(|p| p.parse().ok());
     let municipality: Option<u32> = filled(&params.municipality).and_then(|m| m.parse().ok());
-    let (provinces, municipalities) = region_options(
-        &state,
-        lang,
-        province,
-        municipality,
-        lang.t("선택", "Choose"),
-    );
-    let (provinces, municipalities) = (provinces.into_string(), municipalities.into_string());
+    let t = |text: Text| text.get(lang);
+    let (provinces, municipalities) =
+        region_options(&state, lang, province, municipality, t(widget_text::CHOOSE));
     let centre = municipality.and_then(|m| district_centre(&state, m));
     let (lat, lon) = centre.map_or((String::new(), String::new()), |(lat, lon)| {
         (format!("{lat:.5}"), format!("{lon:.5}"))
     });
-    let subscribed = match &near.subscription {
-        Some(s) => format!(
-            "<div class=\"success\" role=\"status\" id=\"subscribed\"><p>{}</p><button class=\"button secondary\" type=\"button\" id=\"unsubscribe\">{}</button></div>",
-            match lang {
-                Lang::Ko => format!("반경 {}km 안의 잔여백신을 알려 드립니다.", s.radius_km),
-                Lang::En => format!(
-                    "You will be told of leftover doses within {} km.",
-                    s.radius_km
-                ),
-            },
-            lang.t("알림 그만 받기", "Stop telling me")
-        ),
-        None => String::new(),
+    let body = page! {
+        h1 { (t(common::LEFTOVERS)) }
+        p { (t(leftovers_text::INTRO)) }
+        @if let Some(s) = &near.subscription {
+            div class="success" role="status" id="subscribed" {
+                p { (citizen::subscribed(lang, s.radius_km)) }
+                button class="button secondary" type="button" id="unsubscribe" { (t(leftovers_text::STOP)) }
+            }
+            @if near.offers.is_empty() {
+                p { (t(leftovers_text::NONE_NEAR)) }
+            } @else {
+                h2 { (t(leftovers_text::TODAY)) }
+                ul class="cards" id="offers" {
+                    @for o in &near.offers { (offer_card(o, lang)) }
+                }
+            }
+        }
+        (error_box())
+        section aria-labelledby="sub-h" {
+            h2 id="sub-h" { (t(leftovers_text::WHERE)) }
+            form method="get" action="/leftovers" id="area" class="stack" {
+                (region_fields(provinces, municipalities, lang))
+                noscript { button class="button secondary" type="submit" { (t(widget_text::CHOOSE)) } }
+            }
+            p class="actions" {
+                button class="button secondary" type="button" id="locate" hidden
+                    data-finding=(t(common::FINDING_LOCATION)) data-found=(t(leftovers_text::FOUND))
+                    data-denied=(t(leftovers_text::DENIED)) { (t(leftovers_text::USE_LOCATION)) }
+            }
+            p id="locate-status" role="status" {}
+            form id="subscribe" class="stack" data-lat=(lat) data-lon=(lon)
+                data-place-missing=(t(leftovers_text::PLACE_MISSING)) {
+                div class="field" {
+                    label for="radius" { (t(leftovers_text::DISTANCE)) }
+                    select id="radius" name="radius" {
+                        @for km in [1, 3, 5, 10] {
+                            option value=(km) selected[km == 3] { (km) " km" }
+                        }
+                    }
+                }
+                fieldset {
+                    legend { (t(leftovers_text::VACCINES)) }
+                    p class="hint" { (t(leftovers_text::VACCINES_HINT)) }
+                    div class="choices" {
+                        @for p in Product::ALL {
+                            label class="choice" {
+                                input type="checkbox" name="product" value=(p.code()); " " (product_name(p, lang))
+                            }
+                        }
+                    }
+                }
+                button class="button primary" type="submit" { (t(leftovers_text::SUBSCRIBE)) }
+            }
+        }
     };
-    let mut offers = String::new();
-    for o in &near.offers {
-        let id = o.id;
-        let until = o.until.map(|t| instant_text(t, lang)).unwrap_or_default();
-        let name = escape(o.clinic.name.as_deref().unwrap_or(""));
-        // As JSON writes it ("3.0"): the page has always shown the API's number.
-        let distance = o.distance_km.unwrap_or_default();
-        offers.push_str(&format!(
-            "<li class=\"card\"><h3>{name}</h3><p>{} · {} {} · {:?} km</p><p>{}: {}</p>\
-             <button class=\"button primary\" type=\"button\" data-claim=\"{id}\" data-confirm=\"{confirm}\">{claim} <span class=\"sr\">{name}</span></button></li>",
-            product_name(o.product, lang),
-            lang.t("남은 백신", "left"),
-            o.left,
-            distance,
-            lang.t("신청 마감", "Until"),
-            escape(&until),
-            confirm = lang.t(
-                "오늘 이 의료기관에서 1차 접종을 받으시겠어요? 다른 날 예약이 있으면 그 예약은 취소됩니다.",
-                "Take dose 1 here today? A booking you hold for a later day is cancelled."
-            ),
-            claim = lang.t("오늘 접종 신청", "Claim for today"),
-        ));
+    let frame = Frame {
+        title: common::LEFTOVERS,
+        step: None,
+        script: Some("leftovers.js"),
+    };
+    answer(lang, &uri, frame, body, remember)
+}
+
+/// One of today's leftover offers near the person, with "claim".
+fn offer_card(o: &routes::clinic::OfferView, lang: Lang) -> Markup {
+    let t = |text: Text| text.get(lang);
+    let until = o.until.map(|at| instant_text(at, lang)).unwrap_or_default();
+    let name = o.clinic.name.as_deref().unwrap_or("");
+    // As JSON writes it ("3.0"): the page has always shown the API's number.
+    let distance = format!("{:?}", o.distance_km.unwrap_or_default());
+    page! {
+        li class="card" {
+            h3 { (name) }
+            p { (product_name(o.product, lang)) " · " (t(leftovers_text::LEFT)) " " (o.left) " · " (distance) " km" }
+            p { (t(leftovers_text::UNTIL)) ": " (until) }
+            button class="button primary" type="button" data-claim=(o.id)
+                data-confirm=(t(leftovers_text::CLAIM_CONFIRM)) {
+                (t(leftovers_text::CLAIM)) " " span class="sr" { (name) }
+            }
+        }
     }
-    let offers_html = if near.subscription.is_none() {
-        String::new()
-    } else if offers.is_empty() {
-        format!(
-            "<p>{}</p>",
-            lang.t(
-                "지금은 가까운 잔여백신이 없습니다. 생기면 문자로 알려 드립니다.",
-                "No leftover doses near you right now. We will text you when there are."
-            )
-        )
-    } else {
-        format!(
-            "<h2>{}</h2><ul class=\"cards\" id=\"offers\">{offers}</ul>",
-            lang.t("오늘의 잔여백신", "Leftover doses today")
-        )
-    };
-    let products: String = Product::ALL
-        .iter()
-        .map(|p| {
-            format!(
-                "<label class=\"choice\"><input type=\"checkbox\" name=\"product\" value=\"{}\"> {}</label>",
-                p.code(),
-                lang.t(p.name_ko(), p.name_en())
-            )
-        })
-        .collect();
-    let body = format!(
-        "<h1>{h1}</h1><p>{intro}</p>{subscribed}{offers_html}{error}\
-         <section aria-labelledby=\"sub-h\"><h2 id=\"sub-h\">{sub_h}</h2>\
-         <form method=\"get\" action=\"/leftovers\" id=\"area\" class=\"stack\">\
-         <div class=\"field\"><label for=\"province\">{province_label}</label><select id=\"province\" name=\"province\">{provinces}</select></div>\
-         <div class=\"field\"><label for=\"municipality\">{municipality_label}</label><select id=\"municipality\" name=\"municipality\">{municipalities}</select></div>\
-         <noscript><button class=\"button secondary\" type=\"submit\">{choose}</button></noscript></form>\
-         <p class=\"actions\"><button class=\"button secondary\" type=\"button\" id=\"locate\" hidden data-finding=\"{finding}\" data-found=\"{found}\" data-denied=\"{denied}\">{near_me}</button></p>\
-         <p id=\"locate-status\" role=\"status\"></p>\
-         <form id=\"subscribe\" class=\"stack\" data-lat=\"{lat}\" data-lon=\"{lon}\" data-place-missing=\"{missing}\">\
-         <div class=\"field\"><label for=\"radius\">{radius_label}</label><select id=\"radius\" name=\"radius\">\
-         <option value=\"1\">1 km</option><option value=\"3\" selected>3 km</option><option value=\"5\">5 km</option><option value=\"10\">10 km</option></select></div>\
-         <fieldset><legend>{products_label}</legend><p class=\"hint\">{products_hint}</p><div class=\"choices\">{products}</div></fieldset>\
-         <button class=\"button primary\" type=\"submit\">{subscribe}</button></form></section>",
-        h1 = lang.t("잔여백신 알림", "Leftover doses"),
-        intro = lang.t(
-            "의료기관에서 오늘 남는 백신이 생기면 가까운 분께 문자로 알려 드립니다. 선착순이며, 예약 기간과 관계없이 신청할 수 있습니다.",
-            "When a clinic has doses left over today, people nearby who asked are told by text. First come, first served, whatever your booking window."
-        ),
-        error = error_box().into_string(),
-        sub_h = lang.t("알림 받을 곳", "Where to look"),
-        province_label = lang.t("시·도", "Province or city"),
-        municipality_label = lang.t("시·군·구", "District"),
-        choose = lang.t("선택", "Choose"),
-        finding = lang.t("위치를 확인하고 있습니다…", "Finding your location…"),
-        found = lang.t("현재 위치를 사용합니다.", "Using your location."),
-        denied = lang.t(
-            "위치를 확인할 수 없습니다. 지역을 선택해 주세요.",
-            "Your location is not available; please choose a district."
-        ),
-        near_me = lang.t("내 위치 사용", "Use my location"),
-        missing = lang.t(
-            "지역을 선택하거나 내 위치를 사용해 주세요.",
-            "Choose a district or use your location."
-        ),
-        radius_label = lang.t("거리", "Distance"),
-        products_label = lang.t("맞을 수 있는 백신", "Vaccines you would take"),
-        products_hint = lang.t("선택하지 않으면 모든 백신", "None chosen: any vaccine"),
-        subscribe = lang.t("알림 신청", "Tell me"),
-    );
-    let title = lang.t("잔여백신 알림", "Leftover doses");
-    let mut page = Page::citizen(
-        lang,
-        title,
-        super::respond::here(&uri),
-        None,
-        maud::PreEscaped(body),
-    );
-    page.script = Some("leftovers.js");
-    html(page.render(), remember)
 }

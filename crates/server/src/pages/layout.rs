@@ -7,11 +7,10 @@
 use super::assets;
 use crate::text::Text;
 use crate::text::shared::frame;
-use jiff::Timestamp;
-use jiff::civil::Date;
 use maud::{Markup, PreEscaped, html};
 
 pub use crate::text::Lang;
+pub use crate::text::shared::dates::{date_text, instant_text, short_date_text};
 
 /// The Korean or the English of something that comes in both from the data (a product's or a
 /// region's name, an API refusal's message). Texts written for the pages come from the
@@ -38,63 +37,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-const WEEKDAYS_KO: [&str; 7] = ["월", "화", "수", "목", "금", "토", "일"];
-const WEEKDAYS_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const MONTHS_EN: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// "2021년 7월 26일 (월)" or "Mon 26 Jul 2021".
-pub fn date_text(day: Date, lang: Lang) -> String {
-    let weekday = usize::try_from(day.weekday().to_monday_zero_offset()).unwrap_or(0);
-    match lang {
-        Lang::Ko => format!(
-            "{}년 {}월 {}일 ({})",
-            day.year(),
-            day.month(),
-            day.day(),
-            WEEKDAYS_KO[weekday]
-        ),
-        Lang::En => format!(
-            "{} {} {} {}",
-            WEEKDAYS_EN[weekday],
-            day.day(),
-            MONTHS_EN[usize::try_from(day.month() - 1).unwrap_or(0)],
-            day.year()
-        ),
-    }
-}
-
-/// "12월 2일 (수)" or "Wed 2 Dec": a day within the next weeks.
-pub fn short_date_text(day: Date, lang: Lang) -> String {
-    let weekday = usize::try_from(day.weekday().to_monday_zero_offset()).unwrap_or(0);
-    match lang {
-        Lang::Ko => format!(
-            "{}월 {}일 ({})",
-            day.month(),
-            day.day(),
-            WEEKDAYS_KO[weekday]
-        ),
-        Lang::En => format!(
-            "{} {} {}",
-            WEEKDAYS_EN[weekday],
-            day.day(),
-            MONTHS_EN[usize::try_from(day.month() - 1).unwrap_or(0)]
-        ),
-    }
-}
-
-/// An instant as a person in Korea reads it, whatever the server's or browser's time zone.
-pub fn instant_text(at: Timestamp, lang: Lang) -> String {
-    let seoul = domain::time::in_seoul(at);
-    let day = date_text(seoul.date(), lang);
-    let time = format!("{:02}:{:02}", seoul.hour(), seoul.minute());
-    match lang {
-        Lang::Ko => format!("{day} {time} (한국시간)"),
-        Lang::En => format!("{day}, {time} (Korea time)"),
-    }
 }
 
 /// "10:00–11:00".
@@ -285,18 +227,6 @@ mod tests {
             "/book?clinic=3&lang=en"
         );
         assert_eq!(switch_href("/", Lang::Ko), "/?lang=ko");
-    }
-
-    #[test]
-    fn dates_read_naturally_in_both_languages() {
-        let day = jiff::civil::date(2021, 7, 26);
-        assert_eq!(date_text(day, Lang::Ko), "2021년 7월 26일 (월)");
-        assert_eq!(date_text(day, Lang::En), "Mon 26 Jul 2021");
-        let at: Timestamp = "2021-07-19T11:00:00Z".parse().unwrap_or_default();
-        assert_eq!(
-            instant_text(at, Lang::Ko),
-            "2021년 7월 19일 (월) 20:00 (한국시간)"
-        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Server-rendered pages for citizens and operators. Each page is small HTML, readable without
 //! scripts; where it acts (identity check, booking, cancelling, supply plans, the dashboard) a
-//! small script from `/assets` calls the JSON API with the browser's cookies.
+//! small script from `/assets` calls the JSON API with the browser's cookies. Pages are written
+//! in maud, which escapes every value unless told otherwise, and take their texts from the
+//! catalogue (`crate::text`).
 //!
-//! - `layout`: the shared frame, languages side by side, escaping and dates;
+//! - `layout`: the shared frame, the language of data that comes in both, dates;
 //! - `citizen`: `/`, `/identity` (and `/wait/verify`), `/contact`, `/eligibility`, `/search`,
 //!   `/book`, `/bookings`, `/leftovers`;
 //! - `wait`: the waiting room, `/wait` and `/wait/text-me`;

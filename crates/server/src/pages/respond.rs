@@ -2,8 +2,9 @@
 //! the HTML answer that is never cached, a refusal shown as a page, and where a page sends
 //! someone who may not see it yet.
 
-use super::layout::{self, Lang};
+use super::layout::{self, Lang, in_lang};
 use crate::error::ApiError;
+use crate::text::shared::refused;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
@@ -80,22 +81,27 @@ pub fn html(page: String, remember: Option<Lang>) -> Response {
     response
 }
 
+/// What a refusal says, in the page's language.
+pub fn refusal(error: &ApiError, lang: Lang) -> &str {
+    in_lang(lang, &error.message_ko, &error.message_en)
+}
+
 /// An API refusal shown as a page, in the page's language, with the API's status.
 pub fn error_page(lang: Lang, audience: layout::Audience, uri: &Uri, error: ApiError) -> Response {
-    let body = format!(
-        "<h1>{}</h1><div class=\"error\" role=\"alert\">{}</div><p class=\"actions\"><a class=\"button secondary\" href=\"/\">{}</a></p>",
-        lang.t("요청을 처리할 수 없습니다", "This cannot be done"),
-        layout::escape(lang.t(&error.message_ko, &error.message_en)),
-        lang.t("처음으로", "Back to the start"),
-    );
+    let t = |text: crate::text::Text| text.get(lang);
+    let body = maud::html! {
+        h1 { (t(refused::HEADING)) }
+        div class="error" role="alert" { (refusal(&error, lang)) }
+        p class="actions" { a class="button secondary" href="/" { (t(refused::START_OVER)) } }
+    };
     let page = layout::Page {
         lang,
         audience,
-        title: lang.t("오류", "Error").to_string(),
+        title: t(refused::TITLE).to_string(),
         here: here(uri).to_string(),
         step: None,
         script: None,
-        body: maud::PreEscaped(body),
+        body,
     };
     let mut response = html(page.render(), None);
     *response.status_mut() = error.status;

@@ -333,15 +333,6 @@ pub mod leftovers {
     }
 }
 
-/// A refusal shown as a page.
-pub mod refused {
-    crate::text::entries! {
-        TITLE = ("오류", "Error");
-        HEADING = ("요청을 처리할 수 없습니다", "This cannot be done");
-        START_OVER = ("처음으로", "Back to the start");
-    }
-}
-
 /// "앞에 12명이 있습니다": the people ahead on the waiting page.
 pub fn people_ahead(lang: Lang, ahead: u64) -> String {
     either(
@@ -449,7 +440,7 @@ pub fn subscribed(lang: Lang, radius_km: f64) -> String {
 mod tests {
     use super::*;
     use crate::text::Text;
-    use crate::text::shared::{frame, places_left, widgets};
+    use crate::text::shared::{frame, places_left, refused, widgets};
     use std::collections::HashMap;
 
     /// Every group of the citizen's pages, and the frame and widgets they are shown in.

@@ -2,9 +2,12 @@
 //! and the strings the page scripts show — in Korean and English, in one place.
 //!
 //! A text is a [`Text`] constant (both languages side by side, so a translator sees the pair) or,
-//! where it carries values, a function of them that returns a [`Text`]-like pair. Areas own a
-//! file each, so the catalogue reads like the service: what the citizen sees, what the desks see,
-//! what the errors say, what the notifications say, and what the scripts show.
+//! where it carries values, a function of the language and the values that returns the text
+//! ([`either`] writes both side by side). Areas own a file each, so the catalogue reads like the
+//! service: what the citizen sees, what the desks see, what the errors say, what the
+//! notifications say, and what the scripts show; `shared` is what every page's frame and the
+//! shared widgets say. Constants are declared with `entries!`, which also lists them in the
+//! group's `ALL` for the catalogue's tests (every entry in Hangul and English, none twice).
 //!
 //! Korean is the default and comes first everywhere: the service is for people in Korea, and an
 //! English text is a courtesy for the minority who ask for it (`?lang=en` or `Accept-Language`).

@@ -1,6 +1,6 @@
-//! What every page's frame says (header, steps, footer) and what the widgets several pages show
+//! What every page's frame says (header, steps, footer), what the widgets several pages show
 //! alike say (vaccine and region choices, days and hour bands with the places left, the "that
-//! time was just taken" box).
+//! time was just taken" box), the page a refusal is shown as, and dates.
 
 use super::{Lang, either};
 
@@ -72,6 +72,96 @@ pub mod widgets {
             "고르신 {band} 시간대가 방금 마감되었습니다. 다른 시간대를 골라 주세요.",
             "The {band} band you chose has just filled. Please choose another.",
         );
+    }
+}
+
+/// A refusal shown as a page, on any side.
+pub mod refused {
+    crate::text::entries! {
+        TITLE = ("오류", "Error");
+        HEADING = ("요청을 처리할 수 없습니다", "This cannot be done");
+        START_OVER = ("처음으로", "Back to the start");
+    }
+}
+
+/// Days and instants as a person in Korea reads them.
+pub mod dates {
+    use crate::text::Lang;
+    use jiff::Timestamp;
+    use jiff::civil::Date;
+
+    const WEEKDAYS_KO: [&str; 7] = ["월", "화", "수", "목", "금", "토", "일"];
+    const WEEKDAYS_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS_EN: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+
+    /// "2021년 7월 26일 (월)" or "Mon 26 Jul 2021".
+    pub fn date_text(day: Date, lang: Lang) -> String {
+        let weekday = usize::try_from(day.weekday().to_monday_zero_offset()).unwrap_or(0);
+        match lang {
+            Lang::Ko => format!(
+                "{}년 {}월 {}일 ({})",
+                day.year(),
+                day.month(),
+                day.day(),
+                WEEKDAYS_KO[weekday]
+            ),
+            Lang::En => format!(
+                "{} {} {} {}",
+                WEEKDAYS_EN[weekday],
+                day.day(),
+                MONTHS_EN[usize::try_from(day.month() - 1).unwrap_or(0)],
+                day.year()
+            ),
+        }
+    }
+
+    /// "12월 2일 (수)" or "Wed 2 Dec": a day within the next weeks.
+    pub fn short_date_text(day: Date, lang: Lang) -> String {
+        let weekday = usize::try_from(day.weekday().to_monday_zero_offset()).unwrap_or(0);
+        match lang {
+            Lang::Ko => format!(
+                "{}월 {}일 ({})",
+                day.month(),
+                day.day(),
+                WEEKDAYS_KO[weekday]
+            ),
+            Lang::En => format!(
+                "{} {} {}",
+                WEEKDAYS_EN[weekday],
+                day.day(),
+                MONTHS_EN[usize::try_from(day.month() - 1).unwrap_or(0)]
+            ),
+        }
+    }
+
+    /// An instant as a person in Korea reads it, whatever the server's or browser's time zone.
+    pub fn instant_text(at: Timestamp, lang: Lang) -> String {
+        let seoul = domain::time::in_seoul(at);
+        let day = date_text(seoul.date(), lang);
+        let time = format!("{:02}:{:02}", seoul.hour(), seoul.minute());
+        match lang {
+            Lang::Ko => format!("{day} {time} (한국시간)"),
+            Lang::En => format!("{day}, {time} (Korea time)"),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn dates_read_naturally_in_both_languages() {
+            let day = jiff::civil::date(2021, 7, 26);
+            assert_eq!(date_text(day, Lang::Ko), "2021년 7월 26일 (월)");
+            assert_eq!(date_text(day, Lang::En), "Mon 26 Jul 2021");
+            let at: Timestamp = "2021-07-19T11:00:00Z".parse().unwrap_or_default();
+            assert_eq!(
+                instant_text(at, Lang::Ko),
+                "2021년 7월 19일 (월) 20:00 (한국시간)"
+            );
+        }
     }
 }
 
