@@ -926,7 +926,10 @@ async fn full_bands_and_places_per_day_on_the_booking_page_and_the_agent_desk() 
         "{html}"
     );
     // What the script needs when a band fills under the person: texts and the offers' place.
-    assert!(html.contains("data-left-text=\"남은 자리 {n}\""), "{html}");
+    assert!(
+        html.contains("\"common.places_left\":\"남은 자리 {n}\""),
+        "{html}"
+    );
     assert!(
         html.contains(
             "<section id=\"filled\" class=\"notice\" aria-labelledby=\"filled-h\" hidden>"

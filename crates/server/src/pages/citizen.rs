@@ -9,7 +9,7 @@ use super::layout::{Audience, Lang, Page, date_text, in_lang, instant_text, with
 use super::respond::{Detour, html, negotiate, refusal};
 use super::widgets::{
     band_choices, bookable_days, clinic_identity, day_links, district_centre, error_box, filled,
-    filled_section, places_texts, product_name, product_options, region_options, when_where,
+    filled_section, product_name, product_options, region_options, when_where,
 };
 use crate::error::ApiError;
 use crate::routes;
@@ -190,7 +190,7 @@ fn identity_page(
             }
             button class="button primary" type="submit" { (t(identity_text::SEND)) }
         }
-        form id="verify" method="post" action=(action) class="stack" hidden[!code_stage] data-demo=(t(common::DEMO_CODE)) {
+        form id="verify" method="post" action=(action) class="stack" hidden[!code_stage] {
             input type="hidden" name="verification_id" value=(verification_id);
             p id="sent" role="status" { (t(identity_text::SENT)) }
             p id="demo-code" class="demo" hidden[demo_code.is_none()] {
@@ -676,9 +676,7 @@ pub async fn search(
             input type="hidden" name="lon" id="lon";
             p class="actions" {
                 button class="button primary" type="submit" { (t(search_text::SEARCH)) }
-                button class="button secondary" type="button" id="locate" hidden
-                    data-denied=(t(search_text::LOCATION_DENIED))
-                    data-finding=(t(common::FINDING_LOCATION)) { (t(search_text::NEAR_ME)) }
+                button class="button secondary" type="button" id="locate" hidden { (t(search_text::NEAR_ME)) }
             }
         }
         p id="locate-status" role="status" {}
@@ -861,7 +859,6 @@ pub async fn book(
         book_text::BOOK
     };
     let search_again = format!("/search{}", carry(change, family).replacen('&', "?", 1));
-    let places = places_texts(lang);
     let body = page! {
         h1 { (t(book_text::HEADING)) }
         (purpose_note(change, family, lang))
@@ -880,11 +877,7 @@ pub async fn book(
             ul class="days" { (day_links(&days, date, &base, lang)) }
         }
         form id="book" method="post" action="/book" class="stack" data-clinic=(clinic.id.0)
-            data-date=(date) data-product=(product.code()) data-change=(change.unwrap_or(""))
-            data-busy=(t(book_text::BUSY)) data-family-missing=(t(book_text::FAMILY_MISSING))
-            data-demo=(t(common::DEMO_CODE)) data-hour-missing=(t(book_text::HOUR_MISSING))
-            data-left-text=(places.left) data-full-text=(places.full)
-            data-chosen-filled=(places.chosen_filled) {
+            data-date=(date) data-product=(product.code()) data-change=(change.unwrap_or("")) {
             fieldset {
                 legend { (t(book_text::BAND)) " — " (date_text(date, lang)) }
                 div class="choices" { (band_choices(&state, clinic, date, product, lang)) }
@@ -1071,8 +1064,7 @@ fn booking_card(
             @if b.active {
                 p class="actions" {
                     a class="button secondary" href={ "/search?change=" (id) } { (t(bookings_text::CHANGE)) }
-                    button class="button danger" type="button" data-cancel=(id)
-                        data-confirm=(t(bookings_text::CANCEL_CONFIRM)) { (t(bookings_text::CANCEL)) }
+                    button class="button danger" type="button" data-cancel=(id) { (t(bookings_text::CANCEL)) }
                 }
             }
         }
@@ -1136,13 +1128,10 @@ pub async fn leftovers(
                 noscript { button class="button secondary" type="submit" { (t(widget_text::CHOOSE)) } }
             }
             p class="actions" {
-                button class="button secondary" type="button" id="locate" hidden
-                    data-finding=(t(common::FINDING_LOCATION)) data-found=(t(leftovers_text::FOUND))
-                    data-denied=(t(leftovers_text::DENIED)) { (t(leftovers_text::USE_LOCATION)) }
+                button class="button secondary" type="button" id="locate" hidden { (t(leftovers_text::USE_LOCATION)) }
             }
             p id="locate-status" role="status" {}
-            form id="subscribe" class="stack" data-lat=(lat) data-lon=(lon)
-                data-place-missing=(t(leftovers_text::PLACE_MISSING)) {
+            form id="subscribe" class="stack" data-lat=(lat) data-lon=(lon) {
                 div class="field" {
                     label for="radius" { (t(leftovers_text::DISTANCE)) }
                     select id="radius" name="radius" {
@@ -1186,8 +1175,7 @@ fn offer_card(o: &routes::clinic::OfferView, lang: Lang) -> Markup {
             h3 { (name) }
             p { (product_name(o.product, lang)) " · " (t(leftovers_text::LEFT)) " " (o.left) " · " (distance) " km" }
             p { (t(leftovers_text::UNTIL)) ": " (until) }
-            button class="button primary" type="button" data-claim=(o.id)
-                data-confirm=(t(leftovers_text::CLAIM_CONFIRM)) {
+            button class="button primary" type="button" data-claim=(o.id) {
                 (t(leftovers_text::CLAIM)) " " span class="sr" { (name) }
             }
         }

@@ -22,23 +22,6 @@ pub fn in_lang<'a>(lang: Lang, ko: &'a str, en: &'a str) -> &'a str {
     }
 }
 
-/// Escapes text for HTML element content and quoted attribute values, for the pages still
-/// written with `format!` (maud escapes by itself).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// "10:00–11:00".
 pub fn band_text(hour: u8) -> String {
     format!("{hour:02}:00–{:02}:00", hour + 1)
@@ -227,13 +210,5 @@ mod tests {
             "/book?clinic=3&lang=en"
         );
         assert_eq!(switch_href("/", Lang::Ko), "/?lang=ko");
-    }
-
-    #[test]
-    fn escaping_covers_attributes() {
-        assert_eq!(
-            escape("<a href=\"x\">'&"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
-        );
     }
 }

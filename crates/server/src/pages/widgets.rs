@@ -175,34 +175,6 @@ pub(super) fn filled_section(lang: Lang, change: bool, search_href: &str) -> Mar
     }
 }
 
-/// Texts the booking scripts show as places change, for the booking form's `data-` attributes.
-pub(super) struct PlacesTexts {
-    /// `data-left-text`: "{n} left".
-    pub left: &'static str,
-    /// `data-full-text`.
-    pub full: &'static str,
-    /// `data-chosen-filled`: "the {band} band you chose has just filled".
-    pub chosen_filled: &'static str,
-}
-
-pub(super) fn places_texts(lang: Lang) -> PlacesTexts {
-    PlacesTexts {
-        left: widgets::LEFT_TEMPLATE.get(lang),
-        full: widgets::FULL.get(lang),
-        chosen_filled: widgets::CHOSEN_FILLED.get(lang),
-    }
-}
-
-impl PlacesTexts {
-    /// The three as attributes, for the pages still written with `format!`.
-    pub(super) fn attributes(&self) -> String {
-        format!(
-            "data-left-text=\"{}\" data-full-text=\"{}\" data-chosen-filled=\"{}\"",
-            self.left, self.full, self.chosen_filled
-        )
-    }
-}
-
 /// "2021년 7월 26일 (월) 10:00–11:00 · 서울의원": a dose or appointment as a person reads it.
 pub(super) fn when_where(day: Date, hour: u8, clinic: &str, lang: Lang) -> String {
     format!("{} {} · {clinic}", date_text(day, lang), band_text(hour))

@@ -41,15 +41,6 @@ impl Lang {
         }
     }
 
-    /// The Korean or the English text, written side by side where they are used. Being replaced by
-    /// catalogue entries ([`Text`]); do not add new uses.
-    pub fn t<'a>(self, ko: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Ko => ko,
-            Lang::En => en,
-        }
-    }
-
     pub fn is_english(self) -> bool {
         self == Lang::En
     }
@@ -73,7 +64,6 @@ impl Text {
 }
 
 /// Shorthand for a catalogue entry: `text!("예약", "Booking")`.
-#[allow(unused_macros)] // used once the areas have entries
 macro_rules! text {
     ($ko:expr, $en:expr $(,)?) => {
         $crate::text::Text { ko: $ko, en: $en }

@@ -7,7 +7,7 @@
 //! page's entry, named here, so that it is written once.
 
 use super::shared::widgets;
-use super::{Lang, Text, desks, text};
+use super::{Lang, Text, citizen, desks, text};
 
 /// One script's texts: its key and the pair.
 pub type Entry = (&'static str, Text);
@@ -166,90 +166,33 @@ pub const DASHBOARD: &[Entry] = &[
     ("dashboard.korea_time", text!("한국시간", "Korea time")),
 ];
 
-/// The "demo code" label of the identity and family checks (only a `--demo` server shows one).
-const DEMO_CODE: Text = text!("시연용 인증번호:", "Demo code:");
-
 /// `identity.js`: the identity check.
-pub const IDENTITY: &[Entry] = &[("identity.demo_code", DEMO_CODE)];
+pub const IDENTITY: &[Entry] = &[("identity.demo_code", citizen::common::DEMO_CODE)];
 
 /// `search.js`: "near me" on the clinic search.
 pub const SEARCH: &[Entry] = &[
-    (
-        "search.finding",
-        text!("위치를 확인하고 있습니다…", "Finding your location…"),
-    ),
-    (
-        "search.denied",
-        text!(
-            "위치를 확인할 수 없습니다. 지역으로 찾아 주세요.",
-            "Your location is not available; please search by region."
-        ),
-    ),
+    ("search.finding", citizen::common::FINDING_LOCATION),
+    ("search.denied", citizen::search::LOCATION_DENIED),
 ];
 
 /// `book.js`: booking, for oneself or a family member.
 pub const BOOK: &[Entry] = &[
-    (
-        "book.busy",
-        text!(
-            "접속자가 많아 잠시 후 자동으로 다시 시도합니다…",
-            "Busy; trying again shortly…"
-        ),
-    ),
-    (
-        "book.family_missing",
-        text!(
-            "가족의 이름, 주민등록번호와 휴대전화 번호를 입력해 주세요.",
-            "Please enter your family member's name, registration number and phone."
-        ),
-    ),
-    ("book.demo_code", DEMO_CODE),
-    (
-        "book.hour_missing",
-        text!("시간대를 선택해 주세요.", "Please choose a time."),
-    ),
+    ("book.busy", citizen::book::BUSY),
+    ("book.family_missing", citizen::book::FAMILY_MISSING),
+    ("book.demo_code", citizen::common::DEMO_CODE),
+    ("book.hour_missing", citizen::book::HOUR_MISSING),
 ];
 
 /// `bookings.js`: cancelling from "my bookings".
-pub const BOOKINGS: &[Entry] = &[(
-    "bookings.cancel_confirm",
-    text!(
-        "이 예약(1차·2차)을 취소할까요?",
-        "Cancel this booking (both doses)?"
-    ),
-)];
+pub const BOOKINGS: &[Entry] = &[("bookings.cancel_confirm", citizen::bookings::CANCEL_CONFIRM)];
 
 /// `leftovers.js`: leftover-dose alerts near a place, and claiming one.
 pub const LEFTOVERS: &[Entry] = &[
-    (
-        "leftovers.finding",
-        text!("위치를 확인하고 있습니다…", "Finding your location…"),
-    ),
-    (
-        "leftovers.found",
-        text!("현재 위치를 사용합니다.", "Using your location."),
-    ),
-    (
-        "leftovers.denied",
-        text!(
-            "위치를 확인할 수 없습니다. 지역을 선택해 주세요.",
-            "Your location is not available; please choose a district."
-        ),
-    ),
-    (
-        "leftovers.place_missing",
-        text!(
-            "지역을 선택하거나 내 위치를 사용해 주세요.",
-            "Choose a district or use your location."
-        ),
-    ),
-    (
-        "leftovers.claim_confirm",
-        text!(
-            "오늘 이 의료기관에서 1차 접종을 받으시겠어요? 다른 날 예약이 있으면 그 예약은 취소됩니다.",
-            "Take dose 1 here today? A booking you hold for a later day is cancelled."
-        ),
-    ),
+    ("leftovers.finding", citizen::common::FINDING_LOCATION),
+    ("leftovers.found", citizen::leftovers::FOUND),
+    ("leftovers.denied", citizen::leftovers::DENIED),
+    ("leftovers.place_missing", citizen::leftovers::PLACE_MISSING),
+    ("leftovers.claim_confirm", citizen::leftovers::CLAIM_CONFIRM),
 ];
 
 /// Every script and its own texts (besides [`COMMON`], which every page with a script carries).
