@@ -188,6 +188,23 @@ fn the_check_finds_a_circle_through_a_re_export_and_not_a_one_way_use() {
 
     write(dir, "b.rs", "pub fn g() { let _ = \"super::Thing\"; }\n");
     assert!(ModuleGraph::read(dir, "lib.rs").circles().is_empty());
+
+    // A test-only module (of any visibility) is not part of the graph; what follows it is.
+    write(
+        dir,
+        "b.rs",
+        "pub fn g() {}\n#[cfg(test)]\npub(crate) mod checks {\n    use crate::a::Thing;\n}\nfn h() { crate::a::Thing; }\n",
+    );
+    assert_eq!(
+        ModuleGraph::read(dir, "lib.rs").circles(),
+        vec![vec!["a".to_string(), "b".to_string()]]
+    );
+    write(
+        dir,
+        "b.rs",
+        "pub fn g() {}\n#[cfg(test)]\npub(crate) mod checks {\n    use crate::a::Thing;\n}\n",
+    );
+    assert!(ModuleGraph::read(dir, "lib.rs").circles().is_empty());
 }
 
 fn write(dir: &Path, file: &str, text: &str) {
@@ -394,17 +411,40 @@ fn without_test_module(text: &str) -> String {
     let mut kept = String::new();
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
-        if line.trim() == "#[cfg(test)]"
-            && lines
-                .peek()
-                .is_some_and(|next| next.trim_start().starts_with("mod "))
-        {
-            break;
+        let test_module_follows =
+            line.trim() == "#[cfg(test)]" && lines.peek().is_some_and(|next| declares_module(next));
+        if test_module_follows {
+            skip_block(&mut lines);
+            continue;
         }
         kept.push_str(line);
         kept.push('\n');
     }
     kept
+}
+
+/// `mod x {`, `pub mod x;`, `pub(crate) mod x {` and the like.
+fn declares_module(line: &str) -> bool {
+    let line = line.trim_start();
+    let after_visibility = match line.strip_prefix("pub") {
+        Some(rest) if rest.starts_with('(') => rest.split_once(')').map_or("", |(_, r)| r),
+        Some(rest) => rest,
+        None => line,
+    };
+    after_visibility.trim_start().starts_with("mod ")
+}
+
+/// Skips the item that starts at the next line: one line if it ends with `;`, else up to the
+/// brace that closes it (braces counted per line; test modules hold no unbalanced braces in
+/// strings at the start or end of a line).
+fn skip_block<'a>(lines: &mut std::iter::Peekable<impl Iterator<Item = &'a str>>) {
+    let mut depth = 0i64;
+    for line in lines.by_ref() {
+        depth += line.matches('{').count() as i64 - line.matches('}').count() as i64;
+        if depth <= 0 && (line.contains('}') || line.trim_end().ends_with(';')) {
+            return;
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
