@@ -19,13 +19,26 @@ pub struct ApiError {
     pub detail: Option<serde_json::Value>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every refusal's JSON body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "error": "slot_full",
+    "message": "That time band is full. Please choose another one.",
+    "message_ko": "선택하신 시간대의 예약이 마감되었습니다. 다른 시간대를 선택해 주세요.",
+    "message_en": "That time band is full. Please choose another one.",
+}))]
+pub struct ErrorBody<'a> {
+    /// Stable machine-readable code: a client decides on it, never on the messages.
     error: &'a str,
+    /// The English message (`message_en`), for clients that show one text.
     message: &'a str,
+    /// The message in Korean, the service's first language.
     message_ko: &'a str,
     message_en: &'a str,
+    /// Extra machine-readable facts: for example `booking_id` (already_booked), `alternatives`
+    /// (slot_full), `line` (an upload's bad line), `fault` (a storage fault).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     detail: Option<&'a serde_json::Value>,
 }
 
@@ -168,7 +181,7 @@ impl ApiError {
 
     /// The JSON body of this error, as every answer carries it.
     pub fn body_json(&self) -> String {
-        let body = Body {
+        let body = ErrorBody {
             error: &self.code,
             message: &self.message_en,
             message_ko: &self.message_ko,

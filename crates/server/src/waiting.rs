@@ -1081,9 +1081,11 @@ impl Gate {
 }
 
 /// An opening as operators write it (API body or `--opening FILE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 pub struct OpeningSpec {
+    #[schema(value_type = String, format = DateTime)]
     pub prequeue_starts_at: jiff::Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub opens_at: jiff::Timestamp,
     pub max_active: u32,
     pub pass_ttl_minutes: Option<u64>,

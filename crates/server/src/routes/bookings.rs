@@ -29,7 +29,7 @@ use store::writer::{Book, Cancel, ChangeBooking, Notify, Refusal};
 
 /// Booking for a family member: their consent token, from `POST /api/v1/family/verify` (their
 /// own code on their own phone, typed in by the booker). Name and number alone are not enough.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Family {
     consent: Option<String>,
 }
@@ -38,7 +38,7 @@ pub struct Family {
 /// parents and grandparents, not a neighbourhood.
 pub const MAX_FAMILY: usize = 4;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateRequest {
     clinic_id: u32,
     date: String,
@@ -47,7 +47,8 @@ pub struct CreateRequest {
     family: Option<Family>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = BookingChangeRequest)]
 pub struct ChangeRequest {
     clinic_id: u32,
     date: String,
@@ -274,6 +275,30 @@ fn booking_outcome(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings",
+    tags = ["bookings"],
+    summary = "Book dose 1 and, with it, dose 2 at the same clinic and product after the product's interval",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first answer instead of acting twice"),
+    ),
+    request_body = crate::routes::bookings::CreateRequest,
+    responses(
+        (status = 201, description = "Booked", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = 404, description = "An error", body = crate::error::ErrorBody),
+        (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
+        (status = 422, description = "An error", body = crate::error::ErrorBody),
+        (status = 503, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     agent: Option<Extension<AgentActor>>,
@@ -406,6 +431,24 @@ pub async fn bookings_of(
     Ok(BookingsView { bookings })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings",
+    tags = ["bookings"],
+    summary = "My bookings and those I made for family members",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+    ),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -438,6 +481,26 @@ pub async fn booking_of(
     Ok(with_moves(state, view, booking.id, &moved))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings/{id}",
+    tags = ["bookings"],
+    summary = "One booking",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        ("id" = i64, Path),
+    ),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 404, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn show(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -462,6 +525,29 @@ fn with_moves(
     view
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/cancel",
+    tags = ["bookings"],
+    summary = "Cancel every dose still to be given",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        ("id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first answer instead of acting twice"),
+    ),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 404, description = "An error", body = crate::error::ErrorBody),
+        (status = 409, description = "An error", body = crate::error::ErrorBody),
+        (status = 503, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn cancel(
     State(state): State<Arc<AppState>>,
     agent: Option<Extension<AgentActor>>,
@@ -493,6 +579,31 @@ pub async fn cancel(
     Ok(mark_audited(response, agent.as_ref()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/change",
+    tags = ["bookings"],
+    summary = "Move dose 1 (and dose 2 with it) to another day, band or clinic; all or nothing",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        ("id" = i64, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first answer instead of acting twice"),
+    ),
+    request_body = crate::routes::bookings::ChangeRequest,
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 404, description = "An error", body = crate::error::ErrorBody),
+        (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
+        (status = 422, description = "An error", body = crate::error::ErrorBody),
+        (status = 503, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn change(
     State(state): State<Arc<AppState>>,
     agent: Option<Extension<AgentActor>>,

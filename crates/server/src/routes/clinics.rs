@@ -22,6 +22,17 @@ const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
 const MAX_DAYS: u16 = 14;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/regions",
+    tags = ["clinics"],
+    summary = "Provinces and their municipalities (KOSTAT 2018 codes)",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn regions(State(state): State<Arc<AppState>>) -> Json<Value> {
     let regions = &state.world.regions;
     let provinces: Vec<Value> = regions
@@ -190,6 +201,29 @@ fn remaining_by_product(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/clinics",
+    tags = ["clinics"],
+    summary = "Search clinics by province, municipality or distance, with places left per day and product",
+    params(
+        ("province" = Option<i64>, Query, description = "Province code, e.g. 11"),
+        ("municipality" = Option<i64>, Query, description = "Municipality code, e.g. 11010"),
+        ("lat" = Option<f64>, Query, description = "Latitude (with lon)"),
+        ("lon" = Option<f64>, Query, description = "Longitude (with lat)"),
+        ("radius_km" = Option<f64>, Query, description = "Up to 50; default 5"),
+        ("product" = Option<String>, Query, description = "Only clinics that give this product (near lat and lon: among the nearest 200 within the radius)"),
+        ("from" = Option<String>, Query, description = "First day (default tomorrow, Seoul)"),
+        ("days" = Option<i64>, Query, description = "Days to show, 1–14 (default 7)"),
+        ("limit" = Option<i64>, Query, description = "1–100 (default 20)"),
+        ("offset" = Option<i64>, Query, description = "Skip this many"),
+    ),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<SearchQuery>,
@@ -321,6 +355,22 @@ pub struct ClinicDay<'a> {
 }
 
 /// One clinic with its hour bands on a day and what is left in each.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clinics/{id}",
+    tags = ["clinics"],
+    summary = "One clinic's hour bands on a day, with places left per product",
+    params(
+        ("id" = i64, Path),
+        ("date" = Option<String>, Query, description = "Default tomorrow (Seoul)"),
+    ),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 404, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn clinic(
     State(state): State<Arc<AppState>>,
     Path(id): Path<u32>,

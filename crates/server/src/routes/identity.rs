@@ -25,7 +25,7 @@ use std::sync::Arc;
 use store::OutboxMessage;
 use store::writer::EnsurePerson;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct StartRequest {
     name: String,
     rrn: String,
@@ -234,6 +234,26 @@ fn counted(state: &AppState, error: IdentityError) -> ApiError {
     identity_error(error)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/identity/start",
+    tags = ["identity"],
+    summary = "Start an identity check: when the name, birth date and seventh digit match the phone's subscriber, a one-time code is sent by SMS (3 minutes, 5 attempts). The answer is the same when they do not match. Limits answer 429 identity_rate_limited with Retry-After. One pass may start at most 8 (429 pass_limit).",
+    params(
+        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+    ),
+    request_body = crate::routes::identity::StartRequest,
+    responses(
+        (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 429, description = "An error", body = crate::error::ErrorBody),
+        (status = 503, description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn start(
     State(state): State<Arc<AppState>>,
     pass: Option<axum::Extension<queue::Pass>>,
@@ -250,7 +270,7 @@ pub async fn start(
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct VerifyRequest {
     pub verification_id: String,
     pub code: String,
@@ -303,6 +323,26 @@ pub fn session_for(state: &AppState, person: PersonId) -> (IdentitySession, Stri
     (session, token, cookie)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/identity/verify",
+    tags = ["identity"],
+    summary = "Finish the identity check; returns a session token (also set as a cookie) With a pass that names nobody yet, binds it to this person and returns the new pass (also the yeyak_pass cookie); a pass that admitted someone else is refused (403 pass_other_person).",
+    params(
+        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+    ),
+    request_body = crate::routes::identity::VerifyRequest,
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 410, description = "An error", body = crate::error::ErrorBody),
+        (status = 429, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     pass: Option<axum::Extension<queue::Pass>>,
@@ -333,6 +373,26 @@ pub async fn verify(
 
 /// `POST /api/v1/family/start`: the booker gives a family member's name, number and phone;
 /// the code goes to the member's phone (only if it is theirs), and the member tells the booker.
+#[utoipa::path(
+    post,
+    path = "/api/v1/family/start",
+    tags = ["bookings"],
+    summary = "Start a family member's consent: their code goes to their own phone (only if it is theirs); needs the booker's session token",
+    params(
+        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+    ),
+    request_body = crate::routes::identity::StartRequest,
+    responses(
+        (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 429, description = "An error", body = crate::error::ErrorBody),
+        (status = 503, description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn family_start(
     State(state): State<Arc<AppState>>,
     pass: Option<axum::Extension<queue::Pass>>,
@@ -349,6 +409,26 @@ pub const CONSENT_MINUTES: i64 = 30;
 
 /// `POST /api/v1/family/verify`: the member's code, typed in by the booker, proves the member
 /// agreed; the answer is a consent token for `family.consent` in a booking.
+#[utoipa::path(
+    post,
+    path = "/api/v1/family/verify",
+    tags = ["bookings"],
+    summary = "Finish a family member's consent with the code they received: {consent, expires_at (30 minutes), member: {name (masked)}}",
+    params(
+        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+    ),
+    request_body = crate::routes::identity::VerifyRequest,
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 410, description = "An error", body = crate::error::ErrorBody),
+        (status = 429, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn family_verify(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -406,6 +486,24 @@ pub async fn contact_of(state: &Arc<AppState>, person: PersonId) -> Result<Conta
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/contact",
+    tags = ["identity"],
+    summary = "Where my notices go: {name, phone}, both masked. A new identity check with a new phone changes it.",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+    ),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn contact(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,

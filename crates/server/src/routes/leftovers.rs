@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use store::writer::{ClaimOffer, ClaimRefusal};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SubscriptionRequest {
     lat: f64,
     lon: f64,
@@ -126,6 +126,18 @@ fn parse_subscription(
 
 /// `PUT /api/v1/leftovers/subscription` (and `/api/v1/queue/leftover-alerts`): tell me of
 /// leftover doses within this radius.
+#[utoipa::path(
+    put,
+    path = "/api/v1/leftovers/subscription",
+    tags = ["leftovers"],
+    summary = "Ask to be told of leftover doses within radius_km (at most 10) of a place; products empty for any. Needs a pass and a session.",
+    security(("session" = []), ("sessionCookie" = [])),
+    request_body = crate::routes::leftovers::SubscriptionRequest,
+    responses(
+        (status = 200, description = "{subscription}"),
+        (status = 400, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn subscribe(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -149,6 +161,16 @@ pub async fn subscribe_person(
 }
 
 /// `DELETE /api/v1/leftovers/subscription`: stop telling me.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/leftovers/subscription",
+    tags = ["leftovers"],
+    summary = "Stop being told of leftover doses.",
+    security(("session" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 204, description = "Done"),
+    )
+)]
 pub async fn unsubscribe(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -194,6 +216,16 @@ pub async fn near(state: &Arc<AppState>, person: PersonId) -> Result<NearMeView,
 }
 
 /// `GET /api/v1/leftovers`: my subscription and today's open offers within it, nearest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/leftovers",
+    tags = ["leftovers"],
+    summary = "My subscription and today's open leftover offers within it, nearest first.",
+    security(("session" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "{subscription, offers: [{id, clinic, product, doses, left, until, open, distance_km}]}"),
+    )
+)]
 pub async fn near_me(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -204,6 +236,21 @@ pub async fn near_me(
 /// `POST /api/v1/leftovers/{id}/claim`: one of the offer's doses, as dose 1 today (dose 2 is
 /// booked with it at the product's interval). A booking the person holds for a later day is
 /// replaced, in the same transaction.
+#[utoipa::path(
+    post,
+    path = "/api/v1/leftovers/{id}/claim",
+    tags = ["leftovers"],
+    summary = "Claim one leftover dose: dose 1 today, dose 2 at the product's interval. Never more claims than doses; one leftover dose a day per person; a booking for a later day is replaced in the same transaction.",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        ("id" = i64, Path),
+    ),
+    responses(
+        (status = 201, description = "The booking"),
+        (status = 404, description = "no_such_offer", body = crate::error::ErrorBody),
+        (status = 409, description = "all_claimed, offer_expired, already_booked, already_vaccinated, second_dose_unavailable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn claim(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,

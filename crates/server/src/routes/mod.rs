@@ -11,6 +11,7 @@ pub(crate) mod clinics;
 pub(crate) mod eligibility;
 pub(crate) mod identity;
 pub(crate) mod leftovers;
+pub(crate) mod openapi;
 pub(crate) mod pass;
 pub(crate) mod queue;
 pub(crate) mod staff;

@@ -223,6 +223,22 @@ async fn new_ticket(
 }
 
 /// Takes a place in the queue, or, with a valid ticket already, returns that same place.
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/arrive",
+    tags = ["waiting room"],
+    summary = "Join the waiting room, or get your place back with the ticket you hold (reload, reconnect, another tab) A new ticket always comes with a new session (a session holds one ticket) and counts against the client address's 1,200 a minute (429 too_many_tickets with Retry-After).",
+    params(
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        ("X-Yeyak-Ticket" = Option<String>, Header, description = "Queue ticket (or the yeyak_ticket cookie)"),
+    ),
+    responses(
+        (status = 201, description = "New ticket (also set as cookies yeyak_waiting and yeyak_ticket): {queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}, ticket, session", body = serde_json::Value),
+        (status = 200, description = "Your existing ticket and place", body = serde_json::Value),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 429, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn arrive(
     State(state): State<Arc<AppState>>,
     crate::http::ClientAddress(address): crate::http::ClientAddress,
@@ -261,6 +277,23 @@ fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
 /// from the header and the answer is serialized straight from a small struct into one buffer.
 /// `?province=NN` (a KOSTAT province code the person chose) adds the places left there and
 /// whether they may run out before the person's turn, from the dashboard's last sample.
+#[utoipa::path(
+    get,
+    path = "/api/v1/queue/status",
+    tags = ["waiting room"],
+    summary = "Where you stand: position, people ahead, ETA, and when to ask again (the server chooses)",
+    params(
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        ("X-Yeyak-Ticket" = Option<String>, Header, description = "Queue ticket (or the yeyak_ticket cookie)"),
+        ("province" = Option<i64>, Query, description = "KOSTAT province code of where the person would be vaccinated (11 Seoul, 21 Busan, …). A waiting answer then adds places_left_nearby (places left there over the next 7 days) and places_may_run_out (no more places than the people ahead who will likely book there: the eligible people ahead in the province's share of the residents). Unknown codes are ignored."),
+    ),
+    responses(
+        (status = 200, description = "{queue, state: before_opening|waiting|admitted, number, position, people_ahead, people_ahead_eligible, verified_ahead, eta_seconds, poll_after_ms, opens_at, places_left_nearby?, places_may_run_out?}", body = serde_json::Value),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn status(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -300,6 +333,25 @@ pub fn province_asked(query: Option<&str>) -> Option<u8> {
 }
 
 /// An admitted ticket becomes a pass bound to this browser session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/exchange",
+    tags = ["waiting room"],
+    summary = "Exchange an admitted ticket for a pass bound to this session (also set as the yeyak_pass cookie) The pass names the verified person of a verified ticket; a second pass for the same person is refused while the first was used in the last 5 minutes (409 person_has_pass).",
+    params(
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        ("X-Yeyak-Ticket" = Option<String>, Header, description = "Queue ticket (or the yeyak_ticket cookie)"),
+    ),
+    responses(
+        (status = 200, description = "{state: admitted, pass, expires_at}", body = serde_json::Value),
+        (status = 202, description = "Not yet: {queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}", body = serde_json::Value),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+        (status = 409, description = "An error", body = crate::error::ErrorBody),
+        (status = 410, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn exchange(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -345,6 +397,26 @@ fn waiting_ticket(
 /// `POST /api/v1/queue/verify/start`: the identity check for someone waiting (before the
 /// opening or in the line): their ticket stands in for a pass. The check's own limits (per
 /// phone, number, session, address) apply as on the booking side.
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/verify/start",
+    tags = ["waiting room"],
+    summary = "Identity check while waiting (before the opening or in the line): the same one-time-code check as /api/v1/identity/start, with the ticket and session instead of a pass. Its limits apply (429 identity_rate_limited).",
+    params(
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        ("X-Yeyak-Ticket" = Option<String>, Header, description = "Queue ticket (or the yeyak_ticket cookie)"),
+    ),
+    request_body = crate::routes::identity::StartRequest,
+    responses(
+        (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = 429, description = "An error", body = crate::error::ErrorBody),
+        (status = 503, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn verify_start(
     State(state): State<Arc<AppState>>,
     super::identity::Asker(who): super::identity::Asker,
@@ -415,6 +487,26 @@ pub async fn verify_waiting(
 }
 
 /// `POST /api/v1/queue/verify`: the code of a waiting person's identity check.
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/verify",
+    tags = ["waiting room"],
+    summary = "Complete the identity check of a waiting ticket. Signs the person in (session_token and the yeyak_identity cookie). When their cohort opens in this opening, the ticket is re-issued for them (also as the yeyak_ticket cookie): during the pre-queue it carries their draw number, one per person, so every ticket they verify shows the same place, ahead of every unverified ticket. Otherwise they are told their own window and take no place.",
+    params(
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        ("X-Yeyak-Ticket" = Option<String>, Header, description = "Queue ticket (or the yeyak_ticket cookie)"),
+    ),
+    request_body = crate::routes::identity::VerifyRequest,
+    responses(
+        (status = 200, description = "Placed: {verified: true, ticket, session_token, queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}; or not in this opening: {state: ineligible, queue, session_token, eligibility: {code, eligible, message_ko, message_en, opens_at, opens_at_kst, via}}", body = serde_json::Value),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "ticket_other_person: the ticket was verified for someone else; or a token error", body = crate::error::ErrorBody),
+        (status = 410, description = "An error", body = crate::error::ErrorBody),
+        (status = 429, description = "An error", body = crate::error::ErrorBody),
+        (status = 503, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     super::identity::Asker(who): super::identity::Asker,
@@ -462,6 +554,23 @@ pub fn ask_text(state: &AppState, headers: &HeaderMap) -> Result<u64, ApiError> 
     Ok(state.gate.return_window_ms() / 60_000)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/text-me",
+    tags = ["waiting room"],
+    summary = "Leave and we'll text you: a verified waiting person may close the page. When the (stored) watermark passes their place, a text through the outbox to their verified phone carries a link (/wait/return) restoring their session and ticket; the place is held for the return window (10 minutes by default) from then, after which the ticket answers 410 place_passed_on and they rejoin at the back.",
+    params(
+        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        ("X-Yeyak-Ticket" = Option<String>, Header, description = "Queue ticket (or the yeyak_ticket cookie)"),
+    ),
+    responses(
+        (status = 202, description = "{state: will_text, return_window_minutes}", body = serde_json::Value),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "text_me_needs_verification, or a token error", body = crate::error::ErrorBody),
+        (status = 503, description = "texting_full", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn text_me(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -507,6 +616,20 @@ pub async fn wait_return(
 /// the same queue as everyone, under the same rules: one place per person, drawn with the
 /// verified during the pre-queue. Asked again (the agent's page reloads), it answers the same
 /// place. While an opening is held the agent books for the caller only once that place is let in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/queue",
+    tags = ["agents"],
+    summary = "Agents: put the identified caller (Authorization: Bearer person_token) into the same queue under the same rules (one place per person, drawn with the verified during the pre-queue). Called again (the agent's reloads), it answers the same place. While an opening is held, booking for the caller is refused (409 caller_not_admitted) until the place is let in.",
+    security(("staff" = [])),
+    responses(
+        (status = 200, description = "{ticket, queue, state: before_opening|waiting|admitted, number, position, people_ahead, people_ahead_eligible, verified_ahead, eta_seconds, poll_after_ms, opens_at}", body = serde_json::Value),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = 503, description = "An error", body = crate::error::ErrorBody),
+        (status = "default", description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn agent_queue(
     State(state): State<Arc<AppState>>,
     axum::Extension(super::agent::AgentActor(actor)): axum::Extension<super::agent::AgentActor>,
@@ -526,6 +649,18 @@ pub async fn agent_queue(
 }
 
 /// What operators see: arrivals, queued, admitted, active, admission rate, drain time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/queue",
+    tags = ["operators"],
+    summary = "Operators: the waiting room live (arrivals, waiting, admitted, active, admission rate, drain time, and people: verified_people, verifications, unverified_tickets, ineligible_turned_away, tickets_refused, second_passes_refused)",
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "snapshot", body = serde_json::Value),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Json<Value> {
     let snapshot = state.gate.snapshot(now_ms(&state));
     let opening = state.gate.opening();
@@ -556,6 +691,20 @@ pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Jso
 }
 
 /// Schedules a new opening: a new queue whose pre-queue starts and opens at the given instants.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/openings",
+    tags = ["operators"],
+    summary = "Operators: schedule an opening (a new queue)",
+    security(("operator" = [])),
+    request_body = crate::waiting::OpeningSpec,
+    responses(
+        (status = 201, description = "{queue}", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn admin_open(
     State(state): State<Arc<AppState>>,
     _: Operator,

@@ -39,7 +39,7 @@ const SAMPLE: usize = 100;
 const NEIGHBOURS: usize = 8;
 const NEIGHBOUR_RADIUS_KM: f64 = 10.0;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeliveryJson {
     clinic: u32,
     day: String,
@@ -47,14 +47,15 @@ pub struct DeliveryJson {
     doses: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeliveriesRequest {
     deliveries: Vec<DeliveryJson>,
 }
 
 /// A supply change as an operator describes it.
-#[derive(Deserialize, serde::Serialize, Clone)]
+#[derive(Deserialize, serde::Serialize, Clone, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[schema(as = SupplyChangeRequest)]
 pub enum ChangeRequest {
     Deliveries {
         deliveries: Vec<DeliveryLine>,
@@ -76,7 +77,7 @@ pub enum ChangeRequest {
     },
 }
 
-#[derive(Deserialize, serde::Serialize, Clone)]
+#[derive(Deserialize, serde::Serialize, Clone, utoipa::ToSchema)]
 pub struct DeliveryLine {
     clinic: u32,
     day: String,
@@ -84,7 +85,7 @@ pub struct DeliveryLine {
     doses: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ApplyRequest {
     #[serde(flatten)]
     change: ChangeRequest,
@@ -376,6 +377,21 @@ async fn apply_change(
 }
 
 /// `POST /api/v1/admin/supply-changes/plan`: what the change would do. Changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/supply-changes/plan",
+    tags = ["operators", "supply"],
+    summary = "Operators: what a supply change (delivery cut/delay/cancellation, product switch by region, dose interval change) would do: who moves where, by how many days, who cannot be placed. Changes nothing.",
+    security(("operator" = [])),
+    request_body = crate::routes::supply::ChangeRequest,
+    responses(
+        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = 413, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn plan(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -393,6 +409,22 @@ pub async fn plan(
 }
 
 /// `POST /api/v1/admin/supply-changes/apply`: applies the previewed plan, if it still is the plan.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/supply-changes/apply",
+    tags = ["operators", "supply"],
+    summary = "Operators: apply a previewed plan atomically, with one message per person in the same transaction. 409 plan_changed (with the new plan) if bookings changed since the preview.",
+    security(("operator" = [])),
+    request_body = crate::routes::supply::ApplyRequest,
+    responses(
+        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = 409, description = "An error", body = crate::error::ErrorBody),
+        (status = 413, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn apply(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -409,6 +441,22 @@ pub async fn apply(
 
 /// `PUT /api/v1/admin/deliveries`: enters planned deliveries. A line that would push bookings out
 /// needs a previewed plan instead (409 `plan_required`, with that plan).
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/deliveries",
+    tags = ["operators", "supply"],
+    summary = "Operators: set planned doses per clinic, day and product. A change that would push booked people out is refused with 409 plan_required and its plan: preview and apply it as a supply change instead.",
+    security(("operator" = [])),
+    request_body = crate::routes::supply::DeliveriesRequest,
+    responses(
+        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = 409, description = "An error", body = crate::error::ErrorBody),
+        (status = 413, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn put_deliveries(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -438,6 +486,22 @@ pub async fn put_deliveries(
 
 /// `POST /api/v1/admin/deliveries/import`: the same from CSV lines `clinic,day,product,doses`
 /// (a header line is allowed). One bad line refuses the upload, naming the line.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/deliveries/import",
+    tags = ["operators", "supply"],
+    summary = "Operators: the same from CSV lines clinic,day,product,doses (a header line is allowed). A bad line refuses the upload and names the line (detail.line).",
+    security(("operator" = [])),
+    request_body(content = String, content_type = "text/csv", description = "At most 16 MiB (up to 200,000 lines); a larger body is refused with 413 body_too_large."),
+    responses(
+        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = 409, description = "An error", body = crate::error::ErrorBody),
+        (status = 413, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn import_deliveries(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -513,6 +577,25 @@ pub fn parse_csv(body: &[u8]) -> Result<Vec<DeliveryLine>, ApiError> {
 
 /// `GET /api/v1/admin/supply?clinic&from&days`: planned doses, doses promised to appointments,
 /// doses given and doses left, per day and product.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/supply",
+    tags = ["operators", "supply"],
+    summary = "Operators: planned doses, doses promised to appointments, doses given, doses left and stock on hand per day and product at one clinic.",
+    security(("operator" = [])),
+    params(
+        ("clinic" = i64, Query),
+        ("from" = Option<String>, Query),
+        ("days" = Option<i64>, Query),
+    ),
+    responses(
+        (status = 200, description = "{clinic, days: [{date, products: [{product, planned, promised, given, left, stock_on_hand}]}]}", body = serde_json::Value),
+        (status = 400, description = "An error", body = crate::error::ErrorBody),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = 404, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn show(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -578,6 +661,18 @@ fn add_days(day: Date, days: i32) -> Date {
 }
 
 /// `GET /api/v1/admin/supply-changes`: the applied changes, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/supply-changes",
+    tags = ["operators", "supply"],
+    summary = "Operators: applied supply changes, newest first.",
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "{changes: [...]}", body = serde_json::Value),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn list_changes(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -604,6 +699,21 @@ pub async fn list_changes(
 
 /// `GET /api/v1/admin/supply-changes/{id}/unplaced`: everyone a change could not place, for the
 /// operator to call.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/supply-changes/{id}/unplaced",
+    tags = ["operators", "supply"],
+    summary = "Operators: everyone a change could not place (their dose was cancelled and they were told), to call them.",
+    security(("operator" = [])),
+    params(
+        ("id" = i64, Path),
+    ),
+    responses(
+        (status = 200, description = "{change_id, unplaced: [{booking, person, dose, from}]}", body = serde_json::Value),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 403, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn unplaced(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -743,6 +853,21 @@ pub fn notice_text(state: &Arc<AppState>) -> SupplyNotify {
 }
 
 /// `POST /api/v1/bookings/{id}/accept-move`: the person saw why their appointment moved.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/accept-move",
+    tags = ["bookings"],
+    summary = "The person has seen why their appointment moved (the booking's `moved` list) and accepts it. To pick another day or clinic, use change instead.",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        ("id" = i64, Path),
+    ),
+    responses(
+        (status = 204, description = "Accepted."),
+        (status = 401, description = "An error", body = crate::error::ErrorBody),
+        (status = 404, description = "An error", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn accept_move(
     State(state): State<Arc<AppState>>,
     crate::state::Authenticated(session): crate::state::Authenticated,
