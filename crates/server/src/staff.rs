@@ -10,6 +10,7 @@
 //! it expires, so the token never sits in a cookie. A cookie of the earlier form (the token
 //! itself) is still read for one release.
 
+use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::cookie;
 use crate::state::AppState;
@@ -120,24 +121,14 @@ pub fn sign_in_cookie(keys: &Keyring, hash: [u8; 32], expires_at_ms: u64) -> Str
 
 async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecord, ApiError> {
     let invalid = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "staff_token_invalid",
-            "직원 인증 정보가 올바르지 않거나 사용이 중지되었습니다.",
-            "This staff token is unknown or was revoked.",
-        )
+        ApiError::new(StatusCode::UNAUTHORIZED, errors::STAFF_TOKEN_INVALID)
     };
     let now_ms = u64::try_from(state.clock.now().as_millisecond()).unwrap_or(0);
     let hash = match presented(&parts.headers, state.secrets.signing(), now_ms) {
         Presented::Token(hash) => hash,
         Presented::BadCookie => return Err(invalid()),
         Presented::Nothing => {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "staff_token_required",
-                "직원 인증이 필요합니다.",
-                "Staff authentication required.",
-            ));
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, errors::STAFF_TOKEN_REQUIRED));
         }
     };
     let found =
@@ -149,11 +140,7 @@ async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecor
 }
 
 fn wrong_role() -> ApiError {
-    ApiError::forbidden(
-        "wrong_role",
-        "이 기능을 사용할 권한이 없습니다.",
-        "Your role does not allow this.",
-    )
+    ApiError::forbidden(errors::WRONG_ROLE)
 }
 
 /// Proof that the request comes from staff of one clinic.
@@ -219,27 +206,13 @@ impl FromRequestParts<Arc<AppState>> for Operator {
             ) {
                 Ok(Operator)
             } else {
-                Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "operator_signed_out",
-                    "운영자 로그인이 만료되었습니다. 다시 로그인해 주세요.",
-                    "Your operator sign-in has expired; please sign in again.",
-                ))
+                Err(ApiError::new(StatusCode::UNAUTHORIZED, errors::OPERATOR_SIGNED_OUT))
             };
         }
         match bearer {
             Some(token) if state.operator.matches(&token) => Ok(Operator),
-            Some(_) => Err(ApiError::forbidden(
-                "not_an_operator",
-                "운영자 권한이 없습니다.",
-                "This needs an operator's token.",
-            )),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "operator_token_required",
-                "운영자 인증이 필요합니다.",
-                "Operator authentication required.",
-            )),
+            Some(_) => Err(ApiError::forbidden(errors::NOT_AN_OPERATOR)),
+            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, errors::OPERATOR_TOKEN_REQUIRED)),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use super::layout::{Lang, Page, escape, instant_text};
 use super::respond::{html, negotiate};
+use crate::text::errors;
 use crate::error::ApiError;
 use crate::routes;
 use crate::routes::queue::{Nearby, StatusBody, WaitPlace};
@@ -385,11 +386,7 @@ async fn leftover_alerts(
                 .municipality(domain::clinic::MunicipalityCode(code))
         })
         .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_place",
-                "시·군·구를 선택해 주세요.",
-                "Choose a district.",
-            )
+            ApiError::bad_request(errors::INVALID_PLACE)
         })?;
     let request = routes::leftovers::SubscriptionRequest::anything_near(district.center);
     routes::leftovers::subscribe_person(state, person, &request).await?;

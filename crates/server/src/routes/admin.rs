@@ -1,5 +1,6 @@
 //! Operator endpoints for eligibility: uploading a priority list (care workers, teachers, …).
 
+use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::staff::Operator;
@@ -56,19 +57,14 @@ pub async fn add_priority_list(
         || body.name_ko.trim().is_empty()
         || body.rrns.len() > MAX_MEMBERS
     {
-        return Err(ApiError::bad_request(
-            "invalid_priority_list",
-            "명단 이름, 예약 기간(시작 < 마감), 인원(최대 100만 명)을 확인해 주세요.",
-            "Check the list's name, its window (opens before it closes) and its size (at most 1,000,000).",
-        ));
+        return Err(ApiError::bad_request(errors::INVALID_PRIORITY_LIST));
     }
     let today = seoul_date(state.clock.now());
     let key = state.secrets.rrn_key().to_vec();
     let mut hashes = Vec::with_capacity(body.rrns.len());
     for (line, text) in body.rrns.iter().enumerate() {
         let rrn = Rrn::parse_at(text, today).map_err(|e| {
-            ApiError::bad_request(e.code(), e.message_ko(), e.message_en())
-                .with_detail(json!({ "line": line + 1 }))
+            ApiError::bad_request(e).with_detail(json!({ "line": line + 1 }))
         })?;
         hashes.push(rrn.keyed_hash(&key).0);
     }

@@ -4,6 +4,7 @@ use super::alternatives::with_alternatives;
 use super::eligibility::{person_record, require_eligible};
 use super::supply::MoveView;
 use super::views::ClinicRef;
+use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::routes::agent::{AgentActor, audited, mark_audited};
@@ -64,11 +65,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let key = value.to_str().unwrap_or_default();
     let valid = (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
     if !valid {
-        return Err(ApiError::bad_request(
-            "invalid_idempotency_key",
-            "Idempotency-Key 값이 올바르지 않습니다 (영문·숫자 1~128자).",
-            "Idempotency-Key must be 1–128 visible ASCII characters.",
-        ));
+        return Err(ApiError::bad_request(errors::INVALID_IDEMPOTENCY_KEY));
     }
     Ok(Some(key.to_string()))
 }
@@ -80,11 +77,7 @@ fn appointment(
     product: &str,
 ) -> Result<Appointment, ApiError> {
     let product = Product::parse(product).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_product",
-            "백신 종류가 올바르지 않습니다.",
-            "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
-        )
+        ApiError::bad_request(errors::INVALID_PRODUCT)
     })?;
     Ok(Appointment {
         clinic: ClinicId(clinic_id),
@@ -376,11 +369,7 @@ async fn family_member(
         .and_then(|t| Consent::verify(t, &state.secrets, state.clock.now()).ok())
         .filter(|c| c.booker == actor)
         .ok_or_else(|| {
-            ApiError::forbidden(
-                "family_consent_required",
-                "가족 예약에는 가족 본인의 휴대전화로 받은 인증번호로 동의 확인이 필요합니다.",
-                "Booking for a family member needs their consent: the code sent to their own phone.",
-            )
+            ApiError::forbidden(errors::FAMILY_CONSENT_REQUIRED)
         })?;
     let bookings = read(state, move |r| store::ReadStore::bookings_of(r, actor)).await?;
     let mut others: Vec<PersonId> = bookings
@@ -393,9 +382,7 @@ async fn family_member(
     if !others.contains(&consent.member) && others.len() >= MAX_FAMILY {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "family_limit",
-            format!("가족 예약은 {MAX_FAMILY}명까지 할 수 있습니다."),
-            format!("You may hold bookings for at most {MAX_FAMILY} family members."),
+            errors::FAMILY_LIMIT.fill("max", MAX_FAMILY),
         ));
     }
     Ok(consent.member)
@@ -404,12 +391,7 @@ async fn family_member(
 /// The one answer about a family member who cannot be booked, whatever the reason (not yet
 /// eligible, already booked, …): the booker learns nothing about their records from it.
 fn family_not_bookable() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "family_not_bookable",
-        "지금은 이 가족을 예약할 수 없습니다. 가족 본인이 예약 현황과 대상 여부를 확인할 수 있습니다.",
-        "This family member cannot be booked now. They can check their own bookings and eligibility.",
-    )
+    ApiError::new(StatusCode::CONFLICT, errors::FAMILY_NOT_BOOKABLE)
 }
 
 /// The typed core of `GET /api/v1/bookings`: the person's bookings and those they made for

@@ -1,6 +1,7 @@
 //! Clinic staff: today's list, marking doses given, and posting same-day leftover doses. Every
 //! action is written to the audit log in the same transaction as its effect.
 
+use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::routes::clinics::parse_date;
@@ -177,11 +178,7 @@ pub async fn mark_given(
     ApiJson(body): ApiJson<GivenRequest>,
 ) -> Result<Json<Value>, ApiError> {
     if !(1..=2).contains(&body.dose) {
-        return Err(ApiError::bad_request(
-            "invalid_dose",
-            "접종 차수는 1 또는 2입니다.",
-            "The dose is 1 or 2.",
-        ));
+        return Err(ApiError::bad_request(errors::INVALID_DOSE));
     }
     let now = state.clock.now();
     let audit = AuditEntry {
@@ -318,11 +315,7 @@ pub async fn post_offer(
     ApiJson(body): ApiJson<OfferRequest>,
 ) -> Result<Response, ApiError> {
     let product = Product::parse(&body.product).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_product",
-            "백신 종류가 올바르지 않습니다.",
-            "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
-        )
+        ApiError::bad_request(errors::INVALID_PRODUCT)
     })?;
     let now = state.clock.now();
     let today = seoul_date(now);
@@ -345,7 +338,7 @@ pub async fn post_offer(
         day_end.as_millisecond(),
         clinic.offers(product),
     )
-    .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?;
+    .map_err(ApiError::bad_request)?;
     let offer = Offer {
         id: OfferId(0),
         clinic: staff.clinic,

@@ -1,6 +1,7 @@
 //! Regions and clinic search, served from memory: the search index and the writer's live
 //! availability. No database query per search (the 2021 bottleneck).
 
+use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::ApiQuery;
 use crate::state::AppState;
@@ -64,18 +65,10 @@ pub struct SearchQuery {
     pub offset: Option<usize>,
 }
 
-fn invalid(code: &'static str, ko: &'static str, en: &'static str) -> ApiError {
-    ApiError::bad_request(code, ko, en)
-}
-
 fn parse_product(code: Option<&str>) -> Result<Option<Product>, ApiError> {
     code.map(|c| {
         Product::parse(c).ok_or_else(|| {
-            invalid(
-                "invalid_product",
-                "백신 종류가 올바르지 않습니다 (pfizer, moderna, astrazeneca, janssen).",
-                "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
-            )
+            ApiError::bad_request(errors::INVALID_PRODUCT)
         })
     })
     .transpose()
@@ -83,11 +76,7 @@ fn parse_product(code: Option<&str>) -> Result<Option<Product>, ApiError> {
 
 pub fn parse_date(text: &str) -> Result<Date, ApiError> {
     text.parse().map_err(|_| {
-        invalid(
-            "invalid_date",
-            "날짜 형식이 올바르지 않습니다 (예: 2021-08-16).",
-            "Dates look like 2021-08-16.",
-        )
+        ApiError::bad_request(errors::INVALID_DATE)
     })
 }
 
@@ -278,16 +267,12 @@ pub fn find_clinics<'a>(state: &'a AppState, q: &SearchQuery) -> Result<Found<'a
                     offset + limit
                 },
             )
-            .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?
+            .map_err(ApiError::bad_request)?
             .into_iter()
             .map(|(id, km)| (id, Some(km)))
             .collect(),
         _ => {
-            return Err(invalid(
-                "search_scope_required",
-                "시도, 시군구 또는 위치(위도·경도) 중 하나로 검색해 주세요.",
-                "Search by exactly one of: province, municipality, or lat and lon.",
-            ));
+            return Err(ApiError::bad_request(errors::SEARCH_SCOPE_REQUIRED));
         }
     };
     let availability = state.writer.availability();

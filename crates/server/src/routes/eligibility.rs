@@ -1,6 +1,7 @@
 //! "May I book now?" — decided on the server clock in Asia/Seoul, with the reason and the time
 //! the person's own window opens.
 
+use crate::text::errors::Words;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::state::{Authenticated, read};
@@ -118,11 +119,10 @@ pub async fn require_eligible(
     if decision.is_eligible() {
         return Ok(());
     }
+    // The decision's words say why (its window, its cohort): they live with the rule.
     Err(ApiError::new(
         axum::http::StatusCode::FORBIDDEN,
-        "not_eligible",
-        decision.message_ko(),
-        decision.message_en(),
+        Words::from_rules("not_eligible", decision.message_ko(), decision.message_en()),
     )
     .with_detail(serde_json::json!(DecisionView::of(&decision))))
 }

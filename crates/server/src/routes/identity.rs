@@ -1,5 +1,6 @@
 //! Identity check: name, resident registration number and phone, then a one-time code.
 
+use crate::text::errors::{self, Words};
 use crate::credentials::IDENTITY_COOKIE;
 use crate::error::ApiError;
 use crate::http::ApiJson;
@@ -52,26 +53,12 @@ pub fn parse_claim(
     phone: &str,
     state: &AppState,
 ) -> Result<Claim, ApiError> {
-    let name = PersonName::parse(name).map_err(|e| match e {
-        NameError::Length => ApiError::bad_request(
-            "invalid_name",
-            "이름을 정확히 입력해 주세요 (1~50자).",
-            "Please enter the name as registered (1–50 characters).",
-        ),
-        NameError::Forbidden => ApiError::bad_request(
-            "invalid_name",
-            "이름에 제어 문자나 글자 방향을 바꾸는 문자를 쓸 수 없습니다.",
-            "A name may not contain control or text-direction characters.",
-        ),
-    })?;
+    // Too long and forbidden characters say the same words (one code, one entry).
+    let name = PersonName::parse(name).map_err(|_: NameError| ApiError::bad_request(errors::INVALID_NAME))?;
     let rrn = Rrn::parse_at(rrn, seoul_date(state.clock.now()))
-        .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?;
+        .map_err(ApiError::bad_request)?;
     let phone = parse_phone(phone).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_phone",
-            "휴대전화 번호를 정확히 입력해 주세요 (예: 010-1234-5678).",
-            "Please enter a Korean mobile number (e.g. 010-1234-5678).",
-        )
+        ApiError::bad_request(errors::INVALID_PHONE)
     })?;
     Ok(Claim { name, rrn, phone })
 }
@@ -109,64 +96,37 @@ fn identity_error(error: IdentityError) -> ApiError {
             retry_after_s,
         } => {
             let minutes = retry_after_s.div_ceil(60);
-            let (ko, en) = match scope {
-                Scope::Phone => (
-                    "이 휴대전화로 인증번호를 너무 많이 요청했습니다.",
-                    "Too many codes were asked for this phone.",
-                ),
-                Scope::Person => (
-                    "이 주민등록번호로 인증을 너무 많이 요청했습니다.",
-                    "Too many checks were asked for this registration number.",
-                ),
-                Scope::Requester | Scope::Address => (
-                    "인증 요청이 너무 많습니다.",
-                    "Too many identity checks from here.",
-                ),
-                Scope::WrongCodes => (
-                    "잘못된 인증번호를 너무 많이 입력했습니다.",
-                    "Too many wrong codes were entered from here.",
-                ),
+            let why = match scope {
+                Scope::Phone => errors::TOO_MANY_FOR_PHONE,
+                Scope::Person => errors::TOO_MANY_FOR_PERSON,
+                Scope::Requester | Scope::Address => errors::TOO_MANY_FROM_HERE,
+                Scope::WrongCodes => errors::TOO_MANY_WRONG_CODES,
             };
+            let words = Words::from(errors::IDENTITY_RATE_LIMITED)
+                .fill_text("why", why)
+                .fill("minutes", minutes);
             ApiError {
                 retry_after_s: Some(u32::try_from(retry_after_s).unwrap_or(u32::MAX)),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    error.code(),
-                    format!("{ko} 약 {minutes}분 후에 다시 시도해 주세요."),
-                    format!("{en} Please try again in about {minutes} minutes."),
-                )
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, words)
             }
             .with_detail(
                 serde_json::json!({ "limit": scope.code(), "retry_after_s": retry_after_s }),
             )
         }
-        IdentityError::TooManyAttempts => ApiError::new(
-            StatusCode::GONE,
-            error.code(),
-            "인증번호를 여러 번 잘못 입력했습니다. 인증번호를 다시 받아 주세요.",
-            "Too many wrong codes for this check. Please request a new code.",
-        ),
-        IdentityError::UnknownOrExpired => ApiError::new(
-            StatusCode::GONE,
-            error.code(),
-            "인증번호 유효시간이 지났습니다. 인증번호를 다시 받아 주세요.",
-            "The code has expired. Please request a new one.",
-        ),
+        IdentityError::TooManyAttempts => {
+            ApiError::new(StatusCode::GONE, errors::TOO_MANY_ATTEMPTS)
+        }
+        IdentityError::UnknownOrExpired => {
+            ApiError::new(StatusCode::GONE, errors::VERIFICATION_EXPIRED)
+        }
         IdentityError::WrongCode { attempts_left } => ApiError::new(
             StatusCode::UNAUTHORIZED,
-            error.code(),
-            format!("인증번호가 맞지 않습니다. {attempts_left}번 더 시도할 수 있습니다."),
-            format!("Wrong code. {attempts_left} attempts left."),
+            errors::WRONG_CODE.fill("attempts_left", attempts_left),
         )
         .with_detail(serde_json::json!({ "attempts_left": attempts_left })),
         IdentityError::Overloaded => ApiError {
             retry_after_s: Some(5),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                error.code(),
-                "본인인증 기관에 요청이 많습니다. 잠시 후 다시 시도해 주세요.",
-                "The identity service is busy. Please retry shortly.",
-            )
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::IDENTITY_SERVICE_BUSY)
         },
     }
 }
@@ -437,11 +397,7 @@ pub async fn family_verify(
 ) -> Result<Response, ApiError> {
     let (member, verified) = finish_check(&state, &body, who).await?;
     if member == session.person {
-        return Err(ApiError::bad_request(
-            "family_is_self",
-            "본인 예약은 가족 예약이 아닌 본인 예약으로 진행해 주세요.",
-            "To book for yourself, leave out the family member.",
-        ));
+        return Err(ApiError::bad_request(errors::FAMILY_IS_SELF));
     }
     let consent = Consent {
         booker: session.person,
@@ -537,12 +493,40 @@ pub async fn refuse_personal_urls(
             .any(|key| PERSONAL_FIELDS.contains(&key))
     });
     if carries {
-        return ApiError::bad_request(
-            "personal_data_in_url",
-            "주민등록번호·이름·전화번호는 주소(URL)에 담아 보낼 수 없습니다. 양식으로 보내 주세요.",
-            "Names, registration numbers and phone numbers may not be sent in a URL; send the form instead.",
-        )
+        return ApiError::bad_request(errors::PERSONAL_DATA_IN_URL)
         .into_response();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Scope;
+
+    /// The catalogue's words carry the identity service's own codes, filled in.
+    #[test]
+    fn identity_refusals_keep_their_codes() {
+        let limited = IdentityError::RateLimited {
+            scope: Scope::Phone,
+            retry_after_s: 61,
+        };
+        for error in [
+            limited,
+            IdentityError::UnknownOrExpired,
+            IdentityError::WrongCode { attempts_left: 2 },
+            IdentityError::TooManyAttempts,
+            IdentityError::Overloaded,
+        ] {
+            assert_eq!(identity_error(error).code, error.code());
+        }
+        assert_eq!(
+            identity_error(limited).message_en,
+            "Too many codes were asked for this phone. Please try again in about 2 minutes."
+        );
+        assert_eq!(
+            identity_error(IdentityError::WrongCode { attempts_left: 2 }).message_ko,
+            "인증번호가 맞지 않습니다. 2번 더 시도할 수 있습니다."
+        );
+    }
 }

@@ -5,6 +5,7 @@
 
 use super::clinic::{OfferView, offer_view};
 use super::eligibility::{facts, person_record};
+use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::state::AppState;
@@ -94,22 +95,14 @@ fn parse_subscription(
     let in_korea = (33.0..=38.7).contains(&body.lat) && (124.5..=132.0).contains(&body.lon);
     let radius_ok = body.radius_km > 0.0 && body.radius_km <= MAX_RADIUS_KM;
     if !in_korea || !radius_ok {
-        return Err(ApiError::bad_request(
-            "invalid_place",
-            "위치(국내)와 반경(최대 10km)을 확인해 주세요.",
-            "Give a place in Korea and a radius of at most 10 km.",
-        ));
+        return Err(ApiError::bad_request(errors::INVALID_PLACE));
     }
     let products = body
         .products
         .iter()
         .map(|code| {
             Product::parse(code).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_product",
-                    "백신 종류가 올바르지 않습니다.",
-                    "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
-                )
+                ApiError::bad_request(errors::INVALID_PRODUCT)
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -260,12 +253,7 @@ pub async fn claim(
     let record = person_record(&state, person).await?;
     let known = facts(&state, person, record.birth_date, record.rrn_hash).await?;
     if known.already_vaccinated {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_vaccinated",
-            "이미 접종을 마치셨습니다.",
-            "You are already vaccinated.",
-        ));
+        return Err(ApiError::new(StatusCode::CONFLICT, errors::ALREADY_VACCINATED));
     }
     let now = state.clock.now();
     // The band that is running now (or the day's first or last, outside vaccination hours).
@@ -300,12 +288,7 @@ pub async fn claim(
                 domain::leftover::ClaimError::NoSuchOffer => StatusCode::NOT_FOUND,
                 _ => StatusCode::CONFLICT,
             };
-            Err(ApiError::new(
-                status,
-                e.code(),
-                e.message_ko(),
-                e.message_en(),
-            ))
+            Err(ApiError::new(status, e))
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::pass::{
     credential, gate_error, now_ms, session_id, set_cookie, set_ticket_cookie, token_error,
 };
+use crate::text::errors::{self, Words};
 use crate::credentials::{self, PASS, TICKET, WAITING_SESSION};
 use crate::error::ApiError;
 use crate::http::ApiJson;
@@ -263,12 +264,7 @@ pub async fn arrive(
 
 fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
     credentials::presented(headers, &TICKET).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "ticket_required",
-            "대기표가 없습니다. 대기열에 다시 들어와 주세요.",
-            "No ticket: please join the queue.",
-        )
+        ApiError::new(StatusCode::UNAUTHORIZED, errors::TICKET_REQUIRED)
     })
 }
 
@@ -713,7 +709,10 @@ pub async fn admin_open(
     let queue = QueueId(state.gate.queue_id().0 + 1);
     let opening = body
         .to_opening(queue)
-        .map_err(|e| ApiError::bad_request(e.code(), e.code(), format!("Invalid opening: {e}")))?;
+        .map_err(|e| {
+            // An operator's mistake, told in the rule's own terms (English only, as before).
+            ApiError::bad_request(Words::from_rules(e.code(), e.code(), format!("Invalid opening: {e}")))
+        })?;
     state
         .gate
         .schedule(opening, now_ms(&state))

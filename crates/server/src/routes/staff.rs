@@ -1,6 +1,7 @@
 //! Operators manage staff (clinic staff and agents) and read the audit log; every request an
 //! operator or agent makes that changes something is written to that log.
 
+use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::session::IdentitySession;
@@ -116,11 +117,7 @@ impl StaffMember {
                     clinic,
                 })
             }
-            _ => Err(ApiError::bad_request(
-                "invalid_staff",
-                "역할(clinic 또는 agent), 이름, 의료기관(clinic 역할만)을 확인해 주세요.",
-                "Give a role (clinic, with its clinic id, or agent) and a name of 1–50 characters.",
-            )),
+            _ => Err(ApiError::bad_request(errors::INVALID_STAFF)),
         }
     }
 }
