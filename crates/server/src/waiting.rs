@@ -327,7 +327,7 @@ pub struct Gate {
 pub const MAX_AGENT_CALLERS: usize = 100_000;
 
 /// Who waits, for the operators.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct People {
     /// People given a place in this queue's draw of verified people (each once, however many
     /// tickets they verified).

@@ -42,10 +42,10 @@ pub struct PriorityListRequest {
     request_body = crate::routes::admin::PriorityListRequest,
     responses(
         (status = 201, description = "{id, members}", body = crate::routes::admin::PriorityListAdded),
-        (status = 400, description = "An error", body = crate::error::ErrorBody),
-        (status = 401, description = "An error", body = crate::error::ErrorBody),
-        (status = 403, description = "An error", body = crate::error::ErrorBody),
-        (status = 413, description = "An error", body = crate::error::ErrorBody),
+        (status = 400, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::openapi::Refused),
+        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 413, response = crate::routes::openapi::Refused),
     )
 )]
 pub async fn add_priority_list(
@@ -125,8 +125,8 @@ pub async fn add_priority_list(
     security(("operator" = [])),
     responses(
         (status = 200, description = "series", body = DashboardView),
-        (status = 401, description = "An error", body = crate::error::ErrorBody),
-        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = 401, response = crate::routes::openapi::Refused),
+        (status = 403, response = crate::routes::openapi::Refused),
     )
 )]
 pub async fn dashboard(State(state): State<Arc<AppState>>, _: Operator) -> Json<DashboardView> {

@@ -126,9 +126,9 @@ pub async fn require_agent(
     request_body = crate::routes::agent::IdentifyRequest,
     responses(
         (status = 200, description = "{person_token, expires_at, person: {birth_date, rrn (masked)}}", body = crate::routes::agent::Identified),
-        (status = 400, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
-        (status = 401, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
-        (status = 403, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
+        (status = 400, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::openapi::Refused),
+        (status = 403, response = crate::routes::openapi::Refused),
     )
 )]
 pub async fn identify(

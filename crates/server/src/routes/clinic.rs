@@ -117,8 +117,8 @@ pub async fn day_of(
     ),
     responses(
         (status = 200, description = "{clinic, date, booked, given, appointments: [{booking_id, dose, hour, product, status, name, birth_date}]}"),
-        (status = 401, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
-        (status = 403, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
+        (status = 401, response = crate::routes::openapi::Refused),
+        (status = 403, response = crate::routes::openapi::Refused),
     )
 )]
 pub async fn day(
@@ -165,9 +165,9 @@ pub struct GivenRequest {
     request_body = crate::routes::clinic::GivenRequest,
     responses(
         (status = 200, description = "{booking_id, dose, status: given, fully_vaccinated}"),
-        (status = 400, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
+        (status = 400, response = crate::routes::openapi::Refused),
         (status = 403, description = "other_clinic, wrong_role", body = crate::error::ErrorBody),
-        (status = 404, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
+        (status = 404, response = crate::routes::openapi::Refused),
         (status = 409, description = "not_due_today, dose_not_booked, first_dose_not_given", body = crate::error::ErrorBody),
     )
 )]

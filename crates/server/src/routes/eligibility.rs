@@ -150,15 +150,15 @@ pub async fn decision_of(state: &Arc<AppState>, person: PersonId) -> Result<Deci
     summary = "May I book now? The reason, and when my window opens or closes",
     security(("session" = []), ("sessionCookie" = [])),
     params(
-        ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
-        ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+        crate::routes::openapi::PassHeader,
+        crate::routes::openapi::WaitingSessionHeader,
     ),
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, description = "An error", body = crate::error::ErrorBody),
-        (status = "default", description = "An error", body = crate::error::ErrorBody),
-        (status = 401, description = "An error", body = crate::error::ErrorBody),
-        (status = 403, description = "An error", body = crate::error::ErrorBody),
+        (status = 400, response = crate::routes::openapi::Refused),
+        (status = "default", response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::openapi::Refused),
+        (status = 403, response = crate::routes::openapi::Refused),
     )
 )]
 pub async fn mine(

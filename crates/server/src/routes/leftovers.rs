@@ -128,7 +128,7 @@ fn parse_subscription(
     request_body = crate::routes::leftovers::SubscriptionRequest,
     responses(
         (status = 200, description = "{subscription}"),
-        (status = 400, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
+        (status = 400, response = crate::routes::openapi::Refused),
     )
 )]
 pub async fn subscribe(

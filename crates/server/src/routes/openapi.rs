@@ -74,7 +74,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::identity::family_verify,
         crate::routes::identity::contact
     ),
-    components(schemas(crate::error::ErrorBody)),
+    components(schemas(crate::error::ErrorBody), responses(Refused)),
     modifiers(&Credentials),
 )]
 pub struct ApiDoc;
@@ -127,6 +127,56 @@ impl Modify for Credentials {
     }
 }
 
+/// A refusal, in the error shape every refusal has.
+#[derive(utoipa::ToResponse)]
+#[response(description = "An error")]
+pub struct Refused(#[to_schema] crate::error::ErrorBody<'static>);
+
+// The credentials the waiting room hands out, as headers. Each is documented once here and named
+// by the operations that take it; the structs exist only for the document.
+
+/// The waiting room's pass.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct PassHeader {
+    /// Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every
+    /// booking-side call
+    #[param(rename = "X-Yeyak-Pass")]
+    pass: Option<String>,
+}
+
+/// The waiting-room session a ticket and a pass belong to.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct WaitingSessionHeader {
+    /// Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header
+    /// and yeyak_sid cookie are accepted for one release)
+    #[param(rename = "X-Yeyak-Waiting-Session")]
+    session: Option<String>,
+}
+
+/// A queue ticket.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct TicketHeader {
+    /// Queue ticket (or the yeyak_ticket cookie)
+    #[param(rename = "X-Yeyak-Ticket")]
+    ticket: Option<String>,
+}
+
+/// The key that makes a write safe to retry.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKey {
+    /// Retrying with the same key returns the first answer instead of acting twice
+    #[param(rename = "Idempotency-Key", max_length = 128)]
+    key: Option<String>,
+}
+
 /// Routes served by a handler documented elsewhere (the agent's side of the booking handlers,
 /// the waiting room's leftover alerts) or by a page (`/wait`): their operations, documented here.
 #[allow(dead_code)]
@@ -140,8 +190,8 @@ pub mod aliases {
         request_body = crate::routes::leftovers::SubscriptionRequest,
         responses(
             (status = 200, description = "{subscription}"),
-            (status = 400, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
-            (status = 401, description = "An error", body = crate::error::ErrorBody),
+            (status = 400, response = crate::routes::openapi::Refused),
+            (status = 401, response = crate::routes::openapi::Refused),
         )
     )]
     pub fn alerts_subscribe() {}
@@ -176,15 +226,15 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/eligibility; no waiting-room pass; audited): May I book now? The reason, and when my window opens or closes",
         security(("staff" = [])),
         params(
-            ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
-            ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+            crate::routes::openapi::PassHeader,
+            crate::routes::openapi::WaitingSessionHeader,
         ),
         responses(
             (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, description = "An error", body = crate::error::ErrorBody),
-            (status = "default", description = "An error", body = crate::error::ErrorBody),
-            (status = 401, description = "An error", body = crate::error::ErrorBody),
-            (status = 403, description = "An error", body = crate::error::ErrorBody),
+            (status = 400, response = crate::routes::openapi::Refused),
+            (status = "default", response = crate::routes::openapi::Refused),
+            (status = 401, response = crate::routes::openapi::Refused),
+            (status = 403, response = crate::routes::openapi::Refused),
         )
     )]
     pub fn agent_eligibility() {}
@@ -196,15 +246,15 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings; no waiting-room pass; audited): My bookings and those I made for family members",
         security(("staff" = [])),
         params(
-            ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
-            ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+            crate::routes::openapi::PassHeader,
+            crate::routes::openapi::WaitingSessionHeader,
         ),
         responses(
             (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, description = "An error", body = crate::error::ErrorBody),
-            (status = "default", description = "An error", body = crate::error::ErrorBody),
-            (status = 401, description = "An error", body = crate::error::ErrorBody),
-            (status = 403, description = "An error", body = crate::error::ErrorBody),
+            (status = 400, response = crate::routes::openapi::Refused),
+            (status = "default", response = crate::routes::openapi::Refused),
+            (status = 401, response = crate::routes::openapi::Refused),
+            (status = 403, response = crate::routes::openapi::Refused),
         )
     )]
     pub fn agent_list() {}
@@ -216,21 +266,21 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings; no waiting-room pass; audited): Book dose 1 and, with it, dose 2 at the same clinic and product after the product's interval",
         security(("staff" = [])),
         params(
-            ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
-            ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
-            ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first answer instead of acting twice"),
+            crate::routes::openapi::PassHeader,
+            crate::routes::openapi::WaitingSessionHeader,
+            crate::routes::openapi::IdempotencyKey,
         ),
         request_body = crate::routes::bookings::CreateRequest,
         responses(
             (status = 201, description = "Booked", body = serde_json::Value),
-            (status = 400, description = "An error", body = crate::error::ErrorBody),
-            (status = "default", description = "An error", body = crate::error::ErrorBody),
-            (status = 401, description = "An error", body = crate::error::ErrorBody),
-            (status = 403, description = "An error", body = crate::error::ErrorBody),
-            (status = 404, description = "An error", body = crate::error::ErrorBody),
+            (status = 400, response = crate::routes::openapi::Refused),
+            (status = "default", response = crate::routes::openapi::Refused),
+            (status = 401, response = crate::routes::openapi::Refused),
+            (status = 403, response = crate::routes::openapi::Refused),
+            (status = 404, response = crate::routes::openapi::Refused),
             (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
-            (status = 422, description = "An error", body = crate::error::ErrorBody),
-            (status = 503, description = "An error", body = crate::error::ErrorBody),
+            (status = 422, response = crate::routes::openapi::Refused),
+            (status = 503, response = crate::routes::openapi::Refused),
         )
     )]
     pub fn agent_create() {}
@@ -242,17 +292,17 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings/{id}; no waiting-room pass; audited): One booking",
         security(("staff" = [])),
         params(
-            ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
-            ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+            crate::routes::openapi::PassHeader,
+            crate::routes::openapi::WaitingSessionHeader,
             ("id" = i64, Path),
         ),
         responses(
             (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, description = "An error", body = crate::error::ErrorBody),
-            (status = "default", description = "An error", body = crate::error::ErrorBody),
-            (status = 401, description = "An error", body = crate::error::ErrorBody),
-            (status = 404, description = "An error", body = crate::error::ErrorBody),
-            (status = 403, description = "An error", body = crate::error::ErrorBody),
+            (status = 400, response = crate::routes::openapi::Refused),
+            (status = "default", response = crate::routes::openapi::Refused),
+            (status = 401, response = crate::routes::openapi::Refused),
+            (status = 404, response = crate::routes::openapi::Refused),
+            (status = 403, response = crate::routes::openapi::Refused),
         )
     )]
     pub fn agent_show() {}
@@ -264,20 +314,20 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings/{id}/cancel; no waiting-room pass; audited): Cancel every dose still to be given",
         security(("staff" = [])),
         params(
-            ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
-            ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+            crate::routes::openapi::PassHeader,
+            crate::routes::openapi::WaitingSessionHeader,
             ("id" = i64, Path),
-            ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first answer instead of acting twice"),
+            crate::routes::openapi::IdempotencyKey,
         ),
         responses(
             (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, description = "An error", body = crate::error::ErrorBody),
-            (status = "default", description = "An error", body = crate::error::ErrorBody),
-            (status = 401, description = "An error", body = crate::error::ErrorBody),
-            (status = 404, description = "An error", body = crate::error::ErrorBody),
-            (status = 409, description = "An error", body = crate::error::ErrorBody),
-            (status = 503, description = "An error", body = crate::error::ErrorBody),
-            (status = 403, description = "An error", body = crate::error::ErrorBody),
+            (status = 400, response = crate::routes::openapi::Refused),
+            (status = "default", response = crate::routes::openapi::Refused),
+            (status = 401, response = crate::routes::openapi::Refused),
+            (status = 404, response = crate::routes::openapi::Refused),
+            (status = 409, response = crate::routes::openapi::Refused),
+            (status = 503, response = crate::routes::openapi::Refused),
+            (status = 403, response = crate::routes::openapi::Refused),
         )
     )]
     pub fn agent_cancel() {}
@@ -289,22 +339,22 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings/{id}/change; no waiting-room pass; audited): Move dose 1 (and dose 2 with it) to another day, band or clinic; all or nothing",
         security(("staff" = [])),
         params(
-            ("X-Yeyak-Pass" = Option<String>, Header, description = "Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every booking-side call"),
-            ("X-Yeyak-Waiting-Session" = Option<String>, Header, description = "Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header and yeyak_sid cookie are accepted for one release)"),
+            crate::routes::openapi::PassHeader,
+            crate::routes::openapi::WaitingSessionHeader,
             ("id" = i64, Path),
-            ("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key returns the first answer instead of acting twice"),
+            crate::routes::openapi::IdempotencyKey,
         ),
         request_body = crate::routes::bookings::ChangeRequest,
         responses(
             (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, description = "An error", body = crate::error::ErrorBody),
-            (status = "default", description = "An error", body = crate::error::ErrorBody),
-            (status = 401, description = "An error", body = crate::error::ErrorBody),
-            (status = 404, description = "An error", body = crate::error::ErrorBody),
+            (status = 400, response = crate::routes::openapi::Refused),
+            (status = "default", response = crate::routes::openapi::Refused),
+            (status = 401, response = crate::routes::openapi::Refused),
+            (status = 404, response = crate::routes::openapi::Refused),
             (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
-            (status = 422, description = "An error", body = crate::error::ErrorBody),
-            (status = 503, description = "An error", body = crate::error::ErrorBody),
-            (status = 403, description = "An error", body = crate::error::ErrorBody),
+            (status = 422, response = crate::routes::openapi::Refused),
+            (status = 503, response = crate::routes::openapi::Refused),
+            (status = 403, response = crate::routes::openapi::Refused),
         )
     )]
     pub fn agent_change() {}

@@ -132,9 +132,9 @@ impl StaffMember {
     request_body = crate::routes::staff::NewStaff,
     responses(
         (status = 201, description = "{id, role, clinic, name, revoked, token}", body = crate::routes::staff::IssuedStaff),
-        (status = 400, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
-        (status = 401, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
-        (status = 403, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
+        (status = 400, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::openapi::Refused),
+        (status = 403, response = crate::routes::openapi::Refused),
     )
 )]
 pub async fn create(
@@ -220,7 +220,7 @@ async fn staff_list(state: &Arc<AppState>) -> Result<StaffList, ApiError> {
     ),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "Error: {error, message, message_ko, message_en, detail?}", body = crate::error::ErrorBody),
+        (status = 404, response = crate::routes::openapi::Refused),
     )
 )]
 pub async fn revoke(
