@@ -1082,6 +1082,7 @@ impl Gate {
 
 /// An opening as operators write it (API body or `--opening FILE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "prequeue_starts_at": "2021-07-19T10:30:00Z", "opens_at": "2021-07-19T11:00:00Z", "max_active": 5000 }))]
 pub struct OpeningSpec {
     #[schema(value_type = String, format = DateTime)]
     pub prequeue_starts_at: jiff::Timestamp,

@@ -20,6 +20,7 @@ use std::sync::Arc;
 const MAX_MEMBERS: usize = 1_000_000;
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "name_ko": "보건의료인", "name_en": "Health workers", "opens_at": "2021-07-19T00:00:00Z", "closes_at": "2021-07-31T00:00:00Z", "rrns": ["670315-1000007"] }))]
 pub struct PriorityListRequest {
     name_ko: String,
     name_en: String,

@@ -27,6 +27,7 @@ use store::writer::EnsurePerson;
 pub struct ActingFor(pub PersonId);
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "name": "김민수", "rrn": "670315-1000007", "phone": "01012345678" }))]
 pub struct IdentifyRequest {
     name: String,
     rrn: String,

@@ -40,6 +40,7 @@ pub struct Family {
 pub const MAX_FAMILY: usize = 4;
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "clinic_id": 1, "date": "2021-07-27", "hour": 10, "product": "moderna" }))]
 pub struct CreateRequest {
     clinic_id: u32,
     date: String,
@@ -50,6 +51,7 @@ pub struct CreateRequest {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = BookingChangeRequest)]
+#[schema(example = json!({ "clinic_id": 1, "date": "2021-07-28", "hour": 14 }))]
 pub struct ChangeRequest {
     clinic_id: u32,
     date: String,

@@ -148,6 +148,7 @@ fn doses_at(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "dose": 1 }))]
 pub struct GivenRequest {
     dose: u8,
 }
@@ -208,6 +209,7 @@ pub async fn mark_given(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "product": "pfizer", "doses": 3, "until": "2021-07-27T09:00:00Z" }))]
 pub struct OfferRequest {
     product: String,
     doses: u32,

@@ -27,6 +27,7 @@ use store::OutboxMessage;
 use store::writer::EnsurePerson;
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "name": "김민수", "rrn": "670315-1000007", "phone": "01012345678" }))]
 pub struct StartRequest {
     name: String,
     rrn: String,
@@ -231,6 +232,7 @@ pub async fn start(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "verification_id": "hT3k9Qm2v0aXb1cD", "code": "123456" }))]
 pub struct VerifyRequest {
     pub verification_id: String,
     pub code: String,

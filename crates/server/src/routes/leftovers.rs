@@ -25,6 +25,7 @@ use std::sync::Arc;
 use store::writer::{ClaimOffer, ClaimRefusal};
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "lat": 37.57, "lon": 126.98, "radius_km": 5.0, "products": ["pfizer"] }))]
 pub struct SubscriptionRequest {
     lat: f64,
     lon: f64,

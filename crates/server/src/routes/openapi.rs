@@ -130,6 +130,7 @@ impl Modify for Credentials {
 /// A refusal, in the error shape every refusal has.
 #[derive(utoipa::ToResponse)]
 #[response(description = "An error")]
+#[allow(dead_code)]
 pub struct Refused(#[to_schema] crate::error::ErrorBody<'static>);
 
 // The credentials the waiting room hands out, as headers. Each is documented once here and named

@@ -41,6 +41,7 @@ pub fn audited_response(mut response: Response) -> Response {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "role": "clinic", "name": "김간호", "clinic": 1 }))]
 pub struct NewStaff {
     role: String,
     name: String,

@@ -50,6 +50,7 @@ pub struct DeliveryJson {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "deliveries": [{ "clinic": 1, "day": "2021-08-02", "product": "moderna", "doses": 120 }] }))]
 pub struct DeliveriesRequest {
     deliveries: Vec<DeliveryJson>,
 }
@@ -58,6 +59,7 @@ pub struct DeliveriesRequest {
 #[derive(Deserialize, serde::Serialize, Clone, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[schema(as = SupplyChangeRequest)]
+#[schema(example = json!({ "kind": "interval", "product": "moderna", "interval_days": 42, "from_day": "2021-08-18" }))]
 pub enum ChangeRequest {
     Deliveries {
         deliveries: Vec<DeliveryLine>,
@@ -88,6 +90,7 @@ pub struct DeliveryLine {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "kind": "interval", "product": "moderna", "interval_days": 42, "from_day": "2021-08-18", "plan_id": "3f9a1c2b7d4e5f60" }))]
 pub struct ApplyRequest {
     #[serde(flatten)]
     change: ChangeRequest,
