@@ -43,10 +43,10 @@ pub struct PriorityListRequest {
     request_body = crate::routes::admin::PriorityListRequest,
     responses(
         (status = 201, description = "{id, members}", body = crate::routes::admin::PriorityListAdded),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = 413, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 413, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn add_priority_list(
@@ -126,8 +126,8 @@ pub async fn add_priority_list(
     security(("operator" = [])),
     responses(
         (status = 200, description = "series", body = DashboardView),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn dashboard(State(state): State<Arc<AppState>>, _: Operator) -> Json<DashboardView> {

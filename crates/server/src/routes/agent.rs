@@ -127,9 +127,9 @@ pub async fn require_agent(
     request_body = crate::routes::agent::IdentifyRequest,
     responses(
         (status = 200, description = "{person_token, expires_at, person: {birth_date, rrn (masked)}}", body = crate::routes::agent::Identified),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn identify(

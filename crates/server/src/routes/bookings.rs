@@ -277,21 +277,21 @@ fn booking_outcome(
     summary = "Book dose 1 and, with it, dose 2 at the same clinic and product after the product's interval",
     security(("session" = []), ("sessionCookie" = [])),
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
-        crate::routes::openapi::IdempotencyKey,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::IdempotencyKey,
     ),
     request_body = crate::routes::bookings::CreateRequest,
     responses(
         (status = 201, description = "Booked", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = 404, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
         (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
-        (status = 422, response = crate::routes::openapi::Refused),
-        (status = 503, response = crate::routes::openapi::Refused),
+        (status = 422, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn create(
@@ -422,15 +422,15 @@ pub async fn bookings_of(
     summary = "My bookings and those I made for family members",
     security(("session" = []), ("sessionCookie" = [])),
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
     ),
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn list(
@@ -472,17 +472,17 @@ pub async fn booking_of(
     summary = "One booking",
     security(("session" = []), ("sessionCookie" = [])),
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
         ("id" = i64, Path),
     ),
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 404, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn show(
@@ -516,20 +516,20 @@ fn with_moves(
     summary = "Cancel every dose still to be given",
     security(("session" = []), ("sessionCookie" = [])),
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
         ("id" = i64, Path),
-        crate::routes::openapi::IdempotencyKey,
+        crate::routes::doc::IdempotencyKey,
     ),
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 404, response = crate::routes::openapi::Refused),
-        (status = 409, response = crate::routes::openapi::Refused),
-        (status = 503, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
+        (status = 409, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn cancel(
@@ -570,22 +570,22 @@ pub async fn cancel(
     summary = "Move dose 1 (and dose 2 with it) to another day, band or clinic; all or nothing",
     security(("session" = []), ("sessionCookie" = [])),
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
         ("id" = i64, Path),
-        crate::routes::openapi::IdempotencyKey,
+        crate::routes::doc::IdempotencyKey,
     ),
     request_body = crate::routes::bookings::ChangeRequest,
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 404, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
         (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
-        (status = 422, response = crate::routes::openapi::Refused),
-        (status = 503, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 422, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn change(

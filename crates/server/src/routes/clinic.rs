@@ -117,8 +117,8 @@ pub async fn day_of(
     ),
     responses(
         (status = 200, description = "{clinic, date, booked, given, appointments: [{booking_id, dose, hour, product, status, name, birth_date}]}"),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn day(
@@ -166,9 +166,9 @@ pub struct GivenRequest {
     request_body = crate::routes::clinic::GivenRequest,
     responses(
         (status = 200, description = "{booking_id, dose, status: given, fully_vaccinated}"),
-        (status = 400, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
         (status = 403, description = "other_clinic, wrong_role", body = crate::error::ErrorBody),
-        (status = 404, response = crate::routes::openapi::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
         (status = 409, description = "not_due_today, dose_not_booked, first_dose_not_given", body = crate::error::ErrorBody),
     )
 )]

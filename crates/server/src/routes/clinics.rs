@@ -30,8 +30,8 @@ const MAX_DAYS: u16 = 14;
     summary = "Provinces and their municipalities (KOSTAT 2018 codes)",
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
     )
 )]
 pub async fn regions(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -209,8 +209,8 @@ fn remaining_by_product(
     ),
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
     )
 )]
 pub async fn search(
@@ -351,9 +351,9 @@ pub struct ClinicDay<'a> {
     ),
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 404, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn clinic(

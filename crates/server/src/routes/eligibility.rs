@@ -150,15 +150,15 @@ pub async fn decision_of(state: &Arc<AppState>, person: PersonId) -> Result<Deci
     summary = "May I book now? The reason, and when my window opens or closes",
     security(("session" = []), ("sessionCookie" = [])),
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
     ),
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn mine(

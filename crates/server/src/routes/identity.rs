@@ -201,18 +201,18 @@ fn counted(state: &AppState, error: IdentityError) -> ApiError {
     tags = ["identity"],
     summary = "Start an identity check: when the name, birth date and seventh digit match the phone's subscriber, a one-time code is sent by SMS (3 minutes, 5 attempts). The answer is the same when they do not match. Limits answer 429 identity_rate_limited with Retry-After. One pass may start at most 8 (429 pass_limit).",
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
     ),
     request_body = crate::routes::identity::StartRequest,
     responses(
         (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 429, response = crate::routes::openapi::Refused),
-        (status = 503, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn start(
@@ -291,18 +291,18 @@ pub fn session_for(state: &AppState, person: PersonId) -> (IdentitySession, Stri
     tags = ["identity"],
     summary = "Finish the identity check; returns a session token (also set as a cookie) With a pass that names nobody yet, binds it to this person and returns the new pass (also the yeyak_pass cookie); a pass that admitted someone else is refused (403 pass_other_person).",
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
     ),
     request_body = crate::routes::identity::VerifyRequest,
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 410, response = crate::routes::openapi::Refused),
-        (status = 429, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 410, response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn verify(
@@ -341,18 +341,18 @@ pub async fn verify(
     tags = ["bookings"],
     summary = "Start a family member's consent: their code goes to their own phone (only if it is theirs); needs the booker's session token",
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
     ),
     request_body = crate::routes::identity::StartRequest,
     responses(
         (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 429, response = crate::routes::openapi::Refused),
-        (status = 503, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn family_start(
@@ -377,18 +377,18 @@ pub const CONSENT_MINUTES: i64 = 30;
     tags = ["bookings"],
     summary = "Finish a family member's consent with the code they received: {consent, expires_at (30 minutes), member: {name (masked)}}",
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
     ),
     request_body = crate::routes::identity::VerifyRequest,
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 410, response = crate::routes::openapi::Refused),
-        (status = 429, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 410, response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn family_verify(
@@ -451,15 +451,15 @@ pub async fn contact_of(state: &Arc<AppState>, person: PersonId) -> Result<Conta
     summary = "Where my notices go: {name, phone}, both masked. A new identity check with a new phone changes it.",
     security(("session" = []), ("sessionCookie" = [])),
     params(
-        crate::routes::openapi::PassHeader,
-        crate::routes::openapi::WaitingSessionHeader,
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
     ),
     responses(
         (status = 200, description = "OK", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn contact(

@@ -129,7 +129,7 @@ fn parse_subscription(
     request_body = crate::routes::leftovers::SubscriptionRequest,
     responses(
         (status = 200, description = "{subscription}"),
-        (status = 400, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn subscribe(

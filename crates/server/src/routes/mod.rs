@@ -8,6 +8,7 @@ pub(crate) mod bookings;
 pub use bookings::BookingNotice;
 pub(crate) mod clinic;
 pub(crate) mod clinics;
+pub(crate) mod doc;
 pub(crate) mod eligibility;
 pub(crate) mod identity;
 pub(crate) mod leftovers;

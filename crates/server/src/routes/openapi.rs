@@ -4,6 +4,8 @@
 //! documented that is not served) and validates every example in it against its schema.
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use axum::http::header;
+use axum::response::IntoResponse;
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -17,7 +19,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::system::healthz,
         crate::routes::system::readyz,
         crate::routes::system::metrics,
-        crate::routes::system::openapi,
+        serve,
         crate::routes::clinics::regions,
         crate::routes::clinics::search,
         crate::routes::clinics::clinic,
@@ -74,7 +76,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::identity::family_verify,
         crate::routes::identity::contact
     ),
-    components(schemas(crate::error::ErrorBody), responses(Refused)),
+    components(schemas(crate::error::ErrorBody), responses(super::doc::Refused)),
     modifiers(&Credentials),
 )]
 pub struct ApiDoc;
@@ -87,6 +89,20 @@ pub fn document() -> &'static str {
             .unwrap_or_else(|_| String::from("{}"))
     });
     &DOCUMENT
+}
+
+/// `GET /api/openapi.json`: this document.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tags = ["system"],
+    summary = "This document",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+    )
+)]
+pub async fn serve() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], document())
 }
 
 /// The credentials the API takes, by the names the operations' `security` uses.
@@ -127,57 +143,6 @@ impl Modify for Credentials {
     }
 }
 
-/// A refusal, in the error shape every refusal has.
-#[derive(utoipa::ToResponse)]
-#[response(description = "An error")]
-#[allow(dead_code)]
-pub struct Refused(#[to_schema] crate::error::ErrorBody<'static>);
-
-// The credentials the waiting room hands out, as headers. Each is documented once here and named
-// by the operations that take it; the structs exist only for the document.
-
-/// The waiting room's pass.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct PassHeader {
-    /// Waiting-room pass (or the yeyak_pass cookie); required with X-Yeyak-Session on every
-    /// booking-side call
-    #[param(rename = "X-Yeyak-Pass")]
-    pass: Option<String>,
-}
-
-/// The waiting-room session a ticket and a pass belong to.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct WaitingSessionHeader {
-    /// Waiting-room session id (or the yeyak_waiting cookie; the earlier X-Yeyak-Session header
-    /// and yeyak_sid cookie are accepted for one release)
-    #[param(rename = "X-Yeyak-Waiting-Session")]
-    session: Option<String>,
-}
-
-/// A queue ticket.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct TicketHeader {
-    /// Queue ticket (or the yeyak_ticket cookie)
-    #[param(rename = "X-Yeyak-Ticket")]
-    ticket: Option<String>,
-}
-
-/// The key that makes a write safe to retry.
-#[derive(utoipa::IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct IdempotencyKey {
-    /// Retrying with the same key returns the first answer instead of acting twice
-    #[param(rename = "Idempotency-Key", max_length = 128)]
-    key: Option<String>,
-}
-
 /// Routes served by a handler documented elsewhere (the agent's side of the booking handlers,
 /// the waiting room's leftover alerts) or by a page (`/wait`): their operations, documented here.
 #[allow(dead_code)]
@@ -191,8 +156,8 @@ pub mod aliases {
         request_body = crate::routes::leftovers::SubscriptionRequest,
         responses(
             (status = 200, description = "{subscription}"),
-            (status = 400, response = crate::routes::openapi::Refused),
-            (status = 401, response = crate::routes::openapi::Refused),
+            (status = 400, response = crate::routes::doc::Refused),
+            (status = 401, response = crate::routes::doc::Refused),
         )
     )]
     pub fn alerts_subscribe() {}
@@ -227,15 +192,15 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/eligibility; no waiting-room pass; audited): May I book now? The reason, and when my window opens or closes",
         security(("staff" = [])),
         params(
-            crate::routes::openapi::PassHeader,
-            crate::routes::openapi::WaitingSessionHeader,
+            crate::routes::doc::PassHeader,
+            crate::routes::doc::WaitingSessionHeader,
         ),
         responses(
             (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, response = crate::routes::openapi::Refused),
-            (status = "default", response = crate::routes::openapi::Refused),
-            (status = 401, response = crate::routes::openapi::Refused),
-            (status = 403, response = crate::routes::openapi::Refused),
+            (status = 400, response = crate::routes::doc::Refused),
+            (status = "default", response = crate::routes::doc::Refused),
+            (status = 401, response = crate::routes::doc::Refused),
+            (status = 403, response = crate::routes::doc::Refused),
         )
     )]
     pub fn agent_eligibility() {}
@@ -247,15 +212,15 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings; no waiting-room pass; audited): My bookings and those I made for family members",
         security(("staff" = [])),
         params(
-            crate::routes::openapi::PassHeader,
-            crate::routes::openapi::WaitingSessionHeader,
+            crate::routes::doc::PassHeader,
+            crate::routes::doc::WaitingSessionHeader,
         ),
         responses(
             (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, response = crate::routes::openapi::Refused),
-            (status = "default", response = crate::routes::openapi::Refused),
-            (status = 401, response = crate::routes::openapi::Refused),
-            (status = 403, response = crate::routes::openapi::Refused),
+            (status = 400, response = crate::routes::doc::Refused),
+            (status = "default", response = crate::routes::doc::Refused),
+            (status = 401, response = crate::routes::doc::Refused),
+            (status = 403, response = crate::routes::doc::Refused),
         )
     )]
     pub fn agent_list() {}
@@ -267,21 +232,21 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings; no waiting-room pass; audited): Book dose 1 and, with it, dose 2 at the same clinic and product after the product's interval",
         security(("staff" = [])),
         params(
-            crate::routes::openapi::PassHeader,
-            crate::routes::openapi::WaitingSessionHeader,
-            crate::routes::openapi::IdempotencyKey,
+            crate::routes::doc::PassHeader,
+            crate::routes::doc::WaitingSessionHeader,
+            crate::routes::doc::IdempotencyKey,
         ),
         request_body = crate::routes::bookings::CreateRequest,
         responses(
             (status = 201, description = "Booked", body = serde_json::Value),
-            (status = 400, response = crate::routes::openapi::Refused),
-            (status = "default", response = crate::routes::openapi::Refused),
-            (status = 401, response = crate::routes::openapi::Refused),
-            (status = 403, response = crate::routes::openapi::Refused),
-            (status = 404, response = crate::routes::openapi::Refused),
+            (status = 400, response = crate::routes::doc::Refused),
+            (status = "default", response = crate::routes::doc::Refused),
+            (status = 401, response = crate::routes::doc::Refused),
+            (status = 403, response = crate::routes::doc::Refused),
+            (status = 404, response = crate::routes::doc::Refused),
             (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
-            (status = 422, response = crate::routes::openapi::Refused),
-            (status = 503, response = crate::routes::openapi::Refused),
+            (status = 422, response = crate::routes::doc::Refused),
+            (status = 503, response = crate::routes::doc::Refused),
         )
     )]
     pub fn agent_create() {}
@@ -293,17 +258,17 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings/{id}; no waiting-room pass; audited): One booking",
         security(("staff" = [])),
         params(
-            crate::routes::openapi::PassHeader,
-            crate::routes::openapi::WaitingSessionHeader,
+            crate::routes::doc::PassHeader,
+            crate::routes::doc::WaitingSessionHeader,
             ("id" = i64, Path),
         ),
         responses(
             (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, response = crate::routes::openapi::Refused),
-            (status = "default", response = crate::routes::openapi::Refused),
-            (status = 401, response = crate::routes::openapi::Refused),
-            (status = 404, response = crate::routes::openapi::Refused),
-            (status = 403, response = crate::routes::openapi::Refused),
+            (status = 400, response = crate::routes::doc::Refused),
+            (status = "default", response = crate::routes::doc::Refused),
+            (status = 401, response = crate::routes::doc::Refused),
+            (status = 404, response = crate::routes::doc::Refused),
+            (status = 403, response = crate::routes::doc::Refused),
         )
     )]
     pub fn agent_show() {}
@@ -315,20 +280,20 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings/{id}/cancel; no waiting-room pass; audited): Cancel every dose still to be given",
         security(("staff" = [])),
         params(
-            crate::routes::openapi::PassHeader,
-            crate::routes::openapi::WaitingSessionHeader,
+            crate::routes::doc::PassHeader,
+            crate::routes::doc::WaitingSessionHeader,
             ("id" = i64, Path),
-            crate::routes::openapi::IdempotencyKey,
+            crate::routes::doc::IdempotencyKey,
         ),
         responses(
             (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, response = crate::routes::openapi::Refused),
-            (status = "default", response = crate::routes::openapi::Refused),
-            (status = 401, response = crate::routes::openapi::Refused),
-            (status = 404, response = crate::routes::openapi::Refused),
-            (status = 409, response = crate::routes::openapi::Refused),
-            (status = 503, response = crate::routes::openapi::Refused),
-            (status = 403, response = crate::routes::openapi::Refused),
+            (status = 400, response = crate::routes::doc::Refused),
+            (status = "default", response = crate::routes::doc::Refused),
+            (status = 401, response = crate::routes::doc::Refused),
+            (status = 404, response = crate::routes::doc::Refused),
+            (status = 409, response = crate::routes::doc::Refused),
+            (status = 503, response = crate::routes::doc::Refused),
+            (status = 403, response = crate::routes::doc::Refused),
         )
     )]
     pub fn agent_cancel() {}
@@ -340,22 +305,22 @@ pub mod aliases {
         summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings/{id}/change; no waiting-room pass; audited): Move dose 1 (and dose 2 with it) to another day, band or clinic; all or nothing",
         security(("staff" = [])),
         params(
-            crate::routes::openapi::PassHeader,
-            crate::routes::openapi::WaitingSessionHeader,
+            crate::routes::doc::PassHeader,
+            crate::routes::doc::WaitingSessionHeader,
             ("id" = i64, Path),
-            crate::routes::openapi::IdempotencyKey,
+            crate::routes::doc::IdempotencyKey,
         ),
         request_body = crate::routes::bookings::ChangeRequest,
         responses(
             (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, response = crate::routes::openapi::Refused),
-            (status = "default", response = crate::routes::openapi::Refused),
-            (status = 401, response = crate::routes::openapi::Refused),
-            (status = 404, response = crate::routes::openapi::Refused),
+            (status = 400, response = crate::routes::doc::Refused),
+            (status = "default", response = crate::routes::doc::Refused),
+            (status = 401, response = crate::routes::doc::Refused),
+            (status = 404, response = crate::routes::doc::Refused),
             (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
-            (status = 422, response = crate::routes::openapi::Refused),
-            (status = 503, response = crate::routes::openapi::Refused),
-            (status = 403, response = crate::routes::openapi::Refused),
+            (status = 422, response = crate::routes::doc::Refused),
+            (status = 503, response = crate::routes::doc::Refused),
+            (status = 403, response = crate::routes::doc::Refused),
         )
     )]
     pub fn agent_change() {}

@@ -230,14 +230,14 @@ async fn new_ticket(
     tags = ["waiting room"],
     summary = "Join the waiting room, or get your place back with the ticket you hold (reload, reconnect, another tab) A new ticket always comes with a new session (a session holds one ticket) and counts against the client address's 1,200 a minute (429 too_many_tickets with Retry-After).",
     params(
-        crate::routes::openapi::WaitingSessionHeader,
-        crate::routes::openapi::TicketHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
     ),
     responses(
         (status = 201, description = "New ticket (also set as cookies yeyak_waiting and yeyak_ticket): {queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}, ticket, session", body = serde_json::Value),
         (status = 200, description = "Your existing ticket and place", body = serde_json::Value),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 429, response = crate::routes::openapi::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn arrive(
@@ -279,15 +279,15 @@ fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
     tags = ["waiting room"],
     summary = "Where you stand: position, people ahead, ETA, and when to ask again (the server chooses)",
     params(
-        crate::routes::openapi::WaitingSessionHeader,
-        crate::routes::openapi::TicketHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
         ("province" = Option<i64>, Query, description = "KOSTAT province code of where the person would be vaccinated (11 Seoul, 21 Busan, …). A waiting answer then adds places_left_nearby (places left there over the next 7 days) and places_may_run_out (no more places than the people ahead who will likely book there: the eligible people ahead in the province's share of the residents). Unknown codes are ignored."),
     ),
     responses(
         (status = 200, description = "{queue, state: before_opening|waiting|admitted, number, position, people_ahead, people_ahead_eligible, verified_ahead, eta_seconds, poll_after_ms, opens_at, places_left_nearby?, places_may_run_out?}", body = serde_json::Value),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
     )
 )]
 pub async fn status(
@@ -335,17 +335,17 @@ pub fn province_asked(query: Option<&str>) -> Option<u8> {
     tags = ["waiting room"],
     summary = "Exchange an admitted ticket for a pass bound to this session (also set as the yeyak_pass cookie) The pass names the verified person of a verified ticket; a second pass for the same person is refused while the first was used in the last 5 minutes (409 person_has_pass).",
     params(
-        crate::routes::openapi::WaitingSessionHeader,
-        crate::routes::openapi::TicketHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
     ),
     responses(
         (status = 200, description = "{state: admitted, pass, expires_at}", body = serde_json::Value),
         (status = 202, description = "Not yet: {queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}", body = serde_json::Value),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
-        (status = 409, response = crate::routes::openapi::Refused),
-        (status = 410, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 409, response = crate::routes::doc::Refused),
+        (status = 410, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn exchange(
@@ -399,18 +399,18 @@ fn waiting_ticket(
     tags = ["waiting room"],
     summary = "Identity check while waiting (before the opening or in the line): the same one-time-code check as /api/v1/identity/start, with the ticket and session instead of a pass. Its limits apply (429 identity_rate_limited).",
     params(
-        crate::routes::openapi::WaitingSessionHeader,
-        crate::routes::openapi::TicketHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
     ),
     request_body = crate::routes::identity::StartRequest,
     responses(
         (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = 429, response = crate::routes::openapi::Refused),
-        (status = 503, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
     )
 )]
 pub async fn verify_start(
@@ -489,18 +489,18 @@ pub async fn verify_waiting(
     tags = ["waiting room"],
     summary = "Complete the identity check of a waiting ticket. Signs the person in (session_token and the yeyak_identity cookie). When their cohort opens in this opening, the ticket is re-issued for them (also as the yeyak_ticket cookie): during the pre-queue it carries their draw number, one per person, so every ticket they verify shows the same place, ahead of every unverified ticket. Otherwise they are told their own window and take no place.",
     params(
-        crate::routes::openapi::WaitingSessionHeader,
-        crate::routes::openapi::TicketHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
     ),
     request_body = crate::routes::identity::VerifyRequest,
     responses(
         (status = 200, description = "Placed: {verified: true, ticket, session_token, queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}; or not in this opening: {state: ineligible, queue, session_token, eligibility: {code, eligible, message_ko, message_en, opens_at, opens_at_kst, via}}", body = serde_json::Value),
-        (status = 401, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
         (status = 403, description = "ticket_other_person: the ticket was verified for someone else; or a token error", body = crate::error::ErrorBody),
-        (status = 410, response = crate::routes::openapi::Refused),
-        (status = 429, response = crate::routes::openapi::Refused),
-        (status = 503, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
+        (status = 410, response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
     )
 )]
 pub async fn verify(
@@ -556,15 +556,15 @@ pub fn ask_text(state: &AppState, headers: &HeaderMap) -> Result<u64, ApiError> 
     tags = ["waiting room"],
     summary = "Leave and we'll text you: a verified waiting person may close the page. When the (stored) watermark passes their place, a text through the outbox to their verified phone carries a link (/wait/return) restoring their session and ticket; the place is held for the return window (10 minutes by default) from then, after which the ticket answers 410 place_passed_on and they rejoin at the back.",
     params(
-        crate::routes::openapi::WaitingSessionHeader,
-        crate::routes::openapi::TicketHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
     ),
     responses(
         (status = 202, description = "{state: will_text, return_window_minutes}", body = serde_json::Value),
-        (status = 401, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
         (status = 403, description = "text_me_needs_verification, or a token error", body = crate::error::ErrorBody),
         (status = 503, description = "texting_full", body = crate::error::ErrorBody),
-        (status = "default", response = crate::routes::openapi::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
     )
 )]
 pub async fn text_me(
@@ -620,10 +620,10 @@ pub async fn wait_return(
     security(("staff" = [])),
     responses(
         (status = 200, description = "{ticket, queue, state: before_opening|waiting|admitted, number, position, people_ahead, people_ahead_eligible, verified_ahead, eta_seconds, poll_after_ms, opens_at}", body = serde_json::Value),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = 503, response = crate::routes::openapi::Refused),
-        (status = "default", response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
     )
 )]
 pub async fn agent_queue(
@@ -653,8 +653,8 @@ pub async fn agent_queue(
     security(("operator" = [])),
     responses(
         (status = 200, description = "snapshot", body = QueueView),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Json<QueueView> {
@@ -730,9 +730,9 @@ pub struct OpeningScheduled {
     request_body = crate::waiting::OpeningSpec,
     responses(
         (status = 201, description = "{queue}", body = OpeningScheduled),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn admin_open(

@@ -133,9 +133,9 @@ impl StaffMember {
     request_body = crate::routes::staff::NewStaff,
     responses(
         (status = 201, description = "{id, role, clinic, name, revoked, token}", body = crate::routes::staff::IssuedStaff),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn create(
@@ -221,7 +221,7 @@ async fn staff_list(state: &Arc<AppState>) -> Result<StaffList, ApiError> {
     ),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, response = crate::routes::openapi::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn revoke(

@@ -416,10 +416,10 @@ async fn apply_change(
     request_body = crate::routes::supply::ChangeRequest,
     responses(
         (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = 413, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 413, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn plan(
@@ -448,11 +448,11 @@ pub async fn plan(
     request_body = crate::routes::supply::ApplyRequest,
     responses(
         (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = 409, response = crate::routes::openapi::Refused),
-        (status = 413, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 409, response = crate::routes::doc::Refused),
+        (status = 413, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn apply(
@@ -480,11 +480,11 @@ pub async fn apply(
     request_body = crate::routes::supply::DeliveriesRequest,
     responses(
         (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = 409, response = crate::routes::openapi::Refused),
-        (status = 413, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 409, response = crate::routes::doc::Refused),
+        (status = 413, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn put_deliveries(
@@ -525,11 +525,11 @@ pub async fn put_deliveries(
     request_body(content = String, content_type = "text/csv", description = "At most 16 MiB (up to 200,000 lines); a larger body is refused with 413 body_too_large."),
     responses(
         (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = 409, response = crate::routes::openapi::Refused),
-        (status = 413, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 409, response = crate::routes::doc::Refused),
+        (status = 413, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn import_deliveries(
@@ -605,10 +605,10 @@ pub fn parse_csv(body: &[u8]) -> Result<Vec<DeliveryLine>, ApiError> {
     ),
     responses(
         (status = 200, description = "{clinic, days: [{date, products: [{product, planned, promised, given, left, stock_on_hand}]}]}", body = SupplyView),
-        (status = 400, response = crate::routes::openapi::Refused),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
-        (status = 404, response = crate::routes::openapi::Refused),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn show(
@@ -730,8 +730,8 @@ fn add_days(day: Date, days: i32) -> Date {
     security(("operator" = [])),
     responses(
         (status = 200, description = "{changes: [...]}", body = SupplyChanges),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn list_changes(
@@ -801,8 +801,8 @@ async fn applied_changes(state: &Arc<AppState>) -> Result<SupplyChanges, ApiErro
     ),
     responses(
         (status = 200, description = "{change_id, unplaced: [{booking, person, dose, from}]}", body = ChangeUnplaced),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 403, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn unplaced(
@@ -968,8 +968,8 @@ pub fn notice_text(state: &Arc<AppState>) -> SupplyNotify {
     ),
     responses(
         (status = 204, description = "Accepted."),
-        (status = 401, response = crate::routes::openapi::Refused),
-        (status = 404, response = crate::routes::openapi::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn accept_move(

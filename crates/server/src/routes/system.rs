@@ -212,22 +212,6 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     )
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/openapi.json",
-    tags = ["system"],
-    summary = "This document",
-    responses(
-        (status = 200, description = "OK", body = serde_json::Value),
-    )
-)]
-pub async fn openapi() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        super::openapi::document(),
-    )
-}
-
 pub async fn not_found() -> ApiError {
     ApiError::not_found()
 }
