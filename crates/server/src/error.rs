@@ -195,9 +195,10 @@ impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> ApiError {
         match refusal {
             Refusal::Booking(error) => error.into(),
-            Refusal::KeyReused => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, errors::IDEMPOTENCY_KEY_REUSED)
-            }
+            Refusal::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors::IDEMPOTENCY_KEY_REUSED,
+            ),
         }
     }
 }

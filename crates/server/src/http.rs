@@ -3,8 +3,8 @@
 //! whose rejections come in the API's error shape. The bottom of the crate: it depends on
 //! nothing in it but the error type.
 
-use crate::text::errors;
 use crate::error::ApiError;
+use crate::text::errors;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;

@@ -6,9 +6,9 @@
 //! Apps and curl send their credentials as headers (`Authorization`, `X-Yeyak-…`), which another
 //! site cannot make a browser attach, so a request without cookies is not checked.
 
-use crate::text::errors;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::text::errors;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;

@@ -10,10 +10,10 @@
 //! it expires, so the token never sits in a cookie. A cookie of the earlier form (the token
 //! itself) is still read for one release.
 
-use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::cookie;
 use crate::state::AppState;
+use crate::text::errors;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -120,15 +120,16 @@ pub fn sign_in_cookie(keys: &Keyring, hash: [u8; 32], expires_at_ms: u64) -> Str
 }
 
 async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecord, ApiError> {
-    let invalid = || {
-        ApiError::new(StatusCode::UNAUTHORIZED, errors::STAFF_TOKEN_INVALID)
-    };
+    let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, errors::STAFF_TOKEN_INVALID);
     let now_ms = u64::try_from(state.clock.now().as_millisecond()).unwrap_or(0);
     let hash = match presented(&parts.headers, state.secrets.signing(), now_ms) {
         Presented::Token(hash) => hash,
         Presented::BadCookie => return Err(invalid()),
         Presented::Nothing => {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, errors::STAFF_TOKEN_REQUIRED));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                errors::STAFF_TOKEN_REQUIRED,
+            ));
         }
     };
     let found =
@@ -206,13 +207,19 @@ impl FromRequestParts<Arc<AppState>> for Operator {
             ) {
                 Ok(Operator)
             } else {
-                Err(ApiError::new(StatusCode::UNAUTHORIZED, errors::OPERATOR_SIGNED_OUT))
+                Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    errors::OPERATOR_SIGNED_OUT,
+                ))
             };
         }
         match bearer {
             Some(token) if state.operator.matches(&token) => Ok(Operator),
             Some(_) => Err(ApiError::forbidden(errors::NOT_AN_OPERATOR)),
-            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, errors::OPERATOR_TOKEN_REQUIRED)),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                errors::OPERATOR_TOKEN_REQUIRED,
+            )),
         }
     }
 }

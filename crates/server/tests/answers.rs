@@ -34,7 +34,10 @@ async fn health_and_readiness() {
     assert_eq!(keys(&health), ["clinics", "now", "status"]);
     let (status, ready) = server.get("/readyz", None).await;
     assert_eq!(status, 200, "{ready}");
-    assert_eq!(keys(&ready), ["database", "notifications", "status", "writer"]);
+    assert_eq!(
+        keys(&ready),
+        ["database", "notifications", "status", "writer"]
+    );
     assert_eq!(
         keys(&ready["database"]),
         ["checkpoint_failing", "ok", "state", "wal_bytes"]
@@ -55,7 +58,14 @@ async fn the_operators_views() {
     assert_eq!(status, 200, "{dashboard}");
     assert_eq!(
         keys(&dashboard),
-        ["capacity_days", "coarse", "fine", "ledger", "now", "provinces"]
+        [
+            "capacity_days",
+            "coarse",
+            "fine",
+            "ledger",
+            "now",
+            "provinces"
+        ]
     );
     let (status, queue) = server.get("/api/v1/admin/queue", Some(&op)).await;
     assert_eq!(status, 200, "{queue}");
@@ -139,10 +149,7 @@ async fn staff_agents_and_the_audit_log() {
     let identified = server
         .http
         .post(server.url("/api/v1/agent/identify"))
-        .header(
-            "x-yeyak-staff",
-            issued["token"].as_str().expect("a token"),
-        )
+        .header("x-yeyak-staff", issued["token"].as_str().expect("a token"))
         .json(&json!({ "name": "김민수", "rrn": rrn, "phone": phone_of(&rrn) }))
         .send()
         .await
@@ -175,7 +182,14 @@ async fn supply_and_its_changes() {
     assert_eq!(keys(day), ["date", "products"]);
     assert_eq!(
         keys(first(&day["products"])),
-        ["given", "left", "planned", "product", "promised", "stock_on_hand"]
+        [
+            "given",
+            "left",
+            "planned",
+            "product",
+            "promised",
+            "stock_on_hand"
+        ]
     );
 
     let change = json!({

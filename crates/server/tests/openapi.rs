@@ -193,7 +193,10 @@ async fn every_api_route_is_documented_and_nothing_else() {
             not_served.push(format!("{} {path}", method.to_uppercase()));
         }
     }
-    assert!(not_served.is_empty(), "documented but not served: {not_served:?}");
+    assert!(
+        not_served.is_empty(),
+        "documented but not served: {not_served:?}"
+    );
 }
 
 /// Where the document has an example, its schema with the document's components beside it, so
@@ -220,7 +223,11 @@ fn examples(spec: &Value) -> Vec<(String, Value, Value)> {
             if let Some(named) = object.get("examples").and_then(Value::as_object) {
                 for (name, example) in named {
                     let value = example.get("value").cloned().unwrap_or(Value::Null);
-                    found.push((format!("{pointer}/examples/{name}"), with_components(schema), value));
+                    found.push((
+                        format!("{pointer}/examples/{name}"),
+                        with_components(schema),
+                        value,
+                    ));
                 }
             }
         } else if object.contains_key("type")
@@ -235,7 +242,11 @@ fn examples(spec: &Value) -> Vec<(String, Value, Value)> {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            for (n, example) in own.into_iter().chain(object.get("example").cloned()).enumerate() {
+            for (n, example) in own
+                .into_iter()
+                .chain(object.get("example").cloned())
+                .enumerate()
+            {
                 found.push((format!("{pointer}#{n}"), with_components(node), example));
             }
         }
@@ -278,7 +289,10 @@ async fn every_example_validates_against_its_schema() {
             invalid.push(format!("{pointer}: {error} in {example}"));
         }
     }
-    assert!(invalid.is_empty(), "examples that fail their schema: {invalid:#?}");
+    assert!(
+        invalid.is_empty(),
+        "examples that fail their schema: {invalid:#?}"
+    );
 }
 
 /// The check above fails on an example that does not fit (so it can fail at all).

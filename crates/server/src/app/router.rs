@@ -6,8 +6,8 @@ use crate::http::{
     BODY_MAX, DELIVERIES_BODY_MAX, DELIVERIES_CSV_BODY_MAX, PRIORITY_LIST_BODY_MAX, json_rejections,
 };
 use crate::routes::{
-    admin, agent, bookings, clinic, clinics, eligibility, identity, leftovers, openapi, pass, queue,
-    staff, supply, system,
+    admin, agent, bookings, clinic, clinics, eligibility, identity, leftovers, openapi, pass,
+    queue, staff, supply, system,
 };
 use crate::state::AppState;
 use axum::Router;

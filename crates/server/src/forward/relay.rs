@@ -4,8 +4,8 @@
 //! Apart from the client because it reads the app state, which holds the client.
 
 use super::*;
-use crate::text::errors;
 use crate::state::AppState;
+use crate::text::errors;
 
 fn now_ms(state: &AppState) -> i64 {
     state.clock.now().as_millisecond()

@@ -6,11 +6,11 @@
 
 use super::layout::{Lang, Page, escape, instant_text};
 use super::respond::{html, negotiate};
-use crate::text::errors;
 use crate::error::ApiError;
 use crate::routes;
 use crate::routes::queue::{Nearby, StatusBody, WaitPlace};
 use crate::state::AppState;
+use crate::text::errors;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::Response;
@@ -385,9 +385,7 @@ async fn leftover_alerts(
                 .regions
                 .municipality(domain::clinic::MunicipalityCode(code))
         })
-        .ok_or_else(|| {
-            ApiError::bad_request(errors::INVALID_PLACE)
-        })?;
+        .ok_or_else(|| ApiError::bad_request(errors::INVALID_PLACE))?;
     let request = routes::leftovers::SubscriptionRequest::anything_near(district.center);
     routes::leftovers::subscribe_person(state, person, &request).await?;
     Ok(district.display_name_ko())

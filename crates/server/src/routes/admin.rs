@@ -1,10 +1,10 @@
 //! Operator endpoints for eligibility: uploading a priority list (care workers, teachers, …).
 
-use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::staff::Operator;
 use crate::state::AppState;
+use crate::text::errors;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -64,9 +64,8 @@ pub async fn add_priority_list(
     let key = state.secrets.rrn_key().to_vec();
     let mut hashes = Vec::with_capacity(body.rrns.len());
     for (line, text) in body.rrns.iter().enumerate() {
-        let rrn = Rrn::parse_at(text, today).map_err(|e| {
-            ApiError::bad_request(e).with_detail(json!({ "line": line + 1 }))
-        })?;
+        let rrn = Rrn::parse_at(text, today)
+            .map_err(|e| ApiError::bad_request(e).with_detail(json!({ "line": line + 1 })))?;
         hashes.push(rrn.keyed_hash(&key).0);
     }
     let id = ListId(

@@ -4,7 +4,6 @@ use super::alternatives::with_alternatives;
 use super::eligibility::{person_record, require_eligible};
 use super::supply::MoveView;
 use super::views::ClinicRef;
-use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::routes::agent::{AgentActor, audited, mark_audited};
@@ -12,6 +11,7 @@ use crate::routes::clinics::parse_date;
 use crate::session::Consent;
 use crate::state::AppState;
 use crate::state::{Authenticated, read};
+use crate::text::errors;
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -78,9 +78,8 @@ fn appointment(
     hour: u8,
     product: &str,
 ) -> Result<Appointment, ApiError> {
-    let product = Product::parse(product).ok_or_else(|| {
-        ApiError::bad_request(errors::INVALID_PRODUCT)
-    })?;
+    let product =
+        Product::parse(product).ok_or_else(|| ApiError::bad_request(errors::INVALID_PRODUCT))?;
     Ok(Appointment {
         clinic: ClinicId(clinic_id),
         day: parse_date(date)?,
@@ -370,9 +369,7 @@ async fn family_member(
         .as_deref()
         .and_then(|t| Consent::verify(t, &state.secrets, state.clock.now()).ok())
         .filter(|c| c.booker == actor)
-        .ok_or_else(|| {
-            ApiError::forbidden(errors::FAMILY_CONSENT_REQUIRED)
-        })?;
+        .ok_or_else(|| ApiError::forbidden(errors::FAMILY_CONSENT_REQUIRED))?;
     let bookings = read(state, move |r| store::ReadStore::bookings_of(r, actor)).await?;
     let mut others: Vec<PersonId> = bookings
         .iter()

@@ -1,13 +1,13 @@
 //! Clinic staff: today's list, marking doses given, and posting same-day leftover doses. Every
 //! action is written to the audit log in the same transaction as its effect.
 
-use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::routes::clinics::parse_date;
 use crate::staff::{ClinicStaff, actor_label};
 use crate::state::AppState;
 use crate::state::read;
+use crate::text::errors;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -316,9 +316,8 @@ pub async fn post_offer(
     staff: ClinicStaff,
     ApiJson(body): ApiJson<OfferRequest>,
 ) -> Result<Response, ApiError> {
-    let product = Product::parse(&body.product).ok_or_else(|| {
-        ApiError::bad_request(errors::INVALID_PRODUCT)
-    })?;
+    let product = Product::parse(&body.product)
+        .ok_or_else(|| ApiError::bad_request(errors::INVALID_PRODUCT))?;
     let now = state.clock.now();
     let today = seoul_date(now);
     let day_end = seoul_instant(

@@ -1,10 +1,10 @@
 //! Regions and clinic search, served from memory: the search index and the writer's live
 //! availability. No database query per search (the 2021 bottleneck).
 
-use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::ApiQuery;
 use crate::state::AppState;
+use crate::text::errors;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -66,18 +66,13 @@ pub struct SearchQuery {
 }
 
 fn parse_product(code: Option<&str>) -> Result<Option<Product>, ApiError> {
-    code.map(|c| {
-        Product::parse(c).ok_or_else(|| {
-            ApiError::bad_request(errors::INVALID_PRODUCT)
-        })
-    })
-    .transpose()
+    code.map(|c| Product::parse(c).ok_or_else(|| ApiError::bad_request(errors::INVALID_PRODUCT)))
+        .transpose()
 }
 
 pub fn parse_date(text: &str) -> Result<Date, ApiError> {
-    text.parse().map_err(|_| {
-        ApiError::bad_request(errors::INVALID_DATE)
-    })
+    text.parse()
+        .map_err(|_| ApiError::bad_request(errors::INVALID_DATE))
 }
 
 /// A clinic as the search and clinic answers show it. Borrowed from the world: building an

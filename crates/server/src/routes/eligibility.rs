@@ -1,10 +1,10 @@
 //! "May I book now?" — decided on the server clock in Asia/Seoul, with the reason and the time
 //! the person's own window opens.
 
-use crate::text::errors::Words;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::state::{Authenticated, read};
+use crate::text::errors::Words;
 use axum::Json;
 use axum::extract::State;
 use domain::booking::{DoseStatus, PersonId};

@@ -1,6 +1,5 @@
 //! Identity check: name, resident registration number and phone, then a one-time code.
 
-use crate::text::errors::{self, Words};
 use crate::credentials::IDENTITY_COOKIE;
 use crate::error::ApiError;
 use crate::http::ApiJson;
@@ -10,6 +9,7 @@ use crate::identity::{
 use crate::session::{Consent, IdentitySession};
 use crate::state::AppState;
 use crate::state::Authenticated;
+use crate::text::errors::{self, Words};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -55,12 +55,10 @@ pub fn parse_claim(
     state: &AppState,
 ) -> Result<Claim, ApiError> {
     // Too long and forbidden characters say the same words (one code, one entry).
-    let name = PersonName::parse(name).map_err(|_: NameError| ApiError::bad_request(errors::INVALID_NAME))?;
-    let rrn = Rrn::parse_at(rrn, seoul_date(state.clock.now()))
-        .map_err(ApiError::bad_request)?;
-    let phone = parse_phone(phone).ok_or_else(|| {
-        ApiError::bad_request(errors::INVALID_PHONE)
-    })?;
+    let name = PersonName::parse(name)
+        .map_err(|_: NameError| ApiError::bad_request(errors::INVALID_NAME))?;
+    let rrn = Rrn::parse_at(rrn, seoul_date(state.clock.now())).map_err(ApiError::bad_request)?;
+    let phone = parse_phone(phone).ok_or_else(|| ApiError::bad_request(errors::INVALID_PHONE))?;
     Ok(Claim { name, rrn, phone })
 }
 
@@ -127,7 +125,10 @@ fn identity_error(error: IdentityError) -> ApiError {
         .with_detail(serde_json::json!({ "attempts_left": attempts_left })),
         IdentityError::Overloaded => ApiError {
             retry_after_s: Some(5),
-            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::IDENTITY_SERVICE_BUSY)
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                errors::IDENTITY_SERVICE_BUSY,
+            )
         },
     }
 }
@@ -495,8 +496,7 @@ pub async fn refuse_personal_urls(
             .any(|key| PERSONAL_FIELDS.contains(&key))
     });
     if carries {
-        return ApiError::bad_request(errors::PERSONAL_DATA_IN_URL)
-        .into_response();
+        return ApiError::bad_request(errors::PERSONAL_DATA_IN_URL).into_response();
     }
     next.run(request).await
 }

@@ -5,11 +5,11 @@
 
 use super::clinic::{OfferView, offer_view};
 use super::eligibility::{facts, person_record};
-use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::state::AppState;
 use crate::state::{Authenticated, read};
+use crate::text::errors;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -102,9 +102,7 @@ fn parse_subscription(
         .products
         .iter()
         .map(|code| {
-            Product::parse(code).ok_or_else(|| {
-                ApiError::bad_request(errors::INVALID_PRODUCT)
-            })
+            Product::parse(code).ok_or_else(|| ApiError::bad_request(errors::INVALID_PRODUCT))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Subscription {
@@ -254,7 +252,10 @@ pub async fn claim(
     let record = person_record(&state, person).await?;
     let known = facts(&state, person, record.birth_date, record.rrn_hash).await?;
     if known.already_vaccinated {
-        return Err(ApiError::new(StatusCode::CONFLICT, errors::ALREADY_VACCINATED));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            errors::ALREADY_VACCINATED,
+        ));
     }
     let now = state.clock.now();
     // The band that is running now (or the day's first or last, outside vaccination hours).

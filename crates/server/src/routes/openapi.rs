@@ -3,9 +3,9 @@
 //! `tests/openapi.rs` checks it against the router (every API route documented, nothing
 //! documented that is not served) and validates every example in it against its schema.
 
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use axum::http::header;
 use axum::response::IntoResponse;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]

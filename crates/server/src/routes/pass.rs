@@ -3,10 +3,10 @@
 //! middleware every booking-side route runs behind, what one pass may do, and the waiting
 //! room's refusals in the API's shape. Below every route module that checks or spends a pass.
 
-use crate::text::errors::{self, Words};
 use crate::credentials::{self, Names, PASS, TICKET, WAITING_SESSION};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::text::errors::{self, Words};
 use crate::waiting::GateError;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -46,9 +46,7 @@ pub fn token_error(error: TokenError) -> ApiError {
 pub fn gate_error(error: GateError) -> ApiError {
     match error {
         GateError::Room(queue::RoomError::Token(error)) => token_error(error),
-        GateError::Room(error) => {
-            ApiError::forbidden(error)
-        }
+        GateError::Room(error) => ApiError::forbidden(error),
         GateError::Storage(message) => {
             tracing::error!(%message, "waiting room storage failed");
             ApiError::internal()
@@ -81,14 +79,17 @@ pub fn gate_error(error: GateError) -> ApiError {
         GateError::PlacePassedOn => ApiError::new(StatusCode::GONE, errors::PLACE_PASSED_ON),
         GateError::NoNumbers => ApiError {
             retry_after_s: Some(1),
-            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::QUEUE_NUMBERS_NOT_READY)
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                errors::QUEUE_NUMBERS_NOT_READY,
+            )
         },
     }
 }
 
 fn pass_missing() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, errors::PASS_REQUIRED)
-    .with_detail(json!({ "waiting_room": "/wait" }))
+        .with_detail(json!({ "waiting_room": "/wait" }))
 }
 
 /// Every booking-side route runs behind this: a valid pass for this browser session, or no entry.
@@ -209,8 +210,10 @@ pub fn require_caller_admitted(state: &AppState, actor: &str, person: u64) -> Re
     if state.gate.caller_admitted(now_ms(state), actor, person) {
         return Ok(());
     }
-    Err(ApiError::new(StatusCode::CONFLICT, errors::CALLER_NOT_ADMITTED)
-    .with_detail(json!({ "queue": "/api/v1/agent/queue" })))
+    Err(
+        ApiError::new(StatusCode::CONFLICT, errors::CALLER_NOT_ADMITTED)
+            .with_detail(json!({ "queue": "/api/v1/agent/queue" })),
+    )
 }
 
 /// The server clock in milliseconds, as the waiting room counts.

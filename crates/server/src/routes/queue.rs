@@ -5,12 +5,12 @@
 use super::pass::{
     credential, gate_error, now_ms, session_id, set_cookie, set_ticket_cookie, token_error,
 };
-use crate::text::errors::{self, Words};
 use crate::credentials::{self, PASS, TICKET, WAITING_SESSION};
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::staff::Operator;
 use crate::state::AppState;
+use crate::text::errors::{self, Words};
 use crate::waiting::GateError;
 use axum::Json;
 use axum::extract::{Request, State};
@@ -263,9 +263,8 @@ pub async fn arrive(
 }
 
 fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
-    credentials::presented(headers, &TICKET).ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, errors::TICKET_REQUIRED)
-    })
+    credentials::presented(headers, &TICKET)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, errors::TICKET_REQUIRED))
 }
 
 /// Position, people ahead, ETA and when to ask again. No storage access.
@@ -741,12 +740,14 @@ pub async fn admin_open(
     ApiJson(body): ApiJson<crate::waiting::OpeningSpec>,
 ) -> Result<Response, ApiError> {
     let queue = QueueId(state.gate.queue_id().0 + 1);
-    let opening = body
-        .to_opening(queue)
-        .map_err(|e| {
-            // An operator's mistake, told in the rule's own terms (English only, as before).
-            ApiError::bad_request(Words::from_rules(e.code(), e.code(), format!("Invalid opening: {e}")))
-        })?;
+    let opening = body.to_opening(queue).map_err(|e| {
+        // An operator's mistake, told in the rule's own terms (English only, as before).
+        ApiError::bad_request(Words::from_rules(
+            e.code(),
+            e.code(),
+            format!("Invalid opening: {e}"),
+        ))
+    })?;
     state
         .gate
         .schedule(opening, now_ms(&state))

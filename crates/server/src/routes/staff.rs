@@ -1,7 +1,6 @@
 //! Operators manage staff (clinic staff and agents) and read the audit log; every request an
 //! operator or agent makes that changes something is written to that log.
 
-use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::session::IdentitySession;
@@ -9,6 +8,7 @@ use crate::staff::Operator;
 use crate::staff::{Presented, new_token};
 use crate::state::AppState;
 use crate::state::read;
+use crate::text::errors;
 use axum::Json;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{Method, StatusCode};
@@ -306,7 +306,10 @@ async fn audit_log(
     limit: usize,
     before: Option<u64>,
 ) -> Result<AuditLog, ApiError> {
-    let lines = read(state, move |r| store::ReadStore::audit_log(r, limit, before)).await?;
+    let lines = read(state, move |r| {
+        store::ReadStore::audit_log(r, limit, before)
+    })
+    .await?;
     let audit = lines
         .into_iter()
         .map(|r| AuditLine {

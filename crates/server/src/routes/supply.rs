@@ -7,13 +7,13 @@
 //! 1.75 million moves of August 2021 (see `bench/reschedule.md`).
 
 use super::views::{AppointmentView, ClinicRef};
-use crate::text::errors;
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::routes::clinics::parse_date;
 use crate::staff::Operator;
 use crate::state::AppState;
 use crate::state::read;
+use crate::text::errors;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -25,8 +25,8 @@ use domain::product::Product;
 use domain::time::seoul_date;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use store::writer::{
     ApplySupply, Expect, MessageText, Notice, PlanSupply, SupplyNotify, SupplyOutcome,
@@ -105,9 +105,7 @@ pub struct SupplyQuery {
 }
 
 fn parse_product(code: &str) -> Result<Product, ApiError> {
-    Product::parse(code).ok_or_else(|| {
-        ApiError::bad_request(errors::INVALID_PRODUCT)
-    })
+    Product::parse(code).ok_or_else(|| ApiError::bad_request(errors::INVALID_PRODUCT))
 }
 
 fn delivery(clinic: u32, day: &str, product: &str, doses: u32) -> Result<Delivery, ApiError> {
@@ -555,9 +553,8 @@ pub async fn import_deliveries(
 /// the body as a `String` answered it in axum's plain text). Public for the fuzz target
 /// `delivery_csv` (through [`crate::parsers`]).
 pub fn parse_csv(body: &[u8]) -> Result<Vec<DeliveryLine>, ApiError> {
-    let body = std::str::from_utf8(body).map_err(|_| {
-        ApiError::bad_request(errors::CSV_NOT_UTF8)
-    })?;
+    let body =
+        std::str::from_utf8(body).map_err(|_| ApiError::bad_request(errors::CSV_NOT_UTF8))?;
     let mut lines = Vec::new();
     for (n, line) in body.lines().enumerate() {
         let line = line.trim();

@@ -135,7 +135,10 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         },
         notifications: NotificationReadiness {
             ok: notifications.ok(),
-            silent_ms: state.notify_health.silent_for().map(|d| d.as_millis() as u64),
+            silent_ms: state
+                .notify_health
+                .silent_for()
+                .map(|d| d.as_millis() as u64),
             state: notifications.code(),
         },
         status: if ready { "ready" } else { "not_ready" },
