@@ -26,7 +26,7 @@ use std::sync::Arc;
 /// Where a ticket stands, as the API answers it. Serialized straight to bytes on the hot path
 /// (`GET /queue/status`); the fields are in alphabetical order so the bytes are exactly those of
 /// the same fields in a JSON object (whose keys serde_json keeps sorted).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum StatusBody {
     Admitted {
@@ -35,6 +35,8 @@ pub enum StatusBody {
         poll_after_ms: u64,
         position: u64,
         queue: u32,
+        /// `admitted`, `waiting` or `before_opening`.
+        #[schema(value_type = String)]
         state: &'static str,
     },
     Waiting {
@@ -51,13 +53,18 @@ pub enum StatusBody {
         poll_after_ms: u64,
         position: u64,
         queue: u32,
+        /// `admitted`, `waiting` or `before_opening`.
+        #[schema(value_type = String)]
         state: &'static str,
         verified_ahead: u64,
     },
     BeforeOpening {
+        #[schema(value_type = Option<String>, format = DateTime)]
         opens_at: Option<jiff::Timestamp>,
         poll_after_ms: u64,
         queue: u32,
+        /// `admitted`, `waiting` or `before_opening`.
+        #[schema(value_type = String)]
         state: &'static str,
     },
 }
@@ -280,10 +287,10 @@ fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
     params(
         crate::routes::doc::WaitingSessionHeader,
         crate::routes::doc::TicketHeader,
-        ("province" = Option<i64>, Query, description = "KOSTAT province code of where the person would be vaccinated (11 Seoul, 21 Busan, …). A waiting answer then adds places_left_nearby (places left there over the next 7 days) and places_may_run_out (no more places than the people ahead who will likely book there: the eligible people ahead in the province's share of the residents). Unknown codes are ignored."),
+        ("province" = Option<u8>, Query, description = "KOSTAT province code of where the person would be vaccinated (11 Seoul, 21 Busan, …). A waiting answer then adds places_left_nearby (places left there over the next 7 days) and places_may_run_out (no more places than the people ahead who will likely book there: the eligible people ahead in the province's share of the residents). Unknown codes are ignored."),
     ),
     responses(
-        (status = 200, description = "{queue, state: before_opening|waiting|admitted, number, position, people_ahead, people_ahead_eligible, verified_ahead, eta_seconds, poll_after_ms, opens_at, places_left_nearby?, places_may_run_out?}", body = serde_json::Value),
+        (status = 200, description = "{queue, state: before_opening|waiting|admitted, number, position, people_ahead, people_ahead_eligible, verified_ahead, eta_seconds, poll_after_ms, opens_at, places_left_nearby?, places_may_run_out?}", body = StatusBody),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
