@@ -407,7 +407,7 @@ mod tests {
                 entry
                     .code
                     .chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '_'),
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                 "{}: codes are snake_case",
                 entry.code
             );
