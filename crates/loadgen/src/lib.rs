@@ -77,7 +77,8 @@ pub struct Options {
 pub struct Summary {
     pub ok: bool,
     pub line: String,
-    pub report: serde_json::Value,
+    /// What report.json holds; none when only the subscriber records were written.
+    pub report: Option<report::Report>,
 }
 
 /// Runs the whole load test on its own runtime.
@@ -193,7 +194,7 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
                 "{people} people's subscriber records: {}",
                 subscribers.display()
             ),
-            report: serde_json::Value::Null,
+            report: None,
         });
     }
     if matches!(options.target, Target::Url(_)) {
@@ -445,7 +446,7 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
         server_cpu_s: final_usage.zip(server_cpu_before).map(|(a, b)| a.cpu_s - b),
         client_cpu_s: client_cpu,
     });
-    report["notes"] = notes.into();
+    report.notes = notes;
     let ok = audit.as_ref().is_none_or(audit::Audit::clean)
         && stats.client_violation_count.load(Ordering::Relaxed) == 0;
     let line = report::summary_line(&report, ok);
@@ -458,5 +459,9 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
         options.out.join("chart.svg"),
         report::chart(&samples, &per_second),
     )?;
-    Ok(Summary { ok, line, report })
+    Ok(Summary {
+        ok,
+        line,
+        report: Some(report),
+    })
 }

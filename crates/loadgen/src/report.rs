@@ -3,15 +3,27 @@
 
 use crate::audit::Audit;
 use crate::sampler::Sample;
+use crate::scenario::Reference;
 use crate::stats::{Endpoint, Outcome, Stats};
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
+/// Percentiles of one latency or wait distribution, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
 /// Percentiles of a histogram recorded in `unit`s, converted to milliseconds.
-pub fn percentiles(h: &Histogram<u64>, unit_ms: f64) -> Value {
+pub fn percentiles(h: &Histogram<u64>, unit_ms: f64) -> Percentiles {
     let q = |p: f64| {
         if h.is_empty() {
             0.0
@@ -19,11 +31,109 @@ pub fn percentiles(h: &Histogram<u64>, unit_ms: f64) -> Value {
             h.value_at_quantile(p) as f64 * unit_ms
         }
     };
-    json!({
-        "count": h.len(),
-        "p50_ms": q(0.5), "p90_ms": q(0.9), "p99_ms": q(0.99), "p999_ms": q(0.999),
-        "max_ms": if h.is_empty() { 0.0 } else { h.max() as f64 * unit_ms },
-    })
+    Percentiles {
+        count: h.len(),
+        p50_ms: q(0.5),
+        p90_ms: q(0.9),
+        p99_ms: q(0.99),
+        p999_ms: q(0.999),
+        max_ms: if h.is_empty() {
+            0.0
+        } else {
+            h.max() as f64 * unit_ms
+        },
+    }
+}
+
+/// One endpoint's latencies and the statuses it answered with.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointReport {
+    #[serde(flatten)]
+    pub latency: Percentiles,
+    pub statuses: BTreeMap<String, u64>,
+    pub admitted_side: bool,
+}
+
+/// Identity checks started over one span of the run.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CheckRate {
+    pub total: u64,
+    pub seconds: usize,
+    pub mean_per_s: f64,
+    pub peak_per_s: u64,
+    /// The compressed pre-queue's mean as it would be in real time (before the opening only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_per_s_real_time: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct IdentityCheckRates {
+    pub before_opening: CheckRate,
+    pub after_opening: CheckRate,
+}
+
+/// Everything a run found, as written to report.json (field names are the file's keys).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub scale: f64,
+    pub mode: String,
+    pub people: u64,
+    pub finished: u64,
+    pub outcomes: BTreeMap<String, u64>,
+    pub everyone_who_wanted_a_booking_got_one: bool,
+    pub people_who_wanted_a_booking: u64,
+    pub last_booking_after_opening_s: f64,
+    pub time_until_everyone_booked_s: Option<f64>,
+    pub wait_for_pass: Percentiles,
+    pub arrival_to_confirmed_booking: Percentiles,
+    pub share_booked_within_10_min: f64,
+    pub admitted_latency_all: Percentiles,
+    pub endpoints: BTreeMap<String, EndpointReport>,
+    pub requests_total: u64,
+    pub requests_peak_per_s: u64,
+    pub identity_checks_per_s: IdentityCheckRates,
+    pub bookings_peak_per_s: u64,
+    pub queue_peak_waiting: f64,
+    pub admission_rate_peak_per_s: f64,
+    pub responses_by_status: BTreeMap<String, u64>,
+    pub errors_5xx: u64,
+    pub client_violations: u64,
+    pub client_violation_examples: Vec<String>,
+    pub audit: Option<Audit>,
+    pub audit_note: Option<String>,
+    pub run_seconds: f64,
+    pub server_cpu_s: Option<f64>,
+    pub server_cpu_cores_avg: Option<f64>,
+    pub server_peak_rss_mb: Option<f64>,
+    pub client_cpu_s: f64,
+    pub client_cpu_us_per_request: f64,
+    pub server_cpu_us_per_request: Option<f64>,
+    pub server_cpu_ms_per_booked_person: Option<f64>,
+    pub client_waits: u64,
+    pub client_wait_max_ms: f64,
+    pub reference_2021: Vec<Reference>,
+    pub samples: Vec<Sample>,
+    /// What the run itself noticed (set after the report is built).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    fn outcome(&self, name: &str) -> u64 {
+        self.outcomes.get(name).copied().unwrap_or(0)
+    }
+
+    fn failed(&self) -> u64 {
+        self.outcomes
+            .iter()
+            .filter(|(k, _)| k.starts_with("failed"))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    fn booked(&self) -> u64 {
+        self.outcome("booked")
+    }
 }
 
 pub struct Inputs<'a> {
@@ -55,7 +165,46 @@ fn outcome_name(o: &Outcome) -> String {
     }
 }
 
-pub fn build(i: &Inputs) -> Value {
+fn status_name(code: u16) -> String {
+    match code {
+        0 => "transport_error".to_string(),
+        u16::MAX => "other".to_string(),
+        c => c.to_string(),
+    }
+}
+
+/// Each endpoint's latencies and statuses, and the statuses of all of them together.
+fn endpoint_reports(s: &Stats) -> (BTreeMap<String, EndpointReport>, BTreeMap<String, u64>) {
+    let mut endpoints = BTreeMap::new();
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+    for e in Endpoint::ALL {
+        let statuses: BTreeMap<String, u64> = s
+            .statuses(e)
+            .into_iter()
+            .map(|(code, n)| (status_name(code), n))
+            .collect();
+        for (name, n) in &statuses {
+            *by_status.entry(name.clone()).or_default() += n;
+        }
+        let entry = EndpointReport {
+            latency: percentiles(&s.latency(e), 0.001),
+            statuses,
+            admitted_side: e.admitted(),
+        };
+        endpoints.insert(e.name().to_string(), entry);
+    }
+    (endpoints, by_status)
+}
+
+fn busiest(series: &[std::sync::atomic::AtomicU64]) -> u64 {
+    series
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .max()
+        .unwrap_or(0)
+}
+
+pub fn build(i: &Inputs) -> Report {
     let s = i.stats;
     let outcomes: BTreeMap<String, u64> = s
         .outcomes
@@ -66,7 +215,6 @@ pub fn build(i: &Inputs) -> Value {
         .collect();
     let booked = outcomes.get("booked").copied().unwrap_or(0);
     let gave_up = outcomes.get("gave_up").copied().unwrap_or(0);
-    let finished = s.finished.load(Ordering::Relaxed);
     let ineligible = outcomes
         .iter()
         .filter(|(k, _)| k.starts_with("ineligible"))
@@ -75,30 +223,8 @@ pub fn build(i: &Inputs) -> Value {
     // Those not in the cohort cannot want a booking tonight; neither can those who gave up.
     let wanted = i.people.saturating_sub(gave_up).saturating_sub(ineligible);
     let everyone = booked == wanted;
-    let mut endpoints = serde_json::Map::new();
-    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
-    let mut total_requests = 0;
-    for e in Endpoint::ALL {
-        let h = s.latency(e);
-        total_requests += h.len();
-        let statuses: BTreeMap<String, u64> = s
-            .statuses(e)
-            .into_iter()
-            .map(|(code, n)| {
-                let name = match code {
-                    0 => "transport_error".to_string(),
-                    u16::MAX => "other".to_string(),
-                    c => c.to_string(),
-                };
-                *by_status.entry(name.clone()).or_default() += n;
-                (name, n)
-            })
-            .collect();
-        let mut entry = percentiles(&h, 0.001);
-        entry["statuses"] = json!(statuses);
-        entry["admitted_side"] = e.admitted().into();
-        endpoints.insert(e.name().to_string(), entry);
-    }
+    let (endpoints, by_status) = endpoint_reports(s);
+    let requests_total: u64 = endpoints.values().map(|e| e.latency.count).sum();
     let errors_5xx: u64 = by_status
         .iter()
         .filter(|(k, _)| k.starts_with('5'))
@@ -112,74 +238,64 @@ pub fn build(i: &Inputs) -> Value {
     // Of everyone who wanted a booking (not those who gave up), the share booked within 10 minutes.
     let within_10_min = to_booking.count_between(0, 600_000) as f64 / wanted.max(1) as f64;
     let waits = s.wait_ms.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let peak_rps = s
-        .timeline
-        .requests
-        .iter()
-        .map(|c| c.load(Ordering::Relaxed))
-        .max()
-        .unwrap_or(0);
-    let peak_bookings = s
-        .timeline
-        .bookings
-        .iter()
-        .map(|c| c.load(Ordering::Relaxed))
-        .max()
-        .unwrap_or(0);
-    let peak_waiting = i.samples.iter().map(|x| x.waiting).fold(0.0, f64::max);
-    let peak_rate = i
-        .samples
-        .iter()
-        .map(|x| x.admission_rate)
-        .fold(0.0, f64::max);
     let last_booking_s = s.last_booking_ms.load(Ordering::Relaxed) as f64 / 1000.0;
-    json!({
-        "scenario": i.scenario.name,
-        "scale": i.scale,
-        "mode": i.mode,
-        "people": i.people,
-        "finished": finished,
-        "outcomes": outcomes,
-        "everyone_who_wanted_a_booking_got_one": everyone,
-        "people_who_wanted_a_booking": wanted,
-        "last_booking_after_opening_s": last_booking_s,
-        "time_until_everyone_booked_s": everyone.then_some(last_booking_s),
-        "wait_for_pass": percentiles(&waits, 1.0),
-        "arrival_to_confirmed_booking": percentiles(&to_booking, 1.0),
-        "share_booked_within_10_min": within_10_min,
-        "admitted_latency_all": percentiles(&s.admitted_latency(), 0.001),
-        "endpoints": endpoints,
-        "requests_total": total_requests,
-        "requests_peak_per_s": peak_rps,
-        "identity_checks_per_s": identity_check_rates(i),
-        "bookings_peak_per_s": peak_bookings,
-        "queue_peak_waiting": peak_waiting,
-        "admission_rate_peak_per_s": peak_rate,
-        "responses_by_status": by_status,
-        "errors_5xx": errors_5xx,
-        "client_violations": s.client_violation_count.load(Ordering::Relaxed),
-        "client_violation_examples": *s.client_violations.lock().unwrap_or_else(|p| p.into_inner()),
-        "audit": i.audit,
-        "audit_note": i.audit_note,
-        "run_seconds": i.run_seconds,
-        "server_cpu_s": i.server_cpu_s,
-        "server_cpu_cores_avg": i.server_cpu_s.map(|c| c / i.run_seconds.max(1e-9)),
-        "server_peak_rss_mb": i.server_peak_kb.map(|k| k as f64 / 1024.0),
-        "client_cpu_s": i.client_cpu_s,
-        "client_cpu_us_per_request": i.client_cpu_s * 1e6 / (total_requests as f64).max(1.0),
-        "server_cpu_us_per_request": i.server_cpu_s.map(|c| c * 1e6 / (total_requests as f64).max(1.0)),
-        "server_cpu_ms_per_booked_person": i.server_cpu_s.map(|c| c * 1e3 / (booked as f64).max(1.0)),
-        "client_waits": s.client_waits.load(Ordering::Relaxed),
-        "client_wait_max_ms": s.client_wait_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
-        "reference_2021": i.scenario.reference_2021.iter().map(|r| json!({"what": r.what, "figure": r.figure})).collect::<Vec<_>>(),
-        "samples": i.samples,
-    })
+    let per_request = |cpu_s: f64| cpu_s * 1e6 / (requests_total as f64).max(1.0);
+    Report {
+        scenario: i.scenario.name.clone(),
+        scale: i.scale,
+        mode: i.mode.clone(),
+        people: i.people,
+        finished: s.finished.load(Ordering::Relaxed),
+        outcomes,
+        everyone_who_wanted_a_booking_got_one: everyone,
+        people_who_wanted_a_booking: wanted,
+        last_booking_after_opening_s: last_booking_s,
+        time_until_everyone_booked_s: everyone.then_some(last_booking_s),
+        wait_for_pass: percentiles(&waits, 1.0),
+        arrival_to_confirmed_booking: percentiles(&to_booking, 1.0),
+        share_booked_within_10_min: within_10_min,
+        admitted_latency_all: percentiles(&s.admitted_latency(), 0.001),
+        endpoints,
+        requests_total,
+        requests_peak_per_s: busiest(&s.timeline.requests),
+        identity_checks_per_s: identity_check_rates(i),
+        bookings_peak_per_s: busiest(&s.timeline.bookings),
+        queue_peak_waiting: i.samples.iter().map(|x| x.waiting).fold(0.0, f64::max),
+        admission_rate_peak_per_s: i
+            .samples
+            .iter()
+            .map(|x| x.admission_rate)
+            .fold(0.0, f64::max),
+        responses_by_status: by_status,
+        errors_5xx,
+        client_violations: s.client_violation_count.load(Ordering::Relaxed),
+        client_violation_examples: s
+            .client_violations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+        audit: i.audit.cloned(),
+        audit_note: i.audit_note.clone(),
+        run_seconds: i.run_seconds,
+        server_cpu_s: i.server_cpu_s,
+        server_cpu_cores_avg: i.server_cpu_s.map(|c| c / i.run_seconds.max(1e-9)),
+        server_peak_rss_mb: i.server_peak_kb.map(|k| k as f64 / 1024.0),
+        client_cpu_s: i.client_cpu_s,
+        client_cpu_us_per_request: per_request(i.client_cpu_s),
+        server_cpu_us_per_request: i.server_cpu_s.map(per_request),
+        server_cpu_ms_per_booked_person: i.server_cpu_s.map(|c| c * 1e3 / (booked as f64).max(1.0)),
+        client_waits: s.client_waits.load(Ordering::Relaxed),
+        client_wait_max_ms: s.client_wait_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
+        reference_2021: i.scenario.reference_2021.clone(),
+        samples: i.samples.to_vec(),
+        notes: Vec::new(),
+    }
 }
 
 /// Identity checks started per second (codes the identity service sends), before the opening
 /// and after it: mean over each span of the run and the busiest second. The pre-queue is
 /// replayed compressed, so its rate is also given as it would be in real time.
-fn identity_check_rates(i: &Inputs) -> Value {
+fn identity_check_rates(i: &Inputs) -> IdentityCheckRates {
     let series: Vec<u64> = i
         .stats
         .timeline
@@ -192,249 +308,222 @@ fn identity_check_rates(i: &Inputs) -> Value {
     let after = &after[..after.len().min(i.run_seconds.max(0.0) as usize)];
     let rate = |span: &[u64]| {
         let total: u64 = span.iter().sum();
-        json!({
-            "total": total,
-            "seconds": span.len(),
-            "mean_per_s": total as f64 / (span.len() as f64).max(1.0),
-            "peak_per_s": span.iter().copied().max().unwrap_or(0),
-        })
+        CheckRate {
+            total,
+            seconds: span.len(),
+            mean_per_s: total as f64 / (span.len() as f64).max(1.0),
+            peak_per_s: span.iter().copied().max().unwrap_or(0),
+            mean_per_s_real_time: None,
+        }
     };
     let a = &i.scenario.arrivals;
     let compression = a.prequeue_compressed_seconds / (a.prequeue_minutes * 60.0).max(1e-9);
     let mut before = rate(before);
-    before["mean_per_s_real_time"] = (f(&before, &["mean_per_s"]) * compression).into();
-    json!({ "before_opening": before, "after_opening": rate(after) })
-}
-
-fn f(v: &Value, path: &[&str]) -> f64 {
-    let mut v = v;
-    for p in path {
-        v = &v[*p];
+    before.mean_per_s_real_time = Some(before.mean_per_s * compression);
+    IdentityCheckRates {
+        before_opening: before,
+        after_opening: rate(after),
     }
-    v.as_f64().unwrap_or(0.0)
 }
 
-pub fn summary_line(r: &Value, ok: bool) -> String {
-    let o = &r["outcomes"];
-    let n = |k: &str| o[k].as_u64().unwrap_or(0);
-    let failed: u64 = o
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(k, _)| k.starts_with("failed"))
-                .map(|(_, v)| v.as_u64().unwrap_or(0))
-                .sum()
-        })
-        .unwrap_or(0);
-    let everyone = match r["time_until_everyone_booked_s"].as_f64() {
+pub fn summary_line(r: &Report, ok: bool) -> String {
+    let everyone = match r.time_until_everyone_booked_s {
         Some(t) => format!("everyone booked {t:.0}s after opening"),
         None => format!(
             "NOT everyone booked (last booking {:.0}s after opening)",
-            f(r, &["last_booking_after_opening_s"])
+            r.last_booking_after_opening_s
         ),
     };
-    let audit = match (&r["audit"], r["audit_note"].as_str()) {
-        (Value::Null, Some(note)) => format!("audit skipped ({note})"),
-        (a, _) => match a["violation_count"].as_u64() {
-            Some(0) => "audit clean".into(),
-            Some(v) => format!("audit FAILED: {v} violations"),
-            None => "audit missing".into(),
-        },
+    let audit = match (&r.audit, &r.audit_note) {
+        (None, Some(note)) => format!("audit skipped ({note})"),
+        (None, None) => "audit missing".into(),
+        (Some(a), _) if a.violation_count == 0 => "audit clean".into(),
+        (Some(a), _) => format!("audit FAILED: {} violations", a.violation_count),
     };
     format!(
         "{}: {} people, {} booked, {} gave up, {} failed; {everyone}; arrival→booking p99 {:.0}s max {:.0}s; admitted p99 {:.1} ms; {} requests, {} 5xx; {audit}; client violations {}; server {:.0} CPU-s, peak {:.0} MiB => {}",
-        r["scenario"].as_str().unwrap_or(""),
-        r["people"],
-        n("booked"),
-        n("gave_up"),
-        failed,
-        f(r, &["arrival_to_confirmed_booking", "p99_ms"]) / 1000.0,
-        f(r, &["arrival_to_confirmed_booking", "max_ms"]) / 1000.0,
-        f(r, &["admitted_latency_all", "p99_ms"]),
-        r["requests_total"],
-        r["errors_5xx"],
-        r["client_violations"],
-        f(r, &["server_cpu_s"]),
-        f(r, &["server_peak_rss_mb"]),
+        r.scenario,
+        r.people,
+        r.booked(),
+        r.outcome("gave_up"),
+        r.failed(),
+        r.arrival_to_confirmed_booking.p99_ms / 1000.0,
+        r.arrival_to_confirmed_booking.max_ms / 1000.0,
+        r.admitted_latency_all.p99_ms,
+        r.requests_total,
+        r.errors_5xx,
+        r.client_violations,
+        r.server_cpu_s.unwrap_or(0.0),
+        r.server_peak_rss_mb.unwrap_or(0.0),
         if ok { "PASS" } else { "FAIL" },
     )
 }
 
-pub fn markdown(r: &Value, ok: bool) -> String {
+fn waits_row(label: &str, v: &Percentiles) -> String {
+    format!(
+        "| {label} | {} | {:.1} s | {:.1} s | {:.1} s | {:.1} s | {:.1} s |",
+        v.count,
+        v.p50_ms / 1e3,
+        v.p90_ms / 1e3,
+        v.p99_ms / 1e3,
+        v.p999_ms / 1e3,
+        v.max_ms / 1e3
+    )
+}
+
+fn latency_row(name: &str, v: &Percentiles, statuses: Option<&BTreeMap<String, u64>>) -> String {
+    let statuses = statuses
+        .map(|s| {
+            s.iter()
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    format!(
+        "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {statuses} |",
+        v.count, v.p50_ms, v.p90_ms, v.p99_ms, v.p999_ms, v.max_ms
+    )
+}
+
+fn audit_section(m: &mut String, r: &Report) {
+    let _ = writeln!(m, "## Audit (from the database)\n");
+    match &r.audit {
+        None => {
+            let _ = writeln!(
+                m,
+                "Skipped: {}.",
+                r.audit_note.as_deref().unwrap_or("no database")
+            );
+        }
+        Some(a) => {
+            let _ = writeln!(
+                m,
+                "{} violations. {} active bookings in the database; {} bookings acknowledged to clients ({} later cancelled by them), each checked; {} (clinic, day, band) and {} (clinic, day, product) counts checked against capacity and supply.",
+                a.violation_count,
+                a.active_bookings_in_db,
+                a.acknowledged,
+                a.acknowledged_then_cancelled,
+                a.bands_checked,
+                a.supplies_checked
+            );
+            for x in &a.violations {
+                let _ = writeln!(m, "- {x}");
+            }
+        }
+    }
+}
+
+pub fn markdown(r: &Report, ok: bool) -> String {
     let mut m = String::new();
-    let ms = |v: &Value, k: &str| v[k].as_f64().unwrap_or(0.0);
-    let _ = writeln!(m, "# Load test: {}\n", r["scenario"].as_str().unwrap_or(""));
+    let _ = writeln!(m, "# Load test: {}\n", r.scenario);
     let _ = writeln!(m, "{}\n", summary_line(r, ok));
     let _ = writeln!(
         m,
         "- mode: {}; scale {}; {} simulated people (the first-evening crowd at this scale, and arrivals not in the cohort)",
-        r["mode"].as_str().unwrap_or(""),
-        r["scale"],
-        r["people"]
+        r.mode, r.scale, r.people
     );
     let _ = writeln!(
         m,
         "- run: {:.0} s; {} requests (peak {} per second); peak {} bookings per second",
-        f(r, &["run_seconds"]),
-        r["requests_total"],
-        r["requests_peak_per_s"],
-        r["bookings_peak_per_s"]
+        r.run_seconds, r.requests_total, r.requests_peak_per_s, r.bookings_peak_per_s
     );
     let _ = writeln!(
         m,
         "- queue: peak {:.0} waiting; admission peak {:.0} per second",
-        f(r, &["queue_peak_waiting"]),
-        f(r, &["admission_rate_peak_per_s"])
+        r.queue_peak_waiting, r.admission_rate_peak_per_s
     );
     let _ = writeln!(
         m,
         "- server: {:.1} CPU-seconds ({:.2} cores on average, {:.1} µs per request, {:.2} ms per booked person), peak memory {:.0} MiB; generator {:.1} CPU-seconds ({:.1} µs per request)",
-        f(r, &["server_cpu_s"]),
-        f(r, &["server_cpu_cores_avg"]),
-        f(r, &["server_cpu_us_per_request"]),
-        f(r, &["server_cpu_ms_per_booked_person"]),
-        f(r, &["server_peak_rss_mb"]),
-        f(r, &["client_cpu_s"]),
-        f(r, &["client_cpu_us_per_request"])
+        r.server_cpu_s.unwrap_or(0.0),
+        r.server_cpu_cores_avg.unwrap_or(0.0),
+        r.server_cpu_us_per_request.unwrap_or(0.0),
+        r.server_cpu_ms_per_booked_person.unwrap_or(0.0),
+        r.server_peak_rss_mb.unwrap_or(0.0),
+        r.client_cpu_s,
+        r.client_cpu_us_per_request
     );
     let _ = writeln!(
         m,
         "- generator's own queueing: {} requests waited for one of its connection slots (longest {:.1} ms){}\n",
-        r["client_waits"],
-        f(r, &["client_wait_max_ms"]),
-        if r["client_waits"].as_u64().unwrap_or(0) > 0 {
+        r.client_waits,
+        r.client_wait_max_ms,
+        if r.client_waits > 0 {
             ": the generator shaped part of the load; raise `client.max_in_flight` or set it to 0"
         } else {
             ""
         }
     );
-    let ids = &r["identity_checks_per_s"];
+    let ids = &r.identity_checks_per_s;
     let _ = writeln!(
         m,
         "- identity checks started: before the opening {} ({:.1}/s in the compressed replay, {:.1}/s in real time; peak {}/s), after it {} ({:.1}/s on average, peak {}/s)\n",
-        ids["before_opening"]["total"],
-        f(ids, &["before_opening", "mean_per_s"]),
-        f(ids, &["before_opening", "mean_per_s_real_time"]),
-        ids["before_opening"]["peak_per_s"],
-        ids["after_opening"]["total"],
-        f(ids, &["after_opening", "mean_per_s"]),
-        ids["after_opening"]["peak_per_s"],
+        ids.before_opening.total,
+        ids.before_opening.mean_per_s,
+        ids.before_opening.mean_per_s_real_time.unwrap_or(0.0),
+        ids.before_opening.peak_per_s,
+        ids.after_opening.total,
+        ids.after_opening.mean_per_s,
+        ids.after_opening.peak_per_s,
     );
     let _ = writeln!(m, "## Outcomes\n\n| outcome | people |\n| --- | ---: |");
-    if let Some(o) = r["outcomes"].as_object() {
-        for (k, v) in o {
-            let _ = writeln!(m, "| {k} | {v} |");
-        }
+    for (k, v) in &r.outcomes {
+        let _ = writeln!(m, "| {k} | {v} |");
     }
     let _ = writeln!(
         m,
         "\nEveryone who wanted a booking got one: **{}**; time until then: {}; last booking {:.1} s after the opening. Booked within 10 minutes of arriving (of the opening, for earlier arrivals): **{:.2}%**.\n",
-        r["everyone_who_wanted_a_booking_got_one"],
-        r["time_until_everyone_booked_s"]
-            .as_f64()
+        r.everyone_who_wanted_a_booking_got_one,
+        r.time_until_everyone_booked_s
             .map_or("n/a".to_string(), |t| format!("{t:.1} s")),
-        f(r, &["last_booking_after_opening_s"]),
-        f(r, &["share_booked_within_10_min"]) * 100.0
+        r.last_booking_after_opening_s,
+        r.share_booked_within_10_min * 100.0
     );
     let _ = writeln!(
         m,
         "## Waits\n\n| | count | p50 | p90 | p99 | p99.9 | max |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
-    for (label, key) in [
-        ("queue wait until the pass", "wait_for_pass"),
-        (
+    let _ = writeln!(
+        m,
+        "{}",
+        waits_row("queue wait until the pass", &r.wait_for_pass)
+    );
+    let _ = writeln!(
+        m,
+        "{}",
+        waits_row(
             "arrival → confirmed booking",
-            "arrival_to_confirmed_booking",
-        ),
-    ] {
-        let v = &r[key];
-        let _ = writeln!(
-            m,
-            "| {label} | {} | {:.1} s | {:.1} s | {:.1} s | {:.1} s | {:.1} s |",
-            v["count"],
-            ms(v, "p50_ms") / 1e3,
-            ms(v, "p90_ms") / 1e3,
-            ms(v, "p99_ms") / 1e3,
-            ms(v, "p999_ms") / 1e3,
-            ms(v, "max_ms") / 1e3
-        );
-    }
+            &r.arrival_to_confirmed_booking
+        )
+    );
     let _ = writeln!(
         m,
         "\n## Latency by endpoint (from each request's intended send time)\n\n| endpoint | requests | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | statuses |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     );
-    let mut rows: Vec<(String, &Value)> = r["endpoints"]
-        .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v)).collect())
-        .unwrap_or_default();
-    rows.push((
-        "**all admitted-side pages**".into(),
-        &r["admitted_latency_all"],
-    ));
-    for (name, v) in rows {
-        let statuses = v["statuses"]
-            .as_object()
-            .map(|s| {
-                s.iter()
-                    .map(|(k, n)| format!("{k}: {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default();
-        let _ = writeln!(
-            m,
-            "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {statuses} |",
-            v["count"],
-            ms(v, "p50_ms"),
-            ms(v, "p90_ms"),
-            ms(v, "p99_ms"),
-            ms(v, "p999_ms"),
-            ms(v, "max_ms")
-        );
-    }
-    let _ = writeln!(m, "\nResponses by status: {}\n", r["responses_by_status"]);
-    let _ = writeln!(m, "## Audit (from the database)\n");
-    match (&r["audit"], r["audit_note"].as_str()) {
-        (Value::Null, note) => {
-            let _ = writeln!(m, "Skipped: {}.", note.unwrap_or("no database"));
-        }
-        (a, _) => {
-            let _ = writeln!(
-                m,
-                "{} violations. {} active bookings in the database; {} bookings acknowledged to clients ({} later cancelled by them), each checked; {} (clinic, day, band) and {} (clinic, day, product) counts checked against capacity and supply.",
-                a["violation_count"],
-                a["active_bookings_in_db"],
-                a["acknowledged"],
-                a["acknowledged_then_cancelled"],
-                a["bands_checked"],
-                a["supplies_checked"]
-            );
-            if let Some(v) = a["violations"].as_array() {
-                for x in v {
-                    let _ = writeln!(m, "- {}", x.as_str().unwrap_or(""));
-                }
-            }
-        }
+    for (name, e) in &r.endpoints {
+        let _ = writeln!(m, "{}", latency_row(name, &e.latency, Some(&e.statuses)));
     }
     let _ = writeln!(
         m,
-        "\nClient-side checks (same place on reload, same booking on a retried key, acknowledged booking readable): {} violations.",
-        r["client_violations"]
+        "{}",
+        latency_row("**all admitted-side pages**", &r.admitted_latency_all, None)
     );
-    if let Some(v) = r["client_violation_examples"].as_array() {
-        for x in v {
-            let _ = writeln!(m, "- {}", x.as_str().unwrap_or(""));
-        }
+    let by_status = serde_json::to_string(&r.responses_by_status).unwrap_or_default();
+    let _ = writeln!(m, "\nResponses by status: {by_status}\n");
+    audit_section(&mut m, r);
+    let _ = writeln!(
+        m,
+        "\nClient-side checks (same place on reload, same booking on a retried key, acknowledged booking readable): {} violations.",
+        r.client_violations
+    );
+    for x in &r.client_violation_examples {
+        let _ = writeln!(m, "- {x}");
     }
-    if let Some(refs) = r["reference_2021"].as_array().filter(|a| !a.is_empty()) {
+    if !r.reference_2021.is_empty() {
         let _ = writeln!(m, "\n## 2021, for comparison\n\n| | 2021 |\n| --- | --- |");
-        for x in refs {
-            let _ = writeln!(
-                m,
-                "| {} | {} |",
-                x["what"].as_str().unwrap_or(""),
-                x["figure"].as_str().unwrap_or("")
-            );
+        for x in &r.reference_2021 {
+            let _ = writeln!(m, "| {} | {} |", x.what, x.figure);
         }
     }
     let _ = writeln!(

@@ -8,9 +8,9 @@ pub use router::router;
 
 use crate::background;
 use crate::clock::Clock;
-use crate::error::StartError;
 use crate::identity::{self, IdentityConfig, IdentityStandIn};
 use crate::secrets::{self, Secrets};
+use crate::startup::StartError;
 use crate::state::{AppState, Config};
 use crate::{dashboard, forward, metrics, notify, operator, shell, waiting, world};
 use std::net::SocketAddr;

@@ -252,24 +252,3 @@ impl IntoResponse for ApiError {
         response
     }
 }
-
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Secrets(#[from] crate::secrets::SecretsError),
-    #[error(transparent)]
-    Store(#[from] store::StoreError),
-    #[error("stored settings are unreadable: {0}")]
-    Settings(String),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
-}

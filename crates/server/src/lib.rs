@@ -20,6 +20,7 @@ pub mod security;
 pub mod session;
 pub mod shell;
 pub mod staff;
+pub mod startup;
 pub mod state;
 pub mod text;
 pub mod waiting;
@@ -33,5 +34,5 @@ pub mod parsers {
 }
 
 pub use app::{build, serve};
-pub use error::StartError;
+pub use startup::StartError;
 pub use state::{AppState, Config};

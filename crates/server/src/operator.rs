@@ -3,7 +3,7 @@
 //! cookie that the sign-in form sets after checking that token. The extractor that checks them
 //! on a request is `staff::Operator`, beside the clinic staff's and agents'.
 
-use crate::error::StartError;
+use crate::startup::StartError;
 use rand::Rng;
 use sha2::Digest;
 use std::path::Path;

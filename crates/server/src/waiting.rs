@@ -6,7 +6,7 @@
 //! `max_active`); a queued person is their ticket alone.
 
 use crate::clock::Clock;
-use crate::error::StartError;
+use crate::startup::StartError;
 use queue::{
     Controller, ControllerConfig, Exchange, KeyId, KeyMaterial, Keyring, Observations, Opening,
     Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, Snapshot, Status,

@@ -1,7 +1,7 @@
 //! The world the service books against: clinics, regions, the search index and the
 //! eligibility rules, loaded once at start-up and kept in memory so a search touches no database.
 
-use crate::error::StartError;
+use crate::startup::StartError;
 use domain::clinic::{Clinic, ClinicId};
 use domain::demo::{demo_clinics, demo_supply};
 use domain::eligibility::{Rules, demo_rules};

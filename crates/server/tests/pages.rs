@@ -645,14 +645,7 @@ async fn the_dashboard_series_follow_the_server_clock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_clinic_desk_signs_in_with_a_staff_token_until_it_is_revoked() {
     let server = TestServer::start(small_world()).await;
-    let issue = |body: Value| {
-        let request = server
-            .http
-            .post(server.url("/api/v1/admin/staff"))
-            .bearer_auth(OPERATOR_TOKEN)
-            .json(&body);
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let issue = |body: Value| issue_staff(&server, body);
     let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사 김"})).await;
     let agent = issue(json!({"role": "agent", "name": "상담원 이"})).await;
     let sign_in = |client: &reqwest::Client, token: &str| {
@@ -714,14 +707,7 @@ async fn the_clinic_desk_signs_in_with_a_staff_token_until_it_is_revoked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_desk_signs_in_with_an_agent_token_only() {
     let server = TestServer::start(small_world()).await;
-    let issue = |body: Value| {
-        let request = server
-            .http
-            .post(server.url("/api/v1/admin/staff"))
-            .bearer_auth(OPERATOR_TOKEN)
-            .json(&body);
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
+    let issue = |body: Value| issue_staff(&server, body);
     let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사 김"})).await;
     let agent = issue(json!({"role": "agent", "name": "상담원 이"})).await;
     let sign_in = |client: &reqwest::Client, path: &str, token: &str| {
@@ -900,27 +886,8 @@ async fn full_bands_and_places_per_day_on_the_booking_page_and_the_agent_desk() 
     );
     assert!(html.contains("id=\"bands-status\" class=\"note\" role=\"status\""));
 
-    let agent: Value = server
-        .http
-        .post(server.url("/api/v1/admin/staff"))
-        .bearer_auth(OPERATOR_TOKEN)
-        .json(&json!({"role": "agent", "name": "상담원 최"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let desk = browser();
-    let signed_in = desk
-        .post(server.url("/agent/login"))
-        .header("origin", origin_of(&server))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={}", agent["token"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status().as_u16(), 303);
+    let agent = issue_staff(&server, json!({"role": "agent", "name": "상담원 최"})).await;
+    let desk = desk_browser(&server, "/agent/login", &agent).await;
     let get = |path: &str| {
         let request = desk.get(server.url(path));
         async move { request.send().await.unwrap().text().await.unwrap() }
@@ -943,7 +910,7 @@ async fn full_bands_and_places_per_day_on_the_booking_page_and_the_agent_desk() 
     assert_eq!(one.matches("<li").count(), 7, "seven days: {one}");
     assert!(
         one.contains(
-            "href=\"/agent?province=11&municipality=11010&product=moderna&clinic=1#slot-h\""
+            "href=\"/agent?province=11&amp;municipality=11010&amp;product=moderna&amp;clinic=1#slot-h\""
         ),
         "{one}"
     );
@@ -966,6 +933,67 @@ async fn full_bands_and_places_per_day_on_the_booking_page_and_the_agent_desk() 
     // A clinic that does not give the vaccine is not chosen, whatever the query says.
     let html = get("/agent?province=11&municipality=11010&product=pfizer&clinic=1").await;
     assert!(html.contains("id=\"no-clinic\""), "{html}");
+}
+
+/// A staff member issued by the operator: `{"id", "token", …}`.
+async fn issue_staff(server: &TestServer, body: Value) -> Value {
+    let request = server
+        .http
+        .post(server.url("/api/v1/admin/staff"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&body);
+    request.send().await.unwrap().json::<Value>().await.unwrap()
+}
+
+/// A browser signed in at a desk (`/clinic/login` or `/agent/login`) with the staff's token.
+async fn desk_browser(server: &TestServer, login: &str, staff: &Value) -> reqwest::Client {
+    let client = browser();
+    let signed_in = client
+        .post(server.url(login))
+        .header("origin", origin_of(server))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", staff["token"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    client
+}
+
+/// The desks show clinic and staff-entered names as text, never as markup: the clinic desk's
+/// header and the agent desk's list and chosen clinic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_the_data_is_escaped_on_the_desks() {
+    let mut world = small_world();
+    world[0].clinic.name = "<script>alert(1)</script>\"의원".into();
+    let server = TestServer::start(world).await;
+    let issue = |body: Value| issue_staff(&server, body);
+    let nurse = issue(json!({"role": "clinic", "clinic": 0, "name": "간호사"})).await;
+    let agent = issue(json!({"role": "agent", "name": "상담원"})).await;
+    let clinic = desk_browser(&server, "/clinic/login", &nurse).await;
+    let agent = desk_browser(&server, "/agent/login", &agent).await;
+    let pages = [
+        (&clinic, "/clinic"),
+        (
+            &agent,
+            "/agent?province=11&municipality=11010&product=moderna&clinic=0",
+        ),
+    ];
+    for (client, path) in pages {
+        let html = client
+            .get(server.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!html.contains("<script>alert"), "{path}: {html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;의원"),
+            "{path}: {html}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -998,7 +1026,12 @@ async fn the_dashboard_page_has_a_table_for_its_charts() {
         html.contains("<th scope=\"col\">Time</th><th scope=\"col\">Arrivals per second</th>"),
         "{html}"
     );
-    assert!(html.contains("data-no-data=\"No data yet\""), "{html}");
+    // The script's texts come with the page, in its language.
+    assert!(
+        html.contains("<script type=\"application/json\" id=\"yeyak-texts\">")
+            && html.contains("\"dashboard.no_data\":\"No data yet\""),
+        "{html}"
+    );
     assert!(html.contains("id=\"provinces-table\""), "{html}");
 }
 

@@ -44,6 +44,129 @@ fn no_crate_has_an_import_circle_between_its_modules() {
     );
 }
 
+/// The server's layers, bottom to top (ARCHITECTURE.md, "Code map"): a module may use its own
+/// layer and those below, never one above. A module is placed by the longest entry that is a
+/// prefix of its path; a module the table does not place fails the test, so a new module is
+/// placed on purpose.
+const SERVER_LAYERS: &[(&str, u8)] = &[
+    // What every handler and page shares about HTTP and words, and nothing about yeyak.
+    ("text", 0),
+    ("error", 1),
+    ("http", 1),
+    ("credentials", 1),
+    // The services the state holds, each knowing nothing of the state.
+    ("clock", 2),
+    ("secrets", 2),
+    ("session", 2),
+    ("identity", 2),
+    ("world", 2),
+    ("waiting", 2),
+    ("notify", 2),
+    ("dashboard", 2),
+    ("metrics", 2),
+    ("operator", 2),
+    ("forward", 2),
+    ("startup", 2),
+    ("shell::limits", 2),
+    ("state", 3),
+    // What reads the state.
+    ("routes", 4),
+    ("pages", 4),
+    ("staff", 4),
+    ("security", 4),
+    ("forward::relay", 4),
+    ("shell", 4),
+    ("background", 4),
+    ("app", 5),
+    ("", 6),
+];
+
+/// Uses the layers allow but the design does not: the JSON API never reads the pages.
+const SERVER_FORBIDDEN: &[(&str, &str)] = &[("routes", "pages")];
+
+fn layer_of(module: &str) -> Option<u8> {
+    SERVER_LAYERS
+        .iter()
+        .filter(|(prefix, _)| is_within(module, prefix))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, layer)| *layer)
+}
+
+fn is_within(module: &str, prefix: &str) -> bool {
+    prefix.is_empty()
+        || module == prefix
+        || module
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with("::"))
+}
+
+/// Every use in `graph` that goes up a layer or is forbidden, and every module not placed.
+fn layer_violations(graph: &ModuleGraph) -> Vec<String> {
+    let mut found = Vec::new();
+    for (from, to) in graph.edges() {
+        let (Some(from_layer), Some(to_layer)) = (layer_of(&from), layer_of(&to)) else {
+            found.push(format!("not placed in SERVER_LAYERS: {from} or {to}"));
+            continue;
+        };
+        if to_layer > from_layer {
+            found.push(format!(
+                "{} (layer {from_layer}) uses {} (layer {to_layer})",
+                display_name(&from),
+                display_name(&to)
+            ));
+        }
+        for (user, used) in SERVER_FORBIDDEN {
+            if is_within(&from, user) && is_within(&to, used) {
+                found.push(format!("{from} uses {to}: {user} never uses {used}"));
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn the_servers_modules_use_only_their_own_layer_and_those_below() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src");
+    let found = layer_violations(&ModuleGraph::read(&src, "lib.rs"));
+    assert!(found.is_empty(), "uses against the layers: {found:#?}");
+}
+
+#[test]
+fn the_layer_check_finds_a_use_going_up_and_a_forbidden_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(
+        dir,
+        "lib.rs",
+        "mod http;\nmod state;\nmod routes;\nmod pages;\n",
+    );
+    write(dir, "http.rs", "pub fn parse() {}\n");
+    write(
+        dir,
+        "state.rs",
+        "pub struct AppState;\nfn f() { crate::http::parse(); }\n",
+    );
+    write(dir, "routes.rs", "use crate::state::AppState;\n");
+    write(dir, "pages.rs", "pub fn page() { crate::routes::x(); }\n");
+    assert!(layer_violations(&ModuleGraph::read(dir, "lib.rs")).is_empty());
+
+    write(
+        dir,
+        "http.rs",
+        "pub fn parse() { let _ = crate::state::AppState; }\n",
+    );
+    write(dir, "routes.rs", "use crate::pages::page;\n");
+    assert_eq!(
+        layer_violations(&ModuleGraph::read(dir, "lib.rs")),
+        vec![
+            "http (layer 1) uses state (layer 3)".to_string(),
+            "routes uses pages: routes never uses pages".to_string(),
+        ]
+    );
+}
+
 #[test]
 fn the_check_finds_a_circle_through_a_re_export_and_not_a_one_way_use() {
     let tmp = tempfile::tempdir().unwrap();
@@ -142,24 +265,30 @@ impl ModuleGraph {
         Some(here)
     }
 
+    /// Every use of one module by another, as (user, used) module paths.
+    fn edges(&self) -> BTreeSet<(String, String)> {
+        self.modules
+            .iter()
+            .flat_map(|(name, module)| {
+                module
+                    .paths
+                    .iter()
+                    .filter_map(|p| self.resolve(p, 0))
+                    .filter(move |target| target != name)
+                    .map(move |target| (name.clone(), target))
+            })
+            .collect()
+    }
+
     /// Strongly connected components of two or more modules (Tarjan), each sorted; sorted.
     fn circles(&self) -> Vec<Vec<String>> {
         let names: Vec<&String> = self.modules.keys().collect();
         let index_of: BTreeMap<&String, usize> =
             names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-        let edges: Vec<BTreeSet<usize>> = names
-            .iter()
-            .map(|name| {
-                let from = index_of[*name];
-                self.modules[*name]
-                    .paths
-                    .iter()
-                    .filter_map(|p| self.resolve(p, 0))
-                    .map(|target| index_of[&target])
-                    .filter(|&to| to != from)
-                    .collect()
-            })
-            .collect();
+        let mut edges: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); names.len()];
+        for (from, to) in self.edges() {
+            edges[index_of[&from]].insert(index_of[&to]);
+        }
         // `MODULE_EDGES=1 cargo test -p yeyak --test module_cycles -- --nocapture` prints every
         // edge of every circle: the map for whoever breaks one.
         let print_edges = std::env::var_os("MODULE_EDGES").is_some();

@@ -9,23 +9,27 @@
 //! clinic search by region, whose choices (not personal) travel in the query.
 
 use super::desk::{self, Desk};
-use super::layout::{Audience, Lang, Page, date_text, escape, short_date_text};
+use super::layout::{Audience, Lang, Page, date_text, short_date_text};
 use super::respond::{Detour, html, negotiate};
 use super::widgets::{
     band_choices, bookable_days, clinic_identity, day_links, district_centre, filled_section,
-    places_texts, product_options, region_options,
+    product_options, region_options,
 };
 use crate::error::ApiError;
 use crate::routes;
 use crate::routes::clinics::FoundClinic;
 use crate::staff::Agent;
 use crate::state::AppState;
+use crate::text::Text;
+use crate::text::desks::{BORN, NAME, SIGN_OUT, VACCINE, agent};
+use crate::text::shared;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use domain::product::Product;
 use jiff::civil::Date;
+use maud::{Markup, html};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -82,15 +86,10 @@ async fn nearby_clinics(
     product: Product,
     offset: usize,
     base: &str,
-) -> Result<String, ApiError> {
+) -> Result<Markup, ApiError> {
+    let t = |text: Text| text.get(lang);
     let Some((lat, lon)) = district_centre(state, municipality) else {
-        return Ok(format!(
-            "<p>{}</p>",
-            lang.t(
-                "이 지역에는 의료기관이 없습니다.",
-                "No clinic in this district."
-            )
-        ));
+        return Ok(html! { p { (t(agent::NO_CLINIC_IN_DISTRICT)) } });
     };
     let query = routes::clinics::SearchQuery {
         lat: Some(lat),
@@ -104,76 +103,58 @@ async fn nearby_clinics(
     };
     let found = routes::clinics::find_clinics(state, &query)?;
     let clinics = &found.clinics;
-    let mut html = format!(
-        "<p class=\"note\">{}</p><ul class=\"cards\" id=\"clinics\">",
-        lang.t(
-            "고른 시·군·구 중심에서 10km 안, 가까운 순서입니다. 날짜별 남은 자리를 보고 고르세요.",
-            "Nearest the middle of the district first, within 10 km, with the places left each day."
-        )
-    );
-    for c in clinics {
-        html.push_str(&clinic_card(c, product, lang, base));
-    }
-    if clinics.is_empty() {
-        html.push_str(&format!(
-            "<li>{}</li>",
-            lang.t(
-                "이 백신을 접종하는 가까운 의료기관이 없습니다.",
-                "No clinic nearby gives this vaccine."
-            )
-        ));
-    }
-    html.push_str("</ul>");
     let next = offset + clinics.len();
-    if next < found.total {
-        html.push_str(&format!(
-            "<p class=\"actions\"><a class=\"button secondary\" id=\"more-clinics\" href=\"{base}&offset={next}\">{}</a></p>",
-            lang.t("다음 의료기관 더 보기", "More clinics")
-        ));
-    }
-    Ok(html)
+    Ok(html! {
+        p class="note" { (t(agent::NEAREST_FIRST)) }
+        ul class="cards" id="clinics" {
+            @for c in clinics { (clinic_card(c, product, lang, base)) }
+            @if clinics.is_empty() { li { (t(agent::NO_CLINIC_NEARBY)) } }
+        }
+        @if next < found.total {
+            p class="actions" {
+                a class="button secondary" id="more-clinics" href=(format!("{base}&offset={next}")) {
+                    (t(agent::MORE_CLINICS))
+                }
+            }
+        }
+    })
 }
 
 /// One clinic of the list: name, district and distance, places left per day, "choose".
-fn clinic_card(c: &FoundClinic, product: Product, lang: Lang, base: &str) -> String {
+fn clinic_card(c: &FoundClinic, product: Product, lang: Lang, base: &str) -> Markup {
+    let t = |text: Text| text.get(lang);
     let (id, name, place) = clinic_identity(&c.clinic, lang);
     let distance = c.distance_km.unwrap_or(0.0);
-    let mut days = String::new();
-    let mut any = false;
-    for day in &c.availability {
-        let date = day.date;
-        let left = day.remaining.of(product);
-        any |= left > 0;
-        let left_text = if left == 0 {
-            lang.t("마감", "full").to_string()
-        } else {
-            left.to_string()
-        };
-        days.push_str(&format!(
-            "<li{}><span>{}</span> <strong>{left_text}</strong></li>",
-            if left == 0 { " class=\"off\"" } else { "" },
-            short_date_text(date, lang)
-        ));
+    let any = c
+        .availability
+        .iter()
+        .any(|day| day.remaining.of(product) > 0);
+    html! {
+        li class="card" data-clinic=(id) {
+            h4 { (name) }
+            p { (place) " · " (format!("{distance:.1}")) " km" }
+            p class="note" { (t(agent::PLACES_PER_DAY)) }
+            ul class="perday" {
+                @for day in &c.availability {
+                    @let left = day.remaining.of(product);
+                    li class=[(left == 0).then_some("off")] {
+                        span { (short_date_text(day.date, lang)) }
+                        " "
+                        strong {
+                            @if left == 0 { (t(shared::widgets::FULL)) } @else { (left) }
+                        }
+                    }
+                }
+            }
+            @if any {
+                a class="button primary" href=(format!("{base}&clinic={id}#slot-h")) {
+                    (t(shared::widgets::CHOOSE)) " " span class="sr" { (name) }
+                }
+            } @else {
+                p { (t(agent::NO_PLACES_THIS_WEEK)) }
+            }
+        }
     }
-    let choose = if any {
-        format!(
-            "<a class=\"button primary\" href=\"{base}&clinic={id}#slot-h\">{} <span class=\"sr\">{name}</span></a>",
-            lang.t("선택", "Choose")
-        )
-    } else {
-        format!(
-            "<p>{}</p>",
-            lang.t(
-                "7일 안에 남은 자리가 없습니다",
-                "No places in the next 7 days"
-            )
-        )
-    };
-    format!(
-        "<li class=\"card\" data-clinic=\"{id}\"><h4>{name}</h4><p>{place} · {distance:.1} km</p>\
-         <p class=\"note\">{per_day}</p><ul class=\"perday\">{days}</ul>{choose}</li>",
-        per_day = lang.t("날짜별 남은 자리", "Places left per day"),
-    )
 }
 
 /// The chosen clinic's days (with places left) and the chosen day's hour bands, inside the
@@ -185,36 +166,29 @@ fn slot_picker(
     product: Product,
     asked_date: Option<&str>,
     base: &str,
-) -> (String, Option<Date>) {
+) -> (Markup, Option<Date>) {
+    let t = |text: Text| text.get(lang);
     let Some(clinic) = clinic else {
-        return (
-            format!(
-                "<p class=\"note\" id=\"no-clinic\">{}</p>",
-                lang.t(
-                    "위에서 시·군·구를 고르고 의료기관을 선택하세요.",
-                    "Choose a district above, then a clinic."
-                )
-            ),
-            None,
-        );
+        let pointer = html! {
+            p class="note" id="no-clinic" { (t(agent::CHOOSE_DISTRICT_FIRST)) }
+        };
+        return (pointer, None);
     };
     let Some((days, date)) = bookable_days(state, clinic, product, asked_date) else {
-        return (String::new(), None);
+        return (html! {}, None);
     };
     let base = format!("{base}&clinic={}", clinic.id.0);
-    let html = format!(
-        "<h4 id=\"slot-h\" tabindex=\"-1\">{clinic_name}</h4>\
-         <p class=\"note\">{days_h}</p><ul class=\"days\" id=\"days\">{days}</ul>\
-         <fieldset><legend>{band_h} — {date_text}</legend><div class=\"choices\">{bands}</div>\
-         <p id=\"bands-status\" class=\"note\" role=\"status\"></p></fieldset>",
-        clinic_name = escape(&clinic.name),
-        days_h = lang.t("날짜 (남은 자리)", "Day (places left)"),
-        days = day_links(&days, date, &base, lang),
-        band_h = lang.t("시간대", "Time"),
-        date_text = date_text(date, lang),
-        bands = band_choices(state, clinic, date, product, lang),
-    );
-    (html, Some(date))
+    let picker = html! {
+        h4 id="slot-h" tabindex="-1" { (clinic.name) }
+        p class="note" { (t(agent::DAYS)) }
+        ul class="days" id="days" { (day_links(&days, date, &base, lang)) }
+        fieldset {
+            legend { (t(agent::BAND)) " — " (date_text(date, lang)) }
+            div class="choices" { (band_choices(state, clinic, date, product, lang)) }
+            p id="bands-status" class="note" role="status" {}
+        }
+    };
+    (picker, Some(date))
 }
 
 /// `GET /agent`: identify a person, then see their eligibility and bookings and act for them.
@@ -230,6 +204,7 @@ pub async fn desk(
         return Detour::AgentSignIn.into_response();
     }
     let (lang, remember) = negotiate(&uri, &headers);
+    let t = |text: Text| text.get(lang);
     let province: Option<u8> = filled(&params.province).and_then(|p| p.parse().ok());
     let municipality: Option<u32> = filled(&params.municipality).and_then(|m| m.parse().ok());
     let product = filled(&params.product)
@@ -240,7 +215,7 @@ pub async fn desk(
         lang,
         province,
         municipality,
-        lang.t("선택", "Choose"),
+        t(shared::widgets::CHOOSE),
     );
     let offset: usize = filled(&params.offset)
         .and_then(|o| o.parse().ok())
@@ -252,7 +227,7 @@ pub async fn desk(
         product.code()
     );
     let clinics = match municipality {
-        None => String::new(),
+        None => html! {},
         Some(m) => match nearby_clinics(&state, lang, m, product, offset, &base).await {
             Ok(list) => list,
             Err(e) => return super::respond::error_page(lang, Audience::Agent, &uri, e),
@@ -263,80 +238,102 @@ pub async fn desk(
         .and_then(|c| state.world.clinics.get(c))
         .filter(|c| c.offers(product));
     let (slots, date) = slot_picker(&state, lang, clinic, product, filled(&params.date), &base);
-    let dose2 = lang.t(
-        "2차 접종은 같은 의료기관, 같은 백신으로 접종 간격에 맞춰 함께 예약됩니다 (얀센은 1회).",
-        "Dose 2 is booked with it: same clinic, same vaccine, at the vaccine's interval (Janssen is one dose).",
-    );
-    let body = format!(
-        "<h1>{h1}</h1><form method=\"post\" action=\"/agent/logout\" class=\"logout\"><button class=\"button secondary\" type=\"submit\">{logout}</button></form>\
-         <div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\" hidden></div>\
-         <p id=\"done\" role=\"status\"></p>\
-         <section id=\"identify-section\" aria-labelledby=\"identify-h\"><h2 id=\"identify-h\">{identify_h}</h2><p>{identify_p}</p>\
-         <form id=\"identify\" method=\"post\" action=\"/agent\" class=\"stack\" autocomplete=\"off\">\
-         <div class=\"field\"><label for=\"name\">{name}</label><input id=\"name\" name=\"name\" required autocomplete=\"off\"></div>\
-         <div class=\"field\"><label for=\"rrn\">{rrn}</label><input id=\"rrn\" name=\"rrn\" inputmode=\"numeric\" placeholder=\"000000-0000000\" required autocomplete=\"off\"></div>\
-         <div class=\"field\"><label for=\"phone\">{phone}</label><input id=\"phone\" name=\"phone\" type=\"tel\" required autocomplete=\"off\"></div>\
-         <label class=\"choice\" for=\"id-checked\"><input type=\"checkbox\" id=\"id-checked\" name=\"id_checked\" required> {checked}</label>\
-         <button class=\"button primary\" type=\"submit\">{identify}</button></form></section>\
-         <section id=\"person\" aria-labelledby=\"person-h\" hidden><h2 id=\"person-h\" tabindex=\"-1\">{person_h}</h2>\
-         <dl class=\"facts\"><dt>{rrn_l}</dt><dd id=\"person-rrn\"></dd><dt>{birth_l}</dt><dd id=\"person-birth\"></dd></dl>\
-         <p id=\"eligibility\" class=\"answer\"></p><dl class=\"facts\" id=\"window\" hidden><dt id=\"window-l\"></dt><dd id=\"window-at\"></dd></dl>\
-         <p id=\"queue-place\" class=\"notice\" role=\"status\" hidden></p>\
-         <p class=\"actions\"><button class=\"button secondary\" type=\"button\" id=\"next-person\">{next}</button></p>\
-         <h3>{bookings_h}</h3><ul class=\"cards\" id=\"bookings\"></ul>\
-         <h3 id=\"book-h\">{book_h}</h3>\
-         <form method=\"get\" action=\"/agent\" id=\"region\" class=\"stack\">\
-         <fieldset><legend>{by_region}</legend>\
-         <div class=\"field\"><label for=\"province\">{province_l}</label><select id=\"province\" name=\"province\">{provinces}</select></div>\
-         <div class=\"field\"><label for=\"municipality\">{municipality_l}</label><select id=\"municipality\" name=\"municipality\">{municipalities}</select></div>\
-         <div class=\"field\"><label for=\"product\">{vaccine}</label><select id=\"product\" name=\"product\">{products}</select></div>\
-         </fieldset><noscript><button class=\"button secondary\" type=\"submit\">{search}</button></noscript></form>\
-         {clinics}\
-         <form id=\"book\" class=\"stack\" data-product=\"{product_code}\" data-clinic=\"{clinic_id}\" data-date=\"{date}\" {places_texts}>\
-         <p id=\"change-note\" class=\"notice\" hidden></p>{slots}\
-         <p class=\"note\">{dose2}</p>\
-         <p class=\"actions\"><button class=\"button primary\" type=\"submit\" id=\"book-submit\">{book}</button>\
-         <button class=\"button secondary\" type=\"button\" id=\"change-stop\" hidden>{change_stop}</button></p></form>{filled}</section>",
-        h1 = lang.t("예약 대행", "Book for someone"),
-        logout = lang.t("로그아웃", "Sign out"),
-        identify_h = lang.t("본인 확인", "Who is it for?"),
-        identify_p = lang.t(
-            "신분증을 보고 이름, 주민등록번호, 휴대전화 번호를 입력하세요. 휴대전화가 없으면 보호자 번호를 입력합니다.",
-            "Check their ID card, then enter their name, registration number and phone (a carer's number if they have none)."
-        ),
-        name = lang.t("이름", "Name"),
-        rrn = lang.t("주민등록번호", "Resident registration number"),
-        phone = lang.t("휴대전화 번호", "Mobile number"),
-        checked = lang.t("신분증을 확인했습니다", "I have checked their ID"),
-        identify = lang.t("확인", "Identify"),
-        person_h = lang.t("예약 대상자", "The person"),
-        rrn_l = lang.t("주민등록번호", "Registration number"),
-        birth_l = lang.t("생년월일", "Born"),
-        next = lang.t("다음 사람", "Next person"),
-        bookings_h = lang.t("예약 내역", "Bookings"),
-        book_h = lang.t("예약하기", "Book"),
-        by_region = lang.t("의료기관 찾기", "Find a clinic"),
-        province_l = lang.t("시·도", "Province or city"),
-        municipality_l = lang.t("시·군·구", "District"),
-        vaccine = lang.t("백신", "Vaccine"),
-        products = product_options(Some(product.code()), &Product::ALL, lang, false),
-        search = lang.t("검색", "Search"),
-        product_code = product.code(),
-        clinic_id = clinic.map(|c| c.id.0.to_string()).unwrap_or_default(),
-        date = date.map(|d| d.to_string()).unwrap_or_default(),
-        places_texts = places_texts(lang),
-        filled = filled_section(lang, false, &base),
-        book = lang.t("예약하기", "Book"),
-        change_stop = lang.t("변경 그만두기", "Stop changing"),
-    );
+    let body = html! {
+        h1 { (t(shared::frame::NAV_AGENT)) }
+        form method="post" action="/agent/logout" class="logout" {
+            button class="button secondary" type="submit" { (t(SIGN_OUT)) }
+        }
+        div id="error" class="error" role="alert" tabindex="-1" hidden {}
+        p id="done" role="status" {}
+        (identify_section(lang))
+        section id="person" aria-labelledby="person-h" hidden {
+            h2 id="person-h" tabindex="-1" { (t(agent::PERSON_TITLE)) }
+            dl class="facts" {
+                dt { (t(agent::RRN_SHORT)) } dd id="person-rrn" {}
+                dt { (t(BORN)) } dd id="person-birth" {}
+            }
+            p id="eligibility" class="answer" {}
+            dl class="facts" id="window" hidden { dt id="window-l" {} dd id="window-at" {} }
+            p id="queue-place" class="notice" role="status" hidden {}
+            p class="actions" {
+                button class="button secondary" type="button" id="next-person" { (t(agent::NEXT_PERSON)) }
+            }
+            h3 { (t(agent::BOOKINGS)) }
+            ul class="cards" id="bookings" {}
+            h3 id="book-h" { (t(agent::BOOK)) }
+            form method="get" action="/agent" id="region" class="stack" {
+                fieldset {
+                    legend { (t(agent::FIND_CLINIC)) }
+                    div class="field" {
+                        label for="province" { (t(agent::PROVINCE)) }
+                        select id="province" name="province" { (provinces) }
+                    }
+                    div class="field" {
+                        label for="municipality" { (t(agent::DISTRICT)) }
+                        select id="municipality" name="municipality" { (municipalities) }
+                    }
+                    div class="field" {
+                        label for="product" { (t(VACCINE)) }
+                        select id="product" name="product" {
+                            (product_options(Some(product.code()), &Product::ALL, lang, false))
+                        }
+                    }
+                }
+                noscript { button class="button secondary" type="submit" { (t(agent::SEARCH)) } }
+            }
+            (clinics)
+            form id="book" class="stack" data-product=(product.code())
+                data-clinic=(clinic.map(|c| c.id.0.to_string()).unwrap_or_default())
+                data-date=(date.map(|d| d.to_string()).unwrap_or_default()) {
+                p id="change-note" class="notice" hidden {}
+                (slots)
+                p class="note" { (t(agent::DOSE_2)) }
+                p class="actions" {
+                    button class="button primary" type="submit" id="book-submit" { (t(agent::BOOK)) }
+                    button class="button secondary" type="button" id="change-stop" hidden { (t(agent::STOP_CHANGING)) }
+                }
+            }
+            (filled_section(lang, false, &base))
+        }
+    };
     let page = Page {
         lang,
         audience: Audience::Agent,
-        title: lang.t("예약 대행", "Book for someone").to_string(),
+        title: t(shared::frame::NAV_AGENT).to_string(),
         here: super::respond::here(&uri).to_string(),
         step: None,
         script: Some("agent.js"),
         body,
     };
     html(page.render(), remember)
+}
+
+/// Who the agent books for: their name, registration number and phone, after the ID check.
+fn identify_section(lang: Lang) -> Markup {
+    let t = |text: Text| text.get(lang);
+    html! {
+        section id="identify-section" aria-labelledby="identify-h" {
+            h2 id="identify-h" { (t(agent::IDENTIFY_TITLE)) }
+            p { (t(agent::IDENTIFY_INTRO)) }
+            form id="identify" method="post" action="/agent" class="stack" autocomplete="off" {
+                div class="field" {
+                    label for="name" { (t(NAME)) }
+                    input id="name" name="name" required autocomplete="off";
+                }
+                div class="field" {
+                    label for="rrn" { (t(agent::RRN)) }
+                    input id="rrn" name="rrn" inputmode="numeric" placeholder="000000-0000000" required autocomplete="off";
+                }
+                div class="field" {
+                    label for="phone" { (t(agent::PHONE)) }
+                    input id="phone" name="phone" type="tel" required autocomplete="off";
+                }
+                label class="choice" for="id-checked" {
+                    input type="checkbox" id="id-checked" name="id_checked" required;
+                    " " (t(agent::ID_CHECKED))
+                }
+                button class="button primary" type="submit" { (t(agent::IDENTIFY)) }
+            }
+        }
+    }
 }

@@ -86,7 +86,14 @@ pub async fn home(uri: Uri, headers: HeaderMap) -> Response {
     );
     let title = lang.t("예약 안내", "Welcome");
     html(
-        Page::citizen(lang, title, super::respond::here(&uri), None, body).render(),
+        Page::citizen(
+            lang,
+            title,
+            super::respond::here(&uri),
+            None,
+            maud::PreEscaped(body),
+        )
+        .render(),
         remember,
     )
 }
@@ -190,7 +197,7 @@ fn identity_page(
             "<div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\">{}</div>",
             escape(lang.t(&e.message_ko, &e.message_en))
         ),
-        None => error_box().to_string(),
+        None => error_box().into_string(),
     };
     let body = format!(
         "<h1>{h1}</h1>{already}<p>{intro}</p>\
@@ -229,7 +236,13 @@ fn identity_page(
         confirm = lang.t("확인", "Confirm"),
     );
     let title = lang.t("본인인증", "Identity check");
-    let mut page = Page::citizen(lang, title, super::respond::here(uri), Some(2), body);
+    let mut page = Page::citizen(
+        lang,
+        title,
+        super::respond::here(uri),
+        Some(2),
+        maud::PreEscaped(body),
+    );
     if serves == IdentityFor::Booking {
         page.script = Some("identity.js");
     }
@@ -477,7 +490,14 @@ fn not_this_opening(uri: &Uri, lang: Lang, eligibility: &DecisionView) -> String
         more = lang.t("예약 가능 여부 자세히 보기", "More about when you can book"),
     );
     let title = lang.t("예약 대상 안내", "Not this opening");
-    Page::citizen(lang, title, super::respond::here(uri), Some(1), body).render()
+    Page::citizen(
+        lang,
+        title,
+        super::respond::here(uri),
+        Some(1),
+        maud::PreEscaped(body),
+    )
+    .render()
 }
 
 /// `GET /contact`: where my notices go (masked), and how to change it: a new identity check
@@ -518,7 +538,14 @@ pub async fn contact(State(state): State<Arc<AppState>>, uri: Uri, headers: Head
     );
     let title = lang.t("안내 문자 받는 곳", "Where your notices go");
     html(
-        Page::citizen(lang, title, super::respond::here(&uri), None, body).render(),
+        Page::citizen(
+            lang,
+            title,
+            super::respond::here(&uri),
+            None,
+            maud::PreEscaped(body),
+        )
+        .render(),
         remember,
     )
 }
@@ -596,7 +623,14 @@ pub async fn eligibility(
     let body = format!("<h1>{h1}</h1>{main}{family}{leftover}");
     let title = lang.t("예약 대상 확인", "Eligibility");
     html(
-        Page::citizen(lang, title, super::respond::here(&uri), Some(3), body).render(),
+        Page::citizen(
+            lang,
+            title,
+            super::respond::here(&uri),
+            Some(3),
+            maud::PreEscaped(body),
+        )
+        .render(),
         remember,
     )
 }
@@ -660,6 +694,7 @@ pub async fn search(
 
     let (provinces, municipalities) =
         region_options(&state, lang, province, municipality, lang.t("전체", "All"));
+    let (provinces, municipalities) = (provinces.into_string(), municipalities.into_string());
     let query = match (lat, lon, municipality, province) {
         (Some(lat), Some(lon), _, _) => Some(routes::clinics::SearchQuery {
             lat: Some(lat),
@@ -736,7 +771,7 @@ pub async fn search(
         province_label = lang.t("시·도", "Province or city"),
         municipality_label = lang.t("시·군·구", "District"),
         product_label = lang.t("백신", "Vaccine"),
-        products = product_options(product, &Product::ALL, lang, true),
+        products = product_options(product, &Product::ALL, lang, true).into_string(),
         search = lang.t("검색", "Search"),
         near = lang.t("내 위치에서 가까운 곳", "Near me"),
         denied = lang.t(
@@ -746,7 +781,13 @@ pub async fn search(
         finding = lang.t("위치를 확인하고 있습니다…", "Finding your location…"),
     );
     let title = lang.t("의료기관 찾기", "Find a clinic");
-    let mut page = Page::citizen(lang, title, super::respond::here(&uri), Some(4), body);
+    let mut page = Page::citizen(
+        lang,
+        title,
+        super::respond::here(&uri),
+        Some(4),
+        maud::PreEscaped(body),
+    );
     page.script = Some("search.js");
     html(page.render(), remember)
 }
@@ -803,6 +844,7 @@ fn results_html(
     );
     for c in clinics {
         let (id, name, place) = clinic_identity(&c.clinic, lang);
+        let (name, place) = (escape(name), escape(place));
         let distance = c
             .distance_km
             .map(|km| format!(" · {km:.1} km"))
@@ -929,8 +971,8 @@ pub async fn book(
         product.code(),
         carry(change, family)
     );
-    let day_links = day_links(&days, date, &base, lang);
-    let bands = band_choices(&state, clinic, date, product, lang);
+    let day_links = day_links(&days, date, &base, lang).into_string();
+    let bands = band_choices(&state, clinic, date, product, lang).into_string();
     let who = if change.is_some() {
         String::new()
     } else {
@@ -1005,7 +1047,8 @@ pub async fn book(
         clinic_id = clinic.id.0,
         hidden = hidden_carry(change, family),
         product_label = lang.t("백신", "Vaccine"),
-        products = product_options(Some(product.code()), &clinic.products, lang, false),
+        products =
+            product_options(Some(product.code()), &clinic.products, lang, false).into_string(),
         apply = lang.t("백신 바꾸기", "Show this vaccine"),
         days_h = lang.t("날짜", "Day"),
         product_code = product.code(),
@@ -1020,18 +1063,25 @@ pub async fn book(
         ),
         demo = lang.t("시연용 인증번호:", "Demo code:"),
         hour_missing = lang.t("시간대를 선택해 주세요.", "Please choose a time."),
-        places_texts = places_texts(lang),
+        places_texts = places_texts(lang).attributes(),
         filled = filled_section(
             lang,
             change.is_some(),
             &format!("/search{}", carry(change, family).replacen('&', "?", 1)),
-        ),
+        )
+        .into_string(),
         band_h = lang.t("시간대", "Time"),
         date_text = date_text(date, lang),
-        error = error_box(),
+        error = error_box().into_string(),
     );
     let title = lang.t("날짜와 시간 선택", "Day and time");
-    let mut page = Page::citizen(lang, title, super::respond::here(&uri), Some(5), body);
+    let mut page = Page::citizen(
+        lang,
+        title,
+        super::respond::here(&uri),
+        Some(5),
+        maud::PreEscaped(body),
+    );
     page.script = Some("book.js");
     html(page.render(), remember)
 }
@@ -1044,7 +1094,7 @@ pub struct BookingsParams {
 }
 
 fn appointment_text(a: &AppointmentView, lang: Lang) -> String {
-    when_where(a.date, a.hour, a.clinic.name(), lang)
+    escape(&when_where(a.date, a.hour, a.clinic.name(), lang))
 }
 
 /// `GET /bookings`: my bookings and those I made for family, with change, cancel and (after a
@@ -1115,7 +1165,7 @@ pub async fn bookings(
             };
             doses.push_str(&format!(
                 "<dt>{label}</dt><dd class=\"dose{n}\">{}{state_text}</dd>",
-                when_where(dose.date, dose.hour, dose.clinic.name(), lang)
+                escape(&when_where(dose.date, dose.hour, dose.clinic.name(), lang))
             ));
         }
         let mut moved = String::new();
@@ -1196,7 +1246,7 @@ pub async fn bookings(
         contact = lang.t("안내 문자 받는 곳", "Where notices go"),
         family = lang.t("가족 예약하기", "Book for a family member"),
         leftover = lang.t("잔여백신 알림", "Leftover doses"),
-        error = error_box(),
+        error = error_box().into_string(),
     );
     let title = lang.t("나의 예약", "My bookings");
     let step = if params.booked.is_some() {
@@ -1204,7 +1254,13 @@ pub async fn bookings(
     } else {
         None
     };
-    let mut page = Page::citizen(lang, title, super::respond::here(&uri), step, body);
+    let mut page = Page::citizen(
+        lang,
+        title,
+        super::respond::here(&uri),
+        step,
+        maud::PreEscaped(body),
+    );
     page.script = Some("bookings.js");
     html(page.render(), remember)
 }
@@ -1241,6 +1297,7 @@ pub async fn leftovers(
         municipality,
         lang.t("선택", "Choose"),
     );
+    let (provinces, municipalities) = (provinces.into_string(), municipalities.into_string());
     let centre = municipality.and_then(|m| district_centre(&state, m));
     let (lat, lon) = centre.map_or((String::new(), String::new()), |(lat, lon)| {
         (format!("{lat:.5}"), format!("{lon:.5}"))
@@ -1327,7 +1384,7 @@ pub async fn leftovers(
             "의료기관에서 오늘 남는 백신이 생기면 가까운 분께 문자로 알려 드립니다. 선착순이며, 예약 기간과 관계없이 신청할 수 있습니다.",
             "When a clinic has doses left over today, people nearby who asked are told by text. First come, first served, whatever your booking window."
         ),
-        error = error_box(),
+        error = error_box().into_string(),
         sub_h = lang.t("알림 받을 곳", "Where to look"),
         province_label = lang.t("시·도", "Province or city"),
         municipality_label = lang.t("시·군·구", "District"),
@@ -1349,7 +1406,13 @@ pub async fn leftovers(
         subscribe = lang.t("알림 신청", "Tell me"),
     );
     let title = lang.t("잔여백신 알림", "Leftover doses");
-    let mut page = Page::citizen(lang, title, super::respond::here(&uri), None, body);
+    let mut page = Page::citizen(
+        lang,
+        title,
+        super::respond::here(&uri),
+        None,
+        maud::PreEscaped(body),
+    );
     page.script = Some("leftovers.js");
     html(page.render(), remember)
 }

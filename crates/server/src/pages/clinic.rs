@@ -7,22 +7,25 @@
 //! token stops working at once.
 
 use super::desk::{self, Desk};
-use super::layout::{Audience, Lang, Page, band_text, date_text, escape, instant_text};
+use super::layout::{Audience, Lang, Page, band_text, date_text, instant_text};
 use super::respond::{html, negotiate};
 use super::widgets::{product_name, product_options};
 use crate::error::ApiError;
 use crate::routes;
 use crate::staff::ClinicStaff;
 use crate::state::AppState;
+use crate::text::Text;
+use crate::text::desks::{BORN, DOSE, NAME, SIGN_OUT, VACCINE, clinic};
 use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use domain::booking::DoseStatus;
 use domain::time::seoul_date;
+use maud::{Markup, html};
 use std::sync::Arc;
 
-fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: String) -> Page {
+fn page(lang: Lang, title: &str, uri: &Uri, script: Option<&'static str>, body: Markup) -> Page {
     Page {
         lang,
         audience: Audience::Clinic,
@@ -77,97 +80,96 @@ pub async fn day(
             return super::respond::error_page(lang, Audience::Clinic, &uri, e);
         }
     };
-    let mut rows = String::new();
-    for a in &list.appointments {
-        let id = a.booking_id;
-        let dose = a.dose;
-        let hour = a.hour;
-        let name = escape(a.name.as_deref().unwrap_or(""));
-        let action = if a.status == DoseStatus::Booked {
-            format!(
-                "<button class=\"button primary\" type=\"button\" data-given=\"{id}\" data-dose=\"{dose}\">{} <span class=\"sr\">{} {}</span></button>",
-                lang.t("접종 완료", "Given"),
-                name,
-                band_text(hour)
-            )
-        } else {
-            lang.t("완료", "Done").to_string()
-        };
-        let dose_text = match lang {
-            Lang::Ko => format!("{dose}차"),
-            Lang::En => format!("dose {dose}"),
-        };
-        rows.push_str(&format!(
-            "<tr id=\"appointment-{id}-{dose}\"><td>{}</td><td>{}</td><td>{}</td><td>{dose_text}</td><td>{}</td><td>{action}</td></tr>",
-            band_text(hour),
-            name,
-            a.birth_date.map(|d| d.to_string()).unwrap_or_default(),
-            product_name(a.product, lang),
-        ));
-    }
-    if rows.is_empty() {
-        rows = format!(
-            "<tr><td colspan=\"6\">{}</td></tr>",
-            lang.t("오늘 예약이 없습니다.", "No appointments today.")
-        );
-    }
-    let mut offer_rows = String::new();
-    for o in &offers.offers {
-        let until = o.until.map(|t| instant_text(t, lang)).unwrap_or_default();
-        offer_rows.push_str(&format!(
-            "<li>{} · {} {} / {} · {}</li>",
-            product_name(o.product, lang),
-            lang.t("남음", "left"),
-            o.left,
-            o.doses,
-            escape(&until)
-        ));
-    }
+    let t = |text: Text| text.get(lang);
     let product_options = product_options(None, &products, lang, false);
-    let body = format!(
-        "<h1>{h1}</h1><form method=\"post\" action=\"/clinic/logout\" class=\"logout\"><button class=\"button secondary\" type=\"submit\">{logout}</button></form>\
-         <p class=\"clinic\"><strong>{clinic_name}</strong> · {date}</p>\
-         <dl class=\"facts\"><dt>{booked_l}</dt><dd id=\"booked\">{booked}</dd><dt>{given_l}</dt><dd id=\"given\">{given}</dd></dl>\
-         <div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\" hidden></div>\
-         <div class=\"scroll\" tabindex=\"0\" role=\"region\" aria-label=\"{h1}\"><table id=\"day\"><caption class=\"sr\">{h1}</caption><thead><tr><th scope=\"col\">{time}</th><th scope=\"col\">{name}</th><th scope=\"col\">{birth}</th><th scope=\"col\">{dose}</th><th scope=\"col\">{vaccine}</th><th scope=\"col\">{action}</th></tr></thead><tbody>{rows}</tbody></table></div>\
-         <section aria-labelledby=\"leftover-h\"><h2 id=\"leftover-h\">{leftover_h}</h2><p>{leftover_p}</p>\
-         <form id=\"leftover\" class=\"stack\" data-today=\"{today}\" data-told=\"{told}\">\
-         <div class=\"field\"><label for=\"leftover-product\">{vaccine}</label><select id=\"leftover-product\" name=\"product\">{product_options}</select></div>\
-         <div class=\"field\"><label for=\"leftover-doses\">{doses_l}</label><input id=\"leftover-doses\" name=\"doses\" type=\"number\" min=\"1\" max=\"100\" value=\"1\" required></div>\
-         <div class=\"field\"><label for=\"leftover-until\">{until_l}</label><input id=\"leftover-until\" name=\"until\" type=\"time\" value=\"18:00\" required></div>\
-         <button class=\"button primary\" type=\"submit\">{post}</button></form><p id=\"posted\" role=\"status\"></p>\
-         <h3>{offers_h}</h3><ul class=\"plain\" id=\"offers\">{offer_rows}</ul></section>",
-        h1 = lang.t("오늘의 접종 명단", "Today's list"),
-        logout = lang.t("로그아웃", "Sign out"),
-        clinic_name = escape(&clinic_name),
-        date = date_text(today, lang),
-        booked_l = lang.t("접종 예정", "To give"),
-        booked = list.booked,
-        given_l = lang.t("접종 완료", "Given"),
-        given = list.given,
-        time = lang.t("시간", "Time"),
-        name = lang.t("이름", "Name"),
-        birth = lang.t("생년월일", "Born"),
-        dose = lang.t("차수", "Dose"),
-        vaccine = lang.t("백신", "Vaccine"),
-        action = lang.t("처리", "Action"),
-        leftover_h = lang.t("잔여백신 알리기", "Offer leftover doses"),
-        leftover_p = lang.t(
-            "오늘 남는 백신을 알림을 신청한 가까운 분들께 선착순으로 안내합니다.",
-            "Tell people nearby who asked to hear of leftover doses; first come, first served."
-        ),
-        told = lang.t("등록했습니다. 안내한 사람:", "Offered. People told:"),
-        doses_l = lang.t("회분", "Doses"),
-        until_l = lang.t(
-            "신청 마감 (오늘, 한국시간)",
-            "Claims close (today, Korea time)"
-        ),
-        post = lang.t("잔여백신 등록", "Offer them"),
-        offers_h = lang.t("오늘 등록한 잔여백신", "Offered today"),
-    );
-    let title = lang.t("오늘의 접종 명단", "Today's list");
+    let body = html! {
+        h1 { (t(clinic::TITLE)) }
+        form method="post" action="/clinic/logout" class="logout" {
+            button class="button secondary" type="submit" { (t(SIGN_OUT)) }
+        }
+        p class="clinic" { strong { (clinic_name) } " · " (date_text(today, lang)) }
+        dl class="facts" {
+            dt { (t(clinic::TO_GIVE)) } dd id="booked" { (list.booked) }
+            dt { (t(clinic::GIVEN)) } dd id="given" { (list.given) }
+        }
+        div id="error" class="error" role="alert" tabindex="-1" hidden {}
+        div class="scroll" tabindex="0" role="region" aria-label=(t(clinic::TITLE)) {
+            table id="day" {
+                caption class="sr" { (t(clinic::TITLE)) }
+                thead { tr {
+                    th scope="col" { (t(clinic::TIME)) }
+                    th scope="col" { (t(NAME)) }
+                    th scope="col" { (t(BORN)) }
+                    th scope="col" { (t(DOSE)) }
+                    th scope="col" { (t(VACCINE)) }
+                    th scope="col" { (t(clinic::ACTION)) }
+                } }
+                tbody {
+                    @for a in &list.appointments { (appointment_row(a, lang)) }
+                    @if list.appointments.is_empty() {
+                        tr { td colspan="6" { (t(clinic::NO_APPOINTMENTS)) } }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="leftover-h" {
+            h2 id="leftover-h" { (t(clinic::LEFTOVER_TITLE)) }
+            p { (t(clinic::LEFTOVER_INTRO)) }
+            form id="leftover" class="stack" data-today=(today) {
+                div class="field" {
+                    label for="leftover-product" { (t(VACCINE)) }
+                    select id="leftover-product" name="product" { (product_options) }
+                }
+                div class="field" {
+                    label for="leftover-doses" { (t(clinic::DOSES)) }
+                    input id="leftover-doses" name="doses" type="number" min="1" max="100" value="1" required;
+                }
+                div class="field" {
+                    label for="leftover-until" { (t(clinic::CLAIMS_CLOSE)) }
+                    input id="leftover-until" name="until" type="time" value="18:00" required;
+                }
+                button class="button primary" type="submit" { (t(clinic::OFFER)) }
+            }
+            p id="posted" role="status" {}
+            h3 { (t(clinic::OFFERED_TODAY)) }
+            ul class="plain" id="offers" {
+                @for o in &offers.offers {
+                    li {
+                        (product_name(o.product, lang)) " · " (t(clinic::LEFT)) " " (o.left) " / " (o.doses)
+                        " · " (o.until.map(|at| instant_text(at, lang)).unwrap_or_default())
+                    }
+                }
+            }
+        }
+    };
     html(
-        page(lang, title, &uri, Some("clinic.js"), body).render(),
+        page(lang, t(clinic::TITLE), &uri, Some("clinic.js"), body).render(),
         remember,
     )
+}
+
+/// One appointment of the day: hour, masked name, birth date, dose, vaccine, and "given" while
+/// it is still to give.
+fn appointment_row(a: &routes::clinic::DayAppointment, lang: Lang) -> Markup {
+    let t = |text: Text| text.get(lang);
+    let (id, dose) = (a.booking_id, a.dose);
+    let name = a.name.as_deref().unwrap_or("");
+    html! {
+        tr id=(format!("appointment-{id}-{dose}")) {
+            td { (band_text(a.hour)) }
+            td { (name) }
+            td { (a.birth_date.map(|d| d.to_string()).unwrap_or_default()) }
+            td { (clinic::dose(lang, dose)) }
+            td { (product_name(a.product, lang)) }
+            td {
+                @if a.status == DoseStatus::Booked {
+                    button class="button primary" type="button" data-given=(id) data-dose=(dose) {
+                        (t(clinic::GIVEN)) " " span class="sr" { (name) " " (band_text(a.hour)) }
+                    }
+                } @else {
+                    (t(clinic::DONE))
+                }
+            }
+        }
+    }
 }

@@ -7,9 +7,12 @@ use super::layout::{Audience, Lang, Page};
 use super::respond::{html, negotiate};
 use crate::staff::STAFF_COOKIE;
 use crate::state::AppState;
+use crate::text::Text;
+use crate::text::desks::{SIGN_IN, sign_in};
 use axum::Form;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
 use serde::Deserialize;
 use std::sync::Arc;
 use store::StaffRole;
@@ -53,45 +56,34 @@ impl Desk {
         }
     }
 
-    fn title(self, lang: Lang) -> &'static str {
+    fn title(self) -> Text {
         match self {
-            Desk::Clinic => lang.t("접종기관 로그인", "Clinic sign-in"),
-            Desk::Agent => lang.t("상담원 로그인", "Agent sign-in"),
+            Desk::Clinic => sign_in::CLINIC_TITLE,
+            Desk::Agent => sign_in::AGENT_TITLE,
         }
     }
 }
 
 fn login_page(desk: Desk, lang: Lang, uri: &Uri, failed: bool) -> String {
-    let error = if failed {
-        format!(
-            "<div id=\"error\" class=\"error\" role=\"alert\">{}</div>",
-            lang.t(
-                "직원 토큰이 맞지 않거나 사용이 중지되었습니다.",
-                "That staff token is unknown or was revoked."
-            )
-        )
-    } else {
-        String::new()
+    let t = |text: Text| text.get(lang);
+    let body = html! {
+        h1 { (t(desk.title())) }
+        @if failed {
+            div id="error" class="error" role="alert" { (t(sign_in::REFUSED)) }
+        }
+        p { (t(sign_in::INTRO)) }
+        form method="post" action=(desk.login_path()) class="stack" {
+            div class="field" {
+                label for="token" { (t(sign_in::TOKEN)) }
+                input id="token" name="token" type="password" autocomplete="current-password" required;
+            }
+            button class="button primary" type="submit" { (t(SIGN_IN)) }
+        }
     };
-    let body = format!(
-        "<h1>{h1}</h1>{error}<p>{intro}</p>\
-         <form method=\"post\" action=\"{action}\" class=\"stack\">\
-         <div class=\"field\"><label for=\"token\">{label}</label>\
-         <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required></div>\
-         <button class=\"button primary\" type=\"submit\">{submit}</button></form>",
-        h1 = desk.title(lang),
-        action = desk.login_path(),
-        intro = lang.t(
-            "운영자에게 받은 직원 토큰을 입력하세요. 로그인은 12시간 동안 유지됩니다.",
-            "Enter the staff token your operator gave you. The sign-in lasts 12 hours."
-        ),
-        label = lang.t("직원 토큰", "Staff token"),
-        submit = lang.t("로그인", "Sign in"),
-    );
     Page {
         lang,
         audience: desk.audience(),
-        title: desk.title(lang).to_string(),
+        title: t(desk.title()).to_string(),
         here: super::respond::here(uri).to_string(),
         step: None,
         script: None,

@@ -1,16 +1,30 @@
 //! The frame every page shares — header with the service name, step indicator, language switch,
-//! footer — and the helpers pages write with: escaping, the two languages side by side, dates.
+//! footer — and the helpers pages write with: the language of data that comes in both, dates.
 //!
 //! Every page is plain HTML with one stylesheet and at most one script, both from `/assets`, so
 //! the Content-Security-Policy can forbid inline scripts and styles altogether.
 
 use super::assets;
+use crate::text::Text;
+use crate::text::shared::frame;
 use jiff::Timestamp;
 use jiff::civil::Date;
+use maud::{Markup, PreEscaped, html};
 
 pub use crate::text::Lang;
 
-/// Escapes text for HTML element content and quoted attribute values.
+/// The Korean or the English of something that comes in both from the data (a product's or a
+/// region's name, an API refusal's message). Texts written for the pages come from the
+/// catalogue ([`crate::text`]) instead.
+pub fn in_lang<'a>(lang: Lang, ko: &'a str, en: &'a str) -> &'a str {
+    match lang {
+        Lang::Ko => ko,
+        Lang::En => en,
+    }
+}
+
+/// Escapes text for HTML element content and quoted attribute values, for the pages still
+/// written with `format!` (maud escapes by itself).
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -89,45 +103,37 @@ pub fn band_text(hour: u8) -> String {
 }
 
 /// The citizen's steps, shown on every page of the booking flow.
-const STEPS: [(&str, &str); 6] = [
-    ("대기", "Queue"),
-    ("본인인증", "Identity"),
-    ("대상 확인", "Eligibility"),
-    ("의료기관 선택", "Clinic"),
-    ("날짜·시간 선택", "Day and time"),
-    ("예약 완료", "Booked"),
+const STEPS: [Text; 6] = [
+    frame::STEP_QUEUE,
+    frame::STEP_IDENTITY,
+    frame::STEP_ELIGIBILITY,
+    frame::STEP_CLINIC,
+    frame::STEP_DAY,
+    frame::STEP_BOOKED,
 ];
 
 /// Which step a page is (1-based), for the indicator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step(pub u8);
 
-fn steps_html(current: Step, lang: Lang) -> String {
-    let mut html = format!(
-        "<ol class=\"steps\" aria-label=\"{}\">",
-        lang.t("예약 단계", "Booking steps")
-    );
-    for (i, (ko, en)) in STEPS.iter().enumerate() {
-        let n = i as u8 + 1;
-        let (class, current_attr, hidden) = match n.cmp(&current.0) {
-            std::cmp::Ordering::Less => ("done", "", lang.t("완료", "done")),
-            std::cmp::Ordering::Equal => {
-                ("now", " aria-current=\"step\"", lang.t("현재", "current"))
+fn steps(current: Step, lang: Lang) -> Markup {
+    html! {
+        ol class="steps" aria-label=(frame::STEPS.get(lang)) {
+            @for (n, label) in (1u8..).zip(STEPS) {
+                @let (class, hidden) = match n.cmp(&current.0) {
+                    std::cmp::Ordering::Less => ("done", Some(frame::STEP_DONE)),
+                    std::cmp::Ordering::Equal => ("now", Some(frame::STEP_NOW)),
+                    std::cmp::Ordering::Greater => ("", None),
+                };
+                li class=(class) aria-current=[(n == current.0).then_some("step")] {
+                    span class="n" { (n) } " " span class="l" { (label.get(lang)) }
+                    @if let Some(hidden) = hidden {
+                        span class="sr" { " (" (hidden.get(lang)) ")" }
+                    }
+                }
             }
-            std::cmp::Ordering::Greater => ("", "", ""),
-        };
-        let hidden = if hidden.is_empty() {
-            String::new()
-        } else {
-            format!("<span class=\"sr\"> ({hidden})</span>")
-        };
-        html.push_str(&format!(
-            "<li class=\"{class}\"{current_attr}><span class=\"n\">{n}</span> <span class=\"l\">{}</span>{hidden}</li>",
-            lang.t(ko, en)
-        ));
+        }
     }
-    html.push_str("</ol>");
-    html
 }
 
 /// Who the page is for: the header's service name and links differ.
@@ -149,12 +155,12 @@ pub struct Page {
     pub step: Option<Step>,
     /// The page's own script in `/assets`, if it has one.
     pub script: Option<&'static str>,
-    pub body: String,
+    pub body: Markup,
 }
 
 impl Page {
     /// A citizen's page, at a step of the booking flow (1-based) or none.
-    pub fn citizen(lang: Lang, title: &str, here: &str, step: Option<u8>, body: String) -> Page {
+    pub fn citizen(lang: Lang, title: &str, here: &str, step: Option<u8>, body: Markup) -> Page {
         Page {
             lang,
             audience: Audience::Citizen,
@@ -186,84 +192,85 @@ fn switch_href(here: &str, to: Lang) -> String {
 }
 
 impl Page {
+    /// The service's name and home in the header, and the links beside the language switch.
+    fn header(&self) -> (Text, &'static str, Markup) {
+        let lang = self.lang;
+        let link = |href: &'static str, text: Text| html! { a href=(href) { (text.get(lang)) } };
+        match self.audience {
+            Audience::Citizen => (
+                frame::SERVICE_CITIZEN,
+                "/",
+                link("/bookings", frame::NAV_BOOKINGS),
+            ),
+            Audience::Operator => (
+                frame::SERVICE_OPERATOR,
+                "/operator",
+                html! {
+                    (link("/operator", frame::NAV_OPERATOR_QUEUE))
+                    (link("/operator/supply", frame::NAV_OPERATOR_SUPPLY))
+                    (link("/operator/dashboard", frame::NAV_OPERATOR_DASHBOARD))
+                },
+            ),
+            Audience::Clinic => (
+                frame::SERVICE_CLINIC,
+                "/clinic",
+                link("/clinic", frame::NAV_CLINIC),
+            ),
+            Audience::Agent => (
+                frame::SERVICE_AGENT,
+                "/agent",
+                link("/agent", frame::NAV_AGENT),
+            ),
+        }
+    }
+
     pub fn render(&self) -> String {
         let lang = self.lang;
         let other = lang.other();
-        let (service, home) = match self.audience {
-            Audience::Citizen => (
-                lang.t("코로나19 예방접종 사전예약", "COVID-19 vaccination booking"),
-                "/",
-            ),
-            Audience::Operator => (lang.t("예약 운영 관리", "Booking operations"), "/operator"),
-            Audience::Clinic => (lang.t("접종기관 업무", "Clinic desk"), "/clinic"),
-            Audience::Agent => (lang.t("상담원 예약 대행", "Agent desk"), "/agent"),
+        let (service, home, nav) = self.header();
+        let service = service.get(lang);
+        let page = html! {
+            (PreEscaped("<!doctype html>"))
+            html lang=(lang.code()) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (self.title) " · " (service) }
+                    link rel="icon" href="data:,";
+                    link rel="stylesheet" href=(assets::url("app.css"));
+                    @if let Some(name) = self.script {
+                        (assets::texts_block(name, lang))
+                        script src=(assets::url("common.js")) defer {}
+                        script src=(assets::url(name)) defer {}
+                    }
+                }
+                body {
+                    a class="skip" href="#main" { (frame::SKIP.get(lang)) }
+                    header class="site" {
+                        div class="bar" {
+                            a class="brand" href=(home) { (service) }
+                            nav aria-label=(frame::MENU.get(lang)) {
+                                (nav)
+                                a href=(switch_href(&self.here, other)) lang=(other.code()) hreflang=(other.code()) {
+                                    (frame::LANGUAGE_NAME.get(other))
+                                }
+                            }
+                        }
+                    }
+                    main id="main" {
+                        @if let Some(step) = self.step { (steps(step, lang)) }
+                        // Reading works without scripts; acting (sending a form to the API) needs
+                        // this page's.
+                        @if self.script.is_some() {
+                            noscript { p class="notice" { (frame::NOSCRIPT.get(lang)) } }
+                        }
+                        (self.body)
+                    }
+                    footer class="site" { (frame::FOOTER.get(lang)) }
+                }
+            }
         };
-        let nav = match self.audience {
-            Audience::Citizen => format!(
-                "<a href=\"/bookings\">{}</a>",
-                lang.t("예약 조회", "My bookings")
-            ),
-            Audience::Clinic => format!(
-                "<a href=\"/clinic\">{}</a>",
-                lang.t("오늘의 명단", "Today's list")
-            ),
-            Audience::Agent => format!(
-                "<a href=\"/agent\">{}</a>",
-                lang.t("예약 대행", "Book for someone")
-            ),
-            Audience::Operator => format!(
-                "<a href=\"/operator\">{}</a><a href=\"/operator/supply\">{}</a><a href=\"/operator/dashboard\">{}</a>",
-                lang.t("대기열·오픈", "Queue"),
-                lang.t("공급·일정 변경", "Supply"),
-                lang.t("현황판", "Dashboard")
-            ),
-        };
-        let steps = self.step.map(|s| steps_html(s, lang)).unwrap_or_default();
-        // Reading works without scripts; acting (sending a form to the API) needs this page's.
-        let noscript = if self.script.is_some() {
-            format!(
-                "<noscript><p class=\"notice\">{}</p></noscript>",
-                lang.t(
-                    "이 화면에서 신청·변경하려면 자바스크립트를 켜 주세요. 전화 예약: 1339",
-                    "To send anything from this page, please turn on JavaScript. Or book by phone: 1339"
-                )
-            )
-        } else {
-            String::new()
-        };
-        let script = self
-            .script
-            .map(|name| {
-                format!(
-                    "<script src=\"{}\" defer></script><script src=\"{}\" defer></script>",
-                    assets::url("common.js"),
-                    assets::url(name)
-                )
-            })
-            .unwrap_or_default();
-        format!(
-            "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} · {service}</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"{css}\">{script}</head>\
-             <body><a class=\"skip\" href=\"#main\">{skip}</a>\
-             <header class=\"site\"><div class=\"bar\"><a class=\"brand\" href=\"{home}\">{service}</a>\
-             <nav aria-label=\"{menu}\">{nav}<a href=\"{switch}\" lang=\"{other_code}\" hreflang=\"{other_code}\">{other_name}</a></nav></div></header>\
-             <main id=\"main\">{steps}{noscript}{body}</main>\
-             <footer class=\"site\">{footer}</footer></body></html>",
-            code = lang.code(),
-            title = escape(&self.title),
-            css = assets::url("app.css"),
-            skip = lang.t("본문 바로가기", "Skip to content"),
-            menu = lang.t("주 메뉴", "Main menu"),
-            switch = escape(&switch_href(&self.here, other)),
-            other_code = other.code(),
-            other_name = other.t("한국어", "English"),
-            body = self.body,
-            footer = lang.t(
-                "질병관리청 코로나19 예방접종 대응 · 문의 1339",
-                "Korea Disease Control and Prevention Agency · Help line 1339"
-            ),
-        )
+        page.into_string()
     }
 }
 

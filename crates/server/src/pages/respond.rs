@@ -95,7 +95,7 @@ pub fn error_page(lang: Lang, audience: layout::Audience, uri: &Uri, error: ApiE
         here: here(uri).to_string(),
         step: None,
         script: None,
-        body,
+        body: maud::PreEscaped(body),
     };
     let mut response = html(page.render(), None);
     *response.status_mut() = error.status;

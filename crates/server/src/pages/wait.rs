@@ -98,6 +98,7 @@ fn stock_section(state: &AppState, place: &WaitPlace, province: Option<u8>, lang
     };
     let (provinces, municipalities) =
         super::widgets::region_options(state, lang, province, None, lang.t("선택", "Choose"));
+    let (provinces, municipalities) = (provinces.into_string(), municipalities.into_string());
     let choose = format!(
         "<form id=\"where\" method=\"get\" action=\"/wait\"><p><label for=\"province\">{label}</label> \
          <select id=\"province\" name=\"province\">{provinces}</select> \
@@ -263,7 +264,7 @@ fn waiting(place: &WaitPlace, lang: Lang, here: &str, stock: &str) -> String {
     };
     let body = format!("{body}{stock}{verify}");
     let title = lang.t("접속 대기", "Waiting room");
-    Page::citizen(lang, title, here, Some(1), body).render()
+    Page::citizen(lang, title, here, Some(1), maud::PreEscaped(body)).render()
 }
 
 fn minutes_text(seconds: u64, lang: Lang) -> String {
@@ -358,7 +359,14 @@ fn outcome_page(
         back = lang.t("대기 화면으로", "Back to the waiting page"),
     );
     let mut response = html(
-        Page::citizen(lang, h1, super::respond::here(uri), Some(1), body).render(),
+        Page::citizen(
+            lang,
+            h1,
+            super::respond::here(uri),
+            Some(1),
+            maud::PreEscaped(body),
+        )
+        .render(),
         None,
     );
     *response.status_mut() = status;

@@ -1,25 +1,28 @@
 //! Page widgets the desks share: product and region choices, the bookable days and hour
 //! bands with the places left, a dose as text, the error box the scripts fill.
 
-use super::layout::{Lang, band_text, date_text, escape, short_date_text};
+use super::layout::{Lang, band_text, date_text, in_lang, short_date_text};
 use crate::routes::clinics::ClinicView;
 use crate::state::AppState;
+use crate::text::shared::{places_left, widgets};
 use domain::booking::{END_HOUR, FIRST_HOUR};
 use domain::product::Product;
 use domain::time::seoul_date;
 use jiff::ToSpan;
 use jiff::civil::Date;
+use maud::{Markup, html};
 
 /// Days offered on the booking page, from tomorrow.
 const BOOK_DAYS: i64 = 14;
 
 /// A product's name in the page's language.
 pub(super) fn product_name(product: Product, lang: Lang) -> &'static str {
-    lang.t(product.name_ko(), product.name_en())
+    in_lang(lang, product.name_ko(), product.name_en())
 }
 
-pub(super) fn error_box() -> &'static str {
-    "<div id=\"error\" class=\"error\" role=\"alert\" tabindex=\"-1\" hidden></div>"
+/// The box a page's script shows an error in.
+pub(super) fn error_box() -> Markup {
+    html! { div id="error" class="error" role="alert" tabindex="-1" hidden {} }
 }
 
 pub(super) fn filled(value: &Option<String>) -> Option<&str> {
@@ -31,27 +34,13 @@ pub(super) fn product_options(
     offered: &[Product],
     lang: Lang,
     any: bool,
-) -> String {
-    let mut html = String::new();
-    if any {
-        html.push_str(&format!(
-            "<option value=\"\">{}</option>",
-            lang.t("모든 백신", "Any vaccine")
-        ));
+) -> Markup {
+    html! {
+        @if any { option value="" { (widgets::ANY_VACCINE.get(lang)) } }
+        @for p in offered {
+            option value=(p.code()) selected[selected == Some(p.code())] { (product_name(*p, lang)) }
+        }
     }
-    for p in offered {
-        let sel = if selected == Some(p.code()) {
-            " selected"
-        } else {
-            ""
-        };
-        html.push_str(&format!(
-            "<option value=\"{}\"{sel}>{}</option>",
-            p.code(),
-            lang.t(p.name_ko(), p.name_en())
-        ));
-    }
-    html
 }
 
 /// The options of the province select and, for a chosen province, of its districts.
@@ -61,51 +50,40 @@ pub(super) fn region_options(
     province: Option<u8>,
     municipality: Option<u32>,
     no_district: &str,
-) -> (String, String) {
+) -> (Markup, Markup) {
     let regions = &state.world.regions;
-    let mut provinces = format!("<option value=\"\">{}</option>", lang.t("선택", "Choose"));
-    for p in regions.provinces() {
-        let sel = if province == Some(p.code.0) {
-            " selected"
-        } else {
-            ""
-        };
-        provinces.push_str(&format!(
-            "<option value=\"{}\"{sel}>{}</option>",
-            p.code.0,
-            escape(lang.t(&p.name_ko, &p.name_en))
-        ));
-    }
-    let mut municipalities = format!("<option value=\"\">{no_district}</option>");
-    if let Some(code) = province {
-        for m in regions.municipalities_of(domain::clinic::ProvinceCode(code)) {
-            let sel = if municipality == Some(m.code.0) {
-                " selected"
-            } else {
-                ""
-            };
-            let name = match lang {
-                Lang::Ko => m.display_name_ko(),
-                Lang::En => m.name_en.clone(),
-            };
-            municipalities.push_str(&format!(
-                "<option value=\"{}\"{sel}>{}</option>",
-                m.code.0,
-                escape(&name)
-            ));
+    let provinces = html! {
+        option value="" { (widgets::CHOOSE.get(lang)) }
+        @for p in regions.provinces() {
+            option value=(p.code.0) selected[province == Some(p.code.0)] {
+                (in_lang(lang, &p.name_ko, &p.name_en))
+            }
         }
-    }
+    };
+    let districts = province
+        .map(|code| regions.municipalities_of(domain::clinic::ProvinceCode(code)))
+        .unwrap_or_default();
+    let municipalities = html! {
+        option value="" { (no_district) }
+        @for m in districts {
+            option value=(m.code.0) selected[municipality == Some(m.code.0)] {
+                @match lang {
+                    Lang::Ko => (m.display_name_ko()),
+                    Lang::En => (m.name_en),
+                }
+            }
+        }
+    };
     (provinces, municipalities)
 }
 
-/// A clinic of a search answer: its id, and its name and district as escaped HTML.
-pub(super) fn clinic_identity(c: &ClinicView, lang: Lang) -> (u32, String, String) {
-    let name = escape(c.name);
+/// A clinic of a search answer: its id, name and district (as text: the page escapes them).
+pub(super) fn clinic_identity<'a>(c: &'a ClinicView, lang: Lang) -> (u32, &'a str, &'a str) {
     let place = match lang {
         Lang::Ko => c.municipality_name_ko.as_deref(),
         Lang::En => c.municipality_name_en,
     };
-    (c.id, name, escape(place.unwrap_or("")))
+    (c.id, c.name, place.unwrap_or(""))
 }
 
 /// The days offered for booking (tomorrow and the [`BOOK_DAYS`]` - 1` after it) with the places
@@ -131,34 +109,21 @@ pub(super) fn bookable_days(
     Some((days, date))
 }
 
-/// The days as links to `base&date=…` with the places left; a full day is not a link. `base`
-/// is built from numbers and codes only, so it needs no escaping.
-pub(super) fn day_links(days: &[(Date, u32)], date: Date, base: &str, lang: Lang) -> String {
-    let mut links = String::new();
-    for (day, left) in days {
-        let current = if *day == date {
-            " aria-current=\"date\""
-        } else {
-            ""
-        };
-        let left_text = match lang {
-            Lang::Ko => format!("남은 자리 {left}"),
-            Lang::En => format!("{left} left"),
-        };
-        if *left == 0 {
-            links.push_str(&format!(
-                "<li><span class=\"choice off\">{}<small>{}</small></span></li>",
-                short_date_text(*day, lang),
-                lang.t("마감", "full")
-            ));
-        } else {
-            links.push_str(&format!(
-                "<li><a class=\"choice\" href=\"{base}&date={day}\"{current}>{}<small>{left_text}</small></a></li>",
-                short_date_text(*day, lang)
-            ));
+/// The days as links to `base&date=…` with the places left; a full day is not a link.
+pub(super) fn day_links(days: &[(Date, u32)], date: Date, base: &str, lang: Lang) -> Markup {
+    html! {
+        @for (day, left) in days {
+            li {
+                @if *left == 0 {
+                    span class="choice off" { (short_date_text(*day, lang)) small { (widgets::FULL.get(lang)) } }
+                } @else {
+                    a class="choice" href={ (base) "&date=" (day) } aria-current=[(*day == date).then_some("date")] {
+                        (short_date_text(*day, lang)) small { (places_left(lang, left)) }
+                    }
+                }
+            }
         }
     }
-    links
 }
 
 /// The day's open hour bands as radio buttons named `hour`, each with the places left for the
@@ -169,87 +134,78 @@ pub(super) fn band_choices(
     date: Date,
     product: Product,
     lang: Lang,
-) -> String {
+) -> Markup {
     let availability = state.writer.availability();
-    let left_template = lang.t("남은 자리 {n}", "{n} left");
-    let mut bands = String::new();
-    for hour in FIRST_HOUR..END_HOUR {
-        if !domain::ledger::is_open(&clinic.hours, date, hour) {
-            continue;
+    let bands: Vec<(u8, u32)> = (FIRST_HOUR..END_HOUR)
+        .filter(|hour| domain::ledger::is_open(&clinic.hours, date, *hour))
+        .map(|hour| (hour, availability.bookable(clinic.id, date, hour, product)))
+        .collect();
+    html! {
+        @for (hour, left) in &bands {
+            label class="choice" {
+                input type="radio" name="hour" value=(hour) required disabled[*left == 0];
+                " " (band_text(*hour)) " "
+                small {
+                    @if *left == 0 { (widgets::FULL.get(lang)) } @else { (places_left(lang, left)) }
+                }
+            }
         }
-        let left = availability.bookable(clinic.id, date, hour, product);
-        let left_text = if left == 0 {
-            lang.t("마감", "full").to_string()
-        } else {
-            left_template.replace("{n}", &left.to_string())
-        };
-        let disabled = if left == 0 { " disabled" } else { "" };
-        bands.push_str(&format!(
-            "<label class=\"choice\"><input type=\"radio\" name=\"hour\" value=\"{hour}\" required{disabled}> {} <small>{left_text}</small></label>",
-            band_text(hour)
-        ));
+        @if bands.is_empty() { p { (widgets::NO_VACCINATIONS.get(lang)) } }
     }
-    if bands.is_empty() {
-        bands = format!(
-            "<p>{}</p>",
-            lang.t("이 날은 접종하지 않습니다.", "No vaccinations on this day.")
-        );
-    }
-    bands
 }
 
 /// Shown when the chosen band filled before the booking: the refusal's nearest free bands, as
 /// buttons the page's script fills in (one tap books one).
-pub(super) fn filled_section(lang: Lang, change: bool, search_href: &str) -> String {
-    format!(
-        "<section id=\"filled\" class=\"notice\" aria-labelledby=\"filled-h\" hidden><h2 id=\"filled-h\" tabindex=\"-1\">{filled_h}</h2>\
-         <p>{filled_p}</p><ul id=\"offers\" class=\"offers\"></ul>\
-         <p id=\"no-offers\" hidden>{no_offers} <a href=\"{search_href}\">{search_again}</a></p></section>",
-        filled_h = lang.t(
-            "방금 다른 분이 마지막 자리를 예약했습니다",
-            "That time was just taken by someone else"
-        ),
-        filled_p = if change {
-            lang.t(
-                "아직 자리가 남은 가까운 시간대입니다. 누르면 바로 그 시간으로 변경됩니다.",
-                "These nearby times still have places. Tap one to change to it.",
-            )
-        } else {
-            lang.t(
-                "아직 자리가 남은 가까운 시간대입니다. 누르면 바로 예약됩니다.",
-                "These nearby times still have places. Tap one to book it.",
-            )
-        },
-        no_offers = lang.t(
-            "가까운 날짜와 의료기관에 남은 자리가 없습니다.",
-            "No nearby day or clinic has a place left."
-        ),
-        search_again = lang.t("다른 의료기관 찾기", "Find another clinic"),
-        search_href = escape(search_href),
-    )
+pub(super) fn filled_section(lang: Lang, change: bool, search_href: &str) -> Markup {
+    let explain = if change {
+        widgets::FILLED_CHANGE
+    } else {
+        widgets::FILLED_BOOK
+    };
+    html! {
+        section id="filled" class="notice" aria-labelledby="filled-h" hidden {
+            h2 id="filled-h" tabindex="-1" { (widgets::FILLED_HEADING.get(lang)) }
+            p { (explain.get(lang)) }
+            ul id="offers" class="offers" {}
+            p id="no-offers" hidden {
+                (widgets::NO_OFFERS.get(lang)) " "
+                a href=(search_href) { (widgets::SEARCH_AGAIN.get(lang)) }
+            }
+        }
+    }
 }
 
-/// Texts the booking scripts show as places change, as `data-` attributes.
-pub(super) fn places_texts(lang: Lang) -> String {
-    format!(
-        "data-left-text=\"{}\" data-full-text=\"{}\" data-chosen-filled=\"{}\"",
-        lang.t("남은 자리 {n}", "{n} left"),
-        lang.t("마감", "full"),
-        lang.t(
-            "고르신 {band} 시간대가 방금 마감되었습니다. 다른 시간대를 골라 주세요.",
-            "The {band} band you chose has just filled. Please choose another."
-        ),
-    )
+/// Texts the booking scripts show as places change, for the booking form's `data-` attributes.
+pub(super) struct PlacesTexts {
+    /// `data-left-text`: "{n} left".
+    pub left: &'static str,
+    /// `data-full-text`.
+    pub full: &'static str,
+    /// `data-chosen-filled`: "the {band} band you chose has just filled".
+    pub chosen_filled: &'static str,
 }
 
-/// "2021년 7월 26일 (월) 10:00–11:00 · 서울의원", escaped: a dose or appointment as a person
-/// reads it.
+pub(super) fn places_texts(lang: Lang) -> PlacesTexts {
+    PlacesTexts {
+        left: widgets::LEFT_TEMPLATE.get(lang),
+        full: widgets::FULL.get(lang),
+        chosen_filled: widgets::CHOSEN_FILLED.get(lang),
+    }
+}
+
+impl PlacesTexts {
+    /// The three as attributes, for the pages still written with `format!`.
+    pub(super) fn attributes(&self) -> String {
+        format!(
+            "data-left-text=\"{}\" data-full-text=\"{}\" data-chosen-filled=\"{}\"",
+            self.left, self.full, self.chosen_filled
+        )
+    }
+}
+
+/// "2021년 7월 26일 (월) 10:00–11:00 · 서울의원": a dose or appointment as a person reads it.
 pub(super) fn when_where(day: Date, hour: u8, clinic: &str, lang: Lang) -> String {
-    escape(&format!(
-        "{} {} · {clinic}",
-        date_text(day, lang),
-        band_text(hour)
-    ))
+    format!("{} {} · {clinic}", date_text(day, lang), band_text(hour))
 }
 
 /// The middle of a district's clinics: where "near" is measured from for someone who chose a

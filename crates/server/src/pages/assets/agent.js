@@ -9,7 +9,7 @@
 (function () {
   const y = window.yeyak;
   const KEY = 'yeyak_agent_person';
-  const t = (ko, en) => (y.lang === 'en' ? en : ko);
+  const text = y.text;
   const $ = (id) => document.getElementById(id);
 
   function current() {
@@ -19,15 +19,16 @@
 
   // Text in Korea time, whatever the browser's zone.
   function instant(iso) {
-    return new Intl.DateTimeFormat(y.lang === 'en' ? 'en-GB' : 'ko-KR', {
+    const at = new Intl.DateTimeFormat(y.lang === 'en' ? 'en-GB' : 'ko-KR', {
       timeZone: 'Asia/Seoul', dateStyle: 'full', timeStyle: 'short',
-    }).format(new Date(iso)) + t(' (한국시간)', ' (Korea time)');
+    }).format(new Date(iso));
+    return text('agent.in_korea_time', { at });
   }
   function band(hour) {
     const two = (n) => String(n).padStart(2, '0');
     return two(hour) + ':00–' + two(hour + 1) + ':00';
   }
-  function say(text) { $('done').textContent = text; }
+  function say(message) { $('done').textContent = message; }
   let placeTimer = null; // the next refresh of the caller's place in the queue
 
   // Every call for the person: their token as a bearer header, the agent's cookie alongside.
@@ -78,7 +79,7 @@
     const at = d.opens_at || d.closes_at;
     $('window').hidden = !at;
     if (at) {
-      $('window-l').textContent = d.opens_at ? t('예약 시작', 'Booking opens') : t('예약 마감', 'Booking closes');
+      $('window-l').textContent = d.opens_at ? text('agent.booking_opens') : text('agent.booking_closes');
       $('window-at').textContent = instant(at);
     }
     await showPlace();
@@ -95,14 +96,13 @@
     const q = result.body;
     box.hidden = false;
     if (q.state === 'admitted') {
-      box.textContent = t('차례가 되었습니다: 이 분의 예약을 진행할 수 있습니다.', 'Their turn has come: you can book for them now.');
+      box.textContent = text('agent.turn_came');
       return;
     }
     if (q.state === 'before_opening') {
-      box.textContent = t('대기열에 올렸습니다. 예약 시작 시각에 순서가 정해집니다: ', 'Queued. The order is drawn at the opening: ') + instant(q.opens_at);
+      box.textContent = text('agent.queued_before_opening', { at: instant(q.opens_at) });
     } else {
-      box.textContent = t('대기 번호 ', 'Queue number ') + q.number + ' · ' +
-        t('앞에 ' + q.people_ahead_eligible + '명', q.people_ahead_eligible + ' ahead');
+      box.textContent = text('agent.queue_place', { number: q.number, ahead: q.people_ahead_eligible });
     }
     placeTimer = setTimeout(showPlace, Math.max(1000, q.poll_after_ms || 5000));
   }
@@ -116,7 +116,7 @@
     for (const b of result.body.bookings) list.appendChild(card(b));
     if (result.body.bookings.length === 0) {
       const none = document.createElement('li');
-      none.textContent = t('예약 내역이 없습니다.', 'No bookings.');
+      none.textContent = text('agent.no_bookings');
       list.appendChild(none);
     }
   }
@@ -128,16 +128,16 @@
     li.id = 'booking-' + b.id;
     const h = document.createElement('h4');
     h.textContent = (y.lang === 'en' ? b.product.name_en : b.product.name_ko) + ' · ' +
-      (b.active ? t('예약됨', 'Booked') : t('취소됨', 'Cancelled'));
+      (b.active ? text('agent.booking_active') : text('agent.booking_cancelled'));
     li.appendChild(h);
     const dl = document.createElement('dl');
     dl.className = 'facts';
     for (const dose of b.doses) {
       const dt = document.createElement('dt');
-      dt.textContent = y.lang === 'en' ? 'Dose ' + dose.dose : dose.dose + '차 접종';
+      dt.textContent = text('agent.dose', { n: dose.dose });
       const dd = document.createElement('dd');
       dd.className = 'dose' + dose.dose;
-      const state = dose.status === 'given' ? t(' (접종 완료)', ' (given)') : dose.status === 'cancelled' ? t(' (취소)', ' (cancelled)') : '';
+      const state = dose.status === 'given' ? ' ' + text('agent.dose_given') : dose.status === 'cancelled' ? ' ' + text('agent.dose_cancelled') : '';
       dd.textContent = dose.date + ' ' + band(dose.hour) + ' · ' + (dose.clinic.name || '') + state;
       dl.append(dt, dd);
     }
@@ -149,16 +149,16 @@
       change.type = 'button';
       change.className = 'button secondary';
       change.dataset.change = b.id;
-      change.textContent = t('날짜·의료기관 변경', 'Change day or clinic');
+      change.textContent = text('agent.change');
       change.addEventListener('click', () => startChange(b.id));
       const cancel = document.createElement('button');
       cancel.type = 'button';
       cancel.className = 'button danger';
       cancel.dataset.cancel = b.id;
-      cancel.textContent = t('예약 취소', 'Cancel booking');
+      cancel.textContent = text('agent.cancel');
       const sendCancel = y.keyedSender();
       cancel.addEventListener('click', async () => {
-        if (!window.confirm(t('이 예약(1차·2차)을 취소할까요?', 'Cancel this booking (both doses)?'))) return;
+        if (!window.confirm(text('agent.cancel_confirm'))) return;
         y.clearError();
         cancel.disabled = true;
         const result = await call('POST', '/api/v1/agent/bookings/' + b.id + '/cancel', undefined, sendCancel);
@@ -167,7 +167,7 @@
         if (result.status !== 200) { y.showError(result.body); return; }
         // Refresh first, then announce: the message means the list already shows the change.
         await showPerson();
-        say(t('예약이 취소되었습니다.', 'The booking was cancelled.'));
+        say(text('agent.cancelled'));
       });
       actions.append(change, cancel);
       li.appendChild(actions);
@@ -188,8 +188,8 @@
     const id = person && person.change;
     $('change-note').hidden = !id;
     $('change-stop').hidden = !id;
-    $('change-note').textContent = id ? t('예약 변경 중: 새 의료기관과 날짜를 고르세요.', 'Changing a booking: choose the new clinic and day.') : '';
-    $('book-submit').textContent = id ? t('이 일정으로 변경', 'Change to this') : t('예약하기', 'Book');
+    $('change-note').textContent = id ? text('agent.changing') : '';
+    $('book-submit').textContent = id ? text('agent.change_submit') : text('agent.book_submit');
   }
   function stopChange() {
     const person = current();
@@ -203,7 +203,7 @@
     y.clearError();
     const form = event.target;
     if (!$('id-checked').checked) {
-      y.showError({ message_ko: '신분증을 확인했는지 표시해 주세요.', message_en: 'Please confirm you have checked their ID.' });
+      y.showError({ message: text('agent.id_not_checked') });
       return;
     }
     const body = { name: $('name').value.trim(), rrn: $('rrn').value.trim(), phone: $('phone').value.trim() };
@@ -259,14 +259,14 @@
     y.refreshBands(book);
     stopChange();
     await showPerson();
-    say(change ? t('예약이 변경되었습니다.', 'The booking was changed.') : t('예약이 완료되었습니다.', 'The booking is made.'));
+    say(change ? text('agent.changed') : text('agent.booked'));
   }
   book.addEventListener('submit', (event) => {
     event.preventDefault();
     const hour = book.querySelector('input[name="hour"]:checked');
     if (!book.dataset.clinic || !hour) {
       y.clearError();
-      y.showError({ message_ko: '의료기관과 시간대를 고르세요.', message_en: 'Please choose a clinic and a time.' });
+      y.showError({ message: text('agent.choose_clinic_and_time') });
       return;
     }
     submit({ clinic: book.dataset.clinic, date: book.dataset.date, hour: hour.value });

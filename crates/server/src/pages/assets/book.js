@@ -37,7 +37,7 @@
       const name = document.getElementById('family-name').value.trim();
       const rrn = rrnField.value.trim();
       const phone = document.getElementById('family-phone').value.trim();
-      if (!name || !rrn || !phone) { y.showError({ message_ko: form.dataset.familyMissing, message_en: form.dataset.familyMissing }); return null; }
+      if (!name || !rrn || !phone) { y.showError({ message: y.text('book.family_missing') }); return null; }
       const started = await y.api('POST', '/api/v1/family/start', { name, rrn, phone });
       if (y.redirectFor(started)) return null;
       if (started.status !== 202) { y.showError(started.body); return null; }
@@ -46,7 +46,7 @@
       codeBox.hidden = false;
       if (started.body.demo_code) {
         const demo = document.getElementById('family-demo-code');
-        demo.textContent = form.dataset.demo + ' ' + started.body.demo_code;
+        demo.textContent = y.text('book.demo_code') + ' ' + started.body.demo_code;
         demo.hidden = false;
       }
       document.getElementById('family-code-input').focus();
@@ -70,7 +70,7 @@
       const result = await send('POST', path, body);
       if (result.status !== 503) return result;
       const box = document.getElementById('error');
-      box.textContent = form.dataset.busy;
+      box.textContent = y.text('book.busy');
       box.hidden = false;
       await new Promise((r) => setTimeout(r, Math.max(1, result.retryAfter || 1) * 1000));
     }
@@ -109,7 +109,7 @@
     event.preventDefault();
     y.clearError();
     const hour = form.querySelector('input[name="hour"]:checked');
-    if (!hour) { y.showError({ message_ko: form.dataset.hourMissing, message_en: form.dataset.hourMissing }); return; }
+    if (!hour) { y.showError({ message: y.text('book.hour_missing') }); return; }
     book({ clinic: form.dataset.clinic, date: form.dataset.date, hour: hour.value });
   });
 })();

@@ -6,7 +6,7 @@
   document.querySelectorAll('button[data-cancel]').forEach((button) => {
     const send = y.keyedSender();
     button.addEventListener('click', async () => {
-      if (!window.confirm(button.dataset.confirm)) return;
+      if (!window.confirm(y.text('bookings.cancel_confirm'))) return;
       y.clearError();
       button.disabled = true;
       const id = button.dataset.cancel;

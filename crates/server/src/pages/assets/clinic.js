@@ -27,7 +27,7 @@
     });
     if (result.status === 401) { location.href = '/clinic/login'; return; }
     if (result.status !== 201) { y.showError(result.body); return; }
-    document.getElementById('posted').textContent = form.dataset.told + ' ' + result.body.told;
+    document.getElementById('posted').textContent = y.text('clinic.told', { n: result.body.told });
     const item = document.createElement('li');
     item.textContent = result.body.product + ' · ' + result.body.left + ' / ' + result.body.doses;
     document.getElementById('offers').appendChild(item);

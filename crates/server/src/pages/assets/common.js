@@ -1,8 +1,23 @@
-// Shared by every page script: the page language, JSON API calls with the browser's cookies,
-// idempotency keys and error display. No libraries; nothing leaves this origin.
+// Shared by every page script: the page language and texts, JSON API calls with the browser's
+// cookies, idempotency keys and error display. No libraries; nothing leaves this origin.
 'use strict';
 (function () {
   const lang = document.documentElement.lang === 'en' ? 'en' : 'ko';
+
+  // The texts the scripts show hold no strings of their own: the page carries, in its language,
+  // the texts of this script and its own (the catalogue's text/scripts.rs) in a JSON data block.
+  const texts = (() => {
+    const block = document.getElementById('yeyak-texts');
+    try { return block ? JSON.parse(block.textContent) : {}; } catch (e) { return {}; }
+  })();
+
+  // The text under `key`, with each {name} filled from `values`. A key the page did not carry
+  // shows as itself (a test checks that every key the scripts ask for is in the catalogue).
+  function text(key, values) {
+    let s = Object.prototype.hasOwnProperty.call(texts, key) ? texts[key] : key;
+    for (const name in values || {}) s = s.split('{' + name + '}').join(String(values[name]));
+    return s;
+  }
 
   // A random key per request, so a retried request is the same request to the server.
   function idempotencyKey() {
@@ -39,7 +54,7 @@
     try {
       response = await fetch(path, init);
     } catch (e) {
-      return { status: 0, body: { message_ko: '연결이 끊겼습니다. 다시 시도해 주세요.', message_en: 'No connection. Please try again.' } };
+      return { status: 0, body: { message: text('common.no_connection') } };
     }
     let parsed = null;
     try { parsed = await response.json(); } catch (e) { parsed = null; }
@@ -48,7 +63,7 @@
   }
 
   function message(body) {
-    if (!body) return lang === 'en' ? 'Something went wrong.' : '문제가 생겼습니다.';
+    if (!body) return text('common.went_wrong');
     return (lang === 'en' ? body.message_en : body.message_ko) || body.message || '';
   }
 
@@ -83,8 +98,7 @@
 
   // A band that filled before the booking: shows the page's #filled section with the API's
   // nearest free bands (the 409 slot_full answer's detail.alternatives) as buttons, the chosen
-  // clinic's first, and calls pick(alternative) when one is tapped. `form` holds the clinic and
-  // the texts (data-left-text, data-full-text).
+  // clinic's first, and calls pick(alternative) when one is tapped. `form` holds the clinic.
   function offerBands(form, alternatives, pick) {
     const list = document.getElementById('offers');
     list.replaceChildren();
@@ -95,9 +109,9 @@
       button.dataset.clinic = a.clinic_id;
       button.dataset.date = a.date;
       button.dataset.hour = a.hour;
-      let text = dayText(a.date) + ' ' + a.label;
-      if (String(a.clinic_id) !== form.dataset.clinic) text += ' · ' + a.clinic_name + ' (' + a.distance_km.toFixed(1) + ' km)';
-      button.textContent = text + ' · ' + placesText(form, a.remaining);
+      let label = dayText(a.date) + ' ' + a.label;
+      if (String(a.clinic_id) !== form.dataset.clinic) label += ' · ' + a.clinic_name + ' (' + a.distance_km.toFixed(1) + ' km)';
+      button.textContent = label + ' · ' + placesText(a.remaining);
       button.addEventListener('click', () => pick(a));
       const li = document.createElement('li');
       li.appendChild(button);
@@ -108,8 +122,8 @@
     document.getElementById('filled-h').focus();
   }
 
-  function placesText(form, n) {
-    return n > 0 ? form.dataset.leftText.replace('{n}', n) : form.dataset.fullText;
+  function placesText(n) {
+    return n > 0 ? text('common.places_left', { n }) : text('common.places_full');
   }
 
   // Rereads the places left in each band of the form's clinic and day (the public clinic API,
@@ -123,11 +137,11 @@
       const input = form.querySelector('input[name="hour"][value="' + band.hour + '"]');
       if (!input) continue;
       const left = Number(band.remaining[form.dataset.product] || 0);
-      input.closest('label').querySelector('small').textContent = placesText(form, left);
+      input.closest('label').querySelector('small').textContent = placesText(left);
       input.disabled = left === 0;
       if (left === 0 && input.checked) {
         input.checked = false;
-        document.getElementById('bands-status').textContent = form.dataset.chosenFilled.replace('{band}', band.label);
+        document.getElementById('bands-status').textContent = text('common.chosen_filled', { band: band.label });
       }
     }
   }
@@ -141,5 +155,5 @@
     });
   }
 
-  window.yeyak = { lang, api, keyedSender, message, showError, clearError, redirectFor, offerBands, refreshBands, keepBandsFresh };
+  window.yeyak = { lang, text, api, keyedSender, message, showError, clearError, redirectFor, offerBands, refreshBands, keepBandsFresh };
 })();

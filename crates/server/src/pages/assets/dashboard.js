@@ -16,7 +16,7 @@
   const BOTTOM = 116;
   const updated = document.getElementById('updated');
   const period = document.getElementById('span');
-  const text = updated.dataset;
+  const text = y.text;
   let timer = null;
 
   function el(name, attrs, content) {
@@ -47,10 +47,10 @@
   }
 
   function noData(svg, figure) {
-    svg.appendChild(el('text', { class: 'empty', x: W / 2, y: 70, 'text-anchor': 'middle' }, text.noData));
+    svg.appendChild(el('text', { class: 'empty', x: W / 2, y: 70, 'text-anchor': 'middle' }, text('dashboard.no_data')));
     figure.querySelector('.value').textContent = '–';
     figure.querySelector('.max').textContent = '';
-    svg.setAttribute('aria-label', figure.querySelector('.title').textContent + ': ' + text.noData);
+    svg.setAttribute('aria-label', figure.querySelector('.title').textContent + ': ' + text('dashboard.no_data'));
     figure.classList.add('nodata');
   }
 
@@ -81,7 +81,7 @@
       svg.appendChild(el('line', { class: 'axis', x1: x(t), y1: BOTTOM, x2: x(t), y2: BOTTOM + 4 }));
       svg.appendChild(el('text', { class: 'tick time', x: x(t), y: BOTTOM + 16, 'text-anchor': anchor }, clock(t, seconds)));
     }
-    svg.appendChild(el('text', { class: 'tick', x: RIGHT, y: 148, 'text-anchor': 'end' }, '(' + text.kst + ')'));
+    svg.appendChild(el('text', { class: 'tick', x: RIGHT, y: 148, 'text-anchor': 'end' }, '(' + text('dashboard.korea_time') + ')'));
     const points = samples.map((s, i) => x(s.at_ms).toFixed(1) + ',' + yOf(values[i]).toFixed(1)).join(' ');
     const last = values[values.length - 1];
     svg.appendChild(el('polyline', { points, 'data-count': samples.length, 'data-last': last, 'data-top': top }));
@@ -91,9 +91,9 @@
     svg.appendChild(el('circle', { class: 'now', cx: lx, cy: ly, r: 3.5 }));
     svg.appendChild(el('text', { class: 'label', x: lx - 6, y: ly < TOP + 14 ? ly + 16 : ly - 7, 'text-anchor': 'end' }, number(last) + unit));
     figure.querySelector('.value').textContent = number(last) + unit;
-    figure.querySelector('.max').textContent = text.peak + ' ' + number(peak) + unit;
-    svg.setAttribute('aria-label', figure.querySelector('.title').textContent + ': ' + text.now + ' ' + number(last) + unit +
-      ', ' + text.peak + ' ' + number(peak) + unit + ', ' + clock(t0, seconds) + '–' + clock(t1, seconds) + ' (' + text.kst + ')');
+    figure.querySelector('.max').textContent = text('dashboard.peak') + ' ' + number(peak) + unit;
+    svg.setAttribute('aria-label', figure.querySelector('.title').textContent + ': ' + text('dashboard.now') + ' ' + number(last) + unit +
+      ', ' + text('dashboard.peak') + ' ' + number(peak) + unit + ', ' + clock(t0, seconds) + '–' + clock(t1, seconds) + ' (' + text('dashboard.korea_time') + ')');
   }
 
   function drawProvinces(provinces) {
@@ -102,7 +102,7 @@
     svg.textContent = '';
     if (provinces.length === 0) {
       svg.setAttribute('viewBox', '0 0 400 60');
-      svg.appendChild(el('text', { class: 'empty', x: 200, y: 34, 'text-anchor': 'middle' }, text.noData));
+      svg.appendChild(el('text', { class: 'empty', x: 200, y: 34, 'text-anchor': 'middle' }, text('dashboard.no_data')));
       return;
     }
     // Narrow enough that a phone shows the names at a readable size: names, bars, values.
@@ -140,7 +140,7 @@
       const tr = document.createElement('tr');
       const td = document.createElement('td');
       td.colSpan = table.tHead.rows[0].cells.length;
-      td.textContent = text.noData;
+      td.textContent = text('dashboard.no_data');
       tr.appendChild(td);
       body.appendChild(tr);
     }
@@ -157,13 +157,13 @@
     drawProvinces(data.provinces);
     fillTable('provinces-table', data.provinces.map((p) => [y.lang === 'en' ? p.name_en : p.name_ko, number(p.remaining)]));
     const at = new Date(data.now).toLocaleString(y.lang === 'en' ? 'en-GB' : 'ko-KR', { timeZone: 'Asia/Seoul' });
-    updated.textContent = text.label + ': ' + at + ' (' + text.kst + ')';
+    updated.textContent = text('dashboard.updated') + ': ' + at + ' (' + text('dashboard.korea_time') + ')';
   }
 
   async function poll() {
     const answer = await y.api('GET', '/api/v1/admin/dashboard');
     if (answer.status === 401) { location.href = '/operator/login'; return; }
-    if (answer.status !== 200) updated.textContent = text.stale;
+    if (answer.status !== 200) updated.textContent = text('dashboard.stale');
     else draw(answer.body);
     timer = setTimeout(poll, POLL_MS);
   }

@@ -29,7 +29,7 @@
     if (result.body.demo_code) {
       // Only a --demo server reveals the code (there is no real text message there).
       const demo = document.getElementById('demo-code');
-      demo.textContent = verify.dataset.demo + ' ' + result.body.demo_code;
+      demo.textContent = y.text('identity.demo_code') + ' ' + result.body.demo_code;
       demo.hidden = false;
     }
     verify.code.focus();

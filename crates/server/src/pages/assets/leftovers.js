@@ -16,12 +16,12 @@
   if ('geolocation' in navigator) {
     locate.hidden = false;
     locate.addEventListener('click', () => {
-      status.textContent = locate.dataset.finding;
+      status.textContent = y.text('leftovers.finding');
       navigator.geolocation.getCurrentPosition((p) => {
         form.dataset.lat = p.coords.latitude.toFixed(5);
         form.dataset.lon = p.coords.longitude.toFixed(5);
-        status.textContent = locate.dataset.found;
-      }, () => { status.textContent = locate.dataset.denied; }, { timeout: 10000, maximumAge: 600000 });
+        status.textContent = y.text('leftovers.found');
+      }, () => { status.textContent = y.text('leftovers.denied'); }, { timeout: 10000, maximumAge: 600000 });
     });
   }
 
@@ -29,7 +29,7 @@
     event.preventDefault();
     y.clearError();
     if (!form.dataset.lat || !form.dataset.lon) {
-      y.showError({ message_ko: form.dataset.placeMissing, message_en: form.dataset.placeMissing });
+      y.showError({ message: y.text('leftovers.place_missing') });
       return;
     }
     const products = Array.from(form.querySelectorAll('input[name=product]:checked'), (c) => c.value);
@@ -56,7 +56,7 @@
   document.querySelectorAll('button[data-claim]').forEach((button) => {
     const send = y.keyedSender();
     button.addEventListener('click', async () => {
-      if (!window.confirm(button.dataset.confirm)) return;
+      if (!window.confirm(y.text('leftovers.claim_confirm'))) return;
       y.clearError();
       button.disabled = true;
       const result = await send('POST', '/api/v1/leftovers/' + button.dataset.claim + '/claim');

@@ -16,6 +16,6 @@
       max_active: Number(form.max_active.value),
     });
     if (answer.status !== 201) { y.showError(answer.body); return; }
-    result.textContent = form.dataset.done + ' ' + answer.body.queue;
+    result.textContent = y.text('openings.scheduled', { queue: answer.body.queue });
   });
 })();

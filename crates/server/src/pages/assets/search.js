@@ -1,6 +1,7 @@
 // Clinic search: a new province reloads its districts; "near me" searches by distance.
 'use strict';
 (function () {
+  const y = window.yeyak;
   const form = document.getElementById('search');
   const province = document.getElementById('province');
   const municipality = document.getElementById('municipality');
@@ -15,7 +16,7 @@
   if ('geolocation' in navigator) {
     locate.hidden = false;
     locate.addEventListener('click', () => {
-      status.textContent = locate.dataset.finding;
+      status.textContent = y.text('search.finding');
       navigator.geolocation.getCurrentPosition((position) => {
         document.getElementById('lat').value = position.coords.latitude.toFixed(5);
         document.getElementById('lon').value = position.coords.longitude.toFixed(5);
@@ -23,7 +24,7 @@
         municipality.value = '';
         form.submit();
       }, () => {
-        status.textContent = locate.dataset.denied;
+        status.textContent = y.text('search.denied');
       }, { timeout: 10000, maximumAge: 600000 });
     });
   }

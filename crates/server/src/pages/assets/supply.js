@@ -28,7 +28,7 @@
     const svg = el('svg', { viewBox: '0 0 640 ' + (entries.length * 28 + 8), role: 'img', 'aria-labelledby': 'shift-caption' });
     entries.forEach(([days, n], i) => {
       const y0 = 4 + i * 28;
-      svg.appendChild(el('text', { x: 0, y: y0 + 16 }, (Number(days) > 0 ? '+' : '') + days + (y.lang === 'en' ? ' d' : '일')));
+      svg.appendChild(el('text', { x: 0, y: y0 + 16 }, y.text('supply.shift_days', { n: (Number(days) > 0 ? '+' : '') + days })));
       svg.appendChild(el('rect', { x: 60, y: y0, height: 20, width: Math.max(2, (n / max) * 480), 'data-days': days, 'data-count': n }));
       svg.appendChild(el('text', { x: 66 + (n / max) * 480, y: y0 + 16 }, String(n)));
     });
@@ -83,9 +83,9 @@
       return;
     }
     if (answer.status !== 200) { applyButton.disabled = false; y.showError(answer.body); return; }
-    applied.textContent = (y.lang === 'en'
-      ? 'Applied: change ' + answer.body.change_id + ', ' + answer.body.people_moved + ' people moved, ' + answer.body.notified + ' messages.'
-      : '적용했습니다: 변경 ' + answer.body.change_id + ', ' + answer.body.people_moved + '명 이동, 안내 문자 ' + answer.body.notified + '건.');
+    applied.textContent = y.text('supply.applied', {
+      change: answer.body.change_id, people: answer.body.people_moved, messages: answer.body.notified,
+    });
   });
 
   document.getElementById('show-supply').addEventListener('click', async () => {
