@@ -90,7 +90,7 @@ fn appointment(
 
 /// A booking as its person (or their booker) reads it. Fields in alphabetical order, as the
 /// JSON object it replaced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingView {
     pub active: bool,
     pub booked_by_self: bool,
@@ -105,26 +105,33 @@ pub struct BookingView {
 }
 
 /// One dose of a booking (1-based `dose`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DoseView {
     pub clinic: ClinicRef,
+    /// A Seoul calendar day.
+    #[schema(value_type = String, format = Date)]
     pub date: Date,
     pub dose: usize,
     pub hour: u8,
+    /// `booked`, `given` or `cancelled`.
+    #[schema(value_type = String)]
     pub status: DoseStatus,
 }
 
 /// A product with its names in both languages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProductView {
     #[serde(serialize_with = "super::views::product_code")]
+    #[schema(value_type = String)]
     pub code: Product,
+    #[schema(value_type = String)]
     pub name_en: &'static str,
+    #[schema(value_type = String)]
     pub name_ko: &'static str,
 }
 
 /// `GET /api/v1/bookings`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingsView {
     pub bookings: Vec<BookingView>,
 }
@@ -423,7 +430,7 @@ pub async fn bookings_of(
         crate::routes::doc::WaitingSessionHeader,
     ),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = BookingsView),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
@@ -474,7 +481,7 @@ pub async fn booking_of(
         ("id" = i64, Path),
     ),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = BookingView),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),

@@ -42,17 +42,21 @@ pub async fn facts(
 
 /// An eligibility decision as the API answers it. Fields in alphabetical order, as the JSON
 /// object it replaced; the instants are present for the decisions that have them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DecisionView {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub closed_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub closes_at: Option<Timestamp>,
+    #[schema(value_type = String)]
     pub code: &'static str,
     pub eligible: bool,
     pub message_en: String,
     pub message_ko: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub opens_at: Option<Timestamp>,
     /// `opens_at` in Seoul time as the person reads it (`2021-07-26T20:00:00+09:00`): only in
     /// the waiting room's "not this opening" answer.
@@ -63,7 +67,7 @@ pub struct DecisionView {
 }
 
 /// Why someone may book: their cohort or a priority list.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ViaView {
     Cohort { cohort: u32 },
@@ -154,7 +158,7 @@ pub async fn decision_of(state: &Arc<AppState>, person: PersonId) -> Result<Deci
         crate::routes::doc::WaitingSessionHeader,
     ),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = DecisionView),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),

@@ -421,7 +421,7 @@ pub async fn family_verify(
 /// `GET /api/v1/contact`: where this person's notices go (masked). To change it, they verify
 /// again with the new phone: only its subscriber can, and the check updates the contact.
 /// Where a person's notices go, masked.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ContactView {
     pub name: String,
     pub phone: String,
@@ -456,7 +456,7 @@ pub async fn contact_of(state: &Arc<AppState>, person: PersonId) -> Result<Conta
         crate::routes::doc::WaitingSessionHeader,
     ),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ContactView),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),

@@ -196,7 +196,7 @@ pub mod aliases {
             crate::routes::doc::WaitingSessionHeader,
         ),
         responses(
-            (status = 200, description = "OK", body = serde_json::Value),
+            (status = 200, description = "OK", body = crate::routes::eligibility::DecisionView),
             (status = 400, response = crate::routes::doc::Refused),
             (status = "default", response = crate::routes::doc::Refused),
             (status = 401, response = crate::routes::doc::Refused),
@@ -216,7 +216,7 @@ pub mod aliases {
             crate::routes::doc::WaitingSessionHeader,
         ),
         responses(
-            (status = 200, description = "OK", body = serde_json::Value),
+            (status = 200, description = "OK", body = crate::routes::bookings::BookingsView),
             (status = 400, response = crate::routes::doc::Refused),
             (status = "default", response = crate::routes::doc::Refused),
             (status = 401, response = crate::routes::doc::Refused),
@@ -263,7 +263,7 @@ pub mod aliases {
             ("id" = i64, Path),
         ),
         responses(
-            (status = 200, description = "OK", body = serde_json::Value),
+            (status = 200, description = "OK", body = crate::routes::bookings::BookingView),
             (status = 400, response = crate::routes::doc::Refused),
             (status = "default", response = crate::routes::doc::Refused),
             (status = 401, response = crate::routes::doc::Refused),

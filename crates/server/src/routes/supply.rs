@@ -989,10 +989,12 @@ pub async fn accept_move(
 
 /// One dose a supply change moved (or could not keep), as its person reads it. Fields in
 /// alphabetical order, as the JSON object it replaced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MoveView {
     pub dose: u8,
     pub from: AppointmentView,
+    /// `delivery_changed`, `product_switched` or `interval_changed`.
+    #[schema(value_type = String)]
     pub reason: &'static str,
     /// None: the dose could not be kept and is cancelled.
     pub to: Option<AppointmentView>,
