@@ -20,7 +20,7 @@ pub const COARSE_EVERY_MS: u64 = 10_000;
 pub const CAPACITY_DAYS: i64 = 7;
 
 /// One point of every chart, at one instant of the server clock.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Sample {
     /// Milliseconds since the Unix epoch, on the server clock.
     pub at_ms: u64,
@@ -41,7 +41,7 @@ pub struct Sample {
 }
 
 /// What is left to book in one province over the next [`CAPACITY_DAYS`] days.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ProvinceCapacity {
     pub code: u8,
     pub name_ko: String,

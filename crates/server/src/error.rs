@@ -8,6 +8,8 @@ use serde::Serialize;
 use std::borrow::Cow;
 use store::writer::{Fault, Refusal, WriteError};
 
+use crate::text::errors::{self, Words};
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -19,28 +21,39 @@ pub struct ApiError {
     pub detail: Option<serde_json::Value>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every refusal's JSON body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "error": "slot_full",
+    "message": "That time band is full. Please choose another one.",
+    "message_ko": "선택하신 시간대의 예약이 마감되었습니다. 다른 시간대를 선택해 주세요.",
+    "message_en": "That time band is full. Please choose another one.",
+}))]
+pub struct ErrorBody<'a> {
+    /// Stable machine-readable code: a client decides on it, never on the messages.
     error: &'a str,
+    /// The English message (`message_en`), for clients that show one text.
     message: &'a str,
+    /// The message in Korean, the service's first language.
     message_ko: &'a str,
     message_en: &'a str,
+    /// Extra machine-readable facts: for example `booking_id` (already_booked), `alternatives`
+    /// (slot_full), `line` (an upload's bad line), `fault` (a storage fault).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     detail: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
-    pub fn new(
-        status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        message_ko: impl Into<Cow<'static, str>>,
-        message_en: impl Into<Cow<'static, str>>,
-    ) -> ApiError {
+    /// A refusal with its status and its words: a catalogue entry ([`crate::text::errors`]),
+    /// filled in or not, or the words of a pure crate's rule ([`Words::from_rules`]).
+    pub fn new(status: StatusCode, words: impl Into<Words>) -> ApiError {
+        let Words { code, ko, en } = words.into();
         ApiError {
             status,
-            code: code.into(),
-            message_ko: message_ko.into(),
-            message_en: message_en.into(),
+            code: Cow::Borrowed(code),
+            message_ko: ko,
+            message_en: en,
             retry_after_s: None,
             detail: None,
         }
@@ -51,46 +64,27 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(
-        code: &'static str,
-        ko: impl Into<Cow<'static, str>>,
-        en: impl Into<Cow<'static, str>>,
-    ) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, code, ko, en)
+    pub fn bad_request(words: impl Into<Words>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, words)
     }
 
     pub fn unauthenticated() -> ApiError {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "본인인증이 필요합니다. 본인인증을 다시 진행해 주세요.",
-            "Please verify your identity first.",
-        )
+        ApiError::new(StatusCode::UNAUTHORIZED, errors::UNAUTHENTICATED)
     }
 
-    pub fn forbidden(code: &'static str, ko: &'static str, en: &'static str) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, code, ko, en)
+    pub fn forbidden(words: impl Into<Words>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, words)
     }
 
     pub fn not_found() -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "요청하신 항목을 찾을 수 없습니다.",
-            "Not found.",
-        )
+        ApiError::new(StatusCode::NOT_FOUND, errors::NOT_FOUND)
     }
 
     /// The booking side is at capacity: come back shortly with the same idempotency key.
     pub fn busy(retry_after_s: u32) -> ApiError {
         ApiError {
             retry_after_s: Some(retry_after_s),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "접속자가 많아 잠시 후 자동으로 다시 시도합니다. 이미 진행한 예약은 안전합니다.",
-                "Too many requests right now; retry shortly. Nothing you already booked is lost.",
-            )
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::BUSY)
         }
     }
 
@@ -99,12 +93,7 @@ impl ApiError {
     pub fn overloaded(retry_after_s: u32) -> ApiError {
         ApiError {
             retry_after_s: Some(retry_after_s),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
-                "접속자가 많아 요청을 처리하지 못했습니다. 잠시 후 다시 시도해 주세요. 대기 순서와 예약은 그대로입니다.",
-                "The server is at its limit and did not handle this request; retry shortly. Your place in the queue and your bookings are unchanged.",
-            )
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::OVERLOADED)
         }
     }
 
@@ -113,12 +102,7 @@ impl ApiError {
     pub fn timed_out(retry_after_s: u32) -> ApiError {
         ApiError {
             retry_after_s: Some(retry_after_s),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                "응답이 늦어지고 있습니다. 같은 요청 키(Idempotency-Key)로 다시 시도하면 결과를 확인할 수 있습니다.",
-                "The answer took too long. Retry with the same Idempotency-Key to learn the outcome.",
-            )
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::TIMEOUT)
         }
     }
 
@@ -126,49 +110,25 @@ impl ApiError {
     /// large, a path parameter of the wrong type, a method the route does not have, …), by its
     /// status. `detail` says what exactly, in English, when there is something to add.
     pub fn rejection(status: StatusCode) -> ApiError {
-        let (code, ko, en) = match status.as_u16() {
-            404 => (
-                "not_found",
-                "요청하신 항목을 찾을 수 없습니다.",
-                "Not found.",
-            ),
-            405 => (
-                "method_not_allowed",
-                "이 주소에서는 사용할 수 없는 요청 방식입니다.",
-                "This method is not allowed here (see the Allow header).",
-            ),
-            408 => (
-                "request_timeout",
-                "요청을 제시간에 다 받지 못했습니다. 다시 보내 주세요.",
-                "The request was not received in time; send it again.",
-            ),
-            413 => (
-                "body_too_large",
-                "요청 내용이 너무 큽니다.",
-                "The request body is larger than this route accepts.",
-            ),
-            415 => (
-                "unsupported_media_type",
-                "요청 형식(Content-Type)이 올바르지 않습니다.",
-                "Unsupported Content-Type for this route.",
-            ),
-            _ => (
-                "invalid_request",
-                "요청 형식이 올바르지 않습니다.",
-                "The request is not valid.",
-            ),
+        let entry = match status.as_u16() {
+            404 => errors::NOT_FOUND,
+            405 => errors::METHOD_NOT_ALLOWED,
+            408 => errors::REQUEST_TIMEOUT,
+            413 => errors::BODY_TOO_LARGE,
+            415 => errors::UNSUPPORTED_MEDIA_TYPE,
+            _ => errors::INVALID_REQUEST,
         };
         let status = if status.is_client_error() {
             status
         } else {
             StatusCode::BAD_REQUEST
         };
-        ApiError::new(status, code, ko, en)
+        ApiError::new(status, entry)
     }
 
     /// The JSON body of this error, as every answer carries it.
     pub fn body_json(&self) -> String {
-        let body = Body {
+        let body = ErrorBody {
             error: &self.code,
             message: &self.message_en,
             message_ko: &self.message_ko,
@@ -181,37 +141,17 @@ impl ApiError {
     /// Storage cannot take writes now (full, failing, or the writer rebuilding its ledger from
     /// the database). Nothing of the request was written; the same request may be retried.
     pub fn storage_fault(fault: Fault) -> ApiError {
-        let (code, retry_after_s, ko, en) = match fault {
-            Fault::Full => (
-                "storage_full",
-                30,
-                "서버의 저장 공간이 가득 차 지금은 저장할 수 없습니다. 요청은 처리되지 않았습니다. \
-                 잠시 후 다시 시도해 주세요.",
-                "The server's storage is full, so nothing can be saved right now. Your request \
-                 was not carried out; please retry in a little while.",
-            ),
+        let (entry, retry_after_s) = match fault {
+            Fault::Full => (errors::STORAGE_FULL, 30),
             // Behind a load balancer the next try may reach the node that writes; this one
             // takes over by itself within a lease time (5 s) if that node is gone.
-            Fault::Standby => (
-                "storage_unavailable",
-                5,
-                "이 서버는 지금 예약을 저장하지 않습니다. 요청은 처리되지 않았습니다. 잠시 후 다시 \
-                 시도해 주세요.",
-                "This server is not saving bookings right now. Your request was not carried \
-                 out; please retry shortly.",
-            ),
-            Fault::Storage | Fault::LedgerStale => (
-                "storage_unavailable",
-                5,
-                "저장소 장애에서 복구하는 중입니다. 요청은 처리되지 않았습니다. 잠시 후 다시 \
-                 시도해 주세요.",
-                "The server is recovering from a storage fault. Your request was not carried \
-                 out; please retry shortly.",
-            ),
+            Fault::Standby | Fault::Storage | Fault::LedgerStale => {
+                (errors::STORAGE_UNAVAILABLE, 5)
+            }
         };
         ApiError {
             retry_after_s: Some(retry_after_s),
-            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, ko, en)
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, entry)
                 .with_detail(serde_json::json!({ "fault": fault.code() }))
         }
     }
@@ -219,12 +159,7 @@ impl ApiError {
     pub fn internal() -> ApiError {
         ApiError {
             retry_after_s: Some(2),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "일시적인 오류입니다. 잠시 후 다시 시도해 주세요. 예약은 완료되지 않았습니다.",
-                "A temporary failure; please retry. Nothing was booked.",
-            )
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::UNAVAILABLE)
         }
     }
 }
@@ -246,7 +181,7 @@ impl From<BookingError> for ApiError {
             | BookingError::DoseNotBooked
             | BookingError::FirstDoseNotGiven => StatusCode::CONFLICT,
         };
-        let api = ApiError::new(status, error.code(), error.message_ko(), error.message_en());
+        let api = ApiError::new(status, error);
         match error {
             BookingError::AlreadyBooked(id) => {
                 api.with_detail(serde_json::json!({ "booking_id": id.0 }))
@@ -262,9 +197,7 @@ impl From<Refusal> for ApiError {
             Refusal::Booking(error) => error.into(),
             Refusal::KeyReused => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "같은 요청 키(Idempotency-Key)가 다른 요청에 이미 사용되었습니다.",
-                "This Idempotency-Key was already used for a different request.",
+                errors::IDEMPOTENCY_KEY_REUSED,
             ),
         }
     }

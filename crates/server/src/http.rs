@@ -4,6 +4,7 @@
 //! nothing in it but the error type.
 
 use crate::error::ApiError;
+use crate::text::errors;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -147,9 +148,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                         .with_detail(serde_json::json!({ "reason": rejection.body_text() }))
                 }
                 _ => ApiError::bad_request(
-                    "invalid_body",
-                    "요청 형식이 올바르지 않습니다.",
-                    format!("The request body is not valid: {}", rejection.body_text()),
+                    errors::INVALID_BODY.fill("detail", rejection.body_text()),
                 ),
             })
     }
@@ -166,14 +165,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .await
             .map(|axum::extract::Query(value)| ApiQuery(value))
             .map_err(|rejection: QueryRejection| {
-                ApiError::bad_request(
-                    "invalid_query",
-                    "검색 조건이 올바르지 않습니다.",
-                    format!(
-                        "The query parameters are not valid: {}",
-                        rejection.body_text()
-                    ),
-                )
+                ApiError::bad_request(errors::INVALID_QUERY.fill("detail", rejection.body_text()))
             })
     }
 }

@@ -8,6 +8,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::text::errors;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -33,17 +34,12 @@ pub enum CrossSite {
 
 impl From<CrossSite> for ApiError {
     fn from(why: CrossSite) -> ApiError {
-        let code = match why {
-            CrossSite::ForeignSite => "cross_site_request",
-            CrossSite::ForeignOrigin => "foreign_origin",
-            CrossSite::Unknown => "origin_required",
+        let entry = match why {
+            CrossSite::ForeignSite => errors::CROSS_SITE_REQUEST,
+            CrossSite::ForeignOrigin => errors::FOREIGN_ORIGIN,
+            CrossSite::Unknown => errors::ORIGIN_REQUIRED,
         };
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            code,
-            "다른 사이트에서 보낸 요청은 처리할 수 없습니다. 예약 화면에서 다시 시도해 주세요.",
-            "Requests from other sites are refused. Please try again from the booking pages.",
-        )
+        ApiError::new(StatusCode::FORBIDDEN, entry)
     }
 }
 

@@ -13,6 +13,7 @@
 use crate::error::ApiError;
 use crate::http::cookie;
 use crate::state::AppState;
+use crate::text::errors;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -119,14 +120,7 @@ pub fn sign_in_cookie(keys: &Keyring, hash: [u8; 32], expires_at_ms: u64) -> Str
 }
 
 async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecord, ApiError> {
-    let invalid = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "staff_token_invalid",
-            "직원 인증 정보가 올바르지 않거나 사용이 중지되었습니다.",
-            "This staff token is unknown or was revoked.",
-        )
-    };
+    let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, errors::STAFF_TOKEN_INVALID);
     let now_ms = u64::try_from(state.clock.now().as_millisecond()).unwrap_or(0);
     let hash = match presented(&parts.headers, state.secrets.signing(), now_ms) {
         Presented::Token(hash) => hash,
@@ -134,9 +128,7 @@ async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecor
         Presented::Nothing => {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "staff_token_required",
-                "직원 인증이 필요합니다.",
-                "Staff authentication required.",
+                errors::STAFF_TOKEN_REQUIRED,
             ));
         }
     };
@@ -149,11 +141,7 @@ async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecor
 }
 
 fn wrong_role() -> ApiError {
-    ApiError::forbidden(
-        "wrong_role",
-        "이 기능을 사용할 권한이 없습니다.",
-        "Your role does not allow this.",
-    )
+    ApiError::forbidden(errors::WRONG_ROLE)
 }
 
 /// Proof that the request comes from staff of one clinic.
@@ -221,24 +209,16 @@ impl FromRequestParts<Arc<AppState>> for Operator {
             } else {
                 Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    "operator_signed_out",
-                    "운영자 로그인이 만료되었습니다. 다시 로그인해 주세요.",
-                    "Your operator sign-in has expired; please sign in again.",
+                    errors::OPERATOR_SIGNED_OUT,
                 ))
             };
         }
         match bearer {
             Some(token) if state.operator.matches(&token) => Ok(Operator),
-            Some(_) => Err(ApiError::forbidden(
-                "not_an_operator",
-                "운영자 권한이 없습니다.",
-                "This needs an operator's token.",
-            )),
+            Some(_) => Err(ApiError::forbidden(errors::NOT_AN_OPERATOR)),
             None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "operator_token_required",
-                "운영자 인증이 필요합니다.",
-                "Operator authentication required.",
+                errors::OPERATOR_TOKEN_REQUIRED,
             )),
         }
     }

@@ -327,7 +327,7 @@ pub struct Gate {
 pub const MAX_AGENT_CALLERS: usize = 100_000;
 
 /// Who waits, for the operators.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct People {
     /// People given a place in this queue's draw of verified people (each once, however many
     /// tickets they verified).
@@ -1081,9 +1081,12 @@ impl Gate {
 }
 
 /// An opening as operators write it (API body or `--opening FILE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "prequeue_starts_at": "2021-07-19T10:30:00Z", "opens_at": "2021-07-19T11:00:00Z", "max_active": 5000 }))]
 pub struct OpeningSpec {
+    #[schema(value_type = String, format = DateTime)]
     pub prequeue_starts_at: jiff::Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub opens_at: jiff::Timestamp,
     pub max_active: u32,
     pub pass_ttl_minutes: Option<u64>,

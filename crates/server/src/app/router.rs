@@ -6,8 +6,8 @@ use crate::http::{
     BODY_MAX, DELIVERIES_BODY_MAX, DELIVERIES_CSV_BODY_MAX, PRIORITY_LIST_BODY_MAX, json_rejections,
 };
 use crate::routes::{
-    admin, agent, bookings, clinic, clinics, eligibility, identity, leftovers, pass, queue, staff,
-    supply, system,
+    admin, agent, bookings, clinic, clinics, eligibility, identity, leftovers, openapi, pass,
+    queue, staff, supply, system,
 };
 use crate::state::AppState;
 use axum::Router;
@@ -170,7 +170,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
-        .route("/api/openapi.json", get(system::openapi))
+        .route("/api/openapi.json", get(openapi::serve))
         .route("/api/v1/regions", get(clinics::regions))
         .route("/api/v1/clinics", get(clinics::search))
         .route("/api/v1/clinics/{id}", get(clinics::clinic))

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::state::AppState;
+use crate::text::errors;
 
 fn now_ms(state: &AppState) -> i64 {
     state.clock.now().as_millisecond()
@@ -109,11 +110,7 @@ pub async fn require_forwarded(
 }
 
 fn not_forwarded() -> ApiError {
-    ApiError::forbidden(
-        "not_forwarded",
-        "다른 서버가 전달한 요청만 받는 주소입니다.",
-        "This address takes only requests forwarded by another yeyak node.",
-    )
+    ApiError::forbidden(errors::NOT_FORWARDED)
 }
 
 /// Sends a plain write to the holder. No holder, or none reachable: nothing was written

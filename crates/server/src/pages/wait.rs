@@ -12,6 +12,7 @@ use crate::routes::queue::{Nearby, StatusBody, WaitPlace};
 use crate::state::AppState;
 use crate::text::Text;
 use crate::text::citizen::{self, common, wait as wait_text};
+use crate::text::errors;
 use crate::text::shared::widgets as widget_text;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri};
@@ -312,13 +313,7 @@ async fn leftover_alerts(
                 .regions
                 .municipality(domain::clinic::MunicipalityCode(code))
         })
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_place",
-                wait_text::CHOOSE_DISTRICT.ko,
-                wait_text::CHOOSE_DISTRICT.en,
-            )
-        })?;
+        .ok_or_else(|| ApiError::bad_request(errors::INVALID_PLACE))?;
     let request = routes::leftovers::SubscriptionRequest::anything_near(district.center);
     routes::leftovers::subscribe_person(state, person, &request).await?;
     Ok(district.display_name_ko())

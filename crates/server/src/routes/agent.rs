@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::booking::PersonId;
 use jiff::SignedDuration;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use store::writer::EnsurePerson;
@@ -26,11 +26,37 @@ use store::writer::EnsurePerson;
 #[derive(Debug, Clone, Copy)]
 pub struct ActingFor(pub PersonId);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "name": "김민수", "rrn": "670315-1000007", "phone": "01012345678" }))]
 pub struct IdentifyRequest {
     name: String,
     rrn: String,
     phone: String,
+}
+
+/// Whom the agent now acts for, and the token to act with. Fields in alphabetical order, as the
+/// JSON object it replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "expires_at": "2021-07-26T09:30:00Z",
+    "person": { "birth_date": "1967-03-01", "rrn": "670301-1******" },
+    "person_token": "v1.AAAA",
+}))]
+pub struct Identified {
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: String,
+    pub person: IdentifiedPerson,
+    /// Sent as `Authorization: Bearer` on the agent's booking calls.
+    pub person_token: String,
+}
+
+/// The person identified, as the agent may read them back: birth date and the masked number.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IdentifiedPerson {
+    #[schema(value_type = String, format = Date)]
+    pub birth_date: String,
+    /// Masked: the birth date and the sex digit only.
+    pub rrn: String,
 }
 
 /// The agent a request acts as, for the handlers that audit in the same transaction as the
@@ -92,6 +118,20 @@ pub async fn require_agent(
 /// `POST /api/v1/agent/identify`: the agent has checked the person's identity document; this
 /// returns a session token to act for them (sent as `Authorization: Bearer` on the agent's
 /// booking calls). The registration number is hashed at once, as everywhere.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/identify",
+    tags = ["agents"],
+    summary = "Agents: after checking a person's identity document, get a session token to act for them (send it as Authorization: Bearer on the agent routes). Audited.",
+    security(("staff" = [])),
+    request_body = crate::routes::agent::IdentifyRequest,
+    responses(
+        (status = 200, description = "{person_token, expires_at, person: {birth_date, rrn (masked)}}", body = crate::routes::agent::Identified),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn identify(
     State(state): State<Arc<AppState>>,
     Agent(agent): Agent,
@@ -125,12 +165,15 @@ pub async fn identify(
             SignedDuration::from_mins(state.config.session_minutes),
         ),
     };
-    let mut response = Json(json!({
-        "person_token": session.sign(&state.secrets),
-        "expires_at": session.expires_at.to_string(),
-        "person": { "birth_date": claim.rrn.birth_date().to_string(), "rrn": claim.rrn.masked() },
-    }))
-    .into_response();
+    let identified = Identified {
+        expires_at: session.expires_at.to_string(),
+        person: IdentifiedPerson {
+            birth_date: claim.rrn.birth_date().to_string(),
+            rrn: claim.rrn.masked(),
+        },
+        person_token: session.sign(&state.secrets),
+    };
+    let mut response = Json(identified).into_response();
     // For the HTTP layer's line: whom the agent now acts for.
     response.extensions_mut().insert(ActingFor(id));
     Ok(response)

@@ -11,6 +11,7 @@ use crate::routes::clinics::parse_date;
 use crate::session::Consent;
 use crate::state::AppState;
 use crate::state::{Authenticated, read};
+use crate::text::errors;
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -29,7 +30,7 @@ use store::writer::{Book, Cancel, ChangeBooking, Notify, Refusal};
 
 /// Booking for a family member: their consent token, from `POST /api/v1/family/verify` (their
 /// own code on their own phone, typed in by the booker). Name and number alone are not enough.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Family {
     consent: Option<String>,
 }
@@ -38,7 +39,8 @@ pub struct Family {
 /// parents and grandparents, not a neighbourhood.
 pub const MAX_FAMILY: usize = 4;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "clinic_id": 1, "date": "2021-07-27", "hour": 10, "product": "moderna" }))]
 pub struct CreateRequest {
     clinic_id: u32,
     date: String,
@@ -47,7 +49,9 @@ pub struct CreateRequest {
     family: Option<Family>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = BookingChangeRequest)]
+#[schema(example = json!({ "clinic_id": 1, "date": "2021-07-28", "hour": 14 }))]
 pub struct ChangeRequest {
     clinic_id: u32,
     date: String,
@@ -63,11 +67,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let key = value.to_str().unwrap_or_default();
     let valid = (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic());
     if !valid {
-        return Err(ApiError::bad_request(
-            "invalid_idempotency_key",
-            "Idempotency-Key 값이 올바르지 않습니다 (영문·숫자 1~128자).",
-            "Idempotency-Key must be 1–128 visible ASCII characters.",
-        ));
+        return Err(ApiError::bad_request(errors::INVALID_IDEMPOTENCY_KEY));
     }
     Ok(Some(key.to_string()))
 }
@@ -78,13 +78,8 @@ fn appointment(
     hour: u8,
     product: &str,
 ) -> Result<Appointment, ApiError> {
-    let product = Product::parse(product).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_product",
-            "백신 종류가 올바르지 않습니다.",
-            "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
-        )
-    })?;
+    let product =
+        Product::parse(product).ok_or_else(|| ApiError::bad_request(errors::INVALID_PRODUCT))?;
     Ok(Appointment {
         clinic: ClinicId(clinic_id),
         day: parse_date(date)?,
@@ -95,7 +90,7 @@ fn appointment(
 
 /// A booking as its person (or their booker) reads it. Fields in alphabetical order, as the
 /// JSON object it replaced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingView {
     pub active: bool,
     pub booked_by_self: bool,
@@ -110,26 +105,33 @@ pub struct BookingView {
 }
 
 /// One dose of a booking (1-based `dose`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DoseView {
     pub clinic: ClinicRef,
+    /// A Seoul calendar day.
+    #[schema(value_type = String, format = Date)]
     pub date: Date,
     pub dose: usize,
     pub hour: u8,
+    /// `booked`, `given` or `cancelled`.
+    #[schema(value_type = String)]
     pub status: DoseStatus,
 }
 
 /// A product with its names in both languages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProductView {
     #[serde(serialize_with = "super::views::product_code")]
+    #[schema(value_type = String)]
     pub code: Product,
+    #[schema(value_type = String)]
     pub name_en: &'static str,
+    #[schema(value_type = String)]
     pub name_ko: &'static str,
 }
 
 /// `GET /api/v1/bookings`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BookingsView {
     pub bookings: Vec<BookingView>,
 }
@@ -274,6 +276,30 @@ fn booking_outcome(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings",
+    tags = ["bookings"],
+    summary = "Book dose 1 and, with it, dose 2 at the same clinic and product after the product's interval",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::IdempotencyKey,
+    ),
+    request_body = crate::routes::bookings::CreateRequest,
+    responses(
+        (status = 201, description = "Booked", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
+        (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
+        (status = 422, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     agent: Option<Extension<AgentActor>>,
@@ -350,13 +376,7 @@ async fn family_member(
         .as_deref()
         .and_then(|t| Consent::verify(t, &state.secrets, state.clock.now()).ok())
         .filter(|c| c.booker == actor)
-        .ok_or_else(|| {
-            ApiError::forbidden(
-                "family_consent_required",
-                "가족 예약에는 가족 본인의 휴대전화로 받은 인증번호로 동의 확인이 필요합니다.",
-                "Booking for a family member needs their consent: the code sent to their own phone.",
-            )
-        })?;
+        .ok_or_else(|| ApiError::forbidden(errors::FAMILY_CONSENT_REQUIRED))?;
     let bookings = read(state, move |r| store::ReadStore::bookings_of(r, actor)).await?;
     let mut others: Vec<PersonId> = bookings
         .iter()
@@ -368,9 +388,7 @@ async fn family_member(
     if !others.contains(&consent.member) && others.len() >= MAX_FAMILY {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "family_limit",
-            format!("가족 예약은 {MAX_FAMILY}명까지 할 수 있습니다."),
-            format!("You may hold bookings for at most {MAX_FAMILY} family members."),
+            errors::FAMILY_LIMIT.fill("max", MAX_FAMILY),
         ));
     }
     Ok(consent.member)
@@ -379,12 +397,7 @@ async fn family_member(
 /// The one answer about a family member who cannot be booked, whatever the reason (not yet
 /// eligible, already booked, …): the booker learns nothing about their records from it.
 fn family_not_bookable() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "family_not_bookable",
-        "지금은 이 가족을 예약할 수 없습니다. 가족 본인이 예약 현황과 대상 여부를 확인할 수 있습니다.",
-        "This family member cannot be booked now. They can check their own bookings and eligibility.",
-    )
+    ApiError::new(StatusCode::CONFLICT, errors::FAMILY_NOT_BOOKABLE)
 }
 
 /// The typed core of `GET /api/v1/bookings`: the person's bookings and those they made for
@@ -406,6 +419,24 @@ pub async fn bookings_of(
     Ok(BookingsView { bookings })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings",
+    tags = ["bookings"],
+    summary = "My bookings and those I made for family members",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+    ),
+    responses(
+        (status = 200, description = "OK", body = BookingsView),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -438,6 +469,26 @@ pub async fn booking_of(
     Ok(with_moves(state, view, booking.id, &moved))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/bookings/{id}",
+    tags = ["bookings"],
+    summary = "One booking",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        ("id" = i64, Path),
+    ),
+    responses(
+        (status = 200, description = "OK", body = BookingView),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn show(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -462,6 +513,29 @@ fn with_moves(
     view
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/cancel",
+    tags = ["bookings"],
+    summary = "Cancel every dose still to be given",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        ("id" = i64, Path),
+        crate::routes::doc::IdempotencyKey,
+    ),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
+        (status = 409, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn cancel(
     State(state): State<Arc<AppState>>,
     agent: Option<Extension<AgentActor>>,
@@ -493,6 +567,31 @@ pub async fn cancel(
     Ok(mark_audited(response, agent.as_ref()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/change",
+    tags = ["bookings"],
+    summary = "Move dose 1 (and dose 2 with it) to another day, band or clinic; all or nothing",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+        ("id" = i64, Path),
+        crate::routes::doc::IdempotencyKey,
+    ),
+    request_body = crate::routes::bookings::ChangeRequest,
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
+        (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
+        (status = 422, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn change(
     State(state): State<Arc<AppState>>,
     agent: Option<Extension<AgentActor>>,

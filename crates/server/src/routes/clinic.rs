@@ -7,6 +7,7 @@ use crate::routes::clinics::parse_date;
 use crate::staff::{ClinicStaff, actor_label};
 use crate::state::AppState;
 use crate::state::read;
+use crate::text::errors;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -105,6 +106,21 @@ pub async fn day_of(
 
 /// `GET /api/v1/clinic/day?date=`: the clinic's appointments for a day (today in Seoul by
 /// default).
+#[utoipa::path(
+    get,
+    path = "/api/v1/clinic/day",
+    tags = ["clinics"],
+    summary = "Clinic staff: their clinic's appointments for a day (default today, Seoul), with masked name and birth date.",
+    security(("staff" = [])),
+    params(
+        ("date" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, description = "{clinic, date, booked, given, appointments: [{booking_id, dose, hour, product, status, name, birth_date}]}"),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn day(
     State(state): State<Arc<AppState>>,
     staff: ClinicStaff,
@@ -131,12 +147,31 @@ fn doses_at(
         .collect()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "dose": 1 }))]
 pub struct GivenRequest {
     dose: u8,
 }
 
 /// `POST /api/v1/clinic/bookings/{id}/given`: records that this clinic gave a dose today.
+#[utoipa::path(
+    post,
+    path = "/api/v1/clinic/bookings/{id}/given",
+    tags = ["clinics"],
+    summary = "Clinic staff: record that their clinic gave dose 1 or 2 of a booking today. Audited in the same transaction.",
+    security(("staff" = [])),
+    params(
+        ("id" = i64, Path),
+    ),
+    request_body = crate::routes::clinic::GivenRequest,
+    responses(
+        (status = 200, description = "{booking_id, dose, status: given, fully_vaccinated}"),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 403, description = "other_clinic, wrong_role", body = crate::error::ErrorBody),
+        (status = 404, response = crate::routes::doc::Refused),
+        (status = 409, description = "not_due_today, dose_not_booked, first_dose_not_given", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn mark_given(
     State(state): State<Arc<AppState>>,
     staff: ClinicStaff,
@@ -144,11 +179,7 @@ pub async fn mark_given(
     ApiJson(body): ApiJson<GivenRequest>,
 ) -> Result<Json<Value>, ApiError> {
     if !(1..=2).contains(&body.dose) {
-        return Err(ApiError::bad_request(
-            "invalid_dose",
-            "접종 차수는 1 또는 2입니다.",
-            "The dose is 1 or 2.",
-        ));
+        return Err(ApiError::bad_request(errors::INVALID_DOSE));
     }
     let now = state.clock.now();
     let audit = AuditEntry {
@@ -177,11 +208,13 @@ pub async fn mark_given(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "product": "pfizer", "doses": 3, "until": "2021-07-27T09:00:00Z" }))]
 pub struct OfferRequest {
     product: String,
     doses: u32,
     /// When unclaimed doses expire: later today (RFC 3339, e.g. 2021-07-27T18:00:00+09:00).
+    #[schema(value_type = String, format = DateTime)]
     until: jiff::Timestamp,
 }
 
@@ -266,18 +299,25 @@ fn offer_text(state: &Arc<AppState>) -> OfferNotify {
 
 /// `POST /api/v1/clinic/leftovers`: offers spare doses for today; the nearest people who asked
 /// to hear of leftover doses are told in the same transaction.
+#[utoipa::path(
+    post,
+    path = "/api/v1/clinic/leftovers",
+    tags = ["clinics", "leftovers"],
+    summary = "Clinic staff: offer same-day leftover doses until a time later today. The nearest people who asked to hear (at most 20 per dose) are told in the same transaction.",
+    security(("staff" = [])),
+    request_body = crate::routes::clinic::OfferRequest,
+    responses(
+        (status = 201, description = "{id, clinic, product, date, doses, left, until, open, told}"),
+        (status = 400, description = "invalid_doses, invalid_until, product_not_offered", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn post_offer(
     State(state): State<Arc<AppState>>,
     staff: ClinicStaff,
     ApiJson(body): ApiJson<OfferRequest>,
 ) -> Result<Response, ApiError> {
-    let product = Product::parse(&body.product).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_product",
-            "백신 종류가 올바르지 않습니다.",
-            "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
-        )
-    })?;
+    let product = Product::parse(&body.product)
+        .ok_or_else(|| ApiError::bad_request(errors::INVALID_PRODUCT))?;
     let now = state.clock.now();
     let today = seoul_date(now);
     let day_end = seoul_instant(
@@ -299,7 +339,7 @@ pub async fn post_offer(
         day_end.as_millisecond(),
         clinic.offers(product),
     )
-    .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?;
+    .map_err(ApiError::bad_request)?;
     let offer = Offer {
         id: OfferId(0),
         clinic: staff.clinic,
@@ -355,6 +395,16 @@ pub async fn offers_of(state: &Arc<AppState>, clinic: ClinicId) -> Result<Offers
 }
 
 /// `GET /api/v1/clinic/leftovers`: this clinic's offers today.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clinic/leftovers",
+    tags = ["clinics", "leftovers"],
+    summary = "Clinic staff: their clinic's offers today.",
+    security(("staff" = [])),
+    responses(
+        (status = 200, description = "OK"),
+    )
+)]
 pub async fn offers(
     State(state): State<Arc<AppState>>,
     staff: ClinicStaff,

@@ -4,6 +4,7 @@
 use crate::error::ApiError;
 use crate::http::ApiQuery;
 use crate::state::AppState;
+use crate::text::errors;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +23,17 @@ const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 100;
 const MAX_DAYS: u16 = 14;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/regions",
+    tags = ["clinics"],
+    summary = "Provinces and their municipalities (KOSTAT 2018 codes)",
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn regions(State(state): State<Arc<AppState>>) -> Json<Value> {
     let regions = &state.world.regions;
     let provinces: Vec<Value> = regions
@@ -53,31 +65,14 @@ pub struct SearchQuery {
     pub offset: Option<usize>,
 }
 
-fn invalid(code: &'static str, ko: &'static str, en: &'static str) -> ApiError {
-    ApiError::bad_request(code, ko, en)
-}
-
 fn parse_product(code: Option<&str>) -> Result<Option<Product>, ApiError> {
-    code.map(|c| {
-        Product::parse(c).ok_or_else(|| {
-            invalid(
-                "invalid_product",
-                "백신 종류가 올바르지 않습니다 (pfizer, moderna, astrazeneca, janssen).",
-                "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
-            )
-        })
-    })
-    .transpose()
+    code.map(|c| Product::parse(c).ok_or_else(|| ApiError::bad_request(errors::INVALID_PRODUCT)))
+        .transpose()
 }
 
 pub fn parse_date(text: &str) -> Result<Date, ApiError> {
-    text.parse().map_err(|_| {
-        invalid(
-            "invalid_date",
-            "날짜 형식이 올바르지 않습니다 (예: 2021-08-16).",
-            "Dates look like 2021-08-16.",
-        )
-    })
+    text.parse()
+        .map_err(|_| ApiError::bad_request(errors::INVALID_DATE))
 }
 
 /// A clinic as the search and clinic answers show it. Borrowed from the world: building an
@@ -190,6 +185,29 @@ fn remaining_by_product(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/clinics",
+    tags = ["clinics"],
+    summary = "Search clinics by province, municipality or distance, with places left per day and product",
+    params(
+        ("province" = Option<i64>, Query, description = "Province code, e.g. 11"),
+        ("municipality" = Option<i64>, Query, description = "Municipality code, e.g. 11010"),
+        ("lat" = Option<f64>, Query, description = "Latitude (with lon)"),
+        ("lon" = Option<f64>, Query, description = "Longitude (with lat)"),
+        ("radius_km" = Option<f64>, Query, description = "Up to 50; default 5"),
+        ("product" = Option<String>, Query, description = "Only clinics that give this product (near lat and lon: among the nearest 200 within the radius)"),
+        ("from" = Option<String>, Query, description = "First day (default tomorrow, Seoul)"),
+        ("days" = Option<i64>, Query, description = "Days to show, 1–14 (default 7)"),
+        ("limit" = Option<i64>, Query, description = "1–100 (default 20)"),
+        ("offset" = Option<i64>, Query, description = "Skip this many"),
+    ),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     ApiQuery(q): ApiQuery<SearchQuery>,
@@ -244,16 +262,12 @@ pub fn find_clinics<'a>(state: &'a AppState, q: &SearchQuery) -> Result<Found<'a
                     offset + limit
                 },
             )
-            .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?
+            .map_err(ApiError::bad_request)?
             .into_iter()
             .map(|(id, km)| (id, Some(km)))
             .collect(),
         _ => {
-            return Err(invalid(
-                "search_scope_required",
-                "시도, 시군구 또는 위치(위도·경도) 중 하나로 검색해 주세요.",
-                "Search by exactly one of: province, municipality, or lat and lon.",
-            ));
+            return Err(ApiError::bad_request(errors::SEARCH_SCOPE_REQUIRED));
         }
     };
     let availability = state.writer.availability();
@@ -321,6 +335,22 @@ pub struct ClinicDay<'a> {
 }
 
 /// One clinic with its hour bands on a day and what is left in each.
+#[utoipa::path(
+    get,
+    path = "/api/v1/clinics/{id}",
+    tags = ["clinics"],
+    summary = "One clinic's hour bands on a day, with places left per product",
+    params(
+        ("id" = i64, Path),
+        ("date" = Option<String>, Query, description = "Default tomorrow (Seoul)"),
+    ),
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn clinic(
     State(state): State<Arc<AppState>>,
     Path(id): Path<u32>,

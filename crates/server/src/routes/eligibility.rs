@@ -4,6 +4,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::state::{Authenticated, read};
+use crate::text::errors::Words;
 use axum::Json;
 use axum::extract::State;
 use domain::booking::{DoseStatus, PersonId};
@@ -41,17 +42,21 @@ pub async fn facts(
 
 /// An eligibility decision as the API answers it. Fields in alphabetical order, as the JSON
 /// object it replaced; the instants are present for the decisions that have them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DecisionView {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub closed_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub closes_at: Option<Timestamp>,
+    #[schema(value_type = String)]
     pub code: &'static str,
     pub eligible: bool,
     pub message_en: String,
     pub message_ko: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub opens_at: Option<Timestamp>,
     /// `opens_at` in Seoul time as the person reads it (`2021-07-26T20:00:00+09:00`): only in
     /// the waiting room's "not this opening" answer.
@@ -62,7 +67,7 @@ pub struct DecisionView {
 }
 
 /// Why someone may book: their cohort or a priority list.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum ViaView {
     Cohort { cohort: u32 },
@@ -118,11 +123,10 @@ pub async fn require_eligible(
     if decision.is_eligible() {
         return Ok(());
     }
+    // The decision's words say why (its window, its cohort): they live with the rule.
     Err(ApiError::new(
         axum::http::StatusCode::FORBIDDEN,
-        "not_eligible",
-        decision.message_ko(),
-        decision.message_en(),
+        Words::from_rules("not_eligible", decision.message_ko(), decision.message_en()),
     )
     .with_detail(serde_json::json!(DecisionView::of(&decision))))
 }
@@ -143,6 +147,24 @@ pub async fn decision_of(state: &Arc<AppState>, person: PersonId) -> Result<Deci
     Ok(decide(&facts, &state.world.rules(), state.clock.now()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/eligibility",
+    tags = ["eligibility"],
+    summary = "May I book now? The reason, and when my window opens or closes",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+    ),
+    responses(
+        (status = 200, description = "OK", body = DecisionView),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn mine(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,

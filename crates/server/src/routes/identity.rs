@@ -9,6 +9,7 @@ use crate::identity::{
 use crate::session::{Consent, IdentitySession};
 use crate::state::AppState;
 use crate::state::Authenticated;
+use crate::text::errors::{self, Words};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -25,7 +26,8 @@ use std::sync::Arc;
 use store::OutboxMessage;
 use store::writer::EnsurePerson;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "name": "김민수", "rrn": "670315-1000007", "phone": "01012345678" }))]
 pub struct StartRequest {
     name: String,
     rrn: String,
@@ -52,27 +54,11 @@ pub fn parse_claim(
     phone: &str,
     state: &AppState,
 ) -> Result<Claim, ApiError> {
-    let name = PersonName::parse(name).map_err(|e| match e {
-        NameError::Length => ApiError::bad_request(
-            "invalid_name",
-            "이름을 정확히 입력해 주세요 (1~50자).",
-            "Please enter the name as registered (1–50 characters).",
-        ),
-        NameError::Forbidden => ApiError::bad_request(
-            "invalid_name",
-            "이름에 제어 문자나 글자 방향을 바꾸는 문자를 쓸 수 없습니다.",
-            "A name may not contain control or text-direction characters.",
-        ),
-    })?;
-    let rrn = Rrn::parse_at(rrn, seoul_date(state.clock.now()))
-        .map_err(|e| ApiError::bad_request(e.code(), e.message_ko(), e.message_en()))?;
-    let phone = parse_phone(phone).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_phone",
-            "휴대전화 번호를 정확히 입력해 주세요 (예: 010-1234-5678).",
-            "Please enter a Korean mobile number (e.g. 010-1234-5678).",
-        )
-    })?;
+    // Too long and forbidden characters say the same words (one code, one entry).
+    let name = PersonName::parse(name)
+        .map_err(|_: NameError| ApiError::bad_request(errors::INVALID_NAME))?;
+    let rrn = Rrn::parse_at(rrn, seoul_date(state.clock.now())).map_err(ApiError::bad_request)?;
+    let phone = parse_phone(phone).ok_or_else(|| ApiError::bad_request(errors::INVALID_PHONE))?;
     Ok(Claim { name, rrn, phone })
 }
 
@@ -109,63 +95,39 @@ fn identity_error(error: IdentityError) -> ApiError {
             retry_after_s,
         } => {
             let minutes = retry_after_s.div_ceil(60);
-            let (ko, en) = match scope {
-                Scope::Phone => (
-                    "이 휴대전화로 인증번호를 너무 많이 요청했습니다.",
-                    "Too many codes were asked for this phone.",
-                ),
-                Scope::Person => (
-                    "이 주민등록번호로 인증을 너무 많이 요청했습니다.",
-                    "Too many checks were asked for this registration number.",
-                ),
-                Scope::Requester | Scope::Address => (
-                    "인증 요청이 너무 많습니다.",
-                    "Too many identity checks from here.",
-                ),
-                Scope::WrongCodes => (
-                    "잘못된 인증번호를 너무 많이 입력했습니다.",
-                    "Too many wrong codes were entered from here.",
-                ),
+            let why = match scope {
+                Scope::Phone => errors::TOO_MANY_FOR_PHONE,
+                Scope::Person => errors::TOO_MANY_FOR_PERSON,
+                Scope::Requester | Scope::Address => errors::TOO_MANY_FROM_HERE,
+                Scope::WrongCodes => errors::TOO_MANY_WRONG_CODES,
             };
+            let words = Words::from(errors::IDENTITY_RATE_LIMITED)
+                .fill_text("why", why)
+                .fill("minutes", minutes);
             ApiError {
                 retry_after_s: Some(u32::try_from(retry_after_s).unwrap_or(u32::MAX)),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    error.code(),
-                    format!("{ko} 약 {minutes}분 후에 다시 시도해 주세요."),
-                    format!("{en} Please try again in about {minutes} minutes."),
-                )
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, words)
             }
             .with_detail(
                 serde_json::json!({ "limit": scope.code(), "retry_after_s": retry_after_s }),
             )
         }
-        IdentityError::TooManyAttempts => ApiError::new(
-            StatusCode::GONE,
-            error.code(),
-            "인증번호를 여러 번 잘못 입력했습니다. 인증번호를 다시 받아 주세요.",
-            "Too many wrong codes for this check. Please request a new code.",
-        ),
-        IdentityError::UnknownOrExpired => ApiError::new(
-            StatusCode::GONE,
-            error.code(),
-            "인증번호 유효시간이 지났습니다. 인증번호를 다시 받아 주세요.",
-            "The code has expired. Please request a new one.",
-        ),
+        IdentityError::TooManyAttempts => {
+            ApiError::new(StatusCode::GONE, errors::TOO_MANY_ATTEMPTS)
+        }
+        IdentityError::UnknownOrExpired => {
+            ApiError::new(StatusCode::GONE, errors::VERIFICATION_EXPIRED)
+        }
         IdentityError::WrongCode { attempts_left } => ApiError::new(
             StatusCode::UNAUTHORIZED,
-            error.code(),
-            format!("인증번호가 맞지 않습니다. {attempts_left}번 더 시도할 수 있습니다."),
-            format!("Wrong code. {attempts_left} attempts left."),
+            errors::WRONG_CODE.fill("attempts_left", attempts_left),
         )
         .with_detail(serde_json::json!({ "attempts_left": attempts_left })),
         IdentityError::Overloaded => ApiError {
             retry_after_s: Some(5),
             ..ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                error.code(),
-                "본인인증 기관에 요청이 많습니다. 잠시 후 다시 시도해 주세요.",
-                "The identity service is busy. Please retry shortly.",
+                errors::IDENTITY_SERVICE_BUSY,
             )
         },
     }
@@ -234,6 +196,26 @@ fn counted(state: &AppState, error: IdentityError) -> ApiError {
     identity_error(error)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/identity/start",
+    tags = ["identity"],
+    summary = "Start an identity check: when the name, birth date and seventh digit match the phone's subscriber, a one-time code is sent by SMS (3 minutes, 5 attempts). The answer is the same when they do not match. Limits answer 429 identity_rate_limited with Retry-After. One pass may start at most 8 (429 pass_limit).",
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+    ),
+    request_body = crate::routes::identity::StartRequest,
+    responses(
+        (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn start(
     State(state): State<Arc<AppState>>,
     pass: Option<axum::Extension<queue::Pass>>,
@@ -250,7 +232,8 @@ pub async fn start(
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "verification_id": "hT3k9Qm2v0aXb1cD", "code": "123456" }))]
 pub struct VerifyRequest {
     pub verification_id: String,
     pub code: String,
@@ -303,6 +286,26 @@ pub fn session_for(state: &AppState, person: PersonId) -> (IdentitySession, Stri
     (session, token, cookie)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/identity/verify",
+    tags = ["identity"],
+    summary = "Finish the identity check; returns a session token (also set as a cookie) With a pass that names nobody yet, binds it to this person and returns the new pass (also the yeyak_pass cookie); a pass that admitted someone else is refused (403 pass_other_person).",
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+    ),
+    request_body = crate::routes::identity::VerifyRequest,
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 410, response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     pass: Option<axum::Extension<queue::Pass>>,
@@ -333,6 +336,26 @@ pub async fn verify(
 
 /// `POST /api/v1/family/start`: the booker gives a family member's name, number and phone;
 /// the code goes to the member's phone (only if it is theirs), and the member tells the booker.
+#[utoipa::path(
+    post,
+    path = "/api/v1/family/start",
+    tags = ["bookings"],
+    summary = "Start a family member's consent: their code goes to their own phone (only if it is theirs); needs the booker's session token",
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+    ),
+    request_body = crate::routes::identity::StartRequest,
+    responses(
+        (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn family_start(
     State(state): State<Arc<AppState>>,
     pass: Option<axum::Extension<queue::Pass>>,
@@ -349,6 +372,26 @@ pub const CONSENT_MINUTES: i64 = 30;
 
 /// `POST /api/v1/family/verify`: the member's code, typed in by the booker, proves the member
 /// agreed; the answer is a consent token for `family.consent` in a booking.
+#[utoipa::path(
+    post,
+    path = "/api/v1/family/verify",
+    tags = ["bookings"],
+    summary = "Finish a family member's consent with the code they received: {consent, expires_at (30 minutes), member: {name (masked)}}",
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+    ),
+    request_body = crate::routes::identity::VerifyRequest,
+    responses(
+        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 410, response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn family_verify(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -357,11 +400,7 @@ pub async fn family_verify(
 ) -> Result<Response, ApiError> {
     let (member, verified) = finish_check(&state, &body, who).await?;
     if member == session.person {
-        return Err(ApiError::bad_request(
-            "family_is_self",
-            "본인 예약은 가족 예약이 아닌 본인 예약으로 진행해 주세요.",
-            "To book for yourself, leave out the family member.",
-        ));
+        return Err(ApiError::bad_request(errors::FAMILY_IS_SELF));
     }
     let consent = Consent {
         booker: session.person,
@@ -382,7 +421,7 @@ pub async fn family_verify(
 /// `GET /api/v1/contact`: where this person's notices go (masked). To change it, they verify
 /// again with the new phone: only its subscriber can, and the check updates the contact.
 /// Where a person's notices go, masked.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ContactView {
     pub name: String,
     pub phone: String,
@@ -406,6 +445,24 @@ pub async fn contact_of(state: &Arc<AppState>, person: PersonId) -> Result<Conta
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/contact",
+    tags = ["identity"],
+    summary = "Where my notices go: {name, phone}, both masked. A new identity check with a new phone changes it.",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        crate::routes::doc::PassHeader,
+        crate::routes::doc::WaitingSessionHeader,
+    ),
+    responses(
+        (status = 200, description = "OK", body = ContactView),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn contact(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -439,12 +496,39 @@ pub async fn refuse_personal_urls(
             .any(|key| PERSONAL_FIELDS.contains(&key))
     });
     if carries {
-        return ApiError::bad_request(
-            "personal_data_in_url",
-            "주민등록번호·이름·전화번호는 주소(URL)에 담아 보낼 수 없습니다. 양식으로 보내 주세요.",
-            "Names, registration numbers and phone numbers may not be sent in a URL; send the form instead.",
-        )
-        .into_response();
+        return ApiError::bad_request(errors::PERSONAL_DATA_IN_URL).into_response();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Scope;
+
+    /// The catalogue's words carry the identity service's own codes, filled in.
+    #[test]
+    fn identity_refusals_keep_their_codes() {
+        let limited = IdentityError::RateLimited {
+            scope: Scope::Phone,
+            retry_after_s: 61,
+        };
+        for error in [
+            limited,
+            IdentityError::UnknownOrExpired,
+            IdentityError::WrongCode { attempts_left: 2 },
+            IdentityError::TooManyAttempts,
+            IdentityError::Overloaded,
+        ] {
+            assert_eq!(identity_error(error).code, error.code());
+        }
+        assert_eq!(
+            identity_error(limited).message_en,
+            "Too many codes were asked for this phone. Please try again in about 2 minutes."
+        );
+        assert_eq!(
+            identity_error(IdentityError::WrongCode { attempts_left: 2 }).message_ko,
+            "인증번호가 맞지 않습니다. 2번 더 시도할 수 있습니다."
+        );
+    }
 }

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::state::AppState;
 use crate::state::{Authenticated, read};
+use crate::text::errors;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -23,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use store::writer::{ClaimOffer, ClaimRefusal};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "lat": 37.57, "lon": 126.98, "radius_km": 5.0, "products": ["pfizer"] }))]
 pub struct SubscriptionRequest {
     lat: f64,
     lon: f64,
@@ -94,23 +96,13 @@ fn parse_subscription(
     let in_korea = (33.0..=38.7).contains(&body.lat) && (124.5..=132.0).contains(&body.lon);
     let radius_ok = body.radius_km > 0.0 && body.radius_km <= MAX_RADIUS_KM;
     if !in_korea || !radius_ok {
-        return Err(ApiError::bad_request(
-            "invalid_place",
-            "위치(국내)와 반경(최대 10km)을 확인해 주세요.",
-            "Give a place in Korea and a radius of at most 10 km.",
-        ));
+        return Err(ApiError::bad_request(errors::INVALID_PLACE));
     }
     let products = body
         .products
         .iter()
         .map(|code| {
-            Product::parse(code).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_product",
-                    "백신 종류가 올바르지 않습니다.",
-                    "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
-                )
-            })
+            Product::parse(code).ok_or_else(|| ApiError::bad_request(errors::INVALID_PRODUCT))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Subscription {
@@ -126,6 +118,18 @@ fn parse_subscription(
 
 /// `PUT /api/v1/leftovers/subscription` (and `/api/v1/queue/leftover-alerts`): tell me of
 /// leftover doses within this radius.
+#[utoipa::path(
+    put,
+    path = "/api/v1/leftovers/subscription",
+    tags = ["leftovers"],
+    summary = "Ask to be told of leftover doses within radius_km (at most 10) of a place; products empty for any. Needs a pass and a session.",
+    security(("session" = []), ("sessionCookie" = [])),
+    request_body = crate::routes::leftovers::SubscriptionRequest,
+    responses(
+        (status = 200, description = "{subscription}"),
+        (status = 400, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn subscribe(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -149,6 +153,16 @@ pub async fn subscribe_person(
 }
 
 /// `DELETE /api/v1/leftovers/subscription`: stop telling me.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/leftovers/subscription",
+    tags = ["leftovers"],
+    summary = "Stop being told of leftover doses.",
+    security(("session" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 204, description = "Done"),
+    )
+)]
 pub async fn unsubscribe(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -194,6 +208,16 @@ pub async fn near(state: &Arc<AppState>, person: PersonId) -> Result<NearMeView,
 }
 
 /// `GET /api/v1/leftovers`: my subscription and today's open offers within it, nearest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/leftovers",
+    tags = ["leftovers"],
+    summary = "My subscription and today's open leftover offers within it, nearest first.",
+    security(("session" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "{subscription, offers: [{id, clinic, product, doses, left, until, open, distance_km}]}"),
+    )
+)]
 pub async fn near_me(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -204,6 +228,21 @@ pub async fn near_me(
 /// `POST /api/v1/leftovers/{id}/claim`: one of the offer's doses, as dose 1 today (dose 2 is
 /// booked with it at the product's interval). A booking the person holds for a later day is
 /// replaced, in the same transaction.
+#[utoipa::path(
+    post,
+    path = "/api/v1/leftovers/{id}/claim",
+    tags = ["leftovers"],
+    summary = "Claim one leftover dose: dose 1 today, dose 2 at the product's interval. Never more claims than doses; one leftover dose a day per person; a booking for a later day is replaced in the same transaction.",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        ("id" = i64, Path),
+    ),
+    responses(
+        (status = 201, description = "The booking"),
+        (status = 404, description = "no_such_offer", body = crate::error::ErrorBody),
+        (status = 409, description = "all_claimed, offer_expired, already_booked, already_vaccinated, second_dose_unavailable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn claim(
     State(state): State<Arc<AppState>>,
     Authenticated(session): Authenticated,
@@ -215,9 +254,7 @@ pub async fn claim(
     if known.already_vaccinated {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "already_vaccinated",
-            "이미 접종을 마치셨습니다.",
-            "You are already vaccinated.",
+            errors::ALREADY_VACCINATED,
         ));
     }
     let now = state.clock.now();
@@ -253,12 +290,7 @@ pub async fn claim(
                 domain::leftover::ClaimError::NoSuchOffer => StatusCode::NOT_FOUND,
                 _ => StatusCode::CONFLICT,
             };
-            Err(ApiError::new(
-                status,
-                e.code(),
-                e.message_ko(),
-                e.message_en(),
-            ))
+            Err(ApiError::new(status, e))
         }
     }
 }

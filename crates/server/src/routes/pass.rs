@@ -6,6 +6,7 @@
 use crate::credentials::{self, Names, PASS, TICKET, WAITING_SESSION};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::text::errors::{self, Words};
 use crate::waiting::GateError;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -39,97 +40,56 @@ pub fn token_error(error: TokenError) -> ApiError {
         TokenError::Expired => StatusCode::UNAUTHORIZED,
         _ => StatusCode::FORBIDDEN,
     };
-    ApiError::new(status, error.code(), error.message_ko(), error.message_en())
+    ApiError::new(status, error)
 }
 
 pub fn gate_error(error: GateError) -> ApiError {
     match error {
         GateError::Room(queue::RoomError::Token(error)) => token_error(error),
-        GateError::Room(error) => {
-            ApiError::forbidden(error.code(), error.message_ko(), error.message_en())
-        }
+        GateError::Room(error) => ApiError::forbidden(error),
         GateError::Storage(message) => {
             tracing::error!(%message, "waiting room storage failed");
             ApiError::internal()
         }
         GateError::TooManyTickets { retry_after_s } => ApiError {
             retry_after_s: Some(u32::try_from(retry_after_s).unwrap_or(u32::MAX)),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_tickets",
-                "이 주소에서 대기표를 너무 많이 받았습니다. 이미 받은 대기표를 그대로 쓰시거나 잠시 후 다시 시도해 주세요.",
-                "Too many queue tickets from this address. Keep the ticket you have, or try again shortly.",
-            )
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, errors::TOO_MANY_TICKETS)
         },
-        GateError::PersonHasPass => ApiError::new(
-            StatusCode::CONFLICT,
-            "person_has_pass",
-            "이미 다른 기기나 창에서 입장하셨습니다. 처음 입장한 곳에서 예약을 이어 가 주세요. (5분 동안 쓰지 않으면 여기서 입장할 수 있습니다.)",
-            "You were already let in on another device or window. Please continue there. (If it stays unused for 5 minutes, you can enter here.)",
-        ),
+        GateError::PersonHasPass => ApiError::new(StatusCode::CONFLICT, errors::PERSON_HAS_PASS),
         GateError::PassLimit { what, limit } => {
-            let (ko, en) = match what {
-                crate::waiting::PassUse::IdentityStart => (
-                    format!("한 번 입장으로 본인인증은 {limit}번까지 요청할 수 있습니다."),
-                    format!("One admission may start at most {limit} identity checks."),
-                ),
-                crate::waiting::PassUse::FamilyBooking => (
-                    format!("한 번 입장으로 가족 예약은 {limit}건까지 할 수 있습니다."),
-                    format!("One admission may make at most {limit} family bookings."),
-                ),
+            let allowed = match what {
+                crate::waiting::PassUse::IdentityStart => errors::PASS_IDENTITY_STARTS,
+                crate::waiting::PassUse::FamilyBooking => errors::PASS_FAMILY_BOOKINGS,
             };
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "pass_limit", ko, en)
+            let words = Words::from(errors::PASS_LIMIT)
+                .fill_text("use", allowed)
+                .fill("limit", limit);
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, words)
                 .with_detail(json!({ "limit": limit }))
         }
-        GateError::NotVerified => ApiError::forbidden(
-            "text_me_needs_verification",
-            "문자 안내는 대기 중 본인인증을 마친 분께 드립니다. 먼저 본인인증을 해 주세요.",
-            "We can text you once you have verified your identity while waiting. Please verify first.",
-        ),
+        GateError::NotVerified => ApiError::forbidden(errors::TEXT_ME_NEEDS_VERIFICATION),
         GateError::TextingFull => ApiError {
             retry_after_s: Some(60),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "texting_full",
-                "지금은 문자 안내를 더 받을 수 없습니다. 이 화면을 열어 두고 기다려 주세요.",
-                "We cannot take more texting requests right now. Please keep this page open.",
-            )
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::TEXTING_FULL)
         },
         GateError::CallersFull => ApiError {
             retry_after_s: Some(60),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "agent_callers_full",
-                "상담원이 대기열에 올릴 수 있는 인원이 가득 찼습니다. 잠시 후 다시 시도해 주세요.",
-                "Agents hold as many callers in the queue as they may. Please try again shortly.",
-            )
+            ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::AGENT_CALLERS_FULL)
         },
-        GateError::PlacePassedOn => ApiError::new(
-            StatusCode::GONE,
-            "place_passed_on",
-            "차례가 되어 문자를 보내 드린 뒤 돌아오실 시간이 지나 자리가 다음 분께 넘어갔습니다. 대기열에 다시 들어와 주세요.",
-            "Your turn came and we texted you, but the time to come back has passed: your place went to the next person. Please join the queue again.",
-        ),
+        GateError::PlacePassedOn => ApiError::new(StatusCode::GONE, errors::PLACE_PASSED_ON),
         GateError::NoNumbers => ApiError {
             retry_after_s: Some(1),
             ..ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "queue_numbers_not_ready",
-                "대기 번호를 준비하고 있습니다. 잠시 후 다시 시도해 주세요.",
-                "Queue numbers are being prepared. Please try again in a moment.",
+                errors::QUEUE_NUMBERS_NOT_READY,
             )
         },
     }
 }
 
 fn pass_missing() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "pass_required",
-        "대기열을 거쳐 입장한 후 이용할 수 있습니다. 대기 화면으로 이동해 주세요.",
-        "Please go through the waiting room first.",
-    )
-    .with_detail(json!({ "waiting_room": "/wait" }))
+    ApiError::new(StatusCode::UNAUTHORIZED, errors::PASS_REQUIRED)
+        .with_detail(json!({ "waiting_room": "/wait" }))
 }
 
 /// Every booking-side route runs behind this: a valid pass for this browser session, or no entry.
@@ -183,11 +143,7 @@ pub fn signed_in_person(state: &AppState, headers: &HeaderMap) -> Option<u64> {
 
 /// A pass is the one verified person's it admitted: it does nothing for anyone else.
 pub fn pass_other_person() -> ApiError {
-    ApiError::forbidden(
-        "pass_other_person",
-        "이 입장권은 대기열에서 본인인증을 한 분의 것입니다. 다른 분은 대기열을 거쳐 직접 입장해 주세요. 가족 예약은 가족 동의 절차로 할 수 있습니다.",
-        "This admission belongs to the person verified in the queue. Anyone else must go through the queue; family members can be booked with their consent.",
-    )
+    ApiError::forbidden(errors::PASS_OTHER_PERSON)
 }
 
 /// Counts one use of `what` by the request's pass (none on the agent side, which has no pass).
@@ -254,13 +210,10 @@ pub fn require_caller_admitted(state: &AppState, actor: &str, person: u64) -> Re
     if state.gate.caller_admitted(now_ms(state), actor, person) {
         return Ok(());
     }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "caller_not_admitted",
-        "예약 시작 중에는 상담원도 대기열을 거칩니다. 이 분의 대기 차례가 되면 예약할 수 있습니다.",
-        "During an opening agents queue too: you can book for this caller once their place comes up.",
+    Err(
+        ApiError::new(StatusCode::CONFLICT, errors::CALLER_NOT_ADMITTED)
+            .with_detail(json!({ "queue": "/api/v1/agent/queue" })),
     )
-    .with_detail(json!({ "queue": "/api/v1/agent/queue" })))
 }
 
 /// The server clock in milliseconds, as the waiting room counts.

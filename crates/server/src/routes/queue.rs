@@ -10,6 +10,7 @@ use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::staff::Operator;
 use crate::state::AppState;
+use crate::text::errors::{self, Words};
 use crate::waiting::GateError;
 use axum::Json;
 use axum::extract::{Request, State};
@@ -25,7 +26,7 @@ use std::sync::Arc;
 /// Where a ticket stands, as the API answers it. Serialized straight to bytes on the hot path
 /// (`GET /queue/status`); the fields are in alphabetical order so the bytes are exactly those of
 /// the same fields in a JSON object (whose keys serde_json keeps sorted).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum StatusBody {
     Admitted {
@@ -34,6 +35,8 @@ pub enum StatusBody {
         poll_after_ms: u64,
         position: u64,
         queue: u32,
+        /// `admitted`, `waiting` or `before_opening`.
+        #[schema(value_type = String)]
         state: &'static str,
     },
     Waiting {
@@ -50,13 +53,18 @@ pub enum StatusBody {
         poll_after_ms: u64,
         position: u64,
         queue: u32,
+        /// `admitted`, `waiting` or `before_opening`.
+        #[schema(value_type = String)]
         state: &'static str,
         verified_ahead: u64,
     },
     BeforeOpening {
+        #[schema(value_type = Option<String>, format = DateTime)]
         opens_at: Option<jiff::Timestamp>,
         poll_after_ms: u64,
         queue: u32,
+        /// `admitted`, `waiting` or `before_opening`.
+        #[schema(value_type = String)]
         state: &'static str,
     },
 }
@@ -223,6 +231,22 @@ async fn new_ticket(
 }
 
 /// Takes a place in the queue, or, with a valid ticket already, returns that same place.
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/arrive",
+    tags = ["waiting room"],
+    summary = "Join the waiting room, or get your place back with the ticket you hold (reload, reconnect, another tab) A new ticket always comes with a new session (a session holds one ticket) and counts against the client address's 1,200 a minute (429 too_many_tickets with Retry-After).",
+    params(
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
+    ),
+    responses(
+        (status = 201, description = "New ticket (also set as cookies yeyak_waiting and yeyak_ticket): {queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}, ticket, session", body = serde_json::Value),
+        (status = 200, description = "Your existing ticket and place", body = serde_json::Value),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn arrive(
     State(state): State<Arc<AppState>>,
     crate::http::ClientAddress(address): crate::http::ClientAddress,
@@ -246,14 +270,8 @@ pub async fn arrive(
 }
 
 fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
-    credentials::presented(headers, &TICKET).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "ticket_required",
-            "대기표가 없습니다. 대기열에 다시 들어와 주세요.",
-            "No ticket: please join the queue.",
-        )
-    })
+    credentials::presented(headers, &TICKET)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, errors::TICKET_REQUIRED))
 }
 
 /// Position, people ahead, ETA and when to ask again. No storage access.
@@ -261,6 +279,23 @@ fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
 /// from the header and the answer is serialized straight from a small struct into one buffer.
 /// `?province=NN` (a KOSTAT province code the person chose) adds the places left there and
 /// whether they may run out before the person's turn, from the dashboard's last sample.
+#[utoipa::path(
+    get,
+    path = "/api/v1/queue/status",
+    tags = ["waiting room"],
+    summary = "Where you stand: position, people ahead, ETA, and when to ask again (the server chooses)",
+    params(
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
+        ("province" = Option<u8>, Query, description = "KOSTAT province code of where the person would be vaccinated (11 Seoul, 21 Busan, …). A waiting answer then adds places_left_nearby (places left there over the next 7 days) and places_may_run_out (no more places than the people ahead who will likely book there: the eligible people ahead in the province's share of the residents). Unknown codes are ignored."),
+    ),
+    responses(
+        (status = 200, description = "{queue, state: before_opening|waiting|admitted, number, position, people_ahead, people_ahead_eligible, verified_ahead, eta_seconds, poll_after_ms, opens_at, places_left_nearby?, places_may_run_out?}", body = StatusBody),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn status(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -300,6 +335,25 @@ pub fn province_asked(query: Option<&str>) -> Option<u8> {
 }
 
 /// An admitted ticket becomes a pass bound to this browser session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/exchange",
+    tags = ["waiting room"],
+    summary = "Exchange an admitted ticket for a pass bound to this session (also set as the yeyak_pass cookie) The pass names the verified person of a verified ticket; a second pass for the same person is refused while the first was used in the last 5 minutes (409 person_has_pass).",
+    params(
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
+    ),
+    responses(
+        (status = 200, description = "{state: admitted, pass, expires_at}", body = serde_json::Value),
+        (status = 202, description = "Not yet: {queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}", body = serde_json::Value),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+        (status = 409, response = crate::routes::doc::Refused),
+        (status = 410, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn exchange(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -345,6 +399,26 @@ fn waiting_ticket(
 /// `POST /api/v1/queue/verify/start`: the identity check for someone waiting (before the
 /// opening or in the line): their ticket stands in for a pass. The check's own limits (per
 /// phone, number, session, address) apply as on the booking side.
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/verify/start",
+    tags = ["waiting room"],
+    summary = "Identity check while waiting (before the opening or in the line): the same one-time-code check as /api/v1/identity/start, with the ticket and session instead of a pass. Its limits apply (429 identity_rate_limited).",
+    params(
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
+    ),
+    request_body = crate::routes::identity::StartRequest,
+    responses(
+        (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn verify_start(
     State(state): State<Arc<AppState>>,
     super::identity::Asker(who): super::identity::Asker,
@@ -415,6 +489,26 @@ pub async fn verify_waiting(
 }
 
 /// `POST /api/v1/queue/verify`: the code of a waiting person's identity check.
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/verify",
+    tags = ["waiting room"],
+    summary = "Complete the identity check of a waiting ticket. Signs the person in (session_token and the yeyak_identity cookie). When their cohort opens in this opening, the ticket is re-issued for them (also as the yeyak_ticket cookie): during the pre-queue it carries their draw number, one per person, so every ticket they verify shows the same place, ahead of every unverified ticket. Otherwise they are told their own window and take no place.",
+    params(
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
+    ),
+    request_body = crate::routes::identity::VerifyRequest,
+    responses(
+        (status = 200, description = "Placed: {verified: true, ticket, session_token, queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}; or not in this opening: {state: ineligible, queue, session_token, eligibility: {code, eligible, message_ko, message_en, opens_at, opens_at_kst, via}}", body = serde_json::Value),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, description = "ticket_other_person: the ticket was verified for someone else; or a token error", body = crate::error::ErrorBody),
+        (status = 410, response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     super::identity::Asker(who): super::identity::Asker,
@@ -462,6 +556,23 @@ pub fn ask_text(state: &AppState, headers: &HeaderMap) -> Result<u64, ApiError> 
     Ok(state.gate.return_window_ms() / 60_000)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/queue/text-me",
+    tags = ["waiting room"],
+    summary = "Leave and we'll text you: a verified waiting person may close the page. When the (stored) watermark passes their place, a text through the outbox to their verified phone carries a link (/wait/return) restoring their session and ticket; the place is held for the return window (10 minutes by default) from then, after which the ticket answers 410 place_passed_on and they rejoin at the back.",
+    params(
+        crate::routes::doc::WaitingSessionHeader,
+        crate::routes::doc::TicketHeader,
+    ),
+    responses(
+        (status = 202, description = "{state: will_text, return_window_minutes}", body = serde_json::Value),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, description = "text_me_needs_verification, or a token error", body = crate::error::ErrorBody),
+        (status = 503, description = "texting_full", body = crate::error::ErrorBody),
+        (status = "default", response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn text_me(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -507,6 +618,20 @@ pub async fn wait_return(
 /// the same queue as everyone, under the same rules: one place per person, drawn with the
 /// verified during the pre-queue. Asked again (the agent's page reloads), it answers the same
 /// place. While an opening is held the agent books for the caller only once that place is let in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/agent/queue",
+    tags = ["agents"],
+    summary = "Agents: put the identified caller (Authorization: Bearer person_token) into the same queue under the same rules (one place per person, drawn with the verified during the pre-queue). Called again (the agent's reloads), it answers the same place. While an opening is held, booking for the caller is refused (409 caller_not_admitted) until the place is let in.",
+    security(("staff" = [])),
+    responses(
+        (status = 200, description = "{ticket, queue, state: before_opening|waiting|admitted, number, position, people_ahead, people_ahead_eligible, verified_ahead, eta_seconds, poll_after_ms, opens_at}", body = serde_json::Value),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 503, response = crate::routes::doc::Refused),
+        (status = "default", response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn agent_queue(
     State(state): State<Arc<AppState>>,
     axum::Extension(super::agent::AgentActor(actor)): axum::Extension<super::agent::AgentActor>,
@@ -526,8 +651,48 @@ pub async fn agent_queue(
 }
 
 /// What operators see: arrivals, queued, admitted, active, admission rate, drain time.
-pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Json<Value> {
-    let snapshot = state.gate.snapshot(now_ms(&state));
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/queue",
+    tags = ["operators"],
+    summary = "Operators: the waiting room live (arrivals, waiting, admitted, active, admission rate, drain time, and people: verified_people, verifications, unverified_tickets, ineligible_turned_away, tickets_refused, second_passes_refused)",
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "snapshot", body = QueueView),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
+pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Json<QueueView> {
+    Json(queue_view(&state))
+}
+
+/// The waiting room as operators watch it. Fields in alphabetical order, as the JSON object it
+/// replaced.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct QueueView {
+    pub active: Option<u64>,
+    pub admission_limit: Option<u64>,
+    pub admission_rate_per_s: f64,
+    pub admitted: u64,
+    pub arrivals: u64,
+    pub drain_seconds: Option<u64>,
+    pub latency_p99_ms: Option<u32>,
+    pub max_active: u32,
+    /// None for a free-flowing queue (no opening).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub opens_at: Option<String>,
+    pub people: crate::waiting::People,
+    pub phase: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub prequeue_starts_at: Option<String>,
+    pub queue: u32,
+    pub queued: u64,
+}
+
+/// The waiting room now.
+fn queue_view(state: &AppState) -> QueueView {
+    let snapshot = state.gate.snapshot(now_ms(state));
     let opening = state.gate.opening();
     // A free-flowing queue has no opening: its instants are u64::MAX, shown as null (not as
     // the 1969 that a cast to i64 would make of them).
@@ -537,40 +702,66 @@ pub async fn admin_queue(State(state): State<Arc<AppState>>, _: Operator) -> Jso
             .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
             .map(|t| t.to_string())
     };
-    Json(json!({
-        "queue": opening.queue().0,
-        "prequeue_starts_at": at(opening.prequeue_starts_at_ms()),
-        "opens_at": at(opening.opens_at_ms()),
-        "max_active": opening.max_active(),
-        "phase": format!("{:?}", snapshot.phase),
-        "arrivals": snapshot.arrivals,
-        "queued": snapshot.queued,
-        "admitted": snapshot.admitted,
-        "active": snapshot.active,
-        "latency_p99_ms": snapshot.latency_p99_ms,
-        "admission_limit": snapshot.limit,
-        "admission_rate_per_s": snapshot.admission_rate_per_s,
-        "drain_seconds": snapshot.drain_ms.map(|ms| ms.div_ceil(1000)),
-        "people": state.gate.people(),
-    }))
+    QueueView {
+        active: snapshot.active,
+        admission_limit: snapshot.limit,
+        admission_rate_per_s: snapshot.admission_rate_per_s,
+        admitted: snapshot.admitted,
+        arrivals: snapshot.arrivals,
+        drain_seconds: snapshot.drain_ms.map(|ms| ms.div_ceil(1000)),
+        latency_p99_ms: snapshot.latency_p99_ms,
+        max_active: opening.max_active(),
+        opens_at: at(opening.opens_at_ms()),
+        people: state.gate.people(),
+        phase: format!("{:?}", snapshot.phase),
+        prequeue_starts_at: at(opening.prequeue_starts_at_ms()),
+        queue: opening.queue().0,
+        queued: snapshot.queued,
+    }
+}
+
+/// An opening just scheduled: its queue.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OpeningScheduled {
+    pub queue: u32,
 }
 
 /// Schedules a new opening: a new queue whose pre-queue starts and opens at the given instants.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/openings",
+    tags = ["operators"],
+    summary = "Operators: schedule an opening (a new queue)",
+    security(("operator" = [])),
+    request_body = crate::waiting::OpeningSpec,
+    responses(
+        (status = 201, description = "{queue}", body = OpeningScheduled),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn admin_open(
     State(state): State<Arc<AppState>>,
     _: Operator,
     ApiJson(body): ApiJson<crate::waiting::OpeningSpec>,
 ) -> Result<Response, ApiError> {
     let queue = QueueId(state.gate.queue_id().0 + 1);
-    let opening = body
-        .to_opening(queue)
-        .map_err(|e| ApiError::bad_request(e.code(), e.code(), format!("Invalid opening: {e}")))?;
+    let opening = body.to_opening(queue).map_err(|e| {
+        // An operator's mistake, told in the rule's own terms (English only, as before).
+        ApiError::bad_request(Words::from_rules(
+            e.code(),
+            e.code(),
+            format!("Invalid opening: {e}"),
+        ))
+    })?;
     state
         .gate
         .schedule(opening, now_ms(&state))
         .map_err(gate_error)?;
     tracing::info!(queue = queue.0, "opening scheduled");
-    Ok((StatusCode::CREATED, Json(json!({ "queue": queue.0 }))).into_response())
+    let scheduled = OpeningScheduled { queue: queue.0 };
+    Ok((StatusCode::CREATED, Json(scheduled)).into_response())
 }
 
 /// Where the person on the waiting page stands: the typed core of `GET /wait`, whose page is

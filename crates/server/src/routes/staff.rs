@@ -8,13 +8,14 @@ use crate::staff::Operator;
 use crate::staff::{Presented, new_token};
 use crate::state::AppState;
 use crate::state::read;
+use crate::text::errors;
 use axum::Json;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use domain::clinic::ClinicId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use store::writer::CreateStaff;
@@ -39,52 +40,127 @@ pub fn audited_response(mut response: Response) -> Response {
     response
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "role": "clinic", "name": "김간호", "clinic": 1 }))]
 pub struct NewStaff {
     role: String,
     name: String,
     clinic: Option<u32>,
 }
 
-fn staff_json(record: &StaffRecord) -> Value {
-    json!({
-        "id": record.id,
-        "role": record.role.code(),
-        "clinic": record.clinic.map(|c| c.0),
-        "name": record.name,
-        "revoked": record.revoked,
-    })
+/// A staff member as operators see them (never their token). Fields in alphabetical order, as
+/// the JSON object it replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "clinic": 1, "id": 3, "name": "김간호", "revoked": false, "role": "clinic",
+}))]
+pub struct StaffView {
+    /// The clinic of clinic staff; none for an agent.
+    pub clinic: Option<u32>,
+    pub id: u64,
+    pub name: String,
+    pub revoked: bool,
+    /// `clinic` or `agent`.
+    #[schema(value_type = String)]
+    pub role: &'static str,
+}
+
+impl StaffView {
+    fn of(record: &StaffRecord) -> StaffView {
+        StaffView {
+            clinic: record.clinic.map(|c| c.0),
+            id: record.id,
+            name: record.name.clone(),
+            revoked: record.revoked,
+            role: record.role.code(),
+        }
+    }
+}
+
+/// A staff member just issued, with their token: in this answer only.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IssuedStaff {
+    #[serde(flatten)]
+    pub staff: StaffView,
+    /// Sent as `X-Yeyak-Staff` (or the sign-in cookie); only its hash is stored.
+    pub token: String,
+}
+
+/// Every staff member.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StaffList {
+    pub staff: Vec<StaffView>,
+}
+
+/// A staff member to issue a token to, as the operator asked, checked.
+struct StaffMember {
+    role: StaffRole,
+    name: String,
+    clinic: Option<ClinicId>,
+}
+
+impl StaffMember {
+    /// A clinic's staff name an existing clinic, an agent none; a name of 1–50 characters.
+    fn parse(state: &AppState, body: &NewStaff) -> Result<StaffMember, ApiError> {
+        let role = StaffRole::parse(&body.role);
+        let name = body.name.trim();
+        let clinic = body.clinic.map(ClinicId);
+        let valid_role = match (role, clinic) {
+            (Some(StaffRole::Clinic), Some(c)) => state.world.clinics.get(c.index()).is_some(),
+            (Some(StaffRole::Agent), None) => true,
+            _ => false,
+        };
+        match role {
+            Some(role) if valid_role && !name.is_empty() && name.chars().count() <= 50 => {
+                Ok(StaffMember {
+                    role,
+                    name: name.to_string(),
+                    clinic,
+                })
+            }
+            _ => Err(ApiError::bad_request(errors::INVALID_STAFF)),
+        }
+    }
 }
 
 /// `POST /api/v1/admin/staff`: issues a staff token. The token is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/staff",
+    tags = ["operators", "staff"],
+    summary = "Operators: issue a token to clinic staff (role clinic, with its clinic) or to an agent (role agent). The token is in this answer only; only its hash is stored.",
+    security(("operator" = [])),
+    request_body = crate::routes::staff::NewStaff,
+    responses(
+        (status = 201, description = "{id, role, clinic, name, revoked, token}", body = crate::routes::staff::IssuedStaff),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     _: Operator,
     ApiJson(body): ApiJson<NewStaff>,
 ) -> Result<Response, ApiError> {
-    let role = StaffRole::parse(&body.role);
-    let name = body.name.trim();
-    let clinic = body.clinic.map(ClinicId);
-    let valid = match (role, clinic) {
-        (Some(StaffRole::Clinic), Some(c)) => state.world.clinics.get(c.index()).is_some(),
-        (Some(StaffRole::Agent), None) => true,
-        _ => false,
-    };
-    if !valid || name.is_empty() || name.chars().count() > 50 {
-        return Err(ApiError::bad_request(
-            "invalid_staff",
-            "역할(clinic 또는 agent), 이름, 의료기관(clinic 역할만)을 확인해 주세요.",
-            "Give a role (clinic, with its clinic id, or agent) and a name of 1–50 characters.",
-        ));
-    }
-    let role = role.ok_or_else(ApiError::internal)?;
+    let member = StaffMember::parse(&state, &body)?;
+    let issued = issue_staff(&state, member).await?;
+    Ok(audited_response(
+        (StatusCode::CREATED, Json(issued)).into_response(),
+    ))
+}
+
+/// Issues a staff token; the record, its token's hash and the operator's audit line commit
+/// together.
+async fn issue_staff(state: &AppState, member: StaffMember) -> Result<IssuedStaff, ApiError> {
+    let StaffMember { role, name, clinic } = member;
     let (token, hash) = new_token(&mut rand::rng());
     let now_ms = state.clock.now().as_millisecond();
     let record = StaffRecord {
         id: 0,
         role,
         clinic,
-        name: name.to_string(),
+        name,
         created_ms: now_ms,
         revoked: false,
     };
@@ -101,25 +177,53 @@ pub async fn create(
         .writer
         .create_staff(create, Some(audit), now_ms)
         .await?;
-    let mut json = staff_json(&StaffRecord { id, ..record });
-    json["token"] = token.into();
-    Ok(audited_response(
-        (StatusCode::CREATED, Json(json)).into_response(),
-    ))
+    Ok(IssuedStaff {
+        staff: StaffView::of(&StaffRecord { id, ..record }),
+        token,
+    })
 }
 
 /// `GET /api/v1/admin/staff`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/staff",
+    tags = ["operators", "staff"],
+    summary = "Operators: every staff member (no tokens).",
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "OK", body = crate::routes::staff::StaffList),
+    )
+)]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     _: Operator,
-) -> Result<Json<Value>, ApiError> {
-    let staff = read(&state, store::ReadStore::staff).await?;
-    Ok(Json(
-        json!({ "staff": staff.iter().map(staff_json).collect::<Vec<_>>() }),
-    ))
+) -> Result<Json<StaffList>, ApiError> {
+    Ok(Json(staff_list(&state).await?))
+}
+
+/// Every staff member, without tokens.
+async fn staff_list(state: &Arc<AppState>) -> Result<StaffList, ApiError> {
+    let staff = read(state, store::ReadStore::staff).await?;
+    Ok(StaffList {
+        staff: staff.iter().map(StaffView::of).collect(),
+    })
 }
 
 /// `POST /api/v1/admin/staff/{id}/revoke`: the token stops working at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/staff/{id}/revoke",
+    tags = ["operators", "staff"],
+    summary = "Operators: revoke a staff token; it stops working at once.",
+    security(("operator" = [])),
+    params(
+        ("id" = i64, Path),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -146,31 +250,81 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/v1/admin/audit?limit&before`: the audit log, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit",
+    tags = ["operators", "audit"],
+    summary = "Operators: the audit log, newest first: every operator, agent and clinic-staff action with its outcome ('ok', a refusal code, or the HTTP status).",
+    security(("operator" = [])),
+    params(
+        ("limit" = Option<i64>, Query),
+        ("before" = Option<i64>, Query, description = "Only lines with a smaller id (paging)."),
+    ),
+    responses(
+        (status = 200, description = "{audit: [{id, at, actor, action, target, outcome, detail}]}", body = crate::routes::staff::AuditLog),
+    )
+)]
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     _: Operator,
     ApiQuery(query): ApiQuery<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditLog>, ApiError> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let lines = read(&state, move |r| {
-        store::ReadStore::audit_log(r, limit, query.before)
+    Ok(Json(audit_log(&state, limit, query.before).await?))
+}
+
+/// One line of the audit log. Fields in alphabetical order, as the JSON object it replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "action": "POST /api/v1/admin/staff", "actor": "operator",
+    "at": "2021-07-26T09:00:00Z", "detail": { "clinic": 1, "role": "clinic" }, "id": 1,
+    "outcome": "", "target": "/api/v1/admin/staff",
+}))]
+pub struct AuditLine {
+    /// The method and route pattern.
+    pub action: String,
+    /// `operator`, or the staff member (`agent:ID`, `clinic:ID`).
+    pub actor: String,
+    pub at: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+    pub id: u64,
+    /// `ok`, a refusal's code, the HTTP status, or empty.
+    pub outcome: String,
+    pub target: String,
+}
+
+/// The audit log, newest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditLog {
+    pub audit: Vec<AuditLine>,
+}
+
+/// Up to `limit` lines of the audit log older than `before`, newest first.
+async fn audit_log(
+    state: &Arc<AppState>,
+    limit: usize,
+    before: Option<u64>,
+) -> Result<AuditLog, ApiError> {
+    let lines = read(state, move |r| {
+        store::ReadStore::audit_log(r, limit, before)
     })
     .await?;
-    let lines: Vec<Value> = lines
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "at": jiff::Timestamp::from_millisecond(r.at_ms).map(|t| t.to_string()).ok(),
-                "actor": r.entry.actor,
-                "action": r.entry.action,
-                "target": r.entry.target,
-                "outcome": r.entry.outcome,
-                "detail": serde_json::from_str::<Value>(&r.entry.detail).unwrap_or(Value::Null),
-            })
+    let audit = lines
+        .into_iter()
+        .map(|r| AuditLine {
+            action: r.entry.action,
+            actor: r.entry.actor,
+            at: jiff::Timestamp::from_millisecond(r.at_ms)
+                .map(|t| t.to_string())
+                .ok(),
+            detail: serde_json::from_str::<Value>(&r.entry.detail).unwrap_or(Value::Null),
+            id: r.id,
+            outcome: r.entry.outcome,
+            target: r.entry.target,
         })
         .collect();
-    Ok(Json(json!({ "audit": lines })))
+    Ok(AuditLog { audit })
 }
 
 /// Who is acting, as the audit log names them: an agent or clinic staff by staff id, or the

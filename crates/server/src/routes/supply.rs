@@ -6,25 +6,27 @@
 //! so a preview of a national change holds booking for as long as it takes: seconds for the
 //! 1.75 million moves of August 2021 (see `bench/reschedule.md`).
 
-use super::views::AppointmentView;
+use super::views::{AppointmentView, ClinicRef};
 use crate::error::ApiError;
 use crate::http::{ApiJson, ApiQuery};
 use crate::routes::clinics::parse_date;
 use crate::staff::Operator;
 use crate::state::AppState;
 use crate::state::read;
+use crate::text::errors;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::booking::Appointment;
-use domain::clinic::{ClinicId, MunicipalityCode, ProvinceCode};
+use domain::clinic::{Clinic, ClinicId, MunicipalityCode, ProvinceCode};
 use domain::ledger::reschedule::{Delivery, Neighbours, Plan, Reason, SupplyChange, Unplaced};
 use domain::product::Product;
 use domain::time::seoul_date;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use store::writer::{
     ApplySupply, Expect, MessageText, Notice, PlanSupply, SupplyNotify, SupplyOutcome,
@@ -39,7 +41,7 @@ const SAMPLE: usize = 100;
 const NEIGHBOURS: usize = 8;
 const NEIGHBOUR_RADIUS_KM: f64 = 10.0;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeliveryJson {
     clinic: u32,
     day: String,
@@ -47,14 +49,17 @@ pub struct DeliveryJson {
     doses: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "deliveries": [{ "clinic": 1, "day": "2021-08-02", "product": "moderna", "doses": 120 }] }))]
 pub struct DeliveriesRequest {
     deliveries: Vec<DeliveryJson>,
 }
 
 /// A supply change as an operator describes it.
-#[derive(Deserialize, serde::Serialize, Clone)]
+#[derive(Deserialize, serde::Serialize, Clone, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[schema(as = SupplyChangeRequest)]
+#[schema(example = json!({ "kind": "interval", "product": "moderna", "interval_days": 42, "from_day": "2021-08-18" }))]
 pub enum ChangeRequest {
     Deliveries {
         deliveries: Vec<DeliveryLine>,
@@ -76,7 +81,7 @@ pub enum ChangeRequest {
     },
 }
 
-#[derive(Deserialize, serde::Serialize, Clone)]
+#[derive(Deserialize, serde::Serialize, Clone, utoipa::ToSchema)]
 pub struct DeliveryLine {
     clinic: u32,
     day: String,
@@ -84,7 +89,8 @@ pub struct DeliveryLine {
     doses: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({ "kind": "interval", "product": "moderna", "interval_days": 42, "from_day": "2021-08-18", "plan_id": "3f9a1c2b7d4e5f60" }))]
 pub struct ApplyRequest {
     #[serde(flatten)]
     change: ChangeRequest,
@@ -99,13 +105,7 @@ pub struct SupplyQuery {
 }
 
 fn parse_product(code: &str) -> Result<Product, ApiError> {
-    Product::parse(code).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_product",
-            "백신 종류가 올바르지 않습니다.",
-            "Unknown product (use pfizer, moderna, astrazeneca or janssen).",
-        )
-    })
+    Product::parse(code).ok_or_else(|| ApiError::bad_request(errors::INVALID_PRODUCT))
 }
 
 fn delivery(clinic: u32, day: &str, product: &str, doses: u32) -> Result<Delivery, ApiError> {
@@ -118,11 +118,7 @@ fn delivery(clinic: u32, day: &str, product: &str, doses: u32) -> Result<Deliver
 }
 
 fn too_many() -> ApiError {
-    ApiError::bad_request(
-        "too_many_deliveries",
-        "한 번에 최대 200,000줄까지 올릴 수 있습니다.",
-        "At most 200,000 deliveries per upload.",
-    )
+    ApiError::bad_request(errors::TOO_MANY_DELIVERIES)
 }
 
 /// Turns the operator's description into the domain's change, resolving a region to clinics.
@@ -159,19 +155,11 @@ fn supply_change(state: &AppState, request: &ChangeRequest) -> Result<SupplyChan
                 (None, Some(m)) => index.in_municipality(MunicipalityCode(*m)).to_vec(),
                 (Some(p), None) => index.in_province(ProvinceCode(*p)).to_vec(),
                 _ => {
-                    return Err(ApiError::bad_request(
-                        "invalid_region",
-                        "시·도(province) 또는 시·군·구(municipality) 중 하나를 지정해 주세요.",
-                        "Give exactly one of province or municipality.",
-                    ));
+                    return Err(ApiError::bad_request(errors::INVALID_REGION));
                 }
             };
             if clinics.is_empty() {
-                return Err(ApiError::bad_request(
-                    "no_clinics_in_region",
-                    "해당 지역에 의료기관이 없습니다.",
-                    "There are no clinics in that region.",
-                ));
+                return Err(ApiError::bad_request(errors::NO_CLINICS_IN_REGION));
             }
             SupplyChange::ProductSwitch {
                 from: parse_product(from)?,
@@ -224,95 +212,136 @@ fn neighbours(state: &AppState, change: &SupplyChange) -> Neighbours {
     map
 }
 
-fn appointment_json(state: &AppState, a: &Appointment) -> Value {
-    json!(AppointmentView::of(state, a))
+/// A dose a change could not place, for the operator to call. Fields in alphabetical order, as
+/// the JSON object it replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UnplacedView {
+    pub booking: u64,
+    pub dose: u8,
+    pub from: AppointmentView,
+    pub person: u64,
 }
 
-fn unplaced_json(state: &AppState, u: &Unplaced) -> Value {
-    json!({
-        "booking": u.booking.0,
-        "person": u.person.0,
-        "dose": u.dose,
-        "from": appointment_json(state, &u.from),
-    })
+impl UnplacedView {
+    fn of(state: &AppState, u: &Unplaced) -> UnplacedView {
+        UnplacedView {
+            booking: u.booking.0,
+            dose: u.dose,
+            from: AppointmentView::of(state, &u.from),
+            person: u.person.0,
+        }
+    }
+}
+
+/// A dose a change moves.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PlannedMove {
+    pub booking: u64,
+    pub dose: u8,
+    pub from: AppointmentView,
+    pub to: AppointmentView,
+}
+
+/// The new dose schedule of an interval change.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScheduleView {
+    pub interval_days: u16,
+    #[schema(value_type = String)]
+    pub product: &'static str,
 }
 
 /// The plan as an operator reads it: what moves, by how much, and who could not be placed.
-fn plan_json(state: &AppState, outcome: &SupplyOutcome) -> Value {
-    let plan: &Plan = &outcome.plan;
-    let by_shift: serde_json::Map<String, Value> = plan
-        .shift_histogram()
-        .into_iter()
-        .map(|(days, n)| (days.to_string(), json!(n)))
-        .collect();
-    let moves: Vec<Value> = plan
-        .moves
-        .iter()
-        .take(SAMPLE)
-        .map(|m| {
-            json!({
-                "booking": m.booking.0,
-                "dose": m.dose,
-                "from": appointment_json(state, &m.from),
-                "to": appointment_json(state, &m.to),
-            })
-        })
-        .collect();
-    let unplaced: Vec<Value> = plan
-        .unplaced
-        .iter()
-        .take(SAMPLE)
-        .map(|u| unplaced_json(state, u))
-        .collect();
-    json!({
-        "plan_id": plan.id(),
-        "reason": plan.reason.code(),
-        "applied": outcome.change_id.is_some(),
-        "change_id": outcome.change_id,
-        "people_moved": plan.people_moved(),
-        "moves": plan.moves.len(),
-        "moved_to_other_clinics": plan.moved_to_other_clinics(),
-        "unplaced": plan.unplaced.len(),
-        "informed": plan.informed.len(),
-        "notified": outcome.messages,
-        "supply_edits": plan.supply.len(),
-        "skipped_clinics": plan.skipped_clinics.iter().map(|c| c.0).collect::<Vec<_>>(),
-        "schedule": plan.schedule.map(|(p, s)| json!({ "product": p.code(), "interval_days": s.interval_days })),
-        "by_shift_days": by_shift,
-        "over_capacity_after": plan.over_capacity_after,
-        "moves_sample": moves,
-        "unplaced_list": unplaced,
-    })
+/// Fields in alphabetical order, as the JSON object it replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PlanView {
+    pub applied: bool,
+    /// Doses moved, by how many days they moved (negative: earlier).
+    pub by_shift_days: BTreeMap<String, u64>,
+    pub change_id: Option<u64>,
+    /// People told that their appointment stays.
+    pub informed: usize,
+    pub moved_to_other_clinics: usize,
+    /// Doses moved (`moves_sample` lists the first 100).
+    pub moves: usize,
+    pub moves_sample: Vec<PlannedMove>,
+    /// Messages written (applied changes).
+    pub notified: u64,
+    pub over_capacity_after: u32,
+    pub people_moved: usize,
+    /// Apply exactly this plan with `POST /api/v1/admin/supply-changes/apply`.
+    pub plan_id: String,
+    #[schema(value_type = String)]
+    pub reason: &'static str,
+    pub schedule: Option<ScheduleView>,
+    pub skipped_clinics: Vec<u32>,
+    pub supply_edits: usize,
+    /// Doses that could not be placed (`unplaced_list` lists the first 100).
+    pub unplaced: usize,
+    pub unplaced_list: Vec<UnplacedView>,
+}
+
+impl PlanView {
+    fn of(state: &AppState, outcome: &SupplyOutcome) -> PlanView {
+        let plan: &Plan = &outcome.plan;
+        PlanView {
+            applied: outcome.change_id.is_some(),
+            by_shift_days: plan
+                .shift_histogram()
+                .into_iter()
+                .map(|(days, n)| (days.to_string(), n))
+                .collect(),
+            change_id: outcome.change_id,
+            informed: plan.informed.len(),
+            moved_to_other_clinics: plan.moved_to_other_clinics(),
+            moves: plan.moves.len(),
+            moves_sample: plan
+                .moves
+                .iter()
+                .take(SAMPLE)
+                .map(|m| PlannedMove {
+                    booking: m.booking.0,
+                    dose: m.dose,
+                    from: AppointmentView::of(state, &m.from),
+                    to: AppointmentView::of(state, &m.to),
+                })
+                .collect(),
+            notified: outcome.messages,
+            over_capacity_after: plan.over_capacity_after,
+            people_moved: plan.people_moved(),
+            plan_id: plan.id(),
+            reason: plan.reason.code(),
+            schedule: plan.schedule.map(|(p, s)| ScheduleView {
+                interval_days: s.interval_days,
+                product: p.code(),
+            }),
+            skipped_clinics: plan.skipped_clinics.iter().map(|c| c.0).collect(),
+            supply_edits: plan.supply.len(),
+            unplaced: plan.unplaced.len(),
+            unplaced_list: plan
+                .unplaced
+                .iter()
+                .take(SAMPLE)
+                .map(|u| UnplacedView::of(state, u))
+                .collect(),
+        }
+    }
 }
 
 fn refusal_response(state: &AppState, refusal: SupplyRefusal) -> Result<Response, ApiError> {
-    let (code, ko, en, plan) = match refusal {
+    let (entry, plan) = match refusal {
         SupplyRefusal::Invalid(e) => {
-            return Err(ApiError::bad_request(
-                e.code(),
-                e.message_ko(),
-                e.message_en(),
-            ));
+            return Err(ApiError::bad_request(e));
         }
-        SupplyRefusal::PlanRequired(plan) => (
-            "plan_required",
-            "이 변경으로 예약을 옮겨야 합니다. 먼저 계획을 확인한 뒤 적용해 주세요.",
-            "This change moves bookings: preview its plan, then apply that plan.",
-            plan,
-        ),
-        SupplyRefusal::PlanChanged(plan) => (
-            "plan_changed",
-            "계획을 확인한 뒤 예약이 바뀌었습니다. 새 계획을 확인해 주세요.",
-            "Bookings changed since the preview; check the new plan.",
-            plan,
-        ),
+        SupplyRefusal::PlanRequired(plan) => (errors::PLAN_REQUIRED, plan),
+        SupplyRefusal::PlanChanged(plan) => (errors::PLAN_CHANGED, plan),
     };
     let preview = SupplyOutcome {
         change_id: None,
         plan,
         messages: 0,
     };
-    Err(ApiError::new(StatusCode::CONFLICT, code, ko, en).with_detail(plan_json(state, &preview)))
+    let plan = serde_json::to_value(PlanView::of(state, &preview)).unwrap_or(Value::Null);
+    Err(ApiError::new(StatusCode::CONFLICT, entry).with_detail(plan))
 }
 
 /// A supply change's answer: the plan (applied or previewed) or the refusal with the new plan.
@@ -335,7 +364,7 @@ fn supply_response(
             "supply change applied"
         );
     }
-    let response = Json(plan_json(state, &outcome)).into_response();
+    let response = Json(PlanView::of(state, &outcome)).into_response();
     Ok(if audited {
         super::staff::audited_response(response)
     } else {
@@ -376,6 +405,21 @@ async fn apply_change(
 }
 
 /// `POST /api/v1/admin/supply-changes/plan`: what the change would do. Changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/supply-changes/plan",
+    tags = ["operators", "supply"],
+    summary = "Operators: what a supply change (delivery cut/delay/cancellation, product switch by region, dose interval change) would do: who moves where, by how many days, who cannot be placed. Changes nothing.",
+    security(("operator" = [])),
+    request_body = crate::routes::supply::ChangeRequest,
+    responses(
+        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 413, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn plan(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -393,6 +437,22 @@ pub async fn plan(
 }
 
 /// `POST /api/v1/admin/supply-changes/apply`: applies the previewed plan, if it still is the plan.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/supply-changes/apply",
+    tags = ["operators", "supply"],
+    summary = "Operators: apply a previewed plan atomically, with one message per person in the same transaction. 409 plan_changed (with the new plan) if bookings changed since the preview.",
+    security(("operator" = [])),
+    request_body = crate::routes::supply::ApplyRequest,
+    responses(
+        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 409, response = crate::routes::doc::Refused),
+        (status = 413, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn apply(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -409,6 +469,22 @@ pub async fn apply(
 
 /// `PUT /api/v1/admin/deliveries`: enters planned deliveries. A line that would push bookings out
 /// needs a previewed plan instead (409 `plan_required`, with that plan).
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/deliveries",
+    tags = ["operators", "supply"],
+    summary = "Operators: set planned doses per clinic, day and product. A change that would push booked people out is refused with 409 plan_required and its plan: preview and apply it as a supply change instead.",
+    security(("operator" = [])),
+    request_body = crate::routes::supply::DeliveriesRequest,
+    responses(
+        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 409, response = crate::routes::doc::Refused),
+        (status = 413, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn put_deliveries(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -438,6 +514,22 @@ pub async fn put_deliveries(
 
 /// `POST /api/v1/admin/deliveries/import`: the same from CSV lines `clinic,day,product,doses`
 /// (a header line is allowed). One bad line refuses the upload, naming the line.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/deliveries/import",
+    tags = ["operators", "supply"],
+    summary = "Operators: the same from CSV lines clinic,day,product,doses (a header line is allowed). A bad line refuses the upload and names the line (detail.line).",
+    security(("operator" = [])),
+    request_body(content = String, content_type = "text/csv", description = "At most 16 MiB (up to 200,000 lines); a larger body is refused with 413 body_too_large."),
+    responses(
+        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 409, response = crate::routes::doc::Refused),
+        (status = 413, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn import_deliveries(
     State(state): State<Arc<AppState>>,
     _: Operator,
@@ -461,13 +553,8 @@ pub async fn import_deliveries(
 /// the body as a `String` answered it in axum's plain text). Public for the fuzz target
 /// `delivery_csv` (through [`crate::parsers`]).
 pub fn parse_csv(body: &[u8]) -> Result<Vec<DeliveryLine>, ApiError> {
-    let body = std::str::from_utf8(body).map_err(|_| {
-        ApiError::bad_request(
-            "csv_not_utf8",
-            "파일은 UTF-8 텍스트여야 합니다. 엑셀에서는 'CSV UTF-8'로 저장해 주세요.",
-            "The upload must be UTF-8 text (in Excel, save as 'CSV UTF-8').",
-        )
-    })?;
+    let body =
+        std::str::from_utf8(body).map_err(|_| ApiError::bad_request(errors::CSV_NOT_UTF8))?;
     let mut lines = Vec::new();
     for (n, line) in body.lines().enumerate() {
         let line = line.trim();
@@ -478,15 +565,8 @@ pub fn parse_csv(body: &[u8]) -> Result<Vec<DeliveryLine>, ApiError> {
             return Err(too_many());
         }
         let bad = || {
-            ApiError::bad_request(
-                "invalid_csv_line",
-                format!(
-                    "{}번째 줄이 올바르지 않습니다 (의료기관,날짜,백신,수량).",
-                    n + 1
-                ),
-                format!("Line {} is not clinic,day,product,doses.", n + 1),
-            )
-            .with_detail(json!({ "line": n + 1 }))
+            ApiError::bad_request(errors::INVALID_CSV_LINE.fill("line", n + 1))
+                .with_detail(json!({ "line": n + 1 }))
         };
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         let [clinic, day, product, doses] = fields[..] else {
@@ -502,34 +582,89 @@ pub fn parse_csv(body: &[u8]) -> Result<Vec<DeliveryLine>, ApiError> {
         lines.push(parsed);
     }
     if lines.is_empty() {
-        return Err(ApiError::bad_request(
-            "empty_csv",
-            "올린 파일에 배송 계획이 없습니다.",
-            "The upload holds no deliveries.",
-        ));
+        return Err(ApiError::bad_request(errors::EMPTY_CSV));
     }
     Ok(lines)
 }
 
 /// `GET /api/v1/admin/supply?clinic&from&days`: planned doses, doses promised to appointments,
 /// doses given and doses left, per day and product.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/supply",
+    tags = ["operators", "supply"],
+    summary = "Operators: planned doses, doses promised to appointments, doses given, doses left and stock on hand per day and product at one clinic.",
+    security(("operator" = [])),
+    params(
+        ("clinic" = i64, Query),
+        ("from" = Option<String>, Query),
+        ("days" = Option<i64>, Query),
+    ),
+    responses(
+        (status = 200, description = "{clinic, days: [{date, products: [{product, planned, promised, given, left, stock_on_hand}]}]}", body = SupplyView),
+        (status = 400, response = crate::routes::doc::Refused),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn show(
     State(state): State<Arc<AppState>>,
     _: Operator,
     ApiQuery(query): ApiQuery<SupplyQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SupplyView>, ApiError> {
     let clinic = state
         .world
         .clinics
         .get(query.clinic as usize)
         .ok_or_else(ApiError::not_found)?
         .clone();
-    let today = seoul_date(state.clock.now());
     let first = match &query.from {
         Some(text) => parse_date(text)?,
-        None => today,
+        None => seoul_date(state.clock.now()),
     };
     let days = query.days.unwrap_or(14).clamp(1, 62);
+    Ok(Json(supply_of(&state, clinic, first, days).await?))
+}
+
+/// One product's doses on one day at a clinic. Fields in alphabetical order, as the JSON object
+/// it replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProductSupply {
+    pub given: u32,
+    /// Doses neither promised to an appointment nor given.
+    pub left: i32,
+    pub planned: i32,
+    #[schema(value_type = String)]
+    pub product: &'static str,
+    /// Doses promised to appointments.
+    pub promised: i32,
+    /// Planned doses not yet given (the stock the clinic should hold).
+    pub stock_on_hand: i64,
+}
+
+/// A clinic's day of supply.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DaySupply {
+    #[schema(value_type = String, format = Date)]
+    pub date: String,
+    pub products: Vec<ProductSupply>,
+}
+
+/// A clinic's supply over some days.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SupplyView {
+    pub clinic: ClinicRef,
+    pub days: Vec<DaySupply>,
+}
+
+/// Planned doses, doses promised, given and left at `clinic`, per day from `first` and product.
+async fn supply_of(
+    state: &Arc<AppState>,
+    clinic: Clinic,
+    first: Date,
+    days: u16,
+) -> Result<SupplyView, ApiError> {
     let now_ms = state.clock.now().as_millisecond();
     let planned = state
         .writer
@@ -537,14 +672,14 @@ pub async fn show(
         .await?;
     let last = add_days(first, i32::from(days) - 1);
     let id = clinic.id;
-    let given = read(&state, move |r| r.doses_given(id, first, last)).await?;
+    let given = read(state, move |r| r.doses_given(id, first, last)).await?;
     let availability = state.writer.availability();
-    let rows: Vec<Value> = planned
+    let days = planned
         .iter()
         .enumerate()
         .map(|(d, planned)| {
             let day = add_days(first, d as i32);
-            let products: Vec<Value> = clinic
+            let products = clinic
                 .products
                 .iter()
                 .map(|&p| {
@@ -554,23 +689,29 @@ pub async fn show(
                         .iter()
                         .find(|(gd, gp, _)| *gd == day && *gp == p)
                         .map_or(0, |g| g.2);
-                    json!({
-                        "product": p.code(),
-                        "planned": planned,
-                        "promised": planned - left,
-                        "given": given,
-                        "left": left,
-                        "stock_on_hand": i64::from(planned) - i64::from(given),
-                    })
+                    ProductSupply {
+                        given,
+                        left,
+                        planned,
+                        product: p.code(),
+                        promised: planned - left,
+                        stock_on_hand: i64::from(planned) - i64::from(given),
+                    }
                 })
                 .collect();
-            json!({ "date": day.to_string(), "products": products })
+            DaySupply {
+                date: day.to_string(),
+                products,
+            }
         })
         .collect();
-    Ok(Json(json!({
-        "clinic": { "id": id.0, "name": clinic.name },
-        "days": rows,
-    })))
+    Ok(SupplyView {
+        clinic: ClinicRef {
+            id: id.0,
+            name: Some(clinic.name),
+        },
+        days,
+    })
 }
 
 fn add_days(day: Date, days: i32) -> Date {
@@ -578,53 +719,123 @@ fn add_days(day: Date, days: i32) -> Date {
 }
 
 /// `GET /api/v1/admin/supply-changes`: the applied changes, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/supply-changes",
+    tags = ["operators", "supply"],
+    summary = "Operators: applied supply changes, newest first.",
+    security(("operator" = [])),
+    responses(
+        (status = 200, description = "{changes: [...]}", body = SupplyChanges),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn list_changes(
     State(state): State<Arc<AppState>>,
     _: Operator,
-) -> Result<Json<Value>, ApiError> {
-    let changes = read(&state, |r| r.supply_changes(100)).await?;
-    let changes: Vec<Value> = changes
-        .iter()
-        .map(|c| {
-            json!({
-                "id": c.id,
-                "reason": c.reason.code(),
-                "plan_id": c.plan_id,
-                "people_moved": c.people_moved,
-                "moves": c.doses_moved,
-                "unplaced": c.unplaced,
-                "informed": c.informed,
-                "applied_at": jiff::Timestamp::from_millisecond(c.applied_ms).ok().map(|t| t.to_string()),
-                "change": serde_json::from_str::<Value>(&c.detail).unwrap_or(Value::Null),
-            })
+) -> Result<Json<SupplyChanges>, ApiError> {
+    Ok(Json(applied_changes(&state).await?))
+}
+
+/// An applied supply change. Fields in alphabetical order, as the JSON object it replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SupplyChangeView {
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub applied_at: Option<String>,
+    /// The change as the operator asked for it.
+    #[schema(value_type = Object)]
+    pub change: Value,
+    pub id: u64,
+    pub informed: u64,
+    /// Doses moved.
+    pub moves: u64,
+    pub people_moved: u64,
+    pub plan_id: String,
+    #[schema(value_type = String)]
+    pub reason: &'static str,
+    pub unplaced: u64,
+}
+
+/// The applied supply changes, newest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SupplyChanges {
+    pub changes: Vec<SupplyChangeView>,
+}
+
+/// The last 100 applied changes, newest first.
+async fn applied_changes(state: &Arc<AppState>) -> Result<SupplyChanges, ApiError> {
+    let changes = read(state, |r| r.supply_changes(100)).await?;
+    let changes = changes
+        .into_iter()
+        .map(|c| SupplyChangeView {
+            applied_at: jiff::Timestamp::from_millisecond(c.applied_ms)
+                .ok()
+                .map(|t| t.to_string()),
+            change: serde_json::from_str::<Value>(&c.detail).unwrap_or(Value::Null),
+            id: c.id,
+            informed: c.informed,
+            moves: c.doses_moved,
+            people_moved: c.people_moved,
+            plan_id: c.plan_id,
+            reason: c.reason.code(),
+            unplaced: c.unplaced,
         })
         .collect();
-    Ok(Json(json!({ "changes": changes })))
+    Ok(SupplyChanges { changes })
 }
 
 /// `GET /api/v1/admin/supply-changes/{id}/unplaced`: everyone a change could not place, for the
 /// operator to call.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/supply-changes/{id}/unplaced",
+    tags = ["operators", "supply"],
+    summary = "Operators: everyone a change could not place (their dose was cancelled and they were told), to call them.",
+    security(("operator" = [])),
+    params(
+        ("id" = i64, Path),
+    ),
+    responses(
+        (status = 200, description = "{change_id, unplaced: [{booking, person, dose, from}]}", body = ChangeUnplaced),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 403, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn unplaced(
     State(state): State<Arc<AppState>>,
     _: Operator,
     Path(id): Path<u64>,
-) -> Result<Json<Value>, ApiError> {
-    let records = read(&state, move |r| r.unplaced(id)).await?;
-    let list: Vec<Value> = records
+) -> Result<Json<ChangeUnplaced>, ApiError> {
+    Ok(Json(unplaced_by(&state, id).await?))
+}
+
+/// Everyone a change could not place.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChangeUnplaced {
+    pub change_id: u64,
+    pub unplaced: Vec<UnplacedView>,
+}
+
+/// Everyone change `id` could not place.
+async fn unplaced_by(state: &Arc<AppState>, id: u64) -> Result<ChangeUnplaced, ApiError> {
+    let records = read(state, move |r| r.unplaced(id)).await?;
+    let unplaced = records
         .iter()
         .map(|r| {
-            unplaced_json(
-                &state,
-                &Unplaced {
-                    booking: r.booking,
-                    person: r.person,
-                    dose: r.dose,
-                    from: r.from,
-                },
-            )
+            let unplaced = Unplaced {
+                booking: r.booking,
+                person: r.person,
+                dose: r.dose,
+                from: r.from,
+            };
+            UnplacedView::of(state, &unplaced)
         })
         .collect();
-    Ok(Json(json!({ "change_id": id, "unplaced": list })))
+    Ok(ChangeUnplaced {
+        change_id: id,
+        unplaced,
+    })
 }
 
 /// The reason as a person reads it, Korean and English.
@@ -743,6 +954,21 @@ pub fn notice_text(state: &Arc<AppState>) -> SupplyNotify {
 }
 
 /// `POST /api/v1/bookings/{id}/accept-move`: the person saw why their appointment moved.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bookings/{id}/accept-move",
+    tags = ["bookings"],
+    summary = "The person has seen why their appointment moved (the booking's `moved` list) and accepts it. To pick another day or clinic, use change instead.",
+    security(("session" = []), ("sessionCookie" = [])),
+    params(
+        ("id" = i64, Path),
+    ),
+    responses(
+        (status = 204, description = "Accepted."),
+        (status = 401, response = crate::routes::doc::Refused),
+        (status = 404, response = crate::routes::doc::Refused),
+    )
+)]
 pub async fn accept_move(
     State(state): State<Arc<AppState>>,
     crate::state::Authenticated(session): crate::state::Authenticated,
@@ -763,10 +989,12 @@ pub async fn accept_move(
 
 /// One dose a supply change moved (or could not keep), as its person reads it. Fields in
 /// alphabetical order, as the JSON object it replaced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MoveView {
     pub dose: u8,
     pub from: AppointmentView,
+    /// `delivery_changed`, `product_switched` or `interval_changed`.
+    #[schema(value_type = String)]
     pub reason: &'static str,
     /// None: the dose could not be kept and is cancelled.
     pub to: Option<AppointmentView>,

@@ -4,27 +4,94 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use store::writer::Health;
 
-pub const OPENAPI: &str = include_str!("../openapi.json");
-
 /// How long the database may take to answer readiness's query before it counts as down.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What `/healthz` answers. Fields in alphabetical order, as the JSON object it replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({ "clinics": 3, "now": "2021-07-26T11:00:05Z", "status": "ok" }))]
+pub struct Liveness {
+    pub clinics: usize,
+    #[schema(value_type = String, format = DateTime)]
+    pub now: String,
+    /// `ok`, or `writer_stopped` (503).
+    #[schema(value_type = String)]
+    pub status: &'static str,
+}
+
+/// What `/readyz` answers, ready or not. Fields in alphabetical order, as the JSON object it
+/// replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub database: DatabaseReadiness,
+    pub notifications: NotificationReadiness,
+    /// `ready` or `not_ready`.
+    #[schema(value_type = String)]
+    pub status: &'static str,
+    pub writer: WriterReadiness,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DatabaseReadiness {
+    /// Checkpoints failing in a row (SQLite); none on PostgreSQL.
+    pub checkpoint_failing: Option<u64>,
+    pub ok: bool,
+    /// `answering`, `failing` or `timeout`.
+    #[schema(value_type = String)]
+    pub state: &'static str,
+    /// The write-ahead log's size (SQLite); none on PostgreSQL.
+    pub wal_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NotificationReadiness {
+    pub ok: bool,
+    /// How long the delivery worker has not reported.
+    pub silent_ms: Option<u64>,
+    /// `running`, `disabled`, `starting`, `stalled` or `outbox_unreadable`.
+    #[schema(value_type = String)]
+    pub state: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WriterReadiness {
+    /// This node's part in writing: `role`, `holder`, `holder_address`, `holder_live`, `epoch`
+    /// and `forwarded` counts.
+    #[schema(value_type = Object)]
+    pub ledger: serde_json::Value,
+    pub ok: bool,
+    pub queue_depth: u64,
+    /// `ready`, a storage fault's code, or `stopped`.
+    #[schema(value_type = String)]
+    pub state: &'static str,
+}
 
 /// Liveness: the process answers HTTP and its writer thread lives — the one part that never
 /// comes back by itself (restart the process when this fails). Storage faults the service
 /// recovers from on its own are readiness's business, not a reason to restart.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tags = ["system"],
+    summary = "Liveness: the process answers and its writer thread lives (503 `writer_stopped` otherwise: restart it)",
+    responses(
+        (status = 200, description = "OK", body = Liveness),
+        (status = 503, description = "The writer thread stopped: restart the process", body = Liveness),
+    )
+)]
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     let alive = state.writer.health() != Health::Stopped;
-    let body = Json(json!({
-        "status": if alive { "ok" } else { "writer_stopped" },
-        "clinics": state.world.clinics.len(),
-        "now": state.clock.now().to_string(),
-    }));
+    let body = Json(Liveness {
+        clinics: state.world.clinics.len(),
+        now: state.clock.now().to_string(),
+        status: if alive { "ok" } else { "writer_stopped" },
+    });
     let status = if alive {
         StatusCode::OK
     } else {
@@ -36,6 +103,17 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 /// Readiness, for a load balancer: 200 while the writer takes writes (or, on a standby, forwards
 /// them to the ledger's live holder), the database answers and the notification worker runs;
 /// 503 otherwise. Either way the JSON says which part is not.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tags = ["system"],
+    summary = "Readiness for a load balancer: the writer takes writes (or, on a PostgreSQL standby, forwards them to the ledger's live holder), the database answers, the notification worker runs",
+    description = "200 with `status: ready`, or 503 with `status: not_ready`; either way `writer.state` (`ready`, `storage_full`, `storage_failed`, `ledger_stale`, `standby`, `stopped`), `database.state` (`answering`, `failing`, `timeout`; with `checkpoint_failing` and `wal_bytes`) and `notifications.state` (`running`, `disabled`, `starting`, `stalled`, `outbox_unreadable`) say which part is not ready. `writer.ledger` is this node's part in writing: `role` (`holder`, `forwarding`: a standby that forwards writes to the live holder and is ready, `standby`: no live holder to forward to, not ready, `only_node` on SQLite), `holder`, `holder_address`, `holder_live`, `epoch`, and `forwarded` counts (`answered`, `unreachable`, `lost`). The service recovers from storage faults by itself; readiness follows.",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready: the body says which part", body = Readiness),
+    )
+)]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let writer = state.writer.health();
     let database = ping_database(&state).await;
@@ -48,26 +126,29 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let forwarding = state.forwarding.target(&state.writer).is_some();
     let writes = writer == Health::Ready || forwarding;
     let ready = writes && database.is_ok() && notifications.ok();
-    let body = Json(json!({
-        "status": if ready { "ready" } else { "not_ready" },
-        "writer": {
-            "ok": writes,
-            "state": writer_state(writer),
-            "queue_depth": state.writer.stats().queued.load(Ordering::Relaxed),
-            "ledger": crate::forward::relay::describe(&state),
+    let body = Json(Readiness {
+        database: DatabaseReadiness {
+            checkpoint_failing: checkpoint(|c| c.failing.load(Ordering::Relaxed)),
+            ok: database.is_ok(),
+            state: database.err().unwrap_or("answering"),
+            wal_bytes: checkpoint(|c| c.wal_bytes.load(Ordering::Relaxed)),
         },
-        "database": {
-            "ok": database.is_ok(),
-            "state": database.err().unwrap_or("answering"),
-            "checkpoint_failing": checkpoint(|c| c.failing.load(Ordering::Relaxed)),
-            "wal_bytes": checkpoint(|c| c.wal_bytes.load(Ordering::Relaxed)),
+        notifications: NotificationReadiness {
+            ok: notifications.ok(),
+            silent_ms: state
+                .notify_health
+                .silent_for()
+                .map(|d| d.as_millis() as u64),
+            state: notifications.code(),
         },
-        "notifications": {
-            "ok": notifications.ok(),
-            "state": notifications.code(),
-            "silent_ms": state.notify_health.silent_for().map(|d| d.as_millis() as u64),
+        status: if ready { "ready" } else { "not_ready" },
+        writer: WriterReadiness {
+            ledger: crate::forward::relay::describe(&state),
+            ok: writes,
+            queue_depth: state.writer.stats().queued.load(Ordering::Relaxed),
+            state: writer_state(writer),
         },
-    }));
+    });
     let status = if ready {
         StatusCode::OK
     } else {
@@ -103,6 +184,15 @@ fn no_store() -> [(header::HeaderName, &'static str); 1] {
     [(header::CACHE_CONTROL, "no-store")]
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tags = ["system"],
+    summary = "Prometheus metrics (OpenMetrics text)",
+    responses(
+        (status = 200, description = "metrics", content_type = "application/openmetrics-text", body = String),
+    )
+)]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [(
@@ -123,10 +213,6 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             )
         },
     )
-}
-
-pub async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 pub async fn not_found() -> ApiError {

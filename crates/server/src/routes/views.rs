@@ -17,7 +17,7 @@ pub fn product_code<S: Serializer>(product: &Product, serializer: S) -> Result<S
 }
 
 /// A clinic as the answers name it: its id and (when known) its name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ClinicRef {
     pub id: u32,
     pub name: Option<String>,
@@ -38,12 +38,17 @@ impl ClinicRef {
 }
 
 /// An appointment as the answers show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AppointmentView {
     pub clinic: ClinicRef,
+    /// A Seoul calendar day.
+    #[schema(value_type = String, format = Date)]
     pub date: Date,
+    /// The band's first hour (10 = 10:00–11:00).
     pub hour: u8,
+    /// `pfizer`, `moderna`, `astrazeneca` or `janssen`.
     #[serde(serialize_with = "product_code")]
+    #[schema(value_type = String)]
     pub product: Product,
 }
 
