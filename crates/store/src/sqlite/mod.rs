@@ -36,7 +36,8 @@ const SCHEMA_V5: &str = include_str!("schema_v5.sql");
 // A database at 5 goes straight to 7.
 const SCHEMA_V7: &str = include_str!("schema_v7.sql");
 const SCHEMA_V8: &str = include_str!("schema_v8.sql");
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_V9: &str = include_str!("schema_v9.sql");
+const SCHEMA_VERSION: i64 = 9;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -213,6 +214,7 @@ fn migrate_to(conn: &mut Connection, last: i64) -> Result<()> {
         (5, SCHEMA_V5),
         (7, SCHEMA_V7),
         (8, SCHEMA_V8),
+        (9, SCHEMA_V9),
     ] {
         if version < target && target <= last {
             let tx = conn.transaction()?;
@@ -441,6 +443,10 @@ impl WriteBackend for SqliteWriter {
             Change::AcceptMoves { booking, now_ms } => {
                 supply::accept_moves(&self.conn, *booking, *now_ms)?;
             }
+            Change::SupplyProgress {
+                change_id,
+                pieces_done,
+            } => supply::supply_progress(&self.conn, *change_id, *pieces_done)?,
         }
         Ok(())
     }
