@@ -696,6 +696,12 @@ macro_rules! conformance_suite {
             >()
         }
         #[test]
+        fn bookings_and_cancellations_between_pieces_are_decided_on_what_the_pieces_hold() {
+            $crate::faults::bookings_and_cancellations_between_pieces_are_decided_on_what_the_pieces_hold::<
+                $harness,
+            >()
+        }
+        #[test]
         fn the_writer_and_the_database_agree_on_capacity() {
             $crate::faults::the_writer_and_the_database_agree_on_capacity::<$harness>()
         }
@@ -724,6 +730,14 @@ mod sqlite {
     }
 
     conformance_suite!(Sqlite);
+
+    // Reopening needs the first writer gone: on PostgreSQL it would hold the lease.
+    #[test]
+    fn a_crash_between_pieces_leaves_a_partial_change_and_a_consistent_database() {
+        crate::faults::a_crash_between_pieces_leaves_a_partial_change_and_a_consistent_database::<
+            Sqlite,
+        >()
+    }
 }
 
 #[path = "support/pg.rs"]
