@@ -11,8 +11,8 @@ use jiff::civil::{Date, date};
 use std::sync::Arc;
 use store::writer::{
     Book, Cancel, ChangeBooking, ClaimOffer, ClaimRefusal, CreateStaff, EnsurePerson,
-    EnsuredPerson, MarkGiven, MessageText, OfferNotify, OutboxMark, Pending, PostOffer,
-    PostedOffer, Refusal, Writer, WriterConfig,
+    EnsuredPerson, MarkGiven, MessageText, OutboxMark, Pending, PostOffer, PostedOffer, Refusal,
+    Writer, WriterConfig,
 };
 use store::{
     AdminStore, AuditEntry, ClinicRecord, OfferRecord, OutboxMessage, PriorityStore, QueueStore,
@@ -544,11 +544,11 @@ pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
         claimed: 0,
         until_ms: 10_000,
     };
-    let notify: OfferNotify = Box::new(|_| MessageText {
+    let text = MessageText {
         template: "leftover_offer".into(),
         ko: "잔여백신".into(),
         en: "leftover".into(),
-    });
+    };
     let post = PostOffer {
         record: OfferRecord {
             offer,
@@ -556,7 +556,7 @@ pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
             posted_ms: 1_000,
         },
         clinic_at,
-        notify,
+        text,
     };
     let PostedOffer { id, told } = run(writer.post_offer(post, None, 1_000));
     assert_eq!(told, 60, "3 doses × 20 people each, all 60 within reach");

@@ -146,7 +146,8 @@ pub struct Plan {
     /// Every booking the plan changes, in its new state, by id.
     pub changed: Vec<Booking>,
     /// Bookings in scope that stay as they are but whose people are told (interval change).
-    pub informed: Vec<(BookingId, PersonId)>,
+    /// Each as it is when planned, by id: their message is written from it, off the writer.
+    pub informed: Vec<Booking>,
     /// Clinics in a product switch that do not offer the new product: left as they were.
     pub skipped_clinics: Vec<ClinicId>,
     /// Cells the plan touches that would still be over capacity after it (must be zero).
@@ -165,7 +166,10 @@ impl Plan {
             .hash(&mut h);
         self.moves.hash(&mut h);
         self.unplaced.hash(&mut h);
-        self.informed.hash(&mut h);
+        self.informed.len().hash(&mut h);
+        for booking in &self.informed {
+            (booking.id, booking.person).hash(&mut h);
+        }
         format!("{:016x}", h.finish())
     }
 
@@ -708,11 +712,11 @@ impl Ledger {
                     },
                 ));
             } else {
-                plan.informed.push((booking.id, booking.person));
+                plan.informed.push(*booking);
             }
         }
         displaced.sort_unstable_by_key(|(id, _)| *id);
-        plan.informed.sort_unstable();
+        plan.informed.sort_unstable_by_key(|b| b.id);
         displaced
     }
 

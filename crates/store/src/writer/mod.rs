@@ -35,9 +35,8 @@ mod thread;
 
 pub use api::{
     ApplySupply, Book, Cancel, ChangeBooking, ClaimOffer, ClaimRefusal, CreateStaff, EnsurePerson,
-    EnsuredPerson, Expect, Fault, MarkGiven, MessageText, Notice, Notify, OfferNotify, OutboxMark,
-    PlanSupply, PostOffer, PostedOffer, Refusal, SupplyNotify, SupplyOutcome, SupplyRefusal,
-    WriteError,
+    EnsuredPerson, Expect, Fault, MarkGiven, MessageText, Notice, Notify, OutboxMark, PlanSupply,
+    PostOffer, PostedOffer, Refusal, SupplyNotify, SupplyOutcome, SupplyRefusal, WriteError,
 };
 pub use batch::{Budget, next_batch};
 pub use health::{Health, WriterStats};

@@ -4,7 +4,7 @@
 
 use super::api::{
     Book, Cancel, ChangeBooking, ClaimOffer, ClaimRefusal, CreateStaff, EnsurePerson,
-    EnsuredPerson, MarkGiven, Notify, OfferNotify, OutboxMark, PlanSupply, PostOffer, PostedOffer,
+    EnsuredPerson, MarkGiven, MessageText, Notify, OutboxMark, PlanSupply, PostOffer, PostedOffer,
     Refusal, SupplyOutcome, SupplyRefusal, WriteError,
 };
 use crate::{AuditEntry, Change, OutboxMessage, PersonRecord, Recorded, StoreError, WriteBackend};
@@ -522,7 +522,7 @@ impl Op for PostOffer {
         let PostOffer {
             mut record,
             clinic_at,
-            notify,
+            text,
         } = self;
         record.offer.claimed = 0;
         let id = ops.backend.insert_offer(&record)?;
@@ -538,7 +538,7 @@ impl Op for PostOffer {
         );
         let mut told = 0;
         for person in people {
-            told += tell_offer(ops, person, &record.offer, &notify, now_ms)?;
+            told += tell_offer(ops, person, &text, now_ms)?;
         }
         Ok(PostedOffer { id, told })
     }
@@ -548,20 +548,18 @@ impl Op for PostOffer {
 fn tell_offer(
     ops: &mut Ops<'_>,
     person: PersonId,
-    offer: &domain::leftover::Offer,
-    notify: &OfferNotify,
+    text: &MessageText,
     now_ms: i64,
 ) -> Result<u64, StoreError> {
     let Some(recipient) = ops.backend.person_sealed(person)? else {
         return Ok(0);
     };
-    let text = notify(offer);
     let message = OutboxMessage {
         person: Some(person),
         recipient,
-        template: text.template,
-        body_ko: text.ko,
-        body_en: text.en,
+        template: text.template.clone(),
+        body_ko: text.ko.clone(),
+        body_en: text.en.clone(),
     };
     ops.backend.apply(&Change::Enqueue { message, now_ms })?;
     Ok(1)

@@ -11,7 +11,9 @@
 //! ([`Plan::pieces`]), since storage checks capacity at every commit — as the ledger has them
 //! (a booking its person cancelled or moved meanwhile is skipped and its held places given
 //! back), their records and messages, then the messages of people told without a move, and
-//! counts itself in the record. The change is answered after its last piece.
+//! counts itself in the record. The change is answered after its last piece. The messages'
+//! texts are formatted from the plan on a thread of their own, a piece or two ahead: the
+//! transactions only write them (a person whose booking changed since the plan is not told).
 //!
 //! An apply interrupted between pieces (a crash, a failed batch: the ledger is then rebuilt
 //! from storage, the held places with it) stops there: its record says how many pieces
@@ -19,14 +21,17 @@
 //! was or as planned, and planning the same change again moves only who is left.
 
 use super::api::WriteError;
-use super::api::{ApplySupply, Expect, Fault, Notice, SupplyNotify, SupplyOutcome, SupplyRefusal};
+use super::api::{
+    ApplySupply, Expect, Fault, MessageText, Notice, SupplyNotify, SupplyOutcome, SupplyRefusal,
+};
 use super::ops::{Answer, Decided, Job, Ops, Previewed, Refuse, Reply, Task, Waiting};
 use crate::{AuditEntry, Change, OutboxMessage, RescheduleRecord, StoreError, SupplyChangeRecord};
-use domain::booking::{Appointment, Booking, BookingId, PersonId};
+use domain::booking::{Appointment, Booking, PersonId};
 use domain::ledger::reschedule::Plan;
 use domain::ledger::reschedule::pieces::Share;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
 
 type Output = Result<SupplyOutcome, SupplyRefusal>;
 
@@ -42,13 +47,15 @@ struct Applying {
     plan: Arc<Plan>,
     /// Each changed booking as it was when the plan was made (in the order of `plan.changed`).
     before: Vec<Booking>,
-    shares: Vec<Share>,
-    /// The pieces still to write, in order.
-    pieces: Vec<Piece>,
+    shares: Arc<[Share]>,
+    /// The pieces after the first, in order; `next` is the next one to write.
+    pieces: Arc<[Piece]>,
+    next: usize,
+    /// Each piece's messages, formatted off the writer ([`format_texts`]).
+    texts: Receiver<Vec<MessageText>>,
     /// Pieces written so far (the first one included).
     done: u32,
     change_id: u64,
-    notify: SupplyNotify,
     messages: u64,
     /// The ledger's rebuild count when its places were held.
     rebuilds: u64,
@@ -166,15 +173,23 @@ fn start(
     write_supply(ops, &plan, now_ms)?;
     let (undo, before) = ops.ledger.hold_plan(&plan);
     ops.undo.push(undo);
-    pieces.reverse();
+    let shares: Arc<[Share]> = shares.into();
+    let pieces: Arc<[Piece]> = pieces.into();
+    let texts = format_texts(
+        Arc::clone(&plan),
+        Arc::clone(&shares),
+        Arc::clone(&pieces),
+        notify,
+    )?;
     Ok(Ok(Applying {
         plan,
         before,
         shares,
         pieces,
+        next: 0,
+        texts,
         done: 1,
         change_id,
-        notify,
         messages: 0,
         rebuilds: ops.rebuilds,
     }))
@@ -232,7 +247,7 @@ impl Answer for Written {
             reply,
             now_ms,
         } = *self;
-        if applying.pieces.is_empty() {
+        if applying.next == applying.pieces.len() {
             let _ = reply.send(Ok(Ok(SupplyOutcome {
                 change_id: Some(applying.change_id),
                 plan: applying.plan,
@@ -276,7 +291,7 @@ impl Task for NextPiece {
             tracing::warn!(
                 change = applying.change_id,
                 done = applying.done,
-                left = applying.pieces.len(),
+                left = applying.pieces.len() - applying.next,
                 "supply change interrupted between pieces; the rest must be planned again"
             );
             return Ok(Box::new(Interrupted(reply)));
@@ -309,21 +324,87 @@ impl Answer for Interrupted {
     }
 }
 
+/// Formats each piece's messages on a thread of its own, in order, at most two pieces ahead
+/// of the writer: the texts come from the plan, and the writer's transaction only writes them.
+fn format_texts(
+    plan: Arc<Plan>,
+    shares: Arc<[Share]>,
+    pieces: Arc<[Piece]>,
+    notify: SupplyNotify,
+) -> Result<Receiver<Vec<MessageText>>, StoreError> {
+    let (send, texts) = sync_channel(2);
+    std::thread::Builder::new()
+        .name("yeyak-supply-texts".into())
+        .spawn(move || {
+            for piece in pieces.iter() {
+                // The apply stopped (its receiver is gone): nothing more to format.
+                if send
+                    .send(piece_texts(&plan, &shares, piece, &notify))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the texts' thread: {e}")))?;
+    Ok(texts)
+}
+
+/// One message per item of a piece, as the plan has it.
+fn piece_texts(
+    plan: &Plan,
+    shares: &[Share],
+    piece: &Piece,
+    notify: &SupplyNotify,
+) -> Vec<MessageText> {
+    match piece {
+        Piece::Changed(steps) => steps
+            .iter()
+            .map(|&i| {
+                let share = &shares[i];
+                notify(&Notice {
+                    reason: plan.reason,
+                    booking: &plan.changed[i],
+                    moves: &plan.moves[share.moves.clone()],
+                    unplaced: &plan.unplaced[share.unplaced.clone()],
+                })
+            })
+            .collect(),
+        Piece::Informed(range) => plan.informed[range.clone()]
+            .iter()
+            .map(|booking| {
+                notify(&Notice {
+                    reason: plan.reason,
+                    booking,
+                    moves: &[],
+                    unplaced: &[],
+                })
+            })
+            .collect(),
+    }
+}
+
 /// Writes the next piece and counts it in the change's record.
 fn write_piece(ops: &mut Ops<'_>, applying: &mut Applying, now_ms: i64) -> Result<(), StoreError> {
-    match applying.pieces.pop() {
+    let texts = applying.texts.recv().map_err(|_| {
+        StoreError::Database("the supply change's texts stopped coming (a bug)".into())
+    })?;
+    let pieces = Arc::clone(&applying.pieces);
+    match pieces.get(applying.next) {
         Some(Piece::Changed(steps)) => {
-            for i in steps {
-                applying.messages += write_changed(ops, applying, i, now_ms)?;
+            for (&i, text) in steps.iter().zip(texts) {
+                applying.messages += write_changed(ops, applying, i, text, now_ms)?;
             }
         }
         Some(Piece::Informed(range)) => {
-            for &(id, person) in &applying.plan.informed[range] {
-                applying.messages += write_informed(ops, applying, id, person, now_ms)?;
+            let plan = Arc::clone(&applying.plan);
+            for (booking, text) in plan.informed[range.clone()].iter().zip(texts) {
+                applying.messages += write_informed(ops, booking, text, now_ms)?;
             }
         }
         None => {}
     }
+    applying.next += 1;
     applying.done += 1;
     ops.backend.apply(&Change::SupplyProgress {
         change_id: applying.change_id,
@@ -337,6 +418,7 @@ fn write_changed(
     ops: &mut Ops<'_>,
     applying: &Applying,
     i: usize,
+    text: MessageText,
     now_ms: i64,
 ) -> Result<u64, StoreError> {
     let plan = &applying.plan;
@@ -349,8 +431,6 @@ fn write_changed(
         now_ms,
     })?;
     let share = &applying.shares[i];
-    let moves = &plan.moves[share.moves.clone()];
-    let unplaced = &plan.unplaced[share.unplaced.clone()];
     let record = |dose: u8, from: Appointment, to: Option<Appointment>| {
         Change::InsertReschedule(RescheduleRecord {
             change_id: applying.change_id,
@@ -363,53 +443,39 @@ fn write_changed(
             accepted_ms: None,
         })
     };
-    for m in moves {
+    for m in &plan.moves[share.moves.clone()] {
         ops.backend.apply(&record(m.dose, m.from, Some(m.to)))?;
     }
-    for u in unplaced {
+    for u in &plan.unplaced[share.unplaced.clone()] {
         ops.backend.apply(&record(u.dose, u.from, None))?;
     }
-    let notice = Notice {
-        reason: plan.reason,
-        booking: after,
-        moves,
-        unplaced,
-    };
-    tell(ops, after.person, &notice, &applying.notify, now_ms)
+    tell(ops, after.person, text, now_ms)
 }
 
-/// Tells a person whose booking stays of the change, if they still hold it.
+/// Tells a person whose booking stays of the change, if it is still as planned (its text says
+/// what it holds).
 fn write_informed(
     ops: &mut Ops<'_>,
-    applying: &Applying,
-    id: BookingId,
-    person: PersonId,
+    booking: &Booking,
+    text: MessageText,
     now_ms: i64,
 ) -> Result<u64, StoreError> {
-    let Some(booking) = ops.ledger.booking(id).copied() else {
+    if ops.ledger.booking(booking.id) != Some(booking) {
         return Ok(0);
-    };
-    let notice = Notice {
-        reason: applying.plan.reason,
-        booking: &booking,
-        moves: &[],
-        unplaced: &[],
-    };
-    tell(ops, person, &notice, &applying.notify, now_ms)
+    }
+    tell(ops, booking.person, text, now_ms)
 }
 
 /// Writes one message to a person; 0 when they have no contact on record.
 fn tell(
     ops: &mut Ops<'_>,
     person: PersonId,
-    notice: &Notice,
-    notify: &SupplyNotify,
+    text: MessageText,
     now_ms: i64,
 ) -> Result<u64, StoreError> {
     let Some(recipient) = ops.backend.person_sealed(person)? else {
         return Ok(0);
     };
-    let text = notify(notice);
     let message = OutboxMessage {
         person: Some(person),
         recipient,

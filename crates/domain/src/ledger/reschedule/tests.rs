@@ -423,7 +423,7 @@ fn an_interval_change_moves_late_second_doses_to_exactly_the_new_interval() {
     assert_eq!((m.person, m.dose), (PersonId(2), 2));
     assert_eq!(m.from, moves.second.unwrap().appointment);
     assert_eq!(m.to, appt(0, date(2021, 9, 1), 10, Product::Moderna));
-    assert_eq!(plan.informed, vec![(stays.id, PersonId(1))]);
+    assert_eq!(plan.informed, vec![stays]);
     ledger.apply_plan(&plan);
     let moved = ledger.active_booking_of(PersonId(2)).unwrap();
     assert_eq!(moved.second.unwrap().appointment, m.to);
