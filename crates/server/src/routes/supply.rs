@@ -595,6 +595,10 @@ pub async fn list_changes(
                 "moves": c.doses_moved,
                 "unplaced": c.unplaced,
                 "informed": c.informed,
+                // Applied in pieces: fewer done means interrupted, the rest to plan again.
+                "pieces": c.pieces,
+                "pieces_done": c.pieces_done,
+                "partial": c.partial(),
                 "applied_at": jiff::Timestamp::from_millisecond(c.applied_ms).ok().map(|t| t.to_string()),
                 "change": serde_json::from_str::<Value>(&c.detail).unwrap_or(Value::Null),
             })
