@@ -11,7 +11,7 @@ use crate::{AuditEntry, Change, OutboxMessage, PersonRecord, Recorded, StoreErro
 use domain::booking::{Appointment, Booking, BookingError, BookingId, PersonId};
 use domain::clinic::ClinicId;
 use domain::ledger::Ledger;
-use domain::ledger::reschedule::{Plan, PlanUndo};
+use domain::ledger::reschedule::PlanUndo;
 use domain::leftover::{ClaimError, Subscription};
 use domain::product::Product;
 use jiff::civil::Date;
@@ -42,7 +42,7 @@ pub(super) struct Previewed {
     pub neighbours: domain::ledger::reschedule::Neighbours,
     /// [`Ledger::changes`] when it was planned.
     pub changes: u64,
-    pub plan: Arc<Plan>,
+    pub prepared: super::supply::Prepared,
 }
 
 /// Cost units (see `batch`): about one row read or written.
@@ -391,7 +391,7 @@ impl Op for PlanSupply {
             today: self.today,
             neighbours: self.neighbours,
             changes: ops.ledger.changes(),
-            plan: Arc::clone(&plan),
+            prepared: super::supply::Prepared::of(Arc::clone(&plan), ops.piece_cost),
         });
         Ok(Ok(SupplyOutcome {
             change_id: None,

@@ -24,7 +24,7 @@ use super::api::WriteError;
 use super::api::{
     ApplySupply, Expect, Fault, MessageText, Notice, SupplyNotify, SupplyOutcome, SupplyRefusal,
 };
-use super::ops::{Answer, Decided, Job, Ops, Previewed, Refuse, Reply, Task, Waiting};
+use super::ops::{Answer, Decided, Job, Ops, Refuse, Reply, Task, Waiting};
 use crate::{AuditEntry, Change, OutboxMessage, RescheduleRecord, StoreError, SupplyChangeRecord};
 use domain::booking::{Appointment, Booking, PersonId};
 use domain::ledger::reschedule::Plan;
@@ -62,7 +62,7 @@ struct Applying {
 }
 
 /// One transaction's share of a change.
-enum Piece {
+pub(super) enum Piece {
     /// Changed bookings (indices into `plan.changed`).
     Changed(Vec<usize>),
     /// People told without a move (a range of `plan.informed`).
@@ -126,13 +126,16 @@ fn start(
             && p.neighbours == neighbours
             && p.changes == ops.ledger.changes()
     });
-    let planned = match previewed {
-        Some(Previewed { plan, .. }) => Ok(plan),
-        None => ops.ledger.plan(&change, today, &neighbours).map(Arc::new),
+    let prepared = match previewed {
+        Some(previewed) => Ok(previewed.prepared),
+        None => ops
+            .ledger
+            .plan(&change, today, &neighbours)
+            .map(|plan| Prepared::of(Arc::new(plan), ops.piece_cost)),
     };
-    let decided = planned
+    let decided = prepared
         .map_err(SupplyRefusal::Invalid)
-        .and_then(|plan| expected(plan, &expect));
+        .and_then(|prepared| expected(prepared, &expect));
     if let Some(mut entry) = audit {
         entry.outcome = decided
             .as_ref()
@@ -141,26 +144,19 @@ fn start(
             .to_string();
         ops.backend.apply(&Change::Audit { entry, now_ms })?;
     }
-    let plan = match decided {
-        Ok(plan) => plan,
+    let Prepared {
+        plan,
+        id,
+        shares,
+        pieces,
+    } = match decided {
+        Ok(prepared) => prepared,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let shares = plan.shares();
-    let mut pieces: Vec<Piece> = plan
-        .pieces(&shares, ops.piece_cost)
-        .into_iter()
-        .map(Piece::Changed)
-        .collect();
-    let told_per_piece = (ops.piece_cost / TOLD_COST).max(1) as usize;
-    pieces.extend(
-        (0..plan.informed.len())
-            .step_by(told_per_piece)
-            .map(|from| Piece::Informed(from..(from + told_per_piece).min(plan.informed.len()))),
-    );
     let change_id = ops.backend.insert_supply_change(&SupplyChangeRecord {
         id: 0,
         reason: plan.reason,
-        plan_id: plan.id(),
+        plan_id: id,
         detail,
         people_moved: plan.people_moved() as u64,
         doses_moved: plan.moves.len() as u64,
@@ -173,8 +169,6 @@ fn start(
     write_supply(ops, &plan, now_ms)?;
     let (undo, before) = ops.ledger.hold_plan(&plan);
     ops.undo.push(undo);
-    let shares: Arc<[Share]> = shares.into();
-    let pieces: Arc<[Piece]> = pieces.into();
     let texts = format_texts(
         Arc::clone(&plan),
         Arc::clone(&shares),
@@ -195,12 +189,47 @@ fn start(
     }))
 }
 
+/// A plan ready to apply: its id and its pieces, worked out once — when the plan is previewed,
+/// so that applying it unchanged spends none of its first piece on them.
+pub(super) struct Prepared {
+    plan: Arc<Plan>,
+    id: String,
+    shares: Arc<[Share]>,
+    pieces: Arc<[Piece]>,
+}
+
+impl Prepared {
+    pub(super) fn of(plan: Arc<Plan>, piece_cost: u64) -> Prepared {
+        let shares = plan.shares();
+        let mut pieces: Vec<Piece> = plan
+            .pieces(&shares, piece_cost)
+            .into_iter()
+            .map(Piece::Changed)
+            .collect();
+        let told = plan.informed.len();
+        let told_per_piece = (piece_cost / TOLD_COST).max(1) as usize;
+        pieces.extend(
+            (0..told)
+                .step_by(told_per_piece)
+                .map(|from| Piece::Informed(from..(from + told_per_piece).min(told))),
+        );
+        Prepared {
+            id: plan.id(),
+            plan,
+            shares: shares.into(),
+            pieces: pieces.into(),
+        }
+    }
+}
+
 /// The plan, if it is the one the operator agreed to.
-fn expected(plan: Arc<Plan>, expect: &Expect) -> Result<Arc<Plan>, SupplyRefusal> {
+fn expected(prepared: Prepared, expect: &Expect) -> Result<Prepared, SupplyRefusal> {
     match expect {
-        Expect::NoMoves if !plan.is_empty() => Err(SupplyRefusal::PlanRequired(plan)),
-        Expect::Plan(id) if *id != plan.id() => Err(SupplyRefusal::PlanChanged(plan)),
-        _ => Ok(plan),
+        Expect::NoMoves if !prepared.plan.is_empty() => {
+            Err(SupplyRefusal::PlanRequired(prepared.plan))
+        }
+        Expect::Plan(id) if *id != prepared.id => Err(SupplyRefusal::PlanChanged(prepared.plan)),
+        _ => Ok(prepared),
     }
 }
 
