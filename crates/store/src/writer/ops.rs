@@ -538,17 +538,17 @@ impl Op for PostOffer {
         );
         let mut told = 0;
         for person in people {
-            told += tell_offer(ops, person, &text, now_ms)?;
+            told += tell(ops, person, text.clone(), now_ms)?;
         }
         Ok(PostedOffer { id, told })
     }
 }
 
-/// Writes one person the offer's message; 0 when they have no contact on record.
-fn tell_offer(
+/// Writes one message to a person; 0 when they have no contact on record.
+pub(super) fn tell(
     ops: &mut Ops<'_>,
     person: PersonId,
-    text: &MessageText,
+    text: MessageText,
     now_ms: i64,
 ) -> Result<u64, StoreError> {
     let Some(recipient) = ops.backend.person_sealed(person)? else {
@@ -557,9 +557,9 @@ fn tell_offer(
     let message = OutboxMessage {
         person: Some(person),
         recipient,
-        template: text.template.clone(),
-        body_ko: text.ko.clone(),
-        body_en: text.en.clone(),
+        template: text.template,
+        body_ko: text.ko,
+        body_en: text.en,
     };
     ops.backend.apply(&Change::Enqueue { message, now_ms })?;
     Ok(1)

@@ -24,9 +24,9 @@ use super::api::WriteError;
 use super::api::{
     ApplySupply, Expect, Fault, MessageText, Notice, SupplyNotify, SupplyOutcome, SupplyRefusal,
 };
-use super::ops::{Answer, Decided, Job, Ops, Refuse, Reply, Task, Waiting};
-use crate::{AuditEntry, Change, OutboxMessage, RescheduleRecord, StoreError, SupplyChangeRecord};
-use domain::booking::{Appointment, Booking, PersonId};
+use super::ops::{Answer, Decided, Job, Ops, Refuse, Reply, Task, Waiting, tell};
+use crate::{AuditEntry, Change, RescheduleRecord, StoreError, SupplyChangeRecord};
+use domain::booking::{Appointment, Booking};
 use domain::ledger::reschedule::Plan;
 use domain::ledger::reschedule::pieces::Share;
 use std::ops::Range;
@@ -493,25 +493,4 @@ fn write_informed(
         return Ok(0);
     }
     tell(ops, booking.person, text, now_ms)
-}
-
-/// Writes one message to a person; 0 when they have no contact on record.
-fn tell(
-    ops: &mut Ops<'_>,
-    person: PersonId,
-    text: MessageText,
-    now_ms: i64,
-) -> Result<u64, StoreError> {
-    let Some(recipient) = ops.backend.person_sealed(person)? else {
-        return Ok(0);
-    };
-    let message = OutboxMessage {
-        person: Some(person),
-        recipient,
-        template: text.template,
-        body_ko: text.ko,
-        body_en: text.en,
-    };
-    ops.backend.apply(&Change::Enqueue { message, now_ms })?;
-    Ok(1)
 }

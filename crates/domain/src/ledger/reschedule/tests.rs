@@ -110,22 +110,7 @@ fn assert_second_doses_consistent(ledger: &Ledger) {
 
 #[test]
 fn a_delivery_cut_by_half_moves_exactly_the_excess_last_booked_first_by_one_or_two_days() {
-    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 20);
-    for person in 1..=20 {
-        let hour = 9 + (person % 9) as u8;
-        book(
-            &mut ledger,
-            person,
-            appt(0, WEDNESDAY, hour, Product::Moderna),
-        );
-    }
-    let plan = ledger
-        .plan(
-            &cut(0, WEDNESDAY, Product::Moderna, 10),
-            TODAY,
-            &Neighbours::new(),
-        )
-        .unwrap();
+    let (mut ledger, plan) = cut_wednesday();
     assert_eq!(plan.people_moved(), 10);
     assert!(plan.unplaced.is_empty());
     assert_eq!(plan.over_capacity_after, 0);
