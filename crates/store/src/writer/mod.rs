@@ -30,6 +30,7 @@ mod api;
 mod batch;
 mod health;
 mod ops;
+mod prepared;
 mod supply;
 mod thread;
 

@@ -42,7 +42,7 @@ pub(super) struct Previewed {
     pub neighbours: domain::ledger::reschedule::Neighbours,
     /// [`Ledger::changes`] when it was planned.
     pub changes: u64,
-    pub prepared: super::supply::Prepared,
+    pub prepared: super::prepared::Prepared,
 }
 
 /// Cost units (see `batch`): about one row read or written.
@@ -391,7 +391,7 @@ impl Op for PlanSupply {
             today: self.today,
             neighbours: self.neighbours,
             changes: ops.ledger.changes(),
-            prepared: super::supply::Prepared::of(Arc::clone(&plan), ops.piece_cost),
+            prepared: super::prepared::Prepared::of(Arc::clone(&plan), ops.piece_cost),
         });
         Ok(Ok(SupplyOutcome {
             change_id: None,

@@ -25,11 +25,11 @@ use super::api::{
     ApplySupply, Expect, Fault, MessageText, Notice, SupplyNotify, SupplyOutcome, SupplyRefusal,
 };
 use super::ops::{Answer, Decided, Job, Ops, Refuse, Reply, Task, Waiting, tell};
+use super::prepared::{Piece, Prepared};
 use crate::{AuditEntry, Change, RescheduleRecord, StoreError, SupplyChangeRecord};
 use domain::booking::{Appointment, Booking};
 use domain::ledger::reschedule::Plan;
 use domain::ledger::reschedule::pieces::Share;
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
@@ -60,17 +60,6 @@ struct Applying {
     /// The ledger's rebuild count when its places were held.
     rebuilds: u64,
 }
-
-/// One transaction's share of a change.
-pub(super) enum Piece {
-    /// Changed bookings (indices into `plan.changed`).
-    Changed(Vec<usize>),
-    /// People told without a move (a range of `plan.informed`).
-    Informed(Range<usize>),
-}
-
-/// The message of one person told: about a row read and a row written.
-const TOLD_COST: u64 = 2;
 
 impl Refuse for StartSupply {
     fn refuse(self: Box<Self>, error: WriteError) {
@@ -187,39 +176,6 @@ fn start(
         messages: 0,
         rebuilds: ops.rebuilds,
     }))
-}
-
-/// A plan ready to apply: its id and its pieces, worked out once — when the plan is previewed,
-/// so that applying it unchanged spends none of its first piece on them.
-pub(super) struct Prepared {
-    plan: Arc<Plan>,
-    id: String,
-    shares: Arc<[Share]>,
-    pieces: Arc<[Piece]>,
-}
-
-impl Prepared {
-    pub(super) fn of(plan: Arc<Plan>, piece_cost: u64) -> Prepared {
-        let shares = plan.shares();
-        let mut pieces: Vec<Piece> = plan
-            .pieces(&shares, piece_cost)
-            .into_iter()
-            .map(Piece::Changed)
-            .collect();
-        let told = plan.informed.len();
-        let told_per_piece = (piece_cost / TOLD_COST).max(1) as usize;
-        pieces.extend(
-            (0..told)
-                .step_by(told_per_piece)
-                .map(|from| Piece::Informed(from..(from + told_per_piece).min(told))),
-        );
-        Prepared {
-            id: plan.id(),
-            plan,
-            shares: shares.into(),
-            pieces: pieces.into(),
-        }
-    }
 }
 
 /// The plan, if it is the one the operator agreed to.
