@@ -648,12 +648,20 @@ pub fn bookings_and_cancellations_between_pieces_are_decided_on_what_the_pieces_
     book_late_july(&rig.writer);
     let plan = plan_supply(&rig.writer);
     assert!(plan.moves.len() >= 8, "{} moves", plan.moves.len());
+    let availability = rig.writer.availability();
+    let band_left = |a: &Appointment| availability.band_left(a.clinic, a.day, a.hour);
+    let left_before: Vec<i32> = plan.moves.iter().map(|m| band_left(&m.to)).collect();
     // The first piece waits at its commit while a mover cancels and others book.
     rig.faults.pause_commits.store(true, Ordering::SeqCst);
     let applying = apply_supply(&rig.writer, &plan);
     wait_for("the first piece", || {
         rig.faults.paused.load(Ordering::SeqCst)
     });
+    // Before any booking moved, every place a move goes to is already held for it.
+    for (m, left) in plan.moves.iter().zip(&left_before) {
+        let into = plan.moves.iter().filter(|n| n.to == m.to).count() as i32;
+        assert_eq!(band_left(&m.to), left - into, "{:?} not held", m.to);
+    }
     let leaving = plan.changed[plan.changed.len() / 2];
     let cancel = Cancel {
         actor: leaving.person,
