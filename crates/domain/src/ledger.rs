@@ -17,7 +17,7 @@ use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI16, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI16, AtomicI32, AtomicU64, Ordering};
 
 /// How many days after the product's interval a second dose may be placed when that day is full.
 pub const SECOND_DOSE_MAX_DELAY_DAYS: i32 = 14;
@@ -358,6 +358,9 @@ pub struct Ledger {
     bookings: HashMap<BookingId, Booking>,
     active_by_person: HashMap<PersonId, BookingId>,
     next_booking_id: u64,
+    /// Bumped by every change to a place, a booking, capacity or schedules: a plan made at one
+    /// count is still exact at the same count ([`Ledger::changes`]).
+    changes: AtomicU64,
 }
 
 impl Ledger {
@@ -452,6 +455,7 @@ impl Ledger {
             bookings: HashMap::new(),
             active_by_person: HashMap::new(),
             next_booking_id: 1,
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -481,6 +485,7 @@ impl Ledger {
 
     /// Gives day `n`'s slot the standing plan for that day, then hands it to readers.
     fn fill(&mut self, availability: &Availability, n: i32) {
+        self.changed();
         let Some(day) = crate::time::date_from_day_number(i64::from(n)) else {
             return;
         };
@@ -531,6 +536,7 @@ impl Ledger {
     /// (readers hold it). Used to rebuild from storage after a failed write.
     pub fn reset(&mut self) {
         self.catch_up();
+        self.changed();
         let availability = &self.availability;
         for (cell, cap) in availability.band_left.iter().zip(&self.band_capacity) {
             cell.store(*cap, Ordering::Relaxed);
@@ -701,6 +707,7 @@ impl Ledger {
             return Err(BookingError::FirstDoseNotGiven);
         }
         target.status = DoseStatus::Given;
+        self.changed();
         if booking.is_active() {
             self.bookings.insert(id, booking);
         } else {
@@ -857,6 +864,15 @@ impl Ledger {
         Ok(())
     }
 
+    /// How many changes the ledger has seen: equal counts, same bookings and capacity.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn take(&self, appointment: &Appointment) {
         self.adjust(appointment, -1);
     }
@@ -866,6 +882,7 @@ impl Ledger {
     }
 
     fn adjust(&self, a: &Appointment, delta: i16) {
+        self.changed();
         let availability = &self.availability;
         // Appointments outside the calendar (past days at a restart) hold nothing we track.
         if let Some(cell) = availability.band_cell(a.clinic, a.day, a.hour) {

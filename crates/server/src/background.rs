@@ -167,16 +167,13 @@ async fn send_turn_text(
     let until = jiff::Timestamp::from_millisecond(due.until_ms as i64)
         .map(|t| domain::time::in_seoul(t).strftime("%H:%M").to_string())
         .unwrap_or_default();
+    let text = crate::text::notices::queue_turn(&until, &link);
     let message = store::OutboxMessage {
         person: Some(person),
         recipient: record.sealed,
-        template: "queue_turn".into(),
-        body_ko: format!(
-            "[예약] 예약 차례가 되었습니다. {until}까지 이 링크로 돌아와 주세요: {link}"
-        ),
-        body_en: format!(
-            "[yeyak] It is your turn to book. Come back by {until} (Seoul time): {link}"
-        ),
+        template: text.template.into(),
+        body_ko: text.ko,
+        body_en: text.en,
     };
     state.writer.enqueue(message, now.as_millisecond()).await?;
     Ok(())

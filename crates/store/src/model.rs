@@ -114,6 +114,11 @@ pub enum Change {
         value: String,
     },
     InsertReschedule(RescheduleRecord),
+    /// Another piece of a supply change committed with this change.
+    SupplyProgress {
+        change_id: u64,
+        pieces_done: u32,
+    },
     /// The person saw why their appointment moved and accepted it.
     AcceptMoves {
         booking: BookingId,
@@ -222,6 +227,17 @@ pub struct SupplyChangeRecord {
     pub unplaced: u64,
     pub informed: u64,
     pub applied_ms: i64,
+    /// The transactions the change is applied in, and how many of them have committed: fewer
+    /// means the apply was interrupted between pieces (see [`SupplyChangeRecord::partial`]).
+    pub pieces: u32,
+    pub pieces_done: u32,
+}
+
+impl SupplyChangeRecord {
+    /// Interrupted between pieces: what is left must be planned again.
+    pub fn partial(&self) -> bool {
+        self.pieces_done < self.pieces
+    }
 }
 
 /// A dose that a supply change moved (`to` set) or could not place (`to` is `None`).

@@ -11,8 +11,8 @@ use jiff::civil::{Date, date};
 use std::sync::Arc;
 use store::writer::{
     Book, Cancel, ChangeBooking, ClaimOffer, ClaimRefusal, CreateStaff, EnsurePerson,
-    EnsuredPerson, MarkGiven, MessageText, OfferNotify, OutboxMark, Pending, PostOffer,
-    PostedOffer, Refusal, Writer, WriterConfig,
+    EnsuredPerson, MarkGiven, MessageText, OutboxMark, Pending, PostOffer, PostedOffer, Refusal,
+    Writer, WriterConfig,
 };
 use store::{
     AdminStore, AuditEntry, ClinicRecord, OfferRecord, OutboxMessage, PriorityStore, QueueStore,
@@ -544,11 +544,11 @@ pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
         claimed: 0,
         until_ms: 10_000,
     };
-    let notify: OfferNotify = Box::new(|_| MessageText {
+    let text = MessageText {
         template: "leftover_offer".into(),
         ko: "잔여백신".into(),
         en: "leftover".into(),
-    });
+    };
     let post = PostOffer {
         record: OfferRecord {
             offer,
@@ -556,7 +556,7 @@ pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
             posted_ms: 1_000,
         },
         clinic_at,
-        notify,
+        text,
     };
     let PostedOffer { id, told } = run(writer.post_offer(post, None, 1_000));
     assert_eq!(told, 60, "3 doses × 20 people each, all 60 within reach");
@@ -696,6 +696,12 @@ macro_rules! conformance_suite {
             >()
         }
         #[test]
+        fn bookings_and_cancellations_between_pieces_are_decided_on_what_the_pieces_hold() {
+            $crate::faults::bookings_and_cancellations_between_pieces_are_decided_on_what_the_pieces_hold::<
+                $harness,
+            >()
+        }
+        #[test]
         fn the_writer_and_the_database_agree_on_capacity() {
             $crate::faults::the_writer_and_the_database_agree_on_capacity::<$harness>()
         }
@@ -724,6 +730,14 @@ mod sqlite {
     }
 
     conformance_suite!(Sqlite);
+
+    // Reopening needs the first writer gone: on PostgreSQL it would hold the lease.
+    #[test]
+    fn a_crash_between_pieces_leaves_a_partial_change_and_a_consistent_database() {
+        crate::faults::a_crash_between_pieces_leaves_a_partial_change_and_a_consistent_database::<
+            Sqlite,
+        >()
+    }
 }
 
 #[path = "support/pg.rs"]

@@ -6,8 +6,9 @@
 //! at four weeks (08-16 onwards: they move to exactly six weeks), and the rest of `--people`
 //! booked for dose 1 from 08-26 with dose 2 already at six weeks (they are told it stays). The
 //! bench stores them, starts the writer (which loads them into the ledger), previews the plan,
-//! applies it (bookings, one record per moved dose and one message per person, in one
-//! transaction), and audits the result.
+//! applies it (bookings, one record per moved dose and one message per person, in pieces of
+//! `--piece-cost` rows, each its own transaction, bookings decided between them), and audits
+//! the result.
 //!
 //! With `--bookings-per-s`, people outside the world book at a steady rate before the plan (a
 //! quiet writer), during the apply and after it (`booking_load`), and their latencies are
@@ -63,6 +64,9 @@ pub struct RescheduleArgs {
     /// How long the load runs before the plan and after the apply.
     #[arg(long, default_value_t = 5)]
     pub load_window_s: u64,
+    /// Cost (about rows) of one piece of the apply; the writer's default when not given.
+    #[arg(long)]
+    pub piece_cost: Option<u64>,
 }
 
 fn clinics() -> Vec<Clinic> {
@@ -293,7 +297,12 @@ pub fn run(args: RescheduleArgs) -> anyhow::Result<()> {
 
     let started = Instant::now();
     let (backend, reader) = store::sqlite::open(&path)?;
-    let writer = Writer::spawn(backend, ledger(), WriterConfig::default())?;
+    let defaults = WriterConfig::default();
+    let config = WriterConfig {
+        supply_piece_cost: args.piece_cost.unwrap_or(defaults.supply_piece_cost),
+        ..defaults
+    };
+    let writer = Writer::spawn(backend, ledger(), config)?;
     let load_s = started.elapsed().as_secs_f64();
     let places = Places {
         clinics: CLINICS,
@@ -384,6 +393,12 @@ pub fn run(args: RescheduleArgs) -> anyhow::Result<()> {
         args.people
     );
 
+    let record = reader
+        .supply_changes(1)?
+        .into_iter()
+        .next()
+        .context("no supply change recorded")?;
+    ensure!(!record.partial(), "the apply stopped: {record:?}");
     let audit = reader.audit(&Schedules::default())?;
     let over_band = audit
         .per_band
@@ -418,7 +433,10 @@ pub fn run(args: RescheduleArgs) -> anyhow::Result<()> {
     println!("  setup (store people and bookings):     {setup_s:>9.1} s");
     println!("  start-up (load the ledger):            {load_s:>9.1} s");
     println!("  plan (preview, nothing written):       {plan_s:>9.1} s");
-    println!("  apply (one transaction, one fsync):    {apply_s:>9.1} s");
+    println!(
+        "  apply ({:>6} pieces, one transaction each): {apply_s:>9.1} s",
+        record.pieces
+    );
     println!("  baseline (insert the messages only):   {baseline_s:>9.1} s");
     println!(
         "  apply / baseline:                      {:>9.2}x",

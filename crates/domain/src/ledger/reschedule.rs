@@ -146,7 +146,8 @@ pub struct Plan {
     /// Every booking the plan changes, in its new state, by id.
     pub changed: Vec<Booking>,
     /// Bookings in scope that stay as they are but whose people are told (interval change).
-    pub informed: Vec<(BookingId, PersonId)>,
+    /// Each as it is when planned, by id: their message is written from it, off the writer.
+    pub informed: Vec<Booking>,
     /// Clinics in a product switch that do not offer the new product: left as they were.
     pub skipped_clinics: Vec<ClinicId>,
     /// Cells the plan touches that would still be over capacity after it (must be zero).
@@ -165,7 +166,10 @@ impl Plan {
             .hash(&mut h);
         self.moves.hash(&mut h);
         self.unplaced.hash(&mut h);
-        self.informed.hash(&mut h);
+        self.informed.len().hash(&mut h);
+        for booking in &self.informed {
+            (booking.id, booking.person).hash(&mut h);
+        }
         format!("{:016x}", h.finish())
     }
 
@@ -708,11 +712,11 @@ impl Ledger {
                     },
                 ));
             } else {
-                plan.informed.push((booking.id, booking.person));
+                plan.informed.push(*booking);
             }
         }
         displaced.sort_unstable_by_key(|(id, _)| *id);
-        plan.informed.sort_unstable();
+        plan.informed.sort_unstable_by_key(|b| b.id);
         displaced
     }
 
@@ -744,6 +748,71 @@ impl Ledger {
     /// the same writer turn as [`Ledger::plan`] made the plan. Returns what undoes the capacity
     /// and schedule edits if the transaction that stores them fails.
     pub fn apply_plan(&mut self, plan: &Plan) -> PlanUndo {
+        let undo = self.edit_supply(plan);
+        for after in &plan.changed {
+            if let Some(before) = self.bookings.get(&after.id).copied() {
+                for appointment in before.booked_appointments() {
+                    self.release(&appointment);
+                }
+            }
+            for appointment in after.booked_appointments() {
+                self.take(&appointment);
+            }
+            self.put(after);
+        }
+        undo
+    }
+
+    /// Starts applying `plan` in pieces: makes its supply and schedule edits and holds every
+    /// new place of its changed bookings while they still hold their old ones, so no booking
+    /// made between pieces takes a place storage still counts as used or a move still needs.
+    /// Call it in the same writer turn as [`Ledger::plan`] made the plan; then
+    /// [`Ledger::settle`] each changed booking as its piece is written. Returns the undo of the
+    /// edits and each changed booking as it is now (in the order of `plan.changed`).
+    pub fn hold_plan(&mut self, plan: &Plan) -> (PlanUndo, Vec<Booking>) {
+        let undo = self.edit_supply(plan);
+        let mut before = Vec::with_capacity(plan.changed.len());
+        for after in &plan.changed {
+            let now = self.bookings.get(&after.id).copied().unwrap_or(*after);
+            for appointment in places_added(&now, after) {
+                self.take(&appointment);
+            }
+            before.push(now);
+        }
+        (undo, before)
+    }
+
+    /// Settles one booking held by [`Ledger::hold_plan`], in the transaction that writes it:
+    /// when the booking is still `before`, it becomes `after` and gives up the places it
+    /// leaves (true); when it changed meanwhile (cancelled, moved by its person), it stays as
+    /// it is and the places held for the plan are given back (false: write and tell nothing).
+    pub fn settle(&mut self, before: &Booking, after: &Booking) -> bool {
+        if self.bookings.get(&before.id) != Some(before) {
+            for appointment in places_added(before, after) {
+                self.release(&appointment);
+            }
+            return false;
+        }
+        for appointment in places_added(after, before) {
+            self.release(&appointment);
+        }
+        self.put(after);
+        true
+    }
+
+    /// Stores a booking's new state (or forgets it, no longer active).
+    fn put(&mut self, after: &Booking) {
+        if after.is_active() {
+            self.bookings.insert(after.id, *after);
+        } else {
+            self.bookings.remove(&after.id);
+            self.active_by_person.remove(&after.person);
+        }
+    }
+
+    /// Writes a plan's planned-supply and schedule edits into the ledger.
+    fn edit_supply(&mut self, plan: &Plan) -> PlanUndo {
+        self.changed();
         let undo_schedules = self.schedules;
         let mut undo = Vec::with_capacity(plan.supply.len());
         for edit in &plan.supply {
@@ -760,22 +829,6 @@ impl Ledger {
         if let Some((product, schedule)) = plan.schedule {
             self.schedules.set(product, schedule);
         }
-        for after in &plan.changed {
-            if let Some(before) = self.bookings.get(&after.id).copied() {
-                for appointment in before.booked_appointments() {
-                    self.release(&appointment);
-                }
-            }
-            for appointment in after.booked_appointments() {
-                self.take(&appointment);
-            }
-            if after.is_active() {
-                self.bookings.insert(after.id, *after);
-            } else {
-                self.bookings.remove(&after.id);
-                self.active_by_person.remove(&after.person);
-            }
-        }
         PlanUndo {
             supply: undo,
             schedules: undo_schedules,
@@ -785,6 +838,7 @@ impl Ledger {
     /// Puts planned supply and schedules back as they were before [`Ledger::apply_plan`]. The
     /// bookings must then be rebuilt from storage ([`Ledger::reset`] and [`Ledger::restore`]).
     pub fn undo_plan(&mut self, undo: PlanUndo) {
+        self.changed();
         for (cell, before) in undo.supply.into_iter().rev() {
             self.supply_capacity[cell] = before;
         }
@@ -890,6 +944,21 @@ fn place(
         }
     }
     after
+}
+
+/// The places `to` holds that `from` does not (as a multiset: a booking holds two at most).
+fn places_added(from: &Booking, to: &Booking) -> Vec<Appointment> {
+    let mut old: Vec<Appointment> = from.booked_appointments().collect();
+    let mut added = Vec::new();
+    for appointment in to.booked_appointments() {
+        match old.iter().position(|a| *a == appointment) {
+            Some(i) => {
+                old.swap_remove(i);
+            }
+            None => added.push(appointment),
+        }
+    }
+    added
 }
 
 fn record_move(plan: &mut Plan, booking: &Booking, dose: u8, from: Appointment, to: Appointment) {
@@ -1040,6 +1109,8 @@ fn count_over_capacity(scratch: &Scratch) -> u32 {
         .count();
     (bands + supply) as u32
 }
+
+pub mod pieces;
 
 #[cfg(test)]
 mod tests;

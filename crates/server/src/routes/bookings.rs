@@ -11,7 +11,7 @@ use crate::routes::clinics::parse_date;
 use crate::session::Consent;
 use crate::state::AppState;
 use crate::state::{Authenticated, read};
-use crate::text::errors;
+use crate::text::{errors, notices};
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -197,47 +197,24 @@ impl BookingNotice {
             .and_then(|p| String::from_utf8(p).ok())
             .and_then(|t| t.split_once('\n').map(|(n, _)| domain::name::masked(n)))
             .unwrap_or_default();
-        let (ko, en) = match template {
-            "booking_cancelled" => ("예약이 취소되었습니다", "your booking was cancelled"),
-            "booking_changed" => ("예약이 변경되었습니다", "your booking was changed"),
-            "leftover_claimed" => (
-                "오늘 잔여백신 접종이 예약되었습니다",
-                "a leftover dose is booked for you today",
-            ),
-            _ => (
-                "코로나19 예방접종 예약이 완료되었습니다",
-                "your COVID-19 vaccination is booked",
-            ),
-        };
+        let (head_ko, head_en) = notices::booking_head(&name, notices::booking_event(template));
         BookingNotice {
             recipient,
             template,
-            head_ko: format!("[예약] {name}님, {ko}. "),
-            head_en: format!("[yeyak] {name}: {en}. "),
+            head_ko,
+            head_en,
         }
     }
 
     /// The message for `booking` as the writer decided it.
     pub fn message(self, clinics: &[domain::clinic::Clinic], booking: &Booking) -> OutboxMessage {
         let describe = |mut text: String, ko: bool| {
-            use std::fmt::Write;
             for (i, d) in booking.doses().enumerate() {
                 let a = d.appointment;
                 let clinic = clinics
                     .get(a.clinic.index())
                     .map_or("", |c| c.name.as_str());
-                let sep = if i == 0 { "" } else { ", " };
-                let _ = if ko {
-                    write!(text, "{sep}{}차 {} {:02}:00 {clinic}", i + 1, a.day, a.hour)
-                } else {
-                    write!(
-                        text,
-                        "{sep}dose {} {} {:02}:00 {clinic}",
-                        i + 1,
-                        a.day,
-                        a.hour
-                    )
-                };
+                notices::booking_dose(&mut text, ko, i == 0, i + 1, (a.day, a.hour), clinic);
             }
             text
         };

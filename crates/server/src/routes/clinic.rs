@@ -7,7 +7,7 @@ use crate::routes::clinics::parse_date;
 use crate::staff::{ClinicStaff, actor_label};
 use crate::state::AppState;
 use crate::state::read;
-use crate::text::errors;
+use crate::text::{errors, notices};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -22,7 +22,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use store::writer::{MarkGiven, MessageText, OfferNotify, PostOffer, PostedOffer};
+use store::writer::{MarkGiven, MessageText, PostOffer, PostedOffer};
 use store::{AuditEntry, OfferRecord};
 
 #[derive(Deserialize, Default)]
@@ -269,32 +269,27 @@ pub fn offer_view(state: &AppState, offer: &Offer, now_ms: i64) -> OfferView {
     }
 }
 
-/// The text of "leftover doses near you", written with the offer.
-fn offer_text(state: &Arc<AppState>) -> OfferNotify {
-    let state = Arc::clone(state);
-    Box::new(move |offer: &Offer| {
-        let clinic = state
-            .world
-            .clinics
-            .get(offer.clinic.index())
-            .map_or("", |c| c.name.as_str());
-        let until = jiff::Timestamp::from_millisecond(offer.until_ms)
-            .map(|t| domain::time::in_seoul(t).strftime("%H:%M").to_string())
-            .unwrap_or_default();
-        MessageText {
-            template: "leftover_offer".into(),
-            ko: format!(
-                "[예약] 가까운 {clinic}에 오늘 {until}까지 {} 잔여백신 {}회분이 있습니다. 선착순이며 예약 화면에서 신청할 수 있습니다.",
-                offer.product.name_ko(),
-                offer.doses
-            ),
-            en: format!(
-                "[yeyak] {clinic} near you has {} leftover {} dose(s) today until {until}. First come, first served: claim one on the booking site.",
-                offer.doses,
-                offer.product.name_en()
-            ),
-        }
-    })
+/// The text of "leftover doses near you", formatted before the offer is submitted and written
+/// with it.
+fn offer_text(state: &AppState, offer: &Offer) -> MessageText {
+    let clinic = state
+        .world
+        .clinics
+        .get(offer.clinic.index())
+        .map_or("", |c| c.name.as_str());
+    let until = jiff::Timestamp::from_millisecond(offer.until_ms)
+        .map(|t| domain::time::in_seoul(t).strftime("%H:%M").to_string())
+        .unwrap_or_default();
+    let product = crate::text::Text {
+        ko: offer.product.name_ko(),
+        en: offer.product.name_en(),
+    };
+    let text = notices::leftover_offer(clinic, &until, product, offer.doses);
+    MessageText {
+        template: text.template.into(),
+        ko: text.ko,
+        en: text.en,
+    }
 }
 
 /// `POST /api/v1/clinic/leftovers`: offers spare doses for today; the nearest people who asked
@@ -364,7 +359,7 @@ pub async fn post_offer(
             posted_ms: now.as_millisecond(),
         },
         clinic_at: clinic.location,
-        notify: offer_text(&state),
+        text: offer_text(&state, &offer),
     };
     let PostedOffer { id, told } = state
         .writer

@@ -158,18 +158,13 @@ pub async fn start_check(
         .start(claim, who, now, &mut rand::rng())
         .map_err(|e| counted(state, e))?;
     if challenge.send {
+        let text = crate::text::notices::identity_code(&challenge.code);
         let message = OutboxMessage {
             person: None,
             recipient,
-            template: "identity_code".into(),
-            body_ko: format!(
-                "[예약] 본인확인 인증번호 [{}]를 입력해 주세요. (3분 이내)",
-                challenge.code
-            ),
-            body_en: format!(
-                "[yeyak] Your verification code is {} (valid 3 minutes).",
-                challenge.code
-            ),
+            template: text.template.into(),
+            body_ko: text.ko,
+            body_en: text.en,
         };
         // On a standby node the holder writes it (the code stays here, in memory).
         crate::forward::relay::enqueue(state, message, now.as_millisecond()).await?;

@@ -13,7 +13,7 @@ use crate::routes::clinics::parse_date;
 use crate::staff::Operator;
 use crate::state::AppState;
 use crate::state::read;
-use crate::text::errors;
+use crate::text::{errors, notices};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -750,7 +750,12 @@ pub struct SupplyChangeView {
     pub informed: u64,
     /// Doses moved.
     pub moves: u64,
+    /// Fewer pieces done than planned: the apply was interrupted; plan again for the rest.
+    pub partial: bool,
     pub people_moved: u64,
+    /// The transactions the apply was cut into, and how many committed.
+    pub pieces: u32,
+    pub pieces_done: u32,
     pub plan_id: String,
     #[schema(value_type = String)]
     pub reason: &'static str,
@@ -776,7 +781,10 @@ async fn applied_changes(state: &Arc<AppState>) -> Result<SupplyChanges, ApiErro
             id: c.id,
             informed: c.informed,
             moves: c.doses_moved,
+            partial: c.partial(),
             people_moved: c.people_moved,
+            pieces: c.pieces,
+            pieces_done: c.pieces_done,
             plan_id: c.plan_id,
             reason: c.reason.code(),
             unplaced: c.unplaced,
@@ -838,24 +846,6 @@ async fn unplaced_by(state: &Arc<AppState>, id: u64) -> Result<ChangeUnplaced, A
     })
 }
 
-/// The reason as a person reads it, Korean and English.
-fn reason_text(reason: Reason) -> (&'static str, &'static str) {
-    match reason {
-        Reason::DeliveryChanged => (
-            "백신 공급 일정이 바뀌어",
-            "Because a vaccine delivery changed,",
-        ),
-        Reason::ProductSwitched => (
-            "접종 백신이 바뀌어",
-            "Because the vaccine for your clinic changed,",
-        ),
-        Reason::IntervalChanged => (
-            "2차 접종 간격이 바뀌어",
-            "Because the interval between doses changed,",
-        ),
-    }
-}
-
 fn when(state: &AppState, a: &Appointment, korean: bool) -> String {
     let clinic = state
         .world
@@ -867,88 +857,50 @@ fn when(state: &AppState, a: &Appointment, korean: bool) -> String {
     } else {
         a.product.name_en()
     };
-    format!("{} {:02}:00 {clinic} ({product})", a.day, a.hour)
+    notices::supply_when(a.day, a.hour, clinic, product)
 }
 
 /// One message per person: what moved and where to, what could not be placed, or (interval
-/// change) that their own appointment stays.
+/// change) that their own appointment stays. Called from the plan, beside the writer.
 pub fn notice_text(state: &Arc<AppState>) -> SupplyNotify {
     let state = Arc::clone(state);
     Box::new(move |notice: &Notice| {
-        let (why_ko, why_en) = reason_text(notice.reason);
-        if let Some(lost) = notice.unplaced.first() {
-            return MessageText {
-                template: "supply_unplaced".into(),
-                ko: format!(
-                    "[예약] {why_ko} {}차 접종 예약({})을 유지할 수 없어 취소되었습니다. 죄송합니다. \
-                     예약 사이트나 1339에서 다시 예약해 주세요.",
-                    lost.dose,
-                    when(&state, &lost.from, true)
-                ),
-                en: format!(
-                    "[yeyak] {why_en} your dose {} appointment ({}) could not be kept and is \
-                     cancelled. We are sorry. Please book again on the site or call 1339.",
-                    lost.dose,
-                    when(&state, &lost.from, false)
-                ),
-            };
-        }
-        if notice.moves.is_empty() {
-            let booked: Vec<Appointment> = notice.booking.booked_appointments().collect();
+        let why = notices::supply_reason(notice.reason);
+        let text = if let Some(lost) = notice.unplaced.first() {
+            let (ko, en) = (
+                when(&state, &lost.from, true),
+                when(&state, &lost.from, false),
+            );
+            notices::supply_unplaced(why, lost.dose, (&ko, &en))
+        } else if notice.moves.is_empty() {
             let list = |korean: bool| {
-                booked
-                    .iter()
-                    .map(|a| when(&state, a, korean))
+                notice
+                    .booking
+                    .booked_appointments()
+                    .map(|a| when(&state, &a, korean))
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            return MessageText {
-                template: "supply_informed".into(),
-                ko: format!(
-                    "[예약] {why_ko} 안내드립니다. 예약하신 일정은 그대로입니다: {}",
-                    list(true)
-                ),
-                en: format!(
-                    "[yeyak] {why_en} we let you know: your appointments stay as booked: {}",
-                    list(false)
-                ),
+            notices::supply_informed(why, (&list(true), &list(false)))
+        } else {
+            let moves = |korean: bool| {
+                notice
+                    .moves
+                    .iter()
+                    .map(|m| {
+                        let (from, to) =
+                            (when(&state, &m.from, korean), when(&state, &m.to, korean));
+                        notices::supply_move(korean, m.dose, &from, &to)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
             };
-        }
-        let moves = |korean: bool| {
-            notice
-                .moves
-                .iter()
-                .map(|m| {
-                    let (dose, arrow) = if korean { ("차", "→") } else { ("", "→") };
-                    if korean {
-                        format!(
-                            "{}{dose} {} {arrow} {}",
-                            m.dose,
-                            when(&state, &m.from, true),
-                            when(&state, &m.to, true)
-                        )
-                    } else {
-                        format!(
-                            "dose {} {} {arrow} {}",
-                            m.dose,
-                            when(&state, &m.from, false),
-                            when(&state, &m.to, false)
-                        )
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
+            notices::supply_moved(why, (&moves(true), &moves(false)))
         };
         MessageText {
-            template: "supply_moved".into(),
-            ko: format!(
-                "[예약] {why_ko} 접종 일정이 변경되었습니다: {}. 다른 날짜나 의료기관을 원하시면 예약 조회에서 바꿀 수 있습니다.",
-                moves(true)
-            ),
-            en: format!(
-                "[yeyak] {why_en} your appointment moved: {}. To pick another day or clinic, open My bookings.",
-                moves(false)
-            ),
+            template: text.template.into(),
+            ko: text.ko,
+            en: text.en,
         }
     })
 }

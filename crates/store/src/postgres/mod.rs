@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
+    include_str!("schema_v5.sql"),
 ];
 
 /// Any fixed number: nodes starting together take turns migrating (an advisory lock is fine
@@ -424,6 +425,13 @@ impl PgWriter {
                     ],
                 )?
             }
+            Change::SupplyProgress {
+                change_id,
+                pieces_done,
+            } => conn.execute(
+                "UPDATE supply_change SET pieces_done = $2 WHERE id = $1",
+                &[&(*change_id as i64), &(*pieces_done as i32)],
+            )?,
             Change::AcceptMoves { booking, now_ms } => conn.execute(
                 "UPDATE reschedule SET accepted_ms = $2 WHERE booking = $1 AND accepted_ms IS NULL",
                 &[&(booking.0 as i64), now_ms],
@@ -641,8 +649,8 @@ impl WriteBackend for PgWriter {
     fn insert_supply_change(&mut self, c: &SupplyChangeRecord) -> Result<u64> {
         let row = self.flushed()?.one(
             "INSERT INTO supply_change (reason, plan_id, detail, people_moved, doses_moved,
-                                        unplaced, informed, applied_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                                        unplaced, informed, applied_ms, pieces, pieces_done)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
             &[
                 &c.reason.code(),
                 &c.plan_id,
@@ -652,6 +660,8 @@ impl WriteBackend for PgWriter {
                 &(c.unplaced as i64),
                 &(c.informed as i64),
                 &c.applied_ms,
+                &(c.pieces as i32),
+                &(c.pieces_done as i32),
             ],
         )?;
         Ok(rows::get::<i64>(&row, 0)? as u64)

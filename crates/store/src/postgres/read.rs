@@ -168,7 +168,7 @@ impl ReadStore for PgReader {
         self.with(|conn| {
             conn.query(
                 "SELECT id, reason, plan_id, detail, people_moved, doses_moved, unplaced, informed,
-                        applied_ms
+                        applied_ms, pieces, pieces_done
                  FROM supply_change ORDER BY id DESC LIMIT $1",
                 &[&(limit as i64)],
             )?
@@ -184,6 +184,8 @@ impl ReadStore for PgReader {
                     unplaced: get::<i64>(r, 6)? as u64,
                     informed: get::<i64>(r, 7)? as u64,
                     applied_ms: get(r, 8)?,
+                    pieces: get::<i32>(r, 9)? as u32,
+                    pieces_done: get::<i32>(r, 10)? as u32,
                 })
             })
             .collect()

@@ -36,7 +36,8 @@ const SCHEMA_V5: &str = include_str!("schema_v5.sql");
 // A database at 5 goes straight to 7.
 const SCHEMA_V7: &str = include_str!("schema_v7.sql");
 const SCHEMA_V8: &str = include_str!("schema_v8.sql");
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_V9: &str = include_str!("schema_v9.sql");
+const SCHEMA_VERSION: i64 = 9;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
@@ -213,6 +214,7 @@ fn migrate_to(conn: &mut Connection, last: i64) -> Result<()> {
         (5, SCHEMA_V5),
         (7, SCHEMA_V7),
         (8, SCHEMA_V8),
+        (9, SCHEMA_V9),
     ] {
         if version < target && target <= last {
             let tx = conn.transaction()?;
@@ -441,6 +443,10 @@ impl WriteBackend for SqliteWriter {
             Change::AcceptMoves { booking, now_ms } => {
                 supply::accept_moves(&self.conn, *booking, *now_ms)?;
             }
+            Change::SupplyProgress {
+                change_id,
+                pieces_done,
+            } => supply::supply_progress(&self.conn, *change_id, *pieces_done)?,
         }
         Ok(())
     }
@@ -875,7 +881,8 @@ mod tests {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 8);
+        // Opened at the current version (v9 after v8 adds only the supply change's pieces).
+        assert_eq!(version, SCHEMA_VERSION);
         assert_eq!(capacity_counts(&conn), at_v7);
 
         // The band at 18856 10:00 is full (2/2): a third dose there is refused at COMMIT.

@@ -46,8 +46,8 @@ pub fn deliveries(conn: &Connection, from: Date) -> Result<Vec<Delivery>> {
 pub fn insert_supply_change(conn: &Connection, c: &SupplyChangeRecord) -> Result<u64> {
     conn.prepare_cached(
         "INSERT INTO supply_change (reason, plan_id, detail, people_moved, doses_moved, unplaced,
-                                    informed, applied_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                    informed, applied_ms, pieces, pieces_done)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         c.reason.code(),
@@ -57,15 +57,23 @@ pub fn insert_supply_change(conn: &Connection, c: &SupplyChangeRecord) -> Result
         c.doses_moved as i64,
         c.unplaced as i64,
         c.informed as i64,
-        c.applied_ms
+        c.applied_ms,
+        c.pieces,
+        c.pieces_done
     ])?;
     Ok(conn.last_insert_rowid() as u64)
+}
+
+pub fn supply_progress(conn: &Connection, change_id: u64, pieces_done: u32) -> Result<()> {
+    conn.prepare_cached("UPDATE supply_change SET pieces_done = ?2 WHERE id = ?1")?
+        .execute(params![change_id as i64, pieces_done])?;
+    Ok(())
 }
 
 pub fn supply_changes(conn: &Connection, limit: usize) -> Result<Vec<SupplyChangeRecord>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, reason, plan_id, detail, people_moved, doses_moved, unplaced, informed,
-                applied_ms
+                applied_ms, pieces, pieces_done
          FROM supply_change ORDER BY id DESC LIMIT ?1",
     )?;
     let mut rows = stmt.query(params![limit as i64])?;
@@ -81,6 +89,8 @@ pub fn supply_changes(conn: &Connection, limit: usize) -> Result<Vec<SupplyChang
             unplaced: r.get::<_, i64>(6)? as u64,
             informed: r.get::<_, i64>(7)? as u64,
             applied_ms: r.get(8)?,
+            pieces: r.get(9)?,
+            pieces_done: r.get(10)?,
         });
     }
     Ok(out)

@@ -8,7 +8,7 @@ use domain::ledger::BookRequest;
 use domain::ledger::reschedule::{
     Move, Neighbours, Plan, PlanError, Reason, SupplyChange, Unplaced,
 };
-use domain::leftover::{ClaimError, Offer, OfferId};
+use domain::leftover::{ClaimError, OfferId};
 use jiff::civil::Date;
 use std::sync::Arc;
 
@@ -108,7 +108,7 @@ pub struct PlanSupply {
 }
 
 /// Plans a supply change and, if the plan is what the operator expects, applies it with one
-/// message per person, all in one transaction.
+/// message per person, in pieces (each its own transaction; see `writer::supply`).
 pub struct ApplySupply {
     pub change: SupplyChange,
     pub today: Date,
@@ -137,7 +137,8 @@ pub struct MessageText {
     pub en: String,
 }
 
-/// Builds the message for one person's notice, inside the transaction that applies the change.
+/// Builds the message for one person's notice, from the plan, on a thread of its own beside the
+/// writer (never inside a transaction).
 pub type SupplyNotify = Box<dyn Fn(&Notice) -> MessageText + Send>;
 
 /// Why a supply change was not applied. Nothing was changed.
@@ -179,15 +180,13 @@ pub struct MarkGiven {
     pub today: Date,
 }
 
-/// Builds the message telling one person of a leftover-dose offer.
-pub type OfferNotify = Box<dyn Fn(&Offer) -> MessageText + Send>;
-
 /// Stores a leftover-dose offer and, in the same transaction, tells the nearest people who
 /// asked to hear of one.
 pub struct PostOffer {
     pub record: OfferRecord,
     pub clinic_at: GeoPoint,
-    pub notify: OfferNotify,
+    /// The message each person told gets, formatted before it is submitted.
+    pub text: MessageText,
 }
 
 /// A stored offer and how many people were told of it.

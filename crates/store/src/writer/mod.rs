@@ -30,13 +30,14 @@ mod api;
 mod batch;
 mod health;
 mod ops;
+mod prepared;
+mod supply;
 mod thread;
 
 pub use api::{
     ApplySupply, Book, Cancel, ChangeBooking, ClaimOffer, ClaimRefusal, CreateStaff, EnsurePerson,
-    EnsuredPerson, Expect, Fault, MarkGiven, MessageText, Notice, Notify, OfferNotify, OutboxMark,
-    PlanSupply, PostOffer, PostedOffer, Refusal, SupplyNotify, SupplyOutcome, SupplyRefusal,
-    WriteError,
+    EnsuredPerson, Expect, Fault, MarkGiven, MessageText, Notice, Notify, OutboxMark, PlanSupply,
+    PostOffer, PostedOffer, Refusal, SupplyNotify, SupplyOutcome, SupplyRefusal, WriteError,
 };
 pub use batch::{Budget, next_batch};
 pub use health::{Health, WriterStats};
@@ -197,7 +198,18 @@ impl Writer {
         audit: Option<AuditEntry>,
         now_ms: i64,
     ) -> Decision<SupplyOutcome, SupplyRefusal> {
-        self.audited(audit, apply, now_ms)
+        let job = |reply| Job {
+            now_ms,
+            cost: None,
+            task: Box::new(supply::StartSupply {
+                apply,
+                audit,
+                reply,
+            }),
+        };
+        Pending {
+            answer: self.queue_job(job),
+        }
     }
 
     /// Planned doses per day from `first` for `days` days, indexed by
@@ -291,16 +303,16 @@ impl Writer {
     /// from a fault.
     fn submit<O: Op>(&self, op: O, now_ms: i64) -> Pending<O::Output> {
         Pending {
-            answer: self.queue_job(op, now_ms),
+            answer: self.queue_job(|reply| Job::new(op, now_ms, reply)),
         }
     }
 
+    /// Queues the job `job` makes with its reply channel.
     #[allow(clippy::type_complexity)]
-    fn queue_job<O: Op>(
+    fn queue_job<T>(
         &self,
-        op: O,
-        now_ms: i64,
-    ) -> Result<oneshot::Receiver<Result<O::Output, WriteError>>, WriteError> {
+        job: impl FnOnce(ops::Reply<T>) -> Job,
+    ) -> Result<oneshot::Receiver<Result<T, WriteError>>, WriteError> {
         match self.health() {
             Health::Ready => {}
             Health::Failing(fault) => {
@@ -310,7 +322,7 @@ impl Writer {
             Health::Stopped => return Err(WriteError::Stopped),
         }
         let (reply, answer) = oneshot::channel();
-        match self.queue.try_send(Job::new(op, now_ms, reply)) {
+        match self.queue.try_send(job(reply)) {
             Ok(()) => {
                 self.stats.queued.fetch_add(1, Ordering::Relaxed);
                 Ok(answer)

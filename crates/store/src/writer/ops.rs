@@ -3,18 +3,15 @@
 //! reply channel, so nothing matches on an untyped outcome afterwards.
 
 use super::api::{
-    ApplySupply, Book, Cancel, ChangeBooking, ClaimOffer, ClaimRefusal, CreateStaff, EnsurePerson,
-    EnsuredPerson, Expect, MarkGiven, Notice, Notify, OfferNotify, OutboxMark, PlanSupply,
-    PostOffer, PostedOffer, Refusal, SupplyNotify, SupplyOutcome, SupplyRefusal, WriteError,
+    Book, Cancel, ChangeBooking, ClaimOffer, ClaimRefusal, CreateStaff, EnsurePerson,
+    EnsuredPerson, MarkGiven, MessageText, Notify, OutboxMark, PlanSupply, PostOffer, PostedOffer,
+    Refusal, SupplyOutcome, SupplyRefusal, WriteError,
 };
-use crate::{
-    AuditEntry, Change, OutboxMessage, PersonRecord, Recorded, RescheduleRecord, StoreError,
-    SupplyChangeRecord, WriteBackend,
-};
+use crate::{AuditEntry, Change, OutboxMessage, PersonRecord, Recorded, StoreError, WriteBackend};
 use domain::booking::{Appointment, Booking, BookingError, BookingId, PersonId};
 use domain::clinic::ClinicId;
 use domain::ledger::Ledger;
-use domain::ledger::reschedule::{Plan, PlanUndo};
+use domain::ledger::reschedule::PlanUndo;
 use domain::leftover::{ClaimError, Subscription};
 use domain::product::Product;
 use jiff::civil::Date;
@@ -28,6 +25,24 @@ pub(super) struct Ops<'a> {
     /// Supply and schedule edits made in memory by this batch, undone if it fails.
     pub undo: &'a mut Vec<PlanUndo>,
     pub next_person: &'a mut u64,
+    /// The last supply plan previewed, kept so that applying it needs no second planning
+    /// while the ledger has not changed since.
+    pub previewed: &'a mut Option<Previewed>,
+    /// How many times the ledger has been rebuilt from storage: a supply change applied in
+    /// pieces stops when it was, since the places it held are gone.
+    pub rebuilds: u64,
+    /// The cost (about rows) of one piece of a supply change.
+    pub piece_cost: u64,
+}
+
+/// A previewed plan and what it was planned for.
+pub(super) struct Previewed {
+    pub change: domain::ledger::reschedule::SupplyChange,
+    pub today: Date,
+    pub neighbours: domain::ledger::reschedule::Neighbours,
+    /// [`Ledger::changes`] when it was planned.
+    pub changes: u64,
+    pub prepared: super::prepared::Prepared,
 }
 
 /// Cost units (see `batch`): about one row read or written.
@@ -46,7 +61,7 @@ pub(super) trait Op: Send + 'static {
     }
 }
 
-type Reply<T> = oneshot::Sender<Result<T, WriteError>>;
+pub(super) type Reply<T> = oneshot::Sender<Result<T, WriteError>>;
 
 /// Something waiting for an answer that may be "it was not written".
 pub(super) trait Refuse: Send {
@@ -55,7 +70,9 @@ pub(super) trait Refuse: Send {
 
 /// An operation that ran: its answer waits for the batch's commit.
 pub(super) trait Answer: Refuse {
-    fn committed(self: Box<Self>);
+    /// The batch committed. An operation done in several transactions (a supply change) puts
+    /// its next part in `then`, queued behind what waits already, and answers after its last.
+    fn committed(self: Box<Self>, then: &mut Vec<Job>);
 }
 
 /// A queued operation with its reply channel, its type erased for the queue.
@@ -91,11 +108,13 @@ struct Request<O: Op> {
     reply: Reply<O::Output>,
 }
 
-struct Waiting<T>(Reply<T>);
+/// A reply to refuse if the batch fails.
+pub(super) struct Waiting<T>(pub Reply<T>);
 
-struct Decided<T> {
-    output: T,
-    reply: Reply<T>,
+/// An output to send once the batch commits.
+pub(super) struct Decided<T> {
+    pub output: T,
+    pub reply: Reply<T>,
 }
 
 impl<O: Op> Refuse for Request<O> {
@@ -118,7 +137,7 @@ impl<T: Send> Refuse for Decided<T> {
 }
 
 impl<T: Send> Answer for Decided<T> {
-    fn committed(self: Box<Self>) {
+    fn committed(self: Box<Self>, _then: &mut Vec<Job>) {
         // The client may have gone; the write stands either way.
         let _ = self.reply.send(Ok(self.output));
     }
@@ -363,15 +382,22 @@ impl Op for PlanSupply {
     }
 
     fn run(self, ops: &mut Ops<'_>, _now_ms: i64) -> Result<Self::Output, StoreError> {
-        Ok(ops
-            .ledger
-            .plan(&self.change, self.today, &self.neighbours)
-            .map(|plan| SupplyOutcome {
-                change_id: None,
-                plan: Arc::new(plan),
-                messages: 0,
-            })
-            .map_err(SupplyRefusal::Invalid))
+        let plan = match ops.ledger.plan(&self.change, self.today, &self.neighbours) {
+            Ok(plan) => Arc::new(plan),
+            Err(e) => return Ok(Err(SupplyRefusal::Invalid(e))),
+        };
+        *ops.previewed = Some(Previewed {
+            change: self.change,
+            today: self.today,
+            neighbours: self.neighbours,
+            changes: ops.ledger.changes(),
+            prepared: super::prepared::Prepared::of(Arc::clone(&plan), ops.piece_cost),
+        });
+        Ok(Ok(SupplyOutcome {
+            change_id: None,
+            plan,
+            messages: 0,
+        }))
     }
 
     fn code(output: &Self::Output) -> &'static str {
@@ -381,38 +407,6 @@ impl Op for PlanSupply {
 
 fn supply_code(output: &Result<SupplyOutcome, SupplyRefusal>) -> &'static str {
     output.as_ref().err().map_or("ok", SupplyRefusal::code)
-}
-
-impl Op for ApplySupply {
-    type Output = Result<SupplyOutcome, SupplyRefusal>;
-
-    fn cost(&self) -> Option<u64> {
-        None
-    }
-
-    fn run(self, ops: &mut Ops<'_>, now_ms: i64) -> Result<Self::Output, StoreError> {
-        let plan = match ops.ledger.plan(&self.change, self.today, &self.neighbours) {
-            Ok(plan) => Arc::new(plan),
-            Err(e) => return Ok(Err(SupplyRefusal::Invalid(e))),
-        };
-        let refusal = match &self.expect {
-            Expect::NoMoves if !plan.is_empty() => {
-                Some(SupplyRefusal::PlanRequired(Arc::clone(&plan)))
-            }
-            Expect::Plan(id) if *id != plan.id() => {
-                Some(SupplyRefusal::PlanChanged(Arc::clone(&plan)))
-            }
-            _ => None,
-        };
-        if let Some(refusal) = refusal {
-            return Ok(Err(refusal));
-        }
-        apply_supply(ops, plan, self.detail, &self.notify, now_ms).map(Ok)
-    }
-
-    fn code(output: &Self::Output) -> &'static str {
-        supply_code(output)
-    }
 }
 
 /// Planned doses per product at a clinic for `days` days from `first`.
@@ -528,7 +522,7 @@ impl Op for PostOffer {
         let PostOffer {
             mut record,
             clinic_at,
-            notify,
+            text,
         } = self;
         record.offer.claimed = 0;
         let id = ops.backend.insert_offer(&record)?;
@@ -544,24 +538,22 @@ impl Op for PostOffer {
         );
         let mut told = 0;
         for person in people {
-            told += tell_offer(ops, person, &record.offer, &notify, now_ms)?;
+            told += tell(ops, person, text.clone(), now_ms)?;
         }
         Ok(PostedOffer { id, told })
     }
 }
 
-/// Writes one person the offer's message; 0 when they have no contact on record.
-fn tell_offer(
+/// Writes one message to a person; 0 when they have no contact on record.
+pub(super) fn tell(
     ops: &mut Ops<'_>,
     person: PersonId,
-    offer: &domain::leftover::Offer,
-    notify: &OfferNotify,
+    text: MessageText,
     now_ms: i64,
 ) -> Result<u64, StoreError> {
     let Some(recipient) = ops.backend.person_sealed(person)? else {
         return Ok(0);
     };
-    let text = notify(offer);
     let message = OutboxMessage {
         person: Some(person),
         recipient,
@@ -716,134 +708,6 @@ fn announce(
         ops.backend.apply(&Change::Enqueue { message, now_ms })?;
     }
     Ok(())
-}
-
-/// Writes a plan's supply edits, schedule, changed bookings, the record of every moved or
-/// unplaced dose and one message per person, then makes it real in the ledger.
-fn apply_supply(
-    ops: &mut Ops<'_>,
-    plan: Arc<Plan>,
-    detail: String,
-    notify: &SupplyNotify,
-    now_ms: i64,
-) -> Result<SupplyOutcome, StoreError> {
-    let change_id = ops.backend.insert_supply_change(&SupplyChangeRecord {
-        id: 0,
-        reason: plan.reason,
-        plan_id: plan.id(),
-        detail,
-        people_moved: plan.people_moved() as u64,
-        doses_moved: plan.moves.len() as u64,
-        unplaced: plan.unplaced.len() as u64,
-        informed: plan.informed.len() as u64,
-        applied_ms: now_ms,
-    })?;
-    for edit in &plan.supply {
-        let delivery = crate::Delivery {
-            clinic: edit.clinic,
-            day: edit.day,
-            product: edit.product,
-            doses: edit.after.max(0) as u32,
-        };
-        ops.backend
-            .apply(&Change::PutDelivery { delivery, now_ms })?;
-    }
-    if let Some((product, schedule)) = plan.schedule {
-        let mut schedules = ops.ledger.schedules();
-        schedules.set(product, schedule);
-        ops.backend.apply(&Change::PutSetting {
-            key: crate::SCHEDULES_SETTING.into(),
-            value: schedules.to_string(),
-        })?;
-    }
-    let record = |dose: u8, booking, person, from, to| {
-        Change::InsertReschedule(RescheduleRecord {
-            change_id,
-            booking,
-            person,
-            dose,
-            reason: plan.reason,
-            from,
-            to,
-            accepted_ms: None,
-        })
-    };
-    for m in &plan.moves {
-        ops.backend
-            .apply(&record(m.dose, m.booking, m.person, m.from, Some(m.to)))?;
-    }
-    for u in &plan.unplaced {
-        ops.backend
-            .apply(&record(u.dose, u.booking, u.person, u.from, None))?;
-    }
-    let (mut moves, mut unplaced) = (&plan.moves[..], &plan.unplaced[..]);
-    let mut messages = 0;
-    for booking in &plan.changed {
-        ops.backend.apply(&Change::PutBooking {
-            booking: *booking,
-            now_ms,
-        })?;
-        // Moves and unplaced doses are in the order of `changed`, booking by booking.
-        let (mine, rest) =
-            moves.split_at(moves.iter().take_while(|m| m.booking == booking.id).count());
-        moves = rest;
-        let (lost, rest) = unplaced.split_at(
-            unplaced
-                .iter()
-                .take_while(|u| u.booking == booking.id)
-                .count(),
-        );
-        unplaced = rest;
-        let notice = Notice {
-            reason: plan.reason,
-            booking,
-            moves: mine,
-            unplaced: lost,
-        };
-        messages += tell(ops, booking.person, &notice, notify, now_ms)?;
-    }
-    for (id, person) in &plan.informed {
-        let Some(booking) = ops.ledger.booking(*id).copied() else {
-            continue;
-        };
-        let notice = Notice {
-            reason: plan.reason,
-            booking: &booking,
-            moves: &[],
-            unplaced: &[],
-        };
-        messages += tell(ops, *person, &notice, notify, now_ms)?;
-    }
-    let undo = ops.ledger.apply_plan(&plan);
-    ops.undo.push(undo);
-    Ok(SupplyOutcome {
-        change_id: Some(change_id),
-        plan,
-        messages,
-    })
-}
-
-/// Writes one message to a person; 0 when they have no contact on record.
-fn tell(
-    ops: &mut Ops<'_>,
-    person: PersonId,
-    notice: &Notice,
-    notify: &SupplyNotify,
-    now_ms: i64,
-) -> Result<u64, StoreError> {
-    let Some(recipient) = ops.backend.person_sealed(person)? else {
-        return Ok(0);
-    };
-    let text = notify(notice);
-    let message = OutboxMessage {
-        person: Some(person),
-        recipient,
-        template: text.template,
-        body_ko: text.ko,
-        body_en: text.en,
-    };
-    ops.backend.apply(&Change::Enqueue { message, now_ms })?;
-    Ok(1)
 }
 
 /// Runs a booking operation once per idempotency key: a retry gets the first answer back.

@@ -4,7 +4,7 @@
 use super::api::{Fault, WriteError};
 use super::batch::{Budget, next_batch};
 use super::health::{Health, WriterStats};
-use super::ops::{Answer, Job, Ops, Refuse};
+use super::ops::{Answer, Job, Ops, Previewed, Refuse};
 use crate::{Change, StoreError, WriteBackend};
 use domain::booking::BookingId;
 use domain::ledger::reschedule::PlanUndo;
@@ -24,6 +24,9 @@ pub struct WriterConfig {
     /// Cost (about rows read and written, see `batch`) committed together at most; a request
     /// that costs more alone, or whose cost is unknown (a supply change), goes alone.
     pub max_batch_cost: u64,
+    /// Cost (about rows) of one piece of a supply change: each piece is a transaction of its
+    /// own, with the bookings that came meanwhile decided before the next one.
+    pub supply_piece_cost: u64,
     /// After a fault, the first wait before the writer tries again to rebuild its ledger or to
     /// write; each failed try doubles it, up to `retry_max`.
     pub retry_min: Duration,
@@ -37,6 +40,9 @@ impl Default for WriterConfig {
             max_batch: 4096,
             // 4,096 bookings at 3 rows each fit: the count binds for bookings alone.
             max_batch_cost: 16_384,
+            // About 50 ms of writing on a busy machine: a booking behind a piece waits about
+            // that long (see bench/reschedule.md).
+            supply_piece_cost: 1_024,
             // A full disk is usually freed by hand: probing every 5 s at most costs nothing and
             // brings writes back within seconds of the space.
             retry_min: Duration::from_millis(100),
@@ -117,6 +123,9 @@ pub(super) fn spawn<B: WriteBackend>(
             max_cost: config.max_batch_cost,
         },
         waiting: VecDeque::new(),
+        previewed: None,
+        rebuilds: 0,
+        piece_cost: config.supply_piece_cost.max(1),
         fault,
         retry: Backoff::new(config.retry_min, config.retry_max),
         next_try: Instant::now() + config.retry_min,
@@ -144,8 +153,14 @@ struct WriterState<B> {
     next_person: u64,
     stats: Arc<WriterStats>,
     budget: Budget,
-    /// Requests taken off the queue, not yet in a batch (at most a batch's count more).
+    /// Requests taken off the queue, not yet in a batch (at most a batch's count more, and the
+    /// next piece of a supply change).
     waiting: VecDeque<Job>,
+    /// The last supply plan previewed (see `ops::Previewed`).
+    previewed: Option<Previewed>,
+    /// Ledger rebuilds so far.
+    rebuilds: u64,
+    piece_cost: u64,
     /// Why the writer is not writing; `None` when it is.
     fault: Option<Fault>,
     retry: Backoff,
@@ -222,7 +237,15 @@ impl<B: WriteBackend> WriterState<B> {
             self.stats
                 .queued
                 .fetch_sub(batch.len() as u64, Ordering::Relaxed);
-            self.commit_batch(batch);
+            let then = self.commit_batch(batch);
+            if !then.is_empty() {
+                // Behind what came during this batch: those requests go first.
+                self.take_waiting(&jobs);
+                self.stats
+                    .queued
+                    .fetch_add(then.len() as u64, Ordering::Relaxed);
+                self.waiting.extend(then);
+            }
         }
     }
 
@@ -251,7 +274,9 @@ impl<B: WriteBackend> WriterState<B> {
         }
     }
 
-    fn commit_batch(&mut self, batch: Vec<Job>) {
+    /// Runs and commits a batch; what its operations queue next (the next piece of a supply
+    /// change) comes back, to go behind what is waiting.
+    fn commit_batch(&mut self, batch: Vec<Job>) -> Vec<Job> {
         let mut done = Vec::with_capacity(batch.len());
         let mut jobs = batch.into_iter();
         let result = self.write_batch(&mut jobs, &mut done);
@@ -262,9 +287,11 @@ impl<B: WriteBackend> WriterState<B> {
         match result {
             Ok(()) => {
                 self.undo.clear();
+                let mut then = Vec::new();
                 for answer in done {
-                    answer.committed();
+                    answer.committed(&mut then);
                 }
+                then
             }
             Err((error, failed)) => {
                 let answer = WriteError::Unavailable(Fault::of(&error));
@@ -278,6 +305,7 @@ impl<B: WriteBackend> WriterState<B> {
                 for not_run in jobs {
                     not_run.task.refuse(answer);
                 }
+                Vec::new()
             }
         }
     }
@@ -296,6 +324,9 @@ impl<B: WriteBackend> WriterState<B> {
             ledger: &mut self.ledger,
             undo: &mut self.undo,
             next_person: &mut self.next_person,
+            previewed: &mut self.previewed,
+            rebuilds: self.rebuilds,
+            piece_cost: self.piece_cost,
         };
         for job in jobs {
             match job.task.run(&mut ops, job.now_ms) {
@@ -387,6 +418,7 @@ impl<B: WriteBackend> WriterState<B> {
             _ => Fault::LedgerStale,
         };
         self.stats.set_health(Health::Failing(fault));
+        self.rebuilds += 1;
         let rebuilt = self.backend.rollback().and_then(|()| {
             reload(&mut self.backend, &mut self.ledger)?;
             self.next_person = self.backend.max_ids()?.person + 1;

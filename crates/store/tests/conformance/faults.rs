@@ -8,6 +8,7 @@ use super::{Harness, TODAY, book, ledger_for, world};
 use domain::booking::{Appointment, Booking, BookingId, Dose, DoseStatus, PersonId};
 use domain::clinic::{ClinicId, GeoPoint};
 use domain::ledger::is_open;
+use domain::ledger::reschedule::{Neighbours, Plan, SupplyChange};
 use domain::leftover::{Offer, OfferId, Subscription};
 use domain::product::{Product, Schedules};
 use jiff::ToSpan;
@@ -15,7 +16,10 @@ use jiff::civil::{Date, date};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use store::writer::{Book, Fault, Health, Refusal, WriteError, Writer, WriterConfig};
+use store::writer::{
+    ApplySupply, Book, Cancel, EnsurePerson, Expect, Fault, Health, MessageText, Notice, Pending,
+    PlanSupply, Refusal, SupplyOutcome, SupplyRefusal, WriteError, Writer, WriterConfig,
+};
 use store::{
     AdminStore, Change, MaxIds, OfferRecord, ReadStore, Recorded, StaffRecord, StoreError,
     SupplyChangeRecord, WriteBackend,
@@ -34,6 +38,10 @@ pub struct Faults {
     fail_reloads: AtomicU64,
     /// Every commit fails with "disk full" while set.
     disk_full: AtomicBool,
+    /// Commits wait while set (a test queues requests meanwhile)...
+    pause_commits: AtomicBool,
+    /// ...and this says one is waiting.
+    paused: AtomicBool,
 }
 
 impl Faults {
@@ -59,6 +67,10 @@ impl<W: WriteBackend> WriteBackend for Faulty<W> {
         self.inner.begin()
     }
     fn commit(&mut self) -> store::Result<()> {
+        while self.faults.pause_commits.load(Ordering::SeqCst) {
+            self.faults.paused.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(1));
+        }
         let n = self.faults.commits.fetch_add(1, Ordering::SeqCst) + 1;
         if self.faults.disk_full.load(Ordering::SeqCst) {
             return Err(StoreError::Full(
@@ -134,6 +146,8 @@ const QUICK_RETRIES: WriterConfig = WriterConfig {
     queue_capacity: 1_000,
     max_batch: 64,
     max_batch_cost: 256,
+    // Two moved bookings or four people told per piece: a small change takes many pieces.
+    supply_piece_cost: 8,
     retry_min: Duration::from_millis(20),
     retry_max: Duration::from_millis(200),
 };
@@ -560,4 +574,183 @@ pub fn the_writer_and_the_database_agree_on_capacity<H: Harness>() {
         10
     );
     assert_ledger_matches_database(&rig.writer, &rig.reader);
+}
+
+/// Moderna's interval goes from 28 to 35 days for second doses from 08-01.
+fn longer_interval() -> SupplyChange {
+    SupplyChange::Interval {
+        product: Product::Moderna,
+        interval_days: 35,
+        from_day: date(2021, 8, 1),
+    }
+}
+
+fn plan_supply(writer: &Writer) -> Arc<Plan> {
+    let planning = PlanSupply {
+        change: longer_interval(),
+        today: TODAY,
+        neighbours: Neighbours::new(),
+    };
+    writer
+        .plan_supply(planning, 1_500)
+        .wait()
+        .unwrap()
+        .unwrap()
+        .plan
+}
+
+fn apply_supply(writer: &Writer, plan: &Plan) -> Pending<Result<SupplyOutcome, SupplyRefusal>> {
+    let apply = ApplySupply {
+        change: longer_interval(),
+        today: TODAY,
+        neighbours: Neighbours::new(),
+        expect: Expect::Plan(plan.id()),
+        detail: "{}".into(),
+        notify: Box::new(|notice: &Notice| MessageText {
+            template: "supply".into(),
+            ko: format!("{}", notice.moves.len()),
+            en: format!("{}", notice.moves.len()),
+        }),
+    };
+    writer.apply_supply(apply, None, 2_000)
+}
+
+/// Twelve people with dose 1 in late July, dose 2 at four weeks (from 08-17): all move.
+fn book_late_july(writer: &Writer) {
+    for person in 1..=12u64 {
+        // With a contact on record, to be told.
+        let ensure = EnsurePerson {
+            rrn_hash: [person as u8; 32],
+            birth_date: date(1980, 1, 1),
+            sealed: vec![person as u8; 8],
+        };
+        let ensured = writer.ensure_person(ensure, None, 1_000).wait().unwrap();
+        assert_eq!(ensured.id, PersonId(person));
+        let day = date(2021, 7, 20)
+            .checked_add(((person % 3) as i64).days())
+            .unwrap();
+        let booking = book(person, (person % 3) as u32, day, 9 + (person % 4) as u8);
+        assert!(answer(writer, booking).unwrap().is_ok(), "person {person}");
+    }
+}
+
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "waited too long for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+pub fn bookings_and_cancellations_between_pieces_are_decided_on_what_the_pieces_hold<H: Harness>() {
+    let h = H::fresh();
+    let rig = start_faulty(&h);
+    book_late_july(&rig.writer);
+    let plan = plan_supply(&rig.writer);
+    assert!(plan.moves.len() >= 8, "{} moves", plan.moves.len());
+    let availability = rig.writer.availability();
+    let band_left = |a: &Appointment| availability.band_left(a.clinic, a.day, a.hour);
+    let left_before: Vec<i32> = plan.moves.iter().map(|m| band_left(&m.to)).collect();
+    // The first piece waits at its commit while a mover cancels and others book.
+    rig.faults.pause_commits.store(true, Ordering::SeqCst);
+    let applying = apply_supply(&rig.writer, &plan);
+    wait_for("the first piece", || {
+        rig.faults.paused.load(Ordering::SeqCst)
+    });
+    // Before any booking moved, every place a move goes to is already held for it.
+    for (m, left) in plan.moves.iter().zip(&left_before) {
+        let into = plan.moves.iter().filter(|n| n.to == m.to).count() as i32;
+        assert_eq!(band_left(&m.to), left - into, "{:?} not held", m.to);
+    }
+    let leaving = plan.changed[plan.changed.len() / 2];
+    let cancel = Cancel {
+        actor: leaving.person,
+        booking: leaving.id,
+        idempotency_key: None,
+        notify: None,
+    };
+    let cancelling = rig.writer.cancel(cancel, None, 2_500);
+    // Newcomers ask for the places the movers go to (dose 1 five weeks before them).
+    let newcomers: Vec<_> = (0..6u64)
+        .map(|n| {
+            let to = plan.changed[n as usize % plan.changed.len()]
+                .second
+                .unwrap()
+                .appointment;
+            let first = to.day.checked_sub(35.days()).unwrap();
+            let booking = book(100 + n, to.clinic.0, first, to.hour);
+            rig.writer.book(booking, None, 2_500)
+        })
+        .collect();
+    rig.faults.pause_commits.store(false, Ordering::SeqCst);
+
+    assert!(cancelling.wait().unwrap().is_ok());
+    for newcomer in newcomers {
+        // Booked or refused as the ledger decided: never a commit the database refuses.
+        newcomer.wait().unwrap().ok();
+    }
+    let applied = applying.wait().unwrap().unwrap();
+    let record = rig.reader.supply_changes(1).unwrap().remove(0);
+    assert_eq!(Some(record.id), applied.change_id);
+    assert!(record.pieces > 3 && !record.partial(), "{record:?}");
+    // The cancellation stands: the piece did not write the booking back, nor tell them.
+    let stored = rig.reader.booking(leaving.id).unwrap().unwrap();
+    assert!(!stored.is_active());
+    assert!(rig.reader.reschedules_of(&[leaving.id]).unwrap().is_empty());
+    let told = plan.changed.len() - 1 + plan.informed.len();
+    assert_eq!(applied.messages, told as u64);
+    for after in plan.changed.iter().filter(|b| b.id != leaving.id) {
+        assert_eq!(rig.reader.booking(after.id).unwrap(), Some(*after));
+    }
+    assert_eq!(
+        rig.writer.stats().refused_batches.load(Ordering::Relaxed),
+        0
+    );
+    assert_ledger_matches_database(&rig.writer, &rig.reader);
+}
+
+pub fn a_crash_between_pieces_leaves_a_partial_change_and_a_consistent_database<H: Harness>() {
+    let h = H::fresh();
+    let rig = start_faulty(&h);
+    book_late_july(&rig.writer);
+    let plan = plan_supply(&rig.writer);
+    // The third piece fails: two committed, the rest never will.
+    let commits = rig.faults.commits.load(Ordering::SeqCst);
+    rig.faults.fail_commit.store(commits + 3, Ordering::SeqCst);
+    let applied = apply_supply(&rig.writer, &plan).wait();
+    assert!(
+        matches!(applied, Err(WriteError::Unavailable(_))),
+        "{applied:?}"
+    );
+    wait_until_ready(&rig.writer);
+    rig.writer.barrier().wait().unwrap();
+    drop(rig.writer);
+
+    // Reopened, as after a crash: every booking is as it was or as planned, nothing is over
+    // capacity, and the change says it is partial.
+    let (backend, reader) = h.open();
+    let writer = Writer::spawn(backend, ledger_for(&world()), QUICK_RETRIES).unwrap();
+    let record = reader.supply_changes(1).unwrap().remove(0);
+    assert!(record.partial(), "{record:?}");
+    assert_eq!(record.pieces_done, 2);
+    let mut moved = 0;
+    for after in &plan.changed {
+        let stored = reader.booking(after.id).unwrap().unwrap();
+        let records = reader.reschedules_of(&[after.id]).unwrap();
+        if stored == *after {
+            moved += 1;
+            assert!(!records.is_empty());
+        } else {
+            assert!(records.is_empty());
+            assert_eq!(
+                stored.second.unwrap().appointment.day,
+                stored.first.appointment.day.checked_add(28.days()).unwrap()
+            );
+        }
+    }
+    assert!(moved > 0 && moved < plan.changed.len(), "{moved} moved");
+    assert_ledger_matches_database(&writer, &reader);
+    // Planned again, the change moves only who is left.
+    let again = plan_supply(&writer);
+    assert_eq!(again.changed.len(), plan.changed.len() - moved);
 }

@@ -110,22 +110,7 @@ fn assert_second_doses_consistent(ledger: &Ledger) {
 
 #[test]
 fn a_delivery_cut_by_half_moves_exactly_the_excess_last_booked_first_by_one_or_two_days() {
-    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 20);
-    for person in 1..=20 {
-        let hour = 9 + (person % 9) as u8;
-        book(
-            &mut ledger,
-            person,
-            appt(0, WEDNESDAY, hour, Product::Moderna),
-        );
-    }
-    let plan = ledger
-        .plan(
-            &cut(0, WEDNESDAY, Product::Moderna, 10),
-            TODAY,
-            &Neighbours::new(),
-        )
-        .unwrap();
+    let (mut ledger, plan) = cut_wednesday();
     assert_eq!(plan.people_moved(), 10);
     assert!(plan.unplaced.is_empty());
     assert_eq!(plan.over_capacity_after, 0);
@@ -423,7 +408,7 @@ fn an_interval_change_moves_late_second_doses_to_exactly_the_new_interval() {
     assert_eq!((m.person, m.dose), (PersonId(2), 2));
     assert_eq!(m.from, moves.second.unwrap().appointment);
     assert_eq!(m.to, appt(0, date(2021, 9, 1), 10, Product::Moderna));
-    assert_eq!(plan.informed, vec![(stays.id, PersonId(1))]);
+    assert_eq!(plan.informed, vec![stays]);
     ledger.apply_plan(&plan);
     let moved = ledger.active_booking_of(PersonId(2)).unwrap();
     assert_eq!(moved.second.unwrap().appointment, m.to);
@@ -557,4 +542,114 @@ proptest! {
         let cancelled = plan.unplaced.iter().filter(|u| u.dose == 1).count();
         prop_assert_eq!(ledger.active_bookings().count(), before - cancelled);
     }
+}
+
+/// Every band and supply count of clinic 0 over the calendar's first 60 days.
+fn counts(ledger: &Ledger) -> Vec<i32> {
+    let availability = ledger.availability();
+    let mut out = Vec::new();
+    for offset in 0..60 {
+        let day = TODAY.checked_add(jiff::Span::new().days(offset)).unwrap();
+        for hour in FIRST_HOUR..END_HOUR {
+            out.push(availability.band_left(ClinicId(0), day, hour));
+        }
+        for product in Product::ALL {
+            out.push(availability.supply_left(ClinicId(0), day, product));
+        }
+    }
+    out
+}
+
+/// The counts equal those of a ledger rebuilt from its own active bookings.
+fn assert_counts_match_bookings(ledger: &mut Ledger) {
+    let shown = counts(ledger);
+    let bookings: Vec<Booking> = ledger.active_bookings().copied().collect();
+    ledger.reset();
+    for booking in bookings {
+        ledger.restore(booking);
+    }
+    assert_eq!(shown, counts(ledger));
+}
+
+/// Twenty people on Wednesday, whose delivery is cut by half: ten move.
+fn cut_wednesday() -> (Ledger, Plan) {
+    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 20);
+    for person in 1..=20 {
+        let hour = 9 + (person % 9) as u8;
+        book(
+            &mut ledger,
+            person,
+            appt(0, WEDNESDAY, hour, Product::Moderna),
+        );
+    }
+    let change = cut(0, WEDNESDAY, Product::Moderna, 10);
+    let plan = ledger.plan(&change, TODAY, &Neighbours::new()).unwrap();
+    assert_eq!(plan.people_moved(), 10);
+    (ledger, plan)
+}
+
+#[test]
+fn a_held_plan_keeps_old_and_new_places_until_each_booking_is_settled() {
+    let (mut ledger, plan) = cut_wednesday();
+    let band_left =
+        |ledger: &Ledger, a: &Appointment| ledger.availability().band_left(a.clinic, a.day, a.hour);
+    let left_before: Vec<i32> = plan
+        .moves
+        .iter()
+        .map(|m| band_left(&ledger, &m.to))
+        .collect();
+    let (_undo, before) = ledger.hold_plan(&plan);
+    // Every new place is held: each band moved into has one place fewer per move into it.
+    for (m, left) in plan.moves.iter().zip(&left_before) {
+        let into = plan.moves.iter().filter(|n| n.to == m.to).count() as i32;
+        assert_eq!(
+            band_left(&ledger, &m.to),
+            left - into,
+            "{:?} not held",
+            m.to
+        );
+    }
+    // Every new place is taken while every old one still is: Wednesday is over its cut.
+    assert_eq!(
+        ledger
+            .availability()
+            .supply_left(ClinicId(0), WEDNESDAY, Product::Moderna),
+        -10
+    );
+    // A booking made between pieces cannot take Wednesday, which storage still counts full.
+    let refused = ledger.book(BookRequest {
+        person: PersonId(99),
+        booked_by: PersonId(99),
+        first: appt(0, WEDNESDAY, 9, Product::Moderna),
+        today: TODAY,
+    });
+    assert_eq!(refused, Err(crate::booking::BookingError::SlotFull));
+    for (before, after) in before.iter().zip(&plan.changed) {
+        assert!(ledger.settle(before, after));
+    }
+    assert_nothing_over_capacity(&ledger);
+    assert_second_doses_consistent(&ledger);
+    assert_eq!(
+        ledger
+            .availability()
+            .supply_left(ClinicId(0), WEDNESDAY, Product::Moderna),
+        0
+    );
+    assert_counts_match_bookings(&mut ledger);
+}
+
+#[test]
+fn a_booking_cancelled_between_pieces_stays_cancelled_and_gives_its_held_places_back() {
+    let (mut ledger, plan) = cut_wednesday();
+    let (_undo, before) = ledger.hold_plan(&plan);
+    let leaving = plan.changed[0];
+    ledger.cancel(leaving.person, leaving.id).unwrap();
+    for (before, after) in before.iter().zip(&plan.changed) {
+        let settled = ledger.settle(before, after);
+        assert_eq!(settled, after.id != leaving.id);
+    }
+    assert!(ledger.booking(leaving.id).is_none());
+    assert_eq!(ledger.active_bookings().count(), 19);
+    assert_nothing_over_capacity(&ledger);
+    assert_counts_match_bookings(&mut ledger);
 }
