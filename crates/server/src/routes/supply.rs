@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domain::booking::Appointment;
 use domain::clinic::{Clinic, ClinicId, MunicipalityCode, ProvinceCode};
-use domain::ledger::reschedule::{Delivery, Neighbours, Plan, Reason, SupplyChange, Unplaced};
+use domain::ledger::reschedule::{Delivery, Neighbours, Plan, SupplyChange, Unplaced};
 use domain::product::Product;
 use domain::time::seoul_date;
 use jiff::civil::Date;
