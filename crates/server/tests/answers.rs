@@ -243,12 +243,19 @@ async fn supply_and_its_changes() {
             "id",
             "informed",
             "moves",
+            "partial",
             "people_moved",
+            "pieces",
+            "pieces_done",
             "plan_id",
             "reason",
             "unplaced",
         ]
     );
+    // Applied in pieces, every one committed: not partial.
+    let listed = first(&changes["changes"]);
+    assert_eq!(listed["partial"], false, "{listed}");
+    assert_eq!(listed["pieces_done"], listed["pieces"], "{listed}");
     let id = applied["change_id"].as_u64().expect("an applied change");
     let (status, unplaced) = server
         .get(
