@@ -312,3 +312,23 @@ fn an_example_that_does_not_fit_is_caught() {
     let validator = jsonschema::draft202012::new(schema).expect("a schema");
     assert!(validator.validate(example).is_err());
 }
+
+#[tokio::test]
+async fn the_agent_side_is_the_citizens_operation_behind_a_staff_token() {
+    let (router, _dir) = built_router();
+    let spec = document(router).await;
+    let citizen = &spec["paths"]["/api/v1/bookings"]["post"];
+    let agent = &spec["paths"]["/api/v1/agent/bookings"]["post"];
+    assert_eq!(agent["tags"], serde_json::json!(["agents"]));
+    assert_eq!(agent["security"], serde_json::json!([{ "staff": [] }]));
+    assert_eq!(agent["requestBody"], citizen["requestBody"]);
+    assert_eq!(agent["responses"]["201"], citizen["responses"]["201"]);
+    assert!(agent["responses"]["403"].is_object(), "{agent}");
+    let summary = agent["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with("Agents, for the person of the bearer token")
+            && summary.ends_with(citizen["summary"].as_str().unwrap_or("?")),
+        "{summary}"
+    );
+    assert_ne!(agent["operationId"], citizen["operationId"]);
+}

@@ -5,7 +5,10 @@
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -66,18 +69,12 @@ use utoipa::{Modify, OpenApi};
         crate::routes::leftovers::claim,
         crate::routes::agent::identify,
         crate::routes::queue::agent_queue,
-        aliases::agent_eligibility,
-        aliases::agent_list,
-        aliases::agent_create,
-        aliases::agent_show,
-        aliases::agent_cancel,
-        aliases::agent_change,
         crate::routes::identity::family_start,
         crate::routes::identity::family_verify,
         crate::routes::identity::contact
     ),
     components(schemas(crate::error::ErrorBody), responses(super::doc::Refused)),
-    modifiers(&Credentials),
+    modifiers(&Credentials, &AgentSide),
 )]
 pub struct ApiDoc;
 
@@ -143,8 +140,77 @@ impl Modify for Credentials {
     }
 }
 
-/// Routes served by a handler documented elsewhere (the agent's side of the booking handlers,
-/// the waiting room's leftover alerts) or by a page (`/wait`): their operations, documented here.
+/// The agent desk's side of the booking handlers: the same handlers, for the person of the
+/// agent's bearer token, behind a staff token instead of a pass (audited). Their operations are
+/// the citizen's, copied under the agent's path, so the two cannot drift apart.
+const AGENT_SIDE: &[(&str, &str)] = &[
+    ("/api/v1/eligibility", "/api/v1/agent/eligibility"),
+    ("/api/v1/bookings", "/api/v1/agent/bookings"),
+    ("/api/v1/bookings/{id}", "/api/v1/agent/bookings/{id}"),
+    (
+        "/api/v1/bookings/{id}/cancel",
+        "/api/v1/agent/bookings/{id}/cancel",
+    ),
+    (
+        "/api/v1/bookings/{id}/change",
+        "/api/v1/agent/bookings/{id}/change",
+    ),
+];
+
+struct AgentSide;
+
+impl Modify for AgentSide {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (citizen, agent) in AGENT_SIDE {
+            let Some(mut item) = openapi.paths.paths.get(*citizen).cloned() else {
+                continue;
+            };
+            for operation in operations(&mut item) {
+                as_agent(operation, citizen);
+            }
+            openapi.paths.paths.insert((*agent).to_string(), item);
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// A citizen's operation as the agent desk calls it: a staff token, refused (403) when the token
+/// is not an agent's.
+fn as_agent(operation: &mut Operation, citizen_path: &str) {
+    operation.tags = Some(vec!["agents".to_string()]);
+    operation.summary = operation.summary.take().map(|summary| {
+        format!(
+            "Agents, for the person of the bearer token (same rules as {citizen_path}; no \
+             waiting-room pass; audited): {summary}"
+        )
+    });
+    operation.operation_id = operation
+        .operation_id
+        .take()
+        .map(|id| format!("agent_{id}"));
+    operation.security = Some(vec![SecurityRequirement::new(
+        "staff",
+        Vec::<String>::new(),
+    )]);
+    let responses = &mut operation.responses.responses;
+    if let Some(refused) = responses.get("401").cloned() {
+        responses.entry("403".to_string()).or_insert(refused);
+    }
+}
+
+/// Routes served by a handler documented elsewhere (the waiting room's leftover alerts) or by a
+/// page (`/wait`): their operations, documented here.
 #[allow(dead_code)]
 pub mod aliases {
     #[utoipa::path(
@@ -184,144 +250,4 @@ pub mod aliases {
         )
     )]
     pub fn wait_page() {}
-
-    #[utoipa::path(
-        get,
-        path = "/api/v1/agent/eligibility",
-        tags = ["agents"],
-        summary = "Agents, for the person of the bearer token (same rules as /api/v1/eligibility; no waiting-room pass; audited): May I book now? The reason, and when my window opens or closes",
-        security(("staff" = [])),
-        params(
-            crate::routes::doc::PassHeader,
-            crate::routes::doc::WaitingSessionHeader,
-        ),
-        responses(
-            (status = 200, description = "OK", body = crate::routes::eligibility::DecisionView),
-            (status = 400, response = crate::routes::doc::Refused),
-            (status = "default", response = crate::routes::doc::Refused),
-            (status = 401, response = crate::routes::doc::Refused),
-            (status = 403, response = crate::routes::doc::Refused),
-        )
-    )]
-    pub fn agent_eligibility() {}
-
-    #[utoipa::path(
-        get,
-        path = "/api/v1/agent/bookings",
-        tags = ["agents"],
-        summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings; no waiting-room pass; audited): My bookings and those I made for family members",
-        security(("staff" = [])),
-        params(
-            crate::routes::doc::PassHeader,
-            crate::routes::doc::WaitingSessionHeader,
-        ),
-        responses(
-            (status = 200, description = "OK", body = crate::routes::bookings::BookingsView),
-            (status = 400, response = crate::routes::doc::Refused),
-            (status = "default", response = crate::routes::doc::Refused),
-            (status = 401, response = crate::routes::doc::Refused),
-            (status = 403, response = crate::routes::doc::Refused),
-        )
-    )]
-    pub fn agent_list() {}
-
-    #[utoipa::path(
-        post,
-        path = "/api/v1/agent/bookings",
-        tags = ["agents"],
-        summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings; no waiting-room pass; audited): Book dose 1 and, with it, dose 2 at the same clinic and product after the product's interval",
-        security(("staff" = [])),
-        params(
-            crate::routes::doc::PassHeader,
-            crate::routes::doc::WaitingSessionHeader,
-            crate::routes::doc::IdempotencyKey,
-        ),
-        request_body = crate::routes::bookings::CreateRequest,
-        responses(
-            (status = 201, description = "Booked", body = serde_json::Value),
-            (status = 400, response = crate::routes::doc::Refused),
-            (status = "default", response = crate::routes::doc::Refused),
-            (status = 401, response = crate::routes::doc::Refused),
-            (status = 403, response = crate::routes::doc::Refused),
-            (status = 404, response = crate::routes::doc::Refused),
-            (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
-            (status = 422, response = crate::routes::doc::Refused),
-            (status = 503, response = crate::routes::doc::Refused),
-        )
-    )]
-    pub fn agent_create() {}
-
-    #[utoipa::path(
-        get,
-        path = "/api/v1/agent/bookings/{id}",
-        tags = ["agents"],
-        summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings/{id}; no waiting-room pass; audited): One booking",
-        security(("staff" = [])),
-        params(
-            crate::routes::doc::PassHeader,
-            crate::routes::doc::WaitingSessionHeader,
-            ("id" = i64, Path),
-        ),
-        responses(
-            (status = 200, description = "OK", body = crate::routes::bookings::BookingView),
-            (status = 400, response = crate::routes::doc::Refused),
-            (status = "default", response = crate::routes::doc::Refused),
-            (status = 401, response = crate::routes::doc::Refused),
-            (status = 404, response = crate::routes::doc::Refused),
-            (status = 403, response = crate::routes::doc::Refused),
-        )
-    )]
-    pub fn agent_show() {}
-
-    #[utoipa::path(
-        post,
-        path = "/api/v1/agent/bookings/{id}/cancel",
-        tags = ["agents"],
-        summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings/{id}/cancel; no waiting-room pass; audited): Cancel every dose still to be given",
-        security(("staff" = [])),
-        params(
-            crate::routes::doc::PassHeader,
-            crate::routes::doc::WaitingSessionHeader,
-            ("id" = i64, Path),
-            crate::routes::doc::IdempotencyKey,
-        ),
-        responses(
-            (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, response = crate::routes::doc::Refused),
-            (status = "default", response = crate::routes::doc::Refused),
-            (status = 401, response = crate::routes::doc::Refused),
-            (status = 404, response = crate::routes::doc::Refused),
-            (status = 409, response = crate::routes::doc::Refused),
-            (status = 503, response = crate::routes::doc::Refused),
-            (status = 403, response = crate::routes::doc::Refused),
-        )
-    )]
-    pub fn agent_cancel() {}
-
-    #[utoipa::path(
-        post,
-        path = "/api/v1/agent/bookings/{id}/change",
-        tags = ["agents"],
-        summary = "Agents, for the person of the bearer token (same rules as /api/v1/bookings/{id}/change; no waiting-room pass; audited): Move dose 1 (and dose 2 with it) to another day, band or clinic; all or nothing",
-        security(("staff" = [])),
-        params(
-            crate::routes::doc::PassHeader,
-            crate::routes::doc::WaitingSessionHeader,
-            ("id" = i64, Path),
-            crate::routes::doc::IdempotencyKey,
-        ),
-        request_body = crate::routes::bookings::ChangeRequest,
-        responses(
-            (status = 200, description = "OK", body = serde_json::Value),
-            (status = 400, response = crate::routes::doc::Refused),
-            (status = "default", response = crate::routes::doc::Refused),
-            (status = 401, response = crate::routes::doc::Refused),
-            (status = 404, response = crate::routes::doc::Refused),
-            (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
-            (status = 422, response = crate::routes::doc::Refused),
-            (status = 503, response = crate::routes::doc::Refused),
-            (status = 403, response = crate::routes::doc::Refused),
-        )
-    )]
-    pub fn agent_change() {}
 }
