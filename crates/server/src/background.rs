@@ -167,14 +167,7 @@ async fn send_turn_text(
     let until = jiff::Timestamp::from_millisecond(due.until_ms as i64)
         .map(|t| domain::time::in_seoul(t).strftime("%H:%M").to_string())
         .unwrap_or_default();
-    let text = crate::text::notices::queue_turn(&until, &link);
-    let message = store::OutboxMessage {
-        person: Some(person),
-        recipient: record.sealed,
-        template: text.template.into(),
-        body_ko: text.ko,
-        body_en: text.en,
-    };
+    let message = crate::text::notices::queue_turn(&until, &link).to(Some(person), record.sealed);
     state.writer.enqueue(message, now.as_millisecond()).await?;
     Ok(())
 }

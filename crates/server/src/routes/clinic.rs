@@ -284,12 +284,7 @@ fn offer_text(state: &AppState, offer: &Offer) -> MessageText {
         ko: offer.product.name_ko(),
         en: offer.product.name_en(),
     };
-    let text = notices::leftover_offer(clinic, &until, product, offer.doses);
-    MessageText {
-        template: text.template.into(),
-        ko: text.ko,
-        en: text.en,
-    }
+    notices::leftover_offer(clinic, &until, product, offer.doses).into()
 }
 
 /// `POST /api/v1/clinic/leftovers`: offers spare doses for today; the nearest people who asked

@@ -23,7 +23,6 @@ use domain::time::seoul_date;
 use jiff::SignedDuration;
 use serde::Deserialize;
 use std::sync::Arc;
-use store::OutboxMessage;
 use store::writer::EnsurePerson;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -158,14 +157,7 @@ pub async fn start_check(
         .start(claim, who, now, &mut rand::rng())
         .map_err(|e| counted(state, e))?;
     if challenge.send {
-        let text = crate::text::notices::identity_code(&challenge.code);
-        let message = OutboxMessage {
-            person: None,
-            recipient,
-            template: text.template.into(),
-            body_ko: text.ko,
-            body_en: text.en,
-        };
+        let message = crate::text::notices::identity_code(&challenge.code).to(None, recipient);
         // On a standby node the holder writes it (the code stays here, in memory).
         crate::forward::relay::enqueue(state, message, now.as_millisecond()).await?;
     }

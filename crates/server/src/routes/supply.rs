@@ -897,11 +897,7 @@ pub fn notice_text(state: &Arc<AppState>) -> SupplyNotify {
             };
             notices::supply_moved(why, (&moves(true), &moves(false)))
         };
-        MessageText {
-            template: text.template.into(),
-            ko: text.ko,
-            en: text.en,
-        }
+        MessageText::from(text)
     })
 }
 

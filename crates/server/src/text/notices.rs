@@ -5,7 +5,10 @@
 //! by the writer inside a transaction, except a booking's doses, which only its decision knows.
 
 use super::{Text, text};
+use domain::booking::PersonId;
 use domain::ledger::reschedule::Reason;
+use store::OutboxMessage;
+use store::writer::MessageText;
 
 /// A notification's text in both languages and the template it is stored under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +16,30 @@ pub struct Notification {
     pub template: &'static str,
     pub ko: String,
     pub en: String,
+}
+
+impl Notification {
+    /// The message for the outbox, to a recipient known already (their sealed phone number).
+    pub fn to(self, person: Option<PersonId>, recipient: Vec<u8>) -> OutboxMessage {
+        OutboxMessage {
+            person,
+            recipient,
+            template: self.template.into(),
+            body_ko: self.ko,
+            body_en: self.en,
+        }
+    }
+}
+
+/// The text of a message the writer addresses itself (a supply change's, a leftover offer's).
+impl From<Notification> for MessageText {
+    fn from(text: Notification) -> MessageText {
+        MessageText {
+            template: text.template.into(),
+            ko: text.ko,
+            en: text.en,
+        }
+    }
 }
 
 /// "It is your turn": the waiting room's text to a person whose turn came while away.
