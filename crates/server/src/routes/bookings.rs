@@ -272,7 +272,7 @@ fn booking_outcome(
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
         (status = 404, response = crate::routes::doc::Refused),
-        (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
+        (status = 409, response = crate::routes::doc::BookingConflict),
         (status = 422, response = crate::routes::doc::Refused),
         (status = 503, response = crate::routes::doc::Refused),
     )
@@ -563,7 +563,7 @@ pub async fn cancel(
         (status = "default", response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 404, response = crate::routes::doc::Refused),
-        (status = 409, description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way.", body = crate::error::ErrorBody),
+        (status = 409, response = crate::routes::doc::BookingConflict),
         (status = 422, response = crate::routes::doc::Refused),
         (status = 503, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),

@@ -8,6 +8,14 @@
 #[allow(dead_code)]
 pub struct Refused(#[to_schema] crate::error::ErrorBody<'static>);
 
+/// A booking or a change refused for a conflict, and what it offers instead.
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "A conflict: the band is full (slot_full), no dose-2 place (second_dose_unavailable), already booked (already_booked, detail.booking_id), … With slot_full, detail.alternatives names the nearest bands that still had places when the refusal was written, read from memory (no database read): first the asked clinic (up to 2 other bands on the asked day, then 1 a day on the next 6 days, 4 in all, each day's bands nearest the asked hour first), then up to 4 other clinics within 10 km that give the same vaccine (the 30 nearest looked at; one band each, the earliest day, nearest the asked hour). An offer is not a reservation: booking it is a new request (a new Idempotency-Key) that can be refused the same way."
+)]
+#[allow(dead_code)]
+pub struct BookingConflict(#[to_schema] crate::error::ErrorBody<'static>);
+
 // The credentials the waiting room hands out, as headers. Each is documented once here and named
 // by the operations that take it; the structs exist only for the document.
 

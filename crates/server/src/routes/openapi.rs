@@ -73,7 +73,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::identity::family_verify,
         crate::routes::identity::contact
     ),
-    components(schemas(crate::error::ErrorBody), responses(super::doc::Refused)),
+    components(schemas(crate::error::ErrorBody), responses(super::doc::Refused, super::doc::BookingConflict, crate::routes::supply::PlanAnswer)),
     modifiers(&Credentials, &AgentSide),
 )]
 pub struct ApiDoc;

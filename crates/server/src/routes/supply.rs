@@ -250,6 +250,15 @@ pub struct ScheduleView {
     pub product: &'static str,
 }
 
+/// The answer of a preview, an apply or a delivery change: the plan (documented once for all
+/// three).
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}"
+)]
+#[allow(dead_code)]
+pub struct PlanAnswer(#[to_schema] PlanView);
+
 /// The plan as an operator reads it: what moves, by how much, and who could not be placed.
 /// Fields in alphabetical order, as the JSON object it replaced.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -413,7 +422,7 @@ async fn apply_change(
     security(("operator" = [])),
     request_body = crate::routes::supply::ChangeRequest,
     responses(
-        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
+        (status = 200, response = PlanAnswer),
         (status = 400, response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
@@ -445,7 +454,7 @@ pub async fn plan(
     security(("operator" = [])),
     request_body = crate::routes::supply::ApplyRequest,
     responses(
-        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
+        (status = 200, response = PlanAnswer),
         (status = 400, response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
@@ -477,7 +486,7 @@ pub async fn apply(
     security(("operator" = [])),
     request_body = crate::routes::supply::DeliveriesRequest,
     responses(
-        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
+        (status = 200, response = PlanAnswer),
         (status = 400, response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
@@ -522,7 +531,7 @@ pub async fn put_deliveries(
     security(("operator" = [])),
     request_body(content = String, content_type = "text/csv", description = "At most 16 MiB (up to 200,000 lines); a larger body is refused with 413 body_too_large."),
     responses(
-        (status = 200, description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}", body = PlanView),
+        (status = 200, response = PlanAnswer),
         (status = 400, response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
