@@ -90,9 +90,33 @@ pub const TEXTS_ID: &str = "yeyak-texts";
 /// `<` is written as the JSON escape `\u003c` (the same string once parsed): whatever a text
 /// holds, it cannot end the block early.
 pub fn texts_block(script: &str, lang: Lang) -> Markup {
-    let json = inside_script(&scripts::json_for(script, lang));
     html! {
-        script type="application/json" id=(TEXTS_ID) { (PreEscaped(json)) }
+        script type="application/json" id=(TEXTS_ID) { (PreEscaped(block_json(script, lang))) }
+    }
+}
+
+/// The block's JSON for a script and language, made once: the catalogue does not change while
+/// the server runs, so a page does not serialize it again on every request.
+fn block_json(script: &str, lang: Lang) -> std::borrow::Cow<'static, str> {
+    static BLOCKS: std::sync::LazyLock<HashMap<(&'static str, &'static str), String>> =
+        std::sync::LazyLock::new(|| {
+            scripts::BY_SCRIPT
+                .iter()
+                .flat_map(|(name, _)| [(*name, Lang::Ko), (*name, Lang::En)])
+                .map(|(name, lang)| {
+                    let json = inside_script(&scripts::json_for(name, lang));
+                    ((name, lang.code()), json)
+                })
+                .collect()
+        });
+    let known = scripts::BY_SCRIPT
+        .iter()
+        .map(|(name, _)| *name)
+        .find(|name| *name == script);
+    match known.and_then(|name| BLOCKS.get(&(name, lang.code()))) {
+        Some(json) => std::borrow::Cow::Borrowed(json.as_str()),
+        // A script the table does not list carries the common texts only, as before.
+        None => std::borrow::Cow::Owned(inside_script(&scripts::json_for(script, lang))),
     }
 }
 
