@@ -120,12 +120,15 @@ struct StorageGauges {
     checkpoints_failed: Gauge,
     checkpoints_failing: Gauge,
     wal_bytes: Gauge,
+    wal_frames: Gauge,
+    piece_holds: Gauge,
+    pieces_waiting: Gauge,
 }
 
 impl StorageGauges {
     fn register(registry: &mut Registry) -> StorageGauges {
         let gauges = StorageGauges::default();
-        let metrics: [(&str, &str, &Gauge); 8] = [
+        let metrics: [(&str, &str, &Gauge); 11] = [
             (
                 "writer_ready",
                 "1 while the writer takes requests; 0 while it recovers from a storage fault",
@@ -165,6 +168,21 @@ impl StorageGauges {
                 "wal_bytes",
                 "Size of the database's write-ahead log",
                 &gauges.wal_bytes,
+            ),
+            (
+                "wal_frames",
+                "Pages in the write-ahead log at the last checkpoint (a supply change waits above 16,384 until it is copied back)",
+                &gauges.wal_frames,
+            ),
+            (
+                "writer_piece_holds",
+                "Times the next piece of a supply change waited for the write-ahead log to be copied back",
+                &gauges.piece_holds,
+            ),
+            (
+                "writer_pieces_waiting",
+                "1 while a supply change waits for the write-ahead log to be copied back (bookings go on)",
+                &gauges.pieces_waiting,
             ),
         ];
         for (name, help, gauge) in metrics {
@@ -448,6 +466,7 @@ impl Metrics {
         storage.checkpoints_failed.set(load(&checkpoints.failed));
         storage.checkpoints_failing.set(load(&checkpoints.failing));
         storage.wal_bytes.set(load(&checkpoints.wal_bytes));
+        storage.wal_frames.set(load(&checkpoints.log_frames));
     }
 
     /// The text exposition format, with the waiting room as of `snapshot` and the HTTP shell's
@@ -511,6 +530,8 @@ impl Metrics {
         storage.refused_batches.set(load(&stats.refused_batches));
         storage.failed_rebuilds.set(load(&stats.failed_rebuilds));
         storage.fault_refusals.set(load(&stats.fault_refusals));
+        storage.piece_holds.set(load(&stats.piece_holds));
+        storage.pieces_waiting.set(load(&stats.pieces_waiting));
         if let Some(lease) = &self.lease {
             let held = lease.view.held().map(|l| l.epoch);
             lease.held.set(i64::from(held.is_some()));

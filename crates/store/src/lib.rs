@@ -70,6 +70,13 @@ pub trait WriteBackend: Send + 'static {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self) -> Result<()>;
+    /// Whether a long write (the next piece of a supply change) may go now, or should wait
+    /// while storage catches up with what the writes before it left (SQLite: a write-ahead log
+    /// not yet copied back into the database, see `sqlite::wal`). Asked between transactions;
+    /// bookings never wait for it. Nothing to catch up with by default (PostgreSQL).
+    fn room_for_long_write(&mut self) -> Result<bool> {
+        Ok(true)
+    }
     fn apply(&mut self, change: &Change) -> Result<()>;
     /// The first answer recorded for `(actor, key)`, if any (sees this transaction's writes).
     fn recorded(&mut self, actor: PersonId, key: &str) -> Result<Option<Recorded>>;

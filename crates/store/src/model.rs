@@ -315,4 +315,8 @@ pub struct CheckpointStats {
     pub failing: AtomicU64,
     /// The WAL file's size after the last try, in bytes.
     pub wal_bytes: AtomicU64,
+    /// Frames in the log at the last checkpoint that ran, and how many of them were copied
+    /// back into the database by then (SQLite starts the log over once all are).
+    pub log_frames: AtomicU64,
+    pub copied_frames: AtomicU64,
 }

@@ -705,6 +705,11 @@ macro_rules! conformance_suite {
         fn the_writer_and_the_database_agree_on_capacity() {
             $crate::faults::the_writer_and_the_database_agree_on_capacity::<$harness>()
         }
+
+        #[test]
+        fn a_supply_change_waits_for_storage_and_bookings_do_not() {
+            $crate::faults::a_supply_change_waits_for_storage_and_bookings_do_not::<$harness>()
+        }
     };
 }
 
@@ -730,6 +735,27 @@ mod sqlite {
     }
 
     conformance_suite!(Sqlite);
+
+    /// A reader that keeps its snapshot open keeps the log from being copied back: with a log
+    /// limit of nothing, every piece of a supply change waits for it.
+    #[test]
+    fn a_reader_pinning_the_log_makes_a_supply_change_wait_and_not_bookings() {
+        use super::Harness;
+        let h = Sqlite::fresh();
+        let (writer, reader) = h.open();
+        let writer = writer.with_log_limits(store::sqlite::LogLimits {
+            max_frames: 0,
+            finish_frames: 100_000,
+        });
+        crate::faults::a_supply_change_waits_while_storage_is_held_back(writer, reader, || {
+            let pin = rusqlite::Connection::open(&h.path).unwrap();
+            pin.execute_batch("BEGIN").unwrap();
+            let _: i64 = pin
+                .query_row("SELECT COUNT(*) FROM booking", [], |r| r.get(0))
+                .unwrap();
+            pin
+        })
+    }
 
     // Reopening needs the first writer gone: on PostgreSQL it would hold the lease.
     #[test]

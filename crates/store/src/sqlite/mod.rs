@@ -9,6 +9,9 @@ mod rows;
 pub use queue::QueueFile;
 mod staffing;
 mod supply;
+mod wal;
+
+pub use wal::LogLimits;
 
 use crate::keys;
 use crate::{
@@ -25,7 +28,6 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 const SCHEMA_V1: &str = include_str!("schema.sql");
 const SCHEMA_V2: &str = include_str!("schema_v2.sql");
@@ -54,120 +56,30 @@ impl From<rusqlite::Error> for StoreError {
 pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
     let mut conn = connect(path)?;
     migrate(&mut conn)?;
-    // The writer never checkpoints: copying the WAL back into the database would stall a batch.
-    // A background thread does it with its own connection instead.
+    // The writer does not checkpoint on SQLite's schedule: copying the WAL back into the
+    // database would stall a batch. A background thread does it with its own connection
+    // instead, and long writes wait for it (`wal`).
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", wal::KEPT_LOG_BYTES)?;
+    let log = wal::LogLength::watch(&mut conn)?;
     let open = Arc::new(AtomicBool::new(true));
     let checkpoints = Arc::new(CheckpointStats::default());
-    spawn_checkpointer(path, Arc::clone(&open), Arc::clone(&checkpoints))?;
+    wal::spawn_checkpointer(path, Arc::clone(&open), Arc::clone(&checkpoints))?;
     let reader = SqliteReader {
         path: path.to_path_buf(),
         pool: Mutex::new(Vec::new()),
-        checkpoints,
+        checkpoints: Arc::clone(&checkpoints),
     };
     let keys = recorded_keys(&conn)?;
-    Ok((SqliteWriter { conn, open, keys }, reader))
-}
-
-/// How often the checkpointer runs, and how far it backs off after failures.
-#[derive(Debug, Clone, Copy)]
-struct CheckpointPace {
-    interval: Duration,
-    max_backoff: Duration,
-}
-
-const CHECKPOINT_PACE: CheckpointPace = CheckpointPace {
-    interval: Duration::from_millis(200),
-    max_backoff: Duration::from_secs(30),
-};
-
-/// Checkpoints the WAL every 200 ms while the writer is open. PASSIVE never blocks the writer.
-fn spawn_checkpointer(
-    path: &Path,
-    open: Arc<AtomicBool>,
-    stats: Arc<CheckpointStats>,
-) -> Result<()> {
-    let conn = connect(path)?;
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    let wal = PathBuf::from(wal);
-    std::thread::Builder::new()
-        .name("yeyak-checkpoint".into())
-        .spawn(move || {
-            let checkpointer = Checkpointer {
-                open: &open,
-                stats: &stats,
-                pace: CHECKPOINT_PACE,
-            };
-            checkpointer.run(
-                || Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?),
-                || std::fs::metadata(&wal).map(|m| m.len()).ok(),
-                |wait| sleep_while_open(&open, wait),
-            );
-        })
-        .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
-    Ok(())
-}
-
-struct Checkpointer<'a> {
-    open: &'a AtomicBool,
-    stats: &'a CheckpointStats,
-    pace: CheckpointPace,
-}
-
-impl Checkpointer<'_> {
-    /// Checkpoints until the writer closes. A failure (a full disk, an I/O error) is logged and
-    /// counted, and the next try waits twice as long, up to `max_backoff`: the checkpointer
-    /// never gives up, since a WAL that is never copied back grows until the disk is full.
-    fn run(
-        &self,
-        mut checkpoint: impl FnMut() -> Result<()>,
-        mut wal_size: impl FnMut() -> Option<u64>,
-        mut sleep: impl FnMut(Duration),
-    ) {
-        let mut wait = self.pace.interval;
-        while self.open.load(Ordering::Relaxed) {
-            sleep(wait);
-            if !self.open.load(Ordering::Relaxed) {
-                return;
-            }
-            match checkpoint() {
-                Ok(()) => {
-                    self.stats.done.fetch_add(1, Ordering::Relaxed);
-                    let failures = self.stats.failing.swap(0, Ordering::Relaxed);
-                    if failures > 0 {
-                        tracing::info!(failures, "WAL checkpoints work again");
-                    }
-                    wait = self.pace.interval;
-                }
-                Err(error) => {
-                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    let failing = self.stats.failing.fetch_add(1, Ordering::Relaxed) + 1;
-                    wait = (wait * 2).min(self.pace.max_backoff);
-                    tracing::error!(
-                        %error,
-                        failing,
-                        retry_in_ms = wait.as_millis() as u64,
-                        "ALARM: WAL checkpoint failed; the WAL grows until one works, retrying"
-                    );
-                }
-            }
-            if let Some(bytes) = wal_size() {
-                self.stats.wal_bytes.store(bytes, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
-/// Sleeps `wait`, waking early when the writer closes.
-fn sleep_while_open(open: &AtomicBool, wait: Duration) {
-    let slice = Duration::from_millis(200);
-    let mut left = wait;
-    while !left.is_zero() && open.load(Ordering::Relaxed) {
-        let step = left.min(slice);
-        std::thread::sleep(step);
-        left -= step;
-    }
+    let writer = SqliteWriter {
+        conn,
+        open,
+        keys,
+        log,
+        checkpoints,
+        log_limits: LogLimits::default(),
+    };
+    Ok((writer, reader))
 }
 
 fn connect(path: &Path) -> Result<Connection> {
@@ -233,6 +145,11 @@ pub struct SqliteWriter {
     open: Arc<AtomicBool>,
     /// Every idempotency key in the database (and maybe a few more): see [`keys`].
     keys: keys::KeyFilter,
+    /// The log's length after this connection's last commit, what the checkpointer managed,
+    /// and how long the log may grow under a long write.
+    log: wal::LogLength,
+    checkpoints: Arc<CheckpointStats>,
+    log_limits: LogLimits,
 }
 
 /// Loads the idempotency keys already recorded into a filter, at open.
@@ -252,12 +169,22 @@ fn recorded_keys(conn: &Connection) -> Result<keys::KeyFilter> {
 }
 
 impl SqliteWriter {
+    /// How long the log may grow under a long write before it waits (tests make it short).
+    pub fn with_log_limits(mut self, limits: LogLimits) -> SqliteWriter {
+        self.log_limits = limits;
+        self
+    }
+
     /// Copies the whole WAL into the database and empties it, waiting for readers if need be.
     /// For bulk loads between their transactions: the background PASSIVE checkpoints cannot
     /// keep up with back-to-back large commits, and the WAL would grow without bound.
     pub fn checkpoint_truncate(&mut self) -> Result<()> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            self.log.emptied();
+        }
         Ok(())
     }
 }
@@ -328,6 +255,21 @@ impl WriteBackend for SqliteWriter {
             self.conn.execute_batch("ROLLBACK")?;
         }
         Ok(())
+    }
+
+    fn room_for_long_write(&mut self) -> Result<bool> {
+        match wal::room(self.log.frames(), self.checkpoints.seen(), self.log_limits) {
+            wal::Room::Go => Ok(true),
+            wal::Room::Hold => Ok(false),
+            wal::Room::Finish => {
+                let copied = wal::checkpoint_passive(&self.conn)?;
+                if let Some(copied) = copied {
+                    self.checkpoints.record(copied);
+                }
+                // All of it copied: the next write starts the log over.
+                Ok(copied.is_some_and(|c| c.copied == c.log))
+            }
+        }
     }
 
     fn apply(&mut self, change: &Change) -> Result<()> {
@@ -928,45 +870,6 @@ mod tests {
             )
             .unwrap();
         assert_eq!(leftover, 0);
-    }
-
-    #[test]
-    fn the_checkpointer_backs_off_and_keeps_trying_after_failures() {
-        let open = AtomicBool::new(true);
-        let stats = CheckpointStats::default();
-        let pace = CheckpointPace {
-            interval: Duration::from_millis(200),
-            max_backoff: Duration::from_millis(1_000),
-        };
-        let checkpointer = Checkpointer {
-            open: &open,
-            stats: &stats,
-            pace,
-        };
-        // Fails four times (a full disk), then works twice; the writer closes after six tries.
-        let tries = std::cell::Cell::new(0);
-        let mut waits = Vec::new();
-        checkpointer.run(
-            || {
-                tries.set(tries.get() + 1);
-                if tries.get() == 6 {
-                    open.store(false, Ordering::Relaxed);
-                }
-                if (1..=4).contains(&tries.get()) {
-                    Err(StoreError::Full("database or disk is full".into()))
-                } else {
-                    Ok(())
-                }
-            },
-            || Some(4096 * tries.get()),
-            |wait| waits.push(wait.as_millis()),
-        );
-        assert_eq!(tries.get(), 6, "it never stops for an error");
-        assert_eq!(waits, vec![200, 400, 800, 1000, 1000, 200]);
-        assert_eq!(stats.failed.load(Ordering::Relaxed), 4);
-        assert_eq!(stats.done.load(Ordering::Relaxed), 2);
-        assert_eq!(stats.failing.load(Ordering::Relaxed), 0, "healthy again");
-        assert_eq!(stats.wal_bytes.load(Ordering::Relaxed), 4096 * 6);
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub struct WriterStats {
     pub failed_probes: AtomicU64,
     /// Requests refused at once because the writer was recovering from a fault.
     pub fault_refusals: AtomicU64,
+    /// Times the next piece of a supply change waited for storage to catch up (SQLite: for the
+    /// write-ahead log to be copied back), and whether one waits now (0 or 1).
+    pub piece_holds: AtomicU64,
+    pub pieces_waiting: AtomicU64,
     /// [`Health`], encoded.
     health: AtomicU8,
 }

@@ -54,6 +54,14 @@ impl Default for WriterConfig {
 /// The setting the writer rewrites to find out whether storage takes writes again.
 pub const PROBE_SETTING: &str = "writer_probe";
 
+/// How often a piece of a long write that storage is not ready for asks again, when nothing
+/// else is waiting (see [`WriteBackend::room_for_long_write`]).
+const PIECE_RECHECK: Duration = Duration::from_millis(20);
+
+/// A piece waiting this long for storage raises an alarm (again each time as long again):
+/// storage is not catching up (checkpoints failing, or a reader pinning the log).
+const PIECE_WAIT_ALARM: Duration = Duration::from_secs(60);
+
 fn reload<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
     // Claimed before the ledger is touched: a standby keeps its view when it cannot claim it.
     backend.claim_ledger()?;
@@ -123,6 +131,8 @@ pub(super) fn spawn<B: WriteBackend>(
             max_cost: config.max_batch_cost,
         },
         waiting: VecDeque::new(),
+        pieces: VecDeque::new(),
+        pieces_held: None,
         previewed: None,
         rebuilds: 0,
         piece_cost: config.supply_piece_cost.max(1),
@@ -156,6 +166,11 @@ struct WriterState<B> {
     /// Requests taken off the queue, not yet in a batch (at most a batch's count more, and the
     /// next piece of a supply change).
     waiting: VecDeque<Job>,
+    /// The next pieces of long writes, until storage has room for them: they then go behind
+    /// what is waiting.
+    pieces: VecDeque<Job>,
+    /// Since when storage has not had room for them, and when the last alarm was raised.
+    pieces_held: Option<Held>,
     /// The last supply plan previewed (see `ops::Previewed`).
     previewed: Option<Previewed>,
     /// Ledger rebuilds so far.
@@ -170,6 +185,13 @@ struct WriterState<B> {
     probes: u64,
     /// When a standby last reloaded its view of what is left (`None`: reload it now).
     viewed_at: Option<Instant>,
+}
+
+/// Pieces waiting for storage: since when, and the last alarm about it.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    since: Instant,
+    alarmed: Instant,
 }
 
 /// Marks the writer stopped when its thread ends, however it ends (a panic included).
@@ -224,10 +246,12 @@ impl<B: WriteBackend> WriterState<B> {
                 }
                 continue;
             }
+            self.release_pieces();
             if self.waiting.is_empty() {
-                match jobs.recv() {
-                    Ok(job) => self.waiting.push_back(job),
-                    Err(_) => return,
+                match self.next_request(&jobs) {
+                    Next::Request(job) => self.waiting.push_back(job),
+                    Next::LookAgain => continue,
+                    Next::Closed => return,
                 }
             }
             self.take_waiting(&jobs);
@@ -241,11 +265,68 @@ impl<B: WriteBackend> WriterState<B> {
             if !then.is_empty() {
                 // Behind what came during this batch: those requests go first.
                 self.take_waiting(&jobs);
-                self.stats
-                    .queued
-                    .fetch_add(then.len() as u64, Ordering::Relaxed);
-                self.waiting.extend(then);
+                self.pieces.extend(then);
             }
+        }
+    }
+
+    /// Waits for the next request; while pieces wait for storage, only until it is time to
+    /// ask again whether it has room for them. A closed queue still lets them finish.
+    fn next_request(&mut self, jobs: &Receiver<Job>) -> Next {
+        if self.pieces.is_empty() {
+            return jobs.recv().map_or(Next::Closed, Next::Request);
+        }
+        match jobs.recv_timeout(PIECE_RECHECK) {
+            Ok(job) => Next::Request(job),
+            Err(RecvTimeoutError::Timeout) => Next::LookAgain,
+            Err(RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(PIECE_RECHECK);
+                Next::LookAgain
+            }
+        }
+    }
+
+    /// Puts the pieces of long writes behind what waits if storage has room for them now;
+    /// otherwise they stay, bookings go first, and a long wait raises an alarm.
+    fn release_pieces(&mut self) {
+        if self.pieces.is_empty() {
+            return;
+        }
+        let room = self.backend.room_for_long_write().unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot tell whether storage has room for a long write; \
+                it waits");
+            false
+        });
+        if room {
+            if let Some(held) = self.pieces_held.take() {
+                let waited_ms = held.since.elapsed().as_millis() as u64;
+                tracing::info!(waited_ms, "storage caught up: the supply change goes on");
+                self.stats.pieces_waiting.store(0, Ordering::Relaxed);
+            }
+            self.stats
+                .queued
+                .fetch_add(self.pieces.len() as u64, Ordering::Relaxed);
+            self.waiting.extend(self.pieces.drain(..));
+            return;
+        }
+        let now = Instant::now();
+        let held = self.pieces_held.get_or_insert_with(|| {
+            self.stats.piece_holds.fetch_add(1, Ordering::Relaxed);
+            self.stats.pieces_waiting.store(1, Ordering::Relaxed);
+            Held {
+                since: now,
+                alarmed: now,
+            }
+        });
+        if now.duration_since(held.alarmed) >= PIECE_WAIT_ALARM {
+            held.alarmed = now;
+            let waited_s = now.duration_since(held.since).as_secs();
+            tracing::error!(
+                waited_s,
+                "ALARM: a supply change has waited for storage to copy \
+                its write-ahead log back (are checkpoints failing, or a reader holding it?); \
+                bookings go on, the change waits"
+            );
         }
     }
 
@@ -261,15 +342,19 @@ impl<B: WriteBackend> WriterState<B> {
     }
 
     fn refuse_waiting(&mut self, fault: Fault) {
-        let refused = self.waiting.len() as u64;
+        let queued = self.waiting.len() as u64;
+        let refused = queued + self.pieces.len() as u64;
         if refused == 0 {
             return;
         }
-        self.stats.queued.fetch_sub(refused, Ordering::Relaxed);
+        self.stats.queued.fetch_sub(queued, Ordering::Relaxed);
         self.stats
             .fault_refusals
             .fetch_add(refused, Ordering::Relaxed);
-        for job in self.waiting.drain(..) {
+        if self.pieces_held.take().is_some() {
+            self.stats.pieces_waiting.store(0, Ordering::Relaxed);
+        }
+        for job in self.waiting.drain(..).chain(self.pieces.drain(..)) {
             job.task.refuse(WriteError::Unavailable(fault));
         }
     }
@@ -465,6 +550,14 @@ impl<B: WriteBackend> WriterState<B> {
         }
         result
     }
+}
+
+/// What the writer waits for when nothing is queued.
+enum Next {
+    Request(Job),
+    /// Time to ask storage again whether it has room for the pieces waiting.
+    LookAgain,
+    Closed,
 }
 
 /// A job's cost for the batch rule: an unknown cost counts as the whole budget (it goes alone).

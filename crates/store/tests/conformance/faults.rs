@@ -42,6 +42,9 @@ pub struct Faults {
     pause_commits: AtomicBool,
     /// ...and this says one is waiting.
     paused: AtomicBool,
+    /// Storage says it has no room for a long write while set (a write-ahead log not copied
+    /// back yet).
+    no_room: AtomicBool,
 }
 
 impl Faults {
@@ -90,6 +93,12 @@ impl<W: WriteBackend> WriteBackend for Faulty<W> {
     }
     fn rollback(&mut self) -> store::Result<()> {
         self.inner.rollback()
+    }
+    fn room_for_long_write(&mut self) -> store::Result<bool> {
+        if self.faults.no_room.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        self.inner.room_for_long_write()
     }
     fn apply(&mut self, change: &Change) -> store::Result<()> {
         self.inner.apply(change)
@@ -707,6 +716,85 @@ pub fn bookings_and_cancellations_between_pieces_are_decided_on_what_the_pieces_
         0
     );
     assert_ledger_matches_database(&rig.writer, &rig.reader);
+}
+
+/// While storage has no room for a long write (on SQLite: its write-ahead log is not copied
+/// back), a supply change waits between two pieces and bookings are decided meanwhile; once it
+/// has, the change finishes, all of it.
+pub fn a_supply_change_waits_for_storage_and_bookings_do_not<H: Harness>() {
+    let h = H::fresh();
+    let rig = start_faulty(&h);
+    book_late_july(&rig.writer);
+    let plan = plan_supply(&rig.writer);
+    rig.faults.no_room.store(true, Ordering::SeqCst);
+    let applying = apply_supply(&rig.writer, &plan);
+    let stats = rig.writer.stats();
+    wait_for("a piece to wait for storage", || {
+        stats.pieces_waiting.load(Ordering::SeqCst) == 1
+    });
+    let waiting = rig.reader.supply_changes(1).unwrap().remove(0);
+    assert_eq!(waiting.pieces_done, 1, "only the first piece: {waiting:?}");
+    assert!(waiting.partial());
+    // Bookings go on while the change waits.
+    for person in 200..205u64 {
+        let booking = book(person, 2, date(2021, 7, 27), 10 + (person % 4) as u8);
+        assert!(answer(&rig.writer, booking).unwrap().is_ok(), "{person}");
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let still = rig.reader.supply_changes(1).unwrap().remove(0);
+    assert_eq!(still.pieces_done, 1, "no piece without room: {still:?}");
+
+    rig.faults.no_room.store(false, Ordering::SeqCst);
+    let applied = applying.wait().unwrap().unwrap();
+    let record = rig.reader.supply_changes(1).unwrap().remove(0);
+    assert_eq!(Some(record.id), applied.change_id);
+    assert!(record.pieces > 3 && !record.partial(), "{record:?}");
+    for after in &plan.changed {
+        assert_eq!(rig.reader.booking(after.id).unwrap(), Some(*after));
+    }
+    assert_eq!(stats.piece_holds.load(Ordering::SeqCst), 1);
+    assert_eq!(stats.pieces_waiting.load(Ordering::SeqCst), 0);
+    assert_ledger_matches_database(&rig.writer, &rig.reader);
+}
+
+/// On a real backend that `hold_back` keeps from catching up (SQLite: a reader's snapshot keeps
+/// the write-ahead log from being copied back): a supply change waits after its first piece and
+/// bookings go on; once the hold is dropped, the change finishes, all of it.
+pub fn a_supply_change_waits_while_storage_is_held_back<W, R, P>(
+    backend: W,
+    reader: R,
+    hold_back: impl FnOnce() -> P,
+) where
+    W: WriteBackend,
+    R: ReadStore + AdminStore,
+{
+    reader.insert_clinics(&world()).unwrap();
+    let writer = Writer::spawn(backend, ledger_for(&world()), QUICK_RETRIES).unwrap();
+    book_late_july(&writer);
+    let plan = plan_supply(&writer);
+    let held = hold_back();
+    let applying = apply_supply(&writer, &plan);
+    let stats = writer.stats();
+    wait_for("a piece to wait for storage", || {
+        stats.pieces_waiting.load(Ordering::SeqCst) == 1
+    });
+    for person in 200..205u64 {
+        let booking = book(person, 2, date(2021, 7, 27), 10 + (person % 4) as u8);
+        assert!(answer(&writer, booking).unwrap().is_ok(), "{person}");
+    }
+    // Several of the checkpointer's rounds: still held back.
+    std::thread::sleep(Duration::from_millis(600));
+    let waiting = reader.supply_changes(1).unwrap().remove(0);
+    assert_eq!(waiting.pieces_done, 1, "only the first piece: {waiting:?}");
+
+    drop(held);
+    let applied = applying.wait().unwrap().unwrap();
+    let record = reader.supply_changes(1).unwrap().remove(0);
+    assert_eq!(Some(record.id), applied.change_id);
+    assert!(record.pieces > 3 && !record.partial(), "{record:?}");
+    assert!(stats.piece_holds.load(Ordering::SeqCst) >= 1);
+    assert_eq!(stats.pieces_waiting.load(Ordering::SeqCst), 0);
+    assert_ledger_matches_database(&writer, &reader);
 }
 
 pub fn a_crash_between_pieces_leaves_a_partial_change_and_a_consistent_database<H: Harness>() {

@@ -1,0 +1,380 @@
+//! The write-ahead log: copied back into the database by a thread of its own, and kept from
+//! outgrowing the disk by making long writes wait for it.
+//!
+//! The writer never checkpoints on its own schedule (copying the log back would stall a batch
+//! of bookings); a background thread does, PASSIVE, every 200 ms. That keeps up with bookings,
+//! but not with a long write done in back-to-back transactions (a national supply change in
+//! pieces wrote 41 GB of log in four minutes, `bench/reschedule.md`): SQLite only starts the
+//! log over at a write that finds every frame copied back, which never happens while the next
+//! piece is always already writing. So before each piece the writer asks [`room`]: under
+//! [`LogLimits::max_frames`] it goes; when the checkpointer has copied all but a little, the
+//! writer copies that little itself (its next write then starts the log over, and
+//! `journal_size_limit` gives the disk back); otherwise the piece waits while bookings go on.
+
+use super::connect;
+use crate::{CheckpointStats, Result, StoreError};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How long the log may grow under a long write, in frames (one page each, 16 KiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogLimits {
+    /// Above this many frames, a long write waits until the log is copied back.
+    pub max_frames: u64,
+    /// When no more than this many frames are left to copy, the writer copies them itself
+    /// rather than wait: a few milliseconds for the bookings behind it.
+    pub finish_frames: u64,
+}
+
+impl Default for LogLimits {
+    fn default() -> Self {
+        LogLimits {
+            // 256 MiB: a few pieces of a supply change; the checkpointer copies it in seconds.
+            max_frames: 16_384,
+            // 4 MiB: copied and synced in about 10 ms on the benchmark machine's disk.
+            finish_frames: 256,
+        }
+    }
+}
+
+/// The log's size in bytes that SQLite truncates the file back to once it starts over, so a
+/// long write's log gives its disk back.
+pub(super) const KEPT_LOG_BYTES: i64 = 64 * 1024 * 1024;
+
+/// What the checkpointer last found: the log's length and how much of it was copied back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    pub log: u64,
+    pub copied: u64,
+}
+
+/// What a long write should do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Room {
+    /// Write: the log is short enough.
+    Go,
+    /// Copy the little left of the log back first; write if that copied it all.
+    Finish,
+    /// Wait for the checkpointer (bookings go on meanwhile).
+    Hold,
+}
+
+/// The rule: `frames` is the log's length after the writer's last commit, `seen` what the
+/// checkpointer found at its last run (which may be longer: another connection wrote since).
+/// [`Room::Finish`] is checked by the checkpoint it asks for, so a stale `seen` costs at most a
+/// copy, never a write on a long log.
+pub fn room(frames: u64, seen: Copied, limits: LogLimits) -> Room {
+    if frames <= limits.max_frames {
+        return Room::Go;
+    }
+    let length = frames.max(seen.log);
+    if length - seen.copied.min(length) <= limits.finish_frames {
+        Room::Finish
+    } else {
+        Room::Hold
+    }
+}
+
+/// The log's length after each of the writer's commits, told by SQLite's WAL hook.
+#[derive(Debug, Clone, Default)]
+pub(super) struct LogLength(Arc<AtomicU64>);
+
+impl LogLength {
+    /// Installs the hook on the writer's connection. After `wal_autocheckpoint`, which would
+    /// replace it.
+    pub(super) fn watch(conn: &mut Connection) -> Result<LogLength> {
+        let length = LogLength::default();
+        let frames = Arc::clone(&length.0);
+        conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages| {
+            frames.store(u64::try_from(pages).unwrap_or(0), Ordering::Relaxed);
+            Ok(())
+        }))?;
+        Ok(length)
+    }
+
+    /// The log was emptied by a checkpoint of the writer's own (no commit tells the hook).
+    pub(super) fn emptied(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+
+    pub(super) fn frames(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs a PASSIVE checkpoint on `conn`: what it found and copied. `None` when it could not run
+/// (another checkpoint was running, or the database is not in WAL mode).
+pub(super) fn checkpoint_passive(conn: &Connection) -> Result<Option<Copied>> {
+    let (busy, log, copied): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    if busy != 0 || log < 0 || copied < 0 {
+        return Ok(None);
+    }
+    Ok(Some(Copied {
+        log: log as u64,
+        copied: copied as u64,
+    }))
+}
+
+/// How often the checkpointer runs, and how far it backs off after failures.
+#[derive(Debug, Clone, Copy)]
+struct CheckpointPace {
+    interval: Duration,
+    max_backoff: Duration,
+}
+
+const CHECKPOINT_PACE: CheckpointPace = CheckpointPace {
+    interval: Duration::from_millis(200),
+    max_backoff: Duration::from_secs(30),
+};
+
+/// Checkpoints the WAL every 200 ms while the writer is open. PASSIVE never blocks the writer.
+pub(super) fn spawn_checkpointer(
+    path: &Path,
+    open: Arc<AtomicBool>,
+    stats: Arc<CheckpointStats>,
+) -> Result<()> {
+    let conn = connect(path)?;
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    std::thread::Builder::new()
+        .name("yeyak-checkpoint".into())
+        .spawn(move || {
+            let checkpointer = Checkpointer {
+                open: &open,
+                stats: &stats,
+                pace: CHECKPOINT_PACE,
+            };
+            checkpointer.run(
+                || checkpoint_passive(&conn),
+                || std::fs::metadata(&wal).map(|m| m.len()).ok(),
+                |wait| sleep_while_open(&open, wait),
+            );
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(())
+}
+
+struct Checkpointer<'a> {
+    open: &'a AtomicBool,
+    stats: &'a CheckpointStats,
+    pace: CheckpointPace,
+}
+
+impl Checkpointer<'_> {
+    /// Checkpoints until the writer closes. A failure (a full disk, an I/O error) is logged and
+    /// counted, and the next try waits twice as long, up to `max_backoff`: the checkpointer
+    /// never gives up, since a WAL that is never copied back grows until the disk is full.
+    fn run(
+        &self,
+        mut checkpoint: impl FnMut() -> Result<Option<Copied>>,
+        mut wal_size: impl FnMut() -> Option<u64>,
+        mut sleep: impl FnMut(Duration),
+    ) {
+        let mut wait = self.pace.interval;
+        while self.open.load(Ordering::Relaxed) {
+            sleep(wait);
+            if !self.open.load(Ordering::Relaxed) {
+                return;
+            }
+            match checkpoint() {
+                Ok(copied) => {
+                    self.stats.done.fetch_add(1, Ordering::Relaxed);
+                    if let Some(copied) = copied {
+                        self.stats.record(copied);
+                    }
+                    let failures = self.stats.failing.swap(0, Ordering::Relaxed);
+                    if failures > 0 {
+                        tracing::info!(failures, "WAL checkpoints work again");
+                    }
+                    wait = self.pace.interval;
+                }
+                Err(error) => {
+                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    let failing = self.stats.failing.fetch_add(1, Ordering::Relaxed) + 1;
+                    wait = (wait * 2).min(self.pace.max_backoff);
+                    tracing::error!(
+                        %error,
+                        failing,
+                        retry_in_ms = wait.as_millis() as u64,
+                        "ALARM: WAL checkpoint failed; the WAL grows until one works, retrying"
+                    );
+                }
+            }
+            if let Some(bytes) = wal_size() {
+                self.stats.wal_bytes.store(bytes, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl CheckpointStats {
+    /// Records what a checkpoint found and copied (the copied count first: a reader of the two
+    /// may pair an old length with a new count, never the other way round).
+    pub(super) fn record(&self, copied: Copied) {
+        self.copied_frames.store(copied.copied, Ordering::Relaxed);
+        self.log_frames.store(copied.log, Ordering::Relaxed);
+    }
+
+    /// What the checkpointer last found.
+    pub(super) fn seen(&self) -> Copied {
+        Copied {
+            log: self.log_frames.load(Ordering::Relaxed),
+            copied: self.copied_frames.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Sleeps `wait`, waking early when the writer closes.
+fn sleep_while_open(open: &AtomicBool, wait: Duration) {
+    let slice = Duration::from_millis(200);
+    let mut left = wait;
+    while !left.is_zero() && open.load(Ordering::Relaxed) {
+        let step = left.min(slice);
+        std::thread::sleep(step);
+        left -= step;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: LogLimits = LogLimits {
+        max_frames: 1_000,
+        finish_frames: 50,
+    };
+
+    fn seen(log: u64, copied: u64) -> Copied {
+        Copied { log, copied }
+    }
+
+    #[test]
+    fn a_short_log_lets_a_long_write_go_whatever_the_checkpointer_saw() {
+        assert_eq!(room(0, seen(0, 0), LIMITS), Room::Go);
+        assert_eq!(room(1_000, seen(900, 0), LIMITS), Room::Go);
+        assert_eq!(room(10, seen(5_000, 5_000), LIMITS), Room::Go);
+    }
+
+    #[test]
+    fn a_long_log_far_from_copied_holds_the_long_write() {
+        assert_eq!(room(1_001, seen(1_001, 0), LIMITS), Room::Hold);
+        // The checkpointer copied what it saw, but the writer wrote much more since.
+        assert_eq!(room(5_000, seen(2_000, 2_000), LIMITS), Room::Hold);
+    }
+
+    #[test]
+    fn a_long_log_nearly_copied_is_finished_by_the_writer() {
+        assert_eq!(room(5_000, seen(4_990, 4_990), LIMITS), Room::Finish);
+        assert_eq!(room(5_000, seen(5_000, 4_950), LIMITS), Room::Finish);
+        assert_eq!(room(5_000, seen(5_000, 4_949), LIMITS), Room::Hold);
+        assert_eq!(room(5_000, seen(5_000, 5_000), LIMITS), Room::Finish);
+    }
+
+    #[test]
+    fn a_log_longer_than_the_writer_wrote_counts_what_the_checkpointer_saw() {
+        // Another connection wrote after the writer: the checkpointer saw 9,000 frames.
+        assert_eq!(room(2_000, seen(9_000, 8_990), LIMITS), Room::Finish);
+        assert_eq!(room(2_000, seen(9_000, 2_000), LIMITS), Room::Hold);
+    }
+
+    #[test]
+    fn the_checkpointer_records_what_it_found_and_copied() {
+        let open = AtomicBool::new(true);
+        let stats = CheckpointStats::default();
+        let pace = CheckpointPace {
+            interval: Duration::from_millis(200),
+            max_backoff: Duration::from_millis(1_000),
+        };
+        let checkpointer = Checkpointer {
+            open: &open,
+            stats: &stats,
+            pace,
+        };
+        let tries = std::cell::Cell::new(0u64);
+        checkpointer.run(
+            || {
+                tries.set(tries.get() + 1);
+                if tries.get() == 3 {
+                    open.store(false, Ordering::Relaxed);
+                }
+                // The second try could not run (another checkpoint): nothing recorded.
+                Ok((tries.get() != 2).then(|| seen(100 * tries.get(), 90 * tries.get())))
+            },
+            || None,
+            |_| {},
+        );
+        assert_eq!(stats.seen(), seen(300, 270));
+        assert_eq!(stats.done.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_real_log_is_watched_copied_and_started_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let mut writer = connect(&path).unwrap();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        let length = LogLength::watch(&mut writer).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (x BLOB); INSERT INTO t VALUES (zeroblob(100000));")
+            .unwrap();
+        let long = length.frames();
+        assert!(
+            long >= 7,
+            "a 100 KB row takes several 16 KiB frames: {long}"
+        );
+        let checkpointer = connect(&path).unwrap();
+        assert_eq!(
+            checkpoint_passive(&checkpointer).unwrap(),
+            Some(seen(long, long))
+        );
+        // Everything copied: the next write starts the log over.
+        writer.execute_batch("INSERT INTO t VALUES (1)").unwrap();
+        assert!(length.frames() < long, "{} < {long}", length.frames());
+    }
+
+    #[test]
+    fn the_checkpointer_backs_off_and_keeps_trying_after_failures() {
+        let open = AtomicBool::new(true);
+        let stats = CheckpointStats::default();
+        let pace = CheckpointPace {
+            interval: Duration::from_millis(200),
+            max_backoff: Duration::from_millis(1_000),
+        };
+        let checkpointer = Checkpointer {
+            open: &open,
+            stats: &stats,
+            pace,
+        };
+        // Fails four times (a full disk), then works twice; the writer closes after six tries.
+        let tries = std::cell::Cell::new(0);
+        let mut waits = Vec::new();
+        checkpointer.run(
+            || {
+                tries.set(tries.get() + 1);
+                if tries.get() == 6 {
+                    open.store(false, Ordering::Relaxed);
+                }
+                if (1..=4).contains(&tries.get()) {
+                    Err(StoreError::Full("database or disk is full".into()))
+                } else {
+                    Ok(None)
+                }
+            },
+            || Some(4096 * tries.get()),
+            |wait| waits.push(wait.as_millis()),
+        );
+        assert_eq!(tries.get(), 6, "it never stops for an error");
+        assert_eq!(waits, vec![200, 400, 800, 1000, 1000, 200]);
+        assert_eq!(stats.failed.load(Ordering::Relaxed), 4);
+        assert_eq!(stats.done.load(Ordering::Relaxed), 2);
+        assert_eq!(stats.failing.load(Ordering::Relaxed), 0, "healthy again");
+        assert_eq!(stats.wal_bytes.load(Ordering::Relaxed), 4096 * 6);
+    }
+}
