@@ -171,7 +171,7 @@ impl StorageGauges {
             ),
             (
                 "wal_frames",
-                "Pages in the write-ahead log at the last checkpoint (a supply change waits above 16,384 until it is copied back)",
+                "Pages in the write-ahead log at the last checkpoint (a supply change waits above 4,096 until it is copied back)",
                 &gauges.wal_frames,
             ),
             (

@@ -28,6 +28,8 @@ use domain::product::{Product, Schedules};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday, date};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use store::writer::{
     ApplySupply, Expect, MessageText, Notice, PlanSupply, SupplyNotify, Writer, WriterConfig,
@@ -211,6 +213,37 @@ fn notify() -> SupplyNotify {
 }
 
 /// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
+/// Samples the write-ahead log's size every 50 ms on a thread of its own: the largest it got.
+struct WalWatch {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl WalWatch {
+    fn start(database: &Path) -> WalWatch {
+        let mut wal = database.as_os_str().to_owned();
+        wal.push("-wal");
+        let wal = std::path::PathBuf::from(wal);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut largest = 0;
+            while !stopping.load(Ordering::Relaxed) {
+                let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+                largest = largest.max(size);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            largest
+        });
+        WalWatch { stop, thread }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
 fn peak_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -366,11 +399,14 @@ pub fn run(args: RescheduleArgs) -> anyhow::Result<()> {
     // Queued before the load starts: the load's bookings come after it and change nothing it
     // applies.
     let applying = writer.apply_supply(apply, None, 0);
+    let wal = WalWatch::start(&path);
     let load = (args.bookings_per_s > 0)
         .then(|| Load::start(writer.clone(), places, args.bookings_per_s, next_person));
     let applied = runtime.block_on(applying)?;
     let apply_s = started.elapsed().as_secs_f64();
     let applied_at = Instant::now();
+    let wal_peak = wal.stop();
+    let piece_holds = writer.stats().piece_holds.load(Ordering::Relaxed);
     let beside = match load {
         None => None,
         Some(load) => {
@@ -447,6 +483,10 @@ pub fn run(args: RescheduleArgs) -> anyhow::Result<()> {
         plan.moves.len()
     );
     println!("  peak resident memory:                  {peak:>9.0} MiB");
+    println!(
+        "  write-ahead log, largest during apply: {:>9.0} MiB (the next piece waited for it {piece_holds} times)",
+        wal_peak as f64 / (1024.0 * 1024.0)
+    );
     if let (Some(quiet), Some((during, after))) = (quiet, beside) {
         println!(
             "  steady bookings beside it, {} a second (latency from intended send time):",
