@@ -300,7 +300,12 @@ impl<B: WriteBackend> WriterState<B> {
         if room {
             if let Some(held) = self.pieces_held.take() {
                 let waited_ms = held.since.elapsed().as_millis() as u64;
-                tracing::info!(waited_ms, "storage caught up: the supply change goes on");
+                // Short waits are the rule under a long write: only a long one is news.
+                if waited_ms >= 1_000 {
+                    tracing::info!(waited_ms, "storage caught up: the supply change goes on");
+                } else {
+                    tracing::debug!(waited_ms, "storage caught up: the supply change goes on");
+                }
                 self.stats.pieces_waiting.store(0, Ordering::Relaxed);
             }
             self.stats
