@@ -413,9 +413,7 @@ async fn no_success_answer_is_any_json() {
     );
     let mut untyped = Vec::new();
     for (method, path, status, response) in &successes {
-        let allowed = ANY_JSON
-            .iter()
-            .any(|(m, p, _)| m == method && p == path);
+        let allowed = ANY_JSON.iter().any(|(m, p, _)| m == method && p == path);
         let content = response["content"].as_object().cloned().unwrap_or_default();
         for (media_type, body) in &content {
             if media_type.contains("json") && !allowed && !constrains(&body["schema"]) {
@@ -538,12 +536,20 @@ async fn the_waiting_rooms_real_answers_fit_the_document() {
         .expect("an instant");
     let opening = json!({ "prequeue_starts_at": now.to_string(), "opens_at": opens.to_string(), "max_active": 1 });
     let (status, scheduled) = server
-        .post("/api/v1/admin/openings", Some(&common::operator()), opening, None)
+        .post(
+            "/api/v1/admin/openings",
+            Some(&common::operator()),
+            opening,
+            None,
+        )
         .await;
     answers.check("post", "/api/v1/admin/openings", status, &scheduled);
 
     let mut verified = Vec::new();
-    for (name, rrn) in [("홍길동", common::rrn_1967(1)), ("문자씨", common::rrn_1967(2))] {
+    for (name, rrn) in [
+        ("홍길동", common::rrn_1967(1)),
+        ("문자씨", common::rrn_1967(2)),
+    ] {
         let (status, arrived) = server
             .post("/api/v1/queue/arrive", None, json!({}), None)
             .await;
@@ -578,9 +584,14 @@ async fn the_waiting_rooms_real_answers_fit_the_document() {
         .post("/api/v1/queue/arrive", None, json!({}), None)
         .await;
     answers.check("post", "/api/v1/queue/arrive", status, &arrived);
-    let turned_away =
-        verify_waiting(&server, &mut answers, &holding(&arrived), "박오십", "710315-1000001")
-            .await;
+    let turned_away = verify_waiting(
+        &server,
+        &mut answers,
+        &holding(&arrived),
+        "박오십",
+        "710315-1000001",
+    )
+    .await;
     assert_eq!(turned_away["state"], "ineligible", "{turned_away}");
 
     // The opening: room for one, so one of the two is let in and the other waits.
@@ -613,7 +624,12 @@ async fn the_waiting_rooms_real_answers_fit_the_document() {
     assert_eq!(status, 202, "{not_yet}");
     answers.check("post", "/api/v1/queue/exchange", status, &not_yet);
     let (status, pass) = server
-        .post("/api/v1/queue/exchange", Some(&verified[admitted]), json!({}), None)
+        .post(
+            "/api/v1/queue/exchange",
+            Some(&verified[admitted]),
+            json!({}),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{pass}");
     answers.check("post", "/api/v1/queue/exchange", status, &pass);
@@ -632,13 +648,13 @@ async fn the_waiting_rooms_real_answers_fit_the_document() {
     let as_agent = |request: reqwest::RequestBuilder| request.header("x-yeyak-staff", agent);
     let caller = json!({ "name": "최노인", "rrn": common::rrn_1967(5), "phone": "010-2222-3333" });
     let (status, identified) =
-        send(as_agent(server.http.post(server.url("/api/v1/agent/identify"))).json(&caller))
-            .await;
+        send(as_agent(server.http.post(server.url("/api/v1/agent/identify"))).json(&caller)).await;
     answers.check("post", "/api/v1/agent/identify", status, &identified);
     let person_token = identified["person_token"].as_str().unwrap_or_default();
-    let (status, queued) =
-        send(as_agent(server.http.post(server.url("/api/v1/agent/queue"))).bearer_auth(person_token))
-            .await;
+    let (status, queued) = send(
+        as_agent(server.http.post(server.url("/api/v1/agent/queue"))).bearer_auth(person_token),
+    )
+    .await;
     answers.check("post", "/api/v1/agent/queue", status, &queued);
 
     answers.assert_all_fit(20);
@@ -662,7 +678,8 @@ async fn verify_waiting(
         )
         .await;
     answers.check("post", "/api/v1/queue/verify/start", status, &started);
-    let code = json!({ "verification_id": started["verification_id"], "code": started["demo_code"] });
+    let code =
+        json!({ "verification_id": started["verification_id"], "code": started["demo_code"] });
     let (status, verified) = server
         .post("/api/v1/queue/verify", Some(visitor), code, None)
         .await;
@@ -700,12 +717,16 @@ async fn the_booking_sides_real_answers_fit_the_document() {
         )
         .await;
     answers.check("post", "/api/v1/identity/start", status, &started);
-    let code = json!({ "verification_id": started["verification_id"], "code": started["demo_code"] });
+    let code =
+        json!({ "verification_id": started["verification_id"], "code": started["demo_code"] });
     let (status, signed_in) = server
         .post("/api/v1/identity/verify", Some(&person), code, None)
         .await;
     answers.check("post", "/api/v1/identity/verify", status, &signed_in);
-    person.token = signed_in["session_token"].as_str().unwrap_or_default().to_string();
+    person.token = signed_in["session_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if let Some(pass) = signed_in["pass"].as_str() {
         person.pass = pass.to_string();
     }
@@ -721,7 +742,8 @@ async fn the_booking_sides_real_answers_fit_the_document() {
         )
         .await;
     answers.check("post", "/api/v1/family/start", status, &started);
-    let code = json!({ "verification_id": started["verification_id"], "code": started["demo_code"] });
+    let code =
+        json!({ "verification_id": started["verification_id"], "code": started["demo_code"] });
     let (status, consent) = server
         .post("/api/v1/family/verify", Some(&person), code, None)
         .await;
@@ -734,9 +756,7 @@ async fn the_booking_sides_real_answers_fit_the_document() {
         "municipality=11010&product=moderna",
         "lat=37.57&lon=126.98&radius_km=10",
     ] {
-        let (status, found) = server
-            .get(&format!("/api/v1/clinics?{query}"), None)
-            .await;
+        let (status, found) = server.get(&format!("/api/v1/clinics?{query}"), None).await;
         assert!(
             !found["clinics"].as_array().is_none_or(Vec::is_empty),
             "{query}: {found}"
@@ -796,7 +816,9 @@ async fn the_clinic_desks_and_leftovers_real_answers_fit_the_document() {
     let server = common::TestServer::start(common::small_world()).await;
     let mut answers = Answers::of(&server).await;
     // 2021-07-20 14:00 KST: vaccination hours, and today's offers can run to 18:00.
-    server.clock.set("2021-07-20T05:00:00Z".parse().expect("an instant"));
+    server
+        .clock
+        .set("2021-07-20T05:00:00Z".parse().expect("an instant"));
     let (status, staff) = server
         .post(
             "/api/v1/admin/staff",
@@ -815,23 +837,28 @@ async fn the_clinic_desks_and_leftovers_real_answers_fit_the_document() {
         "/api/v1/queue/leftover-alerts",
     ] {
         let (status, subscribed) = send(
-            person.apply(server.http.put(server.url(path))).json(&near_clinic),
+            person
+                .apply(server.http.put(server.url(path)))
+                .json(&near_clinic),
         )
         .await;
         answers.check("put", path, status, &subscribed);
     }
 
     let offer = json!({ "product": "pfizer", "doses": 3, "until": "2021-07-20T09:00:00Z" });
-    let (status, posted) = send(
-        as_nurse(server.http.post(server.url("/api/v1/clinic/leftovers"))).json(&offer),
-    )
-    .await;
+    let (status, posted) =
+        send(as_nurse(server.http.post(server.url("/api/v1/clinic/leftovers"))).json(&offer)).await;
     answers.check("post", "/api/v1/clinic/leftovers", status, &posted);
-    let (status, offers) =
-        send(as_nurse(server.http.get(server.url("/api/v1/clinic/leftovers")))).await;
+    let (status, offers) = send(as_nurse(
+        server.http.get(server.url("/api/v1/clinic/leftovers")),
+    ))
+    .await;
     answers.check("get", "/api/v1/clinic/leftovers", status, &offers);
     let (status, near) = server.get("/api/v1/leftovers", Some(&person)).await;
-    assert!(!near["offers"].as_array().is_none_or(Vec::is_empty), "{near}");
+    assert!(
+        !near["offers"].as_array().is_none_or(Vec::is_empty),
+        "{near}"
+    );
     answers.check("get", "/api/v1/leftovers", status, &near);
     let offer_id = posted["id"].as_u64().unwrap_or_default();
     let (status, claimed) = server
@@ -845,13 +872,18 @@ async fn the_clinic_desks_and_leftovers_real_answers_fit_the_document() {
     answers.check("post", "/api/v1/leftovers/{id}/claim", status, &claimed);
 
     let (status, day) = send(as_nurse(server.http.get(server.url("/api/v1/clinic/day")))).await;
-    assert!(!day["appointments"].as_array().is_none_or(Vec::is_empty), "{day}");
+    assert!(
+        !day["appointments"].as_array().is_none_or(Vec::is_empty),
+        "{day}"
+    );
     answers.check("get", "/api/v1/clinic/day", status, &day);
     let booking = claimed["id"].as_u64().unwrap_or_default();
     let (status, given) = send(
-        as_nurse(server.http.post(server.url(&format!(
-            "/api/v1/clinic/bookings/{booking}/given"
-        ))))
+        as_nurse(
+            server
+                .http
+                .post(server.url(&format!("/api/v1/clinic/bookings/{booking}/given"))),
+        )
         .json(&json!({ "dose": 1 })),
     )
     .await;

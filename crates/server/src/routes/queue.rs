@@ -5,6 +5,7 @@
 use super::pass::{
     credential, gate_error, now_ms, session_id, set_cookie, set_ticket_cookie, token_error,
 };
+use super::views::sorted_json;
 use crate::credentials::{self, PASS, TICKET, WAITING_SESSION};
 use crate::error::ApiError;
 use crate::http::ApiJson;
@@ -19,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use queue::{Exchange, QueueId, Status, TokenError, WaitingSessionId};
-use super::views::sorted_json;
 use std::borrow::Cow;
 use std::sync::Arc;
 

@@ -106,17 +106,16 @@ mod tests {
     use super::*;
     use crate::routes::bookings::{BookingView, DoseView, ProductView};
     use crate::routes::clinic::{DayAppointment, DayView, OfferClinic, OfferView};
-    use crate::routes::eligibility::{DecisionView, ViaView};
     use crate::routes::clinic::{DoseGiven, GivenState};
     use crate::routes::clinics::{MunicipalityView, ProvinceView, RegionsView};
+    use crate::routes::eligibility::{DecisionView, ViaView};
     use crate::routes::identity::{
         CheckStarted, FamilyConsent, FamilyMember, SignedIn, VerifiedPerson,
     };
-    use crate::routes::queue::{
-        AdmittedState, IneligibleState, NotInThisOpening, PassIssued, TextAccepted,
-        WillTextState,
-    };
     use crate::routes::leftovers::{NearMeView, SubscriptionView};
+    use crate::routes::queue::{
+        AdmittedState, IneligibleState, NotInThisOpening, PassIssued, TextAccepted, WillTextState,
+    };
     use crate::routes::supply::MoveView;
     use domain::booking::DoseStatus;
 
@@ -308,7 +307,10 @@ mod tests {
         // The states are written as the strings they replaced.
         for (written, replaced) in [
             (serde_json::to_string(&AdmittedState::Admitted), "admitted"),
-            (serde_json::to_string(&IneligibleState::Ineligible), "ineligible"),
+            (
+                serde_json::to_string(&IneligibleState::Ineligible),
+                "ineligible",
+            ),
             (serde_json::to_string(&WillTextState::WillText), "will_text"),
             (serde_json::to_string(&GivenState::Given), "given"),
         ] {
