@@ -266,7 +266,7 @@ fn booking_outcome(
     ),
     request_body = crate::routes::bookings::CreateRequest,
     responses(
-        (status = 201, description = "Booked", body = serde_json::Value),
+        (status = 201, description = "Booked: both doses", body = BookingView),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
@@ -503,7 +503,7 @@ fn with_moves(
         crate::routes::doc::IdempotencyKey,
     ),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "Cancelled: the booking as it now stands", body = BookingView),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
@@ -558,7 +558,7 @@ pub async fn cancel(
     ),
     request_body = crate::routes::bookings::ChangeRequest,
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "Changed: the booking as it now stands", body = BookingView),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),

@@ -20,7 +20,7 @@ use domain::time::{seoul_date, seoul_instant};
 use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use store::writer::{MarkGiven, MessageText, PostOffer, PostedOffer};
 use store::{AuditEntry, OfferRecord};
@@ -33,24 +33,32 @@ pub struct DayQuery {
 
 /// One dose on a clinic's day, with what a nurse needs to find the person (masked name, birth
 /// date) and nothing more. Fields in alphabetical order, as the JSON object it replaced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DayAppointment {
+    #[schema(value_type = Option<String>, format = Date, required = true)]
     pub birth_date: Option<Date>,
     pub booking_id: u64,
     pub dose: u8,
     pub hour: u8,
+    /// Masked.
+    #[schema(required = true)]
     pub name: Option<String>,
+    /// `pfizer`, `moderna`, `astrazeneca` or `janssen`.
     #[serde(serialize_with = "super::views::product_code")]
+    #[schema(value_type = String)]
     pub product: Product,
+    /// `booked`, `given` or `cancelled`.
+    #[schema(value_type = String)]
     pub status: DoseStatus,
 }
 
 /// A clinic's appointments for a day, by hour, with how many are still to give and given.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DayView {
     pub appointments: Vec<DayAppointment>,
     pub booked: usize,
     pub clinic: u32,
+    #[schema(value_type = String, format = Date)]
     pub date: Date,
     pub given: usize,
 }
@@ -116,7 +124,7 @@ pub async fn day_of(
         ("date" = Option<String>, Query),
     ),
     responses(
-        (status = 200, description = "{clinic, date, booked, given, appointments: [{booking_id, dose, hour, product, status, name, birth_date}]}"),
+        (status = 200, description = "The day's appointments", body = DayView),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
     )
@@ -165,7 +173,7 @@ pub struct GivenRequest {
     ),
     request_body = crate::routes::clinic::GivenRequest,
     responses(
-        (status = 200, description = "{booking_id, dose, status: given, fully_vaccinated}"),
+        (status = 200, description = "Given", body = DoseGiven),
         (status = 400, response = crate::routes::doc::Refused),
         (status = 403, description = "other_clinic, wrong_role", body = crate::error::ErrorBody),
         (status = 404, response = crate::routes::doc::Refused),
@@ -177,7 +185,7 @@ pub async fn mark_given(
     staff: ClinicStaff,
     Path(id): Path<u64>,
     ApiJson(body): ApiJson<GivenRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DoseGiven>, ApiError> {
     if !(1..=2).contains(&body.dose) {
         return Err(ApiError::bad_request(errors::INVALID_DOSE));
     }
@@ -200,12 +208,29 @@ pub async fn mark_given(
         .mark_given(given, Some(audit), now.as_millisecond())
         .await??;
     state.metrics.count_booking("dose_given");
-    Ok(Json(json!({
-        "booking_id": booking.id.0,
-        "dose": body.dose,
-        "status": "given",
-        "fully_vaccinated": !booking.is_active(),
-    })))
+    Ok(Json(DoseGiven {
+        booking_id: booking.id.0,
+        dose: body.dose,
+        fully_vaccinated: !booking.is_active(),
+        status: GivenState::Given,
+    }))
+}
+
+/// A dose recorded as given. Fields in alphabetical order, as the JSON object it replaced.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DoseGiven {
+    pub booking_id: u64,
+    pub dose: u8,
+    /// Both doses given (or the one of a one-dose product).
+    pub fully_vaccinated: bool,
+    pub status: GivenState,
+}
+
+/// The dose's status once recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GivenState {
+    Given,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -220,9 +245,10 @@ pub struct OfferRequest {
 
 /// A clinic's leftover offer as the answers show it. Fields in alphabetical order, as the JSON
 /// object it replaced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OfferView {
     pub clinic: OfferClinic,
+    #[schema(value_type = String, format = Date)]
     pub date: Date,
     /// How far from the person who asked (km, one decimal): in their "near me" answer only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -231,20 +257,26 @@ pub struct OfferView {
     pub id: u64,
     pub left: u32,
     pub open: bool,
+    /// `pfizer`, `moderna`, `astrazeneca` or `janssen`.
     #[serde(serialize_with = "super::views::product_code")]
+    #[schema(value_type = String)]
     pub product: Product,
     /// People told of it: in the answer to posting it only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub told: Option<u64>,
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
     pub until: Option<jiff::Timestamp>,
 }
 
-/// The offering clinic, with where it is.
-#[derive(Debug, Clone, Serialize)]
+/// The offering clinic, with where it is (null for a clinic no longer known).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OfferClinic {
     pub id: u32,
+    #[schema(required = true)]
     pub lat: Option<f64>,
+    #[schema(required = true)]
     pub lon: Option<f64>,
+    #[schema(required = true)]
     pub name: Option<String>,
 }
 
@@ -297,7 +329,7 @@ fn offer_text(state: &AppState, offer: &Offer) -> MessageText {
     security(("staff" = [])),
     request_body = crate::routes::clinic::OfferRequest,
     responses(
-        (status = 201, description = "{id, clinic, product, date, doses, left, until, open, told}"),
+        (status = 201, description = "The offer, with how many were told", body = OfferView),
         (status = 400, description = "invalid_doses, invalid_until, product_not_offered", body = crate::error::ErrorBody),
     )
 )]
@@ -366,7 +398,7 @@ pub async fn post_offer(
 }
 
 /// A clinic's offers today.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OffersView {
     pub offers: Vec<OfferView>,
 }
@@ -392,7 +424,7 @@ pub async fn offers_of(state: &Arc<AppState>, clinic: ClinicId) -> Result<Offers
     summary = "Clinic staff: their clinic's offers today.",
     security(("staff" = [])),
     responses(
-        (status = 200, description = "OK"),
+        (status = 200, description = "OK", body = OffersView),
     )
 )]
 pub async fn offers(

@@ -16,7 +16,6 @@ use domain::time::seoul_date;
 use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use std::sync::Arc;
 
 const DEFAULT_LIMIT: usize = 20;
@@ -29,26 +28,57 @@ const MAX_DAYS: u16 = 14;
     tags = ["clinics"],
     summary = "Provinces and their municipalities (KOSTAT 2018 codes)",
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = RegionsView),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
     )
 )]
-pub async fn regions(State(state): State<Arc<AppState>>) -> Json<Value> {
+pub async fn regions(State(state): State<Arc<AppState>>) -> Response {
     let regions = &state.world.regions;
-    let provinces: Vec<Value> = regions
+    let provinces = regions
         .provinces()
         .iter()
-        .map(|p| {
-            let municipalities: Vec<Value> = regions
+        .map(|p| ProvinceView {
+            code: p.code.0,
+            municipalities: regions
                 .municipalities_of(p.code)
                 .iter()
-                .map(|m| json!({ "code": m.code.0, "name_ko": m.name_ko, "name_en": m.name_en }))
-                .collect();
-            json!({ "code": p.code.0, "name_ko": p.name_ko, "name_en": p.name_en, "municipalities": municipalities })
+                .map(|m| MunicipalityView {
+                    code: m.code.0,
+                    name_en: &m.name_en,
+                    name_ko: &m.name_ko,
+                })
+                .collect(),
+            name_en: &p.name_en,
+            name_ko: &p.name_ko,
         })
         .collect();
-    Json(json!({ "provinces": provinces }))
+    // Written here, while the names it borrows from the world are at hand.
+    Json(RegionsView { provinces }).into_response()
+}
+
+/// The provinces and their municipalities. Fields in alphabetical order, as the JSON object it
+/// replaced.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RegionsView<'a> {
+    pub provinces: Vec<ProvinceView<'a>>,
+}
+
+/// A province (KOSTAT code, e.g. 11) and its municipalities.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ProvinceView<'a> {
+    pub code: u8,
+    pub municipalities: Vec<MunicipalityView<'a>>,
+    pub name_en: &'a str,
+    pub name_ko: &'a str,
+}
+
+/// A municipality (KOSTAT code, e.g. 11010).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MunicipalityView<'a> {
+    pub code: u32,
+    pub name_en: &'a str,
+    pub name_ko: &'a str,
 }
 
 #[derive(Deserialize, Default)]
@@ -77,21 +107,29 @@ pub fn parse_date(text: &str) -> Result<Date, ApiError> {
 
 /// A clinic as the search and clinic answers show it. Borrowed from the world: building an
 /// answer copies nothing but the district's Korean display name.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ClinicView<'a> {
     pub id: u32,
     pub name: &'a str,
+    #[schema(value_type = super::views::ClinicKindSchema)]
     pub kind: ClinicKind,
     pub municipality: u32,
+    /// Null for a municipality no longer known.
+    #[schema(required = true)]
     pub municipality_name_ko: Option<String>,
+    #[schema(required = true)]
     pub municipality_name_en: Option<&'a str>,
     pub province: u8,
+    #[schema(value_type = super::views::GeoPointSchema)]
     pub location: GeoPoint,
+    /// The vaccines it gives, as the records spell them (`astra_zeneca`).
+    #[schema(value_type = Vec<String>)]
     pub products: &'a [Product],
     pub hours: HoursView,
 }
 
-#[derive(Serialize)]
+/// The hours a clinic vaccinates: from `open` to `close` (hours of the day).
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct HoursView {
     pub open: u8,
     pub close: u8,
@@ -145,14 +183,17 @@ impl Serialize for Remaining {
 }
 
 /// Places left on one day.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DayPlaces {
+    #[schema(value_type = String, format = Date)]
     pub date: Date,
+    /// Places left by product code (`{"pfizer": 3}`).
+    #[schema(value_type = HashMap<String, u32>)]
     pub remaining: Remaining,
 }
 
 /// One clinic found, with its distance (searches near a point) and places per day.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct FoundClinic<'a> {
     #[serde(flatten)]
     pub clinic: ClinicView<'a>,
@@ -162,7 +203,7 @@ pub struct FoundClinic<'a> {
 }
 
 /// A page of search results and how many there are in all.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Found<'a> {
     pub total: usize,
     pub offset: usize,
@@ -203,7 +244,7 @@ fn remaining_by_product(
         ("offset" = Option<i64>, Query, description = "Skip this many"),
     ),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = Found),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
     )
@@ -318,18 +359,22 @@ pub struct ClinicQuery {
 }
 
 /// One hour band of a clinic's day and what is left in it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BandPlaces {
     pub hour: u8,
+    /// `10:00–11:00`.
     pub label: String,
+    /// Places left by product code (`{"pfizer": 3}`).
+    #[schema(value_type = HashMap<String, u32>)]
     pub remaining: Remaining,
 }
 
 /// A clinic's day: the clinic, the day, and its bands.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ClinicDay<'a> {
     #[serde(flatten)]
     pub clinic: ClinicView<'a>,
+    #[schema(value_type = String, format = Date)]
     pub date: Date,
     pub bands: Vec<BandPlaces>,
 }
@@ -345,7 +390,7 @@ pub struct ClinicDay<'a> {
         ("date" = Option<String>, Query, description = "Default tomorrow (Seoul)"),
     ),
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "OK", body = ClinicDay),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 404, response = crate::routes::doc::Refused),

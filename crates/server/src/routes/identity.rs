@@ -136,11 +136,12 @@ fn identity_error(error: IdentityError) -> ApiError {
 /// answer is the same either way. Shared by the identity check and family consent.
 /// A started identity check, as the API answers it. Fields in alphabetical order, as the JSON
 /// object it replaced.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CheckStarted {
     /// The code itself, only where the identity stand-in reveals codes (a demo).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub demo_code: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: jiff::Timestamp,
     pub verification_id: String,
 }
@@ -194,7 +195,7 @@ fn counted(state: &AppState, error: IdentityError) -> ApiError {
     ),
     request_body = crate::routes::identity::StartRequest,
     responses(
-        (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
+        (status = 202, description = "Code sent", body = CheckStarted),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 429, response = crate::routes::doc::Refused),
@@ -273,6 +274,30 @@ pub fn session_for(state: &AppState, person: PersonId) -> (IdentitySession, Stri
     (session, token, cookie)
 }
 
+/// A finished identity check: the session token (also the yeyak_identity cookie). Fields in
+/// alphabetical order, as the JSON object it replaced.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SignedIn {
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    /// The pass, now bound to this person, when it named nobody before (also the yeyak_pass
+    /// cookie).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<String>,
+    pub person: VerifiedPerson,
+    pub session_token: String,
+}
+
+/// Who was verified, as they may be shown.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct VerifiedPerson {
+    /// A calendar day.
+    #[schema(format = Date)]
+    pub birth_date: String,
+    /// Masked: only the birth date and the seventh digit.
+    pub rrn: String,
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/identity/verify",
@@ -284,7 +309,7 @@ pub fn session_for(state: &AppState, person: PersonId) -> (IdentitySession, Stri
     ),
     request_body = crate::routes::identity::VerifyRequest,
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "Signed in", body = SignedIn),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
@@ -303,15 +328,16 @@ pub async fn verify(
     // The pass becomes this person's (or is refused if it admitted someone else).
     let bound = super::pass::bind_pass(&state, pass.as_deref(), person.0)?;
     let (session, token, cookie) = session_for(&state, person);
-    let mut body = serde_json::json!({
-        "session_token": token,
-        "expires_at": session.expires_at.to_string(),
-        "person": { "birth_date": verified.birth_date.to_string(), "rrn": verified.masked_rrn },
-    });
-    if let Some(pass) = &bound {
-        body["pass"] = pass.clone().into();
-    }
-    let mut response = axum::Json(body).into_response();
+    let signed_in = SignedIn {
+        expires_at: session.expires_at.to_string(),
+        pass: bound.clone(),
+        person: VerifiedPerson {
+            birth_date: verified.birth_date.to_string(),
+            rrn: verified.masked_rrn,
+        },
+        session_token: token,
+    };
+    let mut response = axum::Json(signed_in).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -334,7 +360,7 @@ pub async fn verify(
     ),
     request_body = crate::routes::identity::StartRequest,
     responses(
-        (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
+        (status = 202, description = "Code sent", body = CheckStarted),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 429, response = crate::routes::doc::Refused),
@@ -363,14 +389,14 @@ pub const CONSENT_MINUTES: i64 = 30;
     post,
     path = "/api/v1/family/verify",
     tags = ["bookings"],
-    summary = "Finish a family member's consent with the code they received: {consent, expires_at (30 minutes), member: {name (masked)}}",
+    summary = "Finish a family member's consent with the code they received: a consent token for 30 minutes",
     params(
         crate::routes::doc::PassHeader,
         crate::routes::doc::WaitingSessionHeader,
     ),
     request_body = crate::routes::identity::VerifyRequest,
     responses(
-        (status = 200, description = "OK", body = serde_json::Value),
+        (status = 200, description = "Consent given", body = FamilyConsent),
         (status = 400, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
@@ -397,12 +423,31 @@ pub async fn family_verify(
             SignedDuration::from_mins(CONSENT_MINUTES),
         ),
     };
-    let body = serde_json::json!({
-        "consent": consent.sign(&state.secrets),
-        "expires_at": consent.expires_at.to_string(),
-        "member": { "name": domain::name::masked(&verified.name) },
-    });
-    Ok(axum::Json(body).into_response())
+    let given = FamilyConsent {
+        consent: consent.sign(&state.secrets),
+        expires_at: consent.expires_at.to_string(),
+        member: FamilyMember {
+            name: domain::name::masked(&verified.name),
+        },
+    };
+    Ok(axum::Json(given).into_response())
+}
+
+/// A family member's consent, for `family.consent` in a booking. Fields in alphabetical order,
+/// as the JSON object it replaced.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FamilyConsent {
+    pub consent: String,
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    pub member: FamilyMember,
+}
+
+/// The member who consented, as the booker may see them.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FamilyMember {
+    /// Masked.
+    pub name: String,
 }
 
 /// `GET /api/v1/contact`: where this person's notices go (masked). To change it, they verify

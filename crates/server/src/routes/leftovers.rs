@@ -48,11 +48,13 @@ impl SubscriptionRequest {
 }
 
 /// A leftover subscription as the API answers it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SubscriptionView {
     pub lat: f64,
     pub lon: f64,
+    /// Product codes; empty for any.
     #[serde(serialize_with = "serialize_codes")]
+    #[schema(value_type = Vec<String>)]
     pub products: Vec<Product>,
     pub radius_km: f64,
 }
@@ -76,15 +78,16 @@ impl SubscriptionView {
 }
 
 /// `PUT /api/v1/leftovers/subscription`'s answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SubscribedView {
     pub subscription: SubscriptionView,
 }
 
 /// The person's subscription (none: not asked) and today's open offers within it, nearest first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NearMeView {
     pub offers: Vec<OfferView>,
+    #[schema(required = true)]
     pub subscription: Option<SubscriptionView>,
 }
 
@@ -126,7 +129,7 @@ fn parse_subscription(
     security(("session" = []), ("sessionCookie" = [])),
     request_body = crate::routes::leftovers::SubscriptionRequest,
     responses(
-        (status = 200, description = "{subscription}"),
+        (status = 200, description = "Subscribed", body = SubscribedView),
         (status = 400, response = crate::routes::doc::Refused),
     )
 )]
@@ -215,7 +218,7 @@ pub async fn near(state: &Arc<AppState>, person: PersonId) -> Result<NearMeView,
     summary = "My subscription and today's open leftover offers within it, nearest first.",
     security(("session" = []), ("sessionCookie" = [])),
     responses(
-        (status = 200, description = "{subscription, offers: [{id, clinic, product, doses, left, until, open, distance_km}]}"),
+        (status = 200, description = "OK", body = NearMeView),
     )
 )]
 pub async fn near_me(
@@ -238,7 +241,7 @@ pub async fn near_me(
         ("id" = i64, Path),
     ),
     responses(
-        (status = 201, description = "The booking"),
+        (status = 201, description = "The booking", body = crate::routes::bookings::BookingView),
         (status = 404, description = "no_such_offer", body = crate::error::ErrorBody),
         (status = 409, description = "all_claimed, offer_expired, already_booked, already_vaccinated, second_dose_unavailable", body = crate::error::ErrorBody),
     )

@@ -5,6 +5,7 @@
 use super::pass::{
     credential, gate_error, now_ms, session_id, set_cookie, set_ticket_cookie, token_error,
 };
+use super::views::sorted_json;
 use crate::credentials::{self, PASS, TICKET, WAITING_SESSION};
 use crate::error::ApiError;
 use crate::http::ApiJson;
@@ -19,13 +20,14 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use queue::{Exchange, QueueId, Status, TokenError, WaitingSessionId};
-use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Where a ticket stands, as the API answers it. Serialized straight to bytes on the hot path
 /// (`GET /queue/status`); the fields are in alphabetical order so the bytes are exactly those of
-/// the same fields in a JSON object (whose keys serde_json keeps sorted).
+/// the same fields in a JSON object (whose keys serde_json keeps sorted). Each shape has a
+/// `state` of its own type, so the document gives each its one value and a client (or a
+/// validator) tells them apart by it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum StatusBody {
@@ -35,11 +37,10 @@ pub enum StatusBody {
         poll_after_ms: u64,
         position: u64,
         queue: u32,
-        /// `admitted`, `waiting` or `before_opening`.
-        #[schema(value_type = String)]
-        state: &'static str,
+        state: AdmittedState,
     },
     Waiting {
+        #[schema(required = true)]
         eta_seconds: Option<u64>,
         number: u64,
         people_ahead: u64,
@@ -53,20 +54,115 @@ pub enum StatusBody {
         poll_after_ms: u64,
         position: u64,
         queue: u32,
-        /// `admitted`, `waiting` or `before_opening`.
-        #[schema(value_type = String)]
-        state: &'static str,
+        state: WaitingState,
         verified_ahead: u64,
     },
     BeforeOpening {
-        #[schema(value_type = Option<String>, format = DateTime)]
+        #[schema(value_type = Option<String>, format = DateTime, required = true)]
         opens_at: Option<jiff::Timestamp>,
         poll_after_ms: u64,
         queue: u32,
-        /// `admitted`, `waiting` or `before_opening`.
-        #[schema(value_type = String)]
-        state: &'static str,
+        state: BeforeOpeningState,
     },
+}
+
+// The states of the waiting room's answers, one type each (a one-value enum in the document).
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdmittedState {
+    Admitted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitingState {
+    Waiting,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BeforeOpeningState {
+    BeforeOpening,
+}
+
+/// Verified, but their cohort does not open in this opening.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IneligibleState {
+    Ineligible,
+}
+
+/// They will be texted at their turn.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WillTextState {
+    WillText,
+}
+
+/// A ticket already held, and where it stands (`POST /queue/arrive` again, `POST /agent/queue`).
+/// Serialized through [`super::views::sorted_json`]: the flattened status's fields and the
+/// ticket in one alphabetical order, as the object it replaced.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct HeldTicket {
+    #[serde(flatten)]
+    pub status: StatusBody,
+    pub ticket: String,
+}
+
+/// A new ticket with the new session it belongs to (also set as cookies).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct NewTicket {
+    #[serde(flatten)]
+    pub status: StatusBody,
+    pub session: String,
+    pub ticket: String,
+}
+
+/// An admitted ticket's pass (also set as the yeyak_pass cookie).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PassIssued {
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub expires_at: Option<String>,
+    pub pass: String,
+    pub state: AdmittedState,
+}
+
+/// The answer to a waiting person's identity check: placed in the draw, or not in this opening.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum WaitingVerified {
+    Placed(Placed),
+    NotInThisOpening(NotInThisOpening),
+}
+
+/// Eligible in this opening: their ticket re-issued for them (also the yeyak_ticket cookie),
+/// signed in (`session_token`, also the yeyak_identity cookie).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Placed {
+    #[serde(flatten)]
+    pub status: StatusBody,
+    pub session_token: String,
+    pub ticket: String,
+    /// Always true.
+    pub verified: bool,
+}
+
+/// Their cohort does not open in this opening: their own window, and no place (the ticket
+/// cookie is cleared). Signed in all the same.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct NotInThisOpening {
+    pub eligibility: super::eligibility::DecisionView,
+    pub queue: u32,
+    pub session_token: String,
+    pub state: IneligibleState,
+}
+
+/// "Leave and we'll text you", accepted: the place is held this long from the text.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TextAccepted {
+    pub return_window_minutes: u64,
+    pub state: WillTextState,
 }
 
 /// Places left in the province a waiting person chose, against how many of the people ahead
@@ -124,7 +220,7 @@ fn status_body(
             poll_after_ms: 0,
             position: 0,
             queue,
-            state: "admitted",
+            state: AdmittedState::Admitted,
         },
         Status::Waiting {
             rank,
@@ -146,7 +242,7 @@ fn status_body(
                 poll_after_ms,
                 position,
                 queue,
-                state: "waiting",
+                state: WaitingState::Waiting,
                 verified_ahead,
             }
         }
@@ -157,19 +253,19 @@ fn status_body(
             opens_at: jiff::Timestamp::from_millisecond(opens_at_ms as i64).ok(),
             poll_after_ms,
             queue,
-            state: "before_opening",
+            state: BeforeOpeningState::BeforeOpening,
         },
     }
 }
 
-fn status_json(state: &AppState, status: &Status) -> Value {
-    serde_json::to_value(status_body(
+/// Where `status` stands in the current queue (no province asked).
+fn status_of(state: &AppState, status: &Status) -> StatusBody {
+    status_body(
         state.gate.queue_id(),
         status,
         state.gate.eligible_share(),
         None,
-    ))
-    .unwrap_or(Value::Null)
+    )
 }
 
 /// The ticket this request already holds, if it is valid for the current queue and session.
@@ -241,8 +337,8 @@ async fn new_ticket(
         crate::routes::doc::TicketHeader,
     ),
     responses(
-        (status = 201, description = "New ticket (also set as cookies yeyak_waiting and yeyak_ticket): {queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}, ticket, session", body = serde_json::Value),
-        (status = 200, description = "Your existing ticket and place", body = serde_json::Value),
+        (status = 201, description = "New ticket and session (also set as cookies yeyak_waiting and yeyak_ticket)", body = NewTicket),
+        (status = 200, description = "Your existing ticket and place", body = HeldTicket),
         (status = "default", response = crate::routes::doc::Refused),
         (status = 429, response = crate::routes::doc::Refused),
     )
@@ -254,16 +350,20 @@ pub async fn arrive(
 ) -> Result<Response, ApiError> {
     let existing_session = session_id(&headers);
     if let Some((ticket, status)) = held_ticket(&state, &headers, existing_session)? {
-        let mut body = status_json(&state, &status);
-        body["ticket"] = ticket.into();
-        return Ok(Json(body).into_response());
+        let held = HeldTicket {
+            status: status_of(&state, &status),
+            ticket,
+        };
+        return Ok(sorted_json(&held)?.into_response());
     }
     let (session, ticket, status) = new_ticket(&state, address).await?;
     let session_text = URL_SAFE_NO_PAD.encode(session.0);
-    let mut body = status_json(&state, &status);
-    body["ticket"] = ticket.clone().into();
-    body["session"] = session_text.clone().into();
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    let new = NewTicket {
+        status: status_of(&state, &status),
+        session: session_text.clone(),
+        ticket: ticket.clone(),
+    };
+    let mut response = (StatusCode::CREATED, sorted_json(&new)?).into_response();
     set_cookie(&mut response, WAITING_SESSION.cookie, &session_text, 86_400);
     set_cookie(&mut response, TICKET.cookie, &ticket, 86_400);
     Ok(response)
@@ -290,7 +390,7 @@ fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
         ("province" = Option<u8>, Query, description = "KOSTAT province code of where the person would be vaccinated (11 Seoul, 21 Busan, …). A waiting answer then adds places_left_nearby (places left there over the next 7 days) and places_may_run_out (no more places than the people ahead who will likely book there: the eligible people ahead in the province's share of the residents). Unknown codes are ignored."),
     ),
     responses(
-        (status = 200, description = "{queue, state: before_opening|waiting|admitted, number, position, people_ahead, people_ahead_eligible, verified_ahead, eta_seconds, poll_after_ms, opens_at, places_left_nearby?, places_may_run_out?}", body = StatusBody),
+        (status = 200, description = "Where the ticket stands", body = StatusBody),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
@@ -345,8 +445,8 @@ pub fn province_asked(query: Option<&str>) -> Option<u8> {
         crate::routes::doc::TicketHeader,
     ),
     responses(
-        (status = 200, description = "{state: admitted, pass, expires_at}", body = serde_json::Value),
-        (status = 202, description = "Not yet: {queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}", body = serde_json::Value),
+        (status = 200, description = "Admitted: the pass", body = PassIssued),
+        (status = 202, description = "Not yet: where the ticket stands", body = StatusBody),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
         (status = "default", response = crate::routes::doc::Refused),
@@ -369,15 +469,18 @@ pub async fn exchange(
             let expires = jiff::Timestamp::from_millisecond(pass.expires_at_ms as i64)
                 .map(|t| t.to_string())
                 .ok();
-            let mut response =
-                Json(json!({ "state": "admitted", "pass": token, "expires_at": expires }))
-                    .into_response();
+            let issued = PassIssued {
+                expires_at: expires,
+                pass: token.clone(),
+                state: AdmittedState::Admitted,
+            };
+            let mut response = Json(issued).into_response();
             let ttl_s = state.gate.opening().pass_ttl_ms() / 1000;
             set_cookie(&mut response, PASS.cookie, &token, ttl_s);
             Ok(response)
         }
         Exchange::NotYet(status) => {
-            Ok((StatusCode::ACCEPTED, Json(status_json(&state, &status))).into_response())
+            Ok((StatusCode::ACCEPTED, Json(status_of(&state, &status))).into_response())
         }
     }
 }
@@ -410,7 +513,7 @@ fn waiting_ticket(
     ),
     request_body = crate::routes::identity::StartRequest,
     responses(
-        (status = 202, description = "Code sent: {verification_id, expires_at}", body = serde_json::Value),
+        (status = 202, description = "Code sent", body = crate::routes::identity::CheckStarted),
         (status = 400, response = crate::routes::doc::Refused),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
@@ -500,7 +603,7 @@ pub async fn verify_waiting(
     ),
     request_body = crate::routes::identity::VerifyRequest,
     responses(
-        (status = 200, description = "Placed: {verified: true, ticket, session_token, queue, state: before_opening|waiting|admitted, number, position, people_ahead, eta_seconds, poll_after_ms, opens_at}; or not in this opening: {state: ineligible, queue, session_token, eligibility: {code, eligible, message_ko, message_en, opens_at, opens_at_kst, via}}", body = serde_json::Value),
+        (status = 200, description = "Placed in the draw, or not in this opening (state ineligible)", body = WaitingVerified),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, description = "ticket_other_person: the ticket was verified for someone else; or a token error", body = crate::error::ErrorBody),
         (status = 410, response = crate::routes::doc::Refused),
@@ -518,22 +621,24 @@ pub async fn verify(
     let (verdict, token, cookie) = verify_waiting(&state, &headers, who, &body).await?;
     let mut response = match verdict {
         Verdict::Placed { ticket, status } => {
-            let mut body = status_json(&state, &status);
-            body["verified"] = true.into();
-            body["ticket"] = ticket.clone().into();
-            body["session_token"] = token.into();
-            let mut response = Json(body).into_response();
+            let placed = WaitingVerified::Placed(Placed {
+                status: status_of(&state, &status),
+                session_token: token,
+                ticket: ticket.clone(),
+                verified: true,
+            });
+            let mut response = sorted_json(&placed)?.into_response();
             set_ticket_cookie(&mut response, &ticket);
             response
         }
         Verdict::Ineligible { eligibility } => {
-            let body = json!({
-                "state": "ineligible",
-                "queue": state.gate.queue_id().0,
-                "eligibility": eligibility,
-                "session_token": token,
+            let turned_away = WaitingVerified::NotInThisOpening(NotInThisOpening {
+                eligibility,
+                queue: state.gate.queue_id().0,
+                session_token: token,
+                state: IneligibleState::Ineligible,
             });
-            let mut response = Json(body).into_response();
+            let mut response = Json(turned_away).into_response();
             // No place: the ticket is given up.
             set_ticket_cookie(&mut response, "");
             response
@@ -566,7 +671,7 @@ pub fn ask_text(state: &AppState, headers: &HeaderMap) -> Result<u64, ApiError> 
         crate::routes::doc::TicketHeader,
     ),
     responses(
-        (status = 202, description = "{state: will_text, return_window_minutes}", body = serde_json::Value),
+        (status = 202, description = "They will be texted at their turn", body = TextAccepted),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, description = "text_me_needs_verification, or a token error", body = crate::error::ErrorBody),
         (status = 503, description = "texting_full", body = crate::error::ErrorBody),
@@ -580,7 +685,10 @@ pub async fn text_me(
     let minutes = ask_text(&state, &headers)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "state": "will_text", "return_window_minutes": minutes })),
+        Json(TextAccepted {
+            return_window_minutes: minutes,
+            state: WillTextState::WillText,
+        }),
     )
         .into_response())
 }
@@ -625,7 +733,7 @@ pub async fn wait_return(
     summary = "Agents: put the identified caller (Authorization: Bearer person_token) into the same queue under the same rules (one place per person, drawn with the verified during the pre-queue). Called again (the agent's reloads), it answers the same place. While an opening is held, booking for the caller is refused (409 caller_not_admitted) until the place is let in.",
     security(("staff" = [])),
     responses(
-        (status = 200, description = "{ticket, queue, state: before_opening|waiting|admitted, number, position, people_ahead, people_ahead_eligible, verified_ahead, eta_seconds, poll_after_ms, opens_at}", body = serde_json::Value),
+        (status = 200, description = "The caller's ticket and place", body = HeldTicket),
         (status = 401, response = crate::routes::doc::Refused),
         (status = 403, response = crate::routes::doc::Refused),
         (status = 503, response = crate::routes::doc::Refused),
@@ -645,9 +753,11 @@ pub async fn agent_queue(
     .await
     .map_err(|_| ApiError::internal())?
     .map_err(gate_error)?;
-    let mut body = status_json(&state, &status);
-    body["ticket"] = ticket.into();
-    Ok(Json(body).into_response())
+    let held = HeldTicket {
+        status: status_of(&state, &status),
+        ticket,
+    };
+    Ok(sorted_json(&held)?.into_response())
 }
 
 /// What operators see: arrivals, queued, admitted, active, admission rate, drain time.
@@ -848,6 +958,7 @@ impl WaitPlace {
 mod tests {
     use super::*;
     use queue::Rank;
+    use serde_json::json;
 
     /// The status answer is serialized from a struct on the hot path; its bytes must be exactly
     /// those of the JSON object the other endpoints build from the same fields.
@@ -928,6 +1039,69 @@ mod tests {
             assert_eq!(
                 serde_json::to_vec(&body).unwrap(),
                 serde_json::to_vec(&expected).unwrap()
+            );
+        }
+    }
+
+    /// A ticket beside where it stands: the bytes of the object the answers were built as
+    /// before (the status's object with the ticket, the session, the identity added to it).
+    #[test]
+    fn flattened_views_are_the_status_object_with_their_fields_added() {
+        let text = |json: Result<axum::Json<serde_json::Value>, ApiError>| {
+            json.map(|json| json.0.to_string()).unwrap_or_default()
+        };
+        let statuses = [
+            Status::Admitted { rank: Rank(41) },
+            Status::Waiting {
+                rank: Rank(7),
+                position: 3,
+                people_ahead: 2,
+                verified_ahead: 1,
+                eta_ms: None,
+                poll_after_ms: 500,
+            },
+            Status::BeforeOpening {
+                opens_at_ms: 1_626_692_400_000,
+                poll_after_ms: 30_000,
+            },
+        ];
+        for status in statuses {
+            let body = status_body(QueueId(2), &status, 0.5, None);
+            let object = serde_json::to_value(&body).unwrap_or_default();
+            let with = |fields: &[(&str, serde_json::Value)]| {
+                let mut object = object.clone();
+                for (key, value) in fields {
+                    object[*key] = value.clone();
+                }
+                object.to_string()
+            };
+            let held = sorted_json(&HeldTicket {
+                status: body.clone(),
+                ticket: "T".into(),
+            });
+            assert_eq!(text(held), with(&[("ticket", "T".into())]));
+            let new = sorted_json(&NewTicket {
+                status: body.clone(),
+                session: "S".into(),
+                ticket: "T".into(),
+            });
+            assert_eq!(
+                text(new),
+                with(&[("ticket", "T".into()), ("session", "S".into())])
+            );
+            let placed = sorted_json(&WaitingVerified::Placed(Placed {
+                status: body.clone(),
+                session_token: "I".into(),
+                ticket: "T".into(),
+                verified: true,
+            }));
+            assert_eq!(
+                text(placed),
+                with(&[
+                    ("verified", true.into()),
+                    ("ticket", "T".into()),
+                    ("session_token", "I".into()),
+                ])
             );
         }
     }

@@ -5,11 +5,23 @@
 //! keeps an object's keys sorted, so the bytes of the answer stay the same.
 
 use crate::AppState;
+use crate::error::ApiError;
+use axum::Json;
 use domain::booking::Appointment;
 use domain::clinic::ClinicId;
 use domain::product::Product;
 use jiff::civil::Date;
 use serde::{Serialize, Serializer};
+
+/// The JSON of a view that flattens another (`#[serde(flatten)]`, a ticket beside where it
+/// stands), in the bytes of the object it replaced: through a `serde_json::Value`, whose keys
+/// serde_json keeps sorted, so the flattened fields and the view's own share one alphabetical
+/// order at every level, as they did when the answer was built as that object.
+pub fn sorted_json<T: Serialize>(view: &T) -> Result<Json<serde_json::Value>, ApiError> {
+    serde_json::to_value(view)
+        .map(Json)
+        .map_err(|_| ApiError::internal())
+}
 
 /// A product as the API spells it (`astrazeneca`), not as its records do (`astra_zeneca`).
 pub fn product_code<S: Serializer>(product: &Product, serializer: S) -> Result<S::Ok, S::Error> {
@@ -63,6 +75,30 @@ impl AppointmentView {
     }
 }
 
+// `domain`'s types know serde but not the document: the schemas of those the answers carry
+// as they are, spelled as serde writes them. Only for the document (`value_type`); the real
+// answers are validated against them (`tests/openapi.rs`), so they cannot drift apart.
+
+/// A clinic's kind (`domain::clinic::ClinicKind`): contracted GP or hospital, or a public
+/// vaccination centre.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ClinicKind)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ClinicKindSchema {
+    Consigned,
+    Centre,
+}
+
+/// A point on the earth, in degrees (`domain::clinic::GeoPoint`, WGS84).
+#[derive(utoipa::ToSchema)]
+#[schema(as = GeoPoint)]
+#[allow(dead_code)]
+pub struct GeoPointSchema {
+    lat: f64,
+    lon: f64,
+}
+
 /// The views' JSON is the bytes of the objects it replaced: every object's keys in the order
 /// serde_json keeps a `Value`'s (sorted), at every level, with every optional field present.
 #[cfg(test)]
@@ -70,9 +106,16 @@ mod tests {
     use super::*;
     use crate::routes::bookings::{BookingView, DoseView, ProductView};
     use crate::routes::clinic::{DayAppointment, DayView, OfferClinic, OfferView};
+    use crate::routes::clinic::{DoseGiven, GivenState};
+    use crate::routes::clinics::{MunicipalityView, ProvinceView, RegionsView};
     use crate::routes::eligibility::{DecisionView, ViaView};
-    use crate::routes::identity::CheckStarted;
+    use crate::routes::identity::{
+        CheckStarted, FamilyConsent, FamilyMember, SignedIn, VerifiedPerson,
+    };
     use crate::routes::leftovers::{NearMeView, SubscriptionView};
+    use crate::routes::queue::{
+        AdmittedState, IneligibleState, NotInThisOpening, PassIssued, TextAccepted, WillTextState,
+    };
     use crate::routes::supply::MoveView;
     use domain::booking::DoseStatus;
 
@@ -198,5 +241,80 @@ mod tests {
             expires_at: jiff::Timestamp::UNIX_EPOCH,
             verification_id: "abc".into(),
         });
+        keys_in_json_order(&SignedIn {
+            expires_at: "2021-07-19T11:30:00Z".into(),
+            pass: Some("pass".into()),
+            person: VerifiedPerson {
+                birth_date: "1967-03-15".into(),
+                rrn: "670315-1******".into(),
+            },
+            session_token: "token".into(),
+        });
+        keys_in_json_order(&FamilyConsent {
+            consent: "consent".into(),
+            expires_at: "2021-07-19T11:30:00Z".into(),
+            member: FamilyMember {
+                name: "홍*동".into(),
+            },
+        });
+    }
+
+    #[test]
+    fn waiting_room_and_region_views_keep_the_json_key_order() {
+        keys_in_json_order(&PassIssued {
+            expires_at: None,
+            pass: "pass".into(),
+            state: AdmittedState::Admitted,
+        });
+        keys_in_json_order(&TextAccepted {
+            return_window_minutes: 10,
+            state: WillTextState::WillText,
+        });
+        keys_in_json_order(&NotInThisOpening {
+            eligibility: crate::routes::eligibility::DecisionView {
+                closed_at: None,
+                closes_at: None,
+                code: "not_yet",
+                eligible: false,
+                message_en: "Not yet".into(),
+                message_ko: "아직".into(),
+                opens_at: Some(jiff::Timestamp::UNIX_EPOCH),
+                opens_at_kst: Some("1970-01-01T09:00:00+09:00".into()),
+                via: Some(ViaView::Cohort { cohort: 2 }),
+            },
+            queue: 2,
+            session_token: "token".into(),
+            state: IneligibleState::Ineligible,
+        });
+        keys_in_json_order(&DoseGiven {
+            booking_id: 7,
+            dose: 2,
+            fully_vaccinated: true,
+            status: GivenState::Given,
+        });
+        keys_in_json_order(&RegionsView {
+            provinces: vec![ProvinceView {
+                code: 11,
+                municipalities: vec![MunicipalityView {
+                    code: 11010,
+                    name_en: "Jongno-gu",
+                    name_ko: "종로구",
+                }],
+                name_en: "Seoul",
+                name_ko: "서울특별시",
+            }],
+        });
+        // The states are written as the strings they replaced.
+        for (written, replaced) in [
+            (serde_json::to_string(&AdmittedState::Admitted), "admitted"),
+            (
+                serde_json::to_string(&IneligibleState::Ineligible),
+                "ineligible",
+            ),
+            (serde_json::to_string(&WillTextState::WillText), "will_text"),
+            (serde_json::to_string(&GivenState::Given), "given"),
+        ] {
+            assert_eq!(written.unwrap_or_default(), format!("\"{replaced}\""));
+        }
     }
 }
