@@ -64,7 +64,12 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
     let log = wal::LogLength::watch(&mut conn)?;
     let open = Arc::new(AtomicBool::new(true));
     let checkpoints = Arc::new(CheckpointStats::default());
-    wal::spawn_checkpointer(path, Arc::clone(&open), Arc::clone(&checkpoints))?;
+    wal::spawn_checkpointer(
+        connect(path)?,
+        path,
+        Arc::clone(&open),
+        Arc::clone(&checkpoints),
+    )?;
     let reader = SqliteReader {
         path: path.to_path_buf(),
         pool: Mutex::new(Vec::new()),

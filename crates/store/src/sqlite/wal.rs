@@ -11,7 +11,6 @@
 //! writer copies that little itself (its next write then starts the log over, and
 //! `journal_size_limit` gives the disk back); otherwise the piece waits while bookings go on.
 
-use super::connect;
 use crate::{CheckpointStats, Result, StoreError};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -142,13 +141,14 @@ const CHECKPOINT_PACE: CheckpointPace = CheckpointPace {
     max_backoff: Duration::from_secs(30),
 };
 
-/// Checkpoints the WAL every 200 ms while the writer is open. PASSIVE never blocks the writer.
+/// Checkpoints the WAL of the database at `path` every 200 ms on `conn`, a connection of its
+/// own, while the writer is open. PASSIVE never blocks the writer.
 pub(super) fn spawn_checkpointer(
+    conn: Connection,
     path: &Path,
     open: Arc<AtomicBool>,
     stats: Arc<CheckpointStats>,
 ) -> Result<()> {
-    let conn = connect(path)?;
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
     let wal = PathBuf::from(wal);
@@ -268,6 +268,7 @@ fn sleep_while_open(open: &AtomicBool, wait: Duration) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::connect;
     use super::*;
 
     const LIMITS: LogLimits = LogLimits {
