@@ -960,11 +960,9 @@ mod tests {
     use queue::Rank;
     use serde_json::json;
 
-    /// The status answer is serialized from a struct on the hot path; its bytes must be exactly
-    /// those of the JSON object the other endpoints build from the same fields.
-    #[test]
-    fn status_bytes_match_the_json_object() {
-        let statuses = [
+    /// One status of each kind, a waiting one with and one without an ETA.
+    fn every_status() -> [Status; 4] {
+        [
             Status::Admitted { rank: Rank(41) },
             Status::Waiting {
                 rank: Rank(7),
@@ -986,7 +984,14 @@ mod tests {
                 opens_at_ms: 1_626_692_400_000,
                 poll_after_ms: 30_000,
             },
-        ];
+        ]
+    }
+
+    /// The status answer is serialized from a struct on the hot path; its bytes must be exactly
+    /// those of the JSON object the other endpoints build from the same fields.
+    #[test]
+    fn status_bytes_match_the_json_object() {
+        let statuses = every_status();
         let at = |ms: u64| {
             jiff::Timestamp::from_millisecond(ms as i64)
                 .map(|t| t.to_string())
@@ -1050,21 +1055,7 @@ mod tests {
         let text = |json: Result<axum::Json<serde_json::Value>, ApiError>| {
             json.map(|json| json.0.to_string()).unwrap_or_default()
         };
-        let statuses = [
-            Status::Admitted { rank: Rank(41) },
-            Status::Waiting {
-                rank: Rank(7),
-                position: 3,
-                people_ahead: 2,
-                verified_ahead: 1,
-                eta_ms: None,
-                poll_after_ms: 500,
-            },
-            Status::BeforeOpening {
-                opens_at_ms: 1_626_692_400_000,
-                poll_after_ms: 30_000,
-            },
-        ];
+        let statuses = every_status();
         for status in statuses {
             let body = status_body(QueueId(2), &status, 0.5, None);
             let object = serde_json::to_value(&body).unwrap_or_default();

@@ -276,6 +276,18 @@ mod tests {
         finish_frames: 50,
     };
 
+    /// A checkpointer at a test pace: every 200 ms, 20 ms after a run that copied 100 frames,
+    /// backing off to 1 s.
+    fn checkpointer<'a>(open: &'a AtomicBool, stats: &'a CheckpointStats) -> Checkpointer<'a> {
+        let pace = CheckpointPace {
+            interval: Duration::from_millis(200),
+            busy_interval: Duration::from_millis(20),
+            busy_frames: 100,
+            max_backoff: Duration::from_millis(1_000),
+        };
+        Checkpointer { open, stats, pace }
+    }
+
     fn seen(log: u64, copied: u64) -> Copied {
         Copied { log, copied }
     }
@@ -313,17 +325,7 @@ mod tests {
     fn the_checkpointer_records_what_it_found_and_copied() {
         let open = AtomicBool::new(true);
         let stats = CheckpointStats::default();
-        let pace = CheckpointPace {
-            interval: Duration::from_millis(200),
-            busy_interval: Duration::from_millis(20),
-            busy_frames: 100,
-            max_backoff: Duration::from_millis(1_000),
-        };
-        let checkpointer = Checkpointer {
-            open: &open,
-            stats: &stats,
-            pace,
-        };
+        let checkpointer = checkpointer(&open, &stats);
         let tries = std::cell::Cell::new(0u64);
         checkpointer.run(
             || {
@@ -345,17 +347,7 @@ mod tests {
     fn after_copying_much_the_checkpointer_comes_back_sooner() {
         let open = AtomicBool::new(true);
         let stats = CheckpointStats::default();
-        let pace = CheckpointPace {
-            interval: Duration::from_millis(200),
-            busy_interval: Duration::from_millis(20),
-            busy_frames: 100,
-            max_backoff: Duration::from_millis(1_000),
-        };
-        let checkpointer = Checkpointer {
-            open: &open,
-            stats: &stats,
-            pace,
-        };
+        let checkpointer = checkpointer(&open, &stats);
         // What each run finds (log, copied): a long write, then quiet, then the log started
         // over with much written, then a run that could not go.
         let runs = [(500, 500), (520, 520), (700, 700), (150, 150), (150, 150)];
@@ -407,17 +399,7 @@ mod tests {
     fn the_checkpointer_backs_off_and_keeps_trying_after_failures() {
         let open = AtomicBool::new(true);
         let stats = CheckpointStats::default();
-        let pace = CheckpointPace {
-            interval: Duration::from_millis(200),
-            busy_interval: Duration::from_millis(20),
-            busy_frames: 100,
-            max_backoff: Duration::from_millis(1_000),
-        };
-        let checkpointer = Checkpointer {
-            open: &open,
-            stats: &stats,
-            pace,
-        };
+        let checkpointer = checkpointer(&open, &stats);
         // Fails four times (a full disk), then works twice; the writer closes after six tries.
         let tries = std::cell::Cell::new(0);
         let mut waits = Vec::new();
