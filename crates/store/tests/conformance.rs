@@ -743,10 +743,7 @@ mod sqlite {
         use super::Harness;
         let h = Sqlite::fresh();
         let (writer, reader) = h.open();
-        let writer = writer.with_log_limits(store::sqlite::LogLimits {
-            max_frames: 0,
-            finish_frames: 100_000,
-        });
+        let writer = writer.with_log_limits(store::sqlite::LogLimits { max_frames: 0 });
         crate::faults::a_supply_change_waits_while_storage_is_held_back(writer, reader, || {
             let pin = rusqlite::Connection::open(&h.path).unwrap();
             pin.execute_batch("BEGIN").unwrap();

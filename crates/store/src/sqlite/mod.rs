@@ -263,18 +263,11 @@ impl WriteBackend for SqliteWriter {
     }
 
     fn room_for_long_write(&mut self) -> Result<bool> {
-        match wal::room(self.log.frames(), self.checkpoints.seen(), self.log_limits) {
-            wal::Room::Go => Ok(true),
-            wal::Room::Hold => Ok(false),
-            wal::Room::Finish => {
-                let copied = wal::checkpoint_passive(&self.conn)?;
-                if let Some(copied) = copied {
-                    self.checkpoints.record(copied);
-                }
-                // All of it copied: the next write starts the log over.
-                Ok(copied.is_some_and(|c| c.copied == c.log))
-            }
-        }
+        Ok(wal::room(
+            self.log.frames(),
+            self.checkpoints.seen(),
+            self.log_limits,
+        ))
     }
 
     fn apply(&mut self, change: &Change) -> Result<()> {

@@ -1,42 +1,40 @@
 //! The write-ahead log: copied back into the database by a thread of its own, and kept from
 //! outgrowing the disk by making long writes wait for it.
 //!
-//! The writer never checkpoints on its own schedule (copying the log back would stall a batch
-//! of bookings); a background thread does, PASSIVE, every 200 ms. That keeps up with bookings,
-//! but not with a long write done in back-to-back transactions (a national supply change in
-//! pieces wrote 41 GB of log in four minutes, `bench/reschedule.md`): SQLite only starts the
-//! log over at a write that finds every frame copied back, which never happens while the next
-//! piece is always already writing. So before each piece the writer asks [`room`]: under
-//! [`LogLimits::max_frames`] it goes; when the checkpointer has copied all but a little, the
-//! writer copies that little itself (its next write then starts the log over, and
-//! `journal_size_limit` gives the disk back); otherwise the piece waits while bookings go on.
+//! The writer never checkpoints (copying the log back would stall a batch of bookings); a
+//! background thread does, PASSIVE, every 200 ms. That keeps up with bookings, but not with a
+//! long write done in back-to-back transactions (a national supply change in pieces wrote 41 GB
+//! of log in four minutes, `bench/reschedule.md`): SQLite only starts the log over at a write
+//! that begins with every frame copied back, which never happens while the next piece is
+//! always already writing. So before each piece the writer asks [`room`]: under
+//! [`LogLimits::max_frames`] it goes; once the checkpointer has copied the whole log back it
+//! goes too, and its write starts the log over (`journal_size_limit` gives the disk back);
+//! otherwise it waits while bookings go on, and the checkpointer comes back every 20 ms until
+//! the log is short again. The writer itself never copies: its copy and sync of the database
+//! file (40 ms typical, 750 ms seen at national scale) would hold up every booking behind it.
 
 use crate::{CheckpointStats, Result, StoreError};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long the log may grow under a long write, in frames (one page each, 16 KiB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLimits {
     /// Above this many frames, a long write waits until the log is copied back.
     pub max_frames: u64,
-    /// When no more than this many frames are left to copy, the writer copies them itself
-    /// rather than wait: a few milliseconds for the bookings behind it.
-    pub finish_frames: u64,
 }
 
 impl Default for LogLimits {
     fn default() -> Self {
         LogLimits {
-            // 64 MiB: about thirty pieces of a supply change. The checkpointer copies it back in
-            // bursts no larger, so a booking's commit never waits long behind its writes to the
-            // disk (256 MiB gave bookings a p99 of 544 ms beside a national apply).
+            // 64 MiB: a few hundred pieces of people told, or about thirty of moves. The
+            // checkpointer copies it back in small steps, so a booking's commit never waits long
+            // behind its writes to the disk (256 MiB gave bookings a p99 of 544 ms beside a
+            // national apply).
             max_frames: 4_096,
-            // 4 MiB: copied and synced in about 10 ms on the benchmark machine's disk.
-            finish_frames: 256,
         }
     }
 }
@@ -52,31 +50,17 @@ pub struct Copied {
     pub copied: u64,
 }
 
-/// What a long write should do now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Room {
-    /// Write: the log is short enough.
-    Go,
-    /// Copy the little left of the log back first; write if that copied it all.
-    Finish,
-    /// Wait for the checkpointer (bookings go on meanwhile).
-    Hold,
-}
-
-/// The rule: `frames` is the log's length after the writer's last commit, `seen` what the
-/// checkpointer found at its last run (which may be longer: another connection wrote since).
-/// [`Room::Finish`] is checked by the checkpoint it asks for, so a stale `seen` costs at most a
-/// copy, never a write on a long log.
-pub fn room(frames: u64, seen: Copied, limits: LogLimits) -> Room {
-    if frames <= limits.max_frames {
-        return Room::Go;
-    }
-    let length = frames.max(seen.log);
-    if length - seen.copied.min(length) <= limits.finish_frames {
-        Room::Finish
-    } else {
-        Room::Hold
-    }
+/// The rule, whether a long write may go now: `frames` is the log's length after the writer's
+/// last commit, `seen` what the checkpointer found at its last run (which may be longer:
+/// another connection wrote since). A long log goes only when the checkpointer has seen all of
+/// it and copied it back: the write then begins on a log whose every frame is in the database,
+/// and SQLite starts the log over.
+///
+/// `seen` may come from before the log last started over; the log can then outgrow the limit
+/// by what is written between two runs of the checkpointer (20 ms apart under a long write),
+/// once, until its next run.
+pub fn room(frames: u64, seen: Copied, limits: LogLimits) -> bool {
+    frames <= limits.max_frames || (seen.log >= frames && seen.copied >= seen.log)
 }
 
 /// The log's length after each of the writer's commits, told by SQLite's WAL hook.
@@ -126,11 +110,14 @@ pub(super) fn checkpoint_passive(conn: &Connection) -> Result<Option<Copied>> {
 #[derive(Debug, Clone, Copy)]
 struct CheckpointPace {
     interval: Duration,
-    /// After a run that copied at least `busy_frames`, the next comes after `busy_interval`:
-    /// under a long write the log is copied back in many small steps, not a few large ones
-    /// whose writes to the disk would hold up the bookings' commits.
+    /// After a run that copied at least `busy_frames`, or found a log of at least `long_log`
+    /// frames, the next comes after `busy_interval`: under a long write the log is copied back
+    /// in many small steps, not a few large ones whose writes to the disk would hold up the
+    /// bookings' commits, and a long log is seen all copied soon after it is, so the write
+    /// waiting for that goes.
     busy_interval: Duration,
     busy_frames: u64,
+    long_log: u64,
     max_backoff: Duration,
 }
 
@@ -138,8 +125,20 @@ const CHECKPOINT_PACE: CheckpointPace = CheckpointPace {
     interval: Duration::from_millis(200),
     busy_interval: Duration::from_millis(20),
     busy_frames: 256,
+    long_log: 4_096,
     max_backoff: Duration::from_secs(30),
 };
+
+impl CheckpointPace {
+    /// The wait after a run that found and copied `now`, the run before having found `before`.
+    fn after(&self, before: Option<Copied>, now: Option<Copied>) -> Duration {
+        match now {
+            Some(now) if now.log >= self.long_log => self.busy_interval,
+            Some(now) if newly_copied(before, now) >= self.busy_frames => self.busy_interval,
+            _ => self.interval,
+        }
+    }
+}
 
 /// Checkpoints the WAL of the database at `path` every 200 ms on `conn`, a connection of its
 /// own, while the writer is open. PASSIVE never blocks the writer.
@@ -193,7 +192,14 @@ impl Checkpointer<'_> {
             if !self.open.load(Ordering::Relaxed) {
                 return;
             }
-            match checkpoint() {
+            let started = Instant::now();
+            let result = checkpoint();
+            tracing::trace!(
+                us = started.elapsed().as_micros() as u64,
+                copied = ?result.as_ref().ok(),
+                "checkpoint"
+            );
+            match result {
                 Ok(copied) => {
                     self.stats.done.fetch_add(1, Ordering::Relaxed);
                     if let Some(copied) = copied {
@@ -203,12 +209,7 @@ impl Checkpointer<'_> {
                     if failures > 0 {
                         tracing::info!(failures, "WAL checkpoints work again");
                     }
-                    wait = match copied {
-                        Some(now) if newly_copied(last, now) >= self.pace.busy_frames => {
-                            self.pace.busy_interval
-                        }
-                        _ => self.pace.interval,
-                    };
+                    wait = self.pace.after(last, copied);
                     last = copied.or(last);
                 }
                 Err(error) => {
@@ -271,18 +272,16 @@ mod tests {
     use super::super::connect;
     use super::*;
 
-    const LIMITS: LogLimits = LogLimits {
-        max_frames: 1_000,
-        finish_frames: 50,
-    };
+    const LIMITS: LogLimits = LogLimits { max_frames: 1_000 };
 
-    /// A checkpointer at a test pace: every 200 ms, 20 ms after a run that copied 100 frames,
-    /// backing off to 1 s.
+    /// A checkpointer at a test pace: every 200 ms, 20 ms after a run that copied 100 frames
+    /// or found 1,000, backing off to 1 s.
     fn checkpointer<'a>(open: &'a AtomicBool, stats: &'a CheckpointStats) -> Checkpointer<'a> {
         let pace = CheckpointPace {
             interval: Duration::from_millis(200),
             busy_interval: Duration::from_millis(20),
             busy_frames: 100,
+            long_log: 1_000,
             max_backoff: Duration::from_millis(1_000),
         };
         Checkpointer { open, stats, pace }
@@ -294,31 +293,26 @@ mod tests {
 
     #[test]
     fn a_short_log_lets_a_long_write_go_whatever_the_checkpointer_saw() {
-        assert_eq!(room(0, seen(0, 0), LIMITS), Room::Go);
-        assert_eq!(room(1_000, seen(900, 0), LIMITS), Room::Go);
-        assert_eq!(room(10, seen(5_000, 5_000), LIMITS), Room::Go);
+        assert!(room(0, seen(0, 0), LIMITS));
+        assert!(room(1_000, seen(900, 0), LIMITS));
+        assert!(room(10, seen(5_000, 0), LIMITS));
     }
 
     #[test]
-    fn a_long_log_far_from_copied_holds_the_long_write() {
-        assert_eq!(room(1_001, seen(1_001, 0), LIMITS), Room::Hold);
-        // The checkpointer copied what it saw, but the writer wrote much more since.
-        assert_eq!(room(5_000, seen(2_000, 2_000), LIMITS), Room::Hold);
-    }
-
-    #[test]
-    fn a_long_log_nearly_copied_is_finished_by_the_writer() {
-        assert_eq!(room(5_000, seen(4_990, 4_990), LIMITS), Room::Finish);
-        assert_eq!(room(5_000, seen(5_000, 4_950), LIMITS), Room::Finish);
-        assert_eq!(room(5_000, seen(5_000, 4_949), LIMITS), Room::Hold);
-        assert_eq!(room(5_000, seen(5_000, 5_000), LIMITS), Room::Finish);
+    fn a_long_log_holds_the_long_write_until_all_of_it_is_copied() {
+        assert!(!room(1_001, seen(1_001, 0), LIMITS));
+        assert!(!room(5_000, seen(5_000, 4_999), LIMITS));
+        assert!(room(5_000, seen(5_000, 5_000), LIMITS));
+        // The checkpointer copied what it saw, but the writer wrote more since (bookings).
+        assert!(!room(5_000, seen(4_990, 4_990), LIMITS));
+        assert!(!room(5_000, seen(2_000, 2_000), LIMITS));
     }
 
     #[test]
     fn a_log_longer_than_the_writer_wrote_counts_what_the_checkpointer_saw() {
         // Another connection wrote after the writer: the checkpointer saw 9,000 frames.
-        assert_eq!(room(2_000, seen(9_000, 8_990), LIMITS), Room::Finish);
-        assert_eq!(room(2_000, seen(9_000, 2_000), LIMITS), Room::Hold);
+        assert!(room(2_000, seen(9_000, 9_000), LIMITS));
+        assert!(!room(2_000, seen(9_000, 8_990), LIMITS));
     }
 
     #[test]
@@ -349,8 +343,18 @@ mod tests {
         let stats = CheckpointStats::default();
         let checkpointer = checkpointer(&open, &stats);
         // What each run finds (log, copied): a long write, then quiet, then the log started
-        // over with much written, then a run that could not go.
-        let runs = [(500, 500), (520, 520), (700, 700), (150, 150), (150, 150)];
+        // over with much written, then a run that could not go; then a long log found copied
+        // (waiting for a write to start it over), and found so again.
+        let runs = [
+            (500, 500),
+            (520, 520),
+            (700, 700),
+            (150, 150),
+            (150, 150),
+            (1_200, 1_200),
+            (1_200, 1_200),
+            (30, 30),
+        ];
         let tries = std::cell::Cell::new(0usize);
         let mut waits = Vec::new();
         checkpointer.run(
@@ -366,8 +370,9 @@ mod tests {
             |wait| waits.push(wait.as_millis()),
         );
         // The first wait is the plain interval; then 500 copied (busy), 20 (quiet), 180
-        // (busy), 150 of a new log (busy), nothing new (quiet), no run (quiet).
-        assert_eq!(waits, vec![200, 20, 200, 20, 20, 200]);
+        // (busy), 150 of a new log (busy), nothing new (quiet), 1,050 (busy), nothing new but
+        // a long log (busy), 30 of a new log (quiet). The next try finds the writer closed.
+        assert_eq!(waits, vec![200, 20, 200, 20, 20, 200, 20, 20, 200]);
     }
 
     #[test]

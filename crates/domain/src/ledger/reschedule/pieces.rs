@@ -34,6 +34,18 @@ impl Cell {
     }
 }
 
+/// What a changed booking costs a piece, in the units of the writer's budget (about a row
+/// written next to the last one): its own row and its message.
+pub const CHANGED_COST: u64 = 2;
+
+/// What each dose moved (or left without a place) adds: its record, and the use counts of the
+/// places it leaves and takes (band and day supply each). Those counts lie on pages spread over
+/// the whole file, one page written per count, so a dose costs more than its rows: at national
+/// scale a piece of moves took about twenty times as long per booking as a piece of people only
+/// told (`bench/reschedule.md`). With ten, a piece of moves there takes about 15 ms (p50; 65 ms
+/// when a dose cost one), which keeps the bookings behind it within their 100 ms.
+pub const DOSE_COST: u64 = 10;
+
 /// One step of a plan, for cutting: the cells it frees and takes, and what it costs to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step<K> {
@@ -199,8 +211,7 @@ impl Plan {
     }
 
     /// The plan's changed bookings cut into pieces (indices into `changed`, see [`cut`]), each
-    /// costing about `max_cost` rows at most: a booking's row, a record per dose and its
-    /// message.
+    /// costing about `max_cost` at most (see [`CHANGED_COST`] and [`DOSE_COST`]).
     pub fn pieces(&self, shares: &[Share], max_cost: u64) -> Vec<Vec<usize>> {
         let steps: Vec<Step<Cell>> = shares
             .iter()
@@ -215,7 +226,7 @@ impl Plan {
                         .flat_map(|a| Cell::of(&a))
                         .collect(),
                     takes: moves.iter().flat_map(|m| Cell::of(&m.to)).collect(),
-                    cost: 2 + (moves.len() + unplaced.len()) as u64,
+                    cost: CHANGED_COST + DOSE_COST * (moves.len() + unplaced.len()) as u64,
                 }
             })
             .collect();
