@@ -308,7 +308,6 @@ fn store_or_copy_world(path: &Path, args: &RescheduleArgs) -> anyhow::Result<boo
 }
 
 /// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
-
 fn peak_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
