@@ -36,3 +36,54 @@ fn the_august_2021_replay_moves_everyone_due_and_audits_clean() {
         );
     }
 }
+
+fn bench(args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_yeyak"))
+        .arg("bench-reschedule")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// `--world` stores the world once and copies it after; a world of another size is refused,
+/// not measured. `--trace` writes every booking beside the apply.
+#[test]
+fn a_stored_world_is_reused_only_for_the_same_size_and_the_trace_has_every_booking() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("world.db");
+    let world = world.to_str().unwrap();
+    let trace = dir.path().join("trace.csv");
+    let small = ["--people", "2000", "--moved", "300", "--world", world];
+
+    let (ok, first) = bench(&small);
+    assert!(ok, "{first}");
+    assert!(first.contains("setup (store people and bookings)"), "{first}");
+    assert!(std::path::Path::new(world).exists());
+
+    let load = ["--bookings-per-s", "100", "--load-window-s", "1"];
+    let traced = ["--trace", trace.to_str().unwrap()];
+    let args: Vec<&str> = small.iter().chain(&load).chain(&traced).copied().collect();
+    let (ok, second) = bench(&args);
+    assert!(ok, "{second}");
+    assert!(second.contains("setup (copy the stored world)"), "{second}");
+    assert!(second.contains("moved to exactly six weeks:                  300 of 300"));
+    assert!(second.contains("audit: clean"), "{second}");
+    let during_and_after: u64 = second
+        .lines()
+        .filter(|l| l.contains("during the apply") || l.contains("after the apply"))
+        .map(|l| l.split_whitespace().nth(4).unwrap().parse::<u64>().unwrap())
+        .sum();
+    let csv = std::fs::read_to_string(&trace).unwrap();
+    let bookings = csv.lines().filter(|l| l.starts_with("booking,")).count() as u64;
+    assert_eq!(bookings, during_and_after, "{csv}");
+
+    let (ok, other) = bench(&["--people", "2100", "--moved", "300", "--world", world]);
+    assert!(!ok, "a world of another size was used: {other}");
+    assert!(other.contains("give another --world"), "{other}");
+}
