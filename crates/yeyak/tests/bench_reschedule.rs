@@ -63,7 +63,10 @@ fn a_stored_world_is_reused_only_for_the_same_size_and_the_trace_has_every_booki
 
     let (ok, first) = bench(&small);
     assert!(ok, "{first}");
-    assert!(first.contains("setup (store people and bookings)"), "{first}");
+    assert!(
+        first.contains("setup (store people and bookings)"),
+        "{first}"
+    );
     assert!(std::path::Path::new(world).exists());
 
     let load = ["--bookings-per-s", "100", "--load-window-s", "1"];
