@@ -20,6 +20,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// 64 MiB of 16 KiB pages: past this a long write waits for the log, and the checkpointer
+/// comes back soon (one number, so the write that waits is the one the checkpointer hurries for).
+const LONG_LOG_FRAMES: u64 = 4_096;
+
 /// How long the log may grow under a long write, in frames (one page each, 16 KiB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLimits {
@@ -34,7 +38,7 @@ impl Default for LogLimits {
             // checkpointer copies it back in small steps, so a booking's commit never waits long
             // behind its writes to the disk (256 MiB gave bookings a p99 of 544 ms beside a
             // national apply).
-            max_frames: 4_096,
+            max_frames: LONG_LOG_FRAMES,
         }
     }
 }
@@ -125,7 +129,7 @@ const CHECKPOINT_PACE: CheckpointPace = CheckpointPace {
     interval: Duration::from_millis(200),
     busy_interval: Duration::from_millis(20),
     busy_frames: 256,
-    long_log: 4_096,
+    long_log: LONG_LOG_FRAMES,
     max_backoff: Duration::from_secs(30),
 };
 

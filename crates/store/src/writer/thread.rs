@@ -368,18 +368,21 @@ impl<B: WriteBackend> WriterState<B> {
     /// change) comes back, to go behind what is waiting.
     fn commit_batch(&mut self, batch: Vec<Job>) -> Vec<Job> {
         let mut done = Vec::with_capacity(batch.len());
-        let long = batch.iter().any(|job| job.cost.is_none());
-        let started = Instant::now();
+        // For tracing a slow night batch by batch (`YEYAK_LOG=store::writer=trace`); nothing
+        // is timed or counted on the booking path unless that is on.
+        let traced = tracing::enabled!(tracing::Level::TRACE)
+            .then(|| (Instant::now(), batch.iter().any(|job| job.cost.is_none())));
         let mut jobs = batch.into_iter();
         let result = self.write_batch(&mut jobs, &mut done);
-        // For tracing a slow night batch by batch (`YEYAK_LOG=store::writer=trace`).
-        tracing::trace!(
-            jobs = done.len(),
-            long,
-            us = started.elapsed().as_micros() as u64,
-            ok = result.is_ok(),
-            "batch"
-        );
+        if let Some((started, long)) = traced {
+            tracing::trace!(
+                jobs = done.len(),
+                long,
+                us = started.elapsed().as_micros() as u64,
+                ok = result.is_ok(),
+                "batch"
+            );
+        }
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats
             .commands
