@@ -15,7 +15,14 @@ use crate::clinic::{Clinic, ClinicId, Hours};
 use crate::product::{Product, Schedules};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// The ledger's maps, keyed by ids the server assigns (bookings, people, cells): hashed with
+/// foldhash, not the standard library's SipHash, which cost a national plan a quarter of its
+/// time (`bench/reschedule.md`). No one outside chooses these keys, so resistance to chosen
+/// collisions is not needed; the seed is fixed so that the core reads no ambient randomness.
+pub(crate) type IdMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+pub(crate) type IdSet<K> = HashSet<K, foldhash::fast::FixedState>;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI16, AtomicI32, AtomicU64, Ordering};
 
@@ -355,8 +362,8 @@ pub struct Ledger {
     supply_capacity: Vec<i32>,
     clinics: Vec<ClinicRules>,
     schedules: Schedules,
-    bookings: HashMap<BookingId, Booking>,
-    active_by_person: HashMap<PersonId, BookingId>,
+    bookings: IdMap<BookingId, Booking>,
+    active_by_person: IdMap<PersonId, BookingId>,
     next_booking_id: u64,
     /// Bumped by every change to a place, a booking, capacity or schedules: a plan made at one
     /// count is still exact at the same count ([`Ledger::changes`]).
@@ -452,8 +459,8 @@ impl Ledger {
                 })
                 .collect(),
             schedules,
-            bookings: HashMap::new(),
-            active_by_person: HashMap::new(),
+            bookings: IdMap::default(),
+            active_by_person: IdMap::default(),
             next_booking_id: 1,
             changes: AtomicU64::new(0),
         }

@@ -18,14 +18,14 @@
 //! [`Availability`](super::Availability) never see a half-made plan. [`Ledger::apply_plan`] then
 //! makes exactly that plan real; the writer calls both in one turn, so nothing changes between.
 
-use super::{Ledger, NEAREST_BANDS, band_index, epoch_day, is_open};
+use super::{IdMap, IdSet, Ledger, NEAREST_BANDS, band_index, epoch_day, is_open};
 use crate::booking::{Appointment, Booking, BookingId, DoseStatus, PersonId};
 use crate::clinic::ClinicId;
 use crate::product::{DoseSchedule, Product, Schedules};
 use jiff::ToSpan;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::Ordering;
 
@@ -288,16 +288,16 @@ pub type Neighbours = HashMap<ClinicId, Vec<ClinicId>>;
 /// Remaining counts as the plan would leave them: the live counts plus this plan's deltas.
 struct Scratch<'l> {
     ledger: &'l Ledger,
-    band: HashMap<usize, i32>,
-    supply: HashMap<usize, i32>,
+    band: IdMap<usize, i32>,
+    supply: IdMap<usize, i32>,
 }
 
 impl<'l> Scratch<'l> {
     fn new(ledger: &'l Ledger) -> Self {
         Scratch {
             ledger,
-            band: HashMap::new(),
-            supply: HashMap::new(),
+            band: IdMap::default(),
+            supply: IdMap::default(),
         }
     }
 
@@ -510,8 +510,8 @@ impl Ledger {
         if deliveries.is_empty() {
             return Err(PlanError::EmptyChange);
         }
-        let mut excess: HashMap<usize, i32> = HashMap::new();
-        let mut seen = HashSet::new();
+        let mut excess: IdMap<usize, i32> = IdMap::default();
+        let mut seen = IdSet::default();
         for delivery in deliveries {
             let cell =
                 self.changeable_cell(delivery.clinic, delivery.day, delivery.product, today)?;
@@ -536,7 +536,7 @@ impl Ledger {
             }
         }
         // The appointments holding each over-committed cell, last booked first.
-        let mut holders: HashMap<usize, Vec<(BookingId, u8)>> = HashMap::new();
+        let mut holders: IdMap<usize, Vec<(BookingId, u8)>> = IdMap::default();
         for booking in self.bookings.values() {
             for (dose, d) in booking.doses().enumerate() {
                 if d.status != DoseStatus::Booked {
@@ -589,7 +589,7 @@ impl Ledger {
         if scope.last_day < scope.first_day || availability.slot(scope.last_day).is_none() {
             return Err(PlanError::DayNotChangeable(scope.last_day));
         }
-        let mut in_scope = HashSet::new();
+        let mut in_scope = IdSet::default();
         for &clinic in clinics {
             let rules = self
                 .clinics
@@ -611,7 +611,7 @@ impl Ledger {
         };
         // Doses of `from` that stay needed in each switched cell: the dose 2s of people not
         // switching (their dose 1 was `from`, so their dose 2 must be too).
-        let mut staying: HashMap<usize, i32> = HashMap::new();
+        let mut staying: IdMap<usize, i32> = IdMap::default();
         let mut displaced = Vec::new();
         for booking in self.bookings.values() {
             if switching(booking) {
