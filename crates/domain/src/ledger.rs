@@ -16,6 +16,8 @@ use crate::product::{Product, Schedules};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI16, AtomicI32, AtomicU64, Ordering};
 
 /// The ledger's maps, keyed by ids the server assigns (bookings, people, cells): hashed with
 /// foldhash, not the standard library's SipHash, which cost a national plan a quarter of its
@@ -23,8 +25,6 @@ use std::collections::{HashMap, HashSet};
 /// collisions is not needed; the seed is fixed so that the core reads no ambient randomness.
 pub(crate) type IdMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 pub(crate) type IdSet<K> = HashSet<K, foldhash::fast::FixedState>;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI16, AtomicI32, AtomicU64, Ordering};
 
 /// How many days after the product's interval a second dose may be placed when that day is full.
 pub const SECOND_DOSE_MAX_DELAY_DAYS: i32 = 14;
