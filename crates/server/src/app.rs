@@ -93,6 +93,9 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         notify_health: notify::WorkerHealth::default(),
         forwarding: forward::Forwarding::new(lease.clone(), secrets.token_key()),
         booking_runtime: std::sync::OnceLock::new(),
+        alert_changes: std::sync::Mutex::new(crate::rate::Counter::new(
+            crate::routes::leftovers::ALERT_CHANGES,
+        )),
         metrics: metrics::Metrics::new(writer.clone(), lease),
         config,
         clock,

@@ -32,19 +32,8 @@ use std::net::IpAddr;
 use std::sync::{Mutex, RwLock};
 use subtle::ConstantTimeEq;
 
-/// At most this many calls in any window of `per` (fixed windows from the first call).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    pub count: u32,
-    pub per: SignedDuration,
-}
-
-const fn limit(count: u32, minutes: i64) -> Limit {
-    Limit {
-        count,
-        per: SignedDuration::from_mins(minutes),
-    }
-}
+pub use crate::rate::Limit;
+use crate::rate::{Counter, limit};
 
 /// The numbers, and why, are in the README ("Identity check limits").
 #[derive(Debug, Clone, Copy)]
@@ -358,49 +347,6 @@ fn code_hash(id: VerificationId, code: &str) -> [u8; 32] {
     hasher.update(id.0);
     hasher.update(code.trim().as_bytes());
     hasher.finalize().into()
-}
-
-/// Calls per key in fixed windows that start at a key's first call.
-struct Counter<K> {
-    limit: Limit,
-    windows: HashMap<K, (i64, u32)>,
-}
-
-/// Keys kept before expired windows are swept out.
-const SWEEP_AT: usize = 100_000;
-
-impl<K: Hash + Eq + Copy> Counter<K> {
-    fn new(limit: Limit) -> Self {
-        Counter {
-            limit,
-            windows: HashMap::new(),
-        }
-    }
-
-    fn length_ms(&self) -> i64 {
-        self.limit.per.as_millis() as i64
-    }
-
-    /// Seconds until `key` may call again, when its window is full.
-    fn retry_after(&self, key: K, now_ms: i64) -> Option<u64> {
-        let &(start, count) = self.windows.get(&key)?;
-        let ends = start + self.length_ms();
-        (now_ms < ends && count >= self.limit.count)
-            .then(|| ((ends - now_ms + 999) / 1000).max(1) as u64)
-    }
-
-    fn hit(&mut self, key: K, now_ms: i64) {
-        let length = self.length_ms();
-        if self.windows.len() >= SWEEP_AT {
-            self.windows
-                .retain(|_, (start, _)| *start + length > now_ms);
-        }
-        let window = self.windows.entry(key).or_insert((now_ms, 0));
-        if window.0 + length <= now_ms {
-            *window = (now_ms, 0);
-        }
-        window.1 = window.1.saturating_add(1);
-    }
 }
 
 struct Counters {

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod notify;
 pub mod operator;
 pub mod pages;
+pub mod rate;
 pub mod routes;
 pub mod secrets;
 pub mod security;

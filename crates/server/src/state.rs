@@ -121,6 +121,8 @@ pub struct AppState {
     /// The booking side's runtime, set by [`serve`]; without it (a router used on its own, as
     /// the fuzz targets do) every request runs where it arrived.
     pub booking_runtime: std::sync::OnceLock<tokio::runtime::Handle>,
+    /// Each person's leftover-alert changes this hour (`routes::leftovers::ALERT_CHANGES`).
+    pub alert_changes: std::sync::Mutex<crate::rate::Counter<domain::booking::PersonId>>,
 }
 
 /// The person a request acts for, proven by a session token (bearer header or cookie).

@@ -576,6 +576,69 @@ async fn leftover_doses_go_to_nearby_people_first_come_first_served() {
     assert_eq!(near["offers"], json!([]), "nothing open is left");
 }
 
+/// A script holding a session cannot write leftover alerts in a loop: ten changes an hour
+/// (setting or stopping), then 429 `alerts_rate_limited` with Retry-After, and the refused change
+/// changes nothing; when the hour is over it counts again. Others are not held back by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persons_leftover_alert_changes_are_limited_per_hour() {
+    let server = TestServer::start(small_world()).await;
+    server.clock.set("2021-07-20T05:00:00Z".parse().unwrap());
+    let who = server.login("이알림", &rrn_1967(300)).await;
+    let other = server.login("김알림", &rrn_1967(301)).await;
+    let set = |visitor: &Visitor, radius: f64| {
+        visitor
+            .apply(
+                server
+                    .http
+                    .put(server.url("/api/v1/leftovers/subscription")),
+            )
+            .json(&json!({"lat": 37.574, "lon": 126.979, "radius_km": radius}))
+            .send()
+    };
+    for n in 0..9 {
+        let radius = 1.0 + f64::from(n) * 0.5;
+        assert_eq!(set(&who, radius).await.unwrap().status(), StatusCode::OK);
+    }
+    let stop = who
+        .apply(
+            server
+                .http
+                .delete(server.url("/api/v1/leftovers/subscription")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stop.status(), StatusCode::NO_CONTENT, "the tenth change");
+
+    let refused = set(&who, 9.0).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3_600).contains(&retry), "{retry}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "alerts_rate_limited", "{body}");
+    assert!(
+        body["message_ko"].as_str().unwrap().contains("분"),
+        "{body}"
+    );
+    let (_, near) = server.get("/api/v1/leftovers", Some(&who)).await;
+    assert!(
+        near["subscription"].is_null(),
+        "the refused change wrote nothing: {near}"
+    );
+    assert_eq!(set(&other, 2.0).await.unwrap().status(), StatusCode::OK);
+
+    // An hour on (the 30-minute session is over: the same person signs in again).
+    server.clock.advance(jiff::SignedDuration::from_mins(60));
+    let again = server.login("이알림", &rrn_1967(300)).await;
+    assert_eq!(set(&again, 3.0).await.unwrap().status(), StatusCode::OK);
+    let (_, near) = server.get("/api/v1/leftovers", Some(&again)).await;
+    assert_eq!(near["subscription"]["radius_km"], 3.0, "{near}");
+}
+
 /// A stand-in SMS gateway: answers 503 to the first `failures` requests, then 200; remembers
 /// the idempotency keys it accepted (and how many requests it saw).
 #[derive(Default)]

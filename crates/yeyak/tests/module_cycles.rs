@@ -54,6 +54,7 @@ const SERVER_LAYERS: &[(&str, u8)] = &[
     ("error", 1),
     ("http", 1),
     ("credentials", 1),
+    ("rate", 1),
     // The services the state holds, each knowing nothing of the state.
     ("clock", 2),
     ("secrets", 2),

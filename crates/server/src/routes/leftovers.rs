@@ -7,6 +7,7 @@ use super::clinic::{OfferView, offer_view};
 use super::eligibility::{facts, person_record};
 use crate::error::ApiError;
 use crate::http::ApiJson;
+use crate::rate::{Limit, limit};
 use crate::state::AppState;
 use crate::state::{Authenticated, read};
 use crate::text::errors;
@@ -21,7 +22,7 @@ use domain::leftover::{MAX_RADIUS_KM, OfferId, Subscription};
 use domain::product::Product;
 use domain::time::{in_seoul, seoul_date};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use store::writer::{ClaimOffer, ClaimRefusal};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -125,12 +126,13 @@ fn parse_subscription(
     put,
     path = "/api/v1/leftovers/subscription",
     tags = ["leftovers"],
-    summary = "Ask to be told of leftover doses within radius_km (at most 10) of a place; products empty for any. Needs a pass and a session.",
+    summary = "Ask to be told of leftover doses within radius_km (at most 10) of a place; products empty for any. Needs a pass and a session. Setting or stopping the alert counts at most 10 times an hour per person (429 alerts_rate_limited with Retry-After).",
     security(("session" = []), ("sessionCookie" = [])),
     request_body = crate::routes::leftovers::SubscriptionRequest,
     responses(
         (status = 200, description = "Subscribed", body = SubscribedView),
         (status = 400, response = crate::routes::doc::Refused),
+        (status = 429, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn subscribe(
@@ -142,7 +144,32 @@ pub async fn subscribe(
     Ok(Json(SubscribedView { subscription: view }))
 }
 
-/// The typed core of a leftover subscription: the place and products checked, then stored.
+/// How often one person may set or stop their leftover alert: each change is a write, and a
+/// script holding a session could otherwise write in a loop. A person sets a place and a
+/// radius once or twice; ten an hour leaves room to correct them. Per node, in memory.
+pub const ALERT_CHANGES: Limit = limit(10, 60);
+
+/// Counts a change of `person`'s alert, or refuses it (429 with Retry-After) past
+/// [`ALERT_CHANGES`].
+fn count_alert_change(state: &AppState, person: PersonId, now_ms: i64) -> Result<(), ApiError> {
+    let mut changes = state
+        .alert_changes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    changes.try_hit(person, now_ms).map_err(|retry_after_s| {
+        ApiError {
+            retry_after_s: Some(u32::try_from(retry_after_s).unwrap_or(u32::MAX)),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                errors::ALERTS_RATE_LIMITED.fill("minutes", retry_after_s.div_ceil(60)),
+            )
+        }
+        .with_detail(serde_json::json!({ "retry_after_s": retry_after_s }))
+    })
+}
+
+/// The typed core of a leftover subscription: the place and products checked, counted against
+/// the person's changes, then stored.
 pub async fn subscribe_person(
     state: &AppState,
     person: domain::booking::PersonId,
@@ -151,6 +178,7 @@ pub async fn subscribe_person(
     let subscription = parse_subscription(person, body)?;
     let view = SubscriptionView::of(&subscription);
     let now_ms = state.clock.now().as_millisecond();
+    count_alert_change(state, person, now_ms)?;
     state.writer.subscribe(subscription, now_ms).await?;
     Ok(view)
 }
@@ -160,10 +188,11 @@ pub async fn subscribe_person(
     delete,
     path = "/api/v1/leftovers/subscription",
     tags = ["leftovers"],
-    summary = "Stop being told of leftover doses.",
+    summary = "Stop being told of leftover doses. Counts as a change of the alert (at most 10 an hour per person: 429 alerts_rate_limited).",
     security(("session" = []), ("sessionCookie" = [])),
     responses(
         (status = 204, description = "Done"),
+        (status = 429, response = crate::routes::doc::Refused),
     )
 )]
 pub async fn unsubscribe(
@@ -171,6 +200,7 @@ pub async fn unsubscribe(
     Authenticated(session): Authenticated,
 ) -> Result<StatusCode, ApiError> {
     let now_ms = state.clock.now().as_millisecond();
+    count_alert_change(&state, session.person, now_ms)?;
     state.writer.unsubscribe(session.person, now_ms).await?;
     Ok(StatusCode::NO_CONTENT)
 }

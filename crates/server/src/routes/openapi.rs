@@ -226,6 +226,7 @@ pub mod aliases {
             (status = 200, description = "Subscribed", body = crate::routes::leftovers::SubscribedView),
             (status = 400, response = crate::routes::doc::Refused),
             (status = 401, response = crate::routes::doc::Refused),
+            (status = 429, response = crate::routes::doc::Refused),
         )
     )]
     pub fn alerts_subscribe() {}
@@ -238,6 +239,7 @@ pub mod aliases {
         security(("session" = []), ("sessionCookie" = [])),
         responses(
             (status = 204, description = "Done"),
+            (status = 429, response = crate::routes::doc::Refused),
         )
     )]
     pub fn alerts_unsubscribe() {}

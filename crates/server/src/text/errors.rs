@@ -230,6 +230,9 @@ catalogue! {
     IDENTITY_RATE_LIMITED = "identity_rate_limited":
         "{why} 약 {minutes}분 후에 다시 시도해 주세요.",
         "{why} Please try again in about {minutes} minutes.";
+    ALERTS_RATE_LIMITED = "alerts_rate_limited":
+        "잔여 백신 알림 설정을 너무 자주 바꿨습니다. 약 {minutes}분 후에 다시 시도해 주세요.",
+        "The leftover-dose alert was changed too often. Please try again in about {minutes} minutes.";
     TOO_MANY_ATTEMPTS = "too_many_attempts":
         "인증번호를 여러 번 잘못 입력했습니다. 인증번호를 다시 받아 주세요.",
         "Too many wrong codes for this check. Please request a new code.";
