@@ -472,8 +472,7 @@ impl Ledger {
             }
         };
         // Free every displaced place first, so displaced people can use each other's places.
-        for (id, which) in &displaced {
-            let booking = &self.bookings[id];
+        for (booking, which) in &displaced {
             if which.first {
                 scratch.release(&booking.first.appointment);
             }
@@ -491,8 +490,7 @@ impl Ledger {
                 _ => None,
             },
         };
-        for (id, which) in displaced {
-            let booking = self.bookings[&id];
+        for (booking, which) in displaced {
             let after = place(&mut scratch, &booking, which, &context, &mut plan);
             plan.changed.push(after);
         }
@@ -506,7 +504,7 @@ impl Ledger {
         today: Date,
         scratch: &mut Scratch,
         plan: &mut Plan,
-    ) -> Result<Vec<(BookingId, Displaced)>, PlanError> {
+    ) -> Result<Vec<(Booking, Displaced)>, PlanError> {
         if deliveries.is_empty() {
             return Err(PlanError::EmptyChange);
         }
@@ -564,7 +562,10 @@ impl Ledger {
                 }
             }
         }
-        Ok(displaced.into_iter().collect())
+        Ok(displaced
+            .into_iter()
+            .map(|(id, which)| (self.bookings[&id], which))
+            .collect())
     }
 
     fn plan_switch(
@@ -574,7 +575,7 @@ impl Ledger {
         today: Date,
         scratch: &mut Scratch,
         plan: &mut Plan,
-    ) -> Result<Vec<(BookingId, Displaced)>, PlanError> {
+    ) -> Result<Vec<(Booking, Displaced)>, PlanError> {
         let (from, to) = (scope.from, scope.to);
         if from == to
             || self.schedules.get(from).doses != self.schedules.get(to).doses
@@ -616,7 +617,7 @@ impl Ledger {
         for booking in self.bookings.values() {
             if switching(booking) {
                 displaced.push((
-                    booking.id,
+                    *booking,
                     Displaced {
                         first: true,
                         second: booking
@@ -636,7 +637,7 @@ impl Ledger {
                 *staying.entry(cell).or_insert(0) += 1;
             }
         }
-        displaced.sort_unstable_by_key(|(id, _)| *id);
+        displaced.sort_unstable_by_key(|(booking, _)| booking.id);
         let mut switched_clinics: Vec<ClinicId> = in_scope.into_iter().collect();
         switched_clinics.sort_unstable();
         let mut day = scope.first_day;
@@ -691,7 +692,7 @@ impl Ledger {
         from_day: Date,
         today: Date,
         plan: &mut Plan,
-    ) -> Vec<(BookingId, Displaced)> {
+    ) -> Vec<(Booking, Displaced)> {
         let mut displaced = Vec::new();
         for booking in self.bookings.values() {
             if booking.first.appointment.product != product {
@@ -705,7 +706,7 @@ impl Ledger {
                 < i32::from(interval_days);
             if due >= from_day && due > today && too_early {
                 displaced.push((
-                    booking.id,
+                    *booking,
                     Displaced {
                         first: false,
                         second: true,
@@ -715,7 +716,7 @@ impl Ledger {
                 plan.informed.push(*booking);
             }
         }
-        displaced.sort_unstable_by_key(|(id, _)| *id);
+        displaced.sort_unstable_by_key(|(booking, _)| booking.id);
         plan.informed.sort_unstable_by_key(|b| b.id);
         displaced
     }

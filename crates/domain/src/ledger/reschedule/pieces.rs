@@ -18,10 +18,24 @@ use std::hash::Hash;
 use std::ops::Range;
 
 /// A place the database counts: an hour band, or a product's planned doses on a day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cell {
     Band(ClinicId, Date, u8),
     Supply(ClinicId, Date, Product),
+}
+
+/// Hashed as one word (clinic, day, band or product, kind), not field by field: a national plan
+/// looks up millions of cells, and a word is one round of the hasher.
+impl Hash for Cell {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (kind, clinic, day, which) = match *self {
+            Cell::Band(clinic, day, hour) => (0u64, clinic, day, u64::from(hour)),
+            Cell::Supply(clinic, day, product) => (1, clinic, day, product.index() as u64),
+        };
+        let day =
+            (i64::from(day.year()) as u64) << 9 | (day.month() as u64) << 5 | day.day() as u64;
+        state.write_u64(u64::from(clinic.0) << 32 | (day & 0xff_ffff) << 8 | which << 1 | kind);
+    }
 }
 
 impl Cell {
