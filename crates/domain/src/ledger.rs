@@ -58,7 +58,7 @@ impl Calendar {
 }
 
 /// Days from 1970-01-01 to `day`; the calendar's dates all fit an `i32`.
-fn epoch_day(day: Date) -> i32 {
+pub(crate) fn epoch_day(day: Date) -> i32 {
     crate::time::day_number(day) as i32
 }
 

@@ -80,6 +80,15 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, errors::NOT_FOUND)
     }
 
+    /// A limit on how often someone may do this was reached: nothing was done, and it may be
+    /// done again after `Retry-After`.
+    pub fn rate_limited(words: impl Into<Words>, retry_after_s: u64) -> ApiError {
+        ApiError {
+            retry_after_s: Some(u32::try_from(retry_after_s).unwrap_or(u32::MAX)),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, words)
+        }
+    }
+
     /// The booking side is at capacity: come back shortly with the same idempotency key.
     pub fn busy(retry_after_s: u32) -> ApiError {
         ApiError {

@@ -32,8 +32,7 @@ use std::net::IpAddr;
 use std::sync::{Mutex, RwLock};
 use subtle::ConstantTimeEq;
 
-pub use crate::rate::Limit;
-use crate::rate::{Counter, limit};
+use crate::rate::{Counter, Limit, limit};
 
 /// The numbers, and why, are in the README ("Identity check limits").
 #[derive(Debug, Clone, Copy)]

@@ -103,11 +103,7 @@ fn identity_error(error: IdentityError) -> ApiError {
             let words = Words::from(errors::IDENTITY_RATE_LIMITED)
                 .fill_text("why", why)
                 .fill("minutes", minutes);
-            ApiError {
-                retry_after_s: Some(u32::try_from(retry_after_s).unwrap_or(u32::MAX)),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, words)
-            }
-            .with_detail(
+            ApiError::rate_limited(words, retry_after_s).with_detail(
                 serde_json::json!({ "limit": scope.code(), "retry_after_s": retry_after_s }),
             )
         }

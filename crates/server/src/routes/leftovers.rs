@@ -157,14 +157,9 @@ fn count_alert_change(state: &AppState, person: PersonId, now_ms: i64) -> Result
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     changes.try_hit(person, now_ms).map_err(|retry_after_s| {
-        ApiError {
-            retry_after_s: Some(u32::try_from(retry_after_s).unwrap_or(u32::MAX)),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                errors::ALERTS_RATE_LIMITED.fill("minutes", retry_after_s.div_ceil(60)),
-            )
-        }
-        .with_detail(serde_json::json!({ "retry_after_s": retry_after_s }))
+        let words = errors::ALERTS_RATE_LIMITED.fill("minutes", retry_after_s.div_ceil(60));
+        ApiError::rate_limited(words, retry_after_s)
+            .with_detail(serde_json::json!({ "retry_after_s": retry_after_s }))
     })
 }
 

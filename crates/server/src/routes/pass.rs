@@ -51,10 +51,9 @@ pub fn gate_error(error: GateError) -> ApiError {
             tracing::error!(%message, "waiting room storage failed");
             ApiError::internal()
         }
-        GateError::TooManyTickets { retry_after_s } => ApiError {
-            retry_after_s: Some(u32::try_from(retry_after_s).unwrap_or(u32::MAX)),
-            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, errors::TOO_MANY_TICKETS)
-        },
+        GateError::TooManyTickets { retry_after_s } => {
+            ApiError::rate_limited(errors::TOO_MANY_TICKETS, retry_after_s)
+        }
         GateError::PersonHasPass => ApiError::new(StatusCode::CONFLICT, errors::PERSON_HAS_PASS),
         GateError::PassLimit { what, limit } => {
             let allowed = match what {

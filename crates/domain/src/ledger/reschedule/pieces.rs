@@ -11,7 +11,7 @@
 use super::{Move, Plan, Unplaced};
 use crate::booking::Appointment;
 use crate::clinic::ClinicId;
-use crate::ledger::IdMap;
+use crate::ledger::{IdMap, epoch_day};
 use crate::product::Product;
 use jiff::civil::Date;
 use std::hash::Hash;
@@ -32,9 +32,8 @@ impl Hash for Cell {
             Cell::Band(clinic, day, hour) => (0u64, clinic, day, u64::from(hour)),
             Cell::Supply(clinic, day, product) => (1, clinic, day, product.index() as u64),
         };
-        let day =
-            (i64::from(day.year()) as u64) << 9 | (day.month() as u64) << 5 | day.day() as u64;
-        state.write_u64(u64::from(clinic.0) << 32 | (day & 0xff_ffff) << 8 | which << 1 | kind);
+        let day = u64::from(epoch_day(day) as u32 & 0xff_ffff);
+        state.write_u64(u64::from(clinic.0) << 32 | day << 8 | which << 1 | kind);
     }
 }
 
