@@ -193,16 +193,28 @@ impl WaitingRoom {
     /// The class a block should be reserved ahead for now, if any: the class an arrival at
     /// `now_ms` gets, when its lease has no spare and is at most half full. The shell reserves it
     /// in the background, so arrivals are served from memory and never wait for a write.
-    pub fn refill_wanted(&self, now_ms: u64) -> Option<Class> {
+    ///
+    /// First retires FIFO numbers reserved before the pre-queue started, as an arrival would
+    /// ([`Self::retire_stale_fifo`]). Without that, a shell reserving "until nothing is wanted"
+    /// would replace its spare block again and again while the stale block stays current, and
+    /// every replaced spare is a block of empty ranks admission has to walk over (seen at an
+    /// opening: 600 empty ranks, twelve seconds of admissions, before anyone was let in).
+    pub fn refill_wanted(&mut self, now_ms: u64) -> Option<Class> {
+        self.retire_stale_fifo(now_ms);
         let class = self.state.class_at(now_ms);
         let lease = match class {
             Class::Pre => &self.pre,
             Class::Fifo => &self.fifo,
         };
-        let stale = class == Class::Fifo
-            && self.free_flow_closed(now_ms)
-            && lease.block().is_some_and(|b| !b.after_freeze);
-        (stale || lease.wants_refill()).then_some(class)
+        lease.wants_refill().then_some(class)
+    }
+
+    /// Drops this node's FIFO numbers reserved before the pre-queue started, once it has: they
+    /// would rank ahead of all of it. Returns how many were dropped (they become empty ranks).
+    pub fn retire_stale_fifo(&mut self, now_ms: u64) -> u64 {
+        let stale =
+            self.free_flow_closed(now_ms) && self.fifo.block().is_some_and(|b| !b.after_freeze);
+        if stale { self.fifo.discard() } else { 0 }
     }
 
     fn free_flow_closed(&self, now_ms: u64) -> bool {
@@ -213,18 +225,13 @@ impl WaitingRoom {
     /// the record, never from the client.
     pub fn arrive(&mut self, now_ms: u64, session: WaitingSessionId) -> Result<Arrival, NeedBlock> {
         let class = self.state.class_at(now_ms);
-        let free_flow_closed = self.free_flow_closed(now_ms);
+        if class == Class::Fifo {
+            self.retire_stale_fifo(now_ms);
+        }
         let lease = match class {
             Class::Pre => &mut self.pre,
             Class::Fifo => &mut self.fifo,
         };
-        if class == Class::Fifo
-            && free_flow_closed
-            && lease.block().is_some_and(|b| !b.after_freeze)
-        {
-            // Numbers from before the pre-queue would rank ahead of all of it.
-            lease.discard();
-        }
         let seq = lease.take().ok_or(NeedBlock { class })?;
         let ticket = Ticket {
             queue: self.state.opening().queue(),

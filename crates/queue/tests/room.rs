@@ -405,3 +405,44 @@ fn a_regressed_record_is_refused_rather_than_guessed() {
     assert!(w.node.room.refresh(restored.read()).is_err());
     assert_eq!(RoomError::UnknownNumber.code(), "ticket_unknown_number");
 }
+
+#[test]
+fn reserving_ahead_at_the_opening_retires_the_stale_fifo_block_instead_of_wasting_blocks() {
+    let block = 16;
+    let mut w = world(block);
+    // Free flow before the pre-queue: this node reserves a FIFO block and uses one number of it.
+    w.node
+        .arrive(&mut w.db, OPENS_AT_MS - 31 * MINUTE_MS, session(1));
+    let pre = w
+        .node
+        .arrive(&mut w.db, OPENS_AT_MS - MINUTE_MS, session(2));
+    assert_eq!(pre.ticket.class, Class::Pre);
+    w.tick(OPENS_AT_MS, obs(0, 0..0));
+
+    // The shell's reservation thread at the opening second: reserve until nothing is wanted.
+    let reserved_before = w.db.read().issued_at_most();
+    let mut reservations = 0;
+    while let Some(class) = w.node.room.refill_wanted(OPENS_AT_MS) {
+        assert!(
+            reservations < 10,
+            "still wanting blocks after {reservations}: each replaced spare is empty ranks"
+        );
+        let fresh = reserve(&mut w.db, class, block, OPENS_AT_MS);
+        w.node.refresh(&w.db);
+        w.node.room.install_block(fresh);
+        reservations += 1;
+    }
+    assert_eq!(
+        reservations, 1,
+        "one fresh FIFO block replaces the stale one"
+    );
+    assert_eq!(w.db.read().issued_at_most() - reserved_before, block);
+
+    // The first arrival after the opening ranks after the pre-queue, from the fresh block.
+    let first = w.node.arrive(&mut w.db, OPENS_AT_MS + 1, session(3));
+    assert_eq!(first.ticket.class, Class::Fifo);
+    w.tick(OPENS_AT_MS + 1, obs(0, 0..0));
+    let r_pre = w.status(OPENS_AT_MS + 1, &pre.token).rank();
+    let r_first = w.status(OPENS_AT_MS + 1, &first.token).rank();
+    assert!(r_pre < r_first, "{r_pre:?} {r_first:?}");
+}

@@ -864,7 +864,7 @@ impl Gate {
     pub fn refill(&self, now_ms: u64) -> Result<(), GateError> {
         loop {
             // (Bound first: a guard in the `while let` would be held through the body.)
-            let wanted = self.room().refill_wanted(now_ms);
+            let wanted = self.room_mut().refill_wanted(now_ms);
             let Some(class) = wanted else { return Ok(()) };
             let size = block_size(
                 self.arrivals
@@ -1010,7 +1010,7 @@ impl Gate {
             }
         }
         // A phase change (the pre-queue starting) switches arrivals to a class with no block yet.
-        if self.room().refill_wanted(now_ms).is_some() {
+        if self.room_mut().refill_wanted(now_ms).is_some() {
             self.nudge_refill();
         }
         Ok(())
@@ -1369,11 +1369,15 @@ mod tests {
         };
         let mut seqs: Vec<u64> = (0..BLOCK_MIN / 2).map(arrive).collect();
         assert!(
-            gate.room().refill_wanted(now).is_some(),
+            gate.room_mut().refill_wanted(now).is_some(),
             "half the block is gone: time to reserve ahead"
         );
         gate.refill(now).unwrap();
-        assert_eq!(gate.room().refill_wanted(now), None, "a spare is in hand");
+        assert_eq!(
+            gate.room_mut().refill_wanted(now),
+            None,
+            "a spare is in hand"
+        );
 
         // The disk stalls: the numbers already durable still serve arrivals from memory.
         store

@@ -25,9 +25,12 @@ fn a_small_opening_replays_end_to_end_with_a_clean_audit() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // The server's own log, to tell a slow machine from a stalled server when this fails.
+    let server_log = std::fs::read_to_string(out.path().join("server.log")).unwrap_or_default();
+    let server_log = &server_log[server_log.len().saturating_sub(4_000)..];
     assert!(
         output.status.success(),
-        "loadtest failed:\n{stdout}\n{stderr}"
+        "loadtest failed:\n{stdout}\n{stderr}\nserver log (end):\n{server_log}"
     );
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.ends_with("PASS"), "{last}");
@@ -37,7 +40,11 @@ fn a_small_opening_replays_end_to_end_with_a_clean_audit() {
     assert_eq!(report["audit"]["violation_count"], 0, "{}", report["audit"]);
     assert_eq!(report["client_violations"], 0);
     let booked = report["outcomes"]["booked"].as_u64().unwrap_or(0);
-    assert!(booked >= 50, "only {booked} booked: {}", report["outcomes"]);
+    assert!(
+        booked >= 50,
+        "only {booked} booked: {}\n{stdout}\nserver log (end):\n{server_log}",
+        report["outcomes"]
+    );
     assert!(report["audit"]["acknowledged"].as_u64().unwrap() >= booked);
     assert_eq!(report["errors_5xx"], 0);
     // Arrivals not in the cohort who verified while waiting were told at once, and took no
