@@ -1,7 +1,7 @@
 //! Booking, reading, cancelling and changing appointments, for oneself or a family member.
 
 use super::alternatives::with_alternatives;
-use super::eligibility::{person_record, require_eligible};
+use super::eligibility::{person_facts, require_eligible};
 use super::supply::MoveView;
 use super::views::ClinicRef;
 use crate::error::ApiError;
@@ -295,8 +295,8 @@ pub async fn create(
     let now = state.clock.now();
     let (person, recipient) = match &body.family {
         None => {
-            let record = person_record(&state, actor).await?;
-            require_eligible(&state, actor, record.birth_date, record.rrn_hash).await?;
+            let (record, facts) = person_facts(&state, actor).await?;
+            require_eligible(&state, facts)?;
             (actor, record.sealed)
         }
         Some(family) => {
@@ -306,10 +306,8 @@ pub async fn create(
                 pass.as_deref(),
                 crate::waiting::PassUse::FamilyBooking,
             )?;
-            let record = person_record(&state, member).await?;
-            require_eligible(&state, member, record.birth_date, record.rrn_hash)
-                .await
-                .map_err(|_| family_not_bookable())?;
+            let (record, facts) = person_facts(&state, member).await?;
+            require_eligible(&state, facts).map_err(|_| family_not_bookable())?;
             (member, record.sealed)
         }
     };
@@ -422,14 +420,16 @@ pub async fn list(
 }
 
 async fn owned(state: &Arc<AppState>, id: u64, viewer: PersonId) -> Result<Booking, ApiError> {
-    let booking = read(state, move |r| store::ReadStore::booking(r, BookingId(id)))
+    read(state, move |r| store::ReadStore::booking(r, BookingId(id)))
         .await?
-        .ok_or_else(ApiError::not_found)?;
-    // Someone else's booking looks exactly like a missing one: ids reveal nothing.
-    if booking.person != viewer && booking.booked_by != viewer {
-        return Err(ApiError::not_found());
-    }
-    Ok(booking)
+        .filter(|booking| viewable(booking, viewer))
+        .ok_or_else(ApiError::not_found)
+}
+
+/// Whether `viewer` holds or made `booking`. Someone else's booking looks exactly like a missing
+/// one: ids reveal nothing.
+fn viewable(booking: &Booking, viewer: PersonId) -> bool {
+    booking.person == viewer || booking.booked_by == viewer
 }
 
 /// The typed core of `GET /api/v1/bookings/{id}`: one booking the viewer holds or made, with
@@ -439,9 +439,18 @@ pub async fn booking_of(
     viewer: PersonId,
     id: u64,
 ) -> Result<BookingView, ApiError> {
-    let booking = owned(state, id, viewer).await?;
-    let ids = [booking.id];
-    let moved = read(state, move |r| store::ReadStore::reschedules_of(r, &ids)).await?;
+    // One trip off the async workers for the booking and its moves.
+    let (booking, moved) = read(state, move |r| {
+        let Some(booking) = store::ReadStore::booking(r, BookingId(id))?
+            .filter(|booking| viewable(booking, viewer))
+        else {
+            return Ok(None);
+        };
+        let moved = store::ReadStore::reschedules_of(r, &[booking.id])?;
+        Ok(Some((booking, moved)))
+    })
+    .await?
+    .ok_or_else(ApiError::not_found)?;
     let view = booking_view(state, &booking, viewer);
     Ok(with_moves(state, view, booking.id, &moved))
 }

@@ -7,37 +7,54 @@ use crate::state::{Authenticated, read};
 use crate::text::errors::Words;
 use axum::Json;
 use axum::extract::State;
-use domain::booking::{DoseStatus, PersonId};
+use domain::booking::{Booking, DoseStatus, PersonId};
 use domain::eligibility::{Decision, ListId, PersonFacts, Via, decide};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// What the server knows about a person that eligibility depends on.
-pub async fn facts(
+/// A person's record and what eligibility depends on, read in one trip off the async workers
+/// (each trip is two thread hand-offs; this is on every eligibility check and booking). An
+/// unknown person is unauthenticated: their identity session outlived their record.
+pub async fn person_facts(
     state: &Arc<AppState>,
     person: PersonId,
-    birth_date: Date,
-    rrn_hash: [u8; 32],
-) -> Result<PersonFacts, ApiError> {
-    let lists = read(state, move |r| {
-        store::PriorityStore::priority_lists_of(r, &rrn_hash)
+) -> Result<(store::PersonRecord, PersonFacts), ApiError> {
+    let (record, lists, bookings) = read(state, move |r| {
+        let Some(record) = store::ReadStore::person(r, person)? else {
+            return Ok((None, Vec::new(), Vec::new()));
+        };
+        let lists = store::PriorityStore::priority_lists_of(r, &record.rrn_hash)?;
+        let bookings = store::ReadStore::bookings_of(r, person)?;
+        Ok((Some(record), lists, bookings))
     })
     .await?;
-    let bookings = read(state, move |r| store::ReadStore::bookings_of(r, person)).await?;
+    let record = record.ok_or_else(ApiError::unauthenticated)?;
+    let facts = facts_of(person, record.birth_date, &lists, &bookings);
+    Ok((record, facts))
+}
+
+/// What eligibility depends on, from a person's birth date, priority lists and the bookings
+/// they hold or made (only their own count).
+fn facts_of(
+    person: PersonId,
+    birth_date: Date,
+    lists: &[u32],
+    bookings: &[Booking],
+) -> PersonFacts {
     let own = bookings.iter().filter(|b| b.person == person);
     let (mut booked, mut vaccinated) = (false, false);
     for booking in own {
         booked |= booking.is_active();
         vaccinated |= booking.doses().all(|d| d.status == DoseStatus::Given);
     }
-    Ok(PersonFacts {
+    PersonFacts {
         birth_date,
-        priority_lists: lists.into_iter().map(ListId).collect(),
+        priority_lists: lists.iter().copied().map(ListId).collect(),
         already_booked: booked,
         already_vaccinated: vaccinated,
-    })
+    }
 }
 
 /// An eligibility decision as the API answers it. Fields in alphabetical order, as the JSON
@@ -110,13 +127,7 @@ impl DecisionView {
 }
 
 /// Refuses unless the person may book now. Booking itself re-checks "already booked".
-pub async fn require_eligible(
-    state: &Arc<AppState>,
-    person: PersonId,
-    birth_date: Date,
-    rrn_hash: [u8; 32],
-) -> Result<(), ApiError> {
-    let mut facts = facts(state, person, birth_date, rrn_hash).await?;
+pub fn require_eligible(state: &AppState, mut facts: PersonFacts) -> Result<(), ApiError> {
     // An existing booking is reported by the writer, with its id; eligibility judges the window.
     facts.already_booked = false;
     let decision = decide(&facts, &state.world.rules(), state.clock.now());
@@ -142,8 +153,7 @@ pub async fn person_record(
 
 /// The typed core of `GET /api/v1/eligibility`: may this person book now, on the server clock.
 pub async fn decision_of(state: &Arc<AppState>, person: PersonId) -> Result<Decision, ApiError> {
-    let record = person_record(state, person).await?;
-    let facts = facts(state, person, record.birth_date, record.rrn_hash).await?;
+    let (_, facts) = person_facts(state, person).await?;
     Ok(decide(&facts, &state.world.rules(), state.clock.now()))
 }
 

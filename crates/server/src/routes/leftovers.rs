@@ -4,7 +4,7 @@
 //! dose a day per person.
 
 use super::clinic::{OfferView, offer_view};
-use super::eligibility::{facts, person_record};
+use super::eligibility::person_facts;
 use crate::error::ApiError;
 use crate::http::ApiJson;
 use crate::rate::{Limit, limit};
@@ -277,8 +277,7 @@ pub async fn claim(
     Path(id): Path<u64>,
 ) -> Result<Response, ApiError> {
     let person = session.person;
-    let record = person_record(&state, person).await?;
-    let known = facts(&state, person, record.birth_date, record.rrn_hash).await?;
+    let (record, known) = person_facts(&state, person).await?;
     if known.already_vaccinated {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -557,9 +557,7 @@ pub async fn verify_waiting(
 ) -> Result<(Verdict, String, String), ApiError> {
     let (ticket, session) = waiting_ticket(state, headers)?;
     let (person, _) = super::identity::finish_check(state, body, who).await?;
-    let record = super::eligibility::person_record(state, person).await?;
-    let facts =
-        super::eligibility::facts(state, person, record.birth_date, record.rrn_hash).await?;
+    let (_, facts) = super::eligibility::person_facts(state, person).await?;
     let now = state.clock.now();
     let opens_at = i64::try_from(state.gate.opening().opens_at_ms())
         .ok()
