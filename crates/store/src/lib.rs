@@ -170,9 +170,19 @@ pub trait AdminStore: Send + Sync + 'static {
 pub trait QueueStore: Send + Sync + 'static {
     /// The newest queue's id and record, if any queue was ever opened.
     fn current_queue(&self) -> Result<Option<(u32, String)>>;
-    /// Stores `record` if `revision` is newer than the stored one; false when it was not.
-    /// Durable when it returns.
-    fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool>;
+    /// Stores `record` (at `revision`) as queue `id`'s, compare-and-swap: when `base` is `None`
+    /// only if the queue has no record yet, else only if the stored record is at revision
+    /// `base` (the one the caller changed). False when it was not stored: someone else (another
+    /// node) changed the record first, and the caller must read it again. Durable when it
+    /// returns.
+    fn save_queue(
+        &self,
+        id: u32,
+        base: Option<u64>,
+        revision: u64,
+        record: &str,
+        now_ms: i64,
+    ) -> Result<bool>;
     /// The draw number of `person` in queue `id`'s draw of verified people: the same number
     /// every time for the same person, the next free one (dense from 0) the first time. Durable
     /// when it returns. Only the waiting room's own file keeps the table.
@@ -187,6 +197,44 @@ pub trait QueueStore: Send + Sync + 'static {
         let _ = id;
         Ok(0)
     }
+    /// Leaves what this node saw for the controller of queue `id` (several nodes on one
+    /// database; a store serving one node keeps nothing).
+    fn report(&self, id: u32, report: &QueueReport) -> Result<()> {
+        let _ = (id, report);
+        Ok(())
+    }
+    /// Takes (and removes) every report left for queue `id`, oldest first.
+    fn take_reports(&self, id: u32) -> Result<Vec<QueueReport>> {
+        let _ = id;
+        Ok(Vec::new())
+    }
+}
+
+/// What one node saw of the booking side since its last report, for the node that runs the
+/// admission controller (the `queue` crate's `Observations`, summed over nodes there).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueReport {
+    pub node: String,
+    pub at_ms: i64,
+    /// Sessions that used a pass on this node recently.
+    pub active_sessions: u64,
+    /// The 99th percentile of this node's booking-side latency since its last report.
+    pub latency_p99_ms: Option<u32>,
+    /// The booking side refused a request as busy.
+    pub saturated: bool,
+    /// Ranks of admitted people who showed up on this node (their first request with a pass).
+    pub started: Vec<u64>,
+}
+
+/// Key lists every node must hold alike (the waiting room's signing keys, the token signing
+/// keys), kept where every node reads them: several nodes on one database. Each list is a text
+/// in the keys-file format, with a revision for compare-and-swap.
+pub trait SharedKeys: Send + Sync + 'static {
+    /// The list named `name` and its revision, if any node stored one.
+    fn shared_keys(&self, name: &str) -> Result<Option<(String, u64)>>;
+    /// Stores `lines` as `name`'s list: when `base` is `None` only if there is none yet, else
+    /// only if the stored one is at revision `base`. False when someone else changed it first.
+    fn put_shared_keys(&self, name: &str, base: Option<u64>, lines: &str) -> Result<bool>;
 }
 
 /// Everything a running service reads and sets up outside the writer, whichever the backend:

@@ -376,21 +376,28 @@ pub fn concurrent_bookings_never_overbook<H: Harness>() {
     assert!(audit.inconsistent_second_doses.is_empty());
 }
 
-pub fn queue_records_only_move_forward<H: Harness>() {
+pub fn queue_records_are_compared_and_swapped<H: Harness>() {
     let h = H::fresh();
     {
         let (_backend, store) = h.open();
         assert_eq!(store.current_queue().unwrap(), None);
-        assert!(store.save_queue(1, 1, "{\"r\":1}", 10).unwrap());
-        assert!(store.save_queue(1, 3, "{\"r\":3}", 11).unwrap());
-        // A stale node writing an older revision changes nothing.
-        assert!(!store.save_queue(1, 2, "{\"r\":2}", 12).unwrap());
-        assert!(!store.save_queue(1, 3, "{\"r\":3b}", 12).unwrap());
+        assert!(store.save_queue(1, None, 0, "{\"r\":0}", 10).unwrap());
+        assert!(
+            !store.save_queue(1, None, 0, "{\"r\":0b}", 10).unwrap(),
+            "a second node creating the same queue changes nothing"
+        );
+        assert!(store.save_queue(1, Some(0), 1, "{\"r\":1}", 10).unwrap());
+        assert!(store.save_queue(1, Some(1), 3, "{\"r\":3}", 11).unwrap());
+        // A node that changed an older copy (revision 1, or 2 that was never stored) changes
+        // nothing, even with a newer revision number.
+        assert!(!store.save_queue(1, Some(1), 4, "{\"r\":4}", 12).unwrap());
+        assert!(!store.save_queue(1, Some(2), 9, "{\"r\":9}", 12).unwrap());
         assert_eq!(
             store.current_queue().unwrap(),
             Some((1, "{\"r\":3}".to_string()))
         );
-        assert!(store.save_queue(2, 1, "{\"q\":2}", 13).unwrap());
+        assert!(!store.save_queue(2, Some(0), 1, "{\"q\":2}", 13).unwrap());
+        assert!(store.save_queue(2, None, 0, "{\"q\":2}", 13).unwrap());
     }
     let (_backend, store) = h.open();
     assert_eq!(
@@ -650,8 +657,8 @@ macro_rules! conformance_suite {
             $crate::priority_members_are_found_by_hash::<$harness>()
         }
         #[test]
-        fn queue_records_only_move_forward() {
-            $crate::queue_records_only_move_forward::<$harness>()
+        fn queue_records_are_compared_and_swapped() {
+            $crate::queue_records_are_compared_and_swapped::<$harness>()
         }
         #[test]
         fn failed_messages_wait_for_their_next_attempt() {

@@ -223,6 +223,11 @@ impl Pool {
         }
     }
 
+    /// A pool of its own to the same database (its connections not shared with this one's).
+    pub fn sibling(&self) -> Pool {
+        Pool::new(Arc::clone(&self.driver), self.config.clone())
+    }
+
     pub fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
         let mut conn = match self.take()? {
             Some(conn) => conn,

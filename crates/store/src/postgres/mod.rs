@@ -13,6 +13,7 @@
 mod batch;
 mod conn;
 pub mod lease;
+pub mod queue;
 mod read;
 mod rows;
 
@@ -31,6 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use queue::PgQueue;
 pub use read::PgReader;
 
 /// Migrations in order; a database at version N has had the first N applied.
@@ -40,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
+    include_str!("schema_v6.sql"),
 ];
 
 /// Any fixed number: nodes starting together take turns migrating (an advisory lock is fine

@@ -1,28 +1,39 @@
 //! Reads, world set-up, the waiting room's record and priority lists, on pooled connections.
 
 use super::conn::{Conn, Pool};
+use super::queue::PgQueue;
 use super::rows::{
     self, BOOKING_COLUMNS, OFFER_COLUMNS, RESCHEDULE_COLUMNS, STAFF_COLUMNS, SUBSCRIPTION_COLUMNS,
     get,
 };
 use crate::{
     AdminStore, AuditRecord, AuditReport, ClinicRecord, Delivery, OfferRecord, OutboxRecord,
-    PersonRecord, PriorityStore, QueueStore, ReadStore, RescheduleRecord, Result, StaffRecord,
+    PersonRecord, PriorityStore, QueueReport, QueueStore, ReadStore, RescheduleRecord, Result, StaffRecord,
     Subscription, SupplyChangeRecord, day_number,
 };
 use domain::booking::{Booking, BookingId, PersonId};
 use domain::clinic::ClinicId;
 use domain::product::{Product, Schedules};
 use jiff::civil::Date;
+use std::sync::Arc;
 
 /// Read connections, opened on demand and reused.
 pub struct PgReader {
     pool: Pool,
+    /// The waiting room's record and the shared keys, on connections of their own: the front
+    /// door's background work never waits behind booking pages' reads.
+    queue: Arc<PgQueue>,
 }
 
 impl PgReader {
     pub(super) fn new(pool: Pool) -> PgReader {
-        PgReader { pool }
+        let queue = Arc::new(PgQueue::new(pool.sibling()));
+        PgReader { pool, queue }
+    }
+
+    /// The waiting room's record and the shared keys, on connections of their own.
+    pub fn queue_store(&self) -> Arc<PgQueue> {
+        Arc::clone(&self.queue)
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
@@ -360,25 +371,34 @@ impl AdminStore for PgReader {
 
 impl QueueStore for PgReader {
     fn current_queue(&self) -> Result<Option<(u32, String)>> {
-        self.with(|conn| {
-            let row = conn.opt("SELECT id, record FROM queue ORDER BY id DESC LIMIT 1", &[])?;
-            row.map(|r| Ok((get::<i64>(&r, 0)? as u32, get(&r, 1)?)))
-                .transpose()
-        })
+        self.queue.current_queue()
     }
 
-    fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool> {
-        self.with(|conn| {
-            // A record only replaces an older revision of itself: a stale writer changes nothing.
-            let changed = conn.execute(
-                "INSERT INTO queue (id, record, revision, updated_ms) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (id) DO UPDATE SET record = excluded.record,
-                     revision = excluded.revision, updated_ms = excluded.updated_ms
-                 WHERE excluded.revision > queue.revision",
-                &[&i64::from(id), &record, &(revision as i64), &now_ms],
-            )?;
-            Ok(changed == 1)
-        })
+    fn save_queue(
+        &self,
+        id: u32,
+        base: Option<u64>,
+        revision: u64,
+        record: &str,
+        now_ms: i64,
+    ) -> Result<bool> {
+        self.queue.save_queue(id, base, revision, record, now_ms)
+    }
+
+    fn draw_number(&self, id: u32, person: u64) -> Result<u64> {
+        self.queue.draw_number(id, person)
+    }
+
+    fn people_drawn(&self, id: u32) -> Result<u64> {
+        self.queue.people_drawn(id)
+    }
+
+    fn report(&self, id: u32, report: &QueueReport) -> Result<()> {
+        self.queue.report(id, report)
+    }
+
+    fn take_reports(&self, id: u32) -> Result<Vec<QueueReport>> {
+        self.queue.take_reports(id)
     }
 }
 

@@ -36,23 +36,38 @@ fn current_queue(conn: &Connection) -> Result<Option<(u32, String, u64)>> {
         .optional()?)
 }
 
-fn save_queue(
-    conn: &Connection,
-    id: u32,
-    revision: u64,
-    record: &str,
-    now_ms: i64,
-) -> Result<bool> {
-    // A record only replaces an older revision of itself: a stale writer changes nothing.
-    let changed = conn
-        .prepare_cached(
-            "INSERT INTO queue (id, record, revision, updated_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (id) DO UPDATE SET record = excluded.record,
-                 revision = excluded.revision, updated_ms = excluded.updated_ms
-             WHERE excluded.revision > queue.revision",
-        )?
-        .execute(params![id, record, revision as i64, now_ms])?;
+/// Compare-and-swap (see [`QueueStore::save_queue`]): a record made from a copy someone else
+/// has changed since changes nothing.
+fn save_queue(conn: &Connection, id: u32, save: QueueSave<'_>) -> Result<bool> {
+    let changed = match save.base {
+        None => conn
+            .prepare_cached(
+                "INSERT INTO queue (id, record, revision, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(params![id, save.record, save.revision as i64, save.now_ms])?,
+        Some(base) => conn
+            .prepare_cached(
+                "UPDATE queue SET record = ?2, revision = ?3, updated_ms = ?4
+                 WHERE id = ?1 AND revision = ?5",
+            )?
+            .execute(params![
+                id,
+                save.record,
+                save.revision as i64,
+                save.now_ms,
+                base as i64
+            ])?,
+    };
     Ok(changed == 1)
+}
+
+/// One [`QueueStore::save_queue`] call's record.
+struct QueueSave<'a> {
+    base: Option<u64>,
+    revision: u64,
+    record: &'a str,
+    now_ms: i64,
 }
 
 impl QueueStore for SqliteReader {
@@ -60,8 +75,21 @@ impl QueueStore for SqliteReader {
         self.with(|conn| Ok(current_queue(conn)?.map(|(id, record, _)| (id, record))))
     }
 
-    fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool> {
-        self.with(|conn| save_queue(conn, id, revision, record, now_ms))
+    fn save_queue(
+        &self,
+        id: u32,
+        base: Option<u64>,
+        revision: u64,
+        record: &str,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let save = QueueSave {
+            base,
+            revision,
+            record,
+            now_ms,
+        };
+        self.with(|conn| save_queue(conn, id, save))
     }
 }
 
@@ -83,7 +111,13 @@ impl QueueFile {
             && let Some(reader) = earlier
             && let Some((id, record, revision)) = reader.with(current_queue)?
         {
-            save_queue(&conn, id, revision, &record, 0)?;
+            let save = QueueSave {
+                base: None,
+                revision,
+                record: &record,
+                now_ms: 0,
+            };
+            save_queue(&conn, id, save)?;
         }
         Ok(QueueFile {
             conn: Mutex::new(conn),
@@ -100,8 +134,21 @@ impl QueueStore for QueueFile {
         self.with(|conn| Ok(current_queue(conn)?.map(|(id, record, _)| (id, record))))
     }
 
-    fn save_queue(&self, id: u32, revision: u64, record: &str, now_ms: i64) -> Result<bool> {
-        self.with(|conn| save_queue(conn, id, revision, record, now_ms))
+    fn save_queue(
+        &self,
+        id: u32,
+        base: Option<u64>,
+        revision: u64,
+        record: &str,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let save = QueueSave {
+            base,
+            revision,
+            record,
+            now_ms,
+        };
+        self.with(|conn| save_queue(conn, id, save))
     }
 
     fn draw_number(&self, id: u32, person: u64) -> Result<u64> {
