@@ -276,8 +276,10 @@ impl QueueState {
         if self.is_open() || count <= self.record.verified_reserved {
             return false;
         }
+        // No new revision: the count is raised from the durable draw table, not a change of the
+        // stored record, and a node's copy must keep the revision it was stored at, or its
+        // next compare-and-swap would never match. The next stored change carries it.
         self.record.verified_reserved = count;
-        self.bump();
         true
     }
 

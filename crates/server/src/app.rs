@@ -27,30 +27,42 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     let mut rng = rand::rng();
     let secrets = Secrets::load_with(&config.data_dir, config.rrn_key.as_ref(), &mut rng)?;
     let now = clock.now();
-    // The waiting room's record has a file of its own on either backend: a booking transaction
-    // holding the main database's write lock must never hold up the front door.
-    let queue_path = config.data_dir.join("queue.db");
-    secrets::private_file(&queue_path).map_err(data_dir_error)?;
-    let (writer, reader, world, queue_file, lease) = match &config.database {
+    // On SQLite the waiting room's record has a file of its own: a booking transaction holding
+    // the main database's write lock must never hold up the front door. On PostgreSQL it is
+    // shared by every node, on connections of its own (row locks: no booking holds it up).
+    let (writer, reader, world, queue_store, shared) = match &config.database {
         None => {
+            let queue_path = config.data_dir.join("queue.db");
+            secrets::private_file(&queue_path).map_err(data_dir_error)?;
             let database = config.data_dir.join("yeyak.db");
             secrets::private_file(&database).map_err(data_dir_error)?;
             let (backend, reader) = store::sqlite::open(&database)?;
             let queue_file = store::sqlite::QueueFile::open(&queue_path, Some(&reader))?;
             let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
-            (writer, reader, world, queue_file, None)
+            let queue_store: Arc<dyn store::QueueStore> = Arc::new(queue_file);
+            (writer, reader, world, queue_store, None)
         }
         Some(url) => {
             let options = store::postgres::Options {
                 address: config.advertise.clone(),
                 ..store::postgres::Options::default()
             };
+            let node = options.node.clone();
             let (backend, reader) = store::postgres::open_with(url, options)?;
             let lease = backend.lease_view();
-            let queue_file = store::sqlite::QueueFile::open(&queue_path, None)?;
+            let queue = reader.queue_store();
             let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
-            (writer, reader, world, queue_file, Some(lease))
+            let queue_store: Arc<dyn store::QueueStore> = queue.clone();
+            let shared = SharedRoom { node, lease, queue };
+            (writer, reader, world, queue_store, Some(shared))
         }
+    };
+    let lease = shared.as_ref().map(|s| s.lease.clone());
+    let secrets = match &shared {
+        Some(s) => secrets
+            .share_signing_keys(s.queue.as_ref(), &config.data_dir)
+            .map_err(|e| StartError::Settings(format!("the shared signing keys: {e}")))?,
+        None => secrets,
     };
     let identity_config = IdentityConfig {
         reveal_codes: config.demo || config.identity.reveal_codes,
@@ -61,15 +73,33 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     }
     let registry: Arc<dyn identity::SubscriberRegistry> = config.subscribers.clone();
     let identity = IdentityStandIn::new(identity_config, secrets.rrn_key(), registry);
-    let keyring = waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?;
-    let queue_store: Arc<dyn store::QueueStore> = Arc::new(queue_file);
+    let keyring = match &shared {
+        Some(s) => waiting::load_shared_keyring(
+            s.queue.as_ref(),
+            &config.data_dir,
+            now.as_second(),
+            &mut rng,
+        )?,
+        None => waiting::load_keyring(&config.data_dir, now.as_second(), &mut rng)?,
+    };
     let now_ms = now.as_millisecond().max(0) as u64;
-    let gate = Arc::new(waiting::Gate::open(
-        queue_store,
-        keyring,
-        config.gate,
-        now_ms,
-    )?);
+    let gate = waiting::Gate::open(queue_store, keyring, config.gate, now_ms)?;
+    let gate = Arc::new(match &shared {
+        Some(s) => {
+            let lease = s.lease.clone();
+            gate.shared(waiting::Role::Shared {
+                node: s.node.clone(),
+                leads: Box::new(move || lease.held().is_some()),
+            })
+        }
+        None => gate,
+    });
+    if let Some(s) = &shared {
+        gate.start_key_reloader(s.queue.clone(), config.data_dir.clone(), Arc::clone(&clock))
+            .map_err(|e| {
+                StartError::Settings(format!("cannot start the queue-keys thread: {e}"))
+            })?;
+    }
     if let Some(spec) = config.opening {
         let scheduled = gate
             .ensure_opening(spec, now_ms)
@@ -105,6 +135,16 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         reader,
         identity,
     }))
+}
+
+/// What a node of several on PostgreSQL shares with the others for its waiting room.
+struct SharedRoom {
+    /// This node's name in the lease row and in its reports to the controller.
+    node: String,
+    /// The ledger's lease: its holder runs the waiting room's controller too.
+    lease: store::postgres::LeaseView,
+    /// The shared record, draw, reports and keys.
+    queue: Arc<store::postgres::PgQueue>,
 }
 
 /// Stops the booking side's runtime without waiting, wherever it is dropped (an async context

@@ -218,6 +218,8 @@ struct QueueGauges {
     tickets_refused: Gauge,
     second_passes_refused: Gauge,
     texted_away: Gauge,
+    controls: Gauge,
+    revision: Gauge,
 }
 
 impl Metrics {
@@ -317,6 +319,18 @@ impl Metrics {
                 "queue_texted_away_total",
                 "People who left the waiting page and were texted when their turn came",
                 &queue.texted_away,
+            ),
+            (
+                "queue_controller",
+                "1 when this node runs the waiting room's admission controller (the only node, or \
+                 the ledger's holder of several)",
+                &queue.controls,
+            ),
+            (
+                "queue_record_revision",
+                "The revision of this node's copy of the waiting room's record (nodes of one \
+                 database lagging behind the others show a smaller one)",
+                &queue.revision,
             ),
         ] {
             registry.register(name, help, g.clone());
@@ -475,6 +489,7 @@ impl Metrics {
         &self,
         snapshot: &queue::Snapshot,
         people: &crate::waiting::People,
+        replica: crate::waiting::Replica,
         http: &crate::shell::Load,
     ) -> String {
         let count = |g: &Gauge, v: usize| g.set(i64::try_from(v).unwrap_or(i64::MAX));
@@ -516,6 +531,8 @@ impl Metrics {
             people.second_passes_refused,
         );
         gauge(&self.queue.texted_away, people.texted_away);
+        gauge(&self.queue.controls, u64::from(replica.controls));
+        gauge(&self.queue.revision, replica.revision);
         let stats = self.writer.stats();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
         self.writer_batches.set(load(&stats.batches));

@@ -112,6 +112,45 @@ impl Secrets {
         keyring_of(&lines).map_err(failed)
     }
 
+    /// Several nodes on one database: the signing keys become the union of this node's
+    /// `dir/signing.keys` and the list shared through the database (a key an operator added to
+    /// one node's file reaches the others at their next start), stored back when this node adds
+    /// any. The same key id with other material on two nodes stops the start: one of them holds
+    /// a wrong file.
+    pub fn share_signing_keys(
+        mut self,
+        shared: &dyn store::SharedKeys,
+        dir: &Path,
+    ) -> Result<Secrets, SharedKeysError> {
+        const NAME: &str = "signing.keys";
+        let own = read_keys_file(&dir.join(NAME))?.unwrap_or_default();
+        for _ in 0..8 {
+            let stored = shared.shared_keys(NAME)?;
+            let (mut keys, base) = match &stored {
+                Some((text, revision)) => (parse_keys(text)?, Some(*revision)),
+                None => (Vec::new(), None),
+            };
+            let before = keys.len();
+            for key in &own {
+                match keys.iter().find(|k| k.id == key.id) {
+                    Some(k) if k.material != key.material => {
+                        return Err(SharedKeysError::Conflict(key.id.0));
+                    }
+                    Some(_) => {}
+                    None => keys.push(key.clone()),
+                }
+            }
+            if (keys.len() != before || base.is_none())
+                && !shared.put_shared_keys(NAME, base, &keys_text(&keys))?
+            {
+                continue; // another node changed them first
+            }
+            self.signing = keyring_of(&keys)?;
+            return Ok(self);
+        }
+        Err(SharedKeysError::Contended)
+    }
+
     /// Like [`Secrets::load_or_create`], with the registration-number key taken from `source`.
     /// The copy in `dir/secrets.key` is then zeroed, so the data directory alone no longer
     /// holds it. A file named by `source` that does not exist yet is created with the key in
@@ -310,6 +349,19 @@ pub struct KeyLine {
     pub material: KeyMaterial,
 }
 
+/// Why the signing keys could not be shared through the database.
+#[derive(Debug, thiserror::Error)]
+pub enum SharedKeysError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeysFileError),
+    #[error("key {0} has other material in this node's signing.keys than in the database")]
+    Conflict(u16),
+    #[error("the shared signing keys changed under every attempt to read them")]
+    Contended,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeysFileError {
     #[error("{0}")]
@@ -329,6 +381,11 @@ pub fn read_keys_file(path: &Path) -> Result<Option<Vec<KeyLine>>, KeysFileError
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(KeysFileError::Io(e)),
     };
+    parse_keys(&text).map(Some)
+}
+
+/// The lines of a keys text (a keys file's, or a list shared through the database).
+pub fn parse_keys(text: &str) -> Result<Vec<KeyLine>, KeysFileError> {
     let mut keys = Vec::new();
     for (number, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -345,19 +402,22 @@ pub fn read_keys_file(path: &Path) -> Result<Option<Vec<KeyLine>>, KeysFileError
         })();
         keys.push(parsed.ok_or(KeysFileError::Damaged(number + 1))?);
     }
-    Ok(Some(keys))
+    Ok(keys)
 }
 
 /// Writes a keys file (mode 0600, durably).
 pub fn write_keys_file(path: &Path, keys: &[KeyLine]) -> std::io::Result<()> {
-    let text: String = keys
-        .iter()
+    write_private_file(path, keys_text(keys).as_bytes())
+}
+
+/// Keys as the text of a keys file.
+pub fn keys_text(keys: &[KeyLine]) -> String {
+    keys.iter()
         .map(|k| {
             let hex: String = k.material.0.iter().map(|b| format!("{b:02x}")).collect();
             format!("{} {} {hex}\n", k.id.0, k.created_s)
         })
-        .collect();
-    write_private_file(path, text.as_bytes())
+        .collect()
 }
 
 /// A ring that signs with the newest key (the highest id among equally new ones) and accepts

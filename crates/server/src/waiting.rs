@@ -6,6 +6,9 @@
 //! `max_active`); a queued person is their ticket alone.
 
 use crate::clock::Clock;
+use crate::secrets::{
+    KeyLine, KeysFileError, keyring_of, keys_text, parse_keys, read_keys_file, write_keys_file,
+};
 use crate::startup::StartError;
 use queue::{
     Controller, ControllerConfig, Exchange, KeyId, KeyMaterial, Keyring, Observations, Opening,
@@ -321,7 +324,41 @@ pub struct Gate {
     /// reloads show the same place. Memory per queued caller, at most [`MAX_AGENT_CALLERS`].
     agent_callers: Mutex<HashMap<(String, u64), String>>,
     counts: Counts,
+    role: Role,
+    /// Other nodes' latest count of active sessions and when they reported it (the leader's).
+    peers: Mutex<Peers>,
 }
+
+/// Who moves this waiting room's record besides reserving numbers.
+pub enum Role {
+    /// The only node (SQLite): it ticks the controller and nobody else writes the record.
+    Only,
+    /// One of several nodes on one database. Every node reserves its own blocks of numbers
+    /// (compare-and-swap on the shared record); the node for which `leads` answers true (the
+    /// ledger's lease holder) runs the admission controller on what every node reports; the
+    /// others report what they saw each tick and take up the stored record, so they follow a
+    /// new watermark or opening within one tick ([`TICK_INTERVAL`]).
+    Shared {
+        node: String,
+        leads: Box<dyn Fn() -> bool + Send + Sync>,
+    },
+}
+
+/// This node's part in the waiting room, for the operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replica {
+    /// This node runs the admission controller.
+    pub controls: bool,
+    /// The revision of this node's copy of the record.
+    pub revision: u64,
+}
+
+/// Attempts at a change of the shared record before giving up until the next tick or nudge:
+/// each failed one means another node changed the record first, which is read again.
+const SAVE_ATTEMPTS: usize = 8;
+
+/// How long another node's last report of its active sessions counts for the controller.
+const PEER_REPORT_FRESH_MS: u64 = 3_000;
 
 /// Callers held in the queue by agents at once, at most (a call centre's evening).
 pub const MAX_AGENT_CALLERS: usize = 100_000;
@@ -387,19 +424,23 @@ impl Gate {
         config: GateConfig,
         now_ms: u64,
     ) -> Result<Gate, StartError> {
-        let state = match store.current_queue()? {
-            Some((_, json)) => {
-                let record =
-                    serde_json::from_str(&json).map_err(|e| StartError::Settings(e.to_string()))?;
-                QueueState::from_record(record).map_err(|e| StartError::Settings(e.to_string()))?
-            }
+        let stored =
+            stored_state(store.as_ref()).map_err(|e| StartError::Settings(e.to_string()))?;
+        let state = match stored {
+            Some(state) => state,
             None => {
                 let opening = Opening::free_flow(QueueId(1), config.max_active, config.pass_ttl_ms)
                     .map_err(|e| StartError::Settings(e.to_string()))?;
                 let state = QueueState::new(opening);
-                save(store.as_ref(), &state, now_ms)
+                let created = save(store.as_ref(), None, &state, now_ms)
                     .map_err(|e| StartError::Settings(e.to_string()))?;
-                state
+                match created {
+                    true => state,
+                    // Another node starting at the same moment created it first.
+                    false => stored_state(store.as_ref())
+                        .map_err(|e| StartError::Settings(e.to_string()))?
+                        .ok_or_else(|| StartError::Settings("the queue record vanished".into()))?,
+                }
             }
         };
         let mut state = state;
@@ -431,7 +472,30 @@ impl Gate {
             texting: Mutex::new(Texting::default()),
             agent_callers: Mutex::new(HashMap::new()),
             counts: Counts::default(),
+            role: Role::Only,
+            peers: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// This gate as one of several nodes sharing the record (see [`Role::Shared`]).
+    pub fn shared(mut self, role: Role) -> Gate {
+        self.role = role;
+        self
+    }
+
+    pub fn replica(&self) -> Replica {
+        Replica {
+            controls: self.leads(),
+            revision: self.room().state().revision(),
+        }
+    }
+
+    /// Whether this node runs the admission controller.
+    pub fn leads(&self) -> bool {
+        match &self.role {
+            Role::Only => true,
+            Role::Shared { leads, .. } => leads(),
+        }
     }
 
     fn room(&self) -> std::sync::RwLockReadGuard<'_, WaitingRoom> {
@@ -873,19 +937,63 @@ impl Gate {
                     .per_second(),
             );
             let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
+            self.reserve(class, size, now_ms)?;
+            self.numbers_ready.notify_waiters();
+        }
+    }
+
+    /// Reserves a block of `class` in the stored record and installs it. Another node changing
+    /// the record first (a block of its own, a tick) makes this one read it again and retry.
+    /// Called under `record_writer`.
+    fn reserve(&self, class: queue::Class, size: u64, now_ms: u64) -> Result<(), GateError> {
+        for _ in 0..SAVE_ATTEMPTS {
             let mut state = self.room().state().clone();
+            let base = state.revision();
             let reservation = state
                 .reserve_block(class, size, now_ms)
                 .map_err(|e| GateError::Storage(e.to_string()))?;
-            save(self.store.as_ref(), &state, now_ms)?;
-            {
+            if save(self.store.as_ref(), Some(base), &state, now_ms)? {
                 let mut room = self.room_mut();
                 room.refresh(state)
                     .map_err(|e| GateError::Storage(e.to_string()))?;
                 room.install_block(reservation.persisted());
+                return Ok(());
             }
-            self.numbers_ready.notify_waiters();
+            self.take_up_stored(now_ms)?;
         }
+        Err(GateError::Storage(format!(
+            "the queue record changed under {SAVE_ATTEMPTS} reservations in a row"
+        )))
+    }
+
+    /// Takes up the stored record when it is newer than this node's copy: another node's
+    /// reservations and ticks (the watermark, the phases), or a new opening scheduled on
+    /// another node. Called under `record_writer`.
+    fn take_up_stored(&self, now_ms: u64) -> Result<(), GateError> {
+        let Some(stored) =
+            stored_state(self.store.as_ref()).map_err(|e| GateError::Storage(e.to_string()))?
+        else {
+            return Ok(());
+        };
+        let (queue, revision) = {
+            let room = self.room();
+            (room.state().opening().queue(), room.state().revision())
+        };
+        let stored_queue = stored.opening().queue();
+        if stored_queue == queue {
+            if stored.revision() > revision {
+                self.room_mut()
+                    .refresh(stored)
+                    .map_err(|e| GateError::Storage(e.to_string()))?;
+            }
+        } else if stored_queue.0 > queue.0 {
+            tracing::info!(
+                queue = stored_queue.0,
+                "taking up an opening scheduled on another node"
+            );
+            self.install_queue(stored, now_ms);
+        }
+        Ok(())
     }
 
     /// Starts the thread that reserves blocks ahead of arrivals. It holds the gate weakly and
@@ -997,16 +1105,20 @@ impl Gate {
         rng: &mut (impl rand::CryptoRng + ?Sized),
     ) -> Result<(), GateError> {
         let observations = self.take_observations(now_ms);
-        let mut controller = self.controller.lock().unwrap_or_else(|p| p.into_inner());
         {
             let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
-            let mut state = self.room().state().clone();
-            let decision = controller.tick(now_ms, &observations, &mut state, rng);
-            if decision.changed {
-                save(self.store.as_ref(), &state, now_ms)?;
-                self.room_mut()
-                    .refresh(state)
-                    .map_err(|e| GateError::Storage(e.to_string()))?;
+            match &self.role {
+                Role::Only => self.control(now_ms, &observations, rng)?,
+                Role::Shared { node, leads } => {
+                    self.take_up_stored(now_ms)?;
+                    if leads() {
+                        let observations = self.with_peers(node, observations, now_ms)?;
+                        self.count_drawn()?;
+                        self.control(now_ms, &observations, rng)?;
+                    } else {
+                        self.report(node, observations, now_ms)?;
+                    }
+                }
             }
         }
         // A phase change (the pre-queue starting) switches arrivals to a class with no block yet.
@@ -1014,6 +1126,100 @@ impl Gate {
             self.nudge_refill();
         }
         Ok(())
+    }
+
+    /// The controller's step on the stored record: decided on a copy of the controller and the
+    /// record, kept only once the record is stored (another node's change in between makes it
+    /// read the record again and decide again, so nothing is counted twice). Called under
+    /// `record_writer`.
+    fn control(
+        &self,
+        now_ms: u64,
+        observations: &Observations,
+        rng: &mut (impl rand::CryptoRng + ?Sized),
+    ) -> Result<(), GateError> {
+        let controller = || self.controller.lock().unwrap_or_else(|p| p.into_inner());
+        for _ in 0..SAVE_ATTEMPTS {
+            // Not held across the save: taking up a new opening replaces the controller.
+            let mut decided = controller().clone();
+            let mut state = self.room().state().clone();
+            let base = state.revision();
+            let decision = decided.tick(now_ms, observations, &mut state, rng);
+            if decision.changed && !save(self.store.as_ref(), Some(base), &state, now_ms)? {
+                self.take_up_stored(now_ms)?;
+                continue;
+            }
+            *controller() = decided;
+            if decision.changed {
+                self.room_mut()
+                    .refresh(state)
+                    .map_err(|e| GateError::Storage(e.to_string()))?;
+            }
+            return Ok(());
+        }
+        Err(GateError::Storage(format!(
+            "the queue record changed under {SAVE_ATTEMPTS} ticks in a row"
+        )))
+    }
+
+    /// Before the opening, the count of verified people drawn on every node (the shared draw
+    /// table), so the opening freezes them all. Called under `record_writer`.
+    fn count_drawn(&self) -> Result<(), GateError> {
+        let (open, queue) = {
+            let room = self.room();
+            (room.state().is_open(), room.state().opening().queue())
+        };
+        if !open {
+            let drawn = self
+                .store
+                .people_drawn(queue.0)
+                .map_err(|e| GateError::Storage(e.to_string()))?;
+            self.note_verified(drawn);
+        }
+        Ok(())
+    }
+
+    /// A follower's tick: what it saw, left for the leader.
+    fn report(&self, node: &str, seen: Observations, now_ms: u64) -> Result<(), GateError> {
+        let report = store::QueueReport {
+            node: node.to_string(),
+            at_ms: now_ms as i64,
+            active: self.active_ranks(),
+            latency_p99_ms: seen.latency_p99_ms,
+            saturated: seen.saturated,
+            started: seen.started.iter().map(|r| r.0).collect(),
+        };
+        self.store
+            .report(self.queue_id().0, &report)
+            .map_err(|e| GateError::Storage(e.to_string()))
+    }
+
+    /// The leader's observations with every other node's reports added.
+    fn with_peers(
+        &self,
+        node: &str,
+        own: Observations,
+        now_ms: u64,
+    ) -> Result<Observations, GateError> {
+        let reports = self
+            .store
+            .take_reports(self.queue_id().0)
+            .map_err(|e| GateError::Storage(e.to_string()))?;
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        let own_active = self.active_ranks();
+        Ok(merge_reports(
+            node,
+            (own, own_active),
+            reports,
+            &mut peers,
+            now_ms,
+        ))
+    }
+
+    /// The ranks of the sessions active on this node (as of the last observation).
+    fn active_ranks(&self) -> Vec<u64> {
+        let activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        activity.active.values().map(|(rank, _)| rank.0).collect()
     }
 
     fn take_observations(&self, now_ms: u64) -> Observations {
@@ -1054,12 +1260,30 @@ impl Gate {
     /// Replaces the current queue with a new opening. Tickets of the old queue stop working.
     pub fn schedule(&self, opening: Opening, now_ms: u64) -> Result<(), GateError> {
         let state = QueueState::new(opening);
+        let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
+        if save(self.store.as_ref(), None, &state, now_ms)? {
+            self.install_queue(state, now_ms);
+            return Ok(());
+        }
+        // Another node stored this queue first (the same configured opening, nodes starting
+        // together): take it up, as it is, if it is this opening.
+        self.take_up_stored(now_ms)?;
+        if self.opening() == opening {
+            Ok(())
+        } else {
+            Err(GateError::Storage(format!(
+                "queue {} was scheduled with another opening on another node",
+                opening.queue().0
+            )))
+        }
+    }
+
+    /// Makes `state` (a new queue) this node's. Called under `record_writer`.
+    fn install_queue(&self, state: QueueState, _now_ms: u64) {
         let mut controller = self.controller.lock().unwrap_or_else(|p| p.into_inner());
+        *controller = controller_for(state.opening(), &self.config);
         {
-            let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
-            save(self.store.as_ref(), &state, now_ms)?;
             let poll = poll_policy(&self.config);
-            *controller = controller_for(&opening, &self.config);
             let mut room = self.room_mut();
             let keyring = room.keyring().clone();
             *room = WaitingRoom::new(keyring, poll, state);
@@ -1072,7 +1296,11 @@ impl Gate {
             .clear();
         drop(controller);
         self.nudge_refill();
-        Ok(())
+    }
+
+    /// Replaces the keyring (shared keys reloaded: a key another node added).
+    pub fn set_keyring(&self, keyring: Keyring) {
+        self.room_mut().set_keyring(keyring);
     }
 
     pub fn opening(&self) -> Opening {
@@ -1130,22 +1358,66 @@ impl Gate {
     }
 }
 
-fn save(store: &dyn QueueStore, state: &QueueState, now_ms: u64) -> Result<(), GateError> {
+/// Stores `state`, made from the copy at revision `base` (`None`: a new queue). False when
+/// another node changed the record first: what `state` holds is not durable, so nothing from it
+/// may be handed out.
+fn save(
+    store: &dyn QueueStore,
+    base: Option<u64>,
+    state: &QueueState,
+    now_ms: u64,
+) -> Result<bool, GateError> {
     let record = state.record();
     let json = serde_json::to_string(record).map_err(|e| GateError::Storage(e.to_string()))?;
     let id = state.opening().queue().0;
-    let stored = store
-        .save_queue(id, state.revision(), &json, now_ms as i64)
-        .map_err(|e| GateError::Storage(e.to_string()))?;
-    if !stored {
-        // Someone else stored this revision or a newer one: what we hold is not durable, so
-        // nothing from it may be handed out.
-        return Err(GateError::Storage(format!(
-            "queue {id} revision {} was not stored: a newer record exists",
-            state.revision()
-        )));
+    store
+        .save_queue(id, base, state.revision(), &json, now_ms as i64)
+        .map_err(|e| GateError::Storage(e.to_string()))
+}
+
+/// The newest stored queue's record, if any.
+fn stored_state(store: &dyn QueueStore) -> Result<Option<QueueState>, String> {
+    let Some((_, json)) = store.current_queue().map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let record = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+    QueueState::from_record(record)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Each other node's latest ranks of active sessions, and when it reported them.
+type Peers = HashMap<String, (Vec<u64>, u64)>;
+
+/// The leader's observations with the other nodes' reports added: their people who showed up,
+/// the worst of their latencies, any saturation, and as active sessions the ranks active on any
+/// node, each counted once (a person whose requests reach two nodes is one person on the booking
+/// side). A node whose last report is older than [`PEER_REPORT_FRESH_MS`] counts none: it
+/// stopped, and its people's requests go elsewhere. The leader's own earlier reports (from
+/// before it led) are left out: its own are `own`.
+fn merge_reports(
+    node: &str,
+    (mut own, own_active): (Observations, Vec<u64>),
+    reports: Vec<store::QueueReport>,
+    peers: &mut Peers,
+    now_ms: u64,
+) -> Observations {
+    for report in reports.into_iter().filter(|r| r.node != node) {
+        own.started.extend(report.started.into_iter().map(Rank));
+        own.saturated |= report.saturated;
+        own.latency_p99_ms = own.latency_p99_ms.max(report.latency_p99_ms);
+        let at_ms = report.at_ms.max(0) as u64;
+        let seen = peers.entry(report.node).or_insert((Vec::new(), 0));
+        if at_ms >= seen.1 {
+            *seen = (report.active, at_ms);
+        }
     }
-    Ok(())
+    peers.retain(|_, (_, at_ms)| now_ms.saturating_sub(*at_ms) < PEER_REPORT_FRESH_MS);
+    let mut active: std::collections::HashSet<u64> = own_active.into_iter().collect();
+    active.extend(peers.values().flat_map(|(ranks, _)| ranks.iter().copied()));
+    // Sessions of this node sharing a rank (one person's tabs) count as they did on one node.
+    own.active_sessions = own.active_sessions.max(active.len() as u64);
+    own
 }
 
 /// The block-reservation thread: waits for a nudge, then reserves ahead on the server clock.
@@ -1188,50 +1460,208 @@ pub async fn tick_forever(gate: Arc<Gate>, clock: Arc<dyn Clock>) {
     }
 }
 
+/// A new waiting-room key is added when the newest is older than this.
+const ROTATE_AFTER_S: i64 = 24 * 3600;
+/// Waiting-room keys kept (the newest ones): tickets and passes signed before a restart or a
+/// rotation stay valid.
+const KEEP_KEYS: usize = 3;
+/// A key another node added is taken up by every node within [`KEYS_RELOAD`]; it signs only
+/// once it is this old, so no node meets a ticket signed with a key it does not know yet.
+pub const KEY_PUBLISHED_S: i64 = 60;
+/// How often a node of several reads the shared keys again (and rotates them when due).
+pub const KEYS_RELOAD: Duration = Duration::from_secs(10);
+/// The name of the waiting room's keys where several nodes share them.
+const SHARED_QUEUE_KEYS: &str = "queue.keys";
+
+/// Adds a fresh key when the newest is older than a day (or there is none), keeping the
+/// [`KEEP_KEYS`] newest. True when it changed `keys`.
+fn rotate_if_due(keys: &mut Vec<KeyLine>, now_s: i64, rng: &mut impl Rng) -> bool {
+    let newest = keys.iter().map(|k| k.created_s).max();
+    if newest.is_some_and(|created| now_s - created < ROTATE_AFTER_S) {
+        return false;
+    }
+    let id = keys
+        .iter()
+        .map(|k| k.id.0)
+        .max()
+        .map_or(1, |id| id.wrapping_add(1).max(1));
+    let mut material = [0u8; 32];
+    rng.fill_bytes(&mut material);
+    keys.push(KeyLine {
+        id: KeyId(id),
+        created_s: now_s,
+        material: KeyMaterial(material),
+    });
+    keys.sort_by_key(|k| k.created_s);
+    let keep_from = keys.len().saturating_sub(KEEP_KEYS);
+    keys.drain(..keep_from);
+    true
+}
+
 /// The waiting room's signing keys, in `dir/queue.keys` ("id created_unix_s hex" per line).
 /// A new key is added when the newest is older than a day; the three newest are kept, so tickets
 /// and passes signed before a restart or a rotation stay valid.
 pub fn load_keyring(dir: &Path, now_s: i64, rng: &mut impl Rng) -> Result<Keyring, StartError> {
-    use crate::secrets::{KeyLine, keyring_of, read_keys_file, write_keys_file};
-    const ROTATE_AFTER_S: i64 = 24 * 3600;
-    const KEEP: usize = 3;
     let path = dir.join("queue.keys");
-    let failed = |e: crate::secrets::KeysFileError| match e {
-        crate::secrets::KeysFileError::Io(source) => StartError::DataDir {
+    let mut keys = read_keys_file(&path)
+        .map_err(|e| keys_file_error(&path, e))?
+        .unwrap_or_default();
+    if rotate_if_due(&mut keys, now_s, rng) {
+        write_keys_file(&path, &keys).map_err(|e| keys_file_error(&path, KeysFileError::Io(e)))?;
+    }
+    keyring_of(&keys).map_err(|e| keys_file_error(&path, e))
+}
+
+fn keys_file_error(path: &Path, e: KeysFileError) -> StartError {
+    match e {
+        KeysFileError::Io(source) => StartError::DataDir {
             path: path.display().to_string(),
             source,
         },
         other => StartError::Settings(format!("{} is damaged: {other}", path.display())),
-    };
-    let mut keys = read_keys_file(&path).map_err(failed)?.unwrap_or_default();
-    let newest = keys.iter().map(|k| k.created_s).max();
-    if newest.is_none_or(|created| now_s - created >= ROTATE_AFTER_S) {
-        let id = keys
-            .iter()
-            .map(|k| k.id.0)
-            .max()
-            .map_or(1, |id| id.wrapping_add(1).max(1));
-        let mut material = [0u8; 32];
-        rng.fill_bytes(&mut material);
-        keys.push(KeyLine {
-            id: KeyId(id),
-            created_s: now_s,
-            material: KeyMaterial(material),
-        });
-        keys.sort_by_key(|k| k.created_s);
-        let keep_from = keys.len().saturating_sub(KEEP);
-        keys.drain(..keep_from);
-        write_keys_file(&path, &keys)
-            .map_err(crate::secrets::KeysFileError::Io)
-            .map_err(failed)?;
     }
-    keyring_of(&keys).map_err(failed)
+}
+
+/// The waiting room's signing keys shared by several nodes through the database, rotated there
+/// daily by whichever node finds them due (compare-and-swap: two nodes rotating at once add one
+/// key). The first node to start on a database publishes its `dir/queue.keys` if it has one
+/// (tickets issued before keep working), else a fresh key. A new key signs only once it is
+/// [`KEY_PUBLISHED_S`] old ([`keyring_published`]).
+pub fn load_shared_keyring(
+    shared: &dyn store::SharedKeys,
+    dir: &Path,
+    now_s: i64,
+    rng: &mut impl Rng,
+) -> Result<Keyring, StartError> {
+    let storage = |e: store::StoreError| StartError::Settings(format!("the shared keys: {e}"));
+    let damaged = |e: KeysFileError| StartError::Settings(format!("the shared keys: {e}"));
+    for _ in 0..SAVE_ATTEMPTS {
+        let stored = shared.shared_keys(SHARED_QUEUE_KEYS).map_err(storage)?;
+        let (mut keys, base) = match &stored {
+            Some((text, revision)) => (parse_keys(text).map_err(damaged)?, Some(*revision)),
+            None => {
+                let path = dir.join("queue.keys");
+                let file = read_keys_file(&path).map_err(|e| keys_file_error(&path, e))?;
+                (file.unwrap_or_default(), None)
+            }
+        };
+        let changed = rotate_if_due(&mut keys, now_s, rng) || base.is_none();
+        if changed
+            && !shared
+                .put_shared_keys(SHARED_QUEUE_KEYS, base, &keys_text(&keys))
+                .map_err(storage)?
+        {
+            continue; // another node published or rotated first: take up theirs
+        }
+        return keyring_published(&keys, now_s).map_err(damaged);
+    }
+    Err(StartError::Settings(
+        "the shared keys changed under every attempt to read them".into(),
+    ))
+}
+
+/// A ring that signs with the newest key at least [`KEY_PUBLISHED_S`] old (every node has read
+/// it by then) and accepts every key; with no key that old (the very first), the newest signs.
+pub fn keyring_published(keys: &[KeyLine], now_s: i64) -> Result<Keyring, KeysFileError> {
+    let published: Vec<KeyLine> = keys
+        .iter()
+        .filter(|k| now_s - k.created_s >= KEY_PUBLISHED_S)
+        .cloned()
+        .collect();
+    let Some(signing) = published.iter().max_by_key(|k| (k.created_s, k.id)) else {
+        return keyring_of(keys);
+    };
+    let older = keys
+        .iter()
+        .filter(|k| k.id != signing.id)
+        .map(|k| (k.id, &k.material));
+    Ok(Keyring::with_older((signing.id, &signing.material), older)?)
+}
+
+impl Gate {
+    /// Starts the thread that reads the shared keys again every [`KEYS_RELOAD`] (rotating them
+    /// when due) and installs them. It holds the gate weakly and ends with it.
+    pub fn start_key_reloader(
+        self: &Arc<Self>,
+        shared: Arc<dyn store::SharedKeys>,
+        dir: std::path::PathBuf,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<()> {
+        let gate = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("queue-keys".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(KEYS_RELOAD);
+                    let Some(gate) = gate.upgrade() else { return };
+                    let now_s = clock.now().as_second();
+                    match load_shared_keyring(shared.as_ref(), &dir, now_s, &mut rand::rng()) {
+                        Ok(keyring) => gate.set_keyring(keyring),
+                        Err(error) => tracing::error!(%error, "reading the shared keys failed"),
+                    }
+                }
+            })
+            .map(|_| ())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn the_leader_counts_each_rank_active_on_any_node_once() {
+        let report =
+            |node: &str, at_ms: i64, active: Vec<u64>, started: Vec<u64>| store::QueueReport {
+                node: node.into(),
+                at_ms,
+                active,
+                latency_p99_ms: Some(at_ms as u32),
+                saturated: node == "c",
+                started,
+            };
+        let own = Observations {
+            active_sessions: 2,
+            latency_p99_ms: Some(5),
+            started: vec![Rank(1)],
+            ..Observations::default()
+        };
+        let mut peers = Peers::new();
+        let merged = merge_reports(
+            "a",
+            (own.clone(), vec![1, 2]),
+            vec![
+                report("b", 900, vec![2, 3], vec![3]),
+                // B's later report replaces its earlier one.
+                report("b", 1_000, vec![2, 3, 4], vec![4]),
+                report("c", 950, vec![4, 5], vec![5]),
+                // The leader's own report from before it led: its own count is `own`.
+                report("a", 980, vec![9, 10, 11], vec![9]),
+            ],
+            &mut peers,
+            1_000,
+        );
+        assert_eq!(merged.active_sessions, 5, "ranks 1..=5, each once");
+        assert_eq!(
+            merged.started,
+            vec![Rank(1), Rank(3), Rank(4), Rank(5)],
+            "everyone who showed up anywhere"
+        );
+        assert_eq!(merged.latency_p99_ms, Some(1_000), "the worst node's");
+        assert!(merged.saturated, "C refused a request as busy");
+
+        // Later: B keeps reporting, C went silent (killed): its people no longer count.
+        let merged = merge_reports(
+            "a",
+            (own, vec![1]),
+            vec![report("b", 3_500, vec![2], vec![])],
+            &mut peers,
+            4_000,
+        );
+        assert_eq!(merged.active_sessions, 2, "rank 1 here, rank 2 on B");
+        assert!(!merged.saturated);
+    }
 
     #[test]
     fn blocks_hold_about_a_quarter_second_of_arrivals() {
@@ -1333,11 +1763,18 @@ mod tests {
         fn current_queue(&self) -> store::Result<Option<(u32, String)>> {
             self.inner.current_queue()
         }
-        fn save_queue(&self, id: u32, rev: u64, record: &str, now: i64) -> store::Result<bool> {
+        fn save_queue(
+            &self,
+            id: u32,
+            base: Option<u64>,
+            rev: u64,
+            record: &str,
+            now: i64,
+        ) -> store::Result<bool> {
             if self.stalled.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(store::StoreError::Database("disk stalled".into()));
             }
-            self.inner.save_queue(id, rev, record, now)
+            self.inner.save_queue(id, base, rev, record, now)
         }
     }
 

@@ -216,8 +216,9 @@ pub trait QueueStore: Send + Sync + 'static {
 pub struct QueueReport {
     pub node: String,
     pub at_ms: i64,
-    /// Sessions that used a pass on this node recently.
-    pub active_sessions: u64,
+    /// The ranks of the sessions that used a pass on this node recently. Ranks, not a count:
+    /// one person's requests may reach several nodes, and the controller counts each rank once.
+    pub active: Vec<u64>,
     /// The 99th percentile of this node's booking-side latency since its last report.
     pub latency_p99_ms: Option<u32>,
     /// The booking side refused a request as busy.

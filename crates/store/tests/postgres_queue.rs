@@ -49,7 +49,11 @@ fn draw_numbers_from_several_nodes_at_once_are_dense_and_one_per_person() {
         "numbers are dense from 0"
     );
     assert_eq!(nodes[1].people_drawn(7).unwrap(), of_person.len() as u64);
-    assert_eq!(nodes[2].people_drawn(8).unwrap(), 0, "each queue its own draw");
+    assert_eq!(
+        nodes[2].people_drawn(8).unwrap(),
+        0,
+        "each queue its own draw"
+    );
     assert_eq!(nodes[2].draw_number(8, 3).unwrap(), 0);
 }
 
@@ -60,7 +64,7 @@ fn reports_are_taken_once_in_the_order_they_were_left() {
     let report = |node: &str, at_ms: i64, started: Vec<u64>| QueueReport {
         node: node.into(),
         at_ms,
-        active_sessions: at_ms as u64 / 10,
+        active: (0..at_ms as u64 / 10).collect(),
         latency_p99_ms: (at_ms % 2 == 0).then_some(40),
         saturated: at_ms > 20,
         started,

@@ -1,8 +1,10 @@
 //! Several `yeyak` processes on one PostgreSQL: one holds the ledger's lease and writes, the
 //! others stand by, forward their booking writes to it, and take over when it dies or pauses past
 //! its lease; a paused holder that wakes up is fenced off. Every acknowledged booking is in the
-//! database afterwards, nobody holds two, and no clinic-day is booked past its doses. Each node has a data directory of its own (its waiting room's file) with
-//! copies of the first node's keys, because keys are not yet shared through the database.
+//! database afterwards, nobody holds two, and no clinic-day is booked past its doses. The nodes
+//! share one waiting room: one line of numbers, tickets and passes good on every node, one
+//! controller. Each node has a data directory of its own with copies of the first node's
+//! `secrets.key` and `operator.token` (the keys not shared through the database).
 //! Needs PostgreSQL at 127.0.0.1:5432 (database `test`).
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
@@ -29,11 +31,13 @@ struct Node {
     base: String,
 }
 
-/// A data directory for another node, with the first node's keys (as an operator would deploy
-/// them to every node).
+/// A data directory for another node, with the first node's keys that are not shared through
+/// the database (as an operator would deploy them to every node): the sealing and hashing keys
+/// and the operator's token. The waiting room's and the token signing keys come from the
+/// database.
 fn keys_copied_from(first: &std::path::Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for file in ["secrets.key", "queue.keys", "operator.token"] {
+    for file in ["secrets.key", "operator.token"] {
         std::fs::copy(first.join(file), dir.path().join(file)).unwrap();
     }
     dir
@@ -41,8 +45,18 @@ fn keys_copied_from(first: &std::path::Path) -> tempfile::TempDir {
 
 impl Node {
     async fn start(dir: &std::path::Path, url: &str, http: &reqwest::Client) -> Node {
+        Node::start_with(dir, url, http, &[]).await
+    }
+
+    async fn start_with(
+        dir: &std::path::Path,
+        url: &str,
+        http: &reqwest::Client,
+        extra: &[&str],
+    ) -> Node {
         let port = free_port();
-        let child = start_with(dir, port, &["--database", url]);
+        let args: Vec<&str> = ["--database", url].iter().chain(extra).copied().collect();
+        let child = start_with(dir, port, &args);
         let base = format!("http://127.0.0.1:{port}");
         wait_healthy(http, &base).await;
         Node { child, base }
@@ -489,4 +503,225 @@ async fn three_nodes_take_bookings_never_overbook_and_survive_the_holders_kill()
     assert_eq!(doses_on(&audit, clinic, &date), 100, "{audit:?}");
     drop((b, c));
     drop(reader);
+}
+
+/// A ticket's status on a node.
+async fn queue_status(http: &reqwest::Client, base: &str, ticket: &(String, String)) -> Value {
+    common::number(http, base, &ticket.0, &ticket.1).await
+}
+
+/// Exchanges an admitted ticket for a pass on `base`.
+async fn exchange(http: &reqwest::Client, base: &str, ticket: &(String, String)) -> Option<String> {
+    let response = http
+        .post(format!("{base}/api/v1/queue/exchange"))
+        .header("x-yeyak-waiting-session", &ticket.0)
+        .header("x-yeyak-ticket", &ticket.1)
+        .send()
+        .await
+        .unwrap();
+    if response.status().as_u16() != 200 {
+        return None;
+    }
+    let body: Value = response.json().await.unwrap();
+    body["pass"].as_str().map(str::to_string)
+}
+
+/// A booking-side call with `pass` (none: no pass): the error code it is refused with.
+async fn booking_side(http: &reqwest::Client, base: &str, session: &str, pass: &str) -> Value {
+    let response = http
+        .get(format!("{base}/api/v1/eligibility"))
+        .header("x-yeyak-waiting-session", session)
+        .header("x-yeyak-pass", pass)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    body["error"].clone()
+}
+
+/// Tickets admitted as `base` sees it.
+async fn admitted_on(http: &reqwest::Client, base: &str, tickets: &[(String, String)]) -> usize {
+    let statuses = join_all(tickets.iter().map(|t| queue_status(http, base, t))).await;
+    statuses.iter().filter(|s| s["state"] == "admitted").count()
+}
+
+/// One waiting room across three nodes on one PostgreSQL (issue 14): numbers from one line
+/// whichever node a person arrives at, a ticket read alike on every node, a pass from one node
+/// good on another, admission bounded by the people active on *every* node (the followers report
+/// to the controller on the ledger's holder), followers taking up the watermark, and admission
+/// going on after the holder is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_one_waiting_room_and_its_controller() {
+    let (url, _drop_schema) =
+        new_schema(&database(), &format!("yeyak_room_{}", std::process::id()));
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    // Someone admitted who has not shown up after 2 s loses the slot to the next person: the
+    // controller must learn of those who showed up on other nodes, or it would let in more.
+    let show_up = ["--show-up-window-s", "2"];
+    let a = Node::start_with(dir.path(), &url, &http, &show_up).await;
+    let (b_dir, c_dir) = (keys_copied_from(dir.path()), keys_copied_from(dir.path()));
+    let b = Node::start_with(b_dir.path(), &url, &http, &show_up).await;
+    let c = Node::start_with(c_dir.path(), &url, &http, &show_up).await;
+    assert!(
+        !b_dir.path().join("queue.keys").exists(),
+        "the waiting room's keys come from the database"
+    );
+    let bases = [a.base.clone(), b.base.clone(), c.base.clone()];
+
+    let operator = std::fs::read_to_string(dir.path().join("operator.token")).unwrap();
+    let now = jiff::Timestamp::now();
+    let opens = now.checked_add(jiff::SignedDuration::from_secs(4)).unwrap();
+    let max_active = 6;
+    let scheduled = http
+        .post(format!("{}/api/v1/admin/openings", b.base))
+        .bearer_auth(operator.trim())
+        .json(
+            &json!({"prequeue_starts_at": now.to_string(), "opens_at": opens.to_string(),
+                      "max_active": max_active}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scheduled.status().as_u16(), 201, "scheduled on a follower");
+    // Every node takes the new queue up within a tick or two.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+
+    // The pre-queue: people arrive at whichever node the load balancer picks.
+    let early = join_all((0..60).map(|n| common::arrive(&http, &bases[n % 3]))).await;
+    // Numbers are drawn at the opening (the pre-queue's order is random).
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    let mut numbers = Vec::new();
+    for ticket in &early {
+        let seen = join_all(bases.iter().map(|base| queue_status(&http, base, ticket))).await;
+        let number = seen[0]["number"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{}", seen[0]));
+        for other in &seen[1..] {
+            assert_eq!(other["number"].as_u64(), Some(number), "{seen:?}");
+        }
+        numbers.push(number);
+    }
+    let distinct: std::collections::HashSet<u64> = numbers.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        numbers.len(),
+        "two people share a place: {numbers:?}"
+    );
+    let late = join_all((0..6).map(|n| common::arrive(&http, &bases[n % 3]))).await;
+    for ticket in &late {
+        let number = queue_status(&http, &c.base, ticket).await["number"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            number > *numbers.iter().max().unwrap(),
+            "after the opening, arrivals at any node queue behind the whole pre-queue"
+        );
+    }
+
+    // Admission: admitted people exchange their ticket on B and keep using the pass on C. The
+    // controller runs on A (the ledger's holder) and sees them only through B's and C's reports:
+    // for 8 s, never more than `max_active` are let in.
+    let mut passes: Vec<(String, String)> = Vec::new();
+    let mut most_admitted = 0;
+    let watch = Instant::now();
+    while watch.elapsed() < Duration::from_secs(8) {
+        for ticket in &early {
+            if passes.iter().any(|(session, _)| *session == ticket.0) {
+                continue;
+            }
+            if let Some(pass) = exchange(&http, &b.base, ticket).await {
+                passes.push((ticket.0.clone(), pass));
+            }
+        }
+        for (session, pass) in &passes {
+            let refused = booking_side(&http, &c.base, session, pass).await;
+            let code = refused.as_str().unwrap_or_default();
+            assert!(
+                !code.starts_with("pass") && !code.starts_with("token"),
+                "a pass from B is good on C: {refused}"
+            );
+        }
+        most_admitted = most_admitted.max(admitted_on(&http, &a.base, &early).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    if passes.is_empty() {
+        let snapshot = http
+            .get(format!("{}/api/v1/admin/queue", a.base))
+            .bearer_auth(operator.trim())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        panic!("nobody was admitted; the holder's queue: {snapshot}");
+    }
+    assert!(
+        most_admitted <= max_active,
+        "{most_admitted} admitted with {max_active} active at most: the controller did not count \
+         the people active on the other nodes"
+    );
+    // The controller on A counts the people using their passes on C (and seen on B when they
+    // exchanged), each once, though none of them ever reached A.
+    let mut seen_by_controller = Value::Null;
+    for _ in 0..8 {
+        for (session, pass) in &passes {
+            booking_side(&http, &c.base, session, pass).await;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        seen_by_controller = http
+            .get(format!("{}/api/v1/admin/queue", a.base))
+            .bearer_auth(operator.trim())
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        if seen_by_controller["active"].as_u64() == Some(passes.len() as u64) {
+            break;
+        }
+    }
+    assert_eq!(
+        seen_by_controller["active"].as_u64(),
+        Some(passes.len() as u64),
+        "{seen_by_controller}"
+    );
+    let forged = booking_side(&http, &c.base, &passes[0].0, "AAAA.BBBB").await;
+    assert_eq!(forged, "token_malformed", "a made-up pass is refused");
+    // The followers took up the leader's watermark.
+    let on_a = admitted_on(&http, &a.base, &early).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    for base in [&b.base, &c.base] {
+        assert!(
+            admitted_on(&http, base, &early).await >= on_a,
+            "{base} lags"
+        );
+    }
+
+    // The holder dies. Its passes' people stop (their sessions age out on C); another node takes
+    // the ledger's lease, and with it the controller: admission goes on from where it was.
+    let before = admitted_on(&http, &b.base, &early).await;
+    drop(a);
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let now_admitted = admitted_on(&http, &c.base, &early).await;
+        if now_admitted > before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "admission stopped with the holder: {now_admitted} admitted"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let newcomer = common::arrive(&http, &b.base).await;
+    let number = queue_status(&http, &c.base, &newcomer).await["number"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        number > *numbers.iter().max().unwrap(),
+        "the line goes on after the kill"
+    );
 }

@@ -209,6 +209,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
                     .gate
                     .snapshot(state.clock.now().as_millisecond().max(0) as u64),
                 &state.gate.people(),
+                state.gate.replica(),
                 &state.load,
             )
         },

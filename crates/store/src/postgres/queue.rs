@@ -102,7 +102,8 @@ impl QueueStore for PgQueue {
     }
 
     fn report(&self, id: u32, report: &QueueReport) -> Result<()> {
-        let started: Vec<i64> = report.started.iter().map(|&r| r as i64).collect();
+        let ranks = |ranks: &[u64]| ranks.iter().map(|&r| r as i64).collect::<Vec<i64>>();
+        let (active, started) = (ranks(&report.active), ranks(&report.started));
         let latency = report.latency_p99_ms.map(|l| l.min(i32::MAX as u32) as i32);
         self.with(|conn| {
             conn.execute(
@@ -113,7 +114,7 @@ impl QueueStore for PgQueue {
                     &i64::from(id),
                     &report.node,
                     &report.at_ms,
-                    &(report.active_sessions as i64),
+                    &active,
                     &latency,
                     &report.saturated,
                     &started,
@@ -135,14 +136,17 @@ impl QueueStore for PgQueue {
                 .map(|r| {
                     let seq: i64 = get(r, 0)?;
                     let latency: Option<i32> = get(r, 4)?;
-                    let started: Vec<i64> = get(r, 6)?;
+                    let ranks = |i| -> Result<Vec<u64>> {
+                        let ranks: Vec<i64> = get(r, i)?;
+                        Ok(ranks.into_iter().map(|s| s.max(0) as u64).collect())
+                    };
                     let report = QueueReport {
                         node: get(r, 1)?,
                         at_ms: get(r, 2)?,
-                        active_sessions: get::<i64>(r, 3)?.max(0) as u64,
+                        active: ranks(3)?,
                         latency_p99_ms: latency.map(|l| l.max(0) as u32),
                         saturated: get(r, 5)?,
-                        started: started.into_iter().map(|s| s.max(0) as u64).collect(),
+                        started: ranks(6)?,
                     };
                     Ok((seq, report))
                 })

@@ -8,8 +8,8 @@ use super::rows::{
 };
 use crate::{
     AdminStore, AuditRecord, AuditReport, ClinicRecord, Delivery, OfferRecord, OutboxRecord,
-    PersonRecord, PriorityStore, QueueReport, QueueStore, ReadStore, RescheduleRecord, Result, StaffRecord,
-    Subscription, SupplyChangeRecord, day_number,
+    PersonRecord, PriorityStore, QueueReport, QueueStore, ReadStore, RescheduleRecord, Result,
+    StaffRecord, Subscription, SupplyChangeRecord, day_number,
 };
 use domain::booking::{Booking, BookingId, PersonId};
 use domain::clinic::ClinicId;

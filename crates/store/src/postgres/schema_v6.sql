@@ -22,7 +22,7 @@ CREATE TABLE queue_report (
     queue          BIGINT NOT NULL,
     node           TEXT NOT NULL,
     at_ms          BIGINT NOT NULL,
-    active         BIGINT NOT NULL,
+    active         BIGINT[] NOT NULL,
     latency_p99_ms INTEGER,
     saturated      BOOLEAN NOT NULL,
     started        BIGINT[] NOT NULL
