@@ -436,6 +436,32 @@ pub fn keyring_of(keys: &[KeyLine]) -> Result<Keyring, KeysFileError> {
     Ok(Keyring::with_older((newest.id, &newest.material), older)?)
 }
 
+/// The database's `shared_keys` table as the tests need it: one list per name, a revision.
+#[cfg(test)]
+#[derive(Default)]
+pub struct KeysTable(std::sync::Mutex<std::collections::HashMap<String, (String, u64)>>);
+
+#[cfg(test)]
+impl store::SharedKeys for KeysTable {
+    fn shared_keys(&self, name: &str) -> store::Result<Option<(String, u64)>> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned())
+    }
+
+    fn put_shared_keys(&self, name: &str, base: Option<u64>, lines: &str) -> store::Result<bool> {
+        let mut table = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if table.get(name).map(|(_, revision)| *revision) != base {
+            return Ok(false);
+        }
+        table.insert(name.into(), (lines.into(), base.map_or(1, |r| r + 1)));
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,6 +575,68 @@ mod tests {
         assert!(matches!(
             Secrets::load_or_create(dir.path(), &mut rng()),
             Err(SecretsError::SigningKeys { .. })
+        ));
+    }
+
+    #[test]
+    fn nodes_sign_with_the_union_of_their_signing_keys() {
+        let table = KeysTable::default();
+        let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let a = Secrets::load_or_create(a_dir.path(), &mut rng()).unwrap();
+        // B has A's secrets.key (copied, as on every node) and, in its signing.keys, one key an
+        // operator added there only.
+        std::fs::copy(
+            a_dir.path().join("secrets.key"),
+            b_dir.path().join("secrets.key"),
+        )
+        .unwrap();
+        let b = Secrets::load_or_create(b_dir.path(), &mut rng()).unwrap();
+        let mut b_keys = read_keys_file(&b_dir.path().join("signing.keys"))
+            .unwrap()
+            .unwrap();
+        b_keys.push(KeyLine {
+            id: KeyId(5),
+            created_s: 100,
+            material: KeyMaterial([5; KEY_LEN]),
+        });
+        write_keys_file(&b_dir.path().join("signing.keys"), &b_keys).unwrap();
+
+        let a = a.share_signing_keys(&table, a_dir.path()).unwrap();
+        assert_eq!(a.signing().current_id(), TOKEN_KEY_ID);
+        let b = b.share_signing_keys(&table, b_dir.path()).unwrap();
+        assert_eq!(
+            b.signing().current_id(),
+            KeyId(5),
+            "B's own key, the newest"
+        );
+        // A restarting learns B's key.
+        let a = Secrets::load_or_create(a_dir.path(), &mut rng())
+            .unwrap()
+            .share_signing_keys(&table, a_dir.path())
+            .unwrap();
+        assert_eq!(a.signing().current_id(), KeyId(5));
+        assert!(a.signing().accepts(TOKEN_KEY_ID));
+
+        // A node whose file gives key 5 other material holds a wrong file: it does not start.
+        let c_dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            a_dir.path().join("secrets.key"),
+            c_dir.path().join("secrets.key"),
+        )
+        .unwrap();
+        let c = Secrets::load_or_create(c_dir.path(), &mut rng()).unwrap();
+        let mut c_keys = read_keys_file(&c_dir.path().join("signing.keys"))
+            .unwrap()
+            .unwrap();
+        c_keys.push(KeyLine {
+            id: KeyId(5),
+            created_s: 100,
+            material: KeyMaterial([6; KEY_LEN]),
+        });
+        write_keys_file(&c_dir.path().join("signing.keys"), &c_keys).unwrap();
+        assert!(matches!(
+            c.share_signing_keys(&table, c_dir.path()),
+            Err(SharedKeysError::Conflict(5))
         ));
     }
 

@@ -2002,4 +2002,60 @@ mod tests {
         let later = load_keyring(dir.path(), 1_000 + 5 * 86_400, &mut rng).unwrap();
         assert!(queue::Ticket::verify(&later, &token, QueueId(1)).is_err());
     }
+
+    #[test]
+    fn nodes_share_the_waiting_rooms_keys_and_a_new_key_signs_once_every_node_has_it() {
+        let table = crate::secrets::KeysTable::default();
+        let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        // A node upgraded from one node publishes the keys its tickets were signed with.
+        let before = load_keyring(a_dir.path(), 1_000, &mut rng).unwrap();
+        let a = load_shared_keyring(&table, a_dir.path(), 1_000, &mut rng).unwrap();
+        assert_eq!(a.current_id(), before.current_id());
+        let b = load_shared_keyring(&table, b_dir.path(), 1_010, &mut rng).unwrap();
+        assert_eq!(
+            b.current_id(),
+            a.current_id(),
+            "the second node takes the first's"
+        );
+        assert!(
+            !b_dir.path().join("queue.keys").exists(),
+            "nothing written beside"
+        );
+
+        // A day on, B rotates; A, reading again 10 s later, learns the new key, and neither
+        // signs with it until it is a minute old.
+        let day = 1_000 + ROTATE_AFTER_S;
+        let b = load_shared_keyring(&table, b_dir.path(), day, &mut rng).unwrap();
+        let a = load_shared_keyring(&table, a_dir.path(), day + 10, &mut rng).unwrap();
+        assert_eq!(
+            b.current_id(),
+            before.current_id(),
+            "not yet: A may not know it"
+        );
+        assert_eq!(a.current_id(), before.current_id());
+        let (lines, _) = store::SharedKeys::shared_keys(&table, "queue.keys")
+            .unwrap()
+            .unwrap();
+        let new_id = parse_keys(&lines).unwrap().last().unwrap().id;
+        assert_ne!(new_id, before.current_id(), "one key added");
+        assert_eq!(parse_keys(&lines).unwrap().len(), 2);
+        assert!(a.accepts(new_id), "A accepts what B will sign with");
+        let later = day + KEY_PUBLISHED_S;
+        let a = load_shared_keyring(&table, a_dir.path(), later, &mut rng).unwrap();
+        let b = load_shared_keyring(&table, b_dir.path(), later, &mut rng).unwrap();
+        assert_eq!((a.current_id(), b.current_id()), (new_id, new_id));
+        assert_eq!(
+            parse_keys(
+                &store::SharedKeys::shared_keys(&table, "queue.keys")
+                    .unwrap()
+                    .unwrap()
+                    .0
+            )
+            .unwrap()
+            .len(),
+            2,
+            "a node reading the keys again adds none before the next day"
+        );
+    }
 }

@@ -28,7 +28,7 @@ fn draw_numbers_from_several_nodes_at_once_are_dense_and_one_per_person() {
             let node = Arc::clone(&nodes[t % 3]);
             std::thread::spawn(move || {
                 (0..150u64)
-                    .filter(|p| (p + t as u64) % 2 == 0 || p % 5 == 0)
+                    .filter(|p| (p + t as u64).is_multiple_of(2) || p.is_multiple_of(5))
                     .map(|p| (p, node.draw_number(7, p).unwrap()))
                     .collect::<Vec<_>>()
             })
