@@ -103,6 +103,10 @@ pub struct Observations {
     /// the last tick: admitted people who showed up. At most one entry per admitted person, so
     /// bounded by the admissions of one show-up window.
     pub started: Vec<Rank>,
+    /// Ranks known to hold nobody: pre-queue numbers a node reserved and never handed out (the
+    /// pre-queue is closed, so it never will). Admitting one is not waiting for someone to show
+    /// up, so it takes no room for a show-up window. Sent once per rank.
+    pub empty: Vec<Rank>,
     /// The longest an admitted person may take to learn of it: the poll interval of the front of
     /// the line, or, right after the opening, until the end of the opening-second poll spread
     /// (nobody in the pre-queue knows their place before their first poll after the opening).
@@ -167,6 +171,9 @@ pub struct Controller {
     rate_weight: f64,
     rate_allowance: f64,
     last: Option<(LastObservations, Decision)>,
+    /// Empty ranks not yet admitted ([`Observations::empty`]): they count as showed up when the
+    /// watermark passes them. At most the pre-queue numbers the nodes had left at the opening.
+    empty: std::collections::BTreeSet<u64>,
 }
 
 /// What the last tick saw (for the snapshot).
@@ -190,6 +197,7 @@ impl Controller {
             rate_weight: 0.0,
             rate_allowance: 0.0,
             last: None,
+            empty: std::collections::BTreeSet::new(),
         }
     }
 
@@ -236,10 +244,20 @@ impl Controller {
         // are sorted by rank); admissions still unmatched after `show_up_window_ms` are no-shows
         // (or empty ranks) and stop counting. Starts of ranks no longer in the window (late
         // returners) are simply in `active` from now on.
-        for rank in &obs.started {
-            let i = self.window.partition_point(|e| e.to <= rank.0);
+        // An empty rank already admitted resolves like a start; one still ahead waits in
+        // `self.empty` for its admission.
+        let mut resolved: Vec<u64> = obs.started.iter().map(|r| r.0).collect();
+        for rank in obs.empty.iter().map(|r| r.0) {
+            if rank < state.watermark() {
+                resolved.push(rank);
+            } else {
+                self.empty.insert(rank);
+            }
+        }
+        for rank in resolved {
+            let i = self.window.partition_point(|e| e.to <= rank);
             if let Some(e) = self.window.get_mut(i)
-                && e.from <= rank.0
+                && e.from <= rank
             {
                 e.outstanding = e.outstanding.saturating_sub(1);
             }
@@ -319,14 +337,21 @@ impl Controller {
         };
         let watermark = state.advance(target, rate_per_s);
 
-        if admitted > 0 {
+        // Empty ranks passed now hold nobody to wait for.
+        let passed_empty = {
+            let ahead = self.empty.split_off(&watermark);
+            let passed = std::mem::replace(&mut self.empty, ahead);
+            passed.range(before..).count() as u64
+        };
+        let outstanding = admitted.saturating_sub(passed_empty);
+        if outstanding > 0 {
             self.window.push_back(WindowEntry {
                 expires_ms: now_ms
                     .saturating_add(obs.notice_delay_ms)
                     .saturating_add(self.cfg.show_up_window_ms),
                 from: before,
                 to: watermark,
-                outstanding: admitted,
+                outstanding,
             });
         }
         if self.window.len() > MAX_WINDOW_ENTRIES
@@ -461,6 +486,7 @@ mod tests {
             latency_p99_ms: Some(latency),
             saturated: false,
             started: started.map(Rank).collect(),
+            empty: Vec::new(),
             notice_delay_ms: 1_000,
         }
     }
@@ -507,6 +533,53 @@ mod tests {
         );
     }
 
+    /// Ranks nobody holds (pre-queue numbers a node never handed out) do not hold room for a
+    /// show-up window: told before or after the watermark passes them, admission goes on at once.
+    #[test]
+    fn empty_ranks_take_no_room() {
+        let o = Opening::new(QueueId(1), 1_000_000, 2_000_000, 4, 60_000).expect("valid");
+        let cfg = ControllerConfig {
+            initial_limit: 4,
+            min_limit: 4,
+            ..ControllerConfig::for_opening(&o)
+        };
+        let mut c = Controller::new(cfg);
+        let (mut s, mut rng) = (QueueState::new(o), ChaCha20Rng::seed_from_u64(1));
+        fill(&mut s, Class::Fifo, 100, 0);
+        // Ranks 2 and 3 are known empty before anyone is admitted, rank 9 only later.
+        let mut told = obs(0, 10, 0..0);
+        told.empty = vec![Rank(2), Rank(3)];
+        let first = c.tick(250, &told, &mut s, &mut rng);
+        assert_eq!(first.admitted, 4);
+        let second = c.tick(500, &obs(0, 10, 0..0), &mut s, &mut rng);
+        assert_eq!(
+            second.in_flight, 2,
+            "ranks 0 and 1 may still come; 2 and 3 hold nobody"
+        );
+        assert_eq!(
+            second.admitted, 2,
+            "their room goes to ranks 4 and 5 at once"
+        );
+        // Ranks 0, 1, 4 and 5 show up and stay; ranks 6..=9 are admitted when room frees.
+        let mut shown = obs(4, 10, 0..2);
+        shown.started.extend([Rank(4), Rank(5)]);
+        c.tick(750, &shown, &mut s, &mut rng);
+        let mut later = obs(2, 10, 0..0);
+        later.empty = vec![Rank(9)];
+        let d = c.tick(1_000, &later, &mut s, &mut rng);
+        assert_eq!(s.watermark(), 8, "{d:?}");
+        let d = c.tick(1_250, &obs(0, 10, 6..8), &mut s, &mut rng);
+        assert_eq!(
+            d.watermark, 12,
+            "ranks 8..12 in room for 4 (rank 9 takes none it keeps)"
+        );
+        let d = c.tick(1_500, &obs(0, 10, 8..9), &mut s, &mut rng);
+        assert_eq!(
+            d.in_flight, 2,
+            "10 and 11 may still come; 8 came; 9 holds nobody: {d:?}"
+        );
+    }
+
     /// Right after the opening, people learn their place only at their first poll, which the
     /// poll spread may put a minute or more later: an admission then is not a no-show before
     /// that notice delay has passed.
@@ -519,6 +592,7 @@ mod tests {
         });
         fill(&mut s, Class::Fifo, 100, 0);
         let spread = Observations {
+            empty: Vec::new(),
             notice_delay_ms: 90_000,
             ..obs(0, 10, 0..0)
         };
@@ -623,6 +697,7 @@ mod tests {
                 latency_p99_ms: Some(10),
                 saturated: false,
                 started: shown,
+                empty: Vec::new(),
                 notice_delay_ms: 1_000,
             };
             let d = c.tick(now, &o, &mut s, &mut rng);
@@ -729,7 +804,7 @@ mod tests {
                     let w0 = s.watermark();
                     let o = Observations { active_sessions: active, latency_p99_ms: Some(latency), saturated,
                                            started: (w0.saturating_sub(started)..w0).map(Rank).collect(),
-                                           notice_delay_ms: 1_000 };
+                                           empty: Vec::new(), notice_delay_ms: 1_000 };
                     let d = c.tick(now, &o, &mut s, &mut rng);
                     prop_assert!(s.watermark() >= w0);
                     prop_assert_eq!(d.watermark, s.watermark());

@@ -127,6 +127,15 @@ impl SequenceLease {
         Some(seq)
     }
 
+    /// Drops the current block and the spare; returns the numbers that were never handed out.
+    pub fn abandon(&mut self) -> Vec<u64> {
+        let current = self.block.map_or(0..0, |b| self.next.max(b.start)..b.end);
+        let spare = self.spare.map_or(0..0, |b| b.start..b.end);
+        self.block = None;
+        self.spare = None;
+        current.chain(spare).collect()
+    }
+
     /// Drops the current block and the spare; returns how many numbers were never handed out.
     pub fn discard(&mut self) -> u64 {
         let unused = self.remaining() + self.spare.map_or(0, |b| b.len());

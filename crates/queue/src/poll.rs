@@ -648,6 +648,7 @@ mod tests {
                     latency_p99_ms: Some(10),
                     saturated: false,
                     started: std::mem::take(&mut started),
+                    empty: Vec::new(),
                     notice_delay_ms: p.front_notice_ms(),
                 },
                 &mut s,

@@ -185,6 +185,20 @@ impl WaitingRoom {
         }
     }
 
+    /// Once the opening is committed, the ranks of the pre-queue numbers this node reserved and
+    /// never handed out (the pre-queue is closed: nobody will ever hold them), for the
+    /// controller ([`crate::Observations::empty`]); empty before, and empty once told.
+    pub fn abandon_prequeue(&mut self) -> Vec<Rank> {
+        if !self.state.is_open() {
+            return Vec::new();
+        }
+        self.pre
+            .abandon()
+            .into_iter()
+            .filter_map(|seq| self.state.unissued_pre_rank(seq))
+            .collect()
+    }
+
     /// Numbers this node still holds, per class (lost if it crashes: empty ranks).
     pub fn leased_remaining(&self) -> (u64, u64) {
         (self.pre.remaining(), self.fifo.remaining())

@@ -365,6 +365,18 @@ impl QueueState {
         }
     }
 
+    /// The rank an unverified pre-queue ticket numbered `seq` would have, once the opening is
+    /// committed (for numbers nobody was given: empty ranks).
+    pub fn unissued_pre_rank(&self, seq: u64) -> Option<Rank> {
+        let r = &self.record;
+        let (f0, n_v, perm) = (
+            r.free_flow_end?,
+            r.verified_count.unwrap_or(0),
+            self.perm.as_ref()?,
+        );
+        perm.apply(seq).map(|p| Rank(f0 + n_v + p))
+    }
+
     /// A verified pre-queue ticket's place in the verified segment, counted from its start: the
     /// shuffle of the person's draw number, so it is the same on every ticket of theirs.
     fn verified_place(&self, ticket: &Ticket) -> Option<u64> {

@@ -207,6 +207,7 @@ fn admission_order_equals_arrival_order_after_the_opening() {
             latency_p99_ms: Some(50),
             saturated: false,
             started: started_last.clone().map(Rank).collect(),
+            empty: Vec::new(),
             notice_delay_ms: 1_000,
         };
         let d = leader.tick(&mut db, now, &obs);

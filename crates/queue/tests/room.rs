@@ -26,6 +26,7 @@ fn obs(active: u64, started: std::ops::Range<u64>) -> Observations {
         latency_p99_ms: Some(80),
         saturated: false,
         started: started.map(Rank).collect(),
+        empty: Vec::new(),
         notice_delay_ms: 1_000,
     }
 }
@@ -445,4 +446,50 @@ fn reserving_ahead_at_the_opening_retires_the_stale_fifo_block_instead_of_wastin
     let r_pre = w.status(OPENS_AT_MS + 1, &pre.token).rank();
     let r_first = w.status(OPENS_AT_MS + 1, &first.token).rank();
     assert!(r_pre < r_first, "{r_pre:?} {r_first:?}");
+}
+
+/// Pre-queue numbers two nodes reserved and never handed out are told to the controller as
+/// empty ranks once the opening is committed: exactly the pre-queue's ranks nobody holds.
+#[test]
+fn numbers_left_at_the_opening_are_exactly_the_empty_ranks() {
+    let mut w = world(16);
+    let mut other = Node::start(&w.db, keyring(), poll(2_000.0, 1_000_000), 16);
+    let before = OPENS_AT_MS - MINUTE_MS;
+    w.tick(before, obs(0, 0..0));
+    other.refresh(&w.db);
+    let mut tokens = Vec::new();
+    for i in 0..5u64 {
+        tokens.push(w.node.arrive(&mut w.db, before, session(i)).token);
+    }
+    for i in 5..8u64 {
+        tokens.push(other.arrive(&mut w.db, before, session(i)).token);
+    }
+    assert!(
+        w.node.room.abandon_prequeue().is_empty() && w.node.room.leased_remaining().0 > 0,
+        "nothing is empty before the opening: the numbers may still be handed out"
+    );
+    w.tick(OPENS_AT_MS, obs(0, 0..0));
+    other.refresh(&w.db);
+    let mut empty: Vec<u64> = w.node.room.abandon_prequeue().iter().map(|r| r.0).collect();
+    empty.extend(other.room.abandon_prequeue().iter().map(|r| r.0));
+    assert!(w.node.room.abandon_prequeue().is_empty(), "told once");
+    let held: HashSet<u64> = tokens
+        .iter()
+        .map(|t| w.status(OPENS_AT_MS, t).rank().expect("ranked").0)
+        .collect();
+    let all: HashSet<u64> = empty.iter().copied().chain(held.iter().copied()).collect();
+    assert_eq!(
+        all.len(),
+        empty.len() + held.len(),
+        "an issued rank told empty"
+    );
+    let state = w.db.read();
+    let pre_count = state.record().pre_count.expect("frozen at the opening");
+    let start =
+        state.record().free_flow_end.expect("frozen") + state.record().verified_count.unwrap_or(0);
+    assert_eq!(
+        all,
+        (start..start + pre_count).collect::<HashSet<u64>>(),
+        "issued and empty together are the whole pre-queue segment"
+    );
 }

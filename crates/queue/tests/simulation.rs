@@ -267,6 +267,7 @@ impl Sim {
                         latency_p99_ms: (self.active > 0).then_some(lat),
                         saturated: false,
                         started: std::mem::take(&mut self.started_since_tick),
+                        empty: Vec::new(),
                         notice_delay_ms: self.poll.notice_delay_ms(self.node.room.state(), now),
                     };
                     self.ticks += 1;

@@ -1188,6 +1188,7 @@ impl Gate {
             latency_p99_ms: seen.latency_p99_ms,
             saturated: seen.saturated,
             started: seen.started.iter().map(|r| r.0).collect(),
+            empty: seen.empty.iter().map(|r| r.0).collect(),
         };
         self.store
             .report(self.queue_id().0, &report)
@@ -1238,12 +1239,20 @@ impl Gate {
             latencies.sort_unstable();
             latencies[(latencies.len() - 1) * 99 / 100]
         });
+        let started = std::mem::take(&mut activity.started);
+        let saturated = std::mem::take(&mut activity.saturated);
+        let active_sessions = activity.active.len() as u64;
+        drop(activity);
+        // Each on its own line: a guard taken in a struct literal lives to the literal's end.
+        let empty = self.room_mut().abandon_prequeue();
+        let notice_delay_ms = self.notice_delay_ms(now_ms);
         Observations {
-            active_sessions: activity.active.len() as u64,
+            active_sessions,
             latency_p99_ms,
-            saturated: std::mem::take(&mut activity.saturated),
-            started: std::mem::take(&mut activity.started),
-            notice_delay_ms: self.notice_delay_ms(now_ms),
+            saturated,
+            started,
+            empty,
+            notice_delay_ms,
         }
     }
 
@@ -1404,6 +1413,7 @@ fn merge_reports(
 ) -> Observations {
     for report in reports.into_iter().filter(|r| r.node != node) {
         own.started.extend(report.started.into_iter().map(Rank));
+        own.empty.extend(report.empty.into_iter().map(Rank));
         own.saturated |= report.saturated;
         own.latency_p99_ms = own.latency_p99_ms.max(report.latency_p99_ms);
         let at_ms = report.at_ms.max(0) as u64;
@@ -1619,6 +1629,7 @@ mod tests {
                 active,
                 latency_p99_ms: Some(at_ms as u32),
                 saturated: node == "c",
+                empty: started.iter().map(|r| r + 100).collect(),
                 started,
             };
         let own = Observations {
@@ -1647,6 +1658,11 @@ mod tests {
             merged.started,
             vec![Rank(1), Rank(3), Rank(4), Rank(5)],
             "everyone who showed up anywhere"
+        );
+        assert_eq!(
+            merged.empty,
+            vec![Rank(103), Rank(104), Rank(105)],
+            "every node's empty ranks"
         );
         assert_eq!(merged.latency_p99_ms, Some(1_000), "the worst node's");
         assert!(merged.saturated, "C refused a request as busy");

@@ -225,6 +225,9 @@ pub struct QueueReport {
     pub saturated: bool,
     /// Ranks of admitted people who showed up on this node (their first request with a pass).
     pub started: Vec<u64>,
+    /// Ranks of the pre-queue numbers this node reserved and never handed out, once the opening
+    /// closed the pre-queue: nobody will hold them (sent once).
+    pub empty: Vec<u64>,
 }
 
 /// Key lists every node must hold alike (the waiting room's signing keys, the token signing

@@ -67,6 +67,7 @@ fn reports_are_taken_once_in_the_order_they_were_left() {
         active: (0..at_ms as u64 / 10).collect(),
         latency_p99_ms: (at_ms % 2 == 0).then_some(40),
         saturated: at_ms > 20,
+        empty: started.iter().map(|r| r * 10).collect(),
         started,
     };
     a.report(1, &report("a", 10, vec![1, 2])).unwrap();

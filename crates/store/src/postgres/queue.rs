@@ -104,12 +104,13 @@ impl QueueStore for PgQueue {
     fn report(&self, id: u32, report: &QueueReport) -> Result<()> {
         let ranks = |ranks: &[u64]| ranks.iter().map(|&r| r as i64).collect::<Vec<i64>>();
         let (active, started) = (ranks(&report.active), ranks(&report.started));
+        let empty = ranks(&report.empty);
         let latency = report.latency_p99_ms.map(|l| l.min(i32::MAX as u32) as i32);
         self.with(|conn| {
             conn.execute(
                 "INSERT INTO queue_report
-                     (queue, node, at_ms, active, latency_p99_ms, saturated, started)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     (queue, node, at_ms, active, latency_p99_ms, saturated, started, empty)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &i64::from(id),
                     &report.node,
@@ -118,6 +119,7 @@ impl QueueStore for PgQueue {
                     &latency,
                     &report.saturated,
                     &started,
+                    &empty,
                 ],
             )
             .map(|_| ())
@@ -128,7 +130,7 @@ impl QueueStore for PgQueue {
         self.with(|conn| {
             let rows = conn.query(
                 "DELETE FROM queue_report WHERE queue = $1
-                 RETURNING seq, node, at_ms, active, latency_p99_ms, saturated, started",
+                 RETURNING seq, node, at_ms, active, latency_p99_ms, saturated, started, empty",
                 &[&i64::from(id)],
             )?;
             let mut reports = rows
@@ -147,6 +149,7 @@ impl QueueStore for PgQueue {
                         latency_p99_ms: latency.map(|l| l.max(0) as u32),
                         saturated: get(r, 5)?,
                         started: ranks(6)?,
+                        empty: ranks(7)?,
                     };
                     Ok((seq, report))
                 })

@@ -25,7 +25,8 @@ CREATE TABLE queue_report (
     active         BIGINT[] NOT NULL,
     latency_p99_ms INTEGER,
     saturated      BOOLEAN NOT NULL,
-    started        BIGINT[] NOT NULL
+    started        BIGINT[] NOT NULL,
+    empty          BIGINT[] NOT NULL
 );
 
 -- Key lists every node holds alike (the waiting room's signing keys, the token signing keys),
