@@ -122,14 +122,8 @@ impl Secrets {
         shared: &dyn store::SharedKeys,
         dir: &Path,
     ) -> Result<Secrets, SharedKeysError> {
-        const NAME: &str = "signing.keys";
-        let own = read_keys_file(&dir.join(NAME))?.unwrap_or_default();
-        for _ in 0..8 {
-            let stored = shared.shared_keys(NAME)?;
-            let (mut keys, base) = match &stored {
-                Some((text, revision)) => (parse_keys(text)?, Some(*revision)),
-                None => (Vec::new(), None),
-            };
+        let own = read_keys_file(&dir.join("signing.keys"))?.unwrap_or_default();
+        let keys = update_shared_keys(shared, "signing.keys", |keys, _| {
             let before = keys.len();
             for key in &own {
                 match keys.iter().find(|k| k.id == key.id) {
@@ -140,15 +134,10 @@ impl Secrets {
                     None => keys.push(key.clone()),
                 }
             }
-            if (keys.len() != before || base.is_none())
-                && !shared.put_shared_keys(NAME, base, &keys_text(&keys))?
-            {
-                continue; // another node changed them first
-            }
-            self.signing = keyring_of(&keys)?;
-            return Ok(self);
-        }
-        Err(SharedKeysError::Contended)
+            Ok(keys.len() != before)
+        })?;
+        self.signing = keyring_of(&keys)?;
+        Ok(self)
     }
 
     /// Like [`Secrets::load_or_create`], with the registration-number key taken from `source`.
@@ -358,7 +347,7 @@ pub enum SharedKeysError {
     Keys(#[from] KeysFileError),
     #[error("key {0} has other material in this node's signing.keys than in the database")]
     Conflict(u16),
-    #[error("the shared signing keys changed under every attempt to read them")]
+    #[error("the shared keys changed under every attempt to store them")]
     Contended,
 }
 
@@ -423,17 +412,57 @@ pub fn keys_text(keys: &[KeyLine]) -> String {
 /// A ring that signs with the newest key (the highest id among equally new ones) and accepts
 /// every other.
 pub fn keyring_of(keys: &[KeyLine]) -> Result<Keyring, KeysFileError> {
-    let (at, newest) = keys
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, k)| (k.created_s, k.id))
+    keyring_signing_with(keys, |_| true)
+}
+
+/// A ring that signs with the newest key `may_sign` allows (the newest of all when it allows
+/// none) and accepts every other.
+pub fn keyring_signing_with(
+    keys: &[KeyLine],
+    may_sign: impl Fn(&KeyLine) -> bool,
+) -> Result<Keyring, KeysFileError> {
+    let newest = |allowed: &dyn Fn(&KeyLine) -> bool| {
+        keys.iter()
+            .enumerate()
+            .filter(|(_, k)| allowed(k))
+            .max_by_key(|(_, k)| (k.created_s, k.id))
+    };
+    let (at, signing) = newest(&may_sign)
+        .or_else(|| newest(&|_| true))
         .ok_or(KeysFileError::Empty)?;
     let older = keys
         .iter()
         .enumerate()
         .filter(|(i, _)| *i != at)
         .map(|(_, k)| (k.id, &k.material));
-    Ok(Keyring::with_older((newest.id, &newest.material), older)?)
+    Ok(Keyring::with_older((signing.id, &signing.material), older)?)
+}
+
+/// Attempts at a change of a shared key list before giving up: each failed one means another
+/// node changed it first.
+const SHARED_KEYS_ATTEMPTS: usize = 8;
+
+/// Reads the shared key list `name`, lets `change` edit it (told whether one was stored; an
+/// empty list when not) and, when it changed or none was stored, stores it by compare-and-swap,
+/// reading it again when another node changed it first. The list as stored.
+pub fn update_shared_keys(
+    shared: &dyn store::SharedKeys,
+    name: &str,
+    mut change: impl FnMut(&mut Vec<KeyLine>, bool) -> Result<bool, SharedKeysError>,
+) -> Result<Vec<KeyLine>, SharedKeysError> {
+    for _ in 0..SHARED_KEYS_ATTEMPTS {
+        let stored = shared.shared_keys(name)?;
+        let (mut keys, base) = match &stored {
+            Some((text, revision)) => (parse_keys(text)?, Some(*revision)),
+            None => (Vec::new(), None),
+        };
+        let changed = change(&mut keys, base.is_some())?;
+        if (changed || base.is_none()) && !shared.put_shared_keys(name, base, &keys_text(&keys))? {
+            continue; // another node published or changed them first: take up theirs
+        }
+        return Ok(keys);
+    }
+    Err(SharedKeysError::Contended)
 }
 
 /// The database's `shared_keys` table as the tests need it: one list per name, a revision.

@@ -7,7 +7,8 @@
 
 use crate::clock::Clock;
 use crate::secrets::{
-    KeyLine, KeysFileError, keyring_of, keys_text, parse_keys, read_keys_file, write_keys_file,
+    KeyLine, KeysFileError, SharedKeysError, keyring_of, keyring_signing_with, read_keys_file,
+    update_shared_keys, write_keys_file,
 };
 use crate::startup::StartError;
 use queue::{
@@ -959,7 +960,7 @@ impl Gate {
                 room.install_block(reservation.persisted());
                 return Ok(());
             }
-            self.take_up_stored(now_ms)?;
+            self.take_up_stored()?;
         }
         Err(GateError::Storage(format!(
             "the queue record changed under {SAVE_ATTEMPTS} reservations in a row"
@@ -969,7 +970,7 @@ impl Gate {
     /// Takes up the stored record when it is newer than this node's copy: another node's
     /// reservations and ticks (the watermark, the phases), or a new opening scheduled on
     /// another node. Called under `record_writer`.
-    fn take_up_stored(&self, now_ms: u64) -> Result<(), GateError> {
+    fn take_up_stored(&self) -> Result<(), GateError> {
         let Some(stored) =
             stored_state(self.store.as_ref()).map_err(|e| GateError::Storage(e.to_string()))?
         else {
@@ -991,7 +992,7 @@ impl Gate {
                 queue = stored_queue.0,
                 "taking up an opening scheduled on another node"
             );
-            self.install_queue(stored, now_ms);
+            self.install_queue(stored);
         }
         Ok(())
     }
@@ -1110,7 +1111,7 @@ impl Gate {
             match &self.role {
                 Role::Only => self.control(now_ms, &observations, rng)?,
                 Role::Shared { node, leads } => {
-                    self.take_up_stored(now_ms)?;
+                    self.take_up_stored()?;
                     if leads() {
                         let observations = self.with_peers(node, observations, now_ms)?;
                         self.count_drawn()?;
@@ -1146,7 +1147,7 @@ impl Gate {
             let base = state.revision();
             let decision = decided.tick(now_ms, observations, &mut state, rng);
             if decision.changed && !save(self.store.as_ref(), Some(base), &state, now_ms)? {
-                self.take_up_stored(now_ms)?;
+                self.take_up_stored()?;
                 continue;
             }
             *controller() = decided;
@@ -1271,12 +1272,12 @@ impl Gate {
         let state = QueueState::new(opening);
         let _writing = self.record_writer.lock().unwrap_or_else(|p| p.into_inner());
         if save(self.store.as_ref(), None, &state, now_ms)? {
-            self.install_queue(state, now_ms);
+            self.install_queue(state);
             return Ok(());
         }
         // Another node stored this queue first (the same configured opening, nodes starting
         // together): take it up, as it is, if it is this opening.
-        self.take_up_stored(now_ms)?;
+        self.take_up_stored()?;
         if self.opening() == opening {
             Ok(())
         } else {
@@ -1288,7 +1289,7 @@ impl Gate {
     }
 
     /// Makes `state` (a new queue) this node's. Called under `record_writer`.
-    fn install_queue(&self, state: QueueState, _now_ms: u64) {
+    fn install_queue(&self, state: QueueState) {
         let mut controller = self.controller.lock().unwrap_or_else(|p| p.into_inner());
         *controller = controller_for(state.opening(), &self.config);
         {
@@ -1536,56 +1537,24 @@ fn keys_file_error(path: &Path, e: KeysFileError) -> StartError {
 /// daily by whichever node finds them due (compare-and-swap: two nodes rotating at once add one
 /// key). The first node to start on a database publishes its `dir/queue.keys` if it has one
 /// (tickets issued before keep working), else a fresh key. A new key signs only once it is
-/// [`KEY_PUBLISHED_S`] old ([`keyring_published`]).
+/// [`KEY_PUBLISHED_S`] old (every node has read it by then).
 pub fn load_shared_keyring(
     shared: &dyn store::SharedKeys,
     dir: &Path,
     now_s: i64,
     rng: &mut impl Rng,
 ) -> Result<Keyring, StartError> {
-    let storage = |e: store::StoreError| StartError::Settings(format!("the shared keys: {e}"));
-    let damaged = |e: KeysFileError| StartError::Settings(format!("the shared keys: {e}"));
-    for _ in 0..SAVE_ATTEMPTS {
-        let stored = shared.shared_keys(SHARED_QUEUE_KEYS).map_err(storage)?;
-        let (mut keys, base) = match &stored {
-            Some((text, revision)) => (parse_keys(text).map_err(damaged)?, Some(*revision)),
-            None => {
-                let path = dir.join("queue.keys");
-                let file = read_keys_file(&path).map_err(|e| keys_file_error(&path, e))?;
-                (file.unwrap_or_default(), None)
-            }
-        };
-        let changed = rotate_if_due(&mut keys, now_s, rng) || base.is_none();
-        if changed
-            && !shared
-                .put_shared_keys(SHARED_QUEUE_KEYS, base, &keys_text(&keys))
-                .map_err(storage)?
-        {
-            continue; // another node published or rotated first: take up theirs
+    let failed = |e: SharedKeysError| StartError::Settings(format!("the shared keys: {e}"));
+    let keys = update_shared_keys(shared, SHARED_QUEUE_KEYS, |keys, stored| {
+        if !stored {
+            let path = dir.join("queue.keys");
+            *keys = read_keys_file(&path)?.unwrap_or_default();
         }
-        return keyring_published(&keys, now_s).map_err(damaged);
-    }
-    Err(StartError::Settings(
-        "the shared keys changed under every attempt to read them".into(),
-    ))
-}
-
-/// A ring that signs with the newest key at least [`KEY_PUBLISHED_S`] old (every node has read
-/// it by then) and accepts every key; with no key that old (the very first), the newest signs.
-pub fn keyring_published(keys: &[KeyLine], now_s: i64) -> Result<Keyring, KeysFileError> {
-    let published: Vec<KeyLine> = keys
-        .iter()
-        .filter(|k| now_s - k.created_s >= KEY_PUBLISHED_S)
-        .cloned()
-        .collect();
-    let Some(signing) = published.iter().max_by_key(|k| (k.created_s, k.id)) else {
-        return keyring_of(keys);
-    };
-    let older = keys
-        .iter()
-        .filter(|k| k.id != signing.id)
-        .map(|k| (k.id, &k.material));
-    Ok(Keyring::with_older((signing.id, &signing.material), older)?)
+        Ok(rotate_if_due(keys, now_s, rng))
+    })
+    .map_err(failed)?;
+    keyring_signing_with(&keys, |k| now_s - k.created_s >= KEY_PUBLISHED_S)
+        .map_err(|e| failed(e.into()))
 }
 
 impl Gate {
@@ -1618,6 +1587,7 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::parse_keys;
     use rand::SeedableRng;
 
     #[test]

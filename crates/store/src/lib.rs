@@ -203,7 +203,8 @@ pub trait QueueStore: Send + Sync + 'static {
         let _ = (id, report);
         Ok(())
     }
-    /// Takes (and removes) every report left for queue `id`, oldest first.
+    /// Takes (and removes) every report left for queue `id`, oldest first; drops those left
+    /// for earlier queues.
     fn take_reports(&self, id: u32) -> Result<Vec<QueueReport>> {
         let _ = id;
         Ok(Vec::new())

@@ -84,6 +84,14 @@ fn reports_are_taken_once_in_the_order_they_were_left() {
     );
     assert_eq!(a.take_reports(1).unwrap(), vec![], "taken once");
     assert_eq!(a.take_reports(2).unwrap(), vec![report("b", 30, vec![9])]);
+    // A report left for queue 2 just as queue 3 opened is dropped, not kept forever.
+    b.report(2, &report("b", 50, vec![])).unwrap();
+    assert_eq!(a.take_reports(3).unwrap(), vec![]);
+    assert_eq!(
+        a.take_reports(2).unwrap(),
+        vec![],
+        "dropped with queue 3's first take"
+    );
 }
 
 #[test]

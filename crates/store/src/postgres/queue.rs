@@ -128,6 +128,12 @@ impl QueueStore for PgQueue {
 
     fn take_reports(&self, id: u32) -> Result<Vec<QueueReport>> {
         self.with(|conn| {
+            // Reports for an earlier queue (left just before a new opening) are never taken:
+            // dropped here, so the table holds about one tick of reports.
+            conn.execute(
+                "DELETE FROM queue_report WHERE queue < $1",
+                &[&i64::from(id)],
+            )?;
             let rows = conn.query(
                 "DELETE FROM queue_report WHERE queue = $1
                  RETURNING seq, node, at_ms, active, latency_p99_ms, saturated, started, empty",
