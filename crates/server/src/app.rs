@@ -59,9 +59,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
     };
     let lease = shared.as_ref().map(|s| s.lease.clone());
     let secrets = match &shared {
-        Some(s) => secrets
-            .share_signing_keys(s.queue.as_ref(), &config.data_dir)
-            .map_err(|e| StartError::Settings(format!("the shared signing keys: {e}")))?,
+        Some(s) => secrets.share_signing_keys(s.queue.as_ref(), &config.data_dir)?,
         None => secrets,
     };
     let identity_config = IdentityConfig {

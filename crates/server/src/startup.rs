@@ -15,6 +15,10 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error("stored settings are unreadable: {0}")]
     Settings(String),
+    /// Several nodes on one database: this node's `signing.keys` disagrees with the shared list
+    /// (most often a data directory set up without the fleet's `secrets.key`).
+    #[error("the shared signing keys: {0}")]
+    SharedKeys(#[from] crate::secrets::SharedKeysError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,

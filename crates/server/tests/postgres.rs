@@ -84,12 +84,18 @@ async fn on_postgres_two_hundred_people_race_for_twenty_doses_and_a_restart_keep
         "{audit:?}"
     );
 
-    // A new server on the same database (and a fresh data directory: nothing comes from files)
-    // rebuilds its ledger from PostgreSQL: the day stays full.
+    // A new server on the same database, with a fresh data directory that holds only the
+    // fleet's `secrets.key` (as an operator deploys it to every node), rebuilds its ledger from
+    // PostgreSQL: the day stays full.
+    let fleet = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        server.dir.path().join("secrets.key"),
+        fleet.path().join("secrets.key"),
+    )
+    .unwrap();
     drop(server);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let keys = tempfile::tempdir().unwrap();
-    let restarted = start(&schema, keys).await;
+    let restarted = start(&schema, fleet).await;
     let late = restarted.login("늦은사람", &rrn_1967(500)).await;
     let (status, body) = restarted
         .post(
@@ -104,12 +110,28 @@ async fn on_postgres_two_hundred_people_race_for_twenty_doses_and_a_restart_keep
         (409, Some("slot_full")),
         "{body}"
     );
-    // Signing keys still live in the data directory, not the database: a node with another
-    // directory refuses the first one's passes (sharing them is for several nodes: not yet).
+    // The signing keys are shared through the database: the first server's sessions still work.
     let (status, mine) = restarted.get("/api/v1/bookings", Some(&people[0])).await;
-    assert_eq!(
-        (status, mine["error"].as_str()),
-        (403, Some("token_bad_signature")),
-        "{mine}"
+    assert_eq!(status, 200, "{mine}");
+
+    // A node whose data directory has keys of its own (not the fleet's) does not start: it
+    // would sign sessions the others cannot check, and hash registration numbers differently.
+    let stranger = tempfile::tempdir().unwrap();
+    let mut config = server::Config::new(stranger.path().to_path_buf());
+    config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.demo = false;
+    config.database = Some(schema.url());
+    let clock = std::sync::Arc::new(server::clock::ManualClock::new(
+        OPENING_PLUS_5S.parse().unwrap(),
+    ));
+    let refused = server::serve(config, clock, None, std::future::pending()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(server::StartError::SharedKeys(
+                server::secrets::SharedKeysError::Conflict(0)
+            ))
+        ),
+        "{refused:?}"
     );
 }
