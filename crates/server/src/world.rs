@@ -106,9 +106,7 @@ pub fn load(
     let clinics: Vec<Clinic> = records.iter().map(|r| r.clinic.clone()).collect();
     let supply: Vec<[u32; 4]> = records.iter().map(ClinicRecord::daily_supply).collect();
     let schedules = match store.setting(store::SCHEDULES_SETTING)? {
-        Some(text) => text
-            .parse::<Schedules>()
-            .map_err(|e| StartError::Settings(format!("dose schedules: {e}")))?,
+        Some(text) => store::parse_schedules(&text)?,
         None => Schedules::default(),
     };
     let calendar = Calendar {

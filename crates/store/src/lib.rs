@@ -44,6 +44,20 @@ pub enum StoreError {
     SchemaTooNew { found: i64, known: i64 },
 }
 
+/// What the ledger's capacities are made of besides the clinics: planned deliveries that differ
+/// from each clinic's standing plan, and the dose schedules once an operator changed one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPlan {
+    pub deliveries: Vec<Delivery>,
+    pub schedules: Option<Schedules>,
+}
+
+/// Reads the stored dose schedules' text form.
+pub fn parse_schedules(text: &str) -> Result<Schedules> {
+    text.parse::<Schedules>()
+        .map_err(|e| StoreError::Corrupt(format!("dose schedules: {e}")))
+}
+
 /// The setting that holds the dose schedules in force (see `Schedules`' text form), once an
 /// operator changed one.
 pub const SCHEDULES_SETTING: &str = "dose_schedules";
@@ -96,6 +110,10 @@ pub trait WriteBackend: Send + 'static {
         self.active_bookings(each)
     }
     fn booking(&mut self, id: BookingId) -> Result<Option<Booking>>;
+    /// The planned supply as stored from `from` on (deliveries that differ from the standing
+    /// plan) and the dose schedules in force: what the ledger's capacities are rebuilt from when
+    /// this node takes the ledger, since another node may have changed them meanwhile.
+    fn stored_plan(&mut self, from: Date) -> Result<StoredPlan>;
     /// Stores an applied supply change and returns its id.
     fn insert_supply_change(&mut self, record: &SupplyChangeRecord) -> Result<u64>;
     /// A person's sealed contact (name and phone), to address a message.

@@ -7,11 +7,15 @@ mod pg;
 
 use domain::booking::{Appointment, Booking, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
+use domain::ledger::reschedule::{Delivery, Neighbours, SupplyChange};
 use domain::ledger::{BookRequest, Calendar, Ledger};
 use domain::product::{Product, Schedules};
 use jiff::civil::{Date, date};
 use pg::Schema;
-use store::writer::{Book, Fault, Health, Refusal, WriteError, Writer, WriterConfig};
+use store::writer::{
+    ApplySupply, Book, Expect, Fault, Health, MessageText, Notice, PlanSupply, Refusal, WriteError,
+    Writer, WriterConfig,
+};
 use store::{AdminStore, ClinicRecord, ReadStore};
 
 const TODAY: Date = date(2021, 7, 19);
@@ -61,13 +65,17 @@ fn start(schema: &Schema) -> (Writer, store::postgres::PgReader) {
 }
 
 fn book(writer: &Writer, person: u64, hour: u8) -> Answer {
+    book_on(writer, person, DAY, hour)
+}
+
+fn book_on(writer: &Writer, person: u64, day: Date, hour: u8) -> Answer {
     let book = Book {
         request: BookRequest {
             person: PersonId(person),
             booked_by: PersonId(person),
             first: Appointment {
                 clinic: ClinicId(0),
-                day: DAY,
+                day,
                 hour,
                 product: Product::Moderna,
             },
@@ -368,4 +376,106 @@ fn a_connection_lost_inside_a_batch_fails_the_batch_and_writes_none_of_it() {
     backend.apply(&setting("next")).unwrap();
     backend.commit().unwrap();
     assert_eq!(reader.setting("next").unwrap().as_deref(), Some("1"));
+}
+
+/// Applies new planned doses for DAY (`doses`) through the writer, as an operator would.
+fn change_deliveries(writer: &Writer, deliveries: Vec<(Date, u32)>) {
+    let change = SupplyChange::Deliveries {
+        deliveries: deliveries
+            .into_iter()
+            .map(|(day, doses)| Delivery {
+                clinic: ClinicId(0),
+                day,
+                product: Product::Moderna,
+                doses,
+            })
+            .collect(),
+        switch_to: vec![],
+    };
+    let plan = writer
+        .plan_supply(
+            PlanSupply {
+                change: change.clone(),
+                today: TODAY,
+                neighbours: Neighbours::new(),
+            },
+            1_500,
+        )
+        .wait()
+        .unwrap()
+        .unwrap()
+        .plan;
+    let apply = ApplySupply {
+        change,
+        today: TODAY,
+        neighbours: Neighbours::new(),
+        expect: Expect::Plan(plan.id()),
+        detail: "{}".into(),
+        notify: Box::new(|_: &Notice| MessageText {
+            template: "supply".into(),
+            ko: String::new(),
+            en: String::new(),
+        }),
+    };
+    writer
+        .apply_supply(apply, None, 2_000)
+        .wait()
+        .unwrap()
+        .unwrap();
+}
+
+/// A supply change made on the holder reaches a standby: its view within a reload and, once it
+/// takes the ledger over, its decisions. Before, a standby kept the capacities it had loaded at
+/// start: after a takeover it booked doses that had been cut (the database refused the batch,
+/// failing everyone in it) and refused doses that had been added.
+#[test]
+fn a_standby_takes_up_supply_changed_on_the_holder() {
+    let later = date(2021, 7, 21);
+    let schema = Schema::create();
+    let (a, _reader) = start(&schema);
+    drop(a);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (a, _) = open_as(&schema, "a");
+    assert!(matches!(book(&a, 1, 10), Ok(Ok(_))));
+    let (b, _) = open_as(&schema, "b");
+    assert_eq!(b.health(), Health::Failing(Fault::Standby));
+    let left = |day| {
+        b.availability()
+            .supply_left(ClinicId(0), day, Product::Moderna)
+    };
+    assert_eq!((left(DAY), left(later)), (2, 3));
+
+    // DAY's 3 doses cut to the 1 already booked; `later`'s raised from 3 to 5.
+    change_deliveries(&a, vec![(DAY, 1), (later, 5)]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while (left(DAY), left(later)) != (0, 5) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b's view never took up the change: {:?}",
+            (left(DAY), left(later))
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    expire_lease_now(&schema);
+    wait_until_writing(&b);
+    assert!(
+        matches!(book(&b, 2, 11), Ok(Err(Refusal::Booking(_)))),
+        "the cut day is full"
+    );
+    for (person, hour) in [(3, 9), (4, 9), (5, 10), (6, 10), (7, 11)] {
+        let answer = book_on(&b, person, later, hour);
+        assert!(matches!(answer, Ok(Ok(_))), "{person}: {answer:?}");
+    }
+    assert!(matches!(
+        book_on(&b, 8, later, 12),
+        Ok(Err(Refusal::Booking(_)))
+    ));
+    assert_eq!(
+        b.stats()
+            .refused_batches
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the database refused nothing"
+    );
 }

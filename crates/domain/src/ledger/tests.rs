@@ -733,3 +733,35 @@ fn the_calendar_reaches_as_far_ahead_every_day() {
     }
     assert_eq!(counts(&availability), live);
 }
+
+#[test]
+fn a_stored_plan_replaces_only_the_cells_it_names_and_only_offered_products() {
+    let mut ledger = ledger_with(&[clinic(0, 5, vec![Product::Moderna])], 10);
+    let (day, other) = (date(2021, 7, 20), date(2021, 7, 21));
+    ledger
+        .book(request(1, appt(0, day, 10, Product::Moderna)))
+        .unwrap();
+    let booked = *ledger.active_bookings().next().unwrap();
+    let mut interval = Schedules::default();
+    interval.set(
+        Product::Moderna,
+        crate::product::DoseSchedule::two_doses(42),
+    );
+    ledger.take_up_plan(
+        [
+            (ClinicId(0), day, Product::Moderna, 4),
+            // Not offered there: stays at none, as at start.
+            (ClinicId(0), day, Product::Pfizer, 7),
+            // Beyond the horizon: nothing to change.
+            (ClinicId(0), date(2022, 1, 3), Product::Moderna, 9),
+        ],
+        Some(interval),
+    );
+    ledger.reset();
+    ledger.restore(booked);
+    let left = |d, p| ledger.availability().supply_left(ClinicId(0), d, p);
+    assert_eq!(left(day, Product::Moderna), 3, "4 planned, 1 booked");
+    assert_eq!(left(day, Product::Pfizer), 0);
+    assert_eq!(left(other, Product::Moderna), 10, "not named: as it was");
+    assert_eq!(ledger.schedules(), interval);
+}

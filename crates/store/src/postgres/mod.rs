@@ -649,6 +649,16 @@ impl WriteBackend for PgWriter {
         read::booking_by_id(self.flushed()?, id)
     }
 
+    fn stored_plan(&mut self, from: jiff::civil::Date) -> Result<crate::StoredPlan> {
+        let conn = self.flushed()?;
+        Ok(crate::StoredPlan {
+            deliveries: read::deliveries(conn, from)?,
+            schedules: read::setting(conn, crate::SCHEDULES_SETTING)?
+                .map(|text| crate::parse_schedules(&text))
+                .transpose()?,
+        })
+    }
+
     fn insert_supply_change(&mut self, c: &SupplyChangeRecord) -> Result<u64> {
         let row = self.flushed()?.one(
             "INSERT INTO supply_change (reason, plan_id, detail, people_moved, doses_moved,

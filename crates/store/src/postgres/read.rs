@@ -41,6 +41,29 @@ impl PgReader {
     }
 }
 
+/// Planned deliveries from `from` on, by clinic and day.
+pub fn deliveries(conn: &mut Conn, from: Date) -> Result<Vec<Delivery>> {
+    conn.query(
+        "SELECT clinic, day, product, doses FROM delivery WHERE day >= $1 ORDER BY clinic, day",
+        &[&day_number(from)],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(Delivery {
+            clinic: ClinicId(get::<i64>(r, 0)? as u32),
+            day: rows::day(get(r, 1)?)?,
+            product: rows::product(get(r, 2)?)?,
+            doses: get::<i64>(r, 3)? as u32,
+        })
+    })
+    .collect()
+}
+
+pub fn setting(conn: &mut Conn, key: &str) -> Result<Option<String>> {
+    let row = conn.opt("SELECT value FROM setting WHERE key = $1", &[&key])?;
+    row.map(|r| get(&r, 0)).transpose()
+}
+
 pub fn put_setting(conn: &mut Conn, key: &str, value: &str) -> Result<u64> {
     conn.execute(
         "INSERT INTO setting (key, value) VALUES ($1, $2)
@@ -95,10 +118,7 @@ impl ReadStore for PgReader {
     }
 
     fn setting(&self, key: &str) -> Result<Option<String>> {
-        self.with(|conn| {
-            let row = conn.opt("SELECT value FROM setting WHERE key = $1", &[&key])?;
-            row.map(|r| get(&r, 0)).transpose()
-        })
+        self.with(|conn| setting(conn, key))
     }
 
     fn person(&self, id: PersonId) -> Result<Option<PersonRecord>> {
@@ -142,23 +162,7 @@ impl ReadStore for PgReader {
     }
 
     fn deliveries(&self, from: Date) -> Result<Vec<Delivery>> {
-        self.with(|conn| {
-            conn.query(
-                "SELECT clinic, day, product, doses FROM delivery WHERE day >= $1
-                 ORDER BY clinic, day",
-                &[&day_number(from)],
-            )?
-            .iter()
-            .map(|r| {
-                Ok(Delivery {
-                    clinic: ClinicId(get::<i64>(r, 0)? as u32),
-                    day: rows::day(get(r, 1)?)?,
-                    product: rows::product(get(r, 2)?)?,
-                    doses: get::<i64>(r, 3)? as u32,
-                })
-            })
-            .collect()
-        })
+        self.with(|conn| deliveries(conn, from))
     }
 
     fn reschedules_of(&self, bookings: &[BookingId]) -> Result<Vec<RescheduleRecord>> {

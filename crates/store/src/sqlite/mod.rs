@@ -439,6 +439,20 @@ impl WriteBackend for SqliteWriter {
         })
     }
 
+    fn stored_plan(&mut self, from: Date) -> Result<crate::StoredPlan> {
+        let schedules = self
+            .conn
+            .prepare_cached("SELECT value FROM setting WHERE key = ?1")?
+            .query_row(params![crate::SCHEDULES_SETTING], |r| r.get(0))
+            .optional()?;
+        Ok(crate::StoredPlan {
+            deliveries: supply::deliveries(&self.conn, from)?,
+            schedules: schedules
+                .map(|text: String| crate::parse_schedules(&text))
+                .transpose()?,
+        })
+    }
+
     fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
         let sql = format!(
             "SELECT {BOOKING_COLUMNS} FROM booking WHERE d1_status = 'booked' OR d2_status = 'booked'"

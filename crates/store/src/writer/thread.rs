@@ -65,9 +65,22 @@ const PIECE_WAIT_ALARM: Duration = Duration::from_secs(60);
 fn reload<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
     // Claimed before the ledger is touched: a standby keeps its view when it cannot claim it.
     backend.claim_ledger()?;
+    take_up_plan(backend, ledger)?;
     ledger.reset();
     backend.active_bookings(&mut |booking| ledger.restore(booking))?;
     ledger.number_after(BookingId(backend.max_ids()?.booking));
+    Ok(())
+}
+
+/// Takes up the planned supply and schedules as stored: another node holding the ledger may
+/// have changed them (a supply change) since this one built its own.
+fn take_up_plan<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
+    let plan = backend.stored_plan(ledger.availability().calendar().first)?;
+    let deliveries = plan
+        .deliveries
+        .into_iter()
+        .map(|d| (d.clinic, d.day, d.product, d.doses));
+    ledger.take_up_plan(deliveries, plan.schedules);
     Ok(())
 }
 
@@ -80,8 +93,10 @@ pub const STANDBY_VIEW_EVERY: Duration = Duration::from_secs(1);
 /// Shown to readers only; a node decides nothing on it (it must [`reload`] first). Hidden when
 /// it cannot be read, as a half-read ledger would show places that may not exist.
 fn view<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
-    ledger.reset();
-    let read = backend.committed_bookings(&mut |booking| ledger.restore(booking));
+    let read = take_up_plan(backend, ledger).and_then(|()| {
+        ledger.reset();
+        backend.committed_bookings(&mut |booking| ledger.restore(booking))
+    });
     if read.is_err() {
         ledger.hide_availability();
     }

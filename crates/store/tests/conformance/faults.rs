@@ -127,6 +127,9 @@ impl<W: WriteBackend> WriteBackend for Faulty<W> {
     fn booking(&mut self, id: BookingId) -> store::Result<Option<Booking>> {
         self.inner.booking(id)
     }
+    fn stored_plan(&mut self, from: jiff::civil::Date) -> store::Result<store::StoredPlan> {
+        self.inner.stored_plan(from)
+    }
     fn insert_supply_change(&mut self, record: &SupplyChangeRecord) -> store::Result<u64> {
         self.inner.insert_supply_change(record)
     }
