@@ -137,6 +137,10 @@ impl Http {
         let second = now.saturating_duration_since(self.zero).as_secs() as usize;
         self.stats
             .record(endpoint, reply.status, latency_us, second);
+        if (400..500).contains(&reply.status) {
+            self.stats
+                .refusal(endpoint, reply.status, reply.error_code());
+        }
         reply
     }
 }

@@ -51,6 +51,8 @@ pub struct EndpointReport {
     #[serde(flatten)]
     pub latency: Percentiles,
     pub statuses: BTreeMap<String, u64>,
+    /// 4xx answers by status and code (`"429 too_many_tickets"`).
+    pub refusals: BTreeMap<String, u64>,
     pub admitted_side: bool,
 }
 
@@ -189,11 +191,36 @@ fn endpoint_reports(s: &Stats) -> (BTreeMap<String, EndpointReport>, BTreeMap<St
         let entry = EndpointReport {
             latency: percentiles(&s.latency(e), 0.001),
             statuses,
+            refusals: s.refusals(e),
             admitted_side: e.admitted(),
         };
         endpoints.insert(e.name().to_string(), entry);
     }
     (endpoints, by_status)
+}
+
+/// Which rules refused people (4xx by code), if any did.
+fn refusals_section(m: &mut String, r: &Report) {
+    let rows: Vec<String> = r
+        .endpoints
+        .iter()
+        .flat_map(|(name, e)| {
+            e.refusals
+                .iter()
+                .map(move |(code, n)| format!("| {name} | {code} | {n} |"))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        m,
+        "Refusals (4xx) by code:\n\n| endpoint | status and code | count |\n| --- | --- | ---: |"
+    );
+    for row in rows {
+        let _ = writeln!(m, "{row}");
+    }
+    let _ = writeln!(m);
 }
 
 fn busiest(series: &[std::sync::atomic::AtomicU64]) -> u64 {
@@ -511,6 +538,7 @@ pub fn markdown(r: &Report, ok: bool) -> String {
     );
     let by_status = serde_json::to_string(&r.responses_by_status).unwrap_or_default();
     let _ = writeln!(m, "\nResponses by status: {by_status}\n");
+    refusals_section(&mut m, r);
     audit_section(&mut m, r);
     let _ = writeln!(
         m,

@@ -150,6 +150,9 @@ pub struct Ack {
 pub struct Stats {
     latency: Vec<Mutex<Histogram<u64>>>,
     statuses: Vec<[AtomicU64; SLOTS]>,
+    /// Per endpoint, each 4xx answer's status and machine-readable code (`error`), counted:
+    /// which limit or rule refused people, not only how often.
+    refusals: Vec<Mutex<BTreeMap<(u16, String), u64>>>,
     pub timeline: Timeline,
     /// Queue wait, from arrival (or the opening, for earlier arrivals) to the pass, in ms.
     pub wait_ms: Mutex<Histogram<u64>>,
@@ -184,6 +187,10 @@ impl Stats {
             statuses: Endpoint::ALL
                 .iter()
                 .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+                .collect(),
+            refusals: Endpoint::ALL
+                .iter()
+                .map(|_| Mutex::new(BTreeMap::new()))
                 .collect(),
             timeline: Timeline::new(seconds),
             wait_ms: Mutex::new(histogram()),
@@ -221,6 +228,30 @@ impl Stats {
         if endpoint.starts_identity_check() {
             Timeline::add(&self.timeline.identity_checks, second);
         }
+    }
+
+    /// Counts a 4xx answer by its status and code.
+    pub fn refusal(&self, endpoint: Endpoint, status: u16, code: String) {
+        if let Some(row) = self.refusals.get(endpoint as usize) {
+            *row.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry((status, code))
+                .or_default() += 1;
+        }
+    }
+
+    /// An endpoint's 4xx answers as `"429 too_many_tickets"` → count.
+    pub fn refusals(&self, endpoint: Endpoint) -> BTreeMap<String, u64> {
+        self.refusals
+            .get(endpoint as usize)
+            .map(|row| {
+                row.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .map(|((status, code), n)| (format!("{status} {code}"), *n))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn outcome(&self, outcome: Outcome) {

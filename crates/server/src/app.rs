@@ -187,6 +187,24 @@ fn start_writer<B: store::WriteBackend>(
     Ok((writer, reader, world))
 }
 
+/// Connections the kernel completes and holds for the accept loop. At an opening, thousands
+/// arrive in the same second (and a load balancer opens one per request beyond its idle pool);
+/// once the queue is full the kernel drops new handshakes and each one waits a second for its
+/// retransmission: a load balancer with a 1 s connect timeout then takes a live node out. The
+/// kernel caps it at `net.core.somaxconn` (4096 by default since Linux 5.4).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match listen {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As std and tokio bind: a restarted node may listen again at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(listen)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Builds the service and serves it until `shutdown` resolves, then drains it within
 /// [`shell::Limits::shutdown_grace`]. Returns the bound address through `bound` as soon as the
 /// listener is up (port 0 picks a free port).
@@ -201,12 +219,10 @@ pub async fn serve(
     let runtime = booking_runtime(state.config.booking_threads)?;
     let _ = state.booking_runtime.set(runtime.handle().clone());
     let booking = BookingRuntime(Some(runtime));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: listen,
-            source,
-        })?;
+    let listener = bind(listen).map_err(|source| StartError::Listen {
+        addr: listen,
+        source,
+    })?;
     let addr = listener.local_addr().map_err(|source| StartError::Listen {
         addr: listen,
         source,

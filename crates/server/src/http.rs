@@ -115,6 +115,40 @@ pub fn client_address(extensions: &axum::http::Extensions) -> std::net::IpAddr {
         .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
 }
 
+/// The address a request really came from. A request from a trusted proxy (the load balancer in
+/// front of several nodes) names its client in `X-Forwarded-For`: the rightmost address there
+/// that is not itself a trusted proxy is the client, as each proxy appends the address it was
+/// reached from and anything to the left of that came from the client, who may have written
+/// anything there. From anyone else the header is ignored (a client cannot choose its own
+/// address and with it its share of a per-address limit), and so is a header that cannot be
+/// read, which answers the peer's own address.
+pub fn forwarded_client(
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
+        let Ok(text) = value.to_str() else {
+            return peer;
+        };
+        for entry in text.rsplit(',') {
+            let Ok(ip) = entry.trim().parse::<std::net::IpAddr>() else {
+                return peer;
+            };
+            if !is_trusted(&ip) {
+                return ip;
+            }
+            client = ip;
+        }
+    }
+    client
+}
+
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
@@ -174,6 +208,48 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    fn client(peer: &str, forwarded: &[&'static str], trusted: &[&str]) -> String {
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", HeaderValue::from_static(value));
+        }
+        let trusted: Vec<ipnet::IpNet> = trusted.iter().map(|t| t.parse().unwrap()).collect();
+        forwarded_client(peer.parse().unwrap(), &headers, &trusted).to_string()
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client_and_only_its_own_addition_counts() {
+        let lb = ["10.0.0.0/24"];
+        // From the load balancer: the address it appended.
+        assert_eq!(client("10.0.0.5", &["203.0.113.7"], &lb), "203.0.113.7");
+        // The client's own claims to the left of it are ignored.
+        assert_eq!(
+            client("10.0.0.5", &["1.2.3.4, 5.6.7.8, 203.0.113.7"], &lb),
+            "203.0.113.7"
+        );
+        // Two proxies of ours in a row: the first address neither of them is.
+        assert_eq!(
+            client("10.0.0.5", &["1.2.3.4, 203.0.113.7, 10.0.0.9"], &lb),
+            "203.0.113.7"
+        );
+        // Several header lines count as one list, in order.
+        assert_eq!(
+            client("10.0.0.5", &["1.2.3.4", "203.0.113.7"], &lb),
+            "203.0.113.7"
+        );
+        assert_eq!(client("10.0.0.5", &["2001:db8::1"], &lb), "2001:db8::1");
+        // From anyone else the header is a claim, not an address.
+        assert_eq!(
+            client("198.51.100.2", &["203.0.113.7"], &lb),
+            "198.51.100.2"
+        );
+        assert_eq!(client("10.0.0.5", &["203.0.113.7"], &[]), "10.0.0.5");
+        // Unreadable: the peer itself; none: the peer; only proxies: the farthest of them.
+        assert_eq!(client("10.0.0.5", &["1.2.3.4, junk"], &lb), "10.0.0.5");
+        assert_eq!(client("10.0.0.5", &[], &lb), "10.0.0.5");
+        assert_eq!(client("10.0.0.5", &["10.0.0.7"], &lb), "10.0.0.7");
+    }
 
     fn english(accept: &'static str, cookie: Option<&'static str>) -> bool {
         let mut headers = HeaderMap::new();

@@ -256,13 +256,18 @@ impl Connection {
             state,
             mut stopping,
         } = self;
-        let service = hyper::service::service_fn(move |mut request: Request<_>| {
-            request.extensions_mut().insert(tier);
-            request
-                .extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
-            router.clone().oneshot(request)
-        });
+        let trusted = state.config.trusted_proxies.clone();
+        let service =
+            hyper::service::service_fn(move |mut request: Request<_>| {
+                request.extensions_mut().insert(tier);
+                // Behind a trusted load balancer, the client it names: per-address limits count
+                // people, not the load balancer.
+                let client = crate::http::forwarded_client(peer.ip(), request.headers(), &trusted);
+                request.extensions_mut().insert(axum::extract::ConnectInfo(
+                    std::net::SocketAddr::new(client, peer.port()),
+                ));
+                router.clone().oneshot(request)
+            });
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(state.config.limits.header_timeout)

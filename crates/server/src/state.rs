@@ -54,6 +54,9 @@ pub struct Config {
     pub database: Option<String>,
     /// Timeouts, connection and request caps, and the shutdown deadline.
     pub limits: shell::Limits,
+    /// Load balancers whose `X-Forwarded-For` names the client (see
+    /// [`crate::http::forwarded_client`]); none by default, so the TCP peer is the client.
+    pub trusted_proxies: std::sync::Arc<[ipnet::IpNet]>,
     /// On PostgreSQL: where the other nodes reach this one (`http://host:port`) to forward
     /// writes while it holds the ledger. `None`: they cannot, and answer writes 503 meanwhile.
     pub advertise: Option<String>,
@@ -91,6 +94,7 @@ impl Config {
             subscribers: Arc::new(identity::MemoryRegistry::default()),
             database: None,
             limits: shell::Limits::default(),
+            trusted_proxies: std::sync::Arc::from(Vec::new()),
             advertise: None,
             booking_threads: 0,
         }

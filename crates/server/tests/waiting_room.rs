@@ -966,3 +966,35 @@ async fn an_agent_queued_caller_keeps_one_place_across_the_agent_s_reloads() {
     .unwrap();
     assert_eq!(booked.status().as_u16(), 201);
 }
+
+/// Behind a load balancer every request comes from its address: with it trusted, the ticket
+/// limit counts the people it names in `X-Forwarded-For` (not the balancer, which would stop the
+/// whole country at one address's limit), and a client's own claims in the header count for
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_load_balancer_the_ticket_limit_counts_each_client() {
+    let server = TestServer::start_with(
+        tempfile::tempdir().unwrap(),
+        small_world(),
+        common::OPENING_PLUS_5S.parse().unwrap(),
+        |config| {
+            config.gate.tickets_per_address_minute = 2;
+            config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()].into();
+        },
+    )
+    .await;
+    let arrive_as = |forwarded: &'static str| {
+        let request = server
+            .http
+            .post(server.url("/api/v1/queue/arrive"))
+            .header("x-forwarded-for", forwarded);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(arrive_as("203.0.113.1").await, 201);
+    assert_eq!(arrive_as("203.0.113.1").await, 201);
+    assert_eq!(arrive_as("203.0.113.1").await, 429, "that person's limit");
+    // Someone else behind the same balancer is not held back by them…
+    assert_eq!(arrive_as("203.0.113.2").await, 201);
+    // …and writing another address to the left of the balancer's gains nothing.
+    assert_eq!(arrive_as("198.51.100.9, 203.0.113.1").await, 429);
+}

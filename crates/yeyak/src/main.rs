@@ -161,6 +161,18 @@ struct ServeArgs {
     /// deployment asks the carriers instead (see README, "Identity check").
     #[arg(long, env = "YEYAK_SUBSCRIBERS")]
     subscribers: Option<PathBuf>,
+    /// Load balancers (addresses or networks, e.g. `10.0.0.5` or `10.0.0.0/24`; repeat or
+    /// separate with commas) whose `X-Forwarded-For` names the client: per-address limits then
+    /// count the people behind them, not the load balancer. Default: none (the TCP peer is the
+    /// client). Name only proxies that set the header themselves, as nginx's
+    /// `$proxy_add_x_forwarded_for` does.
+    #[arg(
+        long = "trusted-proxy",
+        env = "YEYAK_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_proxy
+    )]
+    trusted_proxies: Vec<ipnet::IpNet>,
     /// Identity checks one client address may start per hour (0: no limit, e.g. for a load
     /// test from one machine). Generous by default: carriers put many phones behind one address.
     #[arg(long, env = "YEYAK_IDENTITY_CHECKS_PER_ADDRESS", default_value_t = 600)]
@@ -291,6 +303,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })?;
         tracing::info!(subscribers = added, "subscriber records loaded");
     }
+    config.trusted_proxies = args.trusted_proxies.into();
     config.database = args.database;
     config.advertise = args.advertise.or_else(|| {
         let specific = !args.listen.ip().is_unspecified() && args.listen.port() != 0;
@@ -356,4 +369,11 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// A trusted proxy: a network (`10.0.0.0/24`) or one address (`10.0.0.5`).
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an address nor a network like 10.0.0.0/24"))
 }
