@@ -547,12 +547,18 @@ impl Ledger {
     /// [`Ledger::reset`] and restore the bookings after it.
     pub fn take_up_plan(
         &mut self,
-        deliveries: impl IntoIterator<Item = (ClinicId, Date, Product, u32)>,
+        deliveries: &[reschedule::Delivery],
         schedules: Option<Schedules>,
     ) {
         self.catch_up();
         self.changed();
-        for (clinic, day, product, doses) in deliveries {
+        for &reschedule::Delivery {
+            clinic,
+            day,
+            product,
+            doses,
+        } in deliveries
+        {
             let Some(cell) = self.availability.supply_cell(clinic, day, product) else {
                 continue;
             };

@@ -6,7 +6,6 @@ use domain::clinic::{Clinic, ClinicId};
 use domain::demo::{demo_clinics, demo_supply};
 use domain::eligibility::{Rules, demo_rules};
 use domain::ledger::{Calendar, Ledger, standing_supply};
-use domain::product::Schedules;
 use domain::region::Regions;
 use domain::search::ClinicIndex;
 use domain::time::seoul_date;
@@ -105,10 +104,8 @@ pub fn load(
     };
     let clinics: Vec<Clinic> = records.iter().map(|r| r.clinic.clone()).collect();
     let supply: Vec<[u32; 4]> = records.iter().map(ClinicRecord::daily_supply).collect();
-    let schedules = match store.setting(store::SCHEDULES_SETTING)? {
-        Some(text) => store::parse_schedules(&text)?,
-        None => Schedules::default(),
-    };
+    let schedules =
+        store::stored_schedules(store.setting(store::SCHEDULES_SETTING)?)?.unwrap_or_default();
     let calendar = Calendar {
         first: seoul_date(now),
         days: calendar_days,

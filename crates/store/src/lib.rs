@@ -52,10 +52,13 @@ pub struct StoredPlan {
     pub schedules: Option<Schedules>,
 }
 
-/// Reads the stored dose schedules' text form.
-pub fn parse_schedules(text: &str) -> Result<Schedules> {
-    text.parse::<Schedules>()
-        .map_err(|e| StoreError::Corrupt(format!("dose schedules: {e}")))
+/// The dose schedules from their stored text form ([`SCHEDULES_SETTING`]), if one is stored.
+pub fn stored_schedules(text: Option<String>) -> Result<Option<Schedules>> {
+    text.map(|text| {
+        text.parse::<Schedules>()
+            .map_err(|e| StoreError::Corrupt(format!("dose schedules: {e}")))
+    })
+    .transpose()
 }
 
 /// The setting that holds the dose schedules in force (see `Schedules`' text form), once an

@@ -747,13 +747,19 @@ fn a_stored_plan_replaces_only_the_cells_it_names_and_only_offered_products() {
         Product::Moderna,
         crate::product::DoseSchedule::two_doses(42),
     );
+    let delivery = |day, product, doses| reschedule::Delivery {
+        clinic: ClinicId(0),
+        day,
+        product,
+        doses,
+    };
     ledger.take_up_plan(
-        [
-            (ClinicId(0), day, Product::Moderna, 4),
+        &[
+            delivery(day, Product::Moderna, 4),
             // Not offered there: stays at none, as at start.
-            (ClinicId(0), day, Product::Pfizer, 7),
+            delivery(day, Product::Pfizer, 7),
             // Beyond the horizon: nothing to change.
-            (ClinicId(0), date(2022, 1, 3), Product::Moderna, 9),
+            delivery(date(2022, 1, 3), Product::Moderna, 9),
         ],
         Some(interval),
     );

@@ -653,9 +653,7 @@ impl WriteBackend for PgWriter {
         let conn = self.flushed()?;
         Ok(crate::StoredPlan {
             deliveries: read::deliveries(conn, from)?,
-            schedules: read::setting(conn, crate::SCHEDULES_SETTING)?
-                .map(|text| crate::parse_schedules(&text))
-                .transpose()?,
+            schedules: crate::stored_schedules(read::setting(conn, crate::SCHEDULES_SETTING)?)?,
         })
     }
 

@@ -239,6 +239,14 @@ impl Drop for SqliteWriter {
     }
 }
 
+/// A stored setting's value, if set.
+fn setting(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM setting WHERE key = ?1")?
+        .query_row(params![key], |r| r.get(0))
+        .optional()?)
+}
+
 impl WriteBackend for SqliteWriter {
     fn begin(&mut self) -> Result<()> {
         // IMMEDIATE takes the write lock now, so the batch never fails half-way on a busy lock.
@@ -440,16 +448,9 @@ impl WriteBackend for SqliteWriter {
     }
 
     fn stored_plan(&mut self, from: Date) -> Result<crate::StoredPlan> {
-        let schedules = self
-            .conn
-            .prepare_cached("SELECT value FROM setting WHERE key = ?1")?
-            .query_row(params![crate::SCHEDULES_SETTING], |r| r.get(0))
-            .optional()?;
         Ok(crate::StoredPlan {
             deliveries: supply::deliveries(&self.conn, from)?,
-            schedules: schedules
-                .map(|text: String| crate::parse_schedules(&text))
-                .transpose()?,
+            schedules: crate::stored_schedules(setting(&self.conn, crate::SCHEDULES_SETTING)?)?,
         })
     }
 
@@ -538,12 +539,7 @@ impl ReadStore for SqliteReader {
     }
 
     fn setting(&self, key: &str) -> Result<Option<String>> {
-        self.with(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT value FROM setting WHERE key = ?1")?
-                .query_row(params![key], |r| r.get(0))
-                .optional()?)
-        })
+        self.with(|conn| setting(conn, key))
     }
 
     fn person(&self, id: PersonId) -> Result<Option<PersonRecord>> {

@@ -76,11 +76,7 @@ fn reload<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), S
 /// have changed them (a supply change) since this one built its own.
 fn take_up_plan<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
     let plan = backend.stored_plan(ledger.availability().calendar().first)?;
-    let deliveries = plan
-        .deliveries
-        .into_iter()
-        .map(|d| (d.clinic, d.day, d.product, d.doses));
-    ledger.take_up_plan(deliveries, plan.schedules);
+    ledger.take_up_plan(&plan.deliveries, plan.schedules);
     Ok(())
 }
 
