@@ -539,44 +539,6 @@ impl Ledger {
         self.bookings.values()
     }
 
-    /// Takes up the planned supply and schedules as stored, which another node may have
-    /// changed while this ledger was not the one deciding: each stored delivery replaces its
-    /// cell's planned doses (none for a product the clinic does not offer, as at start), and
-    /// stored `schedules` replace the schedules. A cell without a stored delivery keeps its
-    /// plan: a supply change stores every cell it edits. Sets capacity, not what is left: call
-    /// [`Ledger::reset`] and restore the bookings after it.
-    pub fn take_up_plan(
-        &mut self,
-        deliveries: &[reschedule::Delivery],
-        schedules: Option<Schedules>,
-    ) {
-        self.catch_up();
-        self.changed();
-        for &reschedule::Delivery {
-            clinic,
-            day,
-            product,
-            doses,
-        } in deliveries
-        {
-            let Some(cell) = self.availability.supply_cell(clinic, day, product) else {
-                continue;
-            };
-            let offers = self
-                .clinics
-                .get(clinic.index())
-                .is_some_and(|c| c.products.contains(&product));
-            self.supply_capacity[cell] = if offers {
-                i32::try_from(doses).unwrap_or(i32::MAX)
-            } else {
-                0
-            };
-        }
-        if let Some(schedules) = schedules {
-            self.schedules = schedules;
-        }
-    }
-
     /// Forgets every booking and gives all capacity back, keeping the same [`Availability`]
     /// (readers hold it). Used to rebuild from storage after a failed write.
     pub fn reset(&mut self) {

@@ -745,6 +745,40 @@ impl Ledger {
             .ok_or(PlanError::DayNotChangeable(day))
     }
 
+    /// Takes up the planned supply and schedules as stored, which another node may have
+    /// changed while this ledger was not the one deciding: each stored delivery replaces its
+    /// cell's planned doses (none for a product the clinic does not offer, as at start), and
+    /// stored `schedules` replace the schedules. A cell without a stored delivery keeps its
+    /// plan: a supply change stores every cell it edits. Sets capacity, not what is left: call
+    /// [`Ledger::reset`] and restore the bookings after it.
+    pub fn take_up_plan(&mut self, deliveries: &[Delivery], schedules: Option<Schedules>) {
+        self.catch_up();
+        self.changed();
+        for &Delivery {
+            clinic,
+            day,
+            product,
+            doses,
+        } in deliveries
+        {
+            let Some(cell) = self.availability.supply_cell(clinic, day, product) else {
+                continue;
+            };
+            let offers = self
+                .clinics
+                .get(clinic.index())
+                .is_some_and(|c| c.products.contains(&product));
+            self.supply_capacity[cell] = if offers {
+                i32::try_from(doses).unwrap_or(i32::MAX)
+            } else {
+                0
+            };
+        }
+        if let Some(schedules) = schedules {
+            self.schedules = schedules;
+        }
+    }
+
     /// Makes `plan` real: its supply and schedule edits and every changed booking. Call it in
     /// the same writer turn as [`Ledger::plan`] made the plan. Returns what undoes the capacity
     /// and schedule edits if the transaction that stores them fails.
