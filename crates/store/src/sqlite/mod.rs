@@ -24,6 +24,7 @@ use domain::clinic::{ClinicId, GeoPoint};
 use domain::product::{Product, Schedules};
 use jiff::civil::Date;
 use rows::{BOOKING_COLUMNS, booking_from_row, day_from_sql};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -112,6 +113,13 @@ fn connect(path: &Path) -> Result<Connection> {
     // every request (SQL parsing was 10.9% of the server's CPU in the opening-night profile,
     // bench/booking-reads.md).
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // One plan per statement, whatever values are bound. Without it, SQLite marks a statement
+    // whose plan could depend on a bound value (here: any `= ?` beside an ORDER BY) to be parsed
+    // again whenever its bindings are cleared, which rusqlite does each time a cached statement
+    // is returned; a person's bookings and a booking's moves were parsed again on every read
+    // (10% of the server's CPU in the opening-night profile, bench/booking-reads.md). The
+    // store runs no ANALYZE and its partial indexes name literals, so no plan here needed it.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(conn)
 }
 
@@ -724,6 +732,7 @@ fn audit(conn: &Connection, schedules: &Schedules) -> Result<AuditReport> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use rusqlite::StatementStatus;
 
     /// What SQLite plans for `sql`: one line per step, e.g. "SEARCH booking USING INDEX …".
     fn plan(conn: &Connection, sql: &str) -> Vec<String> {
@@ -782,6 +791,33 @@ mod tests {
             rows("SELECT clinic, day, hour, booked, capacity FROM band_use ORDER BY 1, 2, 3"),
             rows("SELECT clinic, day, product, booked, capacity FROM supply_use ORDER BY 1, 2, 3"),
         )
+    }
+
+    /// A cached read is parsed once per connection, not once per call: the booking side reads a
+    /// person's bookings on every eligibility answer and booking, a booking's moves on every
+    /// booking page. Both statements (an ORDER BY beside `= ?1`) were parsed again on every call
+    /// until the connection asked SQLite for one plan whatever the bound values.
+    #[test]
+    fn reads_with_different_people_reuse_one_parse_of_their_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_writer, reader) = open(&dir.path().join("y.db")).unwrap();
+        for person in 1..=3 {
+            reader.bookings_of(PersonId(person)).unwrap();
+            reader
+                .reschedules_of(&[BookingId(person), BookingId(person + 10)])
+                .unwrap();
+        }
+        let reprepared = |sql: &str| {
+            reader
+                .with(|conn| {
+                    Ok(conn
+                        .prepare_cached(sql)?
+                        .get_status(StatementStatus::RePrepare))
+                })
+                .unwrap()
+        };
+        assert_eq!(reprepared(&bookings_of_sql()), 0);
+        assert_eq!(reprepared(&supply::reschedules_of_sql()), 0);
     }
 
     #[test]

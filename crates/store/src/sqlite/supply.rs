@@ -134,9 +134,12 @@ pub fn accept_moves(conn: &Connection, booking: BookingId, now_ms: i64) -> Resul
 const RESCHEDULE_COLUMNS: &str = "change_id, booking, person, dose, reason, from_clinic, \
      from_day, from_hour, from_product, to_clinic, to_day, to_hour, to_product, accepted_ms";
 
+pub(super) fn reschedules_of_sql() -> String {
+    format!("SELECT {RESCHEDULE_COLUMNS} FROM reschedule WHERE booking = ?1 ORDER BY id")
+}
+
 pub fn reschedules_of(conn: &Connection, bookings: &[BookingId]) -> Result<Vec<RescheduleRecord>> {
-    let sql = format!("SELECT {RESCHEDULE_COLUMNS} FROM reschedule WHERE booking = ?1 ORDER BY id");
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&reschedules_of_sql())?;
     let mut out = Vec::new();
     for booking in bookings {
         let mut rows = stmt.query(params![booking.0 as i64])?;
