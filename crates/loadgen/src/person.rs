@@ -304,7 +304,7 @@ impl Evening<'_> {
                     return Err(Outcome::GaveUp);
                 }
             }
-            if let Some(at) = verify_at.filter(|at| *at < next_poll) {
+            if let Some(at) = verify_first(next_poll, verify_at, reloads.last().copied()) {
                 verify_at = None;
                 sleep_until(at).await;
                 match self.verify_waiting().await {
@@ -781,5 +781,36 @@ impl Evening<'_> {
         }
         let (clinic, date) = choices[self.p.rng.below(choices.len() as u64) as usize];
         Ok(Some((clinic, date.to_string())))
+    }
+}
+
+/// When a waiting person verifies next, if that is the next thing they do: before their next
+/// poll and not after a reload they planned earlier. A reload planned for 20:00:03 is sent then
+/// even when the person means to verify at 20:00:05; the reload's latency is counted from its
+/// planned moment, so a reload left waiting behind the check would be charged to the server.
+fn verify_first(
+    next_poll: Instant,
+    verify_at: Option<Instant>,
+    reload_at: Option<Instant>,
+) -> Option<Instant> {
+    verify_at.filter(|at| *at < next_poll && reload_at.is_none_or(|reload| *at <= reload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_planned_reload_goes_before_a_later_check_and_after_an_earlier_one() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        // The check comes first: it goes.
+        assert_eq!(verify_first(at(10), Some(at(5)), Some(at(7))), Some(at(5)));
+        assert_eq!(verify_first(at(10), Some(at(5)), None), Some(at(5)));
+        // A reload planned before it goes first (the check waits for the next turn).
+        assert_eq!(verify_first(at(10), Some(at(5)), Some(at(3))), None);
+        // Nothing before the next poll: the poll goes.
+        assert_eq!(verify_first(at(4), Some(at(5)), None), None);
+        assert_eq!(verify_first(at(10), None, Some(at(3))), None);
     }
 }
