@@ -133,7 +133,8 @@ async fn staff_member(parts: &Parts, state: &Arc<AppState>) -> Result<StaffRecor
         }
     };
     let found =
-        crate::state::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await?;
+        crate::state::read_by_key(state, move |r| store::ReadStore::staff_by_token(r, &hash))
+            .await?;
     match found {
         Some(record) if !record.revoked => Ok(record),
         _ => Err(invalid()),

@@ -147,6 +147,23 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
     }
 }
 
+/// Runs a storage read that looks up a few rows by key (a person, their bookings, a booking, a
+/// staff token). When the store answers such reads from a local file
+/// ([`store::ReadStore::reads_are_local`]: SQLite, tens of microseconds from its page cache),
+/// the read runs right here, on the booking side's worker: sending it to the blocking pool and
+/// back cost more than the read itself (a thread woken each way; the opening-night profile,
+/// bench/booking-reads.md). The front door never calls this: it runs on workers of its own and
+/// reads no storage. A network store's read is a round trip and goes to the blocking pool.
+pub async fn read_by_key<T: Send + 'static>(
+    state: &Arc<AppState>,
+    f: impl FnOnce(&dyn store::Store) -> store::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    if state.reader.reads_are_local() {
+        return f(state.reader.as_ref()).map_err(ApiError::from);
+    }
+    read(state, f).await
+}
+
 /// Runs a blocking storage read off the async workers.
 pub async fn read<T: Send + 'static>(
     state: &Arc<AppState>,

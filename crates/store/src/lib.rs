@@ -133,6 +133,12 @@ pub trait WriteBackend: Send + 'static {
 
 /// Reads that need no writer: any thread, concurrently with writes.
 pub trait ReadStore: Send + Sync + 'static {
+    /// Whether a read by key here is a short local call (an embedded file, answered from its
+    /// page cache in microseconds) that a caller may make on an async worker, rather than a
+    /// round trip over the network that must not hold one. The default is the safe answer.
+    fn reads_are_local(&self) -> bool {
+        false
+    }
     fn clinics(&self) -> Result<Vec<ClinicRecord>>;
     fn setting(&self, key: &str) -> Result<Option<String>>;
     fn person(&self, id: PersonId) -> Result<Option<PersonRecord>>;

@@ -116,7 +116,7 @@ pub async fn login(
     let token = form.token.trim().to_string();
     let hash = crate::staff::token_hash(&token);
     let found =
-        crate::state::read(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await;
+        crate::state::read_by_key(state, move |r| store::ReadStore::staff_by_token(r, &hash)).await;
     let valid = matches!(
         found,
         Ok(Some(ref record)) if !record.revoked && record.role == desk.role()

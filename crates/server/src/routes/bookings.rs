@@ -10,7 +10,7 @@ use crate::routes::agent::{AgentActor, audited, mark_audited};
 use crate::routes::clinics::parse_date;
 use crate::session::Consent;
 use crate::state::AppState;
-use crate::state::{Authenticated, read};
+use crate::state::{Authenticated, read_by_key};
 use crate::text::{errors, notices};
 use axum::Extension;
 use axum::Json;
@@ -229,7 +229,7 @@ impl BookingNotice {
 }
 
 async fn sealed_contact_of(state: &Arc<AppState>, person: PersonId) -> Result<Vec<u8>, ApiError> {
-    read(state, move |r| store::ReadStore::person(r, person))
+    read_by_key(state, move |r| store::ReadStore::person(r, person))
         .await?
         .map(|p| p.sealed)
         .ok_or_else(ApiError::unauthenticated)
@@ -352,7 +352,7 @@ async fn family_member(
         .and_then(|t| Consent::verify(t, &state.secrets, state.clock.now()).ok())
         .filter(|c| c.booker == actor)
         .ok_or_else(|| ApiError::forbidden(errors::FAMILY_CONSENT_REQUIRED))?;
-    let bookings = read(state, move |r| store::ReadStore::bookings_of(r, actor)).await?;
+    let bookings = read_by_key(state, move |r| store::ReadStore::bookings_of(r, actor)).await?;
     let mut others: Vec<PersonId> = bookings
         .iter()
         .filter(|b| b.booked_by == actor && b.person != actor && b.is_active())
@@ -381,7 +381,7 @@ pub async fn bookings_of(
     state: &Arc<AppState>,
     person: PersonId,
 ) -> Result<BookingsView, ApiError> {
-    let (bookings, moved) = read(state, move |r| {
+    let (bookings, moved) = read_by_key(state, move |r| {
         let bookings = store::ReadStore::bookings_of(r, person)?;
         let ids: Vec<BookingId> = bookings.iter().map(|b| b.id).collect();
         Ok((bookings, store::ReadStore::reschedules_of(r, &ids)?))
@@ -420,7 +420,7 @@ pub async fn list(
 }
 
 async fn owned(state: &Arc<AppState>, id: u64, viewer: PersonId) -> Result<Booking, ApiError> {
-    read(state, move |r| store::ReadStore::booking(r, BookingId(id)))
+    read_by_key(state, move |r| store::ReadStore::booking(r, BookingId(id)))
         .await?
         .filter(|booking| viewable(booking, viewer))
         .ok_or_else(ApiError::not_found)
@@ -440,7 +440,7 @@ pub async fn booking_of(
     id: u64,
 ) -> Result<BookingView, ApiError> {
     // One trip off the async workers for the booking and its moves.
-    let (booking, moved) = read(state, move |r| {
+    let (booking, moved) = read_by_key(state, move |r| {
         let Some(booking) = store::ReadStore::booking(r, BookingId(id))?
             .filter(|booking| viewable(booking, viewer))
         else {

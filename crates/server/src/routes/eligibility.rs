@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::state::{Authenticated, read};
+use crate::state::{Authenticated, read_by_key};
 use crate::text::errors::Words;
 use axum::Json;
 use axum::extract::State;
@@ -21,7 +21,7 @@ pub async fn person_facts(
     state: &Arc<AppState>,
     person: PersonId,
 ) -> Result<(store::PersonRecord, PersonFacts), ApiError> {
-    let (record, lists, bookings) = read(state, move |r| {
+    let (record, lists, bookings) = read_by_key(state, move |r| {
         let Some(record) = store::ReadStore::person(r, person)? else {
             return Ok((None, Vec::new(), Vec::new()));
         };
@@ -146,7 +146,7 @@ pub async fn person_record(
     state: &Arc<AppState>,
     person: PersonId,
 ) -> Result<store::PersonRecord, ApiError> {
-    read(state, move |r| store::ReadStore::person(r, person))
+    read_by_key(state, move |r| store::ReadStore::person(r, person))
         .await?
         .ok_or_else(ApiError::unauthenticated)
 }

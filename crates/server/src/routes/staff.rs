@@ -7,7 +7,7 @@ use crate::session::IdentitySession;
 use crate::staff::Operator;
 use crate::staff::{Presented, new_token};
 use crate::state::AppState;
-use crate::state::read;
+use crate::state::{read, read_by_key};
 use crate::text::errors;
 use axum::Json;
 use axum::extract::{MatchedPath, Path, Request, State};
@@ -336,7 +336,7 @@ async fn actor_of(
     operator_cookie: Option<&str>,
 ) -> Option<String> {
     if let Presented::Token(hash) = staff_token {
-        let found = read(state, move |r| store::ReadStore::staff_by_token(r, &hash))
+        let found = read_by_key(state, move |r| store::ReadStore::staff_by_token(r, &hash))
             .await
             .ok()
             .flatten()?;

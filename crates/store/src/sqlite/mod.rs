@@ -538,6 +538,10 @@ fn poisoned() -> StoreError {
 }
 
 impl ReadStore for SqliteReader {
+    /// One file on this machine, read through connections of this process.
+    fn reads_are_local(&self) -> bool {
+        true
+    }
     fn checkpoint_stats(&self) -> Option<&CheckpointStats> {
         Some(&self.checkpoints)
     }
