@@ -797,6 +797,19 @@ mod tests {
         )
     }
 
+    /// The bundled SQLite is built to sync its log with fdatasync(), not fsync() (which also
+    /// wrote the log file's inode on every commit). The setting lives in `.cargo/config.toml`,
+    /// which cargo passes to SQLite's build and to this crate's alike; a build without it (the
+    /// file removed, or `LIBSQLITE3_FLAGS` set to something else) fails here.
+    #[test]
+    fn bundled_sqlite_is_built_to_sync_with_fdatasync() {
+        let flags = option_env!("LIBSQLITE3_FLAGS").unwrap_or_default();
+        assert!(
+            flags.split_whitespace().any(|f| f == "-DHAVE_FDATASYNC=1"),
+            "LIBSQLITE3_FLAGS is {flags:?}"
+        );
+    }
+
     /// A cached read is parsed once per connection, not once per call: the booking side reads a
     /// person's bookings on every eligibility answer and booking, a booking's moves on every
     /// booking page. Both statements (an ORDER BY beside `= ?1`) were parsed again on every call
