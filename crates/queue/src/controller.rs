@@ -20,12 +20,6 @@
 //!    for;
 //! 4. never lets the watermark run more than `room` ahead of the last issued rank, so a quiet queue
 //!    lets the next arrivals straight through but a sudden surge cannot walk in all at once;
-//!    and, when a pace is set ([`ControllerConfig::pace_per_s`]), admits at most one second of
-//!    that pace at a time: at the opening the whole pre-queue fits in the limit, and without a
-//!    pace it walked in at one tick (18,000 people in 0.6 s at 5% of 2021's crowd; the
-//!    booking side's p99 rose to 391 ms for the next five seconds, `bench/`). The pace grows
-//!    while it is what holds admission back and the booking side keeps its target, and
-//!    shrinks with the limit on overload, so it follows what the booking side takes;
 //! 5. measures the admission rate (ranks per second, an exponentially weighted mean over the ticks
 //!    in which demand exceeded admission) for ETAs.
 //!
@@ -72,32 +66,6 @@ pub struct ControllerConfig {
     /// Optional cap on admissions per second. Not the poll budget's pace: the front zone of
     /// [`crate::PollPolicy`] tells the people near the front at any rate.
     pub max_admit_per_s: Option<f64>,
-    /// Admissions per second at a start or restart, and how fast that pace may change (see
-    /// [`Pace`]); `None`: admission is bounded by the concurrency limit alone.
-    pub pace: Option<Pace>,
-}
-
-/// A pace for admission: people let in per second, at most one second's worth at a tick.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Pace {
-    /// The pace at a start or restart: what the booking side is known to take.
-    pub initial_per_s: f64,
-    /// Added per second while the pace is what holds admission back and latency is on target.
-    pub increase_per_s: f64,
-    /// The pace never falls below this on overload (a decrease multiplies by `decrease_factor`).
-    pub min_per_s: f64,
-}
-
-impl Pace {
-    /// Starts at `per_s`, grows by a tenth of it each second it is the bound, never falls below
-    /// a tenth of it. `None` for a pace that is not a positive number.
-    pub fn starting_at(per_s: f64) -> Option<Pace> {
-        (per_s.is_finite() && per_s > 0.0).then(|| Pace {
-            initial_per_s: per_s,
-            increase_per_s: per_s / 10.0,
-            min_per_s: per_s / 10.0,
-        })
-    }
 }
 
 impl ControllerConfig {
@@ -117,7 +85,6 @@ impl ControllerConfig {
             show_up_window_ms: 20_000,
             rate_time_constant_ms: 30_000,
             max_admit_per_s: None,
-            pace: None,
         }
     }
 }
@@ -203,11 +170,6 @@ pub struct Controller {
     rate_sum: f64,
     rate_weight: f64,
     rate_allowance: f64,
-    /// The current pace and its allowance (at most one second of it), when paced.
-    pace_per_s: f64,
-    pace_allowance: f64,
-    /// Whether the pace held people back at the last tick.
-    pace_held_back: bool,
     last: Option<(LastObservations, Decision)>,
     /// Empty ranks not yet admitted ([`Observations::empty`]): they count as showed up when the
     /// watermark passes them. At most the pre-queue numbers the nodes had left at the opening.
@@ -225,13 +187,9 @@ pub struct LastObservations {
 impl Controller {
     pub fn new(cfg: ControllerConfig) -> Controller {
         let limit = f64::from(cfg.initial_limit.max(cfg.min_limit).max(1));
-        let pace_per_s = cfg.pace.map_or(0.0, |p| p.initial_per_s);
         Controller {
             cfg,
             limit,
-            pace_per_s,
-            pace_allowance: pace_per_s,
-            pace_held_back: false,
             last_tick_ms: None,
             last_decrease_ms: None,
             window: VecDeque::new(),
@@ -250,11 +208,6 @@ impl Controller {
     /// The current concurrency limit.
     pub fn limit(&self) -> f64 {
         self.limit
-    }
-
-    /// The current pace, admissions per second, when admission is paced.
-    pub fn pace_per_s(&self) -> Option<f64> {
-        self.cfg.pace.map(|_| self.pace_per_s)
     }
 
     /// The last tick's observations and decision.
@@ -333,11 +286,7 @@ impl Controller {
                 .last_decrease_ms
                 .is_none_or(|t| now_ms.saturating_sub(t) >= self.cfg.decrease_cooldown_ms);
             if cooled {
-                let factor = self.cfg.decrease_factor.clamp(0.05, 0.95);
-                self.limit *= factor;
-                if let Some(pace) = self.cfg.pace {
-                    self.pace_per_s = (self.pace_per_s * factor).max(pace.min_per_s);
-                }
+                self.limit *= self.cfg.decrease_factor.clamp(0.05, 0.95);
                 self.last_decrease_ms = Some(now_ms);
             }
         } else if used >= 0.9 * self.limit {
@@ -358,12 +307,6 @@ impl Controller {
             }
             room = room.min(self.rate_allowance.floor() as u64);
         }
-        let unpaced_room = room;
-        if self.cfg.pace.is_some() {
-            self.pace_allowance =
-                (self.pace_allowance + self.pace_per_s * dt_s).min(self.pace_per_s.max(1.0));
-            room = room.min(self.pace_allowance.floor() as u64);
-        }
 
         let before = state.watermark();
         let tail = state.tail();
@@ -376,17 +319,6 @@ impl Controller {
         let admitted = target - before;
         if self.cfg.max_admit_per_s.is_some() {
             self.rate_allowance -= admitted as f64;
-        }
-        if let Some(pace) = self.cfg.pace {
-            self.pace_allowance -= admitted as f64;
-            // The pace was the bound: people were waiting whom the limit had room for. It grows
-            // for the time since the last tick only if it held people back then too (the first
-            // tick after a quiet spell, such as the opening's, says nothing about that spell).
-            let held_back = room < unpaced_room && target < tail;
-            if held_back && self.pace_held_back && !overloaded {
-                self.pace_per_s += pace.increase_per_s.max(0.0) * dt_s;
-            }
-            self.pace_held_back = held_back;
         }
 
         // Rate: only ticks where demand exceeded admission measure capacity.
@@ -824,99 +756,6 @@ mod tests {
         // 10 s at 50/s, plus the initial one-second bucket.
         assert!(admitted <= 550, "{admitted}");
         assert!(admitted >= 450, "{admitted}");
-    }
-
-    /// The opening of 2021's 53–54 at 5%: 18,000 people in the pre-queue, a limit with room for
-    /// them all. Paced at 1,500/s they are let in over seconds, one second's worth at most at a
-    /// tick, and faster as the booking side keeps its latency; without the pace, at one tick.
-    #[test]
-    fn a_paced_opening_lets_the_prequeue_in_over_seconds_not_at_one_tick() {
-        // Ticks every 250 ms from the opening until the whole pre-queue is below the watermark;
-        // each tick's admissions (ranks; the last ones run ahead into the empty line after).
-        let opened = |pace: Option<Pace>| {
-            let o = Opening::new(QueueId(1), 10_000, 20_000, 60_000, 60_000).expect("valid");
-            let mut cfg = ControllerConfig::for_opening(&o);
-            cfg.initial_limit = 60_000;
-            cfg.pace = pace;
-            let mut c = Controller::new(cfg);
-            let (mut s, mut rng) = (QueueState::new(o), ChaCha20Rng::seed_from_u64(1));
-            c.tick(10_000, &Observations::default(), &mut s, &mut rng);
-            let before = s.watermark();
-            fill(&mut s, Class::Pre, 18_000, 15_000);
-            let mut admitted_at = Vec::new();
-            let mut now = 20_000;
-            while s.watermark() < before + 18_000 && now < 80_000 {
-                admitted_at.push(c.tick(now, &obs(0, 10, 0..0), &mut s, &mut rng).admitted);
-                now += 250;
-            }
-            (c, admitted_at)
-        };
-        let (_, unpaced) = opened(None);
-        assert_eq!(unpaced.len(), 1, "without a pace: everyone at the first tick");
-
-        let (c, paced) = opened(Pace::starting_at(1_500.0));
-        assert_eq!(paced[0], 1_500, "one second of the pace at the opening tick");
-        assert!(
-            paced.iter().all(|&n| n <= 1_500),
-            "never more than a second's worth at a tick: {paced:?}"
-        );
-        let first_second: u64 = paced[..4].iter().sum();
-        assert!(first_second <= 3_000, "{first_second} in the first second");
-        let seconds = paced.len() as f64 / 4.0;
-        assert!(
-            (5.0..12.0).contains(&seconds),
-            "18,000 at 1,500/s and growing: {seconds} s"
-        );
-        let pace = c.pace_per_s().expect("paced");
-        assert!(
-            pace > 1_500.0,
-            "the pace grew while it held people back ({pace})"
-        );
-    }
-
-    /// Overload slows the pace with the limit (once per cooldown, down to its floor), and a pace
-    /// that holds nobody back does not grow.
-    #[test]
-    fn overload_slows_the_pace_to_its_floor_and_an_idle_pace_stays() {
-        let (mut s, c0, mut rng) = setup(10_000);
-        let mut cfg = c0.config().clone();
-        cfg.pace = Pace::starting_at(1_000.0);
-        let mut c = Controller::new(cfg);
-        fill(&mut s, Class::Fifo, 10, 0);
-        let mut now = 0;
-        for _ in 0..40 {
-            now += 250;
-            c.tick(now, &obs(0, 10, 0..0), &mut s, &mut rng);
-        }
-        assert_eq!(
-            c.pace_per_s(),
-            Some(1_000.0),
-            "ten people, nobody held back: the pace stays"
-        );
-        fill(&mut s, Class::Fifo, 1_000_000, now);
-        let mut paces = Vec::new();
-        for _ in 0..80 {
-            now += 250;
-            let d = c.tick(now, &obs(0, 900, 0..0), &mut s, &mut rng);
-            assert_eq!(d.admitted, 0, "overloaded: nobody admitted");
-            paces.push(c.pace_per_s().expect("paced"));
-        }
-        assert!(
-            (paces[0] - 700.0).abs() < 1e-9,
-            "one decrease: {}",
-            paces[0]
-        );
-        assert!(
-            (paces[7] - 700.0).abs() < 1e-9,
-            "none within the cooldown: {}",
-            paces[7]
-        );
-        assert!(
-            (paces[8] - 490.0).abs() < 1e-9,
-            "the next after it: {}",
-            paces[8]
-        );
-        assert_eq!(paces.last(), Some(&100.0), "never below a tenth");
     }
 
     #[test]

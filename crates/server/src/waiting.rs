@@ -44,11 +44,8 @@ pub struct GateConfig {
     pub poll_budget_per_s: f64,
     /// Admissions per second the booking side can take: the waiting room's front zone (the next
     /// second of admissions at this rate) polls every second, so they learn of their turn within
-    /// one second however fast admission runs (at most half the position budget, smaller if the
-    /// budget is). It is also the pace admission starts at, after the opening and after a
-    /// restart ([`queue::Pace`]): a surge is let in a second's worth at a time, and the pace
-    /// then follows the booking side's latency (up while it is on target, down on overload).
-    /// 0: no pace, the concurrency limit alone.
+    /// one second however fast admission runs. Not a cap on admission (the controller follows
+    /// the booking side's latency); at most half the position budget, smaller if the budget is.
     pub admission_rate_per_s: f64,
     /// Booking-side latency the controller aims to keep admitted people under.
     pub latency_target_ms: u32,
@@ -411,14 +408,12 @@ fn poll_policy(config: &GateConfig) -> PollPolicy {
     .expect("a positive budget and rate are a valid policy")
 }
 
-/// Admission follows the booking side (AIMD on its latency, from a pace of what it is known to
-/// take), not the poll budget: the poll policy's front zone tells the people near the front at
-/// any rate.
+/// Admission follows the booking side (AIMD on its latency), not the poll budget: the poll
+/// policy's front zone tells the people near the front at any rate.
 fn controller_for(opening: &Opening, config: &GateConfig) -> Controller {
     let mut cfg = ControllerConfig::for_opening(opening);
     cfg.latency_target_ms = config.latency_target_ms;
     cfg.show_up_window_ms = config.show_up_window_ms;
-    cfg.pace = queue::Pace::starting_at(config.admission_rate_per_s);
     Controller::new(cfg)
 }
 
