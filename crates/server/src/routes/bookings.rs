@@ -439,7 +439,7 @@ pub async fn booking_of(
     viewer: PersonId,
     id: u64,
 ) -> Result<BookingView, ApiError> {
-    // One trip off the async workers for the booking and its moves.
+    // One read for the booking and its moves (one trip to the blocking pool on a network store).
     let (booking, moved) = read_by_key(state, move |r| {
         let Some(booking) = store::ReadStore::booking(r, BookingId(id))?
             .filter(|booking| viewable(booking, viewer))
