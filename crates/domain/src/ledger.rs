@@ -175,6 +175,25 @@ enum Held {
 }
 
 impl Availability {
+    /// A copy of the counts as they are now, for a planner's own ledger: nothing the writer
+    /// does after reaches it.
+    fn copy(&self) -> Availability {
+        fn copied<A, T>(cells: &[A], load: impl Fn(&A) -> T, new: impl Fn(T) -> A) -> Box<[A]> {
+            cells.iter().map(|cell| new(load(cell))).collect()
+        }
+        let relaxed = Ordering::Relaxed;
+        Availability {
+            first: AtomicI32::new(self.first.load(Ordering::Acquire)),
+            filled: AtomicI32::new(self.filled.load(relaxed)),
+            days: self.days,
+            clinics: self.clinics,
+            slot_day: copied(&self.slot_day, |c| c.load(relaxed), AtomicI32::new),
+            standing: self.standing.clone(),
+            band_left: copied(&self.band_left, |c| c.load(relaxed), AtomicI16::new),
+            supply_left: copied(&self.supply_left, |c| c.load(relaxed), AtomicI32::new),
+        }
+    }
+
     fn slot_of(&self, day_number: i32) -> usize {
         day_number.rem_euclid(i32::from(self.days)) as usize
     }
@@ -362,7 +381,7 @@ pub struct Ledger {
     supply_capacity: Vec<i32>,
     clinics: Vec<ClinicRules>,
     schedules: Schedules,
-    bookings: IdMap<BookingId, Booking>,
+    bookings: Bookings,
     active_by_person: IdMap<PersonId, BookingId>,
     next_booking_id: u64,
     /// Bumped by every change to a place, a booking, capacity or schedules: a plan made at one
@@ -459,7 +478,7 @@ impl Ledger {
                 })
                 .collect(),
             schedules,
-            bookings: IdMap::default(),
+            bookings: Bookings::default(),
             active_by_person: IdMap::default(),
             next_booking_id: 1,
             changes: AtomicU64::new(0),
@@ -871,6 +890,53 @@ impl Ledger {
         Ok(())
     }
 
+    /// A read-only copy to plan a supply change from on another thread, and the freeze's
+    /// serial: the capacity as it is now (copied, tens of MiB at national scale) and the
+    /// bookings (shared, not copied: see `bookings`). From now on the ledger notes every booking
+    /// it changes, for [`Ledger::catch_up_plan`]. Fails while the last snapshot is still read.
+    pub fn snapshot_for_planning(&mut self) -> Result<(Ledger, u64), PlannerBusy> {
+        self.catch_up();
+        let (bookings, serial) = self.bookings.freeze()?;
+        let snapshot = Ledger {
+            availability: Arc::new(self.availability.copy()),
+            band_capacity: self.band_capacity.clone(),
+            supply_capacity: self.supply_capacity.clone(),
+            clinics: self.clinics.clone(),
+            schedules: self.schedules,
+            bookings: Bookings::frozen(bookings),
+            // A plan looks bookings up by id, never by person.
+            active_by_person: IdMap::default(),
+            next_booking_id: self.next_booking_id,
+            changes: AtomicU64::new(self.changes()),
+        };
+        Ok((snapshot, serial))
+    }
+
+    /// The bookings changed since snapshot `serial` (sorted), while it is the last one taken
+    /// and its journal was kept (`None` after a rebuild, a later snapshot, or more than
+    /// [`JOURNAL_LIMIT`] changes): what a plan made from it did not see.
+    pub fn changed_since_snapshot(&self, serial: u64) -> Option<Vec<BookingId>> {
+        let mut ids: Vec<BookingId> = self
+            .bookings
+            .changed_since(serial)?
+            .iter()
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        Some(ids)
+    }
+
+    /// Stops noting changes for the last snapshot (its plan is held, or given up).
+    pub fn end_snapshot_journal(&mut self) {
+        self.bookings.end_journal();
+    }
+
+    /// Folds the bookings changed while a planner read them back into the ledger's map, once
+    /// it no longer does (otherwise the next change does it).
+    pub fn fold_bookings(&mut self) {
+        self.bookings.fold();
+    }
+
     /// How many changes the ledger has seen: equal counts, same bookings and capacity.
     pub fn changes(&self) -> u64 {
         self.changes.load(Ordering::Relaxed)
@@ -901,7 +967,11 @@ impl Ledger {
     }
 }
 
+mod bookings;
 #[cfg(test)]
 mod tests;
+
+use bookings::Bookings;
+pub use bookings::{JOURNAL_LIMIT, PlannerBusy};
 
 pub mod reschedule;

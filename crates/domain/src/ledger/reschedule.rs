@@ -145,6 +145,9 @@ pub struct Plan {
     pub unplaced: Vec<Unplaced>,
     /// Every booking the plan changes, in its new state, by id.
     pub changed: Vec<Booking>,
+    /// Each booking of `changed` as the plan found it (in the same order): a booking that is
+    /// no longer so when the plan is held was changed meanwhile, and the plan leaves it be.
+    pub changed_from: Vec<Booking>,
     /// Bookings in scope that stay as they are but whose people are told (interval change).
     /// Each as it is when planned, by id: their message is written from it, off the writer.
     pub informed: Vec<Booking>,
@@ -171,6 +174,18 @@ impl Plan {
             (booking.id, booking.person).hash(&mut h);
         }
         format!("{:016x}", h.finish())
+    }
+
+    /// Whether this plan, held as `held` ([`Ledger::hold_plan`]), already takes care of
+    /// `booking` as it is now: it moves it, or tells its person of it.
+    fn handles(&self, booking: &Booking, held: &[Option<Booking>]) -> bool {
+        let by_id = |b: &Booking| b.id;
+        if let Ok(i) = self.changed.binary_search_by_key(&booking.id, by_id) {
+            return held.get(i).copied().flatten().as_ref() == Some(booking);
+        }
+        self.informed
+            .binary_search_by_key(&booking.id, by_id)
+            .is_ok_and(|i| self.informed[i] == *booking)
     }
 
     /// People whose appointments move (one count per booking).
@@ -325,6 +340,17 @@ impl<'l> Scratch<'l> {
         self.adjust(a, -1);
     }
 
+    /// Whether the band or the doses `a` holds are over capacity.
+    fn over(&self, a: &Appointment) -> bool {
+        let availability = &self.ledger.availability;
+        availability
+            .band_cell(a.clinic, a.day, a.hour)
+            .is_some_and(|cell| self.band_left(cell) < 0)
+            || availability
+                .supply_cell(a.clinic, a.day, a.product)
+                .is_some_and(|cell| self.supply_left(cell) < 0)
+    }
+
     fn release(&mut self, a: &Appointment) {
         self.adjust(a, 1);
     }
@@ -425,6 +451,7 @@ impl Ledger {
             moves: Vec::new(),
             unplaced: Vec::new(),
             changed: Vec::new(),
+            changed_from: Vec::new(),
             informed: Vec::new(),
             skipped_clinics: Vec::new(),
             over_capacity_after: 0,
@@ -493,6 +520,7 @@ impl Ledger {
         for (booking, which) in displaced {
             let after = place(&mut scratch, &booking, which, &context, &mut plan);
             plan.changed.push(after);
+            plan.changed_from.push(booking);
         }
         plan.over_capacity_after = count_over_capacity(&scratch);
         Ok(plan)
@@ -590,26 +618,9 @@ impl Ledger {
         if scope.last_day < scope.first_day || availability.slot(scope.last_day).is_none() {
             return Err(PlanError::DayNotChangeable(scope.last_day));
         }
-        let mut in_scope = IdSet::default();
-        for &clinic in clinics {
-            let rules = self
-                .clinics
-                .get(clinic.index())
-                .ok_or(PlanError::NoSuchClinic(clinic))?;
-            if rules.products.contains(&from) && rules.products.contains(&to) {
-                in_scope.insert(clinic);
-            } else {
-                plan.skipped_clinics.push(clinic);
-            }
-        }
-        let switching = |b: &Booking| {
-            let a = b.first.appointment;
-            b.first.status == DoseStatus::Booked
-                && a.product == from
-                && a.day > today
-                && (scope.first_day..=scope.last_day).contains(&a.day)
-                && in_scope.contains(&a.clinic)
-        };
+        let (in_scope, skipped) = self.switched_clinics(scope, clinics)?;
+        plan.skipped_clinics = skipped;
+        let switching = |b: &Booking| scope.switches(&in_scope, today, b);
         // Doses of `from` that stay needed in each switched cell: the dose 2s of people not
         // switching (their dose 1 was `from`, so their dose 2 must be too).
         let mut staying: IdMap<usize, i32> = IdMap::default();
@@ -685,6 +696,28 @@ impl Ledger {
         Ok(displaced)
     }
 
+    /// The clinics of a product switch that offer both products, and those skipped.
+    fn switched_clinics(
+        &self,
+        scope: &SwitchScope,
+        clinics: &[ClinicId],
+    ) -> Result<(IdSet<ClinicId>, Vec<ClinicId>), PlanError> {
+        let mut in_scope = IdSet::default();
+        let mut skipped = Vec::new();
+        for &clinic in clinics {
+            let rules = self
+                .clinics
+                .get(clinic.index())
+                .ok_or(PlanError::NoSuchClinic(clinic))?;
+            if rules.products.contains(&scope.from) && rules.products.contains(&scope.to) {
+                in_scope.insert(clinic);
+            } else {
+                skipped.push(clinic);
+            }
+        }
+        Ok((in_scope, skipped))
+    }
+
     fn plan_interval(
         &self,
         product: Product,
@@ -693,27 +726,24 @@ impl Ledger {
         today: Date,
         plan: &mut Plan,
     ) -> Vec<(Booking, Displaced)> {
+        let rule = IntervalRule {
+            product,
+            interval_days,
+            from_day,
+            today,
+        };
         let mut displaced = Vec::new();
         for booking in self.bookings.values() {
-            if booking.first.appointment.product != product {
-                continue;
-            }
-            let Some(second) = booking.second.filter(|d| d.status == DoseStatus::Booked) else {
-                continue;
-            };
-            let due = second.appointment.day;
-            let too_early = epoch_day(due) - epoch_day(booking.first.appointment.day)
-                < i32::from(interval_days);
-            if due >= from_day && due > today && too_early {
-                displaced.push((
+            match rule.concerns(booking) {
+                Some(true) => displaced.push((
                     *booking,
                     Displaced {
                         first: false,
                         second: true,
                     },
-                ));
-            } else {
-                plan.informed.push(*booking);
+                )),
+                Some(false) => plan.informed.push(*booking),
+                None => {}
             }
         }
         displaced.sort_unstable_by_key(|(booking, _)| booking.id);
@@ -801,20 +831,158 @@ impl Ledger {
     /// Starts applying `plan` in pieces: makes its supply and schedule edits and holds every
     /// new place of its changed bookings while they still hold their old ones, so no booking
     /// made between pieces takes a place storage still counts as used or a move still needs.
-    /// Call it in the same writer turn as [`Ledger::plan`] made the plan; then
-    /// [`Ledger::settle`] each changed booking as its piece is written. Returns the undo of the
-    /// edits and each changed booking as it is now (in the order of `plan.changed`).
-    pub fn hold_plan(&mut self, plan: &Plan) -> (PlanUndo, Vec<Booking>) {
+    /// The plan may have been made from a snapshot ([`Ledger::snapshot_for_planning`]): a
+    /// booking that is no longer as the plan found it is left be (`None`; see
+    /// [`Ledger::catch_up_plan`]). Then [`Ledger::settle`] each held booking as its piece is
+    /// written. Returns the undo of the edits and each changed booking as it was held (in the
+    /// order of `plan.changed`).
+    pub fn hold_plan(&mut self, plan: &Plan) -> (PlanUndo, Vec<Option<Booking>>) {
         let undo = self.edit_supply(plan);
-        let mut before = Vec::with_capacity(plan.changed.len());
-        for after in &plan.changed {
-            let now = self.bookings.get(&after.id).copied().unwrap_or(*after);
-            for appointment in places_added(&now, after) {
+        let mut held = Vec::with_capacity(plan.changed.len());
+        for (after, found) in plan.changed.iter().zip(&plan.changed_from) {
+            if self.bookings.get(&after.id) != Some(found) {
+                held.push(None);
+                continue;
+            }
+            for appointment in places_added(found, after) {
                 self.take(&appointment);
             }
-            before.push(now);
+            held.push(Some(*found));
         }
-        (undo, before)
+        (undo, held)
+    }
+
+    /// What a plan made from a snapshot missed, planned on the live ledger just after
+    /// [`Ledger::hold_plan`] held `main`: the bookings `changed` since the snapshot (made,
+    /// moved, cancelled) that the change now displaces or must tell. A booking is displaced
+    /// when it is in the change's scope (a product switch's, an interval's) or when it holds a
+    /// band or dose that will be over capacity once every held move is written (a delivery
+    /// cut, or a place a move goes into taken meanwhile): the last booked first, as in
+    /// [`Ledger::plan`]. Each goes where there is room now, so its move can be written at once,
+    /// before any piece of `main`. The result has no supply or schedule edits (the main plan
+    /// made them); apply it whole with [`Ledger::apply_plan`].
+    pub fn catch_up_plan(
+        &self,
+        change: &SupplyChange,
+        today: Date,
+        neighbours: &Neighbours,
+        main: &Plan,
+        held: &[Option<Booking>],
+        changed: impl IntoIterator<Item = BookingId>,
+    ) -> Plan {
+        let mut plan = Plan {
+            reason: main.reason,
+            supply: Vec::new(),
+            schedule: None,
+            moves: Vec::new(),
+            unplaced: Vec::new(),
+            changed: Vec::new(),
+            changed_from: Vec::new(),
+            informed: Vec::new(),
+            skipped_clinics: Vec::new(),
+            over_capacity_after: 0,
+        };
+        let mut candidates: Vec<Booking> = changed
+            .into_iter()
+            .filter_map(|id| self.bookings.get(&id).copied())
+            .filter(|b| !main.handles(b, held))
+            .collect();
+        // The last booked is the first moved.
+        candidates.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+        let mut end = self.counts_once_written(main, held, &candidates);
+        let scope = CatchUpScope::of(self, change, today);
+        let mut displaced = Vec::new();
+        for booking in candidates {
+            let mut which = scope.displaces(&booking);
+            for (dose, d) in booking.doses().enumerate() {
+                let out = if dose == 0 { which.first } else { which.second };
+                if d.status == DoseStatus::Booked && (out || end.over(&d.appointment)) {
+                    end.release(&d.appointment);
+                    match dose {
+                        0 => which.first = true,
+                        _ => which.second = true,
+                    }
+                }
+            }
+            if which.first || which.second {
+                displaced.push((booking, which));
+            } else if scope.tells(&booking) {
+                plan.informed.push(booking);
+            }
+        }
+        displaced.sort_unstable_by_key(|(booking, _)| booking.id);
+        plan.informed.sort_unstable_by_key(|b| b.id);
+        let mut now = Scratch::new(self);
+        for (booking, which) in &displaced {
+            if which.first {
+                now.release(&booking.first.appointment);
+            }
+            if let (true, Some(second)) = (which.second, booking.second) {
+                now.release(&second.appointment);
+            }
+        }
+        let context = PlaceContext {
+            today,
+            schedules: &self.schedules,
+            neighbours,
+            switch_to: &scope.switch_to,
+            forced_product: scope.forced_product,
+        };
+        for (booking, which) in displaced {
+            let after = place(&mut now, &booking, which, &context, &mut plan);
+            plan.changed.push(after);
+            plan.changed_from.push(booking);
+        }
+        // Once everything is written: the catch-up's places taken, the main plan's left.
+        for m in &plan.moves {
+            end.take(&m.to);
+        }
+        plan.over_capacity_after = count_over_capacity(&end);
+        plan
+    }
+
+    /// The counts once every held booking of `main` has left its old places, for the cells
+    /// the `candidates` hold (the only ones a catch-up asks about).
+    fn counts_once_written(
+        &self,
+        main: &Plan,
+        held: &[Option<Booking>],
+        candidates: &[Booking],
+    ) -> Scratch<'_> {
+        let availability = &self.availability;
+        let mut cells = IdSet::default();
+        for appointment in candidates.iter().flat_map(Booking::booked_appointments) {
+            cells.extend(
+                availability
+                    .band_cell(appointment.clinic, appointment.day, appointment.hour)
+                    .map(|c| (c, false)),
+            );
+            cells.extend(
+                availability
+                    .supply_cell(appointment.clinic, appointment.day, appointment.product)
+                    .map(|c| (c, true)),
+            );
+        }
+        let mut end = Scratch::new(self);
+        if cells.is_empty() {
+            return end;
+        }
+        for (after, found) in main.changed.iter().zip(held) {
+            let Some(found) = found else { continue };
+            for a in places_added(after, found) {
+                if let Some(cell) = availability.band_cell(a.clinic, a.day, a.hour)
+                    && cells.contains(&(cell, false))
+                {
+                    *end.band.entry(cell).or_insert(0) += 1;
+                }
+                if let Some(cell) = availability.supply_cell(a.clinic, a.day, a.product)
+                    && cells.contains(&(cell, true))
+                {
+                    *end.supply.entry(cell).or_insert(0) += 1;
+                }
+            }
+        }
+        end
     }
 
     /// Settles one booking held by [`Ledger::hold_plan`], in the transaction that writes it:
@@ -886,6 +1054,129 @@ struct SwitchScope {
     to: Product,
     first_day: Date,
     last_day: Date,
+}
+
+impl SwitchScope {
+    /// Whether the switch moves this booking's dose 1 to the new product.
+    fn switches(&self, in_scope: &IdSet<ClinicId>, today: Date, b: &Booking) -> bool {
+        let a = b.first.appointment;
+        b.first.status == DoseStatus::Booked
+            && a.product == self.from
+            && a.day > today
+            && (self.first_day..=self.last_day).contains(&a.day)
+            && in_scope.contains(&a.clinic)
+    }
+}
+
+/// Who a new interval concerns.
+struct IntervalRule {
+    product: Product,
+    interval_days: u16,
+    from_day: Date,
+    today: Date,
+}
+
+impl IntervalRule {
+    /// `Some(true)`: its dose 2 is now too early and moves; `Some(false)`: it stays and its
+    /// person is told; `None`: not of the product, or no dose 2 booked.
+    fn concerns(&self, booking: &Booking) -> Option<bool> {
+        if booking.first.appointment.product != self.product {
+            return None;
+        }
+        let second = booking.second.filter(|d| d.status == DoseStatus::Booked)?;
+        let due = second.appointment.day;
+        let too_early = epoch_day(due) - epoch_day(booking.first.appointment.day)
+            < i32::from(self.interval_days);
+        Some(due >= self.from_day && due > self.today && too_early)
+    }
+}
+
+/// What a change's own rules say of a booking made or changed after its plan's snapshot.
+struct CatchUpScope {
+    switch: Option<(SwitchScope, IdSet<ClinicId>)>,
+    interval: Option<IntervalRule>,
+    today: Date,
+    switch_to: Vec<Product>,
+    forced_product: Option<Product>,
+}
+
+impl CatchUpScope {
+    fn of(ledger: &Ledger, change: &SupplyChange, today: Date) -> CatchUpScope {
+        let mut scope = CatchUpScope {
+            switch: None,
+            interval: None,
+            today,
+            switch_to: Vec::new(),
+            forced_product: None,
+        };
+        match change {
+            SupplyChange::Deliveries { switch_to, .. } => scope.switch_to.clone_from(switch_to),
+            SupplyChange::ProductSwitch {
+                from,
+                to,
+                clinics,
+                first_day,
+                last_day,
+            } => {
+                let switch = SwitchScope {
+                    from: *from,
+                    to: *to,
+                    first_day: *first_day,
+                    last_day: *last_day,
+                };
+                // The main plan checked the clinics: an error cannot come back here.
+                let in_scope = ledger
+                    .switched_clinics(&switch, clinics)
+                    .map(|(in_scope, _)| in_scope)
+                    .unwrap_or_default();
+                scope.switch_to.push(*to);
+                scope.forced_product = Some(*to);
+                scope.switch = Some((switch, in_scope));
+            }
+            SupplyChange::Interval {
+                product,
+                interval_days,
+                from_day,
+            } => {
+                scope.interval = Some(IntervalRule {
+                    product: *product,
+                    interval_days: *interval_days,
+                    from_day: *from_day,
+                    today,
+                });
+            }
+        }
+        scope
+    }
+
+    /// The doses the change's own rules move (a delivery change moves by capacity only).
+    fn displaces(&self, booking: &Booking) -> Displaced {
+        if let Some((switch, in_scope)) = &self.switch
+            && switch.switches(in_scope, self.today, booking)
+        {
+            return Displaced {
+                first: true,
+                second: booking
+                    .second
+                    .is_some_and(|d| d.status == DoseStatus::Booked),
+            };
+        }
+        let second = self
+            .interval
+            .as_ref()
+            .is_some_and(|rule| rule.concerns(booking) == Some(true));
+        Displaced {
+            first: false,
+            second,
+        }
+    }
+
+    /// Whether its person is told though nothing moves (an interval change).
+    fn tells(&self, booking: &Booking) -> bool {
+        self.interval
+            .as_ref()
+            .is_some_and(|rule| rule.concerns(booking).is_some())
+    }
 }
 
 struct PlaceContext<'a> {

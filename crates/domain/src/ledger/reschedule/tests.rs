@@ -625,7 +625,7 @@ fn a_held_plan_keeps_old_and_new_places_until_each_booking_is_settled() {
     });
     assert_eq!(refused, Err(crate::booking::BookingError::SlotFull));
     for (before, after) in before.iter().zip(&plan.changed) {
-        assert!(ledger.settle(before, after));
+        assert!(ledger.settle(before.as_ref().unwrap(), after));
     }
     assert_nothing_over_capacity(&ledger);
     assert_second_doses_consistent(&ledger);
@@ -645,11 +645,266 @@ fn a_booking_cancelled_between_pieces_stays_cancelled_and_gives_its_held_places_
     let leaving = plan.changed[0];
     ledger.cancel(leaving.person, leaving.id).unwrap();
     for (before, after) in before.iter().zip(&plan.changed) {
-        let settled = ledger.settle(before, after);
+        let settled = ledger.settle(before.as_ref().unwrap(), after);
         assert_eq!(settled, after.id != leaving.id);
     }
     assert!(ledger.booking(leaving.id).is_none());
     assert_eq!(ledger.active_bookings().count(), 19);
     assert_nothing_over_capacity(&ledger);
     assert_counts_match_bookings(&mut ledger);
+}
+
+/// What the writer does with a plan made off its thread: snapshot, plan from it while
+/// `meanwhile` changes the live ledger, hold the plan, catch up on what changed, apply the
+/// catch-up at once and settle every held booking. Returns the main plan and the catch-up.
+fn plan_from_snapshot(
+    ledger: &mut Ledger,
+    change: &SupplyChange,
+    neighbours: &Neighbours,
+    meanwhile: impl FnOnce(&mut Ledger),
+) -> (Plan, Plan) {
+    let (snapshot, serial) = ledger.snapshot_for_planning().unwrap();
+    let main = snapshot.plan(change, TODAY, neighbours).unwrap();
+    meanwhile(ledger);
+    drop(snapshot);
+    let changed = ledger.changed_since_snapshot(serial).unwrap();
+    let (_undo, held) = ledger.hold_plan(&main);
+    let catch_up = ledger.catch_up_plan(change, TODAY, neighbours, &main, &held, changed);
+    ledger.end_snapshot_journal();
+    assert_eq!(catch_up.over_capacity_after, 0);
+    ledger.apply_plan(&catch_up);
+    for (found, after) in held.iter().zip(&main.changed) {
+        if let Some(found) = found {
+            assert!(ledger.settle(found, after));
+        }
+    }
+    (main, catch_up)
+}
+
+#[test]
+fn a_snapshot_plans_without_the_bookings_made_after_it_and_a_second_waits() {
+    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 30);
+    book(&mut ledger, 1, appt(0, WEDNESDAY, 9, Product::Moderna));
+    let (snapshot, _) = ledger.snapshot_for_planning().unwrap();
+    book(&mut ledger, 2, appt(0, WEDNESDAY, 9, Product::Moderna));
+    assert_eq!(snapshot.active_bookings().count(), 1);
+    assert_eq!(
+        snapshot
+            .availability()
+            .supply_left(ClinicId(0), WEDNESDAY, Product::Moderna),
+        29
+    );
+    assert_eq!(ledger.active_bookings().count(), 2);
+    assert_eq!(
+        ledger.snapshot_for_planning().unwrap_err(),
+        crate::ledger::PlannerBusy
+    );
+    drop(snapshot);
+    assert!(ledger.snapshot_for_planning().is_ok());
+}
+
+#[test]
+fn bookings_made_into_a_cut_day_while_it_was_planned_move_too_the_latest_first() {
+    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 30);
+    for person in 1..=20 {
+        book(
+            &mut ledger,
+            person,
+            appt(0, WEDNESDAY, 9 + (person % 9) as u8, Product::Moderna),
+        );
+    }
+    let change = cut(0, WEDNESDAY, Product::Moderna, 10);
+    let (main, catch_up) = plan_from_snapshot(&mut ledger, &change, &Neighbours::new(), |l| {
+        // One the plan moves cancels; two more book Wednesday.
+        l.cancel(PersonId(20), l.active_booking_of(PersonId(20)).unwrap().id)
+            .unwrap();
+        book(l, 21, appt(0, WEDNESDAY, 12, Product::Moderna));
+        book(l, 22, appt(0, WEDNESDAY, 13, Product::Moderna));
+    });
+    assert_eq!(main.people_moved(), 10);
+    let caught: Vec<PersonId> = catch_up.moves.iter().map(|m| m.person).collect();
+    assert_eq!(catch_up.people_moved(), 2, "{caught:?}");
+    assert!(caught.contains(&PersonId(21)) && caught.contains(&PersonId(22)));
+    assert_eq!(
+        ledger
+            .availability()
+            .supply_left(ClinicId(0), WEDNESDAY, Product::Moderna),
+        0
+    );
+    // Person 20 cancelled: the plan wrote nothing for them.
+    assert!(ledger.active_booking_of(PersonId(20)).is_none());
+    assert_nothing_over_capacity(&ledger);
+    assert_second_doses_consistent(&ledger);
+    assert_counts_match_bookings(&mut ledger);
+}
+
+#[test]
+fn a_place_a_move_goes_into_taken_meanwhile_moves_the_newcomer_not_the_plan() {
+    let thursday = add_days(WEDNESDAY, 1).unwrap();
+    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 20);
+    for person in 1..=20 {
+        book(
+            &mut ledger,
+            person,
+            appt(0, WEDNESDAY, 9 + (person % 9) as u8, Product::Moderna),
+        );
+    }
+    // Thursday has 10 doses: exactly what the ten moved from Wednesday need.
+    let change = SupplyChange::Deliveries {
+        deliveries: vec![
+            Delivery {
+                clinic: ClinicId(0),
+                day: WEDNESDAY,
+                product: Product::Moderna,
+                doses: 10,
+            },
+            Delivery {
+                clinic: ClinicId(0),
+                day: thursday,
+                product: Product::Moderna,
+                doses: 10,
+            },
+        ],
+        switch_to: vec![],
+    };
+    let (main, catch_up) = plan_from_snapshot(&mut ledger, &change, &Neighbours::new(), |l| {
+        book(l, 99, appt(0, thursday, 9, Product::Moderna));
+    });
+    assert_eq!(main.people_moved(), 10);
+    assert!(
+        main.moves
+            .iter()
+            .filter(|m| m.dose == 1)
+            .all(|m| m.to.day == thursday)
+    );
+    assert_eq!(catch_up.moves.len(), 2, "{:?}", catch_up.moves);
+    assert!(catch_up.moves.iter().all(|m| m.person == PersonId(99)));
+    let newcomer = ledger.active_booking_of(PersonId(99)).unwrap();
+    assert_ne!(newcomer.first.appointment.day, thursday);
+    for m in &main.moves {
+        let b = ledger.active_booking_of(m.person).unwrap();
+        assert!(b.doses().any(|d| d.appointment == m.to));
+    }
+    assert_nothing_over_capacity(&ledger);
+    assert_second_doses_consistent(&ledger);
+    assert_counts_match_bookings(&mut ledger);
+}
+
+#[test]
+fn a_booking_made_meanwhile_under_a_new_interval_is_moved_or_told() {
+    let mut ledger = ledger(&[clinic(0, 20, vec![Product::Moderna])], 20);
+    book(
+        &mut ledger,
+        1,
+        appt(0, date(2021, 7, 21), 10, Product::Moderna),
+    );
+    let change = SupplyChange::Interval {
+        product: Product::Moderna,
+        interval_days: 42,
+        from_day: date(2021, 8, 18),
+    };
+    let (main, catch_up) = plan_from_snapshot(&mut ledger, &change, &Neighbours::new(), |l| {
+        book(l, 2, appt(0, date(2021, 7, 22), 10, Product::Moderna)); // dose 2 too early: moves
+        book(l, 3, appt(0, date(2021, 7, 20), 10, Product::Moderna)); // dose 2 before 08-18: told
+    });
+    assert_eq!(main.moves.len(), 1);
+    assert_eq!(catch_up.moves.len(), 1);
+    assert_eq!(catch_up.moves[0].person, PersonId(2));
+    assert_eq!(catch_up.moves[0].to.day, date(2021, 9, 2));
+    assert_eq!(
+        catch_up
+            .informed
+            .iter()
+            .map(|b| b.person)
+            .collect::<Vec<_>>(),
+        [PersonId(3)]
+    );
+    assert_counts_match_bookings(&mut ledger);
+}
+
+#[test]
+fn a_first_dose_booked_meanwhile_inside_a_product_switch_is_switched() {
+    let mut ledger = ledger(
+        &[clinic(0, 20, vec![Product::Moderna, Product::Pfizer])],
+        20,
+    );
+    book(
+        &mut ledger,
+        1,
+        appt(0, date(2021, 8, 18), 11, Product::Moderna),
+    );
+    let change = SupplyChange::ProductSwitch {
+        from: Product::Moderna,
+        to: Product::Pfizer,
+        clinics: vec![ClinicId(0)],
+        first_day: date(2021, 8, 16),
+        last_day: date(2021, 9, 30),
+    };
+    let (main, catch_up) = plan_from_snapshot(&mut ledger, &change, &Neighbours::new(), |l| {
+        book(l, 2, appt(0, date(2021, 8, 19), 11, Product::Moderna));
+    });
+    assert_eq!(main.people_moved(), 1);
+    assert_eq!(catch_up.people_moved(), 1);
+    let switched = ledger.active_booking_of(PersonId(2)).unwrap();
+    assert_eq!(switched.first.appointment.product, Product::Pfizer);
+    assert_nothing_over_capacity(&ledger);
+    assert_second_doses_consistent(&ledger);
+    assert_counts_match_bookings(&mut ledger);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever is booked, cancelled or moved while a cut is planned from a snapshot: once the
+    /// plan and its catch-up are written, nothing is over capacity and the counts are the
+    /// bookings'.
+    #[test]
+    fn whatever_happens_while_a_cut_is_planned_nothing_ends_over_capacity(
+        bookings in proptest::collection::vec((0u32..3, 1i32..12, 9u8..18), 1..80),
+        cuts in proptest::collection::vec((0u32..3, 1i32..12, 0u32..6), 1..6),
+        meanwhile in proptest::collection::vec((0u8..3, 0u32..3, 1i32..12, 9u8..18, 0u64..100), 0..30),
+    ) {
+        let clinics: Vec<Clinic> = (0..3).map(|c| clinic(c, 3, vec![Product::Moderna, Product::Pfizer])).collect();
+        let mut ledger = ledger(&clinics, 6);
+        let request = |person: u64, c: u32, d: i32, hour: u8| BookRequest {
+            person: PersonId(person),
+            booked_by: PersonId(person),
+            first: appt(c, add_days(TODAY, d).unwrap(), hour, Product::Moderna),
+            today: TODAY,
+        };
+        for (person, (c, d, hour)) in bookings.into_iter().enumerate() {
+            let _ = ledger.book(request(person as u64 + 1, c, d, hour));
+        }
+        let deliveries: Vec<Delivery> = cuts
+            .into_iter()
+            .map(|(c, d, doses)| Delivery {
+                clinic: ClinicId(c),
+                day: add_days(TODAY, d).unwrap(),
+                product: Product::Moderna,
+                doses,
+            })
+            .collect();
+        let neighbours: Neighbours = (0..3)
+            .map(|c| (ClinicId(c), (0..3).filter(|&o| o != c).map(ClinicId).collect()))
+            .collect();
+        let change = SupplyChange::Deliveries { deliveries, switch_to: vec![Product::Pfizer] };
+        plan_from_snapshot(&mut ledger, &change, &neighbours, |l| {
+            for (what, c, d, hour, person) in meanwhile {
+                let person = PersonId(person + 1);
+                let held = l.active_booking_of(person).map(|b| b.id);
+                let _ = match (what, held) {
+                    (0, _) => l.book(request(person.0 + 1000, c, d, hour)).map(|_| ()),
+                    (1, Some(id)) => l.cancel(person, id).map(|_| ()),
+                    (_, Some(id)) => {
+                        let first = request(0, c, d, hour).first;
+                        l.change(person, id, first, TODAY).map(|_| ())
+                    }
+                    _ => Ok(()),
+                };
+            }
+        });
+        assert_nothing_over_capacity(&ledger);
+        assert_second_doses_consistent(&ledger);
+        assert_counts_match_bookings(&mut ledger);
+    }
 }
