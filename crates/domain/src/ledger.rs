@@ -926,6 +926,11 @@ impl Ledger {
         Some(ids)
     }
 
+    /// Whether snapshot `serial` is the last one taken and its changes are still noted.
+    pub fn snapshot_is_current(&self, serial: u64) -> bool {
+        self.bookings.changed_since(serial).is_some()
+    }
+
     /// Stops noting changes for the last snapshot (its plan is held, or given up).
     pub fn end_snapshot_journal(&mut self) {
         self.bookings.end_journal();

@@ -703,6 +703,10 @@ macro_rules! conformance_suite {
             >()
         }
         #[test]
+        fn bookings_made_after_the_preview_are_caught_up_by_the_apply() {
+            $crate::faults::bookings_made_after_the_preview_are_caught_up_by_the_apply::<$harness>()
+        }
+        #[test]
         fn bookings_and_cancellations_between_pieces_are_decided_on_what_the_pieces_hold() {
             $crate::faults::bookings_and_cancellations_between_pieces_are_decided_on_what_the_pieces_hold::<
                 $harness,

@@ -242,6 +242,26 @@ pub struct PlannedMove {
     pub to: AppointmentView,
 }
 
+/// What an apply's catch-up did (see [`PlanView::caught_up`]).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CaughtUpView {
+    pub people_moved: usize,
+    pub moves: usize,
+    pub unplaced: usize,
+    pub informed: usize,
+}
+
+impl CaughtUpView {
+    fn of(plan: &Plan) -> CaughtUpView {
+        CaughtUpView {
+            people_moved: plan.people_moved(),
+            moves: plan.moves.len(),
+            unplaced: plan.unplaced.len(),
+            informed: plan.informed.len(),
+        }
+    }
+}
+
 /// The new dose schedule of an interval change.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScheduleView {
@@ -254,7 +274,7 @@ pub struct ScheduleView {
 /// three).
 #[derive(utoipa::ToResponse)]
 #[response(
-    description = "The plan: {plan_id, reason, applied, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}"
+    description = "The plan: {plan_id, reason, applied, caught_up, change_id, people_moved, moves, moved_to_other_clinics, unplaced, informed, notified, supply_edits, skipped_clinics, schedule, by_shift_days, over_capacity_after, moves_sample, unplaced_list}"
 )]
 #[allow(dead_code)]
 pub struct PlanAnswer(#[to_schema] PlanView);
@@ -266,6 +286,9 @@ pub struct PlanView {
     pub applied: bool,
     /// Doses moved, by how many days they moved (negative: earlier).
     pub by_shift_days: BTreeMap<String, u64>,
+    /// An applied change: who was booked or changed while its plan was made and was moved,
+    /// unplaced or told too (the plan's own figures are the rest of this view).
+    pub caught_up: Option<CaughtUpView>,
     pub change_id: Option<u64>,
     /// People told that their appointment stays.
     pub informed: usize,
@@ -299,6 +322,7 @@ impl PlanView {
                 .into_iter()
                 .map(|(days, n)| (days.to_string(), n))
                 .collect(),
+            caught_up: outcome.caught_up.as_deref().map(CaughtUpView::of),
             change_id: outcome.change_id,
             informed: plan.informed.len(),
             moved_to_other_clinics: plan.moved_to_other_clinics(),
@@ -336,6 +360,9 @@ impl PlanView {
     }
 }
 
+/// When to ask again while another change is planned: a national plan takes seconds.
+const PLANNER_BUSY_RETRY_S: u32 = 5;
+
 fn refusal_response(state: &AppState, refusal: SupplyRefusal) -> Result<Response, ApiError> {
     let (entry, plan) = match refusal {
         SupplyRefusal::Invalid(e) => {
@@ -343,10 +370,17 @@ fn refusal_response(state: &AppState, refusal: SupplyRefusal) -> Result<Response
         }
         SupplyRefusal::PlanRequired(plan) => (errors::PLAN_REQUIRED, plan),
         SupplyRefusal::PlanChanged(plan) => (errors::PLAN_CHANGED, plan),
+        SupplyRefusal::Busy => {
+            return Err(ApiError {
+                retry_after_s: Some(PLANNER_BUSY_RETRY_S),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::PLANNER_BUSY)
+            });
+        }
     };
     let preview = SupplyOutcome {
         change_id: None,
         plan,
+        caught_up: None,
         messages: 0,
     };
     let plan = serde_json::to_value(PlanView::of(state, &preview)).unwrap_or(Value::Null);

@@ -325,6 +325,9 @@ catalogue! {
     PLAN_CHANGED = "plan_changed":
         "계획을 확인한 뒤 예약이 바뀌었습니다. 새 계획을 확인해 주세요.",
         "Bookings changed since the preview; check the new plan.";
+    PLANNER_BUSY = "planner_busy":
+        "다른 공급 변경의 계획을 세우는 중입니다. 잠시 후 다시 시도해 주세요.",
+        "Another supply change is being planned; try again in a few seconds.";
 }
 
 /// Why an identity check is rate-limited, by the limit it hit (`{why}` in

@@ -149,6 +149,8 @@ pub enum SupplyRefusal {
     PlanRequired(Arc<Plan>),
     /// Bookings changed since the preview; here is the new plan.
     PlanChanged(Arc<Plan>),
+    /// Another change is being planned (one at a time): try again in a few seconds.
+    Busy,
 }
 
 impl SupplyRefusal {
@@ -157,6 +159,7 @@ impl SupplyRefusal {
             SupplyRefusal::Invalid(_) => "invalid_change",
             SupplyRefusal::PlanRequired(_) => "plan_required",
             SupplyRefusal::PlanChanged(_) => "plan_changed",
+            SupplyRefusal::Busy => "planner_busy",
         }
     }
 }
@@ -167,6 +170,9 @@ pub struct SupplyOutcome {
     /// The stored change's id; `None` for a preview.
     pub change_id: Option<u64>,
     pub plan: Arc<Plan>,
+    /// An apply's catch-up: the bookings made or changed while the plan was made that the
+    /// change displaced or told (`Ledger::catch_up_plan`). `None` for a preview.
+    pub caught_up: Option<Arc<Plan>>,
     /// Messages written (one per person told).
     pub messages: u64,
 }

@@ -188,7 +188,14 @@ impl Writer {
         plan: PlanSupply,
         now_ms: i64,
     ) -> Decision<SupplyOutcome, SupplyRefusal> {
-        self.submit(plan, now_ms)
+        let job = |reply| Job {
+            now_ms,
+            cost: None,
+            task: Box::new(supply::StartPreview { plan, reply }),
+        };
+        Pending {
+            answer: self.queue_job(job),
+        }
     }
 
     /// Applies a supply change if its plan is the one expected (an operator's action: audited).

@@ -4,8 +4,8 @@
 
 use super::api::{
     Book, Cancel, ChangeBooking, ClaimOffer, ClaimRefusal, CreateStaff, EnsurePerson,
-    EnsuredPerson, MarkGiven, MessageText, Notify, OutboxMark, PlanSupply, PostOffer, PostedOffer,
-    Refusal, SupplyOutcome, SupplyRefusal, WriteError,
+    EnsuredPerson, MarkGiven, MessageText, Notify, OutboxMark, PostOffer, PostedOffer, Refusal,
+    WriteError,
 };
 use crate::{AuditEntry, Change, OutboxMessage, PersonRecord, Recorded, StoreError, WriteBackend};
 use domain::booking::{Appointment, Booking, BookingError, BookingId, PersonId};
@@ -15,7 +15,6 @@ use domain::ledger::reschedule::PlanUndo;
 use domain::leftover::{ClaimError, Subscription};
 use domain::product::Product;
 use jiff::civil::Date;
-use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// What an operation may touch: the open transaction, the ledger, and the batch's undo log.
@@ -40,8 +39,9 @@ pub(super) struct Previewed {
     pub change: domain::ledger::reschedule::SupplyChange,
     pub today: Date,
     pub neighbours: domain::ledger::reschedule::Neighbours,
-    /// [`Ledger::changes`] when it was planned.
-    pub changes: u64,
+    /// The snapshot it was planned from ([`Ledger::snapshot_for_planning`]): the apply catches
+    /// up on what changed since.
+    pub serial: u64,
     pub prepared: super::prepared::Prepared,
 }
 
@@ -77,6 +77,16 @@ pub(super) trait Answer: Refuse {
 
 /// A queued operation with its reply channel, its type erased for the queue.
 pub(super) trait Task: Refuse {
+    /// Whether it waits for a supply plan made beside the writer (not for storage, as the
+    /// next piece of a long write does): it then goes once [`Task::ready`].
+    fn awaits_plan(&self) -> bool {
+        false
+    }
+
+    /// Whether what it waits for beside the writer is there.
+    fn ready(&mut self) -> bool {
+        true
+    }
     /// Runs it; on a storage error, what to refuse once the batch is rolled back.
     #[allow(clippy::type_complexity)]
     fn run(
@@ -371,42 +381,6 @@ impl Op for MarkOutbox {
         };
         ops.backend.apply(&change)
     }
-}
-
-impl Op for PlanSupply {
-    type Output = Result<SupplyOutcome, SupplyRefusal>;
-
-    fn cost(&self) -> Option<u64> {
-        // Planning reads every booking the change touches, a nation's at most.
-        None
-    }
-
-    fn run(self, ops: &mut Ops<'_>, _now_ms: i64) -> Result<Self::Output, StoreError> {
-        let plan = match ops.ledger.plan(&self.change, self.today, &self.neighbours) {
-            Ok(plan) => Arc::new(plan),
-            Err(e) => return Ok(Err(SupplyRefusal::Invalid(e))),
-        };
-        *ops.previewed = Some(Previewed {
-            change: self.change,
-            today: self.today,
-            neighbours: self.neighbours,
-            changes: ops.ledger.changes(),
-            prepared: super::prepared::Prepared::of(Arc::clone(&plan), ops.piece_cost),
-        });
-        Ok(Ok(SupplyOutcome {
-            change_id: None,
-            plan,
-            messages: 0,
-        }))
-    }
-
-    fn code(output: &Self::Output) -> &'static str {
-        supply_code(output)
-    }
-}
-
-fn supply_code(output: &Result<SupplyOutcome, SupplyRefusal>) -> &'static str {
-    output.as_ref().err().map_or("ok", SupplyRefusal::code)
 }
 
 /// Planned doses per product at a clinic for `days` days from `first`.

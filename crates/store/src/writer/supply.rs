@@ -1,19 +1,28 @@
-//! Applying a supply change in pieces, each its own transaction, with the bookings that wait
-//! decided between them (a national change moves millions of doses: one transaction would make
-//! every booking behind it wait for all of it).
+//! Planning a supply change beside the writer, and applying it in pieces, each its own
+//! transaction, with the bookings that wait decided between them (a national change moves
+//! millions of doses: one transaction, or one turn of the writer to plan it, would make every
+//! booking behind it wait for all of it).
 //!
-//! The first piece plans the change (or takes the plan previewed, when the ledger has not
-//! changed since), stores its record (with how many pieces it takes), planned deliveries and
-//! schedule, and holds in the ledger every new place of every move while the old ones stay
-//! held ([`Ledger::hold_plan`]): a booking decided between pieces takes no place storage still
-//! counts as used nor one a move still needs. Each later piece writes some changed bookings —
-//! in an order where a dose moves into a place only once the doses leaving it have left
-//! ([`Plan::pieces`]), since storage checks capacity at every commit — as the ledger has them
-//! (a booking its person cancelled or moved meanwhile is skipped and its held places given
-//! back), their records and messages, then the messages of people told without a move, and
-//! counts itself in the record. The change is answered after its last piece. The messages'
-//! texts are formatted from the plan on a thread of their own, a piece or two ahead: the
-//! transactions only write them (a person whose booking changed since the plan is not told).
+//! A preview, or an apply with no preview to reuse, takes a snapshot of the ledger in a turn of
+//! the writer ([`Ledger::snapshot_for_planning`]: the capacity copied, the bookings shared) and
+//! plans from it on a thread of its own, cutting the plan into pieces there too; the writer goes
+//! on booking, and notes every booking it changes. When the plan is ready its job joins the
+//! long writes' queue. An apply then holds it in one turn (the first piece): the plan's record
+//! (with how many pieces it takes), planned deliveries and schedule are stored, every new place
+//! of every move is held in the ledger while the old ones stay held ([`Ledger::hold_plan`]), and
+//! the bookings changed since the snapshot are planned again on the writer
+//! ([`Ledger::catch_up_plan`]: the few the change now displaces or must tell, the last booked
+//! first) and written at once. An operator applies the plan they previewed (its id); what was
+//! booked since is caught up, and the answer says whom that moved.
+//!
+//! Each later piece writes some changed bookings — in an order where a dose moves into a place
+//! only once the doses leaving it have left ([`Plan::pieces`]), since storage checks capacity at
+//! every commit — as the ledger has them (a booking its person cancelled or moved meanwhile is
+//! skipped and its held places given back), their records and messages, then the messages of
+//! people told without a move, and counts itself in the record. The change is answered after
+//! its last piece. The messages' texts are formatted from the plan on a thread of their own, a
+//! piece or two ahead: the transactions only write them (a person whose booking changed since
+//! the plan is not told).
 //!
 //! An apply interrupted between pieces (a crash, a failed batch: the ledger is then rebuilt
 //! from storage, the held places with it) stops there: its record says how many pieces
@@ -22,18 +31,28 @@
 
 use super::api::WriteError;
 use super::api::{
-    ApplySupply, Expect, Fault, MessageText, Notice, SupplyNotify, SupplyOutcome, SupplyRefusal,
+    ApplySupply, Expect, Fault, MessageText, Notice, PlanSupply, SupplyNotify, SupplyOutcome,
+    SupplyRefusal,
 };
-use super::ops::{Answer, Decided, Job, Ops, Refuse, Reply, Task, Waiting, tell};
+use super::ops::{Answer, Decided, Job, Ops, Previewed, Refuse, Reply, Task, Waiting, tell};
 use super::prepared::{Piece, Prepared};
 use crate::{AuditEntry, Change, RescheduleRecord, StoreError, SupplyChangeRecord};
 use domain::booking::{Appointment, Booking};
-use domain::ledger::reschedule::Plan;
+use domain::ledger::Ledger;
 use domain::ledger::reschedule::pieces::Share;
+use domain::ledger::reschedule::{Neighbours, Plan, PlanError, SupplyChange};
+use jiff::civil::Date;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, TryRecvError, channel, sync_channel};
 
 type Output = Result<SupplyOutcome, SupplyRefusal>;
+type TaskResult = Result<Box<dyn Answer>, (StoreError, Box<dyn Refuse>)>;
+
+/// A supply change to preview: planned beside the writer, then kept for the apply.
+pub(super) struct StartPreview {
+    pub plan: PlanSupply,
+    pub reply: Reply<Output>,
+}
 
 /// A supply change to apply, with its operator's audit line.
 pub(super) struct StartSupply {
@@ -42,11 +61,45 @@ pub(super) struct StartSupply {
     pub reply: Reply<Output>,
 }
 
-/// A supply change between two pieces.
+/// What to do once a plan is made.
+enum AfterPlan {
+    Preview(StartPreview),
+    Apply(StartSupply),
+}
+
+impl AfterPlan {
+    fn what(&self) -> (&SupplyChange, Date, &Neighbours) {
+        match self {
+            AfterPlan::Preview(p) => (&p.plan.change, p.plan.today, &p.plan.neighbours),
+            AfterPlan::Apply(a) => (&a.apply.change, a.apply.today, &a.apply.neighbours),
+        }
+    }
+
+    fn reply(self) -> Reply<Output> {
+        match self {
+            AfterPlan::Preview(p) => p.reply,
+            AfterPlan::Apply(a) => a.reply,
+        }
+    }
+}
+
+/// A change whose plan is being made from a snapshot, on a thread of its own.
+struct Planning {
+    planner: Receiver<Result<Prepared, PlanError>>,
+    planned: Option<Result<Prepared, PlanError>>,
+    /// The snapshot's serial ([`Ledger::changed_since_snapshot`]).
+    serial: u64,
+    next: AfterPlan,
+}
+
+/// A change between two pieces.
 struct Applying {
     plan: Arc<Plan>,
-    /// Each changed booking as it was when the plan was made (in the order of `plan.changed`).
-    before: Vec<Booking>,
+    /// Each changed booking as it was held (in the order of `plan.changed`); `None`: changed
+    /// since the plan's snapshot, left to the catch-up.
+    held: Vec<Option<Booking>>,
+    /// What was booked or changed since the snapshot, planned and written in the first piece.
+    caught_up: Arc<Plan>,
     shares: Arc<[Share]>,
     /// The pieces after the first, in order; `next` is the next one to write.
     pieces: Arc<[Piece]>,
@@ -61,6 +114,18 @@ struct Applying {
     rebuilds: u64,
 }
 
+impl Refuse for StartPreview {
+    fn refuse(self: Box<Self>, error: WriteError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+impl Task for StartPreview {
+    fn run(self: Box<Self>, ops: &mut Ops<'_>, now_ms: i64) -> TaskResult {
+        plan_beside(ops, AfterPlan::Preview(*self), now_ms)
+    }
+}
+
 impl Refuse for StartSupply {
     fn refuse(self: Box<Self>, error: WriteError) {
         let _ = self.reply.send(Err(error));
@@ -68,125 +133,365 @@ impl Refuse for StartSupply {
 }
 
 impl Task for StartSupply {
-    fn run(
-        self: Box<Self>,
-        ops: &mut Ops<'_>,
-        now_ms: i64,
-    ) -> Result<Box<dyn Answer>, (StoreError, Box<dyn Refuse>)> {
-        let StartSupply {
-            apply,
-            audit,
-            reply,
-        } = *self;
-        match start(ops, apply, audit, now_ms) {
-            Ok(Err(refusal)) => Ok(Box::new(Decided {
-                output: Err(refusal),
-                reply,
-            })),
-            Ok(Ok(applying)) => Ok(Box::new(Written {
-                applying: Box::new(applying),
-                reply,
-                now_ms,
-            })),
-            Err(error) => Err((error, Box::new(Waiting(reply)))),
+    fn run(self: Box<Self>, ops: &mut Ops<'_>, now_ms: i64) -> TaskResult {
+        let apply = &self.apply;
+        let previewed = ops.previewed.take().filter(|p| {
+            p.change == apply.change
+                && p.today == apply.today
+                && p.neighbours == apply.neighbours
+                && ops.ledger.snapshot_is_current(p.serial)
+        });
+        match previewed {
+            Some(p) => hold(ops, *self, Ok(p.prepared), p.serial, now_ms),
+            None => plan_beside(ops, AfterPlan::Apply(*self), now_ms),
         }
     }
 }
 
-/// Plans the change (or reuses the preview), and when it is the one expected writes its first
-/// piece: the record, deliveries, schedule, audit line, and the holds in the ledger.
-fn start(
+/// Takes a snapshot of the ledger and starts planning from it on a thread of its own; the plan
+/// comes back as a long write's job. Refused while another plan is still being made.
+fn plan_beside(ops: &mut Ops<'_>, next: AfterPlan, now_ms: i64) -> TaskResult {
+    let (snapshot, serial) = match ops.ledger.snapshot_for_planning() {
+        Ok(taken) => taken,
+        Err(domain::ledger::PlannerBusy) => return refuse(ops, next, SupplyRefusal::Busy, now_ms),
+    };
+    let (change, today, neighbours) = next.what();
+    let planner = match spawn_planner(
+        snapshot,
+        change.clone(),
+        today,
+        neighbours.clone(),
+        ops.piece_cost,
+    ) {
+        Ok(planner) => planner,
+        Err(error) => return Err((error, Box::new(Waiting(next.reply())))),
+    };
+    let job = Job {
+        now_ms,
+        cost: None,
+        task: Box::new(Planning {
+            planner,
+            planned: None,
+            serial,
+            next,
+        }),
+    };
+    Ok(Box::new(Queued(job)))
+}
+
+/// Plans `change` from `snapshot` on a thread of its own, and cuts the plan into pieces there.
+fn spawn_planner(
+    snapshot: Ledger,
+    change: SupplyChange,
+    today: Date,
+    neighbours: Neighbours,
+    piece_cost: u64,
+) -> Result<Receiver<Result<Prepared, PlanError>>, StoreError> {
+    let (send, planned) = channel();
+    std::thread::Builder::new()
+        .name("yeyak-supply-plan".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let plan = snapshot.plan(&change, today, &neighbours);
+            // Let go of the snapshot first: the writer folds what it changed meanwhile.
+            drop(snapshot);
+            let prepared = plan.map(|plan| Prepared::of(Arc::new(plan), piece_cost));
+            tracing::info!(
+                planned_ms = started.elapsed().as_millis() as u64,
+                "supply change planned beside the writer"
+            );
+            let _ = send.send(prepared);
+        })
+        .map_err(|e| StoreError::Database(format!("cannot start the planner's thread: {e}")))?;
+    Ok(planned)
+}
+
+/// Refuses a change; an apply's audit line records why.
+fn refuse(ops: &mut Ops<'_>, next: AfterPlan, refusal: SupplyRefusal, now_ms: i64) -> TaskResult {
+    match next {
+        AfterPlan::Preview(p) => Ok(Box::new(Decided {
+            output: Err(refusal),
+            reply: p.reply,
+        })),
+        AfterPlan::Apply(StartSupply { audit, reply, .. }) => {
+            if let Err(error) = write_audit(ops, audit, refusal.code(), now_ms) {
+                return Err((error, Box::new(Waiting(reply))));
+            }
+            Ok(Box::new(Decided {
+                output: Err(refusal),
+                reply,
+            }))
+        }
+    }
+}
+
+fn write_audit(
+    ops: &mut Ops<'_>,
+    audit: Option<AuditEntry>,
+    outcome: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let Some(mut entry) = audit else {
+        return Ok(());
+    };
+    entry.outcome = outcome.to_string();
+    ops.backend.apply(&Change::Audit { entry, now_ms })
+}
+
+/// A job to queue once the batch that made it commits.
+struct Queued(Job);
+
+impl Refuse for Queued {
+    fn refuse(self: Box<Self>, error: WriteError) {
+        self.0.task.refuse(error);
+    }
+}
+
+impl Answer for Queued {
+    fn committed(self: Box<Self>, then: &mut Vec<Job>) {
+        then.push(self.0);
+    }
+}
+
+impl Refuse for Planning {
+    fn refuse(self: Box<Self>, error: WriteError) {
+        let _ = self.next.reply().send(Err(error));
+    }
+}
+
+impl Task for Planning {
+    fn awaits_plan(&self) -> bool {
+        true
+    }
+
+    fn ready(&mut self) -> bool {
+        if self.planned.is_some() {
+            return true;
+        }
+        match self.planner.try_recv() {
+            Ok(planned) => {
+                self.planned = Some(planned);
+                true
+            }
+            Err(TryRecvError::Empty) => false,
+            Err(TryRecvError::Disconnected) => true,
+        }
+    }
+
+    fn run(self: Box<Self>, ops: &mut Ops<'_>, now_ms: i64) -> TaskResult {
+        let Planning {
+            planned,
+            serial,
+            next,
+            ..
+        } = *self;
+        ops.ledger.fold_bookings();
+        let Some(planned) = planned else {
+            tracing::error!("the supply change's planner stopped without a plan (a bug)");
+            return Ok(Box::new(Interrupted(next.reply())));
+        };
+        match next {
+            AfterPlan::Apply(start) => hold(ops, start, planned, serial, now_ms),
+            AfterPlan::Preview(StartPreview { plan, reply }) => {
+                let output = planned.map_err(SupplyRefusal::Invalid).map(|prepared| {
+                    let outcome = SupplyOutcome {
+                        change_id: None,
+                        plan: Arc::clone(&prepared.plan),
+                        caught_up: None,
+                        messages: 0,
+                    };
+                    *ops.previewed = Some(Previewed {
+                        change: plan.change,
+                        today: plan.today,
+                        neighbours: plan.neighbours,
+                        serial,
+                        prepared,
+                    });
+                    outcome
+                });
+                Ok(Box::new(Decided { output, reply }))
+            }
+        }
+    }
+}
+
+/// The first piece of an apply: when the plan is the one expected, writes its record,
+/// deliveries, schedule and audit line, holds its places in the ledger, and plans and writes
+/// at once what was booked since its snapshot.
+fn hold(
+    ops: &mut Ops<'_>,
+    start: StartSupply,
+    planned: Result<Prepared, PlanError>,
+    serial: u64,
+    now_ms: i64,
+) -> TaskResult {
+    let Some(changed) = ops.ledger.changed_since_snapshot(serial) else {
+        // The ledger was rebuilt, or another snapshot taken, while it was planned: plan again.
+        return plan_beside(ops, AfterPlan::Apply(start), now_ms);
+    };
+    let StartSupply {
+        apply,
+        audit,
+        reply,
+    } = start;
+    let decided = planned
+        .map_err(SupplyRefusal::Invalid)
+        .and_then(|prepared| expected(ops, prepared, &apply, serial));
+    let outcome = decided.as_ref().err().map_or("ok", SupplyRefusal::code);
+    if let Err(error) = write_audit(ops, audit, outcome, now_ms) {
+        return Err((error, Box::new(Waiting(reply))));
+    }
+    let prepared = match decided {
+        Ok(prepared) => prepared,
+        Err(refusal) => {
+            return Ok(Box::new(Decided {
+                output: Err(refusal),
+                reply,
+            }));
+        }
+    };
+    ops.ledger.end_snapshot_journal();
+    match write_first_piece(ops, apply, prepared, changed, now_ms) {
+        Ok(applying) => Ok(Box::new(Written {
+            applying: Box::new(applying),
+            reply,
+            now_ms,
+        })),
+        Err(error) => Err((error, Box::new(Waiting(reply)))),
+    }
+}
+
+/// The plan, if it is the one the operator agreed to. A plan refused is kept as the preview,
+/// so that agreeing to it (its id) next applies it without planning again.
+fn expected(
+    ops: &mut Ops<'_>,
+    prepared: Prepared,
+    apply: &ApplySupply,
+    serial: u64,
+) -> Result<Prepared, SupplyRefusal> {
+    let refusal = match &apply.expect {
+        Expect::NoMoves if !prepared.plan.is_empty() => {
+            SupplyRefusal::PlanRequired(Arc::clone(&prepared.plan))
+        }
+        Expect::Plan(id) if *id != prepared.id => {
+            SupplyRefusal::PlanChanged(Arc::clone(&prepared.plan))
+        }
+        _ => return Ok(prepared),
+    };
+    *ops.previewed = Some(Previewed {
+        change: apply.change.clone(),
+        today: apply.today,
+        neighbours: apply.neighbours.clone(),
+        serial,
+        prepared,
+    });
+    Err(refusal)
+}
+
+/// Holds the plan, catches up on the bookings `changed` since its snapshot, and writes the
+/// first piece: the record, deliveries, schedule, and the catch-up's bookings and messages.
+fn write_first_piece(
     ops: &mut Ops<'_>,
     apply: ApplySupply,
-    audit: Option<AuditEntry>,
+    prepared: Prepared,
+    changed: Vec<domain::booking::BookingId>,
     now_ms: i64,
-) -> Result<Result<Applying, SupplyRefusal>, StoreError> {
+) -> Result<Applying, StoreError> {
     let ApplySupply {
         change,
         today,
         neighbours,
-        expect,
         detail,
         notify,
+        ..
     } = apply;
-    let previewed = ops.previewed.take().filter(|p| {
-        p.change == change
-            && p.today == today
-            && p.neighbours == neighbours
-            && p.changes == ops.ledger.changes()
-    });
-    let prepared = match previewed {
-        Some(previewed) => Ok(previewed.prepared),
-        None => ops
-            .ledger
-            .plan(&change, today, &neighbours)
-            .map(|plan| Prepared::of(Arc::new(plan), ops.piece_cost)),
-    };
-    let decided = prepared
-        .map_err(SupplyRefusal::Invalid)
-        .and_then(|prepared| expected(prepared, &expect));
-    if let Some(mut entry) = audit {
-        entry.outcome = decided
-            .as_ref()
-            .err()
-            .map_or("ok", SupplyRefusal::code)
-            .to_string();
-        ops.backend.apply(&Change::Audit { entry, now_ms })?;
-    }
     let Prepared {
         plan,
         id,
         shares,
         pieces,
-    } = match decided {
-        Ok(prepared) => prepared,
-        Err(refusal) => return Ok(Err(refusal)),
-    };
+    } = prepared;
+    let (undo, held) = ops.ledger.hold_plan(&plan);
+    ops.undo.push(undo);
+    let caught_up = ops
+        .ledger
+        .catch_up_plan(&change, today, &neighbours, &plan, &held, changed);
+    if caught_up.over_capacity_after > 0 {
+        tracing::error!(
+            cells = caught_up.over_capacity_after,
+            "a supply change's catch-up leaves cells over capacity (a bug)"
+        );
+    }
+    ops.undo.push(ops.ledger.apply_plan(&caught_up));
+    let caught_up = Arc::new(caught_up);
+    let both = |count: fn(&Plan) -> usize| (count(&plan) + count(&caught_up)) as u64;
     let change_id = ops.backend.insert_supply_change(&SupplyChangeRecord {
         id: 0,
         reason: plan.reason,
         plan_id: id,
         detail,
-        people_moved: plan.people_moved() as u64,
-        doses_moved: plan.moves.len() as u64,
-        unplaced: plan.unplaced.len() as u64,
-        informed: plan.informed.len() as u64,
+        people_moved: both(Plan::people_moved),
+        doses_moved: both(|p| p.moves.len()),
+        unplaced: both(|p| p.unplaced.len()),
+        informed: both(|p| p.informed.len()),
         applied_ms: now_ms,
         pieces: pieces.len() as u32 + 1,
         pieces_done: 1,
     })?;
     write_supply(ops, &plan, now_ms)?;
-    let (undo, before) = ops.ledger.hold_plan(&plan);
-    ops.undo.push(undo);
+    let messages = write_catch_up(ops, &caught_up, change_id, &notify, now_ms)?;
+    if !caught_up.changed.is_empty() || !caught_up.informed.is_empty() {
+        tracing::info!(
+            change = change_id,
+            moved = caught_up.people_moved(),
+            unplaced = caught_up.unplaced.len(),
+            told = caught_up.informed.len(),
+            "bookings made while the supply change was planned were caught up"
+        );
+    }
     let texts = format_texts(
         Arc::clone(&plan),
         Arc::clone(&shares),
         Arc::clone(&pieces),
         notify,
     )?;
-    Ok(Ok(Applying {
+    Ok(Applying {
         plan,
-        before,
+        held,
+        caught_up,
         shares,
         pieces,
         next: 0,
         texts,
         done: 1,
         change_id,
-        messages: 0,
+        messages,
         rebuilds: ops.rebuilds,
-    }))
+    })
 }
 
-/// The plan, if it is the one the operator agreed to.
-fn expected(prepared: Prepared, expect: &Expect) -> Result<Prepared, SupplyRefusal> {
-    match expect {
-        Expect::NoMoves if !prepared.plan.is_empty() => {
-            Err(SupplyRefusal::PlanRequired(prepared.plan))
-        }
-        Expect::Plan(id) if *id != prepared.id => Err(SupplyRefusal::PlanChanged(prepared.plan)),
-        _ => Ok(prepared),
+/// Writes the catch-up (already applied to the ledger) whole: its bookings, their records and
+/// messages, and the messages of people told. Returns the messages written.
+fn write_catch_up(
+    ops: &mut Ops<'_>,
+    caught_up: &Plan,
+    change_id: u64,
+    notify: &SupplyNotify,
+    now_ms: i64,
+) -> Result<u64, StoreError> {
+    let shares = caught_up.shares();
+    let mut messages = 0;
+    let changed = Piece::Changed((0..caught_up.changed.len()).collect());
+    let texts = piece_texts(caught_up, &shares, &changed, notify);
+    for (i, text) in texts.into_iter().enumerate() {
+        messages += write_booking(ops, caught_up, &shares[i], i, change_id, text, now_ms)?;
     }
+    let informed = Piece::Informed(0..caught_up.informed.len());
+    let texts = piece_texts(caught_up, &shares, &informed, notify);
+    for (booking, text) in caught_up.informed.iter().zip(texts) {
+        messages += tell(ops, booking.person, text, now_ms)?;
+    }
+    Ok(messages)
 }
 
 /// Writes a plan's planned deliveries and, for an interval change, the schedules.
@@ -236,6 +541,7 @@ impl Answer for Written {
             let _ = reply.send(Ok(Ok(SupplyOutcome {
                 change_id: Some(applying.change_id),
                 plan: applying.plan,
+                caught_up: Some(applying.caught_up),
                 messages: applying.messages,
             })));
             return;
@@ -407,18 +713,36 @@ fn write_changed(
     now_ms: i64,
 ) -> Result<u64, StoreError> {
     let plan = &applying.plan;
-    let after = &plan.changed[i];
-    if !ops.ledger.settle(&applying.before[i], after) {
+    // Changed between the snapshot and the hold: the catch-up saw to it.
+    let Some(held) = &applying.held[i] else {
+        return Ok(0);
+    };
+    if !ops.ledger.settle(held, &plan.changed[i]) {
         return Ok(0);
     }
+    let share = &applying.shares[i];
+    write_booking(ops, plan, share, i, applying.change_id, text, now_ms)
+}
+
+/// Writes booking `i` of `plan` as it is planned, the records of its moved and unplaced doses
+/// and its person's message.
+fn write_booking(
+    ops: &mut Ops<'_>,
+    plan: &Plan,
+    share: &Share,
+    i: usize,
+    change_id: u64,
+    text: MessageText,
+    now_ms: i64,
+) -> Result<u64, StoreError> {
+    let after = &plan.changed[i];
     ops.backend.apply(&Change::PutBooking {
         booking: *after,
         now_ms,
     })?;
-    let share = &applying.shares[i];
     let record = |dose: u8, from: Appointment, to: Option<Appointment>| {
         Change::InsertReschedule(RescheduleRecord {
-            change_id: applying.change_id,
+            change_id,
             booking: after.id,
             person: after.person,
             dose,

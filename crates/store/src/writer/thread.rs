@@ -143,6 +143,7 @@ pub(super) fn spawn<B: WriteBackend>(
         },
         waiting: VecDeque::new(),
         pieces: VecDeque::new(),
+        planning: VecDeque::new(),
         pieces_held: None,
         previewed: None,
         rebuilds: 0,
@@ -180,6 +181,9 @@ struct WriterState<B> {
     /// The next pieces of long writes, until storage has room for them: they then go behind
     /// what is waiting.
     pieces: VecDeque<Job>,
+    /// Supply changes whose plan is being made beside the writer (`supply`): each goes behind
+    /// what is waiting once its plan is ready.
+    planning: VecDeque<Job>,
     /// Since when storage has not had room for them, and when the last alarm was raised.
     pieces_held: Option<Held>,
     /// The last supply plan previewed (see `ops::Previewed`).
@@ -276,7 +280,13 @@ impl<B: WriteBackend> WriterState<B> {
             if !then.is_empty() {
                 // Behind what came during this batch: those requests go first.
                 self.take_waiting(&jobs);
-                self.pieces.extend(then);
+                for job in then {
+                    if job.task.awaits_plan() {
+                        self.planning.push_back(job);
+                    } else {
+                        self.pieces.push_back(job);
+                    }
+                }
             }
         }
     }
@@ -284,7 +294,7 @@ impl<B: WriteBackend> WriterState<B> {
     /// Waits for the next request; while pieces wait for storage, only until it is time to
     /// ask again whether it has room for them. A closed queue still lets them finish.
     fn next_request(&mut self, jobs: &Receiver<Job>) -> Next {
-        if self.pieces.is_empty() {
+        if self.pieces.is_empty() && self.planning.is_empty() {
             return jobs.recv().map_or(Next::Closed, Next::Request);
         }
         match jobs.recv_timeout(PIECE_RECHECK) {
@@ -300,6 +310,7 @@ impl<B: WriteBackend> WriterState<B> {
     /// Puts the pieces of long writes behind what waits if storage has room for them now;
     /// otherwise they stay, bookings go first, and a long wait raises an alarm.
     fn release_pieces(&mut self) {
+        self.release_plans();
         if self.pieces.is_empty() {
             return;
         }
@@ -346,6 +357,25 @@ impl<B: WriteBackend> WriterState<B> {
         }
     }
 
+    /// Puts the supply plans made beside the writer that are ready behind what waits: like the
+    /// change that asked for them, they do not wait for storage (an apply's pieces after the
+    /// first do).
+    fn release_plans(&mut self) {
+        if self.planning.is_empty() {
+            return;
+        }
+        let mut still = VecDeque::new();
+        for mut job in self.planning.drain(..) {
+            if job.task.ready() {
+                self.stats.queued.fetch_add(1, Ordering::Relaxed);
+                self.waiting.push_back(job);
+            } else {
+                still.push_back(job);
+            }
+        }
+        self.planning = still;
+    }
+
     /// Moves what is queued into `waiting`, up to one batch's count beyond what waits already:
     /// the queue's bound still holds the rest.
     fn take_waiting(&mut self, jobs: &Receiver<Job>) {
@@ -359,7 +389,7 @@ impl<B: WriteBackend> WriterState<B> {
 
     fn refuse_waiting(&mut self, fault: Fault) {
         let queued = self.waiting.len() as u64;
-        let refused = queued + self.pieces.len() as u64;
+        let refused = queued + self.pieces.len() as u64 + self.planning.len() as u64;
         if refused == 0 {
             return;
         }
@@ -370,7 +400,13 @@ impl<B: WriteBackend> WriterState<B> {
         if self.pieces_held.take().is_some() {
             self.stats.pieces_waiting.store(0, Ordering::Relaxed);
         }
-        for job in self.waiting.drain(..).chain(self.pieces.drain(..)) {
+        let planning = self.planning.drain(..);
+        for job in self
+            .waiting
+            .drain(..)
+            .chain(self.pieces.drain(..))
+            .chain(planning)
+        {
             job.task.refuse(WriteError::Unavailable(fault));
         }
     }

@@ -721,6 +721,52 @@ pub fn bookings_and_cancellations_between_pieces_are_decided_on_what_the_pieces_
     assert_ledger_matches_database(&rig.writer, &rig.reader);
 }
 
+/// A plan is made from a snapshot of the ledger beside the writer: what is booked after the
+/// preview and before the apply is planned again by the apply itself (the last booked first),
+/// and the operator's plan id still applies.
+pub fn bookings_made_after_the_preview_are_caught_up_by_the_apply<H: Harness>() {
+    let h = H::fresh();
+    let rig = start_faulty(&h);
+    book_late_july(&rig.writer);
+    let plan = plan_supply(&rig.writer);
+    // Booked at four weeks, under the old interval: their dose 2 is too early under the new.
+    let newcomers: Vec<Booking> = (300..305u64)
+        .map(|person| {
+            let first = date(2021, 7, 26);
+            answer(&rig.writer, book(person, (person % 3) as u32, first, 11))
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    let applied = apply_supply(&rig.writer, &plan).wait().unwrap().unwrap();
+    assert_eq!(
+        applied.plan.id(),
+        plan.id(),
+        "the plan previewed is the one applied"
+    );
+    let caught_up = applied.caught_up.expect("an apply says what it caught up");
+    assert_eq!(caught_up.people_moved(), newcomers.len());
+    for newcomer in &newcomers {
+        let stored = rig.reader.booking(newcomer.id).unwrap().unwrap();
+        let first = stored.first.appointment.day;
+        let second = stored.second.unwrap().appointment.day;
+        assert!(
+            second >= first.checked_add(35.days()).unwrap(),
+            "{stored:?}"
+        );
+        assert_eq!(rig.reader.reschedules_of(&[newcomer.id]).unwrap().len(), 1);
+    }
+    let record = rig.reader.supply_changes(1).unwrap().remove(0);
+    assert_eq!(
+        record.people_moved,
+        (plan.people_moved() + newcomers.len()) as u64
+    );
+    for after in &plan.changed {
+        assert_eq!(rig.reader.booking(after.id).unwrap(), Some(*after));
+    }
+    assert_ledger_matches_database(&rig.writer, &rig.reader);
+}
+
 /// While storage has no room for a long write (on SQLite: its write-ahead log is not copied
 /// back), a supply change waits between two pieces and bookings are decided meanwhile; once it
 /// has, the change finishes, all of it.
