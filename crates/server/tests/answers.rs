@@ -207,6 +207,7 @@ async fn supply_and_its_changes() {
     let plan_keys = [
         "applied",
         "by_shift_days",
+        "caught_up",
         "change_id",
         "informed",
         "moved_to_other_clinics",
@@ -224,6 +225,11 @@ async fn supply_and_its_changes() {
         "unplaced_list",
     ];
     assert_eq!(keys(&plan), plan_keys);
+    assert_eq!(
+        plan["caught_up"],
+        Value::Null,
+        "a preview catches nothing up"
+    );
     assert_eq!(keys(&plan["schedule"]), ["interval_days", "product"]);
     let mut apply = change;
     apply["plan_id"] = plan["plan_id"].clone();
@@ -232,6 +238,10 @@ async fn supply_and_its_changes() {
         .await;
     assert_eq!(status, 200, "{applied}");
     assert_eq!(keys(&applied), plan_keys);
+    assert_eq!(
+        keys(&applied["caught_up"]),
+        ["informed", "moves", "people_moved", "unplaced"]
+    );
     let (status, changes) = server.get("/api/v1/admin/supply-changes", Some(&op)).await;
     assert_eq!(status, 200);
     assert_eq!(keys(&changes), ["changes"]);

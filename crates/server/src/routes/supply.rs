@@ -245,19 +245,19 @@ pub struct PlannedMove {
 /// What an apply's catch-up did (see [`PlanView::caught_up`]).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaughtUpView {
-    pub people_moved: usize,
-    pub moves: usize,
-    pub unplaced: usize,
     pub informed: usize,
+    pub moves: usize,
+    pub people_moved: usize,
+    pub unplaced: usize,
 }
 
 impl CaughtUpView {
     fn of(plan: &Plan) -> CaughtUpView {
         CaughtUpView {
-            people_moved: plan.people_moved(),
-            moves: plan.moves.len(),
-            unplaced: plan.unplaced.len(),
             informed: plan.informed.len(),
+            moves: plan.moves.len(),
+            people_moved: plan.people_moved(),
+            unplaced: plan.unplaced.len(),
         }
     }
 }

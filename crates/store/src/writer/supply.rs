@@ -83,10 +83,14 @@ impl AfterPlan {
     }
 }
 
+/// A plan made beside the writer, and the snapshot it was made from (given back to the
+/// ledger: [`Ledger::recycle_snapshot`]).
+type Planned = (Result<Prepared, PlanError>, Ledger);
+
 /// A change whose plan is being made from a snapshot, on a thread of its own.
 struct Planning {
-    planner: Receiver<Result<Prepared, PlanError>>,
-    planned: Option<Result<Prepared, PlanError>>,
+    planner: Receiver<Planned>,
+    planned: Option<Planned>,
     /// The snapshot's serial ([`Ledger::changed_since_snapshot`]).
     serial: u64,
     next: AfterPlan,
@@ -151,10 +155,15 @@ impl Task for StartSupply {
 /// Takes a snapshot of the ledger and starts planning from it on a thread of its own; the plan
 /// comes back as a long write's job. Refused while another plan is still being made.
 fn plan_beside(ops: &mut Ops<'_>, next: AfterPlan, now_ms: i64) -> TaskResult {
+    let started = std::time::Instant::now();
     let (snapshot, serial) = match ops.ledger.snapshot_for_planning() {
         Ok(taken) => taken,
         Err(domain::ledger::PlannerBusy) => return refuse(ops, next, SupplyRefusal::Busy, now_ms),
     };
+    tracing::info!(
+        snapshot_ms = started.elapsed().as_millis() as u64,
+        "a snapshot of the ledger taken to plan a supply change from"
+    );
     let (change, today, neighbours) = next.what();
     let planner = match spawn_planner(
         snapshot,
@@ -186,21 +195,19 @@ fn spawn_planner(
     today: Date,
     neighbours: Neighbours,
     piece_cost: u64,
-) -> Result<Receiver<Result<Prepared, PlanError>>, StoreError> {
+) -> Result<Receiver<Planned>, StoreError> {
     let (send, planned) = channel();
     std::thread::Builder::new()
         .name("yeyak-supply-plan".into())
         .spawn(move || {
             let started = std::time::Instant::now();
             let plan = snapshot.plan(&change, today, &neighbours);
-            // Let go of the snapshot first: the writer folds what it changed meanwhile.
-            drop(snapshot);
             let prepared = plan.map(|plan| Prepared::of(Arc::new(plan), piece_cost));
             tracing::info!(
                 planned_ms = started.elapsed().as_millis() as u64,
                 "supply change planned beside the writer"
             );
-            let _ = send.send(prepared);
+            let _ = send.send((prepared, snapshot));
         })
         .map_err(|e| StoreError::Database(format!("cannot start the planner's thread: {e}")))?;
     Ok(planned)
@@ -285,11 +292,11 @@ impl Task for Planning {
             next,
             ..
         } = *self;
-        ops.ledger.fold_bookings();
-        let Some(planned) = planned else {
+        let Some((planned, snapshot)) = planned else {
             tracing::error!("the supply change's planner stopped without a plan (a bug)");
             return Ok(Box::new(Interrupted(next.reply())));
         };
+        ops.ledger.recycle_snapshot(snapshot);
         match next {
             AfterPlan::Apply(start) => hold(ops, start, planned, serial, now_ms),
             AfterPlan::Preview(StartPreview { plan, reply }) => {

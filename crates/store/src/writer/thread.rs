@@ -123,6 +123,8 @@ pub(super) fn spawn<B: WriteBackend>(
         }
         Err(error) => return Err(error),
     };
+    // Now, not at the first supply preview: that would hold bookings for the page faults.
+    ledger.prepare_snapshot_buffers();
     let next_person = backend.max_ids()?.person + 1;
     let (queue, jobs) = sync_channel(config.queue_capacity);
     let stats = Arc::new(WriterStats::default());
