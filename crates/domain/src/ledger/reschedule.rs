@@ -888,7 +888,7 @@ impl Ledger {
             .filter(|b| !main.handles(b, held))
             .collect();
         // The last booked is the first moved.
-        candidates.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+        candidates.sort_unstable_by_key(|b| std::cmp::Reverse(b.id));
         let mut end = self.counts_once_written(main, held, &candidates);
         let scope = CatchUpScope::of(self, change, today);
         let mut displaced = Vec::new();

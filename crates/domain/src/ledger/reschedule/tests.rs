@@ -704,6 +704,34 @@ fn a_snapshot_plans_without_the_bookings_made_after_it_and_a_second_waits() {
 }
 
 #[test]
+fn a_snapshot_copied_into_recycled_buffers_has_the_counts_of_its_moment() {
+    let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 30);
+    ledger.prepare_snapshot_buffers();
+    book(&mut ledger, 1, appt(0, WEDNESDAY, 9, Product::Moderna));
+    let (first, _) = ledger.snapshot_for_planning().unwrap();
+    book(&mut ledger, 2, appt(0, WEDNESDAY, 9, Product::Moderna));
+    ledger.recycle_snapshot(first);
+    let (second, _) = ledger.snapshot_for_planning().unwrap();
+    book(&mut ledger, 3, appt(0, WEDNESDAY, 9, Product::Moderna));
+    let left = |l: &Ledger| {
+        let a = l.availability();
+        (
+            a.supply_left(ClinicId(0), WEDNESDAY, Product::Moderna),
+            a.band_left(ClinicId(0), WEDNESDAY, 9),
+        )
+    };
+    assert_eq!(left(&second), (28, 8));
+    assert_eq!(second.active_bookings().count(), 2);
+    assert_eq!(left(&ledger), (27, 7));
+    assert_eq!(counts(&second), {
+        let mut l = ledger;
+        l.cancel(PersonId(3), l.active_booking_of(PersonId(3)).unwrap().id)
+            .unwrap();
+        counts(&l)
+    });
+}
+
+#[test]
 fn bookings_made_into_a_cut_day_while_it_was_planned_move_too_the_latest_first() {
     let mut ledger = ledger(&[clinic(0, 10, vec![Product::Moderna])], 30);
     for person in 1..=20 {
