@@ -158,6 +158,22 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan that changes nothing yet, for `reason`.
+    fn empty(reason: Reason) -> Plan {
+        Plan {
+            reason,
+            supply: Vec::new(),
+            schedule: None,
+            moves: Vec::new(),
+            unplaced: Vec::new(),
+            changed: Vec::new(),
+            changed_from: Vec::new(),
+            informed: Vec::new(),
+            skipped_clinics: Vec::new(),
+            over_capacity_after: 0,
+        }
+    }
+
     /// A short identifier of exactly this plan: an operator applies the plan they previewed,
     /// and if bookings changed in between the identifiers differ.
     pub fn id(&self) -> String {
@@ -444,18 +460,7 @@ impl Ledger {
     ) -> Result<Plan, PlanError> {
         let mut scratch = Scratch::new(self);
         let mut schedules = self.schedules;
-        let mut plan = Plan {
-            reason: Reason::DeliveryChanged,
-            supply: Vec::new(),
-            schedule: None,
-            moves: Vec::new(),
-            unplaced: Vec::new(),
-            changed: Vec::new(),
-            changed_from: Vec::new(),
-            informed: Vec::new(),
-            skipped_clinics: Vec::new(),
-            over_capacity_after: 0,
-        };
+        let mut plan = Plan::empty(Reason::DeliveryChanged);
         let mut switch_to: Vec<Product> = Vec::new();
         let displaced = match change {
             SupplyChange::Deliveries {
@@ -499,14 +504,7 @@ impl Ledger {
             }
         };
         // Free every displaced place first, so displaced people can use each other's places.
-        for (booking, which) in &displaced {
-            if which.first {
-                scratch.release(&booking.first.appointment);
-            }
-            if let (true, Some(second)) = (which.second, booking.second) {
-                scratch.release(&second.appointment);
-            }
-        }
+        release_displaced(&mut scratch, &displaced);
         let context = PlaceContext {
             today,
             schedules: &schedules,
@@ -870,18 +868,7 @@ impl Ledger {
         held: &[Option<Booking>],
         changed: impl IntoIterator<Item = BookingId>,
     ) -> Plan {
-        let mut plan = Plan {
-            reason: main.reason,
-            supply: Vec::new(),
-            schedule: None,
-            moves: Vec::new(),
-            unplaced: Vec::new(),
-            changed: Vec::new(),
-            changed_from: Vec::new(),
-            informed: Vec::new(),
-            skipped_clinics: Vec::new(),
-            over_capacity_after: 0,
-        };
+        let mut plan = Plan::empty(main.reason);
         let mut candidates: Vec<Booking> = changed
             .into_iter()
             .filter_map(|id| self.bookings.get(&id).copied())
@@ -913,14 +900,7 @@ impl Ledger {
         displaced.sort_unstable_by_key(|(booking, _)| booking.id);
         plan.informed.sort_unstable_by_key(|b| b.id);
         let mut now = Scratch::new(self);
-        for (booking, which) in &displaced {
-            if which.first {
-                now.release(&booking.first.appointment);
-            }
-            if let (true, Some(second)) = (which.second, booking.second) {
-                now.release(&second.appointment);
-            }
-        }
+        release_displaced(&mut now, &displaced);
         let context = PlaceContext {
             today,
             schedules: &self.schedules,
@@ -1270,6 +1250,18 @@ fn place(
         }
     }
     after
+}
+
+/// Frees the displaced doses' places in `scratch`, before any is placed again.
+fn release_displaced(scratch: &mut Scratch, displaced: &[(Booking, Displaced)]) {
+    for (booking, which) in displaced {
+        if which.first {
+            scratch.release(&booking.first.appointment);
+        }
+        if let (true, Some(second)) = (which.second, booking.second) {
+            scratch.release(&second.appointment);
+        }
+    }
 }
 
 /// The places `to` holds that `from` does not (as a multiset: a booking holds two at most).

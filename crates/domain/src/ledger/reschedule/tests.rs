@@ -347,13 +347,7 @@ fn a_product_switch_moves_first_doses_in_range_and_never_a_dose_two_of_another_p
             appt(0, date(2021, 8, 18), 11, Product::Moderna),
         );
     }
-    let change = SupplyChange::ProductSwitch {
-        from: Product::Moderna,
-        to: Product::Pfizer,
-        clinics: vec![ClinicId(0)],
-        first_day: date(2021, 8, 16),
-        last_day: date(2021, 9, 30),
-    };
+    let change = moderna_to_pfizer_at_clinic_0();
     let plan = ledger.plan(&change, TODAY, &Neighbours::new()).unwrap();
     assert_eq!(plan.people_moved(), 3);
     assert!(plan.unplaced.is_empty());
@@ -397,11 +391,7 @@ fn an_interval_change_moves_late_second_doses_to_exactly_the_new_interval() {
         2,
         appt(0, date(2021, 7, 21), 10, Product::Moderna),
     );
-    let change = SupplyChange::Interval {
-        product: Product::Moderna,
-        interval_days: 42,
-        from_day: date(2021, 8, 18),
-    };
+    let change = six_weeks_from_0818();
     let plan = ledger.plan(&change, TODAY, &Neighbours::new()).unwrap();
     assert_eq!(plan.moves.len(), 1);
     let m = plan.moves[0];
@@ -499,6 +489,33 @@ fn undo_puts_supply_and_schedules_back() {
     );
 }
 
+/// Moderna cut at three clinics, each the others' neighbour, with Pfizer allowed instead:
+/// `(clinic, days from today, doses)`.
+fn cuts_among_three(cuts: Vec<(u32, i32, u32)>) -> (SupplyChange, Neighbours) {
+    let deliveries: Vec<Delivery> = cuts
+        .into_iter()
+        .map(|(c, d, doses)| Delivery {
+            clinic: ClinicId(c),
+            day: add_days(TODAY, d).unwrap(),
+            product: Product::Moderna,
+            doses,
+        })
+        .collect();
+    let neighbours: Neighbours = (0..3)
+        .map(|c| {
+            (
+                ClinicId(c),
+                (0..3).filter(|&o| o != c).map(ClinicId).collect(),
+            )
+        })
+        .collect();
+    let change = SupplyChange::Deliveries {
+        deliveries,
+        switch_to: vec![Product::Pfizer],
+    };
+    (change, neighbours)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -521,19 +538,7 @@ proptest! {
             });
         }
         let before = ledger.active_bookings().count();
-        let deliveries: Vec<Delivery> = cuts
-            .into_iter()
-            .map(|(c, d, doses)| Delivery {
-                clinic: ClinicId(c),
-                day: add_days(TODAY, d).unwrap(),
-                product: Product::Moderna,
-                doses,
-            })
-            .collect();
-        let neighbours: Neighbours = (0..3)
-            .map(|c| (ClinicId(c), (0..3).filter(|&o| o != c).map(ClinicId).collect()))
-            .collect();
-        let change = SupplyChange::Deliveries { deliveries, switch_to: vec![Product::Pfizer] };
+        let (change, neighbours) = cuts_among_three(cuts);
         let plan = ledger.plan(&change, TODAY, &neighbours).unwrap();
         prop_assert_eq!(plan.over_capacity_after, 0);
         ledger.apply_plan(&plan);
@@ -541,6 +546,47 @@ proptest! {
         assert_second_doses_consistent(&ledger);
         let cancelled = plan.unplaced.iter().filter(|u| u.dose == 1).count();
         prop_assert_eq!(ledger.active_bookings().count(), before - cancelled);
+    }
+
+    /// Whatever is booked, cancelled or moved while a cut is planned from a snapshot: once the
+    /// plan and its catch-up are written, nothing is over capacity and the counts are the
+    /// bookings'.
+    #[test]
+    fn whatever_happens_while_a_cut_is_planned_nothing_ends_over_capacity(
+        bookings in proptest::collection::vec((0u32..3, 1i32..12, 9u8..18), 1..80),
+        cuts in proptest::collection::vec((0u32..3, 1i32..12, 0u32..6), 1..6),
+        meanwhile in proptest::collection::vec((0u8..3, 0u32..3, 1i32..12, 9u8..18, 0u64..100), 0..30),
+    ) {
+        let clinics: Vec<Clinic> = (0..3).map(|c| clinic(c, 3, vec![Product::Moderna, Product::Pfizer])).collect();
+        let mut ledger = ledger(&clinics, 6);
+        let request = |person: u64, c: u32, d: i32, hour: u8| BookRequest {
+            person: PersonId(person),
+            booked_by: PersonId(person),
+            first: appt(c, add_days(TODAY, d).unwrap(), hour, Product::Moderna),
+            today: TODAY,
+        };
+        for (person, (c, d, hour)) in bookings.into_iter().enumerate() {
+            let _ = ledger.book(request(person as u64 + 1, c, d, hour));
+        }
+        let (change, neighbours) = cuts_among_three(cuts);
+        plan_from_snapshot(&mut ledger, &change, &neighbours, |l| {
+            for (what, c, d, hour, person) in meanwhile {
+                let person = PersonId(person + 1);
+                let held = l.active_booking_of(person).map(|b| b.id);
+                let _ = match (what, held) {
+                    (0, _) => l.book(request(person.0 + 1000, c, d, hour)).map(|_| ()),
+                    (1, Some(id)) => l.cancel(person, id).map(|_| ()),
+                    (_, Some(id)) => {
+                        let first = request(0, c, d, hour).first;
+                        l.change(person, id, first, TODAY).map(|_| ())
+                    }
+                    _ => Ok(()),
+                };
+            }
+        });
+        assert_nothing_over_capacity(&ledger);
+        assert_second_doses_consistent(&ledger);
+        assert_counts_match_bookings(&mut ledger);
     }
 }
 
@@ -652,6 +698,26 @@ fn a_booking_cancelled_between_pieces_stays_cancelled_and_gives_its_held_places_
     assert_eq!(ledger.active_bookings().count(), 19);
     assert_nothing_over_capacity(&ledger);
     assert_counts_match_bookings(&mut ledger);
+}
+
+/// Clinic 0's Moderna first doses from 08-16 to 09-30 switch to Pfizer.
+fn moderna_to_pfizer_at_clinic_0() -> SupplyChange {
+    SupplyChange::ProductSwitch {
+        from: Product::Moderna,
+        to: Product::Pfizer,
+        clinics: vec![ClinicId(0)],
+        first_day: date(2021, 8, 16),
+        last_day: date(2021, 9, 30),
+    }
+}
+
+/// Moderna's second doses from 08-18 at six weeks.
+fn six_weeks_from_0818() -> SupplyChange {
+    SupplyChange::Interval {
+        product: Product::Moderna,
+        interval_days: 42,
+        from_day: date(2021, 8, 18),
+    }
 }
 
 /// What the writer does with a plan made off its thread: snapshot, plan from it while
@@ -826,11 +892,7 @@ fn a_booking_made_meanwhile_under_a_new_interval_is_moved_or_told() {
         1,
         appt(0, date(2021, 7, 21), 10, Product::Moderna),
     );
-    let change = SupplyChange::Interval {
-        product: Product::Moderna,
-        interval_days: 42,
-        from_day: date(2021, 8, 18),
-    };
+    let change = six_weeks_from_0818();
     let (main, catch_up) = plan_from_snapshot(&mut ledger, &change, &Neighbours::new(), |l| {
         book(l, 2, appt(0, date(2021, 7, 22), 10, Product::Moderna)); // dose 2 too early: moves
         book(l, 3, appt(0, date(2021, 7, 20), 10, Product::Moderna)); // dose 2 before 08-18: told
@@ -861,13 +923,7 @@ fn a_first_dose_booked_meanwhile_inside_a_product_switch_is_switched() {
         1,
         appt(0, date(2021, 8, 18), 11, Product::Moderna),
     );
-    let change = SupplyChange::ProductSwitch {
-        from: Product::Moderna,
-        to: Product::Pfizer,
-        clinics: vec![ClinicId(0)],
-        first_day: date(2021, 8, 16),
-        last_day: date(2021, 9, 30),
-    };
+    let change = moderna_to_pfizer_at_clinic_0();
     let (main, catch_up) = plan_from_snapshot(&mut ledger, &change, &Neighbours::new(), |l| {
         book(l, 2, appt(0, date(2021, 8, 19), 11, Product::Moderna));
     });
@@ -878,61 +934,4 @@ fn a_first_dose_booked_meanwhile_inside_a_product_switch_is_switched() {
     assert_nothing_over_capacity(&ledger);
     assert_second_doses_consistent(&ledger);
     assert_counts_match_bookings(&mut ledger);
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
-
-    /// Whatever is booked, cancelled or moved while a cut is planned from a snapshot: once the
-    /// plan and its catch-up are written, nothing is over capacity and the counts are the
-    /// bookings'.
-    #[test]
-    fn whatever_happens_while_a_cut_is_planned_nothing_ends_over_capacity(
-        bookings in proptest::collection::vec((0u32..3, 1i32..12, 9u8..18), 1..80),
-        cuts in proptest::collection::vec((0u32..3, 1i32..12, 0u32..6), 1..6),
-        meanwhile in proptest::collection::vec((0u8..3, 0u32..3, 1i32..12, 9u8..18, 0u64..100), 0..30),
-    ) {
-        let clinics: Vec<Clinic> = (0..3).map(|c| clinic(c, 3, vec![Product::Moderna, Product::Pfizer])).collect();
-        let mut ledger = ledger(&clinics, 6);
-        let request = |person: u64, c: u32, d: i32, hour: u8| BookRequest {
-            person: PersonId(person),
-            booked_by: PersonId(person),
-            first: appt(c, add_days(TODAY, d).unwrap(), hour, Product::Moderna),
-            today: TODAY,
-        };
-        for (person, (c, d, hour)) in bookings.into_iter().enumerate() {
-            let _ = ledger.book(request(person as u64 + 1, c, d, hour));
-        }
-        let deliveries: Vec<Delivery> = cuts
-            .into_iter()
-            .map(|(c, d, doses)| Delivery {
-                clinic: ClinicId(c),
-                day: add_days(TODAY, d).unwrap(),
-                product: Product::Moderna,
-                doses,
-            })
-            .collect();
-        let neighbours: Neighbours = (0..3)
-            .map(|c| (ClinicId(c), (0..3).filter(|&o| o != c).map(ClinicId).collect()))
-            .collect();
-        let change = SupplyChange::Deliveries { deliveries, switch_to: vec![Product::Pfizer] };
-        plan_from_snapshot(&mut ledger, &change, &neighbours, |l| {
-            for (what, c, d, hour, person) in meanwhile {
-                let person = PersonId(person + 1);
-                let held = l.active_booking_of(person).map(|b| b.id);
-                let _ = match (what, held) {
-                    (0, _) => l.book(request(person.0 + 1000, c, d, hour)).map(|_| ()),
-                    (1, Some(id)) => l.cancel(person, id).map(|_| ()),
-                    (_, Some(id)) => {
-                        let first = request(0, c, d, hour).first;
-                        l.change(person, id, first, TODAY).map(|_| ())
-                    }
-                    _ => Ok(()),
-                };
-            }
-        });
-        assert_nothing_over_capacity(&ledger);
-        assert_second_doses_consistent(&ledger);
-        assert_counts_match_bookings(&mut ledger);
-    }
 }
