@@ -703,6 +703,12 @@ macro_rules! conformance_suite {
             >()
         }
         #[test]
+        fn a_second_plan_while_one_is_made_is_refused_and_the_next_goes() {
+            $crate::faults::a_second_plan_while_one_is_made_is_refused_and_the_next_goes::<
+                $harness,
+            >()
+        }
+        #[test]
         fn bookings_made_after_the_preview_are_caught_up_by_the_apply() {
             $crate::faults::bookings_made_after_the_preview_are_caught_up_by_the_apply::<$harness>()
         }

@@ -597,18 +597,46 @@ fn longer_interval() -> SupplyChange {
     }
 }
 
-fn plan_supply(writer: &Writer) -> Arc<Plan> {
-    let planning = PlanSupply {
+fn preview_longer_interval() -> PlanSupply {
+    PlanSupply {
         change: longer_interval(),
         today: TODAY,
         neighbours: Neighbours::new(),
-    };
+    }
+}
+
+fn plan_supply(writer: &Writer) -> Arc<Plan> {
     writer
-        .plan_supply(planning, 1_500)
+        .plan_supply(preview_longer_interval(), 1_500)
         .wait()
         .unwrap()
         .unwrap()
         .plan
+}
+
+/// One plan is made at a time: a second preview asked for while the first one's snapshot is
+/// still out is refused, changing nothing; once it is back, the next goes.
+pub fn a_second_plan_while_one_is_made_is_refused_and_the_next_goes<H: Harness>() {
+    let h = H::fresh();
+    let rig = start_faulty(&h);
+    book_late_july(&rig.writer);
+    // The first preview's turn waits at its commit, its snapshot with the planner.
+    rig.faults.pause_commits.store(true, Ordering::SeqCst);
+    let first = rig.writer.plan_supply(preview_longer_interval(), 1_500);
+    wait_for("the first preview's turn", || {
+        rig.faults.paused.load(Ordering::SeqCst)
+    });
+    let second = rig.writer.plan_supply(preview_longer_interval(), 1_600);
+    rig.faults.pause_commits.store(false, Ordering::SeqCst);
+    assert_eq!(second.wait().unwrap(), Err(SupplyRefusal::Busy));
+    let first = first.wait().unwrap().unwrap();
+    assert!(
+        first.plan.moves.len() >= 8,
+        "{} moves",
+        first.plan.moves.len()
+    );
+    assert_eq!(plan_supply(&rig.writer).id(), first.plan.id());
+    assert_ledger_matches_database(&rig.writer, &rig.reader);
 }
 
 fn apply_supply(writer: &Writer, plan: &Plan) -> Pending<Result<SupplyOutcome, SupplyRefusal>> {
