@@ -1264,19 +1264,12 @@ fn release_displaced(scratch: &mut Scratch, displaced: &[(Booking, Displaced)]) 
     }
 }
 
-/// The places `to` holds that `from` does not (as a multiset: a booking holds two at most).
-fn places_added(from: &Booking, to: &Booking) -> Vec<Appointment> {
-    let mut old: Vec<Appointment> = from.booked_appointments().collect();
-    let mut added = Vec::new();
-    for appointment in to.booked_appointments() {
-        match old.iter().position(|a| *a == appointment) {
-            Some(i) => {
-                old.swap_remove(i);
-            }
-            None => added.push(appointment),
-        }
-    }
-    added
+/// The places `to` holds that `from` does not. A booking holds two places at most, on different
+/// days, so neither holds a place twice: a difference of sets, worked out without allocating (it
+/// runs for every move of a national change, in the writer's turn that holds them).
+fn places_added<'a>(from: &'a Booking, to: &'a Booking) -> impl Iterator<Item = Appointment> + 'a {
+    to.booked_appointments()
+        .filter(move |a| !from.booked_appointments().any(|b| b == *a))
 }
 
 fn record_move(plan: &mut Plan, booking: &Booking, dose: u8, from: Appointment, to: Appointment) {
