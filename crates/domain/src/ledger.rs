@@ -15,16 +15,10 @@ use crate::clinic::{Clinic, ClinicId, Hours};
 use crate::product::{Product, Schedules};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI16, AtomicI32, AtomicU64, Ordering};
 
-/// The ledger's maps, keyed by ids the server assigns (bookings, people, cells): hashed with
-/// foldhash, not the standard library's SipHash, which cost a national plan a quarter of its
-/// time (`bench/reschedule.md`). No one outside chooses these keys, so resistance to chosen
-/// collisions is not needed; the seed is fixed so that the core reads no ambient randomness.
-pub(crate) type IdMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
-pub(crate) type IdSet<K> = HashSet<K, foldhash::fast::FixedState>;
+pub(crate) use ids::{IdMap, IdSet};
 
 /// How many days after the product's interval a second dose may be placed when that day is full.
 pub const SECOND_DOSE_MAX_DELAY_DAYS: i32 = 14;
@@ -1065,6 +1059,7 @@ impl Ledger {
 }
 
 mod bookings;
+mod ids;
 #[cfg(test)]
 mod tests;
 

@@ -11,7 +11,7 @@
 //! the frozen map, did not see. The writer places those few again when it holds the plan
 //! ([`Ledger::catch_up_plan`](super::Ledger::catch_up_plan)).
 
-use super::{IdMap, IdSet};
+use super::ids::{IdMap, IdSet};
 use crate::booking::{Booking, BookingId};
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@ use super::*;
 use crate::clinic::{ClinicKind, GeoPoint, MunicipalityCode};
 use jiff::civil::date;
 use proptest::prelude::*;
+use std::collections::HashMap;
 
 const TODAY: Date = date(2021, 7, 19); // a Monday
 
