@@ -87,6 +87,7 @@ pub(super) trait Task: Refuse {
     fn ready(&mut self) -> bool {
         true
     }
+
     /// Runs it; on a storage error, what to refuse once the batch is rolled back.
     #[allow(clippy::type_complexity)]
     fn run(
