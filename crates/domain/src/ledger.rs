@@ -16,7 +16,7 @@ use crate::product::{Product, Schedules};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI16, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI16, AtomicI32, Ordering};
 
 pub(crate) use ids::{IdMap, IdSet};
 
@@ -434,9 +434,6 @@ pub struct Ledger {
     bookings: Bookings,
     active_by_person: IdMap<PersonId, BookingId>,
     next_booking_id: u64,
-    /// Bumped by every change to a place, a booking, capacity or schedules: a plan made at one
-    /// count is still exact at the same count ([`Ledger::changes`]).
-    changes: AtomicU64,
     /// Buffers to copy the next planner's snapshot into.
     spare: SnapshotSpare,
 }
@@ -533,7 +530,6 @@ impl Ledger {
             bookings: Bookings::default(),
             active_by_person: IdMap::default(),
             next_booking_id: 1,
-            changes: AtomicU64::new(0),
             spare: SnapshotSpare::default(),
         }
     }
@@ -564,7 +560,6 @@ impl Ledger {
 
     /// Gives day `n`'s slot the standing plan for that day, then hands it to readers.
     fn fill(&mut self, availability: &Availability, n: i32) {
-        self.changed();
         let Some(day) = crate::time::date_from_day_number(i64::from(n)) else {
             return;
         };
@@ -615,7 +610,6 @@ impl Ledger {
     /// (readers hold it). Used to rebuild from storage after a failed write.
     pub fn reset(&mut self) {
         self.catch_up();
-        self.changed();
         let availability = &self.availability;
         for (cell, cap) in availability.band_left.iter().zip(&self.band_capacity) {
             cell.store(*cap, Ordering::Relaxed);
@@ -786,7 +780,6 @@ impl Ledger {
             return Err(BookingError::FirstDoseNotGiven);
         }
         target.status = DoseStatus::Given;
-        self.changed();
         if booking.is_active() {
             self.bookings.insert(id, booking);
         } else {
@@ -965,7 +958,6 @@ impl Ledger {
             // A plan looks bookings up by id, never by person.
             active_by_person: IdMap::default(),
             next_booking_id: self.next_booking_id,
-            changes: AtomicU64::new(self.changes()),
             spare: SnapshotSpare::default(),
         };
         Ok((snapshot, serial))
@@ -1028,15 +1020,6 @@ impl Ledger {
         self.bookings.end_journal();
     }
 
-    /// How many changes the ledger has seen: equal counts, same bookings and capacity.
-    pub fn changes(&self) -> u64 {
-        self.changes.load(Ordering::Relaxed)
-    }
-
-    fn changed(&self) {
-        self.changes.fetch_add(1, Ordering::Relaxed);
-    }
-
     fn take(&self, appointment: &Appointment) {
         self.adjust(appointment, -1);
     }
@@ -1046,7 +1029,6 @@ impl Ledger {
     }
 
     fn adjust(&self, a: &Appointment, delta: i16) {
-        self.changed();
         let availability = &self.availability;
         // Appointments outside the calendar (past days at a restart) hold nothing we track.
         if let Some(cell) = availability.band_cell(a.clinic, a.day, a.hour) {

@@ -781,7 +781,6 @@ impl Ledger {
     /// [`Ledger::reset`] and restore the bookings after it.
     pub fn take_up_plan(&mut self, deliveries: &[Delivery], schedules: Option<Schedules>) {
         self.catch_up();
-        self.changed();
         for &Delivery {
             clinic,
             day,
@@ -995,7 +994,6 @@ impl Ledger {
 
     /// Writes a plan's planned-supply and schedule edits into the ledger.
     fn edit_supply(&mut self, plan: &Plan) -> PlanUndo {
-        self.changed();
         let undo_schedules = self.schedules;
         let mut undo = Vec::with_capacity(plan.supply.len());
         for edit in &plan.supply {
@@ -1021,7 +1019,6 @@ impl Ledger {
     /// Puts planned supply and schedules back as they were before [`Ledger::apply_plan`]. The
     /// bookings must then be rebuilt from storage ([`Ledger::reset`] and [`Ledger::restore`]).
     pub fn undo_plan(&mut self, undo: PlanUndo) {
-        self.changed();
         for (cell, before) in undo.supply.into_iter().rev() {
             self.supply_capacity[cell] = before;
         }
