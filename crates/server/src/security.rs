@@ -106,7 +106,17 @@ pub async fn protect(
     }
     let secure = over_https(&state, request.headers());
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+    add_protection(response.headers_mut(), secure);
+    Ok(response)
+}
+
+/// What [`protect`] does to an answer, for one made without the router (the shell's front door
+/// answers a status poll, a `GET` that needs no cross-site check, with these same headers).
+pub fn protect_answer(state: &AppState, request: &HeaderMap, response: &mut Response) {
+    add_protection(response.headers_mut(), over_https(state, request));
+}
+
+fn add_protection(headers: &mut HeaderMap, secure: bool) {
     // The policy and the frame ban govern what a browser renders. A JSON answer is never
     // rendered (nosniff keeps it JSON), and the waiting room's status poll is the hottest path
     // in the system, so it is spared the policy's 300 bytes.
@@ -132,7 +142,6 @@ pub async fn protect(
     if secure {
         mark_cookies_secure(headers);
     }
-    Ok(response)
 }
 
 fn mark_cookies_secure(headers: &mut HeaderMap) {

@@ -24,6 +24,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -37,8 +38,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+mod front_door;
 mod limits;
 
+use front_door::FrontDoor;
 pub use limits::{Limits, Load, Tier, is_shed_last};
 
 /// Seconds a shed client is asked to wait.
@@ -155,6 +158,7 @@ pub async fn serve(
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
+    let front_door = Arc::new(FrontDoor::new(&state));
     loop {
         tokio::select! {
             biased;
@@ -166,6 +170,7 @@ pub async fn serve(
                         stream,
                         peer,
                         router: router.clone(),
+                        front_door: Arc::clone(&front_door),
                         state: Arc::clone(&state),
                         stopping: stopping.clone(),
                     };
@@ -226,6 +231,7 @@ struct Connection {
     /// The client's address, for handlers that limit per address (identity checks).
     peer: std::net::SocketAddr,
     router: Router,
+    front_door: Arc<FrontDoor>,
     state: Arc<AppState>,
     stopping: watch::Receiver<bool>,
 }
@@ -253,12 +259,17 @@ impl Connection {
             stream,
             peer,
             router,
+            front_door,
             state,
             mut stopping,
         } = self;
         let trusted = state.config.trusted_proxies.clone();
+        let answering = Arc::clone(&state);
         let service =
             hyper::service::service_fn(move |mut request: Request<_>| {
+                if let Some(answer) = front_door.answer(&answering, &request) {
+                    return Either::Left(std::future::ready(Ok(answer)));
+                }
                 request.extensions_mut().insert(tier);
                 // Behind a trusted load balancer, the client it names: per-address limits count
                 // people, not the load balancer.
@@ -266,7 +277,7 @@ impl Connection {
                 request.extensions_mut().insert(axum::extract::ConnectInfo(
                     std::net::SocketAddr::new(client, peer.port()),
                 ));
-                router.clone().oneshot(request)
+                Either::Right(router.clone().oneshot(request))
             });
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())

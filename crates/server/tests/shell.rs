@@ -645,3 +645,82 @@ async fn the_front_door_answers_while_the_booking_side_is_saturated() {
         assert!(matches!(status, 201 | 409 | 503), "{status}");
     }
 }
+
+/// The head's header lines but `date`, sorted: what two answers must share to be the same.
+fn headers_but_date(answer: &Answer) -> Vec<String> {
+    let mut lines: Vec<String> = answer
+        .head
+        .lines()
+        .skip(1)
+        .filter(|line| !line.is_empty() && !line.to_ascii_lowercase().starts_with("date:"))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// A series' value in the `/metrics` text (0 when it is not there yet).
+fn series(metrics: &str, name_and_labels: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A plain status poll is answered before the router (`shell::front_door`): the same answer,
+/// head and body, as the router gives the same poll (a query that means nothing sends it there),
+/// counted and timed in the same series.
+#[tokio::test]
+async fn a_plain_status_poll_is_answered_as_the_router_answers_it() {
+    let server = start(Limits::default()).await;
+    let held = ticket(&server).await;
+    let over_https = format!("{held}x-forwarded-proto: https\r\n");
+    let tampered = held.replacen("x-yeyak-ticket: ", "x-yeyak-ticket: x", 1);
+    let cases = [
+        ("a held ticket", held.as_str()),
+        ("over https", over_https.as_str()),
+        ("no ticket", ""),
+        ("a tampered ticket", tampered.as_str()),
+        ("not a ticket", "x-yeyak-ticket: v1.nonsense\r\n"),
+    ];
+    for (what, extra) in cases {
+        let (_, direct) = request(server.addr, &get("/api/v1/queue/status", extra)).await;
+        let (_, routed) =
+            request(server.addr, &get("/api/v1/queue/status?via=router", extra)).await;
+        let (direct, routed) = (direct.unwrap(), routed.unwrap());
+        assert_eq!(
+            direct.status, routed.status,
+            "{what}: {direct:?} {routed:?}"
+        );
+        assert_eq!(direct.body, routed.body, "{what}");
+        assert_eq!(
+            headers_but_date(&direct),
+            headers_but_date(&routed),
+            "{what}"
+        );
+        assert!(direct.header("x-content-type-options").is_some(), "{what}");
+    }
+    let (_, first) = request(server.addr, &get("/api/v1/queue/status", &held)).await;
+    assert_eq!(first.unwrap().status, 200, "the held ticket is answered");
+
+    let ok =
+        "yeyak_http_requests_total{method=\"GET\",route=\"/api/v1/queue/status\",status=\"200\"}";
+    let refused =
+        "yeyak_http_requests_total{method=\"GET\",route=\"/api/v1/queue/status\",status=\"401\"}";
+    let timed = "yeyak_http_request_duration_seconds_count{route=\"/api/v1/queue/status\"}";
+    let (_, before) = raw_metrics(&server).await;
+    for _ in 0..3 {
+        let (_, answer) = request(server.addr, &get("/api/v1/queue/status", &held)).await;
+        assert_eq!(answer.unwrap().status, 200);
+    }
+    let (_, answer) = request(server.addr, &get("/api/v1/queue/status", "")).await;
+    assert_api_error(&answer.unwrap(), 401, "ticket_required");
+    let (_, after) = raw_metrics(&server).await;
+    assert_eq!(series(&after, ok), series(&before, ok) + 3, "{after}");
+    assert_eq!(
+        series(&after, refused),
+        series(&before, refused) + 1,
+        "{after}"
+    );
+    assert_eq!(series(&after, timed), series(&before, timed) + 4, "{after}");
+}

@@ -175,7 +175,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/clinics", get(clinics::search))
         .route("/api/v1/clinics/{id}", get(clinics::clinic))
         .route("/api/v1/queue/arrive", post(queue::arrive))
-        .route("/api/v1/queue/status", get(queue::status))
+        .route(queue::STATUS_PATH, get(queue::status))
         .route("/api/v1/queue/exchange", post(queue::exchange))
         .route("/api/v1/queue/verify/start", post(queue::verify_start))
         .route("/api/v1/queue/verify", post(queue::verify))
@@ -248,7 +248,7 @@ impl Drop for CancelOnDrop {
 async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     // The matched route shares the router's string: no allocation per request.
-    let route = crate::metrics::Route(request.extensions().get::<MatchedPath>().cloned());
+    let route = crate::metrics::Route::of(request.extensions().get::<MatchedPath>());
     let method = crate::metrics::method_label(request.method());
     let response = next.run(request).await;
     let route = crate::metrics::RouteOnly { route };

@@ -374,6 +374,9 @@ fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, errors::TICKET_REQUIRED))
 }
 
+/// Where a waiting person polls.
+pub const STATUS_PATH: &str = "/api/v1/queue/status";
+
 /// Position, people ahead, ETA and when to ask again. No storage access.
 /// This is the path every waiting person polls, so it allocates little: the ticket is borrowed
 /// from the header and the answer is serialized straight from a small struct into one buffer.
@@ -401,13 +404,22 @@ pub async fn status(
     request: Request,
 ) -> Result<Response, ApiError> {
     // The request itself rather than a `HeaderMap` extractor, which would copy every header.
-    let ticket = ticket_of(request.headers())?;
+    status_answer(&state, request.headers(), request.uri().query())
+}
+
+/// Where the ticket these headers carry stands: the handler above, and what the shell answers
+/// a plain status poll with before the router (`shell::front_door`), so both answer alike.
+pub fn status_answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Response, ApiError> {
+    let ticket = ticket_of(headers)?;
     let (queue, status) = state
         .gate
-        .status_in_queue(now_ms(&state), &ticket)
+        .status_in_queue(now_ms(state), &ticket)
         .map_err(gate_error)?;
-    let nearby =
-        province_asked(request.uri().query()).and_then(|code| Nearby::in_province(&state, code));
+    let nearby = province_asked(query).and_then(|code| Nearby::in_province(state, code));
     let mut body = Vec::with_capacity(200);
     serde_json::to_writer(
         &mut body,
