@@ -151,10 +151,21 @@ async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
         acknowledged.extend(id);
     }
 
+    // A ticket taken before the outage, to poll during it.
+    let held = http
+        .post(format!("{base}/api/v1/queue/arrive"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.status().as_u16(), 201);
+    let held: serde_json::Value = held.json().await.unwrap();
+    let held = held["ticket"].as_str().unwrap().to_string();
+
     // The database unreachable for 30 s.
     proxy.refuse(true);
     let outage_ends = Instant::now() + Duration::from_secs(30);
     let mut tries = 0;
+    let mut arrivals = Vec::new();
     while Instant::now() < outage_ends {
         let who = &people[200 + tries % 40];
         let (status, id, retry_after) =
@@ -163,19 +174,45 @@ async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
         assert!(retry_after.is_some(), "a 503 says when to retry");
         let alive = http.get(format!("{base}/healthz")).send().await.unwrap();
         assert_eq!(alive.status().as_u16(), 200, "liveness stays up");
+        let polled = http
+            .get(format!("{base}/api/v1/queue/status"))
+            .header("x-yeyak-ticket", &held)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            polled.status().as_u16(),
+            200,
+            "a status poll never needs storage"
+        );
+        // A new ticket needs a number from a block stored before it is handed out (W5): the
+        // block reserved ahead serves the first arrivals; once it is used up, an arrival is told
+        // to come back, never given a number that is not durable.
         let arrived = http
             .post(format!("{base}/api/v1/queue/arrive"))
             .send()
             .await
             .unwrap();
-        assert!(
-            arrived.status().is_success(),
-            "the front door answers from memory: {}",
-            arrived.status()
-        );
+        let status = arrived.status().as_u16();
+        let retry_after = arrived.headers().contains_key("retry-after");
+        let body: serde_json::Value = arrived.json().await.unwrap();
+        match status {
+            201 => {}
+            503 => {
+                assert_eq!(body["error"], "queue_numbers_not_ready", "{body}");
+                assert!(retry_after, "a 503 says when to retry");
+            }
+            other => panic!("an arrival during the outage: {other} {body}"),
+        }
+        arrivals.push(status);
         tries += 1;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    assert_eq!(
+        arrivals.first(),
+        Some(&201),
+        "the block reserved ahead serves the first arrival of the outage: {arrivals:?}"
+    );
     let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(
         ready.status().as_u16(),
@@ -192,6 +229,21 @@ async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
         assert_eq!(status, 201, "booking after the outage");
         acknowledged.extend(id);
     }
+    // And new arrivals get numbers again.
+    let mut arrived_after = None;
+    for _ in 0..20 {
+        let arrived = http
+            .post(format!("{base}/api/v1/queue/arrive"))
+            .send()
+            .await
+            .unwrap();
+        arrived_after = Some(arrived.status().as_u16());
+        if arrived_after == Some(201) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(arrived_after, Some(201), "an arrival after the outage");
     let (_writer, reader) = store::postgres::open(&url).unwrap();
     assert_active(&reader, &acknowledged);
     let audit = reader.audit(&Schedules::default()).unwrap();
