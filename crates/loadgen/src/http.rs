@@ -7,7 +7,9 @@
 use crate::client::Client;
 use crate::stats::{Endpoint, Stats};
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName};
+use hyper::header::{HeaderMap, HeaderName};
+use hyper::{Method, Uri};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -42,15 +44,17 @@ impl Reply {
 }
 
 impl Reply {
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+    /// The body read as `T`, which may borrow from it.
+    pub fn json<'a, T: serde::Deserialize<'a>>(&'a self) -> Option<T> {
         serde_json::from_slice(&self.body).ok()
     }
 
     /// The error code of an error answer.
-    pub fn error_code(&self) -> String {
+    pub fn error_code(&self) -> Cow<'_, str> {
         #[derive(serde::Deserialize)]
-        struct E {
-            error: String,
+        struct E<'a> {
+            #[serde(borrow)]
+            error: Cow<'a, str>,
         }
         self.json::<E>().map(|e| e.error).unwrap_or_default()
     }
@@ -100,10 +104,10 @@ impl Http {
     pub async fn call(
         &self,
         endpoint: Endpoint,
-        method: reqwest::Method,
-        path: &str,
-        headers: HeaderMap,
-        body: Option<Vec<u8>>,
+        method: Method,
+        path: Uri,
+        headers: &HeaderMap,
+        body: Option<Bytes>,
         intended: Instant,
     ) -> Reply {
         // Boxed so that a waiting person's future stays small.
@@ -113,10 +117,10 @@ impl Http {
     async fn call_inner(
         &self,
         endpoint: Endpoint,
-        method: reqwest::Method,
-        path: &str,
-        headers: HeaderMap,
-        body: Option<Vec<u8>>,
+        method: Method,
+        path: Uri,
+        headers: &HeaderMap,
+        body: Option<Bytes>,
         intended: Instant,
     ) -> Reply {
         let Ok(_permit) = self.slot().await else {
@@ -139,7 +143,7 @@ impl Http {
             .record(endpoint, reply.status, latency_us, second);
         if (400..500).contains(&reply.status) {
             self.stats
-                .refusal(endpoint, reply.status, reply.error_code());
+                .refusal(endpoint, reply.status, &reply.error_code());
         }
         reply
     }

@@ -8,11 +8,12 @@ use crate::http::{Http, IDEMPOTENCY_KEY, PASS, Reply, TICKET, WAITING_SESSION};
 use crate::people::Person;
 use crate::scenario::Scenario;
 use crate::stats::{Ack, Endpoint, Outcome, Stats};
-use reqwest::Method;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use bytes::Bytes;
+use hyper::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use hyper::{Method, Uri};
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -34,30 +35,57 @@ impl Ctx {
     }
 }
 
+/// The queue states a person acts on; any other (waiting, in the pre-queue, …) is waiting.
+#[derive(Deserialize, Default, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum QueueState {
+    Admitted,
+    Ineligible,
+    #[default]
+    #[serde(other)]
+    Waiting,
+}
+
+// The answers are read borrowing their strings from the body (`Cow` stays borrowed unless the
+// text has escapes): a person's poll every second or so is read without allocating.
 #[derive(Deserialize, Default)]
-struct QueueAnswer {
-    state: Option<String>,
+struct QueueAnswer<'a> {
+    #[serde(default)]
+    state: QueueState,
     number: Option<u64>,
     poll_after_ms: Option<u64>,
-    ticket: Option<String>,
-    session: Option<String>,
-    pass: Option<String>,
+    #[serde(borrow)]
+    ticket: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    session: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pass: Option<Cow<'a, str>>,
+}
+
+impl QueueAnswer<'_> {
+    fn poll_after(&self) -> Duration {
+        Duration::from_millis(self.poll_after_ms.unwrap_or(1_000))
+    }
 }
 
 #[derive(Deserialize)]
-struct Started {
-    verification_id: String,
-    demo_code: Option<String>,
+struct Started<'a> {
+    #[serde(borrow)]
+    verification_id: Cow<'a, str>,
+    #[serde(borrow)]
+    demo_code: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct Verified {
-    session_token: String,
+struct Verified<'a> {
+    #[serde(borrow)]
+    session_token: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
-struct Consent {
-    consent: String,
+struct Consent<'a> {
+    #[serde(borrow)]
+    consent: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
@@ -66,20 +94,22 @@ struct Eligibility {
 }
 
 #[derive(Deserialize)]
-struct Found {
-    clinics: Vec<FoundClinic>,
+struct Found<'a> {
+    #[serde(borrow)]
+    clinics: Vec<FoundClinic<'a>>,
 }
 
 #[derive(Deserialize)]
-struct FoundClinic {
+struct FoundClinic<'a> {
     id: u32,
-    availability: Vec<Day>,
+    #[serde(borrow)]
+    availability: Vec<Day<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Day {
-    date: String,
-    remaining: BTreeMap<String, u64>,
+struct Day<'a> {
+    date: &'a str,
+    remaining: Remaining,
 }
 
 #[derive(Deserialize)]
@@ -90,7 +120,34 @@ struct ClinicDay {
 #[derive(Deserialize)]
 struct Band {
     hour: u8,
-    remaining: BTreeMap<String, u64>,
+    remaining: Remaining,
+}
+
+/// Places left by product code (`{"pfizer": 3}`), read into fields rather than a map of owned
+/// strings: a search answer holds one per clinic and day.
+#[derive(Deserialize, Default)]
+struct Remaining {
+    #[serde(default)]
+    pfizer: u64,
+    #[serde(default)]
+    moderna: u64,
+    #[serde(default)]
+    astrazeneca: u64,
+    #[serde(default)]
+    janssen: u64,
+}
+
+impl Remaining {
+    /// Places left of the product with this code (0 for a code the server does not give).
+    fn of(&self, product: &str) -> u64 {
+        match product {
+            "pfizer" => self.pfizer,
+            "moderna" => self.moderna,
+            "astrazeneca" => self.astrazeneca,
+            "janssen" => self.janssen,
+            _ => 0,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -108,15 +165,31 @@ const WAIT_VERIFY: (Endpoint, &str) = (Endpoint::WaitVerify, "/api/v1/queue/veri
 /// The answer to verifying while waiting: placed (a re-issued ticket, the queue state) or
 /// turned away (`state: "ineligible"`); signed in either way.
 #[derive(Deserialize)]
-struct WaitVerified {
-    state: Option<String>,
-    ticket: Option<String>,
+struct WaitVerified<'a> {
+    #[serde(default)]
+    state: QueueState,
+    #[serde(borrow)]
+    ticket: Option<Cow<'a, str>>,
     poll_after_ms: Option<u64>,
-    session_token: String,
+    #[serde(borrow)]
+    session_token: Cow<'a, str>,
 }
 
 fn header(text: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(text).ok()
+}
+
+const ARRIVE: &str = "/api/v1/queue/arrive";
+const BOOKINGS: &str = "/api/v1/bookings";
+
+/// A request path made from a person's data (a booking's id, a clinic, a point).
+fn request_path(text: String) -> Result<Uri, Outcome> {
+    Uri::try_from(text).map_err(|_| Outcome::Failed("bad_path"))
+}
+
+/// A request body, written once and shared by its retries.
+fn json_body(value: &serde_json::Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
 }
 
 /// Transport errors, 5xx and 429 are worth retrying after a pause.
@@ -169,9 +242,9 @@ impl Evening<'_> {
         &self,
         endpoint: Endpoint,
         method: Method,
-        path: &str,
+        path: &Uri,
         headers: &HeaderMap,
-        body: Option<&[u8]>,
+        body: Option<&Bytes>,
         mut intended: Instant,
     ) -> Reply {
         let mut attempt = 0;
@@ -182,9 +255,9 @@ impl Evening<'_> {
                 .call(
                     endpoint,
                     method.clone(),
-                    path,
-                    headers.clone(),
-                    body.map(<[u8]>::to_vec),
+                    path.clone(),
+                    headers,
+                    body.cloned(),
                     intended,
                 )
                 .await;
@@ -219,7 +292,7 @@ impl Evening<'_> {
             .send(
                 Endpoint::Arrive,
                 Method::POST,
-                "/api/v1/queue/arrive",
+                &Uri::from_static(ARRIVE),
                 &HeaderMap::new(),
                 None,
                 arrival,
@@ -238,9 +311,8 @@ impl Evening<'_> {
         let number = answer.number;
         self.headers.insert(WAITING_SESSION, session);
         self.headers.insert(TICKET, ticket);
-        let mut state = answer.state.unwrap_or_default();
-        let mut next_poll =
-            Instant::now() + Duration::from_millis(answer.poll_after_ms.unwrap_or(1_000));
+        let mut state = answer.state;
+        let mut next_poll = Instant::now() + answer.poll_after();
 
         // Reloads, at random moments while waiting in the first minutes.
         let window_end =
@@ -261,12 +333,12 @@ impl Evening<'_> {
             .map(|s| arrival + Duration::from_secs_f64(s.min(3_600.0)));
 
         for _ in 0..1_000_000 {
-            if state == "admitted" {
+            if state == QueueState::Admitted {
                 let reply = self
                     .send(
                         Endpoint::Exchange,
                         Method::POST,
-                        "/api/v1/queue/exchange",
+                        &Uri::from_static("/api/v1/queue/exchange"),
                         &self.headers,
                         None,
                         Instant::now(),
@@ -286,9 +358,8 @@ impl Evening<'_> {
                     }
                     202 => {
                         let answer: QueueAnswer = reply.json().unwrap_or_default();
-                        state = answer.state.unwrap_or_default();
-                        next_poll = Instant::now()
-                            + Duration::from_millis(answer.poll_after_ms.unwrap_or(1_000));
+                        state = answer.state;
+                        next_poll = Instant::now() + answer.poll_after();
                     }
                     _ => return Err(Outcome::Failed("pass_failed")),
                 }
@@ -330,7 +401,7 @@ impl Evening<'_> {
                     .send(
                         Endpoint::Reload,
                         Method::POST,
-                        "/api/v1/queue/arrive",
+                        &Uri::from_static(ARRIVE),
                         &self.headers,
                         None,
                         at,
@@ -344,9 +415,8 @@ impl Evening<'_> {
                             self.p.index, answer.number
                         ));
                     }
-                    state = answer.state.unwrap_or_default();
-                    next_poll = Instant::now()
-                        + Duration::from_millis(answer.poll_after_ms.unwrap_or(1_000));
+                    state = answer.state;
+                    next_poll = Instant::now() + answer.poll_after();
                 } else if !retryable(reply.status) {
                     ctx.stats().violation(format!(
                         "W2: a reload with a valid ticket got {}",
@@ -357,6 +427,7 @@ impl Evening<'_> {
             }
             let at = next_poll;
             sleep_until(at).await;
+            // What the last tab to be answered read: its state and poll delay.
             let mut answer = None;
             for tab in 0..self.p.tabs {
                 let intended = if tab == 0 { at } else { Instant::now() };
@@ -366,23 +437,24 @@ impl Evening<'_> {
                     .call(
                         Endpoint::Status,
                         Method::GET,
-                        "/api/v1/queue/status",
-                        self.headers.clone(),
+                        Uri::from_static("/api/v1/queue/status"),
+                        &self.headers,
                         None,
                         intended,
                     )
                     .await;
                 if reply.status == 200 {
-                    answer = reply.json::<QueueAnswer>();
+                    answer = reply
+                        .json::<QueueAnswer>()
+                        .map(|answer| (answer.state, answer.poll_after()));
                 } else if !retryable(reply.status) {
                     return Err(Outcome::Failed("ticket_refused"));
                 }
             }
             match answer {
-                Some(answer) => {
-                    state = answer.state.unwrap_or_default();
-                    next_poll = Instant::now()
-                        + Duration::from_millis(answer.poll_after_ms.unwrap_or(1_000));
+                Some((answered, poll_after)) => {
+                    state = answered;
+                    next_poll = Instant::now() + poll_after;
                 }
                 None => next_poll = Instant::now() + Duration::from_secs(1),
             }
@@ -391,22 +463,21 @@ impl Evening<'_> {
     }
 
     /// One identity check (the person's own, or a family member's consent): details, then the
-    /// code (revealed by a demo server) back, answering with the second call's body.
-    async fn check<T: serde::de::DeserializeOwned>(
+    /// code (revealed by a demo server) back, answering with the second call's reply (a 200).
+    async fn check(
         &mut self,
         (start_endpoint, start): (Endpoint, &'static str),
         (finish_endpoint, finish): (Endpoint, &'static str),
         name: &str,
         rrn: &str,
         phone: &str,
-    ) -> Result<T, Outcome> {
-        let body = serde_json::to_vec(&json!({"name": name, "rrn": rrn, "phone": phone}))
-            .unwrap_or_default();
+    ) -> Result<Reply, Outcome> {
+        let body = json_body(&json!({"name": name, "rrn": rrn, "phone": phone}));
         let reply = self
             .send(
                 start_endpoint,
                 Method::POST,
-                start,
+                &Uri::from_static(start),
                 &self.headers,
                 Some(&body),
                 Instant::now(),
@@ -417,24 +488,23 @@ impl Evening<'_> {
             .flatten()
             .ok_or(Outcome::Failed("identity_failed"))?;
         let code = started.demo_code.ok_or(Outcome::Failed("no_demo_code"))?;
+        let body = json_body(&json!({"verification_id": started.verification_id, "code": code}));
         self.think().await;
-        let body =
-            serde_json::to_vec(&json!({"verification_id": started.verification_id, "code": code}))
-                .unwrap_or_default();
         let reply = self
             .send(
                 finish_endpoint,
                 Method::POST,
-                finish,
+                &Uri::from_static(finish),
                 &self.headers,
                 Some(&body),
                 Instant::now(),
             )
             .await;
-        (reply.status == 200)
-            .then(|| reply.json())
-            .flatten()
-            .ok_or(Outcome::Failed("identity_failed"))
+        if reply.status == 200 {
+            Ok(reply)
+        } else {
+            Err(Outcome::Failed("identity_failed"))
+        }
     }
 
     /// Keeps an identity session's token for the requests that follow.
@@ -448,14 +518,15 @@ impl Evening<'_> {
     /// Verifies on the waiting page: placed among the verified (the ticket re-issued, signed
     /// in for the booking side), or told at once that their cohort does not open tonight.
     /// Returns the queue state and when to poll next.
-    async fn verify_waiting(&mut self) -> Result<(String, Duration), Outcome> {
+    async fn verify_waiting(&mut self) -> Result<(QueueState, Duration), Outcome> {
         let (name, rrn, phone) = (self.p.own_name(), self.p.rrn.clone(), self.p.phone());
-        let answer: WaitVerified = self
+        let reply = self
             .check(WAIT_VERIFY_START, WAIT_VERIFY, name, &rrn, &phone)
             .await?;
+        let answer: WaitVerified = reply.json().ok_or(Outcome::Failed("identity_failed"))?;
         self.sign_in(&answer.session_token)?;
-        let state = answer.state.unwrap_or_default();
-        if state == "ineligible" {
+        let state = answer.state;
+        if state == QueueState::Ineligible {
             return Err(Outcome::Ineligible {
                 while_waiting: true,
             });
@@ -491,15 +562,16 @@ impl Evening<'_> {
         };
         // Verified while waiting: already signed in, straight to search and booking.
         if !self.headers.contains_key(AUTHORIZATION) {
-            let verified: Verified = self
+            let reply = self
                 .check(IDENTITY_START, IDENTITY_VERIFY, name, &rrn, &phone)
                 .await?;
+            let verified: Verified = reply.json().ok_or(Outcome::Failed("identity_failed"))?;
             self.sign_in(&verified.session_token)?;
         }
         if self.p.booker_rrn.is_some() {
             // The parent's consent: their code, sent to their phone, typed in by the child.
             let (rrn, phone) = (self.p.rrn.clone(), self.p.phone());
-            let consent: Consent = self
+            let reply = self
                 .check(
                     (Endpoint::IdentityStart, "/api/v1/family/start"),
                     (Endpoint::IdentityVerify, "/api/v1/family/verify"),
@@ -508,14 +580,15 @@ impl Evening<'_> {
                     &phone,
                 )
                 .await?;
-            self.consent = Some(consent.consent);
+            let consent: Consent = reply.json().ok_or(Outcome::Failed("identity_failed"))?;
+            self.consent = Some(consent.consent.into_owned());
         }
         if self.p.booker_rrn.is_none() {
             let reply = self
                 .send(
                     Endpoint::Eligibility,
                     Method::GET,
-                    "/api/v1/eligibility",
+                    &Uri::from_static("/api/v1/eligibility"),
                     &self.headers,
                     None,
                     Instant::now(),
@@ -554,14 +627,14 @@ impl Evening<'_> {
                 .ok_or(Outcome::Failed("booking_errors"))?;
             let mut headers = self.headers.clone();
             headers.insert(IDEMPOTENCY_KEY, key);
-            let path = format!("/api/v1/bookings/{id}/cancel");
+            let path = request_path(format!("/api/v1/bookings/{id}/cancel"))?;
             let reply = self
                 .send(
                     Endpoint::Cancel,
                     Method::POST,
                     &path,
                     &headers,
-                    Some(b"{}"),
+                    Some(&Bytes::from_static(b"{}")),
                     Instant::now(),
                 )
                 .await;
@@ -615,7 +688,7 @@ impl Evening<'_> {
                 continue;
             };
             self.think().await;
-            let path = format!("/api/v1/clinics/{clinic}?date={date}");
+            let path = request_path(format!("/api/v1/clinics/{clinic}?date={date}"))?;
             let reply = self
                 .send(
                     Endpoint::ClinicDay,
@@ -635,7 +708,7 @@ impl Evening<'_> {
             let open: Vec<u8> = day
                 .bands
                 .iter()
-                .filter(|band| band.remaining.get(self.p.product).copied().unwrap_or(0) > 0)
+                .filter(|band| band.remaining.of(self.p.product) > 0)
                 .map(|band| band.hour)
                 .collect();
             if open.is_empty() {
@@ -647,7 +720,7 @@ impl Evening<'_> {
             if let Some(consent) = &self.consent {
                 body["family"] = json!({ "consent": consent });
             }
-            let body = serde_json::to_vec(&body).unwrap_or_default();
+            let body = json_body(&body);
             let key = format!("lt{}-{}-{}", ctx.salt, self.p.index, first_key + attempt);
             let mut headers = self.headers.clone();
             headers.insert(
@@ -659,7 +732,7 @@ impl Evening<'_> {
                 .send(
                     Endpoint::Book,
                     Method::POST,
-                    "/api/v1/bookings",
+                    &Uri::from_static(BOOKINGS),
                     &headers,
                     Some(&body),
                     Instant::now(),
@@ -683,7 +756,7 @@ impl Evening<'_> {
                             .send(
                                 Endpoint::Book,
                                 Method::POST,
-                                "/api/v1/bookings",
+                                &Uri::from_static(BOOKINGS),
                                 &headers,
                                 Some(&body),
                                 Instant::now(),
@@ -718,7 +791,9 @@ impl Evening<'_> {
     }
 
     async fn read_back(&self, id: u64) {
-        let path = format!("/api/v1/bookings/{id}");
+        let Ok(path) = request_path(format!("/api/v1/bookings/{id}")) else {
+            return;
+        };
         let reply = self
             .send(
                 Endpoint::BookingGet,
@@ -744,10 +819,10 @@ impl Evening<'_> {
     /// A clinic and day with room for the product near home, or None.
     async fn search(&mut self, radius_km: f64) -> Result<Option<(u32, String)>, Outcome> {
         let home = self.p.home;
-        let path = format!(
+        let path = request_path(format!(
             "/api/v1/clinics?lat={:.5}&lon={:.5}&radius_km={radius_km}&product={}&days=7&limit=10",
             home.lat, home.lon, self.p.product
-        );
+        ))?;
         let reply = self
             .send(
                 Endpoint::Search,
@@ -771,8 +846,8 @@ impl Evening<'_> {
         let mut choices: Vec<(u32, &str)> = Vec::new();
         for clinic in &found.clinics {
             for day in &clinic.availability {
-                if day.remaining.get(self.p.product).copied().unwrap_or(0) > 0 {
-                    choices.push((clinic.id, day.date.as_str()));
+                if day.remaining.of(self.p.product) > 0 {
+                    choices.push((clinic.id, day.date));
                 }
             }
         }
@@ -812,5 +887,59 @@ mod tests {
         // Nothing before the next poll: the poll goes.
         assert_eq!(verify_first(at(4), Some(at(5)), None), None);
         assert_eq!(verify_first(at(10), None, Some(at(3))), None);
+    }
+
+    fn reply(body: &'static str) -> Reply {
+        Reply {
+            status: 200,
+            body: Bytes::from_static(body.as_bytes()),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_queue_answer_is_read_with_its_state_and_credentials() {
+        let answer = reply(
+            r#"{"state":"admitted","number":7,"poll_after_ms":250,"ticket":"t.1","session":"s\/2","position":3}"#,
+        );
+        let answer: QueueAnswer = answer.json().expect("a queue answer");
+        assert_eq!(answer.state, QueueState::Admitted);
+        assert_eq!(answer.number, Some(7));
+        assert_eq!(answer.poll_after(), Duration::from_millis(250));
+        assert_eq!(answer.ticket.as_deref(), Some("t.1"));
+        // An escaped string is unescaped (into an owned copy).
+        assert_eq!(answer.session.as_deref(), Some("s/2"));
+        assert_eq!(answer.pass, None);
+    }
+
+    #[test]
+    fn any_state_a_person_does_not_act_on_is_waiting() {
+        for body in [r#"{"state":"waiting"}"#, r#"{"state":"prequeue"}"#, r#"{}"#] {
+            let answer = reply(body);
+            let answer: QueueAnswer = answer.json().expect("a queue answer");
+            assert_eq!(answer.state, QueueState::Waiting, "{body}");
+            assert_eq!(answer.poll_after(), Duration::from_millis(1_000));
+        }
+        let turned_away = reply(r#"{"state":"ineligible","session_token":"x"}"#);
+        let turned_away: WaitVerified = turned_away.json().expect("a verification");
+        assert_eq!(turned_away.state, QueueState::Ineligible);
+    }
+
+    #[test]
+    fn places_left_are_read_by_product_code() {
+        let found = reply(
+            r#"{"clinics":[{"id":4,"name":"x","availability":[
+                {"date":"2021-07-26","remaining":{"pfizer":3,"moderna":0}},
+                {"date":"2021-07-27","remaining":{"moderna":2,"novavax":9}}]}]}"#,
+        );
+        let found: Found = found.json().expect("a search answer");
+        let days = &found.clinics[0].availability;
+        assert_eq!(found.clinics[0].id, 4);
+        assert_eq!(days[0].date, "2021-07-26");
+        assert_eq!(days[0].remaining.of("pfizer"), 3);
+        assert_eq!(days[0].remaining.of("moderna"), 0);
+        assert_eq!(days[1].remaining.of("moderna"), 2);
+        assert_eq!(days[1].remaining.of("pfizer"), 0);
+        assert_eq!(days[1].remaining.of("novavax"), 0);
     }
 }

@@ -159,7 +159,8 @@ pub struct ClientSettings {
     pub max_in_flight: usize,
     /// Give up the run (and report what was done) after this long.
     pub max_run_minutes: f64,
-    /// Worker threads of the generator's runtime.
+    /// Worker threads of the generator's runtime (default 1: a current-thread runtime, the
+    /// cheapest per request; more for a crowd one core cannot carry).
     pub threads: Option<usize>,
 }
 

@@ -152,7 +152,7 @@ pub struct Stats {
     statuses: Vec<[AtomicU64; SLOTS]>,
     /// Per endpoint, each 4xx answer's status and machine-readable code (`error`), counted:
     /// which limit or rule refused people, not only how often.
-    refusals: Vec<Mutex<BTreeMap<(u16, String), u64>>>,
+    refusals: Vec<Mutex<BTreeMap<u16, BTreeMap<String, u64>>>>,
     pub timeline: Timeline,
     /// Queue wait, from arrival (or the opening, for earlier arrivals) to the pass, in ms.
     pub wait_ms: Mutex<Histogram<u64>>,
@@ -230,13 +230,18 @@ impl Stats {
         }
     }
 
-    /// Counts a 4xx answer by its status and code.
-    pub fn refusal(&self, endpoint: Endpoint, status: u16, code: String) {
-        if let Some(row) = self.refusals.get(endpoint as usize) {
-            *row.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry((status, code))
-                .or_default() += 1;
+    /// Counts a 4xx answer by its status and code (the code is copied only the first time).
+    pub fn refusal(&self, endpoint: Endpoint, status: u16, code: &str) {
+        let Some(row) = self.refusals.get(endpoint as usize) else {
+            return;
+        };
+        let mut row = row.lock().unwrap_or_else(|p| p.into_inner());
+        let codes = row.entry(status).or_default();
+        match codes.get_mut(code) {
+            Some(n) => *n += 1,
+            None => {
+                codes.insert(code.to_string(), 1);
+            }
         }
     }
 
@@ -248,7 +253,11 @@ impl Stats {
                 row.lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .iter()
-                    .map(|((status, code), n)| (format!("{status} {code}"), *n))
+                    .flat_map(|(status, codes)| {
+                        codes
+                            .iter()
+                            .map(move |(code, n)| (format!("{status} {code}"), *n))
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -313,5 +322,31 @@ impl Stats {
             })
             .filter(|(_, n)| *n > 0)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_counted_by_status_and_code() {
+        let stats = Stats::new(10, 0.0);
+        stats.refusal(Endpoint::Book, 409, "slot_full");
+        stats.refusal(Endpoint::Book, 409, "slot_full");
+        stats.refusal(Endpoint::Book, 409, "already_booked");
+        stats.refusal(Endpoint::Book, 422, "not_eligible");
+        stats.refusal(Endpoint::Arrive, 429, "too_many_tickets");
+        let book = stats.refusals(Endpoint::Book);
+        assert_eq!(
+            book.into_iter().collect::<Vec<_>>(),
+            [
+                ("409 already_booked".to_string(), 1),
+                ("409 slot_full".to_string(), 2),
+                ("422 not_eligible".to_string(), 1),
+            ]
+        );
+        assert_eq!(stats.refusals(Endpoint::Arrive).len(), 1);
+        assert!(stats.refusals(Endpoint::Status).is_empty());
     }
 }
