@@ -157,11 +157,11 @@ impl Drop for BookingRuntime {
     }
 }
 
-/// The booking side's runtime: `threads` workers (0: one per core), named so a profile shows
-/// which side did the work.
+/// The booking side's runtime: `threads` workers (0: the booking side's share of the cores,
+/// [`crate::shell::Threads::for_cores`]), named so a profile shows which side did the work.
 fn booking_runtime(threads: usize) -> Result<tokio::runtime::Runtime, StartError> {
     let threads = match threads {
-        0 => std::thread::available_parallelism().map_or(2, usize::from),
+        0 => crate::shell::Threads::for_cores(cores()).booking,
         n => n,
     };
     tokio::runtime::Builder::new_multi_thread()
@@ -170,6 +170,11 @@ fn booking_runtime(threads: usize) -> Result<tokio::runtime::Runtime, StartError
         .enable_all()
         .build()
         .map_err(|e| StartError::Settings(format!("cannot start the booking runtime: {e}")))
+}
+
+/// The cores this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 /// Seeds the demo world if asked, loads the world, and starts the writer on `backend`.

@@ -34,6 +34,6 @@ pub mod parsers {
     pub use crate::routes::supply::{DeliveryLine, parse_csv};
 }
 
-pub use app::{build, serve};
+pub use app::{build, cores, serve};
 pub use startup::StartError;
 pub use state::{AppState, Config};

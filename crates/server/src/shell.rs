@@ -42,7 +42,7 @@ mod front_door;
 mod limits;
 
 use front_door::FrontDoor;
-pub use limits::{Limits, Load, Tier, is_shed_last};
+pub use limits::{Limits, Load, Threads, Tier, is_shed_last};
 
 /// Seconds a shed client is asked to wait.
 const SHED_RETRY_AFTER_S: u32 = 2;

@@ -62,7 +62,8 @@ pub struct Config {
     pub advertise: Option<String>,
     /// Threads of the booking side's own runtime: everything but the waiting room's front door
     /// and the health probes runs there, so booking work never holds up the async workers that
-    /// answer the front door (`app::router`). 0: as many as there are cores.
+    /// answer the front door (`app::router`). 0: the booking side's share of the cores
+    /// (`shell::Threads::for_cores`).
     pub booking_threads: usize,
 }
 

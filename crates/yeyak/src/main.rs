@@ -108,11 +108,12 @@ struct ServeArgs {
     /// Days ahead that can be booked (dose 2 included).
     #[arg(long, env = "YEYAK_CALENDAR_DAYS", default_value_t = 120)]
     calendar_days: u16,
-    /// HTTP worker threads (default: one per core): they accept connections and answer the
-    /// waiting room's front door.
+    /// HTTP worker threads (default: a quarter of the cores, at least one): they accept
+    /// connections and answer the waiting room's front door.
     #[arg(long, env = "YEYAK_WORKER_THREADS")]
     worker_threads: Option<usize>,
-    /// Threads of the booking side's own runtime (default 0: one per core). Everything but the
+    /// Threads of the booking side's own runtime (default 0: the cores the HTTP workers leave,
+    /// at least one). Everything but the
     /// front door and the health probes runs there, so booking work never starves the front door.
     #[arg(long, env = "YEYAK_BOOKING_THREADS", default_value_t = 0)]
     booking_threads: usize,
@@ -325,15 +326,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             anyhow::anyhow!("the opening file {} is not valid: {e}", path.display())
         })?);
     }
+    let workers = args
+        .worker_threads
+        .unwrap_or_else(|| server::shell::Threads::for_cores(server::cores()).front);
     // One worker means one thread: no work-stealing machinery to pay for.
-    let mut runtime = match args.worker_threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        Some(threads) => {
+    let mut runtime = match workers {
+        0 | 1 => tokio::runtime::Builder::new_current_thread(),
+        threads => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.worker_threads(threads.max(1));
+            builder.worker_threads(threads);
             builder
         }
-        None => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = runtime.enable_all().build()?;
     let served = runtime.block_on(server::serve(

@@ -84,3 +84,46 @@ pub fn is_shed_last(path: &str) -> bool {
         && path != "/api/v1/queue/leftover-alerts")
         || matches!(path, "/wait" | "/healthz" | "/readyz")
 }
+
+/// How a machine's cores are split between the two runtimes when neither is configured: the
+/// async workers that accept connections and answer the front door, and the booking side's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threads {
+    pub front: usize,
+    pub booking: usize,
+}
+
+impl Threads {
+    /// A quarter of the cores (at least one) for the front door, the rest (at least one) for
+    /// the booking side. One worker per core on *each* side, as before, put twice as many busy
+    /// threads as cores beside the writer: on two cores the 2% replay of the 53–54 night cost
+    /// ~10% more server CPU per booked person and nearly twice the admitted people's p99
+    /// (`bench/threads.md`), the workers waking and preempting each other. A front door
+    /// answered from memory needs far less than the booking side: a status poll costs ~10 µs.
+    pub fn for_cores(cores: usize) -> Threads {
+        let front = (cores / 4).max(1);
+        Threads {
+            front,
+            booking: cores.saturating_sub(front).max(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cores_are_split_a_quarter_to_the_front_door() {
+        let split = |cores| {
+            let t = Threads::for_cores(cores);
+            (t.front, t.booking)
+        };
+        assert_eq!(split(0), (1, 1));
+        assert_eq!(split(1), (1, 1));
+        assert_eq!(split(2), (1, 1));
+        assert_eq!(split(4), (1, 3));
+        assert_eq!(split(8), (2, 6));
+        assert_eq!(split(64), (16, 48));
+    }
+}
