@@ -97,6 +97,15 @@ pub struct DirectRoute {
     latency: Histogram,
 }
 
+/// The labels of a `GET` of a direct route answered with `status`.
+fn direct_labels(pattern: &'static str, status: u16) -> RouteLabels {
+    RouteLabels {
+        method: "GET",
+        route: Route::Direct(pattern),
+        status,
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: String,
@@ -459,18 +468,18 @@ impl Metrics {
     /// The series of a route answered before the router, made now so that counting one of its
     /// requests takes neither the families' lock nor a hash.
     pub fn direct_route(&self, pattern: &'static str) -> DirectRoute {
-        let route = Route::Direct(pattern);
         DirectRoute {
             pattern,
             ok: self
                 .requests
-                .get_or_create(&RouteLabels {
-                    method: "GET",
-                    route: route.clone(),
-                    status: 200,
+                .get_or_create(&direct_labels(pattern, 200))
+                .clone(),
+            latency: self
+                .latency
+                .get_or_create(&RouteOnly {
+                    route: Route::Direct(pattern),
                 })
                 .clone(),
-            latency: self.latency.get_or_create(&RouteOnly { route }).clone(),
         }
     }
 
@@ -481,11 +490,7 @@ impl Metrics {
             route.ok.inc();
         } else {
             self.requests
-                .get_or_create(&RouteLabels {
-                    method: "GET",
-                    route: Route::Direct(route.pattern),
-                    status,
-                })
+                .get_or_create(&direct_labels(route.pattern, status))
                 .inc();
         }
     }

@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    assert_active, book_keyed, book_keyed_until_answered, free_port, login, new_schema, places,
-    start_with, wait_healthy,
+    arrive, assert_active, book_keyed, book_keyed_until_answered, free_port, login, new_schema,
+    places, start_with, wait_healthy,
 };
 use domain::product::Schedules;
 use futures::future::join_all;
@@ -152,14 +152,7 @@ async fn cut_connections_and_a_30_s_outage_lose_nothing_acknowledged() {
     }
 
     // A ticket taken before the outage, to poll during it.
-    let held = http
-        .post(format!("{base}/api/v1/queue/arrive"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(held.status().as_u16(), 201);
-    let held: serde_json::Value = held.json().await.unwrap();
-    let held = held["ticket"].as_str().unwrap().to_string();
+    let (_, held) = arrive(&http, &base).await;
 
     // The database unreachable for 30 s.
     proxy.refuse(true);
