@@ -9,7 +9,6 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
@@ -33,8 +32,11 @@ const REJECTION_TEXT_MAX: usize = 1024;
 /// body over its route's limit, a form it cannot read, a method the route does not have) come
 /// as plain text or empty; this rewrites them as [`ApiError`]s with their status, keeping their
 /// headers (`Allow`, …) and their text as `detail.reason`.
-pub async fn json_rejections(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+pub async fn json_rejections<Answer: Future<Output = Response>>(
+    request: Request,
+    inner: impl FnOnce(Request) -> Answer,
+) -> Response {
+    let response = inner(request).await;
     let status = response.status();
     let plain = response
         .headers()

@@ -9,11 +9,9 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::text::errors;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::Response;
-use std::sync::Arc;
+use axum::response::{IntoResponse, Response};
 
 /// Scripts, styles, images and requests only from yeyak itself: no inline scripts or styles, no
 /// third-party hosts, never inside a frame.
@@ -89,25 +87,25 @@ fn over_https(state: &AppState, headers: &HeaderMap) -> bool {
 
 /// Runs in front of every route: refuses cross-site state changes, then adds the security
 /// headers to the answer and marks its cookies `Secure` over HTTPS.
-pub async fn protect(
-    State(state): State<Arc<AppState>>,
+pub async fn protect<Answer: Future<Output = Response>>(
+    state: &AppState,
     request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    if needs_check(request.method(), request.uri().path(), request.headers()) {
-        check_same_origin(request.headers()).map_err(|why| {
-            tracing::info!(
-                ?why,
-                path = request.uri().path(),
-                "cross-site request refused"
-            );
-            ApiError::from(why)
-        })?;
+    inner: impl FnOnce(Request) -> Answer,
+) -> Response {
+    if needs_check(request.method(), request.uri().path(), request.headers())
+        && let Err(why) = check_same_origin(request.headers())
+    {
+        tracing::info!(
+            ?why,
+            path = request.uri().path(),
+            "cross-site request refused"
+        );
+        return ApiError::from(why).into_response();
     }
-    let secure = over_https(&state, request.headers());
-    let mut response = next.run(request).await;
+    let secure = over_https(state, request.headers());
+    let mut response = inner(request).await;
     add_protection(response.headers_mut(), secure);
-    Ok(response)
+    response
 }
 
 /// What [`protect`] does to an answer, for one made without the router (the shell's front door

@@ -20,9 +20,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::future::Either;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -73,7 +72,11 @@ impl Drop for Slot<'_> {
 
 /// The middleware that caps requests in flight, sheds what is not the front door first, and
 /// applies the request timeout. It is the outermost layer that knows routes.
-pub async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn admit<Answer: Future<Output = Response>>(
+    state: &AppState,
+    request: Request,
+    inner: impl FnOnce(Request) -> Answer,
+) -> Response {
     let limits = &state.config.limits;
     let load = &state.load;
     let front = is_shed_last(request.uri().path());
@@ -102,7 +105,7 @@ pub async fn admit(State(state): State<Arc<AppState>>, request: Request, next: N
         let done = Arc::clone(&received);
         request.map(|inner| Body::new(Received { inner, done }))
     };
-    match tokio::time::timeout(timeout, next.run(request)).await {
+    match tokio::time::timeout(timeout, inner(request)).await {
         Ok(response) => response,
         Err(_) => {
             load.timed_out.fetch_add(1, Ordering::Relaxed);

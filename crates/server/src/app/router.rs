@@ -60,15 +60,10 @@ pub const LEFTOVER_ALERTS: &str = "/api/v1/queue/leftover-alerts";
 pub fn router(state: Arc<AppState>) -> Router {
     // Everything behind the waiting room: no call works without a pass for this session. On a
     // standby node its writes go to the ledger's holder once the pass is checked here.
-    let booking_side = booking_routes()
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            crate::forward::relay::booking_writes,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            pass::require_pass,
-        ));
+    let booking_side = booking_routes().route_layer(middleware::from_fn_with_state(
+        Arc::clone(&state),
+        behind_pass,
+    ));
     // A verified person waiting (signed in by verifying while waiting, no pass yet) may ask to
     // be told of leftover doses instead of waiting on: the booking side's own handlers, behind
     // the identity session. On a standby node the write goes to the holder like the booking
@@ -188,23 +183,53 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(clinic_side)
         .merge(crate::pages::router())
         .fallback(system::not_found)
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            booking_side_apart,
-        ))
-        .layer(middleware::from_fn(identity::refuse_personal_urls))
         .layer(DefaultBodyLimit::max(BODY_MAX))
-        .layer(middleware::from_fn(json_rejections))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
-            crate::shell::admit,
+            every_request,
         ))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&state),
-            crate::security::protect,
-        ))
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), track))
         .with_state(state)
+}
+
+/// What every booking-side request passes after [`every_request`]: its pass
+/// (`pass::require_pass`), then, on a standby node, the forwarding of its writes to the
+/// ledger's holder (`relay::booking_writes`). One middleware for both, for the reason given
+/// there.
+async fn behind_pass(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let writes = Arc::clone(&state);
+    pass::require_pass(&state, request, |request| {
+        crate::forward::relay::booking_writes(State(writes), request, next)
+    })
+    .await
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// What every routed request passes, outermost first: metrics ([`track`]), the cross-site
+/// check and security headers (`security::protect`), shedding and the timeout
+/// (`shell::admit`), errors in the API's shape (`http::json_rejections`), the refusal of
+/// personal data in a URL (`identity::refuse_personal_urls`), and the hop to the booking
+/// side's runtime ([`booking_side_apart`]). One middleware calling each step in turn rather than
+/// one layer per step: each `from_fn` layer clones the whole stack of services below it and
+/// boxes a future for every request, which the profile of a replay put at about 6% of the
+/// server's CPU (bench/cpu-per-person.md).
+async fn every_request(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let state = &*state;
+    track(state, request, |request| {
+        crate::security::protect(state, request, |request| {
+            crate::shell::admit(state, request, |request| {
+                json_rejections(request, |request| {
+                    identity::refuse_personal_urls(request, |request| {
+                        booking_side_apart(state, request, next)
+                    })
+                })
+            })
+        })
+    })
+    .await
 }
 
 /// Runs every request but the waiting room's front door and the health probes on the booking
@@ -215,11 +240,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// the operating system schedules beside the booking side's. Only the handler moves: shedding,
 /// security headers and metrics stay here. If this request is dropped (its timeout, a closed
 /// connection), the booking-side task is cancelled with it.
-async fn booking_side_apart(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn booking_side_apart(state: &AppState, request: Request, next: Next) -> Response {
     let booking = state
         .booking_runtime
         .get()
@@ -245,12 +266,16 @@ impl Drop for CancelOnDrop {
 
 /// Counts every request and its latency by route (the route pattern, never the raw path, so
 /// no identifier reaches the metrics).
-async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+async fn track<Answer: Future<Output = Response>>(
+    state: &AppState,
+    request: Request,
+    inner: impl FnOnce(Request) -> Answer,
+) -> Response {
     let started = Instant::now();
     // The matched route shares the router's string: no allocation per request.
     let route = crate::metrics::Route::of(request.extensions().get::<MatchedPath>());
     let method = crate::metrics::method_label(request.method());
-    let response = next.run(request).await;
+    let response = inner(request).await;
     let route = crate::metrics::RouteOnly { route };
     state
         .metrics

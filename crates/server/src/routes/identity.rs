@@ -513,9 +513,9 @@ const PERSONAL_FIELDS: [&str; 8] = [
 
 /// Refuses a request whose URL carries personal data (a form sent by GET, a hand-made link),
 /// before any handler or log line sees it. Forms that carry such data use POST.
-pub async fn refuse_personal_urls(
+pub async fn refuse_personal_urls<Answer: Future<Output = Response>>(
     request: axum::extract::Request,
-    next: axum::middleware::Next,
+    inner: impl FnOnce(axum::extract::Request) -> Answer,
 ) -> Response {
     let carries = request.uri().query().is_some_and(|query| {
         query
@@ -526,7 +526,7 @@ pub async fn refuse_personal_urls(
     if carries {
         return ApiError::bad_request(errors::PERSONAL_DATA_IN_URL).into_response();
     }
-    next.run(request).await
+    inner(request).await
 }
 
 #[cfg(test)]

@@ -8,16 +8,14 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::text::errors::{self, Words};
 use crate::waiting::GateError;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use queue::{TokenError, WaitingSessionId};
 use serde_json::json;
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The ticket's cookie (the waiting page reads it).
@@ -93,34 +91,34 @@ fn pass_missing() -> ApiError {
 
 /// Every booking-side route runs behind this: a valid pass for this browser session, or no entry.
 /// It also measures how long the booking side takes, which steers admission.
-pub async fn require_pass(
-    State(state): State<Arc<AppState>>,
+pub async fn require_pass<Answer: Future<Output = Response>>(
+    state: &AppState,
     mut request: Request,
-    next: Next,
+    inner: impl FnOnce(Request) -> Answer,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
     let pass = credential(headers, &PASS).ok_or_else(pass_missing)?;
     let session = session_id(headers).ok_or_else(pass_missing)?;
     let pass = state
         .gate
-        .check_pass(now_ms(&state), &pass, &session)
+        .check_pass(now_ms(state), &pass, &session)
         .map_err(token_error)?;
     if let Some(admitted) = pass.person
-        && let Some(signed_in) = signed_in_person(&state, headers)
+        && let Some(signed_in) = signed_in_person(state, headers)
         && signed_in != admitted
     {
         return Err(pass_other_person());
     }
     state
         .gate
-        .use_as_holder(now_ms(&state), &pass)
+        .use_as_holder(now_ms(state), &pass)
         .map_err(gate_error)?;
     let booking_made =
         request.method() == axum::http::Method::POST && request.uri().path() == "/api/v1/bookings";
     // The handlers that count what a pass may do (identity checks, family bookings) read it here.
     request.extensions_mut().insert(pass);
     let started = Instant::now();
-    let response = next.run(request).await;
+    let response = inner(request).await;
     let latency_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
     state.gate.observe_latency(
         latency_ms,
