@@ -70,8 +70,9 @@ impl Drop for Slot<'_> {
     }
 }
 
-/// The middleware that caps requests in flight, sheds what is not the front door first, and
-/// applies the request timeout. It is the outermost layer that knows routes.
+/// The step of every routed request (`app::router::every_request`) that caps requests in
+/// flight, sheds what is not the front door first, and applies the request timeout; `inner` is
+/// the rest of the chain.
 pub async fn admit<Answer: Future<Output = Response>>(
     state: &AppState,
     request: Request,
