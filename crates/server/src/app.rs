@@ -119,6 +119,10 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         series: dashboard::Series::default(),
         load: shell::Load::default(),
         notify_health: notify::WorkerHealth::default(),
+        codes: notify::codes::CodeTexts::new(
+            config.deliver_notifications,
+            notify::codes::QUEUE_MAX,
+        ),
         forwarding: forward::Forwarding::new(lease.clone(), secrets.token_key()),
         booking_runtime: std::sync::OnceLock::new(),
         alert_changes: std::sync::Mutex::new(crate::rate::Counter::new(
@@ -244,6 +248,14 @@ pub async fn serve(
             &state.config.data_dir,
             state.config.notify_webhook.as_deref(),
         );
+        if let Some(codes) = state.codes.take_receiver() {
+            tokio::spawn(notify::codes::deliver_forever(
+                codes,
+                sender.clone(),
+                Arc::clone(&state.clock),
+                Arc::clone(&state.codes.counts),
+            ));
+        }
         tokio::spawn(background::deliver_forever(Arc::downgrade(&state), sender));
     }
     tracing::info!(%addr, clinics = state.world.clinics.len(), "yeyak is listening");

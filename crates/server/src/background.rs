@@ -120,7 +120,9 @@ pub async fn deliver_forever(state: Weak<AppState>, sender: Sender) {
             }
             let (state, sender) = (Arc::clone(&state), sender.clone());
             sending.spawn(async move {
-                let sent = sender.send(&state.secrets, &record).await;
+                let sent = sender
+                    .send(&notify::Outgoing::from_outbox(&state.secrets, &record))
+                    .await;
                 let now_ms = state.clock.now().as_millisecond();
                 let mark = notify::after_attempt(&record, sent, now_ms);
                 if let Err(error) = state.writer.mark_outbox(record.id, mark, now_ms).await {

@@ -33,14 +33,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use domain::booking::PersonId;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use store::OutboxMessage;
 use store::writer::{EnsurePerson, EnsuredPerson, Fault, Health, WriteError, Writer};
 
 pub mod relay;
@@ -290,8 +288,8 @@ fn hop_by_hop(name: &HeaderName) -> bool {
         || name == SIGNED_AT
 }
 
-/// A write whose command is plain data, made on a node that does not hold the ledger (an
-/// identity check's text message and person), as it travels to the holder. Byte fields are
+/// A write whose command is plain data, made on a node that does not hold the ledger (the
+/// person an identity check found or created), as it travels to the holder. Byte fields are
 /// base64url: a registration number's keyed hash (never the number), sealed contacts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -300,13 +298,6 @@ pub enum PlainWrite {
         rrn_hash: String,
         birth_date: jiff::civil::Date,
         sealed: String,
-    },
-    Enqueue {
-        person: Option<u64>,
-        recipient: String,
-        template: String,
-        body_ko: String,
-        body_en: String,
     },
 }
 
@@ -326,50 +317,20 @@ impl PlainWrite {
         }
     }
 
-    pub fn enqueue(message: &OutboxMessage) -> PlainWrite {
-        PlainWrite::Enqueue {
-            person: message.person.map(|p| p.0),
-            recipient: URL_SAFE_NO_PAD.encode(&message.recipient),
-            template: message.template.clone(),
-            body_ko: message.body_ko.clone(),
-            body_en: message.body_en.clone(),
-        }
-    }
-
     /// The write as the writer takes it; `None` when a field does not decode.
-    fn decode(&self) -> Option<Decoded> {
+    fn decode(&self) -> Option<EnsurePerson> {
         let bytes = |text: &str| URL_SAFE_NO_PAD.decode(text).ok();
-        Some(match self {
-            PlainWrite::EnsurePerson {
-                rrn_hash,
-                birth_date,
-                sealed,
-            } => Decoded::EnsurePerson(EnsurePerson {
-                rrn_hash: <[u8; 32]>::try_from(bytes(rrn_hash)?).ok()?,
-                birth_date: *birth_date,
-                sealed: bytes(sealed)?,
-            }),
-            PlainWrite::Enqueue {
-                person,
-                recipient,
-                template,
-                body_ko,
-                body_en,
-            } => Decoded::Enqueue(OutboxMessage {
-                person: person.map(PersonId),
-                recipient: bytes(recipient)?,
-                template: template.clone(),
-                body_ko: body_ko.clone(),
-                body_en: body_en.clone(),
-            }),
+        let PlainWrite::EnsurePerson {
+            rrn_hash,
+            birth_date,
+            sealed,
+        } = self;
+        Some(EnsurePerson {
+            rrn_hash: <[u8; 32]>::try_from(bytes(rrn_hash)?).ok()?,
+            birth_date: *birth_date,
+            sealed: bytes(sealed)?,
         })
     }
-}
-
-/// A [`PlainWrite`] decoded on the holder.
-enum Decoded {
-    EnsurePerson(EnsurePerson),
-    Enqueue(OutboxMessage),
 }
 
 #[cfg(test)]

@@ -119,6 +119,8 @@ pub struct Metrics {
     /// Refused sign-ins and failed identity checks, by kind (`operator`, `clinic`, `agent`,
     /// `wrong_code`, `rate_limited`): a rising line is someone guessing.
     pub failed_signins: Family<OutcomeLabels, Counter>,
+    /// Identity codes' texts by outcome (`handed`, `sent`, `rejected`, `expired`, `refused`).
+    code_texts: Family<OutcomeLabels, Gauge>,
     writer_batches: Gauge,
     writer_commands: Gauge,
     writer_queued: Gauge,
@@ -279,6 +281,12 @@ impl Metrics {
             "failed_signins",
             "Refused sign-ins and identity checks, by kind",
             failed_signins.clone(),
+        );
+        let code_texts = Family::<OutcomeLabels, Gauge>::default();
+        registry.register(
+            "identity_code_texts_total",
+            "Identity codes' texts: handed to the sender, sent, rejected by the gateway, expired while retried, refused on a full queue",
+            code_texts.clone(),
         );
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
@@ -461,6 +469,7 @@ impl Metrics {
             latency,
             bookings,
             failed_signins,
+            code_texts,
             writer,
         }
     }
@@ -531,6 +540,18 @@ impl Metrics {
             let value = counter.load(Ordering::Relaxed);
             lease
                 .forwarded
+                .get_or_create(&labels)
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// What became of the identity codes' texts (`notify::codes`).
+    pub fn observe_code_texts(&self, counts: &crate::notify::codes::CodeCounts) {
+        for (outcome, value) in counts.by_outcome() {
+            let labels = OutcomeLabels {
+                outcome: outcome.into(),
+            };
+            self.code_texts
                 .get_or_create(&labels)
                 .set(i64::try_from(value).unwrap_or(i64::MAX));
         }

@@ -2,6 +2,9 @@
 //! transaction as the change they announce, so only committed changes are ever announced; this
 //! worker sends them and marks them delivered.
 //!
+//! Identity codes are the exception: they go to the gateway from memory ([`codes`]), as the
+//! checks they belong to live in memory.
+//!
 //! Delivery is at-least-once from here: a crash between sending and marking resends. "Never
 //! twice for one event" is kept by the gateway, which gets the outbox id as an
 //! `Idempotency-Key` (`yeyak-outbox-ID`) and drops a key it has seen, as SMS gateways do. A
@@ -23,6 +26,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::OutboxRecord;
 use store::writer::OutboxMark;
+
+pub mod codes;
 
 /// Attempts before a message is parked for an operator (about 1.5 hours of retries).
 pub const MAX_ATTEMPTS: u32 = 12;
@@ -152,34 +157,35 @@ impl Sender {
         }
     }
 
-    pub async fn send(&self, secrets: &Secrets, record: &OutboxRecord) -> Result<(), SendError> {
-        let phone = recipient_phone(secrets, &record.message.recipient);
+    /// Sends one text. The gateway gets `message.key` as its `Idempotency-Key` and drops a
+    /// key it has seen, so a resend after a lost answer is not a second text.
+    pub async fn send(&self, message: &Outgoing<'_>) -> Result<(), SendError> {
         match self {
             Sender::File(file) => {
                 let line = serde_json::json!({
-                    "id": record.id,
-                    "to": phone.map(|p| mask_phone(&p)).unwrap_or_else(|| "unknown".into()),
-                    "template": record.message.template,
-                    "ko": record.message.body_ko,
-                    "en": record.message.body_en,
+                    "id": message.key,
+                    "to": message.phone.as_deref().map(mask_phone).unwrap_or_else(|| "unknown".into()),
+                    "template": message.template,
+                    "ko": message.ko,
+                    "en": message.en,
                 });
                 file.append(&line.to_string())
                     .map_err(|e| SendError::Temporary(e.to_string()))
             }
             Sender::Webhook { url, client } => {
-                let Some(phone) = phone else {
+                let Some(phone) = &message.phone else {
                     return Err(SendError::Rejected("no recipient on record".into()));
                 };
                 let body = serde_json::json!({
-                    "id": record.id,
+                    "id": message.key,
                     "to": phone,
-                    "template": record.message.template,
-                    "text_ko": record.message.body_ko,
-                    "text_en": record.message.body_en,
+                    "template": message.template,
+                    "text_ko": message.ko,
+                    "text_en": message.en,
                 });
                 let response = client
                     .post(url)
-                    .header("idempotency-key", format!("yeyak-outbox-{}", record.id))
+                    .header("idempotency-key", &message.key)
                     .json(&body)
                     .send()
                     .await
@@ -193,6 +199,32 @@ impl Sender {
                     Err(SendError::Temporary(status.to_string()))
                 }
             }
+        }
+    }
+}
+
+/// One text as the gateway gets it.
+#[derive(Debug)]
+pub struct Outgoing<'a> {
+    /// The gateway's idempotency key, one per event: `yeyak-outbox-ID` for a message from the
+    /// outbox, `yeyak-code-…` for an identity code ([`codes`]).
+    pub key: String,
+    /// The number in clear; `None` when a stored recipient cannot be opened.
+    pub phone: Option<String>,
+    pub template: &'a str,
+    pub ko: &'a str,
+    pub en: &'a str,
+}
+
+impl<'a> Outgoing<'a> {
+    /// A message from the outbox, its recipient unsealed.
+    pub fn from_outbox(secrets: &Secrets, record: &'a OutboxRecord) -> Outgoing<'a> {
+        Outgoing {
+            key: format!("yeyak-outbox-{}", record.id),
+            phone: recipient_phone(secrets, &record.message.recipient),
+            template: &record.message.template,
+            ko: &record.message.body_ko,
+            en: &record.message.body_en,
         }
     }
 }

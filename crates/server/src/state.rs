@@ -121,6 +121,8 @@ pub struct AppState {
     pub load: shell::Load,
     /// What the notification worker last did, for `/readyz`.
     pub notify_health: notify::WorkerHealth,
+    /// Identity codes on their way to the gateway, from memory (`notify::codes`).
+    pub codes: notify::codes::CodeTexts,
     /// Writes this node forwards to the ledger's holder (PostgreSQL, several nodes).
     pub forwarding: forward::Forwarding,
     /// The booking side's runtime, set by [`serve`]; without it (a router used on its own, as

@@ -140,24 +140,9 @@ pub async fn ensure_person(
             // A holder that wrote the person names them; without a name the outcome is unknown.
             let id = answer.person.ok_or(WriteError::Lost)?;
             Ok(EnsuredPerson {
-                id: PersonId(id),
+                id: domain::booking::PersonId(id),
                 created: answer.created,
             })
-        }
-        other => other,
-    }
-}
-
-/// Writes a message to the outbox on this node's writer, or, when it stands by, the holder's.
-pub async fn enqueue(
-    state: &AppState,
-    message: OutboxMessage,
-    now_ms: i64,
-) -> Result<(), WriteError> {
-    let write = PlainWrite::enqueue(&message);
-    match state.writer.enqueue(message, now_ms).await {
-        Err(WriteError::Unavailable(Fault::Standby)) => {
-            forward_plain(state, &write, now_ms).await.map(|_| ())
         }
         other => other,
     }
@@ -175,21 +160,11 @@ pub async fn plain_write(
     let invalid = || ApiError::rejection(StatusCode::BAD_REQUEST);
     let write: PlainWrite = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     let now_ms = now_ms(&state);
-    let answer = match write.decode().ok_or_else(invalid)? {
-        Decoded::EnsurePerson(person) => {
-            let ensured = state.writer.ensure_person(person, None, now_ms).await?;
-            PlainAnswer {
-                person: Some(ensured.id.0),
-                created: ensured.created,
-            }
-        }
-        Decoded::Enqueue(message) => {
-            state.writer.enqueue(message, now_ms).await?;
-            PlainAnswer {
-                person: None,
-                created: false,
-            }
-        }
+    let person = write.decode().ok_or_else(invalid)?;
+    let ensured = state.writer.ensure_person(person, None, now_ms).await?;
+    let answer = PlainAnswer {
+        person: Some(ensured.id.0),
+        created: ensured.created,
     };
     Ok(axum::Json(answer).into_response())
 }

@@ -424,7 +424,7 @@ async fn start_from_form(
         state,
     )?;
     routes::pass::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
-    let started = routes::identity::start_check(state, claim, who).await?;
+    let started = routes::identity::start_check(state, claim, who)?;
     Ok(IdentityStage::Code {
         verification_id: started.verification_id,
         demo_code: started.demo_code,

@@ -6,6 +6,7 @@ use crate::http::ApiJson;
 use crate::identity::{
     Claim, IdentityError, Requester, Scope, VerificationId, Verified, parse_phone,
 };
+use crate::notify::codes::CodeText;
 use crate::session::{Consent, IdentitySession};
 use crate::state::AppState;
 use crate::state::Authenticated;
@@ -142,21 +143,28 @@ pub struct CheckStarted {
     pub verification_id: String,
 }
 
-pub async fn start_check(
+pub fn start_check(
     state: &Arc<AppState>,
     claim: Claim,
     who: Requester,
 ) -> Result<CheckStarted, ApiError> {
     let now = state.clock.now();
-    let recipient = seal_contact(state, claim.name.as_str(), &claim.phone);
+    let phone = claim.phone.clone();
     let challenge = state
         .identity
         .start(claim, who, now, &mut rand::rng())
         .map_err(|e| counted(state, e))?;
     if challenge.send {
-        let message = crate::text::notices::identity_code(&challenge.code).to(None, recipient);
-        // On a standby node the holder writes it (the code stays here, in memory).
-        crate::forward::relay::enqueue(state, message, now.as_millisecond()).await?;
+        // Straight to the gateway from memory, like the check itself (`notify::codes`).
+        let text = CodeText::new(
+            phone,
+            crate::text::notices::identity_code(&challenge.code),
+            challenge.expires_at.as_millisecond(),
+        );
+        state
+            .codes
+            .hand_over(text)
+            .map_err(|_| identity_error(IdentityError::Overloaded))?;
     }
     Ok(CheckStarted {
         demo_code: state
@@ -212,7 +220,7 @@ pub async fn start(
         pass.as_deref(),
         crate::waiting::PassUse::IdentityStart,
     )?;
-    let body = start_check(&state, claim, who).await?;
+    let body = start_check(&state, claim, who)?;
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 

@@ -542,7 +542,7 @@ pub async fn verify_start(
 ) -> Result<Response, ApiError> {
     waiting_ticket(&state, &headers)?;
     let claim = super::identity::parse_claim(body.name(), body.rrn(), body.phone(), &state)?;
-    let body = super::identity::start_check(&state, claim, who).await?;
+    let body = super::identity::start_check(&state, claim, who)?;
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 

@@ -201,6 +201,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         )],
         {
             state.metrics.observe_forwarding(&state.forwarding);
+            state.metrics.observe_code_texts(&state.codes.counts);
             if let Some(checkpoints) = state.reader.checkpoint_stats() {
                 state.metrics.observe_checkpoints(checkpoints);
             }
