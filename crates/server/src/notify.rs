@@ -203,8 +203,7 @@ impl Sender {
     }
 }
 
-/// One text as the gateway gets it.
-#[derive(Debug)]
+/// One text as the gateway gets it. Not `Debug`: it holds the number in clear.
 pub struct Outgoing<'a> {
     /// The gateway's idempotency key, one per event: `yeyak-outbox-ID` for a message from the
     /// outbox, `yeyak-code-…` for an identity code ([`codes`]).

@@ -30,8 +30,9 @@ pub const QUEUE_MAX: usize = 10_000;
 /// How often texts waiting to be retried are looked at.
 const RETRY_TICK: Duration = Duration::from_millis(200);
 
-/// One code's text.
-#[derive(Debug, Clone)]
+/// One code's text. Not `Debug`: it holds a phone number and a live code, which must never
+/// reach a log.
+#[derive(Clone)]
 pub struct CodeText {
     /// The gateway's idempotency key.
     pub key: String,
