@@ -89,6 +89,35 @@ impl ControllerConfig {
     }
 }
 
+/// How many seconds of the booking side's rate one step may admit: the limit right after an
+/// opening or a restart (see [`ControllerConfig::sized_for_rate`]).
+///
+/// Measured, not derived (`bench/loadtest-53-54-2026-12-04/`, 10% of the 2021 opening on two
+/// cores at about 1,500 bookings/s): a step of 7,500 people (five seconds' worth) kept every
+/// request under 11 ms at p99; a step of 15,000 kept both cores busy for 20 s and the front door's
+/// p99 went to 0.8 s. Each person let in starts with a burst of their own (an identity check, a
+/// search, a booking), so a step is worked off at the booking side's rate, not all at once.
+pub const OPENING_STEP_S: f64 = 5.0;
+
+impl ControllerConfig {
+    /// Sizes the limit's start and growth for a booking side that takes about `rate_per_s`
+    /// people a second, where that is smaller than the defaults from `max_active`: the limit
+    /// starts at [`OPENING_STEP_S`] seconds of the rate and grows by at most one second of it per
+    /// second. `max_active` still bounds it, and AIMD on latency still decides; only the opening
+    /// step and the speed of the probe change. A rate of 0 (unknown) leaves the config as it is.
+    pub fn sized_for_rate(mut self, rate_per_s: f64) -> ControllerConfig {
+        if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
+            return self;
+        }
+        let step = (rate_per_s * OPENING_STEP_S)
+            .ceil()
+            .min(f64::from(u32::MAX)) as u32;
+        self.initial_limit = self.initial_limit.min(step.max(self.min_limit).max(1));
+        self.additive_increase_per_s = self.additive_increase_per_s.min(rate_per_s);
+        self
+    }
+}
+
 /// What the shell measured since the last tick.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Observations {
@@ -489,6 +518,50 @@ mod tests {
             empty: Vec::new(),
             notice_delay_ms: 1_000,
         }
+    }
+
+    /// A large `max_active` with the booking side's rate stated: the opening lets in five
+    /// seconds of that rate, not a quarter of `max_active`, and the limit grows by at most one
+    /// second of it per second while people keep showing up.
+    #[test]
+    fn the_opening_step_is_sized_for_the_booking_rate() {
+        let o = Opening::new(QueueId(1), 1_000_000, 2_000_000, 60_000, 60_000).expect("valid");
+        let defaults = ControllerConfig::for_opening(&o);
+        assert_eq!(defaults.initial_limit, 15_000);
+        let cfg = defaults.clone().sized_for_rate(1_500.0);
+        assert_eq!(cfg.initial_limit, 7_500);
+        assert_eq!(cfg.additive_increase_per_s, 1_500.0);
+        assert_eq!(cfg.min_limit, defaults.min_limit);
+        assert_eq!(
+            defaults.clone().sized_for_rate(0.0),
+            defaults,
+            "an unknown rate"
+        );
+        assert_eq!(
+            defaults.clone().sized_for_rate(100_000.0),
+            defaults,
+            "a rate above what max_active allows changes nothing"
+        );
+
+        let mut c = Controller::new(cfg);
+        let (mut s, mut rng) = (QueueState::new(o), ChaCha20Rng::seed_from_u64(1));
+        fill(&mut s, Class::Fifo, 100_000, 0);
+        let first = c.tick(250, &obs(0, 10, 0..0), &mut s, &mut rng);
+        assert_eq!(first.admitted, 7_500, "the opening step");
+        // Everyone admitted shows up at once; latency stays fine for ten seconds.
+        let (mut before, mut shown) = (0, first.watermark);
+        let mut now = 250;
+        for _ in 0..40 {
+            now += 250;
+            let d = c.tick(now, &obs(shown, 10, before..shown), &mut s, &mut rng);
+            (before, shown) = (shown, d.watermark);
+            assert!(d.admitted <= 376, "at most a second of the rate per second");
+        }
+        assert!(
+            (21_000.0..=22_600.0).contains(&c.limit()),
+            "7,500 + 10 s × 1,500/s: {}",
+            c.limit()
+        );
     }
 
     /// 2021-style no-shows: the first five admitted never come. Admission stalls for the notice

@@ -44,8 +44,10 @@ pub struct GateConfig {
     pub poll_budget_per_s: f64,
     /// Admissions per second the booking side can take: the waiting room's front zone (the next
     /// second of admissions at this rate) polls every second, so they learn of their turn within
-    /// one second however fast admission runs. Not a cap on admission (the controller follows
-    /// the booking side's latency); at most half the position budget, smaller if the budget is.
+    /// one second however fast admission runs (at most half the position budget, smaller if the
+    /// budget is). It also sizes the controller's opening step (five seconds of it) and how fast
+    /// the limit grows (one second of it per second). Not a cap on admission: the controller
+    /// follows the booking side's latency.
     pub admission_rate_per_s: f64,
     /// Booking-side latency the controller aims to keep admitted people under.
     pub latency_target_ms: u32,
@@ -409,9 +411,12 @@ fn poll_policy(config: &GateConfig) -> PollPolicy {
 }
 
 /// Admission follows the booking side (AIMD on its latency), not the poll budget: the poll
-/// policy's front zone tells the people near the front at any rate.
+/// policy's front zone tells the people near the front at any rate. The stated admission rate
+/// sizes the opening step and the probe ([`ControllerConfig::sized_for_rate`]), so an opening
+/// with a large `max_active` does not let a quarter of it in at one tick.
 fn controller_for(opening: &Opening, config: &GateConfig) -> Controller {
-    let mut cfg = ControllerConfig::for_opening(opening);
+    let mut cfg =
+        ControllerConfig::for_opening(opening).sized_for_rate(config.admission_rate_per_s);
     cfg.latency_target_ms = config.latency_target_ms;
     cfg.show_up_window_ms = config.show_up_window_ms;
     Controller::new(cfg)

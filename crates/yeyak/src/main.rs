@@ -124,7 +124,8 @@ struct ServeArgs {
     #[arg(long, env = "YEYAK_POLL_BUDGET", default_value_t = 20_000.0)]
     poll_budget: f64,
     /// Admissions per second the booking side can take. The next second of admissions at this
-    /// rate polls every second, so they learn of their turn at once; not a cap on admission.
+    /// rate polls every second, so they learn of their turn at once; the opening lets in five
+    /// seconds of it and the limit grows by at most one second of it per second. Not a cap.
     #[arg(long, env = "YEYAK_ADMISSION_RATE", default_value_t = 1_500.0)]
     admission_rate: f64,
     /// Seconds someone admitted has to show up (from when they could know it) before their room
