@@ -17,6 +17,9 @@ pub struct Sample {
     pub waiting: f64,
     pub admitted: f64,
     pub active: f64,
+    /// The controller's concurrency limit and the admitted people it still holds room for.
+    pub limit: f64,
+    pub in_flight: f64,
     pub admission_rate: f64,
     pub bookings_total: f64,
     pub writer_queue_depth: f64,
@@ -102,6 +105,8 @@ pub fn start(
                     waiting: metric(&text, "yeyak_queue_waiting", ""),
                     admitted: metric(&text, "yeyak_queue_admitted", ""),
                     active: metric(&text, "yeyak_queue_active", ""),
+                    limit: metric(&text, "yeyak_queue_limit", ""),
+                    in_flight: metric(&text, "yeyak_queue_in_flight", ""),
                     admission_rate: metric(&text, "yeyak_queue_admission_rate", ""),
                     bookings_total: metric(&text, "yeyak_bookings_total", "outcome=\"booked\""),
                     writer_queue_depth: metric(&text, "yeyak_writer_queue_depth", ""),

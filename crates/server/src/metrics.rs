@@ -243,6 +243,8 @@ struct QueueGauges {
     queued: Gauge,
     admitted: Gauge,
     active: Gauge,
+    limit: Gauge,
+    in_flight: Gauge,
     admission_rate: Gauge<f64, std::sync::atomic::AtomicU64>,
     drain_seconds: Gauge,
     verified_people: Gauge,
@@ -294,26 +296,40 @@ impl Metrics {
             g
         };
         let queue = QueueGauges::default();
-        registry.register(
-            "queue_arrivals",
-            "Tickets issued in the current queue",
-            queue.arrivals.clone(),
-        );
-        registry.register(
-            "queue_waiting",
-            "People waiting in the current queue",
-            queue.queued.clone(),
-        );
-        registry.register(
-            "queue_admitted",
-            "People admitted from the current queue",
-            queue.admitted.clone(),
-        );
-        registry.register(
-            "queue_active",
-            "Admitted people using the booking side",
-            queue.active.clone(),
-        );
+        for (name, help, g) in [
+            (
+                "queue_arrivals",
+                "Tickets issued in the current queue",
+                &queue.arrivals,
+            ),
+            (
+                "queue_waiting",
+                "People waiting in the current queue",
+                &queue.queued,
+            ),
+            (
+                "queue_admitted",
+                "People admitted from the current queue",
+                &queue.admitted,
+            ),
+            (
+                "queue_active",
+                "Admitted people using the booking side",
+                &queue.active,
+            ),
+            (
+                "queue_limit",
+                "The admission controller's concurrency limit (leader only; 0 elsewhere)",
+                &queue.limit,
+            ),
+            (
+                "queue_in_flight",
+                "People admitted who have not shown up yet, for whom room is held (leader only)",
+                &queue.in_flight,
+            ),
+        ] {
+            registry.register(name, help, g.clone());
+        }
         registry.register(
             "queue_admission_rate",
             "Measured admissions per second",
@@ -599,6 +615,8 @@ impl Metrics {
         gauge(&self.queue.queued, snapshot.queued);
         gauge(&self.queue.admitted, snapshot.admitted);
         gauge(&self.queue.active, snapshot.active.unwrap_or(0));
+        gauge(&self.queue.limit, snapshot.limit.unwrap_or(0));
+        gauge(&self.queue.in_flight, snapshot.in_flight.unwrap_or(0));
         self.queue.admission_rate.set(snapshot.admission_rate_per_s);
         gauge(
             &self.queue.drain_seconds,

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, booking_body, family_consent, rrn_1967, small_world};
+use common::{TestServer, booking_body, family_consent, operator, rrn_1967, small_world};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,6 +353,52 @@ async fn search_by_region_and_distance_shows_what_is_left() {
     assert_eq!(detail["bands"][0]["label"], "09:00–10:00");
     assert_eq!(detail["bands"][0]["hour"], 9);
     assert_eq!(detail["bands"][0]["remaining"]["moderna"], 1, "{detail}");
+}
+
+/// `yeyak_queue_limit` and `yeyak_queue_in_flight` from `/metrics`.
+async fn admission_gauges(server: &TestServer) -> (Option<u64>, Option<u64>) {
+    let metrics = server.metrics().await;
+    let value = |name: &str| -> Option<u64> {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    (value("yeyak_queue_limit"), value("yeyak_queue_in_flight"))
+}
+
+/// Polls the admission gauges until `wanted(limit, in_flight)` holds; returns them.
+async fn admission_gauges_until(
+    server: &TestServer,
+    wanted: impl Fn(u64, u64) -> bool,
+) -> (u64, u64) {
+    for _ in 0..50 {
+        if let (Some(limit), Some(in_flight)) = admission_gauges(server).await
+            && wanted(limit, in_flight)
+        {
+            return (limit, in_flight);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("not shown: {:?}", admission_gauges(server).await);
+}
+
+/// The controller's limit and the room it holds for people admitted but not yet shown up are in
+/// `/metrics`, so an operator (and the load test's samples) can tell why admission slowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_the_admission_limit_and_the_room_held_for_people_not_yet_shown_up() {
+    let server = TestServer::start(small_world()).await;
+    // A free-flowing queue admits ahead of arrivals: those ranks hold room until someone shows.
+    let (limit, held) =
+        admission_gauges_until(&server, |limit, in_flight| limit > 0 && in_flight > 0).await;
+    let (_, queue) = server.get("/api/v1/admin/queue", Some(&operator())).await;
+    assert_eq!(
+        queue["admission_limit"].as_u64(),
+        Some(limit),
+        "the limit in /metrics is the one the admin view shows"
+    );
+    // Someone takes one of those ranks and shows up (exchanges the ticket for a pass).
+    server.enter().await;
+    admission_gauges_until(&server, |_, in_flight| in_flight == held - 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
