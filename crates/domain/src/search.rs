@@ -6,7 +6,7 @@
 //! Seoul for the 20 nearest clinics reads a few cells, not 13,000 clinics. The answer is exactly the
 //! brute-force answer: every clinic within the radius, nearest first, ties by id, cut to the limit.
 
-use crate::clinic::{Clinic, ClinicId, GeoPoint, MunicipalityCode, ProvinceCode};
+use crate::clinic::{Clinic, ClinicId, GeoPoint, MunicipalityCode, ProvinceCode, UnitVector};
 use crate::region::KOREA_BOUNDS;
 use std::collections::BTreeMap;
 
@@ -61,11 +61,12 @@ impl SearchError {
     }
 }
 
-/// A clinic as the grid stores it: id and location side by side, so a cell's scan reads one slice.
+/// A clinic as the grid stores it: id and place side by side, so a cell's scan reads one slice;
+/// the place as a unit vector, so measuring it needs no trigonometry ([`UnitVector`]).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     id: ClinicId,
-    location: GeoPoint,
+    place: UnitVector,
 }
 
 /// Clinics by province, by municipality and by place. Immutable once built.
@@ -103,7 +104,7 @@ impl ClinicIndex {
                 let cell = row_of(c.location.lat, rows) * cols + col_of(c.location.lon, cols);
                 let entry = Entry {
                     id: c.id,
-                    location: c.location,
+                    place: c.location.unit(),
                 };
                 (cell, entry)
             })
@@ -226,6 +227,7 @@ impl ClinicIndex {
             col_of(point.lon + dlon_deg, self.cols),
         );
         let mut scanned = 0;
+        let from = point.unit();
         for row in row_lo..=row_hi {
             // A row's cells from col_lo to col_hi are one contiguous run of entries.
             let start = self.cell_start.get(row * self.cols + col_lo).copied();
@@ -236,7 +238,7 @@ impl ClinicIndex {
             };
             scanned += run.len();
             for e in run {
-                let d = point.distance_km(e.location);
+                let d = from.distance_km(e.place);
                 if d <= radius_km {
                     found.push((e.id, d));
                 }
@@ -324,7 +326,7 @@ mod tests {
 
     #[test]
     fn nearest_sorts_by_distance_then_id_and_respects_radius_and_limit() {
-        // Binary-exact offsets east and west of the point give two exactly equal distances.
+        // Two clinics in one building are exactly as far: the tie goes to the smaller id.
         let point = GeoPoint {
             lat: 37.5,
             lon: 127.0,
@@ -332,7 +334,7 @@ mod tests {
         let index = ClinicIndex::new(&[
             clinic(3, 11010, 37.625, 127.0),     // ≈ 13.9 km north
             clinic(2, 11010, 37.5, 127.0078125), // ≈ 0.69 km east
-            clinic(1, 11010, 37.5, 126.9921875), // ≈ 0.69 km west: ties with 2
+            clinic(1, 11010, 37.5, 127.0078125), // the same building: ties with 2
             clinic(0, 11010, 37.5, 127.0),       // at the point
             clinic(4, 21010, 35.10, 129.03),     // Busan
         ]);
