@@ -5,7 +5,7 @@
 //! opted in hears of it. The writer applies them, so "never more claims than doses" holds under
 //! any concurrency for the same reason booking never overbooks.
 
-use crate::clinic::{ClinicId, GeoPoint};
+use crate::clinic::{ClinicId, GeoPoint, UnitVector};
 use crate::product::Product;
 use jiff::civil::Date;
 
@@ -156,8 +156,11 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub fn wants(&self, clinic_at: GeoPoint, product: Product) -> Option<f64> {
-        let distance = self.at.distance_km(clinic_at);
+    /// The distance to a clinic at `clinic_at` if this person wants its `product` there. The
+    /// clinic's place comes as a unit vector so that a scan over many people ([`recipients`])
+    /// turns it into one once.
+    pub fn wants(&self, clinic_at: UnitVector, product: Product) -> Option<f64> {
+        let distance = self.at.unit().distance_km(clinic_at);
         let product_ok = self.products.is_empty() || self.products.contains(&product);
         (product_ok && distance <= self.radius_km).then_some(distance)
     }
@@ -171,6 +174,7 @@ pub fn recipients(
     product: Product,
     doses: u32,
 ) -> Vec<crate::booking::PersonId> {
+    let clinic_at = clinic_at.unit();
     let mut wanting: Vec<(f64, crate::booking::PersonId)> = candidates
         .iter()
         .filter_map(|s| s.wants(clinic_at, product).map(|d| (d, s.person)))

@@ -87,19 +87,7 @@ impl ControllerConfig {
             max_admit_per_s: None,
         }
     }
-}
 
-/// How many seconds of the booking side's rate one step may admit: the limit right after an
-/// opening or a restart (see [`ControllerConfig::sized_for_rate`]).
-///
-/// Measured, not derived (`bench/loadtest-53-54-2026-12-04/`, 10% of the 2021 opening on two
-/// cores at about 1,500 bookings/s): a step of 7,500 people (five seconds' worth) kept every
-/// request under 11 ms at p99; a step of 15,000 kept both cores busy for 20 s and the front door's
-/// p99 went to 0.8 s. Each person let in starts with a burst of their own (an identity check, a
-/// search, a booking), so a step is worked off at the booking side's rate, not all at once.
-pub const OPENING_STEP_S: f64 = 5.0;
-
-impl ControllerConfig {
     /// Sizes the limit's start and growth for a booking side that takes about `rate_per_s`
     /// people a second, where that is smaller than the defaults from `max_active`: the limit
     /// starts at [`OPENING_STEP_S`] seconds of the rate and grows by at most one second of it per
@@ -112,11 +100,21 @@ impl ControllerConfig {
         let step = (rate_per_s * OPENING_STEP_S)
             .ceil()
             .min(f64::from(u32::MAX)) as u32;
-        self.initial_limit = self.initial_limit.min(step.max(self.min_limit).max(1));
+        self.initial_limit = self.initial_limit.min(step.max(self.min_limit));
         self.additive_increase_per_s = self.additive_increase_per_s.min(rate_per_s);
         self
     }
 }
+
+/// How many seconds of the booking side's rate one step may admit: the limit right after an
+/// opening or a restart (see [`ControllerConfig::sized_for_rate`]).
+///
+/// Measured, not derived (`bench/loadtest-53-54-2026-12-04/`, 10% of the 2021 opening on two
+/// cores at about 1,500 bookings/s): a step of 7,500 people (five seconds' worth) kept every
+/// request under 11 ms at p99; a step of 15,000 kept both cores busy for 20 s and the front door's
+/// p99 went to 0.8 s. Each person let in starts with a burst of their own (an identity check, a
+/// search, a booking), so a step is worked off at the booking side's rate, not all at once.
+pub const OPENING_STEP_S: f64 = 5.0;
 
 /// What the shell measured since the last tick.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

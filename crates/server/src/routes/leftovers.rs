@@ -222,7 +222,7 @@ pub async fn near(state: &Arc<AppState>, person: PersonId) -> Result<NearMeView,
         .filter(|o| o.offer.left() > 0 && now.as_millisecond() < o.offer.until_ms)
         .filter_map(|o| {
             let clinic = state.world.clinics.get(o.offer.clinic.index())?;
-            let distance = subscription.wants(clinic.location, o.offer.product)?;
+            let distance = subscription.wants(clinic.location.unit(), o.offer.product)?;
             let mut view = offer_view(state, &o.offer, now.as_millisecond());
             view.distance_km = Some((distance * 10.0).round() / 10.0);
             Some((distance, view))
