@@ -28,7 +28,7 @@ pub mod server;
 pub mod stats;
 
 use crate::people::{Homes, Person};
-use crate::scenario::Scenario;
+use crate::scenario::{ScaledServer, Scenario};
 use crate::stats::Stats;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,9 +44,6 @@ pub enum Target {
     /// Drive a running server (started with `--demo`).
     Url(String),
 }
-
-/// The smallest poll budget a scaled run gives the server.
-const MIN_POLL_BUDGET: f64 = 500.0;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -169,6 +166,18 @@ fn write_subscribers(
     Ok(())
 }
 
+/// The scaled server settings, as the report's notes state them.
+fn settings_note(s: &ScaledServer) -> String {
+    let or_default = |v: Option<String>| v.unwrap_or_else(|| "the server's default".into());
+    format!(
+        "server settings at this scale: max_active {}, --poll-budget {}, --admission-rate {}, --max-queue {}",
+        s.max_active,
+        or_default(s.poll_budget.map(|b| format!("{b:.0}"))),
+        or_default(s.admission_rate.map(|r| format!("{r:.0}"))),
+        or_default(s.max_queue.map(|q| q.to_string())),
+    )
+}
+
 async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summary> {
     std::fs::create_dir_all(&options.out)?;
     let people = scenario.people(options.scale);
@@ -211,11 +220,19 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
             report: None,
         });
     }
+    // The server's settings for a miniature of the full night (`ServerSettings::at_scale`).
+    let settings = scenario.server.at_scale(options.scale);
+    notes.push(settings_note(&settings));
     if matches!(options.target, Target::Url(_)) {
         notes.push(format!(
             "the target must know this run's people: serve --subscribers {}",
             subscribers.display()
         ));
+        notes.push(
+            "a running server keeps the poll budget, admission rate and longest queue it was \
+             started with: start it with the settings above for a miniature of the full night"
+                .into(),
+        );
     }
     let (base, data_dir, operator_token) = match &options.target {
         Target::Spawn { exe } => {
@@ -224,19 +241,13 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
                 &opening_file,
                 opens_at - before_opening + lead,
                 opens_at,
-                scenario.server.max_active,
+                settings.max_active,
             )?;
             let mut s = server::spawn(&server::SpawnSettings {
                 exe,
                 out: &options.out,
                 opening_file: &opening_file,
-                max_active: scenario.server.max_active,
-                // The budget is sized for the full crowd; a scaled run keeps each person's
-                // poll rate, not the total, so it scales the budget too.
-                poll_budget: scenario
-                    .server
-                    .poll_budget
-                    .map(|budget| (budget * options.scale).max(MIN_POLL_BUDGET)),
+                settings: &settings,
                 writer_queue: scenario.server.writer_queue,
                 worker_threads: scenario.server.worker_threads,
                 subscribers: &subscribers,
@@ -277,7 +288,7 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
                     token,
                     opens_at - before_opening + lead,
                     opens_at,
-                    scenario.server.max_active,
+                    settings.max_active,
                 )
                 .await?;
             }

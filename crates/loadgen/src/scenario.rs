@@ -131,6 +131,10 @@ pub struct ServerSettings {
     pub max_active: u32,
     /// Status polls per second the whole queue may cause (`--poll-budget`).
     pub poll_budget: Option<f64>,
+    /// Admissions per second the booking side takes (`--admission-rate`).
+    pub admission_rate: Option<f64>,
+    /// The longest queue the poll budget is guaranteed for (`--max-queue`).
+    pub max_queue: Option<u64>,
     /// Booking requests that may wait for the writer (`--writer-queue`).
     pub writer_queue: Option<usize>,
     /// HTTP worker threads of a spawned server.
@@ -144,9 +148,50 @@ impl Default for ServerSettings {
         ServerSettings {
             max_active: 5_000,
             poll_budget: None,
+            admission_rate: None,
+            max_queue: None,
             writer_queue: None,
             worker_threads: None,
             lead_seconds: 2.0,
+        }
+    }
+}
+
+/// The smallest poll budget a scaled run gives the server.
+const MIN_POLL_BUDGET: f64 = 500.0;
+/// The server's shortest `--max-queue` (`server::waiting::MIN_MAX_QUEUE`).
+const MIN_MAX_QUEUE: u64 = 100_000;
+
+/// What the server is told for a run at some scale ([`ServerSettings::at_scale`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScaledServer {
+    pub max_active: u32,
+    pub poll_budget: Option<f64>,
+    pub admission_rate: Option<f64>,
+    pub max_queue: Option<u64>,
+}
+
+impl ServerSettings {
+    /// The settings for a run at `scale`: a miniature of the full night. The scenario states
+    /// them for the full crowd; every count of people and every rate is multiplied by `scale`
+    /// (people on the booking side, polls per second, admissions per second, the longest queue)
+    /// and every time stays as it is. The waiting room's poll schedule is then the full night's
+    /// with places scaled (`queue::PollPolicy`: the interval at place `s·p` of the scaled
+    /// schedule is the interval at `p` of the full one), so each simulated person waits, polls
+    /// and learns of their turn as they would among the full crowd. Scaling only the budget, as
+    /// runs did until 2026-12-04, left the front zone at the full night's size (clamped to half
+    /// of a budget five times smaller at 20%) and `Λ` at ten million places: a scaled run was
+    /// harder on the back of the queue than the full night. Floors keep a tiny run valid.
+    pub fn at_scale(&self, scale: f64) -> ScaledServer {
+        ScaledServer {
+            max_active: ((self.max_active as f64 * scale).round() as u32).max(1),
+            poll_budget: self
+                .poll_budget
+                .map(|budget| (budget * scale).max(MIN_POLL_BUDGET)),
+            admission_rate: self.admission_rate.map(|rate| rate * scale),
+            max_queue: self
+                .max_queue
+                .map(|q| ((q as f64 * scale).round() as u64).max(MIN_MAX_QUEUE)),
         }
     }
 }
@@ -235,6 +280,16 @@ impl Scenario {
             "tail_time_constant_minutes > 0"
         );
         anyhow::ensure!(self.server.max_active >= 1, "server.max_active >= 1");
+        anyhow::ensure!(
+            self.server
+                .admission_rate
+                .is_none_or(|r| r.is_finite() && r >= 0.0),
+            "server.admission_rate >= 0"
+        );
+        anyhow::ensure!(
+            self.server.max_queue.is_none_or(|q| q >= MIN_MAX_QUEUE),
+            "server.max_queue >= {MIN_MAX_QUEUE}"
+        );
         anyhow::ensure!(self.behaviour.tabs_max >= 1, "behaviour.tabs_max >= 1");
         anyhow::ensure!(
             (0.0..0.95).contains(&self.behaviour.ineligible_share),
@@ -308,6 +363,30 @@ mod tests {
             }
         }
         assert!(seen >= 2);
+    }
+
+    #[test]
+    fn a_scaled_run_gives_the_server_a_miniature_of_the_full_night() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scenarios/2021-07-19-born-53-54.toml");
+        let s = Scenario::load(&path).unwrap();
+        let full = s.server.at_scale(1.0);
+        let fifth = s.server.at_scale(0.2);
+        assert_eq!(fifth.max_active, full.max_active / 5);
+        assert_eq!(fifth.poll_budget, full.poll_budget.map(|b| b / 5.0));
+        assert_eq!(fifth.admission_rate, full.admission_rate.map(|r| r / 5.0));
+        assert_eq!(fifth.max_queue, full.max_queue.map(|q| q / 5));
+        assert!(full.admission_rate.is_some() && full.max_queue.is_some());
+        // A tiny run keeps the server's floors; what the scenario leaves out stays out.
+        let tiny = ServerSettings {
+            max_queue: None,
+            ..s.server.clone()
+        }
+        .at_scale(0.000_01);
+        assert_eq!(tiny.max_active, 1);
+        assert_eq!(tiny.poll_budget, Some(MIN_POLL_BUDGET));
+        assert_eq!(tiny.max_queue, None);
+        assert_eq!(s.server.at_scale(0.001).max_queue, Some(MIN_MAX_QUEUE));
     }
 
     #[test]

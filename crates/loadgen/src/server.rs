@@ -1,6 +1,7 @@
 //! The server under test: spawned (the same binary, `serve --demo` on a fresh data directory,
 //! with an opening file placing the opening a short time after start) or already running.
 
+use crate::scenario::ScaledServer;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -41,8 +42,8 @@ pub struct SpawnSettings<'a> {
     pub exe: &'a Path,
     pub out: &'a Path,
     pub opening_file: &'a Path,
-    pub max_active: u32,
-    pub poll_budget: Option<f64>,
+    /// The scenario's server settings at the run's scale.
+    pub settings: &'a ScaledServer,
     pub writer_queue: Option<usize>,
     pub worker_threads: Option<usize>,
     /// The identity stand-in's subscriber file for the simulated people.
@@ -70,14 +71,20 @@ pub fn spawn(s: &SpawnSettings) -> anyhow::Result<Spawned> {
         .arg("--opening")
         .arg(s.opening_file)
         .arg("--max-active")
-        .arg(s.max_active.to_string())
+        .arg(s.settings.max_active.to_string())
         .arg("--subscribers")
         .arg(s.subscribers)
         // The whole crowd comes from this one machine's address.
         .args(["--identity-checks-per-address", "0"])
         .args(["--tickets-per-address-minute", "0"]);
-    if let Some(budget) = s.poll_budget {
+    if let Some(budget) = s.settings.poll_budget {
         cmd.arg("--poll-budget").arg(budget.to_string());
+    }
+    if let Some(rate) = s.settings.admission_rate {
+        cmd.arg("--admission-rate").arg(rate.to_string());
+    }
+    if let Some(places) = s.settings.max_queue {
+        cmd.arg("--max-queue").arg(places.to_string());
     }
     if let Some(n) = s.writer_queue {
         cmd.arg("--writer-queue").arg(n.to_string());

@@ -49,6 +49,11 @@ pub struct GateConfig {
     /// the limit grows (one second of it per second). Not a cap on admission: the controller
     /// follows the booking side's latency.
     pub admission_rate_per_s: f64,
+    /// The longest queue the poll budget is guaranteed for. Further back, everyone polls at the
+    /// longest interval. The tail's pace is `budget ÷ Λ` with `Λ ≈ ln(max_queue ÷ front zone)`,
+    /// so an operator who knows the crowd (a cohort of 1.5 million) gets a faster tail by saying
+    /// so than by leaving the ten million sized for any crowd.
+    pub max_queue: u64,
     /// Booking-side latency the controller aims to keep admitted people under.
     pub latency_target_ms: u32,
     /// How long someone admitted has to show up, once they could know it, before their room
@@ -69,6 +74,7 @@ impl Default for GateConfig {
             pass_ttl_ms: 30 * 60 * 1000,
             poll_budget_per_s: 20_000.0,
             admission_rate_per_s: 1_500.0,
+            max_queue: MAX_QUEUE,
             latency_target_ms: 100,
             show_up_window_ms: 20_000,
             tickets_per_address_minute: TICKETS_PER_ADDRESS_MINUTE,
@@ -76,6 +82,14 @@ impl Default for GateConfig {
         }
     }
 }
+
+/// The longest queue the poll budget holds by default: ten million places, over six times the
+/// 2021 cohort (KDCA counted over 6 million in its queue for 1.5 million eligible).
+pub const MAX_QUEUE: u64 = 10_000_000;
+/// The shortest `max_queue` an operator may state: people beyond it all poll at the longest
+/// interval, which a short bound makes short, so a slip of a digit must not make a real crowd
+/// overrun the budget.
+pub const MIN_MAX_QUEUE: u64 = 100_000;
 
 /// New tickets per client address per minute. Generous: Korean carriers put thousands of phones
 /// behind one IPv4 address (carrier-grade NAT), and at an opening most of them arrive in the
@@ -398,7 +412,10 @@ struct Counts {
 /// The poll policy for `config`: its front zone sized for the admission rate, or as large as the
 /// budget allows (half of it) when that rate would need more.
 fn poll_policy(config: &GateConfig) -> PollPolicy {
-    let base = PollConfig::with_budget(config.poll_budget_per_s);
+    let base = PollConfig {
+        max_queue: config.max_queue,
+        ..PollConfig::with_budget(config.poll_budget_per_s)
+    };
     let wanted = base.with_front(config.admission_rate_per_s);
     match PollPolicy::new(wanted) {
         Err(queue::PollConfigError::FrontZoneTooLarge { max_positions }) => {
@@ -1652,6 +1669,33 @@ mod tests {
         );
         assert_eq!(merged.active_sessions, 2, "rank 1 here, rank 2 on B");
         assert!(!merged.saturated);
+    }
+
+    #[test]
+    fn a_stated_longest_queue_speeds_the_tail_and_still_bounds_it() {
+        let default = poll_policy(&GateConfig::default());
+        let stated = poll_policy(&GateConfig {
+            max_queue: 1_500_000,
+            ..GateConfig::default()
+        });
+        for (default, stated) in [
+            (default.shared(), stated.shared()),
+            (default.settled(), stated.settled()),
+        ] {
+            // The tail's pace is budget ÷ Λ, and Λ is ln(max_queue ÷ front zone).
+            assert!(stated.lambda() < default.lambda());
+            assert!(stated.fresh_rate_limit_per_s() > 1.1 * default.fresh_rate_limit_per_s());
+            assert!(stated.interval_ms(200_000) < default.interval_ms(200_000));
+            // The front zone is the admission rate's, whatever the queue.
+            assert_eq!(stated.front_positions(), default.front_positions());
+            assert_eq!(stated.interval_ms(1_000), 1_000);
+            // Beyond the stated queue everyone waits the longest interval.
+            assert_eq!(
+                stated.interval_ms(1_500_001),
+                stated.max_interval_ms(),
+                "beyond max_queue"
+            );
+        }
     }
 
     #[test]

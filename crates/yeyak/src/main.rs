@@ -128,6 +128,11 @@ struct ServeArgs {
     /// seconds of it and the limit grows by at most one second of it per second. Not a cap.
     #[arg(long, env = "YEYAK_ADMISSION_RATE", default_value_t = 1_500.0)]
     admission_rate: f64,
+    /// The longest queue the poll budget is guaranteed for (people further back poll at the
+    /// longest interval). The tail's pace is about budget ÷ ln(this ÷ front zone): an operator
+    /// who knows the crowd gets a faster tail by saying so.
+    #[arg(long, env = "YEYAK_MAX_QUEUE", default_value_t = server::waiting::MAX_QUEUE)]
+    max_queue: u64,
     /// Seconds someone admitted has to show up (from when they could know it) before their room
     /// on the booking side goes to the next person; they are still let in if they come later.
     #[arg(long, env = "YEYAK_SHOW_UP_WINDOW", default_value_t = 20)]
@@ -273,6 +278,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     config.gate.poll_budget_per_s = args.poll_budget;
     config.gate.admission_rate_per_s = args.admission_rate;
+    anyhow::ensure!(
+        args.max_queue >= server::waiting::MIN_MAX_QUEUE,
+        "--max-queue must be at least {} places",
+        server::waiting::MIN_MAX_QUEUE
+    );
+    config.gate.max_queue = args.max_queue;
     config.booking_threads = args.booking_threads;
     config.gate.show_up_window_ms = args.show_up_window_s.saturating_mul(1000);
     config.gate.tickets_per_address_minute = args.tickets_per_address_minute;
