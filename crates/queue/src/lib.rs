@@ -106,11 +106,12 @@
 //! # Bounds worth knowing
 //!
 //! * Poll budget: guaranteed for queues up to `PollConfig::max_queue`, at any admission rate and
-//!   while admission is stopped (see [`PollPolicy`]).
+//!   while admission is stopped (see [`PollPolicy`]); position polls get the whole budget outside
+//!   the pre-queue's window, half of it inside.
 //! * Notice: someone in the front zone learns of their turn within `min_interval`; everyone else
-//!   no later than they would have been admitted at the budget's tail pace
-//!   ([`PollPolicy::fresh_rate_limit_per_s`]), and within `eta_slack_ms` while the admission rate
-//!   is at most that pace.
+//!   no later than they would have been admitted at the tail pace of the schedule they were last
+//!   told from ([`Schedule::fresh_rate_limit_per_s`]), and within `eta_slack_ms` while the
+//!   admission rate is at most that pace.
 //! * Overshoot of active sessions: only late returners and the in-flight admissions forgotten by a
 //!   restarted leader (see [`Controller`]); the simulation in `tests/simulation.rs` keeps active
 //!   sessions under `max_active` through a crash, a booking-side slowdown, abandons, reloads and
@@ -142,7 +143,7 @@ pub use controller::{
 pub use lease::{Block, Reservation, SequenceLease};
 pub use opening::{ConfigError, Opening};
 pub use perm::{PermError, PermKey, Permutation};
-pub use poll::{PollConfig, PollConfigError, PollPolicy};
+pub use poll::{PollConfig, PollConfigError, PollPolicy, Schedule};
 pub use room::{Arrival, Exchange, NeedBlock, RoomError, Status, WaitingRoom};
 pub use state::{MAX_BLOCK, QueueRecord, QueueState, RankError, ReserveError, StateError};
 pub use token::{

@@ -287,7 +287,7 @@ impl WaitingRoom {
                     people_ahead: position - 1,
                     verified_ahead: self.state.verified_ahead(rank),
                     eta_ms: eta_ms(position, self.state.rate_per_s()),
-                    poll_after_ms: self.poll.interval_ms(position),
+                    poll_after_ms: self.poll.interval_ms(&self.state, now_ms, position),
                 })
             }
             Err(RankError::NotYetRanked) => {
