@@ -210,6 +210,13 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
     // running one must have been started with it (`serve --subscribers`).
     let subscribers = options.out.join("subscribers.csv");
     write_subscribers(&subscribers, &scenario, people, salt)?;
+    // The server's settings for a miniature of the full night (`ServerSettings::at_scale`); a
+    // server started by hand or by a script takes them from `serve-flags`.
+    let settings = scenario.server.at_scale(options.scale);
+    std::fs::write(
+        options.out.join("serve-flags"),
+        settings.serve_flags().join(" "),
+    )?;
     if options.subscribers_only {
         return Ok(Summary {
             ok: true,
@@ -220,19 +227,17 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
             report: None,
         });
     }
-    // The server's settings for a miniature of the full night (`ServerSettings::at_scale`).
-    let settings = scenario.server.at_scale(options.scale);
     notes.push(settings_note(&settings));
     if matches!(options.target, Target::Url(_)) {
         notes.push(format!(
             "the target must know this run's people: serve --subscribers {}",
             subscribers.display()
         ));
-        notes.push(
+        notes.push(format!(
             "a running server keeps the poll budget, admission rate and longest queue it was \
-             started with: start it with the settings above for a miniature of the full night"
-                .into(),
-        );
+             started with: for a miniature of the full night, start it with {}",
+            settings.serve_flags().join(" ")
+        ));
     }
     let (base, data_dir, operator_token) = match &options.target {
         Target::Spawn { exe } => {

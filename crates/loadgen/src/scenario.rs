@@ -196,6 +196,23 @@ impl ServerSettings {
     }
 }
 
+impl ScaledServer {
+    /// The `yeyak serve` flags for these settings (`max_active` goes in the opening).
+    pub fn serve_flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        if let Some(budget) = self.poll_budget {
+            flags.extend(["--poll-budget".into(), budget.to_string()]);
+        }
+        if let Some(rate) = self.admission_rate {
+            flags.extend(["--admission-rate".into(), rate.to_string()]);
+        }
+        if let Some(places) = self.max_queue {
+            flags.extend(["--max-queue".into(), places.to_string()]);
+        }
+        flags
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
@@ -377,6 +394,10 @@ mod tests {
         assert_eq!(fifth.admission_rate, full.admission_rate.map(|r| r / 5.0));
         assert_eq!(fifth.max_queue, full.max_queue.map(|q| q / 5));
         assert!(full.admission_rate.is_some() && full.max_queue.is_some());
+        assert_eq!(
+            fifth.serve_flags().join(" "),
+            "--poll-budget 4000 --admission-rate 300 --max-queue 2000000"
+        );
         // A tiny run keeps the server's floors; what the scenario leaves out stays out.
         let tiny = ServerSettings {
             max_queue: None,

@@ -77,15 +77,7 @@ pub fn spawn(s: &SpawnSettings) -> anyhow::Result<Spawned> {
         // The whole crowd comes from this one machine's address.
         .args(["--identity-checks-per-address", "0"])
         .args(["--tickets-per-address-minute", "0"]);
-    if let Some(budget) = s.settings.poll_budget {
-        cmd.arg("--poll-budget").arg(budget.to_string());
-    }
-    if let Some(rate) = s.settings.admission_rate {
-        cmd.arg("--admission-rate").arg(rate.to_string());
-    }
-    if let Some(places) = s.settings.max_queue {
-        cmd.arg("--max-queue").arg(places.to_string());
-    }
+    cmd.args(s.settings.serve_flags());
     if let Some(n) = s.writer_queue {
         cmd.arg("--writer-queue").arg(n.to_string());
     }
