@@ -324,11 +324,10 @@ impl Schedule {
         // where `T` stops growing (`max_interval`).
         let last = queued.min(self.max_queue).max(1);
         let first = (self.front_positions + 1).min(last);
-        let stops_growing = (self.max_interval_ms as f64 / 1000.0 * self.tail_budget_per_s
-            / self.lambda
-            - self.p0
-            + 1.0)
-            .clamp(first as f64, last as f64) as u64;
+        let stops_growing =
+            (self.max_interval_ms as f64 / 1000.0 * self.tail_budget_per_s / self.lambda - self.p0
+                + 1.0)
+                .clamp(first as f64, last as f64) as u64;
         [first, stops_growing, last]
             .into_iter()
             .map(late)
@@ -513,7 +512,9 @@ mod tests {
 
     /// Σ over positions 1..=q of polls per second.
     fn load(p: &PollPolicy, q: u64) -> f64 {
-        (1..=q).map(|k| 1000.0 / p.shared().interval_ms(k) as f64).sum()
+        (1..=q)
+            .map(|k| 1000.0 / p.shared().interval_ms(k) as f64)
+            .sum()
     }
 
     #[test]
@@ -573,7 +574,10 @@ mod tests {
             );
             for p in [1, 1_000, 1_600, 5_000, 50_000, 276_000, 900_000, 5_000_000] {
                 let at = ((p as f64 * s).round() as u64).max(1);
-                let (want, got) = (full_policy.shared().interval_ms(p), scaled.shared().interval_ms(at));
+                let (want, got) = (
+                    full_policy.shared().interval_ms(p),
+                    scaled.shared().interval_ms(at),
+                );
                 assert!(
                     got.abs_diff(want) as f64 <= 0.02 * want as f64 + 1.0,
                     "s={s}, place {p} (scaled {at}): {got} ms against {want} ms"
@@ -602,7 +606,10 @@ mod tests {
             shared.fresh_rate_limit_per_s(),
         );
         assert!(fast > 2.0 * slow, "{fast} against {slow}");
-        assert!(fast > 1_500.0, "the booking side's rate is kept fresh: {fast}");
+        assert!(
+            fast > 1_500.0,
+            "the booking side's rate is kept fresh: {fast}"
+        );
     }
 
     /// An interval given from the settled schedule is never longer than the shared one's at the
@@ -701,13 +708,19 @@ mod tests {
                     p.shared().eta_slack_ms()
                 );
             }
-            assert!(p.shared().eta_slack_ms() <= 1_001, "{}", p.shared().eta_slack_ms());
+            assert!(
+                p.shared().eta_slack_ms() <= 1_001,
+                "{}",
+                p.shared().eta_slack_ms()
+            );
         }
         // And the guarantee really depends on the rate: twice as fast and the back polls late.
         let p = policy(20_000.0);
         let fast = 2.0 * p.shared().fresh_rate_limit_per_s();
         let k = 1_000_000;
-        assert!(p.shared().interval_ms(k) > eta_ms(k, fast).unwrap_or(0) + p.shared().eta_slack_ms());
+        assert!(
+            p.shared().interval_ms(k) > eta_ms(k, fast).unwrap_or(0) + p.shared().eta_slack_ms()
+        );
     }
 
     #[test]
@@ -828,7 +841,11 @@ mod tests {
         assert!(sum >= 0.8 * b, "{sum}");
         // The next 1,500 places poll every second; far places poll slower, within hours.
         assert!((1..=1_500).all(|k| p.shared().interval_ms(k) == 1_000));
-        assert!(p.shared().interval_ms(1_501) <= 3_000, "{}", p.shared().interval_ms(1_501));
+        assert!(
+            p.shared().interval_ms(1_501) <= 3_000,
+            "{}",
+            p.shared().interval_ms(1_501)
+        );
         assert!(p.shared().interval_ms(1_000_000) > 60_000);
         assert!(p.max_interval_ms() <= 4 * 3_600_000);
         // The tail's pace is what the budget buys after the zone, stated in the module docs.
@@ -920,7 +937,10 @@ mod tests {
             admitted += d.admitted;
         }
         let per_s = admitted as f64 / 10.0;
-        assert!(per_s > 2.0 * p.shared().fresh_rate_limit_per_s(), "{per_s}/s");
+        assert!(
+            per_s > 2.0 * p.shared().fresh_rate_limit_per_s(),
+            "{per_s}/s"
+        );
     }
 
     proptest! {

@@ -623,7 +623,10 @@ fn an_opening_night() {
     // Position polls keep to their half while pre-queue polls may come (from the pre-queue's
     // start until the opening's spread ends); after it they may use the whole budget (the
     // settled schedule), which the total above bounds.
-    let window_ends = OPENS_AT_MS + sim.poll.prequeue_spread_ms(sim.node.room.state().pre_reserved());
+    let window_ends = OPENS_AT_MS
+        + sim
+            .poll
+            .prequeue_spread_ms(sim.node.room.state().pre_reserved());
     let bin_of = |t: u64| ((t - PREQUEUE_STARTS_MS + 30 * MINUTE_MS) / BIN_MS) as usize;
     let max_pos_in_window = sim.poll_bins[1][bin_of(PREQUEUE_STARTS_MS)..bin_of(window_ends)]
         .iter()
