@@ -158,27 +158,63 @@ impl QueueStore for QueueFile {
     fn people_drawn(&self, id: u32) -> Result<u64> {
         self.with(|conn| {
             let count: i64 = conn
-                .prepare_cached("SELECT COUNT(*) FROM queue_people WHERE queue = ?1")?
+                .prepare_cached(&format!(
+                    "SELECT {DRAWN} FROM queue_people WHERE queue = ?1"
+                ))?
                 .query_row([id], |r| r.get(0))?;
             Ok(count as u64)
         })
     }
 }
 
+/// How many people a queue has drawn: its numbers are dense from 0 and never taken back, so
+/// one more than the largest. Read from the end of the `(queue, draw)` index in O(log n);
+/// `COUNT(*)` read the whole range instead, which at 200,000 drawn people took 10 ms against
+/// 11 µs (SQLite 3.40 shell, 2026-12-04), on every verification of the pre-queue while the
+/// file's one connection was held (arrivals' number blocks wait for it too).
+const DRAWN: &str = "COALESCE(MAX(draw) + 1, 0)";
+
 /// A person's draw number: theirs if they have one, else the next one, in one transaction (the
 /// file has one connection, so numbers are dense and never handed out twice).
 fn draw_number(conn: &Connection, id: u32, person: u64) -> Result<u64> {
     let tx = conn.unchecked_transaction()?;
     let person = person as i64;
-    tx.prepare_cached(
+    tx.prepare_cached(&format!(
         "INSERT INTO queue_people (queue, person, draw)
-         SELECT ?1, ?2, COUNT(*) FROM queue_people WHERE queue = ?1
-         ON CONFLICT (queue, person) DO NOTHING",
-    )?
+         SELECT ?1, ?2, {DRAWN} FROM queue_people WHERE queue = ?1
+         ON CONFLICT (queue, person) DO NOTHING"
+    ))?
     .execute(params![id, person])?;
     let draw: i64 = tx
         .prepare_cached("SELECT draw FROM queue_people WHERE queue = ?1 AND person = ?2")?
         .query_row(params![id, person], |r| r.get(0))?;
     tx.commit()?;
     Ok(draw as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Draw numbers are dense from 0 per queue, one per person however often they verify, and
+    /// the count of drawn people is the next number.
+    #[test]
+    fn draw_numbers_are_dense_per_queue_and_one_per_person() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = QueueFile::open(&dir.path().join("queue.db"), None).unwrap();
+        assert_eq!(file.people_drawn(7).unwrap(), 0);
+        let drawn: Vec<u64> = [10, 20, 10, 30, 20]
+            .into_iter()
+            .map(|person| file.draw_number(7, person).unwrap())
+            .collect();
+        assert_eq!(drawn, [0, 1, 0, 2, 1]);
+        assert_eq!(file.people_drawn(7).unwrap(), 3);
+        // Another queue draws from 0 again, and leaves the first one's count alone.
+        assert_eq!(file.draw_number(8, 10).unwrap(), 0);
+        assert_eq!(file.people_drawn(8).unwrap(), 1);
+        assert_eq!(file.draw_number(7, 40).unwrap(), 3);
+        assert_eq!(file.people_drawn(7).unwrap(), 4);
+        assert_eq!(file.people_drawn(9).unwrap(), 0);
+    }
 }
