@@ -58,6 +58,11 @@ pub struct Options {
     /// the SQLite file in `data_dir` (several nodes share it).
     pub database: Option<String>,
     pub operator_token: Option<String>,
+    /// With `Target::Url`: the server whose `/metrics` the run samples once a second (default:
+    /// the target). Behind a load balancer that keeps `/metrics` off the public edge
+    /// (`deploy/nginx.conf`), a node's own address: the one running the waiting room's
+    /// controller and holding the ledger, whose figures are the fleet's.
+    pub metrics_from: Option<String>,
     /// Overrides the scenario's `client.max_run_minutes` (how long after the opening the run
     /// may go on before the people still waiting are counted as unfinished).
     pub max_run_minutes: Option<f64>,
@@ -323,9 +328,13 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
         salt,
     });
     let server_pid = spawned.as_ref().map(|s| s.child.id());
+    let metrics_base = match (&options.target, &options.metrics_from) {
+        (Target::Url(_), Some(url)) => url.trim_end_matches('/').to_string(),
+        _ => base.clone(),
+    };
     let sampler = sampler::start(
         plain.clone(),
-        base.clone(),
+        metrics_base,
         server_pid,
         opening,
         Arc::clone(&stats),

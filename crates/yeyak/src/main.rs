@@ -66,6 +66,10 @@ struct LoadtestArgs {
     /// With --target: the operator token (default: DATA_DIR/operator.token).
     #[arg(long, env = "YEYAK_OPERATOR_TOKEN", hide_env_values = true)]
     operator_token: Option<String>,
+    /// With --target: sample /metrics from this server instead (e.g. a node's own address when
+    /// the load balancer keeps /metrics off the public edge, as deploy/nginx.conf does).
+    #[arg(long)]
+    metrics_from: Option<String>,
     /// Where report.json, report.md and chart.svg go.
     #[arg(long)]
     out: PathBuf,
@@ -250,6 +254,7 @@ fn loadtest(args: LoadtestArgs) -> anyhow::Result<()> {
         data_dir: args.data_dir,
         database: args.database,
         operator_token: args.operator_token,
+        metrics_from: args.metrics_from,
         max_run_minutes: args.max_run_minutes,
         salt: args.salt,
         subscribers_only: args.subscribers_only,
