@@ -119,10 +119,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         series: dashboard::Series::default(),
         load: shell::Load::default(),
         notify_health: notify::WorkerHealth::default(),
-        codes: notify::codes::CodeTexts::new(
-            config.deliver_notifications,
-            notify::codes::QUEUE_MAX,
-        ),
+        codes: notify::codes::CodeTexts::new(config.deliver_notifications, config.code_texts_queue),
         forwarding: forward::Forwarding::new(lease.clone(), secrets.token_key()),
         booking_runtime: std::sync::OnceLock::new(),
         alert_changes: std::sync::Mutex::new(crate::rate::Counter::new(

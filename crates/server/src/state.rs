@@ -31,6 +31,9 @@ pub struct Config {
     pub session_minutes: i64,
     /// Whether the notification worker delivers messages (tests may read the outbox instead).
     pub deliver_notifications: bool,
+    /// Identity codes' texts that may wait for the SMS gateway before new checks are refused
+    /// (`notify::codes::QUEUE_MAX`).
+    pub code_texts_queue: usize,
     pub gate: waiting::GateConfig,
     /// Bearer token for operator endpoints; generated into the data directory when absent.
     pub operator_token: Option<String>,
@@ -85,6 +88,7 @@ impl Config {
             calendar_days: 120,
             session_minutes: 30,
             deliver_notifications: true,
+            code_texts_queue: crate::notify::codes::QUEUE_MAX,
             gate: waiting::GateConfig::default(),
             operator_token: None,
             notify_webhook: None,

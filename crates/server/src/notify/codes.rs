@@ -125,17 +125,28 @@ impl CodeTexts {
 
     /// Queues a text without waiting.
     pub fn hand_over(&self, text: CodeText) -> Result<(), QueueFull> {
-        let taken = match &self.queue {
-            None => true,
-            Some(queue) => queue.try_send(text).is_ok(),
+        self.reserve()?.hand_over(text);
+        Ok(())
+    }
+
+    /// A place in the queue, taken before the identity check is counted against anyone's
+    /// limits: a check the gateway has no room to text is refused before it costs the person
+    /// one of their tries. Dropped unused (no code to send), the place is given back.
+    pub fn reserve(&self) -> Result<CodeSlot<'_>, QueueFull> {
+        let permit = match &self.queue {
+            None => None,
+            Some(queue) => match queue.try_reserve() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    self.counts.refused.fetch_add(1, Ordering::Relaxed);
+                    return Err(QueueFull);
+                }
+            },
         };
-        let count = if taken {
-            &self.counts.handed
-        } else {
-            &self.counts.refused
-        };
-        count.fetch_add(1, Ordering::Relaxed);
-        taken.then_some(()).ok_or(QueueFull)
+        Ok(CodeSlot {
+            permit,
+            counts: &self.counts,
+        })
     }
 
     /// The queue's other end, once (for the task that delivers).
@@ -144,6 +155,23 @@ impl CodeTexts {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
+    }
+}
+
+/// A reserved place in the codes' queue ([`CodeTexts::reserve`]).
+pub struct CodeSlot<'a> {
+    /// `None` when delivery is off: the text is dropped.
+    permit: Option<mpsc::Permit<'a, CodeText>>,
+    counts: &'a CodeCounts,
+}
+
+impl CodeSlot<'_> {
+    /// Queues the text in the reserved place: cannot fail.
+    pub fn hand_over(self, text: CodeText) {
+        if let Some(permit) = self.permit {
+            permit.send(text);
+        }
+        self.counts.handed.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -285,6 +313,26 @@ mod tests {
         assert!(texts.take_receiver().is_none(), "handed out once");
         assert!(receiver.try_recv().is_ok());
         assert_eq!(texts.hand_over(text(0)), Ok(()));
+    }
+
+    #[test]
+    fn a_reserved_place_is_kept_until_used_and_given_back_unused() {
+        let texts = CodeTexts::new(true, 1);
+        let slot = texts.reserve().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            texts.reserve().err(),
+            Some(QueueFull),
+            "the one place is taken"
+        );
+        assert_eq!(texts.hand_over(text(0)), Err(QueueFull));
+        drop(slot);
+        let slot = texts.reserve().unwrap_or_else(|e| panic!("{e}"));
+        slot.hand_over(text(7));
+        let mut receiver = texts.take_receiver().unwrap_or_else(|| panic!("receiver"));
+        assert_eq!(receiver.try_recv().map(|t| t.expires_at_ms), Ok(7));
+        let counts = texts.counts.by_outcome();
+        assert_eq!(counts[0], ("handed", 1));
+        assert_eq!(counts[4], ("refused", 2));
     }
 
     #[test]

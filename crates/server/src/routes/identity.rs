@@ -150,21 +150,24 @@ pub fn start_check(
 ) -> Result<CheckStarted, ApiError> {
     let now = state.clock.now();
     let phone = claim.phone.clone();
+    // The code's place in the gateway's queue first: when the gateway is behind, the person is
+    // told to come back (503) before the check counts against their limits or leaves a code
+    // that was never sent.
+    let slot = state
+        .codes
+        .reserve()
+        .map_err(|_| identity_error(IdentityError::Overloaded))?;
     let challenge = state
         .identity
         .start(claim, who, now, &mut rand::rng())
         .map_err(|e| counted(state, e))?;
     if challenge.send {
         // Straight to the gateway from memory, like the check itself (`notify::codes`).
-        let text = CodeText::new(
+        slot.hand_over(CodeText::new(
             phone,
             crate::text::notices::identity_code(&challenge.code),
             challenge.expires_at.as_millisecond(),
-        );
-        state
-            .codes
-            .hand_over(text)
-            .map_err(|_| identity_error(IdentityError::Overloaded))?;
+        ));
     }
     Ok(CheckStarted {
         demo_code: state
@@ -565,6 +568,70 @@ mod tests {
         assert_eq!(
             identity_error(IdentityError::WrongCode { attempts_left: 2 }).message_ko,
             "인증번호가 맞지 않습니다. 2번 더 시도할 수 있습니다."
+        );
+    }
+
+    /// The gateway stalls (nothing drains the codes' queue: no delivery task runs on a state
+    /// built without serving): a check the queue has no room to text is refused with 503 before
+    /// it is counted, so the person's tries are all there once the gateway catches up. Counting
+    /// first, a stall of a few minutes would spend a whole hour's five codes on texts that were
+    /// never sent.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_check_the_gateway_cannot_take_costs_the_person_nothing() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut config = crate::Config::new(dir.path().to_path_buf());
+        config.deliver_notifications = true;
+        config.code_texts_queue = 1;
+        let now = "2021-07-19T11:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let subscribers = Arc::clone(&config.subscribers);
+        let state = crate::app::build(config, Arc::new(crate::clock::ManualClock::new(now)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let claim = |n: u32| {
+            let name = domain::name::PersonName::parse("홍길동").unwrap_or_else(|e| panic!("{e}"));
+            let rrn = domain::rrn::Rrn::parse(&format!("670315-1{n:06}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let phone = format!("010{n:08}");
+            let carrier = crate::identity::Carrier::Kt;
+            assert!(subscribers.register(&phone, &name, &rrn, carrier));
+            Claim { name, rrn, phone }
+        };
+        let who = |session: u8| Requester {
+            session: [session; 16],
+            address: std::net::IpAddr::from([10, 0, 0, session]),
+        };
+        let (first, second) = (claim(21), claim(22));
+        let started = start_check(&state, first, who(1));
+        assert!(
+            started.is_ok(),
+            "the first check takes the queue's one place"
+        );
+        for attempt in 0..8u8 {
+            let refused = start_check(&state, second.clone(), who(2 + attempt))
+                .err()
+                .unwrap_or_else(|| panic!("try {attempt} started with no room to text"));
+            assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(refused.code, "identity_service_busy");
+            assert!(refused.retry_after_s.is_some());
+        }
+        // The gateway catches up: the second person still has every try (five codes an hour).
+        let mut gateway = state
+            .codes
+            .take_receiver()
+            .unwrap_or_else(|| panic!("the gateway's end"));
+        for attempt in 0..5u8 {
+            assert!(gateway.try_recv().is_ok());
+            if let Err(e) = start_check(&state, second.clone(), who(20 + attempt)) {
+                panic!("try {attempt} after the stall: {}", e.code);
+            }
+        }
+        assert!(gateway.try_recv().is_ok());
+        let sixth = start_check(&state, second, who(30)).err();
+        assert_eq!(
+            sixth.map(|e| e.status),
+            Some(StatusCode::TOO_MANY_REQUESTS),
+            "the phone's limit still holds"
         );
     }
 }
