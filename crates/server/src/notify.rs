@@ -169,8 +169,14 @@ impl Sender {
                     "ko": message.ko,
                     "en": message.en,
                 });
-                file.append(&line.to_string())
-                    .map_err(|e| SendError::Temporary(e.to_string()))
+                // Off the async worker: a write to a disk that stalls would stall the thread,
+                // and the delivery tasks run on the runtime that answers the front door (one
+                // thread by default on two cores).
+                let (file, line) = (Arc::clone(file), line.to_string());
+                match tokio::task::spawn_blocking(move || file.append(&line)).await {
+                    Ok(appended) => appended.map_err(|e| SendError::Temporary(e.to_string())),
+                    Err(stopped) => Err(SendError::Temporary(stopped.to_string())),
+                }
             }
             Sender::Webhook { url, client } => {
                 let Some(phone) = &message.phone else {
