@@ -310,7 +310,7 @@ fn store_or_copy_world(path: &Path, args: &RescheduleArgs) -> anyhow::Result<boo
         return Ok(true);
     }
     setup(path, args)?;
-    std::fs::copy(path, world).context("storing the world")?;
+    store::sqlite::copy_database(path, world).context("storing the world")?;
     std::fs::write(&stamp, size)?;
     Ok(false)
 }

@@ -53,6 +53,18 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// A consistent copy of the database at `from` as a new file `to` (`VACUUM INTO`), with
+/// whatever its write-ahead log holds. Copying the file alone misses the log's pages whenever a
+/// checkpoint was busy (`PRAGMA wal_checkpoint` reports that in a row, not as an error).
+pub fn copy_database(from: &Path, to: &Path) -> Result<()> {
+    let conn = rusqlite::Connection::open(from)?;
+    let target = to
+        .to_str()
+        .ok_or_else(|| StoreError::Database(format!("not a UTF-8 path: {}", to.display())))?;
+    conn.execute("VACUUM INTO ?1", [target])?;
+    Ok(())
+}
+
 /// Opens (creating if needed) the database file and brings its schema up to date.
 pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
     let mut conn = connect(path)?;
@@ -737,6 +749,35 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use rusqlite::StatementStatus;
+
+    /// Pages still in the write-ahead log are in the copy; the database file alone lacks them
+    /// (what `yeyak bench-reschedule --world` stored when a checkpoint was busy).
+    #[test]
+    fn a_copy_has_what_the_log_still_holds() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (from, to, bare) = (
+            dir.path().join("from.db"),
+            dir.path().join("to.db"),
+            dir.path().join("bare.db"),
+        );
+        let writing = rusqlite::Connection::open(&from).unwrap_or_else(|e| panic!("{e}"));
+        writing
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+                 CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2), (3);",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rows = |path: &Path| -> i64 {
+            rusqlite::Connection::open(path)
+                .and_then(|c| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)))
+                .unwrap_or(-1)
+        };
+        std::fs::copy(&from, &bare).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rows(&bare), -1, "the file alone has not even the table");
+        copy_database(&from, &to).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rows(&to), 3);
+        drop(writing);
+    }
 
     /// What SQLite plans for `sql`: one line per step, e.g. "SEARCH booking USING INDEX …".
     fn plan(conn: &Connection, sql: &str) -> Vec<String> {
