@@ -9,7 +9,12 @@ let server;
 let browser;
 
 before(async () => {
-  server = await h.startServer(['--max-active', '1']);
+  // One person at a time, and a waiting page that refreshes itself seldom: near the front a
+  // queued page refreshes every second (the Refresh header follows the poll interval), which
+  // would navigate away under the accessibility check. An admission rate of one a second
+  // makes the front zone one place and a poll budget of two a second puts the places behind
+  // it on long intervals; the place across reloads and tabs is what this file tests.
+  server = await h.startServer(['--max-active', '1', '--admission-rate', '1', '--poll-budget', '2']);
   browser = await h.launchBrowser();
 });
 
