@@ -123,8 +123,9 @@ impl CodeTexts {
         }
     }
 
-    /// Queues a text without waiting.
-    pub fn hand_over(&self, text: CodeText) -> Result<(), QueueFull> {
+    /// Queues a text without waiting (handlers reserve first: [`CodeTexts::reserve`]).
+    #[cfg(test)]
+    fn hand_over(&self, text: CodeText) -> Result<(), QueueFull> {
         self.reserve()?.hand_over(text);
         Ok(())
     }
