@@ -5,23 +5,11 @@
 //! keeps an object's keys sorted, so the bytes of the answer stay the same.
 
 use crate::AppState;
-use crate::error::ApiError;
-use axum::Json;
 use domain::booking::Appointment;
 use domain::clinic::ClinicId;
 use domain::product::Product;
 use jiff::civil::Date;
 use serde::{Serialize, Serializer};
-
-/// The JSON of a view that flattens another (`#[serde(flatten)]`, a ticket beside where it
-/// stands), in the bytes of the object it replaced: through a `serde_json::Value`, whose keys
-/// serde_json keeps sorted, so the flattened fields and the view's own share one alphabetical
-/// order at every level, as they did when the answer was built as that object.
-pub fn sorted_json<T: Serialize>(view: &T) -> Result<Json<serde_json::Value>, ApiError> {
-    serde_json::to_value(view)
-        .map(Json)
-        .map_err(|_| ApiError::internal())
-}
 
 /// A product as the API spells it (`astrazeneca`), not as its records do (`astra_zeneca`).
 pub fn product_code<S: Serializer>(product: &Product, serializer: S) -> Result<S::Ok, S::Error> {
