@@ -192,6 +192,26 @@ impl Client {
     }
 }
 
+/// Lets this process hold as many connections as the system allows it: the soft limit on open
+/// files raised to the hard one. A browser population (`client.max_in_flight = 0`) opens a
+/// connection for every request in flight, and a slow server means many in flight; the soft
+/// limit (often 1,024) would otherwise turn a slow server into the generator's own `EMFILE`
+/// errors. A spawned server inherits the raised limit. Returns the limit now in force.
+pub fn raise_open_files_limit() -> std::io::Result<Option<u64>> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        setrlimit(
+            Resource::Nofile,
+            rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            },
+        )?;
+    }
+    Ok(getrlimit(Resource::Nofile).current)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

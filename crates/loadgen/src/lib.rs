@@ -233,6 +233,12 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
         });
     }
     notes.push(settings_note(&settings));
+    // Before a server is spawned, so that it inherits the limit too.
+    notes.push(match client::raise_open_files_limit() {
+        Ok(Some(limit)) => format!("open files: up to {limit} per process"),
+        Ok(None) => "open files: no limit".into(),
+        Err(error) => format!("open files: the limit could not be raised ({error})"),
+    });
     if matches!(options.target, Target::Url(_)) {
         notes.push(format!(
             "the target must know this run's people: serve --subscribers {}",
