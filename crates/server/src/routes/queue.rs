@@ -101,7 +101,7 @@ pub enum WillTextState {
 
 /// A ticket already held, and where it stands (`POST /queue/arrive` again, `POST /agent/queue`):
 /// the status's fields with the ticket's beside them. Serialized straight from the struct (a
-/// reload is a quarter of an opening night's requests): no `serde_json::Value` tree on the way.
+/// reload is a fifth of an opening night's requests): no `serde_json::Value` tree on the way.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct HeldTicket {
     #[serde(flatten)]

@@ -2,7 +2,8 @@
 //! returns and its JSON adapter serialises, and what the pages read by field.
 //!
 //! Views whose JSON existed before them list their fields in alphabetical order: serde_json
-//! keeps an object's keys sorted, so the bytes of the answer stay the same.
+//! keeps an object's keys sorted, so the bytes of the answer stay the same. (A view that
+//! flattens another, such as `routes::queue::HeldTicket`, writes the flattened fields first.)
 
 use crate::AppState;
 use domain::booking::Appointment;
