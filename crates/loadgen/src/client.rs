@@ -1,27 +1,33 @@
 //! The generator's own HTTP/1.1 client for the simulated people's requests: kept-alive
 //! connections to one address, one request at a time on each, as a browser's connections are.
 //!
-//! Written on hyper's connection API rather than used through `reqwest`, because the generator
-//! must cost far less than the server it measures (issue 12: ≤ 15 µs of CPU per request), and
-//! per request `reqwest` parses a URL, looks its pool up by scheme and host behind a lock and
-//! wraps the body and headers in its own types. Here a request is a path, its headers and a
-//! body; the address is parsed once. Plain `http://` only: the generator talks to yeyak or to
-//! the load balancer in front of it, on the same network.
+//! Written by hand on a `TcpStream`, with `httparse` reading the answers' heads, rather than used
+//! through hyper or `reqwest`, because the generator must cost far less than the server it
+//! measures (issue 12: ≤ 15 µs of CPU per request). `reqwest` parses a URL per request, looks its
+//! pool up behind a lock and wraps body and headers in its own types; hyper's client runs each
+//! connection as a task of its own that the requester reaches through a channel, so every
+//! request woke two tasks and crossed two channels (the connection tasks were 46% of the
+//! generator's samples on the full night of 2026-12-04). Here the person's own task writes the
+//! request and reads the answer on the connection it took from the pool: one `write` and, for
+//! an answer that fits, one `read`. What it writes is a request line, `Host`, the caller's
+//! headers, and `Content-Length` with the body for every method but GET and HEAD; what it reads
+//! is an HTTP/1.1 answer framed by `Content-Length`, by chunks, or by the connection's end.
+//! Plain `http://` only: the generator talks to yeyak or to the load balancer in front of it,
+//! on the same network.
 //!
 //! An idle connection is used again only within [`IDLE_MAX`] (the server closes keep-alive
-//! connections idle for its header timeout, 10 s by default), and a request that a reused
-//! connection could not take (it was closing) goes out once more on a new one; a request that
-//! was sent and got no answer is the caller's to retry, as a person's browser would.
+//! connections idle for its header timeout, 10 s by default) and only if it is not closing (its
+//! end already seen, or stray bytes waiting: checked without waiting before the request is
+//! written). A request that was written and got no whole answer fails, and is the caller's to
+//! retry, as a person's browser would; it is never sent twice here.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderValue, RETRY_AFTER};
-use hyper::{Method, Request, Uri};
-use hyper_util::rt::TokioIo;
+use http::header::HeaderMap;
+use http::{Method, Uri};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -30,11 +36,22 @@ pub const IDLE_MAX: Duration = Duration::from_secs(4);
 /// Connecting, and a whole request with its answer, may take this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// An answer's head (status line and headers) longer than this is refused: yeyak's are a few
+/// hundred bytes.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Header lines read from an answer's head; more is refused.
+const MAX_HEADERS: usize = 32;
+/// An answer's body longer than this is refused rather than held: the largest yeyak answer a
+/// person reads (a clinic search) is a few KiB.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// How much room a connection's read buffer gets before each read.
+const READ_ROOM: usize = 8 * 1024;
 
 /// An answer: its status, `Retry-After` in seconds, and body.
 pub struct Answer {
     pub status: u16,
     pub retry_after: Option<Duration>,
+    /// Its own allocation: a person holds their last answer while they wait.
     pub body: Bytes,
 }
 
@@ -42,21 +59,286 @@ pub struct Answer {
 #[derive(Debug)]
 pub enum Failed {
     Connect(std::io::Error),
-    Http(hyper::Error),
+    /// Writing the request or reading the answer failed.
+    Io(std::io::Error),
+    /// The connection ended before the whole answer came.
+    Closed,
+    /// What came back is not an HTTP/1.1 answer this client reads (the reason).
+    Malformed(&'static str),
     TimedOut,
 }
 
-struct Idle {
-    sender: SendRequest<Full<Bytes>>,
+/// How an answer's body ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Length(usize),
+    Chunked,
+    /// Neither length nor chunks: the body is what comes until the connection closes.
+    UntilClose,
+}
+
+/// What an answer's head says, read by [`read_head`].
+#[derive(Debug, PartialEq, Eq)]
+struct Head {
+    /// The head's length in bytes; the body starts there.
+    len: usize,
+    status: u16,
+    retry_after: Option<Duration>,
+    framing: Framing,
+    /// The server will close the connection after this answer (`Connection: close`).
+    closes: bool,
+}
+
+/// Reads an answer's head from the start of `bytes`: `None` while it is incomplete.
+fn read_head(bytes: &[u8], method: &Method) -> Result<Option<Head>, Failed> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let len = match response.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if bytes.len() > MAX_HEAD_BYTES => {
+            return Err(Failed::Malformed("the answer's head is too long"));
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Failed::Malformed("the answer has too many headers"));
+        }
+        Err(_) => return Err(Failed::Malformed("the answer's head is not HTTP/1.x")),
+    };
+    let status = response.code.unwrap_or_default();
+    let mut length = None;
+    let mut chunked = false;
+    let mut retry_after = None;
+    let mut closes = response.version == Some(0);
+    for header in response.headers.iter() {
+        let value = std::str::from_utf8(header.value).unwrap_or_default().trim();
+        if header.name.eq_ignore_ascii_case("content-length") {
+            let parsed = value
+                .parse::<usize>()
+                .map_err(|_| Failed::Malformed("the answer's Content-Length is not a number"))?;
+            if length.is_some_and(|known| known != parsed) {
+                return Err(Failed::Malformed("the answer has two Content-Lengths"));
+            }
+            length = Some(parsed);
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value
+                .rsplit(',')
+                .next()
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+            if !chunked {
+                return Err(Failed::Malformed(
+                    "the answer's Transfer-Encoding is not chunked",
+                ));
+            }
+        } else if header.name.eq_ignore_ascii_case("retry-after") {
+            retry_after = value.parse::<u64>().ok().map(Duration::from_secs);
+        } else if header.name.eq_ignore_ascii_case("connection") {
+            closes |= value
+                .split(',')
+                .any(|token| token.trim().eq_ignore_ascii_case("close"));
+        }
+    }
+    // RFC 9112 §6.3: no body after HEAD, 1xx, 204 and 304; chunked wins over a length.
+    let framing = if *method == Method::HEAD || status < 200 || status == 204 || status == 304 {
+        Framing::Length(0)
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(length) = length {
+        if length > MAX_BODY_BYTES {
+            return Err(Failed::Malformed("the answer's body is too long"));
+        }
+        Framing::Length(length)
+    } else {
+        Framing::UntilClose
+    };
+    Ok(Some(Head {
+        len,
+        status,
+        retry_after,
+        framing,
+        closes: closes || framing == Framing::UntilClose,
+    }))
+}
+
+/// Decodes a chunked body from the start of `bytes`: the body and how many bytes it took, or
+/// `None` while it is incomplete. Trailers are read past and dropped.
+fn read_chunked(bytes: &[u8]) -> Result<Option<(Vec<u8>, usize)>, Failed> {
+    let mut body = Vec::new();
+    let mut at = 0;
+    loop {
+        let (start, size) = match httparse::parse_chunk_size(&bytes[at..]) {
+            Ok(httparse::Status::Complete(found)) => found,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(_) => return Err(Failed::Malformed("the answer's chunk size is not hex")),
+        };
+        let size = usize::try_from(size)
+            .ok()
+            .filter(|size| body.len() + size <= MAX_BODY_BYTES)
+            .ok_or(Failed::Malformed("the answer's body is too long"))?;
+        at += start;
+        if size == 0 {
+            return Ok(trailers_end(&bytes[at..]).map(|len| (body, at + len)));
+        }
+        let Some(chunk) = bytes.get(at..at + size + 2) else {
+            return Ok(None);
+        };
+        if &chunk[size..] != b"\r\n" {
+            return Err(Failed::Malformed("the answer's chunk does not end in CRLF"));
+        }
+        body.extend_from_slice(&chunk[..size]);
+        at += size + 2;
+    }
+}
+
+/// The length of the trailer section and its closing empty line, once all of it is in `bytes`.
+fn trailers_end(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let line = bytes[at..].windows(2).position(|w| w == b"\r\n")?;
+        at += line + 2;
+        if line == 0 {
+            return Some(at);
+        }
+    }
+}
+
+/// Writes a request into `out`: the request line, `Host`, the caller's headers and the body.
+fn write_request(
+    out: &mut Vec<u8>,
+    host: &str,
+    method: &Method,
+    path: &Uri,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+) {
+    out.clear();
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    let target = path.path_and_query().map_or("/", |p| p.as_str());
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(host.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if body.is_some() {
+        out.extend_from_slice(b"content-type: application/json\r\n");
+    }
+    if body.is_some() || !matches!(*method, Method::GET | Method::HEAD) {
+        // A POST without a body says so, as browsers do: a proxy may refuse one without.
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(body.map_or(0, <[u8]>::len).to_string().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in headers {
+        // `HeaderValue` holds no CR or LF: a header cannot smuggle another.
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body.unwrap_or_default());
+}
+
+/// One kept-alive connection and the buffers it reuses from request to request.
+struct Connection {
+    stream: TcpStream,
+    /// The request being written.
+    request: Vec<u8>,
+    /// What has been read of the answer.
+    read: Vec<u8>,
+    /// When it was last put back idle.
     since: Instant,
 }
 
+impl Connection {
+    /// Whether an idle connection can take a request: the server has not closed it (its end
+    /// would be readable) nor sent anything unasked. Never waits.
+    fn is_open(&self) -> bool {
+        let mut probe = [0u8; 1];
+        matches!(
+            self.stream.try_read(&mut probe),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+        )
+    }
+
+    /// Reads more of the answer into `read`; the connection's end before the answer is whole is
+    /// [`Failed::Closed`].
+    async fn read_more(&mut self) -> Result<(), Failed> {
+        self.read.reserve(READ_ROOM);
+        match self.stream.read_buf(&mut self.read).await {
+            Ok(0) => Err(Failed::Closed),
+            Ok(_) => Ok(()),
+            Err(e) => Err(Failed::Io(e)),
+        }
+    }
+
+    /// Writes the request in `request` and reads its whole answer; also says whether the
+    /// connection can take another request.
+    async fn round_trip(&mut self, method: &Method) -> Result<(Answer, bool), Failed> {
+        self.stream
+            .write_all(&self.request)
+            .await
+            .map_err(Failed::Io)?;
+        self.read.clear();
+        let head = loop {
+            match read_head(&self.read, method)? {
+                // An informational answer (none is asked for) comes before the real one.
+                Some(head) if head.status < 200 => {
+                    self.read.drain(..head.len);
+                }
+                Some(head) => break head,
+                None => self.read_more().await?,
+            }
+        };
+        let (body, used) = match head.framing {
+            Framing::Length(length) => {
+                while self.read.len() < head.len + length {
+                    self.read_more().await?;
+                }
+                (
+                    Bytes::copy_from_slice(&self.read[head.len..head.len + length]),
+                    head.len + length,
+                )
+            }
+            Framing::Chunked => loop {
+                if let Some((body, len)) = read_chunked(&self.read[head.len..])? {
+                    break (Bytes::from(body), head.len + len);
+                }
+                self.read_more().await?;
+            },
+            Framing::UntilClose => loop {
+                if self.read.len() - head.len > MAX_BODY_BYTES {
+                    return Err(Failed::Malformed("the answer's body is too long"));
+                }
+                match self.read_more().await {
+                    Ok(()) => {}
+                    Err(Failed::Closed) => {
+                        break (
+                            Bytes::copy_from_slice(&self.read[head.len..]),
+                            self.read.len(),
+                        );
+                    }
+                    Err(e) => return Err(e),
+                }
+            },
+        };
+        // Bytes after the answer were not asked for: the connection is out of step.
+        let reusable = !head.closes && used == self.read.len();
+        Ok((
+            Answer {
+                status: head.status,
+                retry_after: head.retry_after,
+                body,
+            },
+            reusable,
+        ))
+    }
+}
+
 pub struct Client {
-    /// `host:port`, as connected to.
+    /// `host:port`, as connected to and sent as `Host`.
     address: String,
-    host: HeaderValue,
-    idle: Mutex<Vec<Idle>>,
-    /// Connections opened so far (each is a TCP and HTTP handshake).
+    idle: Mutex<Vec<Connection>>,
+    /// Connections opened so far (each is a TCP handshake).
     pub connections: AtomicU64,
 }
 
@@ -68,12 +350,13 @@ impl Client {
             .ok_or_else(|| anyhow::anyhow!("the target must be an http:// address: {base}"))?
             .trim_end_matches('/');
         anyhow::ensure!(
-            !address.is_empty() && !address.contains('/'),
+            !address.is_empty()
+                && !address.contains('/')
+                && address.bytes().all(|b| b.is_ascii_graphic()),
             "the target must be http://host:port, without a path: {base}"
         );
         Ok(Client {
             address: address.to_string(),
-            host: HeaderValue::from_str(address)?,
             idle: Mutex::new(Vec::new()),
             connections: AtomicU64::new(0),
         })
@@ -88,107 +371,73 @@ impl Client {
         headers: &HeaderMap,
         body: Option<Bytes>,
     ) -> Result<Answer, Failed> {
-        let json_body = body.is_some();
-        let mut request = Request::new(Full::new(body.unwrap_or_default()));
-        *request.method_mut() = method;
-        *request.uri_mut() = path;
-        *request.headers_mut() = self.request_headers(headers, json_body);
-        tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(request))
-            .await
-            .unwrap_or(Err(Failed::TimedOut))
+        tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            self.exchange(&method, &path, headers, body.as_deref()),
+        )
+        .await
+        .unwrap_or(Err(Failed::TimedOut))
     }
 
-    /// The caller's headers with `Host` and, for a body, its type: built at their final size
-    /// (a clone grown by two would be allocated twice).
-    fn request_headers(&self, headers: &HeaderMap, json_body: bool) -> HeaderMap {
-        let mut all = HeaderMap::with_capacity(headers.len() + 2);
-        all.insert(HOST, self.host.clone());
-        if json_body {
-            all.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
-        for (name, value) in headers {
-            all.append(name.clone(), value.clone());
-        }
-        all
-    }
-
-    async fn exchange(&self, request: Request<Full<Bytes>>) -> Result<Answer, Failed> {
-        let (mut sender, reused) = match self.reuse().await {
-            Some(sender) => (sender, true),
-            None => (self.connect().await?, false),
+    async fn exchange(
+        &self,
+        method: &Method,
+        path: &Uri,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+    ) -> Result<Answer, Failed> {
+        let mut connection = match self.reuse() {
+            Some(connection) => connection,
+            None => self.connect().await?,
         };
-        let response = match sender.try_send_request(request).await {
-            Ok(response) => response,
-            Err(mut error) => match error.take_message() {
-                // Never written: the reused connection was closing. Once more on a new one.
-                Some(request) if reused => {
-                    sender = self.connect().await?;
-                    sender.send_request(request).await.map_err(Failed::Http)?
-                }
-                _ => return Err(Failed::Http(error.into_error())),
-            },
-        };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let read = response.into_body().collect().await.map_err(Failed::Http)?;
-        // A copy of its own: the answer hyper hands over is a slice of the connection's read
-        // buffer, and a person holds their last answer while they wait, which kept a whole
-        // buffer (8 KiB or more) alive per waiting person: a full night's generator held
-        // 9.7 GiB for 600,000 of them. The slice is dropped here, with `read`.
-        let body = Bytes::copy_from_slice(&read.to_bytes());
-        self.put_back(sender);
-        Ok(Answer {
-            status,
-            retry_after,
+        write_request(
+            &mut connection.request,
+            &self.address,
+            method,
+            path,
+            headers,
             body,
-        })
+        );
+        let (answer, reusable) = connection.round_trip(method).await?;
+        if reusable {
+            self.put_back(connection);
+        }
+        Ok(answer)
     }
 
-    /// An idle connection that is still open, was idle for less than [`IDLE_MAX`], and is
-    /// ready for the next request.
-    async fn reuse(&self) -> Option<SendRequest<Full<Bytes>>> {
-        loop {
-            let connection = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
-            if connection.since.elapsed() >= IDLE_MAX || connection.sender.is_closed() {
-                continue;
-            }
-            let mut sender = connection.sender;
-            if sender.ready().await.is_ok() {
-                return Some(sender);
+    /// The most recently used idle connection that is still open and was idle for less than
+    /// [`IDLE_MAX`].
+    fn reuse(&self) -> Option<Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(connection) = idle.pop() {
+            if connection.since.elapsed() < IDLE_MAX && connection.is_open() {
+                return Some(connection);
             }
         }
+        None
     }
 
-    fn put_back(&self, sender: SendRequest<Full<Bytes>>) {
-        if sender.is_closed() {
-            return;
-        }
+    fn put_back(&self, mut connection: Connection) {
+        connection.since = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         // The most recently used last: `reuse` takes it first, and the stale ones age out at
         // the bottom, dropped when they come up.
-        idle.push(Idle {
-            sender,
-            since: Instant::now(),
-        });
+        idle.push(connection);
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Failed> {
+    async fn connect(&self) -> Result<Connection, Failed> {
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.address))
             .await
             .map_err(|_| Failed::TimedOut)?
             .map_err(Failed::Connect)?;
         stream.set_nodelay(true).map_err(Failed::Connect)?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(Failed::Http)?;
-        tokio::spawn(connection);
         self.connections.fetch_add(1, Ordering::Relaxed);
-        Ok(sender)
+        Ok(Connection {
+            stream,
+            request: Vec::with_capacity(1024),
+            read: Vec::with_capacity(READ_ROOM),
+            since: Instant::now(),
+        })
     }
 }
 
@@ -215,6 +464,8 @@ pub fn raise_open_files_limit() -> std::io::Result<Option<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::HeaderValue;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn only_a_plain_http_address_without_a_path_is_taken() {
@@ -223,56 +474,209 @@ mod tests {
         assert!(Client::new("https://127.0.0.1:8080").is_err());
         assert!(Client::new("http://127.0.0.1:8080/api").is_err());
         assert!(Client::new("http://").is_err());
+        assert!(Client::new("http://127.0.0.1:8080\r\nx: y").is_err());
     }
 
-    /// Answers every request on every connection it accepts with `answer`, keeping the
-    /// connection open; returns its `http://` address.
-    async fn server_answering(answer: &'static [u8]) -> String {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    fn head(bytes: &[u8]) -> Head {
+        match read_head(bytes, &Method::GET) {
+            Ok(Some(head)) => head,
+            Ok(None) => panic!("incomplete: {}", String::from_utf8_lossy(bytes)),
+            Err(e) => panic!("{e:?}: {}", String::from_utf8_lossy(bytes)),
+        }
+    }
+
+    #[test]
+    fn a_request_is_written_as_http_1_1_with_its_length_and_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-yeyak-ticket", HeaderValue::from_static("t.1"));
+        let mut out = Vec::new();
+        let body = br#"{"a":1}"#;
+        let path = Uri::from_static("/api/v1/queue/arrive?x=1");
+        write_request(&mut out, "h:1", &Method::POST, &path, &headers, Some(body));
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "POST /api/v1/queue/arrive?x=1 HTTP/1.1\r\nhost: h:1\r\ncontent-type: application/json\r\n\
+             content-length: 7\r\nx-yeyak-ticket: t.1\r\n\r\n{\"a\":1}"
+        );
+        // A POST without a body says its length is 0; a GET says nothing of one.
+        write_request(
+            &mut out,
+            "h:1",
+            &Method::POST,
+            &path,
+            &HeaderMap::new(),
+            None,
+        );
+        assert!(out.ends_with(b"host: h:1\r\ncontent-length: 0\r\n\r\n"));
+        write_request(
+            &mut out,
+            "h:1",
+            &Method::GET,
+            &path,
+            &HeaderMap::new(),
+            None,
+        );
+        assert_eq!(
+            &out[..],
+            b"GET /api/v1/queue/arrive?x=1 HTTP/1.1\r\nhost: h:1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn an_answer_head_says_its_status_framing_and_retry_after() {
+        let busy_bytes =
+            b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\ncontent-length: 2\r\n\r\n{}";
+        let busy = head(busy_bytes);
+        assert_eq!(busy.status, 503);
+        assert_eq!(busy.retry_after, Some(Duration::from_secs(5)));
+        assert_eq!(busy.framing, Framing::Length(2));
+        assert_eq!(
+            busy.len,
+            busy_bytes.len() - 2,
+            "the body starts after the head"
+        );
+        assert!(!busy.closes);
+        let chunked = head(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\ncontent-length: 9\r\n\r\n",
+        );
+        assert_eq!(chunked.framing, Framing::Chunked);
+        assert!(
+            head(b"HTTP/1.1 200 OK\r\nconnection: keep-alive, close\r\ncontent-length: 0\r\n\r\n")
+                .closes
+        );
+        assert!(head(b"HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n").closes);
+        let until_close = head(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(until_close.framing, Framing::UntilClose);
+        assert!(until_close.closes);
+        assert_eq!(
+            head(b"HTTP/1.1 204 No Content\r\n\r\n").framing,
+            Framing::Length(0)
+        );
+        assert_eq!(
+            head(b"HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n").framing,
+            Framing::Length(0)
+        );
+    }
+
+    #[test]
+    fn an_answer_head_that_cannot_be_trusted_is_refused() {
+        let refused =
+            |bytes: &[u8]| matches!(read_head(bytes, &Method::GET), Err(Failed::Malformed(_)));
+        assert!(refused(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n"
+        ));
+        assert!(refused(b"HTTP/1.1 200 OK\r\ncontent-length: two\r\n\r\n"));
+        assert!(refused(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n"
+        ));
+        assert!(refused(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 4194305\r\n\r\n"
+        ));
+        assert!(refused(b"SMTP ready\r\n\r\n"));
+        let many = format!(
+            "HTTP/1.1 200 OK\r\n{}\r\n",
+            "x: y\r\n".repeat(MAX_HEADERS + 1)
+        );
+        assert!(refused(many.as_bytes()));
+        let endless = format!("HTTP/1.1 200 OK\r\nx: {}", "y".repeat(MAX_HEAD_BYTES));
+        assert!(refused(endless.as_bytes()));
+        // Incomplete is not refused: more may come.
+        assert!(matches!(
+            read_head(b"HTTP/1.1 200 OK\r\ncontent-", &Method::GET),
+            Ok(None)
+        ));
+    }
+
+    #[test]
+    fn a_chunked_body_is_decoded_once_all_of_it_is_in() {
+        let whole = b"4\r\nWiki\r\n5;x=1\r\npedia\r\n0\r\nExpires: never\r\n\r\nNEXT";
+        let decoded = read_chunked(whole).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(decoded, Some((b"Wikipedia".to_vec(), whole.len() - 4)));
+        for cut in 0..whole.len() - 4 {
+            assert!(
+                matches!(read_chunked(&whole[..cut]), Ok(None)),
+                "cut at {cut}"
+            );
+        }
+        assert!(matches!(
+            read_chunked(b"4\r\nWikiXX0\r\n\r\n"),
+            Err(Failed::Malformed(_))
+        ));
+        assert!(matches!(read_chunked(b"zz\r\n"), Err(Failed::Malformed(_))));
+        assert!(matches!(
+            read_chunked(b"ffffffff\r\n"),
+            Err(Failed::Malformed(_))
+        ));
+    }
+
+    /// Accepts connections and on each answers every request with the next of `answers` (in
+    /// pieces of at most `piece` bytes), closing the connection after it when `close_after`;
+    /// sends every request it read to `requests`. Returns its `http://` address.
+    async fn server(
+        answers: Vec<&'static [u8]>,
+        piece: usize,
+        close_after: bool,
+    ) -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
         let address = listener
             .local_addr()
             .unwrap_or_else(|e| panic!("local address: {e}"));
+        let (requests, received) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
+            let mut answers = answers.into_iter().cycle();
             while let Ok((mut stream, _)) = listener.accept().await {
+                let answer = answers.next().unwrap_or_default();
+                let requests = requests.clone();
                 tokio::spawn(async move {
                     let mut request = [0u8; 4096];
-                    // One read per request: the test's requests are small and have no body.
-                    while matches!(stream.read(&mut request).await, Ok(n) if n > 0) {
-                        if stream.write_all(answer).await.is_err() {
-                            break;
+                    // One read per request: the tests' requests are small.
+                    while let Ok(n @ 1..) = stream.read(&mut request).await {
+                        let _ = requests.send(request[..n].to_vec());
+                        for part in answer.chunks(piece) {
+                            if stream.write_all(part).await.is_err() {
+                                return;
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                        if close_after {
+                            return;
                         }
                     }
                 });
             }
         });
-        format!("http://{address}")
+        (format!("http://{address}"), received)
+    }
+
+    async fn get(client: &Client) -> Result<Answer, Failed> {
+        client
+            .send(
+                Method::GET,
+                Uri::from_static("/api/v1/queue/status"),
+                &HeaderMap::new(),
+                None,
+            )
+            .await
     }
 
     #[tokio::test]
     async fn an_answer_keeps_no_connection_buffer_alive() {
-        let base = server_answering(
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 17\r\n\r\n{\"state\":\"ready\"}",
+        let (base, _) = server(
+            vec![b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 17\r\n\r\n{\"state\":\"ready\"}"],
+            usize::MAX,
+            false,
         )
         .await;
         let client = Client::new(&base).unwrap_or_else(|e| panic!("{e}"));
         for _ in 0..2 {
-            let answer = client
-                .send(
-                    Method::GET,
-                    Uri::from_static("/api/v1/queue/status"),
-                    &HeaderMap::new(),
-                    None,
-                )
-                .await
-                .unwrap_or_else(|e| panic!("{e:?}"));
+            let answer = get(&client).await.unwrap_or_else(|e| panic!("{e:?}"));
             assert_eq!(answer.status, 200);
             assert_eq!(&answer.body[..], br#"{"state":"ready"}"#);
             // A simulated person holds their last answer while they wait: it must hold its own
-            // bytes, not the kept-alive connection's read buffer (8 KiB or more) that hyper
-            // sliced it from. A unique `Bytes` becomes a `Vec` over the allocation it holds.
+            // bytes, not the kept-alive connection's read buffer (8 KiB). A unique `Bytes`
+            // becomes a `Vec` over the allocation it holds.
             let held: Vec<u8> = answer.body.into();
             assert!(
                 held.capacity() < 1024,
@@ -284,6 +688,103 @@ mod tests {
             client.connections.load(Ordering::Relaxed),
             1,
             "the second request reused the kept-alive connection"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_in_pieces_and_chunks_is_read_whole_and_the_request_as_sent() {
+        let (base, mut requests) = server(
+            vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n"],
+            3,
+            false,
+        )
+        .await;
+        let client = Client::new(&base).unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..2 {
+            let answer = client
+                .send(
+                    Method::POST,
+                    Uri::from_static("/api/v1/queue/arrive"),
+                    &HeaderMap::new(),
+                    Some(Bytes::from_static(b"{}")),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"));
+            assert_eq!(&answer.body[..], br#"{"a":1}"#);
+            let request = requests.recv().await.unwrap_or_default();
+            let mut headers = [httparse::EMPTY_HEADER; 8];
+            let mut parsed = httparse::Request::new(&mut headers);
+            assert!(
+                matches!(parsed.parse(&request), Ok(httparse::Status::Complete(n)) if &request[n..] == b"{}")
+            );
+            assert_eq!(parsed.method, Some("POST"));
+            assert_eq!(parsed.path, Some("/api/v1/queue/arrive"));
+        }
+        assert_eq!(client.connections.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_not_used_again() {
+        // Closed after each answer without saying so: the next request must notice the
+        // connection's end before writing, and go out on a new one.
+        let (base, _) = server(
+            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"],
+            usize::MAX,
+            true,
+        )
+        .await;
+        let client = Client::new(&base).unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..3 {
+            let answer = get(&client).await.unwrap_or_else(|e| panic!("{e:?}"));
+            assert_eq!(&answer.body[..], b"ok");
+            // Time for the server's FIN to arrive and the runtime to see it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(client.connections.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_says_close_or_has_no_length_ends_its_connection() {
+        let (base, _) = server(
+            vec![
+                b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
+                b"HTTP/1.1 200 OK\r\n\r\nuntil the end",
+            ],
+            usize::MAX,
+            true,
+        )
+        .await;
+        let client = Client::new(&base).unwrap_or_else(|e| panic!("{e}"));
+        let said_close = get(&client).await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(&said_close.body[..], b"ok");
+        let no_length = get(&client).await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(&no_length.body[..], b"until the end");
+        assert_eq!(client.connections.load(Ordering::Relaxed), 2);
+        assert!(
+            client
+                .idle
+                .lock()
+                .map(|idle| idle.is_empty())
+                .unwrap_or(false)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_cut_short_is_a_failure_not_a_shorter_answer() {
+        let (base, _) = server(
+            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort"],
+            usize::MAX,
+            true,
+        )
+        .await;
+        let client = Client::new(&base).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(get(&client).await, Err(Failed::Closed)));
+        assert!(
+            client
+                .idle
+                .lock()
+                .map(|idle| idle.is_empty())
+                .unwrap_or(false)
         );
     }
 }

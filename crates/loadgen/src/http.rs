@@ -7,8 +7,8 @@
 use crate::client::Client;
 use crate::stats::{Endpoint, Stats};
 use bytes::Bytes;
-use hyper::header::{HeaderMap, HeaderName};
-use hyper::{Method, Uri};
+use http::header::{HeaderMap, HeaderName};
+use http::{Method, Uri};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
