@@ -490,6 +490,7 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
         server_peak_kb: final_usage.map(|u| u.hwm_kb),
         server_cpu_s: final_usage.zip(server_cpu_before).map(|(a, b)| a.cpu_s - b),
         client_cpu_s: client_cpu,
+        client_connections: ctx.http.client.connections.load(Ordering::Relaxed),
     });
     report.notes = notes;
     let ok = audit.as_ref().is_none_or(audit::Audit::clean)

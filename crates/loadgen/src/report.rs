@@ -110,6 +110,8 @@ pub struct Report {
     pub server_peak_rss_mb: Option<f64>,
     pub client_cpu_s: f64,
     pub client_cpu_us_per_request: f64,
+    /// Connections the generator opened (each a TCP handshake the server also paid for).
+    pub client_connections: u64,
     pub server_cpu_us_per_request: Option<f64>,
     pub server_cpu_ms_per_booked_person: Option<f64>,
     pub client_waits: u64,
@@ -151,6 +153,7 @@ pub struct Inputs<'a> {
     pub server_peak_kb: Option<u64>,
     pub server_cpu_s: Option<f64>,
     pub client_cpu_s: f64,
+    pub client_connections: u64,
 }
 
 fn outcome_name(o: &Outcome) -> String {
@@ -309,6 +312,7 @@ pub fn build(i: &Inputs) -> Report {
         server_peak_rss_mb: i.server_peak_kb.map(|k| k as f64 / 1024.0),
         client_cpu_s: i.client_cpu_s,
         client_cpu_us_per_request: per_request(i.client_cpu_s),
+        client_connections: i.client_connections,
         server_cpu_us_per_request: i.server_cpu_s.map(per_request),
         server_cpu_ms_per_booked_person: i.server_cpu_s.map(|c| c * 1e3 / (booked as f64).max(1.0)),
         client_waits: s.client_waits.load(Ordering::Relaxed),
@@ -462,14 +466,15 @@ pub fn markdown(r: &Report, ok: bool) -> String {
     );
     let _ = writeln!(
         m,
-        "- server: {:.1} CPU-seconds ({:.2} cores on average, {:.1} µs per request, {:.2} ms per booked person), peak memory {:.0} MiB; generator {:.1} CPU-seconds ({:.1} µs per request)",
+        "- server: {:.1} CPU-seconds ({:.2} cores on average, {:.1} µs per request, {:.2} ms per booked person), peak memory {:.0} MiB; generator {:.1} CPU-seconds ({:.1} µs per request, {} connections opened)",
         r.server_cpu_s.unwrap_or(0.0),
         r.server_cpu_cores_avg.unwrap_or(0.0),
         r.server_cpu_us_per_request.unwrap_or(0.0),
         r.server_cpu_ms_per_booked_person.unwrap_or(0.0),
         r.server_peak_rss_mb.unwrap_or(0.0),
         r.client_cpu_s,
-        r.client_cpu_us_per_request
+        r.client_cpu_us_per_request,
+        r.client_connections
     );
     let _ = writeln!(
         m,

@@ -346,3 +346,72 @@ async fn a_registration_number_in_a_url_is_refused() {
         assert_eq!(body["error"], "personal_data_in_url", "{path}");
     }
 }
+
+/// Accepts connections and never answers: an SMS gateway that has stopped. Returns its URL.
+async fn silent_gateway() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    format!("http://{addr}/sms")
+}
+
+/// While the gateway is behind, a check is refused 503 before it counts against the pass: a
+/// person who retries through a night of 503s still has all their pass's starts. (Counted
+/// first, the full-scale replay of 2026-12-05 had 4,079 people refused `pass_limit` after
+/// retrying 503s, and 2,761 who never verified.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_the_gateway_has_no_room_for_does_not_use_up_the_pass() {
+    let gateway = silent_gateway().await;
+    let server = TestServer::start_with(
+        tempfile::tempdir().unwrap(),
+        small_world(),
+        common::OPENING_PLUS_5S.parse().unwrap(),
+        |config| {
+            config.deliver_notifications = true;
+            config.notify_webhook = Some(gateway);
+            config.code_texts_queue = 1;
+        },
+    )
+    .await;
+    // Fill the gateway's queue: texts in flight to the silent gateway, then one waiting. Each
+    // pass starts fewer checks than its limit.
+    let mut person = 0;
+    let mut busy = None;
+    'fill: for _ in 0..10 {
+        let visitor = server.enter().await;
+        for _ in 1..server::waiting::PASS_IDENTITY_STARTS {
+            person += 1;
+            let rrn = rrn_1967(100 + person);
+            let phone = server.subscribe("김채움", &rrn);
+            let (status, answer) = start(&server, &visitor, "김채움", &rrn, &phone).await;
+            if status != 202 {
+                busy = Some((status, answer));
+                break 'fill;
+            }
+        }
+    }
+    let (status, answer) = busy.expect("the gateway's queue filled");
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (503, Some("identity_service_busy")),
+        "{answer}"
+    );
+    // A person retrying through it, past their pass's limit of starts: told to come back each
+    // time, never that their pass is used up.
+    let late = server.enter().await;
+    let rrn = rrn_1967(99);
+    let phone = server.subscribe(VICTIM, &rrn);
+    for attempt in 0..server::waiting::PASS_IDENTITY_STARTS + 4 {
+        let (status, answer) = start(&server, &late, VICTIM, &rrn, &phone).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (503, Some("identity_service_busy")),
+            "attempt {attempt}: {answer}"
+        );
+    }
+}

@@ -423,8 +423,7 @@ async fn start_from_form(
         form.phone.as_deref().unwrap_or(""),
         state,
     )?;
-    routes::pass::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
-    let started = routes::identity::start_check(state, claim, who)?;
+    let started = routes::identity::start_check(state, claim, who, pass)?;
     Ok(IdentityStage::Code {
         verification_id: started.verification_id,
         demo_code: started.demo_code,

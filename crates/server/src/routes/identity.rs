@@ -147,16 +147,19 @@ pub fn start_check(
     state: &Arc<AppState>,
     claim: Claim,
     who: Requester,
+    pass: Option<&queue::Pass>,
 ) -> Result<CheckStarted, ApiError> {
     let now = state.clock.now();
     let phone = claim.phone.clone();
     // The code's place in the gateway's queue first: when the gateway is behind, the person is
-    // told to come back (503) before the check counts against their limits or leaves a code
-    // that was never sent.
+    // told to come back (503) before the check counts against their limits, their pass's
+    // included, or leaves a code that was never sent. (Counted first, a night of 503s used up
+    // people's passes: each retry took one of its eight starts.)
     let slot = state
         .codes
         .reserve()
         .map_err(|_| identity_error(IdentityError::Overloaded))?;
+    super::pass::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
     let challenge = state
         .identity
         .start(claim, who, now, &mut rand::rng())
@@ -218,12 +221,7 @@ pub async fn start(
     ApiJson(body): ApiJson<StartRequest>,
 ) -> Result<Response, ApiError> {
     let claim = parse_claim(&body.name, &body.rrn, &body.phone, &state)?;
-    super::pass::use_pass(
-        &state,
-        pass.as_deref(),
-        crate::waiting::PassUse::IdentityStart,
-    )?;
-    let body = start_check(&state, claim, who)?;
+    let body = start_check(&state, claim, who, pass.as_deref())?;
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
@@ -602,13 +600,13 @@ mod tests {
             address: std::net::IpAddr::from([10, 0, 0, session]),
         };
         let (first, second) = (claim(21), claim(22));
-        let started = start_check(&state, first, who(1));
+        let started = start_check(&state, first, who(1), None);
         assert!(
             started.is_ok(),
             "the first check takes the queue's one place"
         );
         for attempt in 0..8u8 {
-            let refused = start_check(&state, second.clone(), who(2 + attempt))
+            let refused = start_check(&state, second.clone(), who(2 + attempt), None)
                 .err()
                 .unwrap_or_else(|| panic!("try {attempt} started with no room to text"));
             assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -622,12 +620,12 @@ mod tests {
             .unwrap_or_else(|| panic!("the gateway's end"));
         for attempt in 0..5u8 {
             assert!(gateway.try_recv().is_ok());
-            if let Err(e) = start_check(&state, second.clone(), who(20 + attempt)) {
+            if let Err(e) = start_check(&state, second.clone(), who(20 + attempt), None) {
                 panic!("try {attempt} after the stall: {}", e.code);
             }
         }
         assert!(gateway.try_recv().is_ok());
-        let sixth = start_check(&state, second, who(30)).err();
+        let sixth = start_check(&state, second, who(30), None).err();
         assert_eq!(
             sixth.map(|e| e.status),
             Some(StatusCode::TOO_MANY_REQUESTS),

@@ -541,7 +541,7 @@ pub async fn verify_start(
 ) -> Result<Response, ApiError> {
     waiting_ticket(&state, &headers)?;
     let claim = super::identity::parse_claim(body.name(), body.rrn(), body.phone(), &state)?;
-    let body = super::identity::start_check(&state, claim, who)?;
+    let body = super::identity::start_check(&state, claim, who, None)?;
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
