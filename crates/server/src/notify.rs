@@ -143,6 +143,32 @@ pub enum SendError {
     Rejected(String),
 }
 
+/// Texts appended to the file in one write at most (about 300 bytes each).
+const FILE_BATCH_MAX: usize = 256;
+
+/// A text as the file holds it: one JSON line, the phone number masked.
+fn file_line(message: &Outgoing<'_>) -> String {
+    serde_json::json!({
+        "id": message.key,
+        "to": message.phone.as_deref().map(mask_phone).unwrap_or_else(|| "unknown".into()),
+        "template": message.template,
+        "ko": message.ko,
+        "en": message.en,
+    })
+    .to_string()
+}
+
+/// Appends `lines` to the file off the async worker: a write to a disk that stalls would stall
+/// the thread, and the delivery tasks run on the runtime that answers the front door (one
+/// thread by default on two cores).
+async fn append_off_the_worker(file: &Arc<OutboxFile>, lines: String) -> Result<(), SendError> {
+    let file = Arc::clone(file);
+    match tokio::task::spawn_blocking(move || file.append(&lines)).await {
+        Ok(appended) => appended.map_err(|e| SendError::Temporary(e.to_string())),
+        Err(stopped) => Err(SendError::Temporary(stopped.to_string())),
+    }
+}
+
 impl Sender {
     pub fn from_config(state_dir: &std::path::Path, webhook: Option<&str>) -> Sender {
         match webhook {
@@ -157,27 +183,37 @@ impl Sender {
         }
     }
 
+    /// How many texts [`Sender::send_all`] takes at once: the file appends a whole batch in one
+    /// write; a gateway gets one request per text.
+    pub fn batch_max(&self) -> usize {
+        match self {
+            Sender::File(_) => FILE_BATCH_MAX,
+            Sender::Webhook { .. } => 1,
+        }
+    }
+
+    /// Sends several texts: to the file in one append (all or none), to a gateway one after
+    /// another, stopping at the first failure.
+    pub async fn send_all(&self, messages: &[Outgoing<'_>]) -> Result<(), SendError> {
+        match self {
+            Sender::File(file) => {
+                let lines: Vec<String> = messages.iter().map(file_line).collect();
+                append_off_the_worker(file, lines.join("\n")).await
+            }
+            Sender::Webhook { .. } => {
+                for message in messages {
+                    self.send(message).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Sends one text. The gateway gets `message.key` as its `Idempotency-Key` and drops a
     /// key it has seen, so a resend after a lost answer is not a second text.
     pub async fn send(&self, message: &Outgoing<'_>) -> Result<(), SendError> {
         match self {
-            Sender::File(file) => {
-                let line = serde_json::json!({
-                    "id": message.key,
-                    "to": message.phone.as_deref().map(mask_phone).unwrap_or_else(|| "unknown".into()),
-                    "template": message.template,
-                    "ko": message.ko,
-                    "en": message.en,
-                });
-                // Off the async worker: a write to a disk that stalls would stall the thread,
-                // and the delivery tasks run on the runtime that answers the front door (one
-                // thread by default on two cores).
-                let (file, line) = (Arc::clone(file), line.to_string());
-                match tokio::task::spawn_blocking(move || file.append(&line)).await {
-                    Ok(appended) => appended.map_err(|e| SendError::Temporary(e.to_string())),
-                    Err(stopped) => Err(SendError::Temporary(stopped.to_string())),
-                }
-            }
+            Sender::File(file) => append_off_the_worker(file, file_line(message)).await,
             Sender::Webhook { url, client } => {
                 let Some(phone) = &message.phone else {
                     return Err(SendError::Rejected("no recipient on record".into()));
