@@ -650,6 +650,25 @@ mod tests {
         (format!("http://{address}"), received)
     }
 
+    /// A client of a [`server`] answering with `answers`, and the requests that server reads.
+    async fn client_of(
+        answers: Vec<&'static [u8]>,
+        piece: usize,
+        close_after: bool,
+    ) -> (Client, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+        let (base, requests) = server(answers, piece, close_after).await;
+        let client = Client::new(&base).unwrap_or_else(|e| panic!("{e}"));
+        (client, requests)
+    }
+
+    fn keeps_no_idle_connection(client: &Client) -> bool {
+        client
+            .idle
+            .lock()
+            .map(|idle| idle.is_empty())
+            .unwrap_or(false)
+    }
+
     async fn get(client: &Client) -> Result<Answer, Failed> {
         client
             .send(
@@ -663,13 +682,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_keeps_no_connection_buffer_alive() {
-        let (base, _) = server(
+        let (client, _) = client_of(
             vec![b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 17\r\n\r\n{\"state\":\"ready\"}"],
             usize::MAX,
             false,
-        )
-        .await;
-        let client = Client::new(&base).unwrap_or_else(|e| panic!("{e}"));
+        ).await;
         for _ in 0..2 {
             let answer = get(&client).await.unwrap_or_else(|e| panic!("{e:?}"));
             assert_eq!(answer.status, 200);
@@ -727,13 +744,12 @@ mod tests {
     async fn a_connection_the_server_closed_is_not_used_again() {
         // Closed after each answer without saying so: the next request must notice the
         // connection's end before writing, and go out on a new one.
-        let (base, _) = server(
+        let (client, _) = client_of(
             vec![b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"],
             usize::MAX,
             true,
         )
         .await;
-        let client = Client::new(&base).unwrap_or_else(|e| panic!("{e}"));
         for _ in 0..3 {
             let answer = get(&client).await.unwrap_or_else(|e| panic!("{e:?}"));
             assert_eq!(&answer.body[..], b"ok");
@@ -745,7 +761,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_that_says_close_or_has_no_length_ends_its_connection() {
-        let (base, _) = server(
+        let (client, _) = client_of(
             vec![
                 b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok",
                 b"HTTP/1.1 200 OK\r\n\r\nuntil the end",
@@ -754,37 +770,23 @@ mod tests {
             true,
         )
         .await;
-        let client = Client::new(&base).unwrap_or_else(|e| panic!("{e}"));
         let said_close = get(&client).await.unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(&said_close.body[..], b"ok");
         let no_length = get(&client).await.unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(&no_length.body[..], b"until the end");
         assert_eq!(client.connections.load(Ordering::Relaxed), 2);
-        assert!(
-            client
-                .idle
-                .lock()
-                .map(|idle| idle.is_empty())
-                .unwrap_or(false)
-        );
+        assert!(keeps_no_idle_connection(&client));
     }
 
     #[tokio::test]
     async fn an_answer_cut_short_is_a_failure_not_a_shorter_answer() {
-        let (base, _) = server(
+        let (client, _) = client_of(
             vec![b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort"],
             usize::MAX,
             true,
         )
         .await;
-        let client = Client::new(&base).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(get(&client).await, Err(Failed::Closed)));
-        assert!(
-            client
-                .idle
-                .lock()
-                .map(|idle| idle.is_empty())
-                .unwrap_or(false)
-        );
+        assert!(keeps_no_idle_connection(&client));
     }
 }
