@@ -195,6 +195,10 @@ impl Sender {
     /// Sends several texts: to the file in one append (all or none), to a gateway one after
     /// another, stopping at the first failure.
     pub async fn send_all(&self, messages: &[Outgoing<'_>]) -> Result<(), SendError> {
+        if messages.is_empty() {
+            // Nothing to send: an empty append would leave an empty line in the file.
+            return Ok(());
+        }
         match self {
             Sender::File(file) => {
                 let lines: Vec<String> = messages.iter().map(file_line).collect();
