@@ -924,6 +924,19 @@ impl Gate {
         Ok(())
     }
 
+    /// Gives back one use of `what` counted by [`Gate::use_pass`] for a request then refused
+    /// for want of capacity: such a refusal changes nothing, the pass's count included.
+    pub fn give_back_pass_use(&self, pass: &Pass, what: PassUse) {
+        let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(uses) = holders.uses.get_mut(&pass.rank) {
+            let count = match what {
+                PassUse::IdentityStart => &mut uses.identity_starts,
+                PassUse::FamilyBooking => &mut uses.family_bookings,
+            };
+            *count = count.saturating_sub(1);
+        }
+    }
+
     /// Tickets this node has issued since it started: the dashboard's arrivals. (The record's
     /// count of reserved numbers runs up to two blocks ahead of it.)
     pub fn tickets_issued(&self) -> u64 {

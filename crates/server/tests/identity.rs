@@ -415,3 +415,32 @@ async fn a_check_the_gateway_has_no_room_for_does_not_use_up_the_pass() {
         );
     }
 }
+
+/// The same when the identity service itself is full (checks in progress at their limit): the
+/// pass's start is given back with the 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_the_identity_service_has_no_room_for_does_not_use_up_the_pass() {
+    let server = TestServer::start_with(
+        tempfile::tempdir().unwrap(),
+        small_world(),
+        common::OPENING_PLUS_5S.parse().unwrap(),
+        |config| config.identity.max_pending = 1,
+    )
+    .await;
+    let first = server.enter().await;
+    let rrn = rrn_1967(98);
+    let phone = server.subscribe("김먼저", &rrn);
+    let (status, answer) = start(&server, &first, "김먼저", &rrn, &phone).await;
+    assert_eq!(status, 202, "{answer}");
+    let late = server.enter().await;
+    let rrn = rrn_1967(99);
+    let phone = server.subscribe(VICTIM, &rrn);
+    for attempt in 0..server::waiting::PASS_IDENTITY_STARTS + 4 {
+        let (status, answer) = start(&server, &late, VICTIM, &rrn, &phone).await;
+        assert_eq!(
+            (status, answer["error"].as_str()),
+            (503, Some("identity_service_busy")),
+            "attempt {attempt}: {answer}"
+        );
+    }
+}
