@@ -191,6 +191,15 @@ struct Uses {
     expires_at_ms: u64,
 }
 
+impl Uses {
+    fn count_of(&mut self, what: PassUse) -> &mut u32 {
+        match what {
+            PassUse::IdentityStart => &mut self.identity_starts,
+            PassUse::FamilyBooking => &mut self.family_bookings,
+        }
+    }
+}
+
 /// People who left the page to be texted at their turn, by the session holding their ticket.
 /// Memory per person who asked (at most [`MAX_TEXTED`]), not per queued person.
 #[derive(Default)]
@@ -910,10 +919,7 @@ impl Gate {
         let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
         let uses = holders.uses.entry(pass.rank).or_default();
         uses.expires_at_ms = pass.expires_at_ms;
-        let count = match what {
-            PassUse::IdentityStart => &mut uses.identity_starts,
-            PassUse::FamilyBooking => &mut uses.family_bookings,
-        };
+        let count = uses.count_of(what);
         if *count >= what.limit() {
             return Err(GateError::PassLimit {
                 what,
@@ -929,10 +935,7 @@ impl Gate {
     pub fn give_back_pass_use(&self, pass: &Pass, what: PassUse) {
         let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(uses) = holders.uses.get_mut(&pass.rank) {
-            let count = match what {
-                PassUse::IdentityStart => &mut uses.identity_starts,
-                PassUse::FamilyBooking => &mut uses.family_bookings,
-            };
+            let count = uses.count_of(what);
             *count = count.saturating_sub(1);
         }
     }
