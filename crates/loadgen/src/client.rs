@@ -24,6 +24,7 @@
 use bytes::Bytes;
 use http::header::HeaderMap;
 use http::{Method, Uri};
+use std::io::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -223,9 +224,8 @@ fn write_request(
     }
     if body.is_some() || !matches!(*method, Method::GET | Method::HEAD) {
         // A POST without a body says so, as browsers do: a proxy may refuse one without.
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(body.map_or(0, <[u8]>::len).to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
+        // Written into the buffer as digits: no string allocated per request.
+        let _ = write!(out, "content-length: {}\r\n", body.map_or(0, <[u8]>::len));
     }
     for (name, value) in headers {
         // `HeaderValue` holds no CR or LF: a header cannot smuggle another.
