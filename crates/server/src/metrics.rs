@@ -155,6 +155,8 @@ struct StorageGauges {
     checkpoints_failing: Gauge,
     wal_bytes: Gauge,
     wal_frames: Gauge,
+    wal_writer_copies: Gauge,
+    wal_writer_copy_ms: Gauge,
     piece_holds: Gauge,
     pieces_waiting: Gauge,
 }
@@ -162,7 +164,7 @@ struct StorageGauges {
 impl StorageGauges {
     fn register(registry: &mut Registry) -> StorageGauges {
         let gauges = StorageGauges::default();
-        let metrics: [(&str, &str, &Gauge); 11] = [
+        let metrics: [(&str, &str, &Gauge); 13] = [
             (
                 "writer_ready",
                 "1 while the writer takes requests; 0 while it recovers from a storage fault",
@@ -207,6 +209,16 @@ impl StorageGauges {
                 "wal_frames",
                 "Pages in the write-ahead log at the last checkpoint (a supply change waits above 4,096 until it is copied back)",
                 &gauges.wal_frames,
+            ),
+            (
+                "wal_writer_copies",
+                "Times the writer copied the rest of a long write-ahead log back itself, between batches, and started the log over",
+                &gauges.wal_writer_copies,
+            ),
+            (
+                "wal_writer_copy_ms",
+                "Milliseconds the writer spent copying long write-ahead logs back and starting them over (bookings wait meanwhile)",
+                &gauges.wal_writer_copy_ms,
             ),
             (
                 "writer_piece_holds",
@@ -580,6 +592,10 @@ impl Metrics {
         storage.checkpoints_failing.set(load(&checkpoints.failing));
         storage.wal_bytes.set(load(&checkpoints.wal_bytes));
         storage.wal_frames.set(load(&checkpoints.log_frames));
+        storage.wal_writer_copies.set(load(&checkpoints.by_writer));
+        storage
+            .wal_writer_copy_ms
+            .set(load(&checkpoints.by_writer_us) / 1_000);
     }
 
     /// The text exposition format, with the waiting room as of `snapshot` and the HTTP shell's

@@ -94,6 +94,13 @@ pub trait WriteBackend: Send + 'static {
     fn room_for_long_write(&mut self) -> Result<bool> {
         Ok(true)
     }
+    /// Called between batches, once a batch's answers went out: upkeep of the backend's storage
+    /// that only the writer's own connection can do (SQLite: copying back the rest of a long
+    /// write-ahead log and starting it over, see `sqlite::wal`). A failure
+    /// fails no request; the writer logs it. Nothing by default (PostgreSQL).
+    fn between_batches(&mut self) -> Result<()> {
+        Ok(())
+    }
     fn apply(&mut self, change: &Change) -> Result<()>;
     /// The first answer recorded for `(actor, key)`, if any (sees this transaction's writes).
     fn recorded(&mut self, actor: PersonId, key: &str) -> Result<Option<Recorded>>;

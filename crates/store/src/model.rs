@@ -319,4 +319,9 @@ pub struct CheckpointStats {
     /// back into the database by then (SQLite starts the log over once all are).
     pub log_frames: AtomicU64,
     pub copied_frames: AtomicU64,
+    /// Times the writer copied the rest of a long log back itself, between batches, and started
+    /// it over, and the microseconds it spent on it (tries that could not included): bookings
+    /// queue behind it meanwhile.
+    pub by_writer: AtomicU64,
+    pub by_writer_us: AtomicU64,
 }

@@ -96,9 +96,13 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
         log,
         checkpoints,
         log_limits: LogLimits::default(),
+        copied_at: 0,
     };
     Ok((writer, reader))
 }
+
+/// How long a connection waits for a lock another holds before it answers busy.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
@@ -115,7 +119,7 @@ fn connect(path: &Path) -> Result<Connection> {
     // WAL lets readers run beside the writer; FULL syncs the WAL on every commit (B3).
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "busy_timeout", 5000)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "cache_size", -64_000)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // The capacity guard (schema v8) is a deferred foreign key: without this, SQLite ignores it.
@@ -183,6 +187,9 @@ pub struct SqliteWriter {
     log: wal::LogLength,
     checkpoints: Arc<CheckpointStats>,
     log_limits: LogLimits,
+    /// The log's length when the writer last tried to start it over and could not (0: no such
+    /// try since it last started over): see [`wal::writer_copies`].
+    copied_at: u64,
 }
 
 /// Loads the idempotency keys already recorded into a filter, at open.
@@ -304,6 +311,29 @@ impl WriteBackend for SqliteWriter {
             self.checkpoints.seen(),
             self.log_limits,
         ))
+    }
+
+    fn between_batches(&mut self) -> Result<()> {
+        let frames = self.log.frames();
+        if !wal::writer_copies(frames, self.copied_at, self.log_limits) {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let started_over = wal::start_over(&self.conn, BUSY_TIMEOUT);
+        let spent_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.checkpoints
+            .by_writer_us
+            .fetch_add(spent_us, Ordering::Relaxed);
+        if started_over? {
+            self.copied_at = 0;
+            self.log.emptied();
+            self.checkpoints.record(wal::Copied { log: 0, copied: 0 });
+            self.checkpoints.by_writer.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // The checkpointer was copying, or a reader stayed on the log: later.
+            self.copied_at = frames;
+        }
+        Ok(())
     }
 
     fn apply(&mut self, change: &Change) -> Result<()> {

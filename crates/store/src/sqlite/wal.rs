@@ -1,17 +1,28 @@
-//! The write-ahead log: copied back into the database by a thread of its own, and kept from
-//! outgrowing the disk by making long writes wait for it.
+//! The write-ahead log: copied back into the database by a thread of its own, started over by
+//! the writer once it is long, and kept from outgrowing the disk by making long writes wait for it.
 //!
-//! The writer never checkpoints (copying the log back would stall a batch of bookings); a
-//! background thread does, PASSIVE, every 200 ms. That keeps up with bookings, but not with a
-//! long write done in back-to-back transactions (a national supply change in pieces wrote 41 GB
-//! of log in four minutes, `bench/reschedule.md`): SQLite only starts the log over at a write
-//! that begins with every frame copied back, which never happens while the next piece is
-//! always already writing. So before each piece the writer asks [`room`]: under
-//! [`LogLimits::max_frames`] it goes; once the checkpointer has copied the whole log back it
-//! goes too, and its write starts the log over (`journal_size_limit` gives the disk back);
-//! otherwise it waits while bookings go on, and the checkpointer comes back every 20 ms until
-//! the log is short again. The writer itself never copies: its copy and sync of the database
-//! file (40 ms typical, 750 ms seen at national scale) would hold up every booking behind it.
+//! A background thread copies the log back, PASSIVE, every 200 ms (20 ms while busy). That keeps
+//! the copying off the writer, but on its own it cannot make the log *start over*: SQLite starts
+//! the log from its beginning only at a write that finds every frame already copied back, and
+//! under a steady stream of commits the next commit always lands before the checkpointer has
+//! caught up with the last. On the full-scale replay of the 2021 opening the log grew to 5.5 GB
+//! (334,000 frames) between restarts; every reader searched a wal-index that long, and cutting
+//! the file back to its kept size (`journal_size_limit`) stopped the writer for up to two seconds
+//! with nobody booked (`bench/wal-restart.md`). So once the log is [`LogLimits::restart_frames`]
+//! long, the writer, between batches and after their answers went out, copies back what the
+//! checkpointer has not yet on its own connection, waits a moment for readers still on the log,
+//! and starts the log over ([`writer_copies`], [`start_over`]). That costs the writer time
+//! (about 30 ms a time, four times a second, at the replay's peak): bookings queue behind it, but
+//! for tens of milliseconds, not seconds.
+//!
+//! A long write done in back-to-back transactions (a national supply change in pieces wrote
+//! 41 GB of log in four minutes, `bench/reschedule.md`) must not outrun the copying either: before
+//! each piece the writer asks [`room`]: under [`LogLimits::max_frames`] it goes; once the
+//! checkpointer has copied the whole log back it goes too, and its write starts the log over
+//! (`journal_size_limit` gives the disk back); otherwise it waits while bookings go on, and the
+//! checkpointer comes back every 20 ms until the log is short again. The writer does not copy a
+//! long write's log itself: the whole log's copy and sync (750 ms seen at national scale) would
+//! hold up every booking behind it.
 
 use crate::{CheckpointStats, Result, StoreError};
 use rusqlite::Connection;
@@ -24,11 +35,26 @@ use std::time::{Duration, Instant};
 /// comes back soon (one number, so the write that waits is the one the checkpointer hurries for).
 const LONG_LOG_FRAMES: u64 = 4_096;
 
-/// How long the log may grow under a long write, in frames (one page each, 16 KiB).
+/// 32 MiB of 16 KiB pages: the writer starts the log over around this length. Measured against
+/// 8,192 on the full replay: four times as many start-overs, but each took half as long (30 ms
+/// against 58 ms) and the night cost 7% less server CPU (`bench/wal-restart.md`).
+const RESTART_FRAMES: u64 = 2_048;
+
+/// After a try of its own that could not start the log over (the checkpointer was copying, or a
+/// reader stayed on an old snapshot past the wait), the writer tries again only once the log has
+/// grown this much more: each try syncs the database file and may wait for readers.
+const RETRY_FRAMES: u64 = 1_024;
+
+/// How long the log may grow, in frames (one page each, 16 KiB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLimits {
     /// Above this many frames, a long write waits until the log is copied back.
     pub max_frames: u64,
+    /// From this many frames on, the writer copies back what the checkpointer has not, between
+    /// batches, and starts the log over.
+    pub restart_frames: u64,
+    /// After a try that could not, the writer tries again this many frames later.
+    pub retry_frames: u64,
 }
 
 impl Default for LogLimits {
@@ -39,6 +65,8 @@ impl Default for LogLimits {
             // behind its writes to the disk (256 MiB gave bookings a p99 of 544 ms beside a
             // national apply).
             max_frames: LONG_LOG_FRAMES,
+            restart_frames: RESTART_FRAMES,
+            retry_frames: RETRY_FRAMES,
         }
     }
 }
@@ -65,6 +93,16 @@ pub struct Copied {
 /// once, until its next run.
 pub fn room(frames: u64, seen: Copied, limits: LogLimits) -> bool {
     frames <= limits.max_frames || (seen.log >= frames && seen.copied >= seen.log)
+}
+
+/// The rule, whether the writer copies the log back and starts it over now, between batches: the
+/// log is `frames` long after its last commit, and the writer last tried and could not when it
+/// was `copied_at` long (0: no such try since the log last started over). Once the log is
+/// `restart_frames` long; after a try that could not, only `retry_frames` later.
+pub fn writer_copies(frames: u64, copied_at: u64, limits: LogLimits) -> bool {
+    let started_over = frames < copied_at;
+    frames >= limits.restart_frames
+        && (started_over || copied_at == 0 || frames >= copied_at + limits.retry_frames)
 }
 
 /// The log's length after each of the writer's commits, told by SQLite's WAL hook.
@@ -108,6 +146,27 @@ pub(super) fn checkpoint_passive(conn: &Connection) -> Result<Option<Copied>> {
         log: log as u64,
         copied: copied as u64,
     }))
+}
+
+/// How long the writer's own copy waits for readers still on an older snapshot of the log: a
+/// booking-side read takes microseconds, and a longer one (an export, a supply plan's snapshot)
+/// must not hold up the bookings behind the writer; the copy is tried again later instead.
+const READERS_WAIT: Duration = Duration::from_millis(20);
+
+/// The writer's own copy, between batches: copies back what the checkpointer has not, waits (at
+/// most [`READERS_WAIT`]) until no reader is still on the log, and starts the log over, its file
+/// cut to nothing (`TRUNCATE`). `RESTART` would leave the start-over to the next write, which a
+/// reader arriving in between prevents: in the test of this (`conformance.rs`,
+/// `the_log_starts_over_under_a_steady_stream_of_commits_beside_readers`) every other one did
+/// not start the log over. False when busy: the checkpointer was copying, or a reader stayed on
+/// the log past the wait. `busy_timeout` is the connection's usual wait, set back afterwards.
+pub(super) fn start_over(conn: &Connection, busy_timeout: Duration) -> Result<bool> {
+    conn.busy_timeout(READERS_WAIT)?;
+    let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    conn.busy_timeout(busy_timeout)?;
+    Ok(busy? == 0)
 }
 
 /// How often the checkpointer runs, and how far it backs off after failures.
@@ -276,7 +335,11 @@ mod tests {
     use super::super::connect;
     use super::*;
 
-    const LIMITS: LogLimits = LogLimits { max_frames: 1_000 };
+    const LIMITS: LogLimits = LogLimits {
+        max_frames: 1_000,
+        restart_frames: 600,
+        retry_frames: 300,
+    };
 
     /// A checkpointer at a test pace: every 200 ms, 20 ms after a run that copied 100 frames
     /// or found 1,000, backing off to 1 s.
@@ -293,6 +356,19 @@ mod tests {
 
     fn seen(log: u64, copied: u64) -> Copied {
         Copied { log, copied }
+    }
+
+    #[test]
+    fn the_writer_copies_once_the_log_is_long_and_then_only_every_retry_step() {
+        assert!(!writer_copies(599, 0, LIMITS));
+        assert!(writer_copies(600, 0, LIMITS));
+        // It tried at 700 and could not (a reader held an old snapshot).
+        assert!(!writer_copies(700, 700, LIMITS));
+        assert!(!writer_copies(999, 700, LIMITS));
+        assert!(writer_copies(1_000, 700, LIMITS));
+        // The log started over since: at the limit again, it copies at once.
+        assert!(!writer_copies(10, 700, LIMITS));
+        assert!(writer_copies(650, 700, LIMITS));
     }
 
     #[test]

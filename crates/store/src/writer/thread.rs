@@ -443,6 +443,10 @@ impl<B: WriteBackend> WriterState<B> {
                 for answer in done {
                     answer.committed(&mut then);
                 }
+                // After the answers: the batch's callers never wait for the upkeep (the next batch may).
+                if let Err(error) = self.backend.between_batches() {
+                    tracing::warn!(%error, "storage upkeep between batches failed");
+                }
                 then
             }
             Err((error, failed)) => {

@@ -100,6 +100,9 @@ impl<W: WriteBackend> WriteBackend for Faulty<W> {
         }
         self.inner.room_for_long_write()
     }
+    fn between_batches(&mut self) -> store::Result<()> {
+        self.inner.between_batches()
+    }
     fn apply(&mut self, change: &Change) -> store::Result<()> {
         self.inner.apply(change)
     }
