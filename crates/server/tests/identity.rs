@@ -401,19 +401,7 @@ async fn a_check_the_gateway_has_no_room_for_does_not_use_up_the_pass() {
         (503, Some("identity_service_busy")),
         "{answer}"
     );
-    // A person retrying through it, past their pass's limit of starts: told to come back each
-    // time, never that their pass is used up.
-    let late = server.enter().await;
-    let rrn = rrn_1967(99);
-    let phone = server.subscribe(VICTIM, &rrn);
-    for attempt in 0..server::waiting::PASS_IDENTITY_STARTS + 4 {
-        let (status, answer) = start(&server, &late, VICTIM, &rrn, &phone).await;
-        assert_eq!(
-            (status, answer["error"].as_str()),
-            (503, Some("identity_service_busy")),
-            "attempt {attempt}: {answer}"
-        );
-    }
+    told_busy_past_the_pass_limit(&server).await;
 }
 
 /// The same when the identity service itself is full (checks in progress at their limit): the
@@ -432,11 +420,17 @@ async fn a_check_the_identity_service_has_no_room_for_does_not_use_up_the_pass()
     let phone = server.subscribe("김먼저", &rrn);
     let (status, answer) = start(&server, &first, "김먼저", &rrn, &phone).await;
     assert_eq!(status, 202, "{answer}");
+    told_busy_past_the_pass_limit(&server).await;
+}
+
+/// A person retrying through a full identity service, past their pass's limit of starts: told
+/// to come back each time, never that their pass is used up.
+async fn told_busy_past_the_pass_limit(server: &TestServer) {
     let late = server.enter().await;
     let rrn = rrn_1967(99);
     let phone = server.subscribe(VICTIM, &rrn);
     for attempt in 0..server::waiting::PASS_IDENTITY_STARTS + 4 {
-        let (status, answer) = start(&server, &late, VICTIM, &rrn, &phone).await;
+        let (status, answer) = start(server, &late, VICTIM, &rrn, &phone).await;
         assert_eq!(
             (status, answer["error"].as_str()),
             (503, Some("identity_service_busy")),

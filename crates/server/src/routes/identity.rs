@@ -160,21 +160,17 @@ pub fn start_check(
         .reserve()
         .map_err(|_| identity_error(IdentityError::Overloaded))?;
     super::pass::use_pass(state, pass, crate::waiting::PassUse::IdentityStart)?;
-    let challenge = match state.identity.start(claim, who, now, &mut rand::rng()) {
-        Ok(challenge) => challenge,
-        Err(error) => {
+    let challenge = state
+        .identity
+        .start(claim, who, now, &mut rand::rng())
+        .map_err(|error| {
             // The identity service itself too busy (checks in progress at their limit, the
             // carrier unreachable): a 503 like the gateway's, so the pass's start is given back.
-            if matches!(error, IdentityError::Overloaded)
-                && let Some(pass) = pass
-            {
-                state
-                    .gate
-                    .give_back_pass_use(pass, crate::waiting::PassUse::IdentityStart);
+            if matches!(error, IdentityError::Overloaded) {
+                super::pass::give_back_use(state, pass, crate::waiting::PassUse::IdentityStart);
             }
-            return Err(counted(state, error));
-        }
-    };
+            counted(state, error)
+        })?;
     if challenge.send {
         // Straight to the gateway from memory, like the check itself (`notify::codes`).
         slot.hand_over(CodeText::new(

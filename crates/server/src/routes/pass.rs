@@ -155,6 +155,14 @@ pub fn use_pass(
     }
 }
 
+/// Gives back one use of `what` counted by [`use_pass`] for a request then refused for want of
+/// capacity (none on the agent side).
+pub fn give_back_use(state: &AppState, pass: Option<&queue::Pass>, what: crate::waiting::PassUse) {
+    if let Some(pass) = pass {
+        state.gate.give_back_pass_use(pass, what);
+    }
+}
+
 /// Binds the request's pass to the person who just verified with it, or refuses when it
 /// admitted someone else. Returns the new pass to hand back (none without a pass).
 pub fn bind_pass(
