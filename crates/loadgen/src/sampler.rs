@@ -20,6 +20,8 @@ pub struct Sample {
     /// The controller's concurrency limit and the admitted people it still holds room for.
     pub limit: f64,
     pub in_flight: f64,
+    /// The booking side's p99 latency the controller last steered by.
+    pub latency_p99_ms: f64,
     pub admission_rate: f64,
     pub bookings_total: f64,
     pub writer_queue_depth: f64,
@@ -107,6 +109,7 @@ pub fn start(
                     active: metric(&text, "yeyak_queue_active", ""),
                     limit: metric(&text, "yeyak_queue_limit", ""),
                     in_flight: metric(&text, "yeyak_queue_in_flight", ""),
+                    latency_p99_ms: metric(&text, "yeyak_queue_latency_p99_ms", ""),
                     admission_rate: metric(&text, "yeyak_queue_admission_rate", ""),
                     bookings_total: metric(&text, "yeyak_bookings_total", "outcome=\"booked\""),
                     writer_queue_depth: metric(&text, "yeyak_writer_queue_depth", ""),

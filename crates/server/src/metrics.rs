@@ -258,6 +258,7 @@ struct QueueGauges {
     limit: Gauge,
     in_flight: Gauge,
     admission_rate: Gauge<f64, std::sync::atomic::AtomicU64>,
+    latency_p99_ms: Gauge,
     drain_seconds: Gauge,
     verified_people: Gauge,
     verifications: Gauge,
@@ -338,6 +339,11 @@ impl Metrics {
                 "queue_in_flight",
                 "People admitted who have not shown up yet, for whom room is held (leader only)",
                 &queue.in_flight,
+            ),
+            (
+                "queue_latency_p99_ms",
+                "The booking side's p99 latency at the controller's last tick, what admission steers by (leader only; 0 elsewhere or without traffic)",
+                &queue.latency_p99_ms,
             ),
         ] {
             registry.register(name, help, g.clone());
@@ -633,6 +639,10 @@ impl Metrics {
         gauge(&self.queue.active, snapshot.active.unwrap_or(0));
         gauge(&self.queue.limit, snapshot.limit.unwrap_or(0));
         gauge(&self.queue.in_flight, snapshot.in_flight.unwrap_or(0));
+        gauge(
+            &self.queue.latency_p99_ms,
+            snapshot.latency_p99_ms.map_or(0, u64::from),
+        );
         self.queue.admission_rate.set(snapshot.admission_rate_per_s);
         gauge(
             &self.queue.drain_seconds,
