@@ -121,7 +121,9 @@ impl LogLength {
         Ok(length)
     }
 
-    /// The log was emptied by a checkpoint of the writer's own (no commit tells the hook).
+    /// A checkpoint of the writer's own emptied the log (`TRUNCATE`), or copied it all so that the
+    /// writer's next commit starts it over (`RESTART`): no commit tells the hook until then, and
+    /// that commit's length says whether it did.
     pub(super) fn emptied(&self) {
         self.0.store(0, Ordering::Relaxed);
     }
