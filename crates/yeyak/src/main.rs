@@ -109,6 +109,11 @@ struct ServeArgs {
     /// Booking requests that may wait for the writer before new ones get 503 + Retry-After.
     #[arg(long, env = "YEYAK_WRITER_QUEUE", default_value_t = 20_000)]
     writer_queue: usize,
+    /// Microseconds the writer may wait for more writes before committing a small batch, while
+    /// they come fast enough that more are due within it (one sync and one copy of each page
+    /// touched then serve them all); 0: commit at once.
+    #[arg(long, env = "YEYAK_COMMIT_DELAY_US", default_value_t = store::writer::DEFAULT_COMMIT_DELAY.as_micros() as u64)]
+    commit_delay_us: u64,
     /// Days ahead that can be booked (dose 2 included).
     #[arg(long, env = "YEYAK_CALENDAR_DAYS", default_value_t = 120)]
     calendar_days: u16,
@@ -271,6 +276,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.listen = args.listen;
     config.demo = args.demo;
     config.writer.queue_capacity = args.writer_queue;
+    config.writer.commit_delay = Duration::from_micros(args.commit_delay_us);
     config.calendar_days = args.calendar_days;
     config.gate.max_active = args.max_active;
     anyhow::ensure!(

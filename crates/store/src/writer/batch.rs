@@ -8,6 +8,15 @@
 //! limit; a request that alone costs more than the budget goes alone. Taking a prefix keeps the
 //! queue first in, first out: nobody is overtaken, so nobody waits behind requests that came
 //! after them, and a request behind a long one goes in the very next batch.
+//!
+//! Before it commits a small batch, the writer may wait a little for more ([`Gather`], group
+//! commit's delay, as PostgreSQL's `commit_delay`): only while requests have been coming fast
+//! enough that more are due within the delay, so a lone request at a quiet hour is committed at
+//! once, and never longer than the delay. A commit costs the writer a sync and every page the
+//! batch touched, whatever the number of requests in it; on a night of a few thousand writes a
+//! second, batches of three paid that for every three requests.
+
+use std::time::{Duration, Instant};
 
 /// The limits of one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +45,66 @@ pub fn next_batch(costs: impl IntoIterator<Item = u64>, budget: Budget) -> usize
         taken += 1;
     }
     taken
+}
+
+/// How long the writer waits for more requests before committing a small batch, and for how
+/// many: the requests expected within [`Gather::delay`] at the rate they have come lately. The
+/// rate is measured from the batches themselves (each takes what came since the one before), an
+/// exponentially weighted mean over [`GATHER_RATE_TAU`], so a burst raises it within a few
+/// batches and a quiet spell brings it back to no wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Gather {
+    delay: Duration,
+    /// Requests per second lately.
+    rate_per_s: f64,
+    last_batch: Option<Instant>,
+}
+
+/// The time constant of the measured request rate.
+pub const GATHER_RATE_TAU: Duration = Duration::from_secs(1);
+
+impl Gather {
+    /// No wait at all when `delay` is zero.
+    pub fn new(delay: Duration) -> Gather {
+        Gather {
+            delay,
+            rate_per_s: 0.0,
+            last_batch: None,
+        }
+    }
+
+    pub fn delay(&self) -> Duration {
+        self.delay
+    }
+
+    /// Requests per second lately, as measured.
+    pub fn rate_per_s(&self) -> f64 {
+        self.rate_per_s
+    }
+
+    /// A batch of `taken` requests was taken at `now`: they came since the last one.
+    pub fn taken(&mut self, taken: usize, now: Instant) {
+        let Some(last) = self.last_batch.replace(now) else {
+            return;
+        };
+        // A batch taken in the same instant as the last (a clock that did not move) adds its
+        // requests to the next interval instead of dividing by nothing.
+        let dt = now.saturating_duration_since(last).as_secs_f64().max(1e-6);
+        let weight = 1.0 - (-dt / GATHER_RATE_TAU.as_secs_f64()).exp();
+        self.rate_per_s += weight * (taken as f64 / dt - self.rate_per_s);
+    }
+
+    /// How many requests the next batch should wait for (at most [`Gather::delay`]) when
+    /// `waiting` wait now: `waiting` itself, so no wait, unless at least one more is expected
+    /// within the delay; never more than a batch's count.
+    pub fn target(&self, waiting: usize, budget: Budget) -> usize {
+        let expected = self.rate_per_s * self.delay.as_secs_f64();
+        if expected < 1.0 {
+            return waiting;
+        }
+        let expected = expected.min(budget.max_count as f64).round() as usize;
+        expected.max(waiting).min(budget.max_count.max(waiting))
+    }
 }
 
 #[cfg(test)]
@@ -83,6 +152,73 @@ mod tests {
         assert_eq!(next_batch([0; 10], budget(4, 100)), 4);
         // A zero limit still makes progress.
         assert_eq!(next_batch([0; 10], budget(0, 100)), 1);
+    }
+
+    /// A gather fed a steady stream of `per_s` requests a second, taken `batches` times every
+    /// `every`.
+    fn steady(per_s: f64, every: Duration, batches: u32, delay: Duration) -> Gather {
+        let mut gather = Gather::new(delay);
+        let start = Instant::now();
+        for i in 0..=batches {
+            let taken = (per_s * every.as_secs_f64()).round() as usize;
+            gather.taken(taken, start + every * i);
+        }
+        gather
+    }
+
+    #[test]
+    fn a_quiet_writer_commits_at_once() {
+        // Ten requests a second: none more expected within 2 ms.
+        let gather = steady(
+            10.0,
+            Duration::from_millis(100),
+            50,
+            Duration::from_millis(2),
+        );
+        assert_eq!(gather.target(1, budget(4096, 16_384)), 1);
+        // Nothing measured yet: no wait either.
+        let fresh = Gather::new(Duration::from_millis(2));
+        assert_eq!(fresh.target(1, budget(4096, 16_384)), 1);
+    }
+
+    #[test]
+    fn a_busy_writer_waits_for_what_the_delay_brings() {
+        // 3,000 requests a second in batches of three: six are due within 2 ms.
+        let gather = steady(
+            3_000.0,
+            Duration::from_millis(1),
+            5_000,
+            Duration::from_millis(2),
+        );
+        assert!(
+            (gather.rate_per_s() - 3_000.0).abs() < 30.0,
+            "{}",
+            gather.rate_per_s()
+        );
+        assert_eq!(gather.target(3, budget(4096, 16_384)), 6);
+        // More already waiting than expected: no wait.
+        assert_eq!(gather.target(40, budget(4096, 16_384)), 40);
+        // Never more than a batch's count.
+        assert_eq!(gather.target(3, budget(4, 16_384)), 4);
+        // No delay, no wait, however busy.
+        let off = steady(3_000.0, Duration::from_millis(1), 5_000, Duration::ZERO);
+        assert_eq!(off.target(3, budget(4096, 16_384)), 3);
+    }
+
+    #[test]
+    fn the_rate_falls_back_when_requests_stop_coming() {
+        let mut gather = steady(
+            3_000.0,
+            Duration::from_millis(1),
+            5_000,
+            Duration::from_millis(2),
+        );
+        // One request after five quiet seconds: the rate is that of the quiet spell.
+        let later = Instant::now() + Duration::from_secs(10);
+        gather.taken(1, later);
+        gather.taken(1, later + Duration::from_secs(5));
+        assert!(gather.rate_per_s() < 1.0, "{}", gather.rate_per_s());
+        assert_eq!(gather.target(1, budget(4096, 16_384)), 1);
     }
 
     proptest! {

@@ -39,9 +39,9 @@ pub use api::{
     EnsuredPerson, Expect, Fault, MarkGiven, MessageText, Notice, Notify, OutboxMark, PlanSupply,
     PostOffer, PostedOffer, Refusal, SupplyNotify, SupplyOutcome, SupplyRefusal, WriteError,
 };
-pub use batch::{Budget, next_batch};
+pub use batch::{Budget, Gather, next_batch};
 pub use health::{Health, WriterStats};
-pub use thread::{PROBE_SETTING, STANDBY_VIEW_EVERY, WriterConfig};
+pub use thread::{DEFAULT_COMMIT_DELAY, PROBE_SETTING, STANDBY_VIEW_EVERY, WriterConfig};
 
 use crate::{AuditEntry, OutboxMessage, StoreError, WriteBackend};
 use domain::booking::{Booking, BookingError, BookingId, PersonId};

@@ -165,6 +165,7 @@ const QUICK_RETRIES: WriterConfig = WriterConfig {
     supply_piece_cost: 8,
     retry_min: Duration::from_millis(20),
     retry_max: Duration::from_millis(200),
+    commit_delay: Duration::ZERO,
 };
 
 struct Rig<R> {
