@@ -139,28 +139,6 @@ fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// A read connection: as [`connect`], and reading the database file through a memory map.
-///
-/// Why: in WAL mode a connection throws its whole page cache away when it starts a read after
-/// anyone else committed, and on an opening night the writer commits hundreds of times a
-/// second, so every read on the booking side started cold and read each page it needed
-/// again with a `pread` of 16 KiB into a fresh cache page (a tenth of the booking side's CPU
-/// in the 40% replay's profile, bench/writer-gather.md). Mapped, a page not in the log is read
-/// where it lies. Pages in the log are still read from it. SQLite never writes through the map
-/// (it is read-only without `SQLITE_MMAP_READWRITE`), and maps no further than the file's end.
-/// The price, as SQLite documents it: an I/O error while reading a mapped page is a `SIGBUS`
-/// that ends the process instead of an error answer; the service is crash-safe (every
-/// acknowledged booking is committed) and is restarted by its supervisor.
-fn connect_reader(path: &Path) -> Result<Connection> {
-    let conn = connect(path)?;
-    conn.pragma_update(None, "mmap_size", READ_MAP_BYTES)?;
-    Ok(conn)
-}
-
-/// How much of the database file a read connection maps: SQLite caps it at its compiled-in
-/// limit (2 GiB less 64 KiB by default), and a larger file is read past it as before.
-const READ_MAP_BYTES: i64 = 1 << 32;
-
 /// Prepared statements kept per connection: more than the store has distinct statements.
 const STATEMENT_CACHE: usize = 256;
 
@@ -589,7 +567,7 @@ impl SqliteReader {
         let pooled = self.pool.lock().map_err(|_| poisoned())?.pop();
         let conn = match pooled {
             Some(conn) => conn,
-            None => connect_reader(&self.path)?,
+            None => connect(&self.path)?,
         };
         let result = f(&conn);
         self.pool.lock().map_err(|_| poisoned())?.push(conn);

@@ -60,6 +60,12 @@ pub struct Gather {
     last_batch: Option<Instant>,
 }
 
+/// How many mean gaps between requests a gather waits without one before it stops. A crowd
+/// arriving at random leaves a gap four times the mean once in 55 (e⁻⁴); at twice the mean,
+/// once in seven, which stopped half the gathers of five short (the 40% replay's writes per
+/// commit fell from 5.6 to 3.1, bench/loadtest-53-54-2026-12-05-gather/).
+pub const QUIET_GAPS: f64 = 4.0;
+
 /// The time constant of the measured request rate.
 pub const GATHER_RATE_TAU: Duration = Duration::from_secs(1);
 
@@ -96,14 +102,31 @@ impl Gather {
 
     /// How many requests the next batch should wait for (at most [`Gather::delay`]) when
     /// `waiting` wait now: `waiting` itself, so no wait, unless at least one more is expected
-    /// within the delay; never more than a batch's count.
+    /// within the delay and more than one request came while the writer was busy; never more
+    /// than a batch's count.
+    ///
+    /// Why the second condition: the rate alone cannot tell a crowd from one client sending its
+    /// writes one after another, each waiting for the answer to the last (an operator's script,
+    /// a test). Such a client never has a second request waiting, and holding its write for one
+    /// that cannot come would only slow it down.
     pub fn target(&self, waiting: usize, budget: Budget) -> usize {
         let expected = self.rate_per_s * self.delay.as_secs_f64();
-        if expected < 1.0 {
+        if expected < 1.0 || waiting < 2 {
             return waiting;
         }
         let expected = expected.min(budget.max_count as f64).round() as usize;
         expected.max(waiting).min(budget.max_count.max(waiting))
+    }
+
+    /// How long a gather goes on without a new request before it stops short of its target:
+    /// [`QUIET_GAPS`] mean gaps between requests at the measured rate (a crowd keeps it busy;
+    /// a few clients that are all waiting for their answers send nothing more, and their batch
+    /// goes after one such gap, not the whole delay). At most the delay.
+    pub fn quiet_gap(&self) -> Duration {
+        if self.rate_per_s <= 0.0 {
+            return self.delay;
+        }
+        Duration::from_secs_f64((QUIET_GAPS / self.rate_per_s).min(self.delay.as_secs_f64()))
     }
 }
 
@@ -196,6 +219,15 @@ mod tests {
             gather.rate_per_s()
         );
         assert_eq!(gather.target(3, budget(4096, 16_384)), 6);
+        // One request waiting: nothing shows that anyone else is sending (a client sending its
+        // writes one after another would wait for nobody), so no wait.
+        assert_eq!(gather.target(1, budget(4096, 16_384)), 1);
+        // A gather stops after four mean gaps (1/3 ms each) without a request.
+        let gap = gather.quiet_gap();
+        assert!(
+            gap > Duration::from_micros(1_300) && gap < Duration::from_micros(1_400),
+            "{gap:?}"
+        );
         // More already waiting than expected: no wait.
         assert_eq!(gather.target(40, budget(4096, 16_384)), 40);
         // Never more than a batch's count.
@@ -218,7 +250,9 @@ mod tests {
         gather.taken(1, later);
         gather.taken(1, later + Duration::from_secs(5));
         assert!(gather.rate_per_s() < 1.0, "{}", gather.rate_per_s());
-        assert_eq!(gather.target(1, budget(4096, 16_384)), 1);
+        assert_eq!(gather.target(2, budget(4096, 16_384)), 2);
+        // Never a longer quiet gap than the delay.
+        assert_eq!(gather.quiet_gap(), Duration::from_millis(2));
     }
 
     proptest! {

@@ -56,7 +56,7 @@ impl Default for WriterConfig {
 }
 
 /// The writer's default [`WriterConfig::commit_delay`]. Measured in the 40% replay of 2021's
-/// opening on a 2-core VM (bench/writer-gather.md): at about 2,700 writes a second the writer
+/// opening on a 2-core VM (bench/loadtest-53-54-2026-12-05-gather/): at about 2,700 writes a second the writer
 /// committed batches of three; waiting up to this long made them larger and cut the server's
 /// CPU per booked person, for at most this much more latency on a write.
 pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(2);
@@ -405,8 +405,9 @@ impl<B: WriteBackend> WriterState<B> {
     }
 
     /// Waits up to the commit delay for the requests expected within it (`batch::Gather`),
-    /// unless what waits already fills a batch or its first request goes alone (a supply
-    /// change's piece is not held for bookings to join it).
+    /// stopping sooner when none comes for a quiet gap, unless what waits already fills a
+    /// batch or its first request goes alone (a supply change's piece is not held for bookings
+    /// to join it).
     fn gather(&mut self, jobs: &Receiver<Job>) {
         let front_goes_alone = self.waiting.front().is_none_or(|job| job.cost.is_none());
         if front_goes_alone {
@@ -417,9 +418,10 @@ impl<B: WriteBackend> WriterState<B> {
             return;
         }
         let deadline = Instant::now() + self.gather.delay();
+        let quiet_gap = self.gather.quiet_gap();
         while self.waiting.len() < target {
             let left = deadline.saturating_duration_since(Instant::now());
-            match jobs.recv_timeout(left) {
+            match jobs.recv_timeout(left.min(quiet_gap)) {
                 Ok(job) => {
                     self.waiting.push_back(job);
                     self.take_waiting(jobs);
