@@ -190,6 +190,16 @@ mod tests {
         gather
     }
 
+    /// 3,000 requests a second in batches of three, with the default delay of 2 ms.
+    fn busy() -> Gather {
+        steady(
+            3_000.0,
+            Duration::from_millis(1),
+            5_000,
+            Duration::from_millis(2),
+        )
+    }
+
     #[test]
     fn a_quiet_writer_commits_at_once() {
         // Ten requests a second: none more expected within 2 ms.
@@ -209,12 +219,7 @@ mod tests {
     #[test]
     fn a_busy_writer_waits_for_what_the_delay_brings() {
         // 3,000 requests a second in batches of three: six are due within 2 ms.
-        let gather = steady(
-            3_000.0,
-            Duration::from_millis(1),
-            5_000,
-            Duration::from_millis(2),
-        );
+        let gather = busy();
         assert!(
             (gather.rate_per_s() - 3_000.0).abs() < 30.0,
             "{}",
@@ -241,12 +246,7 @@ mod tests {
 
     #[test]
     fn the_rate_falls_back_when_requests_stop_coming() {
-        let mut gather = steady(
-            3_000.0,
-            Duration::from_millis(1),
-            5_000,
-            Duration::from_millis(2),
-        );
+        let mut gather = busy();
         // One request after five quiet seconds: the rate is that of the quiet spell.
         let later = Instant::now() + Duration::from_secs(10);
         gather.taken(1, later);
