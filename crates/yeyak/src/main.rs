@@ -110,9 +110,9 @@ struct ServeArgs {
     #[arg(long, env = "YEYAK_WRITER_QUEUE", default_value_t = 20_000)]
     writer_queue: usize,
     /// Microseconds the writer may wait for more writes before committing a small batch, for a
-    /// crowd only: while they come fast enough that more are due within it and a second is
-    /// already waiting (one sync and one copy of each page touched then serve them all); 0:
-    /// commit at once.
+    /// crowd only: while they come fast enough that more are due within it and two or more
+    /// have waited together within the last second (one sync and one copy of each page
+    /// touched then serve them all); 0: commit at once.
     #[arg(long, env = "YEYAK_COMMIT_DELAY_US", default_value_t = store::writer::DEFAULT_COMMIT_DELAY.as_micros() as u64)]
     commit_delay_us: u64,
     /// Days ahead that can be booked (dose 2 included).

@@ -11,9 +11,9 @@
 //!
 //! Before it commits a small batch, the writer may wait a little for more ([`Gather`], group
 //! commit's delay, as PostgreSQL's `commit_delay`): only while requests have been coming fast
-//! enough that more are due within the delay and a second one is already waiting, so a lone
-//! request at a quiet hour, or a client sending one request after another, is committed at
-//! once, and never longer than the delay. A commit costs the writer a sync and every page the
+//! enough that more are due within the delay and a crowd is writing (two or more requests
+//! waited together within the last second), so a lone request at a quiet hour, or a client
+//! sending one request after another, is committed at once, and never longer than the delay. A commit costs the writer a sync and every page the
 //! batch touched, whatever the number of requests in it; on a night of a few thousand writes a
 //! second, batches of three paid that for every three requests.
 
@@ -59,6 +59,8 @@ pub struct Gather {
     /// Requests per second lately.
     rate_per_s: f64,
     last_batch: Option<Instant>,
+    /// When two or more requests last went into one batch: the sign of a crowd.
+    crowd_seen: Option<Instant>,
 }
 
 /// How many mean gaps between requests a gather waits without one before it stops. A crowd
@@ -70,6 +72,13 @@ pub const QUIET_GAPS: f64 = 4.0;
 /// The time constant of the measured request rate.
 pub const GATHER_RATE_TAU: Duration = Duration::from_secs(1);
 
+/// How long a batch of two or more requests counts as a crowd writing. A client sending its
+/// writes one after another, each waiting for the last one's answer, never has two in one
+/// batch; a crowd of a few hundred writes a second has many such batches a second. A crowd that
+/// shrank to one such client within this memory holds its writes for a quiet gap (at most the
+/// delay) before they go, until the memory runs out.
+pub const CROWD_MEMORY: Duration = Duration::from_secs(1);
+
 impl Gather {
     /// No wait at all when `delay` is zero.
     pub fn new(delay: Duration) -> Gather {
@@ -77,6 +86,7 @@ impl Gather {
             delay,
             rate_per_s: 0.0,
             last_batch: None,
+            crowd_seen: None,
         }
     }
 
@@ -89,8 +99,12 @@ impl Gather {
         self.rate_per_s
     }
 
-    /// A batch of `taken` requests was taken at `now`: they came since the last one.
+    /// A batch of `taken` requests was taken at `now`: they came since the last one, and they
+    /// waited together.
     pub fn taken(&mut self, taken: usize, now: Instant) {
+        if taken >= 2 {
+            self.crowd_seen = Some(now);
+        }
         let Some(last) = self.last_batch.replace(now) else {
             return;
         };
@@ -102,17 +116,24 @@ impl Gather {
     }
 
     /// How many requests the next batch should wait for (at most [`Gather::delay`]) when
-    /// `waiting` wait now: `waiting` itself, so no wait, unless at least one more is expected
-    /// within the delay and more than one request came while the writer was busy; never more
-    /// than a batch's count.
+    /// `waiting` wait at `now`: `waiting` itself, so no wait, unless at least one more is
+    /// expected within the delay and a crowd is writing (two or more wait now, or went into one
+    /// batch within [`CROWD_MEMORY`]); never more than a batch's count.
     ///
     /// Why the second condition: the rate alone cannot tell a crowd from one client sending its
     /// writes one after another, each waiting for the answer to the last (an operator's script,
     /// a test). Such a client never has a second request waiting, and holding its write for one
-    /// that cannot come would only slow it down.
-    pub fn target(&self, waiting: usize, budget: Budget) -> usize {
+    /// that cannot come would only slow it down. Why remember a crowd rather than ask for two
+    /// waiting now: after a commit of one, a crowd of a few thousand writes a second leaves the
+    /// writer with one request about as often as with several, and committing that one alone
+    /// gave back half of what the delay saved (bench/loadtest-53-54-2026-12-05-gather/).
+    pub fn target(&self, waiting: usize, budget: Budget, now: Instant) -> usize {
         let expected = self.rate_per_s * self.delay.as_secs_f64();
-        if expected < 1.0 || waiting < 2 {
+        let crowd = waiting >= 2
+            || self
+                .crowd_seen
+                .is_some_and(|seen| now.saturating_duration_since(seen) <= CROWD_MEMORY);
+        if expected < 1.0 || waiting == 0 || !crowd {
             return waiting;
         }
         let expected = expected.min(budget.max_count as f64).round() as usize;
@@ -178,21 +199,27 @@ mod tests {
         assert_eq!(next_batch([0; 10], budget(0, 100)), 1);
     }
 
-    /// A gather fed a steady stream of `per_s` requests a second, taken `batches` times every
-    /// `every`.
-    fn steady(per_s: f64, every: Duration, batches: u32, delay: Duration) -> Gather {
+    /// The instant the test streams start at.
+    fn start() -> Instant {
+        Instant::now()
+    }
+
+    /// A gather fed a steady stream of `per_s` requests a second from `from`, taken `batches`
+    /// times every `every`; the last batch is taken at `from + every × batches`.
+    fn steady(from: Instant, per_s: f64, every: Duration, batches: u32, delay: Duration) -> Gather {
         let mut gather = Gather::new(delay);
-        let start = Instant::now();
         for i in 0..=batches {
             let taken = (per_s * every.as_secs_f64()).round() as usize;
-            gather.taken(taken, start + every * i);
+            gather.taken(taken, from + every * i);
         }
         gather
     }
 
-    /// 3,000 requests a second in batches of three, with the default delay of 2 ms.
-    fn busy() -> Gather {
+    /// 3,000 requests a second in batches of three for five seconds from `from`, with the
+    /// default delay of 2 ms; the last batch at `from + 5 s`.
+    fn busy(from: Instant) -> Gather {
         steady(
+            from,
             3_000.0,
             Duration::from_millis(1),
             5_000,
@@ -200,35 +227,43 @@ mod tests {
         )
     }
 
+    const AFTER_BUSY: Duration = Duration::from_secs(5);
+
     #[test]
     fn a_quiet_writer_commits_at_once() {
-        // Ten requests a second: none more expected within 2 ms.
+        // Ten requests a second, two at a time: none more expected within 2 ms.
+        let t0 = start();
         let gather = steady(
+            t0,
             10.0,
-            Duration::from_millis(100),
+            Duration::from_millis(200),
             50,
             Duration::from_millis(2),
         );
-        // Even with a few waiting: at this rate nobody more is due.
-        assert_eq!(gather.target(3, budget(4096, 16_384)), 3);
+        let then = t0 + Duration::from_secs(10);
+        // Even with a few waiting and a batch of two just now: at this rate nobody more is due.
+        assert_eq!(gather.target(3, budget(4096, 16_384), then), 3);
+        assert_eq!(gather.target(1, budget(4096, 16_384), then), 1);
         // Nothing measured yet: no wait either.
         let fresh = Gather::new(Duration::from_millis(2));
-        assert_eq!(fresh.target(3, budget(4096, 16_384)), 3);
+        assert_eq!(fresh.target(3, budget(4096, 16_384), t0), 3);
     }
 
     #[test]
     fn a_busy_writer_waits_for_what_the_delay_brings() {
         // 3,000 requests a second in batches of three: six are due within 2 ms.
-        let gather = busy();
+        let t0 = start();
+        let gather = busy(t0);
+        let now = t0 + AFTER_BUSY;
         assert!(
             (gather.rate_per_s() - 3_000.0).abs() < 30.0,
             "{}",
             gather.rate_per_s()
         );
-        assert_eq!(gather.target(3, budget(4096, 16_384)), 6);
-        // One request waiting: nothing shows that anyone else is sending (a client sending its
-        // writes one after another would wait for nobody), so no wait.
-        assert_eq!(gather.target(1, budget(4096, 16_384)), 1);
+        assert_eq!(gather.target(3, budget(4096, 16_384), now), 6);
+        // One request waiting, a moment after a batch of three: a crowd is writing, so its
+        // write waits for the others' too.
+        assert_eq!(gather.target(1, budget(4096, 16_384), now), 6);
         // A gather stops after four mean gaps (1/3 ms each) without a request.
         let gap = gather.quiet_gap();
         assert!(
@@ -236,23 +271,66 @@ mod tests {
             "{gap:?}"
         );
         // More already waiting than expected: no wait.
-        assert_eq!(gather.target(40, budget(4096, 16_384)), 40);
+        assert_eq!(gather.target(40, budget(4096, 16_384), now), 40);
         // Never more than a batch's count.
-        assert_eq!(gather.target(3, budget(4, 16_384)), 4);
+        assert_eq!(gather.target(3, budget(4, 16_384), now), 4);
+        // Nothing waiting: nothing to gather for.
+        assert_eq!(gather.target(0, budget(4096, 16_384), now), 0);
         // No delay, no wait, however busy.
-        let off = steady(3_000.0, Duration::from_millis(1), 5_000, Duration::ZERO);
-        assert_eq!(off.target(3, budget(4096, 16_384)), 3);
+        let off = steady(t0, 3_000.0, Duration::from_millis(1), 5_000, Duration::ZERO);
+        assert_eq!(off.target(3, budget(4096, 16_384), now), 3);
+    }
+
+    #[test]
+    fn a_client_sending_one_write_after_another_never_waits() {
+        // One client, each write sent when the last one's answer came: 2,000 a second, every
+        // batch holds one. The rate alone says one more is due within the delay (4).
+        let t0 = start();
+        let lone = steady(
+            t0,
+            2_000.0,
+            Duration::from_micros(500),
+            10_000,
+            Duration::from_millis(2),
+        );
+        assert!(lone.rate_per_s() > 1_900.0, "{}", lone.rate_per_s());
+        assert_eq!(lone.target(1, budget(4096, 16_384), t0 + AFTER_BUSY), 1);
+    }
+
+    #[test]
+    fn a_crowd_is_remembered_for_a_second() {
+        let t0 = start();
+        let mut gather = busy(t0);
+        // The crowd thins to one client sending writes one after another, fast: its batches
+        // hold one each. Within a second of the last batch of three it still waits (at most a
+        // quiet gap, for writes that may come); after that, never.
+        let crowd_left = t0 + AFTER_BUSY;
+        let mut at = crowd_left;
+        while at < crowd_left + CROWD_MEMORY {
+            assert!(gather.target(1, budget(4096, 16_384), at) > 1);
+            at += Duration::from_millis(1);
+            gather.taken(1, at);
+        }
+        let forgotten = crowd_left + CROWD_MEMORY + Duration::from_millis(1);
+        assert!(gather.rate_per_s() > 500.0, "{}", gather.rate_per_s());
+        assert_eq!(gather.target(1, budget(4096, 16_384), forgotten), 1);
+        // Two waiting at once is a crowd again, at once.
+        assert!(gather.target(2, budget(4096, 16_384), forgotten) > 2);
     }
 
     #[test]
     fn the_rate_falls_back_when_requests_stop_coming() {
-        let mut gather = busy();
+        let t0 = start();
+        let mut gather = busy(t0);
         // One request after five quiet seconds: the rate is that of the quiet spell.
-        let later = Instant::now() + Duration::from_secs(10);
+        let later = t0 + Duration::from_secs(10);
         gather.taken(1, later);
         gather.taken(1, later + Duration::from_secs(5));
         assert!(gather.rate_per_s() < 1.0, "{}", gather.rate_per_s());
-        assert_eq!(gather.target(2, budget(4096, 16_384)), 2);
+        assert_eq!(
+            gather.target(2, budget(4096, 16_384), later + Duration::from_secs(5)),
+            2
+        );
         // Never a longer quiet gap than the delay.
         assert_eq!(gather.quiet_gap(), Duration::from_millis(2));
     }

@@ -32,8 +32,8 @@ pub struct WriterConfig {
     pub retry_min: Duration,
     pub retry_max: Duration,
     /// The longest the writer waits for more requests before committing a small batch, for a
-    /// crowd only: while they come fast enough that more are due within it and a second is
-    /// already waiting (`batch::Gather`); zero: never.
+    /// crowd only: while they come fast enough that more are due within it and two or more
+    /// have waited together within the last second (`batch::Gather`); zero: never.
     pub commit_delay: Duration,
 }
 
@@ -415,7 +415,9 @@ impl<B: WriteBackend> WriterState<B> {
         if front_goes_alone {
             return;
         }
-        let target = self.gather.target(self.waiting.len(), self.budget);
+        let target = self
+            .gather
+            .target(self.waiting.len(), self.budget, Instant::now());
         if self.waiting.len() >= target {
             return;
         }
