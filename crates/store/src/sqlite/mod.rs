@@ -114,9 +114,9 @@ fn connect(path: &Path) -> Result<Connection> {
     // Larger pages than the default 4 KiB: shallower B-trees and fewer page splits for the
     // writer's index inserts (+5% to +17% bookings/s in `yeyak bench`; 8 KiB gave +4%), at the
     // price of more WAL bytes for a one-booking commit (~10% slower when idle). The 40% replay,
-    // whose commits hold a few writes each, cost 13% more server CPU per booked person with 4 KiB
-    // (bench/loadtest-53-54-2026-12-05-crowd/). Takes effect only when the file is created, so it
-    // must come before the first table (and WAL).
+    // whose commits hold a few writes each, still cost more server CPU per booked person with
+    // 4 KiB (+13%, one run, bench/loadtest-53-54-2026-12-05-crowd/). Takes effect only when the
+    // file is created, so it must come before the first table (and WAL).
     conn.pragma_update(None, "page_size", 16_384)?;
     // WAL lets readers run beside the writer; FULL syncs the WAL on every commit (B3).
     conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -60,7 +60,8 @@ impl Default for WriterConfig {
 /// opening on a 2-core VM (`bench/loadtest-53-54-2026-12-05-gather/`): at 2,200–3,100 writes a
 /// second the writer committed 2.3 writes at a time; waiting up to this long made its batches
 /// larger and cut the server's CPU per booked person by 7% (13% when it also waited for lone
-/// clients), for about a millisecond more on a write's median and a lower p99.
+/// clients), for about a millisecond more on a write's median and a lower p99; remembering a
+/// crowd for a second took 6–8% more (`bench/loadtest-53-54-2026-12-05-crowd/`).
 pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(2);
 
 /// The setting the writer rewrites to find out whether storage takes writes again.
