@@ -199,10 +199,8 @@ mod tests {
         assert_eq!(next_batch([0; 10], budget(0, 100)), 1);
     }
 
-    /// The instant the test streams start at.
-    fn start() -> Instant {
-        Instant::now()
-    }
+    /// The default commit delay.
+    const DELAY: Duration = Duration::from_millis(2);
 
     /// A gather fed a steady stream of `per_s` requests a second from `from`, taken `batches`
     /// times every `every`; the last batch is taken at `from + every × batches`.
@@ -218,13 +216,7 @@ mod tests {
     /// 3,000 requests a second in batches of three for five seconds from `from`, with the
     /// default delay of 2 ms; the last batch at `from + 5 s`.
     fn busy(from: Instant) -> Gather {
-        steady(
-            from,
-            3_000.0,
-            Duration::from_millis(1),
-            5_000,
-            Duration::from_millis(2),
-        )
+        steady(from, 3_000.0, Duration::from_millis(1), 5_000, DELAY)
     }
 
     const AFTER_BUSY: Duration = Duration::from_secs(5);
@@ -232,27 +224,21 @@ mod tests {
     #[test]
     fn a_quiet_writer_commits_at_once() {
         // Ten requests a second, two at a time: none more expected within 2 ms.
-        let t0 = start();
-        let gather = steady(
-            t0,
-            10.0,
-            Duration::from_millis(200),
-            50,
-            Duration::from_millis(2),
-        );
+        let t0 = Instant::now();
+        let gather = steady(t0, 10.0, Duration::from_millis(200), 50, DELAY);
         let then = t0 + Duration::from_secs(10);
         // Even with a few waiting and a batch of two just now: at this rate nobody more is due.
         assert_eq!(gather.target(3, budget(4096, 16_384), then), 3);
         assert_eq!(gather.target(1, budget(4096, 16_384), then), 1);
         // Nothing measured yet: no wait either.
-        let fresh = Gather::new(Duration::from_millis(2));
+        let fresh = Gather::new(DELAY);
         assert_eq!(fresh.target(3, budget(4096, 16_384), t0), 3);
     }
 
     #[test]
     fn a_busy_writer_waits_for_what_the_delay_brings() {
         // 3,000 requests a second in batches of three: six are due within 2 ms.
-        let t0 = start();
+        let t0 = Instant::now();
         let gather = busy(t0);
         let now = t0 + AFTER_BUSY;
         assert!(
@@ -285,21 +271,15 @@ mod tests {
     fn a_client_sending_one_write_after_another_never_waits() {
         // One client, each write sent when the last one's answer came: 2,000 a second, every
         // batch holds one. The rate alone says one more is due within the delay (4).
-        let t0 = start();
-        let lone = steady(
-            t0,
-            2_000.0,
-            Duration::from_micros(500),
-            10_000,
-            Duration::from_millis(2),
-        );
+        let t0 = Instant::now();
+        let lone = steady(t0, 2_000.0, Duration::from_micros(500), 10_000, DELAY);
         assert!(lone.rate_per_s() > 1_900.0, "{}", lone.rate_per_s());
         assert_eq!(lone.target(1, budget(4096, 16_384), t0 + AFTER_BUSY), 1);
     }
 
     #[test]
     fn a_crowd_is_remembered_for_a_second() {
-        let t0 = start();
+        let t0 = Instant::now();
         let mut gather = busy(t0);
         // The crowd thins to one client sending writes one after another, fast: its batches
         // hold one each. Within a second of the last batch of three it still waits (at most a
@@ -320,7 +300,7 @@ mod tests {
 
     #[test]
     fn the_rate_falls_back_when_requests_stop_coming() {
-        let t0 = start();
+        let t0 = Instant::now();
         let mut gather = busy(t0);
         // One request after five quiet seconds: the rate is that of the quiet spell.
         let later = t0 + Duration::from_secs(10);
@@ -332,7 +312,7 @@ mod tests {
             2
         );
         // Never a longer quiet gap than the delay.
-        assert_eq!(gather.quiet_gap(), Duration::from_millis(2));
+        assert_eq!(gather.quiet_gap(), DELAY);
     }
 
     proptest! {
