@@ -153,6 +153,14 @@ pub trait ReadStore: Send + Sync + 'static {
     /// Bookings the person holds or made for someone else, newest first.
     fn bookings_of(&self, person: PersonId) -> Result<Vec<Booking>>;
     fn booking(&self, id: BookingId) -> Result<Option<Booking>>;
+    /// `person`, `priority_lists_of` their registration number and `bookings_of`, read together
+    /// on one connection (what every eligibility check and booking reads). On SQLite in one
+    /// read transaction: each read transaction begun after a commit starts with an empty page
+    /// cache, so three would read the same pages up to three times on a busy night.
+    fn person_with_bookings(&self, id: PersonId) -> Result<Option<PersonSnapshot>>;
+    /// `booking` and `reschedules_of` it, read together as `person_with_bookings` is.
+    fn booking_with_moves(&self, id: BookingId)
+    -> Result<Option<(Booking, Vec<RescheduleRecord>)>>;
     /// Messages not yet delivered whose next attempt is due at `now_ms`, oldest first.
     fn pending_outbox(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>>;
     /// Counts for the audit: bookings per (clinic, day, hour) and (clinic, day, product).

@@ -35,6 +35,17 @@ pub struct PersonRecord {
     pub sealed: Vec<u8>,
 }
 
+/// A person's record and what their eligibility depends on, read together
+/// ([`ReadStore::person_with_bookings`](crate::ReadStore::person_with_bookings)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonSnapshot {
+    pub record: PersonRecord,
+    /// The priority lists the person's registration number is on.
+    pub priority_lists: Vec<u32>,
+    /// The bookings they hold or made for someone else, newest first (as `bookings_of`).
+    pub bookings: Vec<Booking>,
+}
+
 /// A message to a person, delivered after the transaction that wrote it commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMessage {

@@ -2,7 +2,7 @@
 //! read interface only. Each backend instantiates the suite with its own `open` function.
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use domain::booking::{Appointment, Booking, BookingError, DoseStatus, PersonId};
+use domain::booking::{Appointment, Booking, BookingError, BookingId, DoseStatus, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::ledger::{BookRequest, Calendar, Ledger};
 use domain::leftover::{ClaimError, Offer, OfferId, Subscription};
@@ -153,6 +153,48 @@ pub fn refusals_write_nothing<H: Harness>() {
         reader.audit(&Schedules::default()).unwrap().active_bookings,
         0
     );
+}
+
+/// The reads an eligibility check and a booking page make, taken together, answer what the
+/// reads one by one do: the record, the lists, the bookings held and made for someone else.
+pub fn a_person_and_their_bookings_are_read_together<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    let ensured = run(writer.ensure_person(
+        EnsurePerson {
+            rrn_hash: [9; 32],
+            birth_date: date(1967, 3, 1),
+            sealed: vec![7, 7],
+        },
+        None,
+        1_000,
+    ));
+    let person = ensured.id;
+    reader.add_priority_members(4, &[[9; 32]]).unwrap();
+    let Ok(own) = booked(&writer, book(person.0, 1, date(2021, 7, 20), 10)) else {
+        panic!("booking refused");
+    };
+    let mut for_parent = book(person.0 + 1, 0, date(2021, 7, 21), 11);
+    for_parent.request.booked_by = person;
+    let Ok(made) = booked(&writer, for_parent) else {
+        panic!("booking refused");
+    };
+
+    let snapshot = reader.person_with_bookings(person).unwrap().unwrap();
+    assert_eq!(Some(snapshot.record), reader.person(person).unwrap());
+    assert_eq!(snapshot.priority_lists, vec![4]);
+    assert_eq!(snapshot.bookings, vec![made, own]);
+    assert_eq!(snapshot.bookings, reader.bookings_of(person).unwrap());
+    assert_eq!(
+        reader.person_with_bookings(PersonId(999_999)).unwrap(),
+        None
+    );
+
+    assert_eq!(
+        reader.booking_with_moves(own.id).unwrap(),
+        Some((own, Vec::new()))
+    );
+    assert_eq!(reader.booking_with_moves(BookingId(999_999)).unwrap(), None);
 }
 
 pub fn idempotency_key_returns_the_first_answer<H: Harness>() {
@@ -631,6 +673,10 @@ macro_rules! conformance_suite {
         #[test]
         fn refusals_write_nothing() {
             $crate::refusals_write_nothing::<$harness>()
+        }
+        #[test]
+        fn a_person_and_their_bookings_are_read_together() {
+            $crate::a_person_and_their_bookings_are_read_together::<$harness>()
         }
         #[test]
         fn idempotency_key_returns_the_first_answer() {

@@ -440,17 +440,10 @@ pub async fn booking_of(
     id: u64,
 ) -> Result<BookingView, ApiError> {
     // One read for the booking and its moves (one trip to the blocking pool on a network store).
-    let (booking, moved) = read_by_key(state, move |r| {
-        let Some(booking) = store::ReadStore::booking(r, BookingId(id))?
-            .filter(|booking| viewable(booking, viewer))
-        else {
-            return Ok(None);
-        };
-        let moved = store::ReadStore::reschedules_of(r, &[booking.id])?;
-        Ok(Some((booking, moved)))
-    })
-    .await?
-    .ok_or_else(ApiError::not_found)?;
+    let (booking, moved) = read_by_key(state, move |r| r.booking_with_moves(BookingId(id)))
+        .await?
+        .filter(|(booking, _)| viewable(booking, viewer))
+        .ok_or_else(ApiError::not_found)?;
     let view = booking_view(state, &booking, viewer);
     Ok(with_moves(state, view, booking.id, &moved))
 }

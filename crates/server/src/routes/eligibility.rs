@@ -14,25 +14,23 @@ use jiff::civil::Date;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// A person's record and what eligibility depends on, read in one trip off the async workers
-/// (each trip is two thread hand-offs; this is on every eligibility check and booking). An
-/// unknown person is unauthenticated: their identity session outlived their record.
+/// A person's record and what eligibility depends on, read together (one trip, and on SQLite
+/// one read transaction: this is on every eligibility check and booking). An unknown person is
+/// unauthenticated: their identity session outlived their record.
 pub async fn person_facts(
     state: &Arc<AppState>,
     person: PersonId,
 ) -> Result<(store::PersonRecord, PersonFacts), ApiError> {
-    let (record, lists, bookings) = read_by_key(state, move |r| {
-        let Some(record) = store::ReadStore::person(r, person)? else {
-            return Ok((None, Vec::new(), Vec::new()));
-        };
-        let lists = store::PriorityStore::priority_lists_of(r, &record.rrn_hash)?;
-        let bookings = store::ReadStore::bookings_of(r, person)?;
-        Ok((Some(record), lists, bookings))
-    })
-    .await?;
-    let record = record.ok_or_else(ApiError::unauthenticated)?;
-    let facts = facts_of(person, record.birth_date, &lists, &bookings);
-    Ok((record, facts))
+    let snapshot = read_by_key(state, move |r| r.person_with_bookings(person))
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
+    let facts = facts_of(
+        person,
+        snapshot.record.birth_date,
+        &snapshot.priority_lists,
+        &snapshot.bookings,
+    );
+    Ok((snapshot.record, facts))
 }
 
 /// What eligibility depends on, from a person's birth date, priority lists and the bookings

@@ -8,8 +8,8 @@ use super::rows::{
 };
 use crate::{
     AdminStore, AuditRecord, AuditReport, ClinicRecord, Delivery, OfferRecord, OutboxRecord,
-    PersonRecord, PriorityStore, QueueReport, QueueStore, ReadStore, RescheduleRecord, Result,
-    StaffRecord, Subscription, SupplyChangeRecord, day_number,
+    PersonRecord, PersonSnapshot, PriorityStore, QueueReport, QueueStore, ReadStore,
+    RescheduleRecord, Result, StaffRecord, Subscription, SupplyChangeRecord, day_number,
 };
 use domain::booking::{Booking, BookingId, PersonId};
 use domain::clinic::ClinicId;
@@ -78,6 +78,15 @@ pub fn booking_by_id(conn: &mut Conn, id: BookingId) -> Result<Option<Booking>> 
     row.as_ref().map(rows::booking).transpose()
 }
 
+fn bookings_of(conn: &mut Conn, person: PersonId) -> Result<Vec<Booking>> {
+    let sql = format!(
+        "SELECT {BOOKING_COLUMNS} FROM booking
+         WHERE person = $1 OR (booked_by = $1 AND booked_by != person)
+         ORDER BY id DESC LIMIT 100"
+    );
+    rows::bookings(&conn.query(&sql, &[&(person.0 as i64)])?)
+}
+
 fn person_where(
     conn: &mut Conn,
     condition: &str,
@@ -130,16 +139,41 @@ impl ReadStore for PgReader {
     }
 
     fn bookings_of(&self, person: PersonId) -> Result<Vec<Booking>> {
-        let sql = format!(
-            "SELECT {BOOKING_COLUMNS} FROM booking
-             WHERE person = $1 OR (booked_by = $1 AND booked_by != person)
-             ORDER BY id DESC LIMIT 100"
-        );
-        self.with(|conn| rows::bookings(&conn.query(&sql, &[&(person.0 as i64)])?))
+        self.with(|conn| bookings_of(conn, person))
     }
 
     fn booking(&self, id: BookingId) -> Result<Option<Booking>> {
         self.with(|conn| booking_by_id(conn, id))
+    }
+
+    /// Three statements on one connection, not in a transaction of their own: on PostgreSQL a
+    /// snapshot would cost two more round trips, and each statement reads committed rows.
+    fn person_with_bookings(&self, id: PersonId) -> Result<Option<PersonSnapshot>> {
+        self.with(|conn| {
+            let Some(record) = person_where(conn, "id = $1", &(id.0 as i64))? else {
+                return Ok(None);
+            };
+            let priority_lists = lists_of(conn, &record.rrn_hash)?;
+            let bookings = bookings_of(conn, id)?;
+            Ok(Some(PersonSnapshot {
+                record,
+                priority_lists,
+                bookings,
+            }))
+        })
+    }
+
+    fn booking_with_moves(
+        &self,
+        id: BookingId,
+    ) -> Result<Option<(Booking, Vec<RescheduleRecord>)>> {
+        self.with(|conn| {
+            let Some(booking) = booking_by_id(conn, id)? else {
+                return Ok(None);
+            };
+            let moves = reschedules_of(conn, &[booking.id])?;
+            Ok(Some((booking, moves)))
+        })
     }
 
     fn pending_outbox(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>> {
@@ -166,17 +200,7 @@ impl ReadStore for PgReader {
     }
 
     fn reschedules_of(&self, bookings: &[BookingId]) -> Result<Vec<RescheduleRecord>> {
-        let ids: Vec<i64> = bookings.iter().map(|b| b.0 as i64).collect();
-        let sql = format!(
-            "SELECT {RESCHEDULE_COLUMNS} FROM reschedule WHERE booking = ANY($1)
-             ORDER BY array_position($1, booking), id"
-        );
-        self.with(|conn| {
-            conn.query(&sql, &[&ids])?
-                .iter()
-                .map(rows::reschedule)
-                .collect()
-        })
+        self.with(|conn| reschedules_of(conn, bookings))
     }
 
     fn supply_changes(&self, limit: usize) -> Result<Vec<SupplyChangeRecord>> {
@@ -420,16 +444,32 @@ impl PriorityStore for PgReader {
     }
 
     fn priority_lists_of(&self, rrn_hash: &[u8; 32]) -> Result<Vec<u32>> {
-        self.with(|conn| {
-            conn.query(
-                "SELECT list_id FROM priority_member WHERE rrn_hash = $1",
-                &[&&rrn_hash[..]],
-            )?
-            .iter()
-            .map(|r| Ok(get::<i64>(r, 0)? as u32))
-            .collect()
-        })
+        self.with(|conn| lists_of(conn, rrn_hash))
     }
+}
+
+/// The lists a registration number (by its hash) is on.
+fn lists_of(conn: &mut Conn, rrn_hash: &[u8; 32]) -> Result<Vec<u32>> {
+    conn.query(
+        "SELECT list_id FROM priority_member WHERE rrn_hash = $1",
+        &[&&rrn_hash[..]],
+    )?
+    .iter()
+    .map(|r| Ok(get::<i64>(r, 0)? as u32))
+    .collect()
+}
+
+/// What supply changes did to these bookings, oldest first, in the order of `bookings`.
+fn reschedules_of(conn: &mut Conn, bookings: &[BookingId]) -> Result<Vec<RescheduleRecord>> {
+    let ids: Vec<i64> = bookings.iter().map(|b| b.0 as i64).collect();
+    let sql = format!(
+        "SELECT {RESCHEDULE_COLUMNS} FROM reschedule WHERE booking = ANY($1)
+         ORDER BY array_position($1, booking), id"
+    );
+    conn.query(&sql, &[&ids])?
+        .iter()
+        .map(rows::reschedule)
+        .collect()
 }
 
 fn audit(conn: &mut Conn, schedules: &Schedules) -> Result<AuditReport> {

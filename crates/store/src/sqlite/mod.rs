@@ -16,8 +16,9 @@ pub use wal::LogLimits;
 use crate::keys;
 use crate::{
     AdminStore, AuditRecord, AuditReport, Change, CheckpointStats, ClinicRecord, Delivery, MaxIds,
-    OfferId, OfferRecord, OutboxRecord, PersonRecord, ReadStore, Recorded, RescheduleRecord,
-    Result, StaffRecord, StoreError, Subscription, SupplyChangeRecord, WriteBackend,
+    OfferId, OfferRecord, OutboxRecord, PersonRecord, PersonSnapshot, ReadStore, Recorded,
+    RescheduleRecord, Result, StaffRecord, StoreError, Subscription, SupplyChangeRecord,
+    WriteBackend,
 };
 use domain::booking::{Booking, BookingId, PersonId};
 use domain::clinic::{ClinicId, GeoPoint};
@@ -607,19 +608,44 @@ impl ReadStore for SqliteReader {
     }
 
     fn bookings_of(&self, person: PersonId) -> Result<Vec<Booking>> {
-        self.with(|conn| {
-            let mut stmt = conn.prepare_cached(&bookings_of_sql())?;
-            let mut rows = stmt.query(params![person.0 as i64])?;
-            let mut bookings = Vec::new();
-            while let Some(row) = rows.next()? {
-                bookings.push(booking_from_row(row)?);
-            }
-            Ok(bookings)
-        })
+        self.with(|conn| bookings_of(conn, person))
     }
 
     fn booking(&self, id: BookingId) -> Result<Option<Booking>> {
         self.with(|conn| rows::booking_by_id(conn, id))
+    }
+
+    fn person_with_bookings(&self, id: PersonId) -> Result<Option<PersonSnapshot>> {
+        self.with(|conn| {
+            in_one_read(conn, |conn| {
+                let Some(record) = rows::person_where(conn, "id = ?1", params![id.0 as i64])?
+                else {
+                    return Ok(None);
+                };
+                let priority_lists = priority::lists_of(conn, &record.rrn_hash)?;
+                let bookings = bookings_of(conn, id)?;
+                Ok(Some(PersonSnapshot {
+                    record,
+                    priority_lists,
+                    bookings,
+                }))
+            })
+        })
+    }
+
+    fn booking_with_moves(
+        &self,
+        id: BookingId,
+    ) -> Result<Option<(Booking, Vec<RescheduleRecord>)>> {
+        self.with(|conn| {
+            in_one_read(conn, |conn| {
+                let Some(booking) = rows::booking_by_id(conn, id)? else {
+                    return Ok(None);
+                };
+                let moves = supply::reschedules_of(conn, &[booking.id])?;
+                Ok(Some((booking, moves)))
+            })
+        })
     }
 
     fn pending_outbox(&self, now_ms: i64, limit: usize) -> Result<Vec<OutboxRecord>> {
@@ -694,6 +720,25 @@ impl AdminStore for SqliteReader {
 /// searches joined by UNION ALL: written as `person = ?1 OR booked_by = ?1`, SQLite cannot use
 /// the partial proxy index and scans the whole table — which every eligibility check and booking
 /// did until the full-scale load test showed it (58% of the server's CPU at 50,000 bookings).
+/// Runs `read` in one read transaction: one snapshot, and one start of the page cache (which
+/// WAL mode empties when a read transaction begins after another connection's commit).
+fn in_one_read<T>(conn: &Connection, read: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let snapshot = conn.unchecked_transaction()?;
+    let value = read(&snapshot)?;
+    snapshot.commit()?;
+    Ok(value)
+}
+
+fn bookings_of(conn: &Connection, person: PersonId) -> Result<Vec<Booking>> {
+    let mut stmt = conn.prepare_cached(&bookings_of_sql())?;
+    let mut rows = stmt.query(params![person.0 as i64])?;
+    let mut bookings = Vec::new();
+    while let Some(row) = rows.next()? {
+        bookings.push(booking_from_row(row)?);
+    }
+    Ok(bookings)
+}
+
 fn bookings_of_sql() -> String {
     format!(
         "SELECT {BOOKING_COLUMNS} FROM (

@@ -906,6 +906,10 @@ pub fn a_crash_between_pieces_leaves_a_partial_change_and_a_consistent_database<
     for after in &plan.changed {
         let stored = reader.booking(after.id).unwrap().unwrap();
         let records = reader.reschedules_of(&[after.id]).unwrap();
+        assert_eq!(
+            reader.booking_with_moves(after.id).unwrap(),
+            Some((stored, records.clone()))
+        );
         if stored == *after {
             moved += 1;
             assert!(!records.is_empty());
