@@ -116,8 +116,10 @@ fn connect(path: &Path) -> Result<Connection> {
     // writer's index inserts (+5% to +17% bookings/s in `yeyak bench`; 8 KiB gave +4%), at the
     // price of more WAL bytes for a one-booking commit (~10% slower when idle). The 40% replay,
     // whose commits hold a few writes each, still cost more server CPU per booked person with
-    // 4 KiB (+13%, one run, bench/loadtest-53-54-2026-12-05-crowd/). Takes effect only when the
-    // file is created, so it must come before the first table (and WAL).
+    // 4 KiB (+13%, one run, bench/loadtest-53-54-2026-12-05-crowd/), though with the log's limits
+    // (in frames) not scaled to match; scaled, on another machine, 3–5% less (one run,
+    // bench/loadtest-53-54-2026-12-05-evening/): not yet a case for changing. Takes effect only
+    // when the file is created, so it must come before the first table (and WAL).
     conn.pragma_update(None, "page_size", 16_384)?;
     // WAL lets readers run beside the writer; FULL syncs the WAL on every commit (B3).
     conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -58,11 +58,16 @@ impl Default for WriterConfig {
 
 /// The writer's default [`WriterConfig::commit_delay`]. Measured in the 40% replay of 2021's
 /// opening on a 2-core VM (`bench/loadtest-53-54-2026-12-05-gather/`): at 2,200–3,100 writes a
-/// second the writer committed 2.3 writes at a time; waiting up to this long made its batches
+/// second the writer committed 2.3 writes at a time; waiting up to 2 ms made its batches
 /// larger and cut the server's CPU per booked person by 7% (13% when it also waited for lone
 /// clients), for about a millisecond more on a write's median and a lower p99; remembering a
-/// crowd for a second took 6–8% more (`bench/loadtest-53-54-2026-12-05-crowd/`).
-pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(2);
+/// crowd for a second took 6–8% more (`bench/loadtest-53-54-2026-12-05-crowd/`). Then 5 ms
+/// against 2 ms on a 2-core Intel Xeon VM, the same replay: 43% fewer commits (9.5 writes each
+/// against 5.5) and about 6% less server CPU per booked person, for a write's median about 2 ms
+/// later and admitted people's p99 9.5 ms (6.7–10.8 ms at 2 ms), in two alternated pairs
+/// (`bench/loadtest-53-54-2026-12-05-evening/`). A commit there costs the writer about a third
+/// of a millisecond of CPU, most of it the log's page writes and the sync (a trip out of the VM).
+pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(5);
 
 /// The setting the writer rewrites to find out whether storage takes writes again.
 pub const PROBE_SETTING: &str = "writer_probe";
