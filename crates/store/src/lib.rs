@@ -155,8 +155,10 @@ pub trait ReadStore: Send + Sync + 'static {
     fn booking(&self, id: BookingId) -> Result<Option<Booking>>;
     /// `person`, `priority_lists_of` their registration number and `bookings_of`, read together
     /// on one connection (what every eligibility check and booking reads). On SQLite in one
-    /// read transaction: each read transaction begun after a commit starts with an empty page
-    /// cache, so three would read the same pages up to three times on a busy night.
+    /// read transaction, so a decision is made from one snapshot of the person (a booking
+    /// committed between separate reads could be half seen) and the page cache, which WAL mode
+    /// empties when a read transaction begins after a commit, is started once, not three times
+    /// (no saving the 40% replay could measure: bench/loadtest-53-54-2026-12-05-evening/).
     fn person_with_bookings(&self, id: PersonId) -> Result<Option<PersonSnapshot>>;
     /// `booking` and `reschedules_of` it, read together as `person_with_bookings` is.
     fn booking_with_moves(&self, id: BookingId)

@@ -624,7 +624,7 @@ impl ReadStore for SqliteReader {
                 else {
                     return Ok(None);
                 };
-                let priority_lists = priority::lists_of(conn, &record.rrn_hash)?;
+                let priority_lists = rows::priority_lists_of(conn, &record.rrn_hash)?;
                 let bookings = bookings_of(conn, id)?;
                 Ok(Some(PersonSnapshot {
                     record,

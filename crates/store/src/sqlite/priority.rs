@@ -1,8 +1,8 @@
 //! Priority-list membership, looked up by the keyed hash of a registration number.
 
-use super::SqliteReader;
+use super::{SqliteReader, rows};
 use crate::{PriorityStore, Result};
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
 impl PriorityStore for SqliteReader {
     fn add_priority_members(&self, list_id: u32, rrn_hashes: &[[u8; 32]]) -> Result<u64> {
@@ -23,14 +23,6 @@ impl PriorityStore for SqliteReader {
     }
 
     fn priority_lists_of(&self, rrn_hash: &[u8; 32]) -> Result<Vec<u32>> {
-        self.with(|conn| lists_of(conn, rrn_hash))
+        self.with(|conn| rows::priority_lists_of(conn, rrn_hash))
     }
-}
-
-/// The lists a registration number (by its hash) is on.
-pub(super) fn lists_of(conn: &Connection, rrn_hash: &[u8; 32]) -> Result<Vec<u32>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT list_id FROM priority_member WHERE rrn_hash = ?1")?;
-    let ids = stmt.query_map(params![&rrn_hash[..]], |r| r.get::<_, u32>(0))?;
-    Ok(ids.collect::<rusqlite::Result<_>>()?)
 }

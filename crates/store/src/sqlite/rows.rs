@@ -258,3 +258,11 @@ pub fn pending_outbox(conn: &Connection, now_ms: i64, limit: usize) -> Result<Ve
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The priority lists a registration number (by its hash) is on.
+pub fn priority_lists_of(conn: &Connection, rrn_hash: &[u8; 32]) -> Result<Vec<u32>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT list_id FROM priority_member WHERE rrn_hash = ?1")?;
+    let ids = stmt.query_map(params![&rrn_hash[..]], |r| r.get::<_, u32>(0))?;
+    Ok(ids.collect::<rusqlite::Result<_>>()?)
+}
