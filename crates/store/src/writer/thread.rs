@@ -63,8 +63,8 @@ impl Default for WriterConfig {
 /// clients), for about a millisecond more on a write's median and a lower p99; remembering a
 /// crowd for a second took 6–8% more (`bench/loadtest-53-54-2026-12-05-crowd/`). Then 5 ms
 /// against 2 ms on a 2-core Intel Xeon VM, the same replay: 43% fewer commits (9.5 writes each
-/// against 5.5) and about 6% less server CPU per booked person, for a write's median about 2 ms
-/// later and admitted people's p99 9.5 ms (6.7–10.8 ms at 2 ms), in two alternated pairs
+/// against 5.5) and 3–6% less server CPU per booked person, for a write's median about 2 ms
+/// later and admitted people's p99 9.5–9.7 ms (6.7–10.8 ms at 2 ms), in three alternated pairs
 /// (`bench/loadtest-53-54-2026-12-05-evening/`). A commit there costs the writer about a third
 /// of a millisecond of CPU, most of it the log's page writes and the sync (a trip out of the VM).
 pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(5);
