@@ -114,22 +114,14 @@ pub async fn deliver_forever(state: Weak<AppState>, sender: Sender) {
         let batch = batch.unwrap_or_default();
         let idle = batch.is_empty();
         let mut sending = JoinSet::new();
-        for record in batch {
+        let mut batch = batch.into_iter().peekable();
+        while batch.peek().is_some() {
+            let records: Vec<_> = batch.by_ref().take(sender.batch_max().max(1)).collect();
             while sending.len() >= IN_FLIGHT {
                 sending.join_next().await;
             }
             let (state, sender) = (Arc::clone(&state), sender.clone());
-            sending.spawn(async move {
-                let sent = sender
-                    .send(&notify::Outgoing::from_outbox(&state.secrets, &record))
-                    .await;
-                let now_ms = state.clock.now().as_millisecond();
-                let mark = notify::after_attempt(&record, sent, now_ms);
-                if let Err(error) = state.writer.mark_outbox(record.id, mark, now_ms).await {
-                    tracing::warn!(%error, "cannot mark a notification");
-                }
-                state.notify_health.beat();
-            });
+            sending.spawn(async move { deliver(&state, &sender, &records).await });
         }
         while sending.join_next().await.is_some() {}
         drop(state);
@@ -137,6 +129,26 @@ pub async fn deliver_forever(state: Weak<AppState>, sender: Sender) {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+}
+
+/// Sends `records` as the sender takes them together (to the file in one append) and records
+/// how that ended for each in one writer command.
+async fn deliver(state: &AppState, sender: &Sender, records: &[store::OutboxRecord]) {
+    let outgoing: Vec<_> = records
+        .iter()
+        .map(|record| notify::Outgoing::from_outbox(&state.secrets, record))
+        .collect();
+    let sent = sender.send_all(&outgoing).await;
+    drop(outgoing);
+    let now_ms = state.clock.now().as_millisecond();
+    let marks = records
+        .iter()
+        .map(|record| (record.id, notify::after_attempt(record, &sent, now_ms)))
+        .collect();
+    if let Err(error) = state.writer.mark_outbox(marks, now_ms).await {
+        tracing::warn!(%error, "cannot mark notifications");
+    }
+    state.notify_health.beat();
 }
 
 /// Sends the texts due ([`Gate::due_texts`]) through the outbox, once a second: each is one

@@ -337,7 +337,7 @@ pub fn recipient_phone(secrets: &Secrets, sealed: &[u8]) -> Option<String> {
 /// What to record after one attempt.
 pub fn after_attempt(
     record: &OutboxRecord,
-    sent: Result<(), SendError>,
+    sent: &Result<(), SendError>,
     now_ms: i64,
 ) -> OutboxMark {
     let outbox_id = record.id;

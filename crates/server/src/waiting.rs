@@ -24,6 +24,9 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use store::QueueStore;
 
+mod expiring;
+use expiring::Expiring;
+
 /// Sequence numbers reserved per durable write, sized to about a quarter-second of arrivals:
 /// few writes at a surge, and few empty places (numbers reserved but never handed out, which make
 /// positions over-estimates) when the queue is small. See [`block_size`].
@@ -106,8 +109,6 @@ pub const PASS_FAMILY_BOOKINGS: u32 = 4;
 /// booking side (the phone in hand now) takes the person's pass over at once, so a closed
 /// browser or a lost phone never locks its owner out.
 pub const PERSON_PASS_IDLE_MS: u64 = 5 * 60_000;
-/// Addresses tracked before finished windows are swept out.
-const ADDRESSES_SWEEP_AT: usize = 200_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
@@ -168,19 +169,18 @@ impl std::fmt::Display for PassUse {
 }
 
 /// The pass a verified person was admitted with, and what admitted passes have done. Memory for
-/// admitted people only (entries leave when their pass expires).
+/// admitted people only: each entry leaves when its pass expires (at the first tick after).
 #[derive(Default)]
 struct Holders {
-    by_person: HashMap<u64, Holder>,
-    uses: HashMap<Rank, Uses>,
-    /// Passes that named nobody when issued, bound since (by rank, unique in the queue): the
-    /// old token keeps working, for its person only.
-    bound: HashMap<Rank, (u64, u64)>,
+    by_person: Expiring<u64, Holder>,
+    uses: Expiring<Rank, Uses>,
+    /// Passes that named nobody when issued, bound since (by rank, unique in the queue) to a
+    /// person: the old token keeps working, for its person only.
+    bound: Expiring<Rank, u64>,
 }
 
 struct Holder {
     session: WaitingSessionId,
-    expires_at_ms: u64,
     seen_ms: u64,
 }
 
@@ -188,7 +188,6 @@ struct Holder {
 struct Uses {
     identity_starts: u32,
     family_bookings: u32,
-    expires_at_ms: u64,
 }
 
 impl Uses {
@@ -231,14 +230,6 @@ pub struct DueText {
     pub until_ms: u64,
 }
 
-/// Tickets minted per address in fixed one-minute windows.
-#[derive(Default)]
-struct Minting {
-    windows: HashMap<u128, (u64, u32)>,
-}
-
-const MINT_WINDOW_MS: u64 = 60_000;
-
 /// The key an address is counted under: an IPv4 address, or an IPv6 address's /64 (what one
 /// subscriber is usually given).
 fn address_key(address: std::net::IpAddr) -> u128 {
@@ -248,32 +239,6 @@ fn address_key(address: std::net::IpAddr) -> u128 {
             Some(v4) => u128::from(u32::from(v4)),
             None => u128::from(v6) & !((1u128 << 64) - 1),
         },
-    }
-}
-
-impl Minting {
-    /// Counts a ticket for `address`, or says how long until it may have another.
-    fn take(&mut self, address: std::net::IpAddr, limit: u32, now_ms: u64) -> Result<(), u64> {
-        if limit == 0 {
-            return Ok(());
-        }
-        if self.windows.len() >= ADDRESSES_SWEEP_AT {
-            self.windows
-                .retain(|_, (start, _)| start.saturating_add(MINT_WINDOW_MS) > now_ms);
-        }
-        let window = self
-            .windows
-            .entry(address_key(address))
-            .or_insert((now_ms, 0));
-        if window.0.saturating_add(MINT_WINDOW_MS) <= now_ms {
-            *window = (now_ms, 0);
-        }
-        if window.1 >= limit {
-            let ends = window.0.saturating_add(MINT_WINDOW_MS);
-            return Err(ends.saturating_sub(now_ms).div_ceil(1000).max(1));
-        }
-        window.1 += 1;
-        Ok(())
     }
 }
 
@@ -344,7 +309,9 @@ pub struct Gate {
     /// Woken when a block is installed, for arrivals waiting for a number.
     numbers_ready: tokio::sync::Notify,
     holders: Mutex<Holders>,
-    minting: Mutex<Minting>,
+    /// Tickets minted per address ([`address_key`]) in fixed one-minute windows; `None` when
+    /// [`GateConfig::tickets_per_address_minute`] is 0 (no limit).
+    minting: Option<Mutex<crate::rate::Counter<u128>>>,
     texting: Mutex<Texting>,
     /// Callers an agent put in the queue, by (agent, person): their ticket, so the agent's
     /// reloads show the same place. Memory per queued caller, at most [`MAX_AGENT_CALLERS`].
@@ -482,6 +449,12 @@ impl Gate {
         let poll = poll_policy(&config);
         let controller = controller_for(state.opening(), &config);
         let (refill_nudge, refill_inbox) = std::sync::mpsc::sync_channel(1);
+        let minting = (config.tickets_per_address_minute > 0).then(|| {
+            Mutex::new(crate::rate::Counter::new(crate::rate::limit(
+                config.tickets_per_address_minute,
+                1,
+            )))
+        });
         Ok(Gate {
             arrivals: Mutex::new(ArrivalRate::default()),
             tickets_issued: std::sync::atomic::AtomicU64::new(0),
@@ -500,7 +473,7 @@ impl Gate {
             store,
             config,
             holders: Mutex::new(Holders::default()),
-            minting: Mutex::new(Minting::default()),
+            minting,
             texting: Mutex::new(Texting::default()),
             agent_callers: Mutex::new(HashMap::new()),
             counts: Counts::default(),
@@ -571,10 +544,13 @@ impl Gate {
     /// Counts a new ticket against the client's address ([`GateConfig::tickets_per_address_minute`]).
     /// Call before [`Gate::arrive`] for a client without a ticket.
     pub fn may_mint(&self, now_ms: u64, address: std::net::IpAddr) -> Result<(), GateError> {
-        self.minting
+        let Some(minting) = &self.minting else {
+            return Ok(());
+        };
+        minting
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take(address, self.config.tickets_per_address_minute, now_ms)
+            .try_hit(address_key(address), now_ms as i64)
             .map_err(|retry_after_s| {
                 self.counts
                     .tickets_refused
@@ -859,10 +835,10 @@ impl Gate {
         take_over: bool,
     ) -> Result<(), GateError> {
         let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(held) = holders.by_person.get(&person)
+        if let Some((held, held_until_ms)) = holders.by_person.get(&person)
             && !take_over
             && held.session != session
-            && held.expires_at_ms > now_ms
+            && held_until_ms > now_ms
             && now_ms.saturating_sub(held.seen_ms) < PERSON_PASS_IDLE_MS
         {
             self.counts
@@ -874,9 +850,9 @@ impl Gate {
             person,
             Holder {
                 session,
-                expires_at_ms,
                 seen_ms: now_ms,
             },
+            expires_at_ms,
         );
         Ok(())
     }
@@ -906,7 +882,7 @@ impl Gate {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .bound
-            .insert(pass.rank, (person, pass.expires_at_ms));
+            .insert(pass.rank, person, pass.expires_at_ms);
         let bound = Pass {
             person: Some(person),
             ..*pass
@@ -917,8 +893,7 @@ impl Gate {
     /// Counts one use of `what` by `pass`, refused past its limit.
     pub fn use_pass(&self, pass: &Pass, what: PassUse) -> Result<(), GateError> {
         let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-        let uses = holders.uses.entry(pass.rank).or_default();
-        uses.expires_at_ms = pass.expires_at_ms;
+        let uses = holders.uses.entry(pass.rank, pass.expires_at_ms);
         let count = uses.count_of(what);
         if *count >= what.limit() {
             return Err(GateError::PassLimit {
@@ -1102,7 +1077,7 @@ impl Gate {
                 .unwrap_or_else(|p| p.into_inner())
                 .bound
                 .get(&pass.rank)
-                .map(|&(person, _)| person);
+                .map(|(person, _)| *person);
         }
         self.seen(now_ms, session, &pass);
         Ok(pass)
@@ -1265,9 +1240,9 @@ impl Gate {
     fn take_observations(&self, now_ms: u64) -> Observations {
         {
             let mut holders = self.holders.lock().unwrap_or_else(|p| p.into_inner());
-            holders.by_person.retain(|_, h| h.expires_at_ms > now_ms);
-            holders.uses.retain(|_, u| u.expires_at_ms > now_ms);
-            holders.bound.retain(|_, (_, expires)| *expires > now_ms);
+            holders.by_person.sweep(now_ms);
+            holders.uses.sweep(now_ms);
+            holders.bound.sweep(now_ms);
         }
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
         activity

@@ -292,7 +292,7 @@ pub fn notifications_commit_with_the_booking<H: Harness>() {
     let pending = reader.pending_outbox(i64::MAX, 10).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].message.person, Some(PersonId(7)));
-    run(writer.mark_outbox(pending[0].id, OutboxMark::Delivered, 1_000));
+    run(writer.mark_outbox(vec![(pending[0].id, OutboxMark::Delivered)], 1_000));
     assert!(reader.pending_outbox(i64::MAX, 10).unwrap().is_empty());
 }
 
@@ -485,7 +485,7 @@ pub fn failed_messages_wait_for_their_next_attempt<H: Harness>() {
     let attempted = OutboxMark::Attempted {
         next_attempt_ms: 5_000,
     };
-    run(writer.mark_outbox(due[0].id, attempted, 1_000));
+    run(writer.mark_outbox(vec![(due[0].id, attempted)], 1_000));
     let now = reader.pending_outbox(4_999, 10).unwrap();
     assert_eq!(
         now.iter().map(|r| r.id).collect::<Vec<_>>(),
@@ -497,12 +497,52 @@ pub fn failed_messages_wait_for_their_next_attempt<H: Harness>() {
         later.iter().find(|r| r.id == due[0].id).unwrap().attempts,
         1
     );
-    run(writer.mark_outbox(due[1].id, OutboxMark::Failed, 1_000));
+    run(writer.mark_outbox(vec![(due[1].id, OutboxMark::Failed)], 1_000));
     let after = reader.pending_outbox(i64::MAX, 10).unwrap();
     assert_eq!(
         after.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![due[0].id]
     );
+}
+
+/// A delivery round marks its messages in one command, each as its own attempt ended.
+pub fn one_command_marks_each_message_as_it_ended<H: Harness>() {
+    let h = H::fresh();
+    let (writer, reader, _) = start(&h);
+    for person in 1..=4 {
+        run(writer.enqueue(message_to(person), 1_000));
+    }
+    let due = reader.pending_outbox(1_000, 10).unwrap();
+    assert_eq!(due.len(), 4);
+    let retry_at = 9_000;
+    run(writer.mark_outbox(
+        vec![
+            (due[0].id, OutboxMark::Delivered),
+            (
+                due[1].id,
+                OutboxMark::Attempted {
+                    next_attempt_ms: retry_at,
+                },
+            ),
+            (due[2].id, OutboxMark::Failed),
+        ],
+        2_000,
+    ));
+    // Delivered and parked are gone; the one that failed waits for its next attempt; the one
+    // not in the command is untouched.
+    let now: Vec<_> = reader.pending_outbox(2_000, 10).unwrap();
+    assert_eq!(
+        now.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![due[3].id]
+    );
+    let later = reader.pending_outbox(retry_at, 10).unwrap();
+    let attempts = |id| later.iter().find(|r| r.id == id).map(|r| r.attempts);
+    assert_eq!(later.len(), 2);
+    assert_eq!(attempts(due[1].id), Some(1));
+    assert_eq!(attempts(due[3].id), Some(0));
+    // An empty round is nothing to write.
+    run(writer.mark_outbox(Vec::new(), 3_000));
+    assert_eq!(reader.pending_outbox(retry_at, 10).unwrap(), later);
 }
 
 fn entry(action: &str) -> AuditEntry {
@@ -709,6 +749,10 @@ macro_rules! conformance_suite {
         #[test]
         fn failed_messages_wait_for_their_next_attempt() {
             $crate::failed_messages_wait_for_their_next_attempt::<$harness>()
+        }
+        #[test]
+        fn one_command_marks_each_message_as_it_ended() {
+            $crate::one_command_marks_each_message_as_it_ended::<$harness>()
         }
         #[test]
         fn staff_and_their_audited_actions_are_stored() {

@@ -177,9 +177,11 @@ impl Writer {
         self.submit(ops::Enqueue(message), now_ms)
     }
 
-    /// Records how a delivery attempt of an outbox message ended.
-    pub fn mark_outbox(&self, outbox_id: u64, mark: OutboxMark, now_ms: i64) -> Pending<()> {
-        self.submit(ops::MarkOutbox { outbox_id, mark }, now_ms)
+    /// Records how delivery attempts of outbox messages ended, `(outbox id, mark)` each, in one
+    /// command: a delivery round's messages are marked together rather than each through the
+    /// queue on its own (a booked person's confirmation was a quarter of the writer's commands).
+    pub fn mark_outbox(&self, marks: Vec<(u64, OutboxMark)>, now_ms: i64) -> Pending<()> {
+        self.submit(ops::MarkOutbox(marks), now_ms)
     }
 
     /// What a supply change would do; changes nothing.

@@ -357,30 +357,29 @@ impl Op for Enqueue {
     }
 }
 
-/// Records how a delivery attempt ended.
-pub(super) struct MarkOutbox {
-    pub outbox_id: u64,
-    pub mark: OutboxMark,
-}
+/// Records how delivery attempts ended: `(outbox id, mark)` each.
+pub(super) struct MarkOutbox(pub Vec<(u64, OutboxMark)>);
 
 impl Op for MarkOutbox {
     type Output = ();
 
     fn cost(&self) -> Option<u64> {
-        Some(ROW)
+        Some(ROW * self.0.len() as u64)
     }
 
     fn run(self, ops: &mut Ops<'_>, now_ms: i64) -> Result<(), StoreError> {
-        let outbox_id = self.outbox_id;
-        let change = match self.mark {
-            OutboxMark::Delivered => Change::MarkDelivered { outbox_id, now_ms },
-            OutboxMark::Attempted { next_attempt_ms } => Change::MarkAttempted {
-                outbox_id,
-                next_attempt_ms,
-            },
-            OutboxMark::Failed => Change::MarkFailed { outbox_id, now_ms },
-        };
-        ops.backend.apply(&change)
+        for (outbox_id, mark) in self.0 {
+            let change = match mark {
+                OutboxMark::Delivered => Change::MarkDelivered { outbox_id, now_ms },
+                OutboxMark::Attempted { next_attempt_ms } => Change::MarkAttempted {
+                    outbox_id,
+                    next_attempt_ms,
+                },
+                OutboxMark::Failed => Change::MarkFailed { outbox_id, now_ms },
+            };
+            ops.backend.apply(&change)?;
+        }
+        Ok(())
     }
 }
 
