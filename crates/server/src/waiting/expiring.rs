@@ -12,6 +12,9 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::Hash;
 
+/// Replaced expiries the heap may hold beyond twice the live entries before it is rebuilt.
+const STALE_SLACK: usize = 1_024;
+
 pub struct Expiring<K, V> {
     /// Each value with its expiry (milliseconds).
     entries: HashMap<K, (V, u64)>,
@@ -64,9 +67,22 @@ impl<K: Hash + Eq + Ord + Copy, V> Expiring<K, V> {
     }
 
     /// Remembers `key`'s expiry in the heap, unless it already is (`before`, its last one).
+    /// Expiries a later one replaced stay in the heap until they come up; once they outnumber
+    /// the live entries (plus [`STALE_SLACK`]) the heap is rebuilt from the map, so a client
+    /// changing one key's expiry over and over (a pass exchanged again and again) holds memory
+    /// for its one entry, not for every change (amortised: a rebuild follows at least as many
+    /// pushes as it visits entries).
     fn expires(&mut self, key: K, before: Option<u64>, expires_at_ms: u64) {
-        if before != Some(expires_at_ms) {
-            self.by_expiry.push(Reverse((expires_at_ms, key)));
+        if before == Some(expires_at_ms) {
+            return;
+        }
+        self.by_expiry.push(Reverse((expires_at_ms, key)));
+        if self.by_expiry.len() > 2 * self.entries.len() + STALE_SLACK {
+            self.by_expiry = self
+                .entries
+                .iter()
+                .map(|(key, (_, at))| Reverse((*at, *key)))
+                .collect();
         }
     }
 
@@ -139,6 +155,24 @@ mod tests {
         assert_eq!(map.get(&7), Some((&1_001, 4_000)));
         assert_eq!(map.get(&8), None);
         assert_eq!(map.by_expiry.len(), 1);
+    }
+
+    /// A key whose expiry changes on every call (a script exchanging its pass again and again)
+    /// leaves the heap bounded, and the entry still leaves at its last expiry.
+    #[test]
+    fn one_key_changed_a_million_times_holds_a_bounded_heap() {
+        let mut map = Expiring::default();
+        map.insert(0_u64, (), 10);
+        for at in 1..1_000_000_u64 {
+            map.insert(7, (), 1_000 + at);
+            assert!(map.by_expiry.len() <= 2 * map.len() + STALE_SLACK);
+        }
+        map.sweep(10);
+        assert_eq!(map.get(&0), None);
+        map.sweep(1_000_998);
+        assert_eq!(map.get(&7), Some((&(), 1_000_999)));
+        map.sweep(1_000_999);
+        assert_eq!(map.len(), 0);
     }
 
     /// Against the walk it replaces: after any inserts and sweeps, the same entries remain as a
