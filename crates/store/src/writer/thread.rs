@@ -427,16 +427,20 @@ impl<B: WriteBackend> WriterState<B> {
         if self.waiting.len() >= target {
             return;
         }
-        let deadline = Instant::now() + self.gather.delay();
-        let quiet_gap = self.gather.quiet_gap();
-        while self.waiting.len() < target {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match jobs.recv_timeout(left.min(quiet_gap)) {
-                Ok(job) => {
-                    self.waiting.push_back(job);
-                    self.take_waiting(jobs);
-                }
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return,
+        let started = Instant::now();
+        let deadline = started + self.gather.delay();
+        let mut news = started;
+        // Asleep between looks, not blocked on the queue: senders queue without waking the
+        // writer (`Gather::next_look`). A closed queue is found by the run loop after the delay.
+        while let Some(look) =
+            self.gather
+                .next_look(self.waiting.len(), target, Instant::now(), news, deadline)
+        {
+            std::thread::sleep(look.saturating_duration_since(Instant::now()));
+            let before = self.waiting.len();
+            self.take_waiting(jobs);
+            if self.waiting.len() > before {
+                news = Instant::now();
             }
         }
     }
