@@ -852,7 +852,7 @@ mod sqlite {
         let (writer, reader) = h.open();
         let writer = writer.with_log_limits(store::sqlite::LogLimits {
             max_frames: 0,
-            ..store::sqlite::LogLimits::default()
+            ..store::sqlite::LogLimits::for_page_size(store::sqlite::PAGE_SIZE.into())
         });
         crate::faults::a_supply_change_waits_while_storage_is_held_back(writer, reader, || {
             let pin = rusqlite::Connection::open(&h.path).unwrap();
@@ -878,7 +878,7 @@ mod sqlite {
         let writer = writer.with_log_limits(store::sqlite::LogLimits {
             restart_frames: 64,
             retry_frames: 64,
-            ..store::sqlite::LogLimits::default()
+            ..store::sqlite::LogLimits::for_page_size(store::sqlite::PAGE_SIZE.into())
         });
         let writer = super::Writer::spawn(
             writer,
@@ -932,7 +932,7 @@ mod sqlite {
             .unwrap()
             .len();
         // The log starts over at 64 frames, or a few retries of 64 later when the checkpointer
-        // or a reader was in the way: far under 16 MiB of 16 KiB pages. Left to the checkpointer alone it grew to
+        // or a reader was in the way: far under 16 MiB. Left to the checkpointer alone it grew to
         // 31 MB for 2,000 people on the development machine, about 16 KB a person.
         assert!(
             log_bytes < 16 << 20,

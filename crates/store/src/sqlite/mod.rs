@@ -78,9 +78,14 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
     let log = wal::LogLength::watch(&mut conn)?;
     let open = Arc::new(AtomicBool::new(true));
     let checkpoints = Arc::new(CheckpointStats::default());
+    // The file's own page size, which its creation fixed (an older file may have larger pages
+    // than a new one gets): the log's limits are lengths in bytes.
+    let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    let page_size = u64::try_from(page_size).unwrap_or(u64::from(PAGE_SIZE));
     wal::spawn_checkpointer(
         connect(path)?,
         path,
+        page_size,
         Arc::clone(&open),
         Arc::clone(&checkpoints),
     )?;
@@ -96,11 +101,26 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
         keys,
         log,
         checkpoints,
-        log_limits: LogLimits::default(),
+        log_limits: LogLimits::for_page_size(page_size),
         copied_at: 0,
     };
     Ok((writer, reader))
 }
+
+/// The page size of a new database file: SQLite's default, 4 KiB. Files made before 2026-12-06
+/// have 16 KiB pages and keep them (the log's limits follow each file's page size,
+/// `wal::LogLimits::for_page_size`).
+///
+/// Why not 16 KiB any more: a booking touches a few pages of several B-trees, and every page a
+/// commit touches is written whole to the log (with its checksum), copied into the statement
+/// journal by each statement that changes it, copied back into the database by the checkpoint,
+/// and read whole again by each reader (a reader's cache starts empty after any commit). In the
+/// 40% replay, whose commits hold about ten writes, those copies of 16 KiB were most of the
+/// writer's and the checkpointer's CPU; 4 KiB pages cost less per booked person
+/// (`bench/loadtest-53-54-2026-12-05-night/`). 16 KiB pages still do better in `yeyak bench`'s
+/// batches of thousands (+5% to +17% bookings/s, 2026-11-25): shallower trees and fewer
+/// splits, which a batch that large shares out; an opening night's batches are not that large.
+pub const PAGE_SIZE: u32 = 4_096;
 
 /// How long a connection waits for a lock another holds before it answers busy.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -112,15 +132,9 @@ fn connect(path: &Path) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    // Larger pages than the default 4 KiB: shallower B-trees and fewer page splits for the
-    // writer's index inserts (+5% to +17% bookings/s in `yeyak bench`; 8 KiB gave +4%), at the
-    // price of more WAL bytes for a one-booking commit (~10% slower when idle). The 40% replay,
-    // whose commits hold a few writes each, still cost more server CPU per booked person with
-    // 4 KiB (+13%, one run, bench/loadtest-53-54-2026-12-05-crowd/), though with the log's limits
-    // (in frames) not scaled to match; scaled, on another machine, 3–5% less (one run,
-    // bench/loadtest-53-54-2026-12-05-evening/): not yet a case for changing. Takes effect only
-    // when the file is created, so it must come before the first table (and WAL).
-    conn.pragma_update(None, "page_size", 16_384)?;
+    // Takes effect only when the file is created, so it must come before the first table (and
+    // WAL); a file keeps the page size it was made with. See `PAGE_SIZE`.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     // WAL lets readers run beside the writer; FULL syncs the WAL on every commit (B3).
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;

@@ -30,21 +30,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// 64 MiB of 16 KiB pages: past this a long write waits for the log, and the checkpointer
-/// comes back soon (one number, so the write that waits is the one the checkpointer hurries for).
-const LONG_LOG_FRAMES: u64 = 4_096;
+/// Past this much log a long write waits for it, and the checkpointer comes back soon (one
+/// length, so the write that waits is the one the checkpointer hurries for). The limits are
+/// lengths in bytes, turned into frames by the file's own page size
+/// ([`LogLimits::for_page_size`]): a frame holds one page, and files made before 4 KiB pages
+/// (2026-12-06) keep their 16 KiB ones.
+const LONG_LOG_BYTES: u64 = 64 << 20;
 
-/// 32 MiB of 16 KiB pages: the writer starts the log over around this length. Measured against
-/// 8,192 on the full replay: four times as many start-overs, but each took half as long (30 ms
-/// against 58 ms) and the night cost 7% less server CPU (`bench/wal-restart.md`).
-const RESTART_FRAMES: u64 = 2_048;
+/// The writer starts the log over around this length. Measured against four times as much on
+/// the full replay (with 16 KiB pages, 2,048 frames against 8,192): four times as many
+/// start-overs, but each took half as long (30 ms against 58 ms) and the night cost 7% less
+/// server CPU (`bench/wal-restart.md`).
+const RESTART_LOG_BYTES: u64 = 32 << 20;
 
 /// After a try of its own that could not start the log over (the checkpointer was copying, or a
 /// reader stayed on an old snapshot past the wait), the writer tries again only once the log has
 /// grown this much more: each try syncs the database file and may wait for readers.
-const RETRY_FRAMES: u64 = 1_024;
+const RETRY_LOG_BYTES: u64 = 16 << 20;
 
-/// How long the log may grow, in frames (one page each, 16 KiB).
+/// How long the log may grow, in frames (one page each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLimits {
     /// Above this many frames, a long write waits until the log is copied back.
@@ -56,16 +60,21 @@ pub struct LogLimits {
     pub retry_frames: u64,
 }
 
-impl Default for LogLimits {
-    fn default() -> Self {
+impl LogLimits {
+    /// The limits for a file of `page_size`-byte pages: the same lengths in bytes whatever the
+    /// page size, so a file of small pages does not start its log over four times as often (as
+    /// 4 KiB pages with limits in frames did: +13% server CPU per booked person in the 40%
+    /// replay, `bench/loadtest-53-54-2026-12-05-crowd/`).
+    ///
+    /// `max_frames` is 64 MiB: a few hundred pieces of people told, or about thirty of moves. The
+    /// checkpointer copies it back in small steps, so a booking's commit never waits long behind
+    /// its writes to the disk (256 MiB gave bookings a p99 of 544 ms beside a national apply).
+    pub fn for_page_size(page_size: u64) -> LogLimits {
+        let frames = |bytes: u64| (bytes / page_size.max(512)).max(1);
         LogLimits {
-            // 64 MiB: a few hundred pieces of people told, or about thirty of moves. The
-            // checkpointer copies it back in small steps, so a booking's commit never waits long
-            // behind its writes to the disk (256 MiB gave bookings a p99 of 544 ms beside a
-            // national apply).
-            max_frames: LONG_LOG_FRAMES,
-            restart_frames: RESTART_FRAMES,
-            retry_frames: RETRY_FRAMES,
+            max_frames: frames(LONG_LOG_BYTES),
+            restart_frames: frames(RESTART_LOG_BYTES),
+            retry_frames: frames(RETRY_LOG_BYTES),
         }
     }
 }
@@ -191,13 +200,23 @@ struct CheckpointPace {
     max_backoff: Duration,
 }
 
-const CHECKPOINT_PACE: CheckpointPace = CheckpointPace {
-    interval: Duration::from_millis(200),
-    busy_interval: Duration::from_millis(20),
-    busy_frames: 256,
-    long_log: LONG_LOG_FRAMES,
-    max_backoff: Duration::from_secs(30),
-};
+/// After a run that copied this much, the checkpointer comes back after `busy_interval`.
+const BUSY_COPY_BYTES: u64 = 4 << 20;
+
+impl CheckpointPace {
+    /// The pace for a file of `page_size`-byte pages: the busy marks are lengths in bytes, as the
+    /// writer's limits are ([`LogLimits::for_page_size`]).
+    fn for_page_size(page_size: u64) -> CheckpointPace {
+        let frames = |bytes: u64| (bytes / page_size.max(512)).max(1);
+        CheckpointPace {
+            interval: Duration::from_millis(200),
+            busy_interval: Duration::from_millis(20),
+            busy_frames: frames(BUSY_COPY_BYTES),
+            long_log: LogLimits::for_page_size(page_size).max_frames,
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
 
 impl CheckpointPace {
     /// The wait after a run that found and copied `now`, the run before having found `before`.
@@ -215,6 +234,7 @@ impl CheckpointPace {
 pub(super) fn spawn_checkpointer(
     conn: Connection,
     path: &Path,
+    page_size: u64,
     open: Arc<AtomicBool>,
     stats: Arc<CheckpointStats>,
 ) -> Result<()> {
@@ -227,7 +247,7 @@ pub(super) fn spawn_checkpointer(
             let checkpointer = Checkpointer {
                 open: &open,
                 stats: &stats,
-                pace: CHECKPOINT_PACE,
+                pace: CheckpointPace::for_page_size(page_size),
             };
             checkpointer.run(
                 || checkpoint_passive(&conn),
@@ -366,6 +386,28 @@ mod tests {
     }
 
     #[test]
+    fn the_log_limits_are_the_same_bytes_whatever_the_page_size() {
+        // A file of 16 KiB pages (made before 4 KiB became the size of new files) keeps the
+        // frame counts it always had; 4 KiB pages get four times as many frames.
+        let large = LogLimits::for_page_size(16_384);
+        assert_eq!(
+            (large.max_frames, large.restart_frames, large.retry_frames),
+            (4_096, 2_048, 1_024)
+        );
+        let small = LogLimits::for_page_size(4_096);
+        assert_eq!(
+            (small.max_frames, small.restart_frames, small.retry_frames),
+            (16_384, 8_192, 4_096)
+        );
+        let (large, small) = (
+            CheckpointPace::for_page_size(16_384),
+            CheckpointPace::for_page_size(4_096),
+        );
+        assert_eq!((large.busy_frames, large.long_log), (256, 4_096));
+        assert_eq!((small.busy_frames, small.long_log), (1_024, 16_384));
+    }
+
+    #[test]
     fn the_writer_copies_once_the_log_is_long_and_then_only_every_retry_step() {
         assert!(!writer_copies(599, 0, LIMITS));
         assert!(writer_copies(600, 0, LIMITS));
@@ -473,10 +515,7 @@ mod tests {
             .execute_batch("CREATE TABLE t (x BLOB); INSERT INTO t VALUES (zeroblob(100000));")
             .unwrap();
         let long = length.frames();
-        assert!(
-            long >= 7,
-            "a 100 KB row takes several 16 KiB frames: {long}"
-        );
+        assert!(long >= 7, "a 100 KB row takes several frames: {long}");
         let checkpointer = connect(&path).unwrap();
         assert_eq!(
             checkpoint_passive(&checkpointer).unwrap(),
