@@ -75,6 +75,7 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
     // instead, and long writes wait for it (`wal`).
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "journal_size_limit", wal::KEPT_LOG_BYTES)?;
+    conn.pragma_update(None, "cache_size", WRITER_CACHE_PAGES)?;
     let log = wal::LogLength::watch(&mut conn)?;
     let open = Arc::new(AtomicBool::new(true));
     let checkpoints = Arc::new(CheckpointStats::default());
@@ -121,6 +122,15 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
 /// batches of thousands (+5% to +17% bookings/s, 2026-11-25): shallower trees and fewer
 /// splits, which a batch that large shares out; an opening night's batches are not that large.
 pub const PAGE_SIZE: u32 = 4_096;
+
+/// The writer's page cache, in pages whatever their size (64 MiB of 16 KiB pages, 16 MiB of
+/// 4 KiB ones). A count of pages, not bytes, because SQLite's commit walks the cache's whole
+/// hash table, which grows with the pages held, whenever a B-tree split renumbered pages in the
+/// transaction (`balance_nonroot` parks a page at the lock-byte page's number, past the end of
+/// the file, and `pager_end_transaction` then truncates the cache to the file's size the long
+/// way): nearly every commit of an opening night. 64 MiB of 4 KiB pages made that walk 7% of
+/// the server's CPU in the 40% replay (`bench/loadtest-53-54-2026-12-05-night/`).
+const WRITER_CACHE_PAGES: i64 = 4_000;
 
 /// How long a connection waits for a lock another holds before it answers busy.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -865,6 +875,48 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use rusqlite::StatementStatus;
+
+    /// A new file gets `PAGE_SIZE` pages; a file made with 16 KiB pages (every file before
+    /// 2026-12-06) keeps them, and its writer's log limits and cache follow its own page size.
+    #[test]
+    fn a_file_keeps_its_page_size_and_its_log_limits_follow_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |path: &Path| -> i64 {
+            let conn = Connection::open(path).unwrap();
+            conn.pragma_query_value(None, "page_size", |r| r.get(0))
+                .unwrap()
+        };
+        let cache_pages = |writer: &SqliteWriter| -> i64 {
+            writer
+                .conn
+                .pragma_query_value(None, "cache_size", |r| r.get(0))
+                .unwrap()
+        };
+
+        let new = dir.path().join("new.db");
+        let (writer, _reader) = open(&new).unwrap();
+        assert_eq!(page_size(&new), i64::from(PAGE_SIZE));
+        assert_eq!(writer.log_limits, LogLimits::for_page_size(4_096));
+        assert_eq!(cache_pages(&writer), WRITER_CACHE_PAGES);
+        drop(writer);
+
+        let old = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&old).unwrap();
+            conn.pragma_update(None, "page_size", 16_384).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+            conn.execute_batch("CREATE TABLE made_before (x INTEGER);")
+                .unwrap();
+        }
+        let (writer, _reader) = open(&old).unwrap();
+        assert_eq!(page_size(&old), 16_384, "the file keeps its pages");
+        assert_eq!(writer.log_limits, LogLimits::for_page_size(16_384));
+        assert_eq!(
+            writer.log_limits.restart_frames, 2_048,
+            "the limits it always had"
+        );
+        assert_eq!(cache_pages(&writer), WRITER_CACHE_PAGES);
+    }
 
     /// A read together ends its transaction however it ends: the connection goes back to the
     /// pool outside one (a snapshot left open would pin the log and hide every later commit).
