@@ -117,10 +117,10 @@ pub fn open(path: &Path) -> Result<(SqliteWriter, SqliteReader)> {
 /// journal by each statement that changes it, copied back into the database by the checkpoint,
 /// and read whole again by each reader (a reader's cache starts empty after any commit). In the
 /// 40% replay, whose commits hold about ten writes, those copies of 16 KiB were most of the
-/// writer's and the checkpointer's CPU; 4 KiB pages cost less per booked person
-/// (`bench/loadtest-53-54-2026-12-05-night/`). 16 KiB pages still do better in `yeyak bench`'s
-/// batches of thousands (+5% to +17% bookings/s, 2026-11-25): shallower trees and fewer
-/// splits, which a batch that large shares out; an opening night's batches are not that large.
+/// writer's and the checkpointer's CPU; 4 KiB pages cost 6% less per booked person there, and
+/// the writer's `yeyak bench` batches of thousands went faster too on the same Intel machine
+/// (`bench/loadtest-53-54-2026-12-05-night/`). 16 KiB pages had been chosen on 2026-11-25, on
+/// an AMD machine, for that bench alone (+5% to +17% bookings/s: shallower trees, fewer splits).
 pub const PAGE_SIZE: u32 = 4_096;
 
 /// The writer's page cache, in pages whatever their size (64 MiB of 16 KiB pages, 16 MiB of

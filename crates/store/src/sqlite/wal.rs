@@ -70,13 +70,18 @@ impl LogLimits {
     /// checkpointer copies it back in small steps, so a booking's commit never waits long behind
     /// its writes to the disk (256 MiB gave bookings a p99 of 544 ms beside a national apply).
     pub fn for_page_size(page_size: u64) -> LogLimits {
-        let frames = |bytes: u64| (bytes / page_size.max(512)).max(1);
         LogLimits {
-            max_frames: frames(LONG_LOG_BYTES),
-            restart_frames: frames(RESTART_LOG_BYTES),
-            retry_frames: frames(RETRY_LOG_BYTES),
+            max_frames: frames_holding(LONG_LOG_BYTES, page_size),
+            restart_frames: frames_holding(RESTART_LOG_BYTES, page_size),
+            retry_frames: frames_holding(RETRY_LOG_BYTES, page_size),
         }
     }
+}
+
+/// How many frames of a log of `page_size`-byte pages hold `bytes` (at least one; SQLite's
+/// smallest page is 512 bytes).
+fn frames_holding(bytes: u64, page_size: u64) -> u64 {
+    (bytes / page_size.max(512)).max(1)
 }
 
 /// The log's size in bytes that SQLite truncates the file back to once it starts over, so a
@@ -207,11 +212,10 @@ impl CheckpointPace {
     /// The pace for a file of `page_size`-byte pages: the busy marks are lengths in bytes, as the
     /// writer's limits are ([`LogLimits::for_page_size`]).
     fn for_page_size(page_size: u64) -> CheckpointPace {
-        let frames = |bytes: u64| (bytes / page_size.max(512)).max(1);
         CheckpointPace {
             interval: Duration::from_millis(200),
             busy_interval: Duration::from_millis(20),
-            busy_frames: frames(BUSY_COPY_BYTES),
+            busy_frames: frames_holding(BUSY_COPY_BYTES, page_size),
             long_log: LogLimits::for_page_size(page_size).max_frames,
             max_backoff: Duration::from_secs(30),
         }

@@ -175,11 +175,10 @@ impl Gather {
         if waiting >= target || now >= deadline || now >= quiet_until {
             return None;
         }
-        let due = if self.rate_per_s > 0.0 {
-            Duration::from_secs_f64((target - waiting) as f64 / self.rate_per_s)
-        } else {
-            self.delay
-        };
+        // A rate too small to give a time (never, with a target above what waits: that takes
+        // one request due within the delay) waits out the delay.
+        let due = Duration::try_from_secs_f64((target - waiting) as f64 / self.rate_per_s)
+            .unwrap_or(self.delay);
         Some((now + due.max(MIN_LOOK)).min(quiet_until).min(deadline))
     }
 }
