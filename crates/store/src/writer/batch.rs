@@ -159,7 +159,7 @@ impl Gather {
     ///
     /// Why the writer sleeps between looks rather than wait on the queue: a thread blocked on
     /// the queue is woken by each request, a system call for the request's sender and a switch
-    /// for the writer, about ten times a commit in the 40% replay (2.3% of the server's CPU in
+    /// for the writer, about ten times a commit in the 40% replay (2.8% of the server's samples in
     /// the senders' `futex` wakes alone). A writer asleep is not waited on, so a sender only
     /// queues. The stop is decided on what the looks find, so it comes at most one look later
     /// than a wait woken by each request would have stopped, and never after the deadline.
