@@ -152,6 +152,20 @@ impl Standing {
             0
         }
     }
+
+    /// A day nothing has been booked on: its bands' people and its doses, as `band` and
+    /// `supply` give them band by band and product by product.
+    fn day_left(&self, day: Date) -> DayLeft {
+        let bands = (FIRST_HOUR..END_HOUR)
+            .map(|h| i32::from(self.band(day, h)).max(0))
+            .sum();
+        let supply = if bands > 0 || is_open_day(&self.hours, day) {
+            self.supply
+        } else {
+            [0; 4]
+        };
+        DayLeft { bands, supply }
+    }
 }
 
 /// Whether a clinic vaccinates at all on `day`: its standing doses are planned only for those.
@@ -160,6 +174,27 @@ pub fn is_open_day(hours: &Hours, day: Date) -> bool {
 }
 
 /// Where a day's counts are, as a reader sees them.
+/// What is left of a clinic's day ([`Availability::day_left`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayLeft {
+    /// Places left in the day's bands, a band over-committed by a cut counting as none.
+    bands: i32,
+    /// Doses not yet promised, by [`Product::index`].
+    supply: [i32; 4],
+}
+
+impl DayLeft {
+    const NOTHING: DayLeft = DayLeft {
+        bands: 0,
+        supply: [0; 4],
+    };
+
+    /// How many more people can book `product` on the day: the fewer of places and doses.
+    pub fn bookable(&self, product: Product) -> u32 {
+        self.bands.min(self.supply[product.index()]).max(0) as u32
+    }
+}
+
 enum Held {
     /// In this slot.
     Slot(usize),
@@ -361,10 +396,31 @@ impl Availability {
 
     /// How many more people can book this product on this day, over all bands.
     pub fn bookable_day(&self, clinic: ClinicId, day: Date, product: Product) -> u32 {
-        let bands: i32 = (FIRST_HOUR..END_HOUR)
-            .map(|h| self.band_left(clinic, day, h).max(0))
-            .sum();
-        bands.min(self.supply_left(clinic, day, product)).max(0) as u32
+        self.day_left(clinic, day).bookable(product)
+    }
+
+    /// What is left of a clinic's day for every product at once: the day is found in the
+    /// horizon and its bands summed once, where [`Availability::bookable_day`] for each product
+    /// would do both again (a search shows 7 days of every product for 20 clinics).
+    pub fn day_left(&self, clinic: ClinicId, day: Date) -> DayLeft {
+        let open_bands = || FIRST_HOUR..END_HOUR;
+        match self.held(day) {
+            Held::Slot(slot) => DayLeft {
+                bands: open_bands()
+                    .filter_map(|h| self.band_cell_at(clinic, slot, h))
+                    .map(|cell| self.band_at(cell).max(0))
+                    .sum(),
+                supply: Product::ALL.map(|p| {
+                    self.supply_cell_at(clinic, slot, p)
+                        .map_or(0, |cell| self.supply_at(cell))
+                }),
+            },
+            Held::Standing => self
+                .standing
+                .get(clinic.index())
+                .map_or(DayLeft::NOTHING, |standing| standing.day_left(day)),
+            Held::Outside => DayLeft::NOTHING,
+        }
     }
 
     /// What the writer reads: the live count of a filled cell.

@@ -218,6 +218,52 @@ async fn a_slow_body_is_answered_408_at_the_request_timeout() {
     assert_eq!(status, 200);
 }
 
+/// A small body is read on the front door's thread before the booking side's handler runs
+/// (`app::router::read_small_body`): one sent in pieces is read whole, and one that stops
+/// arriving is still the handler's 408, not an answer on part of it.
+#[tokio::test]
+async fn a_body_sent_in_pieces_reaches_its_handler_whole() {
+    let timeout = Duration::from_secs(2);
+    let server = start(Limits {
+        request_timeout: timeout,
+        operator_request_timeout: timeout,
+        ..Limits::default()
+    })
+    .await;
+    let body = r#"{"prequeue_starts_at":"2021-07-19T12:00:00Z","opens_at":"2021-07-19T12:30:00Z","max_active":100}"#;
+    let head = format!(
+        "POST /api/v1/admin/openings HTTP/1.1\r\nhost: yeyak\r\nauthorization: Bearer {OPERATOR_TOKEN}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for piece in body.as_bytes().chunks(body.len() / 3 + 1) {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        stream.write_all(piece).await.unwrap();
+    }
+    let answer = tokio::time::timeout(SLACK, read_answer(&mut stream))
+        .await
+        .expect("answered")
+        .expect("an answer, not a dropped connection");
+    assert_eq!(answer.status, 201, "{answer:?}");
+    // Any piece short of the whole is not JSON: 201 means the handler read all three.
+    assert!(answer.body["queue"].is_u64(), "{answer:?}");
+
+    // Two pieces of three, then nothing: no opening is made of the two.
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+        .write_all(&body.as_bytes()[..body.len() - 10])
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(timeout + SLACK, read_answer(&mut stream))
+        .await
+        .expect("answered within the request timeout")
+        .expect("an answer, not a dropped connection");
+    assert_api_error(&answer, 408, "request_timeout");
+}
+
 #[tokio::test]
 async fn a_flood_of_connections_is_shed_while_status_polls_are_answered() {
     let server = start(Limits {

@@ -429,6 +429,23 @@ proptest! {
                 }
             }
         }
+        // A day's places for every product at once are what its bands and supply give, on
+        // days booked on, days untouched (the standing plan, Sundays closed) and days outside
+        // the horizon on either side.
+        for c in &clinics {
+            for d in -2..95 {
+                let day = TODAY.checked_add(d.days()).unwrap();
+                let left = availability.day_left(c.id, day);
+                let bands: i32 = (FIRST_HOUR..END_HOUR)
+                    .map(|hour| availability.band_left(c.id, day, hour).max(0))
+                    .sum();
+                for p in Product::ALL {
+                    let expected = bands.min(availability.supply_left(c.id, day, p)).max(0);
+                    prop_assert_eq!(i64::from(left.bookable(p)), i64::from(expected), "{} {} {:?}", c.id.0, day, p);
+                    prop_assert_eq!(availability.bookable_day(c.id, day, p), left.bookable(p));
+                }
+            }
+        }
     }
 }
 

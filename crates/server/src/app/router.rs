@@ -11,6 +11,7 @@ use crate::routes::{
 };
 use crate::state::AppState;
 use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -248,10 +249,50 @@ async fn booking_side_apart(state: &AppState, request: Request, next: Next) -> R
     let Some(booking) = booking else {
         return next.run(request).await;
     };
+    let request = read_small_body(request).await;
     let mut task = CancelOnDrop(booking.spawn(next.run(request)));
     match (&mut task.0).await {
         Ok(response) => response,
         Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+/// Reads a request's body here, on the front door's thread, before it goes to the booking side,
+/// when its length is known and within [`BODY_MAX`] (every citizen's and staff's request; the
+/// operators' bulk uploads and bodies of unknown length go on as they came). The connection's
+/// task delivers a body's bytes, and a booking-side thread reading them had to wake that task
+/// from another thread for each request with a body (1.5% of the server's CPU in the 40%
+/// replay); read where the connection is, the wakes stay on one thread. A body that fails to
+/// arrive (the client went away, it broke off) reaches the handler as the same error, so it
+/// answers exactly as if it had read the body itself.
+async fn read_small_body(request: Request) -> Request {
+    let (parts, body) = request.into_parts();
+    let small = body
+        .size_hint()
+        .upper()
+        .is_some_and(|length| length <= BODY_MAX as u64);
+    if body.is_end_stream() || !small {
+        return Request::from_parts(parts, body);
+    }
+    let body = match axum::body::to_bytes(body, BODY_MAX).await {
+        Ok(bytes) => Body::from(bytes),
+        Err(error) => Body::new(FailedBody(Some(error))),
+    };
+    Request::from_parts(parts, body)
+}
+
+/// A body whose reading failed: yields that error, then ends.
+struct FailedBody(Option<axum::Error>);
+
+impl HttpBody for FailedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        std::task::Poll::Ready(self.0.take().map(Err))
     }
 }
 

@@ -217,11 +217,12 @@ fn remaining_by_product(
     products: &[Product],
     day: Date,
 ) -> Remaining {
+    let left = availability.day_left(clinic.id, day);
     Remaining(
         products
             .iter()
             .filter(|p| clinic.offers(**p))
-            .map(|p| (*p, availability.bookable_day(clinic.id, day, *p)))
+            .map(|p| (*p, left.bookable(*p)))
             .collect(),
     )
 }
