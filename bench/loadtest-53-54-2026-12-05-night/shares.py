@@ -3,7 +3,8 @@
     python3 shares.py RUN/all.script [FUNCTION ...]
 
 The server is the process with a `yeyak-booking` thread; a sample counts for a function when
-the function is anywhere on its stack."""
+the function is anywhere on its stack. Each function's share is followed by how it splits over
+the threads whose stacks hold it."""
 import collections
 import sys
 
@@ -32,5 +33,9 @@ threads = collections.Counter(h[0] for h, _ in server)
 for name, n in threads.most_common(5):
     print(f"  thread {name:<16} {100 * n / len(server):5.1f}%")
 for function in sys.argv[2:]:
-    n = sum(1 for _, stack in server if any(function in frame for frame in stack))
-    print(f"  {100 * n / len(server):5.2f}%  {function}")
+    by_thread = collections.Counter(
+        h[0] for h, stack in server if any(function in frame for frame in stack)
+    )
+    n = sum(by_thread.values())
+    split = ", ".join(f"{name} {100 * k / len(server):.2f}%" for name, k in by_thread.most_common())
+    print(f"  {100 * n / len(server):5.2f}%  {function}  ({split})")

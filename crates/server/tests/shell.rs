@@ -189,20 +189,29 @@ async fn partial_headers_and_idle_connections_are_cut_at_the_header_timeout() {
     assert_eq!(answer.unwrap().status, 200);
 }
 
-#[tokio::test]
-async fn a_slow_body_is_answered_408_at_the_request_timeout() {
-    let timeout = Duration::from_secs(1);
-    let server = start(Limits {
+async fn start_with_request_timeout(timeout: Duration) -> TestServer {
+    start(Limits {
         request_timeout: timeout,
         operator_request_timeout: timeout,
         ..Limits::default()
     })
-    .await;
-    let mut slow = TcpStream::connect(server.addr).await.unwrap();
-    let head = format!(
+    .await
+}
+
+/// The head of an operator's `POST /api/v1/admin/openings` announcing a body of `length` bytes.
+fn opening_head(length: usize) -> String {
+    format!(
         "POST /api/v1/admin/openings HTTP/1.1\r\nhost: yeyak\r\nauthorization: Bearer {OPERATOR_TOKEN}\r\n\
-         content-type: application/json\r\ncontent-length: 200\r\n\r\n{{\"opens_at\":"
-    );
+         content-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+    )
+}
+
+#[tokio::test]
+async fn a_slow_body_is_answered_408_at_the_request_timeout() {
+    let timeout = Duration::from_secs(1);
+    let server = start_with_request_timeout(timeout).await;
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!("{}{{\"opens_at\":", opening_head(200));
     slow.write_all(head.as_bytes()).await.unwrap();
     let started = Instant::now();
     let answer = tokio::time::timeout(timeout + SLACK, read_answer(&mut slow))
@@ -224,18 +233,9 @@ async fn a_slow_body_is_answered_408_at_the_request_timeout() {
 #[tokio::test]
 async fn a_body_sent_in_pieces_reaches_its_handler_whole() {
     let timeout = Duration::from_secs(2);
-    let server = start(Limits {
-        request_timeout: timeout,
-        operator_request_timeout: timeout,
-        ..Limits::default()
-    })
-    .await;
+    let server = start_with_request_timeout(timeout).await;
     let body = r#"{"prequeue_starts_at":"2021-07-19T12:00:00Z","opens_at":"2021-07-19T12:30:00Z","max_active":100}"#;
-    let head = format!(
-        "POST /api/v1/admin/openings HTTP/1.1\r\nhost: yeyak\r\nauthorization: Bearer {OPERATOR_TOKEN}\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
+    let head = opening_head(body.len());
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
     for piece in body.as_bytes().chunks(body.len() / 3 + 1) {
