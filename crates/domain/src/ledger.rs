@@ -173,7 +173,6 @@ pub fn is_open_day(hours: &Hours, day: Date) -> bool {
     (0..24).any(|hour| is_open(hours, day, hour))
 }
 
-/// Where a day's counts are, as a reader sees them.
 /// What is left of a clinic's day ([`Availability::day_left`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayLeft {
@@ -195,6 +194,7 @@ impl DayLeft {
     }
 }
 
+/// Where a day's counts are, as a reader sees them.
 enum Held {
     /// In this slot.
     Slot(usize),

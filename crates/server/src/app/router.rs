@@ -261,8 +261,8 @@ async fn booking_side_apart(state: &AppState, request: Request, next: Next) -> R
 /// when its length is known and within [`BODY_MAX`] (every citizen's and staff's request; the
 /// operators' bulk uploads and bodies of unknown length go on as they came). The connection's
 /// task delivers a body's bytes, and a booking-side thread reading them had to wake that task
-/// from another thread for each request with a body (1.5% of the server's CPU in the 40%
-/// replay); read where the connection is, the wakes stay on one thread. A body that fails to
+/// from another thread for each request with a body (1.8% of the server's samples in the 40%
+/// replay's profile); read where the connection is, the wakes stay on one thread. A body that fails to
 /// arrive (the client went away, it broke off) reaches the handler as the same error, so it
 /// answers exactly as if it had read the body itself.
 async fn read_small_body(request: Request) -> Request {
