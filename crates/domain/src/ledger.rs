@@ -156,15 +156,14 @@ impl Standing {
     /// A day nothing has been booked on: its bands' people and its doses, as `band` and
     /// `supply` give them band by band and product by product.
     fn day_left(&self, day: Date) -> DayLeft {
-        let bands = (FIRST_HOUR..END_HOUR)
-            .map(|h| i32::from(self.band(day, h)).max(0))
-            .sum();
-        let supply = if bands > 0 || is_open_day(&self.hours, day) {
-            self.supply
-        } else {
-            [0; 4]
-        };
-        DayLeft { bands, supply }
+        // A day with no band open has nothing bookable whatever its doses, and one with a band
+        // open is an open day, whose doses are the plan's: no need to ask `supply` per product.
+        DayLeft {
+            bands: (FIRST_HOUR..END_HOUR)
+                .map(|h| i32::from(self.band(day, h)).max(0))
+                .sum(),
+            supply: self.supply,
+        }
     }
 }
 
@@ -403,10 +402,9 @@ impl Availability {
     /// horizon and its bands summed once, where [`Availability::bookable_day`] for each product
     /// would do both again (a search shows 7 days of every product for 20 clinics).
     pub fn day_left(&self, clinic: ClinicId, day: Date) -> DayLeft {
-        let open_bands = || FIRST_HOUR..END_HOUR;
         match self.held(day) {
             Held::Slot(slot) => DayLeft {
-                bands: open_bands()
+                bands: (FIRST_HOUR..END_HOUR)
                     .filter_map(|h| self.band_cell_at(clinic, slot, h))
                     .map(|cell| self.band_at(cell).max(0))
                     .sum(),

@@ -276,24 +276,12 @@ async fn read_small_body(request: Request) -> Request {
     }
     let body = match axum::body::to_bytes(body, BODY_MAX).await {
         Ok(bytes) => Body::from(bytes),
-        Err(error) => Body::new(FailedBody(Some(error))),
+        Err(error) => {
+            let failed: Result<Bytes, axum::Error> = Err(error);
+            Body::from_stream(futures_util::stream::once(std::future::ready(failed)))
+        }
     };
     Request::from_parts(parts, body)
-}
-
-/// A body whose reading failed: yields that error, then ends.
-struct FailedBody(Option<axum::Error>);
-
-impl HttpBody for FailedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
-        std::task::Poll::Ready(self.0.take().map(Err))
-    }
 }
 
 /// A booking-side task that is cancelled when whoever waits for it goes away.
