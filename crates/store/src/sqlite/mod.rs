@@ -150,6 +150,11 @@ fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "cache_size", -64_000)?;
+    // No `mmap_size`: a reader's cache is emptied whenever anything was committed since its last
+    // read, and SQLite then unmaps its whole map too, so on an opening night every read would map
+    // the file again and fault its pages in. Tried on the 40% replay: 1.113 ms of server CPU per
+    // booked person against 1.020-1.043 without, admitted people's p99 56.9 ms against 12.4
+    // (`bench/loadtest-53-54-2026-12-06-morning/`).
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // The capacity guard (schema v8) is a deferred foreign key: without this, SQLite ignores it.
     conn.pragma_update(None, "foreign_keys", "ON")?;
