@@ -49,9 +49,20 @@ pub struct GateConfig {
     /// second of admissions at this rate) polls every second, so they learn of their turn within
     /// one second however fast admission runs (at most half the position budget, smaller if the
     /// budget is). It also sizes the controller's opening step (five seconds of it) and how fast
-    /// the limit grows (one second of it per second). Not a cap on admission: the controller
-    /// follows the booking side's latency.
+    /// the limit grows (one second of it per second). The cap is
+    /// [`GateConfig::max_admission_rate_per_s`]; below it the controller follows the booking
+    /// side's latency.
     pub admission_rate_per_s: f64,
+    /// The most people let in per second (a token bucket holding one second of them), whatever
+    /// room the controller's limit leaves; 0 (the default): no cap. For a machine with no CPU to
+    /// spare at the opening: there, with the limit alone, admission came in bursts of thousands
+    /// a second and then stopped for seconds while the machine idled (the limit filled at once,
+    /// the booking side's latency rose, the limit was cut, and the people already through held
+    /// their room for the activity window after they had booked and gone). Set to what the
+    /// booking side was measured to take, it smooths that out; set below it, people wait longer
+    /// with the machine idle, and more give up (`bench/loadtest-53-54-2026-12-06-amd/`: 1.2×
+    /// the stated rate at full scale on two cores, and the same at 40%, where it was too low).
+    pub max_admission_rate_per_s: f64,
     /// The longest queue the poll budget is guaranteed for. Further back, everyone polls at the
     /// longest interval. The tail's pace is `budget ÷ Λ` with `Λ ≈ ln(max_queue ÷ front zone)`,
     /// so an operator who knows the crowd (a cohort of 1.5 million) gets a faster tail by saying
@@ -77,6 +88,7 @@ impl Default for GateConfig {
             pass_ttl_ms: 30 * 60 * 1000,
             poll_budget_per_s: 20_000.0,
             admission_rate_per_s: 1_500.0,
+            max_admission_rate_per_s: 0.0,
             max_queue: MAX_QUEUE,
             latency_target_ms: 100,
             show_up_window_ms: 20_000,
@@ -412,7 +424,15 @@ fn controller_for(opening: &Opening, config: &GateConfig) -> Controller {
         ControllerConfig::for_opening(opening).sized_for_rate(config.admission_rate_per_s);
     cfg.latency_target_ms = config.latency_target_ms;
     cfg.show_up_window_ms = config.show_up_window_ms;
+    cfg.max_admit_per_s = admission_cap(config);
     Controller::new(cfg)
+}
+
+/// The controller's cap on admissions per second, if any (see
+/// [`GateConfig::max_admission_rate_per_s`]).
+fn admission_cap(config: &GateConfig) -> Option<f64> {
+    let cap = config.max_admission_rate_per_s;
+    (cap.is_finite() && cap > 0.0).then_some(cap)
 }
 
 impl Gate {
@@ -1902,6 +1922,67 @@ mod tests {
             seq(&later) > seq(&ticket),
             "numbers continue above the old file's"
         );
+    }
+
+    /// Admitted people in the first `seconds` after 1,000 arrive at once, with room for all of
+    /// them and a booking side that answers at once.
+    fn admitted_after(config: GateConfig, seconds: u64) -> u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let file = store::sqlite::QueueFile::open(&dir.path().join("queue.db"), None).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let keyring = load_keyring(dir.path(), 1, &mut rng).unwrap();
+        let start = 1_626_000_000_000;
+        let gate = Gate::open(Arc::new(file), keyring, config, start).unwrap();
+        gate.refill(start).unwrap();
+        for i in 0..1_000u32 {
+            let mut session = [0; 16];
+            session[..4].copy_from_slice(&i.to_le_bytes());
+            let session = WaitingSessionId(session);
+            if gate.arrive(start, session).is_err() {
+                // The numbers reserved ahead ran out (the background refill's work here).
+                gate.refill(start).unwrap();
+                gate.arrive(start, session).unwrap();
+            }
+        }
+        let tick = TICK_INTERVAL.as_millis() as u64;
+        let mut now = start;
+        while now < start + seconds * 1_000 {
+            now += tick;
+            gate.tick(now, &mut rng).unwrap();
+        }
+        gate.snapshot(now).admitted
+    }
+
+    /// Our own full night on two cores: with nothing but the limit, admission came in bursts of
+    /// thousands a second and then stopped for seconds while the machine idled. A cap lets in at
+    /// most that many a second (one second's worth at once); by default there is none.
+    #[test]
+    fn admission_never_runs_faster_than_its_cap() {
+        let stated = GateConfig {
+            max_active: 100_000,
+            admission_rate_per_s: 100.0,
+            max_admission_rate_per_s: 100.0,
+            ..GateConfig::default()
+        };
+        let capped = admitted_after(stated, 3);
+        // One second's worth at the start, then 100 a second.
+        assert!((300..=400).contains(&capped), "{capped}");
+        let faster = admitted_after(
+            GateConfig {
+                max_admission_rate_per_s: 120.0,
+                ..stated
+            },
+            3,
+        );
+        assert!(faster > capped && faster <= 480, "{faster}");
+        let uncapped = admitted_after(
+            GateConfig {
+                max_admission_rate_per_s: GateConfig::default().max_admission_rate_per_s,
+                ..stated
+            },
+            3,
+        );
+        assert!(uncapped >= 500, "the limit alone lets more in: {uncapped}");
     }
 
     /// Our own replay: admitted people who never came froze admission for a minute. Their room

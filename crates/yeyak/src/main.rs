@@ -135,9 +135,14 @@ struct ServeArgs {
     poll_budget: f64,
     /// Admissions per second the booking side can take. The next second of admissions at this
     /// rate polls every second, so they learn of their turn at once; the opening lets in five
-    /// seconds of it and the limit grows by at most one second of it per second. Not a cap.
+    /// seconds of it and the limit grows by at most one second of it per second.
     #[arg(long, env = "YEYAK_ADMISSION_RATE", default_value_t = 1_500.0)]
     admission_rate: f64,
+    /// The most people let in per second, whatever room the booking side's latency leaves; 0:
+    /// no cap. For a machine short of CPU at the opening, set to what the booking side was
+    /// measured to take (README, Configuration).
+    #[arg(long, env = "YEYAK_MAX_ADMISSION_RATE", default_value_t = 0.0)]
+    max_admission_rate: f64,
     /// The longest queue the poll budget is guaranteed for (people further back poll at the
     /// longest interval). The tail's pace is about budget ÷ ln(this ÷ front zone): an operator
     /// who knows the crowd gets a faster tail by saying so.
@@ -290,6 +295,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     config.gate.poll_budget_per_s = args.poll_budget;
     config.gate.admission_rate_per_s = args.admission_rate;
+    anyhow::ensure!(
+        args.max_admission_rate.is_finite() && args.max_admission_rate >= 0.0,
+        "--max-admission-rate must be a number of admissions per second, 0 (no cap) or more"
+    );
+    config.gate.max_admission_rate_per_s = args.max_admission_rate;
     anyhow::ensure!(
         args.max_queue >= server::waiting::MIN_MAX_QUEUE,
         "--max-queue must be at least {} places",
