@@ -66,7 +66,54 @@ pub struct ControllerConfig {
     /// Optional cap on admissions per second. Not the poll budget's pace: the front zone of
     /// [`crate::PollPolicy`] tells the people near the front at any rate.
     pub max_admit_per_s: Option<f64>,
+    /// Optional admission pace that follows the booking side (see [`PaceConfig`]); under
+    /// `max_admit_per_s` when both are set.
+    pub pace: Option<PaceConfig>,
 }
+
+/// An admission pace: admissions per second, adjusted by AIMD on the same signal as the limit.
+///
+/// Why: the limit alone bounds how many people are on the booking side, not how fast they come
+/// in. When room opens (the limit grows, a crowd finishes at once), the whole room is admitted
+/// at one tick; on a machine with no CPU to spare those people's first requests arrive together,
+/// the booking side's latency crosses its target, the limit is cut, and nobody is admitted for
+/// seconds while the people just let in finish (`bench/loadtest-53-54-2026-12-06-amd/`: bursts of
+/// 9,700 a second, then 42 s of stalls with the machine idle over the full 2021 night). A fixed
+/// cap smoothed that where the machine was short and held people back where it was not (the
+/// same cap at 40%). The pace starts at about the booking side's stated rate, grows while it is
+/// what holds admission back and the booking side keeps up, and is cut with the limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PaceConfig {
+    /// The pace at the start (or a restart of the leader), admissions per second.
+    pub start_per_s: f64,
+    /// The pace never goes below this.
+    pub min_per_s: f64,
+    /// Additive increase of the pace, per second, while it binds and latency is fine.
+    pub increase_per_s2: f64,
+}
+
+impl PaceConfig {
+    /// A pace for a booking side stated to take about `rate_per_s` people a second: it starts
+    /// at [`PACE_START`] times the rate, grows by [`PACE_INCREASE`] of it per second while it
+    /// binds, and never drops below [`PACE_MIN`] of it. `None` for an unknown rate (0).
+    pub fn for_rate(rate_per_s: f64) -> Option<PaceConfig> {
+        (rate_per_s.is_finite() && rate_per_s > 0.0).then(|| PaceConfig {
+            start_per_s: rate_per_s * PACE_START,
+            min_per_s: (rate_per_s * PACE_MIN).max(1.0),
+            increase_per_s2: rate_per_s * PACE_INCREASE,
+        })
+    }
+}
+
+/// The pace's start, as a multiple of the stated rate: the fixed cap that did best at full scale
+/// on two cores (`bench/loadtest-53-54-2026-12-06-amd/`: 1.2× against 1× and 1.5×).
+pub const PACE_START: f64 = 1.2;
+/// How fast the pace grows while it binds, as a share of the stated rate per second: from the
+/// start to twice the stated rate in about four seconds, so a machine that takes more than it
+/// was said to (the 40% night took ~1,400 a second against a stated 600) is not held back for long.
+pub const PACE_INCREASE: f64 = 0.2;
+/// The pace's floor, as a share of the stated rate.
+pub const PACE_MIN: f64 = 0.25;
 
 impl ControllerConfig {
     pub fn for_opening(opening: &Opening) -> ControllerConfig {
@@ -85,6 +132,7 @@ impl ControllerConfig {
             show_up_window_ms: 20_000,
             rate_time_constant_ms: 30_000,
             max_admit_per_s: None,
+            pace: None,
         }
     }
 
@@ -197,6 +245,8 @@ pub struct Controller {
     rate_sum: f64,
     rate_weight: f64,
     rate_allowance: f64,
+    /// The admission pace now, when [`ControllerConfig::pace`] is set.
+    pace_per_s: Option<f64>,
     last: Option<(LastObservations, Decision)>,
     /// Empty ranks not yet admitted ([`Observations::empty`]): they count as showed up when the
     /// watermark passes them. At most the pre-queue numbers the nodes had left at the opening.
@@ -214,6 +264,7 @@ pub struct LastObservations {
 impl Controller {
     pub fn new(cfg: ControllerConfig) -> Controller {
         let limit = f64::from(cfg.initial_limit.max(cfg.min_limit).max(1));
+        let pace_per_s = cfg.pace.map(|p| p.start_per_s.max(p.min_per_s));
         Controller {
             cfg,
             limit,
@@ -223,6 +274,7 @@ impl Controller {
             rate_sum: 0.0,
             rate_weight: 0.0,
             rate_allowance: 0.0,
+            pace_per_s,
             last: None,
             empty: std::collections::BTreeSet::new(),
         }
@@ -308,25 +360,29 @@ impl Controller {
                 .latency_p99_ms
                 .is_some_and(|l| l > self.cfg.latency_target_ms);
         let used = (obs.active_sessions + in_flight) as f64;
+        let decrease = self.cfg.decrease_factor.clamp(0.05, 0.95);
         if overloaded {
             let cooled = self
                 .last_decrease_ms
                 .is_none_or(|t| now_ms.saturating_sub(t) >= self.cfg.decrease_cooldown_ms);
             if cooled {
-                self.limit *= self.cfg.decrease_factor.clamp(0.05, 0.95);
+                self.limit *= decrease;
                 self.last_decrease_ms = Some(now_ms);
+                self.cut_pace(decrease);
             }
         } else if used >= 0.9 * self.limit {
             self.limit += self.cfg.additive_increase_per_s.max(0.0) * dt_s;
         }
         self.limit = self.limit.clamp(min_limit, max_active);
 
-        let mut room = if overloaded {
+        let unpaced_room = if overloaded {
             0
         } else {
             (self.limit.floor() as u64).saturating_sub(obs.active_sessions + in_flight)
         };
-        if let Some(max_rate) = self.cfg.max_admit_per_s.filter(|r| *r > 0.0) {
+        let mut room = unpaced_room;
+        let max_rate = self.max_rate();
+        if let Some(max_rate) = max_rate {
             // A token bucket holding at most one second of admissions.
             self.rate_allowance = (self.rate_allowance + max_rate * dt_s).min(max_rate.max(1.0));
             if self.last.is_none() {
@@ -344,12 +400,16 @@ impl Controller {
             .min(state.watermark_cap())
             .max(before);
         let admitted = target - before;
-        if self.cfg.max_admit_per_s.is_some() {
+        if max_rate.is_some() {
             self.rate_allowance -= admitted as f64;
         }
 
         // Rate: only ticks where demand exceeded admission measure capacity.
         let backlogged = before < tail && target < tail;
+        if !overloaded && backlogged && room < unpaced_room {
+            // The pace held people back while the booking side kept up: it may go faster.
+            self.raise_pace(dt_s);
+        }
         if backlogged && dt_ms > 0 {
             let sample = admitted as f64 / dt_s;
             let tau = self.cfg.rate_time_constant_ms.max(1) as f64;
@@ -414,6 +474,39 @@ impl Controller {
         decision
     }
 
+    /// The admission pace now, admissions per second (`None`: not paced).
+    pub fn pace_per_s(&self) -> Option<f64> {
+        self.pace_per_s
+    }
+
+    /// The most admissions per second now: the pace, under the fixed cap if there is one.
+    fn max_rate(&self) -> Option<f64> {
+        let cap = self.cfg.max_admit_per_s.filter(|r| *r > 0.0);
+        match (cap, self.pace_per_s) {
+            (Some(cap), Some(pace)) => Some(cap.min(pace)),
+            (cap, pace) => cap.or(pace),
+        }
+    }
+
+    /// Cuts the pace with the limit, to no less than its floor.
+    fn cut_pace(&mut self, factor: f64) {
+        if let (Some(pace), Some(cfg)) = (&mut self.pace_per_s, self.cfg.pace) {
+            *pace = (*pace * factor).max(cfg.min_per_s);
+        }
+    }
+
+    /// Raises the pace for `dt_s` seconds of growth, never above the fixed cap (above it the
+    /// pace would grow without ever being what binds).
+    fn raise_pace(&mut self, dt_s: f64) {
+        let cap = self.cfg.max_admit_per_s.filter(|r| *r > 0.0);
+        if let (Some(pace), Some(cfg)) = (&mut self.pace_per_s, self.cfg.pace) {
+            *pace += cfg.increase_per_s2.max(0.0) * dt_s;
+            if let Some(cap) = cap {
+                *pace = pace.min(cap.max(cfg.min_per_s));
+            }
+        }
+    }
+
     /// The operators' view, from this controller (the leader) and the record.
     pub fn snapshot(&self, now_ms: u64, state: &QueueState) -> Snapshot {
         let mut s = Snapshot::from_state(now_ms, state);
@@ -423,6 +516,7 @@ impl Controller {
             s.limit = Some(d.limit);
             s.in_flight = Some(d.in_flight);
         }
+        s.admission_pace_per_s = self.pace_per_s;
         s
     }
 }
@@ -444,6 +538,8 @@ pub struct Snapshot {
     pub latency_p99_ms: Option<u32>,
     pub limit: Option<u64>,
     pub in_flight: Option<u64>,
+    /// The controller's admission pace (leader only, when paced).
+    pub admission_pace_per_s: Option<f64>,
     pub watermark: u64,
     pub admission_rate_per_s: f64,
     /// Time to admit everyone queued at the current rate; `None` when the rate is unknown.
@@ -471,6 +567,7 @@ impl Snapshot {
             latency_p99_ms: None,
             limit: None,
             in_flight: None,
+            admission_pace_per_s: None,
             watermark: state.watermark(),
             admission_rate_per_s: rate,
             drain_ms: eta_ms(queued, rate),
@@ -889,5 +986,128 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A controller paced for a booking side stated at 1,000 a second, with room for everyone
+    /// (a `max_active` of 100,000 and a limit that starts at all of it) and 100,000 waiting.
+    fn paced(cap: Option<f64>) -> (QueueState, Controller, ChaCha20Rng) {
+        let o = Opening::new(QueueId(1), 1_000_000, 2_000_000, 100_000, 60_000).expect("valid");
+        let cfg = ControllerConfig {
+            initial_limit: 100_000,
+            pace: PaceConfig::for_rate(1_000.0),
+            max_admit_per_s: cap,
+            ..ControllerConfig::for_opening(&o)
+        };
+        let mut s = QueueState::new(o);
+        fill(&mut s, Class::Fifo, 100_000, 0);
+        (s, Controller::new(cfg), ChaCha20Rng::seed_from_u64(1))
+    }
+
+    /// Ticks every 250 ms from `*now` for `seconds`, everyone admitted showing up by the next
+    /// tick and the booking side at `latency` ms; returns the admissions.
+    fn run_for(
+        c: &mut Controller,
+        s: &mut QueueState,
+        rng: &mut ChaCha20Rng,
+        now: &mut u64,
+        seconds: u64,
+        latency: u32,
+    ) -> u64 {
+        let (end, mut admitted) = (*now + seconds * 1_000, 0);
+        let mut shown = s.watermark();
+        while *now < end {
+            *now += 250;
+            let w = s.watermark();
+            let d = c.tick(*now, &obs(w, latency, shown..w), s, rng);
+            shown = w;
+            admitted += d.admitted;
+        }
+        admitted
+    }
+
+    /// Our full night on two cores: room that opened at once was let in at once (bursts of
+    /// 9,700 a second), overloaded the machine, and stalled admission. Paced, the room is let in
+    /// at 1.2× the stated rate to start with (a second of it at once), and faster only as the
+    /// pace grows while the booking side keeps up.
+    #[test]
+    fn paced_admission_lets_open_room_in_at_the_pace_not_at_once() {
+        let (mut s, mut c, mut rng) = paced(None);
+        let first = c.tick(250, &obs(0, 10, 0..0), &mut s, &mut rng);
+        assert_eq!(first.admitted, 1_200, "a second of the starting pace");
+        let later = run_for(&mut c, &mut s, &mut rng, &mut 250, 4, 10);
+        // The pace grows 200/s² while it binds: 1,200 → 2,000 over these four seconds.
+        let pace = c.pace_per_s().expect("paced");
+        assert!((1_900.0..=2_050.0).contains(&pace), "{pace}");
+        assert!(
+            (5_500..=6_600).contains(&later),
+            "about the pace's integral, far below the 100,000 of room: {later}"
+        );
+
+        let unpaced = {
+            let (mut s, mut c, mut rng) = paced(None);
+            c.cfg.pace = None;
+            c.pace_per_s = None;
+            c.tick(250, &obs(0, 10, 0..0), &mut s, &mut rng).admitted
+        };
+        assert!(
+            unpaced >= 50_000,
+            "the limit alone lets the room in: {unpaced}"
+        );
+    }
+
+    /// Overload cuts the pace with the limit (once per cooldown, to no less than its floor), and
+    /// it grows back only once latency is fine again.
+    #[test]
+    fn the_pace_is_cut_on_overload_and_grows_back_when_latency_is_fine() {
+        let (mut s, mut c, mut rng) = paced(None);
+        let mut t = 0;
+        let _ = run_for(&mut c, &mut s, &mut rng, &mut t, 5, 10);
+        let before = c.pace_per_s().expect("paced");
+        let during = run_for(&mut c, &mut s, &mut rng, &mut t, 1, 900);
+        assert_eq!(
+            during, 0,
+            "nobody is admitted while the booking side is over its target"
+        );
+        let cut = c.pace_per_s().expect("paced");
+        assert!(
+            (cut - before * 0.7).abs() < 1.0,
+            "one cut within the cooldown: {before} -> {cut}"
+        );
+        let _ = run_for(&mut c, &mut s, &mut rng, &mut t, 2, 10);
+        let regrown = c.pace_per_s().expect("paced");
+        assert!(
+            (regrown - cut - 400.0).abs() < 60.0,
+            "200/s² for two seconds: {cut} -> {regrown}"
+        );
+        let _ = run_for(&mut c, &mut s, &mut rng, &mut t, 30, 900);
+        let floor = PaceConfig::for_rate(1_000.0).expect("a rate").min_per_s;
+        assert_eq!(c.pace_per_s(), Some(floor), "a long overload: the floor");
+    }
+
+    /// The pace grows only while it is what holds admission back: with the limit binding (the
+    /// booking side full), it stays where it is, so it cannot wind up and burst later.
+    #[test]
+    fn the_pace_does_not_grow_while_the_limit_binds() {
+        let (mut s, mut c, mut rng) = paced(None);
+        c.limit = 500.0;
+        c.cfg.min_limit = 500;
+        c.cfg.additive_increase_per_s = 0.0;
+        let mut t = 0;
+        for _ in 0..40 {
+            t += 250;
+            // 500 people active: the limit leaves no room.
+            let _ = c.tick(t, &obs(500, 10, 0..0), &mut s, &mut rng);
+        }
+        assert_eq!(c.pace_per_s(), Some(1_200.0));
+    }
+
+    /// The operator's fixed cap still bounds a paced controller, and the pace stops growing at it.
+    #[test]
+    fn a_fixed_cap_bounds_the_pace() {
+        let (mut s, mut c, mut rng) = paced(Some(1_500.0));
+        let admitted = run_for(&mut c, &mut s, &mut rng, &mut 0, 10, 10);
+        assert!(admitted <= 1_200 + 10 * 1_500, "{admitted}");
+        let pace = c.pace_per_s().expect("paced");
+        assert!(pace <= 1_500.0, "{pace}");
     }
 }

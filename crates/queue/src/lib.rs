@@ -137,8 +137,8 @@ mod token;
 mod types;
 
 pub use controller::{
-    Controller, ControllerConfig, Decision, LastObservations, Observations, Snapshot, Transition,
-    eta_ms,
+    Controller, ControllerConfig, Decision, LastObservations, Observations, PaceConfig, Snapshot,
+    Transition, eta_ms,
 };
 pub use lease::{Block, Reservation, SequenceLease};
 pub use opening::{ConfigError, Opening};

@@ -258,6 +258,7 @@ struct QueueGauges {
     limit: Gauge,
     in_flight: Gauge,
     admission_rate: Gauge<f64, std::sync::atomic::AtomicU64>,
+    admission_pace: Gauge<f64, std::sync::atomic::AtomicU64>,
     latency_p99_ms: Gauge,
     drain_seconds: Gauge,
     verified_people: Gauge,
@@ -352,6 +353,11 @@ impl Metrics {
             "queue_admission_rate",
             "Measured admissions per second",
             queue.admission_rate.clone(),
+        );
+        registry.register(
+            "queue_admission_pace",
+            "The most admissions per second the controller allows now (its adaptive pace; leader only, 0 elsewhere or unpaced)",
+            queue.admission_pace.clone(),
         );
         registry.register(
             "queue_drain_seconds",
@@ -644,6 +650,9 @@ impl Metrics {
             snapshot.latency_p99_ms.map_or(0, u64::from),
         );
         self.queue.admission_rate.set(snapshot.admission_rate_per_s);
+        self.queue
+            .admission_pace
+            .set(snapshot.admission_pace_per_s.unwrap_or(0.0));
         gauge(
             &self.queue.drain_seconds,
             snapshot.drain_ms.unwrap_or(0) / 1000,

@@ -13,8 +13,8 @@ use crate::secrets::{
 use crate::startup::StartError;
 use queue::{
     Controller, ControllerConfig, Exchange, KeyId, KeyMaterial, Keyring, Observations, Opening,
-    Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, Snapshot, Status,
-    WaitingRoom, WaitingSessionId,
+    PaceConfig, Pass, PollConfig, PollPolicy, QueueId, QueueState, Rank, RoomError, Snapshot,
+    Status, WaitingRoom, WaitingSessionId,
 };
 use rand::Rng;
 use std::collections::HashMap;
@@ -63,6 +63,10 @@ pub struct GateConfig {
     /// with the machine idle, and more give up (`bench/loadtest-53-54-2026-12-06-amd/`: 1.2×
     /// the stated rate at full scale on two cores, and the same at 40%, where it was too low).
     pub max_admission_rate_per_s: f64,
+    /// Whether admissions follow a pace that starts near `admission_rate_per_s` and adapts to
+    /// the booking side (grows while it binds and latency is fine, is cut with the limit:
+    /// [`queue::PaceConfig`]), so room that opens at once is not all let in at once.
+    pub paced_admission: bool,
     /// The longest queue the poll budget is guaranteed for. Further back, everyone polls at the
     /// longest interval. The tail's pace is `budget ÷ Λ` with `Λ ≈ ln(max_queue ÷ front zone)`,
     /// so an operator who knows the crowd (a cohort of 1.5 million) gets a faster tail by saying
@@ -89,6 +93,7 @@ impl Default for GateConfig {
             poll_budget_per_s: 20_000.0,
             admission_rate_per_s: 1_500.0,
             max_admission_rate_per_s: 0.0,
+            paced_admission: true,
             max_queue: MAX_QUEUE,
             latency_target_ms: 100,
             show_up_window_ms: 20_000,
@@ -425,6 +430,10 @@ fn controller_for(opening: &Opening, config: &GateConfig) -> Controller {
     cfg.latency_target_ms = config.latency_target_ms;
     cfg.show_up_window_ms = config.show_up_window_ms;
     cfg.max_admit_per_s = admission_cap(config);
+    cfg.pace = config
+        .paced_admission
+        .then(|| PaceConfig::for_rate(config.admission_rate_per_s))
+        .flatten();
     Controller::new(cfg)
 }
 
@@ -1975,14 +1984,50 @@ mod tests {
             3,
         );
         assert!(faster > capped && faster <= 480, "{faster}");
-        let uncapped = admitted_after(
+        let unpaced = GateConfig {
+            max_admission_rate_per_s: GateConfig::default().max_admission_rate_per_s,
+            paced_admission: false,
+            ..stated
+        };
+        let uncapped = admitted_after(unpaced, 3);
+        assert!(uncapped >= 500, "the limit alone lets more in: {uncapped}");
+        assert!(
+            GateConfig::default().paced_admission,
+            "paced by default (the next test)"
+        );
+    }
+
+    /// By default admission follows a pace that starts at 1.2× the stated rate and grows while
+    /// the booking side keeps up (`queue::PaceConfig`): room that opens at once is let in over
+    /// seconds, faster than a fixed cap at that start, slower than the limit alone.
+    #[test]
+    fn admission_is_paced_by_default() {
+        let stated = GateConfig {
+            max_active: 100_000,
+            admission_rate_per_s: 100.0,
+            ..GateConfig::default()
+        };
+        let paced = admitted_after(stated, 3);
+        let fixed = admitted_after(
             GateConfig {
-                max_admission_rate_per_s: GateConfig::default().max_admission_rate_per_s,
+                max_admission_rate_per_s: 120.0,
                 ..stated
             },
             3,
         );
-        assert!(uncapped >= 500, "the limit alone lets more in: {uncapped}");
+        let unpaced = admitted_after(
+            GateConfig {
+                paced_admission: false,
+                ..stated
+            },
+            3,
+        );
+        assert!(
+            paced > fixed,
+            "the pace grew past its start: {paced} vs {fixed}"
+        );
+        assert!(paced < unpaced, "{paced} vs the limit alone {unpaced}");
+        assert!(paced <= 120 + 3 * 180, "{paced}");
     }
 
     /// Our own replay: admitted people who never came froze admission for a minute. Their room

@@ -85,6 +85,13 @@ struct LoadtestArgs {
     subscribers_only: bool,
 }
 
+/// `serve --admission-pace`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AdmissionPace {
+    Adaptive,
+    Off,
+}
+
 #[derive(Debug, clap::Args)]
 struct ServeArgs {
     /// Load the demo world (13,280 clinics, cohorts around now) on first start. Also reveals
@@ -143,6 +150,11 @@ struct ServeArgs {
     /// measured to take (README, Configuration).
     #[arg(long, env = "YEYAK_MAX_ADMISSION_RATE", default_value_t = 0.0)]
     max_admission_rate: f64,
+    /// How admissions are paced: `adaptive` (a pace that starts at 1.2× --admission-rate, grows
+    /// while the booking side keeps up and is cut when it does not, so room that opens at once
+    /// is not all let in at once) or `off` (the concurrency limit alone).
+    #[arg(long, env = "YEYAK_ADMISSION_PACE", value_enum, default_value_t = AdmissionPace::Adaptive)]
+    admission_pace: AdmissionPace,
     /// The longest queue the poll budget is guaranteed for (people further back poll at the
     /// longest interval). The tail's pace is about budget ÷ ln(this ÷ front zone): an operator
     /// who knows the crowd gets a faster tail by saying so.
@@ -300,6 +312,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "--max-admission-rate must be a number of admissions per second, 0 (no cap) or more"
     );
     config.gate.max_admission_rate_per_s = args.max_admission_rate;
+    config.gate.paced_admission = args.admission_pace == AdmissionPace::Adaptive;
     anyhow::ensure!(
         args.max_queue >= server::waiting::MIN_MAX_QUEUE,
         "--max-queue must be at least {} places",
