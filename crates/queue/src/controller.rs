@@ -17,7 +17,9 @@
 //!    the tick that admitted it. After the window
 //!    an admission that never showed up counts as a no-show and its room is given to someone else:
 //!    that is how no-shows, people who left, and empty ranks (numbers lost in a crash) are made up
-//!    for;
+//!    for. When paced ([`PaceConfig`]) or capped, `room` is also at most what a token bucket at the
+//!    pace (under the cap) holds: one second of it at most. The pace grows while it is what held
+//!    admission back and the booking side kept up, and is cut with the limit;
 //! 4. never lets the watermark run more than `room` ahead of the last issued rank, so a quiet queue
 //!    lets the next arrivals straight through but a sudden surge cannot walk in all at once;
 //! 5. measures the admission rate (ranks per second, an exponentially weighted mean over the ticks

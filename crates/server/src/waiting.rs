@@ -62,6 +62,7 @@ pub struct GateConfig {
     /// booking side was measured to take, it smooths that out; set below it, people wait longer
     /// with the machine idle, and more give up (`bench/loadtest-53-54-2026-12-06-amd/`: 1.2×
     /// the stated rate at full scale on two cores, and the same at 40%, where it was too low).
+    /// The adaptive pace ([`GateConfig::paced_admission`]) finds its own rate; the cap bounds it.
     pub max_admission_rate_per_s: f64,
     /// Whether admissions follow a pace that starts near `admission_rate_per_s` and adapts to
     /// the booking side (grows while it binds and latency is fine, is cut with the limit:
