@@ -481,10 +481,14 @@ impl Controller {
         self.pace_per_s
     }
 
+    /// The operator's fixed cap on admissions per second, if one is set (0 or less: none).
+    fn fixed_cap(&self) -> Option<f64> {
+        self.cfg.max_admit_per_s.filter(|r| *r > 0.0)
+    }
+
     /// The most admissions per second now: the pace, under the fixed cap if there is one.
     fn max_rate(&self) -> Option<f64> {
-        let cap = self.cfg.max_admit_per_s.filter(|r| *r > 0.0);
-        match (cap, self.pace_per_s) {
+        match (self.fixed_cap(), self.pace_per_s) {
             (Some(cap), Some(pace)) => Some(cap.min(pace)),
             (cap, pace) => cap.or(pace),
         }
@@ -500,7 +504,7 @@ impl Controller {
     /// Raises the pace for `dt_s` seconds of growth, never above the fixed cap (above it the
     /// pace would grow without ever being what binds).
     fn raise_pace(&mut self, dt_s: f64) {
-        let cap = self.cfg.max_admit_per_s.filter(|r| *r > 0.0);
+        let cap = self.fixed_cap();
         if let (Some(pace), Some(cfg)) = (&mut self.pace_per_s, self.cfg.pace) {
             *pace += cfg.increase_per_s2.max(0.0) * dt_s;
             if let Some(cap) = cap {
