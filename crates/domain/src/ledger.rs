@@ -18,7 +18,7 @@ use jiff::civil::{Date, Weekday};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI16, AtomicI32, Ordering};
 
-pub(crate) use ids::{IdMap, IdSet};
+pub(crate) use ids::{IdMap, IdSet, ShardedIdMap};
 
 /// How many days after the product's interval a second dose may be placed when that day is full.
 pub const SECOND_DOSE_MAX_DELAY_DAYS: i32 = 14;
@@ -486,7 +486,7 @@ pub struct Ledger {
     clinics: Vec<ClinicRules>,
     schedules: Schedules,
     bookings: Bookings,
-    active_by_person: IdMap<PersonId, BookingId>,
+    active_by_person: ShardedIdMap<PersonId, BookingId>,
     next_booking_id: u64,
     /// Buffers to copy the next planner's snapshot into.
     spare: SnapshotSpare,
@@ -582,7 +582,7 @@ impl Ledger {
                 .collect(),
             schedules,
             bookings: Bookings::default(),
-            active_by_person: IdMap::default(),
+            active_by_person: ShardedIdMap::default(),
             next_booking_id: 1,
             spare: SnapshotSpare::default(),
         }
@@ -1010,7 +1010,7 @@ impl Ledger {
             schedules: self.schedules,
             bookings: Bookings::frozen(bookings),
             // A plan looks bookings up by id, never by person.
-            active_by_person: IdMap::default(),
+            active_by_person: ShardedIdMap::default(),
             next_booking_id: self.next_booking_id,
             spare: SnapshotSpare::default(),
         };

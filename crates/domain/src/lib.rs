@@ -14,4 +14,5 @@ pub mod product;
 pub mod region;
 pub mod rrn;
 pub mod search;
+pub mod sharded;
 pub mod time;

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use store::QueueStore;
 
+mod draws;
 mod expiring;
 use expiring::Expiring;
 
@@ -156,6 +157,10 @@ pub enum GateError {
     /// The person was texted that their turn came and did not return within the window.
     #[error("the place was held for the return window and has passed on")]
     PlacePassedOn,
+    /// [`draws::MAX_WAITING`] draw numbers of verified people are already waiting to be
+    /// stored (a stalled disk): the verification is refused, nothing done.
+    #[error("too many draw numbers are waiting to be stored")]
+    DrawsBusy,
     /// The pass has done all it may of this kind.
     #[error("the pass has reached its limit of {limit} {what}")]
     PassLimit { what: PassUse, limit: u32 },
@@ -321,6 +326,8 @@ pub struct Gate {
     controller: Mutex<Controller>,
     activity: Mutex<Activity>,
     store: Arc<dyn QueueStore>,
+    /// Draw numbers of people verified in the pre-queue, committed together.
+    draws: draws::Draws,
     config: GateConfig,
     refill_nudge: SyncSender<()>,
     refill_inbox: Mutex<Option<Receiver<()>>>,
@@ -485,7 +492,11 @@ impl Gate {
                 1,
             )))
         });
+        let draws = draws::Draws::start(Arc::clone(&store)).map_err(|e| {
+            StartError::Settings(format!("cannot start the queue-draws thread: {e}"))
+        })?;
         Ok(Gate {
+            draws,
             arrivals: Mutex::new(ArrivalRate::default()),
             tickets_issued: std::sync::atomic::AtomicU64::new(0),
             room: RwLock::new(WaitingRoom::new(keyring, poll, state)),
@@ -628,10 +639,10 @@ impl Gate {
             // what it has seen: a number handed out in that instant falls back to the ticket's
             // own unverified place (documented in `queue::QueueState`).
             let queue_id = self.room().state().opening().queue().0;
-            let number = self
-                .store
-                .draw_number(queue_id, person)
-                .map_err(|e| GateError::Storage(e.to_string()))?;
+            let number = self.draws.draw(queue_id, person).map_err(|e| match e {
+                draws::DrawError::Busy => GateError::DrawsBusy,
+                draws::DrawError::Storage(message) => GateError::Storage(message),
+            })?;
             self.note_verified(number + 1);
             draw = Some(number);
         }

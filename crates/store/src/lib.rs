@@ -236,6 +236,16 @@ pub trait QueueStore: Send + Sync + 'static {
             "this store keeps no draw of verified people".into(),
         ))
     }
+    /// [`QueueStore::draw_number`] of each of `persons` (in order; a person listed twice gets
+    /// one number), durable when it returns, all or none. Stores that can commit them together
+    /// do (one sync for the lot: a crowd verifying in the pre-queue is thousands a second); the
+    /// default draws one after another.
+    fn draw_numbers(&self, id: u32, persons: &[u64]) -> Result<Vec<u64>> {
+        persons
+            .iter()
+            .map(|&person| self.draw_number(id, person))
+            .collect()
+    }
     /// How many people queue `id` has numbered so far.
     fn people_drawn(&self, id: u32) -> Result<u64> {
         let _ = id;

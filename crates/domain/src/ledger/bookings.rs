@@ -11,7 +11,7 @@
 //! the frozen map, did not see. The writer places those few again when it holds the plan
 //! ([`Ledger::catch_up_plan`](super::Ledger::catch_up_plan)).
 
-use super::ids::{IdMap, IdSet};
+use super::ids::{IdMap, IdSet, ShardedIdMap};
 use crate::booking::{Booking, BookingId};
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ pub const JOURNAL_LIMIT: usize = 1_000_000;
 /// Active bookings by id, shareable with a planner (see the module docs).
 #[derive(Debug, Default)]
 pub(super) struct Bookings {
-    base: Arc<IdMap<BookingId, Booking>>,
+    base: Arc<ShardedIdMap<BookingId, Booking>>,
     /// Changes made while `base` is shared: a booking's new state, `None` if it left.
     since: IdMap<BookingId, Option<Booking>>,
     /// Bookings changed since the last freeze (`None`: no freeze, or given up).
@@ -74,7 +74,7 @@ impl Bookings {
     }
 
     /// The map itself when no planner shares it, with what changed meanwhile folded in.
-    fn owned(&mut self) -> Option<&mut IdMap<BookingId, Booking>> {
+    fn owned(&mut self) -> Option<&mut ShardedIdMap<BookingId, Booking>> {
         let map = Arc::get_mut(&mut self.base)?;
         for (id, state) in self.since.drain() {
             match state {
@@ -106,7 +106,9 @@ impl Bookings {
     }
 
     /// Shares the map with a planner and starts a journal of what changes from now on.
-    pub(super) fn freeze(&mut self) -> Result<(Arc<IdMap<BookingId, Booking>>, u64), PlannerBusy> {
+    pub(super) fn freeze(
+        &mut self,
+    ) -> Result<(Arc<ShardedIdMap<BookingId, Booking>>, u64), PlannerBusy> {
         if self.owned().is_none() {
             return Err(PlannerBusy);
         }
@@ -116,7 +118,7 @@ impl Bookings {
     }
 
     /// A map frozen by [`Bookings::freeze`], read-only, for the planner's own ledger.
-    pub(super) fn frozen(base: Arc<IdMap<BookingId, Booking>>) -> Bookings {
+    pub(super) fn frozen(base: Arc<ShardedIdMap<BookingId, Booking>>) -> Bookings {
         Bookings {
             base,
             ..Bookings::default()

@@ -74,6 +74,7 @@ pub fn gate_error(error: GateError) -> ApiError {
             ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::AGENT_CALLERS_FULL)
         },
         GateError::PlacePassedOn => ApiError::new(StatusCode::GONE, errors::PLACE_PASSED_ON),
+        GateError::DrawsBusy => ApiError::busy(1),
         GateError::NoNumbers => ApiError {
             retry_after_s: Some(1),
             ..ApiError::new(

@@ -4,7 +4,7 @@
 //! write lock must not hold up a queue number.
 
 use super::{SqliteReader, connect};
-use crate::{QueueStore, Result};
+use crate::{QueueStore, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::Mutex;
@@ -152,7 +152,13 @@ impl QueueStore for QueueFile {
     }
 
     fn draw_number(&self, id: u32, person: u64) -> Result<u64> {
-        self.with(|conn| draw_number(conn, id, person))
+        self.draw_numbers(id, &[person])?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("no draw number".into()))
+    }
+
+    fn draw_numbers(&self, id: u32, persons: &[u64]) -> Result<Vec<u64>> {
+        self.with(|conn| draw_numbers(conn, id, persons))
     }
 
     fn people_drawn(&self, id: u32) -> Result<u64> {
@@ -175,22 +181,27 @@ impl QueueStore for QueueFile {
 /// blocks wait for it too).
 const DRAWN: &str = "COALESCE(MAX(draw) + 1, 0)";
 
-/// A person's draw number: theirs if they have one, else the next one, in one transaction (the
-/// file has one connection, so numbers are dense and never handed out twice).
-fn draw_number(conn: &Connection, id: u32, person: u64) -> Result<u64> {
+/// Each person's draw number: theirs if they have one, else the next one, all in one
+/// transaction, so one sync covers the lot (the file has one connection, so numbers are dense
+/// and never handed out twice).
+fn draw_numbers(conn: &Connection, id: u32, persons: &[u64]) -> Result<Vec<u64>> {
     let tx = conn.unchecked_transaction()?;
-    let person = person as i64;
-    tx.prepare_cached(&format!(
-        "INSERT INTO queue_people (queue, person, draw)
-         SELECT ?1, ?2, {DRAWN} FROM queue_people WHERE queue = ?1
-         ON CONFLICT (queue, person) DO NOTHING"
-    ))?
-    .execute(params![id, person])?;
-    let draw: i64 = tx
-        .prepare_cached("SELECT draw FROM queue_people WHERE queue = ?1 AND person = ?2")?
-        .query_row(params![id, person], |r| r.get(0))?;
+    let mut draws = Vec::with_capacity(persons.len());
+    for &person in persons {
+        let person = person as i64;
+        tx.prepare_cached(&format!(
+            "INSERT INTO queue_people (queue, person, draw)
+             SELECT ?1, ?2, {DRAWN} FROM queue_people WHERE queue = ?1
+             ON CONFLICT (queue, person) DO NOTHING"
+        ))?
+        .execute(params![id, person])?;
+        let draw: i64 = tx
+            .prepare_cached("SELECT draw FROM queue_people WHERE queue = ?1 AND person = ?2")?
+            .query_row(params![id, person], |r| r.get(0))?;
+        draws.push(draw as u64);
+    }
     tx.commit()?;
-    Ok(draw as u64)
+    Ok(draws)
 }
 
 #[cfg(test)]
@@ -217,5 +228,24 @@ mod tests {
         assert_eq!(file.draw_number(7, 40).unwrap(), 3);
         assert_eq!(file.people_drawn(7).unwrap(), 4);
         assert_eq!(file.people_drawn(9).unwrap(), 0);
+    }
+
+    /// Drawn together, numbers are what one draw after another would give: dense, in the
+    /// order asked, one per person (twice in one batch, or already drawn, the same number).
+    #[test]
+    fn draws_together_are_draws_one_after_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = QueueFile::open(&dir.path().join("queue.db"), None).unwrap();
+        assert_eq!(file.draw_number(7, 99).unwrap(), 0);
+        assert_eq!(
+            file.draw_numbers(7, &[10, 20, 10, 99, 30]).unwrap(),
+            [1, 2, 1, 0, 3]
+        );
+        assert_eq!(file.people_drawn(7).unwrap(), 4);
+        assert_eq!(file.draw_numbers(7, &[]).unwrap(), Vec::<u64>::new());
+        // Durable: a new connection to the file reads them.
+        drop(file);
+        let file = QueueFile::open(&dir.path().join("queue.db"), None).unwrap();
+        assert_eq!(file.draw_numbers(7, &[30, 40]).unwrap(), [3, 4]);
     }
 }
