@@ -22,6 +22,7 @@ pub const MAX_WAITING: usize = 8_192;
 pub const MAX_BATCH: usize = 1_024;
 
 type Reply = tokio::sync::oneshot::Sender<Result<u64, String>>;
+type Answer = tokio::sync::oneshot::Receiver<Result<u64, String>>;
 
 struct Request {
     queue: u32,
@@ -56,6 +57,14 @@ impl Draws {
     /// `person`'s draw number in queue `queue`, once it is durable. Blocks: call it off the
     /// async workers.
     pub fn draw(&self, queue: u32, person: u64) -> Result<u64, DrawError> {
+        self.send(queue, person)?
+            .blocking_recv()
+            .map_err(|_| DrawError::Storage("the draw thread has stopped".into()))?
+            .map_err(DrawError::Storage)
+    }
+
+    /// Queues the draw; its answer comes on the receiver.
+    fn send(&self, queue: u32, person: u64) -> Result<Answer, DrawError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let request = Request {
             queue,
@@ -63,16 +72,12 @@ impl Draws {
             reply,
         };
         match self.inbox.try_send(request) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(DrawError::Busy),
+            Ok(()) => Ok(answer),
+            Err(TrySendError::Full(_)) => Err(DrawError::Busy),
             Err(TrySendError::Disconnected(_)) => {
-                return Err(DrawError::Storage("the draw thread has stopped".into()));
+                Err(DrawError::Storage("the draw thread has stopped".into()))
             }
         }
-        answer
-            .blocking_recv()
-            .map_err(|_| DrawError::Storage("the draw thread has stopped".into()))?
-            .map_err(DrawError::Storage)
     }
 }
 
@@ -119,12 +124,15 @@ mod tests {
     use std::sync::Mutex;
     use store::StoreError;
 
-    /// A store that counts its transactions and can be made to fail.
+    /// A store that counts its transactions and can be made to fail or to hang (while the
+    /// test holds `stall`).
     #[derive(Default)]
     struct Counting {
         drawn: Mutex<Vec<(u32, u64)>>,
         transactions: Mutex<Vec<usize>>,
         fail: std::sync::atomic::AtomicBool,
+        stall: Mutex<()>,
+        entered: std::sync::atomic::AtomicBool,
     }
 
     impl QueueStore for Counting {
@@ -142,11 +150,14 @@ mod tests {
             Ok(true)
         }
         fn draw_numbers(&self, id: u32, persons: &[u64]) -> store::Result<Vec<u64>> {
+            self.entered
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(StoreError::Database("disk gone".into()));
             }
             // Hold the transaction a little, as a sync does, so that draws pile up behind it.
             std::thread::sleep(std::time::Duration::from_millis(5));
+            drop(self.stall.lock().unwrap());
             self.transactions.lock().unwrap().push(persons.len());
             let mut drawn = self.drawn.lock().unwrap();
             Ok(persons
@@ -190,6 +201,27 @@ mod tests {
         );
         // The same person again: the same number.
         assert_eq!(draws.draw(7, 5).unwrap(), numbers[5]);
+    }
+
+    #[test]
+    fn draws_beyond_the_bound_are_refused_while_the_disk_stalls_and_the_rest_are_answered() {
+        let store = Arc::new(Counting::default());
+        let stalled = store.stall.lock().unwrap();
+        let draws = Draws::start(store.clone()).unwrap();
+        // The thread takes the first into a transaction that hangs; MAX_WAITING more wait.
+        let first = draws.send(7, 0).unwrap();
+        while !store.entered.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let waiting: Vec<Answer> = (1..=MAX_WAITING as u64)
+            .map(|person| draws.send(7, person).unwrap())
+            .collect();
+        assert_eq!(draws.send(7, 999_999).unwrap_err(), DrawError::Busy);
+        drop(stalled);
+        assert_eq!(first.blocking_recv().unwrap(), Ok(0));
+        for (i, answer) in waiting.into_iter().enumerate() {
+            assert_eq!(answer.blocking_recv().unwrap(), Ok(i as u64 + 1));
+        }
     }
 
     #[test]
