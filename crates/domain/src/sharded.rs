@@ -11,7 +11,8 @@
 //! key, the map grows one shard at a time: a doubling moves about 1/64 of the entries.
 //!
 //! Written here rather than taken from a crate: `griddle`, which spreads one table's resize
-//! over later inserts, builds on `hashbrown` 0.14's deprecated raw table; `dashmap` and `scc`
+//! over later inserts, is built on an older `hashbrown` (0.14) and its raw table API, which
+//! would put a second `hashbrown` in the build for three maps; `dashmap` and `scc`
 //! are concurrent maps (a lock or an epoch on every access) for maps their owner already
 //! guards. This is the standard library's map, 64 times, behind one extra hash.
 
