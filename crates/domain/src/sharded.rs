@@ -49,30 +49,26 @@ impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for ShardedMap<K, V, S> {
     }
 }
 
-fn shard_index<K: Hash + ?Sized>(key: &K) -> usize {
+/// The index of the shard `key` lives in (below [`SHARDS`]), for work that should touch one
+/// shard at a time, such as a sweep ([`ShardedMap::shard_mut`]).
+pub fn shard_of<K: Hash + ?Sized>(key: &K) -> usize {
     let hash = foldhash::fast::FixedState::with_seed(SELECTOR_SEED).hash_one(key);
     // The top bits: foldhash mixes them best.
     (hash >> (u64::BITS - SHARDS.trailing_zeros())) as usize
 }
 
 impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
-    /// The index of the shard `key` lives in (below [`SHARDS`]), for work that should touch
-    /// one shard at a time, such as a sweep ([`ShardedMap::shard_mut`]).
-    pub fn shard_of(key: &K) -> usize {
-        shard_index(key)
-    }
-
     /// Shard `index` (below [`SHARDS`]).
     pub fn shard_mut(&mut self, index: usize) -> &mut HashMap<K, V, S> {
         &mut self.shards[index]
     }
 
     fn shard_of_mut(&mut self, key: &K) -> &mut HashMap<K, V, S> {
-        &mut self.shards[shard_index(key)]
+        &mut self.shards[shard_of(key)]
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.shards[shard_index(key)].get(key)
+        self.shards[shard_of(key)].get(key)
     }
 
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
@@ -80,7 +76,7 @@ impl<K: Hash + Eq, V, S: BuildHasher> ShardedMap<K, V, S> {
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
-        self.shards[shard_index(key)].contains_key(key)
+        self.shards[shard_of(key)].contains_key(key)
     }
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {

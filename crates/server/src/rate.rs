@@ -1,7 +1,7 @@
 //! Counting calls per key in fixed windows: the limits on identity checks and on a person's
 //! leftover-alert changes. In memory, per node (a node that restarts starts its counts over).
 
-use domain::sharded::{SHARDS, ShardedMap};
+use domain::sharded::{SHARDS, ShardedMap, shard_of};
 use jiff::SignedDuration;
 use std::collections::hash_map::RandomState;
 use std::hash::Hash;
@@ -63,7 +63,7 @@ impl<K: Hash + Eq + Copy> Counter<K> {
     /// Counts a call of `key`.
     pub fn hit(&mut self, key: K, now_ms: i64) {
         let length = self.length_ms();
-        let index = ShardedMap::<K, (i64, u32), RandomState>::shard_of(&key);
+        let index = shard_of(&key);
         let shard = self.windows.shard_mut(index);
         if shard.len() >= self.sweep_at[index] {
             shard.retain(|_, (start, _)| *start + length > now_ms);
@@ -113,8 +113,7 @@ mod tests {
 
     /// Keys that live in shard `index` of the counter's map, from `from` on.
     fn keys_of_shard(index: usize, from: u64) -> impl Iterator<Item = u64> {
-        (from..)
-            .filter(move |key| ShardedMap::<u64, (i64, u32), RandomState>::shard_of(key) == index)
+        (from..).filter(move |key| shard_of(key) == index)
     }
 
     #[test]

@@ -227,24 +227,22 @@ pub trait QueueStore: Send + Sync + 'static {
         record: &str,
         now_ms: i64,
     ) -> Result<bool>;
-    /// The draw number of `person` in queue `id`'s draw of verified people: the same number
-    /// every time for the same person, the next free one (dense from 0) the first time. Durable
-    /// when it returns. Only the waiting room's own file keeps the table.
-    fn draw_number(&self, id: u32, person: u64) -> Result<u64> {
-        let _ = (id, person);
+    /// The draw numbers of `persons` in queue `id`'s draw of verified people, in order: the same
+    /// number every time for the same person (listed twice, or drawn before), the next free one
+    /// (dense from 0) the first time. Durable when it returns, all or none, in one transaction
+    /// (the `queue-draws` thread sends a crowd's draws together: one sync for the lot). Only the
+    /// waiting room's own file and PostgreSQL keep the table.
+    fn draw_numbers(&self, id: u32, persons: &[u64]) -> Result<Vec<u64>> {
+        let _ = (id, persons);
         Err(StoreError::Database(
             "this store keeps no draw of verified people".into(),
         ))
     }
-    /// [`QueueStore::draw_number`] of each of `persons` (in order; a person listed twice gets
-    /// one number), durable when it returns, all or none. Stores that can commit them together
-    /// do (one sync for the lot: a crowd verifying in the pre-queue is thousands a second); the
-    /// default draws one after another.
-    fn draw_numbers(&self, id: u32, persons: &[u64]) -> Result<Vec<u64>> {
-        persons
-            .iter()
-            .map(|&person| self.draw_number(id, person))
-            .collect()
+    /// [`QueueStore::draw_numbers`] for one person.
+    fn draw_number(&self, id: u32, person: u64) -> Result<u64> {
+        self.draw_numbers(id, &[person])?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("no draw number".into()))
     }
     /// How many people queue `id` has numbered so far.
     fn people_drawn(&self, id: u32) -> Result<u64> {

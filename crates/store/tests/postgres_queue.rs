@@ -57,6 +57,23 @@ fn draw_numbers_from_several_nodes_at_once_are_dense_and_one_per_person() {
     assert_eq!(nodes[2].draw_number(8, 3).unwrap(), 0);
 }
 
+/// Drawn together (the `queue-draws` thread's batches), numbers are what draws one after
+/// another give, and they interleave with another node's single draws without a gap or a twin.
+#[test]
+fn draws_together_are_draws_one_after_another() {
+    let schema = Schema::create();
+    let (a, b) = (node(&schema), node(&schema));
+    assert_eq!(a.draw_number(7, 99).unwrap(), 0);
+    assert_eq!(
+        b.draw_numbers(7, &[10, 20, 10, 99, 30]).unwrap(),
+        [1, 2, 1, 0, 3]
+    );
+    assert_eq!(a.draw_number(7, 40).unwrap(), 4);
+    assert_eq!(b.draw_numbers(7, &[40, 50]).unwrap(), [4, 5]);
+    assert_eq!(a.people_drawn(7).unwrap(), 6);
+    assert_eq!(b.draw_numbers(7, &[]).unwrap(), Vec::<u64>::new());
+}
+
 #[test]
 fn reports_are_taken_once_in_the_order_they_were_left() {
     let schema = Schema::create();

@@ -56,14 +56,15 @@ impl QueueStore for PgQueue {
         })
     }
 
-    /// The person's number if they have one; else the next, counted under the queue's counter
-    /// row lock, so numbers stay dense and unique however many nodes draw at once.
-    fn draw_number(&self, id: u32, person: u64) -> Result<u64> {
-        let (id, person) = (i64::from(id), person as i64);
+    /// Each person's number if they have one; else the next, counted under the queue's counter
+    /// row lock, so numbers stay dense and unique however many nodes draw at once. One
+    /// transaction and one take of the lock for the whole list.
+    fn draw_numbers(&self, id: u32, persons: &[u64]) -> Result<Vec<u64>> {
+        let id = i64::from(id);
         self.with(|conn| {
             conn.transaction(|tx| {
                 // Taking the counter's row lock first serialises the draws of this queue.
-                let drawn: i64 = get(
+                let mut drawn: i64 = get(
                     &tx.one(
                         "INSERT INTO queue_draw_count (queue, drawn) VALUES ($1, 0)
                          ON CONFLICT (queue) DO UPDATE SET drawn = queue_draw_count.drawn
@@ -72,21 +73,31 @@ impl QueueStore for PgQueue {
                     )?,
                     0,
                 )?;
-                if let Some(row) = tx.opt(
-                    "SELECT draw FROM queue_draw WHERE queue = $1 AND person = $2",
-                    &[&id, &person],
-                )? {
-                    return Ok(get::<i64>(&row, 0)? as u64);
+                let before = drawn;
+                let mut numbers = Vec::with_capacity(persons.len());
+                for &person in persons {
+                    let person = person as i64;
+                    if let Some(row) = tx.opt(
+                        "SELECT draw FROM queue_draw WHERE queue = $1 AND person = $2",
+                        &[&id, &person],
+                    )? {
+                        numbers.push(get::<i64>(&row, 0)? as u64);
+                        continue;
+                    }
+                    tx.execute(
+                        "INSERT INTO queue_draw (queue, person, draw) VALUES ($1, $2, $3)",
+                        &[&id, &person, &drawn],
+                    )?;
+                    numbers.push(drawn as u64);
+                    drawn += 1;
                 }
-                tx.execute(
-                    "INSERT INTO queue_draw (queue, person, draw) VALUES ($1, $2, $3)",
-                    &[&id, &person, &drawn],
-                )?;
-                tx.execute(
-                    "UPDATE queue_draw_count SET drawn = drawn + 1 WHERE queue = $1",
-                    &[&id],
-                )?;
-                Ok(drawn as u64)
+                if drawn > before {
+                    tx.execute(
+                        "UPDATE queue_draw_count SET drawn = $2 WHERE queue = $1",
+                        &[&id, &drawn],
+                    )?;
+                }
+                Ok(numbers)
             })
         })
     }

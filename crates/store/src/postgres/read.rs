@@ -413,8 +413,8 @@ impl QueueStore for PgReader {
         self.queue.save_queue(id, base, revision, record, now_ms)
     }
 
-    fn draw_number(&self, id: u32, person: u64) -> Result<u64> {
-        self.queue.draw_number(id, person)
+    fn draw_numbers(&self, id: u32, persons: &[u64]) -> Result<Vec<u64>> {
+        self.queue.draw_numbers(id, persons)
     }
 
     fn people_drawn(&self, id: u32) -> Result<u64> {

@@ -4,7 +4,7 @@
 //! write lock must not hold up a queue number.
 
 use super::{SqliteReader, connect};
-use crate::{QueueStore, Result, StoreError};
+use crate::{QueueStore, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::Mutex;
@@ -149,12 +149,6 @@ impl QueueStore for QueueFile {
             now_ms,
         };
         self.with(|conn| save_queue(conn, id, save))
-    }
-
-    fn draw_number(&self, id: u32, person: u64) -> Result<u64> {
-        self.draw_numbers(id, &[person])?
-            .pop()
-            .ok_or_else(|| StoreError::Corrupt("no draw number".into()))
     }
 
     fn draw_numbers(&self, id: u32, persons: &[u64]) -> Result<Vec<u64>> {
