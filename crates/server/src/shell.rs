@@ -1,6 +1,8 @@
 //! The HTTP shell's limits: how long a client may take, how many connections and requests are
 //! served at once, what is shed first when there are more, and how the server stops.
 //!
+//! A connection's plain status polls are read and answered on the socket ([`plain_poll`], the
+//! bulk of a surge, for less than hyper costs); its first other request hands it to hyper.
 //! Connections are served by hyper's HTTP/1 server with a timer, so a request head that does not
 //! arrive in full within [`Limits::header_timeout`] closes its connection (the same clock closes
 //! a keep-alive connection that stays idle that long). Past [`Limits::max_connections`], a
@@ -39,6 +41,7 @@ use tower::ServiceExt;
 
 mod front_door;
 mod limits;
+mod plain_poll;
 
 use front_door::FrontDoor;
 pub use limits::{Limits, Load, Threads, Tier, is_shed_last};
@@ -267,6 +270,23 @@ impl Connection {
             state,
             mut stopping,
         } = self;
+        // A kept-alive connection's plain status polls are answered before hyper; overflow
+        // connections (one request, then closed) go to hyper at once.
+        let stream = if tier == Tier::Normal {
+            let polls = plain_poll::answer_polls(
+                stream,
+                &state,
+                &front_door,
+                state.config.limits.header_timeout,
+                stopped(&mut stopping),
+            );
+            match polls.await {
+                plain_poll::Ended::Closed => return,
+                plain_poll::Ended::HandedOff(rewound) => rewound,
+            }
+        } else {
+            plain_poll::Rewound::new(Vec::new(), stream)
+        };
         let trusted = state.config.trusted_proxies.clone();
         let answering = Arc::clone(&state);
         let service =

@@ -770,3 +770,125 @@ async fn a_plain_status_poll_is_answered_as_the_router_answers_it() {
     );
     assert_eq!(series(&after, timed), series(&before, timed) + 4, "{after}");
 }
+
+/// Reads `count` answers off one connection, in order (pipelined answers may arrive in one read).
+async fn read_answers(stream: &mut TcpStream, count: usize) -> Vec<Answer> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut answers = Vec::new();
+    while answers.len() < count {
+        let whole = buffer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .and_then(|at| {
+                let head = String::from_utf8_lossy(&buffer[..at + 4]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")?
+                            .trim()
+                            .parse()
+                            .ok()
+                    })
+                    .unwrap_or(0);
+                (buffer.len() >= at + 4 + length).then_some((head, at + 4, length))
+            });
+        if let Some((head, start, length)) = whole {
+            answers.push(Answer {
+                status: head.split(' ').nth(1).unwrap().parse().unwrap(),
+                body: serde_json::from_slice(&buffer[start..start + length]).unwrap_or(Value::Null),
+                head,
+            });
+            buffer.drain(..start + length);
+            continue;
+        }
+        let n = tokio::time::timeout(SLACK, stream.read(&mut chunk))
+            .await
+            .expect("the answers came in time")
+            .unwrap();
+        assert!(n > 0, "closed after {} answers: {answers:?}", answers.len());
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    assert!(buffer.is_empty(), "more than {count} answers");
+    answers
+}
+
+/// Status polls are answered on the socket (`shell::plain_poll`) until the connection sends
+/// something else; hyper then serves it from that request on, with every byte the client sent.
+/// Pipelined or trickled, before and after the hand-off, every request on a kept-alive
+/// connection is answered, in order.
+#[tokio::test]
+async fn polls_and_other_requests_share_a_kept_alive_connection_in_order() {
+    let server = start(Limits::default()).await;
+    let held = ticket(&server).await;
+    let poll = get("/api/v1/queue/status", &held);
+    let arrive = "POST /api/v1/queue/arrive HTTP/1.1\r\nhost: yeyak\r\ncontent-length: 0\r\n\r\n";
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+
+    // A head in two pieces, then two polls and an arrival and a poll in one write.
+    stream.write_all(&poll.as_bytes()[..20]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stream.write_all(&poll.as_bytes()[20..]).await.unwrap();
+    let first = read_answers(&mut stream, 1).await;
+    assert_eq!(first[0].status, 200, "{first:?}");
+    let pipelined = format!("{poll}{poll}{arrive}{poll}");
+    stream.write_all(pipelined.as_bytes()).await.unwrap();
+    let answers = read_answers(&mut stream, 4).await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [200, 200, 201, 200], "{answers:?}");
+    for polled in [&answers[0], &answers[1], &answers[3]] {
+        assert_eq!(polled.body["number"], first[0].body["number"], "{polled:?}");
+        assert!(polled.header("date").is_some(), "{polled:?}");
+    }
+    assert!(answers[2].body["ticket"].is_string(), "{:?}", answers[2]);
+
+    // After the hand-off, hyper answers a trickled poll on the same connection too.
+    stream.write_all(&poll.as_bytes()[..20]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stream.write_all(&poll.as_bytes()[20..]).await.unwrap();
+    let after = read_answers(&mut stream, 1).await;
+    assert_eq!(after[0].status, 200, "{after:?}");
+    assert_eq!(headers_but_date(&after[0]), headers_but_date(&answers[0]));
+}
+
+/// What the socket's poll reader does not take is answered by hyper as it answers anything:
+/// a head longer than the reader's limit, a poll asking to close the connection, HTTP/1.0.
+#[tokio::test]
+async fn polls_the_socket_reader_leaves_to_hyper_are_answered_by_it() {
+    let server = start(Limits::default()).await;
+    let held = ticket(&server).await;
+    let long = format!("{held}x-padding: {}\r\n", "a".repeat(20 * 1024));
+    let (_, answer) = request(server.addr, &get("/api/v1/queue/status", &long)).await;
+    assert_eq!(
+        answer.unwrap().status,
+        200,
+        "a long head is hyper's to take"
+    );
+
+    let closing = format!("{held}connection: close\r\n");
+    let (mut stream, answer) = request(server.addr, &get("/api/v1/queue/status", &closing)).await;
+    let answer = answer.unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.header("connection").as_deref(), Some("close"));
+    assert!(closed(&mut stream, SLACK).await.is_some());
+
+    let old = format!("GET /api/v1/queue/status HTTP/1.0\r\n{held}\r\n");
+    let (_, answer) = request(server.addr, &old).await;
+    assert_eq!(answer.unwrap().status, 200);
+}
+
+/// A connection waiting between polls is closed when the server stops, as hyper closes its
+/// idle connections: the stop is not held up by it.
+#[tokio::test]
+async fn a_connection_idle_between_polls_is_closed_when_the_server_stops() {
+    let server = start(Limits::default()).await;
+    let held = ticket(&server).await;
+    let (mut stream, answer) = request(server.addr, &get("/api/v1/queue/status", &held)).await;
+    assert_eq!(answer.unwrap().status, 200);
+    drop(server);
+    assert!(
+        closed(&mut stream, SLACK).await.is_some(),
+        "the idle connection outlived the server"
+    );
+}

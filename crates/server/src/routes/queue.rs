@@ -14,7 +14,7 @@ use crate::text::errors::{self, Words};
 use crate::waiting::GateError;
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -413,6 +413,15 @@ pub fn status_answer(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
+    Ok((status_headers(), status_json(state, headers, query)?).into_response())
+}
+
+/// The JSON body of a status answer: [`status_answer`]'s, without the answer around it.
+pub fn status_json(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Vec<u8>, ApiError> {
     let ticket = ticket_of(headers)?;
     let (queue, status) = state
         .gate
@@ -425,14 +434,19 @@ pub fn status_answer(
         &status_body(queue, &status, state.gate.eligible_share(), nearby),
     )
     .map_err(|_| ApiError::internal())?;
-    let headers = [
+    Ok(body)
+}
+
+/// The headers of every status answer (the same for every ticket; the security headers are
+/// added on top, by the router or by `shell::front_door`).
+pub fn status_headers() -> [(HeaderName, HeaderValue); 2] {
+    [
         (
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         ),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-    ];
-    Ok((headers, body).into_response())
+    ]
 }
 
 /// The province code in a status poll's query (`province=11`), if any and well formed. An

@@ -21,21 +21,45 @@ use crate::metrics::DirectRoute;
 use crate::routes::queue;
 use crate::security;
 use crate::state::AppState;
-use axum::http::{Method, Request};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body::Body;
 use std::time::Instant;
 
-/// The series a poll answered here is counted in, made once per server.
+/// What a plain poll is answered with, made once per server: the series it is counted in and
+/// the headers of every answer that places a ticket.
 pub struct FrontDoor {
     status: DirectRoute,
+    placed_headers: HeaderMap,
+}
+
+/// A plain poll's answer.
+pub enum PollAnswer {
+    /// Where the ticket stands: this JSON body under [`FrontDoor::placed_headers`], status 200.
+    Placed(Vec<u8>),
+    /// A refusal (no ticket, a ticket not ours, …), whole.
+    Refused(Response),
 }
 
 impl FrontDoor {
     pub fn new(state: &AppState) -> FrontDoor {
+        // The handler's headers with the security headers on top, by the functions that add them
+        // to every other answer. They do not depend on the request: what it could change (over
+        // HTTPS, cookies marked `Secure`) needs a cookie, and a status answer sets none.
+        let mut template = (queue::status_headers(), ()).into_response();
+        security::protect_answer(state, &HeaderMap::new(), &mut template);
+        let mut placed_headers = std::mem::take(template.headers_mut());
+        placed_headers.remove(header::CONTENT_LENGTH);
         FrontDoor {
             status: state.metrics.direct_route(queue::STATUS_PATH),
+            placed_headers,
         }
+    }
+
+    /// The headers of a [`PollAnswer::Placed`] (the HTTP layer adds `content-length` and
+    /// `date`).
+    pub fn placed_headers(&self) -> &HeaderMap {
+        &self.placed_headers
     }
 
     /// The answer to `request` if it is a plain status poll; `None` sends it to the router.
@@ -43,16 +67,35 @@ impl FrontDoor {
         if !is_plain_status_poll(request) {
             return None;
         }
+        Some(match self.poll(state, request.headers()) {
+            PollAnswer::Placed(body) => {
+                let mut response = Response::new(axum::body::Body::from(body));
+                *response.headers_mut() = self.placed_headers.clone();
+                response
+            }
+            PollAnswer::Refused(response) => response,
+        })
+    }
+
+    /// The answer to a plain status poll with these headers, counted and timed (the caller has
+    /// checked it is one: [`FrontDoor::answer`], or on the socket [`super::plain_poll`]).
+    pub fn poll(&self, state: &AppState, headers: &HeaderMap) -> PollAnswer {
         let started = Instant::now();
-        let mut response = queue::status_answer(state, request.headers(), None)
-            .unwrap_or_else(IntoResponse::into_response);
-        security::protect_answer(state, request.headers(), &mut response);
+        let (answer, status) = match queue::status_json(state, headers, None) {
+            Ok(body) => (PollAnswer::Placed(body), StatusCode::OK),
+            Err(refusal) => {
+                let mut response = refusal.into_response();
+                security::protect_answer(state, headers, &mut response);
+                let status = response.status();
+                (PollAnswer::Refused(response), status)
+            }
+        };
         state.metrics.count_direct(
             &self.status,
-            response.status().as_u16(),
+            status.as_u16(),
             started.elapsed().as_secs_f64(),
         );
-        Some(response)
+        answer
     }
 }
 
