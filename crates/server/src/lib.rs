@@ -32,6 +32,7 @@ pub mod world;
 #[doc(hidden)]
 pub mod parsers {
     pub use crate::routes::supply::{DeliveryLine, parse_csv};
+    pub use crate::shell::plain_poll_length;
 }
 
 pub use app::{build, cores, serve};

@@ -45,6 +45,7 @@ mod plain_poll;
 
 use front_door::FrontDoor;
 pub use limits::{Limits, Load, Threads, Tier, is_shed_last};
+pub use plain_poll::plain_poll_length;
 
 /// Seconds a shed client is asked to wait.
 const SHED_RETRY_AFTER_S: u32 = 2;

@@ -159,6 +159,15 @@ enum Request {
     Other,
 }
 
+/// The length of the plain status poll's head at the start of `read`, if that is what it holds
+/// whole: what this module answers without hyper. For the fuzz target (`server::parsers`).
+pub fn plain_poll_length(read: &[u8]) -> Option<usize> {
+    match next_request(read) {
+        Request::PlainPoll { length, .. } => Some(length),
+        Request::Incomplete | Request::Other => None,
+    }
+}
+
 fn next_request(read: &[u8]) -> Request {
     if read.is_empty() {
         return Request::Incomplete;
