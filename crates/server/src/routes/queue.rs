@@ -406,8 +406,9 @@ pub async fn status(
     status_answer(&state, request.headers(), request.uri().query())
 }
 
-/// Where the ticket these headers carry stands: the handler above, and what the shell answers
-/// a plain status poll with before the router (`shell::front_door`), so both answer alike.
+/// Where the ticket these headers carry stands: the handler above. The shell answers a plain
+/// status poll before the router (`shell::front_door`, `shell::plain_poll`) with the same
+/// [`status_json`] under the same [`status_headers`], so both answer alike.
 pub fn status_answer(
     state: &AppState,
     headers: &HeaderMap,

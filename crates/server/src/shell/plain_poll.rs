@@ -32,7 +32,7 @@
 use super::front_door::{FrontDoor, PollAnswer};
 use crate::routes::queue::STATUS_PATH;
 use crate::state::AppState;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
@@ -72,7 +72,8 @@ pub async fn answer_polls(
     let mut read = Vec::with_capacity(4096);
     let mut answers = Vec::with_capacity(1024);
     let mut date = HttpDate::default();
-    let placed_head = head(StatusCode::OK, front_door.placed_headers());
+    // Made at the first poll: a connection that starts with anything else never needs it.
+    let mut placed_head = None;
     let deadline = tokio::time::sleep(header_timeout);
     let mut deadline = pin!(deadline);
     // One wait for the server to stop for the connection's life, not one per request: each
@@ -87,7 +88,9 @@ pub async fn answer_polls(
                 Request::PlainPoll { length, headers } => {
                     match front_door.poll(state, &headers) {
                         PollAnswer::Placed(body) => {
-                            answers.extend_from_slice(&placed_head);
+                            answers.extend_from_slice(placed_head.get_or_insert_with(|| {
+                                head(StatusCode::OK, front_door.placed_headers())
+                            }));
                             write_length_date_and_body(&mut answers, &body, date.now());
                         }
                         PollAnswer::Refused(answer) => {
@@ -257,18 +260,15 @@ fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 /// The whole body of an answer made in memory, without waiting: `Err` if it would wait.
-fn ready_body(body: Body) -> Result<Bytes, ()> {
+fn ready_body(body: Body) -> Result<Vec<u8>, ()> {
     let mut body = pin!(body);
     let mut context = Context::from_waker(Waker::noop());
     let mut whole = Vec::new();
     loop {
         match body.as_mut().poll_frame(&mut context) {
-            Poll::Ready(None) => return Ok(Bytes::from(whole)),
+            Poll::Ready(None) => return Ok(whole),
             Poll::Ready(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
-                    if whole.is_empty() && body.is_end_stream() {
-                        return Ok(data);
-                    }
                     whole.extend_from_slice(&data);
                 }
             }
