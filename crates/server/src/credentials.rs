@@ -10,7 +10,7 @@
 //! The earlier names (`x-yeyak-session`, `yeyak_sid`, `yeyak_session`) are still read for one
 //! release, never written; the new name wins when a request carries both.
 
-use crate::http::{bearer, cookie};
+use crate::http::{Headers, bearer, cookie};
 use axum::http::HeaderMap;
 use std::borrow::Cow;
 
@@ -56,8 +56,8 @@ pub const IDENTITY_COOKIE: &str = "yeyak_identity";
 pub const OLD_IDENTITY_COOKIE: &str = "yeyak_session";
 
 /// A credential from its header, borrowed, or else its cookie; new names before old ones.
-pub fn presented<'h>(headers: &'h HeaderMap, names: &Names) -> Option<Cow<'h, str>> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+pub fn presented<'h>(headers: &'h impl Headers, names: &Names) -> Option<Cow<'h, str>> {
+    let header = |name: &'static str| headers.text(name);
     header(names.header)
         .or_else(|| names.old_header.and_then(header))
         .map(Cow::Borrowed)

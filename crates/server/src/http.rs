@@ -156,11 +156,39 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
     value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
 }
 
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// A request's headers, however they were read: hyper's [`HeaderMap`], or the fields of a head
+/// `shell::plain_poll` parsed itself (it answers a status poll without building a map: putting
+/// every header an app or a browser sends into one cost more than the rest of the poll's own
+/// work). What reads a credential or a header reads it through this, so both read alike.
+pub trait Headers {
+    /// The values of header `name` (given in lowercase; names match whatever their case), in
+    /// the order the request sent them.
+    fn values_of<'h>(&'h self, name: &'h str) -> impl Iterator<Item = &'h [u8]>;
+
+    /// The first value of header `name` as text, as [`HeaderMap::get`] with
+    /// [`axum::http::HeaderValue::to_str`] reads it: `None` if absent or not visible ASCII.
+    fn text<'h>(&'h self, name: &'h str) -> Option<&'h str> {
+        as_text(self.values_of(name).next()?)
+    }
+}
+
+impl Headers for HeaderMap {
+    fn values_of<'h>(&'h self, name: &'h str) -> impl Iterator<Item = &'h [u8]> {
+        self.get_all(name).iter().map(|value| value.as_bytes())
+    }
+}
+
+/// A header value as text, by `HeaderValue::to_str`'s rule: tab and visible ASCII only.
+pub fn as_text(value: &[u8]) -> Option<&str> {
+    let visible = value.iter().all(|&b| b == b'\t' || (32..127).contains(&b));
+    // Visible ASCII is UTF-8.
+    visible.then(|| std::str::from_utf8(value).ok()).flatten()
+}
+
+pub fn cookie(headers: &impl Headers, name: &str) -> Option<String> {
     headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+        .values_of(header::COOKIE.as_str())
+        .filter_map(as_text)
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)

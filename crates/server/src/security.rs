@@ -7,6 +7,7 @@
 //! site cannot make a browser attach, so a request without cookies is not checked.
 
 use crate::error::ApiError;
+use crate::http::Headers;
 use crate::state::AppState;
 use crate::text::errors;
 use axum::extract::Request;
@@ -77,11 +78,10 @@ pub fn check_same_origin(headers: &HeaderMap) -> Result<(), CrossSite> {
 
 /// Whether this request reached us over HTTPS: configured, or said by the proxy in front.
 /// A client that lies about it only gets cookies its own plain-HTTP requests will not carry.
-fn over_https(state: &AppState, headers: &HeaderMap) -> bool {
+fn over_https(state: &AppState, headers: &impl Headers) -> bool {
     state.config.secure_cookies
         || headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
+            .text("x-forwarded-proto")
             .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
 }
 
@@ -110,7 +110,7 @@ pub async fn protect<Answer: Future<Output = Response>>(
 
 /// What [`protect`] does to an answer, for one made without the router (the shell's front door
 /// answers a status poll, a `GET` that needs no cross-site check, with these same headers).
-pub fn protect_answer(state: &AppState, request: &HeaderMap, response: &mut Response) {
+pub fn protect_answer(state: &AppState, request: &impl Headers, response: &mut Response) {
     add_protection(response.headers_mut(), over_https(state, request));
 }
 

@@ -722,18 +722,40 @@ async fn a_plain_status_poll_is_answered_as_the_router_answers_it() {
     let held = ticket(&server).await;
     let over_https = format!("{held}x-forwarded-proto: https\r\n");
     let tampered = held.replacen("x-yeyak-ticket: ", "x-yeyak-ticket: x", 1);
+    let token = held
+        .lines()
+        .find_map(|line| line.strip_prefix("x-yeyak-ticket: "))
+        .unwrap_or_else(|| panic!("{held:?}"));
+    // The socket reads headers where they lie, not from hyper's map: names in any case, the
+    // first of two alike, a ticket in a cookie among others, a phone's dozen headers.
+    let as_cookie = format!("cookie: a=1; yeyak_ticket={token}\r\ncookie: yeyak_lang=ko\r\n");
+    let shouted = held.replacen("x-yeyak-ticket", "X-YEYAK-Ticket", 1);
+    let tampered_first = format!("{tampered}{held}");
+    let held_first = format!("{held}{tampered}");
+    let phone = format!(
+        "user-agent: Mozilla/5.0 (Linux; Android 13)\r\naccept: */*\r\n\
+         accept-language: ko-KR,ko;q=0.9\r\naccept-encoding: gzip, br\r\n\
+         referer: https://yeyak.example/wait\r\nsec-fetch-site: same-origin\r\n\
+         sec-fetch-mode: cors\r\nConnection: keep-alive\r\n{held}"
+    );
     let cases = [
-        ("a held ticket", held.as_str()),
-        ("over https", over_https.as_str()),
-        ("no ticket", ""),
-        ("a tampered ticket", tampered.as_str()),
-        ("not a ticket", "x-yeyak-ticket: v1.nonsense\r\n"),
+        ("a held ticket", held.as_str(), 200),
+        ("over https", over_https.as_str(), 200),
+        ("no ticket", "", 401),
+        ("a tampered ticket", tampered.as_str(), 403),
+        ("not a ticket", "x-yeyak-ticket: v1.nonsense\r\n", 403),
+        ("a ticket in a cookie", as_cookie.as_str(), 200),
+        ("a header name in capitals", shouted.as_str(), 200),
+        ("a tampered ticket first", tampered_first.as_str(), 403),
+        ("a held ticket first", held_first.as_str(), 200),
+        ("a phone's headers", phone.as_str(), 200),
     ];
-    for (what, extra) in cases {
+    for (what, extra, status) in cases {
         let (_, direct) = request(server.addr, &get("/api/v1/queue/status", extra)).await;
         let (_, routed) =
             request(server.addr, &get("/api/v1/queue/status?via=router", extra)).await;
         let (direct, routed) = (direct.unwrap(), routed.unwrap());
+        assert_eq!(direct.status, status, "{what}: {direct:?}");
         assert_eq!(
             direct.status, routed.status,
             "{what}: {direct:?} {routed:?}"

@@ -7,7 +7,7 @@ use super::pass::{
 };
 use crate::credentials::{self, PASS, TICKET, WAITING_SESSION};
 use crate::error::ApiError;
-use crate::http::ApiJson;
+use crate::http::{ApiJson, Headers};
 use crate::staff::Operator;
 use crate::state::AppState;
 use crate::text::errors::{self, Words};
@@ -368,7 +368,7 @@ pub async fn arrive(
     Ok(response)
 }
 
-fn ticket_of(headers: &HeaderMap) -> Result<Cow<'_, str>, ApiError> {
+fn ticket_of(headers: &impl Headers) -> Result<Cow<'_, str>, ApiError> {
     credentials::presented(headers, &TICKET)
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, errors::TICKET_REQUIRED))
 }
@@ -420,7 +420,7 @@ pub fn status_answer(
 /// The JSON body of a status answer: [`status_answer`]'s, without the answer around it.
 pub fn status_json(
     state: &AppState,
-    headers: &HeaderMap,
+    headers: &impl Headers,
     query: Option<&str>,
 ) -> Result<Vec<u8>, ApiError> {
     let ticket = ticket_of(headers)?;

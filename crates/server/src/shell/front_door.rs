@@ -17,6 +17,7 @@
 //!
 //! [`Metrics::count_direct`]: crate::metrics::Metrics::count_direct
 
+use crate::http::Headers;
 use crate::metrics::DirectRoute;
 use crate::routes::queue;
 use crate::security;
@@ -79,7 +80,7 @@ impl FrontDoor {
 
     /// The answer to a plain status poll with these headers, counted and timed (the caller has
     /// checked it is one: [`FrontDoor::answer`], or on the socket [`super::plain_poll`]).
-    pub fn poll(&self, state: &AppState, headers: &HeaderMap) -> PollAnswer {
+    pub fn poll(&self, state: &AppState, headers: &impl Headers) -> PollAnswer {
         let started = Instant::now();
         let (answer, status) = match queue::status_json(state, headers, None) {
             Ok(body) => (PollAnswer::Placed(body), StatusCode::OK),

@@ -30,11 +30,12 @@
 //! the parsing is `httparse`'s, and what is written here is a status line and header lines.
 
 use super::front_door::{FrontDoor, PollAnswer};
+use crate::http::Headers;
 use crate::routes::queue::STATUS_PATH;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::http::StatusCode;
-use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::header::{self, HeaderMap};
 use axum::response::Response;
 use http_body::Body as _;
 use std::future::Future;
@@ -82,7 +83,8 @@ pub async fn answer_polls(
     loop {
         // Every complete request already read, in order.
         let handed_off = loop {
-            match next_request(&read) {
+            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            match next_request(&read, &mut fields) {
                 Request::Incomplete => break false,
                 Request::Other => break true,
                 Request::PlainPoll { length, headers } => {
@@ -153,30 +155,49 @@ async fn send(stream: &mut TcpStream, bytes: &[u8], limit: Duration) -> io::Resu
 
 /// What the start of the bytes read holds.
 #[derive(Debug)]
-enum Request {
+enum Request<'h> {
     /// Not a whole head yet.
     Incomplete,
     /// A plain status poll, `length` bytes long (it has no body), with its headers.
-    PlainPoll { length: usize, headers: HeaderMap },
+    PlainPoll { length: usize, headers: Fields<'h> },
     /// Anything else: for hyper.
     Other,
+}
+
+/// A plain poll's headers as its head holds them, read where they lie: the poll's answer needs
+/// one or two of them (the ticket, the scheme behind a proxy), and putting every header a
+/// client sends into a `HeaderMap` first cost more than the rest of yeyak's own work on a poll
+/// (`bench/status-2026-12-06-fields/`). Names and values are what hyper would have put in its
+/// map: hyper parses heads with the same `httparse`, whose header names are the tokens and
+/// values the bytes `http` accepts (no control character but tab).
+#[derive(Debug)]
+struct Fields<'h>(&'h [httparse::Header<'h>]);
+
+impl Headers for Fields<'_> {
+    fn values_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+        self.0
+            .iter()
+            .filter(move |field| field.name.eq_ignore_ascii_case(name))
+            .map(|field| field.value)
+    }
 }
 
 /// The length of the plain status poll's head at the start of `read`, if that is what it holds
 /// whole: what this module answers without hyper. For the fuzz target (`server::parsers`).
 pub fn plain_poll_length(read: &[u8]) -> Option<usize> {
-    match next_request(read) {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    match next_request(read, &mut fields) {
         Request::PlainPoll { length, .. } => Some(length),
         Request::Incomplete | Request::Other => None,
     }
 }
 
-fn next_request(read: &[u8]) -> Request {
+/// The request at the start of `read`, its headers parsed into `fields`.
+fn next_request<'h>(read: &'h [u8], fields: &'h mut [httparse::Header<'h>]) -> Request<'h> {
     if read.is_empty() {
         return Request::Incomplete;
     }
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut head = httparse::Request::new(&mut fields);
+    let mut head = httparse::Request::new(fields);
     let length = match head.parse(read) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => return Request::Incomplete,
@@ -185,33 +206,29 @@ fn next_request(read: &[u8]) -> Request {
     if head.method != Some("GET") || head.path != Some(STATUS_PATH) || head.version != Some(1) {
         return Request::Other;
     }
-    match plain_headers(head.headers) {
-        Some(headers) => Request::PlainPoll { length, headers },
-        None => Request::Other,
+    let fields = head.headers;
+    if fields.iter().all(is_plain) {
+        Request::PlainPoll {
+            length,
+            headers: Fields(fields),
+        }
+    } else {
+        Request::Other
     }
 }
 
-/// The head's headers as the handler reads them, or `None` if one of them makes the request
-/// more than a plain poll (or is not a valid header at all).
-fn plain_headers(fields: &[httparse::Header<'_>]) -> Option<HeaderMap> {
-    let mut headers = HeaderMap::with_capacity(fields.len());
-    for field in fields {
-        let name = HeaderName::from_bytes(field.name.as_bytes()).ok()?;
-        let value = HeaderValue::from_bytes(field.value).ok()?;
-        let plain = match name {
-            header::CONTENT_LENGTH
-            | header::TRANSFER_ENCODING
-            | header::EXPECT
-            | header::UPGRADE => false,
-            header::CONNECTION => value.as_bytes().eq_ignore_ascii_case(b"keep-alive"),
-            _ => true,
-        };
-        if !plain {
-            return None;
-        }
-        headers.append(name, value);
+/// Whether a header leaves a `GET` a plain poll: not one that gives it a body or changes what
+/// becomes of the connection.
+fn is_plain(field: &httparse::Header<'_>) -> bool {
+    let named = |name: &str| field.name.eq_ignore_ascii_case(name);
+    if named("content-length") || named("transfer-encoding") || named("expect") || named("upgrade")
+    {
+        false
+    } else if named("connection") {
+        field.value.eq_ignore_ascii_case(b"keep-alive")
+    } else {
+        true
     }
-    Some(headers)
 }
 
 /// Appends `answer` as hyper writes an answer to an HTTP/1.1 request on a kept-alive
@@ -377,13 +394,82 @@ mod tests {
         let head = poll_head("x-yeyak-ticket: v1.abc\r\nconnection: Keep-Alive\r\n");
         let mut bytes = head.clone().into_bytes();
         bytes.extend_from_slice(b"GET /next");
-        match next_request(&bytes) {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        match next_request(&bytes, &mut fields) {
             Request::PlainPoll { length, headers } => {
                 assert_eq!(length, head.len());
-                assert_eq!(headers["x-yeyak-ticket"], "v1.abc");
-                assert_eq!(headers.len(), 3);
+                assert_eq!(headers.text("x-yeyak-ticket"), Some("v1.abc"));
+                assert_eq!(headers.text("Connection"), Some("Keep-Alive"));
+                assert_eq!(headers.0.len(), 3);
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// The map hyper would have made of the same head.
+    fn header_map(fields: &[httparse::Header<'_>]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for field in fields {
+            map.append(
+                axum::http::HeaderName::from_bytes(field.name.as_bytes()).unwrap(),
+                axum::http::HeaderValue::from_bytes(field.value).unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn a_polls_headers_read_where_they_lie_say_what_hyper_s_map_says() {
+        use crate::credentials::{TICKET, WAITING_SESSION, presented};
+        use crate::http::cookie;
+        let heads = [
+            "x-yeyak-ticket: v1.a\r\n",
+            "X-Yeyak-Ticket: v1.first\r\nx-yeyak-ticket: v1.second\r\n",
+            "cookie: a=1; yeyak_ticket=v1.c\r\nCookie: yeyak_waiting=w\r\n",
+            "x-yeyak-ticket: caf\u{e9}\r\ncookie: yeyak_ticket=v1.d\r\n",
+            "x-yeyak-ticket: a\tb\r\nx-yeyak-session: old\r\nX-Forwarded-Proto:  HTTPS \r\n",
+            "cookie: yeyak_sid=old; yeyak_ticket\r\nx-other: 1\r\n",
+            "",
+        ];
+        for extra in heads {
+            let head = poll_head(extra);
+            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let Request::PlainPoll { headers, .. } = next_request(head.as_bytes(), &mut fields)
+            else {
+                panic!("{head:?} is a plain poll");
+            };
+            let map = header_map(headers.0);
+            for name in [
+                "x-yeyak-ticket",
+                "x-forwarded-proto",
+                "cookie",
+                "host",
+                "absent",
+            ] {
+                assert_eq!(
+                    headers.text(name),
+                    map.get(name).and_then(|v| v.to_str().ok()),
+                    "{head:?} {name}"
+                );
+                assert!(
+                    headers.values_of(name).eq(map.values_of(name)),
+                    "{head:?} {name}"
+                );
+            }
+            for names in [TICKET, WAITING_SESSION] {
+                assert_eq!(
+                    presented(&headers, &names),
+                    presented(&map, &names),
+                    "{head:?}"
+                );
+            }
+            for name in ["yeyak_ticket", "yeyak_waiting", "yeyak_sid", "a"] {
+                assert_eq!(
+                    cookie(&headers, name),
+                    cookie(&map, name),
+                    "{head:?} {name}"
+                );
+            }
         }
     }
 
@@ -391,8 +477,12 @@ mod tests {
     fn a_head_not_yet_whole_waits_for_more() {
         let head = poll_head("");
         for cut in [0, 1, 10, head.len() - 1] {
+            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
             assert!(
-                matches!(next_request(&head.as_bytes()[..cut]), Request::Incomplete),
+                matches!(
+                    next_request(&head.as_bytes()[..cut], &mut fields),
+                    Request::Incomplete
+                ),
                 "{cut}"
             );
         }
@@ -419,8 +509,9 @@ mod tests {
             "GET\u{0} / HTTP/1.1\r\n\r\n".to_string(),
         ];
         for head in other {
+            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
             assert!(
-                matches!(next_request(head.as_bytes()), Request::Other),
+                matches!(next_request(head.as_bytes(), &mut fields), Request::Other),
                 "{head:?}"
             );
         }
