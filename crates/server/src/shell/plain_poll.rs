@@ -6,9 +6,10 @@
 //! (`bench/status.md`): the request parsed into `http` types, the dispatcher, the encoder, a
 //! timer armed and cleared per request. So a connection starts here: its requests are parsed
 //! with `httparse` (the parser hyper itself uses), and while each is a plain status poll it is
-//! answered by [`FrontDoor::answer_poll`] — the same function, the same headers, the same
-//! metrics as a poll that reaches hyper — and written in the form hyper writes (status line,
-//! the answer's headers, `content-length`, `date`).
+//! answered by [`FrontDoor::poll`] — the same function, the same headers, the same metrics as a
+//! poll that reaches hyper, reading the poll's headers where its head holds them ([`Fields`],
+//! through the same `http::Headers` functions as the router) — and written in the form hyper
+//! writes (status line, the answer's headers, `content-length`, `date`).
 //!
 //! The first request that is anything else hands the connection to hyper, with every byte read
 //! and not yet answered, so hyper sees exactly what the client sent from that request on. This
