@@ -21,6 +21,8 @@ wait_up() { # url
 
 # CPU time a process (all its threads) has used, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Of it, the process's own work (user time), without the kernel's.
+user_ticks() { awk '{ print $14 }' "/proc/$1/stat"; }
 CLK_TCK=$(getconf CLK_TCK)
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }

@@ -57,7 +57,7 @@ pub const OLD_IDENTITY_COOKIE: &str = "yeyak_session";
 
 /// A credential from its header, borrowed, or else its cookie; new names before old ones.
 pub fn presented<'h>(headers: &'h impl Headers, names: &Names) -> Option<Cow<'h, str>> {
-    let header = |name: &'static str| headers.text(name);
+    let header = |name: &str| headers.text(name);
     header(names.header)
         .or_else(|| names.old_header.and_then(header))
         .map(Cow::Borrowed)

@@ -163,26 +163,28 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
 pub trait Headers {
     /// The values of header `name` (given in lowercase; names match whatever their case), in
     /// the order the request sent them.
-    fn values_of<'h>(&'h self, name: &'h str) -> impl Iterator<Item = &'h [u8]>;
+    fn values_of<'h>(&'h self, name: &str) -> impl Iterator<Item = &'h [u8]>;
 
     /// The first value of header `name` as text, as [`HeaderMap::get`] with
     /// [`axum::http::HeaderValue::to_str`] reads it: `None` if absent or not visible ASCII.
-    fn text<'h>(&'h self, name: &'h str) -> Option<&'h str> {
+    fn text<'h>(&'h self, name: &str) -> Option<&'h str> {
         as_text(self.values_of(name).next()?)
     }
 }
 
 impl Headers for HeaderMap {
-    fn values_of<'h>(&'h self, name: &'h str) -> impl Iterator<Item = &'h [u8]> {
+    fn values_of<'h>(&'h self, name: &str) -> impl Iterator<Item = &'h [u8]> {
         self.get_all(name).iter().map(|value| value.as_bytes())
     }
 }
 
 /// A header value as text, by `HeaderValue::to_str`'s rule: tab and visible ASCII only.
 pub fn as_text(value: &[u8]) -> Option<&str> {
-    let visible = value.iter().all(|&b| b == b'\t' || (32..127).contains(&b));
-    // Visible ASCII is UTF-8.
-    visible.then(|| std::str::from_utf8(value).ok()).flatten()
+    if !value.iter().all(|&b| b == b'\t' || (32..127).contains(&b)) {
+        return None;
+    }
+    // Visible ASCII is UTF-8: this never fails.
+    std::str::from_utf8(value).ok()
 }
 
 pub fn cookie(headers: &impl Headers, name: &str) -> Option<String> {

@@ -175,7 +175,7 @@ enum Request<'h> {
 struct Fields<'h>(&'h [httparse::Header<'h>]);
 
 impl Headers for Fields<'_> {
-    fn values_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> {
+    fn values_of<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> {
         self.0
             .iter()
             .filter(move |field| field.name.eq_ignore_ascii_case(name))
