@@ -8,6 +8,7 @@
 //!   or not the server keeps up, and every request's latency is measured from its *intended* send
 //!   time, so a slow server cannot hide its queueing (no coordinated omission).
 //! * [`stats`]: HDR histograms per endpoint, status counts, a per-second timeline.
+//! * [`eta`]: whether the wait a person was shown came true.
 //! * [`audit`]: the invariants checked straight in the database afterwards.
 //! * [`report`]: report.json, report.md and chart.svg.
 //!
@@ -17,6 +18,7 @@
 
 pub mod audit;
 pub mod client;
+pub mod eta;
 pub mod http;
 pub mod people;
 pub mod person;

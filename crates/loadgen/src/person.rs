@@ -4,6 +4,7 @@
 //! Idempotency-Key (retrying after errors with the same key, honouring Retry-After), read the
 //! booking back, and for some: send it twice, cancel and book again, or book for a parent.
 
+use crate::eta::EtaWatch;
 use crate::http::{Http, IDEMPOTENCY_KEY, PASS, Reply, TICKET, WAITING_SESSION};
 use crate::people::Person;
 use crate::scenario::Scenario;
@@ -54,6 +55,8 @@ struct QueueAnswer<'a> {
     state: QueueState,
     number: Option<u64>,
     poll_after_ms: Option<u64>,
+    /// The wait shown, while waiting once the opening has passed.
+    eta_seconds: Option<u64>,
     #[serde(borrow)]
     ticket: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -65,6 +68,18 @@ struct QueueAnswer<'a> {
 impl QueueAnswer<'_> {
     fn poll_after(&self) -> Duration {
         Duration::from_millis(self.poll_after_ms.unwrap_or(1_000))
+    }
+
+    /// What the person keeps of this answer, received now: its state and poll delay, and the
+    /// wait it showed, if it is the first since the opening.
+    fn read(&self, ctx: &Ctx, eta: &mut EtaWatch) -> (QueueState, Duration) {
+        eta.saw(
+            Instant::now(),
+            ctx.opening,
+            self.state == QueueState::Waiting,
+            self.eta_seconds,
+        );
+        (self.state, self.poll_after())
     }
 }
 
@@ -311,8 +326,9 @@ impl Evening<'_> {
         let number = answer.number;
         self.headers.insert(WAITING_SESSION, session);
         self.headers.insert(TICKET, ticket);
-        let mut state = answer.state;
-        let mut next_poll = Instant::now() + answer.poll_after();
+        let mut eta = EtaWatch::default();
+        let (mut state, poll_after) = answer.read(ctx, &mut eta);
+        let mut next_poll = Instant::now() + poll_after;
 
         // Reloads, at random moments while waiting in the first minutes.
         let window_end =
@@ -334,6 +350,9 @@ impl Evening<'_> {
 
         for _ in 0..1_000_000 {
             if state == QueueState::Admitted {
+                if let Some(kept) = eta.turn_told(Instant::now()) {
+                    ctx.stats().eta(kept);
+                }
                 let reply = self
                     .send(
                         Endpoint::Exchange,
@@ -358,8 +377,9 @@ impl Evening<'_> {
                     }
                     202 => {
                         let answer: QueueAnswer = reply.json().unwrap_or_default();
-                        state = answer.state;
-                        next_poll = Instant::now() + answer.poll_after();
+                        let poll_after;
+                        (state, poll_after) = answer.read(ctx, &mut eta);
+                        next_poll = Instant::now() + poll_after;
                     }
                     _ => return Err(Outcome::Failed("pass_failed")),
                 }
@@ -415,8 +435,9 @@ impl Evening<'_> {
                             self.p.index, answer.number
                         ));
                     }
-                    state = answer.state;
-                    next_poll = Instant::now() + answer.poll_after();
+                    let poll_after;
+                    (state, poll_after) = answer.read(ctx, &mut eta);
+                    next_poll = Instant::now() + poll_after;
                 } else if !retryable(reply.status) {
                     ctx.stats().violation(format!(
                         "W2: a reload with a valid ticket got {}",
@@ -446,7 +467,7 @@ impl Evening<'_> {
                 if reply.status == 200 {
                     answer = reply
                         .json::<QueueAnswer>()
-                        .map(|answer| (answer.state, answer.poll_after()));
+                        .map(|answer| answer.read(ctx, &mut eta));
                 } else if !retryable(reply.status) {
                     return Err(Outcome::Failed("ticket_refused"));
                 }

@@ -90,6 +90,9 @@ pub struct Report {
     pub wait_for_pass: Percentiles,
     pub arrival_to_confirmed_booking: Percentiles,
     pub share_booked_within_10_min: f64,
+    /// The first wait each admitted person was shown after the opening against the wait they
+    /// had: everyone, then by band of the wait shown (`eta::honesty`).
+    pub waits_shown: Vec<crate::eta::Honesty>,
     pub admitted_latency_all: Percentiles,
     pub endpoints: BTreeMap<String, EndpointReport>,
     pub requests_total: u64,
@@ -284,6 +287,7 @@ pub fn build(i: &Inputs) -> Report {
         wait_for_pass: percentiles(&waits, 1.0),
         arrival_to_confirmed_booking: percentiles(&to_booking, 1.0),
         share_booked_within_10_min: within_10_min,
+        waits_shown: crate::eta::honesty(&s.eta_kept.lock().unwrap_or_else(|p| p.into_inner())),
         admitted_latency_all: percentiles(&s.admitted_latency(), 0.001),
         endpoints,
         requests_total,
@@ -417,6 +421,30 @@ fn latency_row(name: &str, v: &Percentiles, statuses: Option<&BTreeMap<String, u
     )
 }
 
+fn waits_shown_section(m: &mut String, r: &Report) {
+    let _ = writeln!(
+        m,
+        "\n## Waits shown and waits had (W5)\n\nThe first wait each person was shown once the opening had passed, against the time from then until an answer told them it was their turn. Kept: within {:.0}% of the wait shown or {} s, whichever is more.\n\n| wait shown | people | kept | later | earlier | had ÷ shown p10 | p50 | p90 | longest shown |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        crate::eta::TOLERANCE_SHARE * 100.0,
+        crate::eta::TOLERANCE_FLOOR_S
+    );
+    for g in &r.waits_shown {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {:.1}% | {:.1}% | {:.1}% | {:.2} | {:.2} | {:.2} | {:.0} min |",
+            g.shown,
+            g.people,
+            g.kept_share * 100.0,
+            g.later_share * 100.0,
+            g.earlier_share * 100.0,
+            g.ratio_p10,
+            g.ratio_p50,
+            g.ratio_p90,
+            (g.longest_shown_s as f64 / 60.0).ceil()
+        );
+    }
+}
+
 fn audit_section(m: &mut String, r: &Report) {
     let _ = writeln!(m, "## Audit (from the database)\n");
     match &r.audit {
@@ -529,6 +557,7 @@ pub fn markdown(r: &Report, ok: bool) -> String {
             &r.arrival_to_confirmed_booking
         )
     );
+    waits_shown_section(&mut m, r);
     let _ = writeln!(
         m,
         "\n## Latency by endpoint (from each request's intended send time)\n\n| endpoint | requests | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | statuses |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"

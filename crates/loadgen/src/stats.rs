@@ -158,6 +158,8 @@ pub struct Stats {
     pub wait_ms: Mutex<Histogram<u64>>,
     /// From arrival (or the opening) to a confirmed booking, in ms.
     pub to_booking_ms: Mutex<Histogram<u64>>,
+    /// Each admitted person's first wait shown after the opening, and the wait they had.
+    pub eta_kept: Mutex<Vec<crate::eta::Kept>>,
     pub outcomes: Mutex<BTreeMap<Outcome, u64>>,
     pub acks: Mutex<Vec<Ack>>,
     /// What a client can see go wrong: a reload that moved the place, a retried booking that
@@ -195,6 +197,7 @@ impl Stats {
             timeline: Timeline::new(seconds),
             wait_ms: Mutex::new(histogram()),
             to_booking_ms: Mutex::new(histogram()),
+            eta_kept: Mutex::new(Vec::new()),
             outcomes: Mutex::new(BTreeMap::new()),
             acks: Mutex::new(Vec::new()),
             client_violations: Mutex::new(Vec::new()),
@@ -282,6 +285,13 @@ impl Stats {
         if v.len() < 100 {
             v.push(what);
         }
+    }
+
+    pub fn eta(&self, kept: crate::eta::Kept) {
+        self.eta_kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(kept);
     }
 
     pub fn record_ms(h: &Mutex<Histogram<u64>>, ms: u64) {

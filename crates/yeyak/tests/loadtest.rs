@@ -67,6 +67,27 @@ fn a_small_opening_replays_end_to_end_with_a_clean_audit() {
         "{}",
         report["endpoints"]
     );
+    // The waits people were shown are compared with the waits they had: everyone admitted
+    // after being shown one is counted once, in one of kept, later and earlier.
+    let shown = &report["waits_shown"][0];
+    assert_eq!(shown["shown"], "all", "{}", report["waits_shown"]);
+    let people = shown["people"].as_u64().unwrap();
+    let passes = report["wait_for_pass"]["count"].as_u64().unwrap();
+    assert!(
+        people > 0 && people <= passes,
+        "{people} of {passes}: {}",
+        report["waits_shown"]
+    );
+    let shares: f64 = ["kept_share", "later_share", "earlier_share"]
+        .iter()
+        .map(|k| shown[k].as_f64().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9, "{shown}");
+    let banded: u64 = report["waits_shown"].as_array().unwrap()[1..]
+        .iter()
+        .map(|band| band["people"].as_u64().unwrap())
+        .sum();
+    assert_eq!(banded, people, "{}", report["waits_shown"]);
     for file in ["report.md", "chart.svg"] {
         assert!(
             out.path().join(file).metadata().unwrap().len() > 100,
