@@ -375,8 +375,12 @@ pub fn summary_line(r: &Report, ok: bool) -> String {
         (Some(a), _) if a.violation_count == 0 => "audit clean".into(),
         (Some(a), _) => format!("audit FAILED: {} violations", a.violation_count),
     };
+    let waits_shown = match r.waits_shown.first() {
+        Some(all) if all.people > 0 => format!("waits shown kept {:.1}%", all.kept_share * 100.0),
+        _ => "no waits shown".into(),
+    };
     format!(
-        "{}: {} people, {} booked, {} gave up, {} failed; {everyone}; arrival→booking p99 {:.0}s max {:.0}s; admitted p99 {:.1} ms; {} requests, {} 5xx; {audit}; client violations {}; server {:.0} CPU-s, peak {:.0} MiB => {}",
+        "{}: {} people, {} booked, {} gave up, {} failed; {everyone}; arrival→booking p99 {:.0}s max {:.0}s; {waits_shown}; admitted p99 {:.1} ms; {} requests, {} 5xx; {audit}; client violations {}; server {:.0} CPU-s, peak {:.0} MiB => {}",
         r.scenario,
         r.people,
         r.booked(),

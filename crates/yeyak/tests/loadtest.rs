@@ -34,6 +34,7 @@ fn a_small_opening_replays_end_to_end_with_a_clean_audit() {
     );
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.ends_with("PASS"), "{last}");
+    assert!(last.contains("; waits shown kept "), "{last}");
 
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("report.json")).unwrap()).unwrap();
