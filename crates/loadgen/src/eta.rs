@@ -30,9 +30,9 @@ pub struct EtaWatch {
 
 /// A wait shown and the wait had, for one person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Kept {
+pub struct WaitShown {
     pub shown_s: u64,
-    pub actual_ms: u64,
+    pub had_ms: u64,
 }
 
 impl EtaWatch {
@@ -48,15 +48,15 @@ impl EtaWatch {
 
     /// An answer received `at` told the person it is their turn: what was shown against what
     /// came, the first time only, and only if a wait was shown.
-    pub fn turn_told(&mut self, at: Instant) -> Option<Kept> {
+    pub fn turn_told(&mut self, at: Instant) -> Option<WaitShown> {
         if self.told {
             return None;
         }
         self.told = true;
         let (shown_at, shown_s) = self.shown?;
-        Some(Kept {
+        Some(WaitShown {
             shown_s,
-            actual_ms: at.saturating_duration_since(shown_at).as_millis() as u64,
+            had_ms: at.saturating_duration_since(shown_at).as_millis() as u64,
         })
     }
 }
@@ -91,11 +91,11 @@ const BANDS: [(u64, &str); 4] = [
 
 /// Every person's shown and had waits, all together and by band of the shown wait (bands with
 /// nobody in them are left out).
-pub fn honesty(kept: &[Kept]) -> Vec<Honesty> {
-    let mut groups = vec![summarise("all", kept.iter().copied())];
+pub fn honesty(waits: &[WaitShown]) -> Vec<Honesty> {
+    let mut groups = vec![summarise("all", waits.iter().copied())];
     let mut above: Option<u64> = None;
     for (upper, name) in BANDS {
-        let band = kept
+        let band = waits
             .iter()
             .copied()
             .filter(|k| k.shown_s <= upper && above.is_none_or(|lower| k.shown_s > lower));
@@ -108,21 +108,21 @@ pub fn honesty(kept: &[Kept]) -> Vec<Honesty> {
     groups
 }
 
-fn summarise(name: &str, kept: impl Iterator<Item = Kept>) -> Honesty {
+fn summarise(name: &str, waits: impl Iterator<Item = WaitShown>) -> Honesty {
     let (mut later, mut earlier) = (0u64, 0u64);
     let mut longest = 0;
     let mut ratios = Vec::new();
-    for k in kept {
-        let shown = k.shown_s as f64;
-        let actual = k.actual_ms as f64 / 1000.0;
+    for w in waits {
+        let shown = w.shown_s as f64;
+        let had = w.had_ms as f64 / 1000.0;
         let tolerance = (shown * TOLERANCE_SHARE).max(TOLERANCE_FLOOR_S);
-        if actual > shown + tolerance {
+        if had > shown + tolerance {
             later += 1;
-        } else if actual < shown - tolerance {
+        } else if had < shown - tolerance {
             earlier += 1;
         }
-        longest = longest.max(k.shown_s);
-        ratios.push(actual / shown.max(1.0));
+        longest = longest.max(w.shown_s);
+        ratios.push(had / shown.max(1.0));
     }
     let people = ratios.len() as u64;
     if people == 0 {
@@ -165,9 +165,9 @@ mod tests {
         let told = watch.turn_told(opening + Duration::from_secs(92));
         assert_eq!(
             told,
-            Some(Kept {
+            Some(WaitShown {
                 shown_s: 120,
-                actual_ms: 90_000
+                had_ms: 90_000
             })
         );
         // A second "your turn" (after an exchange answered 202) is not a second person.
@@ -182,22 +182,22 @@ mod tests {
         assert_eq!(watch.turn_told(opening + Duration::from_secs(2)), None);
     }
 
-    fn kept(shown_s: u64, actual_s: u64) -> Kept {
-        Kept {
+    fn wait(shown_s: u64, had_s: u64) -> WaitShown {
+        WaitShown {
             shown_s,
-            actual_ms: actual_s * 1000,
+            had_ms: had_s * 1000,
         }
     }
 
     #[test]
     fn a_wait_is_kept_within_a_quarter_or_thirty_seconds_and_banded_by_what_was_shown() {
         let all = [
-            kept(600, 700),  // 5–15 min: within a quarter (150 s)
-            kept(600, 800),  // later than 600 + 150
-            kept(600, 400),  // earlier than 600 − 150
-            kept(40, 65),    // up to 1 min: within 30 s
-            kept(40, 80),    // later than 40 + 30
-            kept(3_600, 10), // over 15 min: far earlier
+            wait(600, 700),  // 5–15 min: within a quarter (150 s)
+            wait(600, 800),  // later than 600 + 150
+            wait(600, 400),  // earlier than 600 − 150
+            wait(40, 65),    // up to 1 min: within 30 s
+            wait(40, 80),    // later than 40 + 30
+            wait(3_600, 10), // over 15 min: far earlier
         ];
         let groups = honesty(&all);
         let names: Vec<&str> = groups.iter().map(|g| g.shown.as_str()).collect();
@@ -214,7 +214,7 @@ mod tests {
         assert!((five_to_fifteen.ratio_p10 - 400.0 / 600.0).abs() < 1e-9);
         assert!((five_to_fifteen.ratio_p90 - 800.0 / 600.0).abs() < 1e-9);
         // A band's edge belongs to the lower band.
-        let edges = honesty(&[kept(60, 60), kept(61, 61)]);
+        let edges = honesty(&[wait(60, 60), wait(61, 61)]);
         assert_eq!(edges[1].shown, "up to 1 min");
         assert_eq!(edges[1].people, 1);
         assert_eq!(edges[2].shown, "1–5 min");

@@ -350,8 +350,8 @@ impl Evening<'_> {
 
         for _ in 0..1_000_000 {
             if state == QueueState::Admitted {
-                if let Some(kept) = eta.turn_told(Instant::now()) {
-                    ctx.stats().eta(kept);
+                if let Some(wait) = eta.turn_told(Instant::now()) {
+                    ctx.stats().wait_shown(wait);
                 }
                 let reply = self
                     .send(

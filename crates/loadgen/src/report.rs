@@ -287,7 +287,7 @@ pub fn build(i: &Inputs) -> Report {
         wait_for_pass: percentiles(&waits, 1.0),
         arrival_to_confirmed_booking: percentiles(&to_booking, 1.0),
         share_booked_within_10_min: within_10_min,
-        waits_shown: crate::eta::honesty(&s.eta_kept.lock().unwrap_or_else(|p| p.into_inner())),
+        waits_shown: crate::eta::honesty(&s.waits_shown.lock().unwrap_or_else(|p| p.into_inner())),
         admitted_latency_all: percentiles(&s.admitted_latency(), 0.001),
         endpoints,
         requests_total,

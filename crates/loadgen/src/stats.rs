@@ -159,7 +159,7 @@ pub struct Stats {
     /// From arrival (or the opening) to a confirmed booking, in ms.
     pub to_booking_ms: Mutex<Histogram<u64>>,
     /// Each admitted person's first wait shown after the opening, and the wait they had.
-    pub eta_kept: Mutex<Vec<crate::eta::Kept>>,
+    pub waits_shown: Mutex<Vec<crate::eta::WaitShown>>,
     pub outcomes: Mutex<BTreeMap<Outcome, u64>>,
     pub acks: Mutex<Vec<Ack>>,
     /// What a client can see go wrong: a reload that moved the place, a retried booking that
@@ -197,7 +197,7 @@ impl Stats {
             timeline: Timeline::new(seconds),
             wait_ms: Mutex::new(histogram()),
             to_booking_ms: Mutex::new(histogram()),
-            eta_kept: Mutex::new(Vec::new()),
+            waits_shown: Mutex::new(Vec::new()),
             outcomes: Mutex::new(BTreeMap::new()),
             acks: Mutex::new(Vec::new()),
             client_violations: Mutex::new(Vec::new()),
@@ -287,11 +287,11 @@ impl Stats {
         }
     }
 
-    pub fn eta(&self, kept: crate::eta::Kept) {
-        self.eta_kept
+    pub fn wait_shown(&self, wait: crate::eta::WaitShown) {
+        self.waits_shown
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(kept);
+            .push(wait);
     }
 
     pub fn record_ms(h: &Mutex<Histogram<u64>>, ms: u64) {
