@@ -36,12 +36,21 @@ pub struct WaitShown {
 }
 
 impl EtaWatch {
-    /// An answer received `at` said the person is still `waiting`, with `eta_seconds`.
-    pub fn saw(&mut self, at: Instant, opening: Instant, waiting: bool, eta_seconds: Option<u64>) {
-        if self.shown.is_some() || !waiting || at < opening {
+    /// An answer received `at` said the person is still `waiting`, with `eta_seconds`. The
+    /// clock is read only while no wait has been kept yet: after the first, a poll's answer
+    /// costs the generator a comparison here.
+    pub fn saw(
+        &mut self,
+        at: impl FnOnce() -> Instant,
+        opening: Instant,
+        waiting: bool,
+        eta_seconds: Option<u64>,
+    ) {
+        let Some(eta) = eta_seconds.filter(|_| waiting && self.shown.is_none()) else {
             return;
-        }
-        if let Some(eta) = eta_seconds {
+        };
+        let at = at();
+        if at >= opening {
             self.shown = Some((at, eta));
         }
     }
@@ -157,11 +166,16 @@ mod tests {
         let opening = Instant::now();
         let mut watch = EtaWatch::default();
         // Before the opening nobody has a place; a waiting answer without a wait shows none.
-        watch.saw(opening - Duration::from_secs(5), opening, true, Some(10));
-        watch.saw(opening + Duration::from_secs(1), opening, true, None);
+        watch.saw(|| opening - Duration::from_secs(5), opening, true, Some(10));
+        watch.saw(|| opening + Duration::from_secs(1), opening, true, None);
         // The first wait shown after the opening counts; later ones do not replace it.
-        watch.saw(opening + Duration::from_secs(2), opening, true, Some(120));
-        watch.saw(opening + Duration::from_secs(3), opening, true, Some(5));
+        watch.saw(
+            || opening + Duration::from_secs(2),
+            opening,
+            true,
+            Some(120),
+        );
+        watch.saw(|| opening + Duration::from_secs(3), opening, true, Some(5));
         let told = watch.turn_told(opening + Duration::from_secs(92));
         assert_eq!(
             told,
@@ -178,7 +192,12 @@ mod tests {
     fn a_turn_without_a_wait_shown_is_not_counted() {
         let opening = Instant::now();
         let mut watch = EtaWatch::default();
-        watch.saw(opening + Duration::from_secs(1), opening, false, Some(60));
+        watch.saw(
+            || opening + Duration::from_secs(1),
+            opening,
+            false,
+            Some(60),
+        );
         assert_eq!(watch.turn_told(opening + Duration::from_secs(2)), None);
     }
 

@@ -74,7 +74,7 @@ impl QueueAnswer<'_> {
     /// wait it showed, if it is the first since the opening.
     fn read(&self, ctx: &Ctx, eta: &mut EtaWatch) -> (QueueState, Duration) {
         eta.saw(
-            Instant::now(),
+            Instant::now,
             ctx.opening,
             self.state == QueueState::Waiting,
             self.eta_seconds,
