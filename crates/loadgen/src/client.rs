@@ -25,8 +25,9 @@ use bytes::Bytes;
 use http::header::HeaderMap;
 use http::{Method, Uri};
 use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -337,9 +338,77 @@ impl Connection {
 pub struct Client {
     /// `host:port`, as connected to and sent as `Host`.
     address: String,
+    /// Where new connections come from, for a target on this machine's loopback.
+    sources: Option<LoopbackSources>,
     idle: Mutex<Vec<Connection>>,
     /// Connections opened so far (each is a TCP handshake).
     pub connections: AtomicU64,
+}
+
+/// How many loopback addresses a client's connections to a loopback target come from.
+///
+/// Why: every connection to one address and port needs a local port of its own, and one source
+/// address has 28,232 of them (`net.ipv4.ip_local_port_range`). A browser population on one
+/// machine holds thousands of connections open and leaves as many in `TIME_WAIT`, so each
+/// `connect` from one address scanned a nearly full range: 64% of the generator's CPU went to the
+/// kernel's port search (`__inet_hash_connect`) and the 40% replay stalled at the opening
+/// (`bench/generator.md`, 2026-12-04 evening). A real crowd comes from millions of addresses and
+/// never meets that limit. Linux routes all of `127.0.0.0/8` to the loopback device, so a
+/// connection bound first to one of these addresses reaches a server on `127.0.0.1` like any
+/// other, with that address's own ports: 256 of them give about seven million.
+pub const LOOPBACK_SOURCES: u32 = 256;
+/// The first of the [`LOOPBACK_SOURCES`] addresses (127.1.0.1 onwards), away from 127.0.0.1,
+/// which servers and other tools on the machine use.
+const FIRST_LOOPBACK_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 1, 0, 1);
+
+/// The loopback addresses a client's connections come from, taken in turn.
+struct LoopbackSources {
+    target: SocketAddr,
+    next: AtomicU32,
+    /// Set when binding to them failed (a system whose loopback holds only 127.0.0.1): the
+    /// client connects from the address the system picks, as before.
+    unavailable: AtomicBool,
+}
+
+impl LoopbackSources {
+    /// For a target given as a literal IPv4 loopback address; `None` for any other (a target on
+    /// another machine is reached from this one's own address, and a name is resolved by the
+    /// system at each connect).
+    fn for_target(address: &str) -> Option<LoopbackSources> {
+        let target: SocketAddr = address.parse().ok()?;
+        (target.is_ipv4() && target.ip().is_loopback()).then(|| LoopbackSources {
+            target,
+            next: AtomicU32::new(0),
+            unavailable: AtomicBool::new(false),
+        })
+    }
+
+    /// The address the next connection comes from.
+    fn take(&self) -> Ipv4Addr {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % LOOPBACK_SOURCES;
+        Ipv4Addr::from(u32::from(FIRST_LOOPBACK_SOURCE) + n)
+    }
+
+    /// A connection to the target from the next source address, or `None` once binding to
+    /// them has failed because the system does not have them.
+    async fn connect(&self) -> Option<std::io::Result<TcpStream>> {
+        if self.unavailable.load(Ordering::Relaxed) {
+            return None;
+        }
+        let socket = match tokio::net::TcpSocket::new_v4() {
+            Ok(socket) => socket,
+            Err(e) => return Some(Err(e)),
+        };
+        let source = SocketAddr::from((self.take(), 0));
+        if let Err(e) = socket.bind(source) {
+            if e.kind() == std::io::ErrorKind::AddrNotAvailable {
+                self.unavailable.store(true, Ordering::Relaxed);
+                return None;
+            }
+            return Some(Err(e));
+        }
+        Some(socket.connect(self.target).await)
+    }
 }
 
 impl Client {
@@ -357,6 +426,7 @@ impl Client {
         );
         Ok(Client {
             address: address.to_string(),
+            sources: LoopbackSources::for_target(address),
             idle: Mutex::new(Vec::new()),
             connections: AtomicU64::new(0),
         })
@@ -425,8 +495,19 @@ impl Client {
         idle.push(connection);
     }
 
+    /// A new TCP connection to the target: from the next loopback source address when the
+    /// target is on loopback and the system has them, from the one it picks otherwise.
+    async fn open(&self) -> std::io::Result<TcpStream> {
+        if let Some(sources) = &self.sources
+            && let Some(connected) = sources.connect().await
+        {
+            return connected;
+        }
+        TcpStream::connect(&self.address).await
+    }
+
     async fn connect(&self) -> Result<Connection, Failed> {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.address))
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, self.open())
             .await
             .map_err(|_| Failed::TimedOut)?
             .map_err(Failed::Connect)?;
@@ -738,6 +819,51 @@ mod tests {
             assert_eq!(parsed.path, Some("/api/v1/queue/arrive"));
         }
         assert_eq!(client.connections.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn connections_to_a_loopback_target_come_from_loopback_addresses_in_turn() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let target = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let client = Client::new(&format!("http://{target}")).unwrap_or_else(|e| panic!("{e}"));
+        let mut held = Vec::new();
+        let mut peers = Vec::new();
+        for _ in 0..3 {
+            held.push(client.connect().await.unwrap_or_else(|e| panic!("{e:?}")));
+            let (_, peer) = listener.accept().await.unwrap_or_else(|e| panic!("{e}"));
+            peers.push(peer.ip());
+        }
+        // Each new connection from the next address, none from the server's own.
+        let expected: Vec<std::net::IpAddr> = (1..=3)
+            .map(|last| std::net::IpAddr::from([127, 1, 0, last]))
+            .collect();
+        assert_eq!(peers, expected);
+        assert_eq!(client.connections.load(Ordering::Relaxed), 3);
+        // After the last address comes the first again.
+        let sources = client
+            .sources
+            .as_ref()
+            .unwrap_or_else(|| panic!("no sources"));
+        sources.next.store(LOOPBACK_SOURCES - 1, Ordering::Relaxed);
+        assert_eq!(
+            (sources.take(), sources.take()),
+            (
+                Ipv4Addr::from(u32::from(FIRST_LOOPBACK_SOURCE) + LOOPBACK_SOURCES - 1),
+                FIRST_LOOPBACK_SOURCE
+            )
+        );
+    }
+
+    #[test]
+    fn only_a_literal_ipv4_loopback_target_is_reached_from_other_loopback_addresses() {
+        assert!(LoopbackSources::for_target("127.0.0.1:8080").is_some());
+        assert!(LoopbackSources::for_target("127.3.4.5:80").is_some());
+        // Another machine is reached from this one's own address; a name is the system's.
+        assert!(LoopbackSources::for_target("10.0.0.7:8080").is_none());
+        assert!(LoopbackSources::for_target("localhost:8080").is_none());
+        assert!(LoopbackSources::for_target("[::1]:8080").is_none());
     }
 
     #[tokio::test]
