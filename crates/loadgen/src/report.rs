@@ -514,7 +514,7 @@ pub fn markdown(r: &Report, ok: bool) -> String {
         r.client_waits,
         r.client_wait_max_ms,
         if r.client_waits > 0 {
-            ": the generator shaped part of the load; raise `client.max_in_flight` or set it to 0"
+            ": they queued as behind a load balancer's pool of upstream connections (`client.max_in_flight`; 0 for none, bench/generator.md), and these waits are in every latency of this report"
         } else {
             ""
         }
