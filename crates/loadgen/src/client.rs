@@ -395,19 +395,18 @@ impl LoopbackSources {
         if self.unavailable.load(Ordering::Relaxed) {
             return None;
         }
-        let socket = match tokio::net::TcpSocket::new_v4() {
-            Ok(socket) => socket,
-            Err(e) => return Some(Err(e)),
-        };
-        let source = SocketAddr::from((self.take(), 0));
-        if let Err(e) = socket.bind(source) {
-            if e.kind() == std::io::ErrorKind::AddrNotAvailable {
+        let bound = tokio::net::TcpSocket::new_v4().and_then(|socket| {
+            socket.bind(SocketAddr::from((self.take(), 0)))?;
+            Ok(socket)
+        });
+        match bound {
+            Ok(socket) => Some(socket.connect(self.target).await),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
                 self.unavailable.store(true, Ordering::Relaxed);
-                return None;
+                None
             }
-            return Some(Err(e));
+            Err(e) => Some(Err(e)),
         }
-        Some(socket.connect(self.target).await)
     }
 }
 
