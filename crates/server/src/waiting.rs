@@ -622,7 +622,8 @@ impl Gate {
     /// Re-issues the ticket held by `session` for the verified `person`. While the pre-queue's
     /// draw is open the person gets their draw number (one per person, from the durable person
     /// table), so every ticket they verify shows the same place. Blocking I/O (the table): run
-    /// off the async workers.
+    /// off the async workers. A request's handler uses [`Gate::verify_waiting`], which does not
+    /// block.
     pub fn verify(
         &self,
         now_ms: u64,
@@ -630,24 +631,71 @@ impl Gate {
         session: &WaitingSessionId,
         person: u64,
     ) -> Result<(String, Status), GateError> {
-        let ticket = self.room().ticket_of(ticket, session)?;
-        let mut draw = None;
-        if self.room().state().draws_open_for(&ticket) {
-            // The number is durable before the ticket carrying it is handed out. No lock is held
-            // across the write (block reservations for arrivals must never wait behind it); the
-            // count is raised in memory after it, and a tick that commits the opening freezes
-            // what it has seen: a number handed out in that instant falls back to the ticket's
-            // own unverified place (documented in `queue::QueueState`).
-            let queue_id = self.room().state().opening().queue().0;
-            let number = self.draws.draw(queue_id, person).map_err(|e| match e {
-                draws::DrawError::Busy => GateError::DrawsBusy,
-                draws::DrawError::Storage(message) => GateError::Storage(message),
-            })?;
-            self.note_verified(number + 1);
-            draw = Some(number);
-        }
+        let held = self.room().ticket_of(ticket, session)?;
+        let draw = match self.open_draw(&held) {
+            Some(queue) => {
+                let number = self.draws.draw(queue, person).map_err(draw_error)?;
+                self.note_verified(number + 1);
+                Some(number)
+            }
+            None => None,
+        };
+        self.place_verified(now_ms, &held, person, draw)
+    }
+
+    /// [`Gate::verify`] on an async worker, without holding it or a blocking thread: after the
+    /// opening (most verifications of a night) there is no draw and all of it is memory; while
+    /// the pre-queue's draw is open, the draw is queued to the `queue-draws` thread and its
+    /// answer awaited. The number is noted by a task of its own, so a client that goes away
+    /// while its draw is being committed still has its durable number counted, as when the
+    /// whole verification ran on the blocking pool.
+    pub async fn verify_waiting(
+        self: &Arc<Self>,
+        now_ms: u64,
+        ticket: &str,
+        session: &WaitingSessionId,
+        person: u64,
+    ) -> Result<(String, Status), GateError> {
+        let held = self.room().ticket_of(ticket, session)?;
+        let draw = match self.open_draw(&held) {
+            Some(queue) => {
+                let answer = self.draws.queue(queue, person).map_err(draw_error)?;
+                let gate = Arc::clone(self);
+                let noted = tokio::spawn(async move {
+                    let number = draws::Draws::answer(answer).await?;
+                    gate.note_verified(number + 1);
+                    Ok(number)
+                });
+                let number = noted
+                    .await
+                    .map_err(|_| GateError::Storage("the draw was not answered".into()))?
+                    .map_err(draw_error)?;
+                Some(number)
+            }
+            None => None,
+        };
+        self.place_verified(now_ms, &held, person, draw)
+    }
+
+    /// The queue whose draw `ticket` takes a number in, if its draw is open.
+    fn open_draw(&self, ticket: &queue::Ticket) -> Option<u32> {
+        let room = self.room();
+        let state = room.state();
+        state
+            .draws_open_for(ticket)
+            .then(|| state.opening().queue().0)
+    }
+
+    /// The ticket re-issued for `person`, with their draw number if they drew one.
+    fn place_verified(
+        &self,
+        now_ms: u64,
+        ticket: &queue::Ticket,
+        person: u64,
+        draw: Option<u64>,
+    ) -> Result<(String, Status), GateError> {
         let verified = queue::Verified { person, draw };
-        let (token, _, status) = self.room().verify(now_ms, &ticket, verified)?;
+        let (token, _, status) = self.room().verify(now_ms, ticket, verified)?;
         self.counts
             .verified
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -1425,6 +1473,14 @@ impl Gate {
 /// Stores `state`, made from the copy at revision `base` (`None`: a new queue). False when
 /// another node changed the record first: what `state` holds is not durable, so nothing from it
 /// may be handed out.
+/// A draw that could not be given, as the gate says it.
+fn draw_error(error: draws::DrawError) -> GateError {
+    match error {
+        draws::DrawError::Busy => GateError::DrawsBusy,
+        draws::DrawError::Storage(message) => GateError::Storage(message),
+    }
+}
+
 fn save(
     store: &dyn QueueStore,
     base: Option<u64>,
@@ -2135,6 +2191,68 @@ mod tests {
             rank(&tickets[0]).0 < 2 && rank(&tickets[1]).0 < 2,
             "the verified go first"
         );
+    }
+
+    /// The handlers' verification awaits the draw without a thread of its own: a person gets
+    /// one draw number on every ticket they verify, a second person another; and a person whose
+    /// request is dropped once their draw was queued (the client went away) is still counted,
+    /// so the opening's freeze does not leave their durable number out.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_verification_awaits_its_draw_and_counts_it_even_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let keyring = load_keyring(dir.path(), 1, &mut rng).unwrap();
+        let now = 1_626_000_000_000;
+        let file = store::sqlite::QueueFile::open(&dir.path().join("queue.db"), None).unwrap();
+        let gate =
+            Arc::new(Gate::open(Arc::new(file), keyring, GateConfig::default(), now).unwrap());
+        let spec = OpeningSpec {
+            prequeue_starts_at: jiff::Timestamp::from_millisecond(now as i64).unwrap(),
+            opens_at: jiff::Timestamp::from_millisecond(now as i64 + 60_000).unwrap(),
+            max_active: 10,
+            pass_ttl_minutes: None,
+        };
+        gate.ensure_opening(spec, now).unwrap();
+        gate.refill(now).unwrap();
+        let arrive = |i: u8| {
+            let session = WaitingSessionId([i; 16]);
+            (gate.arrive(now, session).unwrap().0, session)
+        };
+        let mut verified = Vec::new();
+        for (i, person) in [(1u8, 601u64), (2, 602), (3, 601)] {
+            let (ticket, session) = arrive(i);
+            let (token, _) = gate
+                .verify_waiting(now, &ticket, &session, person)
+                .await
+                .unwrap();
+            verified.push(gate.ticket_of(&token, &session).unwrap());
+        }
+        let draw = |t: &queue::Ticket| t.verified.as_ref().and_then(|v| v.draw).unwrap();
+        assert_eq!(
+            draw(&verified[0]),
+            draw(&verified[2]),
+            "one number per person"
+        );
+        assert_ne!(draw(&verified[0]), draw(&verified[1]));
+        assert_eq!(gate.people().verified_people, 2);
+
+        // A third person's request goes away after its draw was queued: polled once, dropped.
+        let (ticket, session) = arrive(4);
+        let mut dropped = Box::pin(gate.verify_waiting(now, &ticket, &session, 603));
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(dropped.as_mut().poll(cx)));
+        assert!(
+            first.await.is_pending(),
+            "the draw is committed on a thread of its own"
+        );
+        drop(dropped);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while gate.people().verified_people < 3 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the dropped person's durable number was never counted"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     #[test]

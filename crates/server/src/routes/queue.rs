@@ -605,13 +605,11 @@ pub async fn verify_waiting(
         }
         return Ok((Verdict::Ineligible { eligibility }, token, cookie));
     }
-    let gate = Arc::clone(&state.gate);
-    let now_ms = now_ms(state);
-    let (ticket, status) =
-        tokio::task::spawn_blocking(move || gate.verify(now_ms, &ticket, &session, person.0))
-            .await
-            .map_err(|_| ApiError::internal())?
-            .map_err(gate_error)?;
+    let (ticket, status) = state
+        .gate
+        .verify_waiting(now_ms(state), &ticket, &session, person.0)
+        .await
+        .map_err(gate_error)?;
     Ok((Verdict::Placed { ticket, status }, token, cookie))
 }
 

@@ -22,7 +22,8 @@ pub const MAX_WAITING: usize = 8_192;
 pub const MAX_BATCH: usize = 1_024;
 
 type Reply = tokio::sync::oneshot::Sender<Result<u64, String>>;
-type Answer = tokio::sync::oneshot::Receiver<Result<u64, String>>;
+/// Where a queued draw's number (or why there is none) comes.
+pub type Answer = tokio::sync::oneshot::Receiver<Result<u64, String>>;
 
 struct Request {
     queue: u32,
@@ -57,14 +58,27 @@ impl Draws {
     /// `person`'s draw number in queue `queue`, once it is durable. Blocks: call it off the
     /// async workers.
     pub fn draw(&self, queue: u32, person: u64) -> Result<u64, DrawError> {
-        self.send(queue, person)?
-            .blocking_recv()
+        let answer = self.queue(queue, person)?.blocking_recv();
+        Self::read(answer)
+    }
+
+    /// The number a draw [`Draws::queue`]d was given, once it is durable, awaited without
+    /// holding a thread.
+    pub async fn answer(answer: Answer) -> Result<u64, DrawError> {
+        Self::read(answer.await)
+    }
+
+    fn read(
+        answer: Result<Result<u64, String>, tokio::sync::oneshot::error::RecvError>,
+    ) -> Result<u64, DrawError> {
+        answer
             .map_err(|_| DrawError::Storage("the draw thread has stopped".into()))?
             .map_err(DrawError::Storage)
     }
 
-    /// Queues the draw; its answer comes on the receiver.
-    fn send(&self, queue: u32, person: u64) -> Result<Answer, DrawError> {
+    /// Queues the draw (never waits: [`DrawError::Busy`] when [`MAX_WAITING`] are waiting); its
+    /// answer comes on the receiver.
+    pub fn queue(&self, queue: u32, person: u64) -> Result<Answer, DrawError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let request = Request {
             queue,
@@ -209,14 +223,14 @@ mod tests {
         let stalled = store.stall.lock().unwrap();
         let draws = Draws::start(store.clone()).unwrap();
         // The thread takes the first into a transaction that hangs; MAX_WAITING more wait.
-        let first = draws.send(7, 0).unwrap();
+        let first = draws.queue(7, 0).unwrap();
         while !store.entered.load(std::sync::atomic::Ordering::SeqCst) {
             std::thread::yield_now();
         }
         let waiting: Vec<Answer> = (1..=MAX_WAITING as u64)
-            .map(|person| draws.send(7, person).unwrap())
+            .map(|person| draws.queue(7, person).unwrap())
             .collect();
-        assert_eq!(draws.send(7, 999_999).unwrap_err(), DrawError::Busy);
+        assert_eq!(draws.queue(7, 999_999).unwrap_err(), DrawError::Busy);
         drop(stalled);
         assert_eq!(first.blocking_recv().unwrap(), Ok(0));
         for (i, answer) in waiting.into_iter().enumerate() {
