@@ -677,7 +677,12 @@ impl Gate {
         self.place_verified(now_ms, &held, person, draw)
     }
 
-    /// The queue whose draw `ticket` takes a number in, if its draw is open.
+    /// The queue whose draw `ticket` takes a number in, if its draw is open. The number is
+    /// durable before the ticket carrying it is handed out. No lock is held across the write
+    /// (block reservations for arrivals must never wait behind it); the count is raised in
+    /// memory after it, and a tick that commits the opening freezes what it has seen: a number
+    /// handed out in that instant falls back to the ticket's own unverified place (documented
+    /// in `queue::QueueState`).
     fn open_draw(&self, ticket: &queue::Ticket) -> Option<u32> {
         let room = self.room();
         let state = room.state();
@@ -1470,9 +1475,6 @@ impl Gate {
     }
 }
 
-/// Stores `state`, made from the copy at revision `base` (`None`: a new queue). False when
-/// another node changed the record first: what `state` holds is not durable, so nothing from it
-/// may be handed out.
 /// A draw that could not be given, as the gate says it.
 fn draw_error(error: draws::DrawError) -> GateError {
     match error {
@@ -1481,6 +1483,9 @@ fn draw_error(error: draws::DrawError) -> GateError {
     }
 }
 
+/// Stores `state`, made from the copy at revision `base` (`None`: a new queue). False when
+/// another node changed the record first: what `state` holds is not durable, so nothing from it
+/// may be handed out.
 fn save(
     store: &dyn QueueStore,
     base: Option<u64>,
