@@ -632,14 +632,13 @@ impl Gate {
         person: u64,
     ) -> Result<(String, Status), GateError> {
         let held = self.room().ticket_of(ticket, session)?;
-        let draw = match self.open_draw(&held) {
-            Some(queue) => {
-                let number = self.draws.draw(queue, person).map_err(draw_error)?;
-                self.note_verified(number + 1);
-                Some(number)
-            }
-            None => None,
-        };
+        let draw = self
+            .open_draw(&held)
+            .map(|queue| self.draws.draw(queue, person).map_err(draw_error))
+            .transpose()?;
+        if let Some(number) = draw {
+            self.note_verified(number + 1);
+        }
         self.place_verified(now_ms, &held, person, draw)
     }
 
