@@ -12,6 +12,7 @@ use crate::booking::{
     FIRST_HOUR, PersonId,
 };
 use crate::clinic::{Clinic, ClinicId, Hours};
+use crate::partition::Part;
 use crate::product::{Product, Schedules};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
@@ -488,6 +489,8 @@ pub struct Ledger {
     bookings: Bookings,
     active_by_person: ShardedIdMap<PersonId, BookingId>,
     next_booking_id: u64,
+    /// The clinics this ledger writes for (`partition`): the whole ledger but on several nodes.
+    part: Part,
     /// Buffers to copy the next planner's snapshot into.
     spare: SnapshotSpare,
 }
@@ -584,6 +587,7 @@ impl Ledger {
             bookings: Bookings::default(),
             active_by_person: ShardedIdMap::default(),
             next_booking_id: 1,
+            part: Part::WHOLE,
             spare: SnapshotSpare::default(),
         }
     }
@@ -690,22 +694,66 @@ impl Ledger {
     /// Numbers new bookings after `last`, the largest id storage has ever used (cancelled
     /// bookings keep their ids, so active bookings alone do not tell).
     pub fn number_after(&mut self, last: BookingId) {
-        self.next_booking_id = last.0 + 1;
+        self.next_booking_id = self.part.first_id_from(last.0 + 1);
     }
 
     /// Takes back a booking read from storage at start-up. Its places are taken even if that
-    /// over-commits a band (capacity may have been cut since); nothing is refused here.
+    /// over-commits a band (capacity may have been cut since); nothing is refused here. A ledger
+    /// of one part takes the places at its own clinics only, and keeps the booking (to change,
+    /// cancel, or refuse a second one for the same person) only if its first dose is there.
     pub fn restore(&mut self, booking: Booking) {
         self.catch_up();
-        self.next_booking_id = self.next_booking_id.max(booking.id.0 + 1);
+        self.next_booking_id = self
+            .next_booking_id
+            .max(self.part.first_id_from(booking.id.0 + 1));
         if !booking.is_active() {
             return;
         }
         for appointment in booking.booked_appointments() {
-            self.take(&appointment);
+            if self.part.holds(appointment.clinic) {
+                self.take(&appointment);
+            }
         }
-        self.active_by_person.insert(booking.person, booking.id);
-        self.bookings.insert(booking.id, booking);
+        if self.part.holds(booking.first.appointment.clinic) {
+            self.active_by_person.insert(booking.person, booking.id);
+            self.bookings.insert(booking.id, booking);
+        }
+    }
+
+    /// This ledger writes for `part` only: the other parts' clinics have no place and get none
+    /// (their bands and doses read zero, and so do days that come into the horizon), so nothing
+    /// is booked, changed or moved there, and its new bookings are numbered in `part`'s ids.
+    /// Call it on a new ledger, before anyone reads its [`Availability`].
+    pub fn for_part(mut self, part: Part) -> Ledger {
+        let Some(availability) = Arc::get_mut(&mut self.availability) else {
+            panic!("a ledger is given its part before anyone reads it");
+        };
+        let days = usize::from(availability.days);
+        let bands = days * BANDS_PER_DAY;
+        let products = days * Product::ALL.len();
+        for (c, standing) in availability.standing.iter_mut().enumerate() {
+            if part.holds(ClinicId(c as u32)) {
+                continue;
+            }
+            standing.hours.per_band = 0;
+            standing.supply = [0; 4];
+            for cell in c * bands..(c + 1) * bands {
+                self.band_capacity[cell] = 0;
+                *availability.band_left[cell].get_mut() = 0;
+            }
+            for cell in c * products..(c + 1) * products {
+                self.supply_capacity[cell] = 0;
+                *availability.supply_left[cell].get_mut() = 0;
+            }
+        }
+        self.part = part;
+        self.next_booking_id = part.first_id_from(self.next_booking_id);
+        self
+    }
+
+    /// The clinics this ledger writes for.
+    pub fn part(&self) -> Part {
+        self.part
     }
 
     /// Books dose 1 where asked and dose 2 at the same clinic and product after the product's
@@ -738,7 +786,7 @@ impl Ledger {
             first: booked(first),
             second: second.map(booked),
         };
-        self.next_booking_id += 1;
+        self.next_booking_id = self.part.next_id(self.next_booking_id);
         self.active_by_person.insert(person, booking.id);
         self.bookings.insert(booking.id, booking);
         booking
@@ -1012,6 +1060,7 @@ impl Ledger {
             // A plan looks bookings up by id, never by person.
             active_by_person: ShardedIdMap::default(),
             next_booking_id: self.next_booking_id,
+            part: self.part,
             spare: SnapshotSpare::default(),
         };
         Ok((snapshot, serial))

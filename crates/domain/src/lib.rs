@@ -10,6 +10,7 @@ pub mod eligibility;
 pub mod ledger;
 pub mod leftover;
 pub mod name;
+pub mod partition;
 pub mod product;
 pub mod region;
 pub mod rrn;

@@ -788,6 +788,9 @@ impl Ledger {
             doses,
         } in deliveries
         {
+            if !self.part.holds(clinic) {
+                continue;
+            }
             let Some(cell) = self.availability.supply_cell(clinic, day, product) else {
                 continue;
             };

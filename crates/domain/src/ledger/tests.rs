@@ -789,3 +789,100 @@ fn a_stored_plan_replaces_only_the_cells_it_names_and_only_offered_products() {
     assert_eq!(left(other, Product::Moderna), 10, "not named: as it was");
     assert_eq!(ledger.schedules(), interval);
 }
+
+/// Two clinics of different parts of a ledger cut in two, and the part each belongs to.
+fn clinics_of_two_parts() -> (Vec<Clinic>, Part, Part) {
+    let clinics: Vec<Clinic> = (0..8)
+        .map(|id| clinic(id, 5, vec![Product::Moderna]))
+        .collect();
+    let parts = Part::all(2).unwrap();
+    (clinics, parts[0], parts[1])
+}
+
+fn first_of(part: Part, clinics: &[Clinic]) -> u32 {
+    clinics.iter().find(|c| part.holds(c.id)).unwrap().id.0
+}
+
+#[test]
+fn a_ledger_of_one_part_books_only_at_its_own_clinics() {
+    let (clinics, home, other) = clinics_of_two_parts();
+    let (mine, theirs) = (first_of(other, &clinics), first_of(home, &clinics));
+    let calendar = Calendar {
+        first: TODAY,
+        days: 90,
+    };
+    let standing = vec![[100; 4]; clinics.len()];
+    let mut ledger = Ledger::with_standing(
+        calendar,
+        &clinics,
+        Schedules::default(),
+        &standing,
+        |_, _| [100; 4],
+    )
+    .for_part(other);
+    let day = date(2021, 7, 20);
+    let availability = ledger.availability();
+    assert_eq!(availability.band_left(ClinicId(mine), day, 10), 5);
+    assert_eq!(availability.band_left(ClinicId(theirs), day, 10), 0);
+    assert_eq!(
+        availability.supply_left(ClinicId(theirs), day, Product::Moderna),
+        0
+    );
+    assert!(
+        ledger
+            .book(request(1, appt(theirs, day, 10, Product::Moderna)))
+            .is_err()
+    );
+    // A delivery to another part's clinic does not give it doses here either.
+    ledger.take_up_plan(
+        &[reschedule::Delivery {
+            clinic: ClinicId(theirs),
+            day,
+            product: Product::Moderna,
+            doses: 50,
+        }],
+        None,
+    );
+    assert_eq!(
+        availability.supply_left(ClinicId(theirs), day, Product::Moderna),
+        0
+    );
+    // Days that come into the horizon later stay empty for the other part's clinics.
+    let later = date(2021, 10, 20);
+    let booked = ledger
+        .book(BookRequest {
+            today: date(2021, 9, 18),
+            ..request(2, appt(mine, later, 10, Product::Moderna))
+        })
+        .unwrap();
+    assert!(other.numbered(booked.id.0));
+    assert_eq!(availability.band_left(ClinicId(theirs), later, 10), 0);
+    assert_eq!(availability.band_left(ClinicId(mine), later, 10), 4);
+}
+
+#[test]
+fn a_ledger_of_one_part_keeps_its_own_bookings_and_numbers_after_everyone() {
+    let (clinics, home, other) = clinics_of_two_parts();
+    let (mine, theirs) = (first_of(other, &clinics), first_of(home, &clinics));
+    let day = date(2021, 7, 20);
+    let mut whole = ledger_with(&clinics, 100);
+    let at_theirs = whole
+        .book(request(1, appt(theirs, day, 10, Product::Moderna)))
+        .unwrap();
+    let at_mine = whole
+        .book(request(2, appt(mine, day, 10, Product::Moderna)))
+        .unwrap();
+    let mut part = ledger_with(&clinics, 100).for_part(other);
+    part.reset();
+    part.restore(at_theirs);
+    part.restore(at_mine);
+    assert_eq!(part.active_booking_of(PersonId(1)), None);
+    assert_eq!(part.active_booking_of(PersonId(2)), Some(&at_mine));
+    assert_eq!(part.availability().band_left(ClinicId(mine), day, 10), 4);
+    // Its next id is its own and after every id it saw.
+    let next = part
+        .book(request(3, appt(mine, day, 11, Product::Moderna)))
+        .unwrap();
+    assert!(other.numbered(next.id.0));
+    assert!(next.id.0 > at_theirs.id.0.max(at_mine.id.0));
+}
