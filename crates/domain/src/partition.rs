@@ -151,7 +151,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for part in &parts {
             let mut id = part.first_id_from(10);
-            assert!(id >= 10 && id < 13);
+            assert!((10..13).contains(&id));
             for _ in 0..100 {
                 assert!(part.numbered(id));
                 assert!(seen.insert(id), "id {id} numbered twice");

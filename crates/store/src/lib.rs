@@ -114,6 +114,15 @@ pub trait WriteBackend: Send + 'static {
     }
     /// Every booking that still holds capacity, to rebuild the ledger at start-up.
     fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()>;
+    /// Inside the open transaction, locks `people` until it ends and gives each one's active
+    /// bookings: for a ledger cut in parts (`domain::partition`), whose writers must not both
+    /// book one person. Asked only of a writer of one part; a backend that has one writer by
+    /// nature (SQLite, one file) refuses, so a ledger cut in parts is never written on it.
+    fn lock_people(&mut self, _people: &[PersonId], _each: &mut dyn FnMut(Booking)) -> Result<()> {
+        Err(StoreError::Database(
+            "this storage has one writer: its ledger cannot be cut in parts".into(),
+        ))
+    }
     /// The same bookings, read without taking the right to write: a standby's view of what is
     /// left to book (clinic search), never the base of a decision.
     fn committed_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {

@@ -237,6 +237,7 @@ fn open_as(schema: &Schema, node: &str) -> (Writer, store::postgres::LeaseView) 
         node: node.into(),
         address: Some(format!("http://{node}.example:8080")),
         lease_ttl: std::time::Duration::from_secs(2),
+        ..store::postgres::Options::default()
     };
     let (backend, _reader) = store::postgres::open_with(&schema.url(), options).unwrap();
     let view = backend.lease_view();

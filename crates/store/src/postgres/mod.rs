@@ -26,6 +26,7 @@ use batch::Pending;
 use conn::{Conn, Driver, Pool};
 use domain::booking::{Booking, BookingId, PersonId};
 use domain::clinic::GeoPoint;
+use domain::partition::Part;
 use lease::{Holder, Lease};
 use rows::{BOOKING_COLUMNS, OFFER_COLUMNS, SUBSCRIPTION_COLUMNS};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,6 +59,9 @@ pub struct Options {
     /// the lease row while it holds the ledger.
     pub address: Option<String>,
     pub lease_ttl: Duration,
+    /// The part of the ledger this writer takes (its lease row is the part's index): the
+    /// whole ledger, or one of the parts every node of the database cuts it into alike.
+    pub part: Part,
 }
 
 impl Default for Options {
@@ -69,6 +73,7 @@ impl Default for Options {
             node: format!("node-{}-{nanos:08x}", std::process::id()),
             address: None,
             lease_ttl: lease::DEFAULT_TTL,
+            part: Part::WHOLE,
         }
     }
 }
@@ -85,6 +90,7 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
     let driver = Driver::start()?;
     let mut first = Conn::open(&driver, &config)?;
     migrate(&mut first)?;
+    agree_on_parts(&mut first, options.part)?;
     limit_idle_transactions(&first, options.lease_ttl)?;
     let keys = recorded_keys(&mut first)?;
     let held = Arc::new(Mutex::new(None));
@@ -111,6 +117,29 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
         open,
     };
     Ok((writer, PgReader::new(Pool::new(driver, config))))
+}
+
+/// The setting that says how many parts this database's ledger is cut into.
+pub const PARTS_SETTING: &str = "ledger_parts";
+
+/// Every writer of one database must cut the ledger alike: a writer of the whole ledger and a
+/// writer of one part would both write that part's clinics under two lease rows. The first
+/// writer records its count; a writer with another is refused at start. Changing the count
+/// means stopping every node first (and setting it by hand).
+fn agree_on_parts(conn: &mut Conn, part: Part) -> Result<()> {
+    let count = part.count().to_string();
+    conn.execute(
+        "INSERT INTO setting (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        &[&PARTS_SETTING, &count],
+    )?;
+    let recorded = read::setting(conn, PARTS_SETTING)?;
+    if recorded.as_deref() != Some(count.as_str()) {
+        return Err(StoreError::Database(format!(
+            "this database's ledger is cut into {} parts; this node was started with {count}",
+            recorded.as_deref().unwrap_or("?")
+        )));
+    }
+    Ok(())
 }
 
 /// A writer stopped mid-transaction (a paused process) holds the lease row locked: the server
@@ -321,13 +350,12 @@ impl PgWriter {
             Duration::ZERO
         };
         let deadline = std::time::Instant::now() + patience;
+        let partition = i64::from(self.options.part.index());
         loop {
             let node = self.options.node.clone();
             let address = self.options.address.clone();
             let conn = self.conn()?;
-            if let Some(lease) =
-                lease::acquire(conn, lease::WHOLE_LEDGER, &node, address.as_deref(), ttl)?
-            {
+            if let Some(lease) = lease::acquire(conn, partition, &node, address.as_deref(), ttl)? {
                 tracing::info!(epoch = lease.epoch, node, "took the ledger lease");
                 self.keys = recorded_keys(self.conn()?)?;
                 self.set_seen(Some(Holder {
@@ -339,7 +367,7 @@ impl PgWriter {
                 self.set_lease(Some(lease));
                 return Ok(true);
             }
-            let holder = lease::holder(self.conn()?, lease::WHOLE_LEDGER)?;
+            let holder = lease::holder(self.conn()?, partition)?;
             self.set_seen(holder);
             if std::time::Instant::now() >= deadline {
                 return Ok(false);
@@ -632,6 +660,27 @@ impl WriteBackend for PgWriter {
         }
         self.committed_bookings(each)?;
         self.ledger_complete = true;
+        Ok(())
+    }
+
+    fn lock_people(&mut self, people: &[PersonId], each: &mut dyn FnMut(Booking)) -> Result<()> {
+        let mut ids: Vec<i64> = people.iter().map(|p| p.0 as i64).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let conn = self.flushed()?;
+        // In id order, so two writers locking overlapping people never wait on each other in a
+        // circle. `NO KEY UPDATE`: a booking's foreign key check (`KEY SHARE`) does not wait.
+        conn.query(
+            "SELECT id FROM person WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
+            &[&ids],
+        )?;
+        let sql = format!(
+            "SELECT {BOOKING_COLUMNS} FROM booking
+             WHERE person = ANY($1) AND (d1_status = 'booked' OR d2_status = 'booked')"
+        );
+        for row in conn.query(&sql, &[&ids])? {
+            each(rows::booking(&row)?);
+        }
         Ok(())
     }
 

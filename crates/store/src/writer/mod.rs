@@ -48,6 +48,7 @@ use domain::booking::{Booking, BookingError, BookingId, PersonId};
 use domain::clinic::ClinicId;
 use domain::ledger::{Availability, Ledger};
 use domain::leftover::Subscription;
+use domain::partition::Part;
 use jiff::civil::Date;
 use ops::{Job, Op};
 use std::future::Future;
@@ -64,6 +65,8 @@ pub struct Writer {
     queue: SyncSender<Job>,
     availability: Arc<Availability>,
     stats: Arc<WriterStats>,
+    /// The clinics it writes for: the whole ledger, or one part of it (`domain::partition`).
+    part: Part,
 }
 
 /// The answer to a queued request, once its batch committed (or failed). Await it, or
@@ -111,12 +114,19 @@ impl Writer {
         ledger: Ledger,
         config: WriterConfig,
     ) -> Result<Writer, StoreError> {
+        let part = ledger.part();
         let started = thread::spawn(backend, ledger, config)?;
         Ok(Writer {
             queue: started.queue,
             availability: started.availability,
             stats: started.stats,
+            part,
         })
+    }
+
+    /// The clinics this writer writes for.
+    pub fn part(&self) -> Part {
+        self.part
     }
 
     /// What is left to book, as the writer last committed it.
@@ -196,7 +206,7 @@ impl Writer {
             task: Box::new(supply::StartPreview { plan, reply }),
         };
         Pending {
-            answer: self.queue_job(job),
+            answer: self.whole_ledger().and_then(|()| self.queue_job(job)),
         }
     }
 
@@ -217,7 +227,7 @@ impl Writer {
             }),
         };
         Pending {
-            answer: self.queue_job(job),
+            answer: self.whole_ledger().and_then(|()| self.queue_job(job)),
         }
     }
 
@@ -308,11 +318,27 @@ impl Writer {
         self.submit(ops::Audited { entry, op }, now_ms)
     }
 
-    /// Queues an operation. Refuses at once when the queue is full or the writer is recovering
-    /// from a fault.
+    /// Queues an operation. Refuses at once when the queue is full, the writer is recovering
+    /// from a fault, or the operation is another part's (as a standby refuses: another writes
+    /// it).
     fn submit<O: Op>(&self, op: O, now_ms: i64) -> Pending<O::Output> {
+        if !op.place().taken_by(self.part) {
+            return Pending {
+                answer: Err(WriteError::Unavailable(Fault::Standby)),
+            };
+        }
         Pending {
             answer: self.queue_job(|reply| Job::new(op, now_ms, reply)),
+        }
+    }
+
+    /// Supply changes reach across clinics (moved doses go to the nearest place with room):
+    /// only the whole ledger's writer makes them, not yet the writer of one part.
+    fn whole_ledger(&self) -> Result<(), WriteError> {
+        if self.part.is_whole() {
+            Ok(())
+        } else {
+            Err(WriteError::Unavailable(Fault::Standby))
         }
     }
 

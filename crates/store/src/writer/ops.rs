@@ -13,8 +13,10 @@ use domain::clinic::ClinicId;
 use domain::ledger::Ledger;
 use domain::ledger::reschedule::PlanUndo;
 use domain::leftover::{ClaimError, Subscription};
+use domain::partition::Part;
 use domain::product::Product;
 use jiff::civil::Date;
+use std::collections::HashMap;
 use tokio::sync::oneshot;
 
 /// What an operation may touch: the open transaction, the ledger, and the batch's undo log.
@@ -32,6 +34,31 @@ pub(super) struct Ops<'a> {
     pub rebuilds: u64,
     /// The cost (about rows) of one piece of a supply change.
     pub piece_cost: u64,
+    /// The active bookings other parts' writers hold for this batch's people (a ledger cut in
+    /// parts; empty for the whole ledger), read under their locks: a second one is refused.
+    pub elsewhere: &'a HashMap<PersonId, BookingId>,
+}
+
+/// Which writer may run an operation, when the ledger is cut in parts (`domain::partition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Place {
+    /// The writer of the part holding this clinic.
+    Clinic(ClinicId),
+    /// Any: it names a booking or an offer, and the writer that has it decides (another finds
+    /// no such booking). Routing it to the right part is the caller's.
+    Any,
+    /// The home part's writer: it belongs to no clinic (people, staff, messages, settings).
+    Home,
+}
+
+impl Place {
+    pub(super) fn taken_by(self, part: Part) -> bool {
+        match self {
+            Place::Clinic(clinic) => part.holds(clinic),
+            Place::Any => true,
+            Place::Home => part.is_home(),
+        }
+    }
 }
 
 /// A previewed plan and what it was planned for.
@@ -55,6 +82,15 @@ pub(super) trait Op: Send + 'static {
     /// `None`: an operation of unknown, possibly national, size (it goes alone).
     fn cost(&self) -> Option<u64>;
     fn run(self, ops: &mut Ops<'_>, now_ms: i64) -> Result<Self::Output, StoreError>;
+    /// Which part's writer may run it (see [`Place`]).
+    fn place(&self) -> Place {
+        Place::Home
+    }
+    /// The person it may give a new active booking, whose bookings in other parts the batch
+    /// must lock and read first.
+    fn books_for(&self) -> Option<PersonId> {
+        None
+    }
     /// `ok`, or the refusal's code: what an audit line records.
     fn code(_output: &Self::Output) -> &'static str {
         "ok"
@@ -86,6 +122,11 @@ pub(super) trait Task: Refuse {
     /// Whether what it waits for beside the writer is there.
     fn ready(&mut self) -> bool {
         true
+    }
+
+    /// See [`Op::books_for`].
+    fn books_for(&self) -> Option<PersonId> {
+        None
     }
 
     /// Runs it; on a storage error, what to refuse once the batch is rolled back.
@@ -155,6 +196,10 @@ impl<T: Send> Answer for Decided<T> {
 }
 
 impl<O: Op> Task for Request<O> {
+    fn books_for(&self) -> Option<PersonId> {
+        self.op.books_for()
+    }
+
     fn run(
         self: Box<Self>,
         ops: &mut Ops<'_>,
@@ -183,6 +228,14 @@ impl<O: Op> Op for Audited<O> {
         self.op.cost().map(|cost| cost + line)
     }
 
+    fn place(&self) -> Place {
+        self.op.place()
+    }
+
+    fn books_for(&self) -> Option<PersonId> {
+        self.op.books_for()
+    }
+
     fn run(self, ops: &mut Ops<'_>, now_ms: i64) -> Result<O::Output, StoreError> {
         let output = self.op.run(ops, now_ms)?;
         if let Some(mut entry) = self.entry {
@@ -207,6 +260,14 @@ impl Op for Book {
         Some(BOOKING_COST)
     }
 
+    fn place(&self) -> Place {
+        Place::Clinic(self.request.first.clinic)
+    }
+
+    fn books_for(&self) -> Option<PersonId> {
+        Some(self.request.person)
+    }
+
     fn run(self, ops: &mut Ops<'_>, now_ms: i64) -> Result<Self::Output, StoreError> {
         let Book {
             request,
@@ -220,6 +281,7 @@ impl Op for Book {
                 &request.first,
             )
         };
+        let elsewhere = ops.elsewhere.get(&request.person).copied();
         idempotent(
             ops,
             request.booked_by,
@@ -227,7 +289,10 @@ impl Op for Book {
             fingerprint,
             notify,
             now_ms,
-            |l| l.book(request),
+            |l| match elsewhere {
+                Some(id) => Err(BookingError::AlreadyBooked(id)),
+                None => l.book(request),
+            },
         )
     }
 
@@ -238,6 +303,10 @@ impl Op for Book {
 
 impl Op for Cancel {
     type Output = Result<Booking, Refusal>;
+
+    fn place(&self) -> Place {
+        Place::Any
+    }
 
     fn cost(&self) -> Option<u64> {
         Some(BOOKING_COST)
@@ -269,6 +338,12 @@ impl Op for Cancel {
 
 impl Op for ChangeBooking {
     type Output = Result<Booking, Refusal>;
+
+    /// Where it moves to: the booking must be this part's too (another part finds no such
+    /// booking), so a move between parts is refused; see `domain::partition`.
+    fn place(&self) -> Place {
+        Place::Clinic(self.first.clinic)
+    }
 
     fn cost(&self) -> Option<u64> {
         Some(BOOKING_COST)
@@ -391,6 +466,10 @@ pub(super) struct PlannedSupply {
 }
 
 impl Op for PlannedSupply {
+    fn place(&self) -> Place {
+        Place::Clinic(self.clinic)
+    }
+
     /// Planned doses per day (indexed by [`Product::index`]).
     type Output = Vec<[i32; 4]>;
 
@@ -413,6 +492,10 @@ pub(super) struct Barrier;
 impl Op for Barrier {
     type Output = ();
 
+    fn place(&self) -> Place {
+        Place::Any
+    }
+
     fn cost(&self) -> Option<u64> {
         Some(0)
     }
@@ -430,6 +513,10 @@ pub(super) struct AcceptMoves {
 
 impl Op for AcceptMoves {
     type Output = Result<Booking, BookingError>;
+
+    fn place(&self) -> Place {
+        Place::Any
+    }
 
     fn cost(&self) -> Option<u64> {
         Some(2 * ROW)
@@ -462,6 +549,10 @@ impl Op for AcceptMoves {
 impl Op for MarkGiven {
     type Output = Result<Booking, BookingError>;
 
+    fn place(&self) -> Place {
+        Place::Any
+    }
+
     fn cost(&self) -> Option<u64> {
         Some(ROW)
     }
@@ -486,6 +577,10 @@ impl Op for MarkGiven {
 
 impl Op for PostOffer {
     type Output = PostedOffer;
+
+    fn place(&self) -> Place {
+        Place::Clinic(self.record.offer.clinic)
+    }
 
     fn cost(&self) -> Option<u64> {
         // One message per person told, up to the offer's doses times a few.
@@ -542,6 +637,15 @@ pub(super) fn tell(
 impl Op for ClaimOffer {
     type Output = Result<Booking, ClaimRefusal>;
 
+    /// It names an offer; the part holding the offer's clinic is the one with room for it.
+    fn place(&self) -> Place {
+        Place::Any
+    }
+
+    fn books_for(&self) -> Option<PersonId> {
+        Some(self.person)
+    }
+
     fn cost(&self) -> Option<u64> {
         Some(BOOKING_COST + 2 * ROW)
     }
@@ -566,6 +670,11 @@ impl Op for ClaimOffer {
             hour,
             product: record.offer.product,
         };
+        // A booking in another part is not replaced by a leftover dose here: that would take
+        // both parts' writers in one transaction.
+        if let Some(id) = ops.elsewhere.get(&person) {
+            return Ok(Err(ClaimRefusal::Booking(BookingError::AlreadyBooked(*id))));
+        }
         let (booking, replaced) = match ops.ledger.book_leftover(person, first) {
             Ok(booked) => booked,
             Err(e) => return Ok(Err(ClaimRefusal::Booking(e))),

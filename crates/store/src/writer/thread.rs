@@ -6,10 +6,10 @@ use super::batch::{Budget, Gather, next_batch};
 use super::health::{Health, WriterStats};
 use super::ops::{Answer, Job, Ops, Previewed, Refuse};
 use crate::{Change, StoreError, WriteBackend};
-use domain::booking::BookingId;
+use domain::booking::{BookingId, PersonId};
 use domain::ledger::reschedule::PlanUndo;
 use domain::ledger::{Availability, Ledger};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
@@ -473,12 +473,22 @@ impl<B: WriteBackend> WriterState<B> {
     /// change) comes back, to go behind what is waiting.
     fn commit_batch(&mut self, batch: Vec<Job>) -> Vec<Job> {
         let mut done = Vec::with_capacity(batch.len());
+        // A ledger cut in parts: the people this batch may book, whose bookings elsewhere it
+        // locks and reads before deciding (the whole ledger knows them all).
+        let people: Vec<PersonId> = if self.ledger.part().is_whole() {
+            Vec::new()
+        } else {
+            batch
+                .iter()
+                .filter_map(|job| job.task.books_for())
+                .collect()
+        };
         // For tracing a slow night batch by batch (`YEYAK_LOG=store::writer=trace`); nothing
         // is timed or counted on the booking path unless that is on.
         let traced = tracing::enabled!(tracing::Level::TRACE)
             .then(|| (Instant::now(), batch.iter().any(|job| job.cost.is_none())));
         let mut jobs = batch.into_iter();
-        let result = self.write_batch(&mut jobs, &mut done);
+        let result = self.write_batch(&people, &mut jobs, &mut done);
         if let Some((started, long)) = traced {
             tracing::trace!(
                 jobs = done.len(),
@@ -527,10 +537,12 @@ impl<B: WriteBackend> WriterState<B> {
     #[allow(clippy::type_complexity)]
     fn write_batch(
         &mut self,
+        people: &[PersonId],
         jobs: &mut impl Iterator<Item = Job>,
         done: &mut Vec<Box<dyn Answer>>,
     ) -> Result<(), (StoreError, Option<Box<dyn Refuse>>)> {
         self.backend.begin().map_err(|e| (e, None))?;
+        let elsewhere = self.bookings_elsewhere(people).map_err(|e| (e, None))?;
         let mut ops = Ops {
             backend: &mut self.backend,
             ledger: &mut self.ledger,
@@ -539,6 +551,7 @@ impl<B: WriteBackend> WriterState<B> {
             previewed: &mut self.previewed,
             rebuilds: self.rebuilds,
             piece_cost: self.piece_cost,
+            elsewhere: &elsewhere,
         };
         for job in jobs {
             match job.task.run(&mut ops, job.now_ms) {
@@ -547,6 +560,26 @@ impl<B: WriteBackend> WriterState<B> {
             }
         }
         self.backend.commit().map_err(|e| (e, None))
+    }
+
+    /// Locks `people` until this batch commits and reads their active bookings that other
+    /// parts' writers hold: whichever writer books one of them next waits for this commit and
+    /// then sees this batch's booking. Nothing to do for the whole ledger, which has them all.
+    fn bookings_elsewhere(
+        &mut self,
+        people: &[PersonId],
+    ) -> Result<HashMap<PersonId, BookingId>, StoreError> {
+        let mut elsewhere = HashMap::new();
+        if people.is_empty() {
+            return Ok(elsewhere);
+        }
+        let part = self.ledger.part();
+        self.backend.lock_people(people, &mut |booking| {
+            if !part.holds(booking.first.appointment.clinic) {
+                elsewhere.insert(booking.person, booking.id);
+            }
+        })?;
+        Ok(elsewhere)
     }
 
     /// After a failed batch: forgets its edits in memory, then recovers (or starts retrying).
