@@ -20,6 +20,7 @@ use anyhow::{Context, bail};
 use domain::booking::{Appointment, Booking, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::ledger::{BookRequest, Calendar, Ledger};
+use domain::partition::Part;
 use domain::product::{Product, Schedules};
 use jiff::ToSpan;
 use jiff::civil::{Date, date};
@@ -32,6 +33,8 @@ use store::writer::{Book, Decision, Refusal, Writer, WriterConfig};
 const TODAY: Date = date(2021, 7, 19);
 const CLINICS: u32 = 2_000;
 const DAILY_DOSES: u32 = 100_000;
+/// People the bench may book, one booking each (person ids 1 to this).
+const PEOPLE: u64 = 2_000_000;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -58,6 +61,10 @@ pub struct BenchArgs {
     /// Book without the confirmation message (no unsealing, no text, no outbox row).
     #[arg(long)]
     pub no_notify: bool,
+    /// On PostgreSQL: cut the ledger into this many parts, one writer each (each its own
+    /// connection and lease), every booking sent to its clinic's part, as several nodes would.
+    #[arg(long, default_value_t = 1)]
+    pub parts: u16,
 }
 
 /// What a booking's confirmation needs: the keys that seal contacts, the clinics' names, and
@@ -116,7 +123,7 @@ fn clinics() -> Vec<Clinic> {
         .collect()
 }
 
-fn ledger() -> Ledger {
+fn ledger(part: Part) -> Ledger {
     let calendar = Calendar {
         first: TODAY,
         days: 90,
@@ -124,6 +131,7 @@ fn ledger() -> Ledger {
     Ledger::new(calendar, &clinics(), Schedules::default(), |_, _| {
         [0, DAILY_DOSES, 0, 0]
     })
+    .for_part(part)
 }
 
 /// The n-th booking request: spread over clinics, days and bands so none is refused.
@@ -160,6 +168,9 @@ fn command(n: u64, messages: Option<&Messages>) -> Book {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.parts != 1 && args.database.is_none() {
+        bail!("--parts needs --database: a SQLite file has one writer");
+    }
     let temp = tempfile::tempdir()?;
     let dir = args
         .dir
@@ -173,6 +184,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         &args,
         args.baseline_bookings,
         1,
+        1,
         &messages,
     )?;
     let grouped = measure(
@@ -181,6 +193,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         &args,
         args.bookings,
         args.max_batch,
+        args.parts,
         &messages,
     )?;
     let floor = match args.database {
@@ -188,8 +201,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(_) => None,
     };
     let database = match args.database {
-        None => "SQLite WAL, synchronous=FULL",
-        Some(_) => "PostgreSQL, synchronous_commit as configured",
+        None => "SQLite WAL, synchronous=FULL".to_string(),
+        Some(_) => format!(
+            "PostgreSQL, synchronous_commit as configured, the writer's ledger in {} part(s)",
+            args.parts
+        ),
     };
     let rows = match messages {
         Some(_) => "dose 1 + dose 2, idempotency record, notification",
@@ -233,32 +249,67 @@ fn floor(dir: &Path, bookings: u64, notified: bool) -> anyhow::Result<f64> {
     Ok(bookings as f64 / floor.elapsed.as_secs_f64())
 }
 
-/// Runs one measurement on a fresh SQLite file in `dir`, or a fresh PostgreSQL schema.
+/// Runs one measurement on a fresh SQLite file in `dir`, or a fresh PostgreSQL schema with
+/// the ledger in `parts`.
 fn measure(
     dir: &Path,
     name: &str,
     args: &BenchArgs,
     bookings: u64,
     max_batch: usize,
+    parts: u16,
     messages: &Option<Messages>,
 ) -> anyhow::Result<f64> {
+    let config = WriterConfig {
+        queue_capacity: 100_000,
+        max_batch,
+        // Room for `max_batch` bookings (3 rows each): the count binds, as in production.
+        max_batch_cost: 4 * max_batch as u64,
+        ..WriterConfig::default()
+    };
     let Some(url) = &args.database else {
         let (backend, reader) = store::sqlite::open(&dir.join(format!("{name}.db")))?;
         // The clinics go into the database too: it checks every booking against their capacity.
         store::AdminStore::insert_clinics(&reader, &clinic_records())?;
-        return through_writer(backend, &reader, name, args, bookings, max_batch, messages);
+        let writer = Writer::spawn(backend, ledger(Part::WHOLE), config)?;
+        return through_writers(&[writer], &reader, name, args, bookings, messages);
     };
     let schema = format!("yeyak_bench_{name}_{}", std::process::id());
     let scoped = store::postgres::create_schema(url, &schema)?;
-    let result = store::postgres::open(&scoped)
-        .map_err(anyhow::Error::from)
-        .and_then(|(backend, reader)| {
-            // The database checks capacity against the stored clinics and plan.
-            store::AdminStore::insert_clinics(&reader, &clinic_records())?;
-            through_writer(backend, &reader, name, args, bookings, max_batch, messages)
-        });
+    let result = on_postgres(&scoped, parts, bookings, config).and_then(|(writers, reader)| {
+        through_writers(&writers, &reader, name, args, bookings, messages)
+    });
     store::postgres::drop_schema(url, &schema)?;
     result
+}
+
+/// One writer per part on the database at `url`, with the clinics stored (the database checks
+/// capacity against them) and the `people` the bench books (a writer of one part locks each
+/// booked person's row, as it would a real person's; stored for one part too, alike).
+fn on_postgres(
+    url: &str,
+    parts: u16,
+    people: u64,
+    config: WriterConfig,
+) -> anyhow::Result<(Vec<Writer>, store::postgres::PgReader)> {
+    let mut writers = Vec::new();
+    let mut reader = None;
+    for part in Part::all(parts)? {
+        let options = store::postgres::Options {
+            node: format!("bench-{}-{}", std::process::id(), part.index()),
+            part,
+            ..store::postgres::Options::default()
+        };
+        let (backend, part_reader) = store::postgres::open_with(url, options)?;
+        if reader.is_none() {
+            store::AdminStore::insert_clinics(&part_reader, &clinic_records())?;
+            store::postgres::seed_people(url, 1, people)?;
+        }
+        writers.push(Writer::spawn(backend, ledger(part), config)?);
+        reader.get_or_insert(part_reader);
+    }
+    let reader = reader.context("no part")?;
+    Ok((writers, reader))
 }
 
 fn clinic_records() -> Vec<store::ClinicRecord> {
@@ -271,33 +322,26 @@ fn clinic_records() -> Vec<store::ClinicRecord> {
         .collect()
 }
 
-/// Books `bookings` people through a writer committing at most `max_batch` requests at a time,
+/// Books `bookings` people through the writers (one per part, each booking to its clinic's),
 /// from `--producers` threads; returns bookings per second and checks the audit agrees.
-fn through_writer(
-    backend: impl store::WriteBackend,
+fn through_writers(
+    writers: &[Writer],
     reader: &impl store::ReadStore,
     name: &str,
     args: &BenchArgs,
     bookings: u64,
-    max_batch: usize,
     messages: &Option<Messages>,
 ) -> anyhow::Result<f64> {
-    let writer = Arc::new(Writer::spawn(
-        backend,
-        ledger(),
-        WriterConfig {
-            queue_capacity: 100_000,
-            max_batch,
-            // Room for `max_batch` bookings (3 rows each): the count binds, as in production.
-            max_batch_cost: 4 * max_batch as u64,
-            ..WriterConfig::default()
-        },
-    )?);
+    if bookings > PEOPLE {
+        bail!("at most {PEOPLE} bookings");
+    }
+    let writers: Arc<[Writer]> = writers.into();
+    let parts = writers.len() as u16;
     let per_producer = bookings / args.producers;
     let started = Instant::now();
     let producers: Vec<_> = (0..args.producers)
         .map(|p| {
-            let writer = Arc::clone(&writer);
+            let writers = Arc::clone(&writers);
             let window = args.window;
             let messages = messages.clone();
             std::thread::spawn(move || -> anyhow::Result<u64> {
@@ -308,6 +352,8 @@ fn through_writer(
                         booked += settle(in_flight.pop_front())?;
                     }
                     let book = command(p * per_producer + i, messages.as_ref());
+                    let part = Part::of_clinic(book.request.first.clinic, parts);
+                    let writer = &writers[usize::from(part.index())];
                     in_flight.push_back(writer.book(book, None, 0));
                 }
                 for answer in in_flight {
@@ -324,10 +370,10 @@ fn through_writer(
             .map_err(|_| anyhow::anyhow!("producer panicked"))??;
     }
     let rate = booked as f64 / started.elapsed().as_secs_f64();
-    let stats = writer.stats();
-    let batches = stats
-        .batches
-        .load(std::sync::atomic::Ordering::Relaxed)
+    let batches = writers
+        .iter()
+        .map(|w| w.stats().batches.load(std::sync::atomic::Ordering::Relaxed))
+        .sum::<u64>()
         .max(1);
     println!(
         "{name}: {booked} bookings in {batches} batches ({:.0} per batch)",

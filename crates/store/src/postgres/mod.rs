@@ -193,6 +193,21 @@ pub fn create_schema(url: &str, name: &str) -> Result<String> {
     Ok(format!("{url}{separator}options=-csearch_path%3D{name}"))
 }
 
+/// Stores people `first..first + n` (ids; a made-up registration hash, birth date and contact
+/// each) in one statement: for benchmarks that book people the database must know, as the
+/// server's identity check would have stored them.
+pub fn seed_people(url: &str, first: u64, n: u64) -> Result<()> {
+    let mut conn = Conn::open(&Driver::start()?, &conn::config(url)?)?;
+    conn.execute(
+        "INSERT INTO person (id, rrn_hash, birth_date, sealed, created_ms)
+         SELECT g, decode(md5(g::text) || md5('yeyak' || g::text), 'hex'), '1967-01-01',
+                '\\x00'::bytea, 0
+         FROM generate_series($1::bigint, $1::bigint + $2::bigint - 1) AS g",
+        &[&(first as i64), &(n as i64)],
+    )?;
+    Ok(())
+}
+
 /// Drops schema `name` and everything in it.
 pub fn drop_schema(url: &str, name: &str) -> Result<()> {
     schema_statement(url, name, &format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
