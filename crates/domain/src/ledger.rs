@@ -129,6 +129,63 @@ pub struct Availability {
     supply_left: Box<[AtomicI32]>,
 }
 
+/// What is left to book across a ledger cut in parts (`partition`): each clinic's places as its
+/// part's writer last committed them. One part: that writer's [`Availability`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Places {
+    parts: Arc<[Arc<Availability>]>,
+}
+
+impl Places {
+    /// The places of a ledger in `parts.len()` parts, `parts[i]` of part `i`.
+    pub fn of_parts(parts: Vec<Arc<Availability>>) -> Places {
+        assert!(!parts.is_empty(), "a ledger has at least one part");
+        Places {
+            parts: parts.into(),
+        }
+    }
+
+    /// The availability that holds `clinic`'s places.
+    pub fn of(&self, clinic: ClinicId) -> &Availability {
+        match &self.parts[..] {
+            [whole] => whole,
+            parts => &parts[usize::from(Part::of_clinic(clinic, parts.len() as u16).index())],
+        }
+    }
+
+    /// The horizon (the same in every part: each follows the server's clock).
+    pub fn calendar(&self) -> Calendar {
+        self.parts[0].calendar()
+    }
+
+    /// See [`Availability::advance_to`]; every part's.
+    pub fn advance_to(&self, today: Date) {
+        for part in self.parts.iter() {
+            part.advance_to(today);
+        }
+    }
+
+    pub fn band_left(&self, clinic: ClinicId, day: Date, hour: u8) -> i32 {
+        self.of(clinic).band_left(clinic, day, hour)
+    }
+
+    pub fn supply_left(&self, clinic: ClinicId, day: Date, product: Product) -> i32 {
+        self.of(clinic).supply_left(clinic, day, product)
+    }
+
+    pub fn bookable(&self, clinic: ClinicId, day: Date, hour: u8, product: Product) -> u32 {
+        self.of(clinic).bookable(clinic, day, hour, product)
+    }
+
+    pub fn bookable_day(&self, clinic: ClinicId, day: Date, product: Product) -> u32 {
+        self.of(clinic).bookable_day(clinic, day, product)
+    }
+
+    pub fn day_left(&self, clinic: ClinicId, day: Date) -> DayLeft {
+        self.of(clinic).day_left(clinic, day)
+    }
+}
+
 /// A clinic's standing plan: its hours (and people per band) and its daily doses per product
 /// on a day it is open (zero for a product it does not offer).
 #[derive(Debug, Clone, Copy)]

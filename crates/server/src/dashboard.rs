@@ -164,7 +164,7 @@ impl Series {
 /// People who can still be booked per province over the next days: per clinic and day, the
 /// lesser of the staff places left and the doses left.
 pub fn capacity_by_province(
-    availability: &domain::ledger::Availability,
+    availability: &domain::ledger::Places,
     world: &World,
     now: jiff::Timestamp,
 ) -> Vec<ProvinceCapacity> {

@@ -198,6 +198,7 @@ pub trait ReadStore: Send + Sync + 'static {
     fn audit_log(&self, limit: usize, before: Option<u64>) -> Result<Vec<AuditRecord>>;
     /// Leftover-dose offers for a day, newest first.
     fn offers_on(&self, day: Date) -> Result<Vec<OfferRecord>>;
+    fn offer(&self, id: OfferId) -> Result<Option<OfferRecord>>;
     fn subscription(&self, person: PersonId) -> Result<Option<Subscription>>;
     /// Bookings with a dose at `clinic` on `day` (in any state), by booking id.
     fn clinic_day(&self, clinic: ClinicId, day: Date) -> Result<Vec<Booking>>;

@@ -655,6 +655,7 @@ pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
         .map(|person| {
             let claim = ClaimOffer {
                 offer: id,
+                clinic: ClinicId(0),
                 person: PersonId(person),
                 hour: 15,
                 today: TODAY,
@@ -679,9 +680,10 @@ pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
         assert_eq!(reader.booking(booking.id).unwrap().as_ref(), Some(booking));
     }
     // After the deadline nobody may claim, whatever is left; an unknown offer is refused too.
-    let claim = |offer, now_ms| {
+    let claim = |offer, clinic, now_ms| {
         let claim = ClaimOffer {
             offer,
+            clinic: ClinicId(clinic),
             person: PersonId(61),
             hour: 15,
             today: TODAY,
@@ -690,11 +692,16 @@ pub fn leftover_claims_never_exceed_the_doses<H: Harness>() {
         run(writer.claim_offer(claim, now_ms))
     };
     assert!(matches!(
-        claim(id, 10_000),
+        claim(id, 0, 10_000),
         Err(ClaimRefusal::Offer(ClaimError::Expired))
     ));
     assert!(matches!(
-        claim(OfferId(id.0 + 1), 2_000),
+        claim(OfferId(id.0 + 1), 0, 2_000),
+        Err(ClaimRefusal::Offer(ClaimError::NoSuchOffer))
+    ));
+    // An offer claimed as if at another clinic is not found there.
+    assert!(matches!(
+        claim(id, 1, 2_000),
         Err(ClaimRefusal::Offer(ClaimError::NoSuchOffer))
     ));
 }

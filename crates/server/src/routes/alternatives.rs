@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use domain::booking::{Appointment, END_HOUR, FIRST_HOUR};
 use domain::clinic::{Clinic, ClinicId};
-use domain::ledger::{Availability, is_open};
+use domain::ledger::{Places, is_open};
 use jiff::ToSpan;
 use jiff::civil::Date;
 use serde_json::{Value, json};
@@ -111,7 +111,7 @@ pub fn nearest_free(state: &AppState, asked: &Appointment, tomorrow: Date) -> Ve
 }
 
 fn same_clinic(
-    availability: &Availability,
+    availability: &Places,
     clinic: &Clinic,
     asked: &Appointment,
     days: &[Date],
@@ -139,7 +139,7 @@ fn same_clinic(
 /// A clinic's free bands for the asked vaccine, day by day, each day's bands nearest the asked
 /// hour first (ties: the earlier); the asked band itself is left out.
 fn free_bands<'a>(
-    availability: &'a Availability,
+    availability: &'a Places,
     clinic: &'a Clinic,
     asked: &'a Appointment,
     days: &'a [Date],

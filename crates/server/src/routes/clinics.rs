@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use domain::booking::{END_HOUR, FIRST_HOUR};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, MunicipalityCode, ProvinceCode};
-use domain::ledger::Availability;
+use domain::ledger::Places;
 use domain::product::Product;
 use domain::time::seoul_date;
 use jiff::ToSpan;
@@ -212,7 +212,7 @@ pub struct Found<'a> {
 
 /// Remaining places per product (of those asked for that the clinic gives) on a day.
 fn remaining_by_product(
-    availability: &Availability,
+    availability: &Places,
     clinic: &Clinic,
     products: &[Product],
     day: Date,

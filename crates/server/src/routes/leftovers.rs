@@ -287,8 +287,17 @@ pub async fn claim(
     let now = state.clock.now();
     // The band that is running now (or the day's first or last, outside vaccination hours).
     let hour = (in_seoul(now).hour() as u8).clamp(FIRST_HOUR, END_HOUR - 1);
+    // Its clinic says which part of the ledger takes the claim (`domain::partition`).
+    let offer = OfferId(id);
+    let Some(offered) = read(&state, move |r| store::ReadStore::offer(r, offer)).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            domain::leftover::ClaimError::NoSuchOffer,
+        ));
+    };
     let claim = ClaimOffer {
-        offer: OfferId(id),
+        offer,
+        clinic: offered.offer.clinic,
         person,
         hour,
         today: seoul_date(now),

@@ -7,8 +7,8 @@ use super::rows::{
     get,
 };
 use crate::{
-    AdminStore, AuditRecord, AuditReport, ClinicRecord, Delivery, OfferRecord, OutboxRecord,
-    PersonRecord, PersonSnapshot, PriorityStore, QueueReport, QueueStore, ReadStore,
+    AdminStore, AuditRecord, AuditReport, ClinicRecord, Delivery, OfferId, OfferRecord,
+    OutboxRecord, PersonRecord, PersonSnapshot, PriorityStore, QueueReport, QueueStore, ReadStore,
     RescheduleRecord, Result, StaffRecord, Subscription, SupplyChangeRecord, day_number,
 };
 use domain::booking::{Booking, BookingId, PersonId};
@@ -309,6 +309,16 @@ impl ReadStore for PgReader {
                 .iter()
                 .map(rows::offer)
                 .collect()
+        })
+    }
+
+    fn offer(&self, id: OfferId) -> Result<Option<OfferRecord>> {
+        let sql = format!("SELECT {OFFER_COLUMNS} FROM leftover_offer WHERE id = $1");
+        self.with(|conn| {
+            conn.opt(&sql, &[&(id.0 as i64)])?
+                .as_ref()
+                .map(rows::offer)
+                .transpose()
         })
     }
 

@@ -728,6 +728,10 @@ impl ReadStore for SqliteReader {
         self.with(|conn| staffing::offers_on(conn, day))
     }
 
+    fn offer(&self, id: OfferId) -> Result<Option<OfferRecord>> {
+        self.with(|conn| staffing::offer(conn, id))
+    }
+
     fn subscription(&self, person: PersonId) -> Result<Option<Subscription>> {
         self.with(|conn| staffing::subscription(conn, person))
     }

@@ -3,7 +3,7 @@
 
 use crate::{OfferRecord, OutboxMessage, StaffRecord};
 use domain::booking::{Appointment, Booking, BookingError, BookingId, PersonId};
-use domain::clinic::GeoPoint;
+use domain::clinic::{ClinicId, GeoPoint};
 use domain::ledger::BookRequest;
 use domain::ledger::reschedule::{
     Move, Neighbours, Plan, PlanError, Reason, SupplyChange, Unplaced,
@@ -205,6 +205,8 @@ pub struct PostedOffer {
 /// Claims one dose of an offer for `person`, as dose 1 today in the band starting at `hour`.
 pub struct ClaimOffer {
     pub offer: OfferId,
+    /// The offer's clinic, as the claimant was shown it: the part that writes it takes the claim.
+    pub clinic: ClinicId,
     pub person: PersonId,
     pub hour: u8,
     pub today: Date,

@@ -46,11 +46,11 @@ pub use thread::{DEFAULT_COMMIT_DELAY, PROBE_SETTING, STANDBY_VIEW_EVERY, Writer
 use crate::{AuditEntry, OutboxMessage, StoreError, WriteBackend};
 use domain::booking::{Booking, BookingError, BookingId, PersonId};
 use domain::clinic::ClinicId;
-use domain::ledger::{Availability, Ledger};
+use domain::ledger::{Ledger, Places};
 use domain::leftover::Subscription;
 use domain::partition::Part;
 use jiff::civil::Date;
-use ops::{Job, Op};
+use ops::{Job, Op, Place};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -59,13 +59,20 @@ use std::sync::mpsc::{SyncSender, TrySendError};
 use std::task::{Context, Poll};
 use tokio::sync::oneshot;
 
-/// A handle to the writer thread; cheap to clone.
+/// A handle to the writer thread, or to one thread per part when the ledger is cut in parts
+/// (`domain::partition`): each request goes to the part it belongs to. Cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
+    /// In part order; one for the whole ledger (or for a writer of one part alone).
+    parts: Arc<[PartWriter]>,
+    places: Places,
+}
+
+/// The handle of one part's writer thread.
+struct PartWriter {
     queue: SyncSender<Job>,
-    availability: Arc<Availability>,
     stats: Arc<WriterStats>,
-    /// The clinics it writes for: the whole ledger, or one part of it (`domain::partition`).
+    /// The clinics it writes for: the whole ledger, or one part of it.
     part: Part,
 }
 
@@ -114,33 +121,64 @@ impl Writer {
         ledger: Ledger,
         config: WriterConfig,
     ) -> Result<Writer, StoreError> {
-        let part = ledger.part();
-        let started = thread::spawn(backend, ledger, config)?;
+        Writer::spawn_parts(vec![(backend, ledger)], config)
+    }
+
+    /// One writer thread per part, each on its own backend (its own connection and lease):
+    /// `parts[i]` must be part `i` of `parts.len()` (or, alone, any one part).
+    pub fn spawn_parts<B: WriteBackend>(
+        parts: Vec<(B, Ledger)>,
+        config: WriterConfig,
+    ) -> Result<Writer, StoreError> {
+        let count = parts.len();
+        let mut handles = Vec::with_capacity(count);
+        let mut places = Vec::with_capacity(count);
+        for (index, (backend, ledger)) in parts.into_iter().enumerate() {
+            let part = ledger.part();
+            if count > 1
+                && (usize::from(part.index()) != index || usize::from(part.count()) != count)
+            {
+                return Err(StoreError::Database(format!(
+                    "writer {index} of {count} was given part {part}"
+                )));
+            }
+            let started = thread::spawn(backend, ledger, config)?;
+            places.push(started.availability);
+            handles.push(PartWriter {
+                queue: started.queue,
+                stats: started.stats,
+                part,
+            });
+        }
+        if handles.is_empty() {
+            return Err(StoreError::Database("a writer needs a part".into()));
+        }
         Ok(Writer {
-            queue: started.queue,
-            availability: started.availability,
-            stats: started.stats,
-            part,
+            parts: handles.into(),
+            places: Places::of_parts(places),
         })
     }
 
-    /// The clinics this writer writes for.
-    pub fn part(&self) -> Part {
-        self.part
+    /// What is left to book, as the writers last committed it.
+    pub fn availability(&self) -> Places {
+        self.places.clone()
     }
 
-    /// What is left to book, as the writer last committed it.
-    pub fn availability(&self) -> Arc<Availability> {
-        Arc::clone(&self.availability)
-    }
-
+    /// The home part's counters (the whole ledger's, when it is not cut); see
+    /// [`Writer::parts`] for every part's.
     pub fn stats(&self) -> &WriterStats {
-        &self.stats
+        &self.parts[0].stats
     }
 
-    /// Whether the writer takes requests now.
+    /// Whether the writer takes requests now: the home part's (every part's follows it; see
+    /// [`Writer::parts`]).
     pub fn health(&self) -> Health {
-        self.stats.health()
+        self.parts[0].stats.health()
+    }
+
+    /// Each part and its writer's counters (and health).
+    pub fn parts(&self) -> impl Iterator<Item = (Part, &WriterStats)> {
+        self.parts.iter().map(|p| (p.part, &*p.stats))
     }
 
     /// Books a person; with `audit`, the line commits with the booking (an agent's action).
@@ -206,7 +244,7 @@ impl Writer {
             task: Box::new(supply::StartPreview { plan, reply }),
         };
         Pending {
-            answer: self.whole_ledger().and_then(|()| self.queue_job(job)),
+            answer: self.whole_ledger().and_then(|home| home.queue_job(job)),
         }
     }
 
@@ -227,7 +265,7 @@ impl Writer {
             }),
         };
         Pending {
-            answer: self.whole_ledger().and_then(|()| self.queue_job(job)),
+            answer: self.whole_ledger().and_then(|home| home.queue_job(job)),
         }
     }
 
@@ -248,9 +286,25 @@ impl Writer {
         self.submit(planned, now_ms)
     }
 
-    /// Answers once everything queued before it has been committed (or refused).
+    /// Answers once everything queued before it has been committed (or refused), in every part.
     pub fn barrier(&self) -> Pending<()> {
-        self.submit(ops::Barrier, 0)
+        let mut each: Vec<Pending<()>> = self
+            .parts
+            .iter()
+            .map(|part| Pending {
+                answer: part.queue_job(|reply| Job::new(ops::Barrier, 0, reply)),
+            })
+            .collect();
+        if each.len() == 1 {
+            return each.remove(0);
+        }
+        // Only at a shutdown: a thread of its own waits for every part's.
+        let (reply, answer) = oneshot::channel();
+        std::thread::spawn(move || {
+            let all = each.into_iter().try_for_each(Pending::wait);
+            let _ = reply.send(all);
+        });
+        Pending { answer: Ok(answer) }
     }
 
     /// A person has seen why their appointment moved.
@@ -318,37 +372,49 @@ impl Writer {
         self.submit(ops::Audited { entry, op }, now_ms)
     }
 
-    /// Queues an operation. Refuses at once when the queue is full, the writer is recovering
-    /// from a fault, or the operation is another part's (as a standby refuses: another writes
-    /// it).
+    /// Queues an operation on the writer of its part. Refuses at once when the queue is full,
+    /// the writer is recovering from a fault, or no part here writes it (as a standby
+    /// refuses: another writes it).
     fn submit<O: Op>(&self, op: O, now_ms: i64) -> Pending<O::Output> {
-        if !op.place().taken_by(self.part) {
-            return Pending {
-                answer: Err(WriteError::Unavailable(Fault::Standby)),
-            };
-        }
-        Pending {
-            answer: self.queue_job(|reply| Job::new(op, now_ms, reply)),
-        }
+        let answer = match self.route(op.place()) {
+            Some(part) => part.queue_job(|reply| Job::new(op, now_ms, reply)),
+            None => Err(WriteError::Unavailable(Fault::Standby)),
+        };
+        Pending { answer }
+    }
+
+    /// The writer of the part `place` belongs to, if one here writes it.
+    fn route(&self, place: Place) -> Option<&PartWriter> {
+        let count = self.parts.len();
+        let part = match (&self.parts[..], place) {
+            ([alone], _) => alone,
+            (parts, Place::Clinic(clinic)) => {
+                &parts[usize::from(Part::of_clinic(clinic, count as u16).index())]
+            }
+            (parts, Place::Booking(id)) => &parts[(id.0 % count as u64) as usize],
+            (parts, Place::Home) => &parts[0],
+        };
+        place.taken_by(part.part).then_some(part)
     }
 
     /// Supply changes reach across clinics (moved doses go to the nearest place with room):
-    /// only the whole ledger's writer makes them, not yet the writer of one part.
-    fn whole_ledger(&self) -> Result<(), WriteError> {
-        if self.part.is_whole() {
-            Ok(())
-        } else {
-            Err(WriteError::Unavailable(Fault::Standby))
+    /// only the whole ledger's writer makes them, not yet a ledger cut in parts.
+    fn whole_ledger(&self) -> Result<&PartWriter, WriteError> {
+        match &self.parts[..] {
+            [whole] if whole.part.is_whole() => Ok(whole),
+            _ => Err(WriteError::Unavailable(Fault::Standby)),
         }
     }
+}
 
+impl PartWriter {
     /// Queues the job `job` makes with its reply channel.
     #[allow(clippy::type_complexity)]
     fn queue_job<T>(
         &self,
         job: impl FnOnce(ops::Reply<T>) -> Job,
     ) -> Result<oneshot::Receiver<Result<T, WriteError>>, WriteError> {
-        match self.health() {
+        match self.stats.health() {
             Health::Ready => {}
             Health::Failing(fault) => {
                 self.stats.fault_refusals.fetch_add(1, Ordering::Relaxed);

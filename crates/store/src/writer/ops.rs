@@ -44,9 +44,9 @@ pub(super) struct Ops<'a> {
 pub(super) enum Place {
     /// The writer of the part holding this clinic.
     Clinic(ClinicId),
-    /// Any: it names a booking or an offer, and the writer that has it decides (another finds
-    /// no such booking). Routing it to the right part is the caller's.
-    Any,
+    /// The writer of the part that numbered this booking: its own (a booking stays in the part
+    /// of its clinic; moves between parts are refused).
+    Booking(BookingId),
     /// The home part's writer: it belongs to no clinic (people, staff, messages, settings).
     Home,
 }
@@ -55,7 +55,7 @@ impl Place {
     pub(super) fn taken_by(self, part: Part) -> bool {
         match self {
             Place::Clinic(clinic) => part.holds(clinic),
-            Place::Any => true,
+            Place::Booking(id) => part.numbered(id.0),
             Place::Home => part.is_home(),
         }
     }
@@ -305,7 +305,7 @@ impl Op for Cancel {
     type Output = Result<Booking, Refusal>;
 
     fn place(&self) -> Place {
-        Place::Any
+        Place::Booking(self.booking)
     }
 
     fn cost(&self) -> Option<u64> {
@@ -492,10 +492,6 @@ pub(super) struct Barrier;
 impl Op for Barrier {
     type Output = ();
 
-    fn place(&self) -> Place {
-        Place::Any
-    }
-
     fn cost(&self) -> Option<u64> {
         Some(0)
     }
@@ -515,7 +511,7 @@ impl Op for AcceptMoves {
     type Output = Result<Booking, BookingError>;
 
     fn place(&self) -> Place {
-        Place::Any
+        Place::Booking(self.booking)
     }
 
     fn cost(&self) -> Option<u64> {
@@ -550,7 +546,7 @@ impl Op for MarkGiven {
     type Output = Result<Booking, BookingError>;
 
     fn place(&self) -> Place {
-        Place::Any
+        Place::Booking(self.booking)
     }
 
     fn cost(&self) -> Option<u64> {
@@ -637,9 +633,10 @@ pub(super) fn tell(
 impl Op for ClaimOffer {
     type Output = Result<Booking, ClaimRefusal>;
 
-    /// It names an offer; the part holding the offer's clinic is the one with room for it.
+    /// The part of the clinic the claimant was shown the offer at (an offer at another clinic
+    /// is not found).
     fn place(&self) -> Place {
-        Place::Any
+        Place::Clinic(self.clinic)
     }
 
     fn books_for(&self) -> Option<PersonId> {
@@ -653,12 +650,17 @@ impl Op for ClaimOffer {
     fn run(self, ops: &mut Ops<'_>, now_ms: i64) -> Result<Self::Output, StoreError> {
         let ClaimOffer {
             offer,
+            clinic,
             person,
             hour,
             today,
             notify,
         } = self;
-        let Some(record) = ops.backend.offer(offer)? else {
+        let Some(record) = ops
+            .backend
+            .offer(offer)?
+            .filter(|record| record.offer.clinic == clinic)
+        else {
             return Ok(Err(ClaimRefusal::Offer(ClaimError::NoSuchOffer)));
         };
         if let Err(e) = record.offer.check_claim(now_ms, today) {
