@@ -13,6 +13,7 @@ use crate::secrets::{self, Secrets};
 use crate::startup::StartError;
 use crate::state::{AppState, Config};
 use crate::{dashboard, forward, metrics, notify, operator, shell, waiting, world};
+use domain::partition::Part;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use store::writer::Writer;
@@ -38,7 +39,8 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
             secrets::private_file(&database).map_err(data_dir_error)?;
             let (backend, reader) = store::sqlite::open(&database)?;
             let queue_file = store::sqlite::QueueFile::open(&queue_path, Some(&reader))?;
-            let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
+            let parts = vec![(Part::WHOLE, backend)];
+            let (writer, reader, world) = start_writer(&config, now, parts, Arc::new(reader))?;
             let queue_store: Arc<dyn store::QueueStore> = Arc::new(queue_file);
             (writer, reader, world, queue_store, None)
         }
@@ -48,10 +50,10 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
                 ..store::postgres::Options::default()
             };
             let node = options.node.clone();
-            let (backend, reader) = store::postgres::open_with(url, options)?;
-            let lease = backend.lease_view();
+            let (parts, reader) = open_parts(url, &options, config.ledger_parts)?;
+            let lease = parts[0].1.lease_view();
             let queue = reader.queue_store();
-            let (writer, reader, world) = start_writer(&config, now, backend, Arc::new(reader))?;
+            let (writer, reader, world) = start_writer(&config, now, parts, Arc::new(reader))?;
             let queue_store: Arc<dyn store::QueueStore> = queue.clone();
             let shared = SharedRoom { node, lease, queue };
             (writer, reader, world, queue_store, Some(shared))
@@ -182,15 +184,49 @@ pub fn cores() -> usize {
 fn start_writer<B: store::WriteBackend>(
     config: &Config,
     now: jiff::Timestamp,
-    backend: B,
+    parts: Vec<(Part, B)>,
     reader: Arc<dyn store::Store>,
 ) -> Result<(Writer, Arc<dyn store::Store>, world::World), StartError> {
     if config.demo {
         world::seed_demo(reader.as_ref(), now)?;
     }
-    let (world, ledger) = world::load(reader.as_ref(), now, config.calendar_days)?;
-    let writer = Writer::spawn(backend, ledger, config.writer)?;
+    let (cut, backends): (Vec<Part>, Vec<B>) = parts.into_iter().unzip();
+    let (world, ledgers) = world::load(reader.as_ref(), now, config.calendar_days, &cut)?;
+    let writer = Writer::spawn_parts(backends.into_iter().zip(ledgers).collect(), config.writer)?;
     Ok((writer, reader, world))
+}
+
+/// The writers' connections for a ledger in `count` parts (`domain::partition`), home first:
+/// each part its own connection and lease row, every part but home following home's lease on
+/// this node (`store::postgres::Options::follows`). One part is the whole ledger.
+fn open_parts(
+    url: &str,
+    options: &store::postgres::Options,
+    count: u16,
+) -> Result<
+    (
+        Vec<(Part, store::postgres::PgWriter)>,
+        store::postgres::PgReader,
+    ),
+    StartError,
+> {
+    let cut = Part::all(count).map_err(|e| StartError::Settings(e.to_string()))?;
+    let mut parts = Vec::with_capacity(cut.len());
+    let mut home: Option<(store::postgres::LeaseView, store::postgres::PgReader)> = None;
+    for part in cut {
+        let options = store::postgres::Options {
+            part,
+            follows: home.as_ref().map(|(lease, _)| lease.clone()),
+            ..options.clone()
+        };
+        let (backend, reader) = store::postgres::open_with(url, options)?;
+        if home.is_none() {
+            home = Some((backend.lease_view(), reader));
+        }
+        parts.push((part, backend));
+    }
+    let (_, reader) = home.ok_or_else(|| StartError::Settings("no part of the ledger".into()))?;
+    Ok((parts, reader))
 }
 
 /// Connections the kernel completes and holds for the accept loop. At an opening, thousands

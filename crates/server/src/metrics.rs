@@ -11,7 +11,7 @@ use prometheus_client::registry::Registry;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering;
 use store::CheckpointStats;
-use store::writer::{Health, Writer};
+use store::writer::{Health, Writer, WriterStats};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
@@ -111,6 +111,43 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// A part of the ledger (`domain::partition`; part 0 alone when it is not cut).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartLabels {
+    pub part: u16,
+}
+
+/// Each part's writer on this node, labelled by part.
+struct PartGauges {
+    writing: Family<PartLabels, Gauge>,
+    queued: Family<PartLabels, Gauge>,
+    batches: Family<PartLabels, Gauge>,
+}
+
+impl PartGauges {
+    fn register(registry: &mut Registry) -> PartGauges {
+        let mut family = |name: &str, help: &str| {
+            let family = Family::<PartLabels, Gauge>::default();
+            registry.register(name, help, family.clone());
+            family
+        };
+        PartGauges {
+            writing: family(
+                "ledger_part_writing",
+                "1 while this node writes the part (it holds its lease and its writer takes requests)",
+            ),
+            queued: family(
+                "ledger_part_queue_depth",
+                "Commands waiting for the part's writer",
+            ),
+            batches: family(
+                "ledger_part_batches",
+                "Transactions the part's writer committed",
+            ),
+        }
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RouteLabels, Counter>,
@@ -126,6 +163,7 @@ pub struct Metrics {
     writer_queued: Gauge,
     writer_busy: Gauge,
     writer: Writer,
+    parts: PartGauges,
     queue: QueueGauges,
     storage: StorageGauges,
     lease: Option<LeaseGauges>,
@@ -484,6 +522,7 @@ impl Metrics {
             queue,
             shell,
             storage: StorageGauges::register(&mut registry),
+            parts: PartGauges::register(&mut registry),
             writer_batches: gauge(
                 &mut registry,
                 "writer_batches",
@@ -671,10 +710,32 @@ impl Metrics {
         gauge(&self.queue.revision, replica.revision);
         let stats = self.writer.stats();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
-        self.writer_batches.set(load(&stats.batches));
-        self.writer_commands.set(load(&stats.commands));
-        self.writer_queued.set(load(&stats.queued));
-        self.writer_busy.set(load(&stats.busy_refusals));
+        let total = |each: fn(&WriterStats) -> &std::sync::atomic::AtomicU64| {
+            self.writer
+                .parts()
+                .map(|(_, stats)| load(each(stats)))
+                .sum()
+        };
+        self.writer_batches.set(total(|s| &s.batches));
+        self.writer_commands.set(total(|s| &s.commands));
+        self.writer_queued.set(total(|s| &s.queued));
+        self.writer_busy.set(total(|s| &s.busy_refusals));
+        for (part, stats) in self.writer.parts() {
+            let labels = PartLabels { part: part.index() };
+            let writing = stats.health() == Health::Ready;
+            self.parts
+                .writing
+                .get_or_create(&labels)
+                .set(i64::from(writing));
+            self.parts
+                .queued
+                .get_or_create(&labels)
+                .set(load(&stats.queued));
+            self.parts
+                .batches
+                .get_or_create(&labels)
+                .set(load(&stats.batches));
+        }
         let storage = &self.storage;
         storage
             .writer_ready

@@ -55,6 +55,9 @@ pub struct Config {
     /// A `postgres://` URL to store everything in PostgreSQL; `None` for the embedded SQLite
     /// file `DATA_DIR/yeyak.db`. Keys and the notification log stay in the data directory.
     pub database: Option<String>,
+    /// On PostgreSQL: the parts the ledger is cut into, one writer thread (and connection)
+    /// each on the node that holds them (`domain::partition`); every node of a database alike.
+    pub ledger_parts: u16,
     /// Timeouts, connection and request caps, and the shutdown deadline.
     pub limits: shell::Limits,
     /// Load balancers whose `X-Forwarded-For` names the client (see
@@ -98,6 +101,7 @@ impl Config {
             rrn_key: None,
             subscribers: Arc::new(identity::MemoryRegistry::default()),
             database: None,
+            ledger_parts: 1,
             limits: shell::Limits::default(),
             trusted_proxies: std::sync::Arc::from(Vec::new()),
             advertise: None,

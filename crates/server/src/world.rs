@@ -6,6 +6,7 @@ use domain::clinic::{Clinic, ClinicId};
 use domain::demo::{demo_clinics, demo_supply};
 use domain::eligibility::{Rules, demo_rules};
 use domain::ledger::{Calendar, Ledger, standing_supply};
+use domain::partition::Part;
 use domain::region::Regions;
 use domain::search::ClinicIndex;
 use domain::time::seoul_date;
@@ -89,12 +90,14 @@ pub fn seed_demo(
     Ok(())
 }
 
-/// Reads the world and builds the ledger whose calendar starts today in Seoul.
+/// Reads the world and builds the ledger whose calendar starts today in Seoul, one for each of
+/// `parts` (`Ledger::for_part`).
 pub fn load(
     store: &(impl ReadStore + ?Sized),
     now: Timestamp,
     calendar_days: u16,
-) -> Result<(World, Ledger), StartError> {
+    parts: &[Part],
+) -> Result<(World, Vec<Ledger>), StartError> {
     let records = store.clinics()?;
     let rules = match store.setting(RULES_SETTING)? {
         Some(json) => {
@@ -117,18 +120,24 @@ pub fn load(
     }
     // Days that come into the calendar while the server runs get the standing plan, as they
     // would at a restart (no delivery can be entered for a day beyond the calendar).
-    let ledger = Ledger::with_standing(calendar, &clinics, schedules, &supply, |clinic, day| {
+    let planned = |clinic: &Clinic, day| {
         let standing = standing_supply(&clinic.hours, day, supply[clinic.id.index()]);
         match deliveries.get(&(clinic.id, day)) {
             Some(planned) => std::array::from_fn(|i| planned[i].unwrap_or(standing[i])),
             None => standing,
         }
-    });
+    };
+    let ledgers = parts
+        .iter()
+        .map(|&part| {
+            Ledger::with_standing(calendar, &clinics, schedules, &supply, planned).for_part(part)
+        })
+        .collect();
     let world = World {
         index: ClinicIndex::new(&clinics),
         regions: Regions::korea(),
         clinics,
         rules: RwLock::new(Arc::new(rules)),
     };
-    Ok((world, ledger))
+    Ok((world, ledgers))
 }

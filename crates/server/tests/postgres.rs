@@ -135,3 +135,140 @@ async fn on_postgres_two_hundred_people_race_for_twenty_doses_and_a_restart_keep
         "{refused:?}"
     );
 }
+
+/// Eight clinics with room for everyone, the ledger in four parts (`--ledger-parts 4`).
+fn eight_clinics() -> Vec<store::ClinicRecord> {
+    (0..8)
+        .map(|id| clinic(id, 11010, 37.57, 126.98, 20, &[(Product::Moderna, 100)]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_ledger_in_parts_books_each_person_once_wherever_they_ask() {
+    use domain::clinic::ClinicId;
+    use domain::partition::Part;
+    let schema = Schema::create();
+    let url = schema.url();
+    let server = TestServer::start_with(
+        tempfile::tempdir().unwrap(),
+        eight_clinics(),
+        OPENING_PLUS_5S.parse().unwrap(),
+        |config| {
+            config.database = Some(url);
+            config.ledger_parts = 4;
+        },
+    )
+    .await;
+    let part_of = |clinic: u32| Part::of_clinic(ClinicId(clinic), 4);
+    // Two clinics of different parts for each person to ask at once.
+    let pairs: Vec<(u32, u32)> = (0..8u32)
+        .flat_map(|a| (0..8u32).map(move |b| (a, b)))
+        .filter(|&(a, b)| part_of(a) != part_of(b))
+        .collect();
+    assert!(!pairs.is_empty());
+    let people = join_all((0..80).map(|i| {
+        let server = &server;
+        async move { server.login("분할", &rrn_1967(i)).await }
+    }))
+    .await;
+    let answers = join_all(people.iter().enumerate().map(|(i, who)| {
+        let server = &server;
+        let (a, b) = pairs[i % pairs.len()];
+        let hour = 9 + (i % 9) as u8;
+        async move {
+            let ask = |clinic| {
+                server.post(
+                    "/api/v1/bookings",
+                    Some(who),
+                    booking_body(clinic, "2021-08-16", hour, "moderna"),
+                    None,
+                )
+            };
+            let (first, second) = futures::join!(ask(a), ask(b));
+            (i, first, second)
+        }
+    }))
+    .await;
+    let mut booked = Vec::new();
+    for (i, first, second) in &answers {
+        let outcomes = [first, second];
+        let won: Vec<_> = outcomes
+            .iter()
+            .filter(|(status, _)| *status == 201)
+            .collect();
+        assert_eq!(won.len(), 1, "person {i}: {outcomes:?}");
+        let lost = outcomes.iter().find(|(status, _)| *status != 201).unwrap();
+        assert_eq!(
+            (lost.0, lost.1["error"].as_str()),
+            (409, Some("already_booked")),
+            "person {i}: {outcomes:?}"
+        );
+        booked.push((*i, won[0].1.clone()));
+    }
+    let (_w, reader) = store::postgres::open(&schema.url()).unwrap();
+    let audit = reader.audit(&Schedules::default()).unwrap();
+    assert_eq!(audit.active_bookings, 80);
+    assert!(audit.people_with_two_active.is_empty(), "{audit:?}");
+
+    // A cancellation goes to the part that has the booking; search shows the place back.
+    let (i, booking) = &booked[0];
+    let clinic = booking["doses"][0]["clinic"]["id"].as_u64().unwrap() as u32;
+    let left = || async {
+        let (_, found) = server
+            .get(
+                "/api/v1/clinics?municipality=11010&from=2021-08-16&days=1&limit=20",
+                None,
+            )
+            .await;
+        let clinics = found["clinics"].as_array().unwrap().clone();
+        let this = clinics.iter().find(|c| c["id"] == clinic).unwrap().clone();
+        this["availability"][0]["remaining"]["moderna"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = left().await;
+    let id = booking["id"].as_u64().unwrap();
+    let (status, cancelled) = server
+        .post(
+            &format!("/api/v1/bookings/{id}/cancel"),
+            Some(&people[*i]),
+            serde_json::json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &cancelled["active"]),
+        (200, &serde_json::json!(false))
+    );
+    assert_eq!(left().await, before + 1);
+
+    // A move to a clinic of another part is refused as such, and changes nothing.
+    let (j, other) = &booked[1];
+    let id = other["id"].as_u64().unwrap();
+    let from = other["doses"][0]["clinic"]["id"].as_u64().unwrap() as u32;
+    let elsewhere = (0..8).find(|&c| part_of(c) != part_of(from)).unwrap();
+    let (status, refused) = server
+        .post(
+            &format!("/api/v1/bookings/{id}/change"),
+            Some(&people[*j]),
+            serde_json::json!({"clinic_id": elsewhere, "date": "2021-08-17", "hour": 10}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (409, Some("change_across_parts")),
+        "{refused}"
+    );
+    let (_, mine) = server.get("/api/v1/bookings", Some(&people[*j])).await;
+    assert!(mine.to_string().contains(&format!("\"id\":{id}")), "{mine}");
+
+    // Each part's writer is seen on its own.
+    let metrics = server.metrics().await;
+    for part in 0..4 {
+        assert!(
+            metrics.contains(&format!("ledger_part_writing{{part=\"{part}\"}} 1")),
+            "{metrics}"
+        );
+    }
+}

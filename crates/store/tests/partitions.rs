@@ -309,8 +309,18 @@ fn writers_that_cut_the_ledger_differently_are_refused() {
         node: "whole".into(),
         ..store::postgres::Options::default()
     };
-    let Err(error) = store::postgres::open_with(&schema.url(), options) else {
-        panic!("a writer of the whole ledger opened a database cut in {PARTS} parts");
+    let (backend, _reader) = store::postgres::open_with(&schema.url(), options).unwrap();
+    let whole = Ledger::new(
+        Calendar {
+            first: TODAY,
+            days: 60,
+        },
+        &[],
+        Schedules::default(),
+        |_, _| [0; 4],
+    );
+    let Err(error) = Writer::spawn(backend, whole, WriterConfig::default()) else {
+        panic!("a writer of the whole ledger started on a database cut in {PARTS} parts");
     };
     assert!(error.to_string().contains("cut into 2 parts"), "{error}");
 }

@@ -113,6 +113,12 @@ struct ServeArgs {
     /// Default: http://LISTEN when LISTEN is a specific address (not 0.0.0.0 or [::]).
     #[arg(long, env = "YEYAK_ADVERTISE")]
     advertise: Option<String>,
+    /// With --database: cut the ledger into this many parts, each written by a thread and a
+    /// connection of its own on the node holding the ledger (several commits at once: see
+    /// bench/writer.md). Every node of one database must say the same (the first records it).
+    #[arg(long, env = "YEYAK_LEDGER_PARTS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    ledger_parts: u16,
     /// Booking requests that may wait for the writer before new ones get 503 + Retry-After.
     #[arg(long, env = "YEYAK_WRITER_QUEUE", default_value_t = 20_000)]
     writer_queue: usize,
@@ -352,7 +358,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(subscribers = added, "subscriber records loaded");
     }
     config.trusted_proxies = args.trusted_proxies.into();
+    if args.ledger_parts > 1 && args.database.is_none() {
+        anyhow::bail!("--ledger-parts needs --database: a SQLite file has one writer");
+    }
     config.database = args.database;
+    config.ledger_parts = args.ledger_parts;
     config.advertise = args.advertise.or_else(|| {
         let specific = !args.listen.ip().is_unspecified() && args.listen.port() != 0;
         specific.then(|| format!("http://{}", args.listen))

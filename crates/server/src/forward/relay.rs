@@ -182,8 +182,20 @@ pub fn describe(state: &AppState) -> serde_json::Value {
     } else {
         "standby"
     };
+    let parts: Vec<_> = state
+        .writer
+        .parts()
+        .map(|(part, stats)| {
+            serde_json::json!({
+                "part": part.index(),
+                "writing": stats.health() == store::writer::Health::Ready,
+                "queued": stats.queued.load(Ordering::Relaxed),
+            })
+        })
+        .collect();
     serde_json::json!({
         "role": role,
+        "parts": parts,
         "holder": holder.as_ref().map(|h| &h.owner),
         "holder_address": holder.as_ref().and_then(|h| h.address.as_ref()),
         "holder_live": holder.as_ref().map(|h| h.live),

@@ -586,6 +586,14 @@ pub async fn change(
         .product
         .unwrap_or_else(|| booking.first.appointment.product.code().to_string());
     let first = appointment(body.clinic_id, &body.date, body.hour, &product)?;
+    if !state.writer.moves_within_part(booking.id, first.clinic) {
+        // The ledger is cut in parts and the clinic is another's (`domain::partition`): one
+        // transaction cannot take the place there and give this one back.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            errors::CHANGE_ACROSS_PARTS,
+        ));
+    }
     let recipient = sealed_contact_of(&state, booking.person).await?;
     let now = state.clock.now();
     let change = ChangeBooking {

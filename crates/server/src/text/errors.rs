@@ -292,6 +292,9 @@ catalogue! {
     INVALID_STAFF = "invalid_staff":
         "역할(clinic 또는 agent), 이름, 의료기관(clinic 역할만)을 확인해 주세요.",
         "Give a role (clinic, with its clinic id, or agent) and a name of 1–50 characters.";
+    CHANGE_ACROSS_PARTS = "change_across_parts":
+        "이 의료기관으로는 예약을 옮길 수 없습니다. 지금 예약을 취소한 뒤 새로 예약해 주세요.",
+        "Your booking cannot be moved to this clinic. Cancel it, then book there anew.";
     NOT_FORWARDED = "not_forwarded":
         "다른 서버가 전달한 요청만 받는 주소입니다.",
         "This address takes only requests forwarded by another yeyak node.";

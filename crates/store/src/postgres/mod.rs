@@ -62,6 +62,11 @@ pub struct Options {
     /// The part of the ledger this writer takes (its lease row is the part's index): the
     /// whole ledger, or one of the parts every node of the database cuts it into alike.
     pub part: Part,
+    /// For a part other than home: the home part's lease on this node. The part is taken and
+    /// kept only while this node holds home, so every part lives on the node that holds home,
+    /// which the other nodes forward their writes to; when home moves, the parts follow within
+    /// a lease time.
+    pub follows: Option<LeaseView>,
 }
 
 impl Default for Options {
@@ -74,6 +79,7 @@ impl Default for Options {
             address: None,
             lease_ttl: lease::DEFAULT_TTL,
             part: Part::WHOLE,
+            follows: None,
         }
     }
 }
@@ -90,7 +96,6 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
     let driver = Driver::start()?;
     let mut first = Conn::open(&driver, &config)?;
     migrate(&mut first)?;
-    agree_on_parts(&mut first, options.part)?;
     limit_idle_transactions(&first, options.lease_ttl)?;
     let keys = recorded_keys(&mut first)?;
     let held = Arc::new(Mutex::new(None));
@@ -100,6 +105,7 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
         (Arc::clone(&driver), config.clone()),
         Arc::clone(&held),
         Arc::clone(&open),
+        options.follows.clone(),
     )?;
     let writer = PgWriter {
         driver: Arc::clone(&driver),
@@ -124,7 +130,8 @@ pub const PARTS_SETTING: &str = "ledger_parts";
 
 /// Every writer of one database must cut the ledger alike: a writer of the whole ledger and a
 /// writer of one part would both write that part's clinics under two lease rows. The first
-/// writer records its count; a writer with another is refused at start. Changing the count
+/// writer to ask for a lease records its count; a writer with another is refused before it
+/// takes one (its writer does not start). Changing the count
 /// means stopping every node first (and setting it by hand).
 fn agree_on_parts(conn: &mut Conn, part: Part) -> Result<()> {
     let count = part.count().to_string();
@@ -154,10 +161,13 @@ fn limit_idle_transactions(conn: &Conn, ttl: Duration) -> Result<()> {
 /// Renews the lease every third of its time while the writer is idle (a batch renews it too),
 /// on a connection of its own, opened again whenever it was lost (a database restart, a cut
 /// network): a lease left to lapse after one cut would fence off an idle holder's next batch.
+/// A part that follows home is not renewed once this node lost home: it lapses, for the node
+/// that took home to take it too.
 fn spawn_renewer(
     (driver, config): (Arc<Driver>, tokio_postgres::Config),
     held: Arc<Mutex<Option<Lease>>>,
     open: Arc<AtomicBool>,
+    follows: Option<LeaseView>,
 ) -> Result<()> {
     let mut conn = Some(Conn::open(&driver, &config)?);
     std::thread::Builder::new()
@@ -166,7 +176,8 @@ fn spawn_renewer(
             while open.load(Ordering::Relaxed) {
                 let lease = held.lock().ok().and_then(|l| l.clone());
                 let pause = lease.as_ref().map_or(lease::DEFAULT_TTL, |l| l.ttl) / 3;
-                if let Some(lease) = lease {
+                let home_held = follows.as_ref().is_none_or(|home| home.held().is_some());
+                if let Some(lease) = lease.filter(|_| home_held) {
                     if !conn.as_ref().is_some_and(Conn::is_open) {
                         conn = Conn::open(&driver, &config).ok();
                     }
@@ -360,6 +371,9 @@ impl PgWriter {
     fn take_lease(&mut self) -> Result<bool> {
         let ttl = self.options.lease_ttl;
         let patience = if std::mem::take(&mut self.first_take) {
+            // Before this node ever writes: the parts must be the other writers' parts.
+            let part = self.options.part;
+            agree_on_parts(self.conn()?, part)?;
             Duration::from_secs(2)
         } else {
             Duration::ZERO
@@ -367,6 +381,11 @@ impl PgWriter {
         let deadline = std::time::Instant::now() + patience;
         let partition = i64::from(self.options.part.index());
         loop {
+            if !self.home_held() {
+                let holder = lease::holder(self.conn()?, partition)?;
+                self.set_seen(holder);
+                return Ok(false);
+            }
             let node = self.options.node.clone();
             let address = self.options.address.clone();
             let conn = self.conn()?;
@@ -389,6 +408,12 @@ impl PgWriter {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Whether this node holds home, for a part that follows it (always, for home itself).
+    fn home_held(&self) -> bool {
+        let follows = self.options.follows.as_ref();
+        follows.is_none_or(|home| home.held().is_some())
     }
 
     /// The connection with every held write sent, for reads that must see them.
@@ -559,6 +584,12 @@ fn not_holder() -> StoreError {
 
 impl WriteBackend for PgWriter {
     fn begin(&mut self) -> Result<()> {
+        if !self.home_held() {
+            // Home moved to another node: this part goes there too (see `Options::follows`).
+            self.set_lease(None);
+            self.ledger_complete = false;
+            return Err(not_holder());
+        }
         let lease = self.lease().ok_or_else(not_holder)?;
         if !self.ledger_complete {
             return Err(StoreError::Database(

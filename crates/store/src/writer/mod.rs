@@ -176,6 +176,13 @@ impl Writer {
         self.parts[0].stats.health()
     }
 
+    /// Whether a booking can move to `clinic` in one transaction: both in one part (always,
+    /// for the whole ledger). A move between parts is refused by the part that has the booking.
+    pub fn moves_within_part(&self, booking: BookingId, clinic: ClinicId) -> bool {
+        let count = self.parts.len() as u16;
+        count == 1 || Part::of_clinic(clinic, count).numbered(booking.0)
+    }
+
     /// Each part and its writer's counters (and health).
     pub fn parts(&self) -> impl Iterator<Item = (Part, &WriterStats)> {
         self.parts.iter().map(|p| (p.part, &*p.stats))
@@ -391,7 +398,9 @@ impl Writer {
             (parts, Place::Clinic(clinic)) => {
                 &parts[usize::from(Part::of_clinic(clinic, count as u16).index())]
             }
-            (parts, Place::Booking(id)) => &parts[(id.0 % count as u64) as usize],
+            (parts, Place::Booking(id) | Place::Move { booking: id, .. }) => {
+                &parts[(id.0 % count as u64) as usize]
+            }
             (parts, Place::Home) => &parts[0],
         };
         place.taken_by(part.part).then_some(part)

@@ -47,6 +47,8 @@ pub(super) enum Place {
     /// The writer of the part that numbered this booking: its own (a booking stays in the part
     /// of its clinic; moves between parts are refused).
     Booking(BookingId),
+    /// The booking's part, if it holds the clinic too.
+    Move { booking: BookingId, to: ClinicId },
     /// The home part's writer: it belongs to no clinic (people, staff, messages, settings).
     Home,
 }
@@ -56,6 +58,7 @@ impl Place {
         match self {
             Place::Clinic(clinic) => part.holds(clinic),
             Place::Booking(id) => part.numbered(id.0),
+            Place::Move { booking, to } => part.numbered(booking.0) && part.holds(to),
             Place::Home => part.is_home(),
         }
     }
@@ -339,10 +342,13 @@ impl Op for Cancel {
 impl Op for ChangeBooking {
     type Output = Result<Booking, Refusal>;
 
-    /// Where it moves to: the booking must be this part's too (another part finds no such
-    /// booking), so a move between parts is refused; see `domain::partition`.
+    /// The booking's part, which must hold where it moves to as well: a move between parts
+    /// is refused (see `Writer::moves_within_part`).
     fn place(&self) -> Place {
-        Place::Clinic(self.first.clinic)
+        Place::Move {
+            booking: self.booking,
+            to: self.first.clinic,
+        }
     }
 
     fn cost(&self) -> Option<u64> {
