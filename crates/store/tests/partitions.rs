@@ -9,7 +9,7 @@ mod pg;
 
 use domain::booking::{Appointment, Booking, BookingError, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
-use domain::ledger::reschedule::{Neighbours, SupplyChange};
+use domain::ledger::reschedule::{Delivery, Neighbours, SupplyChange};
 use domain::ledger::{BookRequest, Calendar, Ledger};
 use domain::partition::Part;
 use domain::product::{Product, Schedules};
@@ -17,7 +17,8 @@ use jiff::civil::{Date, date};
 use pg::Schema;
 use std::time::{Duration, Instant};
 use store::writer::{
-    Book, EnsurePerson, Fault, Health, PlanSupply, Refusal, WriteError, Writer, WriterConfig,
+    Book, EnsurePerson, Fault, Health, PlanSupply, Refusal, SupplyRefusal, WriteError, Writer,
+    WriterConfig,
 };
 use store::{AdminStore, ClinicRecord, ReadStore};
 
@@ -209,17 +210,52 @@ fn a_writer_of_one_part_decides_only_for_its_own_clinics() {
         other.ensure_person(person, None, 1_000).wait(),
         Err(WriteError::Unavailable(Fault::Standby))
     );
-    let plan = PlanSupply {
+    // A supply change is planned by the part of its clinics; one that reaches several parts,
+    // or all of them (an interval), is refused as such.
+    let deliveries = |clinics: &[ClinicId]| PlanSupply {
         change: SupplyChange::Deliveries {
-            deliveries: vec![],
+            deliveries: clinics
+                .iter()
+                .map(|&clinic| Delivery {
+                    clinic,
+                    day: DAY,
+                    product: Product::Moderna,
+                    doses: 400,
+                })
+                .collect(),
             switch_to: vec![],
         },
         today: TODAY,
         neighbours: Neighbours::new(),
     };
     assert!(matches!(
-        home.plan_supply(plan, 1_000).wait(),
+        home.plan_supply(deliveries(&[here]), 1_000).wait(),
+        Ok(Ok(_))
+    ));
+    assert!(matches!(
+        other.plan_supply(deliveries(&[there]), 1_000).wait(),
+        Ok(Ok(_))
+    ));
+    assert!(matches!(
+        other.plan_supply(deliveries(&[here]), 1_000).wait(),
         Err(WriteError::Unavailable(Fault::Standby))
+    ));
+    assert!(matches!(
+        home.plan_supply(deliveries(&[here, there]), 1_000).wait(),
+        Ok(Err(SupplyRefusal::AcrossParts))
+    ));
+    let interval = PlanSupply {
+        change: SupplyChange::Interval {
+            product: Product::Moderna,
+            interval_days: 35,
+            from_day: DAY,
+        },
+        today: TODAY,
+        neighbours: Neighbours::new(),
+    };
+    assert!(matches!(
+        home.plan_supply(interval, 1_000).wait(),
+        Ok(Err(SupplyRefusal::AcrossParts))
     ));
     // Each shows places only at its own clinics.
     let left = |w: &Writer, c| w.availability().band_left(c, DAY, 10);

@@ -376,6 +376,12 @@ fn refusal_response(state: &AppState, refusal: SupplyRefusal) -> Result<Response
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, errors::PLANNER_BUSY)
             });
         }
+        SupplyRefusal::AcrossParts => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                errors::SUPPLY_ACROSS_PARTS,
+            ));
+        }
     };
     let preview = SupplyOutcome {
         change_id: None,

@@ -331,6 +331,9 @@ catalogue! {
     PLANNER_BUSY = "planner_busy":
         "다른 공급 변경의 계획을 세우는 중입니다. 잠시 후 다시 시도해 주세요.",
         "Another supply change is being planned; try again in a few seconds.";
+    SUPPLY_ACROSS_PARTS = "supply_change_across_parts":
+        "예약 장부가 여러 부분으로 나뉘어 있어, 이 변경은 한 번에 적용할 수 없습니다. 같은 부분의 의료기관끼리 나누어 적용해 주세요 (접종 간격 변경은 지원되지 않습니다).",
+        "The ledger is cut in parts: apply this change in pieces, one part's clinics at a time (an interval change cannot be applied on a ledger in parts).";
 }
 
 /// Why an identity check is rate-limited, by the limit it hit (`{why}` in

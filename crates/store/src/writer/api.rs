@@ -151,6 +151,9 @@ pub enum SupplyRefusal {
     PlanChanged(Arc<Plan>),
     /// Another change is being planned (one at a time): try again in a few seconds.
     Busy,
+    /// The ledger is cut in parts (`domain::partition`) and the change reaches clinics of
+    /// several, or all of them (an interval): each part plans and moves only its own clinics.
+    AcrossParts,
 }
 
 impl SupplyRefusal {
@@ -160,6 +163,7 @@ impl SupplyRefusal {
             SupplyRefusal::PlanRequired(_) => "plan_required",
             SupplyRefusal::PlanChanged(_) => "plan_changed",
             SupplyRefusal::Busy => "planner_busy",
+            SupplyRefusal::AcrossParts => "supply_change_across_parts",
         }
     }
 }

@@ -46,6 +46,7 @@ pub use thread::{DEFAULT_COMMIT_DELAY, PROBE_SETTING, STANDBY_VIEW_EVERY, Writer
 use crate::{AuditEntry, OutboxMessage, StoreError, WriteBackend};
 use domain::booking::{Booking, BookingError, BookingId, PersonId};
 use domain::clinic::ClinicId;
+use domain::ledger::reschedule::SupplyChange;
 use domain::ledger::{Ledger, Places};
 use domain::leftover::Subscription;
 use domain::partition::Part;
@@ -245,13 +246,17 @@ impl Writer {
         plan: PlanSupply,
         now_ms: i64,
     ) -> Decision<SupplyOutcome, SupplyRefusal> {
+        let part = match self.supply_part(&plan.change) {
+            Ok(part) => part,
+            Err(refused) => return refused,
+        };
         let job = |reply| Job {
             now_ms,
             cost: None,
             task: Box::new(supply::StartPreview { plan, reply }),
         };
         Pending {
-            answer: self.whole_ledger().and_then(|home| home.queue_job(job)),
+            answer: part.queue_job(job),
         }
     }
 
@@ -262,6 +267,10 @@ impl Writer {
         audit: Option<AuditEntry>,
         now_ms: i64,
     ) -> Decision<SupplyOutcome, SupplyRefusal> {
+        let part = match self.supply_part(&apply.change) {
+            Ok(part) => part,
+            Err(refused) => return refused,
+        };
         let job = |reply| Job {
             now_ms,
             cost: None,
@@ -272,7 +281,7 @@ impl Writer {
             }),
         };
         Pending {
-            answer: self.whole_ledger().and_then(|home| home.queue_job(job)),
+            answer: part.queue_job(job),
         }
     }
 
@@ -406,14 +415,43 @@ impl Writer {
         place.taken_by(part.part).then_some(part)
     }
 
-    /// Supply changes reach across clinics (moved doses go to the nearest place with room):
-    /// only the whole ledger's writer makes them, not yet a ledger cut in parts.
-    fn whole_ledger(&self) -> Result<&PartWriter, WriteError> {
-        match &self.parts[..] {
-            [whole] if whole.part.is_whole() => Ok(whole),
-            _ => Err(WriteError::Unavailable(Fault::Standby)),
+    /// The part whose writer makes a supply change: the part of every clinic it names. Its
+    /// planner sees only that part's clinics, so displaced doses move within it. A change
+    /// naming clinics of several parts, or all of them (an interval), is refused as such.
+    fn supply_part(
+        &self,
+        change: &SupplyChange,
+    ) -> Result<&PartWriter, Decision<SupplyOutcome, SupplyRefusal>> {
+        let clinics: Vec<ClinicId> = match change {
+            SupplyChange::Deliveries { deliveries, .. } => {
+                deliveries.iter().map(|d| d.clinic).collect()
+            }
+            SupplyChange::ProductSwitch { clinics, .. } => clinics.clone(),
+            SupplyChange::Interval { .. } => Vec::new(),
+        };
+        let whole = matches!(&self.parts[..], [alone] if alone.part.is_whole());
+        if whole {
+            return Ok(&self.parts[0]);
+        }
+        let Some(&first) = clinics.first() else {
+            return Err(refused_at_once(SupplyRefusal::AcrossParts));
+        };
+        let part = self.route(Place::Clinic(first)).ok_or_else(|| Pending {
+            answer: Err(WriteError::Unavailable(Fault::Standby)),
+        })?;
+        if clinics.iter().all(|&clinic| part.part.holds(clinic)) {
+            Ok(part)
+        } else {
+            Err(refused_at_once(SupplyRefusal::AcrossParts))
         }
     }
+}
+
+/// An answer given without queueing anything: `refusal`.
+fn refused_at_once<T: Send + 'static, R: Send + 'static>(refusal: R) -> Decision<T, R> {
+    let (reply, answer) = oneshot::channel();
+    let _ = reply.send(Ok(Err(refusal)));
+    Pending { answer: Ok(answer) }
 }
 
 impl PartWriter {
