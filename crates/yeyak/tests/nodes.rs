@@ -377,14 +377,24 @@ async fn login_spread(http: &reqwest::Client, bases: &[String], first: u32, n: u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_take_bookings_never_overbook_and_survive_the_holders_kill() {
-    let (url, _drop_schema) =
-        new_schema(&database(), &format!("yeyak_three_{}", std::process::id()));
+    three_nodes_race_and_lose_the_holder("yeyak_three", &[]).await;
+}
+
+/// The same with the ledger in four parts (`--ledger-parts 4`): the holder of home writes every
+/// part, and when it dies, every part moves to the node that takes home.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_with_the_ledger_in_parts_never_overbook_and_survive_the_holders_kill() {
+    three_nodes_race_and_lose_the_holder("yeyak_parts", &["--ledger-parts", "4"]).await;
+}
+
+async fn three_nodes_race_and_lose_the_holder(name: &str, parts: &[&str]) {
+    let (url, _drop_schema) = new_schema(&database(), &format!("{name}_{}", std::process::id()));
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
         .unwrap();
-    let mut a = Node::start(dir.path(), &url, &http).await;
+    let mut a = Node::start_with(dir.path(), &url, &http, parts).await;
 
     // The last 100 doses: one clinic-day planned at 100 (its bands hold several times that),
     // entered before B and C start, so every node's ledger knows it.
@@ -405,8 +415,8 @@ async fn three_nodes_take_bookings_never_overbook_and_survive_the_holders_kill()
         .unwrap();
     assert!(planned.status().is_success(), "{:?}", planned.text().await);
     let (b_dir, c_dir) = (keys_copied_from(dir.path()), keys_copied_from(dir.path()));
-    let b = Node::start(b_dir.path(), &url, &http).await;
-    let c = Node::start(c_dir.path(), &url, &http).await;
+    let b = Node::start_with(b_dir.path(), &url, &http, parts).await;
+    let c = Node::start_with(c_dir.path(), &url, &http, parts).await;
     let bases = [a.base.clone(), b.base.clone(), c.base.clone()];
     for base in &bases[1..] {
         let ready = readiness(&http, base).await;
@@ -501,6 +511,24 @@ async fn three_nodes_take_bookings_never_overbook_and_survive_the_holders_kill()
     assert!(audit.people_with_two_active.is_empty(), "{audit:?}");
     assert!(audit.active_bookings >= 100 + acknowledged.len() as u64);
     assert_eq!(doses_on(&audit, clinic, &date), 100, "{audit:?}");
+    // Whoever took over writes every part (parts follow home).
+    let count = parts.get(1).map_or(1, |n| n.parse::<u16>().unwrap());
+    let mut writers = Vec::new();
+    for base in &bases[1..] {
+        let text = metrics(&http, base).await;
+        let writing = (0..count)
+            .filter(|part| {
+                text.contains(&format!("yeyak_ledger_part_writing{{part=\"{part}\"}} 1"))
+            })
+            .count();
+        writers.push(writing);
+    }
+    writers.sort_unstable();
+    assert_eq!(
+        writers,
+        vec![0, usize::from(count)],
+        "parts written by B and C"
+    );
     drop((b, c));
     drop(reader);
 }
