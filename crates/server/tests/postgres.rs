@@ -7,7 +7,7 @@ mod common;
 #[path = "../../store/tests/support/pg.rs"]
 mod pg;
 
-use common::{OPENING_PLUS_5S, TestServer, booking_body, clinic, operator, rrn_1967};
+use common::{OPENING_PLUS_5S, TestServer, booking_body, clinic, rrn_1967};
 use domain::product::{Product, Schedules};
 use futures::future::join_all;
 use pg::Schema;
@@ -271,21 +271,10 @@ async fn on_postgres_a_ledger_in_parts_books_each_person_once_wherever_they_ask(
             .collect();
         serde_json::json!({"kind": "deliveries", "deliveries": deliveries})
     };
-    let server = &server;
-    let plan = |body| async move {
-        server
-            .post(
-                "/api/v1/admin/supply-changes/plan",
-                Some(&operator()),
-                body,
-                None,
-            )
-            .await
-    };
-    let (status, planned) = plan(cut(&[from])).await;
+    let (status, planned) = server.plan_supply(cut(&[from])).await;
     assert_eq!(status, 200, "{planned}");
     assert!(planned["people_moved"].as_u64().unwrap() > 0, "{planned}");
-    let (status, refused) = plan(cut(&[from, elsewhere])).await;
+    let (status, refused) = server.plan_supply(cut(&[from, elsewhere])).await;
     assert_eq!(
         (status, refused["error"].as_str()),
         (409, Some("supply_change_across_parts")),

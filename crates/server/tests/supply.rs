@@ -330,19 +330,7 @@ async fn a_product_switch_by_municipality_keeps_day_and_clinic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_supply_requests_are_refused_and_change_nothing() {
     let server = TestServer::start(jongno()).await;
-    let plan = |body: Value| {
-        let server = &server;
-        async move {
-            server
-                .post(
-                    "/api/v1/admin/supply-changes/plan",
-                    Some(&operator()),
-                    body,
-                    None,
-                )
-                .await
-        }
-    };
+    let plan = |body: Value| server.plan_supply(body);
     let (status, body) = plan(json!({"kind": "interval", "product": "janssen", "interval_days": 42, "from_day": "2021-08-18"})).await;
     assert_eq!(
         (status, body["error"].as_str()),

@@ -133,12 +133,37 @@ fn wait_until_writing(writer: &Writer) {
 
 type Answer = Result<Result<Booking, Refusal>, WriteError>;
 
+/// The writers of parts 0 and 1 as nodes "a" and "b", a clinic of each, and a reader.
+struct Parts {
+    home: Writer,
+    other: Writer,
+    here: ClinicId,
+    there: ClinicId,
+    reader: store::postgres::PgReader,
+}
+
+fn two_parts(schema: &Schema) -> Parts {
+    let (home, reader) = writer_of(schema, "a", part(0));
+    let (other, _) = writer_of(schema, "b", part(1));
+    Parts {
+        home,
+        other,
+        here: clinic_of(part(0)),
+        there: clinic_of(part(1)),
+        reader,
+    }
+}
+
 #[test]
 fn a_person_booked_at_two_parts_at_once_gets_one_booking() {
     let schema = Schema::create();
-    let (home, reader) = writer_of(&schema, "a", part(0));
-    let (other, _) = writer_of(&schema, "b", part(1));
-    let (here, there) = (clinic_of(part(0)), clinic_of(part(1)));
+    let Parts {
+        home,
+        other,
+        here,
+        there,
+        reader,
+    } = two_parts(&schema);
     let everyone = people(&home, 120);
 
     // Each person asks both parts at once, every request queued before any is answered, so
@@ -183,9 +208,13 @@ fn a_person_booked_at_two_parts_at_once_gets_one_booking() {
 #[test]
 fn a_writer_of_one_part_decides_only_for_its_own_clinics() {
     let schema = Schema::create();
-    let (home, _reader) = writer_of(&schema, "a", part(0));
-    let (other, _) = writer_of(&schema, "b", part(1));
-    let (here, there) = (clinic_of(part(0)), clinic_of(part(1)));
+    let Parts {
+        home,
+        other,
+        here,
+        there,
+        ..
+    } = two_parts(&schema);
     let [first, second] = people(&home, 2)[..] else {
         unreachable!()
     };
@@ -272,9 +301,13 @@ fn a_writer_of_one_part_decides_only_for_its_own_clinics() {
 #[test]
 fn each_part_is_leased_on_its_own_and_a_new_holder_rebuilds_only_its_part() {
     let schema = Schema::create();
-    let (home, reader) = writer_of(&schema, "a", part(0));
-    let (other, _) = writer_of(&schema, "b", part(1));
-    let (here, there) = (clinic_of(part(0)), clinic_of(part(1)));
+    let Parts {
+        home,
+        other,
+        here,
+        there,
+        reader,
+    } = two_parts(&schema);
     let everyone = people(&home, 4);
     for (i, &person) in everyone.iter().enumerate() {
         let (writer, clinic) = if i % 2 == 0 {

@@ -237,6 +237,17 @@ impl TestServer {
     }
 
     /// The `/metrics` text.
+    /// The operator previews a supply change.
+    pub async fn plan_supply(&self, body: Value) -> (u16, Value) {
+        self.post(
+            "/api/v1/admin/supply-changes/plan",
+            Some(&operator()),
+            body,
+            None,
+        )
+        .await
+    }
+
     pub async fn metrics(&self) -> String {
         let response = self.http.get(self.url("/metrics")).send().await.unwrap();
         response.text().await.unwrap()
