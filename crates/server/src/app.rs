@@ -51,11 +51,17 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
             };
             let node = options.node.clone();
             let (parts, reader) = open_parts(url, &options, config.ledger_parts)?;
-            let lease = parts[0].1.lease_view();
+            let leases: Vec<_> = parts.iter().map(|(_, part)| part.lease_view()).collect();
+            let lease = leases[0].clone();
             let queue = reader.queue_store();
             let (writer, reader, world) = start_writer(&config, now, parts, Arc::new(reader))?;
             let queue_store: Arc<dyn store::QueueStore> = queue.clone();
-            let shared = SharedRoom { node, lease, queue };
+            let shared = SharedRoom {
+                node,
+                lease,
+                leases,
+                queue,
+            };
             (writer, reader, world, queue_store, Some(shared))
         }
     };
@@ -122,7 +128,10 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         load: shell::Load::default(),
         notify_health: notify::WorkerHealth::default(),
         codes: notify::codes::CodeTexts::new(config.deliver_notifications, config.code_texts_queue),
-        forwarding: forward::Forwarding::new(lease.clone(), secrets.token_key()),
+        forwarding: forward::Forwarding::new(
+            shared.as_ref().map_or_else(Vec::new, |s| s.leases.clone()),
+            secrets.token_key(),
+        ),
         booking_runtime: std::sync::OnceLock::new(),
         alert_changes: std::sync::Mutex::new(crate::rate::Counter::new(
             crate::routes::leftovers::ALERT_CHANGES,
@@ -142,8 +151,10 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
 struct SharedRoom {
     /// This node's name in the lease row and in its reports to the controller.
     node: String,
-    /// The ledger's lease: its holder runs the waiting room's controller too.
+    /// The ledger's (home part's) lease: its holder runs the waiting room's controller too.
     lease: store::postgres::LeaseView,
+    /// Each part's lease, home first (the home's alone when the ledger is not cut).
+    leases: Vec<store::postgres::LeaseView>,
     /// The shared record, draw, reports and keys.
     queue: Arc<store::postgres::PgQueue>,
 }

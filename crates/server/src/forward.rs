@@ -58,7 +58,8 @@ const SIGNED_AT: &str = "x-yeyak-forwarded-at";
 
 /// What a node needs to forward writes, and what it counts.
 pub struct Forwarding {
-    lease: Option<store::postgres::LeaseView>,
+    /// Each part's lease as this node sees it, home first; none on SQLite.
+    leases: Vec<store::postgres::LeaseView>,
     client: reqwest::Client,
     key: [u8; 32],
     /// Writes answered by the holder.
@@ -78,9 +79,10 @@ pub struct Target {
 }
 
 impl Forwarding {
-    /// `lease`: on PostgreSQL, this node's view of the ledger's lease; `None` on SQLite (one
-    /// node: nothing to forward). `token_key`: the session key every node shares.
-    pub fn new(lease: Option<store::postgres::LeaseView>, token_key: &[u8; 32]) -> Forwarding {
+    /// `leases`: on PostgreSQL, this node's view of each part's lease, home first (one for the
+    /// whole ledger); none on SQLite (one node: nothing to forward). `token_key`: the session
+    /// key every node shares.
+    pub fn new(leases: Vec<store::postgres::LeaseView>, token_key: &[u8; 32]) -> Forwarding {
         let mut mac = hmac(token_key);
         mac.update(b"yeyak: writes forwarded between nodes, v1");
         let client = reqwest::Client::builder()
@@ -93,7 +95,7 @@ impl Forwarding {
             .build()
             .unwrap_or_default();
         Forwarding {
-            lease,
+            leases,
             client,
             key: mac.finalize().into_bytes().into(),
             answered: AtomicU64::new(0),
@@ -102,8 +104,14 @@ impl Forwarding {
         }
     }
 
+    /// The home part's lease (the whole ledger's when it is not cut).
     pub fn lease(&self) -> Option<&store::postgres::LeaseView> {
-        self.lease.as_ref()
+        self.leases.first()
+    }
+
+    /// Each part's lease, in part order.
+    pub fn leases(&self) -> &[store::postgres::LeaseView] {
+        &self.leases
     }
 
     /// The holder to forward to: only while this node stands by and last saw another node
@@ -112,7 +120,7 @@ impl Forwarding {
         if writer.health() != Health::Failing(Fault::Standby) {
             return None;
         }
-        let holder = self.lease.as_ref()?.holder()?;
+        let holder = self.lease()?.holder()?;
         let address = holder.address.filter(|a| !a.is_empty() && holder.live)?;
         Some(Target {
             owner: holder.owner,
@@ -351,7 +359,7 @@ mod tests {
 
     #[test]
     fn only_a_node_with_the_shared_key_signs_a_forwarded_write() {
-        let node = Forwarding::new(None, &[7; 32]);
+        let node = Forwarding::new(Vec::new(), &[7; 32]);
         let path = "/api/v1/bookings";
         let at = 1_000_000;
         let signature = node.sign(&Method::POST, path, at, "k1");
@@ -367,7 +375,7 @@ mod tests {
             at
         ));
         assert!(!node.signed(&Method::POST, path, &ok, at + SIGNED_WITHIN_MS + 1));
-        let stranger = Forwarding::new(None, &[8; 32]);
+        let stranger = Forwarding::new(Vec::new(), &[8; 32]);
         assert!(!stranger.signed(&Method::POST, path, &ok, at));
         assert!(!node.signed(&Method::POST, path, &HeaderMap::new(), at));
     }

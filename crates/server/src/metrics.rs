@@ -120,6 +120,7 @@ pub struct PartLabels {
 /// Each part's writer on this node, labelled by part.
 struct PartGauges {
     writing: Family<PartLabels, Gauge>,
+    epoch: Family<PartLabels, Gauge>,
     queued: Family<PartLabels, Gauge>,
     batches: Family<PartLabels, Gauge>,
 }
@@ -135,6 +136,10 @@ impl PartGauges {
             writing: family(
                 "ledger_part_writing",
                 "1 while this node writes the part (it holds its lease and its writer takes requests)",
+            ),
+            epoch: family(
+                "ledger_part_holder_epoch",
+                "The epoch of the part's lease as this node last saw it (a new holder takes a higher one)",
             ),
             queued: family(
                 "ledger_part_queue_depth",
@@ -604,6 +609,11 @@ impl Metrics {
     /// Takes the checkpointer's figures for the next [`Metrics::render`].
     /// What this node forwarded to the ledger's holder (PostgreSQL, several nodes).
     pub fn observe_forwarding(&self, forwarding: &crate::forward::Forwarding) {
+        for (index, lease) in forwarding.leases().iter().enumerate() {
+            let labels = PartLabels { part: index as u16 };
+            let epoch = lease.holder().map_or(0, |h| h.epoch);
+            self.parts.epoch.get_or_create(&labels).set(epoch);
+        }
         let Some(lease) = &self.lease else { return };
         lease
             .forwarding

@@ -284,9 +284,11 @@ async fn on_postgres_a_ledger_in_parts_books_each_person_once_wherever_they_ask(
     // Each part's writer is seen on its own.
     let metrics = server.metrics().await;
     for part in 0..4 {
-        assert!(
-            metrics.contains(&format!("ledger_part_writing{{part=\"{part}\"}} 1")),
-            "{metrics}"
-        );
+        for line in [
+            format!("ledger_part_writing{{part=\"{part}\"}} 1"),
+            format!("ledger_part_holder_epoch{{part=\"{part}\"}} 1"),
+        ] {
+            assert!(metrics.contains(&line), "{line}: {metrics}");
+        }
     }
 }

@@ -182,14 +182,21 @@ pub fn describe(state: &AppState) -> serde_json::Value {
     } else {
         "standby"
     };
+    let leases = state.forwarding.leases();
     let parts: Vec<_> = state
         .writer
         .parts()
         .map(|(part, stats)| {
+            let holder = leases
+                .get(usize::from(part.index()))
+                .and_then(|lease| lease.holder());
             serde_json::json!({
                 "part": part.index(),
                 "writing": stats.health() == store::writer::Health::Ready,
                 "queued": stats.queued.load(Ordering::Relaxed),
+                "holder": holder.as_ref().map(|h| &h.owner),
+                "epoch": holder.as_ref().map(|h| h.epoch),
+                "holder_live": holder.as_ref().map(|h| h.live),
             })
         })
         .collect();
