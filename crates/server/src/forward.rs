@@ -114,13 +114,15 @@ impl Forwarding {
         &self.leases
     }
 
-    /// The holder to forward to: only while this node stands by and last saw another node
-    /// holding a live lease with an address (it looks every ~100 ms).
+    /// The holder to forward to: only while this node stands by (its writer says so, or its
+    /// lease renewal found the lease gone before a batch did) and last saw another node holding
+    /// a live lease with an address (it looks every ~100 ms).
     pub fn target(&self, writer: &Writer) -> Option<Target> {
-        if writer.health() != Health::Failing(Fault::Standby) {
+        let lease = self.lease()?;
+        if writer.health() != Health::Failing(Fault::Standby) && lease.held().is_some() {
             return None;
         }
-        let holder = self.lease()?.holder()?;
+        let holder = lease.holder()?;
         let address = holder.address.filter(|a| !a.is_empty() && holder.live)?;
         Some(Target {
             owner: holder.owner,

@@ -718,7 +718,6 @@ impl Metrics {
         gauge(&self.queue.texted_away, people.texted_away);
         gauge(&self.queue.controls, u64::from(replica.controls));
         gauge(&self.queue.revision, replica.revision);
-        let stats = self.writer.stats();
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as i64;
         let total = |each: fn(&WriterStats) -> &std::sync::atomic::AtomicU64| {
             self.writer
@@ -750,12 +749,13 @@ impl Metrics {
         storage
             .writer_ready
             .set(i64::from(self.writer.health() == Health::Ready));
-        storage.failed_batches.set(load(&stats.failed_batches));
-        storage.refused_batches.set(load(&stats.refused_batches));
-        storage.failed_rebuilds.set(load(&stats.failed_rebuilds));
-        storage.fault_refusals.set(load(&stats.fault_refusals));
-        storage.piece_holds.set(load(&stats.piece_holds));
-        storage.pieces_waiting.set(load(&stats.pieces_waiting));
+        // Every part's writer alike (one for the whole ledger).
+        storage.failed_batches.set(total(|s| &s.failed_batches));
+        storage.refused_batches.set(total(|s| &s.refused_batches));
+        storage.failed_rebuilds.set(total(|s| &s.failed_rebuilds));
+        storage.fault_refusals.set(total(|s| &s.fault_refusals));
+        storage.piece_holds.set(total(|s| &s.piece_holds));
+        storage.pieces_waiting.set(total(|s| &s.pieces_waiting));
         if let Some(lease) = &self.lease {
             let held = lease.view.held().map(|l| l.epoch);
             lease.held.set(i64::from(held.is_some()));

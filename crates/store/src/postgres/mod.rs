@@ -103,7 +103,10 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
     let open = Arc::new(AtomicBool::new(true));
     spawn_renewer(
         (Arc::clone(&driver), config.clone()),
-        Arc::clone(&held),
+        LeaseView {
+            held: Arc::clone(&held),
+            seen: Arc::clone(&seen),
+        },
         Arc::clone(&open),
         options.follows.clone(),
     )?;
@@ -162,10 +165,12 @@ fn limit_idle_transactions(conn: &Conn, ttl: Duration) -> Result<()> {
 /// on a connection of its own, opened again whenever it was lost (a database restart, a cut
 /// network): a lease left to lapse after one cut would fence off an idle holder's next batch.
 /// A part that follows home is not renewed once this node lost home: it lapses, for the node
-/// that took home to take it too.
+/// that took home to take it too. A renewal the row refuses (the lease ran out while this
+/// process was paused, or another node took it) lets the lease go at once, with the new holder
+/// as seen, so the node forwards to it from then on rather than failing its next batch first.
 fn spawn_renewer(
     (driver, config): (Arc<Driver>, tokio_postgres::Config),
-    held: Arc<Mutex<Option<Lease>>>,
+    view: LeaseView,
     open: Arc<AtomicBool>,
     follows: Option<LeaseView>,
 ) -> Result<()> {
@@ -174,7 +179,7 @@ fn spawn_renewer(
         .name("yeyak-lease".into())
         .spawn(move || {
             while open.load(Ordering::Relaxed) {
-                let lease = held.lock().ok().and_then(|l| l.clone());
+                let lease = view.held();
                 let pause = lease.as_ref().map_or(lease::DEFAULT_TTL, |l| l.ttl) / 3;
                 let home_held = follows.as_ref().is_none_or(|home| home.held().is_some());
                 if let Some(lease) = lease.filter(|_| home_held) {
@@ -185,8 +190,17 @@ fn spawn_renewer(
                         Some(conn) => lease::renew(conn, &lease),
                         None => Err(StoreError::Database("cannot reach the database".into())),
                     };
-                    if let Err(error) = renewed {
-                        tracing::warn!(%error, "could not renew the ledger lease");
+                    match renewed {
+                        Ok(()) => {}
+                        Err(StoreError::Standby(why)) => {
+                            tracing::warn!(%why, "the ledger lease is gone; standing by");
+                            let holder = conn
+                                .as_mut()
+                                .and_then(|conn| lease::holder(conn, lease.partition).ok())
+                                .flatten();
+                            view.let_go(&lease, holder);
+                        }
+                        Err(error) => tracing::warn!(%error, "could not renew the ledger lease"),
                     }
                 }
                 std::thread::sleep(pause.min(Duration::from_millis(500)));
@@ -307,6 +321,20 @@ impl LeaseView {
     /// The lease this node holds, if it does.
     pub fn held(&self) -> Option<Lease> {
         self.held.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Forgets `lease` (if it is still the one held: the writer may have taken a newer one
+    /// meanwhile) and notes `holder` as the one who has it now.
+    fn let_go(&self, lease: &Lease, holder: Option<Holder>) {
+        if let Ok(mut held) = self.held.lock() {
+            if held.as_ref() != Some(lease) {
+                return;
+            }
+            *held = None;
+        }
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = holder;
+        }
     }
 
     /// The holder as this node last saw it: itself, or (on a standby, looked up each time it
