@@ -808,6 +808,26 @@ impl Ledger {
         self
     }
 
+    /// A new ledger for `part` like this one, which must have no bookings yet: what a node
+    /// makes for each part at start, building one ledger from every clinic's plan and copying
+    /// its counts rather than building each part's again.
+    pub fn copy_for_part(&self, part: Part) -> Ledger {
+        debug_assert!(self.bookings.values().next().is_none(), "a new ledger");
+        Ledger {
+            availability: Arc::new(self.availability.copy_into(None)),
+            band_capacity: self.band_capacity.clone(),
+            supply_capacity: self.supply_capacity.clone(),
+            clinics: self.clinics.clone(),
+            schedules: self.schedules,
+            bookings: Bookings::default(),
+            active_by_person: ShardedIdMap::default(),
+            next_booking_id: self.next_booking_id,
+            part: Part::WHOLE,
+            spare: SnapshotSpare::default(),
+        }
+        .for_part(part)
+    }
+
     /// The clinics this ledger writes for.
     pub fn part(&self) -> Part {
         self.part

@@ -127,12 +127,14 @@ pub fn load(
             None => standing,
         }
     };
-    let ledgers = parts
-        .iter()
-        .map(|&part| {
-            Ledger::with_standing(calendar, &clinics, schedules, &supply, planned).for_part(part)
-        })
-        .collect();
+    let whole = Ledger::with_standing(calendar, &clinics, schedules, &supply, planned);
+    let ledgers = match parts {
+        [only] => vec![whole.for_part(*only)],
+        parts => parts
+            .iter()
+            .map(|&part| whole.copy_for_part(part))
+            .collect(),
+    };
     let world = World {
         index: ClinicIndex::new(&clinics),
         regions: Regions::korea(),

@@ -886,3 +886,23 @@ fn a_ledger_of_one_part_keeps_its_own_bookings_and_numbers_after_everyone() {
     assert!(other.numbered(next.id.0));
     assert!(next.id.0 > at_theirs.id.0.max(at_mine.id.0));
 }
+
+#[test]
+fn copies_for_parts_keep_their_own_places_and_nothing_more() {
+    let (clinics, home, other) = clinics_of_two_parts();
+    let (mine, theirs) = (first_of(other, &clinics), first_of(home, &clinics));
+    let whole = ledger_with(&clinics, 100);
+    let mut at_home = whole.copy_for_part(home);
+    let at_other = whole.copy_for_part(other);
+    let day = date(2021, 7, 20);
+    let left = |l: &Ledger, c: u32| l.availability().band_left(ClinicId(c), day, 10);
+    assert_eq!((left(&at_home, theirs), left(&at_home, mine)), (5, 0));
+    assert_eq!((left(&at_other, theirs), left(&at_other, mine)), (0, 5));
+    // Each copy's counts are its own.
+    at_home
+        .book(request(1, appt(theirs, day, 10, Product::Moderna)))
+        .unwrap();
+    assert_eq!(left(&at_home, theirs), 4);
+    assert_eq!(left(&whole, theirs), 5);
+    assert_eq!(at_home.part(), home);
+}

@@ -50,7 +50,10 @@ pub fn start_with(dir: &std::path::Path, port: u16, extra: &[&str]) -> Child {
 }
 
 pub async fn wait_healthy(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // A debug build of the demo world's 13,280 clinics takes seconds a ledger (a node with the
+    // ledger in parts builds one and copies it), and the suite starts several nodes at once
+    // on two cores: a minute was seen to be too short.
+    let deadline = Instant::now() + Duration::from_secs(150);
     while Instant::now() < deadline {
         if let Ok(r) = http.get(format!("{base}/healthz")).send().await
             && r.status().is_success()
