@@ -180,8 +180,8 @@ impl Writer {
     /// Whether a booking can move to `clinic` in one transaction: both in one part (always,
     /// for the whole ledger). A move between parts is refused by the part that has the booking.
     pub fn moves_within_part(&self, booking: BookingId, clinic: ClinicId) -> bool {
-        let count = self.parts.len() as u16;
-        count == 1 || Part::of_clinic(clinic, count).numbered(booking.0)
+        let to = clinic;
+        self.route(Place::Move { booking, to }).is_some()
     }
 
     /// Each part and its writer's counters (and health).
