@@ -267,7 +267,7 @@ async fn on_postgres_a_ledger_in_parts_books_each_person_once_wherever_they_ask(
     let cut = |clinics: &[u32]| {
         let deliveries: Vec<_> = clinics
             .iter()
-            .map(|c| serde_json::json!({"clinic": c, "day": "2021-08-16", "product": "moderna", "doses": 1}))
+            .map(|c| serde_json::json!({"clinic": c, "day": "2021-08-16", "product": "moderna", "doses": 0}))
             .collect();
         serde_json::json!({"kind": "deliveries", "deliveries": deliveries})
     };
