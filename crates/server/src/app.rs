@@ -208,8 +208,9 @@ fn start_writer<B: store::WriteBackend>(
 }
 
 /// The writers' connections for a ledger in `count` parts (`domain::partition`), home first:
-/// each part its own connection and lease row, every part but home following home's lease on
-/// this node (`store::postgres::Options::follows`). One part is the whole ledger.
+/// each part its own connection and lease row. In parts, the node holds its fair share of them
+/// (`store::postgres::Spread`) and forwards requests for the others to their holders. One part
+/// is the whole ledger.
 fn open_parts(
     url: &str,
     options: &store::postgres::Options,
@@ -222,21 +223,28 @@ fn open_parts(
     StartError,
 > {
     let cut = Part::all(count).map_err(|e| StartError::Settings(e.to_string()))?;
+    let spread = match count {
+        1 => None,
+        _ => Some(store::postgres::Spread::start(
+            url,
+            &options.node,
+            count,
+            options.lease_ttl,
+        )?),
+    };
     let mut parts = Vec::with_capacity(cut.len());
-    let mut home: Option<(store::postgres::LeaseView, store::postgres::PgReader)> = None;
+    let mut reader = None;
     for part in cut {
         let options = store::postgres::Options {
             part,
-            follows: home.as_ref().map(|(lease, _)| lease.clone()),
+            spread: spread.clone(),
             ..options.clone()
         };
-        let (backend, reader) = store::postgres::open_with(url, options)?;
-        if home.is_none() {
-            home = Some((backend.lease_view(), reader));
-        }
+        let (backend, part_reader) = store::postgres::open_with(url, options)?;
+        reader.get_or_insert(part_reader);
         parts.push((part, backend));
     }
-    let (_, reader) = home.ok_or_else(|| StartError::Settings("no part of the ledger".into()))?;
+    let reader = reader.ok_or_else(|| StartError::Settings("no part of the ledger".into()))?;
     Ok((parts, reader))
 }
 

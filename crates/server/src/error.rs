@@ -4,6 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::booking::BookingError;
+use domain::partition::Part;
 use serde::Serialize;
 use std::borrow::Cow;
 use store::writer::{Fault, Refusal, WriteError};
@@ -19,7 +20,15 @@ pub struct ApiError {
     pub retry_after_s: Option<u32>,
     /// Extra machine-readable facts (for example when a window opens).
     pub detail: Option<serde_json::Value>,
+    /// Another node writes the part of the ledger this request needed, and nothing was
+    /// written here: the answer carries [`WrittenElsewhere`], for the forwarding layer.
+    pub elsewhere: Option<Part>,
 }
+
+/// A response extension: the request was refused because `0` is written by another node, and
+/// nothing of it was done here (`forward::relay` sends it to that part's holder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenElsewhere(pub Part);
 
 /// Every refusal's JSON body.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -56,6 +65,7 @@ impl ApiError {
             message_en: en,
             retry_after_s: None,
             detail: None,
+            elsewhere: None,
         }
     }
 
@@ -221,6 +231,12 @@ impl From<WriteError> for ApiError {
             WriteError::Busy => ApiError::busy(1),
             // Storage full or failing, ledger being rebuilt, or (a standby) no holder reachable.
             WriteError::Unavailable(fault) => ApiError::storage_fault(fault),
+            // Another node writes the request's part: forwarded there by the relay, or else
+            // answered as a standby is.
+            WriteError::Elsewhere(part) => ApiError {
+                elsewhere: Some(part),
+                ..ApiError::storage_fault(Fault::Standby)
+            },
             // Forwarded to the holder, answer lost: the same key learns the outcome.
             WriteError::Lost => ApiError::timed_out(5),
             // No writer thread: a bug or a stop; logged, as nothing else will say so.
@@ -257,6 +273,9 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(part) = self.elsewhere {
+            response.extensions_mut().insert(WrittenElsewhere(part));
         }
         response
     }

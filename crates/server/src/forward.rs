@@ -33,6 +33,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::partition::Part;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -114,12 +115,26 @@ impl Forwarding {
         &self.leases
     }
 
-    /// The holder to forward to: only while this node stands by (its writer says so, or its
-    /// lease renewal found the lease gone before a batch did) and last saw another node holding
-    /// a live lease with an address (it looks every ~100 ms).
+    /// For a ledger not cut in parts, the holder to send a write to before running it here:
+    /// only while this node stands by (its writer says so, or its lease renewal found the
+    /// lease gone before a batch did) and last saw another node holding a live lease with an
+    /// address (it looks every ~100 ms). A ledger in parts forwards a request once its part's
+    /// writer here said it stands by ([`crate::error::WrittenElsewhere`]).
     pub fn target(&self, writer: &Writer) -> Option<Target> {
-        let lease = self.lease()?;
+        let [lease] = &self.leases[..] else {
+            return None;
+        };
         if writer.health() != Health::Failing(Fault::Standby) && lease.held().is_some() {
+            return None;
+        }
+        self.holder_of(Part::WHOLE)
+    }
+
+    /// The node to send a write for `part` to: the live holder this node last saw (it looks
+    /// every ~100 ms), with an address, while this node does not hold the part itself.
+    pub fn holder_of(&self, part: Part) -> Option<Target> {
+        let lease = self.leases.get(usize::from(part.index()))?;
+        if lease.held().is_some() {
             return None;
         }
         let holder = lease.holder()?;
@@ -129,6 +144,21 @@ impl Forwarding {
             epoch: holder.epoch,
             address: address.trim_end_matches('/').to_string(),
         })
+    }
+
+    /// Whether every part is written here or by a live holder this node can forward to: the
+    /// node takes every write it is sent (readiness).
+    pub fn writes_every_part(&self, writer: &Writer) -> bool {
+        writer
+            .parts()
+            .all(|(part, stats)| stats.health() == Health::Ready || self.holder_of(part).is_some())
+    }
+
+    /// Whether some part is written by another node, to which this one forwards.
+    pub fn forwards_some_part(&self, writer: &Writer) -> bool {
+        writer
+            .parts()
+            .any(|(part, stats)| stats.health() != Health::Ready && self.holder_of(part).is_some())
     }
 
     /// The MAC over what a forwarded request's signature covers.
@@ -210,15 +240,15 @@ impl Forwarding {
         Ok(answer)
     }
 
-    /// Sends a write made of plain data to the holder (see [`PlainWrite`]). `None` when there
-    /// is no holder to send it to.
+    /// Sends a write made of plain data to the holder of `part` (see [`PlainWrite`]). `None`
+    /// when there is no holder to send it to.
     async fn plain(
         &self,
-        writer: &Writer,
+        part: Part,
         write: &PlainWrite,
         now_ms: i64,
     ) -> Option<Result<PlainAnswer, Failed>> {
-        let target = self.target(writer)?;
+        let target = self.holder_of(part)?;
         let signature = self.sign(&Method::POST, WRITES_PATH, now_ms, "");
         let sent = self
             .client

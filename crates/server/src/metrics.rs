@@ -477,7 +477,7 @@ impl Metrics {
             forwarding: gauge(
                 &mut registry,
                 "ledger_forwarding",
-                "1 when this node stands by and forwards writes to the ledger's live holder",
+                "1 when this node forwards writes for some part of the ledger to its live holder",
             ),
             forwarded: {
                 let family = Family::<OutcomeLabels, Gauge>::default();
@@ -617,7 +617,7 @@ impl Metrics {
         let Some(lease) = &self.lease else { return };
         lease
             .forwarding
-            .set(i64::from(forwarding.target(&self.writer).is_some()));
+            .set(i64::from(forwarding.forwards_some_part(&self.writer)));
         for (outcome, counter) in [
             ("answered", &forwarding.answered),
             ("unreachable", &forwarding.unreachable),

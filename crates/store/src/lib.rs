@@ -112,6 +112,12 @@ pub trait WriteBackend: Send + 'static {
     fn claim_ledger(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Whether the right to write the ledger, claimed before, is gone (PostgreSQL: the lease
+    /// was given up, or found taken at a renewal). Asked by an idle writer, which then stands
+    /// by; never on SQLite.
+    fn ledger_lost(&mut self) -> bool {
+        false
+    }
     /// Every booking that still holds capacity, to rebuild the ledger at start-up.
     fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()>;
     /// Inside the open transaction, locks `people` until it ends and gives each one's active

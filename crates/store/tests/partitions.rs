@@ -25,7 +25,7 @@ use store::{AdminStore, ClinicRecord, ReadStore};
 const TODAY: Date = date(2021, 7, 19);
 const DAY: Date = date(2021, 7, 20);
 const PARTS: u16 = 2;
-const CLINICS: u32 = 8;
+const CLINICS: u32 = 16;
 
 fn world() -> Vec<ClinicRecord> {
     (0..CLINICS)
@@ -363,9 +363,10 @@ fn each_part_is_leased_on_its_own_and_a_new_holder_rebuilds_only_its_part() {
 
     // "b" wakes: the fence refuses its batch, and nothing of it is stored.
     let late = people(&home, 5)[4];
+    // Its refusal names the part, for the server to forward the request to its new holder.
     assert_eq!(
         other.book(book_at(there, late, 12), None, 1_000).wait(),
-        Err(WriteError::Unavailable(Fault::Standby))
+        Err(WriteError::Elsewhere(Part::new(1, PARTS).unwrap()))
     );
     assert_eq!(reader.bookings_of(late).unwrap(), vec![]);
 }
@@ -392,4 +393,100 @@ fn writers_that_cut_the_ledger_differently_are_refused() {
         panic!("a writer of the whole ledger started on a database cut in {PARTS} parts");
     };
     assert!(error.to_string().contains("cut into 2 parts"), "{error}");
+}
+
+/// A node as `yeyak serve --ledger-parts` runs one: a writer for each of `count` parts, all
+/// sharing the node's share of them (`Spread`).
+fn node(schema: &Schema, name: &str, count: u16) -> Writer {
+    let ttl = Duration::from_secs(1);
+    let spread = store::postgres::Spread::start(&schema.url(), name, count, ttl).unwrap();
+    let parts = Part::all(count)
+        .unwrap()
+        .into_iter()
+        .map(|part| {
+            let options = store::postgres::Options {
+                node: name.into(),
+                lease_ttl: ttl,
+                part,
+                spread: Some(spread.clone()),
+                ..store::postgres::Options::default()
+            };
+            let (backend, reader) = store::postgres::open_with(&schema.url(), options).unwrap();
+            if reader.clinics().unwrap().is_empty() {
+                reader.insert_clinics(&world()).unwrap();
+            }
+            (backend, ledger_of(part))
+        })
+        .collect();
+    Writer::spawn_parts(parts, WriterConfig::default()).unwrap()
+}
+
+/// The parts `node` writes now.
+fn written_by(node: &Writer) -> Vec<u16> {
+    node.parts()
+        .filter(|(_, stats)| stats.health() == Health::Ready)
+        .map(|(part, _)| part.index())
+        .collect()
+}
+
+/// Waits until the nodes write `expected` parts each (in node order), every part by one node.
+fn wait_for_shares(nodes: &[&Writer], expected: &[usize], count: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let written: Vec<Vec<u16>> = nodes.iter().map(|n| written_by(n)).collect();
+        let mut all: Vec<u16> = written.concat();
+        all.sort_unstable();
+        let shares: Vec<usize> = written.iter().map(Vec::len).collect();
+        if shares == expected && all == (0..count).collect::<Vec<_>>() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "parts written: {written:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn parts_spread_over_the_live_nodes_and_come_back_when_one_leaves() {
+    let schema = Schema::create();
+    const COUNT: u16 = 4;
+    // Alone, a node writes every part.
+    let a = node(&schema, "a", COUNT);
+    wait_for_shares(&[&a], &[4], COUNT);
+
+    // A second node joins: "a" gives up its highest parts (home last) and "b" takes them.
+    let b = node(&schema, "b", COUNT);
+    wait_for_shares(&[&a, &b], &[2, 2], COUNT);
+    assert_eq!(written_by(&a), vec![0, 1]);
+    let home = &a;
+    let [person] = people(home, 1)[..] else {
+        unreachable!()
+    };
+    // A request for a part the other node writes is refused here, naming the part (the server
+    // forwards it there), and booked there.
+    let theirs = Part::new(3, COUNT).unwrap();
+    let clinic = clinic_of(theirs);
+    assert_eq!(
+        a.book(book_at(clinic, person, 10), None, 1_000).wait(),
+        Err(WriteError::Elsewhere(theirs))
+    );
+    let booked = b.book(book_at(clinic, person, 10), None, 1_000).wait();
+    assert!(matches!(booked, Ok(Ok(_))), "{booked:?}");
+    // The person is locked across nodes too: a's part refuses a second booking.
+    let mine = clinic_of(Part::new(1, COUNT).unwrap());
+    assert!(matches!(
+        a.book(book_at(mine, person, 10), None, 1_000).wait(),
+        Ok(Err(Refusal::Booking(BookingError::AlreadyBooked(_))))
+    ));
+
+    // "b" stops cleanly (its leases released, its row gone): "a" writes everything again.
+    drop(b);
+    wait_for_shares(&[&a], &[4], COUNT);
+    let again = a.book(book_at(mine, person, 11), None, 1_000).wait();
+    assert!(
+        matches!(
+            again,
+            Ok(Err(Refusal::Booking(BookingError::AlreadyBooked(_))))
+        ),
+        "{again:?}"
+    );
 }

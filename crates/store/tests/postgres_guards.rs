@@ -9,6 +9,7 @@ use domain::booking::{Appointment, Booking, PersonId};
 use domain::clinic::{Clinic, ClinicId, ClinicKind, GeoPoint, Hours, MunicipalityCode};
 use domain::ledger::reschedule::{Delivery, Neighbours, SupplyChange};
 use domain::ledger::{BookRequest, Calendar, Ledger};
+use domain::partition::Part;
 use domain::product::{Product, Schedules};
 use jiff::civil::{Date, date};
 use pg::Schema;
@@ -282,7 +283,7 @@ fn one_node_writes_at_a_time_and_a_paused_owner_is_fenced_off() {
     assert_eq!(b.health(), Health::Failing(Fault::Standby));
     assert_eq!(
         book(&b, 2, 10).unwrap_err(),
-        WriteError::Unavailable(Fault::Standby)
+        WriteError::Elsewhere(Part::WHOLE)
     );
     assert_eq!(reader.bookings_of(PersonId(2)).unwrap(), vec![]);
     assert_eq!(lease_row(&schema).0, "a");
@@ -327,7 +328,7 @@ fn one_node_writes_at_a_time_and_a_paused_owner_is_fenced_off() {
     let before = reader.audit(&Schedules::default()).unwrap().active_bookings;
     assert_eq!(
         book(&a, 9, 11).unwrap_err(),
-        WriteError::Unavailable(Fault::Standby)
+        WriteError::Elsewhere(Part::WHOLE)
     );
     assert_eq!(a.health(), Health::Failing(Fault::Standby));
     assert_eq!(reader.bookings_of(PersonId(9)).unwrap(), vec![]);

@@ -4,6 +4,7 @@
 //! Apart from the client because it reads the app state, which holds the client.
 
 use super::*;
+use crate::error::WrittenElsewhere;
 use crate::state::AppState;
 use crate::text::errors;
 
@@ -56,6 +57,10 @@ pub async fn staff_writes(
     forward_or_run(&state, request, next, "", crate::http::DELIVERIES_BODY_MAX).await
 }
 
+/// A write on PostgreSQL: sent to the holder at once when this node stands by for the whole
+/// ledger; otherwise run here, and sent to the holder of its part when that part's writer here
+/// stood by (the answer carries [`WrittenElsewhere`]: nothing of it was done here). On SQLite,
+/// or a request another node forwarded (never forwarded again), run here.
 async fn forward_or_run(
     state: &Arc<AppState>,
     request: Request,
@@ -64,22 +69,49 @@ async fn forward_or_run(
     body_max: usize,
 ) -> Response {
     let already_forwarded = request.headers().contains_key(SIGNATURE);
-    let target = state.forwarding.target(&state.writer);
-    let Some(target) = target.filter(|_| !already_forwarded) else {
+    if already_forwarded || state.forwarding.leases().is_empty() {
         return next.run(request).await;
-    };
+    }
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, body_max).await else {
         return ApiError::rejection(StatusCode::PAYLOAD_TOO_LARGE).into_response();
     };
+    if let Some(target) = state.forwarding.target(&state.writer) {
+        let here = || Request::from_parts(parts.clone(), Body::from(body.clone()));
+        return send_or_answer(state, &target, prefix, &parts, body.clone(), || {
+            next.run(here())
+        })
+        .await;
+    }
+    let answer = next
+        .run(Request::from_parts(parts.clone(), Body::from(body.clone())))
+        .await;
+    let elsewhere = answer.extensions().get::<WrittenElsewhere>().copied();
+    let Some(target) =
+        elsewhere.and_then(|WrittenElsewhere(part)| state.forwarding.holder_of(part))
+    else {
+        return answer;
+    };
+    send_or_answer(state, &target, prefix, &parts, body, || async { answer }).await
+}
+
+/// Sends a write to `target` and answers with its answer; when nothing reached it, with
+/// `here`'s (this node's own refusal: 503, nothing done).
+async fn send_or_answer<F: std::future::Future<Output = Response>>(
+    state: &AppState,
+    target: &Target,
+    prefix: &str,
+    parts: &Parts,
+    body: Bytes,
+    here: impl FnOnce() -> F,
+) -> Response {
     let sent = state
         .forwarding
-        .send(&target, prefix, &parts, body.clone(), now_ms(state))
+        .send(target, prefix, parts, body, now_ms(state))
         .await;
-    match state.forwarding.count(sent, &target) {
+    match state.forwarding.count(sent, target) {
         Ok(answer) => answer,
-        // Nothing reached the holder: answered here, by a writer that stands by (503).
-        Err(Failed::Unreachable) => next.run(Request::from_parts(parts, Body::from(body))).await,
+        Err(Failed::Unreachable) => here().await,
         Err(Failed::Lost | Failed::Refused(_)) => ApiError::timed_out(5).into_response(),
     }
 }
@@ -113,14 +145,15 @@ fn not_forwarded() -> ApiError {
     ApiError::forbidden(errors::NOT_FORWARDED)
 }
 
-/// Sends a plain write to the holder. No holder, or none reachable: nothing was written
-/// (`Unavailable(Standby)`, as this node's own writer says); sent but no answer: `Lost`.
+/// Sends a plain write to the holder of `part`. No holder, or none reachable: nothing was
+/// written (`Unavailable(Standby)`, as a writer standing by says); sent but no answer: `Lost`.
 async fn forward_plain(
     state: &AppState,
+    part: Part,
     write: &PlainWrite,
     now_ms: i64,
 ) -> Result<PlainAnswer, WriteError> {
-    match state.forwarding.plain(&state.writer, write, now_ms).await {
+    match state.forwarding.plain(part, write, now_ms).await {
         Some(Ok(answer)) => Ok(answer),
         Some(Err(Failed::Unreachable)) | None => Err(WriteError::Unavailable(Fault::Standby)),
         Some(Err(Failed::Lost | Failed::Refused(_))) => Err(WriteError::Lost),
@@ -135,8 +168,8 @@ pub async fn ensure_person(
 ) -> Result<EnsuredPerson, WriteError> {
     let write = PlainWrite::ensure_person(&person);
     match state.writer.ensure_person(person, None, now_ms).await {
-        Err(WriteError::Unavailable(Fault::Standby)) => {
-            let answer = forward_plain(state, &write, now_ms).await?;
+        Err(WriteError::Elsewhere(part)) => {
+            let answer = forward_plain(state, part, &write, now_ms).await?;
             // A holder that wrote the person names them; without a name the outcome is unknown.
             let id = answer.person.ok_or(WriteError::Lost)?;
             Ok(EnsuredPerson {
@@ -175,14 +208,14 @@ pub fn describe(state: &AppState) -> serde_json::Value {
         return serde_json::json!({ "role": "only_node" });
     };
     let holder = lease.holder();
-    let role = if lease.held().is_some() {
+    let leases = state.forwarding.leases();
+    let role = if leases.iter().all(|lease| lease.held().is_some()) {
         "holder"
-    } else if state.forwarding.target(&state.writer).is_some() {
+    } else if state.forwarding.writes_every_part(&state.writer) {
         "forwarding"
     } else {
         "standby"
     };
-    let leases = state.forwarding.leases();
     let parts: Vec<_> = state
         .writer
         .parts()

@@ -108,7 +108,7 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     path = "/readyz",
     tags = ["system"],
     summary = "Readiness for a load balancer: the writer takes writes (or, on a PostgreSQL standby, forwards them to the ledger's live holder), the database answers, the notification worker runs",
-    description = "200 with `status: ready`, or 503 with `status: not_ready`; either way `writer.state` (`ready`, `storage_full`, `storage_failed`, `ledger_stale`, `standby`, `stopped`), `database.state` (`answering`, `failing`, `timeout`; with `checkpoint_failing` and `wal_bytes`) and `notifications.state` (`running`, `disabled`, `starting`, `stalled`, `outbox_unreadable`) say which part is not ready. `writer.ledger` is this node's part in writing: `role` (`holder`, `forwarding`: a standby that forwards writes to the live holder and is ready, `standby`: no live holder to forward to, not ready, `only_node` on SQLite), `holder`, `holder_address`, `holder_live`, `epoch`, and `forwarded` counts (`answered`, `unreachable`, `lost`). The service recovers from storage faults by itself; readiness follows.",
+    description = "200 with `status: ready`, or 503 with `status: not_ready`; either way `writer.state` (`ready`, `storage_full`, `storage_failed`, `ledger_stale`, `standby`, `stopped`), `database.state` (`answering`, `failing`, `timeout`; with `checkpoint_failing` and `wal_bytes`) and `notifications.state` (`running`, `disabled`, `starting`, `stalled`, `outbox_unreadable`) say which part is not ready. `writer.ledger` is this node's part in writing: `role` (`holder`: writes every part itself, `forwarding`: forwards the writes of some or all parts to their live holders and is ready, `standby`: some part has no live holder to forward to, not ready, `only_node` on SQLite), `holder`, `holder_address`, `holder_live`, `epoch` (of home, the part people and messages are written by), `parts` (each part's `holder`, `epoch`, `holder_live`, whether this node is `writing` it, `queued`), and `forwarded` counts (`answered`, `unreachable`, `lost`). The service recovers from storage faults by itself; readiness follows.",
     responses(
         (status = 200, description = "Ready", body = Readiness),
         (status = 503, description = "Not ready: the body says which part", body = Readiness),
@@ -122,9 +122,9 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         .state(state.config.deliver_notifications);
     let checkpoints = state.reader.checkpoint_stats();
     let checkpoint = |read: fn(&store::CheckpointStats) -> u64| checkpoints.map(read);
-    // A standby that forwards its writes to a live holder takes bookings as well as it does.
-    let forwarding = state.forwarding.target(&state.writer).is_some();
-    let writes = writer == Health::Ready || forwarding;
+    // A node takes bookings when it writes each part of the ledger itself or forwards it to a
+    // live holder.
+    let writes = state.forwarding.writes_every_part(&state.writer);
     let ready = writes && database.is_ok() && notifications.ok();
     let body = Json(Readiness {
         database: DatabaseReadiness {

@@ -16,6 +16,7 @@ pub mod lease;
 pub mod queue;
 mod read;
 mod rows;
+mod spread;
 
 use crate::keys::KeyFilter;
 use crate::{
@@ -35,6 +36,7 @@ use std::time::Duration;
 
 pub use queue::PgQueue;
 pub use read::PgReader;
+pub use spread::Spread;
 
 /// Migrations in order; a database at version N has had the first N applied.
 const MIGRATIONS: &[&str] = &[
@@ -44,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
+    include_str!("schema_v7.sql"),
 ];
 
 /// Any fixed number: nodes starting together take turns migrating (an advisory lock is fine
@@ -62,11 +65,10 @@ pub struct Options {
     /// The part of the ledger this writer takes (its lease row is the part's index): the
     /// whole ledger, or one of the parts every node of the database cuts it into alike.
     pub part: Part,
-    /// For a part other than home: the home part's lease on this node. The part is taken and
-    /// kept only while this node holds home, so every part lives on the node that holds home,
-    /// which the other nodes forward their writes to; when home moves, the parts follow within
-    /// a lease time.
-    pub follows: Option<LeaseView>,
+    /// For a ledger in parts: this node's share of them ([`Spread`]). The part is taken only
+    /// while this node holds fewer than its share, and given up when it holds more; the other
+    /// nodes forward its requests to it. Without one, the part is taken whenever it is free.
+    pub spread: Option<Arc<Spread>>,
 }
 
 impl Default for Options {
@@ -79,7 +81,7 @@ impl Default for Options {
             address: None,
             lease_ttl: lease::DEFAULT_TTL,
             part: Part::WHOLE,
-            follows: None,
+            spread: None,
         }
     }
 }
@@ -98,18 +100,18 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
     migrate(&mut first)?;
     limit_idle_transactions(&first, options.lease_ttl)?;
     let keys = recorded_keys(&mut first)?;
-    let held = Arc::new(Mutex::new(None));
-    let seen = Arc::new(Mutex::new(None));
+    let view = match &options.spread {
+        Some(spread) => spread.view(options.part),
+        None => LeaseView::default(),
+    };
     let open = Arc::new(AtomicBool::new(true));
     spawn_renewer(
         (Arc::clone(&driver), config.clone()),
-        LeaseView {
-            held: Arc::clone(&held),
-            seen: Arc::clone(&seen),
-        },
+        view.clone(),
         Arc::clone(&open),
-        options.follows.clone(),
+        options.spread.clone().map(|spread| (spread, options.part)),
     )?;
+    let LeaseView { held, seen } = view;
     let writer = PgWriter {
         driver: Arc::clone(&driver),
         config: config.clone(),
@@ -164,15 +166,15 @@ fn limit_idle_transactions(conn: &Conn, ttl: Duration) -> Result<()> {
 /// Renews the lease every third of its time while the writer is idle (a batch renews it too),
 /// on a connection of its own, opened again whenever it was lost (a database restart, a cut
 /// network): a lease left to lapse after one cut would fence off an idle holder's next batch.
-/// A part that follows home is not renewed once this node lost home: it lapses, for the node
-/// that took home to take it too. A renewal the row refuses (the lease ran out while this
+/// A part this node holds above its share ([`Spread::sheds`]) is given up instead: released at
+/// once, so a node below its share takes it within its next try. A renewal the row refuses (the lease ran out while this
 /// process was paused, or another node took it) lets the lease go at once, with the new holder
 /// as seen, so the node forwards to it from then on rather than failing its next batch first.
 fn spawn_renewer(
     (driver, config): (Arc<Driver>, tokio_postgres::Config),
     view: LeaseView,
     open: Arc<AtomicBool>,
-    follows: Option<LeaseView>,
+    spread: Option<(Arc<Spread>, Part)>,
 ) -> Result<()> {
     let mut conn = Some(Conn::open(&driver, &config)?);
     std::thread::Builder::new()
@@ -181,12 +183,13 @@ fn spawn_renewer(
             while open.load(Ordering::Relaxed) {
                 let lease = view.held();
                 let pause = lease.as_ref().map_or(lease::DEFAULT_TTL, |l| l.ttl) / 3;
-                let home_held = follows.as_ref().is_none_or(|home| home.held().is_some());
-                if let Some(lease) = lease.filter(|_| home_held) {
+                if let Some(lease) = lease {
                     if !conn.as_ref().is_some_and(Conn::is_open) {
                         conn = Conn::open(&driver, &config).ok();
                     }
+                    let over_share = spread.as_ref().is_some_and(|(s, part)| s.sheds(*part));
                     let renewed = match conn.as_mut() {
+                        Some(conn) if over_share => give_up(conn, &view, &lease),
                         Some(conn) => lease::renew(conn, &lease),
                         None => Err(StoreError::Database("cannot reach the database".into())),
                     };
@@ -207,6 +210,19 @@ fn spawn_renewer(
             }
         })
         .map_err(|e| StoreError::Database(format!("cannot start the lease thread: {e}")))?;
+    Ok(())
+}
+
+/// Releases a part this node holds above its share. A batch in flight holds the row until it
+/// commits (under the lease it had); the next batch finds no lease and stands by.
+fn give_up(conn: &mut Conn, view: &LeaseView, lease: &Lease) -> Result<()> {
+    lease::release(conn, lease)?;
+    tracing::info!(
+        part = lease.partition,
+        epoch = lease.epoch,
+        "gave a part of the ledger up: this node held more than its share"
+    );
+    view.let_go(lease, None);
     Ok(())
 }
 
@@ -311,7 +327,7 @@ pub struct PgWriter {
 
 /// What this node holds of the ledger's lease and who holds it, as the writer last saw them
 /// (for forwarding, readiness and `/metrics`). Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LeaseView {
     held: Arc<Mutex<Option<Lease>>>,
     seen: Arc<Mutex<Option<Holder>>>,
@@ -409,7 +425,7 @@ impl PgWriter {
         let deadline = std::time::Instant::now() + patience;
         let partition = i64::from(self.options.part.index());
         loop {
-            if !self.home_held() {
+            if !self.may_take() {
                 let holder = lease::holder(self.conn()?, partition)?;
                 self.set_seen(holder);
                 return Ok(false);
@@ -438,10 +454,11 @@ impl PgWriter {
         }
     }
 
-    /// Whether this node holds home, for a part that follows it (always, for home itself).
-    fn home_held(&self) -> bool {
-        let follows = self.options.follows.as_ref();
-        follows.is_none_or(|home| home.held().is_some())
+    /// Whether this node may take its part now: below its share of the parts (always, when the
+    /// ledger is not spread).
+    fn may_take(&self) -> bool {
+        let spread = self.options.spread.as_ref();
+        spread.is_none_or(|spread| spread.may_take(self.options.part))
     }
 
     /// The connection with every held write sent, for reads that must see them.
@@ -612,12 +629,6 @@ fn not_holder() -> StoreError {
 
 impl WriteBackend for PgWriter {
     fn begin(&mut self) -> Result<()> {
-        if !self.home_held() {
-            // Home moved to another node: this part goes there too (see `Options::follows`).
-            self.set_lease(None);
-            self.ledger_complete = false;
-            return Err(not_holder());
-        }
         let lease = self.lease().ok_or_else(not_holder)?;
         if !self.ledger_complete {
             return Err(StoreError::Database(
@@ -721,6 +732,10 @@ impl WriteBackend for PgWriter {
             return Err(not_holder());
         }
         Ok(())
+    }
+
+    fn ledger_lost(&mut self) -> bool {
+        self.ledger_complete && self.lease().is_none()
     }
 
     fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {

@@ -254,6 +254,11 @@ pub enum WriteError {
     /// node that writes the ledger could be reached. Nothing of the request was written.
     #[error("storage is unavailable: {0}")]
     Unavailable(Fault),
+    /// This node's writer of the request's part stands by: another node holds the part's lease
+    /// (or nobody does, for a moment). Nothing of the request was written here; the server
+    /// forwards it to the part's holder, or answers as for [`Fault::Standby`].
+    #[error("another node writes part {} of the ledger", .0.index())]
+    Elsewhere(domain::partition::Part),
     /// The request was sent to the node that writes the ledger but its answer was lost: it may
     /// or may not have been written (HTTP: 503 `timeout`; retry with the same key to learn).
     #[error("the write was forwarded to the ledger's holder and its answer was lost")]

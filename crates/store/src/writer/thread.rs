@@ -1,7 +1,7 @@
 //! The writer thread: takes batches from the queue by the batch rule, runs each in one
 //! transaction, answers after the commit, and recovers from storage faults.
 
-use super::api::{Fault, WriteError};
+use super::api::Fault;
 use super::batch::{Budget, Gather, next_batch};
 use super::health::{Health, WriterStats};
 use super::ops::{Answer, Job, Ops, Previewed, Refuse};
@@ -68,6 +68,10 @@ impl Default for WriterConfig {
 /// (`bench/loadtest-53-54-2026-12-05-evening/`). A commit there costs the writer about a third
 /// of a millisecond of CPU, most of it the log's page writes and the sync (a trip out of the VM).
 pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_millis(5);
+
+/// How often an idle writer looks whether it still has the right to write (see
+/// [`WriteBackend::ledger_lost`]).
+const IDLE_LOOK: Duration = Duration::from_millis(100);
 
 /// The setting the writer rewrites to find out whether storage takes writes again.
 pub const PROBE_SETTING: &str = "writer_probe";
@@ -320,7 +324,14 @@ impl<B: WriteBackend> WriterState<B> {
     /// ask again whether it has room for them. A closed queue still lets them finish.
     fn next_request(&mut self, jobs: &Receiver<Job>) -> Next {
         if self.pieces.is_empty() && self.planning.is_empty() {
-            return jobs.recv().map_or(Next::Closed, Next::Request);
+            return match jobs.recv_timeout(IDLE_LOOK) {
+                Ok(job) => Next::Request(job),
+                Err(RecvTimeoutError::Timeout) => {
+                    self.stand_by_if_ledger_lost();
+                    Next::LookAgain
+                }
+                Err(RecvTimeoutError::Disconnected) => Next::Closed,
+            };
         }
         match jobs.recv_timeout(PIECE_RECHECK) {
             Ok(job) => Next::Request(job),
@@ -330,6 +341,24 @@ impl<B: WriteBackend> WriterState<B> {
                 Next::LookAgain
             }
         }
+    }
+
+    /// An idle writer whose right to write went (its part given up to another node, or its
+    /// lease found taken) stands by now, not at its next batch, so requests for its part are
+    /// forwarded at once and readiness says so.
+    fn stand_by_if_ledger_lost(&mut self) {
+        if !self.backend.ledger_lost() {
+            return;
+        }
+        tracing::info!(
+            part = self.ledger.part().index(),
+            "no longer writing this part of the \
+            ledger: standing by"
+        );
+        self.fault = Some(Fault::Standby);
+        self.stats.set_health(Health::Failing(Fault::Standby));
+        self.viewed_at = None;
+        self.next_try = Instant::now();
     }
 
     /// Puts the pieces of long writes behind what waits if storage has room for them now;
@@ -446,6 +475,7 @@ impl<B: WriteBackend> WriterState<B> {
     }
 
     fn refuse_waiting(&mut self, fault: Fault) {
+        let part = self.ledger.part();
         let queued = self.waiting.len() as u64;
         let refused = queued + self.pieces.len() as u64 + self.planning.len() as u64;
         if refused == 0 {
@@ -465,7 +495,7 @@ impl<B: WriteBackend> WriterState<B> {
             .chain(self.pieces.drain(..))
             .chain(planning)
         {
-            job.task.refuse(WriteError::Unavailable(fault));
+            job.task.refuse(super::refusal(fault, part));
         }
     }
 
@@ -516,7 +546,9 @@ impl<B: WriteBackend> WriterState<B> {
                 then
             }
             Err((error, failed)) => {
-                let answer = WriteError::Unavailable(Fault::of(&error));
+                // A batch fenced off wrote nothing (the fence is its first statement): its
+                // requests may go to the part's new holder.
+                let answer = super::refusal(Fault::of(&error), self.ledger.part());
                 self.fail_batch(error);
                 for unanswered in done {
                     unanswered.refuse(answer);
