@@ -726,11 +726,27 @@ impl Ledger {
     pub fn reset(&mut self) {
         self.catch_up();
         let availability = &self.availability;
-        for (cell, cap) in availability.band_left.iter().zip(&self.band_capacity) {
-            cell.store(*cap, Ordering::Relaxed);
-        }
-        for (cell, cap) in availability.supply_left.iter().zip(&self.supply_capacity) {
-            cell.store(*cap, Ordering::Relaxed);
+        let days = usize::from(availability.days);
+        let (bands, products) = (days * BANDS_PER_DAY, days * Product::ALL.len());
+        // A part's ledger resets only its own clinics: the others' cells stay at zero (see
+        // `for_part`), and a node with many parts elsewhere resets their views every second.
+        let part = self.part;
+        let held = (0..availability.standing.len()).filter(|&c| part.holds(ClinicId(c as u32)));
+        for c in held {
+            let (band_cells, supply_cells) =
+                (c * bands..(c + 1) * bands, c * products..(c + 1) * products);
+            for (cell, cap) in availability.band_left[band_cells.clone()]
+                .iter()
+                .zip(&self.band_capacity[band_cells])
+            {
+                cell.store(*cap, Ordering::Relaxed);
+            }
+            for (cell, cap) in availability.supply_left[supply_cells.clone()]
+                .iter()
+                .zip(&self.supply_capacity[supply_cells])
+            {
+                cell.store(*cap, Ordering::Relaxed);
+            }
         }
         self.bookings.clear();
         self.active_by_person.clear();

@@ -47,6 +47,7 @@ pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<AppState>, Sta
         Some(url) => {
             let options = store::postgres::Options {
                 address: config.advertise.clone(),
+                read_connections: config.database_read_connections,
                 ..store::postgres::Options::default()
             };
             let node = options.node.clone();

@@ -17,6 +17,11 @@
 //! - agent, clinic-staff and operator writes go to the same path on the holder, which checks
 //!   their tokens itself (audit lines are written there, with the effect).
 //!
+//! With the ledger in parts spread over the nodes, a node runs each write itself and forwards
+//! it only when the writer of its part here stands by (`WriteError::Elsewhere`, which the
+//! answer carries as [`crate::error::WrittenElsewhere`]: nothing was done), to that part's
+//! holder ([`Forwarding::holder_of`]).
+//!
 //! Bounded: one try, [`TIMEOUT`], no retry here (the client retries). When the holder is unknown
 //! (none advertised, its lease lapsed) or cannot be reached, the request is answered here, as
 //! before: 503 `storage_unavailable` + `Retry-After`, nothing done. When it was sent but no answer

@@ -58,6 +58,9 @@ pub struct Config {
     /// On PostgreSQL: the parts the ledger is cut into, one writer thread (and connection)
     /// each on the node that holds them (`domain::partition`); every node of a database alike.
     pub ledger_parts: u16,
+    /// On PostgreSQL: the most connections each of this node's read pools holds (two pools:
+    /// the reads', the waiting room's), so every node's together fit the database's limit.
+    pub database_read_connections: usize,
     /// Timeouts, connection and request caps, and the shutdown deadline.
     pub limits: shell::Limits,
     /// Load balancers whose `X-Forwarded-For` names the client (see
@@ -102,6 +105,7 @@ impl Config {
             subscribers: Arc::new(identity::MemoryRegistry::default()),
             database: None,
             ledger_parts: 1,
+            database_read_connections: store::postgres::MAX_READ_CONNECTIONS,
             limits: shell::Limits::default(),
             trusted_proxies: std::sync::Arc::from(Vec::new()),
             advertise: None,

@@ -119,6 +119,12 @@ struct ServeArgs {
     #[arg(long, env = "YEYAK_LEDGER_PARTS", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     ledger_parts: u16,
+    /// With --database: the most connections each of the node's two read pools (the reads',
+    /// the waiting room's) holds. Every node's, with one per part and one for its leases, must
+    /// fit PostgreSQL's max_connections (100 by default) together.
+    #[arg(long, env = "YEYAK_DATABASE_READ_CONNECTIONS", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    database_read_connections: u16,
     /// Booking requests that may wait for the writer before new ones get 503 + Retry-After.
     #[arg(long, env = "YEYAK_WRITER_QUEUE", default_value_t = 20_000)]
     writer_queue: usize,
@@ -363,6 +369,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.database = args.database;
     config.ledger_parts = args.ledger_parts;
+    config.database_read_connections = usize::from(args.database_read_connections);
     config.advertise = args.advertise.or_else(|| {
         let specific = !args.listen.ip().is_unspecified() && args.listen.port() != 0;
         specific.then(|| format!("http://{}", args.listen))

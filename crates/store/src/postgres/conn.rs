@@ -189,19 +189,21 @@ impl Conn {
     }
 }
 
-/// Read connections each store holds at most. PostgreSQL serves a bounded number of connections
-/// (100 by default) for all nodes together, and a read takes a millisecond or two: a request
-/// that finds all of them busy waits for one rather than opening more.
+/// Read connections each store holds at most, by default (`Options::read_connections`).
+/// PostgreSQL serves a bounded number of connections (100 by default) for all nodes together,
+/// and a read takes a millisecond or two: a request that finds all of them busy waits for one
+/// rather than opening more.
 pub const MAX_READ_CONNECTIONS: usize = 16;
 
 /// How long a read waits for a free connection before it fails (a 503 to its client).
 const CONNECTION_WAIT: Duration = Duration::from_secs(5);
 
-/// Connections opened on demand, at most [`MAX_READ_CONNECTIONS`], and reused; a closed one is
-/// dropped instead of returned.
+/// Connections opened on demand, at most `max` (by default [`MAX_READ_CONNECTIONS`]), and
+/// reused; a closed one is dropped instead of returned.
 pub struct Pool {
     driver: Arc<Driver>,
     config: Config,
+    max: usize,
     state: std::sync::Mutex<PoolState>,
     freed: std::sync::Condvar,
 }
@@ -214,10 +216,11 @@ struct PoolState {
 }
 
 impl Pool {
-    pub fn new(driver: Arc<Driver>, config: Config) -> Pool {
+    pub fn new(driver: Arc<Driver>, config: Config, max: usize) -> Pool {
         Pool {
             driver,
             config,
+            max: max.max(1),
             state: std::sync::Mutex::new(PoolState::default()),
             freed: std::sync::Condvar::new(),
         }
@@ -225,7 +228,7 @@ impl Pool {
 
     /// A pool of its own to the same database (its connections not shared with this one's).
     pub fn sibling(&self) -> Pool {
-        Pool::new(Arc::clone(&self.driver), self.config.clone())
+        Pool::new(Arc::clone(&self.driver), self.config.clone(), self.max)
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
@@ -249,7 +252,7 @@ impl Pool {
                 }
                 state.open -= 1;
             }
-            if state.open < MAX_READ_CONNECTIONS {
+            if state.open < self.max {
                 state.open += 1;
                 return Ok(None);
             }

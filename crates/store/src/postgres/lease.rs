@@ -3,9 +3,10 @@
 //! that batch's transaction, the row still names it with the epoch it took. Advisory locks are not
 //! used: they vanish on failover and under transaction pooling.
 //!
-//! Today one partition, 0, covers the whole ledger, so one node writes at a time; the others
-//! forward writes to the holder's advertised address ([`Holder::address`]) and take over when the
-//! holder stops renewing.
+//! Without parts one partition, 0, covers the whole ledger, so one node writes at a time; the
+//! others forward writes to the holder's advertised address ([`Holder::address`]) and take over
+//! when the holder stops renewing. With the ledger in parts (`domain::partition`) each part has
+//! its row, and the nodes spread them ([`super::Spread`]).
 
 use super::conn::Conn;
 use super::rows::get;

@@ -26,7 +26,7 @@ use crate::{
 use batch::Pending;
 use conn::{Conn, Driver, Pool};
 use domain::booking::{Booking, BookingId, PersonId};
-use domain::clinic::GeoPoint;
+use domain::clinic::{ClinicId, GeoPoint};
 use domain::partition::Part;
 use lease::{Holder, Lease};
 use rows::{BOOKING_COLUMNS, OFFER_COLUMNS, SUBSCRIPTION_COLUMNS};
@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use conn::MAX_READ_CONNECTIONS;
 pub use queue::PgQueue;
 pub use read::PgReader;
 pub use spread::Spread;
@@ -69,6 +70,9 @@ pub struct Options {
     /// while this node holds fewer than its share, and given up when it holds more; the other
     /// nodes forward its requests to it. Without one, the part is taken whenever it is free.
     pub spread: Option<Arc<Spread>>,
+    /// The most connections each of the node's read pools holds (the reads', the waiting
+    /// room's): size them so every node's together fit PostgreSQL's `max_connections`.
+    pub read_connections: usize,
 }
 
 impl Default for Options {
@@ -82,6 +86,7 @@ impl Default for Options {
             lease_ttl: lease::DEFAULT_TTL,
             part: Part::WHOLE,
             spread: None,
+            read_connections: conn::MAX_READ_CONNECTIONS,
         }
     }
 }
@@ -105,13 +110,16 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
         None => LeaseView::default(),
     };
     let open = Arc::new(AtomicBool::new(true));
-    spawn_renewer(
-        (Arc::clone(&driver), config.clone()),
-        view.clone(),
-        Arc::clone(&open),
-        options.spread.clone().map(|spread| (spread, options.part)),
-    )?;
+    if options.spread.is_none() {
+        let driver = (Arc::clone(&driver), config.clone());
+        spawn_renewer(driver, view.clone(), Arc::clone(&open))?;
+    }
     let LeaseView { held, seen } = view;
+    let reads = Pool::new(
+        Arc::clone(&driver),
+        config.clone(),
+        options.read_connections,
+    );
     let writer = PgWriter {
         driver: Arc::clone(&driver),
         config: config.clone(),
@@ -127,7 +135,7 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
         seen,
         open,
     };
-    Ok((writer, PgReader::new(Pool::new(driver, config))))
+    Ok((writer, PgReader::new(reads)))
 }
 
 /// The setting that says how many parts this database's ledger is cut into.
@@ -166,15 +174,12 @@ fn limit_idle_transactions(conn: &Conn, ttl: Duration) -> Result<()> {
 /// Renews the lease every third of its time while the writer is idle (a batch renews it too),
 /// on a connection of its own, opened again whenever it was lost (a database restart, a cut
 /// network): a lease left to lapse after one cut would fence off an idle holder's next batch.
-/// A part this node holds above its share ([`Spread::sheds`]) is given up instead: released at
-/// once, so a node below its share takes it within its next try. A renewal the row refuses (the lease ran out while this
-/// process was paused, or another node took it) lets the lease go at once, with the new holder
-/// as seen, so the node forwards to it from then on rather than failing its next batch first.
+/// A ledger spread over nodes has no thread a part: the node's [`Spread`] renews every part it
+/// holds, on one connection.
 fn spawn_renewer(
     (driver, config): (Arc<Driver>, tokio_postgres::Config),
     view: LeaseView,
     open: Arc<AtomicBool>,
-    spread: Option<(Arc<Spread>, Part)>,
 ) -> Result<()> {
     let mut conn = Some(Conn::open(&driver, &config)?);
     std::thread::Builder::new()
@@ -187,24 +192,7 @@ fn spawn_renewer(
                     if !conn.as_ref().is_some_and(Conn::is_open) {
                         conn = Conn::open(&driver, &config).ok();
                     }
-                    let over_share = spread.as_ref().is_some_and(|(s, part)| s.sheds(*part));
-                    let renewed = match conn.as_mut() {
-                        Some(conn) if over_share => give_up(conn, &view, &lease),
-                        Some(conn) => lease::renew(conn, &lease),
-                        None => Err(StoreError::Database("cannot reach the database".into())),
-                    };
-                    match renewed {
-                        Ok(()) => {}
-                        Err(StoreError::Standby(why)) => {
-                            tracing::warn!(%why, "the ledger lease is gone; standing by");
-                            let holder = conn
-                                .as_mut()
-                                .and_then(|conn| lease::holder(conn, lease.partition).ok())
-                                .flatten();
-                            view.let_go(&lease, holder);
-                        }
-                        Err(error) => tracing::warn!(%error, "could not renew the ledger lease"),
-                    }
+                    keep_lease(conn.as_mut(), &view, &lease);
                 }
                 std::thread::sleep(pause.min(Duration::from_millis(500)));
             }
@@ -213,17 +201,40 @@ fn spawn_renewer(
     Ok(())
 }
 
-/// Releases a part this node holds above its share. A batch in flight holds the row until it
-/// commits (under the lease it had); the next batch finds no lease and stands by.
-fn give_up(conn: &mut Conn, view: &LeaseView, lease: &Lease) -> Result<()> {
-    lease::release(conn, lease)?;
+/// Renews `lease`, held through `view`. A renewal the row refuses (the lease ran out while
+/// this process was paused, or another node took it) lets the lease go at once, with the new
+/// holder as seen, so the node forwards to it from then on rather than failing its next batch
+/// first.
+fn keep_lease(conn: Option<&mut Conn>, view: &LeaseView, lease: &Lease) {
+    let Some(conn) = conn else {
+        tracing::warn!("could not renew the ledger lease: cannot reach the database");
+        return;
+    };
+    match lease::renew(conn, lease) {
+        Ok(()) => {}
+        Err(StoreError::Standby(why)) => {
+            tracing::warn!(%why, "the ledger lease is gone; standing by");
+            let holder = lease::holder(conn, lease.partition).ok().flatten();
+            view.let_go(lease, holder);
+        }
+        Err(error) => tracing::warn!(%error, "could not renew the ledger lease"),
+    }
+}
+
+/// Releases a part this node holds above its share, so a node below its share takes it within
+/// its next try. A batch in flight holds the row until it commits (under the lease it had);
+/// the next batch finds no lease and stands by.
+fn give_up(conn: &mut Conn, view: &LeaseView, lease: &Lease) {
+    if let Err(error) = lease::release(conn, lease) {
+        tracing::warn!(%error, "could not give a part of the ledger up");
+        return;
+    }
     tracing::info!(
         part = lease.partition,
         epoch = lease.epoch,
         "gave a part of the ledger up: this node held more than its share"
     );
     view.let_go(lease, None);
-    Ok(())
 }
 
 /// Creates an empty schema `name` (letters, digits and `_`) and returns a URL, built on `url`,
@@ -619,6 +630,7 @@ impl Drop for PgWriter {
             && self.conn.is_open()
         {
             let _ = lease::release(&mut self.conn, &lease);
+            self.set_lease(None);
         }
     }
 }
@@ -774,10 +786,36 @@ impl WriteBackend for PgWriter {
     }
 
     fn committed_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
+        let part = self.options.part;
+        if part.is_whole() {
+            let sql = format!(
+                "SELECT {BOOKING_COLUMNS} FROM booking
+                 WHERE d1_status = 'booked' OR d2_status = 'booked'"
+            );
+            for row in self.flushed()?.query(&sql, &[])? {
+                each(rows::booking(&row)?);
+            }
+            return Ok(());
+        }
+        // A part's view reads only its own clinics' bookings: a node holding a few of many
+        // parts reloads the view of each of the others every second. The clinics are read
+        // each time, so one added since is not missed.
+        let conn = self.flushed()?;
+        let clinics: Vec<i64> = conn
+            .query("SELECT id FROM clinic", &[])?
+            .iter()
+            .map(|row| rows::get::<i64>(row, 0))
+            .filter(|id| {
+                id.as_ref().map_or(true, |&id| {
+                    u32::try_from(id).is_ok_and(|id| part.holds(ClinicId(id)))
+                })
+            })
+            .collect::<Result<_>>()?;
         let sql = format!(
-            "SELECT {BOOKING_COLUMNS} FROM booking WHERE d1_status = 'booked' OR d2_status = 'booked'"
+            "SELECT {BOOKING_COLUMNS} FROM booking
+             WHERE d1_clinic = ANY($1) AND (d1_status = 'booked' OR d2_status = 'booked')"
         );
-        for row in self.flushed()?.query(&sql, &[])? {
+        for row in conn.query(&sql, &[&clinics])? {
             each(rows::booking(&row)?);
         }
         Ok(())

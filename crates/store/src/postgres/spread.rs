@@ -12,7 +12,7 @@
 
 use super::conn::{Conn, Driver};
 use super::rows::get;
-use super::{LeaseView, Result, StoreError, migrate};
+use super::{LeaseView, Result, StoreError, give_up, keep_lease, migrate};
 use domain::partition::Part;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -23,7 +23,8 @@ use std::time::Duration;
 const ANNOUNCE_EVERY: Duration = Duration::from_millis(500);
 
 /// This node's share of the parts: its lease views (one per part, shared with each part's
-/// writer) and how many nodes were alive when it last looked.
+/// writer, renewed here on one connection for all) and how many nodes were alive when it last
+/// looked.
 pub struct Spread {
     node: String,
     ttl: Duration,
@@ -68,7 +69,7 @@ impl Spread {
         let pause = ANNOUNCE_EVERY.min(ttl / 3);
         std::thread::Builder::new()
             .name("yeyak-nodes".into())
-            .spawn(move || announce_forever(&weak, pause))
+            .spawn(move || keep_up_forever(&weak, pause))
             .map_err(|e| StoreError::Database(format!("cannot start the nodes thread: {e}")))?;
         Ok(spread)
     }
@@ -101,22 +102,47 @@ impl Spread {
         may_take(&self.held(), self.share(), part.index())
     }
 
-    /// Whether this node should give `part` up now, being over its share.
-    pub fn sheds(&self, part: Part) -> bool {
-        sheds(&self.held(), self.share(), part.index())
+    /// Says this node is alive, then renews each part it holds, or gives it up when it holds
+    /// more than its share (its highest parts first, the share counted anew after each).
+    fn keep_up(&self) {
+        let Ok(mut conn) = self.conn.lock() else {
+            return;
+        };
+        if !conn.as_ref().is_some_and(Conn::is_open) {
+            *conn = Conn::open(&self.driver, &self.config).ok();
+        }
+        let announced = match conn.as_mut() {
+            Some(conn) => self.announce_on(conn),
+            None => Err(StoreError::Database("cannot reach the database".into())),
+        };
+        if let Err(error) = announced {
+            tracing::warn!(%error, "cannot say this node is alive; keeping the last count of nodes");
+        }
+        for (index, view) in (0u16..).zip(&self.views) {
+            let Some(lease) = view.held() else {
+                continue;
+            };
+            match conn.as_mut() {
+                Some(conn) if sheds(&self.held(), self.share(), index) => {
+                    give_up(conn, view, &lease);
+                }
+                conn => keep_lease(conn, view, &lease),
+            }
+        }
+    }
+
+    fn announce(&self) -> Result<()> {
+        let mut conn = self.conn.lock().map_err(|_| poisoned())?;
+        let conn = conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Database("cannot reach the database".into()))?;
+        self.announce_on(conn)
     }
 
     /// Renews this node's row, forgets rows long gone, and counts the live ones. The count is
     /// kept when the database cannot be reached (a node that cannot reach it cannot write
     /// anyway, and must not start giving parts up over a cut).
-    fn announce(&self) -> Result<()> {
-        let mut conn = self.conn.lock().map_err(|_| poisoned())?;
-        if !conn.as_ref().is_some_and(Conn::is_open) {
-            *conn = Conn::open(&self.driver, &self.config).ok();
-        }
-        let conn = conn
-            .as_mut()
-            .ok_or_else(|| StoreError::Database("cannot reach the database".into()))?;
+    fn announce_on(&self, conn: &mut Conn) -> Result<()> {
         let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
         conn.execute(
             "INSERT INTO ledger_node (node, expires_at)
@@ -153,15 +179,14 @@ impl Drop for Spread {
     }
 }
 
-fn announce_forever(spread: &Weak<Spread>, pause: Duration) {
+/// Keeps this node's row and leases up until the last handle to its share is dropped.
+fn keep_up_forever(spread: &Weak<Spread>, pause: Duration) {
     loop {
         std::thread::sleep(pause);
         let Some(spread) = spread.upgrade() else {
             return;
         };
-        if let Err(error) = spread.announce() {
-            tracing::warn!(%error, "cannot say this node is alive; keeping the last count of nodes");
-        }
+        spread.keep_up();
     }
 }
 

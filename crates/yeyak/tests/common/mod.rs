@@ -314,8 +314,8 @@ pub fn assert_active(reader: &impl store::ReadStore, acknowledged: &[u64]) {
     for id in acknowledged {
         let booking = reader.booking(domain::booking::BookingId(*id)).unwrap();
         assert!(
-            booking.is_some_and(|b| b.is_active()),
-            "acknowledged booking {id} lost"
+            booking.as_ref().is_some_and(|b| b.is_active()),
+            "acknowledged booking {id} lost: {booking:?}"
         );
     }
 }
