@@ -445,7 +445,12 @@ impl PgWriter {
             let address = self.options.address.clone();
             let conn = self.conn()?;
             if let Some(lease) = lease::acquire(conn, partition, &node, address.as_deref(), ttl)? {
-                tracing::info!(epoch = lease.epoch, node, "took the ledger lease");
+                tracing::info!(
+                    part = partition,
+                    epoch = lease.epoch,
+                    node,
+                    "took the ledger lease"
+                );
                 self.keys = recorded_keys(self.conn()?)?;
                 self.set_seen(Some(Holder {
                     owner: node,
