@@ -13,10 +13,19 @@ use futures::future::join_all;
 use serde_json::json;
 use std::time::Duration;
 
+/// The test's HTTP client, with a bound on each request: a request caught in the kill must
+/// fail, not wait for ever (one CI run hung here with no socket left open, the server dead).
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_bookings_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let http = reqwest::Client::new();
+    let http = client();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start(dir.path(), port);
@@ -52,7 +61,7 @@ async fn acknowledged_bookings_survive_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_ticket_keeps_its_place_across_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let http = reqwest::Client::new();
+    let http = client();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start(dir.path(), port);
