@@ -265,6 +265,18 @@ pub enum WriteError {
     Lost,
 }
 
+impl WriteError {
+    /// What a request that `part`'s writer cannot take because of `fault` is answered: a
+    /// writer standing by says whose part it is, so the request can go to the node that
+    /// writes it.
+    pub(super) fn refused_by(fault: Fault, part: domain::partition::Part) -> WriteError {
+        match fault {
+            Fault::Standby => WriteError::Elsewhere(part),
+            fault => WriteError::Unavailable(fault),
+        }
+    }
+}
+
 /// What keeps the writer from writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Fault {

@@ -447,15 +447,6 @@ impl Writer {
     }
 }
 
-/// What a request that `part`'s writer cannot take because of `fault` is answered: a writer
-/// standing by says whose part it is, so the request can go to the node that writes it.
-pub(crate) fn refusal(fault: Fault, part: Part) -> WriteError {
-    match fault {
-        Fault::Standby => WriteError::Elsewhere(part),
-        fault => WriteError::Unavailable(fault),
-    }
-}
-
 /// An answer given without queueing anything: `refusal`.
 fn refused_at_once<T: Send + 'static, R: Send + 'static>(refusal: R) -> Decision<T, R> {
     let (reply, answer) = oneshot::channel();
@@ -474,7 +465,7 @@ impl PartWriter {
             Health::Ready => {}
             Health::Failing(fault) => {
                 self.stats.fault_refusals.fetch_add(1, Ordering::Relaxed);
-                return Err(refusal(fault, self.part));
+                return Err(WriteError::refused_by(fault, self.part));
             }
             Health::Stopped => return Err(WriteError::Stopped),
         }

@@ -1,7 +1,7 @@
 //! The writer thread: takes batches from the queue by the batch rule, runs each in one
 //! transaction, answers after the commit, and recovers from storage faults.
 
-use super::api::Fault;
+use super::api::{Fault, WriteError};
 use super::batch::{Budget, Gather, next_batch};
 use super::health::{Health, WriterStats};
 use super::ops::{Answer, Job, Ops, Previewed, Refuse};
@@ -495,7 +495,7 @@ impl<B: WriteBackend> WriterState<B> {
             .chain(self.pieces.drain(..))
             .chain(planning)
         {
-            job.task.refuse(super::refusal(fault, part));
+            job.task.refuse(WriteError::refused_by(fault, part));
         }
     }
 
@@ -548,7 +548,7 @@ impl<B: WriteBackend> WriterState<B> {
             Err((error, failed)) => {
                 // A batch fenced off wrote nothing (the fence is its first statement): its
                 // requests may go to the part's new holder.
-                let answer = super::refusal(Fault::of(&error), self.ledger.part());
+                let answer = WriteError::refused_by(Fault::of(&error), self.ledger.part());
                 self.fail_batch(error);
                 for unanswered in done {
                     unanswered.refuse(answer);
