@@ -793,6 +793,28 @@ impl Ledger {
         }
     }
 
+    /// Takes a booking's committed state as a node that does not write this ledger reads it
+    /// back (a standby's view kept up with the bookings written since it last looked): the
+    /// places the booking's last known state held are given back and its new state's taken,
+    /// so reading the same state twice, or a booking's states out of order with others',
+    /// leaves what [`Ledger::restore`] of every booking's last state would.
+    pub fn refresh(&mut self, booking: Booking) {
+        self.catch_up();
+        if let Some(before) = self.bookings.get(&booking.id).copied() {
+            for appointment in before.booked_appointments() {
+                if self.part.holds(appointment.clinic) {
+                    self.release(&appointment);
+                }
+            }
+            self.bookings.remove(&before.id);
+            // The person's new booking may have been read first.
+            if self.active_by_person.get(&before.person) == Some(&before.id) {
+                self.active_by_person.remove(&before.person);
+            }
+        }
+        self.restore(booking);
+    }
+
     /// This ledger writes for `part` only: the other parts' clinics have no place and get none
     /// (their bands and doses read zero, and so do days that come into the horizon), so nothing
     /// is booked, changed or moved there, and its new bookings are numbered in `part`'s ids.

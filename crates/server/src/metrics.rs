@@ -202,12 +202,14 @@ struct StorageGauges {
     wal_writer_copy_ms: Gauge,
     piece_holds: Gauge,
     pieces_waiting: Gauge,
+    views_whole: Gauge,
+    views_kept_up: Gauge,
 }
 
 impl StorageGauges {
     fn register(registry: &mut Registry) -> StorageGauges {
         let gauges = StorageGauges::default();
-        let metrics: [(&str, &str, &Gauge); 13] = [
+        let metrics: [(&str, &str, &Gauge); 15] = [
             (
                 "writer_ready",
                 "1 while the writer takes requests; 0 while it recovers from a storage fault",
@@ -272,6 +274,16 @@ impl StorageGauges {
                 "writer_pieces_waiting",
                 "1 while a supply change waits for the write-ahead log to be copied back (bookings go on)",
                 &gauges.pieces_waiting,
+            ),
+            (
+                "writer_standby_views_whole",
+                "Times a part written by another node had its view of what is left read whole (at start, after a supply change or a fault)",
+                &gauges.views_whole,
+            ),
+            (
+                "writer_standby_views_kept_up",
+                "Times a part written by another node had its view of what is left kept up with only the bookings written since",
+                &gauges.views_kept_up,
             ),
         ];
         for (name, help, gauge) in metrics {
@@ -756,6 +768,8 @@ impl Metrics {
         storage.fault_refusals.set(total(|s| &s.fault_refusals));
         storage.piece_holds.set(total(|s| &s.piece_holds));
         storage.pieces_waiting.set(total(|s| &s.pieces_waiting));
+        storage.views_whole.set(total(|s| &s.views_whole));
+        storage.views_kept_up.set(total(|s| &s.views_kept_up));
         if let Some(lease) = &self.lease {
             let held = lease.view.held().map(|l| l.epoch);
             lease.held.set(i64::from(held.is_some()));

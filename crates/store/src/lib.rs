@@ -118,6 +118,11 @@ pub trait WriteBackend: Send + 'static {
     fn ledger_lost(&mut self) -> bool {
         false
     }
+    /// Whether that right can go at all (PostgreSQL's lease can), so that an idle writer must
+    /// ask [`WriteBackend::ledger_lost`] now and then. An idle SQLite writer just sleeps.
+    fn may_lose_ledger(&self) -> bool {
+        false
+    }
     /// Every booking that still holds capacity, to rebuild the ledger at start-up.
     fn active_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()>;
     /// Inside the open transaction, locks `people` until it ends and gives each one's active
@@ -133,6 +138,14 @@ pub trait WriteBackend: Send + 'static {
     /// left to book (clinic search), never the base of a decision.
     fn committed_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
         self.active_bookings(each)
+    }
+    /// A standby's view kept up: the committed state, active or not, of every booking of this
+    /// backend's part written since the view was last read (by `committed_bookings` or this),
+    /// and true; or false, giving nothing, when it cannot tell what changed (no view read yet,
+    /// or the planned supply changed since): the caller then reads the view whole. A booking
+    /// may be given again in a state it gave before. Never on SQLite (no standby there).
+    fn view_changes(&mut self, _each: &mut dyn FnMut(Booking)) -> Result<bool> {
+        Ok(false)
     }
     fn booking(&mut self, id: BookingId) -> Result<Option<Booking>>;
     /// The planned supply as stored from `from` on (deliveries that differ from the standing

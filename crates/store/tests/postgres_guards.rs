@@ -481,3 +481,96 @@ fn a_standby_takes_up_supply_changed_on_the_holder() {
         "the database refused nothing"
     );
 }
+
+/// A standby's view follows the holder's bookings, cancellations and moves by reading only the
+/// bookings written since its last look: read whole once, at start, then kept up. Before, it
+/// read every active booking every second, which on a node standing by for several parts cost
+/// more than the bookings it forwarded.
+#[test]
+fn a_standby_view_keeps_up_with_what_the_holder_writes_without_reading_it_whole() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use store::writer::{Cancel, ChangeBooking};
+    let schema = Schema::create();
+    let (a, _reader) = start(&schema);
+    drop(a);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (a, _) = open_as(&schema, "a");
+    assert!(matches!(book(&a, 1, 10), Ok(Ok(_))));
+    let (b, _) = open_as(&schema, "b");
+    assert_eq!(b.health(), Health::Failing(Fault::Standby));
+    let cancelled = book(&a, 2, 10).unwrap().unwrap();
+    let moved = book(&a, 3, 11).unwrap().unwrap();
+    a.cancel(
+        Cancel {
+            actor: PersonId(2),
+            booking: cancelled.id,
+            idempotency_key: None,
+            notify: None,
+        },
+        None,
+        3_000,
+    )
+    .wait()
+    .unwrap()
+    .unwrap();
+    let to = Appointment {
+        clinic: ClinicId(0),
+        day: DAY,
+        hour: 14,
+        product: Product::Moderna,
+    };
+    a.change(
+        ChangeBooking {
+            actor: PersonId(3),
+            booking: moved.id,
+            first: to,
+            today: TODAY,
+            idempotency_key: None,
+            notify: None,
+        },
+        None,
+        3_000,
+    )
+    .wait()
+    .unwrap()
+    .unwrap();
+    assert!(matches!(book(&a, 4, 14), Ok(Ok(_))));
+
+    let counts = |writer: &Writer| -> Vec<(i32, i32)> {
+        let availability = writer.availability();
+        (0..60)
+            .flat_map(|d| {
+                let day = TODAY.checked_add(jiff::ToSpan::days(d)).unwrap();
+                (9..18).map(move |hour| (day, hour))
+            })
+            .map(|(day, hour)| {
+                (
+                    availability.band_left(ClinicId(0), day, hour),
+                    availability.supply_left(ClinicId(0), day, Product::Moderna),
+                )
+            })
+            .collect()
+    };
+    // The holder's own ledger: band 10 has one of two left (2 cancelled), 11 two (3 moved
+    // away), 14 none (3 moved there, 4 booked).
+    let truth = counts(&a);
+    let left = |writer: &Writer, hour| writer.availability().band_left(ClinicId(0), DAY, hour);
+    assert_eq!((left(&a, 10), left(&a, 11), left(&a, 14)), (1, 2, 0));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counts(&b) != truth {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b's view never caught up: bands 10, 11, 14 at {:?}",
+            (left(&b, 10), left(&b, 11), left(&b, 14))
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(b.availability().band_left(ClinicId(0), DAY, 10), 1);
+    let stats = b.stats();
+    assert_eq!(
+        stats.views_whole.load(SeqCst),
+        1,
+        "read whole at start only"
+    );
+    assert!(stats.views_kept_up.load(SeqCst) >= 1);
+}

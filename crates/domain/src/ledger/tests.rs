@@ -2,7 +2,7 @@ use super::*;
 use crate::clinic::{ClinicKind, GeoPoint, MunicipalityCode};
 use jiff::civil::date;
 use proptest::prelude::*;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 const TODAY: Date = date(2021, 7, 19); // a Monday
 
@@ -445,6 +445,114 @@ proptest! {
                     prop_assert_eq!(availability.bookable_day(c.id, day, p), left.bookable(p));
                 }
             }
+        }
+    }
+}
+
+/// Runs `op` on `ledger`; the states of the bookings it changed.
+fn run(ledger: &mut Ledger, op: &Op) -> Vec<Booking> {
+    match *op {
+        Op::Book {
+            person,
+            clinic,
+            day,
+            hour,
+            product,
+        } => {
+            let first = appt(
+                clinic,
+                TODAY.checked_add(day.days()).unwrap(),
+                hour,
+                Product::ALL[product],
+            );
+            ledger.book(request(person, first)).into_iter().collect()
+        }
+        Op::Cancel { person } => {
+            let Some(id) = ledger.active_booking_of(PersonId(person)).map(|b| b.id) else {
+                return Vec::new();
+            };
+            vec![ledger.cancel(PersonId(person), id).unwrap()]
+        }
+        Op::Change {
+            person,
+            clinic,
+            day,
+            hour,
+        } => {
+            let Some(b) = ledger.active_booking_of(PersonId(person)).copied() else {
+                return Vec::new();
+            };
+            let first = Appointment {
+                clinic: ClinicId(clinic),
+                day: TODAY.checked_add(day.days()).unwrap(),
+                hour,
+                product: b.first.appointment.product,
+            };
+            ledger
+                .change(PersonId(person), b.id, first, TODAY)
+                .into_iter()
+                .collect()
+        }
+    }
+}
+
+proptest! {
+    /// A standby's view kept up with only the last state of each booking written since it last
+    /// looked, in whatever order storage gives them (here by id, upwards or downwards), some
+    /// read twice, shows what the writer's ledger shows, cell by cell.
+    #[test]
+    fn a_view_refreshed_with_changed_bookings_matches_the_writer(
+        ops in proptest::collection::vec((op(), any::<bool>(), any::<bool>()), 1..150),
+    ) {
+        let clinics = [
+            clinic(0, 2, vec![Product::Pfizer, Product::Moderna]),
+            clinic(1, 1, vec![Product::Janssen, Product::Pfizer]),
+            clinic(2, 3, Product::ALL.to_vec()),
+        ];
+        let mut writer = ledger_with(&clinics, 4);
+        let mut view = ledger_with(&clinics, 4);
+        let mut written: BTreeMap<BookingId, Booking> = BTreeMap::new();
+        let mut last_read: Vec<Booking> = Vec::new();
+        for (op, look, downwards) in &ops {
+            // Few people, so one often cancels and books again between two looks.
+            let mut op = op.clone();
+            let (Op::Book { person, .. } | Op::Cancel { person } | Op::Change { person, .. }) = &mut op;
+            *person %= 4;
+            for booking in run(&mut writer, &op) {
+                written.insert(booking.id, booking);
+            }
+            if *look {
+                let mut read: Vec<Booking> = std::mem::take(&mut written).into_values().collect();
+                if *downwards {
+                    read.reverse();
+                }
+                // What the last look read, read again (a view's mark is conservative).
+                for booking in last_read.iter().chain(&read) {
+                    view.refresh(*booking);
+                }
+                last_read = read;
+            }
+        }
+        for booking in std::mem::take(&mut written).into_values() {
+            view.refresh(booking);
+        }
+        let (seen, truth) = (view.availability(), writer.availability());
+        for c in &clinics {
+            for d in 0..90 {
+                let day = TODAY.checked_add(d.days()).unwrap();
+                for hour in FIRST_HOUR..END_HOUR {
+                    prop_assert_eq!(seen.band_left(c.id, day, hour), truth.band_left(c.id, day, hour));
+                }
+                for p in Product::ALL {
+                    prop_assert_eq!(seen.supply_left(c.id, day, p), truth.supply_left(c.id, day, p));
+                }
+            }
+        }
+        for person in 0..30 {
+            prop_assert_eq!(
+                view.active_booking_of(PersonId(person)),
+                writer.active_booking_of(PersonId(person))
+            );
         }
     }
 }
@@ -905,4 +1013,26 @@ fn copies_for_parts_keep_their_own_places_and_nothing_more() {
     assert_eq!(left(&at_home, theirs), 4);
     assert_eq!(left(&whole, theirs), 5);
     assert_eq!(at_home.part(), home);
+}
+
+#[test]
+fn a_view_reading_a_persons_new_booking_before_their_cancelled_one_keeps_the_new_one() {
+    let clinics = [clinic(0, 2, vec![Product::Moderna])];
+    let mut writer = ledger_with(&clinics, 4);
+    let mut view = ledger_with(&clinics, 4);
+    let day = date(2021, 7, 20);
+    let first = writer
+        .book(request(1, appt(0, day, 10, Product::Moderna)))
+        .unwrap();
+    view.refresh(first);
+    let cancelled = writer.cancel(PersonId(1), first.id).unwrap();
+    let again = writer
+        .book(request(1, appt(0, day, 11, Product::Moderna)))
+        .unwrap();
+    view.refresh(again);
+    view.refresh(cancelled);
+    assert_eq!(view.active_booking_of(PersonId(1)), Some(&again));
+    let left = |l: &Ledger, hour| l.availability().band_left(ClinicId(0), day, hour);
+    assert_eq!((left(&view, 10), left(&view, 11)), (2, 1));
+    assert_eq!((left(&writer, 10), left(&writer, 11)), (2, 1));
 }

@@ -54,11 +54,12 @@ pub fn acquire(
     ttl: Duration,
 ) -> Result<Option<Lease>> {
     let row = conn.opt(
-        "INSERT INTO ledger_lease (partition, owner, epoch, expires_at, address)
-         VALUES ($1, $2, 1, now() + $3::bigint * interval '1 millisecond', $4)
+        "INSERT INTO ledger_lease (partition, owner, epoch, expires_at, address, stamp)
+         VALUES ($1, $2, 1, now() + $3::bigint * interval '1 millisecond', $4,
+                 nextval('booking_stamp'))
          ON CONFLICT (partition) DO UPDATE SET owner = excluded.owner,
              epoch = ledger_lease.epoch + 1, expires_at = excluded.expires_at,
-             address = excluded.address
+             address = excluded.address, stamp = excluded.stamp
          WHERE ledger_lease.expires_at < now() OR ledger_lease.owner = excluded.owner
          RETURNING epoch",
         &[&partition, &owner, &ttl_ms(ttl), &address],
@@ -93,10 +94,13 @@ pub fn holder(conn: &mut Conn, partition: i64) -> Result<Option<Holder>> {
 
 /// Checks the lease is still ours and extends it. Inside a batch's transaction this is the fence:
 /// it locks the row until commit, so nobody takes the partition while the batch is in flight, and
-/// a holder whose lease ran out (or was taken) gets an error instead of a commit.
+/// a holder whose lease ran out (or was taken) gets an error instead of a commit. It stamps the
+/// row as a booking is stamped (schema v8): every booking of the partition written after this
+/// commits carries a larger stamp, so a standby's view may skip what is below it.
 pub fn renew(conn: &mut Conn, lease: &Lease) -> Result<()> {
     let renewed = conn.execute(
-        "UPDATE ledger_lease SET expires_at = now() + $4::bigint * interval '1 millisecond'
+        "UPDATE ledger_lease SET expires_at = now() + $4::bigint * interval '1 millisecond',
+             stamp = nextval('booking_stamp')
          WHERE partition = $1 AND owner = $2 AND epoch = $3 AND expires_at > now()",
         &[
             &lease.partition,

@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
     include_str!("schema_v7.sql"),
+    include_str!("schema_v8.sql"),
 ];
 
 /// Any fixed number: nodes starting together take turns migrating (an advisory lock is fine
@@ -130,6 +131,7 @@ pub fn open_with(url: &str, options: Options) -> Result<(PgWriter, PgReader)> {
         ledger_complete: false,
         first_take: true,
         claimed: false,
+        view_mark: None,
         options,
         held,
         seen,
@@ -308,6 +310,39 @@ fn recorded_keys(conn: &mut Conn) -> Result<KeyFilter> {
     Ok(filter)
 }
 
+/// The column after [`BOOKING_COLUMNS`] in a view's reads: the row's stamp (schema v8).
+const STAMP_COLUMN: usize = 12;
+
+/// How far a standby's view of a part has read (see [`WriteBackend::view_changes`]): every
+/// booking of the part not yet read carries a larger stamp than `stamp`, and the planned supply
+/// is as it was after supply change `supply_change`.
+#[derive(Debug, Clone, Copy)]
+struct ViewMark {
+    stamp: i64,
+    supply_change: i64,
+}
+
+impl ViewMark {
+    /// Read before the bookings: the part's lease row's stamp (a part's rows written after the
+    /// lease was last stamped carry larger ones) and the latest supply change.
+    fn now(conn: &mut Conn, part: Part) -> Result<ViewMark> {
+        let row = conn.one(
+            "SELECT COALESCE((SELECT stamp FROM ledger_lease WHERE partition = $1), 0),
+                    COALESCE((SELECT MAX(id) FROM supply_change), 0)",
+            &[&i64::from(part.index())],
+        )?;
+        Ok(ViewMark {
+            stamp: rows::get(&row, 0)?,
+            supply_change: rows::get(&row, 1)?,
+        })
+    }
+
+    /// A row of the part read, committed: the rows still to come carry larger stamps.
+    fn saw(&mut self, stamp: i64) {
+        self.stamp = self.stamp.max(stamp);
+    }
+}
+
 /// The writer's connection. Owned by the writer thread alone.
 pub struct PgWriter {
     driver: Arc<Driver>,
@@ -327,6 +362,8 @@ pub struct PgWriter {
     first_take: bool,
     /// Whether `claim_ledger` just took the lease, so the rebuild that follows need not.
     claimed: bool,
+    /// How far a standby's view has read, to read only what changed next time.
+    view_mark: Option<ViewMark>,
     options: Options,
     /// The lease this writer holds, shared with the thread that renews it.
     held: Arc<Mutex<Option<Lease>>>,
@@ -420,15 +457,21 @@ impl PgWriter {
     }
 
     /// Takes the ledger's lease, the first time waiting a little for a holder that is just
-    /// stopping (a node restarting, a test reopening); later a standby's writer asks again on its
-    /// own schedule, so one try each time. A new holder's writes are unknown to this node's key
+    /// stopping (a node restarting, a test reopening) unless the parts are spread; later a
+    /// standby's writer asks again on its own schedule, so one try each time. A new holder's writes are unknown to this node's key
     /// filter, so it is reloaded too. False when another node holds it.
     fn take_lease(&mut self) -> Result<bool> {
         let ttl = self.options.lease_ttl;
-        let patience = if std::mem::take(&mut self.first_take) {
+        let first = std::mem::take(&mut self.first_take);
+        if first {
             // Before this node ever writes: the parts must be the other writers' parts.
             let part = self.options.part;
             agree_on_parts(self.conn()?, part)?;
+        }
+        // Spread over the nodes, a part another node holds is taken when its holder gives it
+        // up, which the standby's next try (100 ms on) sees: waiting here would hold up this
+        // node's other parts, started one after another (a node joining six parts took ~10 s).
+        let patience = if first && self.options.spread.is_none() {
             Duration::from_secs(2)
         } else {
             Duration::ZERO
@@ -653,6 +696,8 @@ impl WriteBackend for PgWriter {
             ));
         }
         self.pending.clear();
+        // Writing, not standing by: a view is read whole again after this.
+        self.view_mark = None;
         // A connection lost between batches is replaced here, before the transaction starts.
         self.conn()?;
         // Set before BEGIN: a BEGIN that fails on a dead connection gets a ROLLBACK too, whose
@@ -751,6 +796,10 @@ impl WriteBackend for PgWriter {
         Ok(())
     }
 
+    fn may_lose_ledger(&self) -> bool {
+        true
+    }
+
     fn ledger_lost(&mut self) -> bool {
         self.ledger_complete && self.lease().is_none()
     }
@@ -791,20 +840,23 @@ impl WriteBackend for PgWriter {
     }
 
     fn committed_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
+        self.view_mark = None;
         let part = self.options.part;
+        let mut mark = ViewMark::now(self.flushed()?, part)?;
         if part.is_whole() {
             let sql = format!(
-                "SELECT {BOOKING_COLUMNS} FROM booking
+                "SELECT {BOOKING_COLUMNS}, stamp FROM booking
                  WHERE d1_status = 'booked' OR d2_status = 'booked'"
             );
             for row in self.flushed()?.query(&sql, &[])? {
                 each(rows::booking(&row)?);
+                mark.saw(rows::get(&row, STAMP_COLUMN)?);
             }
+            self.view_mark = Some(mark);
             return Ok(());
         }
-        // A part's view reads only its own clinics' bookings: a node holding a few of many
-        // parts reloads the view of each of the others every second. The clinics are read
-        // each time, so one added since is not missed.
+        // A part's view reads only its own clinics' bookings. The clinics are read each time, so
+        // one added since is not missed.
         let conn = self.flushed()?;
         let clinics: Vec<i64> = conn
             .query("SELECT id FROM clinic", &[])?
@@ -817,13 +869,41 @@ impl WriteBackend for PgWriter {
             })
             .collect::<Result<_>>()?;
         let sql = format!(
-            "SELECT {BOOKING_COLUMNS} FROM booking
+            "SELECT {BOOKING_COLUMNS}, stamp FROM booking
              WHERE d1_clinic = ANY($1) AND (d1_status = 'booked' OR d2_status = 'booked')"
         );
         for row in conn.query(&sql, &[&clinics])? {
             each(rows::booking(&row)?);
+            mark.saw(rows::get(&row, STAMP_COLUMN)?);
         }
+        self.view_mark = Some(mark);
         Ok(())
+    }
+
+    fn view_changes(&mut self, each: &mut dyn FnMut(Booking)) -> Result<bool> {
+        let Some(before) = self.view_mark.take() else {
+            return Ok(false);
+        };
+        let part = self.options.part;
+        let conn = self.flushed()?;
+        let mut mark = ViewMark::now(conn, part)?;
+        if mark.supply_change != before.supply_change {
+            // The capacities changed too: what is left must be read whole.
+            return Ok(false);
+        }
+        mark.saw(before.stamp);
+        // Every part's rows written since: few (about a second's writes, the lease's stamp
+        // keeping a quiet part's mark close behind), filtered here by the clinic's part.
+        let sql = format!("SELECT {BOOKING_COLUMNS}, stamp FROM booking WHERE stamp > $1");
+        for row in conn.query(&sql, &[&before.stamp])? {
+            let booking = rows::booking(&row)?;
+            if part.holds(booking.first.appointment.clinic) {
+                each(booking);
+                mark.saw(rows::get(&row, STAMP_COLUMN)?);
+            }
+        }
+        self.view_mark = Some(mark);
+        Ok(true)
     }
 
     fn booking(&mut self, id: BookingId) -> Result<Option<Booking>> {

@@ -60,6 +60,10 @@ pub struct WriterStats {
     /// write-ahead log to be copied back), and whether one waits now (0 or 1).
     pub piece_holds: AtomicU64,
     pub pieces_waiting: AtomicU64,
+    /// A standby's looks at what is left to book: read whole (the first, after a supply change
+    /// or a fault) and kept up with only the bookings written since the last look.
+    pub views_whole: AtomicU64,
+    pub views_kept_up: AtomicU64,
     /// [`Health`], encoded.
     health: AtomicU8,
 }

@@ -102,16 +102,35 @@ fn take_up_plan<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result
     Ok(())
 }
 
-/// How often a standby reloads its view of what is left to book (clinic search on a node that
-/// forwards its bookings): each reload reads every active booking, so not at the 100 ms the
+/// How often a standby brings its view of what is left to book up to date (clinic search on a
+/// node that forwards its bookings): each look reads the bookings written since the last one
+/// (every active booking, the first time and after a supply change), so not at the 100 ms the
 /// standby asks for the lease.
 pub const STANDBY_VIEW_EVERY: Duration = Duration::from_secs(1);
 
 /// A standby's view: the ledger rebuilt from committed bookings, without the right to write.
-/// Shown to readers only; a node decides nothing on it (it must [`reload`] first). Hidden when
-/// it cannot be read, as a half-read ledger would show places that may not exist.
-fn view<B: WriteBackend>(backend: &mut B, ledger: &mut Ledger) -> Result<(), StoreError> {
-    let read = take_up_plan(backend, ledger).and_then(|()| {
+/// Shown to readers only; a node decides nothing on it (it must [`reload`] first). Read whole
+/// when `whole` or the backend cannot tell what changed; otherwise kept up with the bookings
+/// written since it was last read. Hidden when it cannot be read, as a half-read ledger would
+/// show places that may not exist.
+fn view<B: WriteBackend>(
+    backend: &mut B,
+    ledger: &mut Ledger,
+    whole: bool,
+    stats: &WriterStats,
+) -> Result<(), StoreError> {
+    let read = if whole {
+        Ok(false)
+    } else {
+        backend.view_changes(&mut |booking| ledger.refresh(booking))
+    }
+    .and_then(|kept_up| {
+        if kept_up {
+            stats.views_kept_up.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        stats.views_whole.fetch_add(1, Ordering::Relaxed);
+        take_up_plan(backend, ledger)?;
         ledger.reset();
         backend.committed_bookings(&mut |booking| ledger.restore(booking))
     });
@@ -136,11 +155,12 @@ pub(super) fn spawn<B: WriteBackend>(
 ) -> Result<Started, StoreError> {
     // A database the ledger cannot be built from refuses to start, loudly. A node whose
     // ledger another node writes starts standing by, and takes over when it can.
+    let stats = Arc::new(WriterStats::default());
     let fault = match reload(&mut backend, &mut ledger) {
         Ok(()) => None,
         Err(StoreError::Standby(why)) => {
             tracing::warn!(%why, "standing by: another node writes the ledger");
-            view(&mut backend, &mut ledger)?;
+            view(&mut backend, &mut ledger, true, &stats)?;
             Some(Fault::Standby)
         }
         Err(error) => return Err(error),
@@ -149,7 +169,6 @@ pub(super) fn spawn<B: WriteBackend>(
     ledger.prepare_snapshot_buffers();
     let next_person = backend.max_ids()?.person + 1;
     let (queue, jobs) = sync_channel(config.queue_capacity);
-    let stats = Arc::new(WriterStats::default());
     let started = Started {
         queue,
         availability: ledger.availability(),
@@ -178,6 +197,7 @@ pub(super) fn spawn<B: WriteBackend>(
         next_try: Instant::now() + config.retry_min,
         probes: 0,
         viewed_at: fault.map(|_| Instant::now()),
+        view_whole: false,
     };
     if let Some(fault) = fault {
         state.stats.set_health(Health::Failing(fault));
@@ -227,6 +247,8 @@ struct WriterState<B> {
     probes: u64,
     /// When a standby last reloaded its view of what is left (`None`: reload it now).
     viewed_at: Option<Instant>,
+    /// Whether that view must be read whole (it was hidden), not kept up with what changed.
+    view_whole: bool,
 }
 
 /// Pieces waiting for storage: since when, and the last alarm about it.
@@ -324,6 +346,9 @@ impl<B: WriteBackend> WriterState<B> {
     /// ask again whether it has room for them. A closed queue still lets them finish.
     fn next_request(&mut self, jobs: &Receiver<Job>) -> Next {
         if self.pieces.is_empty() && self.planning.is_empty() {
+            if !self.backend.may_lose_ledger() {
+                return jobs.recv().map_or(Next::Closed, Next::Request);
+            }
             return match jobs.recv_timeout(IDLE_LOOK) {
                 Ok(job) => Next::Request(job),
                 Err(RecvTimeoutError::Timeout) => {
@@ -357,7 +382,9 @@ impl<B: WriteBackend> WriterState<B> {
         );
         self.fault = Some(Fault::Standby);
         self.stats.set_health(Health::Failing(Fault::Standby));
+        // The ledger was this writer's: a standby's view of it is read whole.
         self.viewed_at = None;
+        self.view_whole = true;
         self.next_try = Instant::now();
     }
 
@@ -637,8 +664,9 @@ impl<B: WriteBackend> WriterState<B> {
             StoreError::Standby(_) => Fault::Standby,
             _ => Fault::LedgerStale,
         });
-        // The ledger holds this batch's reservations: a standby's view is reloaded at once.
+        // The ledger holds this batch's reservations: a standby's view is read whole at once.
         self.viewed_at = None;
+        self.view_whole = true;
         self.retry.reset();
         self.recover();
     }
@@ -706,7 +734,7 @@ impl<B: WriteBackend> WriterState<B> {
             // Not claimed, so not touched: refresh the view now and then.
             Err(StoreError::Standby(_)) => self.refresh_view(),
             // Half rebuilt, it would show clinic search places that may not exist.
-            Err(_) => self.ledger.hide_availability(),
+            Err(_) => self.hide_view(),
         }
         rebuilt
     }
@@ -720,9 +748,24 @@ impl<B: WriteBackend> WriterState<B> {
             return;
         }
         self.viewed_at = Some(Instant::now());
-        if let Err(error) = view(&mut self.backend, &mut self.ledger) {
-            tracing::warn!(%error, "standby: cannot read what is left to book; showing none");
+        match view(
+            &mut self.backend,
+            &mut self.ledger,
+            self.view_whole,
+            &self.stats,
+        ) {
+            Ok(()) => self.view_whole = false,
+            Err(error) => {
+                self.view_whole = true;
+                tracing::warn!(%error, "standby: cannot read what is left to book; showing none");
+            }
         }
+    }
+
+    /// Shows no place until the ledger is rebuilt or a standby's view read whole again.
+    fn hide_view(&mut self) {
+        self.ledger.hide_availability();
+        self.view_whole = true;
     }
 
     /// One small durable write, to learn whether storage takes writes.
