@@ -11,11 +11,12 @@
 //!   node's signature ([`relay::require_forwarded`]): an HMAC, keyed from the shared session key, over the
 //!   method, path, time and idempotency key;
 //! - an identity check is started and finished here (the one-time code lives in this node's
-//!   memory) and only its writes, the code's text message and finding or creating the person,
-//!   go to the holder, as plain data ([`PlainWrite`], [`WRITES_PATH`]; [`relay::ensure_person`],
-//!   [`relay::enqueue`]);
+//!   memory, and this node texts it) and only its write, finding or creating the person, goes
+//!   to the holder, as plain data ([`PlainWrite`], [`WRITES_PATH`]; [`relay::ensure_person`]);
 //! - agent, clinic-staff and operator writes go to the same path on the holder, which checks
-//!   their tokens itself (audit lines are written there, with the effect).
+//!   their tokens itself (audit lines are written there, with the effect); the audit line of
+//!   such a request answered here without the writer goes to home's holder as plain data
+//!   ([`relay::audit`]).
 //!
 //! With the ledger in parts spread over the nodes, a node runs each write itself and forwards
 //! it only when the writer of its part here stands by (`WriteError::Elsewhere`, which the
@@ -45,6 +46,7 @@ use sha2::Sha256;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use store::AuditEntry;
 use store::writer::{EnsurePerson, EnsuredPerson, Fault, Health, WriteError, Writer};
 
 pub mod relay;
@@ -344,6 +346,21 @@ pub enum PlainWrite {
         birth_date: jiff::civil::Date,
         sealed: String,
     },
+    /// An audit line of a staff, agent or operator request answered on this node (a read, or
+    /// a write that needs no writer): written by the home part's holder.
+    Audit {
+        actor: String,
+        action: String,
+        target: String,
+        outcome: String,
+        detail: String,
+    },
+}
+
+/// A [`PlainWrite`] as the writer takes it.
+enum Decoded {
+    EnsurePerson(EnsurePerson),
+    Audit(AuditEntry),
 }
 
 /// The holder's answer to a [`PlainWrite`]: the person's id for `ensure_person`.
@@ -362,18 +379,49 @@ impl PlainWrite {
         }
     }
 
+    pub fn audit(entry: AuditEntry) -> PlainWrite {
+        let AuditEntry {
+            actor,
+            action,
+            target,
+            outcome,
+            detail,
+        } = entry;
+        PlainWrite::Audit {
+            actor,
+            action,
+            target,
+            outcome,
+            detail,
+        }
+    }
+
     /// The write as the writer takes it; `None` when a field does not decode.
-    fn decode(&self) -> Option<EnsurePerson> {
+    fn decode(self) -> Option<Decoded> {
         let bytes = |text: &str| URL_SAFE_NO_PAD.decode(text).ok();
-        let PlainWrite::EnsurePerson {
-            rrn_hash,
-            birth_date,
-            sealed,
-        } = self;
-        Some(EnsurePerson {
-            rrn_hash: <[u8; 32]>::try_from(bytes(rrn_hash)?).ok()?,
-            birth_date: *birth_date,
-            sealed: bytes(sealed)?,
+        Some(match self {
+            PlainWrite::EnsurePerson {
+                rrn_hash,
+                birth_date,
+                sealed,
+            } => Decoded::EnsurePerson(EnsurePerson {
+                rrn_hash: <[u8; 32]>::try_from(bytes(&rrn_hash)?).ok()?,
+                birth_date,
+                sealed: bytes(&sealed)?,
+            }),
+            PlainWrite::Audit {
+                actor,
+                action,
+                target,
+                outcome,
+                detail,
+            } => Decoded::Audit(AuditEntry {
+                actor,
+                action,
+                target,
+                outcome,
+                detail,
+            }),
         })
     }
 }

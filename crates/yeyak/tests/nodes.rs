@@ -339,6 +339,32 @@ async fn killed_or_paused_holder(name: &str, parts: &[&str]) {
         )),
         "{b_metrics}"
     );
+    // An operator's write that needs no writer (a priority list) is done on B, in parts; its
+    // audit line is written by home's holder all the same (sent on as a plain write), not lost.
+    let added = http
+        .post(format!("{}/api/v1/admin/priority-lists", b.base))
+        .bearer_auth(token.trim())
+        .json(
+            &json!({"name_ko": "감사 확인", "name_en": "Audit check", "rrns": [],
+            "opens_at": "2030-01-01T00:00:00Z", "closes_at": "2030-01-02T00:00:00Z"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status().as_u16(), 201);
+    let log: Value = http
+        .get(format!("{}/api/v1/admin/audit?limit=50", a.base))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let audited = log["audit"].as_array().unwrap().iter().any(|line| {
+        line["action"] == "POST /api/v1/admin/priority-lists" && line["outcome"] == "201"
+    });
+    assert!(audited, "{log}");
 
     // kill -9 of the writer mid-load.
     let load: Vec<_> = people[..100]

@@ -193,13 +193,35 @@ pub async fn plain_write(
     let invalid = || ApiError::rejection(StatusCode::BAD_REQUEST);
     let write: PlainWrite = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     let now_ms = now_ms(&state);
-    let person = write.decode().ok_or_else(invalid)?;
-    let ensured = state.writer.ensure_person(person, None, now_ms).await?;
-    let answer = PlainAnswer {
-        person: Some(ensured.id.0),
-        created: ensured.created,
+    let answer = match write.decode().ok_or_else(invalid)? {
+        Decoded::EnsurePerson(person) => {
+            let ensured = state.writer.ensure_person(person, None, now_ms).await?;
+            PlainAnswer {
+                person: Some(ensured.id.0),
+                created: ensured.created,
+            }
+        }
+        Decoded::Audit(entry) => {
+            state.writer.audit(entry, now_ms).await?;
+            PlainAnswer {
+                person: None,
+                created: false,
+            }
+        }
     };
     Ok(axum::Json(answer).into_response())
+}
+
+/// Writes an audit line on this node's writer of home, or, when it stands by, on home's holder.
+pub async fn audit(state: &AppState, entry: AuditEntry, now_ms: i64) -> Result<(), WriteError> {
+    let write = PlainWrite::audit(entry.clone());
+    match state.writer.audit(entry, now_ms).await {
+        Err(WriteError::Elsewhere(part)) => {
+            forward_plain(state, part, &write, now_ms).await?;
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// What `/readyz` and the operators' view say about this node's part in writing.

@@ -416,7 +416,7 @@ pub async fn audit_requests(
         detail: json!({ "person": acting_for }).to_string(),
     };
     let now_ms = state.clock.now().as_millisecond();
-    if let Err(error) = state.writer.audit(entry, now_ms).await {
+    if let Err(error) = crate::forward::relay::audit(&state, entry, now_ms).await {
         tracing::error!(%error, "audit line not written");
     }
     response
