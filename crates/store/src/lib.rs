@@ -134,6 +134,13 @@ pub trait WriteBackend: Send + 'static {
             "this storage has one writer: its ledger cannot be cut in parts".into(),
         ))
     }
+    /// Inside the open transaction, after `lock_people` locked their actors: makes
+    /// [`WriteBackend::recorded`] see which of these `(actor, key)` pairs other parts' writers
+    /// recorded (PostgreSQL: a writer's filter of keys knows only its own). Asked only of a
+    /// writer of one part; nothing to learn where one writer records every key (SQLite).
+    fn learn_keys(&mut self, _keys: &[(PersonId, String)]) -> Result<()> {
+        Ok(())
+    }
     /// The same bookings, read without taking the right to write: a standby's view of what is
     /// left to book (clinic search), never the base of a decision.
     fn committed_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {

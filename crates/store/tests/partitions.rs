@@ -490,3 +490,45 @@ fn parts_spread_over_the_live_nodes_and_come_back_when_one_leaves() {
         "{again:?}"
     );
 }
+
+/// One idempotency key used at two parts: the second part answers `key_reused` (or the first
+/// answer, for the same request), as one writer would, and fails no batch. Before, the second
+/// part's writer, whose filter of keys knew only its own, wrote the key again: the database
+/// refused the batch as a whole (everyone in it answered 503, the part's ledger rebuilt), a
+/// cheap way for one client to fail other people's bookings.
+#[test]
+fn a_key_used_at_two_parts_is_refused_as_reused_without_failing_a_batch() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let schema = Schema::create();
+    let Parts {
+        home,
+        other,
+        here,
+        there,
+        reader,
+    } = two_parts(&schema);
+    let [person, bystander] = people(&home, 2)[..] else {
+        unreachable!()
+    };
+    let keyed = |clinic, hour| Book {
+        idempotency_key: Some("same-key".into()),
+        ..book_at(clinic, person, hour)
+    };
+    let first = home
+        .book(keyed(here, 10), None, 1_000)
+        .wait()
+        .unwrap()
+        .unwrap();
+    // Another person's booking in the same batch as the reused key, on the other part.
+    let theirs = other.book(book_at(there, bystander, 11), None, 1_000);
+    let reused = other.book(keyed(there, 10), None, 1_000).wait();
+    assert!(matches!(reused, Ok(Err(Refusal::KeyReused))), "{reused:?}");
+    assert!(matches!(theirs.wait(), Ok(Ok(_))));
+    // The same request again, at its own part: the first answer.
+    let again = home.book(keyed(here, 10), None, 1_000).wait();
+    assert!(matches!(again, Ok(Ok(ref b)) if *b == first), "{again:?}");
+    for writer in [&home, &other] {
+        assert_eq!(writer.stats().failed_batches.load(SeqCst), 0);
+    }
+    assert_eq!(reader.bookings_of(person).unwrap(), vec![first]);
+}

@@ -403,6 +403,13 @@ pub async fn audit_requests(
     };
     if response
         .extensions()
+        .get::<crate::error::WrittenElsewhere>()
+        .is_some()
+    {
+        return response; // sent on to its part's holder, which audits it as it does it
+    }
+    if response
+        .extensions()
         .get::<super::agent::AuditedInTransaction>()
         .is_some()
     {

@@ -839,6 +839,22 @@ impl WriteBackend for PgWriter {
         Ok(())
     }
 
+    fn learn_keys(&mut self, keys: &[(PersonId, String)]) -> Result<()> {
+        let actors: Vec<i64> = keys.iter().map(|(actor, _)| actor.0 as i64).collect();
+        let texts: Vec<&str> = keys.iter().map(|(_, key)| key.as_str()).collect();
+        let found = self.flushed()?.query(
+            "SELECT i.actor, i.key FROM idempotency i
+             JOIN UNNEST($1::bigint[], $2::text[]) AS k (actor, key)
+               ON i.actor = k.actor AND i.key = k.key",
+            &[&actors, &texts],
+        )?;
+        for row in &found {
+            let key: &str = rows::get(row, 1)?;
+            self.keys.insert(rows::get::<i64>(row, 0)? as u64, key);
+        }
+        Ok(())
+    }
+
     fn committed_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
         self.view_mark = None;
         let part = self.options.part;

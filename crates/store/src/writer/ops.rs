@@ -94,6 +94,11 @@ pub(super) trait Op: Send + 'static {
     fn books_for(&self) -> Option<PersonId> {
         None
     }
+    /// The actor and idempotency key it records its answer under, if any: in a ledger cut in
+    /// parts another part's writer may have recorded the same pair.
+    fn key(&self) -> Option<(PersonId, &str)> {
+        None
+    }
     /// `ok`, or the refusal's code: what an audit line records.
     fn code(_output: &Self::Output) -> &'static str {
         "ok"
@@ -129,6 +134,11 @@ pub(super) trait Task: Refuse {
 
     /// See [`Op::books_for`].
     fn books_for(&self) -> Option<PersonId> {
+        None
+    }
+
+    /// See [`Op::key`].
+    fn key(&self) -> Option<(PersonId, &str)> {
         None
     }
 
@@ -203,6 +213,10 @@ impl<O: Op> Task for Request<O> {
         self.op.books_for()
     }
 
+    fn key(&self) -> Option<(PersonId, &str)> {
+        self.op.key()
+    }
+
     fn run(
         self: Box<Self>,
         ops: &mut Ops<'_>,
@@ -239,6 +253,10 @@ impl<O: Op> Op for Audited<O> {
         self.op.books_for()
     }
 
+    fn key(&self) -> Option<(PersonId, &str)> {
+        self.op.key()
+    }
+
     fn run(self, ops: &mut Ops<'_>, now_ms: i64) -> Result<O::Output, StoreError> {
         let output = self.op.run(ops, now_ms)?;
         if let Some(mut entry) = self.entry {
@@ -269,6 +287,11 @@ impl Op for Book {
 
     fn books_for(&self) -> Option<PersonId> {
         Some(self.request.person)
+    }
+
+    fn key(&self) -> Option<(PersonId, &str)> {
+        let key = self.idempotency_key.as_deref()?;
+        Some((self.request.booked_by, key))
     }
 
     fn run(self, ops: &mut Ops<'_>, now_ms: i64) -> Result<Self::Output, StoreError> {
@@ -315,6 +338,10 @@ impl Op for Cancel {
         Some(BOOKING_COST)
     }
 
+    fn key(&self) -> Option<(PersonId, &str)> {
+        Some((self.actor, self.idempotency_key.as_deref()?))
+    }
+
     fn run(self, ops: &mut Ops<'_>, now_ms: i64) -> Result<Self::Output, StoreError> {
         let Cancel {
             actor,
@@ -353,6 +380,10 @@ impl Op for ChangeBooking {
 
     fn cost(&self) -> Option<u64> {
         Some(BOOKING_COST)
+    }
+
+    fn key(&self) -> Option<(PersonId, &str)> {
+        Some((self.actor, self.idempotency_key.as_deref()?))
     }
 
     fn run(self, ops: &mut Ops<'_>, now_ms: i64) -> Result<Self::Output, StoreError> {

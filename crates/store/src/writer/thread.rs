@@ -531,21 +531,30 @@ impl<B: WriteBackend> WriterState<B> {
     fn commit_batch(&mut self, batch: Vec<Job>) -> Vec<Job> {
         let mut done = Vec::with_capacity(batch.len());
         // A ledger cut in parts: the people this batch may book, whose bookings elsewhere it
-        // locks and reads before deciding (the whole ledger knows them all).
-        let people: Vec<PersonId> = if self.ledger.part().is_whole() {
-            Vec::new()
-        } else {
-            batch
-                .iter()
-                .filter_map(|job| job.task.books_for())
-                .collect()
-        };
+        // locks and reads before deciding (the whole ledger knows them all), and the actors
+        // of its idempotency keys, whose keys other parts may have recorded.
+        let (people, keys): (Vec<PersonId>, Vec<(PersonId, String)>) =
+            if self.ledger.part().is_whole() {
+                (Vec::new(), Vec::new())
+            } else {
+                let keys: Vec<(PersonId, String)> = batch
+                    .iter()
+                    .filter_map(|job| job.task.key())
+                    .map(|(actor, key)| (actor, key.to_string()))
+                    .collect();
+                let people = batch
+                    .iter()
+                    .filter_map(|job| job.task.books_for())
+                    .chain(keys.iter().map(|(actor, _)| *actor))
+                    .collect();
+                (people, keys)
+            };
         // For tracing a slow night batch by batch (`YEYAK_LOG=store::writer=trace`); nothing
         // is timed or counted on the booking path unless that is on.
         let traced = tracing::enabled!(tracing::Level::TRACE)
             .then(|| (Instant::now(), batch.iter().any(|job| job.cost.is_none())));
         let mut jobs = batch.into_iter();
-        let result = self.write_batch(&people, &mut jobs, &mut done);
+        let result = self.write_batch(&people, &keys, &mut jobs, &mut done);
         if let Some((started, long)) = traced {
             tracing::trace!(
                 jobs = done.len(),
@@ -597,11 +606,16 @@ impl<B: WriteBackend> WriterState<B> {
     fn write_batch(
         &mut self,
         people: &[PersonId],
+        keys: &[(PersonId, String)],
         jobs: &mut impl Iterator<Item = Job>,
         done: &mut Vec<Box<dyn Answer>>,
     ) -> Result<(), (StoreError, Option<Box<dyn Refuse>>)> {
         self.backend.begin().map_err(|e| (e, None))?;
         let elsewhere = self.bookings_elsewhere(people).map_err(|e| (e, None))?;
+        if !keys.is_empty() {
+            // After the lock: a batch of another part with the same actor has committed.
+            self.backend.learn_keys(keys).map_err(|e| (e, None))?;
+        }
         let mut ops = Ops {
             backend: &mut self.backend,
             ledger: &mut self.ledger,
