@@ -348,13 +348,7 @@ pub enum PlainWrite {
     },
     /// An audit line of a staff, agent or operator request answered on this node (a read, or
     /// a write that needs no writer): written by the home part's holder.
-    Audit {
-        actor: String,
-        action: String,
-        target: String,
-        outcome: String,
-        detail: String,
-    },
+    Audit(AuditEntry),
 }
 
 /// A [`PlainWrite`] as the writer takes it.
@@ -379,23 +373,6 @@ impl PlainWrite {
         }
     }
 
-    pub fn audit(entry: AuditEntry) -> PlainWrite {
-        let AuditEntry {
-            actor,
-            action,
-            target,
-            outcome,
-            detail,
-        } = entry;
-        PlainWrite::Audit {
-            actor,
-            action,
-            target,
-            outcome,
-            detail,
-        }
-    }
-
     /// The write as the writer takes it; `None` when a field does not decode.
     fn decode(self) -> Option<Decoded> {
         let bytes = |text: &str| URL_SAFE_NO_PAD.decode(text).ok();
@@ -409,19 +386,7 @@ impl PlainWrite {
                 birth_date,
                 sealed: bytes(&sealed)?,
             }),
-            PlainWrite::Audit {
-                actor,
-                action,
-                target,
-                outcome,
-                detail,
-            } => Decoded::Audit(AuditEntry {
-                actor,
-                action,
-                target,
-                outcome,
-                detail,
-            }),
+            PlainWrite::Audit(entry) => Decoded::Audit(entry),
         })
     }
 }

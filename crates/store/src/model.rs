@@ -162,8 +162,9 @@ pub enum Change {
     },
 }
 
-/// One line of the audit log: who did what to what, and what came of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One line of the audit log: who did what to what, and what came of it. Serialized when a
+/// node sends it to the node that writes home (`server::forward::PlainWrite`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditEntry {
     /// `operator`, `staff:ID` or `agent:ID`.
     pub actor: String,

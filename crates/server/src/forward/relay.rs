@@ -214,7 +214,7 @@ pub async fn plain_write(
 
 /// Writes an audit line on this node's writer of home, or, when it stands by, on home's holder.
 pub async fn audit(state: &AppState, entry: AuditEntry, now_ms: i64) -> Result<(), WriteError> {
-    let write = PlainWrite::audit(entry.clone());
+    let write = PlainWrite::Audit(entry.clone());
     match state.writer.audit(entry, now_ms).await {
         Err(WriteError::Elsewhere(part)) => {
             forward_plain(state, part, &write, now_ms).await?;

@@ -858,37 +858,32 @@ impl WriteBackend for PgWriter {
     fn committed_bookings(&mut self, each: &mut dyn FnMut(Booking)) -> Result<()> {
         self.view_mark = None;
         let part = self.options.part;
-        let mut mark = ViewMark::now(self.flushed()?, part)?;
-        if part.is_whole() {
+        let conn = self.flushed()?;
+        let mut mark = ViewMark::now(conn, part)?;
+        let active = "d1_status = 'booked' OR d2_status = 'booked'";
+        let found = if part.is_whole() {
+            let sql = format!("SELECT {BOOKING_COLUMNS}, stamp FROM booking WHERE {active}");
+            conn.query(&sql, &[])?
+        } else {
+            // A part's view reads only its own clinics' bookings. The clinics are read each
+            // time, so one added since is not missed.
+            let clinics: Vec<i64> = conn
+                .query("SELECT id FROM clinic", &[])?
+                .iter()
+                .map(|row| rows::get::<i64>(row, 0))
+                .filter(|id| {
+                    id.as_ref().map_or(true, |&id| {
+                        u32::try_from(id).is_ok_and(|id| part.holds(ClinicId(id)))
+                    })
+                })
+                .collect::<Result<_>>()?;
             let sql = format!(
                 "SELECT {BOOKING_COLUMNS}, stamp FROM booking
-                 WHERE d1_status = 'booked' OR d2_status = 'booked'"
+                 WHERE d1_clinic = ANY($1) AND ({active})"
             );
-            for row in self.flushed()?.query(&sql, &[])? {
-                each(rows::booking(&row)?);
-                mark.saw(rows::get(&row, STAMP_COLUMN)?);
-            }
-            self.view_mark = Some(mark);
-            return Ok(());
-        }
-        // A part's view reads only its own clinics' bookings. The clinics are read each time, so
-        // one added since is not missed.
-        let conn = self.flushed()?;
-        let clinics: Vec<i64> = conn
-            .query("SELECT id FROM clinic", &[])?
-            .iter()
-            .map(|row| rows::get::<i64>(row, 0))
-            .filter(|id| {
-                id.as_ref().map_or(true, |&id| {
-                    u32::try_from(id).is_ok_and(|id| part.holds(ClinicId(id)))
-                })
-            })
-            .collect::<Result<_>>()?;
-        let sql = format!(
-            "SELECT {BOOKING_COLUMNS}, stamp FROM booking
-             WHERE d1_clinic = ANY($1) AND (d1_status = 'booked' OR d2_status = 'booked')"
-        );
-        for row in conn.query(&sql, &[&clinics])? {
+            conn.query(&sql, &[&clinics])?
+        };
+        for row in found {
             each(rows::booking(&row)?);
             mark.saw(rows::get(&row, STAMP_COLUMN)?);
         }
