@@ -10,6 +10,7 @@
 //! * [`stats`]: HDR histograms per endpoint, status counts, a per-second timeline.
 //! * [`eta`]: whether the wait a person was shown came true.
 //! * [`audit`]: the invariants checked straight in the database afterwards.
+//! * [`cpu`]: the server's and the generator's CPU over the run, thread by thread.
 //! * [`report`]: report.json, report.md and chart.svg.
 //!
 //! The identity stand-in reveals its one-time codes only in `serve --demo` mode (`demo_code` in
@@ -18,6 +19,7 @@
 
 pub mod audit;
 pub mod client;
+pub mod cpu;
 pub mod eta;
 pub mod http;
 pub mod people;
@@ -353,6 +355,8 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
         .map(|u| u.cpu_s)
         .unwrap_or(0.0);
     let server_cpu_before = server_pid.and_then(server::proc_usage).map(|u| u.cpu_s);
+    let server_threads_before = server_pid.and_then(cpu::sample);
+    let client_threads_before = cpu::sample(std::process::id());
     eprintln!(
         "loadtest: {} people ({} × {:.0}% × scale {}, {:.0}% of them not in the cohort), opening in {:.1}s, against {base}",
         people,
@@ -436,6 +440,12 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
     let _ = tokio::time::timeout(Duration::from_secs(3), sampler.handle).await;
     let samples = sampler.samples.lock().await.clone();
     let final_usage = server_pid.and_then(server::proc_usage);
+    let server_threads = server_threads_before
+        .zip(server_pid.and_then(cpu::sample))
+        .map(|(before, after)| cpu::between(&before, &after));
+    let client_threads = client_threads_before
+        .zip(cpu::sample(std::process::id()))
+        .map_or_else(Vec::new, |(before, after)| cpu::between(&before, &after));
     let client_cpu = server::proc_usage(std::process::id())
         .map(|u| u.cpu_s)
         .unwrap_or(0.0)
@@ -493,6 +503,8 @@ async fn run_async(options: &Options, scenario: Scenario) -> anyhow::Result<Summ
         server_cpu_s: final_usage.zip(server_cpu_before).map(|(a, b)| a.cpu_s - b),
         client_cpu_s: client_cpu,
         client_connections: ctx.http.client.connections.load(Ordering::Relaxed),
+        server_threads,
+        client_threads,
     });
     report.notes = notes;
     let ok = audit.as_ref().is_none_or(audit::Audit::clean)

@@ -2,6 +2,7 @@
 //! admission rate and bookings per second over time, hand-written SVG polylines).
 
 use crate::audit::Audit;
+use crate::cpu::ThreadCpu;
 use crate::sampler::Sample;
 use crate::scenario::Reference;
 use crate::stats::{Endpoint, Outcome, Stats};
@@ -117,6 +118,11 @@ pub struct Report {
     pub client_connections: u64,
     pub server_cpu_us_per_request: Option<f64>,
     pub server_cpu_ms_per_booked_person: Option<f64>,
+    /// The server's CPU over the run by thread, user and kernel apart (`cpu::between`): `None`
+    /// when it was not spawned by this run (its /proc is not ours to read).
+    pub server_threads: Option<Vec<ThreadCpu>>,
+    /// The generator's own, the same way.
+    pub client_threads: Vec<ThreadCpu>,
     pub client_waits: u64,
     pub client_wait_max_ms: f64,
     pub reference_2021: Vec<Reference>,
@@ -157,6 +163,8 @@ pub struct Inputs<'a> {
     pub server_cpu_s: Option<f64>,
     pub client_cpu_s: f64,
     pub client_connections: u64,
+    pub server_threads: Option<Vec<ThreadCpu>>,
+    pub client_threads: Vec<ThreadCpu>,
 }
 
 fn outcome_name(o: &Outcome) -> String {
@@ -319,6 +327,8 @@ pub fn build(i: &Inputs) -> Report {
         client_connections: i.client_connections,
         server_cpu_us_per_request: i.server_cpu_s.map(per_request),
         server_cpu_ms_per_booked_person: i.server_cpu_s.map(|c| c * 1e3 / (booked as f64).max(1.0)),
+        server_threads: i.server_threads.clone(),
+        client_threads: i.client_threads.clone(),
         client_waits: s.client_waits.load(Ordering::Relaxed),
         client_wait_max_ms: s.client_wait_max_us.load(Ordering::Relaxed) as f64 / 1000.0,
         reference_2021: i.scenario.reference_2021.clone(),
@@ -576,6 +586,7 @@ pub fn markdown(r: &Report, ok: bool) -> String {
     );
     let by_status = serde_json::to_string(&r.responses_by_status).unwrap_or_default();
     let _ = writeln!(m, "\nResponses by status: {by_status}\n");
+    threads_section(&mut m, r);
     refusals_section(&mut m, r);
     audit_section(&mut m, r);
     let _ = writeln!(
@@ -597,6 +608,40 @@ pub fn markdown(r: &Report, ok: bool) -> String {
         "\n![queue length, admission rate and bookings per second](chart.svg)"
     );
     m
+}
+
+/// Where the two processes' CPU went over the run, thread by thread, user and kernel apart: which
+/// of the server's sides used its share of the machine, and how much of each was the kernel's
+/// (on one machine, the loopback TCP both ends pay for).
+fn threads_section(m: &mut String, r: &Report) {
+    let _ = writeln!(
+        m,
+        "## CPU by thread\n\nFrom /proc at the run's start and end (`loadgen::cpu`); kernel time is system calls and the network stack run on the thread's behalf.\n\n| process | thread | threads | user CPU-s | kernel CPU-s | share of the process | ms per booked person |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let booked = (r.booked() as f64).max(1.0);
+    let processes = [
+        ("server", r.server_threads.as_deref().unwrap_or_default()),
+        ("generator", r.client_threads.as_slice()),
+    ];
+    for (process, rows) in processes {
+        let total: f64 = rows.iter().map(ThreadCpu::cpu_s).sum();
+        for row in rows {
+            let _ = writeln!(
+                m,
+                "| {process} | {} | {} | {:.1} | {:.1} | {:.1}% | {:.3} |",
+                row.name,
+                row.threads,
+                row.user_s,
+                row.system_s,
+                row.cpu_s() * 100.0 / total.max(1e-9),
+                row.cpu_s() * 1e3 / booked,
+            );
+        }
+    }
+    if r.server_threads.is_none() {
+        let _ = writeln!(m, "\nThe server was not spawned by this run: its threads were not read.");
+    }
+    let _ = writeln!(m);
 }
 
 /// Three stacked panels over time from the opening: people waiting, admissions per second,

@@ -89,6 +89,25 @@ fn a_small_opening_replays_end_to_end_with_a_clean_audit() {
         .map(|band| band["people"].as_u64().unwrap())
         .sum();
     assert_eq!(banded, people, "{}", report["waits_shown"]);
+    // The server's CPU by thread: its sides by their names, adding up to the process's CPU.
+    let threads = report["server_threads"].as_array().expect("the spawned server's threads");
+    let names: Vec<&str> = threads.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for side in ["yeyak-writer", "yeyak-booking"] {
+        assert!(names.contains(&side), "{side} in {names:?}");
+    }
+    assert!(names.iter().any(|n| n.starts_with("main (")), "{names:?}");
+    let by_thread: f64 = threads
+        .iter()
+        .map(|t| t["user_s"].as_f64().unwrap() + t["system_s"].as_f64().unwrap())
+        .sum();
+    let server_cpu = report["server_cpu_s"].as_f64().unwrap();
+    assert!(
+        (by_thread - server_cpu).abs() <= 0.02 + server_cpu * 0.01,
+        "threads {by_thread} s against the process's {server_cpu} s"
+    );
+    assert!(!report["client_threads"].as_array().unwrap().is_empty());
+    let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+    assert!(markdown.contains("| server | yeyak-writer |"), "{markdown}");
     for file in ["report.md", "chart.svg"] {
         assert!(
             out.path().join(file).metadata().unwrap().len() > 100,
