@@ -70,10 +70,18 @@ pub fn parse_stat(line: &str) -> Option<(String, u64, u64)> {
 /// The process's CPU now, thread by thread. `None` when the process is gone or /proc is not
 /// there (not Linux); a thread that ends while it is read is left out.
 pub fn sample(pid: u32) -> Option<Sample> {
-    let (_, user, system) = parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
+    let (_, user, system) =
+        parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
     let mut threads = Vec::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
-        let Some(tid) = entry.file_name().to_str().and_then(|t| t.parse::<u32>().ok()) else {
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let Some(tid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|t| t.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(line) = std::fs::read_to_string(entry.path().join("stat")) else {
@@ -129,7 +137,10 @@ pub fn between(before: &Sample, after: &Sample) -> Vec<ThreadCpu> {
     }
     // Threads alive in `before` and gone by `after` took their time from `before` on with them:
     // the process's totals still hold it.
-    let user_gone = after.user.saturating_sub(before.user).saturating_sub(user_seen);
+    let user_gone = after
+        .user
+        .saturating_sub(before.user)
+        .saturating_sub(user_seen);
     let system_gone = after
         .system
         .saturating_sub(before.system)
@@ -208,8 +219,14 @@ mod tests {
         );
         assert_eq!((rows[0].user_s, rows[0].system_s), (3.0, 2.0));
         assert_eq!((rows[1].user_s, rows[1].system_s), (1.0, 0.2));
-        assert_eq!((rows[2].user_s, rows[2].system_s, rows[2].threads), (0.4, 0.1, 1));
-        assert_eq!((rows[3].user_s, rows[3].system_s, rows[3].threads), (0.05, 0.05, 0));
+        assert_eq!(
+            (rows[2].user_s, rows[2].system_s, rows[2].threads),
+            (0.4, 0.1, 1)
+        );
+        assert_eq!(
+            (rows[3].user_s, rows[3].system_s, rows[3].threads),
+            (0.05, 0.05, 0)
+        );
         let total: f64 = rows.iter().map(ThreadCpu::cpu_s).sum();
         let process = ticks(after.user + after.system - before.user - before.system);
         assert!((total - process).abs() < 1e-9, "{total} against {process}");
@@ -236,7 +253,10 @@ mod tests {
         let rows = between(&before, &after);
         assert_eq!(rows.len(), 2, "{rows:?}");
         let booking = rows.iter().find(|r| r.name == "yeyak-booking").unwrap();
-        assert_eq!((booking.threads, booking.user_s, booking.system_s), (2, 0.2, 0.04));
+        assert_eq!(
+            (booking.threads, booking.user_s, booking.system_s),
+            (2, 0.2, 0.04)
+        );
         assert!(rows.iter().all(|r| r.name != ENDED));
     }
 

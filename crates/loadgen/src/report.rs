@@ -639,7 +639,10 @@ fn threads_section(m: &mut String, r: &Report) {
         }
     }
     if r.server_threads.is_none() {
-        let _ = writeln!(m, "\nThe server was not spawned by this run: its threads were not read.");
+        let _ = writeln!(
+            m,
+            "\nThe server was not spawned by this run: its threads were not read."
+        );
     }
     let _ = writeln!(m);
 }

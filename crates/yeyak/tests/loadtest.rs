@@ -90,8 +90,13 @@ fn a_small_opening_replays_end_to_end_with_a_clean_audit() {
         .sum();
     assert_eq!(banded, people, "{}", report["waits_shown"]);
     // The server's CPU by thread: its sides by their names, adding up to the process's CPU.
-    let threads = report["server_threads"].as_array().expect("the spawned server's threads");
-    let names: Vec<&str> = threads.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let threads = report["server_threads"]
+        .as_array()
+        .expect("the spawned server's threads");
+    let names: Vec<&str> = threads
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     for side in ["yeyak-writer", "yeyak-booking"] {
         assert!(names.contains(&side), "{side} in {names:?}");
     }
