@@ -174,6 +174,16 @@ mod tests {
         }
     }
 
+    /// A process's sample: its totals in ticks, user and system, and its live threads.
+    fn process(pid: u32, (user, system): (u64, u64), threads: Vec<ThreadTicks>) -> Sample {
+        Sample {
+            pid,
+            user,
+            system,
+            threads,
+        }
+    }
+
     #[test]
     fn a_stat_line_gives_its_name_and_ticks_even_with_parentheses_in_the_name() {
         let line = "4242 (odd) name (x)) S 1 4242 4242 0 -1 4194560 1200 0 3 0 1234 567 0 0 20 0 9 0 100 1 2";
@@ -189,28 +199,26 @@ mod tests {
 
     #[test]
     fn threads_of_one_name_add_up_and_the_ended_ones_keep_their_time() {
-        let before = Sample {
-            pid: 10,
-            user: 100,
-            system: 50,
-            threads: vec![
+        let before = process(
+            10,
+            (100, 50),
+            vec![
                 thread(10, "yeyak", 60, 30),
                 thread(11, "yeyak-writer", 20, 10),
                 thread(12, "tokio-rt-worker", 20, 10),
             ],
-        };
-        let after = Sample {
-            pid: 10,
-            // The front door +300/+200, the writer +100/+20, a new pool thread 40/10, and the
-            // pool thread that ended took 5/5 with it after `before`.
-            user: 100 + 300 + 100 + 40 + 5,
-            system: 50 + 200 + 20 + 10 + 5,
-            threads: vec![
+        );
+        // The front door +300/+200, the writer +100/+20, a new pool thread 40/10, and the pool
+        // thread that ended took 5/5 with it after `before`.
+        let after = process(
+            10,
+            (100 + 300 + 100 + 40 + 5, 50 + 200 + 20 + 10 + 5),
+            vec![
                 thread(10, "yeyak", 360, 230),
                 thread(11, "yeyak-writer", 120, 30),
                 thread(13, "tokio-rt-worker", 40, 10),
             ],
-        };
+        );
         let rows = between(&before, &after);
         let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(
@@ -234,22 +242,16 @@ mod tests {
 
     #[test]
     fn a_pool_of_threads_is_one_row_and_nothing_ended_means_no_ended_row() {
-        let before = Sample {
-            pid: 1,
-            user: 0,
-            system: 0,
-            threads: vec![],
-        };
-        let after = Sample {
-            pid: 1,
-            user: 30,
-            system: 6,
-            threads: vec![
+        let before = process(1, (0, 0), vec![]);
+        let after = process(
+            1,
+            (30, 6),
+            vec![
                 thread(1, "yeyak", 10, 2),
                 thread(2, "yeyak-booking", 10, 2),
                 thread(3, "yeyak-booking", 10, 2),
             ],
-        };
+        );
         let rows = between(&before, &after);
         assert_eq!(rows.len(), 2, "{rows:?}");
         let booking = rows.iter().find(|r| r.name == "yeyak-booking").unwrap();
