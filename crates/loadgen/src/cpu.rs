@@ -124,14 +124,14 @@ pub fn between(before: &Sample, after: &Sample) -> Vec<ThreadCpu> {
         match rows.iter_mut().find(|r| r.name == name) {
             Some(row) => {
                 row.threads += 1;
-                row.user_s += ticks(user);
-                row.system_s += ticks(system);
+                row.user_s += seconds(user);
+                row.system_s += seconds(system);
             }
             None => rows.push(ThreadCpu {
                 name,
                 threads: 1,
-                user_s: ticks(user),
-                system_s: ticks(system),
+                user_s: seconds(user),
+                system_s: seconds(system),
             }),
         }
     }
@@ -149,16 +149,17 @@ pub fn between(before: &Sample, after: &Sample) -> Vec<ThreadCpu> {
         rows.push(ThreadCpu {
             name: ENDED.to_string(),
             threads: 0,
-            user_s: ticks(user_gone),
-            system_s: ticks(system_gone),
+            user_s: seconds(user_gone),
+            system_s: seconds(system_gone),
         });
     }
     rows.sort_by(|a, b| b.cpu_s().total_cmp(&a.cpu_s()));
     rows
 }
 
-fn ticks(n: u64) -> f64 {
-    n as f64 / TICKS_PER_S
+/// Clock ticks of /proc in seconds.
+pub fn seconds(ticks: u64) -> f64 {
+    ticks as f64 / TICKS_PER_S
 }
 
 #[cfg(test)]
@@ -236,7 +237,7 @@ mod tests {
             (0.05, 0.05, 0)
         );
         let total: f64 = rows.iter().map(ThreadCpu::cpu_s).sum();
-        let process = ticks(after.user + after.system - before.user - before.system);
+        let process = seconds(after.user + after.system - before.user - before.system);
         assert!((total - process).abs() < 1e-9, "{total} against {process}");
     }
 

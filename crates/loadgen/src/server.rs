@@ -153,11 +153,7 @@ pub struct ProcUsage {
 
 pub fn proc_usage(pid: u32) -> Option<ProcUsage> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after ')'.
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let (_, user, system) = crate::cpu::parse_stat(&stat)?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb = |key: &str| {
         status
@@ -167,9 +163,8 @@ pub fn proc_usage(pid: u32) -> Option<ProcUsage> {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    // The kernel's USER_HZ is 100 on every Linux this runs on.
     Some(ProcUsage {
-        cpu_s: ticks / 100.0,
+        cpu_s: crate::cpu::seconds(user + system),
         rss_kb: kb("VmRSS:"),
         hwm_kb: kb("VmHWM:"),
     })
