@@ -17,8 +17,9 @@ use std::time::Duration;
 /// `free`) the bundled SQLite's and the C library's. Chosen by A/B on the same machine in the
 /// same minutes (bench/allocator.md): against glibc's malloc, mimalloc cut a status poll's CPU
 /// by 18% (2026-12-01); against mimalloc, jemalloc cut the opening-night replay's server CPU
-/// per booked person by about 5% (the front door's and the booking side's user time by about a
-/// tenth) and its peak memory by 13%, the status poll and the writer unchanged (2026-12-08).
+/// per booked person by about 5% at 40% scale (the front door's and the booking side's user time
+/// by about a tenth) but not on the full night (both cores saturated, one run each), and its peak
+/// memory by 13% in every run; the status poll and the writer unchanged (2026-12-08).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
