@@ -5,7 +5,7 @@
 //! answer's latency measured from the request's *intended* send time.
 
 use crate::client::Client;
-use crate::stats::{Endpoint, Stats};
+use crate::stats::{Endpoint, Latency, Stats};
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName};
 use http::{Method, Uri};
@@ -126,6 +126,7 @@ impl Http {
         let Ok(_permit) = self.slot().await else {
             return Reply::none();
         };
+        let slotted = Instant::now();
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         let reply = match self.client.send(method, path, headers, body).await {
             Ok(answer) => Reply {
@@ -137,10 +138,12 @@ impl Http {
         };
         self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         let now = Instant::now();
-        let latency_us = now.saturating_duration_since(intended).as_micros() as u64;
+        let latency = Latency {
+            from_intended_us: now.saturating_duration_since(intended).as_micros() as u64,
+            from_slot_us: now.saturating_duration_since(slotted).as_micros() as u64,
+        };
         let second = now.saturating_duration_since(self.zero).as_secs() as usize;
-        self.stats
-            .record(endpoint, reply.status, latency_us, second);
+        self.stats.record(endpoint, reply.status, latency, second);
         if (400..500).contains(&reply.status) {
             self.stats
                 .refusal(endpoint, reply.status, &reply.error_code());

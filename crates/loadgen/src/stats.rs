@@ -147,8 +147,21 @@ pub struct Ack {
     pub cancelled: Option<bool>,
 }
 
+/// How long one answer took, counted from two moments.
+#[derive(Debug, Clone, Copy)]
+pub struct Latency {
+    /// From when the person meant to send the request: what they waited, all of it.
+    pub from_intended_us: u64,
+    /// From when the request had one of the client's connection slots: the server, the kernel
+    /// and the wait for a core, without the wait for a slot (the pool of upstream connections
+    /// the bound plays). The difference between the two is the generator's own queue.
+    pub from_slot_us: u64,
+}
+
 pub struct Stats {
     latency: Vec<Mutex<Histogram<u64>>>,
+    /// Per endpoint, [`Latency::from_slot_us`].
+    after_slot: Vec<Mutex<Histogram<u64>>>,
     statuses: Vec<[AtomicU64; SLOTS]>,
     /// Per endpoint, each 4xx answer's status and machine-readable code (`error`), counted:
     /// which limit or rule refused people, not only how often.
@@ -186,6 +199,10 @@ impl Stats {
                 .iter()
                 .map(|_| Mutex::new(histogram()))
                 .collect(),
+            after_slot: Endpoint::ALL
+                .iter()
+                .map(|_| Mutex::new(histogram()))
+                .collect(),
             statuses: Endpoint::ALL
                 .iter()
                 .map(|_| std::array::from_fn(|_| AtomicU64::new(0)))
@@ -212,11 +229,16 @@ impl Stats {
         }
     }
 
-    pub fn record(&self, endpoint: Endpoint, status: u16, latency_us: u64, second: usize) {
+    pub fn record(&self, endpoint: Endpoint, status: u16, latency: Latency, second: usize) {
         let i = endpoint as usize;
-        if let Some(h) = self.latency.get(i) {
-            let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
-            h.saturating_record(latency_us.max(1));
+        for (series, us) in [
+            (&self.latency, latency.from_intended_us),
+            (&self.after_slot, latency.from_slot_us),
+        ] {
+            if let Some(h) = series.get(i) {
+                let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
+                h.saturating_record(us.max(1));
+            }
         }
         if let Some(row) = self.statuses.get(i) {
             row[slot(status)].fetch_add(1, Ordering::Relaxed);
@@ -300,20 +322,24 @@ impl Stats {
             .saturating_record(ms.max(1));
     }
 
+    /// An endpoint's latencies from each request's intended send time.
     pub fn latency(&self, endpoint: Endpoint) -> Histogram<u64> {
-        self.latency
-            .get(endpoint as usize)
-            .map(|h| h.lock().unwrap_or_else(|p| p.into_inner()).clone())
-            .unwrap_or_else(histogram)
+        copy_of(&self.latency, endpoint)
     }
 
-    /// Every admitted-side endpoint together.
+    /// An endpoint's latencies from the moment each request had a connection slot.
+    pub fn latency_after_slot(&self, endpoint: Endpoint) -> Histogram<u64> {
+        copy_of(&self.after_slot, endpoint)
+    }
+
+    /// Every admitted-side endpoint together, from each request's intended send time.
     pub fn admitted_latency(&self) -> Histogram<u64> {
-        let mut all = histogram();
-        for e in Endpoint::ALL.into_iter().filter(|e| e.admitted()) {
-            let _ = all.add(self.latency(e));
-        }
-        all
+        admitted_together(&self.latency)
+    }
+
+    /// Every admitted-side endpoint together, from the moment each request had a slot.
+    pub fn admitted_latency_after_slot(&self) -> Histogram<u64> {
+        admitted_together(&self.after_slot)
     }
 
     /// (status, count) pairs of an endpoint, non-zero only; status 0 is a transport error and
@@ -335,9 +361,45 @@ impl Stats {
     }
 }
 
+fn copy_of(series: &[Mutex<Histogram<u64>>], endpoint: Endpoint) -> Histogram<u64> {
+    series
+        .get(endpoint as usize)
+        .map(|h| h.lock().unwrap_or_else(|p| p.into_inner()).clone())
+        .unwrap_or_else(histogram)
+}
+
+fn admitted_together(series: &[Mutex<Histogram<u64>>]) -> Histogram<u64> {
+    let mut all = histogram();
+    for e in Endpoint::ALL.into_iter().filter(|e| e.admitted()) {
+        let _ = all.add(copy_of(series, e));
+    }
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_is_counted_from_its_intended_send_time_and_from_its_slot() {
+        let stats = Stats::new(10, 0.0);
+        let waited_for_a_slot = Latency {
+            from_intended_us: 900_000,
+            from_slot_us: 2_000,
+        };
+        stats.record(Endpoint::Book, 201, waited_for_a_slot, 3);
+        stats.record(Endpoint::Status, 200, waited_for_a_slot, 3);
+        let book = stats.latency(Endpoint::Book);
+        let book_after_slot = stats.latency_after_slot(Endpoint::Book);
+        assert_eq!(book.len(), 1);
+        assert!(book.max() >= 899_000, "{}", book.max());
+        assert!(book_after_slot.max() <= 2_010, "{}", book_after_slot.max());
+        // Admitted-side pages together: the booking, not the front door's status poll.
+        assert_eq!(stats.admitted_latency().len(), 1);
+        assert_eq!(stats.admitted_latency_after_slot().len(), 1);
+        assert!(stats.admitted_latency_after_slot().max() <= 2_010);
+        assert!(stats.latency_after_slot(Endpoint::Status).max() <= 2_010);
+    }
 
     #[test]
     fn refusals_are_counted_by_status_and_code() {

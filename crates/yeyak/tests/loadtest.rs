@@ -111,8 +111,29 @@ fn a_small_opening_replays_end_to_end_with_a_clean_audit() {
         "threads {by_thread} s against the process's {server_cpu} s"
     );
     assert!(!report["client_threads"].as_array().unwrap().is_empty());
+    // Each answer is also counted from the moment its request had a connection slot, which
+    // comes at or after its intended send time: the same answers, never counted longer.
+    for (name, e) in report["endpoints"].as_object().unwrap() {
+        let slot = &e["after_slot"];
+        assert_eq!(slot["count"], e["count"], "{name}: {e}");
+        for q in ["p50_ms", "p99_ms", "max_ms"] {
+            assert!(
+                slot[q].as_f64().unwrap() <= e[q].as_f64().unwrap() + 0.01,
+                "{name} {q}: {e}"
+            );
+        }
+    }
+    let admitted_after_slot = &report["admitted_latency_after_slot"];
+    assert_eq!(
+        admitted_after_slot["count"], report["admitted_latency_all"]["count"],
+        "{admitted_after_slot}"
+    );
     let markdown = std::fs::read_to_string(out.path().join("report.md")).unwrap();
     assert!(markdown.contains("| server | yeyak-writer |"), "{markdown}");
+    assert!(
+        markdown.contains("## Latency after a connection slot"),
+        "{markdown}"
+    );
     for file in ["report.md", "chart.svg"] {
         assert!(
             out.path().join(file).metadata().unwrap().len() > 100,
